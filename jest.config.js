@@ -1,0 +1,21 @@
+// Three projects (STYLE.md): unit (pure, no services), int (real Postgres, RabbitMQ,
+// Docker), e2e (CLI and HTTP end to end). `npm test` runs all three.
+const swc = ['@swc/jest', {
+  jsc: {
+    parser: { syntax: 'typescript', decorators: true },
+    transform: { legacyDecorator: true, decoratorMetadata: true },
+    target: 'es2022',
+  },
+}];
+const moduleNameMapper = {
+  '^@swarmflow/(core|sdk|persistence|messaging|executors|observability)$': '<rootDir>/libs/$1/src',
+  '^swarmflow$': '<rootDir>/libs/sdk/src',
+};
+const base = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
+module.exports = {
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
+    { ...base, displayName: 'int', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+  ],
+};

@@ -1,0 +1,80 @@
+import type { TiState } from '../state/states';
+
+/**
+ * Everything a worker needs to run one try of a task instance; published on the
+ * `swarmflow.tasks` exchange with routing key = the task's queue.
+ */
+export interface TaskMessage {
+  tiId: number;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  queue: string;
+  /** Templates already rendered. */
+  command: string | string[];
+  env: Record<string, string>;
+  cwd: string | null;
+  timeoutMs: number | null;
+  skipExitCode: number | null;
+  priority: number;
+}
+
+export interface TaskStartedEvent {
+  type: 'task.started';
+  tiId: number;
+  tryNumber: number;
+  worker: string;
+  hostname: string;
+  pid: number | null;
+  at: string;
+}
+
+/** Outcome decided by the worker from the exit code; the scheduler decides retries. */
+export type TaskOutcome = 'success' | 'failed' | 'skipped';
+
+export interface TaskFinishedEvent {
+  type: 'task.finished';
+  tiId: number;
+  tryNumber: number;
+  worker: string;
+  outcome: TaskOutcome;
+  exitCode: number | null;
+  signal: string | null;
+  /** Why it failed when the exit code alone does not say: 'timeout', 'cancelled', 'worker shutdown', spawn error. */
+  reason: string | null;
+  /** Last log lines, for failures. */
+  logTail: string[];
+  at: string;
+}
+
+export interface WorkerHeartbeatEvent {
+  type: 'worker.heartbeat';
+  worker: string;
+  hostname: string;
+  queues: string[];
+  concurrency: number;
+  /** Task instance tries running on this worker now. */
+  running: { tiId: number; tryNumber: number }[];
+  /** 'active' takes work; 'draining' finishes what it runs and stops; 'stopped' has exited. */
+  state: 'active' | 'draining' | 'stopped';
+  at: string;
+}
+
+export type WorkerEvent = TaskStartedEvent | TaskFinishedEvent | WorkerHeartbeatEvent;
+
+/** A batch of log lines of one task try, on `swarmflow.logs`. */
+export interface LogBatch {
+  tiId: number;
+  tryNumber: number;
+  /** Increasing per try, so the sink can order batches. */
+  seq: number;
+  lines: { at: string; stream: 'stdout' | 'stderr' | 'system'; line: string }[];
+}
+
+/** Commands on `swarmflow.control` (routing key `worker.<name>` or `worker.all`). */
+export type ControlMessage =
+  | { type: 'task.cancel'; tiId: number; tryNumber: number }
+  | { type: 'worker.drain'; worker: string };
+
+export type { TiState };
