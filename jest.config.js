@@ -9,6 +9,7 @@ const swc = ['@swc/jest', {
 }];
 const moduleNameMapper = {
   '^@swarmflow/(core|sdk|persistence|messaging|executors|observability)$': '<rootDir>/libs/$1/src',
+  '^@swarmflow/(core|sdk|persistence|messaging|executors|observability)/(.*)$': '<rootDir>/libs/$1/src/$2',
   '^swarmflow$': '<rootDir>/libs/sdk/src',
 };
 const base = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };

@@ -1,0 +1,47 @@
+import { parseDuration } from '@swarmflow/core';
+
+export interface SchedulerConfig {
+  databaseUrl: string;
+  amqpUrl: string;
+  brokerPrefix: string;
+  dagsFolder: string;
+  dagParseIntervalMs: number;
+  dagFileTimeoutMs: number;
+  tickMs: number;
+  heartbeatTimeoutMs: number;
+}
+
+/** Raised at boot for a bad environment; names the variable and the fix. */
+export class ConfigError extends Error {
+  constructor(readonly variable: string, problem: string, fix: string) {
+    super(`${variable} ${problem}. Fix: ${fix}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): number {
+  const raw = env[name] ?? fallback;
+  try {
+    return parseDuration(raw, name);
+  } catch {
+    throw new ConfigError(name, `is not a duration (got "${raw}")`, `use e.g. ${fallback}, 500ms, 5m`);
+  }
+}
+
+/** Reads and validates the scheduler's environment once, at boot. */
+export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
+  const databaseUrl = env.SWARMFLOW_DATABASE_URL;
+  if (!databaseUrl) {
+    throw new ConfigError('SWARMFLOW_DATABASE_URL', 'is not set', 'set it to a PostgreSQL URL, e.g. postgres://user:pass@db:5432/swarmflow');
+  }
+  return {
+    databaseUrl,
+    amqpUrl: env.SWARMFLOW_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672',
+    brokerPrefix: env.SWARMFLOW_BROKER_PREFIX ?? '',
+    dagsFolder: env.SWARMFLOW_DAGS_FOLDER ?? 'dags',
+    dagParseIntervalMs: duration(env, 'SWARMFLOW_DAG_PARSE_INTERVAL', '30s'),
+    dagFileTimeoutMs: duration(env, 'SWARMFLOW_DAG_FILE_TIMEOUT', '30s'),
+    tickMs: duration(env, 'SWARMFLOW_SCHEDULER_TICK', '1s'),
+    heartbeatTimeoutMs: duration(env, 'SWARMFLOW_HEARTBEAT_TIMEOUT', '30s'),
+  };
+}

@@ -1,0 +1,68 @@
+// The DAG processor's child process: imports DAG files in isolation (a file that loops,
+// crashes or pollutes globals cannot hurt the scheduler) and sends back validated DAGs.
+// Started by DagProcessor with tsx's require hook, so TypeScript DAG files load as is.
+import Module from 'node:module';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { DagValidationError, validateDag, type DagInput, type SerializedDag } from '@swarmflow/core';
+
+export type ChildRequest = { folder: string; files: string[] };
+export type ChildReply =
+  | { type: 'begin'; file: string }
+  | { type: 'result'; file: string; dags: SerializedDag[] }
+  | { type: 'error'; file: string; message: string }
+  | { type: 'done' };
+
+// `import … from 'swarmflow'` in a DAG file resolves to this build's SDK, wherever the DAGs folder is.
+const sdkEntry = path.resolve(__dirname, '../../../../libs/sdk/src/index' + path.extname(__filename));
+const moduleInternals = Module as unknown as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+const resolve = moduleInternals._resolveFilename;
+moduleInternals._resolveFilename = function (request: string, ...rest: unknown[]) {
+  return request === 'swarmflow' ? sdkEntry : resolve.call(this, request, ...rest);
+};
+
+function send(reply: ChildReply): Promise<void> {
+  return new Promise((done) => process.send!(reply, () => done()));
+}
+
+function load(folder: string, file: string): SerializedDag[] {
+  const abs = path.join(folder, file);
+  let inputs: DagInput[];
+  if (/\.ya?ml$/.test(file)) {
+    const { parseYamlDags } = require(sdkEntry) as typeof import('@swarmflow/sdk');
+    inputs = parseYamlDags(readFileSync(abs, 'utf8'), file);
+  } else {
+    const { isDag } = require(sdkEntry) as typeof import('@swarmflow/sdk');
+    const exported = require(abs) as Record<string, unknown>;
+    const found = new Map<string, DagInput>();
+    const visit = (v: unknown) => {
+      if (Array.isArray(v)) v.forEach(visit);
+      else if (isDag(v)) found.set(v.id, v.toInput());
+    };
+    Object.values(exported).forEach(visit);
+    inputs = [...found.values()];
+  }
+  return inputs.map((input) => validateDag(input, file));
+}
+
+/** An import error as a user should read it: the message and where, without Node internals. */
+function describe(file: string, err: unknown): string {
+  if (err instanceof DagValidationError) return err.message;
+  const e = err as Error;
+  const frames = (e.stack ?? '').split('\n').filter((l) => l.includes(file)).slice(0, 3).map((l) => l.trim());
+  const message = `${file}: ${e.name ?? 'Error'}: ${e.message}`.replace(/\n+/g, '\n  ');
+  return frames.length ? `${message}\n  ${frames.join('\n  ')}` : message;
+}
+
+process.on('message', async (req: ChildRequest) => {
+  for (const file of req.files) {
+    await send({ type: 'begin', file });
+    try {
+      await send({ type: 'result', file, dags: load(req.folder, file) });
+    } catch (err) {
+      await send({ type: 'error', file, message: describe(file, err) });
+    }
+  }
+  await send({ type: 'done' });
+  process.exit(0);
+});

@@ -1,0 +1,141 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { dagHash, type SerializedDag } from '@swarmflow/core';
+import type { DagRepository } from '@swarmflow/persistence';
+import type { ChildReply, ChildRequest } from './dag-file.child';
+
+export interface DagProcessorOptions {
+  folder: string;
+  /** Time one file may take to import before it is reported as an import error. */
+  fileTimeoutMs: number;
+}
+
+export interface ParseResult {
+  dags: { dag: SerializedDag; hash: string }[];
+  errors: { fileloc: string; message: string }[];
+}
+
+const DAG_FILE = /\.(ts|js|cjs|ya?ml)$/;
+
+/**
+ * Finds DAG files: YAML files, and TypeScript/JavaScript files that mention `swarmflow`
+ * (helper modules beside them are imported by DAG files, not parsed on their own).
+ * Skips dot- and underscore-prefixed names and node_modules.
+ */
+export function findDagFiles(folder: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.name.startsWith('_') || entry.name === 'node_modules') continue;
+      const abs = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(abs);
+      else if (DAG_FILE.test(entry.name) && !entry.name.endsWith('.d.ts')) {
+        if (/\.ya?ml$/.test(entry.name) || readFileSync(abs, 'utf8').includes('swarmflow')) out.push(path.relative(folder, abs));
+      }
+    }
+  };
+  walk(folder);
+  return out.sort();
+}
+
+/**
+ * Parses the DAGs folder in a child process with a time limit per file and records the
+ * result: a content-hashed version per DAG, an import error per broken file. A broken
+ * file never stops the others; its DAGs keep their last good version.
+ */
+export class DagProcessor {
+  private fingerprint = '';
+
+  constructor(private readonly options: DagProcessorOptions, private readonly dags: DagRepository) {}
+
+  /** Parses and records when a file changed since the last run (or `force`); returns null when skipped. */
+  async run(now: Date, force = false): Promise<ParseResult | null> {
+    const files = findDagFiles(this.options.folder);
+    const fingerprint = files.map((f) => {
+      const s = statSync(path.join(this.options.folder, f));
+      return `${f}:${s.mtimeMs}:${s.size}`;
+    }).join('|');
+    if (!force && fingerprint === this.fingerprint) return null;
+    const result = await this.parse(files);
+    await this.dags.recordParse(result.dags, result.errors, now);
+    this.fingerprint = fingerprint;
+    return result;
+  }
+
+  async parse(files: string[]): Promise<ParseResult> {
+    const result: ParseResult = { dags: [], errors: [] };
+    const owner = new Map<string, string>();
+    let remaining = files;
+    while (remaining.length > 0) {
+      const { replies, unfinished } = await this.parseInChild(remaining);
+      for (const reply of replies) {
+        if (reply.type === 'error') result.errors.push({ fileloc: reply.file, message: reply.message });
+        if (reply.type !== 'result') continue;
+        const clash = reply.dags.find((d) => owner.has(d.id));
+        if (clash) {
+          result.errors.push({
+            fileloc: reply.file,
+            message: `${reply.file}: DAG "${clash.id}" is already defined in ${owner.get(clash.id)}. Fix: give one of them another id.`,
+          });
+          continue;
+        }
+        for (const dag of reply.dags) {
+          owner.set(dag.id, reply.file);
+          result.dags.push({ dag, hash: dagHash(dag) });
+        }
+      }
+      remaining = unfinished;
+    }
+    return result;
+  }
+
+  /** Runs one child over `files`; if a file hangs or kills the child, reports it and returns the files after it. */
+  private parseInChild(files: string[]): Promise<{ replies: ChildReply[]; unfinished: string[] }> {
+    const ext = path.extname(__filename);
+    const child: ChildProcess = fork(path.join(__dirname, `dag-file.child${ext}`), [], {
+      execArgv: ['--require', require.resolve('tsx/cjs')],
+      stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+      env: { ...process.env, TSX_TSCONFIG_PATH: path.resolve(__dirname, '../../../../tsconfig.json') },
+    });
+    let stderr = '';
+    child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    const replies: ChildReply[] = [];
+    let current: string | null = null;
+    let finished = false;
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const settle = (failure: string | null) => {
+        if (finished) return;
+        finished = true;
+        clearTimeout(timer);
+        child.kill('SIGKILL');
+        const done = new Set(replies.filter((r) => r.type === 'result' || r.type === 'error').map((r) => (r as { file: string }).file));
+        // The file being imported when the child hung or died gets the blame; if the child died
+        // before its first file, every file does (otherwise the caller would retry forever).
+        const blamed = failure ? (current ? [current] : files) : [];
+        for (const file of blamed.filter((f) => !done.has(f))) {
+          replies.push({ type: 'error', file, message: `${file}: ${failure}` });
+          done.add(file);
+        }
+        resolve({ replies, unfinished: failure ? files.filter((f) => !done.has(f)) : [] });
+      };
+      child.on('message', (reply: ChildReply) => {
+        replies.push(reply);
+        if (reply.type === 'begin') {
+          current = reply.file;
+          clearTimeout(timer);
+          timer = setTimeout(
+            () => settle(`import timed out after ${this.options.fileTimeoutMs / 1000}s (a loop or a blocking call at import time?)`),
+            this.options.fileTimeoutMs,
+          );
+        } else if (reply.type === 'done') settle(null);
+      });
+      child.on('exit', (code, signal) => {
+        const tail = stderr.trim().split('\n').slice(-5).join('\n  ');
+        settle(`the DAG processor exited while importing this file (code ${code ?? signal})${tail ? `:\n  ${tail}` : ''}`);
+      });
+      child.send({ folder: path.resolve(this.options.folder), files } satisfies ChildRequest);
+    });
+  }
+}

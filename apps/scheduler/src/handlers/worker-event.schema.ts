@@ -1,0 +1,40 @@
+import type { LogBatch, WorkerEvent } from '@swarmflow/core';
+import { z } from 'zod';
+
+// Broker messages are validated once, here at the edge; the core receives typed values.
+
+const tryRef = { tiId: z.number().int().positive(), tryNumber: z.number().int().positive() };
+
+const started = z.object({
+  type: z.literal('task.started'), ...tryRef, worker: z.string(), hostname: z.string(),
+  pid: z.number().int().nullable(), at: z.string(),
+});
+
+const finished = z.object({
+  type: z.literal('task.finished'), ...tryRef, worker: z.string(),
+  outcome: z.enum(['success', 'failed', 'skipped']), exitCode: z.number().int().nullable(),
+  signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: z.string(),
+});
+
+const heartbeat = z.object({
+  type: z.literal('worker.heartbeat'), worker: z.string(), hostname: z.string(), queues: z.array(z.string()),
+  concurrency: z.number().int(), running: z.array(z.object(tryRef)),
+  state: z.enum(['active', 'draining', 'stopped']), at: z.string(),
+});
+
+const workerEvent = z.discriminatedUnion('type', [started, finished, heartbeat]);
+
+const logBatch = z.object({
+  ...tryRef, seq: z.number().int(),
+  lines: z.array(z.object({ at: z.string(), stream: z.enum(['stdout', 'stderr', 'system']), line: z.string() })),
+});
+
+export function parseWorkerEvent(body: unknown): { ok: true; event: WorkerEvent } | { ok: false; error: string } {
+  const r = workerEvent.safeParse(body);
+  return r.success ? { ok: true, event: r.data as WorkerEvent } : { ok: false, error: r.error.message };
+}
+
+export function parseLogBatch(body: unknown): { ok: true; batch: LogBatch } | { ok: false; error: string } {
+  const r = logBatch.safeParse(body);
+  return r.success ? { ok: true, batch: r.data as LogBatch } : { ok: false, error: r.error.message };
+}

@@ -1,0 +1,53 @@
+import { Logger } from '@nestjs/common';
+import { AmqpBroker } from '@swarmflow/messaging';
+import { Database, Repositories } from '@swarmflow/persistence';
+import { schedulerConfigFromEnv, type SchedulerConfig } from './config';
+import { Scheduler } from './scheduler';
+
+/** Starts a scheduler against PostgreSQL and RabbitMQ (distributed mode); resolves once it runs. */
+export async function startScheduler(config: SchedulerConfig): Promise<{ scheduler: Scheduler; stop(): Promise<void> }> {
+  const logger = new Logger('scheduler');
+  const db = new Database({ url: config.databaseUrl });
+  await db.connect();
+  if (await db.pendingMigrations()) {
+    await db.close();
+    throw new Error('the database schema is not up to date. Fix: run `swarmflow db migrate` first');
+  }
+  const broker = new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger });
+  await broker.start();
+  const scheduler = new Scheduler(config, new Repositories(db), broker, logger);
+  await scheduler.start();
+  logger.log(`scheduler running: DAGs from ${config.dagsFolder}, broker ${redact(config.amqpUrl)}`);
+  return {
+    scheduler,
+    async stop() {
+      await scheduler.stop();
+      await broker.close();
+      await db.close();
+    },
+  };
+}
+
+/** Hides the password of a URL for logs. */
+export function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return url;
+  }
+}
+
+if (require.main === module) {
+  startScheduler(schedulerConfigFromEnv())
+    .then(({ stop }) => {
+      const shutdown = () => void stop().then(() => process.exit(0));
+      process.once('SIGTERM', shutdown);
+      process.once('SIGINT', shutdown);
+    })
+    .catch((err) => {
+      process.stderr.write(`swarmflow scheduler: ${(err as Error).message}\n`);
+      process.exit(2);
+    });
+}

@@ -1,0 +1,144 @@
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { Stack } from './test-support/stack';
+
+const PIPELINE = `
+import { dag, shell, group } from 'swarmflow';
+export const pipeline = dag({ id: 'pipeline', params: { who: { type: 'string', default: 'world' } } }, () => {
+  const a = shell('a', 'echo hello {{ params.who }}');
+  const b1 = shell('b1', 'echo b1');
+  const b2 = shell('b2', 'echo b2');
+  const c = shell('c', 'echo c');
+  a.then([b1, b2]);
+  group(b1, b2).then(c);
+});
+`;
+
+const FAILURES = `
+import { dag, shell } from 'swarmflow';
+export default [
+  dag({ id: 'fails', defaults: { retries: 1, retryDelay: '50ms' } }, () => {
+    const bad = shell('bad', 'echo oops >&2; exit 3');
+    const after = shell('after', 'echo never');
+    const cleanup = shell('cleanup', 'echo cleanup', { triggerRule: 'all_done' });
+    bad.then(after).then(cleanup);
+  }),
+  dag({ id: 'skips' }, () => {
+    shell('maybe', 'exit 99').then(shell('next', 'echo next'));
+  }),
+  dag({ id: 'flaky', defaults: { retries: 2, retryDelay: '50ms', retryBackoff: 'exponential' } }, () => {
+    shell('flaky', 'f=$SWARMFLOW_TRY_NUMBER; [ "$f" -ge 2 ]');
+  }),
+  dag({ id: 'slow', defaults: { timeout: '300ms' } }, () => {
+    shell('sleeper', 'sleep 5');
+  }),
+];
+`;
+
+const LIMITS = `
+id: limited
+max_active_runs: 1
+tasks:
+  one: { shell: "sleep 0.2" }
+---
+id: pooled
+tasks:
+  p1: { shell: "sleep 0.2", pool: single }
+  p2: { shell: "sleep 0.2", pool: single }
+  p3: { shell: "sleep 0.2", pool: single }
+`;
+
+describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () => {
+  let testDb: TestDatabase;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    stack = new Stack({
+      databaseUrl: testDb.url,
+      dagFiles: {
+        'pipeline.ts': PIPELINE,
+        'failures.ts': FAILURES,
+        'limits.yaml': LIMITS,
+        'broken/syntax.ts': `import { dag } from 'swarmflow';\nexport const x = dag({ id: 'syntax' }, () => { shell('a', ; });\n`,
+        'broken/cycle.yaml': 'id: cyclic\ntasks:\n  a: { shell: "true", upstream: [b] }\n  b: { shell: "true", upstream: [a] }\n',
+      },
+      workers: [{ concurrency: 4 }],
+    });
+    await stack.start();
+    await stack.repos.pools.upsert({ name: 'single', slots: 1, description: 'one at a time' });
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await testDb?.drop();
+  });
+
+  it('records broken files as import errors naming them, and loads the other DAGs', async () => {
+    const errors = await stack.repos.dags.importErrors();
+    expect(errors.map((e) => e.fileloc)).toEqual(['broken/cycle.yaml', 'broken/syntax.ts']);
+    expect(errors[0].message).toContain('a -> b -> a');
+    expect(errors[1].message).toContain('broken/syntax.ts');
+    expect((await stack.repos.dags.list()).map((d) => d.dagId)).toEqual(['fails', 'flaky', 'limited', 'pipeline', 'pooled', 'skips', 'slow']);
+  });
+
+  it('runs a fan-out/fan-in DAG in dependency order with templated params and stored logs', async () => {
+    const run = await stack.trigger('pipeline', { who: 'swarm' });
+    const { state, tis } = await stack.waitForRun(run);
+    expect(state).toBe('success');
+    expect([...tis.values()].map((t) => t.state)).toEqual(['success', 'success', 'success', 'success']);
+    for (const b of ['b1', 'b2']) expect(tis.get(b)!.startedAt!.getTime()).toBeGreaterThanOrEqual(tis.get('a')!.endedAt!.getTime());
+    expect(tis.get('c')!.startedAt!.getTime()).toBeGreaterThanOrEqual(Math.max(tis.get('b1')!.endedAt!.getTime(), tis.get('b2')!.endedAt!.getTime()));
+    const a = tis.get('a')!;
+    const waitLogs = async () => {
+      for (let i = 0; i < 100; i++) {
+        const { lines } = await stack.repos.logs.read(a.id, 1);
+        if (lines.some((l) => l.line === 'hello swarm')) return lines;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      throw new Error('log line never arrived');
+    };
+    expect((await waitLogs()).map((l) => l.line)).toContain('hello swarm');
+    const history = await stack.repos.tis.history(a.id);
+    expect(history.map((h) => h.to)).toEqual(['scheduled', 'queued', 'running', 'success']);
+  });
+
+  it('retries a failing task, then fails it, marks downstream upstream_failed and still runs all_done tasks', async () => {
+    const { state, tis } = await stack.waitForRun(await stack.trigger('fails'));
+    // Airflow's rule: a run's state is its leaves' — the only leaf, cleanup, succeeded.
+    expect(state).toBe('success');
+    expect(tis.get('bad')).toMatchObject({ state: 'failed', tryNumber: 2, exitCode: 3 });
+    expect(tis.get('after')!.state).toBe('upstream_failed');
+    expect(tis.get('cleanup')!.state).toBe('success');
+  });
+
+  it('ends a task that exits 99 skipped and skips its all_success downstream', async () => {
+    const { state, tis } = await stack.waitForRun(await stack.trigger('skips'));
+    expect(state).toBe('success');
+    expect(tis.get('maybe')!.state).toBe('skipped');
+    expect(tis.get('next')!.state).toBe('skipped');
+  });
+
+  it('succeeds on a retry', async () => {
+    const { state, tis } = await stack.waitForRun(await stack.trigger('flaky'));
+    expect(state).toBe('success');
+    expect(tis.get('flaky')).toMatchObject({ state: 'success', tryNumber: 2 });
+  });
+
+  it('fails a task that exceeds its execution timeout', async () => {
+    const { state, tis } = await stack.waitForRun(await stack.trigger('slow'));
+    expect(state).toBe('failed');
+    expect(tis.get('sleeper')!.reason).toMatch(/timeout/);
+  });
+
+  it('keeps max_active_runs and pool slots', async () => {
+    const r1 = await stack.trigger('limited');
+    const r2 = await stack.trigger('limited');
+    const pooled = await stack.trigger('pooled');
+    const first = await stack.waitForRun(r1);
+    const second = await stack.waitForRun(r2);
+    expect(second.tis.get('one')!.startedAt!.getTime()).toBeGreaterThanOrEqual(first.tis.get('one')!.endedAt!.getTime());
+    const p = await stack.waitForRun(pooled);
+    const spans = [...p.tis.values()].map((t) => [t.startedAt!.getTime(), t.endedAt!.getTime()]).sort((x, y) => x[0] - y[0]);
+    for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
+  });
+});

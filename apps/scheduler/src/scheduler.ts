@@ -1,0 +1,70 @@
+import { existsSync } from 'node:fs';
+import type { Broker } from '@swarmflow/messaging';
+import type { Repositories } from '@swarmflow/persistence';
+import { DagProcessor } from './dag-processor/dag-processor';
+import { TaskLogsHandler } from './handlers/task-logs.handler';
+import { SchedulerRunner, type SchedulerLogger } from './services/scheduler-runner';
+
+export interface SchedulerParts {
+  dagsFolder: string;
+  dagParseIntervalMs: number;
+  dagFileTimeoutMs: number;
+  tickMs: number;
+  heartbeatTimeoutMs: number;
+  dispatchBatch?: number;
+}
+
+/**
+ * The scheduler app: DAG processor, scheduling loop and log sink over one database and
+ * one broker. Several may run at once (HA).
+ */
+export class Scheduler {
+  readonly runner: SchedulerRunner;
+  readonly processor: DagProcessor;
+  private readonly logSink: TaskLogsHandler;
+  private parseTimer: NodeJS.Timeout | null = null;
+  private parsing: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly parts: SchedulerParts, readonly repos: Repositories, broker: Broker, private readonly logger: SchedulerLogger) {
+    this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs }, repos.dags);
+    this.runner = new SchedulerRunner(repos, broker, logger, {
+      tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
+    });
+    this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
+  }
+
+  async start(): Promise<void> {
+    if (!existsSync(this.parts.dagsFolder)) {
+      this.logger.warn(`DAGs folder ${this.parts.dagsFolder} does not exist yet; no DAGs will load until it does (SWARMFLOW_DAGS_FOLDER)`);
+    } else {
+      await this.parseDags(true);
+    }
+    await this.logSink.start();
+    await this.runner.start();
+    this.parseTimer = setInterval(() => void this.parseDags(false), this.parts.dagParseIntervalMs);
+  }
+
+  /** Parses the DAGs folder now (when files changed, or always with `force`). */
+  parseDags(force: boolean): Promise<unknown> {
+    this.parsing = this.parsing.then(async () => {
+      if (!existsSync(this.parts.dagsFolder)) return;
+      try {
+        const result = await this.processor.run(new Date(), force);
+        if (!result) return;
+        this.logger.log(`parsed ${this.parts.dagsFolder}: ${result.dags.length} DAG(s), ${result.errors.length} import error(s)`);
+        for (const e of result.errors) this.logger.warn(`import error: ${e.message}`);
+        this.runner.nudge();
+      } catch (err) {
+        this.logger.error(`DAG processing failed: ${(err as Error).message}`);
+      }
+    });
+    return this.parsing;
+  }
+
+  async stop(): Promise<void> {
+    if (this.parseTimer) clearInterval(this.parseTimer);
+    await this.parsing;
+    await this.runner.stop();
+    await this.logSink.stop();
+  }
+}

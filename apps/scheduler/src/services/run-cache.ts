@@ -1,0 +1,36 @@
+import type { SerializedDag } from '@swarmflow/core';
+import type { DagRun, Queryable, Repositories } from '@swarmflow/persistence';
+
+/** What does not change in a run once it exists: its pinned DAG version and its inputs. */
+export interface RunFacts {
+  run: DagRun;
+  dag: SerializedDag;
+}
+
+/**
+ * Run facts by run key. A run's version, logical date, params and conf never change, so
+ * they are cached (bounded); its state is always read fresh from the database.
+ */
+export class RunCache {
+  private readonly facts = new Map<number, RunFacts>();
+
+  constructor(private readonly repos: Repositories, private readonly max = 10_000) {}
+
+  async get(pks: Iterable<number>, q: Queryable): Promise<Map<number, RunFacts>> {
+    const wanted = [...new Set(pks)];
+    const missing = wanted.filter((pk) => !this.facts.has(pk));
+    if (missing.length > 0) {
+      for (const run of await this.repos.runs.byPks(missing, q)) {
+        const dag = await this.repos.dags.version(run.dagId, run.versionHash, q);
+        if (this.facts.size >= this.max) this.facts.delete(this.facts.keys().next().value as number);
+        this.facts.set(run.pk, { run, dag });
+      }
+    }
+    const out = new Map<number, RunFacts>();
+    for (const pk of wanted) {
+      const f = this.facts.get(pk);
+      if (f) out.set(pk, f);
+    }
+    return out;
+  }
+}

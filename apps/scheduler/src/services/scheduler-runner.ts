@@ -1,0 +1,140 @@
+import type { WorkerEvent } from '@swarmflow/core';
+import { EVENTS_QUEUE, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
+import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
+import { parseWorkerEvent } from '../handlers/worker-event.schema';
+import { SchedulingService, type SchedulingOptions, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
+
+export interface SchedulerLogger {
+  log(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
+}
+
+/** Outbox rows younger than this belong to a scheduler that is about to publish them itself. */
+const OUTBOX_SWEEP_AGE_MS = 10_000;
+const MAX_EVENTS_PER_ITERATION = 2000;
+
+/**
+ * The scheduler's loop. Event-driven: a worker event wakes it at once, so a finished
+ * task's downstream tasks are dispatched in the same iteration; a tick every `tickMs`
+ * handles time (cron, retry delays, heartbeat expiry). One iteration runs at a time.
+ */
+export class SchedulerRunner {
+  private readonly scheduling: SchedulingService;
+  private readonly buffer: { event: WorkerEvent; msg: BrokerMessage }[] = [];
+  private consumer: ConsumerHandle | null = null;
+  private wake: (() => void) | null = null;
+  private running = false;
+  private loopDone: Promise<void> = Promise.resolve();
+  private lastTick = 0;
+  private lastSweep = 0;
+  private readonly assertedQueues = new Set<string>();
+  /** Iterations completed; tests and the benchmark wait on it. */
+  iterations = 0;
+
+  constructor(
+    private readonly repos: Repositories,
+    private readonly broker: Broker,
+    private readonly logger: SchedulerLogger,
+    private readonly options: SchedulingOptions = DEFAULT_SCHEDULING_OPTIONS,
+    private readonly clock: () => Date = () => new Date(),
+  ) {
+    this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m));
+  }
+
+  async start(): Promise<void> {
+    this.running = true;
+    this.consumer = await this.broker.consume<unknown>(EVENTS_QUEUE, (msg) => this.onEvent(msg), {
+      prefetch: MAX_EVENTS_PER_ITERATION,
+    });
+    this.loopDone = this.loop();
+  }
+
+  /** Ask for an iteration now (after a trigger or a clear through the API in the same process). */
+  nudge(): void {
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.consumer?.cancel();
+    this.wake?.();
+    await this.loopDone;
+    // Unprocessed events go back to the queue for the next scheduler.
+    for (const { msg } of this.buffer.splice(0)) msg.nack(true);
+  }
+
+  private onEvent(msg: BrokerMessage<unknown>): void {
+    const parsed = parseWorkerEvent(msg.body);
+    if (!parsed.ok) {
+      this.logger.warn(`dropping a malformed worker event (${msg.routingKey}): ${parsed.error}`);
+      msg.ack();
+      return;
+    }
+    this.buffer.push({ event: parsed.event, msg });
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (this.running) {
+      const now = this.clock();
+      const tick = now.getTime() - this.lastTick >= this.options.tickMs;
+      if (this.buffer.length === 0 && !tick) {
+        await this.sleep(this.options.tickMs - (now.getTime() - this.lastTick));
+        continue;
+      }
+      if (tick) this.lastTick = now.getTime();
+      const batch = this.buffer.splice(0, MAX_EVENTS_PER_ITERATION);
+      try {
+        const result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick);
+        for (const { msg } of batch) msg.ack();
+        await this.publish(result.outbox);
+        if (now.getTime() - this.lastSweep >= OUTBOX_SWEEP_AGE_MS) {
+          this.lastSweep = now.getTime();
+          const swept = await this.repos.outbox.relay((m) => this.send(m), new Date(now.getTime() - OUTBOX_SWEEP_AGE_MS));
+          if (swept > 0) this.logger.warn(`published ${swept} outbox message(s) left by an interrupted scheduler`);
+        }
+        failures = 0;
+        this.iterations++;
+      } catch (err) {
+        failures++;
+        // The transaction rolled back: nothing was applied, so the events can be retried as they are.
+        for (const { msg } of batch) msg.nack(true);
+        this.logger.error(`scheduling iteration failed (${failures} in a row): ${(err as Error).stack ?? err}`);
+        await this.sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+      }
+    }
+  }
+
+  /** Publishes what an iteration committed, then forgets it; a crash in between is covered by the sweep. */
+  private async publish(outbox: { id: number; message: OutboxMessage }[]): Promise<void> {
+    if (outbox.length === 0) return;
+    await Promise.all(outbox.map(({ message }) => this.send(message)));
+    await this.repos.outbox.markPublished(outbox.map((o) => o.id));
+  }
+
+  private async send(m: OutboxMessage): Promise<void> {
+    const exchange = m.exchange as ExchangeName;
+    if (exchange === 'swarmflow.tasks' && !this.assertedQueues.has(m.routingKey)) {
+      // Declared before the first publish so a message for a queue no worker serves yet is kept, not dropped.
+      await this.broker.assertQueue(taskQueue(m.routingKey));
+      this.assertedQueues.add(m.routingKey);
+    }
+    await this.broker.publish(exchange, m.routingKey, m.payload);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, Math.max(0, ms));
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = null;
+        done();
+      };
+    });
+  }
+}

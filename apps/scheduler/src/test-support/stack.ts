@@ -1,0 +1,120 @@
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { resolveParams, type DagRunState } from '@swarmflow/core';
+import { MemoryBroker, type Broker } from '@swarmflow/messaging';
+import { Database, Repositories, type DagRun, type TaskInstance } from '@swarmflow/persistence';
+import { startWorker, type WorkerService } from '../../../worker/src';
+import { Scheduler, type SchedulerParts } from '../scheduler';
+
+export const quietLogger = { log: () => {}, warn: () => {}, error: (m: string) => process.stderr.write(`${m}\n`) };
+
+export interface StackOptions {
+  databaseUrl: string;
+  /** DAG files to write into a fresh DAGs folder: relative path → content. */
+  dagFiles: Record<string, string>;
+  /** A broker per process role; defaults to one shared in-memory broker. */
+  makeBroker?: () => Promise<Broker>;
+  workers?: { queues?: string[]; concurrency?: number; heartbeatIntervalMs?: number }[];
+  scheduler?: Partial<SchedulerParts>;
+}
+
+/**
+ * A scheduler and workers in this process over a real database, for integration tests
+ * and the benchmark. Each part gets its own broker connection, as separate processes would.
+ */
+export class Stack {
+  readonly folder: string;
+  readonly db: Database;
+  readonly repos: Repositories;
+  scheduler!: Scheduler;
+  readonly workers: WorkerService[] = [];
+  private readonly brokers: Broker[] = [];
+  private readonly makeBroker: () => Promise<Broker>;
+
+  constructor(private readonly options: StackOptions) {
+    this.folder = mkdtempSync(path.join(tmpdir(), 'swarmflow-dags-'));
+    this.writeDags(options.dagFiles);
+    this.db = new Database({ url: options.databaseUrl, poolSize: 4 });
+    this.repos = new Repositories(this.db);
+    const shared = new MemoryBroker();
+    let sharedStarted = false;
+    this.makeBroker = options.makeBroker ?? (async () => {
+      if (!sharedStarted) await shared.start();
+      sharedStarted = true;
+      return shared;
+    });
+  }
+
+  writeDags(files: Record<string, string>): void {
+    for (const [file, content] of Object.entries(files)) {
+      mkdirSync(path.dirname(path.join(this.folder, file)), { recursive: true });
+      writeFileSync(path.join(this.folder, file), content);
+    }
+  }
+
+  async start(): Promise<this> {
+    await this.db.connect();
+    const broker = await this.broker();
+    this.scheduler = new Scheduler({
+      dagsFolder: this.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200,
+      heartbeatTimeoutMs: 30_000, ...this.options.scheduler,
+    }, this.repos, broker, quietLogger);
+    await this.scheduler.start();
+    for (const w of this.options.workers ?? [{}]) await this.addWorker(w);
+    return this;
+  }
+
+  async addWorker(w: { queues?: string[]; concurrency?: number; heartbeatIntervalMs?: number } = {}): Promise<WorkerService> {
+    const worker = await startWorker({
+      name: `test-worker-${this.workers.length + 1}-${process.pid}`, hostname: 'localhost', queues: w.queues ?? ['default'],
+      concurrency: w.concurrency ?? 4, heartbeatIntervalMs: w.heartbeatIntervalMs ?? 1000, graceMs: 2000, logFlushMs: 50,
+    }, await this.broker(), { logger: quietLogger });
+    this.workers.push(worker);
+    return worker;
+  }
+
+  private async broker(): Promise<Broker> {
+    const b = await this.makeBroker();
+    if (!this.brokers.includes(b)) this.brokers.push(b);
+    return b;
+  }
+
+  /** Creates a manual run as the API would: conf validated against the DAG's params. */
+  async trigger(dagId: string, conf: Record<string, unknown> = {}, runId = `manual__${Date.now()}_${Math.random().toString(36).slice(2, 7)}`): Promise<DagRun> {
+    const dag = await this.repos.dags.get(dagId);
+    if (!dag) throw new Error(`no DAG ${dagId}; import errors: ${JSON.stringify(await this.repos.dags.importErrors())}`);
+    const version = await this.repos.dags.version(dagId, dag.latestVersion);
+    const run = await this.repos.runs.create({
+      dagId, runId, versionHash: dag.latestVersion, runType: 'manual', logicalDate: new Date(), conf,
+      params: resolveParams(version.params, conf),
+    });
+    this.scheduler.runner.nudge();
+    return run;
+  }
+
+  /** Waits until the run ends; returns its state and task instances by task id. */
+  async waitForRun(run: DagRun, timeoutMs = 30_000): Promise<{ state: DagRunState; tis: Map<string, TaskInstance> }> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const now = await this.repos.runs.get(run.dagId, run.runId);
+      if (now && (now.state === 'success' || now.state === 'failed')) {
+        const tis = await this.repos.tis.forRuns([run.pk]);
+        return { state: now.state, tis: new Map(tis.map((t) => [t.taskId, t])) };
+      }
+      if (Date.now() > deadline) {
+        const tis = await this.repos.tis.forRuns([run.pk]);
+        throw new Error(`run ${run.runId} still ${now?.state} after ${timeoutMs} ms: ${tis.map((t) => `${t.taskId}=${t.state}`).join(' ')}`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const w of this.workers) await w.shutdown().catch(() => {});
+    await this.scheduler?.stop();
+    for (const b of this.brokers) await b.close().catch(() => {});
+    await this.db.close();
+    rmSync(this.folder, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,74 @@
+import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
+import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
+import { DuplicateRunError } from '@swarmflow/persistence';
+import { ConflictError, NotFoundError } from '../services/api-errors';
+import type { ApiErrorBody } from './api.types';
+import { RequestValidationError } from './zod-validation.pipe';
+
+export interface ErrorResponse {
+  status: number;
+  body: ApiErrorBody;
+}
+
+const INTERNAL: ErrorResponse = {
+  status: 500,
+  body: { reason: 'internal_error', message: 'internal server error; the server log has the details' },
+};
+
+const HTTP_REASONS: Record<number, string> = {
+  400: 'bad_request', 404: 'not_found', 405: 'method_not_allowed', 409: 'conflict', 413: 'payload_too_large', 415: 'unsupported_media_type',
+};
+
+/** Maps an error thrown while handling a request to its status and body; null fields are left out. */
+export function toErrorResponse(err: unknown): ErrorResponse {
+  if (err instanceof ParamValidationError) return { status: 400, body: { reason: 'invalid_conf', message: err.message, field: err.field } };
+  if (err instanceof RequestValidationError) return withField(400, 'invalid_request', err.message, err.field);
+  if (err instanceof NotFoundError) return { status: 404, body: { reason: err.reason, message: err.message } };
+  if (err instanceof UnknownTaskError) return { status: 404, body: { reason: 'task_not_found', message: err.message } };
+  if (err instanceof DuplicateRunError) return { status: 409, body: { reason: 'duplicate_run', message: err.message, field: 'runId' } };
+  if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);
+  if (err instanceof HttpException && err.getStatus() < 500) {
+    const status = err.getStatus();
+    return { status, body: { reason: HTTP_REASONS[status] ?? 'bad_request', message: err.message } };
+  }
+  // body-parser errors (malformed JSON, body too large) reach us as plain errors with a 4xx status.
+  const parserStatus = bodyParserStatus(err);
+  if (parserStatus !== null) {
+    const message = parserStatus === 400 ? `the request body is not valid JSON: ${(err as Error).message}` : (err as Error).message;
+    return { status: parserStatus, body: { reason: parserStatus === 400 ? 'invalid_json' : HTTP_REASONS[parserStatus] ?? 'bad_request', message } };
+  }
+  return INTERNAL;
+}
+
+function withField(status: number, reason: string, message: string, field: string | undefined): ErrorResponse {
+  return { status, body: field === undefined ? { reason, message } : { reason, message, field } };
+}
+
+function bodyParserStatus(err: unknown): number | null {
+  if (!(err instanceof Error) || typeof (err as { type?: unknown }).type !== 'string') return null;
+  const status = (err as { status?: unknown }).status;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : null;
+}
+
+interface HttpResponse {
+  status(code: number): { json(body: unknown): void };
+}
+
+/**
+ * Turns every error into `{ reason, message, field? }`: known errors with 400/404/409,
+ * anything else with 500 and a generic message; stacks go to the server log only.
+ */
+@Catch()
+export class ApiExceptionFilter implements ExceptionFilter {
+  constructor(private readonly logger: LoggerService | null) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const { status, body } = toErrorResponse(exception);
+    if (status >= 500) {
+      const req = host.switchToHttp().getRequest<{ method?: string; url?: string }>();
+      const detail = exception instanceof Error ? exception.stack ?? exception.message : String(exception);
+      this.logger?.error(`${req.method} ${req.url} failed: ${detail}`, undefined, 'Webserver');
+    }
+    host.switchToHttp().getResponse<HttpResponse>().status(status).json(body);
+  }
+}

@@ -1,0 +1,97 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { ClearService } from '../services/clear.service';
+import { DagQueriesService, type DagView } from '../services/dag-queries.service';
+import { RunQueriesService } from '../services/run-queries.service';
+import { TriggerService } from '../services/trigger.service';
+import type {
+  ClearResultDto, DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
+} from './api.types';
+import {
+  toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDto, toTaskInstanceDto,
+} from './presenters';
+import { ClearTaskBody, ListRunsQuery, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
+import { ZodValidationPipe } from './zod-validation.pipe';
+
+const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun);
+
+/** DAGs and everything under one DAG: its runs, their task instances and logs. */
+@Controller('dags')
+export class DagsController {
+  constructor(
+    private readonly dags: DagQueriesService,
+    private readonly runs: RunQueriesService,
+    private readonly triggers: TriggerService,
+    private readonly clears: ClearService,
+  ) {}
+
+  @Get()
+  async list(): Promise<DagSummaryDto[]> {
+    return (await this.dags.list()).map(summary);
+  }
+
+  @Get(':dagId')
+  async get(@Param('dagId') dagId: string): Promise<DagDetailDto> {
+    const view = await this.dags.get(dagId);
+    return toDagDetailDto(summary(view), view.version);
+  }
+
+  @Patch(':dagId')
+  async patch(@Param('dagId') dagId: string, @Body(new ZodValidationPipe(PatchDagBody)) body: PatchDagBody): Promise<DagSummaryDto> {
+    return summary(await this.dags.setPaused(dagId, body.isPaused));
+  }
+
+  @Post(':dagId/runs')
+  @HttpCode(201)
+  async trigger(@Param('dagId') dagId: string, @Body(new ZodValidationPipe(TriggerRunBody)) body: TriggerRunBody): Promise<RunDto> {
+    const run = await this.triggers.trigger(dagId, {
+      conf: body.conf, runId: body.runId, logicalDate: body.logicalDate ? new Date(body.logicalDate) : undefined,
+    });
+    return toRunDto(run);
+  }
+
+  @Get(':dagId/runs')
+  async listRuns(
+    @Param('dagId') dagId: string,
+    @Query(new ZodValidationPipe(ListRunsQuery.omit({ dagId: true }), 'query')) query: Omit<ListRunsQuery, 'dagId'>,
+  ): Promise<RunDto[]> {
+    return (await this.runs.list({ ...query, dagId }, true)).map(toRunDto);
+  }
+
+  @Get(':dagId/runs/:runId')
+  async getRun(@Param('dagId') dagId: string, @Param('runId') runId: string): Promise<RunDetailDto> {
+    const { run, tis } = await this.runs.get(dagId, runId);
+    return { ...toRunDto(run), taskInstances: tis.map(toTaskInstanceDto) };
+  }
+
+  @Get(':dagId/runs/:runId/tasks/:taskId')
+  async getTask(@Param('dagId') dagId: string, @Param('runId') runId: string, @Param('taskId') taskId: string): Promise<TaskInstanceDetailDto> {
+    const { run, ti, history } = await this.runs.taskInstance(dagId, runId, taskId);
+    return {
+      dagId: run.dagId, runId: run.runId, ...toTaskInstanceDto(ti),
+      history: history.map((h) => ({ ...h, at: h.at.toISOString() })),
+    };
+  }
+
+  @Get(':dagId/runs/:runId/tasks/:taskId/logs')
+  async logs(
+    @Param('dagId') dagId: string,
+    @Param('runId') runId: string,
+    @Param('taskId') taskId: string,
+    @Query(new ZodValidationPipe(ReadLogsQuery, 'query')) query: ReadLogsQuery,
+  ): Promise<TaskLogsDto> {
+    const logs = await this.runs.logs(dagId, runId, taskId, query.try, query.cursor);
+    return { ...logs, lines: logs.lines.map(toLogLineDto) };
+  }
+
+  @Post(':dagId/runs/:runId/tasks/:taskId/clear')
+  @HttpCode(200)
+  async clear(
+    @Param('dagId') dagId: string,
+    @Param('runId') runId: string,
+    @Param('taskId') taskId: string,
+    @Body(new ZodValidationPipe(ClearTaskBody)) body: ClearTaskBody,
+  ): Promise<ClearResultDto> {
+    const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false);
+    return { dagId, runId, cleared };
+  }
+}

@@ -1,0 +1,59 @@
+import type { SerializedDag, TaskSpec } from '@swarmflow/core';
+import type { DagRecord, DagRun, ImportError, LogLine, TaskInstance, WorkerRecord } from '@swarmflow/persistence';
+import type {
+  DagDetailDto, DagSummaryDto, ImportErrorDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto, WorkerDto,
+} from './api.types';
+
+const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
+
+export function toRunRefDto(run: DagRun): RunRefDto {
+  return { runId: run.runId, state: run.state, logicalDate: run.logicalDate.toISOString() };
+}
+
+export function toDagSummaryDto(dag: DagRecord, version: SerializedDag, lastRun: DagRun | null, nextRun: Date | null): DagSummaryDto {
+  return {
+    dagId: dag.dagId, fileloc: dag.fileloc, isPaused: dag.isPaused, isActive: dag.isActive, schedule: dag.schedule,
+    latestVersion: dag.latestVersion, tags: version.tags, description: version.description,
+    lastRun: lastRun ? toRunRefDto(lastRun) : null, nextRun: iso(nextRun),
+  };
+}
+
+export function toTaskSpecDto(task: TaskSpec): TaskSpecDto {
+  const { id, ...rest } = task;
+  return { taskId: id, ...rest };
+}
+
+export function toDagDetailDto(summary: DagSummaryDto, version: SerializedDag): DagDetailDto {
+  return {
+    ...summary, catchup: version.catchup, startDate: version.startDate, maxActiveRuns: version.maxActiveRuns,
+    maxActiveTasks: version.maxActiveTasks, params: version.params, tasks: version.tasks.map(toTaskSpecDto),
+  };
+}
+
+export function toRunDto(run: DagRun): RunDto {
+  return {
+    dagId: run.dagId, runId: run.runId, runType: run.runType, state: run.state, logicalDate: run.logicalDate.toISOString(),
+    conf: run.conf, params: run.params, versionHash: run.versionHash, createdAt: run.createdAt.toISOString(),
+    startedAt: iso(run.startedAt), endedAt: iso(run.endedAt),
+  };
+}
+
+export function toTaskInstanceDto(ti: TaskInstance): TaskInstanceDto {
+  return {
+    taskId: ti.taskId, state: ti.state, tryNumber: ti.tryNumber, maxTries: ti.maxTries, queue: ti.queue, pool: ti.pool,
+    worker: ti.worker, hostname: ti.hostname, exitCode: ti.exitCode, reason: ti.reason, queuedAt: iso(ti.queuedAt),
+    startedAt: iso(ti.startedAt), endedAt: iso(ti.endedAt), nextRetryAt: iso(ti.nextRetryAt),
+  };
+}
+
+export function toImportErrorDto(e: ImportError): ImportErrorDto {
+  return { fileloc: e.fileloc, message: e.message, at: e.at.toISOString() };
+}
+
+export function toWorkerDto(w: WorkerRecord): WorkerDto {
+  return { ...w, firstSeenAt: w.firstSeenAt.toISOString(), lastHeartbeatAt: w.lastHeartbeatAt.toISOString() };
+}
+
+export function toLogLineDto(line: LogLine): LogLine {
+  return { at: line.at, stream: line.stream, line: line.line };
+}

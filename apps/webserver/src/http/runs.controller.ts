@@ -1,0 +1,17 @@
+import { Controller, Get, Query } from '@nestjs/common';
+import { RunQueriesService } from '../services/run-queries.service';
+import type { RunDto } from './api.types';
+import { toRunDto } from './presenters';
+import { ListRunsQuery } from './request.dto';
+import { ZodValidationPipe } from './zod-validation.pipe';
+
+/** Runs across DAGs. */
+@Controller('runs')
+export class RunsController {
+  constructor(private readonly runs: RunQueriesService) {}
+
+  @Get()
+  async list(@Query(new ZodValidationPipe(ListRunsQuery, 'query')) query: ListRunsQuery): Promise<RunDto[]> {
+    return (await this.runs.list(query)).map(toRunDto);
+  }
+}

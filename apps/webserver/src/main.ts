@@ -1,0 +1,68 @@
+import { Logger, type INestApplication } from '@nestjs/common';
+import { Database, Repositories } from '@swarmflow/persistence';
+import { createWebserver } from './webserver';
+import { loadWebserverConfig, WebserverConfigError, type WebserverConfig } from './webserver.config';
+
+export interface RunningWebserver {
+  app: INestApplication;
+  /** Where the API listens, e.g. http://127.0.0.1:8080 (the actual port when 0 was asked). */
+  url: string;
+  /** Stops listening, then closes the database. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the webserver on its own database connection. Refuses to start on a database
+ * with pending migrations (the API would fail on missing tables request by request).
+ */
+export async function startWebserver(config: WebserverConfig, logger = new Logger('Webserver')): Promise<RunningWebserver> {
+  const db = new Database({ url: config.databaseUrl });
+  try {
+    if (await db.pendingMigrations()) {
+      throw new WebserverConfigError('SWARMFLOW_DATABASE_URL', 'the database schema is not up to date: run `swarmflow db migrate` first');
+    }
+    const app = await createWebserver({ repos: new Repositories(db), logger });
+    await app.listen(config.port, config.host);
+    const address = app.getHttpServer().address() as { port: number };
+    const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
+    const url = `http://${shownHost}:${address.port}`;
+    logger.log(`REST API on ${url}/api/v1`);
+    return {
+      app, url,
+      close: async () => {
+        await app.close();
+        await db.close();
+      },
+    };
+  } catch (err) {
+    await db.close();
+    throw err;
+  }
+}
+
+async function bootstrap(): Promise<void> {
+  const logger = new Logger('Webserver');
+  let config: WebserverConfig;
+  try {
+    config = loadWebserverConfig(process.env);
+  } catch (err) {
+    if (!(err instanceof WebserverConfigError)) throw err;
+    logger.error(`invalid configuration: ${err.message}`);
+    process.exit(2);
+  }
+  const server = await startWebserver(config, logger);
+  const stop = (signal: NodeJS.Signals): void => {
+    logger.log(`${signal}: shutting down`);
+    server.close().then(() => process.exit(0), () => process.exit(1));
+  };
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+}
+
+if (require.main === module) {
+  bootstrap().catch((err: unknown) => {
+    const message = err instanceof WebserverConfigError ? err.message : err instanceof Error ? err.stack ?? err.message : String(err);
+    new Logger('Webserver').error(`webserver failed to start: ${message}`);
+    process.exit(err instanceof WebserverConfigError ? 2 : 1);
+  });
+}

@@ -1,0 +1,85 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { descendantsOf, FINISHED_TI_STATES, graphOf, type TiState } from '@swarmflow/core';
+import { Repositories, type TaskInstance, type TiTransition } from '@swarmflow/persistence';
+import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
+import { ConflictError } from './api-errors';
+import { requireRun, requireTaskInstance } from './lookups';
+
+/**
+ * States a user may clear. up_for_retry is one (as in Airflow: "rerun now, with fresh
+ * retries"), although the core's NEXT table has no up_for_retry → none edge yet.
+ */
+const CLEARABLE = new Set<TiState>([...FINISHED_TI_STATES, 'up_for_retry']);
+/** A worker holds (or is about to hold) these: clearing them would race its events. */
+const BUSY = new Set<TiState>(['queued', 'running']);
+
+export interface ClearResult {
+  /** Task ids moved back to `none`, in topological order. */
+  cleared: string[];
+}
+
+/** "Clear" a task instance (and optionally its downstream): they run again, with fresh retries. */
+@Injectable()
+export class ClearService {
+  constructor(
+    @Inject(REPOSITORIES) private readonly repos: Repositories,
+    @Inject(ON_CHANGE) private readonly onChange: OnChange,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /**
+   * In one transaction, with the run row locked (the scheduler locks it too before deciding):
+   * moves the finished task instances among `taskId` (+ its descendants when `downstream`)
+   * back to `none`, keeping their try number and raising max_tries so that each gets its
+   * retries again, then puts the run back to `running` for the scheduler to evaluate.
+   * Instances not yet run (`none`, `scheduled`) are left as they are.
+   * @throws NotFoundError, ConflictError `task_busy` naming the queued/running instances
+   */
+  async clear(dagId: string, runId: string, taskId: string, downstream: boolean): Promise<ClearResult> {
+    const now = this.clock();
+    const result = await this.repos.db.transaction(async (tx) => {
+      const found = await requireRun(this.repos, dagId, runId, tx);
+      const [run] = await this.repos.runs.lock([found.pk], tx);
+      const dag = await this.repos.dags.version(dagId, run.versionHash, tx);
+      const tis = await this.repos.tis.forRuns([run.pk], tx);
+      requireTaskInstance(run, tis, taskId);
+
+      const wanted = new Set([taskId, ...(downstream ? descendantsOf(dag, [taskId]) : [])]);
+      const order = new Map(graphOf(dag).order.map((id, i) => [id, i]));
+      const targets = tis.filter((ti) => wanted.has(ti.taskId))
+        .sort((a, b) => (order.get(a.taskId) ?? 0) - (order.get(b.taskId) ?? 0));
+
+      const busy = targets.filter((ti) => BUSY.has(ti.state));
+      if (busy.length > 0) {
+        const list = busy.map((ti) => `"${ti.taskId}" (${ti.state})`).join(', ');
+        throw new ConflictError('task_busy', `cannot clear while ${list} ${busy.length > 1 ? 'are' : 'is'} queued or running in run "${runId}". Wait for ${busy.length > 1 ? 'them' : 'it'} to finish, then clear again.`);
+      }
+
+      const retriesOf = new Map(dag.tasks.map((t) => [t.id, t.retries]));
+      const transitions = targets.filter((ti) => CLEARABLE.has(ti.state))
+        .map((ti) => clearTransition(ti, retriesOf.get(ti.taskId) ?? 0));
+      if (transitions.length === 0) return { cleared: [] };
+
+      const applied = await this.repos.tis.applyTransitions(transitions, now, tx);
+      if (applied.size !== transitions.length) {
+        // The scheduler moved one of them between our read and our write: roll back.
+        throw new ConflictError('concurrent_change', `a task instance of run "${runId}" changed while it was being cleared. Try again.`);
+      }
+      if (run.state === 'success' || run.state === 'failed') await this.repos.runs.setState(run.pk, 'running', now, tx);
+      // After setState, which resets needs_eval.
+      await this.repos.runs.markNeedsEval(run.pk, tx);
+      return { cleared: transitions.map((t) => t.after.taskId) };
+    });
+    if (result.cleared.length > 0) this.onChange();
+    return result;
+  }
+}
+
+/** The same try number (its logs stay), no trace of the last try, and `retries` more tries from here. */
+function clearTransition(ti: TaskInstance, retries: number): TiTransition {
+  const after: TaskInstance = {
+    ...ti, state: 'none', worker: null, hostname: null, pid: null, exitCode: null, reason: null,
+    queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, maxTries: ti.tryNumber + retries + 1,
+  };
+  return { before: ti, after, steps: [{ from: ti.state, to: 'none', tryNumber: ti.tryNumber, reason: 'cleared' }] };
+}

@@ -1,0 +1,49 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { nextRunAfter, type SerializedDag } from '@swarmflow/core';
+import { Repositories, type DagRecord, type DagRun } from '@swarmflow/persistence';
+import { CLOCK, REPOSITORIES, type Clock } from '../tokens';
+import { requireDag } from './lookups';
+
+/** A DAG with what the API shows next to it. */
+export interface DagView {
+  dag: DagRecord;
+  /** The DAG's latest version. */
+  version: SerializedDag;
+  lastRun: DagRun | null;
+  nextRun: Date | null;
+}
+
+@Injectable()
+export class DagQueriesService {
+  constructor(
+    @Inject(REPOSITORIES) private readonly repos: Repositories,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
+
+  /** Active DAGs, by id. */
+  async list(): Promise<DagView[]> {
+    const dags = await this.repos.dags.list();
+    return Promise.all(dags.map((dag) => this.view(dag)));
+  }
+
+  /** @throws NotFoundError */
+  async get(dagId: string): Promise<DagView> {
+    return this.view(await requireDag(this.repos, dagId));
+  }
+
+  /** @throws NotFoundError */
+  async setPaused(dagId: string, paused: boolean): Promise<DagView> {
+    const dag = await this.repos.dags.setPaused(dagId, paused);
+    return this.view(dag ?? (await requireDag(this.repos, dagId)));
+  }
+
+  private async view(dag: DagRecord): Promise<DagView> {
+    const [version, [lastRun]] = await Promise.all([
+      this.repos.dags.version(dag.dagId, dag.latestVersion),
+      this.repos.runs.list({ dagId: dag.dagId, limit: 1 }),
+    ]);
+    const now = this.clock();
+    const nextRun = dag.isPaused || !dag.isActive ? null : nextRunAfter(dag.schedule, now);
+    return { dag, version, lastRun: lastRun ?? null, nextRun };
+  }
+}

@@ -1,0 +1,67 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { DagRunState, TiState } from '@swarmflow/core';
+import { Repositories, type DagRun, type LogLine, type TaskInstance } from '@swarmflow/persistence';
+import { REPOSITORIES } from '../tokens';
+import { requireDag, requireRun, requireTaskInstance } from './lookups';
+
+export interface TaskInstanceView {
+  run: DagRun;
+  ti: TaskInstance;
+  history: { tryNumber: number; from: TiState; to: TiState; reason: string | null; at: Date }[];
+}
+
+export interface TaskLogs {
+  tryNumber: number;
+  lines: LogLine[];
+  cursor: number;
+  finished: boolean;
+}
+
+/** States in which the current try may still write log lines. */
+const WRITING = new Set<TiState>(['queued', 'running']);
+/** States after which no further try comes unless a user clears the task. */
+const DONE = new Set<TiState>(['success', 'failed', 'skipped', 'upstream_failed', 'removed', 'cached']);
+
+@Injectable()
+export class RunQueriesService {
+  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories) {}
+
+  /** Newest first. @throws NotFoundError when `dagId` is given and does not exist */
+  async list(filter: { dagId?: string; state?: DagRunState; limit: number }, requireDagExists = false): Promise<DagRun[]> {
+    if (requireDagExists && filter.dagId !== undefined) await requireDag(this.repos, filter.dagId);
+    return this.repos.runs.list(filter);
+  }
+
+  /** @throws NotFoundError */
+  async get(dagId: string, runId: string): Promise<{ run: DagRun; tis: TaskInstance[] }> {
+    const run = await requireRun(this.repos, dagId, runId);
+    return { run, tis: await this.repos.tis.forRuns([run.pk]) };
+  }
+
+  /** @throws NotFoundError */
+  async taskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstanceView> {
+    const { run, tis } = await this.get(dagId, runId);
+    const ti = requireTaskInstance(run, tis, taskId);
+    return { run, ti, history: await this.repos.tis.history(ti.id) };
+  }
+
+  /**
+   * Log lines of one try after `cursor` (default try: the current one). `finished` says
+   * that no more lines will come for that try: it is over, or (for a try not started yet)
+   * the task instance has finished and will not start it.
+   * @throws NotFoundError
+   */
+  async logs(dagId: string, runId: string, taskId: string, tryNumber: number | undefined, cursor: number): Promise<TaskLogs> {
+    const { ti } = await this.taskInstance(dagId, runId, taskId);
+    const wanted = tryNumber ?? Math.max(ti.tryNumber, 1);
+    const read = await this.repos.logs.read(ti.id, wanted, cursor);
+    return { tryNumber: wanted, lines: read.lines, cursor: read.cursor, finished: tryFinished(ti, wanted) };
+  }
+}
+
+export function tryFinished(ti: Pick<TaskInstance, 'state' | 'tryNumber'>, tryNumber: number): boolean {
+  if (tryNumber < ti.tryNumber) return true;
+  if (tryNumber === ti.tryNumber) return !WRITING.has(ti.state);
+  // A later try comes while the instance waits (none, scheduled, up_for_retry), not once it is done.
+  return DONE.has(ti.state);
+}

@@ -1,0 +1,11 @@
+// Injection tokens of the webserver's providers (set by WebserverModule.forRoot).
+
+/** The `Repositories` over the metadata database. */
+export const REPOSITORIES = Symbol('REPOSITORIES');
+/** `() => void`: tells an in-process scheduler that runs or task instances changed. */
+export const ON_CHANGE = Symbol('ON_CHANGE');
+/** `() => Date`: the only clock services read. */
+export const CLOCK = Symbol('CLOCK');
+
+export type Clock = () => Date;
+export type OnChange = () => void;

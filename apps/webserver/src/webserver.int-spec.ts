@@ -1,0 +1,310 @@
+import type { INestApplication } from '@nestjs/common';
+import type { SerializedDag } from '@swarmflow/core';
+import { Database, Repositories } from '@swarmflow/persistence';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import request from 'supertest';
+import type { DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto } from './http/api.types';
+import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
+import { createWebserver } from './webserver';
+
+describeWithPostgres('webserver REST API', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let repos: Repositories;
+  let app: INestApplication;
+  let dag: SerializedDag;
+  let changes = 0;
+  const now = new Date('2025-03-01T12:00:00.000Z');
+  const api = () => request(app.getHttpServer());
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = new Database({ url: testDb.url, poolSize: 4 });
+    await db.connect();
+    repos = new Repositories(db);
+    [dag] = await seedDags(repos, [TRAIN_DAG, { id: 'other', tasks: [{ id: 'only', command: 'true' }] }], now, [
+      { fileloc: 'broken.ts', message: 'broken.ts: SyntaxError: Unexpected token' },
+    ]);
+    app = await createWebserver({ repos, logger: false, onChange: () => changes++, clock: () => now });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  /** A run created through the API, with its task instances set to given states. */
+  async function runWith(runId: string, runState: RunDto['state'], tis: Parameters<typeof setRunStates>[4]) {
+    await api().post('/api/v1/dags/train_ml1m/runs').send({ runId }).expect(201);
+    const run = (await repos.runs.get('train_ml1m', runId))!;
+    await setRunStates(repos, run, dag, runState, tis);
+    return run;
+  }
+
+  describe('health and system', () => {
+    it('GET /health answers ok', async () => {
+      await api().get('/api/v1/health').expect(200, { status: 'ok' });
+    });
+
+    it('lists import errors, workers and pools', async () => {
+      const errors = await api().get('/api/v1/import-errors').expect(200);
+      expect(errors.body).toEqual([{ fileloc: 'broken.ts', message: 'broken.ts: SyntaxError: Unexpected token', at: now.toISOString() }]);
+      await repos.workers.recordHeartbeats([{ name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, state: 'active', running: [] }], now);
+      const workers = await api().get('/api/v1/workers').expect(200);
+      expect(workers.body).toEqual([{
+        name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, state: 'active', running: [],
+        firstSeenAt: now.toISOString(), lastHeartbeatAt: now.toISOString(),
+      }]);
+      const pools = await api().get('/api/v1/pools').expect(200);
+      expect(pools.body).toEqual([{ name: 'default_pool', slots: 128, description: 'Default pool' }]);
+    });
+
+    it('answers an unknown route with a JSON 404', async () => {
+      const res = await api().get('/api/v1/nope').expect(404);
+      expect(res.body).toEqual({ reason: 'not_found', message: 'Cannot GET /api/v1/nope' });
+    });
+  });
+
+  describe('DAGs', () => {
+    it('lists the DAGs with their latest version facts', async () => {
+      const res = await api().get('/api/v1/dags').expect(200);
+      const dags = res.body as DagSummaryDto[];
+      expect(dags.map((d) => d.dagId)).toEqual(['other', 'train_ml1m']);
+      expect(dags[1]).toEqual({
+        dagId: 'train_ml1m', fileloc: 'train_ml1m.ts', isPaused: false, isActive: true, schedule: '0 3 * * *',
+        latestVersion: expect.stringMatching(/^[0-9a-f]{64}$/), tags: ['ml'], description: 'Train on ml1m',
+        lastRun: null, nextRun: '2025-03-02T03:00:00.000Z',
+      });
+    });
+
+    it('shows one DAG with its tasks and params', async () => {
+      const res = await api().get('/api/v1/dags/train_ml1m').expect(200);
+      const detail = res.body as DagDetailDto;
+      expect(detail.tasks.map((t) => [t.taskId, t.upstream, t.queue, t.retries, t.triggerRule])).toEqual([
+        ['extract', [], 'default', 2, 'all_success'],
+        ['train', ['extract'], 'gpu', 2, 'all_success'],
+        ['report', ['train'], 'default', 0, 'all_done'],
+        ['lint', [], 'default', 2, 'all_success'],
+      ]);
+      expect(detail.params).toEqual(TRAIN_DAG.params);
+      expect(detail.maxActiveRuns).toBe(16);
+    });
+
+    it('answers 404 naming an unknown DAG', async () => {
+      const res = await api().get('/api/v1/dags/nope').expect(404);
+      expect(res.body.reason).toBe('dag_not_found');
+      expect(res.body.message).toMatch(/^DAG "nope" does not exist/);
+    });
+
+    it('pauses and unpauses a DAG', async () => {
+      const paused = await api().patch('/api/v1/dags/other').send({ isPaused: true }).expect(200);
+      expect(paused.body).toMatchObject({ dagId: 'other', isPaused: true, nextRun: null });
+      expect((await repos.dags.get('other'))!.isPaused).toBe(true);
+      // A paused DAG can still be triggered by hand.
+      await api().post('/api/v1/dags/other/runs').send({}).expect(201);
+      const unpaused = await api().patch('/api/v1/dags/other').send({ isPaused: false }).expect(200);
+      expect(unpaused.body.isPaused).toBe(false);
+    });
+
+    it('rejects a bad pause body naming the field', async () => {
+      const res = await api().patch('/api/v1/dags/other').send({ isPaused: 'yes' }).expect(400);
+      expect(res.body).toEqual({ reason: 'invalid_request', field: 'isPaused', message: expect.stringMatching(/^isPaused: .*boolean/) });
+      const unknown = await api().patch('/api/v1/dags/other').send({ isPaused: true, paused: true }).expect(400);
+      expect(unknown.body).toEqual({ reason: 'invalid_request', field: 'paused', message: 'paused: unknown body field paused' });
+    });
+  });
+
+  describe('trigger', () => {
+    it('creates a queued manual run with resolved params and tells the scheduler', async () => {
+      const before = changes;
+      const res = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: { epochs: 3 } }).expect(201);
+      expect(res.body).toEqual({
+        dagId: 'train_ml1m', runId: `manual__${now.toISOString()}`, runType: 'manual', state: 'queued',
+        logicalDate: now.toISOString(), conf: { epochs: 3 }, params: { epochs: 3, region: 'eu' },
+        versionHash: dag && expect.stringMatching(/^[0-9a-f]{64}$/), createdAt: expect.any(String), startedAt: null, endedAt: null,
+      });
+      expect(changes).toBe(before + 1);
+      const listed = await api().get('/api/v1/dags').expect(200);
+      expect((listed.body as DagSummaryDto[]).find((d) => d.dagId === 'train_ml1m')!.lastRun)
+        .toEqual({ runId: `manual__${now.toISOString()}`, state: 'queued', logicalDate: now.toISOString() });
+    });
+
+    it('suffixes a generated run id that is already taken', async () => {
+      const res = await api().post('/api/v1/dags/train_ml1m/runs').send({}).expect(201);
+      expect(res.body.runId).toMatch(new RegExp(`^manual__${now.toISOString().replace(/\./g, '\\.')}_[0-9a-f]{6}$`));
+    });
+
+    it('uses the given run id and logical date', async () => {
+      const res = await api().post('/api/v1/dags/train_ml1m/runs')
+        .send({ runId: 'nightly-42', logicalDate: '2025-01-01T00:00:00+02:00' }).expect(201);
+      expect(res.body).toMatchObject({ runId: 'nightly-42', logicalDate: '2024-12-31T22:00:00.000Z' });
+    });
+
+    it('rejects a conf that does not match the params, naming the field', async () => {
+      const before = changes;
+      const res = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: { epochs: 'ten' } }).expect(400);
+      expect(res.body).toEqual({
+        reason: 'invalid_conf', field: 'conf.epochs',
+        message: `conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. --conf '{"epochs": 10}'.`,
+      });
+      const notObject = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: [1] }).expect(400);
+      expect(notObject.body).toMatchObject({ reason: 'invalid_conf', field: 'conf' });
+      expect(changes).toBe(before);
+    });
+
+    it('answers 404 for an unknown DAG', async () => {
+      const res = await api().post('/api/v1/dags/nope/runs').send({}).expect(404);
+      expect(res.body.reason).toBe('dag_not_found');
+    });
+
+    it('answers 409 for a run id that is taken', async () => {
+      await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'dup' }).expect(201);
+      const res = await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'dup' }).expect(409);
+      expect(res.body).toEqual({
+        reason: 'duplicate_run', field: 'runId',
+        message: 'DAG "train_ml1m" already has a run "dup". Fix: pass another run id, or omit it to get a generated one.',
+      });
+    });
+
+    it('rejects a malformed body', async () => {
+      const badId = await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'a/b' }).expect(400);
+      expect(badId.body).toMatchObject({ reason: 'invalid_request', field: 'runId' });
+      const badDate = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate: 'tomorrow' }).expect(400);
+      expect(badDate.body).toMatchObject({ reason: 'invalid_request', field: 'logicalDate' });
+      const badJson = await api().post('/api/v1/dags/train_ml1m/runs').set('content-type', 'application/json').send('{"conf": ').expect(400);
+      expect(badJson.body).toEqual({ reason: 'invalid_json' });
+      expect(JSON.stringify(badJson.body)).not.toMatch(/\n\s+at /);
+    });
+  });
+
+  describe('runs and task instances', () => {
+    it('lists runs per DAG and across DAGs with filters', async () => {
+      await runWith('listed-success', 'success', {});
+      const mine = await api().get('/api/v1/dags/train_ml1m/runs?state=success&limit=5').expect(200);
+      expect((mine.body as RunDto[]).map((r) => r.runId)).toEqual(['listed-success']);
+      const all = await api().get('/api/v1/runs?limit=2').expect(200);
+      expect(all.body).toHaveLength(2);
+      const other = await api().get('/api/v1/runs?dagId=other').expect(200);
+      expect((other.body as RunDto[]).every((r) => r.dagId === 'other')).toBe(true);
+      const bad = await api().get('/api/v1/runs?state=done').expect(400);
+      expect(bad.body).toMatchObject({ reason: 'invalid_request', field: 'state' });
+      await api().get('/api/v1/dags/nope/runs').expect(404);
+    });
+
+    it('shows a run with its task instances, and one task instance with its history', async () => {
+      const run = await runWith('shown', 'running', { extract: { state: 'running', tryNumber: 1, worker: 'worker-a' } });
+      const res = await api().get('/api/v1/dags/train_ml1m/runs/shown').expect(200);
+      const detail = res.body as RunDetailDto;
+      expect(detail.state).toBe('running');
+      expect(detail.taskInstances.map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries, t.worker])).toEqual([
+        ['extract', 'running', 1, 3, 'worker-a'],
+        ['train', 'none', 0, 3, null],
+        ['report', 'none', 0, 1, null],
+        ['lint', 'none', 0, 3, null],
+      ]);
+
+      const [extract] = await repos.tis.forRuns([run.pk]);
+      await db.transaction((tx) => repos.tis.applyTransitions([{
+        before: extract, after: { ...extract, state: 'success', exitCode: 0 },
+        steps: [{ from: 'running', to: 'success', tryNumber: 1, reason: null }],
+      }], now, tx));
+      const ti = await api().get('/api/v1/dags/train_ml1m/runs/shown/tasks/extract').expect(200);
+      const body = ti.body as TaskInstanceDetailDto;
+      expect(body).toMatchObject({ dagId: 'train_ml1m', runId: 'shown', taskId: 'extract', state: 'success', exitCode: 0 });
+      expect(body.history).toEqual([{ tryNumber: 1, from: 'running', to: 'success', reason: null, at: now.toISOString() }]);
+
+      const missingTask = await api().get('/api/v1/dags/train_ml1m/runs/shown/tasks/nope').expect(404);
+      expect(missingTask.body.reason).toBe('task_not_found');
+      expect(missingTask.body.message).toContain('"extract", "train", "report", "lint"');
+      const missingRun = await api().get('/api/v1/dags/train_ml1m/runs/nope').expect(404);
+      expect(missingRun.body.reason).toBe('run_not_found');
+    });
+
+    it('reads a try\'s logs from a cursor and says when the try is finished', async () => {
+      const run = await runWith('logged', 'running', { extract: { state: 'running', tryNumber: 1 } });
+      const [extract] = await repos.tis.forRuns([run.pk]);
+      const line = (n: number) => ({ at: now.toISOString(), stream: 'stdout' as const, line: `line ${n}` });
+      await repos.logs.append([{ tiId: extract.id, tryNumber: 1, seq: 0, lines: [line(1), line(2)] }]);
+      const url = '/api/v1/dags/train_ml1m/runs/logged/tasks/extract/logs';
+
+      const first = (await api().get(url).expect(200)).body as TaskLogsDto;
+      expect(first).toMatchObject({ tryNumber: 1, finished: false });
+      expect(first.lines.map((l) => l.line)).toEqual(['line 1', 'line 2']);
+
+      await repos.logs.append([{ tiId: extract.id, tryNumber: 1, seq: 1, lines: [line(3)] }]);
+      const next = (await api().get(`${url}?cursor=${first.cursor}`).expect(200)).body as TaskLogsDto;
+      expect(next.lines.map((l) => l.line)).toEqual(['line 3']);
+      expect(next.cursor).toBeGreaterThan(first.cursor);
+      const none = (await api().get(`${url}?cursor=${next.cursor}&try=1`).expect(200)).body as TaskLogsDto;
+      expect(none).toEqual({ tryNumber: 1, lines: [], cursor: next.cursor, finished: false });
+
+      await db.transaction((tx) => repos.tis.applyTransitions([{
+        before: extract, after: { ...extract, state: 'success', exitCode: 0 },
+        steps: [{ from: 'running', to: 'success', tryNumber: 1, reason: null }],
+      }], now, tx));
+      const done = (await api().get(`${url}?cursor=${next.cursor}`).expect(200)).body as TaskLogsDto;
+      expect(done.finished).toBe(true);
+      const notStarted = (await api().get('/api/v1/dags/train_ml1m/runs/logged/tasks/train/logs').expect(200)).body as TaskLogsDto;
+      expect(notStarted).toEqual({ tryNumber: 1, lines: [], cursor: 0, finished: false });
+      const bad = await api().get(`${url}?try=zero`).expect(400);
+      expect(bad.body).toMatchObject({ reason: 'invalid_request', field: 'try' });
+    });
+  });
+
+  describe('clear', () => {
+    it('clears a task and its downstream back to none, with fresh retries, and reopens the run', async () => {
+      const run = await runWith('to-clear', 'failed', {
+        extract: { state: 'success', tryNumber: 1 },
+        train: { state: 'failed', tryNumber: 3, exitCode: 2 },
+        report: { state: 'success', tryNumber: 1 },
+        lint: { state: 'success', tryNumber: 1 },
+      });
+      const before = changes;
+      const res = await api().post('/api/v1/dags/train_ml1m/runs/to-clear/tasks/train/clear').send({ downstream: true }).expect(200);
+      expect(res.body).toEqual({ dagId: 'train_ml1m', runId: 'to-clear', cleared: ['train', 'report'] });
+      expect(changes).toBe(before + 1);
+
+      const tis = new Map((await repos.tis.forRuns([run.pk])).map((t) => [t.taskId, t]));
+      expect(tis.get('train')).toMatchObject({ state: 'none', tryNumber: 3, maxTries: 3 + 2 + 1, exitCode: null, worker: null, startedAt: null });
+      expect(tis.get('report')).toMatchObject({ state: 'none', tryNumber: 1 });
+      expect(tis.get('extract')!.state).toBe('success');
+      expect(tis.get('lint')!.state).toBe('success');
+      expect((await repos.runs.get('train_ml1m', 'to-clear'))!.state).toBe('running');
+      expect(await repos.runs.needingEvaluation(1000)).toContain(run.pk);
+      expect(await repos.tis.history(tis.get('train')!.id)).toEqual([
+        { tryNumber: 3, from: 'failed', to: 'none', reason: 'cleared', at: now },
+      ]);
+    });
+
+    it('clears only the task without downstream', async () => {
+      await runWith('clear-one', 'success', {
+        extract: { state: 'success', tryNumber: 1 }, train: { state: 'success', tryNumber: 1 },
+        report: { state: 'success', tryNumber: 1 }, lint: { state: 'skipped', tryNumber: 0 },
+      });
+      const res = await api().post('/api/v1/dags/train_ml1m/runs/clear-one/tasks/extract/clear').send({}).expect(200);
+      expect(res.body.cleared).toEqual(['extract']);
+    });
+
+    it('refuses while a task to clear is queued or running, and changes nothing', async () => {
+      const run = await runWith('busy', 'running', {
+        extract: { state: 'success', tryNumber: 1 }, train: { state: 'running', tryNumber: 1, worker: 'worker-a' },
+      });
+      const res = await api().post('/api/v1/dags/train_ml1m/runs/busy/tasks/extract/clear').send({ downstream: true }).expect(409);
+      expect(res.body).toEqual({
+        reason: 'task_busy',
+        message: 'cannot clear while "train" (running) is queued or running in run "busy". Wait for it to finish, then clear again.',
+      });
+      const extract = (await repos.tis.forRuns([run.pk])).find((t) => t.taskId === 'extract')!;
+      expect(extract.state).toBe('success');
+    });
+
+    it('answers 404 for an unknown task or run', async () => {
+      await runWith('clear-404', 'success', { extract: { state: 'success', tryNumber: 1 } });
+      const task = await api().post('/api/v1/dags/train_ml1m/runs/clear-404/tasks/nope/clear').send({}).expect(404);
+      expect(task.body.reason).toBe('task_not_found');
+      const run = await api().post('/api/v1/dags/train_ml1m/runs/nope/tasks/extract/clear').send({}).expect(404);
+      expect(run.body.reason).toBe('run_not_found');
+    });
+  });
+});

@@ -1,0 +1,33 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import type { Repositories } from '@swarmflow/persistence';
+import { DagsController } from './http/dags.controller';
+import { RunsController } from './http/runs.controller';
+import { SystemController } from './http/system.controller';
+import { ClearService } from './services/clear.service';
+import { DagQueriesService } from './services/dag-queries.service';
+import { RunQueriesService } from './services/run-queries.service';
+import { SystemQueriesService } from './services/system-queries.service';
+import { TriggerService } from './services/trigger.service';
+import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+
+export interface WebserverModuleOptions {
+  repos: Repositories;
+  onChange?: OnChange;
+  clock?: Clock;
+}
+
+@Module({})
+export class WebserverModule {
+  static forRoot(options: WebserverModuleOptions): DynamicModule {
+    return {
+      module: WebserverModule,
+      controllers: [SystemController, DagsController, RunsController],
+      providers: [
+        { provide: REPOSITORIES, useValue: options.repos },
+        { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },
+        { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
+        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService,
+      ],
+    };
+  }
+}

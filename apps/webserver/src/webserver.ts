@@ -1,0 +1,37 @@
+import 'reflect-metadata';
+import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { Repositories } from '@swarmflow/persistence';
+import { ApiExceptionFilter } from './http/api-exception.filter';
+import { WebserverModule } from './webserver.module';
+import type { Clock } from './tokens';
+
+export interface WebserverOptions {
+  repos: Repositories;
+  /** Called after a trigger or a clear, so that an in-process scheduler evaluates at once. */
+  onChange?: () => void;
+  /** false = silent (tests); default Nest's console logger. */
+  logger?: false | LoggerService;
+  /** For tests; default the system clock. */
+  clock?: Clock;
+}
+
+/** Mount point of the REST API. */
+export const API_PREFIX = 'api/v1';
+
+/**
+ * Builds and initialises the webserver (REST API under `/api/v1`) without listening:
+ * the caller runs `app.listen(port, host)` and, at shutdown, `app.close()` (which does not
+ * close the database: it belongs to the caller).
+ */
+export async function createWebserver(options: WebserverOptions): Promise<INestApplication> {
+  const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
+  const app = await NestFactory.create(
+    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock }),
+    { logger: options.logger === false ? false : options.logger, abortOnError: false },
+  );
+  app.setGlobalPrefix(API_PREFIX);
+  app.useGlobalFilters(new ApiExceptionFilter(logger));
+  await app.init();
+  return app;
+}

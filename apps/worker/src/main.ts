@@ -1,0 +1,52 @@
+import { Logger } from '@nestjs/common';
+import { AmqpBroker } from '@swarmflow/messaging';
+import { startWorker } from './start-worker';
+import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError } from './worker.config';
+
+/**
+ * Worker process: config from env and args, broker, worker, signals. First SIGTERM or
+ * SIGINT drains (running tasks finish), a second one cancels them; both exit 0 once the
+ * last heartbeat is out.
+ */
+async function bootstrap(): Promise<void> {
+  const logger = new Logger('Worker');
+  let config;
+  try {
+    config = loadWorkerConfig(process.env, parseWorkerArgs(process.argv.slice(2)));
+  } catch (err) {
+    if (!(err instanceof WorkerConfigError)) throw err;
+    logger.error(`invalid configuration: ${err.message}`);
+    process.exit(2);
+  }
+
+  const broker = new AmqpBroker({
+    url: config.amqpUrl, prefix: config.brokerPrefix, logger, connectionName: `swarmflow worker ${config.worker.name}`,
+  });
+  await broker.start();
+  const worker = await startWorker(config.worker, broker, { logger });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals += 1;
+    if (signals === 1) {
+      logger.log(`${signal}: draining, ${worker.runningTasks().length} task(s) running; send it again to cancel them`);
+      void worker.drain();
+    } else if (signals === 2) {
+      logger.warn(`${signal} again: cancelling the running tasks`);
+      void worker.shutdown('worker shutdown');
+    }
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  await worker.whenStopped();
+  await broker.close();
+  process.exit(0);
+}
+
+if (require.main === module) {
+  bootstrap().catch((err: unknown) => {
+    new Logger('Worker').error(`worker failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    process.exit(1);
+  });
+}

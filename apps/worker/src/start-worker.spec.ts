@@ -1,0 +1,19 @@
+import { EXCHANGES, MemoryBroker } from '@swarmflow/messaging';
+import { startWorker } from './start-worker';
+import { PublishRecorder, RecordingLogger, taskMessage } from './test-support/worker-harness';
+
+describe('startWorker', () => {
+  it('returns a running worker on a MemoryBroker (standalone mode)', async () => {
+    const logger = new RecordingLogger();
+    const broker = new MemoryBroker({ logger });
+    await broker.start();
+    const published = new PublishRecorder(broker);
+    const worker = await startWorker({ name: 'standalone', hostname: 'h', queues: ['default'], concurrency: 1 }, broker, { logger });
+    expect(worker.state).toBe('active');
+    const task = taskMessage();
+    await broker.publish(EXCHANGES.tasks, 'default', task);
+    expect(await published.finishedOf(task.tiId)).toMatchObject({ worker: 'standalone', outcome: 'success' });
+    await worker.drain();
+    await broker.close();
+  });
+});

@@ -1,0 +1,72 @@
+import type { LogBatch } from '@swarmflow/core';
+import { EXCHANGES, type Broker } from '@swarmflow/messaging';
+
+export type LogStream = LogBatch['lines'][number]['stream'];
+
+export interface TaskLogOptions {
+  /** Longest a line waits before its batch is published. */
+  flushMs: number;
+  /** A batch is published as soon as it holds this many lines. */
+  maxLines: number;
+  /** Lines kept for the finished event's `logTail`. */
+  tailLines: number;
+  now: () => Date;
+  /** A lost batch is logged, never fatal to the task. */
+  onError: (err: unknown) => void;
+}
+
+/**
+ * Batches the log lines of one task try onto `swarmflow.logs` (routing key
+ * `log.<tiId>`), with `seq` increasing from 1. Batches are published one after the
+ * other, so they reach the broker in `seq` order.
+ */
+export class TaskLogPublisher {
+  private lines: LogBatch['lines'] = [];
+  private seq = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private publishing: Promise<void> = Promise.resolve();
+  private readonly tailBuffer: string[] = [];
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly tiId: number,
+    private readonly tryNumber: number,
+    private readonly options: TaskLogOptions,
+  ) {}
+
+  add(stream: LogStream, line: string): void {
+    this.lines.push({ at: this.options.now().toISOString(), stream, line });
+    if (stream !== 'system') {
+      this.tailBuffer.push(line);
+      if (this.tailBuffer.length > this.options.tailLines) this.tailBuffer.shift();
+    }
+    if (this.lines.length >= this.options.maxLines) void this.flush();
+    else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+  }
+
+  /** The last output lines (stdout and stderr, not system lines). */
+  tail(): string[] {
+    return [...this.tailBuffer];
+  }
+
+  /** Publishes what is buffered; resolves once every batch so far was published (or given up). */
+  flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lines.length > 0) {
+      const batch: LogBatch = { tiId: this.tiId, tryNumber: this.tryNumber, seq: ++this.seq, lines: this.lines };
+      this.lines = [];
+      this.publishing = this.publishing.then(() =>
+        this.broker.publish(EXCHANGES.logs, `log.${this.tiId}`, batch).catch(this.options.onError),
+      );
+    }
+    return this.publishing;
+  }
+
+  /** Drops what is buffered and stops the timer (the try is abandoned). */
+  discard(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.lines = [];
+  }
+}

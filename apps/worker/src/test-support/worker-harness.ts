@@ -1,0 +1,149 @@
+import type { TaskFinishedEvent, TaskMessage, WorkerHeartbeatEvent } from '@swarmflow/core';
+import { EXCHANGES, MemoryBroker, type Broker, type ExchangeName } from '@swarmflow/messaging';
+import { WorkerService, type WorkerLogger, type WorkerOptions } from '../worker.service';
+
+export interface Published {
+  exchange: ExchangeName;
+  routingKey: string;
+  body: any;
+}
+
+/**
+ * Records what is published on a broker, in call order, and lets a test await a
+ * condition on the record (re-checked at every publish, failing after a timeout).
+ */
+export class PublishRecorder {
+  readonly all: Published[] = [];
+  private waiters: Array<() => void> = [];
+
+  constructor(broker: Broker) {
+    const publish = broker.publish.bind(broker);
+    broker.publish = async (exchange, routingKey, body) => {
+      this.all.push({ exchange, routingKey, body: structuredClone(body) });
+      for (const wake of this.waiters) wake();
+      return publish(exchange, routingKey, body);
+    };
+  }
+
+  events(routingKey?: string): any[] {
+    return this.all.filter((p) => p.exchange === EXCHANGES.events && (routingKey === undefined || p.routingKey === routingKey)).map((p) => p.body);
+  }
+
+  finished(): TaskFinishedEvent[] {
+    return this.events('task.finished');
+  }
+
+  heartbeats(): WorkerHeartbeatEvent[] {
+    return this.events('worker.heartbeat');
+  }
+
+  logLines(tiId: number): { stream: string; line: string }[] {
+    return this.all
+      .filter((p) => p.exchange === EXCHANGES.logs && p.body.tiId === tiId)
+      .flatMap((p) => p.body.lines.map((l: { stream: string; line: string }) => ({ stream: l.stream, line: l.line })));
+  }
+
+  /** Resolves with `probe`'s first truthy result, checked now and after every publish. */
+  async waitFor<T>(what: string, probe: () => T, timeoutMs = 5000): Promise<NonNullable<T>> {
+    const first = probe();
+    if (first) return first as NonNullable<T>;
+    return new Promise((resolve, reject) => {
+      const wake = (): void => {
+        const value = probe();
+        if (!value) return;
+        cleanup();
+        resolve(value as NonNullable<T>);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; published: ${JSON.stringify(this.all.map((p) => p.routingKey))}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== wake);
+      };
+      this.waiters.push(wake);
+    });
+  }
+
+  /** Waits for the `task.finished` of a try. */
+  finishedOf(tiId: number, tryNumber = 1, timeoutMs = 5000): Promise<TaskFinishedEvent> {
+    return this.waitFor(`task.finished of ${tiId}:${tryNumber}`, () => this.finished().find((e) => e.tiId === tiId && e.tryNumber === tryNumber), timeoutMs);
+  }
+
+  /** Waits for the `task.started` of a try. */
+  startedOf(tiId: number, tryNumber = 1, timeoutMs = 5000): Promise<unknown> {
+    return this.waitFor(`task.started of ${tiId}:${tryNumber}`, () => this.events('task.started').find((e) => e.tiId === tiId && e.tryNumber === tryNumber), timeoutMs);
+  }
+}
+
+/** A logger that keeps what it is told, so tests stay quiet and can await a line. */
+export class RecordingLogger implements WorkerLogger {
+  readonly lines: string[] = [];
+  private waiters: Array<{ pattern: RegExp; resolve: () => void }> = [];
+  log = (m: string): void => this.add(`log ${m}`);
+  warn = (m: string): void => this.add(`warn ${m}`);
+  error = (m: string): void => this.add(`error ${m}`);
+
+  waitForLine(pattern: RegExp, timeoutMs = 5000): Promise<void> {
+    if (this.lines.some((l) => pattern.test(l))) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms: ${JSON.stringify(this.lines)}`)), timeoutMs);
+      this.waiters.push({ pattern, resolve: () => { clearTimeout(timer); resolve(); } });
+    });
+  }
+
+  private add(line: string): void {
+    this.lines.push(line);
+    this.waiters = this.waiters.filter((w) => {
+      if (!w.pattern.test(line)) return true;
+      w.resolve();
+      return false;
+    });
+  }
+}
+
+let nextTiId = 1;
+
+/** A valid task message; every call gets a fresh tiId unless given one. */
+export function taskMessage(overrides: Partial<TaskMessage> = {}): TaskMessage {
+  return {
+    tiId: nextTiId++, dagId: 'dag1', runId: 'manual__2024-01-01', taskId: 'task1', tryNumber: 1, queue: 'default',
+    command: 'true', env: {}, cwd: null, timeoutMs: null, skipExitCode: null, priority: 0,
+    ...overrides,
+  };
+}
+
+export interface Harness {
+  broker: MemoryBroker;
+  published: PublishRecorder;
+  logger: RecordingLogger;
+  worker: WorkerService;
+  /** Publishes task messages on `swarmflow.tasks` with their queue as routing key. */
+  submit(...tasks: TaskMessage[]): Promise<void>;
+  /** Stops the worker (cancelling what runs) and closes the broker. */
+  close(): Promise<void>;
+}
+
+/** A started MemoryBroker and a started worker on it. */
+export async function startHarness(options: Partial<WorkerOptions> = {}): Promise<Harness> {
+  const logger = new RecordingLogger();
+  const broker = new MemoryBroker({ logger });
+  await broker.start();
+  const published = new PublishRecorder(broker);
+  const worker = new WorkerService(broker, {
+    name: 'w1', hostname: 'host1', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
+    ...options,
+  }, { logger });
+  await worker.start();
+  return {
+    broker, published, logger, worker,
+    submit: async (...tasks) => {
+      for (const task of tasks) await broker.publish(EXCHANGES.tasks, task.queue, task);
+    },
+    close: async () => {
+      await worker.shutdown('test over');
+      await broker.close();
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import * as amqp from 'amqplib';
+import { AmqpBroker, EXCHANGES, taskQueue } from '@swarmflow/messaging';
+import { PublishRecorder, RecordingLogger, taskMessage } from './test-support/worker-harness';
+import { WorkerService } from './worker.service';
+
+const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+/** RabbitMQ reachable? Without it the suite skips, except under CI=true where that is a failure. */
+async function rabbitAvailable(): Promise<boolean> {
+  try {
+    const conn = await amqp.connect(url);
+    await conn.close();
+    return true;
+  } catch (err) {
+    if (process.env.CI === 'true') throw new Error(`RabbitMQ is required under CI=true (${url}): ${(err as Error).message}`);
+    console.warn(`skipping worker.amqp.int-spec: no RabbitMQ at ${url}`);
+    return false;
+  }
+}
+
+describe('WorkerService on RabbitMQ', () => {
+  const prefix = `sftest-${randomBytes(4).toString('hex')}.`;
+  let available = false;
+  let broker: AmqpBroker;
+  let worker: WorkerService;
+  let published: PublishRecorder;
+
+  beforeAll(async () => {
+    available = await rabbitAvailable();
+  });
+
+  beforeEach(async () => {
+    if (!available) return;
+    const logger = new RecordingLogger();
+    broker = new AmqpBroker({ url, prefix, logger, connectionName: `swarmflow worker test ${prefix}` });
+    await broker.start();
+    published = new PublishRecorder(broker);
+    worker = new WorkerService(broker, {
+      name: 'w1', hostname: 'host1', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
+    }, { logger });
+    await worker.start();
+  });
+
+  afterEach(async () => {
+    if (!available) return;
+    await worker.shutdown('test over');
+    await broker.close();
+  });
+
+  afterAll(async () => {
+    if (!available) return;
+    const conn = await amqp.connect(url);
+    const ch = await conn.createChannel();
+    await ch.deleteQueue(prefix + taskQueue('default').name);
+    for (const exchange of Object.values(EXCHANGES)) await ch.deleteExchange(prefix + exchange);
+    await conn.close();
+  });
+
+  it('holds concurrency with acked messages by pausing its consumer, and runs every task', async () => {
+    if (!available) return;
+    const tasks = Array.from({ length: 6 }, () => taskMessage({ command: 'sleep 0.2' }));
+    for (const task of tasks) await broker.publish(EXCHANGES.tasks, 'default', task);
+    await Promise.all(tasks.map((t) => published.finishedOf(t.tiId, 1, 15_000)));
+
+    let running = 0;
+    let maxRunning = 0;
+    for (const p of published.all) {
+      if (p.routingKey === 'task.started') maxRunning = Math.max(maxRunning, ++running);
+      if (p.routingKey === 'task.finished') running--;
+    }
+    expect(maxRunning).toBe(2);
+    expect(published.events('task.started')).toHaveLength(6);
+    expect(published.finished().map((e) => e.outcome)).toEqual(Array(6).fill('success'));
+    expect((await broker.queueStats(taskQueue('default').name)).messages).toBe(0);
+  }, 20_000);
+
+  it('cancels a task on a control message and reports it', async () => {
+    if (!available) return;
+    const task = taskMessage({ command: 'sleep 30' });
+    await broker.publish(EXCHANGES.tasks, 'default', task);
+    await published.startedOf(task.tiId);
+    await broker.publish(EXCHANGES.control, 'worker.w1', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
+    expect(await published.finishedOf(task.tiId)).toMatchObject({ outcome: 'failed', reason: 'cancelled' });
+  });
+});

@@ -1,0 +1,57 @@
+import { hostname } from 'node:os';
+import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError } from './worker.config';
+
+describe('loadWorkerConfig', () => {
+  it('has defaults for everything', () => {
+    expect(loadWorkerConfig({})).toEqual({
+      amqpUrl: 'amqp://guest:guest@127.0.0.1:5672',
+      brokerPrefix: undefined,
+      worker: { name: `${hostname()}-${process.pid}`, hostname: hostname(), queues: ['default'], concurrency: 4 },
+    });
+  });
+
+  it('reads the environment, and flags win over it', () => {
+    const env = {
+      SWARMFLOW_AMQP_URL: 'amqps://u:p@rabbit:5671/vh', SWARMFLOW_BROKER_PREFIX: 'test1.',
+      SWARMFLOW_WORKER_QUEUES: ' gpu , default,gpu', SWARMFLOW_WORKER_CONCURRENCY: '8', SWARMFLOW_WORKER_NAME: 'w-1',
+    };
+    expect(loadWorkerConfig(env)).toMatchObject({
+      amqpUrl: 'amqps://u:p@rabbit:5671/vh', brokerPrefix: 'test1.', worker: { name: 'w-1', queues: ['gpu', 'default'], concurrency: 8 },
+    });
+    expect(loadWorkerConfig(env, parseWorkerArgs(['--queues', 'highmem', '--concurrency=2']))).toMatchObject({
+      worker: { name: 'w-1', queues: ['highmem'], concurrency: 2 },
+    });
+  });
+
+  it.each([
+    [{ SWARMFLOW_WORKER_CONCURRENCY: '0' }, 'SWARMFLOW_WORKER_CONCURRENCY: must be an integer from 1 to 1024, got "0"'],
+    [{ SWARMFLOW_WORKER_CONCURRENCY: '2.5' }, 'SWARMFLOW_WORKER_CONCURRENCY: must be an integer from 1 to 1024, got "2.5"'],
+    [{ SWARMFLOW_WORKER_QUEUES: ',' }, 'SWARMFLOW_WORKER_QUEUES: lists no queue; give a comma-separated list such as default,gpu'],
+    [{ SWARMFLOW_WORKER_QUEUES: 'default,gpu.#' }, `SWARMFLOW_WORKER_QUEUES: queue "gpu.#" may hold letters, digits, '_', '-' and '.' only`],
+    [{ SWARMFLOW_WORKER_NAME: 'a b' }, `SWARMFLOW_WORKER_NAME: may hold letters, digits, '_', '-' and '.', got "a b"`],
+    [{ SWARMFLOW_AMQP_URL: 'http://x:secret@y' }, 'SWARMFLOW_AMQP_URL: must be an amqp:// or amqps:// URL, such as amqp://user:password@rabbitmq:5672/vhost'],
+    [{ SWARMFLOW_BROKER_PREFIX: 'a/b' }, `SWARMFLOW_BROKER_PREFIX: may hold letters, digits, '_', '-' and '.', got "a/b"`],
+  ])('fails on %j naming the variable', (env, message) => {
+    expect(() => loadWorkerConfig(env)).toThrow(new WorkerConfigError(message.split(':')[0], message.slice(message.indexOf(': ') + 2)));
+    expect(() => loadWorkerConfig(env)).toThrow(message);
+  });
+
+  it('names the flag when a flag is bad', () => {
+    expect(() => loadWorkerConfig({}, { concurrency: 'many' })).toThrow('--concurrency: must be an integer from 1 to 1024, got "many"');
+  });
+
+  it('never echoes the AMQP URL, which holds the password', () => {
+    expect(() => loadWorkerConfig({ SWARMFLOW_AMQP_URL: 'rabbit://u:hunter2@h' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
+  });
+});
+
+describe('parseWorkerArgs', () => {
+  it('reads --queues, --concurrency and --name', () => {
+    expect(parseWorkerArgs(['--queues', 'default,gpu', '--concurrency', '4', '--name=w9'])).toEqual({ queues: 'default,gpu', concurrency: '4', name: 'w9' });
+  });
+
+  it('rejects unknown flags and missing values', () => {
+    expect(() => parseWorkerArgs(['--queue', 'x'])).toThrow('--queue: unknown argument; the worker takes --queues, --concurrency and --name');
+    expect(() => parseWorkerArgs(['--concurrency'])).toThrow('--concurrency: needs a value');
+  });
+});

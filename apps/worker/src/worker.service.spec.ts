@@ -1,0 +1,234 @@
+import { controlQueue, EXCHANGES, taskQueue } from '@swarmflow/messaging';
+import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
+import { WorkerService, WorkerStateError } from './worker.service';
+
+describe('WorkerService', () => {
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('runs a task: task.started, then its log batches, then task.finished', async () => {
+    h = await startHarness();
+    const task = taskMessage({ command: 'echo "hello $SWARMFLOW_DAG_ID/$SWARMFLOW_RUN_ID/$SWARMFLOW_TASK_ID/$SWARMFLOW_TRY_NUMBER $FOO"; echo oops >&2', env: { FOO: 'bar' } });
+    await h.submit(task);
+    const finished = await h.published.finishedOf(task.tiId);
+
+    expect(finished).toEqual({
+      type: 'task.finished', tiId: task.tiId, tryNumber: 1, worker: 'w1', outcome: 'success', exitCode: 0, signal: null,
+      reason: null, logTail: ['hello dag1/manual__2024-01-01/task1/1 bar', 'oops'], at: expect.any(String),
+    });
+    const sequence = h.published.all
+      .filter((p) => p.exchange !== EXCHANGES.tasks && p.routingKey !== 'worker.heartbeat')
+      .map((p) => p.routingKey);
+    expect(sequence[0]).toBe('task.started');
+    expect(sequence[sequence.length - 1]).toBe('task.finished');
+    expect(sequence.slice(1, -1).every((k) => k === `log.${task.tiId}`)).toBe(true);
+
+    const started = h.published.events('task.started')[0];
+    expect(started).toEqual({ type: 'task.started', tiId: task.tiId, tryNumber: 1, worker: 'w1', hostname: 'host1', pid: expect.any(Number), at: expect.any(String) });
+
+    const batches = h.published.all.filter((p) => p.exchange === EXCHANGES.logs).map((p) => p.body);
+    expect(batches.map((b) => b.seq)).toEqual(batches.map((_, i) => i + 1));
+    const lines = h.published.logLines(task.tiId);
+    expect(lines[0]).toEqual({ stream: 'system', line: expect.stringMatching(/^try 1 of dag1\.task1 \(run manual__2024-01-01\) started on w1 as pid \d+$/) });
+    expect(lines.filter((l) => l.stream !== 'system')).toEqual(expect.arrayContaining([
+      { stream: 'stdout', line: 'hello dag1/manual__2024-01-01/task1/1 bar' }, { stream: 'stderr', line: 'oops' },
+    ]));
+    expect(lines[lines.length - 1]).toEqual({ stream: 'system', line: expect.stringMatching(/^exited with code 0 after [\d.]+s$/) });
+    await h.worker.drain();
+    expect(h.published.heartbeats().at(-1)).toMatchObject({ state: 'stopped', running: [] });
+  });
+
+  it.each([
+    [0, 'success'],
+    [1, 'failed'],
+    [99, 'skipped'],
+    [3, 'failed'],
+  ])('exit code %i is reported as %s (skip exit code 99)', async (code, outcome) => {
+    h = await startHarness();
+    const task = taskMessage({ command: `echo out; exit ${code}`, skipExitCode: 99 });
+    await h.submit(task);
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished).toMatchObject({ outcome, exitCode: code, signal: null, reason: null, logTail: ['out'] });
+  });
+
+  it('a timeout fails the try with its reason, after killing the process group', async () => {
+    h = await startHarness();
+    const task = taskMessage({ command: 'echo begin; sleep 30 & wait', timeoutMs: 200 });
+    await h.submit(task);
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished).toMatchObject({ outcome: 'failed', exitCode: null, signal: 'SIGTERM', reason: 'timeout after 0.2s', logTail: ['begin'] });
+    const system = h.published.logLines(task.tiId).filter((l) => l.stream === 'system').map((l) => l.line);
+    expect(system).toContain('timeout after 0.2s: SIGTERM sent to the process group');
+    expect(system[system.length - 1]).toMatch(/^ended by signal SIGTERM after [\d.]+s \(timeout after 0\.2s\)$/);
+  });
+
+  it('a spawn failure is reported as a failed try with the error', async () => {
+    h = await startHarness();
+    const task = taskMessage({ cwd: '/no/such/dir' });
+    await h.submit(task);
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished).toMatchObject({ outcome: 'failed', exitCode: null, reason: 'working directory /no/such/dir does not exist' });
+    expect(h.published.events('task.started')).toHaveLength(1);
+  });
+
+  it('never runs more tasks than its concurrency, and runs them all', async () => {
+    h = await startHarness({ concurrency: 2 });
+    const tasks = Array.from({ length: 6 }, () => taskMessage({ command: 'sleep 0.2' }));
+    let maxSlots = 0;
+    const publish = h.broker.publish.bind(h.broker);
+    h.broker.publish = async (exchange, key, body) => {
+      maxSlots = Math.max(maxSlots, h.worker.runningTasks().length);
+      return publish(exchange, key, body);
+    };
+    await h.submit(...tasks);
+    await Promise.all(tasks.map((t) => h.published.finishedOf(t.tiId)));
+
+    let running = 0;
+    let maxRunning = 0;
+    for (const p of h.published.all) {
+      if (p.routingKey === 'task.started') maxRunning = Math.max(maxRunning, ++running);
+      if (p.routingKey === 'task.finished') running--;
+    }
+    expect(maxRunning).toBe(2);
+    expect(maxSlots).toBeLessThanOrEqual(2);
+    expect(h.published.finished().map((e) => e.outcome)).toEqual(Array(6).fill('success'));
+    expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 0, consumers: 1 });
+  });
+
+  it('cancels a running try on a task.cancel control message', async () => {
+    h = await startHarness();
+    const task = taskMessage({ command: 'sleep 30' });
+    await h.submit(task);
+    await h.published.startedOf(task.tiId);
+    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished).toMatchObject({ outcome: 'failed', signal: 'SIGTERM', reason: 'cancelled' });
+  });
+
+  it('ignores a cancel of a try it does not run', async () => {
+    h = await startHarness();
+    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'task.cancel', tiId: 424242, tryNumber: 1 });
+    const task = taskMessage();
+    await h.submit(task);
+    expect(await h.published.finishedOf(task.tiId)).toMatchObject({ outcome: 'success' });
+  });
+
+  it('acks and ignores a duplicate delivery of a try already running', async () => {
+    h = await startHarness();
+    const task = taskMessage({ command: 'sleep 30' });
+    await h.submit(task);
+    await h.published.startedOf(task.tiId);
+    await h.submit(task);
+    await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${task.tiId} try 1`));
+    expect(h.worker.runningTasks()).toEqual([{ tiId: task.tiId, tryNumber: 1 }]);
+    expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 0, consumers: 1 });
+
+    h.worker.cancelTask(task.tiId, 1);
+    await h.published.finishedOf(task.tiId);
+    expect(h.published.events('task.started')).toHaveLength(1);
+    expect(h.published.finished()).toHaveLength(1);
+  });
+
+  it('drain waits for the running task, takes no new work, then sends a stopped heartbeat', async () => {
+    h = await startHarness();
+    const running = taskMessage({ command: 'echo started; sleep 0.3; echo done' });
+    await h.submit(running);
+    await h.published.startedOf(running.tiId);
+
+    const drained = h.worker.drain();
+    expect(h.worker.state).toBe('draining');
+    expect(h.worker.drain()).toBe(drained);
+    const late = taskMessage();
+    await h.submit(late);
+    await drained;
+
+    expect(h.worker.state).toBe('stopped');
+    const keys = h.published.all.map((p) => p.routingKey);
+    expect(keys.indexOf('task.finished')).toBeLessThan(keys.lastIndexOf('worker.heartbeat'));
+    expect(h.published.finished()).toEqual([expect.objectContaining({ tiId: running.tiId, outcome: 'success', logTail: ['started', 'done'] })]);
+    expect(h.published.heartbeats().map((b) => b.state)).toEqual(['active', 'draining', 'stopped']);
+    expect(h.published.heartbeats()[1].running).toEqual([{ tiId: running.tiId, tryNumber: 1 }]);
+    expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([running.tiId]);
+    // The late task stays queued for another worker.
+    expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 1, consumers: 0 });
+    await expect(h.worker.whenStopped()).resolves.toBeUndefined();
+  });
+
+  it('drains on a worker.drain control message for it', async () => {
+    h = await startHarness();
+    await h.broker.publish(EXCHANGES.control, 'worker.w2', { type: 'worker.drain', worker: 'w2' });
+    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'worker.drain', worker: 'w1' });
+    await h.worker.whenStopped();
+    expect(h.worker.state).toBe('stopped');
+    expect(h.published.heartbeats().map((b) => b.state)).toEqual(['active', 'draining', 'stopped']);
+  });
+
+  it('shutdown cancels the running tasks and reports them failed with "worker shutdown"', async () => {
+    h = await startHarness();
+    const tasks = [taskMessage({ command: 'sleep 30' }), taskMessage({ command: 'sleep 30' })];
+    await h.submit(...tasks);
+    await Promise.all(tasks.map((t) => h.published.startedOf(t.tiId)));
+    await h.worker.shutdown();
+    expect(h.published.finished().map((e) => [e.tiId, e.outcome, e.reason])).toEqual(
+      expect.arrayContaining(tasks.map((t) => [t.tiId, 'failed', 'worker shutdown'])),
+    );
+    expect(h.published.heartbeats().at(-1)).toMatchObject({ state: 'stopped', running: [] });
+  });
+
+  it('sends heartbeats listing the running tries', async () => {
+    h = await startHarness({ heartbeatIntervalMs: 30, concurrency: 3, queues: ['default', 'gpu'] });
+    const task = taskMessage({ command: 'sleep 30', queue: 'gpu' });
+    await h.submit(task);
+    const beat = await h.published.waitFor('a heartbeat with the task', () => h.published.heartbeats().find((b) => b.running.length > 0));
+    expect(beat).toEqual({
+      type: 'worker.heartbeat', worker: 'w1', hostname: 'host1', queues: ['default', 'gpu'], concurrency: 3,
+      running: [{ tiId: task.tiId, tryNumber: 1 }], state: 'active', at: expect.any(String),
+    });
+  });
+
+  it('drops an invalid task message without running anything', async () => {
+    h = await startHarness();
+    await h.broker.publish(EXCHANGES.tasks, 'default', { tiId: 'x' });
+    await h.logger.waitForLine(/dropping a message from default: invalid task message: tiId:/);
+    expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 0, consumers: 1 });
+    expect(h.published.events('task.started')).toEqual([]);
+  });
+
+  it('requeues the message and stops the process when task.started is not confirmed', async () => {
+    h = await startHarness({ concurrency: 1 });
+    const publish = h.broker.publish.bind(h.broker);
+    let failures = 1;
+    h.broker.publish = async (exchange, key, body) => {
+      if (key === 'task.started' && failures-- > 0) throw new Error('connection lost');
+      return publish(exchange, key, body);
+    };
+    const task = taskMessage({ command: 'echo run' });
+    await h.submit(task);
+    await h.published.finishedOf(task.tiId);
+    // First delivery: started not confirmed (never reached the recorder), requeued; the redelivery ran it once.
+    expect(h.published.events('task.started')).toHaveLength(1);
+    expect(h.published.finished()).toHaveLength(1);
+    expect(h.logger.lines.some((l) => /task\.started of task instance \d+ try 1 not confirmed, requeueing: connection lost/.test(l))).toBe(true);
+  });
+
+  it('start() twice throws an error naming the state', async () => {
+    h = await startHarness();
+    await expect(h.worker.start()).rejects.toThrow(new WorkerStateError('start', 'active'));
+    await expect(h.worker.start()).rejects.toThrow('cannot start a worker that is active');
+  });
+
+  it('consumes its own control queue', async () => {
+    h = await startHarness({ name: 'gpu-1' });
+    expect(await h.broker.queueStats(controlQueue('gpu-1').name)).toEqual({ messages: 0, consumers: 1 });
+  });
+
+  it('rejects a concurrency below 1', () => {
+    h = undefined as unknown as Harness;
+    expect(() => new WorkerService({} as never, { name: 'w', hostname: 'h', queues: ['default'], concurrency: 0 })).toThrow(
+      'concurrency must be a positive integer, got 0',
+    );
+  });
+});

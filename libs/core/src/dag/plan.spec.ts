@@ -1,0 +1,130 @@
+import { UnknownTaskError } from '../errors';
+import type { TiState } from '../state/states';
+import { errorOf } from '../test-support/error-of';
+import type { TaskInput } from './dag-input';
+import type { SerializedDag, TriggerRule } from './dag.types';
+import { descendantsOf, downstreamOf, graphOf } from './graph';
+import { planRun, runOutcome } from './plan';
+import { validateDag } from './validate-dag';
+
+const build = (tasks: TaskInput[]): SerializedDag => validateDag({ id: 'd', tasks }, 'd.ts');
+const t = (id: string, upstream: string[] = [], triggerRule?: TriggerRule): TaskInput => ({ id, command: 'x', upstream, triggerRule });
+const states = (entries: Record<string, TiState>) => new Map(Object.entries(entries));
+
+//   a -> b -> d
+//   a -> c -> d ; d -> e ; f alone
+const diamond = build([t('a'), t('b', ['a']), t('c', ['a']), t('d', ['b', 'c']), t('e', ['d']), t('f')]);
+
+describe('planRun', () => {
+  it('schedules the roots of a new run', () => {
+    expect(planRun(diamond, new Map())).toEqual([
+      { taskId: 'a', to: 'scheduled' },
+      { taskId: 'f', to: 'scheduled' },
+    ]);
+  });
+
+  it('only decides tasks in state none', () => {
+    expect(planRun(diamond, states({ a: 'running', f: 'queued', b: 'none' }))).toEqual([]);
+  });
+
+  it('schedules a task once all its upstreams succeeded (cached counts as success)', () => {
+    expect(planRun(diamond, states({ a: 'success', b: 'success', c: 'cached', d: 'none', e: 'none', f: 'success' }))).toEqual([
+      { taskId: 'd', to: 'scheduled' },
+    ]);
+  });
+
+  it('cascades upstream_failed through the whole DAG in one call', () => {
+    expect(planRun(diamond, states({ a: 'failed', b: 'none', c: 'none', d: 'none', e: 'none', f: 'success' }))).toEqual([
+      { taskId: 'b', to: 'upstream_failed' },
+      { taskId: 'c', to: 'upstream_failed' },
+      { taskId: 'd', to: 'upstream_failed' },
+      { taskId: 'e', to: 'upstream_failed' },
+    ]);
+  });
+
+  it('cascades skips, and lets all_done / none_failed tasks run after them', () => {
+    const dag = build([t('a'), t('b', ['a']), t('c', ['b'], 'all_done'), t('d', ['b'], 'none_failed'), t('e', ['d'])]);
+    expect(planRun(dag, states({ a: 'skipped' }))).toEqual([
+      { taskId: 'b', to: 'skipped' },
+      { taskId: 'c', to: 'scheduled' },
+      { taskId: 'd', to: 'scheduled' },
+    ]);
+  });
+
+  it('runs a one_failed cleanup task as soon as one upstream failed', () => {
+    const dag = build([t('a'), t('b'), t('cleanup', ['a', 'b'], 'one_failed')]);
+    expect(planRun(dag, states({ a: 'failed', b: 'running' }))).toEqual([{ taskId: 'cleanup', to: 'scheduled' }]);
+  });
+
+  it('waits while an upstream is up_for_retry', () => {
+    expect(planRun(diamond, states({ a: 'up_for_retry', f: 'success' }))).toEqual([]);
+  });
+
+  it('decides a 200-task chain of upstream_failed at once', () => {
+    const chain = build(Array.from({ length: 200 }, (_, i) => t(`t${i}`, i ? [`t${i - 1}`] : [])));
+    const plan = planRun(chain, states({ t0: 'failed' }));
+    expect(plan).toHaveLength(199);
+    expect(plan.every((p) => p.to === 'upstream_failed')).toBe(true);
+    expect(plan[198]).toEqual({ taskId: 't199', to: 'upstream_failed' });
+  });
+
+  it('plans a 2,000-task wide DAG: fan-out then fan-in', () => {
+    const middle = Array.from({ length: 2000 }, (_, i) => t(`m${i}`, ['start']));
+    const dag = build([t('start'), ...middle, t('end', middle.map((m) => m.id))]);
+    const afterStart = planRun(dag, states({ start: 'success' }));
+    expect(afterStart).toHaveLength(2000);
+    expect(new Set(afterStart.map((p) => p.to))).toEqual(new Set(['scheduled']));
+
+    const allDone = new Map<string, TiState>([['start', 'success'], ...middle.map((m) => [m.id, 'success'] as [string, TiState])]);
+    expect(planRun(dag, allDone)).toEqual([{ taskId: 'end', to: 'scheduled' }]);
+    allDone.set('m1999', 'failed');
+    expect(planRun(dag, allDone)).toEqual([{ taskId: 'end', to: 'upstream_failed' }]);
+  });
+
+  it('memoizes the graph per DAG object', () => {
+    expect(graphOf(diamond)).toBe(graphOf(diamond));
+    expect(graphOf({ ...diamond })).not.toBe(graphOf(diamond));
+  });
+});
+
+describe('runOutcome', () => {
+  it('is running while any task instance is unfinished or missing', () => {
+    expect(runOutcome(diamond, new Map())).toBe('running');
+    expect(runOutcome(diamond, states({ a: 'success', b: 'success', c: 'success', d: 'success', e: 'success', f: 'up_for_retry' }))).toBe('running');
+  });
+
+  it('is success when every leaf ended success-like', () => {
+    expect(runOutcome(diamond, states({ a: 'success', b: 'skipped', c: 'success', d: 'skipped', e: 'skipped', f: 'cached' }))).toBe('success');
+  });
+
+  it('is failed when a leaf failed or is upstream_failed', () => {
+    expect(runOutcome(diamond, states({ a: 'success', b: 'success', c: 'success', d: 'success', e: 'failed', f: 'success' }))).toBe('failed');
+    expect(runOutcome(diamond, states({ a: 'failed', b: 'upstream_failed', c: 'upstream_failed', d: 'upstream_failed', e: 'upstream_failed', f: 'success' }))).toBe('failed');
+  });
+
+  it('is success when a non-leaf failed but its all_done leaf succeeded', () => {
+    const dag = build([t('work'), t('report', ['work'], 'all_done')]);
+    expect(runOutcome(dag, states({ work: 'failed', report: 'success' }))).toBe('success');
+  });
+});
+
+describe('downstreamOf / descendantsOf', () => {
+  it('gives direct downstream tasks', () => {
+    expect(downstreamOf(diamond, 'a')).toEqual(['b', 'c']);
+    expect(downstreamOf(diamond, 'e')).toEqual([]);
+  });
+
+  it('gives transitive downstream tasks in topological order', () => {
+    expect(descendantsOf(diamond, ['b'])).toEqual(['d', 'e']);
+    expect(descendantsOf(diamond, ['a', 'f'])).toEqual(['b', 'c', 'd', 'e']);
+    expect(descendantsOf(diamond, ['a', 'd'])).toEqual(['b', 'c', 'd', 'e']);
+  });
+
+  it('throws UnknownTaskError for a task the DAG does not have', () => {
+    const err = errorOf<UnknownTaskError>(() => descendantsOf(diamond, ['zzz']));
+    expect(err).toBeInstanceOf(UnknownTaskError);
+    expect(err.message).toBe('DAG "d" has no task "zzz"');
+    expect(err).toMatchObject({ dagId: 'd', taskId: 'zzz' });
+    expect(() => downstreamOf(diamond, 'zzz')).toThrow('DAG "d" has no task "zzz"');
+  });
+});

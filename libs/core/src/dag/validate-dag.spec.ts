@@ -1,0 +1,231 @@
+import { DagCycleError, DagValidationError } from '../errors';
+import { errorOf } from '../test-support/error-of';
+import type { DagInput, TaskInput } from './dag-input';
+import type { SerializedDag } from './dag.types';
+import { canonicalJson, dagHash, nearestNames, suggestName, validateDag } from './validate-dag';
+
+const FILE = 'examples/dags/etl.ts';
+
+const etl = (over: Partial<DagInput> = {}, tasks?: TaskInput[]): DagInput => ({
+  id: 'etl',
+  tasks: tasks ?? [
+    { id: 'extract', command: 'extract.sh' },
+    { id: 'transform', command: ['python', 'transform.py'], upstream: ['extract'] },
+    { id: 'load', command: 'load.sh', upstream: ['transform'] },
+  ],
+  ...over,
+});
+
+function invalid(input: unknown): DagValidationError {
+  const err = errorOf<DagValidationError>(() => validateDag(input as DagInput, FILE));
+  expect(err).toBeInstanceOf(DagValidationError);
+  return err;
+}
+
+const withTask = (task: Record<string, unknown>) => etl({}, [{ id: 'extract', command: 'x' }, task as unknown as TaskInput]);
+
+describe('validateDag', () => {
+  it('applies every built-in default', () => {
+    const dag = validateDag(etl(), FILE);
+    expect(dag).toEqual<SerializedDag>({
+      id: 'etl', description: null, schedule: null, catchup: false, startDate: null,
+      maxActiveRuns: 16, maxActiveTasks: 16, params: {}, tags: [], fileloc: FILE,
+      tasks: [
+        {
+          id: 'extract', kind: 'process', command: 'extract.sh', env: {}, cwd: null, upstream: [],
+          triggerRule: 'all_success', retries: 0, retryDelayMs: 30_000, retryBackoff: 'fixed',
+          maxRetryDelayMs: 3_600_000, timeoutMs: null, queue: 'default', priority: 0,
+          pool: 'default_pool', poolSlots: 1, skipExitCode: 99,
+        },
+        expect.objectContaining({ id: 'transform', command: ['python', 'transform.py'], upstream: ['extract'] }),
+        expect.objectContaining({ id: 'load', upstream: ['transform'] }),
+      ],
+    });
+  });
+
+  it('applies DAG defaults under task values, merging env', () => {
+    const dag = validateDag(
+      etl({
+        description: 'nightly', schedule: '0 2 * * *', catchup: true, startDate: new Date('2024-01-01T00:00:00Z'),
+        maxActiveRuns: 1, maxActiveTasks: 4, tags: ['etl'],
+        defaults: {
+          retries: 2, retryDelay: '1m', retryBackoff: 'exponential', maxRetryDelay: '10m', timeout: '2h',
+          queue: 'gpu', priority: 5, pool: 'db', poolSlots: 2, triggerRule: 'all_done', skipExitCode: null,
+          env: { A: '1', B: '1' }, cwd: '/work',
+        },
+      }, [
+        { id: 'a', command: 'x', retries: 0, timeout: null, env: { B: '2' }, queue: 'default', cwd: null },
+        { id: 'b', command: 'y', upstream: ['a', 'a'], timeout: 500 },
+      ]),
+      FILE,
+    );
+    expect(dag).toMatchObject({ description: 'nightly', schedule: '0 2 * * *', catchup: true, startDate: '2024-01-01T00:00:00.000Z', maxActiveRuns: 1, maxActiveTasks: 4, tags: ['etl'] });
+    expect(dag.tasks[0]).toEqual({
+      id: 'a', kind: 'process', command: 'x', env: { A: '1', B: '2' }, cwd: null, upstream: [],
+      triggerRule: 'all_done', retries: 0, retryDelayMs: 60_000, retryBackoff: 'exponential',
+      maxRetryDelayMs: 600_000, timeoutMs: null, queue: 'default', priority: 5, pool: 'db', poolSlots: 2, skipExitCode: null,
+    });
+    expect(dag.tasks[1]).toMatchObject({ upstream: ['a'], timeoutMs: 500, queue: 'gpu', cwd: '/work', retries: 2, env: { A: '1', B: '1' } });
+  });
+
+  it('does not share env objects between tasks or with the input', () => {
+    const input = etl({ defaults: { env: { A: '1' } } });
+    const dag = validateDag(input, FILE);
+    dag.tasks[0].env.A = 'changed';
+    expect(dag.tasks[1].env.A).toBe('1');
+    expect(input.defaults!.env!.A).toBe('1');
+  });
+
+  it('reports an unknown upstream with the nearest names', () => {
+    const err = invalid(etl({}, [
+      { id: 'extract', command: 'x' },
+      { id: 'transform', command: 'y' },
+      { id: 'load', command: 'z', upstream: ['extrct'] },
+    ]));
+    expect(err.message).toBe('examples/dags/etl.ts: DAG "etl", task "load": upstream "extrct" does not exist. Fix: use one of extract, transform.');
+    expect(err).toMatchObject({ file: FILE, dagId: 'etl', taskId: 'load', field: 'upstream', fix: 'use one of extract, transform' });
+  });
+
+  it('suggests at most five names, nearest first', () => {
+    const tasks = ['alpha', 'beta', 'gamma', 'delta', 'epsilon', 'zeta', 'eta'].map((id) => ({ id, command: 'x' }));
+    const err = invalid(etl({}, [...tasks, { id: 'last', command: 'x', upstream: ['zetta'] }]));
+    expect(err.fix).toBe('use one of zeta, beta, delta, eta, alpha');
+  });
+
+  it('reports a cycle with its path', () => {
+    const err = invalid(etl({}, [
+      { id: 'a', command: 'x', upstream: ['c'] },
+      { id: 'b', command: 'x', upstream: ['a'] },
+      { id: 'c', command: 'x', upstream: ['b'] },
+      { id: 'd', command: 'x', upstream: ['c'] },
+    ]));
+    expect(err).toBeInstanceOf(DagCycleError);
+    expect((err as DagCycleError).path).toEqual(['a', 'b', 'c', 'a']);
+    expect(err.message).toBe('examples/dags/etl.ts: DAG "etl", task "a": upstream links form a cycle: a -> b -> c -> a. Fix: remove one of these links so that no task depends on itself.');
+    expect(err).toMatchObject({ taskId: 'a', field: 'upstream' });
+  });
+
+  it('reports a task that is its own upstream as a cycle', () => {
+    const err = invalid(etl({}, [{ id: 'a', command: 'x', upstream: ['a'] }]));
+    expect(err).toBeInstanceOf(DagCycleError);
+    expect((err as DagCycleError).path).toEqual(['a', 'a']);
+    expect(err.message).toContain('upstream links form a cycle: a -> a.');
+  });
+
+  it('finds a cycle at the end of a 3,000-task chain without overflowing the stack', () => {
+    const tasks: TaskInput[] = Array.from({ length: 3000 }, (_, i) => ({ id: `t${i}`, command: 'x', upstream: i ? [`t${i - 1}`] : ['t2999'] }));
+    const err = invalid(etl({}, tasks));
+    expect((err as DagCycleError).path).toHaveLength(3001);
+  });
+
+  it.each<[string, unknown, string]>([
+    ['a non-object', 'etl', `examples/dags/etl.ts: a DAG definition must be an object (got "etl"). Fix: pass { id, tasks, ... } to dag().`],
+    ['a missing id', { tasks: [] }, `examples/dags/etl.ts: DAG id must be a non-empty string (got nothing). Fix: give it an id like "my_dag".`],
+    ['a bad DAG id', { id: 'my etl', tasks: [] }, `examples/dags/etl.ts: DAG id "my etl" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "my_etl".`],
+    ['a too long DAG id', { id: 'x'.repeat(251), tasks: [] }, `examples/dags/etl.ts: DAG id is 251 characters long, more than 250. Fix: use a shorter id.`],
+    ['an unknown DAG key', etl({ scheduel: '@daily' } as never), `examples/dags/etl.ts: DAG "etl": unknown DAG key "scheduel". Fix: did you mean "schedule"? use only id, description, schedule, catchup, startDate, maxActiveRuns, maxActiveTasks, params, defaults, tags, tasks.`],
+    ['a bad cron', etl({ schedule: '61 * * * *' }), `examples/dags/etl.ts: DAG "etl": invalid cron expression "61 * * * *": Constraint error, got value 61 expected range 0-59. Fix: use a cron like "0 3 * * *", a preset (@hourly, @daily, @weekly, @monthly, @yearly, @once), or null for manual runs only.`],
+    ['a bad preset', etl({ schedule: '@dialy' }), `examples/dags/etl.ts: DAG "etl": unknown schedule preset "@dialy" (use one of @once, @hourly, @daily, @weekly, @monthly, @yearly, @annually). Fix: use a cron like "0 3 * * *", a preset (@hourly, @daily, @weekly, @monthly, @yearly, @once), or null for manual runs only.`],
+    ['a non-boolean catchup', etl({ catchup: 'yes' as never }), `examples/dags/etl.ts: DAG "etl": catchup must be true or false (got "yes"). Fix: use true or false.`],
+    ['a bad start date', etl({ startDate: 'yesterday' }), `examples/dags/etl.ts: DAG "etl": startDate must be an ISO date or a Date (got "yesterday"). Fix: use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'.`],
+    ['zero maxActiveRuns', etl({ maxActiveRuns: 0 }), `examples/dags/etl.ts: DAG "etl": maxActiveRuns must be a whole number >= 1 (got 0). Fix: use 1 or more.`],
+    ['fractional maxActiveTasks', etl({ maxActiveTasks: 1.5 }), `examples/dags/etl.ts: DAG "etl": maxActiveTasks must be a whole number >= 1 (got 1.5). Fix: use 1 or more.`],
+    ['bad tags', etl({ tags: 'etl' as never }), `examples/dags/etl.ts: DAG "etl": tags must be an array of strings (got "etl"). Fix: use e.g. ["ml", "nightly"].`],
+    ['no tasks', etl({ tasks: [] }), `examples/dags/etl.ts: DAG "etl": the DAG has no tasks. Fix: create tasks inside the dag() callback with shell() or task(), or list them in tasks.`],
+    ['a bad default in defaults', etl({ defaults: { retries: -1 } }), `examples/dags/etl.ts: DAG "etl": defaults.retries must be a whole number >= 0 (got -1). Fix: set retries to 0 or more (the number of extra tries).`],
+    ['an unknown key in defaults', etl({ defaults: { retry: 1 } as never }), `examples/dags/etl.ts: DAG "etl": unknown defaults key "retry". Fix: did you mean "retries"? use only retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.`],
+  ])('rejects %s', (_name, input, message) => {
+    expect(invalid(input).message).toBe(message);
+  });
+
+  it.each<[string, Record<string, unknown>, string, string]>([
+    ['a bad task id', { id: 'lo ad', command: 'x' }, 'tasks[1].id', `examples/dags/etl.ts: DAG "etl": task id "lo ad" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "lo_ad".`],
+    ['a duplicate task id', { id: 'extract', command: 'x' }, 'id', `examples/dags/etl.ts: DAG "etl", task "extract": task id "extract" is used twice. Fix: give each task a unique id.`],
+    ['an unknown task key', { id: 'load', command: 'x', retires: 3 }, 'retires', `examples/dags/etl.ts: DAG "etl", task "load": unknown task key "retires". Fix: did you mean "retries"? use only id, kind, command, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.`],
+    ['an unknown kind', { id: 'load', command: 'x', kind: 'docker' }, 'kind', `examples/dags/etl.ts: DAG "etl", task "load": unknown task kind "docker". Fix: use "process" (or leave it out).`],
+    ['an empty command', { id: 'load', command: '  ' }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is empty. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
+    ['an empty argv', { id: 'load', command: [] }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is an empty array. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
+    ['a non-string argv part', { id: 'load', command: ['python', 3] }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command[1] must be a string (got 3). Fix: quote it: "3".`],
+    ['a missing command', { id: 'load' }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command must be a string or an array of strings (got nothing). Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
+    ['a non-array upstream', { id: 'load', command: 'x', upstream: 'extract' }, 'upstream', `examples/dags/etl.ts: DAG "etl", task "load": upstream must be an array of task ids (got "extract"). Fix: use e.g. ["extract"].`],
+    ['negative retries', { id: 'load', command: 'x', retries: -1 }, 'retries', `examples/dags/etl.ts: DAG "etl", task "load": retries must be a whole number >= 0 (got -1). Fix: set retries to 0 or more (the number of extra tries).`],
+    ['a bad retryDelay', { id: 'load', command: 'x', retryDelay: '30 seconds' }, 'retryDelay', `examples/dags/etl.ts: DAG "etl", task "load": retryDelay is not a duration (got "30 seconds"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`],
+    ['a negative maxRetryDelay', { id: 'load', command: 'x', maxRetryDelay: -5 }, 'maxRetryDelay', `examples/dags/etl.ts: DAG "etl", task "load": maxRetryDelay must be a non-negative number of milliseconds (got -5). Fix: use e.g. 30000 or '30s'.`],
+    ['a zero timeout', { id: 'load', command: 'x', timeout: '0s' }, 'timeout', `examples/dags/etl.ts: DAG "etl", task "load": timeout must be more than 0. Fix: use e.g. '2h', or null for no timeout.`],
+    ['an unknown backoff', { id: 'load', command: 'x', retryBackoff: 'linear' }, 'retryBackoff', `examples/dags/etl.ts: DAG "etl", task "load": unknown retry backoff "linear". Fix: use "fixed" or "exponential".`],
+    ['an unknown trigger rule', { id: 'load', command: 'x', triggerRule: 'all_sucess' }, 'triggerRule', `examples/dags/etl.ts: DAG "etl", task "load": unknown trigger rule "all_sucess". Fix: use one of all_success, one_success, all_done, all_failed, always, one_failed, none_failed, none_skipped, none_failed_min_one_success.`],
+    ['a bad queue name', { id: 'load', command: 'x', queue: 'gpu queue' }, 'queue', `examples/dags/etl.ts: DAG "etl", task "load": queue name "gpu queue" may only contain letters, digits, "_", "." and "-". Fix: use a name like "gpu".`],
+    ['a bad pool name', { id: 'load', command: 'x', pool: '' }, 'pool', `examples/dags/etl.ts: DAG "etl", task "load": pool name "" may only contain letters, digits, "_", "." and "-". Fix: use a name like "default_pool".`],
+    ['a fractional priority', { id: 'load', command: 'x', priority: 0.5 }, 'priority', `examples/dags/etl.ts: DAG "etl", task "load": priority must be a whole number (got 0.5). Fix: use a whole number, higher runs first.`],
+    ['zero poolSlots', { id: 'load', command: 'x', poolSlots: 0 }, 'poolSlots', `examples/dags/etl.ts: DAG "etl", task "load": poolSlots must be a whole number >= 1 (got 0). Fix: use 1 or more.`],
+    ['skipExitCode 0', { id: 'load', command: 'x', skipExitCode: 0 }, 'skipExitCode', `examples/dags/etl.ts: DAG "etl", task "load": skipExitCode must be a whole number from 1 to 255, or null (got 0). Fix: use e.g. 99, or null to never skip.`],
+    ['a non-string env value', { id: 'load', command: 'x', env: { PORT: 80 } }, 'env', `examples/dags/etl.ts: DAG "etl", task "load": env.PORT must be a string (got 80). Fix: quote it: "PORT": "80".`],
+    ['a non-object env', { id: 'load', command: 'x', env: ['A=1'] }, 'env', `examples/dags/etl.ts: DAG "etl", task "load": env must be an object of strings (got ["A=1"]). Fix: use e.g. { "LOG_LEVEL": "info" }.`],
+    ['an empty cwd', { id: 'load', command: 'x', cwd: '' }, 'cwd', `examples/dags/etl.ts: DAG "etl", task "load": cwd must be a non-empty path or null (got ""). Fix: use an absolute path, or null for the worker's own directory.`],
+  ])('rejects a task with %s', (_name, task, field, message) => {
+    const err = invalid(withTask(task));
+    expect(err.message).toBe(message);
+    expect(err.field).toBe(field);
+  });
+
+  describe('params', () => {
+    it('keeps valid param specs', () => {
+      const params = { epochs: { type: 'integer' as const, default: 10, minimum: 1, description: 'passes' }, region: { type: 'string' as const, enum: ['eu', 'us'] } };
+      expect(validateDag(etl({ params }), FILE).params).toEqual(params);
+    });
+
+    it.each<[string, unknown, string, string]>([
+      ['a default of the wrong type', { epochs: { type: 'integer', default: 'ten' } }, 'params.epochs.default', `examples/dags/etl.ts: DAG "etl": params.epochs.default must be integer (got "ten"). Fix: make the default match the param's type and limits, or change the type.`],
+      ['a default below its minimum', { epochs: { type: 'integer', default: 0, minimum: 1 } }, 'params.epochs.default', `examples/dags/etl.ts: DAG "etl": params.epochs.default must be >= 1 (got 0). Fix: make the default match the param's type and limits, or change the type.`],
+      ['a default outside its enum', { region: { type: 'string', default: 'asia', enum: ['eu', 'us'] } }, 'params.region.default', `examples/dags/etl.ts: DAG "etl": params.region.default must be one of "eu", "us" (got "asia"). Fix: make the default match the param's type and limits, or change the type.`],
+      ['an unknown type', { epochs: { type: 'int' } }, 'params.epochs.type', `examples/dags/etl.ts: DAG "etl": params.epochs.type must be one of string, integer, number, boolean, array, object (got "int"). Fix: set type to one of string, integer, number, boolean, array, object.`],
+      ['an unknown spec key', { epochs: { type: 'integer', defualt: 3 } }, 'defualt', `examples/dags/etl.ts: DAG "etl": unknown param "epochs" key "defualt". Fix: did you mean "default"? use only type, default, description, enum, minimum, maximum, minLength, maxLength, pattern.`],
+      ['a bad name', { 'max-epochs': { type: 'integer' } }, 'params.max-epochs', `examples/dags/etl.ts: DAG "etl": param name "max-epochs" is not an identifier. Fix: use letters, digits and "_", not starting with a digit, so that templates can use {{ params.max_epochs }}.`],
+      ['a bad pattern', { name: { type: 'string', pattern: '([a-z' } }, 'params.name.pattern', `examples/dags/etl.ts: DAG "etl": params.name.pattern is not a valid regular expression: Invalid regular expression: /([a-z/u: Unterminated character class. Fix: fix the regular expression.`],
+      ['an empty enum', { name: { type: 'string', enum: [] } }, 'params.name.enum', `examples/dags/etl.ts: DAG "etl": params.name.enum must be a non-empty array (got []). Fix: list the allowed values, e.g. ["eu", "us"].`],
+      ['a non-object spec', { name: 'string' }, 'params.name', `examples/dags/etl.ts: DAG "etl": params.name must be a param spec object (got "string"). Fix: use e.g. { type: 'string', default: 'eu' }.`],
+    ])('rejects %s', (_name, params, field, message) => {
+      const err = invalid(etl({ params: params as never }));
+      expect(err.message).toBe(message);
+      expect(err.field).toBe(field);
+      expect(err.taskId).toBeNull();
+    });
+  });
+
+  it('accepts every preset and 5- and 6-field crons', () => {
+    for (const schedule of ['@once', '@hourly', '@daily', '@weekly', '@monthly', '@yearly', '*/5 * * * *', '0 */10 * * * *', null]) {
+      expect(validateDag(etl({ schedule }), FILE).schedule).toBe(schedule);
+    }
+  });
+});
+
+describe('dagHash', () => {
+  it('is the sha256 of the canonical JSON and ignores key order', () => {
+    const a = validateDag(etl(), FILE);
+    const b = { ...Object.fromEntries(Object.entries(a).reverse()) } as SerializedDag;
+    expect(dagHash(a)).toMatch(/^[0-9a-f]{64}$/);
+    expect(dagHash(b)).toBe(dagHash(a));
+  });
+
+  it('changes when anything in the DAG changes', () => {
+    const a = validateDag(etl(), FILE);
+    const b = validateDag(etl({ defaults: { retries: 1 } }), FILE);
+    expect(dagHash(b)).not.toBe(dagHash(a));
+  });
+
+  it('canonicalJson sorts keys at every level and keeps array order', () => {
+    expect(canonicalJson({ b: 1, a: { d: [3, { z: 1, y: 2 }], c: undefined } })).toBe('{"a":{"d":[3,{"y":2,"z":1}]},"b":1}');
+  });
+});
+
+describe('nearestNames / suggestName', () => {
+  it('orders by edit distance, case-insensitively', () => {
+    expect(nearestNames('Extrct', ['load', 'transform', 'extract'])).toEqual(['extract', 'load', 'transform']);
+  });
+
+  it('suggests only a close name', () => {
+    expect(suggestName('retires', ['retries', 'queue'])).toBe('retries');
+    expect(suggestName('retry', ['retries', 'queue'])).toBe('retries');
+    expect(suggestName('zzz', ['retries', 'queue'])).toBeNull();
+  });
+});

@@ -1,0 +1,153 @@
+import type { TiState } from './state/states';
+
+/** Where a DAG definition problem sits: file, DAG, task and field (null when not applicable). */
+export interface DagErrorLocation {
+  file: string;
+  dagId: string | null;
+  taskId: string | null;
+  field: string | null;
+  /** 1-based line in the source file when known (YAML files); null otherwise. */
+  line?: number | null;
+}
+
+/**
+ * A DAG definition is invalid. The message reads
+ * `<file>[:line]: DAG "<id>", task "<task>": <problem>. Fix: <fix>.` so that the UI and the
+ * CLI can show it as is; the fields let callers map it (HTTP 400 `{ reason, message, field }`).
+ */
+export class DagValidationError extends Error {
+  override name = 'DagValidationError';
+  readonly file: string;
+  readonly dagId: string | null;
+  readonly taskId: string | null;
+  readonly field: string | null;
+  /** 1-based source line when known (YAML files), else null. */
+  readonly line: number | null;
+  /** What is wrong, without the location and the fix. */
+  readonly problem: string;
+  /** How to fix it, one imperative sentence without the final period. */
+  readonly fix: string;
+
+  constructor(location: DagErrorLocation, problem: string, fix: string) {
+    super(formatDagError(location, problem, fix));
+    this.file = location.file;
+    this.dagId = location.dagId;
+    this.taskId = location.taskId;
+    this.field = location.field;
+    this.line = location.line ?? null;
+    this.problem = problem;
+    this.fix = fix;
+  }
+
+  /** The same error with a source line attached (used by the YAML loader). */
+  withLine(line: number): DagValidationError {
+    const copy = new DagValidationError({ ...this, line }, this.problem, this.fix);
+    return copy;
+  }
+}
+
+/** The upstream links of a DAG form a cycle; `path` starts and ends with the same task. */
+export class DagCycleError extends DagValidationError {
+  override name = 'DagCycleError';
+  readonly path: string[];
+
+  constructor(location: DagErrorLocation, path: string[]) {
+    super(
+      location,
+      `upstream links form a cycle: ${path.join(' -> ')}`,
+      `remove one of these links so that no task depends on itself`,
+    );
+    this.path = path;
+  }
+
+  override withLine(line: number): DagCycleError {
+    return new DagCycleError({ ...this, line }, this.path);
+  }
+}
+
+/** A trigger conf does not match the DAG's params. `field` is like `conf.epochs`. */
+export class ParamValidationError extends Error {
+  override name = 'ParamValidationError';
+  readonly field: string;
+  readonly problem: string;
+  readonly fix: string;
+
+  constructor(field: string, problem: string, fix: string) {
+    super(`${field} ${problem}. Fix: ${fix}.`);
+    this.field = field;
+    this.problem = problem;
+    this.fix = fix;
+  }
+}
+
+/** A duration setting (`'30s'`, `'5m'`, a number of ms) cannot be read. */
+export class InvalidDurationError extends Error {
+  override name = 'InvalidDurationError';
+  readonly field: string;
+  readonly value: unknown;
+  readonly fix: string;
+
+  constructor(field: string, value: unknown, problem: string, fix: string) {
+    super(`${field} ${problem}. Fix: ${fix}.`);
+    this.field = field;
+    this.value = value;
+    this.fix = fix;
+  }
+}
+
+/** A task-instance transition that the state machine does not allow. */
+export class InvalidTransitionError extends Error {
+  override name = 'InvalidTransitionError';
+  readonly from: TiState;
+  readonly to: TiState;
+
+  constructor(from: TiState, to: TiState, allowed: readonly TiState[]) {
+    super(
+      `cannot move a task instance from "${from}" to "${to}": it is "${from}", ` +
+        `which may only move to ${allowed.length ? allowed.map((s) => `"${s}"`).join(', ') : 'nothing'}`,
+    );
+    this.from = from;
+    this.to = to;
+  }
+}
+
+/** A template (`{{ … }}`) in a task field cannot be rendered. */
+export class TemplateRenderError extends Error {
+  override name = 'TemplateRenderError';
+  /** The task field holding the template, e.g. `command` or `command[2]`. */
+  readonly field: string;
+  /** The undefined variable, e.g. `params.regoin`, when that is the cause. */
+  readonly variable: string | null;
+  readonly fix: string;
+
+  constructor(field: string, variable: string | null, problem: string, fix: string) {
+    super(`${field}: ${problem}. Fix: ${fix}.`);
+    this.field = field;
+    this.variable = variable;
+    this.fix = fix;
+  }
+}
+
+/** A task id that the DAG does not have was asked for. */
+export class UnknownTaskError extends Error {
+  override name = 'UnknownTaskError';
+  readonly dagId: string;
+  readonly taskId: string;
+
+  constructor(dagId: string, taskId: string) {
+    super(`DAG "${dagId}" has no task "${taskId}"`);
+    this.dagId = dagId;
+    this.taskId = taskId;
+  }
+}
+
+function formatDagError(location: DagErrorLocation, problem: string, fix: string): string {
+  const where = location.line ? `${location.file}:${location.line}` : location.file;
+  const parts = [where];
+  if (location.dagId !== null) {
+    parts.push(location.taskId !== null ? `DAG "${location.dagId}", task "${location.taskId}"` : `DAG "${location.dagId}"`);
+  } else if (location.taskId !== null) {
+    parts.push(`task "${location.taskId}"`);
+  }
+  return `${parts.join(': ')}: ${problem}. Fix: ${fix}.`;
+}

@@ -1,0 +1,16 @@
+// The pure domain core: no I/O, no clock (every time is a parameter), no framework imports.
+export * from './dag/dag.types';
+export * from './dag/dag-input';
+export { parseDuration } from './dag/duration';
+export { validateDag, dagHash, canonicalJson, nearestNames, suggestName, ID_PATTERN, MAX_ID_LENGTH, BUILTIN_TASK_DEFAULTS } from './dag/validate-dag';
+export { graphOf, downstreamOf, descendantsOf, findCycle, type DagGraph } from './dag/graph';
+export { planRun, runOutcome, type PlannedTransition } from './dag/plan';
+export * from './state/states';
+export { NEXT, canTransition, decideTransition, assertTransition } from './state/state-machine';
+export * from './messages/messages';
+export * from './errors';
+export { evaluateTriggerRule, type TriggerDecision } from './trigger-rules/trigger-rules';
+export { retryDelayMs, afterFailure } from './retry/retry';
+export { validateSchedule, dueLogicalDates, nextRunAfter, SCHEDULE_PRESETS, type DueLogicalDatesInput } from './schedule/schedule';
+export { resolveParams, checkParamValue, PARAM_TYPES } from './params/params';
+export { renderTemplate, renderCommand, templateContext, type TemplateContext } from './templating/templating';

@@ -1,0 +1,2 @@
+export * from './process/process-executor';
+export { LineSplitter, MAX_LINE_LENGTH } from './process/line-splitter';

@@ -1,0 +1,184 @@
+import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { activeProcessCount, killAll, runProcess, type OutputStream, type ProcessSpec } from './process-executor';
+
+interface Captured {
+  lines: { stream: OutputStream; line: string }[];
+  /** Resolves with the first line matching, or rejects after `ms`. */
+  lineMatching(pattern: RegExp, ms?: number): Promise<string>;
+}
+
+function capture(): Captured & { onLine: ProcessSpec['onLine'] } {
+  const lines: Captured['lines'] = [];
+  const waiters: { pattern: RegExp; resolve: (line: string) => void }[] = [];
+  return {
+    lines,
+    onLine: (stream, line) => {
+      lines.push({ stream, line });
+      for (const w of waiters.filter((x) => x.pattern.test(line))) w.resolve(line);
+    },
+    lineMatching: (pattern, ms = 5000) => {
+      const seen = lines.find((l) => pattern.test(l.line));
+      if (seen) return Promise.resolve(seen.line);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no line matching ${pattern} within ${ms} ms`)), ms);
+        waiters.push({ pattern, resolve: (line) => { clearTimeout(timer); resolve(line); } });
+      });
+    },
+  };
+}
+
+function spec(command: string | string[], overrides: Partial<ProcessSpec> = {}): ProcessSpec & { out: Captured } {
+  const out = capture();
+  return { command, env: {}, cwd: null, timeoutMs: null, onLine: out.onLine, out, ...overrides };
+}
+
+/** Gone, or a zombie waiting for a reaper (PID 1 of a container may not reap). */
+function isDead(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+describe('runProcess', () => {
+  afterEach(async () => {
+    await killAll('test cleanup');
+  });
+
+  it.each([0, 1, 99])('reports exit code %i', async (code) => {
+    const s = spec(`exit ${code}`);
+    const result = await runProcess(s).result;
+    expect(result).toEqual({ exitCode: code, signal: null, timedOut: false, cancelled: false, error: null });
+  });
+
+  it('splits stdout and stderr into lines, including a last partial line', async () => {
+    const s = spec(`printf 'a\\nb\\n'; printf 'err1\\n' >&2; printf 'crlf\\r\\n'; printf 'last'`);
+    const result = await runProcess(s).result;
+    expect(result.exitCode).toBe(0);
+    expect(s.out.lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['a', 'b', 'crlf', 'last']);
+    expect(s.out.lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['err1']);
+  });
+
+  it('keeps a line whole across chunks and caps a very long line', async () => {
+    const s = spec(['node', '-e', `
+      process.stdout.write('hel'); setTimeout(() => { process.stdout.write('lo\\n' + 'x'.repeat(70000) + '\\nend\\n'); }, 50);
+    `]);
+    await runProcess(s).result;
+    const lines = s.out.lines.map((l) => l.line);
+    expect(lines[0]).toBe('hello');
+    expect(lines[1]).toBe('x'.repeat(64 * 1024) + ` [… ${70000 - 64 * 1024} characters cut]`);
+    expect(lines[2]).toBe('end');
+  });
+
+  it('execs an array command directly, without a shell', async () => {
+    const s = spec(['echo', '$HOME', 'a b']);
+    await runProcess(s).result;
+    expect(s.out.lines).toEqual([{ stream: 'stdout', line: '$HOME a b' }]);
+  });
+
+  it('passes the worker env merged with spec.env, but not the worker\'s own SWARMFLOW_* settings', async () => {
+    process.env.SWARMFLOW_AMQP_URL = 'amqp://user:secret@host';
+    try {
+      const s = spec('echo "$PATH|$SWARMFLOW_AMQP_URL|$SWARMFLOW_TASK_ID|$FOO"', { env: { FOO: 'bar', SWARMFLOW_TASK_ID: 't1' } });
+      await runProcess(s).result;
+      expect(s.out.lines[0].line).toBe(`${process.env.PATH}||t1|bar`);
+    } finally {
+      delete process.env.SWARMFLOW_AMQP_URL;
+    }
+  });
+
+  it('runs in the given cwd', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'sf-exec-')));
+    const s = spec('pwd', { cwd: dir });
+    await runProcess(s).result;
+    expect(s.out.lines[0].line).toBe(dir);
+  });
+
+  it('resolves with an error for a missing cwd, without throwing', async () => {
+    const run = runProcess(spec('true', { cwd: '/no/such/dir' }));
+    expect(run.pid).toBeNull();
+    expect(await run.result).toEqual({
+      exitCode: null, signal: null, timedOut: false, cancelled: false, error: 'working directory /no/such/dir does not exist',
+    });
+  });
+
+  it('resolves with an error for a missing binary', async () => {
+    const result = await runProcess(spec(['/no/such/binary'])).result;
+    expect(result.exitCode).toBeNull();
+    expect(result.error).toMatch(/^cannot start "\/no\/such\/binary": .*ENOENT/);
+  });
+
+  it('a shell command with a missing binary exits 127', async () => {
+    const result = await runProcess(spec('no-such-binary-swarmflow')).result;
+    expect(result.exitCode).toBe(127);
+  });
+
+  it('a timeout terminates the whole process group, grandchildren included', async () => {
+    const kills: string[] = [];
+    const s = spec('sleep 30 & echo $!; wait', { timeoutMs: 300, onKill: (signal, cause) => kills.push(`${signal}:${cause}`) });
+    const run = runProcess(s);
+    const grandchild = Number(await s.out.lineMatching(/^\d+$/));
+    const result = await run.result;
+    expect(result).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: true, cancelled: false, error: null });
+    expect(kills).toEqual(['SIGTERM:timeout']);
+    expect(isDead(grandchild)).toBe(true);
+  });
+
+  it('sends SIGKILL to the group when SIGTERM is ignored for the grace period', async () => {
+    const kills: string[] = [];
+    const s = spec(`trap '' TERM; echo ready; while :; do sleep 0.05; done`, {
+      timeoutMs: 100, graceMs: 200, onKill: (signal) => kills.push(signal),
+    });
+    const result = await runProcess(s).result;
+    expect(result).toMatchObject({ signal: 'SIGKILL', timedOut: true });
+    expect(kills).toEqual(['SIGTERM', 'SIGKILL']);
+  });
+
+  it('cancel terminates the process group', async () => {
+    const s = spec('sleep 30 & echo $!; wait');
+    const run = runProcess(s);
+    const grandchild = Number(await s.out.lineMatching(/^\d+$/));
+    run.cancel('user asked');
+    const result = await run.result;
+    expect(result).toMatchObject({ signal: 'SIGTERM', timedOut: false, cancelled: true });
+    expect(isDead(grandchild)).toBe(true);
+    run.cancel(); // a no-op once ended
+  });
+
+  it('kills what a finished task left running in its group', async () => {
+    const s = spec('sleep 30 > /dev/null 2>&1 & echo $!');
+    const result = await runProcess(s).result;
+    expect(result.exitCode).toBe(0);
+    const leftover = Number(s.out.lines[0].line);
+    await waitUntil(() => isDead(leftover), 2000);
+  });
+
+  it('killAll cancels every running process', async () => {
+    const a = spec('echo up; sleep 30');
+    const b = spec('echo up; sleep 30');
+    const runs = [runProcess(a), runProcess(b)];
+    await Promise.all([a.out.lineMatching(/up/), b.out.lineMatching(/up/)]);
+    expect(activeProcessCount()).toBe(2);
+    const results = await killAll();
+    expect(results.map((r) => r.cancelled)).toEqual([true, true]);
+    expect((await Promise.all(runs.map((r) => r.result))).every((r) => r.signal === 'SIGTERM')).toBe(true);
+    expect(activeProcessCount()).toBe(0);
+  });
+});
+
+/** Polls a cheap condition every 20 ms until true, failing after `ms`. */
+async function waitUntil(condition: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import * as amqp from 'amqplib';
+import { AmqpBroker } from './amqp-broker';
+import { EXCHANGES, QueueSpec } from './broker';
+import { describeBrokerContract } from './broker.contract';
+import { BrokerLogger } from './logger';
+import {
+  closeRabbitMQConnections, deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl,
+} from './test-support/rabbitmq';
+import { Inbox, waitUntil, withTimeout } from './test-support/wait';
+
+/** Random per file: this file's exchanges, queues and connections share nothing with other runs. */
+const prefix = `test-${randomUUID().slice(0, 8)}.`;
+
+/** Collects broker log lines so tests can assert them and the output stays readable. */
+function recordingLogger(): BrokerLogger & { lines: string[] } {
+  const lines: string[] = [];
+  return { lines, log: (m) => lines.push(`log ${m}`), warn: (m) => lines.push(`warn ${m}`), error: (m) => lines.push(`error ${m}`) };
+}
+
+describeWithRabbitMQ('AmqpBroker (RabbitMQ)', () => {
+  describeBrokerContract(
+    'AmqpBroker',
+    async () => new AmqpBroker({ url: rabbitmqUrl(), prefix, reconnectDelayMs: 50, logger: recordingLogger() }),
+    { cleanup: (names) => deleteRabbitMQTopology(prefix, names) },
+  );
+
+  describe('AmqpBroker specifics', () => {
+    jest.setTimeout(30_000);
+    const declared = new Set<string>();
+    const brokers: AmqpBroker[] = [];
+    let raw: amqp.ChannelModel;
+
+    /** Each broker gets its own connection name, so an outage can target exactly it. */
+    async function open(label: string) {
+      const logger = recordingLogger();
+      const connectionName = `swarmflow ${prefix}${label}.${randomUUID().slice(0, 6)}`;
+      const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, reconnectDelayMs: 50, logger, connectionName });
+      const statuses: string[] = [];
+      const statusWaiters: Array<{ status: string; resolve(): void }> = [];
+      broker.onStatus((status) => {
+        statuses.push(status);
+        for (const w of statusWaiters.filter((x) => x.status === status)) w.resolve();
+      });
+      brokers.push(broker);
+      await broker.start();
+      const next = (status: 'connected' | 'disconnected') =>
+        withTimeout(`status ${status}`, new Promise<void>((resolve) => statusWaiters.push({ status, resolve })), 15_000);
+      return { broker, logger, connectionName, statuses, next };
+    }
+
+    function queue(label: string, bindings = [label]): QueueSpec {
+      const spec: QueueSpec = { name: `amqp.${label}.${randomUUID().slice(0, 8)}`, exchange: EXCHANGES.tasks, bindings };
+      declared.add(spec.name);
+      return spec;
+    }
+
+    beforeAll(async () => {
+      raw = await amqp.connect(rabbitmqUrl());
+    });
+
+    afterEach(async () => {
+      await Promise.all(brokers.splice(0).map((b) => b.close()));
+    });
+
+    afterAll(async () => {
+      await raw.close();
+      await deleteRabbitMQTopology(prefix, declared);
+    });
+
+    it('prefixes exchanges and queues on the server', async () => {
+      const { broker } = await open('prefix');
+      const spec = queue('prefixed');
+      await broker.assertQueue(spec);
+      const ch = await raw.createChannel();
+      await ch.checkExchange(`${prefix}swarmflow.tasks`);
+      await expect(ch.checkQueue(prefix + spec.name)).resolves.toMatchObject({ queue: prefix + spec.name });
+      await ch.close();
+    });
+
+    it('recovers from a server-side connection close: consumers resume and outage publishes are delivered', async () => {
+      const { broker, connectionName, next, statuses, logger } = await open('outage');
+      const active = queue('active');
+      const paused = queue('paused');
+      const inbox = new Inbox<{ n: number }>((m) => m.ack());
+      const pausedInbox = new Inbox<{ n: number }>((m) => m.ack());
+      await broker.consume(active, inbox.handler, { prefetch: 5 });
+      const pausedHandle = await broker.consume(paused, pausedInbox.handler, { prefetch: 5 });
+      await pausedHandle.pause();
+      await broker.publish(EXCHANGES.tasks, active.bindings[0], { n: 1 });
+      await inbox.waitFor(1);
+
+      const disconnected = next('disconnected');
+      const reconnected = next('connected');
+      expect(await closeRabbitMQConnections(connectionName)).toBe(1);
+      await disconnected;
+      // Issued while the connection is down: must wait, not fail, and arrive after recovery.
+      const duringOutage = broker.publish(EXCHANGES.tasks, active.bindings[0], { n: 2 });
+      const toPaused = broker.publish(EXCHANGES.tasks, paused.bindings[0], { n: 3 });
+      await reconnected;
+      await withTimeout('publish made during the outage', Promise.all([duringOutage, toPaused]));
+      await inbox.waitFor(2);
+      expect(inbox.bodies).toEqual([{ n: 1 }, { n: 2 }]);
+      expect(statuses).toEqual(['connected', 'disconnected', 'connected']);
+      expect(logger.lines.some((l) => l.startsWith('warn RabbitMQ connection lost'))).toBe(true);
+
+      // Still paused after the reconnect; resume() starts it.
+      expect(await broker.queueStats(paused.name)).toEqual({ messages: 1, consumers: 0 });
+      await pausedHandle.resume();
+      await pausedInbox.waitFor(1);
+      expect(pausedInbox.bodies).toEqual([{ n: 3 }]);
+    });
+
+    it('re-sends publishes whose confirms were lost with the connection (at-least-once, none lost)', async () => {
+      const { broker, connectionName, next, logger } = await open('resend');
+      const spec = queue('resend');
+      await broker.assertQueue(spec);
+      const publishes: Array<Promise<void>> = [];
+      let disconnected = false;
+      const lost = next('disconnected').then(() => (disconnected = true));
+      const outage = closeRabbitMQConnections(connectionName);
+      // Keep batches in flight until the connection drops, so some confirms are lost with it.
+      let n = 0;
+      while (!disconnected) {
+        const batch = Array.from({ length: 200 }, () => broker.publish(EXCHANGES.tasks, spec.bindings[0], { n: n++ }));
+        publishes.push(...batch);
+        await Promise.race([Promise.all(batch), lost]);
+      }
+      await outage;
+      await withTimeout('every publish confirmed after recovery', Promise.all(publishes), 20_000);
+      expect(logger.lines.filter((l) => /^warn re-sending \d+ publish/.test(l))).toHaveLength(1);
+
+      const seen = new Set<number>();
+      const inbox = new Inbox<{ n: number }>((m) => {
+        seen.add(m.body.n);
+        m.ack();
+      });
+      await broker.consume(spec, inbox.handler, { prefetch: 500 });
+      await waitUntil(`all ${n} distinct messages`, () => seen.size === n, { timeoutMs: 20_000 });
+      expect(inbox.messages.length).toBeGreaterThanOrEqual(n);
+    });
+
+    it('drops a message that is not JSON with a warning, and keeps consuming', async () => {
+      const { broker, logger } = await open('malformed');
+      const spec = queue('malformed');
+      const inbox = new Inbox<{ ok: boolean }>((m) => m.ack());
+      await broker.consume(spec, inbox.handler, { prefetch: 5 });
+      const ch = await raw.createConfirmChannel();
+      ch.publish(`${prefix}${EXCHANGES.tasks}`, spec.bindings[0], Buffer.from('{not json'), { contentType: 'application/json' });
+      await ch.waitForConfirms();
+      await ch.close();
+      await broker.publish(EXCHANGES.tasks, spec.bindings[0], { ok: true });
+      await inbox.waitFor(1);
+      await waitUntil('queue empty', async () => (await broker.queueStats(spec.name)).messages === 0);
+      expect(inbox.bodies).toEqual([{ ok: true }]);
+      expect(logger.lines.filter((l) => l.includes('that is not JSON'))).toHaveLength(1);
+    });
+
+    it('fails start() with a message naming the URL (password masked) when RabbitMQ is unreachable', async () => {
+      const broker = new AmqpBroker({ url: 'amqp://guest:secret@127.0.0.1:1', prefix, logger: recordingLogger() });
+      await expect(broker.start()).rejects.toThrow(/^cannot connect to RabbitMQ at amqp:\/\/guest:\*\*\*@127\.0\.0\.1:1: /);
+      await expect(broker.publish(EXCHANGES.tasks, 'x', {})).rejects.toThrow('cannot publish: broker is idle');
+    });
+
+    it('close() waits for confirms: every message resolved before close is in the queue', async () => {
+      const { broker } = await open('close');
+      const spec = queue('close');
+      await broker.assertQueue(spec);
+      const publishes = Array.from({ length: 1000 }, (_, i) => broker.publish(EXCHANGES.tasks, spec.bindings[0], { i }));
+      await broker.close();
+      await Promise.all(publishes);
+      const ch = await raw.createChannel();
+      expect((await ch.checkQueue(prefix + spec.name)).messageCount).toBe(1000);
+      await ch.close();
+    });
+  });
+});

@@ -1,0 +1,6 @@
+export * from './broker';
+export * from './errors';
+export * from './logger';
+export * from './topic';
+export * from './memory-broker';
+export * from './amqp-broker';

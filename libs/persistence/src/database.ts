@@ -1,0 +1,84 @@
+import 'reflect-metadata';
+import { DataSource, type QueryRunner } from 'typeorm';
+import { ENTITIES } from './entities/entities';
+import { MIGRATIONS } from './migrations';
+
+/** Where the metadata database is: a PostgreSQL URL (distributed) or the embedded PGlite server's URL (standalone). */
+export interface DatabaseConfig {
+  url: string;
+  /** Connections in the pool. The embedded database must use 1 (it multiplexes clients onto one session). */
+  poolSize?: number;
+  /** Log every SQL statement. */
+  logging?: boolean;
+}
+
+/**
+ * What repositories run SQL on: the database or an open transaction. Always returns the
+ * rows (TypeORM's own `query` returns `[rows, count]` for UPDATE/DELETE on Postgres).
+ */
+export interface Queryable {
+  query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+async function rowsOf(runner: QueryRunner, sql: string, params?: unknown[]): Promise<any[]> {
+  const result = await runner.query(sql, params as any[], true);
+  return result.records ?? [];
+}
+
+/**
+ * The metadata database: a TypeORM data source with the project's entities and
+ * migrations. Never uses `synchronize`: the schema comes from migrations only.
+ */
+export class Database implements Queryable {
+  readonly dataSource: DataSource;
+
+  constructor(readonly config: DatabaseConfig) {
+    this.dataSource = new DataSource({
+      type: 'postgres',
+      url: config.url,
+      entities: ENTITIES,
+      migrations: MIGRATIONS,
+      migrationsTableName: 'swarmflow_migrations',
+      synchronize: false,
+      logging: config.logging ?? false,
+      extra: { max: config.poolSize ?? 10 },
+    });
+  }
+
+  async connect(): Promise<void> {
+    if (!this.dataSource.isInitialized) await this.dataSource.initialize();
+  }
+
+  /** Applies pending migrations; returns their names. */
+  async migrate(): Promise<string[]> {
+    await this.connect();
+    const applied = await this.dataSource.runMigrations({ transaction: 'each' });
+    return applied.map((m) => m.name);
+  }
+
+  /** Names of migrations not applied yet. */
+  async pendingMigrations(): Promise<boolean> {
+    await this.connect();
+    return this.dataSource.showMigrations();
+  }
+
+  async query<T = any>(sql: string, params?: unknown[]): Promise<T[]> {
+    const runner = this.dataSource.createQueryRunner();
+    try {
+      return await rowsOf(runner, sql, params);
+    } finally {
+      await runner.release();
+    }
+  }
+
+  /** Runs `work` in one transaction (READ COMMITTED); rolls back if it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    return this.dataSource.transaction((manager) =>
+      work({ query: (sql, params) => rowsOf(manager.queryRunner!, sql, params) }),
+    );
+  }
+
+  async close(): Promise<void> {
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}

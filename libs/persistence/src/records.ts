@@ -1,0 +1,89 @@
+import type { DagRunState, RunType, SerializedDag, TiState } from '@swarmflow/core';
+
+/** A DAG as the metadata database knows it. */
+export interface DagRecord {
+  dagId: string;
+  fileloc: string;
+  isPaused: boolean;
+  isActive: boolean;
+  latestVersion: string;
+  schedule: string | null;
+  lastScheduledDate: Date | null;
+  firstSeenAt: Date;
+  lastParsedAt: Date;
+}
+
+export interface DagRun {
+  /** Database key. */
+  pk: number;
+  dagId: string;
+  runId: string;
+  versionHash: string;
+  runType: RunType;
+  state: DagRunState;
+  logicalDate: Date;
+  conf: Record<string, unknown>;
+  params: Record<string, unknown>;
+  createdAt: Date;
+  startedAt: Date | null;
+  endedAt: Date | null;
+}
+
+export interface TaskInstance {
+  id: number;
+  runPk: number;
+  dagId: string;
+  taskId: string;
+  state: TiState;
+  tryNumber: number;
+  maxTries: number;
+  queue: string;
+  pool: string;
+  poolSlots: number;
+  priority: number;
+  worker: string | null;
+  hostname: string | null;
+  pid: number | null;
+  exitCode: number | null;
+  reason: string | null;
+  queuedAt: Date | null;
+  startedAt: Date | null;
+  endedAt: Date | null;
+  nextRetryAt: Date | null;
+}
+
+/**
+ * One compare-and-set write of a task instance: applied only if the row is still in
+ * `before.state` at `before.tryNumber`; `steps` are the history rows it records
+ * (several when one batch folds e.g. started + finished).
+ */
+export interface TiTransition {
+  before: TaskInstance;
+  after: TaskInstance;
+  steps: { from: TiState; to: TiState; tryNumber: number; reason: string | null }[];
+}
+
+export interface ImportError {
+  fileloc: string;
+  message: string;
+  at: Date;
+}
+
+export interface WorkerRecord {
+  name: string;
+  hostname: string;
+  queues: string[];
+  concurrency: number;
+  state: string;
+  running: { tiId: number; tryNumber: number }[];
+  firstSeenAt: Date;
+  lastHeartbeatAt: Date;
+}
+
+export interface LogLine {
+  at: string;
+  stream: 'stdout' | 'stderr' | 'system';
+  line: string;
+}
+
+export type { SerializedDag };

@@ -1,0 +1,104 @@
+import type { DagRunState, RunType } from '@swarmflow/core';
+import type { Database, Queryable } from '../database';
+import type { DagRun } from '../records';
+import { toDagRun } from './row-mappers';
+
+export interface NewDagRun {
+  dagId: string;
+  runId: string;
+  versionHash: string;
+  runType: RunType;
+  logicalDate: Date;
+  conf: Record<string, unknown>;
+  params: Record<string, unknown>;
+}
+
+/** Raised when a run id is taken; the API maps it to 409. */
+export class DuplicateRunError extends Error {
+  constructor(readonly dagId: string, readonly runId: string) {
+    super(`DAG "${dagId}" already has a run "${runId}". Fix: pass another run id, or omit it to get a generated one.`);
+    this.name = 'DuplicateRunError';
+  }
+}
+
+export class DagRunRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Creates a run in state `queued`; the scheduler starts it when max_active_runs allows. */
+  async create(run: NewDagRun, q: Queryable = this.db): Promise<DagRun> {
+    const rows = await q.query(
+      `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval)
+       VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true)
+       ON CONFLICT (dag_id, run_id) DO NOTHING RETURNING *`,
+      [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params)],
+    );
+    if (!rows[0]) throw new DuplicateRunError(run.dagId, run.runId);
+    return toDagRun(rows[0]);
+  }
+
+  async get(dagId: string, runId: string, q: Queryable = this.db): Promise<DagRun | null> {
+    const rows = await q.query(`SELECT * FROM dag_run WHERE dag_id = $1 AND run_id = $2`, [dagId, runId]);
+    return rows[0] ? toDagRun(rows[0]) : null;
+  }
+
+  async list(filter: { dagId?: string; state?: DagRunState; limit?: number }): Promise<DagRun[]> {
+    const rows = await this.db.query(
+      `SELECT * FROM dag_run WHERE ($1::text IS NULL OR dag_id = $1) AND ($2::text IS NULL OR state = $2)
+       ORDER BY id DESC LIMIT $3`,
+      [filter.dagId ?? null, filter.state ?? null, filter.limit ?? 100],
+    );
+    return rows.map(toDagRun);
+  }
+
+  /** Runs someone outside the scheduler created or changed (trigger, clear), oldest first. */
+  async needingEvaluation(limit: number, q: Queryable = this.db): Promise<number[]> {
+    const rows = await q.query(`SELECT id FROM dag_run WHERE needs_eval ORDER BY id LIMIT $1`, [limit]);
+    return rows.map((r: any) => Number(r.id));
+  }
+
+  /** Locks the runs (in id order, so two schedulers never deadlock) and returns them. */
+  async lock(pks: number[], q: Queryable): Promise<DagRun[]> {
+    if (pks.length === 0) return [];
+    const rows = await q.query(`SELECT * FROM dag_run WHERE id = ANY($1) ORDER BY id FOR UPDATE`, [pks]);
+    return rows.map(toDagRun);
+  }
+
+  /** Running runs per DAG, for max_active_runs. */
+  async runningCounts(dagIds: string[], q: Queryable): Promise<Map<string, number>> {
+    const rows = await q.query(
+      `SELECT dag_id, count(*)::int AS n FROM dag_run WHERE state = 'running' AND dag_id = ANY($1) GROUP BY dag_id`, [dagIds],
+    );
+    return new Map(rows.map((r: any) => [r.dag_id, r.n]));
+  }
+
+  async setState(pk: number, state: DagRunState, now: Date, q: Queryable): Promise<void> {
+    const ended = state === 'success' || state === 'failed';
+    await q.query(
+      `UPDATE dag_run SET state = $2::text, needs_eval = false,
+         started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN $3::timestamptz ELSE started_at END,
+         ended_at = CASE WHEN $4::boolean THEN $3::timestamptz ELSE NULL END
+       WHERE id = $1`,
+      [pk, state, now, ended],
+    );
+  }
+
+  async markEvaluated(pks: number[], q: Queryable): Promise<void> {
+    if (pks.length) await q.query(`UPDATE dag_run SET needs_eval = false WHERE id = ANY($1) AND needs_eval`, [pks]);
+  }
+
+  async markNeedsEval(pk: number, q: Queryable = this.db): Promise<void> {
+    await q.query(`UPDATE dag_run SET needs_eval = true WHERE id = $1`, [pk]);
+  }
+
+  /** Queued runs, oldest first, for starting under max_active_runs. */
+  async queued(limit: number, q: Queryable): Promise<DagRun[]> {
+    const rows = await q.query(`SELECT * FROM dag_run WHERE state = 'queued' ORDER BY logical_date, id LIMIT $1`, [limit]);
+    return rows.map(toDagRun);
+  }
+
+  async byPks(pks: number[], q: Queryable = this.db): Promise<DagRun[]> {
+    if (pks.length === 0) return [];
+    const rows = await q.query(`SELECT * FROM dag_run WHERE id = ANY($1)`, [pks]);
+    return rows.map(toDagRun);
+  }
+}

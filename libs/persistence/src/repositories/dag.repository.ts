@@ -1,0 +1,92 @@
+import type { SerializedDag } from '@swarmflow/core';
+import type { Database, Queryable } from '../database';
+import type { DagRecord, ImportError } from '../records';
+import { toDagRecord } from './row-mappers';
+
+/** DAGs, their content-hashed versions and the import errors of DAG files. */
+export class DagRepository {
+  /** Versions never change once written, so they are cached forever. */
+  private readonly versions = new Map<string, SerializedDag>();
+
+  constructor(private readonly db: Database) {}
+
+  /**
+   * Records one parse of the DAGs folder: new versions, the DAGs' latest version, the
+   * import errors of broken files; DAGs no longer defined by any file become inactive.
+   * The DAGs of a file that failed to import keep their last good version.
+   */
+  async recordParse(parsed: { dag: SerializedDag; hash: string }[], errors: { fileloc: string; message: string }[], now: Date): Promise<{ newVersions: string[] }> {
+    return this.db.transaction(async (tx) => {
+      const newVersions: string[] = [];
+      for (const { dag, hash } of parsed) {
+        await tx.query(
+          `INSERT INTO dag (dag_id, fileloc, latest_version, schedule, first_seen_at, last_parsed_at, is_active)
+           VALUES ($1, $2, $3, $4, $5, $5, true)
+           ON CONFLICT (dag_id) DO UPDATE SET fileloc = $2, latest_version = $3, schedule = $4, last_parsed_at = $5, is_active = true`,
+          [dag.id, dag.fileloc, hash, dag.schedule, now],
+        );
+        const inserted = await tx.query(
+          `INSERT INTO dag_version (dag_id, version_hash, serialized, created_at) VALUES ($1, $2, $3, $4)
+           ON CONFLICT DO NOTHING RETURNING version_hash`,
+          [dag.id, hash, JSON.stringify(dag), now],
+        );
+        if (inserted.length > 0) newVersions.push(`${dag.id}@${hash.slice(0, 12)}`);
+      }
+      const brokenFiles = errors.map((e) => e.fileloc);
+      await tx.query(
+        `UPDATE dag SET is_active = false WHERE is_active AND NOT (dag_id = ANY($1)) AND NOT (fileloc = ANY($2))`,
+        [parsed.map((p) => p.dag.id), brokenFiles],
+      );
+      await tx.query(`DELETE FROM import_error WHERE NOT (fileloc = ANY($1))`, [brokenFiles]);
+      for (const e of errors) {
+        await tx.query(
+          `INSERT INTO import_error (fileloc, message, at) VALUES ($1, $2, $3)
+           ON CONFLICT (fileloc) DO UPDATE SET message = $2, at = $3`,
+          [e.fileloc, e.message, now],
+        );
+      }
+      return { newVersions };
+    });
+  }
+
+  async list(includeInactive = false): Promise<DagRecord[]> {
+    const rows = await this.db.query(`SELECT * FROM dag ${includeInactive ? '' : 'WHERE is_active'} ORDER BY dag_id`);
+    return rows.map(toDagRecord);
+  }
+
+  async get(dagId: string, q: Queryable = this.db): Promise<DagRecord | null> {
+    const rows = await q.query(`SELECT * FROM dag WHERE dag_id = $1`, [dagId]);
+    return rows[0] ? toDagRecord(rows[0]) : null;
+  }
+
+  async version(dagId: string, hash: string, q: Queryable = this.db): Promise<SerializedDag> {
+    const key = `${dagId}@${hash}`;
+    const cached = this.versions.get(key);
+    if (cached) return cached;
+    const rows = await q.query(`SELECT serialized FROM dag_version WHERE dag_id = $1 AND version_hash = $2`, [dagId, hash]);
+    if (!rows[0]) throw new Error(`DAG version ${key} is missing from the database`);
+    const dag = rows[0].serialized as SerializedDag;
+    this.versions.set(key, dag);
+    return dag;
+  }
+
+  async setPaused(dagId: string, paused: boolean): Promise<DagRecord | null> {
+    const rows = await this.db.query(`UPDATE dag SET is_paused = $2 WHERE dag_id = $1 RETURNING *`, [dagId, paused]);
+    return rows[0] ? toDagRecord(rows[0]) : null;
+  }
+
+  /** Active, unpaused DAGs with a schedule. */
+  async scheduled(q: Queryable = this.db): Promise<DagRecord[]> {
+    const rows = await q.query(`SELECT * FROM dag WHERE is_active AND NOT is_paused AND schedule IS NOT NULL`);
+    return rows.map(toDagRecord);
+  }
+
+  async setLastScheduledDate(dagId: string, date: Date, q: Queryable): Promise<void> {
+    await q.query(`UPDATE dag SET last_scheduled_date = $2 WHERE dag_id = $1`, [dagId, date]);
+  }
+
+  async importErrors(): Promise<ImportError[]> {
+    const rows = await this.db.query(`SELECT * FROM import_error ORDER BY fileloc`);
+    return rows.map((r: any) => ({ fileloc: r.fileloc, message: r.message, at: new Date(r.at) }));
+  }
+}

@@ -1,0 +1,62 @@
+import type { Database, Queryable } from '../database';
+
+export interface OutboxMessage {
+  exchange: string;
+  routingKey: string;
+  payload: object;
+}
+
+/**
+ * Transactional outbox: messages are written in the same transaction as the state change
+ * that needs them, and published after commit. A crash between commit and publish leaves
+ * them here, and the next relay sends them (at-least-once).
+ */
+export class OutboxRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Adds messages in the caller's transaction; returns their ids in order. */
+  async add(messages: OutboxMessage[], q: Queryable): Promise<number[]> {
+    if (messages.length === 0) return [];
+    const rows = await q.query(
+      `INSERT INTO outbox (exchange, routing_key, payload)
+       SELECT m.exchange, m.routing_key, m.payload FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS m(exchange, routing_key, payload, n)
+       ORDER BY n RETURNING id`,
+      [messages.map((m) => m.exchange), messages.map((m) => m.routingKey), messages.map((m) => JSON.stringify(m.payload))],
+    );
+    return rows.map((r: any) => Number(r.id));
+  }
+
+  /** Forgets messages the broker confirmed. */
+  async markPublished(ids: number[], q: Queryable = this.db): Promise<void> {
+    if (ids.length) await q.query(`DELETE FROM outbox WHERE id = ANY($1)`, [ids]);
+  }
+
+  /**
+   * Recovery sweep: publishes messages older than `olderThan` (left by a crash between
+   * commit and publish, or by a scheduler that died), in id order, `batch` at a time, and
+   * deletes those the broker confirmed. Rows are locked with SKIP LOCKED so several
+   * schedulers can sweep at once. Returns how many were published.
+   */
+  async relay(publish: (m: OutboxMessage) => Promise<void>, olderThan: Date, batch = 1000): Promise<number> {
+    let total = 0;
+    for (;;) {
+      const sent = await this.db.transaction(async (tx) => {
+        const rows = await tx.query(
+          `SELECT id, exchange, routing_key, payload FROM outbox WHERE published_at IS NULL AND created_at < $2
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [batch, olderThan],
+        );
+        if (rows.length === 0) return 0;
+        await Promise.all(rows.map((r: any) => publish({ exchange: r.exchange, routingKey: r.routing_key, payload: r.payload })));
+        await tx.query(`DELETE FROM outbox WHERE id = ANY($1)`, [rows.map((r: any) => r.id)]);
+        return rows.length;
+      });
+      total += sent;
+      if (sent < batch) return total;
+    }
+  }
+
+  async pending(): Promise<number> {
+    const rows = await this.db.query(`SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL`);
+    return rows[0].n;
+  }
+}

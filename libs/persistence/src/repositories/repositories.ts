@@ -1,0 +1,29 @@
+import type { Database } from '../database';
+import { DagRepository } from './dag.repository';
+import { DagRunRepository } from './dag-run.repository';
+import { OutboxRepository } from './outbox.repository';
+import { PoolRepository } from './pool.repository';
+import { TaskInstanceRepository } from './task-instance.repository';
+import { TaskLogRepository } from './task-log.repository';
+import { WorkerRepository } from './worker.repository';
+
+/** Every repository over one database. */
+export class Repositories {
+  readonly dags: DagRepository;
+  readonly runs: DagRunRepository;
+  readonly tis: TaskInstanceRepository;
+  readonly outbox: OutboxRepository;
+  readonly logs: TaskLogRepository;
+  readonly workers: WorkerRepository;
+  readonly pools: PoolRepository;
+
+  constructor(readonly db: Database) {
+    this.dags = new DagRepository(db);
+    this.runs = new DagRunRepository(db);
+    this.tis = new TaskInstanceRepository(db);
+    this.outbox = new OutboxRepository(db);
+    this.logs = new TaskLogRepository(db);
+    this.workers = new WorkerRepository(db);
+    this.pools = new PoolRepository(db);
+  }
+}

@@ -1,0 +1,130 @@
+import type { SerializedDag, TiState } from '@swarmflow/core';
+import type { Database, Queryable } from '../database';
+import type { TaskInstance, TiTransition } from '../records';
+import { toTaskInstance } from './row-mappers';
+
+/**
+ * Task instances. Every state change goes through `applyTransitions`: a compare-and-set
+ * on (state, try_number) plus the history rows, in the caller's transaction.
+ */
+export class TaskInstanceRepository {
+  constructor(private readonly db: Database) {}
+
+  /** Creates the run's task instances in state `none` from the run's pinned DAG version. */
+  async createForRun(runPk: number, dag: SerializedDag, q: Queryable): Promise<void> {
+    const t = dag.tasks;
+    await q.query(
+      `INSERT INTO task_instance (run_pk, dag_id, task_id, state, try_number, max_tries, queue, pool, pool_slots, priority)
+       SELECT $1, $2, u.task_id, 'none', 0, u.max_tries, u.queue, u.pool, u.pool_slots, u.priority
+       FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::int[], $8::int[])
+         AS u(task_id, max_tries, queue, pool, pool_slots, priority)
+       ON CONFLICT (run_pk, task_id) DO NOTHING`,
+      [runPk, dag.id, t.map((x) => x.id), t.map((x) => x.retries + 1), t.map((x) => x.queue),
+        t.map((x) => x.pool), t.map((x) => x.poolSlots), t.map((x) => x.priority)],
+    );
+  }
+
+  async forRuns(runPks: number[], q: Queryable = this.db): Promise<TaskInstance[]> {
+    if (runPks.length === 0) return [];
+    const rows = await q.query(`SELECT * FROM task_instance WHERE run_pk = ANY($1) ORDER BY id`, [runPks]);
+    return rows.map(toTaskInstance);
+  }
+
+  async byIds(ids: number[], q: Queryable = this.db): Promise<TaskInstance[]> {
+    if (ids.length === 0) return [];
+    const rows = await q.query(`SELECT * FROM task_instance WHERE id = ANY($1)`, [ids]);
+    return rows.map(toTaskInstance);
+  }
+
+  async inStates(states: TiState[], limit: number, q: Queryable = this.db): Promise<TaskInstance[]> {
+    const rows = await q.query(
+      `SELECT * FROM task_instance WHERE state = ANY($1) ORDER BY priority DESC, id LIMIT $2`, [states, limit],
+    );
+    return rows.map(toTaskInstance);
+  }
+
+  /** up_for_retry instances whose retry delay has passed. */
+  async retryDue(now: Date, limit: number, q: Queryable): Promise<TaskInstance[]> {
+    const rows = await q.query(
+      `SELECT * FROM task_instance WHERE state = 'up_for_retry' AND next_retry_at <= $1 ORDER BY next_retry_at LIMIT $2`,
+      [now, limit],
+    );
+    return rows.map(toTaskInstance);
+  }
+
+  /** Instances running or queued-and-claimed on the given workers. */
+  async onWorkers(workers: string[], q: Queryable): Promise<TaskInstance[]> {
+    if (workers.length === 0) return [];
+    const rows = await q.query(`SELECT * FROM task_instance WHERE state = 'running' AND worker = ANY($1)`, [workers]);
+    return rows.map(toTaskInstance);
+  }
+
+  /** Running instances whose worker never sent a heartbeat (it died before its first one). */
+  async runningOnUnknownWorkers(startedBefore: Date, q: Queryable): Promise<TaskInstance[]> {
+    const rows = await q.query(
+      `SELECT ti.* FROM task_instance ti LEFT JOIN worker w ON w.name = ti.worker
+       WHERE ti.state = 'running' AND w.name IS NULL AND ti.started_at < $1`, [startedBefore],
+    );
+    return rows.map(toTaskInstance);
+  }
+
+  /** Queued + running pool slots per pool, and queued + running instances per DAG. */
+  async activeCounts(q: Queryable): Promise<{ poolSlots: Map<string, number>; perDag: Map<string, number> }> {
+    const rows = await q.query(
+      `SELECT pool, dag_id, sum(pool_slots)::int AS slots, count(*)::int AS n FROM task_instance
+       WHERE state IN ('queued', 'running') GROUP BY pool, dag_id`,
+    );
+    const poolSlots = new Map<string, number>();
+    const perDag = new Map<string, number>();
+    for (const r of rows) {
+      poolSlots.set(r.pool, (poolSlots.get(r.pool) ?? 0) + r.slots);
+      perDag.set(r.dag_id, (perDag.get(r.dag_id) ?? 0) + r.n);
+    }
+    return { poolSlots, perDag };
+  }
+
+  /**
+   * Applies compare-and-set transitions in one statement and records their history.
+   * Returns the ids that applied; the others changed under us and must be re-decided.
+   */
+  async applyTransitions(transitions: TiTransition[], now: Date, q: Queryable): Promise<Set<number>> {
+    if (transitions.length === 0) return new Set();
+    const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
+    const rows = await q.query(
+      `UPDATE task_instance t SET state = v.state, try_number = v.try_number, worker = v.worker, hostname = v.hostname,
+         pid = v.pid, exit_code = v.exit_code, reason = v.reason, queued_at = v.queued_at, started_at = v.started_at,
+         ended_at = v.ended_at, next_retry_at = v.next_retry_at, max_tries = v.max_tries, updated_at = $16
+       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
+                   $9::int[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::int[])
+         AS v(id, from_state, from_try, state, try_number, worker, hostname, pid, exit_code, reason, queued_at,
+              started_at, ended_at, next_retry_at, max_tries)
+       WHERE t.id = v.id AND t.state = v.from_state AND t.try_number = v.from_try
+       RETURNING t.id`,
+      [
+        col((t) => t.before.id), col((t) => t.before.state), col((t) => t.before.tryNumber),
+        col((t) => t.after.state), col((t) => t.after.tryNumber), col((t) => t.after.worker),
+        col((t) => t.after.hostname), col((t) => t.after.pid), col((t) => t.after.exitCode),
+        col((t) => t.after.reason), col((t) => t.after.queuedAt), col((t) => t.after.startedAt),
+        col((t) => t.after.endedAt), col((t) => t.after.nextRetryAt), col((t) => t.after.maxTries),
+        now,
+      ],
+    );
+    const applied = new Set<number>(rows.map((r: any) => Number(r.id)));
+    const history = transitions.filter((t) => applied.has(t.before.id)).flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
+    if (history.length > 0) {
+      await q.query(
+        `INSERT INTO task_state_history (ti_id, try_number, from_state, to_state, reason, at)
+         SELECT * , $6::timestamptz FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[])`,
+        [history.map((h) => h.id), history.map((h) => h.tryNumber), history.map((h) => h.from), history.map((h) => h.to),
+          history.map((h) => h.reason), now],
+      );
+    }
+    return applied;
+  }
+
+  /** The recorded transitions of one task instance, oldest first. */
+  async history(tiId: number): Promise<{ tryNumber: number; from: TiState; to: TiState; reason: string | null; at: Date }[]> {
+    const rows = await this.db.query(`SELECT * FROM task_state_history WHERE ti_id = $1 ORDER BY id`, [tiId]);
+    return rows.map((r: any) => ({ tryNumber: r.try_number, from: r.from_state, to: r.to_state, reason: r.reason, at: new Date(r.at) }));
+  }
+}

@@ -1,0 +1,39 @@
+import type { Database } from '../database';
+import type { LogLine } from '../records';
+
+export interface LogBatchRow {
+  tiId: number;
+  tryNumber: number;
+  seq: number;
+  lines: LogLine[];
+}
+
+/** Log lines per task try, stored in the batches the workers sent. */
+export class TaskLogRepository {
+  constructor(private readonly db: Database) {}
+
+  async append(batches: LogBatchRow[]): Promise<void> {
+    if (batches.length === 0) return;
+    await this.db.query(
+      `INSERT INTO task_log (ti_id, try_number, seq, lines)
+       SELECT b.ti_id, b.try_number, b.seq, b.lines FROM unnest($1::bigint[], $2::int[], $3::int[], $4::jsonb[])
+         AS b(ti_id, try_number, seq, lines)
+       WHERE EXISTS (SELECT 1 FROM task_instance t WHERE t.id = b.ti_id)`,
+      [batches.map((b) => b.tiId), batches.map((b) => b.tryNumber), batches.map((b) => b.seq), batches.map((b) => JSON.stringify(b.lines))],
+    );
+  }
+
+  /**
+   * Lines of one try after `cursor` (exclusive; 0 = from the start), in the order the
+   * worker sent them. Returns the cursor to pass next time (for live tails).
+   */
+  async read(tiId: number, tryNumber: number, cursor = 0, limit = 1000): Promise<{ lines: LogLine[]; cursor: number }> {
+    const rows = await this.db.query(
+      `SELECT id, lines FROM task_log WHERE ti_id = $1 AND try_number = $2 AND id > $3 ORDER BY seq, id LIMIT $4`,
+      [tiId, tryNumber, cursor, limit],
+    );
+    const lines = rows.flatMap((r: any) => r.lines as LogLine[]);
+    const next = rows.reduce((max: number, r: any) => Math.max(max, Number(r.id)), cursor);
+    return { lines, cursor: next };
+  }
+}

@@ -1,0 +1,47 @@
+import type { Database, Queryable } from '../database';
+import type { WorkerRecord } from '../records';
+
+export interface WorkerHeartbeat {
+  name: string;
+  hostname: string;
+  queues: string[];
+  concurrency: number;
+  state: string;
+  running: { tiId: number; tryNumber: number }[];
+}
+
+/** Workers as their heartbeats describe them; the time is the scheduler's receipt time (no clock skew). */
+export class WorkerRepository {
+  constructor(private readonly db: Database) {}
+
+  async recordHeartbeats(beats: WorkerHeartbeat[], now: Date, q: Queryable = this.db): Promise<void> {
+    if (beats.length === 0) return;
+    await q.query(
+      `INSERT INTO worker (name, hostname, queues, concurrency, state, running, first_seen_at, last_heartbeat_at)
+       SELECT u.name, u.hostname, u.queues, u.concurrency, u.state, u.running, $7, $7
+       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::jsonb[])
+         AS u(name, hostname, queues, concurrency, state, running)
+       ON CONFLICT (name) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
+         concurrency = excluded.concurrency, state = excluded.state, running = excluded.running,
+         last_heartbeat_at = excluded.last_heartbeat_at`,
+      [beats.map((b) => b.name), beats.map((b) => b.hostname), beats.map((b) => JSON.stringify(b.queues)),
+        beats.map((b) => b.concurrency), beats.map((b) => b.state), beats.map((b) => JSON.stringify(b.running)), now],
+    );
+  }
+
+  /** Marks workers silent since `before` as lost and returns their names. */
+  async markLost(before: Date, q: Queryable): Promise<string[]> {
+    const rows = await q.query(
+      `UPDATE worker SET state = 'lost' WHERE state IN ('active', 'draining') AND last_heartbeat_at < $1 RETURNING name`, [before],
+    );
+    return rows.map((r: any) => r.name);
+  }
+
+  async list(): Promise<WorkerRecord[]> {
+    const rows = await this.db.query(`SELECT * FROM worker ORDER BY name`);
+    return rows.map((r: any) => ({
+      name: r.name, hostname: r.hostname, queues: r.queues, concurrency: r.concurrency, state: r.state,
+      running: r.running, firstSeenAt: new Date(r.first_seen_at), lastHeartbeatAt: new Date(r.last_heartbeat_at),
+    }));
+  }
+}

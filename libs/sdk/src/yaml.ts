@@ -1,0 +1,216 @@
+import {
+  DagCycleError, DagValidationError, suggestName, validateDag,
+  type DagInput, type SerializedDag, type TaskInput,
+} from '@swarmflow/core';
+import { Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Pair, type YAMLMap } from 'yaml';
+
+/** YAML key -> DagInput key, per section. Order = the order shown in "allowed keys". */
+const DAG_KEYS: Record<string, keyof DagInput> = {
+  id: 'id', description: 'description', schedule: 'schedule', catchup: 'catchup', start_date: 'startDate',
+  max_active_runs: 'maxActiveRuns', max_active_tasks: 'maxActiveTasks', params: 'params', defaults: 'defaults',
+  tags: 'tags', tasks: 'tasks',
+};
+const DEFAULT_KEYS: Record<string, string> = {
+  retries: 'retries', retry_delay: 'retryDelay', retry_backoff: 'retryBackoff', max_retry_delay: 'maxRetryDelay',
+  timeout: 'timeout', queue: 'queue', priority: 'priority', pool: 'pool', pool_slots: 'poolSlots',
+  trigger_rule: 'triggerRule', skip_exit_code: 'skipExitCode', env: 'env', cwd: 'cwd',
+};
+const TASK_KEYS: Record<string, string> = { shell: 'command', command: 'command', upstream: 'upstream', kind: 'kind', ...DEFAULT_KEYS };
+const PARAM_KEYS: Record<string, string> = {
+  type: 'type', default: 'default', description: 'description', enum: 'enum', minimum: 'minimum', maximum: 'maximum',
+  min_length: 'minLength', max_length: 'maxLength', pattern: 'pattern',
+};
+
+/** One YAML DAG and where its fields are, to put line numbers on validation errors. */
+interface ParsedYamlDag {
+  input: DagInput;
+  /** `${taskId ?? ''}\u0000${field}` -> 1-based line. */
+  lines: Map<string, number>;
+  line: number;
+}
+
+/** camelCase field -> the snake_case key users wrote in YAML. */
+const YAML_NAME: Record<string, string> = Object.fromEntries(
+  Object.entries({ ...DAG_KEYS, ...TASK_KEYS, ...PARAM_KEYS }).filter(([yamlKey, key]) => yamlKey !== key && yamlKey !== 'shell').map(([yamlKey, key]) => [key, yamlKey]),
+);
+
+const lineKey = (taskId: string | null, field: string | null) => `${taskId ?? ''}\u0000${field ?? ''}`;
+
+class YamlDagReader {
+  readonly lines = new Map<string, number>();
+  dagId: string | null = null;
+
+  constructor(
+    private readonly file: string,
+    private readonly doc: Document.Parsed,
+    private readonly counter: LineCounter,
+  ) {}
+
+  lineOf(node: Node | null | undefined): number | null {
+    const offset = node?.range?.[0];
+    return offset === undefined ? null : this.counter.linePos(offset).line;
+  }
+
+  fail(node: Node | null | undefined, taskId: string | null, field: string | null, problem: string, fix: string): never {
+    throw new DagValidationError({ file: this.file, dagId: this.dagId, taskId, field, line: this.lineOf(node) }, problem, fix);
+  }
+
+  js(node: unknown): unknown {
+    if (node === null || node === undefined) return null;
+    return (node as Node).toJS(this.doc);
+  }
+
+  /** The pairs of a mapping, each with its camelCase key; unknown keys are errors. */
+  entries(map: YAMLMap, section: string, keys: Record<string, string>, taskId: string | null): { key: string; yamlKey: string; pair: Pair<Node, Node | null> }[] {
+    return (map.items as Pair<Node, Node | null>[]).map((pair) => {
+      const yamlKey = isScalar(pair.key) ? String(pair.key.value) : String(this.js(pair.key));
+      const key = keys[yamlKey];
+      if (key === undefined) {
+        const near = suggestName(yamlKey, Object.keys(keys));
+        const hint = near ? `did you mean "${near}"? ` : '';
+        this.fail(pair.key, taskId, yamlKey, `unknown ${section} key "${yamlKey}"`, `${hint}use only ${Object.keys(keys).join(', ')}`);
+      }
+      return { key, yamlKey, pair };
+    });
+  }
+
+  mapping(node: Node | null, what: string, taskId: string | null, field: string | null, fix: string): YAMLMap {
+    if (!isMap(node)) this.fail(node, taskId, field, `${what} must be a mapping (got ${JSON.stringify(this.js(node))})`, fix);
+    return node as YAMLMap;
+  }
+
+  readSettings(map: YAMLMap, section: string, keys: Record<string, string>, taskId: string | null, prefix: string): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const { key, yamlKey, pair } of this.entries(map, section, keys, taskId)) {
+      const line = this.lineOf(pair.key);
+      if (line !== null) this.lines.set(lineKey(taskId, prefix + key), line);
+      if (key === 'command' && out.command !== undefined) {
+        this.fail(pair.key, taskId, 'command', `task has both "shell" and "command"`, 'keep one: "shell" for a shell string, "command" for a string or an argv list');
+      }
+      let value = this.js(pair.value);
+      if (yamlKey === 'shell' && typeof value !== 'string') {
+        this.fail(pair.value ?? pair.key, taskId, 'command', `shell must be a string (got ${JSON.stringify(value)})`, 'quote the command, or use "command:" with a list for argv');
+      }
+      if (key === 'upstream' && typeof value === 'string') value = [value];
+      out[key] = value;
+    }
+    return out;
+  }
+
+  readDag(root: Node | null): DagInput {
+    const top = this.mapping(root, 'a DAG document', null, null, 'write a mapping with id, schedule, tasks, ...');
+    const idPair = (top.items as Pair<Node, Node | null>[]).find((p) => isScalar(p.key) && p.key.value === 'id');
+    const id = idPair ? this.js(idPair.value) : undefined;
+    if (typeof id === 'string') this.dagId = id;
+    const input: Record<string, unknown> = {};
+    for (const { key, pair } of this.entries(top, 'DAG', DAG_KEYS, null)) {
+      const line = this.lineOf(pair.key);
+      if (line !== null) this.lines.set(lineKey(null, key), line);
+      if (key === 'params') input.params = this.readParams(pair.value);
+      else if (key === 'defaults') {
+        const map = this.mapping(pair.value, 'defaults', null, 'defaults', 'use e.g. defaults: { retries: 2 }');
+        input.defaults = this.readSettings(map, 'defaults', DEFAULT_KEYS, null, 'defaults.');
+      } else if (key === 'tasks') input.tasks = this.readTasks(pair.value);
+      else input[key] = this.js(pair.value);
+    }
+    return input as unknown as DagInput;
+  }
+
+  readParams(node: Node | null): Record<string, unknown> {
+    const map = this.mapping(node, 'params', null, 'params', 'use e.g. params: { region: { type: string, default: eu } }');
+    const out: Record<string, unknown> = {};
+    for (const pair of map.items as Pair<Node, Node | null>[]) {
+      const name = String(this.js(pair.key));
+      const field = `params.${name}`;
+      const line = this.lineOf(pair.key);
+      if (line !== null) this.lines.set(lineKey(null, field), line);
+      const spec = this.mapping(pair.value, field, null, field, `use e.g. ${name}: { type: string, default: x }`);
+      const values: Record<string, unknown> = {};
+      for (const { key, pair: p } of this.entries(spec, `param "${name}"`, PARAM_KEYS, null)) {
+        const l = this.lineOf(p.key);
+        if (l !== null) this.lines.set(lineKey(null, `${field}.${key}`), l);
+        values[key] = this.js(p.value);
+      }
+      out[name] = values;
+    }
+    return out;
+  }
+
+  readTasks(node: Node | null): TaskInput[] {
+    const map = this.mapping(node, 'tasks', null, 'tasks', 'use e.g. tasks: { extract: { shell: "extract.sh" } }');
+    return (map.items as Pair<Node, Node | null>[]).map((pair, index) => {
+      const id = this.js(pair.key);
+      const taskId = typeof id === 'string' ? id : String(id);
+      const line = this.lineOf(pair.key);
+      if (line !== null) {
+        this.lines.set(lineKey(taskId, null), line);
+        this.lines.set(lineKey(null, `tasks[${index}].id`), line);
+        this.lines.set(lineKey(taskId, 'id'), line);
+      }
+      // `load: "load.sh"` is short for `load: { shell: "load.sh" }`.
+      if (isScalar(pair.value) && typeof pair.value.value === 'string') return { id: taskId, command: pair.value.value };
+      const body = this.mapping(pair.value, `task "${taskId}"`, taskId, null, `use e.g. ${taskId}: { shell: "run.sh", upstream: [other] }`);
+      const settings = this.readSettings(body, 'task', TASK_KEYS, taskId, '');
+      if (settings.command === undefined) {
+        this.fail(pair.key, taskId, 'command', 'task has no command', 'add shell: "..." (a shell string) or command: [...] (argv)');
+      }
+      return { ...settings, id: taskId } as unknown as TaskInput;
+    });
+  }
+}
+
+function parse(text: string, file: string): ParsedYamlDag[] {
+  const counter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: counter, prettyErrors: true });
+  if (!Array.isArray(docs)) return []; // an empty stream
+  const dags: ParsedYamlDag[] = [];
+  for (const doc of docs) {
+    const error = doc.errors[0];
+    if (error) {
+      const line = error.linePos?.[0].line ?? null;
+      const problem = `YAML syntax error: ${error.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`;
+      throw new DagValidationError({ file, dagId: null, taskId: null, field: null, line }, problem, 'correct the YAML at this line');
+    }
+    if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty document
+    const reader = new YamlDagReader(file, doc, counter);
+    const input = reader.readDag(doc.contents as Node);
+    dags.push({ input, lines: reader.lines, line: reader.lineOf(doc.contents as Node) ?? 1 });
+  }
+  return dags;
+}
+
+/**
+ * Reads the DAGs of a YAML file (one per document; `---` separates documents). Keys are
+ * snake_case (`start_date`, `retry_delay`, `trigger_rule`…); a task has `shell: "…"` or
+ * `command: "…" | [argv]`, `upstream: [ids]` and any of the `defaults` keys.
+ * @throws DagValidationError with `file:line` for YAML syntax errors, unknown keys (listing
+ *   the allowed ones), and tasks with no or two commands. Other checks are `validateDag`'s.
+ */
+export function parseYamlDags(text: string, file: string): DagInput[] {
+  return parse(text, file).map((d) => d.input);
+}
+
+/**
+ * {@link parseYamlDags} then `validateDag` on each DAG; validation errors get the line
+ * of the offending key (or of its task, or of the document).
+ */
+export function loadYamlDags(text: string, file: string): SerializedDag[] {
+  return parse(text, file).map(({ input, lines, line }) => {
+    try {
+      return validateDag(input, file);
+    } catch (err) {
+      if (!(err instanceof DagValidationError) || err.line !== null) throw err;
+      const at = lines.get(lineKey(err.taskId, err.field)) ?? lines.get(lineKey(err.taskId, null)) ?? line;
+      throw inYamlTerms(err).withLine(at);
+    }
+  });
+}
+
+/** The same error with the field's camelCase name (`retryDelay`) replaced by its YAML key (`retry_delay`). */
+function inYamlTerms(err: DagValidationError): DagValidationError {
+  const last = err.field?.split('.').pop();
+  const yamlName = last ? YAML_NAME[last] : undefined;
+  if (!yamlName || err instanceof DagCycleError) return err;
+  const problem = err.problem.replace(new RegExp(`\\b${last}\\b`, 'g'), yamlName);
+  return new DagValidationError(err, problem, err.fix);
+}
