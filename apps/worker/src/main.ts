@@ -1,18 +1,18 @@
 import { Logger } from '@nestjs/common';
 import { AmqpBroker } from '@swarmflow/messaging';
 import { startWorker } from './start-worker';
-import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError } from './worker.config';
+import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError, type WorkerArgs } from './worker.config';
 
 /**
  * Worker process: config from env and args, broker, worker, signals. First SIGTERM or
  * SIGINT drains (running tasks finish), a second one cancels them; both exit 0 once the
  * last heartbeat is out.
  */
-async function bootstrap(): Promise<void> {
+export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(process.argv.slice(2))): Promise<void> {
   const logger = new Logger('Worker');
   let config;
   try {
-    config = loadWorkerConfig(process.env, parseWorkerArgs(process.argv.slice(2)));
+    config = loadWorkerConfig(process.env, args);
   } catch (err) {
     if (!(err instanceof WorkerConfigError)) throw err;
     logger.error(`invalid configuration: ${err.message}`);
@@ -45,7 +45,7 @@ async function bootstrap(): Promise<void> {
 }
 
 if (require.main === module) {
-  bootstrap().catch((err: unknown) => {
+  runWorkerProcess().catch((err: unknown) => {
     new Logger('Worker').error(`worker failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
     process.exit(1);
   });

@@ -6,7 +6,7 @@ describe('loadWorkerConfig', () => {
     expect(loadWorkerConfig({})).toEqual({
       amqpUrl: 'amqp://guest:guest@127.0.0.1:5672',
       brokerPrefix: undefined,
-      worker: { name: `${hostname()}-${process.pid}`, hostname: hostname(), queues: ['default'], concurrency: 4 },
+      worker: { name: `${hostname()}-${process.pid}`, hostname: hostname(), queues: ['default'], concurrency: 4, heartbeatIntervalMs: 5000 },
     });
   });
 

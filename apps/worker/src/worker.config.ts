@@ -1,3 +1,4 @@
+import { parseDuration } from '@swarmflow/core';
 import { hostname } from 'node:os';
 import type { WorkerOptions } from './worker.service';
 
@@ -36,7 +37,7 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 /**
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
- * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`) and command-line values.
+ * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`) and command-line values.
  * Throws {@link WorkerConfigError} naming the first bad variable or flag.
  */
 export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, args: WorkerArgs = {}): WorkerConfig {
@@ -75,10 +76,18 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, args: Wor
     throw new WorkerConfigError(nameSetting.source, `may hold letters, digits, '_', '-' and '.', got ${JSON.stringify(name)}`);
   }
 
+  const interval = nonEmpty(env.SWARMFLOW_HEARTBEAT_INTERVAL) ?? '5s';
+  let heartbeatIntervalMs: number;
+  try {
+    heartbeatIntervalMs = parseDuration(interval, 'SWARMFLOW_HEARTBEAT_INTERVAL');
+  } catch {
+    throw new WorkerConfigError('SWARMFLOW_HEARTBEAT_INTERVAL', `must be a duration such as 5s or 500ms, got ${JSON.stringify(interval)}`);
+  }
+
   return {
     amqpUrl,
     brokerPrefix: prefix === '' ? undefined : prefix,
-    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency },
+    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs },
   };
 }
 

@@ -96,7 +96,9 @@ export class DagProcessor {
     const child: ChildProcess = fork(path.join(__dirname, `dag-file.child${ext}`), [], {
       execArgv: ['--require', require.resolve('tsx/cjs')],
       stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
-      env: { ...process.env, TSX_TSCONFIG_PATH: path.resolve(__dirname, '../../../../tsconfig.json') },
+      // From source (tests), tsx maps the @swarmflow/* aliases with the repository's tsconfig;
+      // the compiled build has them rewritten already.
+      env: ext === '.ts' ? { ...process.env, TSX_TSCONFIG_PATH: path.resolve(__dirname, '../../../../tsconfig.json') } : process.env,
     });
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)));

@@ -1,0 +1,186 @@
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, hostname } from 'node:os';
+import path from 'node:path';
+import { Logger } from '@nestjs/common';
+import type { Command } from 'commander';
+import { MemoryBroker } from '@swarmflow/messaging';
+import { Database, EmbeddedPostgres, Repositories } from '@swarmflow/persistence';
+import { schedulerConfigFromEnv } from '../../scheduler/src/config';
+import { startScheduler } from '../../scheduler/src/main';
+import { Scheduler } from '../../scheduler/src/scheduler';
+import { createWebserver } from '../../webserver/src/webserver';
+import { startWebserver } from '../../webserver/src/main';
+import { loadWebserverConfig } from '../../webserver/src/webserver.config';
+import { startWorker } from '../../worker/src/start-worker';
+import { runWorkerProcess } from '../../worker/src/main';
+
+/** The standalone home folder: embedded database, and where the CLI finds the server's URL. */
+export function swarmflowHome(): string {
+  return process.env.SWARMFLOW_HOME ?? path.join(homedir(), '.swarmflow');
+}
+
+/** The repository's example DAGs, the standalone default. */
+const EXAMPLE_DAGS = path.resolve(__dirname, '../../../../examples/dags');
+
+/** Fails the command with one clear line (exit 2), never a stack trace, for known setup errors. */
+function fail(err: unknown): never {
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(`swarmflow: ${message}\n`);
+  process.exit(2);
+}
+
+function onSignals(stop: () => Promise<void>): void {
+  let stopping = false;
+  const handler = (signal: string) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting now\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`${signal}: shutting down (running tasks get their grace period; send it again to exit now)\n`);
+    stop().then(() => process.exit(0), (err) => fail(err));
+  };
+  process.on('SIGINT', () => handler('SIGINT'));
+  process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+interface StandaloneOptions {
+  dags?: string;
+  port: string;
+  host: string;
+  concurrency: string;
+  home?: string;
+}
+
+/**
+ * Standalone mode: scheduler, webserver and one worker in this process, on an embedded
+ * PostgreSQL (PGlite) in the home folder and an in-memory broker. Nothing to install.
+ */
+async function runStandalone(opts: StandaloneOptions): Promise<void> {
+  const logger = new Logger('standalone');
+  const home = path.resolve(opts.home ?? swarmflowHome());
+  const dagsFolder = path.resolve(opts.dags ?? process.env.SWARMFLOW_DAGS_FOLDER ?? EXAMPLE_DAGS);
+  const concurrency = Number(opts.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1) fail(`--concurrency must be a whole number ≥ 1 (got "${opts.concurrency}")`);
+  const port = Number(opts.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number (got "${opts.port}")`);
+  mkdirSync(home, { recursive: true });
+
+  const embedded = new EmbeddedPostgres(path.join(home, 'db'));
+  const url = await embedded.start();
+  // PGlite has one session: one connection keeps transactions from interleaving.
+  const db = new Database({ url, poolSize: 1 });
+  const applied = await db.migrate();
+  if (applied.length) logger.log(`database at ${path.join(home, 'db')}: applied ${applied.join(', ')}`);
+  const repos = new Repositories(db);
+  const broker = new MemoryBroker();
+  await broker.start();
+
+  const config = schedulerConfigFromEnv({ SWARMFLOW_DATABASE_URL: url, ...process.env });
+  const scheduler = new Scheduler({ ...config, dagsFolder }, repos, broker, new Logger('scheduler'));
+  await scheduler.start();
+  const worker = await startWorker(
+    { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency },
+    broker, { logger: new Logger('worker') },
+  );
+  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver') });
+  try {
+    await app.listen(port, opts.host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    fail(code === 'EADDRINUSE' ? `port ${port} is in use. Fix: stop what uses it or pass --port <another>` : (err as Error).message);
+  }
+  const address = app.getHttpServer().address() as { port: number };
+  const apiUrl = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${address.port}`;
+  const stateFile = path.join(home, 'standalone.json');
+  writeFileSync(stateFile, JSON.stringify({ url: apiUrl, pid: process.pid, dagsFolder }, null, 2));
+
+  process.stdout.write(
+    `\nSwarmflow standalone is running\n` +
+    `  API:     ${apiUrl}/api/v1\n` +
+    `  DAGs:    ${dagsFolder}\n` +
+    `  Data:    ${home}\n` +
+    `  Worker:  queue default, concurrency ${concurrency}\n\n` +
+    `Try:  npx swarmflow dags list\n` +
+    `      npx swarmflow dags trigger ml_pipeline --conf '{"dataset":"small"}' --wait\n\n`,
+  );
+
+  onSignals(async () => {
+    await app.close();
+    await worker.drain();
+    await scheduler.stop();
+    await broker.close();
+    await db.close();
+    await embedded.stop();
+    rmSync(stateFile, { force: true });
+  });
+}
+
+export function registerServerCommands(program: Command): void {
+  program
+    .command('standalone')
+    .description('run scheduler, webserver and a worker in one process on an embedded database and an in-memory broker (what `npm start` runs)')
+    .option('--dags <folder>', 'DAGs folder (default: $SWARMFLOW_DAGS_FOLDER, else the bundled examples/dags)')
+    .option('--port <port>', 'API port', process.env.SWARMFLOW_WEB_PORT ?? '8080')
+    .option('--host <host>', 'API host', process.env.SWARMFLOW_WEB_HOST ?? '127.0.0.1')
+    .option('--concurrency <n>', 'tasks the built-in worker runs at once', '4')
+    .option('--home <dir>', 'home folder for the embedded database (default: $SWARMFLOW_HOME or ~/.swarmflow)')
+    .action((opts: StandaloneOptions) => runStandalone(opts).catch(fail));
+
+  program
+    .command('scheduler')
+    .description('run a scheduler (DAG processor, scheduling loop, log sink) against PostgreSQL and RabbitMQ; several may run at once')
+    .option('--dags <folder>', 'DAGs folder (default: $SWARMFLOW_DAGS_FOLDER or ./dags)')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX,\n' +
+      'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_HEARTBEAT_TIMEOUT (30s), SWARMFLOW_SCHEDULER_TICK (1s)')
+    .action(async (opts: { dags?: string }) => {
+      try {
+        const config = schedulerConfigFromEnv(opts.dags ? { ...process.env, SWARMFLOW_DAGS_FOLDER: opts.dags } : process.env);
+        const { stop } = await startScheduler(config);
+        onSignals(stop);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('worker')
+    .description('run a worker: consumes the given queues and runs their tasks (no database access)')
+    .option('--queues <list>', 'comma-separated queues to serve (default: $SWARMFLOW_WORKER_QUEUES or default)')
+    .option('--concurrency <n>', 'tasks run at once (default: $SWARMFLOW_WORKER_CONCURRENCY or 4)')
+    .option('--name <name>', 'unique worker name (default: <hostname>-<pid>)')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX.\n' +
+      'SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM cancels them (reported failed).\n\n' +
+      'Example: swarmflow worker --queues default,gpu --concurrency 4')
+    .action((opts: { queues?: string; concurrency?: string; name?: string }) => runWorkerProcess(opts).catch(fail));
+
+  program
+    .command('webserver')
+    .description('run the REST API against PostgreSQL')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_WEB_PORT (8080), SWARMFLOW_WEB_HOST (0.0.0.0)')
+    .action(async () => {
+      try {
+        const web = await startWebserver(loadWebserverConfig(process.env));
+        onSignals(web.close);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  const db = program.command('db').description('metadata database');
+  db.command('migrate')
+    .description('apply pending migrations to $SWARMFLOW_DATABASE_URL')
+    .action(async () => {
+      const url = process.env.SWARMFLOW_DATABASE_URL;
+      if (!url) fail('SWARMFLOW_DATABASE_URL is not set. Fix: export SWARMFLOW_DATABASE_URL=postgres://user:pass@host:5432/swarmflow');
+      const database = new Database({ url, poolSize: 1 });
+      try {
+        const applied = await database.migrate();
+        process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'the database is up to date\n');
+      } catch (err) {
+        fail(`migration failed: ${(err as Error).message}`);
+      } finally {
+        await database.close();
+      }
+    });
+}

@@ -1,0 +1,126 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
+import { Database, Repositories, type TaskInstance } from '@swarmflow/persistence';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { eventually, freePort, SwarmflowProcess } from '../support/processes';
+
+// The distributed mode as separate processes: a scheduler, a webserver and two workers on
+// PostgreSQL and RabbitMQ. A worker killed with SIGKILL and a broker restart mid-run must
+// not lose the run.
+
+const TASKS = 500;
+const wideDag = () => {
+  const lines = ['id: wide500', 'defaults: { retries: 2, retry_delay: 500ms }', 'tasks:'];
+  for (let i = 0; i < TASKS; i++) lines.push(`  t${i}: { shell: "sleep 0.02" }`);
+  return lines.join('\n') + '\n';
+};
+
+jest.setTimeout(180_000);
+
+describeWithPostgres('distributed mode (PostgreSQL)', () => {
+  describeWithRabbitMQ('distributed mode: scheduler, webserver and two workers as processes', () => {
+    let testDb: TestDatabase;
+    let db: Database;
+    let repos: Repositories;
+    let folder: string;
+    let api: string;
+    let env: NodeJS.ProcessEnv;
+    const procs: SwarmflowProcess[] = [];
+    const workers: SwarmflowProcess[] = [];
+
+    const startWorker = async (name: string) => {
+      const w = new SwarmflowProcess(name, ['worker', '--name', name, '--concurrency', '4'], env);
+      procs.push(w);
+      workers.push(w);
+      return w;
+    };
+
+    const trigger = async (): Promise<string> => {
+      const res = await fetch(`${api}/api/v1/dags/wide500/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { runId: string }).runId;
+    };
+
+    const tisOf = async (runId: string): Promise<TaskInstance[]> => {
+      const run = await repos.runs.get('wide500', runId);
+      return repos.tis.forRuns([run!.pk]);
+    };
+
+    const finished = (runId: string) => eventually(async () => {
+      const run = await repos.runs.get('wide500', runId);
+      return run && (run.state === 'success' || run.state === 'failed') ? run.state : undefined;
+    }, 120_000, `run ${runId} to finish`, 200);
+
+    const progress = (runId: string, done: number) => eventually(async () => {
+      const n = (await tisOf(runId)).filter((t) => t.state === 'success').length;
+      return n >= done ? n : undefined;
+    }, 60_000, `${done} tasks of ${runId} to succeed`, 50);
+
+    beforeAll(async () => {
+      testDb = await createTestDatabase();
+      db = new Database({ url: testDb.url, poolSize: 2 });
+      repos = new Repositories(db);
+      folder = mkdtempSync(path.join(tmpdir(), 'swarmflow-e2e-'));
+      writeFileSync(path.join(folder, 'wide.yaml'), wideDag());
+      const port = await freePort();
+      api = `http://127.0.0.1:${port}`;
+      env = {
+        SWARMFLOW_DATABASE_URL: testDb.url, SWARMFLOW_AMQP_URL: rabbitmqUrl(),
+        SWARMFLOW_BROKER_PREFIX: `e2e-${process.pid}-${Date.now()}.`, SWARMFLOW_DAGS_FOLDER: folder,
+        SWARMFLOW_HEARTBEAT_INTERVAL: '1s', SWARMFLOW_HEARTBEAT_TIMEOUT: '6s', SWARMFLOW_SCHEDULER_TICK: '200ms',
+        SWARMFLOW_WEB_PORT: String(port), SWARMFLOW_WEB_HOST: '127.0.0.1',
+      };
+      const scheduler = new SwarmflowProcess('scheduler', ['scheduler'], env);
+      procs.push(scheduler);
+      await scheduler.waitForOutput('scheduler running');
+      const web = new SwarmflowProcess('webserver', ['webserver'], env);
+      procs.push(web);
+      await web.waitForOutput('REST API on');
+      await startWorker('worker-a');
+      await startWorker('worker-b');
+    });
+
+    afterAll(async () => {
+      await Promise.all(procs.map((p) => p.stop('SIGTERM').catch(() => undefined)));
+      await db?.close();
+      await testDb?.drop();
+      if (folder) rmSync(folder, { recursive: true, force: true });
+    });
+
+    it(`runs a ${TASKS}-task DAG to success on two workers`, async () => {
+      const runId = await trigger();
+      expect(await finished(runId)).toBe('success');
+      const tis = await tisOf(runId);
+      expect(tis.filter((t) => t.state === 'success')).toHaveLength(TASKS);
+      expect(new Set(tis.map((t) => t.worker))).toEqual(new Set(['worker-a', 'worker-b']));
+    });
+
+    it('still succeeds when a worker is killed with SIGKILL mid-run (its tasks are retried elsewhere)', async () => {
+      const runId = await trigger();
+      await progress(runId, 100);
+      const victim = workers.find((w) => w.name === 'worker-a')!;
+      victim.child.kill('SIGKILL');
+      await victim.exited;
+      expect(await finished(runId)).toBe('success');
+      const tis = await tisOf(runId);
+      expect(tis.filter((t) => t.state === 'success')).toHaveLength(TASKS);
+      // The tasks worker-a was running when it died were failed by heartbeat expiry and ran again.
+      const retried = tis.filter((t) => t.tryNumber > 1);
+      expect(retried.length).toBeGreaterThan(0);
+      expect(retried.every((t) => t.worker === 'worker-b')).toBe(true);
+      await startWorker('worker-c');
+    });
+
+    it('still succeeds when RabbitMQ restarts mid-run', async () => {
+      const runId = await trigger();
+      await progress(runId, 100);
+      execFileSync('rabbitmqctl', ['stop_app'], { stdio: 'ignore' });
+      execFileSync('rabbitmqctl', ['start_app'], { stdio: 'ignore' });
+      expect(await finished(runId)).toBe('success');
+      expect((await tisOf(runId)).filter((t) => t.state === 'success')).toHaveLength(TASKS);
+    });
+  });
+});
