@@ -1,0 +1,55 @@
+// Helpers shared by the example DAG files. This folder starts with "_", so the DAG processor
+// never loads it on its own: DAG files import it.
+import path from 'node:path';
+import { shell, type ParamSpec, type ShellOptions, type TaskRef } from 'swarmflow';
+
+/** The Node scripts the example tasks run (absolute, so the worker's cwd does not matter). */
+export const SCRIPTS_DIR = path.resolve(__dirname, '..', '_scripts');
+
+/** Dataset names the scripts know (rows: small 1,000, medium 20,000, large 200,000). */
+export const DATASETS = ['small', 'medium', 'large'] as const;
+export type Dataset = (typeof DATASETS)[number];
+
+/**
+ * Env for the example tasks. The worker does not pass its own SWARMFLOW_* variables to tasks
+ * (they may hold secrets), so a data root set with SWARMFLOW_EXAMPLES_DATA where the DAG
+ * files are parsed (the scheduler; in standalone mode also the worker) is forwarded here.
+ * Unset: the scripts use `<tmpdir>/swarmflow-examples` on the worker.
+ */
+export const EXAMPLES_ENV: Record<string, string> = process.env.SWARMFLOW_EXAMPLES_DATA
+  ? { SWARMFLOW_EXAMPLES_DATA: process.env.SWARMFLOW_EXAMPLES_DATA }
+  : {};
+
+/**
+ * Tells a script which run it works for: its files live in
+ * `$SWARMFLOW_EXAMPLES_DATA/<dag_id>/<run_id>/` (default data root: `<tmpdir>/swarmflow-examples`).
+ */
+export const RUN_ARGS = ['--dag-id', '{{ dag_id }}', '--run-id', '{{ run_id }}'];
+
+/**
+ * The argv of `node <script> ...args`. An argv (not a `/bin/sh -c` string) needs no shell
+ * quoting: a run id or a folder with spaces or quotes reaches the script as one argument.
+ */
+export function nodeScript(script: string, ...args: string[]): string[] {
+  return ['node', path.join(SCRIPTS_DIR, script), ...args];
+}
+
+/** The params of the ML example DAGs; `dataset` only where the DAG lets the trigger choose it. */
+export const ML_PARAMS = {
+  dataset: {
+    type: 'string', default: 'small', enum: [...DATASETS],
+    description: 'synthetic dataset: small (1,000 rows), medium (20,000) or large (200,000)',
+  },
+  epochs: { type: 'integer', default: 5, minimum: 1, description: 'passes of gradient descent over the train split' },
+  learning_rate: { type: 'number', default: 0.1, description: 'gradient descent step size (must be > 0)' },
+  min_accuracy: { type: 'number', default: 0.6, minimum: 0, maximum: 1, description: 'evaluate fails below this test accuracy' },
+} satisfies Record<string, ParamSpec>;
+
+/**
+ * Creates the `prepare_data` task (ingest + preprocess: synthetic data, standardised, split
+ * 80/20) in the DAG being built. Call it inside a `dag()` callback; it returns the task to wire.
+ * `dataset` is a name or a template such as `'{{ params.dataset }}'`.
+ */
+export function prepareData(dataset: string = '{{ params.dataset }}', opts: ShellOptions = {}): TaskRef {
+  return shell('prepare_data', nodeScript('prepare_data.js', '--dataset', dataset, ...RUN_ARGS), { retries: 1, retryDelay: '5s', ...opts });
+}
