@@ -45,8 +45,13 @@ export class Database implements Queryable {
     });
   }
 
+  private connecting: Promise<unknown> | null = null;
+
+  /** Connects once; every query connects on first use, so calling this is optional. */
   async connect(): Promise<void> {
-    if (!this.dataSource.isInitialized) await this.dataSource.initialize();
+    if (this.dataSource.isInitialized) return;
+    this.connecting ??= this.dataSource.initialize().finally(() => (this.connecting = null));
+    await this.connecting;
   }
 
   /** Applies pending migrations; returns their names. */
@@ -63,6 +68,7 @@ export class Database implements Queryable {
   }
 
   async query<T = any>(sql: string, params?: unknown[]): Promise<T[]> {
+    await this.connect();
     const runner = this.dataSource.createQueryRunner();
     try {
       return await rowsOf(runner, sql, params);
@@ -72,7 +78,8 @@ export class Database implements Queryable {
   }
 
   /** Runs `work` in one transaction (READ COMMITTED); rolls back if it throws. */
-  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+    await this.connect();
     return this.dataSource.transaction((manager) =>
       work({ query: (sql, params) => rowsOf(manager.queryRunner!, sql, params) }),
     );

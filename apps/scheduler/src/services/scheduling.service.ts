@@ -116,7 +116,8 @@ export class SchedulingService {
         const retry = e.outcome === 'failed' ? failurePolicy(cur, task, now) : null;
         const to: TiState = retry ? retry.to : e.outcome;
         if (decideTransition(cur, to, e.tryNumber) !== 'apply') continue;
-        const reason = e.reason ?? (e.outcome === 'failed' ? `exit code ${e.exitCode ?? e.signal}` : null);
+        // The exit code has its own column; the reason is for what it does not say (timeout, cancel, signal).
+        const reason = e.reason ?? (e.exitCode === null && e.signal ? `killed by ${e.signal}` : null);
         steps.push({ from: cur.state, to, tryNumber: cur.tryNumber, reason });
         cur = {
           ...cur, state: to, exitCode: e.exitCode, reason, endedAt: new Date(e.at),
