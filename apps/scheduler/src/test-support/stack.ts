@@ -74,7 +74,8 @@ export class Stack {
     return worker;
   }
 
-  private async broker(): Promise<Broker> {
+  /** A broker for one more part of the stack (the shared in-memory one by default). */
+  async broker(): Promise<Broker> {
     const b = await this.makeBroker();
     if (!this.brokers.includes(b)) this.brokers.push(b);
     return b;

@@ -1,0 +1,76 @@
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { Scheduler } from './scheduler';
+import { quietLogger, Stack } from './test-support/stack';
+
+const minuteFloor = (d: Date) => new Date(Math.floor(d.getTime() / 60_000) * 60_000);
+
+describeWithPostgres('cron schedules and several schedulers at once', () => {
+  let testDb: TestDatabase;
+  let stack: Stack;
+  let second: Scheduler;
+  const start = new Date(minuteFloor(new Date()).getTime() - 5 * 60_000);
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    const wide = ['id: wide_ha', 'max_active_tasks: 1000', 'tasks:'];
+    for (let i = 0; i < 200; i++) wide.push(`  t${i}: { shell: "true" }`);
+    stack = new Stack({
+      databaseUrl: testDb.url,
+      dagFiles: {
+        'cron.yaml': [
+          `id: every_minute_catchup\nschedule: "* * * * *"\ncatchup: true\nstart_date: "${start.toISOString()}"\ntasks:\n  a: { shell: "true" }`,
+          `id: every_minute_latest\nschedule: "* * * * *"\ncatchup: false\nstart_date: "${start.toISOString()}"\ntasks:\n  a: { shell: "true" }`,
+        ].join('\n---\n') + '\n',
+        'wide.yaml': wide.join('\n') + '\n',
+      },
+      workers: [{ concurrency: 8 }],
+    });
+    await stack.start();
+    // A second scheduler on the same database and broker: they must share work without double dispatch.
+    second = new Scheduler({
+      dagsFolder: stack.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200, heartbeatTimeoutMs: 30_000,
+    }, stack.repos, await stack.broker(), quietLogger);
+    await second.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await second?.stop();
+    await stack?.stop();
+    await testDb?.drop();
+  });
+
+  const waitForRuns = async (dagId: string, atLeast: number) => {
+    for (let i = 0; i < 200; i++) {
+      const runs = await stack.repos.runs.list({ dagId });
+      if (runs.length >= atLeast && runs.every((r) => r.state === 'success')) return runs;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${dagId}: fewer than ${atLeast} successful runs: ${JSON.stringify(await stack.repos.runs.list({ dagId }))}`);
+  };
+
+  it('with catchup creates a run for every missed cron time since the start date', async () => {
+    const runs = await waitForRuns('every_minute_catchup', 6);
+    const dates = runs.map((r) => r.logicalDate.getTime()).sort();
+    expect(dates[0]).toBe(start.getTime());
+    for (let i = 1; i < dates.length; i++) expect(dates[i] - dates[i - 1]).toBe(60_000);
+    expect(runs.every((r) => r.runType === 'scheduled' && r.runId === `scheduled__${r.logicalDate.toISOString()}`)).toBe(true);
+  });
+
+  it('without catchup creates only the newest due run', async () => {
+    const runs = await waitForRuns('every_minute_latest', 1);
+    expect(runs).toHaveLength(1);
+    expect(runs[0].logicalDate.getTime()).toBe(minuteFloor(new Date(runs[0].createdAt)).getTime());
+  });
+
+  it('two schedulers never queue the same try twice', async () => {
+    const run = await stack.trigger('wide_ha');
+    const { state, tis } = await stack.waitForRun(run);
+    expect(state).toBe('success');
+    const ids = [...tis.values()].map((t) => t.id);
+    const rows = await stack.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM task_state_history WHERE ti_id = ANY($1) AND to_state = 'queued'`, [ids],
+    );
+    expect(rows[0].n).toBe(200);
+    expect([...tis.values()].every((t) => t.tryNumber === 1 && t.state === 'success')).toBe(true);
+  });
+});
