@@ -1,4 +1,4 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -42,6 +42,14 @@ function onSignals(stop: () => Promise<void>): void {
   };
   process.on('SIGINT', () => handler('SIGINT'));
   process.on('SIGTERM', () => handler('SIGTERM'));
+}
+
+function ownsStateFile(file: string): boolean {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')).pid === process.pid;
+  } catch {
+    return false;
+  }
 }
 
 interface StandaloneOptions {
@@ -112,7 +120,8 @@ async function runStandalone(opts: StandaloneOptions): Promise<void> {
     await broker.close();
     await db.close();
     await embedded.stop();
-    rmSync(stateFile, { force: true });
+    // Only our own: another standalone may have started on this home folder since.
+    if (ownsStateFile(stateFile)) rmSync(stateFile, { force: true });
   });
 }
 

@@ -25,6 +25,8 @@ export class SchedulerRunner {
   private consumer: ConsumerHandle | null = null;
   private wake: (() => void) | null = null;
   private running = false;
+  /** Someone changed runs outside the loop (trigger, clear): iterate, and start queued runs, now. */
+  private nudged = false;
   private loopDone: Promise<void> = Promise.resolve();
   private lastTick = 0;
   private lastSweep = 0;
@@ -52,6 +54,7 @@ export class SchedulerRunner {
 
   /** Ask for an iteration now (after a trigger or a clear through the API in the same process). */
   nudge(): void {
+    this.nudged = true;
     this.wake?.();
   }
 
@@ -79,7 +82,8 @@ export class SchedulerRunner {
     let failures = 0;
     while (this.running) {
       const now = this.clock();
-      const tick = now.getTime() - this.lastTick >= this.options.tickMs;
+      const tick = this.nudged || now.getTime() - this.lastTick >= this.options.tickMs;
+      this.nudged = false;
       if (this.buffer.length === 0 && !tick) {
         await this.sleep(this.options.tickMs - (now.getTime() - this.lastTick));
         continue;

@@ -29,13 +29,16 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);
   if (err instanceof HttpException && err.getStatus() < 500) {
     const status = err.getStatus();
+    // Nest turns body-parser's SyntaxError into a bare BadRequestException carrying JSON.parse's message.
+    if (status === 400 && /\bJSON\b/.test(err.message)) {
+      return { status, body: { reason: 'invalid_json', message: `the request body is not valid JSON: ${err.message}` } };
+    }
     return { status, body: { reason: HTTP_REASONS[status] ?? 'bad_request', message: err.message } };
   }
   // body-parser errors (malformed JSON, body too large) reach us as plain errors with a 4xx status.
   const parserStatus = bodyParserStatus(err);
   if (parserStatus !== null) {
-    const message = parserStatus === 400 ? `the request body is not valid JSON: ${(err as Error).message}` : (err as Error).message;
-    return { status: parserStatus, body: { reason: parserStatus === 400 ? 'invalid_json' : HTTP_REASONS[parserStatus] ?? 'bad_request', message } };
+    return { status: parserStatus, body: { reason: HTTP_REASONS[parserStatus] ?? 'bad_request', message: (err as Error).message } };
   }
   return INTERNAL;
 }
@@ -67,7 +70,7 @@ export class ApiExceptionFilter implements ExceptionFilter {
     if (status >= 500) {
       const req = host.switchToHttp().getRequest<{ method?: string; url?: string }>();
       const detail = exception instanceof Error ? exception.stack ?? exception.message : String(exception);
-      this.logger?.error(`${req.method} ${req.url} failed: ${detail}`, undefined, 'Webserver');
+      this.logger?.error(`${req.method} ${req.url} failed: ${detail}`);
     }
     host.switchToHttp().getResponse<HttpResponse>().status(status).json(body);
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { ClearService } from '../services/clear.service';
 import { DagQueriesService, type DagView } from '../services/dag-queries.service';
 import { RunQueriesService } from '../services/run-queries.service';
@@ -18,10 +18,11 @@ const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version,
 @Controller('dags')
 export class DagsController {
   constructor(
-    private readonly dags: DagQueriesService,
-    private readonly runs: RunQueriesService,
-    private readonly triggers: TriggerService,
-    private readonly clears: ClearService,
+    // Explicit tokens: no reliance on emitted decorator metadata (tsx/esbuild do not emit it).
+    @Inject(DagQueriesService) private readonly dags: DagQueriesService,
+    @Inject(RunQueriesService) private readonly runs: RunQueriesService,
+    @Inject(TriggerService) private readonly triggers: TriggerService,
+    @Inject(ClearService) private readonly clears: ClearService,
   ) {}
 
   @Get()

@@ -1,4 +1,4 @@
-import { Controller, Get, Query } from '@nestjs/common';
+import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { RunQueriesService } from '../services/run-queries.service';
 import type { RunDto } from './api.types';
 import { toRunDto } from './presenters';
@@ -8,7 +8,7 @@ import { ZodValidationPipe } from './zod-validation.pipe';
 /** Runs across DAGs. */
 @Controller('runs')
 export class RunsController {
-  constructor(private readonly runs: RunQueriesService) {}
+  constructor(@Inject(RunQueriesService) private readonly runs: RunQueriesService) {}
 
   @Get()
   async list(@Query(new ZodValidationPipe(ListRunsQuery, 'query')) query: ListRunsQuery): Promise<RunDto[]> {

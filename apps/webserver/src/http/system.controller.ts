@@ -1,4 +1,4 @@
-import { Controller, Get } from '@nestjs/common';
+import { Controller, Get, Inject } from '@nestjs/common';
 import { SystemQueriesService } from '../services/system-queries.service';
 import type { HealthDto, ImportErrorDto, PoolDto, WorkerDto } from './api.types';
 import { toImportErrorDto, toWorkerDto } from './presenters';
@@ -6,7 +6,7 @@ import { toImportErrorDto, toWorkerDto } from './presenters';
 /** Health, import errors, workers and pools. */
 @Controller()
 export class SystemController {
-  constructor(private readonly system: SystemQueriesService) {}
+  constructor(@Inject(SystemQueriesService) private readonly system: SystemQueriesService) {}
 
   @Get('health')
   health(): HealthDto {

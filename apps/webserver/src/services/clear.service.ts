@@ -5,10 +5,7 @@ import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../to
 import { ConflictError } from './api-errors';
 import { requireRun, requireTaskInstance } from './lookups';
 
-/**
- * States a user may clear. up_for_retry is one (as in Airflow: "rerun now, with fresh
- * retries"), although the core's NEXT table has no up_for_retry → none edge yet.
- */
+/** States a user may clear: the finished ones, and up_for_retry (as in Airflow: rerun now, with fresh retries). */
 const CLEARABLE = new Set<TiState>([...FINISHED_TI_STATES, 'up_for_retry']);
 /** A worker holds (or is about to hold) these: clearing them would race its events. */
 const BUSY = new Set<TiState>(['queued', 'running']);

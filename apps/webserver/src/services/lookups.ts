@@ -1,5 +1,4 @@
-import type { Queryable } from '@swarmflow/persistence';
-import type { DagRecord, DagRun, Repositories, TaskInstance } from '@swarmflow/persistence';
+import type { DagRecord, DagRun, Queryable, Repositories, TaskInstance } from '@swarmflow/persistence';
 import { NotFoundError } from './api-errors';
 
 export async function requireDag(repos: Repositories, dagId: string, q?: Queryable): Promise<DagRecord> {

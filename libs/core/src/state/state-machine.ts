@@ -18,7 +18,7 @@ export const NEXT: Readonly<Record<TiState, readonly TiState[]>> = {
     'success', 'failed', 'up_for_retry', // W; S on lost heartbeat
     'skipped', // W: the worker reports the task's skip exit code
   ],
-  up_for_retry: ['scheduled'], // S after backoff
+  up_for_retry: ['scheduled', 'none'], // S after backoff; U clears it (runs again now, retries restored)
   success: ['none'], // U
   failed: ['none'], // U
   skipped: ['none'], // U

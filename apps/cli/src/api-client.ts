@@ -1,0 +1,181 @@
+import type {
+  ApiErrorBody, ClearResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
+  TaskInstanceDetailDto, TaskLogsDto, WorkerDto,
+} from '../../webserver/src/http/api.types';
+
+export type * from '../../webserver/src/http/api.types';
+
+/** The API answered with an error (`{ reason, message, field? }`). */
+export class ApiError extends Error {
+  override name = 'ApiError';
+
+  constructor(readonly status: number, readonly reason: string, message: string, readonly field?: string) {
+    super(message);
+  }
+}
+
+/** The API could not be reached at all (refused, unknown host, timeout). */
+export class ApiConnectionError extends Error {
+  override name = 'ApiConnectionError';
+
+  constructor(readonly baseUrl: string, readonly problem: string) {
+    super(`cannot reach the Swarmflow API at ${baseUrl} (${problem}). Start it with \`npm start\` or set SWARMFLOW_URL.`);
+  }
+}
+
+export interface RunFilter {
+  dagId?: string;
+  state?: string;
+  limit?: number;
+}
+
+export interface TriggerRequest {
+  conf?: Record<string, unknown>;
+  runId?: string;
+  logicalDate?: string;
+}
+
+export interface SwarmflowClientOptions {
+  /** Per-request time limit in ms. Default 30 s. */
+  timeoutMs?: number;
+  /** Default the global fetch. */
+  fetch?: typeof fetch;
+}
+
+const CONNECTION_CAUSES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'unknown host',
+  EAI_AGAIN: 'unknown host',
+  ECONNRESET: 'connection reset',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ETIMEDOUT: 'connection timed out',
+  UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
+  UND_ERR_SOCKET: 'connection closed',
+};
+
+const seg = encodeURIComponent;
+
+/**
+ * A typed client of the Swarmflow REST API (`/api/v1`) over fetch. Every method throws
+ * {@link ApiError} for an error response and {@link ApiConnectionError} when the server
+ * cannot be reached.
+ */
+export class SwarmflowClient {
+  readonly baseUrl: string;
+  private readonly fetchFn: typeof fetch;
+  private readonly timeoutMs: number;
+
+  constructor(baseUrl: string, options: SwarmflowClientOptions = {}) {
+    this.baseUrl = baseUrl.replace(/\/+$/, '');
+    this.fetchFn = options.fetch ?? fetch;
+    this.timeoutMs = options.timeoutMs ?? 30_000;
+  }
+
+  health(): Promise<HealthDto> {
+    return this.request('GET', '/health');
+  }
+
+  listDags(): Promise<DagSummaryDto[]> {
+    return this.request('GET', '/dags');
+  }
+
+  getDag(dagId: string): Promise<DagDetailDto> {
+    return this.request('GET', `/dags/${seg(dagId)}`);
+  }
+
+  setPaused(dagId: string, isPaused: boolean): Promise<DagSummaryDto> {
+    return this.request('PATCH', `/dags/${seg(dagId)}`, { isPaused });
+  }
+
+  trigger(dagId: string, body: TriggerRequest = {}): Promise<RunDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs`, body);
+  }
+
+  /** Newest first; with `dagId`, 404 for an unknown DAG. */
+  listRuns(filter: RunFilter = {}): Promise<RunDto[]> {
+    const { dagId, ...rest } = filter;
+    const query = toQuery(rest);
+    return this.request('GET', dagId === undefined ? `/runs${query}` : `/dags/${seg(dagId)}/runs${query}`);
+  }
+
+  getRun(dagId: string, runId: string): Promise<RunDetailDto> {
+    return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}`);
+  }
+
+  getTaskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstanceDetailDto> {
+    return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}`);
+  }
+
+  readLogs(dagId: string, runId: string, taskId: string, options: { tryNumber?: number; cursor?: number } = {}): Promise<TaskLogsDto> {
+    const query = toQuery({ try: options.tryNumber, cursor: options.cursor });
+    return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/logs${query}`);
+  }
+
+  clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean } = {}): Promise<ClearResultDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, { downstream: options.downstream ?? false });
+  }
+
+  importErrors(): Promise<ImportErrorDto[]> {
+    return this.request('GET', '/import-errors');
+  }
+
+  workers(): Promise<WorkerDto[]> {
+    return this.request('GET', '/workers');
+  }
+
+  pools(): Promise<PoolDto[]> {
+    return this.request('GET', '/pools');
+  }
+
+  private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    let res: Response;
+    try {
+      res = await this.fetchFn(`${this.baseUrl}/api/v1${path}`, {
+        method,
+        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+    } catch (err) {
+      throw new ApiConnectionError(this.baseUrl, connectionCause(err, this.timeoutMs));
+    }
+    const text = await res.text();
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!res.ok) {
+      const error = parsed as Partial<ApiErrorBody> | undefined;
+      if (error && typeof error.message === 'string') {
+        throw new ApiError(res.status, error.reason ?? 'unknown', error.message, error.field);
+      }
+      throw new ApiError(res.status, 'unknown', `${method} ${path} failed with HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
+    }
+    if (parsed === undefined) {
+      throw new ApiError(res.status, 'invalid_response', `${method} ${path} answered HTTP ${res.status} with a body that is not JSON; is ${this.baseUrl} a Swarmflow API?`);
+    }
+    return parsed as T;
+  }
+}
+
+function toQuery(values: Record<string, string | number | undefined>): string {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(values)) if (value !== undefined) params.set(key, String(value));
+  const query = params.toString();
+  return query ? `?${query}` : '';
+}
+
+function connectionCause(err: unknown, timeoutMs: number): string {
+  if (err instanceof Error && (err.name === 'TimeoutError' || err.name === 'AbortError')) return `no answer within ${timeoutMs / 1000}s`;
+  let cause: unknown = err;
+  // fetch wraps the socket error: TypeError('fetch failed', { cause: { code: 'ECONNREFUSED' } }), sometimes twice.
+  for (let depth = 0; depth < 4 && cause; depth++) {
+    const code = (cause as { code?: unknown }).code;
+    if (typeof code === 'string') return CONNECTION_CAUSES[code] ?? code;
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  return err instanceof Error ? err.message : String(err);
+}

@@ -1,0 +1,85 @@
+import { Command, Option } from 'commander';
+import type { CommandContext } from '../cli-context';
+import { CliError, EXIT_FAILURE } from '../errors';
+import { formatDagDetail, formatDagsTable, formatImportErrors, formatImportErrorSummary, parseConf, parseTimeout } from '../format';
+import { describeFailures, watchRun } from './run-watch';
+
+const TRIGGER_EXAMPLES = `
+Examples:
+  $ swarmflow dags trigger nightly_etl
+  $ swarmflow dags trigger train_ml1m --conf '{"epochs": 5}'
+  $ swarmflow dags trigger train_ml1m --run-id retrain-2024-06 --wait --timeout 2h
+
+With --wait, prints each task's state changes and exits 0 when the run succeeds,
+1 when it fails (with the failed tasks' exit codes and last log lines).`;
+
+export function registerDagCommands(program: Command, ctx: CommandContext): void {
+  const dags = program.command('dags').description('list, show, trigger and pause DAGs');
+
+  dags.command('list')
+    .description('list the DAGs, with their last run')
+    .option('--json', 'print the raw JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const client = ctx.client();
+      const [list, errors] = await Promise.all([client.listDags(), client.importErrors()]);
+      if (opts.json) return ctx.printJson(list);
+      ctx.print(list.length ? formatDagsTable(list) : 'No DAGs yet: put DAG files in the DAGs folder.');
+      const summary = formatImportErrorSummary(errors);
+      if (summary) ctx.print(summary);
+    });
+
+  dags.command('show')
+    .description("show a DAG's tasks and params")
+    .argument('<dag>', 'DAG id')
+    .option('--json', 'print the raw JSON')
+    .action(async (dagId: string, opts: { json?: boolean }) => {
+      const dag = await ctx.client().getDag(dagId);
+      if (opts.json) return ctx.printJson(dag);
+      ctx.print(formatDagDetail(dag));
+    });
+
+  dags.command('trigger')
+    .description('start a run of a DAG now')
+    .argument('<dag>', 'DAG id')
+    .option('--conf <json>', "the run's conf, a JSON object checked against the DAG's params", parseConf)
+    .option('--run-id <id>', 'run id (default manual__<logical date>)')
+    .option('--logical-date <iso>', 'logical date (default now)')
+    .option('--wait', 'wait for the run to end; exit 1 if it fails')
+    .addOption(new Option('--timeout <duration>', 'with --wait: give up after this long (exit 1)').default(3_600_000, '1h').argParser(parseTimeout))
+    .option('--json', 'print the created run as JSON')
+    .addHelpText('after', TRIGGER_EXAMPLES)
+    .action(async (dagId: string, opts: { conf?: Record<string, unknown>; runId?: string; logicalDate?: string; wait?: boolean; timeout: number; json?: boolean }) => {
+      const client = ctx.client();
+      const run = await client.trigger(dagId, { conf: opts.conf, runId: opts.runId, logicalDate: opts.logicalDate });
+      if (opts.json && !opts.wait) return ctx.printJson(run);
+      ctx.print(`triggered ${run.dagId} run ${run.runId} (logical date ${run.logicalDate})`);
+      if (!opts.wait) return;
+      const done = await watchRun(client, dagId, run.runId, {
+        timeoutMs: opts.timeout, print: (line) => ctx.print(line), sleep: ctx.deps.sleep, now: ctx.deps.now,
+      });
+      if (opts.json) ctx.printJson(done);
+      if (done.state === 'failed') {
+        for (const line of await describeFailures(client, done)) ctx.print(line);
+        throw new CliError(`run ${done.runId} of ${dagId} failed`, EXIT_FAILURE);
+      }
+    });
+
+  for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {
+    dags.command(name)
+      .description(paused ? 'stop scheduling new runs of a DAG (manual triggers still work)' : 'resume scheduling a DAG')
+      .argument('<dag>', 'DAG id')
+      .action(async (dagId: string) => {
+        const dag = await ctx.client().setPaused(dagId, paused);
+        ctx.print(`${dag.dagId} is ${dag.isPaused ? 'paused' : 'unpaused'}`);
+      });
+  }
+
+  dags.command('errors')
+    .description('show the DAG files that failed to import')
+    .option('--json', 'print the raw JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const errors = await ctx.client().importErrors();
+      if (opts.json) return ctx.printJson(errors);
+      ctx.print(formatImportErrors(errors));
+    });
+}

@@ -1,0 +1,123 @@
+import type { RunDetailDto, TaskInstanceDto, TaskLogsDto } from '../api-client';
+import { CliError } from '../errors';
+import { describeFailures, followLogs, watchRun } from './run-watch';
+
+function ti(taskId: string, patch: Partial<TaskInstanceDto> = {}): TaskInstanceDto {
+  return {
+    taskId, state: 'none', tryNumber: 0, maxTries: 1, queue: 'default', pool: 'default_pool', worker: null, hostname: null,
+    exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, ...patch,
+  };
+}
+
+function run(state: RunDetailDto['state'], tis: TaskInstanceDto[]): RunDetailDto {
+  return {
+    dagId: 'etl', runId: 'r1', runType: 'manual', state, logicalDate: '2025-03-01T00:00:00.000Z', conf: {}, params: {},
+    versionHash: 'v', createdAt: '2025-03-01T00:00:00.000Z', startedAt: null, endedAt: null, taskInstances: tis,
+  };
+}
+
+/** A clock that only moves when the code under test sleeps: no real waiting. */
+function fakeTime() {
+  let t = 0;
+  const sleeps: number[] = [];
+  return {
+    now: () => new Date(t),
+    sleep: async (ms: number) => {
+      sleeps.push(ms);
+      t += ms;
+    },
+    sleeps,
+  };
+}
+
+describe('watchRun', () => {
+  it('prints each task state change once and returns the finished run', async () => {
+    const polls = [
+      run('queued', []),
+      run('running', [ti('extract'), ti('load')]),
+      run('running', [ti('extract', { state: 'running', tryNumber: 1, worker: 'worker-a' }), ti('load')]),
+      run('running', [ti('extract', { state: 'running', tryNumber: 1, worker: 'worker-a' }), ti('load')]),
+      run('success', [ti('extract', { state: 'success', tryNumber: 1 }), ti('load', { state: 'success', tryNumber: 1 })]),
+    ];
+    const client = { getRun: jest.fn(async () => polls.shift()!) };
+    const lines: string[] = [];
+    const time = fakeTime();
+    const done = await watchRun(client, 'etl', 'r1', { timeoutMs: 60_000, print: (l) => lines.push(l), ...time });
+    expect(done.state).toBe('success');
+    expect(lines).toEqual([
+      'run r1: queued',
+      'run r1: running',
+      '  extract  running (try 1 on worker-a)',
+      'run r1: success',
+      '  extract  success (try 1)',
+      '  load     success (try 1)',
+    ]);
+    expect(time.sleeps).toEqual([500, 500, 500, 500]);
+  });
+
+  it('gives up after the timeout with exit code 1', async () => {
+    const client = { getRun: jest.fn(async () => run('running', [ti('extract', { state: 'running', tryNumber: 1 })])) };
+    const time = fakeTime();
+    const err = await watchRun(client, 'etl', 'r1', { timeoutMs: 2000, print: () => undefined, ...time }).catch((e: unknown) => e);
+    expect(err).toEqual(new CliError('gave up waiting after 2s: run r1 of etl is still running. Follow it with `swarmflow runs show etl r1`.', 1));
+    expect(client.getRun).toHaveBeenCalledTimes(5);
+  });
+});
+
+describe('describeFailures', () => {
+  it('lists failed tasks with exit code, reason and their last log lines', async () => {
+    const pages: TaskLogsDto[] = [
+      { tryNumber: 2, lines: Array.from({ length: 25 }, (_, i) => ({ at: '', stream: 'stdout' as const, line: `l${i + 1}` })), cursor: 3, finished: true },
+      { tryNumber: 2, lines: [], cursor: 3, finished: true },
+    ];
+    const client = { readLogs: jest.fn(async () => pages.shift()!) };
+    const failed = run('failed', [
+      ti('extract', { state: 'failed', tryNumber: 2, exitCode: 3, reason: null, endedAt: '2025-03-01T00:01:00.000Z' }),
+      ti('load', { state: 'upstream_failed' }),
+    ]);
+    const lines = await describeFailures(client, failed);
+    expect(lines[0]).toBe('extract failed on try 2 with exit code 3 at 2025-03-01 00:01:00');
+    expect(lines[1].split('\n')).toEqual(Array.from({ length: 20 }, (_, i) => `  | l${i + 6}`));
+    expect(lines.slice(2)).toEqual([
+      '  full log: swarmflow tasks logs etl r1 extract --try 2',
+      'not run because upstream tasks failed: load',
+    ]);
+    expect(client.readLogs).toHaveBeenNthCalledWith(2, 'etl', 'r1', 'extract', { tryNumber: 2, cursor: 3 });
+  });
+});
+
+describe('followLogs', () => {
+  const line = (text: string) => ({ at: '', stream: 'stdout' as const, line: text });
+
+  it('polls with the cursor until the try is finished and drained, pinned to the first try', async () => {
+    const pages: TaskLogsDto[] = [
+      { tryNumber: 1, lines: [line('a')], cursor: 1, finished: false },
+      { tryNumber: 1, lines: [], cursor: 1, finished: false },
+      { tryNumber: 1, lines: [line('b')], cursor: 2, finished: true },
+      { tryNumber: 1, lines: [], cursor: 2, finished: true },
+    ];
+    const client = { readLogs: jest.fn(async (..._args: unknown[]) => pages.shift()!) };
+    const printed: string[] = [];
+    const time = fakeTime();
+    const result = await followLogs(client, { dagId: 'etl', runId: 'r1', taskId: 'extract' }, { follow: true, print: (l) => printed.push(l), sleep: time.sleep });
+    expect(printed).toEqual(['a', 'b']);
+    expect(result).toEqual({ tryNumber: 1, lines: 2 });
+    expect(client.readLogs.mock.calls.map((c) => c[3])).toEqual([
+      { tryNumber: undefined, cursor: 0 }, { tryNumber: 1, cursor: 1 }, { tryNumber: 1, cursor: 1 }, { tryNumber: 1, cursor: 2 },
+    ]);
+    expect(time.sleeps).toEqual([500]);
+  });
+
+  it('without --follow reads what is there and stops', async () => {
+    const pages: TaskLogsDto[] = [
+      { tryNumber: 3, lines: [line('x')], cursor: 5, finished: false },
+      { tryNumber: 3, lines: [], cursor: 5, finished: false },
+    ];
+    const client = { readLogs: jest.fn(async () => pages.shift()!) };
+    const printed: string[] = [];
+    const time = fakeTime();
+    await followLogs(client, { dagId: 'etl', runId: 'r1', taskId: 'extract' }, { tryNumber: 3, follow: false, print: (l) => printed.push(l), sleep: time.sleep });
+    expect(printed).toEqual(['x']);
+    expect(time.sleeps).toEqual([]);
+  });
+});

@@ -1,0 +1,113 @@
+import type { RunDetailDto, SwarmflowClient, TaskInstanceDto } from '../api-client';
+import type { CliDeps } from '../cli-context';
+import { CliError, EXIT_FAILURE } from '../errors';
+import { describeTaskChange, extraReason, formatDate, indent } from '../format';
+
+export const POLL_INTERVAL_MS = 500;
+const LOG_TAIL_LINES = 20;
+
+export interface WatchOptions {
+  timeoutMs: number;
+  print(line: string): void;
+  sleep: CliDeps['sleep'];
+  now: CliDeps['now'];
+  intervalMs?: number;
+}
+
+/**
+ * Polls a run until it succeeds or fails, printing one line per task state change (a new
+ * state or a new try). Throws {@link CliError} (exit 1) when `timeoutMs` passes first.
+ */
+export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: string, runId: string, options: WatchOptions): Promise<RunDetailDto> {
+  const deadline = options.now().getTime() + options.timeoutMs;
+  const seen = new Map<string, string>();
+  let lastRunState = '';
+  for (;;) {
+    const run = await client.getRun(dagId, runId);
+    if (run.state !== lastRunState) {
+      options.print(`run ${run.runId}: ${run.state}`);
+      lastRunState = run.state;
+    }
+    const width = Math.max(0, ...run.taskInstances.map((t) => t.taskId.length));
+    for (const ti of run.taskInstances) {
+      const key = `${ti.state}:${ti.tryNumber}`;
+      // Instances that are still `none` when first seen have not changed: no line for them.
+      if (seen.get(ti.taskId) === key || (!seen.has(ti.taskId) && ti.state === 'none')) {
+        seen.set(ti.taskId, key);
+        continue;
+      }
+      seen.set(ti.taskId, key);
+      options.print(describeTaskChange(ti, width));
+    }
+    if (run.state === 'success' || run.state === 'failed') return run;
+    if (options.now().getTime() >= deadline) {
+      throw new CliError(
+        `gave up waiting after ${formatMs(options.timeoutMs)}: run ${runId} of ${dagId} is still ${run.state}. ` +
+          `Follow it with \`swarmflow runs show ${dagId} ${runId}\`.`,
+        EXIT_FAILURE,
+      );
+    }
+    await options.sleep(options.intervalMs ?? POLL_INTERVAL_MS);
+  }
+}
+
+/** The failed task instances of a run with exit code, reason and the last lines of their log. */
+export async function describeFailures(client: Pick<SwarmflowClient, 'readLogs'>, run: RunDetailDto): Promise<string[]> {
+  const failed = run.taskInstances.filter((t) => t.state === 'failed');
+  const out: string[] = [];
+  for (const ti of failed) {
+    out.push(`${ti.taskId} failed on try ${ti.tryNumber}${ti.exitCode !== null ? ` with exit code ${ti.exitCode}` : ''}` +
+      `${extraReason(ti) ? ` (${extraReason(ti)})` : ''}${ti.endedAt ? ` at ${formatDate(ti.endedAt)}` : ''}`);
+    const tail = await logTail(client, run.dagId, run.runId, ti);
+    if (tail.length) out.push(indent(tail.join('\n'), '  | '));
+    out.push(`  full log: swarmflow tasks logs ${run.dagId} ${run.runId} ${ti.taskId} --try ${ti.tryNumber}`);
+  }
+  const upstreamFailed = run.taskInstances.filter((t) => t.state === 'upstream_failed').map((t) => t.taskId);
+  if (upstreamFailed.length) out.push(`not run because upstream tasks failed: ${upstreamFailed.join(', ')}`);
+  return out;
+}
+
+async function logTail(client: Pick<SwarmflowClient, 'readLogs'>, dagId: string, runId: string, ti: TaskInstanceDto): Promise<string[]> {
+  if (ti.tryNumber === 0) return [];
+  let cursor = 0;
+  let tail: string[] = [];
+  // Pages of up to 1000 lines; a bounded number of them, this is only a summary.
+  for (let page = 0; page < 20; page++) {
+    const logs = await client.readLogs(dagId, runId, ti.taskId, { tryNumber: ti.tryNumber, cursor });
+    if (logs.lines.length === 0) break;
+    tail = [...tail, ...logs.lines.map((l) => l.line)].slice(-LOG_TAIL_LINES);
+    cursor = logs.cursor;
+  }
+  return tail;
+}
+
+/**
+ * Prints a try's log (default: the current try). With `follow`, keeps polling with the
+ * cursor until the try is finished and no lines are left.
+ */
+export async function followLogs(
+  client: Pick<SwarmflowClient, 'readLogs'>,
+  ids: { dagId: string; runId: string; taskId: string },
+  options: { tryNumber?: number; follow: boolean; print(line: string): void; sleep: CliDeps['sleep']; intervalMs?: number },
+): Promise<{ tryNumber: number; lines: number }> {
+  let cursor = 0;
+  let tryNumber = options.tryNumber;
+  let count = 0;
+  for (;;) {
+    const logs = await client.readLogs(ids.dagId, ids.runId, ids.taskId, { tryNumber, cursor });
+    // Stay on the try we started with, even if a retry begins meanwhile.
+    tryNumber = logs.tryNumber;
+    for (const line of logs.lines) options.print(line.line);
+    count += logs.lines.length;
+    cursor = logs.cursor;
+    if (logs.lines.length === 0 && (!options.follow || logs.finished)) return { tryNumber, lines: count };
+    if (logs.lines.length === 0) await options.sleep(options.intervalMs ?? POLL_INTERVAL_MS);
+  }
+}
+
+export function formatMs(ms: number): string {
+  if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  if (ms % 1000 === 0) return `${ms / 1000}s`;
+  return `${ms}ms`;
+}

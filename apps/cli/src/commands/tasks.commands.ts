@@ -1,0 +1,86 @@
+import { Command } from 'commander';
+import { ParamValidationError, renderCommand, resolveParams, templateContext, TemplateRenderError, type TaskMessage } from '@swarmflow/core';
+import type { CliDeps, CommandContext } from '../cli-context';
+import { CliError, EXIT_FAILURE } from '../errors';
+import { parseConf, parsePositiveInt } from '../format';
+import { followLogs } from './run-watch';
+
+const TEST_EXAMPLES = `
+Runs the task's command on this machine with the DAG's latest definition, the params
+resolved from --conf, and the logical date = now. Nothing is recorded; the command
+exits with the task's exit code.
+
+Examples:
+  $ swarmflow tasks test nightly_etl extract
+  $ swarmflow tasks test train_ml1m train --conf '{"epochs": 1}'`;
+
+export function registerTaskCommands(program: Command, ctx: CommandContext): void {
+  const tasks = program.command('tasks').description('task logs, clearing, and local test runs');
+
+  tasks.command('logs')
+    .description("print a task's log (default: its current try)")
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'task id')
+    .option('--try <n>', 'try number', parsePositiveInt)
+    .option('-f, --follow', 'keep printing new lines until the try ends')
+    .action(async (dagId: string, runId: string, taskId: string, opts: { try?: number; follow?: boolean }) => {
+      const result = await followLogs(ctx.client(), { dagId, runId, taskId }, {
+        tryNumber: opts.try, follow: opts.follow ?? false, print: (line) => ctx.print(line), sleep: ctx.deps.sleep,
+      });
+      if (result.lines === 0) ctx.deps.stderr(`(no log lines for try ${result.tryNumber})\n`);
+    });
+
+  tasks.command('clear')
+    .description('run a finished task again (the run goes back to running)')
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'task id')
+    .option('--downstream', 'also clear every task downstream of it')
+    .action(async (dagId: string, runId: string, taskId: string, opts: { downstream?: boolean }) => {
+      const result = await ctx.client().clearTask(dagId, runId, taskId, { downstream: opts.downstream ?? false });
+      ctx.print(result.cleared.length
+        ? `cleared ${result.cleared.join(', ')} in run ${runId}; the scheduler runs ${result.cleared.length > 1 ? 'them' : 'it'} again`
+        : `nothing to clear: ${taskId} has not run yet in run ${runId}`);
+    });
+
+  tasks.command('test')
+    .description('run one task locally, without the scheduler, and record nothing')
+    .argument('<dag>', 'DAG id')
+    .argument('<task>', 'task id')
+    .option('--conf <json>', "conf, a JSON object checked against the DAG's params", parseConf)
+    .addHelpText('after', TEST_EXAMPLES)
+    .action(async (dagId: string, taskId: string, opts: { conf?: Record<string, unknown> }) => {
+      const dag = await ctx.client().getDag(dagId);
+      const task = dag.tasks.find((t) => t.taskId === taskId);
+      if (!task) {
+        throw new CliError(`DAG "${dagId}" has no task "${taskId}". Its tasks are ${dag.tasks.map((t) => t.taskId).join(', ')}.`);
+      }
+      const conf = opts.conf ?? {};
+      const now = ctx.deps.now();
+      const runId = `test__${now.toISOString()}`;
+      let message: TaskMessage;
+      try {
+        const params = resolveParams(dag.params, conf);
+        const tctx = templateContext({ dagId, runId, taskId, tryNumber: 1, logicalDate: now, params, conf });
+        message = {
+          tiId: 0, dagId, runId, taskId, tryNumber: 1, queue: task.queue, command: renderCommand(task.command, tctx),
+          env: task.env, cwd: task.cwd, timeoutMs: task.timeoutMs, skipExitCode: task.skipExitCode, priority: task.priority,
+        };
+      } catch (err) {
+        if (err instanceof ParamValidationError || err instanceof TemplateRenderError) throw new CliError(err.message);
+        throw err;
+      }
+      const shown = typeof message.command === 'string' ? message.command : JSON.stringify(message.command);
+      ctx.deps.stderr(`running ${dagId}.${taskId} locally (nothing is recorded): ${shown}\n`);
+      const runTask = ctx.deps.runTask ?? defaultRunTask;
+      const result = await runTask(message, (line) => ctx.print(line));
+      ctx.exitCode = result.exitCode ?? EXIT_FAILURE;
+    });
+}
+
+const defaultRunTask: NonNullable<CliDeps['runTask']> = async (message, out) => {
+  // Loaded on demand: only `tasks test` needs the executors.
+  const { runTaskLocally } = await import('../../../worker/src/run-local');
+  return runTaskLocally(message, out);
+};

@@ -1,0 +1,117 @@
+import { InvalidArgumentError } from 'commander';
+import type { DagDetailDto, TaskInstanceDto } from './api-client';
+import {
+  describeTaskChange, formatDagDetail, formatDagsTable, formatDate, formatImportErrorSummary, parseConf, parsePositiveInt, parseTimeout,
+} from './format';
+
+function ti(patch: Partial<TaskInstanceDto>): TaskInstanceDto {
+  return {
+    taskId: 'train', state: 'none', tryNumber: 0, maxTries: 3, queue: 'default', pool: 'default_pool', worker: null,
+    hostname: null, exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, ...patch,
+  };
+}
+
+describe('option parsers', () => {
+  it('reads --conf as a JSON object', () => {
+    expect(parseConf('{"epochs": 5, "tags": ["a"]}')).toEqual({ epochs: 5, tags: ['a'] });
+  });
+
+  it('names --conf when the JSON is invalid', () => {
+    expect(() => parseConf('{epochs: 5}')).toThrow(InvalidArgumentError);
+    expect(() => parseConf('{epochs: 5}')).toThrow(/^--conf is not valid JSON \(.+\)\. Pass a JSON object in single quotes, e\.g\. --conf '\{"epochs": 5\}'\.$/);
+  });
+
+  it('rejects a --conf that is not an object', () => {
+    expect(() => parseConf('[1]')).toThrow(`--conf must be a JSON object, e.g. --conf '{"epochs": 5}'.`);
+    expect(() => parseConf('null')).toThrow('--conf must be a JSON object');
+  });
+
+  it('reads --timeout as a duration', () => {
+    expect(parseTimeout('1h')).toBe(3_600_000);
+    expect(parseTimeout('1h30m')).toBe(5_400_000);
+    expect(parseTimeout('1500')).toBe(1500);
+    expect(() => parseTimeout('soon')).toThrow('--timeout must be a duration such as 90s, 30m or 1h30m.');
+    expect(() => parseTimeout('0s')).toThrow('--timeout must be a duration');
+  });
+
+  it('reads whole numbers of at least 1', () => {
+    expect(parsePositiveInt('25')).toBe(25);
+    for (const bad of ['0', '-1', '2.5', 'ten', '']) expect(() => parsePositiveInt(bad)).toThrow('must be a whole number of at least 1.');
+  });
+});
+
+describe('formatting', () => {
+  it('formats dates as UTC without milliseconds', () => {
+    expect(formatDate('2025-03-01T12:00:00.000Z')).toBe('2025-03-01 12:00:00');
+    expect(formatDate(null)).toBe('-');
+  });
+
+  it('lists DAGs as plain columns', () => {
+    const text = formatDagsTable([
+      { dagId: 'etl', fileloc: 'etl.yaml', isPaused: true, isActive: true, schedule: '0 2 * * *', latestVersion: 'abc', tags: [], description: null,
+        lastRun: { runId: 'r1', state: 'failed', logicalDate: '2025-03-01T02:00:00.000Z' }, nextRun: null },
+      { dagId: 'adhoc', fileloc: 'adhoc.ts', isPaused: false, isActive: true, schedule: null, latestVersion: 'def', tags: [], description: null, lastRun: null, nextRun: null },
+    ]);
+    expect(text.split('\n')).toEqual([
+      'DAG    PAUSED  SCHEDULE   LAST RUN                      FILE',
+      'etl    yes     0 2 * * *  failed (2025-03-01 02:00:00)  etl.yaml',
+      'adhoc  no      manual     -                             adhoc.ts',
+    ]);
+  });
+
+  it('summarises import errors in one line', () => {
+    expect(formatImportErrorSummary([])).toBeNull();
+    expect(formatImportErrorSummary([{ fileloc: 'a.ts', message: 'x', at: '2025-01-01T00:00:00Z' }]))
+      .toBe('1 DAG file failed to import; see `swarmflow dags errors`.');
+  });
+
+  it('shows a DAG with its tasks and params', () => {
+    const dag: DagDetailDto = {
+      dagId: 'etl', fileloc: 'etl.yaml', isPaused: false, isActive: true, schedule: null, latestVersion: '0123456789abcdef',
+      tags: ['nightly'], description: 'Nightly ETL', lastRun: null, nextRun: null, catchup: false, startDate: null,
+      maxActiveRuns: 16, maxActiveTasks: 16,
+      params: { region: { type: 'string', enum: ['eu', 'us'], default: 'eu' }, day: { type: 'string', description: 'YYYY-MM-DD' } },
+      tasks: [
+        { taskId: 'extract', kind: 'process', command: 'extract', env: {}, cwd: null, upstream: [], triggerRule: 'all_success', retries: 0,
+          retryDelayMs: 0, retryBackoff: 'fixed', maxRetryDelayMs: 0, timeoutMs: null, queue: 'default', priority: 0, pool: 'default_pool', poolSlots: 1, skipExitCode: 99 },
+        { taskId: 'load', kind: 'process', command: 'load', env: {}, cwd: null, upstream: ['extract'], triggerRule: 'all_done', retries: 3,
+          retryDelayMs: 0, retryBackoff: 'fixed', maxRetryDelayMs: 0, timeoutMs: null, queue: 'gpu', priority: 0, pool: 'default_pool', poolSlots: 1, skipExitCode: 99 },
+      ],
+    };
+    expect(formatDagDetail(dag).split('\n')).toEqual([
+      'DAG          etl',
+      'file         etl.yaml',
+      'schedule     manual',
+      'description  Nightly ETL',
+      'tags         nightly',
+      'version      0123456789ab',
+      'last run     -',
+      '',
+      'Tasks',
+      'TASK     UPSTREAM  QUEUE    RETRIES  TRIGGER RULE',
+      'extract  -         default  0        all_success',
+      'load     extract   gpu      3        all_done',
+      '',
+      'Params',
+      'PARAM   TYPE                  DEFAULT     DESCRIPTION',
+      'region  string ("eu" | "us")  "eu"        -',
+      'day     string                (required)  YYYY-MM-DD',
+    ]);
+  });
+
+  it.each<[Partial<TaskInstanceDto>, string]>([
+    [{ state: 'queued', tryNumber: 1, queue: 'gpu' }, '  train  queued (try 1, queue gpu)'],
+    [{ state: 'running', tryNumber: 1, worker: 'worker-a' }, '  train  running (try 1 on worker-a)'],
+    [{ state: 'up_for_retry', tryNumber: 1, exitCode: 3, nextRetryAt: '2025-03-01T12:00:30.000Z' }, '  train  up_for_retry (try 1, exit code 3, retry at 2025-03-01 12:00:30)'],
+    [{ state: 'failed', tryNumber: 2, reason: 'timeout' }, '  train  failed (try 2, timeout)'],
+    [{ state: 'failed', tryNumber: 1, exitCode: 1, reason: 'exit code 1' }, '  train  failed (try 1, exit code 1)'],
+    [{ state: 'success', tryNumber: 1 }, '  train  success (try 1)'],
+    [{ state: 'upstream_failed', reason: 'trigger rule' }, '  train  upstream_failed (trigger rule)'],
+  ])('describes a task change %p', (patch, line) => {
+    expect(describeTaskChange(ti(patch))).toBe(line);
+  });
+
+  it('pads task names to align the states', () => {
+    expect(describeTaskChange(ti({ state: 'scheduled' }), 8)).toBe('  train     scheduled');
+  });
+});

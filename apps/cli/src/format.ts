@@ -1,0 +1,173 @@
+import { InvalidArgumentError } from 'commander';
+import Table from 'cli-table3';
+import { parseDuration } from '@swarmflow/core';
+import type {
+  DagDetailDto, DagSummaryDto, ImportErrorDto, RunDto, TaskInstanceDto, WorkerDto,
+} from './api-client';
+
+// --- option parsers: commander prints their message as "option '--x <v>' argument 'y' is invalid. <message>" ---
+
+/** `--conf '<json>'`: a JSON object. */
+export function parseConf(text: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new InvalidArgumentError(`--conf is not valid JSON (${(err as Error).message}). Pass a JSON object in single quotes, e.g. --conf '{"epochs": 5}'.`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new InvalidArgumentError(`--conf must be a JSON object, e.g. --conf '{"epochs": 5}'.`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** `--timeout 1h`: a duration (`90s`, `30m`, `1h30m`) or milliseconds. */
+export function parseTimeout(text: string): number {
+  try {
+    const ms = parseDuration(/^\d+$/.test(text) ? Number(text) : text, '--timeout');
+    if (ms > 0) return ms;
+  } catch {
+    // Reported below, with the CLI's wording.
+  }
+  throw new InvalidArgumentError(`--timeout must be a duration such as 90s, 30m or 1h30m.`);
+}
+
+/** A whole number >= 1, for `--limit` and `--try`. */
+export function parsePositiveInt(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) {
+    throw new InvalidArgumentError('must be a whole number of at least 1.');
+  }
+  return n;
+}
+
+// --- formatting ---
+
+/** A table without colours or borders, as plain columns (stable in logs and pipes). */
+export function table(head: string[], rows: (string | number | null)[][]): string {
+  const t = new Table({
+    head,
+    style: { head: [], border: [], compact: true, 'padding-left': 0, 'padding-right': 2 },
+    chars: {
+      top: '', 'top-mid': '', 'top-left': '', 'top-right': '', bottom: '', 'bottom-mid': '', 'bottom-left': '',
+      'bottom-right': '', left: '', 'left-mid': '', mid: '', 'mid-mid': '', right: '', 'right-mid': '', middle: '',
+    },
+  });
+  for (const row of rows) t.push(row.map((cell) => (cell === null ? '-' : String(cell))));
+  return t.toString().split('\n').map((line) => line.trimEnd()).join('\n');
+}
+
+/** `2025-03-01 12:00:00` (UTC) or `-`. */
+export function formatDate(iso: string | null | undefined): string {
+  if (!iso) return '-';
+  return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '');
+}
+
+export function formatDagsTable(dags: DagSummaryDto[]): string {
+  return table(
+    ['DAG', 'PAUSED', 'SCHEDULE', 'LAST RUN', 'FILE'],
+    dags.map((d) => [d.dagId, d.isPaused ? 'yes' : 'no', d.schedule ?? 'manual', d.lastRun ? `${d.lastRun.state} (${formatDate(d.lastRun.logicalDate)})` : '-', d.fileloc]),
+  );
+}
+
+export function formatImportErrorSummary(errors: ImportErrorDto[]): string | null {
+  if (errors.length === 0) return null;
+  const files = errors.length === 1 ? '1 DAG file' : `${errors.length} DAG files`;
+  return `${files} failed to import; see \`swarmflow dags errors\`.`;
+}
+
+export function formatImportErrors(errors: ImportErrorDto[]): string {
+  if (errors.length === 0) return 'No import errors.';
+  return errors.map((e) => `${e.fileloc} (${formatDate(e.at)})\n${indent(e.message, '  ')}`).join('\n\n');
+}
+
+export function formatDagDetail(dag: DagDetailDto): string {
+  const lines = [
+    `DAG          ${dag.dagId}${dag.isActive ? '' : ' (inactive: no DAG file defines it any more)'}`,
+    `file         ${dag.fileloc}`,
+    `schedule     ${dag.schedule ?? 'manual'}${dag.isPaused ? ' (paused)' : ''}${dag.nextRun ? `, next ${formatDate(dag.nextRun)}` : ''}`,
+  ];
+  if (dag.description) lines.push(`description  ${dag.description}`);
+  if (dag.tags.length) lines.push(`tags         ${dag.tags.join(', ')}`);
+  lines.push(`version      ${dag.latestVersion.slice(0, 12)}`);
+  lines.push(`last run     ${dag.lastRun ? `${dag.lastRun.runId} ${dag.lastRun.state}` : '-'}`);
+  lines.push('', 'Tasks');
+  lines.push(table(
+    ['TASK', 'UPSTREAM', 'QUEUE', 'RETRIES', 'TRIGGER RULE'],
+    dag.tasks.map((t) => [t.taskId, t.upstream.length ? t.upstream.join(', ') : '-', t.queue, t.retries, t.triggerRule]),
+  ));
+  const params = Object.entries(dag.params);
+  lines.push('', 'Params');
+  if (params.length === 0) {
+    lines.push('(none)');
+  } else {
+    lines.push(table(
+      ['PARAM', 'TYPE', 'DEFAULT', 'DESCRIPTION'],
+      params.map(([name, spec]) => [
+        name, spec.enum ? `${spec.type} (${spec.enum.map((v) => JSON.stringify(v)).join(' | ')})` : spec.type,
+        spec.default === undefined ? '(required)' : JSON.stringify(spec.default), spec.description ?? null,
+      ]),
+    ));
+  }
+  return lines.join('\n');
+}
+
+export function formatRunsTable(runs: RunDto[]): string {
+  if (runs.length === 0) return 'No runs.';
+  return table(
+    ['DAG', 'RUN', 'STATE', 'TYPE', 'LOGICAL DATE', 'STARTED', 'ENDED'],
+    runs.map((r) => [r.dagId, r.runId, r.state, r.runType, formatDate(r.logicalDate), formatDate(r.startedAt), formatDate(r.endedAt)]),
+  );
+}
+
+export function formatTaskInstancesTable(tis: TaskInstanceDto[]): string {
+  if (tis.length === 0) return 'No task instances yet (the scheduler creates them when the run starts).';
+  return table(
+    ['TASK', 'STATE', 'TRY', 'WORKER', 'EXIT', 'STARTED', 'ENDED', 'REASON'],
+    tis.map((t) => [t.taskId, t.state, `${t.tryNumber}/${t.maxTries}`, t.worker, t.exitCode, formatDate(t.startedAt), formatDate(t.endedAt), t.reason]),
+  );
+}
+
+export function formatWorkersTable(workers: WorkerDto[]): string {
+  if (workers.length === 0) return 'No workers have sent a heartbeat.';
+  return table(
+    ['WORKER', 'HOST', 'STATE', 'QUEUES', 'RUNNING', 'LAST HEARTBEAT'],
+    workers.map((w) => [w.name, w.hostname, w.state, w.queues.join(','), `${w.running.length}/${w.concurrency}`, formatDate(w.lastHeartbeatAt)]),
+  );
+}
+
+/** One line per task state change while waiting on a run, e.g. `  train  running (try 1 on worker-a)`. */
+export function describeTaskChange(ti: TaskInstanceDto, width = 0): string {
+  const name = ti.taskId.padEnd(width);
+  let detail = '';
+  switch (ti.state) {
+    case 'queued':
+      detail = ` (try ${ti.tryNumber}, queue ${ti.queue})`;
+      break;
+    case 'running':
+      detail = ` (try ${ti.tryNumber}${ti.worker ? ` on ${ti.worker}` : ''})`;
+      break;
+    case 'failed':
+    case 'up_for_retry':
+      detail = ` (try ${ti.tryNumber}${ti.exitCode !== null ? `, exit code ${ti.exitCode}` : ''}${extraReason(ti) ? `, ${extraReason(ti)}` : ''}` +
+        `${ti.state === 'up_for_retry' && ti.nextRetryAt ? `, retry at ${formatDate(ti.nextRetryAt)}` : ''})`;
+      break;
+    case 'success':
+    case 'skipped':
+      detail = ti.tryNumber > 0 ? ` (try ${ti.tryNumber})` : '';
+      break;
+    default:
+      detail = ti.reason ? ` (${ti.reason})` : '';
+  }
+  return `  ${name}  ${ti.state}${detail}`;
+}
+
+/** The reason of a failure when it says more than the exit code (workers record `exit code N` as the reason too). */
+export function extraReason(ti: Pick<TaskInstanceDto, 'reason' | 'exitCode'>): string | null {
+  if (!ti.reason || ti.reason === `exit code ${ti.exitCode}`) return null;
+  return ti.reason;
+}
+
+export function indent(text: string, prefix: string): string {
+  return text.split('\n').map((line) => prefix + line).join('\n');
+}

@@ -1,0 +1,60 @@
+import { BadRequestException, NotFoundException } from '@nestjs/common';
+import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
+import { DuplicateRunError } from '@swarmflow/persistence';
+import { ConflictError, NotFoundError } from '../services/api-errors';
+import { ApiExceptionFilter, toErrorResponse } from './api-exception.filter';
+import { RequestValidationError } from './zod-validation.pipe';
+
+describe('toErrorResponse', () => {
+  it.each([
+    [new ParamValidationError('conf.epochs', 'must be integer (got "x")', 'pass a whole number'), 400,
+      { reason: 'invalid_conf', field: 'conf.epochs', message: 'conf.epochs must be integer (got "x"). Fix: pass a whole number.' }],
+    [new RequestValidationError('isPaused', 'expected boolean'), 400, { reason: 'invalid_request', field: 'isPaused', message: 'isPaused: expected boolean' }],
+    [new RequestValidationError(undefined, 'expected an object'), 400, { reason: 'invalid_request', message: 'expected an object' }],
+    [new NotFoundError('run_not_found', 'no run'), 404, { reason: 'run_not_found', message: 'no run' }],
+    [new UnknownTaskError('d', 't'), 404, { reason: 'task_not_found', message: 'DAG "d" has no task "t"' }],
+    [new DuplicateRunError('d', 'r'), 409, { reason: 'duplicate_run', field: 'runId', message: expect.stringContaining('already has a run "r"') }],
+    [new ConflictError('task_busy', 'busy'), 409, { reason: 'task_busy', message: 'busy' }],
+    [new NotFoundException('Cannot GET /x'), 404, { reason: 'not_found', message: 'Cannot GET /x' }],
+    [new BadRequestException('Unexpected end of JSON input'), 400, { reason: 'invalid_json', message: 'the request body is not valid JSON: Unexpected end of JSON input' }],
+  ])('maps %p to %i', (err, status, body) => {
+    expect(toErrorResponse(err)).toEqual({ status, body });
+  });
+
+  it('hides unknown errors behind a generic 500', () => {
+    const res = toErrorResponse(new Error('relation "dag" does not exist'));
+    expect(res).toEqual({ status: 500, body: { reason: 'internal_error', message: 'internal server error; the server log has the details' } });
+  });
+
+  it('maps a body-parser error by its status', () => {
+    const tooLarge = Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413 });
+    expect(toErrorResponse(tooLarge)).toEqual({ status: 413, body: { reason: 'payload_too_large', message: 'request entity too large' } });
+  });
+});
+
+describe('ApiExceptionFilter', () => {
+  function hostFor(sent: { status?: number; body?: unknown }) {
+    const response = { status: (code: number) => ({ json: (body: unknown) => Object.assign(sent, { status: code, body }) }) };
+    const http = { getResponse: () => response, getRequest: () => ({ method: 'GET', url: '/api/v1/dags' }) };
+    return { switchToHttp: () => http } as never;
+  }
+
+  it('logs the stack of an unknown error and answers without it', () => {
+    const errors: string[] = [];
+    const logger = { error: (m: string) => errors.push(m), log: () => undefined, warn: () => undefined };
+    const sent: { status?: number; body?: unknown } = {};
+    const err = new Error('boom');
+    new ApiExceptionFilter(logger).catch(err, hostFor(sent));
+    expect(sent).toEqual({ status: 500, body: { reason: 'internal_error', message: 'internal server error; the server log has the details' } });
+    expect(errors).toEqual([`GET /api/v1/dags failed: ${err.stack}`]);
+  });
+
+  it('does not log expected errors', () => {
+    const errors: string[] = [];
+    const logger = { error: (m: string) => errors.push(m), log: () => undefined, warn: () => undefined };
+    const sent: { status?: number; body?: unknown } = {};
+    new ApiExceptionFilter(logger).catch(new NotFoundError('dag_not_found', 'no DAG'), hostFor(sent));
+    expect(sent).toEqual({ status: 404, body: { reason: 'dag_not_found', message: 'no DAG' } });
+    expect(errors).toEqual([]);
+  });
+});

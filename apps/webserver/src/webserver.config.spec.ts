@@ -1,0 +1,37 @@
+import { loadWebserverConfig, WebserverConfigError } from './webserver.config';
+
+const URL_OK = 'postgres://swarmflow:secret@postgres:5432/swarmflow';
+
+describe('loadWebserverConfig', () => {
+  it('applies the defaults', () => {
+    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toEqual({ databaseUrl: URL_OK, port: 8080, host: '0.0.0.0' });
+  });
+
+  it('reads port and host', () => {
+    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_WEB_PORT: '9000', SWARMFLOW_WEB_HOST: '127.0.0.1' }))
+      .toEqual({ databaseUrl: URL_OK, port: 9000, host: '127.0.0.1' });
+  });
+
+  it('names the missing database variable', () => {
+    expect(() => loadWebserverConfig({})).toThrow(new WebserverConfigError(
+      'SWARMFLOW_DATABASE_URL', 'is required: set it to the metadata database, e.g. postgres://swarmflow:password@postgres:5432/swarmflow',
+    ));
+  });
+
+  it('rejects a non-postgres URL without echoing it', () => {
+    let caught: unknown;
+    try {
+      loadWebserverConfig({ SWARMFLOW_DATABASE_URL: 'mysql://u:hunter2@db/x' });
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(WebserverConfigError);
+    expect((caught as WebserverConfigError).variable).toBe('SWARMFLOW_DATABASE_URL');
+    expect((caught as Error).message).not.toContain('hunter2');
+  });
+
+  it('names a bad port', () => {
+    expect(() => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_WEB_PORT: 'http' }))
+      .toThrow('SWARMFLOW_WEB_PORT: must be a port number between 0 and 65535 (got "http")');
+  });
+});
