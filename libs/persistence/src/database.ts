@@ -1,5 +1,6 @@
 import 'reflect-metadata';
-import { DataSource, type QueryRunner } from 'typeorm';
+import type { Pool, PoolClient } from 'pg';
+import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities/entities';
 import { MIGRATIONS } from './migrations';
 
@@ -20,10 +21,6 @@ export interface Queryable {
   query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
 }
 
-async function rowsOf(runner: QueryRunner, sql: string, params?: unknown[]): Promise<any[]> {
-  const result = await runner.query(sql, params as any[], true);
-  return result.records ?? [];
-}
 
 /**
  * The metadata database: a TypeORM data source with the project's entities and
@@ -67,22 +64,37 @@ export class Database implements Queryable {
     return this.dataSource.showMigrations();
   }
 
+  // Queries go to TypeORM's own pg pool directly: its QueryRunner costs 0.3–1.3 ms a
+  // statement here against 0.05 ms for the bare driver, and the scheduler's hot path is SQL.
+  private get pool(): Pool {
+    return (this.dataSource.driver as unknown as { master: Pool }).master;
+  }
+
   async query<T = any>(sql: string, params?: unknown[]): Promise<T[]> {
     await this.connect();
-    const runner = this.dataSource.createQueryRunner();
-    try {
-      return await rowsOf(runner, sql, params);
-    } finally {
-      await runner.release();
-    }
+    return (await this.pool.query(sql, params as unknown[])).rows as T[];
   }
 
   /** Runs `work` in one transaction (READ COMMITTED); rolls back if it throws. */
   async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
     await this.connect();
-    return this.dataSource.transaction((manager) =>
-      work({ query: (sql, params) => rowsOf(manager.queryRunner!, sql, params) }),
-    );
+    const client: PoolClient = await this.pool.connect();
+    let broken = false;
+    try {
+      await client.query('BEGIN');
+      const result = await work({ query: async (sql, params) => (await client.query(sql, params as unknown[])).rows });
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true; // the connection is gone: do not return it to the pool
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,14 @@ import type { SchedulerLogger } from '../services/scheduler-runner';
 import { parseLogBatch } from './worker-event.schema';
 
 const FLUSH_MS = 100;
+
+function settle(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // The broker redelivers what it did not see acked; storing a batch twice only repeats lines.
+  }
+}
 const MAX_BATCHES = 500;
 
 /**
@@ -22,9 +30,11 @@ export class TaskLogsHandler {
     this.consumer = await this.broker.consume<unknown>(LOGS_QUEUE, (msg) => this.onBatch(msg), { prefetch: MAX_BATCHES * 2 });
   }
 
+  /** Stops deliveries, stores what arrived, then lets go of the queue (acks need a live consumer channel). */
   async stop(): Promise<void> {
-    await this.consumer?.cancel();
+    await this.consumer?.pause();
     await this.flush();
+    await this.consumer?.cancel();
   }
 
   private onBatch(msg: BrokerMessage<unknown>): void {
@@ -49,11 +59,13 @@ export class TaskLogsHandler {
     this.flushing = this.flushing.then(async () => {
       try {
         await this.logs.append(batch.map((b) => b.row));
-        for (const b of batch) b.msg.ack();
       } catch (err) {
         this.logger.error(`could not store ${batch.length} log batch(es), will retry: ${(err as Error).message}`);
-        for (const b of batch) b.msg.nack(true);
+        for (const b of batch) settle(() => b.msg.nack(true));
+        return;
       }
+      // Stored: an ack that fails (channel closing) only means a harmless redelivery.
+      for (const b of batch) settle(() => b.msg.ack());
     });
     return this.flushing;
   }

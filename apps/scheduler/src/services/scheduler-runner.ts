@@ -31,6 +31,8 @@ export class SchedulerRunner {
   private lastTick = 0;
   private lastSweep = 0;
   private readonly assertedQueues = new Set<string>();
+  /** Outbox rows published since the last iteration; it deletes them. */
+  private published: number[] = [];
   /** Iterations completed; tests and the benchmark wait on it. */
   iterations = 0;
 
@@ -63,6 +65,8 @@ export class SchedulerRunner {
     await this.consumer?.cancel();
     this.wake?.();
     await this.loopDone;
+    // Rows not deleted here are published again by a sweep: duplicates, never losses.
+    await this.repos.outbox.markPublished(this.published.splice(0)).catch(() => undefined);
     // Unprocessed events go back to the queue for the next scheduler.
     for (const { msg } of this.buffer.splice(0)) msg.nack(true);
   }
@@ -91,7 +95,15 @@ export class SchedulerRunner {
       if (tick) this.lastTick = now.getTime();
       const batch = this.buffer.splice(0, MAX_EVENTS_PER_ITERATION);
       try {
-        const result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick);
+        const published = this.published;
+        this.published = [];
+        let result;
+        try {
+          result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published);
+        } catch (err) {
+          this.published.push(...published);
+          throw err;
+        }
         for (const { msg } of batch) msg.ack();
         await this.publish(result.outbox);
         if (now.getTime() - this.lastSweep >= OUTBOX_SWEEP_AGE_MS) {
@@ -111,11 +123,14 @@ export class SchedulerRunner {
     }
   }
 
-  /** Publishes what an iteration committed, then forgets it; a crash in between is covered by the sweep. */
+  /**
+   * Publishes what an iteration committed; the next iteration deletes the rows. A crash
+   * in between leaves them for the sweep (at-least-once).
+   */
   private async publish(outbox: { id: number; message: OutboxMessage }[]): Promise<void> {
     if (outbox.length === 0) return;
     await Promise.all(outbox.map(({ message }) => this.send(message)));
-    await this.repos.outbox.markPublished(outbox.map((o) => o.id));
+    this.published.push(...outbox.map((o) => o.id));
   }
 
   private async send(m: OutboxMessage): Promise<void> {

@@ -24,6 +24,14 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
 /** Serialises dispatch between schedulers (HA): pool and concurrency counts need one writer at a time. */
 const DISPATCH_LOCK = 72_810_001;
 
+/** What an iteration found to do as it went. */
+interface Work {
+  /** Runs to evaluate. */
+  touched: Set<number>;
+  /** Something may be dispatchable: a slot freed, a task became scheduled, or a tick. */
+  dispatch: boolean;
+}
+
 export interface IterationResult {
   /** Messages committed to the outbox in this iteration; the caller publishes them. */
   outbox: { id: number; message: OutboxMessage }[];
@@ -48,31 +56,40 @@ export class SchedulingService {
     this.runs = new RunCache(repos);
   }
 
-  async iterate(events: WorkerEvent[], now: Date, tick: boolean): Promise<IterationResult> {
+  /**
+   * @param published outbox ids the caller has since published: deleted in this transaction
+   *   (saves a statement per publish; the sweep ignores rows younger than 10 s anyway).
+   */
+  async iterate(events: WorkerEvent[], now: Date, tick: boolean, published: number[] = []): Promise<IterationResult> {
     return this.repos.db.transaction(async (tx) => {
-      const touched = new Set<number>();
-      const eventsApplied = await this.applyEvents(events, now, tx, touched);
+      await this.repos.outbox.markPublished(published, tx);
+      const work: Work = { touched: new Set(), dispatch: tick };
+      const eventsApplied = await this.applyEvents(events, now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
-        await this.expireLostWorkers(now, tx, touched);
-        await this.promoteDueRetries(now, tx, touched);
-        await this.startQueuedRuns(now, tx, touched);
+        await this.expireLostWorkers(now, tx, work.touched);
+        await this.promoteDueRetries(now, tx);
+        await this.startQueuedRuns(now, tx, work.touched);
+        for (const pk of await this.repos.runs.needingEvaluation(500, tx)) work.touched.add(pk);
       }
-      for (const pk of await this.repos.runs.needingEvaluation(500, tx)) touched.add(pk);
-      await this.evaluateRuns([...touched], now, tx);
-      const outbox = await this.dispatch(now, tx);
+      if (await this.evaluateRuns([...work.touched], now, tx)) work.dispatch = true;
+      const outbox = work.dispatch ? await this.dispatch(now, tx) : [];
       return { outbox, eventsApplied, dispatched: outbox.length };
     });
   }
 
   // --- worker events ------------------------------------------------------------------
 
-  private async applyEvents(events: WorkerEvent[], now: Date, tx: Queryable, touched: Set<number>): Promise<number> {
+  private async applyEvents(events: WorkerEvent[], now: Date, tx: Queryable, work: Work): Promise<number> {
     const beats = new Map<string, WorkerEvent & { type: 'worker.heartbeat' }>();
     const byTi = new Map<number, WorkerEvent[]>();
     for (const e of events) {
       if (e.type === 'worker.heartbeat') beats.set(e.worker, e);
-      else byTi.set(e.tiId, [...(byTi.get(e.tiId) ?? []), e]);
+      else {
+        const list = byTi.get(e.tiId);
+        if (list) list.push(e);
+        else byTi.set(e.tiId, [e]);
+      }
     }
     await this.repos.workers.recordHeartbeats([...beats.values()].map((b) => ({
       name: b.worker, hostname: b.hostname, queues: b.queues, concurrency: b.concurrency, state: b.state, running: b.running,
@@ -93,9 +110,13 @@ export class SchedulingService {
       }
       const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
       for (const t of transitions) {
-        if (ok.has(t.before.id)) {
-          applied++;
-          touched.add(t.before.runPk);
+        if (!ok.has(t.before.id)) continue;
+        applied++;
+        // Only an ended try can unblock downstream tasks or end the run, and only it frees
+        // a pool slot; a `started` alone needs no evaluation and no dispatch.
+        if (t.after.state !== 'running') {
+          work.touched.add(t.before.runPk);
+          work.dispatch = true;
         }
       }
       pending = transitions.filter((t) => !ok.has(t.before.id)).map((t) => t.before.id);
@@ -178,15 +199,14 @@ export class SchedulingService {
     for (const t of transitions) if (ok.has(t.before.id)) touched.add(t.before.runPk);
   }
 
-  private async promoteDueRetries(now: Date, tx: Queryable, touched: Set<number>): Promise<void> {
+  private async promoteDueRetries(now: Date, tx: Queryable): Promise<void> {
     const due = await this.repos.tis.retryDue(now, 5000, tx);
     const transitions = due.map((ti): TiTransition => ({
       before: ti,
       after: { ...ti, state: 'scheduled', nextRetryAt: null },
       steps: [{ from: 'up_for_retry', to: 'scheduled', tryNumber: ti.tryNumber, reason: 'retry delay passed' }],
     }));
-    const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
-    for (const t of transitions) if (ok.has(t.before.id)) touched.add(t.before.runPk);
+    await this.repos.tis.applyTransitions(transitions, now, tx);
   }
 
   /** Starts queued runs while their DAG's max_active_runs allows, creating their task instances. */
@@ -207,44 +227,54 @@ export class SchedulingService {
 
   // --- run evaluation -----------------------------------------------------------------
 
-  /** Decides what can run next in each run (trigger rules, cascading skips) and finishes runs. */
-  private async evaluateRuns(pks: number[], now: Date, tx: Queryable): Promise<void> {
-    if (pks.length === 0) return;
+  /**
+   * Decides what can run next in each run (trigger rules, cascading skips) and finishes
+   * runs. Reads only (task, state) pairs; full rows only for the instances it moves.
+   * Returns whether it scheduled anything.
+   */
+  private async evaluateRuns(pks: number[], now: Date, tx: Queryable): Promise<boolean> {
+    if (pks.length === 0) return false;
     const runs = await this.repos.runs.lock(pks, tx);
     const live = runs.filter((r) => r.state === 'running');
-    const tis = await this.repos.tis.forRuns(live.map((r) => r.pk), tx);
-    const byRun = new Map<number, TaskInstance[]>();
-    for (const ti of tis) byRun.set(ti.runPk, [...(byRun.get(ti.runPk) ?? []), ti]);
-    const transitions: TiTransition[] = [];
+    const byRun = await this.repos.tis.statesOfRuns(live.map((r) => r.pk), tx);
+    const planned: { id: number; to: 'scheduled' | 'skipped' | 'upstream_failed' }[] = [];
     const finals: { pk: number; dag: SerializedDag; states: Map<string, TiState> }[] = [];
     for (const run of live) {
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       const list = byRun.get(run.pk) ?? [];
-      const byTask = new Map(list.map((t) => [t.taskId, t]));
+      const ids = new Map(list.map((t) => [t.taskId, t.id]));
       const states = new Map(list.map((t) => [t.taskId, t.state]));
       for (const p of planRun(dag, states)) {
-        const ti = byTask.get(p.taskId)!;
-        const ended = p.to === 'scheduled' ? null : now;
-        transitions.push({
-          before: ti,
-          after: { ...ti, state: p.to, endedAt: ended, reason: p.to === 'scheduled' ? null : ti.reason },
-          steps: [{ from: 'none', to: p.to, tryNumber: ti.tryNumber, reason: p.to === 'scheduled' ? null : 'trigger rule' }],
-        });
+        planned.push({ id: ids.get(p.taskId)!, to: p.to });
         states.set(p.taskId, p.to);
       }
       finals.push({ pk: run.pk, dag, states });
     }
+    const targets = new Map(planned.map((p) => [p.id, p.to]));
+    const transitions = (await this.repos.tis.byIds([...targets.keys()], tx))
+      .filter((ti) => ti.state === 'none')
+      .map((ti): TiTransition => {
+        const to = targets.get(ti.id)!;
+        return {
+          before: ti,
+          after: { ...ti, state: to, endedAt: to === 'scheduled' ? null : now },
+          steps: [{ from: 'none', to, tryNumber: ti.tryNumber, reason: to === 'scheduled' ? null : 'trigger rule' }],
+        };
+      });
     const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
-    const lost = transitions.filter((t) => !ok.has(t.before.id));
+    const raced = new Set(planned.filter((p) => !ok.has(p.id)).map((p) => p.id));
+    const racedRuns = new Set<number>();
+    for (const [pk, list] of byRun) if (list.some((t) => raced.has(t.id))) racedRuns.add(pk);
     for (const { pk, dag, states } of finals) {
-      if (lost.some((t) => t.before.runPk === pk)) {
-        await this.repos.runs.markNeedsEval(pk, tx); // raced with another writer: look again next iteration
+      if (racedRuns.has(pk)) {
+        await this.repos.runs.markNeedsEval(pk, tx); // raced with another writer: look again next tick
         continue;
       }
       const outcome = runOutcome(dag, states);
       if (outcome !== 'running') await this.repos.runs.setState(pk, outcome, now, tx);
     }
-    await this.repos.runs.markEvaluated(runs.filter((r) => !lost.some((t) => t.before.runPk === r.pk)).map((r) => r.pk), tx);
+    await this.repos.runs.markEvaluated(runs.filter((r) => !racedRuns.has(r.pk)).map((r) => r.pk), tx);
+    return transitions.some((t) => ok.has(t.before.id) && t.after.state === 'scheduled');
   }
 
   // --- dispatch -----------------------------------------------------------------------

@@ -30,6 +30,20 @@ export class TaskInstanceRepository {
     return rows.map(toTaskInstance);
   }
 
+  /** (task, state) of every instance of the runs, by run: what trigger rules and run outcomes need. */
+  async statesOfRuns(runPks: number[], q: Queryable): Promise<Map<number, { id: number; taskId: string; state: TiState }[]>> {
+    const out = new Map<number, { id: number; taskId: string; state: TiState }[]>();
+    if (runPks.length === 0) return out;
+    const rows = await q.query(`SELECT id, run_pk, task_id, state FROM task_instance WHERE run_pk = ANY($1)`, [runPks]);
+    for (const r of rows) {
+      const pk = Number(r.run_pk);
+      let list = out.get(pk);
+      if (!list) out.set(pk, (list = []));
+      list.push({ id: Number(r.id), taskId: r.task_id, state: r.state });
+    }
+    return out;
+  }
+
   async byIds(ids: number[], q: Queryable = this.db): Promise<TaskInstance[]> {
     if (ids.length === 0) return [];
     const rows = await q.query(`SELECT * FROM task_instance WHERE id = ANY($1)`, [ids]);
