@@ -27,6 +27,8 @@ export class SchedulerRunner {
   private running = false;
   /** Someone changed runs outside the loop (trigger, clear): iterate, and start queued runs, now. */
   private nudged = false;
+  /** Buffered events other than `task.started`: the ones worth an iteration now. */
+  private actionable = 0;
   private loopDone: Promise<void> = Promise.resolve();
   private lastTick = 0;
   private lastSweep = 0;
@@ -79,7 +81,10 @@ export class SchedulerRunner {
       return;
     }
     this.buffer.push({ event: parsed.event, msg });
-    this.wake?.();
+    if (parsed.event.type !== 'task.started') {
+      this.actionable++;
+      this.wake?.();
+    }
   }
 
   private async loop(): Promise<void> {
@@ -88,12 +93,15 @@ export class SchedulerRunner {
       const now = this.clock();
       const tick = this.nudged || now.getTime() - this.lastTick >= this.options.tickMs;
       this.nudged = false;
-      if (this.buffer.length === 0 && !tick) {
+      // A batch of only `task.started` events changes nothing that could dispatch work: it
+      // waits (unacked) for the next event that can, or for the tick, and is applied then.
+      if (!tick && this.actionable === 0) {
         await this.sleep(this.options.tickMs - (now.getTime() - this.lastTick));
         continue;
       }
       if (tick) this.lastTick = now.getTime();
       const batch = this.buffer.splice(0, MAX_EVENTS_PER_ITERATION);
+      this.actionable = this.buffer.filter((b) => b.event.type !== 'task.started').length;
       try {
         const published = this.published;
         this.published = [];

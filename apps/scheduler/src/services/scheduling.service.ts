@@ -47,6 +47,8 @@ export interface IterationResult {
  */
 export class SchedulingService {
   private readonly runs: RunCache;
+  /** Pool sizes, re-read every tick (a changed pool applies within one tick). */
+  private pools: Map<string, number> | null = null;
 
   constructor(
     private readonly repos: Repositories,
@@ -64,6 +66,7 @@ export class SchedulingService {
     return this.repos.db.transaction(async (tx) => {
       await this.repos.outbox.markPublished(published, tx);
       const work: Work = { touched: new Set(), dispatch: tick };
+      if (tick) this.pools = null;
       const eventsApplied = await this.applyEvents(events, now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
@@ -289,7 +292,7 @@ export class SchedulingService {
     const candidates = await this.repos.tis.inStates(['scheduled'], this.options.dispatchBatch, tx);
     if (candidates.length === 0) return [];
     const { poolSlots, perDag } = await this.repos.tis.activeCounts(tx);
-    const pools = new Map((await this.repos.pools.list(tx)).map((p) => [p.name, p.slots]));
+    const pools = (this.pools ??= new Map((await this.repos.pools.list(tx)).map((p) => [p.name, p.slots])));
     const facts = await this.runs.get(candidates.map((c) => c.runPk), tx);
     const transitions: TiTransition[] = [];
     const messages = new Map<number, OutboxMessage>();

@@ -104,16 +104,27 @@ export class TaskInstanceRepository {
   async applyTransitions(transitions: TiTransition[], now: Date, q: Queryable): Promise<Set<number>> {
     if (transitions.length === 0) return new Set();
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
+    const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
+    // One round trip: the compare-and-set update, and the history rows of those that applied.
     const rows = await q.query(
-      `UPDATE task_instance t SET state = v.state, try_number = v.try_number, worker = v.worker, hostname = v.hostname,
-         pid = v.pid, exit_code = v.exit_code, reason = v.reason, queued_at = v.queued_at, started_at = v.started_at,
-         ended_at = v.ended_at, next_retry_at = v.next_retry_at, max_tries = v.max_tries, updated_at = $16
-       FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
-                   $9::int[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::int[])
-         AS v(id, from_state, from_try, state, try_number, worker, hostname, pid, exit_code, reason, queued_at,
-              started_at, ended_at, next_retry_at, max_tries)
-       WHERE t.id = v.id AND t.state = v.from_state AND t.try_number = v.from_try
-       RETURNING t.id`,
+      `WITH applied AS (
+         UPDATE task_instance t SET state = v.state, try_number = v.try_number, worker = v.worker, hostname = v.hostname,
+           pid = v.pid, exit_code = v.exit_code, reason = v.reason, queued_at = v.queued_at, started_at = v.started_at,
+           ended_at = v.ended_at, next_retry_at = v.next_retry_at, max_tries = v.max_tries, updated_at = $16
+         FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
+                     $9::int[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::int[])
+           AS v(id, from_state, from_try, state, try_number, worker, hostname, pid, exit_code, reason, queued_at,
+                started_at, ended_at, next_retry_at, max_tries)
+         WHERE t.id = v.id AND t.state = v.from_state AND t.try_number = v.from_try
+         RETURNING t.id),
+       history AS (
+         INSERT INTO task_state_history (ti_id, try_number, from_state, to_state, reason, at)
+         SELECT h.ti_id, h.try_number, h.from_state, h.to_state, h.reason, $16
+         FROM unnest($17::bigint[], $18::int[], $19::text[], $20::text[], $21::text[]) WITH ORDINALITY
+           AS h(ti_id, try_number, from_state, to_state, reason, n)
+         WHERE h.ti_id IN (SELECT id FROM applied)
+         ORDER BY h.n)
+       SELECT id FROM applied`,
       [
         col((t) => t.before.id), col((t) => t.before.state), col((t) => t.before.tryNumber),
         col((t) => t.after.state), col((t) => t.after.tryNumber), col((t) => t.after.worker),
@@ -121,20 +132,13 @@ export class TaskInstanceRepository {
         col((t) => t.after.reason), col((t) => t.after.queuedAt), col((t) => t.after.startedAt),
         col((t) => t.after.endedAt), col((t) => t.after.nextRetryAt), col((t) => t.after.maxTries),
         now,
+        history.map((h) => h.id), history.map((h) => h.tryNumber), history.map((h) => h.from), history.map((h) => h.to),
+        history.map((h) => h.reason),
       ],
     );
-    const applied = new Set<number>(rows.map((r: any) => Number(r.id)));
-    const history = transitions.filter((t) => applied.has(t.before.id)).flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
-    if (history.length > 0) {
-      await q.query(
-        `INSERT INTO task_state_history (ti_id, try_number, from_state, to_state, reason, at)
-         SELECT * , $6::timestamptz FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[])`,
-        [history.map((h) => h.id), history.map((h) => h.tryNumber), history.map((h) => h.from), history.map((h) => h.to),
-          history.map((h) => h.reason), now],
-      );
-    }
-    return applied;
+    return new Set<number>(rows.map((r: any) => Number(r.id)));
   }
+
 
   /** The recorded transitions of one task instance, oldest first. */
   async history(tiId: number): Promise<{ tryNumber: number; from: TiState; to: TiState; reason: string | null; at: Date }[]> {
