@@ -3,7 +3,7 @@
 // ts-jest in transpile-only mode: fast, and TypeScript's own decorator metadata. Types are
 // checked by `npm run typecheck`. (No native-binary transformers: the package mirror CI uses
 // lacks their other-platform builds, which breaks `npm ci`.)
-const tsJest = ['ts-jest', { isolatedModules: true, diagnostics: false }];
+const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', diagnostics: false }];
 const moduleNameMapper = {
   '^@swarmflow/(core|sdk|persistence|messaging|executors|observability)$': '<rootDir>/libs/$1/src',
   '^@swarmflow/(core|sdk|persistence|messaging|executors|observability)/(.*)$': '<rootDir>/libs/$1/src/$2',

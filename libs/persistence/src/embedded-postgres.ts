@@ -1,4 +1,6 @@
 import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
 /**
  * The standalone mode's database: PGlite (Postgres compiled to WASM) served on a
@@ -6,25 +8,22 @@ import { mkdirSync } from 'node:fs';
  * PGlite has one session: callers must use a pool of one connection.
  */
 export class EmbeddedPostgres {
-  private server: { stop(): Promise<void> } | null = null;
-  private db: { close(): Promise<void> } | null = null;
+  private server: PGLiteSocketServer | null = null;
+  private db: PGlite | null = null;
   url = '';
 
   /** @param dataDir folder holding the database files; `memory://` keeps it in memory. */
   constructor(private readonly dataDir: string) {}
 
   async start(): Promise<string> {
-    // Both packages are ESM-only; a dynamic import keeps this CommonJS build loading them.
-    const { PGlite } = await dynamicImport('@electric-sql/pglite');
-    const { PGLiteSocketServer } = await dynamicImport('@electric-sql/pglite-socket');
     if (!this.dataDir.startsWith('memory://')) mkdirSync(this.dataDir, { recursive: true });
     const db = await PGlite.create(this.dataDir);
     const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0, maxConnections: 4 });
     await server.start();
     this.db = db;
     this.server = server;
-    const address = (server as any).server?.address?.();
-    const port = typeof address === 'object' && address ? address.port : Number(String(server.getServerConn()).split(':').pop());
+    // Asked for port 0: the server reports the one it got as "host:port".
+    const port = Number(server.getServerConn().split(':').pop());
     this.url = `postgres://postgres@127.0.0.1:${port}/postgres`;
     return this.url;
   }
@@ -36,6 +35,3 @@ export class EmbeddedPostgres {
     this.db = null;
   }
 }
-
-// TypeScript compiles `import()` to `require()` under CommonJS; this keeps a real import().
-const dynamicImport = new Function('specifier', 'return import(specifier)') as (s: string) => Promise<any>;

@@ -1,0 +1,101 @@
+import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
+import type { Database } from '../database';
+import type { TaskInstance } from '../records';
+import { DuplicateRunError } from '../repositories/dag-run.repository';
+import { Repositories } from '../repositories/repositories';
+
+/**
+ * The repository contract: the same specs against PostgreSQL and the embedded database
+ * (PGlite), so standalone mode runs on the SQL that production runs on.
+ */
+export function describeRepositoryContract(name: string, open: () => Promise<{ db: Database; close(): Promise<void> }>): void {
+  describe(`repositories on ${name}`, () => {
+    let db: Database;
+    let close: () => Promise<void>;
+    let repos: Repositories;
+    const now = new Date('2026-01-01T00:00:00Z');
+    const dag: SerializedDag = validateDag({
+      id: 'contract', tasks: [{ id: 'a', command: 'true', retries: 2 }, { id: 'b', command: 'true', upstream: ['a'] }],
+    }, 'contract.ts');
+    const hash = dagHash(dag);
+
+    beforeAll(async () => {
+      ({ db, close } = await open());
+      repos = new Repositories(db);
+      await repos.dags.recordParse([{ dag, hash }], [{ fileloc: 'broken.ts', message: 'broken.ts: SyntaxError' }], now);
+    }, 60_000);
+
+    afterAll(async () => close?.());
+
+    const newRun = (runId: string) => repos.runs.create({
+      dagId: 'contract', runId, versionHash: hash, runType: 'manual', logicalDate: now, conf: { x: 1 }, params: { p: 'v' },
+    });
+
+    it('stores DAG versions by content hash and import errors by file', async () => {
+      expect(await repos.dags.version('contract', hash)).toEqual(dag);
+      expect((await repos.dags.list()).map((d) => [d.dagId, d.latestVersion])).toEqual([['contract', hash]]);
+      expect(await repos.dags.importErrors()).toEqual([{ fileloc: 'broken.ts', message: 'broken.ts: SyntaxError', at: now }]);
+      const again = await repos.dags.recordParse([{ dag, hash }], [], now);
+      expect(again.newVersions).toEqual([]);
+      expect(await repos.dags.importErrors()).toEqual([]);
+    });
+
+    it('creates runs once per run id', async () => {
+      const run = await newRun('r1');
+      expect(run).toMatchObject({ dagId: 'contract', runId: 'r1', state: 'queued', conf: { x: 1 }, params: { p: 'v' } });
+      await expect(newRun('r1')).rejects.toThrow(DuplicateRunError);
+    });
+
+    it('applies transitions as compare-and-set and records their history', async () => {
+      const run = await newRun('r2');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a] = (await repos.tis.forRuns([run.pk])).filter((t) => t.taskId === 'a');
+      expect(a).toMatchObject({ state: 'none', tryNumber: 0, maxTries: 3 });
+      const scheduled: TaskInstance = { ...a, state: 'scheduled' };
+      const step = { from: 'none' as const, to: 'scheduled' as const, tryNumber: 0, reason: null };
+      const first = await db.transaction((tx) => repos.tis.applyTransitions([{ before: a, after: scheduled, steps: [step] }], now, tx));
+      expect([...first]).toEqual([a.id]);
+      // The same transition again: the row is no longer in `none`, so nothing applies.
+      const second = await db.transaction((tx) => repos.tis.applyTransitions([{ before: a, after: scheduled, steps: [step] }], now, tx));
+      expect(second.size).toBe(0);
+      expect((await repos.tis.history(a.id)).map((h) => [h.from, h.to])).toEqual([['none', 'scheduled']]);
+      const states = await db.transaction((tx) => repos.tis.statesOfRuns([run.pk], tx));
+      expect(states.get(run.pk)!.map((s) => [s.taskId, s.state]).sort()).toEqual([['a', 'scheduled'], ['b', 'none']]);
+    });
+
+    it('keeps outbox messages until published, and sweeps old ones', async () => {
+      const ids = await db.transaction((tx) => repos.outbox.add([
+        { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 1 } },
+        { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 2 } },
+      ], tx));
+      expect(ids).toHaveLength(2);
+      expect(ids[1]).toBeGreaterThan(ids[0]);
+      await repos.outbox.markPublished([ids[0]]);
+      const sent: unknown[] = [];
+      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), new Date(Date.now() + 60_000))).toBe(1);
+      expect(sent).toEqual([{ n: 2 }]);
+      expect(await repos.outbox.pending()).toBe(0);
+    });
+
+    it('reads log lines of a try in order with a cursor', async () => {
+      const run = await newRun('r3');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a] = await repos.tis.forRuns([run.pk]);
+      const line = (text: string) => ({ at: now.toISOString(), stream: 'stdout' as const, line: text });
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 1, lines: [line('one'), line('two')] }]);
+      const first = await repos.logs.read(a.id, 1);
+      expect(first.lines.map((l) => l.line)).toEqual(['one', 'two']);
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 2, lines: [line('three')] }]);
+      const next = await repos.logs.read(a.id, 1, first.cursor);
+      expect(next.lines.map((l) => l.line)).toEqual(['three']);
+      expect((await repos.logs.read(a.id, 2)).lines).toEqual([]);
+    });
+
+    it('marks workers lost after their heartbeats stop', async () => {
+      await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, state: 'active', running: [] }], now);
+      const lost = await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() + 1000), tx));
+      expect(lost).toEqual(['w1']);
+      expect((await repos.workers.list())[0]).toMatchObject({ name: 'w1', state: 'lost', queues: ['default'] });
+    });
+  });
+}
