@@ -1,14 +1,8 @@
 import type { Database, Queryable } from '../database';
 import type { WorkerRecord } from '../records';
 
-export interface WorkerHeartbeat {
-  name: string;
-  hostname: string;
-  queues: string[];
-  concurrency: number;
-  state: string;
-  running: { tiId: number; tryNumber: number }[];
-}
+/** What one heartbeat tells about a worker; the times are the scheduler's. */
+export type WorkerHeartbeat = Omit<WorkerRecord, 'firstSeenAt' | 'lastHeartbeatAt'>;
 
 /** Workers as their heartbeats describe them; the time is the scheduler's receipt time (no clock skew). */
 export class WorkerRepository {
