@@ -25,6 +25,8 @@ export class TaskLogPublisher {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private publishing: Promise<void> = Promise.resolve();
+  /** Batches handed to the broker and not settled yet. */
+  private inFlight = 0;
   private readonly tailBuffer: string[] = [];
 
   constructor(
@@ -56,9 +58,13 @@ export class TaskLogPublisher {
     if (this.lines.length > 0) {
       const batch: LogBatch = { tiId: this.tiId, tryNumber: this.tryNumber, seq: ++this.seq, lines: this.lines };
       this.lines = [];
-      this.publishing = this.publishing.then(() =>
-        this.broker.publish(EXCHANGES.logs, `log.${this.tiId}`, batch).catch(this.options.onError),
-      );
+      const send = (): Promise<void> => this.broker.publish(EXCHANGES.logs, `log.${this.tiId}`, batch).catch(this.options.onError);
+      // At once when no batch is in flight (most tries have one), so that it goes out before a `task.finished` published next.
+      const sent = this.inFlight === 0 ? send() : this.publishing.then(send);
+      this.inFlight++;
+      this.publishing = sent.then(() => {
+        this.inFlight--;
+      });
     }
     return this.publishing;
   }

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { AmqpBroker, EXCHANGES, taskQueue } from '@swarmflow/messaging';
-import { PublishRecorder, RecordingLogger, taskMessage } from './test-support/worker-harness';
+import { ConsumerRecorder, ProcessCounter, PublishRecorder, RecordingLogger, taskMessage } from './test-support/worker-harness';
 import { WorkerService } from './worker.service';
 
 const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -25,6 +25,8 @@ describe('WorkerService on RabbitMQ', () => {
   let broker: AmqpBroker;
   let worker: WorkerService;
   let published: PublishRecorder;
+  let consumers: ConsumerRecorder;
+  let processes: ProcessCounter;
 
   beforeAll(async () => {
     available = await rabbitAvailable();
@@ -36,9 +38,11 @@ describe('WorkerService on RabbitMQ', () => {
     broker = new AmqpBroker({ url, prefix, logger, connectionName: `swarmflow worker test ${prefix}` });
     await broker.start();
     published = new PublishRecorder(broker);
+    consumers = new ConsumerRecorder(broker);
+    processes = new ProcessCounter();
     worker = new WorkerService(broker, {
       name: 'w1', hostname: 'host1', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
-    }, { logger });
+    }, { logger, runProcess: processes.runProcess });
     await worker.start();
   });
 
@@ -57,22 +61,37 @@ describe('WorkerService on RabbitMQ', () => {
     await conn.close();
   });
 
-  it('holds concurrency with acked messages by pausing its consumer, and runs every task', async () => {
+  it('holds concurrency by buffering the deliveries beyond it (no nack, no pause), and runs every task', async () => {
     if (!available) return;
     const tasks = Array.from({ length: 6 }, () => taskMessage({ command: 'sleep 0.2' }));
     for (const task of tasks) await broker.publish(EXCHANGES.tasks, 'default', task);
     await Promise.all(tasks.map((t) => published.finishedOf(t.tiId, 1, 15_000)));
 
-    let running = 0;
-    let maxRunning = 0;
-    for (const p of published.all) {
-      if (p.routingKey === 'task.started') maxRunning = Math.max(maxRunning, ++running);
-      if (p.routingKey === 'task.finished') running--;
-    }
-    expect(maxRunning).toBe(2);
+    expect(processes.maxLive).toBe(2);
+    expect(consumers.taskNacks()).toEqual([]);
+    expect(consumers.pauses).toBe(0);
+    expect(consumers.deliveries).toHaveLength(6);
     expect(published.events('task.started')).toHaveLength(6);
     expect(published.finished().map((e) => e.outcome)).toEqual(Array(6).fill('success'));
     expect((await broker.queueStats(taskQueue('default').name)).messages).toBe(0);
+  }, 20_000);
+
+  it('gives the buffered tasks back to the queue on drain', async () => {
+    if (!available) return;
+    const running = [taskMessage({ command: 'sleep 0.3' }), taskMessage({ command: 'sleep 0.3' })];
+    const buffered = [taskMessage(), taskMessage()];
+    for (const task of running) await broker.publish(EXCHANGES.tasks, 'default', task);
+    await Promise.all(running.map((t) => published.startedOf(t.tiId)));
+    for (const task of buffered) await broker.publish(EXCHANGES.tasks, 'default', task);
+    await consumers.waitFor('both extra tasks delivered', () => buffered.every((t) => consumers.deliveries.some((d) => d.tiId === t.tiId)));
+
+    await worker.drain();
+    expect(consumers.taskNacks()).toEqual(buffered.map((t) => expect.objectContaining({ tiId: t.tiId, requeue: true })));
+    expect(published.events('task.started').map((e) => e.tiId).sort()).toEqual(running.map((t) => t.tiId).sort());
+    expect((await broker.queueStats(taskQueue('default').name)).messages).toBe(2);
+    const conn = await amqp.connect(url);
+    await (await conn.createChannel()).purgeQueue(prefix + taskQueue('default').name);
+    await conn.close();
   }, 20_000);
 
   it('cancels a task on a control message and reports it', async () => {

@@ -74,28 +74,106 @@ describe('WorkerService', () => {
     expect(h.published.events('task.started')).toHaveLength(1);
   });
 
-  it('never runs more tasks than its concurrency, and runs them all', async () => {
+  it('never runs more tasks than its concurrency, buffers the other deliveries (no nack, no pause), and runs them all', async () => {
     h = await startHarness({ concurrency: 2 });
-    const tasks = Array.from({ length: 6 }, () => taskMessage({ command: 'sleep 0.2' }));
-    let maxSlots = 0;
-    const publish = h.broker.publish.bind(h.broker);
-    h.broker.publish = async (exchange, key, body) => {
-      maxSlots = Math.max(maxSlots, h.worker.runningTasks().length);
-      return publish(exchange, key, body);
-    };
+    const tasks = Array.from({ length: 6 }, () => taskMessage({ command: 'sleep 0.05' }));
     await h.submit(...tasks);
     await Promise.all(tasks.map((t) => h.published.finishedOf(t.tiId)));
 
-    let running = 0;
-    let maxRunning = 0;
-    for (const p of h.published.all) {
-      if (p.routingKey === 'task.started') maxRunning = Math.max(maxRunning, ++running);
-      if (p.routingKey === 'task.finished') running--;
-    }
-    expect(maxRunning).toBe(2);
-    expect(maxSlots).toBeLessThanOrEqual(2);
+    expect(h.processes.maxLive).toBe(2);
+    expect(h.processes.spawned).toBe(6);
+    expect(h.consumers.taskNacks()).toEqual([]);
+    expect(h.consumers.pauses).toBe(0);
+    expect(h.published.events('task.started')).toHaveLength(6);
     expect(h.published.finished().map((e) => e.outcome)).toEqual(Array(6).fill('success'));
     expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 0, consumers: 1 });
+  });
+
+  it('gives a buffered task back after maxBufferWaitMs and pauses its consumers until a slot frees', async () => {
+    h = await startHarness({ concurrency: 1, maxBufferWaitMs: 100 });
+    const long = taskMessage({ command: 'sleep 30' });
+    const waiting = taskMessage();
+    await h.submit(long);
+    await h.published.startedOf(long.tiId);
+    await h.submit(waiting);
+
+    const givenBack = await h.consumers.waitFor('the waiting task given back', () =>
+      h.consumers.taskNacks().find((s) => s.tiId === waiting.tiId));
+    expect(givenBack.requeue).toBe(true);
+    await h.consumers.waitFor('a pause', () => h.consumers.pauses === 1);
+    expect(h.logger.lines).toContain('warn gave 1 task(s) back to the queue after 0.1s without a free slot; pausing until one frees');
+    expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 1, consumers: 0 });
+    expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([long.tiId]);
+
+    h.worker.cancelTask(long.tiId, 1);
+    expect(await h.published.finishedOf(waiting.tiId)).toMatchObject({ outcome: 'success' });
+    expect(h.consumers.resumes).toBe(1);
+    expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([long.tiId, waiting.tiId]);
+    expect(h.processes.maxLive).toBe(1);
+  });
+
+  it('frees the slot when the process exits, before task.finished is confirmed; drain waits for that report', async () => {
+    h = await startHarness({ concurrency: 1 });
+    const first = taskMessage({ command: 'echo one' });
+    const second = taskMessage();
+    let confirmFirst!: () => void;
+    const firstConfirmed = new Promise<void>((resolve) => (confirmFirst = resolve));
+    const publish = h.broker.publish.bind(h.broker);
+    h.broker.publish = async (exchange, key, body) => {
+      await publish(exchange, key, body);
+      if (key === 'task.finished' && (body as { tiId: number }).tiId === first.tiId) await firstConfirmed;
+    };
+    try {
+      await h.submit(first, second);
+      expect(await h.published.finishedOf(second.tiId)).toMatchObject({ outcome: 'success' });
+      expect(await h.published.finishedOf(first.tiId)).toMatchObject({ outcome: 'success', logTail: ['one'] });
+      const keys = h.published.all.filter((p) => p.exchange !== EXCHANGES.tasks && p.body.tiId === first.tiId).map((p) => p.routingKey);
+      expect(keys).toEqual(['task.started', `log.${first.tiId}`, 'task.finished']);
+
+      const drained = h.worker.drain();
+      const beat = await h.published.waitFor('the draining heartbeat', () => h.published.heartbeats().find((b) => b.state === 'draining'));
+      // Ended, but the scheduler has not been told yet: still listed, and the worker still draining.
+      expect(beat.running).toEqual([{ tiId: first.tiId, tryNumber: 1 }]);
+      expect(h.worker.runningTasks()).toEqual([]);
+      expect(h.worker.state).toBe('draining');
+      confirmFirst();
+      await drained;
+    } finally {
+      confirmFirst();
+    }
+    expect(h.published.heartbeats().at(-1)).toMatchObject({ state: 'stopped', running: [] });
+  });
+
+  it('drain gives the buffered tasks back to the queue and never runs them', async () => {
+    h = await startHarness({ concurrency: 2 });
+    const running = [taskMessage({ command: 'echo started; sleep 0.3' }), taskMessage({ command: 'echo started; sleep 0.3' })];
+    const buffered = [taskMessage(), taskMessage()];
+    await h.submit(...running);
+    await Promise.all(running.map((t) => h.published.startedOf(t.tiId)));
+    await h.submit(...buffered);
+    await h.consumers.waitFor('both extra tasks delivered', () =>
+      buffered.every((t) => h.consumers.deliveries.some((d) => d.tiId === t.tiId)));
+
+    await h.worker.drain();
+    expect(h.consumers.taskNacks()).toEqual(buffered.map((t) => expect.objectContaining({ tiId: t.tiId, requeue: true })));
+    expect(h.published.events('task.started').map((e) => e.tiId).sort()).toEqual(running.map((t) => t.tiId).sort());
+    expect(h.published.finished().map((e) => [e.tiId, e.outcome]).sort()).toEqual(running.map((t) => [t.tiId, 'success']).sort());
+    expect(h.logger.lines).toContain('log giving 2 waiting task(s) back to the queue');
+    expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 2, consumers: 0 });
+  });
+
+  it('acks and ignores a duplicate delivery of a try waiting for a slot', async () => {
+    h = await startHarness({ concurrency: 2 });
+    const long = [taskMessage({ command: 'sleep 30' }), taskMessage({ command: 'sleep 30' })];
+    const waiting = taskMessage();
+    await h.submit(...long);
+    await Promise.all(long.map((t) => h.published.startedOf(t.tiId)));
+    await h.submit(waiting, waiting);
+    await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${waiting.tiId} try 1`));
+    h.worker.cancelTask(long[0].tiId, 1);
+    await h.published.finishedOf(waiting.tiId);
+    expect(h.published.events('task.started').filter((e) => e.tiId === waiting.tiId)).toHaveLength(1);
+    expect(h.consumers.taskNacks()).toEqual([]);
   });
 
   it('cancels a running try on a task.cancel control message', async () => {

@@ -22,6 +22,12 @@ export interface WorkerOptions {
   graceMs?: number;
   /** Longest a log line waits before it is published. Default 200. */
   logFlushMs?: number;
+  /**
+   * Longest a delivered task waits in the local buffer for a slot; past it the message is
+   * given back to the queue (nack, requeue) and the task consumers pause until a slot
+   * frees. Keep it well under RabbitMQ's consumer timeout (30 min). Default 30000.
+   */
+  maxBufferWaitMs?: number;
 }
 
 /** What the worker logs through; Nest's `Logger` fits. */
@@ -65,6 +71,7 @@ const LOG_TAIL_LINES = 20;
 const CONTROL_PREFETCH = 16;
 /** Waits before re-publishing a `task.finished` the broker did not confirm. */
 const FINISHED_RETRY_DELAYS_MS = [200, 1000, 5000];
+const DEFAULT_MAX_BUFFER_WAIT_MS = 30_000;
 
 interface RunningTask {
   task: TaskMessage;
@@ -73,6 +80,16 @@ interface RunningTask {
   startedAt: number;
   /** Set when the try is cancelled (control message or shutdown): the finished reason. */
   cancelReason: string | null;
+  /** Settles true once `task.started` is confirmed, false when it was not (the try is abandoned). */
+  started: Promise<boolean>;
+}
+
+/** A delivered task waiting for a slot; its message is not settled yet. */
+interface BufferedTask {
+  task: TaskMessage;
+  msg: BrokerMessage<unknown>;
+  /** `Date.now()` at delivery. */
+  since: number;
 }
 
 /**
@@ -83,8 +100,16 @@ interface RunningTask {
  * A task message is acked once `task.started` is confirmed, not at the end: RabbitMQ's
  * consumer timeout (30 min, not settable per queue before 3.12) would otherwise cut long
  * tasks off. A try lost after the ack is recovered by the scheduler from missing
- * heartbeats. Since acked messages free the prefetch window, capacity is held by pausing
- * the task consumers while every slot is busy.
+ * heartbeats. Since acked messages free the prefetch window, RabbitMQ delivers more tasks
+ * than there are free slots: those wait unacked in a local buffer (at most `concurrency`
+ * of them) and start as slots free. Pausing the consumers instead would cost a
+ * basic.cancel and a basic.consume per busy period, and nacking the surplus back a
+ * redelivery each. A buffered task that waits longer than `maxBufferWaitMs` is given
+ * back to the queue and the consumers pause until a slot frees, so long tasks here do not
+ * hold work another worker could run.
+ *
+ * A slot is held from the spawn until the process has exited. The last log batch and
+ * `task.finished` are published after that, together; drain() waits for them.
  *
  * The broker belongs to the caller: the worker neither starts nor closes it.
  */
@@ -95,10 +120,19 @@ export class WorkerService {
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
   private readonly logFlushMs: number;
+  private readonly maxBufferWaitMs: number;
 
   private currentState: WorkerState = 'idle';
-  /** Keyed by `tiId:tryNumber`; a slot is taken from the delivery until `task.finished` is published. */
+  /** Tries holding a slot, from the spawn until their process has exited; keyed by `tiId:tryNumber`. */
   private readonly running = new Map<string, RunningTask>();
+  /** Delivered tries waiting for a slot, oldest first (a Map iterates in insertion order). */
+  private readonly buffered = new Map<string, BufferedTask>();
+  /** Ended tries whose last log batch and `task.finished` are being published. */
+  private readonly reporting = new Map<string, TaskMessage>();
+  /** One timer for the whole buffer, due when its oldest task has waited `maxBufferWaitMs`. */
+  private bufferTimer: NodeJS.Timeout | undefined;
+  /** A message was given back (waited too long, or no room in the buffer): consumers stay paused until a slot frees. */
+  private holdUntilSlotFrees = false;
   private taskConsumers: ConsumerHandle[] = [];
   private controlConsumer: ConsumerHandle | null = null;
   /** What the task consumers were last set to; changes go through `syncConsumers`, one at a time. */
@@ -125,6 +159,7 @@ export class WorkerService {
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.logFlushMs = options.logFlushMs ?? 200;
+    this.maxBufferWaitMs = options.maxBufferWaitMs ?? DEFAULT_MAX_BUFFER_WAIT_MS;
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
   }
 
@@ -136,9 +171,16 @@ export class WorkerService {
     return this.currentState;
   }
 
-  /** Task instance tries holding a slot (starting, running or reporting). */
+  /** Task instance tries holding a slot (their process is starting or running). */
   runningTasks(): { tiId: number; tryNumber: number }[] {
     return [...this.running.values()].map(({ task }) => ({ tiId: task.tiId, tryNumber: task.tryNumber }));
+  }
+
+  /** Tries whose end the scheduler has not been told yet: running, or ended and being reported. */
+  private unreportedTries(): { tiId: number; tryNumber: number }[] {
+    const tries = this.runningTasks();
+    for (const { tiId, tryNumber } of this.reporting.values()) tries.push({ tiId, tryNumber });
+    return tries;
   }
 
   /**
@@ -163,6 +205,7 @@ export class WorkerService {
       }
     } catch (err) {
       this.currentState = 'stopped';
+      this.giveBackBuffered();
       await Promise.allSettled([...this.taskConsumers, this.controlConsumer].map((c) => c?.cancel()));
       this.markStopped();
       throw err;
@@ -173,9 +216,10 @@ export class WorkerService {
   }
 
   /**
-   * Stops taking work, waits for the running tasks to finish and be reported, sends a
-   * last heartbeat (`stopped`) and cancels the consumers. Idempotent: every call returns
-   * the same promise.
+   * Stops taking work: pauses the task consumers and gives the buffered tasks back to
+   * their queue. Then waits for the running tasks to finish and be reported, sends a last
+   * heartbeat (`stopped`) and cancels the consumers. Idempotent: every call returns the
+   * same promise.
    */
   drain(): Promise<void> {
     if (this.stopping) return this.stopping;
@@ -189,6 +233,8 @@ export class WorkerService {
       this.logger.log(`draining: waiting for ${this.running.size} running task(s)`);
       this.syncConsumers();
       await this.consumerSync;
+      // After the pause, so that RabbitMQ does not hand them straight back to this worker.
+      this.giveBackBuffered();
       await this.heartbeat();
       await this.whenIdle();
       await this.stop();
@@ -219,6 +265,7 @@ export class WorkerService {
     return this.stopped;
   }
 
+  /** Starts the task if a slot is free, buffers it otherwise. */
   private async onTask(msg: BrokerMessage<unknown>): Promise<void> {
     let task: TaskMessage;
     try {
@@ -229,22 +276,31 @@ export class WorkerService {
       return;
     }
     const key = runKey(task.tiId, task.tryNumber);
-    if (this.running.has(key)) {
-      // A redelivery of a try already running here: running it twice would be worse than losing the message.
+    if (this.running.has(key) || this.buffered.has(key) || this.reporting.has(key)) {
+      // A redelivery of a try already here: running it twice would be worse than losing the message.
       this.logger.warn(`ignoring a duplicate delivery of task instance ${task.tiId} try ${task.tryNumber}`);
       msg.ack();
       return;
     }
-    if (this.currentState !== 'active' || this.running.size >= this.options.concurrency) {
-      // Delivered before the consumers were paused: back to the queue for another worker.
+    if (this.currentState !== 'active') {
+      // Delivered before the consumers were paused for the drain: back to the queue for another worker.
       msg.nack(true);
-      this.syncConsumers();
       return;
     }
-    await this.startTask(task, msg);
+    if (this.running.size < this.options.concurrency) return this.startTask(task, msg);
+    if (this.buffered.size >= this.options.concurrency) {
+      // Only with several task queues, each with its own prefetch window.
+      this.giveBackAndHold([msg]);
+      return;
+    }
+    this.buffered.set(key, { task, msg, since: Date.now() });
+    this.bufferTimer ??= setTimeout(() => this.expireBuffered(), this.maxBufferWaitMs);
   }
 
-  /** Takes a slot, spawns, publishes `task.started`, then acks; the end is handled in the background. */
+  /**
+   * Takes a slot, spawns, publishes `task.started`, then acks; the end is handled in the
+   * background by {@link finishTask}, started at once so that the slot frees at the exit.
+   */
   private async startTask(task: TaskMessage, msg: BrokerMessage<unknown>): Promise<void> {
     const key = runKey(task.tiId, task.tryNumber);
     const logs = new TaskLogPublisher(this.broker, task.tiId, task.tryNumber, {
@@ -264,51 +320,61 @@ export class WorkerService {
       onLine: (stream, line) => logs.add(stream, line),
       onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task)),
     });
-    const entry: RunningTask = { task, run, logs, startedAt, cancelReason: null };
-    this.running.set(key, entry);
-    this.syncConsumers();
     logs.add('system', `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) started on ${this.name}` +
       (run.pid === null ? '' : ` as pid ${run.pid}`));
 
-    const started: TaskStartedEvent = {
+    const startedEvent: TaskStartedEvent = {
       type: 'task.started', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
       hostname: this.options.hostname, pid: run.pid, at: this.now().toISOString(),
     };
-    try {
-      await this.broker.publish(EXCHANGES.events, 'task.started', started);
-    } catch (err) {
-      // Nobody knows it started: stop it and give the message back, so the try runs once, somewhere.
-      this.logger.error(`task.started of task instance ${task.tiId} try ${task.tryNumber} not confirmed, requeueing: ${errorMessage(err)}`);
-      run.cancel('task.started not confirmed');
-      await run.result;
-      logs.discard();
-      msg.nack(true);
-      this.release(key);
-      return;
-    }
-    msg.ack();
-    void this.finishTask(key, entry).catch((err: unknown) =>
+    const started = this.broker.publish(EXCHANGES.events, 'task.started', startedEvent).then(
+      () => true,
+      (err: unknown) => {
+        this.logger.error(`task.started of task instance ${task.tiId} try ${task.tryNumber} not confirmed, requeueing: ${errorMessage(err)}`);
+        return false;
+      },
+    );
+    const entry: RunningTask = { task, run, logs, startedAt, cancelReason: null, started };
+    this.running.set(key, entry);
+    const ended = this.finishTask(key, entry).catch((err: unknown) =>
       this.logger.error(`reporting the end of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
     );
+    if (await started) {
+      msg.ack();
+      return;
+    }
+    // Nobody knows it started: stop it, and once it is gone give the message back, so the try runs once, somewhere.
+    run.cancel('task.started not confirmed');
+    await ended;
+    msg.nack(true);
   }
 
-  /** Waits for the process, flushes its logs, then publishes `task.finished` and frees the slot. */
+  /**
+   * Waits for the process and frees its slot; then, once `task.started` is confirmed,
+   * publishes the last log batch and `task.finished` together. Both go out on the
+   * publisher's channel after `task.started`, which is the order the scheduler needs.
+   */
   private async finishTask(key: string, entry: RunningTask): Promise<void> {
     const { task, run, logs } = entry;
+    const result = await run.result;
+    const verdict = taskVerdict(result, task, entry.cancelReason);
+    logs.add('system', describeEnd(result, Date.now() - entry.startedAt) + (verdict.reason ? ` (${verdict.reason})` : ''));
+    const finished: TaskFinishedEvent = {
+      type: 'task.finished', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
+      outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason: verdict.reason,
+      logTail: logs.tail(), at: this.now().toISOString(),
+    };
+    this.reporting.set(key, task);
+    this.release(key);
     try {
-      const result = await run.result;
-      const verdict = taskVerdict(result, task, entry.cancelReason);
-      logs.add('system', describeEnd(result, Date.now() - entry.startedAt) + (verdict.reason ? ` (${verdict.reason})` : ''));
-      const logTail = logs.tail();
-      await logs.flush();
-      const finished: TaskFinishedEvent = {
-        type: 'task.finished', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
-        outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason: verdict.reason,
-        logTail, at: this.now().toISOString(),
-      };
-      await this.publishWithRetries(EXCHANGES.events, 'task.finished', finished);
+      if (!(await entry.started)) {
+        logs.discard();
+        return;
+      }
+      await Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]);
     } finally {
-      this.release(key);
+      this.reporting.delete(key);
+      this.notifyIfIdle();
     }
   }
 
@@ -317,29 +383,87 @@ export class WorkerService {
     entry.run.cancel(reason);
   }
 
+  /** Frees a slot: the oldest buffered task takes it, and consumers held back resume. */
   private release(key: string): void {
-    this.running.delete(key);
-    this.syncConsumers();
-    if (this.running.size === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
+    if (!this.running.delete(key)) return;
+    if (this.currentState === 'active') {
+      const next = this.buffered.entries().next();
+      if (!next.done) {
+        const [nextKey, { task, msg }] = next.value;
+        this.buffered.delete(nextKey);
+        this.startTask(task, msg).catch((err: unknown) =>
+          this.logger.error(`starting task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
+        );
+      }
     }
+    if (this.holdUntilSlotFrees) {
+      this.holdUntilSlotFrees = false;
+      this.syncConsumers();
+    }
+    this.notifyIfIdle();
   }
 
+  /** Gives back (nack, requeue) the buffered tasks that waited `maxBufferWaitMs`, then pauses the consumers until a slot frees. */
+  private expireBuffered(): void {
+    this.bufferTimer = undefined;
+    const now = Date.now();
+    const expired: BrokerMessage<unknown>[] = [];
+    for (const [key, { msg, since }] of this.buffered) {
+      if (now - since < this.maxBufferWaitMs) break;
+      this.buffered.delete(key);
+      expired.push(msg);
+    }
+    if (expired.length > 0) {
+      this.logger.warn(`gave ${expired.length} task(s) back to the queue after ${formatSeconds(this.maxBufferWaitMs)} without a free slot; pausing until one frees`);
+      this.giveBackAndHold(expired);
+    }
+    const oldest = this.buffered.values().next();
+    if (!oldest.done) this.bufferTimer = setTimeout(() => this.expireBuffered(), oldest.value.since + this.maxBufferWaitMs - now);
+  }
+
+  /** Drain, shutdown: the buffered tasks go back to their queue, never to run here. */
+  private giveBackBuffered(): void {
+    clearTimeout(this.bufferTimer);
+    this.bufferTimer = undefined;
+    if (this.buffered.size === 0) return;
+    this.logger.log(`giving ${this.buffered.size} waiting task(s) back to the queue`);
+    for (const { msg } of this.buffered.values()) msg.nack(true);
+    this.buffered.clear();
+  }
+
+  /** Pauses the task consumers until a slot frees, then requeues the messages (after the pause, so they go to another consumer). */
+  private giveBackAndHold(messages: BrokerMessage<unknown>[]): void {
+    if (!this.holdUntilSlotFrees) {
+      this.holdUntilSlotFrees = true;
+      this.syncConsumers();
+    }
+    void this.consumerSync.then(() => {
+      for (const msg of messages) msg.nack(true);
+    });
+  }
+
+  private notifyIfIdle(): void {
+    if (this.running.size > 0 || this.reporting.size > 0) return;
+    const waiters = this.idleWaiters;
+    this.idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Resolves when no process runs and every ended try is reported. */
   private whenIdle(): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
+    if (this.running.size === 0 && this.reporting.size === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
-   * Pauses the task consumers while every slot is taken or the worker no longer takes
-   * work, resumes them otherwise. Changes are chained so a resume never overtakes a pause.
+   * Pauses the task consumers once the worker no longer takes work, or while a message
+   * given back waits for a free slot; resumes them otherwise. Changes are chained so a
+   * resume never overtakes a pause.
    */
   private syncConsumers(): void {
     this.consumerSync = this.consumerSync
       .then(async () => {
-        const pause = this.currentState !== 'active' || this.running.size >= this.options.concurrency;
+        const pause = this.currentState !== 'active' || this.holdUntilSlotFrees;
         if (pause === this.consumersPaused) return;
         this.consumersPaused = pause;
         await Promise.all(this.taskConsumers.map((c) => (pause ? c.pause() : c.resume())));
@@ -385,7 +509,7 @@ export class WorkerService {
     if (this.currentState === 'idle') return;
     const event: WorkerHeartbeatEvent = {
       type: 'worker.heartbeat', worker: this.name, hostname: this.options.hostname, queues: this.options.queues,
-      concurrency: this.options.concurrency, running: this.runningTasks(), state: this.currentState,
+      concurrency: this.options.concurrency, running: this.unreportedTries(), state: this.currentState,
       at: this.now().toISOString(),
     };
     try {

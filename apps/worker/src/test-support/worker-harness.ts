@@ -1,5 +1,8 @@
 import type { TaskFinishedEvent, TaskMessage, WorkerHeartbeatEvent } from '@swarmflow/core';
-import { EXCHANGES, MemoryBroker, type Broker, type ExchangeName } from '@swarmflow/messaging';
+import { runProcess } from '@swarmflow/executors';
+import {
+  EXCHANGES, MemoryBroker, type Broker, type ConsumeOptions, type ExchangeName, type MessageHandler, type QueueSpec,
+} from '@swarmflow/messaging';
 import { WorkerService, type WorkerLogger, type WorkerOptions } from '../worker.service';
 
 export interface Published {
@@ -77,6 +80,110 @@ export class PublishRecorder {
   }
 }
 
+/** How a consumer settled one delivery. */
+export interface Settlement {
+  queue: string;
+  /** The delivered body's `tiId`, when it has one. */
+  tiId: unknown;
+  as: 'ack' | 'nack';
+  requeue: boolean;
+}
+
+/**
+ * Records what the consumers made on a broker do: deliveries, acks and nacks, pauses and
+ * resumes. Install it before the consumers are made (before `worker.start()`).
+ */
+export class ConsumerRecorder {
+  readonly deliveries: { queue: string; tiId: unknown }[] = [];
+  readonly settlements: Settlement[] = [];
+  pauses = 0;
+  resumes = 0;
+  private waiters: Array<() => void> = [];
+
+  constructor(broker: Broker) {
+    const consume = broker.consume.bind(broker);
+    broker.consume = async <T>(spec: QueueSpec, handler: MessageHandler<T>, options: ConsumeOptions) => {
+      const handle = await consume<T>(spec, (msg) => {
+        const tiId = (msg.body as { tiId?: unknown } | null)?.tiId;
+        this.record(() => this.deliveries.push({ queue: spec.name, tiId }));
+        const settle = (as: 'ack' | 'nack', requeue: boolean): void => {
+          this.record(() => this.settlements.push({ queue: spec.name, tiId, as, requeue }));
+        };
+        return handler({
+          ...msg,
+          ack: () => {
+            msg.ack();
+            settle('ack', false);
+          },
+          nack: (requeue) => {
+            msg.nack(requeue);
+            settle('nack', requeue);
+          },
+        });
+      }, options);
+      return {
+        pause: async () => {
+          await handle.pause();
+          this.record(() => this.pauses++);
+        },
+        resume: async () => {
+          await handle.resume();
+          this.record(() => this.resumes++);
+        },
+        cancel: () => handle.cancel(),
+      };
+    };
+  }
+
+  /** Nacks of task messages (`requeue` true or false). */
+  taskNacks(): Settlement[] {
+    return this.settlements.filter((s) => s.as === 'nack' && s.queue.startsWith('swarmflow.tasks.'));
+  }
+
+  /** Resolves with `probe`'s first truthy result, checked now and after every recorded operation. */
+  waitFor<T>(what: string, probe: () => T, timeoutMs = 5000): Promise<NonNullable<T>> {
+    const first = probe();
+    if (first) return Promise.resolve(first as NonNullable<T>);
+    return new Promise((resolve, reject) => {
+      const wake = (): void => {
+        const value = probe();
+        if (!value) return;
+        cleanup();
+        resolve(value as NonNullable<T>);
+      };
+      const timer = setTimeout(() => {
+        cleanup();
+        reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; settled: ${JSON.stringify(this.settlements)}`));
+      }, timeoutMs);
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== wake);
+      };
+      this.waiters.push(wake);
+    });
+  }
+
+  private record(change: () => void): void {
+    change();
+    for (const wake of [...this.waiters]) wake();
+  }
+}
+
+/** Wraps the process executor to count the task processes alive at once. */
+export class ProcessCounter {
+  live = 0;
+  maxLive = 0;
+  spawned = 0;
+
+  readonly runProcess: typeof runProcess = (spec) => {
+    const run = runProcess(spec);
+    this.spawned++;
+    this.maxLive = Math.max(this.maxLive, ++this.live);
+    void run.result.then(() => this.live--);
+    return run;
+  };
+}
+
 /** A logger that keeps what it is told, so tests stay quiet and can await a line. */
 export class RecordingLogger implements WorkerLogger {
   readonly lines: string[] = [];
@@ -117,6 +224,8 @@ export function taskMessage(overrides: Partial<TaskMessage> = {}): TaskMessage {
 export interface Harness {
   broker: MemoryBroker;
   published: PublishRecorder;
+  consumers: ConsumerRecorder;
+  processes: ProcessCounter;
   logger: RecordingLogger;
   worker: WorkerService;
   /** Publishes task messages on `swarmflow.tasks` with their queue as routing key. */
@@ -131,13 +240,15 @@ export async function startHarness(options: Partial<WorkerOptions> = {}): Promis
   const broker = new MemoryBroker({ logger });
   await broker.start();
   const published = new PublishRecorder(broker);
+  const consumers = new ConsumerRecorder(broker);
+  const processes = new ProcessCounter();
   const worker = new WorkerService(broker, {
     name: 'w1', hostname: 'host1', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
     ...options,
-  }, { logger });
+  }, { logger, runProcess: processes.runProcess });
   await worker.start();
   return {
-    broker, published, logger, worker,
+    broker, published, consumers, processes, logger, worker,
     submit: async (...tasks) => {
       for (const task of tasks) await broker.publish(EXCHANGES.tasks, task.queue, task);
     },
