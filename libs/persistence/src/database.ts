@@ -75,13 +75,17 @@ export class Database implements Queryable {
     return (await this.pool.query(sql, params as unknown[])).rows as T[];
   }
 
-  /** Runs `work` in one transaction (READ COMMITTED); rolls back if it throws. */
-  async transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` in one transaction (READ COMMITTED); rolls back if it throws.
+   * @param prelude parameterless SQL run with BEGIN in the same round trip (e.g. taking an
+   *   advisory lock); must not contain user input.
+   */
+  async transaction<T>(work: (tx: Queryable) => Promise<T>, prelude?: string): Promise<T> {
     await this.connect();
     const client: PoolClient = await this.pool.connect();
     let broken = false;
     try {
-      await client.query('BEGIN');
+      await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
       const result = await work({ query: async (sql, params) => (await client.query(sql, params as unknown[])).rows });
       await client.query('COMMIT');
       return result;

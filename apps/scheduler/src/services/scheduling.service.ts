@@ -21,8 +21,8 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   dispatchBatch: 2048,
 };
 
-/** Serialises dispatch between schedulers (HA): pool and concurrency counts need one writer at a time. */
-const DISPATCH_LOCK = 72_810_001;
+/** Serialises scheduling iterations between schedulers (HA). */
+const SCHEDULING_LOCK = 72_810_001;
 
 /** What an iteration found to do as it went. */
 interface Work {
@@ -63,8 +63,12 @@ export class SchedulingService {
    *   (saves a statement per publish; the sweep ignores rows younger than 10 s anyway).
    */
   async iterate(events: WorkerEvent[], now: Date, tick: boolean, published: number[] = []): Promise<IterationResult> {
+    // One scheduling iteration at a time across HA schedulers (the lock, taken with BEGIN):
+    // dispatch counts pool slots and concurrency, which needs a single writer; it also keeps
+    // two schedulers from evaluating one run at once. Published outbox rows go in the same trip.
+    const prelude = [`SELECT pg_advisory_xact_lock(${SCHEDULING_LOCK})`];
+    if (published.length > 0) prelude.push(`DELETE FROM outbox WHERE id IN (${published.map((id) => Math.trunc(id)).join(',')})`);
     return this.repos.db.transaction(async (tx) => {
-      await this.repos.outbox.markPublished(published, tx);
       const work: Work = { touched: new Set(), dispatch: tick };
       if (tick) this.pools = null;
       const eventsApplied = await this.applyEvents(events, now, tx, work);
@@ -78,7 +82,7 @@ export class SchedulingService {
       if (await this.evaluateRuns([...work.touched], now, tx)) work.dispatch = true;
       const outbox = work.dispatch ? await this.dispatch(now, tx) : [];
       return { outbox, eventsApplied, dispatched: outbox.length };
-    });
+    }, prelude.join('; '));
   }
 
   // --- worker events ------------------------------------------------------------------
@@ -237,37 +241,37 @@ export class SchedulingService {
    */
   private async evaluateRuns(pks: number[], now: Date, tx: Queryable): Promise<boolean> {
     if (pks.length === 0) return false;
-    const runs = await this.repos.runs.lock(pks, tx);
-    const live = runs.filter((r) => r.state === 'running');
-    const byRun = await this.repos.tis.statesOfRuns(live.map((r) => r.pk), tx);
-    const planned: { id: number; to: 'scheduled' | 'skipped' | 'upstream_failed' }[] = [];
+    const locked = await this.repos.runs.lockWithTaskStates(pks, tx);
+    const transitions: TiTransition[] = [];
     const finals: { pk: number; dag: SerializedDag; states: Map<string, TiState> }[] = [];
-    for (const run of live) {
+    for (const { run, tis } of locked) {
+      if (run.state !== 'running') continue;
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
-      const list = byRun.get(run.pk) ?? [];
-      const ids = new Map(list.map((t) => [t.taskId, t.id]));
-      const states = new Map(list.map((t) => [t.taskId, t.state]));
+      const byTask = new Map(tis.map((t) => [t.taskId, t]));
+      const states = new Map(tis.map((t) => [t.taskId, t.state]));
       for (const p of planRun(dag, states)) {
-        planned.push({ id: ids.get(p.taskId)!, to: p.to });
+        const t = byTask.get(p.taskId)!;
+        const task = taskOf(dag, p.taskId)!;
+        // A task instance in `none` holds nothing but its try count (creation and clearing
+        // leave every other column empty), so the row is known without reading it.
+        const before: TaskInstance = {
+          id: t.id, runPk: run.pk, dagId: run.dagId, taskId: t.taskId, state: 'none', tryNumber: t.tryNumber,
+          maxTries: t.maxTries, queue: task.queue, pool: task.pool, poolSlots: task.poolSlots, priority: task.priority,
+          worker: null, hostname: null, pid: null, exitCode: null, reason: null, queuedAt: null, startedAt: null,
+          endedAt: null, nextRetryAt: null,
+        };
+        const ended = p.to !== 'scheduled';
+        transitions.push({
+          before,
+          after: { ...before, state: p.to, endedAt: ended ? now : null },
+          steps: [{ from: 'none', to: p.to, tryNumber: t.tryNumber, reason: ended ? 'trigger rule' : null }],
+        });
         states.set(p.taskId, p.to);
       }
       finals.push({ pk: run.pk, dag, states });
     }
-    const targets = new Map(planned.map((p) => [p.id, p.to]));
-    const transitions = (await this.repos.tis.byIds([...targets.keys()], tx))
-      .filter((ti) => ti.state === 'none')
-      .map((ti): TiTransition => {
-        const to = targets.get(ti.id)!;
-        return {
-          before: ti,
-          after: { ...ti, state: to, endedAt: to === 'scheduled' ? null : now },
-          steps: [{ from: 'none', to, tryNumber: ti.tryNumber, reason: to === 'scheduled' ? null : 'trigger rule' }],
-        };
-      });
     const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
-    const raced = new Set(planned.filter((p) => !ok.has(p.id)).map((p) => p.id));
-    const racedRuns = new Set<number>();
-    for (const [pk, list] of byRun) if (list.some((t) => raced.has(t.id))) racedRuns.add(pk);
+    const racedRuns = new Set(transitions.filter((t) => !ok.has(t.before.id)).map((t) => t.before.runPk));
     for (const { pk, dag, states } of finals) {
       if (racedRuns.has(pk)) {
         await this.repos.runs.markNeedsEval(pk, tx); // raced with another writer: look again next tick
@@ -276,7 +280,8 @@ export class SchedulingService {
       const outcome = runOutcome(dag, states);
       if (outcome !== 'running') await this.repos.runs.setState(pk, outcome, now, tx);
     }
-    await this.repos.runs.markEvaluated(runs.filter((r) => !racedRuns.has(r.pk)).map((r) => r.pk), tx);
+    const evaluated = locked.filter((l) => l.needsEval && !racedRuns.has(l.run.pk)).map((l) => l.run.pk);
+    await this.repos.runs.markEvaluated(evaluated, tx);
     return transitions.some((t) => ok.has(t.before.id) && t.after.state === 'scheduled');
   }
 
@@ -288,10 +293,8 @@ export class SchedulingService {
    * transaction.
    */
   private async dispatch(now: Date, tx: Queryable): Promise<IterationResult['outbox']> {
-    await tx.query(`SELECT pg_advisory_xact_lock($1)`, [DISPATCH_LOCK]);
-    const candidates = await this.repos.tis.inStates(['scheduled'], this.options.dispatchBatch, tx);
+    const { candidates, poolSlots, perDag } = await this.repos.tis.dispatchView(this.options.dispatchBatch, tx);
     if (candidates.length === 0) return [];
-    const { poolSlots, perDag } = await this.repos.tis.activeCounts(tx);
     const pools = (this.pools ??= new Map((await this.repos.pools.list(tx)).map((p) => [p.name, p.slots])));
     const facts = await this.runs.get(candidates.map((c) => c.runPk), tx);
     const transitions: TiTransition[] = [];
@@ -327,12 +330,10 @@ export class SchedulingService {
       transitions.push({ before: ti, after: queued, steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }] });
       messages.set(ti.id, { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: rendered });
     }
-    const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
-    const failedRuns = transitions.filter((t) => ok.has(t.before.id) && t.after.state === 'failed').map((t) => t.before.runPk);
+    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, messages, now, tx);
+    const failedRuns = transitions.filter((t) => applied.has(t.before.id) && t.after.state === 'failed').map((t) => t.before.runPk);
     for (const pk of new Set(failedRuns)) await this.repos.runs.markNeedsEval(pk, tx);
-    const toSend = [...messages].filter(([id]) => ok.has(id)).map(([, m]) => m);
-    const ids = await this.repos.outbox.add(toSend, tx);
-    return toSend.map((message, i) => ({ id: ids[i], message }));
+    return [...messages].filter(([tiId]) => outboxIds.has(tiId)).map(([tiId, message]) => ({ id: outboxIds.get(tiId)!, message }));
   }
 }
 

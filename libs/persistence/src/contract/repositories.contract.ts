@@ -59,21 +59,32 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       const second = await db.transaction((tx) => repos.tis.applyTransitions([{ before: a, after: scheduled, steps: [step] }], now, tx));
       expect(second.size).toBe(0);
       expect((await repos.tis.history(a.id)).map((h) => [h.from, h.to])).toEqual([['none', 'scheduled']]);
-      const states = await db.transaction((tx) => repos.tis.statesOfRuns([run.pk], tx));
-      expect(states.get(run.pk)!.map((s) => [s.taskId, s.state]).sort()).toEqual([['a', 'scheduled'], ['b', 'none']]);
+      const [locked] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx));
+      expect(locked.run.runId).toBe('r2');
+      expect(locked.tis.map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries]).sort()).toEqual([['a', 'scheduled', 0, 3], ['b', 'none', 0, 1]]);
+      const view = await db.transaction((tx) => repos.tis.dispatchView(10, tx));
+      expect(view.candidates.map((c) => c.id)).toContain(a.id);
     });
 
-    it('keeps outbox messages until published, and sweeps old ones', async () => {
-      const ids = await db.transaction((tx) => repos.outbox.add([
-        { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 1 } },
-        { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 2 } },
-      ], tx));
-      expect(ids).toHaveLength(2);
-      expect(ids[1]).toBeGreaterThan(ids[0]);
-      await repos.outbox.markPublished([ids[0]]);
+    it('writes task messages to the outbox only for transitions that applied, and sweeps old ones', async () => {
+      const run = await newRun('r4');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = await repos.tis.forRuns([run.pk]);
+      const move = (ti: TaskInstance, from: TaskInstance['state']) => ({
+        before: { ...ti, state: from }, after: { ...ti, state: 'scheduled' as const }, steps: [{ from, to: 'scheduled' as const, tryNumber: 0, reason: null }],
+      });
+      const messages = new Map([
+        [a.id, { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 1 } }],
+        [b.id, { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 2 } }],
+      ]);
+      // b's compare-and-set expects a state it is not in: it does not apply, and its message is not written.
+      const { applied, outboxIds } = await db.transaction((tx) => repos.tis.applyWithMessages([move(a, 'none'), move(b, 'queued')], messages, now, tx));
+      expect([...applied]).toEqual([a.id]);
+      expect([...outboxIds.keys()]).toEqual([a.id]);
+      expect(await repos.outbox.pending()).toBe(1);
       const sent: unknown[] = [];
       expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), new Date(Date.now() + 60_000))).toBe(1);
-      expect(sent).toEqual([{ n: 2 }]);
+      expect(sent).toEqual([{ n: 1 }]);
       expect(await repos.outbox.pending()).toBe(0);
     });
 

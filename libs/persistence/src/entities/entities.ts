@@ -95,6 +95,8 @@ export class TaskStateHistoryEntity {
 @Entity({ name: 'outbox' })
 export class OutboxEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' }) id!: string;
+  /** The task instance a task message is for; null for other messages. */
+  @Column({ name: 'ti_id', type: 'bigint', nullable: true }) tiId!: string | null;
   @Column({ type: 'varchar', length: 100 }) exchange!: string;
   @Column({ name: 'routing_key', type: 'varchar', length: 250 }) routingKey!: string;
   @Column({ type: 'jsonb' }) payload!: unknown;

@@ -1,7 +1,16 @@
-import type { DagRunState, RunType } from '@swarmflow/core';
+import type { DagRunState, RunType, TiState } from '@swarmflow/core';
 import type { Database, Queryable } from '../database';
 import type { DagRun } from '../records';
 import { toDagRun } from './row-mappers';
+
+/** A task instance as run evaluation sees it. */
+export interface RunTaskState {
+  id: number;
+  taskId: string;
+  state: TiState;
+  tryNumber: number;
+  maxTries: number;
+}
 
 export interface NewDagRun {
   dagId: string;
@@ -61,6 +70,26 @@ export class DagRunRepository {
     if (pks.length === 0) return [];
     const rows = await q.query(`SELECT * FROM dag_run WHERE id = ANY($1) ORDER BY id FOR UPDATE`, [pks]);
     return rows.map(toDagRun);
+  }
+
+  /**
+   * Locks the runs (in id order) and returns each with the (task, state) of its task
+   * instances, in one round trip: what run evaluation needs.
+   */
+  async lockWithTaskStates(pks: number[], q: Queryable): Promise<{ run: DagRun; needsEval: boolean; tis: RunTaskState[] }[]> {
+    if (pks.length === 0) return [];
+    const rows = await q.query(
+      `SELECT r.*, COALESCE((SELECT json_agg(json_build_array(t.id, t.task_id, t.state, t.try_number, t.max_tries))
+                             FROM task_instance t WHERE t.run_pk = r.id), '[]') AS tis
+       FROM dag_run r WHERE r.id = ANY($1) ORDER BY r.id FOR UPDATE OF r`, [pks],
+    );
+    return rows.map((r: any) => ({
+      run: toDagRun(r),
+      needsEval: r.needs_eval,
+      tis: (r.tis as [number, string, TiState, number, number][]).map(([id, taskId, state, tryNumber, maxTries]) => ({
+        id: Number(id), taskId, state, tryNumber, maxTries,
+      })),
+    }));
   }
 
   /** Running runs per DAG, for max_active_runs. */

@@ -14,17 +14,6 @@ export interface OutboxMessage {
 export class OutboxRepository {
   constructor(private readonly db: Database) {}
 
-  /** Adds messages in the caller's transaction; returns their ids in order. */
-  async add(messages: OutboxMessage[], q: Queryable): Promise<number[]> {
-    if (messages.length === 0) return [];
-    const rows = await q.query(
-      `INSERT INTO outbox (exchange, routing_key, payload)
-       SELECT m.exchange, m.routing_key, m.payload FROM unnest($1::text[], $2::text[], $3::jsonb[]) WITH ORDINALITY AS m(exchange, routing_key, payload, n)
-       ORDER BY n RETURNING id`,
-      [messages.map((m) => m.exchange), messages.map((m) => m.routingKey), messages.map((m) => JSON.stringify(m.payload))],
-    );
-    return rows.map((r: any) => Number(r.id));
-  }
 
   /** Forgets messages the broker confirmed. */
   async markPublished(ids: number[], q: Queryable = this.db): Promise<void> {

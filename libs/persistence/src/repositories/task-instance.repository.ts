@@ -1,6 +1,7 @@
 import type { SerializedDag, TiState } from '@swarmflow/core';
 import type { Database, Queryable } from '../database';
 import type { TaskInstance, TiTransition } from '../records';
+import type { OutboxMessage } from './outbox.repository';
 import { toTaskInstance } from './row-mappers';
 
 /**
@@ -30,19 +31,6 @@ export class TaskInstanceRepository {
     return rows.map(toTaskInstance);
   }
 
-  /** (task, state) of every instance of the runs, by run: what trigger rules and run outcomes need. */
-  async statesOfRuns(runPks: number[], q: Queryable): Promise<Map<number, { id: number; taskId: string; state: TiState }[]>> {
-    const out = new Map<number, { id: number; taskId: string; state: TiState }[]>();
-    if (runPks.length === 0) return out;
-    const rows = await q.query(`SELECT id, run_pk, task_id, state FROM task_instance WHERE run_pk = ANY($1)`, [runPks]);
-    for (const r of rows) {
-      const pk = Number(r.run_pk);
-      let list = out.get(pk);
-      if (!list) out.set(pk, (list = []));
-      list.push({ id: Number(r.id), taskId: r.task_id, state: r.state });
-    }
-    return out;
-  }
 
   async byIds(ids: number[], q: Queryable = this.db): Promise<TaskInstance[]> {
     if (ids.length === 0) return [];
@@ -50,12 +38,6 @@ export class TaskInstanceRepository {
     return rows.map(toTaskInstance);
   }
 
-  async inStates(states: TiState[], limit: number, q: Queryable = this.db): Promise<TaskInstance[]> {
-    const rows = await q.query(
-      `SELECT * FROM task_instance WHERE state = ANY($1) ORDER BY priority DESC, id LIMIT $2`, [states, limit],
-    );
-    return rows.map(toTaskInstance);
-  }
 
   /** up_for_retry instances whose retry delay has passed. */
   async retryDue(now: Date, limit: number, q: Queryable): Promise<TaskInstance[]> {
@@ -82,30 +64,55 @@ export class TaskInstanceRepository {
     return rows.map(toTaskInstance);
   }
 
-  /** Queued + running pool slots per pool, and queued + running instances per DAG. */
-  async activeCounts(q: Queryable): Promise<{ poolSlots: Map<string, number>; perDag: Map<string, number> }> {
+  /**
+   * What dispatch needs, in one round trip: scheduled instances by priority (at most
+   * `limit`), queued + running pool slots per pool, and queued + running instances per DAG.
+   */
+  async dispatchView(limit: number, q: Queryable): Promise<{ candidates: TaskInstance[]; poolSlots: Map<string, number>; perDag: Map<string, number> }> {
     const rows = await q.query(
-      `SELECT pool, dag_id, sum(pool_slots)::int AS slots, count(*)::int AS n FROM task_instance
-       WHERE state IN ('queued', 'running') GROUP BY pool, dag_id`,
+      `SELECT 'c' AS kind, row_to_json(c) AS row FROM
+         (SELECT * FROM task_instance WHERE state = 'scheduled' ORDER BY priority DESC, id LIMIT $1) c
+       UNION ALL
+       SELECT 'a', json_build_object('pool', pool, 'dag_id', dag_id, 'slots', sum(pool_slots), 'n', count(*))
+       FROM task_instance WHERE state IN ('queued', 'running') GROUP BY pool, dag_id`, [limit],
     );
+    const candidates: TaskInstance[] = [];
     const poolSlots = new Map<string, number>();
     const perDag = new Map<string, number>();
-    for (const r of rows) {
-      poolSlots.set(r.pool, (poolSlots.get(r.pool) ?? 0) + r.slots);
-      perDag.set(r.dag_id, (perDag.get(r.dag_id) ?? 0) + r.n);
+    for (const { kind, row } of rows) {
+      if (kind === 'c') candidates.push(toTaskInstance(row));
+      else {
+        poolSlots.set(row.pool, (poolSlots.get(row.pool) ?? 0) + Number(row.slots));
+        perDag.set(row.dag_id, (perDag.get(row.dag_id) ?? 0) + Number(row.n));
+      }
     }
-    return { poolSlots, perDag };
+    // UNION ALL keeps no order across its parts: restore the candidates' priority order.
+    candidates.sort((a, b) => b.priority - a.priority || a.id - b.id);
+    return { candidates, poolSlots, perDag };
   }
+
 
   /**
    * Applies compare-and-set transitions in one statement and records their history.
    * Returns the ids that applied; the others changed under us and must be re-decided.
    */
   async applyTransitions(transitions: TiTransition[], now: Date, q: Queryable): Promise<Set<number>> {
-    if (transitions.length === 0) return new Set();
+    return (await this.applyWithMessages(transitions, new Map(), now, q)).applied;
+  }
+
+  /**
+   * `applyTransitions`, and in the same statement the outbox messages (by task instance id)
+   * of the transitions that applied. Returns the applied ids and the outbox id of each message.
+   */
+  async applyWithMessages(
+    transitions: TiTransition[], outbox: ReadonlyMap<number, OutboxMessage>, now: Date, q: Queryable,
+  ): Promise<{ applied: Set<number>; outboxIds: Map<number, number> }> {
+    if (transitions.length === 0) return { applied: new Set(), outboxIds: new Map() };
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
     const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
-    // One round trip: the compare-and-set update, and the history rows of those that applied.
+    const messages = [...outbox];
+    // One round trip: the compare-and-set update, the history rows of those that applied,
+    // and (for dispatch) their task messages into the outbox.
     const rows = await q.query(
       `WITH applied AS (
          UPDATE task_instance t SET state = v.state, try_number = v.try_number, worker = v.worker, hostname = v.hostname,
@@ -123,8 +130,15 @@ export class TaskInstanceRepository {
          FROM unnest($17::bigint[], $18::int[], $19::text[], $20::text[], $21::text[]) WITH ORDINALITY
            AS h(ti_id, try_number, from_state, to_state, reason, n)
          WHERE h.ti_id IN (SELECT id FROM applied)
-         ORDER BY h.n)
-       SELECT id FROM applied`,
+         ORDER BY h.n),
+       messages AS (
+         INSERT INTO outbox (ti_id, exchange, routing_key, payload)
+         SELECT m.ti_id, m.exchange, m.routing_key, m.payload
+         FROM unnest($22::bigint[], $23::text[], $24::text[], $25::jsonb[]) WITH ORDINALITY AS m(ti_id, exchange, routing_key, payload, n)
+         WHERE m.ti_id IN (SELECT id FROM applied)
+         ORDER BY m.n
+         RETURNING id, ti_id)
+       SELECT a.id, m.id AS outbox_id FROM applied a LEFT JOIN messages m ON m.ti_id = a.id`,
       [
         col((t) => t.before.id), col((t) => t.before.state), col((t) => t.before.tryNumber),
         col((t) => t.after.state), col((t) => t.after.tryNumber), col((t) => t.after.worker),
@@ -134,9 +148,17 @@ export class TaskInstanceRepository {
         now,
         history.map((h) => h.id), history.map((h) => h.tryNumber), history.map((h) => h.from), history.map((h) => h.to),
         history.map((h) => h.reason),
+        messages.map(([id]) => id), messages.map(([, m]) => m.exchange), messages.map(([, m]) => m.routingKey),
+        messages.map(([, m]) => JSON.stringify(m.payload)),
       ],
     );
-    return new Set<number>(rows.map((r: any) => Number(r.id)));
+    const applied = new Set<number>();
+    const outboxIds = new Map<number, number>();
+    for (const r of rows) {
+      applied.add(Number(r.id));
+      if (r.outbox_id != null) outboxIds.set(Number(r.id), Number(r.outbox_id));
+    }
+    return { applied, outboxIds };
   }
 
 
