@@ -2,12 +2,22 @@ import type { WorkerEvent } from '@swarmflow/core';
 import { EVENTS_QUEUE, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
-import { SchedulingService, type SchedulingOptions, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
+import { ConcurrentUpdateError } from './pending-writes';
+import { SchedulingService, type IterationResult, type SchedulingOptions, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
 
 export interface SchedulerLogger {
   log(msg: string): void;
   warn(msg: string): void;
   error(msg: string): void;
+}
+
+/** An ack on a channel that died is moot: the broker redelivers, and applying an event twice changes nothing. */
+function settle(action: () => void): void {
+  try {
+    action();
+  } catch {
+    // see above
+  }
 }
 
 /** Outbox rows younger than this belong to a scheduler that is about to publish them itself. */
@@ -89,6 +99,7 @@ export class SchedulerRunner {
 
   private async loop(): Promise<void> {
     let failures = 0;
+    let races = 0;
     while (this.running) {
       const now = this.clock();
       const tick = this.nudged || now.getTime() - this.lastTick >= this.options.tickMs;
@@ -102,31 +113,40 @@ export class SchedulerRunner {
       if (tick) this.lastTick = now.getTime();
       const batch = this.buffer.splice(0, MAX_EVENTS_PER_ITERATION);
       this.actionable = this.buffer.filter((b) => b.event.type !== 'task.started').length;
+      const published = this.published;
+      this.published = [];
+      let result: IterationResult;
       try {
-        const published = this.published;
-        this.published = [];
-        let result;
-        try {
-          result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published);
-        } catch (err) {
-          this.published.push(...published);
-          throw err;
+        result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published);
+      } catch (err) {
+        // Rolled back: nothing was applied, so the same events can simply be applied again.
+        this.published.push(...published);
+        this.buffer.unshift(...batch);
+        this.actionable = this.buffer.filter((b) => b.event.type !== 'task.started').length;
+        if (err instanceof ConcurrentUpdateError && ++races <= 3) {
+          // Someone changed a row this iteration read (a user's clear): decide again on fresh rows.
+          this.logger.log(`scheduling iteration retried: ${err.message}`);
+          continue;
         }
-        for (const { msg } of batch) msg.ack();
+        failures++;
+        this.logger.error(`scheduling iteration failed (${failures} in a row), retrying: ${(err as Error).stack ?? err}`);
+        await this.sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+        continue;
+      }
+      failures = 0;
+      races = 0;
+      this.iterations++;
+      for (const { msg } of batch) settle(() => msg.ack());
+      try {
         await this.publish(result.outbox);
         if (now.getTime() - this.lastSweep >= OUTBOX_SWEEP_AGE_MS) {
           this.lastSweep = now.getTime();
           const swept = await this.repos.outbox.relay((m) => this.send(m), new Date(now.getTime() - OUTBOX_SWEEP_AGE_MS));
           if (swept > 0) this.logger.warn(`published ${swept} outbox message(s) left by an interrupted scheduler`);
         }
-        failures = 0;
-        this.iterations++;
       } catch (err) {
-        failures++;
-        // The transaction rolled back: nothing was applied, so the events can be retried as they are.
-        for (const { msg } of batch) msg.nack(true);
-        this.logger.error(`scheduling iteration failed (${failures} in a row): ${(err as Error).stack ?? err}`);
-        await this.sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+        // Committed but not (all) published: the rows stay in the outbox and the sweep sends them.
+        this.logger.error(`publishing task messages failed; the outbox sweep will retry them: ${(err as Error).message}`);
       }
     }
   }

@@ -4,6 +4,7 @@ import {
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import type { OutboxMessage, Queryable, Repositories, TaskInstance, TiTransition } from '@swarmflow/persistence';
+import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
 import { RunCache, type RunFacts } from './run-cache';
 
 export interface SchedulingOptions {
@@ -30,6 +31,8 @@ interface Work {
   touched: Set<number>;
   /** Something may be dispatchable: a slot freed, a task became scheduled, or a tick. */
   dispatch: boolean;
+  /** The task-instance changes decided so far, written at the end in one statement. */
+  writes: PendingWrites;
 }
 
 export interface IterationResult {
@@ -69,20 +72,35 @@ export class SchedulingService {
     const prelude = [`SELECT pg_advisory_xact_lock(${SCHEDULING_LOCK})`];
     if (published.length > 0) prelude.push(`DELETE FROM outbox WHERE id IN (${published.map((id) => Math.trunc(id)).join(',')})`);
     return this.repos.db.transaction(async (tx) => {
-      const work: Work = { touched: new Set(), dispatch: tick };
+      const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites() };
       if (tick) this.pools = null;
       const eventsApplied = await this.applyEvents(events, now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
-        await this.expireLostWorkers(now, tx, work.touched);
-        await this.promoteDueRetries(now, tx);
+        await this.expireLostWorkers(now, tx, work);
+        await this.promoteDueRetries(now, tx, work);
         await this.startQueuedRuns(now, tx, work.touched);
         for (const pk of await this.repos.runs.needingEvaluation(500, tx)) work.touched.add(pk);
       }
-      if (await this.evaluateRuns([...work.touched], now, tx)) work.dispatch = true;
-      const outbox = work.dispatch ? await this.dispatch(now, tx) : [];
-      return { outbox, eventsApplied, dispatched: outbox.length };
+      if (await this.evaluateRuns([...work.touched], now, tx, work.writes)) work.dispatch = true;
+      const dispatched = work.dispatch ? await this.dispatch(now, tx, work.writes) : 0;
+      const outbox = await this.write(work.writes, now, tx);
+      return { outbox, eventsApplied, dispatched };
     }, prelude.join('; '));
+  }
+
+  /**
+   * Writes the iteration's decisions in one statement. Every decision assumed the rows it
+   * read; if one changed meanwhile (a user's clear, another scheduler), the whole iteration
+   * is rolled back and the caller retries it on fresh rows.
+   */
+  private async write(writes: PendingWrites, now: Date, tx: Queryable): Promise<IterationResult['outbox']> {
+    const transitions = writes.transitions();
+    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx);
+    if (applied.size !== transitions.length) {
+      throw new ConcurrentUpdateError(transitions.filter((t) => !applied.has(t.before.id)).map((t) => t.before.id));
+    }
+    return [...writes.outbox()].map(([tiId, message]) => ({ id: outboxIds.get(tiId)!, message }));
   }
 
   // --- worker events ------------------------------------------------------------------
@@ -102,31 +120,21 @@ export class SchedulingService {
       name: b.worker, hostname: b.hostname, queues: b.queues, concurrency: b.concurrency, state: b.state, running: b.running,
     })), now, tx);
 
+    const tis = await this.repos.tis.byIds([...byTi.keys()], tx);
+    const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
     let applied = 0;
-    let pending = [...byTi.keys()];
-    // A compare-and-set that lost a race (another scheduler, a user's clear) is re-decided on fresh rows.
-    for (let attempt = 0; attempt < 3 && pending.length > 0; attempt++) {
-      const tis = await this.repos.tis.byIds(pending, tx);
-      const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
-      const transitions: TiTransition[] = [];
-      for (const ti of tis) {
-        const f = facts.get(ti.runPk);
-        if (!f) continue;
-        const t = this.foldEvents(ti, byTi.get(ti.id)!, taskOf(f.dag, ti.taskId), now);
-        if (t) transitions.push(t);
+    for (const ti of tis) {
+      const f = facts.get(ti.runPk);
+      const t = f ? this.foldEvents(ti, byTi.get(ti.id)!, taskOf(f.dag, ti.taskId), now) : null;
+      if (!t) continue;
+      work.writes.add(t);
+      applied++;
+      // Only an ended try can unblock downstream tasks or end the run, and only it frees a
+      // pool slot; a `started` alone needs no evaluation and no dispatch.
+      if (t.after.state !== 'running') {
+        work.touched.add(ti.runPk);
+        work.dispatch = true;
       }
-      const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
-      for (const t of transitions) {
-        if (!ok.has(t.before.id)) continue;
-        applied++;
-        // Only an ended try can unblock downstream tasks or end the run, and only it frees
-        // a pool slot; a `started` alone needs no evaluation and no dispatch.
-        if (t.after.state !== 'running') {
-          work.touched.add(t.before.runPk);
-          work.dispatch = true;
-        }
-      }
-      pending = transitions.filter((t) => !ok.has(t.before.id)).map((t) => t.before.id);
     }
     return applied + beats.size;
   }
@@ -182,7 +190,7 @@ export class SchedulingService {
   }
 
   /** Tasks on workers that stopped heartbeating fail; the retry policy decides what comes next. */
-  private async expireLostWorkers(now: Date, tx: Queryable, touched: Set<number>): Promise<void> {
+  private async expireLostWorkers(now: Date, tx: Queryable, work: Work): Promise<void> {
     const cutoff = new Date(now.getTime() - this.options.heartbeatTimeoutMs);
     const lost = await this.repos.workers.markLost(cutoff, tx);
     const orphans = [
@@ -192,28 +200,29 @@ export class SchedulingService {
     if (lost.length) this.log(`workers lost (no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s): ${lost.join(', ')}`);
     if (orphans.length === 0) return;
     const facts = await this.runs.get(orphans.map((t) => t.runPk), tx);
-    const transitions: TiTransition[] = [];
-    for (const ti of orphans) {
+    for (const current of orphans) {
+      const ti = work.writes.current(current.id) ?? current;
+      if (ti.state !== 'running') continue; // its finished event came in this very iteration
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
       const reason = `worker ${ti.worker} lost: no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s`;
-      transitions.push({
+      work.writes.add({
         before: ti,
         after: { ...ti, state: to, reason, endedAt: now, nextRetryAt },
         steps: [{ from: ti.state, to, tryNumber: ti.tryNumber, reason }],
       });
+      work.touched.add(ti.runPk);
     }
-    const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
-    for (const t of transitions) if (ok.has(t.before.id)) touched.add(t.before.runPk);
   }
 
-  private async promoteDueRetries(now: Date, tx: Queryable): Promise<void> {
-    const due = await this.repos.tis.retryDue(now, 5000, tx);
-    const transitions = due.map((ti): TiTransition => ({
-      before: ti,
-      after: { ...ti, state: 'scheduled', nextRetryAt: null },
-      steps: [{ from: 'up_for_retry', to: 'scheduled', tryNumber: ti.tryNumber, reason: 'retry delay passed' }],
-    }));
-    await this.repos.tis.applyTransitions(transitions, now, tx);
+  private async promoteDueRetries(now: Date, tx: Queryable, work: Work): Promise<void> {
+    for (const ti of await this.repos.tis.retryDue(now, 5000, tx)) {
+      if (work.writes.current(ti.id)) continue;
+      work.writes.add({
+        before: ti,
+        after: { ...ti, state: 'scheduled', nextRetryAt: null },
+        steps: [{ from: 'up_for_retry', to: 'scheduled', tryNumber: ti.tryNumber, reason: 'retry delay passed' }],
+      });
+    }
   }
 
   /** Starts queued runs while their DAG's max_active_runs allows, creating their task instances. */
@@ -239,16 +248,16 @@ export class SchedulingService {
    * runs. Reads only (task, state) pairs; full rows only for the instances it moves.
    * Returns whether it scheduled anything.
    */
-  private async evaluateRuns(pks: number[], now: Date, tx: Queryable): Promise<boolean> {
+  private async evaluateRuns(pks: number[], now: Date, tx: Queryable, writes: PendingWrites): Promise<boolean> {
     if (pks.length === 0) return false;
     const locked = await this.repos.runs.lockWithTaskStates(pks, tx);
-    const transitions: TiTransition[] = [];
-    const finals: { pk: number; dag: SerializedDag; states: Map<string, TiState> }[] = [];
+    let scheduled = false;
     for (const { run, tis } of locked) {
       if (run.state !== 'running') continue;
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       const byTask = new Map(tis.map((t) => [t.taskId, t]));
-      const states = new Map(tis.map((t) => [t.taskId, t.state]));
+      // The states as this iteration leaves them: the database's, plus what it decided so far.
+      const states = new Map(tis.map((t) => [t.taskId, writes.current(t.id)?.state ?? t.state]));
       for (const p of planRun(dag, states)) {
         const t = byTask.get(p.taskId)!;
         const task = taskOf(dag, p.taskId)!;
@@ -261,44 +270,42 @@ export class SchedulingService {
           endedAt: null, nextRetryAt: null,
         };
         const ended = p.to !== 'scheduled';
-        transitions.push({
+        writes.add({
           before,
           after: { ...before, state: p.to, endedAt: ended ? now : null },
           steps: [{ from: 'none', to: p.to, tryNumber: t.tryNumber, reason: ended ? 'trigger rule' : null }],
         });
         states.set(p.taskId, p.to);
-      }
-      finals.push({ pk: run.pk, dag, states });
-    }
-    const ok = await this.repos.tis.applyTransitions(transitions, now, tx);
-    const racedRuns = new Set(transitions.filter((t) => !ok.has(t.before.id)).map((t) => t.before.runPk));
-    for (const { pk, dag, states } of finals) {
-      if (racedRuns.has(pk)) {
-        await this.repos.runs.markNeedsEval(pk, tx); // raced with another writer: look again next tick
-        continue;
+        scheduled ||= !ended;
       }
       const outcome = runOutcome(dag, states);
-      if (outcome !== 'running') await this.repos.runs.setState(pk, outcome, now, tx);
+      if (outcome !== 'running') await this.repos.runs.setState(run.pk, outcome, now, tx);
     }
-    const evaluated = locked.filter((l) => l.needsEval && !racedRuns.has(l.run.pk)).map((l) => l.run.pk);
-    await this.repos.runs.markEvaluated(evaluated, tx);
-    return transitions.some((t) => ok.has(t.before.id) && t.after.state === 'scheduled');
+    await this.repos.runs.markEvaluated(locked.filter((l) => l.needsEval).map((l) => l.run.pk), tx);
+    return scheduled;
   }
 
   // --- dispatch -----------------------------------------------------------------------
 
   /**
    * Moves scheduled task instances to queued by priority, within pool slots and each
-   * DAG's max_active_tasks, and writes their task messages to the outbox in the same
-   * transaction.
+   * DAG's max_active_tasks, with their task messages for the outbox. Sees this
+   * iteration's decisions: instances it scheduled, slots it freed. Returns how many it queued.
    */
-  private async dispatch(now: Date, tx: Queryable): Promise<IterationResult['outbox']> {
-    const { candidates, poolSlots, perDag } = await this.repos.tis.dispatchView(this.options.dispatchBatch, tx);
-    if (candidates.length === 0) return [];
+  private async dispatch(now: Date, tx: Queryable, writes: PendingWrites): Promise<number> {
+    const view = await this.repos.tis.dispatchView(this.options.dispatchBatch, tx);
+    const fresh = writes.inState('scheduled');
+    const candidates = [...view.candidates.filter((c) => !writes.current(c.id)), ...fresh]
+      .sort((a, b) => b.priority - a.priority || a.id - b.id);
+    if (candidates.length === 0) return 0;
+    const { poolSlots, perDag } = view;
+    for (const ti of writes.freed()) {
+      poolSlots.set(ti.pool, (poolSlots.get(ti.pool) ?? 0) - ti.poolSlots);
+      perDag.set(ti.dagId, (perDag.get(ti.dagId) ?? 0) - 1);
+    }
     const pools = (this.pools ??= new Map((await this.repos.pools.list(tx)).map((p) => [p.name, p.slots])));
     const facts = await this.runs.get(candidates.map((c) => c.runPk), tx);
-    const transitions: TiTransition[] = [];
-    const messages = new Map<number, OutboxMessage>();
+    let queuedCount = 0;
     for (const ti of candidates) {
       const f = facts.get(ti.runPk);
       const task = f && taskOf(f.dag, ti.taskId);
@@ -321,19 +328,20 @@ export class SchedulingService {
       } catch (err) {
         // A template that cannot render fails this try with the reason; retrying would not help.
         const reason = `template error: ${(err as Error).message}`;
-        transitions.push({
+        writes.add({
           before: ti, after: { ...queued, state: 'failed', reason, endedAt: now },
           steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }, { from: 'queued', to: 'failed', tryNumber, reason }],
         });
+        await this.repos.runs.markNeedsEval(ti.runPk, tx);
         continue;
       }
-      transitions.push({ before: ti, after: queued, steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }] });
-      messages.set(ti.id, { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: rendered });
+      writes.add(
+        { before: ti, after: queued, steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }] },
+        { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: rendered },
+      );
+      queuedCount++;
     }
-    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, messages, now, tx);
-    const failedRuns = transitions.filter((t) => applied.has(t.before.id) && t.after.state === 'failed').map((t) => t.before.runPk);
-    for (const pk of new Set(failedRuns)) await this.repos.runs.markNeedsEval(pk, tx);
-    return [...messages].filter(([tiId]) => outboxIds.has(tiId)).map(([tiId, message]) => ({ id: outboxIds.get(tiId)!, message }));
+    return queuedCount;
   }
 }
 

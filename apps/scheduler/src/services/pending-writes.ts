@@ -1,0 +1,56 @@
+import type { TiState } from '@swarmflow/core';
+import type { OutboxMessage, TaskInstance, TiTransition } from '@swarmflow/persistence';
+
+/** Raised when a compare-and-set found a row changed by someone else; the iteration is rolled back and retried. */
+export class ConcurrentUpdateError extends Error {
+  constructor(readonly tiIds: number[]) {
+    super(`task instance(s) ${tiIds.slice(0, 5).join(', ')}${tiIds.length > 5 ? ', …' : ''} changed during the iteration`);
+    this.name = 'ConcurrentUpdateError';
+  }
+}
+
+const ACTIVE: ReadonlySet<TiState> = new Set(['queued', 'running']);
+
+/**
+ * The task-instance changes one iteration decides, written together at its end: one
+ * compare-and-set statement instead of one per step. Later steps see earlier ones (a task
+ * scheduled by run evaluation is dispatched in the same iteration); two changes of one
+ * instance fold into one write whose history keeps both steps.
+ */
+export class PendingWrites {
+  private readonly byId = new Map<number, TiTransition>();
+  private readonly messages = new Map<number, OutboxMessage>();
+
+  add(t: TiTransition, message?: OutboxMessage): void {
+    const prev = this.byId.get(t.before.id);
+    this.byId.set(t.before.id, prev ? { before: prev.before, after: t.after, steps: [...prev.steps, ...t.steps] } : t);
+    if (message) this.messages.set(t.before.id, message);
+  }
+
+  /** The instance as this iteration has made it so far, if it changed it. */
+  current(id: number): TaskInstance | undefined {
+    return this.byId.get(id)?.after;
+  }
+
+  /** Instances this iteration moved to `state`. */
+  inState(state: TiState): TaskInstance[] {
+    return [...this.byId.values()].filter((t) => t.after.state === state).map((t) => t.after);
+  }
+
+  /** Instances this iteration took out of queued/running: their pool slots and DAG concurrency are free. */
+  freed(): TaskInstance[] {
+    return [...this.byId.values()].filter((t) => ACTIVE.has(t.before.state) && !ACTIVE.has(t.after.state)).map((t) => t.before);
+  }
+
+  transitions(): TiTransition[] {
+    return [...this.byId.values()];
+  }
+
+  outbox(): ReadonlyMap<number, OutboxMessage> {
+    return this.messages;
+  }
+
+  get size(): number {
+    return this.byId.size;
+  }
+}
