@@ -1,6 +1,6 @@
 import type {
   ApiErrorBody, ClearResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
-  TaskInstanceDetailDto, TaskLogsDto, WorkerDto,
+  TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
 } from '../../webserver/src/http/api.types';
 
 export type * from '../../webserver/src/http/api.types';
@@ -33,6 +33,14 @@ export interface TriggerRequest {
   conf?: Record<string, unknown>;
   runId?: string;
   logicalDate?: string;
+}
+
+export interface SetVariableRequest {
+  value: string;
+  /** Undefined keeps the current flag (a secret stays secret). */
+  secret?: boolean;
+  /** Undefined keeps the current description. */
+  description?: string;
 }
 
 export interface SwarmflowClientOptions {
@@ -128,7 +136,38 @@ export class SwarmflowClient {
     return this.request('GET', '/pools');
   }
 
+  /** Secret values come back masked (`***`): the API never returns them. */
+  listVariables(): Promise<VariableDto[]> {
+    return this.request('GET', '/variables');
+  }
+
+  getVariable(key: string): Promise<VariableDto> {
+    return this.request('GET', `/variables/${seg(key)}`);
+  }
+
+  /** Creates or replaces a variable; `created` is false when it replaced one. */
+  async setVariable(key: string, body: SetVariableRequest): Promise<{ variable: VariableDto; created: boolean }> {
+    const res = await this.send('PUT', `/variables/${seg(key)}`, body);
+    return { variable: res.body as VariableDto, created: res.status === 201 };
+  }
+
+  async deleteVariable(key: string): Promise<void> {
+    await this.send('DELETE', `/variables/${seg(key)}`);
+  }
+
+  importVariables(body: VariablesImportRequestDto): Promise<VariablesImportResultDto> {
+    return this.request('POST', '/variables/import', body);
+  }
+
+  exportVariables(): Promise<VariablesExportDto> {
+    return this.request('GET', '/variables/export');
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.send(method, path, body)).body as T;
+  }
+
+  private async send(method: string, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
     let res: Response;
     try {
       res = await this.fetchFn(`${this.baseUrl}/api/v1${path}`, {
@@ -154,10 +193,10 @@ export class SwarmflowClient {
       }
       throw new ApiError(res.status, 'unknown', `${method} ${path} failed with HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`);
     }
-    if (parsed === undefined) {
+    if (parsed === undefined && res.status !== 204) {
       throw new ApiError(res.status, 'invalid_response', `${method} ${path} answered HTTP ${res.status} with a body that is not JSON; is ${this.baseUrl} a Swarmflow API?`);
     }
-    return parsed as T;
+    return { status: res.status, body: parsed };
   }
 }
 

@@ -1,6 +1,7 @@
+import { writeFileSync } from 'node:fs';
 import type { TaskMessage } from '@swarmflow/core';
 import { SwarmflowClient } from './api-client';
-import { resolveApiUrl } from './config';
+import { readIfExists, resolveApiUrl } from './config';
 
 /** Everything the CLI touches outside itself, so that tests can run commands in-process. */
 export interface CliDeps {
@@ -13,8 +14,12 @@ export interface CliDeps {
   now(): Date;
   /** Default the global fetch. */
   fetch?: typeof fetch;
-  /** Reads the standalone file; null when absent. Default: the file system. */
+  /** Reads a file (the standalone file, `variables import`); null when absent. Default: the file system. */
   readFile?(path: string): string | null;
+  /** Writes a file (`variables export <file>`). Default: the file system. */
+  writeFile?(path: string, text: string): void;
+  /** Reads stdin to its end (`variables set <key> -`). Default: the process's stdin. */
+  readStdin?(): Promise<string>;
   /** Runs one task in the foreground (`tasks test`). Default: the worker's runTaskLocally. */
   runTask?(message: TaskMessage, out: (line: string) => void): Promise<{ exitCode: number | null; outcome: 'success' | 'failed' | 'skipped' }>;
 }
@@ -36,6 +41,19 @@ export class CommandContext {
     this.print(JSON.stringify(value, null, 2));
   }
 
+  /** Reads a file; null when it does not exist. */
+  readFile(path: string): string | null {
+    return (this.deps.readFile ?? readIfExists)(path);
+  }
+
+  writeFile(path: string, text: string): void {
+    (this.deps.writeFile ?? ((p: string, t: string) => writeFileSync(p, t)))(path, text);
+  }
+
+  readStdin(): Promise<string> {
+    return (this.deps.readStdin ?? readProcessStdin)();
+  }
+
   /** The API client, created on first use (so `--help` never reads any config). */
   client(): SwarmflowClient {
     this.cachedClient ??= new SwarmflowClient(resolveApiUrl(this.deps.env, this.deps.readFile), { fetch: this.deps.fetch });
@@ -51,4 +69,11 @@ export function defaultDeps(): CliDeps {
     sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
     now: () => new Date(),
   };
+}
+
+async function readProcessStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('type the value, then press Enter and Ctrl-D\n');
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  return Buffer.concat(chunks).toString('utf8');
 }

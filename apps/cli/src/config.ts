@@ -47,7 +47,8 @@ function checkUrl(url: string, source: string): string {
   return url.replace(/\/+$/, '');
 }
 
-function readIfExists(path: string): string | null {
+/** The file's text, or null when it does not exist. */
+export function readIfExists(path: string): string | null {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {

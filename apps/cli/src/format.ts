@@ -2,7 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { parseDuration } from '@swarmflow/core';
 import type {
-  DagDetailDto, DagSummaryDto, ImportErrorDto, RunDto, TaskInstanceDto, WorkerDto,
+  DagDetailDto, DagSummaryDto, ImportErrorDto, RunDto, TaskInstanceDto, VariableDto, WorkerDto,
 } from './api-client';
 
 // --- option parsers: commander prints their message as "option '--x <v>' argument 'y' is invalid. <message>" ---
@@ -170,4 +170,18 @@ export function extraReason(ti: Pick<TaskInstanceDto, 'reason' | 'exitCode'>): s
 
 export function indent(text: string, prefix: string): string {
   return text.split('\n').map((line) => prefix + line).join('\n');
+}
+
+/** A value on one table cell: newlines shown as `\n`, cut at `width` characters. */
+export function oneLine(value: string, width = 50): string {
+  const flat = value.replace(/\r?\n/g, '\\n');
+  return flat.length > width ? `${flat.slice(0, width - 1)}…` : flat;
+}
+
+export function formatVariablesTable(variables: VariableDto[]): string {
+  if (variables.length === 0) return 'No variables. Set one with `swarmflow variables set <key> <value>`.';
+  return table(
+    ['KEY', 'VALUE', 'SECRET', 'DESCRIPTION', 'UPDATED'],
+    variables.map((v) => [v.key, oneLine(v.value), v.secret ? 'yes' : 'no', v.description ? oneLine(v.description, 40) : null, formatDate(v.updatedAt)]),
+  );
 }

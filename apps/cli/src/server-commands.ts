@@ -5,6 +5,7 @@ import { Logger } from '@nestjs/common';
 import type { Command } from 'commander';
 import { MemoryBroker } from '@swarmflow/messaging';
 import { Database, EmbeddedPostgres, Repositories } from '@swarmflow/persistence';
+import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv } from '../../scheduler/src/config';
 import { startScheduler } from '../../scheduler/src/main';
 import { Scheduler } from '../../scheduler/src/scheduler';
@@ -19,8 +20,44 @@ export function swarmflowHome(): string {
   return process.env.SWARMFLOW_HOME ?? path.join(homedir(), '.swarmflow');
 }
 
+/**
+ * The cluster key of a standalone server: SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE
+ * when set, else `<home>/cluster.key`, created (mode 0600) on first start. Deleting that
+ * file makes the stored secrets unreadable.
+ * @throws ConfigError naming the variable or the file when the key is malformed.
+ */
+export function loadClusterKey(env: NodeJS.ProcessEnv, home?: string): { key: ClusterKey; source: string } {
+  const fromEnv = ClusterKey.fromEnv(env);
+  if (fromEnv) return { key: fromEnv, source: env.SWARMFLOW_CLUSTER_KEY_FILE?.trim() ? 'SWARMFLOW_CLUSTER_KEY_FILE' : 'SWARMFLOW_CLUSTER_KEY' };
+  const file = path.join(home ?? env.SWARMFLOW_HOME ?? path.join(homedir(), '.swarmflow'), 'cluster.key');
+  return { key: ClusterKey.loadOrCreate(file), source: file };
+}
+
+/** What a running standalone server holds, for the components started after it (and tests). */
+export interface StandaloneServer {
+  /** The API's base URL, e.g. http://127.0.0.1:8080. */
+  url: string;
+  home: string;
+  repos: Repositories;
+  /** Encrypts secret variables at rest and in task messages. */
+  clusterKey: ClusterKey;
+  stop(): Promise<void>;
+}
+
+/** The package's root: the nearest folder above this file with swarmflow's package.json (source or dist layout). */
+function packageRoot(): string {
+  for (let dir = __dirname; dir !== path.dirname(dir); dir = path.dirname(dir)) {
+    try {
+      if (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')).name === 'swarmflow') return dir;
+    } catch {
+      // no package.json here: keep climbing
+    }
+  }
+  return process.cwd();
+}
+
 /** The repository's example DAGs, the standalone default. */
-const EXAMPLE_DAGS = path.resolve(__dirname, '../../../../examples/dags');
+const EXAMPLE_DAGS = path.join(packageRoot(), 'examples', 'dags');
 
 /** Fails the command with one clear line (exit 2), never a stack trace, for known setup errors. */
 function fail(err: unknown): never {
@@ -64,7 +101,7 @@ interface StandaloneOptions {
  * Standalone mode: scheduler, webserver and one worker in this process, on an embedded
  * PostgreSQL (PGlite) in the home folder and an in-memory broker. Nothing to install.
  */
-async function runStandalone(opts: StandaloneOptions): Promise<void> {
+async function runStandalone(opts: StandaloneOptions): Promise<StandaloneServer> {
   const logger = new Logger('standalone');
   const home = path.resolve(opts.home ?? swarmflowHome());
   const dagsFolder = path.resolve(opts.dags ?? process.env.SWARMFLOW_DAGS_FOLDER ?? EXAMPLE_DAGS);
@@ -73,6 +110,7 @@ async function runStandalone(opts: StandaloneOptions): Promise<void> {
   const port = Number(opts.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number (got "${opts.port}")`);
   mkdirSync(home, { recursive: true });
+  const { key: clusterKey, source: keySource } = loadClusterKey(process.env, home);
 
   const embedded = new EmbeddedPostgres(path.join(home, 'db'));
   const url = await embedded.start();
@@ -91,7 +129,7 @@ async function runStandalone(opts: StandaloneOptions): Promise<void> {
     { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency },
     broker, { logger: new Logger('worker') },
   );
-  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver') });
+  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey });
   try {
     await app.listen(port, opts.host);
   } catch (err) {
@@ -108,12 +146,13 @@ async function runStandalone(opts: StandaloneOptions): Promise<void> {
     `  API:     ${apiUrl}/api/v1\n` +
     `  DAGs:    ${dagsFolder}\n` +
     `  Data:    ${home}\n` +
+    `  Key:     ${keySource} (cluster key ${clusterKey.fingerprint}; encrypts secret variables)\n` +
     `  Worker:  queue default, concurrency ${concurrency}\n\n` +
     `Try:  npx swarmflow dags list\n` +
     `      npx swarmflow dags trigger ml_pipeline --conf '{"dataset":"small"}' --wait\n\n`,
   );
 
-  onSignals(async () => {
+  const stop = async (): Promise<void> => {
     await app.close();
     await worker.drain();
     await scheduler.stop();
@@ -122,7 +161,9 @@ async function runStandalone(opts: StandaloneOptions): Promise<void> {
     await embedded.stop();
     // Only our own: another standalone may have started on this home folder since.
     if (ownsStateFile(stateFile)) rmSync(stateFile, { force: true });
-  });
+  };
+  onSignals(stop);
+  return { url: apiUrl, home, repos, clusterKey, stop };
 }
 
 export function registerServerCommands(program: Command): void {
@@ -134,7 +175,7 @@ export function registerServerCommands(program: Command): void {
     .option('--host <host>', 'API host', process.env.SWARMFLOW_WEB_HOST ?? '127.0.0.1')
     .option('--concurrency <n>', 'tasks the built-in worker runs at once', '4')
     .option('--home <dir>', 'home folder for the embedded database (default: $SWARMFLOW_HOME or ~/.swarmflow)')
-    .action((opts: StandaloneOptions) => runStandalone(opts).catch(fail));
+    .action((opts: StandaloneOptions) => runStandalone(opts).then(() => undefined, fail));
 
   program
     .command('scheduler')
@@ -166,10 +207,12 @@ export function registerServerCommands(program: Command): void {
   program
     .command('webserver')
     .description('run the REST API against PostgreSQL')
-    .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_WEB_PORT (8080), SWARMFLOW_WEB_HOST (0.0.0.0)')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_WEB_PORT (8080), SWARMFLOW_WEB_HOST (0.0.0.0),\n' +
+      'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables)')
     .action(async () => {
       try {
-        const web = await startWebserver(loadWebserverConfig(process.env));
+        const config = loadWebserverConfig(process.env);
+        const web = await startWebserver(config, undefined, ClusterKey.fromEnv(process.env));
         onSignals(web.close);
       } catch (err) {
         fail(err);

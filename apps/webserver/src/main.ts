@@ -1,5 +1,6 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import { Database, Repositories } from '@swarmflow/persistence';
+import { ClusterKey, ConfigError } from '@swarmflow/secrets';
 import { createWebserver } from './webserver';
 import { loadWebserverConfig, WebserverConfigError, type WebserverConfig } from './webserver.config';
 
@@ -14,14 +15,21 @@ export interface RunningWebserver {
 /**
  * Starts the webserver on its own database connection. Refuses to start on a database
  * with pending migrations (the API would fail on missing tables request by request).
+ * @param clusterKey encrypts secret variables (see {@link ClusterKey.fromEnv}); null = secrets cannot be written.
  */
-export async function startWebserver(config: WebserverConfig, logger = new Logger('Webserver')): Promise<RunningWebserver> {
+export async function startWebserver(
+  config: WebserverConfig,
+  logger = new Logger('Webserver'),
+  clusterKey: ClusterKey | null = null,
+): Promise<RunningWebserver> {
   const db = new Database({ url: config.databaseUrl });
   try {
     if (await db.pendingMigrations()) {
       throw new WebserverConfigError('SWARMFLOW_DATABASE_URL', 'the database schema is not up to date: run `swarmflow db migrate` first');
     }
-    const app = await createWebserver({ repos: new Repositories(db), logger });
+    const app = await createWebserver({ repos: new Repositories(db), logger, clusterKey });
+    if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it`);
+    else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written');
     await app.listen(config.port, config.host);
     const address = app.getHttpServer().address() as { port: number };
     const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -43,14 +51,16 @@ export async function startWebserver(config: WebserverConfig, logger = new Logge
 async function bootstrap(): Promise<void> {
   const logger = new Logger('Webserver');
   let config: WebserverConfig;
+  let clusterKey: ClusterKey | null;
   try {
     config = loadWebserverConfig(process.env);
+    clusterKey = ClusterKey.fromEnv(process.env);
   } catch (err) {
-    if (!(err instanceof WebserverConfigError)) throw err;
+    if (!(err instanceof WebserverConfigError) && !(err instanceof ConfigError)) throw err;
     logger.error(`invalid configuration: ${err.message}`);
     process.exit(2);
   }
-  const server = await startWebserver(config, logger);
+  const server = await startWebserver(config, logger, clusterKey);
   const stop = (signal: NodeJS.Signals): void => {
     logger.log(`${signal}: shutting down`);
     server.close().then(() => process.exit(0), () => process.exit(1));

@@ -4,6 +4,8 @@
 export const REPOSITORIES = Symbol('REPOSITORIES');
 /** `() => void`: tells an in-process scheduler that runs or task instances changed. */
 export const ON_CHANGE = Symbol('ON_CHANGE');
+/** `ClusterKey | null`: encrypts secret variables; null when the server was started without one. */
+export const CLUSTER_KEY = Symbol('CLUSTER_KEY');
 /** `() => Date`: the only clock services read. */
 export const CLOCK = Symbol('CLOCK');
 

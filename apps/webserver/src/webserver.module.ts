@@ -1,19 +1,24 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Repositories } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
 import { DagsController } from './http/dags.controller';
 import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
+import { VariablesController } from './http/variables.controller';
 import { ClearService } from './services/clear.service';
 import { DagQueriesService } from './services/dag-queries.service';
 import { RunQueriesService } from './services/run-queries.service';
 import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
-import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { VariablesService } from './services/variables.service';
+import { CLOCK, CLUSTER_KEY, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
 
 export interface WebserverModuleOptions {
   repos: Repositories;
   onChange?: OnChange;
   clock?: Clock;
+  /** Encrypts secret variables; without it, secrets cannot be written. */
+  clusterKey?: ClusterKey | null;
 }
 
 @Module({})
@@ -21,12 +26,13 @@ export class WebserverModule {
   static forRoot(options: WebserverModuleOptions): DynamicModule {
     return {
       module: WebserverModule,
-      controllers: [SystemController, DagsController, RunsController],
+      controllers: [SystemController, DagsController, RunsController, VariablesController],
       providers: [
         { provide: REPOSITORIES, useValue: options.repos },
         { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
-        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService,
+        { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
+        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService,
       ],
     };
   }

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { Repositories } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
 import { ApiExceptionFilter } from './http/api-exception.filter';
 import { WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
@@ -14,6 +15,11 @@ export interface WebserverOptions {
   logger?: false | LoggerService;
   /** For tests; default the system clock. */
   clock?: Clock;
+  /**
+   * The cluster key (SWARMFLOW_CLUSTER_KEY): encrypts secret variables at rest. Without it
+   * the API still serves variables, but writing a secret answers 400 `no_cluster_key`.
+   */
+  clusterKey?: ClusterKey | null;
 }
 
 /** Mount point of the REST API. */
@@ -27,7 +33,7 @@ export const API_PREFIX = 'api/v1';
 export async function createWebserver(options: WebserverOptions): Promise<INestApplication> {
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create(
-    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock }),
+    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey }),
     { logger: options.logger === false ? false : options.logger, abortOnError: false },
   );
   app.setGlobalPrefix(API_PREFIX);

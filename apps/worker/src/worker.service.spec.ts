@@ -9,15 +9,15 @@ describe('WorkerService', () => {
     await h?.close();
   });
 
-  it('runs a task: task.started, then its log batches, then task.finished', async () => {
-    h = await startHarness();
+  it('with startedDelayMs 0, runs a task: task.started at the spawn, then its log batches, then task.finished', async () => {
+    h = await startHarness({ startedDelayMs: 0 });
     const task = taskMessage({ command: 'echo "hello $SWARMFLOW_DAG_ID/$SWARMFLOW_RUN_ID/$SWARMFLOW_TASK_ID/$SWARMFLOW_TRY_NUMBER $FOO"; echo oops >&2', env: { FOO: 'bar' } });
     await h.submit(task);
     const finished = await h.published.finishedOf(task.tiId);
 
     expect(finished).toEqual({
       type: 'task.finished', tiId: task.tiId, tryNumber: 1, worker: 'w1', outcome: 'success', exitCode: 0, signal: null,
-      reason: null, logTail: ['hello dag1/manual__2024-01-01/task1/1 bar', 'oops'], at: expect.any(String),
+      reason: null, logTail: ['hello dag1/manual__2024-01-01/task1/1 bar', 'oops'], startedAt: expect.any(String), at: expect.any(String),
     });
     const sequence = h.published.all
       .filter((p) => p.exchange !== EXCHANGES.tasks && p.routingKey !== 'worker.heartbeat')
@@ -27,7 +27,7 @@ describe('WorkerService', () => {
     expect(sequence.slice(1, -1).every((k) => k === `log.${task.tiId}`)).toBe(true);
 
     const started = h.published.events('task.started')[0];
-    expect(started).toEqual({ type: 'task.started', tiId: task.tiId, tryNumber: 1, worker: 'w1', hostname: 'host1', pid: expect.any(Number), at: expect.any(String) });
+    expect(started).toEqual({ type: 'task.started', tiId: task.tiId, tryNumber: 1, worker: 'w1', hostname: 'host1', pid: expect.any(Number), at: finished.startedAt });
 
     const batches = h.published.all.filter((p) => p.exchange === EXCHANGES.logs).map((p) => p.body);
     expect(batches.map((b) => b.seq)).toEqual(batches.map((_, i) => i + 1));
@@ -54,6 +54,22 @@ describe('WorkerService', () => {
     expect(finished).toMatchObject({ outcome, exitCode: code, signal: null, reason: null, logTail: ['out'] });
   });
 
+  it('tasks inherit the environment as it was when the worker was made, without its SWARMFLOW_* settings', async () => {
+    process.env.SWARMFLOW_AMQP_URL = 'amqp://user:secret@host';
+    process.env.SF_WORKER_TEST_EARLY = 'early';
+    try {
+      h = await startHarness();
+      process.env.SF_WORKER_TEST_LATE = 'late';
+      const task = taskMessage({ command: 'echo "$SF_WORKER_TEST_EARLY|$SF_WORKER_TEST_LATE|$SWARMFLOW_AMQP_URL|$SWARMFLOW_TASK_ID"' });
+      await h.submit(task);
+      expect(await h.published.finishedOf(task.tiId)).toMatchObject({ logTail: ['early|||task1'] });
+    } finally {
+      delete process.env.SWARMFLOW_AMQP_URL;
+      delete process.env.SF_WORKER_TEST_EARLY;
+      delete process.env.SF_WORKER_TEST_LATE;
+    }
+  });
+
   it('a timeout fails the try with its reason, after killing the process group', async () => {
     h = await startHarness();
     const task = taskMessage({ command: 'echo begin; sleep 30 & wait', timeoutMs: 200 });
@@ -70,12 +86,13 @@ describe('WorkerService', () => {
     const task = taskMessage({ cwd: '/no/such/dir' });
     await h.submit(task);
     const finished = await h.published.finishedOf(task.tiId);
-    expect(finished).toMatchObject({ outcome: 'failed', exitCode: null, reason: 'working directory /no/such/dir does not exist' });
-    expect(h.published.events('task.started')).toHaveLength(1);
+    expect(finished).toMatchObject({ outcome: 'failed', exitCode: null, reason: 'working directory /no/such/dir does not exist', startedAt: expect.any(String) });
+    // It ended at once: no task.started.
+    expect(h.published.events('task.started')).toEqual([]);
   });
 
   it('never runs more tasks than its concurrency, buffers the other deliveries (no nack, no pause), and runs them all', async () => {
-    h = await startHarness({ concurrency: 2 });
+    h = await startHarness({ concurrency: 2, startedDelayMs: 0 });
     const tasks = Array.from({ length: 6 }, () => taskMessage({ command: 'sleep 0.05' }));
     await h.submit(...tasks);
     await Promise.all(tasks.map((t) => h.published.finishedOf(t.tiId)));
@@ -108,12 +125,14 @@ describe('WorkerService', () => {
     h.worker.cancelTask(long.tiId, 1);
     expect(await h.published.finishedOf(waiting.tiId)).toMatchObject({ outcome: 'success' });
     expect(h.consumers.resumes).toBe(1);
-    expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([long.tiId, waiting.tiId]);
+    // `true` ends within startedDelayMs: no task.started of its own.
+    expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([long.tiId]);
     expect(h.processes.maxLive).toBe(1);
   });
 
   it('frees the slot when the process exits, before task.finished is confirmed; drain waits for that report', async () => {
-    h = await startHarness({ concurrency: 1 });
+    // task.started at once, so the message is acked at the start and the next one can be delivered.
+    h = await startHarness({ concurrency: 1, startedDelayMs: 0 });
     const first = taskMessage({ command: 'echo one' });
     const second = taskMessage();
     let confirmFirst!: () => void;
@@ -172,7 +191,7 @@ describe('WorkerService', () => {
     await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${waiting.tiId} try 1`));
     h.worker.cancelTask(long[0].tiId, 1);
     await h.published.finishedOf(waiting.tiId);
-    expect(h.published.events('task.started').filter((e) => e.tiId === waiting.tiId)).toHaveLength(1);
+    expect(h.published.finished().filter((e) => e.tiId === waiting.tiId)).toHaveLength(1);
     expect(h.consumers.taskNacks()).toEqual([]);
   });
 
@@ -283,12 +302,13 @@ describe('WorkerService', () => {
       if (key === 'task.started' && failures-- > 0) throw new Error('connection lost');
       return publish(exchange, key, body);
     };
-    const task = taskMessage({ command: 'echo run' });
+    const task = taskMessage({ command: 'sleep 0.2; echo run' });
     await h.submit(task);
     await h.published.finishedOf(task.tiId);
     // First delivery: started not confirmed (never reached the recorder), requeued; the redelivery ran it once.
     expect(h.published.events('task.started')).toHaveLength(1);
-    expect(h.published.finished()).toHaveLength(1);
+    expect(h.published.finished()).toEqual([expect.objectContaining({ tiId: task.tiId, outcome: 'success', logTail: ['run'] })]);
+    expect(h.consumers.taskNacks()).toEqual([expect.objectContaining({ tiId: task.tiId, requeue: true })]);
     expect(h.logger.lines.some((l) => /task\.started of task instance \d+ try 1 not confirmed, requeueing: connection lost/.test(l))).toBe(true);
   });
 
@@ -301,6 +321,105 @@ describe('WorkerService', () => {
   it('consumes its own control queue', async () => {
     h = await startHarness({ name: 'gpu-1' });
     expect(await h.broker.queueStats(controlQueue('gpu-1').name)).toEqual({ messages: 0, consumers: 1 });
+  });
+
+  describe('deferred task.started', () => {
+    const gates: Array<() => void> = [];
+
+    /** Holds the confirm of every publish with `routingKey` until release() (the message itself goes out at once). */
+    function holdConfirms(routingKey: string): { release(): void } {
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => (release = resolve));
+      gates.push(release);
+      const publish = h.broker.publish.bind(h.broker);
+      h.broker.publish = async (exchange, key, body) => {
+        await publish(exchange, key, body);
+        if (key === routingKey) await gate;
+      };
+      return { release };
+    }
+
+    const settlementsOf = (tiId: number) => h.consumers.settlements.filter((s) => s.tiId === tiId);
+    const keysOf = (tiId: number) => h.published.all.filter((p) => p.exchange !== EXCHANGES.tasks && p.body.tiId === tiId).map((p) => p.routingKey);
+
+    afterEach(() => {
+      for (const release of gates.splice(0)) release();
+    });
+
+    it('a task that ends within startedDelayMs publishes no task.started; its message is acked once task.finished is confirmed', async () => {
+      h = await startHarness({ startedDelayMs: 5000 });
+      const finishedConfirm = holdConfirms('task.finished');
+      const task = taskMessage({ command: 'echo quick' });
+      await h.submit(task);
+
+      const finished = await h.published.finishedOf(task.tiId);
+      expect(finished).toMatchObject({ outcome: 'success', exitCode: 0, logTail: ['quick'], startedAt: expect.any(String) });
+      expect(Date.parse(finished.startedAt!)).toBeLessThanOrEqual(Date.parse(finished.at));
+      expect(keysOf(task.tiId)).toEqual([`log.${task.tiId}`, 'task.finished']);
+      expect(h.worker.runningTasks()).toEqual([]);
+      expect(settlementsOf(task.tiId)).toEqual([]);
+
+      finishedConfirm.release();
+      await h.consumers.waitFor('the ack', () => settlementsOf(task.tiId).length > 0);
+      expect(settlementsOf(task.tiId)).toEqual([expect.objectContaining({ as: 'ack' })]);
+      expect(h.published.events('task.started')).toEqual([]);
+    });
+
+    it('a slow task publishes task.started after startedDelayMs and is acked once it is confirmed, long before its end', async () => {
+      h = await startHarness({ startedDelayMs: 100 });
+      const startedConfirm = holdConfirms('task.started');
+      const task = taskMessage({ command: 'echo begin; sleep 30' });
+      const submittedAt = Date.now();
+      await h.submit(task);
+
+      const started = (await h.published.startedOf(task.tiId)) as { at: string; pid: number };
+      // Timers may fire up to 1 ms early.
+      expect(Date.now() - submittedAt).toBeGreaterThanOrEqual(99);
+      expect(started).toMatchObject({ type: 'task.started', pid: expect.any(Number) });
+      expect(settlementsOf(task.tiId)).toEqual([]);
+
+      startedConfirm.release();
+      await h.consumers.waitFor('the ack', () => settlementsOf(task.tiId).length > 0);
+      expect(settlementsOf(task.tiId)).toEqual([expect.objectContaining({ as: 'ack' })]);
+      expect(h.published.finished()).toEqual([]);
+      expect(h.worker.runningTasks()).toEqual([{ tiId: task.tiId, tryNumber: 1 }]);
+
+      h.worker.cancelTask(task.tiId, 1);
+      const finished = await h.published.finishedOf(task.tiId);
+      expect(finished).toMatchObject({ outcome: 'failed', reason: 'cancelled', startedAt: started.at });
+      expect(settlementsOf(task.tiId)).toHaveLength(1);
+    });
+
+    it('a process that ends while task.started awaits its confirm has its task.finished published after that confirm', async () => {
+      h = await startHarness({ startedDelayMs: 20 });
+      const startedConfirm = holdConfirms('task.started');
+      const task = taskMessage({ command: 'sleep 0.2; echo done' });
+      await h.submit(task);
+      await h.published.startedOf(task.tiId);
+      await h.consumers.waitFor('the spawn', () => h.processes.results.length === 1);
+      await h.processes.results[0];
+      await new Promise((resolve) => setImmediate(resolve));
+
+      // Ended and its slot free, but the scheduler must hear of the start first.
+      expect(h.worker.runningTasks()).toEqual([]);
+      expect(h.published.finished()).toEqual([]);
+      expect(settlementsOf(task.tiId)).toEqual([]);
+
+      startedConfirm.release();
+      const finished = await h.published.finishedOf(task.tiId);
+      expect(finished).toMatchObject({ outcome: 'success', logTail: ['done'] });
+      // Log batches have no order with task.started (the first one may precede it); task.finished has.
+      const events = keysOf(task.tiId).filter((k) => k.startsWith('task.'));
+      expect(events).toEqual(['task.started', 'task.finished']);
+      expect(settlementsOf(task.tiId)).toEqual([expect.objectContaining({ as: 'ack' })]);
+    });
+
+    it('rejects a negative startedDelayMs', () => {
+      h = undefined as unknown as Harness;
+      expect(() => new WorkerService({} as never, { name: 'w', hostname: 'h', queues: ['default'], concurrency: 1, startedDelayMs: -1 })).toThrow(
+        'startedDelayMs must be 0 or more, got -1',
+      );
+    });
   });
 
   it('rejects a concurrency below 1', () => {

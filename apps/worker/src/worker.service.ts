@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import type { ControlMessage, TaskFinishedEvent, TaskMessage, TaskStartedEvent, WorkerHeartbeatEvent } from '@swarmflow/core';
-import { DEFAULT_GRACE_MS, runProcess, type ProcessRun } from '@swarmflow/executors';
+import { DEFAULT_GRACE_MS, inheritedEnv, runProcess, type ProcessRun } from '@swarmflow/executors';
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
 } from '@swarmflow/messaging';
@@ -28,6 +28,14 @@ export interface WorkerOptions {
    * frees. Keep it well under RabbitMQ's consumer timeout (30 min). Default 30000.
    */
   maxBufferWaitMs?: number;
+  /**
+   * How long after the spawn `task.started` waits. A try whose process ends within it
+   * publishes no `task.started`: its `task.finished` (with `startedAt`) says it all, and
+   * its message is acked once that is confirmed. 0 publishes `task.started` at the spawn.
+   * Keep it far below RabbitMQ's consumer timeout: the message stays unacked until then.
+   * Default 50.
+   */
+  startedDelayMs?: number;
 }
 
 /** What the worker logs through; Nest's `Logger` fits. */
@@ -72,16 +80,27 @@ const CONTROL_PREFETCH = 16;
 /** Waits before re-publishing a `task.finished` the broker did not confirm. */
 const FINISHED_RETRY_DELAYS_MS = [200, 1000, 5000];
 const DEFAULT_MAX_BUFFER_WAIT_MS = 30_000;
+const DEFAULT_STARTED_DELAY_MS = 50;
 
 interface RunningTask {
   task: TaskMessage;
+  /** Acked once `task.started` is confirmed, or `task.finished` when no `task.started` was published. */
+  msg: BrokerMessage<unknown>;
   run: ProcessRun;
   logs: TaskLogPublisher;
-  startedAt: number;
+  /** `Date.now()` at the spawn, for the elapsed time. */
+  spawnedAt: number;
+  /** The clock (`now`) at the spawn: `task.started`'s `at` and `task.finished`'s `startedAt`. */
+  startedAt: string;
   /** Set when the try is cancelled (control message or shutdown): the finished reason. */
   cancelReason: string | null;
-  /** Settles true once `task.started` is confirmed, false when it was not (the try is abandoned). */
-  started: Promise<boolean>;
+  /**
+   * Null while `task.started` is deferred (`startedDelayMs`); then settles true once it is
+   * confirmed (and the message acked), false when it was not (the try is abandoned).
+   */
+  started: Promise<boolean> | null;
+  /** Due at the end of the `startedDelayMs` window; cleared when the process ends first. */
+  startedTimer: NodeJS.Timeout | undefined;
 }
 
 /** A delivered task waiting for a slot; its message is not settled yet. */
@@ -97,10 +116,14 @@ interface BufferedTask {
  * `task.finished`, streams logs and heartbeats. It reports; the scheduler decides (no
  * retries here). Never touches the database.
  *
- * A task message is acked once `task.started` is confirmed, not at the end: RabbitMQ's
- * consumer timeout (30 min, not settable per queue before 3.12) would otherwise cut long
- * tasks off. A try lost after the ack is recovered by the scheduler from missing
- * heartbeats. Since acked messages free the prefetch window, RabbitMQ delivers more tasks
+ * `task.started` is deferred by `startedDelayMs` (50 ms) after the spawn. A try whose
+ * process ends within it publishes none: its `task.finished` carries `startedAt`, the
+ * scheduler takes it straight from queued to its end, and the message is acked once
+ * `task.finished` is confirmed. That saves a publish and its confirm per short task.
+ * Otherwise the message is acked once `task.started` is confirmed, not at the end:
+ * RabbitMQ's consumer timeout (30 min, not settable per queue before 3.12) would
+ * otherwise cut long tasks off. A try lost after the ack is recovered by the scheduler
+ * from missing heartbeats. Since acked messages free the prefetch window, RabbitMQ delivers more tasks
  * than there are free slots: those wait unacked in a local buffer (at most `concurrency`
  * of them) and start as slots free. Pausing the consumers instead would cost a
  * basic.cancel and a basic.consume per busy period, and nacking the surplus back a
@@ -121,6 +144,9 @@ export class WorkerService {
   private readonly graceMs: number;
   private readonly logFlushMs: number;
   private readonly maxBufferWaitMs: number;
+  private readonly startedDelayMs: number;
+  /** What every task inherits (the worker's environment minus its `SWARMFLOW_*` settings), taken once. */
+  private readonly baseEnv: Readonly<Record<string, string>>;
 
   private currentState: WorkerState = 'idle';
   /** Tries holding a slot, from the spawn until their process has exited; keyed by `tiId:tryNumber`. */
@@ -160,6 +186,9 @@ export class WorkerService {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.logFlushMs = options.logFlushMs ?? 200;
     this.maxBufferWaitMs = options.maxBufferWaitMs ?? DEFAULT_MAX_BUFFER_WAIT_MS;
+    this.startedDelayMs = options.startedDelayMs ?? DEFAULT_STARTED_DELAY_MS;
+    if (!(this.startedDelayMs >= 0)) throw new RangeError(`startedDelayMs must be 0 or more, got ${options.startedDelayMs}`);
+    this.baseEnv = inheritedEnv();
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
   }
 
@@ -298,10 +327,11 @@ export class WorkerService {
   }
 
   /**
-   * Takes a slot, spawns, publishes `task.started`, then acks; the end is handled in the
-   * background by {@link finishTask}, started at once so that the slot frees at the exit.
+   * Takes a slot and spawns. `task.started` waits `startedDelayMs` ({@link announceStart});
+   * the end is handled in the background by {@link finishTask}, started at once so that
+   * the slot frees at the exit. The message is settled by one or the other.
    */
-  private async startTask(task: TaskMessage, msg: BrokerMessage<unknown>): Promise<void> {
+  private startTask(task: TaskMessage, msg: BrokerMessage<unknown>): void {
     const key = runKey(task.tiId, task.tryNumber);
     const logs = new TaskLogPublisher(this.broker, task.tiId, task.tryNumber, {
       flushMs: this.logFlushMs,
@@ -310,10 +340,12 @@ export class WorkerService {
       now: this.now,
       onError: (err) => this.logger.warn(`lost a log batch of task instance ${task.tiId} try ${task.tryNumber}: ${errorMessage(err)}`),
     });
-    const startedAt = Date.now();
+    const spawnedAt = Date.now();
+    const startedAt = this.now().toISOString();
     const run = this.run({
       command: task.command,
       env: taskEnv(task),
+      baseEnv: this.baseEnv,
       cwd: task.cwd,
       timeoutMs: task.timeoutMs,
       graceMs: this.graceMs,
@@ -323,57 +355,80 @@ export class WorkerService {
     logs.add('system', `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) started on ${this.name}` +
       (run.pid === null ? '' : ` as pid ${run.pid}`));
 
-    const startedEvent: TaskStartedEvent = {
-      type: 'task.started', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
-      hostname: this.options.hostname, pid: run.pid, at: this.now().toISOString(),
-    };
-    const started = this.broker.publish(EXCHANGES.events, 'task.started', startedEvent).then(
-      () => true,
-      (err: unknown) => {
-        this.logger.error(`task.started of task instance ${task.tiId} try ${task.tryNumber} not confirmed, requeueing: ${errorMessage(err)}`);
-        return false;
-      },
-    );
-    const entry: RunningTask = { task, run, logs, startedAt, cancelReason: null, started };
+    const entry: RunningTask = { task, msg, run, logs, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined };
     this.running.set(key, entry);
-    const ended = this.finishTask(key, entry).catch((err: unknown) =>
+    if (this.startedDelayMs === 0) this.announceStart(entry);
+    else entry.startedTimer = setTimeout(() => this.announceStart(entry), this.startedDelayMs);
+    this.finishTask(key, entry).catch((err: unknown) =>
       this.logger.error(`reporting the end of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
     );
-    if (await started) {
-      msg.ack();
-      return;
-    }
-    // Nobody knows it started: stop it, and once it is gone give the message back, so the try runs once, somewhere.
-    run.cancel('task.started not confirmed');
-    await ended;
-    msg.nack(true);
   }
 
   /**
-   * Waits for the process and frees its slot; then, once `task.started` is confirmed,
-   * publishes the last log batch and `task.finished` together. Both go out on the
-   * publisher's channel after `task.started`, which is the order the scheduler needs.
+   * The process outlived `startedDelayMs`: publishes `task.started` and acks the message
+   * once it is confirmed, so a long task never meets RabbitMQ's consumer timeout. When it
+   * is not confirmed, the process is stopped and {@link finishTask} gives the message back.
+   */
+  private announceStart(entry: RunningTask): void {
+    const { task, run, msg } = entry;
+    entry.startedTimer = undefined;
+    const event: TaskStartedEvent = {
+      type: 'task.started', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
+      hostname: this.options.hostname, pid: run.pid, at: entry.startedAt,
+    };
+    entry.started = this.broker.publish(EXCHANGES.events, 'task.started', event).then(
+      () => {
+        msg.ack();
+        return true;
+      },
+      (err: unknown) => {
+        // Nobody knows it started: stop it, and once it is gone give the message back, so the try runs once, somewhere.
+        this.logger.error(`task.started of task instance ${task.tiId} try ${task.tryNumber} not confirmed, requeueing: ${errorMessage(err)}`);
+        run.cancel('task.started not confirmed');
+        return false;
+      },
+    );
+  }
+
+  /**
+   * Waits for the process and frees its slot; then publishes the last log batch and
+   * `task.finished` together. If `task.started` went out, they wait for its confirm:
+   * all go out on the publisher's channel in that order, the one the scheduler needs.
+   * If the process ended within `startedDelayMs`, no `task.started` is ever published
+   * and the message is acked once `task.finished` is confirmed (given back if it is not).
    */
   private async finishTask(key: string, entry: RunningTask): Promise<void> {
-    const { task, run, logs } = entry;
+    const { task, run, logs, msg } = entry;
     const result = await run.result;
+    // Deciding here, before any await, is what keeps a late task.started from following task.finished.
+    clearTimeout(entry.startedTimer);
+    entry.startedTimer = undefined;
+    const started = entry.started;
     const verdict = taskVerdict(result, task, entry.cancelReason);
-    logs.add('system', describeEnd(result, Date.now() - entry.startedAt) + (verdict.reason ? ` (${verdict.reason})` : ''));
+    logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (verdict.reason ? ` (${verdict.reason})` : ''));
     const finished: TaskFinishedEvent = {
       type: 'task.finished', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
       outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason: verdict.reason,
-      logTail: logs.tail(), at: this.now().toISOString(),
+      logTail: logs.tail(), startedAt: entry.startedAt, at: this.now().toISOString(),
     };
     this.reporting.set(key, task);
     this.release(key);
+    /** How the message is settled once the try leaves `reporting`; null when `announceStart` acked it. */
+    let settle: 'ack' | 'requeue' | null = started === null ? 'requeue' : null;
     try {
-      if (!(await entry.started)) {
+      if (started !== null && !(await started)) {
         logs.discard();
+        settle = 'requeue';
         return;
       }
       await Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]);
+      if (started === null) settle = 'ack';
     } finally {
       this.reporting.delete(key);
+      // Before notifyIfIdle: drain cancels the consumers once idle, which would requeue an unsettled message.
+      // After reporting.delete: a requeued message redelivered here must not be taken for a duplicate.
+      if (settle === 'ack') msg.ack();
+      else if (settle === 'requeue') msg.nack(true);
       this.notifyIfIdle();
     }
   }
@@ -391,9 +446,12 @@ export class WorkerService {
       if (!next.done) {
         const [nextKey, { task, msg }] = next.value;
         this.buffered.delete(nextKey);
-        this.startTask(task, msg).catch((err: unknown) =>
-          this.logger.error(`starting task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
-        );
+        try {
+          this.startTask(task, msg);
+        } catch (err) {
+          this.logger.error(`starting task instance ${task.tiId} try ${task.tryNumber} failed, requeueing: ${errorMessage(err)}`);
+          msg.nack(true);
+        }
       }
     }
     if (this.holdUntilSlotFrees) {

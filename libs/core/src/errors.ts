@@ -95,6 +95,24 @@ export class InvalidDurationError extends Error {
   }
 }
 
+/** A memory setting (`'512m'`, `'30g'`, a number of bytes) cannot be read. */
+export class InvalidMemoryError extends Error {
+  override name = 'InvalidMemoryError';
+  readonly field: string;
+  readonly value: unknown;
+  /** What is wrong, without the field and the fix. */
+  readonly problem: string;
+  readonly fix: string;
+
+  constructor(field: string, value: unknown, problem: string, fix: string) {
+    super(`${field} ${problem}. Fix: ${fix}.`);
+    this.field = field;
+    this.value = value;
+    this.problem = problem;
+    this.fix = fix;
+  }
+}
+
 /** A task-instance transition that the state machine does not allow. */
 export class InvalidTransitionError extends Error {
   override name = 'InvalidTransitionError';

@@ -2,7 +2,12 @@
 export * from './dag/dag.types';
 export * from './dag/dag-input';
 export { parseDuration } from './dag/duration';
-export { validateDag, dagHash, canonicalJson, nearestNames, suggestName, ID_PATTERN, MAX_ID_LENGTH, BUILTIN_TASK_DEFAULTS } from './dag/validate-dag';
+export { parseMemory } from './dag/memory';
+export { imageReferenceProblem, type ImageReferenceProblem } from './dag/image-reference';
+export {
+  validateDag, dagHash, canonicalJson, nearestNames, suggestName, ID_PATTERN, MAX_ID_LENGTH, VARIABLE_KEY_PATTERN,
+  BUILTIN_TASK_DEFAULTS, BUILTIN_DOCKER_DEFAULTS,
+} from './dag/validate-dag';
 export { graphOf, downstreamOf, descendantsOf, findCycle, type DagGraph } from './dag/graph';
 export { planRun, runOutcome, type PlannedTransition } from './dag/plan';
 export * from './state/states';

@@ -10,4 +10,5 @@ export * from './repositories/outbox.repository';
 export * from './repositories/task-log.repository';
 export * from './repositories/worker.repository';
 export * from './repositories/pool.repository';
+export * from './repositories/variable.repository';
 export * from './repositories/repositories';

@@ -1,5 +1,5 @@
 import { validateDag } from '@swarmflow/core';
-import { chain, dag, group, isDag, shell, task, type Dag, type TaskRef } from './index';
+import { chain, dag, docker, group, isDag, shell, task, type Dag, type DockerOptions, type TaskRef } from './index';
 import { SdkUsageError } from './errors';
 
 function errorOf(fn: () => unknown): Error {
@@ -89,6 +89,86 @@ describe('dag()', () => {
   it('clears the current DAG when the callback throws', () => {
     expect(() => dag({ id: 'boom' }, () => { throw new Error('boom'); })).toThrow('boom');
     expect(() => shell('a', 'x')).toThrow(SdkUsageError);
+  });
+});
+
+describe('docker()', () => {
+  it('builds a docker task: container settings under docker, task settings beside them', () => {
+    const d = dag({ id: 'ml', defaults: { retries: 1 } }, () => {
+      const prep = shell('prep', 'prep.sh');
+      docker('train', {
+        image: 'ghcr.io/acme/trainer:1.4', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'],
+        entrypoint: ['/entry.sh'], pullPolicy: 'always', env: { SEED: '1' }, workingDir: '/work', user: '1000:1000',
+        volumes: ['/srv/datasets:/data:ro', { source: 'models', target: '/models' }], network: 'bridge', labels: { team: 'ml' },
+        registryCredentials: 'ghcr_credentials', resources: { cpus: 8, memory: '30g', gpus: 1 }, gpuMode: 'runtime',
+        runtime: 'nvidia', autoRemove: false, secretsPath: '/run/secrets', secrets: ['wandb_api_key'],
+        retries: 3, timeout: '6h', queue: 'gpu', triggerRule: 'all_done', upstream: ['prep'],
+      }).after(prep);
+    });
+    expect(d.toInput().tasks[1]).toEqual({
+      id: 'train', kind: 'docker', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'],
+      env: { SEED: '1' }, cwd: '/work', retries: 3, timeout: '6h', queue: 'gpu', triggerRule: 'all_done',
+      secrets: ['wandb_api_key'], upstream: ['prep'],
+      docker: {
+        image: 'ghcr.io/acme/trainer:1.4', entrypoint: ['/entry.sh'], pullPolicy: 'always', user: '1000:1000',
+        volumes: ['/srv/datasets:/data:ro', { source: 'models', target: '/models' }], network: 'bridge', labels: { team: 'ml' },
+        registryCredentials: 'ghcr_credentials', resources: { cpus: 8, memory: '30g', gpus: 1 }, gpuMode: 'runtime',
+        runtime: 'nvidia', autoRemove: false, secretsPath: '/run/secrets',
+      },
+    });
+    const spec = validateDag(d.toInput(), 'ml.ts').tasks[1];
+    expect(spec).toMatchObject({ kind: 'docker', cwd: '/work', retries: 3, timeoutMs: 21_600_000, queue: 'gpu', secrets: ['wandb_api_key'], upstream: ['prep'] });
+    expect(spec.docker).toMatchObject({ memoryBytes: 30 * 1024 ** 3, cpus: 8, gpus: 1, volumes: [{ source: '/srv/datasets', target: '/data', readOnly: true }, { source: 'models', target: '/models', readOnly: false }] });
+  });
+
+  it('needs only an image: the image\'s command, container defaults', () => {
+    const d = dag({ id: 'min' }, () => {
+      docker('hello', { image: 'hello-world' });
+    });
+    expect(d.toInput().tasks).toEqual([{ id: 'hello', kind: 'docker', docker: { image: 'hello-world' } }]);
+    expect(validateDag(d.toInput(), 'min.ts').tasks[0]).toMatchObject({ kind: 'docker', command: [], secrets: [], docker: { image: 'hello-world', network: 'none', pullPolicy: 'if-not-present' } });
+  });
+
+  it('takes cwd as well as workingDir, and copies what it is given', () => {
+    const command = ['run'];
+    const secrets = ['k'];
+    const d = dag({ id: 'cwd' }, () => {
+      docker('a', { image: 'x', cwd: '/a', command, secrets });
+    });
+    command.push('changed');
+    secrets.push('changed');
+    expect(d.toInput().tasks[0]).toEqual({ id: 'a', kind: 'docker', cwd: '/a', command: ['run'], secrets: ['k'], docker: { image: 'x' } });
+  });
+
+  it('leaves checking values to validateDag, which names the file', () => {
+    const d = dag({ id: 'bad' }, () => {
+      docker('train', { image: 'Acme/Trainer' });
+    });
+    expect(() => validateDag(d.toInput(), 'bad.ts')).toThrow('bad.ts: DAG "bad", task "train": docker.image "Acme/Trainer" is not a valid image reference: the repository "Acme/Trainer" must be lowercase. Fix: write it in lowercase: "acme/trainer".');
+  });
+
+  it.each<[string, unknown, string]>([
+    ['an unknown option', { image: 'x', pulPolicy: 'always' }, 'docker("t") has an unknown option "pulPolicy". Fix: did you mean "pullPolicy"? use only image, pullPolicy, entrypoint, user, volumes, network, labels, registryCredentials, resources, gpuMode, runtime, autoRemove, secretsPath, command, workingDir, secrets, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.'],
+    ['a memory option outside resources', { image: 'x', memory: '1g' }, 'docker("t") has an unknown option "memory". Fix: use only image, pullPolicy, entrypoint, user, volumes, network, labels, registryCredentials, resources, gpuMode, runtime, autoRemove, secretsPath, command, workingDir, secrets, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.'],
+    ['both cwd and workingDir', { image: 'x', cwd: '/a', workingDir: '/b' }, 'docker("t") has both cwd and workingDir. Fix: keep one: workingDir is an alias of cwd.'],
+    ['no options', undefined, `docker("t") needs an options object. Fix: call docker("t", { image: 'python:3.12-slim', command: [...] }).`],
+  ])('rejects %s', (_name, opts, message) => {
+    dag({ id: 'd' }, () => {
+      const err = errorOf(() => docker('t', opts as DockerOptions));
+      expect(err).toBeInstanceOf(SdkUsageError);
+      expect(err.message).toBe(message);
+    });
+  });
+
+  it('throws outside dag()', () => {
+    expect(() => docker('train', { image: 'x' })).toThrow(`docker("train") was called outside a dag() callback, so it belongs to no DAG. Fix: create tasks inside the callback: dag({ id: 'my_dag' }, () => { docker("train"); }).`);
+  });
+
+  it('builds a docker task as data with task()', () => {
+    const d = dag({ id: 'data' }, () => {
+      task('t', { docker: { image: 'alpine:3.20' }, command: 'echo hi', secrets: ['k'] });
+    });
+    expect(validateDag(d.toInput(), 'data.ts').tasks[0]).toMatchObject({ kind: 'docker', command: 'echo hi', secrets: ['k'] });
   });
 });
 

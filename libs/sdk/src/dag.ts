@@ -1,4 +1,7 @@
-import type { DagInput, TaskDefaults, TaskInput } from '@swarmflow/core';
+import {
+  DOCKER_INPUT_KEYS, suggestName, TASK_DEFAULT_KEYS,
+  type DagInput, type DockerInput, type TaskDefaults, type TaskInput,
+} from '@swarmflow/core';
 import { SdkUsageError } from './errors';
 
 /** Brand of a {@link Dag}: a registered symbol, the same in every copy of the SDK. */
@@ -38,6 +41,25 @@ export type DagOptions = Omit<DagInput, 'tasks'> & { defaults?: TaskDefaults; ta
 
 /** Options of {@link shell}: task settings plus upstream ids. */
 export type ShellOptions = TaskDefaults & { upstream?: string[] };
+
+/**
+ * Options of {@link docker}: the container settings of {@link DockerInput} (image required),
+ * the container's command, the secrets to mount, upstream ids and every task setting of
+ * {@link TaskDefaults} (retries, timeout, queue, triggerRule…; `env` is the container's
+ * environment, `cwd` or its alias `workingDir` the container's working directory).
+ */
+export interface DockerOptions extends TaskDefaults, DockerInput {
+  /** A string runs through `/bin/sh -c` in the container; an array is argv. Default [] = the image's command. */
+  command?: string | string[];
+  /** Alias of `cwd`: the working directory in the container (absolute). Default null = the image's. */
+  workingDir?: string | null;
+  /** Keys of variables to mount read-only as files under `secretsPath`, one per key. Default []. */
+  secrets?: string[];
+  /** Direct upstream task ids. */
+  upstream?: string[];
+}
+
+const DOCKER_TASK_KEYS: readonly string[] = ['command', 'workingDir', 'secrets', 'upstream', ...TASK_DEFAULT_KEYS];
 
 class DagBuilder {
   readonly tasks: TaskInput[] = [];
@@ -195,6 +217,53 @@ export function isDag(x: unknown): x is Dag {
 export function shell(id: string, command: string | string[], opts: ShellOptions = {}): TaskRef {
   const builder = currentBuilder(`shell(${JSON.stringify(id)})`);
   return builder.add({ ...opts, id, command, upstream: opts.upstream ? [...opts.upstream] : undefined });
+}
+
+/**
+ * A task that runs in a container of `opts.image` (a sibling container the worker starts
+ * through Docker). Call inside `dag()`. Container defaults: pullPolicy 'if-not-present',
+ * network 'none', no resource limits, gpus 0, autoRemove true, secretsPath
+ * '/secrets/variables'; see `validateDag` for all of them and for what it checks.
+ *
+ * @example
+ * docker('train', {
+ *   image: 'ghcr.io/acme/trainer:1.4', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'],
+ *   volumes: ['/srv/datasets:/data:ro'], resources: { cpus: 8, memory: '30g', gpus: 1 },
+ *   secrets: ['wandb_api_key'], retries: 2, queue: 'gpu',
+ * });
+ * @throws SdkUsageError outside a dag() callback, for an option it does not know (with the
+ *   nearest one), and for both `cwd` and `workingDir`. The option values are checked later,
+ *   by `validateDag`, with the file name.
+ */
+export function docker(id: string, opts: DockerOptions): TaskRef {
+  const builder = currentBuilder(`docker(${JSON.stringify(id)})`);
+  if (typeof opts !== 'object' || opts === null) {
+    throw new SdkUsageError(`docker(${JSON.stringify(id)}) needs an options object`, `call docker(${JSON.stringify(id)}, { image: 'python:3.12-slim', command: [...] })`);
+  }
+  const { command, workingDir, secrets, upstream, ...rest } = opts;
+  const settings: Record<string, unknown> = {};
+  const container: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(rest)) {
+    if (value === undefined) continue;
+    if ((DOCKER_INPUT_KEYS as readonly string[]).includes(key)) container[key] = value;
+    else if ((TASK_DEFAULT_KEYS as readonly string[]).includes(key)) settings[key] = value;
+    else {
+      const allowed = [...DOCKER_INPUT_KEYS, ...DOCKER_TASK_KEYS];
+      const near = suggestName(key, allowed);
+      throw new SdkUsageError(`docker(${JSON.stringify(id)}) has an unknown option "${key}"`, `${near ? `did you mean "${near}"? ` : ''}use only ${allowed.join(', ')}`);
+    }
+  }
+  if (workingDir !== undefined) {
+    if (settings.cwd !== undefined) {
+      throw new SdkUsageError(`docker(${JSON.stringify(id)}) has both cwd and workingDir`, 'keep one: workingDir is an alias of cwd');
+    }
+    settings.cwd = workingDir;
+  }
+  const input: TaskInput = { id, kind: 'docker', ...settings, docker: container as unknown as DockerInput };
+  if (command !== undefined) input.command = Array.isArray(command) ? [...command] : command;
+  if (secrets !== undefined) input.secrets = Array.isArray(secrets) ? [...secrets] : secrets;
+  if (upstream !== undefined) input.upstream = [...upstream];
+  return builder.add(input);
 }
 
 /** A task from a full task definition. Call inside `dag()`. */

@@ -105,7 +105,7 @@ describe('parseYamlDags', () => {
 
   it('reports an unknown task key with its line', () => {
     const err = yamlError('id: etl\ntasks:\n  a: { shell: x }\n  b:\n    shell: y\n    retry: 3\n');
-    expect(err.message).toBe('dags/nightly.yaml:6: DAG "etl", task "b": unknown task key "retry". Fix: did you mean "retries"? use only shell, command, upstream, kind, retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.');
+    expect(err.message).toBe('dags/nightly.yaml:6: DAG "etl", task "b": unknown task key "retry". Fix: did you mean "retries"? use only shell, command, docker, secrets, upstream, kind, retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.');
   });
 
   it('reports unknown keys in defaults and params', () => {
@@ -119,7 +119,7 @@ describe('parseYamlDags', () => {
 
   it('requires exactly one of shell and command', () => {
     expect(yamlError('id: etl\ntasks:\n  a: { upstream: [] }\n').message).toBe(
-      'dags/nightly.yaml:3: DAG "etl", task "a": task has no command. Fix: add shell: "..." (a shell string) or command: [...] (argv).',
+      'dags/nightly.yaml:3: DAG "etl", task "a": task has no command. Fix: add shell: "..." (a shell string), command: [...] (argv), or docker: { image: … } (a container).',
     );
     expect(yamlError('id: etl\ntasks:\n  a:\n    shell: x\n    command: [y]\n').message).toBe(
       'dags/nightly.yaml:5: DAG "etl", task "a": task has both "shell" and "command". Fix: keep one: "shell" for a shell string, "command" for a string or an argv list.',
@@ -171,5 +171,122 @@ describe('loadYamlDags', () => {
     expect(yamlError('id: a\ntasks: { t: { shell: x } }\n---\nid: "bad id"\ntasks: { t: { shell: y } }\n', true).message).toBe(
       'dags/nightly.yaml:4: DAG id "bad id" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "bad_id".',
     );
+  });
+});
+
+const ML = `id: ml
+tasks:
+  prep: { shell: prep.sh }
+  train:
+    upstream: prep
+    secrets: [wandb_api_key, db.password]
+    env: { SEED: "1" }
+    cwd: /work
+    retries: 2
+    docker:
+      image: ghcr.io/acme/trainer:1.4
+      command: [python, train.py, --epochs, "{{ params.epochs }}"]
+      entrypoint: /entry.sh
+      pull_policy: always
+      user: 1000
+      volumes:
+        - /srv/datasets:/data:ro
+        - { source: models, target: /models, read_only: false }
+      network: bridge
+      labels: { com.acme.team: ml }
+      registry_credentials: ghcr_credentials
+      resources: { cpus: 8, memory: 30g, gpus: 1 }
+      gpu_mode: runtime
+      runtime: nvidia
+      auto_remove: false
+      secrets_path: /run/secrets
+  hello:
+    docker: { image: hello-world }
+`;
+
+describe('YAML docker tasks', () => {
+  it('maps a docker: block and task-level secrets to a DagInput', () => {
+    expect(parseYamlDags(ML, FILE)[0].tasks).toEqual([
+      { id: 'prep', command: 'prep.sh' },
+      {
+        id: 'train', upstream: ['prep'], secrets: ['wandb_api_key', 'db.password'], env: { SEED: '1' }, cwd: '/work', retries: 2,
+        command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'],
+        docker: {
+          image: 'ghcr.io/acme/trainer:1.4', entrypoint: '/entry.sh', pullPolicy: 'always', user: 1000,
+          volumes: ['/srv/datasets:/data:ro', { source: 'models', target: '/models', readOnly: false }], network: 'bridge',
+          labels: { 'com.acme.team': 'ml' }, registryCredentials: 'ghcr_credentials', resources: { cpus: 8, memory: '30g', gpus: 1 },
+          gpuMode: 'runtime', runtime: 'nvidia', autoRemove: false, secretsPath: '/run/secrets',
+        },
+      },
+      { id: 'hello', docker: { image: 'hello-world' } },
+    ]);
+  });
+
+  it('validates them into docker task specs', () => {
+    const [dag] = loadYamlDags(ML, FILE);
+    expect(dag.tasks[1]).toMatchObject({
+      kind: 'docker', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'], secrets: ['wandb_api_key', 'db.password'],
+      docker: {
+        image: 'ghcr.io/acme/trainer:1.4', entrypoint: ['/entry.sh'], user: '1000', memoryBytes: 30 * 1024 ** 3, cpus: 8, gpus: 1,
+        volumes: [{ source: '/srv/datasets', target: '/data', readOnly: true }, { source: 'models', target: '/models', readOnly: false }],
+      },
+    });
+    expect(dag.tasks[2]).toMatchObject({ kind: 'docker', command: [], secrets: [], docker: { image: 'hello-world', network: 'none' } });
+  });
+
+  it('reads a single secret as a list', () => {
+    expect(parseYamlDags('id: a\ntasks:\n  t:\n    docker: { image: x }\n    secrets: k\n', FILE)[0].tasks[0].secrets).toEqual(['k']);
+  });
+
+  it.each<[string, string, string]>([
+    ['shell then docker', 'id: etl\ntasks:\n  a:\n    shell: x\n    docker: { image: y }\n',
+      'dags/nightly.yaml:5: DAG "etl", task "a": task has both "shell" and "docker". Fix: keep one: "shell" runs a process on the worker; a container\'s command goes inside docker: { image: …, command: [...] }.'],
+    ['docker then command', 'id: etl\ntasks:\n  a:\n    docker: { image: y }\n    command: [x]\n',
+      'dags/nightly.yaml:5: DAG "etl", task "a": task has both "command" and "docker". Fix: keep one: "command" runs a process on the worker; a container\'s command goes inside docker: { image: …, command: [...] }.'],
+    ['an unknown docker key', 'id: etl\ntasks:\n  a:\n    docker:\n      image: y\n      pullPolicy: always\n',
+      'dags/nightly.yaml:6: DAG "etl", task "a": unknown docker key "pullPolicy". Fix: did you mean "pull_policy"? use only image, command, entrypoint, pull_policy, user, volumes, network, labels, registry_credentials, resources, gpu_mode, runtime, auto_remove, secrets_path.'],
+    ['an unknown resources key', 'id: etl\ntasks:\n  a:\n    docker:\n      image: y\n      resources:\n        cpu: 2\n',
+      'dags/nightly.yaml:7: DAG "etl", task "a": unknown resources key "cpu". Fix: did you mean "cpus"? use only cpus, memory, gpus.'],
+    ['an unknown volume key', 'id: etl\ntasks:\n  a:\n    docker:\n      image: y\n      volumes:\n        - source: /a\n          target: /b\n          readOnly: true\n',
+      'dags/nightly.yaml:9: DAG "etl", task "a": unknown volume key "readOnly". Fix: did you mean "read_only"? use only source, target, read_only.'],
+    ['docker that is not a mapping', 'id: etl\ntasks:\n  a:\n    docker: python:3\n',
+      'dags/nightly.yaml:4: DAG "etl", task "a": docker must be a mapping (got "python:3"). Fix: use e.g. docker: { image: "python:3.12-slim", command: [python, run.py] }.'],
+    ['docker in defaults', 'id: etl\ndefaults:\n  docker: { image: y }\ntasks: { a: { shell: x } }\n',
+      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "docker". Fix: use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.'],
+  ])('rejects %s with its line', (_name, text, message) => {
+    expect(yamlError(text).message).toBe(message);
+  });
+
+  it('gives the unknown docker key its field and line', () => {
+    expect(yamlError('id: etl\ntasks:\n  a:\n    docker:\n      image: y\n      pullPolicy: always\n')).toMatchObject({ field: 'docker.pullPolicy', line: 6, taskId: 'a' });
+  });
+
+  it.each<[string, string, number, string]>([
+    ['a bad pull policy', 'docker:\n      image: y\n      pull_policy: IfNotPresent\n', 7,
+      'docker.pull_policy must be one of "if-not-present", "always", "never" (got "IfNotPresent"). Fix: did you mean "if-not-present"? use one of if-not-present, always, never.'],
+    ['a missing image', 'docker:\n      command: [run]\n', 5,
+      'docker.image is required, a non-empty image reference (got nothing). Fix: give the image to run, e.g. "python:3.12-slim" or "ghcr.io/org/trainer:1.4".'],
+    ['a bad memory', 'docker:\n      image: y\n      resources:\n        cpus: 2\n        memory: 30 gigs\n', 9,
+      'docker.resources.memory is not a memory size (got "30 gigs"). Fix: use e.g. \'512m\', \'1.5g\', \'30g\', \'1024k\', or a whole number of bytes.'],
+    ['a duplicate volume target (object form)', 'docker:\n      image: y\n      volumes:\n        - /a:/data\n        - source: /b\n          target: /data\n', 10,
+      'docker.volumes[1].target "/data" is already the target of docker.volumes[0]. Fix: give each volume its own target.'],
+    ['a bad volume string', 'docker:\n      image: y\n      volumes:\n        - /a:/b\n        - ./c:/d\n', 9,
+      'docker.volumes[1].source "./c" must be an absolute host path or a volume name. Fix: use e.g. "/srv/data" (a host directory) or "datasets" (a named volume).'],
+    ['a volume on the secrets path', 'secrets: [k]\n    docker:\n      image: y\n      secrets_path: /s\n      volumes: ["/a:/s"]\n', 9,
+      'docker.volumes[0].target "/s" is where the secrets are mounted (docker.secrets_path). Fix: mount the volume elsewhere, or set docker.secrets_path to another path.'],
+    ['a bad secret key', 'docker: { image: y }\n    secrets:\n      - ok\n      - "db password"\n', 8,
+      'secrets[1] "db password" is not a variable key: keys are 1 to 250 letters, digits, "_", "." and "-", not only dots. Fix: use the key of a variable, e.g. "db_password".'],
+    ['secrets on a process task', 'shell: x\n    secrets: [k]\n', 6,
+      'secrets are mounted into containers. Fix: make it a docker task (docker: { image: … }).'],
+    ['a bad registry credentials key', 'docker:\n      image: y\n      registry_credentials: "ghcr creds"\n', 7,
+      'docker.registry_credentials must be a variable key (got "ghcr creds"). Fix: name the variable that holds {"username", "password", "serveraddress"} as JSON, e.g. "ghcr_credentials".'],
+    ['a bad auto_remove', 'docker:\n      image: y\n      auto_remove: maybe\n', 7,
+      'docker.auto_remove must be true or false (got "maybe"). Fix: use true (remove the container after each try) or false (keep it to inspect).'],
+    ['kind docker without a docker block', 'kind: docker\n', 4,
+      'a docker task needs docker settings with an image. Fix: add docker: { image: "python:3.12-slim" }.'],
+  ])('points %s at its line, in YAML terms', (_name, body, line, message) => {
+    const err = yamlError(`id: etl\ntasks:\n  pre: { shell: x }\n  a:\n    ${body}`, true);
+    expect(err.message).toBe(`dags/nightly.yaml:${line}: DAG "etl", task "a": ${message}`);
+    expect(err.line).toBe(line);
   });
 });

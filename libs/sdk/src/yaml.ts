@@ -15,7 +15,17 @@ const DEFAULT_KEYS: Record<string, string> = {
   timeout: 'timeout', queue: 'queue', priority: 'priority', pool: 'pool', pool_slots: 'poolSlots',
   trigger_rule: 'triggerRule', skip_exit_code: 'skipExitCode', env: 'env', cwd: 'cwd',
 };
-const TASK_KEYS: Record<string, string> = { shell: 'command', command: 'command', upstream: 'upstream', kind: 'kind', ...DEFAULT_KEYS };
+const TASK_KEYS: Record<string, string> = {
+  shell: 'command', command: 'command', docker: 'docker', secrets: 'secrets', upstream: 'upstream', kind: 'kind', ...DEFAULT_KEYS,
+};
+/** `command` inside `docker:` is the task's command (the container's). */
+const DOCKER_KEYS: Record<string, string> = {
+  image: 'image', command: 'command', entrypoint: 'entrypoint', pull_policy: 'pullPolicy', user: 'user', volumes: 'volumes',
+  network: 'network', labels: 'labels', registry_credentials: 'registryCredentials', resources: 'resources',
+  gpu_mode: 'gpuMode', runtime: 'runtime', auto_remove: 'autoRemove', secrets_path: 'secretsPath',
+};
+const RESOURCES_KEYS: Record<string, string> = { cpus: 'cpus', memory: 'memory', gpus: 'gpus' };
+const VOLUME_KEYS: Record<string, string> = { source: 'source', target: 'target', read_only: 'readOnly' };
 const PARAM_KEYS: Record<string, string> = {
   type: 'type', default: 'default', description: 'description', enum: 'enum', minimum: 'minimum', maximum: 'maximum',
   min_length: 'minLength', max_length: 'maxLength', pattern: 'pattern',
@@ -31,10 +41,16 @@ interface ParsedYamlDag {
 
 /** camelCase field -> the snake_case key users wrote in YAML. */
 const YAML_NAME: Record<string, string> = Object.fromEntries(
-  Object.entries({ ...DAG_KEYS, ...TASK_KEYS, ...PARAM_KEYS }).filter(([yamlKey, key]) => yamlKey !== key && yamlKey !== 'shell').map(([yamlKey, key]) => [key, yamlKey]),
+  Object.entries({ ...DAG_KEYS, ...TASK_KEYS, ...PARAM_KEYS, ...DOCKER_KEYS, ...VOLUME_KEYS }).filter(([yamlKey, key]) => yamlKey !== key && yamlKey !== 'shell').map(([yamlKey, key]) => [key, yamlKey]),
 );
 
 const lineKey = (taskId: string | null, field: string | null) => `${taskId ?? ''}\u0000${field ?? ''}`;
+
+/** `docker.volumes[1].target` -> `docker.volumes[1]` -> `docker.volumes` -> `docker` -> ''. */
+function parentField(field: string): string {
+  const parent = field.replace(/(?:\.[^.[\]]+|\[\d+\])$/, '');
+  return parent === field ? '' : parent;
+}
 
 class YamlDagReader {
   readonly lines = new Map<string, number>();
@@ -60,18 +76,28 @@ class YamlDagReader {
     return (node as Node).toJS(this.doc);
   }
 
-  /** The pairs of a mapping, each with its camelCase key; unknown keys are errors. */
-  entries(map: YAMLMap, section: string, keys: Record<string, string>, taskId: string | null): { key: string; yamlKey: string; pair: Pair<Node, Node | null> }[] {
+  /** The pairs of a mapping, each with its camelCase key; unknown keys are errors (field = `fieldPrefix` + the key). */
+  entries(map: YAMLMap, section: string, keys: Record<string, string>, taskId: string | null, fieldPrefix = ''): { key: string; yamlKey: string; pair: Pair<Node, Node | null> }[] {
     return (map.items as Pair<Node, Node | null>[]).map((pair) => {
       const yamlKey = isScalar(pair.key) ? String(pair.key.value) : String(this.js(pair.key));
       const key = keys[yamlKey];
       if (key === undefined) {
         const near = suggestName(yamlKey, Object.keys(keys));
         const hint = near ? `did you mean "${near}"? ` : '';
-        this.fail(pair.key, taskId, yamlKey, `unknown ${section} key "${yamlKey}"`, `${hint}use only ${Object.keys(keys).join(', ')}`);
+        this.fail(pair.key, taskId, fieldPrefix + yamlKey, `unknown ${section} key "${yamlKey}"`, `${hint}use only ${Object.keys(keys).join(', ')}`);
       }
       return { key, yamlKey, pair };
     });
+  }
+
+  setLine(taskId: string | null, field: string, node: Node | null | undefined): void {
+    const line = this.lineOf(node);
+    if (line !== null) this.lines.set(lineKey(taskId, field), line);
+  }
+
+  /** Records the line of each item of a list value as `${field}[i]`. */
+  itemLines(taskId: string | null, field: string, node: Node | null): void {
+    if (isSeq(node)) node.items.forEach((item, i) => this.setLine(taskId, `${field}[${i}]`, item as Node));
   }
 
   mapping(node: Node | null, what: string, taskId: string | null, field: string | null, fix: string): YAMLMap {
@@ -81,9 +107,20 @@ class YamlDagReader {
 
   readSettings(map: YAMLMap, section: string, keys: Record<string, string>, taskId: string | null, prefix: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
+    let commandKey: string | null = null;
     for (const { key, yamlKey, pair } of this.entries(map, section, keys, taskId)) {
-      const line = this.lineOf(pair.key);
-      if (line !== null) this.lines.set(lineKey(taskId, prefix + key), line);
+      this.setLine(taskId, prefix + key, pair.key);
+      // `shell`/`command` make a process task; a container's command sits inside `docker:`.
+      const clash = key === 'docker' ? commandKey : key === 'command' && out.docker !== undefined ? yamlKey : null;
+      if (clash !== null) {
+        this.fail(pair.key, taskId, key, `task has both "${clash}" and "docker"`, `keep one: "${clash}" runs a process on the worker; a container's command goes inside docker: { image: …, command: [...] }`);
+      }
+      if (key === 'docker') {
+        const { docker, command } = this.readDocker(pair.value, taskId);
+        out.docker = docker;
+        if (command !== undefined) out.command = command;
+        continue;
+      }
       if (key === 'command' && out.command !== undefined) {
         this.fail(pair.key, taskId, 'command', `task has both "shell" and "command"`, 'keep one: "shell" for a shell string, "command" for a string or an argv list');
       }
@@ -91,10 +128,51 @@ class YamlDagReader {
       if (yamlKey === 'shell' && typeof value !== 'string') {
         this.fail(pair.value ?? pair.key, taskId, 'command', `shell must be a string (got ${JSON.stringify(value)})`, 'quote the command, or use "command:" with a list for argv');
       }
-      if (key === 'upstream' && typeof value === 'string') value = [value];
+      if (key === 'command') commandKey = yamlKey;
+      if ((key === 'upstream' || key === 'secrets') && typeof value === 'string') value = [value];
+      if (key === 'secrets') this.itemLines(taskId, 'secrets', pair.value);
       out[key] = value;
     }
     return out;
+  }
+
+  /** A task's `docker:` block: the container settings, and the command it holds (if any). */
+  readDocker(node: Node | null, taskId: string | null): { docker: Record<string, unknown>; command?: unknown } {
+    const map = this.mapping(node, 'docker', taskId, 'docker', 'use e.g. docker: { image: "python:3.12-slim", command: [python, run.py] }');
+    const docker: Record<string, unknown> = {};
+    let command: unknown;
+    for (const { key, pair } of this.entries(map, 'docker', DOCKER_KEYS, taskId, 'docker.')) {
+      const field = key === 'command' ? 'command' : `docker.${key}`;
+      this.setLine(taskId, field, pair.key);
+      if (key === 'command') command = this.js(pair.value);
+      else if (key === 'resources') {
+        const resources = this.mapping(pair.value, 'docker.resources', taskId, field, 'use e.g. resources: { cpus: 2, memory: 8g, gpus: 1 }');
+        const values: Record<string, unknown> = {};
+        for (const { key: k, pair: p } of this.entries(resources, 'resources', RESOURCES_KEYS, taskId, `${field}.`)) {
+          this.setLine(taskId, `${field}.${k}`, p.key);
+          values[k] = this.js(p.value);
+        }
+        docker.resources = values;
+      } else if (key === 'volumes') docker.volumes = this.readVolumes(pair.value, taskId);
+      else docker[key] = this.js(pair.value);
+    }
+    return { docker, command };
+  }
+
+  /** `volumes:` items are `src:dst[:ro]` strings or { source, target, read_only } mappings. */
+  readVolumes(node: Node | null, taskId: string | null): unknown {
+    if (!isSeq(node)) return this.js(node);
+    this.itemLines(taskId, 'docker.volumes', node);
+    return node.items.map((item, i) => {
+      if (!isMap(item)) return this.js(item);
+      const field = `docker.volumes[${i}]`;
+      const volume: Record<string, unknown> = {};
+      for (const { key, pair } of this.entries(item, 'volume', VOLUME_KEYS, taskId, `${field}.`)) {
+        this.setLine(taskId, `${field}.${key}`, pair.key);
+        volume[key] = this.js(pair.value);
+      }
+      return volume;
+    });
   }
 
   readDag(root: Node | null): DagInput {
@@ -151,8 +229,8 @@ class YamlDagReader {
       if (isScalar(pair.value) && typeof pair.value.value === 'string') return { id: taskId, command: pair.value.value };
       const body = this.mapping(pair.value, `task "${taskId}"`, taskId, null, `use e.g. ${taskId}: { shell: "run.sh", upstream: [other] }`);
       const settings = this.readSettings(body, 'task', TASK_KEYS, taskId, '');
-      if (settings.command === undefined) {
-        this.fail(pair.key, taskId, 'command', 'task has no command', 'add shell: "..." (a shell string) or command: [...] (argv)');
+      if (settings.command === undefined && settings.docker === undefined && settings.kind !== 'docker') {
+        this.fail(pair.key, taskId, 'command', 'task has no command', 'add shell: "..." (a shell string), command: [...] (argv), or docker: { image: … } (a container)');
       }
       return { ...settings, id: taskId } as unknown as TaskInput;
     });
@@ -183,8 +261,15 @@ function parse(text: string, file: string): ParsedYamlDag[] {
  * Reads the DAGs of a YAML file (one per document; `---` separates documents). Keys are
  * snake_case (`start_date`, `retry_delay`, `trigger_rule`…); a task has `shell: "…"` or
  * `command: "…" | [argv]`, `upstream: [ids]` and any of the `defaults` keys.
+ *
+ * A container task has `docker:` instead of `shell`/`command`, with `image` (required),
+ * `command`, `entrypoint`, `pull_policy`, `user`, `volumes` (`"src:dst[:ro]"` or
+ * `{ source, target, read_only }`), `network`, `labels`, `registry_credentials`,
+ * `resources: { cpus, memory, gpus }`, `gpu_mode`, `runtime`, `auto_remove`, `secrets_path`;
+ * and `secrets: [keys]` at task level. `env` and `cwd` stay at task level.
  * @throws DagValidationError with `file:line` for YAML syntax errors, unknown keys (listing
- *   the allowed ones), and tasks with no or two commands. Other checks are `validateDag`'s.
+ *   the allowed ones), tasks with no or two commands, and `shell`/`command` next to
+ *   `docker`. Other checks are `validateDag`'s.
  */
 export function parseYamlDags(text: string, file: string): DagInput[] {
   return parse(text, file).map((d) => d.input);
@@ -200,17 +285,20 @@ export function loadYamlDags(text: string, file: string): SerializedDag[] {
       return validateDag(input, file);
     } catch (err) {
       if (!(err instanceof DagValidationError) || err.line !== null) throw err;
-      const at = lines.get(lineKey(err.taskId, err.field)) ?? lines.get(lineKey(err.taskId, null)) ?? line;
+      let at: number | undefined;
+      for (let field = err.field ?? ''; field !== '' && at === undefined; field = parentField(field)) at = lines.get(lineKey(err.taskId, field));
+      at ??= lines.get(lineKey(err.taskId, null)) ?? line;
       throw inYamlTerms(err).withLine(at);
     }
   });
 }
 
-/** The same error with the field's camelCase name (`retryDelay`) replaced by its YAML key (`retry_delay`). */
+const CAMEL_NAME = new RegExp(`\\b(?:${Object.keys(YAML_NAME).join('|')})\\b`, 'g');
+
+/** The same error with camelCase names (`retryDelay`, `docker.secretsPath`) replaced by their YAML keys (`retry_delay`, `docker.secrets_path`). */
 function inYamlTerms(err: DagValidationError): DagValidationError {
-  const last = err.field?.split('.').pop();
-  const yamlName = last ? YAML_NAME[last] : undefined;
-  if (!yamlName || err instanceof DagCycleError) return err;
-  const problem = err.problem.replace(new RegExp(`\\b${last}\\b`, 'g'), yamlName);
-  return new DagValidationError(err, problem, err.fix);
+  if (err instanceof DagCycleError) return err;
+  const yaml = (text: string) => text.replace(CAMEL_NAME, (name) => YAML_NAME[name]);
+  const [problem, fix] = [yaml(err.problem), yaml(err.fix)];
+  return problem === err.problem && fix === err.fix ? err : new DagValidationError(err, problem, fix);
 }

@@ -14,6 +14,7 @@ const finished = z.object({
   type: z.literal('task.finished'), ...tryRef, worker: z.string(),
   outcome: z.enum(['success', 'failed', 'skipped']), exitCode: z.number().int().nullable(),
   signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: z.string(),
+  startedAt: z.string().optional(),
 });
 
 const heartbeat = z.object({

@@ -149,6 +149,12 @@ export class SchedulingService {
         steps.push({ from: cur.state, to: 'running', tryNumber: cur.tryNumber, reason: `on ${e.worker}` });
         cur = { ...cur, state: 'running', worker: e.worker, hostname: e.hostname, pid: e.pid, startedAt: new Date(e.at) };
       } else if (e.type === 'task.finished') {
+        if (cur.state === 'queued' && e.startedAt && e.tryNumber === cur.tryNumber) {
+          // A short try reports only its end (the worker skips task.started): record the
+          // start it carries, so the history reads queued → running → end as for any try.
+          steps.push({ from: 'queued', to: 'running', tryNumber: cur.tryNumber, reason: `on ${e.worker}` });
+          cur = { ...cur, state: 'running', worker: e.worker, startedAt: new Date(e.startedAt) };
+        }
         const retry = e.outcome === 'failed' ? failurePolicy(cur, task, now) : null;
         const to: TiState = retry ? retry.to : e.outcome;
         if (decideTransition(cur, to, e.tryNumber) !== 'apply') continue;

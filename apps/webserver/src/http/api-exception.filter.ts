@@ -1,7 +1,7 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
 import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
 import { DuplicateRunError } from '@swarmflow/persistence';
-import { ConflictError, NotFoundError } from '../services/api-errors';
+import { ConflictError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import type { ApiErrorBody } from './api.types';
 import { RequestValidationError } from './zod-validation.pipe';
 
@@ -27,6 +27,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof UnknownTaskError) return { status: 404, body: { reason: 'task_not_found', message: err.message } };
   if (err instanceof DuplicateRunError) return { status: 409, body: { reason: 'duplicate_run', message: err.message, field: 'runId' } };
   if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);
+  // 400, not 5xx: the request cannot be served as asked; storing the variable as not secret, or a key on the server, fixes it.
+  if (err instanceof NoClusterKeyError) return withField(400, err.reason, err.message, err.field);
   if (err instanceof HttpException && err.getStatus() < 500) {
     const status = err.getStatus();
     // Nest turns body-parser's SyntaxError into a bare BadRequestException carrying JSON.parse's message.

@@ -1,6 +1,6 @@
 // The REST API's response shapes (JSON: camelCase fields, dates as ISO 8601 strings).
 // The CLI's client imports these types, so the two cannot drift apart.
-import type { DagRunState, ParamSpec, RetryBackoff, RunType, TiState, TriggerRule } from '@swarmflow/core';
+import type { DagRunState, ParamSpec, PullPolicy, RetryBackoff, RunType, TiState, TriggerRule } from '@swarmflow/core';
 
 /** Every error response: `reason` is stable and machine-readable, `message` is for people. */
 export interface ApiErrorBody {
@@ -31,10 +31,51 @@ export interface DagSummaryDto {
   nextRun: string | null;
 }
 
+/** A bind mount or named volume of a container task. */
+export interface VolumeDto {
+  /** Host path or volume name. */
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** Container settings of a docker task, defaults resolved (core's `DockerSpec`). */
+export interface DockerSpecDto {
+  image: string;
+  pullPolicy: PullPolicy;
+  /** null = the image's entrypoint. */
+  entrypoint: string[] | null;
+  /** null = the image's user. */
+  user: string | null;
+  volumes: VolumeDto[];
+  network: string;
+  labels: Record<string, string>;
+  /** Key of the variable holding registry credentials (never its value); null = none. */
+  registryCredentials: string | null;
+  /** CPU limit in cores; null = none. */
+  cpus: number | null;
+  /** Memory limit in bytes; null = none. */
+  memoryBytes: number | null;
+  gpus: number;
+  gpuMode: 'device-request' | 'runtime';
+  /** null = Docker's default runtime. */
+  runtime: string | null;
+  autoRemove: boolean;
+  secretsPath: string;
+}
+
 export interface TaskSpecDto {
   taskId: string;
-  kind: 'process';
+  kind: 'process' | 'docker';
+  /** Docker tasks: [] = the image's default command. */
   command: string | string[];
+  /**
+   * Container settings of a docker task; null for a process task. Always sent by this
+   * server; optional because the CLI may talk to an older one (absent = a process task).
+   */
+  docker?: DockerSpecDto | null;
+  /** Keys of the variables mounted into the container (names only: values never leave the variable store). Absent from older servers. */
+  secrets?: string[];
   env: Record<string, string>;
   cwd: string | null;
   upstream: string[];
@@ -157,4 +198,37 @@ export interface PoolDto {
 
 export interface HealthDto {
   status: 'ok';
+}
+
+/** A variable as the API shows it: a secret's value is always `***`. */
+export interface VariableDto {
+  key: string;
+  /** The value as stored; `***` for a secret (secret values are never returned). */
+  value: string;
+  /** Encrypted at rest with the cluster key; its value is never returned or logged. */
+  secret: boolean;
+  description: string;
+  updatedAt: string;
+}
+
+/** One variable in an import or export file: a plain string, or the value with its flags. */
+export type VariableEntryDto = string | { value: string; secret?: boolean; description?: string };
+
+export interface VariablesImportRequestDto {
+  variables: Record<string, VariableEntryDto>;
+  /** Keys to leave untouched (an export's masked secrets). */
+  secrets_omitted?: string[];
+}
+
+export interface VariablesImportResultDto {
+  created: number;
+  updated: number;
+  /** Keys listed in `secrets_omitted`, not written. */
+  skipped: string[];
+}
+
+export interface VariablesExportDto {
+  variables: Record<string, { value: string; secret: boolean; description: string }>;
+  /** Secret variables whose value is masked (`***`) in `variables`: the export does not carry them. */
+  secrets_omitted: string[];
 }

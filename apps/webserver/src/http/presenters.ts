@@ -1,7 +1,7 @@
-import type { SerializedDag, TaskSpec } from '@swarmflow/core';
+import type { DockerSpec, SerializedDag, TaskSpec } from '@swarmflow/core';
 import type { DagRecord, DagRun, ImportError, LogLine, TaskInstance, WorkerRecord } from '@swarmflow/persistence';
 import type {
-  DagDetailDto, DagSummaryDto, ImportErrorDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto, WorkerDto,
+  DagDetailDto, DagSummaryDto, DockerSpecDto, ImportErrorDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto, WorkerDto,
 } from './api.types';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -18,9 +18,20 @@ export function toDagSummaryDto(dag: DagRecord, version: SerializedDag, lastRun:
   };
 }
 
+function toDockerSpecDto(docker: DockerSpec): DockerSpecDto {
+  return {
+    image: docker.image, pullPolicy: docker.pullPolicy, entrypoint: docker.entrypoint ? [...docker.entrypoint] : null,
+    user: docker.user, volumes: docker.volumes.map((v) => ({ source: v.source, target: v.target, readOnly: v.readOnly })),
+    network: docker.network, labels: { ...docker.labels }, registryCredentials: docker.registryCredentials, cpus: docker.cpus,
+    memoryBytes: docker.memoryBytes, gpus: docker.gpus, gpuMode: docker.gpuMode, runtime: docker.runtime,
+    autoRemove: docker.autoRemove, secretsPath: docker.secretsPath,
+  };
+}
+
 export function toTaskSpecDto(task: TaskSpec): TaskSpecDto {
-  const { id, ...rest } = task;
-  return { taskId: id, ...rest };
+  const { id, docker, secrets, ...rest } = task;
+  // Versions stored before container tasks have neither field: they are process tasks.
+  return { taskId: id, ...rest, kind: task.kind ?? 'process', docker: docker ? toDockerSpecDto(docker) : null, secrets: [...(secrets ?? [])] };
 }
 
 export function toDagDetailDto(summary: DagSummaryDto, version: SerializedDag): DagDetailDto {

@@ -1,4 +1,6 @@
+import type { PipeTransform } from '@nestjs/common';
 import { z } from 'zod';
+import { RequestValidationError } from './zod-validation.pipe';
 
 const RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
 
@@ -35,3 +37,82 @@ export const ReadLogsQuery = z.object({
   cursor: z.coerce.number().int().min(0).default(0),
 });
 export type ReadLogsQuery = z.infer<typeof ReadLogsQuery>;
+
+// --- variables ---
+
+/** Variable keys travel in URL paths and file names (`/secrets/variables/<key>`). */
+export const VARIABLE_KEY = /^[A-Za-z0-9_.-]{1,250}$/;
+
+/** `GET /variables/export` is a route of its own: a variable by that name could never be read. */
+const RESERVED_VARIABLE_KEYS = new Set(['export']);
+
+/**
+ * Why `key` cannot name a variable, or null when it can. Keys of dots only are refused too:
+ * HTTP clients resolve `.` and `..` as path segments, so they could not be addressed.
+ */
+export function variableKeyProblem(key: string): string | null {
+  if (!VARIABLE_KEY.test(key)) {
+    return `must be 1 to 250 letters, digits, "_", "." or "-" (got ${JSON.stringify(key.length > 260 ? `${key.slice(0, 250)}…` : key)})`;
+  }
+  if (/^\.+$/.test(key)) return `cannot be made of dots only (got ${JSON.stringify(key)})`;
+  if (RESERVED_VARIABLE_KEYS.has(key)) return `"${key}" is reserved by the API (GET /variables/export): choose another key`;
+  return null;
+}
+
+/** Validates the `:key` path parameter. */
+export class VariableKeyPipe implements PipeTransform<string, string> {
+  transform(key: string): string {
+    const problem = variableKeyProblem(key);
+    if (problem) throw new RequestValidationError('key', problem);
+    return key;
+  }
+}
+
+const valueSchema = z.string({
+  error: (issue) => (issue.input === undefined ? 'is required' : 'must be a string (store numbers and JSON as text)'),
+});
+
+export const PutVariableBody = z.object({
+  value: valueSchema,
+  /** Absent: keep the variable's current flag (a secret stays secret), false for a new one. */
+  secret: z.boolean().optional(),
+  /** Absent: keep the current description, '' for a new variable. */
+  description: z.string().max(10_000).optional(),
+}).strict();
+export type PutVariableBody = z.infer<typeof PutVariableBody>;
+
+export const ImportVariablesBody = z.object({
+  /** key → value, or key → { value, secret?, description? }; each entry is checked by {@link importEntries}. */
+  variables: z.record(z.string(), z.unknown(), {
+    error: (issue) => `${issue.input === undefined ? 'is required: ' : 'must be '}an object of key → value or key → { value, secret?, description? }`,
+  }),
+  secrets_omitted: z.array(z.string()).optional(),
+}).strict();
+export type ImportVariablesBody = z.infer<typeof ImportVariablesBody>;
+
+/** One variable to write: `secret` and `description` undefined = keep the current ones. */
+export interface VariableInput {
+  key: string;
+  value: string;
+  secret?: boolean;
+  description?: string;
+}
+
+const ImportEntry = z.union([
+  z.string(),
+  z.object({ value: z.string(), secret: z.boolean().optional(), description: z.string().max(10_000).optional() }).strict(),
+]);
+
+/** The entries of an import body, each key and entry checked; the first bad one is named as `variables.<key>`. */
+export function importEntries(body: ImportVariablesBody): VariableInput[] {
+  return Object.entries(body.variables).map(([key, entry]) => {
+    const field = `variables.${key}`;
+    const problem = variableKeyProblem(key);
+    if (problem) throw new RequestValidationError(field, `the key ${problem}`);
+    const parsed = ImportEntry.safeParse(entry);
+    if (!parsed.success) {
+      throw new RequestValidationError(field, 'must be a string or an object { "value": string, "secret"?: boolean, "description"?: string }');
+    }
+    return typeof parsed.data === 'string' ? { key, value: parsed.data } : { key, ...parsed.data };
+  });
+}

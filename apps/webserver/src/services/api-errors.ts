@@ -1,7 +1,7 @@
 // Errors of the webserver's services. They say nothing about HTTP: the exception filter
 // maps them (NotFoundError → 404, ConflictError → 409) at the edge.
 
-export type NotFoundReason = 'dag_not_found' | 'run_not_found' | 'task_not_found';
+export type NotFoundReason = 'dag_not_found' | 'run_not_found' | 'task_not_found' | 'variable_not_found';
 
 /** The DAG, run or task instance named in the request does not exist. */
 export class NotFoundError extends Error {
@@ -20,5 +20,20 @@ export class ConflictError extends Error {
 
   constructor(readonly reason: ConflictReason, message: string, readonly field?: string) {
     super(message);
+  }
+}
+
+/**
+ * A secret variable must be written or read in plaintext, and this server has no cluster
+ * key. `field` is the request field that asked for it (`secret`, `variables.<key>`).
+ */
+export class NoClusterKeyError extends Error {
+  override name = 'NoClusterKeyError';
+  readonly reason = 'no_cluster_key';
+
+  constructor(readonly field?: string) {
+    super('secret variables are encrypted with the cluster key, and this server has none: set SWARMFLOW_CLUSTER_KEY ' +
+      '(a base64 32-byte key, e.g. from `openssl rand -base64 32`) or SWARMFLOW_CLUSTER_KEY_FILE (a Docker secret) ' +
+      'to the same key on the webserver, schedulers and workers, and restart the webserver');
   }
 }

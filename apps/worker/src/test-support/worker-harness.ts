@@ -1,5 +1,5 @@
 import type { TaskFinishedEvent, TaskMessage, WorkerHeartbeatEvent } from '@swarmflow/core';
-import { runProcess } from '@swarmflow/executors';
+import { runProcess, type ProcessResult } from '@swarmflow/executors';
 import {
   EXCHANGES, MemoryBroker, type Broker, type ConsumeOptions, type ExchangeName, type MessageHandler, type QueueSpec,
 } from '@swarmflow/messaging';
@@ -174,9 +174,12 @@ export class ProcessCounter {
   live = 0;
   maxLive = 0;
   spawned = 0;
+  /** Each process's result, in spawn order: await one to know that process has ended. */
+  readonly results: Promise<ProcessResult>[] = [];
 
   readonly runProcess: typeof runProcess = (spec) => {
     const run = runProcess(spec);
+    this.results.push(run.result);
     this.spawned++;
     this.maxLive = Math.max(this.maxLive, ++this.live);
     void run.result.then(() => this.live--);

@@ -1,4 +1,4 @@
-import type { ParamSpec, RetryBackoff, TriggerRule } from './dag.types';
+import type { DockerSpec, ParamSpec, PullPolicy, RetryBackoff, TriggerRule } from './dag.types';
 
 /** Task settings that a DAG's `defaults` may set for all its tasks; a task's own value wins. */
 export interface TaskDefaults {
@@ -30,12 +30,69 @@ export interface TaskDefaults {
   cwd?: string | null;
 }
 
+/** A bind mount or named volume as written: an object, or a `'source:target[:ro|rw]'` string. */
+export interface VolumeInput {
+  /** Absolute host path, or the name of a Docker volume. */
+  source: string;
+  /** Absolute path in the container. */
+  target: string;
+  /** Default false. */
+  readOnly?: boolean;
+}
+
+/** Resource limits of a container task. */
+export interface ResourcesInput {
+  /** CPU limit in cores, fractions allowed (`0.5`); more than 0. Default none. */
+  cpus?: number | null;
+  /** Memory limit: `'512m'`, `'1.5g'`, `'30g'`, `'1024k'` or bytes (binary units, at least 6m). Default none. */
+  memory?: string | number | null;
+  /** GPUs by count, a whole number >= 0. Default 0. */
+  gpus?: number;
+}
+
+/** Container settings of a docker task as written, before defaults are applied (see {@link DockerSpec}). */
+export interface DockerInput {
+  /** Image reference `[registry/]repository[:tag][@digest]`, repository lowercase. Required. */
+  image: string;
+  /** Default 'if-not-present'. */
+  pullPolicy?: PullPolicy;
+  /** Overrides the image's entrypoint: a string is one program, an array is argv. Default null = the image's. */
+  entrypoint?: string | string[] | null;
+  /** `uid[:gid]` or a user name; a number is a uid. Default null = the image's. */
+  user?: string | number | null;
+  /** Bind mounts and named volumes; `'src:dst'`, `'src:dst:ro'` or objects. Targets are unique. Default []. */
+  volumes?: (string | VolumeInput)[];
+  /** Docker network. Default 'none' (no network). */
+  network?: string;
+  /** Extra container labels; the `swarmflow.` prefix is reserved. Default {}. */
+  labels?: Record<string, string>;
+  /** Key of the variable holding registry credentials (JSON). Default null = none. */
+  registryCredentials?: string | null;
+  resources?: ResourcesInput;
+  /** Default 'device-request'. */
+  gpuMode?: DockerSpec['gpuMode'];
+  /** OCI runtime. Default null = Docker's, or 'nvidia' when gpuMode is 'runtime'. */
+  runtime?: string | null;
+  /** Default true. */
+  autoRemove?: boolean;
+  /** Absolute container path where `secrets` are mounted, one file per key. Default '/secrets/variables'. */
+  secretsPath?: string;
+}
+
 /** A task as written in a DAG file, before defaults are applied. */
 export interface TaskInput extends TaskDefaults {
   id: string;
-  kind?: 'process';
-  /** A string runs through `/bin/sh -c`; an array is exec'd as argv. */
-  command: string | string[];
+  /** Default 'docker' when `docker` is given, else 'process'. */
+  kind?: 'process' | 'docker';
+  /**
+   * Process tasks (required): a string runs through `/bin/sh -c`; an array is exec'd as argv.
+   * Docker tasks: the container's command, a string or an array; absent or [] = the image's.
+   */
+  command?: string | string[];
+  /** Container settings; giving them makes the task a docker task. */
+  docker?: DockerInput;
+  /** Keys of variables mounted into the container as files under `docker.secretsPath` (docker tasks only). */
+  secrets?: string[];
   /** Direct upstream task ids. */
   upstream?: string[];
 }
@@ -64,7 +121,13 @@ export const TASK_DEFAULT_KEYS: readonly (keyof TaskDefaults)[] = [
   'retries', 'retryDelay', 'retryBackoff', 'maxRetryDelay', 'timeout', 'queue', 'priority',
   'pool', 'poolSlots', 'triggerRule', 'skipExitCode', 'env', 'cwd',
 ];
-export const TASK_INPUT_KEYS: readonly (keyof TaskInput)[] = ['id', 'kind', 'command', 'upstream', ...TASK_DEFAULT_KEYS];
+export const TASK_INPUT_KEYS: readonly (keyof TaskInput)[] = ['id', 'kind', 'command', 'docker', 'secrets', 'upstream', ...TASK_DEFAULT_KEYS];
+export const DOCKER_INPUT_KEYS: readonly (keyof DockerInput)[] = [
+  'image', 'pullPolicy', 'entrypoint', 'user', 'volumes', 'network', 'labels', 'registryCredentials', 'resources',
+  'gpuMode', 'runtime', 'autoRemove', 'secretsPath',
+];
+export const RESOURCES_INPUT_KEYS: readonly (keyof ResourcesInput)[] = ['cpus', 'memory', 'gpus'];
+export const VOLUME_INPUT_KEYS: readonly (keyof VolumeInput)[] = ['source', 'target', 'readOnly'];
 export const DAG_INPUT_KEYS: readonly (keyof DagInput)[] = [
   'id', 'description', 'schedule', 'catchup', 'startDate', 'maxActiveRuns', 'maxActiveTasks',
   'params', 'defaults', 'tags', 'tasks',

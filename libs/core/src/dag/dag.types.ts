@@ -30,16 +30,69 @@ export interface ParamSpec {
   pattern?: string;
 }
 
+/** Image pull policy of a container task. */
+export type PullPolicy =
+  | 'if-not-present' // pull only when the image is missing (default)
+  | 'always' //         pull before every try
+  | 'never'; //         never pull: a missing image fails the try
+
+/** A bind mount or named volume of a container task. */
+export interface VolumeSpec {
+  /** Host path (absolute) or volume name. */
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** What a container task asks of Docker (resources, runtime, mounts). */
+export interface DockerSpec {
+  image: string;
+  pullPolicy: PullPolicy;
+  /** Overrides the image's entrypoint; null = the image's. */
+  entrypoint: string[] | null;
+  /** User (`uid[:gid]` or name) to run as; null = the image's. */
+  user: string | null;
+  volumes: VolumeSpec[];
+  /** Docker network; 'none' (the default) gives the container no network. */
+  network: string;
+  /** Extra container labels (Swarmflow adds its own `swarmflow.*` labels). */
+  labels: Record<string, string>;
+  /** Name of a secret variable holding registry credentials as JSON `{ "username", "password", "serveraddress" }`; null = none. */
+  registryCredentials: string | null;
+  /** CPU limit in cores (fractions allowed); null = none. */
+  cpus: number | null;
+  /** Memory limit in bytes; null = none. */
+  memoryBytes: number | null;
+  /** GPUs by count; 0 = none. The worker assigns specific GPU ids so concurrent tasks never share one. */
+  gpus: number;
+  /** 'device-request': Docker device requests (driver nvidia, capability gpu); 'runtime': the `nvidia` runtime with NVIDIA_VISIBLE_DEVICES. */
+  gpuMode: 'device-request' | 'runtime';
+  /** OCI runtime to run the container with (e.g. 'nvidia'); null = Docker's default. */
+  runtime: string | null;
+  /** Remove the container when the try ends (after its logs and exit code are read). Default true. */
+  autoRemove: boolean;
+  /** Where the task's secret variables are mounted, one read-only file per key. Default /secrets/variables. */
+  secretsPath: string;
+}
+
 /**
  * One task of a serialized DAG, every default resolved: what the scheduler stores in a
  * dag_version and what a worker needs (after templating) to run it.
  */
 export interface TaskSpec {
   id: string;
-  /** 'process': a command in a child process of the worker. */
-  kind: 'process';
-  /** A string runs through `/bin/sh -c`; an array is exec'd as argv. May hold `{{ … }}` templates. */
+  /** 'process': a command in a child process of the worker; 'docker': a sibling container. */
+  kind: 'process' | 'docker';
+  /**
+   * Process tasks: a string runs through `/bin/sh -c`, an array is exec'd as argv. Docker
+   * tasks: the container's command (a string runs through `/bin/sh -c` in the container);
+   * an empty array = the image's default command. May hold `{{ … }}` templates.
+   */
   command: string | string[];
+  /** Container settings; null for process tasks. */
+  docker: DockerSpec | null;
+  /** Variables to hand to the task: mounted as read-only files under `docker.secretsPath` (docker tasks). */
+  secrets: string[];
   env: Record<string, string>;
   /** Working directory; null = the worker's own. */
   cwd: string | null;

@@ -1,7 +1,7 @@
 import { DagCycleError, DagValidationError } from '../errors';
 import { errorOf } from '../test-support/error-of';
 import type { DagInput, TaskInput } from './dag-input';
-import type { SerializedDag } from './dag.types';
+import type { DockerSpec, SerializedDag, TaskSpec } from './dag.types';
 import { canonicalJson, dagHash, nearestNames, suggestName, validateDag } from './validate-dag';
 
 const FILE = 'examples/dags/etl.ts';
@@ -32,7 +32,7 @@ describe('validateDag', () => {
       maxActiveRuns: 16, maxActiveTasks: 16, params: {}, tags: [], fileloc: FILE,
       tasks: [
         {
-          id: 'extract', kind: 'process', command: 'extract.sh', env: {}, cwd: null, upstream: [],
+          id: 'extract', kind: 'process', command: 'extract.sh', docker: null, secrets: [], env: {}, cwd: null, upstream: [],
           triggerRule: 'all_success', retries: 0, retryDelayMs: 30_000, retryBackoff: 'fixed',
           maxRetryDelayMs: 3_600_000, timeoutMs: null, queue: 'default', priority: 0,
           pool: 'default_pool', poolSlots: 1, skipExitCode: 99,
@@ -61,7 +61,7 @@ describe('validateDag', () => {
     );
     expect(dag).toMatchObject({ description: 'nightly', schedule: '0 2 * * *', catchup: true, startDate: '2024-01-01T00:00:00.000Z', maxActiveRuns: 1, maxActiveTasks: 4, tags: ['etl'] });
     expect(dag.tasks[0]).toEqual({
-      id: 'a', kind: 'process', command: 'x', env: { A: '1', B: '2' }, cwd: null, upstream: [],
+      id: 'a', kind: 'process', command: 'x', docker: null, secrets: [], env: { A: '1', B: '2' }, cwd: null, upstream: [],
       triggerRule: 'all_done', retries: 0, retryDelayMs: 60_000, retryBackoff: 'exponential',
       maxRetryDelayMs: 600_000, timeoutMs: null, queue: 'default', priority: 5, pool: 'db', poolSlots: 2, skipExitCode: null,
     });
@@ -141,8 +141,8 @@ describe('validateDag', () => {
   it.each<[string, Record<string, unknown>, string, string]>([
     ['a bad task id', { id: 'lo ad', command: 'x' }, 'tasks[1].id', `examples/dags/etl.ts: DAG "etl": task id "lo ad" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "lo_ad".`],
     ['a duplicate task id', { id: 'extract', command: 'x' }, 'id', `examples/dags/etl.ts: DAG "etl", task "extract": task id "extract" is used twice. Fix: give each task a unique id.`],
-    ['an unknown task key', { id: 'load', command: 'x', retires: 3 }, 'retires', `examples/dags/etl.ts: DAG "etl", task "load": unknown task key "retires". Fix: did you mean "retries"? use only id, kind, command, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.`],
-    ['an unknown kind', { id: 'load', command: 'x', kind: 'docker' }, 'kind', `examples/dags/etl.ts: DAG "etl", task "load": unknown task kind "docker". Fix: use "process" (or leave it out).`],
+    ['an unknown task key', { id: 'load', command: 'x', retires: 3 }, 'retires', `examples/dags/etl.ts: DAG "etl", task "load": unknown task key "retires". Fix: did you mean "retries"? use only id, kind, command, docker, secrets, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.`],
+    ['an unknown kind', { id: 'load', command: 'x', kind: 'container' }, 'kind', `examples/dags/etl.ts: DAG "etl", task "load": unknown task kind "container". Fix: use "process" or "docker" (or leave it out: a task with docker settings is a docker task).`],
     ['an empty command', { id: 'load', command: '  ' }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is empty. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
     ['an empty argv', { id: 'load', command: [] }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is an empty array. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
     ['a non-string argv part', { id: 'load', command: ['python', 3] }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command[1] must be a string (got 3). Fix: quote it: "3".`],
@@ -196,6 +196,160 @@ describe('validateDag', () => {
     for (const schedule of ['@once', '@hourly', '@daily', '@weekly', '@monthly', '@yearly', '*/5 * * * *', '0 */10 * * * *', null]) {
       expect(validateDag(etl({ schedule }), FILE).schedule).toBe(schedule);
     }
+  });
+});
+
+describe('validateDag: docker tasks', () => {
+  const SHA = 'b'.repeat(64);
+  const train = (over: Record<string, unknown> = {}, docker: Record<string, unknown> = {}) =>
+    withTask({ id: 'train', docker: { image: 'ghcr.io/acme/trainer:1.4', ...docker }, ...over });
+  const trainSpec = (input: DagInput) => validateDag(input, FILE).tasks[1];
+
+  it('gives process tasks no docker settings and no secrets', () => {
+    expect(validateDag(etl(), FILE).tasks.map((t) => [t.kind, t.docker, t.secrets])).toEqual([
+      ['process', null, []], ['process', null, []], ['process', null, []],
+    ]);
+    expect(trainSpec(withTask({ id: 'train', command: 'x', kind: 'process', secrets: [] }))).toMatchObject({ kind: 'process', docker: null, secrets: [] });
+  });
+
+  it('applies every container default', () => {
+    expect(trainSpec(train())).toEqual<TaskSpec>({
+      id: 'train', kind: 'docker', command: [], secrets: [], env: {}, cwd: null, upstream: [],
+      docker: {
+        image: 'ghcr.io/acme/trainer:1.4', pullPolicy: 'if-not-present', entrypoint: null, user: null, volumes: [],
+        network: 'none', labels: {}, registryCredentials: null, cpus: null, memoryBytes: null, gpus: 0,
+        gpuMode: 'device-request', runtime: null, autoRemove: true, secretsPath: '/secrets/variables',
+      },
+      triggerRule: 'all_success', retries: 0, retryDelayMs: 30_000, retryBackoff: 'fixed', maxRetryDelayMs: 3_600_000,
+      timeoutMs: null, queue: 'default', priority: 0, pool: 'default_pool', poolSlots: 1, skipExitCode: 99,
+    });
+  });
+
+  it('keeps every container setting, with DAG defaults applied under the task', () => {
+    const input = etl({ defaults: { retries: 2, queue: 'gpu', env: { A: '1' } } }, [
+      { id: 'extract', command: 'x' },
+      {
+        id: 'train', kind: 'docker', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'], upstream: ['extract'],
+        secrets: ['wandb_api_key', 'db.password'], env: { B: '2' }, cwd: '/work', timeout: '2h',
+        docker: {
+          image: `trainer:{{ params.tag }}@sha256:${SHA}`, pullPolicy: 'always', entrypoint: '/entry.sh', user: 1000,
+          volumes: ['/srv/datasets:/data:ro', 'models:/models', '/tmp/x:/scratch:rw', { source: '/etc/ssl', target: '/ssl', readOnly: true }],
+          network: 'etl_net', labels: { 'com.acme.team': 'ml' }, registryCredentials: 'ghcr_credentials',
+          resources: { cpus: 7.5, memory: '30g', gpus: 2 }, gpuMode: 'runtime', autoRemove: false, secretsPath: '/run/secrets',
+        },
+      },
+    ]);
+    expect(trainSpec(input)).toEqual<TaskSpec>({
+      id: 'train', kind: 'docker', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'], upstream: ['extract'],
+      secrets: ['wandb_api_key', 'db.password'], env: { A: '1', B: '2' }, cwd: '/work',
+      docker: {
+        image: `trainer:{{ params.tag }}@sha256:${SHA}`, pullPolicy: 'always', entrypoint: ['/entry.sh'], user: '1000',
+        volumes: [
+          { source: '/srv/datasets', target: '/data', readOnly: true }, { source: 'models', target: '/models', readOnly: false },
+          { source: '/tmp/x', target: '/scratch', readOnly: false }, { source: '/etc/ssl', target: '/ssl', readOnly: true },
+        ],
+        network: 'etl_net', labels: { 'com.acme.team': 'ml' }, registryCredentials: 'ghcr_credentials',
+        cpus: 7.5, memoryBytes: 30 * 1024 ** 3, gpus: 2, gpuMode: 'runtime', runtime: 'nvidia', autoRemove: false, secretsPath: '/run/secrets',
+      },
+      triggerRule: 'all_success', retries: 2, retryDelayMs: 30_000, retryBackoff: 'fixed', maxRetryDelayMs: 3_600_000,
+      timeoutMs: 7_200_000, queue: 'gpu', priority: 0, pool: 'default_pool', poolSlots: 1, skipExitCode: 99,
+    });
+  });
+
+  it.each<[Record<string, unknown>, Partial<DockerSpec>]>([
+    [{ gpuMode: 'runtime', runtime: 'nvidia-experimental' }, { gpuMode: 'runtime', runtime: 'nvidia-experimental' }],
+    [{ runtime: 'runsc' }, { gpuMode: 'device-request', runtime: 'runsc' }],
+    [{ network: 'container:db', entrypoint: null, user: 'nobody:nogroup' }, { network: 'container:db', entrypoint: null, user: 'nobody:nogroup' }],
+    [{ resources: { memory: 536870912, cpus: 0.5 } }, { memoryBytes: 536870912, cpus: 0.5, gpus: 0 }],
+    [{ resources: { memory: '1.5g' } }, { memoryBytes: 1.5 * 1024 ** 3 }],
+    [{ resources: { memory: null, cpus: null } }, { memoryBytes: null, cpus: null }],
+  ])('resolves %p', (docker, expected) => {
+    expect(trainSpec(train({}, docker)).docker).toMatchObject(expected);
+  });
+
+  it('makes a task with docker settings a docker task, with a string command or the image\'s', () => {
+    expect(trainSpec(train({ command: 'python train.py' }))).toMatchObject({ kind: 'docker', command: 'python train.py' });
+    expect(trainSpec(train({ command: [] })).command).toEqual([]);
+  });
+
+  it('does not share container settings between tasks or with the input', () => {
+    const input = train({}, { volumes: [{ source: '/a', target: '/b' }], labels: { a: '1' }, entrypoint: ['x'] });
+    const spec = trainSpec(input);
+    spec.docker!.labels.a = 'changed';
+    spec.docker!.volumes[0].target = '/changed';
+    spec.docker!.entrypoint!.push('y');
+    const docker = input.tasks[1].docker;
+    expect(docker).toEqual({ image: 'ghcr.io/acme/trainer:1.4', volumes: [{ source: '/a', target: '/b' }], labels: { a: '1' }, entrypoint: ['x'] });
+  });
+
+  it('changes the DAG hash when a container setting changes, and keeps keys sorted in it', () => {
+    const a = validateDag(train(), FILE);
+    expect(dagHash(validateDag(train({}, { pullPolicy: 'always' }), FILE))).not.toBe(dagHash(a));
+    const json = canonicalJson(a.tasks[1].docker);
+    expect(json.indexOf('"autoRemove"')).toBeLessThan(json.indexOf('"cpus"'));
+    expect(json.indexOf('"secretsPath"')).toBeLessThan(json.indexOf('"user"'));
+  });
+
+  const A = 'examples/dags/etl.ts: DAG "etl", task "train": ';
+  it.each<[string, Record<string, unknown>, Record<string, unknown>, string, string]>([
+    ['secrets on a process task', { docker: undefined, command: 'x', secrets: ['db_password'] }, {}, 'secrets', `${A}secrets are mounted into containers. Fix: make it a docker task (docker: { image: … }).`],
+    ['docker settings on a process task', { kind: 'process' }, {}, 'kind', `${A}kind is "process" but the task has docker settings. Fix: remove kind to run it in a container, or remove docker to run it as a process.`],
+    ['kind docker without settings', { kind: 'docker', command: 'x', docker: undefined }, {}, 'docker', `${A}a docker task needs docker settings with an image. Fix: add docker: { image: "python:3.12-slim" }.`],
+    ['non-object docker settings', { docker: 'python:3' }, {}, 'docker', `${A}docker must be an object with at least an image (got "python:3"). Fix: use e.g. docker: { image: "python:3.12-slim" }.`],
+    ['no image', {}, { image: undefined }, 'docker.image', `${A}docker.image is required, a non-empty image reference (got nothing). Fix: give the image to run, e.g. "python:3.12-slim" or "ghcr.io/org/trainer:1.4".`],
+    ['an image in capitals', {}, { image: 'Acme/Trainer:1.4' }, 'docker.image', `${A}docker.image "Acme/Trainer:1.4" is not a valid image reference: the repository "Acme/Trainer" must be lowercase. Fix: write it in lowercase: "acme/trainer:1.4".`],
+    ['a bad digest', {}, { image: 'trainer@sha256:123' }, 'docker.image', `${A}docker.image "trainer@sha256:123" is not a valid image reference: digest "sha256:123" must be <algorithm>:<hex digits>, e.g. "sha256:" and 64 hex digits. Fix: copy the digest from \`docker images --digests\`, or leave out "@…".`],
+    ['an unknown docker key', {}, { pulPolicy: 'always' }, 'docker.pulPolicy', `${A}unknown docker key "pulPolicy". Fix: did you mean "pullPolicy"? use only image, pullPolicy, entrypoint, user, volumes, network, labels, registryCredentials, resources, gpuMode, runtime, autoRemove, secretsPath.`],
+    ['an unknown pull policy', {}, { pullPolicy: 'IfNotPresent' }, 'docker.pullPolicy', `${A}docker.pullPolicy must be one of "if-not-present", "always", "never" (got "IfNotPresent"). Fix: did you mean "if-not-present"? use one of if-not-present, always, never.`],
+    ['an empty command', { command: ' ' }, {}, 'command', `${A}command is empty. Fix: give the container's command as a string (run by /bin/sh -c) or an argv array, or leave it out for the image's default command.`],
+    ['a non-string argv part', { command: ['train', 3] }, {}, 'command', `${A}command[1] must be a string (got 3). Fix: quote it: "3".`],
+    ['an empty entrypoint', {}, { entrypoint: [] }, 'docker.entrypoint', `${A}docker.entrypoint must be a program or a non-empty argv array of strings (got []). Fix: use e.g. "/bin/bash" or ["python", "-u"], or null for the image's entrypoint.`],
+    ['a bad user', {}, { user: 'root user' }, 'docker.user', `${A}docker.user must be "uid[:gid]" or a user name (got "root user"). Fix: use e.g. "1000:1000" or "nobody", or null for the image's user.`],
+    ['a relative cwd', { cwd: 'work' }, {}, 'cwd', `${A}cwd "work" must be an absolute path in the container. Fix: use e.g. "/work", or null for the image's working directory.`],
+    ['a non-array volumes', {}, { volumes: '/a:/b' }, 'docker.volumes', `${A}docker.volumes must be an array (got "/a:/b"). Fix: use e.g. ["/srv/data:/data:ro"].`],
+    ['a volume string without target', {}, { volumes: ['/data'] }, 'docker.volumes[0]', `${A}docker.volumes[0] "/data" must be "source:target" or "source:target:ro". Fix: use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", readOnly: true }.`],
+    ['a volume mode other than ro/rw', {}, { volumes: ['/a:/b:z'] }, 'docker.volumes[0]', `${A}docker.volumes[0] "/a:/b:z" must be "source:target" or "source:target:ro". Fix: use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", readOnly: true }.`],
+    ['a relative volume source', {}, { volumes: ['./data:/data'] }, 'docker.volumes[0].source', `${A}docker.volumes[0].source "./data" must be an absolute host path or a volume name. Fix: use e.g. "/srv/data" (a host directory) or "datasets" (a named volume).`],
+    ['a relative volume target', {}, { volumes: [{ source: '/a', target: 'data' }] }, 'docker.volumes[0].target', `${A}docker.volumes[0].target "data" must be an absolute path in the container, other than "/". Fix: use e.g. "/data".`],
+    ['a volume on /', {}, { volumes: ['/srv:/'] }, 'docker.volumes[0].target', `${A}docker.volumes[0].target "/" must be an absolute path in the container, other than "/". Fix: use e.g. "/data".`],
+    ['two volumes on one target', {}, { volumes: ['/a:/data', 'cache:/tmp', { source: 'vol', target: '/data/' }] }, 'docker.volumes[2].target', `${A}docker.volumes[2].target "/data/" is already the target of docker.volumes[0]. Fix: give each volume its own target.`],
+    ['an unknown volume key', {}, { volumes: [{ source: '/a', target: '/b', readonly: true }] }, 'docker.volumes[0].readonly', `${A}unknown volume key "readonly". Fix: did you mean "readOnly"? use only source, target, readOnly.`],
+    ['a non-boolean readOnly', {}, { volumes: [{ source: '/a', target: '/b', readOnly: 'yes' }] }, 'docker.volumes[0].readOnly', `${A}docker.volumes[0].readOnly must be true or false (got "yes"). Fix: use true or false.`],
+    ['a volume on the secrets path', { secrets: ['k'] }, { volumes: ['/x:/secrets/variables/'] }, 'docker.volumes[0].target', `${A}docker.volumes[0].target "/secrets/variables/" is where the secrets are mounted (docker.secretsPath). Fix: mount the volume elsewhere, or set docker.secretsPath to another path.`],
+    ['a bad network', {}, { network: 'my net' }, 'docker.network', `${A}docker.network "my net" is not a valid name. Fix: use letters, digits, "_", "." and "-", e.g. "none" (no network), "bridge", "host" or "etl_net".`],
+    ['a reserved label', {}, { labels: { 'swarmflow.dag': 'x' } }, 'docker.labels', `${A}docker.labels."swarmflow.dag" uses the "swarmflow." prefix, which Swarmflow keeps for its own labels. Fix: use another prefix, e.g. "com.example.team".`],
+    ['a non-string label', {}, { labels: { version: 2 } }, 'docker.labels', `${A}docker.labels."version" must be a string (got 2). Fix: quote it: "version": "2".`],
+    ['bad registry credentials', {}, { registryCredentials: 'ghcr creds' }, 'docker.registryCredentials', `${A}docker.registryCredentials must be a variable key (got "ghcr creds"). Fix: name the variable that holds {"username", "password", "serveraddress"} as JSON, e.g. "ghcr_credentials".`],
+    ['an unknown resources key', {}, { resources: { memroy: '1g' } }, 'docker.resources.memroy', `${A}unknown resources key "memroy". Fix: did you mean "memory"? use only cpus, memory, gpus.`],
+    ['zero cpus', {}, { resources: { cpus: 0 } }, 'docker.resources.cpus', `${A}docker.resources.cpus must be a number of cores > 0 (got 0). Fix: use e.g. 2 or 0.5, or leave it out for no limit.`],
+    ['a bad memory', {}, { resources: { memory: '30 gigs' } }, 'docker.resources.memory', `${A}docker.resources.memory is not a memory size (got "30 gigs"). Fix: use e.g. '512m', '1.5g', '30g', '1024k', or a whole number of bytes.`],
+    ['a memory under 6m', {}, { resources: { memory: '1m' } }, 'docker.resources.memory', `${A}docker.resources.memory is 1048576 bytes, less than Docker's minimum of 6m. Fix: use at least '6m', e.g. '512m'.`],
+    ['fractional gpus', {}, { resources: { gpus: 1.5 } }, 'docker.resources.gpus', `${A}docker.resources.gpus must be a whole number >= 0 (got 1.5). Fix: use the number of GPUs, e.g. 1, or 0 for none.`],
+    ['an unknown gpu mode', {}, { gpuMode: 'cdi' }, 'docker.gpuMode', `${A}docker.gpuMode must be one of "device-request", "runtime" (got "cdi"). Fix: use one of device-request, runtime.`],
+    ['a bad runtime', {}, { runtime: 'container:x' }, 'docker.runtime', `${A}docker.runtime "container:x" is not a valid name. Fix: use letters, digits, "_", "." and "-", e.g. "nvidia" or "runsc".`],
+    ['a non-boolean autoRemove', {}, { autoRemove: 'yes' }, 'docker.autoRemove', `${A}docker.autoRemove must be true or false (got "yes"). Fix: use true (remove the container after each try) or false (keep it to inspect).`],
+    ['a relative secretsPath', {}, { secretsPath: 'secrets' }, 'docker.secretsPath', `${A}docker.secretsPath must be an absolute path other than "/", without ".." (got "secrets"). Fix: use e.g. "/secrets/variables".`],
+    ['a secretsPath with ..', {}, { secretsPath: '/run/../etc' }, 'docker.secretsPath', `${A}docker.secretsPath must be an absolute path other than "/", without ".." (got "/run/../etc"). Fix: use e.g. "/secrets/variables".`],
+    ['non-array secrets', { secrets: 'db_password' }, {}, 'secrets', `${A}secrets must be an array of variable keys (got "db_password"). Fix: use e.g. ["db_password", "api_token"].`],
+    ['a bad secret key', { secrets: ['ok', 'db password'] }, {}, 'secrets[1]', `${A}secrets[1] "db password" is not a variable key: keys are 1 to 250 letters, digits, "_", "." and "-", not only dots. Fix: use the key of a variable, e.g. "db_password".`],
+    ['a secret key of dots', { secrets: ['..'] }, {}, 'secrets[0]', `${A}secrets[0] ".." is not a variable key: keys are 1 to 250 letters, digits, "_", "." and "-", not only dots. Fix: use the key of a variable, e.g. "db_password".`],
+    ['a secret key over 250 characters', { secrets: ['k'.repeat(251)] }, {}, 'secrets[0]', `${A}secrets[0] "${'k'.repeat(251)}" is not a variable key: keys are 1 to 250 letters, digits, "_", "." and "-", not only dots. Fix: use the key of a variable, e.g. "db_password".`],
+    ['a secret listed twice', { secrets: ['a', 'b', 'a'] }, {}, 'secrets[2]', `${A}secrets lists "a" twice. Fix: list each variable once.`],
+  ])('rejects %s', (_name, over, docker, field, message) => {
+    const err = invalid(train(over, docker));
+    expect(err.message).toBe(message);
+    expect(err).toMatchObject({ file: FILE, dagId: 'etl', taskId: 'train', field });
+  });
+
+  it('rejects a relative cwd that a docker task takes from the DAG defaults', () => {
+    const err = invalid({ ...train(), defaults: { cwd: 'work' } });
+    expect(err.message).toBe(`${A}cwd "work" must be an absolute path in the container. Fix: use e.g. "/work", or null for the image's working directory.`);
+  });
+
+  it('keeps container settings and secrets out of the DAG defaults', () => {
+    expect(invalid(etl({ defaults: { secrets: ['k'] } as never })).message).toBe(
+      'examples/dags/etl.ts: DAG "etl": unknown defaults key "secrets". Fix: use only retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.',
+    );
   });
 });
 

@@ -1,19 +1,32 @@
 import { createHash } from 'node:crypto';
-import { DagCycleError, DagValidationError, InvalidDurationError } from '../errors';
+import { DagCycleError, DagValidationError, InvalidDurationError, InvalidMemoryError } from '../errors';
 import { checkParamValue, PARAM_TYPES } from '../params/params';
 import { validateSchedule } from '../schedule/schedule';
 import {
-  DAG_INPUT_KEYS, PARAM_SPEC_KEYS, TASK_DEFAULT_KEYS, TASK_INPUT_KEYS,
+  DAG_INPUT_KEYS, DOCKER_INPUT_KEYS, PARAM_SPEC_KEYS, RESOURCES_INPUT_KEYS, TASK_DEFAULT_KEYS, TASK_INPUT_KEYS, VOLUME_INPUT_KEYS,
   type DagInput, type TaskDefaults, type TaskInput,
 } from './dag-input';
-import { TRIGGER_RULES, type ParamSpec, type SerializedDag, type TaskSpec } from './dag.types';
+import { TRIGGER_RULES, type DockerSpec, type ParamSpec, type PullPolicy, type SerializedDag, type TaskSpec, type VolumeSpec } from './dag.types';
 import { parseDuration } from './duration';
 import { findCycle } from './graph';
+import { imageReferenceProblem } from './image-reference';
+import { parseMemory } from './memory';
 
 /** Ids of DAGs and tasks, queue and pool names. */
 export const ID_PATTERN = /^[A-Za-z0-9_.-]+$/;
 export const MAX_ID_LENGTH = 250;
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** Keys of variables (task secrets, registry credentials): the variable store's own rule. */
+export const VARIABLE_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
+const PULL_POLICIES: readonly PullPolicy[] = ['if-not-present', 'always', 'never'];
+const GPU_MODES: readonly DockerSpec['gpuMode'][] = ['device-request', 'runtime'];
+/** Docker network and OCI runtime names (a network may also be `container:<name>`: another container's). */
+const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+/** A Docker named volume (Docker's own rule: two characters at least). */
+const VOLUME_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]+$/;
+/** Docker refuses a memory limit under 6 MiB. */
+const MIN_MEMORY_BYTES = 6 * 1024 * 1024;
+const TEMPLATE = /\{\{.*?\}\}/g;
 
 /** Built-in task defaults, applied under the DAG's `defaults`. */
 export const BUILTIN_TASK_DEFAULTS = {
@@ -30,9 +43,25 @@ export const BUILTIN_TASK_DEFAULTS = {
   skipExitCode: 99,
   env: {},
   cwd: null,
-} as const satisfies Omit<TaskSpec, 'id' | 'kind' | 'command' | 'upstream'>;
+} as const satisfies Omit<TaskSpec, 'id' | 'kind' | 'command' | 'upstream' | 'docker' | 'secrets'>;
 
-type Settings = Omit<TaskSpec, 'id' | 'kind' | 'command' | 'upstream'>;
+/** Built-in container settings of a docker task; besides these, volumes [] and labels {}. */
+export const BUILTIN_DOCKER_DEFAULTS = {
+  pullPolicy: 'if-not-present',
+  entrypoint: null,
+  user: null,
+  network: 'none',
+  registryCredentials: null,
+  cpus: null,
+  memoryBytes: null,
+  gpus: 0,
+  gpuMode: 'device-request',
+  runtime: null,
+  autoRemove: true,
+  secretsPath: '/secrets/variables',
+} as const satisfies Omit<DockerSpec, 'image' | 'volumes' | 'labels'>;
+
+type Settings = Omit<TaskSpec, 'id' | 'kind' | 'command' | 'upstream' | 'docker' | 'secrets'>;
 
 interface Ctx {
   file: string;
@@ -87,12 +116,12 @@ export function suggestName(name: string, candidates: Iterable<string>): string 
   return d <= Math.max(2, Math.floor(a.length / 3)) || (prefix >= 4 && d <= Math.max(a.length, b.length) / 2) ? near : null;
 }
 
-function checkUnknownKeys(ctx: Ctx, taskId: string | null, where: string, obj: Record<string, unknown>, allowed: readonly string[]): void {
+function checkUnknownKeys(ctx: Ctx, taskId: string | null, where: string, obj: Record<string, unknown>, allowed: readonly string[], prefix = ''): void {
   for (const key of Object.keys(obj)) {
     if (allowed.includes(key) || obj[key] === undefined) continue;
     const near = suggestName(key, allowed);
     const hint = near ? `did you mean "${near}"? ` : '';
-    fail(ctx, taskId, key, `unknown ${where} key "${key}"`, `${hint}use only ${allowed.join(', ')}`);
+    fail(ctx, taskId, prefix + key, `unknown ${where} key "${key}"`, `${hint}use only ${allowed.join(', ')}`);
   }
 }
 
@@ -199,6 +228,237 @@ function checkCommand(ctx: Ctx, taskId: string, value: unknown): string | string
   return fail(ctx, taskId, 'command', `command must be a string or an array of strings (got ${show(value)})`, fix);
 }
 
+function checkKind(ctx: Ctx, taskId: string, task: TaskInput): TaskSpec['kind'] {
+  if (task.kind !== undefined && task.kind !== 'process' && task.kind !== 'docker') {
+    fail(ctx, taskId, 'kind', `unknown task kind ${show(task.kind)}`, `use "process" or "docker" (or leave it out: a task with docker settings is a docker task)`);
+  }
+  const kind = task.kind ?? (task.docker !== undefined ? 'docker' : 'process');
+  if (kind === 'process' && task.docker !== undefined) {
+    fail(ctx, taskId, 'kind', 'kind is "process" but the task has docker settings', 'remove kind to run it in a container, or remove docker to run it as a process');
+  }
+  if (kind === 'docker' && task.docker === undefined) {
+    fail(ctx, taskId, 'docker', 'a docker task needs docker settings with an image', 'add docker: { image: "python:3.12-slim" }');
+  }
+  return kind;
+}
+
+/** A container's command: unlike a process's, it may be left out or [] (the image's default command). */
+function checkContainerCommand(ctx: Ctx, taskId: string, value: unknown): string | string[] {
+  const fix = `give the container's command as a string (run by /bin/sh -c) or an argv array, or leave it out for the image's default command`;
+  if (value === undefined) return [];
+  if (typeof value === 'string') {
+    if (value.trim() === '') fail(ctx, taskId, 'command', 'command is empty', fix);
+    return value;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((part, i) => {
+      if (typeof part !== 'string') fail(ctx, taskId, 'command', `command[${i}] must be a string (got ${show(part)})`, `quote it: "${String(part)}"`);
+    });
+    return [...value];
+  }
+  return fail(ctx, taskId, 'command', `command must be a string or an array of strings (got ${show(value)})`, fix);
+}
+
+function checkSecrets(ctx: Ctx, taskId: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) fail(ctx, taskId, 'secrets', `secrets must be an array of variable keys (got ${show(value)})`, 'use e.g. ["db_password", "api_token"]');
+  const seen = new Set<string>();
+  value.forEach((key, i) => {
+    const field = `secrets[${i}]`;
+    // Each key becomes a file name under secretsPath, so "." and ".." are refused too.
+    if (typeof key !== 'string' || !VARIABLE_KEY_PATTERN.test(key) || /^\.+$/.test(key)) {
+      fail(ctx, taskId, field, `${field} ${show(key)} is not a variable key: keys are 1 to 250 letters, digits, "_", "." and "-", not only dots`, 'use the key of a variable, e.g. "db_password"');
+    }
+    if (seen.has(key)) fail(ctx, taskId, field, `secrets lists "${key}" twice`, 'list each variable once');
+    seen.add(key);
+  });
+  return [...value];
+}
+
+function isAbsolutePath(value: unknown): value is string {
+  return typeof value === 'string' && value.startsWith('/') && !/\0/.test(value);
+}
+
+/** `/data/` and `/data` are the same mount point. */
+const mountPoint = (path: string) => path.replace(/\/+$/, '') || '/';
+
+function checkVolume(ctx: Ctx, taskId: string, field: string, value: unknown): VolumeSpec {
+  let source: unknown, target: unknown, readOnly: unknown;
+  if (typeof value === 'string') {
+    const parts = value.split(':');
+    if (parts.length < 2 || parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw')) {
+      fail(ctx, taskId, field, `${field} ${show(value)} must be "source:target" or "source:target:ro"`, 'use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", readOnly: true }');
+    }
+    [source, target, readOnly] = [parts[0], parts[1], parts[2] === 'ro'];
+  } else if (isPlainObject(value)) {
+    checkUnknownKeys(ctx, taskId, 'volume', value, VOLUME_INPUT_KEYS, `${field}.`);
+    ({ source, target, readOnly = false } = value);
+    if (typeof readOnly !== 'boolean') fail(ctx, taskId, `${field}.readOnly`, `${field}.readOnly must be true or false (got ${show(readOnly)})`, 'use true or false');
+  } else {
+    return fail(ctx, taskId, field, `${field} must be a "source:target[:ro]" string or an object (got ${show(value)})`, 'use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", readOnly: true }');
+  }
+  if (!isAbsolutePath(source) && !(typeof source === 'string' && VOLUME_NAME.test(source))) {
+    fail(ctx, taskId, `${field}.source`, `${field}.source ${show(source)} must be an absolute host path or a volume name`, 'use e.g. "/srv/data" (a host directory) or "datasets" (a named volume)');
+  }
+  if (!isAbsolutePath(target) || mountPoint(target) === '/') {
+    fail(ctx, taskId, `${field}.target`, `${field}.target ${show(target)} must be an absolute path in the container, other than "/"`, 'use e.g. "/data"');
+  }
+  return { source: source as string, target, readOnly: readOnly as boolean };
+}
+
+function checkVolumes(ctx: Ctx, taskId: string, value: unknown): VolumeSpec[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) fail(ctx, taskId, 'docker.volumes', `docker.volumes must be an array (got ${show(value)})`, 'use e.g. ["/srv/data:/data:ro"]');
+  const targets = new Map<string, number>();
+  return value.map((item, i) => {
+    const field = `docker.volumes[${i}]`;
+    const volume = checkVolume(ctx, taskId, field, item);
+    const other = targets.get(mountPoint(volume.target));
+    if (other !== undefined) {
+      fail(ctx, taskId, `${field}.target`, `${field}.target "${volume.target}" is already the target of docker.volumes[${other}]`, 'give each volume its own target');
+    }
+    targets.set(mountPoint(volume.target), i);
+    return volume;
+  });
+}
+
+function checkLabels(ctx: Ctx, taskId: string, value: unknown): Record<string, string> {
+  if (value === undefined) return {};
+  if (!isPlainObject(value)) fail(ctx, taskId, 'docker.labels', `docker.labels must be an object of strings (got ${show(value)})`, 'use e.g. { "team": "ml" }');
+  for (const [name, label] of Object.entries(value)) {
+    if (name === '') fail(ctx, taskId, 'docker.labels', 'docker.labels has an empty label name', 'give every label a name');
+    if (name.startsWith('swarmflow.')) fail(ctx, taskId, 'docker.labels', `docker.labels."${name}" uses the "swarmflow." prefix, which Swarmflow keeps for its own labels`, 'use another prefix, e.g. "com.example.team"');
+    if (typeof label !== 'string') fail(ctx, taskId, 'docker.labels', `docker.labels."${name}" must be a string (got ${show(label)})`, `quote it: "${name}": "${String(label)}"`);
+  }
+  return { ...(value as Record<string, string>) };
+}
+
+function checkResources(ctx: Ctx, taskId: string, value: unknown): Pick<DockerSpec, 'cpus' | 'memoryBytes' | 'gpus'> {
+  if (value === undefined) return { cpus: null, memoryBytes: null, gpus: 0 };
+  if (!isPlainObject(value)) fail(ctx, taskId, 'docker.resources', `docker.resources must be an object (got ${show(value)})`, `use e.g. { cpus: 2, memory: '8g', gpus: 1 }`);
+  checkUnknownKeys(ctx, taskId, 'resources', value, RESOURCES_INPUT_KEYS, 'docker.resources.');
+  const { cpus = null, memory = null, gpus = 0 } = value;
+  if (cpus !== null && (typeof cpus !== 'number' || !Number.isFinite(cpus) || cpus <= 0)) {
+    fail(ctx, taskId, 'docker.resources.cpus', `docker.resources.cpus must be a number of cores > 0 (got ${show(cpus)})`, 'use e.g. 2 or 0.5, or leave it out for no limit');
+  }
+  let memoryBytes: number | null = null;
+  if (memory !== null) {
+    const field = 'docker.resources.memory';
+    try {
+      memoryBytes = parseMemory(memory as string | number, field);
+    } catch (err) {
+      if (err instanceof InvalidMemoryError) fail(ctx, taskId, field, `${field} ${err.problem}`, err.fix);
+      throw err;
+    }
+    if (memoryBytes < MIN_MEMORY_BYTES) fail(ctx, taskId, field, `${field} is ${memoryBytes} bytes, less than Docker's minimum of 6m`, `use at least '6m', e.g. '512m'`);
+  }
+  return {
+    cpus: cpus as number | null,
+    memoryBytes,
+    gpus: checkInteger(ctx, taskId, 'docker.resources.gpus', gpus, 0, 'use the number of GPUs, e.g. 1, or 0 for none'),
+  };
+}
+
+function checkChoice<T extends string>(ctx: Ctx, taskId: string, field: string, value: unknown, choices: readonly T[], fallback: T): T {
+  if (value === undefined) return fallback;
+  if (!choices.includes(value as T)) {
+    const near = typeof value === 'string' ? suggestName(value.toLowerCase().replace(/[\s_]+/g, '-'), choices) : null;
+    const hint = near ? `did you mean "${near}"? ` : '';
+    fail(ctx, taskId, field, `${field} must be one of ${choices.map((c) => `"${c}"`).join(', ')} (got ${show(value)})`, `${hint}use one of ${choices.join(', ')}`);
+  }
+  return value as T;
+}
+
+function checkDockerName(ctx: Ctx, taskId: string, field: string, value: unknown, example: string, allowContainer = false): string {
+  const name = allowContainer && typeof value === 'string' && value.startsWith('container:') ? value.slice('container:'.length) : value;
+  if (typeof name !== 'string' || !DOCKER_NAME.test(name)) {
+    fail(ctx, taskId, field, `${field} ${show(value)} is not a valid name`, `use letters, digits, "_", "." and "-", e.g. ${example}`);
+  }
+  return value as string;
+}
+
+function checkDocker(ctx: Ctx, taskId: string, value: unknown): DockerSpec {
+  if (!isPlainObject(value)) fail(ctx, taskId, 'docker', `docker must be an object with at least an image (got ${show(value)})`, 'use e.g. docker: { image: "python:3.12-slim" }');
+  checkUnknownKeys(ctx, taskId, 'docker', value, DOCKER_INPUT_KEYS, 'docker.');
+  const d = BUILTIN_DOCKER_DEFAULTS;
+
+  const image = value.image;
+  if (typeof image !== 'string' || image.trim() === '') {
+    fail(ctx, taskId, 'docker.image', `docker.image is required, a non-empty image reference (got ${show(image)})`, 'give the image to run, e.g. "python:3.12-slim" or "ghcr.io/org/trainer:1.4"');
+  }
+  // A templated part (`trainer:{{ params.tag }}`) is checked with a placeholder; it is rendered per run.
+  const imageProblem = imageReferenceProblem(image.replace(TEMPLATE, 'x'));
+  if (imageProblem) fail(ctx, taskId, 'docker.image', `docker.image "${image}" ${imageProblem.problem}`, imageProblem.fix);
+
+  let entrypoint: string[] | null = d.entrypoint;
+  if (value.entrypoint !== undefined && value.entrypoint !== null) {
+    const parts = typeof value.entrypoint === 'string' ? [value.entrypoint] : value.entrypoint;
+    if (!Array.isArray(parts) || parts.length === 0 || parts.some((p) => typeof p !== 'string') || parts[0].trim() === '') {
+      fail(ctx, taskId, 'docker.entrypoint', `docker.entrypoint must be a program or a non-empty argv array of strings (got ${show(value.entrypoint)})`, 'use e.g. "/bin/bash" or ["python", "-u"], or null for the image\'s entrypoint');
+    }
+    entrypoint = [...(parts as string[])];
+  }
+
+  let user: string | null = d.user;
+  if (value.user !== undefined && value.user !== null) {
+    const raw = typeof value.user === 'number' && Number.isInteger(value.user) && value.user >= 0 ? String(value.user) : value.user;
+    if (typeof raw !== 'string' || !/^[^\s:]+(?::[^\s:]+)?$/.test(raw)) {
+      fail(ctx, taskId, 'docker.user', `docker.user must be "uid[:gid]" or a user name (got ${show(value.user)})`, 'use e.g. "1000:1000" or "nobody", or null for the image\'s user');
+    }
+    user = raw;
+  }
+
+  let registryCredentials: string | null = d.registryCredentials;
+  if (value.registryCredentials !== undefined && value.registryCredentials !== null) {
+    const key = value.registryCredentials;
+    if (typeof key !== 'string' || !VARIABLE_KEY_PATTERN.test(key) || /^\.+$/.test(key)) {
+      fail(ctx, taskId, 'docker.registryCredentials', `docker.registryCredentials must be a variable key (got ${show(key)})`, 'name the variable that holds {"username", "password", "serveraddress"} as JSON, e.g. "ghcr_credentials"');
+    }
+    registryCredentials = key;
+  }
+
+  const gpuMode = checkChoice(ctx, taskId, 'docker.gpuMode', value.gpuMode, GPU_MODES, d.gpuMode);
+  const runtime = value.runtime === undefined || value.runtime === null
+    ? (gpuMode === 'runtime' ? 'nvidia' : d.runtime)
+    : checkDockerName(ctx, taskId, 'docker.runtime', value.runtime, '"nvidia" or "runsc"');
+
+  if (value.autoRemove !== undefined && typeof value.autoRemove !== 'boolean') {
+    fail(ctx, taskId, 'docker.autoRemove', `docker.autoRemove must be true or false (got ${show(value.autoRemove)})`, 'use true (remove the container after each try) or false (keep it to inspect)');
+  }
+  const secretsPath = value.secretsPath ?? d.secretsPath;
+  if (!isAbsolutePath(secretsPath) || mountPoint(secretsPath) === '/' || secretsPath.split('/').includes('..')) {
+    fail(ctx, taskId, 'docker.secretsPath', `docker.secretsPath must be an absolute path other than "/", without ".." (got ${show(secretsPath)})`, `use e.g. "${d.secretsPath}"`);
+  }
+
+  return {
+    image,
+    pullPolicy: checkChoice(ctx, taskId, 'docker.pullPolicy', value.pullPolicy, PULL_POLICIES, d.pullPolicy),
+    entrypoint,
+    user,
+    volumes: checkVolumes(ctx, taskId, value.volumes),
+    network: value.network === undefined ? d.network : checkDockerName(ctx, taskId, 'docker.network', value.network, '"none" (no network), "bridge", "host" or "etl_net"', true),
+    labels: checkLabels(ctx, taskId, value.labels),
+    registryCredentials,
+    ...checkResources(ctx, taskId, value.resources),
+    gpuMode,
+    runtime,
+    autoRemove: (value.autoRemove as boolean | undefined) ?? d.autoRemove,
+    secretsPath,
+  };
+}
+
+/** Checks that need the task's other settings: a container's working directory, and secrets against volumes. */
+function checkContainerPaths(ctx: Ctx, taskId: string, docker: DockerSpec, cwd: string | null, secrets: string[]): void {
+  if (cwd !== null && !isAbsolutePath(cwd)) {
+    fail(ctx, taskId, 'cwd', `cwd "${cwd}" must be an absolute path in the container`, 'use e.g. "/work", or null for the image\'s working directory');
+  }
+  if (secrets.length === 0) return;
+  const index = docker.volumes.findIndex((v) => mountPoint(v.target) === mountPoint(docker.secretsPath));
+  if (index !== -1) {
+    fail(ctx, taskId, `docker.volumes[${index}].target`, `docker.volumes[${index}].target "${docker.volumes[index].target}" is where the secrets are mounted (docker.secretsPath)`, 'mount the volume elsewhere, or set docker.secretsPath to another path');
+  }
+}
+
 function checkParams(ctx: Ctx, params: unknown): Record<string, ParamSpec> {
   if (params === undefined) return {};
   if (!isPlainObject(params)) fail(ctx, null, 'params', `params must be an object of param specs (got ${show(params)})`, `use e.g. { epochs: { type: 'integer', default: 10 } }`);
@@ -249,7 +509,15 @@ function checkStartDate(ctx: Ctx, value: unknown): string | null {
  * maxRetryDelay 1h, timeout null, queue 'default', priority 0, pool 'default_pool',
  * poolSlots 1, triggerRule 'all_success', skipExitCode 99, env {}, cwd null; DAG: catchup
  * false, maxActiveRuns 16, maxActiveTasks 16. `defaults` apply under each task's own values
- * (env is merged).
+ * (env is merged); they hold no container settings and no secrets.
+ *
+ * A task with `docker` (or `kind: 'docker'`) is a docker task: its image must be a valid
+ * reference, its command may be left out (= [] = the image's), and `cwd` must be absolute.
+ * Container defaults: pullPolicy 'if-not-present', entrypoint null, user null, volumes [],
+ * network 'none', labels {}, registryCredentials null, no cpu or memory limit, gpus 0,
+ * gpuMode 'device-request', runtime null ('nvidia' when gpuMode is 'runtime'), autoRemove
+ * true, secretsPath '/secrets/variables'. A process task gets `docker: null`, and naming
+ * `secrets` on it is an error (secrets are mounted into containers).
  *
  * @param file source file, relative to the DAGs folder; appears in every error.
  * @throws DagValidationError (or its subclass DagCycleError) for the first problem found,
@@ -298,15 +566,24 @@ export function validateDag(input: DagInput, file: string): SerializedDag {
     if (ids.has(id)) fail(ctx, id, 'id', `task id "${id}" is used twice`, 'give each task a unique id');
     ids.add(id);
     checkUnknownKeys(ctx, id, 'task', task as unknown as Record<string, unknown>, TASK_INPUT_KEYS);
-    if (task.kind !== undefined && task.kind !== 'process') fail(ctx, id, 'kind', `unknown task kind ${show(task.kind)}`, `use "process" (or leave it out)`);
-    const command = checkCommand(ctx, id, task.command);
+    const kind = checkKind(ctx, id, task);
+    const command = kind === 'docker' ? checkContainerCommand(ctx, id, task.command) : checkCommand(ctx, id, task.command);
     const upstream = task.upstream ?? [];
     if (!Array.isArray(upstream) || upstream.some((u) => typeof u !== 'string')) {
       fail(ctx, id, 'upstream', `upstream must be an array of task ids (got ${show(upstream)})`, `use e.g. ["extract"]`);
     }
     const own = checkSettings(ctx, id, '', task);
     const env = { ...BUILTIN_TASK_DEFAULTS.env, ...defaults.env, ...own.env };
-    tasks.push({ id, kind: 'process', command, upstream: [...new Set(upstream)], ...BUILTIN_TASK_DEFAULTS, ...defaults, ...own, env });
+    const settings: Settings = { ...BUILTIN_TASK_DEFAULTS, ...defaults, ...own, env };
+    const secrets = checkSecrets(ctx, id, task.secrets);
+    let docker: DockerSpec | null = null;
+    if (kind === 'docker') {
+      docker = checkDocker(ctx, id, task.docker);
+      checkContainerPaths(ctx, id, docker, settings.cwd, secrets);
+    } else if (secrets.length > 0) {
+      fail(ctx, id, 'secrets', 'secrets are mounted into containers', 'make it a docker task (docker: { image: … })');
+    }
+    tasks.push({ id, kind, command, docker, secrets, upstream: [...new Set(upstream)], ...settings });
   });
 
   for (const task of tasks) {

@@ -1,3 +1,4 @@
+import type { DockerSpec } from '../dag/dag.types';
 import type { TiState } from '../state/states';
 
 /**
@@ -18,6 +19,17 @@ export interface TaskMessage {
   timeoutMs: number | null;
   skipExitCode: number | null;
   priority: number;
+  /** 'process' or 'docker'; absent = 'process' (messages of older schedulers). */
+  kind?: 'process' | 'docker';
+  /** Container settings of a docker task (templates rendered). */
+  docker?: DockerSpec | null;
+  /**
+   * Variables the task mounts, each value encrypted with the cluster key (AES-256-GCM,
+   * `v1.<iv>.<tag>.<ciphertext>` in base64, see libs/secrets): the broker never sees a plaintext secret.
+   */
+  secrets?: { key: string; ciphertext: string }[];
+  /** Registry credentials (JSON), encrypted like `secrets`; absent when the task names none. */
+  registryAuth?: string;
 }
 
 export interface TaskStartedEvent {
@@ -45,6 +57,12 @@ export interface TaskFinishedEvent {
   reason: string | null;
   /** Last log lines, for failures. */
   logTail: string[];
+  /**
+   * When the process was spawned: the `at` of the try's `task.started`, if one was
+   * published. A try that ends within the worker's `startedDelayMs` gets no
+   * `task.started`, so this is its only start time. Absent from older workers.
+   */
+  startedAt?: string;
   at: string;
 }
 

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { activeProcessCount, killAll, runProcess, type OutputStream, type ProcessSpec } from './process-executor';
+import { activeProcessCount, inheritedEnv, killAll, runProcess, type OutputStream, type ProcessSpec } from './process-executor';
 
 interface Captured {
   lines: { stream: OutputStream; line: string }[];
@@ -92,6 +92,25 @@ describe('runProcess', () => {
       expect(s.out.lines[0].line).toBe(`${process.env.PATH}||t1|bar`);
     } finally {
       delete process.env.SWARMFLOW_AMQP_URL;
+    }
+  });
+
+  it('inheritedEnv copies an environment without its SWARMFLOW_* settings', () => {
+    const env = { PATH: '/bin', HOME: '/root', SWARMFLOW_AMQP_URL: 'amqp://user:secret@host', SWARMFLOW_WORKER_NAME: 'w1' };
+    const copy = inheritedEnv(env);
+    expect(copy).toEqual({ PATH: '/bin', HOME: '/root' });
+    env.PATH = '/changed';
+    expect(copy.PATH).toBe('/bin');
+  });
+
+  it('given a baseEnv, passes it merged with spec.env instead of reading process.env', async () => {
+    process.env.SF_EXEC_TEST_LATE = 'late';
+    try {
+      const s = spec('echo "$SF_EXEC_TEST_LATE|$BASE|$FOO|$PATH"', { baseEnv: { BASE: 'base', FOO: 'base-foo', PATH: process.env.PATH! }, env: { FOO: 'bar' } });
+      await runProcess(s).result;
+      expect(s.out.lines[0].line).toBe(`|base|bar|${process.env.PATH}`);
+    } finally {
+      delete process.env.SF_EXEC_TEST_LATE;
     }
   });
 

@@ -108,5 +108,33 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(lost).toEqual(['w1']);
       expect((await repos.workers.list())[0]).toMatchObject({ name: 'w1', state: 'lost', queues: ['default'] });
     });
+
+    it('creates, replaces, reads and deletes variables by key', async () => {
+      const later = new Date(now.getTime() + 60_000);
+      expect(await repos.variables.get('region')).toBeNull();
+      expect(await repos.variables.upsert({ key: 'region', value: 'eu', isSecret: false, description: 'where' }, now)).toEqual({ created: true });
+      expect(await repos.variables.upsert({ key: 'api.token', value: 'v1.iv.tag.ct', isSecret: true, description: '' }, now)).toEqual({ created: true });
+      expect(await repos.variables.get('region')).toEqual({ key: 'region', value: 'eu', isSecret: false, description: 'where', updatedAt: now });
+      expect(await repos.variables.upsert({ key: 'region', value: 'us', isSecret: false, description: '' }, later)).toEqual({ created: false });
+      expect(await repos.variables.get('region')).toEqual({ key: 'region', value: 'us', isSecret: false, description: '', updatedAt: later });
+      expect((await repos.variables.list()).map((v) => [v.key, v.value, v.isSecret])).toEqual([['api.token', 'v1.iv.tag.ct', true], ['region', 'us', false]]);
+      expect((await repos.variables.many(['region', 'missing', 'region'])).map((v) => v.key)).toEqual(['region']);
+      expect(await repos.variables.many([])).toEqual([]);
+      expect(await repos.variables.delete('region')).toBe(true);
+      expect(await repos.variables.delete('region')).toBe(false);
+      expect((await repos.variables.list()).map((v) => v.key)).toEqual(['api.token']);
+    });
+
+    it('locks a variable row inside a transaction and stores values verbatim', async () => {
+      const value = "multi\nline 'quoted' \u00e9 \u{1F511}";
+      await repos.variables.upsert({ key: 'verbatim', value, isSecret: false, description: 'd' }, now);
+      const read = await db.transaction(async (tx) => {
+        const row = await repos.variables.get('verbatim', tx, { forUpdate: true });
+        await repos.variables.upsert({ ...row!, value: `${row!.value}!` }, now, tx);
+        return repos.variables.get('verbatim', tx);
+      });
+      expect(read!.value).toBe(`${value}!`);
+      expect((await repos.variables.get('verbatim'))!.value).toBe(`${value}!`);
+    });
   });
 }

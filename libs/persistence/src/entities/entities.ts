@@ -133,7 +133,17 @@ export class WorkerEntity {
   @Column({ name: 'last_heartbeat_at', type: 'timestamptz' }) lastHeartbeatAt!: Date;
 }
 
+/** A global key/value pair; `value` of a secret is a cluster-key token (`v1.…`), never plaintext. */
+@Entity({ name: 'variable' })
+export class VariableEntity {
+  @PrimaryColumn({ type: 'varchar', length: 250 }) key!: string;
+  @Column({ type: 'text' }) value!: string;
+  @Column({ name: 'is_secret', type: 'boolean', default: false }) isSecret!: boolean;
+  @Column({ type: 'text', default: '' }) description!: string;
+  @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
+}
+
 export const ENTITIES = [
   DagEntity, DagVersionEntity, ImportErrorEntity, DagRunEntity, TaskInstanceEntity,
-  TaskStateHistoryEntity, OutboxEntity, TaskLogEntity, PoolEntity, WorkerEntity,
+  TaskStateHistoryEntity, OutboxEntity, TaskLogEntity, PoolEntity, WorkerEntity, VariableEntity,
 ];

@@ -5,6 +5,7 @@ import { OutboxRepository } from './outbox.repository';
 import { PoolRepository } from './pool.repository';
 import { TaskInstanceRepository } from './task-instance.repository';
 import { TaskLogRepository } from './task-log.repository';
+import { VariableRepository } from './variable.repository';
 import { WorkerRepository } from './worker.repository';
 
 /** Every repository over one database. */
@@ -16,6 +17,7 @@ export class Repositories {
   readonly logs: TaskLogRepository;
   readonly workers: WorkerRepository;
   readonly pools: PoolRepository;
+  readonly variables: VariableRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -25,5 +27,6 @@ export class Repositories {
     this.logs = new TaskLogRepository(db);
     this.workers = new WorkerRepository(db);
     this.pools = new PoolRepository(db);
+    this.variables = new VariableRepository(db);
   }
 }

@@ -1,0 +1,73 @@
+import type { CliDeps } from '../cli-context';
+import { runCli } from '../program';
+import { importRequestOf, stripFinalNewline } from './variables.commands';
+
+/** In-memory deps; `fetch` answers `PUT /variables/<key>` with `status` and records the bodies sent. */
+function harness(status = 201, stdin = '') {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sent: { method: string; path: string; body: unknown }[] = [];
+  const fetchFn = async (url: string, init: RequestInit) => {
+    const path = new URL(url).pathname.replace('/api/v1', '');
+    const body = init.body === undefined ? undefined : JSON.parse(String(init.body));
+    sent.push({ method: String(init.method), path, body });
+    const secret = (body as { secret?: boolean } | undefined)?.secret === true;
+    return new Response(JSON.stringify({
+      key: decodeURIComponent(path.split('/').pop()!), value: secret ? '***' : (body as { value: string }).value, secret,
+      description: '', updatedAt: '2025-03-01T12:00:00.000Z',
+    }), { status });
+  };
+  const deps: CliDeps = {
+    stdout: (s) => out.push(s), stderr: (s) => err.push(s), env: { SWARMFLOW_URL: 'http://sf.test:8080' },
+    sleep: async () => undefined, now: () => new Date(), fetch: fetchFn as unknown as typeof fetch,
+    readFile: () => null, readStdin: async () => stdin,
+  };
+  return { deps, out: () => out.join(''), err: () => err.join(''), sent };
+}
+
+describe('swarmflow variables set', () => {
+  it('leaves the secret flag and description out unless given, so the server keeps them', async () => {
+    const h = harness(200);
+    expect(await runCli(['variables', 'set', 'region', 'eu'], h.deps)).toBe(0);
+    expect(h.sent).toEqual([{ method: 'PUT', path: '/variables/region', body: { value: 'eu' } }]);
+    expect(h.out()).toBe('updated variable region\n');
+  });
+
+  it('sends --secret, --no-secret and --description', async () => {
+    const h = harness();
+    await runCli(['variables', 'set', 'a', 'x', '--secret', '--description', 'the a'], h.deps);
+    await runCli(['variables', 'set', 'a', 'x', '--no-secret'], h.deps);
+    expect(h.sent.map((s) => s.body)).toEqual([{ value: 'x', secret: true, description: 'the a' }, { value: 'x', secret: false }]);
+    expect(h.out()).toBe('created variable a (secret: stored encrypted, shown as ***)\ncreated variable a\n');
+    expect(h.err()).toBe('note: a secret given on the command line stays in the shell history; pass - to read it from stdin\n');
+  });
+
+  it('reads the value from stdin with -, dropping one final newline', async () => {
+    const h = harness(201, 'line one\nline two\n\n');
+    expect(await runCli(['variables', 'set', 'k', '-', '--secret'], h.deps)).toBe(0);
+    expect(h.sent[0].body).toEqual({ value: 'line one\nline two\n', secret: true });
+    expect(h.out() + h.err()).not.toContain('line one');
+    expect(h.err()).toBe('');
+  });
+});
+
+describe('stripFinalNewline', () => {
+  it.each([['abc\n', 'abc'], ['abc\r\n', 'abc'], ['abc', 'abc'], ['abc\n\n', 'abc\n'], ['', '']])('%j → %j', (input, output) => {
+    expect(stripFinalNewline(input)).toBe(output);
+  });
+});
+
+describe('importRequestOf', () => {
+  it('sends an export file as is', () => {
+    const exported = { variables: { a: { value: '1', secret: false, description: '' } }, secrets_omitted: ['s'] };
+    expect(importRequestOf(exported, 'f.json')).toBe(exported);
+  });
+
+  it('wraps a flat key → value object', () => {
+    expect(importRequestOf({ a: '1', variables: '2' }, 'f.json')).toEqual({ variables: { a: '1', variables: '2' } });
+  });
+
+  it.each([[null], [[1]], ['text']])('refuses %j naming the file', (json) => {
+    expect(() => importRequestOf(json, 'f.json')).toThrow('f.json must hold a JSON object of key → value (or the output of `swarmflow variables export`)');
+  });
+});

@@ -1,0 +1,130 @@
+import { Command } from 'commander';
+import type { VariableEntryDto, VariablesImportRequestDto } from '../api-client';
+import type { CommandContext } from '../cli-context';
+import { CliError } from '../errors';
+import { formatVariablesTable } from '../format';
+
+const SET_EXAMPLES = `
+Examples:
+  $ swarmflow variables set region eu --description "default region"
+  $ swarmflow variables set s3_secret_key - --secret < key.txt
+  $ printf %s "$TOKEN" | swarmflow variables set api_token - --secret
+
+A secret is encrypted with the cluster key and never shown again (the API and the CLI mask
+it as ***). Setting an existing secret again keeps it secret unless --no-secret is given.
+Pass - as the value to read it from stdin and keep it out of the shell history.`;
+
+const IMPORT_HELP = `
+The file is a JSON object of key → value, or key → { "value", "secret"?, "description"? },
+or the output of \`swarmflow variables export\` (its masked secrets are left untouched).`;
+
+/** Drops the one newline that `echo` or an editor leaves at the end of a value read from stdin. */
+export function stripFinalNewline(text: string): string {
+  return text.replace(/\r?\n$/, '');
+}
+
+/**
+ * The import request for a file's JSON: `{ variables, secrets_omitted? }` (an export) as is,
+ * any other object as key → entry.
+ */
+export function importRequestOf(json: unknown, file: string): VariablesImportRequestDto {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) {
+    throw new CliError(`${file} must hold a JSON object of key → value (or the output of \`swarmflow variables export\`)`);
+  }
+  const obj = json as Record<string, unknown>;
+  const isExport = obj.variables !== null && typeof obj.variables === 'object' && !Array.isArray(obj.variables) &&
+    Object.keys(obj).every((k) => k === 'variables' || k === 'secrets_omitted');
+  return isExport ? (obj as unknown as VariablesImportRequestDto) : { variables: obj as Record<string, VariableEntryDto> };
+}
+
+const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
+
+export function registerVariableCommands(program: Command, ctx: CommandContext): void {
+  const variables = program.command('variables').description('get, set, list, delete, import and export variables (secrets are never shown)');
+
+  variables.command('list')
+    .description('list the variables (secret values masked as ***)')
+    .option('--json', 'print the raw JSON')
+    .action(async (opts: { json?: boolean }) => {
+      const list = await ctx.client().listVariables();
+      if (opts.json) return ctx.printJson(list);
+      ctx.print(formatVariablesTable(list));
+    });
+
+  variables.command('get')
+    .description("print a variable's value (*** for a secret)")
+    .argument('<key>', 'variable key')
+    .option('--json', 'print the variable with its flags as JSON')
+    .action(async (key: string, opts: { json?: boolean }) => {
+      const variable = await ctx.client().getVariable(key);
+      if (opts.json) return ctx.printJson(variable);
+      ctx.print(variable.value);
+      if (variable.secret) ctx.deps.stderr(`${key} is secret: its value is never shown (tasks receive it encrypted)\n`);
+    });
+
+  variables.command('set')
+    .description('create or replace a variable')
+    .argument('<key>', 'variable key: letters, digits, _ . - (up to 250)')
+    .argument('<value>', 'the value, or - to read it from stdin (one final newline is dropped)')
+    .option('--secret', 'encrypt it with the cluster key; never shown again')
+    .option('--no-secret', 'store it as plain text (turns a secret into a plain variable)')
+    .option('--description <text>', 'what it is for')
+    .addHelpText('after', SET_EXAMPLES)
+    .action(async (key: string, value: string, opts: { secret?: boolean; description?: string }) => {
+      const text = value === '-' ? stripFinalNewline(await ctx.readStdin()) : value;
+      const { variable, created } = await ctx.client().setVariable(key, { value: text, secret: opts.secret, description: opts.description });
+      ctx.print(`${created ? 'created' : 'updated'} variable ${variable.key}${variable.secret ? ' (secret: stored encrypted, shown as ***)' : ''}`);
+      if (variable.secret && value !== '-') {
+        ctx.deps.stderr('note: a secret given on the command line stays in the shell history; pass - to read it from stdin\n');
+      }
+    });
+
+  variables.command('delete')
+    .description('delete a variable')
+    .argument('<key>', 'variable key')
+    .action(async (key: string) => {
+      await ctx.client().deleteVariable(key);
+      ctx.print(`deleted variable ${key}`);
+    });
+
+  variables.command('import')
+    .description('create or replace the variables of a JSON file, all or none')
+    .argument('<file>', 'JSON file')
+    .addHelpText('after', IMPORT_HELP)
+    .action(async (file: string) => {
+      const text = ctx.readFile(file);
+      if (text === null) throw new CliError(`${file} does not exist`);
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (err) {
+        throw new CliError(`${file} is not valid JSON (${(err as Error).message})`);
+      }
+      const result = await ctx.client().importVariables(importRequestOf(json, file));
+      ctx.print(`imported ${plural(result.created + result.updated, 'variable')} from ${file}: ${result.created} created, ${result.updated} updated`);
+      if (result.skipped.length) {
+        ctx.print(`left ${plural(result.skipped.length, 'secret')} untouched (the file does not carry secret values): ${result.skipped.join(', ')}`);
+      }
+    });
+
+  variables.command('export')
+    .description('write the variables as JSON (secret values are not exported: masked as *** and listed in secrets_omitted)')
+    .argument('[file]', 'file to write (default: stdout)')
+    .action(async (file: string | undefined) => {
+      const exported = await ctx.client().exportVariables();
+      const json = `${JSON.stringify(exported, null, 2)}\n`;
+      const omitted = exported.secrets_omitted;
+      const note = omitted.length
+        ? `${plural(omitted.length, 'secret')} not exported (values are never shown; set them again after an import): ${omitted.join(', ')}\n`
+        : '';
+      if (file === undefined) {
+        ctx.deps.stdout(json);
+        // stderr: stdout stays valid JSON for pipes.
+        if (note) ctx.deps.stderr(note);
+        return;
+      }
+      ctx.writeFile(file, json);
+      ctx.print(`exported ${plural(Object.keys(exported.variables).length, 'variable')} to ${file}`);
+      if (note) ctx.deps.stdout(note);
+    });
+}

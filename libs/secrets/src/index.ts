@@ -1,0 +1,2 @@
+export * from './cluster-key';
+export * from './mask';
