@@ -1,5 +1,5 @@
 import type {
-  ApiErrorBody, ClearResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
+  ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
 } from '../../webserver/src/http/api.types';
 
@@ -122,6 +122,10 @@ export class SwarmflowClient {
 
   clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean } = {}): Promise<ClearResultDto> {
     return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, { downstream: options.downstream ?? false });
+  }
+
+  killTask(dagId: string, runId: string, taskId: string): Promise<KillResultDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/kill`);
   }
 
   importErrors(): Promise<ImportErrorDto[]> {

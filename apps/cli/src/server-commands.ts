@@ -123,13 +123,13 @@ async function runStandalone(opts: StandaloneOptions): Promise<StandaloneServer>
   await broker.start();
 
   const config = schedulerConfigFromEnv({ SWARMFLOW_DATABASE_URL: url, ...process.env });
-  const scheduler = new Scheduler({ ...config, dagsFolder }, repos, broker, new Logger('scheduler'));
+  const scheduler = new Scheduler({ ...config, dagsFolder, clusterKey }, repos, broker, new Logger('scheduler'));
   await scheduler.start();
   const worker = await startWorker(
     { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency },
     broker, { logger: new Logger('worker') },
   );
-  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey });
+  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker });
   try {
     await app.listen(port, opts.host);
   } catch (err) {

@@ -1,6 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { AmqpBroker } from '@swarmflow/messaging';
 import { Database, Repositories } from '@swarmflow/persistence';
+import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv, type SchedulerConfig } from './config';
 import { Scheduler } from './scheduler';
 
@@ -15,7 +16,7 @@ export async function startScheduler(config: SchedulerConfig): Promise<{ schedul
   }
   const broker = new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger });
   await broker.start();
-  const scheduler = new Scheduler(config, new Repositories(db), broker, logger);
+  const scheduler = new Scheduler({ ...config, clusterKey: ClusterKey.fromEnv() }, new Repositories(db), broker, logger);
   await scheduler.start();
   logger.log(`scheduler running: DAGs from ${config.dagsFolder}, broker ${redact(config.amqpUrl)}`);
   return {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import type { Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
 import { DagProcessor } from './dag-processor/dag-processor';
 import { TaskLogsHandler } from './handlers/task-logs.handler';
 import { SchedulerRunner, type SchedulerLogger } from './services/scheduler-runner';
@@ -12,6 +13,8 @@ export interface SchedulerParts {
   tickMs: number;
   heartbeatTimeoutMs: number;
   dispatchBatch?: number;
+  /** Encrypts the plain variables container tasks mount; null = only secret variables can be mounted. */
+  clusterKey?: ClusterKey | null;
 }
 
 /**
@@ -29,7 +32,7 @@ export class Scheduler {
     this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs }, repos.dags);
     this.runner = new SchedulerRunner(repos, broker, logger, {
       tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
-    });
+    }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
   }
 

@@ -1,6 +1,7 @@
 import { Logger, type INestApplication } from '@nestjs/common';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { ClusterKey, ConfigError } from '@swarmflow/secrets';
+import { AmqpBroker } from '@swarmflow/messaging';
 import { createWebserver } from './webserver';
 import { loadWebserverConfig, WebserverConfigError, type WebserverConfig } from './webserver.config';
 
@@ -27,7 +28,10 @@ export async function startWebserver(
     if (await db.pendingMigrations()) {
       throw new WebserverConfigError('SWARMFLOW_DATABASE_URL', 'the database schema is not up to date: run `swarmflow db migrate` first');
     }
-    const app = await createWebserver({ repos: new Repositories(db), logger, clusterKey });
+    const broker = config.amqpUrl ? new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger }) : null;
+    await broker?.start();
+    if (!broker) logger.warn('no SWARMFLOW_AMQP_URL: `tasks kill` cannot reach the workers');
+    const app = await createWebserver({ repos: new Repositories(db), logger, clusterKey, broker });
     if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it`);
     else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written');
     await app.listen(config.port, config.host);
@@ -39,6 +43,7 @@ export async function startWebserver(
       app, url,
       close: async () => {
         await app.close();
+        await broker?.close();
         await db.close();
       },
     };

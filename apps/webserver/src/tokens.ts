@@ -6,6 +6,8 @@ export const REPOSITORIES = Symbol('REPOSITORIES');
 export const ON_CHANGE = Symbol('ON_CHANGE');
 /** `ClusterKey | null`: encrypts secret variables; null when the server was started without one. */
 export const CLUSTER_KEY = Symbol('CLUSTER_KEY');
+/** `Broker | null`: sends commands to workers (kill); null when the server has no broker connection. */
+export const BROKER = Symbol('BROKER');
 /** `() => Date`: the only clock services read. */
 export const CLOCK = Symbol('CLOCK');
 

@@ -4,12 +4,19 @@ const URL_OK = 'postgres://swarmflow:secret@postgres:5432/swarmflow';
 
 describe('loadWebserverConfig', () => {
   it('applies the defaults', () => {
-    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toEqual({ databaseUrl: URL_OK, port: 8080, host: '0.0.0.0' });
+    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toEqual({ databaseUrl: URL_OK, port: 8080, host: '0.0.0.0', amqpUrl: null, brokerPrefix: '' });
   });
 
   it('reads port and host', () => {
     expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_WEB_PORT: '9000', SWARMFLOW_WEB_HOST: '127.0.0.1' }))
-      .toEqual({ databaseUrl: URL_OK, port: 9000, host: '127.0.0.1' });
+      .toEqual({ databaseUrl: URL_OK, port: 9000, host: '127.0.0.1', amqpUrl: null, brokerPrefix: '' });
+  });
+
+  it('reads the broker for commands to workers, and rejects a URL that is not amqp', () => {
+    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_AMQP_URL: 'amqp://u:p@mq:5672', SWARMFLOW_BROKER_PREFIX: 'x.' }))
+      .toMatchObject({ amqpUrl: 'amqp://u:p@mq:5672', brokerPrefix: 'x.' });
+    expect(() => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_AMQP_URL: 'http://mq' }))
+      .toThrow('SWARMFLOW_AMQP_URL: must be an amqp:// or amqps:// URL, e.g. amqp://user:password@rabbitmq:5672');
   });
 
   it('names the missing database variable', () => {

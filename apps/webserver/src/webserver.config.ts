@@ -11,6 +11,9 @@ export interface WebserverConfig {
   databaseUrl: string;
   port: number;
   host: string;
+  /** RabbitMQ, for commands to workers (`tasks kill`); null = no broker, kill answers 503. */
+  amqpUrl: string | null;
+  brokerPrefix: string;
 }
 
 export const DEFAULT_WEB_PORT = 8080;
@@ -35,5 +38,9 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
     throw new WebserverConfigError('SWARMFLOW_WEB_PORT', `must be a port number between 0 and 65535 (got ${JSON.stringify(rawPort)})`);
   }
   const host = env.SWARMFLOW_WEB_HOST?.trim() || DEFAULT_WEB_HOST;
-  return { databaseUrl, port, host };
+  const amqpUrl = env.SWARMFLOW_AMQP_URL?.trim() || null;
+  if (amqpUrl && !/^amqps?:\/\/./.test(amqpUrl)) {
+    throw new WebserverConfigError('SWARMFLOW_AMQP_URL', 'must be an amqp:// or amqps:// URL, e.g. amqp://user:password@rabbitmq:5672');
+  }
+  return { databaseUrl, port, host, amqpUrl, brokerPrefix: env.SWARMFLOW_BROKER_PREFIX ?? '' };
 }

@@ -50,10 +50,10 @@ describeWithPostgres('webserver REST API', () => {
     it('lists import errors, workers and pools', async () => {
       const errors = await api().get('/api/v1/import-errors').expect(200);
       expect(errors.body).toEqual([{ fileloc: 'broken.ts', message: 'broken.ts: SyntaxError: Unexpected token', at: now.toISOString() }]);
-      await repos.workers.recordHeartbeats([{ name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, state: 'active', running: [] }], now);
+      await repos.workers.recordHeartbeats([{ name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, gpus: 2, state: 'active', running: [] }], now);
       const workers = await api().get('/api/v1/workers').expect(200);
       expect(workers.body).toEqual([{
-        name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, state: 'active', running: [],
+        name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, gpus: 2, state: 'active', running: [],
         firstSeenAt: now.toISOString(), lastHeartbeatAt: now.toISOString(),
       }]);
       const pools = await api().get('/api/v1/pools').expect(200);

@@ -1,17 +1,19 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import type { Repositories } from '@swarmflow/persistence';
+import type { Broker } from '@swarmflow/messaging';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { DagsController } from './http/dags.controller';
 import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
 import { ClearService } from './services/clear.service';
+import { KillService } from './services/kill.service';
 import { DagQueriesService } from './services/dag-queries.service';
 import { RunQueriesService } from './services/run-queries.service';
 import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
-import { CLOCK, CLUSTER_KEY, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { BROKER, CLOCK, CLUSTER_KEY, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
 
 export interface WebserverModuleOptions {
   repos: Repositories;
@@ -19,6 +21,8 @@ export interface WebserverModuleOptions {
   clock?: Clock;
   /** Encrypts secret variables; without it, secrets cannot be written. */
   clusterKey?: ClusterKey | null;
+  /** Sends commands to workers (kill); without it, kill answers 503 `no_broker`. */
+  broker?: Broker | null;
 }
 
 @Module({})
@@ -32,7 +36,8 @@ export class WebserverModule {
         { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
-        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService,
+        { provide: BROKER, useValue: options.broker ?? null },
+        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService,
       ],
     };
   }

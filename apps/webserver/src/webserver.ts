@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ApiExceptionFilter } from './http/api-exception.filter';
@@ -20,6 +21,8 @@ export interface WebserverOptions {
    * the API still serves variables, but writing a secret answers 400 `no_cluster_key`.
    */
   clusterKey?: ClusterKey | null;
+  /** Sends commands to workers (`tasks kill`); without it, kill answers 503 `no_broker`. */
+  broker?: Broker | null;
 }
 
 /** Mount point of the REST API. */
@@ -33,7 +36,7 @@ export const API_PREFIX = 'api/v1';
 export async function createWebserver(options: WebserverOptions): Promise<INestApplication> {
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create(
-    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey }),
+    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker }),
     { logger: options.logger === false ? false : options.logger, abortOnError: false },
   );
   app.setGlobalPrefix(API_PREFIX);

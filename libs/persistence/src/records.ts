@@ -74,6 +74,8 @@ export interface WorkerRecord {
   hostname: string;
   queues: string[];
   concurrency: number;
+  /** GPUs it can hand to container tasks. */
+  gpus: number;
   state: string;
   running: { tiId: number; tryNumber: number }[];
   firstSeenAt: Date;

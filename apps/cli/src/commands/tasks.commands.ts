@@ -31,6 +31,16 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
       if (result.lines === 0) ctx.deps.stderr(`(no log lines for try ${result.tryNumber})\n`);
     });
 
+  tasks.command('kill')
+    .description('stop a running or queued task try wherever it runs (it ends failed, and is not retried)')
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'task id')
+    .action(async (dagId: string, runId: string, taskId: string) => {
+      const result = await ctx.client().killTask(dagId, runId, taskId);
+      ctx.print(`asked ${result.sentTo} to stop try ${result.tryNumber} of ${taskId} in run ${runId}`);
+    });
+
   tasks.command('clear')
     .description('run a finished task again (the run goes back to running)')
     .argument('<dag>', 'DAG id')

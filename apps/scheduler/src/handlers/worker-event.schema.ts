@@ -15,11 +15,12 @@ const finished = z.object({
   outcome: z.enum(['success', 'failed', 'skipped']), exitCode: z.number().int().nullable(),
   signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: z.string(),
   startedAt: z.string().optional(),
+  retryable: z.boolean().optional(),
 });
 
 const heartbeat = z.object({
   type: z.literal('worker.heartbeat'), worker: z.string(), hostname: z.string(), queues: z.array(z.string()),
-  concurrency: z.number().int(), running: z.array(z.object(tryRef)),
+  concurrency: z.number().int(), gpus: z.number().int().min(0).optional(), running: z.array(z.object(tryRef)),
   state: z.enum(['active', 'draining', 'stopped']), at: z.string(),
 });
 

@@ -1,6 +1,7 @@
 import type { WorkerEvent } from '@swarmflow/core';
 import { EVENTS_QUEUE, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
 import { SchedulingService, type IterationResult, type SchedulingOptions, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
@@ -54,8 +55,9 @@ export class SchedulerRunner {
     private readonly logger: SchedulerLogger,
     private readonly options: SchedulingOptions = DEFAULT_SCHEDULING_OPTIONS,
     private readonly clock: () => Date = () => new Date(),
+    clusterKey: ClusterKey | null = null,
   ) {
-    this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m));
+    this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m), clusterKey);
   }
 
   async start(): Promise<void> {

@@ -1,11 +1,13 @@
 import {
-  afterFailure, decideTransition, dueLogicalDates, planRun, renderCommand, resolveParams, retryDelayMs, runOutcome,
-  templateContext, type SerializedDag, type TaskMessage, type TaskSpec, type TiState, type WorkerEvent,
+  afterFailure, decideTransition, dueLogicalDates, planRun, resolveParams, retryDelayMs, runOutcome,
+  type SerializedDag, type TaskMessage, type TaskSpec, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
-import type { OutboxMessage, Queryable, Repositories, TaskInstance, TiTransition } from '@swarmflow/persistence';
+import type { OutboxMessage, Queryable, Repositories, TaskInstance, TiTransition, WorkerRecord } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
-import { RunCache, type RunFacts } from './run-cache';
+import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } from './task-message.builder';
+import { RunCache } from './run-cache';
 
 export interface SchedulingOptions {
   /** How often time-driven work runs: cron, retry delays, heartbeat expiry. */
@@ -52,11 +54,15 @@ export class SchedulingService {
   private readonly runs: RunCache;
   /** Pool sizes, re-read every tick (a changed pool applies within one tick). */
   private pools: Map<string, number> | null = null;
+  /** Active workers (queues, GPUs), re-read every tick, for the GPU capacity check. */
+  private liveWorkers: WorkerRecord[] | null = null;
 
   constructor(
     private readonly repos: Repositories,
     private readonly options: SchedulingOptions = DEFAULT_SCHEDULING_OPTIONS,
     private readonly log: (msg: string) => void = () => {},
+    /** Encrypts plain variables a task mounts; null = only secret variables (already encrypted) can be mounted. */
+    private readonly clusterKey: ClusterKey | null = null,
   ) {
     this.runs = new RunCache(repos);
   }
@@ -73,7 +79,10 @@ export class SchedulingService {
     if (published.length > 0) prelude.push(`DELETE FROM outbox WHERE id IN (${published.map((id) => Math.trunc(id)).join(',')})`);
     return this.repos.db.transaction(async (tx) => {
       const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites() };
-      if (tick) this.pools = null;
+      if (tick) {
+        this.pools = null;
+        this.liveWorkers = null;
+      }
       const eventsApplied = await this.applyEvents(events, now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
@@ -117,7 +126,8 @@ export class SchedulingService {
       }
     }
     await this.repos.workers.recordHeartbeats([...beats.values()].map((b) => ({
-      name: b.worker, hostname: b.hostname, queues: b.queues, concurrency: b.concurrency, state: b.state, running: b.running,
+      name: b.worker, hostname: b.hostname, queues: b.queues, concurrency: b.concurrency, gpus: b.gpus ?? 0, state: b.state,
+      running: b.running,
     })), now, tx);
 
     const tis = await this.repos.tis.byIds([...byTi.keys()], tx);
@@ -155,7 +165,8 @@ export class SchedulingService {
           steps.push({ from: 'queued', to: 'running', tryNumber: cur.tryNumber, reason: `on ${e.worker}` });
           cur = { ...cur, state: 'running', worker: e.worker, startedAt: new Date(e.startedAt) };
         }
-        const retry = e.outcome === 'failed' ? failurePolicy(cur, task, now) : null;
+        // retryable=false: a user's cancel, a task no worker can run: the try fails for good.
+        const retry = e.outcome !== 'failed' ? null : e.retryable === false ? { to: 'failed' as const, nextRetryAt: null } : failurePolicy(cur, task, now);
         const to: TiState = retry ? retry.to : e.outcome;
         if (decideTransition(cur, to, e.tryNumber) !== 'apply') continue;
         // The exit code has its own column; the reason is for what it does not say (timeout, cancel, signal).
@@ -310,7 +321,10 @@ export class SchedulingService {
       perDag.set(ti.dagId, (perDag.get(ti.dagId) ?? 0) - 1);
     }
     const pools = (this.pools ??= new Map((await this.repos.pools.list(tx)).map((p) => [p.name, p.slots])));
+    const workers = (this.liveWorkers ??= (await this.repos.workers.list(tx)).filter((w) => w.state === 'active'));
     const facts = await this.runs.get(candidates.map((c) => c.runPk), tx);
+    const keys = variableKeysOf(candidates.map((c) => facts.get(c.runPk) && taskOf(facts.get(c.runPk)!.dag, c.taskId)).filter((t): t is TaskSpec => !!t));
+    const variables = new Map(keys.length ? (await this.repos.variables.many(keys, tx)).map((v) => [v.key, v]) : []);
     let queuedCount = 0;
     for (const ti of candidates) {
       const f = facts.get(ti.runPk);
@@ -330,10 +344,12 @@ export class SchedulingService {
       };
       let rendered: TaskMessage;
       try {
-        rendered = taskMessage(queued, task, f);
+        checkGpuCapacity(task, workers);
+        rendered = buildTaskMessage(queued, task, f, variables, this.clusterKey);
       } catch (err) {
-        // A template that cannot render fails this try with the reason; retrying would not help.
-        const reason = `template error: ${(err as Error).message}`;
+        // A template that cannot render, a missing variable, GPUs no worker has: the try
+        // fails with the reason, as retrying would not help.
+        const reason = err instanceof DispatchError ? err.message : `template error: ${(err as Error).message}`;
         writes.add({
           before: ti, after: { ...queued, state: 'failed', reason, endedAt: now },
           steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }, { from: 'queued', to: 'failed', tryNumber, reason }],
@@ -368,17 +384,4 @@ function taskOf(dag: SerializedDag, taskId: string): TaskSpec | undefined {
   let index = taskIndex.get(dag);
   if (!index) taskIndex.set(dag, (index = new Map(dag.tasks.map((t) => [t.id, t]))));
   return index.get(taskId);
-}
-
-/** The task message of one try: templates rendered against the run's params, conf and dates. */
-function taskMessage(ti: TaskInstance, task: TaskSpec, f: RunFacts): TaskMessage {
-  const ctx = templateContext({
-    dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber,
-    logicalDate: f.run.logicalDate, params: f.run.params, conf: f.run.conf,
-  });
-  return {
-    tiId: ti.id, dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber, queue: task.queue,
-    command: renderCommand(task.command, ctx), env: task.env, cwd: task.cwd, timeoutMs: task.timeoutMs,
-    skipExitCode: task.skipExitCode, priority: task.priority,
-  };
 }

@@ -1,7 +1,7 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
 import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
 import { DuplicateRunError } from '@swarmflow/persistence';
-import { ConflictError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
+import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import type { ApiErrorBody } from './api.types';
 import { RequestValidationError } from './zod-validation.pipe';
 
@@ -29,6 +29,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);
   // 400, not 5xx: the request cannot be served as asked; storing the variable as not secret, or a key on the server, fixes it.
   if (err instanceof NoClusterKeyError) return withField(400, err.reason, err.message, err.field);
+  // 503: the server is missing a service it needs for this request; configuring it fixes it.
+  if (err instanceof NoBrokerError) return withField(503, err.reason, err.message, undefined);
   if (err instanceof HttpException && err.getStatus() < 500) {
     const status = err.getStatus();
     // Nest turns body-parser's SyntaxError into a bare BadRequestException carrying JSON.parse's message.

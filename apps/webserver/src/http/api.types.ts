@@ -166,6 +166,15 @@ export interface TaskLogsDto {
   finished: boolean;
 }
 
+export interface KillResultDto {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  /** The worker told to stop it, or "all workers" while it was still queued. */
+  sentTo: string;
+}
+
 export interface ClearResultDto {
   dagId: string;
   runId: string;
@@ -184,6 +193,8 @@ export interface WorkerDto {
   hostname: string;
   queues: string[];
   concurrency: number;
+  /** GPUs the worker can hand to container tasks. */
+  gpus: number;
   state: string;
   running: { tiId: number; tryNumber: number }[];
   firstSeenAt: string;

@@ -1,10 +1,11 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
 import { ClearService } from '../services/clear.service';
+import { KillService } from '../services/kill.service';
 import { DagQueriesService, type DagView } from '../services/dag-queries.service';
 import { RunQueriesService } from '../services/run-queries.service';
 import { TriggerService } from '../services/trigger.service';
 import type {
-  ClearResultDto, DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
+  ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
 } from './api.types';
 import {
   toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDto, toTaskInstanceDto,
@@ -23,6 +24,7 @@ export class DagsController {
     @Inject(RunQueriesService) private readonly runs: RunQueriesService,
     @Inject(TriggerService) private readonly triggers: TriggerService,
     @Inject(ClearService) private readonly clears: ClearService,
+    @Inject(KillService) private readonly kills: KillService,
   ) {}
 
   @Get()
@@ -94,5 +96,17 @@ export class DagsController {
   ): Promise<ClearResultDto> {
     const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false);
     return { dagId, runId, cleared };
+  }
+
+  /** Stops the try wherever it runs (its worker reports it failed, not retried). 202: the worker acts on it. */
+  @Post(':dagId/runs/:runId/tasks/:taskId/kill')
+  @HttpCode(202)
+  async kill(
+    @Param('dagId') dagId: string,
+    @Param('runId') runId: string,
+    @Param('taskId') taskId: string,
+  ): Promise<KillResultDto> {
+    const result = await this.kills.kill(dagId, runId, taskId);
+    return { dagId, runId, taskId, ...result };
   }
 }

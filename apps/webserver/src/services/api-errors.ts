@@ -12,7 +12,7 @@ export class NotFoundError extends Error {
   }
 }
 
-export type ConflictReason = 'task_busy' | 'dag_inactive' | 'concurrent_change';
+export type ConflictReason = 'task_busy' | 'task_not_running' | 'dag_inactive' | 'concurrent_change';
 
 /** The request is valid but the current state forbids it; retrying later may succeed. */
 export class ConflictError extends Error {
@@ -35,5 +35,15 @@ export class NoClusterKeyError extends Error {
     super('secret variables are encrypted with the cluster key, and this server has none: set SWARMFLOW_CLUSTER_KEY ' +
       '(a base64 32-byte key, e.g. from `openssl rand -base64 32`) or SWARMFLOW_CLUSTER_KEY_FILE (a Docker secret) ' +
       'to the same key on the webserver, schedulers and workers, and restart the webserver');
+  }
+}
+
+/** A command for the workers (kill) needs the broker, and this server has no connection to it. */
+export class NoBrokerError extends Error {
+  override name = 'NoBrokerError';
+  readonly reason = 'no_broker';
+
+  constructor() {
+    super('this webserver has no broker connection to send commands to workers: set SWARMFLOW_AMQP_URL on the webserver and restart it');
   }
 }

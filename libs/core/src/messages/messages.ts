@@ -63,6 +63,8 @@ export interface TaskFinishedEvent {
    * `task.started`, so this is its only start time. Absent from older workers.
    */
   startedAt?: string;
+  /** False when retrying cannot help (cancelled by a user, asks for more GPUs than the worker has): the try fails for good. Absent = true. */
+  retryable?: boolean;
   at: string;
 }
 
@@ -72,6 +74,8 @@ export interface WorkerHeartbeatEvent {
   hostname: string;
   queues: string[];
   concurrency: number;
+  /** GPUs this worker can hand to container tasks (0 = none). Absent from older workers. */
+  gpus?: number;
   /** Task instance tries running on this worker now. */
   running: { tiId: number; tryNumber: number }[];
   /** 'active' takes work; 'draining' finishes what it runs and stops; 'stopped' has exited. */

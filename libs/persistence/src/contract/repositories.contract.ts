@@ -103,7 +103,7 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
     });
 
     it('marks workers lost after their heartbeats stop', async () => {
-      await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, state: 'active', running: [] }], now);
+      await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running: [] }], now);
       const lost = await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() + 1000), tx));
       expect(lost).toEqual(['w1']);
       expect((await repos.workers.list())[0]).toMatchObject({ name: 'w1', state: 'lost', queues: ['default'] });

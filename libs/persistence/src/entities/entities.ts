@@ -127,6 +127,8 @@ export class WorkerEntity {
   @Column({ type: 'varchar', length: 250 }) hostname!: string;
   @Column({ type: 'jsonb' }) queues!: string[];
   @Column({ type: 'int' }) concurrency!: number;
+  /** GPUs the worker can hand to container tasks. */
+  @Column({ type: 'int', default: 0 }) gpus!: number;
   @Column({ type: 'varchar', length: 20 }) state!: string;
   @Column({ type: 'jsonb' }) running!: unknown;
   @Column({ name: 'first_seen_at', type: 'timestamptz' }) firstSeenAt!: Date;

@@ -11,15 +11,16 @@ export class WorkerRepository {
   async recordHeartbeats(beats: WorkerHeartbeat[], now: Date, q: Queryable = this.db): Promise<void> {
     if (beats.length === 0) return;
     await q.query(
-      `INSERT INTO worker (name, hostname, queues, concurrency, state, running, first_seen_at, last_heartbeat_at)
-       SELECT u.name, u.hostname, u.queues, u.concurrency, u.state, u.running, $7, $7
-       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::jsonb[])
-         AS u(name, hostname, queues, concurrency, state, running)
+      `INSERT INTO worker (name, hostname, queues, concurrency, state, running, gpus, first_seen_at, last_heartbeat_at)
+       SELECT u.name, u.hostname, u.queues, u.concurrency, u.state, u.running, u.gpus, $8, $8
+       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::jsonb[], $7::int[])
+         AS u(name, hostname, queues, concurrency, state, running, gpus)
        ON CONFLICT (name) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
          concurrency = excluded.concurrency, state = excluded.state, running = excluded.running,
-         last_heartbeat_at = excluded.last_heartbeat_at`,
+         gpus = excluded.gpus, last_heartbeat_at = excluded.last_heartbeat_at`,
       [beats.map((b) => b.name), beats.map((b) => b.hostname), beats.map((b) => JSON.stringify(b.queues)),
-        beats.map((b) => b.concurrency), beats.map((b) => b.state), beats.map((b) => JSON.stringify(b.running)), now],
+        beats.map((b) => b.concurrency), beats.map((b) => b.state), beats.map((b) => JSON.stringify(b.running)),
+        beats.map((b) => b.gpus), now],
     );
   }
 
@@ -31,10 +32,10 @@ export class WorkerRepository {
     return rows.map((r: any) => r.name);
   }
 
-  async list(): Promise<WorkerRecord[]> {
-    const rows = await this.db.query(`SELECT * FROM worker ORDER BY name`);
+  async list(q: Queryable = this.db): Promise<WorkerRecord[]> {
+    const rows = await q.query(`SELECT * FROM worker ORDER BY name`);
     return rows.map((r: any) => ({
-      name: r.name, hostname: r.hostname, queues: r.queues, concurrency: r.concurrency, state: r.state,
+      name: r.name, hostname: r.hostname, queues: r.queues, concurrency: r.concurrency, gpus: r.gpus, state: r.state,
       running: r.running, firstSeenAt: new Date(r.first_seen_at), lastHeartbeatAt: new Date(r.last_heartbeat_at),
     }));
   }

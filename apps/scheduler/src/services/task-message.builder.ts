@@ -1,0 +1,86 @@
+import { renderCommand, renderTemplate, templateContext, type TaskMessage, type TaskSpec } from '@swarmflow/core';
+import type { TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
+import type { RunFacts } from './run-cache';
+
+/** Why a try cannot be dispatched at all; it fails with this reason (retrying would not help). */
+export class DispatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DispatchError';
+  }
+}
+
+/** Variables by key, as stored (a secret's value is its cluster-key token). */
+export type VariableLookup = ReadonlyMap<string, VariableRecord>;
+
+/** The variable keys the given tasks need sealed into their messages. */
+export function variableKeysOf(tasks: Iterable<TaskSpec>): string[] {
+  const keys = new Set<string>();
+  for (const task of tasks) {
+    for (const key of task.secrets ?? []) keys.add(key);
+    if (task.docker?.registryCredentials) keys.add(task.docker.registryCredentials);
+  }
+  return [...keys];
+}
+
+/**
+ * A GPU task no live worker of its queue could ever run fails at once instead of waiting
+ * forever. With no live worker on the queue it waits: one may come.
+ */
+export function checkGpuCapacity(task: TaskSpec, workers: readonly WorkerRecord[]): void {
+  const wanted = task.docker?.gpus ?? 0;
+  if (wanted === 0) return;
+  const serving = workers.filter((w) => w.queues.includes(task.queue));
+  if (serving.length === 0 || serving.some((w) => w.gpus >= wanted)) return;
+  const most = Math.max(...serving.map((w) => w.gpus));
+  const list = serving.map((w) => `${w.name}: ${w.gpus}`).join(', ');
+  throw new DispatchError(
+    `asks for ${wanted} GPU(s) but the workers of queue "${task.queue}" have at most ${most} (${list}). ` +
+    `Fix: start a worker with --gpus listing ${wanted} GPU ids on that queue, or lower resources.gpus`,
+  );
+}
+
+/**
+ * The task message of one try: templates rendered against the run's params, conf and
+ * dates; the variables it mounts and its registry credentials encrypted with the cluster
+ * key, so the broker never carries a plaintext secret. A secret is stored as a
+ * cluster-key token already and is copied as is; a plain variable is encrypted here.
+ */
+export function buildTaskMessage(
+  ti: TaskInstance, task: TaskSpec, f: RunFacts, variables: VariableLookup, key: ClusterKey | null,
+): TaskMessage {
+  const ctx = templateContext({
+    dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber,
+    logicalDate: f.run.logicalDate, params: f.run.params, conf: f.run.conf,
+  });
+  const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, ctx, `env.${k}`)]));
+  const message: TaskMessage = {
+    tiId: ti.id, dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber, queue: task.queue,
+    command: renderCommand(task.command, ctx), env, cwd: task.cwd, timeoutMs: task.timeoutMs,
+    skipExitCode: task.skipExitCode, priority: task.priority, kind: task.kind ?? 'process',
+  };
+  if (task.kind === 'docker' && task.docker) {
+    const d = task.docker;
+    message.docker = {
+      ...d,
+      image: renderTemplate(d.image, ctx, 'docker.image'),
+      entrypoint: d.entrypoint && d.entrypoint.map((part, i) => renderTemplate(part, ctx, `docker.entrypoint[${i}]`)),
+    };
+    message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal(k, variables, key) }));
+    if (d.registryCredentials) message.registryAuth = seal(d.registryCredentials, variables, key);
+  }
+  return message;
+}
+
+function seal(name: string, variables: VariableLookup, key: ClusterKey | null): string {
+  const variable = variables.get(name);
+  if (!variable) {
+    throw new DispatchError(`variable "${name}" does not exist. Fix: swarmflow variables set ${name} - --secret (the value is read from stdin)`);
+  }
+  if (variable.isSecret) return variable.value;
+  if (!key) {
+    throw new DispatchError(`variable "${name}" must be encrypted for the task message, but the scheduler has no cluster key. Fix: set SWARMFLOW_CLUSTER_KEY (or SWARMFLOW_CLUSTER_KEY_FILE) on the scheduler`);
+  }
+  return key.encrypt(variable.value);
+}

@@ -1,0 +1,85 @@
+import type { INestApplication } from '@nestjs/common';
+import type { ControlMessage, SerializedDag } from '@swarmflow/core';
+import { controlQueue, MemoryBroker } from '@swarmflow/messaging';
+import { Database, Repositories } from '@swarmflow/persistence';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import request from 'supertest';
+import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
+import { createWebserver } from './webserver';
+
+describeWithPostgres('POST …/tasks/:task/kill', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let repos: Repositories;
+  let app: INestApplication;
+  let bare: INestApplication;
+  let dag: SerializedDag;
+  const broker = new MemoryBroker();
+  const received = new Map<string, ControlMessage[]>();
+  const now = new Date('2025-03-01T12:00:00.000Z');
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = new Database({ url: testDb.url, poolSize: 4 });
+    repos = new Repositories(db);
+    [dag] = await seedDags(repos, [TRAIN_DAG], now);
+    await broker.start();
+    for (const worker of ['worker-a', 'worker-b']) {
+      received.set(worker, []);
+      await broker.consume<ControlMessage>(controlQueue(worker), (m) => {
+        received.get(worker)!.push(m.body);
+        m.ack();
+      }, { prefetch: 10 });
+    }
+    app = await createWebserver({ repos, logger: false, clock: () => now, broker });
+    bare = await createWebserver({ repos, logger: false, clock: () => now });
+    await request(app.getHttpServer()).post('/api/v1/dags/train_ml1m/runs').send({ runId: 'r1' }).expect(201);
+    const run = (await repos.runs.get('train_ml1m', 'r1'))!;
+    await setRunStates(repos, run, dag, 'running', {
+      extract: { state: 'success', tryNumber: 1, worker: 'worker-a' },
+      train: { state: 'running', tryNumber: 2, worker: 'worker-a' },
+      lint: { state: 'queued', tryNumber: 1 },
+    });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await bare?.close();
+    await broker.close();
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  const kill = (server: INestApplication, task: string) => request(server.getHttpServer()).post(`/api/v1/dags/train_ml1m/runs/r1/tasks/${task}/kill`);
+  const settled = () => new Promise((r) => setImmediate(r));
+
+  it('tells the worker running the try to cancel it', async () => {
+    const res = await kill(app, 'train').expect(202);
+    expect(res.body).toEqual({ dagId: 'train_ml1m', runId: 'r1', taskId: 'train', tryNumber: 2, sentTo: 'worker-a' });
+    await settled();
+    expect(received.get('worker-a')).toContainEqual({ type: 'task.cancel', tiId: expect.any(Number), tryNumber: 2 });
+    expect(received.get('worker-b')).toEqual([]);
+  });
+
+  it('tells every worker while the try is still queued', async () => {
+    received.get('worker-a')!.length = 0;
+    const res = await kill(app, 'lint').expect(202);
+    expect(res.body.sentTo).toBe('all workers');
+    await settled();
+    for (const worker of ['worker-a', 'worker-b']) expect(received.get(worker)).toEqual([{ type: 'task.cancel', tiId: expect.any(Number), tryNumber: 1 }]);
+  });
+
+  it('refuses a try that is not running, and names its state', async () => {
+    const res = await kill(app, 'extract').expect(409);
+    expect(res.body).toEqual({
+      reason: 'task_not_running',
+      message: 'train_ml1m.extract in run r1 is success, not running or queued: there is nothing to kill',
+    });
+  });
+
+  it('answers 503 naming the setting when the server has no broker', async () => {
+    const res = await kill(bare, 'train').expect(503);
+    expect(res.body.reason).toBe('no_broker');
+    expect(res.body.message).toContain('SWARMFLOW_AMQP_URL');
+  });
+});
