@@ -13,6 +13,8 @@ export interface SchedulerParts {
   tickMs: number;
   heartbeatTimeoutMs: number;
   dispatchBatch?: number;
+  /** See SchedulingOptions.outboxSweepAgeMs (default 10 s). */
+  outboxSweepAgeMs?: number;
   /** Encrypts the plain variables container tasks mount; null = only secret variables can be mounted. */
   clusterKey?: ClusterKey | null;
 }
@@ -32,6 +34,7 @@ export class Scheduler {
     this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs }, repos.dags);
     this.runner = new SchedulerRunner(repos, broker, logger, {
       tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
+      outboxSweepAgeMs: parts.outboxSweepAgeMs ?? 10_000,
     }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
   }

@@ -21,8 +21,6 @@ function settle(action: () => void): void {
   }
 }
 
-/** Outbox rows younger than this belong to a scheduler that is about to publish them itself. */
-const OUTBOX_SWEEP_AGE_MS = 10_000;
 const MAX_EVENTS_PER_ITERATION = 2000;
 
 /**
@@ -141,9 +139,10 @@ export class SchedulerRunner {
       for (const { msg } of batch) settle(() => msg.ack());
       try {
         await this.publish(result.outbox);
-        if (now.getTime() - this.lastSweep >= OUTBOX_SWEEP_AGE_MS) {
+        const sweepAge = this.options.outboxSweepAgeMs;
+        if (now.getTime() - this.lastSweep >= sweepAge) {
           this.lastSweep = now.getTime();
-          const swept = await this.repos.outbox.relay((m) => this.send(m), new Date(now.getTime() - OUTBOX_SWEEP_AGE_MS));
+          const swept = await this.repos.outbox.relay((m) => this.send(m), new Date(now.getTime() - sweepAge));
           if (swept > 0) this.logger.warn(`published ${swept} outbox message(s) left by an interrupted scheduler`);
         }
       } catch (err) {

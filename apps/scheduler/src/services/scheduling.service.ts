@@ -16,12 +16,18 @@ export interface SchedulingOptions {
   heartbeatTimeoutMs: number;
   /** Scheduled task instances considered per dispatch. */
   dispatchBatch: number;
+  /**
+   * Outbox rows older than this are published by the recovery sweep (what a crash between
+   * commit and publish left); younger ones belong to a scheduler about to publish them.
+   */
+  outboxSweepAgeMs: number;
 }
 
 export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   tickMs: 1000,
   heartbeatTimeoutMs: 30_000,
   dispatchBatch: 2048,
+  outboxSweepAgeMs: 10_000,
 };
 
 /** Serialises scheduling iterations between schedulers (HA). */
