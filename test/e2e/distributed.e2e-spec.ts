@@ -12,9 +12,9 @@ import { eventually, freePort, SwarmflowProcess } from '../support/processes';
 // not lose the run.
 
 const TASKS = 500;
-const wideDag = () => {
-  const lines = ['id: wide500', 'defaults: { retries: 2, retry_delay: 500ms }', 'tasks:'];
-  for (let i = 0; i < TASKS; i++) lines.push(`  t${i}: { shell: "sleep 0.02" }`);
+const wideDag = (id: string, tasks: number, command: string) => {
+  const lines = [`id: ${id}`, 'max_active_tasks: 64', 'defaults: { retries: 2, retry_delay: 500ms }', 'tasks:'];
+  for (let i = 0; i < tasks; i++) lines.push(`  t${i}: { shell: "${command}" }`);
   return lines.join('\n') + '\n';
 };
 
@@ -38,24 +38,24 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
       return w;
     };
 
-    const trigger = async (): Promise<string> => {
-      const res = await fetch(`${api}/api/v1/dags/wide500/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const trigger = async (dagId = 'wide500'): Promise<string> => {
+      const res = await fetch(`${api}/api/v1/dags/${dagId}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
       expect(res.status).toBe(201);
       return ((await res.json()) as { runId: string }).runId;
     };
 
-    const tisOf = async (runId: string): Promise<TaskInstance[]> => {
-      const run = await repos.runs.get('wide500', runId);
+    const tisOf = async (runId: string, dagId = 'wide500'): Promise<TaskInstance[]> => {
+      const run = await repos.runs.get(dagId, runId);
       return repos.tis.forRuns([run!.pk]);
     };
 
-    const finished = (runId: string) => eventually(async () => {
-      const run = await repos.runs.get('wide500', runId);
+    const finished = (runId: string, dagId = 'wide500') => eventually(async () => {
+      const run = await repos.runs.get(dagId, runId);
       return run && (run.state === 'success' || run.state === 'failed') ? run.state : undefined;
     }, 120_000, `run ${runId} to finish`, 200);
 
-    const progress = (runId: string, done: number) => eventually(async () => {
-      const n = (await tisOf(runId)).filter((t) => t.state === 'success').length;
+    const progress = (runId: string, done: number, dagId = 'wide500') => eventually(async () => {
+      const n = (await tisOf(runId, dagId)).filter((t) => t.state === 'success').length;
       return n >= done ? n : undefined;
     }, 60_000, `${done} tasks of ${runId} to succeed`, 50);
 
@@ -64,7 +64,9 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
       db = new Database({ url: testDb.url, poolSize: 2 });
       repos = new Repositories(db);
       folder = mkdtempSync(path.join(tmpdir(), 'swarmflow-e2e-'));
-      writeFileSync(path.join(folder, 'wide.yaml'), wideDag());
+      writeFileSync(path.join(folder, 'wide.yaml'), wideDag('wide500', TASKS, 'sleep 0.02'));
+      // Tries long enough to have reported task.started: a killed worker's must be found by heartbeat expiry.
+      writeFileSync(path.join(folder, 'slow.yaml'), wideDag('slow40', 40, 'sleep 1'));
       const port = await freePort();
       api = `http://127.0.0.1:${port}`;
       env = {
@@ -99,14 +101,18 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
     });
 
     it('still succeeds when a worker is killed with SIGKILL mid-run (its tasks are retried elsewhere)', async () => {
-      const runId = await trigger();
-      await progress(runId, 100);
+      const runId = await trigger('slow40');
+      // Kill it while the scheduler has it recorded running tries (their task.started is in).
+      await eventually(async () => {
+        const mine = (await tisOf(runId, 'slow40')).filter((t) => t.worker === 'worker-a' && t.state === 'running');
+        return mine.length > 0 ? mine : undefined;
+      }, 30_000, 'worker-a to run tries of slow40', 50);
       const victim = workers.find((w) => w.name === 'worker-a')!;
       victim.child.kill('SIGKILL');
       await victim.exited;
-      expect(await finished(runId)).toBe('success');
-      const tis = await tisOf(runId);
-      expect(tis.filter((t) => t.state === 'success')).toHaveLength(TASKS);
+      expect(await finished(runId, 'slow40')).toBe('success');
+      const tis = await tisOf(runId, 'slow40');
+      expect(tis.filter((t) => t.state === 'success')).toHaveLength(40);
       // The tasks worker-a was running when it died were failed by heartbeat expiry and ran again.
       const retried = tis.filter((t) => t.tryNumber > 1);
       expect(retried.length).toBeGreaterThan(0);

@@ -13,6 +13,7 @@ import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
 import { loadWebserverConfig } from '../../webserver/src/webserver.config';
 import { startWorker } from '../../worker/src/start-worker';
+import { discoverNvidiaGpus } from '../../worker/src/worker.config';
 import { runWorkerProcess } from '../../worker/src/main';
 
 /** The standalone home folder: embedded database, and where the CLI finds the server's URL. */
@@ -126,8 +127,8 @@ async function runStandalone(opts: StandaloneOptions): Promise<StandaloneServer>
   const scheduler = new Scheduler({ ...config, dagsFolder, clusterKey }, repos, broker, new Logger('scheduler'));
   await scheduler.start();
   const worker = await startWorker(
-    { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency },
-    broker, { logger: new Logger('worker') },
+    { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
+    broker, { logger: new Logger('worker'), clusterKey },
   );
   const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker });
   try {
@@ -198,11 +199,13 @@ export function registerServerCommands(program: Command): void {
     .description('run a worker: consumes the given queues and runs their tasks (no database access)')
     .option('--queues <list>', 'comma-separated queues to serve (default: $SWARMFLOW_WORKER_QUEUES or default)')
     .option('--concurrency <n>', 'tasks run at once (default: $SWARMFLOW_WORKER_CONCURRENCY or 4)')
-    .option('--name <name>', 'unique worker name (default: <hostname>-<pid>)')
-    .addHelpText('after', '\nEnvironment: SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX.\n' +
+    .option('--name <name>', 'unique worker name, stable across restarts so a restarted worker re-adopts its containers (default: <hostname>-<pid>)')
+    .option('--gpus <ids>', 'GPU ids this worker hands to container tasks, e.g. 0,1,2,3, or none (default: $SWARMFLOW_WORKER_GPUS, else found with nvidia-smi)')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX, SWARMFLOW_CLUSTER_KEY (decrypts the\n' +
+      'secrets of container tasks), SWARMFLOW_HEARTBEAT_INTERVAL; the Docker engine of DOCKER_HOST or /var/run/docker.sock.\n' +
       'SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM cancels them (reported failed).\n\n' +
       'Example: swarmflow worker --queues default,gpu --concurrency 4')
-    .action((opts: { queues?: string; concurrency?: string; name?: string }) => runWorkerProcess(opts).catch(fail));
+    .action((opts: { queues?: string; concurrency?: string; name?: string; gpus?: string }) => runWorkerProcess(opts).catch(fail));
 
   program
     .command('webserver')

@@ -5,8 +5,9 @@ import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError, type WorkerArgs }
 
 /**
  * Worker process: config from env and args, broker, worker, signals. First SIGTERM or
- * SIGINT drains (running tasks finish), a second one cancels them; both exit 0 once the
- * last heartbeat is out.
+ * SIGINT drains (running tasks and containers finish), a second one cancels them
+ * (containers are stopped); both exit 0 once the last heartbeat is out. A worker killed
+ * outright leaves its containers running: restarted with the same name, it re-adopts them.
  */
 export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(process.argv.slice(2))): Promise<void> {
   const logger = new Logger('Worker');
@@ -23,7 +24,7 @@ export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(proces
     url: config.amqpUrl, prefix: config.brokerPrefix, logger, connectionName: `swarmflow worker ${config.worker.name}`,
   });
   await broker.start();
-  const worker = await startWorker(config.worker, broker, { logger });
+  const worker = await startWorker(config.worker, broker, { logger, clusterKey: config.clusterKey });
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {

@@ -13,6 +13,10 @@ export interface TaskLogOptions {
   now: () => Date;
   /** A lost batch is logged, never fatal to the task. */
   onError: (err: unknown) => void;
+  /** Applied to every line before it is kept or published (secret values → `***`). Default: none. */
+  mask?: (line: string) => string;
+  /** `seq` of the first batch. Default 1; a worker that re-adopts a running container starts above what its predecessor published. */
+  firstSeq?: number;
 }
 
 /**
@@ -34,9 +38,12 @@ export class TaskLogPublisher {
     private readonly tiId: number,
     private readonly tryNumber: number,
     private readonly options: TaskLogOptions,
-  ) {}
+  ) {
+    this.seq = (options.firstSeq ?? 1) - 1;
+  }
 
-  add(stream: LogStream, line: string): void {
+  add(stream: LogStream, text: string): void {
+    const line = this.options.mask ? this.options.mask(text) : text;
     this.lines.push({ at: this.options.now().toISOString(), stream, line });
     if (stream !== 'system') {
       this.tailBuffer.push(line);

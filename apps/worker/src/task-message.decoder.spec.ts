@@ -25,6 +25,29 @@ describe('decodeTaskMessage', () => {
   });
 });
 
+describe('decodeTaskMessage of container tasks', () => {
+  const docker = {
+    image: 'trainer:1.4', pullPolicy: 'if-not-present', entrypoint: null, user: null, volumes: [], network: 'none', labels: {},
+    registryCredentials: null, cpus: null, memoryBytes: null, gpus: 1, gpuMode: 'runtime', runtime: null, autoRemove: true,
+    secretsPath: '/secrets/variables',
+  } as const;
+
+  it('keeps the container settings, sealed secrets and registry credentials; [] is the image\'s command', () => {
+    const task = taskMessage({ kind: 'docker', command: [], docker: { ...docker, volumes: [] }, secrets: [{ key: 'db.pw', ciphertext: 'v1.a.b.c' }], registryAuth: 'v1.x.y.z' });
+    expect(decodeTaskMessage(JSON.parse(JSON.stringify(task)))).toEqual(task);
+  });
+
+  it.each([
+    [{ kind: 'docker', docker: null }, 'docker'],
+    [{ kind: 'process', command: [] }, 'command'],
+    [{ kind: 'docker', docker: { ...docker, gpus: -1 } }, 'docker.gpus'],
+    [{ kind: 'docker', docker, secrets: [{ key: '../etc', ciphertext: 'x' }] }, 'secrets.0.key'],
+    [{ kind: 'docker', docker, secrets: [{ key: '..', ciphertext: 'x' }] }, 'secrets.0.key'],
+  ])('rejects %j naming the field', (override, field) => {
+    expect(() => decodeTaskMessage({ ...taskMessage(), ...override })).toThrow(expect.objectContaining({ field }));
+  });
+});
+
 describe('decodeControlMessage', () => {
   it('accepts cancel and drain, rejects anything else', () => {
     expect(decodeControlMessage({ type: 'task.cancel', tiId: 1, tryNumber: 2 })).toEqual({ type: 'task.cancel', tiId: 1, tryNumber: 2 });

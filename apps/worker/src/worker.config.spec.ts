@@ -1,12 +1,13 @@
 import { hostname } from 'node:os';
-import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError } from './worker.config';
+import { discoverNvidiaGpus, loadWorkerConfig, parseWorkerArgs, WorkerConfigError } from './worker.config';
 
 describe('loadWorkerConfig', () => {
   it('has defaults for everything', () => {
-    expect(loadWorkerConfig({})).toEqual({
+    expect(loadWorkerConfig({}, {}, () => [])).toEqual({
       amqpUrl: 'amqp://guest:guest@127.0.0.1:5672',
       brokerPrefix: undefined,
-      worker: { name: `${hostname()}-${process.pid}`, hostname: hostname(), queues: ['default'], concurrency: 4, heartbeatIntervalMs: 5000 },
+      worker: { name: `${hostname()}-${process.pid}`, hostname: hostname(), queues: ['default'], concurrency: 4, heartbeatIntervalMs: 5000, gpus: [] },
+      clusterKey: null,
     });
   });
 
@@ -40,6 +41,38 @@ describe('loadWorkerConfig', () => {
     expect(() => loadWorkerConfig({}, { concurrency: 'many' })).toThrow('--concurrency: must be an integer from 1 to 1024, got "many"');
   });
 
+  describe('GPUs', () => {
+    it('discovers them when neither --gpus nor SWARMFLOW_WORKER_GPUS is set', () => {
+      expect(loadWorkerConfig({}, {}, () => ['0', '1']).worker.gpus).toEqual(['0', '1']);
+    });
+
+    it('reads SWARMFLOW_WORKER_GPUS, and --gpus wins over it; none means none', () => {
+      const discover = (): string[] => { throw new Error('must not discover'); };
+      expect(loadWorkerConfig({ SWARMFLOW_WORKER_GPUS: '0, 1,2,3' }, {}, discover).worker.gpus).toEqual(['0', '1', '2', '3']);
+      expect(loadWorkerConfig({ SWARMFLOW_WORKER_GPUS: '0,1' }, parseWorkerArgs(['--gpus', '2,3']), discover).worker.gpus).toEqual(['2', '3']);
+      expect(loadWorkerConfig({ SWARMFLOW_WORKER_GPUS: 'none' }, {}, discover).worker.gpus).toEqual([]);
+      expect(loadWorkerConfig({}, { gpus: 'GPU-8f2a1c3e-0000-1111-2222-333344445555' }, discover).worker.gpus).toEqual(['GPU-8f2a1c3e-0000-1111-2222-333344445555']);
+    });
+
+    it('names the setting of a bad or repeated id', () => {
+      expect(() => loadWorkerConfig({ SWARMFLOW_WORKER_GPUS: '0,1,0' })).toThrow('SWARMFLOW_WORKER_GPUS: lists GPU 0 twice');
+      expect(() => loadWorkerConfig({}, { gpus: '0;1' })).toThrow(`--gpus: GPU id "0;1" may hold letters, digits, '_', '.', ':' and '-' only; give ids such as 0,1,2,3 or none`);
+    });
+
+    it('discovers with nvidia-smi, and finds none without it', () => {
+      const calls: string[] = [];
+      expect(discoverNvidiaGpus((file, args) => { calls.push([file, ...args].join(' ')); return '0\n1\n'; })).toEqual(['0', '1']);
+      expect(calls).toEqual(['nvidia-smi --query-gpu=index --format=csv,noheader']);
+      expect(discoverNvidiaGpus(() => { throw Object.assign(new Error('spawn nvidia-smi ENOENT'), { code: 'ENOENT' }); })).toEqual([]);
+    });
+  });
+
+  it('loads the cluster key, naming the variable when it is bad', () => {
+    const key = Buffer.alloc(32, 1).toString('base64');
+    expect(loadWorkerConfig({ SWARMFLOW_CLUSTER_KEY: key }, {}, () => []).clusterKey!.toBase64()).toBe(key);
+    expect(() => loadWorkerConfig({ SWARMFLOW_CLUSTER_KEY: 'short' }, {}, () => [])).toThrow(new WorkerConfigError('SWARMFLOW_CLUSTER_KEY', 'is not base64: it must hold a base64-encoded 32-byte key (generate one with `openssl rand -base64 32`)'));
+  });
+
   it('never echoes the AMQP URL, which holds the password', () => {
     expect(() => loadWorkerConfig({ SWARMFLOW_AMQP_URL: 'rabbit://u:hunter2@h' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
   });
@@ -51,7 +84,7 @@ describe('parseWorkerArgs', () => {
   });
 
   it('rejects unknown flags and missing values', () => {
-    expect(() => parseWorkerArgs(['--queue', 'x'])).toThrow('--queue: unknown argument; the worker takes --queues, --concurrency and --name');
+    expect(() => parseWorkerArgs(['--queue', 'x'])).toThrow('--queue: unknown argument; the worker takes --queues, --concurrency, --name and --gpus');
     expect(() => parseWorkerArgs(['--concurrency'])).toThrow('--concurrency: needs a value');
   });
 });

@@ -1,4 +1,6 @@
 import { parseDuration } from '@swarmflow/core';
+import { ClusterKey, ConfigError } from '@swarmflow/secrets';
+import { execFileSync } from 'node:child_process';
 import { hostname } from 'node:os';
 import type { WorkerOptions } from './worker.service';
 
@@ -20,6 +22,8 @@ export interface WorkerConfig {
   /** Prepended to exchange and queue names (one RabbitMQ, several installations or test runs). */
   brokerPrefix: string | undefined;
   worker: WorkerOptions;
+  /** Decrypts the secrets and registry credentials of container tasks; null = none set (such tasks fail). */
+  clusterKey: ClusterKey | null;
 }
 
 /** Command-line values; they win over the environment. */
@@ -27,6 +31,8 @@ export interface WorkerArgs {
   queues?: string;
   concurrency?: string;
   name?: string;
+  /** GPU ids, comma-separated (`0,1,2,3`), or `none`. */
+  gpus?: string;
 }
 
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
@@ -37,10 +43,16 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 /**
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
- * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`) and command-line values.
+ * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE`) and command-line values.
+ * GPUs not given are discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
  * Throws {@link WorkerConfigError} naming the first bad variable or flag.
  */
-export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, args: WorkerArgs = {}): WorkerConfig {
+export function loadWorkerConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  args: WorkerArgs = {},
+  discoverGpus: () => string[] = discoverNvidiaGpus,
+): WorkerConfig {
   const host = hostname();
   const setting = (flag: keyof WorkerArgs, variable: string): { source: string; value: string | undefined } =>
     args[flag] !== undefined ? { source: `--${flag}`, value: args[flag] } : { source: variable, value: nonEmpty(env[variable]) };
@@ -84,22 +96,58 @@ export function loadWorkerConfig(env: NodeJS.ProcessEnv = process.env, args: Wor
     throw new WorkerConfigError('SWARMFLOW_HEARTBEAT_INTERVAL', `must be a duration such as 5s or 500ms, got ${JSON.stringify(interval)}`);
   }
 
+  const gpusSetting = setting('gpus', 'SWARMFLOW_WORKER_GPUS');
+  const gpus = gpusSetting.value === undefined ? discoverGpus() : parseGpus(gpusSetting.source, gpusSetting.value);
+
+  let clusterKey: ClusterKey | null;
+  try {
+    clusterKey = ClusterKey.fromEnv(env);
+  } catch (err) {
+    if (err instanceof ConfigError) throw new WorkerConfigError(err.variable, err.problem);
+    throw err;
+  }
+
   return {
     amqpUrl,
     brokerPrefix: prefix === '' ? undefined : prefix,
-    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs },
+    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus },
+    clusterKey,
   };
 }
 
+/** `0,1,2,3` (ids or GPU UUIDs as nvidia-smi prints them); `none` = no GPU. */
+function parseGpus(source: string, text: string): string[] {
+  if (text === 'none') return [];
+  const ids = text.split(',').map((id) => id.trim()).filter((id) => id !== '');
+  const bad = ids.find((id) => !/^[A-Za-z0-9][A-Za-z0-9_.:-]*$/.test(id));
+  if (bad !== undefined) throw new WorkerConfigError(source, `GPU id ${JSON.stringify(bad)} may hold letters, digits, '_', '.', ':' and '-' only; give ids such as 0,1,2,3 or none`);
+  const twice = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (twice !== undefined) throw new WorkerConfigError(source, `lists GPU ${twice} twice`);
+  return ids;
+}
+
 /**
- * Reads `--queues a,b`, `--concurrency N`, `--name X` (also `--flag=value`). Throws
- * {@link WorkerConfigError} on an unknown flag or a missing value.
+ * GPU indexes from `nvidia-smi --query-gpu=index --format=csv,noheader`; none when the
+ * binary is missing or fails (a CPU-only host).
+ */
+export function discoverNvidiaGpus(run: (file: string, args: string[]) => string = (file, args) =>
+  execFileSync(file, args, { encoding: 'utf8', timeout: 10_000, stdio: ['ignore', 'pipe', 'ignore'] })): string[] {
+  try {
+    return run('nvidia-smi', ['--query-gpu=index', '--format=csv,noheader']).split('\n').map((l) => l.trim()).filter((l) => l !== '');
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Reads `--queues a,b`, `--concurrency N`, `--name X`, `--gpus 0,1` (also `--flag=value`).
+ * Throws {@link WorkerConfigError} on an unknown flag or a missing value.
  */
 export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
   const args: WorkerArgs = {};
   for (let i = 0; i < argv.length; i++) {
-    const match = /^--(queues|concurrency|name)(?:=(.*))?$/.exec(argv[i]);
-    if (!match) throw new WorkerConfigError(argv[i], 'unknown argument; the worker takes --queues, --concurrency and --name');
+    const match = /^--(queues|concurrency|name|gpus)(?:=(.*))?$/.exec(argv[i]);
+    if (!match) throw new WorkerConfigError(argv[i], 'unknown argument; the worker takes --queues, --concurrency, --name and --gpus');
     const value = match[2] ?? argv[++i];
     if (value === undefined || value.startsWith('--')) throw new WorkerConfigError(`--${match[1]}`, 'needs a value');
     args[match[1] as keyof WorkerArgs] = value;

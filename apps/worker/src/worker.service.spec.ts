@@ -281,7 +281,7 @@ describe('WorkerService', () => {
     await h.submit(task);
     const beat = await h.published.waitFor('a heartbeat with the task', () => h.published.heartbeats().find((b) => b.running.length > 0));
     expect(beat).toEqual({
-      type: 'worker.heartbeat', worker: 'w1', hostname: 'host1', queues: ['default', 'gpu'], concurrency: 3,
+      type: 'worker.heartbeat', worker: 'w1', hostname: 'host1', queues: ['default', 'gpu'], concurrency: 3, gpus: 0,
       running: [{ tiId: task.tiId, tryNumber: 1 }], state: 'active', at: expect.any(String),
     });
   });

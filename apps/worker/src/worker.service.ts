@@ -1,9 +1,14 @@
 import { Logger } from '@nestjs/common';
 import type { ControlMessage, TaskFinishedEvent, TaskMessage, TaskStartedEvent, WorkerHeartbeatEvent } from '@swarmflow/core';
-import { DEFAULT_GRACE_MS, inheritedEnv, runProcess, type ProcessRun } from '@swarmflow/executors';
+import {
+  DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
+  type ContainerResult, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
+} from '@swarmflow/executors';
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
 } from '@swarmflow/messaging';
+import { secretMasker, type ClusterKey } from '@swarmflow/secrets';
+import { existsSync } from 'node:fs';
 import { TaskLogPublisher } from './task-log.publisher';
 import { decodeControlMessage, decodeTaskMessage } from './task-message.decoder';
 import { describeEnd, formatSeconds, taskEnv, taskVerdict } from './task-outcome';
@@ -36,6 +41,11 @@ export interface WorkerOptions {
    * Default 50.
    */
   startedDelayMs?: number;
+  /**
+   * GPU ids this worker hands to container tasks (`0`, `1`, … or GPU UUIDs), each to one
+   * try at a time. Default none.
+   */
+  gpus?: string[];
 }
 
 /** What the worker logs through; Nest's `Logger` fits. */
@@ -51,6 +61,24 @@ export interface WorkerDeps {
   now?: () => Date;
   /** Default: the process executor. */
   runProcess?: typeof runProcess;
+  /**
+   * Runs container tasks and finds the ones this worker left before a restart. Default:
+   * the Docker engine of `DOCKER_HOST` or `/var/run/docker.sock`. null = no Docker: container
+   * tasks fail, nothing is re-adopted.
+   */
+  docker?: DockerExecutor | null;
+  /** Decrypts the secrets and registry credentials of container tasks. Default none: such tasks fail. */
+  clusterKey?: ClusterKey | null;
+}
+
+/** A running try, process or container. */
+interface TaskRun {
+  /** Pid of a process task; containers have none. */
+  readonly pid?: number | null;
+  /** Id of a container task once created. */
+  readonly containerId?: string | null;
+  readonly result: Promise<ProcessResult & { oomKilled?: boolean }>;
+  cancel(reason?: string): void;
 }
 
 /**
@@ -81,13 +109,42 @@ const CONTROL_PREFETCH = 16;
 const FINISHED_RETRY_DELAYS_MS = [200, 1000, 5000];
 const DEFAULT_MAX_BUFFER_WAIT_MS = 30_000;
 const DEFAULT_STARTED_DELAY_MS = 50;
+/** How long a `task.cancel` for a try not (yet) here is remembered: it may arrive before the task message. */
+const CANCEL_MEMORY_MS = 60 * 60 * 1000;
+/** The reason of a user's cancel; such a try is not retried. */
+const USER_CANCEL = 'cancelled';
+/** Listing this worker's containers at start gives up after this long (an unreachable DOCKER_HOST). */
+const REATTACH_LIST_TIMEOUT_MS = 10_000;
+/**
+ * Log batches of a re-adopted container start at 1,000,000 + seconds since 2024: after
+ * everything the previous worker published for the try (the sink orders by seq), and
+ * after an earlier adoption of the same container. Fits the sink's int column for decades.
+ */
+const adoptedFirstSeq = (): number => 1_000_000 + Math.floor((Date.now() - Date.UTC(2024, 0, 1)) / 1000);
+/** Worker-side labels of a container try, read back when it is re-adopted. */
+const WORKER_LABELS = {
+  queue: 'swarmflow.queue',
+  timeoutMs: 'swarmflow.timeout_ms',
+  skipExitCode: 'swarmflow.skip_exit_code',
+  /** Comma-separated GPU ids the try holds. */
+  gpus: 'swarmflow.gpus',
+  /** JSON array of the try's secrets as cluster-key tokens, to mask its log after a re-adoption. */
+  sealedSecrets: 'swarmflow.sealed_secrets',
+} as const;
 
 interface RunningTask {
   task: TaskMessage;
-  /** Acked once `task.started` is confirmed, or `task.finished` when no `task.started` was published. */
-  msg: BrokerMessage<unknown>;
-  run: ProcessRun;
+  /**
+   * Acked once `task.started` is confirmed, or `task.finished` when no `task.started` was
+   * published; null for a container re-adopted after a restart (settled by the previous worker, or requeued by the broker).
+   */
+  msg: BrokerMessage<unknown> | null;
+  run: TaskRun;
   logs: TaskLogPublisher;
+  /** GPU ids the try holds until it ends. */
+  gpuIds: string[];
+  /** Hides the try's secret values in `reason` (its log lines are masked by `logs`). */
+  mask: (text: string) => string;
   /** `Date.now()` at the spawn, for the elapsed time. */
   spawnedAt: number;
   /** The clock (`now`) at the spawn: `task.started`'s `at` and `task.finished`'s `startedAt`. */
@@ -112,9 +169,21 @@ interface BufferedTask {
 }
 
 /**
- * Consumes task queues, runs each task as a process, reports `task.started` /
- * `task.finished`, streams logs and heartbeats. It reports; the scheduler decides (no
- * retries here). Never touches the database.
+ * Consumes task queues, runs each task as a process or a sibling container, reports
+ * `task.started` / `task.finished`, streams logs and heartbeats. It reports; the
+ * scheduler decides (no retries here). Never touches the database.
+ *
+ * Container tasks go through the same slots, buffer and reports as processes. Their
+ * secrets are decrypted here with the cluster key, mounted by the executor, and masked
+ * (`***`) in every log line, the log tail and the reason. A GPU task starts once a slot
+ * and as many GPU ids as it asks for are free; it holds those ids alone until it ends,
+ * waiting in the buffer meanwhile (tasks behind it that need no GPU may start). A task
+ * asking for more GPUs than the worker has is failed at once, not retryable. At start,
+ * the containers a previous run of the same worker name left are re-adopted (see
+ * {@link start}).
+ *
+ * A `task.cancel` for a try that is not here is remembered for an hour: cancels of queued
+ * tries go to every worker, and may arrive before the task message.
  *
  * `task.started` is deferred by `startedDelayMs` (50 ms) after the spawn. A try whose
  * process ends within it publishes none: its `task.finished` carries `startedAt`, the
@@ -145,6 +214,13 @@ export class WorkerService {
   private readonly logFlushMs: number;
   private readonly maxBufferWaitMs: number;
   private readonly startedDelayMs: number;
+  /** Every GPU id this worker hands out, and those free now (in the configured order). */
+  private readonly gpuIds: readonly string[];
+  private freeGpus: string[];
+  private docker: DockerExecutor | null | undefined;
+  private readonly clusterKey: ClusterKey | null;
+  /** `tiId:tryNumber` → when the memory of its `task.cancel` expires; oldest first. */
+  private readonly cancelledTries = new Map<string, number>();
   /** What every task inherits (the worker's environment minus its `SWARMFLOW_*` settings), taken once. */
   private readonly baseEnv: Readonly<Record<string, string>>;
 
@@ -153,7 +229,7 @@ export class WorkerService {
   private readonly running = new Map<string, RunningTask>();
   /** Delivered tries waiting for a slot, oldest first (a Map iterates in insertion order). */
   private readonly buffered = new Map<string, BufferedTask>();
-  /** Ended tries whose last log batch and `task.finished` are being published. */
+  /** Ended (or refused) tries whose last log batch and `task.finished` are being published. */
   private readonly reporting = new Map<string, TaskMessage>();
   /** One timer for the whole buffer, due when its oldest task has waited `maxBufferWaitMs`. */
   private bufferTimer: NodeJS.Timeout | undefined;
@@ -188,6 +264,11 @@ export class WorkerService {
     this.maxBufferWaitMs = options.maxBufferWaitMs ?? DEFAULT_MAX_BUFFER_WAIT_MS;
     this.startedDelayMs = options.startedDelayMs ?? DEFAULT_STARTED_DELAY_MS;
     if (!(this.startedDelayMs >= 0)) throw new RangeError(`startedDelayMs must be 0 or more, got ${options.startedDelayMs}`);
+    this.gpuIds = [...(options.gpus ?? [])];
+    if (new Set(this.gpuIds).size !== this.gpuIds.length) throw new RangeError(`gpus lists an id twice: ${this.gpuIds.join(',')}`);
+    this.freeGpus = [...this.gpuIds];
+    this.docker = deps.docker;
+    this.clusterKey = deps.clusterKey ?? null;
     this.baseEnv = inheritedEnv();
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
   }
@@ -213,14 +294,18 @@ export class WorkerService {
   }
 
   /**
-   * Consumes the task queues (prefetch = concurrency) and the worker's control queue,
-   * and starts heartbeats. Throws {@link WorkerStateError} unless idle; on a broker error
-   * the consumers made so far are cancelled and the error is rethrown.
+   * Re-adopts the containers a previous run of this worker name left (running ones are
+   * followed to their end, ended ones reported at once; both hold their slots and GPUs and
+   * show in heartbeats), then consumes the task queues (prefetch = concurrency) and the
+   * worker's control queue, and starts heartbeats. Throws {@link WorkerStateError} unless
+   * idle; on a broker error the consumers made so far are cancelled and the error is rethrown.
    */
   async start(): Promise<void> {
     if (this.currentState !== 'idle') throw new WorkerStateError('start', this.currentState);
     // Active before consuming: a delivery may arrive before consume() resolves.
     this.currentState = 'active';
+    // Before consuming: re-adopted containers hold slots and GPUs.
+    await this.reattach();
     try {
       this.controlConsumer = await this.broker.consume(controlQueue(this.name), (msg) => this.onControl(msg), {
         prefetch: CONTROL_PREFETCH,
@@ -241,7 +326,8 @@ export class WorkerService {
     }
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatIntervalMs);
     await this.heartbeat();
-    this.logger.log(`serving ${this.options.queues.join(', ')} with ${this.options.concurrency} slots`);
+    this.logger.log(`serving ${this.options.queues.join(', ')} with ${this.options.concurrency} slots` +
+      (this.gpuIds.length > 0 ? ` and GPUs ${this.gpuIds.join(',')}` : ''));
   }
 
   /**
@@ -281,12 +367,28 @@ export class WorkerService {
     return drained;
   }
 
-  /** Cancels a running try (reported failed with `reason`); false when it does not run here. */
-  cancelTask(tiId: number, tryNumber: number, reason = 'cancelled'): boolean {
-    const entry = this.running.get(runKey(tiId, tryNumber));
-    if (!entry) return false;
-    this.cancelEntry(entry, reason);
+  /**
+   * Cancels a try running here (stops its process or container) or waiting in the buffer;
+   * either is reported failed with `reason` ('cancelled' = a user's: not retryable).
+   * False when the try is not here.
+   */
+  cancelTask(tiId: number, tryNumber: number, reason = USER_CANCEL): boolean {
+    const key = runKey(tiId, tryNumber);
+    const entry = this.running.get(key);
+    if (entry) {
+      this.cancelEntry(entry, reason);
+      return true;
+    }
+    const waiting = this.buffered.get(key);
+    if (!waiting) return false;
+    this.buffered.delete(key);
+    this.refuse(waiting.task, waiting.msg, reason, reason !== USER_CANCEL);
     return true;
+  }
+
+  /** GPU ids free now (tests, health). */
+  freeGpuIds(): string[] {
+    return [...this.freeGpus];
   }
 
   /** Resolves once the worker is stopped (after a drain, a shutdown, or a failed start). */
@@ -316,7 +418,18 @@ export class WorkerService {
       msg.nack(true);
       return;
     }
-    if (this.running.size < this.options.concurrency) return this.startTask(task, msg);
+    if ((this.cancelledTries.get(key) ?? 0) > Date.now()) {
+      // Cancelled while queued: the cancel went to every worker and reached this one first.
+      this.cancelledTries.delete(key);
+      this.refuse(task, msg, USER_CANCEL, false);
+      return;
+    }
+    const gpus = gpusOf(task);
+    if (gpus > this.gpuIds.length) {
+      this.refuse(task, msg, `needs ${gpus} GPUs, worker ${this.name} has ${this.gpuIds.length}`, false);
+      return;
+    }
+    if (this.canStart(task)) return this.startTask(task, msg);
     if (this.buffered.size >= this.options.concurrency) {
       // Only with several task queues, each with its own prefetch window.
       this.giveBackAndHold([msg]);
@@ -333,29 +446,42 @@ export class WorkerService {
    */
   private startTask(task: TaskMessage, msg: BrokerMessage<unknown>): void {
     const key = runKey(task.tiId, task.tryNumber);
-    const logs = new TaskLogPublisher(this.broker, task.tiId, task.tryNumber, {
-      flushMs: this.logFlushMs,
-      maxLines: LOG_BATCH_LINES,
-      tailLines: LOG_TAIL_LINES,
-      now: this.now,
-      onError: (err) => this.logger.warn(`lost a log batch of task instance ${task.tiId} try ${task.tryNumber}: ${errorMessage(err)}`),
-    });
+    const gpuIds = this.freeGpus.splice(0, gpusOf(task));
+    let secrets: SecretFile[] = [];
+    let registryAuth: RegistryAuth | null = null;
+    let unsealError: string | null = null;
+    try {
+      ({ secrets, registryAuth } = this.unseal(task));
+    } catch (err) {
+      unsealError = errorMessage(err);
+    }
+    const mask = secretMasker([...secrets.map((s) => s.value), ...(registryAuth ? [registryAuth.password] : [])]);
+    const logs = this.logPublisher(task, mask);
     const spawnedAt = Date.now();
     const startedAt = this.now().toISOString();
-    const run = this.run({
-      command: task.command,
-      env: taskEnv(task),
-      baseEnv: this.baseEnv,
-      cwd: task.cwd,
-      timeoutMs: task.timeoutMs,
-      graceMs: this.graceMs,
-      onLine: (stream, line) => logs.add(stream, line),
-      onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task)),
-    });
+    let run: TaskRun;
+    if (unsealError !== null) run = failedRun(unsealError);
+    else if (task.kind === 'docker') run = this.startContainer(task, logs, gpuIds, secrets, registryAuth);
+    else {
+      run = this.run({
+        command: task.command,
+        env: taskEnv(task),
+        baseEnv: this.baseEnv,
+        cwd: task.cwd,
+        timeoutMs: task.timeoutMs,
+        graceMs: this.graceMs,
+        onLine: (stream, line) => logs.add(stream, line),
+        onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task)),
+      });
+    }
     logs.add('system', `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) started on ${this.name}` +
-      (run.pid === null ? '' : ` as pid ${run.pid}`));
+      (typeof run.pid === 'number' ? ` as pid ${run.pid}` : '') +
+      (task.kind === 'docker' && task.docker ? ` in a container of ${task.docker.image}` : '') +
+      (gpuIds.length > 0 ? ` with GPU ${gpuIds.join(',')}` : ''));
 
-    const entry: RunningTask = { task, msg, run, logs, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined };
+    const entry: RunningTask = {
+      task, msg, run, logs, gpuIds, mask, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined,
+    };
     this.running.set(key, entry);
     if (this.startedDelayMs === 0) this.announceStart(entry);
     else entry.startedTimer = setTimeout(() => this.announceStart(entry), this.startedDelayMs);
@@ -374,11 +500,11 @@ export class WorkerService {
     entry.startedTimer = undefined;
     const event: TaskStartedEvent = {
       type: 'task.started', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
-      hostname: this.options.hostname, pid: run.pid, at: entry.startedAt,
+      hostname: this.options.hostname, pid: run.pid ?? null, at: entry.startedAt,
     };
     entry.started = this.broker.publish(EXCHANGES.events, 'task.started', event).then(
       () => {
-        msg.ack();
+        msg?.ack();
         return true;
       },
       (err: unknown) => {
@@ -405,12 +531,17 @@ export class WorkerService {
     entry.startedTimer = undefined;
     const started = entry.started;
     const verdict = taskVerdict(result, task, entry.cancelReason);
-    logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (verdict.reason ? ` (${verdict.reason})` : ''));
+    if (result.oomKilled && verdict.outcome === 'failed' && verdict.reason === null) {
+      verdict.reason = `out of memory (limit ${task.docker?.memoryBytes ?? 'none'} bytes)`;
+    }
+    const reason = verdict.reason === null ? null : entry.mask(verdict.reason);
+    logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
     const finished: TaskFinishedEvent = {
       type: 'task.finished', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
-      outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason: verdict.reason,
+      outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason,
       logTail: logs.tail(), startedAt: entry.startedAt, at: this.now().toISOString(),
     };
+    if (reason === USER_CANCEL && result.cancelled) finished.retryable = false;
     this.reporting.set(key, task);
     this.release(key);
     /** How the message is settled once the try leaves `reporting`; null when `announceStart` acked it. */
@@ -427,9 +558,194 @@ export class WorkerService {
       this.reporting.delete(key);
       // Before notifyIfIdle: drain cancels the consumers once idle, which would requeue an unsettled message.
       // After reporting.delete: a requeued message redelivered here must not be taken for a duplicate.
-      if (settle === 'ack') msg.ack();
-      else if (settle === 'requeue') msg.nack(true);
+      if (settle === 'ack') msg?.ack();
+      else if (settle === 'requeue') msg?.nack(true);
       this.notifyIfIdle();
+    }
+  }
+
+  /**
+   * Reports a delivered try failed without running it (cancelled while queued, more GPUs
+   * than this worker has, cancelled in the buffer): a system log line and `task.finished`,
+   * then the ack once confirmed (a requeue when not).
+   */
+  private refuse(task: TaskMessage, msg: BrokerMessage<unknown>, reason: string, retryable: boolean): void {
+    const key = runKey(task.tiId, task.tryNumber);
+    this.logger.log(`task instance ${task.tiId} try ${task.tryNumber} not run: ${reason}`);
+    const logs = this.logPublisher(task, (text) => text);
+    logs.add('system', `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) not run on ${this.name}: ${reason}`);
+    const finished: TaskFinishedEvent = {
+      type: 'task.finished', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
+      outcome: 'failed', exitCode: null, signal: null, reason, logTail: [], at: this.now().toISOString(),
+    };
+    if (!retryable) finished.retryable = false;
+    this.reporting.set(key, task);
+    Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]).then(
+      () => msg.ack(),
+      (err: unknown) => {
+        this.logger.error(`task.finished of task instance ${task.tiId} try ${task.tryNumber} not confirmed, requeueing: ${errorMessage(err)}`);
+        msg.nack(true);
+      },
+    ).finally(() => {
+      this.reporting.delete(key);
+      this.notifyIfIdle();
+    });
+  }
+
+  /** A slot is free, and as many GPUs as the task needs. */
+  private canStart(task: TaskMessage): boolean {
+    return this.running.size < this.options.concurrency && gpusOf(task) <= this.freeGpus.length;
+  }
+
+  private logPublisher(task: TaskMessage, mask: (text: string) => string, firstSeq?: number): TaskLogPublisher {
+    return new TaskLogPublisher(this.broker, task.tiId, task.tryNumber, {
+      flushMs: this.logFlushMs,
+      maxLines: LOG_BATCH_LINES,
+      tailLines: LOG_TAIL_LINES,
+      now: this.now,
+      mask,
+      firstSeq,
+      onError: (err) => this.logger.warn(`lost a log batch of task instance ${task.tiId} try ${task.tryNumber}: ${errorMessage(err)}`),
+    });
+  }
+
+  /** The executor of container tasks; the default one is made on first use. */
+  private dockerExecutor(): DockerExecutor | null {
+    if (this.docker === undefined) this.docker = defaultDockerExecutor();
+    return this.docker;
+  }
+
+  /** Decrypts a container task's secrets and registry credentials; throws a message fit for the task's log. */
+  private unseal(task: TaskMessage): { secrets: SecretFile[]; registryAuth: RegistryAuth | null } {
+    if (task.kind !== 'docker') return { secrets: [], registryAuth: null };
+    const sealed = task.secrets ?? [];
+    if (sealed.length === 0 && task.registryAuth === undefined) return { secrets: [], registryAuth: null };
+    const key = this.clusterKey;
+    if (key === null) {
+      throw new Error(`worker ${this.name} has no cluster key to decrypt the task's secrets: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE on the worker`);
+    }
+    const secrets = sealed.map(({ key: name, ciphertext }) => {
+      try {
+        return { key: name, value: key.decrypt(ciphertext) };
+      } catch (err) {
+        throw new Error(`cannot decrypt secret "${name}": ${errorMessage(err)}`);
+      }
+    });
+    let registryAuth: RegistryAuth | null = null;
+    if (task.registryAuth !== undefined) {
+      let parsed: Partial<RegistryAuth>;
+      try {
+        parsed = JSON.parse(key.decrypt(task.registryAuth)) as Partial<RegistryAuth>;
+      } catch (err) {
+        throw new Error(`cannot read the registry credentials: ${err instanceof SyntaxError ? 'they are not JSON { "username", "password", "serveraddress" }' : errorMessage(err)}`);
+      }
+      if (typeof parsed.username !== 'string' || typeof parsed.password !== 'string') {
+        throw new Error('the registry credentials must be JSON { "username", "password", "serveraddress" }');
+      }
+      registryAuth = { username: parsed.username, password: parsed.password, serveraddress: parsed.serveraddress ?? '' };
+    }
+    return { secrets, registryAuth };
+  }
+
+  private startContainer(task: TaskMessage, logs: TaskLogPublisher, gpuIds: string[], secrets: SecretFile[], registryAuth: RegistryAuth | null): TaskRun {
+    const docker = this.dockerExecutor();
+    if (docker === null || !task.docker) return failedRun(`worker ${this.name} has no Docker engine to run container tasks`);
+    const labels: Record<string, string> = {
+      ...taskLabels({ worker: this.name, tiId: task.tiId, tryNumber: task.tryNumber, dagId: task.dagId, runId: task.runId, taskId: task.taskId }),
+      [WORKER_LABELS.queue]: task.queue,
+    };
+    if (task.timeoutMs !== null) labels[WORKER_LABELS.timeoutMs] = String(task.timeoutMs);
+    if (task.skipExitCode !== null) labels[WORKER_LABELS.skipExitCode] = String(task.skipExitCode);
+    if (gpuIds.length > 0) labels[WORKER_LABELS.gpus] = gpuIds.join(',');
+    const sealed = (task.secrets ?? []).map((s) => s.ciphertext);
+    if (sealed.length > 0) labels[WORKER_LABELS.sealedSecrets] = JSON.stringify(sealed);
+    return docker.run({
+      docker: task.docker, command: task.command, env: taskEnv(task), cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
+      labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
+    }, {
+      onLine: (stream, line) => logs.add(stream, line),
+      onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task, 'the container')),
+      onStatus: (message) => logs.add('system', message),
+    });
+  }
+
+  /**
+   * Finds the containers this worker (same name) left when it stopped without draining:
+   * running ones are followed to their end and reported, ended ones reported at once; they
+   * hold their slots and GPUs meanwhile. Then removes leftover seed containers and secrets
+   * volumes. Without a reachable Docker engine there is nothing to re-adopt.
+   */
+  private async reattach(): Promise<void> {
+    if (this.docker === undefined && !process.env.DOCKER_HOST && !existsSync('/var/run/docker.sock')) return;
+    const docker = this.dockerExecutor();
+    if (docker === null) return;
+    let containers: ContainerSummary[];
+    try {
+      containers = await withTimeout(docker.listTaskContainers(this.name), REATTACH_LIST_TIMEOUT_MS, 'listing containers');
+    } catch (err) {
+      this.logger.warn(`cannot look for containers left by an earlier run of ${this.name}: ${errorMessage(err)}`);
+      return;
+    }
+    for (const container of containers) {
+      try {
+        this.adopt(docker, container);
+      } catch (err) {
+        this.logger.error(`cannot re-adopt container ${container.id.slice(0, 12)}: ${errorMessage(err)}`);
+      }
+    }
+    try {
+      const reaped = await docker.reap(this.name);
+      if (reaped.seeds + reaped.volumes > 0) this.logger.log(`removed ${reaped.seeds} seed container(s) and ${reaped.volumes} secrets volume(s) left by an earlier run`);
+    } catch (err) {
+      this.logger.warn(`cannot remove what an earlier run of ${this.name} left: ${errorMessage(err)}`);
+    }
+  }
+
+  private adopt(docker: DockerExecutor, container: ContainerSummary): void {
+    const l = container.labels;
+    const tiId = Number(l[LABELS.tiId]);
+    const tryNumber = Number(l[LABELS.tryNumber]);
+    if (!Number.isInteger(tiId) || !Number.isInteger(tryNumber)) throw new Error('its labels do not name a task instance try');
+    const optionalInt = (value: string | undefined): number | null => (value === undefined || value === '' ? null : Number(value));
+    const task: TaskMessage = {
+      tiId, tryNumber, dagId: l[LABELS.dagId] ?? '?', runId: l[LABELS.runId] ?? '?', taskId: l[LABELS.taskId] ?? '?',
+      queue: l[WORKER_LABELS.queue] ?? '', command: [], env: {}, cwd: null, timeoutMs: optionalInt(l[WORKER_LABELS.timeoutMs]),
+      skipExitCode: optionalInt(l[WORKER_LABELS.skipExitCode]), priority: 0, kind: 'docker',
+    };
+    const key = runKey(tiId, tryNumber);
+    if (this.running.has(key)) return;
+    const held = (l[WORKER_LABELS.gpus] ?? '').split(',').filter((id) => id !== '');
+    const gpuIds = held.filter((id) => this.freeGpus.includes(id));
+    this.freeGpus = this.freeGpus.filter((id) => !gpuIds.includes(id));
+    const mask = secretMasker(this.unsealForMasking(l[WORKER_LABELS.sealedSecrets], key));
+    const logs = this.logPublisher(task, mask, adoptedFirstSeq());
+    logs.add('system', `worker ${this.name} restarted: re-adopted container ${container.id.slice(0, 12)} (${container.state})`);
+    this.logger.log(`re-adopted container ${container.id.slice(0, 12)} (${container.state}) of task instance ${tiId} try ${tryNumber}`);
+    const run = docker.adopt(container, {
+      onLine: (stream, line) => logs.add(stream, line),
+      onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task, 'the container')),
+      onStatus: (message) => logs.add('system', message),
+    }, { timeoutMs: task.timeoutMs, graceMs: this.graceMs, tailLines: LOG_TAIL_LINES });
+    const entry: RunningTask = {
+      task, msg: null, run, logs, gpuIds, mask, spawnedAt: Date.now(), startedAt: this.now().toISOString(),
+      cancelReason: null, started: Promise.resolve(true), startedTimer: undefined,
+    };
+    this.running.set(key, entry);
+    this.finishTask(key, entry).catch((err: unknown) =>
+      this.logger.error(`reporting the end of task instance ${tiId} try ${tryNumber} failed: ${errorMessage(err)}`),
+    );
+  }
+
+  /** The secret values of a re-adopted container, from its sealed label; none (with a warning) when they cannot be read. */
+  private unsealForMasking(label: string | undefined, key: string): string[] {
+    if (label === undefined) return [];
+    try {
+      const tokens = JSON.parse(label) as string[];
+      if (this.clusterKey === null) throw new Error('this worker has no cluster key');
+      return tokens.map((t) => this.clusterKey!.decrypt(t));
+    } catch (err) {
+      this.logger.warn(`re-adopted try ${key}: its secrets cannot be read to mask its log (${errorMessage(err)})`);
+      return [];
     }
   }
 
@@ -438,13 +754,19 @@ export class WorkerService {
     entry.run.cancel(reason);
   }
 
-  /** Frees a slot: the oldest buffered task takes it, and consumers held back resume. */
+  /**
+   * Frees a slot and the try's GPUs: the buffered tasks that now fit start, oldest first (a
+   * task waiting for GPUs does not hold back one that needs none), and consumers held back resume.
+   */
   private release(key: string): void {
-    if (!this.running.delete(key)) return;
+    const entry = this.running.get(key);
+    if (!entry) return;
+    this.running.delete(key);
+    if (entry.gpuIds.length > 0) this.freeGpus = this.gpuIds.filter((id) => this.freeGpus.includes(id) || entry.gpuIds.includes(id));
     if (this.currentState === 'active') {
-      const next = this.buffered.entries().next();
-      if (!next.done) {
-        const [nextKey, { task, msg }] = next.value;
+      for (const [nextKey, { task, msg }] of this.buffered) {
+        if (this.running.size >= this.options.concurrency) break;
+        if (!this.canStart(task)) continue;
         this.buffered.delete(nextKey);
         try {
           this.startTask(task, msg);
@@ -541,9 +863,12 @@ export class WorkerService {
     msg.ack();
     switch (command.type) {
       case 'task.cancel':
-        // Cancels go to every worker (worker.all); only the one running the try acts.
-        if (this.cancelTask(command.tiId, command.tryNumber, 'cancelled')) {
+        // Cancels of queued tries go to every worker (worker.all); only the one holding the try acts,
+        // and every other remembers it in case the task message reaches it later.
+        if (this.cancelTask(command.tiId, command.tryNumber, USER_CANCEL)) {
           this.logger.log(`cancelling task instance ${command.tiId} try ${command.tryNumber}`);
+        } else if (!this.reporting.has(runKey(command.tiId, command.tryNumber))) {
+          this.rememberCancel(runKey(command.tiId, command.tryNumber));
         }
         return;
       case 'worker.drain':
@@ -551,6 +876,16 @@ export class WorkerService {
         void this.drain();
         return;
     }
+  }
+
+  private rememberCancel(key: string): void {
+    const now = Date.now();
+    for (const [k, until] of this.cancelledTries) {
+      if (until > now) break;
+      this.cancelledTries.delete(k);
+    }
+    this.cancelledTries.delete(key);
+    this.cancelledTries.set(key, now + CANCEL_MEMORY_MS);
   }
 
   private async stop(): Promise<void> {
@@ -567,7 +902,7 @@ export class WorkerService {
     if (this.currentState === 'idle') return;
     const event: WorkerHeartbeatEvent = {
       type: 'worker.heartbeat', worker: this.name, hostname: this.options.hostname, queues: this.options.queues,
-      concurrency: this.options.concurrency, running: this.unreportedTries(), state: this.currentState,
+      concurrency: this.options.concurrency, gpus: this.gpuIds.length, running: this.unreportedTries(), state: this.currentState,
       at: this.now().toISOString(),
     };
     try {
@@ -592,15 +927,32 @@ export class WorkerService {
     }
   }
 
-  private describeKill(signal: 'SIGTERM' | 'SIGKILL', cause: string, task: TaskMessage): string {
-    if (signal === 'SIGKILL') return `still running ${formatSeconds(this.graceMs)} after SIGTERM: SIGKILL sent to the process group`;
+  private describeKill(signal: 'SIGTERM' | 'SIGKILL', cause: string, task: TaskMessage, target = 'the process group'): string {
+    if (signal === 'SIGKILL') return `still running ${formatSeconds(this.graceMs)} after SIGTERM: SIGKILL sent to ${target}`;
     const why = cause === 'timeout' ? `timeout after ${formatSeconds(task.timeoutMs ?? 0)}` : cause;
-    return `${why}: SIGTERM sent to the process group`;
+    return `${why}: SIGTERM sent to ${target}`;
   }
 }
 
 function runKey(tiId: number, tryNumber: number): string {
   return `${tiId}:${tryNumber}`;
+}
+
+/** GPUs a try needs: a container task's `docker.gpus`, else none. */
+function gpusOf(task: TaskMessage): number {
+  return task.kind === 'docker' ? task.docker?.gpus ?? 0 : 0;
+}
+
+/** A try that could not start, ended at once with `error`. */
+function failedRun(error: string): TaskRun {
+  const result: ContainerResult = { exitCode: null, signal: null, timedOut: false, cancelled: false, error, oomKilled: false };
+  return { pid: null, result: Promise.resolve(result), cancel: () => undefined };
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} took more than ${formatSeconds(ms)}`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function errorMessage(err: unknown): string {

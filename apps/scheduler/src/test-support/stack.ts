@@ -4,6 +4,7 @@ import path from 'node:path';
 import { resolveParams, type DagRunState } from '@swarmflow/core';
 import { MemoryBroker, type Broker } from '@swarmflow/messaging';
 import { Database, Repositories, type DagRun, type TaskInstance } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
 import { startWorker, type WorkerService } from '../../../worker/src';
 import { Scheduler, type SchedulerParts } from '../scheduler';
 
@@ -15,8 +16,18 @@ export interface StackOptions {
   dagFiles: Record<string, string>;
   /** A broker per process role; defaults to one shared in-memory broker. */
   makeBroker?: () => Promise<Broker>;
-  workers?: { queues?: string[]; concurrency?: number; heartbeatIntervalMs?: number }[];
+  workers?: WorkerSetup[];
   scheduler?: Partial<SchedulerParts>;
+  /** The cluster key of scheduler and workers (sealing and opening the variables container tasks mount). */
+  clusterKey?: ClusterKey;
+}
+
+export interface WorkerSetup {
+  queues?: string[];
+  concurrency?: number;
+  heartbeatIntervalMs?: number;
+  gpus?: string[];
+  name?: string;
 }
 
 /**
@@ -58,18 +69,19 @@ export class Stack {
     const broker = await this.broker();
     this.scheduler = new Scheduler({
       dagsFolder: this.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200,
-      heartbeatTimeoutMs: 30_000, ...this.options.scheduler,
+      heartbeatTimeoutMs: 30_000, clusterKey: this.options.clusterKey ?? null, ...this.options.scheduler,
     }, this.repos, broker, quietLogger);
     await this.scheduler.start();
     for (const w of this.options.workers ?? [{}]) await this.addWorker(w);
     return this;
   }
 
-  async addWorker(w: { queues?: string[]; concurrency?: number; heartbeatIntervalMs?: number } = {}): Promise<WorkerService> {
+  async addWorker(w: WorkerSetup = {}): Promise<WorkerService> {
     const worker = await startWorker({
-      name: `test-worker-${this.workers.length + 1}-${process.pid}`, hostname: 'localhost', queues: w.queues ?? ['default'],
+      name: w.name ?? `test-worker-${this.workers.length + 1}-${process.pid}`, hostname: 'localhost', queues: w.queues ?? ['default'],
       concurrency: w.concurrency ?? 4, heartbeatIntervalMs: w.heartbeatIntervalMs ?? 1000, graceMs: 2000, logFlushMs: 50,
-    }, await this.broker(), { logger: quietLogger });
+      gpus: w.gpus ?? [],
+    }, await this.broker(), { logger: quietLogger, clusterKey: this.options.clusterKey ?? null });
     this.workers.push(worker);
     return worker;
   }

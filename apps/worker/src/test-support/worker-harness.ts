@@ -3,7 +3,7 @@ import { runProcess, type ProcessResult } from '@swarmflow/executors';
 import {
   EXCHANGES, MemoryBroker, type Broker, type ConsumeOptions, type ExchangeName, type MessageHandler, type QueueSpec,
 } from '@swarmflow/messaging';
-import { WorkerService, type WorkerLogger, type WorkerOptions } from '../worker.service';
+import { WorkerService, type WorkerDeps, type WorkerLogger, type WorkerOptions } from '../worker.service';
 
 export interface Published {
   exchange: ExchangeName;
@@ -237,8 +237,11 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** A started MemoryBroker and a started worker on it. */
-export async function startHarness(options: Partial<WorkerOptions> = {}): Promise<Harness> {
+/**
+ * A started MemoryBroker and a started worker on it. Without `deps.docker` the worker has
+ * no Docker engine (unit tests never touch one).
+ */
+export async function startHarness(options: Partial<WorkerOptions> = {}, deps: Partial<WorkerDeps> = {}): Promise<Harness> {
   const logger = new RecordingLogger();
   const broker = new MemoryBroker({ logger });
   await broker.start();
@@ -248,7 +251,7 @@ export async function startHarness(options: Partial<WorkerOptions> = {}): Promis
   const worker = new WorkerService(broker, {
     name: 'w1', hostname: 'host1', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
     ...options,
-  }, { logger, runProcess: processes.runProcess });
+  }, { logger, runProcess: processes.runProcess, docker: null, ...deps });
   await worker.start();
   return {
     broker, published, consumers, processes, logger, worker,

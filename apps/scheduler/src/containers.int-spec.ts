@@ -1,0 +1,100 @@
+import { describeWithDocker, TEST_IMAGE } from '@swarmflow/executors/test-support/docker';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { ClusterKey } from '@swarmflow/secrets';
+import { Stack } from './test-support/stack';
+
+// Container tasks through the whole engine: the scheduler seals the variables a task
+// mounts into its message, a worker runs the container with them as read-only files and
+// masks them in the logs; a kill ends a try failed without retries; a task asking for
+// more GPUs than any worker of its queue has fails at once.
+const DAGS = `
+id: containers
+tasks:
+  read_secret:
+    docker:
+      image: ${TEST_IMAGE}
+      command: "cat /secrets/variables/api_token; echo; cat /secrets/variables/region; echo; touch /secrets/variables/x 2>/dev/null || echo read-only"
+    secrets: [api_token, region]
+  after: { shell: "echo after", upstream: [read_secret] }
+---
+id: long_container
+defaults: { retries: 3, retry_delay: 100ms }
+tasks:
+  sleeper:
+    docker: { image: ${TEST_IMAGE}, command: "echo started; sleep 60" }
+---
+id: too_many_gpus
+tasks:
+  train:
+    queue: gpu
+    docker: { image: ${TEST_IMAGE}, command: "true", resources: { gpus: 4 } }
+`;
+
+describeWithPostgres('container tasks end to end (Postgres, Docker)', () => {
+  describeWithDocker('container tasks end to end', () => {
+    let testDb: TestDatabase;
+    let stack: Stack;
+    const key = ClusterKey.generate();
+
+    beforeAll(async () => {
+      testDb = await createTestDatabase();
+      stack = new Stack({
+        databaseUrl: testDb.url, clusterKey: key, dagFiles: { 'containers.yaml': DAGS },
+        workers: [{ concurrency: 4 }, { queues: ['gpu'], gpus: ['0', '1'] }],
+      });
+      await stack.start();
+      await stack.repos.variables.upsert({ key: 'api_token', value: key.encrypt('s3cr3t-t0ken'), isSecret: true, description: '' }, new Date());
+      await stack.repos.variables.upsert({ key: 'region', value: 'eu-west', isSecret: false, description: '' }, new Date());
+    }, 120_000);
+
+    afterAll(async () => {
+      await stack?.stop();
+      await testDb?.drop();
+    });
+
+    const logsOf = async (tiId: number, tryNumber: number, want: RegExp) => {
+      for (let i = 0; i < 200; i++) {
+        const lines = (await stack.repos.logs.read(tiId, tryNumber)).lines.map((l) => l.line);
+        if (lines.some((l) => want.test(l))) return lines;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`no log line matching ${want}`);
+    };
+
+    it('mounts the variables as read-only files and masks their values in the logs', async () => {
+      const { state, tis } = await stack.waitForRun(await stack.trigger('containers'), 60_000);
+      expect(state).toBe('success');
+      const ti = tis.get('read_secret')!;
+      const lines = await logsOf(ti.id, 1, /read-only/);
+      // Both files were read (two lines), and every mounted variable is masked, plain or secret.
+      expect(lines.filter((l) => l === '***')).toHaveLength(2);
+      expect(lines).toContain('read-only');
+      expect(lines.join('\n')).not.toMatch(/s3cr3t-t0ken|eu-west/);
+      expect(tis.get('after')!.state).toBe('success');
+    }, 90_000);
+
+    it('a killed container try ends failed and is not retried', async () => {
+      const run = await stack.trigger('long_container');
+      const running = async () => {
+        for (let i = 0; i < 400; i++) {
+          const [ti] = await stack.repos.tis.forRuns([run.pk]);
+          if (ti?.state === 'running') return ti;
+          await new Promise((r) => setTimeout(r, 25));
+        }
+        throw new Error('the container task never ran');
+      };
+      const ti = await running();
+      const worker = stack.workers.find((w) => w.runningTasks().some((t) => t.tiId === ti.id))!;
+      expect(worker.cancelTask(ti.id, ti.tryNumber, 'cancelled')).toBe(true);
+      const { state, tis } = await stack.waitForRun(run, 60_000);
+      expect(state).toBe('failed');
+      expect(tis.get('sleeper')).toMatchObject({ state: 'failed', tryNumber: 1, reason: expect.stringMatching(/cancel/) });
+    }, 90_000);
+
+    it('fails a task asking for more GPUs than any worker of its queue has, saying so', async () => {
+      const { state, tis } = await stack.waitForRun(await stack.trigger('too_many_gpus'), 30_000);
+      expect(state).toBe('failed');
+      expect(tis.get('train')!.reason).toMatch(/asks for 4 GPU\(s\) but the workers of queue "gpu" have at most 2/);
+    }, 60_000);
+  });
+});

@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import type { LogBatch, TaskFinishedEvent, TaskMessage } from '@swarmflow/core';
+import { LABELS } from '@swarmflow/executors';
+import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
+import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
+import { deleteRabbitMQTopology, rabbitmqAvailableSync, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
+import { ClusterKey } from '@swarmflow/secrets';
+import { startWorker } from './start-worker';
+import { RecordingLogger, taskMessage } from './test-support/worker-harness';
+import type { WorkerService } from './worker.service';
+
+const root = join(__dirname, '..', '..', '..');
+const url = rabbitmqUrl();
+
+/** What the workers under test publish: events and log batches, in arrival order. */
+class Observed {
+  readonly events: any[] = [];
+  readonly logs: LogBatch[] = [];
+  private waiters: Array<() => void> = [];
+
+  push(into: 'events' | 'logs', body: any): void {
+    this[into].push(body);
+    for (const wake of [...this.waiters]) wake();
+  }
+
+  waitFor<T>(what: string, probe: () => T, timeoutMs = 30_000): Promise<NonNullable<T>> {
+    return new Promise((resolve, reject) => {
+      const check = (): boolean => {
+        const value = probe();
+        if (!value) return false;
+        clearTimeout(timer);
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve(value as NonNullable<T>);
+        return true;
+      };
+      const wake = (): void => void check();
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        reject(new Error(`timed out waiting for ${what}: ${JSON.stringify(this.events.map((e) => `${e.type}:${e.tiId ?? e.state}`))}`));
+      }, timeoutMs);
+      if (!check()) this.waiters.push(wake);
+    });
+  }
+
+  finished(tiId: number): Promise<TaskFinishedEvent> {
+    return this.waitFor(`task.finished of ${tiId}`, () => this.events.find((e) => e.type === 'task.finished' && e.tiId === tiId));
+  }
+
+  lines(tiId: number): { seq: number; stream: string; line: string }[] {
+    return this.logs.filter((b) => b.tiId === tiId).flatMap((b) => b.lines.map((l) => ({ seq: b.seq, stream: l.stream, line: l.line })));
+  }
+}
+
+/** The worker process as deployed (main.ts through tsx). */
+function startMain(env: Record<string, string>): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'apps/worker/src/main.ts'], {
+    cwd: root, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, output: () => output, exited };
+}
+
+describeWithDocker('worker restarts with container tasks (real Docker engine and RabbitMQ)', (ctx) => {
+  jest.setTimeout(90_000);
+  const rabbit = rabbitmqAvailableSync(url);
+  const prefix = `sftest-${randomBytes(4).toString('hex')}.`;
+  const key = ClusterKey.generate();
+  let broker: AmqpBroker;
+  let observed: Observed;
+  const consumers: ConsumerHandle[] = [];
+  const children: ChildProcess[] = [];
+  let adopter: WorkerService | null = null;
+  let adopterBroker: AmqpBroker | null = null;
+
+  beforeAll(async () => {
+    if (!rabbit) {
+      if (process.env.CI === 'true') throw new Error(`RabbitMQ is required under CI=true (${url})`);
+      console.warn(`skipping the re-attach tests: no RabbitMQ at ${url}`);
+      return;
+    }
+    broker = new AmqpBroker({ url, prefix, logger: new RecordingLogger() });
+    await broker.start();
+    await broker.assertQueue(taskQueue('default'));
+    observed = new Observed();
+    for (const [exchange, into] of [[EXCHANGES.events, 'events'], [EXCHANGES.logs, 'logs']] as const) {
+      consumers.push(await broker.consume(
+        { name: `test.${into}`, exchange, bindings: ['#'], durable: false, exclusive: true, autoDelete: true },
+        (msg) => { observed.push(into, msg.body); msg.ack(); },
+        { prefetch: 100 },
+      ));
+    }
+  });
+
+  afterEach(async () => {
+    await adopter?.shutdown('test over');
+    await adopterBroker?.close();
+    adopter = null;
+    adopterBroker = null;
+    for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');
+  });
+
+  afterAll(async () => {
+    if (!rabbit) return;
+    for (const c of consumers) await c.cancel();
+    await broker.close();
+    await deleteRabbitMQTopology(prefix, [taskQueue('default').name]);
+  });
+
+  function containerTask(command: string, overrides: Partial<TaskMessage> = {}): TaskMessage {
+    return taskMessage({ kind: 'docker', command, docker: dockerSpec({ labels: { ...ctx.labels } }), ...overrides });
+  }
+
+  async function startChild(name: string): Promise<ReturnType<typeof startMain>> {
+    const main = startMain({
+      SWARMFLOW_AMQP_URL: url, SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_WORKER_NAME: name, SWARMFLOW_CLUSTER_KEY: key.toBase64(),
+      SWARMFLOW_WORKER_GPUS: 'none', SWARMFLOW_HEARTBEAT_INTERVAL: '1s',
+    });
+    children.push(main.child);
+    await observed.waitFor(`an active heartbeat of ${name}`, () => observed.events.find((e) => e.worker === name && e.state === 'active'));
+    return main;
+  }
+
+  async function containersOf(tiId: number): Promise<{ id: string; state: string }[]> {
+    return (await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: String(tiId) })).map((c) => ({ id: c.id, state: c.state }));
+  }
+
+  it('a worker restarted with the same name re-adopts its running and ended containers and reports them', async () => {
+    if (!rabbit) return;
+    const name = `ra-${ctx.id}`;
+    const first = await startChild(name);
+    const long = containerTask('echo before; sleep 5; echo "after $(cat /secrets/variables/tok)"; exit 7', {
+      secrets: [{ key: 'tok', ciphertext: key.encrypt('adopt-s3cret') }],
+    });
+    const short = containerTask('sleep 1.5; echo done-while-down; exit 3');
+    await broker.publish(EXCHANGES.tasks, 'default', long);
+    await broker.publish(EXCHANGES.tasks, 'default', short);
+    await observed.waitFor('the first line of the long task', () => observed.lines(long.tiId).some((l) => l.line === 'before'));
+    await observed.waitFor('both task.started', () => observed.events.filter((e) => e.type === 'task.started').length >= 2);
+
+    // A crash: no drain, nothing stopped.
+    first.child.kill('SIGKILL');
+    await first.exited;
+    const [shortContainer] = await containersOf(short.tiId);
+    await ctx.client.waitContainer(shortContainer.id);
+    expect((await containersOf(long.tiId)).map((c) => c.state)).toEqual(['running']);
+    const before = observed.logs.length;
+
+    const logger = new RecordingLogger();
+    adopterBroker = new AmqpBroker({ url, prefix, logger });
+    await adopterBroker.start();
+    adopter = await startWorker({
+      name, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
+    }, adopterBroker, { logger, docker: ctx.executor, clusterKey: key });
+
+    // The adopted tries hold slots and show in heartbeats, so the scheduler does not expire them.
+    const beat = await observed.waitFor('the new worker\'s heartbeat', () => observed.events.find((e) => e.type === 'worker.heartbeat' && e.hostname === 'host2'));
+    expect(beat.running).toEqual(expect.arrayContaining([{ tiId: long.tiId, tryNumber: 1 }]));
+    expect(adopter.runningTasks()).toEqual(expect.arrayContaining([{ tiId: long.tiId, tryNumber: 1 }]));
+
+    const shortFinished = await observed.finished(short.tiId);
+    expect(shortFinished).toMatchObject({ worker: name, outcome: 'failed', exitCode: 3, logTail: ['done-while-down'] });
+
+    const longFinished = await observed.finished(long.tiId);
+    expect(longFinished).toMatchObject({ worker: name, outcome: 'failed', exitCode: 7, reason: null, logTail: ['after ***'] });
+    const adoptedLines = observed.logs.slice(before).filter((b) => b.tiId === long.tiId);
+    expect(adoptedLines.every((b) => b.seq >= 1_000_000)).toBe(true);
+    expect(adoptedLines.flatMap((b) => b.lines).filter((l) => l.stream !== 'system').map((l) => l.line)).toEqual(['after ***']);
+    expect(JSON.stringify(observed.logs)).not.toContain('adopt-s3cret');
+
+    expect(await containersOf(long.tiId)).toEqual([]);
+    expect(await containersOf(short.tiId)).toEqual([]);
+    expect(await ctx.client.listVolumes({ ...ctx.labels, [LABELS.worker]: name })).toEqual([]);
+  });
+
+  it('SIGTERM drains and leaves a running container alone; a second SIGTERM stops it', async () => {
+    if (!rabbit) return;
+    const name = `rs-${ctx.id}`;
+    const main = await startChild(name);
+    const task = containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done');
+    await broker.publish(EXCHANGES.tasks, 'default', task);
+    await observed.waitFor('the task\'s first line', () => observed.lines(task.tiId).some((l) => l.line === 'up'));
+    main.child.kill('SIGTERM');
+    await observed.waitFor('a draining heartbeat', () => observed.events.find((e) => e.worker === name && e.state === 'draining'));
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect((await containersOf(task.tiId)).map((c) => c.state)).toEqual(['running']);
+    main.child.kill('SIGTERM');
+    expect(await main.exited).toBe(0);
+    expect(await observed.finished(task.tiId)).toMatchObject({ outcome: 'failed', reason: 'worker shutdown', exitCode: 143, signal: 'SIGTERM' });
+    expect(observed.lines(task.tiId).map((l) => l.line)).toContain('stopping');
+    expect(await containersOf(task.tiId)).toEqual([]);
+  });
+});

@@ -1,0 +1,274 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { OutputStream } from '../process/process-executor';
+import { describeWithDocker, dockerSpec, TEST_IMAGE } from '../test-support/docker';
+import { containerCreateOptions, LABELS, taskLabels, type ContainerSpec } from './container-options';
+import { REPORTED_SUFFIX, type ContainerHooks } from './container-executor';
+
+interface Recorded extends ContainerHooks {
+  lines: { stream: OutputStream; line: string }[];
+  kills: string[];
+  statuses: string[];
+  out(): string[];
+}
+
+function hooks(): Recorded {
+  const r: Recorded = {
+    lines: [], kills: [], statuses: [],
+    onLine: (stream, line) => r.lines.push({ stream, line }),
+    onKill: (signal, cause) => r.kills.push(`${signal}:${cause}`),
+    onStatus: (message) => r.statuses.push(message),
+    out: () => r.lines.map((l) => l.line),
+  };
+  return r;
+}
+
+describeWithDocker('runContainer (real Docker engine)', (ctx) => {
+  jest.setTimeout(60_000);
+  let nextTi = 1;
+
+  function spec(command: string | string[], overrides: Partial<Omit<ContainerSpec, 'docker'>> & { docker?: Parameters<typeof dockerSpec>[0] } = {}): ContainerSpec {
+    const { docker, ...rest } = overrides;
+    return {
+      docker: dockerSpec(docker), command, env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
+      labels: { ...ctx.labels, ...taskLabels({ worker: `exec-${ctx.id}`, tiId: nextTi++, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
+      ...rest,
+    };
+  }
+
+  async function containersOf(tiId: string): Promise<string[]> {
+    return (await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: tiId })).map((c) => c.name);
+  }
+
+  it('streams stdout and stderr as lines, reports exit code 0 and removes the container', async () => {
+    const h = hooks();
+    const s = spec('echo out1; echo err1 >&2; printf "a\\nb"; echo " end" >&2');
+    const run = ctx.executor.run(s, h);
+    const result = await run.result;
+    expect(result).toEqual({ exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null, oomKilled: false });
+    expect(h.lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['out1', 'a', 'b']);
+    expect(h.lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['err1', ' end']);
+    expect(run.containerId).toMatch(/^[0-9a-f]{64}$/);
+    expect(await run.started).toBe(run.containerId);
+    expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+  });
+
+  it.each([3, 99])('reports exit code %i', async (code) => {
+    const result = await ctx.executor.run(spec(`exit ${code}`), hooks()).result;
+    expect(result).toMatchObject({ exitCode: code, signal: null, error: null });
+  });
+
+  it('runs an argv command, with env, working dir and user, and no network by default', async () => {
+    const h = hooks();
+    const result = await ctx.executor.run(spec(['sh', '-c', 'echo "$FOO|$(pwd)|$(id -u)"; ls /sys/class/net'], {
+      env: { FOO: 'bar baz' }, cwd: '/tmp', docker: { user: '65534' },
+    }), h).result;
+    expect(result.exitCode).toBe(0);
+    expect(h.out()).toEqual(['bar baz|/tmp|65534', 'lo']);
+  });
+
+  it('[] keeps the image\'s default command, and the entrypoint can be replaced', async () => {
+    const h = hooks();
+    const result = await ctx.executor.run(spec([], { docker: { entrypoint: ['echo', 'from-entrypoint'] } }), h).result;
+    expect(result.exitCode).toBe(0);
+    expect(h.out()).toEqual(['from-entrypoint']); // Docker drops the image's CMD when the entrypoint is replaced
+  });
+
+  it('mounts a host directory read-only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sf-vol-'));
+    writeFileSync(join(dir, 'in.txt'), 'hello from the host\n');
+    const h = hooks();
+    const result = await ctx.executor.run(spec('cat /data/in.txt; touch /data/x 2>/dev/null || echo read-only', {
+      docker: { volumes: [{ source: dir, target: '/data', readOnly: true }] },
+    }), h).result;
+    expect(result.exitCode).toBe(0);
+    expect(h.out()).toEqual(['hello from the host', 'read-only']);
+  });
+
+  it('a timeout stops the container: SIGTERM, then SIGKILL after the grace period', async () => {
+    const h = hooks();
+    // A shell as PID 1 ignores SIGTERM: Docker kills it after the grace period.
+    const result = await ctx.executor.run(spec('echo up; sleep 30', { timeoutMs: 500, graceMs: 1000 }), h).result;
+    expect(result).toMatchObject({ exitCode: 137, signal: 'SIGKILL', timedOut: true, cancelled: false, error: null });
+    expect(h.kills).toEqual(['SIGTERM:timeout', 'SIGKILL:timeout']);
+    expect(h.out()).toEqual(['up']);
+  });
+
+  it('a container that handles SIGTERM ends with it', async () => {
+    const h = hooks();
+    const run = ctx.executor.run(spec('trap "echo got TERM; exit 143" TERM; echo up; while true; do sleep 0.1; done', { timeoutMs: 800 }), h);
+    const result = await run.result;
+    expect(result).toMatchObject({ exitCode: 143, signal: 'SIGTERM', timedOut: true });
+    expect(h.out()).toEqual(['up', 'got TERM']);
+    expect(h.kills).toEqual(['SIGTERM:timeout']);
+  });
+
+  it('cancel stops a running container and reports it cancelled', async () => {
+    const h = hooks();
+    const s = spec('trap "exit 143" TERM; echo up; while true; do sleep 0.1; done');
+    const run = ctx.executor.run(s, h);
+    await run.started;
+    run.cancel('user asked');
+    const result = await run.result;
+    expect(result).toMatchObject({ exitCode: 143, signal: 'SIGTERM', timedOut: false, cancelled: true, error: null });
+    expect(h.kills).toEqual(['SIGTERM:user asked']);
+    expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+    run.cancel(); // a no-op once ended
+  });
+
+  it('cancel before the start: the container never starts and nothing is left', async () => {
+    const s = spec('echo should-not-run', { secrets: [{ key: 'k', value: 'v' }] });
+    const h = hooks();
+    const run = ctx.executor.run(s, h);
+    run.cancel('early');
+    const result = await run.result;
+    expect(result).toMatchObject({ exitCode: null, cancelled: true, error: null });
+    expect(await run.started).toBeNull();
+    expect(h.out()).toEqual([]);
+    expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+    expect(await ctx.client.listVolumes({ ...ctx.labels, [LABELS.tiId]: s.labels[LABELS.tiId] })).toEqual([]);
+  });
+
+  it('mounts secrets read-only at secretsPath, owned by the task\'s user, and removes the volume after', async () => {
+    const h = hooks();
+    const s = spec(
+      'ls -ln /secrets/variables | tail -n +2 | awk \'{print $1, $3, $9}\'; cat /secrets/variables/db_password; echo; ' +
+      'cat /secrets/variables/api.token; echo; (echo x > /secrets/variables/db_password) 2>/dev/null || echo cannot-write; ' +
+      'grep " /secrets/variables " /proc/mounts | cut -d" " -f3,4 | cut -d, -f1',
+      { docker: { user: '65534' }, secrets: [{ key: 'db_password', value: 's3cr3t-pw' }, { key: 'api.token', value: 'tok en\nline2' }] },
+    );
+    const result = await ctx.executor.run(s, h).result;
+    expect(result).toMatchObject({ exitCode: 0, error: null });
+    expect(h.out()).toEqual([
+      '-r-------- 65534 api.token', '-r-------- 65534 db_password', 's3cr3t-pw', 'tok en', 'line2', 'cannot-write', 'tmpfs ro',
+    ]);
+    expect(await ctx.client.listVolumes({ ...ctx.labels, [LABELS.tiId]: s.labels[LABELS.tiId] })).toEqual([]);
+    expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+  });
+
+  it('removes the secrets volume when the container cannot start', async () => {
+    const s = spec(['/no/such/binary'], { secrets: [{ key: 'k', value: 'v' }] });
+    const result = await ctx.executor.run(s, hooks()).result;
+    expect(result.error).toMatch(/no such file or directory/);
+    expect(await ctx.client.listVolumes({ ...ctx.labels, [LABELS.tiId]: s.labels[LABELS.tiId] })).toEqual([]);
+    expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+  });
+
+  it('keeps the container when autoRemove is false, marked as reported', async () => {
+    const s = spec('echo kept; exit 4', { docker: { autoRemove: false } });
+    const run = ctx.executor.run(s, hooks());
+    expect((await run.result).exitCode).toBe(4);
+    const [name] = await containersOf(s.labels[LABELS.tiId]);
+    expect(name).toMatch(new RegExp(`^swarmflow-${s.labels[LABELS.tiId]}-1-[0-9a-f]{8}${REPORTED_SUFFIX}$`));
+    const info = await ctx.client.inspectContainer(run.containerId!);
+    expect(info.State).toMatchObject({ Status: 'exited', ExitCode: 4 });
+    expect(info.HostConfig.AutoRemove).toBe(false);
+    expect(info.Config.Labels).toMatchObject({ ...s.labels, [LABELS.role]: 'task', [LABELS.autoRemove]: 'false' });
+  });
+
+  it('fails clearly when the image is missing and the pull policy is never', async () => {
+    const result = await ctx.executor.run(spec('true', { docker: { image: 'swarmflow/not-here:1.0', pullPolicy: 'never' } }), hooks()).result;
+    expect(result).toMatchObject({ exitCode: null, error: 'image "swarmflow/not-here:1.0" is not present and pull policy is never' });
+  });
+
+  it('reports a failed pull with Docker\'s reason (no registry is reachable here)', async () => {
+    const h = hooks();
+    const result = await ctx.executor.run(spec('true', { docker: { image: 'localhost:1/swarmflow/not-here:1.0', pullPolicy: 'if-not-present' } }), h).result;
+    expect(result.error).toMatch(/^cannot pull image "localhost:1\/swarmflow\/not-here:1.0": .+/);
+    expect(h.statuses[0]).toBe('pulling image localhost:1/swarmflow/not-here:1.0');
+  });
+
+  it('fails with Docker\'s reason for an unknown runtime', async () => {
+    const s = spec('true', { docker: { runtime: 'no-such-runtime' } });
+    const result = await ctx.executor.run(s, hooks()).result;
+    expect(result.exitCode).toBeNull();
+    expect(result.error).toMatch(/no-such-runtime/);
+    expect(result.error).toMatch(/unknown|Unknown/);
+    expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+  });
+
+  it('fails with Docker\'s reason for a command that does not exist', async () => {
+    const result = await ctx.executor.run(spec(['no-such-command']), hooks()).result;
+    expect(result.exitCode).toBeNull();
+    expect(result.error).toMatch(/"no-such-command": executable file not found/);
+  });
+
+  it('creates device requests for the assigned GPU ids (created, not started: there is no GPU here)', async () => {
+    const s = spec('true', { docker: { gpus: 2, gpuMode: 'device-request' }, gpuIds: ['1', '3'] });
+    const id = await ctx.client.createContainer(containerCreateOptions(s, { secretsVolume: null }));
+    try {
+      const info = await ctx.client.inspectContainer(id);
+      expect(info.HostConfig.DeviceRequests).toEqual([{ Driver: 'nvidia', Count: 0, DeviceIDs: ['1', '3'], Capabilities: [['gpu']], Options: null }]);
+      expect(info.Config.Env).toContain('NVIDIA_VISIBLE_DEVICES=1,3');
+    } finally {
+      await ctx.client.removeContainer(id);
+    }
+  });
+
+  it('runs a GPU task on the nvidia runtime with NVIDIA_VISIBLE_DEVICES (stand-in runtime: runc)', async () => {
+    const h = hooks();
+    const s = spec('echo "gpus=$NVIDIA_VISIBLE_DEVICES"', { docker: { gpus: 2, gpuMode: 'runtime', autoRemove: false }, gpuIds: ['0', '2'] });
+    const run = ctx.executor.run(s, h);
+    expect(await run.result).toMatchObject({ exitCode: 0, error: null });
+    expect(h.out()).toEqual(['gpus=0,2']);
+    const info = await ctx.client.inspectContainer(run.containerId!);
+    expect(info.HostConfig.Runtime).toBe('nvidia');
+    expect(info.HostConfig.DeviceRequests ?? []).toEqual([]);
+  });
+
+  it('refuses a GPU task given fewer ids than it needs', async () => {
+    const result = await ctx.executor.run(spec('true', { docker: { gpus: 2 }, gpuIds: ['0'] }), hooks()).result;
+    expect(result.error).toBe('the task needs 2 GPU(s) but was given 1 GPU id(s)');
+  });
+
+  describe('adopt', () => {
+    it('follows a running container from now on, applies the rest of its timeout, reports its exit code, removes it', async () => {
+      const s = spec('echo before; sleep 1; echo after; exit 5');
+      const id = await ctx.client.createContainer(containerCreateOptions(s, { secretsVolume: null }));
+      await ctx.client.startContainer(id);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const [summary] = await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: s.labels[LABELS.tiId] });
+      const h = hooks();
+      const run = ctx.executor.adopt(summary, h, { timeoutMs: 60_000 });
+      expect(await run.started).toBe(id);
+      expect(await run.result).toMatchObject({ exitCode: 5, error: null, timedOut: false });
+      expect(h.out()).toEqual(['after']);
+      expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+    });
+
+    it('stops an adopted container whose timeout has passed', async () => {
+      const s = spec('sleep 30');
+      const id = await ctx.client.createContainer(containerCreateOptions(s, { secretsVolume: null }));
+      await ctx.client.startContainer(id);
+      const [summary] = await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: s.labels[LABELS.tiId] });
+      const h = hooks();
+      const result = await ctx.executor.adopt(summary, h, { timeoutMs: 100, graceMs: 0 }).result;
+      expect(result).toMatchObject({ exitCode: 137, timedOut: true });
+    });
+
+    it('reads the exit code and last lines of a container that ended while no worker followed it', async () => {
+      const s = spec('for i in 1 2 3 4 5; do echo line$i; done; exit 7', { docker: { autoRemove: false } });
+      const id = await ctx.client.createContainer(containerCreateOptions(s, { secretsVolume: null }));
+      await ctx.client.startContainer(id);
+      await ctx.client.waitContainer(id);
+      const [summary] = await ctx.executor.listTaskContainers(`exec-${ctx.id}`).then((all) => all.filter((c) => c.id === id));
+      const h = hooks();
+      expect(await ctx.executor.adopt(summary, h, { timeoutMs: null, tailLines: 3 }).result).toMatchObject({ exitCode: 7, error: null });
+      expect(h.out()).toEqual(['line3', 'line4', 'line5']);
+      // Kept (autoRemove false) but marked: not listed again.
+      expect((await ctx.executor.listTaskContainers(`exec-${ctx.id}`)).map((c) => c.id)).not.toContain(id);
+      expect(await containersOf(s.labels[LABELS.tiId])).toHaveLength(1);
+    });
+  });
+
+  it('reap removes seed containers and unused secrets volumes of a worker', async () => {
+    const worker = `reap-${ctx.id}`;
+    const labels = { ...ctx.labels, [LABELS.worker]: worker };
+    await ctx.client.createVolume({ name: `sf-test-${ctx.id}-orphan`, labels: { ...labels, [LABELS.role]: 'secrets' }, driverOpts: {} });
+    await ctx.client.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: { ...labels, [LABELS.role]: 'secrets-seed' } });
+    expect(await ctx.executor.reap(worker)).toEqual({ seeds: 1, volumes: 1 });
+    expect(await ctx.client.listVolumes(labels)).toEqual([]);
+    expect(await ctx.client.listContainers(labels)).toEqual([]);
+  });
+});

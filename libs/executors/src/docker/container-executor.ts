@@ -1,0 +1,442 @@
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:os';
+import type Docker from 'dockerode';
+import { DEFAULT_GRACE_MS, type KillCause, type OutputStream, type ProcessResult } from '../process/process-executor';
+import { containerCreateOptions, LABELS, secretOwner, type ContainerSpec } from './container-options';
+import { DockerClient, DockerError, type ContainerSummary, type LogSource } from './docker-client';
+import { holdBinary } from './hold-binary';
+import { LogDemuxer } from './log-demuxer';
+import { ustar, type TarEntry } from './ustar';
+
+export interface ContainerHooks {
+  /** Every complete line of the container's stdout and stderr, and the last partial one at the end. Must not throw. */
+  onLine: (stream: OutputStream, line: string) => void;
+  /** The executor stopped the container (`'timeout'` or the cancel reason); SIGKILL is reported when the grace period ran out. */
+  onKill?: (signal: 'SIGTERM' | 'SIGKILL', cause: KillCause) => void;
+  /** Steps worth a line in the task's log: pulling, the container's id, a failed clean-up. Must not throw. */
+  onStatus?: (message: string) => void;
+}
+
+export interface ContainerResult extends ProcessResult {
+  /**
+   * Docker's exit code (a container the executor stopped reads 128 + the signal, e.g.
+   * 137, and `signal` names it); null when it never ran or the exit code could not be read.
+   */
+  exitCode: number | null;
+  /** The kernel killed the container for going over its memory limit. */
+  oomKilled: boolean;
+}
+
+export interface ContainerRun {
+  /** Id of the task container once created; null before, or when it could not be created. */
+  readonly containerId: string | null;
+  /** Settles with the container id once it started, or null when it never did. */
+  readonly started: Promise<string | null>;
+  /** Settles once the container ended, its logs and exit code were read, and it (if asked) and its secrets volume were removed. Never rejects. */
+  readonly result: Promise<ContainerResult>;
+  /** Stops the container (stop signal, SIGKILL after the grace period); before it starts, it never starts. Idempotent. */
+  cancel(reason?: string): void;
+}
+
+/** How a re-adopted container is treated: what its worker knew of the try. */
+export interface AdoptOptions {
+  /** The try's timeout, counted from the container's start; null = none. */
+  timeoutMs: number | null;
+  graceMs?: number;
+  /** Lines read back from a container that ended while no worker followed it. Default 50. */
+  tailLines?: number;
+}
+
+/** After the container exits, how long its log stream may take to end. */
+const LOG_DRAIN_MS = 2_000;
+const SEED_MOUNT = '/.swarmflow-secrets';
+const HOLD_PATH = '/.swarmflow-hold';
+/** A name suffix for kept containers whose end was reported, so a restarted worker does not report them again. */
+export const REPORTED_SUFFIX = '-reported';
+
+/**
+ * Runs task containers on a Docker engine as siblings of the worker (only the Docker
+ * API is used: the worker may itself run in a container), and finds the ones a worker
+ * left behind. One instance per engine; {@link runContainer} uses a shared default one.
+ */
+export class DockerExecutor {
+  constructor(readonly client: DockerClient = new DockerClient()) {}
+
+  /**
+   * Runs one try: pulls the image as its policy says, prepares the secrets volume,
+   * creates and starts the container, streams its log lines, applies the timeout and
+   * cancel (stop → SIGKILL after the grace period), reads the exit code, then removes the
+   * container when `autoRemove` and always the secrets volume. Never throws: a try that
+   * cannot start resolves with `error` set to Docker's message.
+   */
+  run(spec: ContainerSpec, hooks: ContainerHooks): ContainerRun {
+    const attempt = new ContainerTry(this.client, hooks, spec.graceMs ?? DEFAULT_GRACE_MS);
+    return attempt.handle(attempt.execute(spec));
+  }
+
+  /**
+   * Takes over a container found by {@link listTaskContainers} after a worker restart:
+   * a running one is followed from now on (log lines from this moment, the exit code, the
+   * rest of its timeout); one that already ended gives its exit code and last log lines.
+   * Then it is removed as its `swarmflow.auto_remove` label says, with its secrets volume.
+   */
+  adopt(container: ContainerSummary, hooks: ContainerHooks, options: AdoptOptions): ContainerRun {
+    const attempt = new ContainerTry(this.client, hooks, options.graceMs ?? DEFAULT_GRACE_MS);
+    return attempt.handle(attempt.adopt(container, options));
+  }
+
+  /** Task containers of a worker, running or ended, except kept ones already reported. */
+  async listTaskContainers(worker: string): Promise<ContainerSummary[]> {
+    const all = await this.client.listContainers({ [LABELS.worker]: worker, [LABELS.role]: 'task' });
+    return all.filter((c) => !c.name.endsWith(REPORTED_SUFFIX));
+  }
+
+  /**
+   * Removes what a worker that stopped abruptly may have left: seed containers, and
+   * secrets volumes that no container uses (a volume still in use is kept). Returns
+   * what was removed.
+   */
+  async reap(worker: string): Promise<{ seeds: number; volumes: number }> {
+    const seeds = await this.client.listContainers({ [LABELS.worker]: worker, [LABELS.role]: 'secrets-seed' });
+    for (const seed of seeds) await this.client.removeContainer(seed.id, true);
+    let volumes = 0;
+    for (const name of await this.client.listVolumes({ [LABELS.worker]: worker, [LABELS.role]: 'secrets' })) {
+      try {
+        await this.client.removeVolume(name);
+        volumes++;
+      } catch (err) {
+        if (!(err instanceof DockerError && err.statusCode === 409)) throw err;
+      }
+    }
+    return { seeds: seeds.length, volumes };
+  }
+}
+
+let defaultExecutor: DockerExecutor | null = null;
+
+/** The executor {@link runContainer} uses: one {@link DockerClient} per process, made on first use. */
+export function defaultDockerExecutor(): DockerExecutor {
+  defaultExecutor ??= new DockerExecutor();
+  return defaultExecutor;
+}
+
+/** {@link DockerExecutor.run} on the default executor: the container counterpart of `runProcess`. */
+export function runContainer(spec: ContainerSpec, hooks: ContainerHooks): ContainerRun {
+  return defaultDockerExecutor().run(spec, hooks);
+}
+
+/** A failure with a message meant for the task's log as it is. */
+class TryError extends Error {}
+
+/** One container try: its state between the async steps, and the stop logic shared by run and adopt. */
+class ContainerTry {
+  id: string | null = null;
+  private cancelled = false;
+  private timedOut = false;
+  /** Why the container is being stopped; set once. */
+  private stopCause: KillCause | null = null;
+  private exited = false;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+  private killTimer: NodeJS.Timeout | undefined;
+  private markStarted!: (id: string | null) => void;
+  readonly started = new Promise<string | null>((resolve) => (this.markStarted = resolve));
+
+  constructor(
+    private readonly client: DockerClient,
+    private readonly hooks: ContainerHooks,
+    private readonly graceMs: number,
+  ) {}
+
+  handle(result: Promise<ContainerResult>): ContainerRun {
+    const self = this;
+    return {
+      get containerId() {
+        return self.id;
+      },
+      started: this.started,
+      result,
+      cancel: (reason = 'cancel') => {
+        if (this.exited || this.cancelled) return;
+        this.cancelled = true;
+        this.stop(reason);
+      },
+    };
+  }
+
+  async execute(spec: ContainerSpec): Promise<ContainerResult> {
+    const { docker } = spec;
+    let volume: string | null = null;
+    let seedId: string | null = null;
+    let seedRemoval: Promise<void> = Promise.resolve();
+    let exitCode: number | null = null;
+    let ran = false;
+    let error: string | null = null;
+    let oomKilled = false;
+    try {
+      const gpuIds = spec.gpuIds ?? [];
+      if (gpuIds.length !== docker.gpus) throw new TryError(`the task needs ${docker.gpus} GPU(s) but was given ${gpuIds.length} GPU id(s)`);
+      if (docker.pullPolicy === 'always') await this.pull(spec);
+      const tryTag = [spec.labels[LABELS.tiId], spec.labels[LABELS.tryNumber]].filter((x) => x !== undefined).join('-');
+      const suffix = randomBytes(4).toString('hex');
+      if ((spec.secrets ?? []).length > 0 && !this.cancelled) {
+        volume = `swarmflow-secrets-${tryTag ? `${tryTag}-` : ''}${suffix}`;
+        seedId = await this.prepareSecrets(spec, volume, (id) => (seedId = id));
+      }
+      if (this.cancelled) return this.outcome(null, null);
+      const options = containerCreateOptions(spec, { name: spec.name ?? `swarmflow-${tryTag || 'task'}-${suffix}`, secretsVolume: volume });
+      this.id = await this.createPulling(spec, options);
+      if (this.cancelled) return this.outcome(null, null);
+      await this.client.startContainer(this.id);
+      ran = true;
+      this.hooks.onStatus?.(`container ${this.id.slice(0, 12)} started (image ${docker.image})`);
+      this.markStarted(this.id);
+      if (seedId !== null) {
+        // The task container now holds the tmpfs mounted; the seed has done its job.
+        const seed = seedId;
+        seedId = null;
+        seedRemoval = this.client.removeContainer(seed, true).catch((err) => this.status(`could not remove the secrets seed container: ${message(err)}`));
+      }
+      if (spec.timeoutMs !== null) this.armTimeout(spec.timeoutMs);
+      exitCode = await this.follow(this.id, undefined);
+      oomKilled = await this.oomKilled(this.id, exitCode);
+    } catch (err) {
+      error = err instanceof TryError ? err.message : message(err);
+    } finally {
+      this.exited = true;
+      this.markStarted(null);
+      clearTimeout(this.timeoutTimer);
+      clearTimeout(this.killTimer);
+      await seedRemoval;
+      if (seedId !== null) await this.client.removeContainer(seedId, true).catch((err) => this.status(`could not remove the secrets seed container: ${message(err)}`));
+      // Never lose the exit code: a container whose end could not be read stays for the next worker to adopt.
+      const removable = this.id !== null && docker.autoRemove && (exitCode !== null || !ran);
+      let containerGone = this.id === null;
+      if (removable) {
+        containerGone = await this.client.removeContainer(this.id!, true).then(() => true, (err) => {
+          this.status(`could not remove container ${this.id!.slice(0, 12)}: ${message(err)}`);
+          return false;
+        });
+      } else if (this.id !== null && exitCode !== null) {
+        await this.markReported(this.id);
+      }
+      if (volume !== null) {
+        if (containerGone) await this.client.removeVolume(volume).catch((err) => this.status(`could not remove the secrets volume ${volume}: ${message(err)}`));
+        else this.status(`secrets volume ${volume} is kept with the container (it is empty once the container stopped)`);
+      }
+    }
+    return this.outcome(exitCode, error, oomKilled);
+  }
+
+  async adopt(container: ContainerSummary, options: AdoptOptions): Promise<ContainerResult> {
+    this.id = container.id;
+    let exitCode: number | null = null;
+    let error: string | null = null;
+    let oomKilled = false;
+    try {
+      const info = await this.client.inspectContainer(container.id);
+      const state = info.State;
+      if (state.Status === 'created') {
+        throw new TryError('the container was created but never started (its worker stopped first)');
+      }
+      if (state.Running || state.Status === 'paused' || state.Status === 'restarting') {
+        this.markStarted(container.id);
+        const since = Date.now() / 1000;
+        if (options.timeoutMs !== null) this.armTimeout(Math.max(0, Date.parse(state.StartedAt) + options.timeoutMs - Date.now()));
+        exitCode = await this.follow(container.id, since);
+      } else {
+        exitCode = state.ExitCode;
+        const tail = options.tailLines ?? 50;
+        const lines: { stream: OutputStream; line: string }[] = [];
+        const demux = new LogDemuxer((stream, line) => lines.push({ stream, line }));
+        const log = await this.client.logs(container.id, { follow: false, tail });
+        if (Buffer.isBuffer(log)) demux.write(log);
+        demux.end();
+        this.status(`the container ended (exit code ${exitCode}) while no worker followed it; its last ${lines.length} log line(s) follow, some may repeat`);
+        for (const { stream, line } of lines) this.hooks.onLine(stream, line);
+      }
+      oomKilled = await this.oomKilled(container.id, exitCode);
+    } catch (err) {
+      error = err instanceof TryError ? err.message : message(err);
+    } finally {
+      this.exited = true;
+      this.markStarted(null);
+      clearTimeout(this.timeoutTimer);
+      clearTimeout(this.killTimer);
+      const volume = container.labels[LABELS.secretsVolume];
+      let gone = false;
+      if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || error !== null)) {
+        gone = await this.client.removeContainer(container.id, true).then(() => true, (err) => {
+          this.status(`could not remove container ${container.id.slice(0, 12)}: ${message(err)}`);
+          return false;
+        });
+      } else if (exitCode !== null) {
+        await this.markReported(container.id, container.name);
+      }
+      if (volume && gone) await this.client.removeVolume(volume).catch((err) => this.status(`could not remove the secrets volume ${volume}: ${message(err)}`));
+    }
+    return this.outcome(exitCode, error, oomKilled);
+  }
+
+  /** Streams the log lines until the container exits; its exit code. */
+  private async follow(id: string, since: number | undefined): Promise<number> {
+    const abort = new AbortController();
+    const demux = new LogDemuxer(this.hooks.onLine);
+    const logsDone = this.client.logs(id, { follow: true, since, signal: abort.signal }).then(
+      (source) => drain(source, demux),
+      (err) => this.status(`cannot read the container's log: ${message(err)}`),
+    );
+    try {
+      const code = await this.client.waitContainer(id);
+      this.exited = true;
+      // The log stream ends with the container; a stuck one is cut after LOG_DRAIN_MS.
+      let drainTimer: NodeJS.Timeout | undefined;
+      await Promise.race([logsDone, new Promise((resolve) => (drainTimer = setTimeout(resolve, LOG_DRAIN_MS)))]);
+      clearTimeout(drainTimer);
+      return code;
+    } finally {
+      abort.abort();
+      demux.end();
+    }
+  }
+
+  private async oomKilled(id: string, exitCode: number | null): Promise<boolean> {
+    // Only a 137 the executor did not cause may be the OOM killer's; one inspect to know.
+    if (exitCode !== 137 || this.stopCause !== null) return false;
+    try {
+      return (await this.client.inspectContainer(id)).State.OOMKilled === true;
+    } catch {
+      return false;
+    }
+  }
+
+  private armTimeout(ms: number): void {
+    this.timeoutTimer = setTimeout(() => {
+      if (this.exited) return;
+      this.timedOut = true;
+      this.stop('timeout');
+    }, ms);
+  }
+
+  /** Stop signal now, SIGKILL by Docker after the grace period. Before the container exists, the flags keep it from starting. */
+  private stop(cause: KillCause): void {
+    if (this.stopCause !== null || this.exited) return;
+    this.stopCause = cause;
+    const id = this.id;
+    if (id === null) return;
+    this.hooks.onKill?.('SIGTERM', cause);
+    const seconds = Math.max(0, Math.ceil(this.graceMs / 1000));
+    this.killTimer = setTimeout(() => {
+      if (!this.exited) this.hooks.onKill?.('SIGKILL', cause);
+    }, seconds * 1000);
+    this.client.stopContainer(id, seconds).catch((err) => this.status(`could not stop container ${id.slice(0, 12)}: ${message(err)}`));
+  }
+
+  /** Creates the container; a missing image is pulled first unless the policy says never. */
+  private async createPulling(spec: ContainerSpec, options: Docker.ContainerCreateOptions): Promise<string> {
+    try {
+      return await this.client.createContainer(options);
+    } catch (err) {
+      if (!(err instanceof DockerError && err.statusCode === 404 && /no such image/i.test(err.message))) throw err;
+      if (spec.docker.pullPolicy === 'never') throw new TryError(`image "${spec.docker.image}" is not present and pull policy is never`);
+      if (spec.docker.pullPolicy === 'always') throw err;
+      await this.pull(spec);
+      return this.client.createContainer(options);
+    }
+  }
+
+  private async pull(spec: ContainerSpec): Promise<void> {
+    const image = spec.docker.image;
+    this.status(`pulling image ${image}`);
+    try {
+      await this.client.pull(image, spec.registryAuth ?? null);
+    } catch (err) {
+      throw new TryError(`cannot pull image "${image}": ${message(err)}`);
+    }
+    this.status(`pulled image ${image}`);
+  }
+
+  /**
+   * Creates the tmpfs volume and fills it through a seed container of the task's image
+   * that runs a tiny blocking binary ({@link holdBinary}): the local driver empties a
+   * tmpfs volume as soon as no running container holds it, so the seed keeps it mounted
+   * until the task container has started. Only the Docker API is used, no host path.
+   * Returns the seed's id (the caller removes it).
+   */
+  private async prepareSecrets(spec: ContainerSpec, volume: string, onSeed: (id: string) => void): Promise<string> {
+    const labels = { ...spec.docker.labels, ...spec.labels };
+    const owner = secretOwner(spec.docker.user);
+    // The tmpfs root belongs to the task's user (a tar entry for "." does not change it).
+    const rootDir = !owner.readableByAll ? `mode=0700,uid=${owner.uid},gid=${owner.gid}` : 'mode=0755';
+    await this.client.createVolume({
+      name: volume,
+      labels: { ...labels, [LABELS.role]: 'secrets' },
+      driverOpts: { type: 'tmpfs', device: 'tmpfs', o: `size=1m,${rootDir}` },
+    });
+    const hold = holdBinary(await this.client.arch());
+    if (hold === null) throw new TryError(`secrets cannot be mounted on a ${await this.client.arch()} Docker engine (only amd64 and arm64 are supported)`);
+    const seedId = await this.createPulling(spec, {
+      Image: spec.docker.image,
+      Entrypoint: [HOLD_PATH],
+      Cmd: [],
+      User: '0:0',
+      WorkingDir: '/',
+      Labels: { ...labels, [LABELS.role]: 'secrets-seed' },
+      HostConfig: {
+        NetworkMode: 'none', AutoRemove: false,
+        Mounts: [{ Type: 'volume', Source: volume, Target: SEED_MOUNT, ReadOnly: false }],
+      },
+    });
+    onSeed(seedId);
+    await this.client.putArchive(seedId, '/', ustar([{ name: HOLD_PATH.slice(1), type: 'file', content: hold, mode: 0o755, uid: 0, gid: 0 }]));
+    await this.client.startContainer(seedId);
+    const entries: TarEntry[] = [];
+    for (const { key, value } of spec.secrets ?? []) {
+      entries.push({ name: key, type: 'file', content: Buffer.from(value, 'utf8'), mode: owner.fileMode, uid: owner.uid, gid: owner.gid });
+    }
+    await this.client.putArchive(seedId, SEED_MOUNT, ustar(entries));
+    return seedId;
+  }
+
+  private async markReported(id: string, name?: string): Promise<void> {
+    try {
+      const current = name ?? (await this.client.inspectContainer(id)).Name.replace(/^\//, '');
+      if (!current.endsWith(REPORTED_SUFFIX)) await this.client.renameContainer(id, `${current}${REPORTED_SUFFIX}`);
+    } catch (err) {
+      this.status(`could not mark the kept container ${id.slice(0, 12)} as reported: ${message(err)}`);
+    }
+  }
+
+  private outcome(exitCode: number | null, error: string | null, oomKilled = false): ContainerResult {
+    const stoppedBySignal = this.stopCause !== null && exitCode !== null && exitCode > 128;
+    return {
+      exitCode, signal: stoppedBySignal ? signalName(exitCode - 128) : null,
+      timedOut: this.timedOut, cancelled: this.cancelled, error, oomKilled,
+    };
+  }
+
+  private status(text: string): void {
+    this.hooks.onStatus?.(text);
+  }
+}
+
+function drain(source: LogSource, demux: LogDemuxer): Promise<void> {
+  if (Buffer.isBuffer(source)) {
+    demux.write(source);
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    source.on('data', (chunk: Buffer) => demux.write(chunk));
+    source.once('end', resolve);
+    source.once('close', resolve);
+    source.once('error', () => resolve());
+  });
+}
+
+function signalName(signo: number): string | null {
+  const entry = Object.entries(constants.signals).find(([, n]) => n === signo);
+  return entry ? entry[0] : null;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

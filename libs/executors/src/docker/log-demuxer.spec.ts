@@ -1,0 +1,39 @@
+import { LogDemuxer } from './log-demuxer';
+
+function frame(stream: 1 | 2, text: string): Buffer {
+  const payload = Buffer.from(text, 'utf8');
+  const header = Buffer.alloc(8);
+  header[0] = stream;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
+
+describe('LogDemuxer', () => {
+  it('splits frames into stdout and stderr lines, across any chunk boundary', () => {
+    const all = Buffer.concat([frame(1, 'hel'), frame(2, 'oops\n'), frame(1, 'lo\nwörld'), frame(1, '\r\nlast')]);
+    for (let cut = 1; cut < all.length; cut += 3) {
+      const lines: string[] = [];
+      const demux = new LogDemuxer((stream, line) => lines.push(`${stream}:${line}`));
+      demux.write(all.subarray(0, cut));
+      demux.write(all.subarray(cut));
+      demux.end();
+      expect(lines).toEqual(['stderr:oops', 'stdout:hello', 'stdout:wörld', 'stdout:last']);
+    }
+  });
+
+  it('keeps a UTF-8 character cut between frames whole', () => {
+    const bytes = Buffer.from('é\n');
+    const lines: string[] = [];
+    const demux = new LogDemuxer((_s, line) => lines.push(line));
+    demux.write(Buffer.concat([frameBytes(bytes.subarray(0, 1)), frameBytes(bytes.subarray(1))]));
+    demux.end();
+    expect(lines).toEqual(['é']);
+  });
+});
+
+function frameBytes(payload: Buffer): Buffer {
+  const header = Buffer.alloc(8);
+  header[0] = 1;
+  header.writeUInt32BE(payload.length, 4);
+  return Buffer.concat([header, payload]);
+}
