@@ -193,7 +193,7 @@ interface BufferedTask {
  * RabbitMQ's consumer timeout (30 min, not settable per queue before 3.12) would
  * otherwise cut long tasks off. A try lost after the ack is recovered by the scheduler
  * from missing heartbeats. Since acked messages free the prefetch window, RabbitMQ delivers more tasks
- * than there are free slots: those wait unacked in a local buffer (at most `concurrency`
+ * than there are free slots: those wait unacked in a local buffer (at most the prefetch, 2 × `concurrency`,
  * of them) and start as slots free. Pausing the consumers instead would cost a
  * basic.cancel and a basic.consume per busy period, and nacking the surplus back a
  * redelivery each. A buffered task that waits longer than `maxBufferWaitMs` is given
@@ -296,7 +296,7 @@ export class WorkerService {
   /**
    * Re-adopts the containers a previous run of this worker name left (running ones are
    * followed to their end, ended ones reported at once; both hold their slots and GPUs and
-   * show in heartbeats), then consumes the task queues (prefetch = concurrency) and the
+   * show in heartbeats), then consumes the task queues (prefetch = 2 × concurrency) and the
    * worker's control queue, and starts heartbeats. Throws {@link WorkerStateError} unless
    * idle; on a broker error the consumers made so far are cancelled and the error is rethrown.
    */
@@ -314,7 +314,10 @@ export class WorkerService {
         const spec = taskQueue(queue);
         await this.broker.assertQueue(spec);
         this.taskConsumers.push(
-          await this.broker.consume(spec, (msg) => this.onTask(msg), { prefetch: this.options.concurrency }),
+          // Twice the slots: a short try's message stays unacked until its task.finished is
+          // confirmed, so with prefetch = slots a freed slot would wait for that confirm and
+          // a new delivery; the second half waits in the buffer, ready.
+          await this.broker.consume(spec, (msg) => this.onTask(msg), { prefetch: this.options.concurrency * 2 }),
         );
       }
     } catch (err) {
@@ -430,8 +433,8 @@ export class WorkerService {
       return;
     }
     if (this.canStart(task)) return this.startTask(task, msg);
-    if (this.buffered.size >= this.options.concurrency) {
-      // Only with several task queues, each with its own prefetch window.
+    if (this.buffered.size >= this.options.concurrency * 2) {
+      // Only with several task queues, each with its own prefetch window (2 × slots).
       this.giveBackAndHold([msg]);
       return;
     }
