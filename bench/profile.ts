@@ -53,12 +53,18 @@ export function installProfiler(): Profiler {
       add(sql, `${scope} ${sqlKey(text)}`, performance.now() - t, rows.length);
       return rows;
     },
+    async queryMany(text) {
+      const t = performance.now();
+      const results = await q.queryMany(text);
+      add(sql, `${scope} (batch) ${sqlKey(text)}`, performance.now() - t, results.reduce((n, r) => n + r.length, 0));
+      return results;
+    },
   });
 
   const iterate = SchedulingService.prototype.iterate;
-  SchedulingService.prototype.iterate = async function (this: SchedulingService, evs, now, tick) {
+  SchedulingService.prototype.iterate = async function (this: SchedulingService, evs, now, tick, published) {
     const t = performance.now();
-    const result = await iterate.call(this, evs, now, tick);
+    const result = await iterate.call(this, evs, now, tick, published);
     add(phases, tick ? 'iterate (tick)' : 'iterate (events)', performance.now() - t);
     events += evs.length;
     dispatched += result.dispatched;
@@ -70,9 +76,10 @@ export function installProfiler(): Profiler {
   timed(SchedulerRunner.prototype, 'publish', 'publish outbox (after commit)');
 
   const transaction = Database.prototype.transaction;
-  Database.prototype.transaction = function <T>(this: Database, work: (tx: Queryable) => Promise<T>): Promise<T> {
+  Database.prototype.transaction = function <T>(this: Database, work: (tx: Queryable, preludeRows: any[]) => Promise<T>, prelude?: string): Promise<T> {
     const t = performance.now();
-    return transaction.call(this, (tx) => work(timedQueryable(tx, 'tx'))).finally(() => add(phases, 'db transaction (all)', performance.now() - t)) as Promise<T>;
+    return transaction.call(this, (tx, rows) => work(timedQueryable(tx, 'tx'), rows), prelude)
+      .finally(() => add(phases, 'db transaction (all)', performance.now() - t)) as Promise<T>;
   };
   const query = Database.prototype.query;
   Database.prototype.query = async function <T>(this: Database, text: string, params?: unknown[]): Promise<T[]> {

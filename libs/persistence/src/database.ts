@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Pool, PoolClient } from 'pg';
+import type { Pool, PoolClient, QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities/entities';
 import { MIGRATIONS } from './migrations';
@@ -19,6 +19,12 @@ export interface DatabaseConfig {
  */
 export interface Queryable {
   query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Several parameterless statements in one round trip; the rows of each. Never with user input. */
+  queryMany(sql: string): Promise<any[][]>;
+}
+
+function rowsOfEach(result: QueryResult | QueryResult[]): any[][] {
+  return (Array.isArray(result) ? result : [result]).map((r) => r.rows ?? []);
 }
 
 
@@ -75,18 +81,29 @@ export class Database implements Queryable {
     return (await this.pool.query(sql, params as unknown[])).rows as T[];
   }
 
+  async queryMany(sql: string): Promise<any[][]> {
+    await this.connect();
+    return rowsOfEach((await this.pool.query(sql)) as unknown as QueryResult | QueryResult[]);
+  }
+
   /**
    * Runs `work` in one transaction (READ COMMITTED); rolls back if it throws.
    * @param prelude parameterless SQL run with BEGIN in the same round trip (e.g. taking an
-   *   advisory lock); must not contain user input.
+   *   advisory lock, reading rows by numeric ids); must not contain user input. `work`
+   *   receives the rows of its last statement.
    */
-  async transaction<T>(work: (tx: Queryable) => Promise<T>, prelude?: string): Promise<T> {
+  async transaction<T>(work: (tx: Queryable, preludeRows: any[]) => Promise<T>, prelude?: string): Promise<T> {
     await this.connect();
     const client: PoolClient = await this.pool.connect();
     let broken = false;
     try {
-      await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN');
-      const result = await work({ query: async (sql, params) => (await client.query(sql, params as unknown[])).rows });
+      const begun = (await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN')) as unknown as QueryResult | QueryResult[];
+      const last = Array.isArray(begun) ? begun[begun.length - 1] : begun;
+      const tx: Queryable = {
+        query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+        queryMany: async (sql) => rowsOfEach((await client.query(sql)) as unknown as QueryResult | QueryResult[]),
+      };
+      const result = await work(tx, last.rows ?? []);
       await client.query('COMMIT');
       return result;
     } catch (err) {

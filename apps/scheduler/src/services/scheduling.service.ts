@@ -3,7 +3,9 @@ import {
   type SerializedDag, type TaskMessage, type TaskSpec, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
-import type { OutboxMessage, Queryable, Repositories, TaskInstance, TiTransition, WorkerRecord } from '@swarmflow/persistence';
+import type {
+  DispatchView, LockedRun, OutboxMessage, Queryable, Repositories, TaskInstance, TiTransition, WorkerRecord,
+} from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
 import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } from './task-message.builder';
@@ -81,15 +83,19 @@ export class SchedulingService {
     // One scheduling iteration at a time across HA schedulers (the lock, taken with BEGIN):
     // dispatch counts pool slots and concurrency, which needs a single writer; it also keeps
     // two schedulers from evaluating one run at once. Published outbox rows go in the same trip.
+    // The events' task instances are read in the same trip too (last, so their rows come back).
+    const ids = (list: number[]) => list.map((id) => Math.trunc(id)).join(',');
     const prelude = [`SELECT pg_advisory_xact_lock(${SCHEDULING_LOCK})`];
-    if (published.length > 0) prelude.push(`DELETE FROM outbox WHERE id IN (${published.map((id) => Math.trunc(id)).join(',')})`);
-    return this.repos.db.transaction(async (tx) => {
+    if (published.length > 0) prelude.push(`DELETE FROM outbox WHERE id IN (${ids(published)})`);
+    const eventTis = [...new Set(events.flatMap((e) => (e.type === 'worker.heartbeat' ? [] : [e.tiId])))];
+    if (eventTis.length > 0) prelude.push(this.repos.tis.byIdsSql(eventTis));
+    return this.repos.db.transaction(async (tx, preludeRows) => {
       const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites() };
       if (tick) {
         this.pools = null;
         this.liveWorkers = null;
       }
-      const eventsApplied = await this.applyEvents(events, now, tx, work);
+      const eventsApplied = await this.applyEvents(events, eventTis.length > 0 ? this.repos.tis.fromRows(preludeRows) : [], now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
         await this.expireLostWorkers(now, tx, work);
@@ -97,8 +103,20 @@ export class SchedulingService {
         await this.startQueuedRuns(now, tx, work.touched);
         for (const pk of await this.repos.runs.needingEvaluation(500, tx)) work.touched.add(pk);
       }
-      if (await this.evaluateRuns([...work.touched], now, tx, work.writes)) work.dispatch = true;
-      const dispatched = work.dispatch ? await this.dispatch(now, tx, work.writes) : 0;
+      // The runs to evaluate (locked) and the dispatch view come in one round trip.
+      let locked: LockedRun[] = [];
+      let view: DispatchView | null = null;
+      if (work.touched.size > 0) {
+        const [lockRows, viewRows] = await tx.queryMany(
+          `${this.repos.runs.lockWithTaskStatesSql([...work.touched])}; ${this.repos.tis.dispatchViewSql(this.options.dispatchBatch)}`,
+        );
+        locked = this.repos.runs.lockedRuns(lockRows);
+        view = this.repos.tis.parseDispatchView(viewRows);
+      }
+      if (await this.evaluateRuns(locked, now, tx, work.writes)) work.dispatch = true;
+      const dispatched = work.dispatch
+        ? await this.dispatch(now, tx, work.writes, view ?? await this.repos.tis.dispatchView(this.options.dispatchBatch, tx))
+        : 0;
       const outbox = await this.write(work.writes, now, tx);
       return { outbox, eventsApplied, dispatched };
     }, prelude.join('; '));
@@ -120,7 +138,8 @@ export class SchedulingService {
 
   // --- worker events ------------------------------------------------------------------
 
-  private async applyEvents(events: WorkerEvent[], now: Date, tx: Queryable, work: Work): Promise<number> {
+  /** @param tis the rows of the events' task instances, read with BEGIN */
+  private async applyEvents(events: WorkerEvent[], tis: TaskInstance[], now: Date, tx: Queryable, work: Work): Promise<number> {
     const beats = new Map<string, WorkerEvent & { type: 'worker.heartbeat' }>();
     const byTi = new Map<number, WorkerEvent[]>();
     for (const e of events) {
@@ -136,7 +155,6 @@ export class SchedulingService {
       running: b.running,
     })), now, tx);
 
-    const tis = await this.repos.tis.byIds([...byTi.keys()], tx);
     const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
     let applied = 0;
     for (const ti of tis) {
@@ -267,13 +285,11 @@ export class SchedulingService {
   // --- run evaluation -----------------------------------------------------------------
 
   /**
-   * Decides what can run next in each run (trigger rules, cascading skips) and finishes
-   * runs. Reads only (task, state) pairs; full rows only for the instances it moves.
-   * Returns whether it scheduled anything.
+   * Decides what can run next in each locked run (trigger rules, cascading skips) from its
+   * (task, state) pairs, and finishes runs. Returns whether it scheduled anything.
    */
-  private async evaluateRuns(pks: number[], now: Date, tx: Queryable, writes: PendingWrites): Promise<boolean> {
-    if (pks.length === 0) return false;
-    const locked = await this.repos.runs.lockWithTaskStates(pks, tx);
+  private async evaluateRuns(locked: LockedRun[], now: Date, tx: Queryable, writes: PendingWrites): Promise<boolean> {
+    if (locked.length === 0) return false;
     let scheduled = false;
     for (const { run, tis } of locked) {
       if (run.state !== 'running') continue;
@@ -315,8 +331,7 @@ export class SchedulingService {
    * DAG's max_active_tasks, with their task messages for the outbox. Sees this
    * iteration's decisions: instances it scheduled, slots it freed. Returns how many it queued.
    */
-  private async dispatch(now: Date, tx: Queryable, writes: PendingWrites): Promise<number> {
-    const view = await this.repos.tis.dispatchView(this.options.dispatchBatch, tx);
+  private async dispatch(now: Date, tx: Queryable, writes: PendingWrites, view: DispatchView): Promise<number> {
     const fresh = writes.inState('scheduled');
     const candidates = [...view.candidates.filter((c) => !writes.current(c.id)), ...fresh]
       .sort((a, b) => b.priority - a.priority || a.id - b.id);

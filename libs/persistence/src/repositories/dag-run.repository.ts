@@ -3,6 +3,13 @@ import type { Database, Queryable } from '../database';
 import type { DagRun } from '../records';
 import { toDagRun } from './row-mappers';
 
+/** A locked run with its task instances' (task, state, try) as run evaluation sees them. */
+export interface LockedRun {
+  run: DagRun;
+  needsEval: boolean;
+  tis: RunTaskState[];
+}
+
 /** A task instance as run evaluation sees it. */
 export interface RunTaskState {
   id: number;
@@ -76,13 +83,19 @@ export class DagRunRepository {
    * Locks the runs (in id order) and returns each with the (task, state) of its task
    * instances, in one round trip: what run evaluation needs.
    */
-  async lockWithTaskStates(pks: number[], q: Queryable): Promise<{ run: DagRun; needsEval: boolean; tis: RunTaskState[] }[]> {
+  async lockWithTaskStates(pks: number[], q: Queryable): Promise<LockedRun[]> {
     if (pks.length === 0) return [];
-    const rows = await q.query(
-      `SELECT r.*, COALESCE((SELECT json_agg(json_build_array(t.id, t.task_id, t.state, t.try_number, t.max_tries))
+    return this.lockedRuns((await q.queryMany(this.lockWithTaskStatesSql(pks)))[0]);
+  }
+
+  /** The statement of {@link lockWithTaskStates}, parameterless (numeric ids inlined), to batch with others. */
+  lockWithTaskStatesSql(pks: readonly number[]): string {
+    return `SELECT r.*, COALESCE((SELECT json_agg(json_build_array(t.id, t.task_id, t.state, t.try_number, t.max_tries))
                              FROM task_instance t WHERE t.run_pk = r.id), '[]') AS tis
-       FROM dag_run r WHERE r.id = ANY($1) ORDER BY r.id FOR UPDATE OF r`, [pks],
-    );
+       FROM dag_run r WHERE r.id IN (${pks.map((pk) => Math.trunc(pk)).join(',')}) ORDER BY r.id FOR UPDATE OF r`;
+  }
+
+  lockedRuns(rows: any[]): LockedRun[] {
     return rows.map((r: any) => ({
       run: toDagRun(r),
       needsEval: r.needs_eval,

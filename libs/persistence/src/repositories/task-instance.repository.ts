@@ -4,6 +4,13 @@ import type { TaskInstance, TiTransition } from '../records';
 import type { OutboxMessage } from './outbox.repository';
 import { toTaskInstance } from './row-mappers';
 
+/** Scheduled candidates by priority, and queued + running usage per pool (slots) and per DAG. */
+export interface DispatchView {
+  candidates: TaskInstance[];
+  poolSlots: Map<string, number>;
+  perDag: Map<string, number>;
+}
+
 /**
  * Task instances. Every state change goes through `applyTransitions`: a compare-and-set
  * on (state, try_number) plus the history rows, in the caller's transaction.
@@ -31,6 +38,18 @@ export class TaskInstanceRepository {
     return rows.map(toTaskInstance);
   }
 
+
+  /**
+   * Parameterless SQL reading the given task instances, for a transaction's prelude (ids are
+   * numbers, inlined); map its rows with {@link fromRows}.
+   */
+  byIdsSql(ids: readonly number[]): string {
+    return `SELECT * FROM task_instance WHERE id IN (${ids.map((id) => Math.trunc(id)).join(',')})`;
+  }
+
+  fromRows(rows: unknown[]): TaskInstance[] {
+    return rows.map(toTaskInstance);
+  }
 
   async byIds(ids: number[], q: Queryable = this.db): Promise<TaskInstance[]> {
     if (ids.length === 0) return [];
@@ -68,14 +87,20 @@ export class TaskInstanceRepository {
    * What dispatch needs, in one round trip: scheduled instances by priority (at most
    * `limit`), queued + running pool slots per pool, and queued + running instances per DAG.
    */
-  async dispatchView(limit: number, q: Queryable): Promise<{ candidates: TaskInstance[]; poolSlots: Map<string, number>; perDag: Map<string, number> }> {
-    const rows = await q.query(
-      `SELECT 'c' AS kind, row_to_json(c) AS row FROM
-         (SELECT * FROM task_instance WHERE state = 'scheduled' ORDER BY priority DESC, id LIMIT $1) c
+  async dispatchView(limit: number, q: Queryable): Promise<DispatchView> {
+    return this.parseDispatchView((await q.queryMany(this.dispatchViewSql(limit)))[0]);
+  }
+
+  /** The statement of {@link dispatchView}, parameterless, to batch with others. */
+  dispatchViewSql(limit: number): string {
+    return `SELECT 'c' AS kind, row_to_json(c) AS row FROM
+         (SELECT * FROM task_instance WHERE state = 'scheduled' ORDER BY priority DESC, id LIMIT ${Math.trunc(limit)}) c
        UNION ALL
        SELECT 'a', json_build_object('pool', pool, 'dag_id', dag_id, 'slots', sum(pool_slots), 'n', count(*))
-       FROM task_instance WHERE state IN ('queued', 'running') GROUP BY pool, dag_id`, [limit],
-    );
+       FROM task_instance WHERE state IN ('queued', 'running') GROUP BY pool, dag_id`;
+  }
+
+  parseDispatchView(rows: any[]): DispatchView {
     const candidates: TaskInstance[] = [];
     const poolSlots = new Map<string, number>();
     const perDag = new Map<string, number>();
