@@ -412,7 +412,7 @@ function printResults(results: RunResult[], opts: BenchOptions): void {
     `${CELERY_PG_BACKEND_TASKS_PER_S} with the Postgres backend; chain ${CELERY_CHAIN_MS_PER_HOP} ms/hop ` +
     `(${CELERY_CHAIN_WITH_STATE_MS_PER_HOP} with state)`);
   console.log('notes ms/hop = (wall − Σ task run) / chain length; wall = trigger → run seen finished (20 ms poll), ' +
-    'so it includes the start delay (the run starts on the next scheduler tick).');
+    'so it includes the start delay (trigger → first task queued).');
 }
 
 function sleep(ms: number): Promise<void> {
