@@ -36,6 +36,8 @@ export class SchedulerRunner {
   private running = false;
   /** Someone changed runs outside the loop (trigger, clear): iterate, and start queued runs, now. */
   private nudged = false;
+  /** Since when events have been flowing: workers are expired only a heartbeat timeout later. */
+  private listeningSince = 0;
   /** Buffered events other than `task.started`: the ones worth an iteration now. */
   private actionable = 0;
   private loopDone: Promise<void> = Promise.resolve();
@@ -60,6 +62,11 @@ export class SchedulerRunner {
 
   async start(): Promise<void> {
     this.running = true;
+    this.listeningSince = this.clock().getTime();
+    // After an outage no heartbeat came for a while: give them a full timeout to come back.
+    this.broker.onStatus((status) => {
+      if (status === 'connected') this.listeningSince = this.clock().getTime();
+    });
     this.consumer = await this.broker.consume<unknown>(EVENTS_QUEUE, (msg) => this.onEvent(msg), {
       prefetch: MAX_EVENTS_PER_ITERATION,
     });
@@ -117,7 +124,8 @@ export class SchedulerRunner {
       this.published = [];
       let result: IterationResult;
       try {
-        result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published);
+        const expireWorkers = now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
+        result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers);
       } catch (err) {
         // Rolled back: nothing was applied, so the same events can simply be applied again.
         this.published.push(...published);
@@ -142,7 +150,7 @@ export class SchedulerRunner {
         const sweepAge = this.options.outboxSweepAgeMs;
         if (now.getTime() - this.lastSweep >= sweepAge) {
           this.lastSweep = now.getTime();
-          const swept = await this.repos.outbox.relay((m) => this.send(m), new Date(now.getTime() - sweepAge));
+          const swept = await this.repos.outbox.relay((m) => this.send(m), sweepAge);
           if (swept > 0) this.logger.warn(`published ${swept} outbox message(s) left by an interrupted scheduler`);
         }
       } catch (err) {

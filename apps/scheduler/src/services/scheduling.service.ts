@@ -32,6 +32,9 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   outboxSweepAgeMs: 10_000,
 };
 
+/** A try started less than this before a heartbeat that does not list it may simply be newer than the heartbeat. */
+const HEARTBEAT_GRACE_MS = 2000;
+
 /** Serialises scheduling iterations between schedulers (HA). */
 const SCHEDULING_LOCK = 72_810_001;
 
@@ -78,8 +81,10 @@ export class SchedulingService {
   /**
    * @param published outbox ids the caller has since published: deleted in this transaction
    *   (saves a statement per publish; the sweep ignores rows younger than 10 s anyway).
+   * @param expireWorkers false until the caller has heard events for a whole heartbeat
+   *   timeout: after a scheduler restart or a broker outage every heartbeat looks old.
    */
-  async iterate(events: WorkerEvent[], now: Date, tick: boolean, published: number[] = []): Promise<IterationResult> {
+  async iterate(events: WorkerEvent[], now: Date, tick: boolean, published: number[] = [], expireWorkers = true): Promise<IterationResult> {
     // One scheduling iteration at a time across HA schedulers (the lock, taken with BEGIN):
     // dispatch counts pool slots and concurrency, which needs a single writer; it also keeps
     // two schedulers from evaluating one run at once. Published outbox rows go in the same trip.
@@ -98,7 +103,7 @@ export class SchedulingService {
       const eventsApplied = await this.applyEvents(events, eventTis.length > 0 ? this.repos.tis.fromRows(preludeRows) : [], now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
-        await this.expireLostWorkers(now, tx, work);
+        if (expireWorkers) await this.expireLostWorkers(now, tx, work);
         await this.promoteDueRetries(now, tx, work);
         await this.startQueuedRuns(now, tx, work.touched);
         for (const pk of await this.repos.runs.needingEvaluation(500, tx)) work.touched.add(pk);
@@ -107,10 +112,10 @@ export class SchedulingService {
       let locked: LockedRun[] = [];
       let view: DispatchView | null = null;
       if (work.touched.size > 0) {
-        const [lockRows, viewRows] = await tx.queryMany(
+        const [runRows, tiRows, viewRows] = await tx.queryMany(
           `${this.repos.runs.lockWithTaskStatesSql([...work.touched])}; ${this.repos.tis.dispatchViewSql(this.options.dispatchBatch)}`,
         );
-        locked = this.repos.runs.lockedRuns(lockRows);
+        locked = this.repos.runs.lockedRuns(runRows, tiRows);
         view = this.repos.tis.parseDispatchView(viewRows);
       }
       if (await this.evaluateRuns(locked, now, tx, work.writes)) work.dispatch = true;
@@ -170,7 +175,35 @@ export class SchedulingService {
         work.dispatch = true;
       }
     }
+    await this.reconcileHeartbeats(beats, now, tx, work);
     return applied + beats.size;
+  }
+
+  /**
+   * A heartbeat lists the tries its worker runs. A try the database has running on that
+   * worker, started well before the heartbeat and not listed, is gone: the worker restarted
+   * under the same name, stopped, or lost the try's report. It fails, and retries if it can.
+   */
+  private async reconcileHeartbeats(beats: Map<string, WorkerEvent & { type: 'worker.heartbeat' }>, now: Date, tx: Queryable, work: Work): Promise<void> {
+    if (beats.size === 0) return;
+    const onThem = await this.repos.tis.onWorkers([...beats.keys()], tx);
+    if (onThem.length === 0) return;
+    const facts = await this.runs.get(onThem.map((t) => t.runPk), tx);
+    for (const ti of onThem) {
+      const beat = beats.get(ti.worker!)!;
+      if ((work.writes.current(ti.id) ?? ti).state !== 'running') continue; // its end came in this batch
+      if (beat.running.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) continue;
+      // Both times are the worker's clock; the grace covers a heartbeat sent just before the try's start.
+      if (!ti.startedAt || ti.startedAt.getTime() > new Date(beat.at).getTime() - HEARTBEAT_GRACE_MS) continue;
+      const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
+      const reason = `worker ${ti.worker} no longer runs try ${ti.tryNumber} (it restarted, stopped, or lost the try's report)`;
+      work.writes.add({
+        before: ti, after: { ...ti, state: to, reason, endedAt: now, nextRetryAt },
+        steps: [{ from: 'running', to, tryNumber: ti.tryNumber, reason }],
+      });
+      work.touched.add(ti.runPk);
+      work.dispatch = true;
+    }
   }
 
   /** Applies one task instance's events in order on a copy; null when nothing changes (duplicate, stale). */
@@ -356,8 +389,6 @@ export class SchedulingService {
       if (capacity === undefined || used + ti.poolSlots > capacity) continue;
       const active = perDag.get(ti.dagId) ?? 0;
       if (active >= f.dag.maxActiveTasks) continue;
-      poolSlots.set(ti.pool, used + ti.poolSlots);
-      perDag.set(ti.dagId, active + 1);
       const tryNumber = ti.tryNumber + 1;
       const queued: TaskInstance = {
         ...ti, state: 'queued', tryNumber, queuedAt: now, worker: null, hostname: null, pid: null,
@@ -382,6 +413,9 @@ export class SchedulingService {
         { before: ti, after: queued, steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }] },
         { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: rendered },
       );
+      // Counted only now: a try failed at dispatch holds no slot.
+      poolSlots.set(ti.pool, used + ti.poolSlots);
+      perDag.set(ti.dagId, active + 1);
       queuedCount++;
     }
     return queuedCount;

@@ -40,6 +40,20 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(await repos.dags.importErrors()).toEqual([]);
     });
 
+    it('lists queued runs oldest first, at most perDag of each DAG so one backlog cannot starve the others', async () => {
+      const other: SerializedDag = validateDag({ id: 'other', tasks: [{ id: 'x', command: 'true' }] }, 'other.ts');
+      await repos.dags.recordParse([{ dag, hash }, { dag: other, hash: dagHash(other) }], [], now);
+      const day = (n: number) => new Date(Date.UTC(2020, 0, n));
+      for (let n = 1; n <= 4; n++) {
+        await repos.runs.create({ dagId: 'contract', runId: `backlog${n}`, versionHash: hash, runType: 'backfill', logicalDate: day(n), conf: {}, params: {} });
+      }
+      await repos.runs.create({ dagId: 'other', runId: 'late', versionHash: dagHash(other), runType: 'manual', logicalDate: day(9), conf: {}, params: {} });
+      const queued = await db.transaction((tx) => repos.runs.queued(10, tx, 2));
+      expect(queued.map((r) => r.runId)).toEqual(['backlog1', 'backlog2', 'late']);
+      await db.query(`DELETE FROM dag_run WHERE run_id LIKE 'backlog%' OR run_id = 'late'`);
+      await repos.dags.recordParse([{ dag, hash }], [], now);
+    });
+
     it('creates runs once per run id', async () => {
       const run = await newRun('r1');
       expect(run).toMatchObject({ dagId: 'contract', runId: 'r1', state: 'queued', conf: { x: 1 }, params: { p: 'v' } });
@@ -83,7 +97,7 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect([...outboxIds.keys()]).toEqual([a.id]);
       expect(await repos.outbox.pending()).toBe(1);
       const sent: unknown[] = [];
-      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), new Date(Date.now() + 60_000))).toBe(1);
+      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000)).toBe(1);
       expect(sent).toEqual([{ n: 1 }]);
       expect(await repos.outbox.pending()).toBe(0);
     });

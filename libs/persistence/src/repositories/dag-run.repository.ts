@@ -85,24 +85,32 @@ export class DagRunRepository {
    */
   async lockWithTaskStates(pks: number[], q: Queryable): Promise<LockedRun[]> {
     if (pks.length === 0) return [];
-    return this.lockedRuns((await q.queryMany(this.lockWithTaskStatesSql(pks)))[0]);
+    const [runs, tis] = await q.queryMany(this.lockWithTaskStatesSql(pks));
+    return this.lockedRuns(runs, tis);
   }
 
-  /** The statement of {@link lockWithTaskStates}, parameterless (numeric ids inlined), to batch with others. */
+  /**
+   * The statements of {@link lockWithTaskStates}, parameterless (numeric ids inlined), to
+   * batch with others: lock the runs, THEN read their task instances. Two statements on
+   * purpose: under READ COMMITTED a statement that waited for a lock (a user's clear) still
+   * reads other tables as of its own start, so the states must be read by the next one.
+   */
   lockWithTaskStatesSql(pks: readonly number[]): string {
-    return `SELECT r.*, COALESCE((SELECT json_agg(json_build_array(t.id, t.task_id, t.state, t.try_number, t.max_tries))
-                             FROM task_instance t WHERE t.run_pk = r.id), '[]') AS tis
-       FROM dag_run r WHERE r.id IN (${pks.map((pk) => Math.trunc(pk)).join(',')}) ORDER BY r.id FOR UPDATE OF r`;
+    const list = pks.map((pk) => Math.trunc(pk)).join(',');
+    return `SELECT * FROM dag_run WHERE id IN (${list}) ORDER BY id FOR UPDATE;
+      SELECT run_pk, id, task_id, state, try_number, max_tries FROM task_instance WHERE run_pk IN (${list})`;
   }
 
-  lockedRuns(rows: any[]): LockedRun[] {
-    return rows.map((r: any) => ({
-      run: toDagRun(r),
-      needsEval: r.needs_eval,
-      tis: (r.tis as [number, string, TiState, number, number][]).map(([id, taskId, state, tryNumber, maxTries]) => ({
-        id: Number(id), taskId, state, tryNumber, maxTries,
-      })),
-    }));
+  /** Maps the two result sets of {@link lockWithTaskStatesSql}. */
+  lockedRuns(runRows: any[], tiRows: any[]): LockedRun[] {
+    const byRun = new Map<number, RunTaskState[]>();
+    for (const t of tiRows) {
+      const pk = Number(t.run_pk);
+      let list = byRun.get(pk);
+      if (!list) byRun.set(pk, (list = []));
+      list.push({ id: Number(t.id), taskId: t.task_id, state: t.state, tryNumber: t.try_number, maxTries: t.max_tries });
+    }
+    return runRows.map((r: any) => ({ run: toDagRun(r), needsEval: r.needs_eval, tis: byRun.get(Number(r.id)) ?? [] }));
   }
 
   /** Running runs per DAG, for max_active_runs. */
@@ -133,8 +141,14 @@ export class DagRunRepository {
   }
 
   /** Queued runs, oldest first, for starting under max_active_runs. */
-  async queued(limit: number, q: Queryable): Promise<DagRun[]> {
-    const rows = await q.query(`SELECT * FROM dag_run WHERE state = 'queued' ORDER BY logical_date, id LIMIT $1`, [limit]);
+  async queued(limit: number, q: Queryable, perDag = 50): Promise<DagRun[]> {
+    // At most `perDag` of each DAG, oldest first: a DAG with a long catchup backlog
+    // cannot keep the others' runs out of the batch.
+    const rows = await q.query(
+      `SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY dag_id ORDER BY logical_date, id) AS nth
+                      FROM dag_run r WHERE state = 'queued') q
+       WHERE nth <= $2 ORDER BY logical_date, id LIMIT $1`, [limit, perDag],
+    );
     return rows.map(toDagRun);
   }
 

@@ -21,18 +21,20 @@ export class OutboxRepository {
   }
 
   /**
-   * Recovery sweep: publishes messages older than `olderThan` (left by a crash between
+   * Recovery sweep: publishes messages older than `olderThanMs` (left by a crash between
    * commit and publish, or by a scheduler that died), in id order, `batch` at a time, and
    * deletes those the broker confirmed. Rows are locked with SKIP LOCKED so several
    * schedulers can sweep at once. Returns how many were published.
    */
-  async relay(publish: (m: OutboxMessage) => Promise<void>, olderThan: Date, batch = 1000): Promise<number> {
+  async relay(publish: (m: OutboxMessage) => Promise<void>, olderThanMs: number, batch = 1000): Promise<number> {
     let total = 0;
     for (;;) {
       const sent = await this.db.transaction(async (tx) => {
         const rows = await tx.query(
-          `SELECT id, exchange, routing_key, payload FROM outbox WHERE published_at IS NULL AND created_at < $2
-           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [batch, olderThan],
+          // The age is measured on the database's clock, the one created_at was written with.
+          `SELECT id, exchange, routing_key, payload FROM outbox
+           WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $2::double precision / 1000)
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [batch, olderThanMs],
         );
         if (rows.length === 0) return 0;
         await Promise.all(rows.map((r: any) => publish({ exchange: r.exchange, routingKey: r.routing_key, payload: r.payload })));
