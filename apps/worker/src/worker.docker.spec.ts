@@ -91,6 +91,20 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     expect(beat.gpus).toBe(3);
   });
 
+  it('keeps the GPUs of a try whose container the executor lost track of (it may still run), frees them otherwise', async () => {
+    await harness(['0', '1'], 4);
+    const lost = gpuTask(1);
+    const ended = gpuTask(1);
+    await h.submit(lost, ended);
+    await docker.started(2);
+    docker.runs[0].end({ exitCode: null, error: 'lost track of container abc: socket hang up', containerMayRun: true });
+    docker.runs[1].end({ exitCode: 0 });
+    expect(await h.published.finishedOf(lost.tiId)).toMatchObject({ outcome: 'failed', exitCode: null });
+    await h.published.finishedOf(ended.tiId);
+    expect(h.worker.freeGpuIds()).toEqual([docker.runs[1].spec.gpuIds![0]]);
+    await h.logger.waitForLine(new RegExp(`GPU ${docker.runs[0].spec.gpuIds![0]} of task instance ${lost.tiId} try 1 stay reserved`));
+  });
+
   it('fails a task that needs more GPUs than the worker has, without running it, not retryable', async () => {
     await harness(['0', '1']);
     const task = gpuTask(4);

@@ -195,6 +195,100 @@ describe('WorkerService', () => {
     expect(h.consumers.taskNacks()).toEqual([]);
   });
 
+  describe('a redelivery after a lost connection, while the first delivery is unsettled', () => {
+    /** Polls the task queue until it holds `messages` ready messages. */
+    async function queueHolds(messages: number, timeoutMs = 3000): Promise<void> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const stats = await h.broker.queueStats(taskQueue('default').name);
+        if (stats.messages === messages) return;
+        if (Date.now() > deadline) throw new Error(`the task queue holds ${stats.messages} message(s), expected ${messages}`);
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+    }
+
+    it('of a buffered try: the new delivery is the one given back, so the message is not lost', async () => {
+      h = await startHarness({ concurrency: 1, maxBufferWaitMs: 300 });
+      const long = taskMessage({ command: 'sleep 30' });
+      const waiting = taskMessage({ command: 'echo ran' });
+      await h.submit(long);
+      await h.published.startedOf(long.tiId);
+      await h.consumers.waitFor('the long task acked', () => h.consumers.settlements.some((s) => s.tiId === long.tiId && s.as === 'ack'));
+      await h.submit(waiting);
+      await h.consumers.waitFor('the waiting task delivered', () => h.consumers.deliveries.some((d) => d.tiId === waiting.tiId));
+
+      expect(h.connection.drop()).toBe(1);
+      await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${waiting.tiId} try 1`));
+      // Given back after maxBufferWaitMs: on the live delivery, so the message is in the queue again.
+      await h.consumers.waitFor('the waiting task given back', () => h.consumers.taskNacks().some((s) => s.tiId === waiting.tiId));
+      await queueHolds(1);
+
+      h.worker.cancelTask(long.tiId, 1);
+      expect(await h.published.finishedOf(waiting.tiId)).toMatchObject({ outcome: 'success', logTail: ['ran'] });
+      expect(h.published.finished().filter((e) => e.tiId === waiting.tiId)).toHaveLength(1);
+      await queueHolds(0);
+    });
+
+    it('of a buffered try given back by drain: the message goes back to the queue', async () => {
+      h = await startHarness({ concurrency: 1 });
+      const long = taskMessage({ command: 'sleep 0.5' });
+      const waiting = taskMessage();
+      await h.submit(long);
+      await h.published.startedOf(long.tiId);
+      await h.consumers.waitFor('the long task acked', () => h.consumers.settlements.some((s) => s.tiId === long.tiId && s.as === 'ack'));
+      await h.submit(waiting);
+      await h.consumers.waitFor('the waiting task delivered', () => h.consumers.deliveries.some((d) => d.tiId === waiting.tiId));
+      h.connection.drop();
+      await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${waiting.tiId} try 1`));
+
+      await h.worker.drain();
+      await queueHolds(1);
+      expect(h.published.finished().map((e) => e.tiId)).toEqual([long.tiId]);
+    });
+
+    it('of a running try whose task.started is unconfirmed: the requeue goes on the new delivery and the try runs again', async () => {
+      h = await startHarness({ concurrency: 1, startedDelayMs: 0 });
+      const publish = h.broker.publish.bind(h.broker);
+      let failStarted!: () => void;
+      const startedFails = new Promise<void>((resolve) => (failStarted = resolve));
+      let first = true;
+      h.broker.publish = async (exchange, key, body) => {
+        if (key === 'task.started' && first) {
+          first = false;
+          await startedFails;
+          throw new Error('connection lost');
+        }
+        return publish(exchange, key, body);
+      };
+      const task = taskMessage({ command: 'sleep 0.2; echo run' });
+      await h.submit(task);
+      await h.consumers.waitFor('the task delivered', () => h.consumers.deliveries.length === 1);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+
+      expect(h.connection.drop()).toBe(1);
+      await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${task.tiId} try 1`));
+      failStarted();
+
+      const finished = await h.published.finishedOf(task.tiId);
+      expect(finished).toMatchObject({ outcome: 'success', logTail: ['run'] });
+      expect(h.processes.spawned).toBe(2);
+      await queueHolds(0);
+    });
+
+    it('a duplicate of a try whose message was already acked is acked', async () => {
+      h = await startHarness({ concurrency: 1 });
+      const task = taskMessage({ command: 'sleep 30' });
+      await h.submit(task);
+      await h.published.startedOf(task.tiId);
+      await h.consumers.waitFor('the task acked', () => h.consumers.settlements.some((s) => s.tiId === task.tiId && s.as === 'ack'));
+      await h.submit(task);
+      await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${task.tiId} try 1$`));
+      await h.consumers.waitFor('the duplicate acked', () => h.consumers.settlements.filter((s) => s.tiId === task.tiId && s.as === 'ack').length === 2);
+      await queueHolds(0);
+      expect(h.worker.runningTasks()).toEqual([{ tiId: task.tiId, tryNumber: 1 }]);
+    });
+  });
+
   it('cancels a running try on a task.cancel control message', async () => {
     h = await startHarness();
     const task = taskMessage({ command: 'sleep 30' });

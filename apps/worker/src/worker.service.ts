@@ -77,7 +77,7 @@ interface TaskRun {
   readonly pid?: number | null;
   /** Id of a container task once created. */
   readonly containerId?: string | null;
-  readonly result: Promise<ProcessResult & { oomKilled?: boolean }>;
+  readonly result: Promise<ProcessResult & { oomKilled?: boolean; containerMayRun?: boolean }>;
   cancel(reason?: string): void;
 }
 
@@ -138,7 +138,7 @@ interface RunningTask {
    * Acked once `task.started` is confirmed, or `task.finished` when no `task.started` was
    * published; null for a container re-adopted after a restart (settled by the previous worker, or requeued by the broker).
    */
-  msg: BrokerMessage<unknown> | null;
+  msg: TaskDelivery | null;
   run: TaskRun;
   logs: TaskLogPublisher;
   /** GPU ids the try holds until it ends. */
@@ -163,7 +163,7 @@ interface RunningTask {
 /** A delivered task waiting for a slot; its message is not settled yet. */
 interface BufferedTask {
   task: TaskMessage;
-  msg: BrokerMessage<unknown>;
+  msg: TaskDelivery;
   /** `Date.now()` at delivery. */
   since: number;
 }
@@ -230,7 +230,7 @@ export class WorkerService {
   /** Delivered tries waiting for a slot, oldest first (a Map iterates in insertion order). */
   private readonly buffered = new Map<string, BufferedTask>();
   /** Ended (or refused) tries whose last log batch and `task.finished` are being published. */
-  private readonly reporting = new Map<string, TaskMessage>();
+  private readonly reporting = new Map<string, { task: TaskMessage; msg: TaskDelivery | null }>();
   /** One timer for the whole buffer, due when its oldest task has waited `maxBufferWaitMs`. */
   private bufferTimer: NodeJS.Timeout | undefined;
   /** A message was given back (waited too long, or no room in the buffer): consumers stay paused until a slot frees. */
@@ -289,7 +289,7 @@ export class WorkerService {
   /** Tries whose end the scheduler has not been told yet: running, or ended and being reported. */
   private unreportedTries(): { tiId: number; tryNumber: number }[] {
     const tries = this.runningTasks();
-    for (const { tiId, tryNumber } of this.reporting.values()) tries.push({ tiId, tryNumber });
+    for (const { task: { tiId, tryNumber } } of this.reporting.values()) tries.push({ tiId, tryNumber });
     return tries;
   }
 
@@ -400,22 +400,34 @@ export class WorkerService {
   }
 
   /** Starts the task if a slot is free, buffers it otherwise. */
-  private async onTask(msg: BrokerMessage<unknown>): Promise<void> {
+  private async onTask(delivered: BrokerMessage<unknown>): Promise<void> {
     let task: TaskMessage;
     try {
-      task = decodeTaskMessage(msg.body);
+      task = decodeTaskMessage(delivered.body);
     } catch (err) {
-      this.logger.error(`dropping a message from ${msg.routingKey}: ${errorMessage(err)}`);
-      msg.nack(false);
+      this.logger.error(`dropping a message from ${delivered.routingKey}: ${errorMessage(err)}`);
+      delivered.nack(false);
       return;
     }
     const key = runKey(task.tiId, task.tryNumber);
     if (this.running.has(key) || this.buffered.has(key) || this.reporting.has(key)) {
       // A redelivery of a try already here: running it twice would be worse than losing the message.
+      const held = this.buffered.get(key)?.msg ?? this.running.get(key)?.msg ?? this.reporting.get(key)?.msg ?? null;
+      if (held !== null && !held.settled) {
+        // Its message is not settled yet: the earlier delivery may be on a channel that died (a lost
+        // connection), where its ack/nack would be no-ops and the message lost. The new one is settled
+        // instead; the old one is acked (a no-op on a dead channel, harmless for a true duplicate).
+        this.logger.warn(`ignoring a duplicate delivery of task instance ${task.tiId} try ${task.tryNumber}; ` +
+          'its message was not settled yet: the new delivery is kept to settle, the earlier one acked');
+        held.replace(delivered);
+        return;
+      }
       this.logger.warn(`ignoring a duplicate delivery of task instance ${task.tiId} try ${task.tryNumber}`);
-      msg.ack();
+      delivered.ack();
       return;
     }
+    const msg = new TaskDelivery(delivered, (err) =>
+      this.logger.warn(`acking the earlier delivery of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`));
     if (this.currentState !== 'active') {
       // Delivered before the consumers were paused for the drain: back to the queue for another worker.
       msg.nack(true);
@@ -447,7 +459,7 @@ export class WorkerService {
    * the end is handled in the background by {@link finishTask}, started at once so that
    * the slot frees at the exit. The message is settled by one or the other.
    */
-  private startTask(task: TaskMessage, msg: BrokerMessage<unknown>): void {
+  private startTask(task: TaskMessage, msg: TaskDelivery): void {
     const key = runKey(task.tiId, task.tryNumber);
     const gpuIds = this.freeGpus.splice(0, gpusOf(task));
     let secrets: SecretFile[] = [];
@@ -545,8 +557,8 @@ export class WorkerService {
       logTail: logs.tail(), startedAt: entry.startedAt, at: this.now().toISOString(),
     };
     if (reason === USER_CANCEL && result.cancelled) finished.retryable = false;
-    this.reporting.set(key, task);
-    this.release(key);
+    this.reporting.set(key, { task, msg });
+    this.release(key, result.containerMayRun === true);
     /** How the message is settled once the try leaves `reporting`; null when `announceStart` acked it. */
     let settle: 'ack' | 'requeue' | null = started === null ? 'requeue' : null;
     try {
@@ -572,7 +584,7 @@ export class WorkerService {
    * than this worker has, cancelled in the buffer): a system log line and `task.finished`,
    * then the ack once confirmed (a requeue when not).
    */
-  private refuse(task: TaskMessage, msg: BrokerMessage<unknown>, reason: string, retryable: boolean): void {
+  private refuse(task: TaskMessage, msg: TaskDelivery, reason: string, retryable: boolean): void {
     const key = runKey(task.tiId, task.tryNumber);
     this.logger.log(`task instance ${task.tiId} try ${task.tryNumber} not run: ${reason}`);
     const logs = this.logPublisher(task, (text) => text);
@@ -582,7 +594,7 @@ export class WorkerService {
       outcome: 'failed', exitCode: null, signal: null, reason, logTail: [], at: this.now().toISOString(),
     };
     if (!retryable) finished.retryable = false;
-    this.reporting.set(key, task);
+    this.reporting.set(key, { task, msg });
     Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]).then(
       () => msg.ack(),
       (err: unknown) => {
@@ -761,11 +773,17 @@ export class WorkerService {
    * Frees a slot and the try's GPUs: the buffered tasks that now fit start, oldest first (a
    * task waiting for GPUs does not hold back one that needs none), and consumers held back resume.
    */
-  private release(key: string): void {
+  private release(key: string, containerMayRun = false): void {
     const entry = this.running.get(key);
     if (!entry) return;
     this.running.delete(key);
-    if (entry.gpuIds.length > 0) this.freeGpus = this.gpuIds.filter((id) => this.freeGpus.includes(id) || entry.gpuIds.includes(id));
+    if (entry.gpuIds.length > 0 && containerMayRun) {
+      // The executor lost track of the container (its exit code is unknown): it may still use them.
+      this.logger.warn(`GPU ${entry.gpuIds.join(',')} of task instance ${entry.task.tiId} try ${entry.task.tryNumber} stay reserved: ` +
+        'its container may still be running (it is re-adopted when this worker restarts)');
+    } else if (entry.gpuIds.length > 0) {
+      this.freeGpus = this.gpuIds.filter((id) => this.freeGpus.includes(id) || entry.gpuIds.includes(id));
+    }
     if (this.currentState === 'active') {
       for (const [nextKey, { task, msg }] of this.buffered) {
         if (this.running.size >= this.options.concurrency) break;
@@ -790,7 +808,7 @@ export class WorkerService {
   private expireBuffered(): void {
     this.bufferTimer = undefined;
     const now = Date.now();
-    const expired: BrokerMessage<unknown>[] = [];
+    const expired: TaskDelivery[] = [];
     for (const [key, { msg, since }] of this.buffered) {
       if (now - since < this.maxBufferWaitMs) break;
       this.buffered.delete(key);
@@ -815,7 +833,7 @@ export class WorkerService {
   }
 
   /** Pauses the task consumers until a slot frees, then requeues the messages (after the pause, so they go to another consumer). */
-  private giveBackAndHold(messages: BrokerMessage<unknown>[]): void {
+  private giveBackAndHold(messages: TaskDelivery[]): void {
     if (!this.holdUntilSlotFrees) {
       this.holdUntilSlotFrees = true;
       this.syncConsumers();
@@ -934,6 +952,48 @@ export class WorkerService {
     if (signal === 'SIGKILL') return `still running ${formatSeconds(this.graceMs)} after SIGTERM: SIGKILL sent to ${target}`;
     const why = cause === 'timeout' ? `timeout after ${formatSeconds(task.timeoutMs ?? 0)}` : cause;
     return `${why}: SIGTERM sent to ${target}`;
+  }
+}
+
+/**
+ * The delivery of a try's message that the worker settles. A redelivery of a try whose
+ * message is not settled yet takes the place of the earlier one ({@link replace}): after
+ * a lost connection the earlier delivery's ack/nack are no-ops, and only the new one can
+ * give the message back. Settling is once: later calls are ignored.
+ */
+class TaskDelivery {
+  private settledAs: 'ack' | 'nack' | null = null;
+
+  constructor(
+    private current: BrokerMessage<unknown>,
+    private readonly onAckError: (err: unknown) => void,
+  ) {}
+
+  get settled(): boolean {
+    return this.settledAs !== null;
+  }
+
+  ack(): void {
+    if (this.settledAs !== null) return;
+    this.settledAs = 'ack';
+    this.current.ack();
+  }
+
+  nack(requeue: boolean): void {
+    if (this.settledAs !== null) return;
+    this.settledAs = 'nack';
+    this.current.nack(requeue);
+  }
+
+  /** Settles the earlier delivery (ack) and keeps `next` as the one to settle. */
+  replace(next: BrokerMessage<unknown>): void {
+    const previous = this.current;
+    this.current = next;
+    try {
+      previous.ack();
+    } catch (err) {
+      this.onAckError(err);
+    }
   }
 }
 

@@ -1,7 +1,8 @@
 import type { TaskFinishedEvent, TaskMessage, WorkerHeartbeatEvent } from '@swarmflow/core';
 import { runProcess, type ProcessResult } from '@swarmflow/executors';
 import {
-  EXCHANGES, MemoryBroker, type Broker, type ConsumeOptions, type ExchangeName, type MessageHandler, type QueueSpec,
+  EXCHANGES, MemoryBroker, MessageAlreadySettledError, type Broker, type BrokerMessage, type ConsumeOptions, type ExchangeName,
+  type MessageHandler, type QueueSpec,
 } from '@swarmflow/messaging';
 import { WorkerService, type WorkerDeps, type WorkerLogger, type WorkerOptions } from '../worker.service';
 
@@ -169,6 +170,46 @@ export class ConsumerRecorder {
   }
 }
 
+/**
+ * Stands in for a lost AMQP connection, which MemoryBroker has no way to lose: {@link drop}
+ * sends every delivery not settled yet back to its queue (RabbitMQ redelivers it, flagged
+ * redelivered) and turns its ack/nack into no-ops, as on AmqpBroker's dead channel. Install
+ * it before the consumers are made, and before {@link ConsumerRecorder} so that the recorder
+ * sees what the worker does.
+ */
+export class ConnectionDropper {
+  private readonly held = new Set<{ dead: boolean; inner: BrokerMessage<unknown> }>();
+
+  constructor(broker: Broker) {
+    const consume = broker.consume.bind(broker);
+    broker.consume = async <T>(spec: QueueSpec, handler: MessageHandler<T>, options: ConsumeOptions) =>
+      consume<T>(spec, (msg) => {
+        const delivery = { dead: false, inner: msg as BrokerMessage<unknown> };
+        this.held.add(delivery);
+        let settledAs: 'ack' | 'nack' | null = null;
+        const settle = (as: 'ack' | 'nack', apply: () => void): void => {
+          if (settledAs) throw new MessageAlreadySettledError(msg.routingKey, settledAs);
+          settledAs = as;
+          if (delivery.dead) return;
+          this.held.delete(delivery);
+          apply();
+        };
+        return handler({ ...msg, ack: () => settle('ack', () => msg.ack()), nack: (requeue) => settle('nack', () => msg.nack(requeue)) });
+      }, options);
+  }
+
+  /** Loses the connection: the unsettled deliveries go back to their queues; their ack/nack do nothing from now on. Returns how many. */
+  drop(): number {
+    const lost = [...this.held];
+    this.held.clear();
+    for (const delivery of lost) {
+      delivery.dead = true;
+      delivery.inner.nack(true);
+    }
+    return lost.length;
+  }
+}
+
 /** Wraps the process executor to count the task processes alive at once. */
 export class ProcessCounter {
   live = 0;
@@ -228,6 +269,8 @@ export interface Harness {
   broker: MemoryBroker;
   published: PublishRecorder;
   consumers: ConsumerRecorder;
+  /** Simulates a lost broker connection (see {@link ConnectionDropper}). */
+  connection: ConnectionDropper;
   processes: ProcessCounter;
   logger: RecordingLogger;
   worker: WorkerService;
@@ -246,6 +289,7 @@ export async function startHarness(options: Partial<WorkerOptions> = {}, deps: P
   const broker = new MemoryBroker({ logger });
   await broker.start();
   const published = new PublishRecorder(broker);
+  const connection = new ConnectionDropper(broker);
   const consumers = new ConsumerRecorder(broker);
   const processes = new ProcessCounter();
   const worker = new WorkerService(broker, {
@@ -254,7 +298,7 @@ export async function startHarness(options: Partial<WorkerOptions> = {}, deps: P
   }, { logger, runProcess: processes.runProcess, docker: null, ...deps });
   await worker.start();
   return {
-    broker, published, consumers, processes, logger, worker,
+    broker, published, consumers, connection, processes, logger, worker,
     submit: async (...tasks) => {
       for (const task of tasks) await broker.publish(EXCHANGES.tasks, task.queue, task);
     },

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import type { OutputStream } from '../process/process-executor';
 import { describeWithDocker, dockerSpec, TEST_IMAGE } from '../test-support/docker';
 import { containerCreateOptions, LABELS, taskLabels, type ContainerSpec } from './container-options';
-import { REPORTED_SUFFIX, type ContainerHooks } from './container-executor';
+import { DockerExecutor, REPORTED_SUFFIX, type ContainerHooks, type ContainerRun } from './container-executor';
+import { DockerClient, DockerError } from './docker-client';
 
 interface Recorded extends ContainerHooks {
   lines: { stream: OutputStream; line: string }[];
@@ -220,6 +221,129 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
   it('refuses a GPU task given fewer ids than it needs', async () => {
     const result = await ctx.executor.run(spec('true', { docker: { gpus: 2 }, gpuIds: ['0'] }), hooks()).result;
     expect(result.error).toBe('the task needs 2 GPU(s) but was given 1 GPU id(s)');
+  });
+
+  it('a cancel that lands while the container is being started still stops it (Docker ignored the first stop: 304)', async () => {
+    const client = new DockerClient();
+    const executor = new DockerExecutor(client);
+    const start = client.startContainer.bind(client);
+    const stop = client.stopContainer.bind(client);
+    let firstStop: Promise<void> | null = null;
+    client.stopContainer = (id, seconds) => {
+      const p = stop(id, seconds);
+      firstStop ??= p;
+      return p;
+    };
+    let run!: ContainerRun;
+    client.startContainer = async (id) => {
+      // The stop reaches Docker before the start: the container is not running, nothing happens.
+      run.cancel('user asked');
+      await firstStop;
+      await start(id);
+    };
+    const h = hooks();
+    const s = spec('trap "exit 143" TERM; echo up; i=0; while [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done');
+    const began = Date.now();
+    run = executor.run(s, h);
+    const result = await run.result;
+    expect(result).toMatchObject({ exitCode: 143, signal: 'SIGTERM', cancelled: true, timedOut: false, error: null });
+    expect(Date.now() - began).toBeLessThan(10_000);
+    expect(h.kills).toEqual(['SIGTERM:user asked']);
+    expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+  });
+
+  describe('a failure while following the container (e.g. the Docker daemon restarts)', () => {
+    /** A client whose first `failures` waits fail with a connection error, after `afterMs`. */
+    function flakyWaits(failures: number, afterMs: number): DockerClient {
+      const client = new DockerClient();
+      const wait = client.waitContainer.bind(client);
+      let left = failures;
+      client.waitContainer = async (id, signal) => {
+        if (left-- > 0) {
+          await new Promise((resolve) => setTimeout(resolve, afterMs));
+          throw new DockerError('wait for container', null, 'socket hang up');
+        }
+        return wait(id, signal);
+      };
+      return client;
+    }
+
+    it('waits again for a container still running, and reports its real exit code', async () => {
+      const executor = new DockerExecutor(flakyWaits(1, 300), { followRetryDelaysMs: [100, 200] });
+      const h = hooks();
+      const s = spec('echo one; sleep 1.5; echo two; exit 4');
+      const result = await executor.run(s, h).result;
+      expect(result).toMatchObject({ exitCode: 4, error: null, cancelled: false });
+      expect(result.containerMayRun).toBeUndefined();
+      expect(h.out()).toEqual(['one', 'two']);
+      expect(h.statuses).toEqual(expect.arrayContaining([
+        expect.stringMatching(/^waiting for container [0-9a-f]{12} failed \(socket hang up\); looking at it again in 100 ms$/),
+        expect.stringMatching(/^container [0-9a-f]{12} is still running; following it again$/),
+      ]));
+      expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+    });
+
+    it('reads the exit code of a container that ended while its wait was failing', async () => {
+      const executor = new DockerExecutor(flakyWaits(1, 0), { followRetryDelaysMs: [800] });
+      const result = await executor.run(spec('exit 3'), hooks()).result;
+      expect(result).toMatchObject({ exitCode: 3, error: null });
+    });
+
+    it('keeps the timeout running meanwhile', async () => {
+      const executor = new DockerExecutor(flakyWaits(1, 100), { followRetryDelaysMs: [100] });
+      const h = hooks();
+      const result = await executor.run(spec('trap "exit 143" TERM; while true; do sleep 0.1; done', { timeoutMs: 800 }), h).result;
+      expect(result).toMatchObject({ exitCode: 143, signal: 'SIGTERM', timedOut: true, error: null });
+    });
+
+    it('gives up after the bounded attempts with a clear error, and leaves the running container alone', async () => {
+      const executor = new DockerExecutor(flakyWaits(100, 0), { followRetryDelaysMs: [50, 50] });
+      const s = spec('sleep 30');
+      const run = executor.run(s, hooks());
+      const result = await run.result;
+      expect(result).toMatchObject({ exitCode: null, containerMayRun: true });
+      expect(result.error).toMatch(/^lost track of container [0-9a-f]{12}: socket hang up \(still failing after 2 attempt\(s\)\); it may still be running and is left as it is$/);
+      expect((await ctx.client.inspectContainer(run.containerId!)).State.Running).toBe(true);
+      await ctx.client.removeContainer(run.containerId!, true);
+    });
+
+    it('reads the log again when its stream breaks while the container runs', async () => {
+      const client = new DockerClient();
+      const logs = client.logs.bind(client);
+      let broken = false;
+      client.logs = async (id, options) => {
+        const source = await logs(id, options);
+        if (!broken && !Buffer.isBuffer(source)) {
+          broken = true;
+          setTimeout(() => (source as unknown as { destroy(err: Error): void }).destroy(new Error('connection reset')), 500);
+        }
+        return source;
+      };
+      const h = hooks();
+      const result = await new DockerExecutor(client, { followRetryDelaysMs: [100] }).run(spec('echo one; sleep 1.5; echo two'), h).result;
+      expect(result).toMatchObject({ exitCode: 0, error: null });
+      expect(h.out()).toEqual(['one', 'two']);
+      expect(h.statuses).toContain("the container's log stream failed (connection reset) while it runs; reading it again");
+    });
+
+    it('adopt: waits again for a running container, and never force-removes it on such an error', async () => {
+      const s = spec('echo before; sleep 1.5; exit 6');
+      const id = await ctx.client.createContainer(containerCreateOptions(s, { secretsVolume: null }));
+      await ctx.client.startContainer(id);
+      const [summary] = await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: s.labels[LABELS.tiId] });
+      const result = await new DockerExecutor(flakyWaits(1, 200), { followRetryDelaysMs: [100] }).adopt(summary, hooks(), { timeoutMs: null }).result;
+      expect(result).toMatchObject({ exitCode: 6, error: null });
+      expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+
+      const s2 = spec('sleep 30');
+      const id2 = await ctx.client.createContainer(containerCreateOptions(s2, { secretsVolume: null }));
+      await ctx.client.startContainer(id2);
+      const [summary2] = await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: s2.labels[LABELS.tiId] });
+      const lost = await new DockerExecutor(flakyWaits(100, 0), { followRetryDelaysMs: [50] }).adopt(summary2, hooks(), { timeoutMs: null }).result;
+      expect(lost).toMatchObject({ exitCode: null, containerMayRun: true, error: expect.stringMatching(/^lost track of container/) });
+      expect((await ctx.client.inspectContainer(id2)).State.Running).toBe(true);
+      await ctx.client.removeContainer(id2, true);
+    });
   });
 
   describe('adopt', () => {

@@ -25,6 +25,11 @@ export interface ContainerResult extends ProcessResult {
   exitCode: number | null;
   /** The kernel killed the container for going over its memory limit. */
   oomKilled: boolean;
+  /**
+   * Set (true) when following the container failed for good: its exit code is unknown and
+   * it may still be running (it is left as it is, for a later adoption). Absent otherwise.
+   */
+  containerMayRun?: true;
 }
 
 export interface ContainerRun {
@@ -49,10 +54,23 @@ export interface AdoptOptions {
 
 /** After the container exits, how long its log stream may take to end. */
 const LOG_DRAIN_MS = 2_000;
+/**
+ * Following a running container failed (the wait or the log stream broke, e.g. the Docker
+ * daemon restarted): the waits before each look at it again, then the try is given up on.
+ * About a minute in all: long enough for a daemon restart.
+ */
+export const DEFAULT_FOLLOW_RETRY_DELAYS_MS: readonly number[] = [250, 500, 1000, 2000, 4000, 8000, 8000, 8000, 8000, 8000];
+/** A wait that had lasted this long before it failed was following fine: the failures are counted afresh. */
+const FOLLOW_HEALTHY_MS = 10_000;
 const SEED_MOUNT = '/.swarmflow-secrets';
 const HOLD_PATH = '/.swarmflow-hold';
 /** A name suffix for kept containers whose end was reported, so a restarted worker does not report them again. */
 export const REPORTED_SUFFIX = '-reported';
+
+export interface DockerExecutorOptions {
+  /** See {@link DEFAULT_FOLLOW_RETRY_DELAYS_MS}; its length bounds the attempts. */
+  followRetryDelaysMs?: readonly number[];
+}
 
 /**
  * Runs task containers on a Docker engine as siblings of the worker (only the Docker
@@ -60,17 +78,23 @@ export const REPORTED_SUFFIX = '-reported';
  * left behind. One instance per engine; {@link runContainer} uses a shared default one.
  */
 export class DockerExecutor {
-  constructor(readonly client: DockerClient = new DockerClient()) {}
+  private readonly followRetryDelaysMs: readonly number[];
+
+  constructor(readonly client: DockerClient = new DockerClient(), options: DockerExecutorOptions = {}) {
+    this.followRetryDelaysMs = options.followRetryDelaysMs ?? DEFAULT_FOLLOW_RETRY_DELAYS_MS;
+  }
 
   /**
    * Runs one try: pulls the image as its policy says, prepares the secrets volume,
    * creates and starts the container, streams its log lines, applies the timeout and
    * cancel (stop → SIGKILL after the grace period), reads the exit code, then removes the
    * container when `autoRemove` and always the secrets volume. Never throws: a try that
-   * cannot start resolves with `error` set to Docker's message.
+   * cannot start resolves with `error` set to Docker's message. A broken wait or log stream
+   * is not the end of the try: while the container runs it is followed again (bounded
+   * attempts, then `error` says so and the container is left for a later adoption).
    */
   run(spec: ContainerSpec, hooks: ContainerHooks): ContainerRun {
-    const attempt = new ContainerTry(this.client, hooks, spec.graceMs ?? DEFAULT_GRACE_MS);
+    const attempt = new ContainerTry(this.client, hooks, spec.graceMs ?? DEFAULT_GRACE_MS, this.followRetryDelaysMs);
     return attempt.handle(attempt.execute(spec));
   }
 
@@ -81,7 +105,7 @@ export class DockerExecutor {
    * Then it is removed as its `swarmflow.auto_remove` label says, with its secrets volume.
    */
   adopt(container: ContainerSummary, hooks: ContainerHooks, options: AdoptOptions): ContainerRun {
-    const attempt = new ContainerTry(this.client, hooks, options.graceMs ?? DEFAULT_GRACE_MS);
+    const attempt = new ContainerTry(this.client, hooks, options.graceMs ?? DEFAULT_GRACE_MS, this.followRetryDelaysMs);
     return attempt.handle(attempt.adopt(container, options));
   }
 
@@ -128,6 +152,9 @@ export function runContainer(spec: ContainerSpec, hooks: ContainerHooks): Contai
 /** A failure with a message meant for the task's log as it is. */
 class TryError extends Error {}
 
+/** Following the container failed for good: its state is unknown, it may still run. */
+class LostTrackError extends TryError {}
+
 /** One container try: its state between the async steps, and the stop logic shared by run and adopt. */
 class ContainerTry {
   id: string | null = null;
@@ -136,6 +163,8 @@ class ContainerTry {
   /** Why the container is being stopped; set once. */
   private stopCause: KillCause | null = null;
   private exited = false;
+  /** Following the container failed for good ({@link LostTrackError}). */
+  private lostTrack = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private markStarted!: (id: string | null) => void;
@@ -145,6 +174,7 @@ class ContainerTry {
     private readonly client: DockerClient,
     private readonly hooks: ContainerHooks,
     private readonly graceMs: number,
+    private readonly followRetryDelaysMs: readonly number[],
   ) {}
 
   handle(result: Promise<ContainerResult>): ContainerRun {
@@ -190,6 +220,9 @@ class ContainerTry {
       ran = true;
       this.hooks.onStatus?.(`container ${this.id.slice(0, 12)} started (image ${docker.image})`);
       this.markStarted(this.id);
+      // A cancel that landed while the start was in flight stopped a container not yet running
+      // (Docker answers 304, nothing happens): stop it again now that it runs.
+      if (this.stopCause !== null) this.restop();
       if (seedId !== null) {
         // The task container now holds the tmpfs mounted; the seed has done its job.
         const seed = seedId;
@@ -201,6 +234,7 @@ class ContainerTry {
       oomKilled = await this.oomKilled(this.id, exitCode);
     } catch (err) {
       error = err instanceof TryError ? err.message : message(err);
+      if (err instanceof LostTrackError) this.lostTrack = true;
     } finally {
       this.exited = true;
       this.markStarted(null);
@@ -232,10 +266,13 @@ class ContainerTry {
     let exitCode: number | null = null;
     let error: string | null = null;
     let oomKilled = false;
+    /** Only a container that never started is removed without an exit code; any other error leaves it as it is. */
+    let neverStarted = false;
     try {
       const info = await this.client.inspectContainer(container.id);
       const state = info.State;
       if (state.Status === 'created') {
+        neverStarted = true;
         throw new TryError('the container was created but never started (its worker stopped first)');
       }
       if (state.Running || state.Status === 'paused' || state.Status === 'restarting') {
@@ -257,6 +294,7 @@ class ContainerTry {
       oomKilled = await this.oomKilled(container.id, exitCode);
     } catch (err) {
       error = err instanceof TryError ? err.message : message(err);
+      if (err instanceof LostTrackError) this.lostTrack = true;
     } finally {
       this.exited = true;
       this.markStarted(null);
@@ -264,7 +302,8 @@ class ContainerTry {
       clearTimeout(this.killTimer);
       const volume = container.labels[LABELS.secretsVolume];
       let gone = false;
-      if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || error !== null)) {
+      // Never on an error while following it (a Docker daemon restart): a healthy container would be killed.
+      if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || neverStarted)) {
         gone = await this.client.removeContainer(container.id, true).then(() => true, (err) => {
           this.status(`could not remove container ${container.id.slice(0, 12)}: ${message(err)}`);
           return false;
@@ -277,25 +316,112 @@ class ContainerTry {
     return this.outcome(exitCode, error, oomKilled);
   }
 
-  /** Streams the log lines until the container exits; its exit code. */
+  /**
+   * Streams the log lines until the container exits; its exit code. A failed wait or log
+   * stream is not the end: see {@link waitForExit} and {@link streamLogs}.
+   */
   private async follow(id: string, since: number | undefined): Promise<number> {
     const abort = new AbortController();
-    const demux = new LogDemuxer(this.hooks.onLine);
-    const logsDone = this.client.logs(id, { follow: true, since, signal: abort.signal }).then(
-      (source) => drain(source, demux),
-      (err) => this.status(`cannot read the container's log: ${message(err)}`),
-    );
+    /** Aborted once the exit code is known: wakes the log reader from a pause between streams. */
+    const exit = new AbortController();
+    const logsDone = this.streamLogs(id, since, abort.signal, exit.signal);
     try {
-      const code = await this.client.waitContainer(id);
+      const code = await this.waitForExit(id);
       this.exited = true;
+      exit.abort();
       // The log stream ends with the container; a stuck one is cut after LOG_DRAIN_MS.
       let drainTimer: NodeJS.Timeout | undefined;
       await Promise.race([logsDone, new Promise((resolve) => (drainTimer = setTimeout(resolve, LOG_DRAIN_MS)))]);
       clearTimeout(drainTimer);
       return code;
     } finally {
+      exit.abort();
       abort.abort();
-      demux.end();
+    }
+  }
+
+  /**
+   * The container's exit code. A wait that fails (the daemon restarted, the connection
+   * broke) is followed by an inspect: a container that ended meanwhile gives its exit
+   * code, a running one is waited for again. After the bounded attempts (or when the
+   * container is gone) throws {@link LostTrackError}; the container is then left as it is.
+   */
+  private async waitForExit(id: string): Promise<number> {
+    const short = id.slice(0, 12);
+    let failures = 0;
+    for (;;) {
+      const began = Date.now();
+      let failure: unknown;
+      try {
+        return await this.client.waitContainer(id);
+      } catch (err) {
+        failure = err;
+      }
+      if (Date.now() - began >= FOLLOW_HEALTHY_MS) failures = 0;
+      for (;;) {
+        const delay = this.followRetryDelaysMs[failures];
+        if (delay === undefined) {
+          throw new LostTrackError(`lost track of container ${short}: ${message(failure)} (still failing after ${failures} attempt(s)); ` +
+            'it may still be running and is left as it is');
+        }
+        failures++;
+        this.status(`waiting for container ${short} failed (${message(failure)}); looking at it again in ${delay} ms`);
+        await sleep(delay);
+        let state: Docker.ContainerInspectInfo['State'];
+        try {
+          state = (await this.client.inspectContainer(id)).State;
+        } catch (err) {
+          if (err instanceof DockerError && err.statusCode === 404) throw new LostTrackError(`container ${short} is gone: its exit code cannot be read`);
+          failure = err;
+          continue;
+        }
+        if (!isRunning(state)) return state.ExitCode;
+        this.status(`container ${short} is still running; following it again`);
+        break;
+      }
+    }
+  }
+
+  /**
+   * Streams the container's log lines until `signal` aborts or the container is seen ended.
+   * A stream that ends or fails while the container still runs is opened again from that
+   * moment (lines in between may repeat or be missed), with the same bounded attempts.
+   */
+  private async streamLogs(id: string, since: number | undefined, signal: AbortSignal, exit: AbortSignal): Promise<void> {
+    let from = since;
+    let failures = 0;
+    for (;;) {
+      const began = Date.now();
+      const demux = new LogDemuxer(this.hooks.onLine);
+      let failure: unknown = null;
+      try {
+        const source = await this.client.logs(id, { follow: true, since: from, signal });
+        failure = await drain(source, demux);
+      } catch (err) {
+        failure = err;
+      } finally {
+        demux.end();
+      }
+      if (signal.aborted || this.exited) return;
+      from = Date.now() / 1000;
+      if (Date.now() - began >= FOLLOW_HEALTHY_MS) failures = 0;
+      // Usually the container has exited and its wait returns within the pause; else the daemon restarted.
+      const delay = this.followRetryDelaysMs[failures++];
+      const why = failure === null ? 'ended' : `failed (${message(failure)})`;
+      if (delay === undefined) {
+        this.status(`the container's log stream ${why} while it runs; giving up on its log after ${failures - 1} attempt(s)`);
+        return;
+      }
+      await sleep(delay, exit);
+      if (signal.aborted || this.exited) return;
+      try {
+        if (!isRunning((await this.client.inspectContainer(id)).State)) return;
+      } catch (err) {
+        if (err instanceof DockerError && err.statusCode === 404) return;
+        // The daemon may still be down: try the stream again (it counts as another failure).
+      }
+      if (signal.aborted || this.exited) return;
+      this.status(`the container's log stream ${why} while it runs; reading it again`);
     }
   }
 
@@ -321,9 +447,22 @@ class ContainerTry {
   private stop(cause: KillCause): void {
     if (this.stopCause !== null || this.exited) return;
     this.stopCause = cause;
-    const id = this.id;
-    if (id === null) return;
+    if (this.id === null) return;
     this.hooks.onKill?.('SIGTERM', cause);
+    this.sendStop(this.id, cause);
+  }
+
+  /**
+   * The stop was requested while the container was being started: Docker took it for a
+   * container not running yet (304, a no-op). Sends it again, with the grace period afresh.
+   */
+  private restop(): void {
+    if (this.stopCause === null || this.exited || this.id === null) return;
+    clearTimeout(this.killTimer);
+    this.sendStop(this.id, this.stopCause);
+  }
+
+  private sendStop(id: string, cause: KillCause): void {
     const seconds = Math.max(0, Math.ceil(this.graceMs / 1000));
     this.killTimer = setTimeout(() => {
       if (!this.exited) this.hooks.onKill?.('SIGKILL', cause);
@@ -408,10 +547,12 @@ class ContainerTry {
 
   private outcome(exitCode: number | null, error: string | null, oomKilled = false): ContainerResult {
     const stoppedBySignal = this.stopCause !== null && exitCode !== null && exitCode > 128;
-    return {
+    const result: ContainerResult = {
       exitCode, signal: stoppedBySignal ? signalName(exitCode - 128) : null,
       timedOut: this.timedOut, cancelled: this.cancelled, error, oomKilled,
     };
+    if (this.lostTrack && exitCode === null) result.containerMayRun = true;
+    return result;
   }
 
   private status(text: string): void {
@@ -419,16 +560,36 @@ class ContainerTry {
   }
 }
 
-function drain(source: LogSource, demux: LogDemuxer): Promise<void> {
+/** Feeds the stream to the demuxer until it ends; null then, or the stream's error. */
+function drain(source: LogSource, demux: LogDemuxer): Promise<unknown> {
   if (Buffer.isBuffer(source)) {
     demux.write(source);
-    return Promise.resolve();
+    return Promise.resolve(null);
   }
   return new Promise((resolve) => {
     source.on('data', (chunk: Buffer) => demux.write(chunk));
-    source.once('end', resolve);
-    source.once('close', resolve);
-    source.once('error', () => resolve());
+    source.once('end', () => resolve(null));
+    source.once('close', () => resolve(null));
+    source.once('error', (err) => resolve(err ?? new Error('log stream error')));
+  });
+}
+
+/** Whether a container is still there to wait for (paused and restarting ones too). */
+function isRunning(state: Docker.ContainerInspectInfo['State']): boolean {
+  return state.Running || state.Status === 'paused' || state.Status === 'restarting';
+}
+
+/** Resolves after `ms`, or as soon as `wake` aborts. */
+function sleep(ms: number, wake?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (wake?.aborted) return resolve();
+    const done = (): void => {
+      clearTimeout(timer);
+      wake?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    wake?.addEventListener('abort', done, { once: true });
   });
 }
 
