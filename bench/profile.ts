@@ -76,7 +76,7 @@ export function installProfiler(): Profiler {
   timed(SchedulerRunner.prototype, 'publish', 'publish outbox (after commit)');
 
   const transaction = Database.prototype.transaction;
-  Database.prototype.transaction = function <T>(this: Database, work: (tx: Queryable, preludeRows: any[]) => Promise<T>, prelude?: string): Promise<T> {
+  Database.prototype.transaction = function <T>(this: Database, work: (tx: Queryable, preludeRows: any[][]) => Promise<T>, prelude?: string): Promise<T> {
     const t = performance.now();
     return transaction.call(this, (tx, rows) => work(timedQueryable(tx, 'tx'), rows), prelude)
       .finally(() => add(phases, 'db transaction (all)', performance.now() - t)) as Promise<T>;

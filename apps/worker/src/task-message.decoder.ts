@@ -35,6 +35,7 @@ const dockerSpecSchema = z.object({
 
 const taskMessageSchema = z.object({
   tiId: z.number().int(),
+  runPk: z.number().int().positive().optional(),
   dagId: z.string().min(1),
   runId: z.string().min(1),
   taskId: z.string().min(1),

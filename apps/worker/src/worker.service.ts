@@ -514,7 +514,7 @@ export class WorkerService {
     const { task, run, msg } = entry;
     entry.startedTimer = undefined;
     const event: TaskStartedEvent = {
-      type: 'task.started', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
+      type: 'task.started', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
       hostname: this.options.hostname, pid: run.pid ?? null, at: entry.startedAt,
     };
     entry.started = this.broker.publish(EXCHANGES.events, 'task.started', event).then(
@@ -552,7 +552,7 @@ export class WorkerService {
     const reason = verdict.reason === null ? null : entry.mask(verdict.reason);
     logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
     const finished: TaskFinishedEvent = {
-      type: 'task.finished', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
+      type: 'task.finished', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
       outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason,
       logTail: logs.tail(), startedAt: entry.startedAt, at: this.now().toISOString(),
     };
@@ -590,7 +590,7 @@ export class WorkerService {
     const logs = this.logPublisher(task, (text) => text);
     logs.add('system', `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) not run on ${this.name}: ${reason}`);
     const finished: TaskFinishedEvent = {
-      type: 'task.finished', tiId: task.tiId, tryNumber: task.tryNumber, worker: this.name,
+      type: 'task.finished', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
       outcome: 'failed', exitCode: null, signal: null, reason, logTail: [], at: this.now().toISOString(),
     };
     if (!retryable) finished.retryable = false;

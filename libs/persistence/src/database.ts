@@ -90,20 +90,20 @@ export class Database implements Queryable {
    * Runs `work` in one transaction (READ COMMITTED); rolls back if it throws.
    * @param prelude parameterless SQL run with BEGIN in the same round trip (e.g. taking an
    *   advisory lock, reading rows by numeric ids); must not contain user input. `work`
-   *   receives the rows of its last statement.
+   *   receives the rows of each of its statements, in order.
    */
-  async transaction<T>(work: (tx: Queryable, preludeRows: any[]) => Promise<T>, prelude?: string): Promise<T> {
+  async transaction<T>(work: (tx: Queryable, prelude: any[][]) => Promise<T>, prelude?: string): Promise<T> {
     await this.connect();
     const client: PoolClient = await this.pool.connect();
     let broken = false;
     try {
       const begun = (await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN')) as unknown as QueryResult | QueryResult[];
-      const last = Array.isArray(begun) ? begun[begun.length - 1] : begun;
+      const preludeRows = rowsOfEach(begun).slice(1); // without BEGIN's
       const tx: Queryable = {
         query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
         queryMany: async (sql) => rowsOfEach((await client.query(sql)) as unknown as QueryResult | QueryResult[]),
       };
-      const result = await work(tx, last.rows ?? []);
+      const result = await work(tx, preludeRows);
       await client.query('COMMIT');
       return result;
     } catch (err) {

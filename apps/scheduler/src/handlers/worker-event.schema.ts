@@ -4,14 +4,15 @@ import { z } from 'zod';
 // Broker messages are validated once, here at the edge; the core receives typed values.
 
 const tryRef = { tiId: z.number().int().positive(), tryNumber: z.number().int().positive() };
+const runPk = z.number().int().positive().optional();
 
 const started = z.object({
-  type: z.literal('task.started'), ...tryRef, worker: z.string(), hostname: z.string(),
+  type: z.literal('task.started'), ...tryRef, runPk, worker: z.string(), hostname: z.string(),
   pid: z.number().int().nullable(), at: z.string(),
 });
 
 const finished = z.object({
-  type: z.literal('task.finished'), ...tryRef, worker: z.string(),
+  type: z.literal('task.finished'), ...tryRef, runPk, worker: z.string(),
   outcome: z.enum(['success', 'failed', 'skipped']), exitCode: z.number().int().nullable(),
   signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: z.string(),
   startedAt: z.string().optional(),

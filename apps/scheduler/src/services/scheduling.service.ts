@@ -88,19 +88,27 @@ export class SchedulingService {
     // One scheduling iteration at a time across HA schedulers (the lock, taken with BEGIN):
     // dispatch counts pool slots and concurrency, which needs a single writer; it also keeps
     // two schedulers from evaluating one run at once. Published outbox rows go in the same trip.
-    // The events' task instances are read in the same trip too (last, so their rows come back).
+    // The events' task instances are read in the same trip. Outside ticks, when the events
+    // name their runs (workers echo runPk), so are the runs to evaluate (locked, then their
+    // task states) and the dispatch view: the whole iteration then reads in one trip.
     const ids = (list: number[]) => list.map((id) => Math.trunc(id)).join(',');
     const prelude = [`SELECT pg_advisory_xact_lock(${SCHEDULING_LOCK})`];
     if (published.length > 0) prelude.push(`DELETE FROM outbox WHERE id IN (${ids(published)})`);
-    const eventTis = [...new Set(events.flatMap((e) => (e.type === 'worker.heartbeat' ? [] : [e.tiId])))];
-    if (eventTis.length > 0) prelude.push(this.repos.tis.byIdsSql(eventTis));
-    return this.repos.db.transaction(async (tx, preludeRows) => {
+    const tiEvents = events.filter((e): e is Exclude<WorkerEvent, { type: 'worker.heartbeat' }> => e.type !== 'worker.heartbeat');
+    const eventTis = [...new Set(tiEvents.map((e) => e.tiId))];
+    const tisAt = eventTis.length > 0 ? prelude.push(this.repos.tis.byIdsSql(eventTis)) - 1 : -1;
+    const ending = tiEvents.filter((e) => e.type === 'task.finished');
+    const readAhead = !tick && ending.length > 0 && ending.every((e) => e.runPk !== undefined)
+      ? [...new Set(ending.map((e) => e.runPk!))] : null;
+    const lockAt = readAhead ? prelude.push(this.repos.runs.lockWithTaskStatesSql(readAhead)) - 1 : -1; // two statements
+    if (readAhead) prelude.push(this.repos.tis.dispatchViewSql(this.options.dispatchBatch));
+    return this.repos.db.transaction(async (tx, results) => {
       const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites() };
       if (tick) {
         this.pools = null;
         this.liveWorkers = null;
       }
-      const eventsApplied = await this.applyEvents(events, eventTis.length > 0 ? this.repos.tis.fromRows(preludeRows) : [], now, tx, work);
+      const eventsApplied = await this.applyEvents(events, tisAt >= 0 ? this.repos.tis.fromRows(results[tisAt]) : [], now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
         if (expireWorkers) await this.expireLostWorkers(now, tx, work);
@@ -108,10 +116,14 @@ export class SchedulingService {
         await this.startQueuedRuns(now, tx, work.touched);
         for (const pk of await this.repos.runs.needingEvaluation(500, tx)) work.touched.add(pk);
       }
-      // The runs to evaluate (locked) and the dispatch view come in one round trip.
+      // The runs to evaluate (locked) and the dispatch view come in one round trip, unless
+      // read ahead with BEGIN (and then every run the events touched was among them).
       let locked: LockedRun[] = [];
       let view: DispatchView | null = null;
-      if (work.touched.size > 0) {
+      if (lockAt >= 0 && [...work.touched].every((pk) => readAhead!.includes(pk))) {
+        locked = this.repos.runs.lockedRuns(results[lockAt], results[lockAt + 1]).filter((l) => work.touched.has(l.run.pk));
+        view = this.repos.tis.parseDispatchView(results[lockAt + 2]);
+      } else if (work.touched.size > 0) {
         const [runRows, tiRows, viewRows] = await tx.queryMany(
           `${this.repos.runs.lockWithTaskStatesSql([...work.touched])}; ${this.repos.tis.dispatchViewSql(this.options.dispatchBatch)}`,
         );

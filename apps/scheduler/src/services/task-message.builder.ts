@@ -56,7 +56,7 @@ export function buildTaskMessage(
   });
   const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, ctx, `env.${k}`)]));
   const message: TaskMessage = {
-    tiId: ti.id, dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber, queue: task.queue,
+    tiId: ti.id, runPk: ti.runPk, dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber, queue: task.queue,
     command: renderCommand(task.command, ctx), env, cwd: task.cwd, timeoutMs: task.timeoutMs,
     skipExitCode: task.skipExitCode, priority: task.priority, kind: task.kind ?? 'process',
   };

@@ -7,6 +7,8 @@ import type { TiState } from '../state/states';
  */
 export interface TaskMessage {
   tiId: number;
+  /** The run's database key; workers echo it in their events so the scheduler can lock the run at once. */
+  runPk?: number;
   dagId: string;
   runId: string;
   taskId: string;
@@ -35,6 +37,8 @@ export interface TaskMessage {
 export interface TaskStartedEvent {
   type: 'task.started';
   tiId: number;
+  /** The task message's `runPk`, echoed. */
+  runPk?: number;
   tryNumber: number;
   worker: string;
   hostname: string;
@@ -48,6 +52,8 @@ export type TaskOutcome = 'success' | 'failed' | 'skipped';
 export interface TaskFinishedEvent {
   type: 'task.finished';
   tiId: number;
+  /** The task message's `runPk`, echoed. */
+  runPk?: number;
   tryNumber: number;
   worker: string;
   outcome: TaskOutcome;
