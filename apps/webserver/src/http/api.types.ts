@@ -1,6 +1,6 @@
 // The REST API's response shapes (JSON: camelCase fields, dates as ISO 8601 strings).
 // The CLI's client imports these types, so the two cannot drift apart.
-import type { DagRunState, ParamSpec, PullPolicy, RetryBackoff, RunType, TiState, TriggerRule } from '@swarmflow/core';
+import type { DagRunState, DockerSpec, ParamSpec, RetryBackoff, RunType, TiState, TriggerRule, VolumeSpec } from '@swarmflow/core';
 
 /** Every error response: `reason` is stable and machine-readable, `message` is for people. */
 export interface ApiErrorBody {
@@ -32,37 +32,11 @@ export interface DagSummaryDto {
 }
 
 /** A bind mount or named volume of a container task. */
-export interface VolumeDto {
-  /** Host path or volume name. */
-  source: string;
-  target: string;
-  readOnly: boolean;
-}
+/** A volume of a docker task: core's `VolumeSpec` (JSON-safe as it is). */
+export type VolumeDto = VolumeSpec;
 
-/** Container settings of a docker task, defaults resolved (core's `DockerSpec`). */
-export interface DockerSpecDto {
-  image: string;
-  pullPolicy: PullPolicy;
-  /** null = the image's entrypoint. */
-  entrypoint: string[] | null;
-  /** null = the image's user. */
-  user: string | null;
-  volumes: VolumeDto[];
-  network: string;
-  labels: Record<string, string>;
-  /** Key of the variable holding registry credentials (never its value); null = none. */
-  registryCredentials: string | null;
-  /** CPU limit in cores; null = none. */
-  cpus: number | null;
-  /** Memory limit in bytes; null = none. */
-  memoryBytes: number | null;
-  gpus: number;
-  gpuMode: 'device-request' | 'runtime';
-  /** null = Docker's default runtime. */
-  runtime: string | null;
-  autoRemove: boolean;
-  secretsPath: string;
-}
+/** Container settings of a docker task, defaults resolved: core's `DockerSpec` (JSON-safe as it is). */
+export type DockerSpecDto = DockerSpec;
 
 export interface TaskSpecDto {
   taskId: string;

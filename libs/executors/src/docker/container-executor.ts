@@ -227,29 +227,22 @@ class ContainerTry {
         // The task container now holds the tmpfs mounted; the seed has done its job.
         const seed = seedId;
         seedId = null;
-        seedRemoval = this.client.removeContainer(seed, true).catch((err) => this.status(`could not remove the secrets seed container: ${message(err)}`));
+        seedRemoval = this.removeContainer(seed, 'the secrets seed container').then(() => undefined);
       }
       if (spec.timeoutMs !== null) this.armTimeout(spec.timeoutMs);
       exitCode = await this.follow(this.id, undefined);
       oomKilled = await this.oomKilled(this.id, exitCode);
     } catch (err) {
-      error = err instanceof TryError ? err.message : message(err);
-      if (err instanceof LostTrackError) this.lostTrack = true;
+      error = this.failure(err);
     } finally {
-      this.exited = true;
-      this.markStarted(null);
-      clearTimeout(this.timeoutTimer);
-      clearTimeout(this.killTimer);
+      this.ended();
       await seedRemoval;
-      if (seedId !== null) await this.client.removeContainer(seedId, true).catch((err) => this.status(`could not remove the secrets seed container: ${message(err)}`));
+      if (seedId !== null) await this.removeContainer(seedId, 'the secrets seed container');
       // Never lose the exit code: a container whose end could not be read stays for the next worker to adopt.
       const removable = this.id !== null && docker.autoRemove && (exitCode !== null || !ran);
       let containerGone = this.id === null;
       if (removable) {
-        containerGone = await this.client.removeContainer(this.id!, true).then(() => true, (err) => {
-          this.status(`could not remove container ${this.id!.slice(0, 12)}: ${message(err)}`);
-          return false;
-        });
+        containerGone = await this.removeContainer(this.id!, `container ${this.id!.slice(0, 12)}`);
       } else if (this.id !== null && exitCode !== null) {
         await this.markReported(this.id);
       }
@@ -293,21 +286,14 @@ class ContainerTry {
       }
       oomKilled = await this.oomKilled(container.id, exitCode);
     } catch (err) {
-      error = err instanceof TryError ? err.message : message(err);
-      if (err instanceof LostTrackError) this.lostTrack = true;
+      error = this.failure(err);
     } finally {
-      this.exited = true;
-      this.markStarted(null);
-      clearTimeout(this.timeoutTimer);
-      clearTimeout(this.killTimer);
+      this.ended();
       const volume = container.labels[LABELS.secretsVolume];
       let gone = false;
       // Never on an error while following it (a Docker daemon restart): a healthy container would be killed.
       if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || neverStarted)) {
-        gone = await this.client.removeContainer(container.id, true).then(() => true, (err) => {
-          this.status(`could not remove container ${container.id.slice(0, 12)}: ${message(err)}`);
-          return false;
-        });
+        gone = await this.removeContainer(container.id, `container ${container.id.slice(0, 12)}`);
       } else if (exitCode !== null) {
         await this.markReported(container.id, container.name);
       }
@@ -450,6 +436,28 @@ class ContainerTry {
     if (this.id === null) return;
     this.hooks.onKill?.('SIGTERM', cause);
     this.sendStop(this.id, cause);
+  }
+
+  /** The message a failed try reports; notes when the container was lost track of. */
+  private failure(err: unknown): string {
+    if (err instanceof LostTrackError) this.lostTrack = true;
+    return err instanceof TryError ? err.message : message(err);
+  }
+
+  /** The try is over, whatever happened: no more timers, no more stops. */
+  private ended(): void {
+    this.exited = true;
+    this.markStarted(null);
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.killTimer);
+  }
+
+  /** Force-removes a container; a failure is reported, never thrown. Whether it is gone. */
+  private removeContainer(id: string, what: string): Promise<boolean> {
+    return this.client.removeContainer(id, true).then(() => true, (err) => {
+      this.status(`could not remove ${what}: ${message(err)}`);
+      return false;
+    });
   }
 
   /**
