@@ -115,7 +115,8 @@ interface WorkerProcess {
 function workerCommand(opts: BenchOptions): { args: string[]; label: string } {
   if (opts.profile) return { args: ['--require', 'tsx/cjs', 'bench/worker-probe.ts'], label: 'node --require tsx/cjs bench/worker-probe.ts (instrumented copy of main.ts)' };
   const compiled = path.join(ROOT, 'dist/apps/worker/src/main.js');
-  if (opts.workerEntry === 'auto' && existsSync(compiled)) return { args: [compiled], label: 'node dist/apps/worker/src/main.js' };
+  const extra = (process.env.BENCH_WORKER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  if (opts.workerEntry === 'auto' && existsSync(compiled)) return { args: [...extra, compiled], label: `node ${[...extra, 'dist/apps/worker/src/main.js'].join(' ')}` };
   return { args: ['--require', 'tsx/cjs', 'apps/worker/src/main.ts'], label: 'node --require tsx/cjs apps/worker/src/main.ts' };
 }
 

@@ -1,4 +1,5 @@
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { ClearService } from '../../webserver/src/services/clear.service';
 import { Stack } from './test-support/stack';
 
 const PIPELINE = `
@@ -30,6 +31,10 @@ export default [
   }),
   dag({ id: 'slow', defaults: { timeout: '300ms' } }, () => {
     shell('sleeper', 'sleep 5');
+  }),
+  dag({ id: 'cleared' }, () => {
+    shell('first', '[ "$SWARMFLOW_TRY_NUMBER" -ge 2 ]').then(shell('then', 'true'));
+    shell('long', 'sleep 1.5');
   }),
 ];
 `;
@@ -78,7 +83,7 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
     expect(errors.map((e) => e.fileloc)).toEqual(['broken/cycle.yaml', 'broken/syntax.ts']);
     expect(errors[0].message).toContain('a -> b -> a');
     expect(errors[1].message).toContain('broken/syntax.ts');
-    expect((await stack.repos.dags.list()).map((d) => d.dagId)).toEqual(['fails', 'flaky', 'limited', 'pipeline', 'pooled', 'skips', 'slow']);
+    expect((await stack.repos.dags.list()).map((d) => d.dagId)).toEqual(['cleared', 'fails', 'flaky', 'limited', 'pipeline', 'pooled', 'skips', 'slow']);
   });
 
   it('runs a fan-out/fan-in DAG in dependency order with templated params and stored logs', async () => {
@@ -128,6 +133,24 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
     const { state, tis } = await stack.waitForRun(await stack.trigger('slow'));
     expect(state).toBe('failed');
     expect(tis.get('sleeper')!.reason).toMatch(/timeout/);
+  });
+
+  it('re-evaluates a running run after a user clears a failed task in it (the scheduler caches its task states)', async () => {
+    const run = await stack.trigger('cleared');
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const tis = new Map((await stack.repos.tis.forRuns([run.pk])).map((t) => [t.taskId, t]));
+      if (tis.get('then')?.state === 'upstream_failed') break;
+      if (Date.now() > deadline) throw new Error(`first never failed: ${[...tis.values()].map((t) => `${t.taskId}=${t.state}`).join(' ')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const clears = new ClearService(stack.repos, () => stack.scheduler.runner.nudge(), () => new Date());
+    expect(await clears.clear('cleared', run.runId, 'first', true)).toEqual({ cleared: ['first', 'then'] });
+    const { state, tis } = await stack.waitForRun(run);
+    expect(state).toBe('success');
+    expect(tis.get('first')).toMatchObject({ state: 'success', tryNumber: 2 });
+    expect(tis.get('then')).toMatchObject({ state: 'success', tryNumber: 1 });
+    expect(tis.get('long')!.endedAt!.getTime()).toBeGreaterThan(tis.get('first')!.endedAt!.getTime());
   });
 
   it('keeps max_active_runs and pool slots', async () => {

@@ -4,12 +4,13 @@ import {
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import type {
-  DispatchView, LockedRun, OutboxMessage, Queryable, Repositories, TaskInstance, TiTransition, WorkerRecord,
+  DispatchView, LockedRun, OutboxMessage, Queryable, Repositories, RunTaskState, TaskInstance, TiTransition, WorkerRecord,
 } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
 import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } from './task-message.builder';
 import { RunCache } from './run-cache';
+import { RunStateCache } from './run-state-cache';
 
 export interface SchedulingOptions {
   /** How often time-driven work runs: cron, retry delays, heartbeat expiry. */
@@ -48,6 +49,22 @@ interface Work {
   writes: PendingWrites;
 }
 
+/** A locked run with its task states (read or cached), as run evaluation takes it. */
+interface EvaluatedRun {
+  run: LockedRun['run'];
+  needsEval: boolean;
+  tis: RunTaskState[];
+  /** Evaluation ended the run. */
+  ended: boolean;
+}
+
+/** What a committed iteration tells the run-state cache. */
+interface Committed {
+  transitions: TiTransition[];
+  bumped: number[];
+  ended: number[];
+}
+
 export interface IterationResult {
   /** Messages committed to the outbox in this iteration; the caller publishes them. */
   outbox: { id: number; message: OutboxMessage }[];
@@ -63,6 +80,8 @@ export interface IterationResult {
  */
 export class SchedulingService {
   private readonly runs: RunCache;
+  /** Task states of running runs, so a wide run is not read again for every finished task. */
+  private readonly runStates = new RunStateCache();
   /** Pool sizes, re-read every tick (a changed pool applies within one tick). */
   private pools: Map<string, number> | null = null;
   /** Active workers (queues, GPUs), re-read every tick, for the GPU capacity check. */
@@ -100,9 +119,11 @@ export class SchedulingService {
     const ending = tiEvents.filter((e) => e.type === 'task.finished');
     const readAhead = !tick && ending.length > 0 && ending.every((e) => e.runPk !== undefined)
       ? [...new Set(ending.map((e) => e.runPk!))] : null;
-    const lockAt = readAhead ? prelude.push(this.repos.runs.lockWithTaskStatesSql(readAhead)) - 1 : -1; // two statements
+    const aheadSeqs = this.runStates.seqs(readAhead ?? []);
+    const lockAt = readAhead ? prelude.push(this.repos.runs.lockWithTaskStatesSql(readAhead, aheadSeqs)) - 1 : -1; // two statements
     if (readAhead) prelude.push(this.repos.tis.dispatchViewSql(this.options.dispatchBatch));
-    return this.repos.db.transaction(async (tx, results) => {
+    let committed: Committed | null = null;
+    const result = await this.repos.db.transaction(async (tx, results) => {
       const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites() };
       if (tick) {
         this.pools = null;
@@ -121,22 +142,52 @@ export class SchedulingService {
       let locked: LockedRun[] = [];
       let view: DispatchView | null = null;
       if (lockAt >= 0 && [...work.touched].every((pk) => readAhead!.includes(pk))) {
-        locked = this.repos.runs.lockedRuns(results[lockAt], results[lockAt + 1]).filter((l) => work.touched.has(l.run.pk));
+        locked = this.repos.runs.lockedRuns(results[lockAt], results[lockAt + 1], aheadSeqs).filter((l) => work.touched.has(l.run.pk));
         view = this.repos.tis.parseDispatchView(results[lockAt + 2]);
       } else if (work.touched.size > 0) {
+        const seqs = this.runStates.seqs(work.touched);
         const [runRows, tiRows, viewRows] = await tx.queryMany(
-          `${this.repos.runs.lockWithTaskStatesSql([...work.touched])}; ${this.repos.tis.dispatchViewSql(this.options.dispatchBatch)}`,
+          `${this.repos.runs.lockWithTaskStatesSql([...work.touched], seqs)}; ${this.repos.tis.dispatchViewSql(this.options.dispatchBatch)}`,
         );
-        locked = this.repos.runs.lockedRuns(runRows, tiRows);
+        locked = this.repos.runs.lockedRuns(runRows, tiRows, seqs);
         view = this.repos.tis.parseDispatchView(viewRows);
       }
-      if (await this.evaluateRuns(locked, now, tx, work.writes)) work.dispatch = true;
+      const evaluated = this.withTaskStates(locked);
+      if (await this.evaluateRuns(evaluated, now, tx, work.writes)) work.dispatch = true;
       const dispatched = work.dispatch
         ? await this.dispatch(now, tx, work.writes, view ?? await this.repos.tis.dispatchView(this.options.dispatchBatch, tx))
         : 0;
-      const outbox = await this.write(work.writes, now, tx);
+      // Every evaluated run this iteration changes gets its counter raised: other schedulers' caches of it go stale.
+      const changed = new Set(work.writes.transitions().map((t) => t.after.runPk));
+      const bumped = evaluated.filter((l) => changed.has(l.run.pk)).map((l) => l.run.pk);
+      const outbox = await this.write(work.writes, now, tx, bumped);
+      committed = { transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk) };
       return { outbox, eventsApplied, dispatched };
-    }, prelude.join('; '));
+    }, prelude.join('; ')).catch((err: unknown) => {
+      this.runStates.clear();
+      throw err;
+    });
+    if (committed) this.remember(committed);
+    return result;
+  }
+
+  /** The locked runs with their task states: read with the lock, or from the cache when its counter matched. */
+  private withTaskStates(locked: LockedRun[]): EvaluatedRun[] {
+    return locked.map((l) => {
+      let tis = l.tis;
+      if (tis === null) {
+        tis = this.runStates.get(l.run.pk, l.tiSeq) ?? null;
+        // The lock query left them out because the cache had this counter, and nothing else touches the cache.
+        if (tis === null) throw new Error(`task states of run ${l.run.pk} are neither read nor cached at ti_seq ${l.tiSeq}`);
+      }
+      else if (l.run.state === 'running') this.runStates.put(l.run.pk, l.tiSeq, tis);
+      return { run: l.run, needsEval: l.needsEval, tis, ended: false };
+    });
+  }
+
+  private remember({ transitions, bumped, ended }: Committed): void {
+    this.runStates.committed(transitions, bumped);
+    for (const pk of ended) this.runStates.forget(pk);
   }
 
   /**
@@ -144,9 +195,9 @@ export class SchedulingService {
    * read; if one changed meanwhile (a user's clear, another scheduler), the whole iteration
    * is rolled back and the caller retries it on fresh rows.
    */
-  private async write(writes: PendingWrites, now: Date, tx: Queryable): Promise<IterationResult['outbox']> {
+  private async write(writes: PendingWrites, now: Date, tx: Queryable, bumpRuns: number[]): Promise<IterationResult['outbox']> {
     const transitions = writes.transitions();
-    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx);
+    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, bumpRuns);
     if (applied.size !== transitions.length) {
       throw new ConcurrentUpdateError(transitions.filter((t) => !applied.has(t.before.id)).map((t) => t.before.id));
     }
@@ -333,10 +384,11 @@ export class SchedulingService {
    * Decides what can run next in each locked run (trigger rules, cascading skips) from its
    * (task, state) pairs, and finishes runs. Returns whether it scheduled anything.
    */
-  private async evaluateRuns(locked: LockedRun[], now: Date, tx: Queryable, writes: PendingWrites): Promise<boolean> {
+  private async evaluateRuns(locked: EvaluatedRun[], now: Date, tx: Queryable, writes: PendingWrites): Promise<boolean> {
     if (locked.length === 0) return false;
     let scheduled = false;
-    for (const { run, tis } of locked) {
+    for (const evaluated of locked) {
+      const { run, tis } = evaluated;
       if (run.state !== 'running') continue;
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       const byTask = new Map(tis.map((t) => [t.taskId, t]));
@@ -363,7 +415,10 @@ export class SchedulingService {
         scheduled ||= !ended;
       }
       const outcome = runOutcome(dag, states);
-      if (outcome !== 'running') await this.repos.runs.setState(run.pk, outcome, now, tx);
+      if (outcome !== 'running') {
+        await this.repos.runs.setState(run.pk, outcome, now, tx);
+        evaluated.ended = true;
+      }
     }
     await this.repos.runs.markEvaluated(locked.filter((l) => l.needsEval).map((l) => l.run.pk), tx);
     return scheduled;

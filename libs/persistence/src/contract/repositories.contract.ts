@@ -75,9 +75,31 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.tis.history(a.id)).map((h) => [h.from, h.to])).toEqual([['none', 'scheduled']]);
       const [locked] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx));
       expect(locked.run.runId).toBe('r2');
-      expect(locked.tis.map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries]).sort()).toEqual([['a', 'scheduled', 0, 3], ['b', 'none', 0, 1]]);
+      expect(locked.tis!.map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries]).sort()).toEqual([['a', 'scheduled', 0, 3], ['b', 'none', 0, 1]]);
       const view = await db.transaction((tx) => repos.tis.dispatchView(10, tx));
       expect(view.candidates.map((c) => c.id)).toContain(a.id);
+    });
+
+    it('leaves out the task states of a run whose ti_seq the caller has cached, until someone raises it', async () => {
+      const run = await newRun('r-seq');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [fresh] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx));
+      expect(fresh.tis).toHaveLength(2);
+      const cached = new Map([[run.pk, fresh.tiSeq]]);
+      const [same] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx, cached));
+      expect(same).toMatchObject({ tiSeq: fresh.tiSeq, tis: null });
+      // A stale cached counter reads them.
+      const [stale] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx, new Map([[run.pk, fresh.tiSeq - 1]])));
+      expect(stale.tis).toHaveLength(2);
+      // Asking for an evaluation (a clear does) and bumping both raise it.
+      await repos.runs.markNeedsEval(run.pk);
+      const [afterClear] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx, cached));
+      expect(afterClear.tiSeq).toBe(fresh.tiSeq + 1);
+      expect(afterClear.tis).toHaveLength(2);
+      await db.transaction((tx) => repos.runs.bumpTiSeq([run.pk], tx));
+      const [bumped] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx, new Map([[run.pk, afterClear.tiSeq]])));
+      expect(bumped).toMatchObject({ tiSeq: fresh.tiSeq + 2 });
+      expect(bumped.tis).toHaveLength(2);
     });
 
     it('writes task messages to the outbox only for transitions that applied, and sweeps old ones', async () => {

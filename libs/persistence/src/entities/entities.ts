@@ -49,6 +49,8 @@ export class DagRunEntity {
   @Column({ type: 'jsonb' }) params!: unknown;
   /** Set by whoever changed the run outside the scheduler (trigger, clear): evaluate it. */
   @Column({ name: 'needs_eval', type: 'boolean', default: true }) needsEval!: boolean;
+  /** Raised by every write that can change the run's evaluation; schedulers' caches compare it. */
+  @Column({ name: 'ti_seq', type: 'bigint', default: 0 }) tiSeq!: string;
   @Column({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'ended_at', type: 'timestamptz', nullable: true }) endedAt!: Date | null;

@@ -2,6 +2,7 @@ import { InitialSchema1763700000000 } from './1763700000000-initial-schema';
 import { OutboxTaskInstance1763800000000 } from './1763800000000-outbox-task-instance';
 import { Variable1763900000000 } from './1763900000000-variable';
 import { WorkerGpus1764000000000 } from './1764000000000-worker-gpus';
+import { DagRunTiSeq1764100000000 } from './1764100000000-dag-run-ti-seq';
 
 /** Every migration, oldest first. */
-export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000];
+export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000, DagRunTiSeq1764100000000];

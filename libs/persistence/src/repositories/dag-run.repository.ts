@@ -7,7 +7,10 @@ import { toDagRun } from './row-mappers';
 export interface LockedRun {
   run: DagRun;
   needsEval: boolean;
-  tis: RunTaskState[];
+  /** The run's `ti_seq` as read under its lock. */
+  tiSeq: number;
+  /** Null when the caller's cached states are current (its cached `ti_seq` equals the run's): they were not read. */
+  tis: RunTaskState[] | null;
 }
 
 /** A task instance as run evaluation sees it. */
@@ -83,10 +86,10 @@ export class DagRunRepository {
    * Locks the runs (in id order) and returns each with the (task, state) of its task
    * instances, in one round trip: what run evaluation needs.
    */
-  async lockWithTaskStates(pks: number[], q: Queryable): Promise<LockedRun[]> {
+  async lockWithTaskStates(pks: number[], q: Queryable, cached: ReadonlyMap<number, number> = new Map()): Promise<LockedRun[]> {
     if (pks.length === 0) return [];
-    const [runs, tis] = await q.queryMany(this.lockWithTaskStatesSql(pks));
-    return this.lockedRuns(runs, tis);
+    const [runs, tis] = await q.queryMany(this.lockWithTaskStatesSql(pks, cached));
+    return this.lockedRuns(runs, tis, cached);
   }
 
   /**
@@ -94,15 +97,21 @@ export class DagRunRepository {
    * batch with others: lock the runs, THEN read their task instances. Two statements on
    * purpose: under READ COMMITTED a statement that waited for a lock (a user's clear) still
    * reads other tables as of its own start, so the states must be read by the next one.
+   * @param cached run key → the `ti_seq` of the caller's cached states: a run whose
+   *   counter still equals it has its task instances left out (the cache is current).
    */
-  lockWithTaskStatesSql(pks: readonly number[]): string {
+  lockWithTaskStatesSql(pks: readonly number[], cached: ReadonlyMap<number, number> = new Map()): string {
     const list = pks.map((pk) => Math.trunc(pk)).join(',');
-    return `SELECT * FROM dag_run WHERE id IN (${list}) ORDER BY id FOR UPDATE;
-      SELECT run_pk, id, task_id, state, try_number, max_tries FROM task_instance WHERE run_pk IN (${list})`;
+    const known = pks.filter((pk) => cached.has(pk)).map((pk) => `(${Math.trunc(pk)},${Math.trunc(cached.get(pk)!)})`);
+    const tis = known.length === 0
+      ? `SELECT run_pk, id, task_id, state, try_number, max_tries FROM task_instance WHERE run_pk IN (${list})`
+      : `SELECT t.run_pk, t.id, t.task_id, t.state, t.try_number, t.max_tries FROM task_instance t
+         JOIN dag_run r ON r.id = t.run_pk WHERE t.run_pk IN (${list}) AND (r.id, r.ti_seq) NOT IN (VALUES ${known.join(',')})`;
+    return `SELECT * FROM dag_run WHERE id IN (${list}) ORDER BY id FOR UPDATE; ${tis}`;
   }
 
-  /** Maps the two result sets of {@link lockWithTaskStatesSql}. */
-  lockedRuns(runRows: any[], tiRows: any[]): LockedRun[] {
+  /** Maps the two result sets of {@link lockWithTaskStatesSql} (given the same `cached`). */
+  lockedRuns(runRows: any[], tiRows: any[], cached: ReadonlyMap<number, number> = new Map()): LockedRun[] {
     const byRun = new Map<number, RunTaskState[]>();
     for (const t of tiRows) {
       const pk = Number(t.run_pk);
@@ -110,7 +119,19 @@ export class DagRunRepository {
       if (!list) byRun.set(pk, (list = []));
       list.push({ id: Number(t.id), taskId: t.task_id, state: t.state, tryNumber: t.try_number, maxTries: t.max_tries });
     }
-    return runRows.map((r: any) => ({ run: toDagRun(r), needsEval: r.needs_eval, tis: byRun.get(Number(r.id)) ?? [] }));
+    return runRows.map((r: any) => {
+      const pk = Number(r.id);
+      const tiSeq = Number(r.ti_seq);
+      return { run: toDagRun(r), needsEval: r.needs_eval, tiSeq, tis: cached.get(pk) === tiSeq ? null : byRun.get(pk) ?? [] };
+    });
+  }
+
+  /**
+   * Raises the runs' `ti_seq` (their evaluation may have changed), so that every
+   * scheduler's cached states of them are read again. The caller holds their locks.
+   */
+  async bumpTiSeq(pks: readonly number[], q: Queryable): Promise<void> {
+    if (pks.length) await q.query(`UPDATE dag_run SET ti_seq = ti_seq + 1 WHERE id = ANY($1)`, [pks]);
   }
 
   /** Running runs per DAG, for max_active_runs. */
@@ -137,7 +158,8 @@ export class DagRunRepository {
   }
 
   async markNeedsEval(pk: number, q: Queryable = this.db): Promise<void> {
-    await q.query(`UPDATE dag_run SET needs_eval = true WHERE id = $1`, [pk]);
+    // Whoever asks for an evaluation changed the run's task instances: schedulers re-read them.
+    await q.query(`UPDATE dag_run SET needs_eval = true, ti_seq = ti_seq + 1 WHERE id = $1`, [pk]);
   }
 
   /** Queued runs, oldest first, for starting under max_active_runs. */

@@ -21,6 +21,7 @@ export class TaskInstanceRepository {
   /** Creates the run's task instances in state `none` from the run's pinned DAG version. */
   async createForRun(runPk: number, dag: SerializedDag, q: Queryable): Promise<void> {
     const t = dag.tasks;
+    await q.query(`UPDATE dag_run SET ti_seq = ti_seq + 1 WHERE id = $1`, [runPk]);
     await q.query(
       `INSERT INTO task_instance (run_pk, dag_id, task_id, state, try_number, max_tries, queue, pool, pool_slots, priority)
        SELECT $1, $2, u.task_id, 'none', 0, u.max_tries, u.queue, u.pool, u.pool_slots, u.priority
@@ -131,6 +132,8 @@ export class TaskInstanceRepository {
    */
   async applyWithMessages(
     transitions: TiTransition[], outbox: ReadonlyMap<number, OutboxMessage>, now: Date, q: Queryable,
+    /** Runs whose `ti_seq` to raise in the same statement (see DagRunRepository.bumpTiSeq); the caller holds their locks. */
+    bumpRuns: readonly number[] = [],
   ): Promise<{ applied: Set<number>; outboxIds: Map<number, number> }> {
     if (transitions.length === 0) return { applied: new Set(), outboxIds: new Map() };
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
@@ -162,7 +165,8 @@ export class TaskInstanceRepository {
          FROM unnest($22::bigint[], $23::text[], $24::text[], $25::jsonb[]) WITH ORDINALITY AS m(ti_id, exchange, routing_key, payload, n)
          WHERE m.ti_id IN (SELECT id FROM applied)
          ORDER BY m.n
-         RETURNING id, ti_id)
+         RETURNING id, ti_id),
+       bumped AS (UPDATE dag_run SET ti_seq = ti_seq + 1 WHERE id = ANY($26::bigint[]))
        SELECT a.id, m.id AS outbox_id FROM applied a LEFT JOIN messages m ON m.ti_id = a.id`,
       [
         col((t) => t.before.id), col((t) => t.before.state), col((t) => t.before.tryNumber),
@@ -175,6 +179,7 @@ export class TaskInstanceRepository {
         history.map((h) => h.reason),
         messages.map(([id]) => id), messages.map(([, m]) => m.exchange), messages.map(([, m]) => m.routingKey),
         messages.map(([, m]) => JSON.stringify(m.payload)),
+        bumpRuns,
       ],
     );
     const applied = new Set<number>();
