@@ -76,6 +76,19 @@ export class TaskLogPublisher {
     return this.publishing;
   }
 
+  /**
+   * Takes what is buffered as the try's last batch, unpublished, for `task.finished` to
+   * carry; null when nothing is buffered. Batches published before it keep lower `seq`s.
+   */
+  takeFinal(): Pick<LogBatch, 'seq' | 'lines'> | null {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.lines.length === 0) return null;
+    const final = { seq: ++this.seq, lines: this.lines };
+    this.lines = [];
+    return final;
+  }
+
   /** Drops what is buffered and stops the timer (the try is abandoned). */
   discard(): void {
     clearTimeout(this.timer);

@@ -113,6 +113,7 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     expect(finished).toEqual({
       type: 'task.finished', tiId: task.tiId, tryNumber: 1, worker: 'w1', outcome: 'failed', exitCode: null, signal: null,
       reason: 'needs 4 GPUs, worker w1 has 2', logTail: [], retryable: false, at: expect.any(String),
+      logs: { seq: 1, lines: [expect.objectContaining({ stream: 'system' })] },
     });
     expect(docker.runs).toEqual([]);
     await h.consumers.waitFor('the ack', () => h.consumers.settlements.find((s) => s.tiId === task.tiId && s.as === 'ack'));

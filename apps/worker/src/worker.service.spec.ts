@@ -9,7 +9,7 @@ describe('WorkerService', () => {
     await h?.close();
   });
 
-  it('with startedDelayMs 0, runs a task: task.started at the spawn, then its log batches, then task.finished', async () => {
+  it('with startedDelayMs 0, runs a task: task.started at the spawn, then its log batches, then task.finished with the last lines', async () => {
     h = await startHarness({ startedDelayMs: 0 });
     const task = taskMessage({ command: 'echo "hello $SWARMFLOW_DAG_ID/$SWARMFLOW_RUN_ID/$SWARMFLOW_TASK_ID/$SWARMFLOW_TRY_NUMBER $FOO"; echo oops >&2', env: { FOO: 'bar' } });
     await h.submit(task);
@@ -18,6 +18,7 @@ describe('WorkerService', () => {
     expect(finished).toEqual({
       type: 'task.finished', tiId: task.tiId, tryNumber: 1, worker: 'w1', outcome: 'success', exitCode: 0, signal: null,
       reason: null, logTail: ['hello dag1/manual__2024-01-01/task1/1 bar', 'oops'], startedAt: expect.any(String), at: expect.any(String),
+      logs: expect.objectContaining({ seq: expect.any(Number) }),
     });
     const sequence = h.published.all
       .filter((p) => p.exchange !== EXCHANGES.tasks && p.routingKey !== 'worker.heartbeat')
@@ -30,7 +31,7 @@ describe('WorkerService', () => {
     expect(started).toEqual({ type: 'task.started', tiId: task.tiId, tryNumber: 1, worker: 'w1', hostname: 'host1', pid: expect.any(Number), at: finished.startedAt });
 
     const batches = h.published.all.filter((p) => p.exchange === EXCHANGES.logs).map((p) => p.body);
-    expect(batches.map((b) => b.seq)).toEqual(batches.map((_, i) => i + 1));
+    expect([...batches.map((b) => b.seq), finished.logs!.seq]).toEqual([...batches, finished.logs].map((_, i) => i + 1));
     const lines = h.published.logLines(task.tiId);
     expect(lines[0]).toEqual({ stream: 'system', line: expect.stringMatching(/^try 1 of dag1\.task1 \(run manual__2024-01-01\) started on w1 as pid \d+$/) });
     expect(lines.filter((l) => l.stream !== 'system')).toEqual(expect.arrayContaining([
@@ -147,7 +148,8 @@ describe('WorkerService', () => {
       expect(await h.published.finishedOf(second.tiId)).toMatchObject({ outcome: 'success' });
       expect(await h.published.finishedOf(first.tiId)).toMatchObject({ outcome: 'success', logTail: ['one'] });
       const keys = h.published.all.filter((p) => p.exchange !== EXCHANGES.tasks && p.body.tiId === first.tiId).map((p) => p.routingKey);
-      expect(keys).toEqual(['task.started', `log.${first.tiId}`, 'task.finished']);
+      // The last lines ride in task.finished: no batch of its own for a quiet task.
+      expect(keys).toEqual(['task.started', 'task.finished']);
 
       const drained = h.worker.drain();
       const beat = await h.published.waitFor('the draining heartbeat', () => h.published.heartbeats().find((b) => b.state === 'draining'));
@@ -449,7 +451,8 @@ describe('WorkerService', () => {
       const finished = await h.published.finishedOf(task.tiId);
       expect(finished).toMatchObject({ outcome: 'success', exitCode: 0, logTail: ['quick'], startedAt: expect.any(String) });
       expect(Date.parse(finished.startedAt!)).toBeLessThanOrEqual(Date.parse(finished.at));
-      expect(keysOf(task.tiId)).toEqual([`log.${task.tiId}`, 'task.finished']);
+      expect(keysOf(task.tiId)).toEqual(['task.finished']);
+      expect(finished.logs!.lines.map((l) => l.line)).toContain('quick');
       expect(h.worker.runningTasks()).toEqual([]);
       expect(settlementsOf(task.tiId)).toEqual([]);
 

@@ -474,6 +474,13 @@ export class WorkerService {
     const logs = this.logPublisher(task, mask);
     const spawnedAt = Date.now();
     const startedAt = this.now().toISOString();
+    const logStart = (pid: number | null): void => logs.add('system',
+      `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) started on ${this.name}` +
+      (pid !== null ? ` as pid ${pid}` : '') +
+      (task.kind === 'docker' && task.docker ? ` in a container of ${task.docker.image}` : '') +
+      (gpuIds.length > 0 ? ` with GPU ${gpuIds.join(',')}` : ''));
+    /** task.started waits for the pid when it is to go out at once and the spawner answers later. */
+    let announceOnSpawn = false;
     let run: TaskRun;
     if (unsealError !== null) run = failedRun(unsealError);
     else if (task.kind === 'docker') run = this.startContainer(task, logs, gpuIds, secrets, registryAuth);
@@ -485,20 +492,25 @@ export class WorkerService {
         cwd: task.cwd,
         timeoutMs: task.timeoutMs,
         graceMs: this.graceMs,
+        // The pid may come a moment after the call (native spawner), always before the first line.
+        onSpawn: (pid) => {
+          logStart(pid);
+          if (announceOnSpawn) this.announceStart(entry);
+        },
         onLine: (stream, line) => logs.add(stream, line),
         onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task)),
       });
     }
-    logs.add('system', `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) started on ${this.name}` +
-      (typeof run.pid === 'number' ? ` as pid ${run.pid}` : '') +
-      (task.kind === 'docker' && task.docker ? ` in a container of ${task.docker.image}` : '') +
-      (gpuIds.length > 0 ? ` with GPU ${gpuIds.join(',')}` : ''));
+    // A process that never started has no start line: its end line gives the error.
+    if (unsealError !== null || task.kind === 'docker') logStart(null);
 
     const entry: RunningTask = {
       task, msg, run, logs, gpuIds, mask, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined,
     };
     this.running.set(key, entry);
-    if (this.startedDelayMs === 0) this.announceStart(entry);
+    const pidPending = task.kind !== 'docker' && unsealError === null && run.pid === null;
+    if (this.startedDelayMs === 0 && pidPending) announceOnSpawn = true;
+    else if (this.startedDelayMs === 0) this.announceStart(entry);
     else entry.startedTimer = setTimeout(() => this.announceStart(entry), this.startedDelayMs);
     this.finishTask(key, entry).catch((err: unknown) =>
       this.logger.error(`reporting the end of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
@@ -567,6 +579,9 @@ export class WorkerService {
         settle = 'requeue';
         return;
       }
+      // The last lines ride in task.finished; batches published earlier are awaited alongside.
+      const final = logs.takeFinal();
+      if (final) finished.logs = final;
       await Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]);
       if (started === null) settle = 'ack';
     } finally {
@@ -594,6 +609,8 @@ export class WorkerService {
       outcome: 'failed', exitCode: null, signal: null, reason, logTail: [], at: this.now().toISOString(),
     };
     if (!retryable) finished.retryable = false;
+    const final = logs.takeFinal();
+    if (final) finished.logs = final;
     this.reporting.set(key, { task, msg });
     Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]).then(
       () => msg.ack(),

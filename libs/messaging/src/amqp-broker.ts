@@ -44,6 +44,27 @@ function track<C extends Channel>(ch: C, onError: (err: Error) => void): C {
   return ch;
 }
 
+/**
+ * amqplib's multiplexer writes each channel's frames to the socket separately, and with
+ * `noDelay` each write is a packet: a scheduler acking events on one channel while
+ * publishing tasks on another paid two sends per turn. Corked, one turn's frames leave
+ * in one writev. It reaches into amqplib's internals, so it steps aside when they differ.
+ */
+function corkWrites(conn: ChannelModel): void {
+  const mux = (conn as unknown as { connection?: { muxer?: { out?: unknown; _readIncoming?: unknown } } }).connection?.muxer;
+  const out = mux?.out as { cork?: () => void; uncork?: () => void } | undefined;
+  if (!mux || typeof mux._readIncoming !== 'function' || typeof out?.cork !== 'function' || typeof out.uncork !== 'function') return;
+  const readIncoming = (mux._readIncoming as () => void).bind(mux);
+  mux._readIncoming = () => {
+    out.cork!();
+    try {
+      readIncoming();
+    } finally {
+      out.uncork!();
+    }
+  };
+}
+
 interface PendingPublish {
   exchange: ExchangeName;
   routingKey: string;
@@ -287,6 +308,7 @@ export class AmqpBroker implements Broker {
   /** One connection attempt with the whole topology; throws if the connection dies midway. */
   private async connect(): Promise<void> {
     const conn = await amqp.connect(this.url, { noDelay: true, clientProperties: { connection_name: this.connectionName } });
+    corkWrites(conn);
     this.conn = conn;
     conn.on('error', (err: Error) => this.logger.warn(`connection error: ${describeError(err)}`));
     conn.on('close', (err?: Error) => this.onConnectionLost(conn, err));

@@ -11,12 +11,15 @@ const started = z.object({
   pid: z.number().int().nullable(), at: z.string(),
 });
 
+const logLines = z.array(z.object({ at: z.string(), stream: z.enum(['stdout', 'stderr', 'system']), line: z.string() }));
+
 const finished = z.object({
   type: z.literal('task.finished'), ...tryRef, runPk, worker: z.string(),
   outcome: z.enum(['success', 'failed', 'skipped']), exitCode: z.number().int().nullable(),
   signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: z.string(),
   startedAt: z.string().optional(),
   retryable: z.boolean().optional(),
+  logs: z.object({ seq: z.number().int(), lines: logLines }).optional(),
 });
 
 const heartbeat = z.object({
@@ -28,8 +31,7 @@ const heartbeat = z.object({
 const workerEvent = z.discriminatedUnion('type', [started, finished, heartbeat]);
 
 const logBatch = z.object({
-  ...tryRef, seq: z.number().int(),
-  lines: z.array(z.object({ at: z.string(), stream: z.enum(['stdout', 'stderr', 'system']), line: z.string() })),
+  ...tryRef, seq: z.number().int(), lines: logLines,
 });
 
 export function parseWorkerEvent(body: unknown): { ok: true; event: WorkerEvent } | { ok: false; error: string } {

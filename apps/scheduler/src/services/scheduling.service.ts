@@ -4,7 +4,7 @@ import {
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import type {
-  DispatchView, LockedRun, OutboxMessage, Queryable, Repositories, RunTaskState, TaskInstance, TiTransition, WorkerRecord,
+  DispatchView, LockedRun, LogBatchRow, OutboxMessage, Queryable, Repositories, RunTaskState, TaskInstance, TiTransition, WorkerRecord,
 } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
@@ -47,6 +47,8 @@ interface Work {
   dispatch: boolean;
   /** The task-instance changes decided so far, written at the end in one statement. */
   writes: PendingWrites;
+  /** Log lines that came with `task.finished` events, stored with the same statement. */
+  logs: LogBatchRow[];
 }
 
 /** A locked run with its task states (read or cached), as run evaluation takes it. */
@@ -124,7 +126,7 @@ export class SchedulingService {
     if (readAhead) prelude.push(this.repos.tis.dispatchViewSql(this.options.dispatchBatch));
     let committed: Committed | null = null;
     const result = await this.repos.db.transaction(async (tx, results) => {
-      const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites() };
+      const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites(), logs: [] };
       if (tick) {
         this.pools = null;
         this.liveWorkers = null;
@@ -160,7 +162,7 @@ export class SchedulingService {
       // Every evaluated run this iteration changes gets its counter raised: other schedulers' caches of it go stale.
       const changed = new Set(work.writes.transitions().map((t) => t.after.runPk));
       const bumped = evaluated.filter((l) => changed.has(l.run.pk)).map((l) => l.run.pk);
-      const outbox = await this.write(work.writes, now, tx, bumped);
+      const outbox = await this.write(work.writes, now, tx, bumped, work.logs);
       committed = { transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk) };
       return { outbox, eventsApplied, dispatched };
     }, prelude.join('; ')).catch((err: unknown) => {
@@ -195,9 +197,9 @@ export class SchedulingService {
    * read; if one changed meanwhile (a user's clear, another scheduler), the whole iteration
    * is rolled back and the caller retries it on fresh rows.
    */
-  private async write(writes: PendingWrites, now: Date, tx: Queryable, bumpRuns: number[]): Promise<IterationResult['outbox']> {
+  private async write(writes: PendingWrites, now: Date, tx: Queryable, bumpRuns: number[], logs: LogBatchRow[]): Promise<IterationResult['outbox']> {
     const transitions = writes.transitions();
-    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, bumpRuns);
+    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, { bumpRuns, logs });
     if (applied.size !== transitions.length) {
       throw new ConcurrentUpdateError(transitions.filter((t) => !applied.has(t.before.id)).map((t) => t.before.id));
     }
@@ -226,6 +228,12 @@ export class SchedulingService {
     const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
     let applied = 0;
     for (const ti of tis) {
+      // The last log lines of a try come with its end; a redelivered end does not store them twice.
+      for (const e of byTi.get(ti.id)!) {
+        if (e.type === 'task.finished' && e.logs && !(e.tryNumber === ti.tryNumber && isEnded(ti.state))) {
+          work.logs.push({ tiId: ti.id, tryNumber: e.tryNumber, seq: e.logs.seq, lines: e.logs.lines });
+        }
+      }
       const f = facts.get(ti.runPk);
       const t = f ? this.foldEvents(ti, byTi.get(ti.id)!, taskOf(f.dag, ti.taskId), now) : null;
       if (!t) continue;
@@ -498,6 +506,11 @@ function failurePolicy(ti: TaskInstance, task: TaskSpec | undefined, now: Date):
   const attempt = ti.tryNumber - (ti.maxTries - (task.retries + 1));
   const to = afterFailure(task, attempt);
   return { to, nextRetryAt: to === 'up_for_retry' ? new Date(now.getTime() + retryDelayMs(task, attempt)) : null };
+}
+
+/** A try in these states has reported its end (up_for_retry: a failed try waiting for the next). */
+function isEnded(state: TiState): boolean {
+  return state === 'success' || state === 'failed' || state === 'skipped' || state === 'up_for_retry';
 }
 
 const taskIndex = new WeakMap<SerializedDag, Map<string, TaskSpec>>();

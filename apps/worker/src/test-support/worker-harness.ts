@@ -41,10 +41,15 @@ export class PublishRecorder {
     return this.events('worker.heartbeat');
   }
 
+  /** The lines of a task instance: its batches on `swarmflow.logs`, then the last ones its `task.finished` carried. */
   logLines(tiId: number): { stream: string; line: string }[] {
     return this.all
-      .filter((p) => p.exchange === EXCHANGES.logs && p.body.tiId === tiId)
-      .flatMap((p) => p.body.lines.map((l: { stream: string; line: string }) => ({ stream: l.stream, line: l.line })));
+      .flatMap((p) => {
+        if (p.exchange === EXCHANGES.logs && p.body.tiId === tiId) return p.body.lines;
+        if (p.exchange === EXCHANGES.events && p.body.type === 'task.finished' && p.body.tiId === tiId) return p.body.logs?.lines ?? [];
+        return [];
+      })
+      .map((l: { stream: string; line: string }) => ({ stream: l.stream, line: l.line }));
   }
 
   /** Resolves with `probe`'s first truthy result, checked now and after every publish. */

@@ -71,6 +71,11 @@ export interface TaskFinishedEvent {
   startedAt?: string;
   /** False when retrying cannot help (cancelled by a user, asks for more GPUs than the worker has): the try fails for good. Absent = true. */
   retryable?: boolean;
+  /**
+   * The try's last log lines, not published on `swarmflow.logs`: the scheduler stores them
+   * with the try's end, in one transaction (most short tries publish no other log batch).
+   */
+  logs?: Pick<LogBatch, 'seq' | 'lines'>;
   at: string;
 }
 

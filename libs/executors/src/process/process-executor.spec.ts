@@ -1,7 +1,10 @@
-import { mkdtempSync, readFileSync, realpathSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { activeProcessCount, inheritedEnv, killAll, runProcess, type OutputStream, type ProcessSpec } from './process-executor';
+import {
+  activeProcessCount, inheritedEnv, killAll, nativeSpawnerPath, runProcess, selectedSpawner, shutdownSpawner,
+  type OutputStream, type ProcessSpawner, type ProcessSpec,
+} from './process-executor';
 
 interface Captured {
   lines: { stream: OutputStream; line: string }[];
@@ -48,15 +51,54 @@ function isDead(pid: number): boolean {
   }
 }
 
-describe('runProcess', () => {
+// Under CI the native spawner must be built (`npm run build`): its suite fails rather than skips.
+const spawners: ProcessSpawner[] = nativeSpawnerPath() !== null || process.env.CI === 'true' ? ['node', 'native'] : ['node'];
+
+describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
+  const previous = process.env.SWARMFLOW_PROCESS_SPAWNER;
+  beforeAll(() => {
+    process.env.SWARMFLOW_PROCESS_SPAWNER = spawner;
+  });
   afterEach(async () => {
     await killAll('test cleanup');
+  });
+  afterAll(async () => {
+    if (previous === undefined) delete process.env.SWARMFLOW_PROCESS_SPAWNER;
+    else process.env.SWARMFLOW_PROCESS_SPAWNER = previous;
+    await shutdownSpawner();
+  });
+
+  it('uses the spawner asked for', () => {
+    expect(selectedSpawner()).toBe(spawner);
   });
 
   it.each([0, 1, 99])('reports exit code %i', async (code) => {
     const s = spec(`exit ${code}`);
     const result = await runProcess(s).result;
     expect(result).toEqual({ exitCode: code, signal: null, timedOut: false, cancelled: false, error: null });
+  });
+
+  it.each([['TERM', 'SIGTERM'], ['KILL', 'SIGKILL'], ['INT', 'SIGINT']])('reports the signal that ended it (%s)', async (name, signal) => {
+    const result = await runProcess(spec(`kill -${name} $$; sleep 5`)).result;
+    expect(result).toEqual({ exitCode: null, signal, timedOut: false, cancelled: false, error: null });
+  });
+
+  it('gives the pid once started, as the process group and session id', async () => {
+    const spawnedWith: number[] = [];
+    const s = spec(['cat', '/proc/self/stat'], { onSpawn: (pid) => spawnedWith.push(pid) });
+    const run = runProcess(s);
+    const pid = await run.spawned;
+    expect(run.pid).toBe(pid);
+    expect(spawnedWith).toEqual([pid]);
+    expect((await run.result).exitCode).toBe(0);
+    const fields = s.out.lines[0].line.replace(/^.*\) /, '').split(' '); // after "pid (comm) ": state ppid pgrp session
+    expect([Number(fields[2]), Number(fields[3])]).toEqual([pid, pid]);
+  });
+
+  it('starts the process with stdin /dev/null, no blocked or ignored signal', async () => {
+    const s = spec(`readlink /proc/self/fd/0; grep -E '^Sig(Blk|Ign)' /proc/self/status`);
+    await runProcess(s).result;
+    expect(s.out.lines.map((l) => l.line.replace(/\s+/g, ' '))).toEqual(['/dev/null', 'SigBlk: 0000000000000000', 'SigIgn: 0000000000000000']);
   });
 
   it('splits stdout and stderr into lines, including a last partial line', async () => {
@@ -121,18 +163,36 @@ describe('runProcess', () => {
     expect(s.out.lines[0].line).toBe(dir);
   });
 
+  it('looks a bare command up in the task\'s PATH, and a relative one in its cwd', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'sf-exec-')));
+    writeFileSync(join(dir, 'sf-tool'), '#!/bin/sh\necho "tool $1 in $(pwd)"\n');
+    chmodSync(join(dir, 'sf-tool'), 0o755);
+    const s = spec(['sf-tool', 'a'], { env: { PATH: `${dir}:${process.env.PATH}` } });
+    expect((await runProcess(s).result).exitCode).toBe(0);
+    const t = spec(['./sf-tool', 'b'], { cwd: dir });
+    expect((await runProcess(t).result).exitCode).toBe(0);
+    expect([...s.out.lines, ...t.out.lines].map((l) => l.line)).toEqual([`tool a in ${process.cwd()}`, `tool b in ${dir}`]);
+  });
+
   it('resolves with an error for a missing cwd, without throwing', async () => {
     const run = runProcess(spec('true', { cwd: '/no/such/dir' }));
     expect(run.pid).toBeNull();
+    expect(await run.spawned).toBeNull();
     expect(await run.result).toEqual({
       exitCode: null, signal: null, timedOut: false, cancelled: false, error: 'working directory /no/such/dir does not exist',
     });
   });
 
-  it('resolves with an error for a missing binary', async () => {
-    const result = await runProcess(spec(['/no/such/binary'])).result;
-    expect(result.exitCode).toBeNull();
-    expect(result.error).toMatch(/^cannot start "\/no\/such\/binary": .*ENOENT/);
+  it.each([
+    [['/no/such/binary'], 'cannot start "/no/such/binary": spawn /no/such/binary ENOENT'],
+    [['no-such-binary-swarmflow', 'x'], 'cannot start "no-such-binary-swarmflow": spawn no-such-binary-swarmflow ENOENT'],
+    [['/tmp'], 'cannot start "/tmp": spawn /tmp EACCES'],
+  ])('resolves with an error for a binary that cannot run: %j', async (command, error) => {
+    const run = runProcess(spec(command));
+    expect(await run.result).toEqual({ exitCode: null, signal: null, timedOut: false, cancelled: false, error });
+    expect(await run.spawned).toBeNull();
+    expect(run.pid).toBeNull();
+    expect(activeProcessCount()).toBe(0);
   });
 
   it('a shell command with a missing binary exits 127', async () => {
@@ -172,12 +232,31 @@ describe('runProcess', () => {
     run.cancel(); // a no-op once ended
   });
 
+  it('a cancel right after the call, before the pid is known, terminates the process', async () => {
+    const kills: string[] = [];
+    const run = runProcess(spec('sleep 30', { onKill: (signal, cause) => kills.push(`${signal}:${cause}`) }));
+    run.cancel('at once');
+    expect(await run.result).toMatchObject({ exitCode: null, signal: 'SIGTERM', cancelled: true });
+    expect(kills).toEqual(['SIGTERM:at once']);
+  });
+
   it('kills what a finished task left running in its group', async () => {
     const s = spec('sleep 30 > /dev/null 2>&1 & echo $!');
     const result = await runProcess(s).result;
     expect(result.exitCode).toBe(0);
     const leftover = Number(s.out.lines[0].line);
     await waitUntil(() => isDead(leftover), 2000);
+  });
+
+  it('ends 2 s after the exit when a process that left the group holds the output open', async () => {
+    const s = spec('setsid sleep 30 & echo $!; sleep 0.3'); // the pause: setsid has run before the group is killed
+    const started = Date.now();
+    const result = await runProcess(s).result;
+    const elapsed = Date.now() - started;
+    process.kill(Number(s.out.lines[0].line), 'SIGKILL');
+    expect(result).toMatchObject({ exitCode: 0, signal: null, error: null });
+    expect(elapsed).toBeGreaterThanOrEqual(2200);
+    expect(elapsed).toBeLessThan(4500);
   });
 
   it('killAll cancels every running process', async () => {

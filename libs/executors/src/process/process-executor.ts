@@ -1,6 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { statSync } from 'node:fs';
 import { LineSplitter } from './line-splitter';
+import { nativeSpawnerPath, sharedSpawner, type NativeSpawner } from './native-spawner';
+
+export { nativeSpawnerPath, shutdownSpawner } from './native-spawner';
 
 export type OutputStream = 'stdout' | 'stderr';
 
@@ -25,6 +28,11 @@ export interface ProcessSpec {
   graceMs?: number;
   /** Called for every complete line, and for the last partial line at exit. Must not throw. */
   onLine: (stream: OutputStream, line: string) => void;
+  /**
+   * Called once the process has started, before any of its lines; the node spawner calls
+   * it before `runProcess` returns. Must not throw.
+   */
+  onSpawn?: (pid: number) => void;
   /** Called when the executor signals the process group (for the task's log). */
   onKill?: (signal: 'SIGTERM' | 'SIGKILL', cause: KillCause) => void;
 }
@@ -43,133 +51,252 @@ export interface ProcessResult {
 }
 
 export interface ProcessRun {
-  /** Pid of the process, which is also its process group id; null when spawning failed. */
-  pid: number | null;
+  /**
+   * Pid of the process, which is also its process group id, once it has started; null
+   * before (the native spawner reports it a moment later) and when it could not start.
+   */
+  readonly pid: number | null;
+  /** Settles with the pid once the process has started, or with null when it could not start. Never rejects. */
+  readonly spawned: Promise<number | null>;
   /** Settles when the process and its output are done; never rejects. */
-  result: Promise<ProcessResult>;
+  readonly result: Promise<ProcessResult>;
   /** SIGTERM to the process group, SIGKILL after the grace period. Idempotent; a no-op once ended. */
   cancel(reason?: string): void;
 }
+
+/** How `runProcess` starts processes: Node's `child_process.spawn`, or the `sf-spawner` helper. */
+export type ProcessSpawner = 'node' | 'native';
 
 export const DEFAULT_GRACE_MS = 10_000;
 
 /** After the main process exits, how long its output pipes may stay open (held by a process that left the group). */
 const PIPE_DRAIN_MS = 2_000;
 
+/** `node`, `native` or `auto` (default: `native` when `sf-spawner` is built, else `node`). */
+const SPAWNER_VARIABLE = 'SWARMFLOW_PROCESS_SPAWNER';
+
 const active = new Set<ProcessRun>();
 
 /**
- * Runs a command in its own process group (`detached`), streaming its output line by
+ * Runs a command in its own process group (a new session), streaming its output line by
  * line. Timeout and cancel send SIGTERM to the whole group, then SIGKILL after
  * `graceMs`. When the main process exits, whatever it left running in its group is
  * killed: nothing of a finished task outlives it. Never throws: a spawn failure
  * resolves with `error` set.
+ *
+ * The process is started by the native spawner when it is built (see
+ * {@link selectedSpawner}), else by Node's `child_process.spawn`; both give the same
+ * results and error texts.
  */
 export function runProcess(spec: ProcessSpec): ProcessRun {
-  const graceMs = spec.graceMs ?? DEFAULT_GRACE_MS;
   const cwdError = spec.cwd === null ? null : checkDirectory(spec.cwd);
   if (cwdError !== null) return settledRun({ ...notStarted(), error: cwdError });
 
   const [file, args] = typeof spec.command === 'string' ? ['/bin/sh', ['-c', spec.command]] : [spec.command[0], spec.command.slice(1)];
   if (file === undefined || file === '') return settledRun({ ...notStarted(), error: 'empty command' });
 
+  const spawner = chooseSpawner();
+  if ('error' in spawner) return settledRun({ ...notStarted(), error: spawner.error });
+
+  const run = new TrackedRun(spec);
+  active.add(run);
+  const env = { ...(spec.baseEnv ?? inheritedEnv()), ...spec.env };
+  if (spawner.binary === null) startWithNode(run, file, args, env, spec.cwd);
+  else startWithSpawner(run, spawner.binary, [file, ...args], env, spec.cwd);
+  return run;
+}
+
+/**
+ * The spawner `runProcess` uses now, from `SWARMFLOW_PROCESS_SPAWNER` (`node`, `native`,
+ * or `auto`/unset: `native` when `sf-spawner` is built). Throws naming the variable when
+ * it is set to anything else, or to `native` while the helper is not built.
+ */
+export function selectedSpawner(): ProcessSpawner {
+  const spawner = chooseSpawner();
+  if ('error' in spawner) throw new Error(spawner.error);
+  return spawner.binary === null ? 'node' : 'native';
+}
+
+function chooseSpawner(): { binary: string | null } | { error: string } {
+  const setting = process.env[SPAWNER_VARIABLE] ?? '';
+  if (setting === 'node') return { binary: null };
+  if (setting === 'native') {
+    const binary = nativeSpawnerPath();
+    return binary !== null ? { binary } : { error: `${SPAWNER_VARIABLE} is native, but sf-spawner is not built: run \`npm run build:native\` (needs a C compiler)` };
+  }
+  if (setting === 'auto' || setting === '') return { binary: nativeSpawnerPath() };
+  return { error: `${SPAWNER_VARIABLE} must be node, native or auto, got ${JSON.stringify(setting)}` };
+}
+
+function startWithNode(run: TrackedRun, file: string, args: string[], env: Record<string, string>, cwd: string | null): void {
   let child: ChildProcess;
   try {
-    child = spawn(file, args, {
-      cwd: spec.cwd ?? undefined,
-      env: { ...(spec.baseEnv ?? inheritedEnv()), ...spec.env },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(file, args, { cwd: cwd ?? undefined, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
-    return settledRun({ ...notStarted(), error: `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}` });
+    run.finish(null, `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
+    return;
   }
-
-  const pid = child.pid ?? null;
-  let timedOut = false;
-  let cancelled = false;
-  let exited = false;
-  let killTimer: NodeJS.Timeout | undefined;
-  let timeoutTimer: NodeJS.Timeout | undefined;
-
+  const pid = child.pid;
   const signalGroup = (signal: NodeJS.Signals): void => {
-    if (pid === null) return;
+    if (pid === undefined) return;
     try {
       process.kill(-pid, signal);
     } catch {
       // ESRCH: the group is already gone.
     }
   };
-  const terminate = (cause: KillCause): void => {
-    if (exited || killTimer !== undefined || pid === null) return;
-    spec.onKill?.('SIGTERM', cause);
-    signalGroup('SIGTERM');
-    killTimer = setTimeout(() => {
-      spec.onKill?.('SIGKILL', cause);
-      signalGroup('SIGKILL');
-    }, graceMs);
-  };
+  run.signalGroup = signalGroup;
+  child.stdout?.on('data', (chunk: Buffer) => run.output('stdout', chunk));
+  child.stderr?.on('data', (chunk: Buffer) => run.output('stderr', chunk));
 
-  const run: ProcessRun = {
-    pid,
-    result: new Promise<ProcessResult>((resolve) => {
-      const stdout = new LineSplitter((line) => spec.onLine('stdout', line));
-      const stderr = new LineSplitter((line) => spec.onLine('stderr', line));
-      child.stdout?.on('data', (chunk: Buffer) => stdout.write(chunk));
-      child.stderr?.on('data', (chunk: Buffer) => stderr.write(chunk));
+  let exit: ProcessExit | null = null;
+  let drainTimer: NodeJS.Timeout | undefined;
+  child.once('error', (err) => {
+    // Spawn failure (no such binary, permission denied…): no 'exit' follows.
+    if (exit === null) run.finish(null, `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
+  });
+  child.once('exit', (code, signal) => {
+    const ended = { code, signal };
+    exit = ended;
+    run.mainExited();
+    // Leftovers of the task in its group (`cmd &` without wait) are killed with it.
+    signalGroup('SIGKILL');
+    drainTimer = setTimeout(() => {
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      run.finish(ended, null);
+    }, PIPE_DRAIN_MS);
+  });
+  child.once('close', () => {
+    if (exit === null) return;
+    clearTimeout(drainTimer);
+    run.finish(exit, null);
+  });
+  if (pid !== undefined) run.started(pid);
+}
 
-      let exit: { code: number | null; signal: string | null } | null = null;
-      let drainTimer: NodeJS.Timeout | undefined;
-      let settled = false;
-      const finish = (error: string | null): void => {
-        if (settled) return;
-        settled = true;
-        exited = true;
-        clearTimeout(timeoutTimer);
-        clearTimeout(killTimer);
-        clearTimeout(drainTimer);
-        stdout.end();
-        stderr.end();
-        active.delete(run);
-        resolve({ exitCode: exit?.code ?? null, signal: exit?.signal ?? null, timedOut, cancelled, error });
-      };
-
-      child.once('error', (err) => {
-        // Spawn failure (no such binary, permission denied…): no 'exit' follows.
-        if (exit === null) finish(`cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
-      });
-      child.once('exit', (code, signal) => {
-        exit = { code, signal };
-        exited = true;
-        // Leftovers of the task in its group (`cmd &` without wait) are killed with it.
-        signalGroup('SIGKILL');
-        drainTimer = setTimeout(() => {
-          child.stdout?.destroy();
-          child.stderr?.destroy();
-          finish(null);
-        }, PIPE_DRAIN_MS);
-      });
-      child.once('close', () => {
-        if (exit !== null) finish(null);
-      });
-    }),
-    cancel: (reason = 'cancel') => {
-      if (exited) return;
-      cancelled = true;
-      terminate(reason);
-    },
-  };
-
-  if (pid !== null) {
-    active.add(run);
-    if (spec.timeoutMs !== null) {
-      timeoutTimer = setTimeout(() => {
-        timedOut = true;
-        terminate('timeout');
-      }, spec.timeoutMs);
-    }
+function startWithSpawner(run: TrackedRun, binary: string, argv: string[], env: Record<string, string>, cwd: string | null): void {
+  let spawner: NativeSpawner;
+  try {
+    spawner = sharedSpawner(binary);
+  } catch (err) {
+    run.finish(null, `process spawner ${binary} could not start: ${errorMessage(err)}`);
+    return;
   }
-  return run;
+  // The spawner's own SIGKILL of the group's leftovers and its drain period (the same
+  // PIPE_DRAIN_MS) come before `exited`.
+  const id = spawner.run({ argv, env, cwd }, {
+    spawned: (pid) => run.started(pid),
+    output: (stream, bytes) => run.output(stream, bytes),
+    exited: (code, signal) => {
+      run.mainExited();
+      run.finish({ code, signal }, null);
+    },
+    failed: (error) => run.finish(null, error),
+  });
+  run.signalGroup = (signal) => spawner.kill(id, signal);
+}
+
+interface ProcessExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/**
+ * The state of one `runProcess` call, whichever spawner runs it: pid, output lines,
+ * timeout and kill timers, and the result. The spawner reports to it (`started`,
+ * `output`, `mainExited`, `finish`) and gives it `signalGroup`.
+ */
+class TrackedRun implements ProcessRun {
+  readonly spawned: Promise<number | null>;
+  readonly result: Promise<ProcessResult>;
+  /** Sends a signal to the process group; set by the spawner. */
+  signalGroup: (signal: NodeJS.Signals) => void = () => undefined;
+
+  private pidValue: number | null = null;
+  private resolveSpawned!: (pid: number | null) => void;
+  private resolveResult!: (result: ProcessResult) => void;
+  private readonly stdout: LineSplitter;
+  private readonly stderr: LineSplitter;
+  private readonly graceMs: number;
+  private timedOut = false;
+  private cancelled = false;
+  /** The main process has exited (or never started): nothing is signalled any more. */
+  private exited = false;
+  private settled = false;
+  /** A cancel or timeout asked for before the pid was known, carried out once it is. */
+  private deferredKill: KillCause | null = null;
+  private killTimer: NodeJS.Timeout | undefined;
+  private timeoutTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly spec: ProcessSpec) {
+    this.graceMs = spec.graceMs ?? DEFAULT_GRACE_MS;
+    this.spawned = new Promise((resolve) => (this.resolveSpawned = resolve));
+    this.result = new Promise((resolve) => (this.resolveResult = resolve));
+    this.stdout = new LineSplitter((line) => spec.onLine('stdout', line));
+    this.stderr = new LineSplitter((line) => spec.onLine('stderr', line));
+  }
+
+  get pid(): number | null {
+    return this.pidValue;
+  }
+
+  started(pid: number): void {
+    this.pidValue = pid;
+    this.spec.onSpawn?.(pid);
+    this.resolveSpawned(pid);
+    if (this.spec.timeoutMs !== null) {
+      this.timeoutTimer = setTimeout(() => {
+        this.timedOut = true;
+        this.terminate('timeout');
+      }, this.spec.timeoutMs);
+    }
+    if (this.deferredKill !== null) this.terminate(this.deferredKill);
+  }
+
+  output(stream: OutputStream, chunk: Buffer): void {
+    (stream === 'stdout' ? this.stdout : this.stderr).write(chunk);
+  }
+
+  mainExited(): void {
+    this.exited = true;
+  }
+
+  /** Settles the run: `exit` when it ran, `error` when it could not start (or its spawner died). Idempotent. */
+  finish(exit: ProcessExit | null, error: string | null): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.exited = true;
+    clearTimeout(this.timeoutTimer);
+    clearTimeout(this.killTimer);
+    this.stdout.end();
+    this.stderr.end();
+    active.delete(this);
+    this.resolveSpawned(this.pidValue);
+    this.resolveResult({
+      exitCode: exit?.code ?? null, signal: exit?.signal ?? null, timedOut: this.timedOut, cancelled: this.cancelled, error,
+    });
+  }
+
+  cancel(reason = 'cancel'): void {
+    if (this.exited) return;
+    this.cancelled = true;
+    this.terminate(reason);
+  }
+
+  private terminate(cause: KillCause): void {
+    if (this.exited || this.killTimer !== undefined) return;
+    if (this.pidValue === null) {
+      this.deferredKill ??= cause;
+      return;
+    }
+    this.spec.onKill?.('SIGTERM', cause);
+    this.signalGroup('SIGTERM');
+    this.killTimer = setTimeout(() => {
+      this.spec.onKill?.('SIGKILL', cause);
+      this.signalGroup('SIGKILL');
+    }, this.graceMs);
+  }
 }
 
 /**
@@ -217,9 +344,10 @@ function notStarted(): ProcessResult {
 }
 
 function settledRun(result: ProcessResult): ProcessRun {
-  return { pid: null, result: Promise.resolve(result), cancel: () => undefined };
+  return { pid: null, spawned: Promise.resolve(null), result: Promise.resolve(result), cancel: () => undefined };
 }
 
 function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  // Not `instanceof Error`: errors of Node's own modules fail that test under jest's sandbox.
+  return typeof err === 'object' && err !== null && 'message' in err ? String(err.message) : String(err);
 }

@@ -3,6 +3,7 @@ import type { Database, Queryable } from '../database';
 import type { TaskInstance, TiTransition } from '../records';
 import type { OutboxMessage } from './outbox.repository';
 import { toTaskInstance } from './row-mappers';
+import type { LogBatchRow } from './task-log.repository';
 
 /** Scheduled candidates by priority, and queued + running usage per pool (slots) and per DAG. */
 export interface DispatchView {
@@ -132,9 +133,15 @@ export class TaskInstanceRepository {
    */
   async applyWithMessages(
     transitions: TiTransition[], outbox: ReadonlyMap<number, OutboxMessage>, now: Date, q: Queryable,
-    /** Runs whose `ti_seq` to raise in the same statement (see DagRunRepository.bumpTiSeq); the caller holds their locks. */
-    bumpRuns: readonly number[] = [],
+    also: {
+      /** Runs whose `ti_seq` to raise in the same statement (see DagRunRepository.bumpTiSeq); the caller holds their locks. */
+      bumpRuns?: readonly number[];
+      /** Log batches to store in the same statement (the last lines that came with `task.finished`). */
+      logs?: readonly LogBatchRow[];
+    } = {},
   ): Promise<{ applied: Set<number>; outboxIds: Map<number, number> }> {
+    const bumpRuns = also.bumpRuns ?? [];
+    const logs = also.logs ?? [];
     if (transitions.length === 0) return { applied: new Set(), outboxIds: new Map() };
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
     const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
@@ -166,7 +173,11 @@ export class TaskInstanceRepository {
          WHERE m.ti_id IN (SELECT id FROM applied)
          ORDER BY m.n
          RETURNING id, ti_id),
-       bumped AS (UPDATE dag_run SET ti_seq = ti_seq + 1 WHERE id = ANY($26::bigint[]))
+       bumped AS (UPDATE dag_run SET ti_seq = ti_seq + 1 WHERE id = ANY($26::bigint[])),
+       logs AS (
+         INSERT INTO task_log (ti_id, try_number, seq, lines)
+         SELECT b.ti_id, b.try_number, b.seq, b.lines FROM unnest($27::bigint[], $28::int[], $29::int[], $30::jsonb[])
+           AS b(ti_id, try_number, seq, lines))
        SELECT a.id, m.id AS outbox_id FROM applied a LEFT JOIN messages m ON m.ti_id = a.id`,
       [
         col((t) => t.before.id), col((t) => t.before.state), col((t) => t.before.tryNumber),
@@ -180,6 +191,7 @@ export class TaskInstanceRepository {
         messages.map(([id]) => id), messages.map(([, m]) => m.exchange), messages.map(([, m]) => m.routingKey),
         messages.map(([, m]) => JSON.stringify(m.payload)),
         bumpRuns,
+        logs.map((b) => b.tiId), logs.map((b) => b.tryNumber), logs.map((b) => b.seq), logs.map((b) => JSON.stringify(b.lines)),
       ],
     );
     const applied = new Set<number>();

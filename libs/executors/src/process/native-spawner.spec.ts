@@ -1,0 +1,255 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NativeSpawner, nativeSpawnerPath, sharedSpawner, shutdownSpawner } from './native-spawner';
+import { killAll, runProcess, type ProcessSpec } from './process-executor';
+
+const binary = nativeSpawnerPath();
+if (binary === null && process.env.CI === 'true') throw new Error('sf-spawner is not built: run `npm run build` (needs a C compiler)');
+const describeNative = binary !== null ? describe : describe.skip;
+
+/** Gone, or a zombie waiting for a reaper. */
+function isDead(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** Polls a cheap condition every 20 ms until true, failing after `ms`. */
+async function waitUntil(condition: () => boolean, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function spec(command: string | string[], overrides: Partial<ProcessSpec> = {}): ProcessSpec {
+  return { command, env: {}, cwd: null, timeoutMs: null, onLine: () => undefined, ...overrides };
+}
+
+/** A RUN request as the protocol (spawner.c) defines it, built by hand. */
+function runFrame(id: number, argv: string[], env: string[], cwd = ''): Buffer {
+  const text = Buffer.from([cwd, ...argv, ...env].map((s) => `${s}\0`).join(''));
+  const head = Buffer.alloc(17);
+  head.writeUInt32LE(13 + text.length, 0);
+  head[4] = 'R'.charCodeAt(0);
+  head.writeUInt32LE(id, 5);
+  head.writeUInt32LE(argv.length, 9);
+  head.writeUInt32LE(env.length, 13);
+  return Buffer.concat([head, text]);
+}
+
+interface Frame {
+  type: string;
+  id: number;
+  body: Buffer;
+}
+
+/** Reads the frames a raw spawner sends; `next(type)` resolves with the next one of that type. */
+function frameReader(child: ChildProcess): { frames: Frame[]; next(type: string, ms?: number): Promise<Frame> } {
+  const frames: Frame[] = [];
+  let pending = Buffer.alloc(0);
+  let waiters: { type: string; resolve: (f: Frame) => void }[] = [];
+  child.stdout!.on('data', (chunk: Buffer) => {
+    pending = Buffer.concat([pending, chunk]);
+    while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32LE(0)) {
+      const length = pending.readUInt32LE(0);
+      const frame = { type: String.fromCharCode(pending[4]), id: pending.readUInt32LE(5), body: Buffer.from(pending.subarray(9, 4 + length)) };
+      pending = pending.subarray(4 + length);
+      frames.push(frame);
+      waiters = waiters.filter((w) => (w.type === frame.type ? (w.resolve(frame), false) : true));
+    }
+  });
+  return {
+    frames,
+    next: (type, ms = 5000) => {
+      const seen = frames.find((f) => f.type === type);
+      if (seen) return Promise.resolve(seen);
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${type} frame within ${ms} ms`)), ms);
+        waiters.push({ type, resolve: (f) => { clearTimeout(timer); resolve(f); } });
+      });
+    },
+  };
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  return new Promise((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+}
+
+describe('sf-spawner build', () => {
+  it('compiles without warnings with -Wall -Wextra', () => {
+    const compiler = spawnSync('cc', ['--version']);
+    if (compiler.error && process.env.CI !== 'true') return; // no C compiler here: nothing to check
+    const out = join(mkdtempSync(join(tmpdir(), 'sf-spawner-')), 'sf-spawner');
+    const result = spawnSync('cc', ['-O2', '-Wall', '-Wextra', '-std=gnu11', '-o', out, join(__dirname, '../../native/spawner.c')], { encoding: 'utf8' });
+    expect({ status: result.status, stderr: result.stderr }).toEqual({ status: 0, stderr: '' });
+  });
+});
+
+describeNative('sf-spawner protocol (the binary driven directly)', () => {
+  let child: ChildProcess | undefined;
+  afterEach(() => {
+    child?.kill('SIGKILL');
+    child = undefined;
+  });
+
+  it('takes requests split at any byte, and answers SPAWNED, OUT and EXIT in order', async () => {
+    child = spawn(binary!, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const reader = frameReader(child);
+    const request = Buffer.concat([
+      runFrame(7, ['sh', '-c', 'printf out; printf err >&2; exit 99'], [`PATH=${process.env.PATH}`]),
+      runFrame(8, ['no-such-binary-swarmflow'], []),
+    ]);
+    for (let i = 0; i < request.length; i += 3) child.stdin!.write(request.subarray(i, i + 3));
+    const exit = await reader.next('X');
+    const error = await reader.next('E');
+    const frames = reader.frames.filter((f) => f.id === 7);
+    expect(frames[0].type).toBe('S');
+    expect(frames.at(-1)).toBe(exit);
+    const output = (stream: number) => Buffer.concat(frames.filter((f) => f.type === 'O' && f.body[0] === stream).map((f) => f.body.subarray(1))).toString();
+    expect([output(1), output(2)]).toEqual(['out', 'err']);
+    expect([exit.body.readInt32LE(0), exit.body.readUInt32LE(4)]).toEqual([99, 0]);
+    expect(error.id).toBe(8);
+    expect([error.body.readUInt32LE(0), error.body.subarray(4).toString()]).toEqual([2, 'cannot start "no-such-binary-swarmflow": No such file or directory']);
+  });
+
+  it('at EOF on stdin, terminates every running task\'s group and exits', async () => {
+    child = spawn(binary!, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const reader = frameReader(child);
+    const done = exited(child);
+    child.stdin!.write(runFrame(1, ['sleep', '30'], [`PATH=${process.env.PATH}`]));
+    child.stdin!.write(runFrame(2, ['/bin/sh', '-c', 'sleep 30 & echo $!; wait'], [`PATH=${process.env.PATH}`]));
+    const pid = (await reader.next('S')).body.readUInt32LE(0);
+    const grandchild = Number((await reader.next('O')).body.subarray(1).toString());
+    child.stdin!.end();
+    expect(await done).toEqual({ code: 0, signal: null });
+    expect(isDead(pid)).toBe(true);
+    await waitUntil(() => isDead(grandchild), 2000);
+    const exits = reader.frames.filter((f) => f.type === 'X').map((f) => [f.id, f.body.readInt32LE(0), f.body.readUInt32LE(4)]);
+    expect(exits.sort()).toEqual([[1, -1, 15], [2, -1, 15]]);
+  });
+
+  it('ignores SIGINT and SIGTERM, which are for the worker: it stops with its stdin', async () => {
+    child = spawn(binary!, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const reader = frameReader(child);
+    child.stdin!.write(runFrame(1, ['true'], []));
+    await reader.next('X'); // running, signal dispositions set
+    child.kill('SIGINT');
+    child.kill('SIGTERM');
+    child.stdin!.write(runFrame(2, ['/bin/true'], []));
+    expect((await reader.next('S')).id).toBe(1);
+    await waitUntil(() => reader.frames.filter((f) => f.type === 'X').length === 2, 2000);
+    const done = exited(child);
+    child.stdin!.end();
+    expect(await done).toEqual({ code: 0, signal: null });
+  });
+
+  it('a malformed request ends it as EOF does', async () => {
+    child = spawn(binary!, [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    const done = exited(child);
+    child.stdin!.write(Buffer.from([2, 0, 0, 0, 'Z'.charCodeAt(0), 0]));
+    expect(await done).toEqual({ code: 0, signal: null });
+  });
+});
+
+describeNative('the native spawner behind runProcess', () => {
+  const previous = process.env.SWARMFLOW_PROCESS_SPAWNER;
+  beforeAll(() => {
+    process.env.SWARMFLOW_PROCESS_SPAWNER = 'native';
+  });
+  afterEach(async () => {
+    await killAll('test cleanup');
+  });
+  afterAll(async () => {
+    if (previous === undefined) delete process.env.SWARMFLOW_PROCESS_SPAWNER;
+    else process.env.SWARMFLOW_PROCESS_SPAWNER = previous;
+    await shutdownSpawner();
+  });
+
+  it('runs 200 tasks, 20 at a time, each with its own exit code and output', async () => {
+    const results: string[] = [];
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < 200) {
+        const i = next++;
+        const lines: string[] = [];
+        const command = i % 2 === 0 ? ['true'] : ['/bin/sh', '-c', `echo task ${i}; exit ${i % 7}`];
+        const result = await runProcess(spec(command, { onLine: (_s, line) => lines.push(line) })).result;
+        results[i] = `${result.exitCode}|${result.error}|${lines.join(',')}`;
+      }
+    };
+    await Promise.all(Array.from({ length: 20 }, lane));
+    expect(results).toEqual(Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? '0|null|' : `${i % 7}|null|task ${i}`)));
+  });
+
+  it('passes binary output byte for byte, however the frames are split', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sf-spawner-'));
+    const data = randomBytes(3 * 1024 * 1024 + 17);
+    writeFileSync(join(dir, 'data'), data);
+    const spawner = new NativeSpawner(binary!);
+    try {
+      const chunks: Record<string, Buffer[]> = { stdout: [], stderr: [] };
+      const end = await new Promise<string>((resolve) => {
+        spawner.run({ argv: ['/bin/sh', '-c', 'cat data; cat data >&2'], env: {}, cwd: dir }, {
+          spawned: () => undefined,
+          output: (stream, bytes) => chunks[stream].push(Buffer.from(bytes)),
+          exited: (code, signal) => resolve(`${code}|${signal}`),
+          failed: (error) => resolve(error),
+        });
+      });
+      expect(end).toBe('0|null');
+      expect(Buffer.concat(chunks.stdout).equals(data)).toBe(true);
+      expect(Buffer.concat(chunks.stderr).equals(data)).toBe(true);
+    } finally {
+      await spawner.close();
+    }
+  });
+
+  it('when the spawner dies, its tasks end with an error, and the next task starts a new one', async () => {
+    const first = runProcess(spec('sleep 30'));
+    const pid = await first.spawned;
+    const spawnerPid = sharedSpawner(binary!).pid!;
+    process.kill(spawnerPid, 'SIGKILL');
+    expect(await first.result).toEqual({
+      exitCode: null, signal: null, timedOut: false, cancelled: false, error: 'process spawner exited (signal SIGKILL)',
+    });
+    process.kill(-pid!, 'SIGKILL'); // orphaned by the spawner's death
+    const next = runProcess(spec(['true']));
+    expect(await next.result).toMatchObject({ exitCode: 0, error: null });
+    expect(sharedSpawner(binary!).pid).not.toBe(spawnerPid);
+  });
+
+  it('does not keep an idle Node process alive, but keeps it alive while a task runs', () => {
+    const script = `
+      const { runProcess } = require(${JSON.stringify(join(__dirname, 'process-executor.ts'))});
+      runProcess({ command: 'sleep 0.3; echo late', env: {}, cwd: null, timeoutMs: null, onLine: (_s, l) => console.log(l) })
+        .result.then((r) => console.log('exit ' + r.exitCode));
+    `;
+    const started = Date.now();
+    const result = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+      encoding: 'utf8', timeout: 15_000, env: { ...process.env, SWARMFLOW_PROCESS_SPAWNER: 'native' },
+    });
+    expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({ status: 0, stdout: 'late\nexit 0\n', stderr: '' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+  });
+
+  it('a bad SWARMFLOW_PROCESS_SPAWNER fails the task, naming the variable', async () => {
+    process.env.SWARMFLOW_PROCESS_SPAWNER = 'fork';
+    try {
+      expect((await runProcess(spec(['true'])).result).error).toBe('SWARMFLOW_PROCESS_SPAWNER must be node, native or auto, got "fork"');
+    } finally {
+      process.env.SWARMFLOW_PROCESS_SPAWNER = 'native';
+    }
+  });
+});
