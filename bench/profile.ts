@@ -47,9 +47,9 @@ export function installProfiler(): Profiler {
   };
   const sqlKey = (text: string) => text.replace(/\s+/g, ' ').trim().slice(0, 90);
   const timedQueryable = (q: Queryable, scope: string): Queryable => ({
-    async query(text, params) {
+    async query(text, params, prepare) {
       const t = performance.now();
-      const rows = await q.query(text, params);
+      const rows = await q.query(text, params, prepare);
       add(sql, `${scope} ${sqlKey(text)}`, performance.now() - t, rows.length);
       return rows;
     },
@@ -78,8 +78,19 @@ export function installProfiler(): Profiler {
   const transaction = Database.prototype.transaction;
   Database.prototype.transaction = function <T>(this: Database, work: (tx: Queryable, preludeRows: any[][]) => Promise<T>, prelude?: string): Promise<T> {
     const t = performance.now();
-    return transaction.call(this, (tx, rows) => work(timedQueryable(tx, 'tx'), rows), prelude)
-      .finally(() => add(phases, 'db transaction (all)', performance.now() - t)) as Promise<T>;
+    let workEnded = 0;
+    return transaction.call(this, (tx, rows) => {
+      add(phases, '  BEGIN (+ prelude) round trip', performance.now() - t);
+      const w = performance.now();
+      return work(timedQueryable(tx, 'tx'), rows).finally(() => {
+        workEnded = performance.now();
+        add(phases, '  work inside the transaction', workEnded - w);
+      });
+    }, prelude)
+      .finally(() => {
+        if (workEnded) add(phases, '  COMMIT round trip', performance.now() - workEnded);
+        add(phases, 'db transaction (all)', performance.now() - t);
+      }) as Promise<T>;
   };
   const query = Database.prototype.query;
   Database.prototype.query = async function <T>(this: Database, text: string, params?: unknown[]): Promise<T[]> {

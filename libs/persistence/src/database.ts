@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Pool, PoolClient, QueryResult } from 'pg';
+import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities/entities';
 import { MIGRATIONS } from './migrations';
@@ -18,9 +18,17 @@ export interface DatabaseConfig {
  * rows (TypeORM's own `query` returns `[rows, count]` for UPDATE/DELETE on Postgres).
  */
 export interface Queryable {
-  query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
+  /**
+   * @param prepare a name: the statement is parsed and planned once per connection and
+   *   then only bound and executed (for hot, fixed statements such as the scheduler's write).
+   */
+  query<T = any>(sql: string, params?: unknown[], prepare?: string): Promise<T[]>;
   /** Several parameterless statements in one round trip; the rows of each. Never with user input. */
   queryMany(sql: string): Promise<any[][]>;
+}
+
+function statement(text: string, values: unknown[] | undefined, name: string | undefined): QueryConfig {
+  return name ? { name, text, values } : { text, values };
 }
 
 function rowsOfEach(result: QueryResult | QueryResult[]): any[][] {
@@ -76,9 +84,9 @@ export class Database implements Queryable {
     return (this.dataSource.driver as unknown as { master: Pool }).master;
   }
 
-  async query<T = any>(sql: string, params?: unknown[]): Promise<T[]> {
+  async query<T = any>(sql: string, params?: unknown[], prepare?: string): Promise<T[]> {
     await this.connect();
-    return (await this.pool.query(sql, params as unknown[])).rows as T[];
+    return (await this.pool.query(statement(sql, params, prepare))).rows as T[];
   }
 
   async queryMany(sql: string): Promise<any[][]> {
@@ -100,7 +108,7 @@ export class Database implements Queryable {
       const begun = (await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN')) as unknown as QueryResult | QueryResult[];
       const preludeRows = rowsOfEach(begun).slice(1); // without BEGIN's
       const tx: Queryable = {
-        query: async (sql, params) => (await client.query(sql, params as unknown[])).rows,
+        query: async (sql, params, prepare) => (await client.query(statement(sql, params, prepare))).rows,
         queryMany: async (sql) => rowsOfEach((await client.query(sql)) as unknown as QueryResult | QueryResult[]),
       };
       const result = await work(tx, preludeRows);

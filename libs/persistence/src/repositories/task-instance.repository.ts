@@ -193,6 +193,8 @@ export class TaskInstanceRepository {
         bumpRuns,
         logs.map((b) => b.tiId), logs.map((b) => b.tryNumber), logs.map((b) => b.seq), logs.map((b) => JSON.stringify(b.lines)),
       ],
+      // Prepared: parsing and planning this statement cost more than running it for a few rows.
+      'swarmflow_apply_transitions_v1',
     );
     const applied = new Set<number>();
     const outboxIds = new Map<number, number>();
