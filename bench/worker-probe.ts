@@ -5,7 +5,7 @@
  */
 import { Logger } from '@nestjs/common';
 import { runProcess } from '@swarmflow/executors';
-import { AmqpBroker } from '@swarmflow/messaging';
+import { AmqpBroker, EXCHANGES } from '@swarmflow/messaging';
 import { performance } from 'node:perf_hooks';
 import { loadWorkerConfig, parseWorkerArgs, startWorker, WorkerService } from '../apps/worker/src';
 
@@ -81,7 +81,7 @@ async function bootstrap(): Promise<void> {
   patch();
   const logger = new Logger('Worker');
   const config = loadWorkerConfig(process.env, parseWorkerArgs(process.argv.slice(2)));
-  const broker = new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger, connectionName: `swarmflow worker ${config.worker.name}` });
+  const broker = new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger, connectionName: `swarmflow worker ${config.worker.name}`, coalesce: [EXCHANGES.events, EXCHANGES.logs] });
   await broker.start();
   const timedRun: typeof runProcess = (spec) => {
     const t = performance.now();

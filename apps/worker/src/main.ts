@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { AmqpBroker } from '@swarmflow/messaging';
+import { AmqpBroker, EXCHANGES } from '@swarmflow/messaging';
 import { startWorker } from './start-worker';
 import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError, type WorkerArgs } from './worker.config';
 
@@ -22,6 +22,8 @@ export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(proces
 
   const broker = new AmqpBroker({
     url: config.amqpUrl, prefix: config.brokerPrefix, logger, connectionName: `swarmflow worker ${config.worker.name}`,
+    // Each of these exchanges feeds one queue the scheduler reads: under load, many events share a message.
+    coalesce: [EXCHANGES.events, EXCHANGES.logs],
   });
   await broker.start();
   const worker = await startWorker(config.worker, broker, { logger, clusterKey: config.clusterKey });

@@ -48,8 +48,10 @@ class Observed {
     return this.waitFor(`task.finished of ${tiId}`, () => this.events.find((e) => e.type === 'task.finished' && e.tiId === tiId));
   }
 
+  /** Lines of a task instance: its batches on `swarmflow.logs`, then the last ones its `task.finished` carried. */
   lines(tiId: number): { seq: number; stream: string; line: string }[] {
-    return this.logs.filter((b) => b.tiId === tiId).flatMap((b) => b.lines.map((l) => ({ seq: b.seq, stream: l.stream, line: l.line })));
+    const last = this.events.filter((e): e is TaskFinishedEvent => e.type === 'task.finished' && e.tiId === tiId).flatMap((e) => (e.logs ? [e.logs] : []));
+    return [...this.logs.filter((b) => b.tiId === tiId), ...last].flatMap((b) => b.lines.map((l) => ({ seq: b.seq, stream: l.stream, line: l.line })));
   }
 }
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import * as amqp from 'amqplib';
-import { AmqpBroker } from './amqp-broker';
+import { AmqpBroker, type AmqpBrokerOptions } from './amqp-broker';
 import { EXCHANGES, QueueSpec } from './broker';
 import { describeBrokerContract } from './broker.contract';
 import { BrokerLogger } from './logger';
@@ -32,10 +32,10 @@ describeWithRabbitMQ('AmqpBroker (RabbitMQ)', () => {
     let raw: amqp.ChannelModel;
 
     /** Each broker gets its own connection name, so an outage can target exactly it. */
-    async function open(label: string) {
+    async function open(label: string, options: Pick<AmqpBrokerOptions, 'coalesce'> = {}) {
       const logger = recordingLogger();
       const connectionName = `swarmflow ${prefix}${label}.${randomUUID().slice(0, 6)}`;
-      const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, reconnectDelayMs: 50, logger, connectionName });
+      const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, reconnectDelayMs: 50, logger, connectionName, ...options });
       const statuses: string[] = [];
       const statusWaiters: Array<{ status: string; resolve(): void }> = [];
       broker.onStatus((status) => {
@@ -76,6 +76,43 @@ describeWithRabbitMQ('AmqpBroker (RabbitMQ)', () => {
       await ch.checkExchange(`${prefix}swarmflow.tasks`);
       await expect(ch.checkQueue(prefix + spec.name)).resolves.toMatchObject({ queue: prefix + spec.name });
       await ch.close();
+    });
+
+    it('coalesces publishes made while one is in flight into one message; consumers see each, in order', async () => {
+      const { broker } = await open('coalesce', { coalesce: [EXCHANGES.tasks] });
+      const spec = queue('coalesce', ['co.*']);
+      await broker.assertQueue(spec);
+      // The first goes out alone at once; the other 39 wait for its confirm and leave together.
+      await Promise.all(Array.from({ length: 40 }, (_, n) => broker.publish(EXCHANGES.tasks, `co.${n % 3}`, { n })));
+      expect(await broker.queueStats(spec.name)).toEqual({ messages: 2, consumers: 0 });
+
+      const { broker: reader } = await open('coalesce-reader');
+      const inbox = new Inbox<{ n: number }>((m) => m.ack());
+      await reader.consume(spec, inbox.handler, { prefetch: 1 });
+      await inbox.waitFor(40);
+      expect(inbox.bodies).toEqual(Array.from({ length: 40 }, (_, n) => ({ n })));
+      expect(inbox.messages.map((m) => m.routingKey)).toEqual(Array.from({ length: 40 }, (_, n) => `co.${n % 3}`));
+      await waitUntil('the queue empty once every part is acked', async () => (await reader.queueStats(spec.name)).messages === 0);
+    });
+
+    it('requeues a whole batch when one of its parts is nacked with requeue (at-least-once)', async () => {
+      const { broker } = await open('batch-nack', { coalesce: [EXCHANGES.tasks] });
+      const spec = queue('batch-nack', ['bn']);
+      await broker.assertQueue(spec);
+      await Promise.all([0, 1, 2, 3].map((n) => broker.publish(EXCHANGES.tasks, 'bn', { n })));
+      const { broker: reader } = await open('batch-nack-reader');
+      let nacked = false;
+      const inbox = new Inbox<{ n: number }>((m) => {
+        if (m.body.n === 2 && !nacked) {
+          nacked = true;
+          m.nack(true);
+        } else m.ack();
+      });
+      await reader.consume(spec, inbox.handler, { prefetch: 10 });
+      await inbox.waitFor(7);
+      expect(inbox.messages.map((m) => [m.body.n, m.redelivered])).toEqual([
+        [0, false], [1, false], [2, false], [3, false], [1, true], [2, true], [3, true],
+      ]);
     });
 
     it('recovers from a server-side connection close: consumers resume and outage publishes are delivered', async () => {
