@@ -59,6 +59,14 @@ export function installProfiler(): Profiler {
       add(sql, `${scope} (batch) ${sqlKey(text)}`, performance.now() - t, results.reduce((n, r) => n + r.length, 0));
       return results;
     },
+    ...(q.queryAndCommit && {
+      async queryAndCommit(text: string, params: unknown[], name: string) {
+        const t = performance.now();
+        const rows = await q.queryAndCommit!(text, params, name);
+        add(sql, `${scope} (+ COMMIT) ${sqlKey(text)}`, performance.now() - t, rows.length);
+        return rows;
+      },
+    }),
   });
 
   const iterate = SchedulingService.prototype.iterate;

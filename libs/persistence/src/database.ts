@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import type { Pool, PoolClient, QueryConfig, QueryResult } from 'pg';
+import { escapeLiteral, type Pool, type PoolClient, type QueryConfig, type QueryResult } from 'pg';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities/entities';
 import { MIGRATIONS } from './migrations';
@@ -25,6 +25,12 @@ export interface Queryable {
   query<T = any>(sql: string, params?: unknown[], prepare?: string): Promise<T[]>;
   /** Several parameterless statements in one round trip; the rows of each. Never with user input. */
   queryMany(sql: string): Promise<any[][]>;
+  /**
+   * In a transaction only: runs `sql` (prepared once per connection as `name`) and COMMIT
+   * in one round trip, and returns its rows. If the statement fails, the COMMIT is not run
+   * and the transaction rolls back. Nothing may be run on `tx` afterwards.
+   */
+  queryAndCommit?<T = any>(sql: string, params: unknown[], name: string): Promise<T[]>;
 }
 
 function statement(text: string, values: unknown[] | undefined, name: string | undefined): QueryConfig {
@@ -42,6 +48,8 @@ function rowsOfEach(result: QueryResult | QueryResult[]): any[][] {
  */
 export class Database implements Queryable {
   readonly dataSource: DataSource;
+  /** SQL-level prepared statements (see `queryAndCommit`) by pooled connection. */
+  private readonly preparedOn = new WeakMap<PoolClient, Set<string>>();
 
   constructor(readonly config: DatabaseConfig) {
     this.dataSource = new DataSource({
@@ -107,12 +115,29 @@ export class Database implements Queryable {
     try {
       const begun = (await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN')) as unknown as QueryResult | QueryResult[];
       const preludeRows = rowsOfEach(begun).slice(1); // without BEGIN's
+      let committed = false;
       const tx: Queryable = {
         query: async (sql, params, prepare) => (await client.query(statement(sql, params, prepare))).rows,
         queryMany: async (sql) => rowsOfEach((await client.query(sql)) as unknown as QueryResult | QueryResult[]),
+        queryAndCommit: async (sql, params, name) => {
+          // SQL-level PREPARE/EXECUTE: a simple query can carry EXECUTE and COMMIT together
+          // (the extended protocol that `$n` parameters use allows one statement per query).
+          let prepared = this.preparedOn.get(client);
+          if (!prepared) this.preparedOn.set(client, (prepared = new Set()));
+          if (!prepared.has(name)) {
+            // Once per connection, on its own: a prepared statement outlives a rolled-back transaction.
+            await client.query(`PREPARE ${name} AS ${sql}`);
+            prepared.add(name);
+          }
+          const [rows] = rowsOfEach((await client.query(
+            `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')}); COMMIT`,
+          )) as unknown as QueryResult | QueryResult[]);
+          committed = true;
+          return rows;
+        },
       };
       const result = await work(tx, preludeRows);
-      await client.query('COMMIT');
+      if (!committed) await client.query('COMMIT');
       return result;
     } catch (err) {
       try {
@@ -129,4 +154,31 @@ export class Database implements Queryable {
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
+}
+
+/**
+ * A value as a SQL literal, as node-postgres would send it as a text parameter: arrays
+ * in Postgres' array syntax, dates in ISO 8601, every text through `escapeLiteral`.
+ */
+export function sqlLiteral(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'bigint') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError(`not a SQL number: ${value}`);
+    return String(value);
+  }
+  if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
+  return escapeLiteral(textOf(value));
+}
+
+function textOf(value: unknown): string {
+  if (value instanceof Date) return value.toISOString();
+  if (Array.isArray(value)) return `{${value.map(arrayElement).join(',')}}`;
+  if (typeof value === 'string') return value;
+  throw new TypeError(`no SQL literal for a ${typeof value}`);
+}
+
+function arrayElement(value: unknown): string {
+  if (value === null || value === undefined) return 'NULL';
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  return `"${textOf(value).replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 }

@@ -3,8 +3,9 @@ import {
   type SerializedDag, type TaskMessage, type TaskSpec, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
-import type {
-  DispatchView, LockedRun, LogBatchRow, OutboxMessage, Queryable, Repositories, RunTaskState, TaskInstance, TiTransition, WorkerRecord,
+import {
+  TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow, type OutboxMessage, type Queryable,
+  type Repositories, type RunTaskState, type TaskInstance, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
@@ -199,7 +200,11 @@ export class SchedulingService {
    */
   private async write(writes: PendingWrites, now: Date, tx: Queryable, bumpRuns: number[], logs: LogBatchRow[]): Promise<IterationResult['outbox']> {
     const transitions = writes.transitions();
-    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, { bumpRuns, logs });
+    // The write commits the iteration in the same round trip; a compare-and-set that did not apply fails it.
+    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, { bumpRuns, logs, commit: true })
+      .catch((err: unknown) => {
+        throw err instanceof TransitionsNotAppliedError ? new ConcurrentUpdateError(err.tiIds) : err;
+      });
     if (applied.size !== transitions.length) {
       throw new ConcurrentUpdateError(transitions.filter((t) => !applied.has(t.before.id)).map((t) => t.before.id));
     }

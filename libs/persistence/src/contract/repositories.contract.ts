@@ -2,6 +2,7 @@ import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
 import type { Database } from '../database';
 import type { TaskInstance } from '../records';
 import { DuplicateRunError } from '../repositories/dag-run.repository';
+import { TransitionsNotAppliedError } from '../repositories/task-instance.repository';
 import { Repositories } from '../repositories/repositories';
 
 /**
@@ -100,6 +101,31 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       const [bumped] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx, new Map([[run.pk, afterClear.tiSeq]])));
       expect(bumped).toMatchObject({ tiSeq: fresh.tiSeq + 2 });
       expect(bumped.tis).toHaveLength(2);
+    });
+
+    it('commits a write in its own round trip, and rolls everything back when one compare-and-set fails', async () => {
+      const run = await newRun('r-commit');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = await repos.tis.forRuns([run.pk]);
+      const schedule = (ti: TaskInstance, from: TaskInstance['state']) => ({
+        before: { ...ti, state: from }, after: { ...ti, state: 'scheduled' as const, reason: `it's "quoted" \\ back` },
+        steps: [{ from, to: 'scheduled' as const, tryNumber: 0, reason: null }],
+      });
+      const logs = [{ tiId: a.id, tryNumber: 0, seq: 1, lines: [{ at: now.toISOString(), stream: 'stdout' as const, line: `a 'line' with {braces}, "quotes" and \\` }] }];
+      // b expects a state it is not in: nothing of this transaction stays, not even a's change or its log.
+      await expect(db.transaction((tx) => repos.tis.applyWithMessages([schedule(a, 'none'), schedule(b, 'queued')], new Map(), now, tx, { commit: true, logs })))
+        .rejects.toEqual(new TransitionsNotAppliedError([b.id]));
+      expect((await repos.tis.byIds([a.id]))[0].state).toBe('none');
+      expect((await repos.logs.read(a.id, 0)).lines).toEqual([]);
+      // Both apply: committed with the write (a second run reuses the connection's prepared statement).
+      for (const ti of [a, b]) {
+        const { applied } = await db.transaction((tx) => repos.tis.applyWithMessages([schedule(ti, 'none')], new Map(), now, tx, { commit: true, logs: ti === a ? logs : [] }));
+        expect([...applied]).toEqual([ti.id]);
+      }
+      expect((await repos.tis.byIds([a.id, b.id])).map((t) => [t.state, t.reason])).toEqual([
+        ['scheduled', `it's "quoted" \\ back`], ['scheduled', `it's "quoted" \\ back`],
+      ]);
+      expect((await repos.logs.read(a.id, 0)).lines.map((l) => l.line)).toEqual([`a 'line' with {braces}, "quotes" and \\`]);
     });
 
     it('writes task messages to the outbox only for transitions that applied, and sweeps old ones', async () => {

@@ -3,6 +3,7 @@ import { OutboxTaskInstance1763800000000 } from './1763800000000-outbox-task-ins
 import { Variable1763900000000 } from './1763900000000-variable';
 import { WorkerGpus1764000000000 } from './1764000000000-worker-gpus';
 import { DagRunTiSeq1764100000000 } from './1764100000000-dag-run-ti-seq';
+import { RequireApplied1764200000000 } from './1764200000000-require-applied';
 
 /** Every migration, oldest first. */
-export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000, DagRunTiSeq1764100000000];
+export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000, DagRunTiSeq1764100000000, RequireApplied1764200000000];

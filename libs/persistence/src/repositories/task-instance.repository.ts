@@ -12,6 +12,14 @@ export interface DispatchView {
   perDag: Map<string, number>;
 }
 
+/** Some transitions of a committing write did not apply (their rows changed): the transaction was rolled back. */
+export class TransitionsNotAppliedError extends Error {
+  constructor(readonly tiIds: number[]) {
+    super(`task instance(s) ${tiIds.slice(0, 5).join(', ')}${tiIds.length > 5 ? ', …' : ''} changed before the write`);
+    this.name = 'TransitionsNotAppliedError';
+  }
+}
+
 /**
  * Task instances. Every state change goes through `applyTransitions`: a compare-and-set
  * on (state, try_number) plus the history rows, in the caller's transaction.
@@ -138,6 +146,12 @@ export class TaskInstanceRepository {
       bumpRuns?: readonly number[];
       /** Log batches to store in the same statement (the last lines that came with `task.finished`). */
       logs?: readonly LogBatchRow[];
+      /**
+       * Commit the caller's transaction in the same round trip (`tx.queryAndCommit`). Every
+       * transition must then apply: if one does not, the statement fails with
+       * {@link TransitionsNotAppliedError} and the transaction rolls back.
+       */
+      commit?: boolean;
     } = {},
   ): Promise<{ applied: Set<number>; outboxIds: Map<number, number> }> {
     const bumpRuns = also.bumpRuns ?? [];
@@ -148,11 +162,21 @@ export class TaskInstanceRepository {
     const messages = [...outbox];
     // One round trip: the compare-and-set update, the history rows of those that applied,
     // and (for dispatch) their task messages into the outbox.
-    const rows = await q.query(
+    // Prepared either way: parsing and planning this statement cost more than running it for a few rows.
+    const run = (sql: string, params: unknown[]): Promise<any[]> => {
+      if (!also.commit) return q.query(sql, params, 'swarmflow_apply_transitions_v1');
+      if (!q.queryAndCommit) throw new TypeError('applyWithMessages: commit needs a transaction');
+      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v1').catch((err: unknown) => {
+        const e = err as { code?: string; detail?: string };
+        if (e.code === 'SFCAS') throw new TransitionsNotAppliedError((e.detail ?? '').split(',').filter(Boolean).map(Number));
+        throw err;
+      });
+    };
+    const rows = await run(
       `WITH applied AS (
          UPDATE task_instance t SET state = v.state, try_number = v.try_number, worker = v.worker, hostname = v.hostname,
            pid = v.pid, exit_code = v.exit_code, reason = v.reason, queued_at = v.queued_at, started_at = v.started_at,
-           ended_at = v.ended_at, next_retry_at = v.next_retry_at, max_tries = v.max_tries, updated_at = $16
+           ended_at = v.ended_at, next_retry_at = v.next_retry_at, max_tries = v.max_tries, updated_at = $16::timestamptz
          FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
                      $9::int[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::int[])
            AS v(id, from_state, from_try, state, try_number, worker, hostname, pid, exit_code, reason, queued_at,
@@ -161,7 +185,7 @@ export class TaskInstanceRepository {
          RETURNING t.id),
        history AS (
          INSERT INTO task_state_history (ti_id, try_number, from_state, to_state, reason, at)
-         SELECT h.ti_id, h.try_number, h.from_state, h.to_state, h.reason, $16
+         SELECT h.ti_id, h.try_number, h.from_state, h.to_state, h.reason, $16::timestamptz
          FROM unnest($17::bigint[], $18::int[], $19::text[], $20::text[], $21::text[]) WITH ORDINALITY
            AS h(ti_id, try_number, from_state, to_state, reason, n)
          WHERE h.ti_id IN (SELECT id FROM applied)
@@ -178,7 +202,12 @@ export class TaskInstanceRepository {
          INSERT INTO task_log (ti_id, try_number, seq, lines)
          SELECT b.ti_id, b.try_number, b.seq, b.lines FROM unnest($27::bigint[], $28::int[], $29::int[], $30::jsonb[])
            AS b(ti_id, try_number, seq, lines))
-       SELECT a.id, m.id AS outbox_id FROM applied a LEFT JOIN messages m ON m.ti_id = a.id`,
+       ${also.commit
+    // One row whatever applied, so the check always runs; it raises unless all did.
+    ? `SELECT a.id, m.id AS outbox_id
+       FROM (SELECT swarmflow_require_applied($1::bigint[], ARRAY(SELECT id FROM applied)) AS ok) g
+       LEFT JOIN applied a ON g.ok LEFT JOIN messages m ON m.ti_id = a.id`
+    : 'SELECT a.id, m.id AS outbox_id FROM applied a LEFT JOIN messages m ON m.ti_id = a.id'}`,
       [
         col((t) => t.before.id), col((t) => t.before.state), col((t) => t.before.tryNumber),
         col((t) => t.after.state), col((t) => t.after.tryNumber), col((t) => t.after.worker),
@@ -193,8 +222,6 @@ export class TaskInstanceRepository {
         bumpRuns,
         logs.map((b) => b.tiId), logs.map((b) => b.tryNumber), logs.map((b) => b.seq), logs.map((b) => JSON.stringify(b.lines)),
       ],
-      // Prepared: parsing and planning this statement cost more than running it for a few rows.
-      'swarmflow_apply_transitions_v1',
     );
     const applied = new Set<number>();
     const outboxIds = new Map<number, number>();
