@@ -191,6 +191,7 @@ function percentile(sorted: number[], p: number): number {
 /** Triggers a run, polls its state every 20 ms until it ends, and measures it. */
 async function measure(stack: Stack, name: string, dagId: string, timeoutMs: number, profiler: Profiler | null, cpu?: () => Record<string, number>): Promise<RunResult> {
   profiler?.reset();
+  const decided = stack.scheduler.runner.decisions;
   const cpuBefore = cpu?.();
   const t0 = performance.now();
   const triggeredAt = Date.now();
@@ -203,6 +204,9 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
     state = (await stack.repos.runs.get(run.dagId, run.runId))?.state ?? 'missing';
   }
   const wallMs = performance.now() - t0;
+  const after = stack.scheduler.runner.decisions;
+  console.log(`[${name}] scheduler iterations: ${after.fromMemory - decided.fromMemory} decided from memory (one round trip), ` +
+    `${after.fromDatabase - decided.fromDatabase} read the database`);
   profiler?.report(name, wallMs);
   if (cpu && cpuBefore) printCpu(name, cpuBefore, cpu(), wallMs / 1000);
   const tis = await stack.repos.tis.forRuns([run.pk]);

@@ -120,18 +120,8 @@ export class Database implements Queryable {
         query: async (sql, params, prepare) => (await client.query(statement(sql, params, prepare))).rows,
         queryMany: async (sql) => rowsOfEach((await client.query(sql)) as unknown as QueryResult | QueryResult[]),
         queryAndCommit: async (sql, params, name) => {
-          // SQL-level PREPARE/EXECUTE: a simple query can carry EXECUTE and COMMIT together
-          // (the extended protocol that `$n` parameters use allows one statement per query).
-          let prepared = this.preparedOn.get(client);
-          if (!prepared) this.preparedOn.set(client, (prepared = new Set()));
-          if (!prepared.has(name)) {
-            // Once per connection, on its own: a prepared statement outlives a rolled-back transaction.
-            await client.query(`PREPARE ${name} AS ${sql}`);
-            prepared.add(name);
-          }
-          const [rows] = rowsOfEach((await client.query(
-            `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')}); COMMIT`,
-          )) as unknown as QueryResult | QueryResult[]);
+          await this.prepare(client, name, sql);
+          const [rows] = rowsOfEach((await client.query(`${execute(name, params)}; COMMIT`)) as unknown as QueryResult | QueryResult[]);
           committed = true;
           return rows;
         },
@@ -151,9 +141,54 @@ export class Database implements Queryable {
     }
   }
 
+  /**
+   * A whole transaction in one round trip: BEGIN, the `prelude` statements (parameterless,
+   * never with user input: an advisory lock, row locks by numeric id), the prepared
+   * statement `name` run with `params`, COMMIT. Returns that statement's rows. If any
+   * statement fails, the rest is skipped and the transaction rolls back.
+   */
+  async transactOnce(prelude: string[], sql: string, params: unknown[], name: string): Promise<any[]> {
+    await this.connect();
+    const client: PoolClient = await this.pool.connect();
+    let broken = false;
+    try {
+      await this.prepare(client, name, sql);
+      const results = rowsOfEach((await client.query(
+        ['BEGIN', ...prelude, execute(name, params), 'COMMIT'].join('; '),
+      )) as unknown as QueryResult | QueryResult[]);
+      return results[1 + prelude.length];
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch {
+        broken = true;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  /**
+   * SQL-level PREPARE, once per connection and on its own (a prepared statement outlives a
+   * rolled-back transaction): a simple query can then carry EXECUTE with other statements,
+   * which the extended protocol that `$n` parameters use cannot.
+   */
+  private async prepare(client: PoolClient, name: string, sql: string): Promise<void> {
+    let prepared = this.preparedOn.get(client);
+    if (!prepared) this.preparedOn.set(client, (prepared = new Set()));
+    if (prepared.has(name)) return;
+    await client.query(`PREPARE ${name} AS ${sql}`);
+    prepared.add(name);
+  }
+
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }
+}
+
+function execute(name: string, params: unknown[]): string {
+  return `EXECUTE ${name}(${params.map(sqlLiteral).join(', ')})`;
 }
 
 /**

@@ -3,8 +3,9 @@ import type { OutboxMessage, TaskInstance, TiTransition } from '@swarmflow/persi
 
 /** Raised when a compare-and-set found a row changed by someone else; the iteration is rolled back and retried. */
 export class ConcurrentUpdateError extends Error {
-  constructor(readonly tiIds: number[]) {
-    super(`task instance(s) ${tiIds.slice(0, 5).join(', ')}${tiIds.length > 5 ? ', …' : ''} changed during the iteration`);
+  /** @param what what changed when it was not task instances (a run's counter, the scheduler epoch) */
+  constructor(readonly tiIds: number[], what?: string) {
+    super(what ?? `task instance(s) ${tiIds.slice(0, 5).join(', ')}${tiIds.length > 5 ? ', …' : ''} changed during the iteration`);
     this.name = 'ConcurrentUpdateError';
   }
 }
@@ -20,6 +21,8 @@ const ACTIVE: ReadonlySet<TiState> = new Set(['queued', 'running']);
 export class PendingWrites {
   private readonly byId = new Map<number, TiTransition>();
   private readonly messages = new Map<number, OutboxMessage>();
+  /** Runs to evaluate again in a later iteration (a try failed at dispatch, after this one's evaluation). */
+  readonly reEvaluate = new Set<number>();
 
   add(t: TiTransition, message?: OutboxMessage): void {
     const prev = this.byId.get(t.before.id);

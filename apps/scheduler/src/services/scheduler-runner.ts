@@ -51,6 +51,11 @@ export class SchedulerRunner {
   /** Iterations completed; tests and the benchmark wait on it. */
   iterations = 0;
 
+  /** Iterations decided from memory in one round trip, and by reading the database; from-memory writes refused as stale. */
+  get decisions(): { fromMemory: number; fromDatabase: number; memoryStale: number } {
+    return { ...this.scheduling.stats };
+  }
+
   constructor(
     private readonly repos: Repositories,
     private readonly broker: Broker,

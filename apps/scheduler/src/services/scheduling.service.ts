@@ -11,6 +11,7 @@ import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
 import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } from './task-message.builder';
 import { RunCache } from './run-cache';
+import { KnownWork } from './known-work';
 import { RunStateCache } from './run-state-cache';
 
 export interface SchedulingOptions {
@@ -56,16 +57,44 @@ interface Work {
 interface EvaluatedRun {
   run: LockedRun['run'];
   needsEval: boolean;
+  /** The run's `ti_seq` these states are at. */
+  tiSeq: number;
   tis: RunTaskState[];
   /** Evaluation ended the run. */
   ended: boolean;
 }
 
-/** What a committed iteration tells the run-state cache. */
+/** What a committed iteration tells what the scheduler remembers. */
 interface Committed {
   transitions: TiTransition[];
-  bumped: number[];
+  bumped: RunBump[];
   ended: number[];
+  /** The dispatch view read in the iteration (before its decisions), if one was. */
+  viewRead: DispatchView | null;
+  /** scheduler_epoch before and after the write; null when nothing was written. */
+  epoch: { was: number; now: number } | null;
+}
+
+/** A run whose `ti_seq` the write raises: from `seq` (null: whatever it is), asking for its evaluation too. */
+interface RunBump {
+  id: number;
+  seq: number | null;
+  needsEval: boolean;
+}
+
+/** An iteration deciding from memory met something it would have to read: it reads everything instead. */
+class NeedsDatabase extends Error {
+  constructor() {
+    super('this iteration needs to read the database');
+    this.name = 'NeedsDatabase';
+  }
+}
+
+/** Iterations that read everything after one that found its memory stale (another scheduler is active, probably). */
+const FROM_MEMORY_PAUSE = 50;
+
+function copyView(view: DispatchView): DispatchView {
+  return { candidates: [...view.candidates], poolSlots: new Map(view.poolSlots), perDag: new Map(view.perDag) };
 }
 
 export interface IterationResult {
@@ -85,6 +114,12 @@ export class SchedulingService {
   private readonly runs: RunCache;
   /** Task states of running runs, so a wide run is not read again for every finished task. */
   private readonly runStates = new RunStateCache();
+  /** Queued/running rows and dispatch counts as of this scheduler's last write; null when unknown. */
+  private known: KnownWork | null = null;
+  /** Iterations still to read everything after one from memory found its memory stale. */
+  private fromMemoryPausedFor = 0;
+  /** Iterations decided from memory (one round trip) and from the database; from-memory writes refused as stale. */
+  readonly stats = { fromMemory: 0, fromDatabase: 0, memoryStale: 0 };
   /** Pool sizes, re-read every tick (a changed pool applies within one tick). */
   private pools: Map<string, number> | null = null;
   /** Active workers (queues, GPUs), re-read every tick, for the GPU capacity check. */
@@ -107,15 +142,113 @@ export class SchedulingService {
    *   timeout: after a scheduler restart or a broker outage every heartbeat looks old.
    */
   async iterate(events: WorkerEvent[], now: Date, tick: boolean, published: number[] = [], expireWorkers = true): Promise<IterationResult> {
+    if (!tick && this.canDecideFromMemory(events)) {
+      try {
+        const result = await this.iterateFromMemory(events, now, published);
+        if (result) return result;
+      } catch (err) {
+        // NeedsDatabase: given up before sending anything, and nothing remembered was changed.
+        if (!(err instanceof NeedsDatabase)) {
+          this.forgetAll();
+          if (!(err instanceof ConcurrentUpdateError)) throw err;
+          // Another scheduler or a user changed something this scheduler had in memory: read it all again.
+          this.fromMemoryPausedFor = FROM_MEMORY_PAUSE;
+          this.stats.memoryStale++;
+        }
+      }
+    }
+    return this.iterateFromDatabase(events, now, tick, published, expireWorkers);
+  }
+
+  /**
+   * Whether an iteration may decide on what this scheduler remembers, without reading:
+   * only task events of instances it wrote last, with its view of dispatch still whole.
+   */
+  private canDecideFromMemory(events: WorkerEvent[]): boolean {
+    if (this.fromMemoryPausedFor > 0) {
+      this.fromMemoryPausedFor--;
+      return false;
+    }
+    const known = this.known;
+    // Pools and workers (re-read every tick) are needed only if something is dispatched: dispatch asks for them then.
+    return known !== null && known.complete && events.length > 0 &&
+      events.every((e) => e.type !== 'worker.heartbeat' && known.row(e.tiId) !== undefined);
+  }
+
+  /**
+   * An iteration in one round trip: decides on the rows, run states and dispatch counts
+   * this scheduler remembers, then sends BEGIN, the scheduling lock, the runs' locks, the
+   * write and COMMIT together. The write checks every assumption (each row's state and
+   * try, each run's `ti_seq`, the scheduler epoch) and fails whole if one does not hold;
+   * the caller then reads everything again ({@link iterateFromDatabase}). Anything that
+   * would need a read (a run not cached, a variable, a run that ends) gives up the same
+   * way ({@link NeedsDatabase}), before anything is sent. Null when nothing is to be written.
+   */
+  private async iterateFromMemory(events: WorkerEvent[], now: Date, published: number[]): Promise<IterationResult | null> {
+    const known = this.known!;
+    const noReads: Queryable = {
+      query: () => Promise.reject(new NeedsDatabase()),
+      queryMany: () => Promise.reject(new NeedsDatabase()),
+    };
+    const work: Work = { touched: new Set(), dispatch: false, writes: new PendingWrites(), logs: [] };
+    const tis = [...new Set(events.map((e) => (e as { tiId: number }).tiId))].map((id) => known.row(id)!);
+    const eventsApplied = await this.applyEvents(events, tis, now, noReads, work);
+    const evaluated: EvaluatedRun[] = [];
+    for (const pk of work.touched) {
+      const seq = this.runStates.seqs([pk]).get(pk);
+      const states = seq === undefined ? undefined : this.runStates.get(pk, seq);
+      const facts = (await this.runs.get([pk], noReads)).get(pk);
+      if (seq === undefined || !states || !facts || facts.run.state !== 'running') throw new NeedsDatabase();
+      evaluated.push({ run: facts.run, needsEval: false, tiSeq: seq, tis: states, ended: false });
+    }
+    if (await this.evaluateRuns(evaluated, now, noReads, work.writes)) work.dispatch = true;
+    const dispatched = work.dispatch ? await this.dispatch(now, noReads, work.writes, known.view()) : 0;
+    if (work.writes.size === 0) return null;
+    const bumped = this.runsToBump(evaluated, work.writes);
+    // The runs it evaluated, locked first as the database path does (a clear locks the run, then its task instances).
+    const evaluatedPks = bumped.filter((b) => b.seq !== null).map((b) => b.id).sort((a, b) => a - b);
+    const runLocks = evaluatedPks.length > 0 ? [`SELECT id FROM dag_run WHERE id IN (${evaluatedPks.join(',')}) ORDER BY id FOR UPDATE`] : [];
+    const oneTrip: Queryable = {
+      ...noReads,
+      queryAndCommit: (sql, params, name) => this.repos.db.transactOnce([...this.lockAndDelete(published), ...runLocks], sql, params, name),
+    };
+    const written = await this.write(work.writes, now, oneTrip, { bumped, logs: work.logs, epoch: known.epoch });
+    this.afterCommit({ transitions: work.writes.transitions(), bumped, ended: [], viewRead: null, epoch: written.epoch });
+    this.stats.fromMemory++;
+    return { outbox: written.outbox, eventsApplied, dispatched };
+  }
+
+  /** The scheduling lock (one iteration at a time across HA schedulers) and the deletion of published outbox rows. */
+  private lockAndDelete(published: number[]): string[] {
+    const statements = [`SELECT pg_advisory_xact_lock(${SCHEDULING_LOCK})`];
+    if (published.length > 0) statements.push(`DELETE FROM outbox WHERE id IN (${published.map((id) => Math.trunc(id)).join(',')})`);
+    return statements;
+  }
+
+  /**
+   * Evaluated runs this iteration changes: their counter is raised from the value it was
+   * read or cached at. Runs a try failed at dispatch in are marked for evaluation, and
+   * their counter raised whatever it is (they need not be locked: dispatch does not read them).
+   */
+  private runsToBump(evaluated: EvaluatedRun[], writes: PendingWrites): RunBump[] {
+    const changed = new Set(writes.transitions().map((t) => t.after.runPk));
+    const bumps = evaluated.filter((l) => changed.has(l.run.pk))
+      .map((l): RunBump => ({ id: l.run.pk, seq: l.tiSeq, needsEval: writes.reEvaluate.has(l.run.pk) }));
+    for (const pk of writes.reEvaluate) if (!bumps.some((b) => b.id === pk)) bumps.push({ id: pk, seq: null, needsEval: true });
+    return bumps;
+  }
+
+  /** Reads what it needs in the transaction, decides, writes and commits. */
+  private async iterateFromDatabase(
+    events: WorkerEvent[], now: Date, tick: boolean, published: number[], expireWorkers: boolean,
+  ): Promise<IterationResult> {
     // One scheduling iteration at a time across HA schedulers (the lock, taken with BEGIN):
     // dispatch counts pool slots and concurrency, which needs a single writer; it also keeps
     // two schedulers from evaluating one run at once. Published outbox rows go in the same trip.
     // The events' task instances are read in the same trip. Outside ticks, when the events
     // name their runs (workers echo runPk), so are the runs to evaluate (locked, then their
     // task states) and the dispatch view: the whole iteration then reads in one trip.
-    const ids = (list: number[]) => list.map((id) => Math.trunc(id)).join(',');
-    const prelude = [`SELECT pg_advisory_xact_lock(${SCHEDULING_LOCK})`];
-    if (published.length > 0) prelude.push(`DELETE FROM outbox WHERE id IN (${ids(published)})`);
+    const prelude = this.lockAndDelete(published);
     const tiEvents = events.filter((e): e is Exclude<WorkerEvent, { type: 'worker.heartbeat' }> => e.type !== 'worker.heartbeat');
     const eventTis = [...new Set(tiEvents.map((e) => e.tiId))];
     const tisAt = eventTis.length > 0 ? prelude.push(this.repos.tis.byIdsSql(eventTis)) - 1 : -1;
@@ -157,20 +290,24 @@ export class SchedulingService {
       }
       const evaluated = this.withTaskStates(locked);
       if (await this.evaluateRuns(evaluated, now, tx, work.writes)) work.dispatch = true;
-      const dispatched = work.dispatch
-        ? await this.dispatch(now, tx, work.writes, view ?? await this.repos.tis.dispatchView(this.options.dispatchBatch, tx))
-        : 0;
+      if (work.dispatch && !view) view = await this.repos.tis.dispatchView(this.options.dispatchBatch, tx);
+      // What was read, before dispatch counts its decisions into the view.
+      const viewRead = view && copyView(view);
+      const dispatched = work.dispatch ? await this.dispatch(now, tx, work.writes, view!) : 0;
       // Every evaluated run this iteration changes gets its counter raised: other schedulers' caches of it go stale.
-      const changed = new Set(work.writes.transitions().map((t) => t.after.runPk));
-      const bumped = evaluated.filter((l) => changed.has(l.run.pk)).map((l) => l.run.pk);
-      const outbox = await this.write(work.writes, now, tx, bumped, work.logs);
-      committed = { transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk) };
-      return { outbox, eventsApplied, dispatched };
+      const bumped = this.runsToBump(evaluated, work.writes);
+      const written = await this.write(work.writes, now, tx, { bumped, logs: work.logs, epoch: null });
+      committed = {
+        transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk),
+        viewRead, epoch: written.epoch,
+      };
+      return { outbox: written.outbox, eventsApplied, dispatched };
     }, prelude.join('; ')).catch((err: unknown) => {
-      this.runStates.clear();
+      this.forgetAll();
       throw err;
     });
-    if (committed) this.remember(committed);
+    if (committed) this.afterCommit(committed);
+    this.stats.fromDatabase++;
     return result;
   }
 
@@ -184,13 +321,33 @@ export class SchedulingService {
         if (tis === null) throw new Error(`task states of run ${l.run.pk} are neither read nor cached at ti_seq ${l.tiSeq}`);
       }
       else if (l.run.state === 'running') this.runStates.put(l.run.pk, l.tiSeq, tis);
-      return { run: l.run, needsEval: l.needsEval, tis, ended: false };
+      return { run: l.run, needsEval: l.needsEval, tiSeq: l.tiSeq, tis, ended: false };
     });
   }
 
-  private remember({ transitions, bumped, ended }: Committed): void {
-    this.runStates.committed(transitions, bumped);
-    for (const pk of ended) this.runStates.forget(pk);
+  /** Brings what this scheduler remembers up to a committed iteration. */
+  private afterCommit(c: Committed): void {
+    this.runStates.committed(c.transitions, c.bumped.map((b) => b.id));
+    for (const pk of c.ended) this.runStates.forget(pk);
+    if (!c.epoch) return; // nothing written: nothing changed
+    const known = this.known;
+    const continues = known !== null && known.epoch === c.epoch.was; // nobody else wrote since this scheduler last did
+    if (c.viewRead) {
+      // A view read under the lock in this iteration, plus this iteration's writes: exact.
+      this.known = KnownWork.fromView(c.viewRead, this.options.dispatchBatch, c.epoch.now, continues ? known.knownRows() : new Map());
+      this.known.apply(c.transitions);
+    } else if (continues) {
+      known.apply(c.transitions);
+      known.epoch = c.epoch.now;
+    } else {
+      this.known = null;
+    }
+  }
+
+  /** After a failed iteration: no assumption about what the database holds. */
+  private forgetAll(): void {
+    this.runStates.clear();
+    this.known = null;
   }
 
   /**
@@ -198,17 +355,21 @@ export class SchedulingService {
    * read; if one changed meanwhile (a user's clear, another scheduler), the whole iteration
    * is rolled back and the caller retries it on fresh rows.
    */
-  private async write(writes: PendingWrites, now: Date, tx: Queryable, bumpRuns: number[], logs: LogBatchRow[]): Promise<IterationResult['outbox']> {
+  private async write(
+    writes: PendingWrites, now: Date, tx: Queryable,
+    also: { bumped: RunBump[]; logs: LogBatchRow[]; epoch: number | null },
+  ): Promise<{ outbox: IterationResult['outbox']; epoch: { was: number; now: number } | null }> {
     const transitions = writes.transitions();
     // The write commits the iteration in the same round trip; a compare-and-set that did not apply fails it.
-    const { applied, outboxIds } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, { bumpRuns, logs, commit: true })
-      .catch((err: unknown) => {
-        throw err instanceof TransitionsNotAppliedError ? new ConcurrentUpdateError(err.tiIds) : err;
-      });
+    const { applied, outboxIds, epoch } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, {
+      bumpRuns: also.bumped, logs: also.logs, epoch: { expect: also.epoch }, commit: true,
+    }).catch((err: unknown) => {
+      throw err instanceof TransitionsNotAppliedError ? new ConcurrentUpdateError(err.tiIds, err.message) : err;
+    });
     if (applied.size !== transitions.length) {
       throw new ConcurrentUpdateError(transitions.filter((t) => !applied.has(t.before.id)).map((t) => t.before.id));
     }
-    return [...writes.outbox()].map(([tiId, message]) => ({ id: outboxIds.get(tiId)!, message }));
+    return { outbox: [...writes.outbox()].map(([tiId, message]) => ({ id: outboxIds.get(tiId)!, message })), epoch };
   }
 
   // --- worker events ------------------------------------------------------------------
@@ -486,7 +647,7 @@ export class SchedulingService {
           before: ti, after: { ...queued, state: 'failed', reason, endedAt: now },
           steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }, { from: 'queued', to: 'failed', tryNumber, reason }],
         });
-        await this.repos.runs.markNeedsEval(ti.runPk, tx);
+        writes.reEvaluate.add(ti.runPk);
         continue;
       }
       writes.add(

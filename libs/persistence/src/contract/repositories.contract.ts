@@ -128,6 +128,25 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(a.id, 0)).lines.map((l) => l.line)).toEqual([`a 'line' with {braces}, "quotes" and \\`]);
     });
 
+    it('refuses a committing write whose run counter or scheduler epoch moved since the caller read them', async () => {
+      const run = await newRun('r-guards');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a] = (await repos.tis.forRuns([run.pk])).filter((t) => t.taskId === 'a');
+      const [locked] = await db.transaction((tx) => repos.runs.lockWithTaskStates([run.pk], tx));
+      const step = { before: a, after: { ...a, state: 'scheduled' as const }, steps: [{ from: 'none' as const, to: 'scheduled' as const, tryNumber: 0, reason: null }] };
+      const write = (seq: number, epoch: number | null) => db.transaction((tx) =>
+        repos.tis.applyWithMessages([step], new Map(), now, tx, { bumpRuns: [{ id: run.pk, seq }], epoch: { expect: epoch }, commit: true }));
+      // Whatever the epoch is: raised, and told before and after.
+      const first = await write(locked.tiSeq, null);
+      expect(first.epoch!.now).toBe(first.epoch!.was + 1);
+      await db.transaction((tx) => repos.tis.applyTransitions([{ before: { ...a, state: 'scheduled' }, after: a, steps: [] }], now, tx));
+      await expect(write(locked.tiSeq, first.epoch!.now)).rejects.toThrow('a run changed during the iteration');
+      await expect(write(locked.tiSeq + 1, first.epoch!.was)).rejects.toThrow('another scheduler wrote during the iteration');
+      const second = await write(locked.tiSeq + 1, first.epoch!.now);
+      expect(second.epoch).toEqual({ was: first.epoch!.now, now: first.epoch!.now + 1 });
+      expect((await repos.tis.byIds([a.id]))[0].state).toBe('scheduled');
+    });
+
     it('writes task messages to the outbox only for transitions that applied, and sweeps old ones', async () => {
       const run = await newRun('r4');
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));

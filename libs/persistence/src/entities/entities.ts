@@ -147,7 +147,14 @@ export class VariableEntity {
   @Column({ name: 'updated_at', type: 'timestamptz' }) updatedAt!: Date;
 }
 
+/** One row: raised by every scheduling iteration that writes; a scheduler's guard that nobody else wrote since it did. */
+@Entity({ name: 'scheduler_epoch' })
+export class SchedulerEpochEntity {
+  @PrimaryColumn({ type: 'int' }) id!: number;
+  @Column({ type: 'bigint', default: 0 }) n!: string;
+}
+
 export const ENTITIES = [
   DagEntity, DagVersionEntity, ImportErrorEntity, DagRunEntity, TaskInstanceEntity,
-  TaskStateHistoryEntity, OutboxEntity, TaskLogEntity, PoolEntity, WorkerEntity, VariableEntity,
+  TaskStateHistoryEntity, OutboxEntity, TaskLogEntity, PoolEntity, WorkerEntity, VariableEntity, SchedulerEpochEntity,
 ];

@@ -14,8 +14,9 @@ export interface DispatchView {
 
 /** Some transitions of a committing write did not apply (their rows changed): the transaction was rolled back. */
 export class TransitionsNotAppliedError extends Error {
-  constructor(readonly tiIds: number[]) {
-    super(`task instance(s) ${tiIds.slice(0, 5).join(', ')}${tiIds.length > 5 ? ', …' : ''} changed before the write`);
+  /** @param what set when a guard other than the task instances' failed (a run's counter, the scheduler epoch) */
+  constructor(readonly tiIds: number[], what?: string) {
+    super(what ?? `task instance(s) ${tiIds.slice(0, 5).join(', ')}${tiIds.length > 5 ? ', …' : ''} changed before the write`);
     this.name = 'TransitionsNotAppliedError';
   }
 }
@@ -142,10 +143,21 @@ export class TaskInstanceRepository {
   async applyWithMessages(
     transitions: TiTransition[], outbox: ReadonlyMap<number, OutboxMessage>, now: Date, q: Queryable,
     also: {
-      /** Runs whose `ti_seq` to raise in the same statement (see DagRunRepository.bumpTiSeq); the caller holds their locks. */
-      bumpRuns?: readonly number[];
+      /**
+       * Runs whose `ti_seq` to raise by one in the same statement, each only if it still has
+       * the given `seq` (what the caller read under the run's lock, or cached; null: any);
+       * with `commit`, one that does not fails the statement (`SFCAS`). `needsEval` also
+       * asks for its evaluation (see DagRunRepository.markNeedsEval).
+       */
+      bumpRuns?: readonly { id: number; seq: number | null; needsEval?: boolean }[];
       /** Log batches to store in the same statement (the last lines that came with `task.finished`). */
       logs?: readonly LogBatchRow[];
+      /**
+       * Raise `scheduler_epoch` (a scheduling iteration's write): `expect` null raises it
+       * whatever it is; a number raises it only from that value, and with `commit` another
+       * value fails the statement (`SFCAS`). The result then carries the epoch before and after.
+       */
+      epoch?: { expect: number | null };
       /**
        * Commit the caller's transaction in the same round trip (`tx.queryAndCommit`). Every
        * transition must then apply: if one does not, the statement fails with
@@ -153,25 +165,28 @@ export class TaskInstanceRepository {
        */
       commit?: boolean;
     } = {},
-  ): Promise<{ applied: Set<number>; outboxIds: Map<number, number> }> {
+  ): Promise<{ applied: Set<number>; outboxIds: Map<number, number>; epoch: { was: number; now: number } | null }> {
     const bumpRuns = also.bumpRuns ?? [];
     const logs = also.logs ?? [];
-    if (transitions.length === 0) return { applied: new Set(), outboxIds: new Map() };
+    if (transitions.length === 0) return { applied: new Set(), outboxIds: new Map(), epoch: null };
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
     const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
     const messages = [...outbox];
-    // One round trip: the compare-and-set update, the history rows of those that applied,
-    // and (for dispatch) their task messages into the outbox.
     // Prepared either way: parsing and planning this statement cost more than running it for a few rows.
     const run = (sql: string, params: unknown[]): Promise<any[]> => {
-      if (!also.commit) return q.query(sql, params, 'swarmflow_apply_transitions_v1');
+      if (!also.commit) return q.query(sql, params, 'swarmflow_apply_transitions_v3');
       if (!q.queryAndCommit) throw new TypeError('applyWithMessages: commit needs a transaction');
-      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v1').catch((err: unknown) => {
-        const e = err as { code?: string; detail?: string };
-        if (e.code === 'SFCAS') throw new TransitionsNotAppliedError((e.detail ?? '').split(',').filter(Boolean).map(Number));
+      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v3').catch((err: unknown) => {
+        const e = err as { code?: string; detail?: string; message?: string };
+        if (e.code === 'SFCAS') {
+          throw new TransitionsNotAppliedError((e.detail ?? '').split(',').filter(Boolean).map(Number), e.detail ? undefined : e.message);
+        }
         throw err;
       });
     };
+    // One round trip: the compare-and-set update, the history rows of those that applied,
+    // (for dispatch) their task messages into the outbox, the runs' and the scheduler's
+    // counters, and the last log lines that came with the events.
     const rows = await run(
       `WITH applied AS (
          UPDATE task_instance t SET state = v.state, try_number = v.try_number, worker = v.worker, hostname = v.hostname,
@@ -197,17 +212,26 @@ export class TaskInstanceRepository {
          WHERE m.ti_id IN (SELECT id FROM applied)
          ORDER BY m.n
          RETURNING id, ti_id),
-       bumped AS (UPDATE dag_run SET ti_seq = ti_seq + 1 WHERE id = ANY($26::bigint[])),
+       bumped AS (
+         UPDATE dag_run d SET ti_seq = d.ti_seq + 1, needs_eval = d.needs_eval OR e.needs_eval
+         FROM unnest($26::bigint[], $31::bigint[], $34::boolean[]) AS e(id, seq, needs_eval)
+         WHERE d.id = e.id AND (e.seq IS NULL OR d.ti_seq = e.seq) RETURNING d.id),
        logs AS (
          INSERT INTO task_log (ti_id, try_number, seq, lines)
          SELECT b.ti_id, b.try_number, b.seq, b.lines FROM unnest($27::bigint[], $28::int[], $29::int[], $30::jsonb[])
-           AS b(ti_id, try_number, seq, lines))
+           AS b(ti_id, try_number, seq, lines)),
+       epoch AS (
+         UPDATE scheduler_epoch SET n = n + 1 WHERE id = 1 AND $33::boolean AND ($32::bigint IS NULL OR n = $32::bigint)
+         RETURNING n)
        ${also.commit
-    // One row whatever applied, so the check always runs; it raises unless all did.
-    ? `SELECT a.id, m.id AS outbox_id
-       FROM (SELECT swarmflow_require_applied($1::bigint[], ARRAY(SELECT id FROM applied)) AS ok) g
+    // One row whatever applied, so the checks always run; each raises unless it holds.
+    ? `SELECT a.id, m.id AS outbox_id, g.epoch
+       FROM (SELECT swarmflow_require_applied($1::bigint[], ARRAY(SELECT id FROM applied))
+                AND swarmflow_require(cardinality($26::bigint[]) = (SELECT count(*) FROM bumped), 'a run changed during the iteration')
+                AND swarmflow_require(NOT $33::boolean OR EXISTS (SELECT 1 FROM epoch), 'another scheduler wrote during the iteration') AS ok,
+               (SELECT n FROM epoch) AS epoch) g
        LEFT JOIN applied a ON g.ok LEFT JOIN messages m ON m.ti_id = a.id`
-    : 'SELECT a.id, m.id AS outbox_id FROM applied a LEFT JOIN messages m ON m.ti_id = a.id'}`,
+    : `SELECT a.id, m.id AS outbox_id, (SELECT n FROM epoch) AS epoch FROM applied a LEFT JOIN messages m ON m.ti_id = a.id`}`,
       [
         col((t) => t.before.id), col((t) => t.before.state), col((t) => t.before.tryNumber),
         col((t) => t.after.state), col((t) => t.after.tryNumber), col((t) => t.after.worker),
@@ -219,19 +243,24 @@ export class TaskInstanceRepository {
         history.map((h) => h.reason),
         messages.map(([id]) => id), messages.map(([, m]) => m.exchange), messages.map(([, m]) => m.routingKey),
         messages.map(([, m]) => JSON.stringify(m.payload)),
-        bumpRuns,
+        bumpRuns.map((r) => r.id),
         logs.map((b) => b.tiId), logs.map((b) => b.tryNumber), logs.map((b) => b.seq), logs.map((b) => JSON.stringify(b.lines)),
+        bumpRuns.map((r) => r.seq),
+        also.epoch?.expect ?? null, also.epoch !== undefined,
+        bumpRuns.map((r) => r.needsEval === true),
       ],
     );
     const applied = new Set<number>();
     const outboxIds = new Map<number, number>();
+    let epoch: { was: number; now: number } | null = null;
     for (const r of rows) {
+      if (r.epoch != null) epoch = { was: Number(r.epoch) - 1, now: Number(r.epoch) };
+      if (r.id == null) continue;
       applied.add(Number(r.id));
       if (r.outbox_id != null) outboxIds.set(Number(r.id), Number(r.outbox_id));
     }
-    return { applied, outboxIds };
+    return { applied, outboxIds, epoch };
   }
-
 
   /** The recorded transitions of one task instance, oldest first. */
   async history(tiId: number): Promise<{ tryNumber: number; from: TiState; to: TiState; reason: string | null; at: Date }[]> {
