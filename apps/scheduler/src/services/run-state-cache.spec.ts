@@ -16,7 +16,8 @@ describe('RunStateCache', () => {
     const cache = new RunStateCache();
     cache.put(7, 3, states());
     expect(cache.seqs([7, 8])).toEqual(new Map([[7, 3]]));
-    expect(cache.get(7, 3)!.map((t) => t.taskId)).toEqual(['a', 'b']);
+    expect(cache.get(7, 3)!.tis.map((t) => t.taskId)).toEqual(['a', 'b']);
+    expect(cache.get(7, 3)!.byTask.get('b')!.id).toBe(2);
     expect(cache.get(7, 4)).toBeUndefined();
     expect(cache.get(8, 3)).toBeUndefined();
   });
@@ -27,9 +28,9 @@ describe('RunStateCache', () => {
     cache.put(9, 1, [{ id: 5, taskId: 'x', state: 'queued', tryNumber: 1, maxTries: 1 }]);
     cache.committed([move(1, 7, 'none', 'scheduled'), move(5, 9, 'queued', 'running', 1), move(99, 12, 'none', 'scheduled')], [7]);
     expect(cache.get(7, 3)).toBeUndefined();
-    expect(cache.get(7, 4)!.find((t) => t.id === 1)!.state).toBe('scheduled');
+    expect(cache.get(7, 4)!.byTask.get('a')!.state).toBe('scheduled');
     // Not raised (a start changes nothing evaluation tells apart), but still kept exact.
-    expect(cache.get(9, 1)![0].state).toBe('running');
+    expect(cache.get(9, 1)!.tis[0].state).toBe('running');
   });
 
   it('forgets ended runs, everything on clear, and the oldest run beyond its bound', () => {

@@ -1,9 +1,14 @@
 import type { RunTaskState, TiTransition } from '@swarmflow/persistence';
 
-interface Entry {
+/** A run's task states, by task id. */
+export interface RunStates {
+  tis: RunTaskState[];
+  byTask: ReadonlyMap<string, RunTaskState>;
+}
+
+interface Entry extends RunStates {
   /** The run's `ti_seq` these states match. */
   seq: number;
-  tis: RunTaskState[];
   byId: Map<number, RunTaskState>;
 }
 
@@ -35,16 +40,18 @@ export class RunStateCache {
   }
 
   /** The cached states of a run at `seq`; undefined when not cached at that counter. */
-  get(pk: number, seq: number): RunTaskState[] | undefined {
+  get(pk: number, seq: number): RunStates | undefined {
     const e = this.runs.get(pk);
-    return e && e.seq === seq ? e.tis : undefined;
+    return e && e.seq === seq ? e : undefined;
   }
 
   /** States just read under the run's lock: the database's, whatever the iteration does next. */
-  put(pk: number, seq: number, tis: RunTaskState[]): void {
+  put(pk: number, seq: number, tis: RunTaskState[]): RunStates {
     this.runs.delete(pk);
     if (this.runs.size >= this.max) this.runs.delete(this.runs.keys().next().value as number);
-    this.runs.set(pk, { seq, tis, byId: new Map(tis.map((t) => [t.id, t])) });
+    const entry = { seq, tis, byId: new Map(tis.map((t) => [t.id, t])), byTask: byTask(tis) };
+    this.runs.set(pk, entry);
+    return entry;
   }
 
   /**
@@ -78,4 +85,9 @@ export class RunStateCache {
   get size(): number {
     return this.runs.size;
   }
+}
+
+/** Task states by task id. */
+export function byTask(tis: RunTaskState[]): Map<string, RunTaskState> {
+  return new Map(tis.map((t) => [t.taskId, t]));
 }

@@ -1,18 +1,18 @@
 import {
   afterFailure, decideTransition, dueLogicalDates, planRun, resolveParams, retryDelayMs, runOutcome,
-  type SerializedDag, type TaskMessage, type TaskSpec, type TiState, type WorkerEvent,
+  type SerializedDag, type TaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
   TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow, type OutboxMessage, type Queryable,
-  type Repositories, type RunTaskState, type TaskInstance, type TiTransition, type WorkerRecord,
+  type Repositories, type TaskInstance, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
 import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } from './task-message.builder';
 import { RunCache } from './run-cache';
 import { KnownWork } from './known-work';
-import { RunStateCache } from './run-state-cache';
+import { byTask, RunStateCache, type RunStates } from './run-state-cache';
 
 export interface SchedulingOptions {
   /** How often time-driven work runs: cron, retry delays, heartbeat expiry. */
@@ -59,7 +59,9 @@ interface EvaluatedRun {
   needsEval: boolean;
   /** The run's `ti_seq` these states are at. */
   tiSeq: number;
-  tis: RunTaskState[];
+  states: RunStates;
+  /** The states come from the cache: the run was left at its fixed point by this scheduler's last evaluation of it. */
+  fromCache: boolean;
   /** Evaluation ended the run. */
   ended: boolean;
 }
@@ -199,7 +201,7 @@ export class SchedulingService {
       const states = seq === undefined ? undefined : this.runStates.get(pk, seq);
       const facts = (await this.runs.get([pk], noReads)).get(pk);
       if (seq === undefined || !states || !facts || facts.run.state !== 'running') throw new NeedsDatabase();
-      evaluated.push({ run: facts.run, needsEval: false, tiSeq: seq, tis: states, ended: false });
+      evaluated.push({ run: facts.run, needsEval: false, tiSeq: seq, states, fromCache: true, ended: false });
     }
     if (await this.evaluateRuns(evaluated, now, noReads, work.writes)) work.dispatch = true;
     const dispatched = work.dispatch ? await this.dispatch(now, noReads, work.writes, known.view()) : 0;
@@ -314,14 +316,14 @@ export class SchedulingService {
   /** The locked runs with their task states: read with the lock, or from the cache when its counter matched. */
   private withTaskStates(locked: LockedRun[]): EvaluatedRun[] {
     return locked.map((l) => {
-      let tis = l.tis;
-      if (tis === null) {
-        tis = this.runStates.get(l.run.pk, l.tiSeq) ?? null;
+      if (l.tis === null) {
+        const states = this.runStates.get(l.run.pk, l.tiSeq);
         // The lock query left them out because the cache had this counter, and nothing else touches the cache.
-        if (tis === null) throw new Error(`task states of run ${l.run.pk} are neither read nor cached at ti_seq ${l.tiSeq}`);
+        if (!states) throw new Error(`task states of run ${l.run.pk} are neither read nor cached at ti_seq ${l.tiSeq}`);
+        return { run: l.run, needsEval: l.needsEval, tiSeq: l.tiSeq, states, fromCache: true, ended: false };
       }
-      else if (l.run.state === 'running') this.runStates.put(l.run.pk, l.tiSeq, tis);
-      return { run: l.run, needsEval: l.needsEval, tiSeq: l.tiSeq, tis, ended: false };
+      const states = l.run.state === 'running' ? this.runStates.put(l.run.pk, l.tiSeq, l.tis) : { tis: l.tis, byTask: byTask(l.tis) };
+      return { run: l.run, needsEval: l.needsEval, tiSeq: l.tiSeq, states, fromCache: false, ended: false };
     });
   }
 
@@ -561,14 +563,31 @@ export class SchedulingService {
   private async evaluateRuns(locked: EvaluatedRun[], now: Date, tx: Queryable, writes: PendingWrites): Promise<boolean> {
     if (locked.length === 0) return false;
     let scheduled = false;
+    // Task ids each run's instances changed state in, so far in this iteration.
+    const changedByRun = new Map<number, string[]>();
+    for (const t of writes.transitions()) {
+      if (t.before.state === t.after.state) continue;
+      const list = changedByRun.get(t.after.runPk);
+      if (list) list.push(t.after.taskId);
+      else changedByRun.set(t.after.runPk, [t.after.taskId]);
+    }
     for (const evaluated of locked) {
-      const { run, tis } = evaluated;
+      const { run, states: { byTask } } = evaluated;
       if (run.state !== 'running') continue;
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
-      const byTask = new Map(tis.map((t) => [t.taskId, t]));
       // The states as this iteration leaves them: the database's, plus what it decided so far.
-      const states = new Map(tis.map((t) => [t.taskId, writes.current(t.id)?.state ?? t.state]));
-      for (const p of planRun(dag, states)) {
+      const planned = new Map<string, TiState>();
+      const states: TaskStates = {
+        get: (taskId) => {
+          const t = byTask.get(taskId);
+          return planned.get(taskId) ?? (t && (writes.current(t.id)?.state ?? t.state));
+        },
+      };
+      // Cached states were left at their fixed point by this scheduler's last evaluation of
+      // the run: only tasks downstream of what changed since can be decided now. States read
+      // afresh, or a run flagged for evaluation (a clear, a trigger), are planned whole.
+      const changed = evaluated.fromCache && !evaluated.needsEval ? changedByRun.get(run.pk) ?? [] : undefined;
+      for (const p of planRun(dag, states, changed)) {
         const t = byTask.get(p.taskId)!;
         const task = taskOf(dag, p.taskId)!;
         // A task instance in `none` holds nothing but its try count (creation and clearing
@@ -585,7 +604,7 @@ export class SchedulingService {
           after: { ...before, state: p.to, endedAt: ended ? now : null },
           steps: [{ from: 'none', to: p.to, tryNumber: t.tryNumber, reason: ended ? 'trigger rule' : null }],
         });
-        states.set(p.taskId, p.to);
+        planned.set(p.taskId, p.to);
         scheduled ||= !ended;
       }
       const outcome = runOutcome(dag, states);

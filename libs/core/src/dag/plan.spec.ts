@@ -81,6 +81,43 @@ describe('planRun', () => {
     expect(planRun(dag, allDone)).toEqual([{ taskId: 'end', to: 'upstream_failed' }]);
   });
 
+  it('given what changed since a fixed point, decides exactly what a full pass decides (random DAGs and outcomes)', () => {
+    const rules: TriggerRule[] = ['all_success', 'all_failed', 'all_done', 'one_success', 'one_failed', 'none_failed',
+      'none_failed_min_one_success', 'none_skipped', 'always'];
+    let seed = 42;
+    const random = () => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)];
+    let compared = 0;
+    let decided = 0;
+    for (let round = 0; round < 40; round++) {
+      const tasks: TaskInput[] = [];
+      for (let i = 0; i < 30; i++) {
+        const upstream = tasks.filter(() => random() < 0.12).map((x) => x.id);
+        tasks.push(t(`t${i}`, upstream, pick(rules)));
+      }
+      const dag = build(tasks);
+      const current = new Map<string, TiState>();
+      const settle = () => {
+        for (const p of planRun(dag, current)) current.set(p.taskId, p.to);
+      };
+      settle();
+      for (;;) {
+        const running = [...current].filter(([, state]) => state === 'scheduled').map(([id]) => id);
+        if (running.length === 0) break;
+        const changed = running.filter(() => random() < 0.5);
+        if (changed.length === 0) changed.push(running[0]);
+        for (const id of changed) current.set(id, pick(['success', 'failed', 'skipped'] as const));
+        const full = planRun(dag, current);
+        expect(planRun(dag, current, changed)).toEqual(full);
+        compared++;
+        decided += full.length;
+        settle();
+      }
+    }
+    expect(compared).toBeGreaterThan(100);
+    expect(decided).toBeGreaterThan(200);
+  });
+
   it('memoizes the graph per DAG object', () => {
     expect(graphOf(diamond)).toBe(graphOf(diamond));
     expect(graphOf({ ...diamond })).not.toBe(graphOf(diamond));

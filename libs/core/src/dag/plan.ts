@@ -12,6 +12,11 @@ export interface PlannedTransition {
 const DECISION_TO_STATE = { run: 'scheduled', skip: 'skipped', upstream_failed: 'upstream_failed' } as const;
 const FINISHED = new Set<TiState>(FINISHED_TI_STATES);
 
+/** A task's state by task id; a task it does not know counts as `none`. A `ReadonlyMap` is one. */
+export interface TaskStates {
+  get(taskId: string): TiState | undefined;
+}
+
 /**
  * Decides every task instance of a run that is in state `none` (a task missing from
  * `states` counts as `none`) from its direct upstreams' states and its trigger rule.
@@ -19,22 +24,96 @@ const FINISHED = new Set<TiState>(FINISHED_TI_STATES);
  * as such by its downstream tasks (a 200-task chain of upstream_failed is decided at once).
  * One pass in topological order reaches the fixed point: a task's decision depends only on
  * its upstreams, decided before it. O(tasks + edges).
+ *
+ * With `changed` (the tasks whose state changed since the last call, on a run that call
+ * left at its fixed point) it considers only their downstream tasks, and theirs as the
+ * cascade goes: the same decisions, in the same order, in time proportional to what
+ * changed instead of to the DAG's size. Every other task in `none` still waits, as its
+ * upstreams are as they were.
  */
-export function planRun(dag: SerializedDag, states: ReadonlyMap<string, TiState>): PlannedTransition[] {
+export function planRun(dag: SerializedDag, states: TaskStates, changed?: Iterable<string>): PlannedTransition[] {
   const graph = graphOf(dag);
   const effective = new Map<string, TiState>();
   const stateOf = (id: string): TiState => effective.get(id) ?? states.get(id) ?? 'none';
   const planned: PlannedTransition[] = [];
-  for (const id of graph.order) {
-    if (stateOf(id) !== 'none') continue;
+  const decide = (id: string): boolean => {
+    if (stateOf(id) !== 'none') return false;
     const upstream = graph.upstream.get(id)!.map(stateOf);
     const decision = evaluateTriggerRule(graph.byId.get(id)!.triggerRule, upstream);
-    if (decision === 'wait') continue;
+    if (decision === 'wait') return false;
     const to = DECISION_TO_STATE[decision];
     effective.set(id, to);
     planned.push({ taskId: id, to });
+    return true;
+  };
+  if (changed === undefined) {
+    for (const id of graph.order) decide(id);
+    return planned;
+  }
+  // Candidates by topological position, smallest first: a decision only adds tasks after it.
+  const position = positionsOf(graph);
+  const queue = new MinHeap();
+  const queued = new Set<number>();
+  const enqueueDownstream = (id: string): void => {
+    for (const down of graph.downstream.get(id) ?? []) {
+      const at = position.get(down);
+      if (at !== undefined && !queued.has(at)) {
+        queued.add(at);
+        queue.push(at);
+      }
+    }
+  };
+  for (const id of changed) enqueueDownstream(id);
+  for (let at = queue.pop(); at !== undefined; at = queue.pop()) {
+    const id = graph.order[at];
+    if (decide(id)) enqueueDownstream(id);
   }
   return planned;
+}
+
+const positions = new WeakMap<object, Map<string, number>>();
+
+function positionsOf(graph: { order: string[] }): Map<string, number> {
+  let map = positions.get(graph);
+  if (!map) positions.set(graph, (map = new Map(graph.order.map((id, i) => [id, i]))));
+  return map;
+}
+
+/** A binary min-heap of numbers. */
+class MinHeap {
+  private readonly items: number[] = [];
+
+  push(value: number): void {
+    const items = this.items;
+    items.push(value);
+    for (let i = items.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (items[parent] <= items[i]) break;
+      [items[parent], items[i]] = [items[i], items[parent]];
+      i = parent;
+    }
+  }
+
+  pop(): number | undefined {
+    const items = this.items;
+    if (items.length === 0) return undefined;
+    const top = items[0];
+    const last = items.pop()!;
+    if (items.length > 0) {
+      items[0] = last;
+      for (let i = 0; ;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let smallest = i;
+        if (l < items.length && items[l] < items[smallest]) smallest = l;
+        if (r < items.length && items[r] < items[smallest]) smallest = r;
+        if (smallest === i) break;
+        [items[smallest], items[i]] = [items[i], items[smallest]];
+        i = smallest;
+      }
+    }
+    return top;
+  }
 }
 
 /**
@@ -42,7 +121,7 @@ export function planRun(dag: SerializedDag, states: ReadonlyMap<string, TiState>
  * unfinished (a task missing from `states` counts as `none`); then `failed` if any leaf (a
  * task with no downstream) is `failed` or `upstream_failed`, else `success`.
  */
-export function runOutcome(dag: SerializedDag, states: ReadonlyMap<string, TiState>): 'running' | 'success' | 'failed' {
+export function runOutcome(dag: SerializedDag, states: TaskStates): 'running' | 'success' | 'failed' {
   for (const task of dag.tasks) {
     if (!FINISHED.has(states.get(task.id) ?? 'none')) return 'running';
   }
