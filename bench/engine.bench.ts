@@ -250,9 +250,14 @@ class RunFailedError extends Error {
 
 const CLK_TCK = 100;
 
-/** CPU seconds so far: this process, the workers (with their reaped task processes), PostgreSQL, RabbitMQ. */
+/**
+ * CPU seconds so far: this process, the workers, their sf-spawner helpers with the task
+ * processes they reaped (or, with Node's spawn, the tasks the workers reaped), PostgreSQL, RabbitMQ.
+ */
 function cpuSnapshot(workerPids: number[], database: string): Record<string, number> {
-  const out: Record<string, number> = { 'scheduler (bench process)': 0, workers: 0, 'task processes': 0, postgres: 0, rabbitmq: 0 };
+  const out: Record<string, number> = {
+    'scheduler (bench process)': 0, workers: 0, 'sf-spawner': 0, 'task processes': 0, postgres: 0, rabbitmq: 0,
+  };
   const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
   out['machine busy'] = (user + nice + system + irq + softirq) / CLK_TCK;
   out['machine idle'] = idle / CLK_TCK;
@@ -271,7 +276,11 @@ function cpuSnapshot(workerPids: number[], database: string): Record<string, num
     }
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]].map(Number);
-    if (workerPids.includes(Number(pid))) {
+    const ppid = Number(f[1]);
+    if (workerPids.includes(ppid) && cmd.includes('sf-spawner')) {
+      out['sf-spawner'] += (utime + stime) / CLK_TCK;
+      out['task processes'] += (cutime + cstime) / CLK_TCK;
+    } else if (workerPids.includes(Number(pid))) {
       out.workers += (utime + stime) / CLK_TCK;
       out['task processes'] += (cutime + cstime) / CLK_TCK;
     } else if (cmd.startsWith('postgres:') && (cmd.includes(database) || !/ \d+\.\d+\.\d+\.\d+\(/.test(cmd))) {

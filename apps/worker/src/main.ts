@@ -1,7 +1,8 @@
 import { Logger } from '@nestjs/common';
 import { AmqpBroker, EXCHANGES } from '@swarmflow/messaging';
 import { startWorker } from './start-worker';
-import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError, type WorkerArgs } from './worker.config';
+import { selectedSpawner } from '@swarmflow/executors';
+import { loadWorkerConfig, parseWorkerArgs, type WorkerArgs } from './worker.config';
 
 /**
  * Worker process: config from env and args, broker, worker, signals. First SIGTERM or
@@ -12,13 +13,18 @@ import { loadWorkerConfig, parseWorkerArgs, WorkerConfigError, type WorkerArgs }
 export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(process.argv.slice(2))): Promise<void> {
   const logger = new Logger('Worker');
   let config;
+  let spawner;
   try {
     config = loadWorkerConfig(process.env, args);
+    spawner = selectedSpawner();
   } catch (err) {
-    if (!(err instanceof WorkerConfigError)) throw err;
-    logger.error(`invalid configuration: ${err.message}`);
+    logger.error(`invalid configuration: ${(err as Error).message}`);
     process.exit(2);
   }
+  logger.log(spawner === 'native'
+    ? 'process tasks start through sf-spawner'
+    : `process tasks start through Node's child_process.spawn (${process.env.SWARMFLOW_PROCESS_SPAWNER === 'node'
+      ? 'SWARMFLOW_PROCESS_SPAWNER=node' : 'sf-spawner is not built: no C compiler at build time; `npm run build:native` builds it'})`);
 
   const broker = new AmqpBroker({
     url: config.amqpUrl, prefix: config.brokerPrefix, logger, connectionName: `swarmflow worker ${config.worker.name}`,
