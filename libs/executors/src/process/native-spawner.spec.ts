@@ -1,28 +1,16 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeSpawner, nativeSpawnerPath, sharedSpawner, shutdownSpawner } from './native-spawner';
 import { killAll, runProcess, type ProcessSpec } from './process-executor';
+import { isDead } from '../test-support/processes';
 
 const binary = nativeSpawnerPath();
 if (binary === null && process.env.CI === 'true') throw new Error('sf-spawner is not built: run `npm run build` (needs a C compiler)');
 const describeNative = binary !== null ? describe : describe.skip;
 
-/** Gone, or a zombie waiting for a reaper. */
-function isDead(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
 
 /** Polls a cheap condition every 20 ms until true, failing after `ms`. */
 async function waitUntil(condition: () => boolean, ms: number): Promise<void> {

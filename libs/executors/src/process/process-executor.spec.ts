@@ -1,6 +1,7 @@
-import { chmodSync, mkdtempSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { isDead } from '../test-support/processes';
 import {
   activeProcessCount, inheritedEnv, killAll, nativeSpawnerPath, runProcess, selectedSpawner, shutdownSpawner,
   type OutputStream, type ProcessSpawner, type ProcessSpec,
@@ -37,19 +38,6 @@ function spec(command: string | string[], overrides: Partial<ProcessSpec> = {}):
   return { command, env: {}, cwd: null, timeoutMs: null, onLine: out.onLine, out, ...overrides };
 }
 
-/** Gone, or a zombie waiting for a reaper (PID 1 of a container may not reap). */
-function isDead(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return true;
-  }
-  try {
-    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
-}
 
 // Under CI the native spawner must be built (`npm run build`): its suite fails rather than skips.
 const spawners: ProcessSpawner[] = nativeSpawnerPath() !== null || process.env.CI === 'true' ? ['node', 'native'] : ['node'];
