@@ -40,6 +40,10 @@ export default [
 `;
 
 const LIMITS = `
+id: nul_output
+tasks:
+  nul: { shell: "printf 'before\\\\000after\\\\n'; printf 'x\\\\000y' >&2; exit 3" }
+---
 id: chain5
 tasks:
   c1: { shell: "true" }
@@ -91,7 +95,7 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
     expect(errors.map((e) => e.fileloc)).toEqual(['broken/cycle.yaml', 'broken/syntax.ts']);
     expect(errors[0].message).toContain('a -> b -> a');
     expect(errors[1].message).toContain('broken/syntax.ts');
-    expect((await stack.repos.dags.list()).map((d) => d.dagId)).toEqual(['chain5', 'cleared', 'fails', 'flaky', 'limited', 'pipeline', 'pooled', 'skips', 'slow']);
+    expect((await stack.repos.dags.list()).map((d) => d.dagId)).toEqual(['chain5', 'cleared', 'fails', 'flaky', 'limited', 'nul_output', 'pipeline', 'pooled', 'skips', 'slow']);
   });
 
   it('runs a fan-out/fan-in DAG in dependency order with templated params and stored logs', async () => {
@@ -127,6 +131,17 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
     expect(after.fromMemory - before.fromMemory).toBeGreaterThanOrEqual(2);
     const history = await stack.repos.tis.history(tis.get('c3')!.id);
     expect(history.map((h) => h.to)).toEqual(['scheduled', 'queued', 'running', 'success']);
+  });
+
+  it('stores the output and the end of a task that prints NUL bytes (Postgres text cannot hold them)', async () => {
+    const { state, tis } = await stack.waitForRun(await stack.trigger('nul_output'));
+    expect(state).toBe('failed');
+    const nul = tis.get('nul')!;
+    expect(nul).toMatchObject({ state: 'failed', exitCode: 3 });
+    const { lines } = await stack.repos.logs.read(nul.id, 1);
+    expect(lines.filter((l) => l.stream !== 'system').map((l) => l.line)).toEqual(['before\uFFFDafter', 'x\uFFFDy']);
+    // The scheduler carries on.
+    expect((await stack.waitForRun(await stack.trigger('chain5'))).state).toBe('success');
   });
 
   it('retries a failing task, then fails it, marks downstream upstream_failed and still runs all_done tasks', async () => {

@@ -34,12 +34,34 @@ const logBatch = z.object({
   ...tryRef, seq: z.number().int(), lines: logLines,
 });
 
+/**
+ * PostgreSQL's text and jsonb cannot hold U+0000, which a task may well print: every NUL
+ * in a worker's strings becomes U+FFFD here, before it could fail the statement that
+ * stores it (and with it a whole scheduling iteration, again and again).
+ */
+export function withoutNul(value: unknown): unknown {
+  return hasNul(value) ? replaceNul(value) : value;
+}
+
+function hasNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\0');
+  if (Array.isArray(value)) return value.some(hasNul);
+  return value !== null && typeof value === 'object' && Object.values(value).some(hasNul);
+}
+
+function replaceNul(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(/\0/g, '\uFFFD');
+  if (Array.isArray(value)) return value.map(replaceNul);
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, replaceNul(v)]));
+  return value;
+}
+
 export function parseWorkerEvent(body: unknown): { ok: true; event: WorkerEvent } | { ok: false; error: string } {
-  const r = workerEvent.safeParse(body);
+  const r = workerEvent.safeParse(withoutNul(body));
   return r.success ? { ok: true, event: r.data as WorkerEvent } : { ok: false, error: r.error.message };
 }
 
 export function parseLogBatch(body: unknown): { ok: true; batch: LogBatch } | { ok: false; error: string } {
-  const r = logBatch.safeParse(body);
+  const r = logBatch.safeParse(withoutNul(body));
   return r.success ? { ok: true, batch: r.data as LogBatch } : { ok: false, error: r.error.message };
 }
