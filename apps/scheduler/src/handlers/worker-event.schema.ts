@@ -3,12 +3,15 @@ import { z } from 'zod';
 
 // Broker messages are validated once, here at the edge; the core receives typed values.
 
+/** A time the scheduler turns into a Date and stores: a malformed one must not reach a statement. */
+const instant = z.iso.datetime({ offset: true });
+
 const tryRef = { tiId: z.number().int().positive(), tryNumber: z.number().int().positive() };
 const runPk = z.number().int().positive().optional();
 
 const started = z.object({
   type: z.literal('task.started'), ...tryRef, runPk, worker: z.string(), hostname: z.string(),
-  pid: z.number().int().nullable(), at: z.string(),
+  pid: z.number().int().nullable(), at: instant,
 });
 
 const logLines = z.array(z.object({ at: z.string(), stream: z.enum(['stdout', 'stderr', 'system']), line: z.string() }));
@@ -16,8 +19,8 @@ const logLines = z.array(z.object({ at: z.string(), stream: z.enum(['stdout', 's
 const finished = z.object({
   type: z.literal('task.finished'), ...tryRef, runPk, worker: z.string(),
   outcome: z.enum(['success', 'failed', 'skipped']), exitCode: z.number().int().nullable(),
-  signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: z.string(),
-  startedAt: z.string().optional(),
+  signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: instant,
+  startedAt: instant.optional(),
   retryable: z.boolean().optional(),
   logs: z.object({ seq: z.number().int(), lines: logLines }).optional(),
 });
@@ -25,7 +28,7 @@ const finished = z.object({
 const heartbeat = z.object({
   type: z.literal('worker.heartbeat'), worker: z.string(), hostname: z.string(), queues: z.array(z.string()),
   concurrency: z.number().int(), gpus: z.number().int().min(0).optional(), running: z.array(z.object(tryRef)),
-  state: z.enum(['active', 'draining', 'stopped']), at: z.string(),
+  state: z.enum(['active', 'draining', 'stopped']), at: instant,
 });
 
 const workerEvent = z.discriminatedUnion('type', [started, finished, heartbeat]);
