@@ -178,7 +178,11 @@ export class Database implements Queryable {
     let prepared = this.preparedOn.get(client);
     if (!prepared) this.preparedOn.set(client, (prepared = new Set()));
     if (prepared.has(name)) return;
-    await client.query(`PREPARE ${name} AS ${sql}`);
+    // PGlite serves every connection in one session: another (or an earlier, since
+    // replaced) pooled connection may have prepared it already (same name, same text).
+    // Asked, not tried: a failed PREPARE would abort the caller's transaction.
+    const [exists] = (await client.query(`SELECT 1 FROM pg_prepared_statements WHERE name = $1`, [name])).rows;
+    if (!exists) await client.query(`PREPARE ${name} AS ${sql}`);
     prepared.add(name);
   }
 

@@ -48,6 +48,8 @@ export class SchedulerRunner {
   private published: number[] = [];
   /** Publishes of committed iterations still waiting for their confirms. */
   private readonly publishing = new Set<Promise<void>>();
+  /** Their outbox ids: the sweep leaves them alone (a broker outage holds them past its age). */
+  private readonly inFlight = new Set<number>();
   /** Iterations completed; tests and the benchmark wait on it. */
   iterations = 0;
 
@@ -160,7 +162,7 @@ export class SchedulerRunner {
         const sweepAge = this.options.outboxSweepAgeMs;
         if (now.getTime() - this.lastSweep >= sweepAge) {
           this.lastSweep = now.getTime();
-          const swept = await this.repos.outbox.relay((m) => this.send(m), sweepAge);
+          const swept = await this.repos.outbox.relay((m) => this.send(m), sweepAge, 1000, [...this.inFlight]);
           if (swept > 0) this.logger.warn(`published ${swept} outbox message(s) left by an interrupted scheduler`);
         }
       } catch (err) {
@@ -171,10 +173,14 @@ export class SchedulerRunner {
 
   private trackPublish(outbox: { id: number; message: OutboxMessage }[]): void {
     if (outbox.length === 0) return;
+    for (const { id } of outbox) this.inFlight.add(id);
     const done = this.publish(outbox).catch((err: unknown) => {
       // Committed but not (all) published: the rows stay in the outbox and the sweep sends them.
       this.logger.error(`publishing task messages failed; the outbox sweep will retry them: ${(err as Error).message}`);
-    }).finally(() => this.publishing.delete(done));
+    }).finally(() => {
+      this.publishing.delete(done);
+      for (const { id } of outbox) this.inFlight.delete(id);
+    });
     this.publishing.add(done);
   }
 

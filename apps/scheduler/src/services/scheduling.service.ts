@@ -315,9 +315,11 @@ export class SchedulingService {
 
   /** The locked runs with their task states: read with the lock, or from the cache when its counter matched. */
   private withTaskStates(locked: LockedRun[]): EvaluatedRun[] {
+    // Cached states first: putting the runs read afresh may evict the cached ones (a bounded cache).
+    const cached = new Map(locked.filter((l) => l.tis === null).map((l) => [l.run.pk, this.runStates.get(l.run.pk, l.tiSeq)]));
     return locked.map((l) => {
       if (l.tis === null) {
-        const states = this.runStates.get(l.run.pk, l.tiSeq);
+        const states = cached.get(l.run.pk);
         // The lock query left them out because the cache had this counter, and nothing else touches the cache.
         if (!states) throw new Error(`task states of run ${l.run.pk} are neither read nor cached at ti_seq ${l.tiSeq}`);
         return { run: l.run, needsEval: l.needsEval, tiSeq: l.tiSeq, states, fromCache: true, ended: false };
@@ -331,6 +333,9 @@ export class SchedulingService {
   private afterCommit(c: Committed): void {
     this.runStates.committed(c.transitions, c.bumped.map((b) => b.id));
     for (const pk of c.ended) this.runStates.forget(pk);
+    // Flagged for evaluation (a try failed at dispatch): the next iteration touching it must
+    // plan it whole, which only the database path does (it reads needs_eval).
+    for (const b of c.bumped) if (b.needsEval) this.runStates.forget(b.id);
     if (!c.epoch) return; // nothing written: nothing changed
     const known = this.known;
     const continues = known !== null && known.epoch === c.epoch.was; // nobody else wrote since this scheduler last did

@@ -1,5 +1,5 @@
 import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
-import type { Database } from '../database';
+import { Database } from '../database';
 import type { TaskInstance } from '../records';
 import { DuplicateRunError } from '../repositories/dag-run.repository';
 import { TransitionsNotAppliedError } from '../repositories/task-instance.repository';
@@ -128,6 +128,33 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(a.id, 0)).lines.map((l) => l.line)).toEqual([`a 'line' with {braces}, "quotes" and \\`]);
     });
 
+    it('prepares the committing write on a second pool of the same database (PGlite shares one session)', async () => {
+      const run = await newRun('r-second-pool');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = await repos.tis.forRuns([run.pk]);
+      const schedule = (ti: TaskInstance) => ({
+        before: ti, after: { ...ti, state: 'scheduled' as const }, steps: [{ from: 'none' as const, to: 'scheduled' as const, tryNumber: 0, reason: null }],
+      });
+      // This pool has prepared it (an earlier test); a new one has not, but its session may have.
+      await db.transaction((tx) => repos.tis.applyWithMessages([schedule(a)], new Map(), now, tx, { commit: true }));
+      const other = new Database({ url: db.config.url, poolSize: 1 });
+      try {
+        const { applied } = await other.transaction((tx) => new Repositories(other).tis.applyWithMessages([schedule(b)], new Map(), now, tx, { commit: true }));
+        expect([...applied]).toEqual([b.id]);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('stores the last log lines of a write that changes no task instance', async () => {
+      const run = await newRun('r-logs-only');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a] = await repos.tis.forRuns([run.pk]);
+      const logs = [{ tiId: a.id, tryNumber: 1, seq: 3, lines: [{ at: now.toISOString(), stream: 'stdout' as const, line: 'late' }] }];
+      await db.transaction((tx) => repos.tis.applyWithMessages([], new Map(), now, tx, { commit: true, logs }));
+      expect((await repos.logs.read(a.id, 1)).lines.map((l) => l.line)).toEqual(['late']);
+    });
+
     it('refuses a committing write whose run counter or scheduler epoch moved since the caller read them', async () => {
       const run = await newRun('r-guards');
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
@@ -164,6 +191,8 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect([...outboxIds.keys()]).toEqual([a.id]);
       expect(await repos.outbox.pending()).toBe(1);
       const sent: unknown[] = [];
+      // A row its scheduler is still publishing (a broker outage) is not swept.
+      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000, 1000, [outboxIds.get(a.id)!])).toBe(0);
       expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000)).toBe(1);
       expect(sent).toEqual([{ n: 1 }]);
       expect(await repos.outbox.pending()).toBe(0);

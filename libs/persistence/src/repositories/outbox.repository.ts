@@ -26,7 +26,11 @@ export class OutboxRepository {
    * deletes those the broker confirmed. Rows are locked with SKIP LOCKED so several
    * schedulers can sweep at once. Returns how many were published.
    */
-  async relay(publish: (m: OutboxMessage) => Promise<void>, olderThanMs: number, batch = 1000): Promise<number> {
+  /**
+   * @param inFlight ids the caller is publishing right now (a broker outage can hold them
+   *   longer than `olderThanMs`): left alone, or they would go out twice.
+   */
+  async relay(publish: (m: OutboxMessage) => Promise<void>, olderThanMs: number, batch = 1000, inFlight: readonly number[] = []): Promise<number> {
     let total = 0;
     for (;;) {
       const sent = await this.db.transaction(async (tx) => {
@@ -34,7 +38,8 @@ export class OutboxRepository {
           // The age is measured on the database's clock, the one created_at was written with.
           `SELECT id, exchange, routing_key, payload FROM outbox
            WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $2::double precision / 1000)
-           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [batch, olderThanMs],
+             AND id <> ALL($3::bigint[])
+           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [batch, olderThanMs, inFlight],
         );
         if (rows.length === 0) return 0;
         await Promise.all(rows.map((r: any) => publish({ exchange: r.exchange, routingKey: r.routing_key, payload: r.payload })));

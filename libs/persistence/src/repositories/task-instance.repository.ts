@@ -168,13 +168,14 @@ export class TaskInstanceRepository {
   ): Promise<{ applied: Set<number>; outboxIds: Map<number, number>; epoch: { was: number; now: number } | null }> {
     const bumpRuns = also.bumpRuns ?? [];
     const logs = also.logs ?? [];
-    if (transitions.length === 0) return { applied: new Set(), outboxIds: new Map(), epoch: null };
+    if (transitions.length === 0 && logs.length === 0) return { applied: new Set(), outboxIds: new Map(), epoch: null };
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
     const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
     const messages = [...outbox];
-    // Prepared either way: parsing and planning this statement cost more than running it for a few rows.
+    // The scheduler's committing write is prepared (parsing and planning it cost more than
+    // running it for a few rows); the other callers (a user's clear) are rare.
     const run = (sql: string, params: unknown[]): Promise<any[]> => {
-      if (!also.commit) return q.query(sql, params, 'swarmflow_apply_transitions_v3');
+      if (!also.commit) return q.query(sql, params);
       if (!q.queryAndCommit) throw new TypeError('applyWithMessages: commit needs a transaction');
       return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v3').catch((err: unknown) => {
         const e = err as { code?: string; detail?: string; message?: string };
