@@ -112,6 +112,9 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
         steps: [{ from, to: 'scheduled' as const, tryNumber: 0, reason: null }],
       });
       const logs = [{ tiId: a.id, tryNumber: 0, seq: 1, lines: [{ at: now.toISOString(), stream: 'stdout' as const, line: `a 'line' with {braces}, "quotes" and \\` }] }];
+      // Nothing applies: refused all the same.
+      await expect(db.transaction((tx) => repos.tis.applyWithMessages([schedule(b, 'queued')], new Map(), now, tx, { commit: true })))
+        .rejects.toEqual(new TransitionsNotAppliedError([b.id]));
       // b expects a state it is not in: nothing of this transaction stays, not even a's change or its log.
       await expect(db.transaction((tx) => repos.tis.applyWithMessages([schedule(a, 'none'), schedule(b, 'queued')], new Map(), now, tx, { commit: true, logs })))
         .rejects.toEqual(new TransitionsNotAppliedError([b.id]));

@@ -177,7 +177,7 @@ export class TaskInstanceRepository {
     const run = (sql: string, params: unknown[]): Promise<any[]> => {
       if (!also.commit) return q.query(sql, params);
       if (!q.queryAndCommit) throw new TypeError('applyWithMessages: commit needs a transaction');
-      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v3').catch((err: unknown) => {
+      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v4').catch((err: unknown) => {
         const e = err as { code?: string; detail?: string; message?: string };
         if (e.code === 'SFCAS') {
           throw new TransitionsNotAppliedError((e.detail ?? '').split(',').filter(Boolean).map(Number), e.detail ? undefined : e.message);
@@ -225,12 +225,14 @@ export class TaskInstanceRepository {
          UPDATE scheduler_epoch SET n = n + 1 WHERE id = 1 AND $33::boolean AND ($32::bigint IS NULL OR n = $32::bigint)
          RETURNING n)
        ${also.commit
-    // One row whatever applied, so the checks always run; each raises unless it holds.
+    // One row whatever applied, so the checks always run (OFFSET 0 keeps the planner from
+    // pulling them into the join); each raises unless it holds.
     ? `SELECT a.id, m.id AS outbox_id, g.epoch
        FROM (SELECT swarmflow_require_applied($1::bigint[], ARRAY(SELECT id FROM applied))
                 AND swarmflow_require(cardinality($26::bigint[]) = (SELECT count(*) FROM bumped), 'a run changed during the iteration')
                 AND swarmflow_require(NOT $33::boolean OR EXISTS (SELECT 1 FROM epoch), 'another scheduler wrote during the iteration') AS ok,
-               (SELECT n FROM epoch) AS epoch) g
+               (SELECT n FROM epoch) AS epoch
+             OFFSET 0) g
        LEFT JOIN applied a ON g.ok LEFT JOIN messages m ON m.ti_id = a.id`
     : `SELECT a.id, m.id AS outbox_id, (SELECT n FROM epoch) AS epoch FROM applied a LEFT JOIN messages m ON m.ti_id = a.id`}`,
       [
