@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { NativeSpawner, nativeSpawnerPath, sharedSpawner, shutdownSpawner } from './native-spawner';
-import { killAll, runProcess, type ProcessSpec } from './process-executor';
-import { isDead } from '../test-support/processes';
+import { NativeSpawner, nativeSpawnerPath, sharedSpawner } from './native-spawner';
+import { runProcess, type ProcessSpec } from './process-executor';
+import { isDead, useSpawner } from '../test-support/processes';
 
 const binary = nativeSpawnerPath();
 if (binary === null && process.env.CI === 'true') throw new Error('sf-spawner is not built: run `npm run build` (needs a C compiler)');
@@ -152,18 +152,7 @@ describeNative('sf-spawner protocol (the binary driven directly)', () => {
 });
 
 describeNative('the native spawner behind runProcess', () => {
-  const previous = process.env.SWARMFLOW_PROCESS_SPAWNER;
-  beforeAll(() => {
-    process.env.SWARMFLOW_PROCESS_SPAWNER = 'native';
-  });
-  afterEach(async () => {
-    await killAll('test cleanup');
-  });
-  afterAll(async () => {
-    if (previous === undefined) delete process.env.SWARMFLOW_PROCESS_SPAWNER;
-    else process.env.SWARMFLOW_PROCESS_SPAWNER = previous;
-    await shutdownSpawner();
-  });
+  useSpawner('native');
 
   it('runs 200 tasks, 20 at a time, each with its own exit code and output', async () => {
     const results: string[] = [];

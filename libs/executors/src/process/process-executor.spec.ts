@@ -1,9 +1,9 @@
 import { chmodSync, mkdtempSync, realpathSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isDead } from '../test-support/processes';
+import { isDead, useSpawner } from '../test-support/processes';
 import {
-  activeProcessCount, inheritedEnv, killAll, nativeSpawnerPath, runProcess, selectedSpawner, shutdownSpawner,
+  activeProcessCount, inheritedEnv, killAll, nativeSpawnerPath, runProcess, selectedSpawner,
   type OutputStream, type ProcessSpawner, type ProcessSpec,
 } from './process-executor';
 
@@ -43,18 +43,7 @@ function spec(command: string | string[], overrides: Partial<ProcessSpec> = {}):
 const spawners: ProcessSpawner[] = nativeSpawnerPath() !== null || process.env.CI === 'true' ? ['node', 'native'] : ['node'];
 
 describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
-  const previous = process.env.SWARMFLOW_PROCESS_SPAWNER;
-  beforeAll(() => {
-    process.env.SWARMFLOW_PROCESS_SPAWNER = spawner;
-  });
-  afterEach(async () => {
-    await killAll('test cleanup');
-  });
-  afterAll(async () => {
-    if (previous === undefined) delete process.env.SWARMFLOW_PROCESS_SPAWNER;
-    else process.env.SWARMFLOW_PROCESS_SPAWNER = previous;
-    await shutdownSpawner();
-  });
+  useSpawner(spawner);
 
   it('uses the spawner asked for', () => {
     expect(selectedSpawner()).toBe(spawner);
