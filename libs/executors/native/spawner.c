@@ -22,6 +22,12 @@
  *               bare argv[0] (no '/') is looked up in the PATH of env (default
  *               /usr/bin:/bin), relative entries against cwd. The id is the worker's
  *               choice and must not belong to a task still running.
+ *   'B' BASE    u32 envc, env[0]\0 ... env[envc-1]\0
+ *               Sets the base environment of later 'r' requests (replacing the earlier
+ *               one). A worker sends its environment once instead of with every task.
+ *   'r' RUN ON BASE
+ *               As 'R', but the task's environment is the base one with env added:
+ *               an entry of env replaces the base entry of the same name.
  *   'K' KILL    u32 id, u32 signal
  *               Sends signal to the task's process group. Ignored for an unknown id and
  *               once the task's main process has exited (its group was then SIGKILLed).
@@ -70,7 +76,7 @@
 #define MAX_REQUEST (16u * 1024 * 1024)
 #define DEFAULT_PATH "/usr/bin:/bin"
 
-enum { REQ_RUN = 'R', REQ_KILL = 'K' };
+enum { REQ_RUN = 'R', REQ_RUN_ON_BASE = 'r', REQ_BASE = 'B', REQ_KILL = 'K' };
 enum { REP_SPAWNED = 'S', REP_ERROR = 'E', REP_OUT = 'O', REP_EXIT = 'X' };
 
 struct task {
@@ -89,6 +95,11 @@ struct buffer {
     unsigned char *data;
     size_t len, cap;
 };
+
+/* The base environment ('B'): one block holding the strings, and the pointers into it. */
+static char *base_block;
+static char **base_env;
+static size_t base_count;
 
 static struct task *tasks;
 static size_t ntasks, tasks_cap;
@@ -315,6 +326,48 @@ static ssize_t read_output(struct task *t, int stream) {
     return 0;
 }
 
+/* Length of an environment entry's name: up to its '=' (the whole entry without one). */
+static size_t name_length(const char *entry) {
+    return (size_t)(strchrnul(entry, '=') - entry);
+}
+
+/* Whether one of the task's own entries has the name of this base entry. */
+static int replaced(const char *entry, char *const own[], uint32_t n) {
+    size_t len = name_length(entry);
+    for (uint32_t i = 0; i < n; i++)
+        if (name_length(own[i]) == len && memcmp(own[i], entry, len) == 0) return 1;
+    return 0;
+}
+
+/* 'B': u32 envc, then envc NUL-terminated entries; replaces the base environment. */
+static int set_base(const unsigned char *p, uint32_t len) {
+    if (len < 4) return 0;
+    uint32_t envc = get_u32(p);
+    size_t size = len - 4;
+    if (envc > size) return 0;
+    char *block = malloc(size ? size : 1);
+    char **env = calloc(envc + 1, sizeof *env);
+    if (!block || !env) die("out of memory");
+    memcpy(block, p + 4, size);
+    const char *s = block, *end = block + size;
+    for (uint32_t i = 0; i < envc; i++) {
+        const char *nul = memchr(s, '\0', (size_t)(end - s));
+        if (!nul) {
+            free(block);
+            free(env);
+            return 0;
+        }
+        env[i] = (char *)s;
+        s = nul + 1;
+    }
+    free(base_block);
+    free(base_env);
+    base_block = block;
+    base_env = env;
+    base_count = envc;
+    return 1;
+}
+
 /* Parses and carries out one request; returns 0 when it is malformed. */
 static int handle_request(const unsigned char *p, uint32_t len) {
     unsigned char type = p[0];
@@ -326,21 +379,32 @@ static int handle_request(const unsigned char *p, uint32_t len) {
         if (t && !t->exited) signal_group(t->pid, (int)get_u32(p + 4));
         return 1;
     }
-    if (type != REQ_RUN || len < 12) return 0;
+    if (type == REQ_BASE) return set_base(p, len);
+    if ((type != REQ_RUN && type != REQ_RUN_ON_BASE) || len < 12) return 0;
     uint32_t id = get_u32(p), argc = get_u32(p + 4), envc = get_u32(p + 8);
     const char *s = (const char *)p + 12, *end = (const char *)p + len;
     if (argc == 0 || argc > len || envc > len) return 0;
-    char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(envc + 1, sizeof *envp);
+    size_t base = type == REQ_RUN_ON_BASE ? base_count : 0;
+    char **argv = calloc(argc + 1, sizeof *argv), **envp = calloc(base + envc + 1, sizeof *envp);
     if (!argv || !envp) die("out of memory");
     const char *cwd = NULL;
     int ok = 1;
+    /* The task's own entries go after the base ones that they do not replace. */
+    char **own = envp + base;
     for (uint32_t i = 0; ok && i < 1 + argc + envc; i++) {
         const char *nul = memchr(s, '\0', (size_t)(end - s));
         if (!nul) ok = 0;
         else if (i == 0) cwd = s;
         else if (i <= argc) argv[i - 1] = (char *)s;
-        else envp[i - 1 - argc] = (char *)s;
+        else own[i - 1 - argc] = (char *)s;
         if (nul) s = nul + 1;
+    }
+    if (ok && base > 0) {
+        size_t kept = 0;
+        for (size_t b = 0; b < base_count; b++)
+            if (!replaced(base_env[b], own, envc)) envp[kept++] = base_env[b];
+        memmove(envp + kept, own, envc * sizeof *envp);
+        envp[kept + envc] = NULL;
     }
     if (ok && argv[0][0] == '\0') {
         reply_error(id, ENOENT, argv[0]);

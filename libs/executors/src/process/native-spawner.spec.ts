@@ -25,15 +25,25 @@ function spec(command: string | string[], overrides: Partial<ProcessSpec> = {}):
   return { command, env: {}, cwd: null, timeoutMs: null, onLine: () => undefined, ...overrides };
 }
 
-/** A RUN request as the protocol (spawner.c) defines it, built by hand. */
-function runFrame(id: number, argv: string[], env: string[], cwd = ''): Buffer {
+/** A RUN (or, with type 'r', RUN ON BASE) request as the protocol (spawner.c) defines it, built by hand. */
+function runFrame(id: number, argv: string[], env: string[], cwd = '', type: 'R' | 'r' = 'R'): Buffer {
   const text = Buffer.from([cwd, ...argv, ...env].map((s) => `${s}\0`).join(''));
   const head = Buffer.alloc(17);
   head.writeUInt32LE(13 + text.length, 0);
-  head[4] = 'R'.charCodeAt(0);
+  head[4] = type.charCodeAt(0);
   head.writeUInt32LE(id, 5);
   head.writeUInt32LE(argv.length, 9);
   head.writeUInt32LE(env.length, 13);
+  return Buffer.concat([head, text]);
+}
+
+/** A BASE request: the environment later 'r' requests add to. */
+function baseFrame(env: string[]): Buffer {
+  const text = Buffer.from(env.map((s) => `${s}\0`).join(''));
+  const head = Buffer.alloc(9);
+  head.writeUInt32LE(5 + text.length, 0);
+  head[4] = 'B'.charCodeAt(0);
+  head.writeUInt32LE(env.length, 5);
   return Buffer.concat([head, text]);
 }
 
@@ -112,6 +122,33 @@ describeNative('sf-spawner protocol (the binary driven directly)', () => {
     expect([error.body.readUInt32LE(0), error.body.subarray(4).toString()]).toEqual([2, 'cannot start "no-such-binary-swarmflow": No such file or directory']);
   });
 
+  it('runs an r request with the base environment, the task\'s entries replacing those of the same name', async () => {
+    child = spawn(binary!, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const reader = frameReader(child);
+    const env = (id: number) => Buffer.concat(reader.frames.filter((f) => f.id === id && f.type === 'O').map((f) => f.body.subarray(1))).toString();
+    child.stdin!.write(Buffer.concat([
+      baseFrame(['A=base', 'AB=not A', 'B=base', 'EMPTY=']),
+      runFrame(1, ['/usr/bin/env'], ['B=own', 'C=own'], '', 'r'),
+      // R ignores the base: exactly its own environment.
+      runFrame(2, ['/usr/bin/env'], ['ONLY=this']),
+      baseFrame(['NEW=base']),
+      runFrame(3, ['/usr/bin/env'], [], '', 'r'),
+    ]));
+    for (const id of [1, 2, 3]) await waitUntil(() => reader.frames.some((f) => f.id === id && f.type === 'X'), 5000);
+    expect(env(1).split('\n').filter(Boolean).sort()).toEqual(['A=base', 'AB=not A', 'B=own', 'C=own', 'EMPTY=']);
+    expect(env(2)).toBe('ONLY=this\n');
+    expect(env(3)).toBe('NEW=base\n');
+  });
+
+  it('a BASE request with fewer entries than it counts is malformed: it ends as EOF does', async () => {
+    child = spawn(binary!, [], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const done = exited(child);
+    const frame = baseFrame(['A=1']);
+    frame.writeUInt32LE(2, 5);
+    child.stdin!.write(frame);
+    expect(await done).toEqual({ code: 0, signal: null });
+  });
+
   it('at EOF on stdin, terminates every running task\'s group and exits', async () => {
     child = spawn(binary!, [], { stdio: ['pipe', 'pipe', 'inherit'] });
     const reader = frameReader(child);
@@ -168,6 +205,55 @@ describeNative('the native spawner behind runProcess', () => {
     };
     await Promise.all(Array.from({ length: 20 }, lane));
     expect(results).toEqual(Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? '0|null|' : `${i % 7}|null|task ${i}`)));
+  });
+
+  it('sends a base environment once and again only when another object is passed', async () => {
+    const spawner = new NativeSpawner(binary!);
+    const writes: Buffer[] = [];
+    const stdin = (spawner as unknown as { child: ChildProcess }).child.stdin!;
+    const write = stdin.write.bind(stdin);
+    stdin.write = ((chunk: Buffer, ...rest: never[]) => (writes.push(chunk), write(chunk, ...rest))) as typeof stdin.write;
+    const run = (baseEnv: Record<string, string>, env: Record<string, string>) => new Promise<string>((resolve) => {
+      const out: Buffer[] = [];
+      spawner.run({ argv: ['/usr/bin/env'], baseEnv, env, cwd: null }, {
+        spawned: () => undefined,
+        output: (_stream, bytes) => out.push(Buffer.from(bytes)),
+        exited: () => resolve(Buffer.concat(out).toString().split('\n').filter(Boolean).sort().join(' ')),
+        failed: resolve,
+      });
+    });
+    try {
+      const shared = { SHARED: '1', TASK: 'base' };
+      expect(await run(shared, { TASK: 'a' })).toBe('SHARED=1 TASK=a');
+      expect(await run(shared, { TASK: 'b' })).toBe('SHARED=1 TASK=b');
+      expect(await run({ OTHER: '2' }, {})).toBe('OTHER=2');
+      expect(writes.map((w) => String.fromCharCode(w[4]))).toEqual(['B', 'r', 'r', 'B', 'r']);
+    } finally {
+      await spawner.close();
+    }
+  });
+
+  it('tells a task that could not start from one whose spawner died under it', async () => {
+    const spawner = new NativeSpawner(binary!);
+    const pids: number[] = [];
+    const outcome = (argv: string[]) => new Promise<{ error: string; notStarted: boolean | undefined }>((resolve) => {
+      spawner.run({ argv, env: {}, cwd: null }, {
+        spawned: (pid) => pids.push(pid),
+        output: () => undefined,
+        exited: () => resolve({ error: 'exited', notStarted: undefined }),
+        failed: (error, notStarted) => resolve({ error, notStarted }),
+      });
+    });
+    try {
+      expect(await outcome(['/no/such/binary'])).toEqual({ error: 'cannot start "/no/such/binary": spawn /no/such/binary ENOENT', notStarted: true });
+      const running = outcome(['/bin/sleep', '30']);
+      await waitUntil(() => pids.length === 1, 5000);
+      process.kill(spawner.pid!, 'SIGKILL');
+      expect(await running).toEqual({ error: expect.stringContaining('process spawner exited'), notStarted: undefined });
+    } finally {
+      await spawner.close();
+      for (const pid of pids) process.kill(-pid, 'SIGKILL'); // left running by the killed spawner
+    }
   });
 
   it('passes binary output byte for byte, however the frames are split', async () => {

@@ -11,17 +11,25 @@ import { join } from 'node:path';
  * Frames, both ways: u32 length (little-endian; the bytes after it), u8 type, payload.
  * Integers are little-endian; strings end with NUL.
  * - worker → spawner: `R` RUN u32 id, u32 argc, u32 envc, cwd, argv…, env… ("NAME=value");
- *   `K` KILL u32 id, u32 signal (to the task's process group).
+ *   `B` BASE u32 envc, env… (the base environment of later `r` requests); `r` RUN ON BASE,
+ *   as `R` with env added to the base; `K` KILL u32 id, u32 signal (to the task's process group).
  * - spawner → worker: `S` SPAWNED u32 id, u32 pid; `E` ERROR u32 id, u32 errno, message;
  *   `O` OUT u32 id, u8 stream (1 stdout, 2 stderr), bytes; `X` EXIT u32 id, i32 code (-1:
  *   a signal ended it), u32 signal (0: none). A task's OUT frames all precede its EXIT.
  * The C file's header has the full contract.
  */
 
-/** What a task needs to start: argv[0] is looked up in `env`'s PATH when it holds no `/`. */
+/** What a task needs to start: argv[0] is looked up in its environment's PATH when it holds no `/`. */
 export interface SpawnRequest {
   argv: readonly string[];
+  /** The task's environment; with `baseEnv`, what it adds to (or replaces in) that. */
   env: Readonly<Record<string, string>>;
+  /**
+   * An environment many tasks share (the worker's). It crosses to the spawner once, and
+   * again only when another object is passed: pass the same object to save the copying,
+   * and do not change it afterwards.
+   */
+  baseEnv?: Readonly<Record<string, string>>;
   /** null = the spawner's working directory. */
   cwd: string | null;
 }
@@ -32,11 +40,16 @@ export interface SpawnListener {
   output(stream: 'stdout' | 'stderr', bytes: Buffer): void;
   /** The main process ended and its output is read (or its drain period passed). */
   exited(code: number | null, signal: NodeJS.Signals | null): void;
-  /** It did not start (`cannot start …`), or the spawner died under it. Last call. */
-  failed(error: string): void;
+  /**
+   * It did not start (`cannot start …`: `notStarted` is true, the spawner's exec failed),
+   * or the spawner died under it (it may have started). Last call.
+   */
+  failed(error: string, notStarted?: boolean): void;
 }
 
 const RUN = 0x52; // 'R'
+const RUN_ON_BASE = 0x72; // 'r'
+const BASE = 0x42; // 'B'
 const KILL = 0x4b; // 'K'
 const SPAWNED = 0x53; // 'S'
 const ERROR = 0x45; // 'E'
@@ -63,6 +76,8 @@ export class NativeSpawner {
   private nextId = 1;
   private pending: Buffer = EMPTY;
   private deadReason: string | null = null;
+  /** The base environment the spawner holds (`B`), as the object it was sent from. */
+  private sentBase: Readonly<Record<string, string>> | null = null;
   private closing = false;
   private readonly closed: Promise<void>;
 
@@ -109,21 +124,19 @@ export class NativeSpawner {
       queueMicrotask(() => listener.failed(reason));
       return id;
     }
-    const env: string[] = [];
-    for (const name in request.env) env.push(`${name}=${request.env[name]}`);
+    const base = request.baseEnv;
+    const baseEntries = base !== undefined && base !== this.sentBase ? envEntries(base) : null;
+    const env = envEntries(request.env);
     const strings = [request.cwd ?? '', ...request.argv, ...env];
-    if (strings.some((s) => s.includes('\0'))) {
-      queueMicrotask(() => listener.failed(`cannot start ${JSON.stringify(file)}: an argument or variable holds a NUL byte`));
+    if ([...strings, ...(baseEntries ?? [])].some((s) => s.includes('\0'))) {
+      queueMicrotask(() => listener.failed(`cannot start ${JSON.stringify(file)}: an argument or variable holds a NUL byte`, true));
       return id;
     }
-    const text = Buffer.from(`${strings.join('\0')}\0`);
-    const frame = Buffer.allocUnsafe(17 + text.length);
-    frame.writeUInt32LE(13 + text.length, 0);
-    frame[4] = RUN;
-    frame.writeUInt32LE(id, 5);
-    frame.writeUInt32LE(request.argv.length, 9);
-    frame.writeUInt32LE(env.length, 13);
-    text.copy(frame, 17);
+    if (baseEntries !== null) {
+      this.child.stdin!.write(frameOf(BASE, [baseEntries.length], baseEntries));
+      this.sentBase = base!;
+    }
+    const frame = frameOf(base !== undefined ? RUN_ON_BASE : RUN, [id, request.argv.length, env.length], strings);
     if (this.tasks.size === 0) this.setRef(true);
     this.tasks.set(id, { file, listener });
     this.child.stdin!.write(frame);
@@ -182,7 +195,7 @@ export class NativeSpawner {
         this.forget(id);
         const errno = buf.readUInt32LE(start + 5);
         // Node's wording (`spawn <file> ENOENT`), so both spawners give one text.
-        task.listener.failed(`cannot start ${JSON.stringify(task.file)}: spawn ${task.file} ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}`);
+        task.listener.failed(`cannot start ${JSON.stringify(task.file)}: spawn ${task.file} ${ERRNO_NAMES.get(errno) ?? `errno ${errno}`}`, true);
         return;
       }
       case EXIT: {
@@ -219,6 +232,24 @@ export class NativeSpawner {
       else h?.unref?.();
     }
   }
+}
+
+function envEntries(env: Readonly<Record<string, string>>): string[] {
+  const entries: string[] = [];
+  for (const name in env) entries.push(`${name}=${env[name]}`);
+  return entries;
+}
+
+/** A request frame: length, type, the u32 fields, then the strings, each NUL-terminated. */
+function frameOf(type: number, fields: number[], strings: string[]): Buffer {
+  const text = Buffer.from(`${strings.join('\0')}\0`);
+  const head = 5 + 4 * fields.length;
+  const frame = Buffer.allocUnsafe(head + text.length);
+  frame.writeUInt32LE(head - 4 + text.length, 0);
+  frame[4] = type;
+  fields.forEach((value, i) => frame.writeUInt32LE(value, 5 + 4 * i));
+  text.copy(frame, head);
+  return frame;
 }
 
 let shared: NativeSpawner | null = null;

@@ -172,9 +172,43 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     expect(activeProcessCount()).toBe(0);
   });
 
-  it('a shell command with a missing binary exits 127', async () => {
-    const result = await runProcess(spec('no-such-binary-swarmflow')).result;
-    expect(result.exitCode).toBe(127);
+  it('a shell command with a missing binary exits 127, with the shell\'s message', async () => {
+    for (const command of ['no-such-binary-swarmflow', 'no-such-binary-swarmflow "quoted"']) {
+      const s = spec(command);
+      const result = await runProcess(s).result;
+      expect(result).toEqual({ exitCode: 127, signal: null, timedOut: false, cancelled: false, error: null });
+      expect(s.out.lines).toEqual([{ stream: 'stderr', line: expect.stringMatching(/no-such-binary-swarmflow: not found$/) }]);
+    }
+  });
+
+  it('runs a command of literal words without the shell, as the shell would have run it', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'sf-exec-')));
+    // A program that prints its parent: the executor's process (or spawner) when run directly, sh otherwise.
+    writeFileSync(join(dir, 'sf-parent'), '#!/bin/sh\nprintf "%s %s\\n" "$(ps -o comm= -p $PPID)" "$PWD"\n');
+    chmodSync(join(dir, 'sf-parent'), 0o755);
+    const direct = spec('sf-parent', { env: { PATH: `${dir}:${process.env.PATH}` } });
+    const viaShell = spec('sf-parent; true', { env: { PATH: `${dir}:${process.env.PATH}` } });
+    const inDir = spec('./sf-parent', { cwd: dir });
+    for (const s of [direct, viaShell, inDir]) expect((await runProcess(s).result).exitCode).toBe(0);
+    const [parent, pwd] = direct.out.lines[0].line.split(' ');
+    expect(parent).not.toBe('sh');
+    expect(pwd).toBe(process.env.PWD ?? process.cwd());
+    expect(viaShell.out.lines[0].line.split(' ')[0]).toBe('sh');
+    // The shell would have exported the task's directory as PWD.
+    expect(inDir.out.lines[0].line.split(' ')[1]).toBe(dir);
+  });
+
+  it('runs a direct command that cannot be exec\'d through the shell after all: a script without #! still runs', async () => {
+    const dir = realpathSync(mkdtempSync(join(tmpdir(), 'sf-exec-')));
+    writeFileSync(join(dir, 'no-shebang'), 'echo "ran as a shell script: $1"\n');
+    chmodSync(join(dir, 'no-shebang'), 0o755);
+    writeFileSync(join(dir, 'not-executable'), '#!/bin/sh\necho never\n');
+    const script = spec('./no-shebang arg', { cwd: dir });
+    expect(await runProcess(script).result).toMatchObject({ exitCode: 0, error: null });
+    expect(script.out.lines).toEqual([{ stream: 'stdout', line: 'ran as a shell script: arg' }]);
+    const denied = spec('./not-executable', { cwd: dir });
+    expect(await runProcess(denied).result).toMatchObject({ exitCode: 126, error: null });
+    expect(denied.out.lines[0].line).toMatch(/Permission denied$/);
   });
 
   it('a timeout terminates the whole process group, grandchildren included', async () => {

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
+import { directArgv } from './direct-command';
 import { LineSplitter } from './line-splitter';
 import { nativeSpawnerPath, sharedSpawner, type NativeSpawner } from './native-spawner';
 
@@ -11,7 +12,11 @@ export type OutputStream = 'stdout' | 'stderr';
 export type KillCause = string;
 
 export interface ProcessSpec {
-  /** A string runs through `/bin/sh -c`; an array is exec'd directly (argv[0] looked up in PATH). */
+  /**
+   * A string runs through `/bin/sh -c` (one that is only literal words runs without the
+   * shell, to the same effect: see {@link directArgv}); an array is exec'd directly
+   * (argv[0] looked up in PATH).
+   */
   command: string | string[];
   /** Added to `baseEnv`; the caller passes the task's `SWARMFLOW_*` variables here. */
   env: Record<string, string>;
@@ -92,17 +97,29 @@ export function runProcess(spec: ProcessSpec): ProcessRun {
   const cwdError = spec.cwd === null ? null : checkDirectory(spec.cwd);
   if (cwdError !== null) return settledRun({ ...notStarted(), error: cwdError });
 
-  const [file, args] = typeof spec.command === 'string' ? ['/bin/sh', ['-c', spec.command]] : [spec.command[0], spec.command.slice(1)];
-  if (file === undefined || file === '') return settledRun({ ...notStarted(), error: 'empty command' });
+  const direct = typeof spec.command === 'string' ? directArgv(spec.command) : null;
+  const argv = typeof spec.command === 'string' ? direct ?? shellArgv(spec.command) : spec.command;
+  if (argv[0] === undefined || argv[0] === '') return settledRun({ ...notStarted(), error: 'empty command' });
 
   const spawner = chooseSpawner();
   if ('error' in spawner) return settledRun({ ...notStarted(), error: spawner.error });
 
   const run = new TrackedRun(spec);
   active.add(run);
-  const env = { ...(spec.baseEnv ?? inheritedEnv()), ...spec.env };
-  if (spawner.binary === null) startWithNode(run, file, args, env, spec.cwd);
-  else startWithSpawner(run, spawner.binary, [file, ...args], env, spec.cwd);
+  const baseEnv = spec.baseEnv ?? inheritedEnv();
+  // The native spawner holds the base environment: only the task's own variables cross per task.
+  const env = spawner.binary === null ? { ...baseEnv, ...spec.env } : { ...spec.env };
+  const start = (argv: readonly string[], fallback: (() => void) | null): void => {
+    if (spawner.binary === null) startWithNode(run, argv, env, spec.cwd, fallback);
+    else startWithSpawner(run, spawner.binary, argv, baseEnv, env, spec.cwd, fallback);
+  };
+  if (direct === null) {
+    start(argv, null);
+  } else {
+    // What the shell would have exported; a program that cannot start goes through the shell after all.
+    env.PWD = shellPwd(spec.cwd, env.PWD ?? baseEnv.PWD);
+    start(direct, () => start(shellArgv(spec.command as string), null));
+  }
   return run;
 }
 
@@ -128,12 +145,35 @@ function chooseSpawner(): { binary: string | null } | { error: string } {
   return { error: `${SPAWNER_VARIABLE} must be node, native or auto, got ${JSON.stringify(setting)}` };
 }
 
-function startWithNode(run: TrackedRun, file: string, args: string[], env: Record<string, string>, cwd: string | null): void {
+function shellArgv(command: string): string[] {
+  return ['/bin/sh', '-c', command];
+}
+
+/**
+ * The `PWD` the shell gives the command it runs: the inherited one when the task runs in
+ * the worker's directory (where it holds), else the physical path of the task's directory.
+ */
+function shellPwd(cwd: string | null, inherited: string | undefined): string {
+  if (cwd === null) return inherited ?? process.cwd();
+  try {
+    return realpathSync.native(cwd);
+  } catch {
+    return cwd;
+  }
+}
+
+/**
+ * @param fallback called instead of failing when the program cannot start (a direct-run
+ *   command then goes through the shell)
+ */
+function startWithNode(run: TrackedRun, argv: readonly string[], env: Record<string, string>, cwd: string | null, fallback: (() => void) | null): void {
+  const [file, ...args] = argv;
   let child: ChildProcess;
   try {
     child = spawn(file, args, { cwd: cwd ?? undefined, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   } catch (err) {
-    run.finish(null, `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
+    if (fallback !== null) fallback();
+    else run.finish(null, `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
     return;
   }
   const pid = child.pid;
@@ -153,7 +193,9 @@ function startWithNode(run: TrackedRun, file: string, args: string[], env: Recor
   let drainTimer: NodeJS.Timeout | undefined;
   child.once('error', (err) => {
     // Spawn failure (no such binary, permission denied…): no 'exit' follows.
-    if (exit === null) run.finish(null, `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
+    if (exit !== null) return;
+    if (fallback !== null && pid === undefined) fallback();
+    else run.finish(null, `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
   });
   child.once('exit', (code, signal) => {
     const ended = { code, signal };
@@ -175,7 +217,10 @@ function startWithNode(run: TrackedRun, file: string, args: string[], env: Recor
   if (pid !== undefined) run.started(pid);
 }
 
-function startWithSpawner(run: TrackedRun, binary: string, argv: string[], env: Record<string, string>, cwd: string | null): void {
+function startWithSpawner(
+  run: TrackedRun, binary: string, argv: readonly string[], baseEnv: Readonly<Record<string, string>>, env: Record<string, string>,
+  cwd: string | null, fallback: (() => void) | null,
+): void {
   let spawner: NativeSpawner;
   try {
     spawner = sharedSpawner(binary);
@@ -185,14 +230,18 @@ function startWithSpawner(run: TrackedRun, binary: string, argv: string[], env: 
   }
   // The spawner's own SIGKILL of the group's leftovers and its drain period (the same
   // PIPE_DRAIN_MS) come before `exited`.
-  const id = spawner.run({ argv, env, cwd }, {
+  const id = spawner.run({ argv, baseEnv, env, cwd }, {
     spawned: (pid) => run.started(pid),
     output: (stream, bytes) => run.output(stream, bytes),
     exited: (code, signal) => {
       run.mainExited();
       run.finish({ code, signal }, null);
     },
-    failed: (error) => run.finish(null, error),
+    failed: (error, notStarted) => {
+      // Only when exec failed: a spawner that died under the task may have left it running.
+      if (fallback !== null && notStarted === true) fallback();
+      else run.finish(null, error);
+    },
   });
   run.signalGroup = (signal) => spawner.kill(id, signal);
 }
