@@ -5,6 +5,7 @@ import type { ClusterKey } from '@swarmflow/secrets';
 import { DagProcessor } from './dag-processor/dag-processor';
 import { TaskLogsHandler } from './handlers/task-logs.handler';
 import { SchedulerRunner, type SchedulerLogger } from './services/scheduler-runner';
+import { DEFAULT_SCHEDULING_OPTIONS } from './services/scheduling.service';
 
 export interface SchedulerParts {
   dagsFolder: string;
@@ -13,6 +14,8 @@ export interface SchedulerParts {
   tickMs: number;
   heartbeatTimeoutMs: number;
   dispatchBatch?: number;
+  /** See SchedulingOptions.dispatchSlice (default 256). */
+  dispatchSlice?: number;
   /** See SchedulingOptions.outboxSweepAgeMs (default 10 s). */
   outboxSweepAgeMs?: number;
   /** Encrypts the plain variables container tasks mount; null = only secret variables can be mounted. */
@@ -34,7 +37,7 @@ export class Scheduler {
     this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs }, repos.dags);
     this.runner = new SchedulerRunner(repos, broker, logger, {
       tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
-      outboxSweepAgeMs: parts.outboxSweepAgeMs ?? 10_000,
+      dispatchSlice: parts.dispatchSlice ?? DEFAULT_SCHEDULING_OPTIONS.dispatchSlice, outboxSweepAgeMs: parts.outboxSweepAgeMs ?? 10_000,
     }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
   }

@@ -9,7 +9,7 @@ export {
   BUILTIN_TASK_DEFAULTS, BUILTIN_DOCKER_DEFAULTS,
 } from './dag/validate-dag';
 export { graphOf, downstreamOf, descendantsOf, findCycle, type DagGraph } from './dag/graph';
-export { planRun, runOutcome, type PlannedTransition, type TaskStates } from './dag/plan';
+export { planRun, runOutcome, type OutcomeCursor, type PlannedTransition, type TaskStates } from './dag/plan';
 export * from './state/states';
 export { NEXT, canTransition, decideTransition, assertTransition } from './state/state-machine';
 export * from './messages/messages';

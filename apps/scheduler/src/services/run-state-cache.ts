@@ -1,9 +1,12 @@
+import type { OutcomeCursor } from '@swarmflow/core';
 import type { RunTaskState, TiTransition } from '@swarmflow/persistence';
 
 /** A run's task states, by task id. */
 export interface RunStates {
   tis: RunTaskState[];
   byTask: ReadonlyMap<string, RunTaskState>;
+  /** Where the last evaluation found an unfinished task (`runOutcome`): kept while the states are. */
+  outcomeCursor: OutcomeCursor;
 }
 
 interface Entry extends RunStates {
@@ -49,7 +52,7 @@ export class RunStateCache {
   put(pk: number, seq: number, tis: RunTaskState[]): RunStates {
     this.runs.delete(pk);
     if (this.runs.size >= this.max) this.runs.delete(this.runs.keys().next().value as number);
-    const entry = { seq, tis, byId: new Map(tis.map((t) => [t.id, t])), byTask: byTask(tis) };
+    const entry = { seq, tis, byId: new Map(tis.map((t) => [t.id, t])), byTask: byTask(tis), outcomeCursor: { index: 0 } };
     this.runs.set(pk, entry);
     return entry;
   }

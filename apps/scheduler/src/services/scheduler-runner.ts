@@ -40,6 +40,8 @@ export class SchedulerRunner {
   private listeningSince = 0;
   /** Buffered events other than `task.started`: the ones worth an iteration now. */
   private actionable = 0;
+  /** The last iteration stopped dispatching at its slice: the next one comes at once and dispatches. */
+  private moreToDispatch = false;
   private loopDone: Promise<void> = Promise.resolve();
   private lastTick = 0;
   private lastSweep = 0;
@@ -123,7 +125,7 @@ export class SchedulerRunner {
       this.nudged = false;
       // A batch of only `task.started` events changes nothing that could dispatch work: it
       // waits (unacked) for the next event that can, or for the tick, and is applied then.
-      if (!tick && this.actionable === 0) {
+      if (!tick && this.actionable === 0 && !this.moreToDispatch) {
         await this.sleep(this.options.tickMs - (now.getTime() - this.lastTick));
         continue;
       }
@@ -135,7 +137,7 @@ export class SchedulerRunner {
       let result: IterationResult;
       try {
         const expireWorkers = now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
-        result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers);
+        result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers, this.moreToDispatch);
       } catch (err) {
         // Rolled back: nothing was applied, so the same events can simply be applied again.
         this.published.push(...published);
@@ -154,6 +156,7 @@ export class SchedulerRunner {
       failures = 0;
       races = 0;
       this.iterations++;
+      this.moreToDispatch = result.moreToDispatch;
       for (const { msg } of batch) settle(() => msg.ack());
       // Not awaited: the next iteration need not wait for RabbitMQ's confirms (a hop of a
       // chain did, ~1 ms). Confirmed ids are deleted by a later iteration.

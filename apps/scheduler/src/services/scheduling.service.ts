@@ -22,6 +22,12 @@ export interface SchedulingOptions {
   /** Scheduled task instances considered per dispatch. */
   dispatchBatch: number;
   /**
+   * Task instances queued per iteration at most. The rest wait for the next iteration,
+   * which follows at once: the first messages of a wide run go out (and its tasks start)
+   * while the scheduler still queues the others, instead of after all of them are written.
+   */
+  dispatchSlice: number;
+  /**
    * Outbox rows older than this are published by the recovery sweep (what a crash between
    * commit and publish left); younger ones belong to a scheduler about to publish them.
    */
@@ -32,8 +38,11 @@ export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
   tickMs: 1000,
   heartbeatTimeoutMs: 30_000,
   dispatchBatch: 2048,
+  dispatchSlice: 256,
   outboxSweepAgeMs: 10_000,
 };
+
+const NOTHING_QUEUED = { queued: 0, more: false } as const;
 
 /** A try started less than this before a heartbeat that does not list it may simply be newer than the heartbeat. */
 const HEARTBEAT_GRACE_MS = 2000;
@@ -104,6 +113,8 @@ export interface IterationResult {
   outbox: { id: number; message: OutboxMessage }[];
   eventsApplied: number;
   dispatched: number;
+  /** Dispatch stopped at `dispatchSlice`: more may be ready, and the next iteration should come now. */
+  moreToDispatch: boolean;
 }
 
 /**
@@ -142,11 +153,15 @@ export class SchedulingService {
    *   (saves a statement per publish; the sweep ignores rows younger than 10 s anyway).
    * @param expireWorkers false until the caller has heard events for a whole heartbeat
    *   timeout: after a scheduler restart or a broker outage every heartbeat looks old.
+   * @param dispatchDue dispatch even if nothing freed a slot or scheduled a task (the last
+   *   iteration stopped at its slice)
    */
-  async iterate(events: WorkerEvent[], now: Date, tick: boolean, published: number[] = [], expireWorkers = true): Promise<IterationResult> {
-    if (!tick && this.canDecideFromMemory(events)) {
+  async iterate(
+    events: WorkerEvent[], now: Date, tick: boolean, published: number[] = [], expireWorkers = true, dispatchDue = false,
+  ): Promise<IterationResult> {
+    if (!tick && this.canDecideFromMemory(events, dispatchDue)) {
       try {
-        const result = await this.iterateFromMemory(events, now, published);
+        const result = await this.iterateFromMemory(events, now, published, dispatchDue);
         if (result) return result;
       } catch (err) {
         // NeedsDatabase: given up before sending anything, and nothing remembered was changed.
@@ -159,21 +174,21 @@ export class SchedulingService {
         }
       }
     }
-    return this.iterateFromDatabase(events, now, tick, published, expireWorkers);
+    return this.iterateFromDatabase(events, now, tick, published, expireWorkers, dispatchDue);
   }
 
   /**
    * Whether an iteration may decide on what this scheduler remembers, without reading:
    * only task events of instances it wrote last, with its view of dispatch still whole.
    */
-  private canDecideFromMemory(events: WorkerEvent[]): boolean {
+  private canDecideFromMemory(events: WorkerEvent[], dispatchDue: boolean): boolean {
     if (this.fromMemoryPausedFor > 0) {
       this.fromMemoryPausedFor--;
       return false;
     }
     const known = this.known;
     // Pools and workers (re-read every tick) are needed only if something is dispatched: dispatch asks for them then.
-    return known !== null && known.complete && events.length > 0 &&
+    return known !== null && known.complete && (events.length > 0 || dispatchDue) &&
       events.every((e) => e.type !== 'worker.heartbeat' && known.row(e.tiId) !== undefined);
   }
 
@@ -186,13 +201,13 @@ export class SchedulingService {
    * would need a read (a run not cached, a variable, a run that ends) gives up the same
    * way ({@link NeedsDatabase}), before anything is sent. Null when nothing is to be written.
    */
-  private async iterateFromMemory(events: WorkerEvent[], now: Date, published: number[]): Promise<IterationResult | null> {
+  private async iterateFromMemory(events: WorkerEvent[], now: Date, published: number[], dispatchDue: boolean): Promise<IterationResult | null> {
     const known = this.known!;
     const noReads: Queryable = {
       query: () => Promise.reject(new NeedsDatabase()),
       queryMany: () => Promise.reject(new NeedsDatabase()),
     };
-    const work: Work = { touched: new Set(), dispatch: false, writes: new PendingWrites(), logs: [] };
+    const work: Work = { touched: new Set(), dispatch: dispatchDue, writes: new PendingWrites(), logs: [] };
     const tis = [...new Set(events.map((e) => (e as { tiId: number }).tiId))].map((id) => known.row(id)!);
     const eventsApplied = await this.applyEvents(events, tis, now, noReads, work);
     const evaluated: EvaluatedRun[] = [];
@@ -204,7 +219,7 @@ export class SchedulingService {
       evaluated.push({ run: facts.run, needsEval: false, tiSeq: seq, states, fromCache: true, ended: false });
     }
     if (await this.evaluateRuns(evaluated, now, noReads, work.writes)) work.dispatch = true;
-    const dispatched = work.dispatch ? await this.dispatch(now, noReads, work.writes, known.view()) : 0;
+    const { queued: dispatched, more: moreToDispatch } = work.dispatch ? await this.dispatch(now, noReads, work.writes, known.view()) : NOTHING_QUEUED;
     if (work.writes.size === 0) return null;
     const bumped = this.runsToBump(evaluated, work.writes);
     // The runs it evaluated, locked first as the database path does (a clear locks the run, then its task instances).
@@ -217,7 +232,7 @@ export class SchedulingService {
     const written = await this.write(work.writes, now, oneTrip, { bumped, logs: work.logs, epoch: known.epoch });
     this.afterCommit({ transitions: work.writes.transitions(), bumped, ended: [], viewRead: null, epoch: written.epoch });
     this.stats.fromMemory++;
-    return { outbox: written.outbox, eventsApplied, dispatched };
+    return { outbox: written.outbox, eventsApplied, dispatched, moreToDispatch };
   }
 
   /** The scheduling lock (one iteration at a time across HA schedulers) and the deletion of published outbox rows. */
@@ -242,7 +257,7 @@ export class SchedulingService {
 
   /** Reads what it needs in the transaction, decides, writes and commits. */
   private async iterateFromDatabase(
-    events: WorkerEvent[], now: Date, tick: boolean, published: number[], expireWorkers: boolean,
+    events: WorkerEvent[], now: Date, tick: boolean, published: number[], expireWorkers: boolean, dispatchDue: boolean,
   ): Promise<IterationResult> {
     // One scheduling iteration at a time across HA schedulers (the lock, taken with BEGIN):
     // dispatch counts pool slots and concurrency, which needs a single writer; it also keeps
@@ -262,7 +277,7 @@ export class SchedulingService {
     if (readAhead) prelude.push(this.repos.tis.dispatchViewSql(this.options.dispatchBatch));
     let committed: Committed | null = null;
     const result = await this.repos.db.transaction(async (tx, results) => {
-      const work: Work = { touched: new Set(), dispatch: tick, writes: new PendingWrites(), logs: [] };
+      const work: Work = { touched: new Set(), dispatch: tick || dispatchDue, writes: new PendingWrites(), logs: [] };
       if (tick) {
         this.pools = null;
         this.liveWorkers = null;
@@ -295,7 +310,7 @@ export class SchedulingService {
       if (work.dispatch && !view) view = await this.repos.tis.dispatchView(this.options.dispatchBatch, tx);
       // What was read, before dispatch counts its decisions into the view.
       const viewRead = view && copyView(view);
-      const dispatched = work.dispatch ? await this.dispatch(now, tx, work.writes, view!) : 0;
+      const { queued: dispatched, more: moreToDispatch } = work.dispatch ? await this.dispatch(now, tx, work.writes, view!) : NOTHING_QUEUED;
       // Every evaluated run this iteration changes gets its counter raised: other schedulers' caches of it go stale.
       const bumped = this.runsToBump(evaluated, work.writes);
       const written = await this.write(work.writes, now, tx, { bumped, logs: work.logs, epoch: null });
@@ -303,7 +318,7 @@ export class SchedulingService {
         transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk),
         viewRead, epoch: written.epoch,
       };
-      return { outbox: written.outbox, eventsApplied, dispatched };
+      return { outbox: written.outbox, eventsApplied, dispatched, moreToDispatch };
     }, prelude.join('; ')).catch((err: unknown) => {
       this.forgetAll();
       throw err;
@@ -324,7 +339,7 @@ export class SchedulingService {
         if (!states) throw new Error(`task states of run ${l.run.pk} are neither read nor cached at ti_seq ${l.tiSeq}`);
         return { run: l.run, needsEval: l.needsEval, tiSeq: l.tiSeq, states, fromCache: true, ended: false };
       }
-      const states = l.run.state === 'running' ? this.runStates.put(l.run.pk, l.tiSeq, l.tis) : { tis: l.tis, byTask: byTask(l.tis) };
+      const states = l.run.state === 'running' ? this.runStates.put(l.run.pk, l.tiSeq, l.tis) : { tis: l.tis, byTask: byTask(l.tis), outcomeCursor: { index: 0 } };
       return { run: l.run, needsEval: l.needsEval, tiSeq: l.tiSeq, states, fromCache: false, ended: false };
     });
   }
@@ -577,7 +592,7 @@ export class SchedulingService {
       else changedByRun.set(t.after.runPk, [t.after.taskId]);
     }
     for (const evaluated of locked) {
-      const { run, states: { byTask } } = evaluated;
+      const { run, states: { byTask, outcomeCursor } } = evaluated;
       if (run.state !== 'running') continue;
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       // The states as this iteration leaves them: the database's, plus what it decided so far.
@@ -612,7 +627,7 @@ export class SchedulingService {
         planned.set(p.taskId, p.to);
         scheduled ||= !ended;
       }
-      const outcome = runOutcome(dag, states);
+      const outcome = runOutcome(dag, states, outcomeCursor);
       if (outcome !== 'running') {
         await this.repos.runs.setState(run.pk, outcome, now, tx);
         evaluated.ended = true;
@@ -627,13 +642,14 @@ export class SchedulingService {
   /**
    * Moves scheduled task instances to queued by priority, within pool slots and each
    * DAG's max_active_tasks, with their task messages for the outbox. Sees this
-   * iteration's decisions: instances it scheduled, slots it freed. Returns how many it queued.
+   * iteration's decisions: instances it scheduled, slots it freed. Returns how many it
+   * queued, and whether it stopped at `dispatchSlice` with candidates left.
    */
-  private async dispatch(now: Date, tx: Queryable, writes: PendingWrites, view: DispatchView): Promise<number> {
+  private async dispatch(now: Date, tx: Queryable, writes: PendingWrites, view: DispatchView): Promise<{ queued: number; more: boolean }> {
     const fresh = writes.inState('scheduled');
     const candidates = [...view.candidates.filter((c) => !writes.current(c.id)), ...fresh]
       .sort((a, b) => b.priority - a.priority || a.id - b.id);
-    if (candidates.length === 0) return 0;
+    if (candidates.length === 0) return NOTHING_QUEUED;
     const { poolSlots, perDag } = view;
     for (const ti of writes.freed()) {
       poolSlots.set(ti.pool, (poolSlots.get(ti.pool) ?? 0) - ti.poolSlots);
@@ -646,6 +662,7 @@ export class SchedulingService {
     const variables = new Map(keys.length ? (await this.repos.variables.many(keys, tx)).map((v) => [v.key, v]) : []);
     let queuedCount = 0;
     for (const ti of candidates) {
+      if (queuedCount >= this.options.dispatchSlice) return { queued: queuedCount, more: true };
       const f = facts.get(ti.runPk);
       const task = f && taskOf(f.dag, ti.taskId);
       if (!f || !task) continue;
@@ -683,7 +700,7 @@ export class SchedulingService {
       perDag.set(ti.dagId, active + 1);
       queuedCount++;
     }
-    return queuedCount;
+    return { queued: queuedCount, more: false };
   }
 }
 

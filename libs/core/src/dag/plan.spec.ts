@@ -143,6 +143,32 @@ describe('runOutcome', () => {
     const dag = build([t('work'), t('report', ['work'], 'all_done')]);
     expect(runOutcome(dag, states({ work: 'failed', report: 'success' }))).toBe('success');
   });
+
+  it('gives the same answers with a cursor, and moves it to the unfinished task it found', () => {
+    const names = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const all: TiState[] = ['none', 'scheduled', 'queued', 'running', 'up_for_retry', 'success', 'failed', 'skipped', 'upstream_failed'];
+    const cursor = { index: 0 };
+    let seed = 7;
+    const next = (k: number) => ((seed = (seed * 1103515245 + 12345) % 2147483648), seed % k);
+    for (let round = 0; round < 2000; round++) {
+      const s = states(Object.fromEntries(names.map((n) => [n, next(3) === 0 ? all[next(5)] : all[5 + next(4)]])));
+      const outcome = runOutcome(diamond, s, cursor);
+      expect(outcome).toBe(runOutcome(diamond, s));
+      if (outcome === 'running') expect(['success', 'failed', 'skipped', 'upstream_failed']).not.toContain(s.get(diamond.tasks[cursor.index].id));
+    }
+  });
+
+  it('looks at one task when the one under the cursor is still unfinished', () => {
+    const wide = build(Array.from({ length: 1000 }, (_, i) => t(`t${i}`)));
+    const held = new Map(wide.tasks.map((task, i) => [task.id, (i < 900 ? 'success' : 'running') as TiState]));
+    const cursor = { index: 0 };
+    expect(runOutcome(wide, held, cursor)).toBe('running');
+    expect(cursor.index).toBe(900);
+    let lookups = 0;
+    const counting = { get: (id: string) => ((lookups += 1), held.get(id)) };
+    expect(runOutcome(wide, counting, cursor)).toBe('running');
+    expect(lookups).toBe(1);
+  });
 });
 
 describe('downstreamOf / descendantsOf', () => {

@@ -1,0 +1,46 @@
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { Stack } from './test-support/stack';
+
+// t1..t3 come first by id; they run for seconds, the others end at once.
+const WIDE = `
+id: sliced
+tasks:
+${[1, 2, 3].map((i) => `  t${i}: { shell: "sleep 4" }`).join('\n')}
+${[4, 5, 6, 7, 8].map((i) => `  t${i}: { shell: "true" }`).join('\n')}
+`;
+
+describeWithPostgres('dispatch in slices (Postgres, in-memory broker)', () => {
+  let testDb: TestDatabase;
+  let stack: Stack;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    stack = new Stack({
+      databaseUrl: testDb.url,
+      dagFiles: { 'wide.yaml': WIDE },
+      workers: [{ concurrency: 8 }],
+      // No tick comes during the test: only events, and the slice's own wake-up, drive iterations.
+      scheduler: { dispatchSlice: 3, tickMs: 60_000 },
+    });
+    await stack.start();
+  }, 60_000);
+
+  afterAll(async () => {
+    await stack?.stop();
+    await testDb?.drop();
+  });
+
+  it('queues at most a slice per iteration, and the next iteration follows at once', async () => {
+    const run = await stack.trigger('sliced');
+    const { state, tis } = await stack.waitForRun(run, 30_000);
+    expect(state).toBe('success');
+    const all = [...tis.values()];
+    // Each iteration stamps the instances it queued with its own time: one slice, one stamp.
+    const slices = new Map<number, string[]>();
+    for (const ti of all) slices.set(ti.queuedAt!.getTime(), [...(slices.get(ti.queuedAt!.getTime()) ?? []), ti.taskId]);
+    expect([...slices.values()].map((ids) => ids.sort())).toEqual([['t1', 't2', 't3'], ['t4', 't5', 't6'], ['t7', 't8']]);
+    // The later slices did not wait for an event (t1..t3 end only after 4 s) nor for a tick.
+    const firstLongEnd = Math.min(...['t1', 't2', 't3'].map((id) => tis.get(id)!.endedAt!.getTime()));
+    for (const id of ['t4', 't5', 't6', 't7', 't8']) expect(tis.get(id)!.endedAt!.getTime()).toBeLessThan(firstLongEnd);
+  }, 40_000);
+});
