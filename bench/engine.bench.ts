@@ -10,7 +10,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import * as inspector from 'node:inspector/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as amqp from 'amqplib';
@@ -39,6 +40,8 @@ const POLL_MS = 20;
 interface BenchOptions {
   wide: number;
   chain: number;
+  /** Tasks of the unreported warm-up run (BENCH_WARMUP, at least 2 × slots). */
+  warmup: number;
   workers: number;
   concurrency: number;
   /** Scheduler tick (the Stack's default, 200 ms, unless BENCH_TICK_MS). */
@@ -65,6 +68,7 @@ function readOptions(): BenchOptions {
   return {
     wide: intEnv('BENCH_WIDE', 2000, 1),
     chain: intEnv('BENCH_CHAIN', 200, 1),
+    warmup: intEnv('BENCH_WARMUP', 1000, 0),
     workers: intEnv('BENCH_WORKERS', 2, 1),
     concurrency: intEnv('BENCH_CONCURRENCY', 4, 1),
     tickMs: intEnv('BENCH_TICK_MS', 200, 10),
@@ -193,6 +197,7 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
   profiler?.reset();
   const decided = stack.scheduler.runner.decisions;
   const cpuBefore = cpu?.();
+  const stopProfile = await startCpuProfile(name);
   const t0 = performance.now();
   const triggeredAt = Date.now();
   const run: DagRun = await stack.trigger(dagId);
@@ -204,12 +209,22 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
     state = (await stack.repos.runs.get(run.dagId, run.runId))?.state ?? 'missing';
   }
   const wallMs = performance.now() - t0;
+  await stopProfile();
   const after = stack.scheduler.runner.decisions;
   console.log(`[${name}] scheduler iterations: ${after.fromMemory - decided.fromMemory} decided from memory (one round trip), ` +
     `${after.fromDatabase - decided.fromDatabase} read the database`);
   profiler?.report(name, wallMs);
   if (cpu && cpuBefore) printCpu(name, cpuBefore, cpu(), wallMs / 1000);
   const tis = await stack.repos.tis.forRuns([run.pk]);
+  if (process.env.BENCH_TIMELINE === '1') {
+    const bucket = (d: Date | null) => (d ? Math.floor((d.getTime() - triggeredAt) / 250) : -1);
+    const count = (f: (t: TaskInstance) => Date | null) => {
+      const c: number[] = [];
+      for (const t of tis) { const b = bucket(f(t)); if (b >= 0) c[b] = (c[b] ?? 0) + 1; }
+      return Array.from(c, (x) => x ?? 0).join(' ');
+    };
+    console.log(`[${name}] per 250 ms: queued ${count((t) => t.queuedAt)}\n  started ${count((t) => t.startedAt)}\n  ended ${count((t) => t.endedAt)}`);
+  }
   if (state !== 'success') throw new RunFailedError(name, run, tis);
   const ms = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : NaN);
   const firstQueued = Math.min(...tis.map((t) => t.queuedAt?.getTime() ?? Infinity));
@@ -221,6 +236,28 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
     taskRunMs: tis.reduce((sum, t) => sum + ms(t.startedAt, t.endedAt), 0),
     latencies: tis.map((t) => ms(t.queuedAt, t.startedAt)).sort((a, b) => a - b),
     hop: name === 'chain' ? hopBreakdown(tis) : undefined,
+  };
+}
+
+/**
+ * With BENCH_SCHEDULER_CPU_PROFILE=<dir>: a V8 CPU profile of this process (the scheduler)
+ * over one measured run, written to <dir>/scheduler-<name>.cpuprofile (open it in Chrome's
+ * DevTools). Returns the function that stops and writes it.
+ */
+async function startCpuProfile(name: string): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_SCHEDULER_CPU_PROFILE;
+  if (!dir) return async () => undefined;
+  const session = new inspector.Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return async () => {
+    const { profile } = await session.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `scheduler-${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    session.disconnect();
+    console.log(`[${name}] scheduler CPU profile: ${file}`);
   };
 }
 
@@ -246,7 +283,7 @@ class RunFailedError extends Error {
   }
 }
 
-// --- CPU per component (profile mode, Linux /proc) -------------------------------------
+// --- CPU per component (Linux /proc; read before and after each run) -------------------------------------
 
 const CLK_TCK = 100;
 
@@ -344,7 +381,8 @@ async function main(): Promise<number> {
     stack = new Stack({
       databaseUrl: testDb.url,
       dagFiles: {
-        'bench_warmup.yaml': wideDag('bench_warmup', 2 * slots),
+        'bench_warmup.yaml': wideDag('bench_warmup', Math.max(opts.warmup, 2 * slots)),
+        'bench_warmup_chain.yaml': chainDag('bench_warmup_chain', 20),
         'bench_wide.yaml': wideDag('bench_wide', opts.wide),
         'bench_chain.yaml': chainDag('bench_chain', opts.chain),
       },
@@ -370,12 +408,17 @@ async function main(): Promise<number> {
     console.log(`  1 scheduler (this process, tick ${opts.tickMs} ms) + ${opts.workers} worker process(es) × ${opts.concurrency} slots: ${worker.label}`);
 
     const profiler = opts.profile ? installProfiler() : null;
-    await measure(stack, 'warm-up', 'bench_warmup', opts.timeoutMs, null);
+    // Long-running processes: measure them after V8 has compiled their hot paths, not while it does.
+    const warm = await measure(stack, 'warm-up', 'bench_warmup', opts.timeoutMs, null);
+    await measure(stack, 'warm-up chain', 'bench_warmup_chain', opts.timeoutMs, null);
+    // What the warm-up churned is vacuumed now, not by autovacuum inside a measured run.
+    await stack.repos.db.query('VACUUM ANALYZE');
+    console.log(`  warm-up (not reported): ${warm.tasks} independent tasks in ${warm.wallS.toFixed(2)} s, then a chain of 20; then VACUUM ANALYZE`);
     const results: RunResult[] = [];
     for (const [name, dagId] of [['wide', 'bench_wide'], ['chain', 'bench_chain']] as const) {
       if (!opts.only.includes(name)) continue;
       if (interrupted) throw new Error('interrupted');
-      const cpu = opts.profile ? () => cpuSnapshot(workers.map((w) => w.child.pid!), testDb!.name) : undefined;
+      const cpu = () => cpuSnapshot(workers.map((w) => w.child.pid!), testDb!.name);
       results.push(await measure(stack, name, dagId, opts.timeoutMs, profiler, cpu));
     }
     printResults(results, opts);
