@@ -46,6 +46,8 @@ interface BenchOptions {
   concurrency: number;
   /** Scheduler tick (the Stack's default, 200 ms, unless BENCH_TICK_MS). */
   tickMs: number;
+  /** The scheduler's eventCoalesceMs (its default unless BENCH_COALESCE_MS). */
+  coalesceMs: number | undefined;
   timeoutMs: number;
   /** Instrument the scheduler (bench/profile.ts) and run bench/worker-probe.ts as the worker. */
   profile: boolean;
@@ -72,6 +74,7 @@ function readOptions(): BenchOptions {
     workers: intEnv('BENCH_WORKERS', 2, 1),
     concurrency: intEnv('BENCH_CONCURRENCY', 4, 1),
     tickMs: intEnv('BENCH_TICK_MS', 200, 10),
+    coalesceMs: process.env.BENCH_COALESCE_MS === undefined ? undefined : intEnv('BENCH_COALESCE_MS', 5, 0),
     timeoutMs: intEnv('BENCH_TIMEOUT_S', 600, 1) * 1000,
     profile: process.env.BENCH_PROFILE === '1',
     only: onlyEnv(),
@@ -196,6 +199,7 @@ function percentile(sorted: number[], p: number): number {
 async function measure(stack: Stack, name: string, dagId: string, timeoutMs: number, profiler: Profiler | null, cpu?: () => Record<string, number>): Promise<RunResult> {
   profiler?.reset();
   const decided = stack.scheduler.runner.decisions;
+  const heldBefore = stack.scheduler.runner.held;
   const cpuBefore = cpu?.();
   const stopProfile = await startCpuProfile(name);
   const t0 = performance.now();
@@ -212,7 +216,7 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
   await stopProfile();
   const after = stack.scheduler.runner.decisions;
   console.log(`[${name}] scheduler iterations: ${after.fromMemory - decided.fromMemory} decided from memory (one round trip), ` +
-    `${after.fromDatabase - decided.fromDatabase} read the database`);
+    `${after.fromDatabase - decided.fromDatabase} read the database; ${stack.scheduler.runner.held - heldBefore} first waited for more events`);
   profiler?.report(name, wallMs);
   if (cpu && cpuBefore) printCpu(name, cpuBefore, cpu(), wallMs / 1000);
   const tis = await stack.repos.tis.forRuns([run.pk]);
@@ -388,7 +392,7 @@ async function main(): Promise<number> {
       },
       makeBroker: brokerOf,
       workers: [],
-      scheduler: { tickMs: opts.tickMs },
+      scheduler: { tickMs: opts.tickMs, eventCoalesceMs: opts.coalesceMs },
     });
     await stack.start();
     const errors = await stack.repos.dags.importErrors();

@@ -183,7 +183,7 @@ export function registerServerCommands(program: Command): void {
     .description('run a scheduler (DAG processor, scheduling loop, log sink) against PostgreSQL and RabbitMQ; several may run at once')
     .option('--dags <folder>', 'DAGs folder (default: $SWARMFLOW_DAGS_FOLDER or ./dags)')
     .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX,\n' +
-      'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_HEARTBEAT_TIMEOUT (30s), SWARMFLOW_SCHEDULER_TICK (1s)')
+      'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_HEARTBEAT_TIMEOUT (30s), SWARMFLOW_SCHEDULER_TICK (1s), SWARMFLOW_EVENT_COALESCE (5ms)')
     .action(async (opts: { dags?: string }) => {
       try {
         const config = schedulerConfigFromEnv(opts.dags ? { ...process.env, SWARMFLOW_DAGS_FOLDER: opts.dags } : process.env);

@@ -9,6 +9,8 @@ export interface SchedulerConfig {
   dagFileTimeoutMs: number;
   tickMs: number;
   heartbeatTimeoutMs: number;
+  /** SchedulingOptions.eventCoalesceMs: how long an iteration may wait for more tasks' ends under load. */
+  eventCoalesceMs: number;
 }
 
 /** Raised at boot for a bad environment; names the variable and the fix. */
@@ -43,5 +45,6 @@ export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sc
     dagFileTimeoutMs: duration(env, 'SWARMFLOW_DAG_FILE_TIMEOUT', '30s'),
     tickMs: duration(env, 'SWARMFLOW_SCHEDULER_TICK', '1s'),
     heartbeatTimeoutMs: duration(env, 'SWARMFLOW_HEARTBEAT_TIMEOUT', '30s'),
+    eventCoalesceMs: duration(env, 'SWARMFLOW_EVENT_COALESCE', '5ms'),
   };
 }

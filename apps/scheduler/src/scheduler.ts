@@ -18,6 +18,8 @@ export interface SchedulerParts {
   dispatchSlice?: number;
   /** See SchedulingOptions.outboxSweepAgeMs (default 10 s). */
   outboxSweepAgeMs?: number;
+  /** See SchedulingOptions.eventCoalesceMs (default 5 ms). */
+  eventCoalesceMs?: number;
   /** Encrypts the plain variables container tasks mount; null = only secret variables can be mounted. */
   clusterKey?: ClusterKey | null;
 }
@@ -38,6 +40,7 @@ export class Scheduler {
     this.runner = new SchedulerRunner(repos, broker, logger, {
       tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
       dispatchSlice: parts.dispatchSlice ?? DEFAULT_SCHEDULING_OPTIONS.dispatchSlice, outboxSweepAgeMs: parts.outboxSweepAgeMs ?? 10_000,
+      eventCoalesceMs: parts.eventCoalesceMs ?? DEFAULT_SCHEDULING_OPTIONS.eventCoalesceMs,
     }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
   }

@@ -1,5 +1,5 @@
 import type { WorkerEvent } from '@swarmflow/core';
-import { EVENTS_QUEUE, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
+import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
@@ -52,8 +52,17 @@ export class SchedulerRunner {
   private readonly publishing = new Set<Promise<void>>();
   /** Their outbox ids: the sweep leaves them alone (a broker outage holds them past its age). */
   private readonly inFlight = new Set<number>();
+  /** Task messages this scheduler published whose `task.finished` it has not seen: events still to come. */
+  private unfinished = 0;
+  /** When the latest `task.finished` arrived, and how long after the one before it. */
+  private lastFinishAt = -Infinity;
+  private finishGapMs = Infinity;
+  /** The loop waits for more events before an iteration ({@link holdForEvents}). */
+  private holding = false;
   /** Iterations completed; tests and the benchmark wait on it. */
   iterations = 0;
+  /** Iterations that first waited for more events; tests and the benchmark read it. */
+  held = 0;
 
   /** Iterations decided from memory in one round trip, and by reading the database; from-memory writes refused as stale. */
   get decisions(): { fromMemory: number; fromDatabase: number; memoryStale: number } {
@@ -110,9 +119,37 @@ export class SchedulerRunner {
       return;
     }
     this.buffer.push({ event: parsed.event, msg });
+    if (parsed.event.type === 'task.finished') {
+      if (this.unfinished > 0) this.unfinished--;
+      const at = performance.now();
+      this.finishGapMs = at - this.lastFinishAt;
+      this.lastFinishAt = at;
+    }
     if (parsed.event.type !== 'task.started') {
       this.actionable++;
-      this.wake?.();
+      if (!this.holding || this.unfinished === 0) this.wake?.();
+    }
+  }
+
+  /**
+   * Whether an iteration for events should first wait for more: only while tasks' ends
+   * stream in (the latest came within `eventCoalesceMs` of the one before, and of now) and
+   * more are due.
+   * A chain's hop has nothing else due, and a long task's end comes alone: neither waits.
+   */
+  private worthHolding(): boolean {
+    const ms = this.options.eventCoalesceMs;
+    return ms > 0 && this.unfinished > 0 && this.finishGapMs < ms && performance.now() - this.lastFinishAt < ms;
+  }
+
+  /** Waits `eventCoalesceMs`, or less if every due event arrives first (or on stop and nudge). */
+  private async holdForEvents(): Promise<void> {
+    this.holding = true;
+    this.held++;
+    try {
+      await this.sleep(this.options.eventCoalesceMs);
+    } finally {
+      this.holding = false;
     }
   }
 
@@ -120,7 +157,7 @@ export class SchedulerRunner {
     let failures = 0;
     let races = 0;
     while (this.running) {
-      const now = this.clock();
+      let now = this.clock();
       const tick = this.nudged || now.getTime() - this.lastTick >= this.options.tickMs;
       this.nudged = false;
       // A batch of only `task.started` events changes nothing that could dispatch work: it
@@ -128,6 +165,11 @@ export class SchedulerRunner {
       if (!tick && this.actionable === 0 && !this.moreToDispatch) {
         await this.sleep(this.options.tickMs - (now.getTime() - this.lastTick));
         continue;
+      }
+      if (!tick && !this.moreToDispatch && this.worthHolding()) {
+        await this.holdForEvents();
+        if (!this.running) break;
+        now = this.clock();
       }
       if (tick) this.lastTick = now.getTime();
       const batch = this.buffer.splice(0, MAX_EVENTS_PER_ITERATION);
@@ -176,6 +218,7 @@ export class SchedulerRunner {
 
   private trackPublish(outbox: { id: number; message: OutboxMessage }[]): void {
     if (outbox.length === 0) return;
+    for (const { message } of outbox) if (message.exchange === EXCHANGES.tasks) this.unfinished++;
     for (const { id } of outbox) this.inFlight.add(id);
     const done = this.publish(outbox).catch((err: unknown) => {
       // Committed but not (all) published: the rows stay in the outbox and the sweep sends them.
