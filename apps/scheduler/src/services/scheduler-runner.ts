@@ -133,13 +133,14 @@ export class SchedulerRunner {
 
   /**
    * Whether an iteration for events should first wait for more: only while tasks' ends
-   * stream in (the latest came within `eventCoalesceMs` of the one before, and of now) and
-   * more are due.
-   * A chain's hop has nothing else due, and a long task's end comes alone: neither waits.
+   * stream in (the latest came within `eventCoalesceMs` of the one before, and of now),
+   * more are due, and the buffer has room for them. A chain's hop has nothing else due,
+   * and a long task's end comes alone: neither waits.
    */
   private worthHolding(): boolean {
     const ms = this.options.eventCoalesceMs;
-    return ms > 0 && this.unfinished > 0 && this.finishGapMs < ms && performance.now() - this.lastFinishAt < ms;
+    return ms > 0 && this.unfinished > 0 && this.buffer.length < MAX_EVENTS_PER_ITERATION &&
+      this.finishGapMs < ms && performance.now() - this.lastFinishAt < ms;
   }
 
   /** Waits `eventCoalesceMs`, or less if every due event arrives first (or on stop and nudge). */
