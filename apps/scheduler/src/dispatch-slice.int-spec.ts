@@ -1,5 +1,5 @@
-import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
-import { Stack } from './test-support/stack';
+import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
+import { useStack } from './test-support/use-stack';
 
 // t1..t3 come first by id; they run for seconds, the others end at once.
 const WIDE = `
@@ -10,29 +10,16 @@ ${[4, 5, 6, 7, 8].map((i) => `  t${i}: { shell: "true" }`).join('\n')}
 `;
 
 describeWithPostgres('dispatch in slices (Postgres, in-memory broker)', () => {
-  let testDb: TestDatabase;
-  let stack: Stack;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase();
-    stack = new Stack({
-      databaseUrl: testDb.url,
-      dagFiles: { 'wide.yaml': WIDE },
-      workers: [{ concurrency: 8 }],
-      // No tick comes during the test: only events, and the slice's own wake-up, drive iterations.
-      scheduler: { dispatchSlice: 3, tickMs: 60_000 },
-    });
-    await stack.start();
-  }, 60_000);
-
-  afterAll(async () => {
-    await stack?.stop();
-    await testDb?.drop();
+  const stack = useStack({
+    dagFiles: { 'wide.yaml': WIDE },
+    workers: [{ concurrency: 8 }],
+    // No tick comes during the test: only events, and the slice's own wake-up, drive iterations.
+    scheduler: { dispatchSlice: 3, tickMs: 60_000 },
   });
 
   it('queues at most a slice per iteration, and the next iteration follows at once', async () => {
-    const run = await stack.trigger('sliced');
-    const { state, tis } = await stack.waitForRun(run, 30_000);
+    const run = await stack().trigger('sliced');
+    const { state, tis } = await stack().waitForRun(run, 30_000);
     expect(state).toBe('success');
     const all = [...tis.values()];
     // Each iteration stamps the instances it queued with its own time: one slice, one stamp.

@@ -1,42 +1,29 @@
 import type { WorkerHeartbeatEvent } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import type { TaskInstance } from '@swarmflow/persistence';
-import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
-import { Stack } from './test-support/stack';
+import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
+import { useStack } from './test-support/use-stack';
 
 // Heartbeats are the scheduler's view of what workers run. A freshly (re)started scheduler
 // must not take old heartbeats for dead workers; a heartbeat that no longer lists a try the
 // database has running on that worker means the try is gone.
 describeWithPostgres('heartbeats', () => {
-  let testDb: TestDatabase;
-  let stack: Stack;
   const HEARTBEAT_TIMEOUT_MS = 1500;
-
-  beforeAll(async () => {
-    testDb = await createTestDatabase();
-    stack = new Stack({
-      databaseUrl: testDb.url,
-      // Queue "elsewhere" has no worker here: the tests play that worker with hand-made heartbeats.
-      dagFiles: { 'far.yaml': 'id: far\ndefaults: { retries: 1, retry_delay: 1h, queue: elsewhere }\ntasks:\n  job: { shell: "sleep 30" }\n' },
-      scheduler: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS },
-    });
-    await stack.start();
-  }, 60_000);
-
-  afterAll(async () => {
-    await stack?.stop();
-    await testDb?.drop();
+  const stack = useStack({
+    // Queue "elsewhere" has no worker here: the tests play that worker with hand-made heartbeats.
+    dagFiles: { 'far.yaml': 'id: far\ndefaults: { retries: 1, retry_delay: 1h, queue: elsewhere }\ntasks:\n  job: { shell: "sleep 30" }\n' },
+    scheduler: { heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS },
   });
 
   /** A run whose only task the database has running on `worker`, started `agoMs` ago. */
   async function runningOn(worker: string, agoMs: number): Promise<TaskInstance> {
-    const run = await stack.trigger('far');
+    const run = await stack().trigger('far');
     for (let i = 0; i < 200; i++) {
-      const [ti] = await stack.repos.tis.forRuns([run.pk]);
+      const [ti] = await stack().repos.tis.forRuns([run.pk]);
       if (ti?.state === 'queued') {
-        await stack.db.query(`UPDATE task_instance SET state = 'running', worker = $2, started_at = now() - make_interval(secs => $3) WHERE id = $1`,
+        await stack().db.query(`UPDATE task_instance SET state = 'running', worker = $2, started_at = now() - make_interval(secs => $3) WHERE id = $1`,
           [ti.id, worker, agoMs / 1000]);
-        return (await stack.repos.tis.byIds([ti.id]))[0];
+        return (await stack().repos.tis.byIds([ti.id]))[0];
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -48,10 +35,10 @@ describeWithPostgres('heartbeats', () => {
       type: 'worker.heartbeat', worker, hostname: 'h', queues: ['elsewhere'], concurrency: 1, gpus: 0, running, state: 'active',
       at: new Date().toISOString(),
     };
-    await (await stack.broker()).publish(EXCHANGES.events, 'worker.heartbeat', event);
+    await (await stack().broker()).publish(EXCHANGES.events, 'worker.heartbeat', event);
   };
 
-  const stateOf = async (id: number) => (await stack.repos.tis.byIds([id]))[0];
+  const stateOf = async (id: number) => (await stack().repos.tis.byIds([id]))[0];
 
   it('fails, for a retry, a try that its worker\'s heartbeat no longer lists', async () => {
     const ti = await runningOn('restarted-worker', 10_000);
@@ -74,7 +61,7 @@ describeWithPostgres('heartbeats', () => {
 
   it('a worker silent past the heartbeat timeout is lost and its tries fail, but only once the scheduler has listened that long', async () => {
     // A worker whose last heartbeat is long gone, as a restarted scheduler finds them all.
-    await stack.db.query(`INSERT INTO worker (name, hostname, queues, concurrency, state, running, last_heartbeat_at)
+    await stack().db.query(`INSERT INTO worker (name, hostname, queues, concurrency, state, running, last_heartbeat_at)
       VALUES ('silent-worker', 'h', '["elsewhere"]', 1, 'active', '[]', now() - interval '1 hour')`);
     const ti = await runningOn('silent-worker', 0);
     for (let i = 0; i < 300 && (await stateOf(ti.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
@@ -82,28 +69,28 @@ describeWithPostgres('heartbeats', () => {
   });
 
   it('a scheduler that just (re)started does not take its workers for lost while their heartbeats come in', async () => {
-    await stack.scheduler.stop();
+    await stack().scheduler.stop();
     // Down for an hour: every heartbeat in the database is old, the worker is fine.
     const ti = await (async () => {
-      await stack.db.query(`INSERT INTO worker (name, hostname, queues, concurrency, state, running, last_heartbeat_at)
+      await stack().db.query(`INSERT INTO worker (name, hostname, queues, concurrency, state, running, last_heartbeat_at)
         VALUES ('patient-worker', 'h', '["elsewhere"]', 1, 'active', '[]', now() - interval '1 hour')`);
-      const run = await stack.repos.runs.create({
-        dagId: 'far', runId: 'while-down', versionHash: (await stack.repos.dags.get('far'))!.latestVersion, runType: 'manual',
+      const run = await stack().repos.runs.create({
+        dagId: 'far', runId: 'while-down', versionHash: (await stack().repos.dags.get('far'))!.latestVersion, runType: 'manual',
         logicalDate: new Date(), conf: {}, params: {},
       });
-      await stack.db.query(`UPDATE dag_run SET state = 'running', needs_eval = false WHERE id = $1`, [run.pk]);
-      const dag = await stack.repos.dags.version('far', run.versionHash);
-      await stack.db.transaction((tx) => stack.repos.tis.createForRun(run.pk, dag, tx));
-      const [row] = await stack.repos.tis.forRuns([run.pk]);
-      await stack.db.query(`UPDATE task_instance SET state = 'running', try_number = 1, worker = 'patient-worker', started_at = now() - interval '2 hours' WHERE id = $1`, [row.id]);
+      await stack().db.query(`UPDATE dag_run SET state = 'running', needs_eval = false WHERE id = $1`, [run.pk]);
+      const dag = await stack().repos.dags.version('far', run.versionHash);
+      await stack().db.transaction((tx) => stack().repos.tis.createForRun(run.pk, dag, tx));
+      const [row] = await stack().repos.tis.forRuns([run.pk]);
+      await stack().db.query(`UPDATE task_instance SET state = 'running', try_number = 1, worker = 'patient-worker', started_at = now() - interval '2 hours' WHERE id = $1`, [row.id]);
       return row;
     })();
     const { Scheduler } = await import('./scheduler');
     const { quietLogger } = await import('./test-support/stack');
-    stack.scheduler = new Scheduler({
-      dagsFolder: stack.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 100, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
-    }, stack.repos, await stack.broker(), quietLogger);
-    await stack.scheduler.start();
+    stack().scheduler = new Scheduler({
+      dagsFolder: stack().folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 100, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+    }, stack().repos, await stack().broker(), quietLogger);
+    await stack().scheduler.start();
     for (let i = 0; i < 15; i++) {
       await beat('patient-worker', [{ tiId: ti.id, tryNumber: 1 }]);
       await new Promise((r) => setTimeout(r, 200));
