@@ -113,3 +113,55 @@ export async function closeRabbitMQConnections(connectionName: string): Promise<
   await Promise.all(pids.map((pid) => run('rabbitmqctl', ['-q', 'close_connection', pid, 'swarmflow test: simulated outage'])));
   return pids.length;
 }
+
+/**
+ * A loopback TCP proxy in front of RabbitMQ that can lose the server's replies, so a
+ * test can make confirms vanish with the connection deterministically (a server-side
+ * close races the client's confirms). `url` is `rabbitmqUrl()` pointed at the proxy.
+ */
+export interface RabbitMQProxy {
+  url: string;
+  /** From now on, bytes from RabbitMQ to clients are dropped (confirms never arrive). */
+  dropReplies(): void;
+  /** Destroys every proxied connection; new ones are forwarded normally again. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+export async function startRabbitMQProxy(url = rabbitmqUrl()): Promise<RabbitMQProxy> {
+  const net = await import('node:net');
+  const target = endpoint(url);
+  const sockets = new Set<import('node:net').Socket>();
+  let dropping = false;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(target);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => undefined);
+    }
+    client.on('data', (chunk) => upstream.write(chunk));
+    upstream.on('data', (chunk) => {
+      if (!dropping) client.write(chunk);
+    });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as import('node:net').AddressInfo;
+  const proxied = new URL(url);
+  proxied.hostname = '127.0.0.1';
+  proxied.port = String(port);
+  return {
+    url: proxied.toString(),
+    dropReplies: () => (dropping = true),
+    cut: () => {
+      dropping = false;
+      for (const s of sockets) s.destroy();
+    },
+    close: () => {
+      for (const s of sockets) s.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
