@@ -1,6 +1,6 @@
-import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { ClearService } from '../../webserver/src/services/clear.service';
-import { Stack } from './test-support/stack';
+import { useStack } from './test-support/use-stack';
 
 const PIPELINE = `
 import { dag, shell, group } from 'swarmflow';
@@ -65,42 +65,31 @@ tasks:
 `;
 
 describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () => {
-  let testDb: TestDatabase;
-  let stack: Stack;
-
+  const stack = useStack({
+    dagFiles: {
+      'pipeline.ts': PIPELINE,
+      'failures.ts': FAILURES,
+      'limits.yaml': LIMITS,
+      'broken/syntax.ts': `import { dag } from 'swarmflow';\nexport const x = dag({ id: 'syntax' }, () => { shell('a', ; });\n`,
+      'broken/cycle.yaml': 'id: cyclic\ntasks:\n  a: { shell: "true", upstream: [b] }\n  b: { shell: "true", upstream: [a] }\n',
+    },
+    workers: [{ concurrency: 4 }],
+  });
   beforeAll(async () => {
-    testDb = await createTestDatabase();
-    stack = new Stack({
-      databaseUrl: testDb.url,
-      dagFiles: {
-        'pipeline.ts': PIPELINE,
-        'failures.ts': FAILURES,
-        'limits.yaml': LIMITS,
-        'broken/syntax.ts': `import { dag } from 'swarmflow';\nexport const x = dag({ id: 'syntax' }, () => { shell('a', ; });\n`,
-        'broken/cycle.yaml': 'id: cyclic\ntasks:\n  a: { shell: "true", upstream: [b] }\n  b: { shell: "true", upstream: [a] }\n',
-      },
-      workers: [{ concurrency: 4 }],
-    });
-    await stack.start();
-    await stack.repos.pools.upsert({ name: 'single', slots: 1, description: 'one at a time' });
-  }, 60_000);
-
-  afterAll(async () => {
-    await stack?.stop();
-    await testDb?.drop();
+    await stack().repos.pools.upsert({ name: 'single', slots: 1, description: 'one at a time' });
   });
 
   it('records broken files as import errors naming them, and loads the other DAGs', async () => {
-    const errors = await stack.repos.dags.importErrors();
+    const errors = await stack().repos.dags.importErrors();
     expect(errors.map((e) => e.fileloc)).toEqual(['broken/cycle.yaml', 'broken/syntax.ts']);
     expect(errors[0].message).toContain('a -> b -> a');
     expect(errors[1].message).toContain('broken/syntax.ts');
-    expect((await stack.repos.dags.list()).map((d) => d.dagId)).toEqual(['chain5', 'cleared', 'fails', 'flaky', 'limited', 'nul_output', 'pipeline', 'pooled', 'skips', 'slow']);
+    expect((await stack().repos.dags.list()).map((d) => d.dagId)).toEqual(['chain5', 'cleared', 'fails', 'flaky', 'limited', 'nul_output', 'pipeline', 'pooled', 'skips', 'slow']);
   });
 
   it('runs a fan-out/fan-in DAG in dependency order with templated params and stored logs', async () => {
-    const run = await stack.trigger('pipeline', { who: 'swarm' });
-    const { state, tis } = await stack.waitForRun(run);
+    const run = await stack().trigger('pipeline', { who: 'swarm' });
+    const { state, tis } = await stack().waitForRun(run);
     expect(state).toBe('success');
     expect([...tis.values()].map((t) => t.state)).toEqual(['success', 'success', 'success', 'success']);
     for (const b of ['b1', 'b2']) expect(tis.get(b)!.startedAt!.getTime()).toBeGreaterThanOrEqual(tis.get('a')!.endedAt!.getTime());
@@ -108,44 +97,44 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
     const a = tis.get('a')!;
     const waitLogs = async () => {
       for (let i = 0; i < 100; i++) {
-        const { lines } = await stack.repos.logs.read(a.id, 1);
+        const { lines } = await stack().repos.logs.read(a.id, 1);
         if (lines.some((l) => l.line === 'hello swarm')) return lines;
         await new Promise((r) => setTimeout(r, 20));
       }
       throw new Error('log line never arrived');
     };
     expect((await waitLogs()).map((l) => l.line)).toContain('hello swarm');
-    const history = await stack.repos.tis.history(a.id);
+    const history = await stack().repos.tis.history(a.id);
     expect(history.map((h) => h.to)).toEqual(['scheduled', 'queued', 'running', 'success']);
   });
 
   it('decides the hops of a chain from memory, one round trip each, with the same outcome', async () => {
-    const before = stack.scheduler.runner.decisions;
-    const { state, tis } = await stack.waitForRun(await stack.trigger('chain5'));
-    const after = stack.scheduler.runner.decisions;
+    const before = stack().scheduler.runner.decisions;
+    const { state, tis } = await stack().waitForRun(await stack().trigger('chain5'));
+    const after = stack().scheduler.runner.decisions;
     expect(state).toBe('success');
     for (let i = 2; i <= 5; i++) {
       expect(tis.get(`c${i}`)!.startedAt!.getTime()).toBeGreaterThanOrEqual(tis.get(`c${i - 1}`)!.endedAt!.getTime());
     }
     // The trigger's iteration reads the database; a hop whose events came alone (no heartbeat) need not.
     expect(after.fromMemory - before.fromMemory).toBeGreaterThanOrEqual(2);
-    const history = await stack.repos.tis.history(tis.get('c3')!.id);
+    const history = await stack().repos.tis.history(tis.get('c3')!.id);
     expect(history.map((h) => h.to)).toEqual(['scheduled', 'queued', 'running', 'success']);
   });
 
   it('stores the output and the end of a task that prints NUL bytes (Postgres text cannot hold them)', async () => {
-    const { state, tis } = await stack.waitForRun(await stack.trigger('nul_output'));
+    const { state, tis } = await stack().waitForRun(await stack().trigger('nul_output'));
     expect(state).toBe('failed');
     const nul = tis.get('nul')!;
     expect(nul).toMatchObject({ state: 'failed', exitCode: 3 });
-    const { lines } = await stack.repos.logs.read(nul.id, 1);
+    const { lines } = await stack().repos.logs.read(nul.id, 1);
     expect(lines.filter((l) => l.stream !== 'system').map((l) => l.line)).toEqual(['before\uFFFDafter', 'x\uFFFDy']);
     // The scheduler carries on.
-    expect((await stack.waitForRun(await stack.trigger('chain5'))).state).toBe('success');
+    expect((await stack().waitForRun(await stack().trigger('chain5'))).state).toBe('success');
   });
 
   it('retries a failing task, then fails it, marks downstream upstream_failed and still runs all_done tasks', async () => {
-    const { state, tis } = await stack.waitForRun(await stack.trigger('fails'));
+    const { state, tis } = await stack().waitForRun(await stack().trigger('fails'));
     // Airflow's rule: a run's state is its leaves' — the only leaf, cleanup, succeeded.
     expect(state).toBe('success');
     expect(tis.get('bad')).toMatchObject({ state: 'failed', tryNumber: 2, exitCode: 3 });
@@ -154,36 +143,36 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
   });
 
   it('ends a task that exits 99 skipped and skips its all_success downstream', async () => {
-    const { state, tis } = await stack.waitForRun(await stack.trigger('skips'));
+    const { state, tis } = await stack().waitForRun(await stack().trigger('skips'));
     expect(state).toBe('success');
     expect(tis.get('maybe')!.state).toBe('skipped');
     expect(tis.get('next')!.state).toBe('skipped');
   });
 
   it('succeeds on a retry', async () => {
-    const { state, tis } = await stack.waitForRun(await stack.trigger('flaky'));
+    const { state, tis } = await stack().waitForRun(await stack().trigger('flaky'));
     expect(state).toBe('success');
     expect(tis.get('flaky')).toMatchObject({ state: 'success', tryNumber: 2 });
   });
 
   it('fails a task that exceeds its execution timeout', async () => {
-    const { state, tis } = await stack.waitForRun(await stack.trigger('slow'));
+    const { state, tis } = await stack().waitForRun(await stack().trigger('slow'));
     expect(state).toBe('failed');
     expect(tis.get('sleeper')!.reason).toMatch(/timeout/);
   });
 
   it('re-evaluates a running run after a user clears a failed task in it (the scheduler caches its task states)', async () => {
-    const run = await stack.trigger('cleared');
+    const run = await stack().trigger('cleared');
     const deadline = Date.now() + 10_000;
     for (;;) {
-      const tis = new Map((await stack.repos.tis.forRuns([run.pk])).map((t) => [t.taskId, t]));
+      const tis = new Map((await stack().repos.tis.forRuns([run.pk])).map((t) => [t.taskId, t]));
       if (tis.get('then')?.state === 'upstream_failed') break;
       if (Date.now() > deadline) throw new Error(`first never failed: ${[...tis.values()].map((t) => `${t.taskId}=${t.state}`).join(' ')}`);
       await new Promise((r) => setTimeout(r, 20));
     }
-    const clears = new ClearService(stack.repos, () => stack.scheduler.runner.nudge(), () => new Date());
+    const clears = new ClearService(stack().repos, () => stack().scheduler.runner.nudge(), () => new Date());
     expect(await clears.clear('cleared', run.runId, 'first', true)).toEqual({ cleared: ['first', 'then'] });
-    const { state, tis } = await stack.waitForRun(run);
+    const { state, tis } = await stack().waitForRun(run);
     expect(state).toBe('success');
     expect(tis.get('first')).toMatchObject({ state: 'success', tryNumber: 2 });
     expect(tis.get('then')).toMatchObject({ state: 'success', tryNumber: 1 });
@@ -191,13 +180,13 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
   });
 
   it('keeps max_active_runs and pool slots', async () => {
-    const r1 = await stack.trigger('limited');
-    const r2 = await stack.trigger('limited');
-    const pooled = await stack.trigger('pooled');
-    const first = await stack.waitForRun(r1);
-    const second = await stack.waitForRun(r2);
+    const r1 = await stack().trigger('limited');
+    const r2 = await stack().trigger('limited');
+    const pooled = await stack().trigger('pooled');
+    const first = await stack().waitForRun(r1);
+    const second = await stack().waitForRun(r2);
     expect(second.tis.get('one')!.startedAt!.getTime()).toBeGreaterThanOrEqual(first.tis.get('one')!.endedAt!.getTime());
-    const p = await stack.waitForRun(pooled);
+    const p = await stack().waitForRun(pooled);
     const spans = [...p.tis.values()].map((t) => [t.startedAt!.getTime(), t.endedAt!.getTime()]).sort((x, y) => x[0] - y[0]);
     for (let i = 1; i < spans.length; i++) expect(spans[i][0]).toBeGreaterThanOrEqual(spans[i - 1][1]);
   });

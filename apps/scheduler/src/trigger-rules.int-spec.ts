@@ -1,6 +1,6 @@
 import { TRIGGER_RULES, type TiState, type TriggerRule } from '@swarmflow/core';
-import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
-import { Stack } from './test-support/stack';
+import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
+import { useStack } from './test-support/use-stack';
 
 // Each trigger rule downstream of one upstream in each end state, run for real, checked
 // against Airflow's documented behaviour ("run" = the task ran and succeeded).
@@ -40,21 +40,13 @@ function matrixDag(): string {
 }
 
 describeWithPostgres('trigger rules end to end', () => {
-  let testDb: TestDatabase;
-  let stack: Stack;
+  const stack = useStack({ dagFiles: { 'rules.yaml': matrixDag() } });
   let states: Map<string, TiState>;
 
   beforeAll(async () => {
-    testDb = await createTestDatabase();
-    stack = await new Stack({ databaseUrl: testDb.url, dagFiles: { 'rules.yaml': matrixDag() } }).start();
-    const { tis } = await stack.waitForRun(await stack.trigger('trigger_rules'));
+    const { tis } = await stack().waitForRun(await stack().trigger('trigger_rules'));
     states = new Map([...tis].map(([id, ti]) => [id, ti.state]));
   }, 60_000);
-
-  afterAll(async () => {
-    await stack?.stop();
-    await testDb?.drop();
-  });
 
   it('puts the upstreams in the four end states', () => {
     expect([states.get('ok'), states.get('bad'), states.get('skip'), states.get('uf')]).toEqual(['success', 'failed', 'skipped', 'upstream_failed']);
