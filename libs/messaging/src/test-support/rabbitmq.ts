@@ -1,4 +1,5 @@
 import { execFile, spawnSync } from 'node:child_process';
+import * as net from 'node:net';
 import { promisify } from 'node:util';
 import * as amqp from 'amqplib';
 import { EXCHANGES } from '../broker';
@@ -25,7 +26,6 @@ function endpoint(url: string): { host: string; port: number } {
 /** Whether a TCP connection to RabbitMQ's port succeeds within 2 s. */
 export async function rabbitmqAvailable(url = rabbitmqUrl()): Promise<boolean> {
   const { host, port } = endpoint(url);
-  const net = await import('node:net');
   return new Promise((resolve) => {
     const socket = net.connect({ host, port, timeout: PROBE_TIMEOUT_MS });
     const done = (ok: boolean) => {
@@ -129,9 +129,8 @@ export interface RabbitMQProxy {
 }
 
 export async function startRabbitMQProxy(url = rabbitmqUrl()): Promise<RabbitMQProxy> {
-  const net = await import('node:net');
   const target = endpoint(url);
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<net.Socket>();
   let dropping = false;
   const server = net.createServer((client) => {
     const upstream = net.connect(target);
@@ -148,19 +147,20 @@ export async function startRabbitMQProxy(url = rabbitmqUrl()): Promise<RabbitMQP
     upstream.on('close', () => client.destroy());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as import('node:net').AddressInfo;
+  const { port } = server.address() as net.AddressInfo;
   const proxied = new URL(url);
   proxied.hostname = '127.0.0.1';
   proxied.port = String(port);
+  const cut = () => {
+    dropping = false;
+    for (const s of sockets) s.destroy();
+  };
   return {
     url: proxied.toString(),
     dropReplies: () => (dropping = true),
-    cut: () => {
-      dropping = false;
-      for (const s of sockets) s.destroy();
-    },
+    cut,
     close: () => {
-      for (const s of sockets) s.destroy();
+      cut();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
