@@ -11,6 +11,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import * as inspector from 'node:inspector/promises';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -218,8 +219,9 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
   console.log(`[${name}] scheduler iterations: ${after.fromMemory - decided.fromMemory} decided from memory (one round trip), ` +
     `${after.fromDatabase - decided.fromDatabase} read the database; ${stack.scheduler.runner.held - heldBefore} first waited for more events`);
   profiler?.report(name, wallMs);
-  if (cpu && cpuBefore) printCpu(name, cpuBefore, cpu(), wallMs / 1000);
+  const cpuAfter = cpu?.();
   const tis = await stack.repos.tis.forRuns([run.pk]);
+  if (cpuBefore && cpuAfter) printCpu(name, cpuBefore, cpuAfter, wallMs / 1000, tis.length);
   if (process.env.BENCH_TIMELINE === '1') {
     const bucket = (d: Date | null) => (d ? Math.floor((d.getTime() - triggeredAt) / 250) : -1);
     const count = (f: (t: TaskInstance) => Date | null) => {
@@ -290,6 +292,7 @@ class RunFailedError extends Error {
 // --- CPU per component (Linux /proc; read before and after each run) -------------------------------------
 
 const CLK_TCK = 100;
+const CORES = availableParallelism();
 
 /**
  * CPU seconds so far: this process, the workers, their sf-spawner helpers with the task
@@ -333,9 +336,26 @@ function cpuSnapshot(workerPids: number[], database: string): Record<string, num
   return out;
 }
 
-function printCpu(name: string, before: Record<string, number>, after: Record<string, number>, wallS: number): void {
-  const parts = Object.keys(after).map((k) => `${k} ${(after[k] - before[k]).toFixed(2)} s (${((100 * (after[k] - before[k])) / wallS).toFixed(0)} %)`);
-  console.log(`[cpu ${name}] over ${wallS.toFixed(2)} s wall: ${parts.join(', ')} — % of one core; the machine has 2 (machine figures: all processes, also other users')`);
+function printCpu(name: string, before: Record<string, number>, after: Record<string, number>, wallS: number, tasks: number): void {
+  const used = (k: string) => after[k] - before[k];
+  const parts = Object.keys(after).map((k) => `${k} ${used(k).toFixed(2)} s (${((100 * used(k)) / wallS).toFixed(0)} %)`);
+  console.log(`[cpu ${name}] over ${wallS.toFixed(2)} s wall: ${parts.join(', ')} — % of one core; the machine has ${CORES} (machine figures: all processes, also other users')`);
+  const steal = used('machine steal') / (wallS * CORES);
+  if (steal >= 0.1) {
+    console.log(`[cpu ${name}] WARNING: the hypervisor took ${(100 * steal).toFixed(0)} % of the machine's CPU time (steal): ` +
+      'other tenants slowed this run, rerun it before comparing figures');
+  }
+  // Only a run that keeps every core busy is bound by CPU per task.
+  if (name !== 'wide' || tasks === 0) return;
+  // A saturated machine's rate is cores ÷ CPU per task. The task processes themselves are a
+  // floor no orchestrator removes; everything else (sf-spawner included) is what Swarmflow spends.
+  const perTask = (keys: string[]) => (1000 * keys.reduce((sum, k) => sum + used(k), 0)) / tasks;
+  const own = perTask(['task processes']);
+  const orchestration = perTask(['scheduler (bench process)', 'workers', 'sf-spawner', 'postgres', 'rabbitmq']);
+  const bound = (ms: number) => (ms > 0 ? Math.round((1000 * CORES) / ms) : Infinity);
+  console.log(`[cpu ${name}] per task: task process ${own.toFixed(2)} ms, orchestration (scheduler, workers, sf-spawner, PostgreSQL, ` +
+    `RabbitMQ) ${orchestration.toFixed(2)} ms; ${CORES} cores allow at most ${bound(own)} tasks/s for the task processes alone, ` +
+    `${bound(own + orchestration)} tasks/s with this orchestration`);
 }
 
 // --- main --------------------------------------------------------------------------
