@@ -11,7 +11,9 @@ Examples:
   $ swarmflow dags trigger train_ml1m --run-id retrain-2024-06 --wait --timeout 2h
 
 With --wait, prints each task's state changes and exits 0 when the run succeeds,
-1 when it fails (with the failed tasks' exit codes and last log lines).`;
+1 when it fails (with the failed tasks' exit codes and last log lines). A run of more
+than 50 tasks prints only failures and retries per task, and a progress line (tasks
+per state) every 5 seconds and at the end.`;
 
 export function registerDagCommands(program: Command, ctx: CommandContext): void {
   const dags = program.command('dags').description('list, show, trigger and pause DAGs');

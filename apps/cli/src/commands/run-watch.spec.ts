@@ -1,6 +1,6 @@
 import type { RunDetailDto, TaskInstanceDto, TaskLogsDto } from '../api-client';
 import { CliError } from '../errors';
-import { describeFailures, followLogs, watchRun } from './run-watch';
+import { describeFailures, describeProgress, followLogs, PER_TASK_LINES_UP_TO, watchRun } from './run-watch';
 
 function ti(taskId: string, patch: Partial<TaskInstanceDto> = {}): TaskInstanceDto {
   return {
@@ -55,12 +55,45 @@ describe('watchRun', () => {
     expect(time.sleeps).toEqual([500, 500, 500, 500]);
   });
 
+  it('prints failures, retries and throttled progress lines, not every change, for a run of more than 50 tasks', async () => {
+    const n = PER_TASK_LINES_UP_TO + 10;
+    const ids = Array.from({ length: n }, (_, i) => `t${String(i).padStart(2, '0')}`);
+    // Poll k: the first 10k tasks succeeded, t05 failed its first try at poll 1 and retries.
+    const poll = (k: number, state: RunDetailDto['state'] = 'running') => run(state, ids.map((id, i) => {
+      if (id === 't05' && k === 1) return ti(id, { state: 'up_for_retry', tryNumber: 1, exitCode: 2 });
+      if (i < 10 * k) return ti(id, { state: 'success', tryNumber: id === 't05' ? 2 : 1 });
+      return i < 10 * k + 8 ? ti(id, { state: 'running', tryNumber: 1, worker: 'w1' }) : ti(id, { state: 'queued', tryNumber: 1 });
+    }));
+    const polls = [poll(0), poll(1), poll(2), ...Array.from({ length: 10 }, () => poll(2)), poll(3), poll(6, 'success')];
+    const client = { getRun: jest.fn(async () => polls.shift()!) };
+    const lines: string[] = [];
+    const time = fakeTime();
+    await watchRun(client, 'etl', 'r1', { timeoutMs: 60_000, print: (l) => lines.push(l), ...time });
+    expect(lines).toEqual([
+      'run r1: running',
+      '  0/60 ended · running 8 · queued 52',
+      '  t05  up_for_retry (try 1, exit code 2)',
+      // 500 ms after the first progress line: too soon for another; likewise poll 2.
+      // Poll 2's counts are printed 5 s after the first line, when they have not changed since.
+      '  20/60 ended · success 20 · running 8 · queued 32',
+      'run r1: success',
+      '  60/60 ended · success 60',
+    ]);
+  });
+
   it('gives up after the timeout with exit code 1', async () => {
     const client = { getRun: jest.fn(async () => run('running', [ti('extract', { state: 'running', tryNumber: 1 })])) };
     const time = fakeTime();
     const err = await watchRun(client, 'etl', 'r1', { timeoutMs: 2000, print: () => undefined, ...time }).catch((e: unknown) => e);
     expect(err).toEqual(new CliError('gave up waiting after 2s: run r1 of etl is still running. Follow it with `swarmflow runs show etl r1`.', 1));
     expect(client.getRun).toHaveBeenCalledTimes(5);
+  });
+});
+
+describe('describeProgress', () => {
+  it('counts tasks per state, ended states first, and leaves zeros out', () => {
+    const tis = [ti('a', { state: 'running' }), ti('b', { state: 'success' }), ti('c', { state: 'upstream_failed' }), ti('d', { state: 'success' })];
+    expect(describeProgress(tis)).toBe('  3/4 ended · success 2 · upstream_failed 1 · running 1');
   });
 });
 

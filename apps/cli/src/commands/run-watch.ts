@@ -5,6 +5,15 @@ import { describeTaskChange, extraReason, formatDate, indent } from '../format';
 
 export const POLL_INTERVAL_MS = 500;
 const LOG_TAIL_LINES = 20;
+/** Runs with more task instances than this get progress lines instead of a line per state change. */
+export const PER_TASK_LINES_UP_TO = 50;
+/** A large run's progress line comes at most this often (and once more when the run ends). */
+export const PROGRESS_EVERY_MS = 5_000;
+/** States a large run still prints per task: the ones someone watching must not miss. */
+const ALWAYS_PRINTED = new Set(['failed', 'up_for_retry', 'upstream_failed']);
+/** The order of a progress line's counts: ended states first, then the way a task goes. */
+const PROGRESS_ORDER = ['success', 'failed', 'upstream_failed', 'skipped', 'cached', 'removed', 'up_for_retry', 'running', 'queued', 'scheduled', 'none'];
+const ENDED = new Set(['success', 'failed', 'upstream_failed', 'skipped', 'cached', 'removed']);
 
 export interface WatchOptions {
   timeoutMs: number;
@@ -16,18 +25,25 @@ export interface WatchOptions {
 
 /**
  * Polls a run until it succeeds or fails, printing one line per task state change (a new
- * state or a new try). Throws {@link CliError} (exit 1) when `timeoutMs` passes first.
+ * state or a new try). A run of more than {@link PER_TASK_LINES_UP_TO} task instances
+ * prints per task only failures, retries and upstream failures, plus a progress line
+ * (counts per state) at most every {@link PROGRESS_EVERY_MS} and when the run ends: a
+ * line per change would be thousands of lines. Throws {@link CliError} (exit 1) when
+ * `timeoutMs` passes first.
  */
 export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: string, runId: string, options: WatchOptions): Promise<RunDetailDto> {
   const deadline = options.now().getTime() + options.timeoutMs;
   const seen = new Map<string, string>();
   let lastRunState = '';
+  let lastProgress = '';
+  let lastProgressAt = -Infinity;
   for (;;) {
     const run = await client.getRun(dagId, runId);
     if (run.state !== lastRunState) {
       options.print(`run ${run.runId}: ${run.state}`);
       lastRunState = run.state;
     }
+    const perTask = run.taskInstances.length <= PER_TASK_LINES_UP_TO;
     const width = Math.max(0, ...run.taskInstances.map((t) => t.taskId.length));
     for (const ti of run.taskInstances) {
       const key = `${ti.state}:${ti.tryNumber}`;
@@ -37,9 +53,19 @@ export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: s
         continue;
       }
       seen.set(ti.taskId, key);
-      options.print(describeTaskChange(ti, width));
+      if (perTask || ALWAYS_PRINTED.has(ti.state)) options.print(describeTaskChange(ti, width));
     }
-    if (run.state === 'success' || run.state === 'failed') return run;
+    const ended = run.state === 'success' || run.state === 'failed';
+    if (!perTask) {
+      const progress = describeProgress(run.taskInstances);
+      const now = options.now().getTime();
+      if (progress !== lastProgress && (ended || now - lastProgressAt >= PROGRESS_EVERY_MS)) {
+        options.print(progress);
+        lastProgress = progress;
+        lastProgressAt = now;
+      }
+    }
+    if (ended) return run;
     if (options.now().getTime() >= deadline) {
       throw new CliError(
         `gave up waiting after ${formatMs(options.timeoutMs)}: run ${runId} of ${dagId} is still ${run.state}. ` +
@@ -49,6 +75,16 @@ export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: s
     }
     await options.sleep(options.intervalMs ?? POLL_INTERVAL_MS);
   }
+}
+
+/** `  412/500 ended · success 400 · skipped 12 · running 8 · queued 80`: counts per state, zeros left out. */
+export function describeProgress(tis: readonly Pick<TaskInstanceDto, 'state'>[]): string {
+  const counts = new Map<string, number>();
+  for (const ti of tis) counts.set(ti.state, (counts.get(ti.state) ?? 0) + 1);
+  const ended = tis.filter((ti) => ENDED.has(ti.state)).length;
+  const known = PROGRESS_ORDER.filter((state) => counts.has(state));
+  const others = [...counts.keys()].filter((state) => !PROGRESS_ORDER.includes(state)).sort();
+  return `  ${ended}/${tis.length} ended${[...known, ...others].map((state) => ` · ${state} ${counts.get(state)}`).join('')}`;
 }
 
 /** The failed task instances of a run with exit code, reason and the last lines of their log. */
