@@ -4,7 +4,8 @@
 import Module from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { DagValidationError, validateDag, type DagInput, type SerializedDag } from '@swarmflow/core';
+import { validateDag, type DagInput, type SerializedDag } from '@swarmflow/core';
+import { describeImportError, readSource } from './import-error';
 
 export type ChildRequest = { folder: string; files: string[] };
 export type ChildReply =
@@ -45,22 +46,13 @@ function load(folder: string, file: string): SerializedDag[] {
   return inputs.map((input) => validateDag(input, file));
 }
 
-/** An import error as a user should read it: the message and where, without Node internals. */
-function describe(file: string, err: unknown): string {
-  if (err instanceof DagValidationError) return err.message;
-  const e = err as Error;
-  const frames = (e.stack ?? '').split('\n').filter((l) => l.includes(file)).slice(0, 3).map((l) => l.trim());
-  const message = `${file}: ${e.name ?? 'Error'}: ${e.message}`.replace(/\n+/g, '\n  ');
-  return frames.length ? `${message}\n  ${frames.join('\n  ')}` : message;
-}
-
 process.on('message', async (req: ChildRequest) => {
   for (const file of req.files) {
     await send({ type: 'begin', file });
     try {
       await send({ type: 'result', file, dags: load(req.folder, file) });
     } catch (err) {
-      await send({ type: 'error', file, message: describe(file, err) });
+      await send({ type: 'error', file, message: describeImportError(file, err, readSource(path.join(req.folder, file))) });
     }
   }
   await send({ type: 'done' });
