@@ -12,8 +12,9 @@ Examples:
 
 With --wait, prints each task's state changes and exits 0 when the run succeeds,
 1 when it fails (with the failed tasks' exit codes and last log lines). A run of more
-than 50 tasks prints only failures and retries per task, and a progress line (tasks
-per state) every 5 seconds and at the end.`;
+than 50 tasks prints per task only failures, retries and upstream failures, and a
+progress line (tasks per state) when the counts change (at most every 5 s), every
+minute while they do not, and at the end.`;
 
 export function registerDagCommands(program: Command, ctx: CommandContext): void {
   const dags = program.command('dags').description('list, show, trigger and pause DAGs');

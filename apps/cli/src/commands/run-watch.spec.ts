@@ -55,30 +55,63 @@ describe('watchRun', () => {
     expect(time.sleeps).toEqual([500, 500, 500, 500]);
   });
 
+  /** A run of `n` tasks `t00…`: `state(i)` gives each one's state and try. */
+  const big = (n: number, state: (i: number) => Partial<TaskInstanceDto>, runState: RunDetailDto['state'] = 'running') =>
+    run(runState, Array.from({ length: n }, (_, i) => ti(`t${String(i).padStart(2, '0')}`, state(i))));
+
   it('prints failures, retries and throttled progress lines, not every change, for a run of more than 50 tasks', async () => {
-    const n = PER_TASK_LINES_UP_TO + 10;
-    const ids = Array.from({ length: n }, (_, i) => `t${String(i).padStart(2, '0')}`);
-    // Poll k: the first 10k tasks succeeded, t05 failed its first try at poll 1 and retries.
-    const poll = (k: number, state: RunDetailDto['state'] = 'running') => run(state, ids.map((id, i) => {
-      if (id === 't05' && k === 1) return ti(id, { state: 'up_for_retry', tryNumber: 1, exitCode: 2 });
-      if (i < 10 * k) return ti(id, { state: 'success', tryNumber: id === 't05' ? 2 : 1 });
-      return i < 10 * k + 8 ? ti(id, { state: 'running', tryNumber: 1, worker: 'w1' }) : ti(id, { state: 'queued', tryNumber: 1 });
-    }));
-    const polls = [poll(0), poll(1), poll(2), ...Array.from({ length: 10 }, () => poll(2)), poll(3), poll(6, 'success')];
+    const n = PER_TASK_LINES_UP_TO + 1;
+    // Poll k: the first 10k tasks succeeded, t05 failed its first try at poll 1 and succeeds on its second.
+    const poll = (k: number, runState: RunDetailDto['state'] = 'running') => big(n, (i) => {
+      if (i === 5 && k === 1) return { state: 'up_for_retry', tryNumber: 1, exitCode: 2 };
+      if (i < 10 * k) return { state: 'success', tryNumber: i === 5 ? 2 : 1 };
+      return i < 10 * k + 8 ? { state: 'running', tryNumber: 1, worker: 'w1' } : { state: 'queued', tryNumber: 1 };
+    }, runState);
+    const polls = [poll(0), poll(1), poll(2), ...Array.from({ length: 10 }, () => poll(2)), poll(3), big(n, () => ({ state: 'success', tryNumber: 1 }), 'success')];
     const client = { getRun: jest.fn(async () => polls.shift()!) };
     const lines: string[] = [];
     const time = fakeTime();
     await watchRun(client, 'etl', 'r1', { timeoutMs: 60_000, print: (l) => lines.push(l), ...time });
     expect(lines).toEqual([
       'run r1: running',
-      '  0/60 ended · running 8 · queued 52',
+      '  0/51 ended · running 8 · queued 43',
       '  t05  up_for_retry (try 1, exit code 2)',
-      // 500 ms after the first progress line: too soon for another; likewise poll 2.
-      // Poll 2's counts are printed 5 s after the first line, when they have not changed since.
-      '  20/60 ended · success 20 · running 8 · queued 32',
+      // Polls 1 and 2 come 0.5 and 1 s after the first progress line: too soon for another.
+      '  t05  success (try 2)',
+      // Poll 2's counts, unchanged since, are printed by the poll 5 s after the first line.
+      '  20/51 ended · success 20 · running 8 · queued 23',
       'run r1: success',
-      '  60/60 ended · success 60',
+      '  51/51 ended · success 51',
     ]);
+  });
+
+  it('prints every change of a run of exactly 50 tasks', async () => {
+    const polls = [big(PER_TASK_LINES_UP_TO, () => ({ state: 'queued', tryNumber: 1 })), big(PER_TASK_LINES_UP_TO, () => ({ state: 'success', tryNumber: 1 }), 'success')];
+    const client = { getRun: jest.fn(async () => polls.shift()!) };
+    const lines: string[] = [];
+    await watchRun(client, 'etl', 'r1', { timeoutMs: 60_000, print: (l) => lines.push(l), ...fakeTime() });
+    expect(lines.filter((l) => l.includes('queued (try 1'))).toHaveLength(50);
+    expect(lines.filter((l) => l.includes('success (try 1)'))).toHaveLength(50);
+    expect(lines.some((l) => l.includes(' ended'))).toBe(false);
+  });
+
+  it('prints a retry of a large run that no poll saw up_for_retry', async () => {
+    const polls = [big(60, () => ({ state: 'running', tryNumber: 1 })), big(60, (i) => ({ state: 'running', tryNumber: i === 7 ? 2 : 1 })),
+      big(60, () => ({ state: 'success', tryNumber: 1 }), 'success')];
+    const client = { getRun: jest.fn(async () => polls.shift()!) };
+    const lines: string[] = [];
+    await watchRun(client, 'etl', 'r1', { timeoutMs: 60_000, print: (l) => lines.push(l), ...fakeTime() });
+    expect(lines).toContain('  t07  running (try 2)');
+  });
+
+  it('repeats an unchanged progress line of a stuck run every minute, and prints the counts when it gives up', async () => {
+    const client = { getRun: jest.fn(async () => big(60, (i) => (i < 30 ? { state: 'success', tryNumber: 1 } : { state: 'queued', tryNumber: 1 }))) };
+    const lines: string[] = [];
+    const time = fakeTime();
+    const err = await watchRun(client, 'etl', 'r1', { timeoutMs: 150_000, print: (l) => lines.push(l), ...time }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CliError);
+    // At 0, 60 and 120 s; the counts did not change, so giving up at 150 s adds none.
+    expect(lines.filter((l) => l === '  30/60 ended · success 30 · queued 30')).toHaveLength(3);
   });
 
   it('gives up after the timeout with exit code 1', async () => {
@@ -92,8 +125,9 @@ describe('watchRun', () => {
 
 describe('describeProgress', () => {
   it('counts tasks per state, ended states first, and leaves zeros out', () => {
-    const tis = [ti('a', { state: 'running' }), ti('b', { state: 'success' }), ti('c', { state: 'upstream_failed' }), ti('d', { state: 'success' })];
-    expect(describeProgress(tis)).toBe('  3/4 ended · success 2 · upstream_failed 1 · running 1');
+    const tis = [ti('a', { state: 'running' }), ti('b', { state: 'success' }), ti('c', { state: 'upstream_failed' }), ti('d', { state: 'success' }),
+      ti('e', { state: 'up_for_retry' }), ti('f', { state: 'none' })];
+    expect(describeProgress(tis)).toBe('  3/6 ended · success 2 · upstream_failed 1 · up_for_retry 1 · running 1 · none 1');
   });
 });
 

@@ -1,3 +1,4 @@
+import { FINISHED_TI_STATES, TI_STATES, type TiState } from '@swarmflow/core';
 import type { RunDetailDto, SwarmflowClient, TaskInstanceDto } from '../api-client';
 import type { CliDeps } from '../cli-context';
 import { CliError, EXIT_FAILURE } from '../errors';
@@ -7,13 +8,17 @@ export const POLL_INTERVAL_MS = 500;
 const LOG_TAIL_LINES = 20;
 /** Runs with more task instances than this get progress lines instead of a line per state change. */
 export const PER_TASK_LINES_UP_TO = 50;
-/** A large run's progress line comes at most this often (and once more when the run ends). */
+/** A large run's progress line comes when its counts change, at most this often (and once more when the run ends)... */
 export const PROGRESS_EVERY_MS = 5_000;
+/** ...and at least this often while they do not, so a stuck run still shows where it is. */
+export const PROGRESS_UNCHANGED_EVERY_MS = 60_000;
 /** States a large run still prints per task: the ones someone watching must not miss. */
-const ALWAYS_PRINTED = new Set(['failed', 'up_for_retry', 'upstream_failed']);
-/** The order of a progress line's counts: ended states first, then the way a task goes. */
-const PROGRESS_ORDER = ['success', 'failed', 'upstream_failed', 'skipped', 'cached', 'removed', 'up_for_retry', 'running', 'queued', 'scheduled', 'none'];
-const ENDED = new Set(['success', 'failed', 'upstream_failed', 'skipped', 'cached', 'removed']);
+const ALWAYS_PRINTED: ReadonlySet<TiState> = new Set(['failed', 'up_for_retry', 'upstream_failed']);
+const FINISHED: ReadonlySet<TiState> = new Set(FINISHED_TI_STATES);
+/** A progress line's order: finished states first, then the others backwards along a task's way. */
+const PROGRESS_ORDER: readonly TiState[] = [
+  ...FINISHED_TI_STATES, ...TI_STATES.filter((state) => !FINISHED.has(state)).reverse(),
+];
 
 export interface WatchOptions {
   timeoutMs: number;
@@ -26,15 +31,18 @@ export interface WatchOptions {
 /**
  * Polls a run until it succeeds or fails, printing one line per task state change (a new
  * state or a new try). A run of more than {@link PER_TASK_LINES_UP_TO} task instances
- * prints per task only failures, retries and upstream failures, plus a progress line
- * (counts per state) at most every {@link PROGRESS_EVERY_MS} and when the run ends: a
- * line per change would be thousands of lines. Throws {@link CliError} (exit 1) when
- * `timeoutMs` passes first.
+ * prints per task only failures, retries (a new try, or `up_for_retry`) and upstream
+ * failures, plus a progress line (tasks per state) when the counts change, at most every
+ * {@link PROGRESS_EVERY_MS}, at least every {@link PROGRESS_UNCHANGED_EVERY_MS}, and when
+ * the run ends or the wait gives up: a line per change would be thousands of lines.
+ * Throws {@link CliError} (exit 1) when `timeoutMs` passes first.
  */
 export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: string, runId: string, options: WatchOptions): Promise<RunDetailDto> {
   const deadline = options.now().getTime() + options.timeoutMs;
-  const seen = new Map<string, string>();
+  const seen = new Map<string, { state: string; tryNumber: number }>();
   let lastRunState = '';
+  /** Decided once the run has task instances (they are all created together). */
+  let perTask: boolean | null = null;
   let lastProgress = '';
   let lastProgressAt = -Infinity;
   for (;;) {
@@ -43,30 +51,30 @@ export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: s
       options.print(`run ${run.runId}: ${run.state}`);
       lastRunState = run.state;
     }
-    const perTask = run.taskInstances.length <= PER_TASK_LINES_UP_TO;
+    if (perTask === null && run.taskInstances.length > 0) perTask = run.taskInstances.length <= PER_TASK_LINES_UP_TO;
     const width = Math.max(0, ...run.taskInstances.map((t) => t.taskId.length));
     for (const ti of run.taskInstances) {
-      const key = `${ti.state}:${ti.tryNumber}`;
+      const before = seen.get(ti.taskId);
+      seen.set(ti.taskId, { state: ti.state, tryNumber: ti.tryNumber });
       // Instances that are still `none` when first seen have not changed: no line for them.
-      if (seen.get(ti.taskId) === key || (!seen.has(ti.taskId) && ti.state === 'none')) {
-        seen.set(ti.taskId, key);
-        continue;
-      }
-      seen.set(ti.taskId, key);
-      if (perTask || ALWAYS_PRINTED.has(ti.state)) options.print(describeTaskChange(ti, width));
+      if (before ? before.state === ti.state && before.tryNumber === ti.tryNumber : ti.state === 'none') continue;
+      const retried = ti.tryNumber > 1 && ti.tryNumber > (before?.tryNumber ?? 1);
+      if (perTask !== false || ALWAYS_PRINTED.has(ti.state) || retried) options.print(describeTaskChange(ti, width));
     }
     const ended = run.state === 'success' || run.state === 'failed';
-    if (!perTask) {
+    const givingUp = !ended && options.now().getTime() >= deadline;
+    if (perTask === false) {
       const progress = describeProgress(run.taskInstances);
-      const now = options.now().getTime();
-      if (progress !== lastProgress && (ended || now - lastProgressAt >= PROGRESS_EVERY_MS)) {
+      const since = options.now().getTime() - lastProgressAt;
+      const due = progress === lastProgress ? since >= PROGRESS_UNCHANGED_EVERY_MS : since >= PROGRESS_EVERY_MS || ended || givingUp;
+      if (due) {
         options.print(progress);
         lastProgress = progress;
-        lastProgressAt = now;
+        lastProgressAt = options.now().getTime();
       }
     }
     if (ended) return run;
-    if (options.now().getTime() >= deadline) {
+    if (givingUp) {
       throw new CliError(
         `gave up waiting after ${formatMs(options.timeoutMs)}: run ${runId} of ${dagId} is still ${run.state}. ` +
           `Follow it with \`swarmflow runs show ${dagId} ${runId}\`.`,
@@ -79,12 +87,11 @@ export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: s
 
 /** `  412/500 ended · success 400 · skipped 12 · running 8 · queued 80`: counts per state, zeros left out. */
 export function describeProgress(tis: readonly Pick<TaskInstanceDto, 'state'>[]): string {
-  const counts = new Map<string, number>();
+  const counts = new Map<TiState, number>();
   for (const ti of tis) counts.set(ti.state, (counts.get(ti.state) ?? 0) + 1);
-  const ended = tis.filter((ti) => ENDED.has(ti.state)).length;
-  const known = PROGRESS_ORDER.filter((state) => counts.has(state));
-  const others = [...counts.keys()].filter((state) => !PROGRESS_ORDER.includes(state)).sort();
-  return `  ${ended}/${tis.length} ended${[...known, ...others].map((state) => ` · ${state} ${counts.get(state)}`).join('')}`;
+  const ended = tis.filter((ti) => FINISHED.has(ti.state)).length;
+  const parts = PROGRESS_ORDER.filter((state) => counts.has(state)).map((state) => ` · ${state} ${counts.get(state)}`);
+  return `  ${ended}/${tis.length} ended${parts.join('')}`;
 }
 
 /** The failed task instances of a run with exit code, reason and the last lines of their log. */
