@@ -5,7 +5,7 @@ import Module from 'node:module';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { validateDag, type DagInput, type SerializedDag } from '@swarmflow/core';
-import { describeImportError, readSource } from './import-error';
+import { describeImportError } from './import-error';
 
 export type ChildRequest = { folder: string; files: string[] };
 export type ChildReply =
@@ -52,7 +52,7 @@ process.on('message', async (req: ChildRequest) => {
     try {
       await send({ type: 'result', file, dags: load(req.folder, file) });
     } catch (err) {
-      await send({ type: 'error', file, message: describeImportError(file, err, readSource(path.join(req.folder, file))) });
+      await send({ type: 'error', file, message: describeImportError(req.folder, file, err) });
     }
   }
   await send({ type: 'done' });

@@ -1,38 +1,58 @@
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { inspect } from 'node:util';
 import { DagValidationError } from '@swarmflow/core';
 
 /** A compile error as esbuild (tsx's transform) words it, one per line of the message: `<path>:<line>:<column>: ERROR: <text>`. */
 const COMPILE_ERROR = /^(.+):(\d+):(\d+): ERROR: (.+)$/;
+/** esbuild lists at most a few errors and ends the list with this line when there are more. */
+const MORE_ERRORS = '...';
+const TYPESCRIPT = /\.[cm]?tsx?$/;
 
 /**
  * An import error as a user should read it: what is wrong and where, and no Node internals.
- * A compile error of a TypeScript file names its line and column and quotes the line; any
- * other error keeps its message and the stack frames in the file (at most 3).
+ * A compile error names its file (the DAG file, or a module it imports), line and column,
+ * and quotes the line; any other error keeps its message and the stack frames in the DAG
+ * file (at most 3). `read` gives a file's text to quote (null: no quote).
  *
+ * @param folder the DAGs folder
  * @param file the file as the DAGs folder names it (`etl/daily.ts`), which the message uses
- * @param source the file's text, to quote the line of a compile error (null: no quote)
  */
-export function describeImportError(file: string, err: unknown, source: string | null): string {
+export function describeImportError(folder: string, file: string, err: unknown, read: (absPath: string) => string | null = readSource): string {
   if (err instanceof DagValidationError) return err.message;
-  const e = (err ?? {}) as Partial<Error>;
-  const message = String(e.message ?? err);
-  const compile = message.split('\n').map((line) => COMPILE_ERROR.exec(line.trim())).filter((m) => m !== null);
+  if (!(err instanceof Error)) return `${file}: the file threw ${inspect(err, { depth: 2, breakLength: Infinity })}, not an Error`;
+  const messageLines = err.message.split('\n').map((line) => line.trim());
+  const compile = messageLines.map((line) => COMPILE_ERROR.exec(line)).filter((m) => m !== null);
   if (compile.length > 0) {
-    const lines = source?.split('\n') ?? [];
-    const described = compile.map(([, , line, column, text]) => {
-      const quoted = lines[Number(line) - 1];
-      const quote = quoted === undefined ? '' : `\n  ${quoted}\n  ${' '.repeat(Number(column))}^`;
-      return `${file}:${line}:${Number(column) + 1}: TypeScript syntax error: ${text}${quote}`;
-    });
-    return `${described.join('\n')}\nFix: correct the code at ${compile.length === 1 ? 'this line' : 'these lines'}.`;
+    const described = compile.map(([, where, line, column, text]) => describeCompileError(folder, where, Number(line), Number(column), text, read));
+    if (messageLines.includes(MORE_ERRORS)) described.push('(and more errors after these)');
+    return `${described.join('\n')}\nFix: correct the syntax there; the file is imported again at the next parse.`;
   }
-  const frames = (e.stack ?? '').split('\n').map((l) => l.trim()).filter((l) => l.startsWith('at ') && l.includes(file)).slice(0, 3);
-  const described = `${file}: ${e.name ?? 'Error'}: ${message}`.replace(/\n+/g, '\n  ');
+  const abs = path.join(folder, file);
+  const frames = (err.stack ?? '').split('\n').map((l) => l.trim())
+    .filter((l) => l.startsWith('at ') && (l.includes(`(${abs}:`) || l.startsWith(`at ${abs}:`))).slice(0, 3);
+  const described = `${file}: ${err.name}: ${err.message}`.replace(/\n+/g, '\n  ');
   return frames.length ? `${described}\n  ${frames.join('\n  ')}` : described;
 }
 
-/** The file's text, or null when it cannot be read (then a compile error is not quoted). */
-export function readSource(absPath: string): string | null {
+/**
+ * `etl/daily.ts:2:47: TypeScript syntax error: Unexpected "}"`, then the line and a caret
+ * under the column. esbuild counts lines from 1 and columns from 0 in UTF-8 bytes.
+ */
+function describeCompileError(folder: string, where: string, line: number, column: number, text: string, read: (absPath: string) => string | null): string {
+  const relative = path.relative(folder, where);
+  const name = relative.startsWith('..') || path.isAbsolute(relative) ? where : relative;
+  const quoted = read(where)?.split(/\r?\n/)[line - 1];
+  const kind = TYPESCRIPT.test(where) ? 'TypeScript syntax error' : 'syntax error';
+  if (quoted === undefined) return `${name}:${line}:${column + 1}: ${kind}: ${text}`;
+  const before = Buffer.from(quoted).subarray(0, column).toString();
+  // Tabs stay tabs, so the caret lines up however the terminal shows them.
+  const indent = before.replace(/[^\t]/g, ' ');
+  return `${name}:${line}:${before.length + 1}: ${kind}: ${text}\n  ${quoted}\n  ${indent}^`;
+}
+
+/** The file's text, or null when it cannot be read. */
+function readSource(absPath: string): string | null {
   try {
     return readFileSync(absPath, 'utf8');
   } catch {
