@@ -39,6 +39,32 @@ export function findDagFiles(folder: string): string[] {
   return out.sort();
 }
 
+/** Files a DAG file may import or read: code, JSON and YAML, in helper folders (`_shared/`) too. */
+const SOURCE_FILE = /\.(ts|tsx|mts|cts|js|mjs|cjs|json|ya?ml)$/;
+
+/**
+ * What decides whether the folder must be parsed again: path, mtime and size of every
+ * source file, helper modules included, so a change to a module the DAG files import
+ * (which is no DAG file itself) shows up in the DAGs too. Skips dot-prefixed names and
+ * node_modules.
+ */
+export function folderFingerprint(folder: string): string {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name.startsWith('.') || entry.name === 'node_modules') continue;
+      const abs = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(abs);
+      else if (SOURCE_FILE.test(entry.name)) {
+        const s = statSync(abs, { throwIfNoEntry: false });
+        if (s) out.push(`${path.relative(folder, abs)}:${s.mtimeMs}:${s.size}`);
+      }
+    }
+  };
+  walk(folder);
+  return out.sort().join('|');
+}
+
 /**
  * Parses the DAGs folder in a child process with a time limit per file and records the
  * result: a content-hashed version per DAG, an import error per broken file. A broken
@@ -49,15 +75,14 @@ export class DagProcessor {
 
   constructor(private readonly options: DagProcessorOptions, private readonly dags: DagRepository) {}
 
-  /** Parses and records when a file changed since the last run (or `force`); returns null when skipped. */
+  /**
+   * Parses and records when a source file (a DAG file or a module beside it) changed since
+   * the last run, or with `force`; returns null when skipped.
+   */
   async run(now: Date, force = false): Promise<ParseResult | null> {
-    const files = findDagFiles(this.options.folder);
-    const fingerprint = files.map((f) => {
-      const s = statSync(path.join(this.options.folder, f));
-      return `${f}:${s.mtimeMs}:${s.size}`;
-    }).join('|');
+    const fingerprint = folderFingerprint(this.options.folder);
     if (!force && fingerprint === this.fingerprint) return null;
-    const result = await this.parse(files);
+    const result = await this.parse(findDagFiles(this.options.folder));
     await this.dags.recordParse(result.dags, result.errors, now);
     this.fingerprint = fingerprint;
     return result;
