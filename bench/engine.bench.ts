@@ -340,7 +340,8 @@ function printCpu(name: string, before: Record<string, number>, after: Record<st
   const used = (k: string) => after[k] - before[k];
   const parts = Object.keys(after).map((k) => `${k} ${used(k).toFixed(2)} s (${((100 * used(k)) / wallS).toFixed(0)} %)`);
   console.log(`[cpu ${name}] over ${wallS.toFixed(2)} s wall: ${parts.join(', ')} — % of one core; the machine has ${CORES} (machine figures: all processes, also other users')`);
-  const steal = used('machine steal') / (wallS * CORES);
+  const ticks = ['machine busy', 'machine idle', 'machine iowait', 'machine steal'].reduce((sum, k) => sum + used(k), 0);
+  const steal = ticks > 0 ? used('machine steal') / ticks : 0;
   if (steal >= 0.1) {
     console.log(`[cpu ${name}] WARNING: the hypervisor took ${(100 * steal).toFixed(0)} % of the machine's CPU time (steal): ` +
       'other tenants slowed this run, rerun it before comparing figures');
@@ -348,7 +349,8 @@ function printCpu(name: string, before: Record<string, number>, after: Record<st
   // Only a run that keeps every core busy is bound by CPU per task.
   if (name !== 'wide' || tasks === 0) return;
   // A saturated machine's rate is cores ÷ CPU per task. The task processes themselves are a
-  // floor no orchestrator removes; everything else (sf-spawner included) is what Swarmflow spends.
+  // floor no orchestrator removes; everything else (sf-spawner included) is what Swarmflow
+  // spends, plus this process's own polling of the run every 20 ms.
   const perTask = (keys: string[]) => (1000 * keys.reduce((sum, k) => sum + used(k), 0)) / tasks;
   const own = perTask(['task processes']);
   const orchestration = perTask(['scheduler (bench process)', 'workers', 'sf-spawner', 'postgres', 'rabbitmq']);
