@@ -20,6 +20,21 @@ describe('resolveParams', () => {
     expect(resolveParams(specs, { dataset: 'ml1m', epochs: 3, note: 'x' })).toEqual({ dataset: 'ml1m', epochs: 3, region: 'eu', note: 'x' });
   });
 
+  it('rejects a key that looks like a misspelt param, naming the param it was meant to be', () => {
+    const err = rejected(specs, { datset: 'ml1m' });
+    expect(err.message).toBe(`conf.datset is not a param of this DAG, but "dataset" is. Fix: use the param's name, e.g. --conf '{"dataset": "ml1m"}'.`);
+    expect(err.field).toBe('conf.datset');
+    expect(rejected(specs, { dataset: 'x', Epochs: 3 }).message).toContain('but "epochs" is');
+    expect(rejected(specs, { dataset: 'x', epoch: 3 }).message).toContain('but "epochs" is');
+  });
+
+  it('keeps keys far from every param name, and a near one when the param itself is given too', () => {
+    expect(resolveParams(specs, { dataset: 'x', regions: ['eu'], region: 'us', run: 1, ep: 2 }))
+      .toEqual({ dataset: 'x', regions: ['eu'], region: 'us', run: 1, ep: 2, epochs: 10 });
+    // One letter off a one- or two-letter name is not a misspelling worth refusing.
+    expect(resolveParams({ lr: { type: 'number', default: 0.1 } }, { l: 1, lx: 2 })).toEqual({ lr: 0.1, l: 1, lx: 2 });
+  });
+
   it('treats a missing conf as {}', () => {
     const noRequired = { epochs: specs.epochs };
     expect(resolveParams(noRequired, undefined)).toEqual({ epochs: 10 });

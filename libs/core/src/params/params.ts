@@ -1,4 +1,5 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
+import { distance } from 'fastest-levenshtein';
 import type { ParamSpec } from '../dag/dag.types';
 import { ParamValidationError } from '../errors';
 
@@ -92,9 +93,25 @@ export function checkParamValue(name: string, spec: ParamSpec, value: unknown): 
 }
 
 /**
+ * The param a conf key not among them was most likely meant to be: one or two letters
+ * off (a third of the longer name at most), or the same but for case; null when none is
+ * that close.
+ */
+function misspeltParam(key: string, names: readonly string[]): string | null {
+  let best: { name: string; d: number } | null = null;
+  for (const name of names) {
+    const d = distance(key.toLowerCase(), name.toLowerCase());
+    if (d <= 2 && d <= Math.floor(Math.max(key.length, name.length) / 3) && (best === null || d < best.d)) best = { name, d };
+  }
+  return best?.name ?? null;
+}
+
+/**
  * Resolves a run's params from the DAG's param specs and a trigger's `conf`
  * (JSON object; undefined/null = `{}`). Missing keys take their default; a param with
- * no default must be given. Keys without a spec are kept as they are.
+ * no default must be given. Keys without a spec are kept as they are (templates read
+ * them as `{{ conf.<key> }}`), except a key that looks like a misspelt param: it is an
+ * error, since the param would silently keep its default.
  *
  * @throws ParamValidationError with `field` = `conf` or `conf.<name>`, e.g.
  *   `conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. --conf '{"epochs": 10}'.`
@@ -109,6 +126,18 @@ export function resolveParams(specs: Record<string, ParamSpec>, conf: unknown): 
     );
   }
   const given = conf as Record<string, unknown>;
+  const names = Object.keys(specs);
+  for (const key of Object.keys(given)) {
+    if (Object.hasOwn(specs, key)) continue;
+    const meant = misspeltParam(key, names);
+    if (meant !== null && !Object.hasOwn(given, meant)) {
+      throw new ParamValidationError(
+        `conf.${key}`,
+        `is not a param of this DAG, but "${meant}" is`,
+        `use the param's name, e.g. ${confExample(meant, given[key])}`,
+      );
+    }
+  }
   const resolved: Record<string, unknown> = { ...given };
   for (const [name, spec] of Object.entries(specs)) {
     const value = given[name] !== undefined ? given[name] : spec.default;
