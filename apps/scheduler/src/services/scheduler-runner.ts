@@ -209,7 +209,10 @@ export class SchedulerRunner {
         if (now.getTime() - this.lastSweep >= sweepAge) {
           this.lastSweep = now.getTime();
           const swept = await this.repos.outbox.relay((m) => this.send(m), sweepAge, 1000, [...this.inFlight]);
-          if (swept > 0) this.logger.warn(`published ${swept} outbox message(s) left by an interrupted scheduler`);
+          if (swept.published > 0) this.logger.warn(`published ${swept.published} outbox message(s) left by an interrupted scheduler`);
+          if (swept.dropped > 0) {
+            this.logger.log(`dropped ${swept.dropped} outbox task message(s) left by an interrupted scheduler: their tries had started or ended, so they had been delivered`);
+          }
         }
       } catch (err) {
         this.logger.error(`the outbox sweep failed; it runs again in ${this.options.outboxSweepAgeMs} ms: ${(err as Error).message}`);

@@ -182,11 +182,11 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
       const [a, b] = await repos.tis.forRuns([run.pk]);
       const move = (ti: TaskInstance, from: TaskInstance['state']) => ({
-        before: { ...ti, state: from }, after: { ...ti, state: 'scheduled' as const }, steps: [{ from, to: 'scheduled' as const, tryNumber: 0, reason: null }],
+        before: { ...ti, state: from }, after: { ...ti, state: 'queued' as const, tryNumber: 1 }, steps: [{ from, to: 'queued' as const, tryNumber: 1, reason: null }],
       });
       const messages = new Map([
-        [a.id, { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 1 } }],
-        [b.id, { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 2 } }],
+        [a.id, { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 1, tryNumber: 1 } }],
+        [b.id, { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 2, tryNumber: 1 } }],
       ]);
       // b's compare-and-set expects a state it is not in: it does not apply, and its message is not written.
       const { applied, outboxIds } = await db.transaction((tx) => repos.tis.applyWithMessages([move(a, 'none'), move(b, 'queued')], messages, now, tx));
@@ -195,9 +195,30 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(await repos.outbox.pending()).toBe(1);
       const sent: unknown[] = [];
       // A row its scheduler is still publishing (a broker outage) is not swept.
-      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000, 1000, [outboxIds.get(a.id)!])).toBe(0);
-      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000)).toBe(1);
-      expect(sent).toEqual([{ n: 1 }]);
+      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000, 1000, [outboxIds.get(a.id)!])).toEqual({ published: 0, dropped: 0 });
+      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000)).toEqual({ published: 1, dropped: 0 });
+      expect(sent).toEqual([{ n: 1, tryNumber: 1 }]);
+      expect(await repos.outbox.pending()).toBe(0);
+    });
+
+    it('sweeps a task message away unpublished once its try is no longer queued', async () => {
+      const run = await newRun('r5');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = await repos.tis.forRuns([run.pk]);
+      const queue = (ti: TaskInstance) => ({
+        before: ti, after: { ...ti, state: 'queued' as const, tryNumber: 1 }, steps: [{ from: ti.state, to: 'queued' as const, tryNumber: 1, reason: null }],
+      });
+      const message = (n: number) => ({ exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n, tryNumber: 1 } });
+      await db.transaction((tx) => repos.tis.applyWithMessages([queue(a), queue(b)], new Map([[a.id, message(1)], [b.id, message(2)]]), now, tx));
+      // a was delivered and started before its scheduler could delete the row (it crashed);
+      // b's message never reached the broker and b is still queued.
+      const [queuedA] = await repos.tis.byIds([a.id]);
+      await db.transaction((tx) => repos.tis.applyTransitions([{
+        before: queuedA, after: { ...queuedA, state: 'running' }, steps: [{ from: 'queued', to: 'running', tryNumber: 1, reason: null }],
+      }], now, tx));
+      const sent: unknown[] = [];
+      expect(await repos.outbox.relay(async (m) => void sent.push(m.payload), -60_000)).toEqual({ published: 1, dropped: 1 });
+      expect(sent).toEqual([{ n: 2, tryNumber: 1 }]);
       expect(await repos.outbox.pending()).toBe(0);
     });
 

@@ -22,32 +22,39 @@ export class OutboxRepository {
 
   /**
    * Recovery sweep: publishes messages older than `olderThanMs` (left by a crash between
-   * commit and publish, or by a scheduler that died), in id order, `batch` at a time, and
-   * deletes those the broker confirmed. Rows are locked with SKIP LOCKED so several
-   * schedulers can sweep at once. Returns how many were published.
-   */
-  /**
+   * commit and publish, or by a scheduler that died before deleting what it published), in
+   * id order, `batch` at a time, and deletes those the broker confirmed. A task message
+   * whose try is no longer `queued` (it started, ended, or was retried meanwhile) is
+   * deleted unpublished: it was delivered already, and a second copy would run the try
+   * again. Rows are locked with SKIP LOCKED so several schedulers can sweep at once.
+   *
    * @param inFlight ids the caller is publishing right now (a broker outage can hold them
    *   longer than `olderThanMs`): left alone, or they would go out twice.
    */
-  async relay(publish: (m: OutboxMessage) => Promise<void>, olderThanMs: number, batch = 1000, inFlight: readonly number[] = []): Promise<number> {
-    let total = 0;
+  async relay(
+    publish: (m: OutboxMessage) => Promise<void>, olderThanMs: number, batch = 1000, inFlight: readonly number[] = [],
+  ): Promise<{ published: number; dropped: number }> {
+    const total = { published: 0, dropped: 0 };
     for (;;) {
-      const sent = await this.db.transaction(async (tx) => {
+      const rows = await this.db.transaction(async (tx) => {
         const rows = await tx.query(
           // The age is measured on the database's clock, the one created_at was written with.
-          `SELECT id, exchange, routing_key, payload FROM outbox
-           WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $2::double precision / 1000)
-             AND id <> ALL($3::bigint[])
-           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED`, [batch, olderThanMs, inFlight],
+          `SELECT o.id, o.exchange, o.routing_key, o.payload,
+                  o.ti_id IS NULL OR (t.state = 'queued' AND t.try_number::text = o.payload->>'tryNumber') AS live
+           FROM outbox o LEFT JOIN task_instance t ON t.id = o.ti_id
+           WHERE o.published_at IS NULL AND o.created_at < now() - make_interval(secs => $2::double precision / 1000)
+             AND o.id <> ALL($3::bigint[])
+           ORDER BY o.id LIMIT $1 FOR UPDATE OF o SKIP LOCKED`, [batch, olderThanMs, inFlight],
         );
-        if (rows.length === 0) return 0;
-        await Promise.all(rows.map((r: any) => publish({ exchange: r.exchange, routingKey: r.routing_key, payload: r.payload })));
+        if (rows.length === 0) return rows;
+        const live = rows.filter((r: any) => r.live);
+        await Promise.all(live.map((r: any) => publish({ exchange: r.exchange, routingKey: r.routing_key, payload: r.payload })));
         await tx.query(`DELETE FROM outbox WHERE id = ANY($1)`, [rows.map((r: any) => r.id)]);
-        return rows.length;
+        total.published += live.length;
+        total.dropped += rows.length - live.length;
+        return rows;
       });
-      total += sent;
-      if (sent < batch) return total;
+      if (rows.length < batch) return total;
     }
   }
 
