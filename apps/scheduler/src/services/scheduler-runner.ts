@@ -1,10 +1,10 @@
-import type { WorkerEvent } from '@swarmflow/core';
+import type { ControlMessage, WorkerEvent } from '@swarmflow/core';
 import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
-import { SchedulingService, type IterationResult, type SchedulingOptions, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
+import { SchedulingService, type IterationResult, type SchedulingOptions, type TryCancel, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
 
 export interface SchedulerLogger {
   log(msg: string): void;
@@ -201,6 +201,7 @@ export class SchedulerRunner {
       this.iterations++;
       this.moreToDispatch = result.moreToDispatch;
       for (const { msg } of batch) settle(() => msg.ack());
+      for (const c of result.cancels) this.cancelDuplicate(c);
       // Not awaited: the next iteration need not wait for RabbitMQ's confirms (a hop of a
       // chain did, ~1 ms). Confirmed ids are deleted by a later iteration.
       this.trackPublish(result.outbox);
@@ -218,6 +219,14 @@ export class SchedulerRunner {
         this.logger.error(`the outbox sweep failed; it runs again in ${this.options.outboxSweepAgeMs} ms: ${(err as Error).message}`);
       }
     }
+  }
+
+  /** Tells a worker to stop a second copy of a try (see TryCancel); lost, the copy just runs to its end. */
+  private cancelDuplicate(c: TryCancel): void {
+    this.logger.warn(`worker ${c.worker} started task instance ${c.tiId} try ${c.tryNumber}, which runs elsewhere or has ended: cancelling that copy`);
+    const command: ControlMessage = { type: 'task.cancel', tiId: c.tiId, tryNumber: c.tryNumber };
+    this.broker.publish(EXCHANGES.control, `worker.${c.worker}`, command).catch((err: unknown) =>
+      this.logger.error(`could not cancel the copy of task instance ${c.tiId} try ${c.tryNumber} on ${c.worker}: ${(err as Error).message}`));
   }
 
   private trackPublish(outbox: { id: number; message: OutboxMessage }[]): void {

@@ -69,6 +69,20 @@ interface Work {
   writes: PendingWrites;
   /** Log lines that came with `task.finished` events, stored with the same statement. */
   logs: LogBatchRow[];
+  /** Tries a worker runs that it should not (see {@link TryCancel}); told to stop after the commit. */
+  cancels: TryCancel[];
+}
+
+/**
+ * A try a worker reported starting although the database has it running on another
+ * worker, ended, or superseded by a later try: a second copy of its task message reached
+ * a worker (a redelivery to a worker whose connection had died, a duplicate publish).
+ * The first copy to start keeps the try; this one is cancelled.
+ */
+export interface TryCancel {
+  worker: string;
+  tiId: number;
+  tryNumber: number;
 }
 
 /** A locked run with its task states (read or cached), as run evaluation takes it. */
@@ -124,6 +138,8 @@ export interface IterationResult {
   dispatched: number;
   /** Dispatch stopped at `dispatchSlice`: more may be ready, and the next iteration should come now. */
   moreToDispatch: boolean;
+  /** Duplicate tries to cancel (`task.cancel` to their worker); the caller publishes them. */
+  cancels: TryCancel[];
 }
 
 /**
@@ -216,7 +232,7 @@ export class SchedulingService {
       query: () => Promise.reject(new NeedsDatabase()),
       queryMany: () => Promise.reject(new NeedsDatabase()),
     };
-    const work: Work = { touched: new Set(), dispatch: dispatchDue, writes: new PendingWrites(), logs: [] };
+    const work: Work = { touched: new Set(), dispatch: dispatchDue, writes: new PendingWrites(), logs: [], cancels: [] };
     const tis = [...new Set(events.map((e) => (e as { tiId: number }).tiId))].map((id) => known.row(id)!);
     const eventsApplied = await this.applyEvents(events, tis, now, noReads, work);
     const evaluated: EvaluatedRun[] = [];
@@ -241,7 +257,7 @@ export class SchedulingService {
     const written = await this.write(work.writes, now, oneTrip, { bumped, logs: work.logs, epoch: known.epoch });
     this.afterCommit({ transitions: work.writes.transitions(), bumped, ended: [], viewRead: null, epoch: written.epoch });
     this.stats.fromMemory++;
-    return { outbox: written.outbox, eventsApplied, dispatched, moreToDispatch };
+    return { outbox: written.outbox, eventsApplied, dispatched, moreToDispatch, cancels: work.cancels };
   }
 
   /** The scheduling lock (one iteration at a time across HA schedulers) and the deletion of published outbox rows. */
@@ -286,7 +302,7 @@ export class SchedulingService {
     if (readAhead) prelude.push(this.repos.tis.dispatchViewSql(this.options.dispatchBatch));
     let committed: Committed | null = null;
     const result = await this.repos.db.transaction(async (tx, results) => {
-      const work: Work = { touched: new Set(), dispatch: tick || dispatchDue, writes: new PendingWrites(), logs: [] };
+      const work: Work = { touched: new Set(), dispatch: tick || dispatchDue, writes: new PendingWrites(), logs: [], cancels: [] };
       if (tick) {
         this.pools = null;
         this.liveWorkers = null;
@@ -327,7 +343,7 @@ export class SchedulingService {
         transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk),
         viewRead, epoch: written.epoch,
       };
-      return { outbox: written.outbox, eventsApplied, dispatched, moreToDispatch };
+      return { outbox: written.outbox, eventsApplied, dispatched, moreToDispatch, cancels: work.cancels };
     }, prelude.join('; ')).catch((err: unknown) => {
       this.forgetAll();
       throw err;
@@ -432,7 +448,7 @@ export class SchedulingService {
         }
       }
       const f = facts.get(ti.runPk);
-      const t = f ? this.foldEvents(ti, byTi.get(ti.id)!, taskOf(f.dag, ti.taskId), now) : null;
+      const t = f ? this.foldEvents(ti, byTi.get(ti.id)!, taskOf(f.dag, ti.taskId), now, work.cancels) : null;
       if (!t) continue;
       work.writes.add(t);
       applied++;
@@ -474,16 +490,28 @@ export class SchedulingService {
     }
   }
 
-  /** Applies one task instance's events in order on a copy; null when nothing changes (duplicate, stale). */
-  private foldEvents(ti: TaskInstance, events: WorkerEvent[], task: TaskSpec | undefined, now: Date): TiTransition | null {
+  /**
+   * Applies one task instance's events in order on a copy; null when nothing changes
+   * (duplicate, stale). A second copy of a try is not the try: its start is added to
+   * `cancels` (see {@link TryCancel}), and its end, while the try runs elsewhere, is ignored.
+   */
+  private foldEvents(ti: TaskInstance, events: WorkerEvent[], task: TaskSpec | undefined, now: Date, cancels: TryCancel[]): TiTransition | null {
     let cur = ti;
     const steps: TiTransition['steps'] = [];
     for (const e of events) {
+      if (e.type === 'worker.heartbeat') continue;
+      const elsewhere = cur.state === 'running' && e.tryNumber === cur.tryNumber && cur.worker !== null && cur.worker !== e.worker;
       if (e.type === 'task.started') {
+        const superseded = e.tryNumber < cur.tryNumber || (e.tryNumber === cur.tryNumber && isEnded(cur.state));
+        if (elsewhere || superseded) {
+          cancels.push({ worker: e.worker, tiId: cur.id, tryNumber: e.tryNumber });
+          continue;
+        }
         if (decideTransition(cur, 'running', e.tryNumber) !== 'apply') continue;
         steps.push({ from: cur.state, to: 'running', tryNumber: cur.tryNumber, reason: `on ${e.worker}` });
         cur = { ...cur, state: 'running', worker: e.worker, hostname: e.hostname, pid: e.pid, startedAt: new Date(e.at) };
       } else if (e.type === 'task.finished') {
+        if (elsewhere) continue;
         if (cur.state === 'queued' && e.startedAt && e.tryNumber === cur.tryNumber) {
           // A short try reports only its end (the worker skips task.started): record the
           // start it carries, so the history reads queued → running → end as for any try.
