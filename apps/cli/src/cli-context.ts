@@ -37,6 +37,11 @@ export class CommandContext {
     this.deps.stdout(`${text}\n`);
   }
 
+  /** Prints one line to stderr: progress and notes that must not mix with JSON on stdout. */
+  printErr(text: string): void {
+    this.deps.stderr(`${text}\n`);
+  }
+
   printJson(value: unknown): void {
     this.print(JSON.stringify(value, null, 2));
   }
@@ -62,6 +67,12 @@ export class CommandContext {
 }
 
 export function defaultDeps(): CliDeps {
+  // A reader that stops early (`swarmflow runs show … | head`) closes the pipe: the output is
+  // no longer wanted, which is no error worth a stack trace.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
   return {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),

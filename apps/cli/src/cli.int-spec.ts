@@ -146,6 +146,22 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
     expect((await repos.runs.get('train_ml1m', 'cli-wait'))!.state).toBe('running');
   });
 
+  it('with --wait --json prints only the ended run on stdout, and the progress on stderr', async () => {
+    const steps: (() => Promise<void>)[] = [
+      async () => {
+        const run = (await repos.runs.get('train_ml1m', 'cli-json'))!;
+        await setRunStates(repos, run, dag, 'success', {
+          extract: { state: 'success', tryNumber: 1 }, train: { state: 'success', tryNumber: 1 },
+          report: { state: 'success', tryNumber: 1 }, lint: { state: 'success', tryNumber: 1 },
+        });
+      },
+    ];
+    const { code, out, err } = await cli(['dags', 'trigger', 'train_ml1m', '--run-id', 'cli-json', '--wait', '--json'], async () => steps.shift()?.());
+    expect(code).toBe(0);
+    expect(JSON.parse(out)).toMatchObject({ runId: 'cli-json', state: 'success' });
+    expect(err.split('\n')).toEqual(expect.arrayContaining(['triggered train_ml1m run cli-json (logical date 2025-03-01T12:00:00.000Z)', 'run cli-json: success']));
+  });
+
   it('pauses and unpauses a DAG', async () => {
     expect(await cli(['dags', 'pause', 'train_ml1m'])).toEqual({ code: 0, out: 'train_ml1m is paused\n', err: '' });
     expect((await repos.dags.get('train_ml1m'))!.isPaused).toBe(true);

@@ -49,20 +49,22 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
     .option('--logical-date <iso>', 'logical date (default now)')
     .option('--wait', 'wait for the run to end; exit 1 if it fails')
     .addOption(new Option('--timeout <duration>', 'with --wait: give up after this long (exit 1)').default(3_600_000, '1h').argParser(parseTimeout))
-    .option('--json', 'print the created run as JSON')
+    .option('--json', 'print the created run as JSON (with --wait: the ended run; progress goes to stderr)')
     .addHelpText('after', TRIGGER_EXAMPLES)
     .action(async (dagId: string, opts: { conf?: Record<string, unknown>; runId?: string; logicalDate?: string; wait?: boolean; timeout: number; json?: boolean }) => {
       const client = ctx.client();
       const run = await client.trigger(dagId, { conf: opts.conf, runId: opts.runId, logicalDate: opts.logicalDate });
       if (opts.json && !opts.wait) return ctx.printJson(run);
-      ctx.print(`triggered ${run.dagId} run ${run.runId} (logical date ${run.logicalDate})`);
+      // With --json, stdout carries only the JSON; what --wait reports on the way goes to stderr.
+      const say = (line: string) => (opts.json ? ctx.printErr(line) : ctx.print(line));
+      say(`triggered ${run.dagId} run ${run.runId} (logical date ${run.logicalDate})`);
       if (!opts.wait) return;
       const done = await watchRun(client, dagId, run.runId, {
-        timeoutMs: opts.timeout, print: (line) => ctx.print(line), sleep: ctx.deps.sleep, now: ctx.deps.now,
+        timeoutMs: opts.timeout, print: say, sleep: ctx.deps.sleep, now: ctx.deps.now,
       });
       if (opts.json) ctx.printJson(done);
       if (done.state === 'failed') {
-        for (const line of await describeFailures(client, done)) ctx.print(line);
+        for (const line of await describeFailures(client, done)) say(line);
         throw new CliError(`run ${done.runId} of ${dagId} failed`, EXIT_FAILURE);
       }
     });
