@@ -28,6 +28,11 @@ describe('resolveParams', () => {
     expect(rejected(specs, { dataset: 'x', epoch: 3 }).message).toContain('but "epochs" is');
   });
 
+  it('names a misspelt key when a required param is missing, even one too far off to refuse on its own', () => {
+    const err = rejected({ label: { type: 'string' } }, { lable: 'x' });
+    expect(err.message).toBe(`conf.label is required (it has no default); the conf has "lable", which is no param. Fix: rename "lable" to "label", e.g. --conf '{"label": "x"}'.`);
+  });
+
   it('keeps keys far from every param name, and a near one when the param itself is given too', () => {
     expect(resolveParams(specs, { dataset: 'x', regions: ['eu'], region: 'us', run: 1, ep: 2 }))
       .toEqual({ dataset: 'x', regions: ['eu'], region: 'us', run: 1, ep: 2, epochs: 10 });

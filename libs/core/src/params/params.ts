@@ -142,10 +142,14 @@ export function resolveParams(specs: Record<string, ParamSpec>, conf: unknown): 
   for (const [name, spec] of Object.entries(specs)) {
     const value = given[name] !== undefined ? given[name] : spec.default;
     if (value === undefined) {
+      // A required param is missing: a given key up to two letters off is surely it, misspelt.
+      const misspelt = Object.keys(given).find((key) => !Object.hasOwn(specs, key) && distance(key.toLowerCase(), name.toLowerCase()) <= 2);
       throw new ParamValidationError(
         `conf.${name}`,
-        `is required (it has no default)`,
-        `${TYPE_HINT[spec.type]}, e.g. ${confExample(name, exampleOf(spec))}`,
+        `is required (it has no default)${misspelt === undefined ? '' : `; the conf has "${misspelt}", which is no param`}`,
+        misspelt === undefined
+          ? `${TYPE_HINT[spec.type]}, e.g. ${confExample(name, exampleOf(spec))}`
+          : `rename "${misspelt}" to "${name}", e.g. ${confExample(name, given[misspelt])}`,
       );
     }
     const error = checkParamValue(name, spec, value);
