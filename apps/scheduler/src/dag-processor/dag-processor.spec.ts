@@ -20,6 +20,7 @@ describe('DagProcessor', () => {
   function recorder() {
     const commands: string[] = [];
     const dags = {
+      list: async () => [],
       recordParse: async (parsed: { dag: { tasks: { id: string; command?: unknown }[] } }[]) => {
         commands.push(String(parsed[0]?.dag.tasks.find((t) => t.id === 'run')?.command));
         return { newVersions: [] };
@@ -36,6 +37,22 @@ describe('DagProcessor', () => {
     writeFileSync(path.join(folder, '_shared', 'command.ts'), `export const command = 'echo two, longer';\n`);
     expect(await processor.run(new Date())).not.toBeNull();
     expect(commands).toEqual(['echo one', 'echo two, longer']);
+  }, 30_000);
+
+  it('keeps a DAG with the file that defined it when another file takes its id; the newcomer is an import error', async () => {
+    const dagFile = (command: string) => `id: daily\ntasks:\n  run: { shell: "${command}" }\n`;
+    writeFileSync(path.join(folder, 'zz_daily.yaml'), dagFile('echo original'));
+    rmSync(path.join(folder, 'daily.ts'));
+    const processor = new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags);
+    const owners = new Map([['daily', 'zz_daily.yaml']]);
+    writeFileSync(path.join(folder, 'aa_copy.yaml'), dagFile('echo intruder'));
+    const result = await processor.parse(findDagFiles(folder), owners);
+    expect(result.dags.map((d) => [d.dag.id, d.dag.fileloc])).toEqual([['daily', 'zz_daily.yaml']]);
+    expect(result.errors).toEqual([{
+      fileloc: 'aa_copy.yaml', message: 'aa_copy.yaml: DAG "daily" is already defined in zz_daily.yaml. Fix: give one of them another id.',
+    }]);
+    // With no earlier owner, the first file by name keeps it.
+    expect((await processor.parse(findDagFiles(folder))).dags.map((d) => d.dag.fileloc)).toEqual(['aa_copy.yaml']);
   }, 30_000);
 
   it('counts helpers in the fingerprint but parses only DAG files', () => {

@@ -82,35 +82,48 @@ export class DagProcessor {
   async run(now: Date, force = false): Promise<ParseResult | null> {
     const fingerprint = folderFingerprint(this.options.folder);
     if (!force && fingerprint === this.fingerprint) return null;
-    const result = await this.parse(findDagFiles(this.options.folder));
+    const owners = new Map((await this.dags.list()).map((d) => [d.dagId, d.fileloc]));
+    const result = await this.parse(findDagFiles(this.options.folder), owners);
     await this.dags.recordParse(result.dags, result.errors, now);
     this.fingerprint = fingerprint;
     return result;
   }
 
-  async parse(files: string[]): Promise<ParseResult> {
+  /**
+   * Imports `files` and validates their DAGs. Two files defining one DAG id: the file that
+   * defined it so far (`owners`: DAG id → file) keeps it, else the first by name; the other
+   * file is an import error, so a stray copy never takes over a running DAG.
+   */
+  async parse(files: string[], owners: ReadonlyMap<string, string> = new Map()): Promise<ParseResult> {
     const result: ParseResult = { dags: [], errors: [] };
-    const owner = new Map<string, string>();
+    const loaded: { file: string; dags: SerializedDag[] }[] = [];
     let remaining = files;
     while (remaining.length > 0) {
       const { replies, unfinished } = await this.parseInChild(remaining);
       for (const reply of replies) {
         if (reply.type === 'error') result.errors.push({ fileloc: reply.file, message: reply.message });
-        if (reply.type !== 'result') continue;
-        const clash = reply.dags.find((d) => owner.has(d.id));
-        if (clash) {
-          result.errors.push({
-            fileloc: reply.file,
-            message: `${reply.file}: DAG "${clash.id}" is already defined in ${owner.get(clash.id)}. Fix: give one of them another id.`,
-          });
-          continue;
-        }
-        for (const dag of reply.dags) {
-          owner.set(dag.id, reply.file);
-          result.dags.push({ dag, hash: dagHash(dag) });
-        }
+        if (reply.type === 'result') loaded.push({ file: reply.file, dags: reply.dags });
       }
       remaining = unfinished;
+    }
+    loaded.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
+    const definers = new Map<string, string[]>();
+    for (const { file, dags } of loaded) for (const dag of dags) definers.set(dag.id, [...(definers.get(dag.id) ?? []), file]);
+    const keeper = (id: string): string => {
+      const files = definers.get(id)!;
+      const owner = owners.get(id);
+      return owner !== undefined && files.includes(owner) ? owner : files[0];
+    };
+    for (const { file, dags } of loaded) {
+      const clash = dags.find((d) => keeper(d.id) !== file);
+      if (clash) {
+        result.errors.push({
+          fileloc: file,
+          message: `${file}: DAG "${clash.id}" is already defined in ${keeper(clash.id)}. Fix: give one of them another id.`,
+        });
+        continue;
+      }
+      for (const dag of dags) result.dags.push({ dag, hash: dagHash(dag) });
     }
     return result;
   }
