@@ -144,6 +144,23 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
     const cleared = await cli(['tasks', 'clear', 'train_ml1m', 'cli-wait', 'extract', '--downstream']);
     expect(cleared).toEqual({ code: 0, err: '', out: 'cleared extract, train, report in run cli-wait; the scheduler runs them again\n' });
     expect((await repos.runs.get('train_ml1m', 'cli-wait'))!.state).toBe('running');
+
+    // Following the cleared task waits for its next try instead of replaying the one that ended.
+    const nextTry: (() => Promise<void>)[] = [
+      async () => {
+        const run = (await repos.runs.get('train_ml1m', 'cli-wait'))!;
+        const [extract] = await repos.tis.forRuns([run.pk]);
+        await setRunStates(repos, run, dag, 'running', { extract: { state: 'running', tryNumber: 2, worker: 'worker-a' } });
+        await repos.logs.append([{ tiId: extract.id, tryNumber: 2, seq: 0, lines: [{ at: now.toISOString(), stream: 'stdout', line: 'bucket found' }] }]);
+      },
+      async () => {
+        const run = (await repos.runs.get('train_ml1m', 'cli-wait'))!;
+        await setRunStates(repos, run, dag, 'running', { extract: { state: 'success', tryNumber: 2, worker: 'worker-a' } });
+      },
+    ];
+    expect(await cli(['tasks', 'logs', 'train_ml1m', 'cli-wait', 'extract', '--follow'], async () => nextTry.shift()?.())).toEqual({
+      code: 0, out: 'bucket found\n', err: '(extract is none: following its next try, 2, once it starts)\n',
+    });
   });
 
   it('with --wait --json prints only the ended run on stdout, and the progress on stderr', async () => {

@@ -14,6 +14,9 @@ Examples:
   $ swarmflow tasks test nightly_etl extract
   $ swarmflow tasks test train_ml1m train --conf '{"epochs": 1}'`;
 
+/** States in which a task instance's next try is coming (its current one, if any, has ended). */
+const NEXT_TRY_COMING: ReadonlySet<string> = new Set(['none', 'scheduled', 'up_for_retry']);
+
 export function registerTaskCommands(program: Command, ctx: CommandContext): void {
   const tasks = program.command('tasks').description('task logs, clearing, and local test runs');
 
@@ -25,8 +28,18 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
     .option('--try <n>', 'try number', parsePositiveInt)
     .option('-f, --follow', 'keep printing new lines until the try ends')
     .action(async (dagId: string, runId: string, taskId: string, opts: { try?: number; follow?: boolean }) => {
+      let tryNumber = opts.try;
+      if (opts.follow && tryNumber === undefined) {
+        // Following a task that waits for its next try (cleared, or up for retry) means that
+        // try, not the last one, which has ended: wait for it to start.
+        const ti = await ctx.client().getTaskInstance(dagId, runId, taskId);
+        if (NEXT_TRY_COMING.has(ti.state) && ti.tryNumber > 0) {
+          tryNumber = ti.tryNumber + 1;
+          ctx.deps.stderr(`(${taskId} is ${ti.state}: following its next try, ${tryNumber}, once it starts)\n`);
+        }
+      }
       const result = await followLogs(ctx.client(), { dagId, runId, taskId }, {
-        tryNumber: opts.try, follow: opts.follow ?? false, print: (line) => ctx.print(line), sleep: ctx.deps.sleep,
+        tryNumber, follow: opts.follow ?? false, print: (line) => ctx.print(line), sleep: ctx.deps.sleep,
       });
       if (result.lines === 0) ctx.deps.stderr(`(no log lines for try ${result.tryNumber})\n`);
     });
