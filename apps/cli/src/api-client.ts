@@ -140,6 +140,16 @@ export class SwarmflowClient {
     return this.request('GET', '/pools');
   }
 
+  /** Creates or resizes a pool; `created` is false when it resized one. */
+  async setPool(name: string, body: { slots: number; description?: string }): Promise<{ pool: PoolDto; created: boolean }> {
+    const res = await this.send('PUT', `/pools/${seg(name)}`, body);
+    return { pool: res.body as PoolDto, created: res.status === 201 };
+  }
+
+  async deletePool(name: string): Promise<void> {
+    await this.send('DELETE', `/pools/${seg(name)}`);
+  }
+
   /** Secret values come back masked (`***`): the API never returns them. */
   listVariables(): Promise<VariableDto[]> {
     return this.request('GET', '/variables');

@@ -179,6 +179,25 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
     expect(err.split('\n')).toEqual(expect.arrayContaining(['triggered train_ml1m run cli-json (logical date 2025-03-01T12:00:00.000Z)', 'run cli-json: success']));
   });
 
+  it('creates, resizes, lists and deletes pools; default_pool stays', async () => {
+    expect(await cli(['pools', 'set', 'gpu', '2', '--description', 'two GPUs'])).toEqual({ code: 0, out: 'created pool gpu: 2 slots\n', err: '' });
+    expect(await cli(['pools', 'set', 'gpu', '1'])).toEqual({ code: 0, out: 'resized pool gpu: 1 slot\n', err: '' });
+    const listed = JSON.parse((await cli(['pools', 'list', '--json'])).out);
+    expect(listed).toContainEqual({ name: 'gpu', slots: 1, description: 'two GPUs' });
+    expect((await cli(['pools', 'list'])).out).toMatch(/^gpu +1 +two GPUs$/m);
+    expect(await cli(['pools', 'delete', 'gpu'])).toEqual({ code: 0, out: 'deleted pool gpu\n', err: '' });
+    const again = await cli(['pools', 'delete', 'gpu']);
+    expect(again.code).toBe(2);
+    expect(again.err).toContain('pool "gpu" does not exist');
+    const builtIn = await cli(['pools', 'delete', 'default_pool']);
+    expect(builtIn.code).not.toBe(0);
+    expect(builtIn.err).toContain('default_pool cannot be deleted');
+    const badName = await cli(['pools', 'set', 'no spaces', '1']);
+    expect(badName.code).toBe(2);
+    expect(badName.err).toContain('pool name "no spaces" must be 1 to 250 letters');
+    expect((await cli(['pools', 'set', 'gpu', '-1'])).code).toBe(2);
+  });
+
   it('pauses and unpauses a DAG', async () => {
     expect(await cli(['dags', 'pause', 'train_ml1m'])).toEqual({ code: 0, out: 'train_ml1m is paused\n', err: '' });
     expect((await repos.dags.get('train_ml1m'))!.isPaused).toBe(true);

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { parseDuration } from '@swarmflow/core';
 import type {
-  DagDetailDto, DagSummaryDto, ImportErrorDto, RunDto, TaskInstanceDto, VariableDto, WorkerDto,
+  DagDetailDto, DagSummaryDto, ImportErrorDto, PoolDto, RunDto, TaskInstanceDto, VariableDto, WorkerDto,
 } from './api-client';
 
 // --- option parsers: commander prints their message as "option '--x <v>' argument 'y' is invalid. <message>" ---
@@ -38,6 +38,13 @@ export function parsePositiveInt(text: string): number {
   if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n) || n < 1) {
     throw new InvalidArgumentError('must be a whole number of at least 1.');
   }
+  return n;
+}
+
+/** A whole number >= 0, for pool slots. */
+export function parseNonNegativeInt(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(n)) throw new InvalidArgumentError('must be a whole number (0 or more).');
   return n;
 }
 
@@ -126,6 +133,10 @@ export function formatTaskInstancesTable(tis: TaskInstanceDto[]): string {
     ['TASK', 'STATE', 'TRY', 'WORKER', 'EXIT', 'STARTED', 'ENDED', 'REASON'],
     tis.map((t) => [t.taskId, t.state, `${t.tryNumber}/${t.maxTries}`, t.worker, t.exitCode, formatDate(t.startedAt), formatDate(t.endedAt), t.reason]),
   );
+}
+
+export function formatPoolsTable(pools: PoolDto[]): string {
+  return table(['POOL', 'SLOTS', 'DESCRIPTION'], pools.map((p) => [p.name, p.slots, p.description]));
 }
 
 export function formatWorkersTable(workers: WorkerDto[]): string {

@@ -8,7 +8,7 @@ import { registerDagCommands } from './commands/dags.commands';
 import { registerRunCommands } from './commands/runs.commands';
 import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
-import { registerWorkerCommands } from './commands/workers.commands';
+import { registerPoolCommands, registerWorkerCommands } from './commands/workers.commands';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors';
 import { registerServerCommands } from './server-commands';
 
@@ -28,6 +28,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerRunCommands(program, ctx);
   registerTaskCommands(program, ctx);
   registerWorkerCommands(program, ctx);
+  registerPoolCommands(program, ctx);
   registerVariableCommands(program, ctx);
   // After every command exists: addCommand() does not copy these settings to the commands it adds.
   const output = { writeOut: (s: string) => ctx.deps.stdout(s), writeErr: (s: string) => ctx.deps.stderr(s) };

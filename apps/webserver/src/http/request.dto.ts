@@ -116,3 +116,23 @@ export function importEntries(body: ImportVariablesBody): VariableInput[] {
     return typeof parsed.data === 'string' ? { key, value: parsed.data } : { key, ...parsed.data };
   });
 }
+
+// --- pools ---
+
+/** Pool names travel in URL paths and DAG files (`pool: gpu_pool`). */
+export class PoolNamePipe implements PipeTransform<string, string> {
+  transform(name: string): string {
+    if (!/^[A-Za-z0-9_.-]{1,250}$/.test(name)) {
+      throw new RequestValidationError('name', `pool name "${name}" must be 1 to 250 letters, digits, "_", "." or "-"`);
+    }
+    return name;
+  }
+}
+
+export const PutPoolBody = z.object({
+  slots: z.number({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a whole number of slots') })
+    .int('must be a whole number of slots').min(0, 'must be 0 or more (0 holds every task of the pool)').max(1_000_000, 'must be at most 1,000,000'),
+  /** Absent: keep the current description, '' for a new pool. */
+  description: z.string().max(10_000).optional(),
+}).strict();
+export type PutPoolBody = z.infer<typeof PutPoolBody>;
