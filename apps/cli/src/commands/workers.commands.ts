@@ -38,7 +38,7 @@ export function registerPoolCommands(program: Command, ctx: CommandContext): voi
     });
 
   pools.command('delete')
-    .description('delete a pool (tasks naming it then wait until it exists again; default_pool cannot be deleted)')
+    .description('delete a pool (tasks naming it then wait, with a reason, until it exists again; default_pool cannot be deleted)')
     .argument('<name>', 'pool name')
     .action(async (name: string) => {
       await ctx.client().deletePool(name);

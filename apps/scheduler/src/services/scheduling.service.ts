@@ -704,8 +704,16 @@ export class SchedulingService {
       const task = f && taskOf(f.dag, ti.taskId);
       if (!f || !task) continue;
       const capacity = pools.get(ti.pool);
+      if (capacity === undefined || ti.poolSlots > capacity) {
+        // It waits until its pool exists or is large enough; its reason tells the user, once.
+        const reason = capacity === undefined
+          ? `waiting for pool "${ti.pool}", which does not exist: create it with \`swarmflow pools set ${ti.pool} <slots>\``
+          : `waiting: needs ${ti.poolSlots} slots of pool "${ti.pool}", which has ${capacity}: resize it with \`swarmflow pools set ${ti.pool} ${ti.poolSlots}\``;
+        if (ti.reason !== reason) writes.add({ before: ti, after: { ...ti, reason }, steps: [] });
+        continue;
+      }
       const used = poolSlots.get(ti.pool) ?? 0;
-      if (capacity === undefined || used + ti.poolSlots > capacity) continue;
+      if (used + ti.poolSlots > capacity) continue;
       const active = perDag.get(ti.dagId) ?? 0;
       if (active >= f.dag.maxActiveTasks) continue;
       const tryNumber = ti.tryNumber + 1;
