@@ -2,7 +2,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
+import { EVENTS_QUEUE, LOGS_QUEUE, taskQueue } from '@swarmflow/messaging';
+import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
 import { Database, Repositories, type TaskInstance } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { eventually, freePort, SwarmflowProcess } from '../support/processes';
@@ -59,6 +60,8 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
       return n >= done ? n : undefined;
     }, 60_000, `${done} tasks of ${runId} to succeed`, 50);
 
+    const prefix = `e2e-${process.pid}-${Date.now()}.`;
+
     beforeAll(async () => {
       testDb = await createTestDatabase();
       db = new Database({ url: testDb.url, poolSize: 2 });
@@ -71,7 +74,7 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
       api = `http://127.0.0.1:${port}`;
       env = {
         SWARMFLOW_DATABASE_URL: testDb.url, SWARMFLOW_AMQP_URL: rabbitmqUrl(),
-        SWARMFLOW_BROKER_PREFIX: `e2e-${process.pid}-${Date.now()}.`, SWARMFLOW_DAGS_FOLDER: folder,
+        SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_DAGS_FOLDER: folder,
         SWARMFLOW_HEARTBEAT_INTERVAL: '1s', SWARMFLOW_HEARTBEAT_TIMEOUT: '6s', SWARMFLOW_SCHEDULER_TICK: '200ms',
         SWARMFLOW_WEB_PORT: String(port), SWARMFLOW_WEB_HOST: '127.0.0.1',
       };
@@ -87,6 +90,8 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
 
     afterAll(async () => {
       await Promise.all(procs.map((p) => p.stop('SIGTERM').catch(() => undefined)));
+      // The queues and exchanges of this run's prefix, so that runs do not pile them up on the broker.
+      await deleteRabbitMQTopology(prefix, [taskQueue('default').name, EVENTS_QUEUE.name, LOGS_QUEUE.name]);
       await db?.close();
       await testDb?.drop();
       if (folder) rmSync(folder, { recursive: true, force: true });
