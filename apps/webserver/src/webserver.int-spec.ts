@@ -139,6 +139,9 @@ describeWithPostgres('webserver REST API', () => {
       const res = await api().post('/api/v1/dags/train_ml1m/runs')
         .send({ runId: 'nightly-42', logicalDate: '2025-01-01T00:00:00+02:00' }).expect(201);
       expect(res.body).toMatchObject({ runId: 'nightly-42', logicalDate: '2024-12-31T22:00:00.000Z' });
+      // A date alone is midnight UTC, as a DAG's start_date.
+      const dateOnly = await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'day-1', logicalDate: '2025-02-03' }).expect(201);
+      expect(dateOnly.body).toMatchObject({ runId: 'day-1', logicalDate: '2025-02-03T00:00:00.000Z' });
     });
 
     it('rejects a conf that does not match the params, naming the field', async () => {
@@ -171,7 +174,10 @@ describeWithPostgres('webserver REST API', () => {
       const badId = await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'a/b' }).expect(400);
       expect(badId.body).toMatchObject({ reason: 'invalid_request', field: 'runId' });
       const badDate = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate: 'tomorrow' }).expect(400);
-      expect(badDate.body).toMatchObject({ reason: 'invalid_request', field: 'logicalDate' });
+      expect(badDate.body).toMatchObject({
+        reason: 'invalid_request', field: 'logicalDate',
+        message: expect.stringContaining('must be an ISO 8601 date or timestamp, e.g. 2024-06-01 or 2024-06-01T00:00:00Z'),
+      });
       const badJson = await api().post('/api/v1/dags/train_ml1m/runs').set('content-type', 'application/json').send('{"conf": ').expect(400);
       expect(badJson.body).toEqual({ reason: 'invalid_json', message: 'the request body is not valid JSON: Unexpected end of JSON input' });
       expect(JSON.stringify(badJson.body)).not.toMatch(/\n\s+at /);
@@ -249,6 +255,13 @@ describeWithPostgres('webserver REST API', () => {
       expect(notStarted).toEqual({ tryNumber: 1, lines: [], cursor: 0, finished: false });
       const bad = await api().get(`${url}?try=zero`).expect(400);
       expect(bad.body).toMatchObject({ reason: 'invalid_request', field: 'try' });
+      // extract succeeded on its only try: no second one will come.
+      const never = await api().get(`${url}?try=2`).expect(404);
+      expect(never.body).toEqual({
+        reason: 'try_not_found', message: 'extract in run logged has had 1 try and is success: try 2 does not exist. Ask for one of 1 to 1.',
+      });
+      await api().get('/api/v1/dags/train_ml1m/runs/logged/tasks/train/logs?try=1').expect(200); // its first try may still come
+      await api().get('/api/v1/dags/train_ml1m/runs/logged/tasks/train/logs?try=2').expect(404);
     });
   });
 

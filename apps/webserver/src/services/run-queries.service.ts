@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { DagRunState, TiState } from '@swarmflow/core';
 import { Repositories, type DagRun, type LogLine, type TaskInstance } from '@swarmflow/persistence';
 import { REPOSITORIES } from '../tokens';
+import { NotFoundError } from './api-errors';
 import { requireDag, requireRun, requireTaskInstance } from './lookups';
 
 export interface TaskInstanceView {
@@ -53,6 +54,11 @@ export class RunQueriesService {
    */
   async logs(dagId: string, runId: string, taskId: string, tryNumber: number | undefined, cursor: number): Promise<TaskLogs> {
     const { ti } = await this.taskInstance(dagId, runId, taskId);
+    // An asked try must have run, or be the next one while the task may still run it.
+    if (tryNumber !== undefined && (tryNumber > ti.tryNumber + 1 || (tryNumber > ti.tryNumber && DONE.has(ti.state)))) {
+      throw new NotFoundError('try_not_found', `${taskId} in run ${runId} has had ${ti.tryNumber} ${ti.tryNumber === 1 ? 'try' : 'tries'}` +
+        `${DONE.has(ti.state) ? ` and is ${ti.state}` : ''}: try ${tryNumber} does not exist. Ask for one of 1 to ${Math.max(ti.tryNumber, 1)}.`);
+    }
     const wanted = tryNumber ?? Math.max(ti.tryNumber, 1);
     const read = await this.repos.logs.read(ti.id, wanted, cursor);
     return { tryNumber: wanted, lines: read.lines, cursor: read.cursor, finished: tryFinished(ti, wanted) };
