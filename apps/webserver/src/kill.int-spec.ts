@@ -17,6 +17,7 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
   const broker = new MemoryBroker();
   const received = new Map<string, ControlMessage[]>();
   const now = new Date('2025-03-01T12:00:00.000Z');
+  let changes = 0;
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -31,7 +32,7 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
         m.ack();
       }, { prefetch: 10 });
     }
-    app = await createWebserver({ repos, logger: false, clock: () => now, broker });
+    app = await createWebserver({ repos, logger: false, clock: () => now, broker, onChange: () => changes++ });
     bare = await createWebserver({ repos, logger: false, clock: () => now });
     await request(app.getHttpServer()).post('/api/v1/dags/train_ml1m/runs').send({ runId: 'r1' }).expect(201);
     const run = (await repos.runs.get('train_ml1m', 'r1'))!;
@@ -39,6 +40,7 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
       extract: { state: 'success', tryNumber: 1, worker: 'worker-a' },
       train: { state: 'running', tryNumber: 2, worker: 'worker-a' },
       lint: { state: 'queued', tryNumber: 1 },
+      report: { state: 'up_for_retry', tryNumber: 1 },
     });
   });
 
@@ -55,25 +57,40 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
 
   it('tells the worker running the try to cancel it', async () => {
     const res = await kill(app, 'train').expect(202);
-    expect(res.body).toEqual({ dagId: 'train_ml1m', runId: 'r1', taskId: 'train', tryNumber: 2, sentTo: 'worker-a' });
+    expect(res.body).toEqual({ dagId: 'train_ml1m', runId: 'r1', taskId: 'train', tryNumber: 2, sentTo: 'worker-a', ended: false });
     await settled();
     expect(received.get('worker-a')).toContainEqual({ type: 'task.cancel', tiId: expect.any(Number), tryNumber: 2 });
     expect(received.get('worker-b')).toEqual([]);
   });
 
-  it('tells every worker while the try is still queued', async () => {
+  const tiOf = async (taskId: string) => (await repos.tis.forRuns([(await repos.runs.get('train_ml1m', 'r1'))!.pk])).find((t) => t.taskId === taskId)!;
+
+  it('ends a queued try failed at once, has the run evaluated, and tells every worker to drop it', async () => {
     received.get('worker-a')!.length = 0;
+    const before = changes;
     const res = await kill(app, 'lint').expect(202);
-    expect(res.body.sentTo).toBe('all workers');
+    expect(res.body).toMatchObject({ sentTo: 'all workers', ended: true, tryNumber: 1 });
+    expect(await tiOf('lint')).toMatchObject({ state: 'failed', reason: 'killed by a user before a worker started it' });
+    expect(await repos.runs.needingEvaluation(10)).toContain((await repos.runs.get('train_ml1m', 'r1'))!.pk);
+    expect(changes).toBe(before + 1);
     await settled();
     for (const worker of ['worker-a', 'worker-b']) expect(received.get(worker)).toEqual([{ type: 'task.cancel', tiId: expect.any(Number), tryNumber: 1 }]);
+  });
+
+  it('ends a try waiting for its retry failed at once, telling no worker, even without a broker', async () => {
+    received.get('worker-a')!.length = 0;
+    const res = await kill(bare, 'report').expect(202);
+    expect(res.body).toMatchObject({ sentTo: 'nobody', ended: true });
+    expect(await tiOf('report')).toMatchObject({ state: 'failed', reason: 'killed by a user while it waited for its retry', nextRetryAt: null });
+    await settled();
+    expect(received.get('worker-a')).toEqual([]);
   });
 
   it('refuses a try that is not running, and names its state', async () => {
     const res = await kill(app, 'extract').expect(409);
     expect(res.body).toEqual({
       reason: 'task_not_running',
-      message: 'train_ml1m.extract in run r1 is success, not running or queued: there is nothing to kill',
+      message: 'train_ml1m.extract in run r1 is success, not running, queued or waiting for a retry: there is nothing to kill',
     });
   });
 

@@ -45,13 +45,14 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
     });
 
   tasks.command('kill')
-    .description('stop a running or queued task try wherever it runs (it ends failed, and is not retried)')
+    .description('stop a running, queued or retry-waiting task try wherever it is (it ends failed, and is not retried)')
     .argument('<dag>', 'DAG id')
     .argument('<run>', 'run id')
     .argument('<task>', 'task id')
     .action(async (dagId: string, runId: string, taskId: string) => {
       const result = await ctx.client().killTask(dagId, runId, taskId);
-      ctx.print(`asked ${result.sentTo} to stop try ${result.tryNumber} of ${taskId} in run ${runId}`);
+      if (!result.ended) return ctx.print(`asked ${result.sentTo} to stop try ${result.tryNumber} of ${taskId} in run ${runId}`);
+      ctx.print(`try ${result.tryNumber} of ${taskId} in run ${runId} ended failed${result.sentTo === 'nobody' ? '' : `; asked ${result.sentTo} to drop its message`}`);
     });
 
   tasks.command('clear')

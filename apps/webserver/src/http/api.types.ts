@@ -145,8 +145,10 @@ export interface KillResultDto {
   runId: string;
   taskId: string;
   tryNumber: number;
-  /** The worker told to stop it, or "all workers" while it was still queued. */
+  /** The worker told to stop it, "all workers" while it was still queued, or "nobody" while it waited for a retry. */
   sentTo: string;
+  /** The try ended `failed` at once (it was queued or waiting for a retry); otherwise its worker reports its end. */
+  ended: boolean;
 }
 
 export interface ClearResultDto {

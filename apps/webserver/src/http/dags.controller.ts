@@ -98,7 +98,7 @@ export class DagsController {
     return { dagId, runId, cleared };
   }
 
-  /** Stops the try wherever it runs (its worker reports it failed, not retried). 202: the worker acts on it. */
+  /** Stops the try wherever it is (it ends failed, not retried). 202: a running try's worker acts on it. */
   @Post(':dagId/runs/:runId/tasks/:taskId/kill')
   @HttpCode(202)
   async kill(

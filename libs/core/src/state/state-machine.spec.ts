@@ -10,7 +10,7 @@ const ALLOWED = new Set([
   'queued>up_for_retry', 'queued>success', 'queued>skipped', // finished applied before started
   'running>success', 'running>failed', 'running>up_for_retry',
   'running>skipped', // skip exit code
-  'up_for_retry>scheduled', 'up_for_retry>none',
+  'up_for_retry>scheduled', 'up_for_retry>none', 'up_for_retry>failed',
   'success>none', 'failed>none', 'skipped>none', 'upstream_failed>none', 'removed>none', 'cached>none',
 ]);
 
@@ -67,7 +67,7 @@ describe('state machine', () => {
       expect((err as InvalidTransitionError).from).toBe('up_for_retry');
       expect((err as InvalidTransitionError).to).toBe('running');
       expect((err as Error).message).toBe(
-        'cannot move a task instance from "up_for_retry" to "running": it is "up_for_retry", which may only move to "scheduled", "none"',
+        'cannot move a task instance from "up_for_retry" to "running": it is "up_for_retry", which may only move to "scheduled", "none", "failed"',
       );
     }
     expect(() => assertTransition('running', 'success')).not.toThrow();

@@ -9,7 +9,7 @@ export const NEXT: Readonly<Record<TiState, readonly TiState[]>> = {
   none: ['scheduled', 'skipped', 'upstream_failed', 'cached', 'removed'], // S
   scheduled: ['queued', 'none'], // S
   queued: [
-    'running', 'scheduled', 'failed', // W; S requeues stuck
+    'running', 'scheduled', 'failed', // W; S requeues stuck; U kills it before a worker starts it
     'up_for_retry', // W: `finished` (failed, tries left) applied before `started` (lost or reordered event)
     'success', // W: a fast task's `finished` applied before its `started`
     'skipped', // W: same, the task exited with its skip exit code
@@ -18,7 +18,7 @@ export const NEXT: Readonly<Record<TiState, readonly TiState[]>> = {
     'success', 'failed', 'up_for_retry', // W; S on lost heartbeat
     'skipped', // W: the worker reports the task's skip exit code
   ],
-  up_for_retry: ['scheduled', 'none'], // S after backoff; U clears it (runs again now, retries restored)
+  up_for_retry: ['scheduled', 'none', 'failed'], // S after backoff; U clears it (runs again now, retries restored), or kills it
   success: ['none'], // U
   failed: ['none'], // U
   skipped: ['none'], // U
