@@ -52,8 +52,11 @@ export interface AdoptOptions {
   tailLines?: number;
 }
 
-/** After the container exits, how long its log stream may take to end. */
-const LOG_DRAIN_MS = 2_000;
+/**
+ * After the container exits, how long its log stream may take to end. It ends at once on a
+ * quiet machine; 2 s lost a container's last line on a loaded one (CI, session 7).
+ */
+const LOG_DRAIN_MS = 5_000;
 /**
  * Following a running container failed (the wait or the log stream broke, e.g. the Docker
  * daemon restarted): the waits before each look at it again, then the try is given up on.
@@ -315,10 +318,17 @@ class ContainerTry {
       const code = await this.waitForExit(id);
       this.exited = true;
       exit.abort();
-      // The log stream ends with the container; a stuck one is cut after LOG_DRAIN_MS.
+      // The log stream ends with the container; a stuck one is cut after LOG_DRAIN_MS, and
+      // what it delivered (a last line without its newline) is passed on before the result.
       let drainTimer: NodeJS.Timeout | undefined;
-      await Promise.race([logsDone, new Promise((resolve) => (drainTimer = setTimeout(resolve, LOG_DRAIN_MS)))]);
+      const drained = await Promise.race([
+        logsDone.then(() => true), new Promise<boolean>((resolve) => (drainTimer = setTimeout(() => resolve(false), LOG_DRAIN_MS))),
+      ]);
       clearTimeout(drainTimer);
+      if (!drained) {
+        abort.abort();
+        await logsDone;
+      }
       return code;
     } finally {
       exit.abort();
