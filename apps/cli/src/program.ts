@@ -8,7 +8,8 @@ import { registerDagCommands } from './commands/dags.commands';
 import { registerRunCommands } from './commands/runs.commands';
 import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
-import { registerPoolCommands, registerWorkerCommands } from './commands/workers.commands';
+import { registerPoolCommands } from './commands/pools.commands';
+import { registerWorkerCommands } from './commands/workers.commands';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors';
 import { registerServerCommands } from './server-commands';
 

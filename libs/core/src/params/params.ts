@@ -100,10 +100,15 @@ export function checkParamValue(name: string, spec: ParamSpec, value: unknown): 
 function misspeltParam(key: string, names: readonly string[]): string | null {
   let best: { name: string; d: number } | null = null;
   for (const name of names) {
-    const d = distance(key.toLowerCase(), name.toLowerCase());
+    const d = lettersOff(key, name);
     if (d <= 2 && d <= Math.floor(Math.max(key.length, name.length) / 3) && (best === null || d < best.d)) best = { name, d };
   }
   return best?.name ?? null;
+}
+
+/** Edit distance of two names, case aside. */
+function lettersOff(a: string, b: string): number {
+  return distance(a.toLowerCase(), b.toLowerCase());
 }
 
 /**
@@ -143,7 +148,7 @@ export function resolveParams(specs: Record<string, ParamSpec>, conf: unknown): 
     const value = given[name] !== undefined ? given[name] : spec.default;
     if (value === undefined) {
       // A required param is missing: a given key up to two letters off is surely it, misspelt.
-      const misspelt = Object.keys(given).find((key) => !Object.hasOwn(specs, key) && distance(key.toLowerCase(), name.toLowerCase()) <= 2);
+      const misspelt = Object.keys(given).find((key) => !Object.hasOwn(specs, key) && lettersOff(key, name) <= 2);
       throw new ParamValidationError(
         `conf.${name}`,
         `is required (it has no default)${misspelt === undefined ? '' : `; the conf has "${misspelt}", which is no param`}`,
