@@ -208,9 +208,13 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
   const run: DagRun = await stack.trigger(dagId);
   const deadline = Date.now() + timeoutMs;
   let state = run.state as string;
+  const idleSamples: { at: number; idle: number }[] = [];
+  const sampleIdle = process.env.BENCH_TIMELINE === '1' ? () => idleSamples.push({ at: Date.now() - triggeredAt, idle: machineIdleS() }) : () => undefined;
+  sampleIdle();
   while (state !== 'success' && state !== 'failed') {
     if (Date.now() > deadline) throw new Error(`${name}: run ${run.runId} still ${state} after ${timeoutMs / 1000}s; raise BENCH_TIMEOUT_S`);
     await sleep(POLL_MS);
+    sampleIdle();
     state = (await stack.repos.runs.get(run.dagId, run.runId))?.state ?? 'missing';
   }
   const wallMs = performance.now() - t0;
@@ -229,7 +233,8 @@ async function measure(stack: Stack, name: string, dagId: string, timeoutMs: num
       for (const t of tis) { const b = bucket(f(t)); if (b >= 0) c[b] = (c[b] ?? 0) + 1; }
       return Array.from(c, (x) => x ?? 0).join(' ');
     };
-    console.log(`[${name}] per 250 ms: queued ${count((t) => t.queuedAt)}\n  started ${count((t) => t.startedAt)}\n  ended ${count((t) => t.endedAt)}`);
+    console.log(`[${name}] per 250 ms: queued ${count((t) => t.queuedAt)}\n  started ${count((t) => t.startedAt)}\n  ended ${count((t) => t.endedAt)}` +
+      `\n  machine idle % ${idlePerBucket(idleSamples, 250).join(' ')}`);
   }
   if (state !== 'success') throw new RunFailedError(name, run, tis);
   const ms = (a: Date | null, b: Date | null) => (a && b ? b.getTime() - a.getTime() : NaN);
@@ -332,6 +337,26 @@ function cpuSnapshot(workerPids: number[], database: string): Record<string, num
     } else if (cmd.includes('beam.smp')) {
       out.rabbitmq += (utime + stime) / CLK_TCK;
     }
+  }
+  return out;
+}
+
+/** Idle seconds of all cores so far (/proc/stat). */
+function machineIdleS(): number {
+  const idle = Number(readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/)[4]);
+  return idle / CLK_TCK;
+}
+
+/** Idle share of the machine (all cores) in each `bucketMs` from the samples' start, from the samples that bound it. */
+function idlePerBucket(samples: { at: number; idle: number }[], bucketMs: number): number[] {
+  const out: number[] = [];
+  for (let b = 0; samples.length > 1 && b * bucketMs < samples[samples.length - 1].at; b++) {
+    const inside = samples.filter((s) => s.at >= b * bucketMs && s.at <= (b + 1) * bucketMs);
+    if (inside.length < 2) { out.push(NaN); continue; }
+    const first = inside[0];
+    const last = inside[inside.length - 1];
+    const span = (last.at - first.at) / 1000;
+    out.push(span > 0 ? Math.round((100 * (last.idle - first.idle)) / (span * CORES)) : NaN);
   }
   return out;
 }
