@@ -58,6 +58,9 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
       // With --json, stdout carries only the JSON; what --wait reports on the way goes to stderr.
       const say = (line: string) => (opts.json ? ctx.printErr(line) : ctx.print(line));
       say(`triggered ${run.dagId} run ${run.runId} (logical date ${run.logicalDate})`);
+      if ((await client.getDag(dagId)).isPaused) {
+        ctx.printErr(`note: ${dagId} is paused: the run queues no task until \`swarmflow dags unpause ${dagId}\``);
+      }
       if (!opts.wait) return;
       const done = await watchRun(client, dagId, run.runId, {
         timeoutMs: opts.timeout, print: say, sleep: ctx.deps.sleep, now: ctx.deps.now,
@@ -71,11 +74,15 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
 
   for (const [name, paused] of [['pause', true], ['unpause', false]] as const) {
     dags.command(name)
-      .description(paused ? 'stop scheduling new runs of a DAG (manual triggers still work)' : 'resume scheduling a DAG')
+      .description(paused
+        ? 'hold a DAG: no new scheduled runs, and its runs (also ones triggered by hand) queue no more tasks; running tasks finish'
+        : 'resume a DAG: its schedule, and the tasks its runs were holding')
       .argument('<dag>', 'DAG id')
       .action(async (dagId: string) => {
         const dag = await ctx.client().setPaused(dagId, paused);
-        ctx.print(`${dag.dagId} is ${dag.isPaused ? 'paused' : 'unpaused'}`);
+        ctx.print(dag.isPaused
+          ? `${dag.dagId} is paused: its runs queue no more tasks (running ones finish) until \`swarmflow dags unpause ${dag.dagId}\``
+          : `${dag.dagId} is unpaused`);
       });
   }
 

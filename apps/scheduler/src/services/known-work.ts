@@ -16,6 +16,8 @@ export class KnownWork {
     public epoch: number,
     private readonly poolSlots: Map<string, number>,
     private readonly perDag: Map<string, number>,
+    /** Paused DAGs as the view had them: pausing raises the epoch, so this stays exact too. */
+    private readonly paused: ReadonlySet<string>,
     private readonly candidates: Map<number, TaskInstance>,
     /** Every scheduled instance is among `candidates` (the view was not cut at its limit). */
     readonly complete: boolean,
@@ -29,7 +31,7 @@ export class KnownWork {
    */
   static fromView(view: DispatchView, limit: number, epoch: number, rows: Map<number, TaskInstance> = new Map()): KnownWork {
     return new KnownWork(
-      epoch, new Map(view.poolSlots), new Map(view.perDag), new Map(view.candidates.map((c) => [c.id, c])),
+      epoch, new Map(view.poolSlots), new Map(view.perDag), new Set(view.paused), new Map(view.candidates.map((c) => [c.id, c])),
       view.candidates.length < limit, rows,
     );
   }
@@ -47,7 +49,7 @@ export class KnownWork {
   /** A dispatch view (copies: dispatch counts its decisions into it) of what is known. */
   view(): DispatchView {
     const candidates = [...this.candidates.values()].sort((a, b) => b.priority - a.priority || a.id - b.id);
-    return { candidates, poolSlots: new Map(this.poolSlots), perDag: new Map(this.perDag) };
+    return { candidates, poolSlots: new Map(this.poolSlots), perDag: new Map(this.perDag), paused: new Set(this.paused) };
   }
 
   /** A committed iteration's transitions (`before` = the row as the database had it). */

@@ -1,5 +1,5 @@
 import {
-  afterFailure, decideTransition, dueLogicalDates, planRun, resolveParams, retryDelayMs, runOutcome,
+  afterFailure, decideTransition, dueLogicalDates, pausedReason, planRun, resolveParams, retryDelayMs, runOutcome,
   type SerializedDag, type TaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
@@ -128,7 +128,7 @@ class NeedsDatabase extends Error {
 const FROM_MEMORY_PAUSE = 50;
 
 function copyView(view: DispatchView): DispatchView {
-  return { candidates: [...view.candidates], poolSlots: new Map(view.poolSlots), perDag: new Map(view.perDag) };
+  return { candidates: [...view.candidates], poolSlots: new Map(view.poolSlots), perDag: new Map(view.perDag), paused: new Set(view.paused) };
 }
 
 export interface IterationResult {
@@ -703,6 +703,12 @@ export class SchedulingService {
       const f = facts.get(ti.runPk);
       const task = f && taskOf(f.dag, ti.taskId);
       if (!f || !task) continue;
+      if (view.paused.has(ti.dagId)) {
+        // Held until the DAG is unpaused (as Airflow holds a paused DAG's runs); running tries go on.
+        const reason = pausedReason(ti.dagId);
+        if (ti.reason !== reason) writes.add({ before: ti, after: { ...ti, reason }, steps: [] });
+        continue;
+      }
       const capacity = pools.get(ti.pool);
       if (capacity === undefined || ti.poolSlots > capacity) {
         // It waits until its pool exists or is large enough; its reason tells the user, once.

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { nextRunAfter, type SerializedDag } from '@swarmflow/core';
 import { Repositories, type DagRecord, type DagRun } from '@swarmflow/persistence';
-import { CLOCK, REPOSITORIES, type Clock } from '../tokens';
+import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { requireDag } from './lookups';
 
 /** A DAG with what the API shows next to it. */
@@ -18,6 +18,7 @@ export class DagQueriesService {
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
     @Inject(CLOCK) private readonly clock: Clock,
+    @Inject(ON_CHANGE) private readonly onChange: OnChange,
   ) {}
 
   /** Active DAGs, by id. */
@@ -34,6 +35,8 @@ export class DagQueriesService {
   /** @throws NotFoundError */
   async setPaused(dagId: string, paused: boolean): Promise<DagView> {
     const dag = await this.repos.dags.setPaused(dagId, paused);
+    // Unpausing releases held tasks: an in-process scheduler queues them now, not at its next tick.
+    if (dag) this.onChange();
     return this.view(dag ?? (await requireDag(this.repos, dagId)));
   }
 

@@ -30,3 +30,11 @@ export type DagRunState =
   | 'failed'; // some leaf failed or upstream_failed (S)
 
 export type RunType = 'scheduled' | 'manual' | 'backfill';
+
+/**
+ * The reason of a task instance held `scheduled` because its DAG is paused: a paused DAG's
+ * runs queue nothing (as in Airflow), while its running tries go on to their end.
+ */
+export function pausedReason(dagId: string): string {
+  return `waiting: DAG "${dagId}" is paused: unpause it with \`swarmflow dags unpause ${dagId}\``;
+}

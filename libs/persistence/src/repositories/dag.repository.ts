@@ -1,4 +1,4 @@
-import type { SerializedDag } from '@swarmflow/core';
+import { pausedReason, type SerializedDag } from '@swarmflow/core';
 import type { Database, Queryable } from '../database';
 import type { DagRecord, ImportError } from '../records';
 import { toDagRecord } from './row-mappers';
@@ -70,8 +70,21 @@ export class DagRepository {
     return dag;
   }
 
+  /**
+   * Pauses or unpauses a DAG. In the same statement it raises `scheduler_epoch`, so a
+   * scheduler deciding from memory reads the paused DAGs again before it queues anything,
+   * and gives the DAG's scheduled task instances the paused reason (or takes it back).
+   */
   async setPaused(dagId: string, paused: boolean): Promise<DagRecord | null> {
-    const rows = await this.db.query(`UPDATE dag SET is_paused = $2 WHERE dag_id = $1 RETURNING *`, [dagId, paused]);
+    const rows = await this.db.query(
+      `WITH d AS (UPDATE dag SET is_paused = $2 WHERE dag_id = $1 RETURNING *),
+         epoch AS (UPDATE scheduler_epoch SET n = n + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM d)),
+         held AS (UPDATE task_instance SET reason = CASE WHEN $2 THEN $3 END
+                  WHERE dag_id = $1 AND state = 'scheduled' AND reason IS DISTINCT FROM CASE WHEN $2 THEN $3 END
+                    AND (reason IS NULL OR reason = $3 OR $2) AND EXISTS (SELECT 1 FROM d))
+       SELECT * FROM d`,
+      [dagId, paused, pausedReason(dagId)],
+    );
     return rows[0] ? toDagRecord(rows[0]) : null;
   }
 

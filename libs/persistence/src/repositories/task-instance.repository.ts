@@ -7,9 +7,12 @@ import type { LogBatchRow } from './task-log.repository';
 
 /** Scheduled candidates by priority, and queued + running usage per pool (slots) and per DAG. */
 export interface DispatchView {
+  /** Scheduled instances by priority, without those of paused DAGs. */
   candidates: TaskInstance[];
   poolSlots: Map<string, number>;
   perDag: Map<string, number>;
+  /** Paused DAGs: their tasks stay scheduled until the DAG is unpaused. */
+  paused: Set<string>;
 }
 
 /** Some transitions of a committing write did not apply (their rows changed): the transaction was rolled back. */
@@ -104,19 +107,26 @@ export class TaskInstanceRepository {
 
   /** The statement of {@link dispatchView}, parameterless, to batch with others. */
   dispatchViewSql(limit: number): string {
+    // A paused DAG's scheduled instances are left out: however many there are, they must not
+    // fill the candidate limit and starve the other DAGs.
     return `SELECT 'c' AS kind, row_to_json(c) AS row FROM
-         (SELECT * FROM task_instance WHERE state = 'scheduled' ORDER BY priority DESC, id LIMIT ${Math.trunc(limit)}) c
+         (SELECT * FROM task_instance WHERE state = 'scheduled' AND dag_id NOT IN (SELECT dag_id FROM dag WHERE is_paused)
+          ORDER BY priority DESC, id LIMIT ${Math.trunc(limit)}) c
        UNION ALL
        SELECT 'a', json_build_object('pool', pool, 'dag_id', dag_id, 'slots', sum(pool_slots), 'n', count(*))
-       FROM task_instance WHERE state IN ('queued', 'running') GROUP BY pool, dag_id`;
+       FROM task_instance WHERE state IN ('queued', 'running') GROUP BY pool, dag_id
+       UNION ALL
+       SELECT 'p', json_build_object('dag_id', dag_id) FROM dag WHERE is_paused`;
   }
 
   parseDispatchView(rows: any[]): DispatchView {
     const candidates: TaskInstance[] = [];
     const poolSlots = new Map<string, number>();
     const perDag = new Map<string, number>();
+    const paused = new Set<string>();
     for (const { kind, row } of rows) {
       if (kind === 'c') candidates.push(toTaskInstance(row));
+      else if (kind === 'p') paused.add(row.dag_id);
       else {
         poolSlots.set(row.pool, (poolSlots.get(row.pool) ?? 0) + Number(row.slots));
         perDag.set(row.dag_id, (perDag.get(row.dag_id) ?? 0) + Number(row.n));
@@ -124,7 +134,7 @@ export class TaskInstanceRepository {
     }
     // UNION ALL keeps no order across its parts: restore the candidates' priority order.
     candidates.sort((a, b) => b.priority - a.priority || a.id - b.id);
-    return { candidates, poolSlots, perDag };
+    return { candidates, poolSlots, perDag, paused };
   }
 
 
