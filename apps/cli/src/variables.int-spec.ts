@@ -89,8 +89,8 @@ describeWithPostgres('swarmflow variables against the REST API', () => {
       await cli(['variables', 'export']),
     ];
     for (const o of outputs) expect(o.out + o.err).not.toContain(SECRET);
-    expect(outputs[0]).toEqual({ code: 0, out: '***\n', err: 's3_key is secret: its value is never shown (tasks receive it encrypted)\n' });
-    expect(JSON.parse(outputs[1].out)).toMatchObject({ key: 's3_key', value: '***', secret: true });
+    expect(outputs[0]).toEqual({ code: 2, out: '', err: expect.stringMatching(/^s3_key is a secret variable: its value is never shown by the API or the CLI, so nothing was printed\. /) });
+    expect(JSON.parse(outputs[1].out)).toEqual({ key: 's3_key', secret: true, description: '', updatedAt: now.toISOString() });
     expect(outputs[2].out).toMatch(/^s3_key\s+\*\*\*\s+yes\s+-/m);
     expect(JSON.parse(outputs[3].out)).toEqual([expect.objectContaining({ key: 's3_key', value: '***', secret: true })]);
     await cli(['variables', 'delete', 's3_key']);

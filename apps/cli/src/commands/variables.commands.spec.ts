@@ -51,6 +51,46 @@ describe('swarmflow variables set', () => {
   });
 });
 
+describe('swarmflow variables get', () => {
+  /** Deps whose API answers `GET /variables/<key>` with `variable`. */
+  function getHarness(variable: { key: string; value: string; secret: boolean }) {
+    const h = harness();
+    h.deps.fetch = (async () => new Response(JSON.stringify({ ...variable, description: 'd', updatedAt: '2025-03-01T12:00:00.000Z' }), { status: 200 })) as unknown as typeof fetch;
+    return h;
+  }
+
+  it('prints a plain value alone, for $(swarmflow variables get k)', async () => {
+    const h = getHarness({ key: 'region', value: 'eu', secret: false });
+    expect(await runCli(['variables', 'get', 'region'], h.deps)).toBe(0);
+    expect([h.out(), h.err()]).toEqual(['eu\n', '']);
+  });
+
+  it('prints nothing on stdout for a secret, says why on stderr and exits 2', async () => {
+    const h = getHarness({ key: 's3_key', value: '***', secret: true });
+    expect(await runCli(['variables', 'get', 's3_key'], h.deps)).toBe(2);
+    expect(h.out()).toBe('');
+    expect(h.err()).toBe(
+      's3_key is a secret variable: its value is never shown by the API or the CLI, so nothing was printed. ' +
+      'Container tasks that list it (secrets: [s3_key]) read it from the file /secrets/variables/s3_key. ' +
+      'To replace it: swarmflow variables set s3_key - --secret < file\n',
+    );
+  });
+
+  it('shows a secret with --json as its flags without a value, and exits 0', async () => {
+    const h = getHarness({ key: 's3_key', value: '***', secret: true });
+    expect(await runCli(['variables', 'get', 's3_key', '--json'], h.deps)).toBe(0);
+    expect(JSON.parse(h.out())).toEqual({ key: 's3_key', secret: true, description: 'd', updatedAt: '2025-03-01T12:00:00.000Z' });
+    expect(h.err()).toBe('');
+  });
+
+  it('documents both in --help', async () => {
+    const h = harness();
+    expect(await runCli(['variables', 'get', '--help'], h.deps)).toBe(0);
+    expect(h.out()).toContain('nothing on stdout, says so on stderr and exits 2');
+    expect(h.out()).toContain('no\n"value"), and the command exits 0.');
+  });
+});
+
 describe('stripFinalNewline', () => {
   it.each([['abc\n', 'abc'], ['abc\r\n', 'abc'], ['abc', 'abc'], ['abc\n\n', 'abc\n'], ['', '']])('%j → %j', (input, output) => {
     expect(stripFinalNewline(input)).toBe(output);

@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { VariableEntryDto, VariablesImportRequestDto } from '../api-client';
+import type { VariableDto, VariableEntryDto, VariablesImportRequestDto } from '../api-client';
 import type { CommandContext } from '../cli-context';
 import { CliError } from '../errors';
 import { formatVariablesTable } from '../format';
@@ -10,9 +10,19 @@ Examples:
   $ swarmflow variables set s3_secret_key - --secret < key.txt
   $ printf %s "$TOKEN" | swarmflow variables set api_token - --secret
 
-A secret is encrypted with the cluster key and never shown again (the API and the CLI mask
-it as ***). Setting an existing secret again keeps it secret unless --no-secret is given.
+A secret is encrypted with the cluster key and never shown again (\`variables list\` masks it
+as ***; \`variables get\` refuses it). Setting an existing secret again keeps it secret unless
+--no-secret is given.
 Pass - as the value to read it from stdin and keep it out of the shell history.`;
+
+const GET_HELP = `
+A secret variable's value is never returned by the API or shown by the CLI: \`get\` prints
+nothing on stdout, says so on stderr and exits 2, so a script reading
+\`$(swarmflow variables get <key>)\` sees a failure, never a placeholder it would take for
+the value. Container tasks that list the key in \`secrets\` read the value from the file
+/secrets/variables/<key>.
+With --json a secret is shown as { "key", "secret": true, "description", "updatedAt" } (no
+"value"), and the command exits 0.`;
 
 const IMPORT_HELP = `
 The file is a JSON object of key → value, or key → { "value", "secret"?, "description"? },
@@ -37,6 +47,19 @@ export function importRequestOf(json: unknown, file: string): VariablesImportReq
   return isExport ? (obj as unknown as VariablesImportRequestDto) : { variables: obj as Record<string, VariableEntryDto> };
 }
 
+/** Why `variables get <key>` printed nothing for a secret, and how its value is used and replaced. */
+export function secretNotShown(key: string): string {
+  return `${key} is a secret variable: its value is never shown by the API or the CLI, so nothing was printed. ` +
+    `Container tasks that list it (secrets: [${key}]) read it from the file /secrets/variables/${key}. ` +
+    `To replace it: swarmflow variables set ${key} - --secret < file`;
+}
+
+/** A secret as `get --json` shows it: its flags, and no value field (the API's mask is no value). */
+function withoutValue(variable: VariableDto): Omit<VariableDto, 'value'> {
+  const { key, secret, description, updatedAt } = variable;
+  return { key, secret, description, updatedAt };
+}
+
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function registerVariableCommands(program: Command, ctx: CommandContext): void {
@@ -52,14 +75,16 @@ export function registerVariableCommands(program: Command, ctx: CommandContext):
     });
 
   variables.command('get')
-    .description("print a variable's value (*** for a secret)")
+    .description("print a variable's value; a secret's value is never shown: nothing on stdout, exit 2")
     .argument('<key>', 'variable key')
-    .option('--json', 'print the variable with its flags as JSON')
+    .option('--json', 'print the variable with its flags as JSON; a secret has "secret": true and no "value" (exit 0)')
+    .addHelpText('after', GET_HELP)
     .action(async (key: string, opts: { json?: boolean }) => {
       const variable = await ctx.client().getVariable(key);
-      if (opts.json) return ctx.printJson(variable);
+      if (opts.json) return ctx.printJson(variable.secret ? withoutValue(variable) : variable);
+      // Printing the mask would hand `$(swarmflow variables get k)` a wrong value without a word.
+      if (variable.secret) throw new CliError(secretNotShown(key));
       ctx.print(variable.value);
-      if (variable.secret) ctx.deps.stderr(`${key} is secret: its value is never shown (tasks receive it encrypted)\n`);
     });
 
   variables.command('set')
