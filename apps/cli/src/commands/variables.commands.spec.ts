@@ -1,6 +1,6 @@
 import type { CliDeps } from '../cli-context';
 import { runCli } from '../program';
-import { importRequestOf, stripFinalNewline } from './variables.commands';
+import { exportSummary, importRequestOf, stripFinalNewline } from './variables.commands';
 
 /** In-memory deps; `fetch` answers `PUT /variables/<key>` with `status` and records the bodies sent. */
 function harness(status = 201, stdin = '') {
@@ -88,6 +88,23 @@ describe('swarmflow variables get', () => {
     expect(await runCli(['variables', 'get', '--help'], h.deps)).toBe(0);
     expect(h.out()).toContain('nothing on stdout, says so on stderr and exits 2');
     expect(h.out()).toContain('no\n"value"), and the command exits 0.');
+  });
+});
+
+describe('exportSummary', () => {
+  const plain = { value: 'raw', secret: false, description: '' };
+  const note = '(secret values are never shown, so no export carries them: after an import, set each with `swarmflow variables set <key> - --secret`)\n';
+
+  it('counts the variables exported and names the secrets left out, and why', () => {
+    expect(exportSummary({ variables: { bucket: plain }, secrets_omitted: ['token', 's3_key'] }, 'vars.json'))
+      .toBe(`exported 1 variable to vars.json; left out 2 secrets: token, s3_key\n${note}`);
+    expect(exportSummary({ variables: { a: plain, b: plain }, secrets_omitted: [] }, undefined)).toBe('exported 2 variables\n');
+    expect(exportSummary({ variables: {}, secrets_omitted: ['token'] }, undefined)).toBe(`exported 0 variables; left out 1 secret: token\n${note}`);
+  });
+
+  it('does not count the masked secrets an older server still listed in variables', () => {
+    const older = { variables: { bucket: plain, token: { value: '***', secret: true, description: '' } }, secrets_omitted: ['token'] };
+    expect(exportSummary(older, 'vars.json')).toBe(`exported 1 variable to vars.json; left out 1 secret: token\n${note}`);
   });
 });
 

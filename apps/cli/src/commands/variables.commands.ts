@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import type { VariableDto, VariableEntryDto, VariablesImportRequestDto } from '../api-client';
+import type { VariableDto, VariableEntryDto, VariablesExportDto, VariablesImportRequestDto } from '../api-client';
 import type { CommandContext } from '../cli-context';
 import { CliError } from '../errors';
 import { formatVariablesTable } from '../format';
@@ -26,7 +26,13 @@ With --json a secret is shown as { "key", "secret": true, "description", "update
 
 const IMPORT_HELP = `
 The file is a JSON object of key → value, or key → { "value", "secret"?, "description"? },
-or the output of \`swarmflow variables export\` (its masked secrets are left untouched).`;
+or the output of \`swarmflow variables export\` (the secrets it lists in secrets_omitted are
+left untouched).`;
+
+const EXPORT_HELP = `
+The output is { "variables": { key: { "value", "secret", "description" } }, "secrets_omitted": [key] }:
+"variables" holds every plain variable, and only those; "secrets_omitted" names the secret
+variables, whose values the API never returns. \`swarmflow variables import\` reads it back.`;
 
 /** Drops the one newline that `echo` or an editor leaves at the end of a value read from stdin. */
 export function stripFinalNewline(text: string): string {
@@ -128,28 +134,39 @@ export function registerVariableCommands(program: Command, ctx: CommandContext):
       const result = await ctx.client().importVariables(importRequestOf(json, file));
       ctx.print(`imported ${plural(result.created + result.updated, 'variable')} from ${file}: ${result.created} created, ${result.updated} updated`);
       if (result.skipped.length) {
-        ctx.print(`left ${plural(result.skipped.length, 'secret')} untouched (the file does not carry secret values): ${result.skipped.join(', ')}`);
+        ctx.print(`left ${plural(result.skipped.length, 'secret')} untouched (an export never carries secret values): ${result.skipped.join(', ')}`);
       }
     });
 
   variables.command('export')
-    .description('write the variables as JSON (secret values are not exported: masked as *** and listed in secrets_omitted)')
-    .argument('[file]', 'file to write (default: stdout)')
+    .description('write the plain variables as JSON; secrets are left out (their values are never shown) and listed in secrets_omitted')
+    .argument('[file]', 'file to write (default: stdout, with the summary on stderr)')
+    .addHelpText('after', EXPORT_HELP)
     .action(async (file: string | undefined) => {
       const exported = await ctx.client().exportVariables();
       const json = `${JSON.stringify(exported, null, 2)}\n`;
-      const omitted = exported.secrets_omitted;
-      const note = omitted.length
-        ? `${plural(omitted.length, 'secret')} not exported (values are never shown; set them again after an import): ${omitted.join(', ')}\n`
-        : '';
+      const summary = exportSummary(exported, file);
       if (file === undefined) {
         ctx.deps.stdout(json);
         // stderr: stdout stays valid JSON for pipes.
-        if (note) ctx.deps.stderr(note);
+        ctx.deps.stderr(summary);
         return;
       }
       ctx.writeFile(file, json);
-      ctx.print(`exported ${plural(Object.keys(exported.variables).length, 'variable')} to ${file}`);
-      if (note) ctx.deps.stdout(note);
+      ctx.deps.stdout(summary);
     });
+}
+
+/**
+ * What `variables export` did, exactly: how many variables it wrote and which secrets it left
+ * out, and why. Counts the keys not in `secrets_omitted`, as older servers also listed the
+ * secrets in `variables`, masked.
+ */
+export function exportSummary(exported: VariablesExportDto, file: string | undefined): string {
+  const omitted = exported.secrets_omitted;
+  const count = Object.keys(exported.variables).filter((key) => !omitted.includes(key)).length;
+  const head = `exported ${plural(count, 'variable')}${file === undefined ? '' : ` to ${file}`}`;
+  if (omitted.length === 0) return `${head}\n`;
+  return `${head}; left out ${plural(omitted.length, 'secret')}: ${omitted.join(', ')}\n` +
+    `(secret values are never shown, so no export carries them: after an import, set each with \`swarmflow variables set <key> - --secret\`)\n`;
 }

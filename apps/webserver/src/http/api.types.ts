@@ -203,19 +203,25 @@ export type VariableEntryDto = string | { value: string; secret?: boolean; descr
 
 export interface VariablesImportRequestDto {
   variables: Record<string, VariableEntryDto>;
-  /** Keys to leave untouched (an export's masked secrets). */
+  /** Keys to leave untouched (the secrets an export left out), even when `variables` holds them. */
   secrets_omitted?: string[];
 }
 
 export interface VariablesImportResultDto {
   created: number;
   updated: number;
-  /** Keys listed in `secrets_omitted`, not written. */
+  /** The keys of `secrets_omitted`, not written. */
   skipped: string[];
 }
 
+/**
+ * `GET /variables/export`: exactly the variables exported, and the secrets left out.
+ * `Object.keys(variables).length` is the number exported, `secrets_omitted.length` the
+ * number of secrets left out.
+ */
 export interface VariablesExportDto {
+  /** Every plain variable. Secrets are not here, not even masked (older servers listed them with the value `***`). */
   variables: Record<string, { value: string; secret: boolean; description: string }>;
-  /** Secret variables whose value is masked (`***`) in `variables`: the export does not carry them. */
+  /** Keys of the secret variables, left out: secret values are never returned by the API. */
   secrets_omitted: string[];
 }

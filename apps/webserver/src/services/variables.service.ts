@@ -21,8 +21,9 @@ export interface VariablesImportResult {
 }
 
 export interface VariablesExport {
+  /** The plain variables: every one the export carries. */
   variables: VariableView[];
-  /** Keys of the secrets, whose values the export masks. */
+  /** Keys of the secret variables, left out: their values never leave the server. */
   secretsOmitted: string[];
 }
 
@@ -77,8 +78,9 @@ export class VariablesService {
   }
 
   /**
-   * Writes many variables in one transaction: all or none. Keys in `skip` (the masked
-   * secrets of an export) are left untouched.
+   * Writes many variables in one transaction: all or none. Keys in `skip` (the secrets an
+   * export left out) are left untouched, whether or not `inputs` holds them, and reported
+   * as `skipped`.
    * @throws NoClusterKeyError naming the first entry that needs the key, before anything is written.
    */
   async import(inputs: VariableInput[], skip: readonly string[] = []): Promise<VariablesImportResult> {
@@ -87,7 +89,7 @@ export class VariablesService {
     const firstSecret = writes.find((v) => v.secret === true);
     if (firstSecret) this.requireKey(`variables.${firstSecret.key}`);
     const now = this.clock();
-    const result: VariablesImportResult = { created: 0, updated: 0, skipped: inputs.filter((v) => skipped.has(v.key)).map((v) => v.key) };
+    const result: VariablesImportResult = { created: 0, updated: 0, skipped: [...skipped] };
     await this.repos.db.transaction(async (tx) => {
       for (const input of writes) {
         const { created } = await this.write(input, now, tx, `variables.${input.key}`);
@@ -97,10 +99,14 @@ export class VariablesService {
     return result;
   }
 
-  /** Every variable, secrets masked and listed apart so that a reader knows they were not exported. */
+  /**
+   * The plain variables, and the keys of the secrets left out. A secret is not in
+   * `variables` even masked: the export holds exactly what it exported, and a mask in a
+   * file could be imported back as a value.
+   */
   async export(): Promise<VariablesExport> {
     const all = await this.repos.variables.list();
-    return { variables: all.map(view), secretsOmitted: all.filter((v) => v.isSecret).map((v) => v.key) };
+    return { variables: all.filter((v) => !v.isSecret).map(view), secretsOmitted: all.filter((v) => v.isSecret).map((v) => v.key) };
   }
 
   /**
