@@ -24,7 +24,7 @@ export function buildProgram(ctx: CommandContext): Command {
       'Client commands talk to the REST API at SWARMFLOW_URL (default: the standalone server, else http://127.0.0.1:8080).')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(add --help for usage)');
-  registerServerCommands(program);
+  registerServerCommands(program, ctx.deps.env);
   registerDagCommands(program, ctx);
   registerRunCommands(program, ctx);
   registerTaskCommands(program, ctx);

@@ -11,7 +11,7 @@ import { startScheduler } from '../../scheduler/src/main';
 import { Scheduler } from '../../scheduler/src/scheduler';
 import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
-import { loadWebserverConfig } from '../../webserver/src/webserver.config';
+import { DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig } from '../../webserver/src/webserver.config';
 import { startWorker } from '../../worker/src/start-worker';
 import { discoverNvidiaGpus } from '../../worker/src/worker.config';
 import { runWorkerProcess } from '../../worker/src/main';
@@ -92,24 +92,54 @@ function ownsStateFile(file: string): boolean {
 
 interface StandaloneOptions {
   dags?: string;
-  port: string;
-  host: string;
+  port?: string;
+  host?: string;
   concurrency: string;
   home?: string;
+}
+
+/** Standalone listens on the loopback interface unless told otherwise: its API has no authentication. */
+const STANDALONE_HOST = '127.0.0.1';
+
+/**
+ * A server setting's default as help texts show it: the value of `variable` when set (a
+ * blank one counts as unset, as the commands read it), else `fallback`.
+ */
+export function envDefault(env: NodeJS.ProcessEnv, variable: string, fallback: string | number): string {
+  const set = env[variable]?.trim();
+  return set ? `${set}, from $${variable}` : `$${variable}, else ${fallback}`;
+}
+
+/**
+ * Where standalone's API listens: `--port` / `--host` when given, else SWARMFLOW_WEB_PORT /
+ * SWARMFLOW_WEB_HOST when set (blank = unset, as for the webserver), else 8080 on
+ * 127.0.0.1. The help texts show the same defaults ({@link envDefault}).
+ * @throws Error naming the option or the variable the bad port came from.
+ */
+export function standaloneAddress(opts: { port?: string; host?: string }, env: NodeJS.ProcessEnv): { port: number; host: string } {
+  const fromEnv = env.SWARMFLOW_WEB_PORT?.trim();
+  const [rawPort, source] = opts.port !== undefined ? [opts.port, '--port']
+    : fromEnv ? [fromEnv, 'SWARMFLOW_WEB_PORT'] : [String(DEFAULT_WEB_PORT), 'the default'];
+  const port = Number(rawPort);
+  if (!/^\d+$/.test(rawPort.trim()) || port > 65535) {
+    const fix = source === '--port' ? 'pass --port <n>' : 'set SWARMFLOW_WEB_PORT to a port, unset it, or pass --port <n>';
+    throw new Error(`${source} must be a port number between 0 and 65535 (got ${JSON.stringify(rawPort)}). Fix: ${fix}`);
+  }
+  const host = opts.host ?? (env.SWARMFLOW_WEB_HOST?.trim() || STANDALONE_HOST);
+  return { port, host };
 }
 
 /**
  * Standalone mode: scheduler, webserver and one worker in this process, on an embedded
  * PostgreSQL (PGlite) in the home folder and an in-memory broker. Nothing to install.
  */
-async function runStandalone(opts: StandaloneOptions): Promise<StandaloneServer> {
+async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): Promise<StandaloneServer> {
   const logger = new Logger('standalone');
   const home = path.resolve(opts.home ?? swarmflowHome());
-  const dagsFolder = path.resolve(opts.dags ?? process.env.SWARMFLOW_DAGS_FOLDER ?? EXAMPLE_DAGS);
+  const dagsFolder = path.resolve(opts.dags ?? env.SWARMFLOW_DAGS_FOLDER ?? EXAMPLE_DAGS);
   const concurrency = Number(opts.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) fail(`--concurrency must be a whole number ≥ 1 (got "${opts.concurrency}")`);
-  const port = Number(opts.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail(`--port must be a port number (got "${opts.port}")`);
+  const { port, host } = standaloneAddress(opts, env);
   mkdirSync(home, { recursive: true });
   const { key: clusterKey, source: keySource } = loadClusterKey(process.env, home);
 
@@ -132,13 +162,13 @@ async function runStandalone(opts: StandaloneOptions): Promise<StandaloneServer>
   );
   const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker });
   try {
-    await app.listen(port, opts.host);
+    await app.listen(port, host);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     fail(code === 'EADDRINUSE' ? `port ${port} is in use. Fix: stop what uses it or pass --port <another>` : (err as Error).message);
   }
   const address = app.getHttpServer().address() as { port: number };
-  const apiUrl = `http://${opts.host === '0.0.0.0' ? '127.0.0.1' : opts.host}:${address.port}`;
+  const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   const stateFile = path.join(home, 'standalone.json');
   writeFileSync(stateFile, JSON.stringify({ url: apiUrl, pid: process.pid, dagsFolder }, null, 2));
 
@@ -167,16 +197,21 @@ async function runStandalone(opts: StandaloneOptions): Promise<StandaloneServer>
   return { url: apiUrl, home, repos, clusterKey, stop };
 }
 
-export function registerServerCommands(program: Command): void {
+/**
+ * The server commands. `env` is what they read (the process's environment in the real
+ * command): their help shows the defaults it gives, as the commands apply them.
+ */
+export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv = process.env): void {
   program
     .command('standalone')
     .description('run scheduler, webserver and a worker in one process on an embedded database and an in-memory broker (what `npm start` runs)')
     .option('--dags <folder>', 'DAGs folder (default: $SWARMFLOW_DAGS_FOLDER, else the bundled examples/dags)')
-    .option('--port <port>', 'API port', process.env.SWARMFLOW_WEB_PORT ?? '8080')
-    .option('--host <host>', 'API host', process.env.SWARMFLOW_WEB_HOST ?? '127.0.0.1')
+    // No commander defaults: standaloneAddress() applies them, and must tell an option from the environment.
+    .option('--port <port>', `API port (default: ${envDefault(env, 'SWARMFLOW_WEB_PORT', DEFAULT_WEB_PORT)})`)
+    .option('--host <host>', `API host (default: ${envDefault(env, 'SWARMFLOW_WEB_HOST', STANDALONE_HOST)})`)
     .option('--concurrency <n>', 'tasks the built-in worker runs at once', '4')
     .option('--home <dir>', 'home folder for the embedded database (default: $SWARMFLOW_HOME or ~/.swarmflow)')
-    .action((opts: StandaloneOptions) => runStandalone(opts).then(() => undefined, fail));
+    .action((opts: StandaloneOptions) => runStandalone(opts, env).then(() => undefined, fail));
 
   program
     .command('scheduler')
@@ -210,11 +245,14 @@ export function registerServerCommands(program: Command): void {
   program
     .command('webserver')
     .description('run the REST API against PostgreSQL')
-    .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_WEB_PORT (8080), SWARMFLOW_WEB_HOST (0.0.0.0),\n' +
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required),\n' +
+      `SWARMFLOW_WEB_PORT: the API port (default: ${envDefault(env, 'SWARMFLOW_WEB_PORT', DEFAULT_WEB_PORT)}),\n` +
+      `SWARMFLOW_WEB_HOST: the API host (default: ${envDefault(env, 'SWARMFLOW_WEB_HOST', DEFAULT_WEB_HOST)}),\n` +
+      'SWARMFLOW_AMQP_URL (to send `tasks kill` to workers), SWARMFLOW_BROKER_PREFIX,\n' +
       'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables)')
     .action(async () => {
       try {
-        const config = loadWebserverConfig(process.env);
+        const config = loadWebserverConfig(env);
         const web = await startWebserver(config, undefined, ClusterKey.fromEnv(process.env));
         onSignals(web.close);
       } catch (err) {
