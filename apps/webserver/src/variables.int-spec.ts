@@ -90,7 +90,9 @@ describeWithPostgres('webserver variables API', () => {
       const number = await api().put('/api/v1/variables/k').send({ value: 5 }).expect(400);
       expect(number.body).toEqual({ reason: 'invalid_request', field: 'value', message: 'value: must be a string (store numbers and JSON as text)' });
       const unknown = await api().put('/api/v1/variables/k').send({ value: 'x', isSecret: true }).expect(400);
-      expect(unknown.body).toEqual({ reason: 'invalid_request', field: 'isSecret', message: 'isSecret: unknown body field isSecret' });
+      expect(unknown.body).toEqual({
+        reason: 'invalid_request', field: 'isSecret', message: 'isSecret: unknown body field (did you mean "secret"?); the body takes only value, secret, description',
+      });
       expect(await repos.variables.list()).toEqual([]);
     });
   });

@@ -109,11 +109,35 @@ describeWithPostgres('webserver REST API', () => {
       expect(changes).toBe(before + 1); // an in-process scheduler is nudged to queue what the pause held
     });
 
-    it('rejects a bad pause body naming the field', async () => {
-      const res = await api().patch('/api/v1/dags/other').send({ isPaused: 'yes' }).expect(400);
-      expect(res.body).toEqual({ reason: 'invalid_request', field: 'isPaused', message: expect.stringMatching(/^isPaused: .*boolean/) });
-      const unknown = await api().patch('/api/v1/dags/other').send({ isPaused: true, paused: true }).expect(400);
-      expect(unknown.body).toEqual({ reason: 'invalid_request', field: 'paused', message: 'paused: unknown body field paused' });
+    it('rejects a bad pause body naming the field, what it takes and the fix', async () => {
+      const fix = 'send {"isPaused": true} to pause the DAG or {"isPaused": false} to unpause it';
+      const patch = (body: string | object) => api().patch('/api/v1/dags/other').set('content-type', 'application/json').send(body);
+      expect((await patch({ isPaused: 'yes' }).expect(400)).body).toEqual({
+        reason: 'invalid_request', field: 'isPaused', message: `isPaused: must be true or false (got "yes"): ${fix}`,
+      });
+      expect((await patch({}).expect(400)).body).toEqual({ reason: 'invalid_request', field: 'isPaused', message: `isPaused: is required: ${fix}` });
+      // The misspelt field is named, not the real one it leaves missing.
+      expect((await patch({ is_paused: 'yes' }).expect(400)).body).toEqual({
+        reason: 'invalid_request', field: 'is_paused', message: 'is_paused: unknown body field (did you mean "isPaused"?); the body takes only isPaused',
+      });
+      expect((await patch({ isPaused: true, paused: true }).expect(400)).body).toEqual({
+        reason: 'invalid_request', field: 'paused', message: 'paused: unknown body field (did you mean "isPaused"?); the body takes only isPaused',
+      });
+      expect((await patch('[true]').expect(400)).body).toEqual({
+        reason: 'invalid_request', message: 'the request body must be a JSON object with the fields isPaused (got an array)',
+      });
+      expect((await patch('{"isPaused": yes}').expect(400)).body).toEqual({
+        reason: 'invalid_json',
+        message: expect.stringMatching(/^the request body is not a JSON object: .+\. Fix: send the body as one JSON object, with Content-Type: application\/json$/),
+      });
+      // curl -d without a Content-Type sends a form.
+      const form = await api().patch('/api/v1/dags/other').type('form').send('{"isPaused": true}').expect(415);
+      expect(form.body).toEqual({
+        reason: 'unsupported_media_type',
+        message: 'the request body must be JSON, not "application/x-www-form-urlencoded". ' +
+          'Fix: send it with Content-Type: application/json (curl -d sends a form unless given -H \'Content-Type: application/json\')',
+      });
+      expect((await repos.dags.get('other'))!.isPaused).toBe(false);
     });
   });
 
@@ -181,7 +205,14 @@ describeWithPostgres('webserver REST API', () => {
         message: expect.stringContaining('must be an ISO 8601 date or timestamp, e.g. 2024-06-01 or 2024-06-01T00:00:00Z'),
       });
       const badJson = await api().post('/api/v1/dags/train_ml1m/runs').set('content-type', 'application/json').send('{"conf": ').expect(400);
-      expect(badJson.body).toEqual({ reason: 'invalid_json', message: 'the request body is not valid JSON: Unexpected end of JSON input' });
+      expect(badJson.body).toEqual({
+        reason: 'invalid_json',
+        message: 'the request body is not a JSON object: Unexpected end of JSON input. Fix: send the body as one JSON object, with Content-Type: application/json',
+      });
+      // Not read as an empty body: that would trigger a run with default params.
+      const before = (await repos.runs.list({ dagId: 'train_ml1m', limit: 1000 })).length;
+      await api().post('/api/v1/dags/train_ml1m/runs').set('content-type', 'text/plain').send('{"conf": {"epochs": 3}}').expect(415);
+      expect((await repos.runs.list({ dagId: 'train_ml1m', limit: 1000 })).length).toBe(before);
       expect(JSON.stringify(badJson.body)).not.toMatch(/\n\s+at /);
     });
   });

@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ApiExceptionFilter } from './http/api-exception.filter';
+import { requireJsonBody } from './http/json-body.middleware';
 import { WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 
@@ -35,10 +37,14 @@ export const API_PREFIX = 'api/v1';
  */
 export async function createWebserver(options: WebserverOptions): Promise<INestApplication> {
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
-  const app = await NestFactory.create(
+  const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker }),
-    { logger: options.logger === false ? false : options.logger, abortOnError: false },
+    { logger: options.logger === false ? false : options.logger, abortOnError: false, bodyParser: false },
   );
+  // JSON bodies only, refused otherwise: Nest's default form parser turned
+  // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
+  app.use(requireJsonBody);
+  app.useBodyParser('json');
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   await app.init();

@@ -16,7 +16,10 @@ describe('toErrorResponse', () => {
     [new DuplicateRunError('d', 'r'), 409, { reason: 'duplicate_run', field: 'runId', message: expect.stringContaining('already has a run "r"') }],
     [new ConflictError('task_busy', 'busy'), 409, { reason: 'task_busy', message: 'busy' }],
     [new NotFoundException('Cannot GET /x'), 404, { reason: 'not_found', message: 'Cannot GET /x' }],
-    [new BadRequestException('Unexpected end of JSON input'), 400, { reason: 'invalid_json', message: 'the request body is not valid JSON: Unexpected end of JSON input' }],
+    [new BadRequestException('Unexpected end of JSON input'), 400, {
+      reason: 'invalid_json',
+      message: 'the request body is not a JSON object: Unexpected end of JSON input. Fix: send the body as one JSON object, with Content-Type: application/json',
+    }],
   ])('maps %p to %i', (err, status, body) => {
     expect(toErrorResponse(err)).toEqual({ status, body });
   });

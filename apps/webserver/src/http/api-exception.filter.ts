@@ -35,7 +35,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     const status = err.getStatus();
     // Nest turns body-parser's SyntaxError into a bare BadRequestException carrying JSON.parse's message.
     if (status === 400 && /\bJSON\b/.test(err.message)) {
-      return { status, body: { reason: 'invalid_json', message: `the request body is not valid JSON: ${err.message}` } };
+      return { status, body: { reason: 'invalid_json', message: notJson(err.message) } };
     }
     return { status, body: { reason: HTTP_REASONS[status] ?? 'bad_request', message: err.message } };
   }
@@ -45,6 +45,11 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     return { status: parserStatus, body: { reason: HTTP_REASONS[parserStatus] ?? 'bad_request', message: (err as Error).message } };
   }
   return INTERNAL;
+}
+
+// body-parser's strict mode refuses a top-level scalar (`5`, `"yes"`) with JSON.parse's words, too.
+function notJson(detail: string): string {
+  return `the request body is not a JSON object: ${detail}. Fix: send the body as one JSON object, with Content-Type: application/json`;
 }
 
 function withField(status: number, reason: string, message: string, field: string | undefined): ErrorResponse {

@@ -20,7 +20,13 @@ export const TriggerRunBody = z.object({
 }).strict();
 export type TriggerRunBody = z.infer<typeof TriggerRunBody>;
 
-export const PatchDagBody = z.object({ isPaused: z.boolean() }).strict();
+const PAUSE_FIX = 'send {"isPaused": true} to pause the DAG or {"isPaused": false} to unpause it';
+
+export const PatchDagBody = z.object({
+  isPaused: z.boolean({
+    error: (issue) => (issue.input === undefined ? `is required: ${PAUSE_FIX}` : `must be true or false (got ${JSON.stringify(issue.input)}): ${PAUSE_FIX}`),
+  }),
+}).strict();
 export type PatchDagBody = z.infer<typeof PatchDagBody>;
 
 export const ClearTaskBody = z.object({ downstream: z.boolean().optional() }).strict();
