@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from 'commander';
-import type { DagDetailDto, TaskInstanceDto } from './api-client';
+import type { DagDetailDto, TaskInstanceDto, WorkerDto } from './api-client';
 import {
-  describeTaskChange, formatDagDetail, formatDagsTable, formatDate, formatImportErrorSummary, parseConf, parsePositiveInt, parseTimeout,
+  describeTaskChange, formatDagDetail, formatDagsTable, formatDate, formatImportErrorSummary, formatWorkersTable, parseConf, parsePositiveInt, parseTimeout,
 } from './format';
 
 function ti(patch: Partial<TaskInstanceDto>): TaskInstanceDto {
@@ -113,5 +113,24 @@ describe('formatting', () => {
 
   it('pads task names to align the states', () => {
     expect(describeTaskChange(ti({ state: 'scheduled' }), 8)).toBe('  train     scheduled');
+  });
+});
+
+describe('formatWorkersTable', () => {
+  const worker = (patch: Partial<WorkerDto>): WorkerDto => ({
+    name: 'w', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running: [],
+    firstSeenAt: '2025-03-01T11:00:00.000Z', lastHeartbeatAt: '2025-03-01T12:00:00.000Z', ...patch,
+  });
+
+  it('shows a lost worker running nothing, even when an older server sends its last list', () => {
+    const running = [{ tiId: 1, tryNumber: 1 }, { tiId: 2, tryNumber: 1 }];
+    expect(formatWorkersTable([
+      worker({ name: 'busy', running }),
+      worker({ name: 'gone', state: 'lost', running }),
+    ]).split('\n')).toEqual([
+      'WORKER  HOST  STATE   QUEUES   RUNNING  LAST HEARTBEAT',
+      'busy    h     active  default  2/4      2025-03-01 12:00:00',
+      'gone    h     lost    default  -        2025-03-01 12:00:00',
+    ]);
   });
 });

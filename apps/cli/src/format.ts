@@ -139,11 +139,17 @@ export function formatPoolsTable(pools: PoolDto[]): string {
   return table(['POOL', 'SLOTS', 'DESCRIPTION'], pools.map((p) => [p.name, p.slots, p.description]));
 }
 
+/**
+ * The workers, RUNNING as `<tries>/<concurrency>`. A lost worker shows `-`: it runs nothing
+ * we know of, whatever its last heartbeat listed (older servers still send that list).
+ */
 export function formatWorkersTable(workers: WorkerDto[]): string {
   if (workers.length === 0) return 'No workers have sent a heartbeat.';
   return table(
     ['WORKER', 'HOST', 'STATE', 'QUEUES', 'RUNNING', 'LAST HEARTBEAT'],
-    workers.map((w) => [w.name, w.hostname, w.state, w.queues.join(','), `${w.running.length}/${w.concurrency}`, formatDate(w.lastHeartbeatAt)]),
+    workers.map((w) => [
+      w.name, w.hostname, w.state, w.queues.join(','), w.state === 'lost' ? null : `${w.running.length}/${w.concurrency}`, formatDate(w.lastHeartbeatAt),
+    ]),
   );
 }
 

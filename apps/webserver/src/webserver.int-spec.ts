@@ -3,7 +3,7 @@ import type { SerializedDag } from '@swarmflow/core';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import request from 'supertest';
-import type { DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto } from './http/api.types';
+import type { DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto, WorkerDto } from './http/api.types';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
 
@@ -56,6 +56,11 @@ describeWithPostgres('webserver REST API', () => {
         name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, gpus: 2, state: 'active', running: [],
         firstSeenAt: now.toISOString(), lastHeartbeatAt: now.toISOString(),
       }]);
+      // A lost worker runs nothing we know of, whatever its last heartbeat listed.
+      await repos.workers.recordHeartbeats([{ name: 'worker-b', hostname: 'host-b', queues: ['default'], concurrency: 2, gpus: 0, state: 'active', running: [{ tiId: 1, tryNumber: 1 }] }], new Date(now.getTime() - 60_000));
+      await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() - 30_000), tx));
+      const withLost = await api().get('/api/v1/workers').expect(200);
+      expect((withLost.body as WorkerDto[]).map((w) => [w.name, w.state, w.running])).toEqual([['worker-a', 'active', []], ['worker-b', 'lost', []]]);
       const pools = await api().get('/api/v1/pools').expect(200);
       expect(pools.body).toEqual([{ name: 'default_pool', slots: 128, description: 'Default pool' }]);
     });

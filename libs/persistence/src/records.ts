@@ -76,7 +76,9 @@ export interface WorkerRecord {
   concurrency: number;
   /** GPUs it can hand to container tasks. */
   gpus: number;
+  /** `active`, `draining`, `stopped`: as its last heartbeat said; `lost`: silent too long, set by the scheduler. */
   state: string;
+  /** Tries running on it, as its last heartbeat listed them; [] once it is `lost`. */
   running: { tiId: number; tryNumber: number }[];
   firstSeenAt: Date;
   lastHeartbeatAt: Date;

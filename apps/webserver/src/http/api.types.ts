@@ -171,7 +171,18 @@ export interface WorkerDto {
   concurrency: number;
   /** GPUs the worker can hand to container tasks. */
   gpus: number;
+  /**
+   * `active` takes work, `draining` finishes what it runs and stops, `stopped` has exited
+   * (each as the worker's last heartbeat said); `lost`: no heartbeat for
+   * SWARMFLOW_HEARTBEAT_TIMEOUT, set by the scheduler.
+   */
   state: string;
+  /**
+   * Task tries running on the worker, as its last heartbeat listed them. Always [] for a
+   * `lost` worker: it runs nothing we know of, since the scheduler failed (or queued for
+   * retry) its tries when it marked it lost. A lost worker that beats again is `active`
+   * with what it then reports.
+   */
   running: { tiId: number; tryNumber: number }[];
   firstSeenAt: string;
   lastHeartbeatAt: string;

@@ -236,11 +236,17 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(a.id, 2)).lines).toEqual([]);
     });
 
-    it('marks workers lost after their heartbeats stop', async () => {
-      await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running: [] }], now);
+    it('marks workers lost after their heartbeats stop, running nothing we know of', async () => {
+      const running = [{ tiId: 7, tryNumber: 2 }];
+      await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running }], now);
+      expect((await repos.workers.list())[0].running).toEqual(running);
       const lost = await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() + 1000), tx));
       expect(lost).toEqual(['w1']);
-      expect((await repos.workers.list())[0]).toMatchObject({ name: 'w1', state: 'lost', queues: ['default'] });
+      // Its last heartbeat's list would read as tries still running there.
+      expect((await repos.workers.list())[0]).toMatchObject({ name: 'w1', state: 'lost', queues: ['default'], running: [] });
+      // Back with a heartbeat: active, with what it reports.
+      await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running }], now);
+      expect((await repos.workers.list())[0]).toMatchObject({ state: 'active', running });
     });
 
     it('creates, replaces, reads and deletes variables by key', async () => {

@@ -24,10 +24,14 @@ export class WorkerRepository {
     );
   }
 
-  /** Marks workers silent since `before` as lost and returns their names. */
+  /**
+   * Marks workers silent since `before` as lost and returns their names. A lost worker runs
+   * nothing we know of (the caller fails or retries its tries in the same transaction), so
+   * its `running` is emptied: its last heartbeat's list would read as tasks still running there.
+   */
   async markLost(before: Date, q: Queryable): Promise<string[]> {
     const rows = await q.query(
-      `UPDATE worker SET state = 'lost' WHERE state IN ('active', 'draining') AND last_heartbeat_at < $1 RETURNING name`, [before],
+      `UPDATE worker SET state = 'lost', running = '[]' WHERE state IN ('active', 'draining') AND last_heartbeat_at < $1 RETURNING name`, [before],
     );
     return rows.map((r: any) => r.name);
   }
