@@ -28,22 +28,20 @@ function send(reply: ChildReply): Promise<void> {
 
 function load(folder: string, file: string): SerializedDag[] {
   const abs = path.join(folder, file);
-  let inputs: DagInput[];
   if (/\.ya?ml$/.test(file)) {
-    const { parseYamlDags } = require(sdkEntry) as typeof import('@swarmflow/sdk');
-    inputs = parseYamlDags(readFileSync(abs, 'utf8'), file);
-  } else {
-    const { isDag } = require(sdkEntry) as typeof import('@swarmflow/sdk');
-    const exported = require(abs) as Record<string, unknown>;
-    const found = new Map<string, DagInput>();
-    const visit = (v: unknown) => {
-      if (Array.isArray(v)) v.forEach(visit);
-      else if (isDag(v)) found.set(v.id, v.toInput());
-    };
-    Object.values(exported).forEach(visit);
-    inputs = [...found.values()];
+    // The YAML loader validates too: its errors carry the line and the YAML spelling of fields.
+    const { loadYamlDags } = require(sdkEntry) as typeof import('@swarmflow/sdk');
+    return loadYamlDags(readFileSync(abs, 'utf8'), file);
   }
-  return inputs.map((input) => validateDag(input, file));
+  const { isDag } = require(sdkEntry) as typeof import('@swarmflow/sdk');
+  const exported = require(abs) as Record<string, unknown>;
+  const found = new Map<string, DagInput>();
+  const visit = (v: unknown) => {
+    if (Array.isArray(v)) v.forEach(visit);
+    else if (isDag(v)) found.set(v.id, v.toInput());
+  };
+  Object.values(exported).forEach(visit);
+  return [...found.values()].map((input) => validateDag(input, file));
 }
 
 process.on('message', async (req: ChildRequest) => {

@@ -55,6 +55,16 @@ describe('DagProcessor', () => {
     expect((await processor.parse(findDagFiles(folder))).dags.map((d) => d.dag.fileloc)).toEqual(['aa_copy.yaml']);
   }, 30_000);
 
+  it('reports a broken YAML DAG in YAML terms, with the line of the key', async () => {
+    rmSync(path.join(folder, 'daily.ts'));
+    writeFileSync(path.join(folder, 'etl.yaml'), 'id: etl\nstart_date: yesterday\ntasks:\n  load: { shell: x, retry_delay: soon }\n');
+    const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(findDagFiles(folder));
+    expect(result.errors).toEqual([{
+      fileloc: 'etl.yaml',
+      message: `etl.yaml:2: DAG "etl": start_date must be an ISO date or a Date (got "yesterday"). Fix: use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'.`,
+    }]);
+  }, 30_000);
+
   it('counts helpers in the fingerprint but parses only DAG files', () => {
     const before = folderFingerprint(folder);
     const helper = path.join(folder, '_shared', 'command.ts');
