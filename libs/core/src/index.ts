@@ -6,7 +6,7 @@ export { parseMemory } from './dag/memory';
 export { imageReferenceProblem, type ImageReferenceProblem } from './dag/image-reference';
 export {
   validateDag, dagHash, canonicalJson, nearestNames, suggestName, ID_PATTERN, MAX_ID_LENGTH, VARIABLE_KEY_PATTERN,
-  BUILTIN_TASK_DEFAULTS, BUILTIN_DOCKER_DEFAULTS,
+  BUILTIN_TASK_DEFAULTS, BUILTIN_DOCKER_DEFAULTS, type FieldSpelling, type ValidateDagOptions,
 } from './dag/validate-dag';
 export { graphOf, downstreamOf, descendantsOf, findCycle, type DagGraph } from './dag/graph';
 export { planRun, runOutcome, type OutcomeCursor, type PlannedTransition, type TaskStates } from './dag/plan';

@@ -129,6 +129,16 @@ describe('parseYamlDags', () => {
     );
   });
 
+  it('requires tasks, with a fix in YAML', () => {
+    expect(yamlError('id: etl\n').message).toBe('dags/nightly.yaml:1: DAG "etl": the DAG has no tasks. Fix: add tasks, e.g. tasks: { extract: { shell: "extract.sh" } }.');
+    expect(yamlError('id: etl\ntasks: {}\n')).toMatchObject({ line: 2, field: 'tasks' });
+  });
+
+  it('gives unknown keys of defaults and params their full path', () => {
+    expect(yamlError('id: etl\ndefaults:\n  retryDelay: 5s\ntasks: { a: { shell: x } }\n').field).toBe('defaults.retryDelay');
+    expect(yamlError('id: etl\nparams:\n  n: { type: integer, dflt: 1 }\ntasks: { a: { shell: x } }\n').field).toBe('params.n.dflt');
+  });
+
   it('rejects a document that is not a mapping, and tasks that are not a mapping', () => {
     expect(yamlError('- id: etl\n').message).toBe('dags/nightly.yaml:1: a DAG document must be a mapping (got [{"id":"etl"}]). Fix: write a mapping with id, schedule, tasks, ....');
     expect(yamlError('id: etl\ntasks:\n  - extract\n').message).toBe('dags/nightly.yaml:3: DAG "etl": tasks must be a mapping (got ["extract"]). Fix: use e.g. tasks: { extract: { shell: "extract.sh" } }.');
@@ -146,7 +156,55 @@ describe('loadYamlDags', () => {
   it('puts the line of the offending key on validation errors, in YAML terms', () => {
     const err = yamlError('id: etl\ntasks:\n  a: { shell: x }\n  b:\n    shell: y\n    retry_delay: 3x\n', true);
     expect(err.message).toBe(`dags/nightly.yaml:6: DAG "etl", task "b": retry_delay is not a duration (got "3x"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`);
-    expect(err).toMatchObject({ line: 6, taskId: 'b', field: 'retryDelay' });
+    expect(err).toMatchObject({ line: 6, taskId: 'b', field: 'retry_delay' });
+  });
+
+  it.each<[string, string, string, string]>([
+    ['start_date', 'start_date: yesterday', 'start_date', `start_date must be an ISO date (got "yesterday"). Fix: use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'.`],
+    ['max_active_runs', 'max_active_runs: 0', 'max_active_runs', 'max_active_runs must be a whole number >= 1 (got 0). Fix: use 1 or more.'],
+    ['max_active_tasks', 'max_active_tasks: 1.5', 'max_active_tasks', 'max_active_tasks must be a whole number >= 1 (got 1.5). Fix: use 1 or more.'],
+    ['defaults.retry_delay', 'defaults:\n  retry_delay: soon', 'defaults.retry_delay', `defaults.retry_delay is not a duration (got "soon"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`],
+    ['defaults.max_retry_delay', 'defaults:\n  max_retry_delay: soon', 'defaults.max_retry_delay', `defaults.max_retry_delay is not a duration (got "soon"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`],
+    ['defaults.pool_slots', 'defaults:\n  pool_slots: 0', 'defaults.pool_slots', 'defaults.pool_slots must be a whole number >= 1 (got 0). Fix: use 1 or more.'],
+    ['defaults.skip_exit_code', 'defaults:\n  skip_exit_code: 300', 'defaults.skip_exit_code', 'defaults.skip_exit_code must be a whole number from 1 to 255, or null (got 300). Fix: use e.g. 99, or null to never skip.'],
+    ['defaults.timeout', 'defaults:\n  timeout: 0', 'defaults.timeout', `defaults.timeout must be more than 0. Fix: use e.g. '2h', or null for no timeout.`],
+    ['defaults.env', 'defaults:\n  env: { A: 1 }', 'defaults.env', 'defaults.env.A must be a string (got 1). Fix: quote it: "A": "1".'],
+    ['params.*.min_length', 'params:\n  n: { type: string, min_length: x }', 'params.n.min_length', 'params.n.min_length must be a number (got "x"). Fix: set min_length to a number.'],
+    ['params.*.max_length', 'params:\n  n: { type: string, max_length: x }', 'params.n.max_length', 'params.n.max_length must be a number (got "x"). Fix: set max_length to a number.'],
+  ])('names the DAG field %s as the YAML writes it', (_name, body, field, message) => {
+    const err = yamlError(`id: etl\n${body}\ntasks: { a: { shell: x } }\n`, true);
+    expect(err.message).toBe(`dags/nightly.yaml:${body.includes('\n') ? 3 : 2}: DAG "etl": ${message}`);
+    expect(err.field).toBe(field);
+  });
+
+  it.each<[string, string, string, string]>([
+    ['retry_delay', 'shell: x\n    retry_delay: soon', 'retry_delay', `retry_delay is not a duration (got "soon"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`],
+    ['max_retry_delay', 'shell: x\n    max_retry_delay: soon', 'max_retry_delay', `max_retry_delay is not a duration (got "soon"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`],
+    ['pool_slots', 'shell: x\n    pool_slots: 0', 'pool_slots', 'pool_slots must be a whole number >= 1 (got 0). Fix: use 1 or more.'],
+    ['skip_exit_code', 'shell: x\n    skip_exit_code: 0', 'skip_exit_code', 'skip_exit_code must be a whole number from 1 to 255, or null (got 0). Fix: use e.g. 99, or null to never skip.'],
+    ['shell', 'shell: ""', 'shell', 'shell is empty. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].'],
+    ['docker.command', 'docker: { image: x, command: [python, 3] }', 'docker.command', 'docker.command[1] must be a string (got 3). Fix: quote it: "3".'],
+    ['docker.volumes[].read_only', 'docker: { image: x, volumes: [3] }', 'docker.volumes[0]', 'docker.volumes[0] must be a "source:target[:ro]" string or an object (got 3). Fix: use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", read_only: true }.'],
+  ])('names the task field %s as the YAML writes it', (_name, body, field, message) => {
+    const err = yamlError(`id: etl\ntasks:\n  pre: { shell: x }\n  a:\n    ${body}\n`, true);
+    expect(err.message).toBe(`dags/nightly.yaml:${body.includes('\n') ? 6 : 5}: DAG "etl", task "a": ${message}`);
+    expect(err.field).toBe(field);
+  });
+
+  it('keeps the names users chose (params, tasks) as written, even when they look like SDK fields', () => {
+    expect(yamlError('id: etl\nparams:\n  startDate: { type: integer, default: x }\ntasks: { a: { shell: x } }\n', true).message).toBe(
+      `dags/nightly.yaml:3: DAG "etl": params.startDate.default must be integer (got "x"). Fix: make the default match the param's type and limits, or change the type.`,
+    );
+    expect(yamlError('id: etl\ntasks:\n  maxActiveRuns: { shell: x }\n  b: { shell: y, upstream: [maxActiveRunz] }\n', true).message).toBe(
+      'dags/nightly.yaml:4: DAG "etl", task "b": upstream "maxActiveRunz" does not exist. Fix: use one of maxActiveRuns.',
+    );
+  });
+
+  it('names a bad task id by its key under tasks', () => {
+    expect(yamlError('id: etl\ntasks:\n  "bad id": x\n', true)).toMatchObject({
+      field: 'tasks.bad id', line: 3,
+      message: 'dags/nightly.yaml:3: DAG "etl": task id "bad id" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "bad_id".',
+    });
   });
 
   it('points an unknown upstream at its line', () => {

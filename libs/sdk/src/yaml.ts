@@ -1,6 +1,6 @@
 import {
-  DagCycleError, DagValidationError, suggestName, validateDag,
-  type DagInput, type SerializedDag, type TaskInput,
+  DagValidationError, suggestName, validateDag,
+  type DagInput, type FieldSpelling, type SerializedDag, type TaskInput,
 } from '@swarmflow/core';
 import { Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Node, type Pair, type YAMLMap } from 'yaml';
 
@@ -31,18 +31,57 @@ const PARAM_KEYS: Record<string, string> = {
   min_length: 'minLength', max_length: 'maxLength', pattern: 'pattern',
 };
 
-/** One YAML DAG and where its fields are, to put line numbers on validation errors. */
+/** One YAML DAG, where its fields are (to put line numbers on validation errors) and how it spells them. */
 interface ParsedYamlDag {
   input: DagInput;
-  /** `${taskId ?? ''}\u0000${field}` -> 1-based line. */
+  /** `${taskId ?? ''}\u0000${field as written in YAML}` -> 1-based line. */
   lines: Map<string, number>;
   line: number;
+  spelling: FieldSpelling;
 }
 
-/** camelCase field -> the snake_case key users wrote in YAML. */
-const YAML_NAME: Record<string, string> = Object.fromEntries(
-  Object.entries({ ...DAG_KEYS, ...TASK_KEYS, ...PARAM_KEYS, ...DOCKER_KEYS, ...VOLUME_KEYS }).filter(([yamlKey, key]) => yamlKey !== key && yamlKey !== 'shell').map(([yamlKey, key]) => [key, yamlKey]),
-);
+/**
+ * Where a field path of the SDK leads in YAML: the YAML name of each key and the section
+ * under it. Below a key without a section (env, labels, entrypoint…) names are the user's.
+ */
+interface YamlSection {
+  /** camelCase key -> YAML key. */
+  keys?: Record<string, string>;
+  below?: Record<string, YamlSection>;
+  /** The section of each item of a list. */
+  item?: YamlSection;
+  /** Every key is a name the user chose (a param's), holding this section. */
+  each?: YamlSection;
+}
+
+const yamlNames = (keys: Record<string, string>) =>
+  Object.fromEntries(Object.entries(keys).filter(([yamlKey]) => yamlKey !== 'shell').map(([yamlKey, key]) => [key, yamlKey]));
+const AS_WRITTEN: YamlSection = {};
+const DOCKER_SECTION: YamlSection = {
+  keys: yamlNames(DOCKER_KEYS),
+  below: { resources: { keys: yamlNames(RESOURCES_KEYS) }, volumes: { item: { keys: yamlNames(VOLUME_KEYS) } } },
+};
+const TASK_SECTION: YamlSection = { keys: yamlNames(TASK_KEYS), below: { docker: DOCKER_SECTION } };
+const DAG_SECTION: YamlSection = {
+  keys: yamlNames(DAG_KEYS),
+  below: { defaults: { keys: yamlNames(DEFAULT_KEYS) }, params: { each: { keys: yamlNames(PARAM_KEYS) } } },
+};
+
+/** `docker.volumes[0].readOnly` -> `docker.volumes[0].read_only`; `params.startDate.minLength` -> `params.startDate.min_length`. */
+function inYaml(field: string, section: YamlSection): string {
+  let out = '';
+  let at = section;
+  for (const part of field.match(/\[\d+\]|[^.[\]]+/g) ?? []) {
+    if (part.startsWith('[')) {
+      out += part;
+      at = at.item ?? AS_WRITTEN;
+      continue;
+    }
+    out += (out === '' ? '' : '.') + (at.each ? part : (at.keys?.[part] ?? part));
+    at = at.each ?? at.below?.[part] ?? AS_WRITTEN;
+  }
+  return out;
+}
 
 const lineKey = (taskId: string | null, field: string | null) => `${taskId ?? ''}\u0000${field ?? ''}`;
 
@@ -55,6 +94,10 @@ function parentField(field: string): string {
 class YamlDagReader {
   readonly lines = new Map<string, number>();
   dagId: string | null = null;
+  /** Task id -> the key that holds its command: `shell`, `command` or `docker.command`. */
+  private readonly commandKeys = new Map<string, string>();
+  /** The task ids as written, in order (a task's id is its key under `tasks`). */
+  private readonly taskKeys: string[] = [];
 
   constructor(
     private readonly file: string,
@@ -90,6 +133,16 @@ class YamlDagReader {
     });
   }
 
+  /** A field of this DAG (an SDK path) as its YAML spells it. */
+  readonly spelling: FieldSpelling = (field, taskId) => {
+    if (taskId === null) {
+      const taskKey = /^tasks\[(\d+)\]\.id$/.exec(field);
+      return taskKey ? `tasks.${this.taskKeys[Number(taskKey[1])]}` : inYaml(field, DAG_SECTION);
+    }
+    if (/^command(?:\[|$)/.test(field)) return (this.commandKeys.get(taskId) ?? 'command') + field.slice('command'.length);
+    return inYaml(field, TASK_SECTION);
+  };
+
   setLine(taskId: string | null, field: string, node: Node | null | undefined): void {
     const line = this.lineOf(node);
     if (line !== null) this.lines.set(lineKey(taskId, field), line);
@@ -100,6 +153,11 @@ class YamlDagReader {
     if (isSeq(node)) node.items.forEach((item, i) => this.setLine(taskId, `${field}[${i}]`, item as Node));
   }
 
+  /** Records the line of each key of a mapping value (env) as `${field}.${key}`. */
+  keyLines(taskId: string | null, field: string, node: Node | null): void {
+    if (isMap(node)) for (const pair of node.items as Pair<Node, Node | null>[]) this.setLine(taskId, `${field}.${String(this.js(pair.key))}`, pair.key);
+  }
+
   mapping(node: Node | null, what: string, taskId: string | null, field: string | null, fix: string): YAMLMap {
     if (!isMap(node)) this.fail(node, taskId, field, `${what} must be a mapping (got ${JSON.stringify(this.js(node))})`, fix);
     return node as YAMLMap;
@@ -108,12 +166,12 @@ class YamlDagReader {
   readSettings(map: YAMLMap, section: string, keys: Record<string, string>, taskId: string | null, prefix: string): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     let commandKey: string | null = null;
-    for (const { key, yamlKey, pair } of this.entries(map, section, keys, taskId)) {
-      this.setLine(taskId, prefix + key, pair.key);
+    for (const { key, yamlKey, pair } of this.entries(map, section, keys, taskId, prefix)) {
+      this.setLine(taskId, prefix + yamlKey, pair.key);
       // `shell`/`command` make a process task; a container's command sits inside `docker:`.
       const clash = key === 'docker' ? commandKey : key === 'command' && out.docker !== undefined ? yamlKey : null;
       if (clash !== null) {
-        this.fail(pair.key, taskId, key, `task has both "${clash}" and "docker"`, `keep one: "${clash}" runs a process on the worker; a container's command goes inside docker: { image: …, command: [...] }`);
+        this.fail(pair.key, taskId, yamlKey, `task has both "${clash}" and "docker"`, `keep one: "${clash}" runs a process on the worker; a container's command goes inside docker: { image: …, command: [...] }`);
       }
       if (key === 'docker') {
         const { docker, command } = this.readDocker(pair.value, taskId);
@@ -122,15 +180,20 @@ class YamlDagReader {
         continue;
       }
       if (key === 'command' && out.command !== undefined) {
-        this.fail(pair.key, taskId, 'command', `task has both "shell" and "command"`, 'keep one: "shell" for a shell string, "command" for a string or an argv list');
+        this.fail(pair.key, taskId, yamlKey, `task has both "shell" and "command"`, 'keep one: "shell" for a shell string, "command" for a string or an argv list');
       }
       let value = this.js(pair.value);
       if (yamlKey === 'shell' && typeof value !== 'string') {
-        this.fail(pair.value ?? pair.key, taskId, 'command', `shell must be a string (got ${JSON.stringify(value)})`, 'quote the command, or use "command:" with a list for argv');
+        this.fail(pair.value ?? pair.key, taskId, 'shell', `shell must be a string (got ${JSON.stringify(value)})`, 'quote the command, or use "command:" with a list for argv');
       }
-      if (key === 'command') commandKey = yamlKey;
+      if (key === 'command') {
+        commandKey = yamlKey;
+        if (taskId !== null) this.commandKeys.set(taskId, yamlKey);
+        this.itemLines(taskId, yamlKey, pair.value);
+      }
       if ((key === 'upstream' || key === 'secrets') && typeof value === 'string') value = [value];
       if (key === 'secrets') this.itemLines(taskId, 'secrets', pair.value);
+      if (key === 'env') this.keyLines(taskId, `${prefix}env`, pair.value);
       out[key] = value;
     }
     return out;
@@ -141,15 +204,18 @@ class YamlDagReader {
     const map = this.mapping(node, 'docker', taskId, 'docker', 'use e.g. docker: { image: "python:3.12-slim", command: [python, run.py] }');
     const docker: Record<string, unknown> = {};
     let command: unknown;
-    for (const { key, pair } of this.entries(map, 'docker', DOCKER_KEYS, taskId, 'docker.')) {
-      const field = key === 'command' ? 'command' : `docker.${key}`;
+    for (const { key, yamlKey, pair } of this.entries(map, 'docker', DOCKER_KEYS, taskId, 'docker.')) {
+      const field = `docker.${yamlKey}`;
       this.setLine(taskId, field, pair.key);
-      if (key === 'command') command = this.js(pair.value);
-      else if (key === 'resources') {
+      if (key === 'command' || key === 'entrypoint') this.itemLines(taskId, field, pair.value);
+      if (key === 'command') {
+        command = this.js(pair.value);
+        if (taskId !== null) this.commandKeys.set(taskId, field);
+      } else if (key === 'resources') {
         const resources = this.mapping(pair.value, 'docker.resources', taskId, field, 'use e.g. resources: { cpus: 2, memory: 8g, gpus: 1 }');
         const values: Record<string, unknown> = {};
-        for (const { key: k, pair: p } of this.entries(resources, 'resources', RESOURCES_KEYS, taskId, `${field}.`)) {
-          this.setLine(taskId, `${field}.${k}`, p.key);
+        for (const { key: k, yamlKey: y, pair: p } of this.entries(resources, 'resources', RESOURCES_KEYS, taskId, `${field}.`)) {
+          this.setLine(taskId, `${field}.${y}`, p.key);
           values[k] = this.js(p.value);
         }
         docker.resources = values;
@@ -167,8 +233,8 @@ class YamlDagReader {
       if (!isMap(item)) return this.js(item);
       const field = `docker.volumes[${i}]`;
       const volume: Record<string, unknown> = {};
-      for (const { key, pair } of this.entries(item, 'volume', VOLUME_KEYS, taskId, `${field}.`)) {
-        this.setLine(taskId, `${field}.${key}`, pair.key);
+      for (const { key, yamlKey, pair } of this.entries(item, 'volume', VOLUME_KEYS, taskId, `${field}.`)) {
+        this.setLine(taskId, `${field}.${yamlKey}`, pair.key);
         volume[key] = this.js(pair.value);
       }
       return volume;
@@ -181,9 +247,8 @@ class YamlDagReader {
     const id = idPair ? this.js(idPair.value) : undefined;
     if (typeof id === 'string') this.dagId = id;
     const input: Record<string, unknown> = {};
-    for (const { key, pair } of this.entries(top, 'DAG', DAG_KEYS, null)) {
-      const line = this.lineOf(pair.key);
-      if (line !== null) this.lines.set(lineKey(null, key), line);
+    for (const { key, yamlKey, pair } of this.entries(top, 'DAG', DAG_KEYS, null)) {
+      this.setLine(null, yamlKey, pair.key);
       if (key === 'params') input.params = this.readParams(pair.value);
       else if (key === 'defaults') {
         const map = this.mapping(pair.value, 'defaults', null, 'defaults', 'use e.g. defaults: { retries: 2 }');
@@ -191,7 +256,15 @@ class YamlDagReader {
       } else if (key === 'tasks') input.tasks = this.readTasks(pair.value);
       else input[key] = this.js(pair.value);
     }
+    if (!Array.isArray(input.tasks) || input.tasks.length === 0) {
+      this.fail(input.tasks === undefined ? root : this.valueOf(top, 'tasks'), null, 'tasks', 'the DAG has no tasks', 'add tasks, e.g. tasks: { extract: { shell: "extract.sh" } }');
+    }
     return input as unknown as DagInput;
+  }
+
+  /** The value node of `key` in a mapping. */
+  valueOf(map: YAMLMap, key: string): Node | null {
+    return (map.items as Pair<Node, Node | null>[]).find((p) => isScalar(p.key) && p.key.value === key)?.value ?? null;
   }
 
   readParams(node: Node | null): Record<string, unknown> {
@@ -200,13 +273,11 @@ class YamlDagReader {
     for (const pair of map.items as Pair<Node, Node | null>[]) {
       const name = String(this.js(pair.key));
       const field = `params.${name}`;
-      const line = this.lineOf(pair.key);
-      if (line !== null) this.lines.set(lineKey(null, field), line);
+      this.setLine(null, field, pair.key);
       const spec = this.mapping(pair.value, field, null, field, `use e.g. ${name}: { type: string, default: x }`);
       const values: Record<string, unknown> = {};
-      for (const { key, pair: p } of this.entries(spec, `param "${name}"`, PARAM_KEYS, null)) {
-        const l = this.lineOf(p.key);
-        if (l !== null) this.lines.set(lineKey(null, `${field}.${key}`), l);
+      for (const { key, yamlKey, pair: p } of this.entries(spec, `param "${name}"`, PARAM_KEYS, null, `${field}.`)) {
+        this.setLine(null, `${field}.${yamlKey}`, p.key);
         values[key] = this.js(p.value);
       }
       out[name] = values;
@@ -219,14 +290,17 @@ class YamlDagReader {
     return (map.items as Pair<Node, Node | null>[]).map((pair, index) => {
       const id = this.js(pair.key);
       const taskId = typeof id === 'string' ? id : String(id);
+      this.taskKeys[index] = taskId;
       const line = this.lineOf(pair.key);
       if (line !== null) {
         this.lines.set(lineKey(taskId, null), line);
-        this.lines.set(lineKey(null, `tasks[${index}].id`), line);
-        this.lines.set(lineKey(taskId, 'id'), line);
+        this.lines.set(lineKey(null, `tasks.${taskId}`), line);
       }
       // `load: "load.sh"` is short for `load: { shell: "load.sh" }`.
-      if (isScalar(pair.value) && typeof pair.value.value === 'string') return { id: taskId, command: pair.value.value };
+      if (isScalar(pair.value) && typeof pair.value.value === 'string') {
+        this.commandKeys.set(taskId, 'shell');
+        return { id: taskId, command: pair.value.value };
+      }
       const body = this.mapping(pair.value, `task "${taskId}"`, taskId, null, `use e.g. ${taskId}: { shell: "run.sh", upstream: [other] }`);
       const settings = this.readSettings(body, 'task', TASK_KEYS, taskId, '');
       if (settings.command === undefined && settings.docker === undefined && settings.kind !== 'docker') {
@@ -252,7 +326,7 @@ function parse(text: string, file: string): ParsedYamlDag[] {
     if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) continue; // empty document
     const reader = new YamlDagReader(file, doc, counter);
     const input = reader.readDag(doc.contents as Node);
-    dags.push({ input, lines: reader.lines, line: reader.lineOf(doc.contents as Node) ?? 1 });
+    dags.push({ input, lines: reader.lines, line: reader.lineOf(doc.contents as Node) ?? 1, spelling: reader.spelling });
   }
   return dags;
 }
@@ -268,37 +342,29 @@ function parse(text: string, file: string): ParsedYamlDag[] {
  * `resources: { cpus, memory, gpus }`, `gpu_mode`, `runtime`, `auto_remove`, `secrets_path`;
  * and `secrets: [keys]` at task level. `env` and `cwd` stay at task level.
  * @throws DagValidationError with `file:line` for YAML syntax errors, unknown keys (listing
- *   the allowed ones), tasks with no or two commands, and `shell`/`command` next to
- *   `docker`. Other checks are `validateDag`'s.
+ *   the allowed ones), a DAG without tasks, tasks with no or two commands, and
+ *   `shell`/`command` next to `docker`. Other checks are `validateDag`'s.
  */
 export function parseYamlDags(text: string, file: string): DagInput[] {
   return parse(text, file).map((d) => d.input);
 }
 
 /**
- * {@link parseYamlDags} then `validateDag` on each DAG; validation errors get the line
- * of the offending key (or of its task, or of the document).
+ * {@link parseYamlDags} then `validateDag` on each DAG. Validation errors name fields as
+ * the YAML writes them (`start_date`, `defaults.retry_delay`, `shell`, `docker.command[1]`),
+ * in `field` and in the message, and get the line of the offending key (or of its task, or
+ * of the document).
  */
 export function loadYamlDags(text: string, file: string): SerializedDag[] {
-  return parse(text, file).map(({ input, lines, line }) => {
+  return parse(text, file).map(({ input, lines, line, spelling }) => {
     try {
-      return validateDag(input, file);
+      return validateDag(input, file, { spelling });
     } catch (err) {
       if (!(err instanceof DagValidationError) || err.line !== null) throw err;
       let at: number | undefined;
       for (let field = err.field ?? ''; field !== '' && at === undefined; field = parentField(field)) at = lines.get(lineKey(err.taskId, field));
       at ??= lines.get(lineKey(err.taskId, null)) ?? line;
-      throw inYamlTerms(err).withLine(at);
+      throw err.withLine(at);
     }
   });
-}
-
-const CAMEL_NAME = new RegExp(`\\b(?:${Object.keys(YAML_NAME).join('|')})\\b`, 'g');
-
-/** The same error with camelCase names (`retryDelay`, `docker.secretsPath`) replaced by their YAML keys (`retry_delay`, `docker.secrets_path`). */
-function inYamlTerms(err: DagValidationError): DagValidationError {
-  if (err instanceof DagCycleError) return err;
-  const yaml = (text: string) => text.replace(CAMEL_NAME, (name) => YAML_NAME[name]);
-  const [problem, fix] = [yaml(err.problem), yaml(err.fix)];
-  return problem === err.problem && fix === err.fix ? err : new DagValidationError(err, problem, fix);
 }

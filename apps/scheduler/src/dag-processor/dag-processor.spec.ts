@@ -61,7 +61,7 @@ describe('DagProcessor', () => {
     const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(findDagFiles(folder));
     expect(result.errors).toEqual([{
       fileloc: 'etl.yaml',
-      message: `etl.yaml:2: DAG "etl": start_date must be an ISO date or a Date (got "yesterday"). Fix: use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'.`,
+      message: `etl.yaml:2: DAG "etl": start_date must be an ISO date (got "yesterday"). Fix: use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'.`,
     }]);
   }, 30_000);
 

@@ -127,7 +127,7 @@ describe('validateDag', () => {
     ['a bad cron', etl({ schedule: '61 * * * *' }), `examples/dags/etl.ts: DAG "etl": invalid cron expression "61 * * * *": Constraint error, got value 61 expected range 0-59. Fix: use a cron like "0 3 * * *", a preset (@hourly, @daily, @weekly, @monthly, @yearly, @once), or null for manual runs only.`],
     ['a bad preset', etl({ schedule: '@dialy' }), `examples/dags/etl.ts: DAG "etl": unknown schedule preset "@dialy" (use one of @once, @hourly, @daily, @weekly, @monthly, @yearly, @annually). Fix: use a cron like "0 3 * * *", a preset (@hourly, @daily, @weekly, @monthly, @yearly, @once), or null for manual runs only.`],
     ['a non-boolean catchup', etl({ catchup: 'yes' as never }), `examples/dags/etl.ts: DAG "etl": catchup must be true or false (got "yes"). Fix: use true or false.`],
-    ['a bad start date', etl({ startDate: 'yesterday' }), `examples/dags/etl.ts: DAG "etl": startDate must be an ISO date or a Date (got "yesterday"). Fix: use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'.`],
+    ['a bad start date', etl({ startDate: 'yesterday' }), `examples/dags/etl.ts: DAG "etl": startDate must be an ISO date (got "yesterday"). Fix: use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'.`],
     ['zero maxActiveRuns', etl({ maxActiveRuns: 0 }), `examples/dags/etl.ts: DAG "etl": maxActiveRuns must be a whole number >= 1 (got 0). Fix: use 1 or more.`],
     ['fractional maxActiveTasks', etl({ maxActiveTasks: 1.5 }), `examples/dags/etl.ts: DAG "etl": maxActiveTasks must be a whole number >= 1 (got 1.5). Fix: use 1 or more.`],
     ['bad tags', etl({ tags: 'etl' as never }), `examples/dags/etl.ts: DAG "etl": tags must be an array of strings (got "etl"). Fix: use e.g. ["ml", "nightly"].`],
@@ -179,7 +179,7 @@ describe('validateDag', () => {
       ['a default below its minimum', { epochs: { type: 'integer', default: 0, minimum: 1 } }, 'params.epochs.default', `examples/dags/etl.ts: DAG "etl": params.epochs.default must be >= 1 (got 0). Fix: make the default match the param's type and limits, or change the type.`],
       ['a default outside its enum', { region: { type: 'string', default: 'asia', enum: ['eu', 'us'] } }, 'params.region.default', `examples/dags/etl.ts: DAG "etl": params.region.default must be one of "eu", "us" (got "asia"). Fix: make the default match the param's type and limits, or change the type.`],
       ['an unknown type', { epochs: { type: 'int' } }, 'params.epochs.type', `examples/dags/etl.ts: DAG "etl": params.epochs.type must be one of string, integer, number, boolean, array, object (got "int"). Fix: set type to one of string, integer, number, boolean, array, object.`],
-      ['an unknown spec key', { epochs: { type: 'integer', defualt: 3 } }, 'defualt', `examples/dags/etl.ts: DAG "etl": unknown param "epochs" key "defualt". Fix: did you mean "default"? use only type, default, description, enum, minimum, maximum, minLength, maxLength, pattern.`],
+      ['an unknown spec key', { epochs: { type: 'integer', defualt: 3 } }, 'params.epochs.defualt', `examples/dags/etl.ts: DAG "etl": unknown param "epochs" key "defualt". Fix: did you mean "default"? use only type, default, description, enum, minimum, maximum, minLength, maxLength, pattern.`],
       ['a bad name', { 'max-epochs': { type: 'integer' } }, 'params.max-epochs', `examples/dags/etl.ts: DAG "etl": param name "max-epochs" is not an identifier. Fix: use letters, digits and "_", not starting with a digit, so that templates can use {{ params.max_epochs }}.`],
       ['a bad pattern', { name: { type: 'string', pattern: '([a-z' } }, 'params.name.pattern', `examples/dags/etl.ts: DAG "etl": params.name.pattern is not a valid regular expression: Invalid regular expression: /([a-z/u: Unterminated character class. Fix: fix the regular expression.`],
       ['an empty enum', { name: { type: 'string', enum: [] } }, 'params.name.enum', `examples/dags/etl.ts: DAG "etl": params.name.enum must be a non-empty array (got []). Fix: list the allowed values, e.g. ["eu", "us"].`],
@@ -190,6 +190,19 @@ describe('validateDag', () => {
       expect(err.field).toBe(field);
       expect(err.taskId).toBeNull();
     });
+  });
+
+  it('spells fields with the given spelling, in the field and in the message', () => {
+    const upper = (field: string, taskId: string | null) => `${taskId ?? 'dag'}:${field.toUpperCase()}`;
+    const err = errorOf<DagValidationError>(() => validateDag(withTask({ id: 'load', command: 'x', retryDelay: 'soon' }), FILE, { spelling: upper }));
+    expect(err).toMatchObject({ field: 'load:RETRYDELAY', taskId: 'load' });
+    expect(err.message).toBe(`${FILE}: DAG "etl", task "load": load:RETRYDELAY is not a duration (got "soon"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`);
+    expect(errorOf<DagValidationError>(() => validateDag(etl({ startDate: 'x' }), FILE, { spelling: upper })).field).toBe('dag:STARTDATE');
+  });
+
+  it('keeps the SDK\'s camelCase names by default', () => {
+    expect(invalid(withTask({ id: 'load', command: 'x', retryDelay: 'soon' }))).toMatchObject({ field: 'retryDelay' });
+    expect(invalid(etl({ defaults: { poolSlots: 0 } }))).toMatchObject({ field: 'defaults.poolSlots', problem: 'defaults.poolSlots must be a whole number >= 1 (got 0)' });
   });
 
   it('accepts every preset and 5- and 6-field crons', () => {

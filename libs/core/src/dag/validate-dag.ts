@@ -63,13 +63,42 @@ export const BUILTIN_DOCKER_DEFAULTS = {
 
 type Settings = Omit<TaskSpec, 'id' | 'kind' | 'command' | 'upstream' | 'docker' | 'secrets'>;
 
+/**
+ * How a DAG's source spells a field, for errors: gets the path as the TypeScript SDK names
+ * it (`startDate`, `defaults.retryDelay`, `command[2]`, `docker.volumes[0].readOnly`,
+ * `params.n.minLength`, `env.NAME`) and the task it belongs to (null: a DAG field).
+ */
+export type FieldSpelling = (field: string, taskId: string | null) => string;
+
+/** Options of {@link validateDag}. */
+export interface ValidateDagOptions {
+  /**
+   * Spells field paths in errors, both in `field` and in the message. Default: as they are,
+   * the TypeScript SDK's camelCase. The YAML loader passes its snake_case keys.
+   */
+  spelling?: FieldSpelling;
+}
+
+const SDK_SPELLING: FieldSpelling = (field) => field;
+
 interface Ctx {
   file: string;
   dagId: string | null;
+  spell: FieldSpelling;
 }
 
 function fail(ctx: Ctx, taskId: string | null, field: string | null, problem: string, fix: string): never {
-  throw new DagValidationError({ file: ctx.file, dagId: ctx.dagId, taskId, field }, problem, fix);
+  throw new DagValidationError({ file: ctx.file, dagId: ctx.dagId, taskId, field: field === null ? null : ctx.spell(field, taskId) }, problem, fix);
+}
+
+/** `field` as the DAG's source spells it, to name it in a message. */
+function nameOf(ctx: Ctx, taskId: string | null, field: string): string {
+  return ctx.spell(field, taskId);
+}
+
+/** The last key of `field` as the source spells it: `readOnly` or `read_only` of `docker.volumes[0].readOnly`. */
+function keyOf(ctx: Ctx, taskId: string | null, field: string): string {
+  return nameOf(ctx, taskId, field).split('.').pop()!;
 }
 
 function show(value: unknown): string {
@@ -141,14 +170,14 @@ function checkId(ctx: Ctx, taskId: string | null, field: string, what: string, v
 function checkInteger(ctx: Ctx, taskId: string | null, field: string, value: unknown, min: number, fix: string): number {
   if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
     const what = min === 0 ? 'a whole number >= 0' : min === 1 ? 'a whole number >= 1' : 'a whole number';
-    fail(ctx, taskId, field, `${field} must be ${what} (got ${show(value)})`, fix);
+    fail(ctx, taskId, field, `${nameOf(ctx, taskId, field)} must be ${what} (got ${show(value)})`, fix);
   }
   return value;
 }
 
 function duration(ctx: Ctx, taskId: string | null, field: string, value: unknown): number {
   try {
-    return parseDuration(value as string | number, field);
+    return parseDuration(value as string | number, nameOf(ctx, taskId, field));
   } catch (err) {
     if (err instanceof InvalidDurationError) fail(ctx, taskId, field, err.message.slice(0, err.message.indexOf('. Fix: ')), err.fix);
     throw err;
@@ -170,13 +199,13 @@ function checkSettings(ctx: Ctx, taskId: string | null, prefix: string, input: T
   }
   if (input.timeout !== undefined) {
     out.timeoutMs = input.timeout === null ? null : duration(ctx, taskId, f('timeout'), input.timeout);
-    if (out.timeoutMs === 0) fail(ctx, taskId, f('timeout'), `timeout must be more than 0`, `use e.g. '2h', or null for no timeout`);
+    if (out.timeoutMs === 0) fail(ctx, taskId, f('timeout'), `${nameOf(ctx, taskId, f('timeout'))} must be more than 0`, `use e.g. '2h', or null for no timeout`);
   }
   for (const key of ['queue', 'pool'] as const) {
     const value = input[key];
     if (value === undefined) continue;
     if (typeof value !== 'string' || !ID_PATTERN.test(value) || value.length > MAX_ID_LENGTH) {
-      fail(ctx, taskId, f(key), `${key} name ${show(value)} may only contain letters, digits, "_", "." and "-"`, `use a name like "${key === 'queue' ? 'gpu' : 'default_pool'}"`);
+      fail(ctx, taskId, f(key), `${nameOf(ctx, taskId, f(key))} name ${show(value)} may only contain letters, digits, "_", "." and "-"`, `use a name like "${key === 'queue' ? 'gpu' : 'default_pool'}"`);
     }
     out[key] = value;
   }
@@ -191,20 +220,20 @@ function checkSettings(ctx: Ctx, taskId: string | null, prefix: string, input: T
   if (input.skipExitCode !== undefined) {
     const code = input.skipExitCode;
     if (code !== null && (typeof code !== 'number' || !Number.isInteger(code) || code < 1 || code > 255)) {
-      fail(ctx, taskId, f('skipExitCode'), `skipExitCode must be a whole number from 1 to 255, or null (got ${show(code)})`, 'use e.g. 99, or null to never skip');
+      fail(ctx, taskId, f('skipExitCode'), `${nameOf(ctx, taskId, f('skipExitCode'))} must be a whole number from 1 to 255, or null (got ${show(code)})`, 'use e.g. 99, or null to never skip');
     }
     out.skipExitCode = code;
   }
   if (input.env !== undefined) {
-    if (!isPlainObject(input.env)) fail(ctx, taskId, f('env'), `env must be an object of strings (got ${show(input.env)})`, `use e.g. { "LOG_LEVEL": "info" }`);
+    if (!isPlainObject(input.env)) fail(ctx, taskId, f('env'), `${nameOf(ctx, taskId, f('env'))} must be an object of strings (got ${show(input.env)})`, `use e.g. { "LOG_LEVEL": "info" }`);
     for (const [name, value] of Object.entries(input.env)) {
-      if (typeof value !== 'string') fail(ctx, taskId, f('env'), `env.${name} must be a string (got ${show(value)})`, `quote it: "${name}": "${String(value)}"`);
+      if (typeof value !== 'string') fail(ctx, taskId, f('env'), `${nameOf(ctx, taskId, f(`env.${name}`))} must be a string (got ${show(value)})`, `quote it: "${name}": "${String(value)}"`);
     }
     out.env = { ...input.env };
   }
   if (input.cwd !== undefined) {
     if (input.cwd !== null && (typeof input.cwd !== 'string' || input.cwd === '')) {
-      fail(ctx, taskId, f('cwd'), `cwd must be a non-empty path or null (got ${show(input.cwd)})`, 'use an absolute path, or null for the worker\'s own directory');
+      fail(ctx, taskId, f('cwd'), `${nameOf(ctx, taskId, f('cwd'))} must be a non-empty path or null (got ${show(input.cwd)})`, 'use an absolute path, or null for the worker\'s own directory');
     }
     out.cwd = input.cwd;
   }
@@ -213,19 +242,20 @@ function checkSettings(ctx: Ctx, taskId: string | null, prefix: string, input: T
 
 function checkCommand(ctx: Ctx, taskId: string, value: unknown): string | string[] {
   const fix = `give a shell command like "python train.py", or an argv array like ["python", "train.py"]`;
+  const command = nameOf(ctx, taskId, 'command');
   if (typeof value === 'string') {
-    if (value.trim() === '') fail(ctx, taskId, 'command', 'command is empty', fix);
+    if (value.trim() === '') fail(ctx, taskId, 'command', `${command} is empty`, fix);
     return value;
   }
   if (Array.isArray(value)) {
-    if (value.length === 0) fail(ctx, taskId, 'command', 'command is an empty array', fix);
+    if (value.length === 0) fail(ctx, taskId, 'command', `${command} is an empty array`, fix);
     value.forEach((part, i) => {
-      if (typeof part !== 'string') fail(ctx, taskId, 'command', `command[${i}] must be a string (got ${show(part)})`, `quote it: "${String(part)}"`);
+      if (typeof part !== 'string') fail(ctx, taskId, 'command', `${nameOf(ctx, taskId, `command[${i}]`)} must be a string (got ${show(part)})`, `quote it: "${String(part)}"`);
     });
-    if (value[0].trim() === '') fail(ctx, taskId, 'command', 'command[0] (the program) is empty', fix);
+    if (value[0].trim() === '') fail(ctx, taskId, 'command', `${nameOf(ctx, taskId, 'command[0]')} (the program) is empty`, fix);
     return [...value];
   }
-  return fail(ctx, taskId, 'command', `command must be a string or an array of strings (got ${show(value)})`, fix);
+  return fail(ctx, taskId, 'command', `${command} must be a string or an array of strings (got ${show(value)})`, fix);
 }
 
 function checkKind(ctx: Ctx, taskId: string, task: TaskInput): TaskSpec['kind'] {
@@ -246,17 +276,18 @@ function checkKind(ctx: Ctx, taskId: string, task: TaskInput): TaskSpec['kind'] 
 function checkContainerCommand(ctx: Ctx, taskId: string, value: unknown): string | string[] {
   const fix = `give the container's command as a string (run by /bin/sh -c) or an argv array, or leave it out for the image's default command`;
   if (value === undefined) return [];
+  const command = nameOf(ctx, taskId, 'command');
   if (typeof value === 'string') {
-    if (value.trim() === '') fail(ctx, taskId, 'command', 'command is empty', fix);
+    if (value.trim() === '') fail(ctx, taskId, 'command', `${command} is empty`, fix);
     return value;
   }
   if (Array.isArray(value)) {
     value.forEach((part, i) => {
-      if (typeof part !== 'string') fail(ctx, taskId, 'command', `command[${i}] must be a string (got ${show(part)})`, `quote it: "${String(part)}"`);
+      if (typeof part !== 'string') fail(ctx, taskId, 'command', `${nameOf(ctx, taskId, `command[${i}]`)} must be a string (got ${show(part)})`, `quote it: "${String(part)}"`);
     });
     return [...value];
   }
-  return fail(ctx, taskId, 'command', `command must be a string or an array of strings (got ${show(value)})`, fix);
+  return fail(ctx, taskId, 'command', `${command} must be a string or an array of strings (got ${show(value)})`, fix);
 }
 
 function checkSecrets(ctx: Ctx, taskId: string, value: unknown): string[] {
@@ -284,24 +315,26 @@ const mountPoint = (path: string) => path.replace(/\/+$/, '') || '/';
 
 function checkVolume(ctx: Ctx, taskId: string, field: string, value: unknown): VolumeSpec {
   let source: unknown, target: unknown, readOnly: unknown;
+  const name = (key: string) => nameOf(ctx, taskId, `${field}${key}`);
+  const example = `use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", ${keyOf(ctx, taskId, `${field}.readOnly`)}: true }`;
   if (typeof value === 'string') {
     const parts = value.split(':');
     if (parts.length < 2 || parts.length > 3 || (parts.length === 3 && parts[2] !== 'ro' && parts[2] !== 'rw')) {
-      fail(ctx, taskId, field, `${field} ${show(value)} must be "source:target" or "source:target:ro"`, 'use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", readOnly: true }');
+      fail(ctx, taskId, field, `${name('')} ${show(value)} must be "source:target" or "source:target:ro"`, example);
     }
     [source, target, readOnly] = [parts[0], parts[1], parts[2] === 'ro'];
   } else if (isPlainObject(value)) {
     checkUnknownKeys(ctx, taskId, 'volume', value, VOLUME_INPUT_KEYS, `${field}.`);
     ({ source, target, readOnly = false } = value);
-    if (typeof readOnly !== 'boolean') fail(ctx, taskId, `${field}.readOnly`, `${field}.readOnly must be true or false (got ${show(readOnly)})`, 'use true or false');
+    if (typeof readOnly !== 'boolean') fail(ctx, taskId, `${field}.readOnly`, `${name('.readOnly')} must be true or false (got ${show(readOnly)})`, 'use true or false');
   } else {
-    return fail(ctx, taskId, field, `${field} must be a "source:target[:ro]" string or an object (got ${show(value)})`, 'use e.g. "/srv/data:/data:ro" or { source: "/srv/data", target: "/data", readOnly: true }');
+    return fail(ctx, taskId, field, `${name('')} must be a "source:target[:ro]" string or an object (got ${show(value)})`, example);
   }
   if (!isAbsolutePath(source) && !(typeof source === 'string' && VOLUME_NAME.test(source))) {
-    fail(ctx, taskId, `${field}.source`, `${field}.source ${show(source)} must be an absolute host path or a volume name`, 'use e.g. "/srv/data" (a host directory) or "datasets" (a named volume)');
+    fail(ctx, taskId, `${field}.source`, `${name('.source')} ${show(source)} must be an absolute host path or a volume name`, 'use e.g. "/srv/data" (a host directory) or "datasets" (a named volume)');
   }
   if (!isAbsolutePath(target) || mountPoint(target) === '/') {
-    fail(ctx, taskId, `${field}.target`, `${field}.target ${show(target)} must be an absolute path in the container, other than "/"`, 'use e.g. "/data"');
+    fail(ctx, taskId, `${field}.target`, `${name('.target')} ${show(target)} must be an absolute path in the container, other than "/"`, 'use e.g. "/data"');
   }
   return { source: source as string, target, readOnly: readOnly as boolean };
 }
@@ -364,7 +397,7 @@ function checkChoice<T extends string>(ctx: Ctx, taskId: string, field: string, 
   if (!choices.includes(value as T)) {
     const near = typeof value === 'string' ? suggestName(value.toLowerCase().replace(/[\s_]+/g, '-'), choices) : null;
     const hint = near ? `did you mean "${near}"? ` : '';
-    fail(ctx, taskId, field, `${field} must be one of ${choices.map((c) => `"${c}"`).join(', ')} (got ${show(value)})`, `${hint}use one of ${choices.join(', ')}`);
+    fail(ctx, taskId, field, `${nameOf(ctx, taskId, field)} must be one of ${choices.map((c) => `"${c}"`).join(', ')} (got ${show(value)})`, `${hint}use one of ${choices.join(', ')}`);
   }
   return value as T;
 }
@@ -372,7 +405,7 @@ function checkChoice<T extends string>(ctx: Ctx, taskId: string, field: string, 
 function checkDockerName(ctx: Ctx, taskId: string, field: string, value: unknown, example: string, allowContainer = false): string {
   const name = allowContainer && typeof value === 'string' && value.startsWith('container:') ? value.slice('container:'.length) : value;
   if (typeof name !== 'string' || !DOCKER_NAME.test(name)) {
-    fail(ctx, taskId, field, `${field} ${show(value)} is not a valid name`, `use letters, digits, "_", "." and "-", e.g. ${example}`);
+    fail(ctx, taskId, field, `${nameOf(ctx, taskId, field)} ${show(value)} is not a valid name`, `use letters, digits, "_", "." and "-", e.g. ${example}`);
   }
   return value as string;
 }
@@ -412,7 +445,7 @@ function checkDocker(ctx: Ctx, taskId: string, value: unknown): DockerSpec {
   if (value.registryCredentials !== undefined && value.registryCredentials !== null) {
     const key = value.registryCredentials;
     if (typeof key !== 'string' || !VARIABLE_KEY_PATTERN.test(key) || /^\.+$/.test(key)) {
-      fail(ctx, taskId, 'docker.registryCredentials', `docker.registryCredentials must be a variable key (got ${show(key)})`, 'name the variable that holds {"username", "password", "serveraddress"} as JSON, e.g. "ghcr_credentials"');
+      fail(ctx, taskId, 'docker.registryCredentials', `${nameOf(ctx, taskId, 'docker.registryCredentials')} must be a variable key (got ${show(key)})`, 'name the variable that holds {"username", "password", "serveraddress"} as JSON, e.g. "ghcr_credentials"');
     }
     registryCredentials = key;
   }
@@ -423,11 +456,11 @@ function checkDocker(ctx: Ctx, taskId: string, value: unknown): DockerSpec {
     : checkDockerName(ctx, taskId, 'docker.runtime', value.runtime, '"nvidia" or "runsc"');
 
   if (value.autoRemove !== undefined && typeof value.autoRemove !== 'boolean') {
-    fail(ctx, taskId, 'docker.autoRemove', `docker.autoRemove must be true or false (got ${show(value.autoRemove)})`, 'use true (remove the container after each try) or false (keep it to inspect)');
+    fail(ctx, taskId, 'docker.autoRemove', `${nameOf(ctx, taskId, 'docker.autoRemove')} must be true or false (got ${show(value.autoRemove)})`, 'use true (remove the container after each try) or false (keep it to inspect)');
   }
   const secretsPath = value.secretsPath ?? d.secretsPath;
   if (!isAbsolutePath(secretsPath) || mountPoint(secretsPath) === '/' || secretsPath.split('/').includes('..')) {
-    fail(ctx, taskId, 'docker.secretsPath', `docker.secretsPath must be an absolute path other than "/", without ".." (got ${show(secretsPath)})`, `use e.g. "${d.secretsPath}"`);
+    fail(ctx, taskId, 'docker.secretsPath', `${nameOf(ctx, taskId, 'docker.secretsPath')} must be an absolute path other than "/", without ".." (got ${show(secretsPath)})`, `use e.g. "${d.secretsPath}"`);
   }
 
   return {
@@ -455,7 +488,8 @@ function checkContainerPaths(ctx: Ctx, taskId: string, docker: DockerSpec, cwd: 
   if (secrets.length === 0) return;
   const index = docker.volumes.findIndex((v) => mountPoint(v.target) === mountPoint(docker.secretsPath));
   if (index !== -1) {
-    fail(ctx, taskId, `docker.volumes[${index}].target`, `docker.volumes[${index}].target "${docker.volumes[index].target}" is where the secrets are mounted (docker.secretsPath)`, 'mount the volume elsewhere, or set docker.secretsPath to another path');
+    const secretsPath = nameOf(ctx, taskId, 'docker.secretsPath');
+    fail(ctx, taskId, `docker.volumes[${index}].target`, `${nameOf(ctx, taskId, `docker.volumes[${index}].target`)} "${docker.volumes[index].target}" is where the secrets are mounted (${secretsPath})`, `mount the volume elsewhere, or set ${secretsPath} to another path`);
   }
 }
 
@@ -466,28 +500,29 @@ function checkParams(ctx: Ctx, params: unknown): Record<string, ParamSpec> {
   for (const [name, spec] of Object.entries(params)) {
     const field = `params.${name}`;
     if (!PARAM_NAME.test(name)) fail(ctx, null, field, `param name "${name}" is not an identifier`, `use letters, digits and "_", not starting with a digit, so that templates can use {{ params.${name.replace(/\W/g, '_')} }}`);
-    if (!isPlainObject(spec)) fail(ctx, null, field, `${field} must be a param spec object (got ${show(spec)})`, `use e.g. { type: 'string', default: 'eu' }`);
-    checkUnknownKeys(ctx, null, `param "${name}"`, spec, PARAM_SPEC_KEYS);
+    const paramField = (key: string) => nameOf(ctx, null, `${field}${key}`);
+    if (!isPlainObject(spec)) fail(ctx, null, field, `${paramField('')} must be a param spec object (got ${show(spec)})`, `use e.g. { type: 'string', default: 'eu' }`);
+    checkUnknownKeys(ctx, null, `param "${name}"`, spec, PARAM_SPEC_KEYS, `${field}.`);
     if (!PARAM_TYPES.includes(spec.type as ParamSpec['type'])) {
-      fail(ctx, null, `${field}.type`, `${field}.type must be one of ${PARAM_TYPES.join(', ')} (got ${show(spec.type)})`, `set type to one of ${PARAM_TYPES.join(', ')}`);
+      fail(ctx, null, `${field}.type`, `${paramField('.type')} must be one of ${PARAM_TYPES.join(', ')} (got ${show(spec.type)})`, `set type to one of ${PARAM_TYPES.join(', ')}`);
     }
     if (spec.enum !== undefined && (!Array.isArray(spec.enum) || spec.enum.length === 0)) {
-      fail(ctx, null, `${field}.enum`, `${field}.enum must be a non-empty array (got ${show(spec.enum)})`, 'list the allowed values, e.g. ["eu", "us"]');
+      fail(ctx, null, `${field}.enum`, `${paramField('.enum')} must be a non-empty array (got ${show(spec.enum)})`, 'list the allowed values, e.g. ["eu", "us"]');
     }
     for (const key of ['minimum', 'maximum', 'minLength', 'maxLength'] as const) {
-      if (spec[key] !== undefined && typeof spec[key] !== 'number') fail(ctx, null, `${field}.${key}`, `${field}.${key} must be a number (got ${show(spec[key])})`, `set ${key} to a number`);
+      if (spec[key] !== undefined && typeof spec[key] !== 'number') fail(ctx, null, `${field}.${key}`, `${paramField(`.${key}`)} must be a number (got ${show(spec[key])})`, `set ${keyOf(ctx, null, `${field}.${key}`)} to a number`);
     }
     if (spec.pattern !== undefined) {
       try {
         new RegExp(spec.pattern as string, 'u');
       } catch (err) {
-        fail(ctx, null, `${field}.pattern`, `${field}.pattern is not a valid regular expression: ${(err as Error).message}`, 'fix the regular expression');
+        fail(ctx, null, `${field}.pattern`, `${paramField('.pattern')} is not a valid regular expression: ${(err as Error).message}`, 'fix the regular expression');
       }
     }
     const typed = spec as unknown as ParamSpec;
     if (typed.default !== undefined) {
       const error = checkParamValue(name, typed, typed.default);
-      if (error) fail(ctx, null, `${field}.default`, `${field}.default ${error.problem}`, `make the default match the param's type and limits, or change the type`);
+      if (error) fail(ctx, null, `${field}.default`, `${paramField('.default')} ${error.problem}`, `make the default match the param's type and limits, or change the type`);
     }
     out[name] = { ...typed };
   }
@@ -498,7 +533,7 @@ function checkStartDate(ctx: Ctx, value: unknown): string | null {
   if (value === undefined || value === null) return null;
   const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : null;
   if (!date || Number.isNaN(date.getTime())) {
-    fail(ctx, null, 'startDate', `startDate must be an ISO date or a Date (got ${show(value)})`, `use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'`);
+    fail(ctx, null, 'startDate', `${nameOf(ctx, null, 'startDate')} must be an ISO date (got ${show(value)})`, `use e.g. '2024-01-01' or '2024-01-01T00:00:00Z'`);
   }
   return date.toISOString();
 }
@@ -520,11 +555,12 @@ function checkStartDate(ctx: Ctx, value: unknown): string | null {
  * `secrets` on it is an error (secrets are mounted into containers).
  *
  * @param file source file, relative to the DAGs folder; appears in every error.
+ * @param options.spelling how the errors spell fields; default the TypeScript SDK's names.
  * @throws DagValidationError (or its subclass DagCycleError) for the first problem found,
  *   naming file, DAG, task and field, with a fix.
  */
-export function validateDag(input: DagInput, file: string): SerializedDag {
-  const ctx: Ctx = { file, dagId: null };
+export function validateDag(input: DagInput, file: string, options: ValidateDagOptions = {}): SerializedDag {
+  const ctx: Ctx = { file, dagId: null, spell: options.spelling ?? SDK_SPELLING };
   if (!isPlainObject(input)) fail(ctx, null, null, `a DAG definition must be an object (got ${show(input)})`, 'pass { id, tasks, ... } to dag()');
   const raw = input as unknown as Record<string, unknown>;
   checkId(ctx, null, 'id', 'DAG id', raw.id);
@@ -551,7 +587,7 @@ export function validateDag(input: DagInput, file: string): SerializedDag {
   let defaults: Partial<Settings> = {};
   if (input.defaults !== undefined) {
     if (!isPlainObject(input.defaults)) fail(ctx, null, 'defaults', `defaults must be an object (got ${show(input.defaults)})`, 'use e.g. { retries: 2 }');
-    checkUnknownKeys(ctx, null, 'defaults', input.defaults, TASK_DEFAULT_KEYS);
+    checkUnknownKeys(ctx, null, 'defaults', input.defaults, TASK_DEFAULT_KEYS, 'defaults.');
     defaults = checkSettings(ctx, null, 'defaults.', input.defaults);
   }
 
@@ -588,7 +624,7 @@ export function validateDag(input: DagInput, file: string): SerializedDag {
 
   for (const task of tasks) {
     for (const up of task.upstream) {
-      if (up === task.id) throw new DagCycleError({ file, dagId: ctx.dagId, taskId: task.id, field: 'upstream' }, [task.id, task.id]);
+      if (up === task.id) throw new DagCycleError({ file, dagId: ctx.dagId, taskId: task.id, field: nameOf(ctx, task.id, 'upstream') }, [task.id, task.id]);
       if (!ids.has(up)) {
         const near = nearestNames(up, [...ids].filter((other) => other !== task.id));
         fail(ctx, task.id, 'upstream', `upstream "${up}" does not exist`, near.length ? `use one of ${near.join(', ')}` : 'remove it');
@@ -596,7 +632,7 @@ export function validateDag(input: DagInput, file: string): SerializedDag {
     }
   }
   const cycle = findCycle(tasks);
-  if (cycle) throw new DagCycleError({ file, dagId: ctx.dagId, taskId: cycle[0], field: 'upstream' }, cycle);
+  if (cycle) throw new DagCycleError({ file, dagId: ctx.dagId, taskId: cycle[0], field: nameOf(ctx, cycle[0], 'upstream') }, cycle);
 
   return {
     id: input.id,
