@@ -129,6 +129,28 @@ describe('parseYamlDags', () => {
     );
   });
 
+  it.each<[string, string, string]>([
+    ['execution_timeout', 'timeout', 'id: etl\ntasks:\n  a:\n    shell: x\n    execution_timeout: 1h\n'],
+    ['schedule_interval', 'schedule', 'id: etl\nschedule_interval: "@daily"\ntasks: { a: { shell: x } }\n'],
+    ['default_args', 'defaults', 'id: etl\ndefault_args: { retries: 1 }\ntasks: { a: { shell: x } }\n'],
+    ['bash_command', 'shell', 'id: etl\ntasks:\n  a:\n    bash_command: x\n'],
+    ['image', 'docker', 'id: etl\ntasks:\n  a:\n    image: python:3\n'],
+  ])('points the Airflow key %s to Swarmflow\'s %s', (airflow, ours, text) => {
+    expect(yamlError(text).fix).toMatch(new RegExp(`^did you mean "${ours}" \\(Airflow's ${airflow} is Swarmflow's ${ours}\\)\\? use only `));
+  });
+
+  it('suggests the nearest trigger rule, in YAML terms, at its line', () => {
+    const err = yamlError('id: etl\ntasks:\n  a: { shell: x }\n  b:\n    shell: y\n    upstream: [a]\n    trigger_rule: all_sucess\n', true);
+    expect(err.message).toBe(
+      'dags/nightly.yaml:7: DAG "etl", task "b": trigger_rule "all_sucess" is not a trigger rule. Fix: did you mean "all_success"? ' +
+      'use one of all_success, all_failed, all_done, one_success, one_failed, none_failed, none_failed_min_one_success, none_skipped, always.',
+    );
+    expect(err.field).toBe('trigger_rule');
+    expect(yamlError('id: etl\ndefaults:\n  trigger_rule: one_sucess\ntasks: { a: { shell: x } }\n', true)).toMatchObject({
+      field: 'defaults.trigger_rule', line: 3, problem: 'defaults.trigger_rule "one_sucess" is not a trigger rule',
+    });
+  });
+
   it('requires tasks, with a fix in YAML', () => {
     expect(yamlError('id: etl\n').message).toBe('dags/nightly.yaml:1: DAG "etl": the DAG has no tasks. Fix: add tasks, e.g. tasks: { extract: { shell: "extract.sh" } }.');
     expect(yamlError('id: etl\ntasks: {}\n')).toMatchObject({ line: 2, field: 'tasks' });
@@ -321,7 +343,7 @@ describe('YAML docker tasks', () => {
 
   it.each<[string, string, number, string]>([
     ['a bad pull policy', 'docker:\n      image: y\n      pull_policy: IfNotPresent\n', 7,
-      'docker.pull_policy must be one of "if-not-present", "always", "never" (got "IfNotPresent"). Fix: did you mean "if-not-present"? use one of if-not-present, always, never.'],
+      'docker.pull_policy "IfNotPresent" is not a pull policy. Fix: did you mean "if-not-present"? use one of if-not-present, always, never.'],
     ['a missing image', 'docker:\n      command: [run]\n', 5,
       'docker.image is required, a non-empty image reference (got nothing). Fix: give the image to run, e.g. "python:3.12-slim" or "ghcr.io/org/trainer:1.4".'],
     ['a bad memory', 'docker:\n      image: y\n      resources:\n        cpus: 2\n        memory: 30 gigs\n', 9,

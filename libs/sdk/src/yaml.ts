@@ -31,6 +31,13 @@ const PARAM_KEYS: Record<string, string> = {
   min_length: 'minLength', max_length: 'maxLength', pattern: 'pattern',
 };
 
+/** Airflow's names of settings that Swarmflow's YAML spells otherwise, for "did you mean". */
+const AIRFLOW_KEYS: Readonly<Record<string, string>> = {
+  schedule_interval: 'schedule', default_args: 'defaults', doc_md: 'description', dag_id: 'id',
+  execution_timeout: 'timeout', retry_exponential_backoff: 'retry_backoff', priority_weight: 'priority',
+  bash_command: 'shell', depends_on: 'upstream', image: 'docker',
+};
+
 /** One YAML DAG, where its fields are (to put line numbers on validation errors) and how it spells them. */
 interface ParsedYamlDag {
   input: DagInput;
@@ -125,8 +132,9 @@ class YamlDagReader {
       const yamlKey = isScalar(pair.key) ? String(pair.key.value) : String(this.js(pair.key));
       const key = keys[yamlKey];
       if (key === undefined) {
-        const near = suggestName(yamlKey, Object.keys(keys));
-        const hint = near ? `did you mean "${near}"? ` : '';
+        const airflow = Object.hasOwn(AIRFLOW_KEYS, yamlKey) && Object.hasOwn(keys, AIRFLOW_KEYS[yamlKey]) ? AIRFLOW_KEYS[yamlKey] : null;
+        const near = airflow ?? suggestName(yamlKey, Object.keys(keys));
+        const hint = airflow ? `did you mean "${airflow}" (Airflow's ${yamlKey} is Swarmflow's ${airflow})? ` : near ? `did you mean "${near}"? ` : '';
         this.fail(pair.key, taskId, fieldPrefix + yamlKey, `unknown ${section} key "${yamlKey}"`, `${hint}use only ${Object.keys(keys).join(', ')}`);
       }
       return { key, yamlKey, pair };

@@ -142,7 +142,7 @@ describe('validateDag', () => {
     ['a bad task id', { id: 'lo ad', command: 'x' }, 'tasks[1].id', `examples/dags/etl.ts: DAG "etl": task id "lo ad" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "lo_ad".`],
     ['a duplicate task id', { id: 'extract', command: 'x' }, 'id', `examples/dags/etl.ts: DAG "etl", task "extract": task id "extract" is used twice. Fix: give each task a unique id.`],
     ['an unknown task key', { id: 'load', command: 'x', retires: 3 }, 'retires', `examples/dags/etl.ts: DAG "etl", task "load": unknown task key "retires". Fix: did you mean "retries"? use only id, kind, command, docker, secrets, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.`],
-    ['an unknown kind', { id: 'load', command: 'x', kind: 'container' }, 'kind', `examples/dags/etl.ts: DAG "etl", task "load": unknown task kind "container". Fix: use "process" or "docker" (or leave it out: a task with docker settings is a docker task).`],
+    ['an unknown kind', { id: 'load', command: 'x', kind: 'container' }, 'kind', `examples/dags/etl.ts: DAG "etl", task "load": kind "container" is not a task kind. Fix: did you mean "docker"? use one of process, docker, or leave kind out: a task with docker settings is a docker task.`],
     ['an empty command', { id: 'load', command: '  ' }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is empty. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
     ['an empty argv', { id: 'load', command: [] }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is an empty array. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
     ['a non-string argv part', { id: 'load', command: ['python', 3] }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command[1] must be a string (got 3). Fix: quote it: "3".`],
@@ -152,8 +152,8 @@ describe('validateDag', () => {
     ['a bad retryDelay', { id: 'load', command: 'x', retryDelay: '30 seconds' }, 'retryDelay', `examples/dags/etl.ts: DAG "etl", task "load": retryDelay is not a duration (got "30 seconds"). Fix: use e.g. '500ms', '30s', '5m', '2h' or '1d', or a number of milliseconds.`],
     ['a negative maxRetryDelay', { id: 'load', command: 'x', maxRetryDelay: -5 }, 'maxRetryDelay', `examples/dags/etl.ts: DAG "etl", task "load": maxRetryDelay must be a non-negative number of milliseconds (got -5). Fix: use e.g. 30000 or '30s'.`],
     ['a zero timeout', { id: 'load', command: 'x', timeout: '0s' }, 'timeout', `examples/dags/etl.ts: DAG "etl", task "load": timeout must be more than 0. Fix: use e.g. '2h', or null for no timeout.`],
-    ['an unknown backoff', { id: 'load', command: 'x', retryBackoff: 'linear' }, 'retryBackoff', `examples/dags/etl.ts: DAG "etl", task "load": unknown retry backoff "linear". Fix: use "fixed" or "exponential".`],
-    ['an unknown trigger rule', { id: 'load', command: 'x', triggerRule: 'all_sucess' }, 'triggerRule', `examples/dags/etl.ts: DAG "etl", task "load": unknown trigger rule "all_sucess". Fix: use one of all_success, one_success, all_done, all_failed, always, one_failed, none_failed, none_skipped, none_failed_min_one_success.`],
+    ['an unknown backoff', { id: 'load', command: 'x', retryBackoff: 'linear' }, 'retryBackoff', `examples/dags/etl.ts: DAG "etl", task "load": retryBackoff "linear" is not a retry backoff. Fix: use one of fixed, exponential.`],
+    ['an unknown trigger rule', { id: 'load', command: 'x', triggerRule: 'all_sucess' }, 'triggerRule', `examples/dags/etl.ts: DAG "etl", task "load": triggerRule "all_sucess" is not a trigger rule. Fix: did you mean "all_success"? use one of all_success, all_failed, all_done, one_success, one_failed, none_failed, none_failed_min_one_success, none_skipped, always.`],
     ['a bad queue name', { id: 'load', command: 'x', queue: 'gpu queue' }, 'queue', `examples/dags/etl.ts: DAG "etl", task "load": queue name "gpu queue" may only contain letters, digits, "_", "." and "-". Fix: use a name like "gpu".`],
     ['a bad pool name', { id: 'load', command: 'x', pool: '' }, 'pool', `examples/dags/etl.ts: DAG "etl", task "load": pool name "" may only contain letters, digits, "_", "." and "-". Fix: use a name like "default_pool".`],
     ['a fractional priority', { id: 'load', command: 'x', priority: 0.5 }, 'priority', `examples/dags/etl.ts: DAG "etl", task "load": priority must be a whole number (got 0.5). Fix: use a whole number, higher runs first.`],
@@ -178,8 +178,10 @@ describe('validateDag', () => {
       ['a default of the wrong type', { epochs: { type: 'integer', default: 'ten' } }, 'params.epochs.default', `examples/dags/etl.ts: DAG "etl": params.epochs.default must be integer (got "ten"). Fix: make the default match the param's type and limits, or change the type.`],
       ['a default below its minimum', { epochs: { type: 'integer', default: 0, minimum: 1 } }, 'params.epochs.default', `examples/dags/etl.ts: DAG "etl": params.epochs.default must be >= 1 (got 0). Fix: make the default match the param's type and limits, or change the type.`],
       ['a default outside its enum', { region: { type: 'string', default: 'asia', enum: ['eu', 'us'] } }, 'params.region.default', `examples/dags/etl.ts: DAG "etl": params.region.default must be one of "eu", "us" (got "asia"). Fix: make the default match the param's type and limits, or change the type.`],
-      ['an unknown type', { epochs: { type: 'int' } }, 'params.epochs.type', `examples/dags/etl.ts: DAG "etl": params.epochs.type must be one of string, integer, number, boolean, array, object (got "int"). Fix: set type to one of string, integer, number, boolean, array, object.`],
+      ['an unknown type', { epochs: { type: 'int' } }, 'params.epochs.type', `examples/dags/etl.ts: DAG "etl": params.epochs.type "int" is not a param type. Fix: did you mean "integer"? use one of string, integer, number, boolean, array, object.`],
       ['an unknown spec key', { epochs: { type: 'integer', defualt: 3 } }, 'params.epochs.defualt', `examples/dags/etl.ts: DAG "etl": unknown param "epochs" key "defualt". Fix: did you mean "default"? use only type, default, description, enum, minimum, maximum, minLength, maxLength, pattern.`],
+      ['a misspelt type', { epochs: { type: 'strin' } }, 'params.epochs.type', `examples/dags/etl.ts: DAG "etl": params.epochs.type "strin" is not a param type. Fix: did you mean "string"? use one of string, integer, number, boolean, array, object.`],
+      ['no type', { epochs: { default: 3 } }, 'params.epochs.type', `examples/dags/etl.ts: DAG "etl": params.epochs.type is missing. Fix: set type to one of string, integer, number, boolean, array, object.`],
       ['a bad name', { 'max-epochs': { type: 'integer' } }, 'params.max-epochs', `examples/dags/etl.ts: DAG "etl": param name "max-epochs" is not an identifier. Fix: use letters, digits and "_", not starting with a digit, so that templates can use {{ params.max_epochs }}.`],
       ['a bad pattern', { name: { type: 'string', pattern: '([a-z' } }, 'params.name.pattern', `examples/dags/etl.ts: DAG "etl": params.name.pattern is not a valid regular expression: Invalid regular expression: /([a-z/u: Unterminated character class. Fix: fix the regular expression.`],
       ['an empty enum', { name: { type: 'string', enum: [] } }, 'params.name.enum', `examples/dags/etl.ts: DAG "etl": params.name.enum must be a non-empty array (got []). Fix: list the allowed values, e.g. ["eu", "us"].`],
@@ -190,6 +192,36 @@ describe('validateDag', () => {
       expect(err.field).toBe(field);
       expect(err.taskId).toBeNull();
     });
+  });
+
+  const RULES = 'all_success, all_failed, all_done, one_success, one_failed, none_failed, none_failed_min_one_success, none_skipped, always';
+  it.each<[unknown, string | null]>([
+    ['all_sucess', 'all_success'],
+    ['ALL_SUCCESS', 'all_success'],
+    ['all-success', 'all_success'],
+    ['allSuccess', 'all_success'],
+    ['one_faild', 'one_failed'],
+    ['none_failed_min_one_sucess', 'none_failed_min_one_success'],
+    ['none_failed_or_skipped', 'none_failed_min_one_success'],
+    ['dummy', 'always'],
+    ['sometimes', null],
+    [3, null],
+  ])('refuses the trigger rule %p, suggesting %p and listing the rules', (rule, meant) => {
+    const hint = meant ? `did you mean "${meant}"? ` : '';
+    expect(invalid(withTask({ id: 'load', command: 'x', triggerRule: rule }))).toMatchObject({
+      field: 'triggerRule', problem: `triggerRule ${JSON.stringify(rule)} is not a trigger rule`, fix: `${hint}use one of ${RULES}`,
+    });
+    expect(invalid(etl({ defaults: { triggerRule: rule as never } }))).toMatchObject({ field: 'defaults.triggerRule', fix: `${hint}use one of ${RULES}` });
+  });
+
+  it.each<[string, Record<string, unknown>, string, string]>([
+    ['a misspelt backoff', { retryBackoff: 'exponentail' }, 'retryBackoff', 'retryBackoff "exponentail" is not a retry backoff. Fix: did you mean "exponential"? use one of fixed, exponential.'],
+    ['a misspelt kind', { kind: 'dockr' }, 'kind', 'kind "dockr" is not a task kind. Fix: did you mean "docker"? use one of process, docker, or leave kind out: a task with docker settings is a docker task.'],
+    ['the SDK\'s word for a kind', { kind: 'shell' }, 'kind', 'kind "shell" is not a task kind. Fix: did you mean "process"? use one of process, docker, or leave kind out: a task with docker settings is a docker task.'],
+  ])('suggests the nearest value for %s', (_name, over, field, message) => {
+    const err = invalid(withTask({ id: 'load', command: 'x', ...over }));
+    expect(err.message).toBe(`${FILE}: DAG "etl", task "load": ${message}`);
+    expect(err.field).toBe(field);
   });
 
   it('spells fields with the given spelling, in the field and in the message', () => {
@@ -313,7 +345,7 @@ describe('validateDag: docker tasks', () => {
     ['an image in capitals', {}, { image: 'Acme/Trainer:1.4' }, 'docker.image', `${A}docker.image "Acme/Trainer:1.4" is not a valid image reference: the repository "Acme/Trainer" must be lowercase. Fix: write it in lowercase: "acme/trainer:1.4".`],
     ['a bad digest', {}, { image: 'trainer@sha256:123' }, 'docker.image', `${A}docker.image "trainer@sha256:123" is not a valid image reference: digest "sha256:123" must be <algorithm>:<hex digits>, e.g. "sha256:" and 64 hex digits. Fix: copy the digest from \`docker images --digests\`, or leave out "@…".`],
     ['an unknown docker key', {}, { pulPolicy: 'always' }, 'docker.pulPolicy', `${A}unknown docker key "pulPolicy". Fix: did you mean "pullPolicy"? use only image, pullPolicy, entrypoint, user, volumes, network, labels, registryCredentials, resources, gpuMode, runtime, autoRemove, secretsPath.`],
-    ['an unknown pull policy', {}, { pullPolicy: 'IfNotPresent' }, 'docker.pullPolicy', `${A}docker.pullPolicy must be one of "if-not-present", "always", "never" (got "IfNotPresent"). Fix: did you mean "if-not-present"? use one of if-not-present, always, never.`],
+    ['an unknown pull policy', {}, { pullPolicy: 'IfNotPresent' }, 'docker.pullPolicy', `${A}docker.pullPolicy "IfNotPresent" is not a pull policy. Fix: did you mean "if-not-present"? use one of if-not-present, always, never.`],
     ['an empty command', { command: ' ' }, {}, 'command', `${A}command is empty. Fix: give the container's command as a string (run by /bin/sh -c) or an argv array, or leave it out for the image's default command.`],
     ['a non-string argv part', { command: ['train', 3] }, {}, 'command', `${A}command[1] must be a string (got 3). Fix: quote it: "3".`],
     ['an empty entrypoint', {}, { entrypoint: [] }, 'docker.entrypoint', `${A}docker.entrypoint must be a program or a non-empty argv array of strings (got []). Fix: use e.g. "/bin/bash" or ["python", "-u"], or null for the image's entrypoint.`],
@@ -338,7 +370,7 @@ describe('validateDag: docker tasks', () => {
     ['a bad memory', {}, { resources: { memory: '30 gigs' } }, 'docker.resources.memory', `${A}docker.resources.memory is not a memory size (got "30 gigs"). Fix: use e.g. '512m', '1.5g', '30g', '1024k', or a whole number of bytes.`],
     ['a memory under 6m', {}, { resources: { memory: '1m' } }, 'docker.resources.memory', `${A}docker.resources.memory is 1048576 bytes, less than Docker's minimum of 6m. Fix: use at least '6m', e.g. '512m'.`],
     ['fractional gpus', {}, { resources: { gpus: 1.5 } }, 'docker.resources.gpus', `${A}docker.resources.gpus must be a whole number >= 0 (got 1.5). Fix: use the number of GPUs, e.g. 1, or 0 for none.`],
-    ['an unknown gpu mode', {}, { gpuMode: 'cdi' }, 'docker.gpuMode', `${A}docker.gpuMode must be one of "device-request", "runtime" (got "cdi"). Fix: use one of device-request, runtime.`],
+    ['an unknown gpu mode', {}, { gpuMode: 'cdi' }, 'docker.gpuMode', `${A}docker.gpuMode "cdi" is not a GPU mode. Fix: use one of device-request, runtime.`],
     ['a bad runtime', {}, { runtime: 'container:x' }, 'docker.runtime', `${A}docker.runtime "container:x" is not a valid name. Fix: use letters, digits, "_", "." and "-", e.g. "nvidia" or "runsc".`],
     ['a non-boolean autoRemove', {}, { autoRemove: 'yes' }, 'docker.autoRemove', `${A}docker.autoRemove must be true or false (got "yes"). Fix: use true (remove the container after each try) or false (keep it to inspect).`],
     ['a relative secretsPath', {}, { secretsPath: 'secrets' }, 'docker.secretsPath', `${A}docker.secretsPath must be an absolute path other than "/", without ".." (got "secrets"). Fix: use e.g. "/secrets/variables".`],
@@ -394,5 +426,10 @@ describe('nearestNames / suggestName', () => {
     expect(suggestName('retires', ['retries', 'queue'])).toBe('retries');
     expect(suggestName('retry', ['retries', 'queue'])).toBe('retries');
     expect(suggestName('zzz', ['retries', 'queue'])).toBeNull();
+  });
+
+  it('suggests the one candidate a short name begins, and none when several do', () => {
+    expect(suggestName('int', ['string', 'integer', 'number'])).toBe('integer');
+    expect(suggestName('ret', ['retries', 'retryDelay', 'queue'])).toBeNull();
   });
 });

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { DagCycleError, DagValidationError, InvalidDurationError, InvalidMemoryError } from '../errors';
-import { checkParamValue, PARAM_TYPES } from '../params/params';
+import { checkParamValue, lettersOff, PARAM_TYPES } from '../params/params';
 import { validateSchedule } from '../schedule/schedule';
 import {
   DAG_INPUT_KEYS, DOCKER_INPUT_KEYS, PARAM_SPEC_KEYS, RESOURCES_INPUT_KEYS, TASK_DEFAULT_KEYS, TASK_INPUT_KEYS, VOLUME_INPUT_KEYS,
   type DagInput, type TaskDefaults, type TaskInput,
 } from './dag-input';
-import { TRIGGER_RULES, type DockerSpec, type ParamSpec, type PullPolicy, type SerializedDag, type TaskSpec, type VolumeSpec } from './dag.types';
+import { TRIGGER_RULES, type DockerSpec, type RetryBackoff, type TriggerRule, type ParamSpec, type PullPolicy, type SerializedDag, type TaskSpec, type VolumeSpec } from './dag.types';
 import { parseDuration } from './duration';
 import { findCycle } from './graph';
 import { imageReferenceProblem } from './image-reference';
@@ -20,6 +20,8 @@ const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export const VARIABLE_KEY_PATTERN = /^[A-Za-z0-9_.-]{1,250}$/;
 const PULL_POLICIES: readonly PullPolicy[] = ['if-not-present', 'always', 'never'];
 const GPU_MODES: readonly DockerSpec['gpuMode'][] = ['device-request', 'runtime'];
+const RETRY_BACKOFFS: readonly RetryBackoff[] = ['fixed', 'exponential'];
+const TASK_KINDS: readonly TaskSpec['kind'][] = ['process', 'docker'];
 /** Docker network and OCI runtime names (a network may also be `container:<name>`: another container's). */
 const DOCKER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 /** A Docker named volume (Docker's own rule: two characters at least). */
@@ -111,23 +113,10 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
 }
 
-/** Levenshtein distance, for "did you mean" suggestions. */
-function distance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length];
-}
-
 /** Up to `max` candidates, nearest to `name` first (ties keep their order). */
 export function nearestNames(name: string, candidates: Iterable<string>, max = 5): string[] {
   return [...candidates]
-    .map((c, i) => ({ c, i, d: distance(name.toLowerCase(), c.toLowerCase()) }))
+    .map((c, i) => ({ c, i, d: lettersOff(name, c) }))
     .sort((x, y) => x.d - y.d || x.i - y.i)
     .slice(0, max)
     .map((x) => x.c);
@@ -135,15 +124,25 @@ export function nearestNames(name: string, candidates: Iterable<string>, max = 5
 
 /** The candidate `name` is most likely a typo of, or null when none is close. */
 export function suggestName(name: string, candidates: Iterable<string>): string | null {
-  const near = nearestNames(name, candidates, 1)[0];
+  const all = [...candidates];
+  const near = nearestNames(name, all, 1)[0];
   if (near === undefined) return null;
   const [a, b] = [name.toLowerCase(), near.toLowerCase()];
-  const d = distance(a, b);
+  const d = lettersOff(a, b);
   let prefix = 0;
   while (prefix < a.length && a[prefix] === b[prefix]) prefix++;
   // A few letters off, or the same start with a different ending (`retry` for `retries`).
-  return d <= Math.max(2, Math.floor(a.length / 3)) || (prefix >= 4 && d <= Math.max(a.length, b.length) / 2) ? near : null;
+  if (d <= Math.max(2, Math.floor(a.length / 3)) || (prefix >= 4 && d <= Math.max(a.length, b.length) / 2)) return near;
+  // Or cut short, when only one candidate starts that way (`int` for `integer`).
+  const longer = a.length >= 3 ? all.filter((c) => c.toLowerCase().startsWith(a)) : [];
+  return longer.length === 1 ? longer[0] : null;
 }
+
+/** Airflow's trigger rules that Swarmflow has under another name. */
+const AIRFLOW_TRIGGER_RULES: Readonly<Record<string, TriggerRule>> = {
+  none_failed_or_skipped: 'none_failed_min_one_success', // Airflow's name before 2.2
+  dummy: 'always', //                                        Airflow's name before 2.2
+};
 
 function checkUnknownKeys(ctx: Ctx, taskId: string | null, where: string, obj: Record<string, unknown>, allowed: readonly string[], prefix = ''): void {
   for (const key of Object.keys(obj)) {
@@ -191,12 +190,7 @@ function checkSettings(ctx: Ctx, taskId: string | null, prefix: string, input: T
   if (input.retries !== undefined) out.retries = checkInteger(ctx, taskId, f('retries'), input.retries, 0, 'set retries to 0 or more (the number of extra tries)');
   if (input.retryDelay !== undefined) out.retryDelayMs = duration(ctx, taskId, f('retryDelay'), input.retryDelay);
   if (input.maxRetryDelay !== undefined) out.maxRetryDelayMs = duration(ctx, taskId, f('maxRetryDelay'), input.maxRetryDelay);
-  if (input.retryBackoff !== undefined) {
-    if (input.retryBackoff !== 'fixed' && input.retryBackoff !== 'exponential') {
-      fail(ctx, taskId, f('retryBackoff'), `unknown retry backoff ${show(input.retryBackoff)}`, `use "fixed" or "exponential"`);
-    }
-    out.retryBackoff = input.retryBackoff;
-  }
+  if (input.retryBackoff !== undefined) out.retryBackoff = checkChoice(ctx, taskId, f('retryBackoff'), 'a retry backoff', input.retryBackoff, RETRY_BACKOFFS);
   if (input.timeout !== undefined) {
     out.timeoutMs = input.timeout === null ? null : duration(ctx, taskId, f('timeout'), input.timeout);
     if (out.timeoutMs === 0) fail(ctx, taskId, f('timeout'), `${nameOf(ctx, taskId, f('timeout'))} must be more than 0`, `use e.g. '2h', or null for no timeout`);
@@ -212,10 +206,7 @@ function checkSettings(ctx: Ctx, taskId: string | null, prefix: string, input: T
   if (input.priority !== undefined) out.priority = checkInteger(ctx, taskId, f('priority'), input.priority, -Infinity, 'use a whole number, higher runs first');
   if (input.poolSlots !== undefined) out.poolSlots = checkInteger(ctx, taskId, f('poolSlots'), input.poolSlots, 1, 'use 1 or more');
   if (input.triggerRule !== undefined) {
-    if (!TRIGGER_RULES.includes(input.triggerRule)) {
-      fail(ctx, taskId, f('triggerRule'), `unknown trigger rule ${show(input.triggerRule)}`, `use one of ${nearestNames(String(input.triggerRule), TRIGGER_RULES, TRIGGER_RULES.length).join(', ')}`);
-    }
-    out.triggerRule = input.triggerRule;
+    out.triggerRule = checkChoice(ctx, taskId, f('triggerRule'), 'a trigger rule', input.triggerRule, TRIGGER_RULES, { near: AIRFLOW_TRIGGER_RULES });
   }
   if (input.skipExitCode !== undefined) {
     const code = input.skipExitCode;
@@ -259,8 +250,9 @@ function checkCommand(ctx: Ctx, taskId: string, value: unknown): string | string
 }
 
 function checkKind(ctx: Ctx, taskId: string, task: TaskInput): TaskSpec['kind'] {
-  if (task.kind !== undefined && task.kind !== 'process' && task.kind !== 'docker') {
-    fail(ctx, taskId, 'kind', `unknown task kind ${show(task.kind)}`, `use "process" or "docker" (or leave it out: a task with docker settings is a docker task)`);
+  if (task.kind !== undefined) {
+    const near = { container: 'docker', shell: 'process' } as const; // the words of the SDK's builders and of Docker
+    checkChoice(ctx, taskId, 'kind', 'a task kind', task.kind, TASK_KINDS, { near, note: `, or leave ${nameOf(ctx, taskId, 'kind')} out: a task with docker settings is a docker task` });
   }
   const kind = task.kind ?? (task.docker !== undefined ? 'docker' : 'process');
   if (kind === 'process' && task.docker !== undefined) {
@@ -392,14 +384,25 @@ function checkResources(ctx: Ctx, taskId: string, value: unknown): Pick<DockerSp
   };
 }
 
-function checkChoice<T extends string>(ctx: Ctx, taskId: string, field: string, value: unknown, choices: readonly T[], fallback: T): T {
-  if (value === undefined) return fallback;
-  if (!choices.includes(value as T)) {
-    const near = typeof value === 'string' ? suggestName(value.toLowerCase().replace(/[\s_]+/g, '-'), choices) : null;
-    const hint = near ? `did you mean "${near}"? ` : '';
-    fail(ctx, taskId, field, `${nameOf(ctx, taskId, field)} must be one of ${choices.map((c) => `"${c}"`).join(', ')} (got ${show(value)})`, `${hint}use one of ${choices.join(', ')}`);
+/**
+ * `value` when it is one of `choices`; else fails naming the nearest choice (`near` may
+ * name it first, e.g. for an old name) and listing them all. `what` is the kind of value
+ * ("a trigger rule"); `note` ends the fix.
+ */
+function checkChoice<T extends string>(
+  ctx: Ctx, taskId: string | null, field: string, what: string, value: unknown, choices: readonly T[],
+  { near = {}, note = '' }: { near?: Readonly<Record<string, T>>; note?: string } = {},
+): T {
+  if (choices.includes(value as T)) return value as T;
+  let meant: string | null = null;
+  if (typeof value === 'string') {
+    // Compare in the choices' own style: `IfNotPresent` -> `ifnotpresent`, `all-success` -> `all_success`.
+    const separator = choices.some((c) => c.includes('-')) ? '-' : '_';
+    const normalized = value.trim().toLowerCase().replace(/[\s_-]+/g, separator);
+    meant = Object.hasOwn(near, normalized) ? near[normalized] : suggestName(normalized, choices);
   }
-  return value as T;
+  const hint = meant ? `did you mean "${meant}"? ` : '';
+  return fail(ctx, taskId, field, `${nameOf(ctx, taskId, field)} ${show(value)} is not ${what}`, `${hint}use one of ${choices.join(', ')}${note}`);
 }
 
 function checkDockerName(ctx: Ctx, taskId: string, field: string, value: unknown, example: string, allowContainer = false): string {
@@ -450,7 +453,7 @@ function checkDocker(ctx: Ctx, taskId: string, value: unknown): DockerSpec {
     registryCredentials = key;
   }
 
-  const gpuMode = checkChoice(ctx, taskId, 'docker.gpuMode', value.gpuMode, GPU_MODES, d.gpuMode);
+  const gpuMode = value.gpuMode === undefined ? d.gpuMode : checkChoice(ctx, taskId, 'docker.gpuMode', 'a GPU mode', value.gpuMode, GPU_MODES);
   const runtime = value.runtime === undefined || value.runtime === null
     ? (gpuMode === 'runtime' ? 'nvidia' : d.runtime)
     : checkDockerName(ctx, taskId, 'docker.runtime', value.runtime, '"nvidia" or "runsc"');
@@ -465,7 +468,7 @@ function checkDocker(ctx: Ctx, taskId: string, value: unknown): DockerSpec {
 
   return {
     image,
-    pullPolicy: checkChoice(ctx, taskId, 'docker.pullPolicy', value.pullPolicy, PULL_POLICIES, d.pullPolicy),
+    pullPolicy: value.pullPolicy === undefined ? d.pullPolicy : checkChoice(ctx, taskId, 'docker.pullPolicy', 'a pull policy', value.pullPolicy, PULL_POLICIES),
     entrypoint,
     user,
     volumes: checkVolumes(ctx, taskId, value.volumes),
@@ -503,9 +506,8 @@ function checkParams(ctx: Ctx, params: unknown): Record<string, ParamSpec> {
     const paramField = (key: string) => nameOf(ctx, null, `${field}${key}`);
     if (!isPlainObject(spec)) fail(ctx, null, field, `${paramField('')} must be a param spec object (got ${show(spec)})`, `use e.g. { type: 'string', default: 'eu' }`);
     checkUnknownKeys(ctx, null, `param "${name}"`, spec, PARAM_SPEC_KEYS, `${field}.`);
-    if (!PARAM_TYPES.includes(spec.type as ParamSpec['type'])) {
-      fail(ctx, null, `${field}.type`, `${paramField('.type')} must be one of ${PARAM_TYPES.join(', ')} (got ${show(spec.type)})`, `set type to one of ${PARAM_TYPES.join(', ')}`);
-    }
+    if (spec.type === undefined) fail(ctx, null, `${field}.type`, `${paramField('.type')} is missing`, `set type to one of ${PARAM_TYPES.join(', ')}`);
+    checkChoice(ctx, null, `${field}.type`, 'a param type', spec.type, PARAM_TYPES);
     if (spec.enum !== undefined && (!Array.isArray(spec.enum) || spec.enum.length === 0)) {
       fail(ctx, null, `${field}.enum`, `${paramField('.enum')} must be a non-empty array (got ${show(spec.enum)})`, 'list the allowed values, e.g. ["eu", "us"]');
     }

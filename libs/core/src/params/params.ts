@@ -106,8 +106,8 @@ function misspeltParam(key: string, names: readonly string[]): string | null {
   return best?.name ?? null;
 }
 
-/** Edit distance of two names, case aside. */
-function lettersOff(a: string, b: string): number {
+/** Edit distance of two names, case aside: how many letters one is off from the other. */
+export function lettersOff(a: string, b: string): number {
   return distance(a.toLowerCase(), b.toLowerCase());
 }
 
