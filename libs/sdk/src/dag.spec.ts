@@ -94,7 +94,7 @@ describe('dag()', () => {
 
 describe('docker()', () => {
   it('builds a docker task: container settings under docker, task settings beside them', () => {
-    const d = dag({ id: 'ml', defaults: { retries: 1 } }, () => {
+    const d = dag({ id: 'ml', params: { epochs: { type: 'integer', default: 10 } }, defaults: { retries: 1 } }, () => {
       const prep = shell('prep', 'prep.sh');
       docker('train', {
         image: 'ghcr.io/acme/trainer:1.4', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'],

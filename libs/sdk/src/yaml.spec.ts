@@ -229,6 +229,21 @@ describe('loadYamlDags', () => {
     });
   });
 
+  it('refuses a template that reads an undeclared param, at parse time, naming the shell field and its line', () => {
+    const err = yamlError('id: etl\nparams: { x: { type: string, default: a } }\ntasks:\n  a: { shell: x }\n  b:\n    upstream: [a]\n    shell: "echo {{ params.y }}"\n', true);
+    expect(err.message).toBe(
+      `dags/nightly.yaml:7: DAG "etl", task "b": shell reads params.y, a param the DAG does not declare (its params: x). ` +
+      `Fix: declare "y" under params, e.g. params: { y: { type: 'string', default: '…' } }, or give it a fallback: {{ params.y | default('…') }}.`,
+    );
+    expect(err).toMatchObject({ field: 'shell', taskId: 'b', line: 7 });
+  });
+
+  it('points a template error in an argv item or an env value at its own line', () => {
+    expect(yamlError('id: etl\ntasks:\n  a:\n    command:\n      - echo\n      - "{{ parms.x }}"\n', true)).toMatchObject({ field: 'command[1]', line: 6 });
+    expect(yamlError('id: etl\ntasks:\n  a:\n    shell: x\n    env:\n      A: "1"\n      B: "{{ dss }}"\n', true)).toMatchObject({ field: 'env.B', line: 7 });
+    expect(yamlError('id: etl\ntasks:\n  a:\n    docker:\n      image: x\n      command:\n        - run\n        - "{{ params.n }}"\n', true)).toMatchObject({ field: 'docker.command[1]', line: 8 });
+  });
+
   it('points an unknown upstream at its line', () => {
     const err = yamlError('id: etl\ntasks:\n  extract: { shell: x }\n  load:\n    shell: y\n    upstream: [extrct]\n', true);
     expect(err.message).toBe('dags/nightly.yaml:6: DAG "etl", task "load": upstream "extrct" does not exist. Fix: use one of extract.');
@@ -255,6 +270,7 @@ describe('loadYamlDags', () => {
 });
 
 const ML = `id: ml
+params: { epochs: { type: integer, default: 10 } }
 tasks:
   prep: { shell: prep.sh }
   train:

@@ -65,6 +65,19 @@ describe('DagProcessor', () => {
     }]);
   }, 30_000);
 
+  it('makes a DAG whose template reads an undeclared param an import error, and keeps the others', async () => {
+    writeFileSync(path.join(folder, 'typo.ts'),
+      `import { dag, shell } from 'swarmflow';\n` +
+      `export default dag({ id: 'typo', params: { x: { type: 'string', default: 'a' } } }, () => { shell('echo', 'echo {{ params.y }}'); });\n`);
+    const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(findDagFiles(folder));
+    expect(result.dags.map((d) => d.dag.id)).toEqual(['daily']);
+    expect(result.errors).toEqual([{
+      fileloc: 'typo.ts',
+      message: `typo.ts: DAG "typo", task "echo": command reads params.y, a param the DAG does not declare (its params: x). ` +
+        `Fix: declare "y" under params, e.g. params: { y: { type: 'string', default: '…' } }, or give it a fallback: {{ params.y | default('…') }}.`,
+    }]);
+  }, 30_000);
+
   it('counts helpers in the fingerprint but parses only DAG files', () => {
     const before = folderFingerprint(folder);
     const helper = path.join(folder, '_shared', 'command.ts');

@@ -237,6 +237,56 @@ describe('validateDag', () => {
     expect(invalid(etl({ defaults: { poolSlots: 0 } }))).toMatchObject({ field: 'defaults.poolSlots', problem: 'defaults.poolSlots must be a whole number >= 1 (got 0)' });
   });
 
+  describe('templates', () => {
+    const params = { region: { type: 'string', default: 'eu' }, limit: { type: 'integer', default: 10 } } as const;
+    const templated = (task: Record<string, unknown>, over: Partial<DagInput> = {}) =>
+      etl({ params, ...over }, [{ id: 'extract', command: 'x' }, { id: 'load', ...task } as unknown as TaskInput]);
+    const LOAD = `${FILE}: DAG "etl", task "load": `;
+
+    it.each<[string, Record<string, unknown>, string, string]>([
+      ['a shell command', { command: 'echo {{ params.y }}' }, 'command',
+        `command reads params.y, a param the DAG does not declare (its params: region, limit). Fix: declare "y" under params, e.g. params: { y: { type: 'string', default: '…' } }, or give it a fallback: {{ params.y | default('…') }}.`],
+      ['an argv part, with the nearest param', { command: ['load.sh', '--region', '{{ params.regoin }}'] }, 'command[2]',
+        `command[2] reads params.regoin, a param the DAG does not declare (its params: region, limit). Fix: did you mean params.region? if not, declare "regoin" under params, e.g. params: { regoin: { type: 'string', default: '…' } }.`],
+      ['an env value', { command: 'x', env: { LIMIT: '{{ params.limt }}' } }, 'env.LIMIT',
+        `env.LIMIT reads params.limt, a param the DAG does not declare (its params: region, limit). Fix: did you mean params.limit? if not, declare "limt" under params, e.g. params: { limt: { type: 'string', default: '…' } }.`],
+      ['a docker image', { docker: { image: 'trainer:{{ params.tag }}' } }, 'docker.image',
+        `docker.image reads params.tag, a param the DAG does not declare (its params: region, limit). Fix: declare "tag" under params, e.g. params: { tag: { type: 'string', default: '…' } }, or give it a fallback: {{ params.tag | default('…') }}.`],
+      ['a docker entrypoint', { docker: { image: 'trainer', entrypoint: '{{ parms.entry }}' } }, 'docker.entrypoint',
+        `docker.entrypoint reads "parms", which is not a template variable. Fix: did you mean "params"? the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date.`],
+      ['a docker command', { docker: { image: 'trainer' }, command: ['run', '{{ dss }}'] }, 'command[1]',
+        `command[1] reads "dss", which is not a template variable. Fix: did you mean "ds"? the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date.`],
+      ['Airflow\'s execution_date', { command: 'run {{ execution_date }}' }, 'command',
+        `command reads "execution_date", which is not a template variable. Fix: use {{ logical_date }}, {{ ds }} or {{ ts }}; the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date.`],
+      ['a syntax error', { command: 'echo ${#FILES[@]}' }, 'command',
+        `command is not a valid template: expected end of comment, got end of file. Fix: check the {{ }}, {% %} and {# #} pairs; to keep such text as is (e.g. the shell's \${#list}), wrap it in {% raw %}…{% endraw %}.`],
+    ])('refuses an undeclared param or unknown name in %s', (_name, task, field, message) => {
+      const err = invalid(templated(task));
+      expect(err.message).toBe(LOAD + message);
+      expect(err).toMatchObject({ taskId: 'load', field });
+    });
+
+    it('says when the DAG declares no params', () => {
+      expect(invalid(etl({}, [{ id: 'load', command: 'load --region {{ params.region }}' }])).problem).toBe(
+        'command reads params.region, a param the DAG does not declare (it declares none)',
+      );
+    });
+
+    it('checks the env of the DAG defaults once, as a DAG field', () => {
+      expect(invalid(templated({ command: 'x' }, { defaults: { env: { DAY: '{{ ds }}', REGION: '{{ params.regoin }}' } } }))).toMatchObject({
+        taskId: null, field: 'defaults.env.REGION', problem: 'defaults.env.REGION reads params.regoin, a param the DAG does not declare (its params: region, limit)',
+      });
+    });
+
+    it('accepts templates that read declared params, through filters, defaults and nested fields', () => {
+      const dag = validateDag(templated({
+        command: ['load', '--region', '{{ params.region | upper }}', '--limit', '{{ params.limit | default(5) }}', '--key', '{{ params.cfg.key | default("k") }}'],
+        env: { DAY: '{{ ds_nodash }}', RUN: '{{ run_id }}', OPT: '{{ params.optional | default("") }}', CONF: '{{ conf.extra }}' },
+      }, { params: { ...params, cfg: { type: 'object', default: { key: 'a' } } } }), FILE);
+      expect(dag.tasks[1].env).toMatchObject({ DAY: '{{ ds_nodash }}' });
+    });
+  });
+
   it('accepts every preset and 5- and 6-field crons', () => {
     for (const schedule of ['@once', '@hourly', '@daily', '@weekly', '@monthly', '@yearly', '*/5 * * * *', '0 */10 * * * *', null]) {
       expect(validateDag(etl({ schedule }), FILE).schedule).toBe(schedule);
@@ -271,7 +321,8 @@ describe('validateDag: docker tasks', () => {
   });
 
   it('keeps every container setting, with DAG defaults applied under the task', () => {
-    const input = etl({ defaults: { retries: 2, queue: 'gpu', env: { A: '1' } } }, [
+    const params = { epochs: { type: 'integer', default: 10 }, tag: { type: 'string', default: '1.4' } } as const;
+    const input = etl({ params, defaults: { retries: 2, queue: 'gpu', env: { A: '1' } } }, [
       { id: 'extract', command: 'x' },
       {
         id: 'train', kind: 'docker', command: ['python', 'train.py', '--epochs', '{{ params.epochs }}'], upstream: ['extract'],

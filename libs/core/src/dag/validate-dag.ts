@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { DagCycleError, DagValidationError, InvalidDurationError, InvalidMemoryError } from '../errors';
-import { checkParamValue, lettersOff, PARAM_TYPES } from '../params/params';
+import { checkParamValue, lettersOff, misspeltParam, PARAM_TYPES } from '../params/params';
 import { validateSchedule } from '../schedule/schedule';
+import { TEMPLATE_VARIABLES, templateProblem } from '../templating/templating';
 import {
   DAG_INPUT_KEYS, DOCKER_INPUT_KEYS, PARAM_SPEC_KEYS, RESOURCES_INPUT_KEYS, TASK_DEFAULT_KEYS, TASK_INPUT_KEYS, VOLUME_INPUT_KEYS,
   type DagInput, type TaskDefaults, type TaskInput,
@@ -496,6 +497,52 @@ function checkContainerPaths(ctx: Ctx, taskId: string, docker: DockerSpec, cwd: 
   }
 }
 
+/** Airflow's template names that a Swarmflow run does not have, and what to write instead. */
+const AIRFLOW_TEMPLATE_NAMES: Readonly<Record<string, string>> = {
+  execution_date: 'use {{ logical_date }}, {{ ds }} or {{ ts }}',
+  dag_run: 'use {{ run_id }}, or {{ conf.<key> }} for the trigger\'s conf',
+  var: 'templates read no variables: mount one into a docker task with secrets: [<key>], or pass the value as a param',
+  macros: 'templates have no macros: use nunjucks filters, or compute the value in the task',
+};
+
+/**
+ * What a run would refuse in a templated field (`command`, `env.X`, `docker.image`…),
+ * found at parse time: a syntax error, an undeclared `params.<name>`, an unknown name.
+ */
+function checkTemplate(ctx: Ctx, taskId: string | null, field: string, text: string, params: readonly string[]): void {
+  const problem = templateProblem(text, params);
+  if (problem === null) return;
+  const name = nameOf(ctx, taskId, field);
+  if (problem.kind === 'syntax') {
+    fail(ctx, taskId, field, `${name} is not a valid template: ${problem.reason}`, 'check the {{ }}, {% %} and {# #} pairs; to keep such text as is (e.g. the shell\'s ${#list}), wrap it in {% raw %}…{% endraw %}');
+  }
+  if (problem.kind === 'unknown_param') {
+    const p = problem.param;
+    const declare = `declare "${p}" under params, e.g. params: { ${p}: { type: 'string', default: '…' } }`;
+    const near = misspeltParam(p, params);
+    fail(
+      ctx, taskId, field,
+      `${name} reads params.${p}, a param the DAG does not declare (${params.length ? `its params: ${params.join(', ')}` : 'it declares none'})`,
+      near ? `did you mean params.${near}? if not, ${declare}` : `${declare}, or give it a fallback: {{ params.${p} | default('…') }}`,
+    );
+  }
+  const v = problem.variable;
+  const near = suggestName(v, TEMPLATE_VARIABLES);
+  const hint = Object.hasOwn(AIRFLOW_TEMPLATE_NAMES, v) ? `${AIRFLOW_TEMPLATE_NAMES[v]}; the` : near ? `did you mean "${near}"? the` : 'the';
+  fail(ctx, taskId, field, `${name} reads "${v}", which is not a template variable`, `${hint} variables are ${TEMPLATE_VARIABLES.join(', ')}`);
+}
+
+/** The templated fields of a task, as a run renders them (see the scheduler's task message). */
+function checkTaskTemplates(ctx: Ctx, task: TaskSpec, ownEnv: Record<string, string>, entrypoint: unknown, params: readonly string[]): void {
+  const { id, command, docker } = task;
+  if (typeof command === 'string') checkTemplate(ctx, id, 'command', command, params);
+  else command.forEach((part, i) => checkTemplate(ctx, id, `command[${i}]`, part, params));
+  for (const [key, value] of Object.entries(ownEnv)) checkTemplate(ctx, id, `env.${key}`, value, params);
+  if (docker === null) return;
+  checkTemplate(ctx, id, 'docker.image', docker.image, params);
+  docker.entrypoint?.forEach((part, i) => checkTemplate(ctx, id, typeof entrypoint === 'string' ? 'docker.entrypoint' : `docker.entrypoint[${i}]`, part, params));
+}
+
 function checkParams(ctx: Ctx, params: unknown): Record<string, ParamSpec> {
   if (params === undefined) return {};
   if (!isPlainObject(params)) fail(ctx, null, 'params', `params must be an object of param specs (got ${show(params)})`, `use e.g. { epochs: { type: 'integer', default: 10 } }`);
@@ -592,6 +639,8 @@ export function validateDag(input: DagInput, file: string, options: ValidateDagO
     checkUnknownKeys(ctx, null, 'defaults', input.defaults, TASK_DEFAULT_KEYS, 'defaults.');
     defaults = checkSettings(ctx, null, 'defaults.', input.defaults);
   }
+  const paramNames = Object.keys(params);
+  for (const [key, value] of Object.entries(defaults.env ?? {})) checkTemplate(ctx, null, `defaults.env.${key}`, value, paramNames);
 
   if (!Array.isArray(input.tasks) || input.tasks.length === 0) {
     fail(ctx, null, 'tasks', `the DAG has no tasks`, 'create tasks inside the dag() callback with shell() or task(), or list them in tasks');
@@ -621,7 +670,9 @@ export function validateDag(input: DagInput, file: string, options: ValidateDagO
     } else if (secrets.length > 0) {
       fail(ctx, id, 'secrets', 'secrets are mounted into containers', 'make it a docker task (docker: { image: … })');
     }
-    tasks.push({ id, kind, command, docker, secrets, upstream: [...new Set(upstream)], ...settings });
+    const spec: TaskSpec = { id, kind, command, docker, secrets, upstream: [...new Set(upstream)], ...settings };
+    checkTaskTemplates(ctx, spec, own.env ?? {}, task.docker?.entrypoint, paramNames);
+    tasks.push(spec);
   });
 
   for (const task of tasks) {

@@ -93,11 +93,11 @@ export function checkParamValue(name: string, spec: ParamSpec, value: unknown): 
 }
 
 /**
- * The param a conf key not among them was most likely meant to be: one or two letters
- * off (a third of the longer name at most), or the same but for case; null when none is
- * that close.
+ * The param a name not among them (a conf key, a template's `params.<name>`) was most
+ * likely meant to be: one or two letters off (a third of the longer name at most), or the
+ * same but for case; null when none is that close.
  */
-function misspeltParam(key: string, names: readonly string[]): string | null {
+export function misspeltParam(key: string, names: readonly string[]): string | null {
   let best: { name: string; d: number } | null = null;
   for (const name of names) {
     const d = lettersOff(key, name);

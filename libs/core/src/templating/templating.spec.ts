@@ -1,6 +1,6 @@
 import { TemplateRenderError } from '../errors';
 import { errorOf } from '../test-support/error-of';
-import { renderCommand, renderTemplate, templateContext } from './templating';
+import { renderCommand, renderTemplate, TEMPLATE_VARIABLES, templateContext, templateProblem } from './templating';
 
 const ctx = templateContext({
   dagId: 'etl', runId: 'scheduled__2024-01-02T03:04:05Z', taskId: 'extract', tryNumber: 2,
@@ -70,5 +70,53 @@ describe('renderCommand', () => {
     const err = errorOf<TemplateRenderError>(() => renderCommand(['python', '{{ params.epochs }}'], ctx));
     expect(err.field).toBe('command[1]');
     expect(err.message).toBe('command[1]: undefined variable "params.epochs" in "{{ params.epochs }}". Fix: use one of params.region, params.n, params.nested.');
+  });
+});
+
+describe('templateProblem', () => {
+  const PARAMS = ['region', 'cfg', 'files', 'n'];
+
+  it('knows every variable a run provides', () => {
+    expect([...TEMPLATE_VARIABLES].sort()).toEqual(Object.keys(ctx).sort());
+  });
+
+  it.each([
+    'plain text, {braces} and ${SHELL_VARS}',
+    'extract --region {{ params.region }} --day {{ ds }} {{ ds_nodash }} {{ ts }} {{ logical_date }}',
+    '{{ dag_id }} {{ run_id }} {{ task_id }} {{ try_number }} {{ conf.anything.deep }}',
+    '{{ params.region | upper }} {{ params.region | replace("e", "a") | lower }}',
+    '{{ params.region | default("eu") }} {{ params.maybe | default("x") }} {{ params.maybe | d(params.other) }}',
+    '{{ params.cfg.key }} {{ params.cfg["key"].deeper }} {{ params["region"] }}',
+    '{% if params.maybe %}--flag {{ params.maybe }}{% endif %}',
+    '{{ params.maybe if params.maybe else "none" }} {{ params.maybe or "none" }}',
+    '{% if "maybe" in params %}{{ params.maybe }}{% endif %} {% if other is defined %}{{ other }}{% endif %}',
+    '{% for f in params.files %}{{ loop.index }}:{{ f }} {% endfor %}{% for k, v in params %}{{ k }}={{ v }}{% endfor %}',
+    '{% set day = ds | replace("-", "") %}{{ day }} {% set block %}x{% endset %}{{ block }}',
+    '{% macro flag(name, value=params.n) %}--{{ name }}={{ value }}{% endmacro %}{{ flag("n") }}',
+    '{{ range(3) | join(",") }} {{ params | dump }} {{ {"a": params.n}.a }}',
+    '{% raw %}{{ not.a.template }}{% endraw %} {# a comment with {{ params.nope }} #}',
+  ])('accepts the valid template %p', (template) => {
+    expect(templateProblem(template, PARAMS)).toBeNull();
+  });
+
+  it.each<[string, unknown]>([
+    ['echo {{ params.y }}', { kind: 'unknown_param', param: 'y' }],
+    ['{{ params["regoin"] }}', { kind: 'unknown_param', param: 'regoin' }],
+    ['{{ params.region ~ params.nope }}', { kind: 'unknown_param', param: 'nope' }],
+    ['{{ params.regoin | upper }}', { kind: 'unknown_param', param: 'regoin' }],
+    ['{% for f in params.file %}{{ f }}{% endfor %}', { kind: 'unknown_param', param: 'file' }],
+    ['{{ parms.x }}', { kind: 'unknown_variable', variable: 'parms' }],
+    ['{{ var.value.key }}', { kind: 'unknown_variable', variable: 'var' }],
+    ['{{ macros.ds_add(ds, 1) }}', { kind: 'unknown_variable', variable: 'macros' }],
+    ['{{ params[key] }}', { kind: 'unknown_variable', variable: 'key' }],
+    ['echo {{ params.region }', { kind: 'syntax', reason: 'expected variable end' }],
+    ['echo ${#ARR[@]}', { kind: 'syntax', reason: 'expected end of comment, got end of file' }],
+  ])('reports %p', (template, problem) => {
+    expect(templateProblem(template, PARAMS)).toEqual(problem);
+  });
+
+  it('takes the params as declared: none declared, none readable', () => {
+    expect(templateProblem('{{ params.region }}', [])).toEqual({ kind: 'unknown_param', param: 'region' });
+    expect(templateProblem('{{ params.region | default("eu") }}', [])).toBeNull();
   });
 });

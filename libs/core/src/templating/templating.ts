@@ -47,22 +47,44 @@ export function templateContext(input: {
   };
 }
 
+/** The names a template may use: the {@link TemplateContext}'s variables (nunjucks' own globals aside). */
+export const TEMPLATE_VARIABLES: readonly (keyof TemplateContext)[] = [
+  'params', 'conf', 'dag_id', 'run_id', 'task_id', 'try_number', 'ds', 'ds_nodash', 'ts', 'logical_date',
+];
+/** nunjucks' global functions, and the names it binds in loops and macros. */
+const NUNJUCKS_NAMES = ['range', 'cycler', 'joiner', 'loop', 'caller'];
+/** Filters that supply a value when theirs is undefined: what they filter may be missing. */
+const DEFAULT_FILTERS = ['default', 'd'];
+
 // Commands are not HTML: no autoescape. A typo in a variable must fail, not render "".
 const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
 const compiled = new Map<string, nunjucks.Template>();
 const MAX_CACHED = 1000;
+const SYNTAX_FIX = 'check the {{ }} and {% %} syntax';
 
-function compile(template: string, field: string): nunjucks.Template {
+/** Whether nunjucks reads `text` as a template at all: plain text is used as is. */
+function hasTemplate(text: string): boolean {
+  return /\{[{%#]/.test(text);
+}
+
+/** The compiled template, or the reason it does not compile. */
+function compileOrReason(template: string): nunjucks.Template | { reason: string } {
   let tpl = compiled.get(template);
   if (!tpl) {
     try {
       tpl = new nunjucks.Template(template, env, undefined, true);
     } catch (err) {
-      throw new TemplateRenderError(field, null, `invalid template ${JSON.stringify(template)}: ${cleanMessage(err)}`, 'check the {{ }} and {% %} syntax');
+      return { reason: cleanMessage(err) };
     }
     if (compiled.size >= MAX_CACHED) compiled.clear();
     compiled.set(template, tpl);
   }
+  return tpl;
+}
+
+function compile(template: string, field: string): nunjucks.Template {
+  const tpl = compileOrReason(template);
+  if ('reason' in tpl) throw new TemplateRenderError(field, null, `invalid template ${JSON.stringify(template)}: ${tpl.reason}`, SYNTAX_FIX);
   return tpl;
 }
 
@@ -78,7 +100,7 @@ function cleanMessage(err: unknown): string {
  *   (`params.regoin`) with the names that do exist.
  */
 export function renderTemplate(template: string, ctx: TemplateContext, field: string): string {
-  if (!/\{[{%#]/.test(template)) return template;
+  if (!hasTemplate(template)) return template;
   const tpl = compile(template, field);
   try {
     return tpl.render(ctx as unknown as object);
@@ -102,7 +124,47 @@ export function renderCommand(command: string | string[], ctx: TemplateContext):
   return command.map((part, i) => renderTemplate(part, ctx, `command[${i}]`));
 }
 
-// --- finding which variable was undefined: nunjucks' own message does not say ---
+/** What is wrong with a template before any run: what {@link templateProblem} finds. */
+export type TemplateProblem =
+  /** It does not compile; `reason` is nunjucks' own words. */
+  | { kind: 'syntax'; reason: string }
+  /** It reads `params.<param>`, and the DAG declares no such param. */
+  | { kind: 'unknown_param'; param: string }
+  /** It reads a name that no run provides (`parms`, Airflow's `var`). */
+  | { kind: 'unknown_variable'; variable: string };
+
+/**
+ * What can be known wrong about a template without a run, given the DAG's declared
+ * params: a syntax error, a `params.<name>` that is not declared, or a top-level name
+ * that is not a template variable ({@link TEMPLATE_VARIABLES}, nunjucks' globals, or a
+ * name the template sets itself). Null when none is found.
+ *
+ * Only what cannot be right is reported: nested fields of a param (`params.cfg.key`) are
+ * not checked, and a reference the template guards — with `| default(…)` (its fallback
+ * too), `is defined`, an `if`, `x or y`, `'x' in params` — may be missing, so a guarded
+ * `params.x` is allowed even when `x` is not declared (a trigger's conf may give it).
+ * Names a template binds (`set`, `for`, macros, imports) count anywhere in it.
+ */
+export function templateProblem(template: string, params: readonly string[]): TemplateProblem | null {
+  if (!hasTemplate(template)) return null;
+  const tpl = compileOrReason(template);
+  if ('reason' in tpl) return { kind: 'syntax', reason: tpl.reason };
+  const { refs, bound } = references(template);
+  const key = (chain: string[]) => (chain[0] === 'params' ? chain.slice(0, 2) : chain.slice(0, 1)).join('.');
+  const guarded = new Set(refs.filter((r) => r.guarded).map((r) => key(r.chain)));
+  for (const { chain } of refs) {
+    const [head, name] = chain;
+    if (bound.has(head) || guarded.has(key(chain))) continue;
+    if (head === 'params') {
+      if (name !== undefined && !params.includes(name)) return { kind: 'unknown_param', param: name };
+    } else if (!(TEMPLATE_VARIABLES as readonly string[]).includes(head) && !NUNJUCKS_NAMES.includes(head)) {
+      return { kind: 'unknown_variable', variable: head };
+    }
+  }
+  return null;
+}
+
+// --- the names a template reads, from nunjucks' parse tree ---
 
 interface AstNode {
   typename: string;
@@ -112,6 +174,12 @@ interface AstNode {
   val?: AstNode;
   name?: AstNode;
   [key: string]: unknown;
+}
+
+/** A lookup chain a template reads (`params.region` = ['params', 'region']); guarded if it may be missing. */
+interface Reference {
+  chain: string[];
+  guarded: boolean;
 }
 
 const parser = (nunjucks as unknown as { parser: { parse(src: string): AstNode } }).parser;
@@ -130,36 +198,101 @@ function boundNames(node: unknown): string[] {
   const n = node as AstNode | undefined;
   if (!n) return [];
   if (n.typename === 'Symbol') return [String(n.value)];
+  if (n.typename === 'Pair') return boundNames(n.value); // `from x import a as b` binds b
   return Array.isArray(n.children) ? n.children.flatMap(boundNames) : [];
 }
 
-function collectChains(node: unknown, chains: string[][], bound: Set<string>): void {
-  if (!node || typeof node !== 'object') return;
-  const n = node as AstNode;
-  const chain = n.typename === 'Symbol' || n.typename === 'LookupVal' ? lookupChain(n) : null;
-  if (chain) {
-    chains.push(chain);
-    return;
-  }
-  // Loop and set variables are not in the context: never report them.
-  if (n.typename === 'For') boundNames(n.name).forEach((name) => bound.add(name));
-  if (n.typename === 'Set') (n.targets as unknown[]).flatMap(boundNames).forEach((name) => bound.add(name));
-  for (const field of n.fields ?? []) {
-    if (n.typename === 'Filter' && field === 'name') continue; // a filter name, not a variable
-    if (n.typename === 'For' && field === 'name') continue;
-    if (n.typename === 'Set' && field === 'targets') continue;
-    const child = n[field];
-    if (Array.isArray(child)) child.forEach((c) => collectChains(c, chains, bound));
-    else collectChains(child, chains, bound);
-  }
+const childrenOf = (node: unknown): AstNode[] => ((node as AstNode | undefined)?.children as AstNode[] | undefined) ?? [];
+
+/** Every lookup chain `template` reads, and every name it binds (set, for, macro, import). */
+function references(template: string): { refs: Reference[]; bound: Set<string> } {
+  const refs: Reference[] = [];
+  const bound = new Set<string>();
+  const visit = (node: unknown, guarded: boolean): void => {
+    if (!node || typeof node !== 'object') return;
+    const n = node as AstNode;
+    const chain = n.typename === 'Symbol' || n.typename === 'LookupVal' ? lookupChain(n) : null;
+    if (chain) {
+      refs.push({ chain, guarded });
+      return;
+    }
+    switch (n.typename) {
+      case 'Filter': {
+        // The filter's name is no variable. A default filter's value may be missing, and
+        // its fallback is read only then: neither has to exist.
+        const fallback = guarded || DEFAULT_FILTERS.includes(String(n.name?.value));
+        childrenOf(n.args).forEach((arg) => visit(arg, fallback));
+        return;
+      }
+      case 'Is': // `x is defined`: x may be missing; the test's name is no variable.
+        visit(n.left, true);
+        if ((n.right as AstNode | undefined)?.typename === 'FunCall') visit((n.right as AstNode).args, guarded);
+        return;
+      case 'Or': // `x or 'fallback'`
+        visit(n.left, true);
+        visit(n.right, guarded);
+        return;
+      case 'In': { // `'x' in params` guards params.x
+        const [left, right] = [n.left as AstNode, n.right as AstNode];
+        const container = right && lookupChain(right);
+        if (left?.typename === 'Literal' && typeof left.value === 'string' && container) refs.push({ chain: [...container, left.value], guarded: true });
+        visit(left, guarded);
+        visit(right, guarded);
+        return;
+      }
+      case 'If':
+      case 'IfAsync':
+      case 'InlineIf':
+        visit(n.cond, true);
+        visit(n.body, guarded);
+        visit(n.else_, guarded);
+        return;
+      case 'For':
+      case 'AsyncEach':
+      case 'AsyncAll':
+        boundNames(n.name).forEach((name) => bound.add(name));
+        visit(n.arr, guarded);
+        visit(n.body, guarded);
+        visit(n.else_, guarded);
+        return;
+      case 'Set':
+        (n.targets as unknown[]).flatMap(boundNames).forEach((name) => bound.add(name));
+        visit(n.value, guarded);
+        visit(n.body, guarded); // `{% set x %}…{% endset %}` keeps its body off the fields
+        return;
+      case 'Macro':
+      case 'Caller':
+        boundNames(n.name).forEach((name) => bound.add(name));
+        for (const arg of childrenOf(n.args)) {
+          if (arg.typename === 'KeywordArgs') childrenOf(arg).forEach((pair) => { boundNames(pair.key).forEach((name) => bound.add(name)); visit(pair.value, guarded); });
+          else boundNames(arg).forEach((name) => bound.add(name));
+        }
+        visit(n.body, guarded);
+        return;
+      case 'Import':
+        boundNames(n.target).forEach((name) => bound.add(name));
+        return;
+      case 'FromImport':
+        boundNames(n.names).forEach((name) => bound.add(name));
+        return;
+      case 'Pair': // a dict key or a keyword argument's name is no variable
+        visit(n.value, guarded);
+        return;
+    }
+    for (const field of n.fields ?? []) {
+      const child = n[field];
+      if (Array.isArray(child)) child.forEach((c) => visit(c, guarded));
+      else visit(child, guarded);
+    }
+  };
+  visit(parser.parse(template), false);
+  return { refs, bound };
 }
 
 function findUndefinedVariable(template: string, ctx: TemplateContext): { variable: string; known: string[] } | null {
-  const chains: string[][] = [];
-  const bound = new Set<string>();
-  collectChains(parser.parse(template), chains, bound);
-  for (const chain of chains) {
-    if (bound.has(chain[0])) continue;
+  const { refs, bound } = references(template);
+  for (const { chain, guarded } of refs) {
+    if (bound.has(chain[0]) || guarded) continue;
     let value: unknown = ctx;
     for (let i = 0; i < chain.length; i++) {
       const holder = value;
