@@ -18,4 +18,6 @@ export { evaluateTriggerRule, type TriggerDecision } from './trigger-rules/trigg
 export { retryDelayMs, afterFailure } from './retry/retry';
 export { validateSchedule, dueLogicalDates, nextRunAfter, SCHEDULE_PRESETS, type DueLogicalDatesInput } from './schedule/schedule';
 export { resolveParams, checkParamValue, PARAM_TYPES } from './params/params';
-export { renderTemplate, renderCommand, templateContext, type TemplateContext } from './templating/templating';
+export {
+  renderTemplate, renderCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
+} from './templating/templating';

@@ -134,9 +134,12 @@ describe('parseYamlDags', () => {
     ['schedule_interval', 'schedule', 'id: etl\nschedule_interval: "@daily"\ntasks: { a: { shell: x } }\n'],
     ['default_args', 'defaults', 'id: etl\ndefault_args: { retries: 1 }\ntasks: { a: { shell: x } }\n'],
     ['bash_command', 'shell', 'id: etl\ntasks:\n  a:\n    bash_command: x\n'],
-    ['image', 'docker', 'id: etl\ntasks:\n  a:\n    image: python:3\n'],
   ])('points the Airflow key %s to Swarmflow\'s %s', (airflow, ours, text) => {
     expect(yamlError(text).fix).toMatch(new RegExp(`^did you mean "${ours}" \\(Airflow's ${airflow} is Swarmflow's ${ours}\\)\\? use only `));
+  });
+
+  it('puts an image given beside the task into docker:', () => {
+    expect(yamlError('id: etl\ntasks:\n  a:\n    image: python:3\n').fix).toMatch(/^did you mean "docker"\? a task's image goes inside docker: \{ image: … \}; use only shell, /);
   });
 
   it('suggests the nearest trigger rule, in YAML terms, at its line', () => {

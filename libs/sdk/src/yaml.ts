@@ -35,7 +35,7 @@ const PARAM_KEYS: Record<string, string> = {
 const AIRFLOW_KEYS: Readonly<Record<string, string>> = {
   schedule_interval: 'schedule', default_args: 'defaults', doc_md: 'description', dag_id: 'id',
   execution_timeout: 'timeout', retry_exponential_backoff: 'retry_backoff', priority_weight: 'priority',
-  bash_command: 'shell', depends_on: 'upstream', image: 'docker',
+  bash_command: 'shell', depends_on: 'upstream',
 };
 
 /** One YAML DAG, where its fields are (to put line numbers on validation errors) and how it spells them. */
@@ -133,8 +133,10 @@ class YamlDagReader {
       const key = keys[yamlKey];
       if (key === undefined) {
         const airflow = Object.hasOwn(AIRFLOW_KEYS, yamlKey) && Object.hasOwn(keys, AIRFLOW_KEYS[yamlKey]) ? AIRFLOW_KEYS[yamlKey] : null;
-        const near = airflow ?? suggestName(yamlKey, Object.keys(keys));
-        const hint = airflow ? `did you mean "${airflow}" (Airflow's ${yamlKey} is Swarmflow's ${airflow})? ` : near ? `did you mean "${near}"? ` : '';
+        const near = suggestName(yamlKey, Object.keys(keys));
+        const hint = airflow ? `did you mean "${airflow}" (Airflow's ${yamlKey} is Swarmflow's ${airflow})? `
+          : yamlKey === 'image' && Object.hasOwn(keys, 'docker') ? 'did you mean "docker"? a task\'s image goes inside docker: { image: … }; '
+          : near ? `did you mean "${near}"? ` : '';
         this.fail(pair.key, taskId, fieldPrefix + yamlKey, `unknown ${section} key "${yamlKey}"`, `${hint}use only ${Object.keys(keys).join(', ')}`);
       }
       return { key, yamlKey, pair };
