@@ -118,10 +118,11 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
         });
       },
     ];
-    const { code, out, err } = await cli(['dags', 'trigger', 'train_ml1m', '--run-id', 'cli-wait', '--wait'], async () => steps.shift()?.());
+    const { code, out, err } = await cli(['dags', 'trigger', 'train_ml1m', '--run-id', 'cli-wait', '--logical-date', '2025-03-01T11:00:00Z', '--wait'],
+      async () => steps.shift()?.());
     expect(code).toBe(1);
     expect(out.split('\n')).toEqual([
-      'triggered train_ml1m run cli-wait (logical date 2025-03-01T12:00:00.000Z)',
+      'triggered train_ml1m run cli-wait (logical date 2025-03-01T11:00:00.000Z)',
       'run cli-wait: queued',
       'run cli-wait: running',
       '  extract  running (try 1 on worker-a)',
@@ -173,10 +174,24 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
         });
       },
     ];
-    const { code, out, err } = await cli(['dags', 'trigger', 'train_ml1m', '--run-id', 'cli-json', '--wait', '--json'], async () => steps.shift()?.());
+    const { code, out, err } = await cli(['dags', 'trigger', 'train_ml1m', '--run-id', 'cli-json', '--logical-date', '2025-03-01', '--wait', '--json'],
+      async () => steps.shift()?.());
     expect(code).toBe(0);
     expect(JSON.parse(out)).toMatchObject({ runId: 'cli-json', state: 'success' });
-    expect(err.split('\n')).toEqual(expect.arrayContaining(['triggered train_ml1m run cli-json (logical date 2025-03-01T12:00:00.000Z)', 'run cli-json: success']));
+    expect(err.split('\n')).toEqual(expect.arrayContaining(['triggered train_ml1m run cli-json (logical date 2025-03-01T00:00:00.000Z)', 'run cli-json: success']));
+  });
+
+  it('refuses a second run of a logical date, naming the run that has it, with exit code 2 and no stack', async () => {
+    const first = await cli(['dags', 'trigger', 'train_ml1m', '--logical-date', '2025-02-01']);
+    expect(first).toEqual({ code: 0, err: '', out: 'triggered train_ml1m run manual__2025-02-01T00:00:00.000Z (logical date 2025-02-01T00:00:00.000Z)\n' });
+    const again = await cli(['dags', 'trigger', 'train_ml1m', '--logical-date', '2025-02-01T00:00:00Z', '--run-id', 'second-try']);
+    expect(again).toEqual({
+      code: 2, out: '',
+      err: 'DAG "train_ml1m" already has a run at logical date 2025-02-01T00:00:00.000Z: "manual__2025-02-01T00:00:00.000Z" (queued); ' +
+        'a DAG has one run per logical date. Fix: to run that date again, clear the tasks of that run ' +
+        '(`swarmflow tasks clear train_ml1m manual__2025-02-01T00:00:00.000Z <task> --downstream`), or pick another logical date.\n',
+    });
+    expect(await repos.runs.get('train_ml1m', 'second-try')).toBeNull();
   });
 
   it('creates, resizes, lists and deletes pools; default_pool stays', async () => {

@@ -1,3 +1,4 @@
+import { dagHash, validateDag } from '@swarmflow/core';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { Scheduler } from './scheduler';
 import { quietLogger, Stack } from './test-support/stack';
@@ -10,6 +11,7 @@ describeWithPostgres('cron schedules and several schedulers at once', () => {
   let second: Scheduler;
   const began = minuteFloor(new Date());
   const start = new Date(began.getTime() - 5 * 60_000);
+  const heldDate = new Date(start.getTime() + 2 * 60_000);
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -21,10 +23,20 @@ describeWithPostgres('cron schedules and several schedulers at once', () => {
         'cron.yaml': [
           `id: every_minute_catchup\nschedule: "* * * * *"\ncatchup: true\nstart_date: "${start.toISOString()}"\ntasks:\n  a: { shell: "true" }`,
           `id: every_minute_latest\nschedule: "* * * * *"\ncatchup: false\nstart_date: "${start.toISOString()}"\ntasks:\n  a: { shell: "true" }`,
+          `id: every_minute_manual_first\nschedule: "* * * * *"\ncatchup: true\nstart_date: "${start.toISOString()}"\ntasks:\n  a: { shell: "true" }`,
         ].join('\n---\n') + '\n',
         'wide.yaml': wide.join('\n') + '\n',
       },
       workers: [{ concurrency: 8 }],
+    });
+    // Before any scheduler runs: a manual run holds one of the cron times the schedule will
+    // reach, on a DAG kept paused until its test unpauses it.
+    const early = validateDag({ id: 'every_minute_manual_first', tasks: [{ id: 'a', command: 'true' }] }, 'cron.yaml');
+    await stack.repos.dags.recordParse([{ dag: early, hash: dagHash(early) }], [], start);
+    await stack.repos.dags.setPaused('every_minute_manual_first', true);
+    await stack.repos.runs.create({
+      dagId: 'every_minute_manual_first', runId: 'manual-first', versionHash: dagHash(early), runType: 'manual',
+      logicalDate: heldDate, conf: {}, params: {},
     });
     await stack.start();
     // A second scheduler on the same database and broker: they must share work without double dispatch.
@@ -65,6 +77,19 @@ describeWithPostgres('cron schedules and several schedulers at once', () => {
     expect(dates[0]).toBeGreaterThanOrEqual(began.getTime());
     for (let i = 1; i < dates.length; i++) expect(dates[i] - dates[i - 1]).toBe(60_000);
     expect(dates.length).toBeLessThanOrEqual(1 + Math.floor((Date.now() - began.getTime()) / 60_000));
+  });
+
+  it('skips a cron time that a manual run already holds, and schedules the others', async () => {
+    await stack.repos.dags.setPaused('every_minute_manual_first', false);
+    const runs = await waitForRuns('every_minute_manual_first', 6);
+    const atHeld = runs.filter((r) => r.logicalDate.getTime() === heldDate.getTime());
+    expect(atHeld.map((r) => [r.runId, r.runType])).toEqual([['manual-first', 'manual']]);
+    const dates = runs.map((r) => r.logicalDate.getTime()).sort();
+    expect(dates[0]).toBe(start.getTime());
+    for (let i = 1; i < dates.length; i++) expect(dates[i] - dates[i - 1]).toBe(60_000);
+    expect(runs.filter((r) => r !== atHeld[0]).every((r) => r.runType === 'scheduled')).toBe(true);
+    // The schedule moved past the held time, which is never tried again.
+    expect((await stack.repos.dags.get('every_minute_manual_first'))!.lastScheduledDate!.getTime()).toBeGreaterThan(heldDate.getTime());
   });
 
   it('two schedulers never queue the same try twice', async () => {

@@ -161,9 +161,48 @@ describeWithPostgres('webserver REST API', () => {
         .toEqual({ runId: `manual__${now.toISOString()}`, state: 'queued', logicalDate: now.toISOString() });
     });
 
-    it('suffixes a generated run id that is already taken', async () => {
+    it('without a logical date, takes the first millisecond from now that has no run', async () => {
+      // The previous test's run holds `now` (the clock stands still here).
       const res = await api().post('/api/v1/dags/train_ml1m/runs').send({}).expect(201);
-      expect(res.body.runId).toMatch(new RegExp(`^manual__${now.toISOString().replace(/\./g, '\\.')}_[0-9a-f]{6}$`));
+      const next = new Date(now.getTime() + 1).toISOString();
+      expect(res.body).toMatchObject({ runId: `manual__${next}`, logicalDate: next });
+      // Concurrent triggers that chose no date all get a run, each at its own date.
+      const many = await Promise.all([1, 2, 3, 4].map(() => api().post('/api/v1/dags/other/runs').send({}).expect(201)));
+      expect(new Set(many.map((r) => r.body.logicalDate)).size).toBe(4);
+    });
+
+    it('suffixes a generated run id that is already taken', async () => {
+      const date = '2025-01-05T00:00:00.000Z';
+      await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: `manual__${date}`, logicalDate: '2025-01-04' }).expect(201);
+      const res = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate: date }).expect(201);
+      expect(res.body.runId).toMatch(new RegExp(`^manual__${date.replace(/\./g, '\\.')}_[0-9a-f]{6}$`));
+    });
+
+    it('answers 409 for a logical date that has a run, naming the run, its state and the fix', async () => {
+      const first = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate: '2025-01-10' }).expect(201);
+      await setRunStates(repos, (await repos.runs.get('train_ml1m', first.body.runId))!, dag, 'failed', {});
+      const before = changes;
+      for (const body of [{ logicalDate: '2025-01-10' }, { logicalDate: '2025-01-10T01:00:00+01:00', runId: 'again' }]) {
+        const res = await api().post('/api/v1/dags/train_ml1m/runs').send(body).expect(409);
+        expect(res.body).toEqual({
+          reason: 'duplicate_logical_date', field: 'logicalDate',
+          message: 'DAG "train_ml1m" already has a run at logical date 2025-01-10T00:00:00.000Z: "manual__2025-01-10T00:00:00.000Z" (failed); ' +
+            'a DAG has one run per logical date. Fix: to run that date again, clear the tasks of that run ' +
+            '(`swarmflow tasks clear train_ml1m manual__2025-01-10T00:00:00.000Z <task> --downstream`), or pick another logical date.',
+        });
+      }
+      expect(changes).toBe(before);
+      expect((await repos.runs.list({ dagId: 'train_ml1m' })).filter((r) => r.logicalDate.toISOString() === '2025-01-10T00:00:00.000Z')).toHaveLength(1);
+    });
+
+    it('creates one run of concurrent triggers of one logical date, and answers 409 to the others', async () => {
+      const results = await Promise.all(['race-1', 'race-2', 'race-3', 'race-4'].map((runId) =>
+        api().post('/api/v1/dags/train_ml1m/runs').send({ runId, logicalDate: '2025-01-11T06:00:00Z' })));
+      expect(results.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+      const winner = results.find((r) => r.status === 201)!.body.runId;
+      for (const r of results.filter((x) => x.status === 409)) {
+        expect(r.body).toMatchObject({ reason: 'duplicate_logical_date', message: expect.stringContaining(`: "${winner}" (queued)`) });
+      }
     });
 
     it('uses the given run id and logical date', async () => {

@@ -11,6 +11,8 @@ export interface DatabaseConfig {
   poolSize?: number;
   /** Log every SQL statement. */
   logging?: boolean;
+  /** The migrations `migrate` knows (default: all). Tests give the older ones, to build a database as an earlier version left it. */
+  migrations?: readonly (typeof MIGRATIONS)[number][];
 }
 
 /**
@@ -56,7 +58,7 @@ export class Database implements Queryable {
       type: 'postgres',
       url: config.url,
       entities: ENTITIES,
-      migrations: MIGRATIONS,
+      migrations: [...(config.migrations ?? MIGRATIONS)],
       migrationsTableName: 'swarmflow_migrations',
       synchronize: false,
       logging: config.logging ?? false,

@@ -4,8 +4,8 @@ import {
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
-  TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow, type OutboxMessage, type Queryable,
-  type Repositories, type TaskInstance, type TiTransition, type WorkerRecord,
+  DuplicateLogicalDateError, DuplicateRunError, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
+  type OutboxMessage, type Queryable, type Repositories, type TaskInstance, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
@@ -546,16 +546,23 @@ export class SchedulingService {
       });
       if (dates.length === 0) continue;
       const params = resolveParams(spec.params, {});
+      let created = 0;
       for (const logicalDate of dates) {
         const runId = `scheduled__${logicalDate.toISOString()}`;
-        await tx.query(
-          `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval)
-           VALUES ($1, $2, $3, 'scheduled', 'queued', $4, '{}', $5, true) ON CONFLICT (dag_id, run_id) DO NOTHING`,
-          [dag.dagId, runId, dag.latestVersion, logicalDate, JSON.stringify(params)],
-        );
+        try {
+          await this.repos.runs.create({
+            dagId: dag.dagId, runId, versionHash: dag.latestVersion, runType: 'scheduled', logicalDate, conf: {}, params,
+          }, tx);
+          created++;
+        } catch (err) {
+          // The date already has its run (a manual trigger got there first, as Airflow's
+          // scheduler also finds): that run is the date's; the schedule moves past it.
+          if (err instanceof DuplicateLogicalDateError) this.log(`no scheduled run of ${dag.dagId} at ${logicalDate.toISOString()}: run "${err.existingRunId}" (${err.existingState}) has that logical date`);
+          else if (!(err instanceof DuplicateRunError)) throw err;
+        }
       }
       await this.repos.dags.setLastScheduledDate(dag.dagId, dates[dates.length - 1], tx);
-      this.log(`created ${dates.length} scheduled run(s) of ${dag.dagId}`);
+      this.log(`created ${created} scheduled run(s) of ${dag.dagId}`);
     }
   }
 

@@ -42,6 +42,7 @@ export class Stack {
   readonly workers: WorkerService[] = [];
   private readonly brokers: Broker[] = [];
   private readonly makeBroker: () => Promise<Broker>;
+  private lastLogicalDate = 0;
 
   constructor(private readonly options: StackOptions) {
     this.folder = mkdtempSync(path.join(tmpdir(), 'swarmflow-dags-'));
@@ -93,13 +94,17 @@ export class Stack {
     return b;
   }
 
-  /** Creates a manual run as the API would: conf validated against the DAG's params. */
+  /**
+   * Creates a manual run as the API would: conf validated against the DAG's params. Its
+   * logical date is now, or a millisecond after the previous trigger's (one run per date).
+   */
   async trigger(dagId: string, conf: Record<string, unknown> = {}, runId = `manual__${Date.now()}_${Math.random().toString(36).slice(2, 7)}`): Promise<DagRun> {
     const dag = await this.repos.dags.get(dagId);
     if (!dag) throw new Error(`no DAG ${dagId}; import errors: ${JSON.stringify(await this.repos.dags.importErrors())}`);
     const version = await this.repos.dags.version(dagId, dag.latestVersion);
+    this.lastLogicalDate = Math.max(Date.now(), this.lastLogicalDate + 1);
     const run = await this.repos.runs.create({
-      dagId, runId, versionHash: dag.latestVersion, runType: 'manual', logicalDate: new Date(), conf,
+      dagId, runId, versionHash: dag.latestVersion, runType: 'manual', logicalDate: new Date(this.lastLogicalDate), conf,
       params: resolveParams(version.params, conf),
     });
     this.scheduler.runner.nudge();

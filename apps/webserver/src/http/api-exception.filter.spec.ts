@@ -1,6 +1,6 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
 import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
-import { DuplicateRunError } from '@swarmflow/persistence';
+import { DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
 import { ConflictError, NotFoundError } from '../services/api-errors';
 import { ApiExceptionFilter, toErrorResponse } from './api-exception.filter';
 import { RequestValidationError } from './zod-validation.pipe';
@@ -14,6 +14,8 @@ describe('toErrorResponse', () => {
     [new NotFoundError('run_not_found', 'no run'), 404, { reason: 'run_not_found', message: 'no run' }],
     [new UnknownTaskError('d', 't'), 404, { reason: 'task_not_found', message: 'DAG "d" has no task "t"' }],
     [new DuplicateRunError('d', 'r'), 409, { reason: 'duplicate_run', field: 'runId', message: expect.stringContaining('already has a run "r"') }],
+    [new DuplicateLogicalDateError('d', new Date('2025-01-01T00:00:00Z'), 'r', 'success'), 409,
+      { reason: 'duplicate_logical_date', field: 'logicalDate', message: expect.stringContaining('already has a run at logical date 2025-01-01T00:00:00.000Z: "r" (success)') }],
     [new ConflictError('task_busy', 'busy'), 409, { reason: 'task_busy', message: 'busy' }],
     [new NotFoundException('Cannot GET /x'), 404, { reason: 'not_found', message: 'Cannot GET /x' }],
     [new BadRequestException('Unexpected end of JSON input'), 400, {

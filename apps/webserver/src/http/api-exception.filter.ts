@@ -1,6 +1,6 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
 import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
-import { DuplicateRunError } from '@swarmflow/persistence';
+import { DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
 import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import type { ApiErrorBody } from './api.types';
 import { RequestValidationError } from './zod-validation.pipe';
@@ -26,6 +26,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof NotFoundError) return { status: 404, body: { reason: err.reason, message: err.message } };
   if (err instanceof UnknownTaskError) return { status: 404, body: { reason: 'task_not_found', message: err.message } };
   if (err instanceof DuplicateRunError) return { status: 409, body: { reason: 'duplicate_run', message: err.message, field: 'runId' } };
+  if (err instanceof DuplicateLogicalDateError) return { status: 409, body: { reason: 'duplicate_logical_date', message: err.message, field: 'logicalDate' } };
   if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);
   // 400, not 5xx: the request cannot be served as asked; storing the variable as not secret, or a key on the server, fixes it.
   if (err instanceof NoClusterKeyError) return withField(400, err.reason, err.message, err.field);

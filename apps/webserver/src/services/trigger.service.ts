@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { resolveParams } from '@swarmflow/core';
-import { DuplicateRunError, Repositories, type DagRun, type NewDagRun } from '@swarmflow/persistence';
+import { DuplicateLogicalDateError, DuplicateRunError, Repositories, type DagRun } from '@swarmflow/persistence';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError } from './api-errors';
 import { requireDag } from './lookups';
@@ -11,12 +11,15 @@ export interface TriggerRequest {
   conf?: unknown;
   /** Defaults to `manual__<logical date ISO>`. */
   runId?: string;
-  /** Defaults to now. */
+  /** Defaults to now (the first millisecond from now at which the DAG has no run). */
   logicalDate?: Date;
 }
 
-/** Generated ids collide only when two triggers share a logical date; a few suffixes are plenty. */
-const GENERATED_ID_ATTEMPTS = 5;
+/**
+ * Tries of a trigger that chose no logical date (or no run id): each one after the date
+ * it tried went to another trigger of the same millisecond.
+ */
+const ATTEMPTS = 10;
 
 /** Manual triggers: creates a `queued` run that the scheduler starts on its next iteration. */
 @Injectable()
@@ -29,11 +32,15 @@ export class TriggerService {
 
   /**
    * Creates a manual run of the DAG's latest version. Paused DAGs may be triggered (as in
-   * Airflow); a DAG whose file no longer defines it may not.
+   * Airflow); a DAG whose file no longer defines it may not. A DAG has one run per logical
+   * date: a date the caller chose must be free; without one the run takes the first free
+   * millisecond from now.
    * @throws NotFoundError, ConflictError (inactive DAG), ParamValidationError (bad conf),
-   *   DuplicateRunError (the given run id is taken)
+   *   DuplicateRunError (the given run id is taken), DuplicateLogicalDateError (the given
+   *   logical date has a run)
    */
   async trigger(dagId: string, request: TriggerRequest): Promise<DagRun> {
+    const now = this.clock();
     const dag = await requireDag(this.repos, dagId);
     if (!dag.isActive) {
       throw new ConflictError('dag_inactive', `DAG "${dagId}" is no longer defined by any DAG file (last seen in ${dag.fileloc}), so it cannot be triggered. Restore its definition, or check \`swarmflow dags errors\`.`);
@@ -41,26 +48,33 @@ export class TriggerService {
     const version = await this.repos.dags.version(dagId, dag.latestVersion);
     const params = resolveParams(version.params, request.conf);
     const conf = (request.conf ?? {}) as Record<string, unknown>;
-    const logicalDate = request.logicalDate ?? this.clock();
-    const base = { dagId, versionHash: dag.latestVersion, runType: 'manual' as const, logicalDate, conf, params };
+    const base = { dagId, versionHash: dag.latestVersion, runType: 'manual' as const, conf, params };
 
-    let run: DagRun;
-    if (request.runId !== undefined) {
-      run = await this.repos.runs.create({ ...base, runId: request.runId });
-    } else {
-      run = await this.createWithGeneratedId(base, `manual__${logicalDate.toISOString()}`);
-    }
-    this.onChange();
-    return run;
-  }
-
-  private async createWithGeneratedId(base: Omit<NewDagRun, 'runId'>, id: string): Promise<DagRun> {
-    for (let attempt = 0; ; attempt++) {
-      const runId = attempt === 0 ? id : `${id}_${randomBytes(3).toString('hex')}`;
+    let logicalDate = request.logicalDate ?? now;
+    let suffix = '';
+    for (let attempt = 1; ; attempt++) {
+      const runId = request.runId ?? `manual__${logicalDate.toISOString()}${suffix}`;
       try {
-        return await this.repos.runs.create({ ...base, runId });
+        const run = await this.repos.runs.create({ ...base, runId, logicalDate });
+        this.onChange();
+        return run;
       } catch (err) {
-        if (!(err instanceof DuplicateRunError) || attempt + 1 >= GENERATED_ID_ATTEMPTS) throw err;
+        const generatedId = err instanceof DuplicateRunError && request.runId === undefined;
+        if (attempt >= ATTEMPTS || !(generatedId || err instanceof DuplicateLogicalDateError)) throw err;
+        if (request.logicalDate === undefined) {
+          // "Now" was taken (triggers in one millisecond; the one that took it also holds
+          // the generated id): the first free millisecond after it is as good.
+          const free = await this.repos.runs.nextFreeLogicalDate(dagId, logicalDate);
+          // (Free again already: the run that held it was deleted meanwhile.)
+          if (free.getTime() !== logicalDate.getTime() || err instanceof DuplicateLogicalDateError) {
+            logicalDate = free;
+            suffix = '';
+            continue;
+          }
+        }
+        if (!generatedId) throw err;
+        // The generated id was chosen by hand for a run of another date.
+        suffix = `_${randomBytes(3).toString('hex')}`;
       }
     }
   }

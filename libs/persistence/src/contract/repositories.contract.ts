@@ -1,7 +1,7 @@
 import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
 import { Database } from '../database';
 import type { TaskInstance } from '../records';
-import { DuplicateRunError } from '../repositories/dag-run.repository';
+import { DuplicateLogicalDateError, DuplicateRunError } from '../repositories/dag-run.repository';
 import { TransitionsNotAppliedError } from '../repositories/task-instance.repository';
 import { Repositories } from '../repositories/repositories';
 
@@ -28,8 +28,10 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
 
     afterAll(async () => close?.());
 
-    const newRun = (runId: string) => repos.runs.create({
-      dagId: 'contract', runId, versionHash: hash, runType: 'manual', logicalDate: now, conf: { x: 1 }, params: { p: 'v' },
+    // One logical date per run: a DAG has one run per logical date.
+    let runs = 0;
+    const newRun = (runId: string, logicalDate = new Date(now.getTime() + 60_000 * runs++)) => repos.runs.create({
+      dagId: 'contract', runId, versionHash: hash, runType: 'manual', logicalDate, conf: { x: 1 }, params: { p: 'v' },
     });
 
     it('stores DAG versions by content hash and import errors by file', async () => {
@@ -59,6 +61,51 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       const run = await newRun('r1');
       expect(run).toMatchObject({ dagId: 'contract', runId: 'r1', state: 'queued', conf: { x: 1 }, params: { p: 'v' } });
       await expect(newRun('r1')).rejects.toThrow(DuplicateRunError);
+      // Taken run id and taken date: the run id is named, as the caller chose it.
+      await expect(newRun('r1', run.logicalDate)).rejects.toThrow(DuplicateRunError);
+    });
+
+    it('creates one run per DAG and logical date, naming the run that holds the date', async () => {
+      const date = new Date('2025-06-01T00:00:00Z');
+      const held = await newRun('date-holder', date);
+      const err = await newRun('date-second', date).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(DuplicateLogicalDateError);
+      expect(err).toMatchObject({ dagId: 'contract', existingRunId: 'date-holder', existingState: 'queued', logicalDate: date });
+      expect((err as Error).message).toBe('DAG "contract" already has a run at logical date 2025-06-01T00:00:00.000Z: "date-holder" (queued); ' +
+        'a DAG has one run per logical date. Fix: to run that date again, clear the tasks of that run ' +
+        '(`swarmflow tasks clear contract date-holder <task> --downstream`), or pick another logical date.');
+      // Inside a transaction the conflict is no SQL error: the transaction goes on.
+      const after = await db.transaction(async (tx) => {
+        await expect(repos.runs.create({ ...held, runId: 'date-in-tx' }, tx)).rejects.toThrow(DuplicateLogicalDateError);
+        return repos.runs.get('contract', 'date-holder', tx);
+      });
+      expect(after!.pk).toBe(held.pk);
+      // Another DAG may use the date.
+      const other: SerializedDag = validateDag({ id: 'other_date', tasks: [{ id: 'x', command: 'true' }] }, 'other.ts');
+      await repos.dags.recordParse([{ dag, hash }, { dag: other, hash: dagHash(other) }], [], now);
+      await repos.runs.create({ dagId: 'other_date', runId: 'same-date', versionHash: dagHash(other), runType: 'manual', logicalDate: date, conf: {}, params: {} });
+      await db.query(`DELETE FROM dag_run WHERE dag_id = 'other_date'`);
+      await repos.dags.recordParse([{ dag, hash }], [], now);
+    });
+
+    it('lets exactly one of several concurrent creates of a logical date win', async () => {
+      const date = new Date('2025-07-01T00:00:00Z');
+      const results = await Promise.allSettled(['race-a', 'race-b', 'race-c'].map((runId) => newRun(runId, date)));
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      const winner = (results.find((r) => r.status === 'fulfilled') as PromiseFulfilledResult<{ runId: string }>).value.runId;
+      for (const r of results.filter((x): x is PromiseRejectedResult => x.status === 'rejected')) {
+        expect(r.reason).toBeInstanceOf(DuplicateLogicalDateError);
+        expect(r.reason.existingRunId).toBe(winner);
+      }
+    });
+
+    it('finds the first millisecond at or after a date that has no run', async () => {
+      const date = new Date('2025-08-01T00:00:00Z');
+      const plus = (ms: number) => new Date(date.getTime() + ms);
+      expect(await repos.runs.nextFreeLogicalDate('contract', date)).toEqual(date);
+      for (const ms of [0, 1, 3]) await newRun(`free-${ms}`, plus(ms));
+      expect(await repos.runs.nextFreeLogicalDate('contract', date)).toEqual(plus(2));
+      expect(await repos.runs.nextFreeLogicalDate('contract', plus(3))).toEqual(plus(4));
     });
 
     it('applies transitions as compare-and-set and records their history', async () => {

@@ -36,6 +36,7 @@ export class ImportErrorEntity {
 
 @Entity({ name: 'dag_run' })
 @Unique('dag_run_dag_id_run_id', ['dagId', 'runId'])
+@Unique('dag_run_dag_id_logical_date', ['dagId', 'logicalDate'])
 export class DagRunEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' }) id!: string;
   @Column({ name: 'dag_id', type: 'varchar', length: 250 }) dagId!: string;

@@ -40,19 +40,70 @@ export class DuplicateRunError extends Error {
   }
 }
 
+/**
+ * Raised when the DAG already has a run at the logical date (one run per DAG and logical
+ * date, as in Airflow); the API maps it to 409. Names the run that holds the date.
+ */
+export class DuplicateLogicalDateError extends Error {
+  constructor(readonly dagId: string, readonly logicalDate: Date, readonly existingRunId: string, readonly existingState: DagRunState) {
+    super(`DAG "${dagId}" already has a run at logical date ${logicalDate.toISOString()}: "${existingRunId}" (${existingState}); ` +
+      'a DAG has one run per logical date. Fix: to run that date again, clear the tasks of that run ' +
+      `(\`swarmflow tasks clear ${dagId} ${existingRunId} <task> --downstream\`), or pick another logical date.`);
+    this.name = 'DuplicateLogicalDateError';
+  }
+}
+
+/** A conflict whose run was deleted before it could be named is tried again, this often. */
+const CREATE_ATTEMPTS = 3;
+
 export class DagRunRepository {
   constructor(private readonly db: Database) {}
 
-  /** Creates a run in state `queued`; the scheduler starts it when max_active_runs allows. */
+  /**
+   * Creates a run in state `queued`; the scheduler starts it when max_active_runs allows.
+   * The database's unique keys decide, so two concurrent calls never both succeed.
+   * @throws DuplicateRunError (the run id is taken; checked first),
+   *   DuplicateLogicalDateError (the DAG has a run at that logical date)
+   */
   async create(run: NewDagRun, q: Queryable = this.db): Promise<DagRun> {
-    const rows = await q.query(
-      `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval)
-       VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true)
-       ON CONFLICT (dag_id, run_id) DO NOTHING RETURNING *`,
-      [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params)],
+    for (let attempt = 1; ; attempt++) {
+      // No conflict target: either unique key (run id, logical date) makes it a no-op, never
+      // an error, so a caller's transaction survives it.
+      const rows = await q.query(
+        `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true)
+         ON CONFLICT DO NOTHING RETURNING *`,
+        [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params)],
+      );
+      if (rows[0]) return toDagRun(rows[0]);
+      // A new statement: under READ COMMITTED it sees the committed run the insert waited for.
+      const [held] = await q.query(
+        `SELECT run_id, state FROM dag_run WHERE dag_id = $1 AND (run_id = $2 OR logical_date = $3)
+         ORDER BY run_id = $2 DESC LIMIT 1`,
+        [run.dagId, run.runId, run.logicalDate],
+      );
+      if (held?.run_id === run.runId) throw new DuplicateRunError(run.dagId, run.runId);
+      if (held) throw new DuplicateLogicalDateError(run.dagId, run.logicalDate, held.run_id, held.state);
+      if (attempt >= CREATE_ATTEMPTS) throw new Error(`creating run "${run.runId}" of DAG "${run.dagId}" kept conflicting with runs deleted meanwhile`);
+    }
+  }
+
+  /**
+   * The first millisecond at or after `from` at which the DAG has no run: where a trigger
+   * that did not choose its logical date goes when `from` is taken.
+   */
+  async nextFreeLogicalDate(dagId: string, from: Date, q: Queryable = this.db): Promise<Date> {
+    // The first free one is `from` or just after a run (the index on (dag_id, logical_date)
+    // serves both lookups). Truncated: a date the migration moved by microseconds counts as its millisecond.
+    const [row] = await q.query(
+      `SELECT min(c) AS free FROM (
+         SELECT $2::timestamptz AS c
+         UNION ALL SELECT date_trunc('milliseconds', logical_date) + interval '1 millisecond' FROM dag_run WHERE dag_id = $1 AND logical_date >= $2
+       ) candidate
+       WHERE NOT EXISTS (SELECT 1 FROM dag_run r WHERE r.dag_id = $1 AND r.logical_date >= c AND r.logical_date < c + interval '1 millisecond')`,
+      [dagId, from],
     );
-    if (!rows[0]) throw new DuplicateRunError(run.dagId, run.runId);
-    return toDagRun(rows[0]);
+    return new Date(row.free);
   }
 
   async get(dagId: string, runId: string, q: Queryable = this.db): Promise<DagRun | null> {
