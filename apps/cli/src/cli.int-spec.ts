@@ -194,6 +194,15 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
     expect(await repos.runs.get('train_ml1m', 'second-try')).toBeNull();
   });
 
+  it('refuses a logical date in the future, with exit code 2 and no stack', async () => {
+    const { code, out, err } = await cli(['dags', 'trigger', 'train_ml1m', '--logical-date', '2025-03-02', '--run-id', 'tomorrow']);
+    expect({ code, out }).toEqual({ code: 2, out: '' });
+    expect(err).toBe('logicalDate 2025-03-02T00:00:00.000Z is in the future: the server\'s time is 2025-03-01T12:00:00.000Z (clocks may differ by 60s). ' +
+      'A run\'s logical date is the start of the data it processes, so a manual run cannot be triggered for a later date. ' +
+      'Fix: pick a logical date up to now, or leave it out to use the current time.\n');
+    expect(await repos.runs.get('train_ml1m', 'tomorrow')).toBeNull();
+  });
+
   it('creates, resizes, lists and deletes pools; default_pool stays', async () => {
     expect(await cli(['pools', 'set', 'gpu', '2', '--description', 'two GPUs'])).toEqual({ code: 0, out: 'created pool gpu: 2 slots\n', err: '' });
     expect(await cli(['pools', 'set', 'gpu', '1'])).toEqual({ code: 0, out: 'resized pool gpu: 1 slot\n', err: '' });

@@ -205,6 +205,21 @@ describeWithPostgres('webserver REST API', () => {
       }
     });
 
+    it('answers 400 for a logical date in the future, beyond a minute of clock skew', async () => {
+      const before = changes;
+      for (const logicalDate of ['2025-03-02', '2025-03-01T12:01:00.001Z']) {
+        const res = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate }).expect(400);
+        expect(res.body).toEqual({
+          reason: 'logical_date_in_future', field: 'logicalDate',
+          message: expect.stringMatching(/^logicalDate \S+ is in the future: the server's time is 2025-03-01T12:00:00.000Z \(clocks may differ by 60s\)\. .*Fix: pick a logical date up to now, or leave it out to use the current time\.$/),
+        });
+      }
+      expect(changes).toBe(before);
+      // Within the skew a client's "now" is taken as it is.
+      const skewed = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate: '2025-03-01T12:00:30Z' }).expect(201);
+      expect(skewed.body.logicalDate).toBe('2025-03-01T12:00:30.000Z');
+    });
+
     it('uses the given run id and logical date', async () => {
       const res = await api().post('/api/v1/dags/train_ml1m/runs')
         .send({ runId: 'nightly-42', logicalDate: '2025-01-01T00:00:00+02:00' }).expect(201);

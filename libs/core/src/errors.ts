@@ -146,6 +146,26 @@ export class TemplateRenderError extends Error {
   }
 }
 
+/**
+ * A manual trigger asked for a logical date later than now (beyond the allowed clock
+ * skew): as Airflow with `allow_trigger_in_future = False`, it is refused. `field` is the
+ * trigger's `logicalDate`.
+ */
+export class LogicalDateInFutureError extends Error {
+  override name = 'LogicalDateInFutureError';
+  readonly field = 'logicalDate';
+  readonly logicalDate: Date;
+  readonly now: Date;
+
+  constructor(logicalDate: Date, now: Date, toleranceMs: number) {
+    super(`logicalDate ${logicalDate.toISOString()} is in the future: the server's time is ${now.toISOString()} ` +
+      `(clocks may differ by ${toleranceMs / 1000}s). A run's logical date is the start of the data it processes, so a manual ` +
+      'run cannot be triggered for a later date. Fix: pick a logical date up to now, or leave it out to use the current time.');
+    this.logicalDate = logicalDate;
+    this.now = now;
+  }
+}
+
 /** A task id that the DAG does not have was asked for. */
 export class UnknownTaskError extends Error {
   override name = 'UnknownTaskError';

@@ -17,6 +17,7 @@ export * from './errors';
 export { evaluateTriggerRule, type TriggerDecision } from './trigger-rules/trigger-rules';
 export { retryDelayMs, afterFailure } from './retry/retry';
 export { validateSchedule, dueLogicalDates, nextRunAfter, SCHEDULE_PRESETS, type DueLogicalDatesInput } from './schedule/schedule';
+export { checkManualLogicalDate, LOGICAL_DATE_FUTURE_TOLERANCE_MS } from './schedule/logical-date';
 export { resolveParams, checkParamValue, PARAM_TYPES } from './params/params';
 export {
   renderTemplate, renderCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,

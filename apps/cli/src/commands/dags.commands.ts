@@ -12,7 +12,8 @@ Examples:
   $ swarmflow dags trigger nightly_etl --logical-date 2024-06-01
 
 A DAG has one run per logical date (as in Airflow): a date that already has a run is
-refused, naming that run (clear its tasks to run it again, or pick another date).
+refused, naming that run (clear its tasks to run it again, or pick another date); so is
+a date later than now (a minute of clock skew is allowed).
 
 With --wait, prints each task's state changes and exits 0 when the run succeeds,
 1 when it fails (with the failed tasks' exit codes and last log lines). A run of more
@@ -50,7 +51,7 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
     .argument('<dag>', 'DAG id')
     .option('--conf <json>', "the run's conf, a JSON object checked against the DAG's params", parseConf)
     .option('--run-id <id>', 'run id (default manual__<logical date>)')
-    .option('--logical-date <iso>', 'logical date: an ISO 8601 date (midnight UTC) or timestamp; a DAG has one run per logical date (default now)')
+    .option('--logical-date <iso>', 'logical date: an ISO 8601 date (midnight UTC) or timestamp, not later than now; a DAG has one run per logical date (default now)')
     .option('--wait', 'wait for the run to end; exit 1 if it fails')
     .addOption(new Option('--timeout <duration>', 'with --wait: give up after this long (exit 1)').default(3_600_000, '1h').argParser(parseTimeout))
     .option('--json', 'print the created run as JSON (with --wait: the ended run; progress goes to stderr)')

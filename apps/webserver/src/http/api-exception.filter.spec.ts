@@ -1,5 +1,5 @@
 import { BadRequestException, NotFoundException } from '@nestjs/common';
-import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
+import { LogicalDateInFutureError, ParamValidationError, UnknownTaskError } from '@swarmflow/core';
 import { DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
 import { ConflictError, NotFoundError } from '../services/api-errors';
 import { ApiExceptionFilter, toErrorResponse } from './api-exception.filter';
@@ -16,6 +16,8 @@ describe('toErrorResponse', () => {
     [new DuplicateRunError('d', 'r'), 409, { reason: 'duplicate_run', field: 'runId', message: expect.stringContaining('already has a run "r"') }],
     [new DuplicateLogicalDateError('d', new Date('2025-01-01T00:00:00Z'), 'r', 'success'), 409,
       { reason: 'duplicate_logical_date', field: 'logicalDate', message: expect.stringContaining('already has a run at logical date 2025-01-01T00:00:00.000Z: "r" (success)') }],
+    [new LogicalDateInFutureError(new Date('2030-01-01T00:00:00Z'), new Date('2025-01-01T00:00:00Z'), 60_000), 400,
+      { reason: 'logical_date_in_future', field: 'logicalDate', message: expect.stringContaining('logicalDate 2030-01-01T00:00:00.000Z is in the future') }],
     [new ConflictError('task_busy', 'busy'), 409, { reason: 'task_busy', message: 'busy' }],
     [new NotFoundException('Cannot GET /x'), 404, { reason: 'not_found', message: 'Cannot GET /x' }],
     [new BadRequestException('Unexpected end of JSON input'), 400, {

@@ -1,5 +1,5 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
-import { ParamValidationError, UnknownTaskError } from '@swarmflow/core';
+import { LogicalDateInFutureError, ParamValidationError, UnknownTaskError } from '@swarmflow/core';
 import { DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
 import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import type { ApiErrorBody } from './api.types';
@@ -25,6 +25,7 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof RequestValidationError) return withField(400, 'invalid_request', err.message, err.field);
   if (err instanceof NotFoundError) return { status: 404, body: { reason: err.reason, message: err.message } };
   if (err instanceof UnknownTaskError) return { status: 404, body: { reason: 'task_not_found', message: err.message } };
+  if (err instanceof LogicalDateInFutureError) return { status: 400, body: { reason: 'logical_date_in_future', message: err.message, field: err.field } };
   if (err instanceof DuplicateRunError) return { status: 409, body: { reason: 'duplicate_run', message: err.message, field: 'runId' } };
   if (err instanceof DuplicateLogicalDateError) return { status: 409, body: { reason: 'duplicate_logical_date', message: err.message, field: 'logicalDate' } };
   if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);

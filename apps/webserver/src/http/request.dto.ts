@@ -15,7 +15,7 @@ export const TriggerRunBody = z.object({
     .optional(),
   /**
    * An ISO 8601 timestamp with its offset, or a date (`2024-06-01`: midnight UTC, as a DAG's
-   * start_date). The service refuses one that has a run of the DAG.
+   * start_date). The service refuses one later than now, or one that has a run of the DAG.
    */
   logicalDate: z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
     error: 'must be an ISO 8601 date or timestamp, e.g. 2024-06-01 or 2024-06-01T00:00:00Z',

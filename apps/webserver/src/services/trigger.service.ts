@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { resolveParams } from '@swarmflow/core';
+import { checkManualLogicalDate, resolveParams } from '@swarmflow/core';
 import { DuplicateLogicalDateError, DuplicateRunError, Repositories, type DagRun } from '@swarmflow/persistence';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError } from './api-errors';
@@ -36,11 +36,13 @@ export class TriggerService {
    * date: a date the caller chose must be free; without one the run takes the first free
    * millisecond from now.
    * @throws NotFoundError, ConflictError (inactive DAG), ParamValidationError (bad conf),
+   *   LogicalDateInFutureError (the given logical date is later than now),
    *   DuplicateRunError (the given run id is taken), DuplicateLogicalDateError (the given
    *   logical date has a run)
    */
   async trigger(dagId: string, request: TriggerRequest): Promise<DagRun> {
     const now = this.clock();
+    if (request.logicalDate !== undefined) checkManualLogicalDate(request.logicalDate, now);
     const dag = await requireDag(this.repos, dagId);
     if (!dag.isActive) {
       throw new ConflictError('dag_inactive', `DAG "${dagId}" is no longer defined by any DAG file (last seen in ${dag.fileloc}), so it cannot be triggered. Restore its definition, or check \`swarmflow dags errors\`.`);
