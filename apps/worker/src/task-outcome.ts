@@ -10,7 +10,8 @@ export interface TaskVerdict {
 
 /**
  * Exit 0 → success; exit == skipExitCode → skipped; anything else → failed. A timeout,
- * a cancel or a spawn error is a failure whatever the exit code, with its reason.
+ * a cancel, a spawn error or a lost process is a failure whatever the exit code, with its
+ * reason (the scheduler retries it if the task has tries left).
  */
 export function taskVerdict(
   result: ProcessResult,
@@ -18,6 +19,7 @@ export function taskVerdict(
   cancelReason: string | null,
 ): TaskVerdict {
   if (result.error !== null) return { outcome: 'failed', reason: result.error };
+  if (result.lost !== null) return { outcome: 'failed', reason: result.lost };
   if (result.timedOut) return { outcome: 'failed', reason: `timeout after ${formatSeconds(task.timeoutMs ?? 0)}` };
   if (result.cancelled) return { outcome: 'failed', reason: cancelReason ?? 'cancelled' };
   if (result.exitCode === 0) return { outcome: 'success', reason: null };
@@ -43,10 +45,11 @@ export function taskEnv(task: TaskMessage): Record<string, string> {
   };
 }
 
-/** The 'system' log line that closes a try. */
+/** The 'system' log line that closes a try (the worker adds the verdict's reason). */
 export function describeEnd(result: ProcessResult, elapsedMs: number): string {
   const after = `after ${formatSeconds(elapsedMs)}`;
   if (result.error !== null) return `could not start: ${result.error}`;
+  if (result.lost !== null) return `the task's process was lost ${after}, its end unknown`;
   if (result.exitCode !== null) return `exited with code ${result.exitCode} ${after}`;
   return `ended by signal ${result.signal ?? 'unknown'} ${after}`;
 }

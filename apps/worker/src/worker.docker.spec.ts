@@ -15,7 +15,7 @@ class FakeDocker {
     const result = new Promise<ContainerResult>((resolve) => (end = resolve));
     const entry = {
       spec, hooks, cancelled: null as string | null,
-      end: (r: Partial<ContainerResult> = {}) => end({ exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null, oomKilled: false, ...r }),
+      end: (r: Partial<ContainerResult> = {}) => end({ exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null, lost: null, oomKilled: false, ...r }),
     };
     this.runs.push(entry);
     for (const wake of this.waiters.splice(0)) wake();

@@ -1025,7 +1025,7 @@ function gpusOf(task: TaskMessage): number {
 
 /** A try that could not start, ended at once with `error`. */
 function failedRun(error: string): TaskRun {
-  const result: ContainerResult = { exitCode: null, signal: null, timedOut: false, cancelled: false, error, oomKilled: false };
+  const result: ContainerResult = { exitCode: null, signal: null, timedOut: false, cancelled: false, error, lost: null, oomKilled: false };
   return { pid: null, result: Promise.resolve(result), cancel: () => undefined };
 }
 

@@ -47,7 +47,7 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
     const s = spec('echo out1; echo err1 >&2; printf "a\\nb"; echo " end" >&2');
     const run = ctx.executor.run(s, h);
     const result = await run.result;
-    expect(result).toEqual({ exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null, oomKilled: false });
+    expect(result).toEqual({ exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null, lost: null, oomKilled: false });
     expect(h.lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['out1', 'a', 'b']);
     expect(h.lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['err1', ' end']);
     expect(run.containerId).toMatch(/^[0-9a-f]{64}$/);

@@ -567,7 +567,7 @@ class ContainerTry {
     const stoppedBySignal = this.stopCause !== null && exitCode !== null && exitCode > 128;
     const result: ContainerResult = {
       exitCode, signal: stoppedBySignal ? signalName(exitCode - 128) : null,
-      timedOut: this.timedOut, cancelled: this.cancelled, error, oomKilled,
+      timedOut: this.timedOut, cancelled: this.cancelled, error, lost: null, oomKilled,
     };
     if (this.lostTrack && exitCode === null) result.containerMayRun = true;
     return result;

@@ -249,7 +249,9 @@ describeNative('the native spawner behind runProcess', () => {
       const running = outcome(['/bin/sleep', '30']);
       await waitUntil(() => pids.length === 1, 5000);
       process.kill(spawner.pid!, 'SIGKILL');
-      expect(await running).toEqual({ error: expect.stringContaining('process spawner exited'), notStarted: undefined });
+      expect(await running).toEqual({ error: 'process spawner sf-spawner exited with signal SIGKILL', notStarted: false });
+      // Asked of the dead spawner: never sent, so it did not start.
+      expect(await outcome(['/bin/true'])).toEqual({ error: 'process spawner sf-spawner exited with signal SIGKILL', notStarted: true });
     } finally {
       await spawner.close();
       for (const pid of pids) process.kill(-pid, 'SIGKILL'); // left running by the killed spawner
@@ -279,15 +281,20 @@ describeNative('the native spawner behind runProcess', () => {
     }
   });
 
-  it('when the spawner dies, its tasks end with an error, and the next task starts a new one', async () => {
-    const first = runProcess(spec('sleep 30'));
-    const pid = await first.spawned;
+  it('when the spawner dies, its running tasks are lost (not "could not start") and their process groups killed', async () => {
+    const lines: string[] = [];
+    const first = runProcess(spec('sleep 30 & echo $!; wait', { onLine: (_s, line) => lines.push(line) }));
+    const pid = (await first.spawned)!;
+    await waitUntil(() => lines.length === 1, 5000);
+    const grandchild = Number(lines[0]);
     const spawnerPid = sharedSpawner(binary!).pid!;
     process.kill(spawnerPid, 'SIGKILL');
     expect(await first.result).toEqual({
-      exitCode: null, signal: null, timedOut: false, cancelled: false, error: 'process spawner exited (signal SIGKILL)',
+      exitCode: null, signal: null, timedOut: false, cancelled: false, error: null,
+      lost: `process spawner sf-spawner exited with signal SIGKILL while the task ran; its process group ${pid} was killed`,
     });
-    process.kill(-pid!, 'SIGKILL'); // orphaned by the spawner's death
+    // Nothing of the task runs on unwatched (without the spawner nobody would ever stop it).
+    await waitUntil(() => isDead(pid) && isDead(grandchild), 5000);
     const next = runProcess(spec(['true']));
     expect(await next.result).toMatchObject({ exitCode: 0, error: null });
     expect(sharedSpawner(binary!).pid).not.toBe(spawnerPid);

@@ -41,10 +41,11 @@ export interface SpawnListener {
   /** The main process ended and its output is read (or its drain period passed). */
   exited(code: number | null, signal: NodeJS.Signals | null): void;
   /**
-   * It did not start (`cannot start …`: `notStarted` is true, the spawner's exec failed),
-   * or the spawner died under it (it may have started). Last call.
+   * It did not start (`notStarted` true: the spawner's exec failed, `cannot start …`, or
+   * the request was never sent, the spawner being gone), or the spawner died under it
+   * (`notStarted` false: it may have started, and then runs on unwatched). Last call.
    */
-  failed(error: string, notStarted?: boolean): void;
+  failed(error: string, notStarted: boolean): void;
 }
 
 const RUN = 0x52; // 'R'
@@ -88,11 +89,12 @@ export class NativeSpawner {
     this.child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
     this.closed = new Promise((resolve) => {
       this.child.once('error', (err) => {
-        this.die(`process spawner ${binary} could not start: ${err.message}`);
+        // It never ran (ENOENT, EACCES…): neither did any task asked of it.
+        this.die(`process spawner ${binary} could not start: ${err.message}`, true);
         resolve();
       });
       this.child.once('close', (code, signal) => {
-        this.die(`process spawner exited (${signal !== null ? `signal ${signal}` : `code ${code}`})`);
+        this.die(`process spawner sf-spawner exited with ${signal !== null ? `signal ${signal}` : `code ${code}`}`, false);
         resolve();
       });
     });
@@ -121,7 +123,7 @@ export class NativeSpawner {
     const file = request.argv[0] ?? '';
     if (!this.alive) {
       const reason = this.deadReason ?? 'process spawner is shutting down';
-      queueMicrotask(() => listener.failed(reason));
+      queueMicrotask(() => listener.failed(reason, true));
       return id;
     }
     const base = request.baseEnv;
@@ -206,7 +208,7 @@ export class NativeSpawner {
         return;
       }
       default:
-        this.die(`process spawner sent an unknown frame type ${type}`);
+        this.die(`process spawner sent an unknown frame type ${type}`, false);
         this.child.kill('SIGKILL');
     }
   }
@@ -216,12 +218,13 @@ export class NativeSpawner {
     if (this.tasks.size === 0 && this.deadReason === null) this.setRef(false);
   }
 
-  private die(reason: string): void {
+  /** @param neverRan the spawner never started, so none of its tasks did */
+  private die(reason: string, neverRan: boolean): void {
     this.deadReason ??= reason;
     const tasks = [...this.tasks.values()];
     this.tasks.clear();
     this.setRef(false);
-    for (const task of tasks) task.listener.failed(this.deadReason);
+    for (const task of tasks) task.listener.failed(this.deadReason, neverRan);
   }
 
   private setRef(ref: boolean): void {

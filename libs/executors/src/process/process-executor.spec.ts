@@ -52,12 +52,12 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
   it.each([0, 1, 99])('reports exit code %i', async (code) => {
     const s = spec(`exit ${code}`);
     const result = await runProcess(s).result;
-    expect(result).toEqual({ exitCode: code, signal: null, timedOut: false, cancelled: false, error: null });
+    expect(result).toEqual({ exitCode: code, signal: null, timedOut: false, cancelled: false, error: null, lost: null });
   });
 
   it.each([['TERM', 'SIGTERM'], ['KILL', 'SIGKILL'], ['INT', 'SIGINT']])('reports the signal that ended it (%s)', async (name, signal) => {
     const result = await runProcess(spec(`kill -${name} $$; sleep 5`)).result;
-    expect(result).toEqual({ exitCode: null, signal, timedOut: false, cancelled: false, error: null });
+    expect(result).toEqual({ exitCode: null, signal, timedOut: false, cancelled: false, error: null, lost: null });
   });
 
   it('gives the pid once started, as the process group and session id', async () => {
@@ -156,7 +156,7 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     expect(run.pid).toBeNull();
     expect(await run.spawned).toBeNull();
     expect(await run.result).toEqual({
-      exitCode: null, signal: null, timedOut: false, cancelled: false, error: 'working directory /no/such/dir does not exist',
+      exitCode: null, signal: null, timedOut: false, cancelled: false, error: 'working directory /no/such/dir does not exist', lost: null,
     });
   });
 
@@ -166,7 +166,7 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     [['/tmp'], 'cannot start "/tmp": spawn /tmp EACCES'],
   ])('resolves with an error for a binary that cannot run: %j', async (command, error) => {
     const run = runProcess(spec(command));
-    expect(await run.result).toEqual({ exitCode: null, signal: null, timedOut: false, cancelled: false, error });
+    expect(await run.result).toEqual({ exitCode: null, signal: null, timedOut: false, cancelled: false, error, lost: null });
     expect(await run.spawned).toBeNull();
     expect(run.pid).toBeNull();
     expect(activeProcessCount()).toBe(0);
@@ -176,7 +176,7 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     for (const command of ['no-such-binary-swarmflow', 'no-such-binary-swarmflow "quoted"']) {
       const s = spec(command);
       const result = await runProcess(s).result;
-      expect(result).toEqual({ exitCode: 127, signal: null, timedOut: false, cancelled: false, error: null });
+      expect(result).toEqual({ exitCode: 127, signal: null, timedOut: false, cancelled: false, error: null, lost: null });
       expect(s.out.lines).toEqual([{ stream: 'stderr', line: expect.stringMatching(/no-such-binary-swarmflow: not found$/) }]);
     }
   });

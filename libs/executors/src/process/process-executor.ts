@@ -53,6 +53,12 @@ export interface ProcessResult {
   cancelled: boolean;
   /** Why the process could not be started (missing cwd or binary…); null when it ran. */
   error: string | null;
+  /**
+   * Why the process was lost while it ran, its end unknown: the spawner that watched it
+   * died (its process group is then killed, so nothing of it runs on unwatched). Null
+   * otherwise.
+   */
+  lost: string | null;
 }
 
 export interface ProcessRun {
@@ -87,7 +93,8 @@ const active = new Set<ProcessRun>();
  * line. Timeout and cancel send SIGTERM to the whole group, then SIGKILL after
  * `graceMs`. When the main process exits, whatever it left running in its group is
  * killed: nothing of a finished task outlives it. Never throws: a spawn failure
- * resolves with `error` set.
+ * resolves with `error` set, a process whose native spawner died under it with `lost`
+ * (its group killed).
  *
  * The process is started by the native spawner when it is built (see
  * {@link selectedSpawner}), else by Node's `child_process.spawn`; both give the same
@@ -239,8 +246,9 @@ function startWithSpawner(
     },
     failed: (error, notStarted) => {
       // Only when exec failed: a spawner that died under the task may have left it running.
-      if (fallback !== null && notStarted === true) fallback();
-      else run.finish(null, error);
+      if (notStarted && fallback !== null) fallback();
+      else if (notStarted) run.finish(null, error);
+      else run.lose(error);
     },
   });
   run.signalGroup = (signal) => spawner.kill(id, signal);
@@ -311,8 +319,35 @@ class TrackedRun implements ProcessRun {
     this.exited = true;
   }
 
-  /** Settles the run: `exit` when it ran, `error` when it could not start (or its spawner died). Idempotent. */
-  finish(exit: ProcessExit | null, error: string | null): void {
+  /**
+   * The spawner died under the process (`spawnerEnd` says how): its output and exit can no
+   * longer be read, and its group is no longer signalled through the spawner. The group
+   * is SIGKILLed from here, at once: unwatched, a grace period would only let it run on
+   * (its next write dies of SIGPIPE anyway), and a retry may start elsewhere meanwhile.
+   * The group id is the pid the spawner reported, so nothing else is hit: a group leader's
+   * id is not reused while any process of the group lives.
+   */
+  lose(spawnerEnd: string): void {
+    if (this.settled) return;
+    const pid = this.pidValue;
+    if (pid === null) {
+      this.finish(null, null, `${spawnerEnd} before it reported whether the task started (if it did, it may still run)`);
+      return;
+    }
+    let killed = true;
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      killed = false; // ESRCH: the group had ended already
+    }
+    this.finish(null, null, `${spawnerEnd} while the task ran; its process group ${pid} ${killed ? 'was killed' : 'had already ended'}`);
+  }
+
+  /**
+   * Settles the run: `exit` when it ran, `error` when it could not start, `lost` when it
+   * was lost while it ran ({@link lose}). Idempotent.
+   */
+  finish(exit: ProcessExit | null, error: string | null, lost: string | null = null): void {
     if (this.settled) return;
     this.settled = true;
     this.exited = true;
@@ -323,7 +358,7 @@ class TrackedRun implements ProcessRun {
     active.delete(this);
     this.resolveSpawned(this.pidValue);
     this.resolveResult({
-      exitCode: exit?.code ?? null, signal: exit?.signal ?? null, timedOut: this.timedOut, cancelled: this.cancelled, error,
+      exitCode: exit?.code ?? null, signal: exit?.signal ?? null, timedOut: this.timedOut, cancelled: this.cancelled, error, lost,
     });
   }
 
@@ -389,7 +424,7 @@ function checkDirectory(path: string): string | null {
 }
 
 function notStarted(): ProcessResult {
-  return { exitCode: null, signal: null, timedOut: false, cancelled: false, error: null };
+  return { exitCode: null, signal: null, timedOut: false, cancelled: false, error: null, lost: null };
 }
 
 function settledRun(result: ProcessResult): ProcessRun {
