@@ -224,7 +224,7 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
 
   it('pauses and unpauses a DAG', async () => {
     expect(await cli(['dags', 'pause', 'train_ml1m'])).toEqual({
-      code: 0, out: 'train_ml1m is paused: its runs queue no more tasks (running ones finish) until `swarmflow dags unpause train_ml1m`\n', err: '',
+      code: 0, out: 'train_ml1m is paused: its runs queue no more tasks (running and already queued ones go on) until `swarmflow dags unpause train_ml1m`\n', err: '',
     });
     expect((await repos.dags.get('train_ml1m'))!.isPaused).toBe(true);
     // A run triggered by hand is created, and the CLI says it will wait.

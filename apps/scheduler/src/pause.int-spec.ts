@@ -79,3 +79,38 @@ describeWithPostgres('a DAG paused between two events of its run', () => {
     expect((await stack().waitForRun(run, 20_000)).state).toBe('success');
   }, 30_000);
 });
+
+// A pause that lands while an iteration is between its read and its write waits for the
+// scheduling lock; otherwise the iteration would take the pause's raise of the epoch for
+// its own and go on deciding from a view that has the DAG unpaused.
+describeWithPostgres('a DAG paused in the middle of a scheduling iteration', () => {
+  const stack = useStack({
+    dagFiles: { 'held.yaml': 'id: held\ntasks:\n  a: { shell: "sleep 0.3" }\n  b: { shell: "true", upstream: [a] }\n' },
+    workers: [{ concurrency: 1 }],
+    scheduler: { tickMs: 60_000 },
+  });
+
+  it('is seen by the iterations after it', async () => {
+    const tis = stack().repos.tis;
+    const write = tis.applyWithMessages;
+    let pausing: Promise<unknown> | null = null;
+    // The iteration that queues a: the pause starts after its read, before its write.
+    const spy = jest.spyOn(tis, 'applyWithMessages').mockImplementation(async function (this: typeof tis, ...args) {
+      if (!pausing && args[0].some((t) => t.before.taskId === 'a' && t.after.state === 'queued')) {
+        pausing = stack().repos.dags.setPaused('held', true);
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      return write.apply(this, args);
+    });
+    try {
+      const run = await stack().trigger('held');
+      const tisOf = async () => new Map((await tis.forRuns([run.pk])).map((t) => [t.taskId, t]));
+      for (let i = 0; i < 250 && (await tisOf()).get('b')?.reason !== pausedReason('held'); i++) await new Promise((r) => setTimeout(r, 20));
+      await pausing;
+      expect((await tisOf()).get('a')).toMatchObject({ state: 'success' });
+      expect((await tisOf()).get('b')).toMatchObject({ state: 'scheduled', reason: pausedReason('held') });
+    } finally {
+      spy.mockRestore();
+    }
+  }, 30_000);
+});

@@ -63,7 +63,8 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
       // With --json, stdout carries only the JSON; what --wait reports on the way goes to stderr.
       const say = (line: string) => (opts.json ? ctx.printErr(line) : ctx.print(line));
       say(`triggered ${run.dagId} run ${run.runId} (logical date ${run.logicalDate})`);
-      if ((await client.getDag(dagId)).isPaused) {
+      // Only a note: the run exists whatever this lookup gives.
+      if (await client.getDag(dagId).then((d) => d.isPaused, () => false)) {
         ctx.printErr(`note: ${dagId} is paused: the run queues no task until \`swarmflow dags unpause ${dagId}\``);
       }
       if (!opts.wait) return;
@@ -86,7 +87,7 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
       .action(async (dagId: string) => {
         const dag = await ctx.client().setPaused(dagId, paused);
         ctx.print(dag.isPaused
-          ? `${dag.dagId} is paused: its runs queue no more tasks (running ones finish) until \`swarmflow dags unpause ${dag.dagId}\``
+          ? `${dag.dagId} is paused: its runs queue no more tasks (running and already queued ones go on) until \`swarmflow dags unpause ${dag.dagId}\``
           : `${dag.dagId} is unpaused`);
       });
   }

@@ -4,7 +4,7 @@ import {
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
-  DuplicateLogicalDateError, DuplicateRunError, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
+  DuplicateLogicalDateError, DuplicateRunError, SCHEDULING_LOCK, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
   type OutboxMessage, type Queryable, type Repositories, type TaskInstance, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
@@ -56,8 +56,6 @@ const NOTHING_QUEUED = { queued: 0, more: false } as const;
 /** A try started less than this before a heartbeat that does not list it may simply be newer than the heartbeat. */
 const HEARTBEAT_GRACE_MS = 2000;
 
-/** Serialises scheduling iterations between schedulers (HA). */
-const SCHEDULING_LOCK = 72_810_001;
 
 /** What an iteration found to do as it went. */
 interface Work {

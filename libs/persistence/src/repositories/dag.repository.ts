@@ -1,4 +1,7 @@
 import { pausedReason, type SerializedDag } from '@swarmflow/core';
+
+/** The transaction-scoped advisory lock of a scheduling iteration: one at a time across HA schedulers. */
+export const SCHEDULING_LOCK = 72_810_001;
 import type { Database, Queryable } from '../database';
 import type { DagRecord, ImportError } from '../records';
 import { toDagRecord } from './row-mappers';
@@ -74,9 +77,11 @@ export class DagRepository {
    * Pauses or unpauses a DAG. In the same statement it raises `scheduler_epoch`, so a
    * scheduler deciding from memory reads the paused DAGs again before it queues anything,
    * and gives the DAG's scheduled task instances the paused reason (or takes it back).
+   * It holds the scheduling lock: a pause landing between an iteration's read and its
+   * write would otherwise be counted into the epoch that iteration takes for its own.
    */
   async setPaused(dagId: string, paused: boolean): Promise<DagRecord | null> {
-    const rows = await this.db.query(
+    const rows = await this.db.transaction((tx) => tx.query(
       `WITH d AS (UPDATE dag SET is_paused = $2 WHERE dag_id = $1 RETURNING *),
          epoch AS (UPDATE scheduler_epoch SET n = n + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM d)),
          held AS (UPDATE task_instance SET reason = CASE WHEN $2 THEN $3 END
@@ -84,7 +89,7 @@ export class DagRepository {
                     AND (reason IS NULL OR reason = $3 OR $2) AND EXISTS (SELECT 1 FROM d))
        SELECT * FROM d`,
       [dagId, paused, pausedReason(dagId)],
-    );
+    ), `SELECT pg_advisory_xact_lock(${SCHEDULING_LOCK})`);
     return rows[0] ? toDagRecord(rows[0]) : null;
   }
 
