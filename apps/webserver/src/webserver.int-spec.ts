@@ -271,7 +271,13 @@ describeWithPostgres('webserver REST API', () => {
       // Not read as an empty body: that would trigger a run with default params.
       const before = (await repos.runs.list({ dagId: 'train_ml1m', limit: 1000 })).length;
       await api().post('/api/v1/dags/train_ml1m/runs').set('content-type', 'text/plain').send('{"conf": {"epochs": 3}}').expect(415);
+      // Nor a JSON body without a Content-Type (Python's requests.post(url, data=json.dumps(…))).
+      const untyped = await api().post('/api/v1/dags/train_ml1m/runs').send('{"conf": {"epochs": 3}}').unset('Content-Type');
+      expect(untyped.status).toBe(415);
+      expect(untyped.body.message).toMatch(/^the request body must be JSON, not a body without a Content-Type\. Fix: send it with Content-Type: application\/json/);
       expect((await repos.runs.list({ dagId: 'train_ml1m', limit: 1000 })).length).toBe(before);
+      // A +json media type is JSON.
+      await api().patch('/api/v1/dags/other').set('content-type', 'application/merge-patch+json').send('{"isPaused": false}').expect(200);
       expect(JSON.stringify(badJson.body)).not.toMatch(/\n\s+at /);
     });
   });
