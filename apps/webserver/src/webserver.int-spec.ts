@@ -258,10 +258,18 @@ describeWithPostgres('webserver REST API', () => {
     it('rejects a malformed body', async () => {
       const badId = await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'a/b' }).expect(400);
       expect(badId.body).toMatchObject({ reason: 'invalid_request', field: 'runId' });
+      // The schedule's own names are not for manual runs: one would make it skip its time.
+      const reserved = await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'scheduled__2024-06-01T03:00:00.000Z' }).expect(400);
+      expect(reserved.body).toEqual({
+        reason: 'invalid_request', field: 'runId',
+        message: 'runId: may not start with "scheduled__", which names the runs the schedule creates: pick another id, or leave it out for manual__<logical date>',
+      });
+      const noOffset = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate: '2024-06-01T00:00:00' }).expect(400);
+      expect(noOffset.body.message).toContain('a timestamp with its offset');
       const badDate = await api().post('/api/v1/dags/train_ml1m/runs').send({ logicalDate: 'tomorrow' }).expect(400);
       expect(badDate.body).toMatchObject({
         reason: 'invalid_request', field: 'logicalDate',
-        message: expect.stringContaining('must be an ISO 8601 date or timestamp, e.g. 2024-06-01 or 2024-06-01T00:00:00Z'),
+        message: expect.stringContaining('must be an ISO 8601 date or a timestamp with its offset, e.g. 2024-06-01, 2024-06-01T00:00:00Z or 2024-06-01T02:00:00+02:00'),
       });
       const badJson = await api().post('/api/v1/dags/train_ml1m/runs').set('content-type', 'application/json').send('{"conf": ').expect(400);
       expect(badJson.body).toEqual({

@@ -556,7 +556,8 @@ export class SchedulingService {
           // The date already has its run (a manual trigger got there first, as Airflow's
           // scheduler also finds): that run is the date's; the schedule moves past it.
           if (err instanceof DuplicateLogicalDateError) this.log(`no scheduled run of ${dag.dagId} at ${logicalDate.toISOString()}: run "${err.existingRunId}" (${err.existingState}) has that logical date`);
-          else if (!(err instanceof DuplicateRunError)) throw err;
+          else if (err instanceof DuplicateRunError) this.log(`no scheduled run of ${dag.dagId} at ${logicalDate.toISOString()}: its run id "${runId}" is taken by another run`);
+          else throw err;
         }
       }
       await this.repos.dags.setLastScheduledDate(dag.dagId, dates[dates.length - 1], tx);

@@ -12,13 +12,16 @@ export const TriggerRunBody = z.object({
   conf: z.unknown().optional(),
   runId: z.string().min(1).max(250)
     .regex(RUN_ID, 'may hold letters, digits and _ . : + - only')
+    // As Airflow: the scheduler names its cron runs so, and a manual run holding one such id
+    // would make the schedule skip that time.
+    .refine((id) => !id.startsWith('scheduled__'), 'may not start with "scheduled__", which names the runs the schedule creates: pick another id, or leave it out for manual__<logical date>')
     .optional(),
   /**
    * An ISO 8601 timestamp with its offset, or a date (`2024-06-01`: midnight UTC, as a DAG's
    * start_date). The service refuses one later than now, or one that has a run of the DAG.
    */
   logicalDate: z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
-    error: 'must be an ISO 8601 date or timestamp, e.g. 2024-06-01 or 2024-06-01T00:00:00Z',
+    error: 'must be an ISO 8601 date or a timestamp with its offset, e.g. 2024-06-01, 2024-06-01T00:00:00Z or 2024-06-01T02:00:00+02:00',
   }).transform((text) => (text.length === 10 ? `${text}T00:00:00.000Z` : text)).optional(),
 }).strict();
 export type TriggerRunBody = z.infer<typeof TriggerRunBody>;
