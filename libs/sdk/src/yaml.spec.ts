@@ -236,7 +236,7 @@ describe('loadYamlDags', () => {
     const err = yamlError('id: etl\nparams: { x: { type: string, default: a } }\ntasks:\n  a: { shell: x }\n  b:\n    upstream: [a]\n    shell: "echo {{ params.y }}"\n', true);
     expect(err.message).toBe(
       `dags/nightly.yaml:7: DAG "etl", task "b": shell reads params.y, a param the DAG does not declare (its params: x). ` +
-      `Fix: declare "y" under params, e.g. params: { y: { type: 'string', default: '…' } }, or give it a fallback: {{ params.y | default('…') }}.`,
+      `Fix: declare "y" under params, e.g. params: { y: { type: 'string', default: '…' } }, or give it a fallback: {{ params.y | default('…') }}; a value given only in a trigger's conf is read as {{ conf.y }}.`,
     );
     expect(err).toMatchObject({ field: 'shell', taskId: 'b', line: 7 });
   });

@@ -74,7 +74,7 @@ describe('DagProcessor', () => {
     expect(result.errors).toEqual([{
       fileloc: 'typo.ts',
       message: `typo.ts: DAG "typo", task "echo": command reads params.y, a param the DAG does not declare (its params: x). ` +
-        `Fix: declare "y" under params, e.g. params: { y: { type: 'string', default: '…' } }, or give it a fallback: {{ params.y | default('…') }}.`,
+        `Fix: declare "y" under params, e.g. params: { y: { type: 'string', default: '…' } }, or give it a fallback: {{ params.y | default('…') }}; a value given only in a trigger's conf is read as {{ conf.y }}.`,
     }]);
   }, 30_000);
 

@@ -516,14 +516,26 @@ function checkTemplate(ctx: Ctx, taskId: string | null, field: string, text: str
   if (problem.kind === 'syntax') {
     fail(ctx, taskId, field, `${name} is not a valid template: ${problem.reason}`, 'check the {{ }}, {% %} and {# #} pairs; to keep such text as is (e.g. the shell\'s ${#list}), wrap it in {% raw %}…{% endraw %}');
   }
+  if (problem.kind === 'unknown_filter') {
+    const near = suggestName(problem.filter, problem.filters);
+    fail(ctx, taskId, field, `${name} uses the filter "${problem.filter}", which nunjucks does not have`,
+      `${near ? `did you mean "${near}"? ` : ''}the filters are ${problem.filters.join(', ')}`);
+  }
   if (problem.kind === 'unknown_param') {
     const p = problem.param;
+    const known = params.length ? `its params: ${params.join(', ')}` : 'it declares none';
+    if (p === 'get' && !params.includes('get')) {
+      // Airflow's `params.get('x')` is a Python dict method; a nunjucks object has none.
+      fail(ctx, taskId, field, `${name} calls params.get(…), which templates do not have (${known})`,
+        `write {{ params.x }} for a declared param x, or {{ params.x | default('…') }} for one that may be missing`);
+    }
     const declare = `declare "${p}" under params, e.g. params: { ${p}: { type: 'string', default: '…' } }`;
     const near = misspeltParam(p, params);
     fail(
       ctx, taskId, field,
-      `${name} reads params.${p}, a param the DAG does not declare (${params.length ? `its params: ${params.join(', ')}` : 'it declares none'})`,
-      near ? `did you mean params.${near}? if not, ${declare}` : `${declare}, or give it a fallback: {{ params.${p} | default('…') }}`,
+      `${name} reads params.${p}, a param the DAG does not declare (${known})`,
+      near ? `did you mean params.${near}? if not, ${declare}`
+        : `${declare}, or give it a fallback: {{ params.${p} | default('…') }}; a value given only in a trigger's conf is read as {{ conf.${p} }}`,
     );
   }
   const v = problem.variable;

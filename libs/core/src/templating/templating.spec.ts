@@ -109,6 +109,8 @@ describe('templateProblem', () => {
     ['{{ var.value.key }}', { kind: 'unknown_variable', variable: 'var' }],
     ['{{ macros.ds_add(ds, 1) }}', { kind: 'unknown_variable', variable: 'macros' }],
     ['{{ params[key] }}', { kind: 'unknown_variable', variable: 'key' }],
+    ['echo {{ ds | uppr }}', { kind: 'unknown_filter', filter: 'uppr', filters: expect.arrayContaining(['upper', 'default', 'replace']) }],
+    ['{{ params.region | default("eu") | lenght }}', { kind: 'unknown_filter', filter: 'lenght', filters: expect.arrayContaining(['length']) }],
     ['echo {{ params.region }', { kind: 'syntax', reason: 'expected variable end' }],
     ['echo ${#ARR[@]}', { kind: 'syntax', reason: 'expected end of comment, got end of file' }],
   ])('reports %p', (template, problem) => {

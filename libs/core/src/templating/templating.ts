@@ -58,6 +58,8 @@ const DEFAULT_FILTERS = ['default', 'd'];
 
 // Commands are not HTML: no autoescape. A typo in a variable must fail, not render "".
 const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
+/** The filters templates can use: nunjucks' built-in ones (`upper`, `default`, `replace`…). */
+const FILTERS = (env as unknown as { filters: Record<string, unknown> }).filters;
 const compiled = new Map<string, nunjucks.Template>();
 const MAX_CACHED = 1000;
 const SYNTAX_FIX = 'check the {{ }} and {% %} syntax';
@@ -131,7 +133,9 @@ export type TemplateProblem =
   /** It reads `params.<param>`, and the DAG declares no such param. */
   | { kind: 'unknown_param'; param: string }
   /** It reads a name that no run provides (`parms`, Airflow's `var`). */
-  | { kind: 'unknown_variable'; variable: string };
+  | { kind: 'unknown_variable'; variable: string }
+  /** It applies a filter nunjucks does not have (`uppr`); `filters` are the ones it has. */
+  | { kind: 'unknown_filter'; filter: string; filters: string[] };
 
 /**
  * What can be known wrong about a template without a run, given the DAG's declared
@@ -149,7 +153,9 @@ export function templateProblem(template: string, params: readonly string[]): Te
   if (!hasTemplate(template)) return null;
   const tpl = compileOrReason(template);
   if ('reason' in tpl) return { kind: 'syntax', reason: tpl.reason };
-  const { refs, bound } = references(template);
+  const { refs, bound, filters } = references(template);
+  const missing = filters.find((f) => !Object.hasOwn(FILTERS, f));
+  if (missing !== undefined) return { kind: 'unknown_filter', filter: missing, filters: Object.keys(FILTERS) };
   const key = (chain: string[]) => (chain[0] === 'params' ? chain.slice(0, 2) : chain.slice(0, 1)).join('.');
   const guarded = new Set(refs.filter((r) => r.guarded).map((r) => key(r.chain)));
   for (const { chain } of refs) {
@@ -205,8 +211,9 @@ function boundNames(node: unknown): string[] {
 const childrenOf = (node: unknown): AstNode[] => ((node as AstNode | undefined)?.children as AstNode[] | undefined) ?? [];
 
 /** Every lookup chain `template` reads, and every name it binds (set, for, macro, import). */
-function references(template: string): { refs: Reference[]; bound: Set<string> } {
+function references(template: string): { refs: Reference[]; bound: Set<string>; filters: string[] } {
   const refs: Reference[] = [];
+  const filters: string[] = [];
   const bound = new Set<string>();
   const visit = (node: unknown, guarded: boolean): void => {
     if (!node || typeof node !== 'object') return;
@@ -220,6 +227,7 @@ function references(template: string): { refs: Reference[]; bound: Set<string> }
       case 'Filter': {
         // The filter's name is no variable. A default filter's value may be missing, and
         // its fallback is read only then: neither has to exist.
+        filters.push(String(n.name?.value));
         const fallback = guarded || DEFAULT_FILTERS.includes(String(n.name?.value));
         childrenOf(n.args).forEach((arg) => visit(arg, fallback));
         return;
@@ -286,7 +294,7 @@ function references(template: string): { refs: Reference[]; bound: Set<string> }
     }
   };
   visit(parser.parse(template), false);
-  return { refs, bound };
+  return { refs, bound, filters };
 }
 
 function findUndefinedVariable(template: string, ctx: TemplateContext): { variable: string; known: string[] } | null {
