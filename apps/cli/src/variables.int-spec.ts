@@ -122,6 +122,14 @@ describeWithPostgres('swarmflow variables against the REST API', () => {
     });
     expect((await cli(['variables', 'get', 'bucket'])).out).toBe('cooked-data\n');
     expect(clusterKey.decrypt((await repos.variables.get('token'))!.value)).toBe(SECRET);
+
+    // Into a server without the secret: the CLI says it is not set there, and how to set it.
+    await cli(['variables', 'delete', 'token']);
+    expect(await cli(['variables', 'import', file])).toEqual({
+      code: 0, err: '',
+      out: `imported 1 variable from ${file}: 0 created, 1 updated\n` +
+        '1 secret of the file is not set here (an export never carries secret values): token. Tasks that mount it fail until set: swarmflow variables set <key> - --secret < file\n',
+    });
   });
 
   it('imports a flat key → value file, and names a bad file or entry', async () => {

@@ -169,7 +169,7 @@ describeWithPostgres('webserver variables API', () => {
       const res = await api().post('/api/v1/variables/import').send({
         variables: { region: 'us', bucket: { value: 'data', description: 'raw data' }, s3_key: { value: SECRET, secret: true } },
       }).expect(200);
-      expect(res.body).toEqual({ created: 2, updated: 1, skipped: [] });
+      expect(res.body).toEqual({ created: 2, updated: 1, skipped: [], missing: [] });
       expect(res.text).not.toContain(SECRET);
       const list = (await api().get('/api/v1/variables').expect(200)).body as VariableDto[];
       expect(list.map((v) => [v.key, v.value, v.secret, v.description])).toEqual([
@@ -211,7 +211,7 @@ describeWithPostgres('webserver variables API', () => {
       });
       expect(res.text).not.toContain('***');
       const reimport = await api().post('/api/v1/variables/import').send({ ...exported, variables: { ...exported.variables, region: 'us' } }).expect(200);
-      expect(reimport.body).toEqual({ created: 0, updated: 1, skipped: ['s3_key'] });
+      expect(reimport.body).toEqual({ created: 0, updated: 1, skipped: ['s3_key'], missing: [] });
       expect(clusterKey.decrypt(await storedValue('s3_key'))).toBe(SECRET);
     });
 
@@ -219,8 +219,15 @@ describeWithPostgres('webserver variables API', () => {
       await api().put('/api/v1/variables/s3_key').send({ value: SECRET, secret: true }).expect(201);
       const older = { variables: { region: { value: 'eu', secret: false, description: '' }, s3_key: { value: '***', secret: true, description: '' } }, secrets_omitted: ['s3_key'] };
       const res = await api().post('/api/v1/variables/import').send(older).expect(200);
-      expect(res.body).toEqual({ created: 1, updated: 0, skipped: ['s3_key'] });
+      expect(res.body).toEqual({ created: 1, updated: 0, skipped: ['s3_key'], missing: [] });
       expect(clusterKey.decrypt(await storedValue('s3_key'))).toBe(SECRET);
+    });
+
+    it('names the left-out secrets that this server does not have (an import elsewhere)', async () => {
+      await api().put('/api/v1/variables/s3_key').send({ value: SECRET, secret: true }).expect(201);
+      const elsewhere = { variables: { region: { value: 'us', secret: false, description: '' } }, secrets_omitted: ['s3_key', 'api_token'] };
+      const res = await api().post('/api/v1/variables/import').send(elsewhere).expect(200);
+      expect(res.body).toEqual({ created: 1, updated: 0, skipped: ['s3_key', 'api_token'], missing: ['api_token'] });
     });
   });
 

@@ -133,8 +133,14 @@ export function registerVariableCommands(program: Command, ctx: CommandContext):
       }
       const result = await ctx.client().importVariables(importRequestOf(json, file));
       ctx.print(`imported ${plural(result.created + result.updated, 'variable')} from ${file}: ${result.created} created, ${result.updated} updated`);
-      if (result.skipped.length) {
-        ctx.print(`left ${plural(result.skipped.length, 'secret')} untouched (an export never carries secret values): ${result.skipped.join(', ')}`);
+      const missing = new Set(result.missing ?? []);
+      const kept = result.skipped.filter((key) => !missing.has(key));
+      if (kept.length) {
+        ctx.print(`left ${plural(kept.length, 'secret')} untouched (an export never carries secret values): ${kept.join(', ')}`);
+      }
+      if (missing.size) {
+        ctx.print(`${plural(missing.size, 'secret')} of the file ${missing.size === 1 ? 'is' : 'are'} not set here (an export never carries secret values): ${[...missing].join(', ')}. ` +
+          `Tasks that mount ${missing.size === 1 ? 'it' : 'them'} fail until set: swarmflow variables set <key> - --secret < file`);
       }
     });
 

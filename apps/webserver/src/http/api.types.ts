@@ -223,6 +223,8 @@ export interface VariablesImportResultDto {
   updated: number;
   /** The keys of `secrets_omitted`, not written. */
   skipped: string[];
+  /** Of `skipped`, the keys with no variable on this server: tasks that mount them fail until they are set. Absent from older servers. */
+  missing?: string[];
 }
 
 /**

@@ -18,6 +18,8 @@ export interface VariablesImportResult {
   created: number;
   updated: number;
   skipped: string[];
+  /** Of `skipped`, the keys no variable has here (an import into another server): tasks that mount them fail until they are set. */
+  missing: string[];
 }
 
 export interface VariablesExport {
@@ -89,12 +91,14 @@ export class VariablesService {
     const firstSecret = writes.find((v) => v.secret === true);
     if (firstSecret) this.requireKey(`variables.${firstSecret.key}`);
     const now = this.clock();
-    const result: VariablesImportResult = { created: 0, updated: 0, skipped: [...skipped] };
+    const result: VariablesImportResult = { created: 0, updated: 0, skipped: [...skipped], missing: [] };
     await this.repos.db.transaction(async (tx) => {
       for (const input of writes) {
         const { created } = await this.write(input, now, tx, `variables.${input.key}`);
         result[created ? 'created' : 'updated']++;
       }
+      const present = new Set((await this.repos.variables.many(result.skipped, tx)).map((v) => v.key));
+      result.missing = result.skipped.filter((key) => !present.has(key));
     });
     return result;
   }
