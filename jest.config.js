@@ -5,8 +5,8 @@
 // lacks their other-platform builds, which breaks `npm ci`.)
 const tsJest = ['ts-jest', { tsconfig: '<rootDir>/tsconfig.jest.json', diagnostics: false }];
 const moduleNameMapper = {
-  '^@swarmflow/(core|sdk|persistence|messaging|executors|secrets)$': '<rootDir>/libs/$1/src',
-  '^@swarmflow/(core|sdk|persistence|messaging|executors|secrets)/(.*)$': '<rootDir>/libs/$1/src/$2',
+  '^@swarmflow/(core|sdk|persistence|messaging|executors|secrets|observability|contracts)$': '<rootDir>/libs/$1/src',
+  '^@swarmflow/(core|sdk|persistence|messaging|executors|secrets|observability|contracts)/(.*)$': '<rootDir>/libs/$1/src/$2',
   '^swarmflow$': '<rootDir>/libs/sdk/src',
 };
 const base = { transform: { '^.+\\.ts$': tsJest }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };

@@ -22,3 +22,4 @@ export { resolveParams, checkParamValue, PARAM_TYPES } from './params/params';
 export {
   renderTemplate, renderCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
 } from './templating/templating';
+export { ROLES, isRole, roleAllows, type Role } from './auth/roles';
