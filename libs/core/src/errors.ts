@@ -129,6 +129,15 @@ export class InvalidTransitionError extends Error {
   }
 }
 
+/** A task instance write whose history steps do not lead from its old row to its new one: a bug in the writer. */
+export class TransitionStepsError extends Error {
+  override name = 'TransitionStepsError';
+
+  constructor(readonly problem: string) {
+    super(`refused a task instance write: ${problem}`);
+  }
+}
+
 /** A template (`{{ … }}`) in a task field cannot be rendered. */
 export class TemplateRenderError extends Error {
   override name = 'TemplateRenderError';

@@ -11,7 +11,10 @@ export {
 export { graphOf, downstreamOf, descendantsOf, findCycle, type DagGraph } from './dag/graph';
 export { planRun, runOutcome, type OutcomeCursor, type PlannedTransition, type TaskStates } from './dag/plan';
 export * from './state/states';
-export { NEXT, canTransition, decideTransition, assertTransition } from './state/state-machine';
+export {
+  NEXT, canTransition, transition, decideTransition, assertTransition, assertSteps,
+  type TiStep, type TransitionVerdict, type TransitionDecision,
+} from './state/state-machine';
 export * from './messages/messages';
 export * from './errors';
 export { evaluateTriggerRule, type TriggerDecision } from './trigger-rules/trigger-rules';

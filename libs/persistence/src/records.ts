@@ -1,4 +1,4 @@
-import type { DagRunState, RunType, SerializedDag, TiState } from '@swarmflow/core';
+import type { DagRunState, RunType, SerializedDag, TiState, TiStep } from '@swarmflow/core';
 
 /** A DAG as the metadata database knows it. */
 export interface DagRecord {
@@ -60,7 +60,7 @@ export interface TaskInstance {
 export interface TiTransition {
   before: TaskInstance;
   after: TaskInstance;
-  steps: { from: TiState; to: TiState; tryNumber: number; reason: string | null }[];
+  steps: TiStep[];
 }
 
 export interface ImportError {

@@ -1,7 +1,6 @@
-import type { TiState } from '@swarmflow/core';
+import { TI_BUSY } from '@swarmflow/core';
 import type { DispatchView, TaskInstance, TiTransition } from '@swarmflow/persistence';
 
-const ACTIVE: ReadonlySet<TiState> = new Set(['queued', 'running']);
 
 /**
  * What this scheduler knows of the task instances dispatch counts and events name:
@@ -55,11 +54,11 @@ export class KnownWork {
   /** A committed iteration's transitions (`before` = the row as the database had it). */
   apply(transitions: readonly TiTransition[]): void {
     for (const { before, after } of transitions) {
-      if (ACTIVE.has(before.state)) {
+      if (TI_BUSY.has(before.state)) {
         add(this.poolSlots, before.pool, -before.poolSlots);
         add(this.perDag, before.dagId, -1);
       }
-      if (ACTIVE.has(after.state)) {
+      if (TI_BUSY.has(after.state)) {
         add(this.poolSlots, after.pool, after.poolSlots);
         add(this.perDag, after.dagId, 1);
         this.rows.set(after.id, after);

@@ -1,4 +1,4 @@
-import type { TiState } from '@swarmflow/core';
+import { TI_BUSY, type TiState } from '@swarmflow/core';
 import type { OutboxMessage, TaskInstance, TiTransition } from '@swarmflow/persistence';
 
 /** Raised when a compare-and-set found a row changed by someone else; the iteration is rolled back and retried. */
@@ -10,7 +10,6 @@ export class ConcurrentUpdateError extends Error {
   }
 }
 
-const ACTIVE: ReadonlySet<TiState> = new Set(['queued', 'running']);
 
 /**
  * The task-instance changes one iteration decides, written together at its end: one
@@ -42,7 +41,7 @@ export class PendingWrites {
 
   /** Instances this iteration took out of queued/running: their pool slots and DAG concurrency are free. */
   freed(): TaskInstance[] {
-    return [...this.byId.values()].filter((t) => ACTIVE.has(t.before.state) && !ACTIVE.has(t.after.state)).map((t) => t.before);
+    return [...this.byId.values()].filter((t) => TI_BUSY.has(t.before.state) && !TI_BUSY.has(t.after.state)).map((t) => t.before);
   }
 
   transitions(): TiTransition[] {

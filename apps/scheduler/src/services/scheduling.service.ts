@@ -1,5 +1,5 @@
 import {
-  afterFailure, decideTransition, dueLogicalDates, pausedReason, planRun, resolveParams, retryDelayMs, runOutcome,
+  afterFailure, dueLogicalDates, pausedReason, planRun, resolveParams, retryDelayMs, runOutcome, TI_ENDED, transition,
   type SerializedDag, type TaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
@@ -441,7 +441,7 @@ export class SchedulingService {
     for (const ti of tis) {
       // The last log lines of a try come with its end; a redelivered end does not store them twice.
       for (const e of byTi.get(ti.id)!) {
-        if (e.type === 'task.finished' && e.logs && !(e.tryNumber === ti.tryNumber && isEnded(ti.state))) {
+        if (e.type === 'task.finished' && e.logs && !(e.tryNumber === ti.tryNumber && TI_ENDED.has(ti.state))) {
           work.logs.push({ tiId: ti.id, tryNumber: e.tryNumber, seq: e.logs.seq, lines: e.logs.lines });
         }
       }
@@ -479,10 +479,9 @@ export class SchedulingService {
       if (!ti.startedAt || ti.startedAt.getTime() > new Date(beat.at).getTime() - HEARTBEAT_GRACE_MS) continue;
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
       const reason = `worker ${ti.worker} no longer runs try ${ti.tryNumber} (it restarted, stopped, or lost the try's report)`;
-      work.writes.add({
-        before: ti, after: { ...ti, state: to, reason, endedAt: now, nextRetryAt },
-        steps: [{ from: 'running', to, tryNumber: ti.tryNumber, reason }],
-      });
+      const gone = transition(ti, to, undefined, reason);
+      if (gone.verdict !== 'apply') continue;
+      work.writes.add({ before: ti, after: { ...ti, state: to, reason, endedAt: now, nextRetryAt }, steps: [gone.step] });
       work.touched.add(ti.runPk);
       work.dispatch = true;
     }
@@ -500,29 +499,34 @@ export class SchedulingService {
       if (e.type === 'worker.heartbeat') continue;
       const elsewhere = cur.state === 'running' && e.tryNumber === cur.tryNumber && cur.worker !== null && cur.worker !== e.worker;
       if (e.type === 'task.started') {
-        const superseded = e.tryNumber < cur.tryNumber || (e.tryNumber === cur.tryNumber && isEnded(cur.state));
+        const superseded = e.tryNumber < cur.tryNumber || (e.tryNumber === cur.tryNumber && TI_ENDED.has(cur.state));
         if (elsewhere || superseded) {
           cancels.push({ worker: e.worker, tiId: cur.id, tryNumber: e.tryNumber });
           continue;
         }
-        if (decideTransition(cur, 'running', e.tryNumber) !== 'apply') continue;
-        steps.push({ from: cur.state, to: 'running', tryNumber: cur.tryNumber, reason: `on ${e.worker}` });
+        const started = transition(cur, 'running', e.tryNumber, `on ${e.worker}`);
+        if (started.verdict !== 'apply') continue;
+        steps.push(started.step);
         cur = { ...cur, state: 'running', worker: e.worker, hostname: e.hostname, pid: e.pid, startedAt: new Date(e.at) };
       } else if (e.type === 'task.finished') {
         if (elsewhere) continue;
         if (cur.state === 'queued' && e.startedAt && e.tryNumber === cur.tryNumber) {
           // A short try reports only its end (the worker skips task.started): record the
           // start it carries, so the history reads queued → running → end as for any try.
-          steps.push({ from: 'queued', to: 'running', tryNumber: cur.tryNumber, reason: `on ${e.worker}` });
-          cur = { ...cur, state: 'running', worker: e.worker, startedAt: new Date(e.startedAt) };
+          const started = transition(cur, 'running', e.tryNumber, `on ${e.worker}`);
+          if (started.verdict === 'apply') {
+            steps.push(started.step);
+            cur = { ...cur, state: 'running', worker: e.worker, startedAt: new Date(e.startedAt) };
+          }
         }
         // retryable=false: a user's cancel, a task no worker can run: the try fails for good.
         const retry = e.outcome !== 'failed' ? null : e.retryable === false ? { to: 'failed' as const, nextRetryAt: null } : failurePolicy(cur, task, now);
         const to: TiState = retry ? retry.to : e.outcome;
-        if (decideTransition(cur, to, e.tryNumber) !== 'apply') continue;
         // The exit code has its own column; the reason is for what it does not say (timeout, cancel, signal).
         const reason = e.reason ?? (e.exitCode === null && e.signal ? `killed by ${e.signal}` : null);
-        steps.push({ from: cur.state, to, tryNumber: cur.tryNumber, reason });
+        const ended = transition(cur, to, e.tryNumber, reason);
+        if (ended.verdict !== 'apply') continue;
+        steps.push(ended.step);
         cur = {
           ...cur, state: to, exitCode: e.exitCode, reason, endedAt: new Date(e.at),
           worker: cur.worker ?? e.worker, startedAt: cur.startedAt ?? new Date(e.at),
@@ -581,11 +585,9 @@ export class SchedulingService {
       if (ti.state !== 'running') continue; // its finished event came in this very iteration
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
       const reason = `worker ${ti.worker} lost: no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s`;
-      work.writes.add({
-        before: ti,
-        after: { ...ti, state: to, reason, endedAt: now, nextRetryAt },
-        steps: [{ from: ti.state, to, tryNumber: ti.tryNumber, reason }],
-      });
+      const lostTry = transition(ti, to, undefined, reason);
+      if (lostTry.verdict !== 'apply') continue;
+      work.writes.add({ before: ti, after: { ...ti, state: to, reason, endedAt: now, nextRetryAt }, steps: [lostTry.step] });
       work.touched.add(ti.runPk);
     }
   }
@@ -593,11 +595,9 @@ export class SchedulingService {
   private async promoteDueRetries(now: Date, tx: Queryable, work: Work): Promise<void> {
     for (const ti of await this.repos.tis.retryDue(now, 5000, tx)) {
       if (work.writes.current(ti.id)) continue;
-      work.writes.add({
-        before: ti,
-        after: { ...ti, state: 'scheduled', nextRetryAt: null },
-        steps: [{ from: 'up_for_retry', to: 'scheduled', tryNumber: ti.tryNumber, reason: 'retry delay passed' }],
-      });
+      const due = transition(ti, 'scheduled', undefined, 'retry delay passed');
+      if (due.verdict !== 'apply') continue;
+      work.writes.add({ before: ti, after: { ...ti, state: 'scheduled', nextRetryAt: null }, steps: [due.step] });
     }
   }
 
@@ -662,11 +662,9 @@ export class SchedulingService {
           endedAt: null, nextRetryAt: null,
         };
         const ended = p.to !== 'scheduled';
-        writes.add({
-          before,
-          after: { ...before, state: p.to, endedAt: ended ? now : null },
-          steps: [{ from: 'none', to: p.to, tryNumber: t.tryNumber, reason: ended ? 'trigger rule' : null }],
-        });
+        const decided = transition(before, p.to, undefined, ended ? 'trigger rule' : null);
+        if (decided.verdict !== 'apply') continue;
+        writes.add({ before, after: { ...before, state: p.to, endedAt: ended ? now : null }, steps: [decided.step] });
         planned.set(p.taskId, p.to);
         scheduled ||= !ended;
       }
@@ -728,7 +726,9 @@ export class SchedulingService {
       if (used + ti.poolSlots > capacity) continue;
       const active = perDag.get(ti.dagId) ?? 0;
       if (active >= f.dag.maxActiveTasks) continue;
-      const tryNumber = ti.tryNumber + 1;
+      const enqueue = transition(ti, 'queued');
+      if (enqueue.verdict !== 'apply') continue;
+      const tryNumber = enqueue.step.tryNumber;
       const queued: TaskInstance = {
         ...ti, state: 'queued', tryNumber, queuedAt: now, worker: null, hostname: null, pid: null,
         exitCode: null, reason: null, startedAt: null, endedAt: null, nextRetryAt: null,
@@ -741,15 +741,14 @@ export class SchedulingService {
         // A template that cannot render, a missing variable, GPUs no worker has: the try
         // fails with the reason, as retrying would not help.
         const reason = err instanceof DispatchError ? err.message : `template error: ${(err as Error).message}`;
-        writes.add({
-          before: ti, after: { ...queued, state: 'failed', reason, endedAt: now },
-          steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }, { from: 'queued', to: 'failed', tryNumber, reason }],
-        });
+        const failed = transition(queued, 'failed', undefined, reason);
+        if (failed.verdict !== 'apply') continue;
+        writes.add({ before: ti, after: { ...queued, state: 'failed', reason, endedAt: now }, steps: [enqueue.step, failed.step] });
         writes.reEvaluate.add(ti.runPk);
         continue;
       }
       writes.add(
-        { before: ti, after: queued, steps: [{ from: 'scheduled', to: 'queued', tryNumber, reason: null }] },
+        { before: ti, after: queued, steps: [enqueue.step] },
         { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: rendered },
       );
       // Counted only now: a try failed at dispatch holds no slot.
@@ -772,10 +771,6 @@ function failurePolicy(ti: TaskInstance, task: TaskSpec | undefined, now: Date):
   return { to, nextRetryAt: to === 'up_for_retry' ? new Date(now.getTime() + retryDelayMs(task, attempt)) : null };
 }
 
-/** A try in these states has reported its end (up_for_retry: a failed try waiting for the next). */
-function isEnded(state: TiState): boolean {
-  return state === 'success' || state === 'failed' || state === 'skipped' || state === 'up_for_retry';
-}
 
 const taskIndex = new WeakMap<SerializedDag, Map<string, TaskSpec>>();
 

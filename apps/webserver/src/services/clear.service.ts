@@ -1,14 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { descendantsOf, FINISHED_TI_STATES, graphOf, type TiState } from '@swarmflow/core';
+import { descendantsOf, graphOf, InvalidTransitionError, NEXT, TI_BUSY, TI_CLEARABLE, transition } from '@swarmflow/core';
 import { Repositories, type TaskInstance, type TiTransition } from '@swarmflow/persistence';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError } from './api-errors';
 import { requireRun, requireTaskInstance } from './lookups';
-
-/** States a user may clear: the finished ones, and up_for_retry (as in Airflow: rerun now, with fresh retries). */
-const CLEARABLE = new Set<TiState>([...FINISHED_TI_STATES, 'up_for_retry']);
-/** A worker holds (or is about to hold) these: clearing them would race its events. */
-const BUSY = new Set<TiState>(['queued', 'running']);
 
 export interface ClearResult {
   /** Task ids moved back to `none`, in topological order. */
@@ -46,14 +41,14 @@ export class ClearService {
       const targets = tis.filter((ti) => wanted.has(ti.taskId))
         .sort((a, b) => (order.get(a.taskId) ?? 0) - (order.get(b.taskId) ?? 0));
 
-      const busy = targets.filter((ti) => BUSY.has(ti.state));
+      const busy = targets.filter((ti) => TI_BUSY.has(ti.state));
       if (busy.length > 0) {
         const list = busy.map((ti) => `"${ti.taskId}" (${ti.state})`).join(', ');
         throw new ConflictError('task_busy', `cannot clear while ${list} ${busy.length > 1 ? 'are' : 'is'} queued or running in run "${runId}". Wait for ${busy.length > 1 ? 'them' : 'it'} to finish, then clear again.`);
       }
 
       const retriesOf = new Map(dag.tasks.map((t) => [t.id, t.retries]));
-      const transitions = targets.filter((ti) => CLEARABLE.has(ti.state))
+      const transitions = targets.filter((ti) => TI_CLEARABLE.has(ti.state))
         .map((ti) => clearTransition(ti, retriesOf.get(ti.taskId) ?? 0));
       if (transitions.length === 0) return { cleared: [] };
 
@@ -74,9 +69,12 @@ export class ClearService {
 
 /** The same try number (its logs stay), no trace of the last try, and `retries` more tries from here. */
 function clearTransition(ti: TaskInstance, retries: number): TiTransition {
+  const cleared = transition(ti, 'none', undefined, 'cleared');
+  // Every clearable state may move to `none` (a unit test holds the group to the table).
+  if (cleared.verdict !== 'apply') throw new InvalidTransitionError(ti.state, 'none', NEXT[ti.state]);
   const after: TaskInstance = {
     ...ti, state: 'none', worker: null, hostname: null, pid: null, exitCode: null, reason: null,
     queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, maxTries: ti.tryNumber + retries + 1,
   };
-  return { before: ti, after, steps: [{ from: ti.state, to: 'none', tryNumber: ti.tryNumber, reason: 'cleared' }] };
+  return { before: ti, after, steps: [cleared.step] };
 }

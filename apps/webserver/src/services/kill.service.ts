@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { assertTransition, type ControlMessage } from '@swarmflow/core';
+import { TI_KILLABLE, transition, type ControlMessage } from '@swarmflow/core';
 import { EXCHANGES, type Broker } from '@swarmflow/messaging';
 import type { Repositories, TaskInstance } from '@swarmflow/persistence';
 import { BROKER, CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
@@ -34,7 +34,7 @@ export class KillService {
   async kill(dagId: string, runId: string, taskId: string): Promise<KillResult> {
     const run = await requireRun(this.repos, dagId, runId);
     const ti = requireTaskInstance(run, await this.repos.tis.forRuns([run.pk]), taskId);
-    if (ti.state !== 'running' && ti.state !== 'queued' && ti.state !== 'up_for_retry') {
+    if (!TI_KILLABLE.has(ti.state)) {
       throw new ConflictError('task_not_running', `${dagId}.${taskId} in run ${runId} is ${ti.state}, not running, queued or waiting for a retry: there is nothing to kill`);
     }
     if (ti.state !== 'up_for_retry' && !this.broker) throw new NoBrokerError();
@@ -50,14 +50,16 @@ export class KillService {
 
   /** Ends a try no worker runs `failed` (compare-and-set), and has the run evaluated. */
   private async failNow(ti: TaskInstance, runPk: number, runId: string): Promise<void> {
-    assertTransition(ti.state, 'failed');
-    const now = this.clock();
     const reason = ti.state === 'queued' ? 'killed by a user before a worker started it' : 'killed by a user while it waited for its retry';
+    const killed = transition(ti, 'failed', undefined, reason);
+    if (killed.verdict !== 'apply') {
+      throw new ConflictError('task_not_running', `${ti.taskId} in run "${runId}" is ${ti.state}: there is nothing to kill`);
+    }
+    const now = this.clock();
     await this.repos.db.transaction(async (tx) => {
       await this.repos.runs.lock([runPk], tx);
       const applied = await this.repos.tis.applyTransitions([{
-        before: ti, after: { ...ti, state: 'failed', reason, endedAt: now, nextRetryAt: null },
-        steps: [{ from: ti.state, to: 'failed', tryNumber: ti.tryNumber, reason }],
+        before: ti, after: { ...ti, state: 'failed', reason, endedAt: now, nextRetryAt: null }, steps: [killed.step],
       }], now, tx);
       if (applied.size !== 1) {
         throw new ConflictError('concurrent_change', `${ti.taskId} in run "${runId}" changed while it was being killed (a worker may have started it). Try again.`);

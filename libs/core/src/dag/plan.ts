@@ -1,4 +1,4 @@
-import { FINISHED_TI_STATES, type TiState } from '../state/states';
+import { TI_FINISHED, type TiState } from '../state/states';
 import { evaluateTriggerRule } from '../trigger-rules/trigger-rules';
 import type { SerializedDag } from './dag.types';
 import { graphOf } from './graph';
@@ -10,7 +10,7 @@ export interface PlannedTransition {
 }
 
 const DECISION_TO_STATE = { run: 'scheduled', skip: 'skipped', upstream_failed: 'upstream_failed' } as const;
-const FINISHED = new Set<TiState>(FINISHED_TI_STATES);
+const FINISHED = TI_FINISHED;
 
 /** A task's state by task id; a task it does not know counts as `none`. A `ReadonlyMap` is one. */
 export interface TaskStates {

@@ -1,6 +1,8 @@
-import { InvalidTransitionError } from '../errors';
-import { assertTransition, canTransition, decideTransition, NEXT } from './state-machine';
-import { TI_STATES, type TiState } from './states';
+import { InvalidTransitionError, TransitionStepsError } from '../errors';
+import { assertSteps, assertTransition, canTransition, decideTransition, NEXT, transition } from './state-machine';
+import {
+  FINISHED_TI_STATES, TI_BUSY, TI_CLEARABLE, TI_ENDED, TI_FINISHED, TI_KILLABLE, TI_STATES, type TiState,
+} from './states';
 
 // Written out independently of NEXT: the STYLE.md table plus the documented extra edges.
 const ALLOWED = new Set([
@@ -31,6 +33,72 @@ describe('state machine', () => {
     // An event of the current try decides the same; an event of an older try is always stale.
     expect(decideTransition({ state: from, tryNumber: 2 }, to, 2)).toBe(decision);
     expect(decideTransition({ state: from, tryNumber: 2 }, to, 1)).toBe('stale');
+  });
+
+  it.each(pairs)('the gate: %s -> %s', (from, to) => {
+    const expected = ALLOWED.has(`${from}>${to}`);
+    const nextTry = to === 'queued' ? 3 : 2;
+    // A decision, and an event of the current try: the verdict, and on apply the step to record.
+    for (const eventTry of [undefined, 2]) {
+      const decided = transition({ state: from, tryNumber: 2 }, to, eventTry, 'why');
+      if (from === to) expect(decided).toEqual({ verdict: 'duplicate', step: null });
+      else if (expected) expect(decided).toEqual({ verdict: 'apply', step: { from, to, tryNumber: nextTry, reason: 'why' } });
+      else expect(decided).toEqual({ verdict: 'invalid', step: null });
+    }
+    // An event of an older try is stale whatever it asks; one of a newer try is invalid.
+    expect(transition({ state: from, tryNumber: 2 }, to, 1)).toEqual({ verdict: 'stale', step: null });
+    expect(transition({ state: from, tryNumber: 2 }, to, 3)).toEqual({ verdict: 'invalid', step: null });
+    // The repository's check on write agrees with the gate, step by step.
+    const write = () => assertSteps({ state: from, tryNumber: 2 }, { state: to, tryNumber: nextTry }, [{ from, to, tryNumber: nextTry, reason: null }]);
+    if (expected) expect(write).not.toThrow();
+    else expect(write).toThrow(from === to ? InvalidTransitionError : new InvalidTransitionError(from, to, NEXT[from]));
+  });
+
+  it('checks on write that the steps chain from the old row to the new one', () => {
+    const scheduled = { state: 'scheduled' as const, tryNumber: 1 };
+    const toQueued = { from: 'scheduled' as const, to: 'queued' as const, tryNumber: 2, reason: null };
+    const toFailed = { from: 'queued' as const, to: 'failed' as const, tryNumber: 2, reason: 'template error' };
+    expect(() => assertSteps(scheduled, { state: 'failed', tryNumber: 2 }, [toQueued, toFailed])).not.toThrow();
+    // A reason-only write: no step, same state and try.
+    expect(() => assertSteps(scheduled, scheduled, [])).not.toThrow();
+    expect(() => assertSteps(scheduled, { state: 'none', tryNumber: 1 }, [])).toThrow(
+      new TransitionStepsError('the steps end at "scheduled" try 1, the write at "none" try 1'),
+    );
+    expect(() => assertSteps(scheduled, { state: 'failed', tryNumber: 2 }, [toFailed])).toThrow(
+      new TransitionStepsError('a step starts from "queued" while the task instance is "scheduled"'),
+    );
+    expect(() => assertSteps(scheduled, { state: 'queued', tryNumber: 1 }, [{ ...toQueued, tryNumber: 1 }])).toThrow(
+      new TransitionStepsError('step scheduled -> queued records try 1, the task instance is at try 2'),
+    );
+    expect(() => assertSteps({ state: 'running', tryNumber: 1 }, { state: 'running', tryNumber: 2 }, [])).toThrow(TransitionStepsError);
+  });
+
+  describe('named groups agree with the table', () => {
+    it('finished: left only by a user clearing it', () => {
+      expect(TI_FINISHED).toEqual(new Set(FINISHED_TI_STATES));
+      for (const state of TI_STATES) expect(TI_FINISHED.has(state)).toBe(NEXT[state].length === 1 && NEXT[state][0] === 'none');
+    });
+
+    it('ended: the finished states a try reaches on its own end, and up_for_retry', () => {
+      const tryEnds = new Set([...NEXT.running, ...NEXT.queued].filter((s) => s !== 'running' && s !== 'scheduled'));
+      expect(TI_ENDED).toEqual(tryEnds);
+    });
+
+    it('clearable: every one may move to none; busy and not-yet-run states are not clearable', () => {
+      for (const state of TI_CLEARABLE) expect(canTransition(state, 'none')).toBe(true);
+      expect([...TI_CLEARABLE].sort()).toEqual([...FINISHED_TI_STATES, 'up_for_retry'].sort());
+      for (const state of [...TI_BUSY, 'none', 'scheduled'] as TiState[]) expect(TI_CLEARABLE.has(state)).toBe(false);
+    });
+
+    it('busy: the states a worker holds, the ones a try leaves only by its events or a requeue', () => {
+      expect([...TI_BUSY].sort()).toEqual(['queued', 'running']);
+      for (const state of TI_BUSY) expect(canTransition(state, 'none')).toBe(false);
+    });
+
+    it('killable: each may end failed at once or through its worker', () => {
+      for (const state of TI_KILLABLE) expect(canTransition(state, 'failed')).toBe(true);
+      expect([...TI_KILLABLE].sort()).toEqual(['queued', 'running', 'up_for_retry']);
+    });
   });
 
   it('lists every allowed edge once', () => {

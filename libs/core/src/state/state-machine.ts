@@ -1,4 +1,4 @@
-import { InvalidTransitionError } from '../errors';
+import { InvalidTransitionError, TransitionStepsError } from '../errors';
 import type { TiState } from './states';
 
 /**
@@ -32,27 +32,86 @@ export function canTransition(from: TiState, to: TiState): boolean {
   return NEXT[from].includes(to);
 }
 
+/** One step of a task instance's history: `from -> to` at try `tryNumber` (the try it is at after the step). */
+export interface TiStep {
+  from: TiState;
+  to: TiState;
+  tryNumber: number;
+  reason: string | null;
+}
+
 /**
- * How to treat a requested transition of a task instance, without throwing for expected cases:
- * - `stale`: the event belongs to an older try (`eventTryNumber < current.tryNumber`): ignore, ack.
+ * How to treat a requested transition, without throwing for expected cases:
+ * - `stale`: the event belongs to an older try (`eventTry < current.tryNumber`): ignore, ack.
  * - `duplicate`: the instance is already in `to` for that try: a harmless no-op, ack.
  * - `apply`: the edge is in {@link NEXT}: write it (compare-and-set on state and try number).
  * - `invalid`: anything else, including an event of a try newer than the stored one.
- *
- * `eventTryNumber` is omitted for scheduler/user decisions that are not tied to a worker event.
  */
-export function decideTransition(
-  current: { state: TiState; tryNumber: number },
-  to: TiState,
-  eventTryNumber?: number,
-): 'apply' | 'duplicate' | 'stale' | 'invalid' {
-  if (eventTryNumber !== undefined && eventTryNumber < current.tryNumber) return 'stale';
-  if (eventTryNumber !== undefined && eventTryNumber > current.tryNumber) return 'invalid';
+export type TransitionVerdict = 'apply' | 'duplicate' | 'stale' | 'invalid';
+
+export type TransitionDecision =
+  | { verdict: 'apply'; step: TiStep }
+  | { verdict: Exclude<TransitionVerdict, 'apply'>; step: null };
+
+/**
+ * The one gate for a task instance's state changes: every writer (the scheduler applying a
+ * worker's event or deciding, a user's clear or kill) asks it, and writes only on `apply`,
+ * recording the returned step (entering `queued` starts the next try, so its step carries
+ * `tryNumber + 1`). The repository checks the same table again on write
+ * ({@link assertSteps}) and compare-and-sets on (state, try number).
+ *
+ * @param current the state and try as last read (or as this batch left them)
+ * @param eventTry the try number of the worker event asking; omitted for scheduler and user decisions
+ * @param reason the history row's reason
+ */
+export function transition(
+  current: { state: TiState; tryNumber: number }, to: TiState, eventTry?: number, reason: string | null = null,
+): TransitionDecision {
+  const verdict = verdictOf(current, to, eventTry);
+  if (verdict !== 'apply') return { verdict, step: null };
+  const tryNumber = to === 'queued' ? current.tryNumber + 1 : current.tryNumber;
+  return { verdict, step: { from: current.state, to, tryNumber, reason } };
+}
+
+function verdictOf(current: { state: TiState; tryNumber: number }, to: TiState, eventTry: number | undefined): TransitionVerdict {
+  if (eventTry !== undefined && eventTry < current.tryNumber) return 'stale';
+  if (eventTry !== undefined && eventTry > current.tryNumber) return 'invalid';
   if (current.state === to) return 'duplicate';
   return canTransition(current.state, to) ? 'apply' : 'invalid';
+}
+
+/** The verdict of {@link transition} alone. */
+export function decideTransition(
+  current: { state: TiState; tryNumber: number }, to: TiState, eventTryNumber?: number,
+): TransitionVerdict {
+  return verdictOf(current, to, eventTryNumber);
 }
 
 /** Throws {@link InvalidTransitionError} (naming the current state) unless `from -> to` is allowed. */
 export function assertTransition(from: TiState, to: TiState): void {
   if (!canTransition(from, to)) throw new InvalidTransitionError(from, to, NEXT[from]);
+}
+
+/**
+ * What a repository checks before it writes a task instance: its recorded `steps` lead from
+ * `before` to `after` one edge of {@link NEXT} at a time (each step from where the last one
+ * left it, the try number raised only by entering `queued`); no steps means the state and
+ * try stay as they are (a reason-only write).
+ * @throws InvalidTransitionError for an edge not in the table, TransitionStepsError for steps that do not chain
+ */
+export function assertSteps(
+  before: { state: TiState; tryNumber: number }, after: { state: TiState; tryNumber: number }, steps: readonly TiStep[],
+): void {
+  let state = before.state;
+  let tryNumber = before.tryNumber;
+  for (const step of steps) {
+    if (step.from !== state) throw new TransitionStepsError(`a step starts from "${step.from}" while the task instance is "${state}"`);
+    assertTransition(step.from, step.to);
+    tryNumber = step.to === 'queued' ? tryNumber + 1 : tryNumber;
+    if (step.tryNumber !== tryNumber) throw new TransitionStepsError(`step ${step.from} -> ${step.to} records try ${step.tryNumber}, the task instance is at try ${tryNumber}`);
+    state = step.to;
+  }
+  if (state !== after.state || tryNumber !== after.tryNumber) {
+    throw new TransitionStepsError(`the steps end at "${state}" try ${tryNumber}, the write at "${after.state}" try ${after.tryNumber}`);
+  }
 }

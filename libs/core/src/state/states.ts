@@ -17,10 +17,35 @@ export const TI_STATES: readonly TiState[] = [
   'skipped', 'upstream_failed', 'removed', 'cached',
 ];
 
+// Named groups of states, beside the states (as Airflow's state.py keeps `finished` and
+// `unfinished`). Writers ask these instead of listing states; a unit test holds each group
+// to the transition table (NEXT).
+
 /** States a task instance does not leave without a user clearing it. */
 export const FINISHED_TI_STATES: readonly TiState[] = [
   'success', 'failed', 'skipped', 'upstream_failed', 'removed', 'cached',
 ];
+
+/** The finished states, as a set. */
+export const TI_FINISHED: ReadonlySet<TiState> = new Set(FINISHED_TI_STATES);
+
+/**
+ * Its try has reported its end (up_for_retry: a failed try waiting for the next one): a later
+ * `task.started` or `task.finished` of the same try is a redelivery or a second copy.
+ */
+export const TI_ENDED: ReadonlySet<TiState> = new Set<TiState>(['success', 'failed', 'skipped', 'up_for_retry']);
+
+/** A user may clear it (runs again, with fresh retries): the finished states and up_for_retry, as in Airflow. */
+export const TI_CLEARABLE: ReadonlySet<TiState> = new Set<TiState>([...FINISHED_TI_STATES, 'up_for_retry']);
+
+/**
+ * A worker holds it or is about to: it takes a pool slot and counts toward max_active_tasks;
+ * a clear would race its worker's events.
+ */
+export const TI_BUSY: ReadonlySet<TiState> = new Set<TiState>(['queued', 'running']);
+
+/** A user may kill its try: a busy one, or one waiting for its retry delay. */
+export const TI_KILLABLE: ReadonlySet<TiState> = new Set<TiState>([...TI_BUSY, 'up_for_retry']);
 
 /** DAG run states. */
 export type DagRunState =

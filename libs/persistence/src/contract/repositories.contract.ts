@@ -1,4 +1,4 @@
-import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
+import { dagHash, InvalidTransitionError, NEXT, TransitionStepsError, validateDag, type SerializedDag } from '@swarmflow/core';
 import { Database } from '../database';
 import type { TaskInstance } from '../records';
 import { DuplicateLogicalDateError, DuplicateRunError } from '../repositories/dag-run.repository';
@@ -196,6 +196,21 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       }
     });
 
+    it('refuses a write whose steps are not edges of the state table, before touching the row', async () => {
+      const run = await newRun('r-gate');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a] = await repos.tis.forRuns([run.pk]);
+      // none -> running is no edge: refused, though the compare-and-set would match the row.
+      await expect(db.transaction((tx) => repos.tis.applyTransitions([{
+        before: a, after: { ...a, state: 'running' }, steps: [{ from: 'none', to: 'running', tryNumber: 0, reason: null }],
+      }], now, tx))).rejects.toThrow(new InvalidTransitionError('none', 'running', NEXT.none));
+      // A state change that records no step.
+      await expect(db.transaction((tx) => repos.tis.applyTransitions([{ before: a, after: { ...a, state: 'scheduled' }, steps: [] }], now, tx)))
+        .rejects.toThrow(TransitionStepsError);
+      expect((await repos.tis.byIds([a.id]))[0].state).toBe('none');
+      expect(await repos.tis.history(a.id)).toEqual([]);
+    });
+
     it('stores the last log lines of a write that changes no task instance', async () => {
       const run = await newRun('r-logs-only');
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
@@ -216,7 +231,7 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       // Whatever the epoch is: raised, and told before and after.
       const first = await write(locked.tiSeq, null);
       expect(first.epoch!.now).toBe(first.epoch!.was + 1);
-      await db.transaction((tx) => repos.tis.applyTransitions([{ before: { ...a, state: 'scheduled' }, after: a, steps: [] }], now, tx));
+      await db.transaction((tx) => repos.tis.applyTransitions([{ before: { ...a, state: 'scheduled' }, after: a, steps: [{ from: 'scheduled', to: 'none', tryNumber: 0, reason: null }] }], now, tx));
       await expect(write(locked.tiSeq, first.epoch!.now)).rejects.toThrow('a run changed during the iteration');
       await expect(write(locked.tiSeq + 1, first.epoch!.was)).rejects.toThrow('another scheduler wrote during the iteration');
       const second = await write(locked.tiSeq + 1, first.epoch!.now);
@@ -228,6 +243,9 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       const run = await newRun('r4');
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
       const [a, b] = await repos.tis.forRuns([run.pk]);
+      await db.transaction((tx) => repos.tis.applyTransitions([{
+        before: a, after: { ...a, state: 'scheduled' }, steps: [{ from: 'none', to: 'scheduled', tryNumber: 0, reason: null }],
+      }], now, tx));
       const move = (ti: TaskInstance, from: TaskInstance['state']) => ({
         before: { ...ti, state: from }, after: { ...ti, state: 'queued' as const, tryNumber: 1 }, steps: [{ from, to: 'queued' as const, tryNumber: 1, reason: null }],
       });
@@ -236,7 +254,7 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
         [b.id, { exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n: 2, tryNumber: 1 } }],
       ]);
       // b's compare-and-set expects a state it is not in: it does not apply, and its message is not written.
-      const { applied, outboxIds } = await db.transaction((tx) => repos.tis.applyWithMessages([move(a, 'none'), move(b, 'queued')], messages, now, tx));
+      const { applied, outboxIds } = await db.transaction((tx) => repos.tis.applyWithMessages([move(a, 'scheduled'), move(b, 'scheduled')], messages, now, tx));
       expect([...applied]).toEqual([a.id]);
       expect([...outboxIds.keys()]).toEqual([a.id]);
       expect(await repos.outbox.pending()).toBe(1);
@@ -253,7 +271,9 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
       const [a, b] = await repos.tis.forRuns([run.pk]);
       const queue = (ti: TaskInstance) => ({
-        before: ti, after: { ...ti, state: 'queued' as const, tryNumber: 1 }, steps: [{ from: ti.state, to: 'queued' as const, tryNumber: 1, reason: null }],
+        before: ti, after: { ...ti, state: 'queued' as const, tryNumber: 1 }, steps: [
+          { from: ti.state, to: 'scheduled' as const, tryNumber: 0, reason: null }, { from: 'scheduled' as const, to: 'queued' as const, tryNumber: 1, reason: null },
+        ],
       });
       const message = (n: number) => ({ exchange: 'swarmflow.tasks', routingKey: 'default', payload: { n, tryNumber: 1 } });
       await db.transaction((tx) => repos.tis.applyWithMessages([queue(a), queue(b)], new Map([[a.id, message(1)], [b.id, message(2)]]), now, tx));

@@ -1,4 +1,4 @@
-import type { SerializedDag, TiState } from '@swarmflow/core';
+import { assertSteps, type SerializedDag, type TiState } from '@swarmflow/core';
 import type { Database, Queryable } from '../database';
 import type { TaskInstance, TiTransition } from '../records';
 import type { OutboxMessage } from './outbox.repository';
@@ -25,8 +25,9 @@ export class TransitionsNotAppliedError extends Error {
 }
 
 /**
- * Task instances. Every state change goes through `applyTransitions`: a compare-and-set
- * on (state, try_number) plus the history rows, in the caller's transaction.
+ * Task instances. Every state change goes through `applyTransitions`: each write's steps
+ * checked against the core's transition table (`assertSteps`), then a compare-and-set on
+ * (state, try_number) plus the history rows, in the caller's transaction.
  */
 export class TaskInstanceRepository {
   constructor(private readonly db: Database) {}
@@ -141,6 +142,7 @@ export class TaskInstanceRepository {
   /**
    * Applies compare-and-set transitions in one statement and records their history.
    * Returns the ids that applied; the others changed under us and must be re-decided.
+   * @throws InvalidTransitionError, TransitionStepsError when a transition's steps are not edges of the table
    */
   async applyTransitions(transitions: TiTransition[], now: Date, q: Queryable): Promise<Set<number>> {
     return (await this.applyWithMessages(transitions, new Map(), now, q)).applied;
@@ -176,6 +178,9 @@ export class TaskInstanceRepository {
       commit?: boolean;
     } = {},
   ): Promise<{ applied: Set<number>; outboxIds: Map<number, number>; epoch: { was: number; now: number } | null }> {
+    // The edge is asserted here, before anything is sent: a writer that built a transition
+    // the table does not allow is a bug, refused whatever the row holds.
+    for (const t of transitions) assertSteps(t.before, t.after, t.steps);
     const bumpRuns = also.bumpRuns ?? [];
     const logs = also.logs ?? [];
     if (transitions.length === 0 && logs.length === 0) return { applied: new Set(), outboxIds: new Map(), epoch: null };
