@@ -7,6 +7,7 @@ import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
 import { ClearService } from './services/clear.service';
+import { HealthService } from './services/health.service';
 import { KillService } from './services/kill.service';
 import { DagQueriesService } from './services/dag-queries.service';
 import { RunQueriesService } from './services/run-queries.service';
@@ -38,6 +39,7 @@ export class WebserverModule {
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService,
+        HealthService,
       ],
     };
   }

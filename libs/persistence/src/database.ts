@@ -188,6 +188,22 @@ export class Database implements Queryable {
     prepared.add(name);
   }
 
+  /**
+   * Resolves when the database answers a trivial query within `timeoutMs`; rejects otherwise
+   * (see `databaseUnavailableCause` for telling an unreachable database from other failures).
+   */
+  async ping(timeoutMs = 3000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(Object.assign(new Error(`the database did not answer within ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+    });
+    try {
+      await Promise.race([this.query('SELECT 1'), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
   }

@@ -12,3 +12,4 @@ export * from './repositories/worker.repository';
 export * from './repositories/pool.repository';
 export * from './repositories/variable.repository';
 export * from './repositories/repositories';
+export * from './unavailable';

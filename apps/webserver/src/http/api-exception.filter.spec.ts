@@ -65,3 +65,27 @@ describe('ApiExceptionFilter', () => {
     expect(errors).toEqual([]);
   });
 });
+
+describe('an unreachable database', () => {
+  const message = (cause: string) => `the database cannot be reached (${cause}): try again shortly; GET /api/v1/health shows each dependency`;
+  const withCode = (msg: string, code: string) => Object.assign(new Error(msg), { code });
+
+  it.each([
+    ['a refused connection', withCode('connect ECONNREFUSED 127.0.0.1:5432', 'ECONNREFUSED'), 'connection refused'],
+    ['a refused connection on every address (AggregateError)', Object.assign(new AggregateError([withCode('connect ECONNREFUSED ::1:5432', 'ECONNREFUSED')], ''), { code: 'ECONNREFUSED' }), 'connection refused'],
+    ['only the inner errors coded', new AggregateError([withCode('x', 'ECONNRESET')], ''), 'connection reset'],
+    ['a TypeORM error wrapping pg\'s', Object.assign(new Error('query failed'), { driverError: withCode('read ECONNRESET', 'ECONNRESET') }), 'connection reset'],
+    ['pg losing its connection', new Error('Connection terminated unexpectedly'), 'connection lost'],
+    ['pg\'s connect timeout', new Error('timeout exceeded when trying to connect'), 'connection timed out'],
+    ['the server shutting down', withCode('terminating connection due to administrator command', '57P01'), 'the server is shutting down'],
+    ['the server starting', withCode('the database system is starting up', '57P03'), 'the server is starting up'],
+    ['a SQLSTATE of class 08', withCode('connection failure', '08006'), 'connection failure'],
+  ])('%s: 503 unavailable', (_what, err, cause) => {
+    expect(toErrorResponse(err)).toEqual({ status: 503, body: { reason: 'unavailable', message: message(cause) } });
+  });
+
+  it('leaves other database errors at 500', () => {
+    expect(toErrorResponse(withCode('duplicate key value violates unique constraint', '23505')).status).toBe(500);
+    expect(toErrorResponse(withCode('syntax error', '42601')).status).toBe(500);
+  });
+});

@@ -1,6 +1,6 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
 import { LogicalDateInFutureError, ParamValidationError, UnknownTaskError } from '@swarmflow/core';
-import { DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
+import { databaseUnavailableCause, DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
 import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import type { ApiErrorBody } from './api.types';
 import { RequestValidationError } from './zod-validation.pipe';
@@ -46,6 +46,14 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (parserStatus !== null) {
     return { status: parserStatus, body: { reason: HTTP_REASONS[parserStatus] ?? 'bad_request', message: (err as Error).message } };
   }
+  // 503, not 500: nothing is wrong with the request or the server; the database is out of reach for now.
+  const unavailable = databaseUnavailableCause(err);
+  if (unavailable !== null) {
+    return {
+      status: 503,
+      body: { reason: 'unavailable', message: `the database cannot be reached (${unavailable}): try again shortly; GET /api/v1/health shows each dependency` },
+    };
+  }
   return INTERNAL;
 }
 
@@ -78,7 +86,10 @@ export class ApiExceptionFilter implements ExceptionFilter {
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const { status, body } = toErrorResponse(exception);
-    if (status >= 500) {
+    if (body.reason === 'unavailable') {
+      // An outage fails every request alike: one line each, no stack.
+      this.logger?.warn?.(`${host.switchToHttp().getRequest<{ method?: string; url?: string }>().method} ${host.switchToHttp().getRequest<{ url?: string }>().url}: ${body.message}`);
+    } else if (status >= 500) {
       const req = host.switchToHttp().getRequest<{ method?: string; url?: string }>();
       const detail = exception instanceof Error ? exception.stack ?? exception.message : String(exception);
       this.logger?.error(`${req.method} ${req.url} failed: ${detail}`);

@@ -194,8 +194,16 @@ export interface PoolDto {
   description: string;
 }
 
+/** One dependency of the API: `down` names why; `not_configured`: the server runs without it (no broker: kill answers 503). */
+export interface DependencyHealthDto {
+  status: 'up' | 'down' | 'not_configured';
+  message?: string;
+}
+
+/** `GET /health`: 200 `ok` when every configured dependency is up, 503 `unavailable` when one is down. */
 export interface HealthDto {
-  status: 'ok';
+  status: 'ok' | 'unavailable';
+  dependencies: { database: DependencyHealthDto; broker: DependencyHealthDto };
 }
 
 /** A variable as the API shows it: a secret's value is always `***`. */

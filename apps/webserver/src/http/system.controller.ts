@@ -1,4 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put, Res } from '@nestjs/common';
+import { HealthService } from '../services/health.service';
 import { SystemQueriesService } from '../services/system-queries.service';
 import type { HealthDto, ImportErrorDto, PoolDto, WorkerDto } from './api.types';
 import { toImportErrorDto, toWorkerDto } from './presenters';
@@ -8,11 +9,17 @@ import { ZodValidationPipe } from './zod-validation.pipe';
 /** Health, import errors, workers, and pools (listed, set, deleted). */
 @Controller()
 export class SystemController {
-  constructor(@Inject(SystemQueriesService) private readonly system: SystemQueriesService) {}
+  constructor(
+    @Inject(SystemQueriesService) private readonly system: SystemQueriesService,
+    @Inject(HealthService) private readonly healthService: HealthService,
+  ) {}
 
+  /** Each dependency's state; 503 when one the server needs is down (load balancers and `--wait` retry on it). */
   @Get('health')
-  health(): HealthDto {
-    return { status: 'ok' };
+  async health(@Res({ passthrough: true }) res: { status(code: number): unknown }): Promise<HealthDto> {
+    const health = await this.healthService.check();
+    if (health.status !== 'ok') res.status(503);
+    return health;
   }
 
   @Get('import-errors')

@@ -1,0 +1,111 @@
+import type { LoggerService } from '@nestjs/common';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { deleteRabbitMQTopology, rabbitmqUrl, describeWithRabbitMQ } from '@swarmflow/messaging/test-support/rabbitmq';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
+import { randomBytes } from 'node:crypto';
+import request from 'supertest';
+import { startWebserver, type RunningWebserver } from './main';
+import { TcpProxy } from './test-support/tcp-proxy';
+
+const silent = { log: () => undefined, warn: () => undefined, error: () => undefined } as unknown as LoggerService;
+
+function pgEndpoint(url: string): { host: string; port: number } {
+  const u = new URL(url);
+  return { host: u.hostname, port: Number(u.port || 5432) };
+}
+
+describeWithPostgres('health and an unreachable database', () => {
+  let testDb: TestDatabase;
+  let proxy: TcpProxy;
+  let server: RunningWebserver;
+  const api = () => request(server.url);
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    proxy = await new TcpProxy(pgEndpoint(testDb.url)).start();
+    server = await startWebserver(
+      { databaseUrl: proxy.url(testDb.url), port: 0, host: '127.0.0.1', amqpUrl: null, brokerPrefix: 'unused.' },
+      silent as never,
+    );
+  });
+
+  afterAll(async () => {
+    await proxy?.restore().catch(() => undefined);
+    await server?.close();
+    await proxy?.cut();
+    await testDb?.drop();
+  });
+
+  it('reports each dependency: 200 while the database answers, 503 naming it while it does not, 200 again after', async () => {
+    expect((await api().get('/api/v1/health').expect(200)).body).toEqual({
+      status: 'ok', dependencies: { database: { status: 'up' }, broker: { status: 'not_configured' } },
+    });
+    await api().get('/api/v1/dags').expect(200);
+
+    await proxy.cut();
+    const down = await api().get('/api/v1/health').expect(503);
+    expect(down.body).toEqual({
+      status: 'unavailable',
+      dependencies: { database: { status: 'down', message: 'cannot query the database (connection refused)' }, broker: { status: 'not_configured' } },
+    });
+    // Nothing in the answer says where the database is.
+    expect(JSON.stringify(down.body)).not.toContain(String(proxy.port));
+
+    // Routes that need the database: 503 unavailable, not 500, for reads and writes alike.
+    for (const res of [
+      await api().get('/api/v1/dags'),
+      await api().get('/api/v1/runs'),
+      await api().post('/api/v1/dags/any/runs').send({}),
+      await api().get('/api/v1/variables/x'),
+    ]) {
+      expect({ status: res.status, reason: res.body.reason }).toEqual({ status: 503, reason: 'unavailable' });
+      expect(res.body.message).toBe('the database cannot be reached (connection refused): try again shortly; GET /api/v1/health shows each dependency');
+    }
+
+    await proxy.restore();
+    await waitUntil('health 200 after the database is back', async () => (await api().get('/api/v1/health')).status === 200, { timeoutMs: 10_000, intervalMs: 50 });
+    await api().get('/api/v1/dags').expect(200);
+  });
+});
+
+describeWithPostgres('health and the broker', () => {
+  describeWithRabbitMQ('with RabbitMQ behind a proxy', () => {
+    let testDb: TestDatabase;
+    let proxy: TcpProxy;
+    let server: RunningWebserver;
+    const prefix = `swhealth-${randomBytes(4).toString('hex')}.`;
+    const api = () => request(server.url);
+
+    beforeAll(async () => {
+      testDb = await createTestDatabase();
+      const amqp = new URL(rabbitmqUrl());
+      proxy = await new TcpProxy({ host: amqp.hostname, port: Number(amqp.port || 5672) }).start();
+      server = await startWebserver(
+        { databaseUrl: testDb.url, port: 0, host: '127.0.0.1', amqpUrl: proxy.url(rabbitmqUrl()), brokerPrefix: prefix },
+        silent as never,
+      );
+    });
+
+    afterAll(async () => {
+      await server?.close();
+      await proxy?.cut();
+      await deleteRabbitMQTopology(prefix, []);
+      await testDb?.drop();
+    });
+
+    it('answers 503 naming the broker while its connection is lost, and ok once it reconnects', async () => {
+      expect((await api().get('/api/v1/health').expect(200)).body.dependencies).toEqual({ database: { status: 'up' }, broker: { status: 'up' } });
+      await proxy.cut();
+      const down = await waitUntil('health 503', async () => {
+        const res = await api().get('/api/v1/health');
+        return res.status === 503 ? res : null;
+      }, { timeoutMs: 10_000, intervalMs: 50 });
+      expect(down.body).toEqual({
+        status: 'unavailable',
+        dependencies: { database: { status: 'up' }, broker: { status: 'down', message: 'the broker connection is lost; reconnecting' } },
+      });
+      await proxy.restore();
+      await waitUntil('health 200 after the broker reconnects', async () => (await api().get('/api/v1/health')).status === 200, { timeoutMs: 45_000, intervalMs: 100 });
+    }, 60_000);
+  });
+});
