@@ -52,7 +52,7 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
     .option('--conf <json>', "the run's conf, a JSON object checked against the DAG's params", parseConf)
     .option('--run-id <id>', 'run id (default manual__<logical date>; ids starting scheduled__ are the schedule\'s own and refused)')
     .option('--logical-date <iso>', 'logical date: an ISO 8601 date (midnight UTC) or timestamp, not later than now; a DAG has one run per logical date (default now)')
-    .option('--wait', 'wait for the run to end; exit 1 if it fails')
+    .option('--wait', 'wait for the run to end; exit 1 if it fails (an API or database outage meanwhile is retried until --timeout)')
     .addOption(new Option('--timeout <duration>', 'with --wait: give up after this long (exit 1)').default(3_600_000, '1h').argParser(parseTimeout))
     .option('--json', 'print the created run as JSON (with --wait: the ended run; progress goes to stderr)')
     .addHelpText('after', TRIGGER_EXAMPLES)

@@ -1,4 +1,5 @@
 import type { RunDetailDto, TaskInstanceDto, TaskLogsDto } from '../api-client';
+import { ApiConnectionError, ApiError } from '../api-client';
 import { CliError } from '../errors';
 import { describeFailures, describeProgress, followLogs, PER_TASK_LINES_UP_TO, watchRun } from './run-watch';
 
@@ -31,6 +32,25 @@ function fakeTime() {
 }
 
 describe('watchRun', () => {
+  it('throws an error that is not transient at once (a 404 is not retried)', async () => {
+    const time = fakeTime();
+    const getRun = jest.fn(async () => { throw new ApiError(404, 'run_not_found', 'no run r1'); });
+    await expect(watchRun({ getRun }, 'etl', 'r1', { timeoutMs: 60_000, print: () => undefined, ...time })).rejects.toThrow('no run r1');
+    expect(getRun).toHaveBeenCalledTimes(1);
+  });
+
+  it('gives up at its deadline while the API is still out of reach, saying the run may go on', async () => {
+    const time = fakeTime();
+    const lines: string[] = [];
+    const getRun = jest.fn(async () => { throw new ApiConnectionError('http://sf.test', 'connection refused'); });
+    await expect(watchRun({ getRun }, 'etl', 'r1', { timeoutMs: 10_000, print: (l) => lines.push(l), ...time })).rejects.toThrow(
+      new CliError('gave up waiting after 10s: the API did not answer the last 6 polls (connection refused), and run r1 of etl may still be going. Follow it with `swarmflow runs show etl r1`.'),
+    );
+    expect(lines).toEqual(['API not answering (connection refused): retrying until it does; the run goes on']);
+    // 0.5 + 1 + 2 + 4 s, then what was left of the 10 s.
+    expect(time.sleeps).toEqual([500, 1000, 2000, 4000, 2500]);
+  });
+
   it('prints each task state change once and returns the finished run', async () => {
     const polls = [
       run('queued', []),

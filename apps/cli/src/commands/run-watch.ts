@@ -1,5 +1,5 @@
 import { FINISHED_TI_STATES, TI_STATES, type TiState } from '@swarmflow/core';
-import type { RunDetailDto, SwarmflowClient, TaskInstanceDto } from '../api-client';
+import { ApiConnectionError, ApiError, type RunDetailDto, type SwarmflowClient, type TaskInstanceDto } from '../api-client';
 import type { CliDeps } from '../cli-context';
 import { CliError, EXIT_FAILURE } from '../errors';
 import { describeTaskChange, extraReason, formatDate, indent } from '../format';
@@ -19,6 +19,16 @@ const FINISHED: ReadonlySet<TiState> = new Set(FINISHED_TI_STATES);
 const PROGRESS_ORDER: readonly TiState[] = [
   ...FINISHED_TI_STATES, ...TI_STATES.filter((state) => !FINISHED.has(state)).reverse(),
 ];
+
+/** Waits between polls that failed transiently: doubling from the first, capped at the last. */
+export const TRANSIENT_BACKOFF_MS = { first: 500, max: 5_000 } as const;
+/** Statuses that say "not now" rather than "no": a proxy without its server, a server without its database. */
+const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([502, 503, 504]);
+
+/** Whether a failed API call may succeed if asked again: no connection, or 502/503/504. */
+export function isTransientApiError(err: unknown): err is ApiConnectionError | ApiError {
+  return err instanceof ApiConnectionError || (err instanceof ApiError && TRANSIENT_STATUSES.has(err.status));
+}
 
 export interface WatchOptions {
   timeoutMs: number;
@@ -46,7 +56,7 @@ export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: s
   let lastProgress = '';
   let lastProgressAt = -Infinity;
   for (;;) {
-    const run = await client.getRun(dagId, runId);
+    const run = await pollRun(client, dagId, runId, options, deadline);
     if (run.state !== lastRunState) {
       options.print(`run ${run.runId}: ${run.state}`);
       lastRunState = run.state;
@@ -83,6 +93,44 @@ export async function watchRun(client: Pick<SwarmflowClient, 'getRun'>, dagId: s
     }
     await options.sleep(options.intervalMs ?? POLL_INTERVAL_MS);
   }
+}
+
+/**
+ * One poll of the run. A transient failure (the API or its database briefly out of reach)
+ * is retried with backoff until it answers or the wait's deadline passes: the run goes on
+ * meanwhile, and only its real end is reported. One line when the API stops answering, one
+ * when it answers again. Any other error is thrown at once.
+ */
+async function pollRun(
+  client: Pick<SwarmflowClient, 'getRun'>, dagId: string, runId: string, options: WatchOptions, deadline: number,
+): Promise<RunDetailDto> {
+  let backoff: number = TRANSIENT_BACKOFF_MS.first;
+  let failures = 0;
+  for (;;) {
+    try {
+      const run = await client.getRun(dagId, runId);
+      if (failures > 0) options.print(`API answers again (after ${failures} failed poll${failures > 1 ? 's' : ''}): still waiting for run ${runId}`);
+      return run;
+    } catch (err) {
+      if (!isTransientApiError(err)) throw err;
+      failures++;
+      const left = deadline - options.now().getTime();
+      if (left <= 0) {
+        throw new CliError(
+          `gave up waiting after ${formatMs(options.timeoutMs)}: the API did not answer the last ${failures} poll${failures > 1 ? 's' : ''} ` +
+            `(${describeTransient(err)}), and run ${runId} of ${dagId} may still be going. Follow it with \`swarmflow runs show ${dagId} ${runId}\`.`,
+          EXIT_FAILURE,
+        );
+      }
+      if (failures === 1) options.print(`API not answering (${describeTransient(err)}): retrying until it does; the run goes on`);
+      await options.sleep(Math.min(backoff, left));
+      backoff = Math.min(backoff * 2, TRANSIENT_BACKOFF_MS.max);
+    }
+  }
+}
+
+function describeTransient(err: ApiConnectionError | ApiError): string {
+  return err instanceof ApiConnectionError ? err.problem : `HTTP ${err.status} ${err.reason}`;
 }
 
 /** `  412/500 ended · success 400 · skipped 12 · running 8 · queued 80`: counts per state, zeros left out. */
