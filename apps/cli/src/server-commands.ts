@@ -183,10 +183,15 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     `      npx swarmflow dags trigger ml_pipeline --conf '{"dataset":"small"}' --wait\n\n`,
   );
 
+  // Every finished try is recorded before the process exits: the in-memory broker holds the
+  // worker's last reports, and dies with the process. So nothing new is queued once stopping
+  // starts, the worker drains (its last reports published), then the scheduler applies every
+  // event it was sent, and only then does the broker close.
   const stop = async (): Promise<void> => {
     await app.close();
+    scheduler.runner.holdDispatch();
     await worker.drain();
-    await scheduler.stop();
+    await scheduler.stop({ finishEvents: true });
     await broker.close();
     await db.close();
     await embedded.stop();

@@ -73,10 +73,11 @@ export class Scheduler {
     return this.parsing;
   }
 
-  async stop(): Promise<void> {
+  /** @param options see SchedulerRunner.stop (`finishEvents`: apply every event sent so far first) */
+  async stop(options: { finishEvents?: boolean } = {}): Promise<void> {
     if (this.parseTimer) clearInterval(this.parseTimer);
     await this.parsing;
-    await this.runner.stop();
+    await this.runner.stop(options);
     await this.logSink.stop();
   }
 }

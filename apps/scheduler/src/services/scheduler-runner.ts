@@ -59,6 +59,8 @@ export class SchedulerRunner {
   private finishGapMs = Infinity;
   /** The loop waits for more events before an iteration ({@link holdForEvents}). */
   private holding = false;
+  /** An iteration is deciding or writing (its events are out of the buffer, not yet acked). */
+  private iterating = false;
   /** Iterations completed; tests and the benchmark wait on it. */
   iterations = 0;
   /** Iterations that first waited for more events; tests and the benchmark read it. */
@@ -99,7 +101,19 @@ export class SchedulerRunner {
     this.wake?.();
   }
 
-  async stop(): Promise<void> {
+  /** From now on iterations apply events but queue no task (see SchedulingService.dispatchHeld). */
+  holdDispatch(): void {
+    this.scheduling.dispatchHeld = true;
+  }
+
+  /**
+   * Stops the loop. With `finishEvents` (standalone, whose in-memory broker dies with the
+   * process) it first applies every event already sent to it, dispatch held: the events
+   * queue empty, the buffer applied, no iteration in flight; at most `finishEventsMs`.
+   * Without it, events not yet applied go back to the queue for the next scheduler.
+   */
+  async stop(options: { finishEvents?: boolean; finishEventsMs?: number } = {}): Promise<void> {
+    if (options.finishEvents && this.running) await this.finishEvents(options.finishEventsMs ?? 10_000);
     this.running = false;
     await this.consumer?.cancel();
     this.wake?.();
@@ -109,6 +123,22 @@ export class SchedulerRunner {
     await this.repos.outbox.markPublished(this.published.splice(0)).catch(() => undefined);
     // Unprocessed events go back to the queue for the next scheduler.
     for (const { msg } of this.buffer.splice(0)) msg.nack(true);
+  }
+
+  private async finishEvents(timeoutMs: number): Promise<void> {
+    this.holdDispatch();
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const ready = (await this.broker.queueStats(EVENTS_QUEUE.name)).messages;
+      if (ready === 0 && this.buffer.length === 0 && !this.iterating) return;
+      if (Date.now() >= deadline) {
+        this.logger.warn(`stopping with ${ready + this.buffer.length} worker event(s) not applied after ${timeoutMs} ms`);
+        return;
+      }
+      // An iteration now, even for a batch of only task.started events (those otherwise wait for the tick).
+      if (this.buffer.length > 0 && !this.iterating) this.nudge();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
   }
 
   private onEvent(msg: BrokerMessage<unknown>): void {
@@ -178,10 +208,12 @@ export class SchedulerRunner {
       const published = this.published;
       this.published = [];
       let result: IterationResult;
+      this.iterating = true;
       try {
         const expireWorkers = now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
         result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers, this.moreToDispatch);
       } catch (err) {
+        this.iterating = false;
         // Rolled back: nothing was applied, so the same events can simply be applied again.
         this.published.push(...published);
         this.buffer.unshift(...batch);
@@ -196,6 +228,7 @@ export class SchedulerRunner {
         await this.sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
         continue;
       }
+      this.iterating = false;
       failures = 0;
       races = 0;
       this.iterations++;

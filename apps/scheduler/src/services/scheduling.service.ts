@@ -156,6 +156,12 @@ export class SchedulingService {
   private fromMemoryPausedFor = 0;
   /** Iterations decided from memory (one round trip) and from the database; from-memory writes refused as stale. */
   readonly stats = { fromMemory: 0, fromDatabase: 0, memoryStale: 0 };
+  /**
+   * Set while a standalone server stops: events are still applied, but nothing is queued.
+   * Its worker is draining and its in-memory broker is about to close: a task message
+   * published now would be lost with it, leaving its try `queued` with no message.
+   */
+  dispatchHeld = false;
   /** Pool sizes, re-read every tick (a changed pool applies within one tick). */
   private pools: Map<string, number> | null = null;
   /** Active workers (queues, GPUs), re-read every tick, for the GPU capacity check. */
@@ -687,6 +693,7 @@ export class SchedulingService {
    * queued, and whether it stopped at `dispatchSlice` with candidates left.
    */
   private async dispatch(now: Date, tx: Queryable, writes: PendingWrites, view: DispatchView): Promise<{ queued: number; more: boolean }> {
+    if (this.dispatchHeld) return NOTHING_QUEUED;
     const fresh = writes.inState('scheduled');
     const candidates = [...view.candidates.filter((c) => !writes.current(c.id)), ...fresh]
       .sort((a, b) => b.priority - a.priority || a.id - b.id);

@@ -1,0 +1,75 @@
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { eventually, freePort, runCli, SwarmflowProcess } from '../support/processes';
+
+// A graceful stop of `npm start` (standalone: in-memory broker, embedded database) records
+// every try that finished while it drained: after a restart nothing runs again.
+jest.setTimeout(180_000);
+
+const DAG = `id: stop_drain
+schedule: null
+defaults:
+  retries: 1
+  retry_delay: 1s
+tasks:
+  a: sleep 2
+  b: sleep 2
+`;
+
+interface Ti { taskId: string; state: string; tryNumber: number }
+
+describe('standalone: SIGINT while tasks run, then a restart', () => {
+  let home: string;
+  let dags: string;
+  let port: number;
+  let env: NodeJS.ProcessEnv;
+  let server: SwarmflowProcess | null = null;
+
+  const start = async (name: string) => {
+    server = new SwarmflowProcess(name, ['standalone', '--port', String(port), '--dags', dags, '--concurrency', '2'], env);
+    await server.waitForOutput('Swarmflow standalone is running', 90_000);
+    return server;
+  };
+  const tis = async (): Promise<Ti[]> => {
+    const res = await fetch(`http://127.0.0.1:${port}/api/v1/dags/stop_drain/runs/r1`);
+    if (!res.ok) return [];
+    return ((await res.json()) as { taskInstances: Ti[] }).taskInstances;
+  };
+
+  beforeAll(async () => {
+    home = mkdtempSync(path.join(tmpdir(), 'swarmflow-stop-'));
+    dags = path.join(home, 'dags');
+    mkdirSync(dags);
+    writeFileSync(path.join(dags, 'stop_drain.yaml'), DAG);
+    port = await freePort();
+    env = { SWARMFLOW_HOME: home, SWARMFLOW_URL: `http://127.0.0.1:${port}` };
+  });
+
+  afterAll(async () => {
+    await server?.stop('SIGTERM');
+    rmSync(home, { recursive: true, force: true });
+  });
+
+  it('records both tries as success on try 1 before exiting; the restart runs neither again', async () => {
+    const first = await start('standalone (first)');
+    const trigger = await runCli(['dags', 'trigger', 'stop_drain', '--run-id', 'r1'], env);
+    expect(trigger.code).toBe(0);
+    await eventually(async () => ((await tis()).filter((t) => t.state === 'running').length === 2 ? true : undefined), 30_000, 'both tasks running');
+
+    // Ctrl-C mid-run: the worker drains (both tasks finish), and the process exits 0.
+    expect(await first.stop('SIGINT', 60_000)).toBe(0);
+    expect(first.output).toContain('SIGINT: shutting down');
+
+    await start('standalone (restarted)');
+    // Recorded before the exit: success on try 1 at once, and no try 2 ever.
+    const after = (await tis()).map(({ taskId, state, tryNumber }) => ({ taskId, state, tryNumber }));
+    expect(after).toEqual([{ taskId: 'a', state: 'success', tryNumber: 1 }, { taskId: 'b', state: 'success', tryNumber: 1 }]);
+    await eventually(async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/api/v1/dags/stop_drain/runs/r1`);
+      return ((await res.json()) as { state: string }).state === 'success' ? true : undefined;
+    }, 30_000, 'the run to be success');
+    expect((await tis()).map((t) => t.tryNumber)).toEqual([1, 1]);
+    expect(server!.output).not.toMatch(/no longer runs try/);
+  });
+});
