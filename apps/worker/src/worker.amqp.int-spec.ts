@@ -94,6 +94,29 @@ describe('WorkerService on RabbitMQ', () => {
     await conn.close();
   }, 20_000);
 
+  it('drains only once RabbitMQ has confirmed each running try\'s task.finished and the last heartbeat', async () => {
+    if (!available) return;
+    // What the scheduler would read: every event, routed to a queue of this test's own.
+    const events = { name: 'drain-events', exchange: EXCHANGES.events, bindings: ['#'], durable: false };
+    await broker.assertQueue(events);
+    const running = [taskMessage({ command: 'sleep 0.3' }), taskMessage({ command: 'sleep 0.3' })];
+    for (const task of running) await broker.publish(EXCHANGES.tasks, 'default', task);
+    await Promise.all(running.map((t) => published.startedOf(t.tiId)));
+
+    await worker.drain();
+    // Nothing more is sent after the drain: what the queue holds now is what the worker reported.
+    const conn = await amqp.connect(url);
+    const ch = await conn.createChannel();
+    const bodies: { type: string; tiId?: number; state?: string }[] = [];
+    for (let m = await ch.get(prefix + events.name, { noAck: true }); m; m = await ch.get(prefix + events.name, { noAck: true })) {
+      bodies.push(JSON.parse(m.content.toString()));
+    }
+    await ch.deleteQueue(prefix + events.name);
+    await conn.close();
+    expect(bodies.filter((b) => b.type === 'task.finished').map((b) => b.tiId).sort()).toEqual(running.map((t) => t.tiId).sort());
+    expect(bodies.at(-1)).toMatchObject({ type: 'worker.heartbeat', state: 'stopped' });
+  }, 20_000);
+
   it('cancels a task on a control message and reports it', async () => {
     if (!available) return;
     const task = taskMessage({ command: 'sleep 30' });
