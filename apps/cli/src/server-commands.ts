@@ -9,6 +9,7 @@ import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv } from '../../scheduler/src/config';
 import { startScheduler } from '../../scheduler/src/main';
 import { Scheduler } from '../../scheduler/src/scheduler';
+import { requeueLostTaskMessages } from '../../scheduler/src/services/requeue-lost';
 import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
 import { DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig } from '../../webserver/src/webserver.config';
@@ -150,6 +151,8 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const applied = await db.migrate();
   if (applied.length) logger.log(`database at ${path.join(home, 'db')}: applied ${applied.join(', ')}`);
   const repos = new Repositories(db);
+  const requeued = await requeueLostTaskMessages(repos, new Date());
+  if (requeued > 0) logger.warn(`${requeued} queued tr${requeued > 1 ? 'ies' : 'y'} lost ${requeued > 1 ? 'their task messages' : 'its task message'} with the last run's in-memory broker: queued again`);
   const broker = new MemoryBroker();
   await broker.start();
 

@@ -82,6 +82,12 @@ export class TaskInstanceRepository {
     return rows.map(toTaskInstance);
   }
 
+  /** Every queued instance (no worker has reported its start). */
+  async queued(q: Queryable = this.db): Promise<TaskInstance[]> {
+    const rows = await q.query(`SELECT * FROM task_instance WHERE state = 'queued' ORDER BY id`);
+    return rows.map(toTaskInstance);
+  }
+
   /** Instances running or queued-and-claimed on the given workers. */
   async onWorkers(workers: string[], q: Queryable): Promise<TaskInstance[]> {
     if (workers.length === 0) return [];
