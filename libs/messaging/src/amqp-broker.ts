@@ -20,7 +20,10 @@ export interface AmqpBrokerOptions {
   prefix?: string;
   /** Default: console. */
   logger?: BrokerLogger;
-  /** First reconnect delay; doubles per failed attempt (±20 % jitter) up to 30 s. Default 500 ms. */
+  /**
+   * First reconnect delay; doubles per failed attempt up to {@link MAX_RECONNECT_DELAY_MS}
+   * (2 s), each delay jittered down to half ({@link reconnectDelay}). Default 500 ms.
+   */
   reconnectDelayMs?: number;
   /** Shown by `rabbitmqctl list_connections` and the management UI. Default `swarmflow <prefix>`. */
   connectionName?: string;
@@ -48,7 +51,22 @@ interface Lane {
   pending: { routingKey: string; json: string; resolve(): void; reject(err: Error): void }[];
 }
 
-const MAX_RECONNECT_DELAY_MS = 30_000;
+/**
+ * Reconnect delays stop growing here: a process comes back at most this long (plus one
+ * connection's set-up) after RabbitMQ answers again. Attempts against a broker that is down
+ * are cheap (a refused TCP connection), so a short cap costs little.
+ */
+export const MAX_RECONNECT_DELAY_MS = 2000;
+
+/**
+ * The wait before reconnect attempt `attempt` (0-based): `firstMs` doubled per attempt up to
+ * {@link MAX_RECONNECT_DELAY_MS}, times a random factor in [0.5, 1) so that the workers and
+ * schedulers a broker restart disconnected together do not all come back in the same instant.
+ */
+export function reconnectDelay(attempt: number, firstMs: number, random: () => number = Math.random): number {
+  const base = Math.min(firstMs * 2 ** Math.min(attempt, 30), MAX_RECONNECT_DELAY_MS);
+  return base * (0.5 + random() * 0.5);
+}
 /** A message whose publish channel died this many times while the connection stayed up is rejected, not resent. */
 const MAX_CHANNEL_FAILURES = 3;
 const PUBLISH_OPTIONS = { persistent: true, contentType: 'application/json' } as const;
@@ -439,8 +457,7 @@ export class AmqpBroker implements Broker {
     this.reconnecting = true;
     try {
       for (let attempt = 0; this.state === 'reconnecting'; attempt++) {
-        const base = Math.min(this.reconnectDelayMs * 2 ** attempt, MAX_RECONNECT_DELAY_MS);
-        const delay = base * (0.8 + Math.random() * 0.4);
+        const delay = reconnectDelay(attempt, this.reconnectDelayMs);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           this.wakeReconnect = () => {
