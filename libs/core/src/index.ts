@@ -13,6 +13,7 @@ export { planRun, runOutcome, type OutcomeCursor, type PlannedTransition, type T
 export * from './state/states';
 export { NEXT, canTransition, decideTransition, assertTransition } from './state/state-machine';
 export * from './messages/messages';
+export * from './messages/claims';
 export * from './errors';
 export { evaluateTriggerRule, type TriggerDecision } from './trigger-rules/trigger-rules';
 export { retryDelayMs, afterFailure } from './retry/retry';

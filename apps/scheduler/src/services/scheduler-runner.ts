@@ -1,10 +1,11 @@
-import type { ControlMessage, WorkerEvent } from '@swarmflow/core';
+import type { ControlMessage, TaskClaimRequest, WorkerEvent } from '@swarmflow/core';
 import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import { SchedulerRegistry, type OutboxMessage, type Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
 import { WorkerPresence } from './worker-presence';
+import { ClaimDesk, parseClaim } from './claim-desk';
 import { SchedulingService, type IterationResult, type SchedulingOptions, type TryCancel, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
 
 export interface SchedulerLogger {
@@ -68,6 +69,10 @@ export class SchedulerRunner {
   private readonly presence: WorkerPresence;
   /** The database outage the loop is in: when it began and how many iterations failed since; null when none. */
   private outage: { since: number; failures: number } | null = null;
+  /** Workers' claims of redelivered task messages, answered after iterations. */
+  private readonly claims: ClaimDesk;
+  /** A claim arrived since the last iteration began: iterate now, to time it. */
+  private claimArrived = false;
   /** Tells whether other schedulers are alive (for the outbox sweep); null without a database URL (tests' fakes). */
   private readonly registry: SchedulerRegistry | null;
   /** Buffered events other than `task.started`: the ones worth an iteration now. */
@@ -112,6 +117,7 @@ export class SchedulerRunner {
     this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m), clusterKey);
     const url = (repos.db as { config?: { url?: string } } | undefined)?.config?.url;
     this.registry = url ? new SchedulerRegistry(url) : null;
+    this.claims = new ClaimDesk(repos, broker, (m) => logger.error(m), (m) => logger.log(m));
     this.presence = new WorkerPresence(broker, repos, options.workerGoneMs ?? DEFAULT_WORKER_GONE_MS);
   }
 
@@ -157,6 +163,22 @@ export class SchedulerRunner {
   }
 
   private onEvent(msg: BrokerMessage<unknown>): void {
+    let claim: TaskClaimRequest | null;
+    try {
+      claim = parseClaim(msg.body);
+    } catch (err) {
+      this.logger.warn(`dropping a worker event (${msg.routingKey}): ${(err as Error).message}`);
+      msg.ack();
+      return;
+    }
+    if (claim) {
+      // Answered from memory after an iteration; lost with this scheduler, the worker asks again.
+      this.claims.add(claim);
+      this.claimArrived = true;
+      msg.ack();
+      this.wake?.();
+      return;
+    }
     const parsed = parseWorkerEvent(msg.body);
     if (!parsed.ok) {
       this.logger.warn(`dropping a malformed worker event (${msg.routingKey}): ${parsed.error}`);
@@ -208,7 +230,7 @@ export class SchedulerRunner {
       this.nudged = false;
       // A batch of only `task.started` events changes nothing that could dispatch work: it
       // waits (unacked) for the next event that can, or for the tick, and is applied then.
-      if (!tick && this.actionable === 0 && !this.moreToDispatch) {
+      if (!tick && this.actionable === 0 && !this.moreToDispatch && !this.claimArrived) {
         await this.sleep(this.options.tickMs - (now.getTime() - this.lastTick));
         continue;
       }
@@ -218,6 +240,8 @@ export class SchedulerRunner {
         now = this.clock();
       }
       if (tick) this.lastTick = now.getTime();
+      this.claimArrived = false;
+      this.claims.stamp(now);
       const batch = this.buffer.splice(0, MAX_EVENTS_PER_ITERATION);
       this.actionable = this.buffer.filter((b) => b.event.type !== 'task.started').length;
       const published = this.published;
@@ -266,6 +290,9 @@ export class SchedulerRunner {
       this.moreToDispatch = result.moreToDispatch;
       for (const { msg } of batch) settle(() => msg.ack());
       for (const c of result.cancels) this.cancelDuplicate(c);
+      if (this.claims.size > 0) {
+        await this.claims.decide().catch((err: unknown) => this.logger.error(`answering claims failed, retrying: ${(err as Error).message}`));
+      }
       // Not awaited: the next iteration need not wait for RabbitMQ's confirms (a hop of a
       // chain did, ~1 ms). Confirmed ids are deleted by a later iteration.
       this.trackPublish(result.outbox);

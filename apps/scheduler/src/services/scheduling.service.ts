@@ -513,7 +513,10 @@ export class SchedulingService {
       if (e.type === 'task.started') {
         const superseded = e.tryNumber < cur.tryNumber || (e.tryNumber === cur.tryNumber && isEnded(cur.state));
         if (elsewhere || superseded) {
-          cancels.push({ worker: e.worker, tiId: cur.id, tryNumber: e.tryNumber });
+          // The redelivered `task.started` of the one execution (same worker, same try, which
+          // itself reported the end) is no second copy: nothing runs to cancel.
+          const sameExecution = !elsewhere && e.tryNumber === cur.tryNumber && e.worker === cur.worker && !endedForLostWorker(cur);
+          if (!sameExecution) cancels.push({ worker: e.worker, tiId: cur.id, tryNumber: e.tryNumber });
           continue;
         }
         if (decideTransition(cur, 'running', e.tryNumber) !== 'apply') continue;
@@ -790,6 +793,12 @@ function failurePolicy(ti: TaskInstance, task: TaskSpec | undefined, now: Date):
 /** A try in these states has reported its end (up_for_retry: a failed try waiting for the next). */
 function isEnded(state: TiState): boolean {
   return state === 'success' || state === 'failed' || state === 'skipped' || state === 'up_for_retry';
+}
+
+/** The scheduler ended the try because its worker was lost or no longer listed it: that worker may still run a copy. */
+function endedForLostWorker(ti: TaskInstance): boolean {
+  return ti.worker !== null && ti.reason !== null &&
+    (ti.reason.startsWith(`worker ${ti.worker} lost`) || ti.reason.startsWith(`worker ${ti.worker} no longer runs`));
 }
 
 const taskIndex = new WeakMap<SerializedDag, Map<string, TaskSpec>>();
