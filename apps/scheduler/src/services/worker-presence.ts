@@ -95,8 +95,11 @@ export class WorkerPresence {
         await this.broker.queueStats(controlQueue(name).name);
         present = true;
       } catch (err) {
-        if (!(err instanceof QueueNotFoundError)) return; // the broker went away mid-round: nothing can be told
-        present = false;
+        // RabbitMQ answers a passive declare of another connection's exclusive queue with 405
+        // RESOURCE_LOCKED: the queue is there. Anything else but 404: the broker went away mid-round.
+        if ((err as { code?: unknown }).code === 405) present = true;
+        else if (err instanceof QueueNotFoundError) present = false;
+        else return;
       }
       if (!this.connected) return;
       if (present) {
