@@ -443,8 +443,8 @@ export class WorkerService {
     }
     const msg = new TaskDelivery(delivered, (err) =>
       this.logger.warn(`acking the earlier delivery of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`));
-    if (delivered.redelivered && this.claims && this.currentState === 'active') {
-      // Delivered before, to this worker or another: it may run there already, or have ended.
+    if ((delivered.redelivered || delivered.resent) && this.claims && this.currentState === 'active') {
+      // Delivered before (or published again by a recovery), to this worker or another: it may run there already, or have ended.
       this.claiming.set(key, msg);
       const answer = await this.claims.claim(task.tiId, task.tryNumber);
       this.claiming.delete(key);

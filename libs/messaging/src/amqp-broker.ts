@@ -1,7 +1,7 @@
 import * as amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type {
-  Broker, BrokerMessage, ConsumeOptions, ConsumerHandle, ExchangeName, MessageHandler, QueueSpec, QueueStats,
+  Broker, BrokerMessage, ConsumeOptions, ConsumerHandle, ExchangeName, MessageHandler, PublishOptions, QueueSpec, QueueStats,
 } from './broker';
 import { EXCHANGES } from './broker';
 import {
@@ -41,6 +41,8 @@ export interface AmqpBrokerOptions {
 
 /** Header of a message carrying several publishes: their count. Its body is `[{ "k": routingKey, "b": body }, …]`. */
 export const BATCH_HEADER = 'x-swarmflow-batch';
+/** Header of a message published with `resent` (see BrokerMessage.resent). */
+export const RESENT_HEADER = 'x-swarmflow-resent';
 const MAX_BATCH_ITEMS = 500;
 const MAX_BATCH_BYTES = 512 * 1024;
 
@@ -225,13 +227,14 @@ export class AmqpBroker implements Broker {
    * {@link BrokerStateError} before start() or after close(), TypeError for a body that
    * is not JSON, and rejects with {@link PublishNackedError} when RabbitMQ nacks it.
    */
-  publish(exchange: ExchangeName, routingKey: string, body: object): Promise<void> {
+  publish(exchange: ExchangeName, routingKey: string, body: object, options?: PublishOptions): Promise<void> {
     try {
       this.requireOpen('publish');
       if (!EXCHANGE_NAMES.has(exchange)) throw new TypeError(`publish: unknown exchange "${exchange}"`);
       const json = JSON.stringify(body);
       if (json === undefined) throw new TypeError(`publish to ${exchange}: body is not JSON-serialisable`);
-      const lane = this.lanes.get(exchange);
+      const lane = options?.resent ? undefined : this.lanes.get(exchange);
+      if (options?.resent) return this.enqueue(exchange, routingKey, Buffer.from(json), { [RESENT_HEADER]: 1 });
       if (lane) {
         return new Promise<void>((resolve, reject) => {
           lane.pending.push({ routingKey, json, resolve, reject });
@@ -773,11 +776,13 @@ class AmqpConsumer implements ConsumerHandle {
       }
       return;
     }
-    this.handle(body, routingKey, msg.fields.redelivered, (as, requeue) => settleOn(ch, msg, as, requeue));
+    this.handle(body, routingKey, msg.fields.redelivered, (as, requeue) => settleOn(ch, msg, as, requeue), msg.properties.headers?.[RESENT_HEADER] !== undefined);
   }
 
   /** Hands one message (or one part of a batch) to the handler; `settle` is called once. */
-  private handle(body: unknown, routingKey: string, redelivered: boolean, settleWith: (as: 'ack' | 'nack', requeue: boolean) => void): void {
+  private handle(
+    body: unknown, routingKey: string, redelivered: boolean, settleWith: (as: 'ack' | 'nack', requeue: boolean) => void, resent = false,
+  ): void {
     const logger = this.ctx.logger();
     let settledAs: 'ack' | 'nack' | undefined;
     const settle = (as: 'ack' | 'nack', requeue: boolean) => {
@@ -789,6 +794,7 @@ class AmqpConsumer implements ConsumerHandle {
       body,
       routingKey,
       redelivered,
+      resent,
       ack: () => settle('ack', false),
       nack: (requeue: boolean) => settle('nack', requeue),
     };

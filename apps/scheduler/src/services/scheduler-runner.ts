@@ -304,7 +304,9 @@ export class SchedulerRunner {
           const others = this.registry ? await this.registry.others() : null;
           const sweepAge = others === 0 ? Math.min(SOLO_SWEEP_AGE_MS, this.options.outboxSweepAgeMs) : this.options.outboxSweepAgeMs;
           // Its own rows are left alone: those being published and those published but not yet deleted.
-          const swept = await this.repos.outbox.relay((m) => this.send(m), sweepAge, 1000, [...this.inFlight, ...this.published]);
+          // Resent: the scheduler that wrote them may have published them before it died, and
+          // a worker may have run them already; a worker claims a resent try before running it.
+          const swept = await this.repos.outbox.relay((m) => this.send(m, true), sweepAge, 1000, [...this.inFlight, ...this.published]);
           if (swept.published > 0) this.logger.warn(`published ${swept.published} outbox message(s) left by an interrupted scheduler`);
           if (swept.dropped > 0) {
             this.logger.log(`dropped ${swept.dropped} outbox task message(s) left by an interrupted scheduler: their tries had started or ended, so they had been delivered`);
@@ -348,14 +350,14 @@ export class SchedulerRunner {
     this.published.push(...outbox.map((o) => o.id));
   }
 
-  private async send(m: OutboxMessage): Promise<void> {
+  private async send(m: OutboxMessage, resent = false): Promise<void> {
     const exchange = m.exchange as ExchangeName;
     if (exchange === 'swarmflow.tasks' && !this.assertedQueues.has(m.routingKey)) {
       // Declared before the first publish so a message for a queue no worker serves yet is kept, not dropped.
       await this.broker.assertQueue(taskQueue(m.routingKey));
       this.assertedQueues.add(m.routingKey);
     }
-    await this.broker.publish(exchange, m.routingKey, m.payload);
+    await this.broker.publish(exchange, m.routingKey, m.payload, resent && exchange === EXCHANGES.tasks ? { resent: true } : undefined);
   }
 
   private sleep(ms: number): Promise<void> {
