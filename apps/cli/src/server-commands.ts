@@ -226,7 +226,8 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .description('run a scheduler (DAG processor, scheduling loop, log sink) against PostgreSQL and RabbitMQ; several may run at once')
     .option('--dags <folder>', 'DAGs folder (default: $SWARMFLOW_DAGS_FOLDER or ./dags)')
     .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX,\n' +
-      'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_HEARTBEAT_TIMEOUT (30s), SWARMFLOW_SCHEDULER_TICK (1s), SWARMFLOW_EVENT_COALESCE (5ms)')
+      'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_HEARTBEAT_TIMEOUT (30s), SWARMFLOW_SCHEDULER_TICK (1s), SWARMFLOW_EVENT_COALESCE (5ms),\n' +
+      'SWARMFLOW_WORKER_GONE_AFTER (2s: a worker whose broker connection stays closed this long is lost; 0 = off)')
     .action(async (opts: { dags?: string }) => {
       try {
         const config = schedulerConfigFromEnv(opts.dags ? { ...process.env, SWARMFLOW_DAGS_FOLDER: opts.dags } : process.env);

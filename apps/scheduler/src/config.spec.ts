@@ -7,6 +7,7 @@ describe('schedulerConfigFromEnv', () => {
     expect(schedulerConfigFromEnv(base)).toEqual({
       databaseUrl: 'postgres://db/swarmflow', amqpUrl: 'amqp://guest:guest@127.0.0.1:5672', brokerPrefix: '', dagsFolder: 'dags',
       dagParseIntervalMs: 30_000, dagFileTimeoutMs: 30_000, tickMs: 1000, heartbeatTimeoutMs: 30_000, eventCoalesceMs: 5,
+      workerGoneMs: 2000,
     });
   });
 

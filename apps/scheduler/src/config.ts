@@ -11,6 +11,8 @@ export interface SchedulerConfig {
   heartbeatTimeoutMs: number;
   /** SchedulingOptions.eventCoalesceMs: how long an iteration may wait for more tasks' ends under load. */
   eventCoalesceMs: number;
+  /** SchedulingOptions.workerGoneMs: a worker whose broker connection stays closed this long is lost (0 = off). */
+  workerGoneMs: number;
 }
 
 /** Raised at boot for a bad environment; names the variable and the fix. */
@@ -46,5 +48,6 @@ export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sc
     tickMs: duration(env, 'SWARMFLOW_SCHEDULER_TICK', '1s'),
     heartbeatTimeoutMs: duration(env, 'SWARMFLOW_HEARTBEAT_TIMEOUT', '30s'),
     eventCoalesceMs: duration(env, 'SWARMFLOW_EVENT_COALESCE', '5ms'),
+    workerGoneMs: duration(env, 'SWARMFLOW_WORKER_GONE_AFTER', '2s'),
   };
 }

@@ -64,16 +64,31 @@ describeWithPostgres('second copies of a try', () => {
     expect(await stateOf(ti.id)).toMatchObject({ state: 'success', worker: 'first' });
   });
 
-  it('cancels a copy that starts after the try has ended', async () => {
+  it('cancels a copy that starts on another worker after the try has ended', async () => {
     const ti = await queuedTi();
     const toLate = await cancelsTo('late');
-    await publish(started(ti, 'late'));
-    await publish(finished(ti, 'late', 'success'));
+    await publish(started(ti, 'first'));
+    await publish(finished(ti, 'first', 'success'));
     await until(async () => (await stateOf(ti.id)).state === 'success');
-    // The same message delivered again (a duplicate publish), to the same worker.
+    // The same message delivered again (a duplicate publish), to another worker.
     await publish(started(ti, 'late'));
     await until(async () => toLate.length > 0);
     expect(toLate).toEqual([{ type: 'task.cancel', tiId: ti.id, tryNumber: 1 }]);
     expect((await stateOf(ti.id)).state).toBe('success');
+  });
+
+  it('takes the redelivered task.started of the one execution (same worker, same try) for what it is: no second copy', async () => {
+    const ti = await queuedTi();
+    const toSame = await cancelsTo('same');
+    const toWitness = await cancelsTo('witness');
+    await publish(started(ti, 'same'));
+    await publish(finished(ti, 'same', 'success'));
+    await until(async () => (await stateOf(ti.id)).state === 'success');
+    await publish(started(ti, 'same'));
+    // A later copy on another worker is cancelled: once that cancel arrives, the redelivery above was decided.
+    await publish(started(ti, 'witness'));
+    await until(async () => toWitness.length > 0);
+    expect(toWitness).toHaveLength(1);
+    expect(toSame).toEqual([]);
   });
 });

@@ -8,16 +8,19 @@ import { useStack } from './test-support/use-stack';
 // still finish, through the outbox sweep, with each try queued exactly once.
 describeWithPostgres('transactional outbox', () => {
   let refusals = 3;
+  /** Task messages the sweep published again: marked, so that a worker claims them before running. */
+  let resent = 0;
   const shared = new MemoryBroker();
   const flaky = new Proxy(shared, {
     get(target, prop) {
       if (prop === 'publish') {
-        return async (exchange: string, routingKey: string, body: object) => {
+        return async (exchange: string, routingKey: string, body: object, options?: { resent?: boolean }) => {
           if (exchange === 'swarmflow.tasks' && refusals > 0) {
             refusals--;
             throw new Error('connection lost before the confirm');
           }
-          return target.publish(exchange as any, routingKey, body);
+          if (options?.resent) resent++;
+          return target.publish(exchange as any, routingKey, body, options);
         };
       }
       const value = (target as any)[prop];
@@ -39,6 +42,7 @@ describeWithPostgres('transactional outbox', () => {
     const { state, tis } = await stack().waitForRun(await stack().trigger('chain'), 20_000);
     expect(state).toBe('success');
     expect(refusals).toBe(0);
+    expect(resent).toBeGreaterThan(0);
     expect([...tis.values()].map((t) => [t.taskId, t.state, t.tryNumber])).toEqual([['a', 'success', 1], ['b', 'success', 1], ['c', 'success', 1]]);
     expect(await stack().repos.outbox.pending()).toBe(0);
   });

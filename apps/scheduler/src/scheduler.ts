@@ -20,6 +20,8 @@ export interface SchedulerParts {
   outboxSweepAgeMs?: number;
   /** See SchedulingOptions.eventCoalesceMs (default 5 ms). */
   eventCoalesceMs?: number;
+  /** See SchedulingOptions.workerGoneMs (default 2 s; 0 = off). */
+  workerGoneMs?: number;
   /** Encrypts the plain variables container tasks mount; null = only secret variables can be mounted. */
   clusterKey?: ClusterKey | null;
 }
@@ -40,7 +42,7 @@ export class Scheduler {
     this.runner = new SchedulerRunner(repos, broker, logger, {
       tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
       dispatchSlice: parts.dispatchSlice ?? DEFAULT_SCHEDULING_OPTIONS.dispatchSlice, outboxSweepAgeMs: parts.outboxSweepAgeMs ?? 10_000,
-      eventCoalesceMs: parts.eventCoalesceMs ?? DEFAULT_SCHEDULING_OPTIONS.eventCoalesceMs,
+      eventCoalesceMs: parts.eventCoalesceMs ?? DEFAULT_SCHEDULING_OPTIONS.eventCoalesceMs, workerGoneMs: parts.workerGoneMs,
     }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
   }

@@ -7,7 +7,8 @@ import { WorkerService, type WorkerDeps, type WorkerOptions } from './worker.ser
  * broker: it closes it after `worker.whenStopped()`.
  */
 export async function startWorker(config: WorkerOptions, broker: Broker, deps: WorkerDeps = {}): Promise<WorkerService> {
-  const worker = new WorkerService(broker, config, deps);
+  // A scheduler answers claims wherever a worker is started this way (distributed and standalone).
+  const worker = new WorkerService(broker, { claimRedeliveries: true, ...config }, deps);
   await worker.start();
   return worker;
 }

@@ -11,6 +11,7 @@ import { secretMasker, type ClusterKey } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
 import { TaskLogPublisher } from './task-log.publisher';
 import { decodeControlMessage, decodeTaskMessage } from './task-message.decoder';
+import { ClaimClient } from './claim-client';
 import { describeEnd, formatSeconds, taskEnv, taskVerdict } from './task-outcome';
 
 export interface WorkerOptions {
@@ -46,6 +47,14 @@ export interface WorkerOptions {
    * try at a time. Default none.
    */
   gpus?: string[];
+  /**
+   * Before running a try whose message the broker marks as redelivered, ask the scheduler
+   * whether it already runs elsewhere or has ended (see ClaimClient); needs a scheduler
+   * answering claims. startWorker turns it on. Default false.
+   */
+  claimRedeliveries?: boolean;
+  /** How long a claim waits for the scheduler's answer before the message is given back. Default 30000. */
+  claimTimeoutMs?: number;
 }
 
 /** What the worker logs through; Nest's `Logger` fits. */
@@ -241,6 +250,10 @@ export class WorkerService {
   private consumersPaused = false;
   private consumerSync: Promise<void> = Promise.resolve();
   private heartbeatTimer: NodeJS.Timeout | undefined;
+  /** Asks the scheduler about redelivered messages; null when `claimRedeliveries` is off. */
+  private readonly claims: ClaimClient | null;
+  /** Redelivered tries waiting for the scheduler's answer to their claim. */
+  private readonly claiming = new Map<string, TaskDelivery>();
   private idleWaiters: Array<() => void> = [];
   private stopping: Promise<void> | null = null;
   private readonly stopped: Promise<void>;
@@ -271,6 +284,7 @@ export class WorkerService {
     this.clusterKey = deps.clusterKey ?? null;
     this.baseEnv = inheritedEnv();
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
+    this.claims = options.claimRedeliveries ? new ClaimClient(broker, options.name, options.claimTimeoutMs) : null;
   }
 
   get name(): string {
@@ -328,6 +342,7 @@ export class WorkerService {
       throw err;
     }
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatIntervalMs);
+    this.broker.onStatus((status) => this.onBrokerStatus(status));
     await this.heartbeat();
     this.logger.log(`serving ${this.options.queues.join(', ')} with ${this.options.concurrency} slots` +
       (this.gpuIds.length > 0 ? ` and GPUs ${this.gpuIds.join(',')}` : ''));
@@ -410,9 +425,9 @@ export class WorkerService {
       return;
     }
     const key = runKey(task.tiId, task.tryNumber);
-    if (this.running.has(key) || this.buffered.has(key) || this.reporting.has(key)) {
+    if (this.running.has(key) || this.buffered.has(key) || this.reporting.has(key) || this.claiming.has(key)) {
       // A redelivery of a try already here: running it twice would be worse than losing the message.
-      const held = this.buffered.get(key)?.msg ?? this.running.get(key)?.msg ?? this.reporting.get(key)?.msg ?? null;
+      const held = this.buffered.get(key)?.msg ?? this.running.get(key)?.msg ?? this.reporting.get(key)?.msg ?? this.claiming.get(key) ?? null;
       if (held !== null && !held.settled) {
         // Its message is not settled yet: the earlier delivery may be on a channel that died (a lost
         // connection), where its ack/nack would be no-ops and the message lost. The new one is settled
@@ -428,6 +443,22 @@ export class WorkerService {
     }
     const msg = new TaskDelivery(delivered, (err) =>
       this.logger.warn(`acking the earlier delivery of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`));
+    if ((delivered.redelivered || delivered.resent) && this.claims && this.currentState === 'active') {
+      // Delivered before (or published again by a recovery), to this worker or another: it may run there already, or have ended.
+      this.claiming.set(key, msg);
+      const answer = await this.claims.claim(task.tiId, task.tryNumber);
+      this.claiming.delete(key);
+      if (answer.verdict === 'drop') {
+        this.logger.warn(`not running redelivered task instance ${task.tiId} try ${task.tryNumber}: ${answer.reason}`);
+        msg.ack();
+        return;
+      }
+      if (answer.verdict === 'unanswered') {
+        this.logger.warn(`no answer to the claim of redelivered task instance ${task.tiId} try ${task.tryNumber}; giving it back`);
+        msg.nack(true);
+        return;
+      }
+    }
     if (this.currentState !== 'active') {
       // Delivered before the consumers were paused for the drain: back to the queue for another worker.
       msg.nack(true);
@@ -890,6 +921,10 @@ export class WorkerService {
   }
 
   private async onControl(msg: BrokerMessage<unknown>): Promise<void> {
+    if (this.onClaimControl(msg.body)) {
+      msg.ack();
+      return;
+    }
     let command: ControlMessage;
     try {
       command = decodeControlMessage(msg.body);
@@ -916,6 +951,32 @@ export class WorkerService {
     }
   }
 
+  /** Answers to claims and the scheduler's asks for a heartbeat (while a claim waits on this worker). */
+  private onClaimControl(body: unknown): boolean {
+    if (this.claims?.onControl(body)) return true;
+    if ((body as { type?: unknown } | null)?.type !== 'worker.heartbeat.request') return false;
+    void this.heartbeat();
+    return true;
+  }
+
+  /**
+   * After a broker outage: heartbeat at once (the scheduler learns which tries still run
+   * here, and hears from this worker before it answers other workers' claims). Buffered
+   * tries came over the dead connection: the broker redelivers their messages, so they are
+   * forgotten here rather than run beside another worker's copy.
+   */
+  private onBrokerStatus(status: 'connected' | 'disconnected'): void {
+    if (this.currentState !== 'active' && this.currentState !== 'draining') return;
+    if (status === 'disconnected') {
+      if (this.buffered.size > 0) this.logger.warn(`broker connection lost: forgetting ${this.buffered.size} buffered task(s), which the broker redelivers`);
+      this.buffered.clear();
+      clearTimeout(this.bufferTimer);
+      this.bufferTimer = undefined;
+      return;
+    }
+    void this.heartbeat();
+  }
+
   private rememberCancel(key: string): void {
     const now = Date.now();
     for (const [k, until] of this.cancelledTries) {
@@ -928,6 +989,7 @@ export class WorkerService {
 
   private async stop(): Promise<void> {
     clearInterval(this.heartbeatTimer);
+    this.claims?.abandon();
     await Promise.allSettled(this.taskConsumers.map((c) => c.cancel()));
     this.currentState = 'stopped';
     await this.heartbeat();

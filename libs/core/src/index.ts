@@ -16,6 +16,7 @@ export {
   type TiStep, type TransitionVerdict, type TransitionDecision,
 } from './state/state-machine';
 export * from './messages/messages';
+export * from './messages/claims';
 export * from './errors';
 export { evaluateTriggerRule, type TriggerDecision } from './trigger-rules/trigger-rules';
 export { retryDelayMs, afterFailure } from './retry/retry';

@@ -1,7 +1,7 @@
 import * as amqp from 'amqplib';
 import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type {
-  Broker, BrokerMessage, ConsumeOptions, ConsumerHandle, ExchangeName, MessageHandler, QueueSpec, QueueStats,
+  Broker, BrokerMessage, ConsumeOptions, ConsumerHandle, ExchangeName, MessageHandler, PublishOptions, QueueSpec, QueueStats,
 } from './broker';
 import { EXCHANGES } from './broker';
 import {
@@ -20,7 +20,10 @@ export interface AmqpBrokerOptions {
   prefix?: string;
   /** Default: console. */
   logger?: BrokerLogger;
-  /** First reconnect delay; doubles per failed attempt (±20 % jitter) up to 30 s. Default 500 ms. */
+  /**
+   * First reconnect delay; doubles per failed attempt up to {@link MAX_RECONNECT_DELAY_MS}
+   * (2 s), each delay jittered down to half ({@link reconnectDelay}). Default 500 ms.
+   */
   reconnectDelayMs?: number;
   /** Shown by `rabbitmqctl list_connections` and the management UI. Default `swarmflow <prefix>`. */
   connectionName?: string;
@@ -38,6 +41,8 @@ export interface AmqpBrokerOptions {
 
 /** Header of a message carrying several publishes: their count. Its body is `[{ "k": routingKey, "b": body }, …]`. */
 export const BATCH_HEADER = 'x-swarmflow-batch';
+/** Header of a message published with `resent` (see BrokerMessage.resent). */
+export const RESENT_HEADER = 'x-swarmflow-resent';
 const MAX_BATCH_ITEMS = 500;
 const MAX_BATCH_BYTES = 512 * 1024;
 
@@ -48,7 +53,22 @@ interface Lane {
   pending: { routingKey: string; json: string; resolve(): void; reject(err: Error): void }[];
 }
 
-const MAX_RECONNECT_DELAY_MS = 30_000;
+/**
+ * Reconnect delays stop growing here: a process comes back at most this long (plus one
+ * connection's set-up) after RabbitMQ answers again. Attempts against a broker that is down
+ * are cheap (a refused TCP connection), so a short cap costs little.
+ */
+export const MAX_RECONNECT_DELAY_MS = 2000;
+
+/**
+ * The wait before reconnect attempt `attempt` (0-based): `firstMs` doubled per attempt up to
+ * {@link MAX_RECONNECT_DELAY_MS}, times a random factor in [0.5, 1) so that the workers and
+ * schedulers a broker restart disconnected together do not all come back in the same instant.
+ */
+export function reconnectDelay(attempt: number, firstMs: number, random: () => number = Math.random): number {
+  const base = Math.min(firstMs * 2 ** Math.min(attempt, 30), MAX_RECONNECT_DELAY_MS);
+  return base * (0.5 + random() * 0.5);
+}
 /** A message whose publish channel died this many times while the connection stayed up is rejected, not resent. */
 const MAX_CHANNEL_FAILURES = 3;
 const PUBLISH_OPTIONS = { persistent: true, contentType: 'application/json' } as const;
@@ -207,13 +227,14 @@ export class AmqpBroker implements Broker {
    * {@link BrokerStateError} before start() or after close(), TypeError for a body that
    * is not JSON, and rejects with {@link PublishNackedError} when RabbitMQ nacks it.
    */
-  publish(exchange: ExchangeName, routingKey: string, body: object): Promise<void> {
+  publish(exchange: ExchangeName, routingKey: string, body: object, options?: PublishOptions): Promise<void> {
     try {
       this.requireOpen('publish');
       if (!EXCHANGE_NAMES.has(exchange)) throw new TypeError(`publish: unknown exchange "${exchange}"`);
       const json = JSON.stringify(body);
       if (json === undefined) throw new TypeError(`publish to ${exchange}: body is not JSON-serialisable`);
-      const lane = this.lanes.get(exchange);
+      const lane = options?.resent ? undefined : this.lanes.get(exchange);
+      if (options?.resent) return this.enqueue(exchange, routingKey, Buffer.from(json), { [RESENT_HEADER]: 1 });
       if (lane) {
         return new Promise<void>((resolve, reject) => {
           lane.pending.push({ routingKey, json, resolve, reject });
@@ -439,8 +460,7 @@ export class AmqpBroker implements Broker {
     this.reconnecting = true;
     try {
       for (let attempt = 0; this.state === 'reconnecting'; attempt++) {
-        const base = Math.min(this.reconnectDelayMs * 2 ** attempt, MAX_RECONNECT_DELAY_MS);
-        const delay = base * (0.8 + Math.random() * 0.4);
+        const delay = reconnectDelay(attempt, this.reconnectDelayMs);
         await new Promise<void>((resolve) => {
           const timer = setTimeout(resolve, delay);
           this.wakeReconnect = () => {
@@ -756,11 +776,13 @@ class AmqpConsumer implements ConsumerHandle {
       }
       return;
     }
-    this.handle(body, routingKey, msg.fields.redelivered, (as, requeue) => settleOn(ch, msg, as, requeue));
+    this.handle(body, routingKey, msg.fields.redelivered, (as, requeue) => settleOn(ch, msg, as, requeue), msg.properties.headers?.[RESENT_HEADER] !== undefined);
   }
 
   /** Hands one message (or one part of a batch) to the handler; `settle` is called once. */
-  private handle(body: unknown, routingKey: string, redelivered: boolean, settleWith: (as: 'ack' | 'nack', requeue: boolean) => void): void {
+  private handle(
+    body: unknown, routingKey: string, redelivered: boolean, settleWith: (as: 'ack' | 'nack', requeue: boolean) => void, resent = false,
+  ): void {
     const logger = this.ctx.logger();
     let settledAs: 'ack' | 'nack' | undefined;
     const settle = (as: 'ack' | 'nack', requeue: boolean) => {
@@ -772,6 +794,7 @@ class AmqpConsumer implements ConsumerHandle {
       body,
       routingKey,
       redelivered,
+      resent,
       ack: () => settle('ack', false),
       nack: (requeue: boolean) => settle('nack', requeue),
     };

@@ -152,6 +152,18 @@ export function describeBrokerContract(name: string, makeBroker: () => Promise<B
         msg.ack();
       });
 
+      it('marks a message published with resent (an outbox sweep\'s), and only that one', async () => {
+        const broker = await open();
+        const spec = queue('resent', EXCHANGES.tasks, ['default']);
+        const inbox = new Inbox<{ i: number }>();
+        await broker.consume(spec, inbox.handler, { prefetch: 5 });
+        await broker.publish(EXCHANGES.tasks, 'default', { i: 1 });
+        await broker.publish(EXCHANGES.tasks, 'default', { i: 2 }, { resent: true });
+        const got = await inbox.waitFor(2);
+        expect(got.map((m) => [m.body.i, m.resent === true, m.redelivered])).toEqual([[1, false, false], [2, true, false]]);
+        for (const m of got) m.ack();
+      });
+
       it('rejects a body that is not JSON-serialisable', async () => {
         const broker = await open();
         const circular: Record<string, unknown> = {};

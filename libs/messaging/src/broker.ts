@@ -52,9 +52,20 @@ export interface BrokerMessage<T = unknown> {
   routingKey: string;
   /** True when the broker delivered it before (a consumer died before acking). */
   redelivered: boolean;
+  /**
+   * Published again by a recovery that cannot know whether the first copy was delivered
+   * (the outbox sweep of a scheduler that died between publishing and forgetting it): to
+   * be treated like a redelivery. Absent = false.
+   */
+  resent?: boolean;
   ack(): void;
   /** requeue=false drops it (or dead-letters it where a DLX is set). */
   nack(requeue: boolean): void;
+}
+
+export interface PublishOptions {
+  /** Mark the message {@link BrokerMessage.resent}. Not for exchanges that coalesce publishes. */
+  resent?: boolean;
 }
 
 export type MessageHandler<T = unknown> = (msg: BrokerMessage<T>) => Promise<void> | void;
@@ -95,7 +106,7 @@ export interface Broker {
    * publisher confirms). Rejects if the broker nacks it or the connection is lost
    * before the confirm; waits for a reconnect rather than failing at once.
    */
-  publish(exchange: ExchangeName, routingKey: string, body: object): Promise<void>;
+  publish(exchange: ExchangeName, routingKey: string, body: object, options?: PublishOptions): Promise<void>;
   /** Declare the queue and consume it with manual acks; re-established after a reconnect. */
   consume<T = unknown>(queue: QueueSpec, handler: MessageHandler<T>, options: ConsumeOptions): Promise<ConsumerHandle>;
   queueStats(queueName: string): Promise<QueueStats>;

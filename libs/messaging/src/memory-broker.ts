@@ -1,5 +1,5 @@
 import type {
-  Broker, BrokerMessage, ConsumeOptions, ConsumerHandle, ExchangeName, MessageHandler, QueueSpec, QueueStats,
+  Broker, BrokerMessage, ConsumeOptions, ConsumerHandle, ExchangeName, MessageHandler, QueueSpec, QueueStats, PublishOptions,
 } from './broker';
 import { EXCHANGES } from './broker';
 import { BrokerState, BrokerStateError, MessageAlreadySettledError, QueueNotFoundError } from './errors';
@@ -19,6 +19,7 @@ interface StoredMessage {
   json: string;
   routingKey: string;
   redelivered: boolean;
+  resent?: boolean;
 }
 
 interface MemoryQueue {
@@ -112,7 +113,7 @@ export class MemoryBroker implements Broker {
    * Routes one message to every queue with a matching binding (a key nobody binds is
    * dropped, as in RabbitMQ). Rejects if the body is not JSON-serialisable.
    */
-  async publish(exchange: ExchangeName, routingKey: string, body: object): Promise<void> {
+  async publish(exchange: ExchangeName, routingKey: string, body: object, options?: PublishOptions): Promise<void> {
     this.requireConnected('publish');
     const json = JSON.stringify(body);
     if (json === undefined) throw new TypeError(`publish to ${exchange}: body is not JSON-serialisable`);
@@ -123,7 +124,7 @@ export class MemoryBroker implements Broker {
       if (topicMatches(binding.pattern, routingKey)) targets.add(binding.queue);
     }
     for (const queue of targets) {
-      queue.ready.push({ json, routingKey, redelivered: false });
+      queue.ready.push({ json, routingKey, redelivered: false, resent: options?.resent === true });
       this.scheduleDispatch(queue);
     }
   }
@@ -260,6 +261,7 @@ export class MemoryBroker implements Broker {
       body: JSON.parse(stored.json),
       routingKey: stored.routingKey,
       redelivered: stored.redelivered,
+      resent: stored.resent === true,
       ack: () => settle('ack', false),
       nack: (requeue: boolean) => settle('nack', requeue),
     };

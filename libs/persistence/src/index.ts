@@ -11,5 +11,6 @@ export * from './repositories/task-log.repository';
 export * from './repositories/worker.repository';
 export * from './repositories/pool.repository';
 export * from './repositories/variable.repository';
+export * from './repositories/scheduler-registry';
 export * from './repositories/repositories';
 export * from './unavailable';

@@ -13,6 +13,7 @@ function settle(action: () => void): void {
   }
 }
 const MAX_BATCHES = 500;
+const RETRY_MAX_MS = 2000;
 
 /**
  * The log sink: persists workers' log batches per task try. Batches are written in
@@ -23,6 +24,9 @@ export class TaskLogsHandler {
   private timer: NodeJS.Timeout | null = null;
   private consumer: ConsumerHandle | null = null;
   private flushing: Promise<void> = Promise.resolve();
+  /** Writes have been failing since then (a database outage); they are retried with backoff and logged once. */
+  private failingSince: number | null = null;
+  private failures = 0;
 
   constructor(private readonly broker: Broker, private readonly logs: TaskLogRepository, private readonly logger: SchedulerLogger) {}
 
@@ -34,6 +38,8 @@ export class TaskLogsHandler {
   async stop(): Promise<void> {
     await this.consumer?.pause();
     await this.flush();
+    if (this.timer) clearTimeout(this.timer); // a write that failed: its batches go back to the queue with the cancel
+    this.timer = null;
     await this.consumer?.cancel();
   }
 
@@ -46,6 +52,7 @@ export class TaskLogsHandler {
     }
     const { tiId, tryNumber, seq, lines } = parsed.batch;
     this.pending.push({ row: { tiId, tryNumber, seq, lines }, msg });
+    if (this.failingSince !== null) return; // the retry timer is set: it takes these too
     if (this.pending.length >= MAX_BATCHES) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), FLUSH_MS);
   }
@@ -60,9 +67,22 @@ export class TaskLogsHandler {
       try {
         await this.logs.append(batch.map((b) => b.row));
       } catch (err) {
-        this.logger.error(`could not store ${batch.length} log batch(es), will retry: ${(err as Error).message}`);
-        for (const b of batch) settle(() => b.msg.nack(true));
+        // Kept (unacked, in order) and retried with backoff; one line per outage, not one per try.
+        this.failures++;
+        if (this.failingSince === null) {
+          this.failingSince = Date.now();
+          this.logger.error(`could not store log batches, retrying every ${RETRY_MAX_MS / 1000}s at most: ${(err as Error).message}`);
+        }
+        this.pending.unshift(...batch);
+        if (this.timer) clearTimeout(this.timer);
+        this.timer = setTimeout(() => void this.flush(), Math.min(RETRY_MAX_MS, 100 * 2 ** Math.min(this.failures, 5)));
         return;
+      }
+      if (this.failingSince !== null) {
+        this.logger.log(`storing log batches again after ${((Date.now() - this.failingSince) / 1000).toFixed(1)}s`);
+        this.failingSince = null;
+        this.failures = 0;
+        if (this.pending.length > 0) this.timer ??= setTimeout(() => void this.flush(), 0);
       }
       // Stored: an ack that fails (channel closing) only means a harmless redelivery.
       for (const b of batch) settle(() => b.msg.ack());

@@ -1,9 +1,11 @@
-import type { ControlMessage, WorkerEvent } from '@swarmflow/core';
+import type { ControlMessage, TaskClaimRequest, WorkerEvent } from '@swarmflow/core';
 import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
-import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
+import { SchedulerRegistry, type OutboxMessage, type Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
+import { WorkerPresence } from './worker-presence';
+import { ClaimDesk, parseClaim } from './claim-desk';
 import { SchedulingService, type IterationResult, type SchedulingOptions, type TryCancel, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
 
 export interface SchedulerLogger {
@@ -22,6 +24,25 @@ function settle(action: () => void): void {
 }
 
 const MAX_EVENTS_PER_ITERATION = 2000;
+/** How often the outbox sweep looks for rows an interrupted scheduler left (those older than `outboxSweepAgeMs`). */
+const SWEEP_EVERY_MS = 500;
+/** Rows older than this are swept when no other scheduler is alive (see SchedulerRegistry). */
+const SOLO_SWEEP_AGE_MS = 500;
+/** After a broker outage every scheduler has a backlog to publish: the sweep leaves theirs to them this long. */
+const SWEEP_PAUSE_AFTER_RECONNECT_MS = 3000;
+/** Retries of a failing iteration back off up to this. */
+const OUTAGE_RETRY_MAX_MS = 2000;
+/** See SchedulingOptions.workerGoneMs. */
+export const DEFAULT_WORKER_GONE_MS = 2000;
+
+/** The error says the database cannot be reached (connection refused or lost, shutting down), not that a statement failed. */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string } | null;
+  const code = e?.code ?? '';
+  if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EHOSTUNREACH', '57P01', '57P02', '57P03'].includes(code)) return true;
+  if (code.startsWith('08')) return true; // connection exceptions
+  return /Connection terminated|connection timeout|Client has encountered a connection error|timeout exceeded when trying to connect/i.test(e?.message ?? '');
+}
 
 /**
  * The scheduler's loop. Event-driven: a worker event wakes it at once, so a finished
@@ -36,8 +57,24 @@ export class SchedulerRunner {
   private running = false;
   /** Someone changed runs outside the loop (trigger, clear): iterate, and start queued runs, now. */
   private nudged = false;
-  /** Since when events have been flowing: workers are expired only a heartbeat timeout later. */
+  /**
+   * Since when events have been flowing: workers are expired only a heartbeat timeout later.
+   * Reset when the broker connection comes back and when the database does (events waited
+   * meanwhile); while disconnected from either, nobody is expired for silence ({@link listening}).
+   */
   private listeningSince = 0;
+  /** Connected to the broker, so consuming events (heartbeats among them). */
+  private brokerUp = true;
+  /** Finds workers whose broker connection closed, in seconds (see WorkerPresence). */
+  private readonly presence: WorkerPresence;
+  /** The database outage the loop is in: when it began and how many iterations failed since; null when none. */
+  private outage: { since: number; failures: number } | null = null;
+  /** Workers' claims of redelivered task messages, answered after iterations. */
+  private readonly claims: ClaimDesk;
+  /** A claim arrived since the last iteration began: iterate now, to time it. */
+  private claimArrived = false;
+  /** Tells whether other schedulers are alive (for the outbox sweep); null without a database URL (tests' fakes). */
+  private readonly registry: SchedulerRegistry | null;
   /** Buffered events other than `task.started`: the ones worth an iteration now. */
   private actionable = 0;
   /** The last iteration stopped dispatching at its slice: the next one comes at once and dispatches. */
@@ -80,19 +117,31 @@ export class SchedulerRunner {
     clusterKey: ClusterKey | null = null,
   ) {
     this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m), clusterKey);
+    const url = (repos.db as { config?: { url?: string } } | undefined)?.config?.url;
+    this.registry = url ? new SchedulerRegistry(url) : null;
+    this.claims = new ClaimDesk(repos, broker, (m) => logger.error(m), (m) => logger.log(m));
+    this.presence = new WorkerPresence(broker, repos, options.workerGoneMs ?? DEFAULT_WORKER_GONE_MS);
   }
 
   async start(): Promise<void> {
     this.running = true;
+    // Registered before the first iteration, so no other scheduler's sweep takes this one's rows for orphans.
+    await this.registry?.others();
     this.listeningSince = this.clock().getTime();
     // After an outage no heartbeat came for a while: give them a full timeout to come back.
     this.broker.onStatus((status) => {
-      if (status === 'connected') this.listeningSince = this.clock().getTime();
+      this.brokerUp = status === 'connected';
+      if (status === 'connected') {
+        this.listeningSince = this.clock().getTime();
+        // Outbox rows other schedulers wrote during the outage are theirs to publish now.
+        this.lastSweep = this.listeningSince + SWEEP_PAUSE_AFTER_RECONNECT_MS;
+      }
     });
     this.consumer = await this.broker.consume<unknown>(EVENTS_QUEUE, (msg) => this.onEvent(msg), {
       prefetch: MAX_EVENTS_PER_ITERATION,
     });
     this.loopDone = this.loop();
+    this.presence.start();
   }
 
   /** Ask for an iteration now (after a trigger or a clear through the API in the same process). */
@@ -115,6 +164,7 @@ export class SchedulerRunner {
   async stop(options: { finishEvents?: boolean; finishEventsMs?: number } = {}): Promise<void> {
     if (options.finishEvents && this.running) await this.finishEvents(options.finishEventsMs ?? 10_000);
     this.running = false;
+    await this.presence.stop();
     await this.consumer?.cancel();
     this.wake?.();
     await this.loopDone;
@@ -123,6 +173,7 @@ export class SchedulerRunner {
     await this.repos.outbox.markPublished(this.published.splice(0)).catch(() => undefined);
     // Unprocessed events go back to the queue for the next scheduler.
     for (const { msg } of this.buffer.splice(0)) msg.nack(true);
+    await this.registry?.close();
   }
 
   private async finishEvents(timeoutMs: number): Promise<void> {
@@ -142,6 +193,22 @@ export class SchedulerRunner {
   }
 
   private onEvent(msg: BrokerMessage<unknown>): void {
+    let claim: TaskClaimRequest | null;
+    try {
+      claim = parseClaim(msg.body);
+    } catch (err) {
+      this.logger.warn(`dropping a worker event (${msg.routingKey}): ${(err as Error).message}`);
+      msg.ack();
+      return;
+    }
+    if (claim) {
+      // Answered from memory after an iteration; lost with this scheduler, the worker asks again.
+      this.claims.add(claim);
+      this.claimArrived = true;
+      msg.ack();
+      this.wake?.();
+      return;
+    }
     const parsed = parseWorkerEvent(msg.body);
     if (!parsed.ok) {
       this.logger.warn(`dropping a malformed worker event (${msg.routingKey}): ${parsed.error}`);
@@ -193,7 +260,7 @@ export class SchedulerRunner {
       this.nudged = false;
       // A batch of only `task.started` events changes nothing that could dispatch work: it
       // waits (unacked) for the next event that can, or for the tick, and is applied then.
-      if (!tick && this.actionable === 0 && !this.moreToDispatch) {
+      if (!tick && this.actionable === 0 && !this.moreToDispatch && !this.claimArrived) {
         await this.sleep(this.options.tickMs - (now.getTime() - this.lastTick));
         continue;
       }
@@ -203,6 +270,8 @@ export class SchedulerRunner {
         now = this.clock();
       }
       if (tick) this.lastTick = now.getTime();
+      this.claimArrived = false;
+      this.claims.stamp(now);
       const batch = this.buffer.splice(0, MAX_EVENTS_PER_ITERATION);
       this.actionable = this.buffer.filter((b) => b.event.type !== 'task.started').length;
       const published = this.published;
@@ -210,8 +279,11 @@ export class SchedulerRunner {
       let result: IterationResult;
       this.iterating = true;
       try {
-        const expireWorkers = now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
-        result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers, this.moreToDispatch);
+        // Silence counts only while this scheduler could hear: connected to the broker (and,
+        // see below, to the database) for a whole heartbeat timeout.
+        const expireWorkers = this.brokerUp && now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
+        const gone = tick && this.brokerUp ? this.presence.gone() : [];
+        result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers, this.moreToDispatch, gone);
       } catch (err) {
         this.iterating = false;
         // Rolled back: nothing was applied, so the same events can simply be applied again.
@@ -224,25 +296,50 @@ export class SchedulerRunner {
           continue;
         }
         failures++;
-        this.logger.error(`scheduling iteration failed (${failures} in a row), retrying: ${(err as Error).stack ?? err}`);
-        await this.sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)));
+        if (isUnavailable(err)) {
+          // One line per outage (and one when it ends), not one per attempt.
+          if (!this.outage) {
+            this.outage = { since: Date.now(), failures: 0 };
+            this.logger.error(`database unavailable, scheduling paused; retrying every ${OUTAGE_RETRY_MAX_MS / 1000}s at most: ${(err as Error).message}`);
+          }
+          this.outage.failures++;
+        } else {
+          this.logger.error(`scheduling iteration failed (${failures} in a row), retrying: ${(err as Error).stack ?? err}`);
+        }
+        await this.sleep(Math.min(OUTAGE_RETRY_MAX_MS, 125 * 2 ** Math.min(failures, 7)));
         continue;
       }
       this.iterating = false;
+      if (this.outage) {
+        this.logger.log(`database available again after ${((Date.now() - this.outage.since) / 1000).toFixed(1)}s ` +
+          `(${this.outage.failures} iteration(s) failed); scheduling resumed`);
+        this.outage = null;
+        // Heartbeats waited in the queue meanwhile: a full timeout of listening before anyone is lost for silence.
+        this.listeningSince = this.clock().getTime();
+      }
       failures = 0;
       races = 0;
       this.iterations++;
       this.moreToDispatch = result.moreToDispatch;
       for (const { msg } of batch) settle(() => msg.ack());
       for (const c of result.cancels) this.cancelDuplicate(c);
+      if (this.claims.size > 0) {
+        await this.claims.decide().catch((err: unknown) => this.logger.error(`answering claims failed, retrying: ${(err as Error).message}`));
+      }
       // Not awaited: the next iteration need not wait for RabbitMQ's confirms (a hop of a
       // chain did, ~1 ms). Confirmed ids are deleted by a later iteration.
       this.trackPublish(result.outbox);
       try {
-        const sweepAge = this.options.outboxSweepAgeMs;
-        if (now.getTime() - this.lastSweep >= sweepAge) {
+        if (this.brokerUp && now.getTime() - this.lastSweep >= SWEEP_EVERY_MS) {
           this.lastSweep = now.getTime();
-          const swept = await this.repos.outbox.relay((m) => this.send(m), sweepAge, 1000, [...this.inFlight]);
+          // Alone, every row not its own was left by a scheduler that died; with others alive, a
+          // young row may be one of theirs about to be published, so only old ones are swept.
+          const others = this.registry ? await this.registry.others() : null;
+          const sweepAge = others === 0 ? Math.min(SOLO_SWEEP_AGE_MS, this.options.outboxSweepAgeMs) : this.options.outboxSweepAgeMs;
+          // Its own rows are left alone: those being published and those published but not yet deleted.
+          // Resent: the scheduler that wrote them may have published them before it died, and
+          // a worker may have run them already; a worker claims a resent try before running it.
+          const swept = await this.repos.outbox.relay((m) => this.send(m, true), sweepAge, 1000, [...this.inFlight, ...this.published]);
           if (swept.published > 0) this.logger.warn(`published ${swept.published} outbox message(s) left by an interrupted scheduler`);
           if (swept.dropped > 0) {
             this.logger.log(`dropped ${swept.dropped} outbox task message(s) left by an interrupted scheduler: their tries had started or ended, so they had been delivered`);
@@ -286,14 +383,14 @@ export class SchedulerRunner {
     this.published.push(...outbox.map((o) => o.id));
   }
 
-  private async send(m: OutboxMessage): Promise<void> {
+  private async send(m: OutboxMessage, resent = false): Promise<void> {
     const exchange = m.exchange as ExchangeName;
     if (exchange === 'swarmflow.tasks' && !this.assertedQueues.has(m.routingKey)) {
       // Declared before the first publish so a message for a queue no worker serves yet is kept, not dropped.
       await this.broker.assertQueue(taskQueue(m.routingKey));
       this.assertedQueues.add(m.routingKey);
     }
-    await this.broker.publish(exchange, m.routingKey, m.payload);
+    await this.broker.publish(exchange, m.routingKey, m.payload, resent && exchange === EXCHANGES.tasks ? { resent: true } : undefined);
   }
 
   private sleep(ms: number): Promise<void> {

@@ -13,6 +13,7 @@ import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } fro
 import { RunCache } from './run-cache';
 import { KnownWork } from './known-work';
 import { byTask, RunStateCache, type RunStates } from './run-state-cache';
+import type { GoneWorker } from './worker-presence';
 
 export interface SchedulingOptions {
   /** How often time-driven work runs: cron, retry delays, heartbeat expiry. */
@@ -40,6 +41,12 @@ export interface SchedulingOptions {
    * never waits. 0 turns it off.
    */
   eventCoalesceMs: number;
+  /**
+   * A worker whose broker connection closed (its exclusive control queue vanished) and
+   * stayed closed this long is lost, long before its heartbeat timeout (see WorkerPresence).
+   * 0 turns it off. Default 2 s.
+   */
+  workerGoneMs?: number;
 }
 
 export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
@@ -184,9 +191,12 @@ export class SchedulingService {
    *   timeout: after a scheduler restart or a broker outage every heartbeat looks old.
    * @param dispatchDue dispatch even if nothing freed a slot or scheduled a task (the last
    *   iteration stopped at its slice)
+   * @param goneWorkers workers whose broker connection closed (see WorkerPresence): lost at
+   *   the next tick, without waiting for the heartbeat timeout
    */
   async iterate(
     events: WorkerEvent[], now: Date, tick: boolean, published: number[] = [], expireWorkers = true, dispatchDue = false,
+    goneWorkers: GoneWorker[] = [],
   ): Promise<IterationResult> {
     if (!tick && this.canDecideFromMemory(events, dispatchDue)) {
       try {
@@ -203,7 +213,7 @@ export class SchedulingService {
         }
       }
     }
-    return this.iterateFromDatabase(events, now, tick, published, expireWorkers, dispatchDue);
+    return this.iterateFromDatabase(events, now, tick, published, expireWorkers, dispatchDue, goneWorkers);
   }
 
   /**
@@ -287,6 +297,7 @@ export class SchedulingService {
   /** Reads what it needs in the transaction, decides, writes and commits. */
   private async iterateFromDatabase(
     events: WorkerEvent[], now: Date, tick: boolean, published: number[], expireWorkers: boolean, dispatchDue: boolean,
+    goneWorkers: GoneWorker[] = [],
   ): Promise<IterationResult> {
     // One scheduling iteration at a time across HA schedulers (the lock, taken with BEGIN):
     // dispatch counts pool slots and concurrency, which needs a single writer; it also keeps
@@ -314,7 +325,7 @@ export class SchedulingService {
       const eventsApplied = await this.applyEvents(events, tisAt >= 0 ? this.repos.tis.fromRows(results[tisAt]) : [], now, tx, work);
       if (tick) {
         await this.createScheduledRuns(now, tx);
-        if (expireWorkers) await this.expireLostWorkers(now, tx, work);
+        if (expireWorkers || goneWorkers.length > 0) await this.expireLostWorkers(now, tx, work, expireWorkers, goneWorkers);
         await this.promoteDueRetries(now, tx, work);
         await this.startQueuedRuns(now, tx, work.touched);
         for (const pk of await this.repos.runs.needingEvaluation(500, tx)) work.touched.add(pk);
@@ -507,7 +518,10 @@ export class SchedulingService {
       if (e.type === 'task.started') {
         const superseded = e.tryNumber < cur.tryNumber || (e.tryNumber === cur.tryNumber && TI_ENDED.has(cur.state));
         if (elsewhere || superseded) {
-          cancels.push({ worker: e.worker, tiId: cur.id, tryNumber: e.tryNumber });
+          // The redelivered `task.started` of the one execution (same worker, same try, which
+          // itself reported the end) is no second copy: nothing runs to cancel.
+          const sameExecution = !elsewhere && e.tryNumber === cur.tryNumber && e.worker === cur.worker && !endedForLostWorker(cur);
+          if (!sameExecution) cancels.push({ worker: e.worker, tiId: cur.id, tryNumber: e.tryNumber });
           continue;
         }
         const started = transition(cur, 'running', e.tryNumber, `on ${e.worker}`);
@@ -576,13 +590,15 @@ export class SchedulingService {
   }
 
   /** Tasks on workers that stopped heartbeating fail; the retry policy decides what comes next. */
-  private async expireLostWorkers(now: Date, tx: Queryable, work: Work): Promise<void> {
+  private async expireLostWorkers(now: Date, tx: Queryable, work: Work, silent: boolean, goneWorkers: GoneWorker[]): Promise<void> {
     const cutoff = new Date(now.getTime() - this.options.heartbeatTimeoutMs);
-    const lost = await this.repos.workers.markLost(cutoff, tx);
+    const gone = new Set(await this.repos.workers.markGone(goneWorkers, tx));
+    const lost = silent ? await this.repos.workers.markLost(cutoff, tx) : [];
     const orphans = [
-      ...(await this.repos.tis.onWorkers(lost, tx)),
-      ...(await this.repos.tis.runningOnUnknownWorkers(cutoff, tx)),
+      ...(await this.repos.tis.onWorkers([...gone, ...lost], tx)),
+      ...(silent ? await this.repos.tis.runningOnUnknownWorkers(cutoff, tx) : []),
     ];
+    if (gone.size) this.log(`workers lost (their broker connection closed): ${[...gone].join(', ')}`);
     if (lost.length) this.log(`workers lost (no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s): ${lost.join(', ')}`);
     if (orphans.length === 0) return;
     const facts = await this.runs.get(orphans.map((t) => t.runPk), tx);
@@ -590,7 +606,9 @@ export class SchedulingService {
       const ti = work.writes.current(current.id) ?? current;
       if (ti.state !== 'running') continue; // its finished event came in this very iteration
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
-      const reason = `worker ${ti.worker} lost: no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s`;
+      const reason = gone.has(ti.worker!)
+        ? `worker ${ti.worker} lost: its broker connection closed`
+        : `worker ${ti.worker} lost: no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s`;
       const lostTry = transition(ti, to, undefined, reason);
       if (lostTry.verdict !== 'apply') continue;
       work.writes.add({ before: ti, after: { ...ti, state: to, reason, endedAt: now, nextRetryAt }, steps: [lostTry.step] });
@@ -778,6 +796,12 @@ function failurePolicy(ti: TaskInstance, task: TaskSpec | undefined, now: Date):
   return { to, nextRetryAt: to === 'up_for_retry' ? new Date(now.getTime() + retryDelayMs(task, attempt)) : null };
 }
 
+
+/** The scheduler ended the try because its worker was lost or no longer listed it: that worker may still run a copy. */
+function endedForLostWorker(ti: TaskInstance): boolean {
+  return ti.worker !== null && ti.reason !== null &&
+    (ti.reason.startsWith(`worker ${ti.worker} lost`) || ti.reason.startsWith(`worker ${ti.worker} no longer runs`));
+}
 
 const taskIndex = new WeakMap<SerializedDag, Map<string, TaskSpec>>();
 

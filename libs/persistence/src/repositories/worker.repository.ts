@@ -36,6 +36,21 @@ export class WorkerRepository {
     return rows.map((r: any) => r.name);
   }
 
+  /**
+   * Marks as lost the workers whose broker connection is gone (their control queue vanished
+   * at `since`), unless one heartbeated after that (it reconnected). Returns their names.
+   */
+  async markGone(gone: { name: string; since: Date }[], q: Queryable): Promise<string[]> {
+    if (gone.length === 0) return [];
+    const rows = await q.query(
+      `UPDATE worker w SET state = 'lost', running = '[]'
+       FROM unnest($1::text[], $2::timestamptz[]) AS g(name, since)
+       WHERE w.name = g.name AND w.state IN ('active', 'draining') AND w.last_heartbeat_at < g.since RETURNING w.name`,
+      [gone.map((g) => g.name), gone.map((g) => g.since)],
+    );
+    return rows.map((r: any) => r.name);
+  }
+
   async list(q: Queryable = this.db): Promise<WorkerRecord[]> {
     const rows = await q.query(`SELECT * FROM worker ORDER BY name`);
     return rows.map((r: any) => ({
