@@ -166,6 +166,8 @@ class ContainerTry {
   /** Why the container is being stopped; set once. */
   private stopCause: KillCause | null = null;
   private exited = false;
+  /** The log stream read last and where it started, until its demuxer is ended. */
+  private lastStream: { since: number | undefined; demux: LogDemuxer } | null = null;
   /** Following the container failed for good ({@link LostTrackError}). */
   private lostTrack = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
@@ -329,10 +331,14 @@ class ContainerTry {
         abort.abort();
         await logsDone;
       }
+      await this.catchUpLogs(id);
       return code;
     } finally {
       exit.abort();
       abort.abort();
+      // The wait failed for good: what the stream delivered still goes out.
+      this.lastStream?.demux.end();
+      this.lastStream = null;
     }
   }
 
@@ -387,16 +393,18 @@ class ContainerTry {
     let from = since;
     let failures = 0;
     for (;;) {
+      this.lastStream?.demux.end();
+      this.lastStream = null;
       const began = Date.now();
       const demux = new LogDemuxer(this.hooks.onLine);
+      // Not ended here: once the container has exited, follow() reads what this stream missed into it.
+      this.lastStream = { since: from, demux };
       let failure: unknown = null;
       try {
         const source = await this.client.logs(id, { follow: true, since: from, signal });
         failure = await drain(source, demux);
       } catch (err) {
         failure = err;
-      } finally {
-        demux.end();
       }
       if (signal.aborted || this.exited) return;
       from = Date.now() / 1000;
@@ -406,6 +414,8 @@ class ContainerTry {
       const why = failure === null ? 'ended' : `failed (${message(failure)})`;
       if (delay === undefined) {
         this.status(`the container's log stream ${why} while it runs; giving up on its log after ${failures - 1} attempt(s)`);
+        demux.end();
+        this.lastStream = null;
         return;
       }
       await sleep(delay, exit);
@@ -418,6 +428,27 @@ class ContainerTry {
       }
       if (signal.aborted || this.exited) return;
       this.status(`the container's log stream ${why} while it runs; reading it again`);
+    }
+  }
+
+  /**
+   * Docker may end a follow stream when the container stops before it has logged the
+   * container's last output (an unterminated last line is logged only at the end of its
+   * pipe): once the container has exited, its log is read once more from where the last
+   * stream started and what that stream had not passed on goes out, then the last partial
+   * lines. Costs one request per container.
+   */
+  private async catchUpLogs(id: string): Promise<void> {
+    const stream = this.lastStream;
+    this.lastStream = null;
+    if (stream === null) return;
+    try {
+      const log = await this.client.logs(id, { follow: false, since: stream.since });
+      if (Buffer.isBuffer(log)) stream.demux.catchUp(log);
+    } catch (err) {
+      this.status(`could not read the container's log once more after its exit (its last lines may be missing): ${message(err)}`);
+    } finally {
+      stream.demux.end();
     }
   }
 

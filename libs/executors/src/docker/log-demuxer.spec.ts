@@ -29,6 +29,16 @@ describe('LogDemuxer', () => {
     demux.end();
     expect(lines).toEqual(['é']);
   });
+
+  it('catches up from the same log read again: only the frames it has not passed on, a cut frame whole', () => {
+    const log = Buffer.concat([frame(1, 'out1\n'), frame(2, 'err1\n'), frame(1, 'a\n'), frame(2, ' end\n'), frame(1, 'b')]);
+    const lines: string[] = [];
+    const demux = new LogDemuxer((stream, line) => lines.push(`${stream}:${line}`));
+    demux.write(log.subarray(0, 30)); // two frames and the start of the third
+    demux.catchUp(log);
+    demux.end();
+    expect(lines).toEqual(['stdout:out1', 'stderr:err1', 'stdout:a', 'stderr: end', 'stdout:b']);
+  });
 });
 
 function frameBytes(payload: Buffer): Buffer {
