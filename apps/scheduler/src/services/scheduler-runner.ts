@@ -2,6 +2,7 @@ import type { ControlMessage, WorkerEvent } from '@swarmflow/core';
 import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
+import { LogCompletionGate } from '../handlers/log-completion.gate';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
 import { SchedulingService, type IterationResult, type SchedulingOptions, type TryCancel, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
@@ -30,6 +31,7 @@ const MAX_EVENTS_PER_ITERATION = 2000;
  */
 export class SchedulerRunner {
   private readonly scheduling: SchedulingService;
+  private readonly logGate: LogCompletionGate;
   private readonly buffer: { event: WorkerEvent; msg: BrokerMessage }[] = [];
   private consumer: ConsumerHandle | null = null;
   private wake: (() => void) | null = null;
@@ -78,6 +80,7 @@ export class SchedulerRunner {
     clusterKey: ClusterKey | null = null,
   ) {
     this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m), clusterKey);
+    this.logGate = new LogCompletionGate(repos.logs, (event, msg) => this.accept(event, msg), (m) => logger.warn(m));
   }
 
   async start(): Promise<void> {
@@ -105,6 +108,7 @@ export class SchedulerRunner {
     this.wake?.();
     await this.loopDone;
     await Promise.all([...this.publishing]);
+    this.logGate.stop();
     // Rows not deleted here are published again by a sweep: duplicates, never losses.
     await this.repos.outbox.markPublished(this.published.splice(0)).catch(() => undefined);
     // Unprocessed events go back to the queue for the next scheduler.
@@ -118,14 +122,19 @@ export class SchedulerRunner {
       msg.ack();
       return;
     }
-    this.buffer.push({ event: parsed.event, msg });
-    if (parsed.event.type === 'task.finished') {
+    this.logGate.admit(parsed.event, msg);
+  }
+
+  /** An event that may be applied now (a try's end once its log is stored: {@link LogCompletionGate}). */
+  private accept(event: WorkerEvent, msg: BrokerMessage<unknown>): void {
+    this.buffer.push({ event, msg });
+    if (event.type === 'task.finished') {
       if (this.unfinished > 0) this.unfinished--;
       const at = performance.now();
       this.finishGapMs = at - this.lastFinishAt;
       this.lastFinishAt = at;
     }
-    if (parsed.event.type !== 'task.started') {
+    if (event.type !== 'task.started') {
       this.actionable++;
       if (!this.holding || this.unfinished === 0) this.wake?.();
     }
