@@ -28,7 +28,7 @@ function slowLogBroker(h: Harness, delayMs: number): { lines: number; batches: n
 
 describe('WorkerService: a task that prints a lot', () => {
   let h: Harness;
-  jest.setTimeout(60_000);
+  jest.setTimeout(200_000);
 
   afterEach(async () => {
     await h?.close();
@@ -49,7 +49,7 @@ describe('WorkerService: a task that prints a lot', () => {
     }, 500);
     try {
       await h.submit(task);
-      const finished = await h.published.finishedOf(task.tiId, 1, 50_000);
+      const finished = await h.published.finishedOf(task.tiId, 1, 180_000);
       expect(finished).toMatchObject({ outcome: 'success', exitCode: 0 });
       const output = logs.lines + (finished.logs?.lines.length ?? 0) - 2; // the start and end system lines
       expect(output).toBe(Math.ceil(bytes / 100));
@@ -64,7 +64,7 @@ describe('WorkerService: a task that prints a lot', () => {
     h = await startHarness({ logLimitChars: 1024 * 1024 });
     const task = taskMessage({ command: lines100(20_000_000) });
     await h.submit(task);
-    const finished = await h.published.finishedOf(task.tiId, 1, 30_000);
+    const finished = await h.published.finishedOf(task.tiId, 1, 120_000);
     expect(finished).toMatchObject({ outcome: 'success', exitCode: 0 });
     const lines = h.published.logLines(task.tiId);
     const kept = Math.floor((1024 * 1024) / 100);

@@ -509,7 +509,7 @@ export class WorkerService {
           if (announceOnSpawn) this.announceStart(entry);
         },
         onLine: (stream, line) => logs.add(stream, line),
-        mask,
+        mask: mask.longest > 0 ? mask : undefined,
         onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task)),
       });
     }
