@@ -55,4 +55,35 @@ describe('TaskLogPublisher', () => {
     expect(errors).toEqual([new Error('nacked')]);
     expect(calls).toBe(2);
   });
+
+  it('asks to stop reading while it holds over the high mark, and to read again under the low mark', async () => {
+    const { broker } = fakeBroker();
+    const confirms: Array<() => void> = [];
+    broker.publish = () => new Promise<void>((resolve) => confirms.push(resolve));
+    const pressure: boolean[] = [];
+    const logs = new TaskLogPublisher(broker, 1, 1, { ...options, maxLines: 1_000_000, onPressure: (full) => pressure.push(full) });
+    const line = 'x'.repeat(1023);
+    for (let i = 0; i < 5 * 1024; i++) logs.add('stdout', line); // 5 MiB with the newlines
+    expect(pressure).toEqual([true]);
+    while (confirms.length > 0 || pressure.length < 2) {
+      confirms.shift()?.();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(pressure).toEqual([true, false]);
+    await logs.flush();
+    expect(logs.publishedBatches()).toEqual({ first: 1, last: 20, count: 20 });
+  });
+
+  it('keeps output up to the limit, then counts what it drops and says so', async () => {
+    const { broker, batches } = fakeBroker();
+    const logs = new TaskLogPublisher(broker, 1, 1, { ...options, maxLines: 100, maxChars: 10 });
+    for (const line of ['1234', '5678', 'abc', 'de']) logs.add('stdout', line);
+    logs.summarizeDropped();
+    await logs.flush();
+    expect(batches.flatMap((b) => b.lines.map((l: { line: string }) => l.line))).toEqual([
+      '1234', '5678', "log limit of 10 characters reached: the rest of this try's output is discarded (the task keeps running)",
+      '2 line(s), 7 character(s) of output were discarded past the log limit of 10 characters',
+    ]);
+    expect(logs.dropped).toEqual({ lines: 2, chars: 7 });
+  });
 });

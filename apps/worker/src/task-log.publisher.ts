@@ -17,15 +17,58 @@ export interface TaskLogOptions {
   mask?: (line: string) => string;
   /** `seq` of the first batch. Default 1; a worker that re-adopts a running container starts above what its predecessor published. */
   firstSeq?: number;
+  /** A batch is published as soon as its lines hold this many characters. Default {@link DEFAULT_BATCH_CHARS}. */
+  maxBatchChars?: number;
+  /**
+   * Output kept per try, in characters of stdout and stderr lines (each counted with its
+   * newline). Past it, lines are counted and dropped, a system line says so at once and
+   * another at the end says how much was dropped; the task runs on. Default {@link DEFAULT_LOG_LIMIT}.
+   */
+  maxChars?: number;
+  /**
+   * Told `true` when the lines buffered or being published hold more than
+   * {@link BUFFER_HIGH_CHARS} (stop reading the task's output), `false` once they are back
+   * under {@link BUFFER_LOW_CHARS}. Without it, nothing limits what is held.
+   */
+  onPressure?: (full: boolean) => void;
 }
+
+/** Default per-try output limit: 100 MB (characters of output lines). */
+export const DEFAULT_LOG_LIMIT = 100 * 1024 * 1024;
+/** Default characters per batch: a few hundred KiB keep a message small for the broker and the sink. */
+export const DEFAULT_BATCH_CHARS = 256 * 1024;
+/** Held (buffered or being published) characters above which the task's output stops being read. */
+export const BUFFER_HIGH_CHARS = 4 * 1024 * 1024;
+/** …and under which it is read again. */
+export const BUFFER_LOW_CHARS = 1024 * 1024;
+/** Characters a line costs beyond its text, for the limits: its newline. */
+const LINE_OVERHEAD = 1;
 
 /**
  * Batches the log lines of one task try onto `swarmflow.logs` (routing key
  * `log.<tiId>`), with `seq` increasing from 1. Batches are published one after the
  * other, so they reach the broker in `seq` order.
+ *
+ * Memory is bounded: what it holds (the batch being filled and the batches not yet
+ * confirmed) is counted, and `onPressure` tells the caller to stop reading the task's
+ * output while it is over {@link BUFFER_HIGH_CHARS}; past the per-try limit (`maxChars`)
+ * lines are dropped and counted, and the log says so.
  */
 export class TaskLogPublisher {
   private lines: LogBatch['lines'] = [];
+  /** Characters of `lines` (with their newlines). */
+  private lineChars = 0;
+  /** Characters of the batches handed to the broker and not settled yet. */
+  private publishingChars = 0;
+  private pressure = false;
+  /** Output characters kept so far, against `maxChars`. */
+  private keptChars = 0;
+  private droppedLines = 0;
+  /** Batches published on `swarmflow.logs` and confirmed: their count and `seq` range. */
+  private confirmed: { first: number; last: number; count: number } | null = null;
+  private droppedChars = 0;
+  private readonly maxChars: number;
+  private readonly maxBatchChars: number;
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private publishing: Promise<void> = Promise.resolve();
@@ -40,17 +83,57 @@ export class TaskLogPublisher {
     private readonly options: TaskLogOptions,
   ) {
     this.seq = (options.firstSeq ?? 1) - 1;
+    this.maxChars = options.maxChars ?? DEFAULT_LOG_LIMIT;
+    this.maxBatchChars = options.maxBatchChars ?? DEFAULT_BATCH_CHARS;
   }
 
   add(stream: LogStream, text: string): void {
     const line = this.options.mask ? this.options.mask(text) : text;
-    this.lines.push({ at: this.options.now().toISOString(), stream, line });
+    const chars = line.length + LINE_OVERHEAD;
     if (stream !== 'system') {
+      if (this.droppedLines > 0 || this.keptChars + chars > this.maxChars) {
+        this.drop(chars);
+        return;
+      }
+      this.keptChars += chars;
       this.tailBuffer.push(line);
       if (this.tailBuffer.length > this.options.tailLines) this.tailBuffer.shift();
     }
-    if (this.lines.length >= this.options.maxLines) void this.flush();
+    this.lines.push({ at: this.options.now().toISOString(), stream, line });
+    this.lineChars += chars;
+    if (this.lines.length >= this.options.maxLines || this.lineChars >= this.maxBatchChars) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
+    if (!this.pressure && this.lineChars + this.publishingChars > BUFFER_HIGH_CHARS) this.setPressure(true);
+  }
+
+  /** The log says, once, that the limit was reached; the count is given at the end ({@link summarizeDropped}). */
+  private drop(chars: number): void {
+    if (this.droppedLines === 0) {
+      this.add('system', `log limit of ${formatSize(this.maxChars)} reached: the rest of this try's output is discarded (the task keeps running)`);
+    }
+    this.droppedLines++;
+    this.droppedChars += chars;
+  }
+
+  /** A system line with what was dropped past the limit, if anything was (call once, at the end). */
+  summarizeDropped(): void {
+    if (this.droppedLines === 0) return;
+    this.add('system', `${this.droppedLines} line(s), ${this.droppedChars} character(s) of output were discarded past the log limit of ${formatSize(this.maxChars)}`);
+  }
+
+  /** Lines dropped past the limit so far. */
+  get dropped(): { lines: number; chars: number } {
+    return { lines: this.droppedLines, chars: this.droppedChars };
+  }
+
+  private setPressure(full: boolean): void {
+    this.pressure = full;
+    this.options.onPressure?.(full);
+  }
+
+  /** The batches confirmed on `swarmflow.logs` so far (await {@link flush} first); null when none. */
+  publishedBatches(): { first: number; last: number; count: number } | null {
+    return this.confirmed === null ? null : { ...this.confirmed };
   }
 
   /** The last output lines (stdout and stderr, not system lines). */
@@ -64,13 +147,21 @@ export class TaskLogPublisher {
     this.timer = undefined;
     if (this.lines.length > 0) {
       const batch: LogBatch = { tiId: this.tiId, tryNumber: this.tryNumber, seq: ++this.seq, lines: this.lines };
+      const chars = this.lineChars;
       this.lines = [];
-      const send = (): Promise<void> => this.broker.publish(EXCHANGES.logs, `log.${this.tiId}`, batch).catch(this.options.onError);
+      this.lineChars = 0;
+      this.publishingChars += chars;
+      const send = (): Promise<void> => this.broker.publish(EXCHANGES.logs, `log.${this.tiId}`, batch).then(() => {
+        const c = this.confirmed;
+        this.confirmed = c === null ? { first: batch.seq, last: batch.seq, count: 1 } : { first: c.first, last: batch.seq, count: c.count + 1 };
+      }, this.options.onError);
       // At once when no batch is in flight (most tries have one), so that it goes out before a `task.finished` published next.
       const sent = this.inFlight === 0 ? send() : this.publishing.then(send);
       this.inFlight++;
       this.publishing = sent.then(() => {
         this.inFlight--;
+        this.publishingChars -= chars;
+        if (this.pressure && this.publishingChars + this.lineChars < BUFFER_LOW_CHARS) this.setPressure(false);
       });
     }
     return this.publishing;
@@ -86,6 +177,7 @@ export class TaskLogPublisher {
     if (this.lines.length === 0) return null;
     const final = { seq: ++this.seq, lines: this.lines };
     this.lines = [];
+    this.lineChars = 0;
     return final;
   }
 
@@ -94,5 +186,11 @@ export class TaskLogPublisher {
     clearTimeout(this.timer);
     this.timer = undefined;
     this.lines = [];
+    this.lineChars = 0;
   }
+}
+
+function formatSize(chars: number): string {
+  const mib = chars / (1024 * 1024);
+  return mib >= 1 ? `${Number.isInteger(mib) ? mib : mib.toFixed(1)} MiB` : `${chars} characters`;
 }

@@ -24,6 +24,13 @@ describe('loadWorkerConfig', () => {
     });
   });
 
+  it('reads the per-try log limit', () => {
+    expect(loadWorkerConfig({ SWARMFLOW_WORKER_LOG_LIMIT: '5MB' }, {}, () => []).worker.logLimitChars).toBe(5 * 1024 * 1024);
+    expect(loadWorkerConfig({ SWARMFLOW_WORKER_LOG_LIMIT: '2048' }, {}, () => []).worker.logLimitChars).toBe(2048);
+    expect(() => loadWorkerConfig({ SWARMFLOW_WORKER_LOG_LIMIT: 'lots' }, {}, () => [])).toThrow(
+      'SWARMFLOW_WORKER_LOG_LIMIT: must be a size of at least 1KB such as 100MB, 512KB or 1GB, got "lots"');
+  });
+
   it.each([
     [{ SWARMFLOW_WORKER_CONCURRENCY: '0' }, 'SWARMFLOW_WORKER_CONCURRENCY: must be an integer from 1 to 1024, got "0"'],
     [{ SWARMFLOW_WORKER_CONCURRENCY: '2.5' }, 'SWARMFLOW_WORKER_CONCURRENCY: must be an integer from 1 to 1024, got "2.5"'],

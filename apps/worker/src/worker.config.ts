@@ -44,7 +44,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
- * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE`) and command-line values.
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE`)
+ * and command-line values.
  * GPUs not given are discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
  * Throws {@link WorkerConfigError} naming the first bad variable or flag.
  */
@@ -99,6 +100,8 @@ export function loadWorkerConfig(
   const gpusSetting = setting('gpus', 'SWARMFLOW_WORKER_GPUS');
   const gpus = gpusSetting.value === undefined ? discoverGpus() : parseGpus(gpusSetting.source, gpusSetting.value);
 
+  const logLimitChars = parseLogLimit(nonEmpty(env.SWARMFLOW_WORKER_LOG_LIMIT));
+
   let clusterKey: ClusterKey | null;
   try {
     clusterKey = ClusterKey.fromEnv(env);
@@ -110,9 +113,21 @@ export function loadWorkerConfig(
   return {
     amqpUrl,
     brokerPrefix: prefix === '' ? undefined : prefix,
-    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus },
+    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, ...(logLimitChars !== undefined ? { logLimitChars } : {}) },
     clusterKey,
   };
+}
+
+/** `SWARMFLOW_WORKER_LOG_LIMIT`: output kept per try, `100MB` (the default), `512KB`, `1GB` or a count of characters. */
+function parseLogLimit(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const match = /^(\d+)\s*(|K|KB|KiB|M|MB|MiB|G|GB|GiB)$/i.exec(text);
+  const unit = match ? ({ '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as Record<string, number>)[match[2].charAt(0).toLowerCase()] : undefined;
+  const value = match && unit !== undefined ? Number(match[1]) * unit : NaN;
+  if (!(value >= 1024)) {
+    throw new WorkerConfigError('SWARMFLOW_WORKER_LOG_LIMIT', `must be a size of at least 1KB such as 100MB, 512KB or 1GB, got ${JSON.stringify(text)}`);
+  }
+  return value;
 }
 
 /** `0,1,2,3` (ids or GPU UUIDs as nvidia-smi prints them); `none` = no GPU. */

@@ -182,6 +182,28 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     expect(h.published.logLines(task.tiId).map((l) => l.line)).toContain('pulling with ***');
   });
 
+  it('masks a multi-line secret line by line, leaves one too short to mask alone and warns about it by name', async () => {
+    const key = ClusterKey.generate();
+    await harness([], 2, key);
+    const task = taskMessage({
+      kind: 'docker', command: 'x', docker: dockerSpec(),
+      secrets: [{ key: 'tls_key', ciphertext: key.encrypt('-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34\n-----END KEY-----') }, { key: 'pin', ciphertext: key.encrypt('a') }],
+    });
+    await h.submit(task);
+    await docker.started(1);
+    const { hooks } = docker.runs[0];
+    // The executor masks before its line cut; the worker hands it the masker.
+    expect(hooks.mask!('MIIBOgIBAAJBAKj34').length).toBe(3);
+    for (const line of ['-----BEGIN KEY-----', 'MIIBOgIBAAJBAKj34', '-----END KEY-----', 'a banana']) hooks.onLine('stdout', line);
+    docker.runs[0].end();
+    await h.published.finishedOf(task.tiId);
+    const lines = h.published.logLines(task.tiId).map((l) => l.line);
+    expect(lines).toEqual(expect.arrayContaining(['***', 'a banana']));
+    expect(lines.filter((l) => l === '***')).toHaveLength(3);
+    expect(lines).toContain('warning: pin is shorter than 4 characters and not masked in this log ' +
+      '(masking it would hide every occurrence of those characters); use a longer secret value');
+  });
+
   it('fails a task with secrets on a worker without a cluster key, naming the fix', async () => {
     await harness([]);
     const task = taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec(), secrets: [{ key: 'k', ciphertext: ClusterKey.generate().encrypt('v') }] });

@@ -7,7 +7,7 @@ import {
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
 } from '@swarmflow/messaging';
-import { secretMasker, type ClusterKey } from '@swarmflow/secrets';
+import { logMasker, MIN_MASKED_LENGTH, type ClusterKey, type LogMask } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
 import { TaskLogPublisher } from './task-log.publisher';
 import { decodeControlMessage, decodeTaskMessage } from './task-message.decoder';
@@ -28,6 +28,11 @@ export interface WorkerOptions {
   graceMs?: number;
   /** Longest a log line waits before it is published. Default 200. */
   logFlushMs?: number;
+  /**
+   * Output kept per try (characters of its lines, each with its newline); the rest is
+   * discarded, the log says so and how much, and the task runs on. Default 100 MiB.
+   */
+  logLimitChars?: number;
   /**
    * Longest a delivered task waits in the local buffer for a slot; past it the message is
    * given back to the queue (nack, requeue) and the task consumers pause until a slot
@@ -88,6 +93,8 @@ interface TaskRun {
   readonly containerId?: string | null;
   readonly result: Promise<ProcessResult & { oomKilled?: boolean; containerMayRun?: boolean }>;
   cancel(reason?: string): void;
+  /** Stops (true) or resumes reading the task's output: the log publisher's backpressure. */
+  pauseOutput?(paused: boolean): void;
 }
 
 /**
@@ -109,7 +116,7 @@ export class WorkerStateError extends Error {
 }
 
 /** Lines per log batch, at most. */
-const LOG_BATCH_LINES = 500;
+const LOG_BATCH_LINES = 2000;
 /** Lines of output sent with `task.finished`. */
 const LOG_TAIL_LINES = 20;
 /** Control messages are small and handled at once. */
@@ -501,8 +508,12 @@ export class WorkerService {
     } catch (err) {
       unsealError = errorMessage(err);
     }
-    const mask = secretMasker([...secrets.map((s) => s.value), ...(registryAuth ? [registryAuth.password] : [])]);
-    const logs = this.logPublisher(task, mask);
+    const { mask, tooShort } = logMasker([
+      ...secrets.map((s) => ({ name: s.key, value: s.value })), ...(registryAuth ? [{ name: 'the registry password', value: registryAuth.password }] : []),
+    ]);
+    let output: TaskRun | null = null;
+    const logs = this.logPublisher(task, mask, undefined, (full) => output?.pauseOutput?.(full));
+    if (tooShort.length > 0) logs.add('system', tooShortWarning(tooShort));
     const spawnedAt = Date.now();
     const startedAt = this.now().toISOString();
     const logStart = (pid: number | null): void => logs.add('system',
@@ -514,7 +525,7 @@ export class WorkerService {
     let announceOnSpawn = false;
     let run: TaskRun;
     if (unsealError !== null) run = failedRun(unsealError);
-    else if (task.kind === 'docker') run = this.startContainer(task, logs, gpuIds, secrets, registryAuth);
+    else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth);
     else {
       run = this.run({
         command: task.command,
@@ -529,9 +540,11 @@ export class WorkerService {
           if (announceOnSpawn) this.announceStart(entry);
         },
         onLine: (stream, line) => logs.add(stream, line),
+        mask: mask.longest > 0 ? mask : undefined,
         onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task)),
       });
     }
+    output = run;
     // A process that never started has no start line: its end line gives the error.
     if (unsealError !== null || task.kind === 'docker') logStart(null);
 
@@ -593,6 +606,7 @@ export class WorkerService {
       verdict.reason = `out of memory (limit ${task.docker?.memoryBytes ?? 'none'} bytes)`;
     }
     const reason = verdict.reason === null ? null : entry.mask(verdict.reason);
+    logs.summarizeDropped();
     logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
     const finished: TaskFinishedEvent = {
       type: 'task.finished', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
@@ -610,10 +624,14 @@ export class WorkerService {
         settle = 'requeue';
         return;
       }
-      // The last lines ride in task.finished; batches published earlier are awaited alongside.
+      // The last lines ride in task.finished, which goes out once the batches before them
+      // are confirmed and names them: the scheduler applies the end when they are stored.
       const final = logs.takeFinal();
       if (final) finished.logs = final;
-      await Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]);
+      await logs.flush();
+      const batches = logs.publishedBatches();
+      if (batches !== null) finished.logBatches = batches;
+      await this.publishWithRetries(EXCHANGES.events, 'task.finished', finished);
       if (started === null) settle = 'ack';
     } finally {
       this.reporting.delete(key);
@@ -660,9 +678,11 @@ export class WorkerService {
     return this.running.size < this.options.concurrency && gpusOf(task) <= this.freeGpus.length;
   }
 
-  private logPublisher(task: TaskMessage, mask: (text: string) => string, firstSeq?: number): TaskLogPublisher {
+  private logPublisher(task: TaskMessage, mask: (text: string) => string, firstSeq?: number, onPressure?: (full: boolean) => void): TaskLogPublisher {
     return new TaskLogPublisher(this.broker, task.tiId, task.tryNumber, {
       flushMs: this.logFlushMs,
+      maxChars: this.options.logLimitChars,
+      onPressure,
       maxLines: LOG_BATCH_LINES,
       tailLines: LOG_TAIL_LINES,
       now: this.now,
@@ -710,7 +730,9 @@ export class WorkerService {
     return { secrets, registryAuth };
   }
 
-  private startContainer(task: TaskMessage, logs: TaskLogPublisher, gpuIds: string[], secrets: SecretFile[], registryAuth: RegistryAuth | null): TaskRun {
+  private startContainer(
+    task: TaskMessage, logs: TaskLogPublisher, mask: LogMask, gpuIds: string[], secrets: SecretFile[], registryAuth: RegistryAuth | null,
+  ): TaskRun {
     const docker = this.dockerExecutor();
     if (docker === null || !task.docker) return failedRun(`worker ${this.name} has no Docker engine to run container tasks`);
     const labels: Record<string, string> = {
@@ -727,6 +749,7 @@ export class WorkerService {
       labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
     }, {
       onLine: (stream, line) => logs.add(stream, line),
+      mask,
       onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task, 'the container')),
       onStatus: (message) => logs.add('system', message),
     });
@@ -780,15 +803,19 @@ export class WorkerService {
     const held = (l[WORKER_LABELS.gpus] ?? '').split(',').filter((id) => id !== '');
     const gpuIds = held.filter((id) => this.freeGpus.includes(id));
     this.freeGpus = this.freeGpus.filter((id) => !gpuIds.includes(id));
-    const mask = secretMasker(this.unsealForMasking(l[WORKER_LABELS.sealedSecrets], key));
-    const logs = this.logPublisher(task, mask, adoptedFirstSeq());
+    const { mask, tooShort } = logMasker(this.unsealForMasking(l[WORKER_LABELS.sealedSecrets], key).map((value, i) => ({ name: `secret ${i + 1}`, value })));
+    let output: TaskRun | null = null;
+    const logs = this.logPublisher(task, mask, adoptedFirstSeq(), (full) => output?.pauseOutput?.(full));
+    if (tooShort.length > 0) logs.add('system', tooShortWarning(tooShort));
     logs.add('system', `worker ${this.name} restarted: re-adopted container ${container.id.slice(0, 12)} (${container.state})`);
     this.logger.log(`re-adopted container ${container.id.slice(0, 12)} (${container.state}) of task instance ${tiId} try ${tryNumber}`);
     const run = docker.adopt(container, {
       onLine: (stream, line) => logs.add(stream, line),
+      mask,
       onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task, 'the container')),
       onStatus: (message) => logs.add('system', message),
     }, { timeoutMs: task.timeoutMs, graceMs: this.graceMs, tailLines: LOG_TAIL_LINES });
+    output = run;
     const entry: RunningTask = {
       task, msg: null, run, logs, gpuIds, mask, spawnedAt: Date.now(), startedAt: this.now().toISOString(),
       cancelReason: null, started: Promise.resolve(true), startedTimer: undefined,
@@ -1086,6 +1113,12 @@ function gpusOf(task: TaskMessage): number {
 }
 
 /** A try that could not start, ended at once with `error`. */
+/** The log's warning about secrets {@link logMasker} leaves unmasked. */
+function tooShortWarning(names: string[]): string {
+  return `warning: ${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} shorter than ${MIN_MASKED_LENGTH} characters and not masked in this log ` +
+    '(masking it would hide every occurrence of those characters); use a longer secret value';
+}
+
 function failedRun(error: string): TaskRun {
   const result: ContainerResult = { exitCode: null, signal: null, timedOut: false, cancelled: false, error, lost: null, oomKilled: false };
   return { pid: null, result: Promise.resolve(result), cancel: () => undefined };

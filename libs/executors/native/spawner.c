@@ -18,7 +18,8 @@
  *               env[0]\0 ... env[envc-1]\0 ("NAME=value")
  *               Runs argv in a new session (its pid is its process group id) with an
  *               empty signal mask and default dispositions, stdin /dev/null, stdout and
- *               stderr on pipes, in cwd (empty: the spawner's), with exactly env. A
+ *               stderr on one pipe (2>&1: lines keep the order they were written in; all
+ *               output is reported as stdout), in cwd (empty: the spawner's), with exactly env. A
  *               bare argv[0] (no '/') is looked up in the PATH of env (default
  *               /usr/bin:/bin), relative entries against cwd. The id is the worker's
  *               choice and must not belong to a task still running.
@@ -31,12 +32,16 @@
  *   'K' KILL    u32 id, u32 signal
  *               Sends signal to the task's process group. Ignored for an unknown id and
  *               once the task's main process has exited (its group was then SIGKILLed).
+ *   'P' PAUSE   u32 id, u32 paused (1: stop reading the task's output, 0: read it again)
+ *               Backpressure: while paused, the task's pipe is not read, so once the pipe
+ *               is full the task blocks in write(); its drain period after the exit is
+ *               counted from the resume. Ignored for an unknown id.
  *
  * Replies (spawner -> worker, stdout), per id in this order:
  *   'S' SPAWNED u32 id, u32 pid
  *   'E' ERROR   u32 id, u32 errno, message (the rest of the frame, no NUL)
  *               The task did not start; nothing else follows for this id.
- *   'O' OUT     u32 id, u8 stream (1 stdout, 2 stderr), the bytes read (<= 64 KiB)
+ *   'O' OUT     u32 id, u8 stream (1 stdout, 2 stderr; always 1 now), the bytes read (<= 64 KiB)
  *   'X' EXIT    u32 id, i32 exit code (-1 when a signal ended it), u32 signal (0: none)
  *               Last frame of the id. When the main process exits, the rest of its
  *               group is SIGKILLed (leftovers of `cmd &`), then its pipes are read until
@@ -76,7 +81,7 @@
 #define MAX_REQUEST (16u * 1024 * 1024)
 #define DEFAULT_PATH "/usr/bin:/bin"
 
-enum { REQ_RUN = 'R', REQ_RUN_ON_BASE = 'r', REQ_BASE = 'B', REQ_KILL = 'K' };
+enum { REQ_RUN = 'R', REQ_RUN_ON_BASE = 'r', REQ_BASE = 'B', REQ_KILL = 'K', REQ_PAUSE = 'P' };
 enum { REP_SPAWNED = 'S', REP_ERROR = 'E', REP_OUT = 'O', REP_EXIT = 'X' };
 
 struct task {
@@ -87,6 +92,8 @@ struct task {
     /* The main process has been reaped; status is its wait status. */
     int exited;
     int status;
+    /* The worker asked not to read its output for now ('P'). */
+    int paused;
     /* When exited: the time its pipes stop being waited for. */
     int64_t drain_deadline;
 };
@@ -252,16 +259,10 @@ static void run_task(uint32_t id, const char *cwd, char *const argv[], char *con
         path = resolved;
     }
 
-    int out_pipe[2], err_pipe[2];
+    /* One pipe for stdout and stderr: with two, the order of reads is not the order of writes. */
+    int out_pipe[2];
     if (pipe2(out_pipe, O_CLOEXEC) < 0) {
         reply_error(id, errno, argv[0]);
-        return;
-    }
-    if (pipe2(err_pipe, O_CLOEXEC) < 0) {
-        int err = errno;
-        close(out_pipe[0]);
-        close(out_pipe[1]);
-        reply_error(id, err, argv[0]);
         return;
     }
 
@@ -269,7 +270,7 @@ static void run_task(uint32_t id, const char *cwd, char *const argv[], char *con
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDOUT_FILENO);
-    posix_spawn_file_actions_adddup2(&actions, err_pipe[1], STDERR_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, out_pipe[1], STDERR_FILENO);
     if (*cwd) posix_spawn_file_actions_addchdir_np(&actions, cwd);
 
     posix_spawnattr_t attr;
@@ -286,15 +287,12 @@ static void run_task(uint32_t id, const char *cwd, char *const argv[], char *con
     posix_spawn_file_actions_destroy(&actions);
     posix_spawnattr_destroy(&attr);
     close(out_pipe[1]);
-    close(err_pipe[1]);
     if (err) {
         close(out_pipe[0]);
-        close(err_pipe[0]);
         reply_error(id, err, argv[0]);
         return;
     }
     fcntl(out_pipe[0], F_SETFL, O_NONBLOCK);
-    fcntl(err_pipe[0], F_SETFL, O_NONBLOCK);
 
     if (ntasks == tasks_cap) {
         size_t cap = tasks_cap ? tasks_cap * 2 : 64;
@@ -303,7 +301,7 @@ static void run_task(uint32_t id, const char *cwd, char *const argv[], char *con
         tasks = grown;
         tasks_cap = cap;
     }
-    tasks[ntasks++] = (struct task){ .id = id, .pid = pid, .fd = { out_pipe[0], err_pipe[0] } };
+    tasks[ntasks++] = (struct task){ .id = id, .pid = pid, .fd = { out_pipe[0], -1 } };
     unsigned char extra[4];
     le32(extra, (uint32_t)pid);
     reply(REP_SPAWNED, id, extra, 4, NULL, 0);
@@ -377,6 +375,16 @@ static int handle_request(const unsigned char *p, uint32_t len) {
         if (len != 8) return 0;
         struct task *t = find_task(get_u32(p));
         if (t && !t->exited) signal_group(t->pid, (int)get_u32(p + 4));
+        return 1;
+    }
+    if (type == REQ_PAUSE) {
+        if (len != 8) return 0;
+        struct task *t = find_task(get_u32(p));
+        if (t) {
+            int was = t->paused;
+            t->paused = get_u32(p + 4) != 0;
+            if (was && !t->paused && t->exited) t->drain_deadline = now_ms() + PIPE_DRAIN_MS;
+        }
         return 1;
     }
     if (type == REQ_BASE) return set_base(p, len);
@@ -467,11 +475,16 @@ static void reap(void) {
     }
 }
 
+/* Set at EOF on stdin: paused tasks are then read and ended like the others. */
+static int shutting_down;
+
 /* Sends EXIT for every reaped task whose pipes are closed or whose drain period is over. */
 static void finish_tasks(int64_t now) {
     for (size_t i = 0; i < ntasks;) {
         struct task *t = &tasks[i];
-        if (!t->exited || ((t->fd[0] >= 0 || t->fd[1] >= 0) && now < t->drain_deadline)) {
+        int open = t->fd[0] >= 0 || t->fd[1] >= 0;
+        /* A paused task's output waits for the resume, unless the spawner is shutting down. */
+        if (!t->exited || (open && (now < t->drain_deadline || (t->paused && !shutting_down)))) {
             i++;
             continue;
         }
@@ -535,7 +548,7 @@ int main(void) {
 
         int64_t wake = INT64_MAX;
         for (size_t i = 0; i < ntasks; i++)
-            if (tasks[i].exited && tasks[i].drain_deadline < wake) wake = tasks[i].drain_deadline;
+            if (tasks[i].exited && (!tasks[i].paused || shutting_down) && tasks[i].drain_deadline < wake) wake = tasks[i].drain_deadline;
         if (!stdin_open) {
             int64_t stage = give_up_at ? give_up_at : kill_at;
             if (stage < wake) wake = stage;
@@ -551,7 +564,8 @@ int main(void) {
         fds[0] = (struct pollfd){ .fd = stdin_open ? STDIN_FILENO : -1, .events = POLLIN };
         fds[1] = (struct pollfd){ .fd = sigfd, .events = POLLIN };
         for (size_t i = 0; i < polled; i++)
-            for (int s = 0; s < 2; s++) fds[2 + 2 * i + s] = (struct pollfd){ .fd = tasks[i].fd[s], .events = POLLIN };
+            for (int s = 0; s < 2; s++)
+                fds[2 + 2 * i + s] = (struct pollfd){ .fd = tasks[i].paused && !shutting_down ? -1 : tasks[i].fd[s], .events = POLLIN };
 
         int ready = poll(fds, 2 + 2 * polled, timeout);
         if (ready < 0) {
@@ -572,6 +586,7 @@ int main(void) {
         flush_out();
         /* Nobody reads the replies (EPIPE): the worker is gone, as at EOF. */
         if (stdout_broken) stdin_open = 0;
+        if (!stdin_open) shutting_down = 1;
         if (!stdin_open && !kill_at) {
             kill_at = now_ms() + SHUTDOWN_GRACE_MS;
             for (size_t i = 0; i < ntasks; i++)

@@ -1,3 +1,3 @@
 export * from './process/process-executor';
-export { LineSplitter, MAX_LINE_LENGTH } from './process/line-splitter';
+export { LineSplitter, MAX_LINE_LENGTH, type LineMask } from './process/line-splitter';
 export * from './docker';

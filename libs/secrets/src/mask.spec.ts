@@ -1,4 +1,4 @@
-import { MASK, maskSecrets, secretMasker } from './mask';
+import { logMasker, MASK, maskSecrets, MIN_MASKED_LENGTH, secretMasker } from './mask';
 
 describe('maskSecrets', () => {
   it('replaces every occurrence of each secret', () => {
@@ -29,5 +29,25 @@ describe('maskSecrets', () => {
   it('compiles once for a stream of lines', () => {
     const mask = secretMasker(new Set(['s3cr3t']));
     expect(['a s3cr3t', 's3cr3ts3cr3t', 'none'].map(mask)).toEqual(['a ***', '******', 'none']);
+  });
+});
+
+describe('logMasker', () => {
+  it('masks each line of a multi-line secret, as a log shows it line by line', () => {
+    const { mask, tooShort } = logMasker([{ name: 'pem', value: '-----BEGIN KEY-----\r\nMIIBOgIBAAJBAKj34\r\n}\r\n-----END KEY-----' }]);
+    expect(['-----BEGIN KEY-----', 'MIIBOgIBAAJBAKj34', '}', 'x -----END KEY----- y'].map(mask)).toEqual(['***', '***', '}', 'x *** y']);
+    expect(tooShort).toEqual([]);
+  });
+
+  it('does not mask a secret shorter than 4 characters, and names it', () => {
+    const { mask, tooShort } = logMasker([{ name: 'a', value: 'a' }, { name: 'pin', value: '123' }, { name: 'ok', value: 'abcd' }, { name: 'empty', value: '' }]);
+    expect(mask('a banana 123 abcd')).toBe('a banana 123 ***');
+    expect(tooShort).toEqual(['a', 'pin']);
+    expect(MIN_MASKED_LENGTH).toBe(4);
+  });
+
+  it('says how long the longest masked text is', () => {
+    expect(logMasker([{ name: 'x', value: 'abcd\nlonger line' }]).mask.longest).toBe(16);
+    expect(logMasker([]).mask.longest).toBe(0);
   });
 });

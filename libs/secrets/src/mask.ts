@@ -22,3 +22,37 @@ export function maskSecrets(text: string, values: Iterable<string>): string {
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
+
+/** Secret values shorter than this are not masked in logs: masking `a` would hide every `a`. */
+export const MIN_MASKED_LENGTH = 4;
+
+/** A log line masker: {@link secretMasker}'s function, and the length of the longest text it replaces. */
+export type LogMask = ((text: string) => string) & { readonly longest: number };
+
+/**
+ * The masker of a task try's log lines. Each secret is masked whole and, when it holds
+ * several lines, line by line too (a log is read line by line, so a multi-line secret
+ * shows up one line at a time); lines of it shorter than {@link MIN_MASKED_LENGTH} are
+ * left alone (a `}` or an empty line). A secret shorter than that is not masked at all:
+ * its name is returned in `tooShort`, for a warning in the log.
+ */
+export function logMasker(secrets: readonly { name: string; value: string }[]): { mask: LogMask; tooShort: string[] } {
+  const values: string[] = [];
+  const tooShort: string[] = [];
+  for (const { name, value } of secrets) {
+    if (value.length < MIN_MASKED_LENGTH) {
+      if (value !== '') tooShort.push(name);
+      continue;
+    }
+    values.push(value);
+    if (value.includes('\n')) {
+      for (const line of value.split('\n')) {
+        const text = line.endsWith('\r') ? line.slice(0, -1) : line;
+        if (text.trim().length >= MIN_MASKED_LENGTH) values.push(text);
+      }
+    }
+  }
+  const mask = secretMasker(values) as LogMask;
+  Object.defineProperty(mask, 'longest', { value: values.reduce((max, v) => Math.max(max, v.length), 0) });
+  return { mask, tooShort: [...new Set(tooShort)] };
+}

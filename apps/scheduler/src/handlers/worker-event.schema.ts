@@ -23,6 +23,7 @@ const finished = z.object({
   startedAt: instant.optional(),
   retryable: z.boolean().optional(),
   logs: z.object({ seq: z.number().int(), lines: logLines }).optional(),
+  logBatches: z.object({ first: z.number().int(), last: z.number().int(), count: z.number().int().min(0) }).optional(),
 });
 
 const heartbeat = z.object({

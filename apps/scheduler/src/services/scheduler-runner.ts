@@ -2,6 +2,7 @@ import type { ControlMessage, TaskClaimRequest, WorkerEvent } from '@swarmflow/c
 import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import { SchedulerRegistry, type OutboxMessage, type Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
+import { LogCompletionGate } from '../handlers/log-completion.gate';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
 import { WorkerPresence } from './worker-presence';
@@ -51,6 +52,7 @@ export function isUnavailable(err: unknown): boolean {
  */
 export class SchedulerRunner {
   private readonly scheduling: SchedulingService;
+  private readonly logGate: LogCompletionGate;
   private readonly buffer: { event: WorkerEvent; msg: BrokerMessage }[] = [];
   private consumer: ConsumerHandle | null = null;
   private wake: (() => void) | null = null;
@@ -121,6 +123,7 @@ export class SchedulerRunner {
     this.registry = url ? new SchedulerRegistry(url) : null;
     this.claims = new ClaimDesk(repos, broker, (m) => logger.error(m), (m) => logger.log(m));
     this.presence = new WorkerPresence(broker, repos, options.workerGoneMs ?? DEFAULT_WORKER_GONE_MS);
+    this.logGate = new LogCompletionGate(repos.logs, (event, msg) => this.accept(event, msg), (m) => logger.warn(m));
   }
 
   async start(): Promise<void> {
@@ -169,6 +172,7 @@ export class SchedulerRunner {
     this.wake?.();
     await this.loopDone;
     await Promise.all([...this.publishing]);
+    this.logGate.stop();
     // Rows not deleted here are published again by a sweep: duplicates, never losses.
     await this.repos.outbox.markPublished(this.published.splice(0)).catch(() => undefined);
     // Unprocessed events go back to the queue for the next scheduler.
@@ -215,14 +219,19 @@ export class SchedulerRunner {
       msg.ack();
       return;
     }
-    this.buffer.push({ event: parsed.event, msg });
-    if (parsed.event.type === 'task.finished') {
+    this.logGate.admit(parsed.event, msg);
+  }
+
+  /** An event that may be applied now (a try's end once its log is stored: {@link LogCompletionGate}). */
+  private accept(event: WorkerEvent, msg: BrokerMessage<unknown>): void {
+    this.buffer.push({ event, msg });
+    if (event.type === 'task.finished') {
       if (this.unfinished > 0) this.unfinished--;
       const at = performance.now();
       this.finishGapMs = at - this.lastFinishAt;
       this.lastFinishAt = at;
     }
-    if (parsed.event.type !== 'task.started') {
+    if (event.type !== 'task.started') {
       this.actionable++;
       if (!this.holding || this.unfinished === 0) this.wake?.();
     }

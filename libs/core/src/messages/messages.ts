@@ -76,6 +76,14 @@ export interface TaskFinishedEvent {
    * with the try's end, in one transaction (most short tries publish no other log batch).
    */
   logs?: Pick<LogBatch, 'seq' | 'lines'>;
+  /**
+   * The log batches the worker published on `swarmflow.logs` for this try before its end,
+   * all confirmed by the broker: `count` of them, with `seq` from `first` to `last` (fewer
+   * than the range when a publish failed). The scheduler applies the end once the log sink
+   * has stored them (or after a bounded wait), so an ended try's log is complete. Absent
+   * when there were none (most short tries).
+   */
+  logBatches?: { first: number; last: number; count: number };
   at: string;
 }
 

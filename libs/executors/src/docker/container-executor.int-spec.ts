@@ -55,6 +55,18 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
     expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
   });
 
+  it('passes on every line a container wrote, the last unterminated one included, every time', async () => {
+    // The follow stream may end before Docker has logged the last partial line: 30 tries catch it.
+    const runs = Array.from({ length: 30 }, async () => {
+      const h = hooks();
+      await ctx.executor.run(spec('echo out1; echo err1 >&2; printf "a\\nb"; echo " end" >&2'), h).result;
+      return h.lines.map((l) => `${l.stream}:${l.line}`).sort();
+    });
+    for (const lines of await Promise.all(runs)) {
+      expect(lines).toEqual(['stderr: end', 'stderr:err1', 'stdout:a', 'stdout:b', 'stdout:out1']);
+    }
+  });
+
   it.each([3, 99])('reports exit code %i', async (code) => {
     const result = await ctx.executor.run(spec(`exit ${code}`), hooks()).result;
     expect(result).toMatchObject({ exitCode: code, signal: null, error: null });

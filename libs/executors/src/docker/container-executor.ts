@@ -6,6 +6,7 @@ import { containerCreateOptions, LABELS, secretOwner, type ContainerSpec } from 
 import { DockerClient, DockerError, type ContainerSummary, type LogSource } from './docker-client';
 import { holdBinary } from './hold-binary';
 import { LogDemuxer } from './log-demuxer';
+import type { LineMask } from '../process/line-splitter';
 import { ustar, type TarEntry } from './ustar';
 
 export interface ContainerHooks {
@@ -15,6 +16,8 @@ export interface ContainerHooks {
   onKill?: (signal: 'SIGTERM' | 'SIGKILL', cause: KillCause) => void;
   /** Steps worth a line in the task's log: pulling, the container's id, a failed clean-up. Must not throw. */
   onStatus?: (message: string) => void;
+  /** Applied to each output line before it is cut at MAX_LINE_LENGTH (secret values → `***`). Default: none. */
+  mask?: LineMask;
 }
 
 export interface ContainerResult extends ProcessResult {
@@ -41,6 +44,8 @@ export interface ContainerRun {
   readonly result: Promise<ContainerResult>;
   /** Stops the container (stop signal, SIGKILL after the grace period); before it starts, it never starts. Idempotent. */
   cancel(reason?: string): void;
+  /** Backpressure: stops (true) or resumes reading the container's log stream (Docker keeps the rest in its log). */
+  pauseOutput(paused: boolean): void;
 }
 
 /** How a re-adopted container is treated: what its worker knew of the try. */
@@ -166,8 +171,13 @@ class ContainerTry {
   /** Why the container is being stopped; set once. */
   private stopCause: KillCause | null = null;
   private exited = false;
+  /** The log stream read last and where it started, until its demuxer is ended. */
+  private lastStream: { since: number | undefined; demux: LogDemuxer } | null = null;
   /** Following the container failed for good ({@link LostTrackError}). */
   private lostTrack = false;
+  /** The log stream being read, paused while the reader asks for it ({@link ContainerRun.pauseOutput}). */
+  private logSource: NodeJS.ReadableStream | null = null;
+  private outputPaused = false;
   private timeoutTimer: NodeJS.Timeout | undefined;
   private killTimer: NodeJS.Timeout | undefined;
   private markStarted!: (id: string | null) => void;
@@ -193,7 +203,14 @@ class ContainerTry {
         this.cancelled = true;
         this.stop(reason);
       },
+      pauseOutput: (paused) => this.pauseOutput(paused),
     };
+  }
+
+  private pauseOutput(paused: boolean): void {
+    this.outputPaused = paused;
+    if (paused) this.logSource?.pause();
+    else this.logSource?.resume();
   }
 
   async execute(spec: ContainerSpec): Promise<ContainerResult> {
@@ -280,7 +297,7 @@ class ContainerTry {
         exitCode = state.ExitCode;
         const tail = options.tailLines ?? 50;
         const lines: { stream: OutputStream; line: string }[] = [];
-        const demux = new LogDemuxer((stream, line) => lines.push({ stream, line }));
+        const demux = new LogDemuxer((stream, line) => lines.push({ stream, line }), false, this.hooks.mask ?? null);
         const log = await this.client.logs(container.id, { follow: false, tail });
         if (Buffer.isBuffer(log)) demux.write(log);
         demux.end();
@@ -321,18 +338,24 @@ class ContainerTry {
       // The log stream ends with the container; a stuck one is cut after LOG_DRAIN_MS, and
       // what it delivered (a last line without its newline) is passed on before the result.
       let drainTimer: NodeJS.Timeout | undefined;
-      const drained = await Promise.race([
-        logsDone.then(() => true), new Promise<boolean>((resolve) => (drainTimer = setTimeout(() => resolve(false), LOG_DRAIN_MS))),
-      ]);
+      // Paused output is not given up on: the drain period counts while it is read.
+      const drainWait = (resolve: (drained: boolean) => void): void => {
+        drainTimer = setTimeout(() => (this.outputPaused ? drainWait(resolve) : resolve(false)), LOG_DRAIN_MS);
+      };
+      const drained = await Promise.race([logsDone.then(() => true), new Promise<boolean>(drainWait)]);
       clearTimeout(drainTimer);
       if (!drained) {
         abort.abort();
         await logsDone;
       }
+      await this.catchUpLogs(id);
       return code;
     } finally {
       exit.abort();
       abort.abort();
+      // The wait failed for good: what the stream delivered still goes out.
+      this.lastStream?.demux.end();
+      this.lastStream = null;
     }
   }
 
@@ -387,16 +410,21 @@ class ContainerTry {
     let from = since;
     let failures = 0;
     for (;;) {
+      this.lastStream?.demux.end();
+      this.lastStream = null;
       const began = Date.now();
-      const demux = new LogDemuxer(this.hooks.onLine);
+      const demux = new LogDemuxer(this.hooks.onLine, true, this.hooks.mask ?? null);
+      // Not ended here: once the container has exited, follow() reads what this stream missed into it.
+      this.lastStream = { since: from, demux };
       let failure: unknown = null;
       try {
-        const source = await this.client.logs(id, { follow: true, since: from, signal });
-        failure = await drain(source, demux);
+        const source = await this.client.logs(id, { follow: true, since: from, timestamps: true, signal });
+        failure = await drain(source, demux, (stream) => {
+          this.logSource = stream;
+          if (this.outputPaused) stream.pause();
+        });
       } catch (err) {
         failure = err;
-      } finally {
-        demux.end();
       }
       if (signal.aborted || this.exited) return;
       from = Date.now() / 1000;
@@ -406,6 +434,8 @@ class ContainerTry {
       const why = failure === null ? 'ended' : `failed (${message(failure)})`;
       if (delay === undefined) {
         this.status(`the container's log stream ${why} while it runs; giving up on its log after ${failures - 1} attempt(s)`);
+        demux.end();
+        this.lastStream = null;
         return;
       }
       await sleep(delay, exit);
@@ -418,6 +448,27 @@ class ContainerTry {
       }
       if (signal.aborted || this.exited) return;
       this.status(`the container's log stream ${why} while it runs; reading it again`);
+    }
+  }
+
+  /**
+   * Docker may end a follow stream when the container stops before it has logged the
+   * container's last output (an unterminated last line is logged only at the end of its
+   * pipe): once the container has exited, its log is read once more from the time of the
+   * last frame the stream passed on, what it had not passed on goes out, then the last
+   * partial lines. Costs one request per container, for what was logged since that time.
+   */
+  private async catchUpLogs(id: string): Promise<void> {
+    const stream = this.lastStream;
+    this.lastStream = null;
+    if (stream === null) return;
+    try {
+      const log = await this.client.logs(id, { follow: false, since: stream.demux.resumeSince() ?? stream.since, timestamps: true });
+      if (Buffer.isBuffer(log)) stream.demux.catchUp(log);
+    } catch (err) {
+      this.status(`could not read the container's log once more after its exit (its last lines may be missing): ${message(err)}`);
+    } finally {
+      stream.demux.end();
     }
   }
 
@@ -579,11 +630,12 @@ class ContainerTry {
 }
 
 /** Feeds the stream to the demuxer until it ends; null then, or the stream's error. */
-function drain(source: LogSource, demux: LogDemuxer): Promise<unknown> {
+function drain(source: LogSource, demux: LogDemuxer, opened: (stream: NodeJS.ReadableStream) => void): Promise<unknown> {
   if (Buffer.isBuffer(source)) {
     demux.write(source);
     return Promise.resolve(null);
   }
+  opened(source);
   return new Promise((resolve) => {
     source.on('data', (chunk: Buffer) => demux.write(chunk));
     source.once('end', () => resolve(null));

@@ -111,8 +111,9 @@ export class DockerClient {
    * The container's log, demultiplexed by the caller ({@link LogDemuxer}). `follow` streams
    * until the container stops; `since` is a UNIX time in seconds (fractions allowed).
    */
-  async logs(id: string, options: { follow: boolean; since?: number; tail?: number; signal?: AbortSignal }): Promise<LogSource> {
+  async logs(id: string, options: { follow: boolean; since?: number; tail?: number; timestamps?: boolean; signal?: AbortSignal }): Promise<LogSource> {
     const query: Record<string, unknown> = { stdout: true, stderr: true, follow: options.follow, abortSignal: options.signal };
+    if (options.timestamps) query.timestamps = true;
     if (options.since !== undefined) query.since = options.since.toFixed(9);
     if (options.tail !== undefined) query.tail = options.tail;
     return call('read container logs', () => this.api.getContainer(id).logs(query as never) as unknown as Promise<LogSource>);

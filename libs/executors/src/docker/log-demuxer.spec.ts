@@ -29,6 +29,18 @@ describe('LogDemuxer', () => {
     demux.end();
     expect(lines).toEqual(['é']);
   });
+
+  it('with timestamps: takes them off, and catches up from the last one without repeating a frame', () => {
+    const t = (n: number): string => `2026-12-06T05:00:00.00000000${n}Z `;
+    const log = Buffer.concat([frame(1, `${t(1)}out1\n`), frame(2, `${t(2)}err1\n`), frame(1, `${t(2)}a\n`), frame(2, `${t(3)} end\n`), frame(1, `${t(4)}b`)]);
+    const lines: string[] = [];
+    const demux = new LogDemuxer((stream, line) => lines.push(`${stream}:${line}`), true);
+    demux.write(log.subarray(0, 80)); // two frames and the start of the third
+    expect(demux.resumeSince()).toBeCloseTo(Date.UTC(2026, 11, 6, 5) / 1000, 4);
+    demux.catchUp(log.subarray(frame(1, `${t(1)}out1\n`).length)); // from the time of the last frame seen
+    demux.end();
+    expect(lines).toEqual(['stdout:out1', 'stderr:err1', 'stdout:a', 'stderr: end', 'stdout:b']);
+  });
 });
 
 function frameBytes(payload: Buffer): Buffer {

@@ -4,9 +4,16 @@ import { StringDecoder } from 'node:string_decoder';
 export const MAX_LINE_LENGTH = 64 * 1024;
 
 /**
+ * Hides secret values in a line (a task's log masker); `longest` is the length of the
+ * longest text it replaces, which a line keeps beyond the cut until it is masked.
+ */
+export type LineMask = ((line: string) => string) & { readonly longest: number };
+
+/**
  * Turns a byte stream into lines: keeps a partial line across chunks, decodes UTF-8
  * across chunk boundaries, drops a trailing `\r`, and caps each line at `maxLength`
  * (a marker says how much was cut) so one runaway line cannot exhaust the worker's memory.
+ * With a `mask`, a line is masked before it is cut: a secret across the cut is hidden whole.
  */
 export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
@@ -16,6 +23,7 @@ export class LineSplitter {
   constructor(
     private readonly emit: (line: string) => void,
     private readonly maxLength = MAX_LINE_LENGTH,
+    private readonly mask: LineMask | null = null,
   ) {}
 
   write(chunk: Buffer | string): void {
@@ -43,7 +51,7 @@ export class LineSplitter {
   }
 
   private append(text: string, from: number, to: number): void {
-    const room = Math.max(0, this.maxLength - this.partial.length);
+    const room = Math.max(0, this.maxLength + (this.mask?.longest ?? 0) - this.partial.length);
     const kept = Math.min(room, to - from);
     if (kept > 0) this.partial += text.slice(from, from + kept);
     this.truncated += to - from - kept;
@@ -51,9 +59,17 @@ export class LineSplitter {
 
   private emitLine(): void {
     let line = this.partial.endsWith('\r') ? this.partial.slice(0, -1) : this.partial;
-    if (this.truncated > 0) line += ` [… ${this.truncated} characters cut]`;
+    let truncated = this.truncated;
     this.partial = '';
     this.truncated = 0;
+    if (this.mask !== null) {
+      line = this.mask(line);
+      if (line.length > this.maxLength) {
+        truncated += line.length - this.maxLength;
+        line = line.slice(0, this.maxLength);
+      }
+    }
+    if (truncated > 0) line += ` [… ${truncated} characters cut]`;
     this.emit(line);
   }
 }

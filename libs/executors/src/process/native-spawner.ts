@@ -12,9 +12,11 @@ import { join } from 'node:path';
  * Integers are little-endian; strings end with NUL.
  * - worker → spawner: `R` RUN u32 id, u32 argc, u32 envc, cwd, argv…, env… ("NAME=value");
  *   `B` BASE u32 envc, env… (the base environment of later `r` requests); `r` RUN ON BASE,
- *   as `R` with env added to the base; `K` KILL u32 id, u32 signal (to the task's process group).
+ *   as `R` with env added to the base; `K` KILL u32 id, u32 signal (to the task's process group);
+ *   `P` PAUSE u32 id, u32 paused (1: stop reading the task's output pipe, 0: read it again).
  * - spawner → worker: `S` SPAWNED u32 id, u32 pid; `E` ERROR u32 id, u32 errno, message;
- *   `O` OUT u32 id, u8 stream (1 stdout, 2 stderr), bytes; `X` EXIT u32 id, i32 code (-1:
+ *   `O` OUT u32 id, u8 stream (1 stdout, 2 stderr: the spawner gives a task one pipe for both,
+ *   so always 1), bytes; `X` EXIT u32 id, i32 code (-1:
  *   a signal ended it), u32 signal (0: none). A task's OUT frames all precede its EXIT.
  * The C file's header has the full contract.
  */
@@ -52,6 +54,7 @@ const RUN = 0x52; // 'R'
 const RUN_ON_BASE = 0x72; // 'r'
 const BASE = 0x42; // 'B'
 const KILL = 0x4b; // 'K'
+const PAUSE = 0x50; // 'P'
 const SPAWNED = 0x53; // 'S'
 const ERROR = 0x45; // 'E'
 const OUT = 0x4f; // 'O'
@@ -153,6 +156,21 @@ export class NativeSpawner {
     frame[4] = KILL;
     frame.writeUInt32LE(id, 5);
     frame.writeUInt32LE(constants.signals[signal], 9);
+    this.child.stdin!.write(frame);
+  }
+
+  /**
+   * Stops (`paused` true) or resumes reading the task's output: while paused, its pipe
+   * fills and the task blocks in write(). Output already read still arrives. A no-op once
+   * the task has ended.
+   */
+  pause(id: number, paused: boolean): void {
+    if (this.deadReason !== null || !this.tasks.has(id)) return;
+    const frame = Buffer.allocUnsafe(13);
+    frame.writeUInt32LE(9, 0);
+    frame[4] = PAUSE;
+    frame.writeUInt32LE(id, 5);
+    frame.writeUInt32LE(paused ? 1 : 0, 9);
     this.child.stdin!.write(frame);
   }
 

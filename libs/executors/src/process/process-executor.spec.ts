@@ -78,13 +78,29 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     expect(s.out.lines.map((l) => l.line.replace(/\s+/g, ' '))).toEqual(['/dev/null', 'SigBlk: 0000000000000000', 'SigIgn: 0000000000000000']);
   });
 
-  it('splits stdout and stderr into lines, including a last partial line', async () => {
+  it('splits the output into lines, including a last partial line', async () => {
     const s = spec(`printf 'a\\nb\\n'; printf 'err1\\n' >&2; printf 'crlf\\r\\n'; printf 'last'`);
     const result = await runProcess(s).result;
     expect(result.exitCode).toBe(0);
-    expect(s.out.lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['a', 'b', 'crlf', 'last']);
-    expect(s.out.lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['err1']);
+    if (spawner === 'native') {
+      // One pipe for stdout and stderr: the order they were written in, all tagged stdout.
+      expect(s.out.lines).toEqual(['a', 'b', 'err1', 'crlf', 'last'].map((line) => ({ stream: 'stdout', line })));
+    } else {
+      expect(s.out.lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['a', 'b', 'crlf', 'last']);
+      expect(s.out.lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['err1']);
+    }
   });
+
+  if (spawner === 'native') {
+    it('keeps stdout and stderr lines in the order they were written, every time', async () => {
+      const runs = await Promise.all(Array.from({ length: 50 }, async () => {
+        const s = spec(`echo a; echo b >&2; echo c`);
+        await runProcess(s).result;
+        return s.out.lines.map((l) => l.line).join(',');
+      }));
+      expect(runs).toEqual(Array(50).fill('a,b,c'));
+    });
+  }
 
   it('keeps a line whole across chunks and caps a very long line', async () => {
     const s = spec(['node', '-e', `
@@ -177,7 +193,7 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
       const s = spec(command);
       const result = await runProcess(s).result;
       expect(result).toEqual({ exitCode: 127, signal: null, timedOut: false, cancelled: false, error: null, lost: null });
-      expect(s.out.lines).toEqual([{ stream: 'stderr', line: expect.stringMatching(/no-such-binary-swarmflow: not found$/) }]);
+      expect(s.out.lines).toEqual([{ stream: spawner === 'native' ? 'stdout' : 'stderr', line: expect.stringMatching(/no-such-binary-swarmflow: not found$/) }]);
     }
   });
 

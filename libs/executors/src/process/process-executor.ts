@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { realpathSync, statSync } from 'node:fs';
 import { directArgv } from './direct-command';
-import { LineSplitter } from './line-splitter';
+import { LineSplitter, MAX_LINE_LENGTH, type LineMask } from './line-splitter';
 import { nativeSpawnerPath, sharedSpawner, type NativeSpawner } from './native-spawner';
 
 export { nativeSpawnerPath, shutdownSpawner } from './native-spawner';
@@ -33,6 +33,8 @@ export interface ProcessSpec {
   graceMs?: number;
   /** Called for every complete line, and for the last partial line at exit. Must not throw. */
   onLine: (stream: OutputStream, line: string) => void;
+  /** Applied to each line before it is cut at {@link MAX_LINE_LENGTH} (secret values → `***`). Default: none. */
+  mask?: LineMask;
   /**
    * Called once the process has started, before any of its lines; the node spawner calls
    * it before `runProcess` returns. Must not throw.
@@ -73,6 +75,12 @@ export interface ProcessRun {
   readonly result: Promise<ProcessResult>;
   /** SIGTERM to the process group, SIGKILL after the grace period. Idempotent; a no-op once ended. */
   cancel(reason?: string): void;
+  /**
+   * Backpressure: stops reading the process's output (`paused` true) until called with
+   * false. Its pipe then fills and the process blocks in write(); a few chunks already read
+   * may still arrive. The drain period after the exit waits for the resume. A no-op once ended.
+   */
+  pauseOutput(paused: boolean): void;
 }
 
 /** How `runProcess` starts processes: Node's `child_process.spawn`, or the `sf-spawner` helper. */
@@ -193,6 +201,12 @@ function startWithNode(run: TrackedRun, argv: readonly string[], env: Record<str
     }
   };
   run.signalGroup = signalGroup;
+  run.pauseReading = (paused) => {
+    for (const pipe of [child.stdout, child.stderr]) {
+      if (paused) pipe?.pause();
+      else pipe?.resume();
+    }
+  };
   child.stdout?.on('data', (chunk: Buffer) => run.output('stdout', chunk));
   child.stderr?.on('data', (chunk: Buffer) => run.output('stderr', chunk));
 
@@ -210,11 +224,17 @@ function startWithNode(run: TrackedRun, argv: readonly string[], env: Record<str
     run.mainExited();
     // Leftovers of the task in its group (`cmd &` without wait) are killed with it.
     signalGroup('SIGKILL');
-    drainTimer = setTimeout(() => {
+    const drained = (): void => {
+      // Paused output is not given up on: the drain period counts while it is read.
+      if (run.outputPaused) {
+        drainTimer = setTimeout(drained, PIPE_DRAIN_MS);
+        return;
+      }
       child.stdout?.destroy();
       child.stderr?.destroy();
       run.finish(ended, null);
-    }, PIPE_DRAIN_MS);
+    };
+    drainTimer = setTimeout(drained, PIPE_DRAIN_MS);
   });
   child.once('close', () => {
     if (exit === null) return;
@@ -252,6 +272,7 @@ function startWithSpawner(
     },
   });
   run.signalGroup = (signal) => spawner.kill(id, signal);
+  run.pauseReading = (paused) => spawner.pause(id, paused);
 }
 
 interface ProcessExit {
@@ -269,6 +290,10 @@ class TrackedRun implements ProcessRun {
   readonly result: Promise<ProcessResult>;
   /** Sends a signal to the process group; set by the spawner. */
   signalGroup: (signal: NodeJS.Signals) => void = () => undefined;
+  /** Stops or resumes reading the output pipes; set by the spawner. */
+  pauseReading: (paused: boolean) => void = () => undefined;
+  /** {@link pauseOutput} was last called with true. */
+  outputPaused = false;
 
   private pidValue: number | null = null;
   private resolveSpawned!: (pid: number | null) => void;
@@ -290,8 +315,8 @@ class TrackedRun implements ProcessRun {
     this.graceMs = spec.graceMs ?? DEFAULT_GRACE_MS;
     this.spawned = new Promise((resolve) => (this.resolveSpawned = resolve));
     this.result = new Promise((resolve) => (this.resolveResult = resolve));
-    this.stdout = new LineSplitter((line) => spec.onLine('stdout', line));
-    this.stderr = new LineSplitter((line) => spec.onLine('stderr', line));
+    this.stdout = new LineSplitter((line) => spec.onLine('stdout', line), MAX_LINE_LENGTH, spec.mask ?? null);
+    this.stderr = new LineSplitter((line) => spec.onLine('stderr', line), MAX_LINE_LENGTH, spec.mask ?? null);
   }
 
   get pid(): number | null {
@@ -362,6 +387,12 @@ class TrackedRun implements ProcessRun {
     });
   }
 
+  pauseOutput(paused: boolean): void {
+    if (this.settled || paused === this.outputPaused) return;
+    this.outputPaused = paused;
+    this.pauseReading(paused);
+  }
+
   cancel(reason = 'cancel'): void {
     if (this.exited) return;
     this.cancelled = true;
@@ -428,7 +459,7 @@ function notStarted(): ProcessResult {
 }
 
 function settledRun(result: ProcessResult): ProcessRun {
-  return { pid: null, spawned: Promise.resolve(null), result: Promise.resolve(result), cancel: () => undefined };
+  return { pid: null, spawned: Promise.resolve(null), result: Promise.resolve(result), cancel: () => undefined, pauseOutput: () => undefined };
 }
 
 function errorMessage(err: unknown): string {

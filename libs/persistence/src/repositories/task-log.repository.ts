@@ -23,6 +23,15 @@ export class TaskLogRepository {
     );
   }
 
+  /** How many distinct batches with `seq` from `first` to `last` are stored for one try. */
+  async countBatches(tiId: number, tryNumber: number, first: number, last: number): Promise<number> {
+    const rows = await this.db.query(
+      `SELECT count(DISTINCT seq)::int AS n FROM task_log WHERE ti_id = $1 AND try_number = $2 AND seq BETWEEN $3 AND $4`,
+      [tiId, tryNumber, first, last],
+    );
+    return Number(rows[0]?.n ?? 0);
+  }
+
   /**
    * Lines of one try after `cursor` (exclusive; 0 = from the start), in the order the
    * worker sent them. Returns the cursor to pass next time (for live tails).

@@ -1,0 +1,118 @@
+import type { TaskFinishedEvent, WorkerEvent } from '@swarmflow/core';
+import type { BrokerMessage } from '@swarmflow/messaging';
+
+/** What the gate reads: how many of a try's log batches the sink has stored. */
+export interface StoredBatches {
+  countBatches(tiId: number, tryNumber: number, first: number, last: number): Promise<number>;
+}
+
+export interface LogCompletionOptions {
+  /** Between two looks at the stored batches of a held end. Default 100. */
+  pollMs?: number;
+  /** Longest an end waits for its log; then it is applied anyway, with a warning. Default 60000. */
+  maxWaitMs?: number;
+}
+
+interface Held {
+  event: TaskFinishedEvent;
+  msg: BrokerMessage<unknown>;
+  since: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/**
+ * Holds a `task.finished` whose try published log batches on `swarmflow.logs` until the
+ * log sink has stored them all (the event names them: `logBatches`), so that a try whose
+ * state says it ended has its whole log. Most tries publish none (their lines ride in the
+ * event) and pass at once. An end whose batches do not all arrive within `maxWaitMs` (a
+ * sink that is down) is applied anyway, with a warning.
+ *
+ * While an end is held, the worker's heartbeats no longer list its try; the gate adds it
+ * to them, so that the try is not taken for lost meanwhile.
+ */
+export class LogCompletionGate {
+  private readonly held = new Map<string, Held>();
+  private readonly pollMs: number;
+  private readonly maxWaitMs: number;
+  private stopped = false;
+
+  constructor(
+    private readonly logs: StoredBatches,
+    /** Receives an event that may be applied now. */
+    private readonly pass: (event: WorkerEvent, msg: BrokerMessage<unknown>) => void,
+    private readonly warn: (message: string) => void,
+    options: LogCompletionOptions = {},
+  ) {
+    this.pollMs = options.pollMs ?? 100;
+    this.maxWaitMs = options.maxWaitMs ?? 60_000;
+  }
+
+  /** Passes the event on now, or once its try's log is stored. */
+  admit(event: WorkerEvent, msg: BrokerMessage<unknown>): void {
+    if (event.type === 'worker.heartbeat') {
+      for (const h of this.held.values()) {
+        const { tiId, tryNumber, worker } = h.event;
+        if (worker === event.worker && !event.running.some((r) => r.tiId === tiId && r.tryNumber === tryNumber)) {
+          event.running.push({ tiId, tryNumber });
+        }
+      }
+    }
+    if (event.type !== 'task.finished' || !event.logBatches || event.logBatches.count === 0 || this.stopped) {
+      this.pass(event, msg);
+      return;
+    }
+    const key = `${event.tiId}:${event.tryNumber}:${event.worker}`;
+    const earlier = this.held.get(key);
+    if (earlier !== undefined) {
+      // A redelivery of the same end: the newer message stands for it.
+      clearTimeout(earlier.timer);
+      earlier.msg.ack();
+    }
+    const held: Held = { event, msg, since: Date.now(), timer: undefined };
+    this.held.set(key, held);
+    void this.check(key, held);
+  }
+
+  /** Ends held now: given back to the broker (for the next scheduler), not applied. */
+  stop(): void {
+    this.stopped = true;
+    for (const h of this.held.values()) {
+      clearTimeout(h.timer);
+      h.msg.nack(true);
+    }
+    this.held.clear();
+  }
+
+  /** Number of ends waiting for their log (tests). */
+  get waiting(): number {
+    return this.held.size;
+  }
+
+  private async check(key: string, held: Held): Promise<void> {
+    if (this.held.get(key) !== held) return;
+    const { tiId, tryNumber, logBatches } = held.event;
+    const { first, last, count } = logBatches!;
+    let stored: number | null = null;
+    try {
+      stored = await this.logs.countBatches(tiId, tryNumber, first, last);
+    } catch {
+      // The database is away: look again, within the bounded wait.
+    }
+    if (this.held.get(key) !== held) return;
+    const waited = Date.now() - held.since;
+    if (stored !== null && stored >= count) {
+      this.release(key, held);
+    } else if (waited >= this.maxWaitMs) {
+      this.warn(`applying the end of task instance ${tiId} try ${tryNumber} with ${stored ?? 'an unknown number of'} of its ${count} log batch(es) ` +
+        `stored after ${Math.round(waited / 1000)} s: the rest of its log may still arrive (is the log sink running?)`);
+      this.release(key, held);
+    } else {
+      held.timer = setTimeout(() => void this.check(key, held), this.pollMs);
+    }
+  }
+
+  private release(key: string, held: Held): void {
+    this.held.delete(key);
+    this.pass(held.event, held.msg);
+  }
+}
