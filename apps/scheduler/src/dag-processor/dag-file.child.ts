@@ -33,6 +33,9 @@ moduleInternals._resolveFilename = function (request: string, ...rest: unknown[]
   return request === 'swarmflow' ? sdkEntry : resolve.call(this, request, ...rest);
 };
 
+// Loaded before any request, so a child forked ahead of time (see DagProcessor.watch) starts importing at once.
+require(sdkEntry);
+
 function send(reply: ChildReply): Promise<void> {
   return new Promise((done) => process.send!(reply, () => done()));
 }

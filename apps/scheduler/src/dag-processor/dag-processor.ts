@@ -121,7 +121,16 @@ export class DagProcessor {
    * the last run, or with `force` (every DAG file imported again); returns null when skipped.
    * @throws DagProcessingStopped when {@link stop} is called meanwhile.
    */
-  async run(now: Date, force = false): Promise<ParseResult | null> {
+  run(now: Date, force = false): Promise<ParseResult | null> {
+    // One run at a time: a watch event during a run waits for it, then sees what changed since.
+    const next = this.queue.then(() => this.runNow(now, force));
+    this.queue = next.catch(() => undefined);
+    return next;
+  }
+
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private async runNow(now: Date, force: boolean): Promise<ParseResult | null> {
     const folder = this.options.folder;
     const stamps = sourceStamps(folder);
     const changed = new Set<string>();
@@ -188,6 +197,7 @@ export class DagProcessor {
         timer = setTimeout(onChange, debounceMs);
       });
       this.watcher.on('error', () => this.unwatch()); // the folder went away: the interval still parses
+      this.prepareSpare();
     } catch {
       this.watcher = null; // no watching here (a filesystem without it): the interval parses
     }
@@ -196,6 +206,8 @@ export class DagProcessor {
   private unwatch(): void {
     this.watcher?.close();
     this.watcher = null;
+    if (this.spare) killGroup(this.spare.child);
+    this.spare = null;
   }
 
   /** Stops watching and kills the import under way (its whole process group); a run in progress throws {@link DagProcessingStopped}. */
@@ -260,11 +272,12 @@ export class DagProcessor {
       remaining = unfinished;
     }
     if (this.stopped) throw new DagProcessingStopped();
+    this.prepareSpare();
     return out;
   }
 
-  /** Runs one child over `files`; if a file hangs, outgrows its memory or kills the child, reports it and returns the files after it. */
-  private parseInChild(files: string[]): Promise<{ replies: ChildReply[]; unfinished: string[] }> {
+  /** A child with its stderr kept; killed with its group if the scheduler exits. */
+  private forkChild(): { child: ChildProcess; stderr: () => string } {
     const ext = path.extname(__filename);
     const child: ChildProcess = fork(path.join(__dirname, `dag-file.child${ext}`), [], {
       execArgv: ['--require', require.resolve('tsx/cjs'), `--max-old-space-size=${this.memoryMb}`],
@@ -275,12 +288,35 @@ export class DagProcessor {
       // the compiled build has them rewritten already.
       env: ext === '.ts' ? { ...process.env, TSX_TSCONFIG_PATH: path.resolve(__dirname, '../../../../tsconfig.json') } : process.env,
     });
-    this.child = child;
     // The scheduler exiting (process.exit, a second signal) takes the import with it.
     const onExit = () => killGroup(child);
     process.on('exit', onExit);
+    child.once('exit', () => process.removeListener('exit', onExit));
+    child.on('error', () => undefined); // reported by parseInChild through 'exit' / its own listener
     let stderr = '';
     child.stderr?.on('data', (d) => (stderr = (stderr + d).slice(-4000)));
+    return { child, stderr: () => stderr };
+  }
+
+  /** A child forked ahead of its use while watching, so a changed file starts importing at once. */
+  private spare: { child: ChildProcess; stderr: () => string } | null = null;
+
+  private takeChild(): { child: ChildProcess; stderr: () => string } {
+    const spare = this.spare;
+    this.spare = null;
+    if (spare && spare.child.exitCode === null && spare.child.signalCode === null && spare.child.connected) return spare;
+    if (spare) killGroup(spare.child);
+    return this.forkChild();
+  }
+
+  private prepareSpare(): void {
+    if (this.watcher && !this.spare && !this.stopped) this.spare = this.forkChild();
+  }
+
+  /** Runs one child over `files`; if a file hangs, outgrows its memory or kills the child, reports it and returns the files after it. */
+  private parseInChild(files: string[]): Promise<{ replies: ChildReply[]; unfinished: string[] }> {
+    const { child, stderr: stderrOf } = this.takeChild();
+    this.child = child;
     const replies: ChildReply[] = [];
     let current: string | null = null;
     let finished = false;
@@ -299,7 +335,6 @@ export class DagProcessor {
         clearTimeout(timer);
         clearInterval(memoryTimer);
         killGroup(child);
-        process.removeListener('exit', onExit);
         if (this.child === child) this.child = null;
         const done = new Set(replies.filter((r) => r.type === 'result' || r.type === 'error').map((r) => (r as { file: string }).file));
         // The file being imported when the child hung or died gets the blame; if the child died
@@ -324,6 +359,7 @@ export class DagProcessor {
       });
       child.on('error', (err) => settle(`the DAG processor could not run: ${err.message}`));
       child.on('exit', (code, signal) => {
+        const stderr = stderrOf();
         if (/heap limit|heap out of memory/i.test(stderr)) {
           settle(`the import ran out of memory: it passed the limit of ${limit} per import. Fix: load less at import time, or raise SWARMFLOW_DAG_FILE_MEMORY`);
           return;
