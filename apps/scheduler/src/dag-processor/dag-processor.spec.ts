@@ -166,6 +166,12 @@ describe('DagProcessor', () => {
     );
   }, 30_000);
 
+  it('gives the file and line where a TypeScript DAG file throws at import', async () => {
+    writeFileSync(path.join(folder, 'boom.ts'), `import { dag } from 'swarmflow';\nconst n: number = 1;\nif (n) throw new Error('no config for ' + String(dag).length);\n`);
+    const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(['boom.ts']);
+    expect(result.errors[0].message).toMatch(/^boom\.ts:3: Error: no config for \d+\n  at .*boom\.ts:3:\d+/);
+  }, 30_000);
+
   it('reports every invalid DAG of a file, not only the first', async () => {
     writeFileSync(path.join(folder, 'two.ts'), `import { dag, shell } from 'swarmflow';\n` +
       `export const a = dag({ id: 'a', schedule: 'sometimes' }, () => { shell('x', 'true'); });\n` +
