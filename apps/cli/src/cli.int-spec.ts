@@ -229,7 +229,7 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
     expect((await repos.dags.get('train_ml1m'))!.isPaused).toBe(true);
     // A run triggered by hand is created, and the CLI says it will wait.
     const held = await cli(['dags', 'trigger', 'train_ml1m', '--run-id', 'cli-paused']);
-    expect(held).toMatchObject({ code: 0, err: 'note: train_ml1m is paused: the run queues no task until `swarmflow dags unpause train_ml1m`\n' });
+    expect(held).toMatchObject({ code: 0, err: 'note: train_ml1m is paused: the run stays queued, not started, until `swarmflow dags unpause train_ml1m`\n' });
     expect(held.out).toContain('triggered train_ml1m run cli-paused');
     expect(await cli(['dags', 'unpause', 'train_ml1m'])).toEqual({ code: 0, out: 'train_ml1m is unpaused\n', err: '' });
   });

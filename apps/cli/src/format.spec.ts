@@ -49,13 +49,14 @@ describe('formatting', () => {
   it('lists DAGs as plain columns', () => {
     const text = formatDagsTable([
       { dagId: 'etl', fileloc: 'etl.yaml', isPaused: true, isActive: true, schedule: '0 2 * * *', latestVersion: 'abc', tags: [], description: null,
-        lastRun: { runId: 'r1', state: 'failed', logicalDate: '2025-03-01T02:00:00.000Z' }, nextRun: null },
-      { dagId: 'adhoc', fileloc: 'adhoc.ts', isPaused: false, isActive: true, schedule: null, latestVersion: 'def', tags: [], description: null, lastRun: null, nextRun: null },
+        lastRun: { runId: 'r1', state: 'failed', logicalDate: '2025-03-01T02:00:00.000Z' }, nextRun: null, importError: null },
+      { dagId: 'adhoc', fileloc: 'adhoc.ts', isPaused: false, isActive: true, schedule: null, latestVersion: 'def', tags: [], description: null, lastRun: null, nextRun: null,
+        importError: { message: 'adhoc.ts:3: Error: boom', at: '2025-03-01T02:00:00.000Z' } },
     ]);
     expect(text.split('\n')).toEqual([
       'DAG    PAUSED  SCHEDULE   LAST RUN                      FILE',
       'etl    yes     0 2 * * *  failed (2025-03-01 02:00:00)  etl.yaml',
-      'adhoc  no      manual     -                             adhoc.ts',
+      'adhoc  no      manual     -                             adhoc.ts (import error: last good version)',
     ]);
   });
 
@@ -68,7 +69,7 @@ describe('formatting', () => {
   it('shows a DAG with its tasks and params', () => {
     const dag: DagDetailDto = {
       dagId: 'etl', fileloc: 'etl.yaml', isPaused: false, isActive: true, schedule: null, latestVersion: '0123456789abcdef',
-      tags: ['nightly'], description: 'Nightly ETL', lastRun: null, nextRun: null, catchup: false, startDate: null,
+      tags: ['nightly'], description: 'Nightly ETL', lastRun: null, nextRun: null, importError: null, catchup: false, startDate: null,
       maxActiveRuns: 16, maxActiveTasks: 16,
       params: { region: { type: 'string', enum: ['eu', 'us'], default: 'eu' }, day: { type: 'string', description: 'YYYY-MM-DD' } },
       tasks: [
@@ -96,6 +97,12 @@ describe('formatting', () => {
       'PARAM   TYPE                  DEFAULT     DESCRIPTION',
       'region  string ("eu" | "us")  "eu"        -',
       'day     string                (required)  YYYY-MM-DD',
+    ]);
+    const broken = formatDagDetail({ ...dag, importError: { message: 'etl.yaml:2: bad\nmore', at: '2025-03-01T02:00:00.000Z' } }).split('\n');
+    expect(broken.slice(1, 4)).toEqual([
+      'file         etl.yaml',
+      'import error the file fails to import since 2025-03-01 02:00:00: this is its last good version (see `swarmflow dags errors`)',
+      '             etl.yaml:2: bad',
     ]);
   });
 

@@ -73,7 +73,10 @@ export function formatDate(iso: string | null | undefined): string {
 export function formatDagsTable(dags: DagSummaryDto[]): string {
   return table(
     ['DAG', 'PAUSED', 'SCHEDULE', 'LAST RUN', 'FILE'],
-    dags.map((d) => [d.dagId, d.isPaused ? 'yes' : 'no', d.schedule ?? 'manual', d.lastRun ? `${d.lastRun.state} (${formatDate(d.lastRun.logicalDate)})` : '-', d.fileloc]),
+    dags.map((d) => [
+      d.dagId, d.isPaused ? 'yes' : 'no', d.schedule ?? 'manual', d.lastRun ? `${d.lastRun.state} (${formatDate(d.lastRun.logicalDate)})` : '-',
+      d.importError ? `${d.fileloc} (import error: last good version)` : d.fileloc,
+    ]),
   );
 }
 
@@ -92,6 +95,10 @@ export function formatDagDetail(dag: DagDetailDto): string {
   const lines = [
     `DAG          ${dag.dagId}${dag.isActive ? '' : ' (inactive: no DAG file defines it any more)'}`,
     `file         ${dag.fileloc}`,
+    ...(dag.importError
+      ? [`import error the file fails to import since ${formatDate(dag.importError.at)}: this is its last good version (see \`swarmflow dags errors\`)`,
+        indent(dag.importError.message.split('\n')[0], '             ')]
+      : []),
     `schedule     ${dag.schedule ?? 'manual'}${dag.isPaused ? ' (paused)' : ''}${dag.nextRun ? `, next ${formatDate(dag.nextRun)}` : ''}`,
   ];
   if (dag.description) lines.push(`description  ${dag.description}`);

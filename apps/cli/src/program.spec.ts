@@ -25,7 +25,7 @@ function harness(routes: Record<string, [number, unknown]> = {}, extra: Partial<
 
 const DAG: DagDetailDto = {
   dagId: 'etl', fileloc: 'etl.yaml', isPaused: false, isActive: true, schedule: null, latestVersion: 'v', tags: [], description: null,
-  lastRun: null, nextRun: null, catchup: false, startDate: null, maxActiveRuns: 16, maxActiveTasks: 16,
+  lastRun: null, nextRun: null, importError: null, catchup: false, startDate: null, maxActiveRuns: 16, maxActiveTasks: 16,
   params: { region: { type: 'string', enum: ['eu', 'us'], default: 'eu' } },
   tasks: [{
     taskId: 'extract', kind: 'process', command: 'extract --region {{ params.region }} --day {{ ds }}', env: { A: '1' }, cwd: null,

@@ -157,7 +157,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   await broker.start();
 
   const config = schedulerConfigFromEnv({ SWARMFLOW_DATABASE_URL: url, ...process.env });
-  const scheduler = new Scheduler({ ...config, dagsFolder, clusterKey }, repos, broker, new Logger('scheduler'));
+  const scheduler = new Scheduler({ ...config, dagsFolder, clusterKey, awaitFirstParse: false }, repos, broker, new Logger('scheduler'));
   await scheduler.start();
   const worker = await startWorker(
     { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
@@ -226,7 +226,8 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .description('run a scheduler (DAG processor, scheduling loop, log sink) against PostgreSQL and RabbitMQ; several may run at once')
     .option('--dags <folder>', 'DAGs folder (default: $SWARMFLOW_DAGS_FOLDER or ./dags)')
     .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX,\n' +
-      'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_HEARTBEAT_TIMEOUT (30s), SWARMFLOW_SCHEDULER_TICK (1s), SWARMFLOW_EVENT_COALESCE (5ms),\n' +
+      'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_DAG_FILE_TIMEOUT (30s), SWARMFLOW_DAG_FILE_MEMORY (1024 MiB), SWARMFLOW_HEARTBEAT_TIMEOUT (30s),\n' +
+      'SWARMFLOW_SCHEDULER_TICK (1s), SWARMFLOW_EVENT_COALESCE (5ms),\n' +
       'SWARMFLOW_WORKER_GONE_AFTER (2s: a worker whose broker connection stays closed this long is lost; 0 = off)')
     .action(async (opts: { dags?: string }) => {
       try {

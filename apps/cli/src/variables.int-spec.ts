@@ -67,8 +67,12 @@ describeWithPostgres('swarmflow variables against the REST API', () => {
       '',
     ]);
     expect(await cli(['variables', 'delete', 'region'])).toEqual({ code: 0, out: 'deleted variable region\n', err: '' });
+    // A missing key exits 1, a secret 2: a script can tell them apart.
     expect(await cli(['variables', 'get', 'region'])).toEqual({
-      code: 2, out: '', err: 'variable "region" does not exist. List the variables with `swarmflow variables list`.\n',
+      code: 1, out: '', err: 'variable "region" does not exist. List the variables with `swarmflow variables list`.\n',
+    });
+    expect(await cli(['variables', 'get', ''])).toEqual({
+      code: 2, out: '', err: 'the variable key is empty. Fix: give the key, e.g. swarmflow variables get region\n',
     });
     expect((await cli(['variables', 'list'])).out).toBe('No variables. Set one with `swarmflow variables set <key> <value>`.\n');
   });

@@ -7,6 +7,8 @@ export interface SchedulerConfig {
   dagsFolder: string;
   dagParseIntervalMs: number;
   dagFileTimeoutMs: number;
+  /** Memory one DAG file's import may use, in MiB (SWARMFLOW_DAG_FILE_MEMORY, default 1024). */
+  dagFileMemoryMb: number;
   tickMs: number;
   heartbeatTimeoutMs: number;
   /** SchedulingOptions.eventCoalesceMs: how long an iteration may wait for more tasks' ends under load. */
@@ -32,6 +34,13 @@ function duration(env: NodeJS.ProcessEnv, name: string, fallback: string): numbe
   }
 }
 
+function megabytes(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name]?.trim();
+  if (raw === undefined || raw === '') return fallback;
+  if (!/^\d+$/.test(raw) || Number(raw) < 64) throw new ConfigError(name, `must be a whole number of MiB, at least 64 (got "${raw}")`, `use e.g. ${fallback}`);
+  return Number(raw);
+}
+
 /** Reads and validates the scheduler's environment once, at boot. */
 export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
   const databaseUrl = env.SWARMFLOW_DATABASE_URL;
@@ -45,6 +54,7 @@ export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sc
     dagsFolder: env.SWARMFLOW_DAGS_FOLDER ?? 'dags',
     dagParseIntervalMs: duration(env, 'SWARMFLOW_DAG_PARSE_INTERVAL', '30s'),
     dagFileTimeoutMs: duration(env, 'SWARMFLOW_DAG_FILE_TIMEOUT', '30s'),
+    dagFileMemoryMb: megabytes(env, 'SWARMFLOW_DAG_FILE_MEMORY', 1024),
     tickMs: duration(env, 'SWARMFLOW_SCHEDULER_TICK', '1s'),
     heartbeatTimeoutMs: duration(env, 'SWARMFLOW_HEARTBEAT_TIMEOUT', '30s'),
     eventCoalesceMs: duration(env, 'SWARMFLOW_EVENT_COALESCE', '5ms'),

@@ -43,9 +43,15 @@ export function redact(url: string): string {
 if (require.main === module) {
   startScheduler(schedulerConfigFromEnv())
     .then(({ stop }) => {
-      const shutdown = () => void stop().then(() => process.exit(0));
-      process.once('SIGTERM', shutdown);
-      process.once('SIGINT', shutdown);
+      let stopping = false;
+      // A second signal exits at once; exit handlers still kill a DAG import under way.
+      const shutdown = () => {
+        if (stopping) process.exit(1);
+        stopping = true;
+        void stop().then(() => process.exit(0));
+      };
+      process.on('SIGTERM', shutdown);
+      process.on('SIGINT', shutdown);
     })
     .catch((err) => {
       process.stderr.write(`swarmflow scheduler: ${(err as Error).message}\n`);

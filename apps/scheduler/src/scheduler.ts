@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import type { Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
-import { DagProcessor } from './dag-processor/dag-processor';
+import { DagProcessingStopped, DagProcessor } from './dag-processor/dag-processor';
 import { TaskLogsHandler } from './handlers/task-logs.handler';
 import { SchedulerRunner, type SchedulerLogger } from './services/scheduler-runner';
 import { DEFAULT_SCHEDULING_OPTIONS } from './services/scheduling.service';
@@ -11,6 +11,13 @@ export interface SchedulerParts {
   dagsFolder: string;
   dagParseIntervalMs: number;
   dagFileTimeoutMs: number;
+  /** Memory one DAG file's import may use, in MiB (default 1024). */
+  dagFileMemoryMb?: number;
+  /**
+   * Whether start() waits for the first parse of the DAGs folder (default true). Standalone
+   * does not, so its API answers while a slow folder is still being parsed.
+   */
+  awaitFirstParse?: boolean;
   tickMs: number;
   heartbeatTimeoutMs: number;
   dispatchBatch?: number;
@@ -36,9 +43,10 @@ export class Scheduler {
   private readonly logSink: TaskLogsHandler;
   private parseTimer: NodeJS.Timeout | null = null;
   private parsing: Promise<unknown> = Promise.resolve();
+  private stopping = false;
 
   constructor(private readonly parts: SchedulerParts, readonly repos: Repositories, broker: Broker, private readonly logger: SchedulerLogger) {
-    this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs }, repos.dags);
+    this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs, fileMemoryMb: parts.dagFileMemoryMb }, repos.dags);
     this.runner = new SchedulerRunner(repos, broker, logger, {
       tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
       dispatchSlice: parts.dispatchSlice ?? DEFAULT_SCHEDULING_OPTIONS.dispatchSlice, outboxSweepAgeMs: parts.outboxSweepAgeMs ?? 10_000,
@@ -51,7 +59,10 @@ export class Scheduler {
     if (!existsSync(this.parts.dagsFolder)) {
       this.logger.warn(`DAGs folder ${this.parts.dagsFolder} does not exist yet; no DAGs will load until it does (SWARMFLOW_DAGS_FOLDER)`);
     } else {
-      await this.parseDags(true);
+      // A new or changed file is parsed at once; the interval still catches what watching misses.
+      this.processor.watch(() => void this.parseDags(false));
+      const first = this.parseDags(true);
+      if (this.parts.awaitFirstParse ?? true) await first;
     }
     await this.logSink.start();
     await this.runner.start();
@@ -61,7 +72,7 @@ export class Scheduler {
   /** Parses the DAGs folder now (when files changed, or always with `force`). */
   parseDags(force: boolean): Promise<unknown> {
     this.parsing = this.parsing.then(async () => {
-      if (!existsSync(this.parts.dagsFolder)) return;
+      if (this.stopping || !existsSync(this.parts.dagsFolder)) return;
       try {
         const result = await this.processor.run(new Date(), force);
         if (!result) return;
@@ -69,6 +80,7 @@ export class Scheduler {
         for (const e of result.errors) this.logger.warn(`import error: ${e.message}`);
         this.runner.nudge();
       } catch (err) {
+        if (err instanceof DagProcessingStopped) return;
         this.logger.error(`DAG processing failed: ${(err as Error).message}`);
       }
     });
@@ -77,7 +89,10 @@ export class Scheduler {
 
   /** @param options see SchedulerRunner.stop (`finishEvents`: apply every event sent so far first) */
   async stop(options: { finishEvents?: boolean } = {}): Promise<void> {
+    this.stopping = true;
     if (this.parseTimer) clearInterval(this.parseTimer);
+    // A parse round may take minutes: its import is killed, nothing of it is recorded.
+    this.processor.stop();
     await this.parsing;
     await this.runner.stop(options);
     await this.logSink.stop();

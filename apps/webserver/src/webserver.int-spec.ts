@@ -1,5 +1,5 @@
 import type { INestApplication } from '@nestjs/common';
-import type { SerializedDag } from '@swarmflow/core';
+import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import request from 'supertest';
@@ -79,8 +79,25 @@ describeWithPostgres('webserver REST API', () => {
       expect(dags[1]).toEqual({
         dagId: 'train_ml1m', fileloc: 'train_ml1m.ts', isPaused: false, isActive: true, schedule: '0 3 * * *',
         latestVersion: expect.stringMatching(/^[0-9a-f]{64}$/), tags: ['ml'], description: 'Train on ml1m',
-        lastRun: null, nextRun: '2025-03-02T03:00:00.000Z',
+        lastRun: null, nextRun: '2025-03-02T03:00:00.000Z', importError: null,
       });
+    });
+
+    it("flags a DAG whose file fails to import: it keeps its last good version", async () => {
+      const other = validateDag({ id: 'other', tasks: [{ id: 'only', command: 'true' }] }, 'other.ts');
+      const train = validateDag(TRAIN_DAG, 'train_ml1m.ts');
+      const parse = (broken: { fileloc: string; message: string }[], dags = [train]) =>
+        repos.dags.recordParse(dags.map((d) => ({ dag: d, hash: dagHash(d) })), broken, now);
+      await parse([{ fileloc: 'other.ts', message: 'other.ts:3: Error: boom' }]);
+      try {
+        const list = (await api().get('/api/v1/dags').expect(200)).body as DagSummaryDto[];
+        expect(list.map((d) => [d.dagId, d.importError])).toEqual([
+          ['other', { message: 'other.ts:3: Error: boom', at: now.toISOString() }], ['train_ml1m', null],
+        ]);
+        expect(((await api().get('/api/v1/dags/other').expect(200)).body as DagDetailDto).importError?.message).toBe('other.ts:3: Error: boom');
+      } finally {
+        await parse([{ fileloc: 'broken.ts', message: 'broken.ts: SyntaxError: Unexpected token' }], [train, other]);
+      }
     });
 
     it('shows one DAG with its tasks and params', async () => {

@@ -7,6 +7,7 @@ import type { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ApiExceptionFilter } from './http/api-exception.filter';
 import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
+import { rejectUnstorableBody, rejectUnstorablePathAndQuery } from './http/unstorable-input.middleware';
 import { WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 
@@ -44,7 +45,9 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   // JSON bodies only, refused otherwise: Nest's default form parser turned
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
   app.use(requireJsonBody);
+  app.use(rejectUnstorablePathAndQuery);
   app.useBodyParser('json', { type: JSON_TYPES });
+  app.use(rejectUnstorableBody);
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   await app.init();

@@ -24,6 +24,6 @@ export { validateSchedule, dueLogicalDates, nextRunAfter, SCHEDULE_PRESETS, type
 export { checkManualLogicalDate, LOGICAL_DATE_FUTURE_TOLERANCE_MS } from './schedule/logical-date';
 export { resolveParams, checkParamValue, PARAM_TYPES } from './params/params';
 export {
-  renderTemplate, renderCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
+  renderTemplate, renderCommand, renderShellCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
 } from './templating/templating';
 export { ROLES, isRole, roleAllows, type Role } from './auth/roles';

@@ -65,7 +65,7 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
       say(`triggered ${run.dagId} run ${run.runId} (logical date ${run.logicalDate})`);
       // Only a note: the run exists whatever this lookup gives.
       if (await client.getDag(dagId).then((d) => d.isPaused, () => false)) {
-        ctx.printErr(`note: ${dagId} is paused: the run queues no task until \`swarmflow dags unpause ${dagId}\``);
+        ctx.printErr(`note: ${dagId} is paused: the run stays queued, not started, until \`swarmflow dags unpause ${dagId}\``);
       }
       if (!opts.wait) return;
       const done = await watchRun(client, dagId, run.runId, {

@@ -1,7 +1,7 @@
 import { Command } from 'commander';
-import type { VariableDto, VariableEntryDto, VariablesExportDto, VariablesImportRequestDto } from '../api-client';
+import { ApiError, type VariableDto, type VariableEntryDto, type VariablesExportDto, type VariablesImportRequestDto } from '../api-client';
 import type { CommandContext } from '../cli-context';
-import { CliError } from '../errors';
+import { CliError, EXIT_NO_SUCH_VARIABLE } from '../errors';
 import { formatVariablesTable } from '../format';
 
 const SET_EXAMPLES = `
@@ -16,6 +16,8 @@ as ***; \`variables get\` refuses it). Setting an existing secret again keeps it
 Pass - as the value to read it from stdin and keep it out of the shell history.`;
 
 const GET_HELP = `
+Exit codes: 0 printed the value; 1 no variable has that key; 2 it is a secret (or the
+request failed).
 A secret variable's value is never returned by the API or shown by the CLI: \`get\` prints
 nothing on stdout, says so on stderr and exits 2, so a script reading
 \`$(swarmflow variables get <key>)\` sees a failure, never a placeholder it would take for
@@ -66,6 +68,13 @@ function withoutValue(variable: VariableDto): Omit<VariableDto, 'value'> {
   return { key, secret, description, updatedAt };
 }
 
+/** An empty key would address the list route (`GET /variables/`), not a variable. */
+function requireKey(key: string, command: string): void {
+  if (key.trim() === '') {
+    throw new CliError(`the variable key is empty. Fix: give the key, e.g. swarmflow variables ${command} region`);
+  }
+}
+
 const plural = (n: number, word: string): string => `${n} ${word}${n === 1 ? '' : 's'}`;
 
 export function registerVariableCommands(program: Command, ctx: CommandContext): void {
@@ -81,12 +90,19 @@ export function registerVariableCommands(program: Command, ctx: CommandContext):
     });
 
   variables.command('get')
-    .description("print a variable's value; a secret's value is never shown: nothing on stdout, exit 2")
+    .description("print a variable's value; exit 1 when no variable has the key; a secret's value is never shown: nothing on stdout, exit 2")
     .argument('<key>', 'variable key')
     .option('--json', 'print the variable with its flags as JSON; a secret has "secret": true and no "value" (exit 0)')
     .addHelpText('after', GET_HELP)
     .action(async (key: string, opts: { json?: boolean }) => {
-      const variable = await ctx.client().getVariable(key);
+      requireKey(key, 'get');
+      let variable: VariableDto;
+      try {
+        variable = await ctx.client().getVariable(key);
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 404) throw new CliError(err.message, EXIT_NO_SUCH_VARIABLE);
+        throw err;
+      }
       if (opts.json) return ctx.printJson(variable.secret ? withoutValue(variable) : variable);
       // Printing the mask would hand `$(swarmflow variables get k)` a wrong value without a word.
       if (variable.secret) throw new CliError(secretNotShown(key));
@@ -102,6 +118,7 @@ export function registerVariableCommands(program: Command, ctx: CommandContext):
     .option('--description <text>', 'what it is for')
     .addHelpText('after', SET_EXAMPLES)
     .action(async (key: string, value: string, opts: { secret?: boolean; description?: string }) => {
+      requireKey(key, 'set');
       const text = value === '-' ? stripFinalNewline(await ctx.readStdin()) : value;
       const { variable, created } = await ctx.client().setVariable(key, { value: text, secret: opts.secret, description: opts.description });
       ctx.print(`${created ? 'created' : 'updated'} variable ${variable.key}${variable.secret ? ' (secret: stored encrypted, shown as ***)' : ''}`);
@@ -114,6 +131,7 @@ export function registerVariableCommands(program: Command, ctx: CommandContext):
     .description('delete a variable')
     .argument('<key>', 'variable key')
     .action(async (key: string) => {
+      requireKey(key, 'delete');
       await ctx.client().deleteVariable(key);
       ctx.print(`deleted variable ${key}`);
     });

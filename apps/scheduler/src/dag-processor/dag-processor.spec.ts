@@ -1,8 +1,9 @@
-import { mkdtempSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { DagRepository } from '@swarmflow/persistence';
-import { DagProcessor, findDagFiles, folderFingerprint } from './dag-processor';
+import { DagProcessingStopped, DagProcessor, findDagFiles, folderFingerprint } from './dag-processor';
+import { storableText, unstorableField } from './storable';
 
 describe('DagProcessor', () => {
   let folder: string;
@@ -85,4 +86,137 @@ describe('DagProcessor', () => {
     expect(folderFingerprint(folder)).not.toBe(before);
     expect(findDagFiles(folder)).toEqual(['daily.ts']);
   });
+
+  /** A DAG file that appends its name to `imports.log` each time it is imported. */
+  function countingDag(name: string, extra = ''): string {
+    return `import { dag, shell } from 'swarmflow';\nimport { appendFileSync } from 'node:fs';\n${extra}\n` +
+      `appendFileSync(${JSON.stringify(path.join(folder, 'imports.log'))}, '${name}\\n');\n` +
+      `export default dag({ id: '${name}' }, () => { shell('run', 'true'); });\n`;
+  }
+  const imports = () => (existsSync(path.join(folder, 'imports.log')) ? readFileSync(path.join(folder, 'imports.log'), 'utf8').trim().split('\n') : []);
+
+  it('imports again only the files that changed and the DAG files that load a changed module', async () => {
+    rmSync(path.join(folder, 'daily.ts'));
+    writeFileSync(path.join(folder, '_shared', 'command.ts'), `export const command = 'echo one';\n`);
+    writeFileSync(path.join(folder, 'a.ts'), countingDag('a', `import { command } from './_shared/command'; void command;`));
+    writeFileSync(path.join(folder, 'b.ts'), countingDag('b'));
+    writeFileSync(path.join(folder, 'c.ts'), countingDag('c'));
+    const processor = new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags);
+    expect((await processor.run(new Date()))!.dags.map((d) => d.dag.id)).toEqual(['a', 'b', 'c']);
+    expect(imports().sort()).toEqual(['a', 'b', 'c']);
+
+    writeFileSync(path.join(folder, 'b.ts'), countingDag('b', '// changed'));
+    expect((await processor.run(new Date()))!.dags.map((d) => d.dag.id)).toEqual(['a', 'b', 'c']);
+    expect(imports().slice(3)).toEqual(['b']);
+
+    writeFileSync(path.join(folder, '_shared', 'command.ts'), `export const command = 'echo two';\n`);
+    await processor.run(new Date());
+    expect(imports().slice(4)).toEqual(['a']);
+
+    // A module no DAG file is known to load (read from disk, say): every code DAG file goes again.
+    writeFileSync(path.join(folder, '_shared', 'settings.json'), '{}');
+    await processor.run(new Date());
+    expect(imports().slice(5).sort()).toEqual(['a', 'b', 'c']);
+  }, 60_000);
+
+  it('parses a new file within 2 s of its writing when watching', async () => {
+    const processor = new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags);
+    await processor.run(new Date());
+    const seen = new Promise<string[]>((resolve) => {
+      processor.watch(() => void processor.run(new Date()).then((r) => r && r.dags.some((d) => d.dag.id === 'fresh') && resolve(r.dags.map((d) => d.dag.id))));
+    });
+    const started = Date.now();
+    writeFileSync(path.join(folder, 'fresh.yaml'), 'id: fresh\ntasks:\n  a: { shell: "true" }\n');
+    expect((await seen).sort()).toEqual(['daily', 'fresh']);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    processor.stop();
+  }, 30_000);
+
+  it('kills what a timed-out import started, and names the limit', async () => {
+    const pidFile = path.join(folder, 'sleep.pid');
+    writeFileSync(path.join(folder, 'hang.ts'),
+      `import { spawn } from 'node:child_process';\nimport { writeFileSync } from 'node:fs';\n// swarmflow\n` +
+      `writeFileSync(${JSON.stringify(pidFile)}, String(spawn('sleep', ['1000'], { stdio: 'ignore' }).pid));\nfor (;;) {}\n`);
+    const result = await new DagProcessor({ folder, fileTimeoutMs: 3_000 }, recorder().dags).parse(['hang.ts']);
+    expect(result.errors[0].message).toMatch(/^hang.ts: import timed out after 3s .*its processes were killed\. Fix: .*SWARMFLOW_DAG_FILE_TIMEOUT/);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    await waitFor(() => !alive(pid));
+  }, 30_000);
+
+  it('stops within 5 s while a file hangs, killing the import', async () => {
+    const spinning = path.join(folder, 'spinning');
+    writeFileSync(path.join(folder, 'hang.ts'), `// swarmflow\nrequire('node:fs').writeFileSync(${JSON.stringify(spinning)}, '');\nfor (;;) {}\n`);
+    const processor = new DagProcessor({ folder, fileTimeoutMs: 60_000 }, recorder().dags);
+    const running = processor.run(new Date());
+    await waitFor(() => existsSync(spinning), 20_000);
+    const child = (processor as unknown as { child: { pid: number } }).child;
+    const started = Date.now();
+    processor.stop();
+    await expect(running).rejects.toBeInstanceOf(DagProcessingStopped);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await waitFor(() => !alive(child.pid));
+  }, 30_000);
+
+  it('says what a file exports when it is no DAG', async () => {
+    writeFileSync(path.join(folder, 'cjs.js'), `// swarmflow\nmodule.exports = { answer: 42, run() {} };\n`);
+    const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(['cjs.js']);
+    expect(result.errors[0].message).toBe(
+      'cjs.js: the file exports no DAG: export "answer" is a number (42); export "run" is a function (run): call it and export what it returns. ' +
+      'Fix: export the DAG (export default dag({...}, () => {...})), or an array of DAGs; a helper module goes in a folder whose name starts with "_" (e.g. _shared/).',
+    );
+  }, 30_000);
+
+  it('gives the file and line where a TypeScript DAG file throws at import', async () => {
+    writeFileSync(path.join(folder, 'boom.ts'), `import { dag } from 'swarmflow';\nconst n: number = 1;\nif (n) throw new Error('no config for ' + String(dag).length);\n`);
+    const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(['boom.ts']);
+    expect(result.errors[0].message).toMatch(/^boom\.ts:3: Error: no config for \d+\n  at .*boom\.ts:3:\d+/);
+  }, 30_000);
+
+  it('reports every invalid DAG of a file, not only the first', async () => {
+    writeFileSync(path.join(folder, 'two.ts'), `import { dag, shell } from 'swarmflow';\n` +
+      `export const a = dag({ id: 'a', schedule: 'sometimes' }, () => { shell('x', 'true'); });\n` +
+      `export const b = dag({ id: 'b', schedule: 'never ever' }, () => { shell('x', 'true'); });\n`);
+    const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(['two.ts']);
+    expect(result.errors[0].message).toMatch(/^2 DAGs of two.ts are invalid:\n- two.ts: DAG "a".*sometimes.*\n- two.ts: DAG "b".*never ever/s);
+  }, 30_000);
 });
+
+describe('storable text', () => {
+  it('shows NUL, replaces lone surrogates and caps the length, saying so', () => {
+    expect(storableText('a\u0000b\ud800c\ud83d\ude00')).toBe('a\\0b\ufffdc\ud83d\ude00');
+    const long = storableText('x'.repeat(100_000));
+    expect(long.length).toBeLessThanOrEqual(16 * 1024);
+    expect(long).toMatch(/… \(\d+ more characters cut: import errors are kept to 16 KiB\)$/);
+  });
+
+  it('finds the field that cannot be stored', () => {
+    expect(unstorableField({ tasks: [{ command: 'ok' }, { command: 'a\u0000' }] })).toEqual({ path: 'tasks[1].command', problem: 'a NUL character (\\0)' });
+    expect(unstorableField({ env: { 'A\ud800': 'x' } })).toEqual({ path: 'env["A\\ud800"]', problem: 'a key holding half of a UTF-16 surrogate pair (invalid Unicode)' });
+    expect(unstorableField({ a: ['fine', { b: 1 }] })).toBeNull();
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
+async function waitFor<T>(probe: () => T | null | undefined | false, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const value = probe();
+      if (value) return value;
+    } catch { /* not yet */ }
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}

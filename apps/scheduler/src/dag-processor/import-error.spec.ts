@@ -50,7 +50,7 @@ describe('describeImportError', () => {
       '    at /srv/dags/etl/daily.ts:12:1',
     ].join('\n');
     expect(describeImportError('/srv/dags', 'etl/daily.ts', err, () => null)).toBe(
-      "etl/daily.ts: TypeError: Cannot read properties of undefined (reading 'id')\n" +
+      "etl/daily.ts:7: TypeError: Cannot read properties of undefined (reading 'id')\n" +
       '  at build (/srv/dags/etl/daily.ts:7:12)\n  at /srv/dags/etl/daily.ts:12:1',
     );
   });

@@ -31,7 +31,19 @@ export function describeImportError(folder: string, file: string, err: unknown, 
   const abs = path.join(folder, file);
   const frames = (err.stack ?? '').split('\n').map((l) => l.trim())
     .filter((l) => l.startsWith('at ') && (l.includes(`(${abs}:`) || l.startsWith(`at ${abs}:`))).slice(0, 3);
-  const described = `${file}: ${err.name}: ${err.message}`.replace(/\n+/g, '\n  ');
+  // Where it threw: the first frame in the DAG file (`boom.ts:3`), else the first in the
+  // folder (a helper module it imports: `_shared/config.ts:7, imported by boom.ts`).
+  const line = (frame: string | undefined, at: string) => frame && new RegExp(`${escapeRegExp(at)}:(\\d+):\\d+\\)?$`).exec(frame)?.[1];
+  let where = file;
+  const own = line(frames[0], abs);
+  if (own) where = `${file}:${own}`;
+  else {
+    const local = (err.stack ?? '').split('\n').map((l) => l.trim())
+      .map((l) => /\(?([^()\s]+):(\d+):\d+\)?$/.exec(l))
+      .find((m) => m && !m[1].includes('node_modules') && !path.relative(folder, m[1]).startsWith('..') && path.isAbsolute(m[1]));
+    if (local) where = `${path.relative(folder, local[1])}:${local[2]}, imported by ${file}`;
+  }
+  const described = `${where}: ${err.name}: ${err.message}`.replace(/\n+/g, '\n  ');
   return frames.length ? `${described}\n  ${frames.join('\n  ')}` : described;
 }
 
@@ -49,6 +61,10 @@ function describeCompileError(folder: string, where: string, line: number, colum
   // Tabs stay tabs, so the caret lines up however the terminal shows them.
   const indent = before.replace(/[^\t]/g, ' ');
   return `${name}:${line}:${before.length + 1}: ${kind}: ${text}\n  ${quoted}\n  ${indent}^`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 /** The file's text, or null when it cannot be read. */

@@ -41,6 +41,24 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     }
     return { status, body: { reason: HTTP_REASONS[status] ?? 'bad_request', message: err.message } };
   }
+  // A body that says `Content-Encoding: gzip` (or deflate, br) and is not: zlib's error, which body-parser gives a 400.
+  if (isZlibError(err)) {
+    return {
+      status: 400,
+      body: {
+        reason: 'invalid_body',
+        message: `the request body does not decode as its Content-Encoding says (${(err as Error).message}). Fix: send the body compressed as Content-Encoding names, or leave the header out for a plain body`,
+        field: 'body',
+      },
+    };
+  }
+  // A value PostgreSQL refuses (SQLSTATE class 22: too long, out of range, bad text) is the caller's input, not a server fault.
+  if (isDataException(err)) {
+    return {
+      status: 400,
+      body: { reason: 'invalid_request', message: `a value in the request cannot be stored or compared: ${(err as Error).message}. Fix: check the values of the path, query and body` },
+    };
+  }
   // body-parser errors (malformed JSON, body too large) reach us as plain errors with a 4xx status.
   const parserStatus = bodyParserStatus(err);
   if (parserStatus !== null) {
@@ -64,6 +82,17 @@ function notJson(detail: string): string {
 
 function withField(status: number, reason: string, message: string, field: string | undefined): ErrorResponse {
   return { status, body: field === undefined ? { reason, message } : { reason, message, field } };
+}
+
+function isZlibError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return err instanceof Error && typeof code === 'string' && /^Z_[A-Z_]+$/.test(code);
+}
+
+/** node-postgres' DatabaseError of SQLSTATE class 22 (data exception), told by its fields. */
+function isDataException(err: unknown): boolean {
+  const e = err as { code?: unknown; severity?: unknown } | null;
+  return err instanceof Error && typeof e?.code === 'string' && /^22[0-9A-Z]{3}$/.test(e.code) && typeof e.severity === 'string';
 }
 
 function bodyParserStatus(err: unknown): number | null {

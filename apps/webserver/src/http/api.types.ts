@@ -29,6 +29,11 @@ export interface DagSummaryDto {
   lastRun: RunRefDto | null;
   /** The next cron time after now (for display); null for a manual DAG or a paused one. */
   nextRun: string | null;
+  /**
+   * The current import error of the DAG's file, or null. When set, the DAG shown (and run)
+   * is the last version that imported; the file's changes since are not in it.
+   */
+  importError: { message: string; at: string } | null;
 }
 
 /** A bind mount or named volume of a container task. */

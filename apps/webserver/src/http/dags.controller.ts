@@ -13,7 +13,7 @@ import {
 import { ClearTaskBody, ListRunsQuery, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
-const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun);
+const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun, v.importError);
 
 /** DAGs and everything under one DAG: its runs, their task instances and logs. */
 @Controller('dags')

@@ -10,11 +10,14 @@ export function toRunRefDto(run: DagRun): RunRefDto {
   return { runId: run.runId, state: run.state, logicalDate: run.logicalDate.toISOString() };
 }
 
-export function toDagSummaryDto(dag: DagRecord, version: SerializedDag, lastRun: DagRun | null, nextRun: Date | null): DagSummaryDto {
+export function toDagSummaryDto(
+  dag: DagRecord, version: SerializedDag, lastRun: DagRun | null, nextRun: Date | null, importError: ImportError | null = null,
+): DagSummaryDto {
   return {
     dagId: dag.dagId, fileloc: dag.fileloc, isPaused: dag.isPaused, isActive: dag.isActive, schedule: dag.schedule,
     latestVersion: dag.latestVersion, tags: version.tags, description: version.description,
     lastRun: lastRun ? toRunRefDto(lastRun) : null, nextRun: iso(nextRun),
+    importError: importError ? { message: importError.message, at: importError.at.toISOString() } : null,
   };
 }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { nextRunAfter, type SerializedDag } from '@swarmflow/core';
-import { Repositories, type DagRecord, type DagRun } from '@swarmflow/persistence';
+import { Repositories, type DagRecord, type DagRun, type ImportError } from '@swarmflow/persistence';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { requireDag } from './lookups';
 
@@ -11,6 +11,8 @@ export interface DagView {
   version: SerializedDag;
   lastRun: DagRun | null;
   nextRun: Date | null;
+  /** The import error of the DAG's file: the version shown is the last one that imported. */
+  importError: ImportError | null;
 }
 
 @Injectable()
@@ -23,13 +25,13 @@ export class DagQueriesService {
 
   /** Active DAGs, by id. */
   async list(): Promise<DagView[]> {
-    const dags = await this.repos.dags.list();
-    return Promise.all(dags.map((dag) => this.view(dag)));
+    const [dags, errors] = await Promise.all([this.repos.dags.list(), this.importErrors()]);
+    return Promise.all(dags.map((dag) => this.view(dag, errors)));
   }
 
   /** @throws NotFoundError */
   async get(dagId: string): Promise<DagView> {
-    return this.view(await requireDag(this.repos, dagId));
+    return this.view(await requireDag(this.repos, dagId), await this.importErrors());
   }
 
   /** @throws NotFoundError */
@@ -37,16 +39,20 @@ export class DagQueriesService {
     const dag = await this.repos.dags.setPaused(dagId, paused);
     // Unpausing releases held tasks: an in-process scheduler queues them now, not at its next tick.
     if (dag) this.onChange();
-    return this.view(dag ?? (await requireDag(this.repos, dagId)));
+    return this.view(dag ?? (await requireDag(this.repos, dagId)), await this.importErrors());
   }
 
-  private async view(dag: DagRecord): Promise<DagView> {
+  private async importErrors(): Promise<Map<string, ImportError>> {
+    return new Map((await this.repos.dags.importErrors()).map((e) => [e.fileloc, e]));
+  }
+
+  private async view(dag: DagRecord, errors: ReadonlyMap<string, ImportError>): Promise<DagView> {
     const [version, [lastRun]] = await Promise.all([
       this.repos.dags.version(dag.dagId, dag.latestVersion),
       this.repos.runs.list({ dagId: dag.dagId, limit: 1 }),
     ]);
     const now = this.clock();
     const nextRun = dag.isPaused || !dag.isActive ? null : nextRunAfter(dag.schedule, now);
-    return { dag, version, lastRun: lastRun ?? null, nextRun };
+    return { dag, version, lastRun: lastRun ?? null, nextRun, importError: errors.get(dag.fileloc) ?? null };
   }
 }

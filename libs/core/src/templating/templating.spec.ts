@@ -122,3 +122,50 @@ describe('templateProblem', () => {
     expect(templateProblem('{{ params.region | default("eu") }}', [])).toBeNull();
   });
 });
+
+describe('renderCommand quotes values for the shell', () => {
+  const hostile = templateContext({
+    dagId: 'etl', runId: 'manual__2024-01-02T03:04:05+00:00', taskId: 't', tryNumber: 1, logicalDate: new Date('2024-01-02T03:04:05Z'),
+    params: { region: 'eu; id', quote: `it's "x"`, sub: '$(id)', tick: '`id`', nl: 'a\nid', n: 3, list: ['a b', 'c'] },
+    conf: { region: 'eu && id' },
+  });
+
+  it.each([
+    ['echo {{ params.region }}', `echo 'eu; id'`],
+    ['echo {{ conf.region }}', `echo 'eu && id'`],
+    ['echo {{ params.quote }}', `echo 'it'\\''s "x"'`],
+    ['echo {{ params.sub }} {{ params.tick }}', "echo '$(id)' '`id`'"],
+    ['echo {{ params.nl }}', "echo 'a\nid'"],
+    ['echo "{{ params.region }}"', `echo "eu; id"`],
+    ['echo "{{ params.sub }}"', `echo "\\$(id)"`],
+    [`echo '{{ params.quote }}'`, `echo 'it'\\''s "x"'`],
+    ['echo {{ params.region | upper }}', `echo 'EU; ID'`],
+    ['echo {{ params.list | join(" ") }}', `echo 'a b c'`],
+  ])('%s', (template, expected) => {
+    expect(renderCommand(template, hostile)).toBe(expected);
+  });
+
+  it('leaves safe values, dates and ids as they were', () => {
+    expect(renderCommand('train --n {{ params.n }} --day {{ ds }} --ts {{ ts }} --run {{ run_id }} {{ dag_id }}.{{ task_id }}', hostile))
+      .toBe('train --n 3 --day 2024-01-02 --ts 2024-01-02T03:04:05.000Z --run manual__2024-01-02T03:04:05+00:00 etl.t');
+  });
+
+  it('puts a value unquoted with | raw (or | safe)', () => {
+    expect(renderCommand('echo {{ params.region | raw }}', hostile)).toBe('echo eu; id');
+    expect(renderCommand('echo {{ params.region | safe }}', hostile)).toBe('echo eu; id');
+  });
+
+  it('does not quote argv arrays, env values or other fields', () => {
+    expect(renderCommand(['echo', '{{ params.region }}'], hostile)).toEqual(['echo', 'eu; id']);
+    expect(renderTemplate('{{ params.region }}', hostile, 'env.R')).toBe('eu; id');
+  });
+
+  it('names the field when a value cannot be quoted where it sits', () => {
+    const err = errorOf<TemplateRenderError>(() => renderCommand('echo \\{{ params.region }}', hostile));
+    expect(err.message).toBe('command: cannot quote a value in "echo \\\\{{ params.region }}": a {{ }} value follows a backslash, which would take its first character literally. Fix: remove the backslash: values are quoted for the shell already.');
+  });
+
+  it('knows raw as a filter', () => {
+    expect(templateProblem('echo {{ params.region | raw }}', ['region'])).toBeNull();
+  });
+});

@@ -1,5 +1,6 @@
 import nunjucks from 'nunjucks';
 import { TemplateRenderError } from '../errors';
+import { quotePlaceholders, UnquotableValueError } from './shell-quote';
 
 /** The variables a task's templates (`{{ … }}`) may use. */
 export interface TemplateContext {
@@ -56,11 +57,25 @@ const NUNJUCKS_NAMES = ['range', 'cycler', 'joiner', 'loop', 'caller'];
 /** Filters that supply a value when theirs is undefined: what they filter may be missing. */
 const DEFAULT_FILTERS = ['default', 'd'];
 
-// Commands are not HTML: no autoescape. A typo in a variable must fail, not render "".
+// Commands are not HTML: no HTML autoescape. A typo in a variable must fail, not render "".
 const env = new nunjucks.Environment(null, { autoescape: false, throwOnUndefined: true });
-/** The filters templates can use: nunjucks' built-in ones (`upper`, `default`, `replace`…). */
+/**
+ * Shell commands: nunjucks' autoescape is on, and its escape function (the library's
+ * one, `lib.escape`, which it looks up at each call) gives, while a shell command
+ * renders, a placeholder per value; the placeholders are then quoted for the place they
+ * sit in ({@link quotePlaceholders}). `| raw` (or nunjucks' `| safe`) opts a value out.
+ */
+const shellEnv = new nunjucks.Environment(null, { autoescape: true, throwOnUndefined: true });
+for (const e of [env, shellEnv]) e.addFilter('raw', e.getFilter('safe'));
+const nunjucksLib = (nunjucks as unknown as { lib: { escape(s: string): string } }).lib;
+const htmlEscape = nunjucksLib.escape;
+let collectValue: ((value: string) => string) | null = null;
+nunjucksLib.escape = (value: string) => (collectValue ? collectValue(value) : htmlEscape(value));
+const PLACEHOLDER = /\uE000(\d+)\uE001/g;
+
+/** The filters templates can use: nunjucks' built-in ones (`upper`, `default`, `replace`…) and `raw`. */
 const FILTERS = (env as unknown as { filters: Record<string, unknown> }).filters;
-const compiled = new Map<string, nunjucks.Template>();
+const compiled = new Map<nunjucks.Environment, Map<string, nunjucks.Template>>([[env, new Map()], [shellEnv, new Map()]]);
 const MAX_CACHED = 1000;
 const SYNTAX_FIX = 'check the {{ }} and {% %} syntax';
 
@@ -70,22 +85,23 @@ function hasTemplate(text: string): boolean {
 }
 
 /** The compiled template, or the reason it does not compile. */
-function compileOrReason(template: string): nunjucks.Template | { reason: string } {
-  let tpl = compiled.get(template);
+function compileOrReason(template: string, environment = env): nunjucks.Template | { reason: string } {
+  const cache = compiled.get(environment)!;
+  let tpl = cache.get(template);
   if (!tpl) {
     try {
-      tpl = new nunjucks.Template(template, env, undefined, true);
+      tpl = new nunjucks.Template(template, environment, undefined, true);
     } catch (err) {
       return { reason: cleanMessage(err) };
     }
-    if (compiled.size >= MAX_CACHED) compiled.clear();
-    compiled.set(template, tpl);
+    if (cache.size >= MAX_CACHED) cache.clear();
+    cache.set(template, tpl);
   }
   return tpl;
 }
 
-function compile(template: string, field: string): nunjucks.Template {
-  const tpl = compileOrReason(template);
+function compile(template: string, field: string, environment = env): nunjucks.Template {
+  const tpl = compileOrReason(template, environment);
   if ('reason' in tpl) throw new TemplateRenderError(field, null, `invalid template ${JSON.stringify(template)}: ${tpl.reason}`, SYNTAX_FIX);
   return tpl;
 }
@@ -103,7 +119,41 @@ function cleanMessage(err: unknown): string {
  */
 export function renderTemplate(template: string, ctx: TemplateContext, field: string): string {
   if (!hasTemplate(template)) return template;
-  const tpl = compile(template, field);
+  return renderWith(compile(template, field), template, ctx, field);
+}
+
+/**
+ * Renders a command `/bin/sh -c` will run: like {@link renderTemplate}, but every value a
+ * `{{ }}` puts in it — params, conf, dates, ids, whatever a filter made of them — is
+ * quoted for the shell where it lands, so the shell reads it back as exactly that text
+ * and never as syntax: `echo {{ params.region }}` with region `eu; id` runs
+ * `echo 'eu; id'`. A value of only safe characters (`[A-Za-z0-9_-./,:@%+]`, as `ds`,
+ * `ts` or `3` are) is put as is; one inside `"…"` or `'…'` that the command wrote is
+ * escaped for those quotes (`"{{ x }}"` stays one word). `{{ x | raw }}` puts the text
+ * unquoted, for a value that is meant to be shell syntax.
+ * @throws TemplateRenderError as {@link renderTemplate} does, and when a value cannot be
+ *   quoted where it sits (after a backslash; a line break in a here-document).
+ */
+export function renderShellCommand(template: string, ctx: TemplateContext, field: string): string {
+  if (!hasTemplate(template)) return template;
+  const tpl = compile(template, field, shellEnv);
+  const values: string[] = [];
+  collectValue = (value) => `\uE000${values.push(value) - 1}\uE001`;
+  let rendered: string;
+  try {
+    rendered = renderWith(tpl, template, ctx, field);
+  } finally {
+    collectValue = null;
+  }
+  try {
+    return quotePlaceholders(rendered, PLACEHOLDER, values);
+  } catch (err) {
+    if (!(err instanceof UnquotableValueError)) throw err;
+    throw new TemplateRenderError(field, null, `cannot quote a value in ${JSON.stringify(template)}: ${err.problem}`, err.fix);
+  }
+}
+
+function renderWith(tpl: nunjucks.Template, template: string, ctx: TemplateContext, field: string): string {
   try {
     return tpl.render(ctx as unknown as object);
   } catch (err) {
@@ -120,9 +170,13 @@ export function renderTemplate(template: string, ctx: TemplateContext, field: st
   }
 }
 
-/** Renders a command: a string, or each argv element (field `command[i]`). */
+/**
+ * Renders a command: a string is a shell command ({@link renderShellCommand}: values
+ * quoted); an argv array is rendered element by element (field `command[i]`), unquoted,
+ * since no shell reads it.
+ */
 export function renderCommand(command: string | string[], ctx: TemplateContext): string | string[] {
-  if (typeof command === 'string') return renderTemplate(command, ctx, 'command');
+  if (typeof command === 'string') return renderShellCommand(command, ctx, 'command');
   return command.map((part, i) => renderTemplate(part, ctx, `command[${i}]`));
 }
 

@@ -213,13 +213,17 @@ export class DagRunRepository {
     await q.query(`UPDATE dag_run SET needs_eval = true, ti_seq = ti_seq + 1 WHERE id = $1`, [pk]);
   }
 
-  /** Queued runs, oldest first, for starting under max_active_runs. */
+  /**
+   * Queued runs, oldest first, for starting under max_active_runs. A paused DAG's runs are
+   * left out: as in Airflow, a run triggered while its DAG is paused stays `queued` until
+   * the DAG is unpaused.
+   */
   async queued(limit: number, q: Queryable, perDag = 50): Promise<DagRun[]> {
     // At most `perDag` of each DAG, oldest first: a DAG with a long catchup backlog
     // cannot keep the others' runs out of the batch.
     const rows = await q.query(
       `SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY dag_id ORDER BY logical_date, id) AS nth
-                      FROM dag_run r WHERE state = 'queued') q
+                      FROM dag_run r WHERE state = 'queued' AND dag_id NOT IN (SELECT dag_id FROM dag WHERE is_paused)) q
        WHERE nth <= $2 ORDER BY logical_date, id LIMIT $1`, [limit, perDag],
     );
     return rows.map(toDagRun);

@@ -6,6 +6,12 @@ import type { Database, Queryable } from '../database';
 import type { DagRecord, ImportError } from '../records';
 import { toDagRecord } from './row-mappers';
 
+/** A value the database cannot take (SQLSTATE class 22: too long, a NUL, a bad escape) or a constraint it breaks (23). */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
 /** DAGs, their content-hashed versions and the import errors of DAG files. */
 export class DagRepository {
   /** Versions never change once written, so they are cached forever. */
@@ -18,37 +24,62 @@ export class DagRepository {
    * import errors of broken files; DAGs no longer defined by any file become inactive.
    * The DAGs of a file that failed to import keep their last good version.
    */
-  async recordParse(parsed: { dag: SerializedDag; hash: string }[], errors: { fileloc: string; message: string }[], now: Date): Promise<{ newVersions: string[] }> {
+  async recordParse(
+    parsed: { dag: SerializedDag; hash: string }[], errors: { fileloc: string; message: string }[], now: Date,
+  ): Promise<{ newVersions: string[]; refused: { fileloc: string; message: string }[] }> {
     return this.db.transaction(async (tx) => {
       const newVersions: string[] = [];
-      for (const { dag, hash } of parsed) {
-        await tx.query(
-          `INSERT INTO dag (dag_id, fileloc, latest_version, schedule, first_seen_at, last_parsed_at, is_active)
-           VALUES ($1, $2, $3, $4, $5, $5, true)
-           ON CONFLICT (dag_id) DO UPDATE SET fileloc = $2, latest_version = $3, schedule = $4, last_parsed_at = $5, is_active = true`,
-          [dag.id, dag.fileloc, hash, dag.schedule, now],
-        );
-        const inserted = await tx.query(
-          `INSERT INTO dag_version (dag_id, version_hash, serialized, created_at) VALUES ($1, $2, $3, $4)
-           ON CONFLICT DO NOTHING RETURNING version_hash`,
-          [dag.id, hash, JSON.stringify(dag), now],
-        );
-        if (inserted.length > 0) newVersions.push(`${dag.id}@${hash.slice(0, 12)}`);
+      const refused: { fileloc: string; message: string }[] = [];
+      const stored: { dag: SerializedDag; hash: string }[] = [];
+      const byFile = new Map<string, { dag: SerializedDag; hash: string }[]>();
+      for (const p of parsed) byFile.set(p.dag.fileloc, [...(byFile.get(p.dag.fileloc) ?? []), p]);
+      for (const [fileloc, dags] of byFile) {
+        // One file's DAGs in a savepoint: what the database refuses (a value it cannot
+        // store) becomes that file's import error instead of failing the whole parse.
+        await tx.query('SAVEPOINT record_file');
+        const versions: string[] = [];
+        try {
+          for (const { dag, hash } of dags) {
+            await tx.query(
+              `INSERT INTO dag (dag_id, fileloc, latest_version, schedule, first_seen_at, last_parsed_at, is_active)
+               VALUES ($1, $2, $3, $4, $5, $5, true)
+               ON CONFLICT (dag_id) DO UPDATE SET fileloc = $2, latest_version = $3, schedule = $4, last_parsed_at = $5, is_active = true`,
+              [dag.id, dag.fileloc, hash, dag.schedule, now],
+            );
+            const inserted = await tx.query(
+              `INSERT INTO dag_version (dag_id, version_hash, serialized, created_at) VALUES ($1, $2, $3, $4)
+               ON CONFLICT DO NOTHING RETURNING version_hash`,
+              [dag.id, hash, JSON.stringify(dag), now],
+            );
+            if (inserted.length > 0) versions.push(`${dag.id}@${hash.slice(0, 12)}`);
+          }
+          await tx.query('RELEASE SAVEPOINT record_file');
+          newVersions.push(...versions);
+          stored.push(...dags);
+        } catch (err) {
+          if (!isDataError(err)) throw err;
+          await tx.query('ROLLBACK TO SAVEPOINT record_file');
+          refused.push({
+            fileloc,
+            message: `${fileloc}: the database refused its DAGs: ${(err as Error).message}. Fix: check the DAG ids (at most 250 characters) and the values of the DAG file.`,
+          });
+        }
       }
-      const brokenFiles = errors.map((e) => e.fileloc);
+      const allErrors = [...errors, ...refused];
+      const brokenFiles = allErrors.map((e) => e.fileloc);
       await tx.query(
         `UPDATE dag SET is_active = false WHERE is_active AND NOT (dag_id = ANY($1)) AND NOT (fileloc = ANY($2))`,
-        [parsed.map((p) => p.dag.id), brokenFiles],
+        [stored.map((p) => p.dag.id), brokenFiles],
       );
       await tx.query(`DELETE FROM import_error WHERE NOT (fileloc = ANY($1))`, [brokenFiles]);
-      for (const e of errors) {
+      for (const e of allErrors) {
         await tx.query(
           `INSERT INTO import_error (fileloc, message, at) VALUES ($1, $2, $3)
            ON CONFLICT (fileloc) DO UPDATE SET message = $2, at = $3`,
           [e.fileloc, e.message, now],
         );
       }
-      return { newVersions };
+      return { newVersions, refused };
     });
   }
 
