@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import type { Broker } from '@swarmflow/messaging';
+import { processMetrics, type ClusterSnapshot } from '@swarmflow/observability';
 import type { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { DagProcessor } from './dag-processor/dag-processor';
 import { TaskLogsHandler } from './handlers/task-logs.handler';
+import { clusterSnapshotReader } from './services/scheduler-metrics';
 import { SchedulerRunner, type SchedulerLogger } from './services/scheduler-runner';
 import { DEFAULT_SCHEDULING_OPTIONS } from './services/scheduling.service';
 
@@ -34,6 +36,8 @@ export class Scheduler {
   private readonly logSink: TaskLogsHandler;
   private parseTimer: NodeJS.Timeout | null = null;
   private parsing: Promise<unknown> = Promise.resolve();
+  /** Feeds the cluster gauges of this process's metrics (task instances, workers, queues, outbox) at scrape time. */
+  private readonly readCluster: () => Promise<ClusterSnapshot>;
 
   constructor(private readonly parts: SchedulerParts, readonly repos: Repositories, broker: Broker, private readonly logger: SchedulerLogger) {
     this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs }, repos.dags);
@@ -43,6 +47,7 @@ export class Scheduler {
       eventCoalesceMs: parts.eventCoalesceMs ?? DEFAULT_SCHEDULING_OPTIONS.eventCoalesceMs,
     }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
+    this.readCluster = clusterSnapshotReader(repos, broker);
   }
 
   async start(): Promise<void> {
@@ -54,6 +59,7 @@ export class Scheduler {
     await this.logSink.start();
     await this.runner.start();
     this.parseTimer = setInterval(() => void this.parseDags(false), this.parts.dagParseIntervalMs);
+    processMetrics().setClusterSource(this.readCluster);
   }
 
   /** Parses the DAGs folder now (when files changed, or always with `force`). */
@@ -61,8 +67,10 @@ export class Scheduler {
     this.parsing = this.parsing.then(async () => {
       if (!existsSync(this.parts.dagsFolder)) return;
       try {
+        const startedAt = performance.now();
         const result = await this.processor.run(new Date(), force);
         if (!result) return;
+        processMetrics().dagProcessing.observe((performance.now() - startedAt) / 1000);
         this.logger.log(`parsed ${this.parts.dagsFolder}: ${result.dags.length} DAG(s), ${result.errors.length} import error(s)`);
         for (const e of result.errors) this.logger.warn(`import error: ${e.message}`);
         this.runner.nudge();
@@ -74,6 +82,7 @@ export class Scheduler {
   }
 
   async stop(): Promise<void> {
+    processMetrics().unsetClusterSource(this.readCluster);
     if (this.parseTimer) clearInterval(this.parseTimer);
     await this.parsing;
     await this.runner.stop();

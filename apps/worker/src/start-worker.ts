@@ -1,4 +1,5 @@
 import type { Broker } from '@swarmflow/messaging';
+import { processMetrics } from '@swarmflow/observability';
 import { WorkerService, type WorkerDeps, type WorkerOptions } from './worker.service';
 
 /**
@@ -9,5 +10,10 @@ import { WorkerService, type WorkerDeps, type WorkerOptions } from './worker.ser
 export async function startWorker(config: WorkerOptions, broker: Broker, deps: WorkerDeps = {}): Promise<WorkerService> {
   const worker = new WorkerService(broker, config, deps);
   await worker.start();
+  // Its gauges (running tries, free slots) read it at scrape time until it stops.
+  const gauges = { name: worker.name, slots: config.concurrency, running: () => worker.runningTasks().length };
+  const metrics = processMetrics();
+  metrics.trackWorker(gauges);
+  void worker.whenStopped().then(() => metrics.untrackWorker(gauges));
   return worker;
 }

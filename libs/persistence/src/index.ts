@@ -11,4 +11,5 @@ export * from './repositories/task-log.repository';
 export * from './repositories/worker.repository';
 export * from './repositories/pool.repository';
 export * from './repositories/variable.repository';
+export * from './repositories/cluster-stats.repository';
 export * from './repositories/repositories';

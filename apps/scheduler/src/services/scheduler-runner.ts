@@ -2,8 +2,10 @@ import type { ControlMessage, WorkerEvent } from '@swarmflow/core';
 import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import type { OutboxMessage, Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
+import { processMetrics } from '@swarmflow/observability';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
+import { recordTransitions } from './scheduler-metrics';
 import { SchedulingService, type IterationResult, type SchedulingOptions, type TryCancel, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
 
 export interface SchedulerLogger {
@@ -59,6 +61,7 @@ export class SchedulerRunner {
   private finishGapMs = Infinity;
   /** The loop waits for more events before an iteration ({@link holdForEvents}). */
   private holding = false;
+  private readonly metrics = processMetrics();
   /** Iterations completed; tests and the benchmark wait on it. */
   iterations = 0;
   /** Iterations that first waited for more events; tests and the benchmark read it. */
@@ -78,6 +81,7 @@ export class SchedulerRunner {
     clusterKey: ClusterKey | null = null,
   ) {
     this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m), clusterKey);
+    this.scheduling.onCommitted = (transitions) => recordTransitions(this.metrics, transitions);
   }
 
   async start(): Promise<void> {
@@ -178,6 +182,7 @@ export class SchedulerRunner {
       const published = this.published;
       this.published = [];
       let result: IterationResult;
+      const startedAt = performance.now();
       try {
         const expireWorkers = now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
         result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers, this.moreToDispatch);
@@ -199,6 +204,9 @@ export class SchedulerRunner {
       failures = 0;
       races = 0;
       this.iterations++;
+      this.metrics.schedulerIteration.observe((performance.now() - startedAt) / 1000);
+      this.metrics.eventsApplied.inc(result.eventsApplied);
+      this.metrics.tasksQueued.inc(result.dispatched);
       this.moreToDispatch = result.moreToDispatch;
       for (const { msg } of batch) settle(() => msg.ack());
       for (const c of result.cancels) this.cancelDuplicate(c);
