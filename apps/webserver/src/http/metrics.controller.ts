@@ -23,7 +23,8 @@ export class MetricsController {
       return;
     }
     const { contentType, body } = await processMetrics().exposition();
+    // end(), not send(): send() would add its own charset to prom-client's content type.
     res.status(200).setHeader('content-type', contentType);
-    res.send(body);
+    res.end(body);
   }
 }
