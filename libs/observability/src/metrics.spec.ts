@@ -29,9 +29,9 @@ describe('SwarmflowMetrics', () => {
     const allowedLabels = new Set(['queue', 'state', 'outcome', 'source', 'worker', 'method', 'route', 'status_class']);
     for (const metric of all) {
       expect(metric.name).toMatch(/^swarmflow_[a-z0-9_]+$/);
-      if (metric.type === 'counter') expect(metric.name).toMatch(/_total$/);
+      if (String(metric.type) === 'counter') expect(metric.name).toMatch(/_total$/);
       else expect(metric.name).not.toMatch(/_total$/);
-      if (metric.type === 'histogram') expect(metric.name).toMatch(/_seconds$/);
+      if (String(metric.type) === 'histogram') expect(metric.name).toMatch(/_seconds$/);
       const labelNames = (m.registry.getSingleMetric(metric.name) as unknown as { labelNames: string[] }).labelNames;
       for (const label of labelNames) expect(allowedLabels).toContain(label);
       expect(metric.help.length).toBeGreaterThan(10);
