@@ -125,7 +125,10 @@ describe('SwarmflowMetrics', () => {
     expect((await m.exposition()).body).not.toContain('process_cpu_seconds_total');
     m.enableDefaultMetrics();
     m.enableDefaultMetrics();
-    expect((await m.exposition()).body).toContain('process_cpu_seconds_total');
+    const text = (await m.exposition()).body;
+    expect(text).toContain('process_cpu_seconds_total');
+    // Only counters end in _total (promtool check metrics).
+    expect(text).not.toMatch(/^# TYPE \S+_total (gauge|histogram|summary)$/m);
   });
 
   it('has one instance per process', () => {

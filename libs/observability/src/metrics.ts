@@ -229,6 +229,11 @@ export class SwarmflowMetrics {
     if (this.defaultsOn) return;
     this.defaultsOn = true;
     collectDefaultMetrics({ register: this.registry });
+    // Gauges that prom-client names `_total`, which `promtool check metrics` rejects; their
+    // per-type counterparts (`nodejs_active_handles{type=…}`, …) stay, and sum to the same.
+    for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) {
+      this.registry.removeSingleMetric(name);
+    }
   }
 
   /**
