@@ -1,3 +1,4 @@
+import { Histogram, Registry } from 'prom-client';
 import { SwarmflowMetrics, processMetrics, statusClass, type ClusterSnapshot } from './metrics';
 
 /** The value of one series from the registry, or undefined when absent. */
@@ -52,24 +53,38 @@ describe('SwarmflowMetrics', () => {
     ok.inc();
     ok.inc();
     m.tryFinished.get('gpu', 'failed').inc();
-    m.tryDuration.get('default').observe(0.2);
+    m.tryDuration.labels('default').observe(0.2);
     m.eventsApplied.inc(40);
     expect(await value(m, 'swarmflow_task_tries_finished_total', { queue: 'default', outcome: 'success' })).toBe(2);
     expect(await value(m, 'swarmflow_task_tries_finished_total', { queue: 'gpu', outcome: 'failed' })).toBe(1);
     expect(await value(m, 'swarmflow_scheduler_events_applied_total')).toBe(40);
     const text = (await m.exposition()).body;
     expect(text).toContain('swarmflow_task_run_duration_seconds_count{queue="default"} 1');
-    expect(text).toContain('swarmflow_task_run_duration_seconds_bucket{le="0.5",queue="default"} 1');
+    expect(text).toContain('swarmflow_task_run_duration_seconds_bucket{queue="default",le="0.5"} 1');
     // Flushed once: a second scrape does not count them again.
     expect(await value(m, 'swarmflow_task_tries_finished_total', { queue: 'default', outcome: 'success' })).toBe(2);
   });
 
-  it('flushes a full histogram buffer without waiting for a scrape', async () => {
+  it('exposes its cell histograms exactly as prom-client exposes a Histogram of the same observations', async () => {
     const m = new SwarmflowMetrics();
-    const cell = m.startLatency.get('default');
-    for (let i = 0; i < 1024; i++) cell.observe(0.001);
-    const h = m.registry.getSingleMetric('swarmflow_task_start_latency_seconds') as unknown as { hashMap: Record<string, { count: number }> };
-    expect(Object.values(h.hashMap)[0].count).toBe(1024);
+    const referenceRegistry = new Registry();
+    const reference = new Histogram({
+      name: 'reference_seconds', help: 'h', labelNames: ['queue'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+      registers: [referenceRegistry],
+    });
+    const observations = [0, 0.004, 0.005, 0.0051, 0.3, 2, 2, 59.9, 1800, 1800.5, 99999];
+    for (const v of observations) {
+      m.startLatency.labels('gpu').observe(v);
+      reference.observe({ queue: 'gpu' }, v);
+    }
+    const ours = (await m.exposition()).body.split('\n').filter((l) => l.startsWith('swarmflow_task_start_latency_seconds_'));
+    const theirs = (await referenceRegistry.metrics()).split('\n').filter((l) => l.startsWith('reference_seconds_'))
+      // prom-client writes `le` first; ours writes it last, as Go's client does.
+      .map((l) => l.replace('reference_seconds', 'swarmflow_task_start_latency_seconds').replace(/\{le="([^"]+)",queue="gpu"\}/, '{queue="gpu",le="$1"}'));
+    expect(ours).toEqual(theirs);
+    expect(ours).toContain('swarmflow_task_start_latency_seconds_count{queue="gpu"} 11');
+    m.registry.resetMetrics();
+    expect((await m.exposition()).body).toContain('swarmflow_task_start_latency_seconds_count{queue="gpu"} 0');
   });
 
   it('reads the cluster gauges from one snapshot per scrape', async () => {

@@ -1,5 +1,5 @@
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { CellTable, CounterCell, HistogramCell } from './cells';
+import { CellHistogram, CellTable, CounterCell, type HistogramCell } from './cells';
 
 /*
  * Every Swarmflow metric, defined here and nowhere else. Conventions (prometheus.io,
@@ -66,8 +66,8 @@ export class SwarmflowMetrics {
   // --- scheduler: recorded as it applies events ----------------------------------------------
 
   readonly tryFinished: CellTable<CounterCell>;
-  readonly tryDuration: CellTable<HistogramCell>;
-  readonly startLatency: CellTable<HistogramCell>;
+  readonly tryDuration: CellHistogram;
+  readonly startLatency: CellHistogram;
   readonly schedulerIteration: HistogramCell;
   readonly eventsApplied: CounterCell;
   readonly tasksQueued: CounterCell;
@@ -85,21 +85,12 @@ export class SwarmflowMetrics {
       labelNames: ['queue', 'outcome'], registers, collect: () => this.tryFinished.flush(),
     });
     this.tryFinished = new CellTable(['queue', 'outcome'], (labels) => new CounterCell(tryFinished, labels));
-    const tryDuration = new Histogram({
-      name: 'swarmflow_task_run_duration_seconds', help: 'How long ended task tries ran (started to ended), by queue.',
-      labelNames: ['queue'], buckets: SECONDS.taskRun, registers, collect: () => this.tryDuration.flush(),
-    });
-    this.tryDuration = new CellTable(['queue'], (labels) => new HistogramCell(tryDuration, labels));
-    const startLatency = new Histogram({
-      name: 'swarmflow_task_start_latency_seconds', help: 'Time from a try being queued to it starting on a worker, by queue.',
-      labelNames: ['queue'], buckets: SECONDS.startLatency, registers, collect: () => this.startLatency.flush(),
-    });
-    this.startLatency = new CellTable(['queue'], (labels) => new HistogramCell(startLatency, labels));
-    const iteration = new Histogram({
-      name: 'swarmflow_scheduler_iteration_duration_seconds', help: 'Duration of scheduling iterations (apply events, evaluate runs, dispatch, commit).',
-      buckets: SECONDS.iteration, registers, collect: () => this.schedulerIteration.flush(),
-    });
-    this.schedulerIteration = new HistogramCell(iteration, {});
+    this.tryDuration = new CellHistogram('swarmflow_task_run_duration_seconds', 'How long ended task tries ran (started to ended), by queue.',
+      ['queue'], SECONDS.taskRun, this.registry);
+    this.startLatency = new CellHistogram('swarmflow_task_start_latency_seconds', 'Time from a try being queued to it starting on a worker, by queue.',
+      ['queue'], SECONDS.startLatency, this.registry);
+    this.schedulerIteration = new CellHistogram('swarmflow_scheduler_iteration_duration_seconds',
+      'Duration of scheduling iterations (apply events, evaluate runs, dispatch, commit).', [], SECONDS.iteration, this.registry).labels();
     const eventsApplied = new Counter({
       name: 'swarmflow_scheduler_events_applied_total', help: 'Worker events (task started, finished, heartbeats) the scheduler applied.',
       registers, collect: () => this.eventsApplied.flush(),

@@ -12,13 +12,13 @@ import type { Repositories, TiTransition } from '@swarmflow/persistence';
 export function recordTransitions(metrics: SwarmflowMetrics, transitions: readonly TiTransition[]): void {
   for (const { before, after } of transitions) {
     if (before.state === 'queued' && after.state !== 'queued' && after.startedAt && after.queuedAt) {
-      metrics.startLatency.get(after.queue).observe(Math.max(0, after.startedAt.getTime() - after.queuedAt.getTime()) / 1000);
+      metrics.startLatency.labels(after.queue).observe(Math.max(0, after.startedAt.getTime() - after.queuedAt.getTime()) / 1000);
     }
     if ((before.state === 'queued' || before.state === 'running') &&
       (after.state === 'success' || after.state === 'failed' || after.state === 'up_for_retry')) {
       metrics.tryFinished.get(after.queue, after.state).inc();
       if (after.startedAt && after.endedAt) {
-        metrics.tryDuration.get(after.queue).observe(Math.max(0, after.endedAt.getTime() - after.startedAt.getTime()) / 1000);
+        metrics.tryDuration.labels(after.queue).observe(Math.max(0, after.endedAt.getTime() - after.startedAt.getTime()) / 1000);
       }
     }
   }
