@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EVENTS_QUEUE, LOGS_QUEUE, taskQueue } from '@swarmflow/messaging';
@@ -155,12 +155,14 @@ describe('standalone scraped by a real Prometheus', () => {
   beforeAll(async () => {
     home = mkdtempSync(path.join(tmpdir(), 'swarmflow-metrics-home-'));
     const dags = path.join(home, 'dags');
-    require('node:fs').mkdirSync(dags);
+    mkdirSync(dags);
     writeFileSync(path.join(dags, 'metered.yaml'), 'id: metered\ntasks:\n  a: { shell: "true" }\n  b: { shell: "true", upstream: [a] }\n');
     const port = await freePort();
     api = `http://127.0.0.1:${port}`;
     env = { SWARMFLOW_HOME: home, SWARMFLOW_URL: '' };
-    server = new SwarmflowProcess('standalone', ['standalone', '--port', String(port), '--host', '127.0.0.1', '--dags', dags], env);
+    // Also on a metrics port of its own (any free one; the banner says which).
+    server = new SwarmflowProcess('standalone', ['standalone', '--port', String(port), '--host', '127.0.0.1', '--dags', dags],
+      { ...env, SWARMFLOW_METRICS_PORT: '0' });
     await server.waitForOutput('Swarmflow standalone is running', 60_000);
   });
 
@@ -180,6 +182,11 @@ describe('standalone scraped by a real Prometheus', () => {
     expect(sample(text, 'swarmflow_queue_consumers{queue="default"}')).toBe(1);
     expect(text).toMatch(/swarmflow_http_requests_total\{method="POST",route="\/api\/v1\/dags\/:dagId\/runs",status_class="2xx"\} 1/);
     promtoolCheck(text, 'standalone');
+    // The metrics port serves the same registry.
+    const portUrl = /Metrics: +\S+\/metrics and (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(server!.output)![1];
+    const fromPort = await scrape(portUrl);
+    expect(sample(fromPort, 'swarmflow_task_tries_finished_total{queue="default",outcome="success"}')).toBe(2);
+    promtoolCheck(fromPort, 'standalone metrics port');
   });
 
   itWithPrometheus('prometheus', 'a Prometheus server scrapes it and answers queries on swarmflow_ series', async () => {

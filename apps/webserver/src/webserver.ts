@@ -51,9 +51,10 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
     }),
     { logger: options.logger === false ? false : options.logger, abortOnError: false, bodyParser: false },
   );
+  // First, so that requests refused by what follows are counted too.
+  app.use(httpMetrics);
   // JSON bodies only, refused otherwise: Nest's default form parser turned
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
-  app.use(httpMetrics);
   app.use(requireJsonBody);
   app.useBodyParser('json', { type: JSON_TYPES });
   // Prometheus expects /metrics at the root, not under the API's prefix.
