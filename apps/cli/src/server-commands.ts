@@ -4,6 +4,9 @@ import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { Command } from 'commander';
 import { MemoryBroker } from '@swarmflow/messaging';
+import {
+  metricsAccessFromEnv, metricsServerConfigFromEnv, processMetrics, startMetricsServer, type MetricsAccess, type MetricsServerConfig,
+} from '@swarmflow/observability';
 import { Database, EmbeddedPostgres, Repositories } from '@swarmflow/persistence';
 import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv } from '../../scheduler/src/config';
@@ -16,6 +19,9 @@ import { DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig } from '../../w
 import { startWorker } from '../../worker/src/start-worker';
 import { discoverNvidiaGpus } from '../../worker/src/worker.config';
 import { runWorkerProcess } from '../../worker/src/main';
+
+const METRICS_HELP = 'SWARMFLOW_METRICS_PORT: serve Prometheus metrics at /metrics on this port (default: none), SWARMFLOW_METRICS_HOST\n' +
+  '(default 127.0.0.1; 0.0.0.0 in a container), SWARMFLOW_METRICS_TOKEN (bearer token the endpoint then requires)';
 
 /** The standalone home folder: embedded database, and where the CLI finds the server's URL. */
 export function swarmflowHome(): string {
@@ -141,6 +147,14 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const concurrency = Number(opts.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) fail(`--concurrency must be a whole number ≥ 1 (got "${opts.concurrency}")`);
   const { port, host } = standaloneAddress(opts, env);
+  let metricsAccess: MetricsAccess;
+  let metricsConfig: MetricsServerConfig | null;
+  try {
+    metricsAccess = metricsAccessFromEnv(env, host);
+    metricsConfig = metricsServerConfigFromEnv(env);
+  } catch (err) {
+    fail(err);
+  }
   mkdirSync(home, { recursive: true });
   const { key: clusterKey, source: keySource } = loadClusterKey(process.env, home);
 
@@ -163,7 +177,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
     broker, { logger: new Logger('worker'), clusterKey },
   );
-  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker });
+  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, metricsAccess });
   try {
     await app.listen(port, host);
   } catch (err) {
@@ -172,12 +186,15 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   }
   const address = app.getHttpServer().address() as { port: number };
   const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  // The webserver's /metrics already has everything (one process, one registry); this is for setups that scrape a fixed port.
+  const metricsServer = metricsConfig ? await startMetricsServer(metricsConfig, processMetrics()) : null;
   const stateFile = path.join(home, 'standalone.json');
   writeFileSync(stateFile, JSON.stringify({ url: apiUrl, pid: process.pid, dagsFolder }, null, 2));
 
   process.stdout.write(
     `\nSwarmflow standalone is running\n` +
     `  API:     ${apiUrl}/api/v1\n` +
+    `  Metrics: ${apiUrl}/metrics${metricsServer ? ` and ${metricsServer.url}` : ''}\n` +
     `  DAGs:    ${dagsFolder}\n` +
     `  Data:    ${home}\n` +
     `  Key:     ${keySource} (cluster key ${clusterKey.fingerprint}; encrypts secret variables)\n` +
@@ -191,6 +208,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   // starts, the worker drains (its last reports published), then the scheduler applies every
   // event it was sent, and only then does the broker close.
   const stop = async (): Promise<void> => {
+    await metricsServer?.close();
     await app.close();
     scheduler.runner.holdDispatch();
     await worker.drain();
@@ -219,6 +237,8 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .option('--host <host>', `API host (default: ${envDefault(env, 'SWARMFLOW_WEB_HOST', STANDALONE_HOST)})`)
     .option('--concurrency <n>', 'tasks the built-in worker runs at once', '4')
     .option('--home <dir>', 'home folder for the embedded database (default: $SWARMFLOW_HOME or ~/.swarmflow)')
+    .addHelpText('after', '\nMetrics: GET /metrics on the API port, open when the API listens on loopback (else it needs\n' +
+      'SWARMFLOW_METRICS_TOKEN as a bearer token, or SWARMFLOW_METRICS_PUBLIC=true). Also:\n' + METRICS_HELP)
     .action((opts: StandaloneOptions) => runStandalone(opts, env).then(() => undefined, fail));
 
   program
@@ -228,7 +248,8 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX,\n' +
       'SWARMFLOW_DAGS_FOLDER, SWARMFLOW_DAG_PARSE_INTERVAL (30s), SWARMFLOW_DAG_FILE_TIMEOUT (30s), SWARMFLOW_DAG_FILE_MEMORY (1024 MiB), SWARMFLOW_HEARTBEAT_TIMEOUT (30s),\n' +
       'SWARMFLOW_SCHEDULER_TICK (1s), SWARMFLOW_EVENT_COALESCE (5ms),\n' +
-      'SWARMFLOW_WORKER_GONE_AFTER (2s: a worker whose broker connection stays closed this long is lost; 0 = off)')
+      'SWARMFLOW_WORKER_GONE_AFTER (2s: a worker whose broker connection stays closed this long is lost; 0 = off),\n' +
+      METRICS_HELP)
     .action(async (opts: { dags?: string }) => {
       try {
         const config = schedulerConfigFromEnv(opts.dags ? { ...process.env, SWARMFLOW_DAGS_FOLDER: opts.dags } : process.env);
@@ -248,6 +269,7 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .option('--gpus <ids>', 'GPU ids this worker hands to container tasks, e.g. 0,1,2,3, or none (default: $SWARMFLOW_WORKER_GPUS, else found with nvidia-smi)')
     .addHelpText('after', '\nEnvironment: SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX, SWARMFLOW_CLUSTER_KEY (decrypts the\n' +
       'secrets of container tasks), SWARMFLOW_HEARTBEAT_INTERVAL; the Docker engine of DOCKER_HOST or /var/run/docker.sock.\n' +
+      `${METRICS_HELP}\n` +
       'SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM cancels them (reported failed).\n\n' +
       'Example: swarmflow worker --queues default,gpu --concurrency 4')
     .action((opts: { queues?: string; concurrency?: string; name?: string; gpus?: string }) => runWorkerProcess(opts).catch(fail));
@@ -259,7 +281,9 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
       `SWARMFLOW_WEB_PORT: the API port (default: ${envDefault(env, 'SWARMFLOW_WEB_PORT', DEFAULT_WEB_PORT)}),\n` +
       `SWARMFLOW_WEB_HOST: the API host (default: ${envDefault(env, 'SWARMFLOW_WEB_HOST', DEFAULT_WEB_HOST)}),\n` +
       'SWARMFLOW_AMQP_URL (to send `tasks kill` to workers), SWARMFLOW_BROKER_PREFIX,\n' +
-      'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables)')
+      'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables),\n' +
+      'SWARMFLOW_METRICS_TOKEN (bearer token GET /metrics requires), SWARMFLOW_METRICS_PUBLIC (true = /metrics open without\n' +
+      'a token; without either it is open only when SWARMFLOW_WEB_HOST is a loopback address)')
     .action(async () => {
       try {
         const config = loadWebserverConfig(env);

@@ -1,12 +1,18 @@
 import { Logger } from '@nestjs/common';
 import { AmqpBroker } from '@swarmflow/messaging';
 import { Database, Repositories } from '@swarmflow/persistence';
+import { metricsServerConfigFromEnv, processMetrics, startMetricsServer, type MetricsServerConfig } from '@swarmflow/observability';
 import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv, type SchedulerConfig } from './config';
 import { Scheduler } from './scheduler';
 
-/** Starts a scheduler against PostgreSQL and RabbitMQ (distributed mode); resolves once it runs. */
-export async function startScheduler(config: SchedulerConfig): Promise<{ scheduler: Scheduler; stop(): Promise<void> }> {
+/**
+ * Starts a scheduler against PostgreSQL and RabbitMQ (distributed mode); resolves once it runs.
+ * @param metricsConfig where to serve `/metrics` (SWARMFLOW_METRICS_PORT); null = nowhere.
+ */
+export async function startScheduler(
+  config: SchedulerConfig, metricsConfig: MetricsServerConfig | null = metricsServerConfigFromEnv(process.env),
+): Promise<{ scheduler: Scheduler; metricsUrl: string | null; stop(): Promise<void> }> {
   const logger = new Logger('scheduler');
   const db = new Database({ url: config.databaseUrl });
   await db.connect();
@@ -18,10 +24,13 @@ export async function startScheduler(config: SchedulerConfig): Promise<{ schedul
   await broker.start();
   const scheduler = new Scheduler({ ...config, clusterKey: ClusterKey.fromEnv() }, new Repositories(db), broker, logger);
   await scheduler.start();
-  logger.log(`scheduler running: DAGs from ${config.dagsFolder}, broker ${redact(config.amqpUrl)}`);
+  const metricsServer = metricsConfig ? await startMetricsServer(metricsConfig, processMetrics()) : null;
+  logger.log(`scheduler running: DAGs from ${config.dagsFolder}, broker ${redact(config.amqpUrl)}${metricsServer ? `, metrics on ${metricsServer.url}` : ''}`);
   return {
     scheduler,
+    metricsUrl: metricsServer?.url ?? null,
     async stop() {
+      await metricsServer?.close();
       await scheduler.stop();
       await broker.close();
       await db.close();

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import type { Broker } from '@swarmflow/messaging';
+import { processMetrics, type ClusterSnapshot } from '@swarmflow/observability';
 import type { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { DagProcessingStopped, DagProcessor } from './dag-processor/dag-processor';
 import { TaskLogsHandler } from './handlers/task-logs.handler';
+import { clusterSnapshotReader } from './services/scheduler-metrics';
 import { SchedulerRunner, type SchedulerLogger } from './services/scheduler-runner';
 import { DEFAULT_SCHEDULING_OPTIONS } from './services/scheduling.service';
 
@@ -44,6 +46,8 @@ export class Scheduler {
   private parseTimer: NodeJS.Timeout | null = null;
   private parsing: Promise<unknown> = Promise.resolve();
   private stopping = false;
+  /** Feeds the cluster gauges of this process's metrics (task instances, workers, queues, outbox) at scrape time. */
+  private readonly readCluster: () => Promise<ClusterSnapshot>;
 
   constructor(private readonly parts: SchedulerParts, readonly repos: Repositories, broker: Broker, private readonly logger: SchedulerLogger) {
     this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs, fileMemoryMb: parts.dagFileMemoryMb }, repos.dags);
@@ -53,6 +57,7 @@ export class Scheduler {
       eventCoalesceMs: parts.eventCoalesceMs ?? DEFAULT_SCHEDULING_OPTIONS.eventCoalesceMs, workerGoneMs: parts.workerGoneMs,
     }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
+    this.readCluster = clusterSnapshotReader(repos, broker);
   }
 
   async start(): Promise<void> {
@@ -67,6 +72,7 @@ export class Scheduler {
     await this.logSink.start();
     await this.runner.start();
     this.parseTimer = setInterval(() => void this.parseDags(false), this.parts.dagParseIntervalMs);
+    processMetrics().setClusterSource(this.readCluster);
   }
 
   /** Parses the DAGs folder now (when files changed, or always with `force`). */
@@ -74,8 +80,10 @@ export class Scheduler {
     this.parsing = this.parsing.then(async () => {
       if (this.stopping || !existsSync(this.parts.dagsFolder)) return;
       try {
+        const startedAt = performance.now();
         const result = await this.processor.run(new Date(), force);
         if (!result) return;
+        processMetrics().dagProcessing.observe((performance.now() - startedAt) / 1000);
         this.logger.log(`parsed ${this.parts.dagsFolder}: ${result.dags.length} DAG(s), ${result.errors.length} import error(s)`);
         for (const e of result.errors) this.logger.warn(`import error: ${e.message}`);
         this.runner.nudge();
@@ -90,6 +98,7 @@ export class Scheduler {
   /** @param options see SchedulerRunner.stop (`finishEvents`: apply every event sent so far first) */
   async stop(options: { finishEvents?: boolean } = {}): Promise<void> {
     this.stopping = true;
+    processMetrics().unsetClusterSource(this.readCluster);
     if (this.parseTimer) clearInterval(this.parseTimer);
     // A parse round may take minutes: its import is killed, nothing of it is recorded.
     this.processor.stop();

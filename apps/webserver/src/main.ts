@@ -2,6 +2,7 @@ import { Logger, type INestApplication } from '@nestjs/common';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { ClusterKey, ConfigError } from '@swarmflow/secrets';
 import { AmqpBroker } from '@swarmflow/messaging';
+import { MetricsConfigError, metricsAccessFromEnv, type MetricsAccess } from '@swarmflow/observability';
 import { createWebserver } from './webserver';
 import { loadWebserverConfig, WebserverConfigError, type WebserverConfig } from './webserver.config';
 
@@ -17,11 +18,13 @@ export interface RunningWebserver {
  * Starts the webserver on its own database connection. Refuses to start on a database
  * with pending migrations (the API would fail on missing tables request by request).
  * @param clusterKey encrypts secret variables (see {@link ClusterKey.fromEnv}); null = secrets cannot be written.
+ * @param metricsAccess who may read `/metrics` (SWARMFLOW_METRICS_TOKEN, SWARMFLOW_METRICS_PUBLIC, loopback host).
  */
 export async function startWebserver(
   config: WebserverConfig,
   logger = new Logger('Webserver'),
   clusterKey: ClusterKey | null = null,
+  metricsAccess: MetricsAccess = metricsAccessFromEnv(process.env, config.host),
 ): Promise<RunningWebserver> {
   const db = new Database({ url: config.databaseUrl });
   try {
@@ -31,7 +34,7 @@ export async function startWebserver(
     const broker = config.amqpUrl ? new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger }) : null;
     await broker?.start();
     if (!broker) logger.warn('no SWARMFLOW_AMQP_URL: `tasks kill` cannot reach the workers');
-    const app = await createWebserver({ repos: new Repositories(db), logger, clusterKey, broker });
+    const app = await createWebserver({ repos: new Repositories(db), logger, clusterKey, broker, metricsAccess });
     if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it`);
     else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written');
     await app.listen(config.port, config.host);
@@ -57,15 +60,17 @@ async function bootstrap(): Promise<void> {
   const logger = new Logger('Webserver');
   let config: WebserverConfig;
   let clusterKey: ClusterKey | null;
+  let metricsAccess: MetricsAccess;
   try {
     config = loadWebserverConfig(process.env);
     clusterKey = ClusterKey.fromEnv(process.env);
+    metricsAccess = metricsAccessFromEnv(process.env, config.host);
   } catch (err) {
-    if (!(err instanceof WebserverConfigError) && !(err instanceof ConfigError)) throw err;
+    if (!(err instanceof WebserverConfigError) && !(err instanceof ConfigError) && !(err instanceof MetricsConfigError)) throw err;
     logger.error(`invalid configuration: ${err.message}`);
     process.exit(2);
   }
-  const server = await startWebserver(config, logger, clusterKey);
+  const server = await startWebserver(config, logger, clusterKey, metricsAccess);
   const stop = (signal: NodeJS.Signals): void => {
     logger.log(`${signal}: shutting down`);
     server.close().then(() => process.exit(0), () => process.exit(1));

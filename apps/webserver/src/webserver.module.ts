@@ -2,7 +2,9 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import type { Repositories } from '@swarmflow/persistence';
 import type { Broker } from '@swarmflow/messaging';
 import type { ClusterKey } from '@swarmflow/secrets';
+import type { MetricsAccess } from '@swarmflow/observability';
 import { DagsController } from './http/dags.controller';
+import { MetricsController } from './http/metrics.controller';
 import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
@@ -14,7 +16,7 @@ import { RunQueriesService } from './services/run-queries.service';
 import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
-import { BROKER, CLOCK, CLUSTER_KEY, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
 
 export interface WebserverModuleOptions {
   repos: Repositories;
@@ -24,6 +26,8 @@ export interface WebserverModuleOptions {
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (kill); without it, kill answers 503 `no_broker`. */
   broker?: Broker | null;
+  /** Who may read `/metrics`; default nobody (403 naming the fix). */
+  metricsAccess?: MetricsAccess;
 }
 
 @Module({})
@@ -31,13 +35,14 @@ export class WebserverModule {
   static forRoot(options: WebserverModuleOptions): DynamicModule {
     return {
       module: WebserverModule,
-      controllers: [SystemController, DagsController, RunsController, VariablesController],
+      controllers: [SystemController, DagsController, RunsController, VariablesController, MetricsController],
       providers: [
         { provide: REPOSITORIES, useValue: options.repos },
         { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
+        { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService,
         HealthService,
       ],

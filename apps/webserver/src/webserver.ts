@@ -1,11 +1,13 @@
 import 'reflect-metadata';
-import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
+import { Logger, RequestMethod, type INestApplication, type LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
+import { processMetrics, type MetricsAccess } from '@swarmflow/observability';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ApiExceptionFilter } from './http/api-exception.filter';
+import { httpMetrics } from './http/http-metrics.middleware';
 import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
 import { rejectUnstorableBody, rejectUnstorablePathAndQuery } from './http/unstorable-input.middleware';
 import { WebserverModule } from './webserver.module';
@@ -26,6 +28,11 @@ export interface WebserverOptions {
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (`tasks kill`); without it, kill answers 503 `no_broker`. */
   broker?: Broker | null;
+  /**
+   * Who may read `GET /metrics` (see {@link MetricsAccess}, `metricsAccessFromEnv`); default
+   * nobody: it answers 403 naming the fix.
+   */
+  metricsAccess?: MetricsAccess;
 }
 
 /** Mount point of the REST API. */
@@ -39,16 +46,23 @@ export const API_PREFIX = 'api/v1';
 export async function createWebserver(options: WebserverOptions): Promise<INestApplication> {
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create<NestExpressApplication>(
-    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker }),
+    WebserverModule.forRoot({
+      repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker,
+      metricsAccess: options.metricsAccess,
+    }),
     { logger: options.logger === false ? false : options.logger, abortOnError: false, bodyParser: false },
   );
+  // First, so that requests refused by what follows are counted too.
+  app.use(httpMetrics);
   // JSON bodies only, refused otherwise: Nest's default form parser turned
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
   app.use(requireJsonBody);
   app.use(rejectUnstorablePathAndQuery);
   app.useBodyParser('json', { type: JSON_TYPES });
   app.use(rejectUnstorableBody);
-  app.setGlobalPrefix(API_PREFIX);
+  // Prometheus expects /metrics at the root, not under the API's prefix.
+  app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
+  processMetrics().enableDefaultMetrics();
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   await app.init();
   return app;

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AmqpBroker, EXCHANGES } from '@swarmflow/messaging';
+import { metricsServerConfigFromEnv, processMetrics, startMetricsServer } from '@swarmflow/observability';
 import { startWorker } from './start-worker';
 import { selectedSpawner } from '@swarmflow/executors';
 import { loadWorkerConfig, parseWorkerArgs, type WorkerArgs } from './worker.config';
@@ -14,8 +15,10 @@ export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(proces
   const logger = new Logger('Worker');
   let config;
   let spawner;
+  let metricsConfig;
   try {
     config = loadWorkerConfig(process.env, args);
+    metricsConfig = metricsServerConfigFromEnv(process.env);
     spawner = selectedSpawner();
   } catch (err) {
     logger.error(`invalid configuration: ${(err as Error).message}`);
@@ -33,6 +36,8 @@ export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(proces
   });
   await broker.start();
   const worker = await startWorker(config.worker, broker, { logger, clusterKey: config.clusterKey });
+  const metricsServer = metricsConfig ? await startMetricsServer(metricsConfig, processMetrics()) : null;
+  if (metricsServer) logger.log(`metrics on ${metricsServer.url}`);
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -49,6 +54,7 @@ export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(proces
   process.on('SIGINT', onSignal);
 
   await worker.whenStopped();
+  await metricsServer?.close();
   await broker.close();
   process.exit(0);
 }

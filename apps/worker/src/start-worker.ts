@@ -1,4 +1,5 @@
 import type { Broker } from '@swarmflow/messaging';
+import { processMetrics } from '@swarmflow/observability';
 import { WorkerService, type WorkerDeps, type WorkerOptions } from './worker.service';
 
 /**
@@ -10,5 +11,10 @@ export async function startWorker(config: WorkerOptions, broker: Broker, deps: W
   // A scheduler answers claims wherever a worker is started this way (distributed and standalone).
   const worker = new WorkerService(broker, { claimRedeliveries: true, ...config }, deps);
   await worker.start();
+  // Its gauges (running tries, free slots) read it at scrape time until it stops.
+  const gauges = { name: worker.name, slots: config.concurrency, running: () => worker.runningTasks().length };
+  const metrics = processMetrics();
+  metrics.trackWorker(gauges);
+  void worker.whenStopped().then(() => metrics.untrackWorker(gauges));
   return worker;
 }

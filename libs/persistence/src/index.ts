@@ -12,5 +12,6 @@ export * from './repositories/worker.repository';
 export * from './repositories/pool.repository';
 export * from './repositories/variable.repository';
 export * from './repositories/scheduler-registry';
+export * from './repositories/cluster-stats.repository';
 export * from './repositories/repositories';
 export * from './unavailable';

@@ -7,6 +7,8 @@ import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
 import { WorkerPresence } from './worker-presence';
 import { ClaimDesk, parseClaim } from './claim-desk';
+import { processMetrics } from '@swarmflow/observability';
+import { recordTransitions } from './scheduler-metrics';
 import { SchedulingService, type IterationResult, type SchedulingOptions, type TryCancel, DEFAULT_SCHEDULING_OPTIONS } from './scheduling.service';
 
 export interface SchedulerLogger {
@@ -100,6 +102,7 @@ export class SchedulerRunner {
   private holding = false;
   /** An iteration is deciding or writing (its events are out of the buffer, not yet acked). */
   private iterating = false;
+  private readonly metrics = processMetrics();
   /** Iterations completed; tests and the benchmark wait on it. */
   iterations = 0;
   /** Iterations that first waited for more events; tests and the benchmark read it. */
@@ -124,6 +127,7 @@ export class SchedulerRunner {
     this.claims = new ClaimDesk(repos, broker, (m) => logger.error(m), (m) => logger.log(m));
     this.presence = new WorkerPresence(broker, repos, options.workerGoneMs ?? DEFAULT_WORKER_GONE_MS);
     this.logGate = new LogCompletionGate(repos.logs, (event, msg) => this.accept(event, msg), (m) => logger.warn(m));
+    this.scheduling.onCommitted = (transitions) => recordTransitions(this.metrics, transitions);
   }
 
   async start(): Promise<void> {
@@ -287,6 +291,7 @@ export class SchedulerRunner {
       this.published = [];
       let result: IterationResult;
       this.iterating = true;
+      const startedAt = performance.now();
       try {
         // Silence counts only while this scheduler could hear: connected to the broker (and,
         // see below, to the database) for a whole heartbeat timeout.
@@ -329,6 +334,9 @@ export class SchedulerRunner {
       failures = 0;
       races = 0;
       this.iterations++;
+      this.metrics.schedulerIteration.observe((performance.now() - startedAt) / 1000);
+      this.metrics.eventsApplied.inc(result.eventsApplied);
+      this.metrics.tasksQueued.inc(result.dispatched);
       this.moreToDispatch = result.moreToDispatch;
       for (const { msg } of batch) settle(() => msg.ack());
       for (const c of result.cancels) this.cancelDuplicate(c);

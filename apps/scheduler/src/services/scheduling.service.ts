@@ -173,6 +173,8 @@ export class SchedulingService {
   private pools: Map<string, number> | null = null;
   /** Active workers (queues, GPUs), re-read every tick, for the GPU capacity check. */
   private liveWorkers: WorkerRecord[] | null = null;
+  /** Told of every committed iteration's transitions (metrics); must not throw or block. */
+  onCommitted: ((transitions: readonly TiTransition[]) => void) | null = null;
 
   constructor(
     private readonly repos: Repositories,
@@ -386,6 +388,7 @@ export class SchedulingService {
 
   /** Brings what this scheduler remembers up to a committed iteration. */
   private afterCommit(c: Committed): void {
+    this.onCommitted?.(c.transitions);
     this.runStates.committed(c.transitions, c.bumped.map((b) => b.id));
     for (const pk of c.ended) this.runStates.forget(pk);
     // Flagged for evaluation (a try failed at dispatch): the next iteration touching it must

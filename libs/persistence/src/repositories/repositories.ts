@@ -1,4 +1,5 @@
 import type { Database } from '../database';
+import { ClusterStatsRepository } from './cluster-stats.repository';
 import { DagRepository } from './dag.repository';
 import { DagRunRepository } from './dag-run.repository';
 import { OutboxRepository } from './outbox.repository';
@@ -18,6 +19,7 @@ export class Repositories {
   readonly workers: WorkerRepository;
   readonly pools: PoolRepository;
   readonly variables: VariableRepository;
+  readonly clusterStats: ClusterStatsRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -28,5 +30,6 @@ export class Repositories {
     this.workers = new WorkerRepository(db);
     this.pools = new PoolRepository(db);
     this.variables = new VariableRepository(db);
+    this.clusterStats = new ClusterStatsRepository(db);
   }
 }

@@ -1,0 +1,4 @@
+export * from './cells';
+export * from './metrics';
+export * from './metrics-access';
+export * from './metrics-server';
