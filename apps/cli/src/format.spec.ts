@@ -119,7 +119,8 @@ describe('formatting', () => {
 describe('formatWorkersTable', () => {
   const worker = (patch: Partial<WorkerDto>): WorkerDto => ({
     name: 'w', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running: [],
-    firstSeenAt: '2025-03-01T11:00:00.000Z', lastHeartbeatAt: '2025-03-01T12:00:00.000Z', ...patch,
+    firstSeenAt: '2025-03-01T11:00:00.000Z', lastHeartbeatAt: '2025-03-01T12:00:00.000Z', heartbeatAgeSeconds: 2,
+    processed: 10, failed: 1, startedAt: '2025-03-01T11:00:00.000Z', uptimeSeconds: 3602, version: '0.1.0', unacked: {}, ...patch,
   });
 
   it('shows a lost worker running nothing, even when an older server sends its last list', () => {

@@ -6,6 +6,7 @@ import { DagsController } from './http/dags.controller';
 import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
+import { WorkersController } from './http/workers.controller';
 import { ClearService } from './services/clear.service';
 import { KillService } from './services/kill.service';
 import { DagQueriesService } from './services/dag-queries.service';
@@ -13,6 +14,7 @@ import { RunQueriesService } from './services/run-queries.service';
 import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
+import { WorkerControlService } from './services/worker-control.service';
 import { BROKER, CLOCK, CLUSTER_KEY, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
 
 export interface WebserverModuleOptions {
@@ -30,14 +32,14 @@ export class WebserverModule {
   static forRoot(options: WebserverModuleOptions): DynamicModule {
     return {
       module: WebserverModule,
-      controllers: [SystemController, DagsController, RunsController, VariablesController],
+      controllers: [SystemController, DagsController, RunsController, VariablesController, WorkersController],
       providers: [
         { provide: REPOSITORIES, useValue: options.repos },
         { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
-        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService,
+        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService, WorkerControlService,
       ],
     };
   }

@@ -144,6 +144,21 @@ export class PoolNamePipe implements PipeTransform<string, string> {
   }
 }
 
+// --- workers ---
+
+/** Worker names are routing-key words (`worker.<name>`): the worker refuses any other at boot. */
+export const WORKER_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,249}$/;
+
+/** Validates the `:name` path parameter of the worker routes. */
+export class WorkerNamePipe implements PipeTransform<string, string> {
+  transform(name: string): string {
+    if (!WORKER_NAME.test(name)) {
+      throw new RequestValidationError('name', `worker name ${JSON.stringify(name.length > 260 ? `${name.slice(0, 250)}…` : name)} must be 1 to 250 letters, digits, "_", "." or "-", not starting with "."`);
+    }
+    return name;
+  }
+}
+
 export const PutPoolBody = z.object({
   slots: z.number({ error: (issue) => (issue.input === undefined ? 'is required' : 'must be a whole number of slots') })
     .int('must be a whole number of slots').min(0, 'must be 0 or more (0 holds every task of the pool)').max(1_000_000, 'must be at most 1,000,000'),

@@ -4,11 +4,15 @@ import type { HealthDto, ImportErrorDto, PoolDto, WorkerDto } from './api.types'
 import { toImportErrorDto, toWorkerDto } from './presenters';
 import { PoolNamePipe, PutPoolBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
+import { CLOCK, type Clock } from '../tokens';
 
 /** Health, import errors, workers, and pools (listed, set, deleted). */
 @Controller()
 export class SystemController {
-  constructor(@Inject(SystemQueriesService) private readonly system: SystemQueriesService) {}
+  constructor(
+    @Inject(SystemQueriesService) private readonly system: SystemQueriesService,
+    @Inject(CLOCK) private readonly clock: Clock,
+  ) {}
 
   @Get('health')
   health(): HealthDto {
@@ -22,7 +26,8 @@ export class SystemController {
 
   @Get('workers')
   async workers(): Promise<WorkerDto[]> {
-    return (await this.system.workers()).map(toWorkerDto);
+    const now = this.clock();
+    return (await this.system.workers()).map((w) => toWorkerDto(w, now));
   }
 
   @Get('pools')

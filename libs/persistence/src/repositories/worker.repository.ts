@@ -48,6 +48,19 @@ export class WorkerRepository {
     return rows.map(toWorkerRecord);
   }
 
+  /**
+   * Task queue topics known to the cluster: those any recorded worker serves, and those of
+   * queued or running task instances (a topic no worker serves shows up here).
+   */
+  async knownQueues(q: Queryable = this.db): Promise<string[]> {
+    const rows = await q.query(
+      `SELECT jsonb_array_elements_text(queues) AS queue FROM worker
+       UNION SELECT DISTINCT queue FROM task_instance WHERE state IN ('queued', 'running')
+       ORDER BY queue`,
+    );
+    return rows.map((r: any) => r.queue);
+  }
+
   /** One worker by name; null when no heartbeat of it was ever recorded. */
   async get(name: string, q: Queryable = this.db): Promise<WorkerRecord | null> {
     const rows = await q.query(`SELECT * FROM worker WHERE name = $1`, [name]);
