@@ -11,7 +11,9 @@ import { startScheduler } from '../../scheduler/src/main';
 import { Scheduler } from '../../scheduler/src/scheduler';
 import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
-import { DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig } from '../../webserver/src/webserver.config';
+import {
+  DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig, nestLogLevels, readLogLevel, readPublicUrl,
+} from '../../webserver/src/webserver.config';
 import { startWorker } from '../../worker/src/start-worker';
 import { discoverNvidiaGpus } from '../../worker/src/worker.config';
 import { runWorkerProcess } from '../../worker/src/main';
@@ -140,6 +142,13 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const concurrency = Number(opts.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) fail(`--concurrency must be a whole number ≥ 1 (got "${opts.concurrency}")`);
   const { port, host } = standaloneAddress(opts, env);
+  let publicUrl: string | null;
+  try {
+    Logger.overrideLogger(nestLogLevels(readLogLevel(env)));
+    publicUrl = readPublicUrl(env);
+  } catch (err) {
+    fail((err as Error).message);
+  }
   mkdirSync(home, { recursive: true });
   const { key: clusterKey, source: keySource } = loadClusterKey(process.env, home);
 
@@ -160,7 +169,9 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
     broker, { logger: new Logger('worker'), clusterKey },
   );
-  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker });
+  const app = await createWebserver({
+    repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, publicUrl, bindHost: host,
+  });
   try {
     await app.listen(port, host);
   } catch (err) {

@@ -5,8 +5,12 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
+import helmet from 'helmet';
 import { ApiExceptionFilter } from './http/api-exception.filter';
+import { hostCheck } from './http/host-check.middleware';
 import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
+import { PathParamsPipe } from './http/path-params.pipe';
+import { QuietStartupLogger } from './quiet-startup.logger';
 import { WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 
@@ -25,7 +29,39 @@ export interface WebserverOptions {
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (`tasks kill`); without it, kill answers 503 `no_broker`. */
   broker?: Broker | null;
+  /**
+   * SWARMFLOW_PUBLIC_URL: requests for another host name (421) or from another site's page
+   * (403) are refused. See {@link hostCheck}.
+   */
+  publicUrl?: string | null;
+  /** The address the server will bind: loopback means only loopback names are answered. Undefined: no Host check without `publicUrl`. */
+  bindHost?: string;
 }
+
+/** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * What helmet sends, with a content security policy a same-origin single-page app (and the
+ * API docs page) lives with: scripts, styles, fonts and fetches from this origin only.
+ */
+const SECURITY_HEADERS = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+});
 
 /** Mount point of the REST API. */
 export const API_PREFIX = 'api/v1';
@@ -39,13 +75,17 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker }),
-    { logger: options.logger === false ? false : options.logger, abortOnError: false, bodyParser: false },
+    { logger: logger === null ? false : new QuietStartupLogger(logger), abortOnError: false, bodyParser: false },
   );
+  app.disable('x-powered-by');
+  app.use(hostCheck({ publicUrl: options.publicUrl ?? null, bindHost: options.bindHost }));
+  app.use(SECURITY_HEADERS);
   // JSON bodies only, refused otherwise: Nest's default form parser turned
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
   app.use(requireJsonBody);
-  app.useBodyParser('json', { type: JSON_TYPES });
+  app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT_BYTES });
   app.setGlobalPrefix(API_PREFIX);
+  app.useGlobalPipes(new PathParamsPipe());
   app.useGlobalFilters(new ApiExceptionFilter(logger));
   await app.init();
   return app;

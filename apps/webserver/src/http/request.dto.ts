@@ -5,7 +5,7 @@ import { RequestValidationError } from './zod-validation.pipe';
 const RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
 
 /** Run ids travel in URL paths: no slashes, spaces or `?`. */
-const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
+export const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
 
 export const TriggerRunBody = z.object({
   /** Checked against the DAG's params by the core (`resolveParams`), which names the bad field. */
