@@ -27,12 +27,15 @@ export interface WebserverModuleOptions {
   broker?: Broker | null;
 }
 
+/** Every controller of the API (the OpenAPI document reads their roles). */
+export const CONTROLLERS = [SystemController, DagsController, RunsController, VariablesController, WorkersController];
+
 @Module({})
 export class WebserverModule {
   static forRoot(options: WebserverModuleOptions): DynamicModule {
     return {
       module: WebserverModule,
-      controllers: [SystemController, DagsController, RunsController, VariablesController, WorkersController],
+      controllers: CONTROLLERS,
       providers: [
         { provide: REPOSITORIES, useValue: options.repos },
         { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },

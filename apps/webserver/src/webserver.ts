@@ -11,7 +11,8 @@ import { hostCheck } from './http/host-check.middleware';
 import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
 import { PathParamsPipe } from './http/path-params.pipe';
 import { QuietStartupLogger } from './quiet-startup.logger';
-import { WebserverModule } from './webserver.module';
+import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
+import { CONTROLLERS, WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 
 export interface WebserverOptions {
@@ -87,6 +88,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   app.setGlobalPrefix(API_PREFIX);
   app.useGlobalPipes(new PathParamsPipe());
   app.useGlobalFilters(new ApiExceptionFilter(logger));
+  serveOpenApi(app, buildOpenApiDocument(app, CONTROLLERS));
   await app.init();
   return app;
 }
