@@ -165,7 +165,7 @@ export function buildOpenApiDocument(app: INestApplication, controllers: Type[])
         ...queryParams,
       ];
       for (const response of Object.values(operation.responses)) {
-        if ('description' in response && response.description === '') response.description = 'success';
+        if (response && 'description' in response && response.description === '') response.description = 'success';
       }
       const errors: Record<number, string> = { ...COMMON_ERRORS, ...route?.errors };
       if (isPublic) {
