@@ -259,7 +259,8 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required),\n' +
       `SWARMFLOW_WEB_PORT: the API port (default: ${envDefault(env, 'SWARMFLOW_WEB_PORT', DEFAULT_WEB_PORT)}),\n` +
       `SWARMFLOW_WEB_HOST: the API host (default: ${envDefault(env, 'SWARMFLOW_WEB_HOST', DEFAULT_WEB_HOST)}),\n` +
-      'SWARMFLOW_AMQP_URL (to send `tasks kill` to workers), SWARMFLOW_BROKER_PREFIX,\n' +
+      'SWARMFLOW_AMQP_URL (to send `tasks kill` and worker commands to workers, and for `queues list`), SWARMFLOW_BROKER_PREFIX,\n' +
+      'SWARMFLOW_PUBLIC_URL (the URL users reach the API by; other Host names are refused), SWARMFLOW_LOG_LEVEL (error|warn|log|debug),\n' +
       'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables)')
     .action(async () => {
       try {
