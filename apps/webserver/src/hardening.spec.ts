@@ -1,8 +1,8 @@
-import type { INestApplication, LoggerService } from '@nestjs/common';
+import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import type { Repositories } from '@swarmflow/persistence';
 import request from 'supertest';
 import { describeListening } from './main';
-import { readPublicUrl, WebserverConfigError } from './webserver.config';
+import { nestLogLevels, readPublicUrl, WebserverConfigError } from './webserver.config';
 import { createWebserver } from './webserver';
 
 /** Repositories that must not be reached (the request is refused first), or that fail like a lost database. */
@@ -150,6 +150,26 @@ describe('HTTP hardening', () => {
         .toBe('listening on 127.0.0.1:8080 (loopback only); REST API at http://127.0.0.1:8080/api/v1');
       expect(describeListening({ address: '::', port: 80, family: 'IPv6' }, 'https://sf.example.com'))
         .toBe('listening on [::]:80 (every interface); users reach it as https://sf.example.com/api/v1, and requests for other host names are refused');
+    });
+
+    it("with a Nest Logger at the default level, prints none of Nest's startup lines (and does not loop through itself)", async () => {
+      const written: string[] = [];
+      const write = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      });
+      Logger.overrideLogger(nestLogLevels('log'));
+      try {
+        const api = await make({ logger: new Logger('Webserver') });
+        new Logger('Webserver').log('one line of ours');
+        await api.get('/api/v1/dags').expect(500);
+      } finally {
+        write.mockRestore();
+        Logger.overrideLogger(nestLogLevels('debug'));
+      }
+      const text = written.join('');
+      expect(text).toContain('one line of ours');
+      expect(text).not.toMatch(/RouterExplorer|RoutesResolver|InstanceLoader|Nest application successfully started/);
     });
 
     it("puts Nest's module, route and start lines at debug", async () => {

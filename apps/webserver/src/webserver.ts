@@ -10,7 +10,7 @@ import { ApiExceptionFilter } from './http/api-exception.filter';
 import { hostCheck } from './http/host-check.middleware';
 import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
 import { PathParamsPipe } from './http/path-params.pipe';
-import { QuietStartupLogger } from './quiet-startup.logger';
+import { quietStartupLogger } from './quiet-startup.logger';
 import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
@@ -76,7 +76,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker }),
-    { logger: logger === null ? false : new QuietStartupLogger(logger), abortOnError: false, bodyParser: false },
+    { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },
   );
   app.disable('x-powered-by');
   app.use(hostCheck({ publicUrl: options.publicUrl ?? null, bindHost: options.bindHost }));
