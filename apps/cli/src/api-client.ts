@@ -1,6 +1,7 @@
 import type {
   ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
+  QueueDto, WorkerCommandResultDto,
 } from '../../webserver/src/http/api.types';
 
 export type * from '../../webserver/src/http/api.types';
@@ -134,6 +135,19 @@ export class SwarmflowClient {
 
   workers(): Promise<WorkerDto[]> {
     return this.request('GET', '/workers');
+  }
+
+  worker(name: string): Promise<WorkerDto> {
+    return this.request('GET', `/workers/${seg(name)}`);
+  }
+
+  /** Sends drain, shutdown or resume to a worker (the API answers 202 once the command is on the broker). */
+  workerCommand(name: string, command: 'drain' | 'shutdown' | 'resume'): Promise<WorkerCommandResultDto> {
+    return this.request('POST', `/workers/${seg(name)}/${command}`);
+  }
+
+  queues(): Promise<QueueDto[]> {
+    return this.request('GET', '/queues');
   }
 
   pools(): Promise<PoolDto[]> {

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import type { DagDetailDto, TaskInstanceDto, WorkerDto } from './api-client';
 import {
   describeTaskChange, formatDagDetail, formatDagsTable, formatDate, formatImportErrorSummary, formatWorkersTable, parseConf, parsePositiveInt, parseTimeout,
+  formatDuration, formatQueuesTable, formatWorkerDetail,
 } from './format';
 
 function ti(patch: Partial<TaskInstanceDto>): TaskInstanceDto {
@@ -126,7 +127,8 @@ describe('formatting', () => {
 describe('formatWorkersTable', () => {
   const worker = (patch: Partial<WorkerDto>): WorkerDto => ({
     name: 'w', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running: [],
-    firstSeenAt: '2025-03-01T11:00:00.000Z', lastHeartbeatAt: '2025-03-01T12:00:00.000Z', ...patch,
+    firstSeenAt: '2025-03-01T11:00:00.000Z', lastHeartbeatAt: '2025-03-01T12:00:00.000Z', heartbeatAgeSeconds: 2,
+    processed: 10, failed: 1, startedAt: '2025-03-01T11:00:00.000Z', uptimeSeconds: 3602, version: '0.1.0', unacked: {}, ...patch,
   });
 
   it('shows a lost worker running nothing, even when an older server sends its last list', () => {
@@ -139,5 +141,48 @@ describe('formatWorkersTable', () => {
       'busy    h     active  default  2/4      2025-03-01 12:00:00',
       'gone    h     lost    default  -        2025-03-01 12:00:00',
     ]);
+  });
+
+  it('shows one worker: state, version, slots, GPUs, tries processed and failed, uptime and heartbeat age', () => {
+    expect(formatWorkerDetail(worker({ name: 'w1', state: 'draining', gpus: 2, running: [{ tiId: 7, tryNumber: 2 }], unacked: { default: 1 } })).split('\n')).toEqual([
+      'name           w1',
+      'hostname       h',
+      'state          draining',
+      'version        0.1.0',
+      'queues         default',
+      'slots          1 running of 4',
+      'gpus           2',
+      'processed      10',
+      'failed         1',
+      'unacked        default=1',
+      'started        2025-03-01 11:00:00',
+      'uptime         1h 00m 02s',
+      'last heartbeat 2025-03-01 12:00:00 (2s ago)',
+      'running tries  7/2',
+    ]);
+  });
+
+  it('shows - for what an older server or worker does not report', () => {
+    const old = { ...worker({}), processed: undefined, failed: undefined, startedAt: undefined, uptimeSeconds: undefined, version: undefined, unacked: undefined, heartbeatAgeSeconds: undefined } as unknown as WorkerDto;
+    const lines = formatWorkerDetail(old).split('\n');
+    expect(lines).toEqual(expect.arrayContaining(['version        -', 'processed      -', 'uptime         -', 'unacked        -', 'last heartbeat 2025-03-01 12:00:00']));
+  });
+});
+
+describe('formatQueuesTable', () => {
+  it('lists ready, unacked and consumers per topic, with the workers serving it and their state', () => {
+    expect(formatQueuesTable([
+      { queue: 'default', declared: true, ready: 3, unacked: 2, consumers: 1, workers: [{ name: 'w1', state: 'active' }, { name: 'w2', state: 'draining' }] },
+      { queue: 'gpu', declared: false, ready: 0, unacked: 0, consumers: 0, workers: [] },
+    ]).split('\n')).toEqual([
+      'QUEUE               READY  UNACKED  CONSUMERS  WORKERS',
+      'default             3      2        1          w1, w2 (draining)',
+      'gpu (not declared)  0      0        0          -',
+    ]);
+    expect(formatQueuesTable([])).toMatch(/No task queues are known/);
+  });
+
+  it.each([[2.5, '2.5s'], [65, '1m 05s'], [3723, '1h 02m 03s']])('formats %p seconds as %p', (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
   });
 });

@@ -2,7 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { parseDuration } from '@swarmflow/core';
 import type {
-  DagDetailDto, DagSummaryDto, ImportErrorDto, PoolDto, RunDto, TaskInstanceDto, VariableDto, WorkerDto,
+  DagDetailDto, DagSummaryDto, ImportErrorDto, PoolDto, RunDto, TaskInstanceDto, VariableDto, WorkerDto, QueueDto,
 } from './api-client';
 
 // --- option parsers: commander prints their message as "option '--x <v>' argument 'y' is invalid. <message>" ---
@@ -156,6 +156,50 @@ export function formatWorkersTable(workers: WorkerDto[]): string {
     ['WORKER', 'HOST', 'STATE', 'QUEUES', 'RUNNING', 'LAST HEARTBEAT'],
     workers.map((w) => [
       w.name, w.hostname, w.state, w.queues.join(','), w.state === 'lost' ? null : `${w.running.length}/${w.concurrency}`, formatDate(w.lastHeartbeatAt),
+    ]),
+  );
+}
+
+/** `workers show`: one field per line; fields an older worker or server does not report show `-`. */
+export function formatWorkerDetail(w: WorkerDto): string {
+  const unacked = Object.entries(w.unacked ?? {}).map(([q, n]) => `${q}=${n}`).join(', ');
+  const rows: [string, string | number | null | undefined][] = [
+    ['name', w.name],
+    ['hostname', w.hostname],
+    ['state', w.state],
+    ['version', w.version],
+    ['queues', w.queues.join(',')],
+    ['slots', `${w.state === 'lost' ? 0 : w.running.length} running of ${w.concurrency}`],
+    ['gpus', w.gpus],
+    ['processed', w.processed],
+    ['failed', w.failed],
+    ['unacked', unacked || (w.unacked ? '0' : null)],
+    ['started', w.startedAt ? formatDate(w.startedAt) : null],
+    ['uptime', w.uptimeSeconds == null ? null : formatDuration(w.uptimeSeconds)],
+    ['last heartbeat', `${formatDate(w.lastHeartbeatAt)}${w.heartbeatAgeSeconds == null ? '' : ` (${formatDuration(w.heartbeatAgeSeconds)} ago)`}`],
+    ['running tries', w.state === 'lost' || w.running.length === 0 ? null : w.running.map((r) => `${r.tiId}/${r.tryNumber}`).join(', ')],
+  ];
+  return rows.map(([k, v]) => `${k.padEnd(15)}${v === null || v === undefined || v === '' ? '-' : v}`).join('\n');
+}
+
+/** `1h 02m 03s`, `4m 05s`, `2.5s`. */
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds * 10) / 10}s`;
+  const s = Math.floor(seconds);
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const rest = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}h ${String(m).padStart(2, '0')}m ${rest}s` : `${m}m ${rest}s`;
+}
+
+/** `queues list`: READY waits for a worker, UNACKED is held by workers, CONSUMERS are attached now. */
+export function formatQueuesTable(queues: QueueDto[]): string {
+  if (queues.length === 0) return 'No task queues are known: no worker has sent a heartbeat and nothing is queued.';
+  return table(
+    ['QUEUE', 'READY', 'UNACKED', 'CONSUMERS', 'WORKERS'],
+    queues.map((q) => [
+      q.declared ? q.queue : `${q.queue} (not declared)`, q.ready, q.unacked, q.consumers,
+      q.workers.length === 0 ? null : q.workers.map((w) => (w.state === 'active' ? w.name : `${w.name} (${w.state})`)).join(', '),
     ]),
   );
 }

@@ -87,6 +87,31 @@ describe('runCli', () => {
     expect(JSON.parse(h.out())).toEqual([]);
   });
 
+  it('workers drain|shutdown|resume POST the command and print the answer; a 409 exits 2 with its message', async () => {
+    const h = harness({
+      'POST /workers/w1/drain': [202, { worker: 'w1', command: 'drain', state: 'active', message: 'drain sent to worker "w1" (it was active)' }],
+      'POST /workers/w1/shutdown': [202, { worker: 'w1', command: 'shutdown', state: 'draining', message: 'shutdown sent to worker "w1" (it was draining)' }],
+      'POST /workers/w2/resume': [409, { reason: 'worker_state', message: 'cannot resume worker "w2": it has stopped: start the worker process again' }],
+    });
+    expect(await runCli(['workers', 'drain', 'w1'], h.deps)).toBe(0);
+    expect(await runCli(['workers', 'shutdown', 'w1'], h.deps)).toBe(0);
+    expect(await runCli(['workers', 'resume', 'w2'], h.deps)).toBe(2);
+    expect(h.requests).toEqual(['POST /workers/w1/drain', 'POST /workers/w1/shutdown', 'POST /workers/w2/resume']);
+    expect(h.out()).toBe('drain sent to worker "w1" (it was active)\nshutdown sent to worker "w1" (it was draining)\n');
+    expect(h.err()).toBe('cannot resume worker "w2": it has stopped: start the worker process again\n');
+  });
+
+  it('queues list and workers show read their routes', async () => {
+    const h = harness({
+      'GET /queues': [200, [{ queue: 'default', declared: true, ready: 4, unacked: 1, consumers: 2, workers: [] }]],
+      'GET /workers/w1': [404, { reason: 'worker_not_found', message: 'worker "w1" is not known' }],
+    });
+    expect(await runCli(['queues', 'list'], h.deps)).toBe(0);
+    expect(h.out()).toMatch(/^QUEUE\s+READY\s+UNACKED\s+CONSUMERS\s+WORKERS\ndefault\s+4\s+1\s+2\s+-\n$/);
+    expect(await runCli(['workers', 'show', 'w1'], h.deps)).toBe(2);
+    expect(h.err()).toBe('worker "w1" is not known\n');
+  });
+
   describe('tasks test', () => {
     it('renders the command with the resolved params and exits with the task\'s exit code', async () => {
       const ran: TaskMessage[] = [];

@@ -15,7 +15,9 @@ import { Scheduler } from '../../scheduler/src/scheduler';
 import { requeueLostTaskMessages } from '../../scheduler/src/services/requeue-lost';
 import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
-import { DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig } from '../../webserver/src/webserver.config';
+import {
+  DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig, nestLogLevels, readLogLevel, readPublicUrl,
+} from '../../webserver/src/webserver.config';
 import { startWorker } from '../../worker/src/start-worker';
 import { discoverNvidiaGpus } from '../../worker/src/worker.config';
 import { runWorkerProcess } from '../../worker/src/main';
@@ -149,7 +151,10 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const { port, host } = standaloneAddress(opts, env);
   let metricsAccess: MetricsAccess;
   let metricsConfig: MetricsServerConfig | null;
+  let publicUrl: string | null;
   try {
+    Logger.overrideLogger(nestLogLevels(readLogLevel(env)));
+    publicUrl = readPublicUrl(env);
     metricsAccess = metricsAccessFromEnv(env, host);
     metricsConfig = metricsServerConfigFromEnv(env);
   } catch (err) {
@@ -177,7 +182,9 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
     broker, { logger: new Logger('worker'), clusterKey },
   );
-  const app = await createWebserver({ repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, metricsAccess });
+  const app = await createWebserver({
+    repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, metricsAccess, publicUrl, bindHost: host,
+  });
   try {
     await app.listen(port, host);
   } catch (err) {
@@ -280,7 +287,8 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required),\n' +
       `SWARMFLOW_WEB_PORT: the API port (default: ${envDefault(env, 'SWARMFLOW_WEB_PORT', DEFAULT_WEB_PORT)}),\n` +
       `SWARMFLOW_WEB_HOST: the API host (default: ${envDefault(env, 'SWARMFLOW_WEB_HOST', DEFAULT_WEB_HOST)}),\n` +
-      'SWARMFLOW_AMQP_URL (to send `tasks kill` to workers), SWARMFLOW_BROKER_PREFIX,\n' +
+      'SWARMFLOW_AMQP_URL (to send `tasks kill` and worker commands to workers, and for `queues list`), SWARMFLOW_BROKER_PREFIX,\n' +
+      'SWARMFLOW_PUBLIC_URL (the URL users reach the API by; other Host names are refused), SWARMFLOW_LOG_LEVEL (error|warn|log|debug),\n' +
       'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables),\n' +
       'SWARMFLOW_METRICS_TOKEN (bearer token GET /metrics requires), SWARMFLOW_METRICS_PUBLIC (true = /metrics open without\n' +
       'a token; without either it is open only when SWARMFLOW_WEB_HOST is a loopback address)')

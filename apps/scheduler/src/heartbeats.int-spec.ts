@@ -97,4 +97,21 @@ describeWithPostgres('heartbeats', () => {
     }
     expect(await stateOf(ti.id)).toMatchObject({ state: 'running', worker: 'patient-worker' });
   });
+  it('stores what a heartbeat tells for `workers show`: state stopping, tries processed and failed, start time, version, unacked per queue', async () => {
+    const event: WorkerHeartbeatEvent = {
+      type: 'worker.heartbeat', worker: 'detailed-worker', hostname: 'h', queues: ['elsewhere'], concurrency: 2, gpus: 1, running: [],
+      state: 'stopping', processed: 40, failed: 2, uptimeMs: 3_600_000, version: '9.9.9', unacked: { elsewhere: 2 }, at: new Date().toISOString(),
+    };
+    const before = Date.now();
+    await (await stack().broker()).publish(EXCHANGES.events, 'worker.heartbeat', event);
+    let worker = await stack().repos.workers.get('detailed-worker');
+    for (let i = 0; i < 300 && !worker; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      worker = await stack().repos.workers.get('detailed-worker');
+    }
+    expect(worker).toMatchObject({ state: 'stopping', processed: 40, failed: 2, version: '9.9.9', unacked: { elsewhere: 2 }, gpus: 1 });
+    // Receipt time minus the uptime: the worker's wall clock plays no part.
+    expect(worker!.startedAt!.getTime()).toBeGreaterThanOrEqual(before - 3_600_000 - 1000);
+    expect(worker!.startedAt!.getTime()).toBeLessThanOrEqual(Date.now() - 3_600_000 + 1000);
+  });
 });

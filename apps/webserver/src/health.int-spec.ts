@@ -24,7 +24,7 @@ describeWithPostgres('health and an unreachable database', () => {
     testDb = await createTestDatabase();
     proxy = await new TcpProxy(pgEndpoint(testDb.url)).start();
     server = await startWebserver(
-      { databaseUrl: proxy.url(testDb.url), port: 0, host: '127.0.0.1', amqpUrl: null, brokerPrefix: 'unused.' },
+      { databaseUrl: proxy.url(testDb.url), port: 0, host: '127.0.0.1', amqpUrl: null, brokerPrefix: 'unused.', publicUrl: null, logLevel: 'log' },
       silent as never,
     );
   });
@@ -81,7 +81,7 @@ describeWithPostgres('health and the broker', () => {
       const amqp = new URL(rabbitmqUrl());
       proxy = await new TcpProxy({ host: amqp.hostname, port: Number(amqp.port || 5672) }).start();
       server = await startWebserver(
-        { databaseUrl: testDb.url, port: 0, host: '127.0.0.1', amqpUrl: proxy.url(rabbitmqUrl()), brokerPrefix: prefix },
+        { databaseUrl: testDb.url, port: 0, host: '127.0.0.1', amqpUrl: proxy.url(rabbitmqUrl()), brokerPrefix: prefix, publicUrl: null, logLevel: 'log' },
         silent as never,
       );
     });

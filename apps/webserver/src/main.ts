@@ -4,7 +4,9 @@ import { ClusterKey, ConfigError } from '@swarmflow/secrets';
 import { AmqpBroker } from '@swarmflow/messaging';
 import { MetricsConfigError, metricsAccessFromEnv, type MetricsAccess } from '@swarmflow/observability';
 import { createWebserver } from './webserver';
-import { loadWebserverConfig, WebserverConfigError, type WebserverConfig } from './webserver.config';
+import type { AddressInfo } from 'node:net';
+import { isLoopbackHost } from './http/host-check.middleware';
+import { loadWebserverConfig, nestLogLevels, WebserverConfigError, type WebserverConfig } from './webserver.config';
 
 export interface RunningWebserver {
   app: INestApplication;
@@ -26,6 +28,7 @@ export async function startWebserver(
   clusterKey: ClusterKey | null = null,
   metricsAccess: MetricsAccess = metricsAccessFromEnv(process.env, config.host),
 ): Promise<RunningWebserver> {
+  Logger.overrideLogger(nestLogLevels(config.logLevel));
   const db = new Database({ url: config.databaseUrl });
   try {
     if (await db.pendingMigrations()) {
@@ -34,14 +37,15 @@ export async function startWebserver(
     const broker = config.amqpUrl ? new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger }) : null;
     await broker?.start();
     if (!broker) logger.warn('no SWARMFLOW_AMQP_URL: `tasks kill` cannot reach the workers');
-    const app = await createWebserver({ repos: new Repositories(db), logger, clusterKey, broker, metricsAccess });
+    const app = await createWebserver({
+      repos: new Repositories(db), logger, clusterKey, broker, publicUrl: config.publicUrl, bindHost: config.host, metricsAccess,
+    });
     if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it`);
     else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written');
     await app.listen(config.port, config.host);
-    const address = app.getHttpServer().address() as { port: number };
-    const shownHost = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
-    const url = `http://${shownHost}:${address.port}`;
-    logger.log(`REST API on ${url}/api/v1`);
+    const address = app.getHttpServer().address() as AddressInfo;
+    const url = `http://${connectHost(address.address)}:${address.port}`;
+    logger.log(describeListening(address, config.publicUrl));
     return {
       app, url,
       close: async () => {
@@ -54,6 +58,30 @@ export async function startWebserver(
     await db.close();
     throw err;
   }
+}
+
+/** Where a client on this host connects: the bound address, or loopback when it binds every interface. */
+export function connectHost(bound: string): string {
+  if (bound === '0.0.0.0') return '127.0.0.1';
+  if (bound === '::') return '[::1]';
+  return bound.includes(':') ? `[${bound}]` : bound;
+}
+
+/**
+ * The log line of a started API: the address it really binds (`0.0.0.0:8080`, all
+ * interfaces, is not `127.0.0.1:8080`), where users reach it, and what the Host check does.
+ */
+export function describeListening(address: AddressInfo, publicUrl: string | null): string {
+  const bound = address.address.includes(':') ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
+  const everywhere = address.address === '0.0.0.0' || address.address === '::';
+  const where = everywhere ? ' (every interface)' : isLoopbackHost(address.address) ? ' (loopback only)' : '';
+  const reach = publicUrl
+    ? `; users reach it as ${publicUrl}/api/v1, and requests for other host names are refused`
+    : isLoopbackHost(address.address)
+      ? `; REST API at http://${connectHost(address.address)}:${address.port}/api/v1`
+      : `; REST API at http://${connectHost(address.address)}:${address.port}/api/v1 here. SWARMFLOW_PUBLIC_URL is not set: ` +
+        'every host name is answered (set it to the URL users reach the server by, to refuse DNS-rebinding requests)';
+  return `listening on ${bound}${where}${reach}`;
 }
 
 async function bootstrap(): Promise<void> {

@@ -4,12 +4,19 @@ const URL_OK = 'postgres://swarmflow:secret@postgres:5432/swarmflow';
 
 describe('loadWebserverConfig', () => {
   it('applies the defaults', () => {
-    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toEqual({ databaseUrl: URL_OK, port: 8080, host: '0.0.0.0', amqpUrl: null, brokerPrefix: '' });
+    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toEqual({ databaseUrl: URL_OK, port: 8080, host: '0.0.0.0', amqpUrl: null, brokerPrefix: '', publicUrl: null, logLevel: 'log' });
+  });
+
+  it('reads the public URL and the log level, naming a bad level', () => {
+    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_PUBLIC_URL: 'https://sf.example.com', SWARMFLOW_LOG_LEVEL: 'DEBUG' }))
+      .toMatchObject({ publicUrl: 'https://sf.example.com', logLevel: 'debug' });
+    expect(() => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_LOG_LEVEL: 'chatty' }))
+      .toThrow('SWARMFLOW_LOG_LEVEL: must be one of error, warn, log, debug (got "chatty")');
   });
 
   it('reads port and host', () => {
     expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_WEB_PORT: '9000', SWARMFLOW_WEB_HOST: '127.0.0.1' }))
-      .toEqual({ databaseUrl: URL_OK, port: 9000, host: '127.0.0.1', amqpUrl: null, brokerPrefix: '' });
+      .toEqual({ databaseUrl: URL_OK, port: 9000, host: '127.0.0.1', amqpUrl: null, brokerPrefix: '', publicUrl: null, logLevel: 'log' });
   });
 
   it('reads the broker for commands to workers, and rejects a URL that is not amqp', () => {

@@ -14,14 +14,55 @@ export interface WebserverConfig {
   /** RabbitMQ, for commands to workers (`tasks kill`); null = no broker, kill answers 503. */
   amqpUrl: string | null;
   brokerPrefix: string;
+  /** SWARMFLOW_PUBLIC_URL: the URL users reach the server by; requests for other host names are refused. Null = not set. */
+  publicUrl: string | null;
+  /** SWARMFLOW_LOG_LEVEL: `error`, `warn`, `log` (default) or `debug`. */
+  logLevel: LogLevelName;
+}
+
+export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** Nest's levels printed at `level`: each level prints those above it too. */
+export function nestLogLevels(level: LogLevelName): ('fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose')[] {
+  const all = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+  return all.slice(0, level === 'debug' ? all.length : all.indexOf(level) + 1);
+}
+
+/** Reads SWARMFLOW_LOG_LEVEL (default `log`). Throws {@link WebserverConfigError}. */
+export function readLogLevel(env: NodeJS.ProcessEnv): LogLevelName {
+  const raw = env.SWARMFLOW_LOG_LEVEL?.trim().toLowerCase() || 'log';
+  if (!(LOG_LEVELS as readonly string[]).includes(raw)) {
+    throw new WebserverConfigError('SWARMFLOW_LOG_LEVEL', `must be one of ${LOG_LEVELS.join(', ')} (got ${JSON.stringify(env.SWARMFLOW_LOG_LEVEL)})`);
+  }
+  return raw as LogLevelName;
+}
+
+/**
+ * Reads SWARMFLOW_PUBLIC_URL: an http(s) URL without path, query or credentials, e.g.
+ * https://swarmflow.example.com. Null when unset. Throws {@link WebserverConfigError}.
+ */
+export function readPublicUrl(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.SWARMFLOW_PUBLIC_URL?.trim();
+  if (!raw) return null;
+  const fix = 'set it to the URL users reach the server by, e.g. https://swarmflow.example.com or http://10.0.0.5:8080';
+  if (!URL.canParse(raw)) throw new WebserverConfigError('SWARMFLOW_PUBLIC_URL', `is not a URL (got ${JSON.stringify(raw)}): ${fix}`);
+  const url = new URL(raw);
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new WebserverConfigError('SWARMFLOW_PUBLIC_URL', `must be an http:// or https:// URL (got ${JSON.stringify(raw)}): ${fix}`);
+  }
+  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) {
+    throw new WebserverConfigError('SWARMFLOW_PUBLIC_URL', `must be scheme, host and port only, without a path, query or credentials (got ${JSON.stringify(raw)}): ${fix}`);
+  }
+  return url.origin;
 }
 
 export const DEFAULT_WEB_PORT = 8080;
 export const DEFAULT_WEB_HOST = '0.0.0.0';
 
 /**
- * Reads `SWARMFLOW_DATABASE_URL` (required), `SWARMFLOW_WEB_PORT` (default 8080) and
- * `SWARMFLOW_WEB_HOST` (default 0.0.0.0). Throws {@link WebserverConfigError} naming the
+ * Reads `SWARMFLOW_DATABASE_URL` (required), `SWARMFLOW_WEB_PORT` (default 8080),
+ * `SWARMFLOW_WEB_HOST` (default 0.0.0.0), `SWARMFLOW_PUBLIC_URL` and `SWARMFLOW_LOG_LEVEL`. Throws {@link WebserverConfigError} naming the
  * first bad variable; never echoes the database URL (it holds a password).
  */
 export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): WebserverConfig {
@@ -42,5 +83,8 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
   if (amqpUrl && !/^amqps?:\/\/./.test(amqpUrl)) {
     throw new WebserverConfigError('SWARMFLOW_AMQP_URL', 'must be an amqp:// or amqps:// URL, e.g. amqp://user:password@rabbitmq:5672');
   }
-  return { databaseUrl, port, host, amqpUrl, brokerPrefix: env.SWARMFLOW_BROKER_PREFIX ?? '' };
+  return {
+    databaseUrl, port, host, amqpUrl, brokerPrefix: env.SWARMFLOW_BROKER_PREFIX ?? '',
+    publicUrl: readPublicUrl(env), logLevel: readLogLevel(env),
+  };
 }

@@ -54,7 +54,8 @@ describeWithPostgres('webserver REST API', () => {
       const workers = await api().get('/api/v1/workers').expect(200);
       expect(workers.body).toEqual([{
         name: 'worker-a', hostname: 'host-a', queues: ['default'], concurrency: 4, gpus: 2, state: 'active', running: [],
-        firstSeenAt: now.toISOString(), lastHeartbeatAt: now.toISOString(),
+        firstSeenAt: now.toISOString(), lastHeartbeatAt: now.toISOString(), heartbeatAgeSeconds: 0,
+        processed: 0, failed: 0, startedAt: null, uptimeSeconds: null, version: null, unacked: {},
       }]);
       // A lost worker runs nothing we know of, whatever its last heartbeat listed.
       await repos.workers.recordHeartbeats([{ name: 'worker-b', hostname: 'host-b', queues: ['default'], concurrency: 2, gpus: 0, state: 'active', running: [{ tiId: 1, tryNumber: 1 }] }], new Date(now.getTime() - 60_000));

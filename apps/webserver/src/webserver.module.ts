@@ -8,6 +8,7 @@ import { MetricsController } from './http/metrics.controller';
 import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
+import { WorkersController } from './http/workers.controller';
 import { ClearService } from './services/clear.service';
 import { HealthService } from './services/health.service';
 import { KillService } from './services/kill.service';
@@ -16,6 +17,7 @@ import { RunQueriesService } from './services/run-queries.service';
 import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
+import { WorkerControlService } from './services/worker-control.service';
 import { BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
 
 export interface WebserverModuleOptions {
@@ -30,12 +32,15 @@ export interface WebserverModuleOptions {
   metricsAccess?: MetricsAccess;
 }
 
+/** Every controller of the API (the OpenAPI document reads their roles). */
+export const CONTROLLERS = [SystemController, DagsController, RunsController, VariablesController, WorkersController];
+
 @Module({})
 export class WebserverModule {
   static forRoot(options: WebserverModuleOptions): DynamicModule {
     return {
       module: WebserverModule,
-      controllers: [SystemController, DagsController, RunsController, VariablesController, MetricsController],
+      controllers: [...CONTROLLERS, MetricsController],
       providers: [
         { provide: REPOSITORIES, useValue: options.repos },
         { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },
@@ -43,7 +48,7 @@ export class WebserverModule {
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
-        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService,
+        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService, WorkerControlService,
         HealthService,
       ],
     };

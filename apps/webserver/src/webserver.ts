@@ -6,11 +6,16 @@ import type { Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import { processMetrics, type MetricsAccess } from '@swarmflow/observability';
 import type { ClusterKey } from '@swarmflow/secrets';
+import helmet from 'helmet';
 import { ApiExceptionFilter } from './http/api-exception.filter';
 import { httpMetrics } from './http/http-metrics.middleware';
-import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
+import { hostCheck } from './http/host-check.middleware';
 import { rejectUnstorableBody, rejectUnstorablePathAndQuery } from './http/unstorable-input.middleware';
-import { WebserverModule } from './webserver.module';
+import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
+import { PathParamsPipe } from './http/path-params.pipe';
+import { quietStartupLogger } from './quiet-startup.logger';
+import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
+import { CONTROLLERS, WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 
 export interface WebserverOptions {
@@ -33,7 +38,39 @@ export interface WebserverOptions {
    * nobody: it answers 403 naming the fix.
    */
   metricsAccess?: MetricsAccess;
+  /**
+   * SWARMFLOW_PUBLIC_URL: requests for another host name (421) or from another site's page
+   * (403) are refused. See {@link hostCheck}.
+   */
+  publicUrl?: string | null;
+  /** The address the server will bind: loopback means only loopback names are answered. Undefined: no Host check without `publicUrl`. */
+  bindHost?: string;
 }
+
+/** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
+export const BODY_LIMIT_BYTES = 1024 * 1024;
+
+/**
+ * What helmet sends, with a content security policy a same-origin single-page app (and the
+ * API docs page) lives with: scripts, styles, fonts and fetches from this origin only.
+ */
+const SECURITY_HEADERS = helmet({
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: {
+      defaultSrc: ["'self'"],
+      scriptSrc: ["'self'"],
+      styleSrc: ["'self'", "'unsafe-inline'"],
+      imgSrc: ["'self'", 'data:'],
+      fontSrc: ["'self'", 'data:'],
+      connectSrc: ["'self'"],
+      objectSrc: ["'none'"],
+      baseUri: ["'self'"],
+      formAction: ["'self'"],
+      frameAncestors: ["'none'"],
+    },
+  },
+});
 
 /** Mount point of the REST API. */
 export const API_PREFIX = 'api/v1';
@@ -50,20 +87,25 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
       repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker,
       metricsAccess: options.metricsAccess,
     }),
-    { logger: options.logger === false ? false : options.logger, abortOnError: false, bodyParser: false },
+    { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },
   );
   // First, so that requests refused by what follows are counted too.
   app.use(httpMetrics);
+  app.disable('x-powered-by');
+  app.use(hostCheck({ publicUrl: options.publicUrl ?? null, bindHost: options.bindHost }));
+  app.use(SECURITY_HEADERS);
   // JSON bodies only, refused otherwise: Nest's default form parser turned
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
   app.use(requireJsonBody);
   app.use(rejectUnstorablePathAndQuery);
-  app.useBodyParser('json', { type: JSON_TYPES });
+  app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT_BYTES });
   app.use(rejectUnstorableBody);
   // Prometheus expects /metrics at the root, not under the API's prefix.
   app.setGlobalPrefix(API_PREFIX, { exclude: [{ path: 'metrics', method: RequestMethod.GET }] });
   processMetrics().enableDefaultMetrics();
+  app.useGlobalPipes(new PathParamsPipe());
   app.useGlobalFilters(new ApiExceptionFilter(logger));
+  serveOpenApi(app, buildOpenApiDocument(app, CONTROLLERS));
   await app.init();
   return app;
 }

@@ -114,7 +114,7 @@ describe('worker main.ts', () => {
     await broker.publish(EXCHANGES.tasks, 'default', task);
     await events.waitFor('task.started', () => events.events.find((e) => e.type === 'task.started' && e.tiId === task.tiId));
     main.child.kill('SIGTERM');
-    await events.waitFor('a draining heartbeat', () => events.events.find((e) => e.worker === 'main-kill' && e.state === 'draining'));
+    await events.waitFor('a stopping heartbeat', () => events.events.find((e) => e.worker === 'main-kill' && e.state === 'stopping'));
     main.child.kill('SIGTERM');
     expect(await main.exited).toBe(0);
     const finished = await events.waitFor('task.finished', () => events.events.find((e) => e.type === 'task.finished' && e.tiId === task.tiId));

@@ -43,7 +43,7 @@ export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(proces
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;
     if (signals === 1) {
-      logger.log(`${signal}: draining, ${worker.runningTasks().length} task(s) running; send it again to cancel them`);
+      logger.log(`${signal}: stopping once the ${worker.runningTasks().length} running task(s) finish; send it again to cancel them`);
       void worker.drain();
     } else if (signals === 2) {
       logger.warn(`${signal} again: cancelling the running tasks`);

@@ -62,7 +62,7 @@ const taskMessageSchema = z.object({
 
 const controlMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('task.cancel'), tiId: z.number().int(), tryNumber: z.number().int().min(1) }),
-  z.object({ type: z.literal('worker.drain'), worker: z.string().min(1) }),
+  z.object({ type: z.enum(['worker.drain', 'worker.shutdown', 'worker.resume']), worker: z.string().min(1) }),
 ]) satisfies z.ZodType<ControlMessage>;
 
 /** Validates a task message from the broker. Throws {@link InvalidMessageError}. */

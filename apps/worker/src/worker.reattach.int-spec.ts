@@ -187,7 +187,7 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     await broker.publish(EXCHANGES.tasks, 'default', task);
     await observed.waitFor('the task\'s first line', () => observed.lines(task.tiId).some((l) => l.line === 'up'));
     main.child.kill('SIGTERM');
-    await observed.waitFor('a draining heartbeat', () => observed.events.find((e) => e.worker === name && e.state === 'draining'));
+    await observed.waitFor('a stopping heartbeat', () => observed.events.find((e) => e.worker === name && e.state === 'stopping'));
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect((await containersOf(task.tiId)).map((c) => c.state)).toEqual(['running']);
     main.child.kill('SIGTERM');

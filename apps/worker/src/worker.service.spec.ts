@@ -153,11 +153,11 @@ describe('WorkerService', () => {
       expect(keys).toEqual(['task.started', 'task.finished']);
 
       const drained = h.worker.drain();
-      const beat = await h.published.waitFor('the draining heartbeat', () => h.published.heartbeats().find((b) => b.state === 'draining'));
-      // Ended, but the scheduler has not been told yet: still listed, and the worker still draining.
+      const beat = await h.published.waitFor('the stopping heartbeat', () => h.published.heartbeats().find((b) => b.state === 'stopping'));
+      // Ended, but the scheduler has not been told yet: still listed, and the worker still stopping.
       expect(beat.running).toEqual([{ tiId: first.tiId, tryNumber: 1 }]);
       expect(h.worker.runningTasks()).toEqual([]);
-      expect(h.worker.state).toBe('draining');
+      expect(h.worker.state).toBe('stopping');
       confirmFirst();
       await drained;
     } finally {
@@ -333,7 +333,7 @@ describe('WorkerService', () => {
     await h.published.startedOf(running.tiId);
 
     const drained = h.worker.drain();
-    expect(h.worker.state).toBe('draining');
+    expect(h.worker.state).toBe('stopping');
     expect(h.worker.drain()).toBe(drained);
     const late = taskMessage();
     await h.submit(late);
@@ -343,7 +343,7 @@ describe('WorkerService', () => {
     const keys = h.published.all.map((p) => p.routingKey);
     expect(keys.indexOf('task.finished')).toBeLessThan(keys.lastIndexOf('worker.heartbeat'));
     expect(h.published.finished()).toEqual([expect.objectContaining({ tiId: running.tiId, outcome: 'success', logTail: ['started', 'done'] })]);
-    expect(h.published.heartbeats().map((b) => b.state)).toEqual(['active', 'draining', 'stopped']);
+    expect(h.published.heartbeats().map((b) => b.state)).toEqual(['active', 'stopping', 'stopped']);
     expect(h.published.heartbeats()[1].running).toEqual([{ tiId: running.tiId, tryNumber: 1 }]);
     expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([running.tiId]);
     // The late task stays queued for another worker.
@@ -351,13 +351,63 @@ describe('WorkerService', () => {
     await expect(h.worker.whenStopped()).resolves.toBeUndefined();
   });
 
-  it('drains on a worker.drain control message for it', async () => {
+  it('stops on a worker.shutdown control message for it, not on one for another worker', async () => {
     h = await startHarness();
-    await h.broker.publish(EXCHANGES.control, 'worker.w2', { type: 'worker.drain', worker: 'w2' });
-    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'worker.drain', worker: 'w1' });
+    await h.broker.publish(EXCHANGES.control, 'worker.w2', { type: 'worker.shutdown', worker: 'w2' });
+    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'worker.shutdown', worker: 'w1' });
     await h.worker.whenStopped();
     expect(h.worker.state).toBe('stopped');
-    expect(h.published.heartbeats().map((b) => b.state)).toEqual(['active', 'draining', 'stopped']);
+    expect(h.published.heartbeats().map((b) => b.state)).toEqual(['active', 'stopping', 'stopped']);
+  });
+
+  it('worker.drain stops taking work and stays up; the running task finishes; worker.resume takes work again', async () => {
+    h = await startHarness();
+    const running = taskMessage({ command: 'echo started; sleep 0.3; echo done' });
+    await h.submit(running);
+    await h.published.startedOf(running.tiId);
+
+    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'worker.drain', worker: 'w1' });
+    const beat = await h.published.waitFor('the draining heartbeat', () => h.published.heartbeats().find((b) => b.state === 'draining'));
+    expect(beat.running).toEqual([{ tiId: running.tiId, tryNumber: 1 }]);
+    const late = taskMessage();
+    await h.submit(late);
+    expect(await h.published.finishedOf(running.tiId)).toMatchObject({ outcome: 'success', logTail: ['started', 'done'] });
+    expect(h.worker.state).toBe('draining');
+    expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 1, consumers: 0 });
+    expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([running.tiId]);
+
+    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'worker.resume', worker: 'all' });
+    expect(await h.published.finishedOf(late.tiId)).toMatchObject({ outcome: 'success' });
+    expect(h.worker.state).toBe('active');
+    expect(h.published.heartbeats().map((b) => b.state)).toEqual(expect.arrayContaining(['active', 'draining']));
+    expect(h.published.heartbeats().at(-1)).toMatchObject({ state: 'active' });
+  });
+
+  it('resume after a shutdown is refused with a WorkerStateError naming the state; a resume message is logged and ignored', async () => {
+    h = await startHarness();
+    await h.worker.drain();
+    await expect(h.worker.resume()).rejects.toThrow(new WorkerStateError('resume', 'stopped'));
+    await expect(h.worker.pause()).rejects.toThrow('cannot drain a worker that is stopped');
+  });
+
+  it('heartbeats count tries processed and failed, the uptime, the version and the messages held per queue', async () => {
+    // A long startedDelayMs keeps a running try's message unacked (no task.started yet).
+    h = await startHarness({ concurrency: 1, startedDelayMs: 10_000 });
+    const ok = taskMessage({ command: 'true' });
+    const bad = taskMessage({ command: 'exit 3' });
+    await h.submit(ok);
+    await h.published.finishedOf(ok.tiId);
+    await h.submit(bad);
+    await h.published.finishedOf(bad.tiId);
+    const slow = taskMessage({ command: 'sleep 0.5' });
+    await h.submit(slow);
+    await h.consumers.waitFor('the slow task delivered', () => h.consumers.deliveries.some((d) => d.tiId === slow.tiId));
+    await h.worker.pause();
+    const beat = h.published.heartbeats().at(-1)!;
+    expect(beat).toMatchObject({ state: 'draining', processed: 2, failed: 1, version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    expect(beat.uptimeMs).toBeGreaterThan(0);
+    expect(beat.unacked).toEqual({ default: 1 });
+    await h.published.finishedOf(slow.tiId);
   });
 
   it('shutdown cancels the running tasks and reports them failed with "worker shutdown"', async () => {
@@ -380,6 +430,7 @@ describe('WorkerService', () => {
     expect(beat).toEqual({
       type: 'worker.heartbeat', worker: 'w1', hostname: 'host1', queues: ['default', 'gpu'], concurrency: 3, gpus: 0,
       running: [{ tiId: task.tiId, tryNumber: 1 }], state: 'active', at: expect.any(String),
+      processed: 0, failed: 0, uptimeMs: expect.any(Number), version: expect.any(String), unacked: { gpu: 1 },
     });
   });
 

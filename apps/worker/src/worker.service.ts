@@ -13,6 +13,7 @@ import { TaskLogPublisher } from './task-log.publisher';
 import { decodeControlMessage, decodeTaskMessage } from './task-message.decoder';
 import { ClaimClient } from './claim-client';
 import { describeEnd, formatSeconds, taskEnv, taskVerdict } from './task-outcome';
+import { swarmflowVersion, unackedByQueue, WorkerTally } from './worker-stats';
 
 export interface WorkerOptions {
   /** Unique among live workers; names the control queue `swarmflow.control.<name>`. */
@@ -103,7 +104,8 @@ interface TaskRun {
 export type WorkerState =
   | 'idle' //     constructed, start() not called yet
   | 'active' //   consumes its task queues
-  | 'draining' // takes no new task, finishes the running ones (drain(), worker.drain, first SIGTERM)
+  | 'draining' // takes no new task, finishes the running ones, stays up (pause(), worker.drain); resume() makes it active
+  | 'stopping' // takes no new task, stops once the running ones are reported (drain(), worker.shutdown, first SIGTERM)
   | 'stopped'; // consumers cancelled, last heartbeat sent
 
 /** An operation that the worker's current state does not allow. */
@@ -263,6 +265,7 @@ export class WorkerService {
   private readonly claiming = new Map<string, TaskDelivery>();
   private idleWaiters: Array<() => void> = [];
   private stopping: Promise<void> | null = null;
+  private readonly tally = new WorkerTally();
   private readonly stopped: Promise<void>;
   private markStopped!: () => void;
 
@@ -369,8 +372,8 @@ export class WorkerService {
       return (this.stopping = Promise.resolve());
     }
     this.stopping = (async () => {
-      this.currentState = 'draining';
-      this.logger.log(`draining: waiting for ${this.running.size} running task(s)`);
+      this.currentState = 'stopping';
+      this.logger.log(`stopping: waiting for ${this.running.size} running task(s)`);
       this.syncConsumers();
       await this.consumerSync;
       // After the pause, so that RabbitMQ does not hand them straight back to this worker.
@@ -380,6 +383,37 @@ export class WorkerService {
       await this.stop();
     })();
     return this.stopping;
+  }
+
+  /**
+   * Stops taking work and stays up (an operator's drain): pauses the task consumers, gives
+   * the buffered tasks back to their queue and lets the running ones finish. Resolves once
+   * the `draining` heartbeat is out. A no-op when already draining; throws
+   * {@link WorkerStateError} unless active or draining.
+   */
+  async pause(): Promise<void> {
+    if (this.currentState === 'draining') return;
+    if (this.currentState !== 'active') throw new WorkerStateError('drain', this.currentState);
+    this.currentState = 'draining';
+    this.logger.log(`draining: taking no new task, ${this.running.size} running; resume takes work again`);
+    this.syncConsumers();
+    await this.consumerSync;
+    this.giveBackBuffered();
+    await this.heartbeat();
+  }
+
+  /**
+   * Takes work again after {@link pause}. A no-op when active; throws
+   * {@link WorkerStateError} when stopping or stopped (or not started).
+   */
+  async resume(): Promise<void> {
+    if (this.currentState === 'active') return;
+    if (this.currentState !== 'draining') throw new WorkerStateError('resume', this.currentState);
+    this.currentState = 'active';
+    this.logger.log('resumed: taking work again');
+    this.syncConsumers();
+    await this.consumerSync;
+    await this.heartbeat();
   }
 
   /**
@@ -614,6 +648,7 @@ export class WorkerService {
       logTail: logs.tail(), startedAt: entry.startedAt, at: this.now().toISOString(),
     };
     if (reason === USER_CANCEL && result.cancelled) finished.retryable = false;
+    this.tally.finished(finished.outcome);
     this.reporting.set(key, { task, msg });
     this.release(key, result.containerMayRun === true);
     /** How the message is settled once the try leaves `reporting`; null when `announceStart` acked it. */
@@ -658,6 +693,7 @@ export class WorkerService {
       outcome: 'failed', exitCode: null, signal: null, reason, logTail: [], at: this.now().toISOString(),
     };
     if (!retryable) finished.retryable = false;
+    this.tally.finished(finished.outcome);
     const final = logs.takeFinal();
     if (final) finished.logs = final;
     this.reporting.set(key, { task, msg });
@@ -972,8 +1008,10 @@ export class WorkerService {
         }
         return;
       case 'worker.drain':
+      case 'worker.shutdown':
+      case 'worker.resume':
         if (command.worker !== this.name && command.worker !== 'all') return;
-        void this.drain();
+        this.obey(command.type);
         return;
     }
   }
@@ -993,7 +1031,7 @@ export class WorkerService {
    * forgotten here rather than run beside another worker's copy.
    */
   private onBrokerStatus(status: 'connected' | 'disconnected'): void {
-    if (this.currentState !== 'active' && this.currentState !== 'draining') return;
+    if (this.currentState === 'idle' || this.currentState === 'stopped') return;
     if (status === 'disconnected') {
       if (this.buffered.size > 0) this.logger.warn(`broker connection lost: forgetting ${this.buffered.size} buffered task(s), which the broker redelivers`);
       this.buffered.clear();
@@ -1002,6 +1040,12 @@ export class WorkerService {
       return;
     }
     void this.heartbeat();
+  }
+
+  /** A command the current state does not allow (resume while stopping) is logged, not thrown: the sender cannot hear it. */
+  private obey(command: 'worker.drain' | 'worker.shutdown' | 'worker.resume'): void {
+    const done = command === 'worker.shutdown' ? this.drain() : command === 'worker.drain' ? this.pause() : this.resume();
+    done.catch((err: unknown) => this.logger.warn(`ignoring ${command}: ${errorMessage(err)}`));
   }
 
   private rememberCancel(key: string): void {
@@ -1030,12 +1074,19 @@ export class WorkerService {
     const event: WorkerHeartbeatEvent = {
       type: 'worker.heartbeat', worker: this.name, hostname: this.options.hostname, queues: this.options.queues,
       concurrency: this.options.concurrency, gpus: this.gpuIds.length, running: this.unreportedTries(), state: this.currentState,
-      at: this.now().toISOString(),
+      processed: this.tally.processed, failed: this.tally.failed, uptimeMs: this.tally.uptimeMs(), version: swarmflowVersion(),
+      unacked: unackedByQueue(this.heldMessages()), at: this.now().toISOString(),
     };
     try {
       await this.broker.publish(EXCHANGES.events, 'worker.heartbeat', event);
     } catch (err) {
       this.logger.warn(`heartbeat not published: ${errorMessage(err)}`);
+    }
+  }
+
+  private *heldMessages(): Iterable<{ queue: string; settled: boolean }> {
+    for (const held of [this.buffered.values(), this.running.values(), this.reporting.values()]) {
+      for (const { task, msg } of held) if (msg) yield { queue: task.queue, settled: msg.settled };
     }
   }
 

@@ -363,6 +363,31 @@ export function describeBrokerContract(name: string, makeBroker: () => Promise<B
         expect(await stats(broker, spec)).toEqual({ messages: 0, consumers: 0 });
       });
 
+      // `queues list` reads these: a draining worker (paused consumer) no longer counts, and
+      // messages a consumer holds unacked are not "ready".
+      it('counts neither delivered unacked messages as ready nor a paused consumer; a resumed one again', async () => {
+        const broker = await open();
+        const spec = queue('stats-paused', EXCHANGES.tasks, ['default']);
+        await broker.assertQueue(spec);
+        const inbox = new Inbox();
+        const handle = await broker.consume(spec, inbox.handler, { prefetch: 2 });
+        for (let i = 0; i < 3; i++) await broker.publish(EXCHANGES.tasks, 'default', { i });
+        await inbox.waitFor(2);
+        await waitUntil('two held, one ready, one consumer', async () => {
+          const s = await stats(broker, spec);
+          return s.messages === 1 && s.consumers === 1;
+        });
+        await handle.pause();
+        await waitUntil('the paused consumer not counted', async () => (await stats(broker, spec)).consumers === 0);
+        expect(await stats(broker, spec)).toEqual({ messages: 1, consumers: 0 });
+        await handle.resume();
+        await waitUntil('the resumed consumer counted', async () => (await stats(broker, spec)).consumers === 1);
+        for (const m of inbox.messages.slice(0, 2)) m.ack();
+        await inbox.waitFor(3);
+        inbox.messages[2].ack();
+        await handle.cancel();
+      });
+
       it('rejects with QueueNotFoundError for an undeclared queue', async () => {
         const broker = await open();
         const error = await broker.queueStats(`contract.missing.${randomUUID()}`).catch((e: unknown) => e);

@@ -76,10 +76,19 @@ export interface WorkerRecord {
   concurrency: number;
   /** GPUs it can hand to container tasks. */
   gpus: number;
-  /** `active`, `draining`, `stopped`: as its last heartbeat said; `lost`: silent too long, set by the scheduler. */
+  /** `active`, `draining`, `stopping`, `stopped`: as its last heartbeat said; `lost`: silent too long, set by the scheduler. */
   state: string;
   /** Tries running on it, as its last heartbeat listed them; [] once it is `lost`. */
   running: { tiId: number; tryNumber: number }[];
+  /** Tries it finished since it started, and how many of them failed (0 from workers that do not say). */
+  processed: number;
+  failed: number;
+  /** When the worker process started (the scheduler's receipt time minus the reported uptime); null when not reported. */
+  startedAt: Date | null;
+  /** Its Swarmflow version; null when not reported. */
+  version: string | null;
+  /** Task messages it holds unacked, per queue topic. */
+  unacked: Record<string, number>;
   firstSeenAt: Date;
   lastHeartbeatAt: Date;
 }

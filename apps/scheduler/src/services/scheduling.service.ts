@@ -453,7 +453,8 @@ export class SchedulingService {
     }
     await this.repos.workers.recordHeartbeats([...beats.values()].map((b) => ({
       name: b.worker, hostname: b.hostname, queues: b.queues, concurrency: b.concurrency, gpus: b.gpus ?? 0, state: b.state,
-      running: b.running,
+      running: b.running, processed: b.processed, failed: b.failed, version: b.version, unacked: b.unacked,
+      startedAt: b.uptimeMs === undefined ? null : new Date(now.getTime() - b.uptimeMs),
     })), now, tx);
 
     const facts = await this.runs.get(tis.map((t) => t.runPk), tx);

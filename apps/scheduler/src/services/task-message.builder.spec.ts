@@ -70,6 +70,7 @@ describe('buildTaskMessage', () => {
 describe('checkGpuCapacity', () => {
   const worker = (name: string, queues: string[], gpus: number): WorkerRecord => ({
     name, hostname: 'h', queues, concurrency: 4, gpus, state: 'active', running: [], firstSeenAt: new Date(), lastHeartbeatAt: new Date(),
+    processed: 0, failed: 0, startedAt: null, version: null, unacked: {},
   });
 
   it('waits while no live worker serves the queue, or one has enough GPUs', () => {

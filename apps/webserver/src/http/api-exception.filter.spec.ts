@@ -33,9 +33,17 @@ describe('toErrorResponse', () => {
     expect(res).toEqual({ status: 500, body: { reason: 'internal_error', message: 'internal server error; the server log has the details' } });
   });
 
-  it('maps a body-parser error by its status', () => {
-    const tooLarge = Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413 });
-    expect(toErrorResponse(tooLarge)).toEqual({ status: 413, body: { reason: 'payload_too_large', message: 'request entity too large' } });
+  it('maps a body too large to 413 body_too_large stating the limit', () => {
+    const tooLarge = Object.assign(new Error('request entity too large'), { type: 'entity.too.large', status: 413, limit: 1048576, length: 2097152 });
+    expect(toErrorResponse(tooLarge)).toEqual({ status: 413, body: {
+      reason: 'body_too_large',
+      message: 'the request body is too large: the limit is 1 MiB (got 2 MiB). Fix: send less at once (import variables in several requests)',
+    } });
+  });
+
+  it('maps another body-parser error by its status', () => {
+    const aborted = Object.assign(new Error('request aborted'), { type: 'request.aborted', status: 400 });
+    expect(toErrorResponse(aborted)).toEqual({ status: 400, body: { reason: 'bad_request', message: 'request aborted' } });
   });
 });
 

@@ -60,6 +60,18 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     };
   }
   // body-parser errors (malformed JSON, body too large) reach us as plain errors with a 4xx status.
+  if (err instanceof Error && (err as { type?: unknown }).type === 'entity.too.large') {
+    const { limit, length } = err as unknown as { limit?: unknown; length?: unknown };
+    const got = typeof length === 'number' ? ` (got ${formatBytes(length)})` : '';
+    return {
+      status: 413,
+      body: {
+        reason: 'body_too_large',
+        message: `the request body is too large: the limit is ${typeof limit === 'number' ? formatBytes(limit) : '1 MiB'}${got}. ` +
+          'Fix: send less at once (import variables in several requests)',
+      },
+    };
+  }
   const parserStatus = bodyParserStatus(err);
   if (parserStatus !== null) {
     return { status: parserStatus, body: { reason: HTTP_REASONS[parserStatus] ?? 'bad_request', message: (err as Error).message } };
@@ -78,6 +90,13 @@ export function toErrorResponse(err: unknown): ErrorResponse {
 // body-parser's strict mode refuses a top-level scalar (`5`, `"yes"`) with JSON.parse's words, too.
 function notJson(detail: string): string {
   return `the request body is not a JSON object: ${detail}. Fix: send the body as one JSON object, with Content-Type: application/json`;
+}
+
+/** `1 MiB`, `512 KiB`, `100 bytes`. */
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024) return `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
+  if (n >= 1024) return `${Math.round((n / 1024) * 10) / 10} KiB`;
+  return `${n} bytes`;
 }
 
 function withField(status: number, reason: string, message: string, field: string | undefined): ErrorResponse {

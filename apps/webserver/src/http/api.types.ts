@@ -177,8 +177,10 @@ export interface WorkerDto {
   /** GPUs the worker can hand to container tasks. */
   gpus: number;
   /**
-   * `active` takes work, `draining` finishes what it runs and stops, `stopped` has exited
-   * (each as the worker's last heartbeat said); `lost`: no heartbeat for
+   * `active` takes work; `draining` takes none and finishes what it runs, then stays up
+   * (`workers drain`; `workers resume` makes it active); `stopping` takes none and exits once
+   * its running tries are reported (`workers shutdown`, SIGTERM); `stopped` has exited (each
+   * as the worker's last heartbeat said); `lost`: no heartbeat for
    * SWARMFLOW_HEARTBEAT_TIMEOUT, set by the scheduler.
    */
   state: string;
@@ -191,6 +193,44 @@ export interface WorkerDto {
   running: { tiId: number; tryNumber: number }[];
   firstSeenAt: string;
   lastHeartbeatAt: string;
+  /** Seconds since the last heartbeat, by the server's clock. */
+  heartbeatAgeSeconds: number;
+  /** Tries the worker finished since it started (any outcome), and how many of them failed. */
+  processed: number;
+  failed: number;
+  /** When the worker process started; null from workers that do not report it. */
+  startedAt: string | null;
+  /** Seconds since `startedAt`; null when it is unknown. */
+  uptimeSeconds: number | null;
+  /** The worker's Swarmflow version; null when not reported. */
+  version: string | null;
+  /** Task messages it holds unacked, per queue topic (as of its last heartbeat). */
+  unacked: Record<string, number>;
+}
+
+/** What `POST /workers/:name/drain|shutdown|resume` answers (202: the command is sent; the worker's heartbeat shows it applied). */
+export interface WorkerCommandResultDto {
+  worker: string;
+  command: 'drain' | 'shutdown' | 'resume';
+  /** The state the worker last reported, before the command. */
+  state: string;
+  message: string;
+}
+
+/** One task queue topic, as `GET /queues` lists it. */
+export interface QueueDto {
+  /** The topic (`default`, `gpu`, …); its RabbitMQ queue is `swarmflow.tasks.<queue>`. */
+  queue: string;
+  /** False when the broker has no such queue yet (nothing was ever queued to it): the counts are 0. */
+  declared: boolean;
+  /** Messages waiting for a worker (RabbitMQ's "ready"). */
+  ready: number;
+  /** Messages delivered to workers and not yet acked, summed from the live workers' last heartbeats. */
+  unacked: number;
+  /** Consumers attached now (a draining worker cancels its consumer). */
+  consumers: number;
+  /** Workers (not lost or stopped) that serve this topic, with their state. */
+  workers: { name: string; state: string }[];
 }
 
 export interface PoolDto {

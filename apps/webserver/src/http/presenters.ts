@@ -64,8 +64,15 @@ export function toImportErrorDto(e: ImportError): ImportErrorDto {
   return { fileloc: e.fileloc, message: e.message, at: e.at.toISOString() };
 }
 
-export function toWorkerDto(w: WorkerRecord): WorkerDto {
-  return { ...w, firstSeenAt: w.firstSeenAt.toISOString(), lastHeartbeatAt: w.lastHeartbeatAt.toISOString() };
+export function toWorkerDto(w: WorkerRecord, now: Date): WorkerDto {
+  const seconds = (since: Date): number => Math.max(0, Math.round((now.getTime() - since.getTime()) / 100) / 10);
+  return {
+    name: w.name, hostname: w.hostname, queues: w.queues, concurrency: w.concurrency, gpus: w.gpus, state: w.state, running: w.running,
+    firstSeenAt: w.firstSeenAt.toISOString(), lastHeartbeatAt: w.lastHeartbeatAt.toISOString(), heartbeatAgeSeconds: seconds(w.lastHeartbeatAt),
+    processed: w.processed, failed: w.failed, startedAt: w.startedAt?.toISOString() ?? null,
+    uptimeSeconds: w.startedAt && w.state !== 'stopped' && w.state !== 'lost' ? seconds(w.startedAt) : null,
+    version: w.version, unacked: w.unacked,
+  };
 }
 
 export function toLogLineDto(line: LogLine): LogLine {

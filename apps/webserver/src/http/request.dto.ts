@@ -5,7 +5,7 @@ import { RequestValidationError } from './zod-validation.pipe';
 const RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
 
 /** Run ids travel in URL paths: no slashes, spaces or `?`. */
-const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
+export const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
 
 export const TriggerRunBody = z.object({
   /** Checked against the DAG's params by the core (`resolveParams`), which names the bad field. */
@@ -139,6 +139,21 @@ export class PoolNamePipe implements PipeTransform<string, string> {
   transform(name: string): string {
     if (!/^[A-Za-z0-9_.-]{1,250}$/.test(name)) {
       throw new RequestValidationError('name', `pool name "${name}" must be 1 to 250 letters, digits, "_", "." or "-"`);
+    }
+    return name;
+  }
+}
+
+// --- workers ---
+
+/** Worker names are routing-key words (`worker.<name>`): the worker refuses any other at boot. */
+export const WORKER_NAME = /^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,249}$/;
+
+/** Validates the `:name` path parameter of the worker routes. */
+export class WorkerNamePipe implements PipeTransform<string, string> {
+  transform(name: string): string {
+    if (!WORKER_NAME.test(name)) {
+      throw new RequestValidationError('name', `worker name ${JSON.stringify(name.length > 260 ? `${name.slice(0, 250)}…` : name)} must be 1 to 250 letters, digits, "_", "." or "-", not starting with "."`);
     }
     return name;
   }

@@ -5,6 +5,7 @@ import type { HealthDto, ImportErrorDto, PoolDto, WorkerDto } from './api.types'
 import { toImportErrorDto, toWorkerDto } from './presenters';
 import { PoolNamePipe, PutPoolBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
+import { CLOCK, type Clock } from '../tokens';
 
 /** Health, import errors, workers, and pools (listed, set, deleted). */
 @Controller()
@@ -12,6 +13,7 @@ export class SystemController {
   constructor(
     @Inject(SystemQueriesService) private readonly system: SystemQueriesService,
     @Inject(HealthService) private readonly healthService: HealthService,
+    @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
   /** Each dependency's state; 503 when one the server needs is down (load balancers and `--wait` retry on it). */
@@ -29,7 +31,8 @@ export class SystemController {
 
   @Get('workers')
   async workers(): Promise<WorkerDto[]> {
-    return (await this.system.workers()).map(toWorkerDto);
+    const now = this.clock();
+    return (await this.system.workers()).map((w) => toWorkerDto(w, now));
   }
 
   @Get('pools')

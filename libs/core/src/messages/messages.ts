@@ -97,10 +97,32 @@ export interface WorkerHeartbeatEvent {
   gpus?: number;
   /** Task instance tries running on this worker now. */
   running: { tiId: number; tryNumber: number }[];
-  /** 'active' takes work; 'draining' finishes what it runs and stops; 'stopped' has exited. */
-  state: 'active' | 'draining' | 'stopped';
+  state: WorkerHeartbeatState;
+  /** Tries this worker finished since it started (any outcome, refused ones included). Absent from older workers. */
+  processed?: number;
+  /** Of those, the ones reported failed. */
+  failed?: number;
+  /** Milliseconds since the worker started (its monotonic clock: no skew with the scheduler's). */
+  uptimeMs?: number;
+  /** The Swarmflow version the worker runs. */
+  version?: string;
+  /**
+   * Task messages this worker holds unsettled, per queue topic (running, reporting or
+   * waiting for a slot): the broker's "unacked" count without its management plugin.
+   */
+  unacked?: Record<string, number>;
   at: string;
 }
+
+/**
+ * A worker's state as its heartbeats report it. Older workers reported `draining` for
+ * what is now `stopping`.
+ */
+export type WorkerHeartbeatState =
+  | 'active' //   takes work
+  | 'draining' // takes no new task, finishes the running ones, stays up (`worker.drain`); `worker.resume` makes it active
+  | 'stopping' // takes no new task, exits once the running ones are reported (`worker.shutdown`, SIGTERM)
+  | 'stopped'; // has exited; its last heartbeat
 
 export type WorkerEvent = TaskStartedEvent | TaskFinishedEvent | WorkerHeartbeatEvent;
 
@@ -113,9 +135,18 @@ export interface LogBatch {
   lines: { at: string; stream: 'stdout' | 'stderr' | 'system'; line: string }[];
 }
 
-/** Commands on `swarmflow.control` (routing key `worker.<name>` or `worker.all`). */
+/**
+ * Commands on `swarmflow.control` (routing key `worker.<name>` or `worker.all`).
+ * `worker` is the worker's name or `all`.
+ */
 export type ControlMessage =
   | { type: 'task.cancel'; tiId: number; tryNumber: number }
-  | { type: 'worker.drain'; worker: string };
+  | WorkerCommand;
+
+/** An operator's command to a worker: drain (stay up, take nothing new), shutdown (drain, then exit), resume (take work again). */
+export interface WorkerCommand {
+  type: 'worker.drain' | 'worker.shutdown' | 'worker.resume';
+  worker: string;
+}
 
 export type { TiState };

@@ -2,7 +2,8 @@ import type { Database, Queryable } from '../database';
 import type { WorkerRecord } from '../records';
 
 /** What one heartbeat tells about a worker; the times are the scheduler's. */
-export type WorkerHeartbeat = Omit<WorkerRecord, 'firstSeenAt' | 'lastHeartbeatAt'>;
+export type WorkerHeartbeat = Omit<WorkerRecord, 'firstSeenAt' | 'lastHeartbeatAt' | 'processed' | 'failed' | 'startedAt' | 'version' | 'unacked'>
+  & Partial<Pick<WorkerRecord, 'processed' | 'failed' | 'startedAt' | 'version' | 'unacked'>>;
 
 /** Workers as their heartbeats describe them; the time is the scheduler's receipt time (no clock skew). */
 export class WorkerRepository {
@@ -11,16 +12,22 @@ export class WorkerRepository {
   async recordHeartbeats(beats: WorkerHeartbeat[], now: Date, q: Queryable = this.db): Promise<void> {
     if (beats.length === 0) return;
     await q.query(
-      `INSERT INTO worker (name, hostname, queues, concurrency, state, running, gpus, first_seen_at, last_heartbeat_at)
-       SELECT u.name, u.hostname, u.queues, u.concurrency, u.state, u.running, u.gpus, $8, $8
-       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::jsonb[], $7::int[])
-         AS u(name, hostname, queues, concurrency, state, running, gpus)
+      `INSERT INTO worker (name, hostname, queues, concurrency, state, running, gpus, first_seen_at, last_heartbeat_at,
+                          processed, failed, started_at, version, unacked)
+       SELECT u.name, u.hostname, u.queues, u.concurrency, u.state, u.running, u.gpus, $8, $8,
+              u.processed, u.failed, u.started_at, u.version, u.unacked
+       FROM unnest($1::text[], $2::text[], $3::jsonb[], $4::int[], $5::text[], $6::jsonb[], $7::int[],
+                   $9::int[], $10::int[], $11::timestamptz[], $12::text[], $13::jsonb[])
+         AS u(name, hostname, queues, concurrency, state, running, gpus, processed, failed, started_at, version, unacked)
        ON CONFLICT (name) DO UPDATE SET hostname = excluded.hostname, queues = excluded.queues,
          concurrency = excluded.concurrency, state = excluded.state, running = excluded.running,
-         gpus = excluded.gpus, last_heartbeat_at = excluded.last_heartbeat_at`,
+         gpus = excluded.gpus, last_heartbeat_at = excluded.last_heartbeat_at,
+         processed = excluded.processed, failed = excluded.failed, started_at = excluded.started_at,
+         version = excluded.version, unacked = excluded.unacked`,
       [beats.map((b) => b.name), beats.map((b) => b.hostname), beats.map((b) => JSON.stringify(b.queues)),
         beats.map((b) => b.concurrency), beats.map((b) => b.state), beats.map((b) => JSON.stringify(b.running)),
-        beats.map((b) => b.gpus), now],
+        beats.map((b) => b.gpus), now, beats.map((b) => b.processed ?? 0), beats.map((b) => b.failed ?? 0),
+        beats.map((b) => b.startedAt ?? null), beats.map((b) => b.version ?? null), beats.map((b) => JSON.stringify(b.unacked ?? {}))],
     );
   }
 
@@ -31,7 +38,7 @@ export class WorkerRepository {
    */
   async markLost(before: Date, q: Queryable): Promise<string[]> {
     const rows = await q.query(
-      `UPDATE worker SET state = 'lost', running = '[]' WHERE state IN ('active', 'draining') AND last_heartbeat_at < $1 RETURNING name`, [before],
+      `UPDATE worker SET state = 'lost', running = '[]' WHERE state IN ('active', 'draining', 'stopping') AND last_heartbeat_at < $1 RETURNING name`, [before],
     );
     return rows.map((r: any) => r.name);
   }
@@ -53,9 +60,34 @@ export class WorkerRepository {
 
   async list(q: Queryable = this.db): Promise<WorkerRecord[]> {
     const rows = await q.query(`SELECT * FROM worker ORDER BY name`);
-    return rows.map((r: any) => ({
-      name: r.name, hostname: r.hostname, queues: r.queues, concurrency: r.concurrency, gpus: r.gpus, state: r.state,
-      running: r.running, firstSeenAt: new Date(r.first_seen_at), lastHeartbeatAt: new Date(r.last_heartbeat_at),
-    }));
+    return rows.map(toWorkerRecord);
   }
+
+  /**
+   * Task queue topics known to the cluster: those any recorded worker serves, and those of
+   * queued or running task instances (a topic no worker serves shows up here).
+   */
+  async knownQueues(q: Queryable = this.db): Promise<string[]> {
+    const rows = await q.query(
+      `SELECT jsonb_array_elements_text(queues) AS queue FROM worker
+       UNION SELECT DISTINCT queue FROM task_instance WHERE state IN ('queued', 'running')
+       ORDER BY queue`,
+    );
+    return rows.map((r: any) => r.queue);
+  }
+
+  /** One worker by name; null when no heartbeat of it was ever recorded. */
+  async get(name: string, q: Queryable = this.db): Promise<WorkerRecord | null> {
+    const rows = await q.query(`SELECT * FROM worker WHERE name = $1`, [name]);
+    return rows.length === 0 ? null : toWorkerRecord(rows[0]);
+  }
+}
+
+function toWorkerRecord(r: any): WorkerRecord {
+  return {
+    name: r.name, hostname: r.hostname, queues: r.queues, concurrency: r.concurrency, gpus: r.gpus, state: r.state,
+    running: r.running, firstSeenAt: new Date(r.first_seen_at), lastHeartbeatAt: new Date(r.last_heartbeat_at),
+    processed: r.processed, failed: r.failed, startedAt: r.started_at === null ? null : new Date(r.started_at),
+    version: r.version, unacked: r.unacked,
+  };
 }
