@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { Repositories } from '@swarmflow/persistence';
 import type { Broker } from '@swarmflow/messaging';
 import type { ClusterKey } from '@swarmflow/secrets';
@@ -14,6 +15,16 @@ import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { BROKER, CLOCK, CLUSTER_KEY, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { ACCOUNTS, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
+import { Accounts } from './auth/accounts';
+import { AuditService } from './auth/audit';
+import { AuthGuard } from './auth/auth.guard';
+import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
+import { LoginThrottle } from './auth/login-throttle';
+import { AuditController } from './http/audit.controller';
+import { AuthController } from './http/auth.controller';
+import { TokensController } from './http/tokens.controller';
+import { UsersController } from './http/users.controller';
 
 export interface WebserverModuleOptions {
   repos: Repositories;
@@ -23,6 +34,8 @@ export interface WebserverModuleOptions {
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (kill); without it, kill answers 503 `no_broker`. */
   broker?: Broker | null;
+  /** How callers are authenticated (default {@link DEFAULT_AUTH_OPTIONS}). */
+  auth?: Partial<AuthOptions>;
 }
 
 @Module({})
@@ -30,7 +43,7 @@ export class WebserverModule {
   static forRoot(options: WebserverModuleOptions): DynamicModule {
     return {
       module: WebserverModule,
-      controllers: [SystemController, DagsController, RunsController, VariablesController],
+      controllers: [SystemController, DagsController, RunsController, VariablesController, AuthController, UsersController, TokensController, AuditController],
       providers: [
         { provide: REPOSITORIES, useValue: options.repos },
         { provide: ON_CHANGE, useValue: options.onChange ?? (() => undefined) },
@@ -38,7 +51,21 @@ export class WebserverModule {
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService,
+        ...authProviders(options),
       ],
     };
   }
+}
+
+/** Authentication and the audit log: the global guard and what it uses. */
+function authProviders(options: WebserverModuleOptions) {
+  const auth: AuthOptions = { ...DEFAULT_AUTH_OPTIONS, ...options.auth };
+  const clock = options.clock ?? (() => new Date());
+  return [
+    { provide: AUTH_OPTIONS, useValue: auth },
+    { provide: ACCOUNTS, useValue: new Accounts(options.repos, clock) },
+    { provide: LOGIN_THROTTLE, useValue: new LoginThrottle({ perUser: auth.loginFailuresPerUser, perIp: auth.loginFailuresPerIp, windowMs: auth.loginWindowMs }) },
+    AuditService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ];
 }

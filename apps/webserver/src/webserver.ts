@@ -9,6 +9,7 @@ import { ApiExceptionFilter } from './http/api-exception.filter';
 import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
 import { WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
+import type { AuthOptions } from './auth/auth-options';
 
 export interface WebserverOptions {
   repos: Repositories;
@@ -25,6 +26,11 @@ export interface WebserverOptions {
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (`tasks kill`); without it, kill answers 503 `no_broker`. */
   broker?: Broker | null;
+  /**
+   * How callers are authenticated (trusted proxies, cookies, login limits); default
+   * DEFAULT_AUTH_OPTIONS. Every route but `GET /health` and login needs a caller.
+   */
+  auth?: Partial<AuthOptions>;
 }
 
 /** Mount point of the REST API. */
@@ -38,11 +44,13 @@ export const API_PREFIX = 'api/v1';
 export async function createWebserver(options: WebserverOptions): Promise<INestApplication> {
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create<NestExpressApplication>(
-    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker }),
+    WebserverModule.forRoot({ repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker, auth: options.auth }),
     { logger: options.logger === false ? false : options.logger, abortOnError: false, bodyParser: false },
   );
   // JSON bodies only, refused otherwise: Nest's default form parser turned
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
+  // Only the configured proxies' X-Forwarded-For/-Proto count (client address in the audit log, Secure cookies).
+  app.set('trust proxy', options.auth?.trustedProxies?.length ? options.auth.trustedProxies : false);
   app.use(requireJsonBody);
   app.useBodyParser('json', { type: JSON_TYPES });
   app.setGlobalPrefix(API_PREFIX);

@@ -11,4 +11,8 @@ export * from './repositories/task-log.repository';
 export * from './repositories/worker.repository';
 export * from './repositories/pool.repository';
 export * from './repositories/variable.repository';
+export * from './repositories/user.repository';
+export * from './repositories/api-token.repository';
+export * from './repositories/session.repository';
+export * from './repositories/audit-log.repository';
 export * from './repositories/repositories';

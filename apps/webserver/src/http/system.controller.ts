@@ -4,13 +4,17 @@ import type { HealthDto, ImportErrorDto, PoolDto, WorkerDto } from './api.types'
 import { toImportErrorDto, toWorkerDto } from './presenters';
 import { PoolNamePipe, PutPoolBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
+import { Audit } from '../auth/audit';
+import { Public, RequiresRole } from './auth/requires-role.decorator';
 
 /** Health, import errors, workers, and pools (listed, set, deleted). */
 @Controller()
+@RequiresRole('viewer')
 export class SystemController {
   constructor(@Inject(SystemQueriesService) private readonly system: SystemQueriesService) {}
 
   @Get('health')
+  @Public()
   health(): HealthDto {
     return { status: 'ok' };
   }
@@ -32,6 +36,8 @@ export class SystemController {
 
   /** Creates (201) or resizes (200) a pool; the scheduler applies it within a tick. */
   @Put('pools/:name')
+  @RequiresRole('admin')
+  @Audit('pool.set')
   async setPool(
     @Param('name', PoolNamePipe) name: string,
     @Body(new ZodValidationPipe(PutPoolBody)) body: PutPoolBody,
@@ -43,6 +49,8 @@ export class SystemController {
   }
 
   @Delete('pools/:name')
+  @RequiresRole('admin')
+  @Audit('pool.delete')
   @HttpCode(204)
   async deletePool(@Param('name', PoolNamePipe) name: string): Promise<void> {
     await this.system.deletePool(name);
