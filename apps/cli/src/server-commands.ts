@@ -11,6 +11,7 @@ import { startScheduler } from '../../scheduler/src/main';
 import { Scheduler } from '../../scheduler/src/scheduler';
 import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
+import { ensureStandaloneCredentials } from '../../webserver/src/auth/bootstrap';
 import { DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig } from '../../webserver/src/webserver.config';
 import { startWorker } from '../../worker/src/start-worker';
 import { discoverNvidiaGpus } from '../../worker/src/worker.config';
@@ -98,7 +99,7 @@ interface StandaloneOptions {
   home?: string;
 }
 
-/** Standalone listens on the loopback interface unless told otherwise: its API has no authentication. */
+/** Standalone listens on the loopback interface unless told otherwise: it is a one-machine setup. */
 const STANDALONE_HOST = '127.0.0.1';
 
 /**
@@ -150,6 +151,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const applied = await db.migrate();
   if (applied.length) logger.log(`database at ${path.join(home, 'db')}: applied ${applied.join(', ')}`);
   const repos = new Repositories(db);
+  const credentials = await ensureStandaloneCredentials(repos, home);
   const broker = new MemoryBroker();
   await broker.start();
 
@@ -178,7 +180,14 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     `  DAGs:    ${dagsFolder}\n` +
     `  Data:    ${home}\n` +
     `  Key:     ${keySource} (cluster key ${clusterKey.fingerprint}; encrypts secret variables)\n` +
-    `  Worker:  queue default, concurrency ${concurrency}\n\n` +
+    `  Worker:  queue default, concurrency ${concurrency}\n` +
+    (credentials.adminPassword
+      ? `  Login:   user admin, password ${credentials.adminPassword}\n` +
+        `           (shown once; also in ${credentials.adminPasswordFile}, readable only by you)\n`
+      : `  Login:   user admin (its first password is in ${credentials.adminPasswordFile} unless changed)\n`) +
+    (credentials.tokenFile
+      ? `  CLI:     uses the admin token in ${credentials.tokenFile}\n\n`
+      : `  CLI:     no admin named admin to make a token for: set SWARMFLOW_TOKEN or run \`swarmflow login\`\n\n`) +
     `Try:  npx swarmflow dags list\n` +
     `      npx swarmflow dags trigger ml_pipeline --conf '{"dataset":"small"}' --wait\n\n`,
   );
