@@ -102,8 +102,5 @@ function authFix(err: ApiError, env: NodeJS.ProcessEnv): string {
     return `${sent}\nFix: run \`swarmflow login\`, or set SWARMFLOW_TOKEN to an API token from an admin (\`swarmflow tokens create --name <name>\`; ` +
       'inside a server container: `swarmflow tokens create --name cli --user admin --database`)';
   }
-  if (err.status === 403 && err.reason === 'forbidden') {
-    return '\nFix: use a token of a user who has that role, or ask an admin to run `swarmflow users set-role <user> <role>`';
-  }
   return '';
 }

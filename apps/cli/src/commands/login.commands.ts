@@ -56,7 +56,13 @@ export function registerLoginCommands(program: Command, ctx: CommandContext): vo
       if (!name) throw new CliError('no user name given: pass --user <name>');
       const password = opts.passwordStdin ? await readPasswordFromStdin(ctx) : await ask('password: ', true);
       const client = new SwarmflowClient(url, { fetch: ctx.deps.fetch });
-      const answer = await client.login({ name, password, as: 'token', tokenName: `cli@${hostname()}`.slice(0, 100), expiresIn: opts.expires });
+      let answer;
+      try {
+        answer = await client.login({ name, password, as: 'token', tokenName: `cli@${hostname()}`.slice(0, 100), expiresIn: opts.expires });
+      } catch (err) {
+        if (err instanceof ApiError && (err.status === 401 || err.status === 429)) throw new CliError(`login to ${url} failed: ${err.message}`);
+        throw err;
+      }
       const file = saveCredential(ctx.deps.env, url, answer.token.token);
       ctx.print(`logged in to ${url} as ${answer.user.name} (${answer.user.role}); token saved in ${file}` +
         (answer.token.expiresAt ? `, valid until ${formatDate(answer.token.expiresAt)}` : ''));

@@ -72,7 +72,7 @@ export class AuthGuard implements CanActivate {
     }
     const needed = this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets) ?? (write ? 'admin' : 'viewer');
     const shortfall = roleShortfall(resolved.caller.user.role, needed);
-    if (shortfall) throw new AuthError('forbidden', `${shortfall} (user ${resolved.caller.user.name}): an admin can change it with \`swarmflow users set-role ${resolved.caller.user.name} ${needed}\``);
+    if (shortfall) throw new AuthError('forbidden', `${shortfall} (user ${resolved.caller.user.name}). Fix: call with a token of a user who has that role, or an admin runs \`swarmflow users set-role ${resolved.caller.user.name} ${needed}\``);
     return true;
   }
 
