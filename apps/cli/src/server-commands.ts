@@ -258,7 +258,10 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
       `SWARMFLOW_WEB_PORT: the API port (default: ${envDefault(env, 'SWARMFLOW_WEB_PORT', DEFAULT_WEB_PORT)}),\n` +
       `SWARMFLOW_WEB_HOST: the API host (default: ${envDefault(env, 'SWARMFLOW_WEB_HOST', DEFAULT_WEB_HOST)}),\n` +
       'SWARMFLOW_AMQP_URL (to send `tasks kill` to workers), SWARMFLOW_BROKER_PREFIX,\n' +
-      'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables)')
+      'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables),\n' +
+      'SWARMFLOW_ADMIN_PASSWORD_FILE (creates the admin SWARMFLOW_ADMIN_USER, default admin, when missing; without any admin\n' +
+      'the webserver refuses to start), SWARMFLOW_TRUSTED_PROXIES, SWARMFLOW_AUTH_PROXY_HEADER, SWARMFLOW_COOKIE_SECURE (auto),\n' +
+      'SWARMFLOW_SESSION_TTL (12h)')
     .action(async () => {
       try {
         const config = loadWebserverConfig(env);
