@@ -16,7 +16,7 @@ const LOGIN_HINT = 'send Authorization: Bearer <token> (create one with `swarmfl
 
 interface Response {
   statusCode: number;
-  once(event: 'finish', listener: () => void): unknown;
+  once(event: 'close', listener: () => void): unknown;
 }
 
 type Resolved = { caller: Caller; csrfToken?: string } | { problem: string } | null;
@@ -54,7 +54,8 @@ export class AuthGuard implements CanActivate {
         target: safeDecode(req.path.replace(/^\/?api\/v1\//, '')),
         detail: {},
       };
-      res.once('finish', () => void this.audit.recordRequest(req, res.statusCode));
+      // 'close' comes after the answer is sent, and also when the client hung up before it was.
+      res.once('close', () => void this.audit.recordRequest(req, res.statusCode));
     }
 
     const resolved = await this.resolve(req);

@@ -70,6 +70,7 @@ export class AuthController {
       auditNote(req, { detail: { tokenId: created.info.id } });
       return { user: { name: user.name, role: user.role }, token: toCreatedTokenDto(created) };
     }
+    await this.repos.sessions.deleteExpired(now);
     const sessionId = newSessionId();
     const csrfToken = newCsrfToken();
     await this.repos.sessions.create({
