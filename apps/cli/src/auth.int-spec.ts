@@ -109,6 +109,9 @@ describeWithPostgres('swarmflow login, users, tokens and audit', () => {
     const id = (await repos.tokens.list({ userName: 'vic' }))[0].id;
     expect(await cli(['tokens', 'revoke', String(id)])).toEqual({ code: 0, out: `revoked token ${id} "vic-ci" of vic\n`, err: '' });
     expect((await cli(['dags', 'list'], { env: { SWARMFLOW_TOKEN: vicToken } })).err).toContain('revoked');
+    expect(await cli(['users', 'disable', 'vic', '--database'], { env: onDb })).toEqual({ code: 0, out: 'disabled user vic\n', err: '' });
+    expect((await cli(['users', 'list'])).out).toMatch(/vic\s+operator\s+yes\s+yes/);
+    expect(await cli(['users', 'enable', 'vic'])).toEqual({ code: 0, out: 'enabled user vic\n', err: '' });
     expect(await cli(['users', 'delete', 'vic'])).toEqual({ code: 0, out: 'deleted user vic\n', err: '' });
     const last = await cli(['users', 'delete', 'admin']);
     expect(last).toMatchObject({ code: 2, err: expect.stringContaining('it is the last admin') });

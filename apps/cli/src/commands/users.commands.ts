@@ -82,6 +82,18 @@ export function registerUserCommands(program: Command, ctx: CommandContext): voi
       ctx.print(`password of ${name} changed`);
     });
 
+  for (const [command, disabled] of [['disable', true], ['enable', false]] as const) {
+    users.command(command)
+      .description(disabled ? 'disable a user: it cannot log in and its tokens stop working (the last admin cannot be disabled)' : 'enable a disabled user again')
+      .argument('<name>', 'user name')
+      .option('--database', DATABASE_OPTION_HELP)
+      .action(async (name: string, opts: { database?: boolean }) => {
+        if (opts.database) await withDatabase(ctx, { action: 'user.update', target: name, detail: { disabled } }, (a) => a.setDisabled(name, disabled));
+        else await ctx.client().updateUser(name, { disabled });
+        ctx.print(`${command}d user ${name}`);
+      });
+  }
+
   users.command('delete')
     .description('delete a user with its tokens (the last admin cannot be deleted)')
     .argument('<name>', 'user name')
