@@ -25,7 +25,7 @@ import { registerServerCommands } from './server-commands';
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('swarmflow')
     .description('Swarmflow: DAG workflows as code, run by workers on RabbitMQ queues.\n' +
-      'Client commands talk to the REST API at SWARMFLOW_URL (default: the standalone server, else http://127.0.0.1:8080),\n' +
+      'Client commands talk to the REST API at SWARMFLOW_URL (default: the standalone server, else http://127.0.0.1:8080), ' +
       'sending the API token in SWARMFLOW_TOKEN, else the one `swarmflow login` saved, else the standalone server\'s own.')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(add --help for usage)');

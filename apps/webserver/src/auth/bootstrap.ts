@@ -66,8 +66,8 @@ export class NoAdminError extends Error {
   constructor() {
     super('no admin user exists, so nobody could call the API: create one before starting the webserver. Fix: set ' +
       'SWARMFLOW_ADMIN_PASSWORD_FILE to a file (e.g. a Docker secret) holding the first admin\'s password, or run ' +
-      '`swarmflow users create admin --role admin --password-stdin --database` (or `swarmflow tokens create --name ci --user <admin> --database`) ' +
-      'with SWARMFLOW_DATABASE_URL set');
+      '`swarmflow users create admin --role admin --password-stdin --database` with SWARMFLOW_DATABASE_URL set ' +
+      '(then `swarmflow tokens create --name ci --user admin --database` prints a token for scripts)');
   }
 }
 
