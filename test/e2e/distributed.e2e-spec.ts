@@ -6,7 +6,7 @@ import { EVENTS_QUEUE, LOGS_QUEUE, taskQueue } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
 import { Database, Repositories, type TaskInstance } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
-import { eventually, freePort, SwarmflowProcess } from '../support/processes';
+import { eventually, freePort, runCli, SwarmflowProcess } from '../support/processes';
 
 // The distributed mode as separate processes: a scheduler, a webserver and two workers on
 // PostgreSQL and RabbitMQ. A worker killed with SIGKILL and a broker restart mid-run must
@@ -29,6 +29,7 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
     let folder: string;
     let api: string;
     let env: NodeJS.ProcessEnv;
+    let token: string;
     const procs: SwarmflowProcess[] = [];
     const workers: SwarmflowProcess[] = [];
 
@@ -40,7 +41,7 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
     };
 
     const trigger = async (dagId = 'wide500'): Promise<string> => {
-      const res = await fetch(`${api}/api/v1/dags/${dagId}/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${api}/api/v1/dags/${dagId}/runs`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: '{}' });
       expect(res.status).toBe(201);
       return ((await res.json()) as { runId: string }).runId;
     };
@@ -77,13 +78,19 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
         SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_DAGS_FOLDER: folder,
         SWARMFLOW_HEARTBEAT_INTERVAL: '1s', SWARMFLOW_HEARTBEAT_TIMEOUT: '6s', SWARMFLOW_SCHEDULER_TICK: '200ms',
         SWARMFLOW_WEB_PORT: String(port), SWARMFLOW_WEB_HOST: '127.0.0.1',
+        // The documented bootstrap: the first admin from a (Docker) secret file, a token made on the database.
+        SWARMFLOW_ADMIN_PASSWORD_FILE: path.join(folder, 'admin-password'),
       };
+      writeFileSync(env.SWARMFLOW_ADMIN_PASSWORD_FILE!, 'e2e-admin-password\n', { mode: 0o600 });
       const scheduler = new SwarmflowProcess('scheduler', ['scheduler'], env);
       procs.push(scheduler);
       await scheduler.waitForOutput('scheduler running');
       const web = new SwarmflowProcess('webserver', ['webserver'], env);
       procs.push(web);
       await web.waitForOutput('REST API on');
+      const created = await runCli(['tokens', 'create', '--name', 'e2e', '--user', 'admin', '--database'], env);
+      expect(created).toMatchObject({ code: 0, stdout: expect.stringMatching(/^sfw_\S+\n$/) });
+      token = created.stdout.trim();
       await startWorker('worker-a');
       await startWorker('worker-b');
     });

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freePort, REPO, runCli, SwarmflowProcess } from '../support/processes';
@@ -29,6 +29,16 @@ describe('standalone mode through the CLI', () => {
     const { code, stdout } = await runCli(['dags', 'list'], env);
     expect(code).toBe(0);
     for (const id of ['ml_pipeline', 'ml_training', 'ml_testing', 'fan_out_fan_in']) expect(stdout).toContain(id);
+  });
+
+  it('made the user admin with a password printed once and kept 0600, and the CLI calls as admin with no step', async () => {
+    const password = readFileSync(path.join(home, 'admin-password'), 'utf8').trim();
+    expect(server.output).toContain(`Login:   user admin, password ${password}`);
+    expect(statSync(path.join(home, 'admin-password')).mode & 0o777).toBe(0o600);
+    expect(statSync(path.join(home, 'standalone-token')).mode & 0o777).toBe(0o600);
+    expect(await runCli(['whoami'], env)).toMatchObject({ code: 0, stdout: expect.stringMatching(/^admin \(admin\) at http:\/\/127\.0\.0\.1:\d+\n$/) });
+    const anonymous = await fetch(`${JSON.parse(readFileSync(path.join(home, 'standalone.json'), 'utf8')).url}/api/v1/dags`);
+    expect(anonymous.status).toBe(401);
   });
 
   it('runs the ML pipeline with --wait, exits 0, and its logs are readable', async () => {

@@ -14,6 +14,15 @@ describe('SwarmflowClient', () => {
     expect(init).toMatchObject({ method: 'POST', body: '{"conf":{"a":1}}', headers: { 'content-type': 'application/json' } });
   });
 
+  it('sends the token as a bearer token, and none without one', async () => {
+    const fetchFn = respond(200, []);
+    await new SwarmflowClient('http://sf', { fetch: fetchFn, token: 'sfw_x' }).listDags();
+    await new SwarmflowClient('http://sf', { fetch: fetchFn }).listDags();
+    const [[, withToken], [, without]] = (fetchFn as jest.Mock).mock.calls;
+    expect(withToken.headers).toEqual({ accept: 'application/json', authorization: 'Bearer sfw_x' });
+    expect(without.headers).toEqual({ accept: 'application/json' });
+  });
+
   it('builds query strings from the given filters only', async () => {
     const fetchFn = respond(200, []);
     const client = new SwarmflowClient('http://sf', { fetch: fetchFn });

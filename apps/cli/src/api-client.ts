@@ -2,6 +2,7 @@ import type {
   ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
   QueueDto, WorkerCommandResultDto,
+  AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
 } from '../../webserver/src/http/api.types';
 
 export type * from '../../webserver/src/http/api.types';
@@ -49,6 +50,8 @@ export interface SwarmflowClientOptions {
   timeoutMs?: number;
   /** Default the global fetch. */
   fetch?: typeof fetch;
+  /** An API token, sent as `Authorization: Bearer <token>`; null = none (only /health and login answer). */
+  token?: string | null;
 }
 
 const CONNECTION_CAUSES: Record<string, string> = {
@@ -74,11 +77,13 @@ export class SwarmflowClient {
   readonly baseUrl: string;
   private readonly fetchFn: typeof fetch;
   private readonly timeoutMs: number;
+  private readonly token: string | null;
 
   constructor(baseUrl: string, options: SwarmflowClientOptions = {}) {
     this.baseUrl = baseUrl.replace(/\/+$/, '');
     this.fetchFn = options.fetch ?? fetch;
     this.timeoutMs = options.timeoutMs ?? 30_000;
+    this.token = options.token ?? null;
   }
 
   health(): Promise<HealthDto> {
@@ -191,6 +196,57 @@ export class SwarmflowClient {
     return this.request('GET', '/variables/export');
   }
 
+  /** Checks a password; `as: "token"` answers a new API token (shown once). */
+  login(body: { name: string; password: string; as?: 'cookie' | 'token'; tokenName?: string; expiresIn?: string }): Promise<LoginTokenDto> {
+    return this.request('POST', '/auth/login', body);
+  }
+
+  /** Revokes the token this client sends. */
+  async logout(): Promise<void> {
+    await this.send('POST', '/auth/logout');
+  }
+
+  me(): Promise<MeDto> {
+    return this.request('GET', '/auth/me');
+  }
+
+  listUsers(): Promise<UserDto[]> {
+    return this.request('GET', '/users');
+  }
+
+  createUser(body: { name: string; role: string; password?: string }): Promise<UserDto> {
+    return this.request('POST', '/users', body);
+  }
+
+  updateUser(name: string, body: { role?: string; disabled?: boolean }): Promise<UserDto> {
+    return this.request('PATCH', `/users/${seg(name)}`, body);
+  }
+
+  async setPassword(name: string, password: string): Promise<void> {
+    await this.send('PUT', `/users/${seg(name)}/password`, { password });
+  }
+
+  async deleteUser(name: string): Promise<void> {
+    await this.send('DELETE', `/users/${seg(name)}`);
+  }
+
+  listTokens(user?: string): Promise<TokenDto[]> {
+    return this.request('GET', `/tokens${toQuery({ user })}`);
+  }
+
+  createToken(body: { name: string; user?: string; expiresIn?: string }): Promise<CreatedTokenDto> {
+    return this.request('POST', '/tokens', body);
+  }
+
+  revokeToken(id: number): Promise<TokenDto> {
+    return this.request('DELETE', `/tokens/${id}`);
+  }
+
+  /** Newest first. */
+  audit(query: { since?: string; limit?: number; actor?: string; action?: string } = {}): Promise<AuditEntryDto[]> {
+    return this.request('GET', `/audit${toQuery(query)}`);
+  }
+
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {
     return (await this.send(method, path, body)).body as T;
   }
@@ -200,7 +256,11 @@ export class SwarmflowClient {
     try {
       res = await this.fetchFn(`${this.baseUrl}/api/v1${path}`, {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+        headers: {
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(this.token ? { authorization: `Bearer ${this.token}` } : {}),
+        },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: AbortSignal.timeout(this.timeoutMs),
       });

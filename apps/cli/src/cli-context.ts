@@ -1,7 +1,7 @@
 import { writeFileSync } from 'node:fs';
 import type { TaskMessage } from '@swarmflow/core';
 import { SwarmflowClient } from './api-client';
-import { readIfExists, resolveApiUrl } from './config';
+import { readIfExists, resolveApiUrl, resolveToken } from './config';
 
 /** Everything the CLI touches outside itself, so that tests can run commands in-process. */
 export interface CliDeps {
@@ -61,7 +61,11 @@ export class CommandContext {
 
   /** The API client, created on first use (so `--help` never reads any config). */
   client(): SwarmflowClient {
-    this.cachedClient ??= new SwarmflowClient(resolveApiUrl(this.deps.env, this.deps.readFile), { fetch: this.deps.fetch });
+    if (!this.cachedClient) {
+      const url = resolveApiUrl(this.deps.env, this.deps.readFile);
+      const token = resolveToken(this.deps.env, url, this.deps.readFile ?? readIfExists);
+      this.cachedClient = new SwarmflowClient(url, { fetch: this.deps.fetch, token: token?.token ?? null });
+    }
     return this.cachedClient;
   }
 }

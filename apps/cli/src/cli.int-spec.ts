@@ -4,6 +4,7 @@ import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { seedDags, setRunStates, TRAIN_DAG } from '../../webserver/src/test-support/seed';
 import { createWebserver } from '../../webserver/src/webserver';
+import { createTestToken } from '../../webserver/src/test-support/auth';
 import type { CliDeps } from './cli-context';
 import { runCli } from './program';
 
@@ -13,6 +14,7 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
   let repos: Repositories;
   let app: INestApplication;
   let url: string;
+  let token: string;
   let dag: SerializedDag;
   const now = new Date('2025-03-01T12:00:00.000Z');
 
@@ -24,6 +26,7 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
     [dag] = await seedDags(repos, [TRAIN_DAG], now, [{ fileloc: 'broken.ts', message: 'broken.ts: SyntaxError: Unexpected token' }]);
     app = await createWebserver({ repos, logger: false, clock: () => now });
     await app.listen(0, '127.0.0.1');
+    token = await createTestToken(repos, 'admin');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
   });
 
@@ -40,7 +43,7 @@ describeWithPostgres('swarmflow CLI against the REST API', () => {
     const deps: CliDeps = {
       stdout: (s) => { out += s; },
       stderr: (s) => { err += s; },
-      env: { SWARMFLOW_URL: url },
+      env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token },
       sleep: async () => { await onSleep?.(); },
       now: () => now,
       readFile: () => null,

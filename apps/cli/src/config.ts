@@ -56,3 +56,53 @@ export function readIfExists(path: string): string | null {
     throw err;
   }
 }
+
+/** Where `swarmflow login` keeps its tokens (mode 0600), one per API URL. */
+export function credentialsFile(env: NodeJS.ProcessEnv, home?: string): string {
+  return join(swarmflowHome(env, home), 'credentials.json');
+}
+
+/** Where the standalone server leaves the token its local CLI uses (mode 0600). */
+export function standaloneTokenFile(env: NodeJS.ProcessEnv, home?: string): string {
+  return join(swarmflowHome(env, home), 'standalone-token');
+}
+
+/** The saved tokens of `swarmflow login`, by API URL (empty when none or unreadable). */
+export function readCredentials(env: NodeJS.ProcessEnv, readFile: (path: string) => string | null = readIfExists, home?: string): Record<string, string> {
+  const text = readFile(credentialsFile(env, home));
+  if (text === null) return {};
+  try {
+    const parsed = JSON.parse(text) as { tokens?: Record<string, unknown> };
+    return Object.fromEntries(Object.entries(parsed.tokens ?? {}).filter((e): e is [string, string] => typeof e[1] === 'string'));
+  } catch {
+    return {};
+  }
+}
+
+/**
+ * The API token the CLI sends for `url`: SWARMFLOW_TOKEN, else the one `swarmflow login`
+ * saved for that URL, else the standalone server's (when `url` is the standalone's), else null.
+ */
+export function resolveToken(
+  env: NodeJS.ProcessEnv,
+  url: string,
+  readFile: (path: string) => string | null = readIfExists,
+  home?: string,
+): { token: string; source: string } | null {
+  const fromEnv = env.SWARMFLOW_TOKEN?.trim();
+  if (fromEnv) return { token: fromEnv, source: 'SWARMFLOW_TOKEN' };
+  const saved = readCredentials(env, readFile, home)[url];
+  if (saved) return { token: saved, source: `${credentialsFile(env, home)} (swarmflow login)` };
+  const standalone = readFile(standaloneFile(env, home));
+  if (standalone !== null) {
+    let standaloneUrl: unknown;
+    try {
+      standaloneUrl = (JSON.parse(standalone) as { url?: unknown }).url;
+    } catch {
+      standaloneUrl = null;
+    }
+    const token = typeof standaloneUrl === 'string' && standaloneUrl.replace(/\/+$/, '') === url ? readFile(standaloneTokenFile(env, home))?.trim() : null;
+    if (token) return { token, source: standaloneTokenFile(env, home) };
+  }
+  return null;
+}

@@ -10,6 +10,10 @@ import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
 import { registerPoolCommands } from './commands/pools.commands';
 import { registerWorkerCommands } from './commands/workers.commands';
+import { registerAuditCommands } from './commands/audit.commands';
+import { registerLoginCommands } from './commands/login.commands';
+import { registerTokenCommands } from './commands/tokens.commands';
+import { registerUserCommands } from './commands/users.commands';
 import { CliError, EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from './errors';
 import { registerServerCommands } from './server-commands';
 
@@ -21,7 +25,8 @@ import { registerServerCommands } from './server-commands';
 export function buildProgram(ctx: CommandContext): Command {
   const program = new Command('swarmflow')
     .description('Swarmflow: DAG workflows as code, run by workers on RabbitMQ queues.\n' +
-      'Client commands talk to the REST API at SWARMFLOW_URL (default: the standalone server, else http://127.0.0.1:8080).')
+      'Client commands talk to the REST API at SWARMFLOW_URL (default: the standalone server, else http://127.0.0.1:8080), ' +
+      'sending the API token in SWARMFLOW_TOKEN, else the one `swarmflow login` saved, else the standalone server\'s own.')
     .version(packageVersion(), '-V, --version')
     .showHelpAfterError('(add --help for usage)');
   registerServerCommands(program, ctx.deps.env);
@@ -31,6 +36,10 @@ export function buildProgram(ctx: CommandContext): Command {
   registerWorkerCommands(program, ctx);
   registerPoolCommands(program, ctx);
   registerVariableCommands(program, ctx);
+  registerLoginCommands(program, ctx);
+  registerUserCommands(program, ctx);
+  registerTokenCommands(program, ctx);
+  registerAuditCommands(program, ctx);
   // After every command exists: addCommand() does not copy these settings to the commands it adds.
   const output = { writeOut: (s: string) => ctx.deps.stdout(s), writeErr: (s: string) => ctx.deps.stderr(s) };
   forEachCommand(program, (cmd) => cmd.exitOverride().configureOutput(output));
@@ -63,7 +72,7 @@ function reportError(err: unknown, deps: CliDeps): number {
   };
   if (err instanceof CliError) return line(err.message, err.exitCode);
   if (err instanceof ApiConnectionError) return line(err.message, EXIT_USAGE);
-  if (err instanceof ApiError) return line(err.message, err.status >= 500 ? EXIT_FAILURE : EXIT_USAGE);
+  if (err instanceof ApiError) return line(err.message + authFix(err, deps.env), err.status >= 500 ? EXIT_FAILURE : EXIT_USAGE);
   if (err instanceof ParamValidationError || err instanceof TemplateRenderError) return line(err.message, EXIT_USAGE);
   const message = err instanceof Error ? err.message : String(err);
   if (deps.env.SWARMFLOW_DEBUG && err instanceof Error && err.stack) deps.stderr(`${err.stack}\n`);
@@ -85,4 +94,14 @@ export function packageVersion(from: string = __dirname): string {
     }
     if (dirname(dir) === dir) return '0.0.0';
   }
+}
+
+/** What to do about a 401 or 403, appended to the API's own message. */
+function authFix(err: ApiError, env: NodeJS.ProcessEnv): string {
+  if (err.status === 401 && err.reason === 'unauthenticated') {
+    const sent = env.SWARMFLOW_TOKEN?.trim() ? ' (the CLI sent SWARMFLOW_TOKEN)' : '';
+    return `${sent}\nFix: run \`swarmflow login\`, or set SWARMFLOW_TOKEN to an API token from an admin (\`swarmflow tokens create --name <name>\`; ` +
+      'inside a server container: `swarmflow tokens create --name cli --user admin --database`)';
+  }
+  return '';
 }

@@ -18,6 +18,7 @@ import { startWebserver } from '../../webserver/src/main';
 import {
   DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig, nestLogLevels, readLogLevel, readPublicUrl,
 } from '../../webserver/src/webserver.config';
+import { ensureStandaloneCredentials } from '../../webserver/src/auth/bootstrap';
 import { startWorker } from '../../worker/src/start-worker';
 import { discoverNvidiaGpus } from '../../worker/src/worker.config';
 import { runWorkerProcess } from '../../worker/src/main';
@@ -107,7 +108,7 @@ interface StandaloneOptions {
   home?: string;
 }
 
-/** Standalone listens on the loopback interface unless told otherwise: its API has no authentication. */
+/** Standalone listens on the loopback interface unless told otherwise: it is a one-machine setup. */
 const STANDALONE_HOST = '127.0.0.1';
 
 /**
@@ -172,6 +173,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const repos = new Repositories(db);
   const requeued = await requeueLostTaskMessages(repos, new Date());
   if (requeued > 0) logger.warn(`${requeued} queued tr${requeued > 1 ? 'ies' : 'y'} lost ${requeued > 1 ? 'their task messages' : 'its task message'} with the last run's in-memory broker: queued again`);
+  const credentials = await ensureStandaloneCredentials(repos, home);
   const broker = new MemoryBroker();
   await broker.start();
 
@@ -205,7 +207,14 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     `  DAGs:    ${dagsFolder}\n` +
     `  Data:    ${home}\n` +
     `  Key:     ${keySource} (cluster key ${clusterKey.fingerprint}; encrypts secret variables)\n` +
-    `  Worker:  queue default, concurrency ${concurrency}\n\n` +
+    `  Worker:  queue default, concurrency ${concurrency}\n` +
+    (credentials.adminPassword
+      ? `  Login:   user admin, password ${credentials.adminPassword}\n` +
+        `           (shown once; also in ${credentials.adminPasswordFile}, readable only by you)\n`
+      : `  Login:   user admin (its first password is in ${credentials.adminPasswordFile} unless changed)\n`) +
+    (credentials.tokenFile
+      ? `  CLI:     uses the admin token in ${credentials.tokenFile}\n\n`
+      : `  CLI:     no admin named admin to make a token for: set SWARMFLOW_TOKEN or run \`swarmflow login\`\n\n`) +
     `Try:  npx swarmflow dags list\n` +
     `      npx swarmflow dags trigger ml_pipeline --conf '{"dataset":"small"}' --wait\n\n`,
   );
@@ -291,7 +300,10 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
       'SWARMFLOW_PUBLIC_URL (the URL users reach the API by; other Host names are refused), SWARMFLOW_LOG_LEVEL (error|warn|log|debug),\n' +
       'SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (base64 32-byte key; needed to write secret variables),\n' +
       'SWARMFLOW_METRICS_TOKEN (bearer token GET /metrics requires), SWARMFLOW_METRICS_PUBLIC (true = /metrics open without\n' +
-      'a token; without either it is open only when SWARMFLOW_WEB_HOST is a loopback address)')
+      'a token; without either it is open only when SWARMFLOW_WEB_HOST is a loopback address),\n' +
+      'SWARMFLOW_ADMIN_PASSWORD_FILE (creates the admin SWARMFLOW_ADMIN_USER, default admin, when missing; without any admin\n' +
+      'the webserver refuses to start), SWARMFLOW_TRUSTED_PROXIES, SWARMFLOW_AUTH_PROXY_HEADER, SWARMFLOW_COOKIE_SECURE (auto),\n' +
+      'SWARMFLOW_SESSION_TTL (12h)')
     .action(async () => {
       try {
         const config = loadWebserverConfig(env);

@@ -6,6 +6,7 @@ import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { ClusterKey } from '@swarmflow/secrets';
 import { createWebserver } from '../../webserver/src/webserver';
+import { createTestToken } from '../../webserver/src/test-support/auth';
 import type { CliDeps } from './cli-context';
 import { readIfExists } from './config';
 import { runCli } from './program';
@@ -16,6 +17,7 @@ describeWithPostgres('swarmflow variables against the REST API', () => {
   let repos: Repositories;
   let app: INestApplication;
   let url: string;
+  let token: string;
   let dir: string;
   const clusterKey = ClusterKey.generate();
   const SECRET = 'AKIA-very-s3cr3t';
@@ -28,6 +30,7 @@ describeWithPostgres('swarmflow variables against the REST API', () => {
     repos = new Repositories(db);
     app = await createWebserver({ repos, logger: false, clock: () => now, clusterKey });
     await app.listen(0, '127.0.0.1');
+    token = await createTestToken(repos, 'admin');
     url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
     dir = mkdtempSync(path.join(tmpdir(), 'swarmflow-vars-'));
   });
@@ -46,7 +49,7 @@ describeWithPostgres('swarmflow variables against the REST API', () => {
     const deps: CliDeps = {
       stdout: (s) => { out += s; },
       stderr: (s) => { err += s; },
-      env: { SWARMFLOW_URL: url },
+      env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token },
       sleep: async () => undefined,
       now: () => now,
       readFile: readIfExists,

@@ -6,6 +6,22 @@ import { randomBytes } from 'node:crypto';
 import request from 'supertest';
 import { startWebserver, type RunningWebserver } from './main';
 import { TcpProxy } from './test-support/tcp-proxy';
+import { createTestToken } from './test-support/auth';
+import { Database, Repositories } from '@swarmflow/persistence';
+import { DEFAULT_AUTH_OPTIONS } from './auth/auth-options';
+
+/** A webserver config for these tests: auth defaults, no admin file (the tests make a token first). */
+const base = { publicUrl: null, logLevel: 'log' as const, auth: DEFAULT_AUTH_OPTIONS, adminPasswordFile: null, adminUser: 'admin' };
+
+/** An admin token on the database at `url`, made before the server starts (it refuses to start without an admin). */
+async function adminToken(url: string): Promise<string> {
+  const db = new Database({ url, poolSize: 1 });
+  try {
+    return await createTestToken(new Repositories(db));
+  } finally {
+    await db.close();
+  }
+}
 
 const silent = { log: () => undefined, warn: () => undefined, error: () => undefined } as unknown as LoggerService;
 
@@ -18,13 +34,19 @@ describeWithPostgres('health and an unreachable database', () => {
   let testDb: TestDatabase;
   let proxy: TcpProxy;
   let server: RunningWebserver;
-  const api = () => request(server.url);
+  let token: string;
+  const api = () => {
+    const agent = request.agent(server.url);
+    agent.set('Authorization', `Bearer ${token}`);
+    return agent;
+  };
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
+    token = await adminToken(testDb.url);
     proxy = await new TcpProxy(pgEndpoint(testDb.url)).start();
     server = await startWebserver(
-      { databaseUrl: proxy.url(testDb.url), port: 0, host: '127.0.0.1', amqpUrl: null, brokerPrefix: 'unused.', publicUrl: null, logLevel: 'log' },
+      { databaseUrl: proxy.url(testDb.url), port: 0, host: '127.0.0.1', amqpUrl: null, brokerPrefix: 'unused.', ...base },
       silent as never,
     );
   });
@@ -78,10 +100,11 @@ describeWithPostgres('health and the broker', () => {
 
     beforeAll(async () => {
       testDb = await createTestDatabase();
+      await adminToken(testDb.url);
       const amqp = new URL(rabbitmqUrl());
       proxy = await new TcpProxy({ host: amqp.hostname, port: Number(amqp.port || 5672) }).start();
       server = await startWebserver(
-        { databaseUrl: testDb.url, port: 0, host: '127.0.0.1', amqpUrl: proxy.url(rabbitmqUrl()), brokerPrefix: prefix, publicUrl: null, logLevel: 'log' },
+        { databaseUrl: testDb.url, port: 0, host: '127.0.0.1', amqpUrl: proxy.url(rabbitmqUrl()), brokerPrefix: prefix, ...base },
         silent as never,
       );
     });

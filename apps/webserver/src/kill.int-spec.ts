@@ -3,9 +3,9 @@ import type { ControlMessage, SerializedDag } from '@swarmflow/core';
 import { controlQueue, MemoryBroker } from '@swarmflow/messaging';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
-import request from 'supertest';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
+import { apiAs, createTestToken } from './test-support/auth';
 
 describeWithPostgres('POST …/tasks/:task/kill', () => {
   let testDb: TestDatabase;
@@ -18,6 +18,7 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
   const received = new Map<string, ControlMessage[]>();
   const now = new Date('2025-03-01T12:00:00.000Z');
   let changes = 0;
+  let token: string;
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -34,7 +35,8 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
     }
     app = await createWebserver({ repos, logger: false, clock: () => now, broker, onChange: () => changes++ });
     bare = await createWebserver({ repos, logger: false, clock: () => now });
-    await request(app.getHttpServer()).post('/api/v1/dags/train_ml1m/runs').send({ runId: 'r1' }).expect(201);
+    token = await createTestToken(repos, 'operator');
+    await apiAs(app, token).post('/api/v1/dags/train_ml1m/runs').send({ runId: 'r1' }).expect(201);
     const run = (await repos.runs.get('train_ml1m', 'r1'))!;
     await setRunStates(repos, run, dag, 'running', {
       extract: { state: 'success', tryNumber: 1, worker: 'worker-a' },
@@ -52,7 +54,7 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
     await testDb?.drop();
   });
 
-  const kill = (server: INestApplication, task: string) => request(server.getHttpServer()).post(`/api/v1/dags/train_ml1m/runs/r1/tasks/${task}/kill`);
+  const kill = (server: INestApplication, task: string) => apiAs(server, token).post(`/api/v1/dags/train_ml1m/runs/r1/tasks/${task}/kill`);
   const settled = () => new Promise((r) => setImmediate(r));
 
   it('tells the worker running the try to cancel it', async () => {

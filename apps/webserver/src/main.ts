@@ -7,6 +7,7 @@ import { createWebserver } from './webserver';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost } from './http/host-check.middleware';
 import { loadWebserverConfig, nestLogLevels, WebserverConfigError, type WebserverConfig } from './webserver.config';
+import { ensureAdmin } from './auth/bootstrap';
 
 export interface RunningWebserver {
   app: INestApplication;
@@ -34,11 +35,18 @@ export async function startWebserver(
     if (await db.pendingMigrations()) {
       throw new WebserverConfigError('SWARMFLOW_DATABASE_URL', 'the database schema is not up to date: run `swarmflow db migrate` first');
     }
+    try {
+      if (await ensureAdmin(new Repositories(db), { passwordFile: config.adminPasswordFile, userName: config.adminUser })) {
+        logger.log(`created the admin ${config.adminUser} from SWARMFLOW_ADMIN_PASSWORD_FILE`);
+      }
+    } catch (err) {
+      throw new WebserverConfigError('SWARMFLOW_ADMIN_PASSWORD_FILE', (err as Error).message.replace(/^SWARMFLOW_ADMIN_PASSWORD_FILE: /, ''));
+    }
     const broker = config.amqpUrl ? new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger }) : null;
     await broker?.start();
     if (!broker) logger.warn('no SWARMFLOW_AMQP_URL: `tasks kill` cannot reach the workers');
     const app = await createWebserver({
-      repos: new Repositories(db), logger, clusterKey, broker, publicUrl: config.publicUrl, bindHost: config.host, metricsAccess,
+      repos: new Repositories(db), logger, clusterKey, broker, publicUrl: config.publicUrl, bindHost: config.host, metricsAccess, auth: config.auth,
     });
     if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it`);
     else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written');

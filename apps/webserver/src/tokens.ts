@@ -15,3 +15,9 @@ export const CLOCK = Symbol('CLOCK');
 
 export type Clock = () => Date;
 export type OnChange = () => void;
+/** `AuthOptions`: how callers are authenticated (proxies, cookies, login throttling). */
+export const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
+/** `Accounts`: users and API tokens. */
+export const ACCOUNTS = Symbol('ACCOUNTS');
+/** `LoginThrottle`: counts failed logins per user and per address. */
+export const LOGIN_THROTTLE = Symbol('LOGIN_THROTTLE');

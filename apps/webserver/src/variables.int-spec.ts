@@ -2,10 +2,10 @@ import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { ClusterKey, SecretDecryptError } from '@swarmflow/secrets';
-import request from 'supertest';
 import type { VariableDto, VariablesExportDto } from './http/api.types';
 import { VariablesService } from './services/variables.service';
 import { createWebserver } from './webserver';
+import { apiAs, createTestToken } from './test-support/auth';
 
 /** Keeps every line the app logs, to check that no secret reaches the logs. */
 class CapturingLogger implements LoggerService {
@@ -27,7 +27,8 @@ describeWithPostgres('webserver variables API', () => {
   const logger = new CapturingLogger();
   const SECRET = 'hunter2-s3cr3t-value';
   let now = new Date('2025-03-01T12:00:00.000Z');
-  const api = () => request(app.getHttpServer());
+  let token: string;
+  const api = () => apiAs(app, token);
   const storedValue = async (key: string): Promise<string> => (await db.query(`SELECT value FROM variable WHERE key = $1`, [key]))[0].value;
 
   beforeAll(async () => {
@@ -37,6 +38,7 @@ describeWithPostgres('webserver variables API', () => {
     repos = new Repositories(db);
     app = await createWebserver({ repos, logger, clock: () => now, clusterKey });
     keyless = await createWebserver({ repos, logger: false, clock: () => now });
+    token = await createTestToken(repos, 'admin');
   });
 
   afterAll(async () => {
@@ -144,7 +146,7 @@ describeWithPostgres('webserver variables API', () => {
     });
 
     it('refuses secrets with a clear 400 when the server has no cluster key', async () => {
-      const web = () => request(keyless.getHttpServer());
+      const web = () => apiAs(keyless, token);
       const res = await web().put('/api/v1/variables/s3_key').send({ value: SECRET, secret: true }).expect(400);
       expect(res.body).toEqual({
         reason: 'no_cluster_key', field: 'secret',

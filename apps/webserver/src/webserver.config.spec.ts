@@ -4,7 +4,10 @@ const URL_OK = 'postgres://swarmflow:secret@postgres:5432/swarmflow';
 
 describe('loadWebserverConfig', () => {
   it('applies the defaults', () => {
-    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toEqual({ databaseUrl: URL_OK, port: 8080, host: '0.0.0.0', amqpUrl: null, brokerPrefix: '', publicUrl: null, logLevel: 'log' });
+    expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toMatchObject({
+      databaseUrl: URL_OK, port: 8080, host: '0.0.0.0', amqpUrl: null, brokerPrefix: '', publicUrl: null, logLevel: 'log', adminPasswordFile: null, adminUser: 'admin',
+      auth: { trustedProxies: [], proxyUserHeader: null, cookieSecure: 'auto', sessionTtlMs: 12 * 3_600_000 },
+    });
   });
 
   it('reads the public URL and the log level, naming a bad level', () => {
@@ -16,7 +19,7 @@ describe('loadWebserverConfig', () => {
 
   it('reads port and host', () => {
     expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_WEB_PORT: '9000', SWARMFLOW_WEB_HOST: '127.0.0.1' }))
-      .toEqual({ databaseUrl: URL_OK, port: 9000, host: '127.0.0.1', amqpUrl: null, brokerPrefix: '', publicUrl: null, logLevel: 'log' });
+      .toMatchObject({ databaseUrl: URL_OK, port: 9000, host: '127.0.0.1', amqpUrl: null, brokerPrefix: '' });
   });
 
   it('reads the broker for commands to workers, and rejects a URL that is not amqp', () => {
@@ -47,5 +50,20 @@ describe('loadWebserverConfig', () => {
   it('names a bad port', () => {
     expect(() => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_WEB_PORT: 'http' }))
       .toThrow('SWARMFLOW_WEB_PORT: must be a port number between 0 and 65535 (got "http")');
+  });
+
+  it('reads the authentication settings, and names the bad one', () => {
+    expect(loadWebserverConfig({
+      SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_TRUSTED_PROXIES: '10.0.0.5, 10.0.1.0/24', SWARMFLOW_AUTH_PROXY_HEADER: 'X-Forwarded-User',
+      SWARMFLOW_COOKIE_SECURE: 'true', SWARMFLOW_SESSION_TTL: '30m', SWARMFLOW_ADMIN_PASSWORD_FILE: '/run/secrets/admin', SWARMFLOW_ADMIN_USER: 'root',
+    })).toMatchObject({
+      adminPasswordFile: '/run/secrets/admin', adminUser: 'root',
+      auth: { trustedProxies: ['10.0.0.5', '10.0.1.0/24'], proxyUserHeader: 'X-Forwarded-User', cookieSecure: true, sessionTtlMs: 1_800_000 },
+    });
+    expect(() => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_AUTH_PROXY_HEADER: 'X-Forwarded-User' }))
+      .toThrow('SWARMFLOW_AUTH_PROXY_HEADER: needs SWARMFLOW_TRUSTED_PROXIES');
+    expect(() => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_TRUSTED_PROXIES: 'proxy.example' }))
+      .toThrow('SWARMFLOW_TRUSTED_PROXIES: "proxy.example" is not an IP address or CIDR');
+    expect(() => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_COOKIE_SECURE: 'yes' })).toThrow('SWARMFLOW_COOKIE_SECURE: must be auto, true or false');
   });
 });

@@ -1,3 +1,6 @@
+import { parseDuration } from '@swarmflow/core';
+import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
+
 /** A bad setting found at boot; names the environment variable to fix. */
 export class WebserverConfigError extends Error {
   override name = 'WebserverConfigError';
@@ -18,6 +21,12 @@ export interface WebserverConfig {
   publicUrl: string | null;
   /** SWARMFLOW_LOG_LEVEL: `error`, `warn`, `log` (default) or `debug`. */
   logLevel: LogLevelName;
+  /** How callers are authenticated: SWARMFLOW_TRUSTED_PROXIES, SWARMFLOW_AUTH_PROXY_HEADER, SWARMFLOW_COOKIE_SECURE, SWARMFLOW_SESSION_TTL. */
+  auth: AuthOptions;
+  /** SWARMFLOW_ADMIN_PASSWORD_FILE: the first admin's password (a Docker secret); null = none. */
+  adminPasswordFile: string | null;
+  /** SWARMFLOW_ADMIN_USER: the name of that admin (default admin). */
+  adminUser: string;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
@@ -86,5 +95,48 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
   return {
     databaseUrl, port, host, amqpUrl, brokerPrefix: env.SWARMFLOW_BROKER_PREFIX ?? '',
     publicUrl: readPublicUrl(env), logLevel: readLogLevel(env),
+    auth: loadAuthOptions(env),
+    adminPasswordFile: env.SWARMFLOW_ADMIN_PASSWORD_FILE?.trim() || null,
+    adminUser: env.SWARMFLOW_ADMIN_USER?.trim() || 'admin',
+  };
+}
+
+/**
+ * The authentication settings: SWARMFLOW_TRUSTED_PROXIES (comma-separated addresses or CIDRs
+ * of reverse proxies whose X-Forwarded-* headers count; default none), SWARMFLOW_AUTH_PROXY_HEADER
+ * (a header such as X-Forwarded-User naming the user, honoured from those proxies only; default
+ * off), SWARMFLOW_COOKIE_SECURE (auto, true or false; default auto = when the request is HTTPS),
+ * SWARMFLOW_SESSION_TTL (default 12h).
+ */
+export function loadAuthOptions(env: NodeJS.ProcessEnv): AuthOptions {
+  const trustedProxies = (env.SWARMFLOW_TRUSTED_PROXIES ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const proxy of trustedProxies) {
+    if (!/^(loopback|linklocal|uniquelocal|[0-9a-fA-F:.]+(\/\d{1,3})?)$/.test(proxy)) {
+      throw new WebserverConfigError('SWARMFLOW_TRUSTED_PROXIES', `${JSON.stringify(proxy)} is not an IP address or CIDR: give e.g. 10.0.0.5,10.0.1.0/24`);
+    }
+  }
+  const proxyUserHeader = env.SWARMFLOW_AUTH_PROXY_HEADER?.trim() || null;
+  if (proxyUserHeader && !/^[A-Za-z0-9-]+$/.test(proxyUserHeader)) {
+    throw new WebserverConfigError('SWARMFLOW_AUTH_PROXY_HEADER', 'must be a header name such as X-Forwarded-User');
+  }
+  if (proxyUserHeader && trustedProxies.length === 0) {
+    throw new WebserverConfigError('SWARMFLOW_AUTH_PROXY_HEADER', 'needs SWARMFLOW_TRUSTED_PROXIES: the header is believed only from those addresses (anyone could send it otherwise)');
+  }
+  const rawSecure = env.SWARMFLOW_COOKIE_SECURE?.trim().toLowerCase() || 'auto';
+  if (!['auto', 'true', 'false'].includes(rawSecure)) {
+    throw new WebserverConfigError('SWARMFLOW_COOKIE_SECURE', `must be auto, true or false (got ${JSON.stringify(rawSecure)})`);
+  }
+  let sessionTtlMs = DEFAULT_AUTH_OPTIONS.sessionTtlMs;
+  const rawTtl = env.SWARMFLOW_SESSION_TTL?.trim();
+  if (rawTtl) {
+    try {
+      sessionTtlMs = parseDuration(rawTtl, 'SWARMFLOW_SESSION_TTL');
+    } catch {
+      throw new WebserverConfigError('SWARMFLOW_SESSION_TTL', `must be a duration such as 12h or 30m (got ${JSON.stringify(rawTtl)})`);
+    }
+  }
+  return {
+    ...DEFAULT_AUTH_OPTIONS, trustedProxies, proxyUserHeader, sessionTtlMs,
+    cookieSecure: rawSecure === 'auto' ? 'auto' : rawSecure === 'true',
   };
 }

@@ -2,10 +2,10 @@ import type { INestApplication } from '@nestjs/common';
 import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
-import request from 'supertest';
 import type { DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto, WorkerDto } from './http/api.types';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
+import { apiAs, createTestToken } from './test-support/auth';
 
 describeWithPostgres('webserver REST API', () => {
   let testDb: TestDatabase;
@@ -15,7 +15,8 @@ describeWithPostgres('webserver REST API', () => {
   let dag: SerializedDag;
   let changes = 0;
   const now = new Date('2025-03-01T12:00:00.000Z');
-  const api = () => request(app.getHttpServer());
+  let token: string;
+  const api = () => apiAs(app, token);
 
   beforeAll(async () => {
     testDb = await createTestDatabase();
@@ -26,6 +27,7 @@ describeWithPostgres('webserver REST API', () => {
       { fileloc: 'broken.ts', message: 'broken.ts: SyntaxError: Unexpected token' },
     ]);
     app = await createWebserver({ repos, logger: false, onChange: () => changes++, clock: () => now });
+    token = await createTestToken(repos, 'admin');
   });
 
   afterAll(async () => {

@@ -1,4 +1,5 @@
 import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
 import type { Repositories } from '@swarmflow/persistence';
 import type { Broker } from '@swarmflow/messaging';
 import type { ClusterKey } from '@swarmflow/secrets';
@@ -19,6 +20,16 @@ import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
 import { BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { ACCOUNTS, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
+import { Accounts } from './auth/accounts';
+import { AuditService } from './auth/audit';
+import { AuthGuard } from './auth/auth.guard';
+import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
+import { LoginThrottle } from './auth/login-throttle';
+import { AuditController } from './http/audit.controller';
+import { AuthController } from './http/auth.controller';
+import { TokensController } from './http/tokens.controller';
+import { UsersController } from './http/users.controller';
 
 export interface WebserverModuleOptions {
   repos: Repositories;
@@ -30,10 +41,15 @@ export interface WebserverModuleOptions {
   broker?: Broker | null;
   /** Who may read `/metrics`; default nobody (403 naming the fix). */
   metricsAccess?: MetricsAccess;
+  /** How callers are authenticated (default {@link DEFAULT_AUTH_OPTIONS}). */
+  auth?: Partial<AuthOptions>;
 }
 
 /** Every controller of the API (the OpenAPI document reads their roles). */
-export const CONTROLLERS = [SystemController, DagsController, RunsController, VariablesController, WorkersController];
+export const CONTROLLERS = [
+  SystemController, DagsController, RunsController, VariablesController, WorkersController,
+  AuthController, UsersController, TokensController, AuditController,
+];
 
 @Module({})
 export class WebserverModule {
@@ -50,7 +66,21 @@ export class WebserverModule {
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService, WorkerControlService,
         HealthService,
+        ...authProviders(options),
       ],
     };
   }
+}
+
+/** Authentication and the audit log: the global guard and what it uses. */
+function authProviders(options: WebserverModuleOptions) {
+  const auth: AuthOptions = { ...DEFAULT_AUTH_OPTIONS, ...options.auth };
+  const clock = options.clock ?? (() => new Date());
+  return [
+    { provide: AUTH_OPTIONS, useValue: auth },
+    { provide: ACCOUNTS, useValue: new Accounts(options.repos, clock) },
+    { provide: LOGIN_THROTTLE, useValue: new LoginThrottle({ perUser: auth.loginFailuresPerUser, perIp: auth.loginFailuresPerIp, windowMs: auth.loginWindowMs }) },
+    AuditService,
+    { provide: APP_GUARD, useClass: AuthGuard },
+  ];
 }

@@ -17,6 +17,7 @@ import { quietStartupLogger } from './quiet-startup.logger';
 import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
+import type { AuthOptions } from './auth/auth-options';
 
 export interface WebserverOptions {
   repos: Repositories;
@@ -45,6 +46,11 @@ export interface WebserverOptions {
   publicUrl?: string | null;
   /** The address the server will bind: loopback means only loopback names are answered. Undefined: no Host check without `publicUrl`. */
   bindHost?: string;
+  /**
+   * How callers are authenticated (trusted proxies, cookies, login limits); default
+   * DEFAULT_AUTH_OPTIONS. Every route but `GET /health` and login needs a caller.
+   */
+  auth?: Partial<AuthOptions>;
 }
 
 /** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
@@ -85,7 +91,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({
       repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker,
-      metricsAccess: options.metricsAccess,
+      metricsAccess: options.metricsAccess, auth: options.auth,
     }),
     { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },
   );
@@ -96,6 +102,8 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   app.use(SECURITY_HEADERS);
   // JSON bodies only, refused otherwise: Nest's default form parser turned
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
+  // Only the configured proxies' X-Forwarded-For/-Proto count (client address in the audit log, Secure cookies).
+  app.set('trust proxy', options.auth?.trustedProxies?.length ? options.auth.trustedProxies : false);
   app.use(requireJsonBody);
   app.use(rejectUnstorablePathAndQuery);
   app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT_BYTES });

@@ -27,3 +27,7 @@ export {
   renderTemplate, renderCommand, renderShellCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
 } from './templating/templating';
 export { ROLES, isRole, roleAllows, type Role } from './auth/roles';
+export {
+  USER_NAME_PATTERN, MIN_PASSWORD_LENGTH, userNameProblem, passwordProblem,
+  type User, type ApiTokenInfo, type AuthMethod, type Caller, type AuditOutcome, type AuditEntry, type AuditWrite,
+} from './auth/accounts';

@@ -2,6 +2,7 @@ import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type Lo
 import { LogicalDateInFutureError, ParamValidationError, UnknownTaskError } from '@swarmflow/core';
 import { databaseUnavailableCause, DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
 import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
+import { AuthError } from '../auth/auth-errors';
 import type { ApiErrorBody } from './api.types';
 import { RequestValidationError } from './zod-validation.pipe';
 
@@ -21,6 +22,7 @@ const HTTP_REASONS: Record<number, string> = {
 
 /** Maps an error thrown while handling a request to its status and body; null fields are left out. */
 export function toErrorResponse(err: unknown): ErrorResponse {
+  if (err instanceof AuthError) return { status: err.status, body: { reason: err.reason, message: err.message } };
   if (err instanceof ParamValidationError) return { status: 400, body: { reason: 'invalid_conf', message: err.message, field: err.field } };
   if (err instanceof RequestValidationError) return withField(400, 'invalid_request', err.message, err.field);
   if (err instanceof NotFoundError) return { status: 404, body: { reason: err.reason, message: err.message } };
@@ -122,6 +124,7 @@ function bodyParserStatus(err: unknown): number | null {
 
 interface HttpResponse {
   status(code: number): { json(body: unknown): void };
+  setHeader(name: string, value: string): void;
 }
 
 /**
@@ -142,6 +145,8 @@ export class ApiExceptionFilter implements ExceptionFilter {
       const detail = exception instanceof Error ? exception.stack ?? exception.message : String(exception);
       this.logger?.error(`${req.method} ${req.url} failed: ${detail}`);
     }
-    host.switchToHttp().getResponse<HttpResponse>().status(status).json(body);
+    const res = host.switchToHttp().getResponse<HttpResponse>();
+    if (exception instanceof AuthError && exception.retryAfterSeconds) res.setHeader('Retry-After', String(exception.retryAfterSeconds));
+    res.status(status).json(body);
   }
 }

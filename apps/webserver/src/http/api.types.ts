@@ -291,3 +291,4 @@ export interface VariablesExportDto {
   /** Keys of the secret variables, left out: secret values are never returned by the API. */
   secrets_omitted: string[];
 }
+export type * from './auth.types';

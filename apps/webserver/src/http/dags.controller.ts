@@ -12,11 +12,14 @@ import {
 } from './presenters';
 import { ClearTaskBody, ListRunsQuery, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
+import { Audit } from '../auth/audit';
+import { RequiresRole } from './auth/requires-role.decorator';
 
 const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun, v.importError);
 
 /** DAGs and everything under one DAG: its runs, their task instances and logs. */
 @Controller('dags')
+@RequiresRole('viewer')
 export class DagsController {
   constructor(
     // Explicit tokens: no reliance on emitted decorator metadata (tsx/esbuild do not emit it).
@@ -39,11 +42,15 @@ export class DagsController {
   }
 
   @Patch(':dagId')
+  @RequiresRole('operator')
+  @Audit('dag.pause')
   async patch(@Param('dagId') dagId: string, @Body(new ZodValidationPipe(PatchDagBody)) body: PatchDagBody): Promise<DagSummaryDto> {
     return summary(await this.dags.setPaused(dagId, body.isPaused));
   }
 
   @Post(':dagId/runs')
+  @RequiresRole('operator')
+  @Audit('dag.trigger')
   @HttpCode(201)
   async trigger(@Param('dagId') dagId: string, @Body(new ZodValidationPipe(TriggerRunBody)) body: TriggerRunBody): Promise<RunDto> {
     const run = await this.triggers.trigger(dagId, {
@@ -87,6 +94,8 @@ export class DagsController {
   }
 
   @Post(':dagId/runs/:runId/tasks/:taskId/clear')
+  @RequiresRole('operator')
+  @Audit('task.clear')
   @HttpCode(200)
   async clear(
     @Param('dagId') dagId: string,
@@ -100,6 +109,8 @@ export class DagsController {
 
   /** Stops the try wherever it is (it ends failed, not retried). 202: a running try's worker acts on it. */
   @Post(':dagId/runs/:runId/tasks/:taskId/kill')
+  @RequiresRole('operator')
+  @Audit('task.kill')
   @HttpCode(202)
   async kill(
     @Param('dagId') dagId: string,

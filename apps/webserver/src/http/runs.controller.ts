@@ -4,9 +4,11 @@ import type { RunDto } from './api.types';
 import { toRunDto } from './presenters';
 import { ListRunsQuery } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
+import { RequiresRole } from './auth/requires-role.decorator';
 
 /** Runs across DAGs. */
 @Controller('runs')
+@RequiresRole('viewer')
 export class RunsController {
   constructor(@Inject(RunQueriesService) private readonly runs: RunQueriesService) {}
 

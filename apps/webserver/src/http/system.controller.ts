@@ -6,9 +6,12 @@ import { toImportErrorDto, toWorkerDto } from './presenters';
 import { PoolNamePipe, PutPoolBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 import { CLOCK, type Clock } from '../tokens';
+import { Audit } from '../auth/audit';
+import { Public, RequiresRole } from './auth/requires-role.decorator';
 
 /** Health, import errors, workers, and pools (listed, set, deleted). */
 @Controller()
+@RequiresRole('viewer')
 export class SystemController {
   constructor(
     @Inject(SystemQueriesService) private readonly system: SystemQueriesService,
@@ -18,6 +21,7 @@ export class SystemController {
 
   /** Each dependency's state; 503 when one the server needs is down (load balancers and `--wait` retry on it). */
   @Get('health')
+  @Public()
   async health(@Res({ passthrough: true }) res: { status(code: number): unknown }): Promise<HealthDto> {
     const health = await this.healthService.check();
     if (health.status !== 'ok') res.status(503);
@@ -42,6 +46,8 @@ export class SystemController {
 
   /** Creates (201) or resizes (200) a pool; the scheduler applies it within a tick. */
   @Put('pools/:name')
+  @RequiresRole('admin')
+  @Audit('pool.set')
   async setPool(
     @Param('name', PoolNamePipe) name: string,
     @Body(new ZodValidationPipe(PutPoolBody)) body: PutPoolBody,
@@ -53,6 +59,8 @@ export class SystemController {
   }
 
   @Delete('pools/:name')
+  @RequiresRole('admin')
+  @Audit('pool.delete')
   @HttpCode(204)
   async deletePool(@Param('name', PoolNamePipe) name: string): Promise<void> {
     await this.system.deletePool(name);

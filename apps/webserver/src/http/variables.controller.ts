@@ -3,6 +3,8 @@ import { VariablesService, type VariableView } from '../services/variables.servi
 import type { VariableDto, VariablesExportDto, VariablesImportResultDto } from './api.types';
 import { importEntries, ImportVariablesBody, PutVariableBody, VariableKeyPipe } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
+import { Audit } from '../auth/audit';
+import { RequiresRole } from './auth/requires-role.decorator';
 
 function toVariableDto(v: VariableView): VariableDto {
   return { key: v.key, value: v.value, secret: v.secret, description: v.description, updatedAt: v.updatedAt.toISOString() };
@@ -10,6 +12,7 @@ function toVariableDto(v: VariableView): VariableDto {
 
 /** Variables: global key/value pairs; secret values are masked (`***`) in every answer. */
 @Controller('variables')
+@RequiresRole('admin')
 export class VariablesController {
   constructor(@Inject(VariablesService) private readonly variables: VariablesService) {}
 
@@ -29,6 +32,7 @@ export class VariablesController {
   }
 
   @Post('import')
+  @Audit('variable.import')
   @HttpCode(200)
   import(@Body(new ZodValidationPipe(ImportVariablesBody)) body: ImportVariablesBody): Promise<VariablesImportResultDto> {
     return this.variables.import(importEntries(body), body.secrets_omitted);
@@ -41,6 +45,7 @@ export class VariablesController {
 
   /** 201 when the variable is new, 200 when it replaced one. */
   @Put(':key')
+  @Audit('variable.set')
   async put(
     @Param('key', VariableKeyPipe) key: string,
     @Body(new ZodValidationPipe(PutVariableBody)) body: PutVariableBody,
@@ -52,6 +57,7 @@ export class VariablesController {
   }
 
   @Delete(':key')
+  @Audit('variable.delete')
   @HttpCode(204)
   async delete(@Param('key', VariableKeyPipe) key: string): Promise<void> {
     await this.variables.delete(key);

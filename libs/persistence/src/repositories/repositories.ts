@@ -8,6 +8,10 @@ import { TaskInstanceRepository } from './task-instance.repository';
 import { TaskLogRepository } from './task-log.repository';
 import { VariableRepository } from './variable.repository';
 import { WorkerRepository } from './worker.repository';
+import { UserRepository } from './user.repository';
+import { ApiTokenRepository } from './api-token.repository';
+import { SessionRepository } from './session.repository';
+import { AuditLogRepository } from './audit-log.repository';
 
 /** Every repository over one database. */
 export class Repositories {
@@ -20,6 +24,10 @@ export class Repositories {
   readonly pools: PoolRepository;
   readonly variables: VariableRepository;
   readonly clusterStats: ClusterStatsRepository;
+  readonly users: UserRepository;
+  readonly tokens: ApiTokenRepository;
+  readonly sessions: SessionRepository;
+  readonly audit: AuditLogRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -31,5 +39,9 @@ export class Repositories {
     this.pools = new PoolRepository(db);
     this.variables = new VariableRepository(db);
     this.clusterStats = new ClusterStatsRepository(db);
+    this.users = new UserRepository(db);
+    this.tokens = new ApiTokenRepository(db);
+    this.sessions = new SessionRepository(db);
+    this.audit = new AuditLogRepository(db);
   }
 }
