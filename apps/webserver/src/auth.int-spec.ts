@@ -32,8 +32,15 @@ interface RouteCase {
 // on runs, admin owns variables, pool writes, users, tokens and the audit log.
 const ROUTES: RouteCase[] = [
   { method: 'GET', route: 'health', path: 'health', needs: null },
+  // Outside /api/v1, with its own rule (SWARMFLOW_METRICS_TOKEN; metrics.int-spec.ts).
+  { method: 'GET', route: 'metrics', path: '../../metrics', needs: null },
   { method: 'GET', route: 'import-errors', path: 'import-errors', needs: 'viewer' },
   { method: 'GET', route: 'workers', path: 'workers', needs: 'viewer' },
+  { method: 'GET', route: 'workers/:name', path: 'workers/no_such_worker', needs: 'viewer' },
+  { method: 'POST', route: 'workers/:name/drain', path: 'workers/no_such_worker/drain', needs: 'operator' },
+  { method: 'POST', route: 'workers/:name/shutdown', path: 'workers/no_such_worker/shutdown', needs: 'operator' },
+  { method: 'POST', route: 'workers/:name/resume', path: 'workers/no_such_worker/resume', needs: 'operator' },
+  { method: 'GET', route: 'queues', path: 'queues', needs: 'viewer' },
   { method: 'GET', route: 'pools', path: 'pools', needs: 'viewer' },
   { method: 'PUT', route: 'pools/:name', path: 'pools/auth_pool', body: { slots: 2 }, needs: 'admin' },
   { method: 'DELETE', route: 'pools/:name', path: 'pools/no_such_pool', needs: 'admin' },
@@ -78,7 +85,7 @@ function declaredRoutes(): { key: string; explicit: boolean }[] {
   const routes: { key: string; explicit: boolean }[] = [];
   for (const controller of controllers) {
     const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '').replace(/^\/|\/$/g, '');
-    const classRole = Reflect.getMetadata(REQUIRED_ROLE, controller) !== undefined;
+    const classRole = Reflect.getMetadata(REQUIRED_ROLE, controller) !== undefined || Reflect.getMetadata(PUBLIC_ROUTE, controller) === true;
     for (const name of Object.getOwnPropertyNames(controller.prototype)) {
       const handler = controller.prototype[name];
       if (typeof handler !== 'function' || Reflect.getMetadata(METHOD_METADATA, handler) === undefined) continue;
@@ -165,12 +172,14 @@ describeWithPostgres('API authentication, roles and audit', () => {
         expect(res.body).toEqual({ reason: 'forbidden', message: expect.stringContaining(`needs role ${c.needs}; you are ${role}`) });
       } else {
         expect([401, 403]).not.toContain(res.status);
-        expect(res.status).toBeLessThan(c.route.endsWith('/kill') ? 504 : 500);
+        // kill, worker commands and queues answer 503 no_broker here: this server has no broker.
+        const needsBroker = c.route.endsWith('/kill') || c.route.startsWith('workers/:name/') || c.route === 'queues';
+        expect(res.status).toBeLessThan(needsBroker ? 504 : 500);
       }
     });
 
     it('GET /health and POST /auth/login need no caller', async () => {
-      await call(app, { method: 'GET', path: 'health' }).expect(200, { status: 'ok' });
+      expect((await call(app, { method: 'GET', path: 'health' }).expect(200)).body).toMatchObject({ status: 'ok' });
       const res = await call(app, { method: 'POST', path: 'auth/login', body: { name: 'nobody', password: 'wrong-password' } }).expect(401);
       expect(res.body).toEqual({ reason: 'unauthenticated', message: 'wrong user name or password (or the user is disabled)' });
     });

@@ -2,6 +2,7 @@ import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { WorkerControlService, type WorkerCommandName } from '../services/worker-control.service';
 import { CLOCK, type Clock } from '../tokens';
 import type { QueueDto, WorkerCommandResultDto, WorkerDto } from './api.types';
+import { Audit } from '../auth/audit';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { toWorkerDto } from './presenters';
 import { WorkerNamePipe } from './request.dto';
@@ -24,6 +25,7 @@ export class WorkersController {
   @Post('workers/:name/drain')
   @HttpCode(202)
   @RequiresRole('operator')
+  @Audit('worker.drain')
   drain(@Param('name', WorkerNamePipe) name: string): Promise<WorkerCommandResultDto> {
     return this.send(name, 'drain');
   }
@@ -32,6 +34,7 @@ export class WorkersController {
   @Post('workers/:name/shutdown')
   @HttpCode(202)
   @RequiresRole('operator')
+  @Audit('worker.shutdown')
   shutdown(@Param('name', WorkerNamePipe) name: string): Promise<WorkerCommandResultDto> {
     return this.send(name, 'shutdown');
   }
@@ -40,6 +43,7 @@ export class WorkersController {
   @Post('workers/:name/resume')
   @HttpCode(202)
   @RequiresRole('operator')
+  @Audit('worker.resume')
   resume(@Param('name', WorkerNamePipe) name: string): Promise<WorkerCommandResultDto> {
     return this.send(name, 'resume');
   }
