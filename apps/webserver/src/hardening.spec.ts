@@ -4,10 +4,22 @@ import request from 'supertest';
 import { describeListening } from './main';
 import { nestLogLevels, readPublicUrl, WebserverConfigError } from './webserver.config';
 import { createWebserver } from './webserver';
+import { newApiToken } from './auth/credentials';
+
+/** The one API token these repositories know: an admin's (every request is authenticated first). */
+const ADMIN_TOKEN = newApiToken();
 
 /** Repositories that must not be reached (the request is refused first), or that fail like a lost database. */
 const failingRepos = {
   dags: { list: async () => { throw new Error('connection terminated\n    at Client.query (pg/lib/client.js:1:1)'); } },
+  tokens: {
+    findByHash: async (hash: string) => hash !== ADMIN_TOKEN.hash ? null : {
+      token: { id: 1, revokedAt: null, expiresAt: null, lastUsedAt: new Date() },
+      user: { id: 1, name: 'admin', role: 'admin', disabled: false },
+    },
+  },
+  audit: { append: async () => undefined },
+  db: { ping: async () => undefined },
 } as unknown as Repositories;
 
 class LevelRecorder implements LoggerService {
@@ -24,7 +36,7 @@ describe('HTTP hardening', () => {
   const make = async (options: { publicUrl?: string | null; bindHost?: string; logger?: LoggerService } = {}) => {
     const app = await createWebserver({ repos: failingRepos, logger: options.logger ?? false, ...options });
     apps.push(app);
-    return request(app.getHttpServer());
+    return request.agent(app.getHttpServer()).set('Authorization', `Bearer ${ADMIN_TOKEN.secret}`);
   };
 
   afterAll(async () => {
