@@ -45,8 +45,10 @@ describeWithPostgres('webserver REST API', () => {
   }
 
   describe('health and system', () => {
-    it('GET /health answers ok', async () => {
-      await api().get('/api/v1/health').expect(200, { status: 'ok' });
+    it('GET /health answers ok, naming each dependency', async () => {
+      await api().get('/api/v1/health').expect(200, {
+        status: 'ok', dependencies: { database: { status: 'up' }, broker: { status: 'not_configured' } },
+      });
     });
 
     it('lists import errors, workers and pools', async () => {
