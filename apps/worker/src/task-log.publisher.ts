@@ -17,7 +17,7 @@ export interface TaskLogOptions {
   mask?: (line: string) => string;
   /** `seq` of the first batch. Default 1; a worker that re-adopts a running container starts above what its predecessor published. */
   firstSeq?: number;
-  /** A batch is published as soon as its lines hold this many characters. Default {@link DEFAULT_BATCH_CHARS}. */
+  /** A batch is published as soon as its lines hold this many characters (each line counting 128 more). Default {@link DEFAULT_BATCH_CHARS}. */
   maxBatchChars?: number;
   /**
    * Output kept per try, in characters of stdout and stderr lines (each counted with its
@@ -28,7 +28,8 @@ export interface TaskLogOptions {
   /**
    * Told `true` when the lines buffered or being published hold more than
    * {@link BUFFER_HIGH_CHARS} (stop reading the task's output), `false` once they are back
-   * under {@link BUFFER_LOW_CHARS}. Without it, nothing limits what is held.
+   * under {@link BUFFER_LOW_CHARS}; each line counts its characters and 128 more (its object
+   * and time). Without it, nothing limits what is held.
    */
   onPressure?: (full: boolean) => void;
 }
@@ -41,8 +42,14 @@ export const DEFAULT_BATCH_CHARS = 256 * 1024;
 export const BUFFER_HIGH_CHARS = 4 * 1024 * 1024;
 /** …and under which it is read again. */
 export const BUFFER_LOW_CHARS = 1024 * 1024;
-/** Characters a line costs beyond its text, for the limits: its newline. */
+/** Characters a line counts for beyond its text against the log limit: its newline. */
 const LINE_OVERHEAD = 1;
+/**
+ * What a held line costs beyond its text, in the units of the buffer marks and the batch
+ * size: its object and its time string take about this many bytes, so a stream of short
+ * lines (`yes`) is held back by its memory, not by its few characters.
+ */
+const LINE_MEMORY = 128;
 
 /**
  * Batches the log lines of one task try onto `swarmflow.logs` (routing key
@@ -56,9 +63,9 @@ const LINE_OVERHEAD = 1;
  */
 export class TaskLogPublisher {
   private lines: LogBatch['lines'] = [];
-  /** Characters of `lines` (with their newlines). */
+  /** What `lines` cost: characters plus {@link LINE_MEMORY} each. */
   private lineChars = 0;
-  /** Characters of the batches handed to the broker and not settled yet. */
+  /** The same, of the batches handed to the broker and not settled yet. */
   private publishingChars = 0;
   private pressure = false;
   /** Output characters kept so far, against `maxChars`. */
@@ -100,7 +107,7 @@ export class TaskLogPublisher {
       if (this.tailBuffer.length > this.options.tailLines) this.tailBuffer.shift();
     }
     this.lines.push({ at: this.options.now().toISOString(), stream, line });
-    this.lineChars += chars;
+    this.lineChars += line.length + LINE_MEMORY;
     if (this.lines.length >= this.options.maxLines || this.lineChars >= this.maxBatchChars) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
     if (!this.pressure && this.lineChars + this.publishingChars > BUFFER_HIGH_CHARS) this.setPressure(true);
