@@ -251,7 +251,8 @@ describeWithPostgres('webserver REST API', () => {
       const res = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: { epochs: 'ten' } }).expect(400);
       expect(res.body).toEqual({
         reason: 'invalid_conf', field: 'conf.epochs',
-        message: `conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. --conf '{"epochs": 10}'.`,
+        // An API caller sends the JSON field conf, not the CLI's --conf flag.
+        message: `conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":10}}.`,
       });
       const notObject = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: [1] }).expect(400);
       expect(notObject.body).toMatchObject({ reason: 'invalid_conf', field: 'conf' });
