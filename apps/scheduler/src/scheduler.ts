@@ -42,6 +42,8 @@ export class Scheduler {
   private parseTimer: NodeJS.Timeout | null = null;
   private parsing: Promise<unknown> = Promise.resolve();
   private stopping = false;
+  /** Resolves when the first parse of the DAGs folder has ended (recorded, failed or stopped). */
+  firstParse: Promise<void> = Promise.resolve();
 
   constructor(private readonly parts: SchedulerParts, readonly repos: Repositories, broker: Broker, private readonly logger: SchedulerLogger) {
     this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs, fileMemoryMb: parts.dagFileMemoryMb }, repos.dags);
@@ -60,6 +62,7 @@ export class Scheduler {
       // A new or changed file is parsed at once; the interval still catches what watching misses.
       this.processor.watch(() => void this.parseDags(false));
       const first = this.parseDags(true);
+      this.firstParse = first.then(() => undefined);
       if (this.parts.awaitFirstParse ?? true) await first;
     }
     await this.logSink.start();
