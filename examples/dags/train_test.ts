@@ -8,7 +8,8 @@ import { EXAMPLES_ENV, ML_PARAMS, RUN_ARGS, nodeScript, prepareData } from './_s
 
 const { min_accuracy: _minAccuracy, ...trainingParams } = ML_PARAMS;
 
-const trainArgs = ['--epochs', '{{ params.epochs }}', '--learning-rate', '{{ params.learning_rate }}', ...RUN_ARGS];
+// The scripts' hints name the upstream task to re-run: here prepare_data and build_model.
+const trainArgs = ['--epochs', '{{ params.epochs }}', '--learning-rate', '{{ params.learning_rate }}', '--data-task', 'prepare_data', ...RUN_ARGS];
 
 export const mlTraining = dag(
   {
@@ -34,6 +35,6 @@ export const mlTesting = dag(
   () => {
     prepareData()
       .then(shell('build_model', nodeScript('train.js', ...trainArgs)))
-      .then(shell('test_model', nodeScript('evaluate.js', '--min-accuracy', '{{ params.min_accuracy }}', ...RUN_ARGS)));
+      .then(shell('test_model', nodeScript('evaluate.js', '--min-accuracy', '{{ params.min_accuracy }}', '--data-task', 'prepare_data', '--train-task', 'build_model', ...RUN_ARGS)));
   },
 );

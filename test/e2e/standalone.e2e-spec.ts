@@ -18,6 +18,8 @@ describe('standalone mode through the CLI', () => {
     env = { SWARMFLOW_HOME: home, SWARMFLOW_URL: '', SWARMFLOW_EXAMPLES_DATA: path.join(home, 'data') };
     server = new SwarmflowProcess('standalone', ['standalone', '--port', String(port), '--dags', path.join(REPO, 'examples/dags')], env);
     await server.waitForOutput('Swarmflow standalone is running', 60_000);
+    // The API opens without waiting for a slow first parse: wait for it here.
+    await server.waitForOutput(/parsed .*: \d+ DAG\(s\)/, 60_000);
   });
 
   afterAll(async () => {

@@ -130,6 +130,30 @@ describe('runCli', () => {
       expect(h.out()).toBe('extracting\n');
     });
 
+    it('runs a container task in its container, with env and image templates rendered, and says which secrets it lacks', async () => {
+      const docker = {
+        image: 'trainer:{{ params.region }}', pullPolicy: 'if-not-present' as const, entrypoint: null, user: null, volumes: [{ source: '/data', target: '/data', readOnly: true }],
+        network: 'none', labels: {}, registryCredentials: 'registry_login', cpus: 2, memoryBytes: null, gpus: 0, gpuMode: 'device-request' as const,
+        runtime: null, autoRemove: true, secretsPath: '/secrets/variables',
+      };
+      const dag: DagDetailDto = {
+        ...DAG,
+        tasks: [{ ...DAG.tasks[0], taskId: 'train', kind: 'docker', command: ['train', '--region', '{{ params.region }}'], env: { DAY: '{{ ds }}' }, docker, secrets: ['s3_key'] }],
+      };
+      const ran: TaskMessage[] = [];
+      const h = harness({ 'GET /dags/etl': [200, dag] }, { runTask: async (message) => { ran.push(message); return { exitCode: 0, outcome: 'success' }; } });
+      expect(await runCli(['tasks', 'test', 'etl', 'train', '--conf', '{"region": "us"}'], h.deps)).toBe(0);
+      expect(ran[0]).toMatchObject({
+        kind: 'docker', command: ['train', '--region', 'us'], env: { DAY: '2025-03-01' },
+        docker: { ...docker, image: 'trainer:us', registryCredentials: null },
+      });
+      expect(h.err()).toBe(
+        'running etl.train locally in a container of trainer:us (nothing is recorded): ["train","--region","us"]\n' +
+        'note: secret variables never reach the CLI; running without secret s3_key (/secrets/variables/s3_key will be missing), ' +
+        'registry credentials registry_login (the image must be on this machine or public)\n',
+      );
+    });
+
     it('rejects a conf that does not match the params before running anything', async () => {
       const runTask = jest.fn();
       const h = harness({ 'GET /dags/etl': [200, DAG] }, { runTask });

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Command, CommanderError } from 'commander';
-import { ParamValidationError, TemplateRenderError } from '@swarmflow/core';
+import { confMessageForCli, ParamValidationError, TemplateRenderError } from '@swarmflow/core';
 import { ApiConnectionError, ApiError } from './api-client';
 import { CommandContext, defaultDeps, type CliDeps } from './cli-context';
 import { registerDagCommands } from './commands/dags.commands';
@@ -72,7 +72,11 @@ function reportError(err: unknown, deps: CliDeps): number {
   };
   if (err instanceof CliError) return line(err.message, err.exitCode);
   if (err instanceof ApiConnectionError) return line(err.message, EXIT_USAGE);
-  if (err instanceof ApiError) return line(err.message + authFix(err, deps.env), err.status >= 500 ? EXIT_FAILURE : EXIT_USAGE);
+  // The API words a conf error's fix for a JSON body; a CLI user gives --conf.
+  if (err instanceof ApiError) {
+    const message = err.reason === 'invalid_conf' ? confMessageForCli(err.message) : err.message;
+    return line(message + authFix(err, deps.env), err.status >= 500 ? EXIT_FAILURE : EXIT_USAGE);
+  }
   if (err instanceof ParamValidationError || err instanceof TemplateRenderError) return line(err.message, EXIT_USAGE);
   const message = err instanceof Error ? err.message : String(err);
   if (deps.env.SWARMFLOW_DEBUG && err instanceof Error && err.stack) deps.stderr(`${err.stack}\n`);

@@ -77,6 +77,9 @@ function fail(err: unknown): never {
   process.exit(2);
 }
 
+/** How long standalone waits for the first parse of the DAGs folder before it opens the API anyway. */
+const FIRST_PARSE_WAIT_MS = 5_000;
+
 function onSignals(stop: () => Promise<void>): void {
   let stopping = false;
   const handler = (signal: string) => {
@@ -180,6 +183,9 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const config = schedulerConfigFromEnv({ SWARMFLOW_DATABASE_URL: url, ...process.env });
   const scheduler = new Scheduler({ ...config, dagsFolder, clusterKey, awaitFirstParse: false }, repos, broker, new Logger('scheduler'));
   await scheduler.start();
+  // The API does not wait for a slow DAGs folder, but a quick one is parsed before the
+  // banner, so `swarmflow dags list` right after it shows the DAGs.
+  await Promise.race([scheduler.firstParse, new Promise((r) => setTimeout(r, FIRST_PARSE_WAIT_MS).unref())]);
   const worker = await startWorker(
     { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
     broker, { logger: new Logger('worker'), clusterKey },

@@ -6,9 +6,15 @@ describe('schedulerConfigFromEnv', () => {
   it('has defaults for everything but the database', () => {
     expect(schedulerConfigFromEnv(base)).toEqual({
       databaseUrl: 'postgres://db/swarmflow', amqpUrl: 'amqp://guest:guest@127.0.0.1:5672', brokerPrefix: '', dagsFolder: 'dags',
-      dagParseIntervalMs: 30_000, dagFileTimeoutMs: 30_000, tickMs: 1000, heartbeatTimeoutMs: 30_000, eventCoalesceMs: 5,
+      dagParseIntervalMs: 30_000, dagFileTimeoutMs: 30_000, dagFileMemoryMb: 1024, tickMs: 1000, heartbeatTimeoutMs: 30_000, eventCoalesceMs: 5,
       workerGoneMs: 2000,
     });
+  });
+
+  it('reads the memory of a DAG file import in MiB, and names the variable when it is no number', () => {
+    expect(schedulerConfigFromEnv({ ...base, SWARMFLOW_DAG_FILE_MEMORY: '512' }).dagFileMemoryMb).toBe(512);
+    expect(() => schedulerConfigFromEnv({ ...base, SWARMFLOW_DAG_FILE_MEMORY: '1g' }))
+      .toThrow('SWARMFLOW_DAG_FILE_MEMORY must be a whole number of MiB, at least 64 (got "1g"). Fix: use e.g. 1024');
   });
 
   it('reads durations, and 0ms turns event coalescing off', () => {

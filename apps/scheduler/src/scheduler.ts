@@ -48,6 +48,8 @@ export class Scheduler {
   private stopping = false;
   /** Feeds the cluster gauges of this process's metrics (task instances, workers, queues, outbox) at scrape time. */
   private readonly readCluster: () => Promise<ClusterSnapshot>;
+  /** Resolves when the first parse of the DAGs folder has ended (recorded, failed or stopped). */
+  firstParse: Promise<void> = Promise.resolve();
 
   constructor(private readonly parts: SchedulerParts, readonly repos: Repositories, broker: Broker, private readonly logger: SchedulerLogger) {
     this.processor = new DagProcessor({ folder: parts.dagsFolder, fileTimeoutMs: parts.dagFileTimeoutMs, fileMemoryMb: parts.dagFileMemoryMb }, repos.dags);
@@ -67,6 +69,7 @@ export class Scheduler {
       // A new or changed file is parsed at once; the interval still catches what watching misses.
       this.processor.watch(() => void this.parseDags(false));
       const first = this.parseDags(true);
+      this.firstParse = first.then(() => undefined);
       if (this.parts.awaitFirstParse ?? true) await first;
     }
     await this.logSink.start();

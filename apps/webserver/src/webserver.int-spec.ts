@@ -72,7 +72,13 @@ describeWithPostgres('webserver REST API', () => {
 
     it('answers an unknown route with a JSON 404', async () => {
       const res = await api().get('/api/v1/nope').expect(404);
-      expect(res.body).toEqual({ reason: 'not_found', message: 'Cannot GET /api/v1/nope' });
+      expect(res.body).toEqual({
+        reason: 'route_not_found',
+        message: 'no API route answers GET /api/v1/nope: check the path and the method. Fix: see the routes in the README ("REST API"), e.g. GET /api/v1/dags or PUT /api/v1/variables/<key>',
+      });
+      // An empty key: the message says a part of the path is missing, not Nest's "Cannot PUT".
+      const empty = await api().put('/api/v1/variables/').send({ value: 'x' }).expect(404);
+      expect(empty.body.message).toMatch(/^no API route answers PUT \/api\/v1\/variables\/: a part of the path is empty/);
     });
   });
 
@@ -256,7 +262,8 @@ describeWithPostgres('webserver REST API', () => {
       const res = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: { epochs: 'ten' } }).expect(400);
       expect(res.body).toEqual({
         reason: 'invalid_conf', field: 'conf.epochs',
-        message: `conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. --conf '{"epochs": 10}'.`,
+        // An API caller sends the JSON field conf, not the CLI's --conf flag.
+        message: `conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":10}}.`,
       });
       const notObject = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: [1] }).expect(400);
       expect(notObject.body).toMatchObject({ reason: 'invalid_conf', field: 'conf' });

@@ -9,21 +9,26 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { EXIT_CHECK_FAILED, RUN_OPTIONS, ScriptError, parseArgs, predict, readJson, runDir, runMain, writeJson } = require('./lib');
 
-const USAGE = 'usage: node evaluate.js [--min-accuracy <0..1>] [--dag-id <id>] [--run-id <id>]';
+const USAGE = 'usage: node evaluate.js [--min-accuracy <0..1>] [--data-task <task id>] [--train-task <task id>] [--dag-id <id>] [--run-id <id>]';
 
 runMain('evaluate', () => {
   const args = parseArgs(process.argv.slice(2), {
     'min-accuracy': { type: 'number', default: 0.6, min: 0, max: 1 },
+    'data-task': { type: 'string', default: 'preprocess' },
+    'train-task': { type: 'string', default: 'train' },
     ...RUN_OPTIONS,
   }, USAGE);
   const dir = runDir(args);
-  const model = readJson(path.join(dir, 'model.json'), 'train');
-  const test = readJson(path.join(dir, 'test.json'), 'preprocess');
+  // The upstream tasks by their ids in this DAG (ml_pipeline: preprocess, train; ml_testing: prepare_data, build_model), for the hints.
+  const dataTask = args['data-task'];
+  const trainTask = args['train-task'];
+  const model = readJson(path.join(dir, 'model.json'), trainTask);
+  const test = readJson(path.join(dir, 'test.json'), dataTask);
   if (!Array.isArray(model.weights) || typeof model.bias !== 'number') {
-    throw new ScriptError(`${path.join(dir, 'model.json')} has no weights/bias`, 're-run the "train" task');
+    throw new ScriptError(`${path.join(dir, 'model.json')} has no weights/bias`, `re-run the "${trainTask}" task`);
   }
   if (!Array.isArray(test.x) || test.x.length === 0 || test.x.length !== test.y.length || test.x[0].length !== model.weights.length) {
-    throw new ScriptError(`test.json does not match the model (${test.x?.length ?? 0} rows, ${test.x?.[0]?.length ?? 0} features; model has ${model.weights.length})`, 're-run "preprocess" and "train" of this run');
+    throw new ScriptError(`test.json does not match the model (${test.x?.length ?? 0} rows, ${test.x?.[0]?.length ?? 0} features; model has ${model.weights.length})`, `re-run "${dataTask}" and "${trainTask}" of this run`);
   }
   console.log(`[evaluate] scoring the model (${model.epochs} epochs, learning_rate=${model.learningRate}) on ${test.x.length} test rows`);
 

@@ -2,12 +2,13 @@
 'use strict';
 // train: logistic regression by mini-batch gradient descent on the standardised train split.
 // Prints the mean log-loss after every epoch (a progress line) and writes the model.
-//   node train.js --epochs 5 --learning-rate 0.1 [--batch-size 32] [--seed N] [--dag-id ID --run-id ID]
+//   node train.js --epochs 5 --learning-rate 0.1 [--batch-size 32] [--seed N] [--data-task ID] [--dag-id ID --run-id ID]
+// --data-task names the upstream task that wrote train.json (default preprocess), for the hints.
 // Input: <run dir>/train.json. Output: <run dir>/model.json.
 const path = require('node:path');
 const { RUN_OPTIONS, ScriptError, parseArgs, predict, prng, readJson, runDir, runMain, writeJson } = require('./lib');
 
-const USAGE = 'usage: node train.js --epochs <int >= 1> --learning-rate <number > 0> [--batch-size <int>] [--seed <int>] [--dag-id <id>] [--run-id <id>]';
+const USAGE = 'usage: node train.js --epochs <int >= 1> --learning-rate <number > 0> [--batch-size <int>] [--seed <int>] [--data-task <task id>] [--dag-id <id>] [--run-id <id>]';
 
 function logLoss(model, x, y) {
   let sum = 0;
@@ -24,12 +25,14 @@ runMain('train', () => {
     'learning-rate': { type: 'number', exclusiveMin: 0, max: 100 },
     'batch-size': { type: 'integer', default: 32, min: 1 },
     seed: { type: 'integer', default: 7, min: 0 },
+    'data-task': { type: 'string', default: 'preprocess' },
     ...RUN_OPTIONS,
   }, USAGE);
   const dir = runDir(args);
-  const train = readJson(path.join(dir, 'train.json'), 'preprocess');
+  const dataTask = args['data-task'];
+  const train = readJson(path.join(dir, 'train.json'), dataTask);
   if (!Array.isArray(train.x) || !Array.isArray(train.y) || train.x.length === 0 || train.x.length !== train.y.length) {
-    throw new ScriptError(`${path.join(dir, 'train.json')} has no usable rows (x and y must be non-empty arrays of the same length)`, 're-run the "preprocess" task');
+    throw new ScriptError(`${path.join(dir, 'train.json')} has no usable rows (x and y must be non-empty arrays of the same length)`, `re-run the "${dataTask}" task`);
   }
   const { x, y } = train;
   const d = x[0].length;

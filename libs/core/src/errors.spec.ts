@@ -1,4 +1,4 @@
-import { DagCycleError, DagValidationError, InvalidTransitionError, ParamValidationError } from './errors';
+import { confMessageForCli, DagCycleError, DagValidationError, InvalidTransitionError, ParamValidationError } from './errors';
 
 describe('core errors', () => {
   it('DagValidationError formats file, DAG, task, problem and fix, and keeps them as fields', () => {
@@ -38,5 +38,14 @@ describe('core errors', () => {
 
   it('InvalidTransitionError says nothing is allowed for a state with no exits', () => {
     expect(new InvalidTransitionError('none', 'running', []).message).toBe('cannot move a task instance from "none" to "running": it is "none", which may only move to nothing');
+  });
+});
+
+describe('ParamValidationError for the API and the CLI', () => {
+  it('words the fix as a JSON body for the API, and back as --conf for the CLI', () => {
+    const err = new ParamValidationError('conf.epochs', 'must be integer (got "ten")', `pass a whole number, e.g. --conf '{"epochs": 10}'`, { hint: 'pass a whole number', conf: { epochs: 10 } });
+    expect(err.apiMessage).toBe('conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":10}}.');
+    expect(confMessageForCli(err.apiMessage)).toBe(err.message);
+    expect(confMessageForCli('conf must be a JSON object')).toBe('conf must be a JSON object');
   });
 });

@@ -72,11 +72,50 @@ export class ParamValidationError extends Error {
   readonly problem: string;
   readonly fix: string;
 
-  constructor(field: string, problem: string, fix: string) {
+  /**
+   * The fix for an API caller, who sends `{"conf": {…}}` rather than the CLI's `--conf`:
+   * the same hint with the example as a JSON body field.
+   */
+  readonly apiFix: string;
+
+  /**
+   * @param fix the fix as the CLI words it (`pass a whole number, e.g. --conf '{"epochs": 10}'`)
+   * @param example what the fix's example is made of, to word it for the API as well
+   */
+  constructor(field: string, problem: string, fix: string, example?: { hint: string; conf: Record<string, unknown> }) {
     super(`${field} ${problem}. Fix: ${fix}.`);
     this.field = field;
     this.problem = problem;
     this.fix = fix;
+    this.apiFix = example ? `${example.hint}, e.g. ${API_CONF_EXAMPLE_START}${JSON.stringify(example.conf)}}` : fix;
+  }
+
+  /** The message for an API caller: the JSON field `conf` rather than the CLI's `--conf` flag. */
+  get apiMessage(): string {
+    return `${this.field} ${this.problem}. Fix: ${this.apiFix}.`;
+  }
+}
+
+/** How {@link ParamValidationError.apiFix} begins its example, up to the conf object. */
+const API_CONF_EXAMPLE_START = 'the body {"conf": ';
+
+/** `--conf '{"epochs": 10}'`: a conf as the CLI's trigger flag takes it. */
+export function confFlag(conf: unknown): string {
+  return `--conf '${JSON.stringify(conf).replace(/":/g, '": ').replace(/,"/g, ', "')}'`;
+}
+
+/**
+ * A conf error's message as the API words it (`… e.g. the body {"conf": {"epochs": 10}}.`)
+ * worded for the CLI (`… e.g. --conf '{"epochs": 10}'.`); any other text as it is.
+ */
+export function confMessageForCli(apiMessage: string): string {
+  const at = apiMessage.lastIndexOf(API_CONF_EXAMPLE_START);
+  if (at < 0 || !apiMessage.endsWith('}}.')) return apiMessage;
+  try {
+    const conf = JSON.parse(apiMessage.slice(at + API_CONF_EXAMPLE_START.length, -2));
+    return `${apiMessage.slice(0, at)}${confFlag(conf)}.`;
+  } catch {
+    return apiMessage;
   }
 }
 

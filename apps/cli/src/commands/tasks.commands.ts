@@ -1,14 +1,19 @@
 import { Command } from 'commander';
-import { ParamValidationError, renderCommand, resolveParams, templateContext, TemplateRenderError, type TaskMessage } from '@swarmflow/core';
+import {
+  ParamValidationError, renderCommand, renderTemplate, resolveParams, templateContext, TemplateRenderError, type TaskMessage,
+} from '@swarmflow/core';
 import type { CliDeps, CommandContext } from '../cli-context';
 import { CliError, EXIT_FAILURE } from '../errors';
 import { parseConf, parsePositiveInt } from '../format';
 import { followLogs } from './run-watch';
 
 const TEST_EXAMPLES = `
-Runs the task's command on this machine with the DAG's latest definition, the params
-resolved from --conf, and the logical date = now. Nothing is recorded; the command
-exits with the task's exit code.
+Runs the task on this machine with the DAG's latest definition, the params resolved from
+--conf, and the logical date = now: a process task as a process, a container task in its
+container (image, command, env, volumes, resources, through this machine's Docker), with
+templates rendered as a worker gets them. Nothing is recorded; the command exits with the
+task's exit code. Secret variables are never sent to the CLI: a container task's secrets
+(and registry credentials) are left out, and it says so.
 
 Examples:
   $ swarmflow tasks test nightly_etl extract
@@ -87,16 +92,34 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
       try {
         const params = resolveParams(dag.params, conf);
         const tctx = templateContext({ dagId, runId, taskId, tryNumber: 1, logicalDate: now, params, conf });
+        const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, tctx, `env.${k}`)]));
         message = {
           tiId: 0, dagId, runId, taskId, tryNumber: 1, queue: task.queue, command: renderCommand(task.command, tctx),
-          env: task.env, cwd: task.cwd, timeoutMs: task.timeoutMs, skipExitCode: task.skipExitCode, priority: task.priority,
+          env, cwd: task.cwd, timeoutMs: task.timeoutMs, skipExitCode: task.skipExitCode, priority: task.priority,
         };
+        if (task.kind === 'docker' && task.docker) {
+          // As the scheduler builds a worker's message (task-message.builder.ts), secrets aside.
+          message.kind = 'docker';
+          message.docker = {
+            ...task.docker,
+            image: renderTemplate(task.docker.image, tctx, 'docker.image'),
+            entrypoint: task.docker.entrypoint && task.docker.entrypoint.map((part, i) => renderTemplate(part, tctx, `docker.entrypoint[${i}]`)),
+            registryCredentials: null,
+          };
+        }
       } catch (err) {
         if (err instanceof ParamValidationError || err instanceof TemplateRenderError) throw new CliError(err.message);
         throw err;
       }
       const shown = typeof message.command === 'string' ? message.command : JSON.stringify(message.command);
-      ctx.deps.stderr(`running ${dagId}.${taskId} locally (nothing is recorded): ${shown}\n`);
+      if (message.docker) {
+        ctx.deps.stderr(`running ${dagId}.${taskId} locally in a container of ${message.docker.image} (nothing is recorded): ${shown}\n`);
+        const left = [...(task.secrets ?? []).map((k) => `secret ${k} (/secrets/variables/${k} will be missing)`),
+          ...(task.docker?.registryCredentials ? [`registry credentials ${task.docker.registryCredentials} (the image must be on this machine or public)`] : [])];
+        if (left.length) ctx.deps.stderr(`note: secret variables never reach the CLI; running without ${left.join(', ')}\n`);
+      } else {
+        ctx.deps.stderr(`running ${dagId}.${taskId} locally (nothing is recorded): ${shown}\n`);
+      }
       const runTask = ctx.deps.runTask ?? defaultRunTask;
       const result = await runTask(message, (line) => ctx.print(line));
       ctx.exitCode = result.exitCode ?? EXIT_FAILURE;

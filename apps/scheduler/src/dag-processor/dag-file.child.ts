@@ -20,9 +20,14 @@ export type ChildReply =
 // A DAG file that spins at import time never lets this thread notice that the scheduler is
 // gone; a watchdog thread does: when the parent changes (it died, even by SIGKILL), this
 // process kills its process group (it leads one), itself included, rather than spin on as an orphan.
+// The parent is read here, not in the thread: the thread may start after the parent died.
+// No --require (tsx) in it: it starts quicker.
 new Worker(
-  `const parent = process.ppid; setInterval(() => { if (process.ppid !== parent) { try { process.kill(-process.pid, 'SIGKILL'); } catch {} process.kill(process.pid, 'SIGKILL'); } }, 200);`,
-  { eval: true },
+  `const { workerData } = require('node:worker_threads');
+   const check = () => { if (process.ppid !== workerData.parent) { try { process.kill(-process.pid, 'SIGKILL'); } catch {} process.kill(process.pid, 'SIGKILL'); } };
+   check();
+   setInterval(check, 200);`,
+  { eval: true, execArgv: [], workerData: { parent: process.ppid } },
 ).unref();
 
 // `import … from 'swarmflow'` in a DAG file resolves to this build's SDK, wherever the DAGs folder is.

@@ -157,6 +157,29 @@ describe('DagProcessor', () => {
     await waitFor(() => !alive(child.pid));
   }, 30_000);
 
+  it('leaves no import running when the scheduler is killed with SIGKILL', async () => {
+    const pidFile = path.join(folder, 'import.pid');
+    const sleepFile = path.join(folder, 'sleep.pid');
+    writeFileSync(path.join(folder, 'hang.ts'), `// swarmflow\nimport { spawn } from 'node:child_process';\nimport { writeFileSync } from 'node:fs';\n` +
+      `writeFileSync(${JSON.stringify(sleepFile)}, String(spawn('sleep', ['1000'], { stdio: 'ignore' }).pid));\n` +
+      `writeFileSync(${JSON.stringify(pidFile)}, String(process.pid));\nfor (;;) {}\n`);
+    const script = path.join(folder, '_scheduler.ts');
+    writeFileSync(script, `import { DagProcessor } from ${JSON.stringify(path.join(__dirname, 'dag-processor'))};\n` +
+      `void new DagProcessor({ folder: ${JSON.stringify(folder)}, fileTimeoutMs: 600_000 }, { list: async () => [], recordParse: async () => ({ newVersions: [] }) } as never).run(new Date());\n`);
+    const { spawn } = await import('node:child_process');
+    const scheduler = spawn(process.execPath, ['--require', require.resolve('tsx/cjs'), script], {
+      stdio: 'ignore', env: { ...process.env, TSX_TSCONFIG_PATH: path.resolve(__dirname, '../../../../tsconfig.json') },
+    });
+    try {
+      await waitFor(() => existsSync(pidFile), 20_000);
+    } finally {
+      scheduler.kill('SIGKILL');
+    }
+    const importPid = Number(readFileSync(pidFile, 'utf8'));
+    const sleepPid = Number(readFileSync(sleepFile, 'utf8'));
+    await waitFor(() => !alive(importPid) && !alive(sleepPid), 5_000);
+  }, 40_000);
+
   it('says what a file exports when it is no DAG', async () => {
     writeFileSync(path.join(folder, 'cjs.js'), `// swarmflow\nmodule.exports = { answer: 42, run() {} };\n`);
     const result = await new DagProcessor({ folder, fileTimeoutMs: 30_000 }, recorder().dags).parse(['cjs.js']);

@@ -9,6 +9,8 @@ describe('toErrorResponse', () => {
   it.each([
     [new ParamValidationError('conf.epochs', 'must be integer (got "x")', 'pass a whole number'), 400,
       { reason: 'invalid_conf', field: 'conf.epochs', message: 'conf.epochs must be integer (got "x"). Fix: pass a whole number.' }],
+    [new ParamValidationError('conf.epochs', 'must be integer (got "x")', `pass a whole number, e.g. --conf '{"epochs": 1}'`, { hint: 'pass a whole number', conf: { epochs: 1 } }), 400,
+      { reason: 'invalid_conf', field: 'conf.epochs', message: 'conf.epochs must be integer (got "x"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":1}}.' }],
     [new RequestValidationError('isPaused', 'expected boolean'), 400, { reason: 'invalid_request', field: 'isPaused', message: 'isPaused: expected boolean' }],
     [new RequestValidationError(undefined, 'expected an object'), 400, { reason: 'invalid_request', message: 'expected an object' }],
     [new NotFoundError('run_not_found', 'no run'), 404, { reason: 'run_not_found', message: 'no run' }],
@@ -19,7 +21,19 @@ describe('toErrorResponse', () => {
     [new LogicalDateInFutureError(new Date('2030-01-01T00:00:00Z'), new Date('2025-01-01T00:00:00Z'), 60_000), 400,
       { reason: 'logical_date_in_future', field: 'logicalDate', message: expect.stringContaining('logicalDate 2030-01-01T00:00:00.000Z is in the future') }],
     [new ConflictError('task_busy', 'busy'), 409, { reason: 'task_busy', message: 'busy' }],
-    [new NotFoundException('Cannot GET /x'), 404, { reason: 'not_found', message: 'Cannot GET /x' }],
+    [new NotFoundException('Cannot GET /x'), 404, { reason: 'route_not_found', message: expect.stringMatching(/^no API route answers GET \/x: the API is under \/api\/v1\/\. Fix: /) }],
+    [new NotFoundException('Cannot PUT /api/v1/variables/'), 404, {
+      reason: 'route_not_found',
+      message: 'no API route answers PUT /api/v1/variables/: a part of the path is empty (a key or id missing before a "/"?). ' +
+        'Fix: see the routes in the README ("REST API"), e.g. GET /api/v1/dags or PUT /api/v1/variables/<key>',
+    }],
+    [new NotFoundException('no such thing'), 404, { reason: 'not_found', message: 'no such thing' }],
+    [Object.assign(new Error('incorrect header check'), { code: 'Z_DATA_ERROR', status: 400 }), 400, {
+      reason: 'invalid_body', field: 'body', message: expect.stringMatching(/^the request body does not decode as its Content-Encoding says/),
+    }],
+    [Object.assign(new Error('value too long for type character varying(250)'), { code: '22001', severity: 'ERROR' }), 400, {
+      reason: 'invalid_request', message: expect.stringMatching(/^a value in the request cannot be stored or compared: value too long/),
+    }],
     [new BadRequestException('Unexpected end of JSON input'), 400, {
       reason: 'invalid_json',
       message: 'the request body is not a JSON object: Unexpected end of JSON input. Fix: send the body as one JSON object, with Content-Type: application/json',

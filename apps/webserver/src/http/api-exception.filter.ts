@@ -23,7 +23,8 @@ const HTTP_REASONS: Record<number, string> = {
 /** Maps an error thrown while handling a request to its status and body; null fields are left out. */
 export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof AuthError) return { status: err.status, body: { reason: err.reason, message: err.message } };
-  if (err instanceof ParamValidationError) return { status: 400, body: { reason: 'invalid_conf', message: err.message, field: err.field } };
+  // An API caller sends the JSON field `conf`: the fix shows that, not the CLI's --conf flag.
+  if (err instanceof ParamValidationError) return { status: 400, body: { reason: 'invalid_conf', message: err.apiMessage, field: err.field } };
   if (err instanceof RequestValidationError) return withField(400, 'invalid_request', err.message, err.field);
   if (err instanceof NotFoundError) return { status: 404, body: { reason: err.reason, message: err.message } };
   if (err instanceof UnknownTaskError) return { status: 404, body: { reason: 'task_not_found', message: err.message } };
@@ -41,6 +42,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
     if (status === 400 && /\bJSON\b/.test(err.message)) {
       return { status, body: { reason: 'invalid_json', message: notJson(err.message) } };
     }
+    const route = status === 404 ? /^Cannot ([A-Z]+) (\S+)$/.exec(err.message) : null;
+    if (route) return { status, body: { reason: 'route_not_found', message: noRoute(route[1], route[2]) } };
     return { status, body: { reason: HTTP_REASONS[status] ?? 'bad_request', message: err.message } };
   }
   // A body that says `Content-Encoding: gzip` (or deflate, br) and is not: zlib's error, which body-parser gives a 400.
@@ -99,6 +102,15 @@ function formatBytes(n: number): string {
   if (n >= 1024 * 1024) return `${Math.round((n / (1024 * 1024)) * 10) / 10} MiB`;
   if (n >= 1024) return `${Math.round((n / 1024) * 10) / 10} KiB`;
   return `${n} bytes`;
+}
+
+/** Nest's `Cannot PUT /api/v1/variables/` for a path no route serves, in words that say what to check. */
+function noRoute(method: string, url: string): string {
+  const path = url.split('?')[0];
+  const hint = /\/\/|\/$/.test(path)
+    ? 'a part of the path is empty (a key or id missing before a "/"?)'
+    : path.startsWith('/api/v1/') ? 'check the path and the method' : 'the API is under /api/v1/';
+  return `no API route answers ${method} ${path}: ${hint}. Fix: see the routes in the README ("REST API"), e.g. GET /api/v1/dags or PUT /api/v1/variables/<key>`;
 }
 
 function withField(status: number, reason: string, message: string, field: string | undefined): ErrorResponse {

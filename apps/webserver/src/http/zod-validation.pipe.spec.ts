@@ -48,4 +48,15 @@ describe('ZodValidationPipe', () => {
       field: 'variables', message: 'variables: is required: an object of key → value or key → { value, secret?, description? }',
     });
   });
+
+  it('words zod\'s own messages as the API does, naming the field', () => {
+    const { z } = require('zod') as typeof import('zod');
+    const pipe = new ZodValidationPipe(z.object({ runId: z.string().min(1), note: z.string().max(3), n: z.number().min(2), tags: z.array(z.string()).min(1) }).strict()) as unknown as ZodValidationPipe<never>;
+    const ok = { runId: 'r', note: 'ab', n: 2, tags: ['a'] };
+    expect(errorOf(pipe, { ...ok, runId: '' })).toEqual({ field: 'runId', message: 'runId: must not be empty' });
+    expect(errorOf(pipe, { ...ok, note: 'abcd' })).toEqual({ field: 'note', message: 'note: must be at most 3 characters long' });
+    expect(errorOf(pipe, { ...ok, n: 1 })).toEqual({ field: 'n', message: 'n: must be at least 2' });
+    expect(errorOf(pipe, { ...ok, tags: [] })).toEqual({ field: 'tags', message: 'tags: must have at least 1 item' });
+    expect(errorOf(pipe, { ...ok, runId: 5 })).toEqual({ field: 'runId', message: 'runId: must be a string (got a number)' });
+  });
 });

@@ -45,8 +45,31 @@ export class ZodValidationPipe<S extends z.ZodType> implements PipeTransform<unk
     if (path === '' && issue.code === 'invalid_type' && known.length) {
       return fail(undefined, `the request ${this.what} must be a JSON object with the fields ${known.join(', ')} (got ${kindOf(value)})`);
     }
-    return fail(path || undefined, issue.message);
+    return fail(path || undefined, humanMessage(issue));
   }
+}
+
+/** zod's own wording (`Too small: expected string to have >=1 characters`) in the API's words; a schema's own message as is. */
+export function humanMessage(issue: z.core.$ZodIssue): string {
+  if (!/^(Too small|Too big|Invalid input)\b/.test(issue.message)) return issue.message;
+  const i = issue as unknown as { code: string; origin?: string; minimum?: number | bigint; maximum?: number | bigint; inclusive?: boolean; expected?: string };
+  const n = Number(i.minimum ?? i.maximum);
+  const unit = (what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  if (i.code === 'too_small') {
+    if (i.origin === 'string') return n <= 1 ? 'must not be empty' : `must be at least ${unit('character')} long`;
+    if (i.origin === 'array' || i.origin === 'set') return `must have at least ${unit('item')}`;
+    return `must be ${i.inclusive === false ? 'greater than' : 'at least'} ${n}`;
+  }
+  if (i.code === 'too_big') {
+    if (i.origin === 'string') return `must be at most ${unit('character')} long`;
+    if (i.origin === 'array' || i.origin === 'set') return `must have at most ${unit('item')}`;
+    return `must be ${i.inclusive === false ? 'less than' : 'at most'} ${n}`;
+  }
+  if (i.code === 'invalid_type' && i.expected) {
+    const got = /received (\w+)/.exec(issue.message)?.[1];
+    return `must be ${/^[aeiou]/.test(i.expected) ? 'an' : 'a'} ${i.expected}${got ? ` (got ${got === 'undefined' ? 'nothing' : /^[aeiou]/.test(got) ? `an ${got}` : `a ${got}`})` : ''}`;
+  }
+  return issue.message.replace(/^Invalid input: /, 'is invalid: ');
 }
 
 function kindOf(value: unknown): string {

@@ -91,6 +91,6 @@ describe('resolveParams', () => {
 describe('checkParamValue', () => {
   it('returns null for a valid value and the problem otherwise', () => {
     expect(checkParamValue('epochs', specs.epochs, 5)).toBeNull();
-    expect(checkParamValue('epochs', specs.epochs, 0)).toEqual({ problem: 'must be >= 1 (got 0)', fix: `pass a valid value, e.g. --conf '{"epochs": 10}'` });
+    expect(checkParamValue('epochs', specs.epochs, 0)).toEqual({ problem: 'must be >= 1 (got 0)', fix: `pass a valid value, e.g. --conf '{"epochs": 10}'`, example: { hint: 'pass a valid value', conf: { epochs: 10 } } });
   });
 });

@@ -1,7 +1,7 @@
 import Ajv, { type ErrorObject, type ValidateFunction } from 'ajv';
 import { distance } from 'fastest-levenshtein';
 import type { ParamSpec } from '../dag/dag.types';
-import { ParamValidationError } from '../errors';
+import { confFlag, ParamValidationError } from '../errors';
 
 export const PARAM_TYPES: readonly ParamSpec['type'][] = ['string', 'integer', 'number', 'boolean', 'array', 'object'];
 
@@ -63,7 +63,7 @@ const TYPE_HINT: Record<ParamSpec['type'], string> = {
 };
 
 function confExample(name: string, value: unknown): string {
-  return `--conf '${JSON.stringify({ [name]: value }).replace(/":/g, '": ').replace(/,"/g, ', "')}'`;
+  return confFlag({ [name]: value });
 }
 
 function describeError(error: ErrorObject, spec: ParamSpec, value: unknown): { problem: string; hint: string } {
@@ -85,11 +85,13 @@ function describeError(error: ErrorObject, spec: ParamSpec, value: unknown): { p
  * Checks one param value against its spec. Returns null when valid, else the problem
  * (`must be integer (got "ten")`) and a fix for the `--conf` of a trigger.
  */
-export function checkParamValue(name: string, spec: ParamSpec, value: unknown): { problem: string; fix: string } | null {
+export function checkParamValue(
+  name: string, spec: ParamSpec, value: unknown,
+): { problem: string; fix: string; example: { hint: string; conf: Record<string, unknown> } } | null {
   const validate = validatorFor(spec);
   if (validate(value)) return null;
   const { problem, hint } = describeError(validate.errors![0], spec, value);
-  return { problem, fix: `${hint}, e.g. ${confExample(name, exampleOf(spec))}` };
+  return { problem, fix: `${hint}, e.g. ${confExample(name, exampleOf(spec))}`, example: { hint, conf: { [name]: exampleOf(spec) } } };
 }
 
 /**
@@ -128,6 +130,7 @@ export function resolveParams(specs: Record<string, ParamSpec>, conf: unknown): 
       'conf',
       `must be a JSON object (got ${show(conf)})`,
       `pass an object of param values, e.g. --conf '{"name": "value"}'`,
+      { hint: 'pass an object of param values', conf: { name: 'value' } },
     );
   }
   const given = conf as Record<string, unknown>;
@@ -140,6 +143,7 @@ export function resolveParams(specs: Record<string, ParamSpec>, conf: unknown): 
         `conf.${key}`,
         `is not a param of this DAG, but "${meant}" is`,
         `use the param's name, e.g. ${confExample(meant, given[key])}`,
+        { hint: "use the param's name", conf: { [meant]: given[key] } },
       );
     }
   }
@@ -155,10 +159,13 @@ export function resolveParams(specs: Record<string, ParamSpec>, conf: unknown): 
         misspelt === undefined
           ? `${TYPE_HINT[spec.type]}, e.g. ${confExample(name, exampleOf(spec))}`
           : `rename "${misspelt}" to "${name}", e.g. ${confExample(name, given[misspelt])}`,
+        misspelt === undefined
+          ? { hint: TYPE_HINT[spec.type], conf: { [name]: exampleOf(spec) } }
+          : { hint: `rename "${misspelt}" to "${name}"`, conf: { [name]: given[misspelt] } },
       );
     }
     const error = checkParamValue(name, spec, value);
-    if (error) throw new ParamValidationError(`conf.${name}`, error.problem, error.fix);
+    if (error) throw new ParamValidationError(`conf.${name}`, error.problem, error.fix, error.example);
     resolved[name] = value;
   }
   return resolved;
