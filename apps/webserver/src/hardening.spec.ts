@@ -157,11 +157,12 @@ describe('HTTP hardening', () => {
 
   describe('start-up log', () => {
     it('states the address really bound: every interface is 0.0.0.0, not 127.0.0.1', () => {
-      expect(describeListening({ address: '0.0.0.0', port: 8080, family: 'IPv4' }, null)).toMatch(/^listening on 0\.0\.0\.0:8080 \(every interface\)/);
+      expect(describeListening({ address: '0.0.0.0', port: 8080, family: 'IPv4' }, null))
+        .toMatch(/^REST API on 0\.0\.0\.0:8080 \(every interface\): http:\/\/127\.0\.0\.1:8080\/api\/v1 from this host\./);
       expect(describeListening({ address: '127.0.0.1', port: 8080, family: 'IPv4' }, null))
-        .toBe('listening on 127.0.0.1:8080 (loopback only); REST API at http://127.0.0.1:8080/api/v1');
+        .toBe('REST API on 127.0.0.1:8080 (loopback only): http://127.0.0.1:8080/api/v1');
       expect(describeListening({ address: '::', port: 80, family: 'IPv6' }, 'https://sf.example.com'))
-        .toBe('listening on [::]:80 (every interface); users reach it as https://sf.example.com/api/v1, and requests for other host names are refused');
+        .toBe('REST API on [::]:80 (every interface): users reach it as https://sf.example.com/api/v1 (requests for other host names are refused)');
     });
 
     it("with a Nest Logger at the default level, prints none of Nest's startup lines (and does not loop through itself)", async () => {

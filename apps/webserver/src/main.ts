@@ -83,13 +83,14 @@ export function describeListening(address: AddressInfo, publicUrl: string | null
   const bound = address.address.includes(':') ? `[${address.address}]:${address.port}` : `${address.address}:${address.port}`;
   const everywhere = address.address === '0.0.0.0' || address.address === '::';
   const where = everywhere ? ' (every interface)' : isLoopbackHost(address.address) ? ' (loopback only)' : '';
+  const local = `http://${connectHost(address.address)}:${address.port}/api/v1`;
   const reach = publicUrl
-    ? `; users reach it as ${publicUrl}/api/v1, and requests for other host names are refused`
+    ? `: users reach it as ${publicUrl}/api/v1 (requests for other host names are refused)`
     : isLoopbackHost(address.address)
-      ? `; REST API at http://${connectHost(address.address)}:${address.port}/api/v1`
-      : `; REST API at http://${connectHost(address.address)}:${address.port}/api/v1 here. SWARMFLOW_PUBLIC_URL is not set: ` +
-        'every host name is answered (set it to the URL users reach the server by, to refuse DNS-rebinding requests)';
-  return `listening on ${bound}${where}${reach}`;
+      ? `: ${local}`
+      : `: ${local} from this host. SWARMFLOW_PUBLIC_URL is not set: every host name is answered ` +
+        '(set it to the URL users reach the server by, to refuse DNS-rebinding requests)';
+  return `REST API on ${bound}${where}${reach}`;
 }
 
 async function bootstrap(): Promise<void> {
