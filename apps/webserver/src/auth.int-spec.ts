@@ -1,4 +1,6 @@
-import type { INestApplication } from '@nestjs/common';
+import { Controller, HttpCode, Module, Post, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { ApiExceptionFilter } from './http/api-exception.filter';
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { RequestMethod } from '@nestjs/common';
 import type { Role, SerializedDag } from '@swarmflow/core';
@@ -8,7 +10,7 @@ import { ClusterKey } from '@swarmflow/secrets';
 import request from 'supertest';
 import { Accounts } from './auth/accounts';
 import { sha256 } from './auth/credentials';
-import { PUBLIC_ROUTE, REQUIRED_ROLE } from './http/auth/requires-role.decorator';
+import { PUBLIC_ROUTE, REQUIRED_ROLE, RequiresRole } from './http/auth/requires-role.decorator';
 import type { AuditEntryDto, CreatedTokenDto, TokenDto } from './http/api.types';
 import { apiAs, createTestToken } from './test-support/auth';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
@@ -373,7 +375,7 @@ describeWithPostgres('API authentication, roles and audit', () => {
 
   describe('audit log', () => {
     const auditFor = (action: string, match: (e: AuditEntryDto) => boolean = () => true) => eventually(async () => {
-      const res = await apiAs(app, tokens.admin).get(`/api/v1/audit?action=${action}&limit=1000`).expect(200);
+      const res = await apiAs(app, tokens.admin).get(`/api/v1/audit?action=${encodeURIComponent(action)}&limit=1000`).expect(200);
       return (res.body as AuditEntryDto[]).find(match);
     }, `an audit entry ${action}`);
 
@@ -430,6 +432,32 @@ describeWithPostgres('API authentication, roles and audit', () => {
       expect(all).not.toContain('alice-password-1');
       const logged = await db.query(`SELECT count(*)::int AS n FROM audit_log WHERE detail::text LIKE $1 OR coalesce(target, '') LIKE $1`, [`%${SECRET}%`]);
       expect(logged[0].n).toBe(0);
+    });
+
+    it('audits a write route that names no action, as its method and route', async () => {
+      @Controller('probe')
+      class ProbeController {
+        @Post(':name/drain')
+        @RequiresRole('operator')
+        @HttpCode(202)
+        drain(): { ok: true } {
+          return { ok: true };
+        }
+      }
+      @Module({ imports: [WebserverModule.forRoot({ repos, clock })], controllers: [ProbeController] })
+      class ProbeModule {}
+      const probe = await NestFactory.create(ProbeModule, { logger: false });
+      probe.setGlobalPrefix('api/v1');
+      probe.useGlobalFilters(new ApiExceptionFilter(null));
+      await probe.init();
+      try {
+        await apiAs(probe, tokens.viewer).post('/api/v1/probe/w1/drain').expect(403);
+        await apiAs(probe, tokens.operator).post('/api/v1/probe/w1/drain').expect(202);
+        expect(await auditFor('post probe/:name/drain', (e) => e.outcome === 'ok')).toMatchObject({ actor: 'the-operator', target: 'probe/w1/drain', status: 202 });
+        expect(await auditFor('post probe/:name/drain', (e) => e.outcome === 'denied')).toMatchObject({ actor: 'the-viewer', status: 403 });
+      } finally {
+        await probe.close();
+      }
     });
 
     it('lists entries since a time, newest first, and does not audit reads', async () => {
