@@ -3,6 +3,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import { ID_PATTERN, MAX_ID_LENGTH } from '@swarmflow/core';
 import { z } from 'zod';
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
+import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
   RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody,
 } from './request.dto';
@@ -91,6 +92,22 @@ const ROUTES: Record<string, RouteDoc> = {
   'GET /api/v1/variables/{key}': { summary: 'One variable (a secret\'s value is masked)', errors: { 404: 'variable_not_found' } },
   'PUT /api/v1/variables/{key}': { summary: 'Create (201) or replace (200) a variable', body: PutVariableBody, errors: { 400: 'invalid_request, no_cluster_key' } },
   'DELETE /api/v1/variables/{key}': { summary: 'Delete a variable', errors: { 404: 'variable_not_found' } },
+  'POST /api/v1/auth/login': {
+    summary: 'Log in with a password: starts a session (HttpOnly cookie) and answers its CSRF token', body: LoginBody, public: true,
+    errors: { 401: 'unauthenticated (wrong name or password)', 429: 'too_many_attempts' },
+  },
+  'POST /api/v1/auth/logout': { summary: 'End the calling session, or revoke the calling token' },
+  'GET /api/v1/auth/me': { summary: 'The caller: user, role, how it authenticated, and a session\'s CSRF token' },
+  'GET /api/v1/users': { summary: 'Users and their roles' },
+  'GET /api/v1/users/{name}': { summary: 'One user', errors: { 404: 'user_not_found' } },
+  'POST /api/v1/users': { summary: 'Create a user (a password, or none for a robot that only holds tokens)', body: CreateUserBody, errors: { 409: 'user_exists' } },
+  'PATCH /api/v1/users/{name}': { summary: 'Change a user\'s role, or disable/enable it', body: PatchUserBody, errors: { 404: 'user_not_found', 409: 'last_admin' } },
+  'PUT /api/v1/users/{name}/password': { summary: 'Set a user\'s password (ends their sessions)', body: SetPasswordBody, errors: { 404: 'user_not_found' } },
+  'DELETE /api/v1/users/{name}': { summary: 'Delete a user with their tokens and sessions', errors: { 404: 'user_not_found', 409: 'last_admin' } },
+  'GET /api/v1/tokens': { summary: 'API tokens (never their secrets): prefix, expiry, last use', query: ListTokensQuery },
+  'POST /api/v1/tokens': { summary: 'Create an API token; the answer holds it, once', body: CreateTokenBody, errors: { 404: 'user_not_found' } },
+  'DELETE /api/v1/tokens/{id}': { summary: 'Revoke a token at once', errors: { 404: 'token_not_found' } },
+  'GET /api/v1/audit': { summary: 'The audit log, newest first: who, how, what, outcome, from where', query: ListAuditQuery },
 };
 
 /** What each path parameter may hold (checked by PathParamsPipe and the name/key pipes). */
@@ -100,6 +117,7 @@ const PATH_PARAMS: Record<string, Record<string, unknown>> = {
   runId: { type: 'string', pattern: RUN_ID.source, maxLength: 250 },
   key: { type: 'string', pattern: VARIABLE_KEY.source },
   name: { type: 'string', pattern: WORKER_NAME.source },
+  id: { type: 'integer', minimum: 1 },
 };
 
 /** Statuses every route may answer, with what they mean here. */

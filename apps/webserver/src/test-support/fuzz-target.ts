@@ -4,6 +4,7 @@ import { createTestDatabase, type TestDatabase } from '@swarmflow/persistence/te
 import { ClusterKey } from '@swarmflow/secrets';
 import { createWebserver } from '../webserver';
 import { seedDags, TRAIN_DAG } from './seed';
+import { createTestToken } from './auth';
 
 /**
  * A webserver over a fresh database with one DAG and one run, for tests that throw
@@ -28,10 +29,11 @@ export async function createFuzzTarget(): Promise<FuzzTarget> {
   await seedDags(repos, [TRAIN_DAG], now);
   const app = await createWebserver({ repos, logger: false, clock: () => now, clusterKey: ClusterKey.generate() });
   const { default: request } = await import('supertest');
-  const triggered = await request(app.getHttpServer()).post(`/api/v1/dags/${TRAIN_DAG.id}/runs`).send({ runId: 'fuzz_run' });
+  const headers = { Authorization: `Bearer ${await createTestToken(repos, 'admin')}` };
+  const triggered = await request(app.getHttpServer()).post(`/api/v1/dags/${TRAIN_DAG.id}/runs`).set(headers).send({ runId: 'fuzz_run' });
   if (triggered.status !== 201) throw new Error(`seeding a run failed: ${triggered.status} ${JSON.stringify(triggered.body)}`);
   return {
-    app, headers: {}, dagId: TRAIN_DAG.id, runId: 'fuzz_run', taskId: 'extract',
+    app, headers, dagId: TRAIN_DAG.id, runId: 'fuzz_run', taskId: 'extract',
     async close() {
       await app.close();
       await db.close();
