@@ -1,4 +1,5 @@
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { checkMetricsAccess, processMetrics, type MetricsAccess } from '@swarmflow/observability';
 import type { Response } from 'express';
 import { METRICS_ACCESS } from '../tokens';
@@ -11,6 +12,7 @@ import { Public } from './auth/requires-role.decorator';
  * SWARMFLOW_METRICS_PUBLIC=true, else closed with a message naming both fixes.
  */
 @Public()
+@ApiExcludeController() // Prometheus' text format, not part of the REST API's document
 @Controller('metrics')
 export class MetricsController {
   constructor(@Inject(METRICS_ACCESS) private readonly access: MetricsAccess) {}
