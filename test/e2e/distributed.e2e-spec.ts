@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -77,6 +78,8 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
         SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_DAGS_FOLDER: folder,
         SWARMFLOW_HEARTBEAT_INTERVAL: '1s', SWARMFLOW_HEARTBEAT_TIMEOUT: '6s', SWARMFLOW_SCHEDULER_TICK: '200ms',
         SWARMFLOW_WEB_PORT: String(port), SWARMFLOW_WEB_HOST: '127.0.0.1',
+        // Scheduler and workers share it: task messages are signed with it.
+        SWARMFLOW_CLUSTER_KEY: randomBytes(32).toString('base64'),
       };
       const scheduler = new SwarmflowProcess('scheduler', ['scheduler'], env);
       procs.push(scheduler);

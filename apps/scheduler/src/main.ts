@@ -8,6 +8,11 @@ import { Scheduler } from './scheduler';
 /** Starts a scheduler against PostgreSQL and RabbitMQ (distributed mode); resolves once it runs. */
 export async function startScheduler(config: SchedulerConfig): Promise<{ scheduler: Scheduler; stop(): Promise<void> }> {
   const logger = new Logger('scheduler');
+  const clusterKey = ClusterKey.fromEnv();
+  if (!clusterKey) {
+    throw new Error('SWARMFLOW_CLUSTER_KEY: not set: the scheduler signs every task message with the cluster key and workers run only signed ones. ' +
+      'Fix: give the scheduler and the workers the same key, SWARMFLOW_CLUSTER_KEY (generate one with `openssl rand -base64 32`) or SWARMFLOW_CLUSTER_KEY_FILE');
+  }
   const db = new Database({ url: config.databaseUrl });
   await db.connect();
   if (await db.pendingMigrations()) {
@@ -16,7 +21,7 @@ export async function startScheduler(config: SchedulerConfig): Promise<{ schedul
   }
   const broker = new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger });
   await broker.start();
-  const scheduler = new Scheduler({ ...config, clusterKey: ClusterKey.fromEnv() }, new Repositories(db), broker, logger);
+  const scheduler = new Scheduler({ ...config, clusterKey }, new Repositories(db), broker, logger);
   await scheduler.start();
   logger.log(`scheduler running: DAGs from ${config.dagsFolder}, broker ${redact(config.amqpUrl)}`);
   return {

@@ -22,8 +22,8 @@ export interface WorkerConfig {
   /** Prepended to exchange and queue names (one RabbitMQ, several installations or test runs). */
   brokerPrefix: string | undefined;
   worker: WorkerOptions;
-  /** Decrypts the secrets and registry credentials of container tasks; null = none set (such tasks fail). */
-  clusterKey: ClusterKey | null;
+  /** Verifies task messages and opens the secrets of container tasks; required. */
+  clusterKey: ClusterKey;
 }
 
 /** Command-line values; they win over the environment. */
@@ -44,7 +44,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
- * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE`) and command-line values.
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
+ * messages are verified with it), `SWARMFLOW_TASK_MESSAGE_MAX_AGE`) and command-line values.
  * GPUs not given are discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
  * Throws {@link WorkerConfigError} naming the first bad variable or flag.
  */
@@ -106,11 +107,23 @@ export function loadWorkerConfig(
     if (err instanceof ConfigError) throw new WorkerConfigError(err.variable, err.problem);
     throw err;
   }
+  if (clusterKey === null) {
+    throw new WorkerConfigError('SWARMFLOW_CLUSTER_KEY', 'not set: the worker runs only task messages signed with the cluster key. ' +
+      'Fix: give it the scheduler\'s key, SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (a Docker secret)');
+  }
+
+  const maxAge = nonEmpty(env.SWARMFLOW_TASK_MESSAGE_MAX_AGE) ?? '24h';
+  let maxMessageAgeMs: number;
+  try {
+    maxMessageAgeMs = parseDuration(maxAge, 'SWARMFLOW_TASK_MESSAGE_MAX_AGE');
+  } catch {
+    throw new WorkerConfigError('SWARMFLOW_TASK_MESSAGE_MAX_AGE', `must be a duration such as 24h or 30m, got ${JSON.stringify(maxAge)}`);
+  }
 
   return {
     amqpUrl,
     brokerPrefix: prefix === '' ? undefined : prefix,
-    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus },
+    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, maxMessageAgeMs },
     clusterKey,
   };
 }

@@ -3,7 +3,7 @@ import { LABELS } from '@swarmflow/executors';
 import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
 import { EXCHANGES } from '@swarmflow/messaging';
 import { ClusterKey } from '@swarmflow/secrets';
-import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
+import { withSecrets, startHarness, taskMessage, type Harness } from './test-support/worker-harness';
 
 describeWithDocker('worker running container tasks (real Docker engine)', (ctx) => {
   jest.setTimeout(60_000);
@@ -52,12 +52,12 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
 
   it('mounts a secret read-only, masks it in the published log, and removes its volume', async () => {
     await harness();
-    const task = containerTask(
+    const task = withSecrets(containerTask(
       'cat /secrets/variables/db_password; echo; [ "$(cat /secrets/variables/db_password)" = "hunter2-s3cr3t" ] && echo content-matches; ' +
       '(echo x > /secrets/variables/db_password) 2>/dev/null || echo read-only; echo "env: $DB_URL"',
       { user: '65534' },
-      { secrets: [{ key: 'db_password', ciphertext: key.encrypt('hunter2-s3cr3t') }], env: { DB_URL: 'postgres://app:hunter2-s3cr3t@db' } },
-    );
+      { env: { DB_URL: 'postgres://app:hunter2-s3cr3t@db' } },
+    ), { db_password: 'hunter2-s3cr3t' }, key);
     await h.submit(task);
     const finished = await h.published.finishedOf(task.tiId, 1, 20_000);
     expect(finished).toMatchObject({ outcome: 'success', exitCode: 0 });
@@ -80,9 +80,7 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
 
   it('task.cancel stops the container; the try is not retried', async () => {
     await harness();
-    const task = containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done', {}, {
-      secrets: [{ key: 'k', ciphertext: key.encrypt('v') }],
-    });
+    const task = withSecrets(containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done'), { k: 'v' }, key);
     await h.submit(task);
     await h.published.waitFor('the task\'s first line', () => output(task.tiId).includes('up'), 20_000);
     await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
