@@ -1,10 +1,10 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import { Logger } from '@nestjs/common';
 import type { Command } from 'commander';
 import { MemoryBroker } from '@swarmflow/messaging';
-import { Database, EmbeddedPostgres, Repositories } from '@swarmflow/persistence';
+import { Database, EmbeddedPostgres, privateDir, Repositories } from '@swarmflow/persistence';
 import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv } from '../../scheduler/src/config';
 import { startScheduler } from '../../scheduler/src/main';
@@ -140,7 +140,8 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const concurrency = Number(opts.concurrency);
   if (!Number.isInteger(concurrency) || concurrency < 1) fail(`--concurrency must be a whole number ≥ 1 (got "${opts.concurrency}")`);
   const { port, host } = standaloneAddress(opts, env);
-  mkdirSync(home, { recursive: true });
+  // Only this user: the database, its socket and the cluster key live here.
+  privateDir(home);
   const { key: clusterKey, source: keySource } = loadClusterKey(process.env, home);
 
   const embedded = new EmbeddedPostgres(path.join(home, 'db'));
@@ -170,7 +171,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   const address = app.getHttpServer().address() as { port: number };
   const apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
   const stateFile = path.join(home, 'standalone.json');
-  writeFileSync(stateFile, JSON.stringify({ url: apiUrl, pid: process.pid, dagsFolder }, null, 2));
+  writeFileSync(stateFile, JSON.stringify({ url: apiUrl, pid: process.pid, dagsFolder }, null, 2), { mode: 0o600 });
 
   process.stdout.write(
     `\nSwarmflow standalone is running\n` +
