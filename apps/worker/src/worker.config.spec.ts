@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { ClusterKey } from '@swarmflow/secrets';
-import { discoverNvidiaGpus, loadWorkerConfig, parseWorkerArgs, WorkerConfigError } from './worker.config';
+import { discoverNvidiaGpus, loadWorkerConfig, parseWorkerArgs, resolveUser, WorkerConfigError } from './worker.config';
 
 const KEY = ClusterKey.generate().toBase64();
 /** The worker needs a cluster key: every case but the key's own gets one. */
@@ -14,7 +14,8 @@ describe('loadWorkerConfig', () => {
       brokerPrefix: undefined,
       worker: {
         name: `${hostname()}-${process.pid}`, hostname: hostname(), queues: ['default'], concurrency: 4, heartbeatIntervalMs: 5000, gpus: [],
-        maxMessageAgeMs: 24 * 3600_000,
+        maxMessageAgeMs: 24 * 3600_000, runAs: null,
+        containerPolicy: { allowMounts: [], allowHostNetwork: false, allowPrivileged: false, allowRuntimes: ['nvidia'], pidsLimit: 4096 },
       },
       clusterKey: expect.any(ClusterKey),
     });
@@ -96,13 +97,45 @@ describe('loadWorkerConfig', () => {
   });
 });
 
+describe('container policy and task user', () => {
+  it('reads the policy from flags (which win) and the environment', () => {
+    const env = {
+      SWARMFLOW_WORKER_ALLOW_MOUNTS: '/data, /scratch', SWARMFLOW_WORKER_ALLOW_HOST_NETWORK: 'true', SWARMFLOW_WORKER_ALLOW_RUNTIMES: 'any',
+      SWARMFLOW_CONTAINER_PIDS_LIMIT: '0',
+    };
+    expect(load(env, {}, () => []).worker.containerPolicy).toEqual({
+      allowMounts: ['/data', '/scratch'], allowHostNetwork: true, allowPrivileged: false, allowRuntimes: 'any', pidsLimit: 0,
+    });
+    const args = parseWorkerArgs(['--allow-mounts', 'any', '--allow-privileged', '--allow-runtimes=none', '--pids-limit', '100']);
+    expect(load(env, args, () => []).worker.containerPolicy).toEqual({
+      allowMounts: 'any', allowHostNetwork: true, allowPrivileged: true, allowRuntimes: [], pidsLimit: 100,
+    });
+  });
+
+  it('names the setting of a bad value', () => {
+    expect(() => load({ SWARMFLOW_WORKER_ALLOW_MOUNTS: 'data' }, {}, () => [])).toThrow('SWARMFLOW_WORKER_ALLOW_MOUNTS: "data" is not an absolute host path');
+    expect(() => load({}, { allowHostNetwork: 'yes' }, () => [])).toThrow('--allow-host-network: must be true or false, got "yes"');
+    expect(() => load({ SWARMFLOW_CONTAINER_PIDS_LIMIT: '-1' }, {}, () => [])).toThrow('SWARMFLOW_CONTAINER_PIDS_LIMIT: must be a whole number (0 = no limit), got "-1"');
+  });
+
+  it('resolves --run-as-user by name or uid, and needs a root worker for another user', () => {
+    const passwd = () => 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n';
+    expect(resolveUser('--run-as-user', 'nobody', passwd, () => 0)).toEqual({ name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' });
+    expect(resolveUser('--run-as-user', '1000:100', passwd, () => 0)).toEqual({ name: '1000', uid: 1000, gid: 100, home: '/' });
+    expect(() => resolveUser('--run-as-user', 'ghost', passwd, () => 0)).toThrow('--run-as-user: no user "ghost" in /etc/passwd');
+    expect(() => resolveUser('SWARMFLOW_WORKER_RUN_AS_USER', 'nobody', passwd, () => 1000))
+      .toThrow('SWARMFLOW_WORKER_RUN_AS_USER: running tasks as nobody (uid 65534) needs a worker running as root; this one runs as uid 1000');
+  });
+});
+
 describe('parseWorkerArgs', () => {
   it('reads --queues, --concurrency and --name', () => {
     expect(parseWorkerArgs(['--queues', 'default,gpu', '--concurrency', '4', '--name=w9'])).toEqual({ queues: 'default,gpu', concurrency: '4', name: 'w9' });
   });
 
   it('rejects unknown flags and missing values', () => {
-    expect(() => parseWorkerArgs(['--queue', 'x'])).toThrow('--queue: unknown argument; the worker takes --queues, --concurrency, --name and --gpus');
+    expect(() => parseWorkerArgs(['--queue', 'x'])).toThrow('--queue: unknown argument; the worker takes --queues, --concurrency, --name, --gpus, ' +
+      '--allow-mounts, --allow-host-network, --allow-privileged, --allow-runtimes, --pids-limit, --run-as-user');
     expect(() => parseWorkerArgs(['--concurrency'])).toThrow('--concurrency: needs a value');
   });
 });

@@ -1,8 +1,8 @@
 import { Logger } from '@nestjs/common';
 import type { ControlMessage, TaskFinishedEvent, TaskMessage, TaskStartedEvent, WorkerHeartbeatEvent } from '@swarmflow/core';
 import {
-  DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
-  type ContainerResult, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
+  containerPolicyViolation, DEFAULT_CONTAINER_POLICY, DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
+  type ContainerPolicy, type ContainerResult, type RunAsUser, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
 } from '@swarmflow/executors';
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
@@ -51,6 +51,14 @@ export interface WorkerOptions {
    * stale: its try is reported failed (retryable), never run. Default 24 h.
    */
   maxMessageAgeMs?: number;
+  /**
+   * What container tasks may do on this worker's host (bind mounts, host network,
+   * runtimes, privileges, pids limit); a task asking for more fails, not retried, naming
+   * the option. Default {@link DEFAULT_CONTAINER_POLICY}: nothing that reaches the host.
+   */
+  containerPolicy?: ContainerPolicy;
+  /** Runs process tasks as this user (the worker must be root), so they cannot read the worker's memory, environment or key files. Default: the worker's own user. */
+  runAs?: RunAsUser | null;
 }
 
 /** What the worker logs through; Nest's `Logger` fits. */
@@ -230,6 +238,7 @@ export class WorkerService {
   private readonly clusterKey: ClusterKey | null;
   private readonly signer: TaskSigner | null;
   private readonly maxMessageAgeMs: number;
+  private readonly containerPolicy: ContainerPolicy;
   /** Task messages refused without running them, by reason (what `refusedTaskMessages()` reports). */
   private readonly refusals = new Map<TaskRefusalReason, number>();
   /** `tiId:tryNumber` → when the memory of its `task.cancel` expires; oldest first. */
@@ -284,6 +293,7 @@ export class WorkerService {
     this.clusterKey = deps.clusterKey ?? null;
     this.signer = this.clusterKey && new TaskSigner(this.clusterKey);
     this.maxMessageAgeMs = options.maxMessageAgeMs ?? DEFAULT_MAX_MESSAGE_AGE_MS;
+    this.containerPolicy = options.containerPolicy ?? DEFAULT_CONTAINER_POLICY;
     this.baseEnv = inheritedEnv();
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
   }
@@ -476,6 +486,12 @@ export class WorkerService {
       this.refuse(task, msg, `needs ${gpus} GPUs, worker ${this.name} has ${this.gpuIds.length}`, false);
       return;
     }
+    const violation = task.kind === 'docker' && task.docker ? containerPolicyViolation(task.docker, this.containerPolicy, this.name) : null;
+    if (violation !== null) {
+      // Another try would meet the same policy: not retried.
+      this.refuse(task, msg, violation, false);
+      return;
+    }
     if (this.canStart(task)) return this.startTask(task, msg);
     if (this.buffered.size >= this.options.concurrency * 2) {
       // Only with several task queues, each with its own prefetch window (2 × slots).
@@ -521,6 +537,7 @@ export class WorkerService {
         command: task.command,
         env: taskEnv(task),
         baseEnv: this.baseEnv,
+        runAs: this.options.runAs ?? null,
         cwd: task.cwd,
         timeoutMs: task.timeoutMs,
         graceMs: this.graceMs,
@@ -744,6 +761,7 @@ export class WorkerService {
     return docker.run({
       docker: task.docker, command: task.command, env: taskEnv(task), cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
       labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
+      noNewPrivileges: !this.containerPolicy.allowPrivileged, pidsLimit: this.containerPolicy.pidsLimit,
     }, {
       onLine: (stream, line) => logs.add(stream, line),
       onKill: (signal, cause) => logs.add('system', this.describeKill(signal, cause, task, 'the container')),
