@@ -66,6 +66,14 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     expect(await leftovers(task.tiId)).toEqual({ containers: [], volumes: [] });
   });
 
+  it('runs containers that cannot gain privileges, with a pids limit', async () => {
+    await harness();
+    const task = containerTask('grep NoNewPrivs /proc/self/status; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max');
+    await h.submit(task);
+    expect(await h.published.finishedOf(task.tiId, 1, 20_000)).toMatchObject({ outcome: 'success' });
+    expect(output(task.tiId).map((l) => l.replace(/\s+/g, ' '))).toEqual(['NoNewPrivs: 1', '4096']);
+  });
+
   it('stops a container at its timeout', async () => {
     await harness();
     const task = containerTask('echo up; sleep 30', {}, { timeoutMs: 500 });
