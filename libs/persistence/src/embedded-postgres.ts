@@ -1,8 +1,9 @@
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { privateDir } from './private-dir';
 
 /** Longest Unix socket path Linux takes (sun_path is 108 bytes with its NUL). */
 const MAX_SOCKET_PATH = 107;
@@ -67,12 +68,6 @@ export class EmbeddedPostgres {
     this.server = null;
     this.db = null;
   }
-}
-
-/** Makes `dir` (and missing parents) and sets it to 0700, even if it existed with a wider mode. */
-export function privateDir(dir: string): void {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  chmodSync(dir, 0o700);
 }
 
 /** Sets every folder under `dir` to 0700 and every file to 0600. */
