@@ -1,9 +1,10 @@
 import type { DockerSpec, TaskMessage } from '@swarmflow/core';
-import { LABELS } from '@swarmflow/executors';
+import { DEFAULT_CONTAINER_POLICY, LABELS } from '@swarmflow/executors';
 import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
 import { EXCHANGES } from '@swarmflow/messaging';
 import { ClusterKey } from '@swarmflow/secrets';
 import { withSecrets, startHarness, taskMessage, type Harness } from './test-support/worker-harness';
+import type { WorkerOptions } from './worker.service';
 
 describeWithDocker('worker running container tasks (real Docker engine)', (ctx) => {
   jest.setTimeout(60_000);
@@ -14,7 +15,7 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     await h?.close();
   });
 
-  async function harness(options: { gpus?: string[]; concurrency?: number } = {}): Promise<Harness> {
+  async function harness(options: Partial<WorkerOptions> = {}): Promise<Harness> {
     h = await startHarness({ name: `w-${ctx.id}`, graceMs: 1000, concurrency: 2, ...options }, { docker: ctx.executor, clusterKey: key });
     return h;
   }
@@ -115,8 +116,8 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     });
   });
 
-  it('fails with Docker\'s reason for an unknown runtime', async () => {
-    await harness();
+  it('fails with Docker\'s reason for an unknown runtime (when the worker lets tasks pick any)', async () => {
+    await harness({ containerPolicy: { ...DEFAULT_CONTAINER_POLICY, allowRuntimes: 'any' } });
     const task = containerTask('true', { runtime: 'no-such-runtime' });
     await h.submit(task);
     const finished = await h.published.finishedOf(task.tiId, 1, 20_000);
