@@ -128,13 +128,13 @@ function workerCommand(opts: BenchOptions): { args: string[]; label: string } {
   return { args: ['--require', 'tsx/cjs', 'apps/worker/src/main.ts'], label: 'node --require tsx/cjs apps/worker/src/main.ts' };
 }
 
-function spawnWorker(name: string, prefix: string, concurrency: number, args: string[]): WorkerProcess {
+function spawnWorker(name: string, prefix: string, concurrency: number, args: string[], clusterKey: string): WorkerProcess {
   const child = spawn(process.execPath, args, {
     cwd: ROOT,
     env: {
       ...process.env, NO_COLOR: '1',
       SWARMFLOW_AMQP_URL: rabbitmqUrl(), SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_WORKER_QUEUES: 'default',
-      SWARMFLOW_WORKER_CONCURRENCY: String(concurrency), SWARMFLOW_WORKER_NAME: name,
+      SWARMFLOW_WORKER_CONCURRENCY: String(concurrency), SWARMFLOW_WORKER_NAME: name, SWARMFLOW_CLUSTER_KEY: clusterKey,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -448,8 +448,9 @@ async function main(): Promise<number> {
 
     const probe = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: quietLogger });
     await probe.start();
+    const clusterKey = stack.clusterKey.toBase64();
     workers = Array.from({ length: opts.workers }, (_, i) =>
-      spawnWorker(`bench-w${i + 1}-${prefix.slice(8, 16)}`, prefix, opts.concurrency, worker.args));
+      spawnWorker(`bench-w${i + 1}-${prefix.slice(8, 16)}`, prefix, opts.concurrency, worker.args, clusterKey));
     await waitForWorkers(probe, workers);
     await probe.close();
 

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,6 +81,8 @@ describeWithPostgres('distributed mode (PostgreSQL)', () => {
         SWARMFLOW_WEB_PORT: String(port), SWARMFLOW_WEB_HOST: '127.0.0.1',
         // The documented bootstrap: the first admin from a (Docker) secret file, a token made on the database.
         SWARMFLOW_ADMIN_PASSWORD_FILE: path.join(folder, 'admin-password'),
+        // Scheduler and workers share it: task messages are signed with it.
+        SWARMFLOW_CLUSTER_KEY: randomBytes(32).toString('base64'),
       };
       writeFileSync(env.SWARMFLOW_ADMIN_PASSWORD_FILE!, 'e2e-admin-password\n', { mode: 0o600 });
       const scheduler = new SwarmflowProcess('scheduler', ['scheduler'], env);

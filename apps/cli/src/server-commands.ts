@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import path from 'node:path';
 import { Logger } from '@nestjs/common';
@@ -7,7 +7,7 @@ import { MemoryBroker } from '@swarmflow/messaging';
 import {
   metricsAccessFromEnv, metricsServerConfigFromEnv, processMetrics, startMetricsServer, type MetricsAccess, type MetricsServerConfig,
 } from '@swarmflow/observability';
-import { Database, EmbeddedPostgres, Repositories } from '@swarmflow/persistence';
+import { Database, EmbeddedPostgres, privateDir, Repositories } from '@swarmflow/persistence';
 import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv } from '../../scheduler/src/config';
 import { startScheduler } from '../../scheduler/src/main';
@@ -164,7 +164,8 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   } catch (err) {
     fail(err);
   }
-  mkdirSync(home, { recursive: true });
+  // Only this user: the database, its socket and the cluster key live here.
+  privateDir(home);
   const { key: clusterKey, source: keySource } = loadClusterKey(process.env, home);
 
   const embedded = new EmbeddedPostgres(path.join(home, 'db'));
@@ -204,7 +205,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   // The webserver's /metrics already has everything (one process, one registry); this is for setups that scrape a fixed port.
   const metricsServer = metricsConfig ? await startMetricsServer(metricsConfig, processMetrics()) : null;
   const stateFile = path.join(home, 'standalone.json');
-  writeFileSync(stateFile, JSON.stringify({ url: apiUrl, pid: process.pid, dagsFolder }, null, 2));
+  writeFileSync(stateFile, JSON.stringify({ url: apiUrl, pid: process.pid, dagsFolder }, null, 2), { mode: 0o600 });
 
   process.stdout.write(
     `\nSwarmflow standalone is running\n` +
@@ -289,12 +290,22 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .option('--concurrency <n>', 'tasks run at once (default: $SWARMFLOW_WORKER_CONCURRENCY or 4)')
     .option('--name <name>', 'unique worker name, stable across restarts so a restarted worker re-adopts its containers (default: <hostname>-<pid>)')
     .option('--gpus <ids>', 'GPU ids this worker hands to container tasks, e.g. 0,1,2,3, or none (default: $SWARMFLOW_WORKER_GPUS, else found with nvidia-smi)')
-    .addHelpText('after', '\nEnvironment: SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX, SWARMFLOW_CLUSTER_KEY (decrypts the\n' +
-      'secrets of container tasks), SWARMFLOW_HEARTBEAT_INTERVAL; the Docker engine of DOCKER_HOST or /var/run/docker.sock.\n' +
+    .option('--allow-mounts <prefixes>', 'host path prefixes container tasks may bind-mount, comma-separated, or any (default: $SWARMFLOW_WORKER_ALLOW_MOUNTS, else none)')
+    .option('--allow-host-network', 'container tasks may use network: host or container:<id> (default: $SWARMFLOW_WORKER_ALLOW_HOST_NETWORK, else no)')
+    .option('--allow-privileged', 'containers run without no-new-privileges (setuid programs work) (default: $SWARMFLOW_WORKER_ALLOW_PRIVILEGED, else no)')
+    .option('--allow-runtimes <list>', 'OCI runtimes container tasks may ask for, comma-separated, any or none (default: $SWARMFLOW_WORKER_ALLOW_RUNTIMES, else nvidia)')
+    .option('--pids-limit <n>', 'processes a task container may hold, 0 = no limit (default: $SWARMFLOW_CONTAINER_PIDS_LIMIT, else 4096)')
+    .option('--run-as-user <user>', 'run process tasks as this user (name or uid[:gid]; the worker must be root) (default: $SWARMFLOW_WORKER_RUN_AS_USER, else the worker\'s user)')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX, SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE\n' +
+      '(required: verifies task messages, opens the secrets of container tasks), SWARMFLOW_TASK_MESSAGE_MAX_AGE (24h),\n' +
+      'SWARMFLOW_HEARTBEAT_INTERVAL; the Docker engine of DOCKER_HOST or /var/run/docker.sock.\n' +
+      'A container task asking for a bind mount, the host network or a runtime this worker does not allow fails, not retried.\n' +
       `${METRICS_HELP}\n` +
       'SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM cancels them (reported failed).\n\n' +
       'Example: swarmflow worker --queues default,gpu --concurrency 4')
-    .action((opts: { queues?: string; concurrency?: string; name?: string; gpus?: string }) => runWorkerProcess(opts).catch(fail));
+    .action((opts: Record<string, string | boolean | undefined>) => runWorkerProcess(Object.fromEntries(
+      Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),
+    )).catch(fail));
 
   program
     .command('webserver')

@@ -88,7 +88,7 @@ describeWithPostgres('heartbeats', () => {
     const { Scheduler } = await import('./scheduler');
     const { quietLogger } = await import('./test-support/stack');
     stack().scheduler = new Scheduler({
-      dagsFolder: stack().folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 100, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS,
+      dagsFolder: stack().folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 100, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, clusterKey: stack().clusterKey,
     }, stack().repos, await stack().broker(), quietLogger);
     await stack().scheduler.start();
     for (let i = 0; i < 15; i++) {

@@ -14,6 +14,11 @@ export async function startScheduler(
   config: SchedulerConfig, metricsConfig: MetricsServerConfig | null = metricsServerConfigFromEnv(process.env),
 ): Promise<{ scheduler: Scheduler; metricsUrl: string | null; stop(): Promise<void> }> {
   const logger = new Logger('scheduler');
+  const clusterKey = ClusterKey.fromEnv();
+  if (!clusterKey) {
+    throw new Error('SWARMFLOW_CLUSTER_KEY: not set: the scheduler signs every task message with the cluster key and workers run only signed ones. ' +
+      'Fix: give the scheduler and the workers the same key, SWARMFLOW_CLUSTER_KEY (generate one with `openssl rand -base64 32`) or SWARMFLOW_CLUSTER_KEY_FILE');
+  }
   const db = new Database({ url: config.databaseUrl });
   await db.connect();
   if (await db.pendingMigrations()) {
@@ -22,7 +27,7 @@ export async function startScheduler(
   }
   const broker = new AmqpBroker({ url: config.amqpUrl, prefix: config.brokerPrefix, logger });
   await broker.start();
-  const scheduler = new Scheduler({ ...config, clusterKey: ClusterKey.fromEnv() }, new Repositories(db), broker, logger);
+  const scheduler = new Scheduler({ ...config, clusterKey }, new Repositories(db), broker, logger);
   await scheduler.start();
   const metricsServer = metricsConfig ? await startMetricsServer(metricsConfig, processMetrics()) : null;
   logger.log(`scheduler running: DAGs from ${config.dagsFolder}, broker ${redact(config.amqpUrl)}${metricsServer ? `, metrics on ${metricsServer.url}` : ''}`);

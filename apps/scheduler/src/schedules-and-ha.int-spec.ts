@@ -41,7 +41,7 @@ describeWithPostgres('cron schedules and several schedulers at once', () => {
     await stack.start();
     // A second scheduler on the same database and broker: they must share work without double dispatch.
     second = new Scheduler({
-      dagsFolder: stack.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200, heartbeatTimeoutMs: 30_000,
+      dagsFolder: stack.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200, heartbeatTimeoutMs: 30_000, clusterKey: stack.clusterKey,
     }, stack.repos, await stack.broker(), quietLogger);
     await second.start();
   }, 60_000);

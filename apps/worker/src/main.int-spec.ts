@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import type { TaskFinishedEvent } from '@swarmflow/core';
 import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
-import { RecordingLogger, taskMessage } from './test-support/worker-harness';
+import { RecordingLogger, signed, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
 
 const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const root = join(__dirname, '..', '..', '..');
@@ -23,7 +23,7 @@ async function rabbitAvailable(): Promise<boolean> {
 /** The worker process as deployed (main.ts through tsx), its output kept for assertions. */
 function startMain(env: Record<string, string>, args: string[] = []): { child: ChildProcess; output: () => string; exited: Promise<number | null> } {
   const child = spawn(process.execPath, ['--require', 'tsx/cjs', 'apps/worker/src/main.ts', ...args], {
-    cwd: root, env: { ...process.env, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: root, env: { ...process.env, NO_COLOR: '1', SWARMFLOW_CLUSTER_KEY: TEST_CLUSTER_KEY.toBase64(), ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
@@ -97,7 +97,7 @@ describe('worker main.ts', () => {
     const main = startMain({ SWARMFLOW_AMQP_URL: url, SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_WORKER_NAME: 'main-drain' });
     const task = taskMessage({ command: 'sleep 0.5; echo done' });
     await events.waitFor('an active heartbeat', () => events.events.find((e) => e.worker === 'main-drain' && e.state === 'active'));
-    await broker.publish(EXCHANGES.tasks, 'default', task);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await events.waitFor('task.started', () => events.events.find((e) => e.type === 'task.started' && e.tiId === task.tiId));
     main.child.kill('SIGTERM');
     expect(await main.exited).toBe(0);
@@ -111,7 +111,7 @@ describe('worker main.ts', () => {
     const main = startMain({ SWARMFLOW_AMQP_URL: url, SWARMFLOW_BROKER_PREFIX: prefix }, ['--name', 'main-kill', '--concurrency', '1']);
     const task = taskMessage({ command: 'sleep 30' });
     await events.waitFor('an active heartbeat', () => events.events.find((e) => e.worker === 'main-kill' && e.state === 'active'));
-    await broker.publish(EXCHANGES.tasks, 'default', task);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await events.waitFor('task.started', () => events.events.find((e) => e.type === 'task.started' && e.tiId === task.tiId));
     main.child.kill('SIGTERM');
     await events.waitFor('a stopping heartbeat', () => events.events.find((e) => e.worker === 'main-kill' && e.state === 'stopping'));

@@ -1,4 +1,5 @@
-import type { ControlMessage, DockerSpec, TaskMessage } from '@swarmflow/core';
+import type { ControlMessage, DockerSpec, SignedTaskMessage, TaskMessage } from '@swarmflow/core';
+import type { TaskSigner } from '@swarmflow/secrets';
 import { z } from 'zod';
 
 /** A broker message that does not have the expected shape; it is dropped (dead-lettered), never retried. */
@@ -65,7 +66,87 @@ const controlMessageSchema = z.discriminatedUnion('type', [
   z.object({ type: z.enum(['worker.drain', 'worker.shutdown', 'worker.resume']), worker: z.string().min(1) }),
 ]) satisfies z.ZodType<ControlMessage>;
 
-/** Validates a task message from the broker. Throws {@link InvalidMessageError}. */
+/**
+ * Why a worker refused a task message without running it:
+ * - `unsigned`: not a signed envelope (a bare task message: forged, or from an older scheduler);
+ * - `bad_signature`: the signature does not match (forged or altered, or signed under another cluster key);
+ * - `stale`: authentic, but issued longer ago than the worker's max age (or too far in the future);
+ * - `malformed`: signed, but not a valid task message;
+ * - `no_key`: this worker has no cluster key to verify with;
+ * - `secret_not_bound`: a sealed value that does not open for this try (copied from the database, a label or another message).
+ */
+export type TaskRefusalReason = 'unsigned' | 'bad_signature' | 'stale' | 'malformed' | 'no_key' | 'secret_not_bound';
+
+/** A task message the worker will not run; the message never contains secret material. */
+export class TaskMessageRefusedError extends Error {
+  override name = 'TaskMessageRefusedError';
+
+  constructor(
+    readonly reason: TaskRefusalReason,
+    message: string,
+    /** The try the envelope claims (unverified unless `reason` is `stale`), for the log. */
+    readonly claims: { tiId: number; tryNumber: number } | null = null,
+    /** Set for `stale` only: the verified message, so the worker can report the try instead of losing it. */
+    readonly task: TaskMessage | null = null,
+  ) {
+    super(message);
+  }
+}
+
+/** A scheduler's clock may run this far ahead of a worker's. */
+const FUTURE_TOLERANCE_MS = 5 * 60_000;
+
+const signedTaskSchema = z.object({
+  tiId: z.number().int(),
+  tryNumber: z.number().int().min(1),
+  issuedAt: z.number().int().min(0),
+  message: z.string().min(2),
+  sig: z.string().min(1),
+}) satisfies z.ZodType<SignedTaskMessage>;
+
+/**
+ * Verifies and decodes a task message from the broker: the envelope's signature over
+ * `<issuedAt>.<message>` first (nothing unverified is parsed), then its age, then the
+ * task message itself. `signer` null = this worker cannot verify: everything is refused.
+ * @throws TaskMessageRefusedError naming the reason; `stale` carries the verified message.
+ */
+export function openTaskMessage(body: unknown, signer: TaskSigner | null, nowMs: number, maxAgeMs: number): TaskMessage {
+  const envelope = signedTaskSchema.safeParse(body);
+  if (!envelope.success) {
+    const claims = claimsOf(body);
+    throw new TaskMessageRefusedError('unsigned', 'the message is not a signed task message (no tiId, tryNumber, issuedAt, message and sig)', claims);
+  }
+  const { tiId, tryNumber, issuedAt, message, sig } = envelope.data;
+  const claims = { tiId, tryNumber };
+  if (!signer) throw new TaskMessageRefusedError('no_key', 'this worker has no cluster key to verify task messages with: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE', claims);
+  if (!signer.verify(issuedAt, message, sig)) {
+    throw new TaskMessageRefusedError('bad_signature',
+      'its signature does not match: forged or altered, or signed with another cluster key (give the scheduler and the workers the same SWARMFLOW_CLUSTER_KEY)', claims);
+  }
+  let task: TaskMessage;
+  try {
+    task = decodeTaskMessage(JSON.parse(message));
+  } catch (err) {
+    throw new TaskMessageRefusedError('malformed', `signed, but ${err instanceof InvalidMessageError ? err.message : 'not JSON'}`, claims);
+  }
+  if (task.tiId !== tiId || task.tryNumber !== tryNumber) {
+    throw new TaskMessageRefusedError('malformed', `signed, but its envelope names task instance ${tiId} try ${tryNumber} and its message ${task.tiId} try ${task.tryNumber}`, claims);
+  }
+  const age = nowMs - issuedAt;
+  if (age > maxAgeMs || age < -FUTURE_TOLERANCE_MS) {
+    const when = age > 0 ? `${Math.round(age / 1000)} s ago, more than this worker's max age of ${Math.round(maxAgeMs / 1000)} s (SWARMFLOW_TASK_MESSAGE_MAX_AGE)`
+      : `${Math.round(-age / 1000)} s in the future: the scheduler's and this worker's clocks differ`;
+    throw new TaskMessageRefusedError('stale', `issued ${when}`, claims, task);
+  }
+  return task;
+}
+
+function claimsOf(body: unknown): { tiId: number; tryNumber: number } | null {
+  const b = body as { tiId?: unknown; tryNumber?: unknown } | null;
+  return b && typeof b === 'object' && Number.isInteger(b.tiId) && Number.isInteger(b.tryNumber) ? { tiId: b.tiId as number, tryNumber: b.tryNumber as number } : null;
+}
+
+/** Validates a task message (the signed envelope's `message`, parsed). Throws {@link InvalidMessageError}. */
 export function decodeTaskMessage(body: unknown): TaskMessage {
   return decode('task', taskMessageSchema, body);
 }

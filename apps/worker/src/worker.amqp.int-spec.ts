@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { AmqpBroker, EXCHANGES, taskQueue } from '@swarmflow/messaging';
-import { ConsumerRecorder, ProcessCounter, PublishRecorder, RecordingLogger, taskMessage } from './test-support/worker-harness';
+import { ConsumerRecorder, ProcessCounter, PublishRecorder, RecordingLogger, taskMessage, signed, TEST_CLUSTER_KEY } from './test-support/worker-harness';
 import { WorkerService } from './worker.service';
 
 const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -42,7 +42,7 @@ describe('WorkerService on RabbitMQ', () => {
     processes = new ProcessCounter();
     worker = new WorkerService(broker, {
       name: 'w1', hostname: 'host1', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
-    }, { logger, runProcess: processes.runProcess });
+    }, { logger, runProcess: processes.runProcess, clusterKey: TEST_CLUSTER_KEY });
     await worker.start();
   });
 
@@ -64,7 +64,7 @@ describe('WorkerService on RabbitMQ', () => {
   it('holds concurrency by buffering the deliveries beyond it (no nack, no pause), and runs every task', async () => {
     if (!available) return;
     const tasks = Array.from({ length: 6 }, () => taskMessage({ command: 'sleep 0.2' }));
-    for (const task of tasks) await broker.publish(EXCHANGES.tasks, 'default', task);
+    for (const task of tasks) await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await Promise.all(tasks.map((t) => published.finishedOf(t.tiId, 1, 15_000)));
 
     expect(processes.maxLive).toBe(2);
@@ -80,9 +80,9 @@ describe('WorkerService on RabbitMQ', () => {
     if (!available) return;
     const running = [taskMessage({ command: 'sleep 0.3' }), taskMessage({ command: 'sleep 0.3' })];
     const buffered = [taskMessage(), taskMessage()];
-    for (const task of running) await broker.publish(EXCHANGES.tasks, 'default', task);
+    for (const task of running) await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await Promise.all(running.map((t) => published.startedOf(t.tiId)));
-    for (const task of buffered) await broker.publish(EXCHANGES.tasks, 'default', task);
+    for (const task of buffered) await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await consumers.waitFor('both extra tasks delivered', () => buffered.every((t) => consumers.deliveries.some((d) => d.tiId === t.tiId)));
 
     await worker.drain();
@@ -120,7 +120,7 @@ describe('WorkerService on RabbitMQ', () => {
   it('cancels a task on a control message and reports it', async () => {
     if (!available) return;
     const task = taskMessage({ command: 'sleep 30' });
-    await broker.publish(EXCHANGES.tasks, 'default', task);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await published.startedOf(task.tiId);
     await broker.publish(EXCHANGES.control, 'worker.w1', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
     expect(await published.finishedOf(task.tiId)).toMatchObject({ outcome: 'failed', reason: 'cancelled' });

@@ -1,6 +1,8 @@
 import { parseDuration } from '@swarmflow/core';
+import { DEFAULT_CONTAINER_POLICY, type ContainerPolicy, type RunAsUser } from '@swarmflow/executors';
 import { ClusterKey, ConfigError } from '@swarmflow/secrets';
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { WorkerOptions } from './worker.service';
 
@@ -22,8 +24,8 @@ export interface WorkerConfig {
   /** Prepended to exchange and queue names (one RabbitMQ, several installations or test runs). */
   brokerPrefix: string | undefined;
   worker: WorkerOptions;
-  /** Decrypts the secrets and registry credentials of container tasks; null = none set (such tasks fail). */
-  clusterKey: ClusterKey | null;
+  /** Verifies task messages and opens the secrets of container tasks; required. */
+  clusterKey: ClusterKey;
 }
 
 /** Command-line values; they win over the environment. */
@@ -33,7 +35,28 @@ export interface WorkerArgs {
   name?: string;
   /** GPU ids, comma-separated (`0,1,2,3`), or `none`. */
   gpus?: string;
+  /** Host path prefixes container tasks may bind-mount, comma-separated, or `any`. */
+  allowMounts?: string;
+  /** `true`: container tasks may use `network: host` (a flag without value). */
+  allowHostNetwork?: string;
+  /** `true`: containers run without `no-new-privileges`. */
+  allowPrivileged?: string;
+  /** OCI runtimes container tasks may ask for, comma-separated, `any` or `none`. */
+  allowRuntimes?: string;
+  /** Processes a container may hold; 0 = no limit. */
+  pidsLimit?: string;
+  /** User (name or `uid[:gid]`) process tasks run as. */
+  runAsUser?: string;
 }
+
+/** The worker's flags (`--allow-mounts` ↔ `allowMounts`); those marked true take no value. */
+const FLAGS: Record<string, { key: keyof WorkerArgs; boolean?: true }> = {
+  queues: { key: 'queues' }, concurrency: { key: 'concurrency' }, name: { key: 'name' }, gpus: { key: 'gpus' },
+  'allow-mounts': { key: 'allowMounts' }, 'allow-host-network': { key: 'allowHostNetwork', boolean: true },
+  'allow-privileged': { key: 'allowPrivileged', boolean: true }, 'allow-runtimes': { key: 'allowRuntimes' },
+  'pids-limit': { key: 'pidsLimit' }, 'run-as-user': { key: 'runAsUser' },
+};
+const FLAG_OF = Object.fromEntries(Object.entries(FLAGS).map(([flag, { key }]) => [key, flag])) as Record<keyof WorkerArgs, string>;
 
 export const DEFAULT_AMQP_URL = 'amqp://guest:guest@127.0.0.1:5672';
 const MAX_CONCURRENCY = 1024;
@@ -44,8 +67,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
- * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE`)
- * and command-line values.
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
+ * messages are verified with it), `SWARMFLOW_TASK_MESSAGE_MAX_AGE`) and command-line values.
  * GPUs not given are discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
  * Throws {@link WorkerConfigError} naming the first bad variable or flag.
  */
@@ -56,7 +79,7 @@ export function loadWorkerConfig(
 ): WorkerConfig {
   const host = hostname();
   const setting = (flag: keyof WorkerArgs, variable: string): { source: string; value: string | undefined } =>
-    args[flag] !== undefined ? { source: `--${flag}`, value: args[flag] } : { source: variable, value: nonEmpty(env[variable]) };
+    args[flag] !== undefined ? { source: `--${FLAG_OF[flag]}`, value: args[flag] } : { source: variable, value: nonEmpty(env[variable]) };
 
   const amqpUrl = nonEmpty(env.SWARMFLOW_AMQP_URL) ?? DEFAULT_AMQP_URL;
   if (!/^amqps?:\/\/[^/]/.test(amqpUrl) || !URL.canParse(amqpUrl)) {
@@ -109,11 +132,30 @@ export function loadWorkerConfig(
     if (err instanceof ConfigError) throw new WorkerConfigError(err.variable, err.problem);
     throw err;
   }
+  if (clusterKey === null) {
+    throw new WorkerConfigError('SWARMFLOW_CLUSTER_KEY', 'not set: the worker runs only task messages signed with the cluster key. ' +
+      'Fix: give it the scheduler\'s key, SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE (a Docker secret)');
+  }
+
+  const maxAge = nonEmpty(env.SWARMFLOW_TASK_MESSAGE_MAX_AGE) ?? '24h';
+  let maxMessageAgeMs: number;
+  try {
+    maxMessageAgeMs = parseDuration(maxAge, 'SWARMFLOW_TASK_MESSAGE_MAX_AGE');
+  } catch {
+    throw new WorkerConfigError('SWARMFLOW_TASK_MESSAGE_MAX_AGE', `must be a duration such as 24h or 30m, got ${JSON.stringify(maxAge)}`);
+  }
+
+  const containerPolicy = loadContainerPolicy(setting);
+  const runAsSetting = setting('runAsUser', 'SWARMFLOW_WORKER_RUN_AS_USER');
+  const runAs = runAsSetting.value === undefined ? null : resolveUser(runAsSetting.source, runAsSetting.value, readPasswd, currentUid);
 
   return {
     amqpUrl,
     brokerPrefix: prefix === '' ? undefined : prefix,
-    worker: { name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, ...(logLimitChars !== undefined ? { logLimitChars } : {}) },
+    worker: {
+      name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, maxMessageAgeMs, containerPolicy, runAs,
+      ...(logLimitChars !== undefined ? { logLimitChars } : {}),
+    },
     clusterKey,
   };
 }
@@ -128,6 +170,64 @@ function parseLogLimit(text: string | undefined): number | undefined {
     throw new WorkerConfigError('SWARMFLOW_WORKER_LOG_LIMIT', `must be a size of at least 1KB such as 100MB, 512KB or 1GB, got ${JSON.stringify(text)}`);
   }
   return value;
+}
+
+type Setting = (flag: keyof WorkerArgs, variable: string) => { source: string; value: string | undefined };
+
+/** `--allow-mounts`, `--allow-host-network`, `--allow-privileged`, `--allow-runtimes`, `--pids-limit` and their variables. */
+function loadContainerPolicy(setting: Setting): ContainerPolicy {
+  const list = (s: { value: string | undefined }): string[] => (s.value ?? '').split(',').map((v) => v.trim()).filter((v) => v !== '');
+  const mounts = setting('allowMounts', 'SWARMFLOW_WORKER_ALLOW_MOUNTS');
+  let allowMounts: ContainerPolicy['allowMounts'] = DEFAULT_CONTAINER_POLICY.allowMounts;
+  if (mounts.value === 'any') allowMounts = 'any';
+  else if (mounts.value !== undefined && mounts.value !== 'none') {
+    allowMounts = list(mounts);
+    const bad = allowMounts.find((p) => !p.startsWith('/'));
+    if (bad !== undefined) throw new WorkerConfigError(mounts.source, `${JSON.stringify(bad)} is not an absolute host path: give path prefixes such as /data,/scratch, or any, or none`);
+  }
+  const runtimes = setting('allowRuntimes', 'SWARMFLOW_WORKER_ALLOW_RUNTIMES');
+  const allowRuntimes = runtimes.value === undefined ? DEFAULT_CONTAINER_POLICY.allowRuntimes
+    : runtimes.value === 'any' ? 'any' : runtimes.value === 'none' ? [] : list(runtimes);
+  const pids = setting('pidsLimit', 'SWARMFLOW_CONTAINER_PIDS_LIMIT');
+  const pidsLimit = pids.value === undefined ? DEFAULT_CONTAINER_POLICY.pidsLimit : /^\d+$/.test(pids.value) ? Number(pids.value) : NaN;
+  if (!Number.isSafeInteger(pidsLimit)) throw new WorkerConfigError(pids.source, `must be a whole number (0 = no limit), got ${JSON.stringify(pids.value)}`);
+  return {
+    allowMounts, allowRuntimes, pidsLimit,
+    allowHostNetwork: flag(setting('allowHostNetwork', 'SWARMFLOW_WORKER_ALLOW_HOST_NETWORK')),
+    allowPrivileged: flag(setting('allowPrivileged', 'SWARMFLOW_WORKER_ALLOW_PRIVILEGED')),
+  };
+}
+
+function flag(s: { source: string; value: string | undefined }): boolean {
+  if (s.value === undefined || s.value === 'false' || s.value === '0') return false;
+  if (s.value === 'true' || s.value === '1') return true;
+  throw new WorkerConfigError(s.source, `must be true or false, got ${JSON.stringify(s.value)}`);
+}
+
+function readPasswd(): string {
+  return readFileSync('/etc/passwd', 'utf8');
+}
+
+function currentUid(): number {
+  return process.getuid?.() ?? -1;
+}
+
+/**
+ * The user of `--run-as-user`: a name in /etc/passwd, or `uid[:gid]` (gid: the user's
+ * group in /etc/passwd, else the uid). Needs a root worker unless it is the worker's own user.
+ */
+export function resolveUser(source: string, text: string, passwd: () => string = readPasswd, uid: () => number = currentUid): RunAsUser {
+  const entries = passwd().split('\n').map((l) => l.split(':')).filter((f) => f.length >= 7);
+  const numeric = /^(\d+)(?::(\d+))?$/.exec(text);
+  const entry = numeric ? entries.find((f) => f[2] === numeric[1]) : entries.find((f) => f[0] === text);
+  if (!numeric && !entry) throw new WorkerConfigError(source, `no user ${JSON.stringify(text)} in /etc/passwd: give a user name or a uid[:gid]`);
+  const user: RunAsUser = numeric
+    ? { uid: Number(numeric[1]), gid: Number(numeric[2] ?? entry?.[3] ?? numeric[1]), name: entry?.[0] ?? numeric[1], home: entry?.[5] ?? '/' }
+    : { uid: Number(entry![2]), gid: Number(entry![3]), name: entry![0], home: entry![5] };
+  if (uid() !== 0 && uid() !== user.uid) {
+    throw new WorkerConfigError(source, `running tasks as ${user.name} (uid ${user.uid}) needs a worker running as root; this one runs as uid ${uid()}`);
+  }
+  return user;
 }
 
 /** `0,1,2,3` (ids or GPU UUIDs as nvidia-smi prints them); `none` = no GPU. */
@@ -155,17 +255,24 @@ export function discoverNvidiaGpus(run: (file: string, args: string[]) => string
 }
 
 /**
- * Reads `--queues a,b`, `--concurrency N`, `--name X`, `--gpus 0,1` (also `--flag=value`).
+ * Reads `--queues a,b`, `--concurrency N`, `--name X`, `--gpus 0,1`, `--allow-mounts /data`,
+ * `--allow-runtimes nvidia`, `--pids-limit N`, `--run-as-user U` (also `--flag=value`) and
+ * `--allow-host-network`, `--allow-privileged` (no value).
  * Throws {@link WorkerConfigError} on an unknown flag or a missing value.
  */
 export function parseWorkerArgs(argv: readonly string[]): WorkerArgs {
   const args: WorkerArgs = {};
   for (let i = 0; i < argv.length; i++) {
-    const match = /^--(queues|concurrency|name|gpus)(?:=(.*))?$/.exec(argv[i]);
-    if (!match) throw new WorkerConfigError(argv[i], 'unknown argument; the worker takes --queues, --concurrency, --name and --gpus');
+    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(argv[i]);
+    const spec = match ? FLAGS[match[1]] : undefined;
+    if (!match || !spec) throw new WorkerConfigError(argv[i], `unknown argument; the worker takes ${Object.keys(FLAGS).map((f) => `--${f}`).join(', ')}`);
+    if (spec.boolean) {
+      args[spec.key] = match[2] ?? 'true';
+      continue;
+    }
     const value = match[2] ?? argv[++i];
     if (value === undefined || value.startsWith('--')) throw new WorkerConfigError(`--${match[1]}`, 'needs a value');
-    args[match[1] as keyof WorkerArgs] = value;
+    args[spec.key] = value;
   }
   return args;
 }

@@ -1,9 +1,10 @@
 import type { DockerSpec, TaskMessage } from '@swarmflow/core';
-import { LABELS } from '@swarmflow/executors';
+import { DEFAULT_CONTAINER_POLICY, LABELS } from '@swarmflow/executors';
 import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
 import { EXCHANGES } from '@swarmflow/messaging';
 import { ClusterKey } from '@swarmflow/secrets';
-import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
+import { withSecrets, startHarness, taskMessage, type Harness } from './test-support/worker-harness';
+import type { WorkerOptions } from './worker.service';
 
 describeWithDocker('worker running container tasks (real Docker engine)', (ctx) => {
   jest.setTimeout(60_000);
@@ -14,7 +15,7 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     await h?.close();
   });
 
-  async function harness(options: { gpus?: string[]; concurrency?: number } = {}): Promise<Harness> {
+  async function harness(options: Partial<WorkerOptions> = {}): Promise<Harness> {
     h = await startHarness({ name: `w-${ctx.id}`, graceMs: 1000, concurrency: 2, ...options }, { docker: ctx.executor, clusterKey: key });
     return h;
   }
@@ -52,18 +53,26 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
 
   it('mounts a secret read-only, masks it in the published log, and removes its volume', async () => {
     await harness();
-    const task = containerTask(
+    const task = withSecrets(containerTask(
       'cat /secrets/variables/db_password; echo; [ "$(cat /secrets/variables/db_password)" = "hunter2-s3cr3t" ] && echo content-matches; ' +
       '(echo x > /secrets/variables/db_password) 2>/dev/null || echo read-only; echo "env: $DB_URL"',
       { user: '65534' },
-      { secrets: [{ key: 'db_password', ciphertext: key.encrypt('hunter2-s3cr3t') }], env: { DB_URL: 'postgres://app:hunter2-s3cr3t@db' } },
-    );
+      { env: { DB_URL: 'postgres://app:hunter2-s3cr3t@db' } },
+    ), { db_password: 'hunter2-s3cr3t' }, key);
     await h.submit(task);
     const finished = await h.published.finishedOf(task.tiId, 1, 20_000);
     expect(finished).toMatchObject({ outcome: 'success', exitCode: 0 });
     expect(output(task.tiId)).toEqual(['***', 'content-matches', 'read-only', 'env: postgres://app:***@db']);
     expect(JSON.stringify(h.published.all.filter((p) => p.exchange !== EXCHANGES.tasks))).not.toContain('hunter2-s3cr3t');
     expect(await leftovers(task.tiId)).toEqual({ containers: [], volumes: [] });
+  });
+
+  it('runs containers that cannot gain privileges, with a pids limit', async () => {
+    await harness();
+    const task = containerTask('grep NoNewPrivs /proc/self/status; cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max');
+    await h.submit(task);
+    expect(await h.published.finishedOf(task.tiId, 1, 20_000)).toMatchObject({ outcome: 'success' });
+    expect(output(task.tiId).map((l) => l.replace(/\s+/g, ' '))).toEqual(['NoNewPrivs: 1', '4096']);
   });
 
   it('stops a container at its timeout', async () => {
@@ -80,9 +89,7 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
 
   it('task.cancel stops the container; the try is not retried', async () => {
     await harness();
-    const task = containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done', {}, {
-      secrets: [{ key: 'k', ciphertext: key.encrypt('v') }],
-    });
+    const task = withSecrets(containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done'), { k: 'v' }, key);
     await h.submit(task);
     await h.published.waitFor('the task\'s first line', () => output(task.tiId).includes('up'), 20_000);
     await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
@@ -109,8 +116,8 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     });
   });
 
-  it('fails with Docker\'s reason for an unknown runtime', async () => {
-    await harness();
+  it('fails with Docker\'s reason for an unknown runtime (when the worker lets tasks pick any)', async () => {
+    await harness({ containerPolicy: { ...DEFAULT_CONTAINER_POLICY, allowRuntimes: 'any' } });
     const task = containerTask('true', { runtime: 'no-such-runtime' });
     await h.submit(task);
     const finished = await h.published.finishedOf(task.tiId, 1, 20_000);

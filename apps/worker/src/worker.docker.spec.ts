@@ -3,7 +3,7 @@ import type { ContainerHooks, ContainerResult, ContainerSpec, DockerExecutor } f
 import { dockerSpec } from '@swarmflow/executors/test-support/docker';
 import { controlQueue, EXCHANGES } from '@swarmflow/messaging';
 import { ClusterKey } from '@swarmflow/secrets';
-import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
+import { startHarness, taskMessage, type Harness, sealFor, TEST_CLUSTER_KEY, withSecrets } from './test-support/worker-harness';
 
 /** A container executor that runs nothing: each run waits for the test to end it. */
 class FakeDocker {
@@ -65,7 +65,7 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     await h?.close();
   });
 
-  async function harness(gpus: string[], concurrency = 4, clusterKey: ClusterKey | null = null): Promise<Harness> {
+  async function harness(gpus: string[], concurrency = 4, clusterKey: ClusterKey = TEST_CLUSTER_KEY): Promise<Harness> {
     h = await startHarness({ gpus, concurrency }, { docker: docker as unknown as DockerExecutor, clusterKey });
     return h;
   }
@@ -160,17 +160,14 @@ describe('WorkerService with container tasks (fake Docker)', () => {
   it('decrypts secrets and registry credentials, and masks their values in every line, the tail and the reason', async () => {
     const key = ClusterKey.generate();
     await harness([], 2, key);
-    const task = taskMessage({
-      kind: 'docker', command: 'x', docker: dockerSpec(),
-      secrets: [{ key: 'db_password', ciphertext: key.encrypt('hunter2') }],
-      registryAuth: key.encrypt(JSON.stringify({ username: 'bot', password: 'regpass', serveraddress: 'registry.local' })),
-    });
+    const task = withSecrets(taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec({ registryCredentials: 'registry' }) }), { db_password: 'hunter2' }, key);
+    task.registryAuth = sealFor(task, 'registry', JSON.stringify({ username: 'bot', password: 'regpass', serveraddress: 'registry.local' }), key, 'registry');
     await h.submit(task);
     await docker.started(1);
     const { spec, hooks } = docker.runs[0];
     expect(spec.secrets).toEqual([{ key: 'db_password', value: 'hunter2' }]);
     expect(spec.registryAuth).toEqual({ username: 'bot', password: 'regpass', serveraddress: 'registry.local' });
-    expect(JSON.parse(spec.labels['swarmflow.sealed_secrets'])).toEqual([task.secrets![0].ciphertext]);
+    expect(JSON.parse(spec.labels['swarmflow.sealed_secrets'])).toEqual([{ k: 'db_password', c: task.secrets![0].ciphertext }]);
     hooks.onLine('stdout', 'password is hunter2, registry regpass');
     hooks.onStatus!('pulling with regpass');
     docker.runs[0].end({ exitCode: null, error: 'denied for hunter2' });
@@ -185,10 +182,8 @@ describe('WorkerService with container tasks (fake Docker)', () => {
   it('masks a multi-line secret line by line, leaves one too short to mask alone and warns about it by name', async () => {
     const key = ClusterKey.generate();
     await harness([], 2, key);
-    const task = taskMessage({
-      kind: 'docker', command: 'x', docker: dockerSpec(),
-      secrets: [{ key: 'tls_key', ciphertext: key.encrypt('-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34\n-----END KEY-----') }, { key: 'pin', ciphertext: key.encrypt('a') }],
-    });
+    const task = withSecrets(taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec() }),
+      { tls_key: '-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34\n-----END KEY-----', pin: 'a' }, key);
     await h.submit(task);
     await docker.started(1);
     const { hooks } = docker.runs[0];
@@ -204,22 +199,11 @@ describe('WorkerService with container tasks (fake Docker)', () => {
       '(masking it would hide every occurrence of those characters); use a longer secret value');
   });
 
-  it('fails a task with secrets on a worker without a cluster key, naming the fix', async () => {
-    await harness([]);
-    const task = taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec(), secrets: [{ key: 'k', ciphertext: ClusterKey.generate().encrypt('v') }] });
-    await h.submit(task);
-    expect(await h.published.finishedOf(task.tiId)).toMatchObject({
-      outcome: 'failed', exitCode: null,
-      reason: 'worker w1 has no cluster key to decrypt the task\'s secrets: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE on the worker',
-    });
-    expect(docker.runs).toEqual([]);
-  });
-
   it('says which secret cannot be decrypted with the worker\'s key', async () => {
     await harness([], 2, ClusterKey.generate());
-    const task = taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec(), secrets: [{ key: 'k', ciphertext: ClusterKey.generate().encrypt('v') }] });
+    const task = withSecrets(taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec() }), { k: 'v' }, ClusterKey.generate());
     await h.submit(task);
-    expect((await h.published.finishedOf(task.tiId)).reason).toMatch(/^cannot decrypt secret "k": the secret was encrypted with another cluster key/);
+    expect((await h.published.finishedOf(task.tiId)).reason).toMatch(/^cannot decrypt secret "k": the ciphertext was sealed for another task try or variable, or with another cluster key/);
   });
 
   it('reports an OOM kill as out of memory', async () => {

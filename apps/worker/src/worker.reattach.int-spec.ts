@@ -8,7 +8,7 @@ import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflo
 import { deleteRabbitMQTopology, rabbitmqAvailableSync, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
 import { ClusterKey } from '@swarmflow/secrets';
 import { startWorker } from './start-worker';
-import { RecordingLogger, taskMessage } from './test-support/worker-harness';
+import { RecordingLogger, sealFor, signed, taskMessage } from './test-support/worker-harness';
 import type { WorkerService } from './worker.service';
 
 const root = join(__dirname, '..', '..', '..');
@@ -135,12 +135,11 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     if (!rabbit) return;
     const name = `ra-${ctx.id}`;
     const first = await startChild(name);
-    const long = containerTask('echo before; sleep 5; echo "after $(cat /secrets/variables/tok)"; exit 7', {
-      secrets: [{ key: 'tok', ciphertext: key.encrypt('adopt-s3cret') }],
-    });
+    const long = containerTask('echo before; sleep 5; echo "after $(cat /secrets/variables/tok)"; exit 7');
+    long.secrets = [{ key: 'tok', ciphertext: sealFor(long, 'tok', 'adopt-s3cret', key) }];
     const short = containerTask('sleep 1.5; echo done-while-down; exit 3');
-    await broker.publish(EXCHANGES.tasks, 'default', long);
-    await broker.publish(EXCHANGES.tasks, 'default', short);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(long, key));
+    await broker.publish(EXCHANGES.tasks, 'default', signed(short, key));
     await observed.waitFor('the first line of the long task', () => observed.lines(long.tiId).some((l) => l.line === 'before'));
     await observed.waitFor('both task.started', () => observed.events.filter((e) => e.type === 'task.started').length >= 2);
 
@@ -184,7 +183,7 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     const name = `rs-${ctx.id}`;
     const main = await startChild(name);
     const task = containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done');
-    await broker.publish(EXCHANGES.tasks, 'default', task);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(task, key));
     await observed.waitFor('the task\'s first line', () => observed.lines(task.tiId).some((l) => l.line === 'up'));
     main.child.kill('SIGTERM');
     await observed.waitFor('a stopping heartbeat', () => observed.events.find((e) => e.worker === name && e.state === 'stopping'));

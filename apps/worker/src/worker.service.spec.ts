@@ -437,7 +437,7 @@ describe('WorkerService', () => {
   it('drops an invalid task message without running anything', async () => {
     h = await startHarness();
     await h.broker.publish(EXCHANGES.tasks, 'default', { tiId: 'x' });
-    await h.logger.waitForLine(/dropping a message from default: invalid task message: tiId:/);
+    await h.logger.waitForLine(/refused a task message on queue default: unsigned: /);
     expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 0, consumers: 1 });
     expect(h.published.events('task.started')).toEqual([]);
   });

@@ -1,16 +1,16 @@
 import { Logger } from '@nestjs/common';
 import type { ControlMessage, TaskFinishedEvent, TaskMessage, TaskStartedEvent, WorkerHeartbeatEvent } from '@swarmflow/core';
 import {
-  DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
-  type ContainerResult, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
+  containerPolicyViolation, DEFAULT_CONTAINER_POLICY, DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
+  type ContainerPolicy, type ContainerResult, type RunAsUser, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
 } from '@swarmflow/executors';
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
 } from '@swarmflow/messaging';
-import { logMasker, MIN_MASKED_LENGTH, type ClusterKey, type LogMask } from '@swarmflow/secrets';
+import { logMasker, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
 import { TaskLogPublisher } from './task-log.publisher';
-import { decodeControlMessage, decodeTaskMessage } from './task-message.decoder';
+import { decodeControlMessage, openTaskMessage, TaskMessageRefusedError, type TaskRefusalReason } from './task-message.decoder';
 import { ClaimClient } from './claim-client';
 import { describeEnd, formatSeconds, taskEnv, taskVerdict } from './task-outcome';
 import { swarmflowVersion, unackedByQueue, WorkerTally } from './worker-stats';
@@ -61,6 +61,19 @@ export interface WorkerOptions {
   claimRedeliveries?: boolean;
   /** How long a claim waits for the scheduler's answer before the message is given back. Default 30000. */
   claimTimeoutMs?: number;
+  /**
+   * A task message issued longer ago than this (by the scheduler's clock) is refused as
+   * stale: its try is reported failed (retryable), never run. Default 24 h.
+   */
+  maxMessageAgeMs?: number;
+  /**
+   * What container tasks may do on this worker's host (bind mounts, host network,
+   * runtimes, privileges, pids limit); a task asking for more fails, not retried, naming
+   * the option. Default {@link DEFAULT_CONTAINER_POLICY}: nothing that reaches the host.
+   */
+  containerPolicy?: ContainerPolicy;
+  /** Runs process tasks as this user (the worker must be root), so they cannot read the worker's memory, environment or key files. Default: the worker's own user. */
+  runAs?: RunAsUser | null;
 }
 
 /** What the worker logs through; Nest's `Logger` fits. */
@@ -82,7 +95,10 @@ export interface WorkerDeps {
    * tasks fail, nothing is re-adopted.
    */
   docker?: DockerExecutor | null;
-  /** Decrypts the secrets and registry credentials of container tasks. Default none: such tasks fail. */
+  /**
+   * Verifies task messages (signed by the scheduler) and opens the secrets and registry
+   * credentials of container tasks. Default none: every task message is refused.
+   */
   clusterKey?: ClusterKey | null;
 }
 
@@ -127,6 +143,7 @@ const CONTROL_PREFETCH = 16;
 const FINISHED_RETRY_DELAYS_MS = [200, 1000, 5000];
 const DEFAULT_MAX_BUFFER_WAIT_MS = 30_000;
 const DEFAULT_STARTED_DELAY_MS = 50;
+const DEFAULT_MAX_MESSAGE_AGE_MS = 24 * 60 * 60 * 1000;
 /** How long a `task.cancel` for a try not (yet) here is remembered: it may arrive before the task message. */
 const CANCEL_MEMORY_MS = 60 * 60 * 1000;
 /** The reason of a user's cancel; such a try is not retried. */
@@ -237,6 +254,11 @@ export class WorkerService {
   private freeGpus: string[];
   private docker: DockerExecutor | null | undefined;
   private readonly clusterKey: ClusterKey | null;
+  private readonly signer: TaskSigner | null;
+  private readonly maxMessageAgeMs: number;
+  private readonly containerPolicy: ContainerPolicy;
+  /** Task messages refused without running them, by reason (what `refusedTaskMessages()` reports). */
+  private readonly refusals = new Map<TaskRefusalReason, number>();
   /** `tiId:tryNumber` → when the memory of its `task.cancel` expires; oldest first. */
   private readonly cancelledTries = new Map<string, number>();
   /** What every task inherits (the worker's environment minus its `SWARMFLOW_*` settings), taken once. */
@@ -292,6 +314,9 @@ export class WorkerService {
     this.freeGpus = [...this.gpuIds];
     this.docker = deps.docker;
     this.clusterKey = deps.clusterKey ?? null;
+    this.signer = this.clusterKey && new TaskSigner(this.clusterKey);
+    this.maxMessageAgeMs = options.maxMessageAgeMs ?? DEFAULT_MAX_MESSAGE_AGE_MS;
+    this.containerPolicy = options.containerPolicy ?? DEFAULT_CONTAINER_POLICY;
     this.baseEnv = inheritedEnv();
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     this.claims = options.claimRedeliveries ? new ClaimClient(broker, options.name, options.claimTimeoutMs) : null;
@@ -445,6 +470,14 @@ export class WorkerService {
     return true;
   }
 
+  /**
+   * How many task messages this worker refused without running them, by reason (forged,
+   * altered, stale, a sealed value copied from elsewhere, …): for metrics and health.
+   */
+  refusedTaskMessages(): Partial<Record<TaskRefusalReason, number>> {
+    return Object.fromEntries(this.refusals);
+  }
+
   /** GPU ids free now (tests, health). */
   freeGpuIds(): string[] {
     return [...this.freeGpus];
@@ -459,9 +492,18 @@ export class WorkerService {
   private async onTask(delivered: BrokerMessage<unknown>): Promise<void> {
     let task: TaskMessage;
     try {
-      task = decodeTaskMessage(delivered.body);
+      task = openTaskMessage(delivered.body, this.signer, Date.now(), this.maxMessageAgeMs);
     } catch (err) {
-      this.logger.error(`dropping a message from ${delivered.routingKey}: ${errorMessage(err)}`);
+      if (!(err instanceof TaskMessageRefusedError)) throw err;
+      this.countRefusal(err.reason, delivered.routingKey, err.claims, err.message);
+      const stale = err.task;
+      const here = stale && [this.running, this.buffered, this.reporting].some((m) => m.has(runKey(stale.tiId, stale.tryNumber)));
+      if (stale && !here && this.currentState === 'active') {
+        // Authentic but too old: reported failed (retryable), so the scheduler sends a fresh message for a new try.
+        this.refuse(stale, new TaskDelivery(delivered, () => undefined), `task message refused: ${err.message}`, true);
+        return;
+      }
+      // Dropped (dead-lettered where the queue has a DLX): never run, never requeued.
       delivered.nack(false);
       return;
     }
@@ -516,6 +558,12 @@ export class WorkerService {
       this.refuse(task, msg, `needs ${gpus} GPUs, worker ${this.name} has ${this.gpuIds.length}`, false);
       return;
     }
+    const violation = task.kind === 'docker' && task.docker ? containerPolicyViolation(task.docker, this.containerPolicy, this.name) : null;
+    if (violation !== null) {
+      // Another try would meet the same policy: not retried.
+      this.refuse(task, msg, violation, false);
+      return;
+    }
     if (this.canStart(task)) return this.startTask(task, msg);
     if (this.buffered.size >= this.options.concurrency * 2) {
       // Only with several task queues, each with its own prefetch window (2 × slots).
@@ -565,6 +613,7 @@ export class WorkerService {
         command: task.command,
         env: taskEnv(task),
         baseEnv: this.baseEnv,
+        runAs: this.options.runAs ?? null,
         cwd: task.cwd,
         timeoutMs: task.timeoutMs,
         graceMs: this.graceMs,
@@ -734,6 +783,13 @@ export class WorkerService {
     return this.docker;
   }
 
+  /** Logs (no secret material: the reason and what the envelope claims) and counts a refused task message. */
+  private countRefusal(reason: TaskRefusalReason, routingKey: string, claims: { tiId: number; tryNumber: number } | null, problem: string): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+    const what = claims ? ` (it names task instance ${claims.tiId} try ${claims.tryNumber})` : '';
+    this.logger.error(`refused a task message on queue ${routingKey}${what}: ${reason}: ${problem}; not run`);
+  }
+
   /** Decrypts a container task's secrets and registry credentials; throws a message fit for the task's log. */
   private unseal(task: TaskMessage): { secrets: SecretFile[]; registryAuth: RegistryAuth | null } {
     if (task.kind !== 'docker') return { secrets: [], registryAuth: null };
@@ -743,9 +799,19 @@ export class WorkerService {
     if (key === null) {
       throw new Error(`worker ${this.name} has no cluster key to decrypt the task's secrets: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE on the worker`);
     }
+    const open = (purpose: 'secret' | 'registry', name: string, ciphertext: string): string => {
+      try {
+        return key.decryptFor(ciphertext, taskSecretContext(purpose, name, task.tiId, task.tryNumber));
+      } catch (err) {
+        if (err instanceof SecretDecryptError && (err.reason === 'unbound' || err.reason === 'wrong_context')) {
+          this.countRefusal('secret_not_bound', task.queue, task, `${purpose} "${name}": ${err.message}`);
+        }
+        throw err;
+      }
+    };
     const secrets = sealed.map(({ key: name, ciphertext }) => {
       try {
-        return { key: name, value: key.decrypt(ciphertext) };
+        return { key: name, value: open('secret', name, ciphertext) };
       } catch (err) {
         throw new Error(`cannot decrypt secret "${name}": ${errorMessage(err)}`);
       }
@@ -754,7 +820,7 @@ export class WorkerService {
     if (task.registryAuth !== undefined) {
       let parsed: Partial<RegistryAuth>;
       try {
-        parsed = JSON.parse(key.decrypt(task.registryAuth)) as Partial<RegistryAuth>;
+        parsed = JSON.parse(open('registry', task.docker?.registryCredentials ?? '', task.registryAuth)) as Partial<RegistryAuth>;
       } catch (err) {
         throw new Error(`cannot read the registry credentials: ${err instanceof SyntaxError ? 'they are not JSON { "username", "password", "serveraddress" }' : errorMessage(err)}`);
       }
@@ -778,11 +844,13 @@ export class WorkerService {
     if (task.timeoutMs !== null) labels[WORKER_LABELS.timeoutMs] = String(task.timeoutMs);
     if (task.skipExitCode !== null) labels[WORKER_LABELS.skipExitCode] = String(task.skipExitCode);
     if (gpuIds.length > 0) labels[WORKER_LABELS.gpus] = gpuIds.join(',');
-    const sealed = (task.secrets ?? []).map((s) => s.ciphertext);
+    // Sealed for this try: the label opens nothing anywhere else.
+    const sealed = (task.secrets ?? []).map((s) => ({ k: s.key, c: s.ciphertext }));
     if (sealed.length > 0) labels[WORKER_LABELS.sealedSecrets] = JSON.stringify(sealed);
     return docker.run({
       docker: task.docker, command: task.command, env: taskEnv(task), cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
       labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
+      noNewPrivileges: !this.containerPolicy.allowPrivileged, pidsLimit: this.containerPolicy.pidsLimit,
     }, {
       onLine: (stream, line) => logs.add(stream, line),
       mask,
@@ -839,7 +907,7 @@ export class WorkerService {
     const held = (l[WORKER_LABELS.gpus] ?? '').split(',').filter((id) => id !== '');
     const gpuIds = held.filter((id) => this.freeGpus.includes(id));
     this.freeGpus = this.freeGpus.filter((id) => !gpuIds.includes(id));
-    const { mask, tooShort } = logMasker(this.unsealForMasking(l[WORKER_LABELS.sealedSecrets], key).map((value, i) => ({ name: `secret ${i + 1}`, value })));
+    const { mask, tooShort } = logMasker(this.unsealForMasking(l[WORKER_LABELS.sealedSecrets], tiId, tryNumber).map((value, i) => ({ name: `secret ${i + 1}`, value })));
     let output: TaskRun | null = null;
     const logs = this.logPublisher(task, mask, adoptedFirstSeq(), (full) => output?.pauseOutput?.(full));
     if (tooShort.length > 0) logs.add('system', tooShortWarning(tooShort));
@@ -863,14 +931,14 @@ export class WorkerService {
   }
 
   /** The secret values of a re-adopted container, from its sealed label; none (with a warning) when they cannot be read. */
-  private unsealForMasking(label: string | undefined, key: string): string[] {
+  private unsealForMasking(label: string | undefined, tiId: number, tryNumber: number): string[] {
     if (label === undefined) return [];
     try {
-      const tokens = JSON.parse(label) as string[];
+      const tokens = JSON.parse(label) as { k: string; c: string }[];
       if (this.clusterKey === null) throw new Error('this worker has no cluster key');
-      return tokens.map((t) => this.clusterKey!.decrypt(t));
+      return tokens.map((t) => this.clusterKey!.decryptFor(t.c, taskSecretContext('secret', t.k, tiId, tryNumber)));
     } catch (err) {
-      this.logger.warn(`re-adopted try ${key}: its secrets cannot be read to mask its log (${errorMessage(err)})`);
+      this.logger.warn(`re-adopted try ${runKey(tiId, tryNumber)}: its secrets cannot be read to mask its log (${errorMessage(err)})`);
       return [];
     }
   }

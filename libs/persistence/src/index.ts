@@ -1,5 +1,6 @@
 export * from './database';
 export * from './embedded-postgres';
+export * from './private-dir';
 export * from './records';
 export * from './entities/entities';
 export * from './migrations';

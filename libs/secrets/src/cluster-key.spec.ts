@@ -52,7 +52,7 @@ describe('ClusterKey', () => {
 
     it.each([
       ['plain text', 's3cr3t'],
-      ['another version', 'v2.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA==.AA=='],
+      ['another version', 'v3.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA==.AA=='],
       ['a missing part', 'v1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA=='],
       ['a short IV', 'v1.AAAA.AAAAAAAAAAAAAAAAAAAAAA==.AA=='],
       ['non-base64 parts', 'v1.!!!!.????.****'],

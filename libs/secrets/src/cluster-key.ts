@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, hkdfSync, randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -11,6 +11,8 @@ const KEY_BYTES = 32;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 const TOKEN_VERSION = 'v1';
+/** A token sealed for one context (AES-GCM additional data): it opens only with {@link ClusterKey.decryptFor} and that context. */
+const BOUND_TOKEN_VERSION = 'v2';
 const GENERATE_HINT = 'generate one with `openssl rand -base64 32`';
 
 /**
@@ -28,9 +30,13 @@ export class ConfigError extends Error {
 /**
  * Why a token could not be decrypted:
  * - `malformed`: not a `v1.<iv>.<tag>.<ciphertext>` token (truncated, or never encrypted);
- * - `wrong_key`: authentication failed: another cluster key wrote it, or it was altered.
+ * - `wrong_key`: authentication failed: another cluster key wrote it, or it was altered;
+ * - `unbound`: a token that is not sealed for a context was given where one must be (a
+ *   ciphertext copied from the database into a task message), or the other way round;
+ * - `wrong_context`: a bound token opened for another context (copied from another task
+ *   try or another variable), or under another cluster key, or altered.
  */
-export type SecretDecryptReason = 'malformed' | 'wrong_key';
+export type SecretDecryptReason = 'malformed' | 'wrong_key' | 'unbound' | 'wrong_context';
 
 /** A token that cannot be decrypted; the message names the cause and the fix, never a value. */
 export class SecretDecryptError extends Error {
@@ -49,6 +55,9 @@ const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=|[A
  *
  * Tokens read `v1.<iv>.<tag>.<ciphertext>` (standard base64 each, 12-byte random IV,
  * 16-byte tag): the version prefix leaves room for another scheme or key rotation.
+ * `v2.…` tokens are sealed for a context given to AES-GCM as additional data
+ * ({@link encryptFor}): what the scheduler puts in a task message, bound to the variable
+ * and the task try, so that it opens nothing anywhere else.
  */
 export class ClusterKey {
   /** First 8 hex digits of SHA-256(key): tells keys apart in logs without revealing them. */
@@ -133,12 +142,26 @@ export class ClusterKey {
     return this.key.toString('base64');
   }
 
+  /**
+   * A 32-byte key for another purpose, derived with HKDF-SHA256 (no salt, `label` as info):
+   * distinct labels give independent keys, and none reveals the cluster key.
+   */
+  deriveKey(label: string): Buffer {
+    return Buffer.from(hkdfSync('sha256', this.key, Buffer.alloc(0), label, KEY_BYTES));
+  }
+
   /** Encrypts UTF-8 text into a `v1.<iv>.<tag>.<ciphertext>` token (a new random IV each call). */
   encrypt(plaintext: string): string {
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
-    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-    return [TOKEN_VERSION, iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join('.');
+    return this.seal(TOKEN_VERSION, plaintext, null);
+  }
+
+  /**
+   * Encrypts UTF-8 text into a `v2.<iv>.<tag>.<ciphertext>` token bound to `context`
+   * (AES-GCM additional data, not stored in the token): only {@link decryptFor} with the
+   * same context opens it.
+   */
+  encryptFor(plaintext: string, context: string): string {
+    return this.seal(BOUND_TOKEN_VERSION, plaintext, context);
   }
 
   /**
@@ -147,22 +170,64 @@ export class ClusterKey {
    *   when authentication fails (another cluster key encrypted it, or it was altered).
    */
   decrypt(token: string): string {
-    const parts = token.split('.');
-    if (parts.length !== 4 || parts[0] !== TOKEN_VERSION || !parts.slice(1).every((p) => BASE64.test(p))) {
-      throw new SecretDecryptError('malformed', `not an encrypted secret: expected a ${TOKEN_VERSION}.<iv>.<tag>.<ciphertext> token`);
+    const { version, iv, tag, ciphertext } = parseToken(token);
+    if (version !== TOKEN_VERSION) {
+      throw new SecretDecryptError('unbound', 'the token is sealed for one task try (v2): only the worker running that try opens it');
     }
-    const [iv, tag, ciphertext] = parts.slice(1).map((p) => Buffer.from(p, 'base64'));
-    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {
-      throw new SecretDecryptError('malformed', `not an encrypted secret: the token's IV must be ${IV_BYTES} bytes and its tag ${TAG_BYTES}`);
-    }
-    const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
-    decipher.setAuthTag(tag);
     try {
-      return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+      return this.open(iv, tag, ciphertext, null);
     } catch {
       throw new SecretDecryptError('wrong_key',
         `the secret was encrypted with another cluster key (this one is ${this.fingerprint}), or altered: ` +
         `give every component the key it was written with (${CLUSTER_KEY_ENV} or ${CLUSTER_KEY_FILE_ENV}), or set the secret again`);
     }
   }
+
+  /**
+   * Decrypts a token made by {@link encryptFor} with the same `context`.
+   * @throws SecretDecryptError `malformed` for anything that is not a token, `unbound` for a
+   *   `v1` token (not sealed for a context: a ciphertext copied from the database),
+   *   `wrong_context` when authentication fails (sealed for another context, another
+   *   cluster key, or altered).
+   */
+  decryptFor(token: string, context: string): string {
+    const { version, iv, tag, ciphertext } = parseToken(token);
+    if (version !== BOUND_TOKEN_VERSION) {
+      throw new SecretDecryptError('unbound', 'the ciphertext is not sealed for this task try (a v1 token, as stored at rest): it is refused');
+    }
+    try {
+      return this.open(iv, tag, ciphertext, context);
+    } catch {
+      throw new SecretDecryptError('wrong_context',
+        `the ciphertext was sealed for another task try or variable, or with another cluster key (this one is ${this.fingerprint}), or altered: it is refused`);
+    }
+  }
+
+  private seal(version: string, plaintext: string, context: string | null): string {
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.key, iv);
+    if (context !== null) cipher.setAAD(Buffer.from(context, 'utf8'));
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    return [version, iv.toString('base64'), cipher.getAuthTag().toString('base64'), ciphertext.toString('base64')].join('.');
+  }
+
+  /** Throws when authentication fails. */
+  private open(iv: Buffer, tag: Buffer, ciphertext: Buffer, context: string | null): string {
+    const decipher = createDecipheriv('aes-256-gcm', this.key, iv);
+    decipher.setAuthTag(tag);
+    if (context !== null) decipher.setAAD(Buffer.from(context, 'utf8'));
+    return Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+  }
+}
+
+function parseToken(token: string): { version: string; iv: Buffer; tag: Buffer; ciphertext: Buffer } {
+  const parts = token.split('.');
+  if (parts.length !== 4 || (parts[0] !== TOKEN_VERSION && parts[0] !== BOUND_TOKEN_VERSION) || !parts.slice(1).every((p) => BASE64.test(p))) {
+    throw new SecretDecryptError('malformed', `not an encrypted secret: expected a ${TOKEN_VERSION}.<iv>.<tag>.<ciphertext> token`);
+  }
+  const [iv, tag, ciphertext] = parts.slice(1).map((p) => Buffer.from(p, 'base64'));
+  if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) {
+    throw new SecretDecryptError('malformed', `not an encrypted secret: the token's IV must be ${IV_BYTES} bytes and its tag ${TAG_BYTES}`);
+  }
+  return { version: parts[0], iv, tag, ciphertext };
 }

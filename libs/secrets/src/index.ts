@@ -1,2 +1,3 @@
 export * from './cluster-key';
 export * from './mask';
+export * from './task-signing';

@@ -1,15 +1,15 @@
 import {
   afterFailure, dueLogicalDates, pausedReason, planRun, resolveParams, retryDelayMs, runOutcome, TI_ENDED, transition,
-  type SerializedDag, type TaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
+  type SerializedDag, type SignedTaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
   DuplicateLogicalDateError, DuplicateRunError, SCHEDULING_LOCK, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
   type OutboxMessage, type Queryable, type Repositories, type TaskInstance, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
-import type { ClusterKey } from '@swarmflow/secrets';
+import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
-import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } from './task-message.builder';
+import { buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
 import { RunCache } from './run-cache';
 import { KnownWork } from './known-work';
 import { byTask, RunStateCache, type RunStates } from './run-state-cache';
@@ -180,11 +180,14 @@ export class SchedulingService {
     private readonly repos: Repositories,
     private readonly options: SchedulingOptions = DEFAULT_SCHEDULING_OPTIONS,
     private readonly log: (msg: string) => void = () => {},
-    /** Encrypts plain variables a task mounts; null = only secret variables (already encrypted) can be mounted. */
+    /** Signs task messages and seals the variables they mount; null = no task can be dispatched (each try fails saying so). */
     private readonly clusterKey: ClusterKey | null = null,
   ) {
     this.runs = new RunCache(repos);
+    this.signer = clusterKey && new TaskSigner(clusterKey);
   }
+
+  private readonly signer: TaskSigner | null;
 
   /**
    * @param published outbox ids the caller has since published: deleted in this transaction
@@ -762,10 +765,11 @@ export class SchedulingService {
         ...ti, state: 'queued', tryNumber, queuedAt: now, worker: null, hostname: null, pid: null,
         exitCode: null, reason: null, startedAt: null, endedAt: null, nextRetryAt: null,
       };
-      let rendered: TaskMessage;
+      let signed: SignedTaskMessage;
       try {
+        if (!this.signer) throw new DispatchError(NO_SIGNING_KEY);
         checkGpuCapacity(task, workers);
-        rendered = buildTaskMessage(queued, task, f, variables, this.clusterKey);
+        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey), this.signer, now.getTime());
       } catch (err) {
         // A template that cannot render, a missing variable, GPUs no worker has: the try
         // fails with the reason, as retrying would not help.
@@ -778,7 +782,7 @@ export class SchedulingService {
       }
       writes.add(
         { before: ti, after: queued, steps: [enqueue.step] },
-        { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: rendered },
+        { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: signed },
       );
       // Counted only now: a try failed at dispatch holds no slot.
       poolSlots.set(ti.pool, used + ti.poolSlots);
@@ -788,6 +792,9 @@ export class SchedulingService {
     return { queued: queuedCount, more: false };
   }
 }
+
+const NO_SIGNING_KEY = 'the scheduler has no cluster key to sign the task message with (workers run only signed ones). ' +
+  'Fix: set SWARMFLOW_CLUSTER_KEY (or SWARMFLOW_CLUSTER_KEY_FILE) on the scheduler, the same key as the workers\'';
 
 /**
  * What a failed try leads to. A cleared task instance gets its retries again: its

@@ -1,7 +1,7 @@
 import { validateDag, type TaskSpec } from '@swarmflow/core';
 import type { DagRun, TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
-import { ClusterKey } from '@swarmflow/secrets';
-import { buildTaskMessage, checkGpuCapacity, DispatchError, variableKeysOf } from './task-message.builder';
+import { ClusterKey, TaskSigner, taskSecretContext } from '@swarmflow/secrets';
+import { buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
 
 const dag = validateDag({
   id: 'ml',
@@ -40,15 +40,33 @@ describe('buildTaskMessage', () => {
     expect(m.secrets).toBeUndefined();
   });
 
-  it('seals every variable a container task mounts: secrets copied, plain ones encrypted, none in plain text', () => {
+  it('seals every variable a container task mounts for this try, none in plain text', () => {
     const m = buildTaskMessage(ti(train), train, { run, dag }, variables, key);
     expect(m.kind).toBe('docker');
     expect(m.docker).toMatchObject({ image: 'trainer:7', gpus: 2, network: 'none' });
     expect(m.command).toEqual(['python', 'train.py', '--epochs', '7']);
-    expect(m.secrets!.map((s) => [s.key, key.decrypt(s.ciphertext)])).toEqual([['s3_key', 'AKIA-secret'], ['plain_token', 'tok-123']]);
-    expect(key.decrypt(m.registryAuth!)).toBe('{"username":"u","password":"p"}');
+    expect(m.secrets!.map((s) => [s.key, key.decryptFor(s.ciphertext, taskSecretContext('secret', s.key, 9, 2))]))
+      .toEqual([['s3_key', 'AKIA-secret'], ['plain_token', 'tok-123']]);
+    expect(key.decryptFor(m.registryAuth!, taskSecretContext('registry', 'registry', 9, 2))).toBe('{"username":"u","password":"p"}');
     const wire = JSON.stringify(m);
     for (const plain of ['AKIA-secret', 'tok-123', '"password"']) expect(wire).not.toContain(plain);
+  });
+
+  it('never copies the at-rest ciphertext: what the database holds opens nothing in a message', () => {
+    const m = buildTaskMessage(ti(train), train, { run, dag }, variables, key);
+    expect(m.secrets![0].ciphertext).not.toBe(variables.get('s3_key')!.value);
+    // Sealed for try 2 of task instance 9: not for try 3, not for another instance.
+    expect(() => key.decryptFor(m.secrets![0].ciphertext, taskSecretContext('secret', 's3_key', 9, 3))).toThrow(/sealed for another task try/);
+    expect(() => key.decryptFor(m.secrets![0].ciphertext, taskSecretContext('secret', 's3_key', 10, 2))).toThrow(/sealed for another task try/);
+  });
+
+  it('signs the message it serialized once: the signature covers the issue time and every byte', () => {
+    const signer = new TaskSigner(key);
+    const signed = signTaskMessage(buildTaskMessage(ti(prep), prep, { run, dag }, new Map(), null), signer, 1_700_000_000_000);
+    expect(signed).toMatchObject({ tiId: 9, tryNumber: 2, issuedAt: 1_700_000_000_000 });
+    expect(JSON.parse(signed.message)).toMatchObject({ command: 'echo 7', tiId: 9 });
+    expect(signer.verify(signed.issuedAt, signed.message, signed.sig)).toBe(true);
+    expect(signer.verify(signed.issuedAt, signed.message.replace('echo 7', 'echo 8'), signed.sig)).toBe(false);
   });
 
   it('fails with a fix when a variable is missing', () => {
@@ -59,7 +77,7 @@ describe('buildTaskMessage', () => {
   });
 
   it('fails when a plain variable must be encrypted and the scheduler has no cluster key', () => {
-    expect(() => buildTaskMessage(ti(train), train, { run, dag }, variables, null)).toThrow(/variable "plain_token" must be encrypted .* no cluster key/);
+    expect(() => buildTaskMessage(ti(train), train, { run, dag }, variables, null)).toThrow(/variable "s3_key" must be sealed .* no cluster key/);
   });
 
   it('lists the variables the tasks need', () => {

@@ -1,6 +1,6 @@
-import { renderCommand, renderTemplate, templateContext, type TaskMessage, type TaskSpec } from '@swarmflow/core';
+import { renderCommand, renderTemplate, templateContext, type SignedTaskMessage, type TaskMessage, type TaskSpec } from '@swarmflow/core';
 import type { TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
-import type { ClusterKey } from '@swarmflow/secrets';
+import { taskSecretContext, type ClusterKey, type TaskSigner } from '@swarmflow/secrets';
 import type { RunFacts } from './run-cache';
 
 /** Why a try cannot be dispatched at all; it fails with this reason (retrying would not help). */
@@ -43,9 +43,10 @@ export function checkGpuCapacity(task: TaskSpec, workers: readonly WorkerRecord[
 
 /**
  * The task message of one try: templates rendered against the run's params, conf and
- * dates; the variables it mounts and its registry credentials encrypted with the cluster
- * key, so the broker never carries a plaintext secret. A secret is stored as a
- * cluster-key token already and is copied as is; a plain variable is encrypted here.
+ * dates; the variables it mounts and its registry credentials sealed with the cluster key
+ * for this try (AES-GCM additional data: purpose, variable key, task instance, try), so
+ * the broker never carries a plaintext secret and a ciphertext opens for no other try. A
+ * secret's at-rest token is opened here and sealed again; a plain variable is sealed.
  */
 export function buildTaskMessage(
   ti: TaskInstance, task: TaskSpec, f: RunFacts, variables: VariableLookup, key: ClusterKey | null,
@@ -67,20 +68,36 @@ export function buildTaskMessage(
       image: renderTemplate(d.image, ctx, 'docker.image'),
       entrypoint: d.entrypoint && d.entrypoint.map((part, i) => renderTemplate(part, ctx, `docker.entrypoint[${i}]`)),
     };
-    message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal(k, variables, key) }));
-    if (d.registryCredentials) message.registryAuth = seal(d.registryCredentials, variables, key);
+    message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal('secret', k, ti, variables, key) }));
+    if (d.registryCredentials) message.registryAuth = seal('registry', d.registryCredentials, ti, variables, key);
   }
   return message;
 }
 
-function seal(name: string, variables: VariableLookup, key: ClusterKey | null): string {
+/**
+ * Serializes a task message once and signs it: the body published on `swarmflow.tasks`
+ * (and stored in the outbox as is, so a republished message carries the same signature).
+ */
+export function signTaskMessage(message: TaskMessage, signer: TaskSigner, issuedAt: number): SignedTaskMessage {
+  const json = JSON.stringify(message);
+  return { tiId: message.tiId, tryNumber: message.tryNumber, issuedAt, message: json, sig: signer.sign(issuedAt, json) };
+}
+
+function seal(purpose: 'secret' | 'registry', name: string, ti: TaskInstance, variables: VariableLookup, key: ClusterKey | null): string {
   const variable = variables.get(name);
   if (!variable) {
     throw new DispatchError(`variable "${name}" does not exist. Fix: swarmflow variables set ${name} - --secret (the value is read from stdin)`);
   }
-  if (variable.isSecret) return variable.value;
   if (!key) {
-    throw new DispatchError(`variable "${name}" must be encrypted for the task message, but the scheduler has no cluster key. Fix: set SWARMFLOW_CLUSTER_KEY (or SWARMFLOW_CLUSTER_KEY_FILE) on the scheduler`);
+    throw new DispatchError(`variable "${name}" must be sealed for the task message, but the scheduler has no cluster key. Fix: set SWARMFLOW_CLUSTER_KEY (or SWARMFLOW_CLUSTER_KEY_FILE) on the scheduler`);
   }
-  return key.encrypt(variable.value);
+  let value = variable.value;
+  if (variable.isSecret) {
+    try {
+      value = key.decrypt(variable.value);
+    } catch (err) {
+      throw new DispatchError(`secret variable "${name}" cannot be opened by the scheduler: ${(err as Error).message}`);
+    }
+  }
+  return key.encryptFor(value, taskSecretContext(purpose, name, ti.id, ti.tryNumber));
 }

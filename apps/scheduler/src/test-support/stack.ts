@@ -4,7 +4,7 @@ import path from 'node:path';
 import { resolveParams, type DagRunState } from '@swarmflow/core';
 import { MemoryBroker, type Broker } from '@swarmflow/messaging';
 import { Database, Repositories, type DagRun, type TaskInstance } from '@swarmflow/persistence';
-import type { ClusterKey } from '@swarmflow/secrets';
+import { ClusterKey } from '@swarmflow/secrets';
 import { startWorker, type WorkerService } from '../../../worker/src';
 import { Scheduler, type SchedulerParts } from '../scheduler';
 
@@ -18,7 +18,7 @@ export interface StackOptions {
   makeBroker?: () => Promise<Broker>;
   workers?: WorkerSetup[];
   scheduler?: Partial<SchedulerParts>;
-  /** The cluster key of scheduler and workers (sealing and opening the variables container tasks mount). */
+  /** The cluster key of scheduler and workers (signing task messages, sealing the variables container tasks mount); default: a new one. */
   clusterKey?: ClusterKey;
 }
 
@@ -40,11 +40,14 @@ export class Stack {
   readonly repos: Repositories;
   scheduler!: Scheduler;
   readonly workers: WorkerService[] = [];
+  /** Shared by the scheduler and the workers (give it to workers started elsewhere: `SWARMFLOW_CLUSTER_KEY`). */
+  readonly clusterKey: ClusterKey;
   private readonly brokers: Broker[] = [];
   private readonly makeBroker: () => Promise<Broker>;
   private lastLogicalDate = 0;
 
   constructor(private readonly options: StackOptions) {
+    this.clusterKey = options.clusterKey ?? ClusterKey.generate();
     this.folder = mkdtempSync(path.join(tmpdir(), 'swarmflow-dags-'));
     this.writeDags(options.dagFiles);
     this.db = new Database({ url: options.databaseUrl, poolSize: 4 });
@@ -70,7 +73,7 @@ export class Stack {
     const broker = await this.broker();
     this.scheduler = new Scheduler({
       dagsFolder: this.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200,
-      heartbeatTimeoutMs: 30_000, clusterKey: this.options.clusterKey ?? null, ...this.options.scheduler,
+      heartbeatTimeoutMs: 30_000, clusterKey: this.clusterKey, ...this.options.scheduler,
     }, this.repos, broker, quietLogger);
     await this.scheduler.start();
     for (const w of this.options.workers ?? [{}]) await this.addWorker(w);
@@ -82,7 +85,7 @@ export class Stack {
       name: w.name ?? `test-worker-${this.workers.length + 1}-${process.pid}`, hostname: 'localhost', queues: w.queues ?? ['default'],
       concurrency: w.concurrency ?? 4, heartbeatIntervalMs: w.heartbeatIntervalMs ?? 1000, graceMs: 2000, logFlushMs: 50,
       gpus: w.gpus ?? [],
-    }, await this.broker(), { logger: quietLogger, clusterKey: this.options.clusterKey ?? null });
+    }, await this.broker(), { logger: quietLogger, clusterKey: this.clusterKey });
     this.workers.push(worker);
     return worker;
   }

@@ -1,4 +1,5 @@
-import type { TaskFinishedEvent, TaskMessage, WorkerHeartbeatEvent } from '@swarmflow/core';
+import type { SignedTaskMessage, TaskFinishedEvent, TaskMessage, WorkerHeartbeatEvent } from '@swarmflow/core';
+import { ClusterKey, TaskSigner, taskSecretContext } from '@swarmflow/secrets';
 import { runProcess, type ProcessResult } from '@swarmflow/executors';
 import {
   EXCHANGES, MemoryBroker, MessageAlreadySettledError, type Broker, type BrokerMessage, type ConsumeOptions, type ExchangeName,
@@ -261,6 +262,26 @@ export class RecordingLogger implements WorkerLogger {
 
 let nextTiId = 1;
 
+/** The cluster key of harness workers, unless a test gives its own. */
+export const TEST_CLUSTER_KEY = ClusterKey.generate();
+
+/** A task message as the scheduler publishes it: serialized once and signed with `key`. */
+export function signed(task: TaskMessage, key: ClusterKey = TEST_CLUSTER_KEY, issuedAt = Date.now()): SignedTaskMessage {
+  const message = JSON.stringify(task);
+  return { tiId: task.tiId, tryNumber: task.tryNumber, issuedAt, message, sig: new TaskSigner(key).sign(issuedAt, message) };
+}
+
+/** Seals `values` (variable key → value) for `task`'s try as the scheduler does, into its `secrets`; returns the task. */
+export function withSecrets(task: TaskMessage, values: Record<string, string>, key: ClusterKey = TEST_CLUSTER_KEY): TaskMessage {
+  task.secrets = Object.entries(values).map(([name, value]) => ({ key: name, ciphertext: sealFor(task, name, value, key) }));
+  return task;
+}
+
+/** One value sealed for `task`'s try (`registry`: the registry credentials named `name`). */
+export function sealFor(task: Pick<TaskMessage, 'tiId' | 'tryNumber'>, name: string, value: string, key: ClusterKey = TEST_CLUSTER_KEY, purpose: 'secret' | 'registry' = 'secret'): string {
+  return key.encryptFor(value, taskSecretContext(purpose, name, task.tiId, task.tryNumber));
+}
+
 /** A valid task message; every call gets a fresh tiId unless given one. */
 export function taskMessage(overrides: Partial<TaskMessage> = {}): TaskMessage {
   return {
@@ -279,7 +300,7 @@ export interface Harness {
   processes: ProcessCounter;
   logger: RecordingLogger;
   worker: WorkerService;
-  /** Publishes task messages on `swarmflow.tasks` with their queue as routing key. */
+  /** Publishes task messages on `swarmflow.tasks` with their queue as routing key, signed with the worker's key as the scheduler does. */
   submit(...tasks: TaskMessage[]): Promise<void>;
   /** Stops the worker (cancelling what runs) and closes the broker. */
   close(): Promise<void>;
@@ -300,12 +321,12 @@ export async function startHarness(options: Partial<WorkerOptions> = {}, deps: P
   const worker = new WorkerService(broker, {
     name: 'w1', hostname: 'host1', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
     ...options,
-  }, { logger, runProcess: processes.runProcess, docker: null, ...deps });
+  }, { logger, runProcess: processes.runProcess, docker: null, ...deps, clusterKey: deps.clusterKey === undefined ? TEST_CLUSTER_KEY : deps.clusterKey });
   await worker.start();
   return {
     broker, published, consumers, connection, processes, logger, worker,
     submit: async (...tasks) => {
-      for (const task of tasks) await broker.publish(EXCHANGES.tasks, task.queue, task);
+      for (const task of tasks) await broker.publish(EXCHANGES.tasks, task.queue, signed(task, deps.clusterKey ?? TEST_CLUSTER_KEY));
     },
     close: async () => {
       await worker.shutdown('test over');

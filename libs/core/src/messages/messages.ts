@@ -26,12 +26,31 @@ export interface TaskMessage {
   /** Container settings of a docker task (templates rendered). */
   docker?: DockerSpec | null;
   /**
-   * Variables the task mounts, each value encrypted with the cluster key (AES-256-GCM,
-   * `v1.<iv>.<tag>.<ciphertext>` in base64, see libs/secrets): the broker never sees a plaintext secret.
+   * Variables the task mounts, each value sealed with the cluster key for this try
+   * (AES-256-GCM, `v2.<iv>.<tag>.<ciphertext>`, additional data = the variable's key, the
+   * task instance and the try, see libs/secrets `taskSecretContext`): the broker never sees
+   * a plaintext secret, and a ciphertext opens for no other try.
    */
   secrets?: { key: string; ciphertext: string }[];
-  /** Registry credentials (JSON), encrypted like `secrets`; absent when the task names none. */
+  /** Registry credentials (JSON), sealed like `secrets` (purpose `registry`); absent when the task names none. */
   registryAuth?: string;
+}
+
+/**
+ * What travels on `swarmflow.tasks`: a {@link TaskMessage} serialized once by the
+ * scheduler and signed (HMAC-SHA256, key derived from the cluster key). Workers verify
+ * `sig` over `<issuedAt>.<message>` before they parse `message`, and refuse what fails.
+ */
+export interface SignedTaskMessage {
+  /** The task instance and try of `message`, readable without parsing it (outbox sweep, a refusal's log line); checked against it. */
+  tiId: number;
+  tryNumber: number;
+  /** When the scheduler built it, ms since the epoch; signed. Workers refuse one older than their max age. */
+  issuedAt: number;
+  /** The TaskMessage, JSON. */
+  message: string;
+  /** HMAC-SHA256 of `<issuedAt>.<message>`, base64. */
+  sig: string;
 }
 
 export interface TaskStartedEvent {

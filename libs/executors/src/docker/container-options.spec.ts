@@ -17,7 +17,7 @@ describe('containerCommand', () => {
 });
 
 describe('containerCreateOptions', () => {
-  it('builds a minimal container: no network, no auto-removal, the try\'s labels', () => {
+  it('builds a minimal container: no network, no auto-removal, no new privileges, a pids limit, the try\'s labels', () => {
     expect(containerCreateOptions(spec(), { name: 'c1', secretsVolume: null })).toEqual({
       name: 'c1',
       Image: 'trainer:1.4',
@@ -27,8 +27,15 @@ describe('containerCreateOptions', () => {
         'swarmflow.worker': 'w1', 'swarmflow.ti_id': '42', 'swarmflow.try': '2', 'swarmflow.dag_id': 'd', 'swarmflow.run_id': 'r',
         'swarmflow.task_id': 't', 'swarmflow.role': 'task', 'swarmflow.auto_remove': 'true',
       },
-      HostConfig: { NetworkMode: 'none', AutoRemove: false, Mounts: [] },
+      HostConfig: { NetworkMode: 'none', AutoRemove: false, Mounts: [], SecurityOpt: ['no-new-privileges:true'], PidsLimit: 4096 },
     });
+  });
+
+  it('drops the hardening only when asked (a worker run with --allow-privileged, --pids-limit 0)', () => {
+    const host = containerCreateOptions(spec({ noNewPrivileges: false, pidsLimit: 0 }), { secretsVolume: null }).HostConfig!;
+    expect(host.SecurityOpt).toBeUndefined();
+    expect(host.PidsLimit).toBeUndefined();
+    expect(containerCreateOptions(spec({ pidsLimit: 100 }), { secretsVolume: null }).HostConfig!.PidsLimit).toBe(100);
   });
 
   it('maps every container setting', () => {

@@ -1,5 +1,6 @@
 import type { DockerSpec } from '@swarmflow/core';
 import type Docker from 'dockerode';
+import { DEFAULT_PIDS_LIMIT } from './container-policy';
 import type { RegistryAuth } from './docker-client';
 
 /** Labels Swarmflow puts on its containers and volumes; the worker finds its own by them after a restart. */
@@ -79,6 +80,10 @@ export interface ContainerSpec {
   registryAuth?: RegistryAuth | null;
   /** Container name; default `swarmflow-<ti_id>-<try>-<random>` when the labels name a try, else Docker's. */
   name?: string;
+  /** Processes may not gain privileges (setuid, file capabilities): Docker's `no-new-privileges`. Default true. */
+  noNewPrivileges?: boolean;
+  /** Processes (threads included) the container may hold; 0 = no limit. Default {@link DEFAULT_PIDS_LIMIT}. */
+  pidsLimit?: number;
 }
 
 /** `'echo hi'` → `['/bin/sh', '-c', 'echo hi']`; `[]` → undefined (the image's command). */
@@ -89,7 +94,8 @@ export function containerCommand(command: string | string[]): string[] | undefin
 
 /**
  * What `POST /containers/create` gets for a task container: command, entrypoint, env,
- * working dir, user, labels, no network unless asked, mounts, CPU and memory limits, GPUs
+ * working dir, user, labels, no network unless asked, mounts, `no-new-privileges` and a
+ * pids limit (unless the spec turns them off), CPU and memory limits, GPUs
  * (device requests or the `nvidia` runtime with `NVIDIA_VISIBLE_DEVICES`), and
  * `AutoRemove: false` always, because the executor removes the container itself once its
  * logs and exit code are read. Pure.
@@ -114,6 +120,9 @@ export function containerCreateOptions(
   if (extra.secretsVolume !== null) {
     host.Mounts!.push({ Type: 'volume', Source: extra.secretsVolume, Target: docker.secretsPath, ReadOnly: true });
   }
+  if (spec.noNewPrivileges ?? true) host.SecurityOpt = ['no-new-privileges:true'];
+  const pidsLimit = spec.pidsLimit ?? DEFAULT_PIDS_LIMIT;
+  if (pidsLimit > 0) host.PidsLimit = pidsLimit;
   if (docker.cpus !== null) host.NanoCpus = Math.round(docker.cpus * 1e9);
   if (docker.memoryBytes !== null) host.Memory = docker.memoryBytes;
   if (docker.runtime !== null) host.Runtime = docker.runtime;

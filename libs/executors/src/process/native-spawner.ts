@@ -87,7 +87,9 @@ export class NativeSpawner {
 
   constructor(readonly binary: string) {
     // Throws only for invalid arguments; a missing binary is an 'error' event.
-    this.child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Without the worker's SWARMFLOW_* settings (the cluster key, broker and database URLs): its environment is readable
+    // in /proc by the tasks, which run as the same user. Tasks get theirs from the frames.
+    this.child = spawn(binary, [], { stdio: ['pipe', 'pipe', 'inherit'], env: withoutSwarmflowSettings(process.env) });
     this.child.stdin!.on('error', () => undefined); // EPIPE once it died: reported by 'close'
     this.child.stdout!.on('data', (chunk: Buffer) => this.read(chunk));
     this.closed = new Promise((resolve) => {
@@ -305,4 +307,8 @@ export async function shutdownSpawner(): Promise<void> {
   const spawner = shared;
   shared = null;
   if (spawner !== null) await spawner.close();
+}
+
+function withoutSwarmflowSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([name]) => !name.startsWith('SWARMFLOW_')));
 }

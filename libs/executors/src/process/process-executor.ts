@@ -25,6 +25,11 @@ export interface ProcessSpec {
    * at every call; a worker passes one snapshot taken at its start instead.
    */
   baseEnv?: Readonly<Record<string, string>>;
+  /**
+   * Run as this user instead of the caller's (needs root): through Node's spawner, with
+   * `HOME`, `USER` and `LOGNAME` of that user and no supplementary groups. null = the caller's.
+   */
+  runAs?: RunAsUser | null;
   /** Working directory; null = the worker's. */
   cwd: string | null;
   /** Wall-clock limit; null = none. */
@@ -42,6 +47,14 @@ export interface ProcessSpec {
   onSpawn?: (pid: number) => void;
   /** Called when the executor signals the process group (for the task's log). */
   onKill?: (signal: 'SIGTERM' | 'SIGKILL', cause: KillCause) => void;
+}
+
+/** A user to run process tasks as (`--run-as-user`). */
+export interface RunAsUser {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
 }
 
 export interface ProcessResult {
@@ -116,7 +129,9 @@ export function runProcess(spec: ProcessSpec): ProcessRun {
   const argv = typeof spec.command === 'string' ? direct ?? shellArgv(spec.command) : spec.command;
   if (argv[0] === undefined || argv[0] === '') return settledRun({ ...notStarted(), error: 'empty command' });
 
-  const spawner = chooseSpawner();
+  const runAs = spec.runAs ?? null;
+  // sf-spawner cannot change users: a task run as another user goes through Node's spawn.
+  const spawner = runAs !== null ? { binary: null } : chooseSpawner();
   if ('error' in spawner) return settledRun({ ...notStarted(), error: spawner.error });
 
   const run = new TrackedRun(spec);
@@ -124,8 +139,9 @@ export function runProcess(spec: ProcessSpec): ProcessRun {
   const baseEnv = spec.baseEnv ?? inheritedEnv();
   // The native spawner holds the base environment: only the task's own variables cross per task.
   const env = spawner.binary === null ? { ...baseEnv, ...spec.env } : { ...spec.env };
+  if (runAs !== null) Object.assign(env, { HOME: runAs.home, USER: runAs.name, LOGNAME: runAs.name });
   const start = (argv: readonly string[], fallback: (() => void) | null): void => {
-    if (spawner.binary === null) startWithNode(run, argv, env, spec.cwd, fallback);
+    if (spawner.binary === null) startWithNode(run, argv, env, spec.cwd, fallback, runAs);
     else startWithSpawner(run, spawner.binary, argv, baseEnv, env, spec.cwd, fallback);
   };
   if (direct === null) {
@@ -181,11 +197,14 @@ function shellPwd(cwd: string | null, inherited: string | undefined): string {
  * @param fallback called instead of failing when the program cannot start (a direct-run
  *   command then goes through the shell)
  */
-function startWithNode(run: TrackedRun, argv: readonly string[], env: Record<string, string>, cwd: string | null, fallback: (() => void) | null): void {
+function startWithNode(
+  run: TrackedRun, argv: readonly string[], env: Record<string, string>, cwd: string | null, fallback: (() => void) | null, runAs: RunAsUser | null = null,
+): void {
   const [file, ...args] = argv;
   let child: ChildProcess;
   try {
-    child = spawn(file, args, { cwd: cwd ?? undefined, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+    const user = runAs === null ? {} : { uid: runAs.uid, gid: runAs.gid };
+    child = spawn(file, args, { cwd: cwd ?? undefined, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'], ...user });
   } catch (err) {
     if (fallback !== null) fallback();
     else run.finish(null, `cannot start ${JSON.stringify(file)}: ${errorMessage(err)}`);
