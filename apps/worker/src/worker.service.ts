@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { TaskLogPublisher } from './task-log.publisher';
 import { decodeControlMessage, decodeTaskMessage } from './task-message.decoder';
 import { ClaimClient } from './claim-client';
+import { RecentEnds } from './recent-ends';
 import { describeEnd, formatSeconds, taskEnv, taskVerdict } from './task-outcome';
 
 export interface WorkerOptions {
@@ -254,6 +255,8 @@ export class WorkerService {
   private readonly claims: ClaimClient | null;
   /** Redelivered tries waiting for the scheduler's answer to their claim. */
   private readonly claiming = new Map<string, TaskDelivery>();
+  /** Tries whose end was confirmed lately, listed in heartbeats (see RecentEnds). */
+  private readonly recentEnds = new RecentEnds();
   private idleWaiters: Array<() => void> = [];
   private stopping: Promise<void> | null = null;
   private readonly stopped: Promise<void>;
@@ -614,6 +617,7 @@ export class WorkerService {
       const final = logs.takeFinal();
       if (final) finished.logs = final;
       await Promise.all([logs.flush(), this.publishWithRetries(EXCHANGES.events, 'task.finished', finished)]);
+      this.recentEnds.add(task.tiId, task.tryNumber);
       if (started === null) settle = 'ack';
     } finally {
       this.reporting.delete(key);
@@ -1002,7 +1006,8 @@ export class WorkerService {
     if (this.currentState === 'idle') return;
     const event: WorkerHeartbeatEvent = {
       type: 'worker.heartbeat', worker: this.name, hostname: this.options.hostname, queues: this.options.queues,
-      concurrency: this.options.concurrency, gpus: this.gpuIds.length, running: this.unreportedTries(), state: this.currentState,
+      concurrency: this.options.concurrency, gpus: this.gpuIds.length, running: this.unreportedTries(), ended: this.recentEnds.list(),
+      state: this.currentState,
       at: this.now().toISOString(),
     };
     try {

@@ -89,6 +89,11 @@ export interface WorkerHeartbeatEvent {
   gpus?: number;
   /** Task instance tries running on this worker now. */
   running: { tiId: number; tryNumber: number }[];
+  /**
+   * Tries whose `task.finished` this worker published (confirmed) lately: not running any
+   * more, but their end may not be applied yet (another scheduler holds it). Absent from older workers.
+   */
+  ended?: { tiId: number; tryNumber: number }[];
   /** 'active' takes work; 'draining' finishes what it runs and stops; 'stopped' has exited. */
   state: 'active' | 'draining' | 'stopped';
   at: string;
