@@ -66,7 +66,7 @@ export class SchedulerRunner {
   /** Connected to the broker, so consuming events (heartbeats among them). */
   private brokerUp = true;
   /** Finds workers whose broker connection closed, in seconds (see WorkerPresence). */
-  private readonly presence: WorkerPresence;
+  readonly presence: WorkerPresence;
   /** The database outage the loop is in: when it began and how many iterations failed since; null when none. */
   private outage: { since: number; failures: number } | null = null;
   /** Workers' claims of redelivered task messages, answered after iterations. */

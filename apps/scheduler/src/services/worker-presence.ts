@@ -66,6 +66,11 @@ export class WorkerPresence {
     await this.checking;
   }
 
+  /** Whether this scheduler has seen `worker`'s control queue (so its disappearance would count). */
+  sees(worker: string): boolean {
+    return this.seen.has(worker);
+  }
+
   /** Workers whose queue has been missing for `goneAfterMs`. */
   gone(): GoneWorker[] {
     const now = this.clock();
