@@ -1007,6 +1007,8 @@ export class WorkerService {
     const event: WorkerHeartbeatEvent = {
       type: 'worker.heartbeat', worker: this.name, hostname: this.options.hostname, queues: this.options.queues,
       concurrency: this.options.concurrency, gpus: this.gpuIds.length, running: this.unreportedTries(), ended: this.recentEnds.list(),
+      held: [...this.buffered.values(), ...[...this.claiming.keys()].map((key) => ({ task: parseKey(key) }))]
+        .map(({ task }) => ({ tiId: task.tiId, tryNumber: task.tryNumber })),
       state: this.currentState,
       at: this.now().toISOString(),
     };
@@ -1083,6 +1085,11 @@ class TaskDelivery {
 
 function runKey(tiId: number, tryNumber: number): string {
   return `${tiId}:${tryNumber}`;
+}
+
+function parseKey(key: string): { tiId: number; tryNumber: number } {
+  const [tiId, tryNumber] = key.split(':').map(Number);
+  return { tiId, tryNumber };
 }
 
 /** GPUs a try needs: a container task's `docker.gpus`, else none. */

@@ -29,6 +29,7 @@ const heartbeat = z.object({
   type: z.literal('worker.heartbeat'), worker: z.string(), hostname: z.string(), queues: z.array(z.string()),
   concurrency: z.number().int(), gpus: z.number().int().min(0).optional(), running: z.array(z.object(tryRef)),
   ended: z.array(z.object(tryRef)).optional(),
+  held: z.array(z.object(tryRef)).optional(),
   state: z.enum(['active', 'draining', 'stopped']), at: instant,
 });
 

@@ -186,6 +186,7 @@ export class SchedulerRunner {
       return;
     }
     this.buffer.push({ event: parsed.event, msg });
+    if (parsed.event.type === 'worker.heartbeat') this.claims.heartbeat(parsed.event.worker, parsed.event.held, this.clock().getTime());
     if (parsed.event.type === 'task.finished') {
       if (this.unfinished > 0) this.unfinished--;
       const at = performance.now();

@@ -94,6 +94,11 @@ export interface WorkerHeartbeatEvent {
    * more, but their end may not be applied yet (another scheduler holds it). Absent from older workers.
    */
   ended?: { tiId: number; tryNumber: number }[];
+  /**
+   * Tries delivered here and not started: waiting for a slot, or for the answer to their
+   * claim. Another worker's claim of one of them is dropped. Absent from older workers.
+   */
+  held?: { tiId: number; tryNumber: number }[];
   /** 'active' takes work; 'draining' finishes what it runs and stops; 'stopped' has exited. */
   state: 'active' | 'draining' | 'stopped';
   at: string;
