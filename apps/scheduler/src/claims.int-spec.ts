@@ -34,8 +34,8 @@ describeWithPostgres('claims of redelivered task messages', () => {
     type: 'task.finished', tiId: ti.id, runPk: ti.runPk, tryNumber: 1, worker, outcome: 'success', exitCode: 0,
     signal: null, reason: null, logTail: [], at: new Date().toISOString(),
   });
-  const beat = (worker: string, running: { tiId: number; tryNumber: number }[] = []): WorkerHeartbeatEvent => ({
-    type: 'worker.heartbeat', worker, hostname: 'h', queues: ['elsewhere'], concurrency: 1, gpus: 0, running, state: 'active',
+  const beat = (worker: string, running: { tiId: number; tryNumber: number }[] = [], held: { tiId: number; tryNumber: number }[] = []): WorkerHeartbeatEvent => ({
+    type: 'worker.heartbeat', worker, hostname: 'h', queues: ['elsewhere'], concurrency: 1, gpus: 0, running, held, state: 'active',
     at: new Date().toISOString(),
   });
   const stateOf = async (id: number) => (await stack().repos.tis.byIds([id]))[0];
@@ -102,5 +102,20 @@ describeWithPostgres('claims of redelivered task messages', () => {
     await send('worker.heartbeat', beat('claims-e', [{ tiId: ti.id, tryNumber: 1 }]));
     await until(() => replies(toB).length === 1, 'the answer');
     expect(replies(toB)[0]).toMatchObject({ verdict: 'drop', reason: 'it runs on claims-e' });
+  });
+
+  it('drops the claim while another worker holds the message unstarted in its buffer', async () => {
+    const ti = await queuedTi();
+    // The hand-played workers of the tests above are gone: stopped, they are not waited for.
+    await stack().db.query(`UPDATE worker SET state = 'stopped' WHERE name LIKE 'claims-%'`);
+    const toH = await controlOf('claims-h');
+    const toG = await controlOf('claims-g');
+    await send('worker.heartbeat', beat('claims-g'));
+    await until(async () => (await stack().repos.workers.list()).some((w) => w.name === 'claims-g'), 'g\'s heartbeat');
+    await send('task.claim', claim(ti, 'claims-h'));
+    await until(() => toG.some((m) => m.type === 'worker.heartbeat.request'), 'the request for a heartbeat');
+    await send('worker.heartbeat', beat('claims-g', [], [{ tiId: ti.id, tryNumber: 1 }]));
+    await until(() => replies(toH).length === 1, 'the answer');
+    expect(replies(toH)[0]).toMatchObject({ verdict: 'drop', reason: 'it waits on claims-g' });
   });
 });

@@ -50,6 +50,23 @@ describeWithPostgres('heartbeats', () => {
     });
   });
 
+  it('keeps a try its worker lists as ended: its end is on its way (held by another scheduler)', async () => {
+    // A known worker, so that its tries are not taken for a dead worker's before its heartbeat comes.
+    await stack().db.query(`INSERT INTO worker (name, hostname, queues, concurrency, state, running, last_heartbeat_at)
+      VALUES ('ending-worker', 'h', '["elsewhere"]', 1, 'active', '[]', now() + interval '1 minute')`);
+    const ending = await runningOn('ending-worker', 10_000);
+    const gone = await runningOn('ending-worker', 10_000);
+    const event: WorkerHeartbeatEvent = {
+      type: 'worker.heartbeat', worker: 'ending-worker', hostname: 'h', queues: ['elsewhere'], concurrency: 1, gpus: 0, running: [],
+      ended: [{ tiId: ending.id, tryNumber: 1 }], state: 'active', at: new Date().toISOString(),
+    };
+    await (await stack().broker()).publish(EXCHANGES.events, 'worker.heartbeat', event);
+    // The same heartbeat fails the try it lists nowhere: once it has, the other was decided too.
+    for (let i = 0; i < 200 && (await stateOf(gone.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    expect((await stateOf(gone.id)).state).toBe('up_for_retry');
+    expect(await stateOf(ending.id)).toMatchObject({ state: 'running', worker: 'ending-worker' });
+  });
+
   it('keeps a try its worker still lists, and one that started after the heartbeat was sent', async () => {
     const listed = await runningOn('busy-worker', 10_000);
     const fresh = await runningOn('busy-worker', 0);

@@ -429,7 +429,7 @@ describe('WorkerService', () => {
     const beat = await h.published.waitFor('a heartbeat with the task', () => h.published.heartbeats().find((b) => b.running.length > 0));
     expect(beat).toEqual({
       type: 'worker.heartbeat', worker: 'w1', hostname: 'host1', queues: ['default', 'gpu'], concurrency: 3, gpus: 0,
-      running: [{ tiId: task.tiId, tryNumber: 1 }], state: 'active', at: expect.any(String),
+      running: [{ tiId: task.tiId, tryNumber: 1 }], ended: [], held: [], state: 'active', at: expect.any(String),
       processed: 0, failed: 0, uptimeMs: expect.any(Number), version: expect.any(String), unacked: { gpu: 1 },
     });
   });

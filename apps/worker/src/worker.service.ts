@@ -12,6 +12,7 @@ import { existsSync } from 'node:fs';
 import { TaskLogPublisher } from './task-log.publisher';
 import { decodeControlMessage, openTaskMessage, TaskMessageRefusedError, type TaskRefusalReason } from './task-message.decoder';
 import { ClaimClient } from './claim-client';
+import { RecentEnds } from './recent-ends';
 import { describeEnd, formatSeconds, taskEnv, taskVerdict } from './task-outcome';
 import { swarmflowVersion, unackedByQueue, WorkerTally } from './worker-stats';
 
@@ -285,6 +286,8 @@ export class WorkerService {
   private readonly claims: ClaimClient | null;
   /** Redelivered tries waiting for the scheduler's answer to their claim. */
   private readonly claiming = new Map<string, TaskDelivery>();
+  /** Tries whose end was confirmed lately, listed in heartbeats (see RecentEnds). */
+  private readonly recentEnds = new RecentEnds();
   private idleWaiters: Array<() => void> = [];
   private stopping: Promise<void> | null = null;
   private readonly tally = new WorkerTally();
@@ -716,6 +719,7 @@ export class WorkerService {
       const batches = logs.publishedBatches();
       if (batches !== null) finished.logBatches = batches;
       await this.publishWithRetries(EXCHANGES.events, 'task.finished', finished);
+      this.recentEnds.add(task.tiId, task.tryNumber);
       if (started === null) settle = 'ack';
     } finally {
       this.reporting.delete(key);
@@ -1141,7 +1145,10 @@ export class WorkerService {
     if (this.currentState === 'idle') return;
     const event: WorkerHeartbeatEvent = {
       type: 'worker.heartbeat', worker: this.name, hostname: this.options.hostname, queues: this.options.queues,
-      concurrency: this.options.concurrency, gpus: this.gpuIds.length, running: this.unreportedTries(), state: this.currentState,
+      concurrency: this.options.concurrency, gpus: this.gpuIds.length, running: this.unreportedTries(), ended: this.recentEnds.list(),
+      held: [...this.buffered.values(), ...[...this.claiming.keys()].map((key) => ({ task: parseKey(key) }))]
+        .map(({ task }) => ({ tiId: task.tiId, tryNumber: task.tryNumber })),
+      state: this.currentState,
       processed: this.tally.processed, failed: this.tally.failed, uptimeMs: this.tally.uptimeMs(), version: swarmflowVersion(),
       unacked: unackedByQueue(this.heldMessages()), at: this.now().toISOString(),
     };
@@ -1224,6 +1231,11 @@ class TaskDelivery {
 
 function runKey(tiId: number, tryNumber: number): string {
   return `${tiId}:${tryNumber}`;
+}
+
+function parseKey(key: string): { tiId: number; tryNumber: number } {
+  const [tiId, tryNumber] = key.split(':').map(Number);
+  return { tiId, tryNumber };
 }
 
 /** GPUs a try needs: a container task's `docker.gpus`, else none. */

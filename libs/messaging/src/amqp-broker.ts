@@ -305,9 +305,11 @@ export class AmqpBroker implements Broker {
     this.requireOpen('queueStats');
     if (this.state !== 'connected' || !this.conn) throw new BrokerUnavailableError('queueStats');
     const conn = this.conn;
+    // Quiet: a passive declare of a missing (404) or another connection's exclusive (405)
+    // queue closes the channel, an answer the caller gets as an error, not a fault to log.
     const opened = (this.statsCh ??= this.openChannel(conn, () => {
       if (this.statsCh === opened) this.statsCh = undefined;
-    }));
+    }, true));
     const ch = await opened;
     try {
       const reply = await ch.checkQueue(this.prefix + queueName);
@@ -364,9 +366,11 @@ export class AmqpBroker implements Broker {
     await Promise.all(spec.bindings.map((key) => ch.bindQueue(name, this.prefix + spec.exchange, key)));
   }
 
-  private openChannel(conn: ChannelModel, onClose: () => void): Promise<Channel> {
+  private openChannel(conn: ChannelModel, onClose: () => void, quiet = false): Promise<Channel> {
     const opened = conn.createChannel().then((ch) => {
-      track(ch, (err) => this.logger.warn(`channel error: ${describeError(err)}`));
+      track(ch, (err) => {
+        if (!quiet) this.logger.warn(`channel error: ${describeError(err)}`);
+      });
       ch.on('close', onClose);
       return ch;
     });

@@ -114,6 +114,12 @@ export class Database implements Queryable {
     await this.connect();
     const client: PoolClient = await this.pool.connect();
     let broken = false;
+    // A checked-out client has no 'error' listener of the pool's: without this one, the
+    // database going away mid-transaction would be an uncaught 'error' event (a crash).
+    const lost = (): void => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       const begun = (await client.query(prelude ? `BEGIN; ${prelude}` : 'BEGIN')) as unknown as QueryResult | QueryResult[];
       const preludeRows = rowsOfEach(begun).slice(1); // without BEGIN's
@@ -139,6 +145,7 @@ export class Database implements Queryable {
       }
       throw err;
     } finally {
+      client.removeListener('error', lost);
       client.release(broken);
     }
   }
@@ -153,6 +160,12 @@ export class Database implements Queryable {
     await this.connect();
     const client: PoolClient = await this.pool.connect();
     let broken = false;
+    // A checked-out client has no 'error' listener of the pool's: without this one, the
+    // database going away mid-transaction would be an uncaught 'error' event (a crash).
+    const lost = (): void => {
+      broken = true;
+    };
+    client.on('error', lost);
     try {
       await this.prepare(client, name, sql);
       const results = rowsOfEach((await client.query(
@@ -167,6 +180,7 @@ export class Database implements Queryable {
       }
       throw err;
     } finally {
+      client.removeListener('error', lost);
       client.release(broken);
     }
   }

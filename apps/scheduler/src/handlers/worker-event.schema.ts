@@ -29,6 +29,8 @@ const finished = z.object({
 const heartbeat = z.object({
   type: z.literal('worker.heartbeat'), worker: z.string(), hostname: z.string(), queues: z.array(z.string()),
   concurrency: z.number().int(), gpus: z.number().int().min(0).optional(), running: z.array(z.object(tryRef)),
+  ended: z.array(z.object(tryRef)).optional(),
+  held: z.array(z.object(tryRef)).optional(),
   state: z.enum(['active', 'draining', 'stopping', 'stopped']), at: instant,
   processed: z.number().int().min(0).optional(), failed: z.number().int().min(0).optional(),
   uptimeMs: z.number().min(0).optional(), version: z.string().max(50).optional(),

@@ -36,6 +36,8 @@ const HEARTBEAT_REQUEST_EVERY_MS = 250;
  */
 export class ClaimDesk {
   private readonly pending: Pending[] = [];
+  /** The latest heartbeat this scheduler received from each worker: when, and the tries it held (delivered, not started). */
+  private readonly heard = new Map<string, { at: number; held: Set<string> }>();
   private lastRequest = 0;
 
   constructor(
@@ -47,6 +49,12 @@ export class ClaimDesk {
 
   get size(): number {
     return this.pending.length;
+  }
+
+  /** A heartbeat arrived (`at`: this scheduler's clock). */
+  heartbeat(worker: string, held: readonly { tiId: number; tryNumber: number }[] | undefined, at: number): void {
+    if (this.pending.length === 0 && this.heard.size > 1000) this.heard.clear();
+    this.heard.set(worker, { at, held: new Set((held ?? []).map((t) => `${t.tiId}:${t.tryNumber}`)) });
   }
 
   add(claim: TaskClaimRequest): void {
@@ -71,6 +79,21 @@ export class ClaimDesk {
       if (decision.verdict === 'wait') {
         waiting = true;
         continue;
+      }
+      if (decision.verdict === 'run' && ti?.state === 'queued') {
+        // A copy of the message may wait, not started, in another worker's buffer (its heartbeats
+        // list it as held): this scheduler must have heard each since the claim, and none may hold it.
+        const key = `${p.claim.tiId}:${p.claim.tryNumber}`;
+        const others = workers.filter((w) => w.name !== p.claim.worker && (w.state === 'active' || w.state === 'draining' || w.state === 'stopping'));
+        if (others.some((w) => (this.heard.get(w.name)?.at ?? 0) <= p.at!.getTime())) {
+          waiting = true;
+          continue;
+        }
+        const holder = others.find((w) => this.heard.get(w.name)!.held.has(key));
+        if (holder) {
+          decision.verdict = 'drop';
+          decision.reason = `it waits on ${holder.name}`;
+        }
       }
       this.pending.splice(this.pending.indexOf(p), 1);
       if (decision.verdict === 'drop') {

@@ -28,7 +28,7 @@ function settle(action: () => void): void {
 
 const MAX_EVENTS_PER_ITERATION = 2000;
 /** How often the outbox sweep looks for rows an interrupted scheduler left (those older than `outboxSweepAgeMs`). */
-const SWEEP_EVERY_MS = 500;
+const SWEEP_EVERY_MS = 1000;
 /** Rows older than this are swept when no other scheduler is alive (see SchedulerRegistry). */
 const SOLO_SWEEP_AGE_MS = 500;
 /** After a broker outage every scheduler has a backlog to publish: the sweep leaves theirs to them this long. */
@@ -70,7 +70,7 @@ export class SchedulerRunner {
   /** Connected to the broker, so consuming events (heartbeats among them). */
   private brokerUp = true;
   /** Finds workers whose broker connection closed, in seconds (see WorkerPresence). */
-  private readonly presence: WorkerPresence;
+  readonly presence: WorkerPresence;
   /** The database outage the loop is in: when it began and how many iterations failed since; null when none. */
   private outage: { since: number; failures: number } | null = null;
   /** Workers' claims of redelivered task messages, answered after iterations. */
@@ -86,6 +86,8 @@ export class SchedulerRunner {
   private loopDone: Promise<void> = Promise.resolve();
   private lastTick = 0;
   private lastSweep = 0;
+  /** The outbox sweep under way, if one is. */
+  private sweeping: Promise<void> | null = null;
   private readonly assertedQueues = new Set<string>();
   /** Outbox rows published since the last iteration; it deletes them. */
   private published: number[] = [];
@@ -172,6 +174,7 @@ export class SchedulerRunner {
     if (options.finishEvents && this.running) await this.finishEvents(options.finishEventsMs ?? 10_000);
     this.running = false;
     await this.presence.stop();
+    await this.sweeping;
     await this.consumer?.cancel();
     this.wake?.();
     await this.loopDone;
@@ -229,6 +232,7 @@ export class SchedulerRunner {
   /** An event that may be applied now (a try's end once its log is stored: {@link LogCompletionGate}). */
   private accept(event: WorkerEvent, msg: BrokerMessage<unknown>): void {
     this.buffer.push({ event, msg });
+    if (event.type === 'worker.heartbeat') this.claims.heartbeat(event.worker, event.held, this.clock().getTime());
     if (event.type === 'task.finished') {
       if (this.unfinished > 0) this.unfinished--;
       const at = performance.now();
@@ -340,31 +344,37 @@ export class SchedulerRunner {
       this.moreToDispatch = result.moreToDispatch;
       for (const { msg } of batch) settle(() => msg.ack());
       for (const c of result.cancels) this.cancelDuplicate(c);
-      if (this.claims.size > 0) {
-        await this.claims.decide().catch((err: unknown) => this.logger.error(`answering claims failed, retrying: ${(err as Error).message}`));
-      }
       // Not awaited: the next iteration need not wait for RabbitMQ's confirms (a hop of a
       // chain did, ~1 ms). Confirmed ids are deleted by a later iteration.
       this.trackPublish(result.outbox);
-      try {
-        if (this.brokerUp && now.getTime() - this.lastSweep >= SWEEP_EVERY_MS) {
-          this.lastSweep = now.getTime();
-          // Alone, every row not its own was left by a scheduler that died; with others alive, a
-          // young row may be one of theirs about to be published, so only old ones are swept.
-          const others = this.registry ? await this.registry.others() : null;
-          const sweepAge = others === 0 ? Math.min(SOLO_SWEEP_AGE_MS, this.options.outboxSweepAgeMs) : this.options.outboxSweepAgeMs;
-          // Its own rows are left alone: those being published and those published but not yet deleted.
-          // Resent: the scheduler that wrote them may have published them before it died, and
-          // a worker may have run them already; a worker claims a resent try before running it.
-          const swept = await this.repos.outbox.relay((m) => this.send(m, true), sweepAge, 1000, [...this.inFlight, ...this.published]);
-          if (swept.published > 0) this.logger.warn(`published ${swept.published} outbox message(s) left by an interrupted scheduler`);
-          if (swept.dropped > 0) {
-            this.logger.log(`dropped ${swept.dropped} outbox task message(s) left by an interrupted scheduler: their tries had started or ended, so they had been delivered`);
-          }
-        }
-      } catch (err) {
-        this.logger.error(`the outbox sweep failed; it runs again in ${this.options.outboxSweepAgeMs} ms: ${(err as Error).message}`);
+      if (this.claims.size > 0) {
+        await this.claims.decide().catch((err: unknown) => this.logger.error(`answering claims failed, retrying: ${(err as Error).message}`));
       }
+      if (this.brokerUp && !this.sweeping && now.getTime() - this.lastSweep >= SWEEP_EVERY_MS) {
+        this.lastSweep = now.getTime();
+        // Beside the loop, not in it: iterations do not wait for it.
+        this.sweeping = this.sweep().finally(() => (this.sweeping = null));
+      }
+    }
+  }
+
+  /** Publishes what an interrupted scheduler left in the outbox (see OutboxRepository.relay). */
+  private async sweep(): Promise<void> {
+    try {
+      // Alone, every row not its own was left by a scheduler that died; with others alive, a
+      // young row may be one of theirs about to be published, so only old ones are swept.
+      const others = this.registry ? await this.registry.others() : null;
+      const sweepAge = others === 0 ? Math.min(SOLO_SWEEP_AGE_MS, this.options.outboxSweepAgeMs) : this.options.outboxSweepAgeMs;
+      // Its own rows are left alone: those being published and those published but not yet deleted.
+      // Resent: the scheduler that wrote them may have published them before it died, and
+      // a worker may have run them already; a worker claims a resent try before running it.
+      const swept = await this.repos.outbox.relay((m) => this.send(m, true), sweepAge, 1000, [...this.inFlight, ...this.published]);
+      if (swept.published > 0) this.logger.warn(`published ${swept.published} outbox message(s) left by an interrupted scheduler`);
+      if (swept.dropped > 0) {
+        this.logger.log(`dropped ${swept.dropped} outbox task message(s) left by an interrupted scheduler: their tries had started or ended, so they had been delivered`);
+      }
+    } catch (err) {
+      if (!this.outage) this.logger.error(`the outbox sweep failed; it runs again in ${SWEEP_EVERY_MS} ms: ${(err as Error).message}`);
     }
   }
 

@@ -499,6 +499,8 @@ export class SchedulingService {
       const beat = beats.get(ti.worker!)!;
       if ((work.writes.current(ti.id) ?? ti).state !== 'running') continue; // its end came in this batch
       if (beat.running.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) continue;
+      // Its end was reported, and is on its way (held by another scheduler, or requeued by one that died).
+      if (beat.ended?.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) continue;
       // Both times are the worker's clock; the grace covers a heartbeat sent just before the try's start.
       if (!ti.startedAt || ti.startedAt.getTime() > new Date(beat.at).getTime() - HEARTBEAT_GRACE_MS) continue;
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);

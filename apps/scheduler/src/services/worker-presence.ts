@@ -66,6 +66,11 @@ export class WorkerPresence {
     await this.checking;
   }
 
+  /** Whether this scheduler has seen `worker`'s control queue (so its disappearance would count). */
+  sees(worker: string): boolean {
+    return this.seen.has(worker);
+  }
+
   /** Workers whose queue has been missing for `goneAfterMs`. */
   gone(): GoneWorker[] {
     const now = this.clock();
@@ -84,7 +89,7 @@ export class WorkerPresence {
   /** One round: the control queue of every worker the database has active or draining. */
   async check(): Promise<void> {
     if (!this.connected) return;
-    const workers = (await this.repos.workers.list()).filter((w) => w.state === 'active' || w.state === 'draining');
+    const workers = (await this.repos.workers.list()).filter((w) => w.state === 'active' || w.state === 'draining' || w.state === 'stopping');
     const names = new Set(workers.map((w) => w.name));
     for (const name of [...this.missingSince.keys()]) if (!names.has(name)) this.missingSince.delete(name);
     for (const name of [...this.seen]) if (!names.has(name)) this.seen.delete(name);

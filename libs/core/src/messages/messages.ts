@@ -116,6 +116,16 @@ export interface WorkerHeartbeatEvent {
   gpus?: number;
   /** Task instance tries running on this worker now. */
   running: { tiId: number; tryNumber: number }[];
+  /**
+   * Tries whose `task.finished` this worker published (confirmed) lately: not running any
+   * more, but their end may not be applied yet (another scheduler holds it). Absent from older workers.
+   */
+  ended?: { tiId: number; tryNumber: number }[];
+  /**
+   * Tries delivered here and not started: waiting for a slot, or for the answer to their
+   * claim. Another worker's claim of one of them is dropped. Absent from older workers.
+   */
+  held?: { tiId: number; tryNumber: number }[];
   state: WorkerHeartbeatState;
   /** Tries this worker finished since it started (any outcome, refused ones included). Absent from older workers. */
   processed?: number;

@@ -27,7 +27,7 @@ export class ClusterStatsRepository {
        SELECT state, count(*)::int AS n FROM worker GROUP BY state;
        SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL;
        SELECT count(*)::int AS n FROM import_error;
-       SELECT DISTINCT jsonb_array_elements_text(queues) AS queue FROM worker WHERE state IN ('active', 'draining')`,
+       SELECT DISTINCT jsonb_array_elements_text(queues) AS queue FROM worker WHERE state IN ('active', 'draining', 'stopping')`,
     );
     const queueSet = new Set<string>([...tis.map((r: any) => r.queue as string), ...queues.map((r: any) => r.queue as string)]);
     return {

@@ -26,7 +26,8 @@ export class SchedulerRegistry {
     if (!client) return null;
     try {
       const rows = (await client.query(
-        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2 AND granted`,
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND objsubid = 2 AND granted
+           AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`,
         [SCHEDULER_LOCK_CLASS],
       )).rows;
       return Math.max(0, rows[0].n - 1);

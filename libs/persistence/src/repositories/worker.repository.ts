@@ -52,7 +52,7 @@ export class WorkerRepository {
     const rows = await q.query(
       `UPDATE worker w SET state = 'lost', running = '[]'
        FROM unnest($1::text[], $2::timestamptz[]) AS g(name, since)
-       WHERE w.name = g.name AND w.state IN ('active', 'draining') AND w.last_heartbeat_at < g.since RETURNING w.name`,
+       WHERE w.name = g.name AND w.state IN ('active', 'draining', 'stopping') AND w.last_heartbeat_at < g.since RETURNING w.name`,
       [gone.map((g) => g.name), gone.map((g) => g.since)],
     );
     return rows.map((r: any) => r.name);
