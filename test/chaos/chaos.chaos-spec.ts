@@ -1,4 +1,5 @@
 import { appendFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { resolveParams } from '@swarmflow/core';
@@ -8,6 +9,8 @@ import { Database, Repositories, type DagRun } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { eventually, SwarmflowProcess } from '../support/processes';
 import { TcpProxy } from '../support/tcp-proxy';
+
+const CLUSTER_KEY = randomBytes(32).toString('base64');
 
 // Failures a demanding operator causes, against the real PostgreSQL and RabbitMQ: a
 // 500-task DAG (50 chains of 10 short tasks, each recording its start and end in a ledger
@@ -139,6 +142,8 @@ describeWithPostgres('chaos (PostgreSQL)', () => {
           SWARMFLOW_DATABASE_URL: pg.toString(), SWARMFLOW_AMQP_URL: amqp.toString(), SWARMFLOW_BROKER_PREFIX: this.prefix,
           SWARMFLOW_DAGS_FOLDER: folder, SWARMFLOW_HEARTBEAT_INTERVAL: '1s', SWARMFLOW_HEARTBEAT_TIMEOUT: `${HEARTBEAT_TIMEOUT_MS}ms`,
           SWARMFLOW_SCHEDULER_TICK: '500ms', CHAOS_LEDGER: this.ledger,
+          // Scheduler and workers share it: task messages are signed with it.
+          SWARMFLOW_CLUSTER_KEY: CLUSTER_KEY,
         };
       }
 
