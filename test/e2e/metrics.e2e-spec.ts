@@ -3,7 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { EVENTS_QUEUE, LOGS_QUEUE, taskQueue } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
+import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { randomBytes } from 'node:crypto';
+import { createTestToken } from '../../apps/webserver/src/test-support/auth';
 import { eventually, freePort, runCli, SwarmflowProcess } from '../support/processes';
 import { itWithPrometheus, promtoolCheck, startPrometheus, type RunningPrometheus } from '../support/prometheus';
 
@@ -54,6 +57,7 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
     let workerMetrics: string;
     const procs: SwarmflowProcess[] = [];
     const prefix = `e2e-metrics-${process.pid}-${Date.now()}.`;
+    let authorization = '';
     const urlIn = (proc: SwarmflowProcess) => /metrics on (http:\/\/\S+\/metrics)/.exec(proc.output)![1];
 
     beforeAll(async () => {
@@ -67,7 +71,16 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
         SWARMFLOW_DATABASE_URL: testDb.url, SWARMFLOW_AMQP_URL: rabbitmqUrl(), SWARMFLOW_BROKER_PREFIX: prefix,
         SWARMFLOW_DAGS_FOLDER: folder, SWARMFLOW_HEARTBEAT_INTERVAL: '1s', SWARMFLOW_SCHEDULER_TICK: '200ms',
         SWARMFLOW_WEB_PORT: String(port), SWARMFLOW_WEB_HOST: '127.0.0.1',
+        // Scheduler and workers share it: task messages are signed with it.
+        SWARMFLOW_CLUSTER_KEY: randomBytes(32).toString('base64'),
       };
+      // The webserver refuses to start without an admin; this test calls the API as one.
+      const db = new Database({ url: testDb.url, poolSize: 1 });
+      try {
+        authorization = `Bearer ${await createTestToken(new Repositories(db))}`;
+      } finally {
+        await db.close();
+      }
       // Port 0: each picks a free port and logs where it listens.
       const scheduler = new SwarmflowProcess('scheduler', ['scheduler'], { ...env, SWARMFLOW_METRICS_PORT: '0' });
       procs.push(scheduler);
@@ -98,7 +111,7 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
       expect(sample(w, 'swarmflow_worker_slots{worker="w-metrics"}')).toBe(4);
       expect(sample(w, 'swarmflow_worker_running_tries{worker="w-metrics"}')).toBe(0);
 
-      const res = await fetch(`${api}/api/v1/dags/metered/runs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const res = await fetch(`${api}/api/v1/dags/metered/runs`, { method: 'POST', headers: { 'content-type': 'application/json', authorization }, body: '{}' });
       expect(res.status).toBe(201);
       const { runId } = (await res.json()) as { runId: string };
 
@@ -111,7 +124,7 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
       expect(sample(s, 'swarmflow_metrics_source_up{source="broker"}')).toBe(1);
 
       await eventually(async () => {
-        const run = (await (await fetch(`${api}/api/v1/dags/metered/runs/${runId}`)).json()) as { state: string };
+        const run = (await (await fetch(`${api}/api/v1/dags/metered/runs/${runId}`, { headers: { authorization } })).json()) as { state: string };
         return run.state === 'failed' ? run : undefined;
       }, 60_000, `run ${runId} to end (failed: one task exits 3)`, 250);
 

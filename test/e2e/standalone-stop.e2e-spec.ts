@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventually, freePort, runCli, SwarmflowProcess } from '../support/processes';
@@ -33,8 +33,12 @@ describe('standalone: SIGINT while tasks run, then a restart', () => {
     await server.waitForOutput('Swarmflow standalone is running', 90_000);
     return server;
   };
+  /** The API with standalone's own token (written at its first start). */
+  const get = (route: string) => fetch(`http://127.0.0.1:${port}/api/v1/${route}`, {
+    headers: { Authorization: `Bearer ${readFileSync(path.join(home, 'standalone-token'), 'utf8').trim()}` },
+  });
   const tis = async (): Promise<Ti[]> => {
-    const res = await fetch(`http://127.0.0.1:${port}/api/v1/dags/stop_drain/runs/r1`);
+    const res = await get('dags/stop_drain/runs/r1');
     if (!res.ok) return [];
     return ((await res.json()) as { taskInstances: Ti[] }).taskInstances;
   };
@@ -70,7 +74,7 @@ describe('standalone: SIGINT while tasks run, then a restart', () => {
     const running = after.filter((t) => t.taskId !== 'c');
     expect(running).toEqual([{ taskId: 'a', state: 'success', tryNumber: 1 }, { taskId: 'b', state: 'success', tryNumber: 1 }]);
     await eventually(async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/api/v1/dags/stop_drain/runs/r1`);
+      const res = await get('dags/stop_drain/runs/r1');
       return ((await res.json()) as { state: string }).state === 'success' ? true : undefined;
     }, 30_000, 'the run to be success');
     const ended = await tis();

@@ -5,6 +5,7 @@ import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@sw
 import request from 'supertest';
 import { seedDags, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
+import { createTestToken } from './test-support/auth';
 
 const TOKEN = 'c'.repeat(40);
 
@@ -13,6 +14,8 @@ describeWithPostgres('webserver GET /metrics', () => {
   let db: Database;
   let repos: Repositories;
   const apps: INestApplication[] = [];
+  /** An API caller's header: the API needs one, /metrics has its own rule. */
+  let viewer = '';
 
   const start = async (metricsAccess?: { token: string | null; open: boolean }) => {
     const app = await createWebserver({ repos, logger: false, metricsAccess });
@@ -25,6 +28,7 @@ describeWithPostgres('webserver GET /metrics', () => {
     db = new Database({ url: testDb.url, poolSize: 2 });
     repos = new Repositories(db);
     await seedDags(repos, [TRAIN_DAG], new Date('2025-03-01T12:00:00.000Z'));
+    viewer = `Bearer ${await createTestToken(repos, 'viewer')}`;
   });
 
   afterAll(async () => {
@@ -35,9 +39,9 @@ describeWithPostgres('webserver GET /metrics', () => {
 
   it('serves the process registry at /metrics, outside /api/v1, counting requests by route template and status class', async () => {
     const api = await start({ token: null, open: true });
-    await api().get('/api/v1/dags/train_ml1m').expect(200);
-    await api().get('/api/v1/dags/no_such_dag').expect(404);
-    await api().get('/api/v1/no/such/route/42').expect(404);
+    await api().get('/api/v1/dags/train_ml1m').set('Authorization', viewer).expect(200);
+    await api().get('/api/v1/dags/no_such_dag').set('Authorization', viewer).expect(404);
+    await api().get('/api/v1/no/such/route/42').set('Authorization', viewer).expect(404);
     const res = await api().get('/metrics').expect(200);
     expect(res.headers['content-type']).toContain('text/plain; version=0.0.4');
     expect(res.text).toMatch(/swarmflow_http_requests_total\{method="GET",route="\/api\/v1\/dags\/:dagId",status_class="2xx"\} [1-9]/);

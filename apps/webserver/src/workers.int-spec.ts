@@ -6,6 +6,7 @@ import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@sw
 import request from 'supertest';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
+import { createTestToken } from './test-support/auth';
 
 describeWithPostgres('worker detail, worker commands and queues', () => {
   let testDb: TestDatabase;
@@ -42,6 +43,7 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
     ], new Date(now.getTime() - 4_000));
     await repos.workers.recordHeartbeats([beat({ name: 'worker-lost' })], new Date(now.getTime() - 60_000));
     await db.query(`UPDATE worker SET state = 'lost' WHERE name = 'worker-lost'`);
+    token = await createTestToken(repos, 'operator');
     app = await createWebserver({ repos, logger: false, clock: () => now, broker });
     bare = await createWebserver({ repos, logger: false, clock: () => now });
   });
@@ -54,7 +56,8 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
     await testDb?.drop();
   });
 
-  const api = (server: INestApplication = app) => request(server.getHttpServer());
+  let token = '';
+  const api = (server: INestApplication = app) => request.agent(server.getHttpServer()).set('Authorization', `Bearer ${token}`);
   const settled = () => new Promise((r) => setImmediate(r));
 
   it('GET /workers/:name shows slots, GPUs, tries processed and failed, uptime, version and heartbeat age', async () => {

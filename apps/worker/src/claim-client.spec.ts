@@ -1,6 +1,6 @@
 import type { TaskClaimReply } from '@swarmflow/core';
 import { EXCHANGES, MemoryBroker, taskQueue } from '@swarmflow/messaging';
-import { PublishRecorder, RecordingLogger, taskMessage } from './test-support/worker-harness';
+import { PublishRecorder, RecordingLogger, signed, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
 import { WorkerService } from './worker.service';
 
 // A redelivered task message may have run on another worker already (whose connection died
@@ -19,13 +19,13 @@ describe('a worker given a redelivered task message', () => {
       msg.nack(true);
       given();
     }, { prefetch: 1 });
-    await broker.publish(EXCHANGES.tasks, 'default', task);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await givenBack;
     await first.cancel();
     const worker = new WorkerService(broker, {
       name: 'w1', hostname: 'h', queues: ['default'], concurrency: 1, heartbeatIntervalMs: 60_000, logFlushMs: 20,
       startedDelayMs: 0, claimRedeliveries: true, claimTimeoutMs,
-    }, { logger, docker: null });
+    }, { logger, docker: null, clusterKey: TEST_CLUSTER_KEY });
     await worker.start();
     const answer = (verdict: 'run' | 'drop', reason: string | null = null) => {
       const reply: TaskClaimReply = { type: 'task.claim.reply', tiId: task.tiId, tryNumber: 1, verdict, reason };

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import type { WorkerCommand } from '@swarmflow/core';
 import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
-import { RecordingLogger, taskMessage } from './test-support/worker-harness';
+import { RecordingLogger, signed, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
 
 const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const root = join(__dirname, '..', '..', '..');
@@ -85,7 +85,7 @@ describe('worker process: drain, resume and shutdown over RabbitMQ', () => {
   it('drain stops consuming and lets the running task finish; resume consumes again; shutdown exits 0 once the running task is reported', async () => {
     if (!available) return;
     child = spawn(process.execPath, ['--require', 'tsx/cjs', 'apps/worker/src/main.ts', '--name', name, '--concurrency', '1'], {
-      cwd: root, env: { ...process.env, NO_COLOR: '1', SWARMFLOW_AMQP_URL: url, SWARMFLOW_BROKER_PREFIX: prefix }, stdio: ['ignore', 'pipe', 'pipe'],
+      cwd: root, env: { ...process.env, NO_COLOR: '1', SWARMFLOW_AMQP_URL: url, SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_CLUSTER_KEY: TEST_CLUSTER_KEY.toBase64() }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
     child.stdout!.on('data', (c: Buffer) => (output += c.toString()));
@@ -94,7 +94,7 @@ describe('worker process: drain, resume and shutdown over RabbitMQ', () => {
     await beatAfter(0, 'active');
 
     const running = taskMessage({ command: 'sleep 1; echo first' });
-    await broker.publish(EXCHANGES.tasks, 'default', running);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(running));
     await events.waitFor('task.started', () => ofTask('task.started', running.tiId));
 
     let mark = events.events.length;
@@ -103,7 +103,7 @@ describe('worker process: drain, resume and shutdown over RabbitMQ', () => {
     expect(draining.running).toEqual([{ tiId: running.tiId, tryNumber: 1 }]);
     expect(await broker.queueStats(taskQueue('default').name)).toEqual({ messages: 0, consumers: 0 });
     const late = taskMessage({ command: 'echo late' });
-    await broker.publish(EXCHANGES.tasks, 'default', late);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(late));
     expect(await events.waitFor('the running task finished', () => ofTask('task.finished', running.tiId))).toMatchObject({ outcome: 'success', logTail: ['first'] });
     // Still up and draining, and the late task still waits in the queue.
     expect(await broker.queueStats(taskQueue('default').name)).toEqual({ messages: 1, consumers: 0 });
@@ -116,7 +116,7 @@ describe('worker process: drain, resume and shutdown over RabbitMQ', () => {
     expect(await events.waitFor('the late task finished', () => ofTask('task.finished', late.tiId))).toMatchObject({ outcome: 'success', logTail: ['late'] });
 
     const last = taskMessage({ command: 'sleep 1; echo last' });
-    await broker.publish(EXCHANGES.tasks, 'default', last);
+    await broker.publish(EXCHANGES.tasks, 'default', signed(last));
     await events.waitFor('task.started of the last task', () => ofTask('task.started', last.tiId));
     mark = events.events.length;
     await command('worker.shutdown');

@@ -100,7 +100,7 @@ describe('WorkerService on RabbitMQ', () => {
     const events = { name: 'drain-events', exchange: EXCHANGES.events, bindings: ['#'], durable: false };
     await broker.assertQueue(events);
     const running = [taskMessage({ command: 'sleep 0.3' }), taskMessage({ command: 'sleep 0.3' })];
-    for (const task of running) await broker.publish(EXCHANGES.tasks, 'default', task);
+    for (const task of running) await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await Promise.all(running.map((t) => published.startedOf(t.tiId)));
 
     await worker.drain();

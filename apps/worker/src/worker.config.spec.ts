@@ -35,9 +35,9 @@ describe('loadWorkerConfig', () => {
   });
 
   it('reads the per-try log limit', () => {
-    expect(loadWorkerConfig({ SWARMFLOW_WORKER_LOG_LIMIT: '5MB' }, {}, () => []).worker.logLimitChars).toBe(5 * 1024 * 1024);
-    expect(loadWorkerConfig({ SWARMFLOW_WORKER_LOG_LIMIT: '2048' }, {}, () => []).worker.logLimitChars).toBe(2048);
-    expect(() => loadWorkerConfig({ SWARMFLOW_WORKER_LOG_LIMIT: 'lots' }, {}, () => [])).toThrow(
+    expect(load({ SWARMFLOW_WORKER_LOG_LIMIT: '5MB' }, {}, () => []).worker.logLimitChars).toBe(5 * 1024 * 1024);
+    expect(load({ SWARMFLOW_WORKER_LOG_LIMIT: '2048' }, {}, () => []).worker.logLimitChars).toBe(2048);
+    expect(() => load({ SWARMFLOW_WORKER_LOG_LIMIT: 'lots' }, {}, () => [])).toThrow(
       'SWARMFLOW_WORKER_LOG_LIMIT: must be a size of at least 1KB such as 100MB, 512KB or 1GB, got "lots"');
   });
 
