@@ -394,6 +394,7 @@ export class WorkerService {
    */
   drain(): Promise<void> {
     if (this.stopping) return this.stopping;
+    if (this.currentState === 'stopped') return (this.stopping = this.stopped);
     if (this.currentState === 'idle') {
       this.currentState = 'stopped';
       this.markStopped();
@@ -501,8 +502,9 @@ export class WorkerService {
       this.countRefusal(err.reason, delivered.routingKey, err.claims, err.message);
       const stale = err.task;
       const here = stale && [this.running, this.buffered, this.reporting].some((m) => m.has(runKey(stale.tiId, stale.tryNumber)));
-      if (stale && !here && this.currentState === 'active') {
-        // Authentic but too old: reported failed (retryable), so the scheduler sends a fresh message for a new try.
+      if (stale && !here && this.currentState !== 'stopped') {
+        // Authentic but too old: reported failed (retryable), so the scheduler sends a fresh message for a new try
+        // (draining or stopping too: nothing else would, and the try would stay queued).
         this.refuse(stale, new TaskDelivery(delivered, () => undefined), `task message refused: ${err.message}`, true);
         return;
       }

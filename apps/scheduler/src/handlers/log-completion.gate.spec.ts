@@ -42,6 +42,8 @@ describe('LogCompletionGate', () => {
     gate.admit(finished({ first: 1, last: 3, count: 3 }), message());
     await until(() => asked.length >= 2);
     expect(passed).toEqual([]);
+    // Asked by the lost-worker check and the claim desk: this try ended, its end waits here.
+    expect([gate.holdsEnd(7, 1), gate.holdsEnd(7, 2), gate.holdsEnd(8, 1)]).toEqual([true, false, false]);
     gate.admit(heartbeat(), message());
     expect(passed).toEqual([expect.objectContaining({ type: 'worker.heartbeat', running: [{ tiId: 7, tryNumber: 1 }] })]);
     stored = 3;
@@ -49,6 +51,7 @@ describe('LogCompletionGate', () => {
     expect(passed[1]).toMatchObject({ type: 'task.finished', tiId: 7 });
     expect(asked[0]).toEqual([7, 1, 1, 3]);
     expect(gate.waiting).toBe(0);
+    expect(gate.holdsEnd(7, 1)).toBe(false);
   });
 
   it('applies the end anyway after the longest wait, with a warning', async () => {

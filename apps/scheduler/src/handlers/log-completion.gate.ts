@@ -83,6 +83,12 @@ export class LogCompletionGate {
     this.held.clear();
   }
 
+  /** True while the end of that try waits here for its log: its worker ran it to the end. */
+  holdsEnd(tiId: number, tryNumber: number): boolean {
+    for (const h of this.held.values()) if (h.event.tiId === tiId && h.event.tryNumber === tryNumber) return true;
+    return false;
+  }
+
   /** Number of ends waiting for their log (tests). */
   get waiting(): number {
     return this.held.size;

@@ -1,4 +1,4 @@
-import { decideClaim, type TaskClaimReply, type TaskClaimRequest, type WorkerHeartbeatRequest } from '@swarmflow/core';
+import { decideClaim, type ClaimDecision, type TaskClaimReply, type TaskClaimRequest, type WorkerHeartbeatRequest } from '@swarmflow/core';
 import { EXCHANGES, type Broker } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import { z } from 'zod';
@@ -45,6 +45,8 @@ export class ClaimDesk {
     private readonly broker: Broker,
     private readonly onError: (msg: string) => void,
     private readonly log: (msg: string) => void,
+    /** True while this scheduler holds the try's reported end for its log (it has ended). */
+    private readonly heldEnd: (tiId: number, tryNumber: number) => boolean = () => false,
   ) {}
 
   get size(): number {
@@ -75,7 +77,9 @@ export class ClaimDesk {
     let waiting = false;
     for (const p of ready) {
       const ti = tis.get(p.claim.tiId);
-      const decision = decideClaim(p.claim, ti ? { state: ti.state, tryNumber: ti.tryNumber, worker: ti.worker } : null, workers, p.at!);
+      const decision: ClaimDecision = this.heldEnd(p.claim.tiId, p.claim.tryNumber)
+        ? { verdict: 'drop' as const, reason: 'it has ended (its end waits for its log to be stored)' }
+        : decideClaim(p.claim, ti ? { state: ti.state, tryNumber: ti.tryNumber, worker: ti.worker } : null, workers, p.at!);
       if (decision.verdict === 'wait') {
         waiting = true;
         continue;

@@ -126,10 +126,11 @@ export class SchedulerRunner {
     this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m), clusterKey);
     const url = (repos.db as { config?: { url?: string } } | undefined)?.config?.url;
     this.registry = url ? new SchedulerRegistry(url) : null;
-    this.claims = new ClaimDesk(repos, broker, (m) => logger.error(m), (m) => logger.log(m));
+    this.claims = new ClaimDesk(repos, broker, (m) => logger.error(m), (m) => logger.log(m), (tiId, tryNumber) => this.logGate.holdsEnd(tiId, tryNumber));
     this.presence = new WorkerPresence(broker, repos, options.workerGoneMs ?? DEFAULT_WORKER_GONE_MS);
     this.logGate = new LogCompletionGate(repos.logs, (event, msg) => this.accept(event, msg), (m) => logger.warn(m));
     this.scheduling.onCommitted = (transitions) => recordTransitions(this.metrics, transitions);
+    this.scheduling.heldEnd = (tiId, tryNumber) => this.logGate.holdsEnd(tiId, tryNumber);
   }
 
   async start(): Promise<void> {
@@ -192,9 +193,10 @@ export class SchedulerRunner {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const ready = (await this.broker.queueStats(EVENTS_QUEUE.name)).messages;
-      if (ready === 0 && this.buffer.length === 0 && !this.iterating) return;
+      // Ends the log gate holds are not in the buffer yet: they must be applied too.
+      if (ready === 0 && this.buffer.length === 0 && !this.iterating && this.logGate.waiting === 0) return;
       if (Date.now() >= deadline) {
-        this.logger.warn(`stopping with ${ready + this.buffer.length} worker event(s) not applied after ${timeoutMs} ms`);
+        this.logger.warn(`stopping with ${ready + this.buffer.length + this.logGate.waiting} worker event(s) not applied after ${timeoutMs} ms`);
         return;
       }
       // An iteration now, even for a batch of only task.started events (those otherwise wait for the tick).

@@ -175,6 +175,11 @@ export class SchedulingService {
   private liveWorkers: WorkerRecord[] | null = null;
   /** Told of every committed iteration's transitions (metrics); must not throw or block. */
   onCommitted: ((transitions: readonly TiTransition[]) => void) | null = null;
+  /**
+   * True when this scheduler holds the try's reported end until its log is stored
+   * (LogCompletionGate): a lost worker's try that ended is not failed or retried for it.
+   */
+  heldEnd: ((tiId: number, tryNumber: number) => boolean) | null = null;
 
   constructor(
     private readonly repos: Repositories,
@@ -614,6 +619,7 @@ export class SchedulingService {
     for (const current of orphans) {
       const ti = work.writes.current(current.id) ?? current;
       if (ti.state !== 'running') continue; // its finished event came in this very iteration
+      if (this.heldEnd?.(ti.id, ti.tryNumber)) continue; // it ended; the end is applied once its log is stored
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
       const reason = gone.has(ti.worker!)
         ? `worker ${ti.worker} lost: its broker connection closed`

@@ -70,7 +70,7 @@ export function decideClaim(
   }
   if (ti.state !== 'queued') return { verdict: 'drop', reason: `it has ended (${ti.state})` };
   const waitingFor = workers
-    .filter((w) => w.name !== claim.worker && (w.state === 'active' || w.state === 'draining') && w.lastHeartbeatAt.getTime() <= receivedAt.getTime())
+    .filter((w) => w.name !== claim.worker && (w.state === 'active' || w.state === 'draining' || w.state === 'stopping') && w.lastHeartbeatAt.getTime() <= receivedAt.getTime())
     .map((w) => w.name);
   return waitingFor.length > 0 ? { verdict: 'wait', waitingFor } : { verdict: 'run', reason: null };
 }
