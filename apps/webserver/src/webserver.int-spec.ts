@@ -181,7 +181,7 @@ describeWithPostgres('webserver REST API', () => {
       expect(res.body).toEqual({
         dagId: 'train_ml1m', runId: `manual__${now.toISOString()}`, runType: 'manual', state: 'queued',
         logicalDate: now.toISOString(), conf: { epochs: 3 }, params: { epochs: 3, region: 'eu' },
-        versionHash: expect.stringMatching(/^[0-9a-f]{64}$/), createdAt: expect.any(String), startedAt: null, endedAt: null,
+        versionHash: expect.stringMatching(/^[0-9a-f]{64}$/), createdAt: expect.any(String), startedAt: null, endedAt: null, reason: null,
       });
       expect(changes).toBe(before + 1);
       const listed = await api().get('/api/v1/dags').expect(200);

@@ -8,13 +8,14 @@ export {
   validateDag, dagHash, canonicalJson, nearestNames, suggestName, ID_PATTERN, MAX_ID_LENGTH, VARIABLE_KEY_PATTERN,
   BUILTIN_TASK_DEFAULTS, BUILTIN_DOCKER_DEFAULTS, type FieldSpelling, type ValidateDagOptions,
 } from './dag/validate-dag';
-export { graphOf, downstreamOf, descendantsOf, findCycle, type DagGraph } from './dag/graph';
+export { graphOf, downstreamOf, descendantsOf, ancestorsOf, findCycle, type DagGraph } from './dag/graph';
 export { planRun, runOutcome, type OutcomeCursor, type PlannedTransition, type TaskStates } from './dag/plan';
 export * from './state/states';
 export {
-  NEXT, canTransition, transition, decideTransition, assertTransition, assertSteps,
+  NEXT, USER_ONLY_EDGES, canTransition, transition, userTransition, decideTransition, assertTransition, assertSteps,
   type TiStep, type TransitionVerdict, type TransitionDecision,
 } from './state/state-machine';
+export { planMark, planCancel, type MarkState, type PlannedUserChange } from './state/user-actions';
 export * from './messages/messages';
 export * from './messages/claims';
 export * from './errors';

@@ -27,6 +27,8 @@ export interface DagRun {
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** Why it ended when its tasks did not decide it (`cancelled by alice`); null otherwise. */
+  reason: string | null;
 }
 
 export interface TaskInstance {

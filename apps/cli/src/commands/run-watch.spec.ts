@@ -13,7 +13,7 @@ function ti(taskId: string, patch: Partial<TaskInstanceDto> = {}): TaskInstanceD
 function run(state: RunDetailDto['state'], tis: TaskInstanceDto[]): RunDetailDto {
   return {
     dagId: 'etl', runId: 'r1', runType: 'manual', state, logicalDate: '2025-03-01T00:00:00.000Z', conf: {}, params: {},
-    versionHash: 'v', createdAt: '2025-03-01T00:00:00.000Z', startedAt: null, endedAt: null, taskInstances: tis,
+    versionHash: 'v', createdAt: '2025-03-01T00:00:00.000Z', startedAt: null, endedAt: null, reason: null, taskInstances: tis,
   };
 }
 

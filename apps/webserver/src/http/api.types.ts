@@ -93,6 +93,8 @@ export interface RunDto {
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
+  /** Why it ended when its tasks did not decide it (`cancelled by alice`); null otherwise. */
+  reason: string | null;
 }
 
 export interface TaskInstanceDto {

@@ -48,7 +48,7 @@ export function toRunDto(run: DagRun): RunDto {
   return {
     dagId: run.dagId, runId: run.runId, runType: run.runType, state: run.state, logicalDate: run.logicalDate.toISOString(),
     conf: run.conf, params: run.params, versionHash: run.versionHash, createdAt: run.createdAt.toISOString(),
-    startedAt: iso(run.startedAt), endedAt: iso(run.endedAt),
+    startedAt: iso(run.startedAt), endedAt: iso(run.endedAt), reason: run.reason,
   };
 }
 

@@ -84,6 +84,26 @@ export function descendantsOf(dag: SerializedDag, taskIds: Iterable<string>): st
   return graph.order.filter((id) => seen.has(id));
 }
 
+/** Every task `taskIds` depend on, directly or not, in topological order (without `taskIds`). */
+export function ancestorsOf(dag: SerializedDag, taskIds: Iterable<string>): string[] {
+  const graph = graphOf(dag);
+  const upstream = graph.upstream;
+  const seen = new Set<string>();
+  const stack: string[] = [];
+  for (const id of taskIds) {
+    const up = upstream.get(id);
+    if (!up) throw new UnknownTaskError(dag.id, id);
+    stack.push(...up);
+  }
+  while (stack.length) {
+    const id = stack.pop()!;
+    if (seen.has(id)) continue;
+    seen.add(id);
+    stack.push(...upstream.get(id)!);
+  }
+  return graph.order.filter((id) => seen.has(id));
+}
+
 /**
  * A cycle among `upstream` links, as a path that starts and ends with the same task in
  * execution order (`a -> b -> a`: b runs after a, a after b), or null. Iterative: deep

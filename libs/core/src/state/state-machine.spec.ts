@@ -1,8 +1,15 @@
 import { InvalidTransitionError, TransitionStepsError } from '../errors';
-import { assertSteps, assertTransition, canTransition, decideTransition, NEXT, transition } from './state-machine';
+import { assertSteps, assertTransition, canTransition, decideTransition, NEXT, transition, USER_ONLY_EDGES, userTransition } from './state-machine';
 import {
   FINISHED_TI_STATES, TI_BUSY, TI_CLEARABLE, TI_ENDED, TI_FINISHED, TI_KILLABLE, TI_STATES, type TiState,
 } from './states';
+
+// A user's mark (to success/failed) or a cancelled run's unstarted tries (to skipped): only a user takes these.
+const USER_ONLY = [
+  'none>success', 'none>failed', 'scheduled>success', 'scheduled>failed', 'scheduled>skipped',
+  'up_for_retry>success', 'up_for_retry>skipped', 'success>failed', 'failed>success',
+  'skipped>success', 'skipped>failed', 'upstream_failed>success', 'upstream_failed>failed', 'cached>failed',
+];
 
 // Written out independently of NEXT: the STYLE.md table plus the documented extra edges.
 const ALLOWED = new Set([
@@ -14,6 +21,7 @@ const ALLOWED = new Set([
   'running>skipped', // skip exit code
   'up_for_retry>scheduled', 'up_for_retry>none', 'up_for_retry>failed',
   'success>none', 'failed>none', 'skipped>none', 'upstream_failed>none', 'removed>none', 'cached>none',
+  ...USER_ONLY,
 ]);
 
 const pairs: [TiState, TiState][] = TI_STATES.flatMap((from) => TI_STATES.map((to) => [from, to] as [TiState, TiState]));
@@ -27,9 +35,9 @@ describe('state machine', () => {
   it.each(pairs)('%s -> %s is allowed exactly when listed', (from, to) => {
     const expected = ALLOWED.has(`${from}>${to}`);
     expect(canTransition(from, to)).toBe(expected);
-    // A scheduler decision (no event try number) on the same try.
+    // A scheduler decision (no event try number) on the same try; user-only edges are not its to take.
     const decision = decideTransition({ state: from, tryNumber: 1 }, to);
-    expect(decision).toBe(from === to ? 'duplicate' : expected ? 'apply' : 'invalid');
+    expect(decision).toBe(from === to ? 'duplicate' : expected && !USER_ONLY.includes(`${from}>${to}`) ? 'apply' : 'invalid');
     // An event of the current try decides the same; an event of an older try is always stale.
     expect(decideTransition({ state: from, tryNumber: 2 }, to, 2)).toBe(decision);
     expect(decideTransition({ state: from, tryNumber: 2 }, to, 1)).toBe('stale');
@@ -37,14 +45,20 @@ describe('state machine', () => {
 
   it.each(pairs)('the gate: %s -> %s', (from, to) => {
     const expected = ALLOWED.has(`${from}>${to}`);
+    const userOnly = USER_ONLY.includes(`${from}>${to}`);
     const nextTry = to === 'queued' ? 3 : 2;
     // A decision, and an event of the current try: the verdict, and on apply the step to record.
     for (const eventTry of [undefined, 2]) {
       const decided = transition({ state: from, tryNumber: 2 }, to, eventTry, 'why');
       if (from === to) expect(decided).toEqual({ verdict: 'duplicate', step: null });
-      else if (expected) expect(decided).toEqual({ verdict: 'apply', step: { from, to, tryNumber: nextTry, reason: 'why' } });
+      else if (expected && !userOnly) expect(decided).toEqual({ verdict: 'apply', step: { from, to, tryNumber: nextTry, reason: 'why' } });
       else expect(decided).toEqual({ verdict: 'invalid', step: null });
     }
+    // A user's own decision takes every edge of the table, the user-only ones included.
+    const byUser = userTransition({ state: from, tryNumber: 2 }, to, 'why');
+    if (from === to) expect(byUser).toEqual({ verdict: 'duplicate', step: null });
+    else if (expected) expect(byUser).toEqual({ verdict: 'apply', step: { from, to, tryNumber: nextTry, reason: 'why' } });
+    else expect(byUser).toEqual({ verdict: 'invalid', step: null });
     // An event of an older try is stale whatever it asks; one of a newer try is invalid.
     expect(transition({ state: from, tryNumber: 2 }, to, 1)).toEqual({ verdict: 'stale', step: null });
     expect(transition({ state: from, tryNumber: 2 }, to, 3)).toEqual({ verdict: 'invalid', step: null });
@@ -74,9 +88,19 @@ describe('state machine', () => {
   });
 
   describe('named groups agree with the table', () => {
-    it('finished: left only by a user clearing it', () => {
+    it('finished: left only by a user (clearing it, or marking it)', () => {
       expect(TI_FINISHED).toEqual(new Set(FINISHED_TI_STATES));
-      for (const state of TI_STATES) expect(TI_FINISHED.has(state)).toBe(NEXT[state].length === 1 && NEXT[state][0] === 'none');
+      const userOnlyOut = (state: TiState) => NEXT[state].every((to) => to === 'none' || USER_ONLY_EDGES.has(`${state}>${to}`));
+      for (const state of TI_STATES) expect(TI_FINISHED.has(state)).toBe(userOnlyOut(state));
+    });
+
+    it('user-only edges are edges of the table, and none of them starts a try', () => {
+      expect(new Set(USER_ONLY_EDGES)).toEqual(new Set(USER_ONLY));
+      for (const edge of USER_ONLY_EDGES) {
+        const [from, to] = edge.split('>') as [TiState, TiState];
+        expect(canTransition(from, to)).toBe(true);
+        expect(['success', 'failed', 'skipped']).toContain(to);
+      }
     });
 
     it('ended: the finished states a try reaches on its own end, and up_for_retry', () => {
@@ -125,7 +149,7 @@ describe('state machine', () => {
 
   it('assertTransition throws an error naming the current state and the allowed ones', () => {
     expect(() => assertTransition('success', 'running')).toThrow(
-      new InvalidTransitionError('success', 'running', ['none']),
+      new InvalidTransitionError('success', 'running', ['none', 'failed']),
     );
     try {
       assertTransition('up_for_retry', 'running');
@@ -135,7 +159,7 @@ describe('state machine', () => {
       expect((err as InvalidTransitionError).from).toBe('up_for_retry');
       expect((err as InvalidTransitionError).to).toBe('running');
       expect((err as Error).message).toBe(
-        'cannot move a task instance from "up_for_retry" to "running": it is "up_for_retry", which may only move to "scheduled", "none", "failed"',
+        'cannot move a task instance from "up_for_retry" to "running": it is "up_for_retry", which may only move to "scheduled", "none", "failed", "success", "skipped"',
       );
     }
     expect(() => assertTransition('running', 'success')).not.toThrow();

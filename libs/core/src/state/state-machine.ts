@@ -3,29 +3,59 @@ import type { TiState } from './states';
 
 /**
  * Every allowed task-instance transition, in one place (STYLE.md).
- * S = scheduler decides, W = worker event applied by the scheduler, U = user clears.
+ * S = scheduler decides, W = worker event applied by the scheduler, U = user (clear, kill,
+ * mark, cancel a run). Edges marked "U only" are also listed in {@link USER_ONLY_EDGES}:
+ * only {@link userTransition} takes them, never a worker's event or a scheduler decision.
  */
 export const NEXT: Readonly<Record<TiState, readonly TiState[]>> = {
-  none: ['scheduled', 'skipped', 'upstream_failed', 'cached', 'removed'], // S
-  scheduled: ['queued', 'none'], // S
+  none: [
+    'scheduled', 'skipped', 'upstream_failed', 'cached', 'removed', // S; U cancels the run (skipped)
+    'success', 'failed', // U only: marks it
+  ],
+  scheduled: [
+    'queued', 'none', // S
+    'success', 'failed', 'skipped', // U only: marks it, or cancels the run (skipped)
+  ],
   queued: [
     'running', 'scheduled', 'failed', // W; S requeues stuck; U kills it before a worker starts it
     'up_for_retry', // W: `finished` (failed, tries left) applied before `started` (lost or reordered event)
-    'success', // W: a fast task's `finished` applied before its `started`
-    'skipped', // W: same, the task exited with its skip exit code
+    'success', // W: a fast task's `finished` applied before its `started`; U marks it
+    'skipped', // W: same, the task exited with its skip exit code; U cancels the run
   ],
   running: [
-    'success', 'failed', 'up_for_retry', // W; S on lost heartbeat
+    'success', 'failed', 'up_for_retry', // W; S on lost heartbeat; U marks it (and its worker stops the try)
     'skipped', // W: the worker reports the task's skip exit code
   ],
-  up_for_retry: ['scheduled', 'none', 'failed'], // S after backoff; U clears it (runs again now, retries restored), or kills it
-  success: ['none'], // U
-  failed: ['none'], // U
-  skipped: ['none'], // U
-  upstream_failed: ['none'], // U
-  removed: ['none'], // U
-  cached: ['none'], // U
+  up_for_retry: [
+    'scheduled', 'none', 'failed', // S after backoff; U clears it (runs again now, retries restored), or kills it
+    'success', 'skipped', // U only: marks it, or cancels the run (skipped)
+  ],
+  success: ['none', 'failed'], // U: clears it; U only: marks it failed
+  failed: ['none', 'success'], // U: clears it; U only: marks it success
+  skipped: ['none', 'success', 'failed'], // U: clears it; U only: marks it
+  upstream_failed: ['none', 'success', 'failed'], // U: clears it; U only: marks it
+  removed: ['none'], // U: clears it (a removed task is not in the DAG version: nothing to mark)
+  cached: ['none', 'failed'], // U: clears it; U only: marks it failed (it already counts as a success)
 };
+
+/**
+ * The edges of {@link NEXT} only a user takes: marking a task instance success or failed,
+ * or ending what a cancelled run had not started. A worker's late event (the end of a try a
+ * user marked) or a scheduler decision asking one of them gets `invalid`: a mark is final.
+ */
+export const USER_ONLY_EDGES: ReadonlySet<string> = new Set([
+  'none>success', 'none>failed',
+  'scheduled>success', 'scheduled>failed', 'scheduled>skipped',
+  'up_for_retry>success', 'up_for_retry>skipped',
+  'success>failed', 'failed>success',
+  'skipped>success', 'skipped>failed',
+  'upstream_failed>success', 'upstream_failed>failed',
+  'cached>failed',
+]);
+
+function userOnly(from: TiState, to: TiState): boolean {
+  return USER_ONLY_EDGES.has(`${from}>${to}`);
+}
 
 /** True when `from -> to` is an edge of {@link NEXT}. */
 export function canTransition(from: TiState, to: TiState): boolean {
@@ -67,16 +97,33 @@ export type TransitionDecision =
 export function transition(
   current: { state: TiState; tryNumber: number }, to: TiState, eventTry?: number, reason: string | null = null,
 ): TransitionDecision {
-  const verdict = verdictOf(current, to, eventTry);
+  return decide(current, to, eventTry, reason, false);
+}
+
+/**
+ * The gate for a user's own decision (mark success/failed, cancel a run, clear, kill): as
+ * {@link transition} for a decision, and also takes the {@link USER_ONLY_EDGES}.
+ */
+export function userTransition(
+  current: { state: TiState; tryNumber: number }, to: TiState, reason: string | null = null,
+): TransitionDecision {
+  return decide(current, to, undefined, reason, true);
+}
+
+function decide(
+  current: { state: TiState; tryNumber: number }, to: TiState, eventTry: number | undefined, reason: string | null, byUser: boolean,
+): TransitionDecision {
+  const verdict = verdictOf(current, to, eventTry, byUser);
   if (verdict !== 'apply') return { verdict, step: null };
   const tryNumber = to === 'queued' ? current.tryNumber + 1 : current.tryNumber;
   return { verdict, step: { from: current.state, to, tryNumber, reason } };
 }
 
-function verdictOf(current: { state: TiState; tryNumber: number }, to: TiState, eventTry: number | undefined): TransitionVerdict {
+function verdictOf(current: { state: TiState; tryNumber: number }, to: TiState, eventTry: number | undefined, byUser = false): TransitionVerdict {
   if (eventTry !== undefined && eventTry < current.tryNumber) return 'stale';
   if (eventTry !== undefined && eventTry > current.tryNumber) return 'invalid';
   if (current.state === to) return 'duplicate';
+  if (!byUser && userOnly(current.state, to)) return 'invalid';
   return canTransition(current.state, to) ? 'apply' : 'invalid';
 }
 

@@ -193,14 +193,15 @@ export class DagRunRepository {
     return new Map(rows.map((r: any) => [r.dag_id, r.n]));
   }
 
-  async setState(pk: number, state: DagRunState, now: Date, q: Queryable): Promise<void> {
+  /** Sets the run's state; `reason` says why when its tasks did not decide it (a cancel), and is cleared otherwise. */
+  async setState(pk: number, state: DagRunState, now: Date, q: Queryable, reason: string | null = null): Promise<void> {
     const ended = state === 'success' || state === 'failed';
     await q.query(
-      `UPDATE dag_run SET state = $2::text, needs_eval = false,
+      `UPDATE dag_run SET state = $2::text, needs_eval = false, reason = $5::text,
          started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN $3::timestamptz ELSE started_at END,
          ended_at = CASE WHEN $4::boolean THEN $3::timestamptz ELSE NULL END
        WHERE id = $1`,
-      [pk, state, now, ended],
+      [pk, state, now, ended, reason],
     );
   }
 
