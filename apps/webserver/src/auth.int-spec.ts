@@ -56,6 +56,8 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: 'dags/:dagId/runs/:runId/tasks/:taskId/logs', path: 'dags/train_ml1m/runs/r1/tasks/extract/logs', needs: 'viewer' },
   { method: 'POST', route: 'dags/:dagId/runs/:runId/tasks/:taskId/clear', path: 'dags/train_ml1m/runs/r1/tasks/extract/clear', body: {}, needs: 'operator' },
   { method: 'POST', route: 'dags/:dagId/runs/:runId/tasks/:taskId/kill', path: 'dags/train_ml1m/runs/r1/tasks/extract/kill', needs: 'operator' },
+  { method: 'POST', route: 'dags/:dagId/runs/:runId/tasks/:taskId/mark', path: 'dags/train_ml1m/runs/r1/tasks/extract/mark', body: { state: 'success', dryRun: true }, needs: 'operator' },
+  { method: 'POST', route: 'dags/:dagId/runs/:runId/cancel', path: 'dags/train_ml1m/runs/no_such_run/cancel', needs: 'operator' },
   { method: 'GET', route: 'runs', path: 'runs', needs: 'viewer' },
   { method: 'GET', route: 'variables', path: 'variables', needs: 'admin' },
   { method: 'GET', route: 'variables/export', path: 'variables/export', needs: 'admin' },

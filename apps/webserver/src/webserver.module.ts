@@ -11,6 +11,8 @@ import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
 import { WorkersController } from './http/workers.controller';
 import { ClearService } from './services/clear.service';
+import { CancelRunService } from './services/cancel-run.service';
+import { MarkService } from './services/mark.service';
 import { HealthService } from './services/health.service';
 import { KillService } from './services/kill.service';
 import { DagQueriesService } from './services/dag-queries.service';
@@ -64,7 +66,7 @@ export class WebserverModule {
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
-        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService, WorkerControlService,
+        DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, MarkService, CancelRunService, VariablesService, KillService, WorkerControlService,
         HealthService,
         ...authProviders(options),
       ],

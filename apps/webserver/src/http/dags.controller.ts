@@ -1,19 +1,24 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Patch, Post, Query, Req } from '@nestjs/common';
 import { ClearService } from '../services/clear.service';
+import { CancelRunService } from '../services/cancel-run.service';
+import { MarkService } from '../services/mark.service';
+import type { StoppedTry } from '../services/user-changes';
 import { KillService } from '../services/kill.service';
 import { DagQueriesService, type DagView } from '../services/dag-queries.service';
 import { RunQueriesService } from '../services/run-queries.service';
 import { TriggerService } from '../services/trigger.service';
 import type {
-  ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
+  CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
 } from './api.types';
 import {
   toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDto, toTaskInstanceDto,
 } from './presenters';
-import { ClearTaskBody, ListRunsQuery, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
+import { ClearTaskBody, ListRunsQuery, MarkTaskBody, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
-import { Audit } from '../auth/audit';
+import { Audit, auditNote, callerOf, type AuthedRequest } from '../auth/audit';
 import { RequiresRole } from './auth/requires-role.decorator';
+
+const stoppedDto = (s: StoppedTry): StoppedTryDto => ({ taskId: s.taskId, tryNumber: s.tryNumber, sentTo: s.sentTo });
 
 const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun, v.importError);
 
@@ -28,6 +33,8 @@ export class DagsController {
     @Inject(TriggerService) private readonly triggers: TriggerService,
     @Inject(ClearService) private readonly clears: ClearService,
     @Inject(KillService) private readonly kills: KillService,
+    @Inject(MarkService) private readonly marks: MarkService,
+    @Inject(CancelRunService) private readonly cancels: CancelRunService,
   ) {}
 
   @Get()
@@ -103,8 +110,49 @@ export class DagsController {
     @Param('taskId') taskId: string,
     @Body(new ZodValidationPipe(ClearTaskBody)) body: ClearTaskBody,
   ): Promise<ClearResultDto> {
+    if (body.dryRun) {
+      const preview = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, true);
+      return { dagId, runId, dryRun: true, cleared: preview.cleared, taskInstances: preview.taskInstances, busy: preview.busy };
+    }
     const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false);
     return { dagId, runId, cleared };
+  }
+
+  /**
+   * Marks the task instance (and optionally its downstream and/or upstream) `success` or
+   * `failed`; a try a worker holds is stopped. `dryRun` answers the changes and writes nothing.
+   */
+  @Post(':dagId/runs/:runId/tasks/:taskId/mark')
+  @RequiresRole('operator')
+  @Audit('task.mark')
+  @HttpCode(200)
+  async mark(
+    @Param('dagId') dagId: string,
+    @Param('runId') runId: string,
+    @Param('taskId') taskId: string,
+    @Body(new ZodValidationPipe(MarkTaskBody)) body: MarkTaskBody,
+    @Req() req: AuthedRequest,
+  ): Promise<MarkResultDto> {
+    const dryRun = body.dryRun ?? false;
+    const result = await this.marks.mark(dagId, runId, taskId, body.state, {
+      downstream: body.downstream ?? false, upstream: body.upstream ?? false, dryRun, actor: callerOf(req)!.user.name,
+    });
+    auditNote(req, { detail: { state: body.state, downstream: body.downstream ?? false, upstream: body.upstream ?? false, dryRun, changed: result.changes.map((c) => c.taskId) } });
+    return { dagId, runId, taskId, state: body.state, dryRun, changes: result.changes, stopped: result.stopped.map(stoppedDto) };
+  }
+
+  /**
+   * Cancels the run: running tries end failed (their workers stop them), what had not
+   * started ends skipped, and the run ends failed with the reason `cancelled by <user>`.
+   */
+  @Post(':dagId/runs/:runId/cancel')
+  @RequiresRole('operator')
+  @Audit('run.cancel')
+  @HttpCode(200)
+  async cancel(@Param('dagId') dagId: string, @Param('runId') runId: string, @Req() req: AuthedRequest): Promise<CancelRunResultDto> {
+    const result = await this.cancels.cancel(dagId, runId, callerOf(req)!.user.name);
+    auditNote(req, { detail: { changed: result.changes.length, stopped: result.stopped.map((s) => s.taskId) } });
+    return { dagId, runId, state: 'failed', reason: result.reason, changes: result.changes, stopped: result.stopped.map(stoppedDto) };
   }
 
   /** Stops the try wherever it is (it ends failed, not retried). 202: a running try's worker acts on it. */

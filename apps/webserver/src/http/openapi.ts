@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
-  RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody,
+  RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, MarkTaskBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody,
 } from './request.dto';
 
 /** Where the generated document is served (a public route: the API's shape is no secret). */
@@ -78,8 +78,16 @@ const ROUTES: Record<string, RouteDoc> = {
     errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
   },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': {
-    summary: 'Run a task (and with downstream, its downstream tasks) again', body: ClearTaskBody,
+    summary: 'Run a task (and with downstream, its downstream tasks) again; dryRun lists the instances it would reset, with their states', body: ClearTaskBody,
     errors: { 404: NOT_FOUND_TASK, 409: 'task_busy, concurrent_change' },
+  },
+  'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/mark': {
+    summary: 'Mark a task instance (with downstream and/or upstream) success or failed; a try a worker holds is stopped; dryRun lists the changes',
+    body: MarkTaskBody, errors: { 404: NOT_FOUND_TASK, 409: 'task_not_markable, concurrent_change', 503: 'no_broker' },
+  },
+  'POST /api/v1/dags/{dagId}/runs/{runId}/cancel': {
+    summary: 'Cancel a run: running tries end failed (stopped), unstarted ones skipped, the run ends failed (reason: cancelled by <user>)',
+    errors: { 404: NOT_FOUND_RUN, 409: 'run_ended, concurrent_change', 503: 'no_broker' },
   },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/kill': {
     summary: 'Stop a try wherever it is; it ends failed, not retried (202: a running try\'s worker acts on it)',
@@ -104,9 +112,9 @@ const ROUTES: Record<string, RouteDoc> = {
   'PATCH /api/v1/users/{name}': { summary: 'Change a user\'s role, or disable/enable it', body: PatchUserBody, errors: { 404: 'user_not_found', 409: 'last_admin' } },
   'PUT /api/v1/users/{name}/password': { summary: 'Set a user\'s password (ends their sessions)', body: SetPasswordBody, errors: { 404: 'user_not_found' } },
   'DELETE /api/v1/users/{name}': { summary: 'Delete a user with their tokens and sessions', errors: { 404: 'user_not_found', 409: 'last_admin' } },
-  'GET /api/v1/tokens': { summary: 'API tokens (never their secrets): prefix, expiry, last use', query: ListTokensQuery },
+  'GET /api/v1/tokens': { summary: 'API tokens (never their secrets): prefix, expiry, last use; an admin sees all (or one user\'s), anyone else their own', query: ListTokensQuery },
   'POST /api/v1/tokens': { summary: 'Create an API token; the answer holds it, once', body: CreateTokenBody, errors: { 404: 'user_not_found' } },
-  'DELETE /api/v1/tokens/{id}': { summary: 'Revoke a token at once', errors: { 404: 'token_not_found' } },
+  'DELETE /api/v1/tokens/{id}': { summary: 'Revoke a token at once (an admin: any token; anyone else: their own)', errors: { 404: 'token_not_found' } },
   'GET /api/v1/audit': { summary: 'The audit log, newest first: who, how, what, outcome, from where', query: ListAuditQuery },
 };
 

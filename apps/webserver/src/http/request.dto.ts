@@ -35,8 +35,16 @@ export const PatchDagBody = z.object({
 }).strict();
 export type PatchDagBody = z.infer<typeof PatchDagBody>;
 
-export const ClearTaskBody = z.object({ downstream: z.boolean().optional() }).strict();
+export const ClearTaskBody = z.object({ downstream: z.boolean().optional(), dryRun: z.boolean().optional() }).strict();
 export type ClearTaskBody = z.infer<typeof ClearTaskBody>;
+
+export const MarkTaskBody = z.object({
+  state: z.enum(['success', 'failed']),
+  downstream: z.boolean().optional(),
+  upstream: z.boolean().optional(),
+  dryRun: z.boolean().optional(),
+}).strict();
+export type MarkTaskBody = z.infer<typeof MarkTaskBody>;
 
 const limit = z.coerce.number().int().min(1).max(1000).default(100);
 

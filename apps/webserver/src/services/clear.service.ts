@@ -1,13 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { descendantsOf, graphOf, InvalidTransitionError, NEXT, TI_BUSY, TI_CLEARABLE, transition } from '@swarmflow/core';
+import { descendantsOf, graphOf, InvalidTransitionError, NEXT, TI_BUSY, TI_CLEARABLE, transition, type TiState } from '@swarmflow/core';
 import { Repositories, type TaskInstance, type TiTransition } from '@swarmflow/persistence';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError } from './api-errors';
 import { requireRun, requireTaskInstance } from './lookups';
 
 export interface ClearResult {
-  /** Task ids moved back to `none`, in topological order. */
+  /** Task ids moved back to `none` (on a dry run: that would be), in topological order. */
   cleared: string[];
+  /** Dry run only: the instances a clear would reset, with their current state and try. */
+  taskInstances?: { taskId: string; state: TiState; tryNumber: number }[];
+  /** Dry run only: queued or running instances among them; the clear itself is refused until they end. */
+  busy?: { taskId: string; state: TiState }[];
 }
 
 /** "Clear" a task instance (and optionally its downstream): they run again, with fresh retries. */
@@ -24,14 +28,15 @@ export class ClearService {
    * moves the finished task instances among `taskId` (+ its descendants when `downstream`)
    * back to `none`, keeping their try number and raising max_tries so that each gets its
    * retries again, then puts the run back to `running` for the scheduler to evaluate.
-   * Instances not yet run (`none`, `scheduled`) are left as they are.
+   * Instances not yet run (`none`, `scheduled`) are left as they are. A dry run writes
+   * nothing and answers what would be reset, and what busy instance would stop it.
    * @throws NotFoundError, ConflictError `task_busy` naming the queued/running instances
    */
-  async clear(dagId: string, runId: string, taskId: string, downstream: boolean): Promise<ClearResult> {
+  async clear(dagId: string, runId: string, taskId: string, downstream: boolean, dryRun = false): Promise<ClearResult> {
     const now = this.clock();
     const result = await this.repos.db.transaction(async (tx) => {
       const found = await requireRun(this.repos, dagId, runId, tx);
-      const [run] = await this.repos.runs.lock([found.pk], tx);
+      const [run] = dryRun ? [found] : await this.repos.runs.lock([found.pk], tx);
       const dag = await this.repos.dags.version(dagId, run.versionHash, tx);
       const tis = await this.repos.tis.forRuns([run.pk], tx);
       requireTaskInstance(run, tis, taskId);
@@ -42,6 +47,14 @@ export class ClearService {
         .sort((a, b) => (order.get(a.taskId) ?? 0) - (order.get(b.taskId) ?? 0));
 
       const busy = targets.filter((ti) => TI_BUSY.has(ti.state));
+      if (dryRun) {
+        const would = targets.filter((ti) => TI_CLEARABLE.has(ti.state));
+        return {
+          cleared: would.map((ti) => ti.taskId),
+          taskInstances: would.map((ti) => ({ taskId: ti.taskId, state: ti.state, tryNumber: ti.tryNumber })),
+          busy: busy.map((ti) => ({ taskId: ti.taskId, state: ti.state })),
+        };
+      }
       if (busy.length > 0) {
         const list = busy.map((ti) => `"${ti.taskId}" (${ti.state})`).join(', ');
         throw new ConflictError('task_busy', `cannot clear while ${list} ${busy.length > 1 ? 'are' : 'is'} queued or running in run "${runId}". Wait for ${busy.length > 1 ? 'them' : 'it'} to finish, then clear again.`);
@@ -62,7 +75,7 @@ export class ClearService {
       await this.repos.runs.markNeedsEval(run.pk, tx);
       return { cleared: transitions.map((t) => t.after.taskId) };
     });
-    if (result.cleared.length > 0) this.onChange();
+    if (!dryRun && result.cleared.length > 0) this.onChange();
     return result;
   }
 }
