@@ -1,5 +1,5 @@
 import type {
-  ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
+  ApiErrorBody, CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
   QueueDto, WorkerCommandResultDto,
   AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
@@ -126,8 +126,20 @@ export class SwarmflowClient {
     return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/logs${query}`);
   }
 
-  clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean } = {}): Promise<ClearResultDto> {
-    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, { downstream: options.downstream ?? false });
+  clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean; dryRun?: boolean } = {}): Promise<ClearResultDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, {
+      downstream: options.downstream ?? false, ...(options.dryRun ? { dryRun: true } : {}),
+    });
+  }
+
+  markTask(
+    dagId: string, runId: string, taskId: string, body: { state: 'success' | 'failed'; downstream?: boolean; upstream?: boolean; dryRun?: boolean },
+  ): Promise<MarkResultDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/mark`, body);
+  }
+
+  cancelRun(dagId: string, runId: string): Promise<CancelRunResultDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/cancel`);
   }
 
   killTask(dagId: string, runId: string, taskId: string): Promise<KillResultDto> {

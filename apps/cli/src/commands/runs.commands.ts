@@ -5,7 +5,7 @@ import { formatRunsTable, formatTaskInstancesTable, formatDate, parsePositiveInt
 const RUN_STATES = ['queued', 'running', 'success', 'failed'];
 
 export function registerRunCommands(program: Command, ctx: CommandContext): void {
-  const runs = program.command('runs').description('list and inspect DAG runs');
+  const runs = program.command('runs').description('list, inspect and cancel DAG runs');
 
   runs.command('list')
     .description('list runs, newest first')
@@ -29,7 +29,19 @@ export function registerRunCommands(program: Command, ctx: CommandContext): void
       if (opts.json) return ctx.printJson(run);
       ctx.print(`${run.dagId} run ${run.runId}: ${run.state} (${run.runType}, logical date ${formatDate(run.logicalDate)}, ` +
         `started ${formatDate(run.startedAt)}, ended ${formatDate(run.endedAt)})`);
+      if (run.reason) ctx.print(`reason: ${run.reason}`);
       if (Object.keys(run.conf).length) ctx.print(`conf ${JSON.stringify(run.conf)}`);
       ctx.print(formatTaskInstancesTable(run.taskInstances));
+    });
+
+  runs.command('cancel')
+    .description('cancel a run: running tries end failed (their workers stop them), the rest skipped; the run ends failed')
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .action(async (dagId: string, runId: string) => {
+      const result = await ctx.client().cancelRun(dagId, runId);
+      const stopped = result.stopped.length ? `; asked ${[...new Set(result.stopped.map((s) => s.sentTo))].join(', ')} to stop ${result.stopped.map((s) => s.taskId).join(', ')}` : '';
+      const ended = result.changes.length ? result.changes.map((c) => `${c.taskId} ${c.to}`).join(', ') : 'no unfinished task';
+      ctx.print(`run ${runId} of ${dagId} failed (${result.reason}): ${ended}${stopped}`);
     });
 }

@@ -1,10 +1,10 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import {
   ParamValidationError, renderCommand, renderTemplate, resolveParams, templateContext, TemplateRenderError, type TaskMessage,
 } from '@swarmflow/core';
 import type { CliDeps, CommandContext } from '../cli-context';
 import { CliError, EXIT_FAILURE } from '../errors';
-import { parseConf, parsePositiveInt } from '../format';
+import { parseConf, table, parsePositiveInt } from '../format';
 import { followLogs } from './run-watch';
 
 const TEST_EXAMPLES = `
@@ -23,7 +23,7 @@ Examples:
 const NEXT_TRY_COMING: ReadonlySet<string> = new Set(['none', 'scheduled', 'up_for_retry']);
 
 export function registerTaskCommands(program: Command, ctx: CommandContext): void {
-  const tasks = program.command('tasks').description('task logs, clearing, and local test runs');
+  const tasks = program.command('tasks').description('task logs, clearing, marking, killing, and local test runs');
 
   tasks.command('logs')
     .description("print a task's log (default: its current try)")
@@ -66,11 +66,40 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
     .argument('<run>', 'run id')
     .argument('<task>', 'task id')
     .option('--downstream', 'also clear every task downstream of it')
-    .action(async (dagId: string, runId: string, taskId: string, opts: { downstream?: boolean }) => {
-      const result = await ctx.client().clearTask(dagId, runId, taskId, { downstream: opts.downstream ?? false });
+    .option('--dry-run', 'only list the task instances it would reset, with their current states')
+    .action(async (dagId: string, runId: string, taskId: string, opts: { downstream?: boolean; dryRun?: boolean }) => {
+      const result = await ctx.client().clearTask(dagId, runId, taskId, { downstream: opts.downstream ?? false, dryRun: opts.dryRun ?? false });
+      if (opts.dryRun) {
+        const tis = result.taskInstances ?? [];
+        ctx.print(tis.length
+          ? `would clear in run ${runId}:\n${table(['TASK', 'STATE', 'TRY'], tis.map((t) => [t.taskId, t.state, String(t.tryNumber)]))}`
+          : `nothing to clear: ${taskId} has not run yet in run ${runId}`);
+        const busy = result.busy ?? [];
+        if (busy.length) ctx.print(`refused until these end: ${busy.map((b) => `${b.taskId} (${b.state})`).join(', ')}`);
+        return;
+      }
       ctx.print(result.cleared.length
         ? `cleared ${result.cleared.join(', ')} in run ${runId}; the scheduler runs ${result.cleared.length > 1 ? 'them' : 'it'} again`
         : `nothing to clear: ${taskId} has not run yet in run ${runId}`);
+    });
+
+  tasks.command('mark')
+    .description("mark a task instance success or failed (Airflow's mark success/failed); a try a worker holds is stopped")
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'task id')
+    .addOption(new Option('--state <state>', 'the state to mark it with').choices(['success', 'failed']).makeOptionMandatory())
+    .option('--downstream', 'also mark every task downstream of it')
+    .option('--upstream', 'also mark every task it depends on')
+    .option('--dry-run', 'only list what would change')
+    .action(async (dagId: string, runId: string, taskId: string, opts: { state: 'success' | 'failed'; downstream?: boolean; upstream?: boolean; dryRun?: boolean }) => {
+      const result = await ctx.client().markTask(dagId, runId, taskId, {
+        state: opts.state, downstream: opts.downstream ?? false, upstream: opts.upstream ?? false, dryRun: opts.dryRun ?? false,
+      });
+      if (result.changes.length === 0) return ctx.print(`nothing to change: ${taskId} already is ${opts.state} in run ${runId}`);
+      const changes = table(['TASK', 'FROM', 'TO', 'TRY'], result.changes.map((c) => [c.taskId, c.from, c.to, String(c.tryNumber)]));
+      ctx.print(`${opts.dryRun ? 'would mark' : 'marked'} in run ${runId}:\n${changes}`);
+      for (const s of result.stopped) ctx.print(`asked ${s.sentTo} to stop try ${s.tryNumber} of ${s.taskId}`);
     });
 
   tasks.command('test')
