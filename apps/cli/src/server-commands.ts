@@ -16,7 +16,7 @@ import { requeueLostTaskMessages } from '../../scheduler/src/services/requeue-lo
 import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
 import {
-  DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig, nestLogLevels, readLogLevel, readPublicUrl,
+  DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig, nestLogLevels, readAuditRetention, readLogLevel, readPublicUrl,
 } from '../../webserver/src/webserver.config';
 import { ensureStandaloneCredentials } from '../../webserver/src/auth/bootstrap';
 import { startWorker } from '../../worker/src/start-worker';
@@ -156,9 +156,11 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   let metricsAccess: MetricsAccess;
   let metricsConfig: MetricsServerConfig | null;
   let publicUrl: string | null;
+  let auditRetentionMs: number | null;
   try {
     Logger.overrideLogger(nestLogLevels(readLogLevel(env)));
     publicUrl = readPublicUrl(env);
+    auditRetentionMs = readAuditRetention(env);
     metricsAccess = metricsAccessFromEnv(env, host);
     metricsConfig = metricsServerConfigFromEnv(env);
   } catch (err) {
@@ -193,6 +195,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   );
   const app = await createWebserver({
     repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, metricsAccess, publicUrl, bindHost: host,
+    auditRetention: { retentionMs: auditRetentionMs },
   });
   try {
     await app.listen(port, host);

@@ -11,7 +11,7 @@ import { Database, Repositories } from '@swarmflow/persistence';
 import { DEFAULT_AUTH_OPTIONS } from './auth/auth-options';
 
 /** A webserver config for these tests: auth defaults, no admin file (the tests make a token first). */
-const base = { publicUrl: null, logLevel: 'log' as const, auth: DEFAULT_AUTH_OPTIONS, adminPasswordFile: null, adminUser: 'admin' };
+const base = { publicUrl: null, logLevel: 'log' as const, auth: DEFAULT_AUTH_OPTIONS, adminPasswordFile: null, adminUser: 'admin', auditRetentionMs: null };
 
 /** An admin token on the database at `url`, made before the server starts (it refuses to start without an admin). */
 async function adminToken(url: string): Promise<string> {

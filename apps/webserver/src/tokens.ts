@@ -21,3 +21,6 @@ export const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
 export const ACCOUNTS = Symbol('ACCOUNTS');
 /** `LoginThrottle`: counts failed logins per user and per address. */
 export const LOGIN_THROTTLE = Symbol('LOGIN_THROTTLE');
+
+/** Token for the audit log's retention ({@link AuditRetentionOptions}); null = keep everything. */
+export const AUDIT_RETENTION = Symbol('AUDIT_RETENTION');

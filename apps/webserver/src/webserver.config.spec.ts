@@ -6,8 +6,19 @@ describe('loadWebserverConfig', () => {
   it('applies the defaults', () => {
     expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK })).toMatchObject({
       databaseUrl: URL_OK, port: 8080, host: '0.0.0.0', amqpUrl: null, brokerPrefix: '', publicUrl: null, logLevel: 'log', adminPasswordFile: null, adminUser: 'admin',
+      auditRetentionMs: 90 * 24 * 3_600_000,
       auth: { trustedProxies: [], proxyUserHeader: null, cookieSecure: 'auto', sessionTtlMs: 12 * 3_600_000 },
     });
+  });
+
+  it('reads the audit retention: a duration, 0 or forever to keep all, naming a bad one', () => {
+    const read = (value: string) => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_AUDIT_RETENTION: value }).auditRetentionMs;
+    expect(read('30d')).toBe(30 * 24 * 3_600_000);
+    expect(read('12h')).toBe(12 * 3_600_000);
+    expect(read('0')).toBeNull();
+    expect(read('Forever')).toBeNull();
+    expect(read(' ')).toBe(90 * 24 * 3_600_000);
+    expect(() => read('soon')).toThrow(new WebserverConfigError('SWARMFLOW_AUDIT_RETENTION', 'must be a duration such as 90d or 720h, or 0 / forever to keep every entry (got "soon")'));
   });
 
   it('reads the public URL and the log level, naming a bad level', () => {

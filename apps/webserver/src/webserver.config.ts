@@ -1,5 +1,6 @@
 import { parseDuration } from '@swarmflow/core';
 import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
+import { DEFAULT_AUDIT_RETENTION_MS } from './auth/audit-retention';
 
 /** A bad setting found at boot; names the environment variable to fix. */
 export class WebserverConfigError extends Error {
@@ -27,6 +28,8 @@ export interface WebserverConfig {
   adminPasswordFile: string | null;
   /** SWARMFLOW_ADMIN_USER: the name of that admin (default admin). */
   adminUser: string;
+  /** SWARMFLOW_AUDIT_RETENTION: audit entries older than this are pruned (default 90 days); null keeps them all. */
+  auditRetentionMs: number | null;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
@@ -98,7 +101,23 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
     auth: loadAuthOptions(env),
     adminPasswordFile: env.SWARMFLOW_ADMIN_PASSWORD_FILE?.trim() || null,
     adminUser: env.SWARMFLOW_ADMIN_USER?.trim() || 'admin',
+    auditRetentionMs: readAuditRetention(env),
   };
+}
+
+/**
+ * Reads SWARMFLOW_AUDIT_RETENTION: a duration (`90d`, `12h`), `0` or `forever` to keep every
+ * entry; default 90 days. Throws {@link WebserverConfigError}.
+ */
+export function readAuditRetention(env: NodeJS.ProcessEnv): number | null {
+  const raw = env.SWARMFLOW_AUDIT_RETENTION?.trim().toLowerCase();
+  if (!raw) return DEFAULT_AUDIT_RETENTION_MS;
+  if (raw === '0' || raw === 'forever') return null;
+  try {
+    return parseDuration(raw, 'SWARMFLOW_AUDIT_RETENTION');
+  } catch {
+    throw new WebserverConfigError('SWARMFLOW_AUDIT_RETENTION', `must be a duration such as 90d or 720h, or 0 / forever to keep every entry (got ${JSON.stringify(env.SWARMFLOW_AUDIT_RETENTION)})`);
+  }
 }
 
 /**

@@ -22,9 +22,10 @@ import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
 import { BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
-import { ACCOUNTS, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
+import { ACCOUNTS, AUDIT_RETENTION, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
 import { Accounts } from './auth/accounts';
 import { AuditService } from './auth/audit';
+import { AuditRetention, type AuditRetentionOptions } from './auth/audit-retention';
 import { AuthGuard } from './auth/auth.guard';
 import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
 import { LoginThrottle } from './auth/login-throttle';
@@ -45,6 +46,8 @@ export interface WebserverModuleOptions {
   metricsAccess?: MetricsAccess;
   /** How callers are authenticated (default {@link DEFAULT_AUTH_OPTIONS}). */
   auth?: Partial<AuthOptions>;
+  /** Audit log retention (SWARMFLOW_AUDIT_RETENTION); default none: nothing is pruned. */
+  auditRetention?: AuditRetentionOptions | null;
 }
 
 /** Every controller of the API (the OpenAPI document reads their roles). */
@@ -83,6 +86,8 @@ function authProviders(options: WebserverModuleOptions) {
     { provide: ACCOUNTS, useValue: new Accounts(options.repos, clock) },
     { provide: LOGIN_THROTTLE, useValue: new LoginThrottle({ perUser: auth.loginFailuresPerUser, perIp: auth.loginFailuresPerIp, windowMs: auth.loginWindowMs }) },
     AuditService,
+    { provide: AUDIT_RETENTION, useValue: options.auditRetention ?? null },
+    AuditRetention,
     { provide: APP_GUARD, useClass: AuthGuard },
   ];
 }

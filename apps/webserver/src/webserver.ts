@@ -18,6 +18,7 @@ import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 import type { AuthOptions } from './auth/auth-options';
+import type { AuditRetentionOptions } from './auth/audit-retention';
 
 export interface WebserverOptions {
   repos: Repositories;
@@ -51,6 +52,12 @@ export interface WebserverOptions {
    * DEFAULT_AUTH_OPTIONS. Every route but `GET /health` and login needs a caller.
    */
   auth?: Partial<AuthOptions>;
+  /**
+   * SWARMFLOW_AUDIT_RETENTION: audit entries older than this are pruned, at start and
+   * hourly, in batches. Undefined or null: nothing is pruned (the servers pass the setting,
+   * default 90 days; see `readAuditRetention`).
+   */
+  auditRetention?: AuditRetentionOptions | null;
 }
 
 /** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
@@ -91,7 +98,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({
       repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker,
-      metricsAccess: options.metricsAccess, auth: options.auth,
+      metricsAccess: options.metricsAccess, auth: options.auth, auditRetention: options.auditRetention,
     }),
     { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },
   );

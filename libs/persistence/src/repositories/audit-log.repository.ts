@@ -31,4 +31,18 @@ export class AuditLogRepository {
     );
     return rows.map(toEntry);
   }
+
+  /**
+   * Deletes at most `limit` entries older than `before`, oldest first (one short statement:
+   * the caller repeats it until it deletes fewer than `limit`). Returns how many it deleted.
+   */
+  async prune(before: Date, limit: number, q: Queryable = this.db): Promise<number> {
+    const [row] = await q.query(
+      `WITH gone AS (
+         DELETE FROM audit_log WHERE id IN (SELECT id FROM audit_log WHERE at < $1 ORDER BY at, id LIMIT $2) RETURNING 1
+       ) SELECT count(*)::int AS n FROM gone`,
+      [before, limit],
+    );
+    return Number(row.n);
+  }
 }
