@@ -100,13 +100,24 @@ describeWithPostgres('swarmflow login, users, tokens and audit', () => {
       .toEqual({ code: 0, out: 'created user vic (viewer)\n', err: '' });
     expect((await cli(['users', 'list'])).out).toMatch(/vic\s+viewer\s+yes\s+no/);
     const vicToken = (await cli(['tokens', 'create', '--name', 'vic-ci', '--user', 'vic', '--expires', '90d'])).out.trim();
+    // A viewer lists their own tokens (and no one else's), and revokes their own.
+    const vicSpare = (await cli(['tokens', 'create', '--name', 'vic-spare', '--user', 'vic'])).out.trim();
+    const own = await cli(['tokens', 'list'], { env: { SWARMFLOW_TOKEN: vicToken } });
+    expect(own.out.split('\n').filter((l) => /^\d+\s/.test(l)).map((l) => l.split(/\s+/).slice(1, 3).join(' ')).sort()).toEqual(['vic-ci vic', 'vic-spare vic']);
+    const others = await cli(['tokens', 'list', '--user', 'admin'], { env: { SWARMFLOW_TOKEN: vicToken } });
+    expect(others).toMatchObject({ code: 2, err: expect.stringContaining('needs role admin; you are viewer') });
+    const spareId = (await repos.tokens.list({ userName: 'vic' })).find((t) => t.name === 'vic-spare')!.id;
+    expect(await cli(['tokens', 'revoke', String(spareId)], { env: { SWARMFLOW_TOKEN: vicToken } })).toEqual({ code: 0, out: `revoked token ${spareId} "vic-spare" of vic\n`, err: '' });
+    expect((await cli(['dags', 'list'], { env: { SWARMFLOW_TOKEN: vicSpare } })).err).toContain('revoked');
+    const adminsId = (await repos.tokens.list({ userName: 'admin' }))[0].id;
+    expect((await cli(['tokens', 'revoke', String(adminsId)], { env: { SWARMFLOW_TOKEN: vicToken } })).err).toContain("revoking another user's token needs role admin");
     const refused = await cli(['dags', 'pause', 'train_ml1m'], { env: { SWARMFLOW_TOKEN: vicToken } });
     expect(refused.code).toBe(2);
     expect(refused.err).toContain('needs role operator; you are viewer');
     expect(await cli(['users', 'set-role', 'vic', 'operator'])).toEqual({ code: 0, out: 'user vic is now operator\n', err: '' });
     expect((await cli(['dags', 'pause', 'train_ml1m'], { env: { SWARMFLOW_TOKEN: vicToken } })).code).toBe(0);
     expect(await cli(['users', 'reset-password', 'vic', '--password-stdin'], { stdin: 'vic-password-2\n' })).toEqual({ code: 0, out: 'password of vic changed\n', err: '' });
-    const id = (await repos.tokens.list({ userName: 'vic' }))[0].id;
+    const id = (await repos.tokens.list({ userName: 'vic' })).find((t) => t.name === 'vic-ci')!.id;
     expect(await cli(['tokens', 'revoke', String(id)])).toEqual({ code: 0, out: `revoked token ${id} "vic-ci" of vic\n`, err: '' });
     expect((await cli(['dags', 'list'], { env: { SWARMFLOW_TOKEN: vicToken } })).err).toContain('revoked');
     expect(await cli(['users', 'disable', 'vic', '--database'], { env: onDb })).toEqual({ code: 0, out: 'disabled user vic\n', err: '' });

@@ -9,6 +9,7 @@ import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@sw
 import { ClusterKey } from '@swarmflow/secrets';
 import request from 'supertest';
 import { Accounts } from './auth/accounts';
+import { AUDIT_ACTION } from './auth/audit';
 import { sha256 } from './auth/credentials';
 import { PUBLIC_ROUTE, REQUIRED_ROLE, RequiresRole } from './http/auth/requires-role.decorator';
 import type { AuditEntryDto, CreatedTokenDto, TokenDto } from './http/api.types';
@@ -74,19 +75,20 @@ const ROUTES: RouteCase[] = [
   { method: 'PATCH', route: 'users/:name', path: 'users/no_such_user', body: { role: 'viewer' }, needs: 'admin' },
   { method: 'PUT', route: 'users/:name/password', path: 'users/no_such_user/password', body: { password: 'long-enough-1' }, needs: 'admin' },
   { method: 'DELETE', route: 'users/:name', path: 'users/no_such_user', needs: 'admin' },
-  { method: 'GET', route: 'tokens', path: 'tokens', needs: 'admin' },
+  // Every user lists and revokes their own tokens; an admin, everyone's (tokens.int-spec below).
+  { method: 'GET', route: 'tokens', path: 'tokens', needs: 'viewer' },
   { method: 'POST', route: 'tokens', path: 'tokens', body: { name: '' }, needs: 'admin' },
-  { method: 'DELETE', route: 'tokens/:id', path: 'tokens/999999', needs: 'admin' },
+  { method: 'DELETE', route: 'tokens/:id', path: 'tokens/999999', needs: 'viewer' },
   { method: 'GET', route: 'audit', path: 'audit', needs: 'admin' },
 ];
 
 const ROLES: Role[] = ['viewer', 'operator', 'admin'];
 const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 
-/** Every route the webserver declares, as `METHOD path` (from the controllers' metadata). */
-function declaredRoutes(): { key: string; explicit: boolean }[] {
+/** Every route the webserver declares, as `METHOD path` (from the controllers' metadata), with its audit action. */
+function declaredRoutes(): { key: string; explicit: boolean; audit?: string }[] {
   const controllers = WebserverModule.forRoot({ repos: null as unknown as Repositories }).controllers ?? [];
-  const routes: { key: string; explicit: boolean }[] = [];
+  const routes: { key: string; explicit: boolean; audit?: string }[] = [];
   for (const controller of controllers) {
     const base = String(Reflect.getMetadata(PATH_METADATA, controller) ?? '').replace(/^\/|\/$/g, '');
     const classRole = Reflect.getMetadata(REQUIRED_ROLE, controller) !== undefined || Reflect.getMetadata(PUBLIC_ROUTE, controller) === true;
@@ -96,7 +98,7 @@ function declaredRoutes(): { key: string; explicit: boolean }[] {
       const sub = String(Reflect.getMetadata(PATH_METADATA, handler) ?? '').replace(/^\/|\/$/g, '');
       const method = RequestMethod[Reflect.getMetadata(METHOD_METADATA, handler) as number];
       const explicit = classRole || Reflect.getMetadata(REQUIRED_ROLE, handler) !== undefined || Reflect.getMetadata(PUBLIC_ROUTE, handler) === true;
-      routes.push({ key: `${method} ${[base, sub].filter(Boolean).join('/')}`, explicit });
+      routes.push({ key: `${method} ${[base, sub].filter(Boolean).join('/')}`, explicit, audit: Reflect.getMetadata(AUDIT_ACTION, handler) });
     }
   }
   return routes;
@@ -152,6 +154,12 @@ describeWithPostgres('API authentication, roles and audit', () => {
   };
 
   describe('role × route', () => {
+    it('every write route names its audit action (`@Audit`)', () => {
+      const writes = declaredRoutes().filter((r) => !r.key.startsWith('GET '));
+      expect(writes.length).toBeGreaterThan(20);
+      expect(writes.filter((r) => !r.audit).map((r) => r.key)).toEqual([]);
+    });
+
     it('covers every declared route, and every route states its role', () => {
       const declared = declaredRoutes();
       expect(declared.filter((r) => !r.explicit).map((r) => r.key)).toEqual([]);
@@ -238,6 +246,31 @@ describeWithPostgres('API authentication, roles and audit', () => {
       const revoked = (await apiAs(app, tokens.admin).delete(`/api/v1/tokens/${created.id}`).expect(200)).body as TokenDto;
       expect(revoked.revokedAt).toBe(now.toISOString());
       expect((await apiAs(app, created.token).get('/api/v1/dags').expect(401)).body.message).toContain('revoked');
+    });
+
+    it('a user lists and revokes their own tokens only; an admin sees and revokes everyone\'s', async () => {
+      const accounts = new Accounts(repos, clock);
+      const bob = await createTestToken(repos, 'viewer', 'bob-own');
+      const bobSecond = (await accounts.createToken({ name: 'bob-ci', userName: 'bob-own', lifetimeMs: null })).info;
+      const alices = (await accounts.createToken({ name: 'alice-own', userName: 'alice', lifetimeMs: null })).info;
+
+      const own = (await apiAs(app, bob).get('/api/v1/tokens').expect(200)).body as TokenDto[];
+      expect(own.map((t) => t.user)).toEqual(['bob-own', 'bob-own']);
+      expect(own.map((t) => t.name).sort()).toEqual(['bob-ci', 'test']);
+      expect((await apiAs(app, bob).get('/api/v1/tokens?user=bob-own').expect(200)).body).toHaveLength(2);
+      const other = await apiAs(app, bob).get('/api/v1/tokens?user=alice').expect(403);
+      expect(other.body).toEqual({ reason: 'forbidden', message: expect.stringContaining('listing the tokens of another user ("alice") needs role admin; you are viewer') });
+
+      const refused = await apiAs(app, bob).delete(`/api/v1/tokens/${alices.id}`).expect(403);
+      expect(refused.body.message).toContain("revoking another user's token needs role admin; you are viewer");
+      expect((await repos.tokens.get(alices.id))!.revokedAt).toBeNull();
+      expect((await apiAs(app, bob).delete(`/api/v1/tokens/${bobSecond.id}`).expect(200)).body).toMatchObject({ id: bobSecond.id, revokedAt: now.toISOString() });
+      const denied = await eventually(async () => (await repos.audit.list({ limit: 100, actor: 'bob-own', action: 'token.revoke' })).find((e) => e.status === 403), 'the refused revoke in the audit log');
+      expect(denied).toMatchObject({ target: 'alice', outcome: 'denied', detail: { tokenId: alices.id } });
+
+      const all = (await apiAs(app, tokens.admin).get('/api/v1/tokens').expect(200)).body as TokenDto[];
+      expect(all.map((t) => t.user)).toEqual(expect.arrayContaining(['bob-own', 'alice']));
+      await apiAs(app, tokens.admin).delete(`/api/v1/tokens/${alices.id}`).expect(200);
     });
 
     it('records the last use at most once a minute', async () => {
@@ -390,6 +423,10 @@ describeWithPostgres('API authentication, roles and audit', () => {
       await operator.patch('/api/v1/dags/train_ml1m').send({ isPaused: false }).expect(200);
       await operator.post('/api/v1/dags/train_ml1m/runs/audited/tasks/extract/clear').send({}).expect(200);
       await operator.post('/api/v1/dags/train_ml1m/runs/audited/tasks/extract/kill');
+      await operator.post('/api/v1/dags/train_ml1m/runs/audited/tasks/lint/mark').send({ state: 'success' }).expect(200);
+      await operator.post('/api/v1/dags/train_ml1m/runs/audited/cancel').expect(200);
+      await operator.post('/api/v1/workers/no_such_worker/drain').expect(503); // this server has no broker
+      await admin.post('/api/v1/variables/import').send({ variables: { imported_key: 'x' } }).expect(200);
       await admin.put('/api/v1/variables/s3_secret').send({ value: SECRET, secret: true }).expect(201);
       await admin.delete('/api/v1/variables/s3_secret').expect(204);
       await admin.put('/api/v1/pools/audit_pool').send({ slots: 3 }).expect(201);
@@ -413,6 +450,10 @@ describeWithPostgres('API authentication, roles and audit', () => {
       await expectEntry('dag.pause', { actor: 'the-operator', target: 'dags/train_ml1m', outcome: 'ok', status: 200 });
       await expectEntry('task.clear', { actor: 'the-operator', target: 'dags/train_ml1m/runs/audited/tasks/extract/clear', outcome: 'ok' });
       await expectEntry('task.kill', { actor: 'the-operator', target: 'dags/train_ml1m/runs/audited/tasks/extract/kill' });
+      await expectEntry('task.mark', { actor: 'the-operator', target: 'dags/train_ml1m/runs/audited/tasks/lint/mark', outcome: 'ok', detail: expect.objectContaining({ state: 'success', changed: ['lint'] }) });
+      await expectEntry('worker.drain', { actor: 'the-operator', target: 'workers/no_such_worker/drain', outcome: 'failed', status: 503 });
+      await expectEntry('variable.import', { actor: 'the-admin', outcome: 'ok', status: 200 });
+      await expectEntry('run.cancel', { actor: 'the-operator', target: 'dags/train_ml1m/runs/audited/cancel', outcome: 'ok', status: 200 });
       await expectEntry('variable.set', { actor: 'the-admin', target: 'variables/s3_secret', outcome: 'ok', status: 201 });
       await expectEntry('variable.delete', { actor: 'the-admin', target: 'variables/s3_secret', outcome: 'ok', status: 204 }, (e) => e.status === 204);
       await expectEntry('pool.set', { target: 'pools/audit_pool', outcome: 'ok' });

@@ -21,7 +21,7 @@ function parseId(text: string): number {
 }
 
 export function registerTokenCommands(program: Command, ctx: CommandContext): void {
-  const tokens = program.command('tokens').description('API tokens for scripts and CI: create (shown once), list, revoke (admins; or --database)');
+  const tokens = program.command('tokens').description('API tokens for scripts and CI: create (shown once; admins), list and revoke (your own; an admin: everyone\'s; or --database)');
 
   tokens.command('create')
     .description('create an API token and print it (only this once: it is stored as a hash). Send it as SWARMFLOW_TOKEN')
@@ -51,8 +51,8 @@ export function registerTokenCommands(program: Command, ctx: CommandContext): vo
     });
 
   tokens.command('list')
-    .description('list tokens (never their secrets)')
-    .option('--user <user>', "only this user's tokens")
+    .description("list tokens (never their secrets): an admin sees everyone's, anyone else their own")
+    .option('--user <user>', "only this user's tokens (admins)")
     .option('--json', 'print the raw JSON')
     .option('--database', DATABASE_OPTION_HELP)
     .action(async (opts: { user?: string; json?: boolean; database?: boolean }) => {
@@ -64,7 +64,7 @@ export function registerTokenCommands(program: Command, ctx: CommandContext): vo
     });
 
   tokens.command('revoke')
-    .description('revoke a token at once (the next request with it gets 401)')
+    .description('revoke a token at once (the next request with it gets 401): your own, or any as an admin')
     .argument('<id>', 'token id, as `swarmflow tokens list` shows', parseId)
     .option('--database', DATABASE_OPTION_HELP)
     .action(async (id: number, opts: { database?: boolean }) => {
