@@ -406,6 +406,36 @@ describeWithPostgres('API authentication, roles and audit', () => {
       expect((await request(proxied.getHttpServer()).get('/api/v1/auth/me').set('X-Forwarded-User', 'mallory').expect(401)).body.message)
         .toContain('is not a user here');
     });
+
+    it('ignores the header from an address that is not a configured proxy, even with the header mode on', async () => {
+      const elsewhere = await createWebserver({ repos, logger: false, clock, auth: { trustedProxies: ['10.9.9.9'], proxyUserHeader: 'X-Forwarded-User' } });
+      try {
+        const res = await request(elsewhere.getHttpServer()).get('/api/v1/auth/me').set('X-Forwarded-User', 'alice').expect(401);
+        expect(res.body.reason).toBe('unauthenticated');
+        // A token still works there.
+        await apiAs(elsewhere, tokens.viewer).get('/api/v1/auth/me').expect(200);
+      } finally {
+        await elsewhere.close();
+      }
+    });
+
+    it('audits a proxy-authenticated write with the user, the proxy method and the client address the proxy forwarded', async () => {
+      await request(proxied.getHttpServer()).patch('/api/v1/dags/train_ml1m').set('X-Forwarded-User', 'alice')
+        .set('X-Forwarded-For', '203.0.113.7').send({ isPaused: false }).expect(200);
+      const entry = await eventually(async () => (await repos.audit.list({ limit: 50, actor: 'alice', action: 'dag.pause' })).find((e) => e.method === 'proxy'), 'the proxied write in the audit log');
+      expect(entry).toMatchObject({ actor: 'alice', method: 'proxy', sourceIp: '203.0.113.7', outcome: 'ok' });
+    });
+
+    it('refuses a proxy-authenticated write from another site\'s page (the proxy\'s own cookie would ride along)', async () => {
+      const write = () => request(proxied.getHttpServer()).patch('/api/v1/dags/train_ml1m').set('X-Forwarded-User', 'alice').send({ isPaused: false });
+      const foreign = await write().set('Origin', 'https://evil.example').expect(403);
+      expect(foreign.body).toEqual({ reason: 'csrf_failed', message: expect.stringContaining('came from the page at "https://evil.example"') });
+      // The server's own page (Origin = the Host it was reached by), and a client with no Origin, may write.
+      await write().set('Host', 'swarmflow.example:8080').set('Origin', 'https://swarmflow.example:8080').expect(200);
+      await write().expect(200);
+      // Reads are not writes.
+      await request(proxied.getHttpServer()).get('/api/v1/auth/me').set('X-Forwarded-User', 'alice').set('Origin', 'https://evil.example').expect(200);
+    });
   });
 
   describe('audit log', () => {

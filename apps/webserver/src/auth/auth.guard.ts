@@ -72,6 +72,12 @@ export class AuthGuard implements CanActivate {
         throw new AuthError('csrf_failed', `a write with the session cookie needs the ${CSRF_HEADER} header set to the session's CSRF token (from the login answer, GET /api/v1/auth/me or the ${'swarmflow_csrf'} cookie)`);
       }
     }
+    if (write && resolved.caller.method === 'proxy') {
+      // The proxy authenticates a browser by its own cookie, so another site's page could
+      // write through it: a browser says where a write comes from in Origin, which must be this server.
+      const problem = foreignOrigin(req);
+      if (problem) throw new AuthError('csrf_failed', `a write authenticated by the proxy's ${this.options.proxyUserHeader} header ${problem}: only this server's own pages (or clients that send no Origin) may write`);
+    }
     const needed = this.reflector.getAllAndOverride<Role>(REQUIRED_ROLE, targets) ?? (write ? 'admin' : 'viewer');
     const shortfall = roleShortfall(resolved.caller.user.role, needed);
     if (shortfall) throw new AuthError('forbidden', `${shortfall} (user ${resolved.caller.user.name}). Fix: call with a token of a user who has that role, or an admin runs \`swarmflow users set-role ${resolved.caller.user.name} ${needed}\``);
@@ -115,6 +121,24 @@ export class AuthGuard implements CanActivate {
     const address = req.socket.remoteAddress;
     return this.options.trustedProxies.length > 0 && typeof trust === 'function' && !!address && trust(address, 0) === true;
   }
+}
+
+/**
+ * Why a request's `Origin` is not the server it was sent to (the `Host` it named, as the
+ * proxy forwarded it), or null when it is, or when there is no Origin (not a browser page).
+ */
+export function foreignOrigin(req: { headers: Record<string, string | string[] | undefined> }): string | null {
+  const origin = req.headers.origin;
+  if (typeof origin !== 'string' || origin === '') return null;
+  const forwarded = req.headers['x-forwarded-host'];
+  const host = (typeof forwarded === 'string' && forwarded ? forwarded.split(',')[0] : req.headers.host)?.trim().toLowerCase();
+  let originHost: string | null = null;
+  try {
+    originHost = origin === 'null' ? null : new URL(origin).host.toLowerCase();
+  } catch {
+    originHost = null;
+  }
+  return originHost !== null && originHost === host ? null : `came from the page at ${JSON.stringify(origin)}, not from ${host ?? 'this server'}`;
 }
 
 /** One cookie's value from the Cookie header, or null. */
