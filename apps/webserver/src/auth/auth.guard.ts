@@ -131,7 +131,8 @@ export function foreignOrigin(req: { headers: Record<string, string | string[] |
   const origin = req.headers.origin;
   if (typeof origin !== 'string' || origin === '') return null;
   const forwarded = req.headers['x-forwarded-host'];
-  const host = (typeof forwarded === 'string' && forwarded ? forwarded.split(',')[0] : req.headers.host)?.trim().toLowerCase();
+  const named = typeof forwarded === 'string' && forwarded ? forwarded.split(',')[0] : req.headers.host;
+  const host = typeof named === 'string' ? named.trim().toLowerCase() : undefined;
   let originHost: string | null = null;
   try {
     originHost = origin === 'null' ? null : new URL(origin).host.toLowerCase();
