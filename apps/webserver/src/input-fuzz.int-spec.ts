@@ -37,6 +37,7 @@ describeWithPostgres('every API route under hostile input', () => {
     ['get', '/dags'], ['get', '/dags/{dag}'], ['patch', '/dags/{dag}'], ['post', '/dags/{dag}/runs'], ['get', '/dags/{dag}/runs'],
     ['get', '/dags/{dag}/runs/{run}'], ['get', '/dags/{dag}/runs/{run}/tasks/{task}'], ['get', '/dags/{dag}/runs/{run}/tasks/{task}/logs'],
     ['post', '/dags/{dag}/runs/{run}/tasks/{task}/clear'], ['post', '/dags/{dag}/runs/{run}/tasks/{task}/kill'],
+    ['post', '/dags/{dag}/runs/{run}/tasks/{task}/mark'], ['post', '/dags/{dag}/runs/{run}/cancel'],
     ['get', '/runs'], ['get', '/health'], ['get', '/import-errors'], ['get', '/workers'], ['get', '/pools'],
     ['put', '/pools/{pool}'], ['delete', '/pools/{pool}'], ['get', '/variables'], ['get', '/variables/export'],
     ['post', '/variables/import'], ['get', '/variables/{key}'], ['put', '/variables/{key}'], ['delete', '/variables/{key}'],
@@ -44,6 +45,7 @@ describeWithPostgres('every API route under hostile input', () => {
   /** Every body field any route reads, so each gets a hostile value somewhere. */
   const bodiesWith = (v: string): unknown[] => [
     { conf: { region: v } }, { conf: { [v]: 1 } }, { runId: v }, { logicalDate: v }, { isPaused: v }, { downstream: v },
+    { state: v }, { state: 'success', upstream: v, dryRun: v },
     { value: v, description: v }, { value: 'ok', secret: true, description: v }, { slots: 1, description: v },
     { variables: { [v]: { value: v } } }, { [v]: v },
   ];
