@@ -649,8 +649,9 @@ export class SchedulingService {
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       const active = running.get(run.dagId) ?? 0;
       if (active >= dag.maxActiveRuns) continue;
+      // Read without a lock: a user may have cancelled it since.
+      if (!(await this.repos.runs.startQueued(run.pk, now, tx))) continue;
       running.set(run.dagId, active + 1);
-      await this.repos.runs.setState(run.pk, 'running', now, tx);
       await this.repos.tis.createForRun(run.pk, dag, tx);
       touched.add(run.pk);
     }

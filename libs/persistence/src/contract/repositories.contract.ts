@@ -65,6 +65,18 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       await expect(newRun('r1', run.logicalDate)).rejects.toThrow(DuplicateRunError);
     });
 
+    it('starts a queued run only while it is queued (a user may have cancelled it since it was read)', async () => {
+      const run = await newRun('start-me');
+      const later = new Date(now.getTime() + 1000);
+      expect(await db.transaction((tx) => repos.runs.startQueued(run.pk, later, tx))).toBe(true);
+      expect(await repos.runs.get('contract', 'start-me')).toMatchObject({ state: 'running', startedAt: later, endedAt: null, reason: null });
+      const cancelled = await newRun('cancelled-first');
+      await db.transaction((tx) => repos.runs.setState(cancelled.pk, 'failed', later, tx, 'cancelled by olga'));
+      expect(await db.transaction((tx) => repos.runs.startQueued(cancelled.pk, later, tx))).toBe(false);
+      expect(await repos.runs.get('contract', 'cancelled-first')).toMatchObject({ state: 'failed', reason: 'cancelled by olga', endedAt: later });
+      await db.query(`DELETE FROM dag_run WHERE run_id IN ('start-me', 'cancelled-first')`);
+    });
+
     it('creates one run per DAG and logical date, naming the run that holds the date', async () => {
       const date = new Date('2025-06-01T00:00:00Z');
       const held = await newRun('date-holder', date);

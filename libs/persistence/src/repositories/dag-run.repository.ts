@@ -205,6 +205,19 @@ export class DagRunRepository {
     );
   }
 
+  /**
+   * Starts a queued run: `running`, only if it still is `queued` (a user may have cancelled
+   * it since it was read). Returns whether it did.
+   */
+  async startQueued(pk: number, now: Date, q: Queryable): Promise<boolean> {
+    const rows = await q.query(
+      `UPDATE dag_run SET state = 'running', needs_eval = false, reason = NULL, started_at = coalesce(started_at, $2), ended_at = NULL
+       WHERE id = $1 AND state = 'queued' RETURNING id`,
+      [pk, now],
+    );
+    return rows.length === 1;
+  }
+
   async markEvaluated(pks: number[], q: Queryable): Promise<void> {
     if (pks.length) await q.query(`UPDATE dag_run SET needs_eval = false WHERE id = ANY($1) AND needs_eval`, [pks]);
   }
