@@ -388,6 +388,14 @@ describeWithPostgres('API authentication, roles and audit', () => {
       const res = await login('erin', 'erin-password-1').expect(429);
       expect(res.body).toEqual({ reason: 'too_many_attempts', message: expect.stringMatching(/try again in \d+s/) });
       expect(Number(res.headers['retry-after'])).toBeGreaterThan(0);
+      // The guesses and the throttled attempt are in the audit log, each refused, never with a password.
+      const attempts = await eventually(async () => {
+        const rows = (await repos.audit.list({ limit: 100, action: 'auth.login' })).filter((e) => e.target === 'erin');
+        return rows.length >= 4 ? rows : undefined;
+      }, 'four audited login attempts of erin');
+      expect(attempts.map((e) => e.status).sort()).toEqual([401, 401, 401, 429]);
+      expect(attempts.every((e) => e.outcome === 'denied')).toBe(true);
+      expect(JSON.stringify(attempts)).not.toMatch(/guess-|erin-password/);
       const start = now;
       now = new Date(start.getTime() + 15 * 60_000 + 1);
       try {
