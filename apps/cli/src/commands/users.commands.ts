@@ -28,7 +28,7 @@ export function formatUsersTable(users: UserDto[]): string {
 
 export function registerUserCommands(program: Command, ctx: CommandContext): void {
   const users = program.command('users').description('list, create and change the users of the API (admins; or --database)')
-    .addHelpText('after', `\nRoles: viewer (reads), operator (+ trigger, clear, kill, pause, workers), admin (+ variables, pools, users, tokens, audit).`);
+    .addHelpText('after', `\nRoles: viewer (reads; own tokens), operator (+ trigger, clear, kill, mark, cancel runs, pause, workers), admin (+ variables, pools, users, everyone's tokens, audit).`);
 
   users.command('list')
     .description('list the users and their roles')

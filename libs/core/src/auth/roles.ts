@@ -3,8 +3,8 @@
  * decided here; the webserver's guard only asks.
  */
 export type Role =
-  | 'viewer' //   reads DAGs, runs, task tries, logs, workers, queues, pools
-  | 'operator' // + triggers, clears, kills, pauses, marks, drains/shuts down/resumes workers
+  | 'viewer' //   reads DAGs, runs, task tries, logs, workers, queues, pools; lists and revokes own tokens
+  | 'operator' // + triggers, clears, kills, marks, cancels runs, pauses, drains/shuts down/resumes workers
   | 'admin'; //   + variables, pools, users, tokens, audit log
 
 export const ROLES: readonly Role[] = ['viewer', 'operator', 'admin'];
