@@ -640,15 +640,25 @@ export class SchedulingService {
     }
   }
 
-  /** Starts queued runs while their DAG's max_active_runs allows, creating their task instances. */
+  /**
+   * Starts queued runs while their DAG's max_active_runs allows (a backfill's runs: while
+   * the backfill's own max_active_runs does), creating their task instances.
+   */
   private async startQueuedRuns(now: Date, tx: Queryable, touched: Set<number>): Promise<void> {
     const queued = await this.repos.runs.queued(500, tx);
     if (queued.length === 0) return;
     const running = await this.repos.runs.runningCounts([...new Set(queued.map((r) => r.dagId))], tx);
+    const backfills = await this.repos.backfills.limitsOf(queued.map((r) => r.pk), tx);
+    const backfillRunning = new Map([...backfills.values()].map((b) => [b.backfillId, b.running]));
     for (const run of queued) {
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       const active = running.get(run.dagId) ?? 0;
-      if (active >= dag.maxActiveRuns) continue;
+      const backfill = backfills.get(run.pk);
+      if (backfill) {
+        const mine = backfillRunning.get(backfill.backfillId)!;
+        if (mine >= backfill.maxActiveRuns) continue;
+        backfillRunning.set(backfill.backfillId, mine + 1);
+      } else if (active >= dag.maxActiveRuns) continue;
       running.set(run.dagId, active + 1);
       await this.repos.runs.setState(run.pk, 'running', now, tx);
       await this.repos.tis.createForRun(run.pk, dag, tx);
@@ -675,6 +685,7 @@ export class SchedulingService {
     }
     for (const evaluated of locked) {
       const { run, states: { byTask, outcomeCursor } } = evaluated;
+      this.runs.refresh(run);
       if (run.state !== 'running') continue;
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       // The states as this iteration leaves them: the database's, plus what it decided so far.
@@ -746,7 +757,11 @@ export class SchedulingService {
       if (queuedCount >= this.options.dispatchSlice) return { queued: queuedCount, more: true };
       const f = facts.get(ti.runPk);
       const task = f && taskOf(f.dag, ti.taskId);
-      if (!f || !task) continue;
+      if (!f || !task) {
+        // A task its cached version lacks: the run moved to another version (`runs upgrade`); read it again.
+        if (f) this.runs.forget(ti.runPk);
+        continue;
+      }
       if (view.paused.has(ti.dagId)) {
         // Held until the DAG is unpaused (as Airflow holds a paused DAG's runs); running tries go on.
         const reason = pausedReason(ti.dagId);
