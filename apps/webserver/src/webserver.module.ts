@@ -11,6 +11,9 @@ import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
 import { WorkersController } from './http/workers.controller';
 import { ClearService } from './services/clear.service';
+import { BackfillService } from './services/backfill.service';
+import { RunUpgradeService } from './services/run-upgrade.service';
+import { BackfillsController } from './http/backfills.controller';
 import { HealthService } from './services/health.service';
 import { KillService } from './services/kill.service';
 import { DagQueriesService } from './services/dag-queries.service';
@@ -48,7 +51,7 @@ export interface WebserverModuleOptions {
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
   SystemController, DagsController, RunsController, VariablesController, WorkersController,
-  AuthController, UsersController, TokensController, AuditController,
+  AuthController, UsersController, TokensController, AuditController, BackfillsController,
 ];
 
 @Module({})
@@ -65,7 +68,7 @@ export class WebserverModule {
         { provide: BROKER, useValue: options.broker ?? null },
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService, WorkerControlService,
-        HealthService,
+        HealthService, BackfillService, RunUpgradeService,
         ...authProviders(options),
       ],
     };

@@ -292,3 +292,4 @@ export interface VariablesExportDto {
   secrets_omitted: string[];
 }
 export type * from './auth.types';
+export * from './backfill.types';

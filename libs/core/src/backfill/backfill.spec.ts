@@ -12,33 +12,39 @@ const dag: SerializedDag = validateDag({
   id: 'etl', schedule: '0 3 * * *', tasks: [t('extract'), t('clean', ['extract']), t('train', ['clean']), t('report', ['train']), t('stats', ['extract'])],
 }, 'etl.ts');
 const d = (iso: string) => new Date(iso);
+const NOW = new Date('2025-01-01T00:00:00Z');
 
 describe('backfillDates', () => {
   it('gives one logical date per schedule interval, both ends inclusive', () => {
-    expect(backfillDates(dag, d('2024-01-01T00:00:00Z'), d('2024-01-03T03:00:00Z')).map((x) => x.toISOString()))
+    expect(backfillDates(dag, d('2024-01-01T00:00:00Z'), d('2024-01-03T03:00:00Z'), NOW).map((x) => x.toISOString()))
       .toEqual(['2024-01-01T03:00:00.000Z', '2024-01-02T03:00:00.000Z', '2024-01-03T03:00:00.000Z']);
   });
 
   it('takes presets', () => {
-    expect(backfillDates({ id: 'h', schedule: '@daily' }, d('2024-01-01T00:00:00Z'), d('2024-01-02T00:00:00Z'))).toHaveLength(2);
+    expect(backfillDates({ id: 'h', schedule: '@daily' }, d('2024-01-01T00:00:00Z'), d('2024-01-02T00:00:00Z'), NOW)).toHaveLength(2);
   });
 
   it.each([
     [{ id: 'm', schedule: null }, 'dagId', 'DAG "m" has no schedule (manual only), so it has no intervals to backfill'],
     [{ id: 'o', schedule: '@once' }, 'dagId', 'DAG "o" has the schedule @once, so it has no intervals to backfill'],
   ])('refuses a DAG without intervals: %j', (spec, field, message) => {
-    const err = errorOf<BackfillRequestError>(() => backfillDates(spec, d('2024-01-01T00:00:00Z'), d('2024-01-02T00:00:00Z')));
+    const err = errorOf<BackfillRequestError>(() => backfillDates(spec, d('2024-01-01T00:00:00Z'), d('2024-01-02T00:00:00Z'), NOW));
     expect(err).toBeInstanceOf(BackfillRequestError);
     expect(err.field).toBe(field);
     expect(err.message).toContain(message);
   });
 
+  it('refuses a range that ends in the future', () => {
+    expect(errorOf<BackfillRequestError>(() => backfillDates(dag, d('2024-12-01T00:00:00Z'), d('2025-01-02T00:00:00Z'), NOW)).message)
+      .toBe("--to 2025-01-02T00:00:00.000Z is in the future (the server's time is 2025-01-01T00:00:00.000Z): a run's logical date is the start of the data it processes. Fix: end the range at or before now.");
+  });
+
   it('refuses a reversed range, an empty one and one too wide', () => {
-    expect(errorOf<BackfillRequestError>(() => backfillDates(dag, d('2024-01-02T00:00:00Z'), d('2024-01-01T00:00:00Z'))).message)
+    expect(errorOf<BackfillRequestError>(() => backfillDates(dag, d('2024-01-02T00:00:00Z'), d('2024-01-01T00:00:00Z'), NOW)).message)
       .toBe('--from 2024-01-02T00:00:00.000Z is after --to 2024-01-01T00:00:00.000Z. Fix: swap them.');
-    expect(errorOf<BackfillRequestError>(() => backfillDates(dag, d('2024-01-01T04:00:00Z'), d('2024-01-01T05:00:00Z'))).message)
+    expect(errorOf<BackfillRequestError>(() => backfillDates(dag, d('2024-01-01T04:00:00Z'), d('2024-01-01T05:00:00Z'), NOW)).message)
       .toBe('no interval of DAG "etl" (0 3 * * *) starts between 2024-01-01T04:00:00.000Z and 2024-01-01T05:00:00.000Z. Fix: widen the range.');
-    expect(errorOf<BackfillRequestError>(() => backfillDates({ id: 'm', schedule: '* * * * *' }, d('2024-01-01T00:00:00Z'), d('2024-01-02T00:00:00Z'))).field).toBe('to');
+    expect(errorOf<BackfillRequestError>(() => backfillDates({ id: 'm', schedule: '* * * * *' }, d('2024-01-01T00:00:00Z'), d('2024-01-02T00:00:00Z'), NOW)).field).toBe('to');
   });
 });
 

@@ -1,6 +1,7 @@
 import type { SerializedDag } from '../dag/dag.types';
 import { graphOf } from '../dag/graph';
 import { SCHEDULE_PRESETS } from '../schedule/schedule';
+import { LOGICAL_DATE_FUTURE_TOLERANCE_MS } from '../schedule/logical-date';
 import { CronExpressionParser } from 'cron-parser';
 import type { DagRunState, TiState } from '../state/states';
 
@@ -21,12 +22,15 @@ export class BackfillRequestError extends Error {
  * schedule interval, i.e. each cron time `t` with `from <= t <= to`, oldest first — the
  * dates the DAG's schedule would have given its runs (CronTriggerTimetable semantics, as
  * the scheduler's own runs).
- * @throws BackfillRequestError when `from` is after `to`, the DAG has no cron schedule
+ * @throws BackfillRequestError when `from` is after `to`, `to` is later than `now`, the DAG has no cron schedule
  *   (manual only or `@once`), or the range holds no date or more than {@link MAX_BACKFILL_RUNS}
  */
-export function backfillDates(dag: Pick<SerializedDag, 'id' | 'schedule'>, from: Date, to: Date): Date[] {
+export function backfillDates(dag: Pick<SerializedDag, 'id' | 'schedule'>, from: Date, to: Date, now: Date): Date[] {
   if (from.getTime() > to.getTime()) {
     throw new BackfillRequestError('from', `--from ${from.toISOString()} is after --to ${to.toISOString()}. Fix: swap them.`);
+  }
+  if (to.getTime() > now.getTime() + LOGICAL_DATE_FUTURE_TOLERANCE_MS) {
+    throw new BackfillRequestError('to', `--to ${to.toISOString()} is in the future (the server's time is ${now.toISOString()}): a run's logical date is the start of the data it processes. Fix: end the range at or before now.`);
   }
   const text = dag.schedule?.trim() ?? null;
   const expr = text === null ? null : text.startsWith('@') ? SCHEDULE_PRESETS[text] ?? null : text;
