@@ -1,7 +1,7 @@
 import type {
   ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
-  QueueDto, WorkerCommandResultDto,
+  QueueDto, WorkerCommandResultDto, BackfillDto, DagVersionDto, RunUpgradeDto,
   AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
 } from '../../webserver/src/http/api.types';
 
@@ -29,6 +29,17 @@ export interface RunFilter {
   dagId?: string;
   state?: string;
   limit?: number;
+}
+
+/** The body of `POST /dags/:dag/backfills`. */
+export interface BackfillRequest {
+  from: string;
+  to: string;
+  tasks?: string;
+  ignoreDependencies?: boolean;
+  rerunFailed?: boolean;
+  maxActiveRuns?: number;
+  dryRun?: boolean;
 }
 
 export interface TriggerRequest {
@@ -128,6 +139,26 @@ export class SwarmflowClient {
 
   clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean } = {}): Promise<ClearResultDto> {
     return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, { downstream: options.downstream ?? false });
+  }
+
+  createBackfill(dagId: string, body: BackfillRequest): Promise<BackfillDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/backfills`, body);
+  }
+
+  getBackfill(dagId: string, id: number): Promise<BackfillDto> {
+    return this.request('GET', `/dags/${seg(dagId)}/backfills/${id}`);
+  }
+
+  pauseBackfill(dagId: string, id: number): Promise<BackfillDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/backfills/${id}/pause`);
+  }
+
+  dagVersions(dagId: string): Promise<DagVersionDto[]> {
+    return this.request('GET', `/dags/${seg(dagId)}/versions`);
+  }
+
+  upgradeRun(dagId: string, runId: string, body: { to?: string; dryRun?: boolean }): Promise<RunUpgradeDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/upgrade`, body);
   }
 
   killTask(dagId: string, runId: string, taskId: string): Promise<KillResultDto> {

@@ -6,6 +6,7 @@ import { ApiConnectionError, ApiError } from './api-client';
 import { CommandContext, defaultDeps, type CliDeps } from './cli-context';
 import { registerDagCommands } from './commands/dags.commands';
 import { registerRunCommands } from './commands/runs.commands';
+import { registerBackfillCommands } from './commands/backfill.commands';
 import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
 import { registerPoolCommands } from './commands/pools.commands';
@@ -32,6 +33,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerServerCommands(program, ctx.deps.env);
   registerDagCommands(program, ctx);
   registerRunCommands(program, ctx);
+  registerBackfillCommands(program, ctx);
   registerTaskCommands(program, ctx);
   registerWorkerCommands(program, ctx);
   registerPoolCommands(program, ctx);

@@ -1,0 +1,172 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { INestApplication } from '@nestjs/common';
+import { AmqpBroker, taskQueue } from '@swarmflow/messaging';
+import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
+import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
+import type { CliDeps } from '../../cli/src/cli-context';
+import { runCli } from '../../cli/src/program';
+import { createTestToken } from '../../webserver/src/test-support/auth';
+import { createWebserver } from '../../webserver/src/webserver';
+import type { Stack } from './test-support/stack';
+import { useStack } from './test-support/use-stack';
+
+// Backfill and run upgrades end to end: the CLI against the REST API, a scheduler and a
+// worker on PostgreSQL and RabbitMQ, process tasks that leave a line per execution.
+
+const out = mkdtempSync(path.join(tmpdir(), 'swarmflow-backfill-'));
+const prefix = `sftest-${randomBytes(4).toString('hex')}.`;
+
+/** Each task appends "<task> <ds>" to a file: what ran, for which interval. */
+const step = (task: string) => `echo "${task} {{ ds }}" >> ${path.join(out, 'executions')}`;
+const executions = (): string[] => (existsSync(path.join(out, 'executions')) ? readFileSync(path.join(out, 'executions'), 'utf8').trim().split('\n').filter(Boolean).sort() : []);
+
+// extract -> clean -> train -> report ; extract -> stats. A start date far ahead: the schedule itself creates no run.
+const ETL = `id: etl
+schedule: "0 3 * * *"
+start_date: "2099-01-01"
+tasks:
+  extract: { shell: '${step('extract')}' }
+  clean: { shell: '${step('clean')}', upstream: [extract] }
+  train: { shell: '${step('train')}', upstream: [clean] }
+  report: { shell: '${step('report')}', upstream: [train] }
+  stats: { shell: '${step('stats')}', upstream: [extract] }
+`;
+
+const gate = path.join(out, 'gate');
+// b waits for the gate file, so that the DAG file can be edited while the run is running.
+const EVOLVING_V1 = `id: evolving
+tasks:
+  a: { shell: '${step('a')}' }
+  b: { shell: 'while [ ! -f ${gate} ]; do sleep 0.05; done; ${step('b')}', upstream: [a] }
+`;
+const EVOLVING_V2 = `${EVOLVING_V1}  c: { shell: '${step('c')}', upstream: [b] }
+`;
+
+describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on PostgreSQL and RabbitMQ)', () => {
+  describeWithPostgres('', () => {
+    const stack = useStack({
+      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1 },
+      makeBroker: async () => {
+        const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: { log: () => {}, warn: () => {}, error: () => {} }, connectionName: `swarmflow backfill test ${prefix}` });
+        await broker.start();
+        return broker;
+      },
+    });
+    let app: INestApplication;
+    let url: string;
+    let token: string;
+
+    beforeAll(async () => {
+      const s: Stack = stack();
+      app = await createWebserver({ repos: s.repos, logger: false, onChange: () => s.scheduler.runner.nudge() });
+      await app.listen(0, '127.0.0.1');
+      url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+      token = await createTestToken(s.repos, 'operator');
+    }, 30_000);
+
+    afterAll(async () => {
+      await app?.close();
+      await deleteRabbitMQTopology(prefix, [taskQueue('default').name]).catch(() => {});
+      rmSync(out, { recursive: true, force: true });
+    });
+
+    async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+      let stdout = '';
+      let stderr = '';
+      const deps: CliDeps = {
+        stdout: (s) => { stdout += s; },
+        stderr: (s) => { stderr += s; },
+        env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token },
+        sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
+        now: () => new Date(),
+        readFile: () => null,
+        isTTY: false,
+        onInterrupt: () => () => {},
+      };
+      const code = await runCli(args, deps);
+      return { code, out: stdout, err: stderr };
+    }
+
+    it('backfills 3 days with a task regex and --ignore-dependencies: exactly the matching tasks, in 3 runs; again, nothing new', async () => {
+      const args = ['dags', 'backfill', 'etl', '--from', '2024-01-01', '--to', '2024-01-03T03:00:00Z', '--tasks', '^(train|report)$', '--ignore-dependencies'];
+      const dry = await cli([...args, '--dry-run']);
+      expect(dry.err).toBe('');
+      expect(dry.out).toContain('3 run(s) from 2024-01-01 00:00:00 to 2024-01-03 03:00:00');
+      expect(dry.out).toContain('tasks: train, report; left out (end removed in new runs): extract, clean, stats');
+      expect(dry.out).toMatch(/^2024-01-02 03:00:00\s+create\s+backfill__2024-01-02T03:00:00.000Z\s+-$/m);
+      expect(await stack().repos.runs.list({ dagId: 'etl' })).toEqual([]);
+
+      const first = await cli(args);
+      expect(first.err).toBe('');
+      expect(first.code).toBe(0);
+      expect(first.out).toContain('started backfill #1 of etl: 3 run(s) from 2024-01-01 00:00:00 to 2024-01-03 03:00:00, tasks train, report (left out: extract, clean, stats)');
+      expect(first.out).toContain('backfill #1: 3/3 run(s) ended (3 success, 0 failed), 0 running, 0 queued');
+      expect(first.out).toContain('backfill #1 of etl: all 3 run(s) succeeded');
+      expect(executions()).toEqual([
+        'report 2024-01-01', 'report 2024-01-02', 'report 2024-01-03', 'train 2024-01-01', 'train 2024-01-02', 'train 2024-01-03',
+      ]);
+      const runs = await stack().repos.runs.list({ dagId: 'etl' });
+      expect(runs.map((r) => [r.runId, r.runType, r.state]).sort()).toEqual([
+        ['backfill__2024-01-01T03:00:00.000Z', 'backfill', 'success'],
+        ['backfill__2024-01-02T03:00:00.000Z', 'backfill', 'success'],
+        ['backfill__2024-01-03T03:00:00.000Z', 'backfill', 'success'],
+      ]);
+      const tis = await stack().repos.tis.forRuns(runs.map((r) => r.pk));
+      const states = (task: string) => tis.filter((t) => t.taskId === task).map((t) => t.state);
+      expect(states('train')).toEqual(['success', 'success', 'success']);
+      expect(states('report')).toEqual(['success', 'success', 'success']);
+      for (const task of ['extract', 'clean', 'stats']) expect(states(task)).toEqual(['removed', 'removed', 'removed']);
+      expect(tis.find((t) => t.taskId === 'extract')!.reason).toBe('not selected by backfill #1 (--tasks ^(train|report)$, --ignore-dependencies)');
+
+      // Idempotent: the same backfill again reuses the 3 runs, runs nothing, and succeeds.
+      const again = await cli(args);
+      expect(again.code).toBe(0);
+      expect(again.out).toContain('backfill #2 of etl: all 3 run(s) succeeded');
+      expect(await stack().repos.runs.list({ dagId: 'etl' })).toHaveLength(3);
+      expect(executions()).toHaveLength(6);
+    }, 60_000);
+
+    it('a DAG file edited mid-run: the running run keeps its version; runs upgrade then schedules only the new task', async () => {
+      const s = stack();
+      const run = await s.trigger('evolving');
+      const v1 = run.versionHash;
+      await waitUntil('b running', async () => (await s.repos.tis.forRuns([run.pk])).some((t) => t.taskId === 'b' && t.state === 'running'), { timeoutMs: 20_000, intervalMs: 50 });
+
+      s.writeDags({ 'evolving.yaml': EVOLVING_V2 });
+      await s.scheduler.parseDags(true);
+      const v2 = (await s.repos.dags.get('evolving'))!.latestVersion;
+      expect(v2).not.toBe(v1);
+      expect((await s.repos.runs.get('evolving', run.runId))!.versionHash).toBe(v1);
+      expect((await s.repos.tis.forRuns([run.pk])).map((t) => t.taskId).sort()).toEqual(['a', 'b']);
+
+      const versions = await cli(['dags', 'versions', 'evolving']);
+      expect(versions.code).toBe(0);
+      expect(versions.out).toMatch(new RegExp(`^${v2.slice(0, 12)}\\s+\\S+ \\S+\\s+evolving.yaml\\s+3\\s+latest$`, 'm'));
+      expect(versions.out).toMatch(new RegExp(`^${v1.slice(0, 12)}\\s+\\S+ \\S+\\s+evolving.yaml\\s+2\\s*$`, 'm'));
+
+      const dry = await cli(['runs', 'upgrade', 'evolving', run.runId, '--dry-run']);
+      expect(dry.err).toBe('');
+      expect(dry.out).toContain(`would move run ${run.runId} of evolving from version ${v1.slice(0, 12)} to ${v2.slice(0, 12)}`);
+      expect(dry.out).toMatch(/^c\s+added\s+runs when its upstreams allow$/m);
+      expect(dry.out).toMatch(/^a\s+kept\s+success$/m);
+      expect(dry.out).toMatch(/^b\s+kept\s+running$/m);
+      expect((await s.repos.runs.get('evolving', run.runId))!.versionHash).toBe(v1);
+
+      const up = await cli(['runs', 'upgrade', 'evolving', run.runId, '--to', v2.slice(0, 8)]);
+      expect(up.code).toBe(0);
+      expect(up.out).toContain(`moved run ${run.runId} of evolving from version ${v1.slice(0, 12)} to ${v2.slice(0, 12)}`);
+      expect((await s.repos.runs.get('evolving', run.runId))!.versionHash).toBe(v2);
+
+      writeFileSync(gate, '');
+      const { state, tis } = await s.waitForRun(run, 20_000);
+      expect(state).toBe('success');
+      expect([...tis.values()].map((t) => [t.taskId, t.state, t.tryNumber]).sort()).toEqual([['a', 'success', 1], ['b', 'success', 1], ['c', 'success', 1]]);
+      // Only the new task was added: a and b ran once each, c once after b.
+      expect(executions().filter((e) => /^[abc] /.test(e)).map((e) => e.split(' ')[0])).toEqual(['a', 'b', 'c']);
+    }, 60_000);
+  });
+});
