@@ -46,10 +46,19 @@ tasks:
 const EVOLVING_V2 = `${EVOLVING_V1}  c: { shell: '${step('c')}', upstream: [b] }
 `;
 
+const gate2 = path.join(out, 'gate2');
+const SLOW = `id: slow
+schedule: "0 3 * * *"
+start_date: "2099-01-01"
+max_active_runs: 16
+tasks:
+  w: { shell: 'while [ ! -f ${gate2} ]; do sleep 0.05; done; ${step('w')}' }
+`;
+
 describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on PostgreSQL and RabbitMQ)', () => {
   describeWithPostgres('', () => {
     const stack = useStack({
-      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1 },
+      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW },
       makeBroker: async () => {
         const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: { log: () => {}, warn: () => {}, error: () => {} }, connectionName: `swarmflow backfill test ${prefix}` });
         await broker.start();
@@ -74,7 +83,7 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       rmSync(out, { recursive: true, force: true });
     });
 
-    async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
+    async function cli(args: string[], over: Partial<CliDeps> = {}): Promise<{ code: number; out: string; err: string }> {
       let stdout = '';
       let stderr = '';
       const deps: CliDeps = {
@@ -86,6 +95,7 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
         readFile: () => null,
         isTTY: false,
         onInterrupt: () => () => {},
+        ...over,
       };
       const code = await runCli(args, deps);
       return { code, out: stdout, err: stderr };
@@ -167,6 +177,53 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       expect([...tis.values()].map((t) => [t.taskId, t.state, t.tryNumber]).sort()).toEqual([['a', 'success', 1], ['b', 'success', 1], ['c', 'success', 1]]);
       // Only the new task was added: a and b ran once each, c once after b.
       expect(executions().filter((e) => /^[abc] /.test(e)).map((e) => e.split(' ')[0])).toEqual(['a', 'b', 'c']);
+    }, 60_000);
+
+    it('Ctrl-C pauses a backfill (its queued runs wait), the same command resumes it; --max-active-runs bounds its running runs', async () => {
+      const s = stack();
+      const args = ['dags', 'backfill', 'slow', '--from', '2024-02-01', '--to', '2024-02-03T12:00:00Z', '--max-active-runs', '1'];
+      const states = async () => (await s.repos.runs.list({ dagId: 'slow' })).map((r) => r.state).sort();
+      let interrupt: (() => void) | null = null;
+      const interrupted = await cli(args, {
+        onInterrupt: (handler) => {
+          interrupt = handler;
+          return () => {};
+        },
+        sleep: async () => {
+          if ((await states()).includes('running')) interrupt!();
+          await new Promise((r) => setTimeout(r, 50));
+        },
+      });
+      expect(interrupted.code).toBe(130);
+      expect(interrupted.err).toMatch(/^interrupted: backfill #\d+ is paused \(running runs finish, queued ones wait\); run the same command again to resume it\n$/);
+      expect(await states()).toEqual(['queued', 'queued', 'running']);
+
+      // The running run finishes; the paused backfill's queued runs are not started.
+      writeFileSync(gate2, '');
+      await waitUntil('the running run to end', async () => (await states()).includes('success'), { timeoutMs: 20_000, intervalMs: 50 });
+      const seen = s.scheduler.runner.iterations;
+      s.scheduler.runner.nudge();
+      await waitUntil('10 more scheduler iterations', () => s.scheduler.runner.iterations >= seen + 10, { timeoutMs: 20_000, intervalMs: 20 });
+      expect(await states()).toEqual(['queued', 'queued', 'success']);
+
+      const resumed = await cli(args);
+      expect(resumed.code).toBe(0);
+      expect(resumed.out).toMatch(/^resumed backfill #\d+ of slow: 3 run\(s\)/);
+      expect(resumed.out).toMatch(/all 3 run\(s\) succeeded\n$/);
+      // One at a time: each run started after the one before had ended.
+      const runs = (await s.repos.runs.list({ dagId: 'slow' })).sort((a, b) => a.logicalDate.getTime() - b.logicalDate.getTime());
+      for (let i = 1; i < runs.length; i++) expect(runs[i].startedAt!.getTime()).toBeGreaterThanOrEqual(runs[i - 1].endedAt!.getTime());
+      expect(executions().filter((e) => e.startsWith('w '))).toEqual(['w 2024-02-01', 'w 2024-02-02', 'w 2024-02-03']);
+    }, 60_000);
+
+    it('exits 1 naming the failed runs', async () => {
+      const s = stack();
+      s.writeDags({ 'failing.yaml': 'id: failing\nschedule: "@daily"\nstart_date: "2099-01-01"\ntasks:\n  f: { shell: \'test {{ ds }} != 2024-03-02\' }\n' });
+      await s.scheduler.parseDags(true);
+      const res = await cli(['dags', 'backfill', 'failing', '--from', '2024-03-01', '--to', '2024-03-03']);
+      expect(res.code).toBe(1);
+      expect(res.err).toBe('backfill #' + /#(\d+)/.exec(res.out)![1] + ' of failing: 1 of 3 run(s) failed: backfill__2024-03-02T00:00:00.000Z. ' +
+        'See `swarmflow runs show failing <run>`; `--rerun-failed` runs their failed tasks again\n');
     }, 60_000);
   });
 });
