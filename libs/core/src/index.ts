@@ -36,3 +36,6 @@ export {
   backfillDates, selectBackfillTasks, planBackfill, backfillState, backfillRunId, BackfillRequestError, MAX_BACKFILL_RUNS,
   type BackfillSelection, type BackfillAction, type BackfillDatePlan, type BackfillState, type ExistingBackfillRun,
 } from './backfill/backfill';
+export {
+  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, ArtifactsUrlError, type ArtifactsLocation,
+} from './artifacts/artifacts';
