@@ -1,4 +1,5 @@
 import {
+  parseArtifactsUrl, type ArtifactsLocation,
   afterFailure, dueLogicalDates, pausedReason, planRun, resolveParams, retryDelayMs, runOutcome, TI_ENDED, transition,
   type SerializedDag, type SignedTaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
@@ -9,7 +10,7 @@ import {
 } from '@swarmflow/persistence';
 import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
-import { buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
+import { ARTIFACTS_S3_VARIABLES, buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
 import { RunCache } from './run-cache';
 import { KnownWork } from './known-work';
 import { byTask, RunStateCache, type RunStates } from './run-state-cache';
@@ -47,6 +48,8 @@ export interface SchedulingOptions {
    * 0 turns it off. Default 2 s.
    */
   workerGoneMs?: number;
+  /** `SWARMFLOW_ARTIFACTS_URL`: each try gets a prefix under it; null/absent = no artefacts store. */
+  artifactsUrl?: string | null;
 }
 
 export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
@@ -190,7 +193,11 @@ export class SchedulingService {
   ) {
     this.runs = new RunCache(repos);
     this.signer = clusterKey && new TaskSigner(clusterKey);
+    this.artifacts = options.artifactsUrl ? parseArtifactsUrl(options.artifactsUrl) : null;
   }
+
+  /** Where tries keep their artefacts; null = nowhere. */
+  private readonly artifacts: ArtifactsLocation | null;
 
   private readonly signer: TaskSigner | null;
 
@@ -751,6 +758,7 @@ export class SchedulingService {
     const workers = (this.liveWorkers ??= (await this.repos.workers.list(tx)).filter((w) => w.state === 'active'));
     const facts = await this.runs.get(candidates.map((c) => c.runPk), tx);
     const keys = variableKeysOf(candidates.map((c) => facts.get(c.runPk) && taskOf(facts.get(c.runPk)!.dag, c.taskId)).filter((t): t is TaskSpec => !!t));
+    if (this.artifacts?.kind === 's3') keys.push(...ARTIFACTS_S3_VARIABLES);
     const variables = new Map(keys.length ? (await this.repos.variables.many(keys, tx)).map((v) => [v.key, v]) : []);
     let queuedCount = 0;
     for (const ti of candidates) {
@@ -792,7 +800,7 @@ export class SchedulingService {
       try {
         if (!this.signer) throw new DispatchError(NO_SIGNING_KEY);
         checkGpuCapacity(task, workers);
-        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey), this.signer, now.getTime());
+        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey, this.artifacts), this.signer, now.getTime());
       } catch (err) {
         // A template that cannot render, a missing variable, GPUs no worker has: the try
         // fails with the reason, as retrying would not help.
