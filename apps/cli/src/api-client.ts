@@ -1,7 +1,7 @@
 import type {
   ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
-  QueueDto, WorkerCommandResultDto, BackfillDto, DagVersionDto, RunUpgradeDto,
+  QueueDto, WorkerCommandResultDto, BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto,
   AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
 } from '../../webserver/src/http/api.types';
 
@@ -151,6 +151,10 @@ export class SwarmflowClient {
 
   pauseBackfill(dagId: string, id: number): Promise<BackfillDto> {
     return this.request('POST', `/dags/${seg(dagId)}/backfills/${id}/pause`);
+  }
+
+  listArtifacts(dagId: string, runId: string, taskId: string, tryNumber?: number): Promise<TaskArtifactsDto> {
+    return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/artifacts${toQuery({ try: tryNumber })}`);
   }
 
   dagVersions(dagId: string): Promise<DagVersionDto[]> {

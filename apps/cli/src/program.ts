@@ -33,8 +33,8 @@ export function buildProgram(ctx: CommandContext): Command {
   registerServerCommands(program, ctx.deps.env);
   registerDagCommands(program, ctx);
   registerRunCommands(program, ctx);
-  registerBackfillCommands(program, ctx);
   registerTaskCommands(program, ctx);
+  registerBackfillCommands(program, ctx);
   registerWorkerCommands(program, ctx);
   registerPoolCommands(program, ctx);
   registerVariableCommands(program, ctx);

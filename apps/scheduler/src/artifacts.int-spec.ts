@@ -7,6 +7,9 @@ import { S3ArtifactStore } from '@swarmflow/executors';
 import { AmqpBroker, taskQueue } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
+import { runCli } from '../../cli/src/program';
+import { createTestToken } from '../../webserver/src/test-support/auth';
+import { createWebserver } from '../../webserver/src/webserver';
 import { useStack } from './test-support/use-stack';
 // s3rver ships no types; the little used here is declared by hand.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -114,6 +117,26 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       } finally {
         store.destroy();
       }
+      // The API (and `tasks artifacts`) lists what each try stored.
+      const app = await createWebserver({ repos: s.repos, logger: false, clusterKey: s.clusterKey, artifactsUrl: 's3://swarmflow-ml/runs' });
+      await app.listen(0, '127.0.0.1');
+      try {
+        const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+        const token = await createTestToken(s.repos, 'viewer');
+        let out = '';
+        let err = '';
+        const code = await runCli(['tasks', 'artifacts', 'ml_pipeline', run.runId, 'train'], {
+          stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token },
+          sleep: async () => {}, now: () => new Date(), readFile: () => null,
+        });
+        expect(err).toBe('');
+        expect(code).toBe(0);
+        expect(out).toContain(`try 1 of ml_pipeline.train (run ${run.runId}): s3://swarmflow-ml/runs/ml_pipeline/${run.runId}/train/try-1/`);
+        expect(out).toMatch(new RegExp(`^model\\.json\\s+9\\s+\\S+ \\S+\\s+s3://swarmflow-ml/runs/ml_pipeline/${run.runId.replace(/[.+]/g, '\\$&')}/train/try-1/model\\.json$`, 'm'));
+      } finally {
+        await app.close();
+      }
+
       // The secret access key never reaches the log; the model line does.
       const logs = await s.repos.logs.read(tis.get('evaluate')!.id, 1, 0);
       expect(logs.lines.map((l) => l.line)).toContain('model {"w": 12}');

@@ -60,6 +60,7 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: 'dags/:dagId/backfills', path: 'dags/train_ml1m/backfills', needs: 'viewer' },
   { method: 'GET', route: 'dags/:dagId/backfills/:backfillId', path: 'dags/train_ml1m/backfills/999999', needs: 'viewer' },
   { method: 'POST', route: 'dags/:dagId/backfills/:backfillId/pause', path: 'dags/train_ml1m/backfills/999999/pause', needs: 'operator' },
+  { method: 'GET', route: 'dags/:dagId/runs/:runId/tasks/:taskId/artifacts', path: 'dags/train_ml1m/runs/r1/tasks/extract/artifacts', needs: 'viewer' },
   { method: 'GET', route: 'dags/:dagId/versions', path: 'dags/train_ml1m/versions', needs: 'viewer' },
   { method: 'POST', route: 'dags/:dagId/runs/:runId/upgrade', path: 'dags/train_ml1m/runs/r1/upgrade', body: { dryRun: true }, needs: 'operator' },
   { method: 'GET', route: 'runs', path: 'runs', needs: 'viewer' },

@@ -1,4 +1,4 @@
-import { parseDuration } from '@swarmflow/core';
+import { parseArtifactsUrl, parseDuration } from '@swarmflow/core';
 import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
 
 /** A bad setting found at boot; names the environment variable to fix. */
@@ -27,6 +27,8 @@ export interface WebserverConfig {
   adminPasswordFile: string | null;
   /** SWARMFLOW_ADMIN_USER: the name of that admin (default admin). */
   adminUser: string;
+  /** SWARMFLOW_ARTIFACTS_URL (s3://bucket/prefix or file:///folder), to list tries' artefacts; null/absent = none. */
+  artifactsUrl?: string | null;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
@@ -36,6 +38,18 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 export function nestLogLevels(level: LogLevelName): ('fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose')[] {
   const all = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
   return all.slice(0, level === 'debug' ? all.length : all.indexOf(level) + 1);
+}
+
+/** Reads SWARMFLOW_ARTIFACTS_URL (null when unset). Throws {@link WebserverConfigError}. */
+export function readArtifactsUrl(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.SWARMFLOW_ARTIFACTS_URL?.trim();
+  if (!raw) return null;
+  try {
+    parseArtifactsUrl(raw);
+  } catch (err) {
+    throw new WebserverConfigError('SWARMFLOW_ARTIFACTS_URL', (err as Error).message);
+  }
+  return raw;
 }
 
 /** Reads SWARMFLOW_LOG_LEVEL (default `log`). Throws {@link WebserverConfigError}. */
@@ -98,6 +112,7 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
     auth: loadAuthOptions(env),
     adminPasswordFile: env.SWARMFLOW_ADMIN_PASSWORD_FILE?.trim() || null,
     adminUser: env.SWARMFLOW_ADMIN_USER?.trim() || 'admin',
+    artifactsUrl: readArtifactsUrl(env),
   };
 }
 

@@ -90,6 +90,22 @@ export function registerBackfillCommands(program: Command, ctx: CommandContext):
         versions.map((v) => [v.hash.slice(0, 12), formatDate(v.firstSeenAt), v.fileloc, v.taskCount, v.latest ? 'latest' : ''])));
     });
 
+  const tasks = program.commands.find((c) => c.name() === 'tasks')!;
+  tasks.command('artifacts')
+    .description("list what a task try stored in the artefacts store (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL")
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'task id')
+    .option('--try <n>', 'the try (default the latest)', parsePositiveInt)
+    .option('--json', 'print the raw JSON')
+    .action(async (dagId: string, runId: string, taskId: string, opts: { try?: number; json?: boolean }) => {
+      const listed = await ctx.client().listArtifacts(dagId, runId, taskId, opts.try);
+      if (opts.json) return ctx.printJson(listed);
+      ctx.print(`try ${listed.tryNumber} of ${dagId}.${taskId} (run ${runId}): ${listed.url}`);
+      ctx.print(listed.artifacts.length === 0 ? 'No artefacts.'
+        : table(['NAME', 'SIZE', 'MODIFIED', 'URL'], listed.artifacts.map((a) => [a.name, a.size, formatDate(a.modifiedAt), a.url])));
+    });
+
   runs.command('upgrade')
     .description("move a run to another version of its DAG (default the latest): new tasks run when their upstreams allow, removed ones end 'removed', ended ones keep their state")
     .argument('<dag>', 'DAG id')

@@ -61,3 +61,14 @@ export interface RunUpgradeDto {
   gone: { taskId: string; state: TiState }[];
   run: RunDto;
 }
+
+/** What one task try stored under its artefacts prefix. */
+export interface TaskArtifactsDto {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  /** The try's prefix (what the task got as SWARMFLOW_ARTIFACTS_URL). */
+  url: string;
+  artifacts: { name: string; size: number; modifiedAt: string; url: string }[];
+}

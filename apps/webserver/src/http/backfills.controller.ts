@@ -1,20 +1,30 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query } from '@nestjs/common';
+import { ArtifactsService } from '../services/artifacts.service';
 import { Audit } from '../auth/audit';
 import { BackfillService } from '../services/backfill.service';
 import { RunUpgradeService } from '../services/run-upgrade.service';
 import { RequiresRole } from './auth/requires-role.decorator';
-import type { BackfillDto, DagVersionDto, RunUpgradeDto } from './backfill.types';
-import { BackfillIdPipe, CreateBackfillBody, UpgradeRunBody } from './request.dto';
+import type { BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto } from './backfill.types';
+import { BackfillIdPipe, CreateBackfillBody, ListArtifactsQuery, UpgradeRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
-/** Backfills of a DAG, its versions, and moving a run to another version. */
+/** Backfills of a DAG, its versions, moving a run to another version, and a try's artefacts. */
 @Controller('dags')
 @RequiresRole('viewer')
 export class BackfillsController {
   constructor(
     @Inject(BackfillService) private readonly backfills: BackfillService,
     @Inject(RunUpgradeService) private readonly upgrades: RunUpgradeService,
+    @Inject(ArtifactsService) private readonly artifacts: ArtifactsService,
   ) {}
+
+  @Get(':dagId/runs/:runId/tasks/:taskId/artifacts')
+  async listArtifacts(
+    @Param('dagId') dagId: string, @Param('runId') runId: string, @Param('taskId') taskId: string,
+    @Query(new ZodValidationPipe(ListArtifactsQuery, 'query')) query: ListArtifactsQuery,
+  ): Promise<TaskArtifactsDto> {
+    return this.artifacts.list(dagId, runId, taskId, query.try);
+  }
 
   /** 201 for a new backfill; 200 for a dry run or a resumed one. */
   @Post(':dagId/backfills')

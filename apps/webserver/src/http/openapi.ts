@@ -6,7 +6,7 @@ import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
   RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody,
-  CreateBackfillBody, UpgradeRunBody,
+  CreateBackfillBody, UpgradeRunBody, ListArtifactsQuery,
 } from './request.dto';
 
 /** Where the generated document is served (a public route: the API's shape is no secret). */
@@ -94,6 +94,10 @@ const ROUTES: Record<string, RouteDoc> = {
   'GET /api/v1/dags/{dagId}/backfills/{backfillId}': { summary: 'One backfill: its dates, runs and their states', errors: { 404: 'dag_not_found, backfill_not_found' } },
   'POST /api/v1/dags/{dagId}/backfills/{backfillId}/pause': {
     summary: 'Interrupt a backfill: its queued runs wait, running ones go on; creating it again resumes it', errors: { 404: 'dag_not_found, backfill_not_found' },
+  },
+  'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/artifacts': {
+    summary: 'What a task try stored under its artefacts prefix (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL', query: ListArtifactsQuery,
+    errors: { 404: `${NOT_FOUND_TASK}, try_not_found`, 409: 'no_artifacts_store' },
   },
   'GET /api/v1/dags/{dagId}/versions': { summary: 'Versions of a DAG: hash, first seen, file, task count', errors: { 404: 'dag_not_found' } },
   'POST /api/v1/dags/{dagId}/runs/{runId}/upgrade': {

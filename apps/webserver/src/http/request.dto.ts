@@ -203,3 +203,6 @@ export class BackfillIdPipe implements PipeTransform<string, number> {
     return id;
   }
 }
+
+export const ListArtifactsQuery = z.object({ try: z.coerce.number().int().min(1).optional() });
+export type ListArtifactsQuery = z.infer<typeof ListArtifactsQuery>;

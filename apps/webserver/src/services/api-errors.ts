@@ -12,7 +12,7 @@ export class NotFoundError extends Error {
   }
 }
 
-export type ConflictReason = 'task_busy' | 'task_not_running' | 'dag_inactive' | 'concurrent_change' | 'default_pool' | 'worker_state' | 'user_exists' | 'last_admin' | 'backfill_running' | 'version_ambiguous';
+export type ConflictReason = 'task_busy' | 'task_not_running' | 'dag_inactive' | 'concurrent_change' | 'default_pool' | 'worker_state' | 'user_exists' | 'last_admin' | 'backfill_running' | 'version_ambiguous' | 'no_artifacts_store';
 
 /** The request is valid but the current state forbids it; retrying later may succeed. */
 export class ConflictError extends Error {
