@@ -50,7 +50,7 @@ const split = (url) => { const m = /^s3:\\/\\/([^/]+)\\/(.*)$/.exec(url); return
 writeFileSync(path.join(tmp, 'artifact.js'), HELPER);
 const art = `node ${path.join(tmp, 'artifact.js')}`;
 
-const ML = `id: ml_pipeline
+const ML = `id: ml_two_workers
 defaults: { env: { NODE_PATH: "${nodeModules}" } }
 tasks:
   ingest:
@@ -71,13 +71,17 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
     let server: { run(): Promise<{ port: number }>; close(): Promise<void> };
     let endpoint = '';
     const stack = useStack({
-      dagFiles: { 'ml.yaml': ML },
+      // The example ML pipeline itself (examples/dags), its scripts passing data through the store.
+      dagFiles: {
+        'ml.yaml': ML,
+        'example_ml.ts': `// a swarmflow DAG file\nexport { mlPipelineParametrised } from ${JSON.stringify(path.resolve(__dirname, '..', '..', '..', 'examples', 'dags', 'ml_pipeline'))};\n`,
+      },
       makeBroker: async () => {
         const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: { log: () => {}, warn: () => {}, error: () => {} }, connectionName: `swarmflow artifacts test ${prefix}` });
         await broker.start();
         return broker;
       },
-      workers: [{ queues: ['worker_a'], name: `worker-a-${process.pid}` }, { queues: ['worker_b'], name: `worker-b-${process.pid}` }],
+      workers: [{ queues: ['worker_a', 'default'], name: `worker-a-${process.pid}` }, { queues: ['worker_b', 'default'], name: `worker-b-${process.pid}` }],
       scheduler: { artifactsUrl: 's3://swarmflow-ml/runs' },
     });
 
@@ -101,7 +105,7 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
 
     it('train writes the model on one worker, evaluate reads it on the other; every try has its prefix', async () => {
       const s = stack();
-      const run = await s.trigger('ml_pipeline');
+      const run = await s.trigger('ml_two_workers');
       const { state, tis } = await s.waitForRun(run, 30_000);
       expect(state).toBe('success');
       expect(tis.get('ingest')!.worker).toBe(`worker-a-${process.pid}`);
@@ -110,9 +114,9 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
 
       const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
       try {
-        const listed = await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_pipeline/${run.runId}`));
+        const listed = await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_two_workers/${run.runId}`));
         expect(listed.map((o) => o.name)).toEqual(['evaluate/try-1/metrics.json', 'ingest/try-1/dataset.csv', 'train/try-1/model.json']);
-        const metrics = await store.get(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_pipeline/${run.runId}/evaluate/try-1`), 'metrics.json');
+        const metrics = await store.get(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_two_workers/${run.runId}/evaluate/try-1`), 'metrics.json');
         expect(JSON.parse(metrics.toString())).toEqual({ model: { w: 12 }, ok: true });
       } finally {
         store.destroy();
@@ -125,14 +129,14 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
         const token = await createTestToken(s.repos, 'viewer');
         let out = '';
         let err = '';
-        const code = await runCli(['tasks', 'artifacts', 'ml_pipeline', run.runId, 'train'], {
+        const code = await runCli(['tasks', 'artifacts', 'ml_two_workers', run.runId, 'train'], {
           stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token },
           sleep: async () => {}, now: () => new Date(), readFile: () => null,
         });
         expect(err).toBe('');
         expect(code).toBe(0);
-        expect(out).toContain(`try 1 of ml_pipeline.train (run ${run.runId}): s3://swarmflow-ml/runs/ml_pipeline/${run.runId}/train/try-1/`);
-        expect(out).toMatch(new RegExp(`^model\\.json\\s+9\\s+\\S+ \\S+\\s+s3://swarmflow-ml/runs/ml_pipeline/${run.runId.replace(/[.+]/g, '\\$&')}/train/try-1/model\\.json$`, 'm'));
+        expect(out).toContain(`try 1 of ml_two_workers.train (run ${run.runId}): s3://swarmflow-ml/runs/ml_two_workers/${run.runId}/train/try-1/`);
+        expect(out).toMatch(new RegExp(`^model\\.json\\s+9\\s+\\S+ \\S+\\s+s3://swarmflow-ml/runs/ml_two_workers/${run.runId.replace(/[.+]/g, '\\$&')}/train/try-1/model\\.json$`, 'm'));
       } finally {
         await app.close();
       }
@@ -141,5 +145,24 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       const logs = await s.repos.logs.read(tis.get('evaluate')!.id, 1, 0);
       expect(logs.lines.map((l) => l.line)).toContain('model {"w": 12}');
     }, 60_000);
+
+    it('the example ML pipeline keeps its dataset, model and metrics in the store; each try works in a folder of its own', async () => {
+      const s = stack();
+      const run = await s.trigger('ml_pipeline', { dataset: 'small' });
+      const { state, tis } = await s.waitForRun(run, 60_000);
+      const logOf = async (task: string) => (await s.repos.logs.read(tis.get(task)!.id, 1, 0)).lines.map((l) => l.line);
+      if (state !== 'success') throw new Error(`the example failed: ${JSON.stringify(Object.fromEntries(await Promise.all([...tis.keys()].map(async (t) => [t, await logOf(t)]))))}`);
+      const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+      try {
+        const names = (await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_pipeline/${run.runId}`))).map((o) => o.name);
+        expect(names).toEqual(expect.arrayContaining([
+          'ingest/try-1/raw.csv', 'preprocess/try-1/train.json', 'preprocess/try-1/test.json', 'train/try-1/model.json', 'evaluate/try-1/metrics.json',
+        ]));
+      } finally {
+        store.destroy();
+      }
+      expect(await logOf('evaluate')).toEqual(expect.arrayContaining(['[artifacts] read model.json of task train', '[artifacts] read test.json of task preprocess']));
+      expect(await logOf('train')).toContain('[artifacts] read train.json of task preprocess');
+    }, 90_000);
   });
 });
