@@ -138,6 +138,12 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       expect(again.out).toContain('backfill #2 of etl: all 3 run(s) succeeded');
       expect(await stack().repos.runs.list({ dagId: 'etl' })).toHaveLength(3);
       expect(executions()).toHaveLength(6);
+
+      // Backfill #1 handed its runs to #2 and ended: another backfill of the DAG is not refused.
+      const other = await cli(['dags', 'backfill', 'etl', '--from', '2024-01-05', '--to', '2024-01-05T12:00:00Z', '--tasks', '^stats$', '--ignore-dependencies']);
+      expect(other.err).toBe('');
+      expect(other.code).toBe(0);
+      expect(executions().filter((e) => e.startsWith('stats '))).toEqual(['stats 2024-01-05']);
     }, 60_000);
 
     it('a DAG file edited mid-run: the running run keeps its version; runs upgrade then schedules only the new task', async () => {

@@ -165,7 +165,7 @@ export class BackfillService {
     return {
       id: backfill.id, dagId: backfill.dagId, from: backfill.from.toISOString(), to: backfill.to.toISOString(), tasks: backfill.taskPattern,
       ignoreDependencies: backfill.ignoreDependencies, rerunFailed: backfill.rerunFailed, maxActiveRuns: backfill.maxActiveRuns,
-      state: backfillState(backfill.paused, backfill.runCount, runs.map((r) => r.state)), dryRun: false, resumed,
+      state: backfillState(backfill.paused, runs.map((r) => r.state)), dryRun: false, resumed,
       selectedTasks: selection.run, removedTasks: selection.removed, counts: countStates(runs.map((r) => r.state)),
       createdAt: backfill.createdAt.toISOString(),
       dates: dates.map((d) => {

@@ -159,9 +159,12 @@ export type BackfillState =
   | 'success' // every run ended in success
   | 'failed'; //  every run ended, some failed
 
-/** A backfill's state from its `paused` flag, how many runs it has of how many dates, and their states. */
-export function backfillState(paused: boolean, expected: number, runStates: readonly DagRunState[]): BackfillState {
-  const ended = runStates.filter((s) => s === 'success' || s === 'failed').length;
-  if (ended === expected && runStates.length === expected) return runStates.includes('failed') ? 'failed' : 'success';
-  return paused ? 'paused' : 'running';
+/**
+ * A backfill's state from its `paused` flag and its runs' states. Its runs are created or
+ * reused all at once, with the backfill; a later backfill that reuses one of them takes it
+ * over, so a backfill has ended when none of the runs it still has is queued or running.
+ */
+export function backfillState(paused: boolean, runStates: readonly DagRunState[]): BackfillState {
+  if (runStates.some((s) => s === 'queued' || s === 'running')) return paused ? 'paused' : 'running';
+  return runStates.includes('failed') ? 'failed' : 'success';
 }

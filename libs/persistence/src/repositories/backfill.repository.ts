@@ -62,14 +62,14 @@ export class BackfillRepository {
   }
 
   /**
-   * The DAG's backfills that have not ended (some date without an ended run), newest first.
-   * Locks the DAG's row first, so that two requests for the same DAG decide one at a time.
+   * The DAG's backfills that have not ended (one of their runs is queued or running), newest
+   * first. Locks the DAG's row first, so that two requests for the same DAG decide one at a time.
    */
   async unfinishedLocked(dagId: string, q: Queryable): Promise<BackfillRecord[]> {
     await q.query(`SELECT 1 FROM dag WHERE dag_id = $1 FOR UPDATE`, [dagId]);
     const rows = await q.query(
-      `SELECT b.* FROM backfill b WHERE b.dag_id = $1 AND b.run_count >
-         (SELECT count(*) FROM dag_run r WHERE r.backfill_id = b.id AND r.state IN ('success', 'failed'))
+      `SELECT b.* FROM backfill b WHERE b.dag_id = $1
+         AND EXISTS (SELECT 1 FROM dag_run r WHERE r.backfill_id = b.id AND r.state IN ('queued', 'running'))
        ORDER BY b.id DESC`, [dagId],
     );
     return rows.map(toBackfill);
