@@ -46,6 +46,22 @@ tasks:
 const EVOLVING_V2 = `${EVOLVING_V1}  c: { shell: '${step('c')}', upstream: [b] }
 `;
 
+const gate3 = path.join(out, 'gate3');
+const SHRINK_V1 = `id: shrink
+tasks:
+  p: { shell: 'while [ ! -f ${gate3} ]; do sleep 0.05; done; ${step('p')}' }
+  r: { shell: '${step('r')}', upstream: [p] }
+`;
+const SHRINK_V2 = `id: shrink
+tasks:
+  p: { shell: 'while [ ! -f ${gate3} ]; do sleep 0.05; done; ${step('p')}' }
+  s: { shell: '${step('s')}', upstream: [p] }
+`;
+const SHRINK_V3 = `id: shrink
+tasks:
+  s: { shell: '${step('s')}' }
+`;
+
 const gate2 = path.join(out, 'gate2');
 const SLOW = `id: slow
 schedule: "0 3 * * *"
@@ -58,7 +74,7 @@ tasks:
 describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on PostgreSQL and RabbitMQ)', () => {
   describeWithPostgres('', () => {
     const stack = useStack({
-      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW },
+      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW, 'shrink.yaml': SHRINK_V1 },
       makeBroker: async () => {
         const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: { log: () => {}, warn: () => {}, error: () => {} }, connectionName: `swarmflow backfill test ${prefix}` });
         await broker.start();
@@ -230,6 +246,35 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       expect(res.code).toBe(1);
       expect(res.err).toBe('backfill #' + /#(\d+)/.exec(res.out)![1] + ' of failing: 1 of 3 run(s) failed: backfill__2024-03-02T00:00:00.000Z. ' +
         'See `swarmflow runs show failing <run>`; `--rerun-failed` runs their failed tasks again\n');
+    }, 60_000);
+
+    it('runs upgrade ends removed tasks `removed`, and refuses while a task the version lacks is running', async () => {
+      const s = stack();
+      const run = await s.trigger('shrink');
+      await waitUntil('p running', async () => (await s.repos.tis.forRuns([run.pk])).some((t) => t.taskId === 'p' && t.state === 'running'), { timeoutMs: 20_000, intervalMs: 50 });
+      s.writeDags({ 'shrink.yaml': SHRINK_V2 });
+      await s.scheduler.parseDags(true);
+      const v2 = (await s.repos.dags.get('shrink'))!.latestVersion;
+      s.writeDags({ 'shrink.yaml': SHRINK_V3 });
+      await s.scheduler.parseDags(true);
+
+      const refused = await cli(['runs', 'upgrade', 'shrink', run.runId]);
+      expect(refused.code).not.toBe(0);
+      expect(refused.err).toContain(`run "${run.runId}" of DAG "shrink" cannot move to version`);
+      expect(refused.err).toContain('"p" (running) is queued or running and the new version has no such task. Fix: wait for it to end');
+
+      const up = await cli(['runs', 'upgrade', 'shrink', run.runId, '--to', v2.slice(0, 10)]);
+      expect(up.err).toBe('');
+      expect(up.out).toMatch(/^s\s+added\s+runs when its upstreams allow$/m);
+      expect(up.out).toMatch(/^r\s+removed\s+none → removed$/m);
+      expect(up.out).toMatch(/^p\s+kept\s+running$/m);
+
+      writeFileSync(gate3, '');
+      const { state, tis } = await s.waitForRun(run, 20_000);
+      expect(state).toBe('success');
+      expect([...tis.values()].map((t) => [t.taskId, t.state]).sort()).toEqual([['p', 'success'], ['r', 'removed'], ['s', 'success']]);
+      expect(tis.get('r')!.reason).toMatch(/^removed: version [0-9a-f]{12} of the DAG has no such task \(runs upgrade\)$/);
+      expect(executions().filter((e) => /^[prs] /.test(e)).map((e) => e.split(' ')[0])).toEqual(['p', 's']);
     }, 60_000);
   });
 });
