@@ -238,14 +238,28 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       expect(executions().filter((e) => e.startsWith('w '))).toEqual(['w 2024-02-01', 'w 2024-02-02', 'w 2024-02-03']);
     }, 60_000);
 
-    it('exits 1 naming the failed runs', async () => {
+    it('exits 1 naming the failed runs; --rerun-failed runs only their failed tasks again', async () => {
       const s = stack();
-      s.writeDags({ 'failing.yaml': 'id: failing\nschedule: "@daily"\nstart_date: "2099-01-01"\ntasks:\n  f: { shell: \'test {{ ds }} != 2024-03-02\' }\n' });
+      const broken = path.join(out, 'broken-2024-03-02');
+      writeFileSync(broken, '');
+      // f fails for a date whose "broken" file exists; g runs after it.
+      s.writeDags({ 'failing.yaml': `id: failing\nschedule: "@daily"\nstart_date: "2099-01-01"\ntasks:\n  f: { shell: '${step('f')} && test ! -f ${path.join(out, 'broken-{{ ds }}')}' }\n  g: { shell: '${step('g')}', upstream: [f] }\n` });
       await s.scheduler.parseDags(true);
-      const res = await cli(['dags', 'backfill', 'failing', '--from', '2024-03-01', '--to', '2024-03-03']);
+      const args = ['dags', 'backfill', 'failing', '--from', '2024-03-01', '--to', '2024-03-03'];
+      const res = await cli(args);
       expect(res.code).toBe(1);
       expect(res.err).toBe('backfill #' + /#(\d+)/.exec(res.out)![1] + ' of failing: 1 of 3 run(s) failed: backfill__2024-03-02T00:00:00.000Z. ' +
         'See `swarmflow runs show failing <run>`; `--rerun-failed` runs their failed tasks again\n');
+
+      rmSync(broken);
+      const dry = await cli([...args, '--rerun-failed', '--dry-run']);
+      expect(dry.out).toMatch(/^2024-03-02 00:00:00\s+rerun\s+backfill__2024-03-02T00:00:00.000Z\s+f, g$/m);
+      expect(dry.out).toMatch(/^2024-03-01 00:00:00\s+reuse\s+backfill__2024-03-01T00:00:00.000Z\s+-$/m);
+      const rerun = await cli([...args, '--rerun-failed']);
+      expect(rerun.err).toBe('');
+      expect(rerun.code).toBe(0);
+      const ran = executions().filter((e) => /^[fg] 2024-03/.test(e));
+      expect(ran).toEqual(['f 2024-03-01', 'f 2024-03-02', 'f 2024-03-02', 'f 2024-03-03', 'g 2024-03-01', 'g 2024-03-02', 'g 2024-03-03']);
     }, 60_000);
 
     it('runs upgrade ends removed tasks `removed`, and refuses while a task the version lacks is running', async () => {

@@ -140,13 +140,13 @@ export function backfillRunId(logicalDate: Date): string {
 export function planBackfill(
   dates: readonly Date[], existing: ReadonlyMap<number, ExistingBackfillRun>, selection: BackfillSelection, rerunFailed: boolean,
 ): BackfillDatePlan[] {
-  const selected = new Set(selection.run);
   return dates.map((logicalDate) => {
     const run = existing.get(logicalDate.getTime());
     if (!run) return { logicalDate, action: 'create', runId: backfillRunId(logicalDate), rerun: [] };
     const ended = run.state === 'success' || run.state === 'failed';
+    // In topological order (the selection's).
     const rerun = rerunFailed && ended
-      ? [...run.tasks].filter(([id, s]) => selected.has(id) && (s === 'failed' || s === 'upstream_failed')).map(([id]) => id)
+      ? selection.run.filter((id) => run.tasks.get(id) === 'failed' || run.tasks.get(id) === 'upstream_failed')
       : [];
     return { logicalDate, action: rerun.length > 0 ? 'rerun' : 'reuse', runId: run.runId, rerun };
   });
