@@ -4,6 +4,9 @@
 //     npx swarmflow dags trigger ml_pipeline --conf '{"dataset":"medium","epochs":10}' --wait
 // Each task runs a Node script from _scripts/ on its run's files in
 // $SWARMFLOW_EXAMPLES_DATA/<dag_id>/<run_id>/ (default <tmpdir>/swarmflow-examples).
+// With an artefacts store (SWARMFLOW_ARTIFACTS_URL, e.g. s3:// on MinIO) the dataset, model and
+// metrics pass through it instead (_scripts/artifacts.js): each try works in a folder of its own,
+// so the tasks may run on workers that share no folder.
 import { dag, shell, type Dag, type ParamSpec } from 'swarmflow';
 import { DATASETS, EXAMPLES_ENV, ML_PARAMS, RUN_ARGS, nodeScript, type Dataset } from './_shared/common';
 

@@ -1,7 +1,7 @@
 import type {
   ApiErrorBody, CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
-  QueueDto, WorkerCommandResultDto,
+  QueueDto, WorkerCommandResultDto, BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto,
   AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
 } from '../../webserver/src/http/api.types';
 
@@ -29,6 +29,17 @@ export interface RunFilter {
   dagId?: string;
   state?: string;
   limit?: number;
+}
+
+/** The body of `POST /dags/:dag/backfills`. */
+export interface BackfillRequest {
+  from: string;
+  to: string;
+  tasks?: string;
+  ignoreDependencies?: boolean;
+  rerunFailed?: boolean;
+  maxActiveRuns?: number;
+  dryRun?: boolean;
 }
 
 export interface TriggerRequest {
@@ -140,6 +151,30 @@ export class SwarmflowClient {
 
   cancelRun(dagId: string, runId: string): Promise<CancelRunResultDto> {
     return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/cancel`);
+  }
+
+  createBackfill(dagId: string, body: BackfillRequest): Promise<BackfillDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/backfills`, body);
+  }
+
+  getBackfill(dagId: string, id: number): Promise<BackfillDto> {
+    return this.request('GET', `/dags/${seg(dagId)}/backfills/${id}`);
+  }
+
+  pauseBackfill(dagId: string, id: number): Promise<BackfillDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/backfills/${id}/pause`);
+  }
+
+  listArtifacts(dagId: string, runId: string, taskId: string, tryNumber?: number): Promise<TaskArtifactsDto> {
+    return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/artifacts${toQuery({ try: tryNumber })}`);
+  }
+
+  dagVersions(dagId: string): Promise<DagVersionDto[]> {
+    return this.request('GET', `/dags/${seg(dagId)}/versions`);
+  }
+
+  upgradeRun(dagId: string, runId: string, body: { to?: string; dryRun?: boolean }): Promise<RunUpgradeDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/upgrade`, body);
   }
 
   killTask(dagId: string, runId: string, taskId: string): Promise<KillResultDto> {

@@ -20,6 +20,10 @@ export interface CliDeps {
   writeFile?(path: string, text: string): void;
   /** Reads stdin to its end (`variables set <key> -`). Default: the process's stdin. */
   readStdin?(): Promise<string>;
+  /** Whether stderr is a terminal (a progress bar) or not (plain lines). Default: process.stderr.isTTY. */
+  isTTY?: boolean;
+  /** Calls `handler` on Ctrl-C (SIGINT) until the returned function is called. Default: a process SIGINT listener. */
+  onInterrupt?(handler: () => void): () => void;
   /** Runs one task in the foreground (`tasks test`). Default: the worker's runTaskLocally. */
   runTask?(message: TaskMessage, out: (line: string) => void): Promise<{ exitCode: number | null; outcome: 'success' | 'failed' | 'skipped' }>;
 }

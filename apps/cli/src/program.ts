@@ -6,6 +6,7 @@ import { ApiConnectionError, ApiError } from './api-client';
 import { CommandContext, defaultDeps, type CliDeps } from './cli-context';
 import { registerDagCommands } from './commands/dags.commands';
 import { registerRunCommands } from './commands/runs.commands';
+import { registerBackfillCommands } from './commands/backfill.commands';
 import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
 import { registerPoolCommands } from './commands/pools.commands';
@@ -33,6 +34,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerDagCommands(program, ctx);
   registerRunCommands(program, ctx);
   registerTaskCommands(program, ctx);
+  registerBackfillCommands(program, ctx);
   registerWorkerCommands(program, ctx);
   registerPoolCommands(program, ctx);
   registerVariableCommands(program, ctx);

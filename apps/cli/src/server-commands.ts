@@ -184,7 +184,9 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   await broker.start();
 
   const config = schedulerConfigFromEnv({ SWARMFLOW_DATABASE_URL: url, ...process.env });
-  const scheduler = new Scheduler({ ...config, dagsFolder, clusterKey, awaitFirstParse: false }, repos, broker, new Logger('scheduler'));
+  // Artefacts default to a folder of the home: standalone's worker and tasks share this machine.
+  const artifactsUrl = config.artifactsUrl ?? `file://${path.join(home, 'artifacts')}`;
+  const scheduler = new Scheduler({ ...config, dagsFolder, clusterKey, awaitFirstParse: false, artifactsUrl }, repos, broker, new Logger('scheduler'));
   await scheduler.start();
   // The API does not wait for a slow DAGs folder, but a quick one is parsed before the
   // banner, so `swarmflow dags list` right after it shows the DAGs.
@@ -194,7 +196,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     broker, { logger: new Logger('worker'), clusterKey },
   );
   const app = await createWebserver({
-    repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, metricsAccess, publicUrl, bindHost: host,
+    repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, metricsAccess, publicUrl, bindHost: host, artifactsUrl,
     auditRetention: { retentionMs: auditRetentionMs },
   });
   try {

@@ -1,4 +1,4 @@
-import { parseDuration } from '@swarmflow/core';
+import { parseArtifactsUrl, parseDuration } from '@swarmflow/core';
 
 export interface SchedulerConfig {
   databaseUrl: string;
@@ -15,6 +15,8 @@ export interface SchedulerConfig {
   eventCoalesceMs: number;
   /** SchedulingOptions.workerGoneMs: a worker whose broker connection stays closed this long is lost (0 = off). */
   workerGoneMs: number;
+  /** SWARMFLOW_ARTIFACTS_URL: s3://bucket/prefix or file:///folder; each try gets a prefix under it. Null = none. */
+  artifactsUrl: string | null;
 }
 
 /** Raised at boot for a bad environment; names the variable and the fix. */
@@ -41,6 +43,18 @@ function megabytes(env: NodeJS.ProcessEnv, name: string, fallback: number): numb
   return Number(raw);
 }
 
+/** SWARMFLOW_ARTIFACTS_URL, checked; null when unset or blank. */
+function artifactsUrl(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.SWARMFLOW_ARTIFACTS_URL?.trim();
+  if (!raw) return null;
+  try {
+    parseArtifactsUrl(raw);
+  } catch (err) {
+    throw new ConfigError('SWARMFLOW_ARTIFACTS_URL', (err as Error).message.replace(/^artefacts URL "[^"]*" /, '').replace(/\. Fix: .*$/, ''), 'use s3://<bucket>/<prefix> or file:///<absolute folder>');
+  }
+  return raw;
+}
+
 /** Reads and validates the scheduler's environment once, at boot. */
 export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): SchedulerConfig {
   const databaseUrl = env.SWARMFLOW_DATABASE_URL;
@@ -59,5 +73,6 @@ export function schedulerConfigFromEnv(env: NodeJS.ProcessEnv = process.env): Sc
     heartbeatTimeoutMs: duration(env, 'SWARMFLOW_HEARTBEAT_TIMEOUT', '30s'),
     eventCoalesceMs: duration(env, 'SWARMFLOW_EVENT_COALESCE', '5ms'),
     workerGoneMs: duration(env, 'SWARMFLOW_WORKER_GONE_AFTER', '2s'),
+    artifactsUrl: artifactsUrl(env),
   };
 }

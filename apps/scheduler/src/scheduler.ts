@@ -33,6 +33,8 @@ export interface SchedulerParts {
   workerGoneMs?: number;
   /** Encrypts the plain variables container tasks mount; null = only secret variables can be mounted. */
   clusterKey?: ClusterKey | null;
+  /** See SchedulingOptions.artifactsUrl (SWARMFLOW_ARTIFACTS_URL). */
+  artifactsUrl?: string | null;
 }
 
 /**
@@ -57,6 +59,7 @@ export class Scheduler {
       tickMs: parts.tickMs, heartbeatTimeoutMs: parts.heartbeatTimeoutMs, dispatchBatch: parts.dispatchBatch ?? 2048,
       dispatchSlice: parts.dispatchSlice ?? DEFAULT_SCHEDULING_OPTIONS.dispatchSlice, outboxSweepAgeMs: parts.outboxSweepAgeMs ?? 10_000,
       eventCoalesceMs: parts.eventCoalesceMs ?? DEFAULT_SCHEDULING_OPTIONS.eventCoalesceMs, workerGoneMs: parts.workerGoneMs,
+      artifactsUrl: parts.artifactsUrl ?? null,
     }, undefined, parts.clusterKey ?? null);
     this.logSink = new TaskLogsHandler(broker, repos.logs, logger);
     this.readCluster = clusterSnapshotReader(repos, broker);

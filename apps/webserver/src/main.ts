@@ -46,7 +46,7 @@ export async function startWebserver(
     await broker?.start();
     if (!broker) logger.warn('no SWARMFLOW_AMQP_URL: `tasks kill` cannot reach the workers');
     const app = await createWebserver({
-      repos: new Repositories(db), logger, clusterKey, broker, publicUrl: config.publicUrl, bindHost: config.host, metricsAccess, auth: config.auth,
+      repos: new Repositories(db), logger, clusterKey, broker, artifactsUrl: config.artifactsUrl, publicUrl: config.publicUrl, bindHost: config.host, metricsAccess, auth: config.auth,
       auditRetention: { retentionMs: config.auditRetentionMs },
     });
     if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it`);

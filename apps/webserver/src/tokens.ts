@@ -8,6 +8,8 @@ export const ON_CHANGE = Symbol('ON_CHANGE');
 export const CLUSTER_KEY = Symbol('CLUSTER_KEY');
 /** `Broker | null`: sends commands to workers (kill); null when the server has no broker connection. */
 export const BROKER = Symbol('BROKER');
+/** `string | null`: SWARMFLOW_ARTIFACTS_URL, where tries keep their artefacts (listed by the API). */
+export const ARTIFACTS_URL = Symbol('ARTIFACTS_URL');
 /** `MetricsAccess`: who may read `/metrics`. */
 export const METRICS_ACCESS = Symbol('METRICS_ACCESS');
 /** `() => Date`: the only clock services read. */

@@ -1,4 +1,4 @@
-import { parseDuration } from '@swarmflow/core';
+import { parseArtifactsUrl, parseDuration } from '@swarmflow/core';
 import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
 import { DEFAULT_AUDIT_RETENTION_MS } from './auth/audit-retention';
 
@@ -30,6 +30,8 @@ export interface WebserverConfig {
   adminUser: string;
   /** SWARMFLOW_AUDIT_RETENTION: audit entries older than this are pruned (default 90 days); null keeps them all. */
   auditRetentionMs: number | null;
+  /** SWARMFLOW_ARTIFACTS_URL (s3://bucket/prefix or file:///folder), to list tries' artefacts; null/absent = none. */
+  artifactsUrl?: string | null;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
@@ -39,6 +41,18 @@ export type LogLevelName = (typeof LOG_LEVELS)[number];
 export function nestLogLevels(level: LogLevelName): ('fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose')[] {
   const all = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
   return all.slice(0, level === 'debug' ? all.length : all.indexOf(level) + 1);
+}
+
+/** Reads SWARMFLOW_ARTIFACTS_URL (null when unset). Throws {@link WebserverConfigError}. */
+export function readArtifactsUrl(env: NodeJS.ProcessEnv): string | null {
+  const raw = env.SWARMFLOW_ARTIFACTS_URL?.trim();
+  if (!raw) return null;
+  try {
+    parseArtifactsUrl(raw);
+  } catch (err) {
+    throw new WebserverConfigError('SWARMFLOW_ARTIFACTS_URL', (err as Error).message);
+  }
+  return raw;
 }
 
 /** Reads SWARMFLOW_LOG_LEVEL (default `log`). Throws {@link WebserverConfigError}. */
@@ -102,6 +116,7 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
     adminPasswordFile: env.SWARMFLOW_ADMIN_PASSWORD_FILE?.trim() || null,
     adminUser: env.SWARMFLOW_ADMIN_USER?.trim() || 'admin',
     auditRetentionMs: readAuditRetention(env),
+    artifactsUrl: readArtifactsUrl(env),
   };
 }
 

@@ -13,6 +13,10 @@ import { WorkersController } from './http/workers.controller';
 import { ClearService } from './services/clear.service';
 import { CancelRunService } from './services/cancel-run.service';
 import { MarkService } from './services/mark.service';
+import { BackfillService } from './services/backfill.service';
+import { ArtifactsService } from './services/artifacts.service';
+import { RunUpgradeService } from './services/run-upgrade.service';
+import { BackfillsController } from './http/backfills.controller';
 import { HealthService } from './services/health.service';
 import { KillService } from './services/kill.service';
 import { DagQueriesService } from './services/dag-queries.service';
@@ -21,7 +25,7 @@ import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
-import { BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { ARTIFACTS_URL, BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
 import { ACCOUNTS, AUDIT_RETENTION, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
 import { Accounts } from './auth/accounts';
 import { AuditService } from './auth/audit';
@@ -42,6 +46,8 @@ export interface WebserverModuleOptions {
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (kill); without it, kill answers 503 `no_broker`. */
   broker?: Broker | null;
+  /** SWARMFLOW_ARTIFACTS_URL, to list tries' artefacts; without it, that answers 409 `no_artifacts_store`. */
+  artifactsUrl?: string | null;
   /** Who may read `/metrics`; default nobody (403 naming the fix). */
   metricsAccess?: MetricsAccess;
   /** How callers are authenticated (default {@link DEFAULT_AUTH_OPTIONS}). */
@@ -53,7 +59,7 @@ export interface WebserverModuleOptions {
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
   SystemController, DagsController, RunsController, VariablesController, WorkersController,
-  AuthController, UsersController, TokensController, AuditController,
+  AuthController, UsersController, TokensController, AuditController, BackfillsController,
 ];
 
 @Module({})
@@ -68,9 +74,10 @@ export class WebserverModule {
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
+        { provide: ARTIFACTS_URL, useValue: options.artifactsUrl ?? null },
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, MarkService, CancelRunService, VariablesService, KillService, WorkerControlService,
-        HealthService,
+        HealthService, BackfillService, RunUpgradeService, ArtifactsService,
         ...authProviders(options),
       ],
     };

@@ -35,6 +35,8 @@ export interface WebserverOptions {
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (`tasks kill`); without it, kill answers 503 `no_broker`. */
   broker?: Broker | null;
+  /** SWARMFLOW_ARTIFACTS_URL, to list tries' artefacts. */
+  artifactsUrl?: string | null;
   /**
    * Who may read `GET /metrics` (see {@link MetricsAccess}, `metricsAccessFromEnv`); default
    * nobody: it answers 403 naming the fix.
@@ -97,7 +99,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({
-      repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker,
+      repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker, artifactsUrl: options.artifactsUrl,
       metricsAccess: options.metricsAccess, auth: options.auth, auditRetention: options.auditRetention,
     }),
     { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },

@@ -590,13 +590,16 @@ export class WorkerService {
     let secrets: SecretFile[] = [];
     let registryAuth: RegistryAuth | null = null;
     let unsealError: string | null = null;
+    let artifacts: { env: Record<string, string>; secret: string | null } = { env: {}, secret: null };
     try {
       ({ secrets, registryAuth } = this.unseal(task));
+      artifacts = this.artifactsEnv(task);
     } catch (err) {
       unsealError = errorMessage(err);
     }
     const { mask, tooShort } = logMasker([
       ...secrets.map((s) => ({ name: s.key, value: s.value })), ...(registryAuth ? [{ name: 'the registry password', value: registryAuth.password }] : []),
+      ...(artifacts.secret ? [{ name: 'artifacts_s3_secret_access_key', value: artifacts.secret }] : []),
     ]);
     let output: TaskRun | null = null;
     const logs = this.logPublisher(task, mask, undefined, (full) => output?.pauseOutput?.(full));
@@ -612,11 +615,11 @@ export class WorkerService {
     let announceOnSpawn = false;
     let run: TaskRun;
     if (unsealError !== null) run = failedRun(unsealError);
-    else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth);
+    else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth, artifacts.env);
     else {
       run = this.run({
         command: task.command,
-        env: taskEnv(task),
+        env: { ...taskEnv(task), ...artifacts.env },
         baseEnv: this.baseEnv,
         runAs: this.options.runAs ?? null,
         cwd: task.cwd,
@@ -796,6 +799,30 @@ export class WorkerService {
     this.logger.error(`refused a task message on queue ${routingKey}${what}: ${reason}: ${problem}; not run`);
   }
 
+  /**
+   * The try's artefacts prefix as environment variables (SWARMFLOW_ARTIFACTS_URL, …_RUN_URL)
+   * and, for an S3 store, the settings every S3 client reads (AWS_ENDPOINT_URL, AWS_REGION,
+   * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), opened from their seal; `secret` is masked in the log.
+   */
+  private artifactsEnv(task: TaskMessage): { env: Record<string, string>; secret: string | null } {
+    const a = task.artifacts;
+    if (!a) return { env: {}, secret: null };
+    const env: Record<string, string> = { SWARMFLOW_ARTIFACTS_URL: a.url, SWARMFLOW_ARTIFACTS_RUN_URL: a.runUrl };
+    if (a.s3 === undefined) return { env, secret: null };
+    if (this.clusterKey === null) {
+      throw new Error(`worker ${this.name} has no cluster key to open the artefacts store's credentials: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE on the worker`);
+    }
+    let s3: { endpoint: string | null; region: string; accessKeyId: string; secretAccessKey: string };
+    try {
+      s3 = JSON.parse(this.clusterKey.decryptFor(a.s3, taskSecretContext('secret', 'artifacts_s3', task.tiId, task.tryNumber)));
+    } catch (err) {
+      throw new Error(`cannot open the artefacts store's credentials: ${errorMessage(err)}`);
+    }
+    if (s3.endpoint) env.AWS_ENDPOINT_URL = s3.endpoint;
+    Object.assign(env, { AWS_REGION: s3.region, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
+    return { env, secret: s3.secretAccessKey };
+  }
+
   /** Decrypts a container task's secrets and registry credentials; throws a message fit for the task's log. */
   private unseal(task: TaskMessage): { secrets: SecretFile[]; registryAuth: RegistryAuth | null } {
     if (task.kind !== 'docker') return { secrets: [], registryAuth: null };
@@ -840,6 +867,7 @@ export class WorkerService {
 
   private startContainer(
     task: TaskMessage, logs: TaskLogPublisher, mask: LogMask, gpuIds: string[], secrets: SecretFile[], registryAuth: RegistryAuth | null,
+    extraEnv: Record<string, string> = {},
   ): TaskRun {
     const docker = this.dockerExecutor();
     if (docker === null || !task.docker) return failedRun(`worker ${this.name} has no Docker engine to run container tasks`);
@@ -854,7 +882,7 @@ export class WorkerService {
     const sealed = (task.secrets ?? []).map((s) => ({ k: s.key, c: s.ciphertext }));
     if (sealed.length > 0) labels[WORKER_LABELS.sealedSecrets] = JSON.stringify(sealed);
     return docker.run({
-      docker: task.docker, command: task.command, env: taskEnv(task), cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
+      docker: task.docker, command: task.command, env: { ...taskEnv(task), ...extraEnv }, cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
       labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
       noNewPrivileges: !this.containerPolicy.allowPrivileged, pidsLimit: this.containerPolicy.pidsLimit,
     }, {

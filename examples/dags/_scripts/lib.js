@@ -107,8 +107,29 @@ function dataRoot() {
   return process.env.SWARMFLOW_EXAMPLES_DATA || path.join(os.tmpdir(), 'swarmflow-examples');
 }
 
-/** `<data root>/<dag id>/<run id>`: one folder per run, so concurrent runs never share files. */
+/**
+ * With an artefacts store (the worker sets SWARMFLOW_ARTIFACTS_URL for the try), files pass
+ * between tasks through it: inputs are fetched from the upstream task's newest try, outputs
+ * stored under this try's prefix, and each try works in a fresh folder of its own, so tasks
+ * run on workers that share no folder. Without one, a run's tasks share a folder.
+ */
+const ARTIFACTS = Boolean(process.env.SWARMFLOW_ARTIFACTS_URL && process.env.SWARMFLOW_ARTIFACTS_RUN_URL);
+const ARTIFACTS_JS = path.join(__dirname, 'artifacts.js');
+
+/** Runs artifacts.js (async S3 calls) to its end; returns its exit code. */
+function artifacts(...argv) {
+  const res = require('node:child_process').spawnSync(process.execPath, [ARTIFACTS_JS, ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
+  return res.status === null ? 1 : res.status;
+}
+
+/** `<data root>/<dag id>/<run id>`: one folder per run, so concurrent runs never share files (with artefacts: a fresh folder per try). */
 function runDir(args, { create = false } = {}) {
+  if (ARTIFACTS) {
+    // Everything worth keeping is in the store by the time the script exits.
+    const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmflow-try-'));
+    process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
+    return scratch;
+  }
   const dir = path.join(dataRoot(), segment('dag id', args['dag-id']), segment('run id', args['run-id']));
   if (create) {
     try {
@@ -122,6 +143,9 @@ function runDir(args, { create = false } = {}) {
 
 /** Fails with a clear message when an input of this task is missing (an upstream task did not run here). */
 function requireFile(file, producedBy) {
+  if (ARTIFACTS && !fs.existsSync(file)) {
+    if (artifacts('get', producedBy, path.basename(file), file) === 0) console.log(`[artifacts] read ${path.basename(file)} of task ${producedBy}`);
+  }
   if (!fs.existsSync(file)) {
     throw new ScriptError(
       `input file ${file} does not exist`,
@@ -145,6 +169,10 @@ function writeAtomic(file, content) {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, content);
   fs.renameSync(tmp, file);
+  if (ARTIFACTS) {
+    if (artifacts('put', file, path.basename(file)) !== 0) throw new ScriptError(`cannot store ${path.basename(file)} in ${process.env.SWARMFLOW_ARTIFACTS_URL}`, 'check the artefacts store (artifacts_s3_* variables) and its log line above', EXIT_CHECK_FAILED);
+    console.log(`[artifacts] stored ${path.basename(file)} in ${process.env.SWARMFLOW_ARTIFACTS_URL}`);
+  }
 }
 
 const writeJson = (file, value) => writeAtomic(file, JSON.stringify(value));

@@ -32,3 +32,11 @@ export {
   USER_NAME_PATTERN, MIN_PASSWORD_LENGTH, userNameProblem, passwordProblem,
   type User, type ApiTokenInfo, type AuthMethod, type Caller, type AuditOutcome, type AuditEntry, type AuditWrite,
 } from './auth/accounts';
+export { planRunUpgrade, upgradeChangesTasks, RunUpgradeError, type RunUpgradePlan } from './dag/upgrade';
+export {
+  backfillDates, selectBackfillTasks, planBackfill, backfillState, backfillRunId, BackfillRequestError, MAX_BACKFILL_RUNS,
+  type BackfillSelection, type BackfillAction, type BackfillDatePlan, type BackfillState, type ExistingBackfillRun,
+} from './backfill/backfill';
+export {
+  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, ArtifactsUrlError, type ArtifactsLocation,
+} from './artifacts/artifacts';

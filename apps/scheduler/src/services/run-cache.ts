@@ -8,13 +8,26 @@ export interface RunFacts {
 }
 
 /**
- * Run facts by run key. A run's version, logical date, params and conf never change, so
- * they are cached (bounded); its state is always read fresh from the database.
+ * Run facts by run key. A run's logical date, params and conf never change, so they are
+ * cached (bounded); its state is always read fresh from the database. Its version changes
+ * only by `runs upgrade`, which raises the scheduler epoch and flags the run for
+ * evaluation: the run is then locked and read afresh, and {@link refresh} drops the facts.
  */
 export class RunCache {
   private readonly facts = new Map<number, RunFacts>();
 
   constructor(private readonly repos: Repositories, private readonly max = 10_000) {}
+
+  /** Drops the run's facts when `run` (read afresh) is at another version than the cached one. */
+  refresh(run: DagRun): void {
+    const f = this.facts.get(run.pk);
+    if (f && f.run.versionHash !== run.versionHash) this.facts.delete(run.pk);
+  }
+
+  /** Drops the run's facts (they named a task its current version may have: read again). */
+  forget(pk: number): void {
+    this.facts.delete(pk);
+  }
 
   async get(pks: Iterable<number>, q: Queryable): Promise<Map<number, RunFacts>> {
     const wanted = [...new Set(pks)];

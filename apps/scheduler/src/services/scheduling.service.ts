@@ -1,4 +1,5 @@
 import {
+  parseArtifactsUrl, type ArtifactsLocation,
   afterFailure, dueLogicalDates, pausedReason, planRun, resolveParams, retryDelayMs, runOutcome, TI_ENDED, transition,
   type SerializedDag, type SignedTaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
@@ -9,7 +10,7 @@ import {
 } from '@swarmflow/persistence';
 import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
-import { buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
+import { ARTIFACTS_S3_VARIABLES, buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
 import { RunCache } from './run-cache';
 import { KnownWork } from './known-work';
 import { byTask, RunStateCache, type RunStates } from './run-state-cache';
@@ -47,6 +48,8 @@ export interface SchedulingOptions {
    * 0 turns it off. Default 2 s.
    */
   workerGoneMs?: number;
+  /** `SWARMFLOW_ARTIFACTS_URL`: each try gets a prefix under it; null/absent = no artefacts store. */
+  artifactsUrl?: string | null;
 }
 
 export const DEFAULT_SCHEDULING_OPTIONS: SchedulingOptions = {
@@ -190,7 +193,11 @@ export class SchedulingService {
   ) {
     this.runs = new RunCache(repos);
     this.signer = clusterKey && new TaskSigner(clusterKey);
+    this.artifacts = options.artifactsUrl ? parseArtifactsUrl(options.artifactsUrl) : null;
   }
+
+  /** Where tries keep their artefacts; null = nowhere. */
+  private readonly artifacts: ArtifactsLocation | null;
 
   private readonly signer: TaskSigner | null;
 
@@ -640,17 +647,25 @@ export class SchedulingService {
     }
   }
 
-  /** Starts queued runs while their DAG's max_active_runs allows, creating their task instances. */
+  /**
+   * Starts queued runs while their DAG's max_active_runs allows (a backfill's runs: while
+   * the backfill's own max_active_runs does), creating their task instances.
+   */
   private async startQueuedRuns(now: Date, tx: Queryable, touched: Set<number>): Promise<void> {
     const queued = await this.repos.runs.queued(500, tx);
     if (queued.length === 0) return;
     const running = await this.repos.runs.runningCounts([...new Set(queued.map((r) => r.dagId))], tx);
+    const backfills = await this.repos.backfills.limitsOf(queued.map((r) => r.pk), tx);
+    const backfillRunning = new Map([...backfills.values()].map((b) => [b.backfillId, b.running]));
     for (const run of queued) {
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       const active = running.get(run.dagId) ?? 0;
-      if (active >= dag.maxActiveRuns) continue;
+      const backfill = backfills.get(run.pk);
+      const mine = backfill ? backfillRunning.get(backfill.backfillId)! : 0;
+      if (backfill ? mine >= backfill.maxActiveRuns : active >= dag.maxActiveRuns) continue;
       // Read without a lock: a user may have cancelled it since.
       if (!(await this.repos.runs.startQueued(run.pk, now, tx))) continue;
+      if (backfill) backfillRunning.set(backfill.backfillId, mine + 1);
       running.set(run.dagId, active + 1);
       await this.repos.tis.createForRun(run.pk, dag, tx);
       touched.add(run.pk);
@@ -676,6 +691,7 @@ export class SchedulingService {
     }
     for (const evaluated of locked) {
       const { run, states: { byTask, outcomeCursor } } = evaluated;
+      this.runs.refresh(run);
       if (run.state !== 'running') continue;
       const dag = await this.repos.dags.version(run.dagId, run.versionHash, tx);
       // The states as this iteration leaves them: the database's, plus what it decided so far.
@@ -741,13 +757,18 @@ export class SchedulingService {
     const workers = (this.liveWorkers ??= (await this.repos.workers.list(tx)).filter((w) => w.state === 'active'));
     const facts = await this.runs.get(candidates.map((c) => c.runPk), tx);
     const keys = variableKeysOf(candidates.map((c) => facts.get(c.runPk) && taskOf(facts.get(c.runPk)!.dag, c.taskId)).filter((t): t is TaskSpec => !!t));
+    if (this.artifacts?.kind === 's3') keys.push(...ARTIFACTS_S3_VARIABLES);
     const variables = new Map(keys.length ? (await this.repos.variables.many(keys, tx)).map((v) => [v.key, v]) : []);
     let queuedCount = 0;
     for (const ti of candidates) {
       if (queuedCount >= this.options.dispatchSlice) return { queued: queuedCount, more: true };
       const f = facts.get(ti.runPk);
       const task = f && taskOf(f.dag, ti.taskId);
-      if (!f || !task) continue;
+      if (!f || !task) {
+        // A task its cached version lacks: the run moved to another version (`runs upgrade`); read it again.
+        if (f) this.runs.forget(ti.runPk);
+        continue;
+      }
       if (view.paused.has(ti.dagId)) {
         // Held until the DAG is unpaused (as Airflow holds a paused DAG's runs); running tries go on.
         const reason = pausedReason(ti.dagId);
@@ -778,7 +799,7 @@ export class SchedulingService {
       try {
         if (!this.signer) throw new DispatchError(NO_SIGNING_KEY);
         checkGpuCapacity(task, workers);
-        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey), this.signer, now.getTime());
+        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey, this.artifacts), this.signer, now.getTime());
       } catch (err) {
         // A template that cannot render, a missing variable, GPUs no worker has: the try
         // fails with the reason, as retrying would not help.

@@ -1,4 +1,4 @@
-import { validateDag, type TaskSpec } from '@swarmflow/core';
+import { parseArtifactsUrl, validateDag, type TaskSpec } from '@swarmflow/core';
 import type { DagRun, TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
 import { ClusterKey, TaskSigner, taskSecretContext } from '@swarmflow/secrets';
 import { buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
@@ -101,5 +101,31 @@ describe('checkGpuCapacity', () => {
     expect(() => checkGpuCapacity(train, [worker('w1', ['gpu'], 1), worker('w2', ['gpu', 'default'], 0)])).toThrow(
       new DispatchError('asks for 2 GPU(s) but the workers of queue "gpu" have at most 1 (w1: 1, w2: 0). Fix: start a worker with --gpus listing 2 GPU ids on that queue, or lower resources.gpus'),
     );
+  });
+});
+
+describe('buildTaskMessage with an artefacts store', () => {
+  it('gives the try its prefix and its run\'s, and nothing more for a folder', () => {
+    const m = buildTaskMessage(ti(prep), prep, { run, dag }, new Map(), null, parseArtifactsUrl('file:///data/artifacts'));
+    expect(m.artifacts).toEqual({ url: 'file:///data/artifacts/ml/manual__1/prep/try-2/', runUrl: 'file:///data/artifacts/ml/manual__1/' });
+  });
+
+  it('seals the S3 settings for this try only', () => {
+    const s3vars = new Map([
+      variable('artifacts_s3_endpoint', 'http://minio:9000', false), variable('artifacts_s3_access_key_id', 'minio', true),
+      variable('artifacts_s3_secret_access_key', 'minio-secret', true),
+    ]);
+    const m = buildTaskMessage(ti(prep), prep, { run, dag }, s3vars, key, parseArtifactsUrl('s3://ml-data/sf'));
+    expect(m.artifacts!.url).toBe('s3://ml-data/sf/ml/manual__1/prep/try-2/');
+    expect(JSON.stringify(m)).not.toContain('minio-secret');
+    expect(JSON.parse(key.decryptFor(m.artifacts!.s3!, taskSecretContext('secret', 'artifacts_s3', 9, 2))))
+      .toEqual({ endpoint: 'http://minio:9000', region: 'us-east-1', accessKeyId: 'minio', secretAccessKey: 'minio-secret' });
+    expect(() => key.decryptFor(m.artifacts!.s3!, taskSecretContext('secret', 'artifacts_s3', 9, 3))).toThrow();
+  });
+
+  it('fails the try naming the missing credentials variable', () => {
+    expect(() => buildTaskMessage(ti(prep), prep, { run, dag }, new Map(), key, parseArtifactsUrl('s3://ml-data/sf')))
+      .toThrow(new DispatchError('the artefacts store s3://ml-data/sf/ is in S3, and variable "artifacts_s3_access_key_id" does not exist. ' +
+        'Fix: swarmflow variables set artifacts_s3_access_key_id - --secret, and the same for artifacts_s3_secret_access_key (and artifacts_s3_endpoint for MinIO)'));
   });
 });

@@ -1,4 +1,7 @@
-import { renderCommand, renderTemplate, templateContext, type SignedTaskMessage, type TaskMessage, type TaskSpec } from '@swarmflow/core';
+import {
+  artifactsUrlOf, renderCommand, renderTemplate, runArtifactsLocation, templateContext, tryArtifactsLocation,
+  type ArtifactsLocation, type SignedTaskMessage, type TaskMessage, type TaskSpec,
+} from '@swarmflow/core';
 import type { TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
 import { taskSecretContext, type ClusterKey, type TaskSigner } from '@swarmflow/secrets';
 import type { RunFacts } from './run-cache';
@@ -13,6 +16,13 @@ export class DispatchError extends Error {
 
 /** Variables by key, as stored (a secret's value is its cluster-key token). */
 export type VariableLookup = ReadonlyMap<string, VariableRecord>;
+
+/**
+ * The variables that say how to reach an S3-compatible artefacts store (for an s3://
+ * `SWARMFLOW_ARTIFACTS_URL`): endpoint (empty or absent = AWS), region (default us-east-1),
+ * access key id and secret access key (set them as secret variables).
+ */
+export const ARTIFACTS_S3_VARIABLES = ['artifacts_s3_endpoint', 'artifacts_s3_region', 'artifacts_s3_access_key_id', 'artifacts_s3_secret_access_key'];
 
 /** The variable keys the given tasks need sealed into their messages. */
 export function variableKeysOf(tasks: Iterable<TaskSpec>): string[] {
@@ -49,7 +59,7 @@ export function checkGpuCapacity(task: TaskSpec, workers: readonly WorkerRecord[
  * secret's at-rest token is opened here and sealed again; a plain variable is sealed.
  */
 export function buildTaskMessage(
-  ti: TaskInstance, task: TaskSpec, f: RunFacts, variables: VariableLookup, key: ClusterKey | null,
+  ti: TaskInstance, task: TaskSpec, f: RunFacts, variables: VariableLookup, key: ClusterKey | null, artifacts: ArtifactsLocation | null = null,
 ): TaskMessage {
   const ctx = templateContext({
     dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber,
@@ -71,7 +81,40 @@ export function buildTaskMessage(
     message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal('secret', k, ti, variables, key) }));
     if (d.registryCredentials) message.registryAuth = seal('registry', d.registryCredentials, ti, variables, key);
   }
+  if (artifacts) message.artifacts = artifactsOf(artifacts, ti, f, variables, key);
   return message;
+}
+
+/** The try's artefacts prefix, with the S3 settings sealed for it (s3:// only). */
+function artifactsOf(base: ArtifactsLocation, ti: TaskInstance, f: RunFacts, variables: VariableLookup, key: ClusterKey | null): TaskMessage['artifacts'] {
+  const out: NonNullable<TaskMessage['artifacts']> = {
+    url: artifactsUrlOf(tryArtifactsLocation(base, ti.dagId, f.run.runId, ti.taskId, ti.tryNumber)),
+    runUrl: artifactsUrlOf(runArtifactsLocation(base, ti.dagId, f.run.runId)),
+  };
+  if (base.kind !== 's3') return out;
+  const [endpoint, region, accessKeyId, secretAccessKey] = ARTIFACTS_S3_VARIABLES.map((k) => open(k, variables, key));
+  if (accessKeyId === null || secretAccessKey === null) {
+    throw new DispatchError(`the artefacts store ${artifactsUrlOf(base)} is in S3, and variable "${accessKeyId === null ? 'artifacts_s3_access_key_id' : 'artifacts_s3_secret_access_key'}" does not exist. ` +
+      'Fix: swarmflow variables set artifacts_s3_access_key_id - --secret, and the same for artifacts_s3_secret_access_key (and artifacts_s3_endpoint for MinIO)');
+  }
+  const json = JSON.stringify({ endpoint: endpoint || null, region: region || 'us-east-1', accessKeyId, secretAccessKey });
+  out.s3 = key!.encryptFor(json, taskSecretContext('secret', 'artifacts_s3', ti.id, ti.tryNumber));
+  return out;
+}
+
+/** A variable's plaintext (a secret opened with the cluster key); null when it does not exist. */
+function open(name: string, variables: VariableLookup, key: ClusterKey | null): string | null {
+  const variable = variables.get(name);
+  if (!variable) return null;
+  if (!key) {
+    throw new DispatchError(`variable "${name}" must be sealed for the task message, but the scheduler has no cluster key. Fix: set SWARMFLOW_CLUSTER_KEY (or SWARMFLOW_CLUSTER_KEY_FILE) on the scheduler`);
+  }
+  if (!variable.isSecret) return variable.value;
+  try {
+    return key.decrypt(variable.value);
+  } catch (err) {
+    throw new DispatchError(`secret variable "${name}" cannot be opened by the scheduler: ${(err as Error).message}`);
+  }
 }
 
 /**

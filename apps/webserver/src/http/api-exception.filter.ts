@@ -1,5 +1,5 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
-import { LogicalDateInFutureError, ParamValidationError, UnknownTaskError } from '@swarmflow/core';
+import { BackfillRequestError, LogicalDateInFutureError, ParamValidationError, RunUpgradeError, UnknownTaskError } from '@swarmflow/core';
 import { databaseUnavailableCause, DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
 import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import { AuthError } from '../auth/auth-errors';
@@ -29,6 +29,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof NotFoundError) return { status: 404, body: { reason: err.reason, message: err.message } };
   if (err instanceof UnknownTaskError) return { status: 404, body: { reason: 'task_not_found', message: err.message } };
   if (err instanceof LogicalDateInFutureError) return { status: 400, body: { reason: 'logical_date_in_future', message: err.message, field: err.field } };
+  if (err instanceof BackfillRequestError) return { status: 400, body: { reason: 'invalid_backfill', message: err.message, field: err.field } };
+  if (err instanceof RunUpgradeError) return { status: 409, body: { reason: 'task_busy', message: err.message } };
   if (err instanceof DuplicateRunError) return { status: 409, body: { reason: 'duplicate_run', message: err.message, field: 'runId' } };
   if (err instanceof DuplicateLogicalDateError) return { status: 409, body: { reason: 'duplicate_logical_date', message: err.message, field: 'logicalDate' } };
   if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);

@@ -336,3 +336,4 @@ export interface VariablesExportDto {
   secrets_omitted: string[];
 }
 export type * from './auth.types';
+export * from './backfill.types';

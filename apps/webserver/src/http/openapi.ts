@@ -6,6 +6,7 @@ import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
   RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, MarkTaskBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody,
+  CreateBackfillBody, UpgradeRunBody, ListArtifactsQuery,
 } from './request.dto';
 
 /** Where the generated document is served (a public route: the API's shape is no secret). */
@@ -93,6 +94,24 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'Stop a try wherever it is; it ends failed, not retried (202: a running try\'s worker acts on it)',
     errors: { 404: NOT_FOUND_TASK, 409: 'task_not_running, concurrent_change', 503: 'no_broker' },
   },
+  'POST /api/v1/dags/{dagId}/backfills': {
+    summary: 'Backfill a date range: one run per schedule interval, created or reused, running the selected tasks (201; 200 for a dry run or a resumed backfill)',
+    body: CreateBackfillBody, errors: { 400: 'invalid_backfill', 404: 'dag_not_found', 409: 'backfill_running, dag_inactive, duplicate_logical_date' },
+  },
+  'GET /api/v1/dags/{dagId}/backfills': { summary: 'Backfills of one DAG, newest first, with their progress', errors: { 404: 'dag_not_found' } },
+  'GET /api/v1/dags/{dagId}/backfills/{backfillId}': { summary: 'One backfill: its dates, runs and their states', errors: { 404: 'dag_not_found, backfill_not_found' } },
+  'POST /api/v1/dags/{dagId}/backfills/{backfillId}/pause': {
+    summary: 'Interrupt a backfill: its queued runs wait, running ones go on; creating it again resumes it', errors: { 404: 'dag_not_found, backfill_not_found' },
+  },
+  'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/artifacts': {
+    summary: 'What a task try stored under its artefacts prefix (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL', query: ListArtifactsQuery,
+    errors: { 404: `${NOT_FOUND_TASK}, try_not_found`, 409: 'no_artifacts_store' },
+  },
+  'GET /api/v1/dags/{dagId}/versions': { summary: 'Versions of a DAG: hash, first seen, file, task count', errors: { 404: 'dag_not_found' } },
+  'POST /api/v1/dags/{dagId}/runs/{runId}/upgrade': {
+    summary: 'Move a run to another version of its DAG (default the latest): new tasks run, removed ones end removed, ended ones keep their state',
+    body: UpgradeRunBody, errors: { 404: `${NOT_FOUND_RUN}, version_not_found`, 409: 'task_busy, version_ambiguous, concurrent_change' },
+  },
   'GET /api/v1/runs': { summary: 'Runs across DAGs, newest first', query: ListRunsQuery },
   'GET /api/v1/variables': { summary: 'Variables (secret values are never returned)' },
   'GET /api/v1/variables/export': { summary: 'Every variable, for `variables import` (secrets left out, by key)' },
@@ -126,6 +145,7 @@ const PATH_PARAMS: Record<string, Record<string, unknown>> = {
   key: { type: 'string', pattern: VARIABLE_KEY.source },
   name: { type: 'string', pattern: WORKER_NAME.source },
   id: { type: 'integer', minimum: 1 },
+  backfillId: { type: 'integer', minimum: 1 },
 };
 
 /** Statuses every route may answer, with what they mean here. */

@@ -174,3 +174,43 @@ export const PutPoolBody = z.object({
   description: z.string().max(10_000).optional(),
 }).strict();
 export type PutPoolBody = z.infer<typeof PutPoolBody>;
+
+// --- backfills and run upgrades ---
+
+const DATE_OR_TIMESTAMP = z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
+  error: 'must be an ISO 8601 date or a timestamp with its offset, e.g. 2024-06-01 or 2024-06-01T00:00:00Z',
+}).transform((text) => (text.length === 10 ? `${text}T00:00:00.000Z` : text));
+
+export const CreateBackfillBody = z.object({
+  /** First logical date (inclusive): a date is midnight UTC. */
+  from: DATE_OR_TIMESTAMP,
+  /** Last logical date (inclusive). */
+  to: DATE_OR_TIMESTAMP,
+  /** Regular expression of the task ids to run (with what they need upstream, unless ignoreDependencies). */
+  tasks: z.string().min(1).max(1000).optional(),
+  ignoreDependencies: z.boolean().optional(),
+  rerunFailed: z.boolean().optional(),
+  maxActiveRuns: z.number().int().min(1).max(1000).optional(),
+  /** Answer the plan, store nothing. */
+  dryRun: z.boolean().optional(),
+}).strict();
+export type CreateBackfillBody = z.infer<typeof CreateBackfillBody>;
+
+export const UpgradeRunBody = z.object({
+  /** The version to move to: a hash or a unique prefix of at least 6 characters; default the DAG's latest. */
+  to: z.string().regex(/^[0-9a-f]{1,64}$/, 'must be a version hash (hex), or a prefix of one').optional(),
+  dryRun: z.boolean().optional(),
+}).strict();
+export type UpgradeRunBody = z.infer<typeof UpgradeRunBody>;
+
+/** A backfill's id in a path. */
+export class BackfillIdPipe implements PipeTransform<string, number> {
+  transform(value: string): number {
+    const id = /^[1-9][0-9]{0,15}$/.test(value) ? Number(value) : NaN;
+    if (!Number.isSafeInteger(id)) throw new RequestValidationError('backfillId', `${JSON.stringify(value)} is not a backfill id: it must be a positive integer`);
+    return id;
+  }
+}
+
+export const ListArtifactsQuery = z.object({ try: z.coerce.number().int().min(1).optional() });
+export type ListArtifactsQuery = z.infer<typeof ListArtifactsQuery>;

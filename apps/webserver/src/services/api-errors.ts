@@ -1,7 +1,7 @@
 // Errors of the webserver's services. They say nothing about HTTP: the exception filter
 // maps them (NotFoundError → 404, ConflictError → 409) at the edge.
 
-export type NotFoundReason = 'dag_not_found' | 'run_not_found' | 'task_not_found' | 'variable_not_found' | 'pool_not_found' | 'try_not_found' | 'worker_not_found' | 'user_not_found' | 'token_not_found';
+export type NotFoundReason = 'dag_not_found' | 'run_not_found' | 'task_not_found' | 'variable_not_found' | 'pool_not_found' | 'try_not_found' | 'worker_not_found' | 'user_not_found' | 'token_not_found' | 'backfill_not_found' | 'version_not_found';
 
 /** The DAG, run or task instance named in the request does not exist. */
 export class NotFoundError extends Error {
@@ -12,7 +12,7 @@ export class NotFoundError extends Error {
   }
 }
 
-export type ConflictReason = 'task_busy' | 'task_not_running' | 'dag_inactive' | 'concurrent_change' | 'default_pool' | 'worker_state' | 'user_exists' | 'last_admin' | 'task_not_markable' | 'run_ended';
+export type ConflictReason = 'task_busy' | 'task_not_running' | 'dag_inactive' | 'concurrent_change' | 'default_pool' | 'worker_state' | 'user_exists' | 'last_admin' | 'task_not_markable' | 'run_ended' | 'backfill_running' | 'version_ambiguous' | 'no_artifacts_store';
 
 /** The request is valid but the current state forbids it; retrying later may succeed. */
 export class ConflictError extends Error {

@@ -81,7 +81,7 @@ export class ClearService {
 }
 
 /** The same try number (its logs stay), no trace of the last try, and `retries` more tries from here. */
-function clearTransition(ti: TaskInstance, retries: number): TiTransition {
+export function clearTransition(ti: TaskInstance, retries: number): TiTransition {
   const cleared = transition(ti, 'none', undefined, 'cleared');
   // Every clearable state may move to `none` (a unit test holds the group to the table).
   if (cleared.verdict !== 'apply') throw new InvalidTransitionError(ti.state, 'none', NEXT[ti.state]);

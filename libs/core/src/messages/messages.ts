@@ -34,6 +34,22 @@ export interface TaskMessage {
   secrets?: { key: string; ciphertext: string }[];
   /** Registry credentials (JSON), sealed like `secrets` (purpose `registry`); absent when the task names none. */
   registryAuth?: string;
+  /** Where this try keeps its artefacts (`SWARMFLOW_ARTIFACTS_URL` of the scheduler); absent when none is set. */
+  artifacts?: TaskArtifacts;
+}
+
+/** A try's artefacts prefix, as its task sees it in its environment. */
+export interface TaskArtifacts {
+  /** This try's prefix: `<base>/<dag>/<run>/<task>/try-<n>/` (task env `SWARMFLOW_ARTIFACTS_URL`). */
+  url: string;
+  /** The run's prefix, to read upstream tasks' artefacts (task env `SWARMFLOW_ARTIFACTS_RUN_URL`). */
+  runUrl: string;
+  /**
+   * For s3:// only: JSON `{ endpoint, region, accessKeyId, secretAccessKey }` from the
+   * `artifacts_s3_*` variables, sealed like `secrets` (purpose `secret`, variable
+   * `artifacts_s3`); the worker gives it to the task as the AWS_* variables every S3 client reads.
+   */
+  s3?: string;
 }
 
 /**

@@ -52,6 +52,8 @@ export class DagRunEntity {
   @Column({ name: 'needs_eval', type: 'boolean', default: true }) needsEval!: boolean;
   /** Raised by every write that can change the run's evaluation; schedulers' caches compare it. */
   @Column({ name: 'ti_seq', type: 'bigint', default: 0 }) tiSeq!: string;
+  /** The backfill that created or reused it, if any (table `backfill`). */
+  @Column({ name: 'backfill_id', type: 'bigint', nullable: true }) backfillId!: string | null;
   @Column({ name: 'created_at', type: 'timestamptz' }) createdAt!: Date;
   @Column({ name: 'started_at', type: 'timestamptz', nullable: true }) startedAt!: Date | null;
   @Column({ name: 'ended_at', type: 'timestamptz', nullable: true }) endedAt!: Date | null;

@@ -30,6 +30,8 @@ export interface NewDagRun {
   logicalDate: Date;
   conf: Record<string, unknown>;
   params: Record<string, unknown>;
+  /** The backfill that creates it (table `backfill`); none by default. */
+  backfillId?: number | null;
 }
 
 /** Raised when a run id is taken; the API maps it to 409. */
@@ -70,10 +72,10 @@ export class DagRunRepository {
       // No conflict target: either unique key (run id, logical date) makes it a no-op, never
       // an error, so a caller's transaction survives it.
       const rows = await q.query(
-        `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true)
+        `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval, backfill_id)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true, $8)
          ON CONFLICT DO NOTHING RETURNING *`,
-        [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params)],
+        [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params), run.backfillId ?? null],
       );
       if (rows[0]) return toDagRun(rows[0]);
       // A new statement: under READ COMMITTED it sees the committed run the insert waited for.
@@ -230,17 +232,31 @@ export class DagRunRepository {
   /**
    * Queued runs, oldest first, for starting under max_active_runs. A paused DAG's runs are
    * left out: as in Airflow, a run triggered while its DAG is paused stays `queued` until
-   * the DAG is unpaused.
+   * the DAG is unpaused. So are the runs of a paused (interrupted) backfill.
    */
   async queued(limit: number, q: Queryable, perDag = 50): Promise<DagRun[]> {
     // At most `perDag` of each DAG, oldest first: a DAG with a long catchup backlog
     // cannot keep the others' runs out of the batch.
     const rows = await q.query(
       `SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY dag_id ORDER BY logical_date, id) AS nth
-                      FROM dag_run r WHERE state = 'queued' AND dag_id NOT IN (SELECT dag_id FROM dag WHERE is_paused)) q
+                      FROM dag_run r WHERE state = 'queued' AND dag_id NOT IN (SELECT dag_id FROM dag WHERE is_paused)
+                        AND (backfill_id IS NULL OR backfill_id NOT IN (SELECT id FROM backfill WHERE paused))) q
        WHERE nth <= $2 ORDER BY logical_date, id LIMIT $1`, [limit, perDag],
     );
     return rows.map(toDagRun);
+  }
+
+  /**
+   * Moves the run to another version of its DAG (`runs upgrade`). In the same statement it
+   * raises `scheduler_epoch` (schedulers deciding from memory read again) and the run's
+   * `ti_seq`, and flags the run for evaluation. The caller holds the scheduling lock.
+   */
+  async setVersion(pk: number, versionHash: string, q: Queryable): Promise<void> {
+    await q.query(
+      `WITH r AS (UPDATE dag_run SET version_hash = $2, needs_eval = true, ti_seq = ti_seq + 1 WHERE id = $1 RETURNING id)
+       UPDATE scheduler_epoch SET n = n + 1 WHERE id = 1 AND EXISTS (SELECT 1 FROM r)`,
+      [pk, versionHash],
+    );
   }
 
   async byPks(pks: number[], q: Queryable = this.db): Promise<DagRun[]> {

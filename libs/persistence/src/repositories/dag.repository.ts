@@ -12,6 +12,15 @@ function isDataError(err: unknown): boolean {
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
+/** One stored version of a DAG. */
+export interface DagVersionInfo {
+  hash: string;
+  /** When a parse first stored it. */
+  firstSeenAt: Date;
+  fileloc: string;
+  taskCount: number;
+}
+
 /** DAGs, their content-hashed versions and the import errors of DAG files. */
 export class DagRepository {
   /** Versions never change once written, so they are cached forever. */
@@ -102,6 +111,15 @@ export class DagRepository {
     const dag = rows[0].serialized as SerializedDag;
     this.versions.set(key, dag);
     return dag;
+  }
+
+  /** The DAG's versions, newest first: hash, when first seen, file, task count. */
+  async listVersions(dagId: string, q: Queryable = this.db): Promise<DagVersionInfo[]> {
+    const rows = await q.query(
+      `SELECT version_hash, created_at, serialized->>'fileloc' AS fileloc, jsonb_array_length(serialized->'tasks') AS tasks
+       FROM dag_version WHERE dag_id = $1 ORDER BY created_at DESC, version_hash`, [dagId],
+    );
+    return rows.map((r: any) => ({ hash: r.version_hash, firstSeenAt: new Date(r.created_at), fileloc: r.fileloc, taskCount: Number(r.tasks) }));
   }
 
   /**

@@ -47,6 +47,24 @@ export class TaskInstanceRepository {
     );
   }
 
+  /**
+   * Task instances that end `removed` before the run starts, with a reason (a backfill's
+   * tasks left out by its selection); the run's start creates the others.
+   */
+  async createRemoved(runPk: number, dag: SerializedDag, taskIds: readonly string[], reason: string, now: Date, q: Queryable): Promise<void> {
+    const t = dag.tasks.filter((x) => taskIds.includes(x.id));
+    if (t.length === 0) return;
+    await q.query(
+      `INSERT INTO task_instance (run_pk, dag_id, task_id, state, try_number, max_tries, queue, pool, pool_slots, priority, reason, ended_at)
+       SELECT $1, $2, u.task_id, 'removed', 0, u.max_tries, u.queue, u.pool, u.pool_slots, u.priority, $9, $10
+       FROM unnest($3::text[], $4::int[], $5::text[], $6::text[], $7::int[], $8::int[])
+         AS u(task_id, max_tries, queue, pool, pool_slots, priority)
+       ON CONFLICT (run_pk, task_id) DO NOTHING`,
+      [runPk, dag.id, t.map((x) => x.id), t.map((x) => x.retries + 1), t.map((x) => x.queue),
+        t.map((x) => x.pool), t.map((x) => x.poolSlots), t.map((x) => x.priority), reason, now],
+    );
+  }
+
   async forRuns(runPks: number[], q: Queryable = this.db): Promise<TaskInstance[]> {
     if (runPks.length === 0) return [];
     const rows = await q.query(`SELECT * FROM task_instance WHERE run_pk = ANY($1) ORDER BY id`, [runPks]);

@@ -1,0 +1,66 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { artifactsUrlOf, parseArtifactsUrl, tryArtifactsLocation } from '@swarmflow/core';
+import { FileArtifactStore, S3ArtifactStore, type ArtifactStore } from '@swarmflow/executors';
+import { Repositories } from '@swarmflow/persistence';
+import type { ClusterKey } from '@swarmflow/secrets';
+import type { TaskArtifactsDto } from '../http/backfill.types';
+import { ARTIFACTS_URL, CLUSTER_KEY, REPOSITORIES } from '../tokens';
+import { ConflictError, NotFoundError } from './api-errors';
+import { requireRun, requireTaskInstance } from './lookups';
+
+/** Lists what a task try stored under its artefacts prefix (SWARMFLOW_ARTIFACTS_URL). */
+@Injectable()
+export class ArtifactsService {
+  constructor(
+    @Inject(REPOSITORIES) private readonly repos: Repositories,
+    @Inject(ARTIFACTS_URL) private readonly artifactsUrl: string | null,
+    @Inject(CLUSTER_KEY) private readonly clusterKey: ClusterKey | null,
+  ) {}
+
+  /**
+   * The artefacts of try `tryNumber` (default the latest) of a task instance.
+   * @throws NotFoundError (DAG, run, task, try), ConflictError `no_artifacts_store`
+   */
+  async list(dagId: string, runId: string, taskId: string, tryNumber?: number): Promise<TaskArtifactsDto> {
+    const run = await requireRun(this.repos, dagId, runId);
+    const ti = requireTaskInstance(run, await this.repos.tis.forRuns([run.pk]), taskId);
+    const wanted = tryNumber ?? ti.tryNumber;
+    if (wanted < 1 || wanted > ti.tryNumber) {
+      throw new NotFoundError('try_not_found', `task "${taskId}" of run "${runId}" has ${ti.tryNumber === 0 ? 'not run yet' : `tries 1 to ${ti.tryNumber}`}; there is no try ${wanted}.`);
+    }
+    if (!this.artifactsUrl) {
+      throw new ConflictError('no_artifacts_store', 'this server has no artefacts store: set SWARMFLOW_ARTIFACTS_URL (s3://<bucket>/<prefix> or file:///<folder>) on the webserver and the schedulers, and restart them');
+    }
+    const location = tryArtifactsLocation(parseArtifactsUrl(this.artifactsUrl), dagId, runId, taskId, wanted);
+    const store = await this.store(location.kind);
+    try {
+      const objects = await store.list(location);
+      return {
+        dagId, runId, taskId, tryNumber: wanted, url: artifactsUrlOf(location),
+        artifacts: objects.map((o) => ({ name: o.name, size: o.size, modifiedAt: o.modifiedAt.toISOString(), url: o.url })),
+      };
+    } finally {
+      if (store instanceof S3ArtifactStore) store.destroy();
+    }
+  }
+
+  /** The store, with the S3 settings from the artifacts_s3_* variables (secrets opened with the cluster key). */
+  private async store(kind: 's3' | 'file'): Promise<ArtifactStore> {
+    if (kind === 'file') return new FileArtifactStore();
+    const vars = new Map((await this.repos.variables.many(['artifacts_s3_endpoint', 'artifacts_s3_region', 'artifacts_s3_access_key_id', 'artifacts_s3_secret_access_key']))
+      .map((v) => [v.key, v]));
+    const value = (key: string): string | null => {
+      const v = vars.get(key);
+      if (!v) return null;
+      if (!v.isSecret) return v.value;
+      if (!this.clusterKey) throw new ConflictError('no_artifacts_store', `the secret variable "${key}" cannot be opened: this server has no cluster key (SWARMFLOW_CLUSTER_KEY)`);
+      return this.clusterKey.decrypt(v.value);
+    };
+    const accessKeyId = value('artifacts_s3_access_key_id');
+    const secretAccessKey = value('artifacts_s3_secret_access_key');
+    if (accessKeyId === null || secretAccessKey === null) {
+      throw new ConflictError('no_artifacts_store', 'the artefacts store is in S3 and the variables artifacts_s3_access_key_id and artifacts_s3_secret_access_key are not both set: `swarmflow variables set <key> - --secret`');
+    }
+    return new S3ArtifactStore({ endpoint: value('artifacts_s3_endpoint') || null, region: value('artifacts_s3_region') || 'us-east-1', accessKeyId, secretAccessKey });
+  }
+}

@@ -1,0 +1,30 @@
+import { sealFor, startHarness, taskMessage, type Harness } from './test-support/worker-harness';
+
+describe('WorkerService: a try\'s artefacts prefix', () => {
+  let h: Harness;
+
+  afterEach(async () => {
+    await h?.close();
+  });
+
+  it('hands the prefix and the opened S3 settings to the task as environment variables, masking the secret key in its log', async () => {
+    h = await startHarness({ startedDelayMs: 0 });
+    const base = taskMessage({ command: 'echo "$SWARMFLOW_ARTIFACTS_URL $SWARMFLOW_ARTIFACTS_RUN_URL $AWS_ENDPOINT_URL $AWS_REGION $AWS_ACCESS_KEY_ID $AWS_SECRET_ACCESS_KEY"' });
+    const s3 = JSON.stringify({ endpoint: 'http://minio:9000', region: 'eu-west-1', accessKeyId: 'minio', secretAccessKey: 'very-secret-key' });
+    const task = { ...base, artifacts: { url: 's3://b/p/dag1/r/task1/try-1/', runUrl: 's3://b/p/dag1/r/', s3: sealFor(base, 'artifacts_s3', s3) } };
+    await h.submit(task);
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished.outcome).toBe('success');
+    expect(finished.logTail).toEqual(['s3://b/p/dag1/r/task1/try-1/ s3://b/p/dag1/r/ http://minio:9000 eu-west-1 minio ***']);
+  });
+
+  it('fails the try when the settings were sealed for another try', async () => {
+    h = await startHarness({ startedDelayMs: 0 });
+    const base = taskMessage({ command: 'true' });
+    const task = { ...base, artifacts: { url: 's3://b/x/', runUrl: 's3://b/', s3: sealFor({ tiId: base.tiId, tryNumber: 2 }, 'artifacts_s3', '{}') } };
+    await h.submit(task);
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished.outcome).toBe('failed');
+    expect(finished.reason).toMatch(/^cannot open the artefacts store's credentials: /);
+  });
+});
