@@ -14,21 +14,3 @@ describe('RecentEnds', () => {
     expect(ends.list()).toEqual([]);
   });
 });
-
-describe('RecentEnds over many tries', () => {
-  it('keeps the latest max, lists a try reported again once (at its latest place), and forgets the expired', () => {
-    let now = 0;
-    const ends = new RecentEnds(1000, 100, () => now);
-    for (let i = 1; i <= 5000; i++) ends.add(i, 1);
-    ends.add(4950, 1); // reported again: moves to the end
-    const listed = ends.list();
-    expect(listed).toHaveLength(100);
-    expect(listed[0]).toEqual({ tiId: 4901, tryNumber: 1 });
-    expect(listed.at(-1)).toEqual({ tiId: 4950, tryNumber: 1 });
-    expect(listed.filter((e) => e.tiId === 4950)).toHaveLength(1);
-    now = 500;
-    ends.add(1, 2);
-    now = 1200; // the first 100 expired, the last one not
-    expect(ends.list()).toEqual([{ tiId: 1, tryNumber: 2 }]);
-  });
-});
