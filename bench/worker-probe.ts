@@ -90,7 +90,7 @@ async function bootstrap(): Promise<void> {
     (run as any).runStartedAt = t;
     return run;
   };
-  const worker = await startWorker(config.worker, broker, { logger, runProcess: timedRun });
+  const worker = await startWorker(config.worker, broker, { logger, runProcess: timedRun, clusterKey: config.clusterKey });
   // finishTask reads the spawn time from the entry; copy it over when the entry is created.
   const running: Map<string, any> = (worker as any).running;
   const set = running.set.bind(running);

@@ -229,7 +229,7 @@ function execute(name: string, params: unknown[]): string {
 
 /**
  * A value as a SQL literal, as node-postgres would send it as a text parameter: arrays
- * in Postgres' array syntax, dates in ISO 8601, every text quoted as node-postgres' `escapeLiteral` does.
+ * in Postgres' array syntax, dates in ISO 8601, text quoted by {@link quoteLiteral}.
  */
 export function sqlLiteral(value: unknown): string {
   if (value === null || value === undefined) return 'NULL';
@@ -243,14 +243,22 @@ export function sqlLiteral(value: unknown): string {
 
 const QUOTE_OR_BACKSLASH = /['\\]/;
 const BACKSLASH_OR_DOUBLE_QUOTE = /[\\"]/;
+/** The tag of a dollar-quoted literal, without its closing `$`. */
+const DOLLAR_TAG = '$sf';
 
 /**
- * `escapeLiteral`'s output (`'…'` with quotes doubled; ` E'…'` with backslashes doubled
- * when there are any), built with native string operations: the write's array literals
- * run to tens of kilobytes, which `escapeLiteral` copies one character at a time.
+ * The literal of `text`. Without a quote or backslash: `'…'` as is. Otherwise, a
+ * dollar-quoted `$sf$…$sf$`, which PostgreSQL reads with no escape processing, so the text
+ * is copied once instead of rewritten (a task message is JSON inside JSON: backslashes at
+ * every level). Safe only when the text does not contain `$sf`: then no `$sf$` can start
+ * inside it, nor straddle its end and the closing tag, so the literal ends exactly at the
+ * closing tag (a text ending in `$` is fine: the lexer gives back the `$` it took with it,
+ * see PostgreSQL's scan.l). A text that contains `$sf` gets `escapeLiteral`'s output
+ * (`'…'` with quotes doubled; ` E'…'` with backslashes doubled when there are any).
  */
 function quoteLiteral(text: string): string {
   if (!QUOTE_OR_BACKSLASH.test(text)) return `'${text}'`;
+  if (!text.includes(DOLLAR_TAG)) return ` ${DOLLAR_TAG}$${text}${DOLLAR_TAG}$`;
   const quoted = `'${text.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`;
   return text.includes('\\') ? ` E${quoted}` : quoted;
 }

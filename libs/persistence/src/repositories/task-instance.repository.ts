@@ -216,7 +216,7 @@ export class TaskInstanceRepository {
     const run = (sql: string, params: unknown[]): Promise<any[]> => {
       if (!also.commit) return q.query(sql, params);
       if (!q.queryAndCommit) throw new TypeError('applyWithMessages: commit needs a transaction');
-      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v4').catch((err: unknown) => {
+      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v5').catch((err: unknown) => {
         const e = err as { code?: string; detail?: string; message?: string };
         if (e.code === 'SFCAS') {
           throw new TransitionsNotAppliedError((e.detail ?? '').split(',').filter(Boolean).map(Number), e.detail ? undefined : e.message);
@@ -248,7 +248,8 @@ export class TaskInstanceRepository {
        messages AS (
          INSERT INTO outbox (ti_id, exchange, routing_key, payload)
          SELECT m.ti_id, m.exchange, m.routing_key, m.payload
-         FROM unnest($22::bigint[], $23::text[], $24::text[], $25::jsonb[]) WITH ORDINALITY AS m(ti_id, exchange, routing_key, payload, n)
+         FROM unnest($22::bigint[], $23::text[], $24::text[], ARRAY(SELECT e FROM jsonb_array_elements($25::jsonb) WITH ORDINALITY AS x(e, i) ORDER BY i))
+           WITH ORDINALITY AS m(ti_id, exchange, routing_key, payload, n)
          WHERE m.ti_id IN (SELECT id FROM applied)
          ORDER BY m.n
          RETURNING id, ti_id),
@@ -258,7 +259,8 @@ export class TaskInstanceRepository {
          WHERE d.id = e.id AND (e.seq IS NULL OR d.ti_seq = e.seq) RETURNING d.id),
        logs AS (
          INSERT INTO task_log (ti_id, try_number, seq, lines)
-         SELECT b.ti_id, b.try_number, b.seq, b.lines FROM unnest($27::bigint[], $28::int[], $29::int[], $30::jsonb[])
+         SELECT b.ti_id, b.try_number, b.seq, b.lines
+         FROM unnest($27::bigint[], $28::int[], $29::int[], ARRAY(SELECT e FROM jsonb_array_elements($30::jsonb) WITH ORDINALITY AS x(e, i) ORDER BY i))
            AS b(ti_id, try_number, seq, lines)),
        epoch AS (
          UPDATE scheduler_epoch SET n = n + 1 WHERE id = 1 AND $33::boolean AND ($32::bigint IS NULL OR n = $32::bigint)
@@ -284,9 +286,9 @@ export class TaskInstanceRepository {
         history.map((h) => h.id), history.map((h) => h.tryNumber), history.map((h) => h.from), history.map((h) => h.to),
         history.map((h) => h.reason),
         messages.map(([id]) => id), messages.map(([, m]) => m.exchange), messages.map(([, m]) => m.routingKey),
-        messages.map(([, m]) => JSON.stringify(m.payload)),
+        jsonArray(messages.map(([, m]) => m.payload)),
         bumpRuns.map((r) => r.id),
-        logs.map((b) => b.tiId), logs.map((b) => b.tryNumber), logs.map((b) => b.seq), logs.map((b) => JSON.stringify(b.lines)),
+        logs.map((b) => b.tiId), logs.map((b) => b.tryNumber), logs.map((b) => b.seq), jsonArray(logs.map((b) => b.lines)),
         bumpRuns.map((r) => r.seq),
         also.epoch?.expect ?? null, also.epoch !== undefined,
         bumpRuns.map((r) => r.needsEval === true),
@@ -309,4 +311,13 @@ export class TaskInstanceRepository {
     const rows = await this.db.query(`SELECT * FROM task_state_history WHERE ti_id = $1 ORDER BY id`, [tiId]);
     return rows.map((r: any) => ({ tryNumber: r.try_number, from: r.from_state, to: r.to_state, reason: r.reason, at: new Date(r.at) }));
   }
+}
+
+/**
+ * JSON values as one JSON array, the parameter the statement splits into rows: a JSON
+ * text (one literal) rather than a `jsonb[]`, whose array syntax would escape every quote
+ * and backslash of each value once more (a task message is JSON inside JSON already).
+ */
+function jsonArray(values: readonly unknown[]): string {
+  return JSON.stringify(values);
 }
