@@ -18,6 +18,7 @@ import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 import type { AuthOptions } from './auth/auth-options';
+import type { LiveEventsOptions } from './services/live-events.service';
 
 export interface WebserverOptions {
   repos: Repositories;
@@ -51,6 +52,10 @@ export interface WebserverOptions {
    * DEFAULT_AUTH_OPTIONS. Every route but `GET /health` and login needs a caller.
    */
   auth?: Partial<AuthOptions>;
+  /** How the live feed (`GET /api/v1/events`) polls; default every 250 ms while someone listens. */
+  liveEvents?: Partial<LiveEventsOptions>;
+  /** Sample queue depths every 15 s for the dashboard's chart (default: when there is a broker). */
+  sampleQueues?: boolean;
 }
 
 /** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
@@ -91,7 +96,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({
       repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker,
-      metricsAccess: options.metricsAccess, auth: options.auth,
+      metricsAccess: options.metricsAccess, auth: options.auth, liveEvents: options.liveEvents, sampleQueues: options.sampleQueues,
     }),
     { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },
   );
