@@ -16,6 +16,7 @@ import { PathParamsPipe } from './http/path-params.pipe';
 import { quietStartupLogger } from './quiet-startup.logger';
 import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
+import { mountBullBoard } from './bull-board/bull-board';
 import type { Clock } from './tokens';
 import type { AuthOptions } from './auth/auth-options';
 import type { LiveEventsOptions } from './services/live-events.service';
@@ -109,6 +110,8 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
   // Only the configured proxies' X-Forwarded-For/-Proto count (client address in the audit log, Secure cookies).
   app.set('trust proxy', options.auth?.trustedProxies?.length ? options.auth.trustedProxies : false);
+  // bull-board at /queues (its own login check; before the API's JSON-only body rules).
+  mountBullBoard(app);
   app.use(requireJsonBody);
   app.use(rejectUnstorablePathAndQuery);
   app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT_BYTES });

@@ -8,6 +8,8 @@ export interface TriesFilter {
   dagId?: string;
   since?: Date;
   until?: Date;
+  /** One task instance. */
+  tiId?: number;
   limit: number;
   offset: number;
 }
@@ -63,6 +65,7 @@ export class DashboardRepository {
     if (f.queue) add('t.queue = ?', f.queue);
     if (f.worker) add('t.worker = ?', f.worker);
     if (f.dagId) add('t.dag_id = ?', f.dagId);
+    if (f.tiId !== undefined) add('t.id = ?', f.tiId);
     if (f.since) add('COALESCE(t.started_at, t.queued_at) >= ?', f.since);
     if (f.until) add('COALESCE(t.started_at, t.queued_at) < ?', f.until);
     const cond = where.map((w) => `(${w})`).join(' AND ');
@@ -84,6 +87,14 @@ export class DashboardRepository {
         queuedAt: date(r.queued_at), startedAt: date(r.started_at), endedAt: date(r.ended_at),
       })),
     };
+  }
+
+  /** Task instances of one queue topic per state, for the given states only. */
+  async countByState(queue: string, states: string[]): Promise<Record<string, number>> {
+    const rows = await this.db.query(
+      `SELECT state, count(*)::int AS n FROM task_instance WHERE queue = $1 AND state = ANY($2) GROUP BY state`, [queue, states],
+    );
+    return Object.fromEntries(states.map((st) => [st, rows.find((r: any) => r.state === st)?.n ?? 0]));
   }
 
   /** Task instances `queued` and `running` per queue topic (the partial index on busy states serves it). */
