@@ -15,6 +15,7 @@ import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
 import { PathParamsPipe } from './http/path-params.pipe';
 import { quietStartupLogger } from './quiet-startup.logger';
 import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
+import { defaultUiDir, serveUi } from './http/ui-static';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
 import type { Clock } from './tokens';
 import type { AuthOptions } from './auth/auth-options';
@@ -51,6 +52,8 @@ export interface WebserverOptions {
    * DEFAULT_AUTH_OPTIONS. Every route but `GET /health` and login needs a caller.
    */
   auth?: Partial<AuthOptions>;
+  /** The built web UI served at `/` (default dist/ui, found next to the build); null: none. */
+  uiDir?: string | null;
 }
 
 /** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
@@ -104,6 +107,8 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
   // Only the configured proxies' X-Forwarded-For/-Proto count (client address in the audit log, Secure cookies).
   app.set('trust proxy', options.auth?.trustedProxies?.length ? options.auth.trustedProxies : false);
+  // The web UI (static files, no request body): before the JSON-only body checks.
+  serveUi(app, options.uiDir === undefined ? defaultUiDir() : options.uiDir);
   app.use(requireJsonBody);
   app.use(rejectUnstorablePathAndQuery);
   app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT_BYTES });

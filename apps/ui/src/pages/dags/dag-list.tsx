@@ -1,0 +1,5 @@
+import { PageTitle } from '../../components/common';
+
+export function DagListPage() {
+  return <PageTitle>DAGs</PageTitle>;
+}

@@ -1,0 +1,5 @@
+import { PageTitle } from '../../components/common';
+
+export function ImportErrorsPage() {
+  return <PageTitle>Import errors</PageTitle>;
+}
