@@ -1,3 +1,4 @@
+import { LogStreamController } from './http/log-stream.controller';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { Repositories } from '@swarmflow/persistence';
@@ -57,7 +58,7 @@ export interface WebserverModuleOptions {
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
   SystemController, DagsController, RunsController, VariablesController, WorkersController,
-  AuthController, UsersController, TokensController, AuditController, EventsController, DashboardController,
+  AuthController, UsersController, TokensController, AuditController, LogStreamController, EventsController, DashboardController,
 ];
 
 @Module({})

@@ -15,6 +15,7 @@ import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
 import { PathParamsPipe } from './http/path-params.pipe';
 import { quietStartupLogger } from './quiet-startup.logger';
 import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
+import { defaultUiDir, serveUi } from './http/ui-static';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
 import { mountBullBoard } from './bull-board/bull-board';
 import type { Clock } from './tokens';
@@ -57,6 +58,8 @@ export interface WebserverOptions {
   liveEvents?: Partial<LiveEventsOptions>;
   /** Sample queue depths every 15 s for the dashboard's chart (default: when there is a broker). */
   sampleQueues?: boolean;
+  /** The built web UI served at `/` (default dist/ui, found next to the build); null: none. */
+  uiDir?: string | null;
 }
 
 /** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
@@ -112,6 +115,8 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   app.set('trust proxy', options.auth?.trustedProxies?.length ? options.auth.trustedProxies : false);
   // bull-board at /queues (its own login check; before the API's JSON-only body rules).
   mountBullBoard(app);
+  // The web UI (static files, no request body): before the JSON-only body checks.
+  serveUi(app, options.uiDir === undefined ? defaultUiDir() : options.uiDir);
   app.use(requireJsonBody);
   app.use(rejectUnstorablePathAndQuery);
   app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT_BYTES });

@@ -6,7 +6,7 @@ import { EventsQuerySchema, QueueHistoryQuerySchema, TriesQuerySchema } from '@s
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
-  RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody,
+  RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody, GridQuery,
 } from './request.dto';
 
 /** Where the generated document is served (a public route: the API's shape is no secret). */
@@ -78,6 +78,14 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow)', query: ReadLogsQuery,
     errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
   },
+  'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs/stream': {
+    summary: 'A task try\'s log as server-sent events: `lines` as they are written, then `end` (the web UI\'s live log)', query: ReadLogsQuery,
+    errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
+  },
+  'GET /api/v1/dags/{dagId}/versions/{versionHash}': {
+    summary: 'The DAG as of one version (the tasks and params a run pinned to it runs with)', errors: { 404: 'dag_not_found, version_not_found' },
+  },
+  'GET /api/v1/dags/{dagId}/grid': { summary: 'The newest runs with their task instances (the web UI\'s grid)', query: GridQuery, errors: { 404: 'dag_not_found' } },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': {
     summary: 'Run a task (and with downstream, its downstream tasks) again', body: ClearTaskBody,
     errors: { 404: NOT_FOUND_TASK, 409: 'task_busy, concurrent_change' },

@@ -1,7 +1,7 @@
 // Errors of the webserver's services. They say nothing about HTTP: the exception filter
 // maps them (NotFoundError → 404, ConflictError → 409) at the edge.
 
-export type NotFoundReason = 'dag_not_found' | 'run_not_found' | 'task_not_found' | 'variable_not_found' | 'pool_not_found' | 'try_not_found' | 'worker_not_found' | 'user_not_found' | 'token_not_found';
+export type NotFoundReason = 'dag_not_found' | 'run_not_found' | 'task_not_found' | 'variable_not_found' | 'pool_not_found' | 'try_not_found' | 'worker_not_found' | 'user_not_found' | 'token_not_found' | 'version_not_found';
 
 /** The DAG, run or task instance named in the request does not exist. */
 export class NotFoundError extends Error {

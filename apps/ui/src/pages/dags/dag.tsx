@@ -1,0 +1,5 @@
+import { PageTitle } from '../../components/common';
+
+export function DagPage({ dagId }: { dagId: string; tab: string }) {
+  return <PageTitle>DAG {dagId}</PageTitle>;
+}

@@ -1,0 +1,5 @@
+import { PageTitle } from '../../components/common';
+
+export function RunsPage() {
+  return <PageTitle>Runs</PageTitle>;
+}
