@@ -20,12 +20,8 @@ async function eventually<T>(probe: () => Promise<T | undefined | false>, what: 
 
 /** The numbers of the default topic's row in the queues table. */
 async function queueRow(page: Page, queue: string): Promise<{ ready: number; consumers: number } | null> {
-  return page.evaluate((q) => {
-    const row = document.querySelector(`[data-testid=queues-table] tr[data-queue="${q}"]`);
-    if (!row) return null;
-    const cells = [...row.querySelectorAll('td')].map((td) => td.textContent ?? '');
-    return { ready: Number(cells[1]), consumers: Number(cells[3]) };
-  }, queue);
+  const cells = await page.locator(`[data-testid=queues-table] tr[data-queue="${queue}"] td`).allTextContents();
+  return cells.length ? { ready: Number(cells[1]), consumers: Number(cells[3]) } : null;
 }
 
 describeBrowser('web UI: the workers dashboard, bull-board and the admin pages', () => {
@@ -130,12 +126,12 @@ describeBrowser('web UI: the workers dashboard, bull-board and the admin pages',
     await page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]').waitFor();
     expect(await page.getByRole('button', { name: /Drain|Resume|Shut down/ }).count()).toBe(0);
     const worker = await page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]').getAttribute('data-worker');
-    const status = await page.evaluate(async (name) => {
-      const csrf = /(?:^|;\s*)swarmflow_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
-      const res = await fetch(`/api/v1/workers/${name}/drain`, { method: 'POST', headers: { 'X-CSRF-Token': decodeURIComponent(csrf), 'Content-Type': 'application/json' }, body: '{}' });
-      return res.status;
-    }, worker);
-    expect(status).toBe(403);
+    const csrf = (await context.cookies()).find((c) => c.name === 'swarmflow_csrf')?.value ?? '';
+    const status = await page.evaluate(async ([name, token]) => {
+      const res = await fetch(`/api/v1/workers/${name}/drain`, { method: 'POST', headers: { 'X-CSRF-Token': decodeURIComponent(token!), 'Content-Type': 'application/json' }, body: '{}' });
+      return { status: res.status, reason: ((await res.json()) as { reason?: string }).reason };
+    }, [worker, csrf]);
+    expect(status).toEqual({ status: 403, reason: 'forbidden' });
     await context.close();
   });
 });
