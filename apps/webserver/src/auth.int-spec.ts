@@ -80,6 +80,10 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', route: 'tokens', path: 'tokens', body: { name: '' }, needs: 'admin' },
   { method: 'DELETE', route: 'tokens/:id', path: 'tokens/999999', needs: 'admin' },
   { method: 'GET', route: 'audit', path: 'audit', needs: 'admin' },
+  // A stream: with a valid query it never ends; a bad one answers 400 once the role is checked.
+  { method: 'GET', route: 'events', path: 'events?types=none', needs: 'viewer' },
+  { method: 'GET', route: 'tries', path: 'tries', needs: 'viewer' },
+  { method: 'GET', route: 'queues/history', path: 'queues/history', needs: 'viewer' },
 ];
 
 const ROLES: Role[] = ['viewer', 'operator', 'admin'];

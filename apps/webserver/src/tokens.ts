@@ -21,3 +21,7 @@ export const AUTH_OPTIONS = Symbol('AUTH_OPTIONS');
 export const ACCOUNTS = Symbol('ACCOUNTS');
 /** `LoginThrottle`: counts failed logins per user and per address. */
 export const LOGIN_THROTTLE = Symbol('LOGIN_THROTTLE');
+/** `LiveEventsOptions`: how the live feed polls (`GET /api/v1/events`). */
+export const LIVE_EVENTS_OPTIONS = Symbol('LIVE_EVENTS_OPTIONS');
+/** `boolean`: sample queue depths into the database for the dashboard's chart. */
+export const QUEUE_SAMPLING = Symbol('QUEUE_SAMPLING');

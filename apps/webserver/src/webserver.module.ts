@@ -11,6 +11,10 @@ import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
 import { WorkersController } from './http/workers.controller';
+import { EventsController } from './http/events.controller';
+import { DashboardController } from './http/dashboard.controller';
+import { DEFAULT_LIVE_EVENTS_OPTIONS, LiveEventsService, type LiveEventsOptions } from './services/live-events.service';
+import { QueueSamplerService } from './services/queue-sampler.service';
 import { ClearService } from './services/clear.service';
 import { HealthService } from './services/health.service';
 import { KillService } from './services/kill.service';
@@ -20,8 +24,9 @@ import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
+import { QUEUE_SAMPLING } from './tokens';
 import { BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
-import { ACCOUNTS, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
+import { ACCOUNTS, AUTH_OPTIONS, LIVE_EVENTS_OPTIONS, LOGIN_THROTTLE } from './tokens';
 import { Accounts } from './auth/accounts';
 import { AuditService } from './auth/audit';
 import { AuthGuard } from './auth/auth.guard';
@@ -44,12 +49,16 @@ export interface WebserverModuleOptions {
   metricsAccess?: MetricsAccess;
   /** How callers are authenticated (default {@link DEFAULT_AUTH_OPTIONS}). */
   auth?: Partial<AuthOptions>;
+  /** How the live feed polls (default {@link DEFAULT_LIVE_EVENTS_OPTIONS}). */
+  liveEvents?: Partial<LiveEventsOptions>;
+  /** Sample queue depths for the dashboard's chart (default: when there is a broker). */
+  sampleQueues?: boolean;
 }
 
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
   SystemController, DagsController, RunsController, VariablesController, WorkersController,
-  AuthController, UsersController, TokensController, AuditController, LogStreamController,
+  AuthController, UsersController, TokensController, AuditController, LogStreamController, EventsController, DashboardController,
 ];
 
 @Module({})
@@ -67,6 +76,10 @@ export class WebserverModule {
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService, WorkerControlService,
         HealthService,
+        { provide: LIVE_EVENTS_OPTIONS, useValue: { ...DEFAULT_LIVE_EVENTS_OPTIONS, ...options.liveEvents } },
+        LiveEventsService,
+        { provide: QUEUE_SAMPLING, useValue: options.sampleQueues ?? !!options.broker },
+        QueueSamplerService,
         ...authProviders(options),
       ],
     };

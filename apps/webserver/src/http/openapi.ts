@@ -2,6 +2,7 @@ import type { INestApplication, Type } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ID_PATTERN, MAX_ID_LENGTH } from '@swarmflow/core';
 import { z } from 'zod';
+import { EventsQuerySchema, QueueHistoryQuerySchema, TriesQuerySchema } from '@swarmflow/contracts';
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
@@ -115,6 +116,12 @@ const ROUTES: Record<string, RouteDoc> = {
   'GET /api/v1/tokens': { summary: 'API tokens (never their secrets): prefix, expiry, last use', query: ListTokensQuery },
   'POST /api/v1/tokens': { summary: 'Create an API token; the answer holds it, once', body: CreateTokenBody, errors: { 404: 'user_not_found' } },
   'DELETE /api/v1/tokens/{id}': { summary: 'Revoke a token at once', errors: { 404: 'token_not_found' } },
+  'GET /api/v1/events': {
+    summary: 'Live feed (text/event-stream): ti, run and worker events within a second of a change; resumes from Last-Event-ID, else sends resync',
+    query: EventsQuerySchema,
+  },
+  'GET /api/v1/tries': { summary: 'Task tries across DAGs, newest first, filtered by state, queue, worker, DAG and time, paged', query: TriesQuerySchema },
+  'GET /api/v1/queues/history': { summary: 'Queue topics\' depths sampled every 15 s (kept a day), oldest first', query: QueueHistoryQuerySchema },
   'GET /api/v1/audit': { summary: 'The audit log, newest first: who, how, what, outcome, from where', query: ListAuditQuery },
 };
 

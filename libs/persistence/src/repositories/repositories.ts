@@ -12,6 +12,8 @@ import { UserRepository } from './user.repository';
 import { ApiTokenRepository } from './api-token.repository';
 import { SessionRepository } from './session.repository';
 import { AuditLogRepository } from './audit-log.repository';
+import { ChangeFeedRepository } from './change-feed.repository';
+import { DashboardRepository } from './dashboard.repository';
 
 /** Every repository over one database. */
 export class Repositories {
@@ -28,6 +30,8 @@ export class Repositories {
   readonly tokens: ApiTokenRepository;
   readonly sessions: SessionRepository;
   readonly audit: AuditLogRepository;
+  readonly changes: ChangeFeedRepository;
+  readonly dashboard: DashboardRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -43,5 +47,7 @@ export class Repositories {
     this.tokens = new ApiTokenRepository(db);
     this.sessions = new SessionRepository(db);
     this.audit = new AuditLogRepository(db);
+    this.changes = new ChangeFeedRepository(db);
+    this.dashboard = new DashboardRepository(db);
   }
 }
