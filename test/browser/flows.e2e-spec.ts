@@ -59,7 +59,8 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
     await page.waitForURL(/\/dags\/ml_pipeline\?tab=grid&triggered=/);
     const runId = new URL(page.url()).searchParams.get('triggered')!;
-    // No reload from here: the states arrive live.
+    // No reload from here: the states arrive live, over the events stream (not the fallback poll).
+    await page.locator('.live-open').waitFor();
     for (const task of ['ingest', 'preprocess', 'train', 'evaluate']) {
       await page.waitForSelector(`[data-testid="run-grid"] a[data-run="${runId}"][data-task="${task}"][data-state="success"]`, { timeout: 60_000 });
     }
