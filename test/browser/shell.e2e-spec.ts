@@ -26,6 +26,9 @@ describeBrowser('web UI: the shell', () => {
     expect(js.headers.get('cache-control')).toContain('immutable');
     // A deep link opens the app too; the API keeps its JSON 404s.
     expect((await fetch(`${server.url}/dags/ml_pipeline/runs/x`)).headers.get('content-type')).toContain('text/html');
+    // A run id that looks like a file name (`…07:38:35.630Z`) is still a page of the app.
+    expect((await fetch(`${server.url}/dags/ml_pipeline/runs/manual__2026-12-06T07:38:35.630Z`)).headers.get('content-type')).toContain('text/html');
+    expect((await fetch(`${server.url}/favicon.ico`)).status).toBe(404);
     expect((await fetch(`${server.url}/api/v1/nope`)).headers.get('content-type')).toContain('application/json');
   });
 

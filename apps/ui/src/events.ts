@@ -5,7 +5,8 @@
 //
 // Events (named, JSON data): `ti` (a task instance changed: dagId, runId, taskId, state,
 // tryNumber…), `run` (a DAG run changed: dagId, runId, state), `worker` (a worker changed:
-// name, state…). Subscribers filter by dagId / runId on the client.
+// name, state…), `resync` (reload what you show); contract: libs/contracts/src/events.ts (ui-live).
+// Subscribers filter by dagId / runId on the client.
 import { useEffect, useRef, useState } from 'react';
 
 export type LiveEventType = 'ti' | 'run' | 'worker' | 'log' | (string & {});
@@ -24,7 +25,7 @@ export interface EventFilter {
 type Listener = (event: LiveEvent) => void;
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 
-const KNOWN: LiveEventType[] = ['ti', 'run', 'worker', 'log', 'dag', 'queue'];
+const KNOWN: LiveEventType[] = ['ti', 'run', 'worker', 'hello', 'resync'];
 const listeners = new Set<Listener>();
 const stateListeners = new Set<(s: ConnectionState) => void>();
 let source: EventSource | null = null;

@@ -1,5 +1,6 @@
 // The grid: runs (columns, oldest left) × tasks (rows), each cell the state of that task's
-// latest try in that run, with an icon, retries and duration on hover; a cell links to the try.
+// latest try in that run, with an icon (drawn by CSS from data-state: 20,000 cells need few
+// DOM nodes), retries and duration on hover; a cell links to the try.
 import { memo, useMemo } from 'react';
 import type { RunDetailDto, TaskInstanceDto } from '../api-types';
 import { Link, path } from '../router';
@@ -18,6 +19,7 @@ function cellTitle(taskId: string, runId: string, ti: TaskInstanceDto | undefine
 export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: string; taskIds: string[]; runs: RunDetailDto[] }) {
   // Oldest run on the left, as time flows.
   const columns = useMemo(() => [...runs].reverse().map((run) => ({ run, byTask: new Map(run.taskInstances.map((ti) => [ti.taskId, ti])) })), [runs]);
+  const runHref = useMemo(() => new Map(runs.map((r) => [r.runId, path('dags', dagId, 'runs', r.runId)])), [dagId, runs]);
   if (runs.length === 0) return <div className="empty">No runs yet. Trigger one with the button above.</div>;
   return (
     <div className="grid-wrap">
@@ -45,11 +47,10 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
                   <td key={run.runId}>
                     {ti ? (
                       <a
-                        href={path('dags', dagId, 'runs', run.runId, 'tasks', taskId)}
+                        href={`${runHref.get(run.runId)}/tasks/${encodeURIComponent(taskId)}`}
                         className={`cell state-${state}`} title={cellTitle(taskId, run.runId, ti)}
                         data-task={taskId} data-run={run.runId} data-state={state}
                       >
-                        <span aria-hidden="true">{stateIcon(state)}</span>
                         {ti.tryNumber > 1 ? <sup className="retries">{ti.tryNumber}</sup> : null}
                       </a>
                     ) : <span className="cell cell-missing" title={cellTitle(taskId, run.runId, undefined)} />}

@@ -12,6 +12,9 @@ export function defaultUiDir(): string | null {
   return candidates.find((dir) => existsSync(path.join(dir, 'index.html'))) ?? null;
 }
 
+/** Names of static files; anything else outside the server's paths is a page of the app. */
+const STATIC_FILE = /\.(js|mjs|css|map|png|jpe?g|gif|ico|svg|webp|woff2?|ttf|txt|webmanifest)$/i;
+
 /** Paths that belong to the server, never to the single-page app. */
 const SERVER_PATHS = /^\/(api|metrics|queues)(\/|$)/;
 
@@ -27,8 +30,9 @@ export function serveUi(app: NestExpressApplication, uiDir: string | null): void
   }
   app.use((req: Request, res: Response, next: NextFunction) => {
     if ((req.method !== 'GET' && req.method !== 'HEAD') || SERVER_PATHS.test(req.path)) return next();
-    // A file-like path that was not an asset (favicon.ico, robots.txt…): a plain 404, not the app.
-    if (/\.[a-z0-9]+$/i.test(req.path)) return next();
+    // A static file that is not there (favicon.ico, robots.txt…): a plain 404, not the app. Only
+    // these extensions: a run id may end in `.630Z` and its page must open.
+    if (STATIC_FILE.test(req.path)) return next();
     if (!uiDir) {
       res.status(404).type('text/plain').send('The web UI is not built. Fix: run `npm run build` (it builds apps/ui into dist/ui), then restart. The API is at /api/v1.\n');
       return;

@@ -1,5 +1,5 @@
 // DAGs: search, tags, paused toggle, schedule, next run, the last runs' states, import errors flagged.
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { apiPath, get, patch } from '../../api';
 import type { DagSummaryDto, RunDto } from '../../api-types';
 import { useCan } from '../../auth';
@@ -28,6 +28,18 @@ export function DagListPage() {
   const canWrite = useCan('operator');
   const [pausing, setPausing] = useState<string | null>(null);
   const [actionError, setActionError] = useState<Parameters<typeof ErrorBox>[0]['error']>(null);
+
+  // "/" focuses the search, as on most sites' lists.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement;
+      if (e.key !== '/' || target.closest('input, textarea, select, [contenteditable]')) return;
+      e.preventDefault();
+      document.querySelector<HTMLInputElement>('input[aria-label="Search DAGs"]')?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
 
   const recentByDag = useMemo(() => {
     const map = new Map<string, RunDto[]>();
@@ -67,7 +79,7 @@ export function DagListPage() {
     <>
       <PageTitle actions={<Link to="/import-errors" className="button">Import errors{errors ? ` (${errors})` : ''}</Link>}>DAGs</PageTitle>
       <div className="toolbar">
-        <input type="search" placeholder="Search DAGs, descriptions, tags…" aria-label="Search DAGs" value={search} onChange={(e) => setQuery({ q: e.target.value })} style={{ minWidth: 280 }} />
+        <input type="search" placeholder="Search DAGs, descriptions, tags… (press /)" aria-label="Search DAGs" value={search} onChange={(e) => setQuery({ q: e.target.value })} style={{ minWidth: 280 }} />
         <select aria-label="Show" value={show} onChange={(e) => setQuery({ show: e.target.value === 'all' ? null : e.target.value })}>
           <option value="all">All</option>
           <option value="active">Active</option>
