@@ -214,6 +214,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
 
   process.stdout.write(
     `\nSwarmflow standalone is running\n` +
+    `  UI:      ${apiUrl}/  (open it in a browser and log in as below)\n` +
     `  API:     ${apiUrl}/api/v1\n` +
     `  Metrics: ${apiUrl}/metrics${metricsServer ? ` and ${metricsServer.url}` : ''}\n` +
     `  DAGs:    ${dagsFolder}\n` +

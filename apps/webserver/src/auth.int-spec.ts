@@ -55,6 +55,10 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: 'dags/:dagId/runs/:runId', path: 'dags/train_ml1m/runs/r1', needs: 'viewer' },
   { method: 'GET', route: 'dags/:dagId/runs/:runId/tasks/:taskId', path: 'dags/train_ml1m/runs/r1/tasks/extract', needs: 'viewer' },
   { method: 'GET', route: 'dags/:dagId/runs/:runId/tasks/:taskId/logs', path: 'dags/train_ml1m/runs/r1/tasks/extract/logs', needs: 'viewer' },
+  // An unknown task: a known one's stream stays open while its try may still write.
+  { method: 'GET', route: 'dags/:dagId/runs/:runId/tasks/:taskId/logs/stream', path: 'dags/train_ml1m/runs/r1/tasks/no_such_task/logs/stream', needs: 'viewer' },
+  { method: 'GET', route: 'dags/:dagId/versions/:versionHash', path: 'dags/train_ml1m/versions/no_such_version', needs: 'viewer' },
+  { method: 'GET', route: 'dags/:dagId/grid', path: 'dags/train_ml1m/grid', needs: 'viewer' },
   { method: 'POST', route: 'dags/:dagId/runs/:runId/tasks/:taskId/clear', path: 'dags/train_ml1m/runs/r1/tasks/extract/clear', body: {}, needs: 'operator' },
   { method: 'POST', route: 'dags/:dagId/runs/:runId/tasks/:taskId/kill', path: 'dags/train_ml1m/runs/r1/tasks/extract/kill', needs: 'operator' },
   { method: 'POST', route: 'dags/:dagId/runs/:runId/tasks/:taskId/mark', path: 'dags/train_ml1m/runs/r1/tasks/extract/mark', body: { state: 'success', dryRun: true }, needs: 'operator' },
@@ -87,6 +91,10 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', route: 'tokens', path: 'tokens', body: { name: '' }, needs: 'admin' },
   { method: 'DELETE', route: 'tokens/:id', path: 'tokens/999999', needs: 'viewer' },
   { method: 'GET', route: 'audit', path: 'audit', needs: 'admin' },
+  // A stream: with a valid query it never ends; a bad one answers 400 once the role is checked.
+  { method: 'GET', route: 'events', path: 'events?types=none', needs: 'viewer' },
+  { method: 'GET', route: 'tries', path: 'tries', needs: 'viewer' },
+  { method: 'GET', route: 'queues/history', path: 'queues/history', needs: 'viewer' },
 ];
 
 const ROLES: Role[] = ['viewer', 'operator', 'admin'];

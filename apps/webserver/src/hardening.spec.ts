@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { Logger, type INestApplication, type LoggerService } from '@nestjs/common';
 import type { Repositories } from '@swarmflow/persistence';
 import request from 'supertest';
@@ -95,7 +97,9 @@ describe('HTTP hardening', () => {
     it.each([
       ['a success', '/api/v1/health', 200],
       ['an error', '/api/v1/dags/bad%20dag', 400],
-      ['an unknown route', '/nothing', 404],
+      ['an unknown route', '/api/v1/nothing', 404],
+      // Outside /api/v1 a path is a page of the web UI (index.html), or a 404 saying to build it.
+      ['a page of the web UI', '/dags/x', existsSync(path.join(__dirname, '../../../dist/ui/index.html')) ? 200 : 404],
     ])('are on %s', async (_what, path, status) => {
       const api = await make();
       const res = await api.get(path).expect(status);

@@ -26,3 +26,7 @@ export const LOGIN_THROTTLE = Symbol('LOGIN_THROTTLE');
 
 /** Token for the audit log's retention ({@link AuditRetentionOptions}); null = keep everything. */
 export const AUDIT_RETENTION = Symbol('AUDIT_RETENTION');
+/** `LiveEventsOptions`: how the live feed polls (`GET /api/v1/events`). */
+export const LIVE_EVENTS_OPTIONS = Symbol('LIVE_EVENTS_OPTIONS');
+/** `boolean`: sample queue depths into the database for the dashboard's chart. */
+export const QUEUE_SAMPLING = Symbol('QUEUE_SAMPLING');

@@ -1,3 +1,4 @@
+import { LogStreamController } from './http/log-stream.controller';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { Repositories } from '@swarmflow/persistence';
@@ -10,6 +11,10 @@ import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
 import { WorkersController } from './http/workers.controller';
+import { EventsController } from './http/events.controller';
+import { DashboardController } from './http/dashboard.controller';
+import { DEFAULT_LIVE_EVENTS_OPTIONS, LiveEventsService, type LiveEventsOptions } from './services/live-events.service';
+import { QueueSamplerService } from './services/queue-sampler.service';
 import { ClearService } from './services/clear.service';
 import { CancelRunService } from './services/cancel-run.service';
 import { MarkService } from './services/mark.service';
@@ -25,8 +30,8 @@ import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
-import { ARTIFACTS_URL, BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
-import { ACCOUNTS, AUDIT_RETENTION, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
+import { ARTIFACTS_URL, BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, QUEUE_SAMPLING, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { ACCOUNTS, AUDIT_RETENTION, AUTH_OPTIONS, LIVE_EVENTS_OPTIONS, LOGIN_THROTTLE } from './tokens';
 import { Accounts } from './auth/accounts';
 import { AuditService } from './auth/audit';
 import { AuditRetention, type AuditRetentionOptions } from './auth/audit-retention';
@@ -54,12 +59,16 @@ export interface WebserverModuleOptions {
   auth?: Partial<AuthOptions>;
   /** Audit log retention (SWARMFLOW_AUDIT_RETENTION); default none: nothing is pruned. */
   auditRetention?: AuditRetentionOptions | null;
+  /** How the live feed polls (default {@link DEFAULT_LIVE_EVENTS_OPTIONS}). */
+  liveEvents?: Partial<LiveEventsOptions>;
+  /** Sample queue depths for the dashboard's chart (default: when there is a broker). */
+  sampleQueues?: boolean;
 }
 
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
   SystemController, DagsController, RunsController, VariablesController, WorkersController,
-  AuthController, UsersController, TokensController, AuditController, BackfillsController,
+  AuthController, UsersController, TokensController, AuditController, BackfillsController, LogStreamController, EventsController, DashboardController,
 ];
 
 @Module({})
@@ -78,6 +87,10 @@ export class WebserverModule {
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, MarkService, CancelRunService, VariablesService, KillService, WorkerControlService,
         HealthService, BackfillService, RunUpgradeService, ArtifactsService,
+        { provide: LIVE_EVENTS_OPTIONS, useValue: { ...DEFAULT_LIVE_EVENTS_OPTIONS, ...options.liveEvents } },
+        LiveEventsService,
+        { provide: QUEUE_SAMPLING, useValue: options.sampleQueues ?? !!options.broker },
+        QueueSamplerService,
         ...authProviders(options),
       ],
     };

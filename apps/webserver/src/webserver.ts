@@ -15,10 +15,13 @@ import { JSON_TYPES, requireJsonBody } from './http/json-body.middleware';
 import { PathParamsPipe } from './http/path-params.pipe';
 import { quietStartupLogger } from './quiet-startup.logger';
 import { buildOpenApiDocument, serveOpenApi } from './http/openapi';
+import { defaultUiDir, serveUi } from './http/ui-static';
 import { CONTROLLERS, WebserverModule } from './webserver.module';
+import { mountBullBoard } from './bull-board/bull-board';
 import type { Clock } from './tokens';
 import type { AuthOptions } from './auth/auth-options';
 import type { AuditRetentionOptions } from './auth/audit-retention';
+import type { LiveEventsOptions } from './services/live-events.service';
 
 export interface WebserverOptions {
   repos: Repositories;
@@ -60,6 +63,12 @@ export interface WebserverOptions {
    * default 90 days; see `readAuditRetention`).
    */
   auditRetention?: AuditRetentionOptions | null;
+  /** How the live feed (`GET /api/v1/events`) polls; default every 250 ms while someone listens. */
+  liveEvents?: Partial<LiveEventsOptions>;
+  /** Sample queue depths every 15 s for the dashboard's chart (default: when there is a broker). */
+  sampleQueues?: boolean;
+  /** The built web UI served at `/` (default dist/ui, found next to the build); null: none. */
+  uiDir?: string | null;
 }
 
 /** Largest request body read; a bigger one is refused with 413 `body_too_large`. */
@@ -100,7 +109,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({
       repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker, artifactsUrl: options.artifactsUrl,
-      metricsAccess: options.metricsAccess, auth: options.auth, auditRetention: options.auditRetention,
+      metricsAccess: options.metricsAccess, auth: options.auth, auditRetention: options.auditRetention, liveEvents: options.liveEvents, sampleQueues: options.sampleQueues,
     }),
     { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },
   );
@@ -113,6 +122,10 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   // `curl -d '{"isPaused": true}'` (a form, to curl) into one odd unknown field.
   // Only the configured proxies' X-Forwarded-For/-Proto count (client address in the audit log, Secure cookies).
   app.set('trust proxy', options.auth?.trustedProxies?.length ? options.auth.trustedProxies : false);
+  // bull-board at /queues (its own login check; before the API's JSON-only body rules).
+  mountBullBoard(app);
+  // The web UI (static files, no request body): before the JSON-only body checks.
+  serveUi(app, options.uiDir === undefined ? defaultUiDir() : options.uiDir);
   app.use(requireJsonBody);
   app.use(rejectUnstorablePathAndQuery);
   app.useBodyParser('json', { type: JSON_TYPES, limit: BODY_LIMIT_BYTES });

@@ -19,5 +19,7 @@ export * from './repositories/api-token.repository';
 export * from './repositories/session.repository';
 export * from './repositories/audit-log.repository';
 export * from './repositories/backfill.repository';
+export * from './repositories/change-feed.repository';
+export * from './repositories/dashboard.repository';
 export * from './repositories/repositories';
 export * from './unavailable';

@@ -85,7 +85,7 @@ export class AuthGuard implements CanActivate {
   }
 
   /** The caller, why the credentials given are refused, or null when none were given. */
-  private async resolve(req: AuthedRequest): Promise<Resolved> {
+  async resolve(req: AuthedRequest): Promise<Resolved> {
     const authorization = req.headers.authorization;
     if (typeof authorization === 'string' && authorization.trim()) {
       const match = /^Bearer\s+(\S+)\s*$/i.exec(authorization.trim());

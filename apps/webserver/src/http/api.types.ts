@@ -118,6 +118,12 @@ export interface RunDetailDto extends RunDto {
   taskInstances: TaskInstanceDto[];
 }
 
+/** `GET /dags/:dagId/grid`: the newest runs with their task instances, newest first (the UI's grid). */
+export interface GridDto {
+  dagId: string;
+  runs: RunDetailDto[];
+}
+
 export interface TiHistoryEntryDto {
   tryNumber: number;
   from: TiState;

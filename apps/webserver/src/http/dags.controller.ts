@@ -8,12 +8,12 @@ import { DagQueriesService, type DagView } from '../services/dag-queries.service
 import { RunQueriesService } from '../services/run-queries.service';
 import { TriggerService } from '../services/trigger.service';
 import type {
-  CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
+  CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, DagDetailDto, DagSummaryDto, GridDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
 } from './api.types';
 import {
   toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDto, toTaskInstanceDto,
 } from './presenters';
-import { ClearTaskBody, ListRunsQuery, MarkTaskBody, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
+import { ClearTaskBody, GridQuery, ListRunsQuery, MarkTaskBody, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 import { Audit, auditNote, callerOf, type AuthedRequest } from '../auth/audit';
 import { RequiresRole } from './auth/requires-role.decorator';
@@ -46,6 +46,20 @@ export class DagsController {
   async get(@Param('dagId') dagId: string): Promise<DagDetailDto> {
     const view = await this.dags.get(dagId);
     return toDagDetailDto(summary(view), view.version);
+  }
+
+  /** The DAG as of one version: the tasks and params a run pinned to it runs with. */
+  @Get(':dagId/versions/:versionHash')
+  async version(@Param('dagId') dagId: string, @Param('versionHash') versionHash: string): Promise<DagDetailDto> {
+    const view = await this.dags.atVersion(dagId, versionHash);
+    return toDagDetailDto(summary(view), view.version);
+  }
+
+  /** The newest runs with their task instances in one answer (the UI's grid of runs × tasks). */
+  @Get(':dagId/grid')
+  async grid(@Param('dagId') dagId: string, @Query(new ZodValidationPipe(GridQuery, 'query')) query: GridQuery): Promise<GridDto> {
+    const runs = await this.runs.grid(dagId, query.limit);
+    return { dagId, runs: runs.map(({ run, tis }) => ({ ...toRunDto(run), taskInstances: tis.map(toTaskInstanceDto) })) };
   }
 
   @Patch(':dagId')

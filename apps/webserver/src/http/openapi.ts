@@ -2,10 +2,11 @@ import type { INestApplication, Type } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { ID_PATTERN, MAX_ID_LENGTH } from '@swarmflow/core';
 import { z } from 'zod';
+import { EventsQuerySchema, QueueHistoryQuerySchema, TriesQuerySchema } from '@swarmflow/contracts';
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
-  RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, MarkTaskBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody,
+  RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, MarkTaskBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody, GridQuery,
   CreateBackfillBody, UpgradeRunBody, ListArtifactsQuery,
 } from './request.dto';
 
@@ -78,6 +79,14 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow)', query: ReadLogsQuery,
     errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
   },
+  'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs/stream': {
+    summary: 'A task try\'s log as server-sent events: `lines` as they are written, then `end` (the web UI\'s live log)', query: ReadLogsQuery,
+    errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
+  },
+  'GET /api/v1/dags/{dagId}/versions/{versionHash}': {
+    summary: 'The DAG as of one version (the tasks and params a run pinned to it runs with)', errors: { 404: 'dag_not_found, version_not_found' },
+  },
+  'GET /api/v1/dags/{dagId}/grid': { summary: 'The newest runs with their task instances (the web UI\'s grid)', query: GridQuery, errors: { 404: 'dag_not_found' } },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': {
     summary: 'Run a task (and with downstream, its downstream tasks) again; dryRun lists the instances it would reset, with their states', body: ClearTaskBody,
     errors: { 404: NOT_FOUND_TASK, 409: 'task_busy, concurrent_change' },
@@ -134,6 +143,12 @@ const ROUTES: Record<string, RouteDoc> = {
   'GET /api/v1/tokens': { summary: 'API tokens (never their secrets): prefix, expiry, last use; an admin sees all (or one user\'s), anyone else their own', query: ListTokensQuery },
   'POST /api/v1/tokens': { summary: 'Create an API token; the answer holds it, once', body: CreateTokenBody, errors: { 404: 'user_not_found' } },
   'DELETE /api/v1/tokens/{id}': { summary: 'Revoke a token at once (an admin: any token; anyone else: their own)', errors: { 404: 'token_not_found' } },
+  'GET /api/v1/events': {
+    summary: 'Live feed (text/event-stream): ti, run and worker events within a second of a change; resumes from Last-Event-ID, else sends resync',
+    query: EventsQuerySchema,
+  },
+  'GET /api/v1/tries': { summary: 'Task tries across DAGs, newest first, filtered by state, queue, worker, DAG and time, paged', query: TriesQuerySchema },
+  'GET /api/v1/queues/history': { summary: 'Queue topics\' depths sampled every 15 s (kept a day), oldest first', query: QueueHistoryQuerySchema },
   'GET /api/v1/audit': { summary: 'The audit log, newest first: who, how, what, outcome, from where', query: ListAuditQuery },
 };
 

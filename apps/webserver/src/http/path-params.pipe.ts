@@ -8,6 +8,7 @@ const RULES: Record<string, { pattern: RegExp; max: number; allowed: string }> =
   dagId: { pattern: ID_PATTERN, max: MAX_ID_LENGTH, allowed: 'letters, digits, "_", "." or "-"' },
   taskId: { pattern: ID_PATTERN, max: MAX_ID_LENGTH, allowed: 'letters, digits, "_", "." or "-"' },
   runId: { pattern: RUN_ID, max: 250, allowed: 'letters, digits, "_", ".", ":", "+" or "-"' },
+  versionHash: { pattern: /^[A-Za-z0-9_-]+$/, max: 128, allowed: 'letters, digits, "_" or "-" (a run\'s `versionHash`)' },
 };
 
 /**

@@ -55,6 +55,10 @@ export const ListRunsQuery = z.object({
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;
 
+/** `GET /dags/:dagId/grid`: how many of the newest runs. */
+export const GridQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(25) }).strict();
+export type GridQuery = z.infer<typeof GridQuery>;
+
 export const ReadLogsQuery = z.object({
   try: z.coerce.number().int().min(1).optional(),
   cursor: z.coerce.number().int().min(0).default(0),

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { nextRunAfter, type SerializedDag } from '@swarmflow/core';
 import { Repositories, type DagRecord, type DagRun, type ImportError } from '@swarmflow/persistence';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
+import { NotFoundError } from './api-errors';
 import { requireDag } from './lookups';
 
 /** A DAG with what the API shows next to it. */
@@ -32,6 +33,16 @@ export class DagQueriesService {
   /** @throws NotFoundError */
   async get(dagId: string): Promise<DagView> {
     return this.view(await requireDag(this.repos, dagId), await this.importErrors());
+  }
+
+  /** The DAG as of one of its versions (the one a run is pinned to). @throws NotFoundError */
+  async atVersion(dagId: string, versionHash: string): Promise<DagView> {
+    const view = await this.get(dagId);
+    const version = await this.repos.dags.findVersion(dagId, versionHash);
+    if (!version) {
+      throw new NotFoundError('version_not_found', `DAG "${dagId}" has no version "${versionHash}". A run's version is its \`versionHash\` (\`swarmflow runs show\`); the latest is the DAG's \`latestVersion\`.`);
+    }
+    return { ...view, version };
   }
 
   /** @throws NotFoundError */

@@ -39,6 +39,16 @@ export class RunQueriesService {
     return { run, tis: await this.repos.tis.forRuns([run.pk]) };
   }
 
+  /** The newest `limit` runs of a DAG with their task instances (the UI's grid), newest first. @throws NotFoundError */
+  async grid(dagId: string, limit: number): Promise<{ run: DagRun; tis: TaskInstance[] }[]> {
+    await requireDag(this.repos, dagId);
+    const runs = await this.repos.runs.list({ dagId, limit });
+    const tis = runs.length ? await this.repos.tis.forRuns(runs.map((r) => r.pk)) : [];
+    const byRun = new Map<number, TaskInstance[]>(runs.map((r) => [r.pk, []]));
+    for (const ti of tis) byRun.get(ti.runPk)?.push(ti);
+    return runs.map((run) => ({ run, tis: byRun.get(run.pk) ?? [] }));
+  }
+
   /** @throws NotFoundError */
   async taskInstance(dagId: string, runId: string, taskId: string): Promise<TaskInstanceView> {
     const { run, tis } = await this.get(dagId, runId);

@@ -355,5 +355,74 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(read!.value).toBe(`${value}!`);
       expect((await repos.variables.get('verbatim'))!.value).toBe(`${value}!`);
     });
+
+    it('change feed: reads the task instances, runs and workers changed since a cursor, each with its transaction', async () => {
+      const cursor = await repos.changes.start();
+      const run = await newRun('feed');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      await db.query(`UPDATE task_instance SET state = 'queued', try_number = 1 WHERE run_pk = $1 AND task_id = 'a'`, [run.pk]);
+      await repos.workers.recordHeartbeats([{ name: 'feed-w', hostname: 'h', queues: ['default'], concurrency: 2, gpus: 0, state: 'active', running: [] }], now);
+      const batch = await repos.changes.read(cursor);
+      expect(batch.truncated).toBe(false);
+      expect(batch.tis.filter((t) => t.runId === 'feed').map((t) => [t.taskId, t.state, t.tryNumber]).sort()).toEqual([['a', 'queued', 1], ['b', 'none', 0]]);
+      expect(batch.runs.map((r) => [r.runId, r.state])).toContainEqual(['feed', 'queued']);
+      expect(batch.workers.map((w) => w.name)).toContain('feed-w');
+      // From the new horizon: only what changes afterwards, and not the scheduler's bookkeeping.
+      const quiet = await repos.changes.read(batch.horizon);
+      const later = quiet.horizon;
+      await db.query(`UPDATE dag_run SET ti_seq = ti_seq + 1, needs_eval = false WHERE id = $1`, [run.pk]);
+      await db.query(`UPDATE task_instance SET priority = 5 WHERE run_pk = $1`, [run.pk]);
+      const none = await repos.changes.read(later);
+      expect(none.tis.filter((t) => t.runId === 'feed')).toEqual([]);
+      expect(none.runs.filter((r) => r.runId === 'feed')).toEqual([]);
+      await db.query(`UPDATE task_instance SET state = 'running' WHERE run_pk = $1 AND task_id = 'a'`, [run.pk]);
+      const one = await repos.changes.read(later);
+      expect(one.tis.map((t) => [t.taskId, t.state])).toEqual([['a', 'running']]);
+      await expect(repos.changes.read("1'; DROP TABLE dag_run; --")).rejects.toThrow('is not a transaction id');
+    });
+
+    it('change feed: a transaction that commits after a read is still read from that read\'s horizon', async () => {
+      if ((db.config.poolSize ?? 10) < 2) return; // one connection: no transaction can be open beside the read
+      const run = await newRun('feed-late');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const cursor = await repos.changes.start();
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      let began!: () => void;
+      const started = new Promise<void>((r) => (began = r));
+      const late = db.transaction(async (tx) => {
+        await tx.query(`UPDATE task_instance SET state = 'scheduled' WHERE run_pk = $1 AND task_id = 'a'`, [run.pk]);
+        began();
+        await held;
+      });
+      await started;
+      await db.query(`UPDATE task_instance SET state = 'scheduled' WHERE run_pk = $1 AND task_id = 'b'`, [run.pk]);
+      const first = await repos.changes.read(cursor);
+      expect(first.tis.filter((t) => t.runId === 'feed-late').map((t) => t.taskId)).toEqual(['b']);
+      release();
+      await late;
+      const second = await repos.changes.read(first.horizon);
+      expect(second.tis.filter((t) => t.runId === 'feed-late').map((t) => t.taskId)).toContain('a');
+    });
+
+    it('dashboard: tries across DAGs filtered and paged; queue samples kept bounded', async () => {
+      const run = await newRun('dash');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      await db.query(`UPDATE task_instance SET state = 'failed', try_number = 3, worker = 'w9', queued_at = $2, started_at = $2, ended_at = $2
+                      WHERE run_pk = $1 AND task_id = 'a'`, [run.pk, now]);
+      await db.query(`UPDATE task_instance SET state = 'queued', try_number = 1, queued_at = $2 WHERE run_pk = $1 AND task_id = 'b'`, [run.pk, new Date(now.getTime() + 1000)]);
+      const all = await repos.dashboard.tries({ dagId: 'contract', limit: 50, offset: 0 });
+      expect(all.items.filter((t) => t.runId === 'dash').map((t) => t.taskId)).toEqual(['b', 'a']);
+      const failed = await repos.dashboard.tries({ states: ['failed'], worker: 'w9', limit: 1, offset: 0 });
+      expect(failed).toMatchObject({ total: 1, items: [{ runId: 'dash', taskId: 'a', tryNumber: 3, worker: 'w9' }] });
+      const busy = await repos.dashboard.busyByQueue();
+      expect(busy.get('default')?.queued).toBeGreaterThanOrEqual(1);
+      const at = (m: number) => new Date(now.getTime() + m * 60_000);
+      const sample = (m: number) => ({ at: at(m), queue: 'default', ready: m, unacked: 0, consumers: 1, queued: 0, running: 0 });
+      await repos.dashboard.recordQueueSamples([sample(0), sample(1)], at(-10));
+      await repos.dashboard.recordQueueSamples([sample(1), sample(2)], at(1));
+      expect((await repos.dashboard.queueSamples(at(-100))).map((s) => s.ready)).toEqual([1, 2]);
+      expect((await repos.dashboard.queueSamples(at(2), 'gpu'))).toEqual([]);
+    });
   });
 }

@@ -103,11 +103,18 @@ export class DagRepository {
   }
 
   async version(dagId: string, hash: string, q: Queryable = this.db): Promise<SerializedDag> {
+    const dag = await this.findVersion(dagId, hash, q);
+    if (!dag) throw new Error(`DAG version ${dagId}@${hash} is missing from the database`);
+    return dag;
+  }
+
+  /** A version of a DAG by its hash (what a run is pinned to), or null when there is none. */
+  async findVersion(dagId: string, hash: string, q: Queryable = this.db): Promise<SerializedDag | null> {
     const key = `${dagId}@${hash}`;
     const cached = this.versions.get(key);
     if (cached) return cached;
     const rows = await q.query(`SELECT serialized FROM dag_version WHERE dag_id = $1 AND version_hash = $2`, [dagId, hash]);
-    if (!rows[0]) throw new Error(`DAG version ${key} is missing from the database`);
+    if (!rows[0]) return null;
     const dag = rows[0].serialized as SerializedDag;
     this.versions.set(key, dag);
     return dag;

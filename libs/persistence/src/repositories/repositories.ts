@@ -13,6 +13,8 @@ import { ApiTokenRepository } from './api-token.repository';
 import { SessionRepository } from './session.repository';
 import { AuditLogRepository } from './audit-log.repository';
 import { BackfillRepository } from './backfill.repository';
+import { ChangeFeedRepository } from './change-feed.repository';
+import { DashboardRepository } from './dashboard.repository';
 
 /** Every repository over one database. */
 export class Repositories {
@@ -30,6 +32,8 @@ export class Repositories {
   readonly sessions: SessionRepository;
   readonly audit: AuditLogRepository;
   readonly backfills: BackfillRepository;
+  readonly changes: ChangeFeedRepository;
+  readonly dashboard: DashboardRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -46,5 +50,7 @@ export class Repositories {
     this.sessions = new SessionRepository(db);
     this.audit = new AuditLogRepository(db);
     this.backfills = new BackfillRepository(db);
+    this.changes = new ChangeFeedRepository(db);
+    this.dashboard = new DashboardRepository(db);
   }
 }

@@ -1,0 +1,162 @@
+// DAGs: search, tags, paused toggle, schedule, next run, the last runs' states, import errors flagged.
+import { useEffect, useMemo, useState } from 'react';
+import { apiPath, get, patch } from '../../api';
+import type { DagSummaryDto, RunDto } from '../../api-types';
+import { useCan } from '../../auth';
+import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { StateBadge } from '../../components/state';
+import { Time } from '../../components/time';
+import { useEvents } from '../../events';
+import { useLoad, useThrottled } from '../../hooks';
+import { Link, path, setQuery, useLocation } from '../../router';
+
+/** Runs shown per DAG. */
+const RECENT = 5;
+
+export function DagListPage() {
+  const location = useLocation();
+  const search = location.search.get('q') ?? '';
+  const tag = location.search.get('tag');
+  const show = location.search.get('show') ?? 'all';
+  const dags = useLoad(() => get<DagSummaryDto[]>('/dags'), []);
+  const runs = useLoad(() => get<RunDto[]>('/runs?limit=1000'), []);
+  const reload = useThrottled(() => {
+    dags.reload();
+    runs.reload();
+  }, 1000);
+  useEvents({ types: ['run', 'dag'] }, reload);
+  const canWrite = useCan('operator');
+  const [pausing, setPausing] = useState<string | null>(null);
+  const [actionError, setActionError] = useState<Parameters<typeof ErrorBox>[0]['error']>(null);
+
+  // "/" focuses the search, as on most sites' lists.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const target = e.target as HTMLElement;
+      if (e.key !== '/' || target.closest('input, textarea, select, [contenteditable]')) return;
+      e.preventDefault();
+      document.querySelector<HTMLInputElement>('input[aria-label="Search DAGs"]')?.focus();
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, []);
+
+  const recentByDag = useMemo(() => {
+    const map = new Map<string, RunDto[]>();
+    for (const run of runs.data ?? []) {
+      const list = map.get(run.dagId) ?? [];
+      if (list.length < RECENT) list.push(run);
+      map.set(run.dagId, list);
+    }
+    return map;
+  }, [runs.data]);
+
+  const allTags = useMemo(() => [...new Set((dags.data ?? []).flatMap((d) => d.tags))].sort(), [dags.data]);
+  const errors = (dags.data ?? []).filter((d) => d.importError).length;
+  const shown = useMemo(() => {
+    const q = search.trim().toLowerCase();
+    return (dags.data ?? []).filter((d) =>
+      (!q || d.dagId.toLowerCase().includes(q) || (d.description ?? '').toLowerCase().includes(q) || d.tags.some((t) => t.toLowerCase().includes(q))) &&
+      (!tag || d.tags.includes(tag)) &&
+      (show === 'all' || (show === 'paused' ? d.isPaused : show === 'active' ? !d.isPaused : Boolean(d.importError))),
+    );
+  }, [dags.data, search, tag, show]);
+
+  const togglePause = async (dag: DagSummaryDto) => {
+    setPausing(dag.dagId);
+    setActionError(null);
+    try {
+      await patch(apiPath('dags', dag.dagId), { isPaused: !dag.isPaused });
+      dags.reload();
+    } catch (err) {
+      setActionError(err as never);
+    } finally {
+      setPausing(null);
+    }
+  };
+
+  return (
+    <>
+      <PageTitle actions={<Link to="/import-errors" className="button">Import errors{errors ? ` (${errors})` : ''}</Link>}>DAGs</PageTitle>
+      <div className="toolbar">
+        <input type="search" placeholder="Search DAGs, descriptions, tags… (press /)" aria-label="Search DAGs" value={search} onChange={(e) => setQuery({ q: e.target.value })} style={{ minWidth: 280 }} />
+        <select aria-label="Show" value={show} onChange={(e) => setQuery({ show: e.target.value === 'all' ? null : e.target.value })}>
+          <option value="all">All</option>
+          <option value="active">Active</option>
+          <option value="paused">Paused</option>
+          <option value="errors">With import errors</option>
+        </select>
+        <span className="muted small">Tags:</span>
+        {allTags.map((t) => (
+          <button key={t} type="button" className={`tag${t === tag ? ' selected' : ''}`} aria-pressed={t === tag} onClick={() => setQuery({ tag: t === tag ? null : t })}>
+            {t}
+          </button>
+        ))}
+        <span className="muted small" style={{ marginLeft: 'auto' }}>{dags.data ? `${shown.length} of ${dags.data.length}` : ''}</span>
+      </div>
+      <ErrorBox error={dags.error} what="list the DAGs" />
+      <ErrorBox error={actionError} what="pause or unpause" />
+      {dags.data === undefined ? (
+        dags.error ? null : <Loading />
+      ) : dags.data.length === 0 ? (
+        <Empty>No DAGs yet. Put a DAG file in the DAGs folder (<code>--dags</code> or <code>SWARMFLOW_DAGS_FOLDER</code>); it is parsed within seconds.</Empty>
+      ) : shown.length === 0 ? (
+        <Empty>No DAG matches. <button type="button" onClick={() => setQuery({ q: null, tag: null, show: null })}>Clear the filters</button></Empty>
+      ) : (
+        <table className="table" data-testid="dag-table">
+          <thead>
+            <tr>
+              <th style={{ width: 70 }}>Active</th>
+              <th>DAG</th>
+              <th>Schedule</th>
+              <th>Next run</th>
+              <th>Last runs</th>
+              <th>Tags</th>
+            </tr>
+          </thead>
+          <tbody>
+            {shown.map((dag) => (
+              <tr key={dag.dagId} data-dag={dag.dagId}>
+                <td>
+                  <label className="inline switch" title={dag.isPaused ? 'Paused: no new runs, no new tasks' : 'Active'}>
+                    <input
+                      type="checkbox" role="switch" checked={!dag.isPaused} disabled={!canWrite || pausing === dag.dagId}
+                      aria-label={`${dag.isPaused ? 'Unpause' : 'Pause'} ${dag.dagId}`} onChange={() => togglePause(dag)}
+                    />
+                    <span className="small muted">{dag.isPaused ? 'paused' : 'on'}</span>
+                  </label>
+                </td>
+                <td>
+                  <Link to={path('dags', dag.dagId)}><strong>{dag.dagId}</strong></Link>
+                  {dag.importError ? (
+                    <Link to={`/import-errors?file=${encodeURIComponent(dag.fileloc)}`} className="import-flag" title={dag.importError.message}>
+                      {' '}⚠ import error
+                    </Link>
+                  ) : null}
+                  {dag.description ? <div className="muted small">{dag.description}</div> : null}
+                </td>
+                <td>{dag.schedule ? <code>{dag.schedule}</code> : <span className="muted">manual</span>}</td>
+                <td><Time value={dag.nextRun} fallback={dag.isPaused ? 'paused' : '—'} /></td>
+                <td>
+                  <span className="recent-runs">
+                    {(recentByDag.get(dag.dagId) ?? (dag.lastRun ? [dag.lastRun as RunDto] : [])).map((r) => (
+                      <Link key={r.runId} to={path('dags', dag.dagId, 'runs', r.runId)} title={`${r.runId}: ${r.state}`}>
+                        <StateBadge state={r.state} compact />
+                      </Link>
+                    ))}
+                    {!recentByDag.get(dag.dagId) && !dag.lastRun ? <span className="muted small">no runs</span> : null}
+                  </span>
+                </td>
+                <td>
+                  {dag.tags.map((t) => (
+                    <button key={t} type="button" className="tag" onClick={() => setQuery({ tag: t })}>{t}</button>
+                  ))}
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,52 @@
+// Files of the DAGs folder that failed to import: file, line (from the message), and the fix.
+import { get } from '../../api';
+import type { DagSummaryDto, ImportErrorDto } from '../../api-types';
+import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { Time } from '../../components/time';
+import { useLoad } from '../../hooks';
+import { Link, path, useLocation } from '../../router';
+
+/** `file.ts:12:5` or `(line 12)` in a message → 12. */
+function lineOf(message: string): number | null {
+  const m = /:(\d+)(?::\d+)?\b/.exec(message) ?? /\bline (\d+)/i.exec(message);
+  return m ? Number(m[1]) : null;
+}
+
+export function ImportErrorsPage() {
+  const file = useLocation().search.get('file');
+  const errors = useLoad(() => get<ImportErrorDto[]>('/import-errors'), []);
+  const dags = useLoad(() => get<DagSummaryDto[]>('/dags'), []);
+  const list = (errors.data ?? []).filter((e) => !file || e.fileloc === file);
+  return (
+    <>
+      <div className="crumbs"><Link to="/dags">DAGs</Link> /</div>
+      <PageTitle>Import errors</PageTitle>
+      {file ? <p className="muted">Showing {file} only. <Link to="/import-errors">Show all</Link></p> : null}
+      <ErrorBox error={errors.error} what="read the import errors" />
+      {errors.data === undefined ? (errors.error ? null : <Loading />) : list.length === 0 ? (
+        <Empty>No import errors: every DAG file imported.</Empty>
+      ) : (
+        list.map((e) => {
+          const line = lineOf(e.message);
+          const affected = (dags.data ?? []).filter((d) => d.fileloc === e.fileloc);
+          return (
+            <section key={e.fileloc} className="card import-error" style={{ marginBottom: 12 }}>
+              <h2 style={{ fontSize: 15, margin: '0 0 6px' }}>
+                ⚠ <code>{e.fileloc}</code>{line ? <span className="muted"> line {line}</span> : null}
+              </h2>
+              <pre>{e.message}</pre>
+              <p className="small">
+                <strong>Fix:</strong> correct the file; it is parsed again as soon as it is saved. Until then
+                {affected.length ? (
+                  <> the last version that imported runs: {affected.map((d, i) => <span key={d.dagId}>{i ? ', ' : ''}<Link to={path('dags', d.dagId)}>{d.dagId}</Link></span>)}.</>
+                ) : ' no DAG of this file is known (it never imported).'}
+                {' '}Check it locally with <code>npx swarmflow dags errors</code>.
+              </p>
+              <div className="muted small">Seen <Time value={e.at} /></div>
+            </section>
+          );
+        })
+      )}
+    </>
+  );
+}

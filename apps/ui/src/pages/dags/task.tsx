@@ -1,0 +1,262 @@
+// A task try: state, timings, worker, container/GPU details, exit code and reason, earlier
+// tries, the live log; actions clear (downstream/upstream, with a preview), mark, kill.
+import { useMemo, useState } from 'react';
+import { ApiError, apiPath, get, post } from '../../api';
+import type { ClearPreviewDto, MarkResultDto } from '../../actions-types';
+import type { ClearResultDto, DagDetailDto, KillResultDto, RunDetailDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
+import { Can } from '../../auth';
+import { ErrorBox, Loading, PageTitle } from '../../components/common';
+import { LogView } from '../../components/log-view';
+import { StateBadge, stateLabel } from '../../components/state';
+import { Duration, Time } from '../../components/time';
+import { useLoad } from '../../hooks';
+import { Link, path } from '../../router';
+import { useLiveReload } from './dag';
+
+export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; runId: string; taskId: string; tryNumber: string | null }) {
+  const tiPath = apiPath('dags', dagId, 'runs', runId, 'tasks', taskId);
+  const ti = useLoad(() => get<TaskInstanceDetailDto>(tiPath), [tiPath]);
+  const run = useLoad(() => get<{ versionHash: string }>(apiPath('dags', dagId, 'runs', runId)), [dagId, runId]);
+  const version = useLoad(
+    () => (run.data ? get<DagDetailDto>(apiPath('dags', dagId, 'versions', run.data.versionHash)) : Promise.resolve(undefined)),
+    [dagId, run.data?.versionHash],
+  );
+  useLiveReload({ dagId, runId }, ti.reload);
+  const spec = version.data?.tasks.find((t) => t.taskId === taskId);
+  const current = ti.data ? Math.max(ti.data.tryNumber, 1) : 1;
+  const shownTry = tryNumber ? Number(tryNumber) : current;
+  const base = path('dags', dagId, 'runs', runId, 'tasks', taskId);
+
+  return (
+    <>
+      <div className="crumbs">
+        <Link to="/dags">DAGs</Link> / <Link to={path('dags', dagId)}>{dagId}</Link> / <Link to={path('dags', dagId, 'runs', runId)}>{runId}</Link> /
+      </div>
+      <PageTitle actions={ti.data && version.data ? <Can role="operator"><TaskActions ti={ti.data} dag={version.data} onDone={ti.reload} /></Can> : null}>
+        {taskId} {ti.data ? <StateBadge state={ti.data.state} /> : null}
+      </PageTitle>
+      <ErrorBox error={ti.error} what="load the task" />
+      {ti.data ? (
+        <div className="layout-2">
+          <section className="card">
+            <Details ti={ti.data} spec={spec} />
+          </section>
+          <section>
+            <div className="try-tabs" aria-label="Tries">
+              {Array.from({ length: current }, (_, i) => i + 1).map((n) => (
+                <Link key={n} to={n === current ? base : `${base}?try=${n}`} className={n === shownTry ? 'active' : undefined} aria-current={n === shownTry ? 'page' : undefined}>
+                  Try {n}{n === current ? ' (latest)' : ''}
+                </Link>
+              ))}
+            </div>
+            {ti.data.tryNumber === 0 ? (
+              <div className="empty">Not started yet: {stateLabel(ti.data.state)}{ti.data.reason ? ` — ${ti.data.reason}` : ''}. Its log appears here when it runs.</div>
+            ) : (
+              <LogView key={`${shownTry}`} dagId={dagId} runId={runId} taskId={taskId} tryNumber={shownTry} />
+            )}
+            <History ti={ti.data} tryNumber={shownTry} />
+          </section>
+        </div>
+      ) : ti.error ? null : <Loading />}
+    </>
+  );
+}
+
+function Details({ ti, spec }: { ti: TaskInstanceDetailDto; spec: TaskSpecDto | undefined }) {
+  const docker = spec?.docker;
+  return (
+    <dl className="kv" data-testid="task-details">
+      <dt>State</dt><dd><StateBadge state={ti.state} /></dd>
+      <dt>Try</dt><dd>{ti.tryNumber} of {ti.maxTries}</dd>
+      <dt>Queued</dt><dd><Time value={ti.queuedAt} /></dd>
+      <dt>Started</dt><dd><Time value={ti.startedAt} /></dd>
+      <dt>Ended</dt><dd><Time value={ti.endedAt} /></dd>
+      <dt>Duration</dt><dd><Duration start={ti.startedAt} end={ti.endedAt} /></dd>
+      {ti.nextRetryAt ? <><dt>Next retry</dt><dd><Time value={ti.nextRetryAt} /></dd></> : null}
+      <dt>Exit code</dt><dd>{ti.exitCode ?? '—'}</dd>
+      <dt>Reason</dt><dd>{ti.reason ?? '—'}</dd>
+      <dt>Worker</dt><dd>{ti.worker ? <Link to={path('workers', ti.worker)}>{ti.worker}</Link> : '—'}{ti.hostname ? <span className="muted"> on {ti.hostname}</span> : null}</dd>
+      <dt>Queue / pool</dt><dd>{ti.queue} / {ti.pool}</dd>
+      {spec ? (
+        <>
+          <dt>Kind</dt><dd>{spec.kind}</dd>
+          <dt>Command</dt><dd><code>{Array.isArray(spec.command) ? spec.command.join(' ') : spec.command || '(image default)'}</code></dd>
+          <dt>Timeout</dt><dd>{spec.timeoutMs ? `${spec.timeoutMs / 1000} s` : 'none'}</dd>
+        </>
+      ) : null}
+      {docker ? (
+        <>
+          <dt>Image</dt><dd><code>{docker.image}</code></dd>
+          <dt>Resources</dt>
+          <dd>{[docker.cpus ? `${docker.cpus} CPU` : null, docker.memoryBytes ? `memory ${Math.round(docker.memoryBytes / 1048576)} MiB` : null].filter(Boolean).join(', ') || 'no limits'}</dd>
+          <dt>GPUs</dt><dd>{docker.gpus ? `${docker.gpus} (${docker.gpuMode}${docker.runtime ? `, runtime ${docker.runtime}` : ''})` : 'none'}</dd>
+          <dt>Network</dt><dd>{docker.network ?? 'default'}</dd>
+        </>
+      ) : null}
+    </dl>
+  );
+}
+
+function History({ ti, tryNumber }: { ti: TaskInstanceDetailDto; tryNumber: number }) {
+  const rows = ti.history.filter((h) => h.tryNumber === tryNumber || (tryNumber === Math.max(ti.tryNumber, 1) && h.tryNumber > tryNumber));
+  if (rows.length === 0) return null;
+  return (
+    <>
+      <h2 className="h2">Transitions of try {tryNumber}</h2>
+      <table className="table">
+        <thead><tr><th>At</th><th>From</th><th>To</th><th>Reason</th></tr></thead>
+        <tbody>
+          {rows.map((h, i) => (
+            <tr key={i}><td><Time value={h.at} /></td><td>{stateLabel(h.from)}</td><td><StateBadge state={h.to} /></td><td className="small">{h.reason ?? ''}</td></tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
+/** Tasks upstream of `taskId` (its ancestors), in the DAG's order. */
+function ancestors(tasks: TaskSpecDto[], taskId: string): string[] {
+  const byId = new Map(tasks.map((t) => [t.taskId, t]));
+  const seen = new Set<string>();
+  const visit = (id: string) => {
+    for (const up of byId.get(id)?.upstream ?? []) if (!seen.has(up)) { seen.add(up); visit(up); }
+  };
+  visit(taskId);
+  return tasks.map((t) => t.taskId).filter((id) => seen.has(id));
+}
+
+/** Tasks downstream of `taskId` (its descendants), in the DAG's order. */
+function descendants(tasks: TaskSpecDto[], taskId: string): string[] {
+  const seen = new Set<string>([taskId]);
+  // The DAG's tasks come in topological order: one pass finds every descendant.
+  for (const t of tasks) if (t.upstream.some((u) => seen.has(u))) seen.add(t.taskId);
+  seen.delete(taskId);
+  return tasks.map((t) => t.taskId).filter((id) => seen.has(id));
+}
+
+/**
+ * What a clear would reset: the API's dry run (`dryRun: true`) where the server has it; on a
+ * server without it (400 naming `dryRun`), worked out here from the DAG and the run's states.
+ */
+async function previewClear(ti: TaskInstanceDetailDto, tasks: TaskSpecDto[], taskId: string, downstream: boolean): Promise<ClearPreviewDto> {
+  try {
+    return await post<ClearPreviewDto>(`${apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', taskId)}/clear`, { downstream, dryRun: true });
+  } catch (err) {
+    if (!(err instanceof ApiError) || err.status !== 400 || !/dryRun/.test(`${err.field ?? ''} ${err.message}`)) throw err;
+  }
+  const run = await get<RunDetailDto>(apiPath('dags', ti.dagId, 'runs', ti.runId));
+  const states = new Map(run.taskInstances.map((t) => [t.taskId, t]));
+  const ids = [taskId, ...(downstream ? descendants(tasks, taskId) : [])].filter((id) => states.has(id));
+  const taskInstances = ids.map((id) => ({ taskId: id, state: states.get(id)!.state, tryNumber: states.get(id)!.tryNumber }));
+  const busy = taskInstances.filter((t) => t.state === 'queued' || t.state === 'running').map((t) => ({ taskId: t.taskId, state: t.state }));
+  return { dagId: ti.dagId, runId: ti.runId, cleared: ids, dryRun: true, taskInstances, busy };
+}
+
+type Dialog = null | 'clear' | 'success' | 'failed' | 'kill';
+
+function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagDetailDto; onDone: () => void }) {
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const [downstream, setDownstream] = useState(true);
+  const [upstream, setUpstream] = useState(false);
+  const [preview, setPreview] = useState<{ tasks: { taskId: string; state: string }[]; busy: string[] } | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+  const tiPath = apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', ti.taskId);
+  const ups = useMemo(() => ancestors(dag.tasks, ti.taskId), [dag.tasks, ti.taskId]);
+  const active = ti.state === 'running' || ti.state === 'queued' || ti.state === 'up_for_retry';
+
+  const open = async (d: Dialog, opts = { downstream, upstream }) => {
+    setDialog(d);
+    setError(null);
+    setMessage(null);
+    setPreview(null);
+    if (d === 'kill' || d === null) return;
+    try {
+      if (d === 'clear') {
+        // Upstream: each ancestor alone, then the task (with its downstream if asked); previewed together.
+        const targets = [...(opts.upstream ? ups.map((id) => ({ id, downstream: false })) : []), { id: ti.taskId, downstream: opts.downstream }];
+        const previews = await Promise.all(targets.map((t) => previewClear(ti, dag.tasks, t.id, t.downstream)));
+        const seen = new Map<string, string>();
+        for (const p of previews) {
+          if (!p.dryRun) throw new ApiError(0, 'no_preview', 'this server cannot preview a clear (no dry run): it would have cleared already; reload');
+          for (const t of p.taskInstances ?? p.cleared.map((taskId) => ({ taskId, state: 'unknown' }))) seen.set(t.taskId, t.state);
+        }
+        setPreview({ tasks: [...seen].map(([taskId, state]) => ({ taskId, state })), busy: previews.flatMap((p) => (p.busy ?? []).map((b) => b.taskId)) });
+      } else {
+        const res = await post<MarkResultDto>(`${tiPath}/mark`, { state: d, downstream: opts.downstream, upstream: opts.upstream, dryRun: true });
+        setPreview({ tasks: res.changes.map((c) => ({ taskId: c.taskId, state: `${stateLabel(c.from)} → ${stateLabel(c.to)}` })), busy: [] });
+      }
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+
+  const confirm = async () => {
+    setBusy(true);
+    setError(null);
+    try {
+      if (dialog === 'clear') {
+        const cleared: string[] = [];
+        if (upstream) for (const id of ups) cleared.push(...(await post<ClearResultDto>(`${apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', id)}/clear`, { downstream: false })).cleared);
+        cleared.push(...(await post<ClearResultDto>(`${tiPath}/clear`, { downstream })).cleared);
+        setMessage(`Cleared ${cleared.join(', ')}: they run again.`);
+      } else if (dialog === 'kill') {
+        const res = await post<KillResultDto>(`${tiPath}/kill`);
+        setMessage(res.ended ? 'Stopped: the try ended failed.' : `Kill sent to ${res.sentTo}.`);
+      } else if (dialog === 'success' || dialog === 'failed') {
+        const res = await post<MarkResultDto>(`${tiPath}/mark`, { state: dialog, downstream, upstream });
+        setMessage(`Marked ${dialog}: ${res.changes.map((c) => c.taskId).join(', ') || 'nothing to change'}.`);
+      }
+      setDialog(null);
+      onDone();
+    } catch (err) {
+      setError(err as ApiError);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const toggles = (
+    <div className="toolbar">
+      <label className="inline"><input type="checkbox" checked={downstream} onChange={(e) => { setDownstream(e.target.checked); void open(dialog, { downstream: e.target.checked, upstream }); }} /> with downstream</label>
+      <label className="inline"><input type="checkbox" checked={upstream} disabled={ups.length === 0} onChange={(e) => { setUpstream(e.target.checked); void open(dialog, { downstream, upstream: e.target.checked }); }} /> with upstream{ups.length ? ` (${ups.length})` : ' (none)'}</label>
+    </div>
+  );
+
+  return (
+    <div className="task-actions">
+      <div className="toolbar" style={{ marginBottom: 0 }}>
+        <button type="button" onClick={() => open('clear')}>↻ Clear…</button>
+        <button type="button" onClick={() => open('success')}>✓ Mark success…</button>
+        <button type="button" onClick={() => open('failed')}>✗ Mark failed…</button>
+        <button type="button" className="danger" onClick={() => open('kill')} disabled={!active} title={active ? 'Stop this try' : 'Only a queued, running or retry-waiting try can be killed'}>■ Kill…</button>
+      </div>
+      {message ? <div className="muted small" role="status">{message}</div> : null}
+      {dialog ? (
+        <div className="card dialog" role="dialog" aria-label={dialog === 'clear' ? 'Clear' : dialog === 'kill' ? 'Kill' : `Mark ${dialog}`} style={{ position: 'absolute', right: 20, zIndex: 4, width: 420, marginTop: 6 }}>
+          <strong>{dialog === 'clear' ? `Clear ${ti.taskId}` : dialog === 'kill' ? `Kill ${ti.taskId}, try ${ti.tryNumber}` : `Mark ${ti.taskId} ${dialog}`}</strong>
+          {dialog !== 'kill' ? toggles : <p className="small">The try stops wherever it runs and ends failed, without a retry.</p>}
+          {preview ? (
+            <div data-testid="action-preview">
+              <div className="small">{dialog === 'clear' ? 'These task instances will run again:' : 'These changes will be made:'}</div>
+              <ul className="preview-list small">
+                {preview.tasks.map((t) => <li key={t.taskId}><code>{t.taskId}</code> <span className="muted">({t.state})</span></li>)}
+                {preview.tasks.length === 0 ? <li className="muted">nothing</li> : null}
+              </ul>
+              {preview.busy.length ? <div className="warn-box small">Still queued or running: {preview.busy.join(', ')}. The clear is refused until they end (kill them first).</div> : null}
+            </div>
+          ) : dialog !== 'kill' && !error ? <div className="muted small">Previewing…</div> : null}
+          {error ? <ErrorBox error={error} /> : null}
+          <div className="toolbar" style={{ justifyContent: 'flex-end', marginBottom: 0 }}>
+            <button type="button" onClick={() => setDialog(null)}>Cancel</button>
+            <button type="button" className={dialog === 'kill' || dialog === 'failed' ? 'danger' : 'primary'} onClick={confirm} disabled={busy}>
+              {dialog === 'clear' ? 'Clear' : dialog === 'kill' ? 'Kill' : `Mark ${dialog}`}
+            </button>
+          </div>
+        </div>
+      ) : null}
+    </div>
+  );
+}

@@ -1,0 +1,81 @@
+import type { INestApplication } from '@nestjs/common';
+import type { SerializedDag } from '@swarmflow/core';
+import { MemoryBroker } from '@swarmflow/messaging';
+import { Database, Repositories } from '@swarmflow/persistence';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { QueueSamplerService } from './services/queue-sampler.service';
+import { apiAs, createTestToken } from './test-support/auth';
+import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
+import { createWebserver } from './webserver';
+
+describeWithPostgres('the dashboard\'s reads: tries across DAGs, queue depth history', () => {
+  let testDb: TestDatabase;
+  let db: Database;
+  let repos: Repositories;
+  let app: INestApplication;
+  let dag: SerializedDag;
+  let token = '';
+  let now = new Date('2025-03-01T12:00:00.000Z');
+  const broker = new MemoryBroker();
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    db = new Database({ url: testDb.url, poolSize: 4 });
+    repos = new Repositories(db);
+    [dag] = await seedDags(repos, [TRAIN_DAG], now);
+    const hash = (await repos.dags.get(dag.id))!.latestVersion;
+    for (const [runId, minute] of [['r1', 0], ['r2', 5]] as const) {
+      const run = await repos.runs.create({ dagId: dag.id, runId, versionHash: hash, runType: 'manual', logicalDate: new Date(now.getTime() + minute * 60_000), conf: {}, params: {} });
+      await setRunStates(repos, run, dag, 'running', {
+        extract: { state: 'success', tryNumber: 1, worker: 'w1', exitCode: 0 },
+        train: { state: runId === 'r1' ? 'failed' : 'queued', tryNumber: runId === 'r1' ? 3 : 1, worker: runId === 'r1' ? 'w2' : undefined, exitCode: runId === 'r1' ? 2 : undefined },
+      });
+    }
+    await broker.start();
+    await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default', 'gpu'], concurrency: 2, gpus: 0, state: 'active', running: [], unacked: { gpu: 1 } }], now);
+    token = await createTestToken(repos, 'viewer');
+    app = await createWebserver({ repos, logger: false, clock: () => now, broker, sampleQueues: false });
+  });
+
+  afterAll(async () => {
+    await app?.close();
+    await broker.close();
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  it('GET /tries lists tries across runs newest first, filtered by state, worker, queue and DAG, paged with a total', async () => {
+    const all = (await apiAs(app, token).get('/api/v1/tries?limit=2').expect(200)).body;
+    expect(all).toMatchObject({ total: 4, limit: 2, offset: 0 });
+    expect(all.items).toHaveLength(2);
+    const failed = (await apiAs(app, token).get('/api/v1/tries?state=failed,up_for_retry&worker=w2&queue=gpu&dag=train_ml1m').expect(200)).body;
+    expect(failed.items).toEqual([expect.objectContaining({
+      dagId: 'train_ml1m', runId: 'r1', taskId: 'train', state: 'failed', tryNumber: 3, worker: 'w2', exitCode: 2, queue: 'gpu',
+    })]);
+    const page2 = (await apiAs(app, token).get('/api/v1/tries?limit=3&offset=3').expect(200)).body;
+    expect(page2.items).toHaveLength(1);
+    const future = (await apiAs(app, token).get(`/api/v1/tries?since=${encodeURIComponent('2999-01-01T00:00:00Z')}`).expect(200)).body;
+    expect(future).toMatchObject({ total: 0, items: [] });
+  });
+
+  it('GET /tries refuses an unknown state or filter, naming it', async () => {
+    expect((await apiAs(app, token).get('/api/v1/tries?state=done').expect(400)).body).toMatchObject({ field: 'state', message: expect.stringContaining('unknown task instance state "done"') });
+    expect((await apiAs(app, token).get('/api/v1/tries?status=failed').expect(400)).body).toMatchObject({ reason: 'invalid_request' });
+  });
+
+  it('samples queue depths on 15 s boundaries, once per time however many webservers, and serves them as history', async () => {
+    const sampler = app.get(QueueSamplerService);
+    const first = await sampler.sample();
+    expect(first.find((s) => s.queue === 'gpu')).toMatchObject({ queued: 1, running: 0, unacked: 1, at: now });
+    await sampler.sample(); // a second webserver at the same time: no duplicate
+    now = new Date(now.getTime() + 15_000);
+    await sampler.sample();
+    const history = (await apiAs(app, token).get('/api/v1/queues/history?minutes=5&queue=gpu').expect(200)).body;
+    expect(history.intervalSeconds).toBe(15);
+    expect(history.samples.map((s: { at: string }) => s.at)).toEqual(['2025-03-01T12:00:00.000Z', '2025-03-01T12:00:15.000Z']);
+    // Kept a day: a sample 25 h later removes the first ones.
+    now = new Date(now.getTime() + 25 * 3600_000);
+    await sampler.sample();
+    expect((await repos.dashboard.queueSamples(new Date(0), 'gpu')).map((s) => s.at.toISOString())).toEqual([now.toISOString()]);
+  });
+});

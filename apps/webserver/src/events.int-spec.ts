@@ -1,0 +1,154 @@
+import type { INestApplication } from '@nestjs/common';
+import type { AddressInfo } from 'node:net';
+import type { RunEvent, TiEvent } from '@swarmflow/contracts';
+import { Database, Repositories } from '@swarmflow/persistence';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { Stack } from '../../scheduler/src/test-support/stack';
+import { createTestToken } from './test-support/auth';
+import { SseClient } from './test-support/sse-client';
+import { createWebserver } from './webserver';
+
+const DAGS = {
+  'live.yaml': [
+    'id: live_a\ntasks:\n  first: { shell: "true" }\n  second: { shell: "true", upstream: [first] }',
+    'id: live_b\ntasks:\n  only: { shell: "true" }',
+    // No worker serves this topic: its task stays queued.
+    'id: live_wait\ntasks:\n  parked: { shell: "true", queue: nowhere }',
+  ].join('\n---\n') + '\n',
+};
+
+/**
+ * The live feed across processes: the scheduler and its worker write through their own
+ * database connection (as another process would); the webserver, on its own connection,
+ * sees the changes through the database's change feed only.
+ */
+describeWithPostgres('GET /api/v1/events: the live feed of a scheduler\'s changes', () => {
+  let testDb: TestDatabase;
+  let stack: Stack;
+  let db: Database;
+  let repos: Repositories;
+  let app: INestApplication;
+  let url = '';
+  let token = '';
+  const clients: SseClient[] = [];
+
+  const startServer = async () => {
+    app = await createWebserver({ repos, logger: false, liveEvents: { pollMs: 100, keepAliveMs: 500 } });
+    await app.listen(0, '127.0.0.1');
+    url = `http://127.0.0.1:${(app.getHttpServer().address() as AddressInfo).port}`;
+  };
+  const open = async (query = '', headers: Record<string, string> = {}) => {
+    const c = await SseClient.open(`${url}/api/v1/events${query}`, { Authorization: `Bearer ${token}`, ...headers });
+    clients.push(c);
+    return c;
+  };
+  const isTi = (dagId: string, taskId: string, state: string) => (e: { type: string }): boolean =>
+    e.type === 'ti' && (e as TiEvent).dagId === dagId && (e as TiEvent).taskId === taskId && (e as TiEvent).state === state;
+  const isRun = (runId: string, state: string) => (e: { type: string }): boolean =>
+    e.type === 'run' && (e as RunEvent).runId === runId && (e as RunEvent).state === state;
+
+  beforeAll(async () => {
+    testDb = await createTestDatabase();
+    stack = await new Stack({ databaseUrl: testDb.url, dagFiles: DAGS, workers: [{ name: 'live-worker', heartbeatIntervalMs: 300 }] }).start();
+    db = new Database({ url: testDb.url, poolSize: 2 });
+    repos = new Repositories(db);
+    token = await createTestToken(repos, 'viewer');
+    await startServer();
+  }, 60_000);
+
+  afterAll(async () => {
+    for (const c of clients) c.close();
+    await app?.close();
+    await stack?.stop();
+    await db?.close();
+    await testDb?.drop();
+  });
+
+  it('refuses a caller without credentials', async () => {
+    const c = await SseClient.open(`${url}/api/v1/events`, {});
+    expect(c.status).toBe(401);
+    c.close();
+  });
+
+  it('sends hello, then every task and run change the scheduler makes within a second, and worker heartbeats', async () => {
+    const c = await open();
+    const hello = await c.waitFor((e) => e.type === 'hello');
+    expect(hello.event).toMatchObject({ type: 'hello', resumed: false });
+    await c.waitFor((e) => e.type === 'worker' && e.name === 'live-worker', 5_000, 'worker event');
+    const run = await stack.trigger('live_a');
+    // Snapshots: a try that goes queued → running → success between two polls is sent once, as it ends.
+    await c.waitFor(isTi('live_a', 'first', 'success'), 10_000, 'first success');
+    const second = await c.waitFor(isTi('live_a', 'second', 'success'), 10_000, 'second success');
+    const ended = await c.waitFor(isRun(run.runId, 'success'), 10_000, 'run success');
+    // Written by the scheduler at `endedAt`, seen by the stream within a second.
+    const runEvent = ended.event as RunEvent;
+    expect(ended.at - Date.parse(runEvent.endedAt!)).toBeLessThan(1000);
+    expect(second.at - Date.parse((second.event as TiEvent).endedAt!)).toBeLessThan(1000);
+    expect(second.event).toMatchObject({ runId: run.runId, tryNumber: 1, worker: 'live-worker', exitCode: 0, queue: 'default' });
+    // Snapshots: no row is sent twice for the same change.
+    const keys = c.events.filter((e) => e.event.type === 'ti').map((e) => `${(e.event as TiEvent).taskId}:${e.event.seq}:${(e.event as TiEvent).state}`);
+    expect(new Set(keys).size).toBe(keys.length);
+    // A state that lasts is sent within a second of the scheduler's write.
+    const parked = await stack.trigger('live_wait');
+    const queued = await c.waitFor((e) => e.type === 'ti' && e.runId === parked.runId && e.state === 'queued', 5_000, 'parked queued');
+    const [ti] = await stack.repos.tis.forRuns([parked.pk]);
+    expect(queued.at - ti.queuedAt!.getTime()).toBeLessThan(1000);
+    expect(queued.event).toMatchObject({ queue: 'nowhere', tryNumber: 1, worker: null });
+    c.close();
+  }, 30_000);
+
+  it('narrows the stream by DAG and by type', async () => {
+    const c = await open('?dag=live_b&types=ti');
+    await c.waitFor((e) => e.type === 'hello');
+    const [a, b] = [await stack.trigger('live_a'), await stack.trigger('live_b')];
+    await c.waitFor(isTi('live_b', 'only', 'success'), 10_000, 'live_b success');
+    await stack.waitForRun(a);
+    await stack.waitForRun(b);
+    // One more poll after the other DAG's run ended.
+    const marker = await stack.trigger('live_b');
+    await stack.waitForRun(marker);
+    await c.waitFor((e) => e.type === 'ti' && e.runId === marker.runId && e.state === 'success', 5_000, 'marker');
+    expect(c.events.every((e) => e.event.type === 'hello' || (e.event.type === 'ti' && e.event.dagId === 'live_b'))).toBe(true);
+    c.close();
+  }, 30_000);
+
+  it('answers 400 naming the field for an unknown type', async () => {
+    const c = await SseClient.open(`${url}/api/v1/events?types=ti,dags`, { Authorization: `Bearer ${token}` });
+    expect(c.status).toBe(400);
+    c.close();
+  });
+
+  it('a client that reconnects after a webserver restart with Last-Event-ID is sent what changed meanwhile', async () => {
+    const c = await open('?types=ti,run');
+    await c.waitFor((e) => e.type === 'hello');
+    const before = await stack.trigger('live_b');
+    await c.waitFor(isRun(before.runId, 'success'), 10_000, 'first run success');
+    const lastId = c.lastId!;
+    // The webserver goes away: its streams end.
+    await app.close();
+    await c.waitForEnd();
+    const missed = await stack.trigger('live_a');
+    await stack.waitForRun(missed);
+    await startServer();
+    const again = await open('?types=ti,run', { 'Last-Event-ID': lastId });
+    const hello = await again.waitFor((e) => e.type === 'hello');
+    expect(hello.event).toMatchObject({ resumed: true });
+    await again.waitFor(isRun(missed.runId, 'success'), 1_000, 'missed run success');
+    await again.waitFor((e) => e.type === 'ti' && e.runId === missed.runId && e.taskId === 'second' && e.state === 'success', 1_000, 'missed ti');
+  }, 30_000);
+
+  it('a Last-Event-ID it cannot resume from gets resync', async () => {
+    const c = await open('', { 'Last-Event-ID': 'not-an-id' });
+    const resync = await c.waitFor((e) => e.type === 'resync');
+    expect(resync.event).toMatchObject({ reason: 'unknown_last_event_id' });
+    await c.waitFor((e) => e.type === 'hello');
+  });
+
+  it('keeps an idle stream alive with comments', async () => {
+    const c = await open('?dag=nothing_here&types=run');
+    await c.waitFor((e) => e.type === 'hello');
+    const deadline = Date.now() + 5_000;
+    while (!c.comments.includes('keep-alive') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(c.comments).toContain('keep-alive');
+  });
+});

@@ -1,0 +1,4 @@
+// Wire contracts shared by the servers, the CLI and the UI (zod schemas with inferred types).
+// Import from here or from a file (`@swarmflow/contracts/events`); never from apps/.
+export * from './events';
+export * from './dashboard';

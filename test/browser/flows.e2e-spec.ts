@@ -1,0 +1,164 @@
+import { rmSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
+import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+import { browserTestDags } from './support/dags';
+
+// What a user does in the web UI, against a real standalone server (embedded database,
+// in-memory broker, a worker) in Debian's chromium.
+jest.setTimeout(180_000);
+
+describeBrowser('web UI: DAGs, runs and tasks', () => {
+  let server: Standalone;
+  let browser: Browser;
+  let page: Page;
+  let dagsDir: string;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    dagsDir = browserTestDags();
+    [server, browser] = await Promise.all([startStandalone({}, dagsDir), launchBrowser()]);
+    ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (dagsDir) rmSync(dagsDir, { recursive: true, force: true });
+  });
+
+  /** The grid cell of `taskId` in `runId`. */
+  const cell = (runId: string, taskId: string) => page.locator(`[data-testid="run-grid"] a[data-run="${runId}"][data-task="${taskId}"]`);
+
+  it('lists the DAGs with search and tags, and opens one by its deep link', async () => {
+    await page.goto('/dags');
+    const table = page.getByTestId('dag-table');
+    await table.locator('tr[data-dag="ml_pipeline"]').waitFor();
+    await table.locator('tr[data-dag="ui_flaky"]').waitFor();
+    await screenshot(page, 'dag-list');
+    await page.getByLabel('Search DAGs').fill('fan_out');
+    await table.locator('tr[data-dag="ml_pipeline"]').waitFor({ state: 'detached' });
+    expect(await table.locator('tbody tr').count()).toBe(1);
+    expect(page.url()).toContain('q=fan_out');
+    await page.getByLabel('Search DAGs').fill('');
+    await table.getByRole('button', { name: 'ml', exact: true }).first().click();
+    await table.locator('tr[data-dag="ui_flaky"]').waitFor({ state: 'detached' });
+    expect(page.url()).toContain('tag=ml');
+  });
+
+  it('triggers ml_pipeline from the form: the API\'s message on a bad param, then the grid turns green live', async () => {
+    await page.goto('/dags/ml_pipeline/trigger');
+    const dataset = page.locator('select#param-dataset'); // an enum param is a select
+    expect(await dataset.inputValue()).toBe('small');
+    await page.locator('#param-epochs').fill('ten');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    const fieldError = page.locator('[data-param="epochs"] .field-error');
+    await fieldError.waitFor();
+    expect(await fieldError.textContent()).toMatch(/integer|number/i);
+    await page.locator('#param-epochs').fill('3');
+    await screenshot(page, 'trigger-form');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.waitForURL(/\/dags\/ml_pipeline\?tab=grid&triggered=/);
+    const runId = new URL(page.url()).searchParams.get('triggered')!;
+    // No reload from here: the states arrive live, over the events stream (not the fallback poll).
+    await page.locator('.live-open').waitFor();
+    for (const task of ['ingest', 'preprocess', 'train', 'evaluate']) {
+      await page.waitForSelector(`[data-testid="run-grid"] a[data-run="${runId}"][data-task="${task}"][data-state="success"]`, { timeout: 60_000 });
+    }
+    await page.waitForSelector(`[data-testid="run-grid"] thead a[data-run="${runId}"][data-state="success"]`, { timeout: 30_000 });
+    await screenshot(page, 'grid');
+    const run = await adminApi<{ conf: Record<string, unknown> }>(server, 'GET', `/dags/ml_pipeline/runs/${runId}`);
+    expect(run.conf).toEqual({ dataset: 'small', epochs: 3, learning_rate: expect.anything(), min_accuracy: expect.anything() });
+  });
+
+  it('shows the graph laid out with the run\'s states, and the definition of the pinned version', async () => {
+    await page.goto('/dags/ml_pipeline?tab=graph');
+    await page.waitForSelector('svg.dag-graph g.node[data-task="evaluate"][data-state="success"]');
+    const xs = await page.locator('svg.dag-graph g.node').evaluateAll((nodes) => nodes.map((n) => (n as unknown as { getAttribute(name: string): string | null }).getAttribute('transform')));
+    expect(new Set(xs).size).toBe(4); // four distinct positions from the layout
+    await screenshot(page, 'graph');
+    await page.goto('/dags/ml_pipeline?tab=definition');
+    await page.getByTestId('definition-json').waitFor({ state: 'attached' });
+    expect(await page.getByTestId('definition-json').textContent()).toContain('"taskId": "train"');
+  });
+
+  it('opens a task\'s log while it runs and sees lines arrive live, then the try finish', async () => {
+    await page.goto('/dags/ui_flaky/trigger');
+    await page.locator('#param-ticks').fill('12');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.waitForURL(/triggered=/);
+    const runId = new URL(page.url()).searchParams.get('triggered')!;
+    await page.waitForSelector(`[data-testid="run-grid"] a[data-run="${runId}"][data-task="slow"][data-state="running"]`, { timeout: 30_000 });
+    await cell(runId, 'slow').click();
+    await page.getByTestId('task-details').waitFor();
+    expect(decodeURIComponent(new URL(page.url()).pathname)).toBe(`/dags/ui_flaky/runs/${runId}/tasks/slow`);
+    await page.getByTestId('log-status').getByText('● live').waitFor();
+    await page.getByTestId('log').getByText('tick 3 of 12').waitFor();
+    expect(await page.getByTestId('log').textContent()).not.toContain('tick 12 of 12');
+    await screenshot(page, 'task-log');
+    await page.getByTestId('log').getByText('tick 12 of 12').waitFor({ timeout: 30_000 });
+    await page.getByTestId('log-status').getByText('■ try finished').waitFor({ timeout: 10_000 });
+  });
+
+  it('clears a failed task with its downstream after a preview, and sees it rerun and succeed', async () => {
+    const { runId } = await adminApi<{ runId: string }>(server, 'POST', '/dags/ui_flaky/runs', { conf: { ticks: 1 } });
+    await page.goto(`/dags/ui_flaky/runs/${runId}`);
+    await page.waitForSelector('[data-testid="run-tasks"] tr[data-task="flaky"][data-state="failed"]', { timeout: 60_000 });
+    await page.waitForSelector('[data-testid="run-tasks"] tr[data-task="after"][data-state="upstream_failed"]', { timeout: 30_000 });
+    await page.goto(`/dags/ui_flaky/runs/${runId}/tasks/flaky`);
+    await page.getByTestId('log').getByText('failing on purpose').waitFor();
+    await page.getByRole('button', { name: '↻ Clear…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Clear' });
+    await dialog.getByLabel('with downstream').check();
+    const preview = dialog.getByTestId('action-preview');
+    await preview.getByText('after').waitFor();
+    expect(await preview.locator('li code').allTextContents()).toEqual(['flaky', 'after']);
+    await screenshot(page, 'clear-preview');
+    await dialog.getByRole('button', { name: 'Clear', exact: true }).click();
+    await page.getByRole('status').getByText('Cleared flaky, after').waitFor();
+    // The page follows the new try live: its log, then success.
+    await page.getByRole('link', { name: 'Try 2 (latest)' }).waitFor({ timeout: 30_000 });
+    await page.getByTestId('log').getByText('flaky: ok on try 2').waitFor({ timeout: 30_000 });
+    await page.goto(`/dags/ui_flaky/runs/${runId}`);
+    await page.waitForSelector('[data-testid="run-tasks"] tr[data-task="after"][data-state="success"]', { timeout: 30_000 });
+  });
+
+  it('a viewer sees no write buttons, and the API refuses the writes', async () => {
+    await adminApi(server, 'POST', '/users', { name: 'vera', role: 'viewer', password: 'viewer-password-1' });
+    const viewer = await loginPage(browser, server.url, 'vera', 'viewer-password-1');
+    const p = viewer.page;
+    await p.getByTestId('current-user').getByText('viewer').waitFor();
+    await p.goto('/dags/ml_pipeline');
+    await p.getByTestId('run-grid').waitFor();
+    expect(await p.getByRole('link', { name: '▶ Trigger' }).count()).toBe(0);
+    expect(await p.getByRole('switch').first().isDisabled()).toBe(true);
+    const { runs } = await adminApi<{ runs: { runId: string }[] }>(server, 'GET', '/dags/ml_pipeline/grid?limit=1');
+    await p.goto(`/dags/ml_pipeline/runs/${runs[0]!.runId}/tasks/train`);
+    await p.getByTestId('task-details').waitFor();
+    for (const name of ['↻ Clear…', '✓ Mark success…', '✗ Mark failed…', '■ Kill…']) expect(await p.getByRole('button', { name }).count()).toBe(0);
+    await screenshot(p, 'task-viewer');
+    // The page's own session, with its CSRF token: refused for the role, not for the token.
+    const status = await p.evaluate(async (runId) => {
+      const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
+      const headers = { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrfToken };
+      const trigger = await fetch('/api/v1/dags/ml_pipeline/runs', { method: 'POST', headers, body: '{}' });
+      const clear = await fetch(`/api/v1/dags/ml_pipeline/runs/${runId}/tasks/train/clear`, { method: 'POST', headers, body: '{}' });
+      return [trigger.status, ((await trigger.json()) as { message: string }).message, clear.status];
+    }, runs[0]!.runId);
+    expect(status).toEqual([403, expect.stringContaining('needs role operator; you are viewer'), 403]);
+    await viewer.context.close();
+  });
+
+  it('has a dark mode', async () => {
+    await page.goto('/dags/ml_pipeline?tab=graph');
+    await page.getByRole('button', { name: /Theme/ }).click(); // system → dark
+    expect(await page.locator('html').getAttribute('data-theme')).toBe('dark');
+    await page.waitForSelector('svg.dag-graph g.node');
+    await screenshot(page, 'graph-dark');
+    await page.getByRole('button', { name: /Theme/ }).click(); // dark → light
+    await page.getByRole('button', { name: /Theme/ }).click(); // light → system
+  });
+
+  it('threw no error in the page', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});

@@ -1,0 +1,85 @@
+// Browser tests: a real standalone server (temp SWARMFLOW_HOME) and Debian's chromium driven
+// by playwright-core. Without /usr/bin/chromium the tests skip, except under CI=true, where
+// they fail (.ci/run installs it).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { freePort, REPO, SwarmflowProcess } from '../../support/processes';
+
+export const CHROMIUM = process.env.SWARMFLOW_CHROMIUM ?? '/usr/bin/chromium';
+export const SCREENSHOTS = path.join(REPO, 'docs', 'screenshots');
+
+/** `describe` when chromium is here (or under CI=true, where its absence fails the tests), else `describe.skip`. */
+export function describeBrowser(name: string, fn: () => void): void {
+  if (existsSync(CHROMIUM) || process.env.CI === 'true') describe(name, fn);
+  else describe.skip(`${name} (no ${CHROMIUM}: apt-get install chromium)`, fn);
+}
+
+export async function launchBrowser(): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`chromium is required for the browser tests (${CHROMIUM}). Fix: apt-get install chromium, or set SWARMFLOW_CHROMIUM`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export interface Standalone {
+  url: string;
+  home: string;
+  adminPassword: string;
+  process: SwarmflowProcess;
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+/** Starts `swarmflow standalone` on a free port with the example DAGs and waits for their first parse. */
+export async function startStandalone(extraEnv: NodeJS.ProcessEnv = {}, dagsFolder = path.join(REPO, 'examples/dags')): Promise<Standalone> {
+  if (!existsSync(path.join(REPO, 'dist', 'ui', 'index.html'))) throw new Error('the web UI is not built: run `npm run build` first');
+  const home = mkdtempSync(path.join(tmpdir(), 'swarmflow-ui-'));
+  const port = await freePort();
+  const env = { SWARMFLOW_HOME: home, SWARMFLOW_URL: '', SWARMFLOW_EXAMPLES_DATA: path.join(home, 'data'), ...extraEnv };
+  const proc = new SwarmflowProcess('standalone', ['standalone', '--port', String(port), '--dags', dagsFolder], env);
+  await proc.waitForOutput('Swarmflow standalone is running', 60_000);
+  await proc.waitForOutput(/parsed .*: \d+ DAG\(s\)/, 60_000);
+  const url = /UI:\s+(http:\/\/\S+?)\/?\s/.exec(proc.output)?.[1];
+  if (!url) throw new Error(`standalone printed no UI URL:\n${proc.output}`);
+  const adminPassword = readFileSync(path.join(home, 'admin-password'), 'utf8').trim();
+  return {
+    url, home, adminPassword, process: proc, env,
+    async stop() {
+      await proc.stop('SIGTERM');
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A fresh browser context logged in through the login form. */
+export async function loginPage(browser: Browser, url: string, name: string, password: string): Promise<{ context: BrowserContext; page: Page }> {
+  const context = await browser.newContext({ viewport: { width: 1400, height: 900 }, baseURL: url, timezoneId: 'Europe/Paris' });
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  await page.goto('/');
+  await page.getByLabel('User').fill(name);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByTestId('current-user').waitFor();
+  return { context, page };
+}
+
+export async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Calls the API as the admin with the standalone's own token (setup steps that are not what a test checks). */
+export async function adminApi<T>(server: Standalone, method: string, apiPath: string, body?: unknown): Promise<T> {
+  const token = readFileSync(path.join(server.home, 'standalone-token'), 'utf8').trim();
+  const res = await fetch(`${server.url}/api/v1${apiPath}`, {
+    method, headers: { Authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`${method} ${apiPath}: ${res.status} ${text}`);
+  return (text ? JSON.parse(text) : undefined) as T;
+}

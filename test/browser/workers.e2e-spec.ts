@@ -1,0 +1,137 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Browser, Page } from 'playwright-core';
+import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+
+jest.setTimeout(180_000);
+
+const PROBE = 'id: dash_probe\ndescription: "One quick task, for the dashboard tests"\ntasks:\n  only: { shell: "echo probe" }\n';
+
+async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The numbers of the default topic's row in the queues table. */
+async function queueRow(page: Page, queue: string): Promise<{ ready: number; consumers: number } | null> {
+  const cells = await page.locator(`[data-testid=queues-table] tr[data-queue="${queue}"] td`).allTextContents();
+  return cells.length ? { ready: Number(cells[1]), consumers: Number(cells[3]) } : null;
+}
+
+describeBrowser('web UI: the workers dashboard, bull-board and the admin pages', () => {
+  let server: Standalone;
+  let browser: Browser;
+  let dags: string;
+
+  beforeAll(async () => {
+    dags = mkdtempSync(path.join(tmpdir(), 'swarmflow-dash-dags-'));
+    writeFileSync(path.join(dags, 'dash_probe.yaml'), PROBE);
+    [server, browser] = await Promise.all([startStandalone({}, dags), launchBrowser()]);
+    await adminApi(server, 'POST', '/users', { name: 'vera', role: 'viewer', password: 'vera-password-1' });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    rmSync(dags, { recursive: true, force: true });
+  });
+
+  const runsOf = (dagId: string) => adminApi<{ runId: string; state: string }[]>(server, 'GET', `/dags/${dagId}/runs`);
+
+  it('drains a worker from the dashboard: it stops taking work (the task waits in the queue) until resumed', async () => {
+    const { context, page } = await loginPage(browser, server.url, 'admin', server.adminPassword);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto('/workers');
+    const row = page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]');
+    await row.locator('[data-worker-state=active]').waitFor();
+    await page.locator('[data-testid=queues-table] tr[data-queue=default]').waitFor();
+
+    await row.getByRole('button', { name: /^Drain / }).click();
+    // Live: the worker's heartbeat says draining, the page shows it without a reload.
+    await row.locator('[data-worker-state=draining]').waitFor();
+    const before = (await runsOf('dash_probe')).length;
+    await adminApi(server, 'POST', '/dags/dash_probe/runs', {});
+    // The try is published and waits: ready in the broker, nobody consuming the topic.
+    await eventually(async () => {
+      const q = await queueRow(page, 'default');
+      return q !== null && q.ready >= 1 && q.consumers === 0 ? q : undefined;
+    }, 'the default topic to hold a ready message with no consumer');
+    expect((await runsOf('dash_probe'))[0]!.state).toBe('running');
+    await screenshot(page, 'workers-draining');
+
+    await row.getByRole('button', { name: /^Resume / }).click();
+    await row.locator('[data-worker-state=active]').waitFor();
+    await eventually(async () => {
+      const runs = await runsOf('dash_probe');
+      return runs.length > before && runs[0]!.state === 'success';
+    }, 'the run to succeed once the worker is resumed');
+    await eventually(async () => (await queueRow(page, 'default'))?.ready === 0, 'the topic to be empty again');
+    await screenshot(page, 'workers');
+
+    // Every try, filterable, linked to its run.
+    await page.goto('/workers/tries?dag=dash_probe&state=success');
+    await page.locator('[data-testid=tries-table] tr[data-task=only][data-state=success]').first().waitFor();
+    await screenshot(page, 'tries');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('opens bull-board at /queues and shows the topic\'s jobs', async () => {
+    if ((await runsOf('dash_probe')).every((r) => r.state !== 'success')) {
+      await adminApi(server, 'POST', '/dags/dash_probe/runs', {});
+      await eventually(async () => (await runsOf('dash_probe'))[0]?.state === 'success', 'a finished run');
+    }
+    // Without a session: the UI's login.
+    const anonymous = await browser.newContext({ baseURL: server.url });
+    const anon = await anonymous.newPage();
+    await anon.goto('/queues');
+    await anon.getByLabel('Password').waitFor();
+    expect(new URL(anon.url()).pathname).toBe('/login');
+    await anonymous.close();
+
+    const { context, page } = await loginPage(browser, server.url, 'admin', server.adminPassword);
+    await page.goto('/queues/queue/default?status=completed');
+    await page.getByText('dash_probe.only').first().waitFor();
+    await screenshot(page, 'bull-board');
+    await context.close();
+  });
+
+  it('shows a secret variable masked, and a viewer no admin or worker write buttons (the API refuses them too)', async () => {
+    await adminApi(server, 'PUT', '/variables/s3_access_key', { value: 'never-shown-1234', secret: true, description: 'S3 key for the trainer' });
+    const admin = await loginPage(browser, server.url, 'admin', server.adminPassword);
+    await admin.page.goto('/admin/variables');
+    const secretRow = admin.page.locator('[data-testid=variables-table] tr[data-key=s3_access_key]');
+    await secretRow.getByText('secret', { exact: true }).waitFor();
+    expect(await admin.page.content()).not.toContain('never-shown-1234');
+    await screenshot(admin.page, 'admin-variables');
+    await admin.page.goto('/admin/audit');
+    await admin.page.locator('[data-testid=audit-table] tr[data-action="worker.drain"]').first().waitFor();
+    await screenshot(admin.page, 'admin-audit');
+    await admin.context.close();
+
+    const { context, page } = await loginPage(browser, server.url, 'vera', 'vera-password-1');
+    await page.goto('/admin');
+    await page.locator('[data-testid=pools-table]').waitFor();
+    const tabs = await page.getByRole('navigation', { name: 'Admin' }).getByRole('link').allTextContents();
+    expect(tabs).toEqual(['Pools']);
+    expect(await page.getByRole('button', { name: /Save|Delete|Edit|Create|Revoke/ }).count()).toBe(0);
+    await screenshot(page, 'admin-viewer');
+    await page.goto('/workers');
+    await page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]').waitFor();
+    expect(await page.getByRole('button', { name: /Drain|Resume|Shut down/ }).count()).toBe(0);
+    const worker = await page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]').getAttribute('data-worker');
+    const csrf = (await context.cookies()).find((c) => c.name === 'swarmflow_csrf')?.value ?? '';
+    const status = await page.evaluate(async ([name, token]) => {
+      const res = await fetch(`/api/v1/workers/${name}/drain`, { method: 'POST', headers: { 'X-CSRF-Token': decodeURIComponent(token!), 'Content-Type': 'application/json' }, body: '{}' });
+      return { status: res.status, reason: ((await res.json()) as { reason?: string }).reason };
+    }, [worker, csrf]);
+    expect(status).toEqual({ status: 403, reason: 'forbidden' });
+    await context.close();
+  });
+});
