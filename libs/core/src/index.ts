@@ -31,3 +31,4 @@ export {
   USER_NAME_PATTERN, MIN_PASSWORD_LENGTH, userNameProblem, passwordProblem,
   type User, type ApiTokenInfo, type AuthMethod, type Caller, type AuditOutcome, type AuditEntry, type AuditWrite,
 } from './auth/accounts';
+export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
