@@ -1,5 +1,5 @@
-// Three projects (STYLE.md): unit (pure, no services), int (real Postgres, RabbitMQ,
-// Docker), e2e (CLI and HTTP end to end). `npm test` runs all three.
+// Four projects (STYLE.md): unit (pure, no services), int (real Postgres, RabbitMQ,
+// Docker), e2e (CLI and HTTP end to end), swarm (the Docker Swarm stack). `npm test` runs them all.
 // ts-jest in transpile-only mode: fast, and TypeScript's own decorator metadata. Types are
 // checked by `npm run typecheck`. (No native-binary transformers: the package mirror CI uses
 // lacks their other-platform builds, which breaks `npm ci`.)
@@ -15,5 +15,7 @@ module.exports = {
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    // The Docker Swarm deployment (deploy/swarm): images, stack deploy, redeploy, teardown; a few minutes.
+    { ...base, displayName: 'swarm', testMatch: ['<rootDir>/test/swarm/**/*.e2e-spec.ts'] },
   ],
 };
