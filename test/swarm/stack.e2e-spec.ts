@@ -148,7 +148,7 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
     await waitFor('the stack to converge (API healthy, 2 schedulers, the default worker live, the examples parsed)', async () => {
       const replicas = await serviceReplicas();
       if (replicas.scheduler !== '2/2' || replicas['worker-default'] !== '1/1' || replicas.webserver !== '1/1') return undefined;
-      const health = await (await fetch(`${base}/api/v1/health`)).json();
+      const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { status: string };
       if (health.status !== 'ok') return undefined;
       if (!token) {
         const web = (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_webserver`])).trim().split('\n')[0];
