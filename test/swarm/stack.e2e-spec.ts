@@ -256,8 +256,10 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
 
   it_('tears down, leaving no container, network, volume, config or secret', async () => {
     const t = Date.now();
+    // Workers first, while the broker is up: a stopping worker whose broker is gone waits for it
+    // until its stop_grace_period (2m) runs out.
+    await docker(['service', 'scale', `${stack}_worker-default=0`, `${stack}_worker-gpu=0`]);
     await docker(['stack', 'rm', stack]);
-    // A worker whose broker goes away with it may take its stop_grace_period (2m) to stop.
     await waitFor('the stack\'s containers and network to go', async () => {
       const left = await docker(['ps', '-aq', '--filter', `label=com.docker.stack.namespace=${stack}`]);
       const nets = await docker(['network', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${stack}`]);
