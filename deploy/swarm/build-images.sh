@@ -12,14 +12,13 @@
 #
 # Needs: root (debootstrap, docker), a built checkout (`npm run build`), Docker, debootstrap,
 # tini and busybox-static (Debian: apt-get install debootstrap tini busybox-static).
-# Environment: SWARMFLOW_IMAGE_CACHE (default /var/cache/swarmflow-images), DEBIAN_MIRROR
+# Environment: DOCKER (default /usr/bin/docker), DEBIAN_MIRROR
 # (default: the first deb.debian.org-style URI apt is configured with), DEBIAN_SUITE (bookworm),
 # SKIP_SERVICE_IMAGES=1 (only swarmflow, e.g. where the official postgres/rabbitmq can be pulled).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HERE="$ROOT/deploy/swarm/images"
 DOCKER="${DOCKER:-/usr/bin/docker}"
-CACHE="${SWARMFLOW_IMAGE_CACHE:-/var/cache/swarmflow-images}"
 SUITE="${DEBIAN_SUITE:-bookworm}"
 LABEL="org.swarmflow.built-by=build-images.sh"
 log() { printf '[build-images] %s\n' "$*" >&2; }
@@ -31,7 +30,6 @@ start=$(date +%s)
 [ -f "$ROOT/dist/apps/cli/src/main.js" ] || die "no build in $ROOT/dist. Fix: run \`npm run build\` first"
 command -v tini >/dev/null || die "tini is missing. Fix: apt-get install tini"
 command -v busybox >/dev/null || die "busybox is missing. Fix: apt-get install busybox-static"
-mkdir -p "$CACHE"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 
