@@ -1,5 +1,6 @@
-// Four projects (STYLE.md): unit (pure, no services), int (real Postgres, RabbitMQ,
-// Docker), e2e (CLI and HTTP end to end), browser (the web UI in chromium). `npm test` runs all.
+// Five projects (STYLE.md): unit (pure, no services), int (real Postgres, RabbitMQ,
+// Docker), e2e (CLI and HTTP end to end), browser (the web UI in chromium), swarm (the Docker
+// Swarm stack). `npm test` runs them all.
 // ts-jest in transpile-only mode: fast, and TypeScript's own decorator metadata. Types are
 // checked by `npm run typecheck`. (No native-binary transformers: the package mirror CI uses
 // lacks their other-platform builds, which breaks `npm ci`.)
@@ -17,5 +18,7 @@ module.exports = {
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
     // The web UI in Debian's chromium through playwright-core (test/browser/support/browser.ts).
     { ...base, displayName: 'browser', testMatch: ['<rootDir>/test/browser/**/*.e2e-spec.ts'] },
+    // The Docker Swarm deployment (deploy/swarm): images, stack deploy, redeploy, teardown; a few minutes.
+    { ...base, displayName: 'swarm', testMatch: ['<rootDir>/test/swarm/**/*.e2e-spec.ts'] },
   ],
 };

@@ -210,7 +210,7 @@ export function describeTaskChange(ti: TaskInstanceDto, width = 0): string {
   let detail = '';
   switch (ti.state) {
     case 'queued':
-      detail = ` (try ${ti.tryNumber}, queue ${ti.queue})`;
+      detail = ` (try ${ti.tryNumber}, queue ${ti.queue}${ti.reason ? `: ${ti.reason}` : ''})`;
       break;
     case 'running':
       detail = ` (try ${ti.tryNumber}${ti.worker ? ` on ${ti.worker}` : ''})`;

@@ -11,6 +11,7 @@ import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
 import { registerPoolCommands } from './commands/pools.commands';
 import { registerWorkerCommands } from './commands/workers.commands';
+import { registerDeployCommands } from './commands/deploy.commands';
 import { registerAuditCommands } from './commands/audit.commands';
 import { registerLoginCommands } from './commands/login.commands';
 import { registerTokenCommands } from './commands/tokens.commands';
@@ -20,7 +21,7 @@ import { registerServerCommands } from './server-commands';
 
 /**
  * The `swarmflow` program: the server commands (standalone, scheduler, worker, webserver,
- * db migrate) and the client commands, which talk to the REST API. Errors never exit
+ * db migrate), `deploy groups` (stack files) and the client commands, which talk to the REST API. Errors never exit
  * the process: commander's are thrown (exitOverride) and handled by {@link runCli}.
  */
 export function buildProgram(ctx: CommandContext): Command {
@@ -42,6 +43,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerUserCommands(program, ctx);
   registerTokenCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerDeployCommands(program, ctx);
   // After every command exists: addCommand() does not copy these settings to the commands it adds.
   const output = { writeOut: (s: string) => ctx.deps.stdout(s), writeErr: (s: string) => ctx.deps.stderr(s) };
   forEachCommand(program, (cmd) => cmd.exitOverride().configureOutput(output));

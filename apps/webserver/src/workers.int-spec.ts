@@ -131,4 +131,21 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
     expect(byName.get('highmem')).toEqual({ queue: 'highmem', declared: false, ready: 0, consumers: 0, unacked: 0, workers: [] });
     expect([...byName.keys()]).toEqual(['default', 'gpu', 'highmem']);
   });
+
+  it('shows why a queued try waits when no live worker serves its queue, in the run and the task instance', async () => {
+    await api().post('/api/v1/dags/train_ml1m/runs').send({ runId: 'q2' }).expect(201);
+    const stored = (await repos.runs.get('train_ml1m', 'q2'))!;
+    await setRunStates(repos, stored, dag, 'running', { extract: { state: 'queued', tryNumber: 1 } });
+    await db.query(`UPDATE task_instance SET queue = 'highmem' WHERE run_pk = $1 AND task_id = 'extract'`, [stored.pk]);
+    const run = await api().get('/api/v1/dags/train_ml1m/runs/q2').expect(200);
+    const extract = run.body.taskInstances.find((t: { taskId: string }) => t.taskId === 'extract');
+    expect(extract.reason).toBe('no worker serves queue highmem (live workers serve default, gpu). Fix: start a worker with --queues highmem ' +
+      '(on Docker Swarm: scale the instance group serving highmem, e.g. docker service scale swarmflow_worker-highmem=1)');
+    const ti = await api().get('/api/v1/dags/train_ml1m/runs/q2/tasks/extract').expect(200);
+    expect(ti.body.reason).toBe(extract.reason);
+    // A queue a live worker serves: no such reason.
+    await db.query(`UPDATE task_instance SET queue = 'gpu' WHERE run_pk = $1 AND task_id = 'extract'`, [stored.pk]);
+    const served = await api().get('/api/v1/dags/train_ml1m/runs/q2').expect(200);
+    expect(served.body.taskInstances.find((t: { taskId: string }) => t.taskId === 'extract').reason).toBeNull();
+  });
 });

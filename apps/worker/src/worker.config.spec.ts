@@ -63,6 +63,13 @@ describe('loadWorkerConfig', () => {
       expect(load({}, {}, () => ['0', '1']).worker.gpus).toEqual(['0', '1']);
     });
 
+    it('takes the GPUs Docker Swarm assigned (named generic resources) unless told, and ignores a bare count', () => {
+      const discover = () => ['9'];
+      expect(load({ 'DOCKER_RESOURCE_NVIDIA-GPU': 'GPU-aaaa,GPU-bbbb' }, {}, discover).worker.gpus).toEqual(['GPU-aaaa', 'GPU-bbbb']);
+      expect(load({ 'DOCKER_RESOURCE_NVIDIA-GPU': '2' }, {}, discover).worker.gpus).toEqual(['9']);
+      expect(load({ 'DOCKER_RESOURCE_NVIDIA-GPU': 'GPU-aaaa', SWARMFLOW_WORKER_GPUS: '0' }, {}, discover).worker.gpus).toEqual(['0']);
+    });
+
     it('reads SWARMFLOW_WORKER_GPUS, and --gpus wins over it; none means none', () => {
       const discover = (): string[] => { throw new Error('must not discover'); };
       expect(load({ SWARMFLOW_WORKER_GPUS: '0, 1,2,3' }, {}, discover).worker.gpus).toEqual(['0', '1', '2', '3']);

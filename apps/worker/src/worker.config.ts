@@ -69,7 +69,8 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
  * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
  * messages are verified with it), `SWARMFLOW_TASK_MESSAGE_MAX_AGE`) and command-line values.
- * GPUs not given are discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
+ * GPUs not given are the ones Docker Swarm assigned (`DOCKER_RESOURCE_NVIDIA-GPU`, named generic resources),
+ * else discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
  * Throws {@link WorkerConfigError} naming the first bad variable or flag.
  */
 export function loadWorkerConfig(
@@ -121,7 +122,11 @@ export function loadWorkerConfig(
   }
 
   const gpusSetting = setting('gpus', 'SWARMFLOW_WORKER_GPUS');
-  const gpus = gpusSetting.value === undefined ? discoverGpus() : parseGpus(gpusSetting.source, gpusSetting.value);
+  // On Docker Swarm, the GPUs a service reserves as named generic resources reach the task as
+  // DOCKER_RESOURCE_NVIDIA-GPU=<id>,<id>; a bare count (a discrete resource) names no GPU.
+  const swarmGpus = nonEmpty(env['DOCKER_RESOURCE_NVIDIA-GPU']);
+  const gpus = gpusSetting.value !== undefined ? parseGpus(gpusSetting.source, gpusSetting.value)
+    : swarmGpus !== undefined && !/^\d+$/.test(swarmGpus) ? parseGpus('DOCKER_RESOURCE_NVIDIA-GPU', swarmGpus) : discoverGpus();
 
   const logLimitChars = parseLogLimit(nonEmpty(env.SWARMFLOW_WORKER_LOG_LIMIT));
 

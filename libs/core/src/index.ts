@@ -40,3 +40,4 @@ export {
 export {
   parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, ArtifactsUrlError, type ArtifactsLocation,
 } from './artifacts/artifacts';
+export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';

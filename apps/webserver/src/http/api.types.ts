@@ -107,6 +107,7 @@ export interface TaskInstanceDto {
   worker: string | null;
   hostname: string | null;
   exitCode: number | null;
+  /** Why the try ended; for a queued try whose queue no live worker serves, why it waits ("no worker serves queue gpu …"). */
   reason: string | null;
   queuedAt: string | null;
   startedAt: string | null;
@@ -128,6 +129,7 @@ export interface TiHistoryEntryDto {
   tryNumber: number;
   from: TiState;
   to: TiState;
+  /** Why the try ended; for a queued try whose queue no live worker serves, why it waits ("no worker serves queue gpu …"). */
   reason: string | null;
   at: string;
 }

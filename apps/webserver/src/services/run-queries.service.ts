@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { DagRunState, TiState } from '@swarmflow/core';
+import { unservedQueueReason, type DagRunState, type TiState } from '@swarmflow/core';
 import { Repositories, type DagRun, type LogLine, type TaskInstance } from '@swarmflow/persistence';
 import { REPOSITORIES } from '../tokens';
 import { NotFoundError } from './api-errors';
@@ -36,7 +36,21 @@ export class RunQueriesService {
   /** @throws NotFoundError */
   async get(dagId: string, runId: string): Promise<{ run: DagRun; tis: TaskInstance[] }> {
     const run = await requireRun(this.repos, dagId, runId);
-    return { run, tis: await this.repos.tis.forRuns([run.pk]) };
+    return { run, tis: await this.withWaitReasons(await this.repos.tis.forRuns([run.pk])) };
+  }
+
+  /**
+   * A queued try whose queue no live worker serves shows why it waits as its reason
+   * ("no worker serves queue gpu …"), from the workers' recorded heartbeats; the stored
+   * reason otherwise.
+   */
+  private async withWaitReasons(tis: TaskInstance[]): Promise<TaskInstance[]> {
+    if (!tis.some((t) => t.state === 'queued')) return tis;
+    const workers = await this.repos.workers.list();
+    return tis.map((t) => {
+      const why = t.state === 'queued' ? unservedQueueReason(t.queue, workers) : null;
+      return why === null ? t : { ...t, reason: why };
+    });
   }
 
   /** The newest `limit` runs of a DAG with their task instances (the UI's grid), newest first. @throws NotFoundError */
