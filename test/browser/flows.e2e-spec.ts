@@ -34,7 +34,6 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     const table = page.getByTestId('dag-table');
     await table.locator('tr[data-dag="ml_pipeline"]').waitFor();
     await table.locator('tr[data-dag="ui_flaky"]').waitFor();
-    await screenshot(page, 'dag-list');
     await page.getByLabel('Search DAGs').fill('fan_out');
     await table.locator('tr[data-dag="ml_pipeline"]').waitFor({ state: 'detached' });
     expect(await table.locator('tbody tr').count()).toBe(1);
@@ -156,6 +155,13 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await screenshot(page, 'graph-dark');
     await page.getByRole('button', { name: /Theme/ }).click(); // dark → light
     await page.getByRole('button', { name: /Theme/ }).click(); // light → system
+  });
+
+  it('shows the last runs\' states on the DAG list once there are some', async () => {
+    await page.goto('/dags');
+    await page.locator('tr[data-dag="ml_pipeline"] .recent-runs [data-state="success"]').first().waitFor();
+    await page.locator('tr[data-dag="ui_flaky"] .recent-runs [data-state]').first().waitFor();
+    await screenshot(page, 'dag-list');
   });
 
   it('threw no error in the page', () => {
