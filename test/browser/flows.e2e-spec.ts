@@ -69,6 +69,20 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     expect(run.conf).toEqual({ dataset: 'small', epochs: 3, learning_rate: expect.anything(), min_accuracy: expect.anything() });
   });
 
+  it('triggers from raw JSON with a logical date picked in the user\'s zone (Europe/Paris here)', async () => {
+    await page.goto('/dags/ui_flaky/trigger');
+    await page.getByRole('button', { name: 'Raw JSON' }).click();
+    const conf = page.getByLabel('conf JSON');
+    expect(JSON.parse(await conf.inputValue())).toEqual({ ticks: 3 }); // the form's values, defaults included
+    await conf.fill('{"ticks": 1}');
+    await page.getByLabel('Logical date').fill('2026-01-02T03:04:05');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.waitForURL(/triggered=/);
+    const runId = new URL(page.url()).searchParams.get('triggered')!;
+    const run = await adminApi<{ conf: unknown; logicalDate: string }>(server, 'GET', `/dags/ui_flaky/runs/${runId}`);
+    expect(run).toMatchObject({ conf: { ticks: 1 }, logicalDate: '2026-01-02T02:04:05.000Z' });
+  });
+
   it('shows the graph laid out with the run\'s states, and the definition of the pinned version', async () => {
     await page.goto('/dags/ml_pipeline?tab=graph');
     await page.waitForSelector('svg.dag-graph g.node[data-task="evaluate"][data-state="success"]');
