@@ -12,6 +12,8 @@ const DAGS = {
   'live.yaml': [
     'id: live_a\ntasks:\n  first: { shell: "true" }\n  second: { shell: "true", upstream: [first] }',
     'id: live_b\ntasks:\n  only: { shell: "true" }',
+    // No worker serves this topic: its task stays queued.
+    'id: live_wait\ntasks:\n  parked: { shell: "true", queue: nowhere }',
   ].join('\n---\n') + '\n',
 };
 
@@ -74,7 +76,7 @@ describeWithPostgres('GET /api/v1/events: the live feed of a scheduler\'s change
     expect(hello.event).toMatchObject({ type: 'hello', resumed: false });
     await c.waitFor((e) => e.type === 'worker' && e.name === 'live-worker', 5_000, 'worker event');
     const run = await stack.trigger('live_a');
-    await c.waitFor(isTi('live_a', 'first', 'queued'), 5_000, 'first queued');
+    // Snapshots: a try that goes queued → running → success between two polls is sent once, as it ends.
     await c.waitFor(isTi('live_a', 'first', 'success'), 10_000, 'first success');
     const second = await c.waitFor(isTi('live_a', 'second', 'success'), 10_000, 'second success');
     const ended = await c.waitFor(isRun(run.runId, 'success'), 10_000, 'run success');
@@ -86,6 +88,12 @@ describeWithPostgres('GET /api/v1/events: the live feed of a scheduler\'s change
     // Snapshots: no row is sent twice for the same change.
     const keys = c.events.filter((e) => e.event.type === 'ti').map((e) => `${(e.event as TiEvent).taskId}:${e.event.seq}:${(e.event as TiEvent).state}`);
     expect(new Set(keys).size).toBe(keys.length);
+    // A state that lasts is sent within a second of the scheduler's write.
+    const parked = await stack.trigger('live_wait');
+    const queued = await c.waitFor((e) => e.type === 'ti' && e.runId === parked.runId && e.state === 'queued', 5_000, 'parked queued');
+    const [ti] = await stack.repos.tis.forRuns([parked.pk]);
+    expect(queued.at - ti.queuedAt!.getTime()).toBeLessThan(1000);
+    expect(queued.event).toMatchObject({ queue: 'nowhere', tryNumber: 1, worker: null });
     c.close();
   }, 30_000);
 

@@ -17,6 +17,7 @@ export const QUEUE_SAMPLE_KEEP_MS = 24 * 3600_000;
 export class QueueSamplerService implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('QueueSampler');
   private timer: NodeJS.Timeout | null = null;
+  private first: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
@@ -27,14 +28,19 @@ export class QueueSamplerService implements OnModuleInit, OnModuleDestroy {
 
   onModuleInit(): void {
     if (!this.enabled) return;
-    this.timer = setInterval(() => {
+    const take = () => {
       this.sample().catch((err: unknown) => this.logger.warn(`sampling queue depths failed: ${(err as Error).message}`));
-    }, QUEUE_SAMPLE_SECONDS * 1000);
+    };
+    this.timer = setInterval(take, QUEUE_SAMPLE_SECONDS * 1000);
     this.timer.unref();
+    // A first point at start, so the chart is not empty for the first 15 s.
+    this.first = setTimeout(take, 1000);
+    this.first.unref();
   }
 
   onModuleDestroy(): void {
     if (this.timer) clearInterval(this.timer);
+    if (this.first) clearTimeout(this.first);
   }
 
   /** Takes one sample now (at the current 15 s boundary). */

@@ -196,7 +196,7 @@ export class DagRunRepository {
   async setState(pk: number, state: DagRunState, now: Date, q: Queryable): Promise<void> {
     const ended = state === 'success' || state === 'failed';
     await q.query(
-      `UPDATE dag_run SET state = $2::text, needs_eval = false,
+      `UPDATE dag_run SET state = $2::text, needs_eval = false, change_xid = pg_current_xact_id(),
          started_at = CASE WHEN $2::text = 'running' AND started_at IS NULL THEN $3::timestamptz ELSE started_at END,
          ended_at = CASE WHEN $4::boolean THEN $3::timestamptz ELSE NULL END
        WHERE id = $1`,

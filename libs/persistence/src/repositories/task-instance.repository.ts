@@ -213,7 +213,8 @@ export class TaskInstanceRepository {
       `WITH applied AS (
          UPDATE task_instance t SET state = v.state, try_number = v.try_number, worker = v.worker, hostname = v.hostname,
            pid = v.pid, exit_code = v.exit_code, reason = v.reason, queued_at = v.queued_at, started_at = v.started_at,
-           ended_at = v.ended_at, next_retry_at = v.next_retry_at, max_tries = v.max_tries, updated_at = $16::timestamptz
+           ended_at = v.ended_at, next_retry_at = v.next_retry_at, max_tries = v.max_tries, updated_at = $16::timestamptz,
+           change_xid = pg_current_xact_id()
          FROM unnest($1::bigint[], $2::text[], $3::int[], $4::text[], $5::int[], $6::text[], $7::text[], $8::int[],
                      $9::int[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::timestamptz[], $14::timestamptz[], $15::int[])
            AS v(id, from_state, from_try, state, try_number, worker, hostname, pid, exit_code, reason, queued_at,

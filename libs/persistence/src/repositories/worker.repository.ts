@@ -23,7 +23,7 @@ export class WorkerRepository {
          concurrency = excluded.concurrency, state = excluded.state, running = excluded.running,
          gpus = excluded.gpus, last_heartbeat_at = excluded.last_heartbeat_at,
          processed = excluded.processed, failed = excluded.failed, started_at = excluded.started_at,
-         version = excluded.version, unacked = excluded.unacked`,
+         version = excluded.version, unacked = excluded.unacked, change_xid = pg_current_xact_id()`,
       [beats.map((b) => b.name), beats.map((b) => b.hostname), beats.map((b) => JSON.stringify(b.queues)),
         beats.map((b) => b.concurrency), beats.map((b) => b.state), beats.map((b) => JSON.stringify(b.running)),
         beats.map((b) => b.gpus), now, beats.map((b) => b.processed ?? 0), beats.map((b) => b.failed ?? 0),

@@ -16,7 +16,7 @@ import { DepthChart, type Measure } from './depth-chart';
 import { TriesTable } from './tries-table';
 import type { QueueDto, QueueHistory, TriesPage, TryRow, WorkerCommandResultDto, WorkerDto } from './types';
 
-const WORKER_ICON: Record<string, string> = { active: '▶', draining: '⏸', stopping: '⏹', stopped: '■', lost: '⚠' };
+const WORKER_ICON: Record<string, string> = { active: '▶', draining: '‖', stopping: '■', stopped: '□', lost: '⚠' };
 const WORKER_HINT: Record<string, string> = {
   active: 'takes work',
   draining: 'takes no new task, finishes the running ones, stays up (resume makes it active)',
