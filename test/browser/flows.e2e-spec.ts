@@ -34,7 +34,6 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     const table = page.getByTestId('dag-table');
     await table.locator('tr[data-dag="ml_pipeline"]').waitFor();
     await table.locator('tr[data-dag="ui_flaky"]').waitFor();
-    await screenshot(page, 'dag-list');
     await page.getByLabel('Search DAGs').fill('fan_out');
     await table.locator('tr[data-dag="ml_pipeline"]').waitFor({ state: 'detached' });
     expect(await table.locator('tbody tr').count()).toBe(1);
@@ -68,6 +67,20 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await screenshot(page, 'grid');
     const run = await adminApi<{ conf: Record<string, unknown> }>(server, 'GET', `/dags/ml_pipeline/runs/${runId}`);
     expect(run.conf).toEqual({ dataset: 'small', epochs: 3, learning_rate: expect.anything(), min_accuracy: expect.anything() });
+  });
+
+  it('triggers from raw JSON with a logical date picked in the user\'s zone (Europe/Paris here)', async () => {
+    await page.goto('/dags/ui_flaky/trigger');
+    await page.getByRole('button', { name: 'Raw JSON' }).click();
+    const conf = page.getByLabel('conf JSON');
+    expect(JSON.parse(await conf.inputValue())).toEqual({ ticks: 3 }); // the form's values, defaults included
+    await conf.fill('{"ticks": 1}');
+    await page.getByLabel('Logical date').fill('2026-01-02T03:04:05');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.waitForURL(/triggered=/);
+    const runId = new URL(page.url()).searchParams.get('triggered')!;
+    const run = await adminApi<{ conf: unknown; logicalDate: string }>(server, 'GET', `/dags/ui_flaky/runs/${runId}`);
+    expect(run).toMatchObject({ conf: { ticks: 1 }, logicalDate: '2026-01-02T02:04:05.000Z' });
   });
 
   it('shows the graph laid out with the run\'s states, and the definition of the pinned version', async () => {
@@ -156,6 +169,13 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await screenshot(page, 'graph-dark');
     await page.getByRole('button', { name: /Theme/ }).click(); // dark → light
     await page.getByRole('button', { name: /Theme/ }).click(); // light → system
+  });
+
+  it('shows the last runs\' states on the DAG list once there are some', async () => {
+    await page.goto('/dags');
+    await page.locator('tr[data-dag="ml_pipeline"] .recent-runs [data-state="success"]').first().waitFor();
+    await page.locator('tr[data-dag="ui_flaky"] .recent-runs [data-state]').first().waitFor();
+    await screenshot(page, 'dag-list');
   });
 
   it('threw no error in the page', () => {

@@ -1,7 +1,7 @@
 // The grid: runs (columns, oldest left) × tasks (rows), each cell the state of that task's
 // latest try in that run, with an icon (drawn by CSS from data-state: 20,000 cells need few
 // DOM nodes), retries and duration on hover; a cell links to the try.
-import { memo, useMemo } from 'react';
+import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { RunDetailDto, TaskInstanceDto } from '../api-types';
 import { Link, path } from '../router';
 import { stateIcon, stateLabel } from './state';
@@ -20,9 +20,10 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
   // Oldest run on the left, as time flows.
   const columns = useMemo(() => [...runs].reverse().map((run) => ({ run, byTask: new Map(run.taskInstances.map((ti) => [ti.taskId, ti])) })), [runs]);
   const runHref = useMemo(() => new Map(runs.map((r) => [r.runId, path('dags', dagId, 'runs', r.runId)])), [dagId, runs]);
+  const rows = useVisibleRows(taskIds.length);
   if (runs.length === 0) return <div className="empty">No runs yet. Trigger one with the button above.</div>;
   return (
-    <div className="grid-wrap">
+    <div className="grid-wrap" ref={rows.ref} onScroll={rows.onScroll} data-rows={`${rows.start}-${rows.end}`}>
       <table className="run-grid" data-testid="run-grid">
         <thead>
           <tr>
@@ -37,7 +38,8 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
           </tr>
         </thead>
         <tbody>
-          {taskIds.map((taskId) => (
+          {rows.start > 0 ? <tr aria-hidden="true" style={{ height: rows.start * ROW_PITCH - 2 }} /> : null}
+          {taskIds.slice(rows.start, rows.end).map((taskId) => (
             <tr key={taskId}>
               <th className="grid-task" scope="row">{taskId}</th>
               {columns.map(({ run, byTask }) => {
@@ -59,8 +61,38 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
               })}
             </tr>
           ))}
+          {rows.end < taskIds.length ? <tr aria-hidden="true" style={{ height: (taskIds.length - rows.end) * ROW_PITCH - 2 }} /> : null}
         </tbody>
       </table>
     </div>
   );
 });
+
+/** Height of a grid row with its border spacing (CSS: .run-grid tbody tr). */
+const ROW_PITCH = 22;
+/** Below this many tasks every row is rendered. */
+const VIRTUAL_FROM = 80;
+const OVERSCAN = 15;
+
+/**
+ * Rows (tasks) in or near the grid's scrolled view: a DAG of hundreds of tasks renders only
+ * those, the others are one spacer row each (scrolling, and moving focus with the keyboard,
+ * render the next ones).
+ */
+function useVisibleRows(count: number): { start: number; end: number; ref: React.RefObject<HTMLDivElement | null>; onScroll: () => void } {
+  const ref = useRef<HTMLDivElement | null>(null);
+  const compute = useCallback(() => {
+    const el = ref.current;
+    if (count < VIRTUAL_FROM) return { start: 0, end: count };
+    const top = el ? el.scrollTop : 0;
+    const height = el ? el.clientHeight : 800;
+    return { start: Math.max(0, Math.floor(top / ROW_PITCH) - OVERSCAN), end: Math.min(count, Math.ceil((top + height) / ROW_PITCH) + OVERSCAN) };
+  }, [count]);
+  const [range, setRange] = useState(compute);
+  const onScroll = useCallback(() => {
+    const next = compute();
+    setRange((prev) => (prev.start === next.start && prev.end === next.end ? prev : next));
+  }, [compute]);
+  useEffect(onScroll, [onScroll]);
+  return { ...range, ref, onScroll };
+}

@@ -79,7 +79,7 @@ export function DagListPage() {
     <>
       <PageTitle actions={<Link to="/import-errors" className="button">Import errors{errors ? ` (${errors})` : ''}</Link>}>DAGs</PageTitle>
       <div className="toolbar">
-        <input type="search" placeholder="Search DAGs, descriptions, tags… (press /)" aria-label="Search DAGs" value={search} onChange={(e) => setQuery({ q: e.target.value })} style={{ minWidth: 280 }} />
+        <input type="search" placeholder="Search DAGs, descriptions, tags… (press /)" aria-label="Search DAGs" value={search} onChange={(e) => setQuery({ q: e.target.value })} style={{ minWidth: 340 }} />
         <select aria-label="Show" value={show} onChange={(e) => setQuery({ show: e.target.value === 'all' ? null : e.target.value })}>
           <option value="all">All</option>
           <option value="active">Active</option>
