@@ -24,10 +24,14 @@ export { validateSchedule, dueLogicalDates, nextRunAfter, SCHEDULE_PRESETS, type
 export { checkManualLogicalDate, LOGICAL_DATE_FUTURE_TOLERANCE_MS } from './schedule/logical-date';
 export { resolveParams, checkParamValue, PARAM_TYPES } from './params/params';
 export {
-  renderTemplate, renderCommand, renderShellCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
+  renderTemplate, renderCommand, renderShellCommand, templateContext, templateProblem, outputTasksRead, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
 } from './templating/templating';
 export { ROLES, isRole, roleAllows, type Role } from './auth/roles';
 export {
   USER_NAME_PATTERN, MIN_PASSWORD_LENGTH, userNameProblem, passwordProblem,
   type User, type ApiTokenInfo, type AuthMethod, type Caller, type AuditOutcome, type AuditEntry, type AuditWrite,
 } from './auth/accounts';
+export {
+  cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
+  type UpstreamResult, type RecordedImage, type RenderedDefinition,
+} from './cache/cache-key';

@@ -20,3 +20,4 @@ export * from './repositories/session.repository';
 export * from './repositories/audit-log.repository';
 export * from './repositories/repositories';
 export * from './unavailable';
+export * from './repositories/task-result.repository';

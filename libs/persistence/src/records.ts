@@ -27,6 +27,8 @@ export interface DagRun {
   createdAt: Date;
   startedAt: Date | null;
   endedAt: Date | null;
+  /** Tasks whose id matches this pattern run although a cached try exists (`dags trigger --force`/`--force-task`); null = none. */
+  cacheForce: string | null;
 }
 
 export interface TaskInstance {

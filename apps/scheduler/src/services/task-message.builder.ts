@@ -1,4 +1,7 @@
-import { renderCommand, renderTemplate, templateContext, type SignedTaskMessage, type TaskMessage, type TaskSpec } from '@swarmflow/core';
+import {
+  cacheKey, cacheNamespaceOf, imageWithRecordedDigest, renderCommand, renderTemplate, templateContext,
+  type RenderedDefinition, type SignedTaskMessage, type TaskMessage, type TaskSpec, type UpstreamResult,
+} from '@swarmflow/core';
 import type { TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
 import { taskSecretContext, type ClusterKey, type TaskSigner } from '@swarmflow/secrets';
 import type { RunFacts } from './run-cache';
@@ -49,29 +52,54 @@ export function checkGpuCapacity(task: TaskSpec, workers: readonly WorkerRecord[
  * secret's at-rest token is opened here and sealed again; a plain variable is sealed.
  */
 export function buildTaskMessage(
-  ti: TaskInstance, task: TaskSpec, f: RunFacts, variables: VariableLookup, key: ClusterKey | null,
+  ti: TaskInstance, task: TaskSpec, f: RunFacts, variables: VariableLookup, key: ClusterKey | null, results: RunResultsView = NO_RESULTS,
 ): TaskMessage {
-  const ctx = templateContext({
-    dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber,
-    logicalDate: f.run.logicalDate, params: f.run.params, conf: f.run.conf,
-  });
-  const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, ctx, `env.${k}`)]));
+  const rendered = renderDefinition(task, f, ti.taskId, ti.tryNumber, results);
   const message: TaskMessage = {
     tiId: ti.id, runPk: ti.runPk, dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber, queue: task.queue,
-    command: renderCommand(task.command, ctx), env, cwd: task.cwd, timeoutMs: task.timeoutMs,
+    command: rendered.command, env: rendered.env, cwd: task.cwd, timeoutMs: task.timeoutMs,
     skipExitCode: task.skipExitCode, priority: task.priority, kind: task.kind ?? 'process',
   };
+  if (task.cache) message.cacheKey = cacheKey(cacheNamespaceOf(f.dag), task, rendered, results.upstream);
   if (task.kind === 'docker' && task.docker) {
     const d = task.docker;
-    message.docker = {
-      ...d,
-      image: renderTemplate(d.image, ctx, 'docker.image'),
-      entrypoint: d.entrypoint && d.entrypoint.map((part, i) => renderTemplate(part, ctx, `docker.entrypoint[${i}]`)),
-    };
+    message.docker = rendered.docker!;
     message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal('secret', k, ti, variables, key) }));
     if (d.registryCredentials) message.registryAuth = seal('registry', d.registryCredentials, ti, variables, key);
   }
   return message;
+}
+
+/** What a run's tasks left that a task's message needs: upstream outputs and cache keys, recorded image digests. */
+export interface RunResultsView {
+  /** Outputs by task id (the ended tasks of the run that wrote some). */
+  outputs: Record<string, Record<string, unknown>>;
+  /** Cache keys and outputs by task id. */
+  upstream: ReadonlyMap<string, UpstreamResult>;
+  /** The run's version set (image reference → digest it ran), pinned ones only. */
+  images: ReadonlyMap<string, string>;
+}
+
+export const NO_RESULTS: RunResultsView = { outputs: {}, upstream: new Map(), images: new Map() };
+
+/**
+ * A task's command, env and container settings rendered for one try of a run, the image
+ * replaced by the digest the run recorded for it (see imageWithRecordedDigest).
+ * @throws TemplateRenderError
+ */
+export function renderDefinition(task: TaskSpec, f: RunFacts, taskId: string, tryNumber: number, results: RunResultsView): RenderedDefinition {
+  const ctx = templateContext({
+    dagId: f.run.dagId, runId: f.run.runId, taskId, tryNumber,
+    logicalDate: f.run.logicalDate, params: f.run.params, conf: f.run.conf, outputs: results.outputs,
+  });
+  const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, ctx, `env.${k}`)]));
+  const d = task.docker;
+  const docker = task.kind === 'docker' && d ? {
+    ...d,
+    image: imageWithRecordedDigest(renderTemplate(d.image, ctx, 'docker.image'), results.images),
+    entrypoint: d.entrypoint && d.entrypoint.map((part, i) => renderTemplate(part, ctx, `docker.entrypoint[${i}]`)),
+  } : null;
+  return { command: renderCommand(task.command, ctx), env, docker };
 }
 
 /**

@@ -30,6 +30,8 @@ export interface NewDagRun {
   logicalDate: Date;
   conf: Record<string, unknown>;
   params: Record<string, unknown>;
+  /** See DagRun.cacheForce. Default null. */
+  cacheForce?: string | null;
 }
 
 /** Raised when a run id is taken; the API maps it to 409. */
@@ -70,10 +72,10 @@ export class DagRunRepository {
       // No conflict target: either unique key (run id, logical date) makes it a no-op, never
       // an error, so a caller's transaction survives it.
       const rows = await q.query(
-        `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true)
+        `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval, cache_force)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true, $8)
          ON CONFLICT DO NOTHING RETURNING *`,
-        [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params)],
+        [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params), run.cacheForce ?? null],
       );
       if (rows[0]) return toDagRun(rows[0]);
       // A new statement: under READ COMMITTED it sees the committed run the insert waited for.
