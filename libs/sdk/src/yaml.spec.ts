@@ -99,18 +99,18 @@ describe('parseYamlDags', () => {
 
   it('reports an unknown top-level key with its line and the allowed keys', () => {
     const err = yamlError('id: etl\nschedual: "@daily"\ntasks: { a: { shell: x } }\n');
-    expect(err.message).toBe('dags/nightly.yaml:2: DAG "etl": unknown DAG key "schedual". Fix: did you mean "schedule"? use only id, description, schedule, catchup, start_date, max_active_runs, max_active_tasks, params, defaults, tags, tasks.');
+    expect(err.message).toBe('dags/nightly.yaml:2: DAG "etl": unknown DAG key "schedual". Fix: did you mean "schedule"? use only id, description, schedule, catchup, start_date, max_active_runs, max_active_tasks, params, defaults, tags, cache_namespace, tasks.');
     expect(err).toMatchObject({ line: 2, field: 'schedual', taskId: null });
   });
 
   it('reports an unknown task key with its line', () => {
     const err = yamlError('id: etl\ntasks:\n  a: { shell: x }\n  b:\n    shell: y\n    retry: 3\n');
-    expect(err.message).toBe('dags/nightly.yaml:6: DAG "etl", task "b": unknown task key "retry". Fix: did you mean "retries"? use only shell, command, docker, secrets, upstream, kind, retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.');
+    expect(err.message).toBe('dags/nightly.yaml:6: DAG "etl", task "b": unknown task key "retry". Fix: did you mean "retries"? use only shell, command, docker, secrets, upstream, kind, retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd, cache, cache_ttl.');
   });
 
   it('reports unknown keys in defaults and params', () => {
     expect(yamlError('id: etl\ndefaults:\n  retryDelay: 5s\ntasks: { a: { shell: x } }\n').message).toBe(
-      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "retryDelay". Fix: did you mean "retry_delay"? use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.',
+      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "retryDelay". Fix: did you mean "retry_delay"? use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd, cache, cache_ttl.',
     );
     expect(yamlError('id: etl\nparams:\n  n: { type: integer, dflt: 1 }\ntasks: { a: { shell: x } }\n').message).toBe(
       'dags/nightly.yaml:3: DAG "etl": unknown param "n" key "dflt". Fix: use only type, default, description, enum, minimum, maximum, min_length, max_length, pattern.',
@@ -351,7 +351,7 @@ describe('YAML docker tasks', () => {
     ['docker that is not a mapping', 'id: etl\ntasks:\n  a:\n    docker: python:3\n',
       'dags/nightly.yaml:4: DAG "etl", task "a": docker must be a mapping (got "python:3"). Fix: use e.g. docker: { image: "python:3.12-slim", command: [python, run.py] }.'],
     ['docker in defaults', 'id: etl\ndefaults:\n  docker: { image: y }\ntasks: { a: { shell: x } }\n',
-      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "docker". Fix: use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.'],
+      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "docker". Fix: use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd, cache, cache_ttl.'],
   ])('rejects %s with its line', (_name, text, message) => {
     expect(yamlError(text).message).toBe(message);
   });

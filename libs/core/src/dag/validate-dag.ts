@@ -593,7 +593,7 @@ function checkOutputReads(ctx: Ctx, tasks: TaskSpec[]): void {
         const upstream = mine.size ? `its upstream tasks: ${[...mine].join(', ')}` : 'it has no upstream task';
         if (!byId.has(read)) {
           const near = suggestName(read, mine);
-          fail(ctx, task.id, field, `${name} reads outputs.${read}, but the DAG has no task "${read}" (${upstream})`, near ? `did you mean outputs.${near}?` : `read the outputs of an upstream task`);
+          fail(ctx, task.id, field, `${name} reads outputs.${read}, but the DAG has no task "${read}" (${upstream})`, `${near ? `did you mean outputs.${near}? if not, ` : ''}read the outputs of a task upstream of "${task.id}"`);
         }
         fail(ctx, task.id, field, `${name} reads outputs.${read}, but "${read}" is not upstream of "${task.id}" (${upstream}): its outputs may not exist when "${task.id}" runs`,
           `make "${read}" an upstream of "${task.id}" (e.g. ${read}.then(${task.id}), or upstream: [${read}] in YAML)`);
