@@ -95,11 +95,11 @@ describe('validateDag: cache settings and output reads', () => {
   });
 
   it('refuses reading the outputs of a task that is not upstream, naming the task, the template and the fix', () => {
-    const err = errorOf(() => validateDag(dag([
+    const err = errorOf<DagValidationError>(() => validateDag(dag([
       { id: 'prep', command: 'true' },
       { id: 'train', command: 'true', upstream: ['prep'] },
       { id: 'report', command: 'echo {{ outputs.train.model_uri }}', upstream: ['prep'] },
-    ]), 'ml.ts'), DagValidationError);
+    ]), 'ml.ts'));
     expect(err.message).toBe(
       'ml.ts: DAG "ml", task "report": command reads outputs.train, but "train" is not upstream of "report" (its upstream tasks: prep): ' +
       'its outputs may not exist when "report" runs. Fix: make "train" an upstream of "report" (e.g. train.then(report), or upstream: [train] in YAML).',
@@ -108,15 +108,15 @@ describe('validateDag: cache settings and output reads', () => {
   });
 
   it('refuses reading the outputs of a task the DAG does not have', () => {
-    const err = errorOf(() => validateDag(dag([
+    const err = errorOf<DagValidationError>(() => validateDag(dag([
       { id: 'prep', command: 'true' },
       { id: 'train', command: 'train', env: { ROWS: '{{ outputs.prpe.rows }}' }, upstream: ['prep'] },
-    ]), 'ml.ts'), DagValidationError);
+    ]), 'ml.ts'));
     expect(err.message).toBe('ml.ts: DAG "ml", task "train": env.ROWS reads outputs.prpe, but the DAG has no task "prpe" (its upstream tasks: prep). Fix: did you mean outputs.prep? if not, read the outputs of a task upstream of "train".');
   });
 
   it('refuses a cache setting of the wrong type', () => {
-    expect(errorOf(() => validateDag(dag([{ id: 'a', command: 'true', cache: 'yes' }]), 'ml.ts'), DagValidationError).message)
+    expect(errorOf<DagValidationError>(() => validateDag(dag([{ id: 'a', command: 'true', cache: 'yes' }]), 'ml.ts')).message)
       .toBe('ml.ts: DAG "ml", task "a": cache must be true or false (got "yes"). Fix: use true to skip the task when an identical try already succeeded.');
   });
 });
