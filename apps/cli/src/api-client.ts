@@ -1,5 +1,5 @@
 import type {
-  ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
+  ApiErrorBody, CacheEntryDto, ClearResultDto, InvalidateCacheResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
   QueueDto, WorkerCommandResultDto,
   AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
@@ -35,6 +35,10 @@ export interface TriggerRequest {
   conf?: Record<string, unknown>;
   runId?: string;
   logicalDate?: string;
+  /** Run every task although cached tries exist. */
+  force?: boolean;
+  /** Run the tasks whose id matches this regular expression although cached tries exist. */
+  forceTasks?: string;
 }
 
 export interface SetVariableRequest {
@@ -126,8 +130,19 @@ export class SwarmflowClient {
     return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/logs${query}`);
   }
 
-  clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean } = {}): Promise<ClearResultDto> {
-    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, { downstream: options.downstream ?? false });
+  clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean; latestImages?: boolean } = {}): Promise<ClearResultDto> {
+    return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, {
+      downstream: options.downstream ?? false, ...(options.latestImages ? { latestImages: true } : {}),
+    });
+  }
+
+  /** Cache entries, newest first. */
+  listCache(filter: { dagId?: string; taskId?: string; key?: string; limit?: number } = {}): Promise<CacheEntryDto[]> {
+    return this.request('GET', `/cache${toQuery(filter)}`);
+  }
+
+  invalidateCache(body: { dagId?: string; taskId?: string; key?: string; all?: boolean }): Promise<InvalidateCacheResultDto> {
+    return this.request('POST', '/cache/invalidate', body);
   }
 
   killTask(dagId: string, runId: string, taskId: string): Promise<KillResultDto> {

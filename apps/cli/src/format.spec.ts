@@ -8,7 +8,7 @@ import {
 function ti(patch: Partial<TaskInstanceDto>): TaskInstanceDto {
   return {
     taskId: 'train', state: 'none', tryNumber: 0, maxTries: 3, queue: 'default', pool: 'default_pool', worker: null,
-    hostname: null, exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, ...patch,
+    hostname: null, exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, outputs: null, cachedFrom: null, ...patch,
   };
 }
 

@@ -9,6 +9,7 @@ import { registerRunCommands } from './commands/runs.commands';
 import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
 import { registerPoolCommands } from './commands/pools.commands';
+import { registerCacheCommands } from './commands/cache.commands';
 import { registerWorkerCommands } from './commands/workers.commands';
 import { registerAuditCommands } from './commands/audit.commands';
 import { registerLoginCommands } from './commands/login.commands';
@@ -35,6 +36,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerTaskCommands(program, ctx);
   registerWorkerCommands(program, ctx);
   registerPoolCommands(program, ctx);
+  registerCacheCommands(program, ctx);
   registerVariableCommands(program, ctx);
   registerLoginCommands(program, ctx);
   registerUserCommands(program, ctx);

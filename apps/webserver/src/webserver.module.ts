@@ -10,6 +10,7 @@ import { RunsController } from './http/runs.controller';
 import { SystemController } from './http/system.controller';
 import { VariablesController } from './http/variables.controller';
 import { WorkersController } from './http/workers.controller';
+import { CacheController } from './http/cache.controller';
 import { ClearService } from './services/clear.service';
 import { HealthService } from './services/health.service';
 import { KillService } from './services/kill.service';
@@ -47,7 +48,7 @@ export interface WebserverModuleOptions {
 
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
-  SystemController, DagsController, RunsController, VariablesController, WorkersController,
+  SystemController, DagsController, RunsController, VariablesController, WorkersController, CacheController,
   AuthController, UsersController, TokensController, AuditController,
 ];
 

@@ -93,6 +93,8 @@ export interface RunDto {
   createdAt: string;
   startedAt: string | null;
   endedAt: string | null;
+  /** Tasks matching this pattern run although cached tries exist (`.*` = `--force`); null = none. */
+  cacheForce: string | null;
 }
 
 export interface TaskInstanceDto {
@@ -110,10 +112,58 @@ export interface TaskInstanceDto {
   startedAt: string | null;
   endedAt: string | null;
   nextRetryAt: string | null;
+  /** What its latest try (or the cached try it took over) wrote to its output file; null = nothing. */
+  outputs: Record<string, unknown> | null;
+  /** A `cached` task: the try it took its outputs from. */
+  cachedFrom: CachedFromDto | null;
+}
+
+export interface CachedFromDto {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+}
+
+/** What one try left besides its state. */
+export interface TryResultDto {
+  tryNumber: number;
+  succeeded: boolean;
+  outputs: Record<string, unknown> | null;
+  /** A container try: the image reference and the digest it ran. */
+  image: string | null;
+  imageDigest: string | null;
+  cacheKey: string | null;
+  cachedFrom: { tiId: number; tryNumber: number } | null;
+  at: string;
+}
+
+/** One image of a run's version set: the digest its container tries ran. */
+export interface RunImageDto {
+  image: string;
+  digest: string;
 }
 
 export interface RunDetailDto extends RunDto {
   taskInstances: TaskInstanceDto[];
+  /** The run's version set: the digest each container image ran (newest try). */
+  images: RunImageDto[];
+}
+
+/** A cache entry: a successful executed try of a cacheable task. */
+export interface CacheEntryDto {
+  key: string;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  outputs: Record<string, unknown> | null;
+  imageDigest: string | null;
+  createdAt: string;
+}
+
+export interface InvalidateCacheResultDto {
+  invalidated: number;
 }
 
 export interface TiHistoryEntryDto {
@@ -128,6 +178,8 @@ export interface TaskInstanceDetailDto extends TaskInstanceDto {
   dagId: string;
   runId: string;
   history: TiHistoryEntryDto[];
+  /** Stored results of its tries, newest first. */
+  tries: TryResultDto[];
 }
 
 export interface LogLineDto {

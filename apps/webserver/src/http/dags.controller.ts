@@ -8,9 +8,9 @@ import type {
   ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
 } from './api.types';
 import {
-  toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDto, toTaskInstanceDto,
+  toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDetailDto, toRunDto, toTaskInstanceDto, toTryResultDto,
 } from './presenters';
-import { ClearTaskBody, ListRunsQuery, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
+import { cacheForceOf, ClearTaskBody, ListRunsQuery, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 import { Audit } from '../auth/audit';
 import { RequiresRole } from './auth/requires-role.decorator';
@@ -54,7 +54,7 @@ export class DagsController {
   @HttpCode(201)
   async trigger(@Param('dagId') dagId: string, @Body(new ZodValidationPipe(TriggerRunBody)) body: TriggerRunBody): Promise<RunDto> {
     const run = await this.triggers.trigger(dagId, {
-      conf: body.conf, runId: body.runId, logicalDate: body.logicalDate ? new Date(body.logicalDate) : undefined,
+      conf: body.conf, runId: body.runId, logicalDate: body.logicalDate ? new Date(body.logicalDate) : undefined, cacheForce: cacheForceOf(body),
     });
     return toRunDto(run);
   }
@@ -69,16 +69,18 @@ export class DagsController {
 
   @Get(':dagId/runs/:runId')
   async getRun(@Param('dagId') dagId: string, @Param('runId') runId: string): Promise<RunDetailDto> {
-    const { run, tis } = await this.runs.get(dagId, runId);
-    return { ...toRunDto(run), taskInstances: tis.map(toTaskInstanceDto) };
+    const { run, tis, results } = await this.runs.getWithResults(dagId, runId);
+    return toRunDetailDto(run, tis, results);
   }
 
   @Get(':dagId/runs/:runId/tasks/:taskId')
   async getTask(@Param('dagId') dagId: string, @Param('runId') runId: string, @Param('taskId') taskId: string): Promise<TaskInstanceDetailDto> {
     const { run, ti, history } = await this.runs.taskInstance(dagId, runId, taskId);
+    const results = await this.runs.results(ti.id);
     return {
-      dagId: run.dagId, runId: run.runId, ...toTaskInstanceDto(ti),
+      dagId: run.dagId, runId: run.runId, ...toTaskInstanceDto(ti, results[0]),
       history: history.map((h) => ({ ...h, at: h.at.toISOString() })),
+      tries: results.map(toTryResultDto),
     };
   }
 
@@ -103,7 +105,7 @@ export class DagsController {
     @Param('taskId') taskId: string,
     @Body(new ZodValidationPipe(ClearTaskBody)) body: ClearTaskBody,
   ): Promise<ClearResultDto> {
-    const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false);
+    const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, { latestImages: body.latestImages ?? false });
     return { dagId, runId, cleared };
   }
 

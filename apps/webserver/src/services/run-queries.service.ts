@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { DagRunState, TiState } from '@swarmflow/core';
-import { Repositories, type DagRun, type LogLine, type TaskInstance } from '@swarmflow/persistence';
+import { Repositories, type DagRun, type LogLine, type TaskInstance, type TaskResult } from '@swarmflow/persistence';
 import { REPOSITORIES } from '../tokens';
 import { NotFoundError } from './api-errors';
 import { requireDag, requireRun, requireTaskInstance } from './lookups';
@@ -37,6 +37,17 @@ export class RunQueriesService {
   async get(dagId: string, runId: string): Promise<{ run: DagRun; tis: TaskInstance[] }> {
     const run = await requireRun(this.repos, dagId, runId);
     return { run, tis: await this.repos.tis.forRuns([run.pk]) };
+  }
+
+  /** The run with its task instances and every try's stored result (outputs, image digests, cache keys). @throws NotFoundError */
+  async getWithResults(dagId: string, runId: string): Promise<{ run: DagRun; tis: TaskInstance[]; results: TaskResult[] }> {
+    const { run, tis } = await this.get(dagId, runId);
+    return { run, tis, results: await this.repos.results.forRun(run.pk) };
+  }
+
+  /** A task instance's stored results, newest try first. */
+  async results(tiId: number): Promise<TaskResult[]> {
+    return this.repos.results.forTaskInstance(tiId);
   }
 
   /** @throws NotFoundError */

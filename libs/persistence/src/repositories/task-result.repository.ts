@@ -27,6 +27,8 @@ export interface TaskResult extends TaskResultRow {
   imagePinned: boolean;
   invalidatedAt: Date | null;
   createdAt: Date;
+  /** A cached task instance's source try, named (null when it was not read, or is gone). */
+  cachedFromRef: { dagId: string; runId: string; taskId: string } | null;
 }
 
 /** A cache entry's filter: `swarmflow cache list|invalidate`. */
@@ -37,8 +39,10 @@ export interface CacheFilter {
   limit?: number;
 }
 
-const SELECT = `SELECT r.*, t.dag_id, t.task_id, t.run_pk, d.run_id
-  FROM task_result r JOIN task_instance t ON t.id = r.ti_id JOIN dag_run d ON d.id = t.run_pk`;
+const SELECT = `SELECT r.*, t.dag_id, t.task_id, t.run_pk, d.run_id,
+    st.dag_id AS source_dag_id, st.task_id AS source_task_id, sd.run_id AS source_run_id
+  FROM task_result r JOIN task_instance t ON t.id = r.ti_id JOIN dag_run d ON d.id = t.run_pk
+  LEFT JOIN task_instance st ON st.id = r.cached_from_ti LEFT JOIN dag_run sd ON sd.id = st.run_pk`;
 
 function toResult(r: any): TaskResult {
   return {
@@ -47,6 +51,7 @@ function toResult(r: any): TaskResult {
     cachedFromTi: r.cached_from_ti == null ? null : Number(r.cached_from_ti), cachedFromTry: r.cached_from_try ?? null,
     dagId: r.dag_id, runId: r.run_id, runPk: Number(r.run_pk), taskId: r.task_id, imagePinned: r.image_pinned,
     invalidatedAt: r.invalidated_at ? new Date(r.invalidated_at) : null, createdAt: new Date(r.created_at),
+    cachedFromRef: r.source_dag_id ? { dagId: r.source_dag_id, runId: r.source_run_id, taskId: r.source_task_id } : null,
   };
 }
 
