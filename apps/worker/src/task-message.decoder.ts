@@ -55,6 +55,7 @@ const taskMessageSchema = z.object({
   secrets: z.array(z.object({ key: z.string().regex(/^(?!\.+$)[A-Za-z0-9_.-]{1,250}$/), ciphertext: z.string().min(1) })).optional(),
   registryAuth: z.string().min(1).optional(),
   cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  imageRef: z.string().min(1).max(1000).optional(),
 }).superRefine((task, ctx) => {
   if (task.kind === 'docker' && !task.docker) ctx.addIssue({ code: 'custom', path: ['docker'], message: 'a docker task needs its container settings' });
   if (task.kind !== 'docker' && Array.isArray(task.command) && task.command.length === 0) {

@@ -741,7 +741,7 @@ export class WorkerService {
     if (reason === USER_CANCEL && result.cancelled) finished.retryable = false;
     if (outputs.error) finished.retryable = false;
     if (outputs.value !== undefined) finished.outputs = outputs.value;
-    if (result.imageDigest && task.docker) finished.image = { ref: task.docker.image, digest: result.imageDigest };
+    if (result.imageDigest && task.docker) finished.image = { ref: task.imageRef ?? task.docker.image, digest: result.imageDigest };
     if (task.cacheKey !== undefined) finished.cacheKey = task.cacheKey;
     this.tally.finished(finished.outcome);
     this.reporting.set(key, { task, msg });

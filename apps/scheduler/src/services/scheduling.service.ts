@@ -1,5 +1,5 @@
 import {
-  afterFailure, cacheEntryFresh, cacheKey, cacheNamespaceOf, dueLogicalDates, isCacheForced, pausedReason, planRun, resolveParams,
+  afterFailure, cacheEntryFresh, dueLogicalDates, isCacheForced, pausedReason, planRun, resolveParams,
   retryDelayMs, runOutcome, TI_ENDED, transition, type SerializedDag, type TaskFinishedEvent, type SignedTaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
@@ -9,7 +9,9 @@ import {
 } from '@swarmflow/persistence';
 import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
-import { buildTaskMessage, checkGpuCapacity, DispatchError, NO_RESULTS, renderDefinition, signTaskMessage, variableKeysOf } from './task-message.builder';
+import {
+  buildTaskMessage, checkGpuCapacity, DispatchError, NO_RESULTS, renderDefinition, signTaskMessage, taskCacheKey, variableKeysOf,
+} from './task-message.builder';
 import { RunCache, type RunFacts } from './run-cache';
 import { needsRunResults, RunResults } from './run-results';
 import { KnownWork } from './known-work';
@@ -769,7 +771,7 @@ export class SchedulingService {
     let key: string;
     try {
       const results = work.runResults.view(ti.runPk);
-      key = cacheKey(cacheNamespaceOf(f.dag), task, renderDefinition(task, f, ti.taskId, ti.tryNumber + 1, results), results.upstream);
+      key = taskCacheKey(task, f, renderDefinition(task, f, ti.taskId, ti.tryNumber + 1, results), results);
     } catch {
       return null; // a template that does not render: dispatch fails the try with the reason
     }

@@ -60,10 +60,11 @@ export function buildTaskMessage(
     command: rendered.command, env: rendered.env, cwd: task.cwd, timeoutMs: task.timeoutMs,
     skipExitCode: task.skipExitCode, priority: task.priority, kind: task.kind ?? 'process',
   };
-  if (task.cache) message.cacheKey = cacheKey(cacheNamespaceOf(f.dag), task, rendered, results.upstream);
+  if (task.cache) message.cacheKey = taskCacheKey(task, f, rendered, results);
   if (task.kind === 'docker' && task.docker) {
     const d = task.docker;
     message.docker = rendered.docker!;
+    if (rendered.imageRef !== null && rendered.imageRef !== rendered.docker!.image) message.imageRef = rendered.imageRef;
     message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal('secret', k, ti, variables, key) }));
     if (d.registryCredentials) message.registryAuth = seal('registry', d.registryCredentials, ti, variables, key);
   }
@@ -87,19 +88,33 @@ export const NO_RESULTS: RunResultsView = { outputs: {}, upstream: new Map(), im
  * replaced by the digest the run recorded for it (see imageWithRecordedDigest).
  * @throws TemplateRenderError
  */
-export function renderDefinition(task: TaskSpec, f: RunFacts, taskId: string, tryNumber: number, results: RunResultsView): RenderedDefinition {
+export function renderDefinition(
+  task: TaskSpec, f: RunFacts, taskId: string, tryNumber: number, results: RunResultsView,
+): RenderedDefinition & { imageRef: string | null } {
   const ctx = templateContext({
     dagId: f.run.dagId, runId: f.run.runId, taskId, tryNumber,
     logicalDate: f.run.logicalDate, params: f.run.params, conf: f.run.conf, outputs: results.outputs,
   });
   const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, ctx, `env.${k}`)]));
   const d = task.docker;
+  const imageRef = task.kind === 'docker' && d ? renderTemplate(d.image, ctx, 'docker.image') : null;
   const docker = task.kind === 'docker' && d ? {
     ...d,
-    image: imageWithRecordedDigest(renderTemplate(d.image, ctx, 'docker.image'), results.images),
+    // An image id (no registry digest) cannot be pulled: with pull policy `always` the reference stays.
+    image: d.pullPolicy === 'always' && !(results.images.get(imageRef!) ?? '').includes('@') ? imageRef! : imageWithRecordedDigest(imageRef!, results.images),
     entrypoint: d.entrypoint && d.entrypoint.map((part, i) => renderTemplate(part, ctx, `docker.entrypoint[${i}]`)),
   } : null;
-  return { command: renderCommand(task.command, ctx), env, docker };
+  return { command: renderCommand(task.command, ctx), env, docker, imageRef };
+}
+
+/**
+ * A cacheable task's cache key. The image counts as the DAG gives it (a digest when the DAG
+ * pins one), not as the run's version set may have replaced it: the same definition gets
+ * the same key in every run.
+ */
+export function taskCacheKey(task: TaskSpec, f: RunFacts, rendered: ReturnType<typeof renderDefinition>, results: RunResultsView): string {
+  const docker = rendered.docker && rendered.imageRef !== null ? { ...rendered.docker, image: rendered.imageRef } : rendered.docker;
+  return cacheKey(cacheNamespaceOf(f.dag), task, { ...rendered, docker }, results.upstream);
 }
 
 /**

@@ -34,6 +34,12 @@ export interface TaskMessage {
   secrets?: { key: string; ciphertext: string }[];
   /** Registry credentials (JSON), sealed like `secrets` (purpose `registry`); absent when the task names none. */
   registryAuth?: string;
+  /**
+   * The image reference as the DAG gives it (rendered), when `docker.image` is the digest its
+   * run recorded for it instead (a cleared task runs its run's images): the worker reports
+   * the digest under this reference.
+   */
+  imageRef?: string;
   /** The try's cache key (a cacheable task): the worker echoes it in `task.finished`, and the scheduler stores it with the try. */
   cacheKey?: string;
 }
