@@ -232,6 +232,7 @@ class ContainerTry {
     let oomKilled = false;
     let output: ContainerResult['output'];
     let imageDigest: string | undefined;
+    let digestRead: Promise<unknown> = Promise.resolve();
     try {
       const gpuIds = spec.gpuIds ?? [];
       if (gpuIds.length !== docker.gpus) throw new TryError(`the task needs ${docker.gpus} GPU(s) but was given ${gpuIds.length} GPU id(s)`);
@@ -245,10 +246,11 @@ class ContainerTry {
       if (this.cancelled) return this.outcome(null, null);
       const options = containerCreateOptions(spec, { name: spec.name ?? `swarmflow-${tryTag || 'task'}-${suffix}`, secretsVolume: volume });
       this.id = await this.createPulling(spec, options);
-      imageDigest = await this.client.imageDigest(docker.image).catch((err) => {
+      // Read alongside the try, off its critical path.
+      const digest = this.client.imageDigest(docker.image).then((d) => (imageDigest = d), (err) => {
         this.status(`could not read the digest of image ${docker.image}: ${message(err)}`);
-        return undefined;
       });
+      digestRead = digest;
       if (spec.output) {
         // A folder any user of the image can write to (sticky, as /tmp), for the task's output file.
         const dir = posix.dirname(spec.output.path).replace(/^\/+/, '');
@@ -291,6 +293,7 @@ class ContainerTry {
         else this.status(`secrets volume ${volume} is kept with the container (it is empty once the container stopped)`);
       }
     }
+    await digestRead;
     const result = this.outcome(exitCode, error, oomKilled);
     if (output) result.output = output;
     if (imageDigest) result.imageDigest = imageDigest;
