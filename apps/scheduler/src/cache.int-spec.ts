@@ -130,3 +130,29 @@ describeWithPostgres('task outputs and the cache (real PostgreSQL)', () => {
     expect(tis.get('bad')!.reason).toMatch(/^the task's output file holds an array, not a JSON object\. Fix: /);
   });
 });
+
+describeWithPostgres('the example train/test DAGs share prepare_data through the cache (real PostgreSQL)', () => {
+  const data = mkdtempSync(path.join(tmpdir(), 'swarmflow-examples-'));
+  process.env.SWARMFLOW_EXAMPLES_DATA = data;
+  // The example file as is, its helpers imported from the examples folder.
+  const examples = path.resolve(__dirname, '../../../examples/dags');
+  const source = readFileSync(path.join(examples, 'train_test.ts'), 'utf8').replace("'./_shared/common'", JSON.stringify(path.join(examples, '_shared/common')));
+  const stack = useStack({ dagFiles: { 'train_test.ts': source } });
+  afterAll(() => {
+    delete process.env.SWARMFLOW_EXAMPLES_DATA;
+    rmSync(data, { recursive: true, force: true });
+  });
+
+  it('ml_training prepares the data; ml_testing then finds prepare_data cached and reads its folder', async () => {
+    const training = await stack().trigger('ml_training');
+    const trained = await stack().waitForRun(training, 60_000);
+    const tm = trained.tis.get('train_model')!;
+    if (tm.state !== 'success') throw new Error((await stack().repos.logs.read(tm.id, tm.tryNumber)).lines.map((l) => l.line).join('\n'));
+    expect([...trained.tis.values()].map((t) => `${t.taskId}=${t.state}${t.reason ? `: ${t.reason}` : ''}`).sort()).toEqual(['prepare_data=success', 'train_model=success']);
+    const testing = await stack().trigger('ml_testing');
+    const tested = await stack().waitForRun(testing, 60_000);
+    expect(Object.fromEntries([...tested.tis].map(([id, t]) => [id, t.state]))).toEqual({ prepare_data: 'cached', build_model: 'success', test_model: 'success' });
+    const [prepared] = (await stack().repos.results.latestForRuns([testing.pk])).filter((r) => r.taskId === 'prepare_data');
+    expect(prepared.outputs).toEqual({ data_dir: path.join(data, '_shared', 'prepare_data-small'), dataset: 'small', rows: 1000 });
+  }, 90_000);
+});
