@@ -33,7 +33,7 @@ describe('task outputs', () => {
     const file = path.join(dir, 'big.json');
     writeFileSync(file, `{"x": "${'a'.repeat(200)}"}`);
     expect(() => takeOutputFile(file, 100)).toThrow(new OutputError(
-      'the task\'s output file is 210 bytes, over the cap of 100 bytes. Fix: write a small JSON object to $SWARMFLOW_OUTPUT ' +
+      'the task\'s output file is 209 bytes, over the cap of 100 bytes. Fix: write a small JSON object to $SWARMFLOW_OUTPUT ' +
       '(put large data in files or an artefact store and output their location), or raise SWARMFLOW_MAX_OUTPUT_BYTES on the worker',
     ));
     expect(existsSync(file)).toBe(false);
