@@ -849,11 +849,17 @@ export class SchedulingService {
         ...ti, state: 'queued', tryNumber, queuedAt: now, worker: null, hostname: null, pid: null,
         exitCode: null, reason: null, startedAt: null, endedAt: null, nextRetryAt: null,
       };
+      let results = NO_RESULTS;
+      if (needsRunResults(task)) {
+        // Read with the batch above, unless this candidate lies past it (others before it waited
+        // for slots). Outside the try below: a read the from-memory path refuses is no task's failure.
+        await work.runResults.load([ti.runPk], tx);
+        results = work.runResults.view(ti.runPk);
+      }
       let signed: SignedTaskMessage;
       try {
         if (!this.signer) throw new DispatchError(NO_SIGNING_KEY);
         checkGpuCapacity(task, workers);
-        const results = needsRunResults(task) ? work.runResults.view(ti.runPk) : NO_RESULTS;
         signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey, results), this.signer, now.getTime());
       } catch (err) {
         // A template that cannot render, a missing variable, GPUs no worker has: the try

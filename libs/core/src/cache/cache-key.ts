@@ -59,7 +59,7 @@ export function cacheKey(
  * `tasks clear --task` patterns are.
  */
 export function isCacheForced(force: string | null, taskId: string): boolean {
-  if (force === null) return false;
+  if (force === null || force === undefined) return false;
   try {
     return new RegExp(force).test(taskId);
   } catch {
