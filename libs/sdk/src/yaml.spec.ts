@@ -389,3 +389,31 @@ describe('YAML docker tasks', () => {
     expect(err.line).toBe(line);
   });
 });
+
+describe('YAML cache settings and outputs', () => {
+  it('reads cache, cache_ttl and cache_namespace; a task may opt out; a pinned image is kept', () => {
+    const [dag] = loadYamlDags(`id: ml
+cache_namespace: ml
+defaults: { cache: true, cache_ttl: 12h }
+tasks:
+  prep: { shell: "prep" }
+  train:
+    docker: { image: "trainer@sha256:${'a'.repeat(64)}", command: "train {{ outputs.prep.rows }}" }
+    upstream: [prep]
+  report: { shell: "report", upstream: [train], cache: false }
+`, FILE);
+    expect(dag.cacheNamespace).toBe('ml');
+    expect(dag.tasks.map((t) => [t.id, t.cache, t.cacheTtlMs])).toEqual([['prep', true, 43_200_000], ['train', true, 43_200_000], ['report', undefined, undefined]]);
+    expect(dag.tasks[1].docker!.image).toBe(`trainer@sha256:${'a'.repeat(64)}`);
+  });
+
+  it('refuses a template reading the outputs of a task that is not upstream, with the YAML spelling', () => {
+    const err = yamlError(`id: ml
+tasks:
+  prep: { shell: "prep" }
+  report: { shell: "echo {{ outputs.prep.rows }}" }
+`, true);
+    expect(err.message).toContain('reads outputs.prep, but "prep" is not upstream of "report" (it has no upstream task)');
+    expect(err.message).toContain('upstream: [prep] in YAML');
+  });
+});
