@@ -1,7 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AmqpBroker, EVENTS_QUEUE, LOGS_QUEUE, taskQueue } from '@swarmflow/messaging';
+import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
+import { quietLogger } from './test-support/stack';
 import { ClearService } from '../../webserver/src/services/clear.service';
 import { useStack } from './test-support/use-stack';
 
@@ -155,4 +159,54 @@ describeWithPostgres('the example train/test DAGs share prepare_data through the
     const [prepared] = (await stack().repos.results.latestForRuns([testing.pk])).filter((r) => r.taskId === 'prepare_data');
     expect(prepared.outputs).toEqual({ data_dir: path.join(data, '_shared', 'prepare_data-small'), dataset: 'small', rows: 1000 });
   }, 90_000);
+});
+
+describeWithPostgres('the cache over RabbitMQ (real PostgreSQL and RabbitMQ)', () => {
+  describeWithRabbitMQ('the cache over RabbitMQ', () => {
+    const prefix = `sfcache-${randomBytes(4).toString('hex')}.`;
+    const dir = mkdtempSync(path.join(tmpdir(), 'swarmflow-cache-amqp-'));
+    const runs = (task: string): number => {
+      try {
+        return readFileSync(path.join(dir, `${task}.count`), 'utf8').split('\n').filter(Boolean).length;
+      } catch {
+        return 0;
+      }
+    };
+    const stack = useStack({
+      dagFiles: {
+        'amqp.yaml': `
+id: cache_amqp
+params: { n: { type: integer, default: 3 } }
+defaults: { cache: true }
+tasks:
+  prep: { shell: "echo run >> ${dir}/prep.count; echo '{\\"rows\\": {{ params.n }}}' > \\"$SWARMFLOW_OUTPUT\\"" }
+  train: { shell: "echo run >> ${dir}/train.count; echo '{\\"model\\": \\"m{{ outputs.prep.rows }}\\"}' > \\"$SWARMFLOW_OUTPUT\\"", upstream: [prep] }
+`,
+      },
+      makeBroker: async () => {
+        const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: quietLogger, connectionName: `swarmflow cache test ${prefix}` });
+        await broker.start();
+        return broker;
+      },
+    });
+    afterAll(async () => {
+      await deleteRabbitMQTopology(prefix, [taskQueue('default').name, EVENTS_QUEUE.name, LOGS_QUEUE.name]);
+      rmSync(dir, { recursive: true, force: true });
+    });
+
+    it('the same conf twice: the second run starts no process and has the same outputs; --force runs all', async () => {
+      const outputs = async (pk: number) => Object.fromEntries((await stack().repos.results.latestForRuns([pk])).map((r) => [r.taskId, r.outputs]));
+      const first = await stack().trigger('cache_amqp');
+      expect((await stack().waitForRun(first)).state).toBe('success');
+      expect(await outputs(first.pk)).toEqual({ prep: { rows: 3 }, train: { model: 'm3' } });
+      const second = await stack().trigger('cache_amqp');
+      const { tis } = await stack().waitForRun(second);
+      expect([...tis.values()].map((t) => t.state)).toEqual(['cached', 'cached']);
+      expect([runs('prep'), runs('train')]).toEqual([1, 1]);
+      expect(await outputs(second.pk)).toEqual(await outputs(first.pk));
+      const forced = await stack().trigger('cache_amqp', {}, undefined, { cacheForce: '.*' });
+      expect([...(await stack().waitForRun(forced)).tis.values()].map((t) => t.state)).toEqual(['success', 'success']);
+      expect([runs('prep'), runs('train')]).toEqual([2, 2]);
+    });
+  });
 });
