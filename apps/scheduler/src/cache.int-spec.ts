@@ -123,6 +123,18 @@ describeWithPostgres('task outputs and the cache (real PostgreSQL)', () => {
     expect(count('train')).toBe(6);
   });
 
+  it('cache invalidate: the entries of a task end, and it runs again', async () => {
+    const listed = await stack().repos.results.listCache({ dagId: 'cache_a', taskId: 'prep' });
+    expect(listed.length).toBeGreaterThan(0);
+    expect(await stack().repos.results.invalidate({ dagId: 'cache_a', taskId: 'prep' }, new Date())).toBe(listed.length);
+    expect(await stack().repos.results.listCache({ dagId: 'cache_a', taskId: 'prep' })).toEqual([]);
+    const before = count('prep');
+    const run = await stack().trigger('cache_a');
+    // prep runs again; with its outputs unchanged, train's key is the same: train stays cached.
+    expect(states((await stack().waitForRun(run)).tis)).toEqual({ prep: 'success', report: 'success', train: 'cached' });
+    expect(count('prep')).toBe(before + 1);
+  });
+
   it('an output file over the cap or not an object fails the try, saying why and how to fix it', async () => {
     const run = await stack().trigger('big_output');
     const { state, tis } = await stack().waitForRun(run);

@@ -109,7 +109,7 @@ export class TaskResultRepository {
   async invalidate(filter: Omit<CacheFilter, 'limit'>, now: Date): Promise<number> {
     const rows = await this.db.query(
       `UPDATE task_result r SET invalidated_at = $4 FROM task_instance t
-       WHERE t.id = r.ti_id AND r.cache_key IS NOT NULL AND r.invalidated_at IS NULL
+       WHERE t.id = r.ti_id AND r.cache_key IS NOT NULL AND r.succeeded AND r.cached_from_try IS NULL AND r.invalidated_at IS NULL
          AND ($1::text IS NULL OR t.dag_id = $1) AND ($2::text IS NULL OR t.task_id = $2) AND ($3::text IS NULL OR r.cache_key = $3)
        RETURNING r.ti_id`,
       [filter.dagId ?? null, filter.taskId ?? null, filter.key ?? null, now],
