@@ -1,5 +1,5 @@
 import type {
-  ApiErrorBody, CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
+  ApiErrorBody, CacheEntryDto, CancelRunResultDto, ClearResultDto, InvalidateCacheResultDto, KillResultDto, MarkResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
   QueueDto, WorkerCommandResultDto, BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto,
   AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
@@ -46,6 +46,10 @@ export interface TriggerRequest {
   conf?: Record<string, unknown>;
   runId?: string;
   logicalDate?: string;
+  /** Run every task although cached tries exist. */
+  force?: boolean;
+  /** Run the tasks whose id matches this regular expression although cached tries exist. */
+  forceTasks?: string;
 }
 
 export interface SetVariableRequest {
@@ -137,9 +141,11 @@ export class SwarmflowClient {
     return this.request('GET', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/logs${query}`);
   }
 
-  clearTask(dagId: string, runId: string, taskId: string, options: { downstream?: boolean; dryRun?: boolean } = {}): Promise<ClearResultDto> {
+  clearTask(
+    dagId: string, runId: string, taskId: string, options: { downstream?: boolean; dryRun?: boolean; latestImages?: boolean } = {},
+  ): Promise<ClearResultDto> {
     return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, {
-      downstream: options.downstream ?? false, ...(options.dryRun ? { dryRun: true } : {}),
+      downstream: options.downstream ?? false, ...(options.dryRun ? { dryRun: true } : {}), ...(options.latestImages ? { latestImages: true } : {}),
     });
   }
 
@@ -175,6 +181,15 @@ export class SwarmflowClient {
 
   upgradeRun(dagId: string, runId: string, body: { to?: string; dryRun?: boolean }): Promise<RunUpgradeDto> {
     return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/upgrade`, body);
+  }
+
+  /** Cache entries, newest first. */
+  listCache(filter: { dagId?: string; taskId?: string; key?: string; limit?: number } = {}): Promise<CacheEntryDto[]> {
+    return this.request('GET', `/cache${toQuery(filter)}`);
+  }
+
+  invalidateCache(body: { dagId?: string; taskId?: string; key?: string; all?: boolean }): Promise<InvalidateCacheResultDto> {
+    return this.request('POST', '/cache/invalidate', body);
   }
 
   killTask(dagId: string, runId: string, taskId: string): Promise<KillResultDto> {

@@ -1,6 +1,7 @@
 import { InvalidArgumentError } from 'commander';
 import type { DagDetailDto, TaskInstanceDto, WorkerDto } from './api-client';
 import {
+  formatCacheTable, formatRunExtras, formatTaskInstanceDetail,
   describeTaskChange, formatDagDetail, formatDagsTable, formatDate, formatImportErrorSummary, formatWorkersTable, parseConf, parsePositiveInt, parseTimeout,
   formatDuration, formatQueuesTable, formatWorkerDetail,
 } from './format';
@@ -8,7 +9,7 @@ import {
 function ti(patch: Partial<TaskInstanceDto>): TaskInstanceDto {
   return {
     taskId: 'train', state: 'none', tryNumber: 0, maxTries: 3, queue: 'default', pool: 'default_pool', worker: null,
-    hostname: null, exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, ...patch,
+    hostname: null, exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, outputs: null, cachedFrom: null, ...patch,
   };
 }
 
@@ -184,5 +185,42 @@ describe('formatQueuesTable', () => {
 
   it.each([[2.5, '2.5s'], [65, '1m 05s'], [3723, '1h 02m 03s']])('formats %p seconds as %p', (seconds, text) => {
     expect(formatDuration(seconds)).toBe(text);
+  });
+});
+
+describe('outputs, cached tries and image digests', () => {
+  const run = {
+    dagId: 'ml', runId: 'r2', runType: 'manual', state: 'success', logicalDate: '2025-03-01T00:00:00.000Z', conf: {}, params: {},
+    versionHash: 'v', createdAt: '2025-03-01T00:00:00.000Z', startedAt: null, endedAt: null, cacheForce: '^train$',
+    taskInstances: [
+      ti({ taskId: 'prep', state: 'cached', outputs: { rows: 10 }, cachedFrom: { dagId: 'ml', runId: 'r1', taskId: 'prep', tryNumber: 1 } }),
+      ti({ taskId: 'train', state: 'success', outputs: null }),
+    ],
+    images: [{ image: 'trainer:1', digest: 'sha256:abc' }],
+  } as const;
+
+  it('runs show: the cached source, outputs, the version set and the force pattern', () => {
+    expect(formatRunExtras(run as never)).toEqual([
+      'prep: cached from ml run r1 (prep try 1)',
+      'outputs:', '  prep: {"rows":10}',
+      'images (version set):', '  trainer:1 -> sha256:abc',
+      'forced (cache not used): tasks matching /^train$/',
+    ]);
+  });
+
+  it('tasks show: state, source, outputs and each try', () => {
+    const detail = {
+      ...ti({ taskId: 'train', state: 'success', tryNumber: 1, worker: 'w1', outputs: { model: 'm' } }), dagId: 'ml', runId: 'r2', history: [],
+      tries: [{ tryNumber: 1, succeeded: true, outputs: { model: 'm' }, image: 'trainer:1', imageDigest: 'sha256:abc', cacheKey: 'k'.repeat(64), cachedFrom: null, at: '2025-03-01T00:00:00.000Z' }],
+    };
+    expect(formatTaskInstanceDetail(detail).split('\n').slice(1)).toEqual([
+      'outputs: {"model":"m"}', `try 1: succeeded, image trainer:1 -> sha256:abc, cache key ${'k'.repeat(64)}`,
+    ]);
+  });
+
+  it('cache list', () => {
+    expect(formatCacheTable([])).toBe('No cache entries.');
+    expect(formatCacheTable([{ key: 'a'.repeat(64), dagId: 'ml', runId: 'r1', taskId: 'prep', tryNumber: 1, outputs: { rows: 10 }, imageDigest: null, createdAt: '2025-03-01T00:00:00.000Z' }]))
+      .toContain('aaaaaaaaaaaa');
   });
 });

@@ -2,6 +2,7 @@ import { InvalidArgumentError } from 'commander';
 import Table from 'cli-table3';
 import { parseDuration } from '@swarmflow/core';
 import type {
+  CacheEntryDto, RunDetailDto, TaskInstanceDetailDto,
   DagDetailDto, DagSummaryDto, ImportErrorDto, PoolDto, RunDto, TaskInstanceDto, VariableDto, WorkerDto, QueueDto,
 } from './api-client';
 
@@ -139,6 +140,45 @@ export function formatTaskInstancesTable(tis: TaskInstanceDto[]): string {
   return table(
     ['TASK', 'STATE', 'TRY', 'WORKER', 'EXIT', 'STARTED', 'ENDED', 'REASON'],
     tis.map((t) => [t.taskId, t.state, `${t.tryNumber}/${t.maxTries}`, t.worker, t.exitCode, formatDate(t.startedAt), formatDate(t.endedAt), t.reason]),
+  );
+}
+
+/** A run's outputs (one line per task that wrote some), the tries cached tasks took over, and its version set. */
+export function formatRunExtras(run: RunDetailDto): string[] {
+  const lines: string[] = [];
+  for (const t of run.taskInstances) {
+    if (t.cachedFrom) lines.push(`${t.taskId}: cached from ${t.cachedFrom.dagId} run ${t.cachedFrom.runId} (${t.cachedFrom.taskId} try ${t.cachedFrom.tryNumber})`);
+  }
+  const outputs = run.taskInstances.filter((t) => t.outputs !== null);
+  if (outputs.length) lines.push('outputs:', ...outputs.map((t) => `  ${t.taskId}: ${JSON.stringify(t.outputs)}`));
+  if (run.images.length) lines.push('images (version set):', ...run.images.map((i) => `  ${i.image} -> ${i.digest}`));
+  if (run.cacheForce !== null) lines.push(`forced (cache not used): tasks matching /${run.cacheForce}/`);
+  return lines;
+}
+
+/** One task instance with its outputs and each try's result. */
+export function formatTaskInstanceDetail(ti: TaskInstanceDetailDto): string {
+  const lines = [
+    `${ti.dagId} run ${ti.runId} task ${ti.taskId}: ${ti.state} (try ${ti.tryNumber}/${ti.maxTries}${ti.worker ? ` on ${ti.worker}` : ''}, ` +
+      `started ${formatDate(ti.startedAt)}, ended ${formatDate(ti.endedAt)})`,
+  ];
+  if (ti.reason) lines.push(`reason: ${ti.reason}`);
+  if (ti.cachedFrom) lines.push(`cached from: ${ti.cachedFrom.dagId} run ${ti.cachedFrom.runId} task ${ti.cachedFrom.taskId} try ${ti.cachedFrom.tryNumber}`);
+  if (ti.outputs !== null) lines.push(`outputs: ${JSON.stringify(ti.outputs)}`);
+  for (const t of ti.tries) {
+    const parts = [`try ${t.tryNumber}: ${t.succeeded ? 'succeeded' : 'failed'}`];
+    if (t.image) parts.push(`image ${t.image} -> ${t.imageDigest}`);
+    if (t.cacheKey) parts.push(`cache key ${t.cacheKey}`);
+    lines.push(parts.join(', '));
+  }
+  return lines.join('\n');
+}
+
+export function formatCacheTable(entries: CacheEntryDto[]): string {
+  if (entries.length === 0) return 'No cache entries.';
+  return table(
+    ['KEY', 'DAG', 'RUN', 'TASK', 'TRY', 'CREATED', 'OUTPUTS'],
+    entries.map((e) => [e.key.slice(0, 12), e.dagId, e.runId, e.taskId, e.tryNumber, formatDate(e.createdAt), e.outputs === null ? null : JSON.stringify(e.outputs)]),
   );
 }
 

@@ -10,6 +10,7 @@ import { registerBackfillCommands } from './commands/backfill.commands';
 import { registerTaskCommands } from './commands/tasks.commands';
 import { registerVariableCommands } from './commands/variables.commands';
 import { registerPoolCommands } from './commands/pools.commands';
+import { registerCacheCommands } from './commands/cache.commands';
 import { registerWorkerCommands } from './commands/workers.commands';
 import { registerDeployCommands } from './commands/deploy.commands';
 import { registerAuditCommands } from './commands/audit.commands';
@@ -38,6 +39,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerBackfillCommands(program, ctx);
   registerWorkerCommands(program, ctx);
   registerPoolCommands(program, ctx);
+  registerCacheCommands(program, ctx);
   registerVariableCommands(program, ctx);
   registerLoginCommands(program, ctx);
   registerUserCommands(program, ctx);

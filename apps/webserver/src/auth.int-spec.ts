@@ -71,6 +71,8 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: 'dags/:dagId/versions', path: 'dags/train_ml1m/versions', needs: 'viewer' },
   { method: 'POST', route: 'dags/:dagId/runs/:runId/upgrade', path: 'dags/train_ml1m/runs/r1/upgrade', body: { dryRun: true }, needs: 'operator' },
   { method: 'GET', route: 'runs', path: 'runs', needs: 'viewer' },
+  { method: 'GET', route: 'cache', path: 'cache', needs: 'viewer' },
+  { method: 'POST', route: 'cache/invalidate', path: 'cache/invalidate', body: { key: '0'.repeat(64) }, needs: 'admin' },
   { method: 'GET', route: 'variables', path: 'variables', needs: 'admin' },
   { method: 'GET', route: 'variables/export', path: 'variables/export', needs: 'admin' },
   { method: 'POST', route: 'variables/import', path: 'variables/import', body: { variables: {} }, needs: 'admin' },

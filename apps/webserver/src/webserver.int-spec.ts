@@ -181,12 +181,29 @@ describeWithPostgres('webserver REST API', () => {
       expect(res.body).toEqual({
         dagId: 'train_ml1m', runId: `manual__${now.toISOString()}`, runType: 'manual', state: 'queued',
         logicalDate: now.toISOString(), conf: { epochs: 3 }, params: { epochs: 3, region: 'eu' },
-        versionHash: expect.stringMatching(/^[0-9a-f]{64}$/), createdAt: expect.any(String), startedAt: null, endedAt: null, reason: null,
+        versionHash: expect.stringMatching(/^[0-9a-f]{64}$/), createdAt: expect.any(String), startedAt: null, endedAt: null, reason: null, cacheForce: null,
       });
       expect(changes).toBe(before + 1);
       const listed = await api().get('/api/v1/dags').expect(200);
       expect((listed.body as DagSummaryDto[]).find((d) => d.dagId === 'train_ml1m')!.lastRun)
         .toEqual({ runId: `manual__${now.toISOString()}`, state: 'queued', logicalDate: now.toISOString() });
+    });
+
+    it('force and forceTasks say which tasks the cache may not skip; a bad pattern is refused', async () => {
+      const forced = await api().post('/api/v1/dags/other/runs').send({ force: true }).expect(201);
+      expect(forced.body.cacheForce).toBe('.*');
+      const some = await api().post('/api/v1/dags/other/runs').send({ forceTasks: '^train' }).expect(201);
+      expect(some.body.cacheForce).toBe('^train');
+      const detail = await api().get(`/api/v1/dags/other/runs/${some.body.runId}`).expect(200);
+      expect(detail.body).toMatchObject({ cacheForce: '^train', images: [] });
+      expect((await api().post('/api/v1/dags/other/runs').send({ forceTasks: '(' }).expect(400)).body).toEqual({
+        reason: 'invalid_request', field: 'forceTasks', message: 'forceTasks: must be a regular expression, e.g. "^train" or "train|evaluate"',
+      });
+      expect((await api().get('/api/v1/cache').expect(200)).body).toEqual([]);
+      expect((await api().post('/api/v1/cache/invalidate').send({}).expect(400)).body).toMatchObject({
+        reason: 'invalid_request', message: expect.stringContaining('name what to invalidate: dagId, taskId or key, or send {"all": true}'),
+      });
+      expect((await api().post('/api/v1/cache/invalidate').send({ all: true }).expect(200)).body).toEqual({ invalidated: 0 });
     });
 
     it('without a logical date, takes the first millisecond from now that has no run', async () => {

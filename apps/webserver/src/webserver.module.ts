@@ -15,6 +15,7 @@ import { EventsController } from './http/events.controller';
 import { DashboardController } from './http/dashboard.controller';
 import { DEFAULT_LIVE_EVENTS_OPTIONS, LiveEventsService, type LiveEventsOptions } from './services/live-events.service';
 import { QueueSamplerService } from './services/queue-sampler.service';
+import { CacheController } from './http/cache.controller';
 import { ClearService } from './services/clear.service';
 import { CancelRunService } from './services/cancel-run.service';
 import { MarkService } from './services/mark.service';
@@ -67,7 +68,7 @@ export interface WebserverModuleOptions {
 
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
-  SystemController, DagsController, RunsController, VariablesController, WorkersController,
+  SystemController, DagsController, RunsController, VariablesController, WorkersController, CacheController,
   AuthController, UsersController, TokensController, AuditController, BackfillsController, LogStreamController, EventsController, DashboardController,
 ];
 

@@ -59,6 +59,8 @@ export const taskMessageSchema = z.object({
   artifacts: z.object({
     url: z.string().regex(/^(s3|file):\/\//), runUrl: z.string().regex(/^(s3|file):\/\//), s3: z.string().min(1).optional(),
   }).optional(),
+  cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  imageRef: z.string().min(1).max(1000).optional(),
 }).superRefine((task, ctx) => {
   if (task.kind === 'docker' && !task.docker) ctx.addIssue({ code: 'custom', path: ['docker'], message: 'a docker task needs its container settings' });
   if (task.kind !== 'docker' && Array.isArray(task.command) && task.command.length === 0) {

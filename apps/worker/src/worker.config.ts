@@ -1,4 +1,4 @@
-import { parseDuration } from '@swarmflow/core';
+import { MAX_OUTPUT_BYTES_LIMIT, parseDuration } from '@swarmflow/core';
 import { DEFAULT_CONTAINER_POLICY, type ContainerPolicy, type RunAsUser } from '@swarmflow/executors';
 import { ClusterKey, ConfigError } from '@swarmflow/secrets';
 import { execFileSync } from 'node:child_process';
@@ -67,7 +67,7 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
- * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_MAX_OUTPUT_BYTES`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
  * messages are verified with it), `SWARMFLOW_TASK_MESSAGE_MAX_AGE`) and command-line values.
  * GPUs not given are the ones Docker Swarm assigned (`DOCKER_RESOURCE_NVIDIA-GPU`, named generic resources),
  * else discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
@@ -129,6 +129,11 @@ export function loadWorkerConfig(
     : swarmGpus !== undefined && !/^\d+$/.test(swarmGpus) ? parseGpus('DOCKER_RESOURCE_NVIDIA-GPU', swarmGpus) : discoverGpus();
 
   const logLimitChars = parseLogLimit(nonEmpty(env.SWARMFLOW_WORKER_LOG_LIMIT));
+  const maxOutputText = nonEmpty(env.SWARMFLOW_MAX_OUTPUT_BYTES);
+  const maxOutputBytes = maxOutputText === undefined ? undefined : Number(maxOutputText);
+  if (maxOutputBytes !== undefined && (!Number.isInteger(maxOutputBytes) || maxOutputBytes < 2 || maxOutputBytes > MAX_OUTPUT_BYTES_LIMIT)) {
+    throw new WorkerConfigError('SWARMFLOW_MAX_OUTPUT_BYTES', `must be a whole number of bytes from 2 to ${MAX_OUTPUT_BYTES_LIMIT}, got ${JSON.stringify(maxOutputText)}`);
+  }
 
   let clusterKey: ClusterKey | null;
   try {
@@ -160,6 +165,7 @@ export function loadWorkerConfig(
     worker: {
       name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, maxMessageAgeMs, containerPolicy, runAs,
       ...(logLimitChars !== undefined ? { logLimitChars } : {}),
+      ...(maxOutputBytes !== undefined ? { maxOutputBytes } : {}),
     },
     clusterKey,
   };

@@ -1,5 +1,8 @@
 import { Logger } from '@nestjs/common';
-import type { ControlMessage, TaskFinishedEvent, TaskMessage, TaskStartedEvent, WorkerHeartbeatEvent } from '@swarmflow/core';
+import {
+  CONTAINER_OUTPUT_PATH, DEFAULT_MAX_OUTPUT_BYTES,
+  type ControlMessage, type TaskFinishedEvent, type TaskMessage, type TaskStartedEvent, type WorkerHeartbeatEvent,
+} from '@swarmflow/core';
 import {
   containerPolicyViolation, DEFAULT_CONTAINER_POLICY, DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
   type ContainerPolicy, type ContainerResult, type RunAsUser, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
@@ -9,6 +12,8 @@ import {
 } from '@swarmflow/messaging';
 import { logMasker, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { discardOutputFile, OUTPUT_VARIABLE, OutputError, outputFilePath, outputTooLarge, parseOutputs, takeOutputFile } from './task-output';
 import { TaskLogPublisher } from './task-log.publisher';
 import { decodeControlMessage, openTaskMessage, TaskMessageRefusedError, type TaskRefusalReason } from './task-message.decoder';
 import { ClaimClient } from './claim-client';
@@ -35,6 +40,10 @@ export interface WorkerOptions {
    * discarded, the log says so and how much, and the task runs on. Default 100 MiB.
    */
   logLimitChars?: number;
+  /** Largest output file a try may write (bytes); past it the try fails saying so. Default {@link DEFAULT_MAX_OUTPUT_BYTES}. */
+  maxOutputBytes?: number;
+  /** Folder of process tries' output files (SWARMFLOW_OUTPUT). Default the OS temp folder. */
+  outputDir?: string;
   /**
    * Longest a delivered task waits in the local buffer for a slot; past it the message is
    * given back to the queue (nack, requeue) and the task consumers pause until a slot
@@ -109,7 +118,7 @@ interface TaskRun {
   readonly pid?: number | null;
   /** Id of a container task once created. */
   readonly containerId?: string | null;
-  readonly result: Promise<ProcessResult & { oomKilled?: boolean; containerMayRun?: boolean }>;
+  readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean }>;
   cancel(reason?: string): void;
   /** Stops (true) or resumes reading the task's output: the log publisher's backpressure. */
   pauseOutput?(paused: boolean): void;
@@ -183,6 +192,8 @@ interface RunningTask {
   mask: (text: string) => string;
   /** `Date.now()` at the spawn, for the elapsed time. */
   spawnedAt: number;
+  /** A process try's output file (SWARMFLOW_OUTPUT); null for containers (read by the executor). */
+  outputPath?: string | null;
   /** The clock (`now`) at the spawn: `task.started`'s `at` and `task.finished`'s `startedAt`. */
   startedAt: string;
   /** Set when the try is cancelled (control message or shutdown): the finished reason. */
@@ -614,12 +625,13 @@ export class WorkerService {
     /** task.started waits for the pid when it is to go out at once and the spawner answers later. */
     let announceOnSpawn = false;
     let run: TaskRun;
+    const outputPath = task.kind === 'docker' ? null : outputFilePath(this.options.outputDir ?? tmpdir(), task);
     if (unsealError !== null) run = failedRun(unsealError);
     else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth, artifacts.env);
     else {
       run = this.run({
         command: task.command,
-        env: { ...taskEnv(task), ...artifacts.env },
+        env: { ...taskEnv(task), ...artifacts.env, [OUTPUT_VARIABLE]: outputPath! },
         baseEnv: this.baseEnv,
         runAs: this.options.runAs ?? null,
         cwd: task.cwd,
@@ -640,7 +652,7 @@ export class WorkerService {
     if (unsealError !== null || task.kind === 'docker') logStart(null);
 
     const entry: RunningTask = {
-      task, msg, run, logs, gpuIds, mask, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined,
+      task, msg, run, logs, gpuIds, mask, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined, outputPath,
     };
     this.running.set(key, entry);
     const pidPending = task.kind !== 'docker' && unsealError === null && run.pid === null;
@@ -650,6 +662,30 @@ export class WorkerService {
     this.finishTask(key, entry).catch((err: unknown) =>
       this.logger.error(`reporting the end of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
     );
+  }
+
+  /**
+   * The outputs a successful try wrote (its output file, or the container's); a file that
+   * is too large or not a JSON object fails the try (`verdict` is changed), for good.
+   */
+  private takeOutputs(entry: RunningTask, result: Awaited<TaskRun['result']>, verdict: { outcome: TaskFinishedEvent['outcome']; reason: string | null }): { value?: Record<string, unknown>; error?: true } {
+    const max = this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES;
+    if (verdict.outcome !== 'success') {
+      if (entry.outputPath) discardOutputFile(entry.outputPath);
+      return {};
+    }
+    try {
+      if (entry.outputPath) return { value: takeOutputFile(entry.outputPath, max) };
+      if (!result.output) return {};
+      if ('tooLarge' in result.output) throw outputTooLarge(result.output.tooLarge, max);
+      return { value: parseOutputs(result.output.content, max) };
+    } catch (err) {
+      if (!(err instanceof OutputError)) throw err;
+      verdict.outcome = 'failed';
+      verdict.reason = err.message;
+      entry.logs.add('system', err.message);
+      return { error: true };
+    }
   }
 
   /**
@@ -696,6 +732,7 @@ export class WorkerService {
     if (result.oomKilled && verdict.outcome === 'failed' && verdict.reason === null) {
       verdict.reason = `out of memory (limit ${task.docker?.memoryBytes ?? 'none'} bytes)`;
     }
+    const outputs = this.takeOutputs(entry, result, verdict);
     const reason = verdict.reason === null ? null : entry.mask(verdict.reason);
     logs.summarizeDropped();
     logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
@@ -705,6 +742,10 @@ export class WorkerService {
       logTail: logs.tail(), startedAt: entry.startedAt, at: this.now().toISOString(),
     };
     if (reason === USER_CANCEL && result.cancelled) finished.retryable = false;
+    if (outputs.error) finished.retryable = false;
+    if (outputs.value !== undefined) finished.outputs = outputs.value;
+    if (result.imageDigest && task.docker) finished.image = { ref: task.imageRef ?? task.docker.image, digest: result.imageDigest };
+    if (task.cacheKey !== undefined) finished.cacheKey = task.cacheKey;
     this.tally.finished(finished.outcome);
     this.reporting.set(key, { task, msg });
     this.release(key, result.containerMayRun === true);
@@ -882,8 +923,10 @@ export class WorkerService {
     const sealed = (task.secrets ?? []).map((s) => ({ k: s.key, c: s.ciphertext }));
     if (sealed.length > 0) labels[WORKER_LABELS.sealedSecrets] = JSON.stringify(sealed);
     return docker.run({
-      docker: task.docker, command: task.command, env: { ...taskEnv(task), ...extraEnv }, cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
+      docker: task.docker, command: task.command, env: { ...taskEnv(task), ...extraEnv, [OUTPUT_VARIABLE]: CONTAINER_OUTPUT_PATH },
+      cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
       labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
+      output: { path: CONTAINER_OUTPUT_PATH, maxBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES },
       noNewPrivileges: !this.containerPolicy.allowPrivileged, pidsLimit: this.containerPolicy.pidsLimit,
     }, {
       onLine: (stream, line) => logs.add(stream, line),

@@ -9,13 +9,14 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { EXIT_CHECK_FAILED, RUN_OPTIONS, ScriptError, parseArgs, predict, readJson, runDir, runMain, writeJson } = require('./lib');
 
-const USAGE = 'usage: node evaluate.js [--min-accuracy <0..1>] [--data-task <task id>] [--train-task <task id>] [--dag-id <id>] [--run-id <id>]';
+const USAGE = 'usage: node evaluate.js [--min-accuracy <0..1>] [--data-task <task id>] [--train-task <task id>] [--data-dir <dir>] [--dag-id <id>] [--run-id <id>]';
 
 runMain('evaluate', () => {
   const args = parseArgs(process.argv.slice(2), {
     'min-accuracy': { type: 'number', default: 0.6, min: 0, max: 1 },
     'data-task': { type: 'string', default: 'preprocess' },
     'train-task': { type: 'string', default: 'train' },
+    'data-dir': { type: 'string', default: '' },
     ...RUN_OPTIONS,
   }, USAGE);
   const dir = runDir(args);
@@ -23,7 +24,7 @@ runMain('evaluate', () => {
   const dataTask = args['data-task'];
   const trainTask = args['train-task'];
   const model = readJson(path.join(dir, 'model.json'), trainTask);
-  const test = readJson(path.join(dir, 'test.json'), dataTask);
+  const test = readJson(path.join(args['data-dir'] || dir, 'test.json'), dataTask);
   if (!Array.isArray(model.weights) || typeof model.bias !== 'number') {
     throw new ScriptError(`${path.join(dir, 'model.json')} has no weights/bias`, `re-run the "${trainTask}" task`);
   }

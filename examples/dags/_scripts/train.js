@@ -2,13 +2,13 @@
 'use strict';
 // train: logistic regression by mini-batch gradient descent on the standardised train split.
 // Prints the mean log-loss after every epoch (a progress line) and writes the model.
-//   node train.js --epochs 5 --learning-rate 0.1 [--batch-size 32] [--seed N] [--data-task ID] [--dag-id ID --run-id ID]
+//   node train.js --epochs 5 --learning-rate 0.1 [--batch-size 32] [--seed N] [--data-task ID] [--data-dir DIR] [--dag-id ID --run-id ID]
 // --data-task names the upstream task that wrote train.json (default preprocess), for the hints.
 // Input: <run dir>/train.json. Output: <run dir>/model.json.
 const path = require('node:path');
 const { RUN_OPTIONS, ScriptError, parseArgs, predict, prng, readJson, runDir, runMain, writeJson } = require('./lib');
 
-const USAGE = 'usage: node train.js --epochs <int >= 1> --learning-rate <number > 0> [--batch-size <int>] [--seed <int>] [--data-task <task id>] [--dag-id <id>] [--run-id <id>]';
+const USAGE = 'usage: node train.js --epochs <int >= 1> --learning-rate <number > 0> [--batch-size <int>] [--seed <int>] [--data-task <task id>] [--data-dir <dir>] [--dag-id <id>] [--run-id <id>]';
 
 function logLoss(model, x, y) {
   let sum = 0;
@@ -26,11 +26,13 @@ runMain('train', () => {
     'batch-size': { type: 'integer', default: 32, min: 1 },
     seed: { type: 'integer', default: 7, min: 0 },
     'data-task': { type: 'string', default: 'preprocess' },
+    'data-dir': { type: 'string', default: '' },
     ...RUN_OPTIONS,
   }, USAGE);
-  const dir = runDir(args);
+  const dir = runDir(args, { create: true });
   const dataTask = args['data-task'];
-  const train = readJson(path.join(dir, 'train.json'), dataTask);
+  // --data-dir: where the data task wrote train.json, when not in this run's folder (a shared, cached prepare_data).
+  const train = readJson(path.join(args['data-dir'] || dir, 'train.json'), dataTask);
   if (!Array.isArray(train.x) || !Array.isArray(train.y) || train.x.length === 0 || train.x.length !== train.y.length) {
     throw new ScriptError(`${path.join(dir, 'train.json')} has no usable rows (x and y must be non-empty arrays of the same length)`, `re-run the "${dataTask}" task`);
   }

@@ -49,7 +49,18 @@ export const ML_PARAMS = {
  * Creates the `prepare_data` task (ingest + preprocess: synthetic data, standardised, split
  * 80/20) in the DAG being built. Call it inside a `dag()` callback; it returns the task to wire.
  * `dataset` is a name or a template such as `'{{ params.dataset }}'`.
+ *
+ * It is cacheable: its data goes to one shared folder per dataset (not the run's), its
+ * command holds no run id, so every DAG that creates it with the same dataset gets the same
+ * cache key and the task runs once per dataset (a day at most: `cacheTtl`); later runs end
+ * it `cached` and take its outputs (`{{ outputs.prepare_data.data_dir }}`). Force a fresh
+ * one with `swarmflow dags trigger <dag> --force-task prepare_data`.
  */
 export function prepareData(dataset: string = '{{ params.dataset }}', opts: ShellOptions = {}): TaskRef {
-  return shell('prepare_data', nodeScript('prepare_data.js', '--dataset', dataset, ...RUN_ARGS), { retries: 1, retryDelay: '5s', ...opts });
+  return shell('prepare_data', nodeScript('prepare_data.js', '--dataset', dataset, '--shared'), {
+    retries: 1, retryDelay: '5s', cache: true, cacheTtl: '1d', ...opts,
+  });
 }
+
+/** The argv options that point train.js / evaluate.js at prepare_data's shared folder. */
+export const PREPARED_DATA_ARGS = ['--data-task', 'prepare_data', '--data-dir', '{{ outputs.prepare_data.data_dir }}'];

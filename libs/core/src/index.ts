@@ -25,7 +25,7 @@ export { validateSchedule, dueLogicalDates, nextRunAfter, SCHEDULE_PRESETS, type
 export { checkManualLogicalDate, LOGICAL_DATE_FUTURE_TOLERANCE_MS } from './schedule/logical-date';
 export { resolveParams, checkParamValue, PARAM_TYPES } from './params/params';
 export {
-  renderTemplate, renderCommand, renderShellCommand, templateContext, templateProblem, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
+  renderTemplate, renderCommand, renderShellCommand, templateContext, templateProblem, outputTasksRead, TEMPLATE_VARIABLES, type TemplateContext, type TemplateProblem,
 } from './templating/templating';
 export { ROLES, isRole, roleAllows, type Role } from './auth/roles';
 export {
@@ -41,3 +41,7 @@ export {
   parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, ArtifactsUrlError, type ArtifactsLocation,
 } from './artifacts/artifacts';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
+export {
+  cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
+  type UpstreamResult, type RecordedImage, type RenderedDefinition,
+} from './cache/cache-key';

@@ -23,3 +23,4 @@ export * from './repositories/change-feed.repository';
 export * from './repositories/dashboard.repository';
 export * from './repositories/repositories';
 export * from './unavailable';
+export * from './repositories/task-result.repository';

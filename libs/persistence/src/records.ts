@@ -29,6 +29,8 @@ export interface DagRun {
   endedAt: Date | null;
   /** Why it ended when its tasks did not decide it (`cancelled by alice`); null otherwise. */
   reason: string | null;
+  /** Tasks whose id matches this pattern run although a cached try exists (`dags trigger --force`/`--force-task`); null = none. */
+  cacheForce: string | null;
 }
 
 export interface TaskInstance {

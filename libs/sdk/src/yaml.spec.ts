@@ -99,18 +99,18 @@ describe('parseYamlDags', () => {
 
   it('reports an unknown top-level key with its line and the allowed keys', () => {
     const err = yamlError('id: etl\nschedual: "@daily"\ntasks: { a: { shell: x } }\n');
-    expect(err.message).toBe('dags/nightly.yaml:2: DAG "etl": unknown DAG key "schedual". Fix: did you mean "schedule"? use only id, description, schedule, catchup, start_date, max_active_runs, max_active_tasks, params, defaults, tags, tasks.');
+    expect(err.message).toBe('dags/nightly.yaml:2: DAG "etl": unknown DAG key "schedual". Fix: did you mean "schedule"? use only id, description, schedule, catchup, start_date, max_active_runs, max_active_tasks, params, defaults, tags, cache_namespace, tasks.');
     expect(err).toMatchObject({ line: 2, field: 'schedual', taskId: null });
   });
 
   it('reports an unknown task key with its line', () => {
     const err = yamlError('id: etl\ntasks:\n  a: { shell: x }\n  b:\n    shell: y\n    retry: 3\n');
-    expect(err.message).toBe('dags/nightly.yaml:6: DAG "etl", task "b": unknown task key "retry". Fix: did you mean "retries"? use only shell, command, docker, secrets, upstream, kind, retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.');
+    expect(err.message).toBe('dags/nightly.yaml:6: DAG "etl", task "b": unknown task key "retry". Fix: did you mean "retries"? use only shell, command, docker, secrets, upstream, kind, retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd, cache, cache_ttl.');
   });
 
   it('reports unknown keys in defaults and params', () => {
     expect(yamlError('id: etl\ndefaults:\n  retryDelay: 5s\ntasks: { a: { shell: x } }\n').message).toBe(
-      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "retryDelay". Fix: did you mean "retry_delay"? use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.',
+      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "retryDelay". Fix: did you mean "retry_delay"? use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd, cache, cache_ttl.',
     );
     expect(yamlError('id: etl\nparams:\n  n: { type: integer, dflt: 1 }\ntasks: { a: { shell: x } }\n').message).toBe(
       'dags/nightly.yaml:3: DAG "etl": unknown param "n" key "dflt". Fix: use only type, default, description, enum, minimum, maximum, min_length, max_length, pattern.',
@@ -351,7 +351,7 @@ describe('YAML docker tasks', () => {
     ['docker that is not a mapping', 'id: etl\ntasks:\n  a:\n    docker: python:3\n',
       'dags/nightly.yaml:4: DAG "etl", task "a": docker must be a mapping (got "python:3"). Fix: use e.g. docker: { image: "python:3.12-slim", command: [python, run.py] }.'],
     ['docker in defaults', 'id: etl\ndefaults:\n  docker: { image: y }\ntasks: { a: { shell: x } }\n',
-      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "docker". Fix: use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd.'],
+      'dags/nightly.yaml:3: DAG "etl": unknown defaults key "docker". Fix: use only retries, retry_delay, retry_backoff, max_retry_delay, timeout, queue, priority, pool, pool_slots, trigger_rule, skip_exit_code, env, cwd, cache, cache_ttl.'],
   ])('rejects %s with its line', (_name, text, message) => {
     expect(yamlError(text).message).toBe(message);
   });
@@ -387,5 +387,33 @@ describe('YAML docker tasks', () => {
     const err = yamlError(`id: etl\ntasks:\n  pre: { shell: x }\n  a:\n    ${body}`, true);
     expect(err.message).toBe(`dags/nightly.yaml:${line}: DAG "etl", task "a": ${message}`);
     expect(err.line).toBe(line);
+  });
+});
+
+describe('YAML cache settings and outputs', () => {
+  it('reads cache, cache_ttl and cache_namespace; a task may opt out; a pinned image is kept', () => {
+    const [dag] = loadYamlDags(`id: ml
+cache_namespace: ml
+defaults: { cache: true, cache_ttl: 12h }
+tasks:
+  prep: { shell: "prep" }
+  train:
+    docker: { image: "trainer@sha256:${'a'.repeat(64)}", command: "train {{ outputs.prep.rows }}" }
+    upstream: [prep]
+  report: { shell: "report", upstream: [train], cache: false }
+`, FILE);
+    expect(dag.cacheNamespace).toBe('ml');
+    expect(dag.tasks.map((t) => [t.id, t.cache, t.cacheTtlMs])).toEqual([['prep', true, 43_200_000], ['train', true, 43_200_000], ['report', undefined, undefined]]);
+    expect(dag.tasks[1].docker!.image).toBe(`trainer@sha256:${'a'.repeat(64)}`);
+  });
+
+  it('refuses a template reading the outputs of a task that is not upstream, with the YAML spelling', () => {
+    const err = yamlError(`id: ml
+tasks:
+  prep: { shell: "prep" }
+  report: { shell: "echo {{ outputs.prep.rows }}" }
+`, true);
+    expect(err.message).toContain('reads outputs.prep, but "prep" is not upstream of "report" (it has no upstream task)');
+    expect(err.message).toContain('upstream: [prep] in YAML');
   });
 });

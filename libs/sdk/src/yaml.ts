@@ -8,12 +8,12 @@ import { Document, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type 
 const DAG_KEYS: Record<string, keyof DagInput> = {
   id: 'id', description: 'description', schedule: 'schedule', catchup: 'catchup', start_date: 'startDate',
   max_active_runs: 'maxActiveRuns', max_active_tasks: 'maxActiveTasks', params: 'params', defaults: 'defaults',
-  tags: 'tags', tasks: 'tasks',
+  tags: 'tags', cache_namespace: 'cacheNamespace', tasks: 'tasks',
 };
 const DEFAULT_KEYS: Record<string, string> = {
   retries: 'retries', retry_delay: 'retryDelay', retry_backoff: 'retryBackoff', max_retry_delay: 'maxRetryDelay',
   timeout: 'timeout', queue: 'queue', priority: 'priority', pool: 'pool', pool_slots: 'poolSlots',
-  trigger_rule: 'triggerRule', skip_exit_code: 'skipExitCode', env: 'env', cwd: 'cwd',
+  trigger_rule: 'triggerRule', skip_exit_code: 'skipExitCode', env: 'env', cwd: 'cwd', cache: 'cache', cache_ttl: 'cacheTtl',
 };
 const TASK_KEYS: Record<string, string> = {
   shell: 'command', command: 'command', docker: 'docker', secrets: 'secrets', upstream: 'upstream', kind: 'kind', ...DEFAULT_KEYS,

@@ -52,13 +52,20 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
     .option('--conf <json>', "the run's conf, a JSON object checked against the DAG's params", parseConf)
     .option('--run-id <id>', 'run id (default manual__<logical date>; ids starting scheduled__ are the schedule\'s own and refused)')
     .option('--logical-date <iso>', 'logical date: an ISO 8601 date (midnight UTC) or timestamp, not later than now; a DAG has one run per logical date (default now)')
+    .option('--force', 'run every task, also the cacheable ones that have a cached try')
+    .option('--force-task <regex>', 'run the tasks whose id matches this regular expression although they have a cached try')
     .option('--wait', 'wait for the run to end; exit 1 if it fails (an API or database outage meanwhile is retried until --timeout)')
     .addOption(new Option('--timeout <duration>', 'with --wait: give up after this long (exit 1)').default(3_600_000, '1h').argParser(parseTimeout))
     .option('--json', 'print the created run as JSON (with --wait: the ended run; progress goes to stderr)')
     .addHelpText('after', TRIGGER_EXAMPLES)
-    .action(async (dagId: string, opts: { conf?: Record<string, unknown>; runId?: string; logicalDate?: string; wait?: boolean; timeout: number; json?: boolean }) => {
+    .action(async (dagId: string, opts: {
+      conf?: Record<string, unknown>; runId?: string; logicalDate?: string; force?: boolean; forceTask?: string; wait?: boolean; timeout: number; json?: boolean;
+    }) => {
       const client = ctx.client();
-      const run = await client.trigger(dagId, { conf: opts.conf, runId: opts.runId, logicalDate: opts.logicalDate });
+      const run = await client.trigger(dagId, {
+        conf: opts.conf, runId: opts.runId, logicalDate: opts.logicalDate,
+        ...(opts.force ? { force: true } : {}), ...(opts.forceTask !== undefined ? { forceTasks: opts.forceTask } : {}),
+      });
       if (opts.json && !opts.wait) return ctx.printJson(run);
       // With --json, stdout carries only the JSON; what --wait reports on the way goes to stderr.
       const say = (line: string) => (opts.json ? ctx.printErr(line) : ctx.print(line));

@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import type { CommandContext } from '../cli-context';
-import { formatRunsTable, formatTaskInstancesTable, formatDate, parsePositiveInt } from '../format';
+import { formatRunExtras, formatRunsTable, formatTaskInstancesTable, formatDate, parsePositiveInt } from '../format';
 
 const RUN_STATES = ['queued', 'running', 'success', 'failed'];
 
@@ -32,6 +32,7 @@ export function registerRunCommands(program: Command, ctx: CommandContext): void
       if (run.reason) ctx.print(`reason: ${run.reason}`);
       if (Object.keys(run.conf).length) ctx.print(`conf ${JSON.stringify(run.conf)}`);
       ctx.print(formatTaskInstancesTable(run.taskInstances));
+      for (const line of formatRunExtras(run)) ctx.print(line);
     });
 
   runs.command('cancel')

@@ -4,7 +4,7 @@ import {
 } from '@swarmflow/core';
 import type { CliDeps, CommandContext } from '../cli-context';
 import { CliError, EXIT_FAILURE } from '../errors';
-import { parseConf, table, parsePositiveInt } from '../format';
+import { formatTaskInstanceDetail, parseConf, table, parsePositiveInt } from '../format';
 import { followLogs } from './run-watch';
 
 const TEST_EXAMPLES = `
@@ -60,6 +60,18 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
       ctx.print(`try ${result.tryNumber} of ${taskId} in run ${runId} ended failed${result.sentTo === 'nobody' ? '' : `; asked ${result.sentTo} to drop its message`}`);
     });
 
+  tasks.command('show')
+    .description("show a task instance: state, outputs, the try a cached one came from, each try's image digest and cache key")
+    .argument('<dag>', 'DAG id')
+    .argument('<run>', 'run id')
+    .argument('<task>', 'task id')
+    .option('--json', 'print the raw JSON')
+    .action(async (dagId: string, runId: string, taskId: string, opts: { json?: boolean }) => {
+      const ti = await ctx.client().getTaskInstance(dagId, runId, taskId);
+      if (opts.json) return ctx.printJson(ti);
+      ctx.print(formatTaskInstanceDetail(ti));
+    });
+
   tasks.command('clear')
     .description('run a finished task again (the run goes back to running)')
     .argument('<dag>', 'DAG id')
@@ -67,8 +79,11 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
     .argument('<task>', 'task id')
     .option('--downstream', 'also clear every task downstream of it')
     .option('--dry-run', 'only list the task instances it would reset, with their current states')
-    .action(async (dagId: string, runId: string, taskId: string, opts: { downstream?: boolean; dryRun?: boolean }) => {
-      const result = await ctx.client().clearTask(dagId, runId, taskId, { downstream: opts.downstream ?? false, dryRun: opts.dryRun ?? false });
+    .option('--latest-images', "container tasks run their images' newest digests, not the ones the run recorded")
+    .action(async (dagId: string, runId: string, taskId: string, opts: { downstream?: boolean; dryRun?: boolean; latestImages?: boolean }) => {
+      const result = await ctx.client().clearTask(dagId, runId, taskId, {
+        downstream: opts.downstream ?? false, dryRun: opts.dryRun ?? false, latestImages: opts.latestImages ?? false,
+      });
       if (opts.dryRun) {
         const tis = result.taskInstances ?? [];
         ctx.print(tis.length

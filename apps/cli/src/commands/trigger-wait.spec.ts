@@ -7,14 +7,14 @@ import { runCli } from '../program';
 function ti(patch: Partial<TaskInstanceDto>): TaskInstanceDto {
   return {
     taskId: 'extract', state: 'none', tryNumber: 0, maxTries: 1, queue: 'default', pool: 'default_pool', worker: null, hostname: null,
-    exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, ...patch,
+    exitCode: null, reason: null, queuedAt: null, startedAt: null, endedAt: null, nextRetryAt: null, outputs: null, cachedFrom: null, ...patch,
   };
 }
 
 function run(state: RunDetailDto['state'], tis: TaskInstanceDto[]): RunDetailDto {
   return {
     dagId: 'etl', runId: 'r1', runType: 'manual', state, logicalDate: '2025-03-01T00:00:00.000Z', conf: {}, params: {},
-    versionHash: 'v', createdAt: '2025-03-01T00:00:00.000Z', startedAt: null, endedAt: null, reason: null, taskInstances: tis,
+    versionHash: 'v', createdAt: '2025-03-01T00:00:00.000Z', startedAt: null, endedAt: null, reason: null, cacheForce: null, taskInstances: tis, images: [],
   };
 }
 

@@ -1,4 +1,4 @@
-import type { LogBatch, WorkerEvent } from '@swarmflow/core';
+import { MAX_OUTPUT_BYTES_LIMIT, type LogBatch, type WorkerEvent } from '@swarmflow/core';
 import { z } from 'zod';
 import { fastTaskEvent } from './worker-event.fast';
 
@@ -25,6 +25,9 @@ const finished = z.object({
   retryable: z.boolean().optional(),
   logs: z.object({ seq: z.number().int(), lines: logLines }).optional(),
   logBatches: z.object({ first: z.number().int(), last: z.number().int(), count: z.number().int().min(0) }).optional(),
+  outputs: z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= MAX_OUTPUT_BYTES_LIMIT, `outputs over ${MAX_OUTPUT_BYTES_LIMIT} bytes`).optional(),
+  image: z.object({ ref: z.string().max(1000), digest: z.string().max(1000) }).optional(),
+  cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
 });
 
 const heartbeat = z.object({

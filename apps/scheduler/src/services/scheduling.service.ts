@@ -1,17 +1,20 @@
 import {
-  parseArtifactsUrl, type ArtifactsLocation,
-  afterFailure, dueLogicalDates, pausedReason, planRun, resolveParams, retryDelayMs, runOutcome, TI_ENDED, transition,
-  type SerializedDag, type SignedTaskMessage, type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
+  afterFailure, cacheEntryFresh, dueLogicalDates, isCacheForced, parseArtifactsUrl, pausedReason, planRun, resolveParams,
+  retryDelayMs, runOutcome, TI_ENDED, transition, type ArtifactsLocation, type SerializedDag, type TaskFinishedEvent, type SignedTaskMessage,
+  type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
   DuplicateLogicalDateError, DuplicateRunError, SCHEDULING_LOCK, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
-  type OutboxMessage, type Queryable, type Repositories, type TaskInstance, type TiTransition, type WorkerRecord,
+  type OutboxMessage, type Queryable, type Repositories, type TaskInstance, type TaskResultRow, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
-import { ARTIFACTS_S3_VARIABLES, buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
-import { RunCache } from './run-cache';
+import {
+  ARTIFACTS_S3_VARIABLES, buildTaskMessage, checkGpuCapacity, DispatchError, NO_RESULTS, renderDefinition, signTaskMessage, taskCacheKey, variableKeysOf,
+} from './task-message.builder';
+import { RunCache, type RunFacts } from './run-cache';
+import { needsRunResults, RunResults } from './run-results';
 import { KnownWork } from './known-work';
 import { byTask, RunStateCache, type RunStates } from './run-state-cache';
 import type { GoneWorker } from './worker-presence';
@@ -79,6 +82,10 @@ interface Work {
   logs: LogBatchRow[];
   /** Tries a worker runs that it should not (see {@link TryCancel}); told to stop after the commit. */
   cancels: TryCancel[];
+  /** Tries' results (outputs, image digests, cache keys, cached tasks' sources), stored with the same statement. */
+  results: TaskResultRow[];
+  /** The stored results of the runs that need them (cacheable tasks, outputs, containers), read on demand. */
+  runResults: RunResults;
 }
 
 /**
@@ -263,7 +270,7 @@ export class SchedulingService {
       query: () => Promise.reject(new NeedsDatabase()),
       queryMany: () => Promise.reject(new NeedsDatabase()),
     };
-    const work: Work = { touched: new Set(), dispatch: dispatchDue, writes: new PendingWrites(), logs: [], cancels: [] };
+    const work: Work = { touched: new Set(), dispatch: dispatchDue, writes: new PendingWrites(), logs: [], cancels: [], results: [], runResults: new RunResults(this.repos) };
     const tis = [...new Set(events.map((e) => (e as { tiId: number }).tiId))].map((id) => known.row(id)!);
     const eventsApplied = await this.applyEvents(events, tis, now, noReads, work);
     const evaluated: EvaluatedRun[] = [];
@@ -274,8 +281,8 @@ export class SchedulingService {
       if (seq === undefined || !states || !facts || facts.run.state !== 'running') throw new NeedsDatabase();
       evaluated.push({ run: facts.run, needsEval: false, tiSeq: seq, states, fromCache: true, ended: false });
     }
-    if (await this.evaluateRuns(evaluated, now, noReads, work.writes)) work.dispatch = true;
-    const { queued: dispatched, more: moreToDispatch } = work.dispatch ? await this.dispatch(now, noReads, work.writes, known.view()) : NOTHING_QUEUED;
+    if (await this.evaluateRuns(evaluated, now, noReads, work)) work.dispatch = true;
+    const { queued: dispatched, more: moreToDispatch } = work.dispatch ? await this.dispatch(now, noReads, work, known.view()) : NOTHING_QUEUED;
     if (work.writes.size === 0) return null;
     const bumped = this.runsToBump(evaluated, work.writes);
     // The runs it evaluated, locked first as the database path does (a clear locks the run, then its task instances).
@@ -285,7 +292,7 @@ export class SchedulingService {
       ...noReads,
       queryAndCommit: (sql, params, name) => this.repos.db.transactOnce([...this.lockAndDelete(published), ...runLocks], sql, params, name),
     };
-    const written = await this.write(work.writes, now, oneTrip, { bumped, logs: work.logs, epoch: known.epoch });
+    const written = await this.write(work.writes, now, oneTrip, { bumped, logs: work.logs, results: work.results, epoch: known.epoch });
     this.afterCommit({ transitions: work.writes.transitions(), bumped, ended: [], viewRead: null, epoch: written.epoch });
     this.stats.fromMemory++;
     return { outbox: written.outbox, eventsApplied, dispatched, moreToDispatch, cancels: work.cancels };
@@ -334,7 +341,9 @@ export class SchedulingService {
     if (readAhead) prelude.push(this.repos.tis.dispatchViewSql(this.options.dispatchBatch));
     let committed: Committed | null = null;
     const result = await this.repos.db.transaction(async (tx, results) => {
-      const work: Work = { touched: new Set(), dispatch: tick || dispatchDue, writes: new PendingWrites(), logs: [], cancels: [] };
+      const work: Work = {
+        touched: new Set(), dispatch: tick || dispatchDue, writes: new PendingWrites(), logs: [], cancels: [], results: [], runResults: new RunResults(this.repos),
+      };
       if (tick) {
         this.pools = null;
         this.liveWorkers = null;
@@ -363,14 +372,14 @@ export class SchedulingService {
         view = this.repos.tis.parseDispatchView(viewRows);
       }
       const evaluated = this.withTaskStates(locked);
-      if (await this.evaluateRuns(evaluated, now, tx, work.writes)) work.dispatch = true;
+      if (await this.evaluateRuns(evaluated, now, tx, work)) work.dispatch = true;
       if (work.dispatch && !view) view = await this.repos.tis.dispatchView(this.options.dispatchBatch, tx);
       // What was read, before dispatch counts its decisions into the view.
       const viewRead = view && copyView(view);
-      const { queued: dispatched, more: moreToDispatch } = work.dispatch ? await this.dispatch(now, tx, work.writes, view!) : NOTHING_QUEUED;
+      const { queued: dispatched, more: moreToDispatch } = work.dispatch ? await this.dispatch(now, tx, work, view!) : NOTHING_QUEUED;
       // Every evaluated run this iteration changes gets its counter raised: other schedulers' caches of it go stale.
       const bumped = this.runsToBump(evaluated, work.writes);
-      const written = await this.write(work.writes, now, tx, { bumped, logs: work.logs, epoch: null });
+      const written = await this.write(work.writes, now, tx, { bumped, logs: work.logs, results: work.results, epoch: null });
       committed = {
         transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk),
         viewRead, epoch: written.epoch,
@@ -437,12 +446,12 @@ export class SchedulingService {
    */
   private async write(
     writes: PendingWrites, now: Date, tx: Queryable,
-    also: { bumped: RunBump[]; logs: LogBatchRow[]; epoch: number | null },
+    also: { bumped: RunBump[]; logs: LogBatchRow[]; results: TaskResultRow[]; epoch: number | null },
   ): Promise<{ outbox: IterationResult['outbox']; epoch: { was: number; now: number } | null }> {
     const transitions = writes.transitions();
     // The write commits the iteration in the same round trip; a compare-and-set that did not apply fails it.
     const { applied, outboxIds, epoch } = await this.repos.tis.applyWithMessages(transitions, writes.outbox(), now, tx, {
-      bumpRuns: also.bumped, logs: also.logs, epoch: { expect: also.epoch }, commit: true,
+      bumpRuns: also.bumped, logs: also.logs, results: also.results, epoch: { expect: also.epoch }, commit: true,
     }).catch((err: unknown) => {
       throw err instanceof TransitionsNotAppliedError ? new ConcurrentUpdateError(err.tiIds, err.message) : err;
     });
@@ -486,6 +495,7 @@ export class SchedulingService {
       if (!t) continue;
       work.writes.add(t);
       applied++;
+      if (TI_ENDED.has(t.after.state)) this.keepResult(ti, t.after, byTi.get(ti.id)!, now, work);
       // Only an ended try can unblock downstream tasks or end the run, and only it frees a
       // pool slot; a `started` alone needs no evaluation and no dispatch.
       if (t.after.state !== 'running') {
@@ -495,6 +505,18 @@ export class SchedulingService {
     }
     await this.reconcileHeartbeats(beats, now, tx, work);
     return applied + beats.size;
+  }
+
+  /** What the try's `task.finished` brought besides its end (outputs, image digest, cache key): stored with the end. */
+  private keepResult(ti: TaskInstance, after: TaskInstance, events: WorkerEvent[], now: Date, work: Work): void {
+    const e = events.find((x): x is TaskFinishedEvent => x.type === 'task.finished' && x.tryNumber === after.tryNumber);
+    if (!e || (e.outputs === undefined && e.image === undefined && e.cacheKey === undefined)) return;
+    const row: TaskResultRow = {
+      tiId: ti.id, tryNumber: after.tryNumber, succeeded: after.state === 'success', outputs: e.outputs ?? null,
+      image: e.image?.ref ?? null, imageDigest: e.image?.digest ?? null, cacheKey: e.cacheKey ?? null, cachedFromTi: null, cachedFromTry: null,
+    };
+    work.results.push(row);
+    work.runResults.put(ti.runPk, { ...row, taskId: ti.taskId, imagePinned: true, createdAt: now });
   }
 
   /**
@@ -678,8 +700,9 @@ export class SchedulingService {
    * Decides what can run next in each locked run (trigger rules, cascading skips) from its
    * (task, state) pairs, and finishes runs. Returns whether it scheduled anything.
    */
-  private async evaluateRuns(locked: EvaluatedRun[], now: Date, tx: Queryable, writes: PendingWrites): Promise<boolean> {
+  private async evaluateRuns(locked: EvaluatedRun[], now: Date, tx: Queryable, work: Work): Promise<boolean> {
     if (locked.length === 0) return false;
+    const { writes } = work;
     let scheduled = false;
     // Task ids each run's instances changed state in, so far in this iteration.
     const changedByRun = new Map<number, string[]>();
@@ -706,23 +729,40 @@ export class SchedulingService {
       // the run: only tasks downstream of what changed since can be decided now. States read
       // afresh, or a run flagged for evaluation (a clear, a trigger), are planned whole.
       const changed = evaluated.fromCache && !evaluated.needsEval ? changedByRun.get(run.pk) ?? [] : undefined;
-      for (const p of planRun(dag, states, changed)) {
-        const t = byTask.get(p.taskId)!;
-        const task = taskOf(dag, p.taskId)!;
-        // A task instance in `none` holds nothing but its try count (creation and clearing
-        // leave every other column empty), so the row is known without reading it.
-        const before: TaskInstance = {
-          id: t.id, runPk: run.pk, dagId: run.dagId, taskId: t.taskId, state: 'none', tryNumber: t.tryNumber,
-          maxTries: t.maxTries, queue: task.queue, pool: task.pool, poolSlots: task.poolSlots, priority: task.priority,
-          worker: null, hostname: null, pid: null, exitCode: null, reason: null, queuedAt: null, startedAt: null,
-          endedAt: null, nextRetryAt: null,
-        };
-        const ended = p.to !== 'scheduled';
-        const decided = transition(before, p.to, undefined, ended ? 'trigger rule' : null);
-        if (decided.verdict !== 'apply') continue;
-        writes.add({ before, after: { ...before, state: p.to, endedAt: ended ? now : null }, steps: [decided.step] });
-        planned.set(p.taskId, p.to);
-        scheduled ||= !ended;
+      let plan = planRun(dag, states, changed);
+      while (plan.length > 0) {
+        // Tasks found cached: their downstream tasks are planned in the same iteration (a chain of cached tasks ends at once).
+        const cachedNow: string[] = [];
+        for (const p of plan) {
+          const t = byTask.get(p.taskId)!;
+          const task = taskOf(dag, p.taskId)!;
+          // A task instance in `none` holds nothing but its try count (creation and clearing
+          // leave every other column empty), so the row is known without reading it.
+          const before: TaskInstance = {
+            id: t.id, runPk: run.pk, dagId: run.dagId, taskId: t.taskId, state: 'none', tryNumber: t.tryNumber,
+            maxTries: t.maxTries, queue: task.queue, pool: task.pool, poolSlots: task.poolSlots, priority: task.priority,
+            worker: null, hostname: null, pid: null, exitCode: null, reason: null, queuedAt: null, startedAt: null,
+            endedAt: null, nextRetryAt: null,
+          };
+          const hit = p.to === 'scheduled' && task.cache ? await this.cacheHit(before, task, { run, dag }, now, tx, work) : null;
+          if (hit) {
+            const cached = transition(before, 'cached', undefined, hit.reason);
+            if (cached.verdict !== 'apply') continue;
+            writes.add({ before, after: { ...before, state: 'cached', reason: hit.reason, endedAt: now }, steps: [cached.step] });
+            work.results.push(hit.row);
+            work.runResults.put(run.pk, { ...hit.row, taskId: t.taskId, imagePinned: true, createdAt: now });
+            planned.set(p.taskId, 'cached');
+            cachedNow.push(p.taskId);
+            continue;
+          }
+          const ended = p.to !== 'scheduled';
+          const decided = transition(before, p.to, undefined, ended ? 'trigger rule' : null);
+          if (decided.verdict !== 'apply') continue;
+          writes.add({ before, after: { ...before, state: p.to, endedAt: ended ? now : null }, steps: [decided.step] });
+          planned.set(p.taskId, p.to);
+          scheduled ||= !ended;
+        }
+        plan = cachedNow.length > 0 ? planRun(dag, states, cachedNow) : [];
       }
       const outcome = runOutcome(dag, states, outcomeCursor);
       if (outcome !== 'running') {
@@ -734,6 +774,35 @@ export class SchedulingService {
     return scheduled;
   }
 
+  /**
+   * A cacheable task about to be scheduled: the newest successful try with its cache key
+   * (any run, any DAG of its namespace, within its cache_ttl), unless the run forces it or
+   * the task instance ran (or was cached) before: a cleared task always runs again. Null = run it.
+   */
+  private async cacheHit(
+    ti: TaskInstance, task: TaskSpec, f: RunFacts, now: Date, tx: Queryable, work: Work,
+  ): Promise<{ reason: string; row: TaskResultRow } | null> {
+    if (ti.tryNumber > 0 || isCacheForced(f.run.cacheForce, ti.taskId)) return null;
+    await work.runResults.load([ti.runPk], tx);
+    if (work.runResults.of(ti.runPk, ti.taskId)) return null;
+    let key: string;
+    try {
+      const results = work.runResults.view(ti.runPk);
+      key = taskCacheKey(task, f, renderDefinition(task, f, ti.taskId, ti.tryNumber + 1, results), results);
+    } catch {
+      return null; // a template that does not render: dispatch fails the try with the reason
+    }
+    const source = (await this.repos.results.findCached([key], tx)).get(key);
+    if (!source || !cacheEntryFresh(task, source.createdAt, now)) return null;
+    return {
+      reason: `cached: took the outputs of ${source.dagId}.${source.taskId} try ${source.tryNumber} in run ${source.runId} (cache key ${key.slice(0, 12)})`,
+      row: {
+        tiId: ti.id, tryNumber: ti.tryNumber, succeeded: true, outputs: source.outputs, image: source.image, imageDigest: source.imageDigest,
+        cacheKey: key, cachedFromTi: source.tiId, cachedFromTry: source.tryNumber,
+      },
+    };
+  }
+
   // --- dispatch -----------------------------------------------------------------------
 
   /**
@@ -742,8 +811,9 @@ export class SchedulingService {
    * iteration's decisions: instances it scheduled, slots it freed. Returns how many it
    * queued, and whether it stopped at `dispatchSlice` with candidates left.
    */
-  private async dispatch(now: Date, tx: Queryable, writes: PendingWrites, view: DispatchView): Promise<{ queued: number; more: boolean }> {
+  private async dispatch(now: Date, tx: Queryable, work: Work, view: DispatchView): Promise<{ queued: number; more: boolean }> {
     if (this.dispatchHeld) return NOTHING_QUEUED;
+    const { writes } = work;
     const fresh = writes.inState('scheduled');
     const candidates = [...view.candidates.filter((c) => !writes.current(c.id)), ...fresh]
       .sort((a, b) => b.priority - a.priority || a.id - b.id);
@@ -759,6 +829,12 @@ export class SchedulingService {
     const keys = variableKeysOf(candidates.map((c) => facts.get(c.runPk) && taskOf(facts.get(c.runPk)!.dag, c.taskId)).filter((t): t is TaskSpec => !!t));
     if (this.artifacts?.kind === 's3') keys.push(...ARTIFACTS_S3_VARIABLES);
     const variables = new Map(keys.length ? (await this.repos.variables.many(keys, tx)).map((v) => [v.key, v]) : []);
+    const withResults = candidates.slice(0, this.options.dispatchSlice).filter((c) => {
+      const f = facts.get(c.runPk);
+      const task = f && taskOf(f.dag, c.taskId);
+      return task !== undefined && needsRunResults(task);
+    });
+    if (withResults.length > 0) await work.runResults.load(withResults.map((c) => c.runPk), tx);
     let queuedCount = 0;
     for (const ti of candidates) {
       if (queuedCount >= this.options.dispatchSlice) return { queued: queuedCount, more: true };
@@ -795,11 +871,18 @@ export class SchedulingService {
         ...ti, state: 'queued', tryNumber, queuedAt: now, worker: null, hostname: null, pid: null,
         exitCode: null, reason: null, startedAt: null, endedAt: null, nextRetryAt: null,
       };
+      let results = NO_RESULTS;
+      if (needsRunResults(task)) {
+        // Read with the batch above, unless this candidate lies past it (others before it waited
+        // for slots). Outside the try below: a read the from-memory path refuses is no task's failure.
+        await work.runResults.load([ti.runPk], tx);
+        results = work.runResults.view(ti.runPk);
+      }
       let signed: SignedTaskMessage;
       try {
         if (!this.signer) throw new DispatchError(NO_SIGNING_KEY);
         checkGpuCapacity(task, workers);
-        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey, this.artifacts), this.signer, now.getTime());
+        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey, this.artifacts, results), this.signer, now.getTime());
       } catch (err) {
         // A template that cannot render, a missing variable, GPUs no worker has: the try
         // fails with the reason, as retrying would not help.

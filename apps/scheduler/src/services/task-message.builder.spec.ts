@@ -18,7 +18,7 @@ const prep = dag.tasks[0];
 const train = dag.tasks[1];
 const run: DagRun = {
   pk: 1, dagId: 'ml', runId: 'manual__1', versionHash: 'h', runType: 'manual', state: 'running',
-  logicalDate: new Date('2026-01-02T03:04:05Z'), conf: {}, params: { epochs: 7 }, createdAt: new Date(), startedAt: null, endedAt: null, reason: null,
+  logicalDate: new Date('2026-01-02T03:04:05Z'), conf: {}, params: { epochs: 7 }, createdAt: new Date(), startedAt: null, endedAt: null, reason: null, cacheForce: null,
 };
 const ti = (task: TaskSpec): TaskInstance => ({
   id: 9, runPk: 1, dagId: 'ml', taskId: task.id, state: 'queued', tryNumber: 2, maxTries: 3, queue: task.queue, pool: 'default_pool',

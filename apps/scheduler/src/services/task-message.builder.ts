@@ -1,6 +1,6 @@
 import {
-  artifactsUrlOf, renderCommand, renderTemplate, runArtifactsLocation, templateContext, tryArtifactsLocation,
-  type ArtifactsLocation, type SignedTaskMessage, type TaskMessage, type TaskSpec,
+  artifactsUrlOf, cacheKey, cacheNamespaceOf, imageWithRecordedDigest, renderCommand, renderTemplate, runArtifactsLocation, templateContext, tryArtifactsLocation,
+  type ArtifactsLocation, type RenderedDefinition, type SignedTaskMessage, type TaskMessage, type TaskSpec, type UpstreamResult,
 } from '@swarmflow/core';
 import type { TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
 import { taskSecretContext, type ClusterKey, type TaskSigner } from '@swarmflow/secrets';
@@ -60,24 +60,19 @@ export function checkGpuCapacity(task: TaskSpec, workers: readonly WorkerRecord[
  */
 export function buildTaskMessage(
   ti: TaskInstance, task: TaskSpec, f: RunFacts, variables: VariableLookup, key: ClusterKey | null, artifacts: ArtifactsLocation | null = null,
+  results: RunResultsView = NO_RESULTS,
 ): TaskMessage {
-  const ctx = templateContext({
-    dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber,
-    logicalDate: f.run.logicalDate, params: f.run.params, conf: f.run.conf,
-  });
-  const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, ctx, `env.${k}`)]));
+  const rendered = renderDefinition(task, f, ti.taskId, ti.tryNumber, results);
   const message: TaskMessage = {
     tiId: ti.id, runPk: ti.runPk, dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tryNumber: ti.tryNumber, queue: task.queue,
-    command: renderCommand(task.command, ctx), env, cwd: task.cwd, timeoutMs: task.timeoutMs,
+    command: rendered.command, env: rendered.env, cwd: task.cwd, timeoutMs: task.timeoutMs,
     skipExitCode: task.skipExitCode, priority: task.priority, kind: task.kind ?? 'process',
   };
+  if (task.cache) message.cacheKey = taskCacheKey(task, f, rendered, results);
   if (task.kind === 'docker' && task.docker) {
     const d = task.docker;
-    message.docker = {
-      ...d,
-      image: renderTemplate(d.image, ctx, 'docker.image'),
-      entrypoint: d.entrypoint && d.entrypoint.map((part, i) => renderTemplate(part, ctx, `docker.entrypoint[${i}]`)),
-    };
+    message.docker = rendered.docker!;
+    if (rendered.imageRef !== null && rendered.imageRef !== rendered.docker!.image) message.imageRef = rendered.imageRef;
     message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal('secret', k, ti, variables, key) }));
     if (d.registryCredentials) message.registryAuth = seal('registry', d.registryCredentials, ti, variables, key);
   }
@@ -115,6 +110,52 @@ function open(name: string, variables: VariableLookup, key: ClusterKey | null): 
   } catch (err) {
     throw new DispatchError(`secret variable "${name}" cannot be opened by the scheduler: ${(err as Error).message}`);
   }
+}
+
+/** What a run's tasks left that a task's message needs: upstream outputs and cache keys, recorded image digests. */
+export interface RunResultsView {
+  /** Outputs by task id (the ended tasks of the run that wrote some). */
+  outputs: Record<string, Record<string, unknown>>;
+  /** Cache keys and outputs by task id. */
+  upstream: ReadonlyMap<string, UpstreamResult>;
+  /** The run's version set (image reference → digest it ran), pinned ones only. */
+  images: ReadonlyMap<string, string>;
+}
+
+export const NO_RESULTS: RunResultsView = { outputs: {}, upstream: new Map(), images: new Map() };
+
+/**
+ * A task's command, env and container settings rendered for one try of a run, the image
+ * replaced by the digest the run recorded for it (see imageWithRecordedDigest).
+ * @throws TemplateRenderError
+ */
+export function renderDefinition(
+  task: TaskSpec, f: RunFacts, taskId: string, tryNumber: number, results: RunResultsView,
+): RenderedDefinition & { imageRef: string | null } {
+  const ctx = templateContext({
+    dagId: f.run.dagId, runId: f.run.runId, taskId, tryNumber,
+    logicalDate: f.run.logicalDate, params: f.run.params, conf: f.run.conf, outputs: results.outputs,
+  });
+  const env = Object.fromEntries(Object.entries(task.env).map(([k, v]) => [k, renderTemplate(v, ctx, `env.${k}`)]));
+  const d = task.docker;
+  const imageRef = task.kind === 'docker' && d ? renderTemplate(d.image, ctx, 'docker.image') : null;
+  const docker = task.kind === 'docker' && d ? {
+    ...d,
+    // An image id (no registry digest) cannot be pulled: with pull policy `always` the reference stays.
+    image: d.pullPolicy === 'always' && !(results.images.get(imageRef!) ?? '').includes('@') ? imageRef! : imageWithRecordedDigest(imageRef!, results.images),
+    entrypoint: d.entrypoint && d.entrypoint.map((part, i) => renderTemplate(part, ctx, `docker.entrypoint[${i}]`)),
+  } : null;
+  return { command: renderCommand(task.command, ctx), env, docker, imageRef };
+}
+
+/**
+ * A cacheable task's cache key. The image counts as the DAG gives it (a digest when the DAG
+ * pins one), not as the run's version set may have replaced it: the same definition gets
+ * the same key in every run.
+ */
+export function taskCacheKey(task: TaskSpec, f: RunFacts, rendered: ReturnType<typeof renderDefinition>, results: RunResultsView): string {
+  const docker = rendered.docker && rendered.imageRef !== null ? { ...rendered.docker, image: rendered.imageRef } : rendered.docker;
+  return cacheKey(cacheNamespaceOf(f.dag), task, { ...rendered, docker }, results.upstream);
 }
 
 /**

@@ -101,14 +101,17 @@ export class Stack {
    * Creates a manual run as the API would: conf validated against the DAG's params. Its
    * logical date is now, or a millisecond after the previous trigger's (one run per date).
    */
-  async trigger(dagId: string, conf: Record<string, unknown> = {}, runId = `manual__${Date.now()}_${Math.random().toString(36).slice(2, 7)}`): Promise<DagRun> {
+  async trigger(
+    dagId: string, conf: Record<string, unknown> = {}, runId = `manual__${Date.now()}_${Math.random().toString(36).slice(2, 7)}`,
+    options: { cacheForce?: string | null } = {},
+  ): Promise<DagRun> {
     const dag = await this.repos.dags.get(dagId);
     if (!dag) throw new Error(`no DAG ${dagId}; import errors: ${JSON.stringify(await this.repos.dags.importErrors())}`);
     const version = await this.repos.dags.version(dagId, dag.latestVersion);
     this.lastLogicalDate = Math.max(Date.now(), this.lastLogicalDate + 1);
     const run = await this.repos.runs.create({
       dagId, runId, versionHash: dag.latestVersion, runType: 'manual', logicalDate: new Date(this.lastLogicalDate), conf,
-      params: resolveParams(version.params, conf),
+      params: resolveParams(version.params, conf), cacheForce: options.cacheForce ?? null,
     });
     this.scheduler.runner.nudge();
     return run;

@@ -2,7 +2,7 @@
 // latest try in that run, with an icon (drawn by CSS from data-state: 20,000 cells need few
 // DOM nodes), retries and duration on hover; a cell links to the try.
 import { memo, useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import type { RunDetailDto, TaskInstanceDto } from '../api-types';
+import type { GridRunDto, TaskInstanceDto } from '../api-types';
 import { Link, path } from '../router';
 import { stateIcon, stateLabel } from './state';
 import { formatDuration, formatLocal } from './time';
@@ -16,7 +16,7 @@ function cellTitle(taskId: string, runId: string, ti: TaskInstanceDto | undefine
   return parts.join(' · ');
 }
 
-export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: string; taskIds: string[]; runs: RunDetailDto[] }) {
+export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: string; taskIds: string[]; runs: GridRunDto[] }) {
   // Oldest run on the left, as time flows.
   const columns = useMemo(() => [...runs].reverse().map((run) => ({ run, byTask: new Map(run.taskInstances.map((ti) => [ti.taskId, ti])) })), [runs]);
   const runHref = useMemo(() => new Map(runs.map((r) => [r.runId, path('dags', dagId, 'runs', r.runId)])), [dagId, runs]);

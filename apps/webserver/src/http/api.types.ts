@@ -95,6 +95,8 @@ export interface RunDto {
   endedAt: string | null;
   /** Why it ended when its tasks did not decide it (`cancelled by alice`); null otherwise. */
   reason: string | null;
+  /** Tasks matching this pattern run although cached tries exist (`.*` = `--force`); null = none. */
+  cacheForce: string | null;
 }
 
 export interface TaskInstanceDto {
@@ -113,16 +115,69 @@ export interface TaskInstanceDto {
   startedAt: string | null;
   endedAt: string | null;
   nextRetryAt: string | null;
+  /** What its latest try (or the cached try it took over) wrote to its output file; null = nothing. */
+  outputs: Record<string, unknown> | null;
+  /** A `cached` task: the try it took its outputs from. */
+  cachedFrom: CachedFromDto | null;
+}
+
+export interface CachedFromDto {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+}
+
+/** What one try left besides its state. */
+export interface TryResultDto {
+  tryNumber: number;
+  succeeded: boolean;
+  outputs: Record<string, unknown> | null;
+  /** A container try: the image reference and the digest it ran. */
+  image: string | null;
+  imageDigest: string | null;
+  cacheKey: string | null;
+  cachedFrom: { tiId: number; tryNumber: number } | null;
+  at: string;
+}
+
+/** One image of a run's version set: the digest its container tries ran. */
+export interface RunImageDto {
+  image: string;
+  digest: string;
 }
 
 export interface RunDetailDto extends RunDto {
   taskInstances: TaskInstanceDto[];
+  /** The run's version set: the digest each container image ran (newest try). */
+  images: RunImageDto[];
+}
+
+/** A cache entry: a successful executed try of a cacheable task. */
+export interface CacheEntryDto {
+  key: string;
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+  outputs: Record<string, unknown> | null;
+  imageDigest: string | null;
+  createdAt: string;
+}
+
+export interface InvalidateCacheResultDto {
+  invalidated: number;
 }
 
 /** `GET /dags/:dagId/grid`: the newest runs with their task instances, newest first (the UI's grid). */
+/** A run of the grid: its task instances, without the version set (the run page has it). */
+export interface GridRunDto extends RunDto {
+  taskInstances: TaskInstanceDto[];
+}
+
 export interface GridDto {
   dagId: string;
-  runs: RunDetailDto[];
+  runs: GridRunDto[];
 }
 
 export interface TiHistoryEntryDto {
@@ -138,6 +193,8 @@ export interface TaskInstanceDetailDto extends TaskInstanceDto {
   dagId: string;
   runId: string;
   history: TiHistoryEntryDto[];
+  /** Stored results of its tries, newest first. */
+  tries: TryResultDto[];
 }
 
 export interface LogLineDto {

@@ -11,9 +11,9 @@ import type {
   CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, DagDetailDto, DagSummaryDto, GridDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
 } from './api.types';
 import {
-  toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDto, toTaskInstanceDto,
+  toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDetailDto, toRunDto, toTaskInstanceDto, toTryResultDto,
 } from './presenters';
-import { ClearTaskBody, GridQuery, ListRunsQuery, MarkTaskBody, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
+import { cacheForceOf, ClearTaskBody, GridQuery, ListRunsQuery, MarkTaskBody, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 import { Audit, auditNote, callerOf, type AuthedRequest } from '../auth/audit';
 import { RequiresRole } from './auth/requires-role.decorator';
@@ -59,7 +59,7 @@ export class DagsController {
   @Get(':dagId/grid')
   async grid(@Param('dagId') dagId: string, @Query(new ZodValidationPipe(GridQuery, 'query')) query: GridQuery): Promise<GridDto> {
     const runs = await this.runs.grid(dagId, query.limit);
-    return { dagId, runs: runs.map(({ run, tis }) => ({ ...toRunDto(run), taskInstances: tis.map(toTaskInstanceDto) })) };
+    return { dagId, runs: runs.map(({ run, tis }) => ({ ...toRunDto(run), taskInstances: tis.map((ti) => toTaskInstanceDto(ti)) })) };
   }
 
   @Patch(':dagId')
@@ -75,7 +75,7 @@ export class DagsController {
   @HttpCode(201)
   async trigger(@Param('dagId') dagId: string, @Body(new ZodValidationPipe(TriggerRunBody)) body: TriggerRunBody): Promise<RunDto> {
     const run = await this.triggers.trigger(dagId, {
-      conf: body.conf, runId: body.runId, logicalDate: body.logicalDate ? new Date(body.logicalDate) : undefined,
+      conf: body.conf, runId: body.runId, logicalDate: body.logicalDate ? new Date(body.logicalDate) : undefined, cacheForce: cacheForceOf(body),
     });
     return toRunDto(run);
   }
@@ -90,16 +90,18 @@ export class DagsController {
 
   @Get(':dagId/runs/:runId')
   async getRun(@Param('dagId') dagId: string, @Param('runId') runId: string): Promise<RunDetailDto> {
-    const { run, tis } = await this.runs.get(dagId, runId);
-    return { ...toRunDto(run), taskInstances: tis.map(toTaskInstanceDto) };
+    const { run, tis, results } = await this.runs.getWithResults(dagId, runId);
+    return toRunDetailDto(run, tis, results);
   }
 
   @Get(':dagId/runs/:runId/tasks/:taskId')
   async getTask(@Param('dagId') dagId: string, @Param('runId') runId: string, @Param('taskId') taskId: string): Promise<TaskInstanceDetailDto> {
     const { run, ti, history } = await this.runs.taskInstance(dagId, runId, taskId);
+    const results = await this.runs.results(ti.id);
     return {
-      dagId: run.dagId, runId: run.runId, ...toTaskInstanceDto(ti),
+      dagId: run.dagId, runId: run.runId, ...toTaskInstanceDto(ti, results[0]),
       history: history.map((h) => ({ ...h, at: h.at.toISOString() })),
+      tries: results.map(toTryResultDto),
     };
   }
 
@@ -125,10 +127,10 @@ export class DagsController {
     @Body(new ZodValidationPipe(ClearTaskBody)) body: ClearTaskBody,
   ): Promise<ClearResultDto> {
     if (body.dryRun) {
-      const preview = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, true);
+      const preview = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, { dryRun: true });
       return { dagId, runId, dryRun: true, cleared: preview.cleared, taskInstances: preview.taskInstances, busy: preview.busy };
     }
-    const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false);
+    const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, { latestImages: body.latestImages ?? false });
     return { dagId, runId, cleared };
   }
 

@@ -6,7 +6,7 @@ import { EventsQuerySchema, QueueHistoryQuerySchema, TriesQuerySchema } from '@s
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
-  RUN_ID, VARIABLE_KEY, WORKER_NAME, ClearTaskBody, ImportVariablesBody, MarkTaskBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody, GridQuery,
+  RUN_ID, VARIABLE_KEY, WORKER_NAME, CacheQuery, ClearTaskBody, InvalidateCacheBody, ImportVariablesBody, MarkTaskBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody, GridQuery,
   CreateBackfillBody, UpgradeRunBody, ListArtifactsQuery,
 } from './request.dto';
 
@@ -69,12 +69,16 @@ const ROUTES: Record<string, RouteDoc> = {
   'GET /api/v1/dags/{dagId}': { summary: 'One DAG with its tasks', errors: { 404: 'dag_not_found' } },
   'PATCH /api/v1/dags/{dagId}': { summary: 'Pause or unpause a DAG', body: PatchDagBody, errors: { 404: 'dag_not_found' } },
   'POST /api/v1/dags/{dagId}/runs': {
-    summary: 'Trigger a run (conf checked against the DAG\'s params)', body: TriggerRunBody,
+    summary: 'Trigger a run (conf checked against the DAG\'s params; force / forceTasks: run tasks although cached tries exist)', body: TriggerRunBody,
     errors: { 404: 'dag_not_found', 409: 'duplicate_run, duplicate_logical_date, dag_inactive' },
   },
   'GET /api/v1/dags/{dagId}/runs': { summary: 'Runs of one DAG, newest first', query: ListRunsQuery.omit({ dagId: true }), errors: { 404: 'dag_not_found' } },
-  'GET /api/v1/dags/{dagId}/runs/{runId}': { summary: 'One run with its task instances', errors: { 404: NOT_FOUND_RUN } },
-  'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}': { summary: 'One task instance with its state history', errors: { 404: NOT_FOUND_TASK } },
+  'GET /api/v1/dags/{dagId}/runs/{runId}': {
+    summary: 'One run with its task instances (their outputs, the try a cached one came from) and its version set (image digests)', errors: { 404: NOT_FOUND_RUN },
+  },
+  'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}': {
+    summary: 'One task instance with its state history and its tries\' results (outputs, image digest, cache key)', errors: { 404: NOT_FOUND_TASK },
+  },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': {
     summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow)', query: ReadLogsQuery,
     errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
@@ -88,7 +92,7 @@ const ROUTES: Record<string, RouteDoc> = {
   },
   'GET /api/v1/dags/{dagId}/grid': { summary: 'The newest runs with their task instances (the web UI\'s grid)', query: GridQuery, errors: { 404: 'dag_not_found' } },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': {
-    summary: 'Run a task (and with downstream, its downstream tasks) again; dryRun lists the instances it would reset, with their states', body: ClearTaskBody,
+    summary: 'Run a task (and with downstream, its downstream tasks) again, never from the cache; dryRun lists the instances it would reset, with their states; latestImages: take the images\' newest digests', body: ClearTaskBody,
     errors: { 404: NOT_FOUND_TASK, 409: 'task_busy, concurrent_change' },
   },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/mark': {
@@ -122,6 +126,10 @@ const ROUTES: Record<string, RouteDoc> = {
     body: UpgradeRunBody, errors: { 404: `${NOT_FOUND_RUN}, version_not_found`, 409: 'task_busy, version_ambiguous, concurrent_change' },
   },
   'GET /api/v1/runs': { summary: 'Runs across DAGs, newest first', query: ListRunsQuery },
+  'GET /api/v1/cache': { summary: 'Cache entries (successful tries of cacheable tasks), newest first', query: CacheQuery },
+  'POST /api/v1/cache/invalidate': {
+    summary: 'End the matching cache entries (by DAG, task or key; {"all": true} for every one): their tasks run again next time', body: InvalidateCacheBody,
+  },
   'GET /api/v1/variables': { summary: 'Variables (secret values are never returned)' },
   'GET /api/v1/variables/export': { summary: 'Every variable, for `variables import` (secrets left out, by key)' },
   'POST /api/v1/variables/import': { summary: 'Create or replace many variables at once', body: ImportVariablesBody, errors: { 400: 'invalid_request, no_cluster_key' } },

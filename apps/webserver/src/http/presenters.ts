@@ -1,7 +1,8 @@
-import type { DockerSpec, SerializedDag, TaskSpec } from '@swarmflow/core';
-import type { DagRecord, DagRun, ImportError, LogLine, TaskInstance, WorkerRecord } from '@swarmflow/persistence';
+import { versionSetOf, type DockerSpec, type SerializedDag, type TaskSpec } from '@swarmflow/core';
+import type { DagRecord, DagRun, ImportError, LogLine, TaskInstance, TaskResult, WorkerRecord } from '@swarmflow/persistence';
 import type {
-  DagDetailDto, DagSummaryDto, DockerSpecDto, ImportErrorDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto, WorkerDto,
+  CacheEntryDto, DagDetailDto, DagSummaryDto, DockerSpecDto, ImportErrorDto, RunDetailDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto,
+  TryResultDto, WorkerDto,
 } from './api.types';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -48,15 +49,49 @@ export function toRunDto(run: DagRun): RunDto {
   return {
     dagId: run.dagId, runId: run.runId, runType: run.runType, state: run.state, logicalDate: run.logicalDate.toISOString(),
     conf: run.conf, params: run.params, versionHash: run.versionHash, createdAt: run.createdAt.toISOString(),
-    startedAt: iso(run.startedAt), endedAt: iso(run.endedAt), reason: run.reason,
+    startedAt: iso(run.startedAt), endedAt: iso(run.endedAt), reason: run.reason, cacheForce: run.cacheForce,
   };
 }
 
-export function toTaskInstanceDto(ti: TaskInstance): TaskInstanceDto {
+/**
+ * A task instance; with its latest stored result, its outputs and (cached) the try it took
+ * them from (`source`: that try's result, when known).
+ */
+export function toTaskInstanceDto(ti: TaskInstance, latest?: TaskResult): TaskInstanceDto {
+  const current = latest && latest.tryNumber === ti.tryNumber ? latest : undefined;
   return {
     taskId: ti.taskId, state: ti.state, tryNumber: ti.tryNumber, maxTries: ti.maxTries, queue: ti.queue, pool: ti.pool,
     worker: ti.worker, hostname: ti.hostname, exitCode: ti.exitCode, reason: ti.reason, queuedAt: iso(ti.queuedAt),
     startedAt: iso(ti.startedAt), endedAt: iso(ti.endedAt), nextRetryAt: iso(ti.nextRetryAt),
+    outputs: current?.outputs ?? null,
+    cachedFrom: ti.state === 'cached' && current?.cachedFromRef && current.cachedFromTry !== null
+      ? { ...current.cachedFromRef, tryNumber: current.cachedFromTry } : null,
+  };
+}
+
+export function toTryResultDto(r: TaskResult): TryResultDto {
+  return {
+    tryNumber: r.tryNumber, succeeded: r.succeeded, outputs: r.outputs, image: r.image, imageDigest: r.imageDigest, cacheKey: r.cacheKey,
+    cachedFrom: r.cachedFromTi === null || r.cachedFromTry === null ? null : { tiId: r.cachedFromTi, tryNumber: r.cachedFromTry },
+    at: r.createdAt.toISOString(),
+  };
+}
+
+/** A run with its task instances (their latest outputs) and its version set. */
+export function toRunDetailDto(run: DagRun, tis: TaskInstance[], results: TaskResult[]): RunDetailDto {
+  const latest = new Map<number, TaskResult>();
+  for (const r of results) if ((latest.get(r.tiId)?.tryNumber ?? -1) < r.tryNumber) latest.set(r.tiId, r);
+  return {
+    ...toRunDto(run),
+    taskInstances: tis.map((ti) => toTaskInstanceDto(ti, latest.get(ti.id))),
+    images: [...versionSetOf(results)].map(([image, digest]) => ({ image, digest })),
+  };
+}
+
+export function toCacheEntryDto(r: TaskResult): CacheEntryDto {
+  return {
+    key: r.cacheKey!, dagId: r.dagId, runId: r.runId, taskId: r.taskId, tryNumber: r.tryNumber, outputs: r.outputs,
+    imageDigest: r.imageDigest, createdAt: r.createdAt.toISOString(),
   };
 }
 

@@ -7,6 +7,16 @@ const RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
 /** Run ids travel in URL paths: no slashes, spaces or `?`. */
 export const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
 
+/** A JavaScript regular expression's source (`--force-task`), checked to compile. */
+const regex = z.string().min(1).max(1000).refine((source) => {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'must be a regular expression, e.g. "^train" or "train|evaluate"');
+
 export const TriggerRunBody = z.object({
   /** Checked against the DAG's params by the core (`resolveParams`), which names the bad field. */
   conf: z.unknown().optional(),
@@ -23,8 +33,15 @@ export const TriggerRunBody = z.object({
   logicalDate: z.union([z.iso.datetime({ offset: true }), z.iso.date()], {
     error: 'must be an ISO 8601 date or a timestamp with its offset, e.g. 2024-06-01, 2024-06-01T00:00:00Z or 2024-06-01T02:00:00+02:00',
   }).transform((text) => (text.length === 10 ? `${text}T00:00:00.000Z` : text)).optional(),
+  /** Run every task although cached tries exist. */
+  force: z.boolean().optional(),
+  /** Run the tasks whose id matches this regular expression although cached tries exist. */
+  forceTasks: regex.optional(),
 }).strict();
 export type TriggerRunBody = z.infer<typeof TriggerRunBody>;
+
+/** `force` or a `forceTasks` regex: what the cache may not skip in the new run. */
+export const cacheForceOf = (body: Pick<TriggerRunBody, 'force' | 'forceTasks'>): string | null => (body.force ? '.*' : body.forceTasks ?? null);
 
 const PAUSE_FIX = 'send {"isPaused": true} to pause the DAG or {"isPaused": false} to unpause it';
 
@@ -35,9 +52,6 @@ export const PatchDagBody = z.object({
 }).strict();
 export type PatchDagBody = z.infer<typeof PatchDagBody>;
 
-export const ClearTaskBody = z.object({ downstream: z.boolean().optional(), dryRun: z.boolean().optional() }).strict();
-export type ClearTaskBody = z.infer<typeof ClearTaskBody>;
-
 export const MarkTaskBody = z.object({
   state: z.enum(['success', 'failed']),
   downstream: z.boolean().optional(),
@@ -47,6 +61,35 @@ export const MarkTaskBody = z.object({
 export type MarkTaskBody = z.infer<typeof MarkTaskBody>;
 
 const limit = z.coerce.number().int().min(1).max(1000).default(100);
+
+export const ClearTaskBody = z.object({
+  downstream: z.boolean().optional(),
+  /** Answer what would be reset, writing nothing. */
+  dryRun: z.boolean().optional(),
+  /** Let the run's container tries take the images' latest digests instead of the ones it recorded. */
+  latestImages: z.boolean().optional(),
+}).strict();
+export type ClearTaskBody = z.infer<typeof ClearTaskBody>;
+
+export const CacheQuery = z.object({
+  dagId: z.string().min(1).optional(),
+  taskId: z.string().min(1).optional(),
+  key: z.string().regex(/^[0-9a-f]{64}$/, 'must be a cache key: 64 hex digits').optional(),
+  limit,
+});
+export type CacheQuery = z.infer<typeof CacheQuery>;
+
+export const InvalidateCacheBody = z.object({
+  dagId: z.string().min(1).optional(),
+  taskId: z.string().min(1).optional(),
+  key: z.string().regex(/^[0-9a-f]{64}$/, 'must be a cache key: 64 hex digits').optional(),
+  /** Required to invalidate every entry: a body with no filter is refused otherwise. */
+  all: z.boolean().optional(),
+}).strict().refine((b) => b.all === true || b.dagId !== undefined || b.taskId !== undefined || b.key !== undefined, {
+  message: 'name what to invalidate: dagId, taskId or key, or send {"all": true} to invalidate every cache entry',
+});
+export type InvalidateCacheBody = z.infer<typeof InvalidateCacheBody>;
+
 
 export const ListRunsQuery = z.object({
   dagId: z.string().min(1).optional(),

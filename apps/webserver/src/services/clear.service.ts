@@ -32,7 +32,10 @@ export class ClearService {
    * nothing and answers what would be reset, and what busy instance would stop it.
    * @throws NotFoundError, ConflictError `task_busy` naming the queued/running instances
    */
-  async clear(dagId: string, runId: string, taskId: string, downstream: boolean, dryRun = false): Promise<ClearResult> {
+  async clear(
+    dagId: string, runId: string, taskId: string, downstream: boolean, options: { dryRun?: boolean; latestImages?: boolean } = {},
+  ): Promise<ClearResult> {
+    const dryRun = options.dryRun ?? false;
     const now = this.clock();
     const result = await this.repos.db.transaction(async (tx) => {
       const found = await requireRun(this.repos, dagId, runId, tx);
@@ -70,6 +73,8 @@ export class ClearService {
         // The scheduler moved one of them between our read and our write: roll back.
         throw new ConflictError('concurrent_change', `a task instance of run "${runId}" changed while it was being cleared. Try again.`);
       }
+      // The run's next container tries take the images' newest digests instead of the ones it recorded.
+      if (options.latestImages) await this.repos.results.unpinImages(run.pk, tx);
       if (run.state === 'success' || run.state === 'failed') await this.repos.runs.setState(run.pk, 'running', now, tx);
       // After setState, which resets needs_eval.
       await this.repos.runs.markNeedsEval(run.pk, tx);

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { unservedQueueReason, type DagRunState, type TiState } from '@swarmflow/core';
-import { Repositories, type DagRun, type LogLine, type TaskInstance } from '@swarmflow/persistence';
+import { Repositories, type DagRun, type LogLine, type TaskInstance, type TaskResult } from '@swarmflow/persistence';
 import { REPOSITORIES } from '../tokens';
 import { NotFoundError } from './api-errors';
 import { requireDag, requireRun, requireTaskInstance } from './lookups';
@@ -61,6 +61,17 @@ export class RunQueriesService {
     const byRun = new Map<number, TaskInstance[]>(runs.map((r) => [r.pk, []]));
     for (const ti of tis) byRun.get(ti.runPk)?.push(ti);
     return runs.map((run) => ({ run, tis: byRun.get(run.pk) ?? [] }));
+  }
+
+  /** The run with its task instances and every try's stored result (outputs, image digests, cache keys). @throws NotFoundError */
+  async getWithResults(dagId: string, runId: string): Promise<{ run: DagRun; tis: TaskInstance[]; results: TaskResult[] }> {
+    const { run, tis } = await this.get(dagId, runId);
+    return { run, tis, results: await this.repos.results.forRun(run.pk) };
+  }
+
+  /** A task instance's stored results, newest try first. */
+  async results(tiId: number): Promise<TaskResult[]> {
+    return this.repos.results.forTaskInstance(tiId);
   }
 
   /** @throws NotFoundError */

@@ -13,6 +13,8 @@ export interface TriggerRequest {
   runId?: string;
   /** Defaults to now (the first millisecond from now at which the DAG has no run). */
   logicalDate?: Date;
+  /** Tasks matching this pattern run although cached tries exist ('.*': all); default none. */
+  cacheForce?: string | null;
 }
 
 /**
@@ -50,7 +52,7 @@ export class TriggerService {
     const version = await this.repos.dags.version(dagId, dag.latestVersion);
     const params = resolveParams(version.params, request.conf);
     const conf = (request.conf ?? {}) as Record<string, unknown>;
-    const base = { dagId, versionHash: dag.latestVersion, runType: 'manual' as const, conf, params };
+    const base = { dagId, versionHash: dag.latestVersion, runType: 'manual' as const, conf, params, cacheForce: request.cacheForce ?? null };
 
     let logicalDate = request.logicalDate ?? now;
     let suffix = '';

@@ -28,6 +28,13 @@ export interface TaskDefaults {
   env?: Record<string, string>;
   /** Working directory; null = the worker's own (default). */
   cwd?: string | null;
+  /**
+   * Skip the task (state `cached`) when a successful try with the same cache key exists in
+   * the DAG's cache namespace, taking over its outputs. Default false.
+   */
+  cache?: boolean;
+  /** How long a successful try serves as a cache hit: ms or `'7d'`, `'12h'`; null = forever (default). */
+  cacheTtl?: string | number | null;
 }
 
 /** A bind mount or named volume as written: an object, or a `'source:target[:ro|rw]'` string. */
@@ -114,12 +121,14 @@ export interface DagInput {
   params?: Record<string, ParamSpec>;
   defaults?: TaskDefaults;
   tags?: string[];
+  /** Cached tries are shared by the DAGs with the same namespace. Default 'default'. */
+  cacheNamespace?: string;
   tasks: TaskInput[];
 }
 
 export const TASK_DEFAULT_KEYS: readonly (keyof TaskDefaults)[] = [
   'retries', 'retryDelay', 'retryBackoff', 'maxRetryDelay', 'timeout', 'queue', 'priority',
-  'pool', 'poolSlots', 'triggerRule', 'skipExitCode', 'env', 'cwd',
+  'pool', 'poolSlots', 'triggerRule', 'skipExitCode', 'env', 'cwd', 'cache', 'cacheTtl',
 ];
 export const TASK_INPUT_KEYS: readonly (keyof TaskInput)[] = ['id', 'kind', 'command', 'docker', 'secrets', 'upstream', ...TASK_DEFAULT_KEYS];
 export const DOCKER_INPUT_KEYS: readonly (keyof DockerInput)[] = [
@@ -130,7 +139,7 @@ export const RESOURCES_INPUT_KEYS: readonly (keyof ResourcesInput)[] = ['cpus', 
 export const VOLUME_INPUT_KEYS: readonly (keyof VolumeInput)[] = ['source', 'target', 'readOnly'];
 export const DAG_INPUT_KEYS: readonly (keyof DagInput)[] = [
   'id', 'description', 'schedule', 'catchup', 'startDate', 'maxActiveRuns', 'maxActiveTasks',
-  'params', 'defaults', 'tags', 'tasks',
+  'params', 'defaults', 'tags', 'cacheNamespace', 'tasks',
 ];
 export const PARAM_SPEC_KEYS: readonly (keyof ParamSpec)[] = [
   'type', 'default', 'description', 'enum', 'minimum', 'maximum', 'minLength', 'maxLength', 'pattern',

@@ -113,6 +113,14 @@ export interface TaskSpec {
   poolSlots: number;
   /** A process exit code that ends the task `skipped` instead of `failed`; null = none. Default 99. */
   skipExitCode: number | null;
+  /**
+   * Present (true) when the task is cacheable: a successful try with the same cache key
+   * ({@link cacheKey}) ends it `cached`. Absent otherwise (so the DAG hashes of DAGs
+   * without caching do not change).
+   */
+  cache?: true;
+  /** How long a successful try serves as a cache hit; absent = forever. */
+  cacheTtlMs?: number;
 }
 
 /** A validated DAG as stored in a dag_version (content-hashed JSON). */
@@ -130,6 +138,8 @@ export interface SerializedDag {
   maxActiveTasks: number;
   params: Record<string, ParamSpec>;
   tags: string[];
+  /** The cache namespace its cacheable tasks share with other DAGs; absent = 'default'. */
+  cacheNamespace?: string;
   tasks: TaskSpec[];
   /** Source file, relative to the DAGs folder. */
   fileloc: string;

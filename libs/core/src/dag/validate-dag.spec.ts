@@ -123,7 +123,7 @@ describe('validateDag', () => {
     ['a missing id', { tasks: [] }, `examples/dags/etl.ts: DAG id must be a non-empty string (got nothing). Fix: give it an id like "my_dag".`],
     ['a bad DAG id', { id: 'my etl', tasks: [] }, `examples/dags/etl.ts: DAG id "my etl" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "my_etl".`],
     ['a too long DAG id', { id: 'x'.repeat(251), tasks: [] }, `examples/dags/etl.ts: DAG id is 251 characters long, more than 250. Fix: use a shorter id.`],
-    ['an unknown DAG key', etl({ scheduel: '@daily' } as never), `examples/dags/etl.ts: DAG "etl": unknown DAG key "scheduel". Fix: did you mean "schedule"? use only id, description, schedule, catchup, startDate, maxActiveRuns, maxActiveTasks, params, defaults, tags, tasks.`],
+    ['an unknown DAG key', etl({ scheduel: '@daily' } as never), `examples/dags/etl.ts: DAG "etl": unknown DAG key "scheduel". Fix: did you mean "schedule"? use only id, description, schedule, catchup, startDate, maxActiveRuns, maxActiveTasks, params, defaults, tags, cacheNamespace, tasks.`],
     ['a bad cron', etl({ schedule: '61 * * * *' }), `examples/dags/etl.ts: DAG "etl": invalid cron expression "61 * * * *": Constraint error, got value 61 expected range 0-59. Fix: use a cron like "0 3 * * *", a preset (@hourly, @daily, @weekly, @monthly, @yearly, @once), or null for manual runs only.`],
     ['a bad preset', etl({ schedule: '@dialy' }), `examples/dags/etl.ts: DAG "etl": unknown schedule preset "@dialy" (use one of @once, @hourly, @daily, @weekly, @monthly, @yearly, @annually). Fix: use a cron like "0 3 * * *", a preset (@hourly, @daily, @weekly, @monthly, @yearly, @once), or null for manual runs only.`],
     ['a non-boolean catchup', etl({ catchup: 'yes' as never }), `examples/dags/etl.ts: DAG "etl": catchup must be true or false (got "yes"). Fix: use true or false.`],
@@ -133,7 +133,7 @@ describe('validateDag', () => {
     ['bad tags', etl({ tags: 'etl' as never }), `examples/dags/etl.ts: DAG "etl": tags must be an array of strings (got "etl"). Fix: use e.g. ["ml", "nightly"].`],
     ['no tasks', etl({ tasks: [] }), `examples/dags/etl.ts: DAG "etl": the DAG has no tasks. Fix: create tasks inside the dag() callback with shell() or task(), or list them in tasks.`],
     ['a bad default in defaults', etl({ defaults: { retries: -1 } }), `examples/dags/etl.ts: DAG "etl": defaults.retries must be a whole number >= 0 (got -1). Fix: set retries to 0 or more (the number of extra tries).`],
-    ['an unknown key in defaults', etl({ defaults: { retry: 1 } as never }), `examples/dags/etl.ts: DAG "etl": unknown defaults key "retry". Fix: did you mean "retries"? use only retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.`],
+    ['an unknown key in defaults', etl({ defaults: { retry: 1 } as never }), `examples/dags/etl.ts: DAG "etl": unknown defaults key "retry". Fix: did you mean "retries"? use only retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd, cache, cacheTtl.`],
   ])('rejects %s', (_name, input, message) => {
     expect(invalid(input).message).toBe(message);
   });
@@ -141,7 +141,7 @@ describe('validateDag', () => {
   it.each<[string, Record<string, unknown>, string, string]>([
     ['a bad task id', { id: 'lo ad', command: 'x' }, 'tasks[1].id', `examples/dags/etl.ts: DAG "etl": task id "lo ad" may only contain letters, digits, "_", "." and "-". Fix: rename it, e.g. "lo_ad".`],
     ['a duplicate task id', { id: 'extract', command: 'x' }, 'id', `examples/dags/etl.ts: DAG "etl", task "extract": task id "extract" is used twice. Fix: give each task a unique id.`],
-    ['an unknown task key', { id: 'load', command: 'x', retires: 3 }, 'retires', `examples/dags/etl.ts: DAG "etl", task "load": unknown task key "retires". Fix: did you mean "retries"? use only id, kind, command, docker, secrets, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.`],
+    ['an unknown task key', { id: 'load', command: 'x', retires: 3 }, 'retires', `examples/dags/etl.ts: DAG "etl", task "load": unknown task key "retires". Fix: did you mean "retries"? use only id, kind, command, docker, secrets, upstream, retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd, cache, cacheTtl.`],
     ['an unknown kind', { id: 'load', command: 'x', kind: 'container' }, 'kind', `examples/dags/etl.ts: DAG "etl", task "load": kind "container" is not a task kind. Fix: did you mean "docker"? use one of process, docker, or leave kind out: a task with docker settings is a docker task.`],
     ['an empty command', { id: 'load', command: '  ' }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is empty. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
     ['an empty argv', { id: 'load', command: [] }, 'command', `examples/dags/etl.ts: DAG "etl", task "load": command is an empty array. Fix: give a shell command like "python train.py", or an argv array like ["python", "train.py"].`],
@@ -257,11 +257,11 @@ describe('validateDag', () => {
       ['a misspelt filter', { command: 'echo {{ ds | uppr }}' }, 'command',
         expect.stringMatching(/^command uses the filter "uppr", which nunjucks does not have\. Fix: did you mean "upper"\? the filters are .*\bdefault\b.*\.$/) as unknown as string],
       ['a docker entrypoint', { docker: { image: 'trainer', entrypoint: '{{ parms.entry }}' } }, 'docker.entrypoint',
-        `docker.entrypoint reads "parms", which is not a template variable. Fix: did you mean "params"? the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date.`],
+        `docker.entrypoint reads "parms", which is not a template variable. Fix: did you mean "params"? the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date, outputs.`],
       ['a docker command', { docker: { image: 'trainer' }, command: ['run', '{{ dss }}'] }, 'command[1]',
-        `command[1] reads "dss", which is not a template variable. Fix: did you mean "ds"? the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date.`],
+        `command[1] reads "dss", which is not a template variable. Fix: did you mean "ds"? the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date, outputs.`],
       ['Airflow\'s execution_date', { command: 'run {{ execution_date }}' }, 'command',
-        `command reads "execution_date", which is not a template variable. Fix: use {{ logical_date }}, {{ ds }} or {{ ts }}; the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date.`],
+        `command reads "execution_date", which is not a template variable. Fix: use {{ logical_date }}, {{ ds }} or {{ ts }}; the variables are params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date, outputs.`],
       ['a syntax error', { command: 'echo ${#FILES[@]}' }, 'command',
         `command is not a valid template: expected end of comment, got end of file. Fix: check the {{ }}, {% %} and {# #} pairs; to keep such text as is (e.g. the shell's \${#list}), wrap it in {% raw %}…{% endraw %}.`],
     ])('refuses an undeclared param or unknown name in %s', (_name, task, field, message) => {
@@ -449,7 +449,7 @@ describe('validateDag: docker tasks', () => {
 
   it('keeps container settings and secrets out of the DAG defaults', () => {
     expect(invalid(etl({ defaults: { secrets: ['k'] } as never })).message).toBe(
-      'examples/dags/etl.ts: DAG "etl": unknown defaults key "secrets". Fix: use only retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd.',
+      'examples/dags/etl.ts: DAG "etl": unknown defaults key "secrets". Fix: use only retries, retryDelay, retryBackoff, maxRetryDelay, timeout, queue, priority, pool, poolSlots, triggerRule, skipExitCode, env, cwd, cache, cacheTtl.',
     );
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { DagCycleError, DagValidationError, InvalidDurationError, InvalidMemoryError } from '../errors';
 import { checkParamValue, lettersOff, misspeltParam, PARAM_TYPES } from '../params/params';
 import { validateSchedule } from '../schedule/schedule';
-import { TEMPLATE_VARIABLES, templateProblem } from '../templating/templating';
+import { outputTasksRead, TEMPLATE_VARIABLES, templateProblem } from '../templating/templating';
 import {
   DAG_INPUT_KEYS, DOCKER_INPUT_KEYS, PARAM_SPEC_KEYS, RESOURCES_INPUT_KEYS, TASK_DEFAULT_KEYS, TASK_INPUT_KEYS, VOLUME_INPUT_KEYS,
   type DagInput, type TaskDefaults, type TaskInput,
@@ -228,6 +228,14 @@ function checkSettings(ctx: Ctx, taskId: string | null, prefix: string, input: T
       fail(ctx, taskId, f('cwd'), `${nameOf(ctx, taskId, f('cwd'))} must be a non-empty path or null (got ${show(input.cwd)})`, 'use an absolute path, or null for the worker\'s own directory');
     }
     out.cwd = input.cwd;
+  }
+  if (input.cache !== undefined) {
+    if (typeof input.cache !== 'boolean') fail(ctx, taskId, f('cache'), `${nameOf(ctx, taskId, f('cache'))} must be true or false (got ${show(input.cache)})`, 'use true to skip the task when an identical try already succeeded');
+    out.cache = input.cache || undefined;
+  }
+  if (input.cacheTtl !== undefined) {
+    out.cacheTtlMs = input.cacheTtl === null ? undefined : duration(ctx, taskId, f('cacheTtl'), input.cacheTtl);
+    if (out.cacheTtlMs === 0) fail(ctx, taskId, f('cacheTtl'), `${nameOf(ctx, taskId, f('cacheTtl'))} must be more than 0`, `use e.g. '7d', or null for no limit`);
   }
   return out;
 }
@@ -555,6 +563,45 @@ function checkTaskTemplates(ctx: Ctx, task: TaskSpec, ownEnv: Record<string, str
   docker.entrypoint?.forEach((part, i) => checkTemplate(ctx, id, typeof entrypoint === 'string' ? 'docker.entrypoint' : `docker.entrypoint[${i}]`, part, params));
 }
 
+/**
+ * `{{ outputs.<task>.<key> }}` reads what an upstream task wrote: only a task the reader
+ * depends on (directly or further up) has ended by the time the reader renders.
+ */
+function checkOutputReads(ctx: Ctx, tasks: TaskSpec[]): void {
+  const byId = new Map(tasks.map((t) => [t.id, t]));
+  const ancestors = new Map<string, Set<string>>();
+  const ancestorsOf = (id: string): Set<string> => {
+    let set = ancestors.get(id);
+    if (set) return set;
+    set = new Set<string>();
+    for (const up of byId.get(id)!.upstream) {
+      set.add(up);
+      for (const a of ancestorsOf(up)) set.add(a);
+    }
+    ancestors.set(id, set);
+    return set;
+  };
+  for (const task of tasks) {
+    const fields: [string, string][] = typeof task.command === 'string' ? [['command', task.command]] : task.command.map((c, i) => [`command[${i}]`, c]);
+    for (const [k, v] of Object.entries(task.env)) fields.push([`env.${k}`, v]);
+    if (task.docker) fields.push(['docker.image', task.docker.image], ...(task.docker.entrypoint ?? []).map((e, i): [string, string] => [`docker.entrypoint[${i}]`, e]));
+    for (const [field, text] of fields) {
+      for (const read of outputTasksRead(text)) {
+        const mine = ancestorsOf(task.id);
+        if (mine.has(read)) continue;
+        const name = nameOf(ctx, task.id, field);
+        const upstream = mine.size ? `its upstream tasks: ${[...mine].join(', ')}` : 'it has no upstream task';
+        if (!byId.has(read)) {
+          const near = suggestName(read, mine);
+          fail(ctx, task.id, field, `${name} reads outputs.${read}, but the DAG has no task "${read}" (${upstream})`, `${near ? `did you mean outputs.${near}? if not, ` : ''}read the outputs of a task upstream of "${task.id}"`);
+        }
+        fail(ctx, task.id, field, `${name} reads outputs.${read}, but "${read}" is not upstream of "${task.id}" (${upstream}): its outputs may not exist when "${task.id}" runs`,
+          `make "${read}" an upstream of "${task.id}" (e.g. ${read}.then(${task.id}), or upstream: [${read}] in YAML)`);
+      }
+    }
+  }
+}
+
 function checkParams(ctx: Ctx, params: unknown): Record<string, ParamSpec> {
   if (params === undefined) return {};
   if (!isPlainObject(params)) fail(ctx, null, 'params', `params must be an object of param specs (got ${show(params)})`, `use e.g. { epochs: { type: 'integer', default: 10 } }`);
@@ -644,6 +691,9 @@ export function validateDag(input: DagInput, file: string, options: ValidateDagO
     fail(ctx, null, 'tags', `tags must be an array of strings (got ${show(input.tags)})`, `use e.g. ["ml", "nightly"]`);
   }
   const params = checkParams(ctx, input.params);
+  if (input.cacheNamespace !== undefined && (typeof input.cacheNamespace !== 'string' || !ID_PATTERN.test(input.cacheNamespace) || input.cacheNamespace.length > MAX_ID_LENGTH)) {
+    fail(ctx, null, 'cacheNamespace', `cacheNamespace ${show(input.cacheNamespace)} may only contain letters, digits, "_", "." and "-"`, 'use a name like "ml"; DAGs with the same one share cached tries');
+  }
 
   let defaults: Partial<Settings> = {};
   if (input.defaults !== undefined) {
@@ -674,6 +724,9 @@ export function validateDag(input: DagInput, file: string, options: ValidateDagO
     const own = checkSettings(ctx, id, '', task);
     const env = { ...BUILTIN_TASK_DEFAULTS.env, ...defaults.env, ...own.env };
     const settings: Settings = { ...BUILTIN_TASK_DEFAULTS, ...defaults, ...own, env };
+    // Absent unless set, so that DAGs without caching keep their hash.
+    if (!settings.cache) delete settings.cache;
+    if (!settings.cache || settings.cacheTtlMs === undefined) delete settings.cacheTtlMs;
     const secrets = checkSecrets(ctx, id, task.secrets);
     let docker: DockerSpec | null = null;
     if (kind === 'docker') {
@@ -698,6 +751,7 @@ export function validateDag(input: DagInput, file: string, options: ValidateDagO
   }
   const cycle = findCycle(tasks);
   if (cycle) throw new DagCycleError({ file, dagId: ctx.dagId, taskId: cycle[0], field: nameOf(ctx, cycle[0], 'upstream') }, cycle);
+  checkOutputReads(ctx, tasks);
 
   return {
     id: input.id,
@@ -709,6 +763,7 @@ export function validateDag(input: DagInput, file: string, options: ValidateDagO
     maxActiveTasks,
     params,
     tags: [...(input.tags ?? [])],
+    ...(input.cacheNamespace !== undefined && input.cacheNamespace !== 'default' ? { cacheNamespace: input.cacheNamespace } : {}),
     tasks,
     fileloc: file,
   };

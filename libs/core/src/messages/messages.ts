@@ -34,6 +34,14 @@ export interface TaskMessage {
   secrets?: { key: string; ciphertext: string }[];
   /** Registry credentials (JSON), sealed like `secrets` (purpose `registry`); absent when the task names none. */
   registryAuth?: string;
+  /**
+   * The image reference as the DAG gives it (rendered), when `docker.image` is the digest its
+   * run recorded for it instead (a cleared task runs its run's images): the worker reports
+   * the digest under this reference.
+   */
+  imageRef?: string;
+  /** The try's cache key (a cacheable task): the worker echoes it in `task.finished`, and the scheduler stores it with the try. */
+  cacheKey?: string;
   /** Where this try keeps its artefacts (`SWARMFLOW_ARTIFACTS_URL` of the scheduler); absent when none is set. */
   artifacts?: TaskArtifacts;
 }
@@ -51,6 +59,13 @@ export interface TaskArtifacts {
    */
   s3?: string;
 }
+
+/** Output files larger than this fail their try unless the worker's SWARMFLOW_MAX_OUTPUT_BYTES says otherwise. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 65_536;
+/** What the scheduler accepts as a try's outputs at most (JSON length), whatever a worker allows. */
+export const MAX_OUTPUT_BYTES_LIMIT = 1_048_576;
+/** Where a container task writes its outputs (a folder the worker creates in each try's container). */
+export const CONTAINER_OUTPUT_PATH = '/swarmflow/output.json';
 
 /**
  * What travels on `swarmflow.tasks`: a {@link TaskMessage} serialized once by the
@@ -119,6 +134,12 @@ export interface TaskFinishedEvent {
    * when there were none (most short tries).
    */
   logBatches?: { first: number; last: number; count: number };
+  /** The JSON object the try wrote to its output file (SWARMFLOW_OUTPUT, or /swarmflow/output.json in a container); absent when it wrote none. */
+  outputs?: Record<string, unknown>;
+  /** A container try: the image as the message named it and the digest it ran (`name@sha256:…`, or the image id when it has no registry digest). */
+  image?: { ref: string; digest: string };
+  /** The task message's `cacheKey`, echoed. */
+  cacheKey?: string;
   at: string;
 }
 

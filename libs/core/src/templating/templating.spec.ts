@@ -12,7 +12,7 @@ describe('templateContext', () => {
     expect(ctx).toEqual({
       params: { region: 'eu', n: 3, nested: { a: 1 } }, conf: { region: 'eu' },
       dag_id: 'etl', run_id: 'scheduled__2024-01-02T03:04:05Z', task_id: 'extract', try_number: 2,
-      ds: '2024-01-02', ds_nodash: '20240102', ts: '2024-01-02T03:04:05.000Z', logical_date: '2024-01-02T03:04:05.000Z',
+      ds: '2024-01-02', ds_nodash: '20240102', ts: '2024-01-02T03:04:05.000Z', logical_date: '2024-01-02T03:04:05.000Z', outputs: {},
     });
   });
 });
@@ -38,7 +38,7 @@ describe('renderTemplate', () => {
 
   it('reports an undefined top-level variable', () => {
     const err = errorOf<TemplateRenderError>(() => renderTemplate('{{ dss }}', ctx, 'env.DAY'));
-    expect(err.message).toBe('env.DAY: undefined variable "dss" in "{{ dss }}". Fix: use one of params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date.');
+    expect(err.message).toBe('env.DAY: undefined variable "dss" in "{{ dss }}". Fix: use one of params, conf, dag_id, run_id, task_id, try_number, ds, ds_nodash, ts, logical_date, outputs.');
     expect(err.variable).toBe('dss');
   });
 

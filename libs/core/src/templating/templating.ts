@@ -20,6 +20,8 @@ export interface TemplateContext {
   ts: string;
   /** Same as `ts`: a string, so that rendering never depends on the worker's time zone. */
   logical_date: string;
+  /** What upstream tasks wrote to their output file, by task id: `{{ outputs.train.model_uri }}`. */
+  outputs: Record<string, Record<string, unknown>>;
 }
 
 /** Builds the {@link TemplateContext} of one task try. */
@@ -31,6 +33,8 @@ export function templateContext(input: {
   logicalDate: Date;
   params: Record<string, unknown>;
   conf: Record<string, unknown>;
+  /** Outputs of the run's ended upstream tasks, by task id. Default {}. */
+  outputs?: Record<string, Record<string, unknown>>;
 }): TemplateContext {
   const ts = input.logicalDate.toISOString();
   const ds = ts.slice(0, 10);
@@ -45,13 +49,25 @@ export function templateContext(input: {
     ds_nodash: ds.replace(/-/g, ''),
     ts,
     logical_date: ts,
+    outputs: input.outputs ?? {},
   };
 }
 
 /** The names a template may use: the {@link TemplateContext}'s variables (nunjucks' own globals aside). */
 export const TEMPLATE_VARIABLES: readonly (keyof TemplateContext)[] = [
-  'params', 'conf', 'dag_id', 'run_id', 'task_id', 'try_number', 'ds', 'ds_nodash', 'ts', 'logical_date',
+  'params', 'conf', 'dag_id', 'run_id', 'task_id', 'try_number', 'ds', 'ds_nodash', 'ts', 'logical_date', 'outputs',
 ];
+
+/**
+ * The task ids whose outputs `template` reads (`outputs.train.model_uri` → `train`),
+ * guarded reads included; [] for plain text or a template that does not compile.
+ */
+export function outputTasksRead(template: string): string[] {
+  if (!hasTemplate(template) || 'reason' in compileOrReason(template)) return [];
+  const { refs, bound } = references(template);
+  if (bound.has('outputs')) return [];
+  return [...new Set(refs.filter((r) => r.chain[0] === 'outputs' && r.chain.length > 1).map((r) => r.chain[1]))];
+}
 /** nunjucks' global functions, and the names it binds in loops and macros. */
 const NUNJUCKS_NAMES = ['range', 'cycler', 'joiner', 'loop', 'caller'];
 /** Filters that supply a value when theirs is undefined: what they filter may be missing. */

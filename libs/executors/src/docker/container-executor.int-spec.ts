@@ -42,12 +42,29 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
     return (await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: tiId })).map((c) => c.name);
   }
 
+  it('reads the output file of a container that exits 0, written by any user; over the cap it gives the size', async () => {
+    const output = { path: '/swarmflow/output.json', maxBytes: 64 };
+    const ok = await ctx.executor.run(spec('echo \'{"rows": 3}\' > /swarmflow/output.json', { output, docker: { user: '1234' } }), hooks()).result;
+    expect(ok.exitCode).toBe(0);
+    expect(ok.output).toEqual({ content: Buffer.from('{"rows": 3}\n') });
+    const none = await ctx.executor.run(spec('true', { output }), hooks()).result;
+    expect(none.output).toBeUndefined();
+    const big = await ctx.executor.run(spec('head -c 5000 /dev/zero > /swarmflow/output.json', { output }), hooks()).result;
+    expect(big.output).toEqual({ tooLarge: 5000 });
+    const failed = await ctx.executor.run(spec('echo {} > /swarmflow/output.json; exit 3', { output }), hooks()).result;
+    expect([failed.exitCode, failed.output]).toEqual([3, undefined]);
+  });
+
   it('streams stdout and stderr as lines, reports exit code 0 and removes the container', async () => {
     const h = hooks();
     const s = spec('echo out1; echo err1 >&2; printf "a\\nb"; echo " end" >&2');
     const run = ctx.executor.run(s, h);
     const result = await run.result;
-    expect(result).toEqual({ exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null, lost: null, oomKilled: false });
+    expect(result).toEqual({
+      exitCode: 0, signal: null, timedOut: false, cancelled: false, error: null, lost: null, oomKilled: false,
+      imageDigest: (await ctx.client.imageDigest(TEST_IMAGE)),
+    });
+    expect(result.imageDigest).toMatch(/^(.+@)?sha256:[0-9a-f]{64}$/);
     expect(h.lines.filter((l) => l.stream === 'stdout').map((l) => l.line)).toEqual(['out1', 'a', 'b']);
     expect(h.lines.filter((l) => l.stream === 'stderr').map((l) => l.line)).toEqual(['err1', ' end']);
     expect(run.containerId).toMatch(/^[0-9a-f]{64}$/);

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:os';
+import { posix } from 'node:path';
 import type Docker from 'dockerode';
 import { DEFAULT_GRACE_MS, type KillCause, type OutputStream, type ProcessResult } from '../process/process-executor';
 import { containerCreateOptions, LABELS, secretOwner, type ContainerSpec } from './container-options';
@@ -7,7 +8,7 @@ import { DockerClient, DockerError, type ContainerSummary, type LogSource } from
 import { holdBinary } from './hold-binary';
 import { LogDemuxer } from './log-demuxer';
 import type { LineMask } from '../process/line-splitter';
-import { ustar, type TarEntry } from './ustar';
+import { firstTarFile, ustar, type TarEntry } from './ustar';
 
 export interface ContainerHooks {
   /** Every complete line of the container's stdout and stderr, and the last partial one at the end. Must not throw. */
@@ -33,6 +34,13 @@ export interface ContainerResult extends ProcessResult {
    * it may still be running (it is left as it is, for a later adoption). Absent otherwise.
    */
   containerMayRun?: true;
+  /**
+   * The output file (ContainerSpec.output) of a container that exited with code 0: its
+   * content, or its size when over `maxBytes`. Absent when it wrote none (or was not asked).
+   */
+  output?: { content: Buffer } | { tooLarge: number };
+  /** The digest the container's image ran (see DockerClient.imageDigest); absent when it never was created or the inspect failed. */
+  imageDigest?: string;
 }
 
 export interface ContainerRun {
@@ -222,6 +230,9 @@ class ContainerTry {
     let ran = false;
     let error: string | null = null;
     let oomKilled = false;
+    let output: ContainerResult['output'];
+    let imageDigest: string | undefined;
+    let digestRead: Promise<unknown> = Promise.resolve();
     try {
       const gpuIds = spec.gpuIds ?? [];
       if (gpuIds.length !== docker.gpus) throw new TryError(`the task needs ${docker.gpus} GPU(s) but was given ${gpuIds.length} GPU id(s)`);
@@ -235,6 +246,16 @@ class ContainerTry {
       if (this.cancelled) return this.outcome(null, null);
       const options = containerCreateOptions(spec, { name: spec.name ?? `swarmflow-${tryTag || 'task'}-${suffix}`, secretsVolume: volume });
       this.id = await this.createPulling(spec, options);
+      // Read alongside the try, off its critical path.
+      const digest = this.client.imageDigest(docker.image).then((d) => (imageDigest = d), (err) => {
+        this.status(`could not read the digest of image ${docker.image}: ${message(err)}`);
+      });
+      digestRead = digest;
+      if (spec.output) {
+        // A folder any user of the image can write to (sticky, as /tmp), for the task's output file.
+        const dir = posix.dirname(spec.output.path).replace(/^\/+/, '');
+        await this.client.putArchive(this.id, '/', ustar([{ name: dir, type: 'directory', mode: 0o1777, uid: 0, gid: 0 }]));
+      }
       if (this.cancelled) return this.outcome(null, null);
       await this.client.startContainer(this.id);
       ran = true;
@@ -252,6 +273,7 @@ class ContainerTry {
       if (spec.timeoutMs !== null) this.armTimeout(spec.timeoutMs);
       exitCode = await this.follow(this.id, undefined);
       oomKilled = await this.oomKilled(this.id, exitCode);
+      if (spec.output && exitCode === 0) output = await this.readOutput(this.id, spec.output);
     } catch (err) {
       error = this.failure(err);
     } finally {
@@ -271,7 +293,22 @@ class ContainerTry {
         else this.status(`secrets volume ${volume} is kept with the container (it is empty once the container stopped)`);
       }
     }
-    return this.outcome(exitCode, error, oomKilled);
+    await digestRead;
+    const result = this.outcome(exitCode, error, oomKilled);
+    if (output) result.output = output;
+    if (imageDigest) result.imageDigest = imageDigest;
+    return result;
+  }
+
+  /** The output file of an exited container; undefined when it wrote none. */
+  private async readOutput(id: string, file: { path: string; maxBytes: number }): Promise<ContainerResult['output']> {
+    // The archive adds a header (and padding) to the file: read a little more than the cap.
+    const archive = await this.client.readArchive(id, file.path, file.maxBytes + 4 * 1024);
+    if (archive === null) return undefined;
+    const found = firstTarFile(archive.tar);
+    if (found === null) return undefined;
+    if (found.size > file.maxBytes) return { tooLarge: found.size };
+    return { content: found.content };
   }
 
   async adopt(container: ContainerSummary, options: AdoptOptions): Promise<ContainerResult> {

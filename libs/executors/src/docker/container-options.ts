@@ -84,6 +84,12 @@ export interface ContainerSpec {
   noNewPrivileges?: boolean;
   /** Processes (threads included) the container may hold; 0 = no limit. Default {@link DEFAULT_PIDS_LIMIT}. */
   pidsLimit?: number;
+  /**
+   * A file the task may write its outputs to (e.g. `/swarmflow/output.json`): its folder is
+   * created in the container (writable by any user) and the file read back when the
+   * container exits with code 0, up to `maxBytes` (see ContainerResult.output). Default none.
+   */
+  output?: { path: string; maxBytes: number };
 }
 
 /** `'echo hi'` → `['/bin/sh', '-c', 'echo hi']`; `[]` → undefined (the image's command). */

@@ -91,6 +91,42 @@ export class DockerClient {
     });
   }
 
+  /**
+   * The digest an image reference runs: its first registry digest (`name@sha256:…`), or
+   * its image id (`sha256:…`) when it has none (an image built or imported locally).
+   */
+  async imageDigest(image: string): Promise<string> {
+    const info = await call(`inspect image ${image}`, () => this.api.getImage(image).inspect());
+    return info.RepoDigests?.[0] ?? info.Id;
+  }
+
+  /**
+   * A file of a container (running or exited) as a tar archive, read up to `maxBytes` of
+   * archive; `null` when the path does not exist. `truncated` when the archive was longer.
+   */
+  async readArchive(id: string, path: string, maxBytes: number): Promise<{ tar: Buffer; truncated: boolean } | null> {
+    let stream: NodeJS.ReadableStream;
+    try {
+      stream = await call('copy a file out of the container', () => this.api.getContainer(id).getArchive({ path }) as Promise<NodeJS.ReadableStream>);
+    } catch (err) {
+      if (err instanceof DockerError && err.statusCode === 404) return null;
+      throw err;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let truncated = false;
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      if (size >= maxBytes) {
+        truncated = true;
+        (stream as unknown as { destroy?: () => void }).destroy?.();
+        break;
+      }
+      chunks.push(chunk);
+      size += chunk.length;
+    }
+    return { tar: Buffer.concat(chunks), truncated };
+  }
+
   /** Creates a container; returns its id. */
   async createContainer(options: Docker.ContainerCreateOptions): Promise<string> {
     const container = await call('create container', () => this.api.createContainer(options));

@@ -93,3 +93,21 @@ function truncateUtf8(text: string, bytes: number): string {
   const buffer = Buffer.from(text, 'utf8');
   return buffer.length <= bytes ? text : buffer.subarray(0, bytes).toString('utf8').replace(/\uFFFD+$/, '');
 }
+
+/**
+ * The first regular file of a tar archive (what Docker's `GET /containers/{id}/archive`
+ * gives for one file): its content and its size as the header says (the content may be
+ * shorter when the archive was cut). Null when the archive holds no regular file.
+ */
+export function firstTarFile(tar: Buffer): { size: number; content: Buffer } | null {
+  for (let at = 0; at + BLOCK <= tar.length;) {
+    const header = tar.subarray(at, at + BLOCK);
+    if (header.every((b) => b === 0)) return null;
+    const size = parseInt(header.subarray(124, 136).toString('latin1').replace(/\0.*$/s, '').trim() || '0', 8);
+    const type = String.fromCharCode(header[156] || 0x30);
+    const start = at + BLOCK;
+    if (type === '0' || type === '\0') return { size, content: tar.subarray(start, Math.min(start + size, tar.length)) };
+    at = start + Math.ceil(size / BLOCK) * BLOCK;
+  }
+  return null;
+}

@@ -32,6 +32,8 @@ export interface NewDagRun {
   params: Record<string, unknown>;
   /** The backfill that creates it (table `backfill`); none by default. */
   backfillId?: number | null;
+  /** See DagRun.cacheForce. Default null. */
+  cacheForce?: string | null;
 }
 
 /** Raised when a run id is taken; the API maps it to 409. */
@@ -72,10 +74,10 @@ export class DagRunRepository {
       // No conflict target: either unique key (run id, logical date) makes it a no-op, never
       // an error, so a caller's transaction survives it.
       const rows = await q.query(
-        `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval, backfill_id)
-         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true, $8)
+        `INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date, conf, params, needs_eval, backfill_id, cache_force)
+         VALUES ($1, $2, $3, $4, 'queued', $5, $6, $7, true, $8, $9)
          ON CONFLICT DO NOTHING RETURNING *`,
-        [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params), run.backfillId ?? null],
+        [run.dagId, run.runId, run.versionHash, run.runType, run.logicalDate, JSON.stringify(run.conf), JSON.stringify(run.params), run.backfillId ?? null, run.cacheForce ?? null],
       );
       if (rows[0]) return toDagRun(rows[0]);
       // A new statement: under READ COMMITTED it sees the committed run the insert waited for.

@@ -15,6 +15,7 @@ import { AuditLogRepository } from './audit-log.repository';
 import { BackfillRepository } from './backfill.repository';
 import { ChangeFeedRepository } from './change-feed.repository';
 import { DashboardRepository } from './dashboard.repository';
+import { TaskResultRepository } from './task-result.repository';
 
 /** Every repository over one database. */
 export class Repositories {
@@ -34,6 +35,7 @@ export class Repositories {
   readonly backfills: BackfillRepository;
   readonly changes: ChangeFeedRepository;
   readonly dashboard: DashboardRepository;
+  readonly results: TaskResultRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -52,5 +54,6 @@ export class Repositories {
     this.backfills = new BackfillRepository(db);
     this.changes = new ChangeFeedRepository(db);
     this.dashboard = new DashboardRepository(db);
+    this.results = new TaskResultRepository(db);
   }
 }

@@ -17,6 +17,7 @@ export function toDagRun(r: any): DagRun {
     pk: num(r.id), dagId: r.dag_id, runId: r.run_id, versionHash: r.version_hash, runType: r.run_type,
     state: r.state, logicalDate: new Date(r.logical_date), conf: r.conf ?? {}, params: r.params ?? {},
     createdAt: new Date(r.created_at), startedAt: date(r.started_at), endedAt: date(r.ended_at), reason: r.reason ?? null,
+    cacheForce: r.cache_force ?? null,
   };
 }
 

@@ -4,6 +4,7 @@ import type { TaskInstance, TiTransition } from '../records';
 import type { OutboxMessage } from './outbox.repository';
 import { toTaskInstance } from './row-mappers';
 import type { LogBatchRow } from './task-log.repository';
+import type { TaskResultRow } from './task-result.repository';
 
 /** Scheduled candidates by priority, and queued + running usage per pool (slots) and per DAG. */
 export interface DispatchView {
@@ -188,6 +189,8 @@ export class TaskInstanceRepository {
       bumpRuns?: readonly { id: number; seq: number | null; needsEval?: boolean }[];
       /** Log batches to store in the same statement (the last lines that came with `task.finished`). */
       logs?: readonly LogBatchRow[];
+      /** Tries' results (outputs, image digest, cache key) to store, each only if its task instance's transition applied. */
+      results?: readonly TaskResultRow[];
       /**
        * Raise `scheduler_epoch` (a scheduling iteration's write): `expect` null raises it
        * whatever it is; a number raises it only from that value, and with `commit` another
@@ -207,6 +210,7 @@ export class TaskInstanceRepository {
     for (const t of transitions) assertSteps(t.before, t.after, t.steps);
     const bumpRuns = also.bumpRuns ?? [];
     const logs = also.logs ?? [];
+    const results = also.results ?? [];
     if (transitions.length === 0 && logs.length === 0) return { applied: new Set(), outboxIds: new Map(), epoch: null };
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
     const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
@@ -263,6 +267,13 @@ export class TaskInstanceRepository {
          SELECT b.ti_id, b.try_number, b.seq, b.lines
          FROM unnest($27::bigint[], $28::int[], $29::int[], ARRAY(SELECT e FROM jsonb_array_elements($30::jsonb) WITH ORDINALITY AS x(e, i) ORDER BY i))
            AS b(ti_id, try_number, seq, lines)),
+       results AS (
+         INSERT INTO task_result (ti_id, try_number, succeeded, outputs, image, image_digest, cache_key, cached_from_ti, cached_from_try, created_at)
+         SELECT x.ti_id, x.try_number, x.succeeded, x.outputs, x.image, x.image_digest, x.cache_key, x.cached_from_ti, x.cached_from_try, $16::timestamptz
+         FROM unnest($35::bigint[], $36::int[], $37::boolean[], $38::jsonb[], $39::text[], $40::text[], $41::text[], $42::bigint[], $43::int[])
+           AS x(ti_id, try_number, succeeded, outputs, image, image_digest, cache_key, cached_from_ti, cached_from_try)
+         WHERE x.ti_id IN (SELECT id FROM applied)
+         ON CONFLICT (ti_id, try_number) DO NOTHING),
        epoch AS (
          UPDATE scheduler_epoch SET n = n + 1 WHERE id = 1 AND $33::boolean AND ($32::bigint IS NULL OR n = $32::bigint)
          RETURNING n)
@@ -293,6 +304,10 @@ export class TaskInstanceRepository {
         bumpRuns.map((r) => r.seq),
         also.epoch?.expect ?? null, also.epoch !== undefined,
         bumpRuns.map((r) => r.needsEval === true),
+        results.map((x) => x.tiId), results.map((x) => x.tryNumber), results.map((x) => x.succeeded),
+        results.map((x) => (x.outputs === null ? null : JSON.stringify(x.outputs))), results.map((x) => x.image),
+        results.map((x) => x.imageDigest), results.map((x) => x.cacheKey), results.map((x) => x.cachedFromTi),
+        results.map((x) => x.cachedFromTry),
       ],
     );
     const applied = new Set<number>();

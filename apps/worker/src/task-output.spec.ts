@@ -1,0 +1,50 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { OutputError, outputFilePath, parseOutputs, takeOutputFile } from './task-output';
+
+describe('task outputs', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(path.join(tmpdir(), 'sf-output-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('gives each try its own path, not created', () => {
+    const a = outputFilePath(dir, { tiId: 3, tryNumber: 1 });
+    expect(a).toMatch(/swarmflow-output-3-1-[0-9a-f]{12}\.json$/);
+    expect(a).not.toBe(outputFilePath(dir, { tiId: 3, tryNumber: 1 }));
+    expect(existsSync(a)).toBe(false);
+  });
+
+  it('no file, or an empty one: no outputs', () => {
+    expect(takeOutputFile(path.join(dir, 'none.json'), 100)).toBeUndefined();
+    const empty = path.join(dir, 'empty.json');
+    writeFileSync(empty, '\n');
+    expect(takeOutputFile(empty, 100)).toBeUndefined();
+  });
+
+  it('reads a JSON object and removes the file', () => {
+    const file = path.join(dir, 'out.json');
+    writeFileSync(file, '{"model_uri": "s3://m/1", "accuracy": 0.93}\n');
+    expect(takeOutputFile(file, 100)).toEqual({ model_uri: 's3://m/1', accuracy: 0.93 });
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it('refuses a file over the cap, naming the cap and the setting', () => {
+    const file = path.join(dir, 'big.json');
+    writeFileSync(file, `{"x": "${'a'.repeat(200)}"}`);
+    expect(() => takeOutputFile(file, 100)).toThrow(new OutputError(
+      'the task\'s output file is 209 bytes, over the cap of 100 bytes. Fix: write a small JSON object to $SWARMFLOW_OUTPUT ' +
+      '(put large data in files or an artefact store and output their location), or raise SWARMFLOW_MAX_OUTPUT_BYTES on the worker',
+    ));
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it.each([
+    ['not JSON', 'rows=3', /^the task's output file is not JSON \(.+\)\. Fix: write one JSON object/],
+    ['an array', '[1]', /^the task's output file holds an array, not a JSON object\./],
+    ['a number', '3', /^the task's output file holds 3, not a JSON object\./],
+    ['null', 'null', /^the task's output file holds null, not a JSON object\./],
+  ])('refuses %s', (_what, content, message) => {
+    expect(() => parseOutputs(Buffer.from(content), 100)).toThrow(message);
+  });
+});

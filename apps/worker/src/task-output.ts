@@ -1,0 +1,88 @@
+import { randomBytes } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { TaskMessage } from '@swarmflow/core';
+
+/** The variable that names a process task's output file (and, in a container, /swarmflow/output.json). */
+export const OUTPUT_VARIABLE = 'SWARMFLOW_OUTPUT';
+
+/** Why a try's outputs cannot be taken: the try fails with this reason (not retried: it would write the same). */
+export class OutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'OutputError';
+  }
+}
+
+/** A fresh output file path for one process try, in `dir` (not created: the task creates it if it has outputs). */
+export function outputFilePath(dir: string, task: Pick<TaskMessage, 'tiId' | 'tryNumber'>): string {
+  return join(dir, `swarmflow-output-${task.tiId}-${task.tryNumber}-${randomBytes(6).toString('hex')}.json`);
+}
+
+function tooLarge(size: number, maxBytes: number): OutputError {
+  return new OutputError(
+    `the task's output file is ${size} bytes, over the cap of ${maxBytes} bytes. Fix: write a small JSON object to $${OUTPUT_VARIABLE} ` +
+    `(put large data in files or an artefact store and output their location), or raise SWARMFLOW_MAX_OUTPUT_BYTES on the worker`,
+  );
+}
+
+/**
+ * The outputs in an output file's content: a JSON object. An empty file is no outputs.
+ * @throws OutputError naming what is wrong and how to fix it
+ */
+export function parseOutputs(content: Buffer, maxBytes: number): Record<string, unknown> | undefined {
+  if (content.length > maxBytes) throw tooLarge(content.length, maxBytes);
+  const text = content.toString('utf8').trim();
+  if (text === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new OutputError(`the task's output file is not JSON (${(err as Error).message}). Fix: write one JSON object, e.g. {"model_uri": "s3://…"}, to $${OUTPUT_VARIABLE}`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+    throw new OutputError(`the task's output file holds ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}, not a JSON object. Fix: write an object such as {"rows": 1000} to $${OUTPUT_VARIABLE}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Same as {@link parseOutputs}, for a size the container executor found over the cap. */
+export function outputTooLarge(size: number, maxBytes: number): OutputError {
+  return tooLarge(size, maxBytes);
+}
+
+/**
+ * Reads and removes a process try's output file: its outputs, or undefined when the task
+ * wrote none. Synchronous: most tries write none, and a failed open costs a few
+ * microseconds where an asynchronous one costs a thread-pool round trip. Reads at most
+ * `maxBytes` bytes (the cap is checked on the file's size first).
+ * @throws OutputError
+ */
+export function takeOutputFile(path: string, maxBytes: number): Record<string, unknown> | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new OutputError(`cannot read the task's output file ${path}: ${(err as Error).message}`);
+  }
+  try {
+    const { size } = fstatSync(fd);
+    if (size > maxBytes) throw tooLarge(size, maxBytes);
+    const buffer = Buffer.alloc(size);
+    const read = size > 0 ? readSync(fd, buffer, 0, size, 0) : 0;
+    return parseOutputs(buffer.subarray(0, read), maxBytes);
+  } finally {
+    closeSync(fd);
+    discardOutputFile(path);
+  }
+}
+
+/** Removes an output file; never throws (most tries wrote none). */
+export function discardOutputFile(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // absent, or already gone
+  }
+}
