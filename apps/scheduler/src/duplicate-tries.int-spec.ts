@@ -3,6 +3,8 @@ import { controlQueue, EXCHANGES } from '@swarmflow/messaging';
 import type { TaskInstance } from '@swarmflow/persistence';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from './test-support/use-stack';
+import type { SignedControlEnvelope } from '@swarmflow/secrets';
+import { openedControl } from '../../worker/src/test-support/worker-harness';
 
 // A second copy of a try's task message can reach a worker: a redelivery to a worker whose
 // connection had died while it was paused, or a duplicate publish. The first copy to
@@ -40,8 +42,8 @@ describeWithPostgres('second copies of a try', () => {
   /** The `task.cancel` messages sent to `worker`. */
   async function cancelsTo(worker: string): Promise<ControlMessage[]> {
     const got: ControlMessage[] = [];
-    await (await stack().broker()).consume<ControlMessage>(controlQueue(worker), (msg) => {
-      got.push(msg.body);
+    await (await stack().broker()).consume<SignedControlEnvelope>(controlQueue(worker), (msg) => {
+      got.push(openedControl(msg.body, msg.routingKey, stack().clusterKey));
       msg.ack();
     }, { prefetch: 10 });
     return got;

@@ -1,8 +1,8 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { Repositories } from '@swarmflow/persistence';
-import type { Broker } from '@swarmflow/messaging';
-import type { ClusterKey } from '@swarmflow/secrets';
+import { ControlSender, type Broker } from '@swarmflow/messaging';
+import { ControlSigner, type ClusterKey } from '@swarmflow/secrets';
 import type { MetricsAccess } from '@swarmflow/observability';
 import { DagsController } from './http/dags.controller';
 import { MetricsController } from './http/metrics.controller';
@@ -19,7 +19,7 @@ import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
-import { BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { BROKER, CLOCK, CLUSTER_KEY, CONTROL, METRICS_ACCESS, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from './tokens';
 import { ACCOUNTS, AUTH_OPTIONS, LOGIN_THROTTLE } from './tokens';
 import { Accounts } from './auth/accounts';
 import { AuditService } from './auth/audit';
@@ -63,6 +63,7 @@ export class WebserverModule {
         { provide: CLOCK, useValue: options.clock ?? (() => new Date()) },
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
+        { provide: CONTROL, useValue: options.broker ? new ControlSender(options.broker, options.clusterKey ? new ControlSigner(options.clusterKey) : null) : null },
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, VariablesService, KillService, WorkerControlService,
         HealthService,

@@ -1,5 +1,5 @@
 import { decideClaim, type ClaimDecision, type TaskClaimReply, type TaskClaimRequest, type WorkerHeartbeatRequest } from '@swarmflow/core';
-import { EXCHANGES, type Broker } from '@swarmflow/messaging';
+import type { ControlSender } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import { z } from 'zod';
 
@@ -42,7 +42,7 @@ export class ClaimDesk {
 
   constructor(
     private readonly repos: Repositories,
-    private readonly broker: Broker,
+    private readonly control: ControlSender,
     private readonly onError: (msg: string) => void,
     private readonly log: (msg: string) => void,
     /** True while this scheduler holds the try's reported end for its log (it has ended). */
@@ -106,13 +106,13 @@ export class ClaimDesk {
       const reply: TaskClaimReply = {
         type: 'task.claim.reply', tiId: p.claim.tiId, tryNumber: p.claim.tryNumber, verdict: decision.verdict, reason: decision.reason,
       };
-      this.broker.publish(EXCHANGES.control, `worker.${p.claim.worker}`, reply).catch((err: unknown) =>
+      this.control.send(`worker.${p.claim.worker}`, reply).catch((err: unknown) =>
         this.onError(`could not answer ${p.claim.worker}'s claim of task instance ${p.claim.tiId}: ${(err as Error).message}`));
     }
     if (waiting && Date.now() - this.lastRequest >= HEARTBEAT_REQUEST_EVERY_MS) {
       this.lastRequest = Date.now();
       const request: WorkerHeartbeatRequest = { type: 'worker.heartbeat.request' };
-      this.broker.publish(EXCHANGES.control, 'worker.all', request).catch(() => undefined);
+      this.control.send('worker.all', request).catch(() => undefined);
     }
   }
 }
