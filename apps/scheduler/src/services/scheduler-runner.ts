@@ -110,6 +110,11 @@ export class SchedulerRunner {
   /** Iterations that first waited for more events; tests and the benchmark read it. */
   held = 0;
 
+  /** Reported ends held until their log batches are stored (see LogCompletionGate). */
+  get endsHeldForLogs(): number {
+    return this.logGate.waiting;
+  }
+
   /** Iterations decided from memory in one round trip, and by reading the database; from-memory writes refused as stale. */
   get decisions(): { fromMemory: number; fromDatabase: number; memoryStale: number } {
     return { ...this.scheduling.stats };
