@@ -2,6 +2,7 @@ import { decideClaim, type ClaimDecision, type TaskClaimReply, type TaskClaimReq
 import type { ControlSender } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import { z } from 'zod';
+import { endHoldCutoff } from '../handlers/log-completion.gate';
 
 const claimSchema = z.object({
   type: z.literal('task.claim'), tiId: z.number().int().positive(), tryNumber: z.number().int().positive(),
@@ -74,10 +75,12 @@ export class ClaimDesk {
     if (ready.length === 0) return;
     const tis = new Map((await this.repos.tis.byIds([...new Set(ready.map((p) => p.claim.tiId))])).map((t) => [t.id, t]));
     const workers = await this.repos.workers.list();
+    // Ends held for their logs, by this scheduler or another (HA): those tries have ended.
+    const heldAnywhere = await this.repos.logs.heldEnds(ready.map((p) => ({ tiId: p.claim.tiId, tryNumber: p.claim.tryNumber })), endHoldCutoff(new Date()));
     let waiting = false;
     for (const p of ready) {
       const ti = tis.get(p.claim.tiId);
-      const decision: ClaimDecision = this.heldEnd(p.claim.tiId, p.claim.tryNumber)
+      const decision: ClaimDecision = this.heldEnd(p.claim.tiId, p.claim.tryNumber) || heldAnywhere.has(`${p.claim.tiId}:${p.claim.tryNumber}`)
         ? { verdict: 'drop' as const, reason: 'it has ended (its end waits for its log to be stored)' }
         : decideClaim(p.claim, ti ? { state: ti.state, tryNumber: ti.tryNumber, worker: ti.worker } : null, workers, p.at!);
       if (decision.verdict === 'wait') {
