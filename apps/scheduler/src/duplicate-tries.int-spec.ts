@@ -59,7 +59,7 @@ describeWithPostgres('second copies of a try', () => {
     expect(toSecond).toEqual([{ type: 'task.cancel', tiId: ti.id, tryNumber: 1 }]);
     // The cancelled copy reports its end, failed and not retryable: the try runs on.
     await publish(finished(ti, 'second', 'failed'));
-    await new Promise((r) => setTimeout(r, 300));
+    await stack().eventsApplied();
     expect(await stateOf(ti.id)).toMatchObject({ state: 'running', worker: 'first' });
     await publish(finished(ti, 'first', 'success'));
     await until(async () => (await stateOf(ti.id)).state === 'success');

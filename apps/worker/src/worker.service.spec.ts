@@ -1,4 +1,5 @@
 import { controlQueue, EXCHANGES, taskQueue } from '@swarmflow/messaging';
+import { withTimeout } from '@swarmflow/messaging/test-support/wait';
 import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
 import { WorkerService, WorkerStateError } from './worker.service';
 
@@ -254,10 +255,13 @@ describe('WorkerService', () => {
       const publish = h.broker.publish.bind(h.broker);
       let failStarted!: () => void;
       const startedFails = new Promise<void>((resolve) => (failStarted = resolve));
+      let startedSent!: () => void;
+      const startedInFlight = new Promise<void>((resolve) => (startedSent = resolve));
       let first = true;
       h.broker.publish = async (exchange, key, body) => {
         if (key === 'task.started' && first) {
           first = false;
+          startedSent();
           await startedFails;
           throw new Error('connection lost');
         }
@@ -266,7 +270,7 @@ describe('WorkerService', () => {
       const task = taskMessage({ command: 'sleep 0.2; echo run' });
       await h.submit(task);
       await h.consumers.waitFor('the task delivered', () => h.consumers.deliveries.length === 1);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await withTimeout('the task.started publish', startedInFlight);
 
       expect(h.connection.drop()).toBe(1);
       await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${task.tiId} try 1`));
