@@ -1,6 +1,7 @@
 import type { ControlMessage, TaskFinishedEvent, TaskStartedEvent } from '@swarmflow/core';
 import { controlQueue, EXCHANGES } from '@swarmflow/messaging';
 import type { TaskInstance } from '@swarmflow/persistence';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from './test-support/use-stack';
 import type { SignedControlEnvelope } from '@swarmflow/secrets';
@@ -35,9 +36,8 @@ describeWithPostgres('second copies of a try', () => {
     signal: null, reason: outcome === 'success' ? null : 'cancelled', logTail: [], at: new Date().toISOString(), retryable: false,
   });
   const stateOf = async (id: number) => (await stack().repos.tis.byIds([id]))[0];
-  async function until(check: () => Promise<boolean>): Promise<void> {
-    for (let i = 0; i < 250 && !(await check()); i++) await new Promise((r) => setTimeout(r, 20));
-  }
+  /** Waits until `check` holds, failing after 5 s (it used to give up silently and let the next expect fail). */
+  const until = (check: () => Promise<boolean>, what = 'the condition'): Promise<boolean> => waitUntil(what, check, { intervalMs: 20 });
 
   /** The `task.cancel` messages sent to `worker`. */
   async function cancelsTo(worker: string): Promise<ControlMessage[]> {
