@@ -117,9 +117,13 @@ describeWithPostgres('heartbeats', () => {
       dagsFolder: stack().folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 100, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, clusterKey: stack().clusterKey,
     }, stack().repos, await stack().broker(), quietLogger);
     await stack().scheduler.start();
-    for (let i = 0; i < 15; i++) {
+    // The worker heartbeats while the scheduler runs its ticks, past twice the timeout of listening.
+    const runner = stack().scheduler.runner;
+    const listenedEnough = Date.now() + 2 * HEARTBEAT_TIMEOUT_MS;
+    while (Date.now() < listenedEnough) {
       await beat('patient-worker', [{ tiId: ti.id, tryNumber: 1 }]);
-      await new Promise((r) => setTimeout(r, 200));
+      const seen = runner.iterations;
+      await waitUntil('two scheduler iterations', () => runner.iterations >= seen + 2, { timeoutMs: 10_000, intervalMs: 10 });
     }
     expect(await stateOf(ti.id)).toMatchObject({ state: 'running', worker: 'patient-worker' });
   });
