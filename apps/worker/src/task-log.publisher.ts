@@ -82,6 +82,8 @@ export class TaskLogPublisher {
   /** Batches handed to the broker and not settled yet. */
   private inFlight = 0;
   private readonly tailBuffer: string[] = [];
+  private atMs = Number.NaN;
+  private atText = '';
 
   constructor(
     private readonly broker: Broker,
@@ -106,7 +108,7 @@ export class TaskLogPublisher {
       this.tailBuffer.push(line);
       if (this.tailBuffer.length > this.options.tailLines) this.tailBuffer.shift();
     }
-    this.lines.push({ at: this.options.now().toISOString(), stream, line });
+    this.lines.push({ at: this.at(), stream, line });
     this.lineChars += line.length + LINE_MEMORY;
     if (this.lines.length >= this.options.maxLines || this.lineChars >= this.maxBatchChars) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
@@ -136,6 +138,21 @@ export class TaskLogPublisher {
   private setPressure(full: boolean): void {
     this.pressure = full;
     this.options.onPressure?.(full);
+  }
+
+  /**
+   * The time of a line, as ISO text: one string per millisecond, shared by the lines of that
+   * millisecond. A task printing short lines writes thousands per millisecond, and a string
+   * each was most of the garbage that grew the worker's heap.
+   */
+  private at(): string {
+    const now = this.options.now();
+    const ms = now.getTime();
+    if (ms !== this.atMs) {
+      this.atMs = ms;
+      this.atText = now.toISOString();
+    }
+    return this.atText;
   }
 
   /** The batches confirmed on `swarmflow.logs` so far (await {@link flush} first); null when none. */
