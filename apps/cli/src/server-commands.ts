@@ -219,7 +219,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
     `  Metrics: ${apiUrl}/metrics${metricsServer ? ` and ${metricsServer.url}` : ''}\n` +
     `  DAGs:    ${dagsFolder}\n` +
     `  Data:    ${home}\n` +
-    `  Key:     ${keySource} (cluster key ${clusterKey.fingerprint}; encrypts secret variables)\n` +
+    `  Key:     ${keySource} (cluster key ${clusterKey.fingerprint}; encrypts secret variables, signs task and control messages)\n` +
     `  Worker:  queue default, concurrency ${concurrency}\n` +
     (credentials.adminPassword
       ? `  Login:   user admin, password ${credentials.adminPassword}\n` +

@@ -3,6 +3,8 @@ import { controlQueue, EXCHANGES } from '@swarmflow/messaging';
 import type { TaskInstance } from '@swarmflow/persistence';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from './test-support/use-stack';
+import type { SignedControlEnvelope } from '@swarmflow/secrets';
+import { openedControl } from '../../worker/src/test-support/worker-harness';
 
 // A worker given a redelivered task message claims the try before running it: the
 // scheduler drops the claim when the try runs elsewhere or has ended, and grants a queued
@@ -50,8 +52,8 @@ describeWithPostgres('claims of redelivered task messages', () => {
   /** What the scheduler sends to `worker`'s control queue. */
   async function controlOf(worker: string): Promise<{ type: string }[]> {
     const got: { type: string }[] = [];
-    await (await stack().broker()).consume<{ type: string }>(controlQueue(worker), (msg) => {
-      got.push(msg.body);
+    await (await stack().broker()).consume<SignedControlEnvelope>(controlQueue(worker), (msg) => {
+      got.push(openedControl(msg.body, msg.routingKey, stack().clusterKey));
       msg.ack();
     }, { prefetch: 10 });
     return got;

@@ -1,8 +1,11 @@
 import type { ControlMessage, TaskFinishedEvent, TaskStartedEvent } from '@swarmflow/core';
 import { controlQueue, EXCHANGES } from '@swarmflow/messaging';
 import type { TaskInstance } from '@swarmflow/persistence';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from './test-support/use-stack';
+import type { SignedControlEnvelope } from '@swarmflow/secrets';
+import { openedControl } from '../../worker/src/test-support/worker-harness';
 
 // A second copy of a try's task message can reach a worker: a redelivery to a worker whose
 // connection had died while it was paused, or a duplicate publish. The first copy to
@@ -33,15 +36,14 @@ describeWithPostgres('second copies of a try', () => {
     signal: null, reason: outcome === 'success' ? null : 'cancelled', logTail: [], at: new Date().toISOString(), retryable: false,
   });
   const stateOf = async (id: number) => (await stack().repos.tis.byIds([id]))[0];
-  async function until(check: () => Promise<boolean>): Promise<void> {
-    for (let i = 0; i < 250 && !(await check()); i++) await new Promise((r) => setTimeout(r, 20));
-  }
+  /** Waits until `check` holds, failing after 5 s (it used to give up silently and let the next expect fail). */
+  const until = (check: () => Promise<boolean>, what = 'the condition'): Promise<boolean> => waitUntil(what, check, { intervalMs: 20 });
 
   /** The `task.cancel` messages sent to `worker`. */
   async function cancelsTo(worker: string): Promise<ControlMessage[]> {
     const got: ControlMessage[] = [];
-    await (await stack().broker()).consume<ControlMessage>(controlQueue(worker), (msg) => {
-      got.push(msg.body);
+    await (await stack().broker()).consume<SignedControlEnvelope>(controlQueue(worker), (msg) => {
+      got.push(openedControl(msg.body, msg.routingKey, stack().clusterKey));
       msg.ack();
     }, { prefetch: 10 });
     return got;
@@ -57,7 +59,7 @@ describeWithPostgres('second copies of a try', () => {
     expect(toSecond).toEqual([{ type: 'task.cancel', tiId: ti.id, tryNumber: 1 }]);
     // The cancelled copy reports its end, failed and not retryable: the try runs on.
     await publish(finished(ti, 'second', 'failed'));
-    await new Promise((r) => setTimeout(r, 300));
+    await stack().eventsApplied();
     expect(await stateOf(ti.id)).toMatchObject({ state: 'running', worker: 'first' });
     await publish(finished(ti, 'first', 'success'));
     await until(async () => (await stateOf(ti.id)).state === 'success');

@@ -1,6 +1,7 @@
 import type { WorkerHeartbeatEvent } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import type { TaskInstance } from '@swarmflow/persistence';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from './test-support/use-stack';
 
@@ -8,6 +9,7 @@ import { useStack } from './test-support/use-stack';
 // must not take old heartbeats for dead workers; a heartbeat that no longer lists a try the
 // database has running on that worker means the try is gone.
 describeWithPostgres('heartbeats', () => {
+  jest.setTimeout(30_000);
   const HEARTBEAT_TIMEOUT_MS = 1500;
   const stack = useStack({
     // Queue "elsewhere" has no worker here: the tests play that worker with hand-made heartbeats.
@@ -41,9 +43,12 @@ describeWithPostgres('heartbeats', () => {
   const stateOf = async (id: number) => (await stack().repos.tis.byIds([id]))[0];
 
   it('fails, for a retry, a try that its worker\'s heartbeat no longer lists', async () => {
+    // Known to the scheduler first: a try running on a worker it has never heard of is expired as lost.
+    await beat('restarted-worker', []);
+    await stack().eventsApplied();
     const ti = await runningOn('restarted-worker', 10_000);
     await beat('restarted-worker', []);
-    for (let i = 0; i < 200 && (await stateOf(ti.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('ti no longer running', async () => (await stateOf(ti.id)).state !== 'running', { timeoutMs: 10_000, intervalMs: 20 });
     expect(await stateOf(ti.id)).toMatchObject({
       state: 'up_for_retry',
       reason: 'worker restarted-worker no longer runs try 1 (it restarted, stopped, or lost the try\'s report)',
@@ -62,26 +67,30 @@ describeWithPostgres('heartbeats', () => {
     };
     await (await stack().broker()).publish(EXCHANGES.events, 'worker.heartbeat', event);
     // The same heartbeat fails the try it lists nowhere: once it has, the other was decided too.
-    for (let i = 0; i < 200 && (await stateOf(gone.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('gone no longer running', async () => (await stateOf(gone.id)).state !== 'running', { timeoutMs: 10_000, intervalMs: 20 });
     expect((await stateOf(gone.id)).state).toBe('up_for_retry');
     expect(await stateOf(ending.id)).toMatchObject({ state: 'running', worker: 'ending-worker' });
   });
 
   it('keeps a try its worker still lists, and one that started after the heartbeat was sent', async () => {
+    // Known to the scheduler first: a try running on a worker it has never heard of is expired as lost.
+    await beat('busy-worker', []);
+    await stack().eventsApplied();
     const listed = await runningOn('busy-worker', 10_000);
     const fresh = await runningOn('busy-worker', 0);
     await beat('busy-worker', [{ tiId: listed.id, tryNumber: 1 }]);
-    await new Promise((r) => setTimeout(r, 500));
-    expect((await stateOf(listed.id)).state).toBe('running');
+    await stack().eventsApplied();
+    expect(await stateOf(listed.id)).toMatchObject({ state: 'running' });
     expect((await stateOf(fresh.id)).state).toBe('running');
   });
 
   it('a worker silent past the heartbeat timeout is lost and its tries fail, but only once the scheduler has listened that long', async () => {
-    // A worker whose last heartbeat is long gone, as a restarted scheduler finds them all.
+    const ti = await runningOn('silent-worker', 0);
+    // Then its worker, whose last heartbeat is long gone, as a restarted scheduler finds them all. (The other way
+    // round, an iteration could mark the worker lost before the try runs on it, and nothing would fail the try.)
     await stack().db.query(`INSERT INTO worker (name, hostname, queues, concurrency, state, running, last_heartbeat_at)
       VALUES ('silent-worker', 'h', '["elsewhere"]', 1, 'active', '[]', now() - interval '1 hour')`);
-    const ti = await runningOn('silent-worker', 0);
-    for (let i = 0; i < 300 && (await stateOf(ti.id)).state === 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('ti no longer running', async () => (await stateOf(ti.id)).state !== 'running', { timeoutMs: 10_000, intervalMs: 20 });
     expect((await stateOf(ti.id)).reason).toMatch(/worker silent-worker lost: no heartbeat for 1.5s/);
   });
 
@@ -108,9 +117,13 @@ describeWithPostgres('heartbeats', () => {
       dagsFolder: stack().folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 100, heartbeatTimeoutMs: HEARTBEAT_TIMEOUT_MS, clusterKey: stack().clusterKey,
     }, stack().repos, await stack().broker(), quietLogger);
     await stack().scheduler.start();
-    for (let i = 0; i < 15; i++) {
+    // The worker heartbeats while the scheduler runs its ticks, past twice the timeout of listening.
+    const runner = stack().scheduler.runner;
+    const listenedEnough = Date.now() + 2 * HEARTBEAT_TIMEOUT_MS;
+    while (Date.now() < listenedEnough) {
       await beat('patient-worker', [{ tiId: ti.id, tryNumber: 1 }]);
-      await new Promise((r) => setTimeout(r, 200));
+      const seen = runner.iterations;
+      await waitUntil('two scheduler iterations', () => runner.iterations >= seen + 2, { timeoutMs: 10_000, intervalMs: 10 });
     }
     expect(await stateOf(ti.id)).toMatchObject({ state: 'running', worker: 'patient-worker' });
   });

@@ -1,3 +1,4 @@
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from './test-support/use-stack';
 
@@ -11,9 +12,8 @@ describeWithPostgres('tasks waiting for a pool', () => {
     workers: [{ concurrency: 2 }],
   });
 
-  async function until(check: () => Promise<boolean>): Promise<void> {
-    for (let i = 0; i < 250 && !(await check()); i++) await new Promise((r) => setTimeout(r, 20));
-  }
+  /** Waits until `check` holds, failing after 5 s (it used to give up silently and let the next expect fail). */
+  const until = (check: () => Promise<boolean>, what = 'the condition'): Promise<boolean> => waitUntil(what, check, { intervalMs: 20 });
 
   it('keeps the task scheduled with a reason naming the fix, and runs it once the pool fits', async () => {
     await stack().repos.pools.upsert({ name: 'small', slots: 1, description: '' });

@@ -1,5 +1,6 @@
 import type { WorkerHeartbeatEvent } from '@swarmflow/core';
 import { controlQueue, EXCHANGES } from '@swarmflow/messaging';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from './test-support/use-stack';
 
@@ -21,23 +22,15 @@ describeWithPostgres('workers whose broker connection closed', () => {
     };
     await broker.publish(EXCHANGES.events, 'worker.heartbeat', beat);
     const run = await stack().trigger('far');
-    let tiId = 0;
-    for (let i = 0; i < 250 && !tiId; i++) {
-      const [ti] = await stack().repos.tis.forRuns([run.pk]);
-      if (ti?.state === 'queued') {
-        await stack().db.query(`UPDATE task_instance SET state = 'running', worker = 'ghost', started_at = now() WHERE id = $1`, [ti.id]);
-        tiId = ti.id;
-      } else await new Promise((r) => setTimeout(r, 20));
-    }
-    for (let i = 0; i < 250 && !stack().scheduler.runner.presence.sees('ghost'); i++) await new Promise((r) => setTimeout(r, 20));
-    expect(stack().scheduler.runner.presence.sees('ghost')).toBe(true);
+    const queued = await waitUntil('the try queued', async () => (await stack().repos.tis.forRuns([run.pk])).find((t) => t.state === 'queued'), { intervalMs: 20 });
+    await stack().db.query(`UPDATE task_instance SET state = 'running', worker = 'ghost', started_at = now() WHERE id = $1`, [queued.id]);
+    await waitUntil('the scheduler to see the control queue of ghost', () => stack().scheduler.runner.presence.sees('ghost'), { intervalMs: 20 });
     const killedAt = Date.now();
     await control.cancel(); // the connection is gone: RabbitMQ deletes the exclusive, auto-delete queue
-    let ti = (await stack().repos.tis.byIds([tiId]))[0];
-    for (let i = 0; i < 400 && ti.state === 'running'; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-      ti = (await stack().repos.tis.byIds([tiId]))[0];
-    }
+    const ti = await waitUntil('the try no longer running', async () => {
+      const [now] = await stack().repos.tis.byIds([queued.id]);
+      return now.state !== 'running' ? now : null;
+    }, { timeoutMs: 8000, intervalMs: 20 });
     expect(ti).toMatchObject({ state: 'up_for_retry', reason: 'worker ghost lost: its broker connection closed' });
     expect(Date.now() - killedAt).toBeLessThan(5000);
     expect((await stack().repos.workers.list()).find((w) => w.name === 'ghost')?.state).toBe('lost');

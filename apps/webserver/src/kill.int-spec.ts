@@ -6,6 +6,7 @@ import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@sw
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
 import { apiAs, createTestToken } from './test-support/auth';
+import { ClusterKey, ControlSigner, type SignedControlEnvelope } from '@swarmflow/secrets';
 
 describeWithPostgres('POST …/tasks/:task/kill', () => {
   let testDb: TestDatabase;
@@ -13,6 +14,8 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
   let repos: Repositories;
   let app: INestApplication;
   let bare: INestApplication;
+  let keyless: INestApplication;
+  const clusterKey = ClusterKey.generate();
   let dag: SerializedDag;
   const broker = new MemoryBroker();
   const received = new Map<string, ControlMessage[]>();
@@ -28,12 +31,16 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
     await broker.start();
     for (const worker of ['worker-a', 'worker-b']) {
       received.set(worker, []);
-      await broker.consume<ControlMessage>(controlQueue(worker), (m) => {
-        received.get(worker)!.push(m.body);
+      await broker.consume<SignedControlEnvelope>(controlQueue(worker), (m) => {
+        // Workers obey only what is signed for the routing key it came on.
+        const { issuedAt, control, sig } = m.body;
+        if (!new ControlSigner(clusterKey).verify(issuedAt, m.routingKey, control, sig)) throw new Error(`unsigned control message: ${JSON.stringify(m.body)}`);
+        received.get(worker)!.push(JSON.parse(control) as ControlMessage);
         m.ack();
       }, { prefetch: 10 });
     }
-    app = await createWebserver({ repos, logger: false, clock: () => now, broker, onChange: () => changes++ });
+    app = await createWebserver({ repos, logger: false, clock: () => now, broker, clusterKey, onChange: () => changes++ });
+    keyless = await createWebserver({ repos, logger: false, clock: () => now, broker });
     bare = await createWebserver({ repos, logger: false, clock: () => now });
     token = await createTestToken(repos, 'operator');
     await apiAs(app, token).post('/api/v1/dags/train_ml1m/runs').send({ runId: 'r1' }).expect(201);
@@ -49,6 +56,7 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
   afterAll(async () => {
     await app?.close();
     await bare?.close();
+    await keyless?.close();
     await broker.close();
     await db?.close();
     await testDb?.drop();
@@ -100,5 +108,13 @@ describeWithPostgres('POST …/tasks/:task/kill', () => {
     const res = await kill(bare, 'train').expect(503);
     expect(res.body.reason).toBe('no_broker');
     expect(res.body.message).toContain('SWARMFLOW_AMQP_URL');
+  });
+
+  it('answers 503 naming the setting when the server cannot sign commands (no cluster key), changing nothing', async () => {
+    const before = await tiOf('train');
+    const res = await kill(keyless, 'train').expect(503);
+    expect(res.body.reason).toBe('no_cluster_key');
+    expect(res.body.message).toContain('SWARMFLOW_CLUSTER_KEY');
+    expect(await tiOf('train')).toEqual(before);
   });
 });

@@ -49,8 +49,8 @@ export async function startWebserver(
       repos: new Repositories(db), logger, clusterKey, broker, artifactsUrl: config.artifactsUrl, publicUrl: config.publicUrl, bindHost: config.host, metricsAccess, auth: config.auth,
       auditRetention: { retentionMs: config.auditRetentionMs },
     });
-    if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it`);
-    else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written');
+    if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it, commands to workers signed with it`);
+    else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written, and kill and worker commands answer 503');
     await app.listen(config.port, config.host);
     const address = app.getHttpServer().address() as AddressInfo;
     const url = `http://${connectHost(address.address)}:${address.port}`;

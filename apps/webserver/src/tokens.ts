@@ -4,12 +4,14 @@
 export const REPOSITORIES = Symbol('REPOSITORIES');
 /** `() => void`: tells an in-process scheduler that runs or task instances changed. */
 export const ON_CHANGE = Symbol('ON_CHANGE');
-/** `ClusterKey | null`: encrypts secret variables; null when the server was started without one. */
+/** `ClusterKey | null`: encrypts secret variables (and, through CONTROL, signs commands to workers); null when the server was started without one. */
 export const CLUSTER_KEY = Symbol('CLUSTER_KEY');
 /** `Broker | null`: sends commands to workers (kill); null when the server has no broker connection. */
 export const BROKER = Symbol('BROKER');
 /** `string | null`: SWARMFLOW_ARTIFACTS_URL, where tries keep their artefacts (listed by the API). */
 export const ARTIFACTS_URL = Symbol('ARTIFACTS_URL');
+/** `ControlSender | null`: signs and sends commands to workers; null when the server has no broker connection. */
+export const CONTROL = Symbol('CONTROL');
 /** `MetricsAccess`: who may read `/metrics`. */
 export const METRICS_ACCESS = Symbol('METRICS_ACCESS');
 /** `() => Date`: the only clock services read. */

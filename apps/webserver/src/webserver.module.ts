@@ -2,8 +2,8 @@ import { LogStreamController } from './http/log-stream.controller';
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import type { Repositories } from '@swarmflow/persistence';
-import type { Broker } from '@swarmflow/messaging';
-import type { ClusterKey } from '@swarmflow/secrets';
+import { ControlSender, type Broker } from '@swarmflow/messaging';
+import { ControlSigner, type ClusterKey } from '@swarmflow/secrets';
 import type { MetricsAccess } from '@swarmflow/observability';
 import { DagsController } from './http/dags.controller';
 import { MetricsController } from './http/metrics.controller';
@@ -31,7 +31,7 @@ import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
-import { ARTIFACTS_URL, BROKER, CLOCK, CLUSTER_KEY, METRICS_ACCESS, ON_CHANGE, QUEUE_SAMPLING, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { ARTIFACTS_URL, BROKER, CLOCK, CLUSTER_KEY, CONTROL, METRICS_ACCESS, ON_CHANGE, QUEUE_SAMPLING, REPOSITORIES, type Clock, type OnChange } from './tokens';
 import { ACCOUNTS, AUDIT_RETENTION, AUTH_OPTIONS, LIVE_EVENTS_OPTIONS, LOGIN_THROTTLE } from './tokens';
 import { Accounts } from './auth/accounts';
 import { AuditService } from './auth/audit';
@@ -85,6 +85,7 @@ export class WebserverModule {
         { provide: CLUSTER_KEY, useValue: options.clusterKey ?? null },
         { provide: BROKER, useValue: options.broker ?? null },
         { provide: ARTIFACTS_URL, useValue: options.artifactsUrl ?? null },
+        { provide: CONTROL, useValue: options.broker ? new ControlSender(options.broker, options.clusterKey ? new ControlSigner(options.clusterKey) : null) : null },
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, MarkService, CancelRunService, VariablesService, KillService, WorkerControlService,
         HealthService, BackfillService, RunUpgradeService, ArtifactsService,

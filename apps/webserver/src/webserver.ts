@@ -32,8 +32,9 @@ export interface WebserverOptions {
   /** For tests; default the system clock. */
   clock?: Clock;
   /**
-   * The cluster key (SWARMFLOW_CLUSTER_KEY): encrypts secret variables at rest. Without it
-   * the API still serves variables, but writing a secret answers 400 `no_cluster_key`.
+   * The cluster key (SWARMFLOW_CLUSTER_KEY): encrypts secret variables at rest and signs
+   * commands to workers. Without it the API still serves variables, but writing a secret
+   * answers 400 `no_cluster_key`, and kill and worker commands 503 `no_cluster_key`.
    */
   clusterKey?: ClusterKey | null;
   /** Sends commands to workers (`tasks kill`); without it, kill answers 503 `no_broker`. */

@@ -7,6 +7,7 @@ import request from 'supertest';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
 import { createTestToken } from './test-support/auth';
+import { ClusterKey, ControlSigner, type SignedControlEnvelope } from '@swarmflow/secrets';
 
 describeWithPostgres('worker detail, worker commands and queues', () => {
   let testDb: TestDatabase;
@@ -16,6 +17,7 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
   let bare: INestApplication;
   let dag: SerializedDag;
   const broker = new MemoryBroker();
+  const clusterKey = ClusterKey.generate();
   const received: ControlMessage[] = [];
   const now = new Date('2025-03-01T12:00:00.000Z');
   const beat = (patch: Partial<WorkerHeartbeat> & { name: string }): WorkerHeartbeat => ({
@@ -28,8 +30,11 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
     repos = new Repositories(db);
     [dag] = await seedDags(repos, [TRAIN_DAG], now);
     await broker.start();
-    await broker.consume<ControlMessage>(controlQueue('worker-a'), (m) => {
-      received.push(m.body);
+    await broker.consume<SignedControlEnvelope>(controlQueue('worker-a'), (m) => {
+      // Workers obey only what is signed for the routing key it came on.
+      const { issuedAt, control, sig } = m.body;
+      if (!new ControlSigner(clusterKey).verify(issuedAt, m.routingKey, control, sig)) throw new Error(`unsigned control message: ${JSON.stringify(m.body)}`);
+      received.push(JSON.parse(control) as ControlMessage);
       m.ack();
     }, { prefetch: 10 });
     await repos.workers.recordHeartbeats([
@@ -44,7 +49,7 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
     await repos.workers.recordHeartbeats([beat({ name: 'worker-lost' })], new Date(now.getTime() - 60_000));
     await db.query(`UPDATE worker SET state = 'lost' WHERE name = 'worker-lost'`);
     token = await createTestToken(repos, 'operator');
-    app = await createWebserver({ repos, logger: false, clock: () => now, broker });
+    app = await createWebserver({ repos, logger: false, clock: () => now, broker, clusterKey });
     bare = await createWebserver({ repos, logger: false, clock: () => now });
   });
 
@@ -106,6 +111,19 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
 
   it('a shutdown of a stopping worker is a harmless repeat (202)', async () => {
     await api().post('/api/v1/workers/worker-stopping/shutdown').expect(202);
+  });
+
+  it('commands are signed: a server without the cluster key answers 503 naming SWARMFLOW_CLUSTER_KEY and sends nothing', async () => {
+    const keyless = await createWebserver({ repos, logger: false, clock: () => now, broker });
+    try {
+      received.length = 0;
+      const res = await api(keyless).post('/api/v1/workers/worker-a/drain').expect(503);
+      expect(res.body).toMatchObject({ reason: 'no_cluster_key', message: expect.stringContaining('SWARMFLOW_CLUSTER_KEY') });
+      await settled();
+      expect(received).toEqual([]);
+    } finally {
+      await keyless.close();
+    }
   });
 
   it('commands and queues need a broker: 503 naming SWARMFLOW_AMQP_URL', async () => {

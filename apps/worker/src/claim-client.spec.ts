@@ -1,6 +1,6 @@
 import type { TaskClaimReply } from '@swarmflow/core';
 import { EXCHANGES, MemoryBroker, taskQueue } from '@swarmflow/messaging';
-import { PublishRecorder, RecordingLogger, signed, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
+import { PublishRecorder, RecordingLogger, signed, signedControl, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
 import { WorkerService } from './worker.service';
 
 // A redelivered task message may have run on another worker already (whose connection died
@@ -29,7 +29,7 @@ describe('a worker given a redelivered task message', () => {
     await worker.start();
     const answer = (verdict: 'run' | 'drop', reason: string | null = null) => {
       const reply: TaskClaimReply = { type: 'task.claim.reply', tiId: task.tiId, tryNumber: 1, verdict, reason };
-      return broker.publish(EXCHANGES.control, 'worker.w1', reply);
+      return broker.publish(EXCHANGES.control, 'worker.w1', signedControl('worker.w1', reply));
     };
     return { broker, published, logger, task, worker, answer, close: async () => { await worker.shutdown(); await broker.close(); } };
   }
@@ -65,7 +65,7 @@ describe('a worker given a redelivered task message', () => {
   it('heartbeats at once when the scheduler asks, while a claim waits on it', async () => {
     const t = await setUp();
     const before = t.published.heartbeats().length;
-    await t.broker.publish(EXCHANGES.control, 'worker.all', { type: 'worker.heartbeat.request' });
+    await t.broker.publish(EXCHANGES.control, 'worker.all', signedControl('worker.all', { type: 'worker.heartbeat.request' }));
     await t.published.waitFor('a heartbeat', () => t.published.heartbeats().length > before);
     await t.close();
   });

@@ -1,7 +1,10 @@
-import { EXCHANGES, taskQueue } from '@swarmflow/messaging';
+import { EXCHANGES, MemoryBroker, taskQueue, type MessageHandler } from '@swarmflow/messaging';
 import { ClusterKey, TaskSigner } from '@swarmflow/secrets';
 import { openTaskMessage, TaskMessageRefusedError } from './task-message.decoder';
-import { sealFor, signed, startHarness, taskMessage, TEST_CLUSTER_KEY, withSecrets, type Harness } from './test-support/worker-harness';
+import {
+  PublishRecorder, RecordingLogger, sealFor, signed, startHarness, taskMessage, TEST_CLUSTER_KEY, withSecrets, type Harness,
+} from './test-support/worker-harness';
+import { WorkerService } from './worker.service';
 
 /** What a forger would run; the tests check that no process starts at all. */
 const forgedCommand = 'echo forged-ran';
@@ -65,6 +68,51 @@ describe('task messages are authenticated', () => {
     expect(h.processes.spawned).toBe(0);
     expect(h.worker.refusedTaskMessages()).toEqual({ stale: 1 });
   });
+
+  // A message the broker delivered just before the consumers were paused reaches a worker
+  // that no longer takes work. Stale, it must still be reported (nothing else would report
+  // it, and its try would stay queued); fresh, it goes back to the queue for another worker.
+  it.each(['draining', 'stopping'] as const)('reports a stale message reaching a %s worker failed (retryable) instead of dropping it', async (state) => {
+    const logger = new RecordingLogger();
+    const broker = new MemoryBroker({ logger });
+    await broker.start();
+    const published = new PublishRecorder(broker);
+    let onTask: MessageHandler | undefined;
+    const consume = broker.consume.bind(broker);
+    broker.consume = async (spec, handler, options) => {
+      if (spec.name === taskQueue('default').name) onTask = handler as MessageHandler;
+      return consume(spec, handler, options);
+    };
+    const worker = new WorkerService(broker, {
+      name: 'w1', hostname: 'h', queues: ['default'], concurrency: 1, heartbeatIntervalMs: 60_000, logFlushMs: 20, graceMs: 1000,
+    }, { logger, docker: null, clusterKey: TEST_CLUSTER_KEY });
+    await worker.start();
+    try {
+      const busy = taskMessage({ command: 'sleep 30' });
+      await broker.publish(EXCHANGES.tasks, 'default', signed(busy));
+      await published.startedOf(busy.tiId);
+      const stopping = state === 'draining' ? worker.pause() : worker.drain();
+      await published.waitFor(`the ${state} heartbeat`, () => published.heartbeats().find((b) => b.state === state));
+      expect(worker.state).toBe(state);
+
+      const stale = taskMessage({ command: forgedCommand });
+      let settle!: (as: string) => void;
+      const settled = new Promise<string>((resolve) => (settle = resolve));
+      await onTask!({
+        body: signed(stale, TEST_CLUSTER_KEY, Date.now() - 48 * 3_600_000), routingKey: 'default', redelivered: false,
+        ack: () => settle('ack'), nack: (requeue) => settle(`nack(${requeue})`),
+      });
+      const finished = await published.finishedOf(stale.tiId);
+      expect(finished).toMatchObject({ outcome: 'failed', reason: expect.stringMatching(/^task message refused: issued 172800 s ago/) });
+      expect(finished.retryable).toBeUndefined();
+      expect(await settled).toBe('ack');
+      expect(worker.refusedTaskMessages()).toEqual({ stale: 1 });
+      if (state === 'draining') await stopping;
+    } finally {
+      await worker.shutdown();
+      await broker.close();
+    }
+  }, 15_000);
 
   it('refuses everything when the worker has no cluster key', async () => {
     h = await startHarness({}, { clusterKey: null });

@@ -62,7 +62,12 @@ const LINE_MEMORY = 128;
  * lines are dropped and counted, and the log says so.
  */
 export class TaskLogPublisher {
-  private lines: LogBatch['lines'] = [];
+  /**
+   * The batch being filled, as columns: the line objects of the wire format are made only
+   * when the batch is sent, so they die young instead of being promoted to the old
+   * generation while the batch waits (the garbage that grew the heap on huge output).
+   */
+  private lines = new PendingLines();
   /** What `lines` cost: characters plus {@link LINE_MEMORY} each. */
   private lineChars = 0;
   /** The same, of the batches handed to the broker and not settled yet. */
@@ -82,6 +87,8 @@ export class TaskLogPublisher {
   /** Batches handed to the broker and not settled yet. */
   private inFlight = 0;
   private readonly tailBuffer: string[] = [];
+  private atMs = Number.NaN;
+  private atText = '';
 
   constructor(
     private readonly broker: Broker,
@@ -106,7 +113,7 @@ export class TaskLogPublisher {
       this.tailBuffer.push(line);
       if (this.tailBuffer.length > this.options.tailLines) this.tailBuffer.shift();
     }
-    this.lines.push({ at: this.options.now().toISOString(), stream, line });
+    this.lines.push(this.at(), stream, line);
     this.lineChars += line.length + LINE_MEMORY;
     if (this.lines.length >= this.options.maxLines || this.lineChars >= this.maxBatchChars) void this.flush();
     else this.timer ??= setTimeout(() => void this.flush(), this.options.flushMs);
@@ -138,6 +145,21 @@ export class TaskLogPublisher {
     this.options.onPressure?.(full);
   }
 
+  /**
+   * The time of a line, as ISO text: one string per millisecond, shared by the lines of that
+   * millisecond. A task printing short lines writes thousands per millisecond, and a string
+   * each was most of the garbage that grew the worker's heap.
+   */
+  private at(): string {
+    const now = this.options.now();
+    const ms = now.getTime();
+    if (ms !== this.atMs) {
+      this.atMs = ms;
+      this.atText = now.toISOString();
+    }
+    return this.atText;
+  }
+
   /** The batches confirmed on `swarmflow.logs` so far (await {@link flush} first); null when none. */
   publishedBatches(): { first: number; last: number; count: number } | null {
     return this.confirmed === null ? null : { ...this.confirmed };
@@ -153,15 +175,19 @@ export class TaskLogPublisher {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.lines.length > 0) {
-      const batch: LogBatch = { tiId: this.tiId, tryNumber: this.tryNumber, seq: ++this.seq, lines: this.lines };
+      const pending = this.lines;
+      const seq = ++this.seq;
       const chars = this.lineChars;
-      this.lines = [];
+      this.lines = new PendingLines();
       this.lineChars = 0;
       this.publishingChars += chars;
-      const send = (): Promise<void> => this.broker.publish(EXCHANGES.logs, `log.${this.tiId}`, batch).then(() => {
-        const c = this.confirmed;
-        this.confirmed = c === null ? { first: batch.seq, last: batch.seq, count: 1 } : { first: c.first, last: batch.seq, count: c.count + 1 };
-      }, this.options.onError);
+      const send = (): Promise<void> => {
+        const batch: LogBatch = { tiId: this.tiId, tryNumber: this.tryNumber, seq, lines: pending.toLines() };
+        return this.broker.publish(EXCHANGES.logs, `log.${this.tiId}`, batch).then(() => {
+          const c = this.confirmed;
+          this.confirmed = c === null ? { first: seq, last: seq, count: 1 } : { first: c.first, last: seq, count: c.count + 1 };
+        }, this.options.onError);
+      };
       // At once when no batch is in flight (most tries have one), so that it goes out before a `task.finished` published next.
       const sent = this.inFlight === 0 ? send() : this.publishing.then(send);
       this.inFlight++;
@@ -182,8 +208,8 @@ export class TaskLogPublisher {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.lines.length === 0) return null;
-    const final = { seq: ++this.seq, lines: this.lines };
-    this.lines = [];
+    const final = { seq: ++this.seq, lines: this.lines.toLines() };
+    this.lines = new PendingLines();
     this.lineChars = 0;
     return final;
   }
@@ -192,8 +218,29 @@ export class TaskLogPublisher {
   discard(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.lines = [];
+    this.lines = new PendingLines();
     this.lineChars = 0;
+  }
+}
+
+/** Lines waiting for their batch, in columns (see TaskLogPublisher.lines). */
+class PendingLines {
+  private readonly ats: string[] = [];
+  private readonly streams: LogStream[] = [];
+  private readonly texts: string[] = [];
+
+  get length(): number {
+    return this.texts.length;
+  }
+
+  push(at: string, stream: LogStream, line: string): void {
+    this.ats.push(at);
+    this.streams.push(stream);
+    this.texts.push(line);
+  }
+
+  toLines(): LogBatch['lines'] {
+    return this.texts.map((line, i) => ({ at: this.ats[i], stream: this.streams[i], line }));
   }
 }
 

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as amqp from 'amqplib';
 import type { WorkerCommand } from '@swarmflow/core';
 import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
-import { RecordingLogger, signed, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
+import { RecordingLogger, signed, signedControl, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
 
 const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const root = join(__dirname, '..', '..', '..');
@@ -77,7 +77,7 @@ describe('worker process: drain, resume and shutdown over RabbitMQ', () => {
     await conn.close();
   });
 
-  const command = (type: WorkerCommand['type']) => broker.publish(EXCHANGES.control, `worker.${name}`, { type, worker: name } satisfies WorkerCommand);
+  const command = (type: WorkerCommand['type']) => broker.publish(EXCHANGES.control, `worker.${name}`, signedControl(`worker.${name}`, { type, worker: name } satisfies WorkerCommand));
   const beatAfter = (index: number, state: string) => events.waitFor(`a ${state} heartbeat`, () =>
     events.events.slice(index).find((e) => e.type === 'worker.heartbeat' && e.worker === name && e.state === state));
   const ofTask = (type: string, tiId: number) => events.events.find((e) => e.type === type && e.tiId === tiId);

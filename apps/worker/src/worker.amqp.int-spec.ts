@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as amqp from 'amqplib';
 import { AmqpBroker, EXCHANGES, taskQueue } from '@swarmflow/messaging';
-import { ConsumerRecorder, ProcessCounter, PublishRecorder, RecordingLogger, taskMessage, signed, TEST_CLUSTER_KEY } from './test-support/worker-harness';
+import { ConsumerRecorder, ProcessCounter, PublishRecorder, RecordingLogger, taskMessage, signed, signedControl, TEST_CLUSTER_KEY } from './test-support/worker-harness';
 import { WorkerService } from './worker.service';
 
 const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
@@ -122,7 +122,7 @@ describe('WorkerService on RabbitMQ', () => {
     const task = taskMessage({ command: 'sleep 30' });
     await broker.publish(EXCHANGES.tasks, 'default', signed(task));
     await published.startedOf(task.tiId);
-    await broker.publish(EXCHANGES.control, 'worker.w1', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
+    await broker.publish(EXCHANGES.control, 'worker.w1', signedControl('worker.w1', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 }));
     expect(await published.finishedOf(task.tiId)).toMatchObject({ outcome: 'failed', reason: 'cancelled' });
   });
 });

@@ -92,7 +92,7 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     const task = withSecrets(containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done'), { k: 'v' }, key);
     await h.submit(task);
     await h.published.waitFor('the task\'s first line', () => output(task.tiId).includes('up'), 20_000);
-    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
+    await h.control('worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
     const finished = await h.published.finishedOf(task.tiId, 1, 20_000);
     expect(finished).toMatchObject({ outcome: 'failed', exitCode: 143, signal: 'SIGTERM', reason: 'cancelled', retryable: false });
     expect(output(task.tiId)).toEqual(['up', 'stopping']);

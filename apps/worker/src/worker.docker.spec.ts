@@ -123,8 +123,8 @@ describe('WorkerService with container tasks (fake Docker)', () => {
   it('drops a task cancelled before its message arrived, reporting it cancelled and not retryable', async () => {
     await harness([]);
     const task = taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec() });
-    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
-    await h.broker.publish(EXCHANGES.control, `worker.w1`, { type: 'task.cancel', tiId: 999_999, tryNumber: 1 });
+    await h.control('worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
+    await h.control(`worker.w1`, { type: 'task.cancel', tiId: 999_999, tryNumber: 1 });
     await h.consumers.waitFor('the cancels', () => h.consumers.settlements.filter((s) => s.queue === controlQueue('w1').name).length >= 2);
     await h.submit(task);
     expect(await h.published.finishedOf(task.tiId)).toMatchObject({ outcome: 'failed', reason: 'cancelled', retryable: false, exitCode: null });
@@ -136,7 +136,7 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     const [a, b] = [taskMessage({ kind: 'docker', command: 'x', docker: dockerSpec() }), taskMessage({ kind: 'docker', command: 'y', docker: dockerSpec() })];
     await h.submit(a, b);
     await docker.started(2);
-    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: a.tiId, tryNumber: 1 });
+    await h.control('worker.all', { type: 'task.cancel', tiId: a.tiId, tryNumber: 1 });
     expect(await h.published.finishedOf(a.tiId)).toMatchObject({ outcome: 'failed', reason: 'cancelled', retryable: false, exitCode: 143 });
     expect(docker.runs[0].cancelled).toBe('cancelled');
     void h.worker.shutdown('worker shutdown');
@@ -150,7 +150,7 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     const [a, b] = [gpuTask(1), gpuTask(1)];
     await h.submit(a, b);
     await docker.started(1);
-    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: b.tiId, tryNumber: 1 });
+    await h.control('worker.all', { type: 'task.cancel', tiId: b.tiId, tryNumber: 1 });
     expect(await h.published.finishedOf(b.tiId)).toMatchObject({ outcome: 'failed', reason: 'cancelled', retryable: false });
     docker.runs[0].end();
     await h.published.finishedOf(a.tiId);

@@ -182,12 +182,15 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     if (!rabbit) return;
     const name = `rs-${ctx.id}`;
     const main = await startChild(name);
-    const task = containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done');
+    const task = containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do echo tick; sleep 0.1; done');
     await broker.publish(EXCHANGES.tasks, 'default', signed(task, key));
     await observed.waitFor('the task\'s first line', () => observed.lines(task.tiId).some((l) => l.line === 'up'));
     main.child.kill('SIGTERM');
     await observed.waitFor('a stopping heartbeat', () => observed.events.find((e) => e.worker === name && e.state === 'stopping'));
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // Output written after the drain began, and forwarded: the container runs on and the worker still follows it.
+    const ticks = () => observed.lines(task.tiId).filter((l) => l.line === 'tick').length;
+    const before = ticks();
+    await observed.waitFor('two more lines of the task after the drain began', () => ticks() >= before + 2);
     expect((await containersOf(task.tiId)).map((c) => c.state)).toEqual(['running']);
     main.child.kill('SIGTERM');
     expect(await main.exited).toBe(0);

@@ -1,4 +1,5 @@
 import { controlQueue, EXCHANGES, taskQueue } from '@swarmflow/messaging';
+import { withTimeout } from '@swarmflow/messaging/test-support/wait';
 import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
 import { WorkerService, WorkerStateError } from './worker.service';
 
@@ -254,10 +255,13 @@ describe('WorkerService', () => {
       const publish = h.broker.publish.bind(h.broker);
       let failStarted!: () => void;
       const startedFails = new Promise<void>((resolve) => (failStarted = resolve));
+      let startedSent!: () => void;
+      const startedInFlight = new Promise<void>((resolve) => (startedSent = resolve));
       let first = true;
       h.broker.publish = async (exchange, key, body) => {
         if (key === 'task.started' && first) {
           first = false;
+          startedSent();
           await startedFails;
           throw new Error('connection lost');
         }
@@ -266,7 +270,7 @@ describe('WorkerService', () => {
       const task = taskMessage({ command: 'sleep 0.2; echo run' });
       await h.submit(task);
       await h.consumers.waitFor('the task delivered', () => h.consumers.deliveries.length === 1);
-      await new Promise((resolve) => setTimeout(resolve, 20));
+      await withTimeout('the task.started publish', startedInFlight);
 
       expect(h.connection.drop()).toBe(1);
       await h.logger.waitForLine(new RegExp(`ignoring a duplicate delivery of task instance ${task.tiId} try 1`));
@@ -297,14 +301,14 @@ describe('WorkerService', () => {
     const task = taskMessage({ command: 'sleep 30' });
     await h.submit(task);
     await h.published.startedOf(task.tiId);
-    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
+    await h.control('worker.all', { type: 'task.cancel', tiId: task.tiId, tryNumber: 1 });
     const finished = await h.published.finishedOf(task.tiId);
     expect(finished).toMatchObject({ outcome: 'failed', signal: 'SIGTERM', reason: 'cancelled' });
   });
 
   it('ignores a cancel of a try it does not run', async () => {
     h = await startHarness();
-    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'task.cancel', tiId: 424242, tryNumber: 1 });
+    await h.control('worker.w1', { type: 'task.cancel', tiId: 424242, tryNumber: 1 });
     const task = taskMessage();
     await h.submit(task);
     expect(await h.published.finishedOf(task.tiId)).toMatchObject({ outcome: 'success' });
@@ -353,8 +357,8 @@ describe('WorkerService', () => {
 
   it('stops on a worker.shutdown control message for it, not on one for another worker', async () => {
     h = await startHarness();
-    await h.broker.publish(EXCHANGES.control, 'worker.w2', { type: 'worker.shutdown', worker: 'w2' });
-    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'worker.shutdown', worker: 'w1' });
+    await h.control('worker.w2', { type: 'worker.shutdown', worker: 'w2' });
+    await h.control('worker.w1', { type: 'worker.shutdown', worker: 'w1' });
     await h.worker.whenStopped();
     expect(h.worker.state).toBe('stopped');
     expect(h.published.heartbeats().map((b) => b.state)).toEqual(['active', 'stopping', 'stopped']);
@@ -366,7 +370,7 @@ describe('WorkerService', () => {
     await h.submit(running);
     await h.published.startedOf(running.tiId);
 
-    await h.broker.publish(EXCHANGES.control, 'worker.w1', { type: 'worker.drain', worker: 'w1' });
+    await h.control('worker.w1', { type: 'worker.drain', worker: 'w1' });
     const beat = await h.published.waitFor('the draining heartbeat', () => h.published.heartbeats().find((b) => b.state === 'draining'));
     expect(beat.running).toEqual([{ tiId: running.tiId, tryNumber: 1 }]);
     const late = taskMessage();
@@ -376,7 +380,7 @@ describe('WorkerService', () => {
     expect(await h.broker.queueStats(taskQueue('default').name)).toEqual({ messages: 1, consumers: 0 });
     expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([running.tiId]);
 
-    await h.broker.publish(EXCHANGES.control, 'worker.all', { type: 'worker.resume', worker: 'all' });
+    await h.control('worker.all', { type: 'worker.resume', worker: 'all' });
     expect(await h.published.finishedOf(late.tiId)).toMatchObject({ outcome: 'success' });
     expect(h.worker.state).toBe('active');
     expect(h.published.heartbeats().map((b) => b.state)).toEqual(expect.arrayContaining(['active', 'draining']));

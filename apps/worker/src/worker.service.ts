@@ -10,11 +10,12 @@ import {
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
 } from '@swarmflow/messaging';
-import { logMasker, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
+import { ControlSigner, logMasker, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { discardOutputFile, OUTPUT_VARIABLE, OutputError, outputFilePath, outputTooLarge, parseOutputs, takeOutputFile } from './task-output';
 import { TaskLogPublisher } from './task-log.publisher';
+import { ControlInbox, ControlMessageRefusedError, type ControlRefusalReason } from './control-inbox';
 import { decodeControlMessage, openTaskMessage, TaskMessageRefusedError, type TaskRefusalReason } from './task-message.decoder';
 import { ClaimClient } from './claim-client';
 import { RecentEnds } from './recent-ends';
@@ -267,6 +268,8 @@ export class WorkerService {
   private docker: DockerExecutor | null | undefined;
   private readonly clusterKey: ClusterKey | null;
   private readonly signer: TaskSigner | null;
+  /** Verifies control messages (signature, age, replays) before they are read. */
+  private readonly controlInbox: ControlInbox;
   private readonly maxMessageAgeMs: number;
   private readonly containerPolicy: ContainerPolicy;
   /** Task messages refused without running them, by reason (what `refusedTaskMessages()` reports). */
@@ -329,6 +332,7 @@ export class WorkerService {
     this.docker = deps.docker;
     this.clusterKey = deps.clusterKey ?? null;
     this.signer = this.clusterKey && new TaskSigner(this.clusterKey);
+    this.controlInbox = new ControlInbox(this.clusterKey && new ControlSigner(this.clusterKey));
     this.maxMessageAgeMs = options.maxMessageAgeMs ?? DEFAULT_MAX_MESSAGE_AGE_MS;
     this.containerPolicy = options.containerPolicy ?? DEFAULT_CONTAINER_POLICY;
     this.baseEnv = inheritedEnv();
@@ -491,6 +495,11 @@ export class WorkerService {
    */
   refusedTaskMessages(): Partial<Record<TaskRefusalReason, number>> {
     return Object.fromEntries(this.refusals);
+  }
+
+  /** How many control messages this worker refused without obeying them (unsigned, forged, stale, replayed), by reason. */
+  refusedControlMessages(): Partial<Record<ControlRefusalReason, number>> {
+    return this.controlInbox.refused();
   }
 
   /** GPU ids free now (tests, health). */
@@ -1129,13 +1138,22 @@ export class WorkerService {
   }
 
   private async onControl(msg: BrokerMessage<unknown>): Promise<void> {
-    if (this.onClaimControl(msg.body)) {
+    let body: unknown;
+    try {
+      body = this.controlInbox.open(msg.body, msg.routingKey, Date.now());
+    } catch (err) {
+      if (!(err instanceof ControlMessageRefusedError)) throw err;
+      this.logger.error(`refused a control message on ${msg.routingKey}: ${err.reason}: ${err.message}; not obeyed`);
+      msg.nack(false);
+      return;
+    }
+    if (this.onClaimControl(body)) {
       msg.ack();
       return;
     }
     let command: ControlMessage;
     try {
-      command = decodeControlMessage(msg.body);
+      command = decodeControlMessage(body);
     } catch (err) {
       this.logger.error(`dropping a control message: ${errorMessage(err)}`);
       msg.nack(false);

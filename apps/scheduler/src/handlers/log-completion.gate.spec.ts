@@ -24,7 +24,7 @@ async function until(condition: () => boolean): Promise<void> {
 describe('LogCompletionGate', () => {
   it('passes an end without log batches at once', () => {
     const passed: WorkerEvent[] = [];
-    const gate = new LogCompletionGate({ countBatches: async () => 0 }, (e) => passed.push(e), () => undefined);
+    const gate = new LogCompletionGate({ holdEnd: async () => undefined, countBatches: async () => 0 }, (e) => passed.push(e), () => undefined);
     gate.admit(finished(), message());
     expect(passed).toHaveLength(1);
   });
@@ -34,6 +34,7 @@ describe('LogCompletionGate', () => {
     const asked: number[][] = [];
     const passed: WorkerEvent[] = [];
     const gate = new LogCompletionGate({
+      holdEnd: async () => undefined,
       countBatches: async (tiId, tryNumber, first, last) => {
         asked.push([tiId, tryNumber, first, last]);
         return stored;
@@ -57,14 +58,14 @@ describe('LogCompletionGate', () => {
   it('applies the end anyway after the longest wait, with a warning', async () => {
     const warnings: string[] = [];
     const passed: WorkerEvent[] = [];
-    const gate = new LogCompletionGate({ countBatches: async () => 1 }, (e) => passed.push(e), (m) => warnings.push(m), { pollMs: 5, maxWaitMs: 30 });
+    const gate = new LogCompletionGate({ holdEnd: async () => undefined, countBatches: async () => 1 }, (e) => passed.push(e), (m) => warnings.push(m), { pollMs: 5, maxWaitMs: 30 });
     gate.admit(finished({ first: 1, last: 2, count: 2 }), message());
     await until(() => passed.length === 1);
     expect(warnings).toEqual([expect.stringMatching(/^applying the end of task instance 7 try 1 with 1 of its 2 log batch\(es\) stored after \d+ s/)]);
   });
 
   it('gives held ends back to the broker when it stops', () => {
-    const gate = new LogCompletionGate({ countBatches: () => new Promise(() => undefined) }, () => undefined, () => undefined);
+    const gate = new LogCompletionGate({ holdEnd: async () => undefined, countBatches: () => new Promise(() => undefined) }, () => undefined, () => undefined);
     const msg = message();
     gate.admit(finished({ first: 1, last: 1, count: 1 }), msg);
     gate.stop();

@@ -1,9 +1,24 @@
 import type { TaskFinishedEvent, WorkerEvent } from '@swarmflow/core';
 import type { BrokerMessage } from '@swarmflow/messaging';
 
-/** What the gate reads: how many of a try's log batches the sink has stored. */
+/** What the gate reads (how many of a try's log batches the sink has stored) and writes (its holds, for other schedulers). */
 export interface StoredBatches {
   countBatches(tiId: number, tryNumber: number, first: number, last: number): Promise<number>;
+  /** Records a hold for every scheduler to see (see {@link endHoldCutoff}). */
+  holdEnd(tiId: number, tryNumber: number, at: Date, expiredBefore: Date): Promise<void>;
+}
+
+/** Default longest wait of an end for its log. */
+export const DEFAULT_MAX_LOG_WAIT_MS = 60_000;
+/**
+ * How long a recorded hold counts for other schedulers: the longest wait, and a margin for
+ * a redelivery to another scheduler (whose hold refreshes the record) when the holder dies.
+ */
+export const END_HOLD_VISIBLE_MS = DEFAULT_MAX_LOG_WAIT_MS + 60_000;
+
+/** Holds recorded since this time still count: a try listed there has ended, its end on its way. */
+export function endHoldCutoff(now: Date): Date {
+  return new Date(now.getTime() - END_HOLD_VISIBLE_MS);
 }
 
 export interface LogCompletionOptions {
@@ -28,7 +43,10 @@ interface Held {
  * sink that is down) is applied anyway, with a warning.
  *
  * While an end is held, the worker's heartbeats no longer list its try; the gate adds it
- * to them, so that the try is not taken for lost meanwhile.
+ * to them, so that the try is not taken for lost meanwhile. Other schedulers (HA) get those
+ * heartbeats too, and claims: so each hold is also recorded in the database
+ * (`task_end_hold`), where they look before failing a try as lost or granting a claim. Only
+ * the holder applies the end.
  */
 export class LogCompletionGate {
   private readonly held = new Map<string, Held>();
@@ -44,7 +62,7 @@ export class LogCompletionGate {
     options: LogCompletionOptions = {},
   ) {
     this.pollMs = options.pollMs ?? 100;
-    this.maxWaitMs = options.maxWaitMs ?? 60_000;
+    this.maxWaitMs = Math.min(options.maxWaitMs ?? DEFAULT_MAX_LOG_WAIT_MS, DEFAULT_MAX_LOG_WAIT_MS);
   }
 
   /** Passes the event on now, or once its try's log is stored. */
@@ -70,6 +88,9 @@ export class LogCompletionGate {
     }
     const held: Held = { event, msg, since: Date.now(), timer: undefined };
     this.held.set(key, held);
+    const now = new Date();
+    this.logs.holdEnd(event.tiId, event.tryNumber, now, endHoldCutoff(now)).catch((err: unknown) =>
+      this.warn(`could not record the hold of task instance ${event.tiId} try ${event.tryNumber}'s end for the other schedulers: ${(err as Error).message}`));
     void this.check(key, held);
   }
 

@@ -1,7 +1,8 @@
 import { decideClaim, type ClaimDecision, type TaskClaimReply, type TaskClaimRequest, type WorkerHeartbeatRequest } from '@swarmflow/core';
-import { EXCHANGES, type Broker } from '@swarmflow/messaging';
+import type { ControlSender } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
 import { z } from 'zod';
+import { endHoldCutoff } from '../handlers/log-completion.gate';
 
 const claimSchema = z.object({
   type: z.literal('task.claim'), tiId: z.number().int().positive(), tryNumber: z.number().int().positive(),
@@ -42,7 +43,7 @@ export class ClaimDesk {
 
   constructor(
     private readonly repos: Repositories,
-    private readonly broker: Broker,
+    private readonly control: ControlSender,
     private readonly onError: (msg: string) => void,
     private readonly log: (msg: string) => void,
     /** True while this scheduler holds the try's reported end for its log (it has ended). */
@@ -74,10 +75,12 @@ export class ClaimDesk {
     if (ready.length === 0) return;
     const tis = new Map((await this.repos.tis.byIds([...new Set(ready.map((p) => p.claim.tiId))])).map((t) => [t.id, t]));
     const workers = await this.repos.workers.list();
+    // Ends held for their logs, by this scheduler or another (HA): those tries have ended.
+    const heldAnywhere = await this.repos.logs.heldEnds(ready.map((p) => ({ tiId: p.claim.tiId, tryNumber: p.claim.tryNumber })), endHoldCutoff(new Date()));
     let waiting = false;
     for (const p of ready) {
       const ti = tis.get(p.claim.tiId);
-      const decision: ClaimDecision = this.heldEnd(p.claim.tiId, p.claim.tryNumber)
+      const decision: ClaimDecision = this.heldEnd(p.claim.tiId, p.claim.tryNumber) || heldAnywhere.has(`${p.claim.tiId}:${p.claim.tryNumber}`)
         ? { verdict: 'drop' as const, reason: 'it has ended (its end waits for its log to be stored)' }
         : decideClaim(p.claim, ti ? { state: ti.state, tryNumber: ti.tryNumber, worker: ti.worker } : null, workers, p.at!);
       if (decision.verdict === 'wait') {
@@ -106,13 +109,13 @@ export class ClaimDesk {
       const reply: TaskClaimReply = {
         type: 'task.claim.reply', tiId: p.claim.tiId, tryNumber: p.claim.tryNumber, verdict: decision.verdict, reason: decision.reason,
       };
-      this.broker.publish(EXCHANGES.control, `worker.${p.claim.worker}`, reply).catch((err: unknown) =>
+      this.control.send(`worker.${p.claim.worker}`, reply).catch((err: unknown) =>
         this.onError(`could not answer ${p.claim.worker}'s claim of task instance ${p.claim.tiId}: ${(err as Error).message}`));
     }
     if (waiting && Date.now() - this.lastRequest >= HEARTBEAT_REQUEST_EVERY_MS) {
       this.lastRequest = Date.now();
       const request: WorkerHeartbeatRequest = { type: 'worker.heartbeat.request' };
-      this.broker.publish(EXCHANGES.control, 'worker.all', request).catch(() => undefined);
+      this.control.send('worker.all', request).catch(() => undefined);
     }
   }
 }

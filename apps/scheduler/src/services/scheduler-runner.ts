@@ -1,7 +1,7 @@
 import type { ControlMessage, TaskClaimRequest, WorkerEvent } from '@swarmflow/core';
-import { EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
+import { ControlSender, EVENTS_QUEUE, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName } from '@swarmflow/messaging';
 import { SchedulerRegistry, type OutboxMessage, type Repositories } from '@swarmflow/persistence';
-import type { ClusterKey } from '@swarmflow/secrets';
+import { ControlSigner, type ClusterKey } from '@swarmflow/secrets';
 import { LogCompletionGate } from '../handlers/log-completion.gate';
 import { parseWorkerEvent } from '../handlers/worker-event.schema';
 import { ConcurrentUpdateError } from './pending-writes';
@@ -110,10 +110,18 @@ export class SchedulerRunner {
   /** Iterations that first waited for more events; tests and the benchmark read it. */
   held = 0;
 
+  /** Reported ends held until their log batches are stored (see LogCompletionGate). */
+  get endsHeldForLogs(): number {
+    return this.logGate.waiting;
+  }
+
   /** Iterations decided from memory in one round trip, and by reading the database; from-memory writes refused as stale. */
   get decisions(): { fromMemory: number; fromDatabase: number; memoryStale: number } {
     return { ...this.scheduling.stats };
   }
+
+  /** Signed commands to workers: cancels of second copies, claim answers. */
+  private readonly control: ControlSender;
 
   constructor(
     private readonly repos: Repositories,
@@ -126,7 +134,8 @@ export class SchedulerRunner {
     this.scheduling = new SchedulingService(repos, options, (m) => logger.log(m), clusterKey);
     const url = (repos.db as { config?: { url?: string } } | undefined)?.config?.url;
     this.registry = url ? new SchedulerRegistry(url) : null;
-    this.claims = new ClaimDesk(repos, broker, (m) => logger.error(m), (m) => logger.log(m), (tiId, tryNumber) => this.logGate.holdsEnd(tiId, tryNumber));
+    this.control = new ControlSender(broker, clusterKey && new ControlSigner(clusterKey));
+    this.claims = new ClaimDesk(repos, this.control, (m) => logger.error(m), (m) => logger.log(m), (tiId, tryNumber) => this.logGate.holdsEnd(tiId, tryNumber));
     this.presence = new WorkerPresence(broker, repos, options.workerGoneMs ?? DEFAULT_WORKER_GONE_MS);
     this.logGate = new LogCompletionGate(repos.logs, (event, msg) => this.accept(event, msg), (m) => logger.warn(m));
     this.scheduling.onCommitted = (transitions) => recordTransitions(this.metrics, transitions);
@@ -384,7 +393,7 @@ export class SchedulerRunner {
   private cancelDuplicate(c: TryCancel): void {
     this.logger.warn(`worker ${c.worker} started task instance ${c.tiId} try ${c.tryNumber}, which runs elsewhere or has ended: cancelling that copy`);
     const command: ControlMessage = { type: 'task.cancel', tiId: c.tiId, tryNumber: c.tryNumber };
-    this.broker.publish(EXCHANGES.control, `worker.${c.worker}`, command).catch((err: unknown) =>
+    this.control.send(`worker.${c.worker}`, command).catch((err: unknown) =>
       this.logger.error(`could not cancel the copy of task instance ${c.tiId} try ${c.tryNumber} on ${c.worker}: ${(err as Error).message}`));
   }
 

@@ -18,6 +18,7 @@ import { needsRunResults, RunResults } from './run-results';
 import { KnownWork } from './known-work';
 import { byTask, RunStateCache, type RunStates } from './run-state-cache';
 import type { GoneWorker } from './worker-presence';
+import { endHoldCutoff } from '../handlers/log-completion.gate';
 
 export interface SchedulingOptions {
   /** How often time-driven work runs: cron, retry delays, heartbeat expiry. */
@@ -528,15 +529,21 @@ export class SchedulingService {
     if (beats.size === 0) return;
     const onThem = await this.repos.tis.onWorkers([...beats.keys()], tx);
     if (onThem.length === 0) return;
-    const facts = await this.runs.get(onThem.map((t) => t.runPk), tx);
-    for (const ti of onThem) {
+    const missing = onThem.filter((ti) => {
       const beat = beats.get(ti.worker!)!;
-      if ((work.writes.current(ti.id) ?? ti).state !== 'running') continue; // its end came in this batch
-      if (beat.running.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) continue;
+      if ((work.writes.current(ti.id) ?? ti).state !== 'running') return false; // its end came in this batch
+      if (beat.running.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) return false;
       // Its end was reported, and is on its way (held by another scheduler, or requeued by one that died).
-      if (beat.ended?.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) continue;
+      if (beat.ended?.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) return false;
       // Both times are the worker's clock; the grace covers a heartbeat sent just before the try's start.
-      if (!ti.startedAt || ti.startedAt.getTime() > new Date(beat.at).getTime() - HEARTBEAT_GRACE_MS) continue;
+      return !!ti.startedAt && ti.startedAt.getTime() <= new Date(beat.at).getTime() - HEARTBEAT_GRACE_MS;
+    });
+    if (missing.length === 0) return;
+    // Ended longer ago than the worker remembers, their ends held (here or by another scheduler) until their logs are stored.
+    const held = await this.repos.logs.heldEnds(missing.map((t) => ({ tiId: t.id, tryNumber: t.tryNumber })), endHoldCutoff(now), tx);
+    const facts = await this.runs.get(missing.map((t) => t.runPk), tx);
+    for (const ti of missing) {
+      if (this.heldEnd?.(ti.id, ti.tryNumber) || held.has(`${ti.id}:${ti.tryNumber}`)) continue;
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
       const reason = `worker ${ti.worker} no longer runs try ${ti.tryNumber} (it restarted, stopped, or lost the try's report)`;
       const gone = transition(ti, to, undefined, reason);
@@ -645,10 +652,12 @@ export class SchedulingService {
     if (lost.length) this.log(`workers lost (no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s): ${lost.join(', ')}`);
     if (orphans.length === 0) return;
     const facts = await this.runs.get(orphans.map((t) => t.runPk), tx);
+    // Ended, their ends held (by any scheduler) until their logs are stored: applied then.
+    const held = await this.repos.logs.heldEnds(orphans.map((t) => ({ tiId: t.id, tryNumber: t.tryNumber })), endHoldCutoff(now), tx);
     for (const current of orphans) {
       const ti = work.writes.current(current.id) ?? current;
       if (ti.state !== 'running') continue; // its finished event came in this very iteration
-      if (this.heldEnd?.(ti.id, ti.tryNumber)) continue; // it ended; the end is applied once its log is stored
+      if (this.heldEnd?.(ti.id, ti.tryNumber) || held.has(`${ti.id}:${ti.tryNumber}`)) continue;
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
       const reason = gone.has(ti.worker!)
         ? `worker ${ti.worker} lost: its broker connection closed`

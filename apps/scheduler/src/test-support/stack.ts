@@ -1,8 +1,9 @@
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { resolveParams, type DagRunState } from '@swarmflow/core';
-import { MemoryBroker, type Broker } from '@swarmflow/messaging';
+import { resolveParams, type DagRunState, type WorkerHeartbeatEvent } from '@swarmflow/core';
+import { EXCHANGES, MemoryBroker, type Broker } from '@swarmflow/messaging';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { Database, Repositories, type DagRun, type TaskInstance } from '@swarmflow/persistence';
 import { ClusterKey } from '@swarmflow/secrets';
 import { startWorker, type WorkerService } from '../../../worker/src';
@@ -45,6 +46,7 @@ export class Stack {
   private readonly brokers: Broker[] = [];
   private readonly makeBroker: () => Promise<Broker>;
   private lastLogicalDate = 0;
+  private barriers = 0;
 
   constructor(private readonly options: StackOptions) {
     this.clusterKey = options.clusterKey ?? ClusterKey.generate();
@@ -88,6 +90,22 @@ export class Stack {
     }, await this.broker(), { logger: quietLogger, clusterKey: this.clusterKey });
     this.workers.push(worker);
     return worker;
+  }
+
+  /**
+   * Resolves once the scheduler has applied every event published on the events exchange
+   * before this call: a barrier. It sends the heartbeat of a stopped, made-up worker behind
+   * them and waits until the database records it (events are applied in the order they
+   * arrive, a heartbeat with or after the events before it). For tests that check that an
+   * event changed nothing: wait for the barrier, then look.
+   */
+  async eventsApplied(timeoutMs = 10_000): Promise<void> {
+    const worker = `barrier-${++this.barriers}-${process.pid}`;
+    const beat: WorkerHeartbeatEvent = {
+      type: 'worker.heartbeat', worker, hostname: 'barrier', queues: [], concurrency: 1, running: [], state: 'stopped', at: new Date().toISOString(),
+    };
+    await (await this.broker()).publish(EXCHANGES.events, 'worker.heartbeat', beat);
+    await waitUntil(`the scheduler to apply the events before barrier ${worker}`, () => this.repos.workers.get(worker), { timeoutMs, intervalMs: 20 });
   }
 
   /** A broker for one more part of the stack (the shared in-memory one by default). */

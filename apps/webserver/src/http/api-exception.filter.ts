@@ -1,6 +1,7 @@
 import { Catch, HttpException, type ArgumentsHost, type ExceptionFilter, type LoggerService } from '@nestjs/common';
 import { BackfillRequestError, LogicalDateInFutureError, ParamValidationError, RunUpgradeError, UnknownTaskError } from '@swarmflow/core';
 import { databaseUnavailableCause, DuplicateLogicalDateError, DuplicateRunError } from '@swarmflow/persistence';
+import { NoControlKeyError } from '@swarmflow/messaging';
 import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import { AuthError } from '../auth/auth-errors';
 import type { ApiErrorBody } from './api.types';
@@ -38,6 +39,8 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof NoClusterKeyError) return withField(400, err.reason, err.message, err.field);
   // 503: the server is missing a service it needs for this request; configuring it fixes it.
   if (err instanceof NoBrokerError) return withField(503, err.reason, err.message, undefined);
+  // 503 too: commands to workers are signed, and this server was started without the cluster key.
+  if (err instanceof NoControlKeyError) return withField(503, 'no_cluster_key', err.message, undefined);
   if (err instanceof HttpException && err.getStatus() < 500) {
     const status = err.getStatus();
     // Nest turns body-parser's SyntaxError into a bare BadRequestException carrying JSON.parse's message.

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { planCancel, type TiState } from '@swarmflow/core';
-import type { Broker } from '@swarmflow/messaging';
+import type { ControlSender } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
-import { BROKER, CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
+import { CONTROL, CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError, NoBrokerError } from './api-errors';
 import { requireRun } from './lookups';
 import { applyUserChanges, stopTries, type StoppedTry } from './user-changes';
@@ -25,7 +25,7 @@ export interface CancelRunResult {
 export class CancelRunService {
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
-    @Inject(BROKER) private readonly broker: Broker | null,
+    @Inject(CONTROL) private readonly control: ControlSender | null,
     @Inject(ON_CHANGE) private readonly onChange: OnChange,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -43,13 +43,16 @@ export class CancelRunService {
       const dag = await this.repos.dags.version(dagId, run.versionHash, tx);
       const tis = await this.repos.tis.forRuns([run.pk], tx);
       const changes = planCancel(dag, tis, `run ${reason}`);
-      if (changes.some((c) => c.stopsTry) && !this.broker) throw new NoBrokerError();
+      if (changes.some((c) => c.stopsTry)) {
+        if (!this.control) throw new NoBrokerError();
+        this.control.assertCanSign('task.cancel');
+      }
       const stopped = await applyUserChanges(this.repos, runId, tis, changes, now, tx);
       await this.repos.runs.setState(run.pk, 'failed', now, tx, reason);
       if (tis.length > 0) await this.repos.runs.bumpTiSeq([run.pk], tx);
       return { reason, changes: changes.map((c) => ({ taskId: c.taskId, from: c.from, to: c.to, tryNumber: c.tryNumber })), stopped };
     });
-    if (result.stopped.length > 0) await stopTries(this.broker!, result.stopped);
+    if (result.stopped.length > 0) await stopTries(this.control!, result.stopped);
     this.onChange();
     return result;
   }

@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { TI_KILLABLE, transition, type ControlMessage } from '@swarmflow/core';
-import { EXCHANGES, type Broker } from '@swarmflow/messaging';
+import type { ControlSender } from '@swarmflow/messaging';
 import type { Repositories, TaskInstance } from '@swarmflow/persistence';
-import { BROKER, CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
+import { CONTROL, CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError, NoBrokerError } from './api-errors';
 import { requireRun, requireTaskInstance } from './lookups';
 
@@ -25,26 +25,29 @@ export interface KillResult {
 export class KillService {
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
-    @Inject(BROKER) private readonly broker: Broker | null,
+    @Inject(CONTROL) private readonly control: ControlSender | null,
     @Inject(ON_CHANGE) private readonly onChange: OnChange,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
 
-  /** @throws NotFoundError, ConflictError `task_not_running` or `concurrent_change`, NoBrokerError */
+  /** @throws NotFoundError, ConflictError `task_not_running` or `concurrent_change`, NoBrokerError, NoControlKeyError */
   async kill(dagId: string, runId: string, taskId: string): Promise<KillResult> {
     const run = await requireRun(this.repos, dagId, runId);
     const ti = requireTaskInstance(run, await this.repos.tis.forRuns([run.pk]), taskId);
     if (!TI_KILLABLE.has(ti.state)) {
       throw new ConflictError('task_not_running', `${dagId}.${taskId} in run ${runId} is ${ti.state}, not running, queued or waiting for a retry: there is nothing to kill`);
     }
-    if (ti.state !== 'up_for_retry' && !this.broker) throw new NoBrokerError();
+    if (ti.state !== 'up_for_retry') {
+      if (!this.control) throw new NoBrokerError();
+      this.control.assertCanSign('task.cancel');
+    }
     if (ti.state === 'running' && ti.worker) {
-      await this.broker!.publish(EXCHANGES.control, `worker.${ti.worker}`, { type: 'task.cancel', tiId: ti.id, tryNumber: ti.tryNumber } satisfies ControlMessage);
+      await this.control!.send(`worker.${ti.worker}`, { type: 'task.cancel', tiId: ti.id, tryNumber: ti.tryNumber } satisfies ControlMessage);
       return { tryNumber: ti.tryNumber, sentTo: ti.worker, ended: false };
     }
     await this.failNow(ti, run.pk, runId);
     if (ti.state === 'up_for_retry') return { tryNumber: ti.tryNumber, sentTo: 'nobody', ended: true };
-    await this.broker!.publish(EXCHANGES.control, 'worker.all', { type: 'task.cancel', tiId: ti.id, tryNumber: ti.tryNumber } satisfies ControlMessage);
+    await this.control!.send('worker.all', { type: 'task.cancel', tiId: ti.id, tryNumber: ti.tryNumber } satisfies ControlMessage);
     return { tryNumber: ti.tryNumber, sentTo: 'all workers', ended: true };
   }
 

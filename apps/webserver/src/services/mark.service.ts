@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { planMark, type MarkState, type TiState } from '@swarmflow/core';
-import type { Broker } from '@swarmflow/messaging';
+import type { ControlSender } from '@swarmflow/messaging';
 import type { Repositories } from '@swarmflow/persistence';
-import { BROKER, CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
+import { CONTROL, CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError, NoBrokerError } from './api-errors';
 import { requireRun, requireTaskInstance } from './lookups';
 import { applyUserChanges, stopTries, type StoppedTry } from './user-changes';
@@ -39,7 +39,7 @@ export interface MarkResult {
 export class MarkService {
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
-    @Inject(BROKER) private readonly broker: Broker | null,
+    @Inject(CONTROL) private readonly control: ControlSender | null,
     @Inject(ON_CHANGE) private readonly onChange: OnChange,
     @Inject(CLOCK) private readonly clock: Clock,
   ) {}
@@ -61,14 +61,17 @@ export class MarkService {
       }
       const summary = changes.map((c) => ({ taskId: c.taskId, from: c.from, to, tryNumber: c.tryNumber }));
       if (options.dryRun || changes.length === 0) return { changes: summary, stopped: [] };
-      if (changes.some((c) => c.stopsTry) && !this.broker) throw new NoBrokerError();
+      if (changes.some((c) => c.stopsTry)) {
+        if (!this.control) throw new NoBrokerError();
+        this.control.assertCanSign('task.cancel');
+      }
       const stopped = await applyUserChanges(this.repos, runId, tis, changes, now, tx);
       if (run.state === 'success' || run.state === 'failed') await this.repos.runs.setState(run.pk, 'running', now, tx);
       // After setState, which resets needs_eval.
       await this.repos.runs.markNeedsEval(run.pk, tx);
       return { changes: summary, stopped };
     });
-    if (result.stopped.length > 0) await stopTries(this.broker!, result.stopped);
+    if (result.stopped.length > 0) await stopTries(this.control!, result.stopped);
     if (!options.dryRun && result.changes.length > 0) this.onChange();
     return result;
   }

@@ -1,5 +1,5 @@
 import type { ControlMessage, PlannedUserChange } from '@swarmflow/core';
-import { EXCHANGES, type Broker } from '@swarmflow/messaging';
+import type { ControlSender } from '@swarmflow/messaging';
 import type { Queryable, Repositories, TaskInstance, TiTransition } from '@swarmflow/persistence';
 import { ConflictError } from './api-errors';
 
@@ -42,11 +42,11 @@ export async function applyUserChanges(
 /**
  * Tells the workers to stop the tries a user ended: a running one's worker, or every
  * worker for a queued one (one that starts it anyway is told to stop by the scheduler, as
- * its state is already final). The worker stops the process or container (grace, then kill).
+ * its state is already final), signed like every control message. The worker stops the process or container (grace, then kill).
  */
-export async function stopTries(broker: Broker, stopped: readonly StoppedTry[]): Promise<void> {
+export async function stopTries(control: ControlSender, stopped: readonly StoppedTry[]): Promise<void> {
   for (const s of stopped) {
     const key = s.sentTo === 'all workers' ? 'worker.all' : `worker.${s.sentTo}`;
-    await broker.publish(EXCHANGES.control, key, { type: 'task.cancel', tiId: s.tiId, tryNumber: s.tryNumber } satisfies ControlMessage);
+    await control.send(key, { type: 'task.cancel', tiId: s.tiId, tryNumber: s.tryNumber } satisfies ControlMessage);
   }
 }

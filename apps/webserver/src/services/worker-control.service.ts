@@ -1,8 +1,8 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { WorkerCommand } from '@swarmflow/core';
-import { EXCHANGES, QueueNotFoundError, taskQueue, type Broker } from '@swarmflow/messaging';
+import { QueueNotFoundError, taskQueue, type Broker, type ControlSender } from '@swarmflow/messaging';
 import type { Repositories, WorkerRecord } from '@swarmflow/persistence';
-import { BROKER, REPOSITORIES } from '../tokens';
+import { BROKER, CONTROL, REPOSITORIES } from '../tokens';
 import { ConflictError, NoBrokerError, NotFoundError } from './api-errors';
 
 export type WorkerCommandName = 'drain' | 'shutdown' | 'resume';
@@ -40,6 +40,7 @@ export class WorkerControlService {
   constructor(
     @Inject(REPOSITORIES) private readonly repos: Repositories,
     @Inject(BROKER) private readonly broker: Broker | null,
+    @Inject(CONTROL) private readonly control: ControlSender | null,
   ) {}
 
   /** @throws NotFoundError `worker_not_found` */
@@ -51,16 +52,16 @@ export class WorkerControlService {
     return worker;
   }
 
-  /** @throws NotFoundError `worker_not_found`, ConflictError `worker_state`, NoBrokerError */
+  /** @throws NotFoundError `worker_not_found`, ConflictError `worker_state`, NoBrokerError, NoControlKeyError */
   async command(name: string, command: WorkerCommandName): Promise<{ worker: WorkerRecord; message: string }> {
-    if (!this.broker) throw new NoBrokerError();
+    if (!this.control) throw new NoBrokerError();
     const worker = await this.get(name);
     if (!ALLOWED[command].includes(worker.state)) {
       const why = WHY_NOT[worker.state] ?? `its state is ${worker.state}`;
       throw new ConflictError('worker_state', `cannot ${command} worker "${name}": ${why}`);
     }
     const body: WorkerCommand = { type: `worker.${command}`, worker: name };
-    await this.broker.publish(EXCHANGES.control, `worker.${name}`, body);
+    await this.control.send(`worker.${name}`, body);
     return { worker, message: `${command} sent to worker "${name}" (it was ${worker.state}); its next heartbeat shows the new state` };
   }
 

@@ -1,5 +1,5 @@
 import type { SignedTaskMessage, TaskFinishedEvent, TaskMessage, WorkerHeartbeatEvent } from '@swarmflow/core';
-import { ClusterKey, TaskSigner, taskSecretContext } from '@swarmflow/secrets';
+import { ClusterKey, ControlSigner, TaskSigner, taskSecretContext, type SignedControlEnvelope } from '@swarmflow/secrets';
 import { runProcess, type ProcessResult } from '@swarmflow/executors';
 import {
   EXCHANGES, MemoryBroker, MessageAlreadySettledError, type Broker, type BrokerMessage, type ConsumeOptions, type ExchangeName,
@@ -271,6 +271,19 @@ export function signed(task: TaskMessage, key: ClusterKey = TEST_CLUSTER_KEY, is
   return { tiId: task.tiId, tryNumber: task.tryNumber, issuedAt, message, sig: new TaskSigner(key).sign(issuedAt, message) };
 }
 
+/** A control message as the scheduler or the webserver publishes it to `routingKey`: signed with `key`. */
+export function signedControl(routingKey: string, command: object, key: ClusterKey = TEST_CLUSTER_KEY, issuedAt = Date.now()): SignedControlEnvelope {
+  return new ControlSigner(key).envelope(routingKey, command, issuedAt);
+}
+
+/** The command of a control message received on `routingKey`; throws unless it is signed with `key` for that routing key. */
+export function openedControl<T = any>(body: SignedControlEnvelope, routingKey: string, key: ClusterKey = TEST_CLUSTER_KEY): T {
+  if (!new ControlSigner(key).verify(body.issuedAt, routingKey, body.control, body.sig)) {
+    throw new Error(`control message on ${routingKey} is not signed for it: ${JSON.stringify(body)}`);
+  }
+  return JSON.parse(body.control) as T;
+}
+
 /** Seals `values` (variable key → value) for `task`'s try as the scheduler does, into its `secrets`; returns the task. */
 export function withSecrets(task: TaskMessage, values: Record<string, string>, key: ClusterKey = TEST_CLUSTER_KEY): TaskMessage {
   task.secrets = Object.entries(values).map(([name, value]) => ({ key: name, ciphertext: sealFor(task, name, value, key) }));
@@ -302,6 +315,8 @@ export interface Harness {
   worker: WorkerService;
   /** Publishes task messages on `swarmflow.tasks` with their queue as routing key, signed with the worker's key as the scheduler does. */
   submit(...tasks: TaskMessage[]): Promise<void>;
+  /** Publishes a command on `swarmflow.control` to `routingKey`, signed with the worker's key as the scheduler and the webserver do. */
+  control(routingKey: string, command: object): Promise<void>;
   /** Stops the worker (cancelling what runs) and closes the broker. */
   close(): Promise<void>;
 }
@@ -328,6 +343,7 @@ export async function startHarness(options: Partial<WorkerOptions> = {}, deps: P
     submit: async (...tasks) => {
       for (const task of tasks) await broker.publish(EXCHANGES.tasks, task.queue, signed(task, deps.clusterKey ?? TEST_CLUSTER_KEY));
     },
+    control: (routingKey, command) => broker.publish(EXCHANGES.control, routingKey, signedControl(routingKey, command, deps.clusterKey ?? TEST_CLUSTER_KEY)),
     close: async () => {
       await worker.shutdown('test over');
       await broker.close();

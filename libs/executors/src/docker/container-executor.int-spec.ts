@@ -6,6 +6,7 @@ import { describeWithDocker, dockerSpec, TEST_IMAGE } from '../test-support/dock
 import { containerCreateOptions, LABELS, taskLabels, type ContainerSpec } from './container-options';
 import { DockerExecutor, REPORTED_SUFFIX, type ContainerHooks, type ContainerRun } from './container-executor';
 import { DockerClient, DockerError } from './docker-client';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 
 interface Recorded extends ContainerHooks {
   lines: { stream: OutputStream; line: string }[];
@@ -380,7 +381,8 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       const s = spec('echo before; sleep 1; echo after; exit 5');
       const id = await ctx.client.createContainer(containerCreateOptions(s, { secretsVolume: null }));
       await ctx.client.startContainer(id);
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      // Adopted once it has written its first line: that line is before the adoption, not reported.
+      await waitUntil('the container\'s first line', async () => String(await ctx.client.logs(id, { follow: false })).includes('before'), { timeoutMs: 10_000, intervalMs: 20 });
       const [summary] = await ctx.client.listContainers({ ...ctx.labels, [LABELS.tiId]: s.labels[LABELS.tiId] });
       const h = hooks();
       const run = ctx.executor.adopt(summary, h, { timeoutMs: 60_000 });

@@ -1,7 +1,8 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { arch, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { holdBinary } from './hold-binary';
 
 describe('holdBinary', () => {
@@ -21,8 +22,18 @@ describe('holdBinary', () => {
     writeFileSync(file, holdBinary(arch() === 'x64' ? 'amd64' : 'arm64')!, { mode: 0o755 });
     const child = spawn(file, [], { stdio: 'ignore' });
     const exited = new Promise<string | null>((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
-    const early = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve('running'), 300))]);
-    expect(early).toBe('running');
+    // Blocked in the syscall it loops on (pause on x86-64, ppoll on arm64), as /proc shows: it waits, it does not exit.
+    const waiting = arch() === 'x64' ? '34' : '73';
+    const blockedIn = () => {
+      try {
+        return readFileSync(`/proc/${child.pid}/syscall`, 'utf8').split(' ')[0];
+      } catch {
+        return null;
+      }
+    };
+    const state = await Promise.race([exited.then((signal) => `exited (${signal})`), waitUntil('the syscall it blocks in', () => (blockedIn() === waiting ? 'blocked' : null), { timeoutMs: 5000, intervalMs: 10 })]);
+    expect(state).toBe('blocked');
+    expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');
     expect(await exited).toBe('SIGKILL');
   });

@@ -315,6 +315,24 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(a.id, 2)).lines).toEqual([]);
     });
 
+    it('records ends held for their logs for every scheduler to see; old holds stop counting and are deleted', async () => {
+      const run = await newRun('r-holds');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = await repos.tis.forRuns([run.pk]);
+      const at = (s: number) => new Date(now.getTime() + s * 1000);
+      await repos.logs.holdEnd(a.id, 1, at(0), at(-120));
+      await repos.logs.holdEnd(999_999_999, 1, at(0), at(-120)); // no such task instance: nothing recorded
+      const tries = [{ tiId: a.id, tryNumber: 1 }, { tiId: a.id, tryNumber: 2 }, { tiId: b.id, tryNumber: 1 }, { tiId: 999_999_999, tryNumber: 1 }];
+      expect(await repos.logs.heldEnds(tries, at(-60))).toEqual(new Set([`${a.id}:1`]));
+      expect(await repos.logs.heldEnds(tries, at(1))).toEqual(new Set());
+      // A redelivered end held again refreshes the hold; another hold deletes those expired meanwhile.
+      await repos.logs.holdEnd(a.id, 1, at(10), at(-120));
+      expect(await repos.logs.heldEnds(tries, at(5))).toEqual(new Set([`${a.id}:1`]));
+      await repos.logs.holdEnd(b.id, 1, at(200), at(100));
+      expect(await repos.logs.heldEnds(tries, at(-60))).toEqual(new Set([`${b.id}:1`]));
+      expect(await repos.logs.heldEnds([], at(0))).toEqual(new Set());
+    });
+
     it('marks workers lost after their heartbeats stop, running nothing we know of', async () => {
       const running = [{ tiId: 7, tryNumber: 2 }];
       await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running }], now);
