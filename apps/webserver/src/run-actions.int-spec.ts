@@ -2,6 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import type { ControlMessage, SerializedDag } from '@swarmflow/core';
 import { controlQueue, MemoryBroker } from '@swarmflow/messaging';
 import { Database, Repositories } from '@swarmflow/persistence';
+import { ClusterKey, ControlSigner, type SignedControlEnvelope } from '@swarmflow/secrets';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
@@ -17,6 +18,7 @@ describeWithPostgres('mark a task, preview a clear, cancel a run (API)', () => {
   let dag: SerializedDag;
   const broker = new MemoryBroker();
   const received = new Map<string, ControlMessage[]>();
+  const clusterKey = ClusterKey.generate();
   const now = new Date('2025-03-01T12:00:00.000Z');
   let token: string;
   let changes = 0;
@@ -29,12 +31,15 @@ describeWithPostgres('mark a task, preview a clear, cancel a run (API)', () => {
     await broker.start();
     for (const worker of ['worker-a', 'worker-b']) {
       received.set(worker, []);
-      await broker.consume<ControlMessage>(controlQueue(worker), (m) => {
-        received.get(worker)!.push(m.body);
+      await broker.consume<SignedControlEnvelope>(controlQueue(worker), (m) => {
+        // Workers obey only what is signed for the routing key it came on.
+        const { issuedAt, control, sig } = m.body;
+        if (!new ControlSigner(clusterKey).verify(issuedAt, m.routingKey, control, sig)) throw new Error(`unsigned control message: ${JSON.stringify(m.body)}`);
+        received.get(worker)!.push(JSON.parse(control) as ControlMessage);
         m.ack();
       }, { prefetch: 10 });
     }
-    app = await createWebserver({ repos, logger: false, clock: () => now, broker, onChange: () => changes++ });
+    app = await createWebserver({ repos, logger: false, clock: () => now, broker, clusterKey, onChange: () => changes++ });
     bare = await createWebserver({ repos, logger: false, clock: () => now });
     token = await createTestToken(repos, 'operator', 'olga');
   });

@@ -31,7 +31,7 @@ describeWithPostgres('run actions with a real worker', () => {
 
   beforeAll(async () => {
     const s = stack();
-    app = await createWebserver({ repos: s.repos, logger: false, broker: await s.broker(), onChange: () => s.scheduler.runner.nudge() });
+    app = await createWebserver({ repos: s.repos, logger: false, broker: await s.broker(), clusterKey: s.clusterKey, onChange: () => s.scheduler.runner.nudge() });
     token = await createTestToken(s.repos, 'operator', 'olga');
   });
   afterAll(async () => {
@@ -108,7 +108,7 @@ describeWithPostgres('run cancel with a container task', () => {
 
     beforeAll(async () => {
       const s = stack();
-      app = await createWebserver({ repos: s.repos, logger: false, broker: await s.broker(), onChange: () => s.scheduler.runner.nudge() });
+      app = await createWebserver({ repos: s.repos, logger: false, broker: await s.broker(), clusterKey: s.clusterKey, onChange: () => s.scheduler.runner.nudge() });
       token = await createTestToken(s.repos, 'operator', 'olga');
     });
     afterAll(async () => {
