@@ -32,3 +32,8 @@ export {
   type User, type ApiTokenInfo, type AuthMethod, type Caller, type AuditOutcome, type AuditEntry, type AuditWrite,
 } from './auth/accounts';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
+export {
+  decideReplicas, rememberDecision, checkScalingPolicy, ScalingPolicyError, DEFAULT_SCALING,
+  type ScalingPolicy, type GroupLoad, type ScalingMemory, type ScalingAction, type ScalingDecision,
+} from './autoscaling/decision';
+export { planScaleIn, type GroupWorker, type ScaleInInput, type ScaleInPlan } from './autoscaling/scale-in';
