@@ -4,3 +4,4 @@ export * from './logger';
 export * from './topic';
 export * from './memory-broker';
 export * from './amqp-broker';
+export * from './broker-transport';

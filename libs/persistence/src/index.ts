@@ -18,5 +18,6 @@ export * from './repositories/user.repository';
 export * from './repositories/api-token.repository';
 export * from './repositories/session.repository';
 export * from './repositories/audit-log.repository';
+export * from './repositories/autoscaler.repository';
 export * from './repositories/repositories';
 export * from './unavailable';

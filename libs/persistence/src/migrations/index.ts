@@ -9,6 +9,7 @@ import { LostWorkersRunNothing1764400000000 } from './1764400000000-lost-workers
 import { DagRunLogicalDateUnique1764500000000 } from './1764500000000-dag-run-logical-date-unique';
 import { Auth1764600000000 } from './1764600000000-auth';
 import { WorkerDetail1764610000000 } from './1764610000000-worker-detail';
+import { AutoscalerDecision1764780000000 } from './1764780000000-autoscaler-decision';
 
 /** Every migration, oldest first. */
-export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000, DagRunTiSeq1764100000000, RequireApplied1764200000000, SchedulerEpoch1764300000000, LostWorkersRunNothing1764400000000, DagRunLogicalDateUnique1764500000000, Auth1764600000000, WorkerDetail1764610000000];
+export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000, DagRunTiSeq1764100000000, RequireApplied1764200000000, SchedulerEpoch1764300000000, LostWorkersRunNothing1764400000000, DagRunLogicalDateUnique1764500000000, Auth1764600000000, WorkerDetail1764610000000, AutoscalerDecision1764780000000];

@@ -12,6 +12,7 @@ import { UserRepository } from './user.repository';
 import { ApiTokenRepository } from './api-token.repository';
 import { SessionRepository } from './session.repository';
 import { AuditLogRepository } from './audit-log.repository';
+import { AutoscalerRepository } from './autoscaler.repository';
 
 /** Every repository over one database. */
 export class Repositories {
@@ -28,6 +29,7 @@ export class Repositories {
   readonly tokens: ApiTokenRepository;
   readonly sessions: SessionRepository;
   readonly audit: AuditLogRepository;
+  readonly autoscaler: AutoscalerRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -43,5 +45,6 @@ export class Repositories {
     this.tokens = new ApiTokenRepository(db);
     this.sessions = new SessionRepository(db);
     this.audit = new AuditLogRepository(db);
+    this.autoscaler = new AutoscalerRepository(db);
   }
 }

@@ -1,0 +1,171 @@
+import { randomUUID } from 'node:crypto';
+import type { WorkerCommand, WorkerHeartbeatEvent } from '@swarmflow/core';
+import { AmqpBroker, controlQueue, EXCHANGES, taskQueue, type Broker } from '@swarmflow/messaging';
+import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
+import { AutoscalerLease, Database, Repositories } from '@swarmflow/persistence';
+import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { SwarmflowMetrics } from '@swarmflow/observability';
+import type { InstanceGroup } from '../../cli/src/deploy/instance-groups';
+import { runAutoscaler, type RunningAutoscaler } from './main';
+import { SimulatedProvider } from './providers/simulated.provider';
+import { policyOf } from './services/autoscaler.service';
+
+const silent = { log: () => undefined, error: () => undefined, warn: () => undefined };
+
+/** A stand-in worker: heartbeats on swarmflow.events, obeys drain/shutdown/resume from its control queue. */
+class FakeWorker {
+  state: WorkerHeartbeatEvent['state'] = 'active';
+  running = 0;
+  readonly commands: string[] = [];
+
+  constructor(readonly name: string, private readonly queue: string, private readonly broker: Broker) {}
+
+  async start(): Promise<void> {
+    await this.broker.consume<WorkerCommand>(controlQueue(this.name), async (m) => {
+      m.ack();
+      this.commands.push(m.body.type);
+      if (m.body.type === 'worker.drain' && this.state === 'active') this.state = 'draining';
+      if (m.body.type === 'worker.resume' && this.state === 'draining') this.state = 'active';
+      if (m.body.type === 'worker.shutdown') this.state = this.running === 0 ? 'stopped' : 'stopping';
+      await this.beat();
+    }, { prefetch: 10 });
+    await this.beat();
+  }
+
+  async beat(): Promise<void> {
+    const event: WorkerHeartbeatEvent = {
+      type: 'worker.heartbeat', worker: this.name, hostname: `node-${this.name}`, queues: [this.queue], concurrency: 2,
+      running: Array.from({ length: this.running }, (_, i) => ({ tiId: i + 1, tryNumber: 1 })), state: this.state, at: new Date().toISOString(),
+    };
+    await this.broker.publish(EXCHANGES.events, 'worker.heartbeat', event);
+  }
+}
+
+describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provider)', () => {
+  describeWithRabbitMQ('', () => {
+    jest.setTimeout(30_000);
+    const prefix = `as-${randomUUID().slice(0, 8)}.`;
+    const topic = `asq${randomUUID().slice(0, 6)}`;
+    const declared = new Set<string>();
+    let tdb: TestDatabase;
+    let db: Database;
+    let broker: AmqpBroker;
+    const stops: Array<() => Promise<void>> = [];
+
+    beforeAll(async () => {
+      tdb = await createTestDatabase();
+      db = new Database({ url: tdb.url });
+      await db.connect();
+      broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: silent });
+      await broker.start();
+    });
+
+    afterAll(async () => {
+      for (const stop of stops.reverse()) await stop();
+      await broker.close();
+      await db.close();
+      await tdb.drop();
+      await deleteRabbitMQTopology(prefix, declared);
+    });
+
+    const group: InstanceGroup = {
+      name: 'g', queues: [topic], concurrency: 2, replicas: 0, minReplicas: 0, maxReplicas: 3, placement: {}, cpus: null, memory: null, gpus: 0,
+      stopGracePeriod: '2m', provider: { type: 'simulated' },
+    };
+
+    async function start(name: string, provider: SimulatedProvider): Promise<RunningAutoscaler> {
+      const lease = new AutoscalerLease(tdb.url);
+      const a = await runAutoscaler({ name, heartbeatTimeoutMs: 30_000, intervalMs: 0 }, {
+        broker, decisions: new Repositories(db).autoscaler, leadership: lease, logger: silent, metrics: new SwarmflowMetrics(),
+        groups: [{ group, provider, policy: policyOf(group, { scaleUpCooldownMs: 0, scaleDownCooldownMs: 0 }) }],
+      });
+      declared.add(`swarmflow.events.autoscaler.${name}`);
+      stops.push(() => a.stop());
+      return a;
+    }
+
+    it('scales up for a backlog, drains only idle workers, gives back one that picked up work, lowers replicas only for exited ones', async () => {
+      declared.add(taskQueue(topic).name);
+      await broker.assertQueue(taskQueue(topic));
+      for (let i = 0; i < 5; i++) await broker.publish(EXCHANGES.tasks, topic, { n: i });
+      const workers = new Map<string, FakeWorker>();
+      const provider = new SimulatedProvider('g', 0, (w) => workers.get(w)?.state !== 'stopped');
+      const a = await start('a1', provider);
+
+      // Backlog appears → desired rises (5 tasks / 2 slots → 3, the max).
+      const [up] = await a.round();
+      expect(up.decision).toMatchObject({ action: 'up', desired: 3 });
+      expect(await provider.current()).toBe(3);
+
+      // Three workers start; they take the five messages; g.2 keeps one running, the others finish.
+      for (const n of ['g.1', 'g.2', 'g.3']) {
+        const w = new FakeWorker(n, topic, broker);
+        workers.set(n, w);
+        declared.add(controlQueue(n).name);
+        await w.start();
+      }
+      let taken = 0;
+      const consumer = await broker.consume(taskQueue(topic), (m) => { taken += 1; m.ack(); }, { prefetch: 10 });
+      await waitUntil('the five tasks taken', () => taken === 5);
+      await consumer.cancel();
+      workers.get('g.2')!.running = 1;
+      await workers.get('g.2')!.beat();
+      await waitUntil('the heartbeats seen', () => a.view.workersOf([topic], Date.now()).find((w) => w.name === 'g.2')?.running === 1);
+
+      // Idle → drained: one task left needs one replica; g.1 and g.3 are idle, g.2 is busy.
+      const [down] = await a.round();
+      expect(down.decision).toMatchObject({ action: 'down', desired: 1 });
+      expect(down.drained.sort()).toEqual(['g.1', 'g.3']);
+      await waitUntil('both drained', () => workers.get('g.1')!.state === 'draining' && workers.get('g.3')!.state === 'draining');
+
+      // g.1 picked up work before its drain: it is given back, not removed.
+      workers.get('g.1')!.running = 1;
+      await workers.get('g.1')!.beat();
+      await waitUntil('drains seen', () => a.view.workersOf([topic], Date.now()).filter((w) => w.state === 'draining').length === 2
+        && a.view.workersOf([topic], Date.now()).find((w) => w.name === 'g.1')?.running === 1);
+      const [step] = await a.round();
+      expect(step.resumed).toEqual(['g.1']);
+      expect(step.shutdown).toEqual(['g.3']);
+      await waitUntil('g.3 stopped', () => a.view.workersOf([topic], Date.now()).find((w) => w.name === 'g.3')?.state === 'stopped');
+
+      // Replicas lowered only for the exited worker.
+      const [lowered] = await a.round();
+      expect(lowered.removed).toEqual(['g.3']);
+      expect(await provider.current()).toBe(2);
+
+      expect(workers.get('g.2')!.commands).toEqual([]); // the busy worker never heard a thing
+      expect(workers.get('g.1')!.commands).toEqual(['worker.drain', 'worker.resume']);
+
+      const history = await new Repositories(db).autoscaler.history({ group: 'g', limit: 20 });
+      expect(history.map((d) => d.action).reverse().slice(0, 2)).toEqual(['up', 'down']);
+      expect(history.find((d) => d.action === 'up')).toMatchObject({ backlog: 5, running: 0, currentReplicas: 0, desiredReplicas: 3, provider: 'simulated', leader: 'a1' });
+      expect(history[0].detail).toEqual({ removed: ['g.3'] });
+      await a.stop();
+    });
+
+    it('two autoscalers: only the leader acts; the other takes over at once when the leader goes', async () => {
+      const provider = new SimulatedProvider('g', 0);
+      const first = await start('lead-1', provider);
+      const second = await start('lead-2', provider);
+      expect((await first.round()).length).toBe(1);
+      expect(await second.round()).toEqual([]);
+      await first.stop(); // releases the lock, as a dead leader's closed connection does
+      await waitUntil('the second leads', async () => (await second.round()).length === 1, { timeoutMs: 3000 });
+      await second.stop();
+    });
+
+    it('a killed leader\'s lock is gone with its connection', async () => {
+      const one = new AutoscalerLease(tdb.url);
+      const two = new AutoscalerLease(tdb.url);
+      expect(await one.lead()).toBe(true);
+      expect(await two.lead()).toBe(false);
+      await db.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7366142 AND granted
+        AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
+      await waitUntil('the second takes the lead', () => two.lead(), { timeoutMs: 3000 });
+      expect(await one.lead()).toBe(false);
+      await one.release();
+      await two.release();
+    });
+  });
+});
