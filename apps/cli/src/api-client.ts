@@ -2,7 +2,7 @@ import type {
   ApiErrorBody, ClearResultDto, KillResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
   QueueDto, WorkerCommandResultDto,
-  AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
+  AuditEntryDto, AutoscalerViewDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
 } from '../../webserver/src/http/api.types';
 
 export type * from '../../webserver/src/http/api.types';
@@ -245,6 +245,11 @@ export class SwarmflowClient {
   /** Newest first. */
   audit(query: { since?: string; limit?: number; actor?: string; action?: string } = {}): Promise<AuditEntryDto[]> {
     return this.request('GET', `/audit${toQuery(query)}`);
+  }
+
+  /** Each group's latest autoscaler decision and the history, newest first. */
+  autoscaler(query: { group?: string; limit?: number } = {}): Promise<AutoscalerViewDto> {
+    return this.request('GET', `/autoscaler${toQuery(query)}`);
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

@@ -27,6 +27,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
 import { LoginThrottle } from './auth/login-throttle';
 import { AuditController } from './http/audit.controller';
+import { AutoscalerController } from './http/autoscaler.controller';
 import { AuthController } from './http/auth.controller';
 import { TokensController } from './http/tokens.controller';
 import { UsersController } from './http/users.controller';
@@ -48,7 +49,7 @@ export interface WebserverModuleOptions {
 /** Every controller of the API (the OpenAPI document reads their roles). */
 export const CONTROLLERS = [
   SystemController, DagsController, RunsController, VariablesController, WorkersController,
-  AuthController, UsersController, TokensController, AuditController,
+  AuthController, UsersController, TokensController, AuditController, AutoscalerController,
 ];
 
 @Module({})
