@@ -113,7 +113,7 @@ export class AutoscalerService {
       } else if (state.scaleInTo !== null && decision.target >= current) {
         state.scaleInTo = null; // the work came back: keep every worker
       }
-      state.memory = rememberDecision(state.memory, decision, now);
+      state.memory = rememberDecision(state.memory, decision, now, g.policy.scaleDownCooldownMs);
 
       if (state.scaleInTo === null && state.draining.size > 0) {
         result.resumed = await this.send(g, [...state.draining].filter((n) => !state.shutdownSent.has(n)), 'worker.resume');

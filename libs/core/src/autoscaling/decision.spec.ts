@@ -143,10 +143,40 @@ describe('decideReplicas', () => {
 
 describe('rememberDecision', () => {
   it('records the time of the last scale-up and scale-down; a hold changes nothing', () => {
-    const base = { desired: 0, target: 0, demand: 0, reason: '' };
+    const base = { desired: 0, target: 0, demand: 0, need: 0, reason: '' };
     expect(rememberDecision(fresh, { ...base, action: 'up' }, 5)).toEqual({ lastScaleUpAt: 5, lastScaleDownAt: null });
     expect(rememberDecision(fresh, { ...base, action: 'down' }, 6)).toEqual({ lastScaleUpAt: null, lastScaleDownAt: 6 });
-    expect(rememberDecision(fresh, { ...base, action: 'hold' }, 7)).toBe(fresh);
+    expect(rememberDecision(fresh, { ...base, action: 'hold' }, 7)).toEqual(fresh);
+  });
+
+  it('keeps each round\'s need for the window, dropping older ones', () => {
+    const base = { desired: 0, target: 0, demand: 0, reason: '', action: 'hold' as const };
+    let mem = rememberDecision(fresh, { ...base, need: 3 }, 0, 100);
+    mem = rememberDecision(mem, { ...base, need: 1 }, 50, 100);
+    mem = rememberDecision(mem, { ...base, need: 2 }, 120, 100);
+    expect(mem.recent).toEqual([{ at: 50, replicas: 1 }, { at: 120, replicas: 2 }]);
+  });
+});
+
+describe('scale-down stabilization', () => {
+  it('shrinks only to the most a round needed within the scale-down cooldown', () => {
+    const p = policy({ scaleDownCooldownMs: 100 });
+    const mem: ScalingMemory = { lastScaleUpAt: NOW - 1000, lastScaleDownAt: null, recent: [{ at: NOW - 90, replicas: 3 }, { at: NOW - 200, replicas: 5 }] };
+    const d = decideReplicas(p, load(0, 0, 4), mem, NOW);
+    expect(d).toMatchObject({ action: 'down', desired: 3, need: 0 });
+    expect(d.reason).toBe('0 task(s) fit in 0 replica(s) (3 needed within the scale-down cooldown)');
+    expect(decideReplicas(p, load(0, 0, 3), mem, NOW)).toMatchObject({ action: 'hold', reason: 'stabilizing: 3 replica(s) were needed within the scale-down cooldown' });
+  });
+
+  it('keeps a steady trickle from flapping: arrivals between idle rounds hold the group', () => {
+    const p = policy({ scaleUpCooldownMs: 0, scaleDownCooldownMs: 30, hysteresisSlots: 0 });
+    let current = 0; let mem: ScalingMemory = fresh; const actions: string[] = [];
+    for (let t = 0; t < 300; t += 10) {
+      const d = decideReplicas(p, load(t % 20 === 0 ? 1 : 0, 0, current), mem, t);
+      mem = rememberDecision(mem, d, t, p.scaleDownCooldownMs); current = d.desired;
+      if (d.action !== 'hold') actions.push(d.action);
+    }
+    expect(actions).toEqual(['up']);
   });
 });
 

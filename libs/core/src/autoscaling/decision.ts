@@ -52,6 +52,13 @@ export interface GroupLoad {
 export interface ScalingMemory {
   lastScaleUpAt: number | null;
   lastScaleDownAt: number | null;
+  /**
+   * The replicas (with slack) each recent round needed, oldest first, kept for the
+   * scale-down cooldown: a group shrinks only to the most any of them needed, so a dip
+   * between two arrivals of a steady trickle does not shrink it (Kubernetes calls this the
+   * scale-down stabilization window). Absent = none.
+   */
+  recent?: ReadonlyArray<{ at: number; replicas: number }>;
 }
 
 export type ScalingAction =
@@ -67,6 +74,8 @@ export interface ScalingDecision {
   target: number;
   /** backlog − unplaceable + running: the slots the group's work needs. */
   demand: number;
+  /** ceil((demand + hysteresis slots) / slots) clamped: what this round needs, remembered for the stabilization window. */
+  need: number;
   /** One sentence: why. */
   reason: string;
 }
@@ -110,11 +119,12 @@ export function decideReplicas(policy: ScalingPolicy, load: GroupLoad, memory: S
   const demand = placeable + Math.max(0, load.running);
   const target = clamp(Math.ceil(demand / slots), min, max);
   const current = load.currentReplicas;
-  const hold = (reason: string): ScalingDecision => ({ action: 'hold', desired: current, target, demand, reason });
+  const need = clamp(Math.ceil((demand + policy.hysteresisSlots) / slots), min, max);
+  const hold = (reason: string): ScalingDecision => ({ action: 'hold', desired: current, target, demand, need, reason });
   const unplaceableNote = load.unplaceable > 0 ? `; ${load.unplaceable} queued task(s) no worker of the group can hold are not counted` : '';
 
-  if (current < min) return { action: 'up', desired: min, target, demand, reason: `below min_replicas ${min}` };
-  if (current > max) return { action: 'down', desired: max, target, demand, reason: `above max_replicas ${max}` };
+  if (current < min) return { action: 'up', desired: min, target, demand, need, reason: `below min_replicas ${min}` };
+  if (current > max) return { action: 'down', desired: max, target, demand, need, reason: `above max_replicas ${max}` };
 
   if (target > current) {
     const fromZero = current === 0;
@@ -124,29 +134,39 @@ export function decideReplicas(policy: ScalingPolicy, load: GroupLoad, memory: S
     const desired = Math.min(target, current + policy.maxStep);
     const capped = desired < target ? ` (max step ${policy.maxStep})` : '';
     return {
-      action: 'up', desired, target, demand,
+      action: 'up', desired, target, demand, need,
       reason: `${fromZero ? 'scale from zero: ' : ''}${demand} task(s) need ${Math.ceil(demand / slots)} replica(s) of ${slots} slot(s)${capped}${max < Math.ceil(demand / slots) ? `, capped at max_replicas ${max}` : ''}${unplaceableNote}`,
     };
   }
 
   if (target < current) {
-    const withSlack = clamp(Math.ceil((demand + policy.hysteresisSlots) / slots), min, max);
-    if (withSlack >= current) return hold(`within hysteresis: ${demand} task(s) fit in ${target} replica(s) but not with ${policy.hysteresisSlots} spare slot(s)${unplaceableNote}`);
+    if (need >= current) return hold(`within hysteresis: ${demand} task(s) fit in ${target} replica(s) but not with ${policy.hysteresisSlots} spare slot(s)${unplaceableNote}`);
     const last = Math.max(memory.lastScaleUpAt ?? -Infinity, memory.lastScaleDownAt ?? -Infinity);
     if (now - last < policy.scaleDownCooldownMs) {
-      return hold(`scale-down cooldown: ${Math.ceil((policy.scaleDownCooldownMs - (now - last)) / 1000)} s left (target ${withSlack})${unplaceableNote}`);
+      return hold(`scale-down cooldown: ${Math.ceil((policy.scaleDownCooldownMs - (now - last)) / 1000)} s left (target ${need})${unplaceableNote}`);
     }
-    const desired = Math.max(withSlack, current - policy.maxStep);
-    const capped = desired > withSlack ? ` (max step ${policy.maxStep})` : '';
-    return { action: 'down', desired, target, demand, reason: `${demand} task(s) fit in ${withSlack} replica(s)${capped}${unplaceableNote}` };
+    const peak = (memory.recent ?? []).filter((r) => now - r.at < policy.scaleDownCooldownMs).reduce((m, r) => Math.max(m, r.replicas), need);
+    if (peak >= current) return hold(`stabilizing: ${peak} replica(s) were needed within the scale-down cooldown${unplaceableNote}`);
+    const desired = Math.max(peak, current - policy.maxStep);
+    const capped = desired > peak ? ` (max step ${policy.maxStep})` : '';
+    const stabilized = peak > need ? ` (${peak} needed within the scale-down cooldown)` : '';
+    return { action: 'down', desired, target, demand, need, reason: `${demand} task(s) fit in ${need} replica(s)${stabilized}${capped}${unplaceableNote}` };
   }
 
   return hold(`${demand} task(s) fit the current ${current} replica(s)${unplaceableNote}`);
 }
 
-/** The memory after carrying out `decision` at `now`. */
-export function rememberDecision(memory: ScalingMemory, decision: ScalingDecision, now: number): ScalingMemory {
-  if (decision.action === 'up') return { ...memory, lastScaleUpAt: now };
-  if (decision.action === 'down') return { ...memory, lastScaleDownAt: now };
-  return memory;
+/**
+ * The memory after carrying out `decision` at `now`: the time of a scale-up or down, and
+ * this round's need, kept for `windowMs` (the policy's scale-down cooldown).
+ */
+export function rememberDecision(memory: ScalingMemory, decision: ScalingDecision, now: number, windowMs = 0): ScalingMemory {
+  const recent = windowMs > 0
+    ? [...(memory.recent ?? []).filter((r) => now - r.at < windowMs), { at: now, replicas: decision.need }]
+    : memory.recent;
+  return {
+    lastScaleUpAt: decision.action === 'up' ? now : memory.lastScaleUpAt,
+    lastScaleDownAt: decision.action === 'down' ? now : memory.lastScaleDownAt,
+    ...(recent ? { recent } : {}),
+  };
 }
