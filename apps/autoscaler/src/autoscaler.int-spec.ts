@@ -77,7 +77,7 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
     async function start(name: string, provider: SimulatedProvider): Promise<RunningAutoscaler> {
       const lease = new AutoscalerLease(tdb.url);
       const a = await runAutoscaler({ name, heartbeatTimeoutMs: 30_000, intervalMs: 0 }, {
-        broker, decisions: new Repositories(db).autoscaler, leadership: lease, logger: silent, metrics: new SwarmflowMetrics(),
+        broker, decisions: new Repositories(db).autoscaler, leadership: lease, logger: silent, quietNest: true, metrics: new SwarmflowMetrics(),
         groups: [{ group, provider, policy: policyOf(group, { scaleUpCooldownMs: 0, scaleDownCooldownMs: 0 }) }],
       });
       declared.add(`swarmflow.events.autoscaler.${name}`);

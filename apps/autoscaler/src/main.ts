@@ -32,6 +32,8 @@ export interface AutoscalerDeps {
   groups: ScaledGroup[];
   metrics?: SwarmflowMetrics;
   logger?: LoggerService;
+  /** Turn Nest's own logger off (tests): it is global, so it also silences every `Logger`. */
+  quietNest?: boolean;
 }
 
 export interface RunningAutoscaler {
@@ -53,7 +55,7 @@ export async function runAutoscaler(config: Pick<AutoscalerConfig, 'name' | 'hea
   const view = new HeartbeatView(config.heartbeatTimeoutMs);
   const queue = { name: `swarmflow.events.autoscaler.${config.name}`, exchange: EXCHANGES.events, bindings: ['worker.heartbeat'], durable: false, exclusive: true, autoDelete: true };
   const transport = new BrokerTransport(deps.broker, [{ queue, prefetch: 100 }]);
-  const app = await NestFactory.createMicroservice(AutoscalerModule.forRoot(view), { strategy: transport, logger: false });
+  const app = await NestFactory.createMicroservice(AutoscalerModule.forRoot(view), { strategy: transport, ...(deps.quietNest ? { logger: false } : {}) });
   await app.listen();
   const service = new AutoscalerService(deps.groups, view, deps.broker, deps.decisions, deps.leadership, deps.metrics ?? processMetrics(), logger, config.name);
   let running: Promise<unknown> = Promise.resolve();
