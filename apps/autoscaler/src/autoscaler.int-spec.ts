@@ -155,6 +155,44 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       await second.stop();
     });
 
+    it('a new leader carries on the scale-in the old one left: its drained workers are removed, not left draining', async () => {
+      const topic2 = `${topic}b`;
+      const g2 = { ...group, name: 'h', queues: [topic2] };
+      declared.add(taskQueue(topic2).name);
+      await broker.assertQueue(taskQueue(topic2));
+      const workers = new Map<string, FakeWorker>();
+      const provider = new SimulatedProvider('h', 2, (w) => workers.get(w)?.state !== 'stopped');
+      const make = async (name: string) => {
+        const a = await runAutoscaler({ name, heartbeatTimeoutMs: 30_000, intervalMs: 0 }, {
+          broker, decisions: new Repositories(db).autoscaler, leadership: new AutoscalerLease(tdb.url), logger: silent, quietNest: true, metrics: new SwarmflowMetrics(),
+          groups: [{ group: g2, provider, policy: policyOf(g2, { scaleUpCooldownMs: 0, scaleDownCooldownMs: 0, hysteresisSlots: 0 }) }],
+        });
+        declared.add(`swarmflow.events.autoscaler.${name}`);
+        stops.push(() => a.stop());
+        return a;
+      };
+      const first = await make('take-1');
+      const second = await make('take-2');
+      for (const n of ['h.1', 'h.2']) {
+        const w = new FakeWorker(n, topic2, broker);
+        workers.set(n, w);
+        declared.add(controlQueue(n).name);
+        await w.start();
+      }
+      await waitUntil('both seen by both', () => [first, second].every((a) => a.view.workersOf([topic2], Date.now()).length === 2));
+      const [down] = await first.round();
+      expect(down.drained.sort()).toEqual(['h.1', 'h.2']);
+      await waitUntil('drained', () => [first, second].every((a) => a.view.workersOf([topic2], Date.now()).every((w) => w.state === 'draining')));
+      await first.stop(); // the leader goes mid scale-in
+      const [shut] = await waitUntil('the second leads', async () => { const r = await second.round(); return r.length === 1 ? r : null; }, { timeoutMs: 3000 });
+      expect(shut.shutdown.sort()).toEqual(['h.1', 'h.2']);
+      await waitUntil('stopped', () => second.view.workersOf([topic2], Date.now()).every((w) => w.state === 'stopped'));
+      const [removed] = await second.round();
+      expect(removed.removed.sort()).toEqual(['h.1', 'h.2']);
+      expect(await provider.current()).toBe(0);
+      await second.stop();
+    });
+
     it('a killed leader\'s lock is gone with its connection', async () => {
       const one = new AutoscalerLease(tdb.url);
       const two = new AutoscalerLease(tdb.url);

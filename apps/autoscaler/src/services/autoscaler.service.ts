@@ -13,6 +13,8 @@ import type { HeartbeatView, ObservedWorker } from './heartbeat-view';
 /** Where decisions go (the autoscaler_decision table). */
 export interface DecisionLog {
   record(d: AutoscalerDecisionWrite): Promise<void>;
+  /** Newest first. */
+  history(filter: { group?: string | null; limit: number }): Promise<Array<{ detail: Record<string, unknown> }>>;
 }
 
 /** Who leads (the advisory lock in PostgreSQL). */
@@ -67,6 +69,7 @@ export function policyOf(group: InstanceGroup, overrides: Partial<ScalingPolicy>
  */
 export class AutoscalerService {
   private readonly states = new Map<string, GroupState>();
+  private leading = false;
 
   constructor(
     private readonly groups: readonly ScaledGroup[],
@@ -85,7 +88,10 @@ export class AutoscalerService {
   async round(now: number): Promise<GroupRound[]> {
     const leading = await this.leadership.lead();
     this.metrics.autoscalerLeader.set(leading ? 1 : 0);
+    const tookOver = leading && !this.leading;
+    this.leading = leading;
     if (!leading) return [];
+    if (tookOver) for (const g of this.groups) await this.adopt(g);
     const out: GroupRound[] = [];
     for (const g of this.groups) out.push(await this.roundOf(g, now));
     return out;
@@ -131,6 +137,28 @@ export class AutoscalerService {
       }).catch(() => undefined);
     }
     return result;
+  }
+
+  /**
+   * On taking the lead: carries on the scale-in a previous leader left, from the decision
+   * history (workers drained and not yet resumed or removed, those shut down, the size it
+   * was shrinking to), so its drained workers are removed or given back, not left draining.
+   */
+  private async adopt(g: ScaledGroup): Promise<void> {
+    const state = this.states.get(g.group.name)!;
+    const history = await this.decisions.history({ group: g.group.name, limit: 200 }).catch(() => []);
+    const names = (v: unknown) => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []);
+    state.draining.clear();
+    state.shutdownSent.clear();
+    state.scaleInTo = null;
+    for (const { detail } of [...history].reverse()) {
+      for (const n of names(detail.drained)) state.draining.add(n);
+      for (const n of names(detail.resumed)) state.draining.delete(n);
+      for (const n of names(detail.shutdown)) state.shutdownSent.add(n);
+      for (const n of names(detail.removed)) { state.draining.delete(n); state.shutdownSent.delete(n); }
+      state.scaleInTo = typeof detail.scaleInTo === 'number' ? detail.scaleInTo : null;
+    }
+    if (state.draining.size > 0) this.logger.log(`autoscaler: group ${g.group.name}: took over a scale-in to ${state.scaleInTo ?? '?'} with ${[...state.draining].join(', ')} drained`);
   }
 
   private async scaleIn(g: ScaledGroup, state: GroupState, current: number, workers: ObservedWorker[], result: GroupRound): Promise<void> {
