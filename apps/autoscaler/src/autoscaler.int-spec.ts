@@ -193,6 +193,35 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       await second.stop();
     });
 
+    it('does not scale up for queued tasks needing more GPUs than a worker of the group has', async () => {
+      const topic3 = `${topic}gpu`;
+      declared.add(taskQueue(topic3).name);
+      await broker.assertQueue(taskQueue(topic3));
+      const serialized = { id: 'big', tasks: [{ id: 'train', docker: { gpus: 2 } }, { id: 'small', docker: { gpus: 1 } }] };
+      await db.query(`INSERT INTO dag (dag_id, fileloc, latest_version) VALUES ('big', 'big.yaml', 'v1')`);
+      await db.query(`INSERT INTO dag_version (dag_id, version_hash, serialized) VALUES ('big', 'v1', $1)`, [JSON.stringify(serialized)]);
+      const [run] = await db.query(`INSERT INTO dag_run (dag_id, run_id, version_hash, run_type, state, logical_date) VALUES ('big', 'r1', 'v1', 'manual', 'running', now()) RETURNING id`);
+      for (const task of ['train', 'small']) {
+        await db.query(`INSERT INTO task_instance (run_pk, dag_id, task_id, state, try_number, max_tries, queue, pool) VALUES ($1, 'big', $2, 'queued', 1, 1, $3, 'default_pool')`, [run.id, task, topic3]);
+        await broker.publish(EXCHANGES.tasks, topic3, { task });
+      }
+      const g3: InstanceGroup = { ...group, name: 'gpu1', queues: [topic3], concurrency: 1, gpus: 1 };
+      const provider = new SimulatedProvider('gpu1', 0);
+      const a = await runAutoscaler({ name: 'gpu-1', heartbeatTimeoutMs: 30_000, intervalMs: 0 }, {
+        broker, decisions: new Repositories(db).autoscaler, leadership: new AutoscalerLease(tdb.url), logger: silent, quietNest: true, metrics: new SwarmflowMetrics(),
+        groups: [{ group: g3, provider, policy: policyOf(g3, { scaleUpCooldownMs: 0, scaleDownCooldownMs: 0 }) }],
+      });
+      declared.add('swarmflow.events.autoscaler.gpu-1');
+      stops.push(() => a.stop());
+      await waitUntil('both messages ready', async () => (await broker.queueStats(taskQueue(topic3).name)).messages === 2);
+      const [r] = await a.round();
+      expect(r.decision).toMatchObject({ action: 'up', desired: 1, demand: 1 }); // the 1-GPU task only
+      const [latest] = await new Repositories(db).autoscaler.history({ group: 'gpu1', limit: 1 });
+      expect(latest).toMatchObject({ backlog: 2, unplaceable: 1, desiredReplicas: 1 });
+      expect(latest.reason).toContain('1 queued task(s) no worker of the group can hold are not counted');
+      await a.stop();
+    });
+
     it('a killed leader\'s lock is gone with its connection', async () => {
       const one = new AutoscalerLease(tdb.url);
       const two = new AutoscalerLease(tdb.url);

@@ -15,6 +15,8 @@ export interface DecisionLog {
   record(d: AutoscalerDecisionWrite): Promise<void>;
   /** Newest first. */
   history(filter: { group?: string | null; limit: number }): Promise<Array<{ detail: Record<string, unknown> }>>;
+  /** Queued tries on `queues` needing more GPUs than `gpusPerWorker`. */
+  unplaceable(queues: readonly string[], gpusPerWorker: number): Promise<number>;
 }
 
 /** Who leads (the advisory lock in PostgreSQL). */
@@ -106,7 +108,8 @@ export class AutoscalerService {
       const workers = this.view.workersOf(g.group.queues, now);
       const live = workers.filter((w) => !w.gone && w.state !== 'stopped');
       const running = live.reduce((n, w) => n + w.running + w.held, 0);
-      const decision = decideReplicas(g.policy, { backlog, running, unplaceable: 0, currentReplicas: current }, state.memory, now);
+      const unplaceable = backlog > 0 ? Math.min(backlog, await this.decisions.unplaceable(g.group.queues, g.group.gpus)) : 0;
+      const decision = decideReplicas(g.policy, { backlog, running, unplaceable, currentReplicas: current }, state.memory, now);
       result.decision = decision;
       this.metrics.autoscalerCurrent.set({ group: g.group.name }, current);
       this.metrics.autoscalerDesired.set({ group: g.group.name }, decision.desired);
@@ -126,7 +129,7 @@ export class AutoscalerService {
         for (const n of result.resumed) state.draining.delete(n);
       }
       if (state.scaleInTo !== null) await this.scaleIn(g, state, current, workers, result);
-      await this.record(g, state, decision, current, backlog, running, result, now);
+      await this.record(g, state, decision, current, { backlog, running, unplaceable }, result, now);
     } catch (error) {
       result.error = (error as Error).message ?? String(error);
       this.logger.error(`autoscaler: group ${g.group.name}: ${result.error}`);
@@ -218,7 +221,10 @@ export class AutoscalerService {
     return total;
   }
 
-  private async record(g: ScaledGroup, state: GroupState, d: ScalingDecision, current: number, backlog: number, running: number, r: GroupRound, now: number): Promise<void> {
+  private async record(
+    g: ScaledGroup, state: GroupState, d: ScalingDecision, current: number,
+    { backlog, running, unplaceable }: { backlog: number; running: number; unplaceable: number }, r: GroupRound, now: number,
+  ): Promise<void> {
     const stepped = r.drained.length + r.resumed.length + r.shutdown.length + r.removed.length > 0;
     const action = d.action === 'hold' && stepped ? 'drain' : d.action;
     const key = `${action}|${d.reason}|${current}`;
@@ -233,7 +239,7 @@ export class AutoscalerService {
     this.logger.log(`autoscaler: group ${g.group.name}: ${action} ${current} → ${d.desired} (backlog ${backlog}, running ${running}): ${d.reason}${Object.keys(detail).length ? ` ${JSON.stringify(detail)}` : ''}`);
     await this.decisions.record({
       at: new Date(now), group: g.group.name, provider: g.provider.kind, action, currentReplicas: current, desiredReplicas: d.desired,
-      targetReplicas: d.target, backlog, running, unplaceable: 0, reason: d.reason, detail, leader: this.name,
+      targetReplicas: d.target, backlog, running, unplaceable, reason: d.reason, detail, leader: this.name,
     });
   }
 }

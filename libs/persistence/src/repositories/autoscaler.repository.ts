@@ -56,6 +56,23 @@ export class AutoscalerRepository {
     return rows.map(toRecord);
   }
 
+  /**
+   * Queued task tries on `queues` whose container asks for more GPUs than a worker of the
+   * group has (`gpusPerWorker`): no replica the autoscaler adds could run them.
+   */
+  async unplaceable(queues: readonly string[], gpusPerWorker: number): Promise<number> {
+    const rows = await this.db.query(
+      `SELECT count(*)::int AS n FROM task_instance ti
+         JOIN dag_run r ON r.id = ti.run_pk
+         JOIN dag_version v ON v.dag_id = r.dag_id AND v.version_hash = r.version_hash
+         CROSS JOIN LATERAL jsonb_array_elements(v.serialized->'tasks') t
+       WHERE ti.state = 'queued' AND ti.queue = ANY($1) AND t->>'id' = ti.task_id
+         AND COALESCE((t->'docker'->>'gpus')::int, 0) > $2`,
+      [[...queues], gpusPerWorker],
+    );
+    return rows[0]?.n ?? 0;
+  }
+
   /** The latest decision of each group, by group name. */
   async latest(): Promise<AutoscalerDecisionRecord[]> {
     const rows = await this.db.query(
