@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkerCommand, WorkerHeartbeatEvent } from '@swarmflow/core';
-import { AmqpBroker, controlQueue, EXCHANGES, taskQueue, type Broker } from '@swarmflow/messaging';
+import * as amqp from 'amqplib';
+import { AmqpBroker, BATCH_HEADER, controlQueue, EXCHANGES, taskQueue, type Broker } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
 import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { AutoscalerLease, Database, Repositories } from '@swarmflow/persistence';
@@ -219,6 +220,22 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       const [latest] = await new Repositories(db).autoscaler.history({ group: 'gpu1', limit: 1 });
       expect(latest).toMatchObject({ backlog: 2, unplaceable: 1, desiredReplicas: 1 });
       expect(latest.reason).toContain('1 queued task(s) no worker of the group can hold are not counted');
+      await a.stop();
+    });
+
+    it('reads a heartbeat that rode in a worker\'s batch of events keyed by another event', async () => {
+      const a = await start('batch-1', new SimulatedProvider('g', 0));
+      const conn = await amqp.connect(rabbitmqUrl());
+      try {
+        const ch = await conn.createConfirmChannel();
+        const beat = { type: 'worker.heartbeat', worker: 'batched.1', hostname: 'n', queues: [topic], concurrency: 2, running: [{ tiId: 1, tryNumber: 1 }], state: 'active', at: new Date().toISOString() };
+        const body = [{ k: 'task.started', b: { type: 'task.started' } }, { k: 'worker.heartbeat', b: beat }];
+        ch.publish(`${prefix}${EXCHANGES.events}`, 'task.started', Buffer.from(JSON.stringify(body)), { headers: { [BATCH_HEADER]: 2 }, contentType: 'application/json', persistent: true });
+        await ch.waitForConfirms();
+      } finally {
+        await conn.close();
+      }
+      await waitUntil('the batched heartbeat seen', () => a.view.workersOf([topic], Date.now()).some((w) => w.name === 'batched.1' && w.running === 1));
       await a.stop();
     });
 

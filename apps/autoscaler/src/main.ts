@@ -53,7 +53,9 @@ export interface RunningAutoscaler {
 export async function runAutoscaler(config: Pick<AutoscalerConfig, 'name' | 'heartbeatTimeoutMs' | 'intervalMs'>, deps: AutoscalerDeps): Promise<RunningAutoscaler> {
   const logger = deps.logger ?? new Logger('autoscaler');
   const view = new HeartbeatView(config.heartbeatTimeoutMs);
-  const queue = { name: `swarmflow.events.autoscaler.${config.name}`, exchange: EXCHANGES.events, bindings: ['worker.heartbeat'], durable: false, exclusive: true, autoDelete: true };
+  // Bound to every event, not only `worker.heartbeat`: a worker's events may travel as one batch routed by its
+  // first key (AmqpBroker `coalesce`), so a heartbeat can ride in a batch keyed `task.started`. Other events are acked unhandled.
+  const queue = { name: `swarmflow.events.autoscaler.${config.name}`, exchange: EXCHANGES.events, bindings: ['#'], durable: false, exclusive: true, autoDelete: true };
   const transport = new BrokerTransport(deps.broker, [{ queue, prefetch: 100 }]);
   const app = await NestFactory.createMicroservice(AutoscalerModule.forRoot(view), { strategy: transport, ...(deps.quietNest ? { logger: false } : {}) });
   await app.listen();
