@@ -134,6 +134,8 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
     const ipvs = existsSync('/proc/net/ip_vs');
     env = {
       ...process.env, ...images, SWARMFLOW_PORT: String(port), SWARMFLOW_SECRET_PREFIX: stack,
+      // This test scales the groups by hand: no autoscaler (its own Swarm test is to come).
+      SWARMFLOW_STACK: stack, SWARMFLOW_AUTOSCALER_REPLICAS: '0',
       ...(ipvs ? {} : { SWARMFLOW_PORT_MODE: 'host', SWARMFLOW_WEB_UPDATE_ORDER: 'stop-first' }),
     };
     const adminPassword = randomBytes(12).toString('hex');

@@ -2,7 +2,7 @@ import type {
   ApiErrorBody, CacheEntryDto, CancelRunResultDto, ClearResultDto, InvalidateCacheResultDto, KillResultDto, MarkResultDto, DagDetailDto, DagSummaryDto, HealthDto, ImportErrorDto, PoolDto, RunDetailDto, RunDto,
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
   QueueDto, WorkerCommandResultDto, BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto,
-  AuditEntryDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
+  AuditEntryDto, AutoscalerViewDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
 } from '../../webserver/src/http/api.types';
 
 export type * from '../../webserver/src/http/api.types';
@@ -307,6 +307,11 @@ export class SwarmflowClient {
   /** Newest first. */
   audit(query: { since?: string; limit?: number; actor?: string; action?: string } = {}): Promise<AuditEntryDto[]> {
     return this.request('GET', `/audit${toQuery(query)}`);
+  }
+
+  /** Each group's latest autoscaler decision and the history, newest first. */
+  autoscaler(query: { group?: string; limit?: number } = {}): Promise<AutoscalerViewDto> {
+    return this.request('GET', `/autoscaler${toQuery(query)}`);
   }
 
   private async request<T>(method: string, path: string, body?: unknown): Promise<T> {

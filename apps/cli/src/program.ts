@@ -14,6 +14,7 @@ import { registerCacheCommands } from './commands/cache.commands';
 import { registerWorkerCommands } from './commands/workers.commands';
 import { registerDeployCommands } from './commands/deploy.commands';
 import { registerAuditCommands } from './commands/audit.commands';
+import { registerAutoscalerCommands } from './commands/autoscaler.commands';
 import { registerLoginCommands } from './commands/login.commands';
 import { registerTokenCommands } from './commands/tokens.commands';
 import { registerUserCommands } from './commands/users.commands';
@@ -22,7 +23,7 @@ import { registerServerCommands } from './server-commands';
 
 /**
  * The `swarmflow` program: the server commands (standalone, scheduler, worker, webserver,
- * db migrate), `deploy groups` (stack files) and the client commands, which talk to the REST API. Errors never exit
+ * autoscaler, db migrate), `deploy groups` (stack files) and the client commands, which talk to the REST API. Errors never exit
  * the process: commander's are thrown (exitOverride) and handled by {@link runCli}.
  */
 export function buildProgram(ctx: CommandContext): Command {
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CommandContext): Command {
   registerUserCommands(program, ctx);
   registerTokenCommands(program, ctx);
   registerAuditCommands(program, ctx);
+  registerAutoscalerCommands(program, ctx);
   registerDeployCommands(program, ctx);
   // After every command exists: addCommand() does not copy these settings to the commands it adds.
   const output = { writeOut: (s: string) => ctx.deps.stdout(s), writeErr: (s: string) => ctx.deps.stderr(s) };

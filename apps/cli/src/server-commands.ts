@@ -11,6 +11,8 @@ import { Database, EmbeddedPostgres, privateDir, Repositories } from '@swarmflow
 import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv } from '../../scheduler/src/config';
 import { startScheduler } from '../../scheduler/src/main';
+import { autoscalerConfigFromEnv } from '../../autoscaler/src/autoscaler.config';
+import { startAutoscaler } from '../../autoscaler/src/main';
 import { Scheduler } from '../../scheduler/src/scheduler';
 import { requeueLostTaskMessages } from '../../scheduler/src/services/requeue-lost';
 import { createWebserver } from '../../webserver/src/webserver';
@@ -283,6 +285,23 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
       try {
         const config = schedulerConfigFromEnv(opts.dags ? { ...process.env, SWARMFLOW_DAGS_FOLDER: opts.dags } : process.env);
         const { stop } = await startScheduler(config);
+        onSignals(stop);
+      } catch (err) {
+        fail(err);
+      }
+    });
+
+  program
+    .command('autoscaler')
+    .description('run the autoscaler (on Swarm managers): sizes each instance group of the groups file from its queue backlog and its workers\' heartbeats; ' +
+      'several may run, one leads. Subcommands status and history show its decisions')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_DATABASE_URL (required), SWARMFLOW_AMQP_URL, SWARMFLOW_BROKER_PREFIX,\n' +
+      'SWARMFLOW_AUTOSCALER_GROUPS (deploy/swarm/groups.yaml), SWARMFLOW_AUTOSCALER_STACK (swarmflow: group g is the service <stack>_worker-g),\n' +
+      'SWARMFLOW_AUTOSCALER_INTERVAL (2s), SWARMFLOW_AUTOSCALER_UP_COOLDOWN (15s), SWARMFLOW_AUTOSCALER_DOWN_COOLDOWN (2m),\n' +
+      'SWARMFLOW_HEARTBEAT_TIMEOUT (30s), SWARMFLOW_AUTOSCALER_NAME (<hostname>.<pid>), DOCKER_HOST (swarm-service groups)')
+    .action(async () => {
+      try {
+        const { stop } = await startAutoscaler(autoscalerConfigFromEnv(process.env, hostname()));
         onSignals(stop);
       } catch (err) {
         fail(err);

@@ -44,6 +44,7 @@ const ROUTES: RouteCase[] = [
   { method: 'POST', route: 'workers/:name/shutdown', path: 'workers/no_such_worker/shutdown', needs: 'operator' },
   { method: 'POST', route: 'workers/:name/resume', path: 'workers/no_such_worker/resume', needs: 'operator' },
   { method: 'GET', route: 'queues', path: 'queues', needs: 'viewer' },
+  { method: 'GET', route: 'autoscaler', path: 'autoscaler', needs: 'viewer' },
   { method: 'GET', route: 'pools', path: 'pools', needs: 'viewer' },
   { method: 'PUT', route: 'pools/:name', path: 'pools/auth_pool', body: { slots: 2 }, needs: 'admin' },
   { method: 'DELETE', route: 'pools/:name', path: 'pools/no_such_pool', needs: 'admin' },

@@ -40,6 +40,7 @@ import { AuthGuard } from './auth/auth.guard';
 import { DEFAULT_AUTH_OPTIONS, type AuthOptions } from './auth/auth-options';
 import { LoginThrottle } from './auth/login-throttle';
 import { AuditController } from './http/audit.controller';
+import { AutoscalerController } from './http/autoscaler.controller';
 import { AuthController } from './http/auth.controller';
 import { TokensController } from './http/tokens.controller';
 import { UsersController } from './http/users.controller';
@@ -70,6 +71,7 @@ export interface WebserverModuleOptions {
 export const CONTROLLERS = [
   SystemController, DagsController, RunsController, VariablesController, WorkersController, CacheController,
   AuthController, UsersController, TokensController, AuditController, BackfillsController, LogStreamController, EventsController, DashboardController,
+  AutoscalerController,
 ];
 
 @Module({})

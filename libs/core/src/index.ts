@@ -45,3 +45,8 @@ export {
   cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
   type UpstreamResult, type RecordedImage, type RenderedDefinition,
 } from './cache/cache-key';
+export {
+  decideReplicas, rememberDecision, checkScalingPolicy, ScalingPolicyError, DEFAULT_SCALING,
+  type ScalingPolicy, type GroupLoad, type ScalingMemory, type ScalingAction, type ScalingDecision,
+} from './autoscaling/decision';
+export { planScaleIn, type GroupWorker, type ScaleInInput, type ScaleInPlan } from './autoscaling/scale-in';

@@ -5,3 +5,4 @@ export * from './topic';
 export * from './memory-broker';
 export * from './amqp-broker';
 export * from './control-sender';
+export * from './broker-transport';

@@ -27,7 +27,7 @@ describe('SwarmflowMetrics', () => {
     const m = new SwarmflowMetrics();
     const all = await m.registry.getMetricsAsJSON();
     expect(all.length).toBeGreaterThanOrEqual(19);
-    const allowedLabels = new Set(['queue', 'state', 'outcome', 'source', 'worker', 'method', 'route', 'status_class']);
+    const allowedLabels = new Set(['queue', 'state', 'outcome', 'source', 'worker', 'method', 'route', 'status_class', 'group', 'action']);
     for (const metric of all) {
       expect(metric.name).toMatch(/^swarmflow_[a-z0-9_]+$/);
       if (String(metric.type) === 'counter') expect(metric.name).toMatch(/_total$/);
@@ -43,6 +43,7 @@ describe('SwarmflowMetrics', () => {
       'swarmflow_worker_running_tries', 'swarmflow_worker_free_slots', 'swarmflow_scheduler_iteration_duration_seconds',
       'swarmflow_scheduler_events_applied_total', 'swarmflow_outbox_messages', 'swarmflow_dag_processing_duration_seconds',
       'swarmflow_dag_import_errors', 'swarmflow_http_requests_total',
+      'swarmflow_autoscaler_desired_replicas', 'swarmflow_autoscaler_decisions_total', 'swarmflow_autoscaler_leader',
     ]));
   });
 

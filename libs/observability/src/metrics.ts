@@ -5,7 +5,8 @@ import { CellHistogram, CellTable, CounterCell, type HistogramCell } from './cel
  * Every Swarmflow metric, defined here and nowhere else. Conventions (prometheus.io,
  * "Metric and label naming"): the `swarmflow_` prefix, base units in the name (`_seconds`),
  * `_total` on counters, and label values from small sets only: queue (a task topic),
- * state, outcome, route template, status class, worker name (one per worker). Never an id.
+ * state, outcome, route template, status class, worker name (one per worker), instance group
+ * and autoscaler action. Never an id.
  *
  * Which process exports what:
  * - scheduler: task tries finished, run duration, start latency, iterations, events applied,
@@ -13,6 +14,7 @@ import { CellHistogram, CellTable, CounterCell, type HistogramCell } from './cel
  *   outbox backlog, import errors, queue depth and consumers);
  * - worker: its running tries and free slots;
  * - webserver: HTTP requests;
+ * - autoscaler: desired and current replicas per group, decisions, whether it leads;
  * - standalone: all of them, in its one registry, at the webserver's `/metrics`.
  */
 
@@ -77,6 +79,17 @@ export class SwarmflowMetrics {
 
   readonly httpRequests: Counter<'method' | 'route' | 'status_class'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_class'>;
+
+  // --- autoscaler -----------------------------------------------------------------------------
+
+  /** Replicas each instance group should have, as last decided. */
+  readonly autoscalerDesired: Gauge<'group'>;
+  /** Replicas each group had when last observed. */
+  readonly autoscalerCurrent: Gauge<'group'>;
+  /** Decisions by group and action (up, down, hold, drain). */
+  readonly autoscalerDecisions: Counter<'group' | 'action'>;
+  /** 1 while this autoscaler holds the leader lock. */
+  readonly autoscalerLeader: Gauge<string>;
 
   constructor() {
     const registers = [this.registry];
@@ -209,6 +222,20 @@ export class SwarmflowMetrics {
     this.httpDuration = new Histogram({
       name: 'swarmflow_http_request_duration_seconds', help: 'Time to answer HTTP requests, by method, route template and status class.',
       labelNames: ['method', 'route', 'status_class'], buckets: SECONDS.http, registers,
+    });
+
+    // --- autoscaler -------------------------------------------------------------------------
+    this.autoscalerDesired = new Gauge({
+      name: 'swarmflow_autoscaler_desired_replicas', help: 'Replicas the autoscaler last decided an instance group should have.', labelNames: ['group'], registers,
+    });
+    this.autoscalerCurrent = new Gauge({
+      name: 'swarmflow_autoscaler_current_replicas', help: 'Replicas an instance group had at the autoscaler\'s last look.', labelNames: ['group'], registers,
+    });
+    this.autoscalerDecisions = new Counter({
+      name: 'swarmflow_autoscaler_decisions_total', help: 'Autoscaler decisions, by instance group and action (up, down, hold, drain).', labelNames: ['group', 'action'], registers,
+    });
+    this.autoscalerLeader = new Gauge({
+      name: 'swarmflow_autoscaler_leader', help: '1 while this autoscaler holds the leader lock and acts, 0 while it waits.', registers,
     });
   }
 

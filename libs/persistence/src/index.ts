@@ -21,6 +21,7 @@ export * from './repositories/audit-log.repository';
 export * from './repositories/backfill.repository';
 export * from './repositories/change-feed.repository';
 export * from './repositories/dashboard.repository';
+export * from './repositories/autoscaler.repository';
 export * from './repositories/repositories';
 export * from './unavailable';
 export * from './repositories/task-result.repository';

@@ -42,4 +42,19 @@ describe('instance groups', () => {
   ])('refuses %j, naming the group and field', (text, message) => {
     expect(() => parseInstanceGroups(text)).toThrow(message);
   });
+
+  it('reads the autoscaler provider of a group: swarm-service by default, simulated, or a command (argv, no shell)', () => {
+    const [a, b, c] = parseInstanceGroups([
+      'groups:',
+      '  - { name: a, queues: [a] }',
+      '  - { name: b, queues: [b], provider: simulated }',
+      '  - { name: c, queues: [c], provider: { command: [/opt/scale.sh, --pool, "gpu nodes"] } }',
+    ].join('\n'));
+    expect([a.provider, b.provider, c.provider]).toEqual([
+      { type: 'swarm-service' }, { type: 'simulated' }, { type: 'command', command: ['/opt/scale.sh', '--pool', 'gpu nodes'] },
+    ]);
+    expect(() => parseInstanceGroups('groups:\n  - { name: a, queues: [a], provider: k8s }\n')).toThrow(
+      'groups.yaml: groups[0] (a).provider must be swarm-service, simulated, or { command: [/path/to/script, args…] } (run with the desired size as its last argument, no shell)',
+    );
+  });
 });

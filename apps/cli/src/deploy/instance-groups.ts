@@ -21,7 +21,19 @@ export interface InstanceGroup {
   gpus: number;
   /** Seconds a stopping worker gets to finish its tasks before it is killed (its containers keep running). */
   stopGracePeriod: string;
+  /** How the autoscaler resizes the group (default: the group's Swarm service). */
+  provider: GroupProvider;
 }
+
+/**
+ * How the autoscaler resizes a group: `swarm-service` (the replicas of its worker service),
+ * `command` (a node group: the user's script is run with the desired size, nodes are drained
+ * before removal) or `simulated` (tests and what-if runs).
+ */
+export type GroupProvider =
+  | { type: 'swarm-service' }
+  | { type: 'simulated' }
+  | { type: 'command'; command: string[] };
 
 /** A mistake in groups.yaml: which group and field, and how to fix it. */
 export class InstanceGroupsError extends Error {
@@ -35,7 +47,7 @@ export class InstanceGroupsError extends Error {
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 const QUEUE = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
 const LABEL = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
-const KEYS = ['name', 'queues', 'concurrency', 'replicas', 'min_replicas', 'max_replicas', 'placement', 'resources', 'stop_grace_period'];
+const KEYS = ['name', 'queues', 'concurrency', 'replicas', 'min_replicas', 'max_replicas', 'placement', 'resources', 'stop_grace_period', 'provider'];
 const RESOURCE_KEYS = ['cpus', 'memory', 'gpus'];
 
 /**
@@ -91,7 +103,18 @@ export function parseInstanceGroups(text: string, file = 'groups.yaml'): Instanc
       if (!pattern.test(String(v))) throw new InstanceGroupsError(file, at(field), `must look like ${example} (got ${JSON.stringify(v)})`);
       return String(v);
     };
+    const provider = ((): GroupProvider => {
+      const p = g.provider ?? 'swarm-service';
+      if (p === 'swarm-service' || p === 'simulated') return { type: p };
+      const command = typeof p === 'object' && p !== null ? (p as { command?: unknown }).command : undefined;
+      if (Array.isArray(command) && command.length > 0 && command.every((c) => typeof c === 'string' && c.length > 0)
+        && Object.keys(p as object).every((k) => k === 'command')) {
+        return { type: 'command', command: command as string[] };
+      }
+      throw new InstanceGroupsError(file, at('provider'), 'must be swarm-service, simulated, or { command: [/path/to/script, args…] } (run with the desired size as its last argument, no shell)');
+    })();
     return {
+      provider,
       name: g.name, queues: g.queues as string[], concurrency, replicas, minReplicas, maxReplicas,
       placement: Object.fromEntries(Object.entries(placement).map(([k, v]) => [k, String(v)])),
       cpus: text(resources.cpus, 'resources.cpus', /^\d+(\.\d+)?$/, '"2" or "0.5"'),
@@ -131,7 +154,8 @@ export function renderWorkerServices(groups: readonly InstanceGroup[]): string {
       `    stop_grace_period: ${g.stopGracePeriod}`,
       '    deploy:',
       `      replicas: ${g.replicas}`,
-      '      restart_policy: *restart',
+      ...(i === 0 ? ['      # on-failure: a worker the autoscaler drained and shut down exits 0 and stays down, so lowering replicas removes that slot.'] : []),
+      '      restart_policy: *worker-restart',
       '      update_config:',
       '        parallelism: 1',
       '        order: stop-first',

@@ -402,3 +402,29 @@ export interface VariablesExportDto {
 }
 export type * from './auth.types';
 export * from './backfill.types';
+
+/** One recorded autoscaler decision, with the inputs it was made from. */
+export interface AutoscalerDecisionDto {
+  id: number;
+  at: string;
+  group: string;
+  provider: string;
+  /** up | down | hold | drain (a scale-in step) | error */
+  action: string;
+  currentReplicas: number;
+  desiredReplicas: number;
+  targetReplicas: number;
+  backlog: number;
+  running: number;
+  unplaceable: number;
+  reason: string;
+  detail: Record<string, unknown>;
+  leader: string;
+}
+
+export interface AutoscalerViewDto {
+  /** The latest decision of each group. */
+  groups: AutoscalerDecisionDto[];
+  /** Decisions newest first. */
+  history: AutoscalerDecisionDto[];
+}

@@ -4,6 +4,7 @@ import { ID_PATTERN, MAX_ID_LENGTH } from '@swarmflow/core';
 import { z } from 'zod';
 import { EventsQuerySchema, QueueHistoryQuerySchema, TriesQuerySchema } from '@swarmflow/contracts';
 import { PUBLIC_ROUTE, REQUIRED_ROLE } from './auth/requires-role.decorator';
+import { AutoscalerQuery } from './autoscaler.controller';
 import { CreateTokenBody, CreateUserBody, ListAuditQuery, ListTokensQuery, LoginBody, PatchUserBody, SetPasswordBody } from './auth.dto';
 import {
   RUN_ID, VARIABLE_KEY, WORKER_NAME, CacheQuery, ClearTaskBody, InvalidateCacheBody, ImportVariablesBody, MarkTaskBody, ListRunsQuery, PatchDagBody, PutPoolBody, PutVariableBody, ReadLogsQuery, TriggerRunBody, GridQuery,
@@ -62,6 +63,7 @@ const ROUTES: Record<string, RouteDoc> = {
   'GET /api/v1/queues': {
     summary: 'Task queue topics: messages ready and unacked, consumers, and the workers serving each', errors: { 503: 'no_broker' },
   },
+  'GET /api/v1/autoscaler': { summary: 'Each instance group\'s latest autoscaler decision and the decision history, with their inputs', query: AutoscalerQuery },
   'GET /api/v1/pools': { summary: 'Pools and their slots' },
   'PUT /api/v1/pools/{name}': { summary: 'Create (201) or resize (200) a pool', body: PutPoolBody },
   'DELETE /api/v1/pools/{name}': { summary: 'Delete a pool (not default_pool)', errors: { 404: 'pool_not_found', 409: 'default_pool' } },

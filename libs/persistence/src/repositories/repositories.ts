@@ -16,6 +16,7 @@ import { BackfillRepository } from './backfill.repository';
 import { ChangeFeedRepository } from './change-feed.repository';
 import { DashboardRepository } from './dashboard.repository';
 import { TaskResultRepository } from './task-result.repository';
+import { AutoscalerRepository } from './autoscaler.repository';
 
 /** Every repository over one database. */
 export class Repositories {
@@ -36,6 +37,7 @@ export class Repositories {
   readonly changes: ChangeFeedRepository;
   readonly dashboard: DashboardRepository;
   readonly results: TaskResultRepository;
+  readonly autoscaler: AutoscalerRepository;
 
   constructor(readonly db: Database) {
     this.dags = new DagRepository(db);
@@ -55,5 +57,6 @@ export class Repositories {
     this.changes = new ChangeFeedRepository(db);
     this.dashboard = new DashboardRepository(db);
     this.results = new TaskResultRepository(db);
+    this.autoscaler = new AutoscalerRepository(db);
   }
 }
