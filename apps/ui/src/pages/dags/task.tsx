@@ -168,6 +168,14 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
     }
   };
 
+  // As in Airflow: a clear takes the downstream along by default, a mark only the task itself.
+  const start = (d: 'clear' | 'success' | 'failed') => {
+    const opts = { downstream: d === 'clear', upstream: false };
+    setDownstream(opts.downstream);
+    setUpstream(opts.upstream);
+    void open(d, opts);
+  };
+
   const confirm = async () => {
     setBusy(true);
     setError(null);
@@ -203,9 +211,9 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
   return (
     <div className="task-actions">
       <div className="toolbar" style={{ marginBottom: 0 }}>
-        <button type="button" onClick={() => open('clear')}>↻ Clear…</button>
-        <button type="button" onClick={() => open('success')}>✓ Mark success…</button>
-        <button type="button" onClick={() => open('failed')}>✗ Mark failed…</button>
+        <button type="button" onClick={() => start('clear')}>↻ Clear…</button>
+        <button type="button" onClick={() => start('success')}>✓ Mark success…</button>
+        <button type="button" onClick={() => start('failed')}>✗ Mark failed…</button>
         <button type="button" className="danger" onClick={() => open('kill')} disabled={!active} title={active ? 'Stop this try' : 'Only a queued, running or retry-waiting try can be killed'}>■ Kill…</button>
       </div>
       {message ? <div className="muted small" role="status">{message}</div> : null}
