@@ -2,3 +2,4 @@
 // Import from here or from a file (`@swarmflow/contracts/events`); never from apps/.
 export * from './events';
 export * from './dashboard';
+export * from './task-actions';

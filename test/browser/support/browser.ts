@@ -30,6 +30,8 @@ export interface Standalone {
   adminPassword: string;
   process: SwarmflowProcess;
   env: NodeJS.ProcessEnv;
+  /** Stops the process (SIGTERM) and starts it again on the same port and home (same database and logins). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -39,19 +41,28 @@ export async function startStandalone(extraEnv: NodeJS.ProcessEnv = {}, dagsFold
   const home = mkdtempSync(path.join(tmpdir(), 'swarmflow-ui-'));
   const port = await freePort();
   const env = { SWARMFLOW_HOME: home, SWARMFLOW_URL: '', SWARMFLOW_EXAMPLES_DATA: path.join(home, 'data'), ...extraEnv };
-  const proc = new SwarmflowProcess('standalone', ['standalone', '--port', String(port), '--dags', dagsFolder], env);
-  await proc.waitForOutput('Swarmflow standalone is running', 60_000);
-  await proc.waitForOutput(/parsed .*: \d+ DAG\(s\)/, 60_000);
+  const launch = async () => {
+    const proc = new SwarmflowProcess('standalone', ['standalone', '--port', String(port), '--dags', dagsFolder], env);
+    await proc.waitForOutput('Swarmflow standalone is running', 60_000);
+    await proc.waitForOutput(/parsed .*: \d+ DAG\(s\)/, 60_000);
+    return proc;
+  };
+  const proc = await launch();
   const url = /UI:\s+(http:\/\/\S+?)\/?\s/.exec(proc.output)?.[1];
   if (!url) throw new Error(`standalone printed no UI URL:\n${proc.output}`);
   const adminPassword = readFileSync(path.join(home, 'admin-password'), 'utf8').trim();
-  return {
+  const server: Standalone = {
     url, home, adminPassword, process: proc, env,
+    async restart() {
+      await server.process.stop('SIGTERM');
+      server.process = await launch();
+    },
     async stop() {
-      await proc.stop('SIGTERM');
+      await server.process.stop('SIGTERM');
       rmSync(home, { recursive: true, force: true });
     },
   };
+  return server;
 }
 
 /** A fresh browser context logged in through the login form. */

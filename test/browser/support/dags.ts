@@ -6,7 +6,8 @@ import { REPO } from '../../support/processes';
 /**
  * A DAGs folder with the examples (linked, so their imports resolve as in the repository)
  * plus `ui_flaky`: a slow task that logs a line every 0.4 s (a log to watch live), a task
- * that fails on its first try and succeeds after a clear, and one downstream of it.
+ * that fails on its first try and succeeds after a clear, and one downstream of it; and
+ * `ui_actions`: a task that runs for a minute (to mark or cancel while it runs) and two after it.
  */
 export function browserTestDags(): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'swarmflow-ui-dags-'));
@@ -37,6 +38,22 @@ tasks:
   after:
     upstream: [flaky]
     shell: echo after
+`);
+  writeFileSync(path.join(dir, 'ui_actions.yaml'), `id: ui_actions
+description: "Browser tests: a long task to mark or cancel while it runs, and two tasks after it"
+schedule: null
+tags: [test, ui]
+defaults:
+  retries: 0
+tasks:
+  long: >-
+    for i in $(seq 1 300); do echo "long: tick $i"; sleep 0.2; done
+  next:
+    upstream: [long]
+    shell: echo next
+  last:
+    upstream: [next]
+    shell: echo last
 `);
   return dir;
 }

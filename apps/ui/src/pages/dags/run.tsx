@@ -1,6 +1,7 @@
 // One run: its state, conf, task instances (live), its graph, and cancel.
 import { useState } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
+import type { CancelRunResultDto } from '@swarmflow/contracts';
 import type { DagDetailDto, RunDetailDto } from '../../api-types';
 import { Can } from '../../auth';
 import { ErrorBox, Loading, PageTitle } from '../../components/common';
@@ -12,17 +13,20 @@ import { Link, path } from '../../router';
 import { Legend, useLiveReload } from './dag';
 
 export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
-  const run = useLoad(() => get<RunDetailDto & { reason?: string | null }>(apiPath('dags', dagId, 'runs', runId)), [dagId, runId]);
+  const run = useLoad(() => get<RunDetailDto>(apiPath('dags', dagId, 'runs', runId)), [dagId, runId]);
   const version = useLoad(
     () => (run.data ? get<DagDetailDto>(apiPath('dags', dagId, 'versions', run.data.versionHash)) : Promise.resolve(undefined)),
     [dagId, run.data?.versionHash],
   );
   useLiveReload({ dagId, runId }, run.reload);
   const [error, setError] = useState<ApiError | null>(null);
+  const [message, setMessage] = useState<string | null>(null);
   const cancel = async () => {
     if (!window.confirm(`Cancel run ${runId}? Running tries are stopped, unstarted tasks are skipped, the run ends failed.`)) return;
     try {
-      await post(`${apiPath('dags', dagId, 'runs', runId)}/cancel`);
+      const res = await post<CancelRunResultDto>(`${apiPath('dags', dagId, 'runs', runId)}/cancel`);
+      const stopped = res.stopped.map((s) => s.taskId);
+      setMessage(`Run ${res.state}: ${res.reason}.${stopped.length ? ` Stopping ${stopped.join(', ')}.` : ''}`);
       run.reload();
     } catch (err) {
       setError(err as ApiError);
@@ -37,6 +41,7 @@ export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
       </PageTitle>
       <ErrorBox error={run.error} what="load the run" />
       <ErrorBox error={error} what="cancel the run" />
+      {message ? <div className="muted small" role="status">{message}</div> : null}
       {r ? (
         <>
           <dl className="kv card" style={{ marginBottom: 12 }}>

@@ -2,8 +2,8 @@
 // tries, the live log; actions clear (downstream/upstream, with a preview), mark, kill.
 import { useMemo, useState } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
-import type { ClearPreviewDto, MarkResultDto } from '../../actions-types';
-import type { ClearResultDto, DagDetailDto, KillResultDto, RunDetailDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
+import type { ClearResultDto, KillResultDto, MarkResultDto } from '@swarmflow/contracts';
+import type { DagDetailDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
 import { Can } from '../../auth';
 import { ErrorBox, Loading, PageTitle } from '../../components/common';
 import { LogView } from '../../components/log-view';
@@ -126,31 +126,9 @@ function ancestors(tasks: TaskSpecDto[], taskId: string): string[] {
   return tasks.map((t) => t.taskId).filter((id) => seen.has(id));
 }
 
-/** Tasks downstream of `taskId` (its descendants), in the DAG's order. */
-function descendants(tasks: TaskSpecDto[], taskId: string): string[] {
-  const seen = new Set<string>([taskId]);
-  // The DAG's tasks come in topological order: one pass finds every descendant.
-  for (const t of tasks) if (t.upstream.some((u) => seen.has(u))) seen.add(t.taskId);
-  seen.delete(taskId);
-  return tasks.map((t) => t.taskId).filter((id) => seen.has(id));
-}
-
-/**
- * What a clear would reset: the API's dry run (`dryRun: true`) where the server has it; on a
- * server without it (400 naming `dryRun`), worked out here from the DAG and the run's states.
- */
-async function previewClear(ti: TaskInstanceDetailDto, tasks: TaskSpecDto[], taskId: string, downstream: boolean): Promise<ClearPreviewDto> {
-  try {
-    return await post<ClearPreviewDto>(`${apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', taskId)}/clear`, { downstream, dryRun: true });
-  } catch (err) {
-    if (!(err instanceof ApiError) || err.status !== 400 || !/dryRun/.test(`${err.field ?? ''} ${err.message}`)) throw err;
-  }
-  const run = await get<RunDetailDto>(apiPath('dags', ti.dagId, 'runs', ti.runId));
-  const states = new Map(run.taskInstances.map((t) => [t.taskId, t]));
-  const ids = [taskId, ...(downstream ? descendants(tasks, taskId) : [])].filter((id) => states.has(id));
-  const taskInstances = ids.map((id) => ({ taskId: id, state: states.get(id)!.state, tryNumber: states.get(id)!.tryNumber }));
-  const busy = taskInstances.filter((t) => t.state === 'queued' || t.state === 'running').map((t) => ({ taskId: t.taskId, state: t.state }));
-  return { dagId: ti.dagId, runId: ti.runId, cleared: ids, dryRun: true, taskInstances, busy };
+/** What a clear of `taskId` (with its downstream if asked) would reset: the API's dry run. */
+function previewClear(ti: TaskInstanceDetailDto, taskId: string, downstream: boolean): Promise<ClearResultDto> {
+  return post<ClearResultDto>(`${apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', taskId)}/clear`, { downstream, dryRun: true });
 }
 
 type Dialog = null | 'clear' | 'success' | 'failed' | 'kill';
@@ -177,12 +155,9 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
       if (d === 'clear') {
         // Upstream: each ancestor alone, then the task (with its downstream if asked); previewed together.
         const targets = [...(opts.upstream ? ups.map((id) => ({ id, downstream: false })) : []), { id: ti.taskId, downstream: opts.downstream }];
-        const previews = await Promise.all(targets.map((t) => previewClear(ti, dag.tasks, t.id, t.downstream)));
+        const previews = await Promise.all(targets.map((t) => previewClear(ti, t.id, t.downstream)));
         const seen = new Map<string, string>();
-        for (const p of previews) {
-          if (!p.dryRun) throw new ApiError(0, 'no_preview', 'this server cannot preview a clear (no dry run): it would have cleared already; reload');
-          for (const t of p.taskInstances ?? p.cleared.map((taskId) => ({ taskId, state: 'unknown' }))) seen.set(t.taskId, t.state);
-        }
+        for (const p of previews) for (const t of p.taskInstances ?? []) seen.set(t.taskId, stateLabel(t.state));
         setPreview({ tasks: [...seen].map(([taskId, state]) => ({ taskId, state })), busy: previews.flatMap((p) => (p.busy ?? []).map((b) => b.taskId)) });
       } else {
         const res = await post<MarkResultDto>(`${tiPath}/mark`, { state: d, downstream: opts.downstream, upstream: opts.upstream, dryRun: true });
@@ -191,6 +166,14 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
     } catch (err) {
       setError(err as ApiError);
     }
+  };
+
+  // As in Airflow: a clear takes the downstream along by default, a mark only the task itself.
+  const start = (d: 'clear' | 'success' | 'failed') => {
+    const opts = { downstream: d === 'clear', upstream: false };
+    setDownstream(opts.downstream);
+    setUpstream(opts.upstream);
+    void open(d, opts);
   };
 
   const confirm = async () => {
@@ -228,9 +211,9 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
   return (
     <div className="task-actions">
       <div className="toolbar" style={{ marginBottom: 0 }}>
-        <button type="button" onClick={() => open('clear')}>↻ Clear…</button>
-        <button type="button" onClick={() => open('success')}>✓ Mark success…</button>
-        <button type="button" onClick={() => open('failed')}>✗ Mark failed…</button>
+        <button type="button" onClick={() => start('clear')}>↻ Clear…</button>
+        <button type="button" onClick={() => start('success')}>✓ Mark success…</button>
+        <button type="button" onClick={() => start('failed')}>✗ Mark failed…</button>
         <button type="button" className="danger" onClick={() => open('kill')} disabled={!active} title={active ? 'Stop this try' : 'Only a queued, running or retry-waiting try can be killed'}>■ Kill…</button>
       </div>
       {message ? <div className="muted small" role="status">{message}</div> : null}
