@@ -37,7 +37,7 @@ describeBrowser('web UI: live updates after a webserver restart', () => {
     await adminApi(server, 'POST', `/dags/ui_actions/runs/${first.runId}/tasks/long/mark`, { state: 'success' });
     await page.waitForSelector(finished(first.runId), { timeout: 30_000 });
     // A reload would drop this; it must still be there at the end.
-    await page.evaluate(() => { (window as unknown as { notReloaded: boolean }).notReloaded = true; });
+    await page.evaluate('window.notReloaded = true');
     const streams: string[] = [];
     page.on('request', (r) => { if (r.url().endsWith('/api/v1/events')) streams.push(r.url()); });
 
@@ -60,7 +60,7 @@ describeBrowser('web UI: live updates after a webserver restart', () => {
       await page.waitForSelector(`[data-testid="run-grid"] a[data-run="${second.runId}"][data-task="${task}"][data-state="success"]`, { timeout: 30_000 });
     }
     await page.waitForSelector(finished(second.runId), { timeout: 30_000 });
-    expect(await page.evaluate(() => (window as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    expect(await page.evaluate('window.notReloaded')).toBe(true);
     expect(await page.locator('.live-open').count()).toBe(1);
   });
 
