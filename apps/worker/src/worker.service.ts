@@ -879,6 +879,7 @@ export class WorkerService {
     const a = task.artifacts;
     if (!a) return { env: {}, secret: null };
     const env: Record<string, string> = { SWARMFLOW_ARTIFACTS_URL: a.url, SWARMFLOW_ARTIFACTS_RUN_URL: a.runUrl };
+    if (a.cached) env.SWARMFLOW_ARTIFACTS_CACHED_URLS = JSON.stringify(a.cached);
     if (a.s3 === undefined) return { env, secret: null };
     if (this.clusterKey === null) {
       throw new Error(`worker ${this.name} has no cluster key to open the artefacts store's credentials: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE on the worker`);
