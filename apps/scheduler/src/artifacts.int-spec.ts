@@ -76,10 +76,10 @@ tasks:
   train:
     queue: worker_b
     cache: true
-    shell: 'cd "$(mktemp -d)" && echo "{\\"w\\": 7}" > m.json && node ${ARTIFACTS_JS} put m.json model.json'
+    shell: 'cd "$(mktemp -d)" && echo "{\\"w\\": 7}" > m.json && node ${ARTIFACTS_JS} put m.json model.json && rm -r "$PWD"'
   evaluate:
     queue: worker_a
-    shell: 'cd "$(mktemp -d)" && node ${ARTIFACTS_JS} get train model.json got.json && echo "model $(cat got.json)"'
+    shell: 'cd "$(mktemp -d)" && node ${ARTIFACTS_JS} get train model.json got.json && echo "model $(cat got.json)" && rm -r "$PWD"'
     upstream: [train]
 `;
 
