@@ -326,7 +326,8 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
       'SWARMFLOW_HEARTBEAT_INTERVAL; the Docker engine of DOCKER_HOST or /var/run/docker.sock.\n' +
       'A container task asking for a bind mount, the host network or a runtime this worker does not allow fails, not retried.\n' +
       `${METRICS_HELP}\n` +
-      'SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM cancels them (reported failed).\n\n' +
+      'SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM cancels them (reported failed).\n' +
+      'With RabbitMQ unreachable it waits at most SWARMFLOW_WORKER_STOP_TIMEOUT (8s), logs what it gives up on, and exits.\n\n' +
       'Example: swarmflow worker --queues default,gpu --concurrency 4')
     .action((opts: Record<string, string | boolean | undefined>) => runWorkerProcess(Object.fromEntries(
       Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),

@@ -66,6 +66,23 @@ tasks:
     upstream: [train]
 `;
 
+// A cacheable train: its second run ends `cached`, and evaluate still finds the model, which
+// stays under the first run's prefix (SWARMFLOW_ARTIFACTS_CACHED_URLS, read by the examples'
+// artifacts.js). evaluate is not cacheable: the map reaches it all the same.
+const ARTIFACTS_JS = path.resolve(__dirname, '..', '..', '..', 'examples', 'dags', '_scripts', 'artifacts.js');
+const ML_CACHED = `id: ml_cached
+defaults: { env: { NODE_PATH: "${nodeModules}" } }
+tasks:
+  train:
+    queue: worker_b
+    cache: true
+    shell: 'cd "$(mktemp -d)" && echo "{\\"w\\": 7}" > m.json && node ${ARTIFACTS_JS} put m.json model.json && rm -r "$PWD"'
+  evaluate:
+    queue: worker_a
+    shell: 'cd "$(mktemp -d)" && node ${ARTIFACTS_JS} get train model.json got.json && echo "model $(cat got.json)" && rm -r "$PWD"'
+    upstream: [train]
+`;
+
 describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', () => {
   describeWithPostgres('', () => {
     let server: { run(): Promise<{ port: number }>; close(): Promise<void> };
@@ -74,6 +91,7 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       // The example ML pipeline itself (examples/dags), its scripts passing data through the store.
       dagFiles: {
         'ml.yaml': ML,
+        'ml_cached.yaml': ML_CACHED,
         'example_ml.ts': `// a swarmflow DAG file\nexport { mlPipelineParametrised } from ${JSON.stringify(path.resolve(__dirname, '..', '..', '..', 'examples', 'dags', 'ml_pipeline'))};\n`,
       },
       makeBroker: async () => {
@@ -164,5 +182,24 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       expect(await logOf('evaluate')).toEqual(expect.arrayContaining(['[artifacts] read model.json of task train', '[artifacts] read test.json of task preprocess']));
       expect(await logOf('train')).toContain('[artifacts] read train.json of task preprocess');
     }, 90_000);
+
+    it('a cached task\'s artefacts stay under its source try\'s prefix, and downstream tasks are told where', async () => {
+      const s = stack();
+      const first = await s.trigger('ml_cached');
+      expect((await s.waitForRun(first, 30_000)).state).toBe('success');
+      const run = await s.trigger('ml_cached');
+      const { state, tis } = await s.waitForRun(run, 30_000);
+      const log = (await s.repos.logs.read(tis.get('evaluate')!.id, 1, 0)).lines.map((l) => l.line);
+      expect({ state, train: tis.get('train')!.state, log }).toMatchObject({ state: 'success', train: 'cached' });
+      expect(log).toContain('model {"w": 7}');
+      // Nothing was copied: the second run's prefix holds no train folder.
+      const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+      try {
+        expect((await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_cached/${run.runId}`))).map((o) => o.name)).toEqual([]);
+        expect((await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_cached/${first.runId}`))).map((o) => o.name)).toEqual(['train/try-1/model.json']);
+      } finally {
+        store.destroy();
+      }
+    }, 60_000);
   });
 });

@@ -5,6 +5,7 @@ import * as amqp from 'amqplib';
 import type { TaskFinishedEvent } from '@swarmflow/core';
 import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
 import { RecordingLogger, signed, taskMessage, TEST_CLUSTER_KEY } from './test-support/worker-harness';
+import { TcpProxy } from '../../../test/support/tcp-proxy';
 
 const url = process.env.SWARMFLOW_TEST_AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 const root = join(__dirname, '..', '..', '..');
@@ -120,4 +121,46 @@ describe('worker main.ts', () => {
     const finished = await events.waitFor('task.finished', () => events.events.find((e) => e.type === 'task.finished' && e.tiId === task.tiId));
     expect(finished).toMatchObject({ outcome: 'failed', reason: 'worker shutdown', signal: 'SIGTERM' });
   }, 30_000);
+
+  it('a SIGTERM with RabbitMQ unreachable exits within SWARMFLOW_WORKER_STOP_TIMEOUT, logging the try it gives up on', async () => {
+    if (!available) return;
+    const target = new URL(url);
+    const proxy = new TcpProxy({ host: target.hostname, port: Number(target.port || 5672) });
+    const port = await proxy.start();
+    target.host = `127.0.0.1:${port}`;
+    const main = startMain({ SWARMFLOW_AMQP_URL: target.toString(), SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_WORKER_STOP_TIMEOUT: '1s' },
+      ['--name', 'main-cut', '--concurrency', '1']);
+    try {
+      const task = taskMessage({ command: 'sleep 30' });
+      await events.waitFor('an active heartbeat', () => events.events.find((e) => e.worker === 'main-cut' && e.state === 'active'));
+      await broker.publish(EXCHANGES.tasks, 'default', signed(task));
+      await events.waitFor('task.started', () => events.events.find((e) => e.type === 'task.started' && e.tiId === task.tiId));
+      proxy.cut();
+      await waitForText(main.output, 'RabbitMQ connection lost');
+      const signalled = Date.now();
+      main.child.kill('SIGTERM');
+      const bound = new Promise<'hung'>((resolve) => setTimeout(() => resolve('hung'), 6_000).unref());
+      expect(await Promise.race([main.exited, bound])).toBe(0);
+      expect(Date.now() - signalled).toBeGreaterThanOrEqual(1_000);
+      expect(main.output()).toContain('RabbitMQ unreachable for 1s while stopping (SWARMFLOW_WORKER_STOP_TIMEOUT): giving up on 1 running');
+      expect(main.output()).toContain(`task instance ${task.tiId} try ${task.tryNumber}: process sent SIGTERM, unreported`);
+    } finally {
+      if (main.child.exitCode === null && main.child.signalCode === null) main.child.kill('SIGKILL');
+      await main.exited;
+      await proxy.close();
+    }
+  }, 30_000);
 });
+
+/** Resolves once `output()` contains `text`; rejects after `timeoutMs`. */
+function waitForText(output: () => string, text: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const poll = (): void => {
+      if (output().includes(text)) return resolve();
+      if (Date.now() > deadline) return reject(new Error(`no "${text}" in the output after ${timeoutMs} ms:\n${output()}`));
+      setTimeout(poll, 50);
+    };
+    poll();
+  });
+}

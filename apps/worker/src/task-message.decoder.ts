@@ -58,6 +58,7 @@ export const taskMessageSchema = z.object({
   registryAuth: z.string().min(1).optional(),
   artifacts: z.object({
     url: z.string().regex(/^(s3|file):\/\//), runUrl: z.string().regex(/^(s3|file):\/\//), s3: z.string().min(1).optional(),
+    cached: z.record(z.string().min(1), z.string().regex(/^(s3|file):\/\//)).optional(),
   }).optional(),
   cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   imageRef: z.string().min(1).max(1000).optional(),

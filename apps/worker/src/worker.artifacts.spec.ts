@@ -18,6 +18,17 @@ describe('WorkerService: a try\'s artefacts prefix', () => {
     expect(finished.logTail).toEqual(['s3://b/p/dag1/r/task1/try-1/ s3://b/p/dag1/r/ http://minio:9000 eu-west-1 minio ***']);
   });
 
+  it('tells the task where the run\'s cached tasks keep their artefacts (SWARMFLOW_ARTIFACTS_CACHED_URLS), unset when none', async () => {
+    h = await startHarness({ startedDelayMs: 0 });
+    const cached = { train: 'file:///a/ml/manual__0/train/try-1/' };
+    const task = { ...taskMessage({ command: 'echo "[$SWARMFLOW_ARTIFACTS_CACHED_URLS]"' }), artifacts: { url: 'file:///a/ml/r/evaluate/try-1/', runUrl: 'file:///a/ml/r/', cached } };
+    const plain = { ...taskMessage({ command: 'echo "[${SWARMFLOW_ARTIFACTS_CACHED_URLS-unset}]"' }), artifacts: { url: 'file:///a/ml/r/x/try-1/', runUrl: 'file:///a/ml/r/' } };
+    await h.submit(task);
+    await h.submit(plain);
+    expect((await h.published.finishedOf(task.tiId)).logTail).toEqual([`[${JSON.stringify(cached)}]`]);
+    expect((await h.published.finishedOf(plain.tiId)).logTail).toEqual(['[unset]']);
+  });
+
   it('fails the try when the settings were sealed for another try', async () => {
     h = await startHarness({ startedDelayMs: 0 });
     const base = taskMessage({ command: 'true' });

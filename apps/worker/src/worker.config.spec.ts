@@ -106,6 +106,12 @@ describe('loadWorkerConfig', () => {
     expect(() => load({ SWARMFLOW_TASK_MESSAGE_MAX_AGE: 'soon' }, {}, () => [])).toThrow('SWARMFLOW_TASK_MESSAGE_MAX_AGE: must be a duration such as 24h or 30m, got "soon"');
   });
 
+  it('reads how long a stop waits for an unreachable broker (unset: the worker\'s default)', () => {
+    expect(load({}, {}, () => []).worker.stopTimeoutMs).toBeUndefined();
+    expect(load({ SWARMFLOW_WORKER_STOP_TIMEOUT: '3s' }, {}, () => []).worker.stopTimeoutMs).toBe(3000);
+    expect(() => load({ SWARMFLOW_WORKER_STOP_TIMEOUT: 'never' }, {}, () => [])).toThrow('SWARMFLOW_WORKER_STOP_TIMEOUT: must be a duration such as 8s or 500ms, got "never"');
+  });
+
   it('never echoes the AMQP URL, which holds the password', () => {
     expect(() => load({ SWARMFLOW_AMQP_URL: 'rabbit://u:hunter2@h' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
   });

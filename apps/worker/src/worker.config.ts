@@ -67,7 +67,7 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
- * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_MAX_OUTPUT_BYTES`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_WORKER_STOP_TIMEOUT`, `SWARMFLOW_MAX_OUTPUT_BYTES`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
  * messages are verified with it), `SWARMFLOW_TASK_MESSAGE_MAX_AGE`) and command-line values.
  * GPUs not given are the ones Docker Swarm assigned (`DOCKER_RESOURCE_NVIDIA-GPU`, named generic resources),
  * else discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
@@ -155,6 +155,16 @@ export function loadWorkerConfig(
     throw new WorkerConfigError('SWARMFLOW_TASK_MESSAGE_MAX_AGE', `must be a duration such as 24h or 30m, got ${JSON.stringify(maxAge)}`);
   }
 
+  const stopTimeoutText = nonEmpty(env.SWARMFLOW_WORKER_STOP_TIMEOUT);
+  let stopTimeoutMs: number | undefined;
+  if (stopTimeoutText !== undefined) {
+    try {
+      stopTimeoutMs = parseDuration(stopTimeoutText, 'SWARMFLOW_WORKER_STOP_TIMEOUT');
+    } catch {
+      throw new WorkerConfigError('SWARMFLOW_WORKER_STOP_TIMEOUT', `must be a duration such as 8s or 500ms, got ${JSON.stringify(stopTimeoutText)}`);
+    }
+  }
+
   const containerPolicy = loadContainerPolicy(setting);
   const runAsSetting = setting('runAsUser', 'SWARMFLOW_WORKER_RUN_AS_USER');
   const runAs = runAsSetting.value === undefined ? null : resolveUser(runAsSetting.source, runAsSetting.value, readPasswd, currentUid);
@@ -166,6 +176,7 @@ export function loadWorkerConfig(
       name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, maxMessageAgeMs, containerPolicy, runAs,
       ...(logLimitChars !== undefined ? { logLimitChars } : {}),
       ...(maxOutputBytes !== undefined ? { maxOutputBytes } : {}),
+      ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),
     },
     clusterKey,
   };

@@ -34,6 +34,14 @@ export interface WorkerOptions {
   heartbeatIntervalMs?: number;
   /** SIGTERM → SIGKILL delay on timeout and cancel. Default 10000. */
   graceMs?: number;
+  /**
+   * How long a stopping worker (drain, `worker.shutdown`, SIGTERM) waits for an unreachable
+   * RabbitMQ: once the broker has been unreachable this long during the stop, the worker
+   * gives up on what it could not report (logged), SIGTERMs its process tries, leaves its
+   * containers to be re-adopted, and stops. A reachable broker is waited for as long as the
+   * running tries take. Default {@link DEFAULT_STOP_TIMEOUT_MS} (under Swarm's 10 s stop grace).
+   */
+  stopTimeoutMs?: number;
   /** Longest a log line waits before it is published. Default 200. */
   logFlushMs?: number;
   /**
@@ -153,6 +161,8 @@ const CONTROL_PREFETCH = 16;
 /** Waits before re-publishing a `task.finished` the broker did not confirm. */
 const FINISHED_RETRY_DELAYS_MS = [200, 1000, 5000];
 const DEFAULT_MAX_BUFFER_WAIT_MS = 30_000;
+/** A stopping worker waits this long for an unreachable broker: under Docker Swarm's default stop_grace_period (10 s). */
+export const DEFAULT_STOP_TIMEOUT_MS = 8_000;
 const DEFAULT_STARTED_DELAY_MS = 50;
 const DEFAULT_MAX_MESSAGE_AGE_MS = 24 * 60 * 60 * 1000;
 /** How long a `task.cancel` for a try not (yet) here is remembered: it may arrive before the task message. */
@@ -262,6 +272,11 @@ export class WorkerService {
   private readonly logFlushMs: number;
   private readonly maxBufferWaitMs: number;
   private readonly startedDelayMs: number;
+  private readonly stopTimeoutMs: number;
+  /** The broker's connection is down (between its `disconnected` and `connected` statuses). */
+  private brokerDown = false;
+  /** Armed while stopping with the broker down: {@link giveUp} when it fires. */
+  private giveUpTimer: NodeJS.Timeout | undefined;
   /** Every GPU id this worker hands out, and those free now (in the configured order). */
   private readonly gpuIds: readonly string[];
   private freeGpus: string[];
@@ -324,6 +339,8 @@ export class WorkerService {
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
     this.logFlushMs = options.logFlushMs ?? 200;
     this.maxBufferWaitMs = options.maxBufferWaitMs ?? DEFAULT_MAX_BUFFER_WAIT_MS;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
+    if (!(this.stopTimeoutMs >= 0)) throw new RangeError(`stopTimeoutMs must be 0 or more, got ${options.stopTimeoutMs}`);
     this.startedDelayMs = options.startedDelayMs ?? DEFAULT_STARTED_DELAY_MS;
     if (!(this.startedDelayMs >= 0)) throw new RangeError(`startedDelayMs must be 0 or more, got ${options.startedDelayMs}`);
     this.gpuIds = [...(options.gpus ?? [])];
@@ -405,7 +422,8 @@ export class WorkerService {
    * Stops taking work: pauses the task consumers and gives the buffered tasks back to
    * their queue. Then waits for the running tasks to finish and be reported, sends a last
    * heartbeat (`stopped`) and cancels the consumers. Idempotent: every call returns the
-   * same promise.
+   * same promise. While the broker is unreachable the wait is bounded by `stopTimeoutMs`
+   * (see {@link giveUp}).
    */
   drain(): Promise<void> {
     if (this.stopping) return this.stopping;
@@ -415,9 +433,10 @@ export class WorkerService {
       this.markStopped();
       return (this.stopping = Promise.resolve());
     }
-    this.stopping = (async () => {
-      this.currentState = 'stopping';
-      this.logger.log(`stopping: waiting for ${this.running.size} running task(s)`);
+    this.currentState = 'stopping';
+    this.logger.log(`stopping: waiting for ${this.running.size} running task(s)`);
+    if (this.brokerDown) this.armGiveUp();
+    const drained = (async () => {
       this.syncConsumers();
       await this.consumerSync;
       // After the pause, so that RabbitMQ does not hand them straight back to this worker.
@@ -426,6 +445,8 @@ export class WorkerService {
       await this.whenIdle();
       await this.stop();
     })();
+    // giveUp() stops the worker while the steps above still wait for the broker.
+    this.stopping = Promise.race([drained, this.stopped]);
     return this.stopping;
   }
 
@@ -858,6 +879,7 @@ export class WorkerService {
     const a = task.artifacts;
     if (!a) return { env: {}, secret: null };
     const env: Record<string, string> = { SWARMFLOW_ARTIFACTS_URL: a.url, SWARMFLOW_ARTIFACTS_RUN_URL: a.runUrl };
+    if (a.cached) env.SWARMFLOW_ARTIFACTS_CACHED_URLS = JSON.stringify(a.cached);
     if (a.s3 === undefined) return { env, secret: null };
     if (this.clusterKey === null) {
       throw new Error(`worker ${this.name} has no cluster key to open the artefacts store's credentials: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE on the worker`);
@@ -1194,7 +1216,14 @@ export class WorkerService {
    * forgotten here rather than run beside another worker's copy.
    */
   private onBrokerStatus(status: 'connected' | 'disconnected'): void {
+    this.brokerDown = status === 'disconnected';
     if (this.currentState === 'idle' || this.currentState === 'stopped') return;
+    if (status === 'connected') {
+      clearTimeout(this.giveUpTimer);
+      this.giveUpTimer = undefined;
+    } else if (this.currentState === 'stopping') {
+      this.armGiveUp();
+    }
     if (status === 'disconnected') {
       if (this.buffered.size > 0) this.logger.warn(`broker connection lost: forgetting ${this.buffered.size} buffered task(s), which the broker redelivers`);
       this.buffered.clear();
@@ -1221,7 +1250,51 @@ export class WorkerService {
     this.cancelledTries.set(key, now + CANCEL_MEMORY_MS);
   }
 
+  private armGiveUp(): void {
+    if (this.giveUpTimer) return;
+    this.giveUpTimer = setTimeout(() => this.giveUp(), this.stopTimeoutMs);
+  }
+
+  /**
+   * Stopping, with the broker unreachable for `stopTimeoutMs`: nothing more can be
+   * reported, so waiting longer only ends in a SIGKILL (Swarm's stop_grace_period). Logs
+   * each try given up on, SIGTERMs process tries (they would outlive the worker), leaves
+   * containers running (a worker of the same name re-adopts and reports them), and stops.
+   * The broker hands unacked messages back itself; an acked try whose end is not
+   * reported is retried by the scheduler once this worker's heartbeats stop.
+   */
+  private giveUp(): void {
+    this.giveUpTimer = undefined;
+    if (this.currentState !== 'stopping' || !this.brokerDown) return;
+    const seconds = formatSeconds(this.stopTimeoutMs);
+    const running = [...this.running.values()];
+    const reporting = [...this.reporting.values()];
+    this.logger.warn(`RabbitMQ unreachable for ${seconds} while stopping (SWARMFLOW_WORKER_STOP_TIMEOUT): giving up on ` +
+      `${running.length} running and ${reporting.length} unreported ended task(s); stopping without a last heartbeat`);
+    for (const entry of running) {
+      const { tiId, tryNumber } = entry.task;
+      if (entry.task.docker) {
+        this.logger.warn(`task instance ${tiId} try ${tryNumber}: container left running, unreported; a worker named ${this.name} re-adopts it`);
+      } else {
+        this.logger.warn(`task instance ${tiId} try ${tryNumber}: process sent SIGTERM, unreported; the scheduler retries it when this worker's heartbeats stop`);
+        this.cancelEntry(entry, 'worker shutdown (broker unreachable)');
+      }
+    }
+    for (const { task } of reporting) {
+      this.logger.warn(`task instance ${task.tiId} try ${task.tryNumber}: ended, task.finished not published; the scheduler retries it when this worker's heartbeats stop`);
+    }
+    clearInterval(this.heartbeatTimer);
+    clearTimeout(this.bufferTimer);
+    this.claims?.abandon();
+    this.currentState = 'stopped';
+    this.logger.log('stopped (broker unreachable)');
+    this.markStopped();
+  }
+
   private async stop(): Promise<void> {
+    if (this.currentState === 'stopped') return; // giveUp() came first
+    clearTimeout(this.giveUpTimer);
+    this.giveUpTimer = undefined;
     clearInterval(this.heartbeatTimer);
     this.claims?.abandon();
     await Promise.allSettled(this.taskConsumers.map((c) => c.cancel()));

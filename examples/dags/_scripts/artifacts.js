@@ -1,7 +1,9 @@
 'use strict';
 // The example scripts' artefacts, in the store the worker names for the try:
 //   node artifacts.js put <local file> <name>         -> $SWARMFLOW_ARTIFACTS_URL<name>
-//   node artifacts.js get <task> <name> <local file>  <- the newest try of <task> in $SWARMFLOW_ARTIFACTS_RUN_URL
+//   node artifacts.js get <task> <name> <local file>  <- the newest try of <task> in $SWARMFLOW_ARTIFACTS_RUN_URL,
+//                                                       or, when <task> ended `cached`, the try it took its outputs
+//                                                       from ($SWARMFLOW_ARTIFACTS_CACHED_URLS, a JSON map task -> prefix)
 // s3:// uses the AWS SDK with the AWS_* variables the worker sets (path-style, as MinIO
 // needs); file:// is a folder. Exit 2 when the artefact does not exist.
 const fs = require('node:fs');
@@ -32,6 +34,8 @@ async function main() {
   }
   if (cmd === 'get') {
     const [task, name, file] = args;
+    const cached = JSON.parse(process.env.SWARMFLOW_ARTIFACTS_CACHED_URLS || '{}')[task];
+    if (cached) return getExact(location(cached), task, name, file);
     const at = location(process.env.SWARMFLOW_ARTIFACTS_RUN_URL);
     if (at.kind === 'file') {
       const dir = path.join(at.path, task);
@@ -52,6 +56,24 @@ async function main() {
   throw new Error('usage: artifacts.js put <file> <name> | get <task> <name> <file>');
 }
 
+/** A cached task's artefact: its files are under the one prefix of its source try (another run's). */
+async function getExact(at, task, name, file) {
+  if (at.kind === 'file') {
+    if (!fs.existsSync(path.join(at.path, name))) missing(task, name);
+    fs.copyFileSync(path.join(at.path, name), file);
+    return;
+  }
+  const { s3, GetObjectCommand } = client();
+  let got;
+  try {
+    got = await s3.send(new GetObjectCommand({ Bucket: at.bucket, Key: at.prefix + name }));
+  } catch (err) {
+    if (err && (err.name === 'NoSuchKey' || (err.$metadata && err.$metadata.httpStatusCode === 404))) missing(task, name);
+    throw err;
+  }
+  fs.writeFileSync(file, await got.Body.transformToByteArray());
+}
+
 function client() {
   const { S3Client, PutObjectCommand, GetObjectCommand, ListObjectsV2Command } = require('@aws-sdk/client-s3');
   const s3 = new S3Client({ endpoint: process.env.AWS_ENDPOINT_URL || undefined, region: process.env.AWS_REGION || 'us-east-1', forcePathStyle: true });
@@ -59,7 +81,8 @@ function client() {
 }
 
 function missing(task, name) {
-  console.error(`no artefact "${name}" from task "${task}" in ${process.env.SWARMFLOW_ARTIFACTS_RUN_URL}`);
+  const cached = JSON.parse(process.env.SWARMFLOW_ARTIFACTS_CACHED_URLS || '{}')[task];
+  console.error(`no artefact "${name}" from task "${task}" in ${cached || process.env.SWARMFLOW_ARTIFACTS_RUN_URL}`);
   process.exit(2);
 }
 

@@ -1,15 +1,24 @@
 import { outputTasksRead, versionSetOf, type TaskSpec, type UpstreamResult } from '@swarmflow/core';
 import type { Queryable, Repositories, TaskResult, TaskResultRow } from '@swarmflow/persistence';
-import type { RunResultsView } from './task-message.builder';
+import type { CachedSource, RunResultsView } from './task-message.builder';
 
 const needs = new WeakMap<TaskSpec, boolean>();
+
+const caching = new WeakMap<object, boolean>();
 
 /**
  * Whether building the task's message (or deciding it is cached) needs its run's stored
  * results: it is cacheable, reads `outputs`, or runs a container (whose image may be pinned
- * by the run's version set). Other tasks cost no read: caching off costs nothing.
+ * by the run's version set); or, with an artefacts store (`withArtifacts`), its DAG has a
+ * cacheable task, whose artefacts may live under another run's prefix (see
+ * `TaskArtifacts.cached`). Other tasks cost no read: caching off costs nothing.
  */
-export function needsRunResults(task: TaskSpec): boolean {
+export function needsRunResults(task: TaskSpec, dag?: { tasks: readonly TaskSpec[] }, withArtifacts = false): boolean {
+  if (withArtifacts && dag) {
+    let c = caching.get(dag);
+    if (c === undefined) caching.set(dag, (c = dag.tasks.some((t) => t.cache === true)));
+    if (c) return true;
+  }
   let v = needs.get(task);
   if (v === undefined) {
     const texts = [...(typeof task.command === 'string' ? [task.command] : task.command), ...Object.values(task.env)];
@@ -25,6 +34,8 @@ export interface KnownResult extends TaskResultRow {
   taskId: string;
   imagePinned: boolean;
   createdAt: Date;
+  /** A cached one's source try, named. */
+  cachedFromRef?: { dagId: string; runId: string; taskId: string } | null;
 }
 
 /**
@@ -70,10 +81,12 @@ export class RunResults {
     const run = this.byRun.get(runPk) ?? new Map<string, KnownResult>();
     const outputs: Record<string, Record<string, unknown>> = {};
     const upstream = new Map<string, UpstreamResult>();
+    const cached = new Map<string, CachedSource>();
     for (const [taskId, r] of run) {
       if (r.outputs) outputs[taskId] = r.outputs;
       upstream.set(taskId, { cacheKey: r.cacheKey, outputs: r.outputs });
+      if (r.cachedFromTry !== null && r.cachedFromRef) cached.set(taskId, { ...r.cachedFromRef, tryNumber: r.cachedFromTry });
     }
-    return { outputs, upstream, images: versionSetOf([...run.values()], true) };
+    return { outputs, upstream, images: versionSetOf([...run.values()], true), cached };
   }
 }

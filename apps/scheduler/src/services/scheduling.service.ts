@@ -759,7 +759,7 @@ export class SchedulingService {
             if (cached.verdict !== 'apply') continue;
             writes.add({ before, after: { ...before, state: 'cached', reason: hit.reason, endedAt: now }, steps: [cached.step] });
             work.results.push(hit.row);
-            work.runResults.put(run.pk, { ...hit.row, taskId: t.taskId, imagePinned: true, createdAt: now });
+            work.runResults.put(run.pk, { ...hit.row, taskId: t.taskId, imagePinned: true, createdAt: now, cachedFromRef: hit.source });
             planned.set(p.taskId, 'cached');
             cachedNow.push(p.taskId);
             continue;
@@ -790,7 +790,7 @@ export class SchedulingService {
    */
   private async cacheHit(
     ti: TaskInstance, task: TaskSpec, f: RunFacts, now: Date, tx: Queryable, work: Work,
-  ): Promise<{ reason: string; row: TaskResultRow } | null> {
+  ): Promise<{ reason: string; row: TaskResultRow; source: { dagId: string; runId: string; taskId: string } } | null> {
     if (ti.tryNumber > 0 || isCacheForced(f.run.cacheForce, ti.taskId)) return null;
     await work.runResults.load([ti.runPk], tx);
     if (work.runResults.of(ti.runPk, ti.taskId)) return null;
@@ -809,6 +809,7 @@ export class SchedulingService {
         tiId: ti.id, tryNumber: ti.tryNumber, succeeded: true, outputs: source.outputs, image: source.image, imageDigest: source.imageDigest,
         cacheKey: key, cachedFromTi: source.tiId, cachedFromTry: source.tryNumber,
       },
+      source: { dagId: source.dagId, runId: source.runId, taskId: source.taskId },
     };
   }
 
@@ -841,7 +842,7 @@ export class SchedulingService {
     const withResults = candidates.slice(0, this.options.dispatchSlice).filter((c) => {
       const f = facts.get(c.runPk);
       const task = f && taskOf(f.dag, c.taskId);
-      return task !== undefined && needsRunResults(task);
+      return f !== undefined && task !== undefined && needsRunResults(task, f.dag, this.artifacts !== null);
     });
     if (withResults.length > 0) await work.runResults.load(withResults.map((c) => c.runPk), tx);
     let queuedCount = 0;
@@ -881,7 +882,7 @@ export class SchedulingService {
         exitCode: null, reason: null, startedAt: null, endedAt: null, nextRetryAt: null,
       };
       let results = NO_RESULTS;
-      if (needsRunResults(task)) {
+      if (needsRunResults(task, f.dag, this.artifacts !== null)) {
         // Read with the batch above, unless this candidate lies past it (others before it waited
         // for slots). Outside the try below: a read the from-memory path refuses is no task's failure.
         await work.runResults.load([ti.runPk], tx);

@@ -1,7 +1,7 @@
 import { parseArtifactsUrl, validateDag, type TaskSpec } from '@swarmflow/core';
 import type { DagRun, TaskInstance, VariableRecord, WorkerRecord } from '@swarmflow/persistence';
 import { ClusterKey, TaskSigner, taskSecretContext } from '@swarmflow/secrets';
-import { buildTaskMessage, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
+import { buildTaskMessage, NO_RESULTS, checkGpuCapacity, DispatchError, signTaskMessage, variableKeysOf } from './task-message.builder';
 
 const dag = validateDag({
   id: 'ml',
@@ -108,6 +108,15 @@ describe('buildTaskMessage with an artefacts store', () => {
   it('gives the try its prefix and its run\'s, and nothing more for a folder', () => {
     const m = buildTaskMessage(ti(prep), prep, { run, dag }, new Map(), null, parseArtifactsUrl('file:///data/artifacts'));
     expect(m.artifacts).toEqual({ url: 'file:///data/artifacts/ml/manual__1/prep/try-2/', runUrl: 'file:///data/artifacts/ml/manual__1/' });
+  });
+
+  it('names where the run\'s cached tasks keep their artefacts: their source tries\' prefixes', () => {
+    const results = { ...NO_RESULTS, cached: new Map([['train', { dagId: 'ml_other', runId: 'manual__0', taskId: 'train', tryNumber: 3 }]]) };
+    const m = buildTaskMessage(ti(prep), prep, { run, dag }, new Map(), null, parseArtifactsUrl('file:///data/artifacts'), results);
+    expect(m.artifacts).toEqual({
+      url: 'file:///data/artifacts/ml/manual__1/prep/try-2/', runUrl: 'file:///data/artifacts/ml/manual__1/',
+      cached: { train: 'file:///data/artifacts/ml_other/manual__0/train/try-3/' },
+    });
   });
 
   it('seals the S3 settings for this try only', () => {

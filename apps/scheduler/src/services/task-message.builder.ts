@@ -76,16 +76,23 @@ export function buildTaskMessage(
     message.secrets = (task.secrets ?? []).map((k) => ({ key: k, ciphertext: seal('secret', k, ti, variables, key) }));
     if (d.registryCredentials) message.registryAuth = seal('registry', d.registryCredentials, ti, variables, key);
   }
-  if (artifacts) message.artifacts = artifactsOf(artifacts, ti, f, variables, key);
+  if (artifacts) message.artifacts = artifactsOf(artifacts, ti, f, variables, key, results);
   return message;
 }
 
 /** The try's artefacts prefix, with the S3 settings sealed for it (s3:// only). */
-function artifactsOf(base: ArtifactsLocation, ti: TaskInstance, f: RunFacts, variables: VariableLookup, key: ClusterKey | null): TaskMessage['artifacts'] {
+function artifactsOf(
+  base: ArtifactsLocation, ti: TaskInstance, f: RunFacts, variables: VariableLookup, key: ClusterKey | null, results: RunResultsView,
+): TaskMessage['artifacts'] {
   const out: NonNullable<TaskMessage['artifacts']> = {
     url: artifactsUrlOf(tryArtifactsLocation(base, ti.dagId, f.run.runId, ti.taskId, ti.tryNumber)),
     runUrl: artifactsUrlOf(runArtifactsLocation(base, ti.dagId, f.run.runId)),
   };
+  // A cached task's files stay where its source try wrote them (another run, maybe another DAG).
+  if (results.cached.size > 0) {
+    out.cached = {};
+    for (const [taskId, s] of results.cached) out.cached[taskId] = artifactsUrlOf(tryArtifactsLocation(base, s.dagId, s.runId, s.taskId, s.tryNumber));
+  }
   if (base.kind !== 's3') return out;
   const [endpoint, region, accessKeyId, secretAccessKey] = ARTIFACTS_S3_VARIABLES.map((k) => open(k, variables, key));
   if (accessKeyId === null || secretAccessKey === null) {
@@ -120,9 +127,19 @@ export interface RunResultsView {
   upstream: ReadonlyMap<string, UpstreamResult>;
   /** The run's version set (image reference → digest it ran), pinned ones only. */
   images: ReadonlyMap<string, string>;
+  /** The run's `cached` tasks by task id: the try they took their outputs (and artefacts) from. */
+  cached: ReadonlyMap<string, CachedSource>;
 }
 
-export const NO_RESULTS: RunResultsView = { outputs: {}, upstream: new Map(), images: new Map() };
+/** The executed try a cached task took its outputs from. */
+export interface CachedSource {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tryNumber: number;
+}
+
+export const NO_RESULTS: RunResultsView = { outputs: {}, upstream: new Map(), images: new Map(), cached: new Map() };
 
 /**
  * A task's command, env and container settings rendered for one try of a run, the image

@@ -53,6 +53,12 @@ export interface TaskArtifacts {
   /** The run's prefix, to read upstream tasks' artefacts (task env `SWARMFLOW_ARTIFACTS_RUN_URL`). */
   runUrl: string;
   /**
+   * The run's tasks that ended `cached`, by task id: the prefix of the try whose outputs
+   * they took, where their artefacts are (not under `runUrl`). Task env
+   * `SWARMFLOW_ARTIFACTS_CACHED_URLS` (JSON); absent when the run has none.
+   */
+  cached?: Record<string, string>;
+  /**
    * For s3:// only: JSON `{ endpoint, region, accessKeyId, secretAccessKey }` from the
    * `artifacts_s3_*` variables, sealed like `secrets` (purpose `secret`, variable
    * `artifacts_s3`); the worker gives it to the task as the AWS_* variables every S3 client reads.

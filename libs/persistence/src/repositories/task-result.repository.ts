@@ -59,12 +59,17 @@ function toResult(r: any): TaskResult {
 export class TaskResultRepository {
   constructor(private readonly db: Database) {}
 
-  /** The latest result of each task instance of the runs (the try that counts for its downstream tasks). */
+  /**
+   * The latest result of each task instance of the runs (the try that counts for its
+   * downstream tasks), a cached one's source named (where its artefacts are).
+   */
   async latestForRuns(runPks: readonly number[], q: Queryable = this.db): Promise<TaskResult[]> {
     if (runPks.length === 0) return [];
     const rows = await q.query(
-      `SELECT DISTINCT ON (r.ti_id) r.*, t.dag_id, t.task_id, t.run_pk, d.run_id
+      `SELECT DISTINCT ON (r.ti_id) r.*, t.dag_id, t.task_id, t.run_pk, d.run_id,
+         st.dag_id AS source_dag_id, st.task_id AS source_task_id, sd.run_id AS source_run_id
        FROM task_result r JOIN task_instance t ON t.id = r.ti_id JOIN dag_run d ON d.id = t.run_pk
+       LEFT JOIN task_instance st ON st.id = r.cached_from_ti LEFT JOIN dag_run sd ON sd.id = st.run_pk
        WHERE t.run_pk = ANY($1::bigint[]) ORDER BY r.ti_id, r.try_number DESC`,
       [runPks],
     );
