@@ -104,4 +104,20 @@ describeWithPostgres('bull-board at /queues over task instances', () => {
     const cross = await agent.put('/queues/api/queues/gpu/1/retry').set('Sec-Fetch-Site', 'cross-site').expect(403);
     expect(cross.body.reason).toBe('csrf_failed');
   });
+
+  it("refuses a write from another site authenticated by a trusted proxy's user header (the proxy's cookie rides along)", async () => {
+    const proxied = await createWebserver({ repos, logger: false, auth: { trustedProxies: ['loopback'], proxyUserHeader: 'X-Forwarded-User' } });
+    try {
+      const [train] = (await repos.tis.forRuns([run.pk])).filter((t) => t.taskId === 'train');
+      const path = `/queues/api/queues/gpu/${train.id}/retry`;
+      await request(proxied.getHttpServer()).get('/queues/api/queues').set('X-Forwarded-User', 'olga').expect(200);
+      const fromElsewhere = await request(proxied.getHttpServer()).put(path).set('X-Forwarded-User', 'olga')
+        .set('Sec-Fetch-Site', 'cross-site').set('Origin', 'https://evil.example').expect(403);
+      expect(fromElsewhere.body.reason).toBe('csrf_failed');
+      const fromOrigin = await request(proxied.getHttpServer()).put(path).set('X-Forwarded-User', 'olga').set('Origin', 'https://evil.example').expect(403);
+      expect(fromOrigin.body.reason).toBe('csrf_failed');
+    } finally {
+      await proxied.close();
+    }
+  });
 });

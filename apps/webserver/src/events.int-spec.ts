@@ -4,6 +4,7 @@ import type { RunEvent, TiEvent } from '@swarmflow/contracts';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { Stack } from '../../scheduler/src/test-support/stack';
+import { Accounts } from './auth/accounts';
 import { createTestToken } from './test-support/auth';
 import { SseClient } from './test-support/sse-client';
 import { createWebserver } from './webserver';
@@ -62,6 +63,17 @@ describeWithPostgres('GET /api/v1/events: the live feed of a scheduler\'s change
     await stack?.stop();
     await db?.close();
     await testDb?.drop();
+  });
+
+  it('ends the stream once its token is revoked (checked with each keep-alive)', async () => {
+    const accounts = new Accounts(repos, () => new Date());
+    await accounts.createUser({ name: 'leaver', role: 'viewer', password: null });
+    const created = await accounts.createToken({ name: 'sse', userName: 'leaver', lifetimeMs: null });
+    const c = await SseClient.open(`${url}/api/v1/events`, { Authorization: `Bearer ${created.token}` });
+    clients.push(c);
+    await c.waitFor((e) => e.type === 'hello');
+    await accounts.revokeToken(created.info.id);
+    await c.waitForEnd(5000);
   });
 
   it('refuses a caller without credentials', async () => {

@@ -67,6 +67,21 @@ describeWithPostgres('mark a task, preview a clear, cancel a run (API)', () => {
   const tiOf = async (runId: string, taskId: string) => (await repos.tis.forRuns([(await repos.runs.get('train_ml1m', runId))!.pk])).find((t) => t.taskId === taskId)!;
 
   describe('mark', () => {
+    it('marking a successful try failed ends its cache entry: no other run takes the rejected result', async () => {
+      const run = await runWith('mcache', 'success', {
+        extract: { state: 'success', tryNumber: 1 }, train: { state: 'success', tryNumber: 1 },
+        report: { state: 'success', tryNumber: 1 }, lint: { state: 'success', tryNumber: 1 },
+      });
+      const key = 'c'.repeat(64);
+      const train = await tiOf('mcache', 'train');
+      await db.query(`INSERT INTO task_result (ti_id, try_number, succeeded, outputs, cache_key, created_at) VALUES ($1, 1, true, '{"m": 1}', $2, $3)`, [train.id, key, now]);
+      expect((await repos.results.findCached([key])).get(key)).toMatchObject({ tiId: train.id, tryNumber: 1 });
+      await api().post('/api/v1/dags/train_ml1m/runs/mcache/tasks/train/mark').send({ state: 'failed' }).expect(200);
+      expect((await repos.tis.forRuns([run.pk])).find((t) => t.taskId === 'train')!.state).toBe('failed');
+      expect((await repos.results.findCached([key])).size).toBe(0);
+      expect((await repos.results.forTaskInstance(train.id))[0]).toMatchObject({ outputs: { m: 1 }, invalidatedAt: now });
+    });
+
     it('a dry run lists what would change and writes nothing', async () => {
       await runWith('m1', 'failed', {
         extract: { state: 'success', tryNumber: 1 }, train: { state: 'failed', tryNumber: 3 },

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { DagDetailDto, GridDto } from './http/api.types';
 import { apiAs, createTestToken } from './test-support/auth';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
+import { Accounts } from './auth/accounts';
 import { createWebserver } from './webserver';
 
 // The routes the web UI needs beyond the CLI's: the grid, a pinned version, the live log stream.
@@ -88,6 +89,37 @@ describeWithPostgres('web UI routes', () => {
     await db.query(`UPDATE task_instance SET state = 'success' WHERE id = $1`, [extract.id]);
     await readUntil('event: end');
     expect((await reader.read()).done).toBe(true);
+  });
+
+  it("ends a try's log stream, sending no more lines, once its token is revoked", async () => {
+    const run = (await repos.runs.get('train_ml1m', 'r2'))!;
+    const lint = (await repos.tis.forRuns([run.pk])).find((t) => t.taskId === 'lint')!;
+    await db.query(`UPDATE task_instance SET state = 'running', try_number = 1 WHERE id = $1`, [lint.id]);
+    const accounts = new Accounts(repos, () => new Date());
+    await accounts.createUser({ name: 'log-leaver', role: 'viewer', password: null });
+    const created = await accounts.createToken({ name: 'logs', userName: 'log-leaver', lifetimeMs: null });
+    const line = (n: number) => ({ at: now.toISOString(), stream: 'stdout' as const, line: `lint ${n}` });
+    await repos.logs.append([{ tiId: lint.id, tryNumber: 1, seq: 0, lines: [line(1)] }]);
+    const res = await fetch(`${base}/api/v1/dags/train_ml1m/runs/r2/tasks/lint/logs/stream`, { headers: { Authorization: `Bearer ${created.token}` } });
+    expect(res.status).toBe(200);
+    const reader = res.body!.getReader();
+    let text = '';
+    const deadline = Date.now() + 10_000;
+    while (!text.includes('lint 1')) {
+      const { value, done } = await reader.read();
+      if (done || Date.now() > deadline) throw new Error(`no "lint 1" in the stream: ${text}`);
+      text += new TextDecoder().decode(value);
+    }
+    await accounts.revokeToken(created.info.id);
+    await repos.logs.append([{ tiId: lint.id, tryNumber: 1, seq: 1, lines: [line(2)] }]);
+    for (;;) {
+      if (Date.now() > deadline) throw new Error(`the stream did not end: ${text}`);
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toContain('"reason":"unauthenticated"');
+    expect(text).not.toContain('lint 2');
   });
 
   it('answers an unknown task of the stream with a JSON 404, not a stream', async () => {

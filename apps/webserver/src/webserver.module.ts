@@ -112,6 +112,8 @@ function authProviders(options: WebserverModuleOptions) {
     AuditService,
     { provide: AUDIT_RETENTION, useValue: options.auditRetention ?? null },
     AuditRetention,
-    { provide: APP_GUARD, useClass: AuthGuard },
+    AuthGuard,
+    // The same instance: live streams ask it again whether their caller still is one.
+    { provide: APP_GUARD, useExisting: AuthGuard },
   ];
 }

@@ -77,6 +77,19 @@ describe('control messages are authenticated', () => {
     expect(h.worker.refusedControlMessages()).toEqual({ stale: 1, replayed: 1 });
   });
 
+  it('refuses a replayed copy whose signature is spelled another way (same bytes in base64)', async () => {
+    h = await startHarness();
+    const drain = signedControl('worker.w1', { type: 'worker.drain', worker: 'w1' });
+    await h.broker.publish(EXCHANGES.control, 'worker.w1', drain);
+    await h.logger.waitForLine(/draining: taking no new task/);
+    await h.control('worker.w1', { type: 'worker.resume', worker: 'w1' });
+    await h.logger.waitForLine(/resumed: taking work again/);
+    // Node's base64 decoder ignores padding and characters outside the alphabet: these decode to the same MAC.
+    await expectRefused('worker.w1', { ...drain, sig: drain.sig.replace(/=+$/, '') }, 'bad_signature');
+    await expectRefused('worker.w1', { ...drain, sig: `${drain.sig.slice(0, 10)}\n${drain.sig.slice(10)}` }, 'bad_signature');
+    expect(h.worker.state).toBe('active');
+  });
+
   it('refuses an unsigned heartbeat request: no heartbeat is sent for it', async () => {
     h = await startHarness();
     const beats = h.published.heartbeats().length;

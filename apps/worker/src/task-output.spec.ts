@@ -1,4 +1,5 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { OutputError, outputFilePath, parseOutputs, takeOutputFile } from './task-output';
@@ -36,6 +37,31 @@ describe('task outputs', () => {
       'the task\'s output file is 209 bytes, over the cap of 100 bytes. Fix: write a small JSON object to $SWARMFLOW_OUTPUT ' +
       '(put large data in files or an artefact store and output their location), or raise SWARMFLOW_MAX_OUTPUT_BYTES on the worker',
     ));
+    expect(existsSync(file)).toBe(false);
+  });
+
+  it("refuses a symlink in place of the file (a task run as another user cannot have the worker read what it may not), and leaves its target", () => {
+    const target = path.join(dir, 'worker-only.json');
+    writeFileSync(target, '{"password": "worker-secret"}');
+    const file = path.join(dir, 'out.json');
+    symlinkSync(target, file);
+    let error: unknown;
+    try {
+      takeOutputFile(file, 100);
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(OutputError);
+    expect((error as Error).message).toMatch(/^the task's output file .* is not a regular file/);
+    expect((error as Error).message).not.toContain('worker-secret');
+    expect(existsSync(file)).toBe(false);
+    expect(readFileSync(target, 'utf8')).toContain('worker-secret');
+  });
+
+  it('refuses a FIFO in place of the file at once (opening it to read would block the worker)', () => {
+    const file = path.join(dir, 'out.json');
+    execFileSync('mkfifo', [file]);
+    expect(() => takeOutputFile(file, 100)).toThrow(/is not a regular file/);
     expect(existsSync(file)).toBe(false);
   });
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskMessage } from '@swarmflow/core';
 
@@ -61,13 +61,20 @@ export function outputTooLarge(size: number, maxBytes: number): OutputError {
 export function takeOutputFile(path: string, maxBytes: number): Record<string, unknown> | undefined {
   let fd: number;
   try {
-    fd = openSync(path, 'r');
+    // The task chose what is at the path: never follow a symlink (it may point at what only the
+    // worker may read), and never wait on a FIFO (a blocking open would stop the worker).
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    discardOutputFile(path);
+    if (code === 'ELOOP') throw notRegular(path);
     throw new OutputError(`cannot read the task's output file ${path}: ${(err as Error).message}`);
   }
   try {
-    const { size } = fstatSync(fd);
+    const stats = fstatSync(fd);
+    if (!stats.isFile()) throw notRegular(path);
+    const { size } = stats;
     if (size > maxBytes) throw tooLarge(size, maxBytes);
     const buffer = Buffer.alloc(size);
     const read = size > 0 ? readSync(fd, buffer, 0, size, 0) : 0;
@@ -76,6 +83,10 @@ export function takeOutputFile(path: string, maxBytes: number): Record<string, u
     closeSync(fd);
     discardOutputFile(path);
   }
+}
+
+function notRegular(path: string): OutputError {
+  return new OutputError(`the task's output file ${path} is not a regular file (a symlink, FIFO or folder). Fix: write the JSON object to $${OUTPUT_VARIABLE} itself`);
 }
 
 /** Removes an output file; never throws (most tries wrote none). */

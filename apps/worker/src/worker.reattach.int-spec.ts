@@ -6,7 +6,7 @@ import { LABELS } from '@swarmflow/executors';
 import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
 import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, rabbitmqAvailableSync, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
-import { ClusterKey } from '@swarmflow/secrets';
+import { ClusterKey, taskSecretContext } from '@swarmflow/secrets';
 import { startWorker } from './start-worker';
 import { RecordingLogger, sealFor, signed, taskMessage } from './test-support/worker-harness';
 import type { WorkerService } from './worker.service';
@@ -135,8 +135,12 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     if (!rabbit) return;
     const name = `ra-${ctx.id}`;
     const first = await startChild(name);
-    const long = containerTask('echo before; sleep 5; echo "after $(cat /secrets/variables/tok)"; exit 7');
+    const long = containerTask('echo before; sleep 5; echo "after $(cat /secrets/variables/tok)"; echo "s3 $AWS_SECRET_ACCESS_KEY"; exit 7');
     long.secrets = [{ key: 'tok', ciphertext: sealFor(long, 'tok', 'adopt-s3cret', key) }];
+    const s3 = { endpoint: null, region: 'us-east-1', accessKeyId: 'AKIDADOPT', secretAccessKey: 'adopt-s3-secret-key' };
+    long.artifacts = {
+      url: 's3://bucket/x/', runUrl: 's3://bucket/', s3: key.encryptFor(JSON.stringify(s3), taskSecretContext('secret', 'artifacts_s3', long.tiId, long.tryNumber)),
+    };
     const short = containerTask('sleep 1.5; echo done-while-down; exit 3');
     await broker.publish(EXCHANGES.tasks, 'default', signed(long, key));
     await broker.publish(EXCHANGES.tasks, 'default', signed(short, key));
@@ -167,11 +171,12 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     expect(shortFinished).toMatchObject({ worker: name, outcome: 'failed', exitCode: 3, logTail: ['done-while-down'] });
 
     const longFinished = await observed.finished(long.tiId);
-    expect(longFinished).toMatchObject({ worker: name, outcome: 'failed', exitCode: 7, reason: null, logTail: ['after ***'] });
+    expect(longFinished).toMatchObject({ worker: name, outcome: 'failed', exitCode: 7, reason: null, logTail: ['after ***', 's3 ***'] });
     const adoptedLines = observed.logs.slice(before).filter((b) => b.tiId === long.tiId);
     expect(adoptedLines.every((b) => b.seq >= 1_000_000)).toBe(true);
-    expect(adoptedLines.flatMap((b) => b.lines).filter((l) => l.stream !== 'system').map((l) => l.line)).toEqual(['after ***']);
+    expect(adoptedLines.flatMap((b) => b.lines).filter((l) => l.stream !== 'system').map((l) => l.line)).toEqual(['after ***', 's3 ***']);
     expect(JSON.stringify(observed.logs)).not.toContain('adopt-s3cret');
+    expect(JSON.stringify([observed.logs, observed.events])).not.toContain('adopt-s3-secret-key');
 
     expect(await containersOf(long.tiId)).toEqual([]);
     expect(await containersOf(short.tiId)).toEqual([]);

@@ -177,6 +177,8 @@ const REATTACH_LIST_TIMEOUT_MS = 10_000;
  * after an earlier adoption of the same container. Fits the sink's int column for decades.
  */
 const adoptedFirstSeq = (): number => 1_000_000 + Math.floor((Date.now() - Date.UTC(2024, 0, 1)) / 1000);
+/** The name the artefacts store's S3 settings are sealed under for a try (the scheduler's `artifactsOf`). */
+const ARTIFACTS_SEAL = 'artifacts_s3';
 /** Worker-side labels of a container try, read back when it is re-adopted. */
 const WORKER_LABELS = {
   queue: 'swarmflow.queue',
@@ -886,7 +888,7 @@ export class WorkerService {
     }
     let s3: { endpoint: string | null; region: string; accessKeyId: string; secretAccessKey: string };
     try {
-      s3 = JSON.parse(this.clusterKey.decryptFor(a.s3, taskSecretContext('secret', 'artifacts_s3', task.tiId, task.tryNumber)));
+      s3 = JSON.parse(this.clusterKey.decryptFor(a.s3, taskSecretContext('secret', ARTIFACTS_SEAL, task.tiId, task.tryNumber)));
     } catch (err) {
       throw new Error(`cannot open the artefacts store's credentials: ${errorMessage(err)}`);
     }
@@ -952,6 +954,7 @@ export class WorkerService {
     if (gpuIds.length > 0) labels[WORKER_LABELS.gpus] = gpuIds.join(',');
     // Sealed for this try: the label opens nothing anywhere else.
     const sealed = (task.secrets ?? []).map((s) => ({ k: s.key, c: s.ciphertext }));
+    if (task.artifacts?.s3 !== undefined) sealed.push({ k: ARTIFACTS_SEAL, c: task.artifacts.s3 });
     if (sealed.length > 0) labels[WORKER_LABELS.sealedSecrets] = JSON.stringify(sealed);
     return docker.run({
       docker: task.docker, command: task.command, env: { ...taskEnv(task), ...extraEnv, [OUTPUT_VARIABLE]: CONTAINER_OUTPUT_PATH },
@@ -1044,7 +1047,11 @@ export class WorkerService {
     try {
       const tokens = JSON.parse(label) as { k: string; c: string }[];
       if (this.clusterKey === null) throw new Error('this worker has no cluster key');
-      return tokens.map((t) => this.clusterKey!.decryptFor(t.c, taskSecretContext('secret', t.k, tiId, tryNumber)));
+      return tokens.map((t) => {
+        const value = this.clusterKey!.decryptFor(t.c, taskSecretContext('secret', t.k, tiId, tryNumber));
+        // The artefacts store's settings are sealed as JSON: the secret access key is what the log must not show.
+        return t.k === ARTIFACTS_SEAL ? (JSON.parse(value) as { secretAccessKey: string }).secretAccessKey : value;
+      });
     } catch (err) {
       this.logger.warn(`re-adopted try ${runKey(tiId, tryNumber)}: its secrets cannot be read to mask its log (${errorMessage(err)})`);
       return [];

@@ -15,6 +15,9 @@ describe('ControlSigner', () => {
     expect(signer.verify(1000, 'worker.all', env.control, env.sig)).toBe(false);
     expect(signer.verify(1000, 'worker.w1', env.control.replace('w1', 'w2'), env.sig)).toBe(false);
     expect(signer.verify(1000, 'worker.w1', env.control, '')).toBe(false);
+    // The same MAC spelled otherwise (no padding, a stray character) is refused: workers remember signatures as given.
+    expect(signer.verify(1000, 'worker.w1', env.control, env.sig.replace(/=+$/, ''))).toBe(false);
+    expect(signer.verify(1000, 'worker.w1', env.control, ` ${env.sig}`)).toBe(false);
     expect(new ControlSigner(ClusterKey.generate()).verify(1000, 'worker.w1', env.control, env.sig)).toBe(false);
     expect(new ControlSigner(ClusterKey.fromBase64(key.toBase64())).verify(1000, 'worker.w1', env.control, env.sig)).toBe(true);
   });

@@ -35,10 +35,14 @@ export class ControlSigner {
     return { issuedAt, control, sig: this.mac(issuedAt, routingKey, control).toString('base64') };
   }
 
-  /** True when `sig` signs `control` issued at `issuedAt` for `routingKey` (constant-time compare). */
+  /**
+   * True when `sig` signs `control` issued at `issuedAt` for `routingKey` (constant-time
+   * compare). Only the canonical base64 spelling passes: Node's decoder ignores padding and
+   * stray characters, and workers refuse replays by the signature as given.
+   */
   verify(issuedAt: number, routingKey: string, control: string, sig: string): boolean {
     const given = Buffer.from(sig, 'base64');
-    if (given.length !== SIG_BYTES) return false;
+    if (given.length !== SIG_BYTES || given.toString('base64') !== sig) return false;
     return timingSafeEqual(given, this.mac(issuedAt, routingKey, control));
   }
 

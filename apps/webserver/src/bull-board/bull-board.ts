@@ -7,7 +7,7 @@ import type { Repositories } from '@swarmflow/persistence';
 import type { NextFunction, Request, Response } from 'express';
 import { Accounts } from '../auth/accounts';
 import { AuditService, type AuthedRequest } from '../auth/audit';
-import { AuthGuard } from '../auth/auth.guard';
+import { AuthGuard, foreignOrigin } from '../auth/auth.guard';
 import type { AuthOptions } from '../auth/auth-options';
 import { ClearService } from '../services/clear.service';
 import { ACCOUNTS, AUTH_OPTIONS, CLOCK, REPOSITORIES, type Clock } from '../tokens';
@@ -112,6 +112,11 @@ export function mountBullBoard(app: INestApplication): void {
         }
         if (caller.method === 'session' && !sameOrigin(req)) {
           res.status(403).json({ reason: 'csrf_failed', message: 'a bull-board write with the session cookie must come from a page of this server' });
+          return;
+        }
+        // A proxy authenticates a browser by its own cookie: as on the API, another site's page must not write through it.
+        if (caller.method === 'proxy' && (typeof req.headers['sec-fetch-site'] === 'string' ? !sameOrigin(req) : foreignOrigin(req) !== null)) {
+          res.status(403).json({ reason: 'csrf_failed', message: "a bull-board write authenticated by the proxy's user header must come from a page of this server" });
           return;
         }
       }

@@ -12,6 +12,8 @@ export const STATUS_STATES: Readonly<Record<string, string>> = {
   failed: 'failed',
   delayed: 'up_for_retry', // failed with tries left, waits for its retry delay
 };
+/** Most tries one page of the board reads (GET /api/v1/tries allows as many). */
+export const MAX_JOBS_PER_PAGE = 500;
 const STATES_STATUS = Object.fromEntries(Object.entries(STATUS_STATES).map(([k, v]) => [v, k]));
 
 /** What "retry" does to a task try: our clear (the task runs again with fresh retries), audited. */
@@ -88,7 +90,8 @@ export class TaskQueueAdapter extends BaseAdapter {
   async getJobs(jobStatuses: JobStatus[], start = 0, end = 19): Promise<QueueJob[]> {
     const states = jobStatuses.map((s) => STATUS_STATES[s]).filter(Boolean);
     if (states.length === 0) return [];
-    const { items } = await this.repos.dashboard.tries({ states, queue: this.topic, offset: start, limit: Math.max(1, end - start + 1) });
+    // bull-board's page size comes from the request (jobsPerPage): bounded as GET /tries bounds it.
+    const { items } = await this.repos.dashboard.tries({ states, queue: this.topic, offset: Math.max(0, start), limit: Math.min(MAX_JOBS_PER_PAGE, Math.max(1, end - start + 1)) });
     return items.map((t) => jobOf(t, this.retryTask));
   }
 

@@ -1,6 +1,8 @@
 import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import { EventsQuerySchema, type EventsQuery, type LiveEvent } from '@swarmflow/contracts';
 import type { Request, Response } from 'express';
+import { AuthGuard } from '../auth/auth.guard';
+import type { AuthedRequest } from '../auth/audit';
 import { LiveEventsService, toEventFilter } from '../services/live-events.service';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { ZodValidationPipe } from './zod-validation.pipe';
@@ -11,7 +13,10 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** The live feed: server-sent events of task instances, runs and workers (see libs/contracts/src/events.ts). */
 @Controller()
 export class EventsController {
-  constructor(@Inject(LiveEventsService) private readonly live: LiveEventsService) {}
+  constructor(
+    @Inject(LiveEventsService) private readonly live: LiveEventsService,
+    @Inject(AuthGuard) private readonly guard: AuthGuard,
+  ) {}
 
   @Get('events')
   @RequiresRole('viewer')
@@ -43,7 +48,17 @@ export class EventsController {
       res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
       if (res.writableLength > MAX_BUFFERED_BYTES) end();
     };
-    const keepAlive = setInterval(() => open && res.write(': keep-alive\n\n'), this.live.options.keepAliveMs);
+    // With each keep-alive, the credentials are checked again: a stream ends with its session
+    // (logout, expiry, password change), a revoked token or a disabled user.
+    const keepAlive = setInterval(() => {
+      if (!open) return;
+      res.write(': keep-alive\n\n');
+      void this.guard.resolve(req as unknown as AuthedRequest).then((still) => {
+        if (still && 'caller' in still) return;
+        if (open) res.write(`event: error\ndata: ${JSON.stringify({ reason: 'unauthenticated', message: still && 'problem' in still ? still.problem : 'no caller' })}\n\n`);
+        end();
+      }, () => undefined);
+    }, this.live.options.keepAliveMs);
     keepAlive.unref();
     let remove: (() => void) | undefined;
     req.on('close', end);

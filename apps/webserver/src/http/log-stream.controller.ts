@@ -1,4 +1,6 @@
 import { Controller, Get, Inject, Param, Query, Req, Res } from '@nestjs/common';
+import { AuthGuard } from '../auth/auth.guard';
+import type { AuthedRequest } from '../auth/audit';
 import { RunQueriesService } from '../services/run-queries.service';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { toLogLineDto } from './presenters';
@@ -32,7 +34,10 @@ interface ClosableRequest {
 @Controller('dags')
 @RequiresRole('viewer')
 export class LogStreamController {
-  constructor(@Inject(RunQueriesService) private readonly runs: RunQueriesService) {}
+  constructor(
+    @Inject(RunQueriesService) private readonly runs: RunQueriesService,
+    @Inject(AuthGuard) private readonly guard: AuthGuard,
+  ) {}
 
   @Get(':dagId/runs/:runId/tasks/:taskId/logs/stream')
   async stream(
@@ -71,11 +76,21 @@ export class LogStreamController {
         }
         await new Promise((resolve) => setTimeout(resolve, LOG_STREAM_POLL_MS));
         if (closed) break;
-        if (Date.now() - lastWrite > KEEPALIVE_MS) {
+        const keepAlive = Date.now() - lastWrite > KEEPALIVE_MS;
+        if (keepAlive) {
           res.write(': keep-alive\n\n');
           lastWrite = Date.now();
         }
         logs = await this.runs.logs(dagId, runId, taskId, tryNumber, cursor);
+        // Before more of the log goes out (and with each keep-alive), the caller must still be one:
+        // a stream ends with its session (logout, expiry), a revoked token or a disabled user.
+        if (keepAlive || logs.lines.length > 0 || logs.finished) {
+          const still = await this.guard.resolve(req as unknown as AuthedRequest);
+          if (!still || !('caller' in still)) {
+            send('error', { reason: 'unauthenticated', message: still && 'problem' in still ? still.problem : 'no caller' });
+            break;
+          }
+        }
       }
     } catch (err) {
       if (!closed) send('error', { message: (err as Error).message });

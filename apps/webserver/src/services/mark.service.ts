@@ -66,6 +66,9 @@ export class MarkService {
         this.control.assertCanSign('task.cancel');
       }
       const stopped = await applyUserChanges(this.repos, runId, tis, changes, now, tx);
+      // A success marked failed is a result the user rejects: no other run may take it from the cache.
+      const rejected = changes.filter((c) => to === 'failed' && c.from === 'success').map((c) => tis.find((t) => t.taskId === c.taskId)!.id);
+      await this.repos.results.invalidateForTaskInstances(rejected, now, tx);
       if (run.state === 'success' || run.state === 'failed') await this.repos.runs.setState(run.pk, 'running', now, tx);
       // After setState, which resets needs_eval.
       await this.repos.runs.markNeedsEval(run.pk, tx);

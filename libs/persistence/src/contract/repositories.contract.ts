@@ -57,6 +57,21 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       await repos.dags.recordParse([{ dag, hash }], [], now);
     });
 
+    it("lists a DAG's own queued runs beside its backfill's backlog: a long backfill cannot keep them out of the batch", async () => {
+      const day = (n: number) => new Date(Date.UTC(2019, 0, n));
+      const backfill = await repos.backfills.create({
+        dagId: 'contract', from: day(1), to: day(4), taskPattern: null, ignoreDependencies: false, rerunFailed: false, maxActiveRuns: 1, runCount: 4,
+      });
+      for (let n = 1; n <= 4; n++) {
+        await repos.runs.create({ dagId: 'contract', runId: `bf${n}`, versionHash: hash, runType: 'backfill', logicalDate: day(n), conf: {}, params: {}, backfillId: backfill.id });
+      }
+      await repos.runs.create({ dagId: 'contract', runId: 'scheduled-today', versionHash: hash, runType: 'scheduled', logicalDate: day(20), conf: {}, params: {} });
+      const queued = await db.transaction((tx) => repos.runs.queued(10, tx, 2));
+      expect(queued.map((r) => r.runId)).toEqual(['bf1', 'bf2', 'scheduled-today']);
+      await db.query(`DELETE FROM dag_run WHERE run_id LIKE 'bf%' OR run_id = 'scheduled-today'`);
+      await db.query(`DELETE FROM backfill`);
+    });
+
     it('creates runs once per run id', async () => {
       const run = await newRun('r1');
       expect(run).toMatchObject({ dagId: 'contract', runId: 'r1', state: 'queued', conf: { x: 1 }, params: { p: 'v' } });

@@ -238,9 +238,10 @@ export class DagRunRepository {
    */
   async queued(limit: number, q: Queryable, perDag = 50): Promise<DagRun[]> {
     // At most `perDag` of each DAG, oldest first: a DAG with a long catchup backlog
-    // cannot keep the others' runs out of the batch.
+    // cannot keep the others' runs out of the batch. A backfill's runs count apart from their
+    // DAG's own (their own max_active_runs holds them): its older dates cannot keep the DAG's new runs out.
     const rows = await q.query(
-      `SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY dag_id ORDER BY logical_date, id) AS nth
+      `SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY dag_id, backfill_id ORDER BY logical_date, id) AS nth
                       FROM dag_run r WHERE state = 'queued' AND dag_id NOT IN (SELECT dag_id FROM dag WHERE is_paused)
                         AND (backfill_id IS NULL OR backfill_id NOT IN (SELECT id FROM backfill WHERE paused))) q
        WHERE nth <= $2 ORDER BY logical_date, id LIMIT $1`, [limit, perDag],

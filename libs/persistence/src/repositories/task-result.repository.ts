@@ -122,6 +122,18 @@ export class TaskResultRepository {
     return rows.length;
   }
 
+  /**
+   * Ends the cache entries of these task instances' tries (a user marked them failed: what
+   * they produced must not be taken by other runs); their rows stay.
+   */
+  async invalidateForTaskInstances(tiIds: readonly number[], now: Date, q: Queryable = this.db): Promise<void> {
+    if (tiIds.length === 0) return;
+    await q.query(
+      `UPDATE task_result SET invalidated_at = $2 WHERE ti_id = ANY($1::bigint[]) AND cache_key IS NOT NULL AND invalidated_at IS NULL`,
+      [tiIds, now],
+    );
+  }
+
   /** Lets a run's next container tries take the images' latest digests (`tasks clear --latest-images`). */
   async unpinImages(runPk: number, q: Queryable = this.db): Promise<void> {
     await q.query(
