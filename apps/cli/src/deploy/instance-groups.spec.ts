@@ -32,6 +32,16 @@ describe('instance groups', () => {
     expect(text).not.toContain('generic_resources');
   });
 
+  it('gives workers no database password and their secrets readable by root only; process tasks run unprivileged', () => {
+    const [g] = parseInstanceGroups('groups:\n  - { name: default, queues: [default] }\n');
+    const text = renderWorkerServices([g]);
+    expect(text).toContain('      SWARMFLOW_DATABASE_PASSWORD_FILE: ""\n');
+    expect(text).toContain('      SWARMFLOW_WORKER_RUN_AS_USER: swarmflow\n');
+    expect(text).toContain('    secrets:\n      - { source: swarmflow_cluster_key, mode: 0400 }\n      - { source: swarmflow_rabbitmq_password, mode: 0400 }\n');
+    expect(text).not.toContain('swarmflow_db_password');
+    expect(text).not.toContain('*swarmflow-secrets');
+  });
+
   it.each([
     ['groups: []\n', 'groups.yaml: groups must be a non-empty list of instance groups, e.g. groups: [{ name: default, queues: [default] }]'],
     ['groups:\n  - { name: GPU, queues: [gpu] }\n', 'groups.yaml: groups[0] (GPU).name must be lower-case letters, digits and -, e.g. gpu (the service is worker-<name>)'],
