@@ -18,6 +18,7 @@ const trainArgs = ['--epochs', '{{ params.epochs }}', '--learning-rate', '{{ par
 export const mlTraining = dag(
   {
     id: 'ml_training',
+    cacheNamespace: 'ml_examples', // shared with the other DAG of this file: prepare_data runs once
     description: 'prepare_data (shared) -> train_model',
     tags: ['example', 'ml'],
     params: trainingParams,
@@ -31,6 +32,7 @@ export const mlTraining = dag(
 export const mlTesting = dag(
   {
     id: 'ml_testing',
+    cacheNamespace: 'ml_examples', // shared with the other DAG of this file: prepare_data runs once
     description: 'prepare_data (shared) -> build_model -> test_model (fails below min_accuracy)',
     tags: ['example', 'ml'],
     params: ML_PARAMS,

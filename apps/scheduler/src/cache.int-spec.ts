@@ -24,13 +24,13 @@ import { dag, shell } from 'swarmflow';
 const dir = ${JSON.stringify(counters)};
 const params = { n: { type: 'integer', default: 10 }, lr: { type: 'number', default: 0.1 } } as const;
 const prep = () => shell('prep', \`echo run >> \${dir}/prep.count; printf '{"rows": %s}' {{ params.n }} > "$SWARMFLOW_OUTPUT"\`, { cache: true });
-export const a = dag({ id: 'cache_a', params, defaults: { cache: true } }, () => {
+export const a = dag({ id: 'cache_a', params, defaults: { cache: true }, cacheNamespace: 'shared' }, () => {
   prep()
     .then(shell('train', \`echo run >> \${dir}/train.count; printf '{"model": "m-%s-%s"}' {{ outputs.prep.rows }} {{ params.lr }} > "$SWARMFLOW_OUTPUT"\`))
     .then(shell('report', \`echo run >> \${dir}/report.count; echo {{ outputs.train.model }} > \${dir}/report.out\`, { cache: false }));
 });
-// Another DAG of the same (default) namespace with the same first task: it shares prep's cached try.
-export const b = dag({ id: 'cache_b', params }, () => {
+// Another DAG of the same namespace with the same first task: it shares prep's cached try.
+export const b = dag({ id: 'cache_b', params, cacheNamespace: 'shared' }, () => {
   prep().then(shell('other', \`echo run >> \${dir}/other.count; echo {{ outputs.prep.rows }} > \${dir}/other.out\`));
 });
 export const big = dag({ id: 'big_output' }, () => {

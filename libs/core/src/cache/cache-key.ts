@@ -2,9 +2,13 @@ import { createHash } from 'node:crypto';
 import type { DockerSpec, SerializedDag, TaskSpec } from '../dag/dag.types';
 import { canonicalJson } from '../dag/validate-dag';
 
-/** The namespace of a DAG's cached tries: DAGs with the same one share them. */
-export function cacheNamespaceOf(dag: Pick<SerializedDag, 'cacheNamespace'>): string {
-  return dag.cacheNamespace ?? 'default';
+/**
+ * The namespace of a DAG's cached tries: DAGs with the same one share them. Without one, the
+ * DAG's own (`dag:<id>`): two teams' DAGs running the same `./export.sh` never take each
+ * other's results unless both name a shared namespace.
+ */
+export function cacheNamespaceOf(dag: Pick<SerializedDag, 'cacheNamespace' | 'id'>): string {
+  return dag.cacheNamespace ?? `dag:${dag.id}`;
 }
 
 /** What an ended upstream task contributes to a downstream task's cache key. */

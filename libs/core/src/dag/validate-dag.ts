@@ -763,7 +763,7 @@ export function validateDag(input: DagInput, file: string, options: ValidateDagO
     maxActiveTasks,
     params,
     tags: [...(input.tags ?? [])],
-    ...(input.cacheNamespace !== undefined && input.cacheNamespace !== 'default' ? { cacheNamespace: input.cacheNamespace } : {}),
+    ...(input.cacheNamespace !== undefined ? { cacheNamespace: input.cacheNamespace } : {}),
     tasks,
     fileloc: file,
   };
