@@ -56,6 +56,8 @@ interface BenchOptions {
   only: ('wide' | 'chain')[];
   /** `dist` (compiled, when present) or `ts` (through tsx). */
   workerEntry: 'auto' | 'ts';
+  /** The scheduler's artefacts store (BENCH_ARTIFACTS_URL, as SWARMFLOW_ARTIFACTS_URL; standalone sets a file:// one): every task message then carries its artefacts location. */
+  artifactsUrl: string | null;
 }
 
 function intEnv(name: string, fallback: number, min: number): number {
@@ -80,6 +82,7 @@ function readOptions(): BenchOptions {
     profile: process.env.BENCH_PROFILE === '1',
     only: onlyEnv(),
     workerEntry: process.env.BENCH_WORKER_ENTRY === 'ts' ? 'ts' : 'auto',
+    artifactsUrl: process.env.BENCH_ARTIFACTS_URL?.trim() || null,
   };
 }
 
@@ -439,7 +442,7 @@ async function main(): Promise<number> {
       },
       makeBroker: brokerOf,
       workers: [],
-      scheduler: { tickMs: opts.tickMs, eventCoalesceMs: opts.coalesceMs },
+      scheduler: { tickMs: opts.tickMs, eventCoalesceMs: opts.coalesceMs, artifactsUrl: opts.artifactsUrl },
     });
     await stack.start();
     const errors = await stack.repos.dags.importErrors();
@@ -458,6 +461,7 @@ async function main(): Promise<number> {
     console.log(`Swarmflow engine benchmark — node ${v.node}, PostgreSQL ${v.postgres}, RabbitMQ ${v.rabbitmq}`);
     console.log(`  database ${testDb.name} on ${new URL(postgresAdminUrl()).host}, broker ${redactedRabbitmqUrl()} prefix "${prefix}"`);
     console.log(`  1 scheduler (this process, tick ${opts.tickMs} ms) + ${opts.workers} worker process(es) × ${opts.concurrency} slots: ${worker.label}`);
+    if (opts.artifactsUrl !== null) console.log(`  artefacts store ${opts.artifactsUrl} (BENCH_ARTIFACTS_URL): task messages carry their artefacts location`);
 
     const profiler = opts.profile ? installProfiler() : null;
     // Long-running processes: measure them after V8 has compiled their hot paths, not while it does.

@@ -2,11 +2,16 @@ import { fastProcessTask, isSignedEnvelope } from './task-message.fast';
 import { signedTaskSchema, taskMessageSchema } from './task-message.decoder';
 import { taskMessage } from './test-support/worker-harness';
 
+const HEX64 = '0123456789abcdef'.repeat(4);
+
 /** Values of every JSON kind, and the edges of the checks (ints, lengths, ranges). */
 const VALUES: unknown[] = [
   null, true, false, 0, -0, 1, -1, 2, 255, 256, 1.5, -1.5, 2 ** 53 - 1, 2 ** 53, -(2 ** 53), 1e300,
   '', 'x', 'process', 'docker', '{}', [], [''], ['a', 'b'], ['a', 1], {}, { A: 'b' }, { A: 1 }, { __proto__: null, A: 'b' },
   JSON.parse('{"__proto__":"x"}'),
+  // artefacts URLs, cache keys, image refs, at and past their edges
+  'file:///tmp/a', 's3://bucket/p', 'file:/x', 'http://x', ' s3://b', HEX64, HEX64.slice(1), HEX64.toUpperCase(), `${HEX64}\n`,
+  'r'.repeat(1000), 'r'.repeat(1001),
 ];
 
 /** `base`, then each field set to each value, removed, and an unknown field added. */
@@ -45,8 +50,16 @@ describe('fastProcessTask never disagrees with taskMessageSchema', () => {
     taskMessage(),
     taskMessage({ command: ['python', 'train.py'], cwd: '/srv', timeoutMs: 5000, skipExitCode: 99, priority: 2.5 }),
     { ...taskMessage(), runPk: 3, kind: 'process', docker: null },
+    // as a scheduler with SWARMFLOW_ARTIFACTS_URL (standalone's default) and a cached task sends it
+    { ...taskMessage(), runPk: 3, artifacts: { url: 'file:///a/d/r/t/1', runUrl: 'file:///a/d/r' }, cacheKey: HEX64 },
+    { ...taskMessage(), artifacts: { url: 's3://b/d/r/t/1', runUrl: 's3://b/d/r', s3: 'c2VhbGVk' }, imageRef: 'img:1' },
   ] as unknown as Record<string, unknown>[];
-  const inputs = bases.flatMap((b) => [...mutations(viaJson(b), ['runPk', 'kind', 'docker', 'secrets', 'registryAuth'])]);
+  const extra = ['runPk', 'kind', 'docker', 'secrets', 'registryAuth', 'artifacts', 'cacheKey', 'imageRef'];
+  const inputs = [
+    ...bases.flatMap((b) => [...mutations(viaJson(b), extra)]),
+    // each field of the artefacts location altered, removed, an unknown one added
+    ...bases.slice(3).flatMap((b) => [...mutations(viaJson(b.artifacts) as Record<string, unknown>, ['s3'])].map((artifacts) => ({ ...viaJson(b), artifacts }))),
+  ];
 
   it(`on ${inputs.length} task messages: what it decides, it decides alike; it decides the common ones`, () => {
     let decided = 0;

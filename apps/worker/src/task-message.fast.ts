@@ -18,13 +18,28 @@ export function isSignedEnvelope(body: unknown): body is SignedTaskMessage {
 
 const PROCESS_TASK_KEYS = new Set([
   'tiId', 'runPk', 'dagId', 'runId', 'taskId', 'tryNumber', 'queue', 'command', 'env', 'cwd', 'timeoutMs', 'skipExitCode',
-  'priority', 'kind', 'docker',
+  'priority', 'kind', 'docker', 'artifacts', 'cacheKey', 'imageRef',
 ]);
+
+/** The schema's patterns, the same ones (task-message.fast.spec.ts checks the verdicts). */
+const ARTIFACTS_URL = /^(s3|file):\/\//;
+const CACHE_KEY = /^[0-9a-f]{64}$/;
+
+/** `artifacts` as the schema returns it; null when the schema must decide (anything unusual or invalid). */
+function fastArtifacts(v: unknown): NonNullable<TaskMessage['artifacts']> | null {
+  if (!isObject(v)) return null;
+  for (const key in v) if (key !== 'url' && key !== 'runUrl' && key !== 's3') return null;
+  const { url, runUrl, s3 } = v;
+  if (typeof url !== 'string' || !ARTIFACTS_URL.test(url) || typeof runUrl !== 'string' || !ARTIFACTS_URL.test(runUrl)) return null;
+  if (s3 === undefined) return { url, runUrl };
+  return isName(s3) ? { url, runUrl, s3: s3 as string } : null;
+}
 
 const isName = (v: unknown): boolean => typeof v === 'string' && v.length >= 1;
 
 /**
- * A process task message (no container, no secrets) as `taskMessageSchema` returns it,
+ * A process task message (no container, no secrets; artefacts, cache key and image ref
+ * allowed) as `taskMessageSchema` returns it,
  * when the message is one; null when it is anything else (a container task, one with
  * secrets, an unknown field, or anything invalid): the schema decides those. Never
  * accepts what the schema refuses.
@@ -46,6 +61,10 @@ export function fastProcessTask(body: unknown): TaskMessage | null {
   if (typeof b.priority !== 'number' || !Number.isFinite(b.priority)) return null;
   if (!(b.kind === undefined || b.kind === 'process')) return null;
   if (!(b.docker === undefined || b.docker === null)) return null;
+  const artifacts = b.artifacts === undefined ? undefined : fastArtifacts(b.artifacts);
+  if (artifacts === null) return null;
+  if (b.cacheKey !== undefined && !(typeof b.cacheKey === 'string' && CACHE_KEY.test(b.cacheKey))) return null;
+  if (b.imageRef !== undefined && !(isName(b.imageRef) && (b.imageRef as string).length <= 1000)) return null;
   const task: TaskMessage = {
     tiId: b.tiId, dagId: b.dagId as string, runId: b.runId as string, taskId: b.taskId as string, tryNumber: b.tryNumber,
     queue: b.queue, command: Array.isArray(b.command) ? [...(b.command as string[])] : b.command as string, env: { ...(b.env as Record<string, string>) },
@@ -54,5 +73,8 @@ export function fastProcessTask(body: unknown): TaskMessage | null {
   if (b.runPk !== undefined) task.runPk = b.runPk;
   if (b.kind !== undefined) task.kind = 'process';
   if (b.docker !== undefined) task.docker = null;
+  if (artifacts !== undefined) task.artifacts = artifacts;
+  if (b.cacheKey !== undefined) task.cacheKey = b.cacheKey as string;
+  if (b.imageRef !== undefined) task.imageRef = b.imageRef as string;
   return task;
 }
