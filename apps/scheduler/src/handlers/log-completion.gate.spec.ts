@@ -55,6 +55,24 @@ describe('LogCompletionGate', () => {
     expect(gate.holdsEnd(7, 1)).toBe(false);
   });
 
+  it('says once that holds cannot be recorded while the database is away, and once that they are again', async () => {
+    const warnings: string[] = [];
+    let up = false;
+    const gate = new LogCompletionGate({
+      holdEnd: async () => { if (!up) throw new Error('read ECONNRESET'); },
+      countBatches: async () => { throw new Error('read ECONNRESET'); },
+    }, () => undefined, (w) => warnings.push(w), { pollMs: 5 });
+    for (let tiId = 1; tiId <= 5; tiId++) gate.admit({ ...finished({ first: 1, last: 1, count: 1 }), tiId }, message());
+    await until(() => warnings.length >= 1);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(warnings).toEqual([expect.stringMatching(/^could not record the hold of task instance 1 try 1's end .*read ECONNRESET \(further failures are counted/)]);
+    up = true;
+    gate.admit({ ...finished({ first: 1, last: 1, count: 1 }), tiId: 6 }, message());
+    await until(() => warnings.length === 2);
+    expect(warnings[1]).toBe('recording ends held for their logs again; 5 hold(s) could not be recorded for the other schedulers meanwhile');
+    gate.stop();
+  });
+
   it('applies the end anyway after the longest wait, with a warning', async () => {
     const warnings: string[] = [];
     const passed: WorkerEvent[] = [];

@@ -54,6 +54,9 @@ export class LogCompletionGate {
   private readonly maxWaitMs: number;
   private stopped = false;
 
+  /** Holds not recorded since the last one that was (a database outage). */
+  private unrecordedHolds = 0;
+
   constructor(
     private readonly logs: StoredBatches,
     /** Receives an event that may be applied now. */
@@ -89,8 +92,16 @@ export class LogCompletionGate {
     const held: Held = { event, msg, since: Date.now(), timer: undefined };
     this.held.set(key, held);
     const now = new Date();
-    this.logs.holdEnd(event.tiId, event.tryNumber, now, endHoldCutoff(now)).catch((err: unknown) =>
-      this.warn(`could not record the hold of task instance ${event.tiId} try ${event.tryNumber}'s end for the other schedulers: ${(err as Error).message}`));
+    this.logs.holdEnd(event.tiId, event.tryNumber, now, endHoldCutoff(now)).then(() => {
+      if (this.unrecordedHolds === 0) return;
+      this.warn(`recording ends held for their logs again; ${this.unrecordedHolds} hold(s) could not be recorded for the other schedulers meanwhile`);
+      this.unrecordedHolds = 0;
+    }, (err: unknown) => {
+      // One line per database outage, not one per end: the rest are counted.
+      if (this.unrecordedHolds++ > 0) return;
+      this.warn(`could not record the hold of task instance ${event.tiId} try ${event.tryNumber}'s end for the other schedulers: ${(err as Error).message} ` +
+        '(further failures are counted until a hold is recorded again)');
+    });
     void this.check(key, held);
   }
 
