@@ -1,6 +1,7 @@
 import { rmSync } from 'node:fs';
 import type { Browser, Page } from 'playwright-core';
 import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { browserTestDags } from './support/dags';
 
 // What a user does in the web UI, against a real standalone server (embedded database,
@@ -73,7 +74,9 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.goto('/dags/ui_flaky/trigger');
     await page.getByRole('button', { name: 'Raw JSON' }).click();
     const conf = page.getByLabel('conf JSON');
-    expect(JSON.parse(await conf.inputValue())).toEqual({ ticks: 3 }); // the form's values, defaults included
+    // The textarea is filled on the next render after the switch: wait for it, then read it.
+    const raw = await waitUntil('the raw JSON to hold the form\'s values', async () => (await conf.inputValue()) || undefined, { timeoutMs: 10_000, intervalMs: 50 });
+    expect(JSON.parse(raw)).toEqual({ ticks: 3 }); // the form's values, defaults included
     await conf.fill('{"ticks": 1}');
     await page.getByLabel('Logical date').fill('2026-01-02T03:04:05');
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
