@@ -373,8 +373,9 @@ describeWithPostgres('chaos (PostgreSQL)', () => {
       });
     });
 
-    it('PostgreSQL outage of 5 s: the scheduler backs off, logs the outage once and its end once', async () => {
+    it('PostgreSQL outage of 5 s: the scheduler backs off, logs the outage once and its end once, and loses no worker', async () => {
       await withCluster(['scheduler-1'], async (cluster) => {
+        let restoredAt = 0;
         await runScenario('PostgreSQL outage 5 s', cluster, async (run) => {
           await progress(run, 150);
           const linesBefore = cluster.lineCounts.get('scheduler-1')!.length;
@@ -382,7 +383,7 @@ describeWithPostgres('chaos (PostgreSQL)', () => {
           const cutAt = Date.now();
           await sleep(5000); // the outage itself
           pgProxy.restore();
-          const restoredAt = Date.now();
+          restoredAt = Date.now();
           const resumed = await eventually(async () => {
             const first = readLedger(cluster.ledger, run.runId).find((l) => l.kind === 'S' && l.at > restoredAt);
             return first ? first.at : undefined;
@@ -401,6 +402,16 @@ describeWithPostgres('chaos (PostgreSQL)', () => {
             'scheduler log lines in all, from the cut to the first task start': printed,
           };
         });
+        // Heartbeats could not be stored during the outage: that silence is not the workers'. Once the
+        // scheduler has stored heartbeats a whole timeout after the database came back, its ticks
+        // could have expired anyone by then.
+        const listened = new Date(restoredAt + HEARTBEAT_TIMEOUT_MS + 1000);
+        const workers = await eventually(async () => {
+          const rows = await db.query(`SELECT name, state FROM worker WHERE name LIKE $1 AND last_heartbeat_at > $2`, [`${cluster.prefix}%`, listened]);
+          return rows.length === 2 ? rows : undefined;
+        }, 60_000, 'both workers\' heartbeats stored a whole heartbeat timeout after the database came back', 200);
+        expect(cluster.linesOf('scheduler-1', /workers lost|lost: no heartbeat/).filter((l) => l.includes(cluster.prefix))).toEqual([]);
+        expect(workers.map((w: { state: string }) => w.state)).toEqual(['active', 'active']);
       });
     });
   });

@@ -308,9 +308,11 @@ export class SchedulerRunner {
       this.iterating = true;
       const startedAt = performance.now();
       try {
-        // Silence counts only while this scheduler could hear: connected to the broker (and,
-        // see below, to the database) for a whole heartbeat timeout.
-        const expireWorkers = this.brokerUp && now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
+        // Silence counts only while this scheduler could hear: connected to the broker and
+        // storing heartbeats in the database for a whole heartbeat timeout. Not while its
+        // iterations fail (the heartbeats it takes in are not stored), nor in the first one
+        // that succeeds again: it may hold no heartbeat, while many wait in the broker.
+        const expireWorkers = this.brokerUp && failures === 0 && now.getTime() - this.listeningSince >= this.options.heartbeatTimeoutMs;
         const gone = tick && this.brokerUp ? this.presence.gone() : [];
         result = await this.scheduling.iterate(batch.map((b) => b.event), now, tick, published, expireWorkers, this.moreToDispatch, gone);
       } catch (err) {
@@ -343,9 +345,10 @@ export class SchedulerRunner {
         this.logger.log(`database available again after ${((Date.now() - this.outage.since) / 1000).toFixed(1)}s ` +
           `(${this.outage.failures} iteration(s) failed); scheduling resumed`);
         this.outage = null;
-        // Heartbeats waited in the queue meanwhile: a full timeout of listening before anyone is lost for silence.
-        this.listeningSince = this.clock().getTime();
       }
+      // After any failed iteration (an outage or not), heartbeats waited in the queue
+      // meanwhile: a full timeout of listening before anyone is lost for silence.
+      if (failures > 0) this.listeningSince = this.clock().getTime();
       failures = 0;
       races = 0;
       this.iterations++;
