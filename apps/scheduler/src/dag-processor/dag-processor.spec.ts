@@ -125,13 +125,17 @@ describe('DagProcessor', () => {
     const seen = new Promise<string[]>((resolve) => {
       processor.watch(() => void processor.run(new Date()).then((r) => r && r.dags.some((d) => d.dag.id === 'fresh') && resolve(r.dags.map((d) => d.dag.id))));
     });
-    const started = Date.now();
-    writeFileSync(path.join(folder, 'fresh.yaml'), 'id: fresh\ntasks:\n  a: { shell: "true" }\n');
-    // Nothing but the watch runs the processor here (no parse interval): seeing the file at all proves
-    // the watch. How long it took is a figure, not an assertion (a loaded CI machine took 2.6 s once).
-    expect((await seen).sort()).toEqual(['daily', 'fresh']);
-    process.stdout.write(`dag-processor: a new file parsed ${Date.now() - started} ms after its writing (watch)\n`);
-    processor.stop();
+    try {
+      const started = Date.now();
+      writeFileSync(path.join(folder, 'fresh.yaml'), 'id: fresh\ntasks:\n  a: { shell: "true" }\n');
+      // Nothing but the watch runs the processor here (no parse interval): seeing the file at all proves
+      // the watch. How long it took is a figure, not an assertion (a loaded CI machine took 2.6 s once).
+      expect((await seen).sort()).toEqual(['daily', 'fresh']);
+      process.stdout.write(`dag-processor: a new file parsed ${Date.now() - started} ms after its writing (watch)\n`);
+    } finally {
+      // Also when the test fails: a watcher left open keeps jest from exiting (it hung a CI run).
+      processor.stop();
+    }
   }, 30_000);
 
   it('kills what a timed-out import started, and names the limit', async () => {
