@@ -55,7 +55,8 @@ describeNative('a worker whose process spawner (sf-spawner) dies while tasks run
 
     for (const ti of [retried, notRetried]) {
       let last = '';
-      for (let i = 0; i < 100 && !last.startsWith("the task's process was lost"); i++) {
+      const deadline = Date.now() + 30_000; // generous for a loaded machine: it ends as soon as the line is there
+      while (!last.startsWith("the task's process was lost") && Date.now() < deadline) {
         const { lines } = await stack().repos.logs.read(ti.id, 1);
         last = lines.filter((l) => l.stream === 'system').at(-1)?.line ?? '';
         if (!last.startsWith("the task's process was lost")) await new Promise((r) => setTimeout(r, 20));
