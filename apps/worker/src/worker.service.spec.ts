@@ -516,7 +516,7 @@ describe('WorkerService', () => {
     });
 
     it('a task that ends within startedDelayMs publishes no task.started; its message is acked once task.finished is confirmed', async () => {
-      h = await startHarness({ startedDelayMs: 5000 });
+      h = await startHarness({ startedDelayMs: 60_000 }); // far past `echo`, however loaded the machine
       const finishedConfirm = holdConfirms('task.finished');
       const task = taskMessage({ command: 'echo quick' });
       await h.submit(task);
@@ -563,7 +563,7 @@ describe('WorkerService', () => {
     it('a process that ends while task.started awaits its confirm has its task.finished published after that confirm', async () => {
       h = await startHarness({ startedDelayMs: 20 });
       const startedConfirm = holdConfirms('task.started');
-      const task = taskMessage({ command: 'sleep 0.2; echo done' });
+      const task = taskMessage({ command: 'sleep 1; echo done' }); // outlives the 20-ms delay even when timers lag under load
       await h.submit(task);
       await h.published.startedOf(task.tiId);
       await h.consumers.waitFor('the spawn', () => h.processes.results.length === 1);
