@@ -94,7 +94,7 @@ describeWithPostgres('GET /api/v1/events: the live feed of a scheduler\'s change
     const ended = await c.waitFor(isRun(run.runId, 'success'), 30_000, 'run success');
     // Written by the scheduler at `endedAt`, seen by the stream after it (same clock): the feed sends
     // what was written, not a guess. "Within a second" is the documented promise (the feed polls every
-    // 100 ms here); as a test bound it failed on a loaded CI machine, so the figure is printed and the
+    // 100 ms here); as a test bound a loaded CI machine can miss it, so the figure is printed and the
     // bound is 10 s: a hundred polls, still enough to tell a feed that sends a change at its next poll
     // from one that holds it back (until a reconnect, a resync, a later change).
     const runEvent = ended.event as RunEvent;
