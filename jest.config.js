@@ -12,6 +12,11 @@ const moduleNameMapper = {
 };
 const base = { transform: { '^.+\\.ts$': tsJest }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
 module.exports = {
+  // A test's timeout guards against a hang; it measures nothing (speed is for benchmarks, which print).
+  // Jest's default of 5 s is a speed check in disguise: a test of a second on an idle machine takes
+  // several with a few test runs at once on 2 cores. 60 s by default; a test may set more. (A global
+  // option: jest refuses it inside a project.)
+  testTimeout: 60_000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs}/**/*.spec.ts'] },
     { ...base, displayName: 'int', testMatch: ['<rootDir>/{apps,libs}/**/*.int-spec.ts'] },

@@ -112,7 +112,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     expect(await page.getByTestId('log').textContent()).not.toContain('tick 12 of 12');
     await screenshot(page, 'task-log');
     await page.getByTestId('log').getByText('tick 12 of 12').waitFor({ timeout: 30_000 });
-    await page.getByTestId('log-status').getByText('■ try finished').waitFor({ timeout: 10_000 });
+    await page.getByTestId('log-status').getByText('■ try finished').waitFor({ timeout: 30_000 });
   });
 
   it('clears a failed task with its downstream after a preview, and sees it rerun and succeed', async () => {

@@ -49,7 +49,7 @@ class FakeWorker {
 
 describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provider)', () => {
   describeWithRabbitMQ('', () => {
-    jest.setTimeout(30_000);
+    jest.setTimeout(90_000);
     const prefix = `as-${randomUUID().slice(0, 8)}.`;
     const topic = `asq${randomUUID().slice(0, 6)}`;
     const declared = new Set<string>();
@@ -156,7 +156,7 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       expect((await first.round()).length).toBe(1);
       expect(await second.round()).toEqual([]);
       await first.stop(); // releases the lock, as a dead leader's closed connection does
-      await waitUntil('the second leads', async () => (await second.round()).length === 1, { timeoutMs: 3000 });
+      await waitUntil('the second leads', async () => (await second.round()).length === 1, { timeoutMs: 30_000 });
       await second.stop();
     });
 
@@ -189,7 +189,7 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       expect(down.drained.sort()).toEqual(['h.1', 'h.2']);
       await waitUntil('drained', () => [first, second].every((a) => a.view.workersOf([topic2], Date.now()).every((w) => w.state === 'draining')));
       await first.stop(); // the leader goes mid scale-in
-      const [shut] = await waitUntil('the second leads', async () => { const r = await second.round(); return r.length === 1 ? r : null; }, { timeoutMs: 3000 });
+      const [shut] = await waitUntil('the second leads', async () => { const r = await second.round(); return r.length === 1 ? r : null; }, { timeoutMs: 30_000 });
       expect(shut.shutdown.sort()).toEqual(['h.1', 'h.2']);
       await waitUntil('stopped', () => second.view.workersOf([topic2], Date.now()).every((w) => w.state === 'stopped'));
       const [removed] = await second.round();
@@ -250,7 +250,7 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       expect(await two.lead()).toBe(false);
       await db.query(`SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' AND classid = 7366142 AND granted
         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())`);
-      await waitUntil('the second takes the lead', () => two.lead(), { timeoutMs: 3000 });
+      await waitUntil('the second takes the lead', () => two.lead(), { timeoutMs: 30_000 });
       expect(await one.lead()).toBe(false);
       await one.release();
       await two.release();

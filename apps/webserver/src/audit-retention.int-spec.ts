@@ -30,7 +30,7 @@ describeWithPostgres('audit retention (SWARMFLOW_AUDIT_RETENTION)', () => {
   });
   const actions = async () => (await repos.audit.list({ limit: 1000 })).map((e) => e.action).sort();
   async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (!(await check())) {
       if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
       await new Promise((r) => setTimeout(r, 20));

@@ -85,7 +85,7 @@ describeWithPostgres('bull-board at /queues over task instances', () => {
     const after = (await repos.tis.forRuns([run.pk])).find((t) => t.taskId === 'train')!;
     expect(after.state).toBe('none');
     expect((await repos.runs.get(dag.id, 'bb1'))!.state).toBe('running');
-    const deadline = Date.now() + 5000;
+    const deadline = Date.now() + 30_000; // generous for a loaded machine: the loop ends once both entries are there
     let entries = await repos.audit.list({ since: null, limit: 20, action: 'task.clear' });
     while (entries.length < 2 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));

@@ -74,7 +74,7 @@ describeWithPostgres('web UI routes', () => {
     const reader = res.body!.getReader();
     let text = '';
     const readUntil = async (needle: string) => {
-      const deadline = Date.now() + 10_000;
+      const deadline = Date.now() + 30_000;
       while (!text.includes(needle)) {
         if (Date.now() > deadline) throw new Error(`no "${needle}" in the stream: ${text}`);
         const { value, done } = await reader.read();
@@ -104,7 +104,7 @@ describeWithPostgres('web UI routes', () => {
     expect(res.status).toBe(200);
     const reader = res.body!.getReader();
     let text = '';
-    const deadline = Date.now() + 10_000;
+    const deadline = Date.now() + 30_000;
     while (!text.includes('lint 1')) {
       const { value, done } = await reader.read();
       if (done || Date.now() > deadline) throw new Error(`no "lint 1" in the stream: ${text}`);

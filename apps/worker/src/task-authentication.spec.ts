@@ -112,7 +112,7 @@ describe('task messages are authenticated', () => {
       await worker.shutdown();
       await broker.close();
     }
-  }, 15_000);
+  }, 60_000);
 
   it('refuses everything when the worker has no cluster key', async () => {
     h = await startHarness({}, { clusterKey: null });

@@ -88,7 +88,8 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
   });
 
   it('task.cancel stops the container; the try is not retried', async () => {
-    await harness();
+    // A grace no loaded machine misses: exit 143 then shows the task's TERM trap ran, not Docker's SIGKILL (137).
+    await harness({ graceMs: 30_000 });
     const task = withSecrets(containerTask('trap "echo stopping; exit 143" TERM; echo up; while true; do sleep 0.1; done'), { k: 'v' }, key);
     await h.submit(task);
     await h.published.waitFor('the task\'s first line', () => output(task.tiId).includes('up'), 20_000);

@@ -36,8 +36,8 @@ class FakeDocker {
     return { seeds: 0, volumes: 0 };
   }
 
-  /** Resolves once `n` runs were started. */
-  async started(n: number, ms = 2000): Promise<void> {
+  /** Resolves once `n` runs were started (the limit names a failure; generous for a loaded machine). */
+  async started(n: number, ms = 30_000): Promise<void> {
     const deadline = Date.now() + ms;
     while (this.runs.length < n) {
       if (Date.now() > deadline) throw new Error(`only ${this.runs.length} of ${n} containers started`);

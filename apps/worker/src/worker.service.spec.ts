@@ -1,3 +1,6 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { controlQueue, EXCHANGES, taskQueue } from '@swarmflow/messaging';
 import { withTimeout } from '@swarmflow/messaging/test-support/wait';
 import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
@@ -128,8 +131,15 @@ describe('WorkerService', () => {
     h.worker.cancelTask(long.tiId, 1);
     expect(await h.published.finishedOf(waiting.tiId)).toMatchObject({ outcome: 'success' });
     expect(h.consumers.resumes).toBe(1);
-    // `true` ends within startedDelayMs: no task.started of its own.
-    expect(h.published.events('task.started').map((e) => e.tiId)).toEqual([long.tiId]);
+    // Run only once the slot freed. (Whether `true` sends a task.started of its own depends on its ending
+    // within startedDelayMs, 50 ms: a loaded machine may not. If it does, it comes after the long one's end.)
+    const order = h.published.all.filter((p) => [long.tiId, waiting.tiId].includes(p.body?.tiId)).map((p) => `${p.body.tiId}:${p.routingKey}`);
+    expect(order.indexOf(`${long.tiId}:task.finished`)).toBeLessThan(order.indexOf(`${waiting.tiId}:task.finished`));
+    expect(order.filter((k) => k.endsWith(':task.started'))).toEqual(
+      order.includes(`${waiting.tiId}:task.started`) ? [`${long.tiId}:task.started`, `${waiting.tiId}:task.started`] : [`${long.tiId}:task.started`]);
+    if (order.includes(`${waiting.tiId}:task.started`)) {
+      expect(order.indexOf(`${long.tiId}:task.finished`)).toBeLessThan(order.indexOf(`${waiting.tiId}:task.started`));
+    }
     expect(h.processes.maxLive).toBe(1);
   });
 
@@ -169,7 +179,11 @@ describe('WorkerService', () => {
 
   it('drain gives the buffered tasks back to the queue and never runs them', async () => {
     h = await startHarness({ concurrency: 2 });
-    const running = [taskMessage({ command: 'echo started; sleep 0.3' }), taskMessage({ command: 'echo started; sleep 0.3' })];
+    // The running tasks hold their slots until the test opens the gate (a fixed `sleep 0.3` could end,
+    // on a loaded machine, before the drain, and the buffered tasks would run in the freed slots).
+    const gate = path.join(mkdtempSync(path.join(tmpdir(), 'sf-drain-')), 'open');
+    const holding = `echo started; until [ -e '${gate}' ]; do sleep 0.05; done`;
+    const running = [taskMessage({ command: holding }), taskMessage({ command: holding })];
     const buffered = [taskMessage(), taskMessage()];
     await h.submit(...running);
     await Promise.all(running.map((t) => h.published.startedOf(t.tiId)));
@@ -177,7 +191,10 @@ describe('WorkerService', () => {
     await h.consumers.waitFor('both extra tasks delivered', () =>
       buffered.every((t) => h.consumers.deliveries.some((d) => d.tiId === t.tiId)));
 
-    await h.worker.drain();
+    const drained = h.worker.drain();
+    await h.consumers.waitFor('the buffered tasks given back', () => h.consumers.taskNacks().length === buffered.length);
+    writeFileSync(gate, '');
+    await drained;
     expect(h.consumers.taskNacks()).toEqual(buffered.map((t) => expect.objectContaining({ tiId: t.tiId, requeue: true })));
     expect(h.published.events('task.started').map((e) => e.tiId).sort()).toEqual(running.map((t) => t.tiId).sort());
     expect(h.published.finished().map((e) => [e.tiId, e.outcome]).sort()).toEqual(running.map((t) => [t.tiId, 'success']).sort());
@@ -499,7 +516,7 @@ describe('WorkerService', () => {
     });
 
     it('a task that ends within startedDelayMs publishes no task.started; its message is acked once task.finished is confirmed', async () => {
-      h = await startHarness({ startedDelayMs: 5000 });
+      h = await startHarness({ startedDelayMs: 60_000 }); // far past `echo`, however loaded the machine
       const finishedConfirm = holdConfirms('task.finished');
       const task = taskMessage({ command: 'echo quick' });
       await h.submit(task);
@@ -546,7 +563,7 @@ describe('WorkerService', () => {
     it('a process that ends while task.started awaits its confirm has its task.finished published after that confirm', async () => {
       h = await startHarness({ startedDelayMs: 20 });
       const startedConfirm = holdConfirms('task.started');
-      const task = taskMessage({ command: 'sleep 0.2; echo done' });
+      const task = taskMessage({ command: 'sleep 1; echo done' }); // outlives the 20-ms delay even when timers lag under load
       await h.submit(task);
       await h.published.startedOf(task.tiId);
       await h.consumers.waitFor('the spawn', () => h.processes.results.length === 1);

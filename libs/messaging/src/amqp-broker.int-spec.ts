@@ -26,7 +26,7 @@ describeWithRabbitMQ('AmqpBroker (RabbitMQ)', () => {
   );
 
   describe('AmqpBroker specifics', () => {
-    jest.setTimeout(30_000);
+    jest.setTimeout(90_000);
     const declared = new Set<string>();
     const brokers: AmqpBroker[] = [];
     let raw: amqp.ChannelModel;

@@ -26,34 +26,40 @@ describeWithPostgres('a scheduler over a DAGs folder with a file that hangs', ()
     rmSync(folder, { recursive: true, force: true });
   });
 
-  it('starts without waiting for the first parse when told, and stops within 5 s killing the import', async () => {
+  // hang.ts holds its import for the import timeout, 10 minutes here: a start that awaited the first
+  // parse, or a stop that waited for the import, would fail this test (its jest timeout is a fraction
+  // of that) rather than pass slowly. How long the stop took is printed, not bounded: a loaded CI
+  // machine stretches it.
+  it('starts without waiting for the first parse when told, and stops killing the import rather than awaiting it', async () => {
     const spinning = path.join(folder, 'spinning');
     writeFileSync(path.join(folder, 'a_good.yaml'), 'id: good\ntasks:\n  a: { shell: "true" }\n');
     writeFileSync(path.join(folder, 'hang.ts'), `// swarmflow\nrequire('node:fs').writeFileSync(${JSON.stringify(spinning)}, String(process.pid));\nfor (;;) {}\n`);
     const broker = new MemoryBroker();
     await broker.start();
     const scheduler = new Scheduler({
-      dagsFolder: folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 120_000, tickMs: 200, heartbeatTimeoutMs: 30_000,
+      dagsFolder: folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 600_000, tickMs: 200, heartbeatTimeoutMs: 30_000,
       awaitFirstParse: false,
     }, new Repositories(db), broker, quietLogger);
     try {
-      await scheduler.start(); // returns although hang.ts holds the first parse for up to 120 s
-      const deadline = Date.now() + 20_000;
+      await scheduler.start(); // returns although hang.ts holds the first parse for up to 600 s
+      const deadline = Date.now() + 60_000;
       while (!existsSync(spinning)) {
         if (Date.now() > deadline) throw new Error('the import of hang.ts never started');
         await new Promise((r) => setTimeout(r, 25));
       }
       const childPid = Number(require('node:fs').readFileSync(spinning, 'utf8'));
+      expect(isAlive(childPid)).toBe(true); // the first parse is still under way: start did not wait for it
       const started = Date.now();
       await scheduler.stop();
-      expect(Date.now() - started).toBeLessThan(5_000);
-      const gone = Date.now() + 5_000;
+      process.stdout.write(`scheduler-lifecycle: stop took ${Date.now() - started} ms with an import hanging (import timeout 600 s)\n`);
+      // The import spins forever: it is gone only because the stop killed it.
+      const gone = Date.now() + 60_000;
       while (isAlive(childPid) && Date.now() < gone) await new Promise((r) => setTimeout(r, 25));
       expect(isAlive(childPid)).toBe(false);
     } finally {
       await broker.close();
     }
-  }, 60_000);
+  }, 180_000);
 });
 
 function isAlive(pid: number): boolean {

@@ -16,8 +16,10 @@ const heartbeat = (): WorkerHeartbeatEvent => ({
   type: 'worker.heartbeat', worker: 'w1', hostname: 'h', queues: ['default'], concurrency: 1, running: [], state: 'active', at: '2026-01-01T00:00:01Z',
 });
 
+/** Polls until `condition` holds (30 s at most: generous for a loaded machine, it measures nothing). */
 async function until(condition: () => boolean): Promise<void> {
-  for (let i = 0; i < 500 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 2));
+  const deadline = Date.now() + 30_000;
+  while (!condition() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 2));
   expect(condition()).toBe(true);
 }
 

@@ -99,7 +99,7 @@ export class Stack {
    * arrive, a heartbeat with or after the events before it). For tests that check that an
    * event changed nothing: wait for the barrier, then look.
    */
-  async eventsApplied(timeoutMs = 10_000): Promise<void> {
+  async eventsApplied(timeoutMs = 30_000): Promise<void> {
     const worker = `barrier-${++this.barriers}-${process.pid}`;
     const beat: WorkerHeartbeatEvent = {
       type: 'worker.heartbeat', worker, hostname: 'barrier', queues: [], concurrency: 1, running: [], state: 'stopped', at: new Date().toISOString(),

@@ -75,7 +75,7 @@ export class SseClient {
   }
 
   /** Resolves with the first event (already received or coming) that matches; rejects after `timeoutMs`. */
-  waitFor(match: (e: LiveEvent) => boolean, timeoutMs = 10_000, what = 'an event'): Promise<ReceivedEvent> {
+  waitFor(match: (e: LiveEvent) => boolean, timeoutMs = 30_000, what = 'an event'): Promise<ReceivedEvent> {
     const seen = this.events.find((e) => match(e.event));
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
@@ -85,7 +85,7 @@ export class SseClient {
   }
 
   /** Resolves when the server ends the stream. */
-  waitForEnd(timeoutMs = 10_000): Promise<void> {
+  waitForEnd(timeoutMs = 30_000): Promise<void> {
     if (this.ended) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`the stream did not end within ${timeoutMs} ms`)), timeoutMs);

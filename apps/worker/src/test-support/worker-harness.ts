@@ -5,6 +5,7 @@ import {
   EXCHANGES, MemoryBroker, MessageAlreadySettledError, type Broker, type BrokerMessage, type ConsumeOptions, type ExchangeName,
   type MessageHandler, type QueueSpec,
 } from '@swarmflow/messaging';
+import { DEFAULT_WAIT_MS } from '@swarmflow/messaging/test-support/wait';
 import { WorkerService, type WorkerDeps, type WorkerLogger, type WorkerOptions } from '../worker.service';
 
 export interface Published {
@@ -54,7 +55,7 @@ export class PublishRecorder {
   }
 
   /** Resolves with `probe`'s first truthy result, checked now and after every publish. */
-  async waitFor<T>(what: string, probe: () => T, timeoutMs = 5000): Promise<NonNullable<T>> {
+  async waitFor<T>(what: string, probe: () => T, timeoutMs = DEFAULT_WAIT_MS): Promise<NonNullable<T>> {
     const first = probe();
     if (first) return first as NonNullable<T>;
     return new Promise((resolve, reject) => {
@@ -77,12 +78,12 @@ export class PublishRecorder {
   }
 
   /** Waits for the `task.finished` of a try. */
-  finishedOf(tiId: number, tryNumber = 1, timeoutMs = 5000): Promise<TaskFinishedEvent> {
+  finishedOf(tiId: number, tryNumber = 1, timeoutMs = DEFAULT_WAIT_MS): Promise<TaskFinishedEvent> {
     return this.waitFor(`task.finished of ${tiId}:${tryNumber}`, () => this.finished().find((e) => e.tiId === tiId && e.tryNumber === tryNumber), timeoutMs);
   }
 
   /** Waits for the `task.started` of a try. */
-  startedOf(tiId: number, tryNumber = 1, timeoutMs = 5000): Promise<unknown> {
+  startedOf(tiId: number, tryNumber = 1, timeoutMs = DEFAULT_WAIT_MS): Promise<unknown> {
     return this.waitFor(`task.started of ${tiId}:${tryNumber}`, () => this.events('task.started').find((e) => e.tiId === tiId && e.tryNumber === tryNumber), timeoutMs);
   }
 }
@@ -148,7 +149,7 @@ export class ConsumerRecorder {
   }
 
   /** Resolves with `probe`'s first truthy result, checked now and after every recorded operation. */
-  waitFor<T>(what: string, probe: () => T, timeoutMs = 5000): Promise<NonNullable<T>> {
+  waitFor<T>(what: string, probe: () => T, timeoutMs = DEFAULT_WAIT_MS): Promise<NonNullable<T>> {
     const first = probe();
     if (first) return Promise.resolve(first as NonNullable<T>);
     return new Promise((resolve, reject) => {
@@ -242,7 +243,7 @@ export class RecordingLogger implements WorkerLogger {
   warn = (m: string): void => this.add(`warn ${m}`);
   error = (m: string): void => this.add(`error ${m}`);
 
-  waitForLine(pattern: RegExp, timeoutMs = 5000): Promise<void> {
+  waitForLine(pattern: RegExp, timeoutMs = DEFAULT_WAIT_MS): Promise<void> {
     if (this.lines.some((l) => pattern.test(l))) return Promise.resolve();
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`no log line matching ${pattern} within ${timeoutMs} ms: ${JSON.stringify(this.lines)}`)), timeoutMs);

@@ -31,7 +31,7 @@ describe('holdBinary', () => {
         return null;
       }
     };
-    const state = await Promise.race([exited.then((signal) => `exited (${signal})`), waitUntil('the syscall it blocks in', () => (blockedIn() === waiting ? 'blocked' : null), { timeoutMs: 5000, intervalMs: 10 })]);
+    const state = await Promise.race([exited.then((signal) => `exited (${signal})`), waitUntil('the syscall it blocks in', () => (blockedIn() === waiting ? 'blocked' : null), { timeoutMs: 30_000, intervalMs: 10 })]);
     expect(state).toBe('blocked');
     expect(child.exitCode).toBeNull();
     child.kill('SIGKILL');

@@ -135,7 +135,7 @@ describeNative('sf-spawner protocol (the binary driven directly)', () => {
       baseFrame(['NEW=base']),
       runFrame(3, ['/usr/bin/env'], [], '', 'r'),
     ]));
-    for (const id of [1, 2, 3]) await waitUntil(() => reader.frames.some((f) => f.id === id && f.type === 'X'), 5000);
+    for (const id of [1, 2, 3]) await waitUntil(() => reader.frames.some((f) => f.id === id && f.type === 'X'), 30_000);
     expect(env(1).split('\n').filter(Boolean).sort()).toEqual(['A=base', 'AB=not A', 'B=own', 'C=own', 'EMPTY=']);
     expect(env(2)).toBe('ONLY=this\n');
     expect(env(3)).toBe('NEW=base\n');
@@ -161,7 +161,7 @@ describeNative('sf-spawner protocol (the binary driven directly)', () => {
     child.stdin!.end();
     expect(await done).toEqual({ code: 0, signal: null });
     expect(isDead(pid)).toBe(true);
-    await waitUntil(() => isDead(grandchild), 2000);
+    await waitUntil(() => isDead(grandchild), 30_000);
     const exits = reader.frames.filter((f) => f.type === 'X').map((f) => [f.id, f.body.readInt32LE(0), f.body.readUInt32LE(4)]);
     expect(exits.sort()).toEqual([[1, -1, 15], [2, -1, 15]]);
   });
@@ -175,7 +175,7 @@ describeNative('sf-spawner protocol (the binary driven directly)', () => {
     child.kill('SIGTERM');
     child.stdin!.write(runFrame(2, ['/bin/true'], []));
     expect((await reader.next('S')).id).toBe(1);
-    await waitUntil(() => reader.frames.filter((f) => f.type === 'X').length === 2, 2000);
+    await waitUntil(() => reader.frames.filter((f) => f.type === 'X').length === 2, 30_000);
     const done = exited(child);
     child.stdin!.end();
     expect(await done).toEqual({ code: 0, signal: null });
@@ -248,7 +248,7 @@ describeNative('the native spawner behind runProcess', () => {
     try {
       expect(await outcome(['/no/such/binary'])).toEqual({ error: 'cannot start "/no/such/binary": spawn /no/such/binary ENOENT', notStarted: true });
       const running = outcome(['/bin/sleep', '30']);
-      await waitUntil(() => pids.length === 1, 5000);
+      await waitUntil(() => pids.length === 1, 30_000);
       process.kill(spawner.pid!, 'SIGKILL');
       expect(await running).toEqual({ error: 'process spawner sf-spawner exited with signal SIGKILL', notStarted: false });
       // Asked of the dead spawner: never sent, so it did not start.
@@ -286,7 +286,7 @@ describeNative('the native spawner behind runProcess', () => {
     const lines: string[] = [];
     const first = runProcess(spec('sleep 30 & echo $!; wait', { onLine: (_s, line) => lines.push(line) }));
     const pid = (await first.spawned)!;
-    await waitUntil(() => lines.length === 1, 5000);
+    await waitUntil(() => lines.length === 1, 30_000);
     const grandchild = Number(lines[0]);
     const spawnerPid = sharedSpawner(binary!).pid!;
     process.kill(spawnerPid, 'SIGKILL');
@@ -295,7 +295,7 @@ describeNative('the native spawner behind runProcess', () => {
       lost: `process spawner sf-spawner exited with signal SIGKILL while the task ran; its process group ${pid} was killed`,
     });
     // Nothing of the task runs on unwatched (without the spawner nobody would ever stop it).
-    await waitUntil(() => isDead(pid) && isDead(grandchild), 5000);
+    await waitUntil(() => isDead(pid) && isDead(grandchild), 30_000);
     const next = runProcess(spec(['true']));
     expect(await next.result).toMatchObject({ exitCode: 0, error: null });
     expect(sharedSpawner(binary!).pid).not.toBe(spawnerPid);
@@ -307,12 +307,15 @@ describeNative('the native spawner behind runProcess', () => {
       runProcess({ command: 'sleep 0.3; echo late', env: {}, cwd: null, timeoutMs: null, onLine: (_s, l) => console.log(l) })
         .result.then((r) => console.log('exit ' + r.exitCode));
     `;
+    // A process kept alive never exits by itself (the spawner has no idle timer): spawnSync kills it at
+    // its timeout and the status is null. That, not a clock, tells the two apart; the time is printed.
     const started = Date.now();
     const result = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
-      encoding: 'utf8', timeout: 15_000, env: { ...process.env, SWARMFLOW_PROCESS_SPAWNER: 'native' },
+      encoding: 'utf8', timeout: 120_000, env: { ...process.env, SWARMFLOW_PROCESS_SPAWNER: 'native' },
     });
-    expect({ status: result.status, stdout: result.stdout, stderr: result.stderr }).toEqual({ status: 0, stdout: 'late\nexit 0\n', stderr: '' });
-    expect(Date.now() - started).toBeLessThan(10_000);
+    process.stdout.write(`native-spawner: a Node process with an idle spawner exited ${Date.now() - started} ms after its start\n`);
+    expect({ status: result.status, signal: result.signal, stdout: result.stdout, stderr: result.stderr })
+      .toEqual({ status: 0, signal: null, stdout: 'late\nexit 0\n', stderr: '' });
   });
 
   it('a bad SWARMFLOW_PROCESS_SPAWNER fails the task, naming the variable', async () => {

@@ -22,7 +22,7 @@ function capture(): Captured & { onLine: ProcessSpec['onLine'] } {
       lines.push({ stream, line });
       for (const w of waiters.filter((x) => x.pattern.test(line))) w.resolve(line);
     },
-    lineMatching: (pattern, ms = 5000) => {
+    lineMatching: (pattern, ms = 30_000) => {
       const seen = lines.find((l) => pattern.test(l.line));
       if (seen) return Promise.resolve(seen.line);
       return new Promise((resolve, reject) => {
@@ -235,7 +235,7 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     const result = await run.result;
     expect(result).toMatchObject({ exitCode: null, signal: 'SIGTERM', timedOut: true, cancelled: false, error: null });
     expect(kills).toEqual(['SIGTERM:timeout']);
-    await waitUntil(() => isDead(grandchild), 2000); // the group's SIGTERM lands a moment after the shell's exit
+    await waitUntil(() => isDead(grandchild), 30_000); // the group's SIGTERM lands a moment after the shell's exit
   });
 
   it('sends SIGKILL to the group when SIGTERM is ignored for the grace period', async () => {
@@ -255,7 +255,7 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     run.cancel('user asked');
     const result = await run.result;
     expect(result).toMatchObject({ signal: 'SIGTERM', timedOut: false, cancelled: true });
-    await waitUntil(() => isDead(grandchild), 2000); // the group's SIGTERM lands a moment after the shell's exit
+    await waitUntil(() => isDead(grandchild), 30_000); // the group's SIGTERM lands a moment after the shell's exit
     run.cancel(); // a no-op once ended
   });
 
@@ -272,19 +272,24 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
     const result = await runProcess(s).result;
     expect(result.exitCode).toBe(0);
     const leftover = Number(s.out.lines[0].line);
-    await waitUntil(() => isDead(leftover), 2000);
+    await waitUntil(() => isDead(leftover), 30_000);
   });
 
   it('ends 2 s after the exit when a process that left the group holds the output open', async () => {
-    const s = spec('setsid sleep 30 & echo $!; sleep 0.3'); // the pause: setsid has run before the group is killed
+    const s = spec('setsid sleep 300 & echo $!; sleep 0.3'); // the pause: setsid has run before the group is killed
     const started = Date.now();
     const result = await runProcess(s).result;
     const elapsed = Date.now() - started;
-    process.kill(Number(s.out.lines[0].line), 'SIGKILL');
+    const holder = Number(s.out.lines[0].line);
+    // The holder of the output still runs: the result did not wait for the output to close (the wrong
+    // behaviour, 300 s). Proven by the holder, not by a clock; the time is printed.
+    const holderAlive = !isDead(holder);
+    process.kill(holder, 'SIGKILL');
+    process.stdout.write(`process-executor (${spawner}): ended ${elapsed} ms after the start with the output held open (0.3 s task + 2 s grace)\n`);
     expect(result).toMatchObject({ exitCode: 0, signal: null, error: null });
-    expect(elapsed).toBeGreaterThanOrEqual(2200);
-    expect(elapsed).toBeLessThan(4500);
-  });
+    expect(holderAlive).toBe(true);
+    expect(elapsed).toBeGreaterThanOrEqual(2200); // it gave late output its 2 s (a slow machine only adds)
+  }, 60_000);
 
   it('killAll cancels every running process', async () => {
     const a = spec('echo up; sleep 30');
@@ -299,7 +304,7 @@ describe.each(spawners)('runProcess with the %s spawner', (spawner) => {
   });
 });
 
-/** Polls a cheap condition every 20 ms until true, failing after `ms`. */
+/** Polls a cheap condition every 20 ms until true, failing after `ms` (generous: it names a failure, it measures nothing). */
 async function waitUntil(condition: () => boolean, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (!condition()) {

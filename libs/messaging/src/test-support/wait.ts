@@ -1,6 +1,13 @@
 import type { BrokerMessage, MessageHandler } from '../broker';
 
 /**
+ * The default wait: long, because a wait ends as soon as its condition holds and its limit only
+ * names a failure. A limit of a few seconds is a speed check in disguise, which a loaded CI
+ * machine (several test runs on 2 cores) fails; speed is for benchmarks, which print.
+ */
+export const DEFAULT_WAIT_MS = 30_000;
+
+/**
  * Polls `probe` (sync or async) every `intervalMs` until it returns a truthy value,
  * then returns that value; rejects after `timeoutMs` naming `what`. For states that
  * cannot be awaited as events, such as RabbitMQ queue counters.
@@ -8,7 +15,7 @@ import type { BrokerMessage, MessageHandler } from '../broker';
 export async function waitUntil<T>(
   what: string,
   probe: () => T | Promise<T>,
-  { timeoutMs = 5000, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
+  { timeoutMs = DEFAULT_WAIT_MS, intervalMs = 10 }: { timeoutMs?: number; intervalMs?: number } = {},
 ): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
@@ -21,7 +28,7 @@ export async function waitUntil<T>(
 }
 
 /** Rejects with a message naming `what` when `promise` does not settle within `timeoutMs`. */
-export function withTimeout<T>(what: string | (() => string), promise: Promise<T>, timeoutMs = 5000): Promise<T> {
+export function withTimeout<T>(what: string | (() => string), promise: Promise<T>, timeoutMs = DEFAULT_WAIT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     const describe = () => (typeof what === 'string' ? what : what());
@@ -56,7 +63,7 @@ export class Inbox<T = unknown> {
   }
 
   /** Resolves with all messages once at least `count` arrived. */
-  async waitFor(count: number, timeoutMs = 5000): Promise<BrokerMessage<T>[]> {
+  async waitFor(count: number, timeoutMs = DEFAULT_WAIT_MS): Promise<BrokerMessage<T>[]> {
     if (this.messages.length < count) {
       const arrived = new Promise<void>((resolve) => this.waiters.push({ count, resolve }));
       await withTimeout(() => `${count} deliveries (got ${this.messages.length})`, arrived, timeoutMs);
