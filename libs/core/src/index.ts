@@ -40,6 +40,7 @@ export {
 export {
   parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, ArtifactsUrlError, type ArtifactsLocation,
 } from './artifacts/artifacts';
+export { checkTaskPattern, TaskPatternError, MAX_TASK_PATTERN_LENGTH } from './patterns/task-pattern';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
 export {
   cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
