@@ -92,7 +92,7 @@ export function registerBackfillCommands(program: Command, ctx: CommandContext):
 
   const tasks = program.commands.find((c) => c.name() === 'tasks')!;
   tasks.command('artifacts')
-    .description("list what a task try stored in the artefacts store (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL")
+    .description("list what a task try stored in the artefacts store (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL; for a cached task, what the try it was cached from stored")
     .argument('<dag>', 'DAG id')
     .argument('<run>', 'run id')
     .argument('<task>', 'task id')
@@ -101,7 +101,10 @@ export function registerBackfillCommands(program: Command, ctx: CommandContext):
     .action(async (dagId: string, runId: string, taskId: string, opts: { try?: number; json?: boolean }) => {
       const listed = await ctx.client().listArtifacts(dagId, runId, taskId, opts.try);
       if (opts.json) return ctx.printJson(listed);
-      ctx.print(`try ${listed.tryNumber} of ${dagId}.${taskId} (run ${runId}): ${listed.url}`);
+      const from = listed.cachedFrom;
+      ctx.print(from
+        ? `${dagId}.${taskId} (run ${runId}) is cached: its artefacts are those of try ${from.tryNumber} of ${from.dagId}.${from.taskId} in run ${from.runId}: ${listed.url}`
+        : `try ${listed.tryNumber} of ${dagId}.${taskId} (run ${runId}): ${listed.url}`);
       ctx.print(listed.artifacts.length === 0 ? 'No artefacts.'
         : table(['NAME', 'SIZE', 'MODIFIED', 'URL'], listed.artifacts.map((a) => [a.name, a.size, formatDate(a.modifiedAt), a.url])));
     });

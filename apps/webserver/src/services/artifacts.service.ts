@@ -25,23 +25,35 @@ export class ArtifactsService {
     const run = await requireRun(this.repos, dagId, runId);
     const ti = requireTaskInstance(run, await this.repos.tis.forRuns([run.pk]), taskId);
     const wanted = tryNumber ?? ti.tryNumber;
-    if (wanted < 1 || wanted > ti.tryNumber) {
+    // A cached task instance ran nothing: its artefacts are its source try's, under that try's prefix.
+    const source = ti.state === 'cached' && tryNumber === undefined ? await this.cachedSource(ti.id, ti.tryNumber) : null;
+    if (source === null && (wanted < 1 || wanted > ti.tryNumber)) {
       throw new NotFoundError('try_not_found', `task "${taskId}" of run "${runId}" has ${ti.tryNumber === 0 ? 'not run yet' : `tries 1 to ${ti.tryNumber}`}; there is no try ${wanted}.`);
     }
     if (!this.artifactsUrl) {
       throw new ConflictError('no_artifacts_store', 'this server has no artefacts store: set SWARMFLOW_ARTIFACTS_URL (s3://<bucket>/<prefix> or file:///<folder>) on the webserver and the schedulers, and restart them');
     }
-    const location = tryArtifactsLocation(parseArtifactsUrl(this.artifactsUrl), dagId, runId, taskId, wanted);
+    const base = parseArtifactsUrl(this.artifactsUrl);
+    const location = source
+      ? tryArtifactsLocation(base, source.dagId, source.runId, source.taskId, source.tryNumber)
+      : tryArtifactsLocation(base, dagId, runId, taskId, wanted);
     const store = await this.store(location.kind);
     try {
       const objects = await store.list(location);
       return {
-        dagId, runId, taskId, tryNumber: wanted, url: artifactsUrlOf(location),
+        dagId, runId, taskId, tryNumber: wanted, url: artifactsUrlOf(location), cachedFrom: source,
         artifacts: objects.map((o) => ({ name: o.name, size: o.size, modifiedAt: o.modifiedAt.toISOString(), url: o.url })),
       };
     } finally {
       if (store instanceof S3ArtifactStore) store.destroy();
     }
+  }
+
+  /** The try a cached task instance's result names as its source (null when it names none, or that try is gone). */
+  private async cachedSource(tiId: number, tryNumber: number): Promise<TaskArtifactsDto['cachedFrom']> {
+    const result = (await this.repos.results.forTaskInstance(tiId)).find((r) => r.tryNumber === tryNumber);
+    if (!result?.cachedFromRef || result.cachedFromTry === null) return null;
+    return { ...result.cachedFromRef, tryNumber: result.cachedFromTry };
   }
 
   /** The store, with the S3 settings from the artifacts_s3_* variables (secrets opened with the cluster key). */
