@@ -56,23 +56,31 @@ export class ArtifactsService {
     return { ...result.cachedFromRef, tryNumber: result.cachedFromTry };
   }
 
-  /** The store, with the S3 settings from the artifacts_s3_* variables (secrets opened with the cluster key). */
-  private async store(kind: 's3' | 'file'): Promise<ArtifactStore> {
-    if (kind === 'file') return new FileArtifactStore();
-    const vars = new Map((await this.repos.variables.many(['artifacts_s3_endpoint', 'artifacts_s3_region', 'artifacts_s3_access_key_id', 'artifacts_s3_secret_access_key']))
-      .map((v) => [v.key, v]));
-    const value = (key: string): string | null => {
-      const v = vars.get(key);
-      if (!v) return null;
-      if (!v.isSecret) return v.value;
-      if (!this.clusterKey) throw new ConflictError('no_artifacts_store', `the secret variable "${key}" cannot be opened: this server has no cluster key (SWARMFLOW_CLUSTER_KEY)`);
-      return this.clusterKey.decrypt(v.value);
-    };
-    const accessKeyId = value('artifacts_s3_access_key_id');
-    const secretAccessKey = value('artifacts_s3_secret_access_key');
-    if (accessKeyId === null || secretAccessKey === null) {
-      throw new ConflictError('no_artifacts_store', 'the artefacts store is in S3 and the variables artifacts_s3_access_key_id and artifacts_s3_secret_access_key are not both set: `swarmflow variables set <key> - --secret`');
-    }
-    return new S3ArtifactStore({ endpoint: value('artifacts_s3_endpoint') || null, region: value('artifacts_s3_region') || 'us-east-1', accessKeyId, secretAccessKey });
+  private store(kind: 's3' | 'file'): Promise<ArtifactStore> {
+    return openArtifactStore(this.repos, this.clusterKey, kind);
   }
+}
+
+/**
+ * The artefacts store, with the S3 settings from the artifacts_s3_* variables (secrets
+ * opened with the cluster key). The caller destroys an S3 store when done.
+ * @throws ConflictError `no_artifacts_store` when the settings are missing or cannot be opened
+ */
+export async function openArtifactStore(repos: Repositories, clusterKey: ClusterKey | null, kind: 's3' | 'file'): Promise<ArtifactStore> {
+  if (kind === 'file') return new FileArtifactStore();
+  const vars = new Map((await repos.variables.many(['artifacts_s3_endpoint', 'artifacts_s3_region', 'artifacts_s3_access_key_id', 'artifacts_s3_secret_access_key']))
+    .map((v) => [v.key, v]));
+  const value = (key: string): string | null => {
+    const v = vars.get(key);
+    if (!v) return null;
+    if (!v.isSecret) return v.value;
+    if (!clusterKey) throw new ConflictError('no_artifacts_store', `the secret variable "${key}" cannot be opened: this server has no cluster key (SWARMFLOW_CLUSTER_KEY)`);
+    return clusterKey.decrypt(v.value);
+  };
+  const accessKeyId = value('artifacts_s3_access_key_id');
+  const secretAccessKey = value('artifacts_s3_secret_access_key');
+  if (accessKeyId === null || secretAccessKey === null) {
+    throw new ConflictError('no_artifacts_store', 'the artefacts store is in S3 and the variables artifacts_s3_access_key_id and artifacts_s3_secret_access_key are not both set: `swarmflow variables set <key> - --secret`');
+  }
+  return new S3ArtifactStore({ endpoint: value('artifacts_s3_endpoint') || null, region: value('artifacts_s3_region') || 'us-east-1', accessKeyId, secretAccessKey });
 }
