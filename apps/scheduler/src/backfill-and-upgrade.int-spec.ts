@@ -268,6 +268,14 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       }
     }, 60_000);
 
+    it('refuses a --tasks pattern that could backtrack for ages, naming the flag, before anything is created', async () => {
+      const res = await cli(['dags', 'backfill', 'serial', '--from', '2024-05-01', '--to', '2024-05-02', '--tasks', '^(s[0-9]+)+$']);
+      expect(res.code).not.toBe(0);
+      expect(res.err).toContain('--tasks "^(s[0-9]+)+$" repeats a group that itself holds a repetition (a nested quantifier)');
+      expect(res.err).toContain("Fix: use a simpler pattern, e.g. --tasks '^train'");
+      expect((await stack().repos.runs.list({ dagId: 'serial' })).filter((r) => r.logicalDate.getTime() >= Date.parse('2024-05-01'))).toEqual([]);
+    }, 30_000);
+
     it('exits 1 naming the failed runs; --rerun-failed runs only their failed tasks again', async () => {
       const s = stack();
       const broken = path.join(out, 'broken-2024-03-02');
