@@ -29,6 +29,19 @@ describe('WorkerService: a try\'s artefacts prefix', () => {
     expect(existsSync(file)).toBe(false);
   });
 
+  // Needs root (to switch users); CI runs as root.
+  const asRoot = process.getuid?.() === 0 || process.env.CI === 'true' ? it : it.skip;
+  asRoot('a task run as another user (--run-as-user) owns its credentials file, and it alone can read it', async () => {
+    h = await startHarness({ startedDelayMs: 0, runAs: { name: 'nobody', uid: 65534, gid: 65534, home: '/nonexistent' } });
+    const base = taskMessage({ command: 'stat -c "%u:%g %a" "$AWS_SHARED_CREDENTIALS_FILE"; sed -n "s/^aws_access_key_id = //p" "$AWS_SHARED_CREDENTIALS_FILE"', cwd: '/' });
+    const s3 = JSON.stringify({ endpoint: null, region: 'us-east-1', accessKeyId: 'AKIDNOBODY', secretAccessKey: 'nobody-secret-key' });
+    const task = { ...base, artifacts: { url: 's3://b/x/', runUrl: 's3://b/', s3: sealFor(base, 'artifacts_s3', s3) } };
+    await h.submit(task);
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished.outcome).toBe('success');
+    expect(finished.logTail).toEqual(['65534:65534 400', 'AKIDNOBODY']);
+  });
+
   it('tells the task where the run\'s cached tasks keep their artefacts (SWARMFLOW_ARTIFACTS_CACHED_URLS), unset when none', async () => {
     h = await startHarness({ startedDelayMs: 0 });
     const cached = { train: 'file:///a/ml/manual__0/train/try-1/' };
