@@ -352,11 +352,17 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(await due()).toEqual([]);
 
       expect(await repos.logs.pruneArchived(now, now, 100)).toBe(0);
+      // A batch stored after the archive: the try is archived again before its rows go.
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 3, lines: [line('late')] }]);
+      expect(await repos.logs.pruneArchived(new Date(now.getTime() + 1000), now, 100)).toBe(0);
+      expect(await repos.logs.archiveOf(a.id, 1)).toBeNull();
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a' }]);
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 4, archivedAt: now }]);
       const later = new Date(now.getTime() + 1000);
       expect(await repos.logs.pruneArchived(later, later, 100)).toBe(1);
       expect((await repos.logs.read(a.id, 1)).lines).toEqual([]);
       expect((await repos.logs.read(b.id, 1)).lines.map((l) => l.line)).toEqual(['still writing']);
-      expect((await repos.logs.archiveOf(a.id, 1))!.prunedAt).toEqual(later);
+      expect((await repos.logs.archiveOf(a.id, 1))).toMatchObject({ lineCount: 4, prunedAt: later });
       expect(await repos.logs.pruneArchived(later, later, 100)).toBe(0);
     });
 

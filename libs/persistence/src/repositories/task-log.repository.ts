@@ -122,12 +122,23 @@ export class TaskLogRepository {
 
   /**
    * Deletes the `task_log` rows of up to `limit` tries archived before `before`, and marks
-   * them pruned; returns how many tries. Only archived tries lose their rows.
+   * them pruned; returns how many tries. Only archived tries lose their rows, and only when
+   * their rows hold as many lines as their archive: a try that got lines after it was
+   * archived (a late batch) loses its archive row instead, so the next pass archives it again.
    */
   async pruneArchived(before: Date, now: Date, limit: number): Promise<number> {
     const rows = await this.db.query(
-      `WITH victims AS (
-         SELECT ti_id, try_number FROM task_log_archive WHERE pruned_at IS NULL AND archived_at < $1 ORDER BY archived_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+      `WITH candidates AS (
+         SELECT ti_id, try_number, line_count FROM task_log_archive WHERE pruned_at IS NULL AND archived_at < $1
+         ORDER BY archived_at LIMIT $3 FOR UPDATE SKIP LOCKED),
+       counted AS (
+         SELECT c.ti_id, c.try_number, c.line_count,
+           COALESCE((SELECT sum(jsonb_array_length(l.lines)) FROM task_log l WHERE l.ti_id = c.ti_id AND l.try_number = c.try_number), 0) AS lines_now
+         FROM candidates c),
+       stale AS (
+         DELETE FROM task_log_archive a USING counted c
+         WHERE a.ti_id = c.ti_id AND a.try_number = c.try_number AND c.lines_now <> c.line_count RETURNING a.ti_id),
+       victims AS (SELECT ti_id, try_number FROM counted WHERE lines_now = line_count),
        deleted AS (DELETE FROM task_log l USING victims v WHERE l.ti_id = v.ti_id AND l.try_number = v.try_number)
        UPDATE task_log_archive a SET pruned_at = $2 FROM victims v WHERE a.ti_id = v.ti_id AND a.try_number = v.try_number
        RETURNING a.ti_id`,
