@@ -7,6 +7,7 @@ import { parseArtifactsUrl } from '@swarmflow/core';
 import { S3ArtifactStore } from '@swarmflow/executors';
 import { AmqpBroker, taskQueue } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
+import { processMetrics } from '@swarmflow/observability';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { runCli } from '../../cli/src/program';
 import { LogArchive } from '../../webserver/src/services/log-archive.service';
@@ -94,6 +95,10 @@ describeWithRabbitMQ('task logs archived to an S3-compatible store, pruned by re
       return { code, out, err };
     }
 
+    const counted = async (name: string, outcome?: string) => {
+      const metric = await processMetrics().registry.getSingleMetric(name)!.get();
+      return metric.values.filter((v) => outcome === undefined || v.labels.outcome === outcome).reduce((sum, v) => sum + v.value, 0);
+    };
     const archiveRow = async (tiId: number, tryNumber: number) => stack().repos.logs.archiveOf(tiId, tryNumber);
     const dbLines = async (tiId: number, tryNumber: number) => (await stack().repos.logs.read(tiId, tryNumber)).lines.map((l) => l.line);
 
@@ -157,7 +162,9 @@ describeWithRabbitMQ('task logs archived to an S3-compatible store, pruned by re
 
       // Nothing listens there: every upload fails.
       await setEndpoint('http://127.0.0.1:9');
+      const failedBefore = await counted('swarmflow_task_logs_archived_total', 'failed');
       await app.get(LogArchive).pass();
+      expect(await counted('swarmflow_task_logs_archived_total', 'failed')).toBeGreaterThan(failedBefore);
       offsetMs = 4 * HOUR;
       await app.get(LogArchive).pass();
       expect(await archiveRow(talk.id, 1)).toBeNull();
@@ -169,7 +176,9 @@ describeWithRabbitMQ('task logs archived to an S3-compatible store, pruned by re
       await app.get(LogArchive).pass();
       expect(await archiveRow(talk.id, 1)).toMatchObject({ lineCount: lines.length, prunedAt: null });
       offsetMs = 4 * HOUR;
+      const prunedBefore = await counted('swarmflow_task_logs_pruned_total');
       await app.get(LogArchive).pass();
+      expect(await counted('swarmflow_task_logs_pruned_total')).toBeGreaterThan(prunedBefore);
       expect(await dbLines(talk.id, 1)).toEqual([]);
       const read = await cli(['tasks', 'logs', 'chatty', run.runId, 'talk']);
       expect(read.out.trim().split('\n')).toEqual(lines);

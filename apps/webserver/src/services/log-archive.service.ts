@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { artifactsUrlOf, logArchiveLocation, logArchiveName, parseArtifactsUrl } from '@swarmflow/core';
 import { ArtifactNotFoundError, S3ArtifactStore, type ArtifactStore } from '@swarmflow/executors';
+import { processMetrics } from '@swarmflow/observability';
 import type { LogLine, Repositories, UnarchivedLog } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
 import { ARTIFACTS_URL, CLOCK, CLUSTER_KEY, LOG_ARCHIVE, REPOSITORIES, type Clock } from '../tokens';
@@ -117,6 +118,8 @@ export class LogArchive implements OnApplicationBootstrap, OnApplicationShutdown
         }
         await this.repos.logs.markArchived(done);
         archived += done.length;
+        processMetrics().logsArchived.inc({ outcome: 'archived' }, done.length);
+        if (failures.length > 0) processMetrics().logsArchived.inc({ outcome: 'failed' }, failures.length);
         if (failures.length > 0) {
           this.logger.warn(`could not archive ${failures.length} task log(s) (${(failures[0] as Error).message ?? String(failures[0])}); ` +
             'their rows stay in the database, and they are tried again in the next pass');
@@ -150,6 +153,7 @@ export class LogArchive implements OnApplicationBootstrap, OnApplicationShutdown
       for (;;) {
         const n = await this.repos.logs.pruneArchived(new Date(now.getTime() - retentionMs), now, batch);
         total += n;
+        processMetrics().logsPruned.inc(n);
         if (n < batch) break;
       }
     } catch (err) {
