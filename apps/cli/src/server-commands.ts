@@ -18,7 +18,7 @@ import { requeueLostTaskMessages } from '../../scheduler/src/services/requeue-lo
 import { createWebserver } from '../../webserver/src/webserver';
 import { startWebserver } from '../../webserver/src/main';
 import {
-  DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig, nestLogLevels, readAuditRetention, readLogLevel, readPublicUrl,
+  DEFAULT_WEB_HOST, DEFAULT_WEB_PORT, loadWebserverConfig, nestLogLevels, readAuditRetention, readLogArchive, readLogLevel, readPublicUrl,
 } from '../../webserver/src/webserver.config';
 import { ensureStandaloneCredentials } from '../../webserver/src/auth/bootstrap';
 import { startWorker } from '../../worker/src/start-worker';
@@ -159,10 +159,13 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   let metricsConfig: MetricsServerConfig | null;
   let publicUrl: string | null;
   let auditRetentionMs: number | null;
+  let logArchive: { retentionMs: number | null } | null;
   try {
     Logger.overrideLogger(nestLogLevels(readLogLevel(env)));
     publicUrl = readPublicUrl(env);
     auditRetentionMs = readAuditRetention(env);
+    // Standalone always has an artefacts store (its home's folder by default).
+    logArchive = readLogArchive(env, 'file:///');
     metricsAccess = metricsAccessFromEnv(env, host);
     metricsConfig = metricsServerConfigFromEnv(env);
   } catch (err) {
@@ -199,7 +202,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   );
   const app = await createWebserver({
     repos, onChange: () => scheduler.runner.nudge(), logger: new Logger('webserver'), clusterKey, broker, metricsAccess, publicUrl, bindHost: host, artifactsUrl,
-    auditRetention: { retentionMs: auditRetentionMs },
+    auditRetention: { retentionMs: auditRetentionMs }, logArchive,
   });
   try {
     await app.listen(port, host);

@@ -200,6 +200,30 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       } finally {
         store.destroy();
       }
+      // `tasks artifacts` of the cached train lists its source try's files, and says so.
+      const app = await createWebserver({ repos: s.repos, logger: false, clusterKey: s.clusterKey, artifactsUrl: 's3://swarmflow-ml/runs' });
+      await app.listen(0, '127.0.0.1');
+      try {
+        const url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
+        const token = await createTestToken(s.repos, 'viewer');
+        let out = '';
+        let err = '';
+        const code = await runCli(['tasks', 'artifacts', 'ml_cached', run.runId, 'train'], {
+          stdout: (t) => { out += t; }, stderr: (t) => { err += t; }, env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token },
+          sleep: async () => {}, now: () => new Date(), readFile: () => null,
+        });
+        expect(err).toBe('');
+        expect(code).toBe(0);
+        const source = `s3://swarmflow-ml/runs/ml_cached/${first.runId}/train/try-1/`;
+        expect(out).toContain(`ml_cached.train (run ${run.runId}) is cached: its artefacts are those of try 1 of ml_cached.train in run ${first.runId}: ${source}`);
+        expect(out).toMatch(new RegExp(`^model\\.json\\s+\\d+\\s+\\S+ \\S+\\s+${source.replace(/[.+]/g, '\\$&')}model\\.json$`, 'm'));
+        const api = await fetch(`${url}/api/v1/dags/ml_cached/runs/${encodeURIComponent(run.runId)}/tasks/train/artifacts`, { headers: { authorization: `Bearer ${token}` } });
+        expect(await api.json()).toMatchObject({
+          url: source, cachedFrom: { dagId: 'ml_cached', runId: first.runId, taskId: 'train', tryNumber: 1 }, artifacts: [{ name: 'model.json' }],
+        });
+      } finally {
+        await app.close();
+      }
     }, 60_000);
   });
 });

@@ -71,10 +71,20 @@ tasks:
   w: { shell: 'while [ ! -f ${gate2} ]; do sleep 0.05; done; ${step('w')}' }
 `;
 
+// max_active_runs 1: a backfill asking for 3 at once still runs one at a time.
+const SERIAL = `id: serial
+schedule: "0 3 * * *"
+start_date: "2099-01-01"
+max_active_runs: 1
+tasks:
+  s1: { shell: '${step('s1')}' }
+  s2: { shell: '${step('s2')}', upstream: [s1] }
+`;
+
 describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on PostgreSQL and RabbitMQ)', () => {
   describeWithPostgres('', () => {
     const stack = useStack({
-      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW, 'shrink.yaml': SHRINK_V1 },
+      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW, 'shrink.yaml': SHRINK_V1, 'serial.yaml': SERIAL },
       makeBroker: async () => {
         const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: { log: () => {}, warn: () => {}, error: () => {} }, connectionName: `swarmflow backfill test ${prefix}` });
         await broker.start();
@@ -237,6 +247,34 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       for (let i = 1; i < runs.length; i++) expect(runs[i].startedAt!.getTime()).toBeGreaterThanOrEqual(runs[i - 1].endedAt!.getTime());
       expect(executions().filter((e) => e.startsWith('w '))).toEqual(['w 2024-02-01', 'w 2024-02-02', 'w 2024-02-03']);
     }, 60_000);
+
+    it("a backfill honours its DAG's max_active_runs as well as its own --max-active-runs: never 2 runs of a max_active_runs 1 DAG at once", async () => {
+      const s = stack();
+      const res = await cli(['dags', 'backfill', 'serial', '--from', '2024-04-01', '--to', '2024-04-04T12:00:00Z', '--max-active-runs', '4']);
+      expect(res.err).toBe('');
+      expect(res.code).toBe(0);
+      expect(res.out).toMatch(/all 4 run\(s\) succeeded\n$/);
+      const runs = (await s.repos.runs.list({ dagId: 'serial' })).sort((a, b) => a.startedAt!.getTime() - b.startedAt!.getTime());
+      expect(runs.map((r) => [r.runType, r.state])).toEqual(Array(4).fill(['backfill', 'success']));
+      // From the recorded times, not from timing: each run started once the one before had ended.
+      for (let i = 1; i < runs.length; i++) expect(runs[i].startedAt!.getTime()).toBeGreaterThanOrEqual(runs[i - 1].endedAt!.getTime());
+      // And each run's tasks ran inside its own window: no task of one run ran while another run was running.
+      const tis = await s.repos.tis.forRuns(runs.map((r) => r.pk));
+      for (const r of runs) {
+        for (const t of tis.filter((x) => x.runPk === r.pk)) {
+          expect(t.startedAt!.getTime()).toBeGreaterThanOrEqual(r.startedAt!.getTime());
+          expect(t.endedAt!.getTime()).toBeLessThanOrEqual(r.endedAt!.getTime());
+        }
+      }
+    }, 60_000);
+
+    it('refuses a --tasks pattern that could backtrack for ages, naming the flag, before anything is created', async () => {
+      const res = await cli(['dags', 'backfill', 'serial', '--from', '2024-05-01', '--to', '2024-05-02', '--tasks', '^(s[0-9]+)+$']);
+      expect(res.code).not.toBe(0);
+      expect(res.err).toContain('--tasks "^(s[0-9]+)+$" repeats a group that itself holds a repetition (a nested quantifier)');
+      expect(res.err).toContain("Fix: use a simpler pattern, e.g. --tasks '^train'");
+      expect((await stack().repos.runs.list({ dagId: 'serial' })).filter((r) => r.logicalDate.getTime() >= Date.parse('2024-05-01'))).toEqual([]);
+    }, 30_000);
 
     it('exits 1 naming the failed runs; --rerun-failed runs only their failed tasks again', async () => {
       const s = stack();

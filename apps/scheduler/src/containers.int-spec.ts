@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { describeWithDocker, TEST_IMAGE } from '@swarmflow/executors/test-support/docker';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { ClusterKey } from '@swarmflow/secrets';
@@ -6,7 +8,10 @@ import { Stack } from './test-support/stack';
 // Container tasks through the whole engine: the scheduler seals the variables a task
 // mounts into its message, a worker runs the container with them as read-only files and
 // masks them in the logs; a kill ends a try failed without retries; a task asking for
-// more GPUs than any worker of its queue has fails at once.
+// more GPUs than any worker of its queue has fails at once. With an S3 artefacts store, a
+// container gets the store's keys as a file in its secrets mount, never in its environment;
+// a secret value a task writes to its outputs is stored masked.
+const S3_DAG = `s3_env_${randomBytes(4).toString('hex')}`;
 const DAGS = `
 id: containers
 tasks:
@@ -28,6 +33,22 @@ tasks:
   train:
     queue: gpu
     docker: { image: ${TEST_IMAGE}, command: "true", resources: { gpus: 4 } }
+---
+id: ${S3_DAG}
+tasks:
+  uses_s3:
+    docker:
+      image: ${TEST_IMAGE}
+      command: "grep -c aws_secret_access_key $AWS_SHARED_CREDENTIALS_FILE; echo [$AWS_SECRET_ACCESS_KEY$AWS_ACCESS_KEY_ID]; while [ ! -f /tmp/go ]; do sleep 0.05; done"
+---
+id: leaky_outputs
+tasks:
+  leak:
+    docker:
+      image: ${TEST_IMAGE}
+      command: 'printf "{\\"token\\": \\"%s\\", \\"rows\\": 3}" "$(cat /secrets/variables/api_token)" > /swarmflow/output.json'
+    secrets: [api_token]
+  after: { shell: "echo got {{ outputs.leak.token }}", upstream: [leak] }
 `;
 
 describeWithPostgres('container tasks end to end (Postgres, Docker)', () => {
@@ -41,8 +62,16 @@ describeWithPostgres('container tasks end to end (Postgres, Docker)', () => {
       stack = new Stack({
         databaseUrl: testDb.url, clusterKey: key, dagFiles: { 'containers.yaml': DAGS },
         workers: [{ concurrency: 4 }, { queues: ['gpu'], gpus: ['0', '1'] }],
+        // No S3 server is needed: only what the container is given is looked at.
+        scheduler: { artifactsUrl: 's3://swarmflow-test/runs' },
       });
       await stack.start();
+      for (const [k, value, isSecret] of [
+        ['artifacts_s3_endpoint', 'http://127.0.0.1:9', false], ['artifacts_s3_access_key_id', 'AKIDCONTAINERENV', true],
+        ['artifacts_s3_secret_access_key', 'container-s3-secret-key', true],
+      ] as const) {
+        await stack.repos.variables.upsert({ key: k, value: isSecret ? key.encrypt(value) : value, isSecret, description: '' }, new Date());
+      }
       await stack.repos.variables.upsert({ key: 'api_token', value: key.encrypt('s3cr3t-t0ken'), isSecret: true, description: '' }, new Date());
       await stack.repos.variables.upsert({ key: 'region', value: 'eu-west', isSecret: false, description: '' }, new Date());
     }, 120_000);
@@ -71,6 +100,44 @@ describeWithPostgres('container tasks end to end (Postgres, Docker)', () => {
       expect(lines).toContain('read-only');
       expect(lines.join('\n')).not.toMatch(/s3cr3t-t0ken|eu-west/);
       expect(tis.get('after')!.state).toBe('success');
+    }, 90_000);
+
+    it('gives a container the S3 keys as a file in its secrets mount: docker inspect shows no secret value', async () => {
+      const run = await stack.trigger(S3_DAG);
+      const docker = (...args: string[]) => {
+        const r = spawnSync('/usr/bin/docker', args, { encoding: 'utf8', timeout: 30_000 });
+        if (r.status !== 0) throw new Error(`docker ${args.join(' ')}: ${r.stderr}`);
+        return r.stdout.trim();
+      };
+      let id = '';
+      for (let i = 0; i < 800 && id === ''; i++) {
+        id = docker('ps', '-q', '--filter', `label=swarmflow.dag_id=${S3_DAG}`, '--filter', 'label=swarmflow.role=task');
+        if (id === '') await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(id).not.toBe('');
+      const [inspected] = JSON.parse(docker('inspect', id)) as { Config: { Env: string[] } }[];
+      const env = inspected.Config.Env;
+      expect(env).toEqual(expect.arrayContaining([
+        'AWS_ENDPOINT_URL=http://127.0.0.1:9', 'AWS_REGION=us-east-1', 'AWS_SHARED_CREDENTIALS_FILE=/secrets/variables/swarmflow@aws-credentials',
+      ]));
+      expect(env.filter((e) => /^AWS_(ACCESS_KEY_ID|SECRET_ACCESS_KEY|SESSION_TOKEN)=/.test(e))).toEqual([]);
+      expect(JSON.stringify(inspected)).not.toMatch(/container-s3-secret-key|AKIDCONTAINERENV/);
+      docker('exec', id, 'touch', '/tmp/go');
+      const { state, tis } = await stack.waitForRun(run, 60_000);
+      expect(state).toBe('success');
+      // The file held the secret key (masked in the log), and no AWS key variable was set.
+      const lines = await logsOf(tis.get('uses_s3')!.id, 1, /^\[/);
+      expect(lines).toEqual(expect.arrayContaining(['1', '[]']));
+    }, 90_000);
+
+    it('stores outputs with the secret values a task wrote masked, as its log is; downstream templates read the masked value', async () => {
+      const { state, tis } = await stack.waitForRun(await stack.trigger('leaky_outputs'), 60_000);
+      expect(state).toBe('success');
+      const [result] = await stack.repos.results.forTaskInstance(tis.get('leak')!.id);
+      expect(result.outputs).toEqual({ token: '***', rows: 3 });
+      const lines = await logsOf(tis.get('after')!.id, 1, /^got /);
+      expect(lines).toContain('got ***');
+      expect(JSON.stringify(await stack.repos.results.forRun(tis.get('leak')!.runPk))).not.toContain('s3cr3t-t0ken');
     }, 90_000);
 
     it('a killed container try ends failed and is not retried', async () => {

@@ -47,7 +47,7 @@ export async function startWebserver(
     if (!broker) logger.warn('no SWARMFLOW_AMQP_URL: `tasks kill` cannot reach the workers');
     const app = await createWebserver({
       repos: new Repositories(db), logger, clusterKey, broker, artifactsUrl: config.artifactsUrl, publicUrl: config.publicUrl, bindHost: config.host, metricsAccess, auth: config.auth,
-      auditRetention: { retentionMs: config.auditRetentionMs },
+      auditRetention: { retentionMs: config.auditRetentionMs }, logArchive: config.logArchive ?? null,
     });
     if (clusterKey) logger.log(`cluster key ${clusterKey.fingerprint} loaded: secret variables are encrypted with it, commands to workers signed with it`);
     else logger.warn('no cluster key (SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE): secret variables cannot be written, and kill and worker commands answer 503');

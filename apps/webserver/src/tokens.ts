@@ -28,6 +28,8 @@ export const LOGIN_THROTTLE = Symbol('LOGIN_THROTTLE');
 
 /** Token for the audit log's retention ({@link AuditRetentionOptions}); null = keep everything. */
 export const AUDIT_RETENTION = Symbol('AUDIT_RETENTION');
+/** Remote logging: LogArchiveOptions, or null (logs stay in the database only). */
+export const LOG_ARCHIVE = Symbol('LOG_ARCHIVE');
 /** `LiveEventsOptions`: how the live feed polls (`GET /api/v1/events`). */
 export const LIVE_EVENTS_OPTIONS = Symbol('LIVE_EVENTS_OPTIONS');
 /** `boolean`: sample queue depths into the database for the dashboard's chart. */

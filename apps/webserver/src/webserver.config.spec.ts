@@ -21,6 +21,20 @@ describe('loadWebserverConfig', () => {
     expect(() => read('soon')).toThrow(new WebserverConfigError('SWARMFLOW_AUDIT_RETENTION', 'must be a duration such as 90d or 720h, or 0 / forever to keep every entry (got "soon")'));
   });
 
+  it('reads the log archive: off by default; a retention needs the archive, the archive an artefacts store', () => {
+    const load = (env: Record<string, string>) => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, ...env }).logArchive;
+    const S3 = { SWARMFLOW_ARTIFACTS_URL: 's3://bucket/p' };
+    expect(load({})).toBeNull();
+    expect(load({ ...S3, SWARMFLOW_LOG_ARCHIVE: 'true' })).toEqual({ retentionMs: null });
+    expect(load({ ...S3, SWARMFLOW_LOG_ARCHIVE: 'TRUE', SWARMFLOW_LOG_RETENTION: '7d' })).toEqual({ retentionMs: 7 * 24 * 3_600_000 });
+    expect(load({ ...S3, SWARMFLOW_LOG_ARCHIVE: '1', SWARMFLOW_LOG_RETENTION: 'forever' })).toEqual({ retentionMs: null });
+    expect(() => load({ SWARMFLOW_LOG_RETENTION: '7d' }))
+      .toThrow('SWARMFLOW_LOG_RETENTION: prunes only archived task logs: set SWARMFLOW_LOG_ARCHIVE=true (and SWARMFLOW_ARTIFACTS_URL), or unset it');
+    expect(() => load({ SWARMFLOW_LOG_ARCHIVE: 'true' })).toThrow('SWARMFLOW_LOG_ARCHIVE: archives task logs to the artefacts store: set SWARMFLOW_ARTIFACTS_URL');
+    expect(() => load({ ...S3, SWARMFLOW_LOG_ARCHIVE: 'yes' })).toThrow('SWARMFLOW_LOG_ARCHIVE: must be true or false (got "yes")');
+    expect(() => load({ ...S3, SWARMFLOW_LOG_ARCHIVE: 'true', SWARMFLOW_LOG_RETENTION: 'soon' })).toThrow('SWARMFLOW_LOG_RETENTION: must be a duration');
+  });
+
   it('reads the public URL and the log level, naming a bad level', () => {
     expect(loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_PUBLIC_URL: 'https://sf.example.com', SWARMFLOW_LOG_LEVEL: 'DEBUG' }))
       .toMatchObject({ publicUrl: 'https://sf.example.com', logLevel: 'debug' });

@@ -32,6 +32,8 @@ export interface WebserverConfig {
   auditRetentionMs: number | null;
   /** SWARMFLOW_ARTIFACTS_URL (s3://bucket/prefix or file:///folder), to list tries' artefacts; null/absent = none. */
   artifactsUrl?: string | null;
+  /** SWARMFLOW_LOG_ARCHIVE and SWARMFLOW_LOG_RETENTION: task logs archived to the artefacts store; null = off. */
+  logArchive?: { retentionMs: number | null } | null;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
@@ -117,6 +119,7 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
     adminUser: env.SWARMFLOW_ADMIN_USER?.trim() || 'admin',
     auditRetentionMs: readAuditRetention(env),
     artifactsUrl: readArtifactsUrl(env),
+    logArchive: readLogArchive(env, readArtifactsUrl(env)),
   };
 }
 
@@ -133,6 +136,40 @@ export function readAuditRetention(env: NodeJS.ProcessEnv): number | null {
   } catch {
     throw new WebserverConfigError('SWARMFLOW_AUDIT_RETENTION', `must be a duration such as 90d or 720h, or 0 / forever to keep every entry (got ${JSON.stringify(env.SWARMFLOW_AUDIT_RETENTION)})`);
   }
+}
+
+/**
+ * Reads SWARMFLOW_LOG_ARCHIVE (`true`/`false`, default false: archive each ended try's log
+ * to the artefacts store) and SWARMFLOW_LOG_RETENTION (a duration: the database rows of
+ * tries archived longer ago are deleted; `0`/`forever`/unset keeps them). Null = off.
+ * Throws {@link WebserverConfigError} for a bad value, a retention without the archive, or
+ * an archive without an artefacts store (`artifactsUrl`).
+ */
+export function readLogArchive(env: NodeJS.ProcessEnv, artifactsUrl: string | null): { retentionMs: number | null } | null {
+  const rawArchive = env.SWARMFLOW_LOG_ARCHIVE?.trim().toLowerCase() ?? '';
+  if (!['', 'true', 'false', '1', '0'].includes(rawArchive)) {
+    throw new WebserverConfigError('SWARMFLOW_LOG_ARCHIVE', `must be true or false (got ${JSON.stringify(env.SWARMFLOW_LOG_ARCHIVE)})`);
+  }
+  const archive = rawArchive === 'true' || rawArchive === '1';
+  const rawRetention = env.SWARMFLOW_LOG_RETENTION?.trim().toLowerCase() ?? '';
+  let retentionMs: number | null = null;
+  if (rawRetention !== '' && rawRetention !== '0' && rawRetention !== 'forever') {
+    try {
+      retentionMs = parseDuration(rawRetention, 'SWARMFLOW_LOG_RETENTION');
+    } catch {
+      throw new WebserverConfigError('SWARMFLOW_LOG_RETENTION', `must be a duration such as 30d or 12h, or 0 / forever to keep the rows (got ${JSON.stringify(env.SWARMFLOW_LOG_RETENTION)})`);
+    }
+  }
+  if (!archive) {
+    if (retentionMs !== null) {
+      throw new WebserverConfigError('SWARMFLOW_LOG_RETENTION', 'prunes only archived task logs: set SWARMFLOW_LOG_ARCHIVE=true (and SWARMFLOW_ARTIFACTS_URL), or unset it');
+    }
+    return null;
+  }
+  if (artifactsUrl === null) {
+    throw new WebserverConfigError('SWARMFLOW_LOG_ARCHIVE', 'archives task logs to the artefacts store: set SWARMFLOW_ARTIFACTS_URL (s3://<bucket>/<prefix> or file:///<folder>) too');
+  }
+  return { retentionMs };
 }
 
 /**

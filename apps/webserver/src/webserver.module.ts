@@ -21,6 +21,7 @@ import { CancelRunService } from './services/cancel-run.service';
 import { MarkService } from './services/mark.service';
 import { BackfillService } from './services/backfill.service';
 import { ArtifactsService } from './services/artifacts.service';
+import { LogArchive, type LogArchiveOptions } from './services/log-archive.service';
 import { RunUpgradeService } from './services/run-upgrade.service';
 import { BackfillsController } from './http/backfills.controller';
 import { HealthService } from './services/health.service';
@@ -31,7 +32,7 @@ import { SystemQueriesService } from './services/system-queries.service';
 import { TriggerService } from './services/trigger.service';
 import { VariablesService } from './services/variables.service';
 import { WorkerControlService } from './services/worker-control.service';
-import { ARTIFACTS_URL, BROKER, CLOCK, CLUSTER_KEY, CONTROL, METRICS_ACCESS, ON_CHANGE, QUEUE_SAMPLING, REPOSITORIES, type Clock, type OnChange } from './tokens';
+import { ARTIFACTS_URL, LOG_ARCHIVE, BROKER, CLOCK, CLUSTER_KEY, CONTROL, METRICS_ACCESS, ON_CHANGE, QUEUE_SAMPLING, REPOSITORIES, type Clock, type OnChange } from './tokens';
 import { ACCOUNTS, AUDIT_RETENTION, AUTH_OPTIONS, LIVE_EVENTS_OPTIONS, LOGIN_THROTTLE } from './tokens';
 import { Accounts } from './auth/accounts';
 import { AuditService } from './auth/audit';
@@ -55,6 +56,8 @@ export interface WebserverModuleOptions {
   broker?: Broker | null;
   /** SWARMFLOW_ARTIFACTS_URL, to list tries' artefacts; without it, that answers 409 `no_artifacts_store`. */
   artifactsUrl?: string | null;
+  /** SWARMFLOW_LOG_ARCHIVE / SWARMFLOW_LOG_RETENTION: task logs archived to the artefacts store; null/absent = off. */
+  logArchive?: LogArchiveOptions | null;
   /** Who may read `/metrics`; default nobody (403 naming the fix). */
   metricsAccess?: MetricsAccess;
   /** How callers are authenticated (default {@link DEFAULT_AUTH_OPTIONS}). */
@@ -91,6 +94,8 @@ export class WebserverModule {
         { provide: METRICS_ACCESS, useValue: options.metricsAccess ?? { token: null, open: false } },
         DagQueriesService, RunQueriesService, SystemQueriesService, TriggerService, ClearService, MarkService, CancelRunService, VariablesService, KillService, WorkerControlService,
         HealthService, BackfillService, RunUpgradeService, ArtifactsService,
+        { provide: LOG_ARCHIVE, useValue: options.logArchive ?? null },
+        LogArchive,
         { provide: LIVE_EVENTS_OPTIONS, useValue: { ...DEFAULT_LIVE_EVENTS_OPTIONS, ...options.liveEvents } },
         LiveEventsService,
         { provide: QUEUE_SAMPLING, useValue: options.sampleQueues ?? !!options.broker },

@@ -21,6 +21,7 @@ import { mountBullBoard } from './bull-board/bull-board';
 import type { Clock } from './tokens';
 import type { AuthOptions } from './auth/auth-options';
 import type { AuditRetentionOptions } from './auth/audit-retention';
+import type { LogArchiveOptions } from './services/log-archive.service';
 import type { LiveEventsOptions } from './services/live-events.service';
 
 export interface WebserverOptions {
@@ -41,6 +42,8 @@ export interface WebserverOptions {
   broker?: Broker | null;
   /** SWARMFLOW_ARTIFACTS_URL, to list tries' artefacts. */
   artifactsUrl?: string | null;
+  /** SWARMFLOW_LOG_ARCHIVE / SWARMFLOW_LOG_RETENTION: task logs archived to the artefacts store; null/absent = off. */
+  logArchive?: LogArchiveOptions | null;
   /**
    * Who may read `GET /metrics` (see {@link MetricsAccess}, `metricsAccessFromEnv`); default
    * nobody: it answers 403 naming the fix.
@@ -109,7 +112,7 @@ export async function createWebserver(options: WebserverOptions): Promise<INestA
   const logger = options.logger === false ? null : options.logger ?? new Logger('Webserver');
   const app = await NestFactory.create<NestExpressApplication>(
     WebserverModule.forRoot({
-      repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker, artifactsUrl: options.artifactsUrl,
+      repos: options.repos, onChange: options.onChange, clock: options.clock, clusterKey: options.clusterKey, broker: options.broker, artifactsUrl: options.artifactsUrl, logArchive: options.logArchive,
       metricsAccess: options.metricsAccess, auth: options.auth, auditRetention: options.auditRetention, liveEvents: options.liveEvents, sampleQueues: options.sampleQueues,
     }),
     { logger: logger === null ? false : quietStartupLogger(logger), abortOnError: false, bodyParser: false },

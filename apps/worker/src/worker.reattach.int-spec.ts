@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LogBatch, TaskFinishedEvent, TaskMessage } from '@swarmflow/core';
@@ -135,22 +135,25 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     if (!rabbit) return;
     const name = `ra-${ctx.id}`;
     const first = await startChild(name);
-    const long = containerTask('echo before; sleep 5; echo "after $(cat /secrets/variables/tok)"; echo "s3 $AWS_SECRET_ACCESS_KEY"; exit 7');
+    const long = containerTask('echo before; sleep 5; echo "after $(cat /secrets/variables/tok)"; echo "s3 $(sed -n \'s/^aws_secret_access_key = //p\' "$AWS_SHARED_CREDENTIALS_FILE")"; exit 7');
     long.secrets = [{ key: 'tok', ciphertext: sealFor(long, 'tok', 'adopt-s3cret', key) }];
     const s3 = { endpoint: null, region: 'us-east-1', accessKeyId: 'AKIDADOPT', secretAccessKey: 'adopt-s3-secret-key' };
     long.artifacts = {
       url: 's3://bucket/x/', runUrl: 's3://bucket/', s3: key.encryptFor(JSON.stringify(s3), taskSecretContext('secret', 'artifacts_s3', long.tiId, long.tryNumber)),
     };
-    const short = containerTask('sleep 1.5; echo done-while-down; exit 3');
+    // Ends only when told (after the crash), however slowly the long one starts.
+    const short = containerTask('while [ ! -f /tmp/go ]; do sleep 0.05; done; echo done-while-down; exit 3');
     await broker.publish(EXCHANGES.tasks, 'default', signed(long, key));
     await broker.publish(EXCHANGES.tasks, 'default', signed(short, key));
     await observed.waitFor('the first line of the long task', () => observed.lines(long.tiId).some((l) => l.line === 'before'));
     await observed.waitFor('both task.started', () => observed.events.filter((e) => e.type === 'task.started').length >= 2);
+    await observed.waitFor('the short task\'s container', () => observed.lines(short.tiId).some((l) => /^container \S+ started/.test(l.line)));
 
     // A crash: no drain, nothing stopped.
     first.child.kill('SIGKILL');
     await first.exited;
     const [shortContainer] = await containersOf(short.tiId);
+    expect(spawnSync('/usr/bin/docker', ['exec', shortContainer.id, 'touch', '/tmp/go'], { timeout: 30_000 }).status).toBe(0);
     await ctx.client.waitContainer(shortContainer.id);
     expect((await containersOf(long.tiId)).map((c) => c.state)).toEqual(['running']);
     const before = observed.logs.length;

@@ -10,9 +10,10 @@ import {
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
 } from '@swarmflow/messaging';
-import { ControlSigner, logMasker, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
+import { ControlSigner, logMasker, maskOutputs, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { ARTIFACTS_SEAL, artifactsAccess, AWS_CREDENTIALS_FILE, writeCredentialsFile, type ArtifactsAccess } from './artifact-credentials';
 import { discardOutputFile, OUTPUT_VARIABLE, OutputError, outputFilePath, outputTooLarge, parseOutputs, takeOutputFile } from './task-output';
 import { TaskLogPublisher } from './task-log.publisher';
 import { ControlInbox, ControlMessageRefusedError, type ControlRefusalReason } from './control-inbox';
@@ -177,8 +178,6 @@ const REATTACH_LIST_TIMEOUT_MS = 10_000;
  * after an earlier adoption of the same container. Fits the sink's int column for decades.
  */
 const adoptedFirstSeq = (): number => 1_000_000 + Math.floor((Date.now() - Date.UTC(2024, 0, 1)) / 1000);
-/** The name the artefacts store's S3 settings are sealed under for a try (the scheduler's `artifactsOf`). */
-const ARTIFACTS_SEAL = 'artifacts_s3';
 /** Worker-side labels of a container try, read back when it is re-adopted. */
 const WORKER_LABELS = {
   queue: 'swarmflow.queue',
@@ -201,12 +200,14 @@ interface RunningTask {
   logs: TaskLogPublisher;
   /** GPU ids the try holds until it ends. */
   gpuIds: string[];
-  /** Hides the try's secret values in `reason` (its log lines are masked by `logs`). */
-  mask: (text: string) => string;
+  /** Hides the try's secret values in `reason` and outputs (its log lines are masked by `logs`). */
+  mask: LogMask;
   /** `Date.now()` at the spawn, for the elapsed time. */
   spawnedAt: number;
   /** A process try's output file (SWARMFLOW_OUTPUT); null for containers (read by the executor). */
   outputPath?: string | null;
+  /** A process try's S3 credentials file (AWS_SHARED_CREDENTIALS_FILE), removed when it ends. */
+  credentialsPath?: string;
   /** The clock (`now`) at the spawn: `task.started`'s `at` and `task.finished`'s `startedAt`. */
   startedAt: string;
   /** Set when the try is cancelled (control message or shutdown): the finished reason. */
@@ -633,10 +634,15 @@ export class WorkerService {
     let secrets: SecretFile[] = [];
     let registryAuth: RegistryAuth | null = null;
     let unsealError: string | null = null;
-    let artifacts: { env: Record<string, string>; secret: string | null } = { env: {}, secret: null };
+    let artifacts: ArtifactsAccess = { env: {}, credentials: null, secret: null };
+    let credentialsPath: string | undefined;
     try {
       ({ secrets, registryAuth } = this.unseal(task));
-      artifacts = this.artifactsEnv(task);
+      artifacts = this.artifactsAccess(task);
+      if (artifacts.credentials !== null && task.kind !== 'docker') {
+        credentialsPath = writeCredentialsFile(this.options.outputDir ?? tmpdir(), task, artifacts.credentials, this.options.runAs ?? null);
+        artifacts.env.AWS_SHARED_CREDENTIALS_FILE = credentialsPath;
+      }
     } catch (err) {
       unsealError = errorMessage(err);
     }
@@ -659,7 +665,7 @@ export class WorkerService {
     let run: TaskRun;
     const outputPath = task.kind === 'docker' ? null : outputFilePath(this.options.outputDir ?? tmpdir(), task);
     if (unsealError !== null) run = failedRun(unsealError);
-    else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth, artifacts.env);
+    else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth, artifacts);
     else {
       run = this.run({
         command: task.command,
@@ -684,7 +690,7 @@ export class WorkerService {
     if (unsealError !== null || task.kind === 'docker') logStart(null);
 
     const entry: RunningTask = {
-      task, msg, run, logs, gpuIds, mask, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined, outputPath,
+      task, msg, run, logs, gpuIds, mask, spawnedAt, startedAt, cancelReason: null, started: null, startedTimer: undefined, outputPath, credentialsPath,
     };
     this.running.set(key, entry);
     const pidPending = task.kind !== 'docker' && unsealError === null && run.pid === null;
@@ -765,6 +771,9 @@ export class WorkerService {
       verdict.reason = `out of memory (limit ${task.docker?.memoryBytes ?? 'none'} bytes)`;
     }
     const outputs = this.takeOutputs(entry, result, verdict);
+    if (entry.credentialsPath !== undefined) discardOutputFile(entry.credentialsPath);
+    // Outputs are shown to viewers and fed to templates: a secret value in them is masked as in the log.
+    if (outputs.value !== undefined && entry.mask.longest > 0) outputs.value = maskOutputs(outputs.value, entry.mask);
     const reason = verdict.reason === null ? null : entry.mask(verdict.reason);
     logs.summarizeDropped();
     logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
@@ -872,29 +881,9 @@ export class WorkerService {
     this.logger.error(`refused a task message on queue ${routingKey}${what}: ${reason}: ${problem}; not run`);
   }
 
-  /**
-   * The try's artefacts prefix as environment variables (SWARMFLOW_ARTIFACTS_URL, …_RUN_URL)
-   * and, for an S3 store, the settings every S3 client reads (AWS_ENDPOINT_URL, AWS_REGION,
-   * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), opened from their seal; `secret` is masked in the log.
-   */
-  private artifactsEnv(task: TaskMessage): { env: Record<string, string>; secret: string | null } {
-    const a = task.artifacts;
-    if (!a) return { env: {}, secret: null };
-    const env: Record<string, string> = { SWARMFLOW_ARTIFACTS_URL: a.url, SWARMFLOW_ARTIFACTS_RUN_URL: a.runUrl };
-    if (a.cached) env.SWARMFLOW_ARTIFACTS_CACHED_URLS = JSON.stringify(a.cached);
-    if (a.s3 === undefined) return { env, secret: null };
-    if (this.clusterKey === null) {
-      throw new Error(`worker ${this.name} has no cluster key to open the artefacts store's credentials: set SWARMFLOW_CLUSTER_KEY or SWARMFLOW_CLUSTER_KEY_FILE on the worker`);
-    }
-    let s3: { endpoint: string | null; region: string; accessKeyId: string; secretAccessKey: string };
-    try {
-      s3 = JSON.parse(this.clusterKey.decryptFor(a.s3, taskSecretContext('secret', ARTIFACTS_SEAL, task.tiId, task.tryNumber)));
-    } catch (err) {
-      throw new Error(`cannot open the artefacts store's credentials: ${errorMessage(err)}`);
-    }
-    if (s3.endpoint) env.AWS_ENDPOINT_URL = s3.endpoint;
-    Object.assign(env, { AWS_REGION: s3.region, AWS_ACCESS_KEY_ID: s3.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.secretAccessKey });
-    return { env, secret: s3.secretAccessKey };
+  /** The try's artefacts prefix and S3 settings ({@link artifactsAccess}); throws a message fit for the try's log. */
+  private artifactsAccess(task: TaskMessage): ArtifactsAccess {
+    return artifactsAccess(task, this.clusterKey, this.name);
   }
 
   /** Decrypts a container task's secrets and registry credentials; throws a message fit for the task's log. */
@@ -941,7 +930,7 @@ export class WorkerService {
 
   private startContainer(
     task: TaskMessage, logs: TaskLogPublisher, mask: LogMask, gpuIds: string[], secrets: SecretFile[], registryAuth: RegistryAuth | null,
-    extraEnv: Record<string, string> = {},
+    artifacts: ArtifactsAccess,
   ): TaskRun {
     const docker = this.dockerExecutor();
     if (docker === null || !task.docker) return failedRun(`worker ${this.name} has no Docker engine to run container tasks`);
@@ -956,8 +945,14 @@ export class WorkerService {
     const sealed = (task.secrets ?? []).map((s) => ({ k: s.key, c: s.ciphertext }));
     if (task.artifacts?.s3 !== undefined) sealed.push({ k: ARTIFACTS_SEAL, c: task.artifacts.s3 });
     if (sealed.length > 0) labels[WORKER_LABELS.sealedSecrets] = JSON.stringify(sealed);
+    // The S3 keys go in the secrets mount, not the environment (which `docker inspect` shows).
+    const env: Record<string, string> = { ...taskEnv(task), ...artifacts.env, [OUTPUT_VARIABLE]: CONTAINER_OUTPUT_PATH };
+    if (artifacts.credentials !== null) {
+      secrets = [...secrets, { key: AWS_CREDENTIALS_FILE, value: artifacts.credentials }];
+      env.AWS_SHARED_CREDENTIALS_FILE = `${task.docker.secretsPath.replace(/\/+$/, '')}/${AWS_CREDENTIALS_FILE}`;
+    }
     return docker.run({
-      docker: task.docker, command: task.command, env: { ...taskEnv(task), ...extraEnv, [OUTPUT_VARIABLE]: CONTAINER_OUTPUT_PATH },
+      docker: task.docker, command: task.command, env,
       cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
       labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
       output: { path: CONTAINER_OUTPUT_PATH, maxBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES },

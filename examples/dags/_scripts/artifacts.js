@@ -4,7 +4,8 @@
 //   node artifacts.js get <task> <name> <local file>  <- the newest try of <task> in $SWARMFLOW_ARTIFACTS_RUN_URL,
 //                                                       or, when <task> ended `cached`, the try it took its outputs
 //                                                       from ($SWARMFLOW_ARTIFACTS_CACHED_URLS, a JSON map task -> prefix)
-// s3:// uses the AWS SDK with the AWS_* variables the worker sets (path-style, as MinIO
+// s3:// uses the AWS SDK with what the worker sets: AWS_ENDPOINT_URL, AWS_REGION, and the keys in the
+// file AWS_SHARED_CREDENTIALS_FILE names, which the SDK reads itself (path-style, as MinIO
 // needs); file:// is a folder. Exit 2 when the artefact does not exist.
 const fs = require('node:fs');
 const path = require('node:path');

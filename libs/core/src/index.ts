@@ -38,8 +38,9 @@ export {
   type BackfillSelection, type BackfillAction, type BackfillDatePlan, type BackfillState, type ExistingBackfillRun,
 } from './backfill/backfill';
 export {
-  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, ArtifactsUrlError, type ArtifactsLocation,
+  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, logArchiveLocation, logArchiveName, ArtifactsUrlError, type ArtifactsLocation,
 } from './artifacts/artifacts';
+export { checkTaskPattern, TaskPatternError, MAX_TASK_PATTERN_LENGTH } from './patterns/task-pattern';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
 export {
   cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,

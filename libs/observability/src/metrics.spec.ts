@@ -42,7 +42,7 @@ describe('SwarmflowMetrics', () => {
       'swarmflow_task_start_latency_seconds', 'swarmflow_queue_depth', 'swarmflow_queue_consumers', 'swarmflow_workers',
       'swarmflow_worker_running_tries', 'swarmflow_worker_free_slots', 'swarmflow_scheduler_iteration_duration_seconds',
       'swarmflow_scheduler_events_applied_total', 'swarmflow_outbox_messages', 'swarmflow_dag_processing_duration_seconds',
-      'swarmflow_dag_import_errors', 'swarmflow_http_requests_total',
+      'swarmflow_dag_import_errors', 'swarmflow_http_requests_total', 'swarmflow_task_logs_archived_total', 'swarmflow_task_logs_pruned_total',
       'swarmflow_autoscaler_desired_replicas', 'swarmflow_autoscaler_decisions_total', 'swarmflow_autoscaler_leader',
     ]));
   });

@@ -79,6 +79,10 @@ export class SwarmflowMetrics {
 
   readonly httpRequests: Counter<'method' | 'route' | 'status_class'>;
   readonly httpDuration: Histogram<'method' | 'route' | 'status_class'>;
+  /** Tries whose log remote logging archived (`archived`) or could not upload (`failed`, tried again). */
+  readonly logsArchived: Counter<'outcome'>;
+  /** Archived tries whose database log rows the retention deleted. */
+  readonly logsPruned: Counter<string>;
 
   // --- autoscaler -----------------------------------------------------------------------------
 
@@ -222,6 +226,13 @@ export class SwarmflowMetrics {
     this.httpDuration = new Histogram({
       name: 'swarmflow_http_request_duration_seconds', help: 'Time to answer HTTP requests, by method, route template and status class.',
       labelNames: ['method', 'route', 'status_class'], buckets: SECONDS.http, registers,
+    });
+    this.logsArchived = new Counter({
+      name: 'swarmflow_task_logs_archived_total', help: 'Task tries whose log was uploaded to the artefacts store (archived), or could not be (failed: tried again).',
+      labelNames: ['outcome'], registers,
+    });
+    this.logsPruned = new Counter({
+      name: 'swarmflow_task_logs_pruned_total', help: 'Archived task tries whose database log rows SWARMFLOW_LOG_RETENTION deleted.', registers,
     });
 
     // --- autoscaler -------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-import { logMasker, MASK, maskSecrets, MIN_MASKED_LENGTH, secretMasker } from './mask';
+import { logMasker, MASK, maskOutputs, maskSecrets, MIN_MASKED_LENGTH, secretMasker } from './mask';
 
 describe('maskSecrets', () => {
   it('replaces every occurrence of each secret', () => {
@@ -49,5 +49,34 @@ describe('logMasker', () => {
   it('says how long the longest masked text is', () => {
     expect(logMasker([{ name: 'x', value: 'abcd\nlonger line' }]).mask.longest).toBe(16);
     expect(logMasker([]).mask.longest).toBe(0);
+  });
+});
+
+describe('maskOutputs', () => {
+  const { mask } = logMasker([{ name: 'token', value: 's3cr3t-t0ken' }, { name: 'pem', value: 'line-one\nline-two' }]);
+
+  it('masks secret values in string values and keys at any depth, as the log is masked', () => {
+    const outputs = {
+      uri: 's3://b/model?token=s3cr3t-t0ken', n: 3, ok: true, none: null,
+      nested: { list: ['s3cr3t-t0ken', 'line-two', 7], 's3cr3t-t0ken': 'as a key' },
+    };
+    expect(maskOutputs(outputs, mask)).toEqual({
+      uri: 's3://b/model?token=***', n: 3, ok: true, none: null,
+      nested: { list: ['***', '***', 7], '***': 'as a key' },
+    });
+    expect(outputs.nested.list[0]).toBe('s3cr3t-t0ken');
+  });
+
+  it('returns the same object when nothing is secret, and keeps a "__proto__" key a key', () => {
+    const plain = { a: 'x', b: [1, { c: 'y' }] };
+    expect(maskOutputs(plain, mask)).toBe(plain);
+    const odd = JSON.parse('{"__proto__": "s3cr3t-t0ken", "k": 1}') as Record<string, unknown>;
+    const masked = maskOutputs(odd, mask);
+    expect(Object.getPrototypeOf(masked)).toBe(Object.prototype);
+    expect(JSON.stringify(masked)).toBe('{"__proto__":"***","k":1}');
+  });
+
+  it('keeps two keys apart when masking makes them equal', () => {
+    expect(maskOutputs({ 's3cr3t-t0ken': 1, '***': 2 }, mask)).toEqual({ '***': 1, '***#1': 2 });
   });
 });

@@ -60,3 +60,35 @@ export function logMasker(secrets: readonly { name: string; value: string }[]): 
   Object.defineProperty(mask, 'longest', { value: values.reduce((max, v) => Math.max(max, v.length), 0) });
   return { mask, tooShort: [...new Set(tooShort)] };
 }
+
+/**
+ * A try's outputs with each string in them (values and keys, at any depth) passed through
+ * `mask` — a try's {@link logMasker}, so that outputs hide the same secret values as its
+ * log. Returns the same object when nothing changed.
+ */
+export function maskOutputs(outputs: Record<string, unknown>, mask: (text: string) => string): Record<string, unknown> {
+  return maskValue(outputs, mask) as Record<string, unknown>;
+}
+
+function maskValue(value: unknown, mask: (text: string) => string): unknown {
+  if (typeof value === 'string') return mask(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const items = value.map((item) => maskValue(item, mask));
+    return items.some((item, i) => item !== value[i]) ? items : value;
+  }
+  let changed = false;
+  const seen = new Set<string>();
+  const entries: [string, unknown][] = [];
+  for (const [key, item] of Object.entries(value)) {
+    let k = mask(key);
+    const v = maskValue(item, mask);
+    if (k !== key || v !== item) changed = true;
+    // Two keys masked to the same text keep both values apart.
+    if (seen.has(k)) k = `${k}#${entries.length}`;
+    seen.add(k);
+    entries.push([k, v]);
+  }
+  // fromEntries defines own properties: a "__proto__" key stays a key.
+  return changed ? Object.fromEntries(entries) : value;
+}

@@ -36,10 +36,10 @@ export function registerBackfillCommands(program: Command, ctx: CommandContext):
     .argument('<dag>', 'DAG id')
     .requiredOption('--from <date>', 'first logical date, inclusive: an ISO 8601 date (midnight UTC) or timestamp')
     .requiredOption('--to <date>', 'last logical date, inclusive (not later than now)')
-    .option('--tasks <regex>', 'run only the tasks whose id matches (and, without --ignore-dependencies, what they need upstream)')
+    .option('--tasks <regex>', 'run only the tasks whose id matches (and, without --ignore-dependencies, what they need upstream); at most 200 characters, no backreference or repeated group holding a repetition or "|"')
     .option('--ignore-dependencies', 'run only the matching tasks, without their upstream tasks')
     .option('--rerun-failed', 'clear the failed tasks of ended runs in the range so that they run again')
-    .option('--max-active-runs <n>', "runs of this backfill at once (default the DAG's max_active_runs)", parsePositiveInt)
+    .option('--max-active-runs <n>', "runs of this backfill at once (default the DAG's max_active_runs, which also holds: it counts every run of the DAG)", parsePositiveInt)
     .option('--dry-run', 'print what it would do, change nothing')
     .option('--no-wait', 'start (or resume) it and return at once; follow it later by running the same command')
     .option('--json', 'print the backfill as JSON (progress goes to stderr)')
@@ -92,7 +92,7 @@ export function registerBackfillCommands(program: Command, ctx: CommandContext):
 
   const tasks = program.commands.find((c) => c.name() === 'tasks')!;
   tasks.command('artifacts')
-    .description("list what a task try stored in the artefacts store (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL")
+    .description("list what a task try stored in the artefacts store (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL; for a cached task, what the try it was cached from stored")
     .argument('<dag>', 'DAG id')
     .argument('<run>', 'run id')
     .argument('<task>', 'task id')
@@ -101,7 +101,10 @@ export function registerBackfillCommands(program: Command, ctx: CommandContext):
     .action(async (dagId: string, runId: string, taskId: string, opts: { try?: number; json?: boolean }) => {
       const listed = await ctx.client().listArtifacts(dagId, runId, taskId, opts.try);
       if (opts.json) return ctx.printJson(listed);
-      ctx.print(`try ${listed.tryNumber} of ${dagId}.${taskId} (run ${runId}): ${listed.url}`);
+      const from = listed.cachedFrom;
+      ctx.print(from
+        ? `${dagId}.${taskId} (run ${runId}) is cached: its artefacts are those of try ${from.tryNumber} of ${from.dagId}.${from.taskId} in run ${from.runId}: ${listed.url}`
+        : `try ${listed.tryNumber} of ${dagId}.${taskId} (run ${runId}): ${listed.url}`);
       ctx.print(listed.artifacts.length === 0 ? 'No artefacts.'
         : table(['NAME', 'SIZE', 'MODIFIED', 'URL'], listed.artifacts.map((a) => [a.name, a.size, formatDate(a.modifiedAt), a.url])));
     });

@@ -53,7 +53,7 @@ export function registerDagCommands(program: Command, ctx: CommandContext): void
     .option('--run-id <id>', 'run id (default manual__<logical date>; ids starting scheduled__ are the schedule\'s own and refused)')
     .option('--logical-date <iso>', 'logical date: an ISO 8601 date (midnight UTC) or timestamp, not later than now; a DAG has one run per logical date (default now)')
     .option('--force', 'run every task, also the cacheable ones that have a cached try')
-    .option('--force-task <regex>', 'run the tasks whose id matches this regular expression although they have a cached try')
+    .option('--force-task <regex>', 'run the tasks whose id matches this regular expression although they have a cached try (at most 200 characters, no backreference or repeated group holding a repetition or "|")')
     .option('--wait', 'wait for the run to end; exit 1 if it fails (an API or database outage meanwhile is retried until --timeout)')
     .addOption(new Option('--timeout <duration>', 'with --wait: give up after this long (exit 1)').default(3_600_000, '1h').argParser(parseTimeout))
     .option('--json', 'print the created run as JSON (with --wait: the ended run; progress goes to stderr)')

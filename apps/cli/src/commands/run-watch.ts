@@ -180,18 +180,20 @@ export async function followLogs(
   client: Pick<SwarmflowClient, 'readLogs'>,
   ids: { dagId: string; runId: string; taskId: string },
   options: { tryNumber?: number; follow: boolean; print(line: string): void; sleep: CliDeps['sleep']; intervalMs?: number },
-): Promise<{ tryNumber: number; lines: number }> {
+): Promise<{ tryNumber: number; lines: number; archivedUrl?: string }> {
   let cursor = 0;
+  let archivedUrl: string | undefined;
   let tryNumber = options.tryNumber;
   let count = 0;
   for (;;) {
     const logs = await client.readLogs(ids.dagId, ids.runId, ids.taskId, { tryNumber, cursor });
     // Stay on the try we started with, even if a retry begins meanwhile.
     tryNumber = logs.tryNumber;
+    archivedUrl ??= logs.archivedUrl;
     for (const line of logs.lines) options.print(line.line);
     count += logs.lines.length;
     cursor = logs.cursor;
-    if (logs.lines.length === 0 && (!options.follow || logs.finished)) return { tryNumber, lines: count };
+    if (logs.lines.length === 0 && (!options.follow || logs.finished)) return { tryNumber, lines: count, ...(archivedUrl ? { archivedUrl } : {}) };
     if (logs.lines.length === 0) await options.sleep(options.intervalMs ?? POLL_INTERVAL_MS);
   }
 }

@@ -26,7 +26,7 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
   const tasks = program.command('tasks').description('task logs, clearing, marking, killing, and local test runs');
 
   tasks.command('logs')
-    .description("print a task's log (default: its current try)")
+    .description("print a task's log (default: its current try); a try whose database rows were pruned (SWARMFLOW_LOG_RETENTION) is read from its archive")
     .argument('<dag>', 'DAG id')
     .argument('<run>', 'run id')
     .argument('<task>', 'task id')
@@ -47,6 +47,7 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
         tryNumber, follow: opts.follow ?? false, print: (line) => ctx.print(line), sleep: ctx.deps.sleep,
       });
       if (result.lines === 0) ctx.deps.stderr(`(no log lines for try ${result.tryNumber})\n`);
+      if (result.archivedUrl) ctx.deps.stderr(`(try ${result.tryNumber}'s log was read from its archive ${result.archivedUrl}: its database rows were pruned)\n`);
     });
 
   tasks.command('kill')

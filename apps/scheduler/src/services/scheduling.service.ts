@@ -680,7 +680,7 @@ export class SchedulingService {
 
   /**
    * Starts queued runs while their DAG's max_active_runs allows (a backfill's runs: while
-   * the backfill's own max_active_runs does), creating their task instances.
+   * the backfill's own max_active_runs allows too), creating their task instances.
    */
   private async startQueuedRuns(now: Date, tx: Queryable, touched: Set<number>): Promise<void> {
     const queued = await this.repos.runs.queued(500, tx);
@@ -693,7 +693,8 @@ export class SchedulingService {
       const active = running.get(run.dagId) ?? 0;
       const backfill = backfills.get(run.pk);
       const mine = backfill ? backfillRunning.get(backfill.backfillId)! : 0;
-      if (backfill ? mine >= backfill.maxActiveRuns : active >= dag.maxActiveRuns) continue;
+      // A backfill's run waits for both limits: its backfill's and its DAG's (which counts every run of the DAG).
+      if (active >= dag.maxActiveRuns || (backfill !== undefined && mine >= backfill.maxActiveRuns)) continue;
       // Read without a lock: a user may have cancelled it since.
       if (!(await this.repos.runs.startQueued(run.pk, now, tx))) continue;
       if (backfill) backfillRunning.set(backfill.backfillId, mine + 1);

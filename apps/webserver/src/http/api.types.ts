@@ -210,6 +210,8 @@ export interface TaskLogsDto {
   cursor: number;
   /** No more lines will come for this try: it is not queued or running (a later try exists, or it ended). */
   finished: boolean;
+  /** Set when the lines were read from the try's archived log (SWARMFLOW_LOG_RETENTION pruned its rows): the object's URL. */
+  archivedUrl?: string;
 }
 
 // The task and run actions' answers live in the shared contracts (the UI imports them from there).

@@ -68,7 +68,9 @@ export interface TaskArtifactsDto {
   runId: string;
   taskId: string;
   tryNumber: number;
-  /** The try's prefix (what the task got as SWARMFLOW_ARTIFACTS_URL). */
+  /** The try's prefix (what the task got as SWARMFLOW_ARTIFACTS_URL); for a `cached` task, its source try's. */
   url: string;
+  /** A `cached` task instance wrote nothing: the try it was cached from, whose prefix `url` and `artifacts` are; else null. */
+  cachedFrom: { dagId: string; runId: string; taskId: string; tryNumber: number } | null;
   artifacts: { name: string; size: number; modifiedAt: string; url: string }[];
 }

@@ -82,7 +82,7 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'One task instance with its state history and its tries\' results (outputs, image digest, cache key)', errors: { 404: NOT_FOUND_TASK },
   },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': {
-    summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow)', query: ReadLogsQuery,
+    summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow); a try whose rows were pruned (SWARMFLOW_LOG_RETENTION) is read whole from its archive (archivedUrl)', query: ReadLogsQuery,
     errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
   },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs/stream': {
@@ -119,7 +119,7 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'Interrupt a backfill: its queued runs wait, running ones go on; creating it again resumes it', errors: { 404: 'dag_not_found, backfill_not_found' },
   },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/artifacts': {
-    summary: 'What a task try stored under its artefacts prefix (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL', query: ListArtifactsQuery,
+    summary: 'What a task try stored under its artefacts prefix (SWARMFLOW_ARTIFACTS_URL): name, size, time, URL; a cached task: its source try\'s (cachedFrom)', query: ListArtifactsQuery,
     errors: { 404: `${NOT_FOUND_TASK}, try_not_found`, 409: 'no_artifacts_store' },
   },
   'GET /api/v1/dags/{dagId}/versions': { summary: 'Versions of a DAG: hash, first seen, file, task count', errors: { 404: 'dag_not_found' } },

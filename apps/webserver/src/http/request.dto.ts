@@ -1,4 +1,5 @@
 import type { PipeTransform } from '@nestjs/common';
+import { checkTaskPattern } from '@swarmflow/core';
 import { z } from 'zod';
 import { RequestValidationError } from './zod-validation.pipe';
 
@@ -7,15 +8,14 @@ const RUN_STATES = ['queued', 'running', 'success', 'failed'] as const;
 /** Run ids travel in URL paths: no slashes, spaces or `?`. */
 export const RUN_ID = /^[A-Za-z0-9_.:+-]+$/;
 
-/** A JavaScript regular expression's source (`--force-task`), checked to compile. */
-const regex = z.string().min(1).max(1000).refine((source) => {
+/** A JavaScript regular expression's source (`--force-task`), checked to compile and to be safe to run (checkTaskPattern). */
+const regex = z.string().superRefine((source, ctx) => {
   try {
-    new RegExp(source);
-    return true;
-  } catch {
-    return false;
+    checkTaskPattern('--force-task', source);
+  } catch (err) {
+    ctx.addIssue({ code: 'custom', message: (err as Error).message });
   }
-}, 'must be a regular expression, e.g. "^train" or "train|evaluate"');
+});
 
 export const TriggerRunBody = z.object({
   /** Checked against the DAG's params by the core (`resolveParams`), which names the bad field. */

@@ -3,6 +3,7 @@ import { unservedQueueReason, type DagRunState, type TiState } from '@swarmflow/
 import { Repositories, type DagRun, type LogLine, type TaskInstance, type TaskResult } from '@swarmflow/persistence';
 import { REPOSITORIES } from '../tokens';
 import { NotFoundError } from './api-errors';
+import { ARCHIVED_CURSOR, LogArchive } from './log-archive.service';
 import { requireDag, requireRun, requireTaskInstance } from './lookups';
 
 export interface TaskInstanceView {
@@ -16,6 +17,8 @@ export interface TaskLogs {
   lines: LogLine[];
   cursor: number;
   finished: boolean;
+  /** The lines came from the try's archived log (its database rows were pruned): the object's URL. */
+  archivedUrl?: string;
 }
 
 /** States in which the current try may still write log lines. */
@@ -25,7 +28,7 @@ const DONE = new Set<TiState>(['success', 'failed', 'skipped', 'upstream_failed'
 
 @Injectable()
 export class RunQueriesService {
-  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories) {}
+  constructor(@Inject(REPOSITORIES) private readonly repos: Repositories, private readonly archive: LogArchive) {}
 
   /** Newest first. @throws NotFoundError when `dagId` is given and does not exist */
   async list(filter: { dagId?: string; state?: DagRunState; limit: number }, requireDagExists = false): Promise<DagRun[]> {
@@ -96,6 +99,11 @@ export class RunQueriesService {
     }
     const wanted = tryNumber ?? Math.max(ti.tryNumber, 1);
     const read = await this.repos.logs.read(ti.id, wanted, cursor);
+    if (read.lines.length === 0 && cursor === 0) {
+      // Rows pruned by SWARMFLOW_LOG_RETENTION: the whole log, from its archive.
+      const archived = await this.archive.readArchived(ti.id, wanted);
+      if (archived) return { tryNumber: wanted, lines: archived.lines, cursor: ARCHIVED_CURSOR, finished: true, archivedUrl: archived.url };
+    }
     return { tryNumber: wanted, lines: read.lines, cursor: read.cursor, finished: tryFinished(ti, wanted) };
   }
 }

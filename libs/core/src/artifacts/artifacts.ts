@@ -57,3 +57,17 @@ export function tryArtifactsLocation(base: ArtifactsLocation, dagId: string, run
   const rel = `${part(taskId)}/try-${tryNumber}/`;
   return run.kind === 's3' ? { ...run, prefix: run.prefix + rel } : { ...run, path: run.path + rel };
 }
+
+/**
+ * The folder of a task's archived logs (remote logging): `<base>@logs/<dag>/<run>/<task>/`.
+ * "@" is in no DAG id, so no run's artefacts folder can be this one.
+ */
+export function logArchiveLocation(base: ArtifactsLocation, dagId: string, runId: string, taskId: string): ArtifactsLocation {
+  const rel = `@logs/${part(dagId)}/${part(runId)}/${part(taskId)}/`;
+  return base.kind === 's3' ? { ...base, prefix: base.prefix + rel } : { ...base, path: base.path + rel };
+}
+
+/** The object name of one try's archived log in {@link logArchiveLocation}: JSON lines `{at, stream, line}`. */
+export function logArchiveName(tryNumber: number): string {
+  return `try-${tryNumber}.jsonl`;
+}

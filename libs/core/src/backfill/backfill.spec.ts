@@ -71,7 +71,8 @@ describe('selectBackfillTasks', () => {
     const none = errorOf<BackfillRequestError>(() => selectBackfillTasks(dag, '^nope', false));
     expect(none.field).toBe('tasks');
     expect(none.message).toBe('--tasks "^nope" matches no task of DAG "etl"; its tasks are extract, clean, stats, train, report. Fix: pick a pattern that matches some of them.');
-    expect(errorOf<BackfillRequestError>(() => selectBackfillTasks(dag, '(', false)).message).toMatch(/^--tasks "\(" is not a regular expression: .*Fix: e\.g\./);
+    expect(errorOf<BackfillRequestError>(() => selectBackfillTasks(dag, '(', false)).message).toMatch(/^--tasks "\(" is not a regular expression \(.*Fix: use a simpler pattern, e\.g\./);
+    expect(errorOf<BackfillRequestError>(() => selectBackfillTasks(dag, '(a+)+$', false))).toMatchObject({ field: 'tasks', message: expect.stringContaining('nested quantifier') });
   });
 });
 

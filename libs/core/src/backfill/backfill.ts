@@ -1,5 +1,6 @@
 import type { SerializedDag } from '../dag/dag.types';
 import { graphOf } from '../dag/graph';
+import { checkTaskPattern, TaskPatternError } from '../patterns/task-pattern';
 import { SCHEDULE_PRESETS } from '../schedule/schedule';
 import { LOGICAL_DATE_FUTURE_TOLERANCE_MS } from '../schedule/logical-date';
 import { CronExpressionParser } from 'cron-parser';
@@ -73,16 +74,17 @@ export interface BackfillSelection {
  * `ignoreDependencies` — every task they depend on, transitively. The others end `removed`
  * in the backfill's new runs, and a removed upstream does not count for a trigger rule:
  * with `ignoreDependencies` a selected task runs without waiting for the tasks it needs.
- * @throws BackfillRequestError when the pattern is not a regular expression or matches no task
+ * @throws BackfillRequestError when the pattern is not a regular expression {@link checkTaskPattern} accepts, or matches no task
  */
 export function selectBackfillTasks(dag: SerializedDag, pattern: string | null, ignoreDependencies: boolean): BackfillSelection {
   const order = graphOf(dag).order;
   if (pattern === null) return { run: [...order], removed: [] };
   let regex: RegExp;
   try {
-    regex = new RegExp(pattern);
+    regex = checkTaskPattern('--tasks', pattern);
   } catch (err) {
-    throw new BackfillRequestError('tasks', `--tasks ${JSON.stringify(pattern)} is not a regular expression: ${(err as Error).message}. Fix: e.g. --tasks '^train' or --tasks 'extract|load'.`);
+    if (err instanceof TaskPatternError) throw new BackfillRequestError('tasks', err.message);
+    throw err;
   }
   const selected = new Set(order.filter((id) => regex.test(id)));
   if (selected.size === 0) {

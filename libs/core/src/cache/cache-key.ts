@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { DockerSpec, SerializedDag, TaskSpec } from '../dag/dag.types';
 import { canonicalJson } from '../dag/validate-dag';
+import { checkTaskPattern } from '../patterns/task-pattern';
 
 /**
  * The namespace of a DAG's cached tries: DAGs with the same one share them. Without one, the
@@ -65,8 +66,9 @@ export function cacheKey(
 export function isCacheForced(force: string | null, taskId: string): boolean {
   if (force === null || force === undefined) return false;
   try {
-    return new RegExp(force).test(taskId);
+    return checkTaskPattern('--force-task', force).test(taskId);
   } catch {
+    // Checked when the run was triggered: only a pattern stored before the check gets here.
     return true;
   }
 }

@@ -330,6 +330,42 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(a.id, 2)).lines).toEqual([]);
     });
 
+    it('log archive: lists complete unarchived tries, records each once, prunes the rows of archived ones only', async () => {
+      const run = await newRun('r-archive');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = (await repos.tis.forRuns([run.pk])).sort((x, y) => x.taskId.localeCompare(y.taskId));
+      const line = (text: string) => ({ at: now.toISOString(), stream: 'stdout' as const, line: text });
+      await repos.logs.append([
+        { tiId: a.id, tryNumber: 1, seq: 1, lines: [line('one'), line('two')] }, { tiId: a.id, tryNumber: 1, seq: 2, lines: [line('three')] },
+        { tiId: b.id, tryNumber: 1, seq: 1, lines: [line('still writing')] },
+      ]);
+      // b's try 1 is running: its log is not complete.
+      await db.query(`UPDATE task_instance SET state = 'running', try_number = 1 WHERE id = $1`, [b.id]);
+      const due = async () => (await repos.logs.unarchived(now, 100)).filter((t) => t.runId === 'r-archive');
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a' }]);
+      expect((await repos.logs.readAll(a.id, 1)).map((l) => l.line)).toEqual(['one', 'two', 'three']);
+
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now }]);
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/second', lineCount: 3, archivedAt: now }]);
+      expect(await repos.logs.archiveOf(a.id, 1)).toEqual({ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now, prunedAt: null });
+      expect(await repos.logs.archiveOf(b.id, 1)).toBeNull();
+      expect(await due()).toEqual([]);
+
+      expect(await repos.logs.pruneArchived(now, now, 100)).toBe(0);
+      // A batch stored after the archive: the try is archived again before its rows go.
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 3, lines: [line('late')] }]);
+      expect(await repos.logs.pruneArchived(new Date(now.getTime() + 1000), now, 100)).toBe(0);
+      expect(await repos.logs.archiveOf(a.id, 1)).toBeNull();
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a' }]);
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 4, archivedAt: now }]);
+      const later = new Date(now.getTime() + 1000);
+      expect(await repos.logs.pruneArchived(later, later, 100)).toBe(1);
+      expect((await repos.logs.read(a.id, 1)).lines).toEqual([]);
+      expect((await repos.logs.read(b.id, 1)).lines.map((l) => l.line)).toEqual(['still writing']);
+      expect((await repos.logs.archiveOf(a.id, 1))).toMatchObject({ lineCount: 4, prunedAt: later });
+      expect(await repos.logs.pruneArchived(later, later, 100)).toBe(0);
+    });
+
     it('records ends held for their logs for every scheduler to see; old holds stop counting and are deleted', async () => {
       const run = await newRun('r-holds');
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
