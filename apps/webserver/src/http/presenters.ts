@@ -3,7 +3,7 @@ import type { DagRecord, DagRun, ImportError, LogLine, TaskInstance, TaskResult,
 import type {
   CacheEntryDto, DagDetailDto, DagSummaryDto, DockerSpecDto, ImportErrorDto, RunDetailDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto,
   TryResultDto, WorkerDto,
-} from './api.types';
+} from '@swarmflow/contracts/api.types';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 

@@ -1,5 +1,6 @@
 // The REST API's response shapes (JSON: camelCase fields, dates as ISO 8601 strings).
-// The CLI's client imports these types, so the two cannot drift apart.
+// The webserver answers with them, the CLI's client and the web UI read them: one definition,
+// in libs/contracts, so the three cannot drift apart (the UI never imports from apps/).
 import type { DagRunState, DockerSpec, ParamSpec, RetryBackoff, RunType, TiState, TriggerRule, VolumeSpec } from '@swarmflow/core';
 
 /** Every error response: `reason` is stable and machine-readable, `message` is for people. */
@@ -213,7 +214,7 @@ export interface TaskLogsDto {
 }
 
 // The task and run actions' answers live in the shared contracts (the UI imports them from there).
-export type { CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, TaskChangeDto } from '@swarmflow/contracts/task-actions';
+export type { CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, TaskChangeDto } from './task-actions';
 
 export interface ImportErrorDto {
   fileloc: string;
