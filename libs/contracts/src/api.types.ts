@@ -139,6 +139,12 @@ export interface TryResultDto {
   imageDigest: string | null;
   cacheKey: string | null;
   cachedFrom: { tiId: number; tryNumber: number } | null;
+  /** A container try: its container's id; null for a process try (and tries run by older workers). Absent from older servers. */
+  containerId?: string | null;
+  /** A container try: the GPU devices the worker gave it ([] = none); null when unknown. Absent from older servers. */
+  gpuDevices?: string[] | null;
+  /** A container try: the OCI runtime it ran with; null = Docker's default (or unknown). Absent from older servers. */
+  runtime?: string | null;
   at: string;
 }
 
