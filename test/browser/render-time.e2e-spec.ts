@@ -117,7 +117,7 @@ describeBrowser('web UI: render time of big views (reported)', () => {
     await page.getByText('1000 of 1000').waitFor();
     const start = Date.now();
     await page.evaluate('window.scrollTo(0, document.body.scrollHeight)');
-    await page.waitForSelector('tr[data-dag="dag_0999"]', { state: 'attached' });
+    await page.waitForFunction((sel) => (globalThis as unknown as InPage).document.querySelector(sel) !== null, 'tr[data-dag="dag_0999"]', { polling: 'raf' });
     const scrolled = Date.now() - start;
     report.push(`DAG list, 1,000 DAGs: ${wall.join(', ')} ms to the first rows painted (navigation to painted, answers from page.route, the last one in at ${answered.join(', ')} ms; ${rendered} of 1,000 rows in the DOM: rows out of view are spacers); ${cpu}; ${scrolled} ms to the last row after scrolling to the bottom`);
     await page.unrouteAll();
@@ -133,7 +133,7 @@ describeBrowser('web UI: render time of big views (reported)', () => {
     expect(rendered).toBeGreaterThanOrEqual(100);
     const start = Date.now();
     await page.locator('.grid-wrap').evaluate((el) => ((el as unknown as { scrollTop: number; scrollHeight: number }).scrollTop = (el as unknown as { scrollHeight: number }).scrollHeight));
-    await page.waitForSelector('a[data-run="run_99"][data-task="task_199"]', { state: 'attached' });
+    await page.waitForFunction((sel) => (globalThis as unknown as InPage).document.querySelector(sel) !== null, 'a[data-run="run_99"][data-task="task_199"]', { polling: 'raf' });
     const scrolled = Date.now() - start;
     report.push(`Grid, 100 runs × 200 tasks: ${wall.join(', ')} ms to the first rows painted (the API answers in at ${answered.join(', ')} ms; ${rendered} of 20,000 cells in the DOM: rows out of view are spacers); ${cpu}; ${scrolled} ms to the last row after scrolling to the bottom`);
     await page.unrouteAll();
