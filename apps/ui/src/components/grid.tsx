@@ -4,14 +4,14 @@
 //
 // Keeping a 100 × 200 grid under a second: rows out of view are not rendered (windowed, see
 // useWindowedRows), the table has a fixed layout (widths from a <colgroup>, no measuring of
-// every cell), a cell is one block element with its icon as text (no flex box, no ::before to
+// every cell), rows and, from 60 runs, columns out of view are not rendered either; a cell is one block element with its icon as text (no flex box, no ::before to
 // style 4,000 times), no inline style and no per-cell title (the tooltip
 // is built from one flat lookup map when the pointer or the focus reaches the cell), and a
 // row is a memoised component that re-renders only when its own task instances change.
 //
 // Keyboard: one cell is in the tab order (roving tabindex); arrow keys move between cells,
 // Home/End to a row's first/last run, PageUp/PageDown by ten tasks, Enter opens the try.
-import { memo, useCallback, useEffect, useMemo, useRef, useState, type FocusEvent, type KeyboardEvent, type MouseEvent } from 'react';
+import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FocusEvent, type KeyboardEvent, type MouseEvent } from 'react';
 import type { GridRunDto, TaskInstanceDto } from '../api-types';
 import { Link, path } from '../router';
 import { stateIcon, stateLabel } from './state';
@@ -32,6 +32,11 @@ const ROW_PITCH = 22;
 /** Below this many tasks every row is rendered. */
 const VIRTUAL_FROM = 80;
 const OVERSCAN = 8;
+/** Width of a run column with its border spacing (CSS: .run-grid col.grid-col + border-spacing). */
+const COL_PITCH = 20;
+/** Below this many runs every column is rendered. */
+const VIRTUAL_COLS_FROM = 60;
+const COL_OVERSCAN = 4;
 /** PageUp / PageDown move the focus by this many tasks. */
 const PAGE = 10;
 
@@ -54,6 +59,11 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
   // Each row's task instances, oldest run first: a row re-renders only when this array changes.
   const rowsOf = useRowCells(taskIds, runIds, byCell);
   const rows = useWindowedRows<HTMLDivElement>(taskIds.length, { pitch: ROW_PITCH, from: VIRTUAL_FROM, overscan: OVERSCAN, scroller: 'self' });
+  const cols = useWindowedColumns(rows.ref, columns.length);
+  const onScroll = useCallback(() => {
+    rows.onScroll();
+    cols.onScroll();
+  }, [rows.onScroll, cols.onScroll]);
 
   // The focused cell (row = task index, col = run index); the one in the tab order.
   const [active, setActive] = useState(() => {
@@ -73,7 +83,7 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
     if (!el) return;
     pendingFocus.current = false;
     if (document.activeElement !== el) el.focus();
-  }, [active, row, col, rows.start, rows.end, wrap]);
+  }, [active, row, col, rows.start, rows.end, cols.start, cols.end, wrap]);
 
   const onKeyDown = useCallback((event: KeyboardEvent<HTMLDivElement>) => {
     const cell = (event.target as HTMLElement).closest<HTMLElement>('[data-r]');
@@ -93,9 +103,10 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
     if (!to) return;
     event.preventDefault();
     rows.reveal(to.r);
+    cols.reveal(to.c);
     pendingFocus.current = true;
     setActive({ row: to.r, col: to.c, focus: true });
-  }, [taskIds.length, runIds.length, rows.reveal]);
+  }, [taskIds.length, runIds.length, rows.reveal, cols.reveal]);
 
   // Tooltips (and the accessible name of a focused cell) built when needed, not for 20,000 cells up front.
   const describe = useCallback((event: MouseEvent<HTMLDivElement> | FocusEvent<HTMLDivElement>) => {
@@ -122,7 +133,7 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
   if (runs.length === 0) return <div className="empty">No runs yet. Trigger one with the button above.</div>;
   return (
     <div
-      className="grid-wrap" ref={rows.ref} onScroll={rows.onScroll} data-rows={`${rows.start}-${rows.end}`}
+      className="grid-wrap" ref={rows.ref} onScroll={onScroll} data-rows={`${rows.start}-${rows.end}`} data-cols={`${cols.start}-${cols.end}`}
       onKeyDown={onKeyDown} onMouseOver={describe} onFocus={onFocus}
     >
       <table className="run-grid" data-testid="run-grid" aria-label="Grid: tasks by runs. Arrow keys move between cells, Enter opens the try." style={{ width: `calc(${nameWidth}ch + ${columns.length * 20 + 2}px)` }}>
@@ -133,20 +144,22 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
         <thead>
           <tr>
             <th className="grid-task">Task \ run</th>
-            {columns.map((run) => (
+            {cols.start > 0 ? <th colSpan={cols.start} aria-hidden="true" /> : null}
+            {columns.slice(cols.start, cols.end).map((run) => (
               <th key={run.runId} className="grid-run">
                 <Link to={path('dags', dagId, 'runs', run.runId)} title={`${run.runId} · ${run.state} · ${formatLocal(run.logicalDate)}`} data-run={run.runId} data-state={run.state}>
                   <span className={`cell state-${run.state}`}><span aria-hidden="true">{stateIcon(run.state)}</span><span className="sr-only">{run.runId}: {stateLabel(run.state)}</span></span>
                 </Link>
               </th>
             ))}
+            {cols.end < columns.length ? <th colSpan={columns.length - cols.end} aria-hidden="true" /> : null}
           </tr>
         </thead>
         <tbody>
           {rows.start > 0 ? <tr aria-hidden="true" className="grid-spacer" style={{ height: rows.start * ROW_PITCH - 2 }} /> : null}
           {taskIds.slice(rows.start, rows.end).map((taskId, i) => {
             const r = rows.start + i;
-            return <GridRow key={taskId} taskId={taskId} r={r} cells={rowsOf(r)} runIds={runIds} runBase={runBase} activeCol={r === row ? col : -1} />;
+            return <GridRow key={taskId} taskId={taskId} r={r} cells={rowsOf(r)} runIds={runIds} runBase={runBase} activeCol={r === row ? col : -1} from={cols.start} to={cols.end} />;
           })}
           {rows.end < taskIds.length ? <tr aria-hidden="true" className="grid-spacer" style={{ height: (taskIds.length - rows.end) * ROW_PITCH - 2 }} /> : null}
         </tbody>
@@ -183,14 +196,17 @@ function sameTi(a: TaskInstanceDto | undefined, b: TaskInstanceDto | undefined):
   return a.state === b.state && a.tryNumber === b.tryNumber && a.startedAt === b.startedAt && a.endedAt === b.endedAt && a.reason === b.reason && a.maxTries === b.maxTries;
 }
 
-const GridRow = memo(function GridRow({ taskId, r, cells, runIds, runBase, activeCol }: {
+const GridRow = memo(function GridRow({ taskId, r, cells, runIds, runBase, activeCol, from, to }: {
   taskId: string; r: number; cells: (TaskInstanceDto | undefined)[]; runIds: string[]; runBase: string[]; activeCol: number;
+  /** The runs (columns) rendered: [from, to); the others are one spanning cell on each side. */
+  from: number; to: number;
 }) {
   const task = encodeURIComponent(taskId);
   return (
     <tr>
       <th className="grid-task" scope="row">{taskId}</th>
-      {cells.map((ti, c) => (
+      {from > 0 ? <td colSpan={from} aria-hidden="true" /> : null}
+      {cells.slice(from, to).map((ti, i) => ({ ti, c: from + i })).map(({ ti, c }) => (
         <td key={runIds[c]}>
           {ti ? (
             <a
@@ -202,6 +218,34 @@ const GridRow = memo(function GridRow({ taskId, r, cells, runIds, runBase, activ
           ) : <span className="cell cell-missing" tabIndex={c === activeCol ? 0 : -1} data-r={r} data-c={c} />}
         </td>
       ))}
+      {to < cells.length ? <td colSpan={cells.length - to} aria-hidden="true" /> : null}
     </tr>
   );
 });
+
+/**
+ * The runs (columns) in or near the grid's horizontal view: a grid of many runs renders only
+ * those, the others are one spanning cell per row on each side (scrolling renders them).
+ */
+function useWindowedColumns(ref: React.RefObject<HTMLDivElement | null>, count: number) {
+  const compute = useCallback(() => {
+    const el = ref.current;
+    if (count < VIRTUAL_COLS_FROM) return { start: 0, end: count };
+    // Before the grid is in the page: as many as the window is wide.
+    if (!el) return { start: 0, end: Math.min(count, Math.ceil(window.innerWidth / COL_PITCH) + COL_OVERSCAN) };
+    const nameWidth = el.querySelector('th.grid-task')?.getBoundingClientRect().width ?? 150;
+    const left = el.scrollLeft;
+    const width = Math.max(0, (el.clientWidth || 1200) - nameWidth);
+    return { start: Math.max(0, Math.floor(left / COL_PITCH) - COL_OVERSCAN), end: Math.min(count, Math.ceil((left + width) / COL_PITCH) + COL_OVERSCAN) };
+  }, [ref, count]);
+  const [range, setRange] = useState(compute);
+  const onScroll = useCallback(() => {
+    const next = compute();
+    setRange((prev) => (prev.start === next.start && prev.end === next.end ? prev : next));
+  }, [compute]);
+  useLayoutEffect(onScroll, [onScroll]);
+  const reveal = useCallback((c: number) => {
+    setRange((prev) => (c >= prev.start && c < prev.end ? prev : { start: Math.max(0, c - COL_OVERSCAN), end: Math.min(count, c + COL_OVERSCAN + 1) }));
+  }, [count]);
+  return { ...range, onScroll, reveal };
+}
