@@ -139,6 +139,22 @@ describeBrowser('web UI: render time of big views (reported)', () => {
     await page.locator('.grid-wrap').evaluate((el) => ((el as unknown as { scrollLeft: number; scrollWidth: number }).scrollLeft = (el as unknown as { scrollWidth: number }).scrollWidth));
     await page.waitForFunction((sel) => (globalThis as unknown as InPage).document.querySelector(sel) !== null, 'a[data-run="run_0"][data-task="task_199"]', { polling: 'raf' });
     report.push(`Grid, 100 runs × 200 tasks: ${wall.join(', ')} ms to the first rows painted (the API answers in at ${answered.join(', ')} ms; ${rendered} of 20,000 cells in the DOM: rows, and runs, out of view are spacers); ${cpu}; ${scrolled} ms to the last row after scrolling to the bottom`);
+    // The keyboard reaches cells that were not rendered: End to the newest run, PageDown to the last task.
+    await page.locator('.grid-wrap').evaluate((el) => ((el as unknown as { scrollLeft: number; scrollTop: number }).scrollLeft = 0, (el as unknown as { scrollTop: number }).scrollTop = 0));
+    await page.locator('a[data-r="0"][data-c="0"]').focus();
+    await page.keyboard.press('End');
+    await page.waitForFunction(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('data-c') === '99');
+    // (one key at a time, as a person presses them: each waits for the focus to move)
+    // Each PageDown moves the focus ten tasks down, rendering the rows it reaches.
+    type Focus = { document: { activeElement: { getAttribute(n: string): string | null } | null } };
+    for (let r = 0; r < 199; ) {
+      await page.keyboard.press('PageDown');
+      const next = Math.min(199, r + 10);
+      await page.waitForFunction((want) => (globalThis as unknown as Focus).document.activeElement?.getAttribute('data-r') === String(want), next);
+      r = next;
+    }
+    expect(await page.evaluate('document.activeElement.getAttribute("data-task")')).toBe('task_199');
+    expect(await page.evaluate('document.activeElement.getAttribute("data-run")')).toBe('run_0');
     await page.unrouteAll();
   });
 });

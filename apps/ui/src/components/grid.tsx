@@ -245,7 +245,10 @@ function useWindowedColumns(ref: React.RefObject<HTMLDivElement | null>, count: 
   }, [compute]);
   useLayoutEffect(onScroll, [onScroll]);
   const reveal = useCallback((c: number) => {
-    setRange((prev) => (c >= prev.start && c < prev.end ? prev : { start: Math.max(0, c - COL_OVERSCAN), end: Math.min(count, c + COL_OVERSCAN + 1) }));
+    // As for rows: grow to take the column in, keeping the focused one rendered.
+    setRange((prev) => (c >= prev.start && c < prev.end ? prev : {
+      start: Math.max(0, Math.min(prev.start, c - COL_OVERSCAN)), end: Math.min(count, Math.max(prev.end, c + COL_OVERSCAN + 1)),
+    }));
   }, [count]);
   return { ...range, onScroll, reveal };
 }

@@ -57,8 +57,11 @@ export function useWindowedRows<E extends HTMLElement>(
     };
   }, [scroller, onScroll]);
   const reveal = useCallback((row: number) => {
+    // The range grows to take the row in, keeping the rows rendered now: the focused one stays
+    // in the page (and keeps the focus, and the next key press) until the new one takes over;
+    // the scroll that focusing causes then brings the range back to the view.
     setRange((prev) => (row >= prev.start && row < prev.end ? prev : {
-      start: Math.max(0, row - overscan), end: Math.min(count, row + overscan + 1),
+      start: Math.max(0, Math.min(prev.start, row - overscan)), end: Math.min(count, Math.max(prev.end, row + overscan + 1)),
     }));
   }, [count, overscan]);
   return { ...range, ref, onScroll, reveal };
