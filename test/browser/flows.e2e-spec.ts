@@ -181,6 +181,81 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await screenshot(page, 'dag-list');
   });
 
+  it('is usable with the keyboard: Tab reaches the tables with a visible focus, arrows move in the grid, Enter opens the try, Escape comes back, ? lists the shortcuts', async () => {
+    /** What has the focus: its data attributes, and whether it is outlined. */
+    const focused = () => page.evaluate(`(() => {
+      const el = document.activeElement;
+      if (!el || el === document.body) return null;
+      const style = getComputedStyle(el);
+      return { tag: el.tagName, r: el.getAttribute('data-r'), c: el.getAttribute('data-c'), task: el.getAttribute('data-task'), run: el.getAttribute('data-run'),
+        inGrid: !!el.closest('[data-testid="run-grid"] tbody'), inDags: !!el.closest('[data-testid="dag-table"] tbody'),
+        outlined: style.outlineStyle !== 'none' && parseFloat(style.outlineWidth) > 0 };
+    })()`) as Promise<{ tag: string; r: string | null; c: string | null; task: string | null; run: string | null; inGrid: boolean; inDags: boolean; outlined: boolean } | null>;
+    /** Presses Tab until `done(focus)`, at most `max` times; the number of presses. */
+    const tabUntil = async (done: (f: NonNullable<Awaited<ReturnType<typeof focused>>>) => boolean, max = 80) => {
+      for (let i = 1; i <= max; i++) {
+        await page.keyboard.press('Tab');
+        const f = await focused();
+        if (f && done(f)) return i;
+      }
+      throw new Error(`Tab never reached it in ${max} presses (focus: ${JSON.stringify(await focused())})`);
+    };
+
+    // The DAG list: its rows' links are in the tab order, outlined when focused.
+    await page.goto('/dags');
+    await page.getByTestId('dag-table').locator('tr[data-dag="ml_pipeline"]').waitFor();
+    await tabUntil((f) => f.inDags);
+    expect((await focused())!.outlined).toBe(true);
+
+    // The grid: one tab stop (the newest run of the first task), then the arrow keys.
+    await page.goto('/dags/ml_pipeline?tab=grid');
+    await page.locator('[data-testid="run-grid"] tbody a.cell').first().waitFor();
+    const presses = await tabUntil((f) => f.inGrid);
+    const start = (await focused())!;
+    expect(start).toMatchObject({ tag: 'A', r: '0', outlined: true });
+    const lastCol = Number(start.c);
+    await page.keyboard.press('ArrowDown');
+    expect(await focused()).toMatchObject({ r: '1', c: String(lastCol) });
+    await page.keyboard.press('ArrowDown');
+    await page.keyboard.press('ArrowUp');
+    expect(await focused()).toMatchObject({ r: '1', c: String(lastCol) });
+    await page.keyboard.press('Home');
+    expect(await focused()).toMatchObject({ r: '1', c: '0' });
+    await page.keyboard.press('End');
+    expect(await focused()).toMatchObject({ r: '1', c: String(lastCol) });
+    await page.keyboard.press('ArrowDown');
+    const target = (await focused())!;
+    expect(target).toMatchObject({ r: '2', c: String(lastCol), inGrid: true });
+    // The whole grid is one Tab stop: Shift+Tab leaves it.
+    await page.keyboard.press('Shift+Tab');
+    expect((await focused())?.inGrid).toBe(false);
+    await page.keyboard.press('Tab');
+    expect(await focused()).toMatchObject({ r: '2', c: String(lastCol) });
+
+    // Enter opens that try; Escape comes back to the grid, on the same cell.
+    await page.keyboard.press('Enter');
+    await page.waitForURL((url) => url.pathname === `/dags/ml_pipeline/runs/${encodeURIComponent(target.run!)}/tasks/${target.task}`);
+    await page.getByTestId('task-details').waitFor();
+    await page.keyboard.press('Escape');
+    await page.waitForURL((url) => url.pathname === '/dags/ml_pipeline');
+    // (A function, not a string: the page's CSP refuses eval.)
+    await page.waitForFunction(([task, run]) => {
+      const active = (globalThis as unknown as { document: { activeElement: { getAttribute(name: string): string | null } | null } }).document.activeElement;
+      return active?.getAttribute('data-task') === task && active?.getAttribute('data-run') === run;
+    }, [target.task, target.run] as const);
+
+    // ? lists the shortcuts; Escape closes the list and gives the focus back.
+    await page.keyboard.press('?');
+    const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+    await help.waitFor();
+    await help.getByText('Grid: open the try of the focused cell', { exact: false }).waitFor();
+    await screenshot(page, 'shortcuts');
+    await page.keyboard.press('Escape');
+    await help.waitFor({ state: 'detached' });
+    expect(await focused()).toMatchObject({ task: target.task, run: target.run });
+    expect(presses).toBeGreaterThan(0);
+  });
+
   it('threw no error in the page', () => {
     expect(pageErrors).toEqual([]);
   });

@@ -59,4 +59,42 @@ describeBrowser('web UI: the shell', () => {
     await screenshot(page, 'login');
     await context.close();
   });
+
+  /** Opens `/login?next=<next>` without a session, logs in, and returns the page once the app has moved on. */
+  async function loginWithNext(next: string) {
+    const context = await browser.newContext({ baseURL: server.url });
+    const page = await context.newPage();
+    page.setDefaultTimeout(20_000);
+    await page.goto(`/login?next=${encodeURIComponent(next)}`);
+    await page.getByLabel('User').fill('admin');
+    await page.getByLabel('Password').fill(server.adminPassword);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.waitForURL((url) => url.pathname !== '/login');
+    return { context, page };
+  }
+
+  it('after logging in goes back to the page that asked for it (?next=): a deep link of the app, and bull-board', async () => {
+    const deep = await loginWithNext('/dags/ml_pipeline?tab=graph');
+    await deep.page.getByRole('heading', { name: 'ml_pipeline' }).waitFor();
+    expect(new URL(deep.page.url()).pathname + new URL(deep.page.url()).search).toBe('/dags/ml_pipeline?tab=graph');
+    await deep.context.close();
+
+    // bull-board sends a visitor without a session to /login?next=/queues; after the login, bull-board itself.
+    const board = await loginWithNext('/queues');
+    await board.page.waitForURL((url) => url.pathname.startsWith('/queues'));
+    expect(new URL(board.page.url()).origin).toBe(server.url.replace(/\/$/, ''));
+    await board.page.getByTestId('current-user').waitFor({ state: 'detached' });
+    await board.context.close();
+  });
+
+  it.each(['//evil.example/x', 'http://evil.example/', 'https:evil.example', 'javascript:alert(1)', '/\\evil.example', ' /dags', '/login?next=//evil.example'])(
+    'ignores a ?next= that is not a path of this site (%s) and shows the DAGs', async (next) => {
+      const { context, page } = await loginWithNext(next);
+      await page.getByRole('heading', { name: 'DAGs' }).waitFor();
+      const url = new URL(page.url());
+      expect(url.origin).toBe(server.url.replace(/\/$/, ''));
+      expect(url.pathname).toBe('/dags');
+      await context.close();
+    },
+  );
 });

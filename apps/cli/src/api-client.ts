@@ -3,9 +3,9 @@ import type {
   TaskInstanceDetailDto, TaskLogsDto, VariableDto, VariablesExportDto, VariablesImportRequestDto, VariablesImportResultDto, WorkerDto,
   QueueDto, WorkerCommandResultDto, BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto,
   AuditEntryDto, AutoscalerViewDto, CreatedTokenDto, LoginTokenDto, MeDto, TokenDto, UserDto,
-} from '../../webserver/src/http/api.types';
+} from '@swarmflow/contracts/api.types';
 
-export type * from '../../webserver/src/http/api.types';
+export type * from '@swarmflow/contracts/api.types';
 
 /** The API answered with an error (`{ reason, message, field? }`). */
 export class ApiError extends Error {

@@ -168,6 +168,7 @@ export function formatTaskInstanceDetail(ti: TaskInstanceDetailDto): string {
   for (const t of ti.tries) {
     const parts = [`try ${t.tryNumber}: ${t.succeeded ? 'succeeded' : 'failed'}`];
     if (t.image) parts.push(`image ${t.image} -> ${t.imageDigest}`);
+    if (t.containerId) parts.push(`container ${t.containerId.slice(0, 12)}${t.gpuDevices?.length ? ` GPUs ${t.gpuDevices.join(',')}` : ''}${t.runtime ? ` runtime ${t.runtime}` : ''}`);
     if (t.cacheKey) parts.push(`cache key ${t.cacheKey}`);
     lines.push(parts.join(', '));
   }

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describeWithDocker, TEST_IMAGE, TEST_LABEL } from '@swarmflow/executors/test-support/docker';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { ClearService } from '../../webserver/src/services/clear.service';
-import { toRunDetailDto } from '../../webserver/src/http/presenters';
+import { toRunDetailDto, toTryResultDto } from '../../webserver/src/http/presenters';
 import { Stack } from './test-support/stack';
 
 // Version sets: a container try records the digest its image ran; a cleared task runs the
@@ -60,6 +60,10 @@ describeWithPostgres('image digests of container tries (Postgres, Docker)', () =
       expect([...ended.tis.values()].map((t) => `${t.taskId}=${t.state}: ${t.reason}`)).toEqual(['marked=success: null', 'reads=success: null']);
       const first = await stack.repos.results.forRun(run.pk);
       expect(first.find((r) => r.taskId === 'marked')).toMatchObject({ image: tag, imageDigest: v1, outputs: { marker: 'base' }, succeeded: true });
+      // The container's id, GPU devices (none here) and runtime (Docker's default), reported with the end and shown on the try's page.
+      const marked = first.find((r) => r.taskId === 'marked')!;
+      expect(marked).toMatchObject({ containerId: expect.stringMatching(/^[0-9a-f]{64}$/), gpuDevices: [], runtime: null });
+      expect(toTryResultDto(marked)).toMatchObject({ tryNumber: 1, containerId: marked.containerId, gpuDevices: [], runtime: null, imageDigest: v1 });
       const detail = toRunDetailDto((await stack.repos.runs.get('versioned', run.runId))!, await stack.repos.tis.forRuns([run.pk]), first);
       expect(detail.images).toEqual([{ image: tag, digest: v1 }]);
       expect(detail.taskInstances.find((t) => t.taskId === 'marked')!.outputs).toEqual({ marker: 'base' });

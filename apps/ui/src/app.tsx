@@ -3,7 +3,9 @@ import { ApiError, get, post, setCsrfToken, UNAUTHENTICATED } from './api';
 import type { MeDto } from './api-types';
 import { SessionProvider } from './auth';
 import { Empty, ErrorBox, Loading } from './components/common';
+import { ShortcutsHelp } from './components/shortcuts';
 import { useConnectionState } from './events';
+import { isServerPage, safeNextPath } from './next-path';
 import { LoginPage } from './pages/login';
 import { Link, navigate, Routes, useLocation } from './router';
 import { NAV, ROUTES } from './routes';
@@ -30,11 +32,15 @@ export function App() {
     window.addEventListener(UNAUTHENTICATED, out);
     return () => window.removeEventListener(UNAUTHENTICATED, out);
   }, []);
+  // Logged in on `/` or `/login`: on to `?next=` when it is a path of this site (bull-board's
+  // redirect, a deep link), else the DAGs.
+  const next = location.search.get('next');
   useEffect(() => {
-    if (location.pathname === '/' || location.pathname === '/login') {
-      if (auth.status === 'in') navigate('/dags', { replace: true });
-    }
-  }, [location.pathname, auth.status]);
+    if (auth.status !== 'in' || (location.pathname !== '/' && location.pathname !== '/login')) return;
+    const to = safeNextPath(next);
+    if (to && isServerPage(to)) window.location.replace(to);
+    else navigate(to ?? '/dags', { replace: true });
+  }, [location.pathname, auth.status, next]);
 
   if (auth.status === 'loading') return <Loading />;
   if (auth.status === 'error') return <main className="content"><ErrorBox error={auth.error} what="reach the API" /></main>;
@@ -97,6 +103,7 @@ function Shell({ me, logout, pathname, children }: { me: MeDto; logout: () => vo
           <button type="button" className="ghost" onClick={cycleTheme} title="Theme: system, dark or light" aria-label={`Theme: ${theme}`}>
             {theme === 'dark' ? '☾' : theme === 'light' ? '☀' : '◐'}
           </button>
+          <ShortcutsHelp />
           <span className="user" data-testid="current-user">
             {me.name} <span className="role">{me.role}</span>
           </span>

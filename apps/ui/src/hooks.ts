@@ -58,3 +58,24 @@ export function useThrottled(fn: () => void, ms: number): () => void {
     }, ms);
   }, [ms]);
 }
+
+const prefetched = new Map<string, Promise<unknown>>();
+
+/**
+ * Starts a GET now that a view further down will want (`takePrefetched` hands it over once):
+ * the DAG page asks for its grid at the same time as for the DAG, not one after the other.
+ */
+export function prefetch(key: string, load: () => Promise<unknown>): void {
+  if (prefetched.has(key)) return;
+  const promise = load();
+  promise.catch(() => undefined);
+  prefetched.set(key, promise);
+  window.setTimeout(() => prefetched.delete(key), 10_000);
+}
+
+/** The prefetched answer for `key`, once (later loads ask the API again). */
+export function takePrefetched<T>(key: string): Promise<T> | undefined {
+  const promise = prefetched.get(key);
+  prefetched.delete(key);
+  return promise as Promise<T> | undefined;
+}

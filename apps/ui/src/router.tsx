@@ -16,9 +16,20 @@ function current(): Location {
 /** Goes to `to` (a path with an optional query) without reloading. */
 export function navigate(to: string, options: { replace?: boolean } = {}): void {
   if (to === window.location.pathname + window.location.search) return;
-  if (options.replace) window.history.replaceState(null, '', to);
-  else window.history.pushState(null, '', to);
+  // The history entry counts the in-app pages before it (`canGoBack`).
+  if (options.replace) window.history.replaceState(window.history.state, '', to);
+  else window.history.pushState({ sfDepth: inAppDepth() + 1 }, '', to);
   window.dispatchEvent(new Event(NAVIGATE));
+}
+
+function inAppDepth(): number {
+  const state = window.history.state as { sfDepth?: number } | null;
+  return typeof state?.sfDepth === 'number' ? state.sfDepth : 0;
+}
+
+/** True when the previous history entry is a page of this app (Back stays in it). */
+export function canGoBack(): boolean {
+  return inAppDepth() > 0;
 }
 
 /** The current location; re-renders on every navigation. */

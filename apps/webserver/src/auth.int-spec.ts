@@ -12,7 +12,7 @@ import { Accounts } from './auth/accounts';
 import { AUDIT_ACTION } from './auth/audit';
 import { sha256 } from './auth/credentials';
 import { PUBLIC_ROUTE, REQUIRED_ROLE, RequiresRole } from './http/auth/requires-role.decorator';
-import type { AuditEntryDto, CreatedTokenDto, TokenDto } from './http/api.types';
+import type { AuditEntryDto, CreatedTokenDto, TokenDto } from '@swarmflow/contracts/api.types';
 import { apiAs, createTestToken } from './test-support/auth';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';

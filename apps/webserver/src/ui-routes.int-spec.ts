@@ -3,7 +3,7 @@ import { dagHash, type SerializedDag } from '@swarmflow/core';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import type { AddressInfo } from 'node:net';
-import type { DagDetailDto, GridDto } from './http/api.types';
+import type { DagDetailDto, GridDto } from '@swarmflow/contracts/api.types';
 import { apiAs, createTestToken } from './test-support/auth';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { Accounts } from './auth/accounts';

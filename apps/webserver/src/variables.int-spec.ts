@@ -2,7 +2,7 @@ import type { INestApplication, LoggerService } from '@nestjs/common';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { ClusterKey, SecretDecryptError } from '@swarmflow/secrets';
-import type { VariableDto, VariablesExportDto } from './http/api.types';
+import type { VariableDto, VariablesExportDto } from '@swarmflow/contracts/api.types';
 import { VariablesService } from './services/variables.service';
 import { createWebserver } from './webserver';
 import { apiAs, createTestToken } from './test-support/auth';

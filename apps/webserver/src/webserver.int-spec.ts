@@ -2,7 +2,7 @@ import type { INestApplication } from '@nestjs/common';
 import { dagHash, validateDag, type SerializedDag } from '@swarmflow/core';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
-import type { DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto, WorkerDto } from './http/api.types';
+import type { DagDetailDto, DagSummaryDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto, WorkerDto } from '@swarmflow/contracts/api.types';
 import { seedDags, setRunStates, TRAIN_DAG } from './test-support/seed';
 import { createWebserver } from './webserver';
 import { apiAs, createTestToken } from './test-support/auth';

@@ -105,6 +105,20 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     await h.logger.waitForLine(new RegExp(`GPU ${docker.runs[0].spec.gpuIds![0]} of task instance ${lost.tiId} try 1 stay reserved`));
   });
 
+  it('reports the container id, the GPU devices it gave and the runtime with the end (the try page shows them)', async () => {
+    await harness(['0', '1']);
+    const task = gpuTask(2);
+    await h.submit(task);
+    await docker.started(1);
+    docker.runs[0].end({ exitCode: 0 });
+    const finished = await h.published.finishedOf(task.tiId);
+    const spec = task.docker!;
+    expect(docker.runs[0].spec.gpuIds).toHaveLength(2);
+    expect(finished.container).toEqual({
+      id: 'c'.repeat(64), gpus: docker.runs[0].spec.gpuIds, runtime: spec.runtime ?? (spec.gpuMode === 'runtime' ? 'nvidia' : null),
+    });
+  });
+
   it('fails a task that needs more GPUs than the worker has, without running it, not retryable', async () => {
     await harness(['0', '1']);
     const task = gpuTask(4);

@@ -787,6 +787,12 @@ export class WorkerService {
     if (outputs.value !== undefined) finished.outputs = outputs.value;
     if (result.imageDigest && task.docker) finished.image = { ref: task.imageRef ?? task.docker.image, digest: result.imageDigest };
     if (task.cacheKey !== undefined) finished.cacheKey = task.cacheKey;
+    const containerId = task.kind === 'docker' ? entry.run.containerId : null;
+    if (containerId && task.docker) {
+      // The runtime as container-options sets it: the task's, else `nvidia` for GPUs in runtime mode.
+      const runtime = task.docker.runtime ?? (entry.gpuIds.length > 0 && task.docker.gpuMode === 'runtime' ? 'nvidia' : null);
+      finished.container = { id: containerId, gpus: [...entry.gpuIds], runtime };
+    }
     this.tally.finished(finished.outcome);
     this.reporting.set(key, { task, msg });
     this.release(key, result.containerMayRun === true);

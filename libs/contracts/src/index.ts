@@ -3,3 +3,5 @@
 export * from './events';
 export * from './dashboard';
 export * from './task-actions';
+// The REST API's request/response shapes (types only): the webserver, the CLI's client and the UI.
+export type * from './api.types';

@@ -508,13 +508,14 @@ export class SchedulingService {
     return applied + beats.size;
   }
 
-  /** What the try's `task.finished` brought besides its end (outputs, image digest, cache key): stored with the end. */
+  /** What the try's `task.finished` brought besides its end (outputs, image digest, cache key, container): stored with the end. */
   private keepResult(ti: TaskInstance, after: TaskInstance, events: WorkerEvent[], now: Date, work: Work): void {
     const e = events.find((x): x is TaskFinishedEvent => x.type === 'task.finished' && x.tryNumber === after.tryNumber);
-    if (!e || (e.outputs === undefined && e.image === undefined && e.cacheKey === undefined)) return;
+    if (!e || (e.outputs === undefined && e.image === undefined && e.cacheKey === undefined && e.container === undefined)) return;
     const row: TaskResultRow = {
       tiId: ti.id, tryNumber: after.tryNumber, succeeded: after.state === 'success', outputs: e.outputs ?? null,
       image: e.image?.ref ?? null, imageDigest: e.image?.digest ?? null, cacheKey: e.cacheKey ?? null, cachedFromTi: null, cachedFromTry: null,
+      containerId: e.container?.id ?? null, gpuDevices: e.container?.gpus ?? null, runtime: e.container?.runtime ?? null,
     };
     work.results.push(row);
     work.runResults.put(ti.runPk, { ...row, taskId: ti.taskId, imagePinned: true, createdAt: now });
@@ -808,7 +809,7 @@ export class SchedulingService {
       reason: `cached: took the outputs of ${source.dagId}.${source.taskId} try ${source.tryNumber} in run ${source.runId} (cache key ${key.slice(0, 12)})`,
       row: {
         tiId: ti.id, tryNumber: ti.tryNumber, succeeded: true, outputs: source.outputs, image: source.image, imageDigest: source.imageDigest,
-        cacheKey: key, cachedFromTi: source.tiId, cachedFromTry: source.tryNumber,
+        cacheKey: key, cachedFromTi: source.tiId, cachedFromTry: source.tryNumber, containerId: null, gpuDevices: null, runtime: null,
       },
       source: { dagId: source.dagId, runId: source.runId, taskId: source.taskId },
     };

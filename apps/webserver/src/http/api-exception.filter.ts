@@ -4,7 +4,7 @@ import { databaseUnavailableCause, DuplicateLogicalDateError, DuplicateRunError 
 import { NoControlKeyError } from '@swarmflow/messaging';
 import { ConflictError, NoBrokerError, NoClusterKeyError, NotFoundError } from '../services/api-errors';
 import { AuthError } from '../auth/auth-errors';
-import type { ApiErrorBody } from './api.types';
+import type { ApiErrorBody } from '@swarmflow/contracts/api.types';
 import { RequestValidationError } from './zod-validation.pipe';
 
 export interface ErrorResponse {

@@ -5,7 +5,7 @@ import { CLOCK, REPOSITORIES, type Clock } from '../tokens';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { ListAuditQuery } from './auth.dto';
 import { toAuditEntryDto } from './auth.presenters';
-import type { AuditEntryDto } from './auth.types';
+import type { AuditEntryDto } from '@swarmflow/contracts/auth.types';
 import { RequestValidationError, ZodValidationPipe } from './zod-validation.pipe';
 
 /** The audit log, newest first (admins). */

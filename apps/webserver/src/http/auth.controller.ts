@@ -11,7 +11,7 @@ import { ACCOUNTS, AUTH_OPTIONS, CLOCK, LOGIN_THROTTLE, REPOSITORIES, type Clock
 import { Public, RequiresRole } from './auth/requires-role.decorator';
 import { LoginBody } from './auth.dto';
 import { toCreatedTokenDto } from './auth.presenters';
-import type { LoginTokenDto, MeDto } from './auth.types';
+import type { LoginTokenDto, MeDto } from '@swarmflow/contracts/auth.types';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
 interface CookieResponse {

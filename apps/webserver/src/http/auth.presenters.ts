@@ -1,5 +1,5 @@
 import type { ApiTokenInfo, AuditEntry, User } from '@swarmflow/core';
-import type { AuditEntryDto, CreatedTokenDto, TokenDto, UserDto } from './auth.types';
+import type { AuditEntryDto, CreatedTokenDto, TokenDto, UserDto } from '@swarmflow/contracts/auth.types';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 

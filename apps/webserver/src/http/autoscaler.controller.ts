@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { REPOSITORIES } from '../tokens';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { ZodValidationPipe } from './zod-validation.pipe';
-import type { AutoscalerDecisionDto, AutoscalerViewDto } from './api.types';
+import type { AutoscalerDecisionDto, AutoscalerViewDto } from '@swarmflow/contracts/api.types';
 
 /** Query of GET /autoscaler: one group's history, at most `limit` decisions. */
 export const AutoscalerQuery = z.object({

@@ -4,7 +4,7 @@ import { Audit } from '../auth/audit';
 import { BackfillService } from '../services/backfill.service';
 import { RunUpgradeService } from '../services/run-upgrade.service';
 import { RequiresRole } from './auth/requires-role.decorator';
-import type { BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto } from './backfill.types';
+import type { BackfillDto, DagVersionDto, RunUpgradeDto, TaskArtifactsDto } from '@swarmflow/contracts/backfill.types';
 import { BackfillIdPipe, CreateBackfillBody, ListArtifactsQuery, UpgradeRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Post, Query } from '@nestjs/co
 import { Repositories } from '@swarmflow/persistence';
 import { Audit } from '../auth/audit';
 import { CLOCK, REPOSITORIES, type Clock } from '../tokens';
-import type { CacheEntryDto, InvalidateCacheResultDto } from './api.types';
+import type { CacheEntryDto, InvalidateCacheResultDto } from '@swarmflow/contracts/api.types';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { toCacheEntryDto } from './presenters';
 import { CacheQuery, InvalidateCacheBody } from './request.dto';

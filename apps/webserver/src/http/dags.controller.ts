@@ -9,7 +9,7 @@ import { RunQueriesService } from '../services/run-queries.service';
 import { TriggerService } from '../services/trigger.service';
 import type {
   CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, DagDetailDto, DagSummaryDto, GridDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
-} from './api.types';
+} from '@swarmflow/contracts/api.types';
 import {
   toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDetailDto, toRunDto, toTaskInstanceDto, toTryResultDto,
 } from './presenters';

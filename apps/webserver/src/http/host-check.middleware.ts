@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import type { ApiErrorBody } from './api.types';
+import type { ApiErrorBody } from '@swarmflow/contracts/api.types';
 
 /** Which `Host` and `Origin` names the API answers to (DNS rebinding: a page of evil.example resolving to this server). */
 export interface HostPolicy {

@@ -3,7 +3,7 @@ import type { DagRecord, DagRun, ImportError, LogLine, TaskInstance, TaskResult,
 import type {
   CacheEntryDto, DagDetailDto, DagSummaryDto, DockerSpecDto, ImportErrorDto, RunDetailDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto,
   TryResultDto, WorkerDto,
-} from './api.types';
+} from '@swarmflow/contracts/api.types';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
@@ -73,6 +73,7 @@ export function toTryResultDto(r: TaskResult): TryResultDto {
   return {
     tryNumber: r.tryNumber, succeeded: r.succeeded, outputs: r.outputs, image: r.image, imageDigest: r.imageDigest, cacheKey: r.cacheKey,
     cachedFrom: r.cachedFromTi === null || r.cachedFromTry === null ? null : { tiId: r.cachedFromTi, tryNumber: r.cachedFromTry },
+    containerId: r.containerId, gpuDevices: r.gpuDevices, runtime: r.runtime,
     at: r.createdAt.toISOString(),
   };
 }

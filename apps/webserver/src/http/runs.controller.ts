@@ -1,6 +1,6 @@
 import { Controller, Get, Inject, Query } from '@nestjs/common';
 import { RunQueriesService } from '../services/run-queries.service';
-import type { RunDto } from './api.types';
+import type { RunDto } from '@swarmflow/contracts/api.types';
 import { toRunDto } from './presenters';
 import { ListRunsQuery } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';

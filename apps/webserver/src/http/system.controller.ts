@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Put, Res } from '@nestjs/common';
 import { HealthService } from '../services/health.service';
 import { SystemQueriesService } from '../services/system-queries.service';
-import type { HealthDto, ImportErrorDto, PoolDto, WorkerDto } from './api.types';
+import type { HealthDto, ImportErrorDto, PoolDto, WorkerDto } from '@swarmflow/contracts/api.types';
 import { toImportErrorDto, toWorkerDto } from './presenters';
 import { PoolNamePipe, PutPoolBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';

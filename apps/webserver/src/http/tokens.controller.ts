@@ -7,7 +7,7 @@ import { ACCOUNTS } from '../tokens';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { CreateTokenBody, ListTokensQuery, TokenIdPipe } from './auth.dto';
 import { toCreatedTokenDto, toTokenDto } from './auth.presenters';
-import type { CreatedTokenDto, TokenDto } from './auth.types';
+import type { CreatedTokenDto, TokenDto } from '@swarmflow/contracts/auth.types';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
 /**

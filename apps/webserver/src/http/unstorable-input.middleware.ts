@@ -1,4 +1,4 @@
-import type { ApiErrorBody } from './api.types';
+import type { ApiErrorBody } from '@swarmflow/contracts/api.types';
 
 interface Request {
   path: string;

@@ -5,7 +5,7 @@ import { ACCOUNTS } from '../tokens';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { CreateUserBody, PatchUserBody, SetPasswordBody, UserNamePipe } from './auth.dto';
 import { toUserDto } from './auth.presenters';
-import type { UserDto } from './auth.types';
+import type { UserDto } from '@swarmflow/contracts/auth.types';
 import { ZodValidationPipe } from './zod-validation.pipe';
 
 /** Users: admins list, create, change and delete them. Passwords go in, never out. */

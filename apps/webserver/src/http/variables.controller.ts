@@ -1,6 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Put, Res } from '@nestjs/common';
 import { VariablesService, type VariableView } from '../services/variables.service';
-import type { VariableDto, VariablesExportDto, VariablesImportResultDto } from './api.types';
+import type { VariableDto, VariablesExportDto, VariablesImportResultDto } from '@swarmflow/contracts/api.types';
 import { importEntries, ImportVariablesBody, PutVariableBody, VariableKeyPipe } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
 import { Audit } from '../auth/audit';

@@ -1,7 +1,7 @@
 import { Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import { WorkerControlService, type WorkerCommandName } from '../services/worker-control.service';
 import { CLOCK, type Clock } from '../tokens';
-import type { QueueDto, WorkerCommandResultDto, WorkerDto } from './api.types';
+import type { QueueDto, WorkerCommandResultDto, WorkerDto } from '@swarmflow/contracts/api.types';
 import { Audit } from '../auth/audit';
 import { RequiresRole } from './auth/requires-role.decorator';
 import { toWorkerDto } from './presenters';

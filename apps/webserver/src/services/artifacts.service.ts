@@ -3,7 +3,7 @@ import { artifactsUrlOf, parseArtifactsUrl, tryArtifactsLocation } from '@swarmf
 import { FileArtifactStore, S3ArtifactStore, type ArtifactStore } from '@swarmflow/executors';
 import { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
-import type { TaskArtifactsDto } from '../http/backfill.types';
+import type { TaskArtifactsDto } from '@swarmflow/contracts/backfill.types';
 import { ARTIFACTS_URL, CLUSTER_KEY, REPOSITORIES } from '../tokens';
 import { ConflictError, NotFoundError } from './api-errors';
 import { requireRun, requireTaskInstance } from './lookups';

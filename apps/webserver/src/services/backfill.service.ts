@@ -4,7 +4,7 @@ import {
   type BackfillDatePlan, type BackfillSelection, type DagRunState, type ExistingBackfillRun, type SerializedDag,
 } from '@swarmflow/core';
 import { Repositories, type BackfillRecord, type DagRun, type Queryable } from '@swarmflow/persistence';
-import type { BackfillDto } from '../http/backfill.types';
+import type { BackfillDto } from '@swarmflow/contracts/backfill.types';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError, NotFoundError } from './api-errors';
 import { clearTransition } from './clear.service';

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Broker } from '@swarmflow/messaging';
 import { databaseUnavailableCause, type Repositories } from '@swarmflow/persistence';
-import type { DependencyHealthDto, HealthDto } from '../http/api.types';
+import type { DependencyHealthDto, HealthDto } from '@swarmflow/contracts/api.types';
 import { BROKER, REPOSITORIES } from '../tokens';
 
 /**

@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { planRunUpgrade, transition, upgradeChangesTasks, type TiState } from '@swarmflow/core';
 import { Repositories, SCHEDULING_LOCK, type TaskInstance, type TiTransition } from '@swarmflow/persistence';
-import type { DagVersionDto, RunUpgradeDto } from '../http/backfill.types';
+import type { DagVersionDto, RunUpgradeDto } from '@swarmflow/contracts/backfill.types';
 import { toRunDto } from '../http/presenters';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError, NotFoundError } from './api-errors';

@@ -146,6 +146,12 @@ export interface TaskFinishedEvent {
   image?: { ref: string; digest: string };
   /** The task message's `cacheKey`, echoed. */
   cacheKey?: string;
+  /**
+   * A container try: the container's id, the GPU devices it was given (ids, as the worker
+   * lists them; [] = none) and the OCI runtime it ran with (null = Docker's default).
+   * Absent for a process try, a container never created, and from older workers.
+   */
+  container?: { id: string; gpus: string[]; runtime: string | null };
   at: string;
 }
 

@@ -268,10 +268,10 @@ export class TaskInstanceRepository {
          FROM unnest($27::bigint[], $28::int[], $29::int[], ARRAY(SELECT e FROM jsonb_array_elements($30::jsonb) WITH ORDINALITY AS x(e, i) ORDER BY i))
            AS b(ti_id, try_number, seq, lines)),
        results AS (
-         INSERT INTO task_result (ti_id, try_number, succeeded, outputs, image, image_digest, cache_key, cached_from_ti, cached_from_try, created_at)
-         SELECT x.ti_id, x.try_number, x.succeeded, x.outputs, x.image, x.image_digest, x.cache_key, x.cached_from_ti, x.cached_from_try, $16::timestamptz
-         FROM unnest($35::bigint[], $36::int[], $37::boolean[], $38::jsonb[], $39::text[], $40::text[], $41::text[], $42::bigint[], $43::int[])
-           AS x(ti_id, try_number, succeeded, outputs, image, image_digest, cache_key, cached_from_ti, cached_from_try)
+         INSERT INTO task_result (ti_id, try_number, succeeded, outputs, image, image_digest, cache_key, cached_from_ti, cached_from_try, container_id, gpu_devices, runtime, created_at)
+         SELECT x.ti_id, x.try_number, x.succeeded, x.outputs, x.image, x.image_digest, x.cache_key, x.cached_from_ti, x.cached_from_try, x.container_id, x.gpu_devices, x.runtime, $16::timestamptz
+         FROM unnest($35::bigint[], $36::int[], $37::boolean[], $38::jsonb[], $39::text[], $40::text[], $41::text[], $42::bigint[], $43::int[], $44::text[], $45::text[], $46::text[])
+           AS x(ti_id, try_number, succeeded, outputs, image, image_digest, cache_key, cached_from_ti, cached_from_try, container_id, gpu_devices, runtime)
          WHERE x.ti_id IN (SELECT id FROM applied)
          ON CONFLICT (ti_id, try_number) DO NOTHING),
        epoch AS (
@@ -308,6 +308,7 @@ export class TaskInstanceRepository {
         results.map((x) => (x.outputs === null ? null : JSON.stringify(x.outputs))), results.map((x) => x.image),
         results.map((x) => x.imageDigest), results.map((x) => x.cacheKey), results.map((x) => x.cachedFromTi),
         results.map((x) => x.cachedFromTry),
+        results.map((x) => x.containerId), results.map((x) => (x.gpuDevices === null ? null : x.gpuDevices.join(','))), results.map((x) => x.runtime),
       ],
     );
     const applied = new Set<number>();

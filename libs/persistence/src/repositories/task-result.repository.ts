@@ -15,6 +15,10 @@ export interface TaskResultRow {
   /** A `cached` task instance: the try it took its outputs from. */
   cachedFromTi: number | null;
   cachedFromTry: number | null;
+  /** A container try: the container's id, the GPU devices it was given, the OCI runtime (null = Docker's default). */
+  containerId: string | null;
+  gpuDevices: string[] | null;
+  runtime: string | null;
 }
 
 /** A stored result, with the task instance and run it belongs to. */
@@ -49,6 +53,8 @@ function toResult(r: any): TaskResult {
     tiId: Number(r.ti_id), tryNumber: r.try_number, succeeded: r.succeeded, outputs: r.outputs ?? null,
     image: r.image ?? null, imageDigest: r.image_digest ?? null, cacheKey: r.cache_key ?? null,
     cachedFromTi: r.cached_from_ti == null ? null : Number(r.cached_from_ti), cachedFromTry: r.cached_from_try ?? null,
+    containerId: r.container_id ?? null, gpuDevices: r.gpu_devices == null ? null : String(r.gpu_devices).split(',').filter((d) => d !== ''),
+    runtime: r.runtime ?? null,
     dagId: r.dag_id, runId: r.run_id, runPk: Number(r.run_pk), taskId: r.task_id, imagePinned: r.image_pinned,
     invalidatedAt: r.invalidated_at ? new Date(r.invalidated_at) : null, createdAt: new Date(r.created_at),
     cachedFromRef: r.source_dag_id ? { dagId: r.source_dag_id, runId: r.source_run_id, taskId: r.source_task_id } : null,

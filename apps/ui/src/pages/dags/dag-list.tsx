@@ -1,11 +1,12 @@
 // DAGs: search, tags, paused toggle, schedule, next run, the last runs' states, import errors flagged.
-import { useEffect, useMemo, useState } from 'react';
+import { memo, useCallback, useEffect, useMemo, useState } from 'react';
 import { apiPath, get, patch } from '../../api';
 import type { DagSummaryDto, RunDto } from '../../api-types';
 import { useCan } from '../../auth';
 import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
 import { StateBadge } from '../../components/state';
 import { Time } from '../../components/time';
+import { useWindowedRows } from '../../components/windowed-rows';
 import { useEvents } from '../../events';
 import { useLoad, useThrottled } from '../../hooks';
 import { Link, path, setQuery, useLocation } from '../../router';
@@ -62,18 +63,19 @@ export function DagListPage() {
     );
   }, [dags.data, search, tag, show]);
 
-  const togglePause = async (dag: DagSummaryDto) => {
+  const reloadDags = dags.reload;
+  const togglePause = useCallback(async (dag: DagSummaryDto) => {
     setPausing(dag.dagId);
     setActionError(null);
     try {
       await patch(apiPath('dags', dag.dagId), { isPaused: !dag.isPaused });
-      dags.reload();
+      reloadDags();
     } catch (err) {
       setActionError(err as never);
     } finally {
       setPausing(null);
     }
-  };
+  }, [reloadDags]);
 
   return (
     <>
@@ -103,60 +105,91 @@ export function DagListPage() {
       ) : shown.length === 0 ? (
         <Empty>No DAG matches. <button type="button" onClick={() => setQuery({ q: null, tag: null, show: null })}>Clear the filters</button></Empty>
       ) : (
-        <table className="table" data-testid="dag-table">
-          <thead>
-            <tr>
-              <th style={{ width: 70 }}>Active</th>
-              <th>DAG</th>
-              <th>Schedule</th>
-              <th>Next run</th>
-              <th>Last runs</th>
-              <th>Tags</th>
-            </tr>
-          </thead>
-          <tbody>
-            {shown.map((dag) => (
-              <tr key={dag.dagId} data-dag={dag.dagId}>
-                <td>
-                  <label className="inline switch" title={dag.isPaused ? 'Paused: no new runs, no new tasks' : 'Active'}>
-                    <input
-                      type="checkbox" role="switch" checked={!dag.isPaused} disabled={!canWrite || pausing === dag.dagId}
-                      aria-label={`${dag.isPaused ? 'Unpause' : 'Pause'} ${dag.dagId}`} onChange={() => togglePause(dag)}
-                    />
-                    <span className="small muted">{dag.isPaused ? 'paused' : 'on'}</span>
-                  </label>
-                </td>
-                <td>
-                  <Link to={path('dags', dag.dagId)}><strong>{dag.dagId}</strong></Link>
-                  {dag.importError ? (
-                    <Link to={`/import-errors?file=${encodeURIComponent(dag.fileloc)}`} className="import-flag" title={dag.importError.message}>
-                      {' '}⚠ import error
-                    </Link>
-                  ) : null}
-                  {dag.description ? <div className="muted small">{dag.description}</div> : null}
-                </td>
-                <td>{dag.schedule ? <code>{dag.schedule}</code> : <span className="muted">manual</span>}</td>
-                <td><Time value={dag.nextRun} fallback={dag.isPaused ? 'paused' : '—'} /></td>
-                <td>
-                  <span className="recent-runs">
-                    {(recentByDag.get(dag.dagId) ?? (dag.lastRun ? [dag.lastRun as RunDto] : [])).map((r) => (
-                      <Link key={r.runId} to={path('dags', dag.dagId, 'runs', r.runId)} title={`${r.runId}: ${r.state}`}>
-                        <StateBadge state={r.state} compact />
-                      </Link>
-                    ))}
-                    {!recentByDag.get(dag.dagId) && !dag.lastRun ? <span className="muted small">no runs</span> : null}
-                  </span>
-                </td>
-                <td>
-                  {dag.tags.map((t) => (
-                    <button key={t} type="button" className="tag" onClick={() => setQuery({ tag: t })}>{t}</button>
-                  ))}
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <DagTable dags={shown} recentByDag={recentByDag} canWrite={canWrite} pausing={pausing} togglePause={togglePause} />
       )}
     </>
   );
 }
+
+/** Row height of the DAG table (CSS: .dag-table tbody tr), until a rendered row is measured. */
+const DAG_ROW = 51;
+
+/**
+ * The DAGs, one row each. A long list renders only the rows in or near the view (windowed
+ * over the page's scroll; the others are spacers), each row memoised: 1,000 DAGs render in
+ * the time of a few dozen.
+ */
+function DagTable({ dags, recentByDag, canWrite, pausing, togglePause }: {
+  dags: DagSummaryDto[]; recentByDag: Map<string, RunDto[]>; canWrite: boolean; pausing: string | null; togglePause: (dag: DagSummaryDto) => void;
+}) {
+  const rows = useWindowedRows<HTMLTableElement>(dags.length, { pitch: DAG_ROW, from: 100, overscan: 10, scroller: 'window', measure: 'tbody tr[data-dag]' });
+  return (
+    <table className="table dag-table" data-testid="dag-table" ref={rows.ref} data-rows={`${rows.start}-${rows.end}`}>
+      <colgroup>
+        <col style={{ width: 80 }} /><col /><col style={{ width: 130 }} /><col style={{ width: 180 }} /><col style={{ width: 150 }} /><col style={{ width: '22%' }} />
+      </colgroup>
+      <thead>
+        <tr>
+          <th>Active</th>
+          <th>DAG</th>
+          <th>Schedule</th>
+          <th>Next run</th>
+          <th>Last runs</th>
+          <th>Tags</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.start > 0 ? <tr aria-hidden="true" className="spacer" style={{ height: rows.start * DAG_ROW }} /> : null}
+        {dags.slice(rows.start, rows.end).map((dag) => (
+          <DagRow key={dag.dagId} dag={dag} recent={recentByDag.get(dag.dagId)} canWrite={canWrite} pausing={pausing === dag.dagId} togglePause={togglePause} />
+        ))}
+        {rows.end < dags.length ? <tr aria-hidden="true" className="spacer" style={{ height: (dags.length - rows.end) * DAG_ROW }} /> : null}
+      </tbody>
+    </table>
+  );
+}
+
+const DagRow = memo(function DagRow({ dag, recent, canWrite, pausing, togglePause }: {
+  dag: DagSummaryDto; recent: RunDto[] | undefined; canWrite: boolean; pausing: boolean; togglePause: (dag: DagSummaryDto) => void;
+}) {
+  const runs = recent ?? (dag.lastRun ? [dag.lastRun as RunDto] : []);
+  return (
+    <tr data-dag={dag.dagId}>
+      <td>
+        <label className="inline switch" title={dag.isPaused ? 'Paused: no new runs, no new tasks' : 'Active'}>
+          <input
+            type="checkbox" role="switch" checked={!dag.isPaused} disabled={!canWrite || pausing}
+            aria-label={`${dag.isPaused ? 'Unpause' : 'Pause'} ${dag.dagId}`} onChange={() => togglePause(dag)}
+          />
+          <span className="small muted">{dag.isPaused ? 'paused' : 'on'}</span>
+        </label>
+      </td>
+      <td className="dag-name">
+        <Link to={path('dags', dag.dagId)}><strong>{dag.dagId}</strong></Link>
+        {dag.importError ? (
+          <Link to={`/import-errors?file=${encodeURIComponent(dag.fileloc)}`} className="import-flag" title={dag.importError.message}>
+            {' '}⚠ import error
+          </Link>
+        ) : null}
+        <div className="muted small" title={dag.description ?? undefined}>{dag.description ?? '\u00a0'}</div>
+      </td>
+      <td>{dag.schedule ? <code>{dag.schedule}</code> : <span className="muted">manual</span>}</td>
+      <td><Time value={dag.nextRun} fallback={dag.isPaused ? 'paused' : '—'} /></td>
+      <td>
+        <span className="recent-runs">
+          {runs.map((r) => (
+            <Link key={r.runId} to={path('dags', dag.dagId, 'runs', r.runId)} title={`${r.runId}: ${r.state}`}>
+              <StateBadge state={r.state} compact />
+            </Link>
+          ))}
+          {runs.length === 0 ? <span className="muted small">no runs</span> : null}
+        </span>
+      </td>
+      <td className="dag-tags">
+        {dag.tags.map((t) => (
+          <button key={t} type="button" className="tag" onClick={() => setQuery({ tag: t })}>{t}</button>
+        ))}
+      </td>
+    </tr>
+  );
+});

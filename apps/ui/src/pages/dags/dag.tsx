@@ -10,7 +10,7 @@ import { delegateLinkClicks } from '../../components/nav-clicks';
 import { StateBadge } from '../../components/state';
 import { Duration, Time } from '../../components/time';
 import { useEvents, type ConnectionState } from '../../events';
-import { useLoad, useThrottled } from '../../hooks';
+import { prefetch, takePrefetched, useLoad, useThrottled } from '../../hooks';
 import { Link, path, setQuery, useLocation } from '../../router';
 
 const TABS = [
@@ -36,7 +36,14 @@ export function useLiveReload(filter: { dagId: string; runId?: string }, reload:
   return connection;
 }
 
+/** The grid's API path: its first answer is fetched together with the DAG's (prefetch). */
+const gridPath = (dagId: string, limit: number) => `${apiPath('dags', dagId, 'grid')}?limit=${limit}`;
+const gridLimit = (search: URLSearchParams) => Number(search.get('runs') ?? 25);
+
 export function DagPage({ dagId, tab }: { dagId: string; tab: string }) {
+  const search = useLocation().search;
+  const firstGrid = tab === 'grid' ? gridPath(dagId, gridLimit(search)) : null;
+  useState(() => firstGrid && prefetch(firstGrid, () => get<GridDto>(firstGrid)));
   const dag = useLoad(() => get<DagDetailDto>(apiPath('dags', dagId)), [dagId]);
   const canWrite = useCan('operator');
   const [pauseError, setPauseError] = useState<Parameters<typeof ErrorBox>[0]['error']>(null);
@@ -103,13 +110,24 @@ export function DagPage({ dagId, tab }: { dagId: string; tab: string }) {
 }
 
 function GridTab({ dag }: { dag: DagDetailDto }) {
-  const limit = Number(useLocation().search.get('runs') ?? 25);
-  const grid = useLoad(() => get<GridDto>(`${apiPath('dags', dag.dagId, 'grid')}?limit=${limit}`), [dag.dagId, limit]);
+  const limit = gridLimit(useLocation().search);
+  const grid = useLoad(() => {
+    const at = gridPath(dag.dagId, limit);
+    return takePrefetched<GridDto>(at) ?? get<GridDto>(at);
+  }, [dag.dagId, limit]);
   useLiveReload({ dagId: dag.dagId }, grid.reload);
   const taskIds = useMemo(() => {
     const ids = dag.tasks.map((t) => t.taskId);
     // Tasks of older versions that the current one no longer has, after the current ones.
-    for (const run of grid.data?.runs ?? []) for (const ti of run.taskInstances) if (!ids.includes(ti.taskId)) ids.push(ti.taskId);
+    const known = new Set(ids);
+    for (const run of grid.data?.runs ?? []) {
+      for (const ti of run.taskInstances) {
+        if (!known.has(ti.taskId)) {
+          known.add(ti.taskId);
+          ids.push(ti.taskId);
+        }
+      }
+    }
     return ids;
   }, [dag.tasks, grid.data]);
   return (

@@ -1,6 +1,6 @@
 // A task try: state, timings, worker, container/GPU details, exit code and reason, earlier
 // tries, the live log; actions clear (downstream/upstream, with a preview), mark, kill.
-import { useMemo, useState } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { ClearResultDto, KillResultDto, MarkResultDto } from '@swarmflow/contracts';
 import type { DagDetailDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
@@ -10,7 +10,8 @@ import { LogView } from '../../components/log-view';
 import { StateBadge, stateLabel } from '../../components/state';
 import { Duration, Time } from '../../components/time';
 import { useLoad } from '../../hooks';
-import { Link, path } from '../../router';
+import { canGoBack, Link, navigate, path } from '../../router';
+import { typingIn } from '../../components/shortcuts';
 import { useLiveReload } from './dag';
 
 export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; runId: string; taskId: string; tryNumber: string | null }) {
@@ -22,6 +23,17 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
     [dagId, run.data?.versionHash],
   );
   useLiveReload({ dagId, runId }, ti.reload);
+  // Escape: back to where the user came from (the grid puts the focus on this cell again), or to the DAG's grid.
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented || typingIn(e.target)) return;
+      e.preventDefault();
+      if (canGoBack()) window.history.back();
+      else navigate(`${path('dags', dagId)}?tab=grid`);
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [dagId]);
   const spec = version.data?.tasks.find((t) => t.taskId === taskId);
   const current = ti.data ? Math.max(ti.data.tryNumber, 1) : 1;
   const shownTry = tryNumber ? Number(tryNumber) : current;
@@ -39,7 +51,7 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
       {ti.data ? (
         <div className="layout-2">
           <section className="card">
-            <Details ti={ti.data} spec={spec} />
+            <Details ti={ti.data} spec={spec} tryNumber={shownTry} />
           </section>
           <section>
             <div className="try-tabs" aria-label="Tries">
@@ -62,10 +74,13 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
   );
 }
 
-function Details({ ti, spec }: { ti: TaskInstanceDetailDto; spec: TaskSpecDto | undefined }) {
+function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: TaskSpecDto | undefined; tryNumber: number }) {
   const docker = spec?.docker;
+  const result = ti.tries.find((t) => t.tryNumber === tryNumber);
+  const isLatest = tryNumber === Math.max(ti.tryNumber, 1);
   return (
     <dl className="kv" data-testid="task-details">
+      {!isLatest ? <><dt>Shown</dt><dd className="muted small">state, times, worker, exit code and reason below are the latest try's ({ti.tryNumber}); its container, log and transitions are try {tryNumber}'s</dd></> : null}
       <dt>State</dt><dd><StateBadge state={ti.state} /></dd>
       <dt>Try</dt><dd>{ti.tryNumber} of {ti.maxTries}</dd>
       <dt>Queued</dt><dd><Time value={ti.queuedAt} /></dd>
@@ -91,6 +106,23 @@ function Details({ ti, spec }: { ti: TaskInstanceDetailDto; spec: TaskSpecDto | 
           <dd>{[docker.cpus ? `${docker.cpus} CPU` : null, docker.memoryBytes ? `memory ${Math.round(docker.memoryBytes / 1048576)} MiB` : null].filter(Boolean).join(', ') || 'no limits'}</dd>
           <dt>GPUs</dt><dd>{docker.gpus ? `${docker.gpus} (${docker.gpuMode}${docker.runtime ? `, runtime ${docker.runtime}` : ''})` : 'none'}</dd>
           <dt>Network</dt><dd>{docker.network ?? 'default'}</dd>
+        </>
+      ) : null}
+      {docker || result?.containerId || result?.image ? (
+        <>
+          <dt className="kv-section">Container of try {tryNumber}</dt><dd className="kv-section" />
+          {result?.containerId ? (
+            <>
+              <dt>Container id</dt><dd><code title={result.containerId} data-testid="container-id">{result.containerId.slice(0, 12)}</code></dd>
+              <dt>Image digest</dt><dd>{result.imageDigest ? <code className="digest" title={result.image ?? undefined}>{result.imageDigest}</code> : '—'}</dd>
+              <dt>GPU devices</dt><dd>{result.gpuDevices && result.gpuDevices.length > 0 ? result.gpuDevices.join(', ') : 'none'}</dd>
+              <dt>Runtime</dt><dd>{result.runtime ?? 'Docker default'}</dd>
+            </>
+          ) : result?.imageDigest ? (
+            <><dt>Image digest</dt><dd><code className="digest" title={result.image ?? undefined}>{result.imageDigest}</code></dd></>
+          ) : (
+            <><dt>Details</dt><dd className="muted">{isLatest && (ti.state === 'running' || ti.state === 'queued') ? 'shown when the try ends (the worker reports them with its end)' : 'not recorded for this try (it never started a container, or ran on an older worker)'}</dd></>
+          )}
         </>
       ) : null}
     </dl>
@@ -144,6 +176,17 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
   const tiPath = apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', ti.taskId);
   const ups = useMemo(() => ancestors(dag.tasks, ti.taskId), [dag.tasks, ti.taskId]);
   const active = ti.state === 'running' || ti.state === 'queued' || ti.state === 'up_for_retry';
+  // Escape closes the dialog (before the page's own Escape, which goes back).
+  useEffect(() => {
+    if (!dialog) return;
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || e.defaultPrevented) return;
+      e.preventDefault();
+      setDialog(null);
+    };
+    window.addEventListener('keydown', onKey, true);
+    return () => window.removeEventListener('keydown', onKey, true);
+  }, [dialog]);
 
   const open = async (d: Dialog, opts = { downstream, upstream }) => {
     setDialog(d);

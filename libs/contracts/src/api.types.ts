@@ -1,5 +1,6 @@
 // The REST API's response shapes (JSON: camelCase fields, dates as ISO 8601 strings).
-// The CLI's client imports these types, so the two cannot drift apart.
+// The webserver answers with them, the CLI's client and the web UI read them: one definition,
+// in libs/contracts, so the three cannot drift apart (the UI never imports from apps/).
 import type { DagRunState, DockerSpec, ParamSpec, RetryBackoff, RunType, TiState, TriggerRule, VolumeSpec } from '@swarmflow/core';
 
 /** Every error response: `reason` is stable and machine-readable, `message` is for people. */
@@ -138,6 +139,12 @@ export interface TryResultDto {
   imageDigest: string | null;
   cacheKey: string | null;
   cachedFrom: { tiId: number; tryNumber: number } | null;
+  /** A container try: its container's id; null for a process try (and tries run by older workers). Absent from older servers. */
+  containerId?: string | null;
+  /** A container try: the GPU devices the worker gave it ([] = none); null when unknown. Absent from older servers. */
+  gpuDevices?: string[] | null;
+  /** A container try: the OCI runtime it ran with; null = Docker's default (or unknown). Absent from older servers. */
+  runtime?: string | null;
   at: string;
 }
 
@@ -215,7 +222,7 @@ export interface TaskLogsDto {
 }
 
 // The task and run actions' answers live in the shared contracts (the UI imports them from there).
-export type { CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, TaskChangeDto } from '@swarmflow/contracts/task-actions';
+export type { CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, TaskChangeDto } from './task-actions';
 
 export interface ImportErrorDto {
   fileloc: string;

@@ -1,0 +1,68 @@
+// Windowing for long tables: only the rows in or near the view are rendered, the others are
+// one spacer row above and one below (scrolling renders the next ones). Rows must have a
+// fixed height (`pitch`, in CSS pixels, with border spacing) for the arithmetic to hold.
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
+
+export interface WindowedRows<E extends HTMLElement> {
+  /** First rendered row, and one past the last. */
+  start: number;
+  end: number;
+  /** The scroll box (`scroller: 'self'`), or the table whose rows scroll with the page (`'window'`). */
+  ref: React.RefObject<E | null>;
+  /** Give it to the scroll box's onScroll (`'self'`); the window's scroll is listened to already. */
+  onScroll: () => void;
+  /** Renders rows so that `row` is in the range now (keyboard focus moving off-screen). */
+  reveal: (row: number) => void;
+}
+
+export function useWindowedRows<E extends HTMLElement>(
+  count: number,
+  { pitch: fixedPitch, from, overscan, scroller, measure }: {
+    pitch: number; from: number; overscan: number; scroller: 'self' | 'window';
+    /** A selector of a rendered row: its height, once rendered, is the pitch (`pitch` until then). */
+    measure?: string;
+  },
+): WindowedRows<E> {
+  const ref = useRef<E | null>(null);
+  const compute = useCallback(() => {
+    if (count < from) return { start: 0, end: count };
+    const el = ref.current;
+    const row = measure ? el?.querySelector(measure) : null;
+    const pitch = row ? row.getBoundingClientRect().height || fixedPitch : fixedPitch;
+    let top = 0;
+    let height = 800;
+    if (scroller === 'self') {
+      top = el ? el.scrollTop : 0;
+      height = el?.clientHeight || height;
+    } else {
+      top = el ? Math.max(0, -el.getBoundingClientRect().top) : 0;
+      height = window.innerHeight || height;
+    }
+    return { start: Math.max(0, Math.floor(top / pitch) - overscan), end: Math.min(count, Math.ceil((top + height) / pitch) + overscan) };
+  }, [count, from, fixedPitch, overscan, scroller, measure]);
+  const [range, setRange] = useState(compute);
+  const onScroll = useCallback(() => {
+    const next = compute();
+    setRange((prev) => (prev.start === next.start && prev.end === next.end ? prev : next));
+  }, [compute]);
+  // Once the element is in the page its real scroll position and height are known.
+  useLayoutEffect(onScroll, [onScroll]);
+  useEffect(() => {
+    if (scroller !== 'window') return;
+    window.addEventListener('scroll', onScroll, { passive: true });
+    window.addEventListener('resize', onScroll);
+    return () => {
+      window.removeEventListener('scroll', onScroll);
+      window.removeEventListener('resize', onScroll);
+    };
+  }, [scroller, onScroll]);
+  const reveal = useCallback((row: number) => {
+    // The range grows to take the row in, keeping the rows rendered now: the focused one stays
+    // in the page (and keeps the focus, and the next key press) until the new one takes over;
+    // the scroll that focusing causes then brings the range back to the view.
+    setRange((prev) => (row >= prev.start && row < prev.end ? prev : {
+      start: Math.max(0, Math.min(prev.start, row - overscan)), end: Math.min(count, Math.max(prev.end, row + overscan + 1)),
+    }));
+  }, [count, overscan]);
+  return { ...range, ref, onScroll, reveal };
+}

@@ -1,0 +1,92 @@
+import type { Browser, Page, Route } from 'playwright-core';
+import { describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+
+// A container try's page: container id, image digest, GPU devices and runtime (from the
+// try's stored result), worker, exit code and reason. The API's answers for a GPU try are
+// made up in the browser (page.route, typed as the API's DTOs): this machine has no GPU; the
+// real path (worker → task.finished → task_result → API) is checked by
+// apps/scheduler/src/image-digests.int-spec.ts with a real container.
+jest.setTimeout(120_000);
+
+const CONTAINER = 'f3a9c0de12b47a5e9d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2';
+const DIGEST = 'registry.example/ml/train@sha256:4a5b6c7d8e9f00112233445566778899aabbccddeeff00112233445566778899';
+const at = (s: number) => new Date(Date.UTC(2026, 11, 6, 9, 0, s)).toISOString();
+const docker = {
+  image: 'registry.example/ml/train:1.4', cpus: 4, memoryBytes: 8 * 1024 ** 3, gpus: 2, gpuMode: 'runtime', runtime: null, network: null,
+};
+const tryResult = (tryNumber: number, extra: object) => ({
+  tryNumber, outputs: null, image: docker.image, imageDigest: DIGEST, cacheKey: null, cachedFrom: null, at: at(60 + tryNumber), ...extra,
+});
+const ti = {
+  dagId: 'gpu_job', runId: 'r1', taskId: 'train', state: 'failed', tryNumber: 2, maxTries: 2, queue: 'gpu', pool: 'default_pool',
+  worker: 'gpu-worker-1', hostname: 'gpu-host-a', exitCode: 137, reason: 'out of memory (limit 8589934592 bytes)',
+  queuedAt: at(0), startedAt: at(2), endedAt: at(50), nextRetryAt: null, outputs: null, cachedFrom: null,
+  history: [
+    { tryNumber: 1, from: 'queued', to: 'running', reason: null, at: at(1) },
+    { tryNumber: 1, from: 'running', to: 'up_for_retry', reason: 'exit code 1', at: at(1) },
+    { tryNumber: 2, from: 'queued', to: 'running', reason: null, at: at(2) },
+    { tryNumber: 2, from: 'running', to: 'failed', reason: 'out of memory (limit 8589934592 bytes)', at: at(50) },
+  ],
+  tries: [
+    tryResult(2, { succeeded: false, containerId: CONTAINER, gpuDevices: ['0', '1'], runtime: 'nvidia' }),
+    tryResult(1, { succeeded: false }),
+  ],
+};
+const dag = {
+  dagId: 'gpu_job', fileloc: 'gpu_job.yaml', isPaused: false, isActive: true, schedule: null, latestVersion: 'v1', tags: [], description: null,
+  lastRun: null, nextRun: null, importError: null, catchup: false, startDate: null, maxActiveRuns: 16, maxActiveTasks: 16, params: {},
+  tasks: [{
+    taskId: 'train', kind: 'docker', command: ['python', 'train.py'], docker, secrets: [], env: {}, cwd: null, upstream: [], triggerRule: 'all_success',
+    retries: 1, retryDelayMs: 1000, retryBackoff: 'fixed', maxRetryDelayMs: 1000, timeoutMs: null, queue: 'gpu', priority: 0, pool: 'default_pool', poolSlots: 1, skipExitCode: null,
+  }],
+};
+const json = (route: Route, body: unknown) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+const sse = (route: Route, lines: string[]) => route.fulfill({
+  status: 200, contentType: 'text/event-stream',
+  body: `event: lines\ndata: ${JSON.stringify({ lines: lines.map((line) => ({ at: at(3), stream: 'stdout', line })) })}\n\nevent: end\ndata: {}\n\n`,
+});
+
+describeBrowser('web UI: a container try\'s page', () => {
+  let server: Standalone;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startStandalone(), launchBrowser()]);
+    ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
+    await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train', (route) => json(route, ti));
+    await page.route('**/api/v1/dags/gpu_job/runs/r1', (route) => json(route, { dagId: 'gpu_job', runId: 'r1', versionHash: 'v1' }));
+    await page.route('**/api/v1/dags/gpu_job/versions/v1', (route) => json(route, dag));
+    await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 1/3', 'Killed']));
+    await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('shows the container id, image digest, GPU devices and runtime of the try, with its worker, exit code and reason', async () => {
+    await page.goto('/dags/gpu_job/runs/r1/tasks/train');
+    const details = page.getByTestId('task-details');
+    await details.waitFor();
+    const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
+    expect(await page.getByTestId('container-id').textContent()).toBe(CONTAINER.slice(0, 12));
+    expect(await page.getByTestId('container-id').getAttribute('title')).toBe(CONTAINER);
+    expect(await value('Image digest').textContent()).toBe(DIGEST);
+    expect(await value('GPU devices').textContent()).toBe('0, 1');
+    expect(await value('Runtime').textContent()).toBe('nvidia');
+    expect(await value('Exit code').textContent()).toBe('137');
+    expect(await value('Reason').textContent()).toBe('out of memory (limit 8589934592 bytes)');
+    expect(await value('Worker').textContent()).toBe('gpu-worker-1 on gpu-host-a');
+    expect(await value('Image').textContent()).toBe('registry.example/ml/train:1.4');
+    await page.getByText('Killed').waitFor();
+    await screenshot(page, 'task-container');
+
+    // An earlier try: its own container details (none recorded here), said so.
+    await page.getByRole('link', { name: 'Try 1' }).click();
+    await page.getByText('CUDA error, retrying').waitFor();
+    await value('Image digest').getByText(DIGEST).waitFor();
+    expect(await page.getByTestId('container-id').count()).toBe(0);
+    await details.getByText('latest try\'s (2)', { exact: false }).waitFor();
+  });
+});
