@@ -13,7 +13,7 @@ import {
 import { ControlSigner, logMasker, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { discardOutputFile, OUTPUT_VARIABLE, OutputError, outputFilePath, outputTooLarge, parseOutputs, takeOutputFile } from './task-output';
+import { discardOutputFile, OUTPUT_VARIABLE, OutputError, OutputFiles, outputTooLarge, parseOutputs, takeOutputFile } from './task-output';
 import { TaskLogPublisher } from './task-log.publisher';
 import { ControlInbox, ControlMessageRefusedError, type ControlRefusalReason } from './control-inbox';
 import { decodeControlMessage, openTaskMessage, TaskMessageRefusedError, type TaskRefusalReason } from './task-message.decoder';
@@ -179,6 +179,9 @@ const REATTACH_LIST_TIMEOUT_MS = 10_000;
 const adoptedFirstSeq = (): number => 1_000_000 + Math.floor((Date.now() - Date.UTC(2024, 0, 1)) / 1000);
 /** The name the artefacts store's S3 settings are sealed under for a try (the scheduler's `artifactsOf`). */
 const ARTIFACTS_SEAL = 'artifacts_s3';
+/** A try without an artefacts store: no variables, nothing to mask (shared, never changed). */
+const NO_ENV: Readonly<Record<string, string>> = Object.freeze({});
+const NO_ARTIFACTS: { readonly env: Readonly<Record<string, string>>; readonly secret: string | null } = Object.freeze({ env: NO_ENV, secret: null });
 /** Worker-side labels of a container try, read back when it is re-adopted. */
 const WORKER_LABELS = {
   queue: 'swarmflow.queue',
@@ -295,6 +298,8 @@ export class WorkerService {
   private readonly cancelledTries = new Map<string, number>();
   /** What every task inherits (the worker's environment minus its `SWARMFLOW_*` settings), taken once. */
   private readonly baseEnv: Readonly<Record<string, string>>;
+  /** Names process tries' output files (SWARMFLOW_OUTPUT), in `outputDir` or the OS temp folder. */
+  private readonly outputFiles: OutputFiles;
 
   private currentState: WorkerState = 'idle';
   /** Tries holding a slot, from the spawn until their process has exited; keyed by `tiId:tryNumber`. */
@@ -355,6 +360,7 @@ export class WorkerService {
     this.maxMessageAgeMs = options.maxMessageAgeMs ?? DEFAULT_MAX_MESSAGE_AGE_MS;
     this.containerPolicy = options.containerPolicy ?? DEFAULT_CONTAINER_POLICY;
     this.baseEnv = inheritedEnv();
+    this.outputFiles = new OutputFiles(options.outputDir ?? tmpdir());
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     this.claims = options.claimRedeliveries ? new ClaimClient(broker, options.name, options.claimTimeoutMs) : null;
   }
@@ -633,17 +639,19 @@ export class WorkerService {
     let secrets: SecretFile[] = [];
     let registryAuth: RegistryAuth | null = null;
     let unsealError: string | null = null;
-    let artifacts: { env: Record<string, string>; secret: string | null } = { env: {}, secret: null };
+    let artifacts = NO_ARTIFACTS;
     try {
       ({ secrets, registryAuth } = this.unseal(task));
       artifacts = this.artifactsEnv(task);
     } catch (err) {
       unsealError = errorMessage(err);
     }
-    const { mask, tooShort } = logMasker([
+    // Most tries have nothing to mask: no list is built for them (logMasker shares one no-op masker).
+    const masked = secrets.length === 0 && registryAuth === null && artifacts.secret === null ? [] : [
       ...secrets.map((s) => ({ name: s.key, value: s.value })), ...(registryAuth ? [{ name: 'the registry password', value: registryAuth.password }] : []),
       ...(artifacts.secret ? [{ name: 'artifacts_s3_secret_access_key', value: artifacts.secret }] : []),
-    ]);
+    ];
+    const { mask, tooShort } = logMasker(masked);
     let output: TaskRun | null = null;
     const logs = this.logPublisher(task, mask, undefined, (full) => output?.pauseOutput?.(full));
     if (tooShort.length > 0) logs.add('system', tooShortWarning(tooShort));
@@ -657,13 +665,13 @@ export class WorkerService {
     /** task.started waits for the pid when it is to go out at once and the spawner answers later. */
     let announceOnSpawn = false;
     let run: TaskRun;
-    const outputPath = task.kind === 'docker' ? null : outputFilePath(this.options.outputDir ?? tmpdir(), task);
+    const outputPath = task.kind === 'docker' ? null : this.outputFiles.pathFor(task);
     if (unsealError !== null) run = failedRun(unsealError);
     else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth, artifacts.env);
     else {
       run = this.run({
         command: task.command,
-        env: { ...taskEnv(task), ...artifacts.env, [OUTPUT_VARIABLE]: outputPath! },
+        env: taskEnv(task, artifacts.env === NO_ENV ? { [OUTPUT_VARIABLE]: outputPath! } : { ...artifacts.env, [OUTPUT_VARIABLE]: outputPath! }),
         baseEnv: this.baseEnv,
         runAs: this.options.runAs ?? null,
         cwd: task.cwd,
@@ -877,9 +885,9 @@ export class WorkerService {
    * and, for an S3 store, the settings every S3 client reads (AWS_ENDPOINT_URL, AWS_REGION,
    * AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY), opened from their seal; `secret` is masked in the log.
    */
-  private artifactsEnv(task: TaskMessage): { env: Record<string, string>; secret: string | null } {
+  private artifactsEnv(task: TaskMessage): { env: Readonly<Record<string, string>>; secret: string | null } {
     const a = task.artifacts;
-    if (!a) return { env: {}, secret: null };
+    if (!a) return NO_ARTIFACTS;
     const env: Record<string, string> = { SWARMFLOW_ARTIFACTS_URL: a.url, SWARMFLOW_ARTIFACTS_RUN_URL: a.runUrl };
     if (a.cached) env.SWARMFLOW_ARTIFACTS_CACHED_URLS = JSON.stringify(a.cached);
     if (a.s3 === undefined) return { env, secret: null };
@@ -941,7 +949,7 @@ export class WorkerService {
 
   private startContainer(
     task: TaskMessage, logs: TaskLogPublisher, mask: LogMask, gpuIds: string[], secrets: SecretFile[], registryAuth: RegistryAuth | null,
-    extraEnv: Record<string, string> = {},
+    extraEnv: Readonly<Record<string, string>> = NO_ENV,
   ): TaskRun {
     const docker = this.dockerExecutor();
     if (docker === null || !task.docker) return failedRun(`worker ${this.name} has no Docker engine to run container tasks`);
@@ -957,7 +965,7 @@ export class WorkerService {
     if (task.artifacts?.s3 !== undefined) sealed.push({ k: ARTIFACTS_SEAL, c: task.artifacts.s3 });
     if (sealed.length > 0) labels[WORKER_LABELS.sealedSecrets] = JSON.stringify(sealed);
     return docker.run({
-      docker: task.docker, command: task.command, env: { ...taskEnv(task), ...extraEnv, [OUTPUT_VARIABLE]: CONTAINER_OUTPUT_PATH },
+      docker: task.docker, command: task.command, env: taskEnv(task, { ...extraEnv, [OUTPUT_VARIABLE]: CONTAINER_OUTPUT_PATH }),
       cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
       labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
       output: { path: CONTAINER_OUTPUT_PATH, maxBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES },
