@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { discardOutputFile, OutputError, OutputFiles, outputFilePath, parseOutputs, takeOutputFile } from './task-output';
+import { discardOutputFile, OutputError, OutputFiles, parseOutputs, takeOutputFile } from './task-output';
 
 describe('task outputs', () => {
   let dir: string;
@@ -10,9 +10,11 @@ describe('task outputs', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives each try its own path, not created', () => {
-    const a = outputFilePath(dir, { tiId: 3, tryNumber: 1 });
+    const files = new OutputFiles(dir);
+    const a = files.pathFor({ tiId: 3, tryNumber: 1 });
     expect(a).toMatch(/swarmflow-output-3-1-[0-9a-f]{12}\.json$/);
-    expect(a).not.toBe(outputFilePath(dir, { tiId: 3, tryNumber: 1 }));
+    expect(a).not.toBe(files.pathFor({ tiId: 3, tryNumber: 1 }));
+    expect(a).not.toBe(new OutputFiles(dir).pathFor({ tiId: 3, tryNumber: 1 }));
     expect(existsSync(a)).toBe(false);
   });
 

@@ -34,7 +34,7 @@ export class OutputFiles {
     this.prefix = join(dir, 'swarmflow-output-');
   }
 
-  /** A fresh output file path for one process try. */
+  /** A fresh output file path for one process try (not created: the task creates it if it has outputs). */
   pathFor(task: Pick<TaskMessage, 'tiId' | 'tryNumber'>): string {
     if (this.offset + NAME_RANDOM_BYTES > this.pool.length) {
       this.pool = randomBytes(RANDOM_POOL_BYTES);
@@ -43,11 +43,6 @@ export class OutputFiles {
     const random = this.pool.toString('hex', this.offset, (this.offset += NAME_RANDOM_BYTES));
     return `${this.prefix}${task.tiId}-${task.tryNumber}-${random}.json`;
   }
-}
-
-/** A fresh output file path for one process try, in `dir` (not created: the task creates it if it has outputs). */
-export function outputFilePath(dir: string, task: Pick<TaskMessage, 'tiId' | 'tryNumber'>): string {
-  return new OutputFiles(dir).pathFor(task);
 }
 
 function tooLarge(size: number, maxBytes: number): OutputError {
