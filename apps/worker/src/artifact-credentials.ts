@@ -32,9 +32,14 @@ export interface ArtifactsAccess {
  * which `docker inspect` and /proc/<pid>/environ would show.
  * @throws Error with a message fit for the try's log
  */
+/** No environment to add (shared, frozen: the hot path of a try without artefacts allocates nothing). */
+export const NO_ENV: Record<string, string> = Object.freeze({}) as Record<string, string>;
+/** A try without an artefacts store (shared, frozen; never given credentials, so never written to). */
+export const NO_ARTIFACTS: ArtifactsAccess = Object.freeze({ env: NO_ENV, credentials: null, secret: null });
+
 export function artifactsAccess(task: TaskMessage, clusterKey: ClusterKey | null, worker: string): ArtifactsAccess {
   const a = task.artifacts;
-  if (!a) return { env: {}, credentials: null, secret: null };
+  if (!a) return NO_ARTIFACTS;
   const env: Record<string, string> = { SWARMFLOW_ARTIFACTS_URL: a.url, SWARMFLOW_ARTIFACTS_RUN_URL: a.runUrl };
   if (a.cached) env.SWARMFLOW_ARTIFACTS_CACHED_URLS = JSON.stringify(a.cached);
   if (a.s3 === undefined) return { env, credentials: null, secret: null };

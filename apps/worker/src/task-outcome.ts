@@ -33,9 +33,9 @@ export function formatSeconds(ms: number): string {
   return `${Number((ms / 1000).toFixed(3))}s`;
 }
 
-/** The task's own environment plus the SWARMFLOW_* variables that tell it who it is. */
-export function taskEnv(task: TaskMessage): Record<string, string> {
-  return {
+/** The task's own environment plus the SWARMFLOW_* variables that tell it who it is, and `extra` (the worker's: artefacts, output file) over them. */
+export function taskEnv(task: TaskMessage, extra?: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {
     ...task.env,
     SWARMFLOW_DAG_ID: task.dagId,
     SWARMFLOW_RUN_ID: task.runId,
@@ -43,6 +43,9 @@ export function taskEnv(task: TaskMessage): Record<string, string> {
     SWARMFLOW_TRY_NUMBER: String(task.tryNumber),
     SWARMFLOW_TI_ID: String(task.tiId),
   };
+  // Added to the object above, not spread into a new one: one object a try (the worker's hot path).
+  if (extra) for (const k in extra) env[k] = extra[k];
+  return env;
 }
 
 /** The 'system' log line that closes a try (the worker adds the verdict's reason). */

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { OutputError, outputFilePath, parseOutputs, takeOutputFile } from './task-output';
+import { discardOutputFile, OutputError, OutputFiles, parseOutputs, takeOutputFile } from './task-output';
 
 describe('task outputs', () => {
   let dir: string;
@@ -10,10 +10,32 @@ describe('task outputs', () => {
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
   it('gives each try its own path, not created', () => {
-    const a = outputFilePath(dir, { tiId: 3, tryNumber: 1 });
+    const files = new OutputFiles(dir);
+    const a = files.pathFor({ tiId: 3, tryNumber: 1 });
     expect(a).toMatch(/swarmflow-output-3-1-[0-9a-f]{12}\.json$/);
-    expect(a).not.toBe(outputFilePath(dir, { tiId: 3, tryNumber: 1 }));
+    expect(a).not.toBe(files.pathFor({ tiId: 3, tryNumber: 1 }));
+    expect(a).not.toBe(new OutputFiles(dir).pathFor({ tiId: 3, tryNumber: 1 }));
     expect(existsSync(a)).toBe(false);
+  });
+
+  it("one worker's names: a random part per try, past the end of one draw of random bytes", () => {
+    const files = new OutputFiles(dir);
+    const names = Array.from({ length: 2000 }, (_, i) => files.pathFor({ tiId: 7, tryNumber: 1 + (i % 2) }));
+    for (const n of names) expect(n).toMatch(new RegExp(`^${dir}/swarmflow-output-7-[12]-[0-9a-f]{12}\\.json$`));
+    expect(new Set(names).size).toBe(names.length);
+    expect(new Set(names.map((n) => n.slice(-17, -5))).size).toBe(names.length);
+  });
+
+  it('discarding removes a file or a dangling symlink the task left, and is a no-op without one', () => {
+    const file = path.join(dir, 'out.json');
+    writeFileSync(file, '{}');
+    discardOutputFile(file);
+    expect(existsSync(file)).toBe(false);
+    const link = path.join(dir, 'link.json');
+    symlinkSync(path.join(dir, 'nowhere'), link);
+    discardOutputFile(link);
+    expect(() => readlinkSync(link)).toThrow(/ENOENT/);
+    expect(() => discardOutputFile(path.join(dir, 'none.json'))).not.toThrow();
   });
 
   it('no file, or an empty one: no outputs', () => {

@@ -13,8 +13,8 @@ import {
 import { ControlSigner, logMasker, maskOutputs, MIN_MASKED_LENGTH, SecretDecryptError, TaskSigner, taskSecretContext, type ClusterKey, type LogMask } from '@swarmflow/secrets';
 import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { ARTIFACTS_SEAL, artifactsAccess, AWS_CREDENTIALS_FILE, writeCredentialsFile, type ArtifactsAccess } from './artifact-credentials';
-import { discardOutputFile, OUTPUT_VARIABLE, OutputError, outputFilePath, outputTooLarge, parseOutputs, takeOutputFile } from './task-output';
+import { ARTIFACTS_SEAL, artifactsAccess, AWS_CREDENTIALS_FILE, NO_ARTIFACTS, NO_ENV, writeCredentialsFile, type ArtifactsAccess } from './artifact-credentials';
+import { discardOutputFile, OUTPUT_VARIABLE, OutputError, OutputFiles, outputTooLarge, parseOutputs, takeOutputFile } from './task-output';
 import { TaskLogPublisher } from './task-log.publisher';
 import { ControlInbox, ControlMessageRefusedError, type ControlRefusalReason } from './control-inbox';
 import { decodeControlMessage, openTaskMessage, TaskMessageRefusedError, type TaskRefusalReason } from './task-message.decoder';
@@ -296,6 +296,8 @@ export class WorkerService {
   private readonly cancelledTries = new Map<string, number>();
   /** What every task inherits (the worker's environment minus its `SWARMFLOW_*` settings), taken once. */
   private readonly baseEnv: Readonly<Record<string, string>>;
+  /** Names process tries' output files (SWARMFLOW_OUTPUT), in `outputDir` or the OS temp folder. */
+  private readonly outputFiles: OutputFiles;
 
   private currentState: WorkerState = 'idle';
   /** Tries holding a slot, from the spawn until their process has exited; keyed by `tiId:tryNumber`. */
@@ -356,6 +358,7 @@ export class WorkerService {
     this.maxMessageAgeMs = options.maxMessageAgeMs ?? DEFAULT_MAX_MESSAGE_AGE_MS;
     this.containerPolicy = options.containerPolicy ?? DEFAULT_CONTAINER_POLICY;
     this.baseEnv = inheritedEnv();
+    this.outputFiles = new OutputFiles(options.outputDir ?? tmpdir());
     this.stopped = new Promise((resolve) => (this.markStopped = resolve));
     this.claims = options.claimRedeliveries ? new ClaimClient(broker, options.name, options.claimTimeoutMs) : null;
   }
@@ -634,7 +637,7 @@ export class WorkerService {
     let secrets: SecretFile[] = [];
     let registryAuth: RegistryAuth | null = null;
     let unsealError: string | null = null;
-    let artifacts: ArtifactsAccess = { env: {}, credentials: null, secret: null };
+    let artifacts: ArtifactsAccess = NO_ARTIFACTS;
     let credentialsPath: string | undefined;
     try {
       ({ secrets, registryAuth } = this.unseal(task));
@@ -646,10 +649,12 @@ export class WorkerService {
     } catch (err) {
       unsealError = errorMessage(err);
     }
-    const { mask, tooShort } = logMasker([
+    // Most tries have nothing to mask: no list is built for them (logMasker shares one no-op masker).
+    const masked = secrets.length === 0 && registryAuth === null && artifacts.secret === null ? [] : [
       ...secrets.map((s) => ({ name: s.key, value: s.value })), ...(registryAuth ? [{ name: 'the registry password', value: registryAuth.password }] : []),
       ...(artifacts.secret ? [{ name: 'artifacts_s3_secret_access_key', value: artifacts.secret }] : []),
-    ]);
+    ];
+    const { mask, tooShort } = logMasker(masked);
     let output: TaskRun | null = null;
     const logs = this.logPublisher(task, mask, undefined, (full) => output?.pauseOutput?.(full));
     if (tooShort.length > 0) logs.add('system', tooShortWarning(tooShort));
@@ -663,13 +668,13 @@ export class WorkerService {
     /** task.started waits for the pid when it is to go out at once and the spawner answers later. */
     let announceOnSpawn = false;
     let run: TaskRun;
-    const outputPath = task.kind === 'docker' ? null : outputFilePath(this.options.outputDir ?? tmpdir(), task);
+    const outputPath = task.kind === 'docker' ? null : this.outputFiles.pathFor(task);
     if (unsealError !== null) run = failedRun(unsealError);
     else if (task.kind === 'docker') run = this.startContainer(task, logs, mask, gpuIds, secrets, registryAuth, artifacts);
     else {
       run = this.run({
         command: task.command,
-        env: { ...taskEnv(task), ...artifacts.env, [OUTPUT_VARIABLE]: outputPath! },
+        env: taskEnv(task, artifacts.env === NO_ENV ? { [OUTPUT_VARIABLE]: outputPath! } : { ...artifacts.env, [OUTPUT_VARIABLE]: outputPath! }),
         baseEnv: this.baseEnv,
         runAs: this.options.runAs ?? null,
         cwd: task.cwd,
