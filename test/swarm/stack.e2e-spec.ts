@@ -8,8 +8,10 @@ import { promisify } from 'node:util';
 // The Swarm deployment end to end, as README's "Deploy on Docker Swarm" runs it: images built
 // offline (deploy/swarm/build-images.sh), the stack deployed under a random name on a random
 // port, a DAG triggered through the published port, the gpu instance group scaled up for a
-// `queue: gpu` task, a redeploy with a changed image tag while a 20-s container task runs,
-// and a teardown that leaves nothing behind. Needs an active Swarm manager (`docker swarm init
+// `queue: gpu` task, a redeploy with a changed image tag while a 20-s container task runs
+// (the old worker finishes it within its 2-min stop grace period), another one with a 6-s
+// grace period (the old worker hands the container over and exits; the slot's next worker
+// re-adopts it), and a teardown that leaves nothing behind. Needs an active Swarm manager (`docker swarm init
 // --advertise-addr 127.0.0.1`, done by .ci/run), root, debootstrap, tini and busybox-static;
 // skipped without them, except under CI=true where it fails.
 
@@ -232,7 +234,8 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
 
     redeployTag = `${images.SWARMFLOW_IMAGE.split(':')[0]}:${images.SWARMFLOW_IMAGE.split(':')[1]}-${stack}`;
     await docker(['tag', images.SWARMFLOW_IMAGE, redeployTag]);
-    env = { ...env, SWARMFLOW_IMAGE: redeployTag };
+    // The old worker keeps its task's 2-min stop grace period (and finishes the task); its successor gets 6 s, for the next test.
+    env = { ...env, SWARMFLOW_IMAGE: redeployTag, SWARMFLOW_WORKER_STOP_GRACE: '6s' };
     const t = Date.now();
     await deploy();
 
@@ -270,10 +273,12 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
     const oldWorker = (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_worker-default`])).trim();
     expect(oldWorker).not.toBe('');
 
-    // 6 s of grace (the worker hands over 1.5 s before it runs out), a new tag: the old worker is replaced mid-task.
+    // The running worker has 6 s of stop grace (the previous redeploy; it hands over 1.5 s before
+    // that runs out). A new tag replaces it mid-task.
+    expect((await docker(['inspect', '-f', '{{.Config.Env}}', oldWorker]))).toContain('SWARMFLOW_WORKER_STOP_GRACE=6s');
     handoverTag = `${images.SWARMFLOW_IMAGE.split(':')[0]}:${images.SWARMFLOW_IMAGE.split(':')[1]}-${stack}-h`;
     await docker(['tag', images.SWARMFLOW_IMAGE, handoverTag]);
-    env = { ...env, SWARMFLOW_IMAGE: handoverTag, SWARMFLOW_WORKER_STOP_GRACE: '6s' };
+    env = { ...env, SWARMFLOW_IMAGE: handoverTag };
     const t = Date.now();
     await deploy();
 
