@@ -38,11 +38,13 @@ cleanup() {
 }
 trap cleanup EXIT
 psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $db" >/dev/null
-# The cluster key as a file (as a Docker secret would be), readable by the image's user.
+# The cluster key and the first admin's password as files (as Docker secrets would be), readable by the image's user.
 openssl rand -base64 32 > "$keydir/cluster_key"
-chmod 0755 "$keydir" && chmod 0644 "$keydir/cluster_key"
+openssl rand -hex 16 > "$keydir/admin_password"
+chmod 0755 "$keydir" && chmod 0644 "$keydir/cluster_key" "$keydir/admin_password"
 port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
 env_args=(-e "SWARMFLOW_DATABASE_URL=postgres://postgres@127.0.0.1:5432/$db" -e SWARMFLOW_CLUSTER_KEY_FILE=/run/key/cluster_key
+  -e SWARMFLOW_ADMIN_PASSWORD_FILE=/run/key/admin_password
   -e SWARMFLOW_WEB_HOST=127.0.0.1 -e "SWARMFLOW_WEB_PORT=$port" -v "$keydir:/run/key:ro")
 "$DOCKER" run --rm --network host "${env_args[@]}" "$TAG" db migrate >/dev/null
 log "db migrate: done"
