@@ -8,8 +8,10 @@ import { promisify } from 'node:util';
 // The Swarm deployment end to end, as README's "Deploy on Docker Swarm" runs it: images built
 // offline (deploy/swarm/build-images.sh), the stack deployed under a random name on a random
 // port, a DAG triggered through the published port, the gpu instance group scaled up for a
-// `queue: gpu` task, a redeploy with a changed image tag while a 20-s container task runs,
-// and a teardown that leaves nothing behind. Needs an active Swarm manager (`docker swarm init
+// `queue: gpu` task, a redeploy with a changed image tag while a 20-s container task runs
+// (the old worker finishes it within its 2-min stop grace period), another one with a 6-s
+// grace period (the old worker hands the container over and exits; the slot's next worker
+// re-adopts it), and a teardown that leaves nothing behind. Needs an active Swarm manager (`docker swarm init
 // --advertise-addr 127.0.0.1`, done by .ci/run), root, debootstrap, tini and busybox-static;
 // skipped without them, except under CI=true where it fails.
 
@@ -80,6 +82,7 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
   let nodeId = '';
   let labelledNode = false;
   let redeployTag = '';
+  let handoverTag = '';
   const timings: Record<string, number> = {};
 
   const api = async (method: string, route: string, body?: unknown): Promise<any> => {
@@ -149,7 +152,8 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
     await deploy();
     await waitFor('the stack to converge (API healthy, 2 schedulers, the default worker live, the examples parsed)', async () => {
       const replicas = await serviceReplicas();
-      if (replicas.scheduler !== '2/2' || replicas['worker-default'] !== '1/1' || replicas.webserver !== '1/1') return undefined;
+      // Thrown, not undefined: a timeout then says which services were not up.
+      if (replicas.scheduler !== '2/2' || replicas['worker-default'] !== '1/1' || replicas.webserver !== '1/1') throw new Error(`replicas ${JSON.stringify(replicas)}`);
       const health = (await (await fetch(`${base}/api/v1/health`)).json()) as { status: string };
       if (health.status !== 'ok') return undefined;
       if (!token) {
@@ -177,6 +181,7 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
     for (const volume of ['postgres', 'rabbitmq']) await docker(['volume', 'rm', `${stack}_${volume}`]).catch(() => undefined);
     for (const name of secretNames) await docker(['secret', 'rm', name]).catch(() => undefined);
     if (redeployTag) await docker(['rmi', redeployTag]).catch(() => undefined);
+    if (handoverTag) await docker(['rmi', handoverTag]).catch(() => undefined);
     if (labelledNode) await docker(['node', 'update', '--label-rm', 'swarmflow.group', nodeId]).catch(() => undefined);
     process.stdout.write(`swarm e2e timings: ${JSON.stringify(timings)}\n`);
   }, 5 * 60_000);
@@ -229,7 +234,8 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
 
     redeployTag = `${images.SWARMFLOW_IMAGE.split(':')[0]}:${images.SWARMFLOW_IMAGE.split(':')[1]}-${stack}`;
     await docker(['tag', images.SWARMFLOW_IMAGE, redeployTag]);
-    env = { ...env, SWARMFLOW_IMAGE: redeployTag };
+    // The old worker keeps its task's 2-min stop grace period (and finishes the task); its successor gets 6 s, for the next test.
+    env = { ...env, SWARMFLOW_IMAGE: redeployTag, SWARMFLOW_WORKER_STOP_GRACE: '6s' };
     const t = Date.now();
     await deploy();
 
@@ -254,6 +260,52 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
       return workers.some((w: { name: string; state: string }) => w.name === `${stack}_worker-default.1` && w.state === 'active') || undefined;
     }, 60_000);
     timings.redeploySeconds = (Date.now() - t) / 1000;
+  }, 400_000);
+
+  it_('redeploys with a stop grace period shorter than a running container task: the old worker hands it over and exits, the slot\'s next worker re-adopts it; success, try 1, every line once in order', async () => {
+    const runId = await trigger('container_example', { image: images.SWARMFLOW_IMAGE, seconds: 20 });
+    await waitFor('the ticks container to be running and logging', async () => {
+      const ti = (await runOf('container_example', runId)).taskInstances.find((t: { taskId: string }) => t.taskId === 'ticks');
+      if (ti.state !== 'running') return undefined;
+      return (await logLines('container_example', runId, 'ticks', 1)).lines.some((l) => l.includes('tick 2/20')) || undefined;
+    }, 90_000, 500);
+    const slot = `${stack}_worker-default.1`;
+    const oldWorker = (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${stack}_worker-default`])).trim();
+    expect(oldWorker).not.toBe('');
+
+    // The running worker has 6 s of stop grace (the previous redeploy; it hands over 1.5 s before
+    // that runs out). A new tag replaces it mid-task.
+    expect((await docker(['inspect', '-f', '{{.Config.Env}}', oldWorker]))).toContain('SWARMFLOW_WORKER_STOP_GRACE=6s');
+    handoverTag = `${images.SWARMFLOW_IMAGE.split(':')[0]}:${images.SWARMFLOW_IMAGE.split(':')[1]}-${stack}-h`;
+    await docker(['tag', images.SWARMFLOW_IMAGE, handoverTag]);
+    env = { ...env, SWARMFLOW_IMAGE: handoverTag };
+    const t = Date.now();
+    await deploy();
+
+    // The old worker exits by itself (0, not killed) while the task's container runs on, renamed with its log mark.
+    const exited = await waitFor('the old worker to exit', async () => {
+      const state = (await docker(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', oldWorker])).trim();
+      if (!state.startsWith('exited')) return undefined;
+      const task = (await docker(['ps', '--filter', `label=swarmflow.worker=${slot}`, '--filter', 'label=swarmflow.role=task', '--format', '{{.Names}}'])).trim();
+      return { state, task };
+    }, 120_000, 250);
+    expect(exited.state).toBe('exited 0');
+    expect(exited.task).toMatch(/-handoff-\d{8}T\d{6}\.\d{9}Z-\d+$/);
+
+    const done = await finished('container_example', runId, 180_000);
+    const ticks = done.taskInstances.find((t2: { taskId: string }) => t2.taskId === 'ticks');
+    expect({ state: ticks.state, tryNumber: ticks.tryNumber, worker: ticks.worker }).toEqual({ state: 'success', tryNumber: 1, worker: slot });
+    expect(done.state).toBe('success');
+    const logs = await waitFor('the ticks log to be complete', async () => {
+      const l = await logLines('container_example', runId, 'ticks', 1);
+      return l.lines.some((x) => x.includes('ticks done')) ? l : undefined;
+    }, 30_000);
+    const printed = logs.lines.filter((l) => /^tick \d+\/20$|^ticks done$/.test(l));
+    expect(printed).toEqual([...Array.from({ length: 20 }, (_, i) => `tick ${i + 1}/20`), 'ticks done']);
+    const system = logs.lines.join('\n');
+    expect(system).toContain(`the next worker named ${slot} follows it on`);
+    expect(system).toContain(`worker ${slot} restarted: re-adopted container`);
+    timings.handoverRedeploySeconds = (Date.now() - t) / 1000;
   }, 400_000);
 
   it_('tears down, leaving no container, network, volume, config or secret', async () => {

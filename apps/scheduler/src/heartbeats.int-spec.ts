@@ -101,6 +101,33 @@ describeWithPostgres('heartbeats', () => {
     expect((await stateOf(ti.id)).reason).toMatch(/worker silent-worker lost: no heartbeat for 1.5s/);
   });
 
+  it('a stopped worker that handed its tries over: they wait for the next worker of its name, and are lost when none heartbeats in time', async () => {
+    const stoppedBeat = async (worker: string, running: { tiId: number; tryNumber: number }[]) => {
+      const event: WorkerHeartbeatEvent = {
+        type: 'worker.heartbeat', worker, hostname: 'h', queues: ['elsewhere'], concurrency: 1, gpus: 0, running, state: 'stopped',
+        at: new Date().toISOString(),
+      };
+      await (await stack().broker()).publish(EXCHANGES.events, 'worker.heartbeat', event);
+    };
+    await beat('handing-worker', []);
+    await beat('orphaning-worker', []);
+    await stack().eventsApplied();
+    const adopted = await runningOn('handing-worker', 10_000);
+    const orphaned = await runningOn('orphaning-worker', 10_000);
+    await stoppedBeat('handing-worker', [{ tiId: adopted.id, tryNumber: 1 }]);
+    await stoppedBeat('orphaning-worker', [{ tiId: orphaned.id, tryNumber: 1 }]);
+    await stack().eventsApplied();
+    expect((await stateOf(adopted.id)).state).toBe('running');
+    // The successor (same name) comes up and lists it within the heartbeat timeout, and heartbeats on.
+    await waitUntil('the orphaned try to be lost', async () => {
+      await beat('handing-worker', [{ tiId: adopted.id, tryNumber: 1 }]);
+      return (await stateOf(orphaned.id)).state !== 'running';
+    }, { timeoutMs: 10_000, intervalMs: 200 });
+    expect(await stateOf(orphaned.id)).toMatchObject({ state: 'up_for_retry', reason: 'worker orphaning-worker lost: no heartbeat for 1.5s' });
+    await stack().eventsApplied();
+    expect(await stateOf(adopted.id)).toMatchObject({ state: 'running', worker: 'handing-worker' });
+  });
+
   it('a scheduler that just (re)started does not take its workers for lost while their heartbeats come in', async () => {
     await stack().scheduler.stop();
     // Down for an hour: every heartbeat in the database is old, the worker is fine.

@@ -4,11 +4,14 @@ import { metricsServerConfigFromEnv, processMetrics, startMetricsServer } from '
 import { startWorker } from './start-worker';
 import { selectedSpawner } from '@swarmflow/executors';
 import { loadWorkerConfig, parseWorkerArgs, type WorkerArgs } from './worker.config';
+import { handOffMarginMs } from './worker.service';
 
 /**
  * Worker process: config from env and args, broker, worker, signals. First SIGTERM or
- * SIGINT drains (running tasks and containers finish), a second one cancels them
- * (containers are stopped); both exit 0 once the last heartbeat is out. A worker killed
+ * SIGINT drains (running tasks and containers finish; with SWARMFLOW_WORKER_STOP_GRACE,
+ * containers still running as it nears its end are handed over to the next worker of the
+ * same name and processes cancelled), a second one cancels them (containers are stopped);
+ * both exit 0 once the last heartbeat is out. A worker killed
  * outright leaves its containers running: restarted with the same name, it re-adopts them.
  */
 export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(process.argv.slice(2))): Promise<void> {
@@ -43,8 +46,11 @@ export async function runWorkerProcess(args: WorkerArgs = parseWorkerArgs(proces
   const onSignal = (signal: NodeJS.Signals): void => {
     signals += 1;
     if (signals === 1) {
-      logger.log(`${signal}: stopping once the ${worker.runningTasks().length} running task(s) finish; send it again to cancel them`);
-      void worker.drain();
+      const grace = config.worker.stopGraceMs;
+      logger.log(`${signal}: stopping once the ${worker.runningTasks().length} running task(s) finish` +
+        (grace === undefined ? '' : ` (at most ${grace - handOffMarginMs(grace)} ms: then running containers are handed over to the next worker named ${config.worker.name}, processes cancelled)`) +
+        '; send it again to cancel them');
+      void worker.terminate();
     } else if (signals === 2) {
       logger.warn(`${signal} again: cancelling the running tasks`);
       void worker.shutdown('worker shutdown');

@@ -112,6 +112,13 @@ describe('loadWorkerConfig', () => {
     expect(() => load({ SWARMFLOW_WORKER_STOP_TIMEOUT: 'never' }, {}, () => [])).toThrow('SWARMFLOW_WORKER_STOP_TIMEOUT: must be a duration such as 8s or 500ms, got "never"');
   });
 
+  it('reads the stop grace period its supervisor gives it (Compose durations; unset: none, no hand-over)', () => {
+    expect(load({}, {}, () => []).worker.stopGraceMs).toBeUndefined();
+    expect(load({ SWARMFLOW_WORKER_STOP_GRACE: '2m' }, {}, () => []).worker.stopGraceMs).toBe(120_000);
+    expect(load({ SWARMFLOW_WORKER_STOP_GRACE: '1m30s' }, {}, () => []).worker.stopGraceMs).toBe(90_000);
+    expect(() => load({ SWARMFLOW_WORKER_STOP_GRACE: 'long' }, {}, () => [])).toThrow('SWARMFLOW_WORKER_STOP_GRACE: must be a duration such as 2m or 90s (the stop_grace_period), got "long"');
+  });
+
   it('never echoes the AMQP URL, which holds the password', () => {
     expect(() => load({ SWARMFLOW_AMQP_URL: 'rabbit://u:hunter2@h' })).toThrow(expect.objectContaining({ message: expect.not.stringContaining('hunter2') }));
   });

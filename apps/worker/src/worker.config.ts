@@ -67,7 +67,7 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
- * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_WORKER_STOP_TIMEOUT`, `SWARMFLOW_MAX_OUTPUT_BYTES`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_WORKER_STOP_TIMEOUT`, `SWARMFLOW_WORKER_STOP_GRACE`, `SWARMFLOW_MAX_OUTPUT_BYTES`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
  * messages are verified with it), `SWARMFLOW_TASK_MESSAGE_MAX_AGE`) and command-line values.
  * GPUs not given are the ones Docker Swarm assigned (`DOCKER_RESOURCE_NVIDIA-GPU`, named generic resources),
  * else discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
@@ -165,6 +165,17 @@ export function loadWorkerConfig(
     }
   }
 
+  // Docker Swarm's stop_grace_period of the service (Compose durations: 2m, 90s, 1m30s).
+  const stopGraceText = nonEmpty(env.SWARMFLOW_WORKER_STOP_GRACE);
+  let stopGraceMs: number | undefined;
+  if (stopGraceText !== undefined) {
+    try {
+      stopGraceMs = parseDuration(stopGraceText, 'SWARMFLOW_WORKER_STOP_GRACE');
+    } catch {
+      throw new WorkerConfigError('SWARMFLOW_WORKER_STOP_GRACE', `must be a duration such as 2m or 90s (the stop_grace_period), got ${JSON.stringify(stopGraceText)}`);
+    }
+  }
+
   const containerPolicy = loadContainerPolicy(setting);
   const runAsSetting = setting('runAsUser', 'SWARMFLOW_WORKER_RUN_AS_USER');
   const runAs = runAsSetting.value === undefined ? null : resolveUser(runAsSetting.source, runAsSetting.value, readPasswd, currentUid);
@@ -177,6 +188,7 @@ export function loadWorkerConfig(
       ...(logLimitChars !== undefined ? { logLimitChars } : {}),
       ...(maxOutputBytes !== undefined ? { maxOutputBytes } : {}),
       ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),
+      ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
     },
     clusterKey,
   };

@@ -117,10 +117,10 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     return taskMessage({ kind: 'docker', command, docker: dockerSpec({ labels: { ...ctx.labels } }), ...overrides });
   }
 
-  async function startChild(name: string): Promise<ReturnType<typeof startMain>> {
+  async function startChild(name: string, env: Record<string, string> = {}): Promise<ReturnType<typeof startMain>> {
     const main = startMain({
       SWARMFLOW_AMQP_URL: url, SWARMFLOW_BROKER_PREFIX: prefix, SWARMFLOW_WORKER_NAME: name, SWARMFLOW_CLUSTER_KEY: key.toBase64(),
-      SWARMFLOW_WORKER_GPUS: 'none', SWARMFLOW_HEARTBEAT_INTERVAL: '1s',
+      SWARMFLOW_WORKER_GPUS: 'none', SWARMFLOW_HEARTBEAT_INTERVAL: '1s', ...env,
     });
     children.push(main.child);
     await observed.waitFor(`an active heartbeat of ${name}`, () => observed.events.find((e) => e.worker === name && e.state === 'active'));
@@ -204,6 +204,38 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     expect(await main.exited).toBe(0);
     expect(await observed.finished(task.tiId)).toMatchObject({ outcome: 'failed', reason: 'worker shutdown', exitCode: 143, signal: 'SIGTERM' });
     expect(observed.lines(task.tiId).map((l) => l.line)).toContain('stopping');
+    expect(await containersOf(task.tiId)).toEqual([]);
+  });
+
+  it('SIGTERM with a stop grace period: the container still running near its end is handed over; the next worker of the name reports it with every line once', async () => {
+    if (!rabbit) return;
+    const name = `rh-${ctx.id}`;
+    // 4 s of grace: the hand-over comes 1 s before it runs out, at 3 s.
+    const main = await startChild(name, { SWARMFLOW_WORKER_STOP_GRACE: '4s' });
+    const task = containerTask('i=0; while [ $i -lt 60 ]; do i=$((i+1)); echo "tick $i"; sleep 0.1; done; echo ticks done');
+    await broker.publish(EXCHANGES.tasks, 'default', signed(task, key));
+    await observed.waitFor('the task\'s first lines', () => observed.lines(task.tiId).some((l) => l.line === 'tick 3'));
+    const sigterm = Date.now();
+    main.child.kill('SIGTERM');
+    // It exits by itself (0) before its grace runs out, leaving the container running.
+    expect(await main.exited).toBe(0);
+    const stoppedAfterMs = Date.now() - sigterm;
+    expect(main.output()).toMatch(/container handed over to the next worker named/);
+    expect((await containersOf(task.tiId)).map((c) => c.state)).toEqual(['running']);
+    // Its last heartbeat still lists the try: the scheduler waits for the next worker of the name.
+    const last = observed.events.filter((e) => e.type === 'worker.heartbeat' && e.worker === name).at(-1);
+    expect(last).toMatchObject({ state: 'stopped', running: [{ tiId: task.tiId, tryNumber: 1 }] });
+    expect(observed.events.filter((e) => e.type === 'task.finished' && e.tiId === task.tiId)).toEqual([]);
+
+    const logger = new RecordingLogger();
+    adopterBroker = new AmqpBroker({ url, prefix, logger });
+    await adopterBroker.start();
+    adopter = await startWorker({ name, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, logFlushMs: 20 },
+      adopterBroker, { logger, docker: ctx.executor, clusterKey: key });
+    expect(await observed.finished(task.tiId)).toMatchObject({ worker: name, outcome: 'success', exitCode: 0, tryNumber: 1 });
+    const lines = observed.lines(task.tiId).filter((l) => l.stream !== 'system').map((l) => l.line);
+    expect(lines).toEqual([...Array.from({ length: 60 }, (_, i) => `tick ${i + 1}`), 'ticks done']);
+    process.stdout.write(`hand-over: the worker exited ${stoppedAfterMs} ms after SIGTERM (grace 4000 ms)\n`);
     expect(await containersOf(task.tiId)).toEqual([]);
   });
 });

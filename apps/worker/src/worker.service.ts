@@ -43,6 +43,15 @@ export interface WorkerOptions {
    * running tries take. Default {@link DEFAULT_STOP_TIMEOUT_MS} (under Swarm's 10 s stop grace).
    */
   stopTimeoutMs?: number;
+  /**
+   * The time its supervisor gives the worker between SIGTERM and SIGKILL (Docker Swarm's
+   * `stop_grace_period`; SWARMFLOW_WORKER_STOP_GRACE). With it, {@link terminate} hands the
+   * containers still running over to the next worker of the same name a margin before
+   * that time runs out ({@link handOffMarginMs}) and cancels the processes (reported failed,
+   * retryable), so the worker exits by itself, its log lines all out, instead of being
+   * killed. Default none: a stopping worker waits for its tries however long they take.
+   */
+  stopGraceMs?: number;
   /** Longest a log line waits before it is published. Default 200. */
   logFlushMs?: number;
   /**
@@ -128,8 +137,10 @@ interface TaskRun {
   readonly pid?: number | null;
   /** Id of a container task once created. */
   readonly containerId?: string | null;
-  readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean }>;
+  readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
   cancel(reason?: string): void;
+  /** Containers: stop following it and leave it running for the next worker of this name (ContainerRun.handOff). */
+  handOff?(): boolean;
   /** Stops (true) or resumes reading the task's output: the log publisher's backpressure. */
   pauseOutput?(paused: boolean): void;
 }
@@ -164,6 +175,14 @@ const FINISHED_RETRY_DELAYS_MS = [200, 1000, 5000];
 const DEFAULT_MAX_BUFFER_WAIT_MS = 30_000;
 /** A stopping worker waits this long for an unreachable broker: under Docker Swarm's default stop_grace_period (10 s). */
 export const DEFAULT_STOP_TIMEOUT_MS = 8_000;
+/**
+ * How long before its stop grace period runs out a stopping worker hands its containers
+ * over: a quarter of it, between 1 s and 10 s (2m → at 1m50s; 10s → at 7.5 s). The hand-over
+ * (the log lines out and confirmed, a rename per container, the last heartbeat) takes well under a second.
+ */
+export function handOffMarginMs(stopGraceMs: number): number {
+  return Math.min(10_000, Math.max(1_000, stopGraceMs / 4));
+}
 const DEFAULT_STARTED_DELAY_MS = 50;
 const DEFAULT_MAX_MESSAGE_AGE_MS = 24 * 60 * 60 * 1000;
 /** How long a `task.cancel` for a try not (yet) here is remembered: it may arrive before the task message. */
@@ -212,6 +231,8 @@ interface RunningTask {
   startedAt: string;
   /** Set when the try is cancelled (control message or shutdown): the finished reason. */
   cancelReason: string | null;
+  /** Set when the container is being handed over to the next worker of this name ({@link WorkerService.terminate}). */
+  handingOff?: boolean;
   /**
    * Null while `task.started` is deferred (`startedDelayMs`); then settles true once it is
    * confirmed (and the message acked), false when it was not (the try is abandoned).
@@ -280,6 +301,10 @@ export class WorkerService {
   private brokerDown = false;
   /** Armed while stopping with the broker down: {@link giveUp} when it fires. */
   private giveUpTimer: NodeJS.Timeout | undefined;
+  /** Armed by {@link terminate} with `stopGraceMs`: {@link handOver} when it fires. */
+  private handOverTimer: NodeJS.Timeout | undefined;
+  /** Tries whose container was handed over to the next worker of this name: still listed as running in heartbeats. */
+  private readonly handedOff = new Map<string, { tiId: number; tryNumber: number }>();
   /** Every GPU id this worker hands out, and those free now (in the configured order). */
   private readonly gpuIds: readonly string[];
   private freeGpus: string[];
@@ -376,11 +401,15 @@ export class WorkerService {
     return [...this.running.values()].map(({ task }) => ({ tiId: task.tiId, tryNumber: task.tryNumber }));
   }
 
-  /** Tries whose end the scheduler has not been told yet: running, or ended and being reported. */
+  /**
+   * Tries whose end the scheduler has not been told yet: running, ended and being reported,
+   * or handed over (their container runs on, for the next worker of this name to report).
+   */
   private unreportedTries(): { tiId: number; tryNumber: number }[] {
-    const tries = this.runningTasks();
-    for (const { task: { tiId, tryNumber } } of this.reporting.values()) tries.push({ tiId, tryNumber });
-    return tries;
+    const tries = new Map<string, { tiId: number; tryNumber: number }>();
+    for (const { task: { tiId, tryNumber } } of [...this.running.values(), ...this.reporting.values()]) tries.set(runKey(tiId, tryNumber), { tiId, tryNumber });
+    for (const [key, t] of this.handedOff) tries.set(key, t);
+    return [...tries.values()];
   }
 
   /**
@@ -454,6 +483,43 @@ export class WorkerService {
     // giveUp() stops the worker while the steps above still wait for the broker.
     this.stopping = Promise.race([drained, this.stopped]);
     return this.stopping;
+  }
+
+  /**
+   * What SIGTERM does: {@link drain}, and with `stopGraceMs`, a margin before it runs out
+   * ({@link handOffMarginMs}), {@link handOver} what still runs, so that the worker exits by
+   * itself before its supervisor kills it. The same promise as {@link drain}.
+   */
+  terminate(): Promise<void> {
+    const stopping = this.drain();
+    const grace = this.options.stopGraceMs;
+    if (grace !== undefined && this.currentState === 'stopping' && this.handOverTimer === undefined) {
+      this.handOverTimer = setTimeout(() => this.handOver(), Math.max(0, grace - handOffMarginMs(grace)));
+    }
+    return stopping;
+  }
+
+  /**
+   * The stop grace period is running out: each running container is handed over (left
+   * running, its log read up to here recorded in its name, see ContainerRun.handOff) to the
+   * next worker of this name, which re-adopts and reports it (Docker Swarm starts it under
+   * the same slot name); each process is cancelled (reported failed, retryable). Handed-over
+   * tries stay in the heartbeats' `running` until the last one, so the scheduler waits for
+   * that worker instead of retrying them (up to its heartbeat timeout).
+   */
+  private handOver(): void {
+    this.handOverTimer = undefined;
+    if (this.currentState !== 'stopping') return;
+    for (const entry of this.running.values()) {
+      const { tiId, tryNumber } = entry.task;
+      if (entry.task.docker && entry.run.handOff?.()) {
+        entry.handingOff = true;
+        this.logger.log(`task instance ${tiId} try ${tryNumber}: stop grace period running out, container handed over to the next worker named ${this.name}`);
+      } else {
+        this.logger.warn(`task instance ${tiId} try ${tryNumber}: stop grace period running out, cancelled`);
+        this.cancelEntry(entry, 'worker stopping: its stop grace period ran out (SWARMFLOW_WORKER_STOP_GRACE)');
+      }
+    }
   }
 
   /**
@@ -771,6 +837,7 @@ export class WorkerService {
     clearTimeout(entry.startedTimer);
     entry.startedTimer = undefined;
     const started = entry.started;
+    if (result.handedOff) return this.finishHandOff(key, entry, started);
     const verdict = taskVerdict(result, task, entry.cancelReason);
     if (result.oomKilled && verdict.outcome === 'failed' && verdict.reason === null) {
       verdict.reason = `out of memory (limit ${task.docker?.memoryBytes ?? 'none'} bytes)`;
@@ -825,6 +892,31 @@ export class WorkerService {
       // After reporting.delete: a requeued message redelivered here must not be taken for a duplicate.
       if (settle === 'ack') msg?.ack();
       else if (settle === 'requeue') msg?.nack(true);
+      this.notifyIfIdle();
+    }
+  }
+
+  /**
+   * A container handed over ({@link handOver}): no `task.finished` (the next worker of this
+   * name reports it); its log lines go out and are confirmed, and the try stays listed as
+   * running in the heartbeats. A message not acked yet (its task.started deferred or not
+   * confirmed) is given back: the redelivery finds the try re-adopted.
+   */
+  private async finishHandOff(key: string, entry: RunningTask, started: Promise<boolean> | null): Promise<void> {
+    const { task, logs, msg } = entry;
+    logs.add('system', `worker ${this.name} stopping: container left running; the next worker named ${this.name} follows it on`);
+    this.handedOff.set(key, { tiId: task.tiId, tryNumber: task.tryNumber });
+    this.reporting.set(key, { task, msg });
+    this.release(key);
+    let requeue = started === null;
+    try {
+      if (started !== null && !(await started)) requeue = true;
+      await logs.flush();
+    } catch (err) {
+      this.logger.error(`task instance ${task.tiId} try ${task.tryNumber}: log lines of the hand-over not confirmed: ${errorMessage(err)}`);
+    } finally {
+      this.reporting.delete(key);
+      if (requeue) msg?.nack(true);
       this.notifyIfIdle();
     }
   }
@@ -1298,6 +1390,7 @@ export class WorkerService {
     }
     clearInterval(this.heartbeatTimer);
     clearTimeout(this.bufferTimer);
+    clearTimeout(this.handOverTimer);
     this.claims?.abandon();
     this.currentState = 'stopped';
     this.logger.log('stopped (broker unreachable)');
@@ -1308,6 +1401,8 @@ export class WorkerService {
     if (this.currentState === 'stopped') return; // giveUp() came first
     clearTimeout(this.giveUpTimer);
     this.giveUpTimer = undefined;
+    clearTimeout(this.handOverTimer);
+    this.handOverTimer = undefined;
     clearInterval(this.heartbeatTimer);
     this.claims?.abandon();
     await Promise.allSettled(this.taskConsumers.map((c) => c.cancel()));

@@ -424,6 +424,67 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
     });
   });
 
+  describe('handOff (a stopping worker leaves its container to the next worker of its name)', () => {
+    // Two lines per tick, many in the same instant at times: the mark must count them.
+    const ticking = 'i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo "o$i"; echo "e$i" >&2; sleep 0.05; done; exit 3';
+    const expected = Array.from({ length: 40 }, (_, i) => [`o${i + 1}`, `e${i + 1}`]).flat();
+    const byStream = (lines: { stream: OutputStream; line: string }[]) => ({
+      stdout: lines.filter((l) => l.stream === 'stdout').map((l) => l.line), stderr: lines.filter((l) => l.stream === 'stderr').map((l) => l.line),
+    });
+
+    it('leaves it running, marked with where its log was read to; the adopter goes on from there: every line once', async () => {
+      const s = spec(ticking);
+      const first = hooks();
+      const run = ctx.executor.run(s, first);
+      await waitUntil('a few lines', async () => first.lines.length >= 6, { timeoutMs: 20_000, intervalMs: 20 });
+      expect(run.handOff()).toBe(true);
+      expect(run.handOff()).toBe(false);
+      const handed = await run.result;
+      expect(handed).toMatchObject({ handedOff: true, exitCode: null, error: null });
+      expect(first.statuses.join('\n')).toMatch(/handed over, still running: the next worker of this name follows it from here/);
+      const [summary] = await ctx.executor.listTaskContainers(`exec-${ctx.id}`).then((all) => all.filter((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId]));
+      expect(summary.name).toMatch(/-handoff-\d{8}T\d{6}\.\d{9}Z-\d+$/);
+      expect(summary.state).toBe('running');
+      // Lines written while no one follows it are not lost.
+      await new Promise((r) => setTimeout(r, 300));
+      const second = hooks();
+      const adopted = await ctx.executor.adopt(summary, second, { timeoutMs: null }).result;
+      expect(adopted).toMatchObject({ exitCode: 3, error: null });
+      const all = [...first.lines, ...second.lines];
+      expect(byStream(all)).toEqual(byStream(expected.map((line) => ({ stream: line.startsWith('o') ? 'stdout' : 'stderr', line }))));
+      expect(await containersOf(s.labels[LABELS.tiId])).toEqual([]);
+    });
+
+    it('handed over twice, and adopted after it ended: still every line once', async () => {
+      const s = spec(ticking, { docker: { autoRemove: false } });
+      const first = hooks();
+      const run = ctx.executor.run(s, first);
+      await waitUntil('a few lines', async () => first.lines.length >= 4, { timeoutMs: 20_000, intervalMs: 20 });
+      expect(run.handOff()).toBe(true);
+      await run.result;
+      const find = async () => (await ctx.executor.listTaskContainers(`exec-${ctx.id}`)).find((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId])!;
+      const second = hooks();
+      const run2 = ctx.executor.adopt(await find(), second, { timeoutMs: null });
+      await waitUntil('more lines', async () => second.lines.length >= 4, { timeoutMs: 20_000, intervalMs: 20 });
+      expect(run2.handOff()).toBe(true);
+      expect(await run2.result).toMatchObject({ handedOff: true });
+      const summary = await find();
+      await ctx.client.waitContainer(summary.id);
+      const third = hooks();
+      expect(await ctx.executor.adopt(summary, third, { timeoutMs: null }).result).toMatchObject({ exitCode: 3, error: null });
+      expect(third.statuses.join('\n')).toMatch(/ended \(exit code 3\) after its worker handed it over/);
+      const all = [...first.lines, ...second.lines, ...third.lines];
+      expect(byStream(all)).toEqual(byStream(expected.map((line) => ({ stream: line.startsWith('o') ? 'stdout' : 'stderr', line }))));
+    });
+
+    it('refuses before the container runs and after it ended', async () => {
+      const run = ctx.executor.run(spec('true'), hooks());
+      expect(run.handOff()).toBe(false);
+      await run.result;
+      expect(run.handOff()).toBe(false);
+    });
+  });
+
   it('reap removes seed containers and unused secrets volumes of a worker', async () => {
     const worker = `reap-${ctx.id}`;
     const labels = { ...ctx.labels, [LABELS.worker]: worker };

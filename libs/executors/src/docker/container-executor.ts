@@ -6,7 +6,7 @@ import { DEFAULT_GRACE_MS, type KillCause, type OutputStream, type ProcessResult
 import { containerCreateOptions, LABELS, secretOwner, type ContainerSpec } from './container-options';
 import { DockerClient, DockerError, type ContainerSummary, type LogSource } from './docker-client';
 import { holdBinary } from './hold-binary';
-import { LogDemuxer } from './log-demuxer';
+import { LogDemuxer, sinceOf, type LogMark } from './log-demuxer';
 import type { LineMask } from '../process/line-splitter';
 import { firstTarFile, ustar, type TarEntry } from './ustar';
 
@@ -41,6 +41,11 @@ export interface ContainerResult extends ProcessResult {
   output?: { content: Buffer } | { tooLarge: number };
   /** The digest the container's image ran (see DockerClient.imageDigest); absent when it never was created or the inspect failed. */
   imageDigest?: string;
+  /**
+   * Set (true) when the container was handed over ({@link ContainerRun.handOff}): it still
+   * runs, unreported, for the next worker of the same name to adopt; `exitCode` is null.
+   */
+  handedOff?: true;
 }
 
 export interface ContainerRun {
@@ -54,6 +59,16 @@ export interface ContainerRun {
   cancel(reason?: string): void;
   /** Backpressure: stops (true) or resumes reading the container's log stream (Docker keeps the rest in its log). */
   pauseOutput(paused: boolean): void;
+  /**
+   * Stops following the container and leaves it running, for a worker of the same name to
+   * adopt ({@link DockerExecutor.adopt}): the log lines read so far go out, the place in the
+   * log they reach is recorded in the container's name, and `result` settles with
+   * `handedOff` (nothing removed). So a stopping worker hands its containers over before
+   * its supervisor kills it, and its successor goes on with the log where it stopped: no
+   * line lost, none twice. False (nothing done) unless the container runs and is followed
+   * and is not being stopped.
+   */
+  handOff(): boolean;
 }
 
 /** How a re-adopted container is treated: what its worker knew of the try. */
@@ -82,6 +97,29 @@ const SEED_MOUNT = '/.swarmflow-secrets';
 const HOLD_PATH = '/.swarmflow-hold';
 /** A name suffix for kept containers whose end was reported, so a restarted worker does not report them again. */
 export const REPORTED_SUFFIX = '-reported';
+/**
+ * A handed-over container's name ends with `-handoff-<time>-<count>`: the log mark its
+ * last worker read up to (time as 20261206T104512.123456789Z, Docker's fixed-width RFC 3339 without - and :).
+ */
+const HANDOFF_SUFFIX = /-handoff-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{9})Z-(\d+)$/;
+
+/** The name that records `mark` (any earlier mark replaced). */
+export function handOffName(name: string, mark: LogMark): string | null {
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/.test(mark.time)) return null;
+  return `${name.replace(HANDOFF_SUFFIX, '')}-handoff-${mark.time.replace(/[-:]/g, '')}-${mark.count}`;
+}
+
+/** The log mark a handed-over container's name records; null for any other name. */
+export function handOffMark(name: string): LogMark | null {
+  const m = HANDOFF_SUFFIX.exec(name);
+  return m ? { time: `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`, count: Number(m[8]) } : null;
+}
+
+/** The mark of a log read from `since` (seconds; undefined = its start) in which nothing was seen. */
+function markAt(since: number | undefined): LogMark {
+  const iso = new Date(Math.floor((since ?? 0) * 1000)).toISOString(); // 2026-12-06T10:45:12.123Z
+  return { time: `${iso.slice(0, 23)}000000Z`, count: 0 };
+}
 
 export interface DockerExecutorOptions {
   /** See {@link DEFAULT_FOLLOW_RETRY_DELAYS_MS}; its length bounds the attempts. */
@@ -171,6 +209,9 @@ class TryError extends Error {}
 /** Following the container failed for good: its state is unknown, it may still run. */
 class LostTrackError extends TryError {}
 
+/** The container was handed over ({@link ContainerRun.handOff}): it runs on, followed by no one here. */
+class HandedOffError extends Error {}
+
 /** One container try: its state between the async steps, and the stop logic shared by run and adopt. */
 class ContainerTry {
   id: string | null = null;
@@ -190,6 +231,12 @@ class ContainerTry {
   private killTimer: NodeJS.Timeout | undefined;
   private markStarted!: (id: string | null) => void;
   readonly started = new Promise<string | null>((resolve) => (this.markStarted = resolve));
+  /** The container's name as created or found, for the hand-over's rename. */
+  private name: string | null = null;
+  /** Set while {@link follow} follows the running container (what {@link ContainerRun.handOff} needs). */
+  private following = false;
+  private readonly handOffAbort = new AbortController();
+  private handedOff = false;
 
   constructor(
     private readonly client: DockerClient,
@@ -212,6 +259,11 @@ class ContainerTry {
         this.stop(reason);
       },
       pauseOutput: (paused) => this.pauseOutput(paused),
+      handOff: () => {
+        if (!this.following || this.exited || this.stopCause !== null || this.handOffAbort.signal.aborted) return false;
+        this.handOffAbort.abort();
+        return true;
+      },
     };
   }
 
@@ -244,7 +296,8 @@ class ContainerTry {
         seedId = await this.prepareSecrets(spec, volume, (id) => (seedId = id));
       }
       if (this.cancelled) return this.outcome(null, null);
-      const options = containerCreateOptions(spec, { name: spec.name ?? `swarmflow-${tryTag || 'task'}-${suffix}`, secretsVolume: volume });
+      this.name = spec.name ?? `swarmflow-${tryTag || 'task'}-${suffix}`;
+      const options = containerCreateOptions(spec, { name: this.name, secretsVolume: volume });
       this.id = await this.createPulling(spec, options);
       // Read alongside the try, off its critical path.
       const digest = this.client.imageDigest(docker.image).then((d) => (imageDigest = d), (err) => {
@@ -275,7 +328,8 @@ class ContainerTry {
       oomKilled = await this.oomKilled(this.id, exitCode);
       if (spec.output && exitCode === 0) output = await this.readOutput(this.id, spec.output);
     } catch (err) {
-      error = this.failure(err);
+      if (err instanceof HandedOffError) this.handedOff = true;
+      else error = this.failure(err);
     } finally {
       this.ended();
       await seedRemoval;
@@ -290,7 +344,7 @@ class ContainerTry {
       }
       if (volume !== null) {
         if (containerGone) await this.client.removeVolume(volume).catch((err) => this.status(`could not remove the secrets volume ${volume}: ${message(err)}`));
-        else this.status(`secrets volume ${volume} is kept with the container (it is empty once the container stopped)`);
+        else if (!this.handedOff) this.status(`secrets volume ${volume} is kept with the container (it is empty once the container stopped)`);
       }
     }
     await digestRead;
@@ -313,6 +367,9 @@ class ContainerTry {
 
   async adopt(container: ContainerSummary, options: AdoptOptions): Promise<ContainerResult> {
     this.id = container.id;
+    this.name = container.name;
+    // Handed over by its last worker: the log goes on where that worker stopped reading it.
+    const mark = handOffMark(container.name);
     let exitCode: number | null = null;
     let error: string | null = null;
     let oomKilled = false;
@@ -327,9 +384,16 @@ class ContainerTry {
       }
       if (state.Running || state.Status === 'paused' || state.Status === 'restarting') {
         this.markStarted(container.id);
-        const since = Date.now() / 1000;
         if (options.timeoutMs !== null) this.armTimeout(Math.max(0, Date.parse(state.StartedAt) + options.timeoutMs - Date.now()));
-        exitCode = await this.follow(container.id, since);
+        exitCode = await this.follow(container.id, mark ?? Date.now() / 1000);
+      } else if (mark !== null) {
+        exitCode = state.ExitCode;
+        const demux = new LogDemuxer(this.hooks.onLine, true, this.hooks.mask ?? null);
+        demux.skipThrough(mark);
+        const log = await this.client.logs(container.id, { follow: false, since: sinceOf(mark), timestamps: true });
+        this.status(`the container ended (exit code ${exitCode}) after its worker handed it over; the log lines it wrote since follow`);
+        if (Buffer.isBuffer(log)) demux.write(log);
+        demux.end();
       } else {
         exitCode = state.ExitCode;
         const tail = options.tailLines ?? 50;
@@ -343,7 +407,8 @@ class ContainerTry {
       }
       oomKilled = await this.oomKilled(container.id, exitCode);
     } catch (err) {
-      error = this.failure(err);
+      if (err instanceof HandedOffError) this.handedOff = true;
+      else error = this.failure(err);
     } finally {
       this.ended();
       const volume = container.labels[LABELS.secretsVolume];
@@ -363,13 +428,27 @@ class ContainerTry {
    * Streams the log lines until the container exits; its exit code. A failed wait or log
    * stream is not the end: see {@link waitForExit} and {@link streamLogs}.
    */
-  private async follow(id: string, since: number | undefined): Promise<number> {
+  private async follow(id: string, from: number | LogMark | undefined): Promise<number> {
     const abort = new AbortController();
     /** Aborted once the exit code is known: wakes the log reader from a pause between streams. */
     const exit = new AbortController();
-    const logsDone = this.streamLogs(id, since, abort.signal, exit.signal);
+    const logsDone = this.streamLogs(id, from, abort.signal, exit.signal);
+    this.following = true;
+    const handOff = (): void => {
+      abort.abort();
+      exit.abort();
+    };
+    this.handOffAbort.signal.addEventListener('abort', handOff, { once: true });
     try {
-      const code = await this.waitForExit(id);
+      let code: number;
+      try {
+        code = await this.waitForExit(id);
+      } catch (err) {
+        if (!this.handOffAbort.signal.aborted) throw err;
+        await logsDone;
+        await this.recordHandOff(id, this.lastStream?.demux.mark() ?? markAt(this.lastStream?.since));
+        throw new HandedOffError('handed over');
+      }
       this.exited = true;
       exit.abort();
       // The log stream ends with the container; a stuck one is cut after LOG_DRAIN_MS, and
@@ -388,11 +467,28 @@ class ContainerTry {
       await this.catchUpLogs(id);
       return code;
     } finally {
+      this.following = false;
+      this.handOffAbort.signal.removeEventListener('abort', handOff);
       exit.abort();
       abort.abort();
-      // The wait failed for good: what the stream delivered still goes out.
+      // The wait failed for good (or the container was handed over): what the stream delivered still goes out.
       this.lastStream?.demux.end();
       this.lastStream = null;
+    }
+  }
+
+  /** Records in the container's name where its log was read up to, for the worker that adopts it next. */
+  private async recordHandOff(id: string, mark: LogMark): Promise<void> {
+    try {
+      const current = this.name ?? (await this.client.inspectContainer(id)).Name.replace(/^\//, '');
+      const name = handOffName(current, mark);
+      if (name === null) throw new Error(`unexpected log time ${JSON.stringify(mark.time)}`);
+      await this.client.renameContainer(id, name);
+      this.name = name;
+      this.status(`container ${id.slice(0, 12)} handed over, still running: the next worker of this name follows it from here`);
+    } catch (err) {
+      this.status(`container ${id.slice(0, 12)} handed over, still running, but where its log was read up to could not be recorded ` +
+        `(the next worker follows it from when it adopts it; lines in between are missing): ${message(err)}`);
     }
   }
 
@@ -409,8 +505,9 @@ class ContainerTry {
       const began = Date.now();
       let failure: unknown;
       try {
-        return await this.client.waitContainer(id);
+        return await this.client.waitContainer(id, this.handOffAbort.signal);
       } catch (err) {
+        if (this.handOffAbort.signal.aborted) throw new HandedOffError('handed over');
         failure = err;
       }
       if (Date.now() - began >= FOLLOW_HEALTHY_MS) failures = 0;
@@ -443,14 +540,18 @@ class ContainerTry {
    * A stream that ends or fails while the container still runs is opened again from that
    * moment (lines in between may repeat or be missed), with the same bounded attempts.
    */
-  private async streamLogs(id: string, since: number | undefined, signal: AbortSignal, exit: AbortSignal): Promise<void> {
-    let from = since;
+  private async streamLogs(id: string, since: number | LogMark | undefined, signal: AbortSignal, exit: AbortSignal): Promise<void> {
+    // From a mark: what the worker that handed the container over read is left out.
+    let skip = typeof since === 'object' ? since : null;
+    let from = typeof since === 'object' ? sinceOf(since) : since;
     let failures = 0;
     for (;;) {
       this.lastStream?.demux.end();
       this.lastStream = null;
       const began = Date.now();
       const demux = new LogDemuxer(this.hooks.onLine, true, this.hooks.mask ?? null);
+      if (skip !== null) demux.skipThrough(skip);
+      skip = null;
       // Not ended here: once the container has exited, follow() reads what this stream missed into it.
       this.lastStream = { since: from, demux };
       let failure: unknown = null;
@@ -658,6 +759,7 @@ class ContainerTry {
       timedOut: this.timedOut, cancelled: this.cancelled, error, lost: null, oomKilled,
     };
     if (this.lostTrack && exitCode === null) result.containerMayRun = true;
+    if (this.handedOff) result.handedOff = true;
     return result;
   }
 

@@ -1,4 +1,5 @@
-import { LogDemuxer } from './log-demuxer';
+import { handOffMark, handOffName } from './container-executor';
+import { LogDemuxer, sinceOf } from './log-demuxer';
 
 function frame(stream: 1 | 2, text: string): Buffer {
   const payload = Buffer.from(text, 'utf8');
@@ -49,3 +50,54 @@ function frameBytes(payload: Buffer): Buffer {
   header.writeUInt32BE(payload.length, 4);
   return Buffer.concat([header, payload]);
 }
+
+describe('hand-over marks (a stopping worker leaves its container to the next worker of its name)', () => {
+  const t = (n: number): string => `2026-12-06T05:00:00.00000000${n}Z `;
+  const log = Buffer.concat([frame(1, `${t(1)}a\n`), frame(2, `${t(2)}b\n`), frame(1, `${t(2)}c\n`), frame(1, `${t(3)}d\n`), frame(2, `${t(3)}e\n`)]);
+
+  it('a reader given the mark of an earlier one passes on only the frames after it, each once', () => {
+    for (let seen = 0; seen <= 5; seen++) {
+      const first: string[] = [];
+      const a = new LogDemuxer((_s, line) => first.push(line), true);
+      let data = log;
+      for (let i = 0; i < seen; i++) {
+        const size = 8 + data.readUInt32BE(4);
+        a.write(data.subarray(0, size));
+        data = data.subarray(size);
+      }
+      const mark = a.mark();
+      const second: string[] = [];
+      const b = new LogDemuxer((_s, line) => second.push(line), true);
+      if (mark) b.skipThrough(mark);
+      b.write(log); // read again from before the mark, as Docker's since gives it
+      b.end();
+      expect([...first, ...second]).toEqual(['a', 'b', 'c', 'd', 'e']);
+      // Nothing passed on yet: its mark is the one it was given.
+      const c = new LogDemuxer(() => undefined, true);
+      if (mark) c.skipThrough(mark);
+      expect(c.mark()).toEqual(mark);
+    }
+  });
+
+  it('catchUp with nothing passed on yet leaves out what the earlier reader passed on', () => {
+    const lines: string[] = [];
+    const demux = new LogDemuxer((_s, line) => lines.push(line), true);
+    demux.skipThrough({ time: '2026-12-06T05:00:00.000000002Z', count: 1 });
+    demux.catchUp(log);
+    demux.end();
+    expect(lines).toEqual(['c', 'd', 'e']);
+  });
+
+  it('is written into a container name and read back; any earlier mark replaced', () => {
+    const mark = { time: '2026-12-06T10:45:12.123456789Z', count: 3 };
+    const name = handOffName('swarmflow-12-1-ab12cd34', mark)!;
+    expect(name).toBe('swarmflow-12-1-ab12cd34-handoff-20261206T104512.123456789Z-3');
+    expect(handOffMark(name)).toEqual(mark);
+    const again = handOffName(name, { time: '2026-12-06T10:46:00.000000000Z', count: 0 })!;
+    expect(again).toBe('swarmflow-12-1-ab12cd34-handoff-20261206T104600.000000000Z-0');
+    expect(handOffMark('swarmflow-12-1-ab12cd34')).toBeNull();
+    expect(handOffName('x', { time: 'not a time', count: 1 })).toBeNull();
+    expect(sinceOf(mark)).toBeCloseTo(Date.UTC(2026, 11, 6, 10, 45, 12) / 1000 + 0.123456789, 4);
+  });
+});
+

@@ -3,6 +3,19 @@ import type { OutputStream } from '../process/process-executor';
 
 const HEADER = 8;
 
+/** A place in a container's log: the time of a frame (RFC 3339, fixed width) and how many frames of that time came up to it. */
+export interface LogMark {
+  time: string;
+  count: number;
+}
+
+/** Docker's `since` (seconds) to read a log from `mark` on: a little before it (a double keeps about 0.1 µs); the skip does the rest. */
+export function sinceOf(mark: LogMark): number {
+  const seconds = Math.floor(Date.parse(`${mark.time.slice(0, 19)}Z`) / 1000);
+  const fraction = Number(`0.${mark.time.slice(20, 29)}`);
+  return Math.max(0, seconds + fraction - 0.000_01);
+}
+
 /**
  * Splits Docker's multiplexed log stream (containers without a TTY) into stdout and stderr
  * lines. Each frame is an 8-byte header (stream 1 = stdout, 2 = stderr; then the payload
@@ -15,6 +28,10 @@ export class LogDemuxer {
   /** With `timestamps`: the time of the last frame passed on (RFC 3339, fixed width), and how many had it. */
   private lastTime = '';
   private atLastTime = 0;
+  /** With `timestamps`: frames up to this mark were passed on by an earlier reader (a worker that handed the container over): skipped. */
+  private skip: { before: string; equal: number } | null = null;
+  /** The mark given to {@link skipThrough}, as it was. */
+  private skipMark: LogMark | null = null;
 
   /**
    * @param timestamps the log was asked for with `timestamps`: each frame starts with its
@@ -33,7 +50,7 @@ export class LogDemuxer {
     while (data.length >= HEADER) {
       const size = data.readUInt32BE(4);
       if (data.length < HEADER + size) break;
-      this.frame(data, size, null);
+      this.frame(data, size, this.skip);
       data = data.subarray(HEADER + size);
     }
     this.pending = data.length === 0 ? Buffer.alloc(0) : Buffer.from(data);
@@ -44,11 +61,28 @@ export class LogDemuxer {
    * the last frame passed on; null when none was (or without `timestamps`).
    */
   resumeSince(): number | null {
-    if (this.lastTime === '') return null;
-    const seconds = Math.floor(Date.parse(`${this.lastTime.slice(0, 19)}Z`) / 1000);
-    const fraction = Number(`0.${this.lastTime.slice(20, 29)}`);
     // A double keeps about 0.1 µs of this: ask from a little earlier, catchUp() skips what was seen.
-    return seconds + fraction - 0.000_01;
+    return this.lastTime === '' ? null : sinceOf({ time: this.lastTime, count: this.atLastTime });
+  }
+
+  /**
+   * Where this reader is in the log: the time of the last frame passed on (RFC 3339, fixed
+   * width, as Docker writes it) and how many frames had that time; when none was, the mark
+   * of {@link skipThrough} or null (also without `timestamps`). A later reader given it ({@link skipThrough}) goes on from there.
+   */
+  mark(): LogMark | null {
+    // Nothing passed on yet: as far as the earlier reader got.
+    return this.lastTime === '' ? this.skipMark : { time: this.lastTime, count: this.atLastTime };
+  }
+
+  /**
+   * Frames up to `mark` (older, or as old and among the first `count` of that time) are
+   * not passed on: the log is read again from {@link sinceOf}(mark) and what an earlier
+   * reader passed on is left out, once.
+   */
+  skipThrough(mark: LogMark): void {
+    this.skip = { before: mark.time, equal: mark.count };
+    this.skipMark = { ...mark };
   }
 
   /**
@@ -59,7 +93,8 @@ export class LogDemuxer {
    */
   catchUp(log: Buffer): void {
     this.pending = Buffer.alloc(0);
-    const skip = { before: this.lastTime, equal: this.atLastTime };
+    // Nothing passed on yet: only what an earlier reader did (skipThrough), if anything, is left out.
+    const skip = this.lastTime === '' ? this.skip : { before: this.lastTime, equal: this.atLastTime };
     let data = log;
     while (data.length >= HEADER) {
       const size = data.readUInt32BE(4);
@@ -85,6 +120,7 @@ export class LogDemuxer {
       const time = payload.toString('latin1', 0, space < 0 ? payload.length : space);
       payload = payload.subarray(space < 0 ? payload.length : space + 1);
       if (skip !== null && (time < skip.before || (time === skip.before && skip.equal-- > 0))) return;
+      if (skip === this.skip) this.skip = null; // past the mark: nothing more to leave out
       if (time === this.lastTime) this.atLastTime++;
       else {
         this.lastTime = time;

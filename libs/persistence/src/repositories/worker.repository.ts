@@ -35,10 +35,14 @@ export class WorkerRepository {
    * Marks workers silent since `before` as lost and returns their names. A lost worker runs
    * nothing we know of (the caller fails or retries its tries in the same transaction), so
    * its `running` is emptied: its last heartbeat's list would read as tasks still running there.
+   * A stopped worker whose last heartbeat still lists tries handed them over to the next
+   * worker of its name (containers left running); when none heartbeats by `before`, it is lost too.
    */
   async markLost(before: Date, q: Queryable): Promise<string[]> {
     const rows = await q.query(
-      `UPDATE worker SET state = 'lost', running = '[]' WHERE state IN ('active', 'draining', 'stopping') AND last_heartbeat_at < $1 RETURNING name`, [before],
+      `UPDATE worker SET state = 'lost', running = '[]'
+       WHERE (state IN ('active', 'draining', 'stopping') OR (state = 'stopped' AND running <> '[]'::jsonb)) AND last_heartbeat_at < $1
+       RETURNING name`, [before],
     );
     return rows.map((r: any) => r.name);
   }
