@@ -146,8 +146,8 @@ export class TestStack {
   async remove(): Promise<Record<string, string>> {
     const workers = (await docker(['service', 'ls', '-q', '--filter', `label=com.docker.stack.namespace=${this.name}`, '--filter', `name=${this.name}_worker-`]).catch(() => '')).trim().split('\n').filter(Boolean);
     const autoscaler = (await docker(['service', 'ls', '-q', '--filter', `name=${this.service('autoscaler')}`]).catch(() => '')).trim();
-    // The autoscaler first (it would scale the workers back up), then the workers.
-    if (autoscaler) await docker(['service', 'scale', '--detach', `${this.service('autoscaler')}=0`]).catch(() => undefined);
+    // The autoscaler first, until it is gone (running, it would scale the workers back up to their minimum), then the workers.
+    if (autoscaler) await docker(['service', 'scale', `${this.service('autoscaler')}=0`]).catch(() => undefined);
     if (workers.length) await docker(['service', 'scale', ...workers.map((w) => `${w}=0`)]).catch(() => undefined);
     await docker(['stack', 'rm', this.name]).catch(() => undefined);
     await waitFor('the stack\'s containers and network to go', async () => {
