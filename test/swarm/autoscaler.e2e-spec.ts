@@ -169,7 +169,7 @@ describe('Autoscaler on Docker Swarm (deploy/swarm, group gpu)', () => {
       await stack.login();
       const dags = await stack.api('GET', '/dags');
       return dags.some((d: { dagId: string }) => d.dagId === 'autoscale_burst') || undefined;
-    }, 300_000, 1000);
+    }, 420_000, 1000); // about 90 s here; a machine shared with other jobs has taken over 300
     // This node has no GPU and may carry no label: the group's placement constraint and GPU reservation go (its size bounds and slots stay).
     await docker(['service', 'update', '--detach', '--generic-resource-rm', 'NVIDIA-GPU', '--constraint-rm', 'node.labels.swarmflow.group == gpu', gpu]);
     // Both autoscalers run their rounds (one leads): the group is at 0 and recorded as such.
@@ -263,8 +263,8 @@ describe('Autoscaler on Docker Swarm (deploy/swarm, group gpu)', () => {
       const history = await decisions(t0);
       // The new leader acted: it carried out the scale-in (drained, shut down and removed the workers).
       const byNew = history.filter((d) => d.leader === first.leader);
-      expect(byNew.flatMap((d) => (Array.isArray(d.detail.removed) ? d.detail.removed : [])).length).toBeGreaterThanOrEqual(1);
-      expect(byNew.at(-1)!.desiredReplicas).toBe(0);
+      expect(byNew.filter((d) => d.action === 'down').map((d) => d.desiredReplicas).at(-1)).toBe(0);
+      expect(byNew.flatMap((d) => (Array.isArray(d.detail.removed) ? d.detail.removed : [])).length).toBe(3);
       // The killed leader acted no more after its death.
       expect(history.filter((d) => d.leader === before.leader && Date.parse(d.at) > tKill)).toEqual([]);
       const scaleIn = expectScaleInTookOnlyDrainedIdleWorkers(watch, history, run.taskInstances);
