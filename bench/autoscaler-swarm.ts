@@ -57,14 +57,16 @@ async function main(): Promise<void> {
       if (r.autoscaler !== '1/1' || r.webserver !== '1/1' || r.scheduler !== '2/2' || r['worker-default'] !== '1/1' || !(await stack.healthy())) return undefined;
       await stack.login();
       return (await stack.api('GET', '/dags')).some((d: { dagId: string }) => d.dagId === 'autoscale_one') || undefined;
-    }, 300_000);
+    }, 600_000);
     await docker(['service', 'update', '--detach', '--generic-resource-rm', 'NVIDIA-GPU', '--constraint-rm', 'node.labels.swarmflow.group == gpu', gpu]);
     console.error(`stack ${stack.name} up in ${fmt(Date.now() - t)}`);
 
     const atZero = () => waitFor('the gpu group at 0 with no worker task left', async () => {
       const replicas = (await docker(['service', 'inspect', gpu, '--format', '{{.Spec.Mode.Replicated.Replicas}}'])).trim();
       const live = (await docker(['service', 'ps', gpu, '--filter', 'desired-state=running', '-q'])).trim();
-      return replicas === '0' && live === '' ? true : undefined;
+      // And no container left: one told to stop may still be consuming for a moment (a bare scale to 0 does not drain first).
+      const containers = (await docker(['ps', '-q', '--filter', `label=com.docker.swarm.service.name=${gpu}`])).trim();
+      return replicas === '0' && live === '' && containers === '' ? true : undefined;
     }, 180_000, 250);
     const tiOf = async (runId: string): Promise<Ti> =>
       (await stack.api('GET', `/dags/autoscale_one/runs/${encodeURIComponent(runId)}`)).taskInstances[0];
@@ -94,7 +96,8 @@ async function main(): Promise<void> {
       console.error(`autoscaler run ${i}: queued → started ${fmt(ms)}`);
     }
 
-    // 2. Bare `docker service scale`: the autoscaler stopped, the task queued, then the scale.
+    // 2. Bare `docker service scale`: the autoscaler stopped (once it brought the group back to 0), the task queued, then the scale.
+    await atZero();
     await docker(['service', 'scale', '--detach', `${stack.service('autoscaler')}=0`]);
     await waitFor('the autoscaler to stop', async () => ((await stack.replicas()).autoscaler === '0/0' ? true : undefined), 120_000);
     const bare: number[] = [];
@@ -106,6 +109,7 @@ async function main(): Promise<void> {
       await docker(['service', 'scale', '--detach', `${gpu}=1`]);
       const ti = await started(runId);
       const ms = Date.parse(ti.startedAt!) - tScale;
+      if (ms < 0) throw new Error(`bare run ${i + 1}: the try started before the scale (a worker was left running)`);
       bare.push(ms);
       console.error(`bare scale run ${i + 1}: scale → started ${fmt(ms)}`);
       await done(runId);
