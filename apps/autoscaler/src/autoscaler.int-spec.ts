@@ -95,7 +95,9 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       await broker.assertQueue(taskQueue(topic));
       for (let i = 0; i < 5; i++) await broker.publish(EXCHANGES.tasks, topic, { n: i });
       const workers = new Map<string, FakeWorker>();
-      const provider = new SimulatedProvider('g', 0, (w) => workers.get(w)?.state !== 'stopped');
+      // A worker sends `stopped` just before its process exits: `lingering` ones still run for the provider (as seen on the Swarm).
+      const lingering = new Set<string>();
+      const provider = new SimulatedProvider('g', 0, (w) => workers.get(w)?.state !== 'stopped' || lingering.has(w));
       const a = await start('a1', provider);
 
       // Backlog appears → desired rises (5 tasks / 2 slots → 3, the max).
@@ -134,6 +136,13 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       expect(step.shutdown).toEqual(['g.3']);
       await waitUntil('g.3 stopped', () => a.view.workersOf([topic], Date.now()).find((w) => w.name === 'g.3')?.state === 'stopped');
 
+      // Its `stopped` heartbeat came, its process has not exited yet: the round waits, no error.
+      lingering.add('g.3');
+      const [waiting] = await a.round();
+      expect({ removed: waiting.removed, waitingExit: waiting.waitingExit, error: waiting.error }).toEqual({ removed: [], waitingExit: ['g.3'], error: null });
+      expect(await provider.current()).toBe(3);
+      lingering.delete('g.3');
+
       // Replicas lowered only for the exited worker.
       const [lowered] = await a.round();
       expect(lowered.removed).toEqual(['g.3']);
@@ -146,6 +155,7 @@ describeWithPostgres('autoscaler (real PostgreSQL and RabbitMQ, simulated provid
       expect(history.map((d) => d.action).reverse().slice(0, 2)).toEqual(['up', 'down']);
       expect(history.find((d) => d.action === 'up')).toMatchObject({ backlog: 5, running: 0, currentReplicas: 0, desiredReplicas: 3, provider: 'simulated', leader: 'a1' });
       expect(history[0].detail).toEqual({ removed: ['g.3'] });
+      expect(history.filter((d) => d.action === 'error')).toEqual([]);
       await a.stop();
     });
 

@@ -7,7 +7,7 @@ import { QueueNotFoundError, taskQueue, type Broker, type ControlSender } from '
 import type { AutoscalerDecisionWrite } from '@swarmflow/persistence';
 import type { SwarmflowMetrics } from '@swarmflow/observability';
 import type { InstanceGroup } from '../../../cli/src/deploy/instance-groups';
-import type { ScalingProvider } from '../providers/scaling-provider';
+import { ScaleInNotDrainedError, type ScalingProvider } from '../providers/scaling-provider';
 import type { HeartbeatView, ObservedWorker } from './heartbeat-view';
 
 /** Where decisions go (the autoscaler_decision table). */
@@ -53,6 +53,8 @@ export interface GroupRound {
   resumed: string[];
   shutdown: string[];
   removed: string[];
+  /** Workers that reported stopped whose exit the provider does not see yet: the size is lowered next round. */
+  waitingExit: string[];
   error: string | null;
 }
 
@@ -103,7 +105,7 @@ export class AutoscalerService {
 
   private async roundOf(g: ScaledGroup, now: number): Promise<GroupRound> {
     const state = this.states.get(g.group.name)!;
-    const result: GroupRound = { group: g.group.name, decision: null as unknown as ScalingDecision, current: 0, drained: [], resumed: [], shutdown: [], removed: [], error: null };
+    const result: GroupRound = { group: g.group.name, decision: null as unknown as ScalingDecision, current: 0, drained: [], resumed: [], shutdown: [], removed: [], waitingExit: [], error: null };
     try {
       const [current, backlog] = await Promise.all([g.provider.current(), this.backlog(g.group.queues)]);
       result.current = current;
@@ -173,10 +175,18 @@ export class AutoscalerService {
     const lower = Math.min(exited.length, current - target);
     if (lower > 0) {
       const removed = exited.slice(0, lower);
-      await g.provider.scaleTo(current - lower, removed.map((w) => ({ worker: w.name, node: w.hostname })));
-      for (const w of removed) { state.draining.delete(w.name); state.shutdownSent.delete(w.name); }
-      result.removed = removed.map((w) => w.name);
-      current -= lower;
+      try {
+        await g.provider.scaleTo(current - lower, removed.map((w) => ({ worker: w.name, node: w.hostname })));
+        for (const w of removed) { state.draining.delete(w.name); state.shutdownSent.delete(w.name); }
+        result.removed = removed.map((w) => w.name);
+        current -= lower;
+      } catch (error) {
+        // A worker sends its `stopped` heartbeat just before its process exits: on the Swarm, the
+        // provider can still see its container running for a moment. Not an error: lower next round.
+        if (!(error instanceof ScaleInNotDrainedError)) throw error;
+        result.waitingExit = removed.map((w) => w.name);
+        this.logger.log(`autoscaler: group ${g.group.name}: waiting for ${result.waitingExit.join(', ')} to exit before lowering the size (${error.problem})`);
+      }
     }
     if (current <= target) {
       state.scaleInTo = null;

@@ -10,7 +10,7 @@ describe('instance groups', () => {
   it('reads the shipped groups.yaml: default and gpu', () => {
     expect(groups.map((g) => [g.name, g.queues, g.replicas, g.minReplicas, g.maxReplicas, g.placement, g.gpus])).toEqual([
       ['default', ['default'], 1, 1, 8, {}, 0],
-      ['gpu', ['gpu'], 0, 0, 4, { 'swarmflow.group': 'gpu' }, 1],
+      ['gpu', ['gpu'], 0, 0, 3, { 'swarmflow.group': 'gpu' }, 2],
     ]);
   });
 

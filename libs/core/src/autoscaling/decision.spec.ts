@@ -87,6 +87,15 @@ describe('decideReplicas', () => {
       expect(decideReplicas(p, load(0, 3, 3), fresh, NOW)).toMatchObject({ action: 'down', desired: 2 });
     });
 
+    it('lets an idle group with min_replicas 0 go back to zero: no spare slot is kept for no work', () => {
+      const p = policy({ hysteresisSlots: 1 });
+      expect(decideReplicas(p, load(0, 0, 3), fresh, NOW)).toMatchObject({ action: 'down', desired: 0, need: 0 });
+      expect(decideReplicas(p, load(0, 0, 1), fresh, NOW)).toMatchObject({ action: 'down', desired: 0, reason: '0 task(s) fit in 0 replica(s)' });
+      expect(decideReplicas(policy({ hysteresisSlots: 1, minReplicas: 1 }), load(0, 0, 1), fresh, NOW)).toMatchObject({ action: 'hold', desired: 1 });
+      // One task still running on the last replica: kept, with its spare slot.
+      expect(decideReplicas(p, load(0, 1, 1), fresh, NOW)).toMatchObject({ action: 'hold', desired: 1 });
+    });
+
     it('does not flip a load at a replica edge up and down', () => {
       const p = policy({ hysteresisSlots: 1, scaleUpCooldownMs: 0, scaleDownCooldownMs: 0 });
       let current = 2; let mem = fresh; const seen: string[] = [];

@@ -74,7 +74,7 @@ export interface ScalingDecision {
   target: number;
   /** backlog − unplaceable + running: the slots the group's work needs. */
   demand: number;
-  /** ceil((demand + hysteresis slots) / slots) clamped: what this round needs, remembered for the stabilization window. */
+  /** ceil((demand + hysteresis slots) / slots) clamped (min when there is no demand): what this round needs, remembered for the stabilization window. */
   need: number;
   /** One sentence: why. */
   reason: string;
@@ -119,7 +119,10 @@ export function decideReplicas(policy: ScalingPolicy, load: GroupLoad, memory: S
   const demand = placeable + Math.max(0, load.running);
   const target = clamp(Math.ceil(demand / slots), min, max);
   const current = load.currentReplicas;
-  const need = clamp(Math.ceil((demand + policy.hysteresisSlots) / slots), min, max);
+  // No work at all needs no spare slot: with one, a group with min_replicas 0 would keep a replica forever
+  // (found on the Swarm: the gpu group stayed at 1 after its burst). The stabilization window still
+  // keeps a trickle from flapping at zero.
+  const need = demand === 0 ? min : clamp(Math.ceil((demand + policy.hysteresisSlots) / slots), min, max);
   const hold = (reason: string): ScalingDecision => ({ action: 'hold', desired: current, target, demand, need, reason });
   const unplaceableNote = load.unplaceable > 0 ? `; ${load.unplaceable} queued task(s) no worker of the group can hold are not counted` : '';
 
