@@ -79,6 +79,32 @@ describe('hand-over marks (a stopping worker leaves its container to the next wo
     }
   });
 
+  it('frames out of time order (Docker stamps stdout and stderr apart): each once, across two hand-overs', () => {
+    // As a busy container's log was read here: the stderr frame stamped before the stdout one is written after it.
+    const unordered = Buffer.concat([frame(1, `${t(1)}o1\n`), frame(1, `${t(4)}o2\n`), frame(2, `${t(3)}e1\n`),
+      frame(2, `${t(4)}e2\n`), frame(1, `${t(5)}o3\n`), frame(2, `${t(6)}e3\n`)]);
+    const sizes: number[] = [];
+    for (let data = unordered; data.length > 0; data = data.subarray(8 + data.readUInt32BE(4))) sizes.push(8 + data.readUInt32BE(4));
+    const upTo = (n: number) => unordered.subarray(0, sizes.slice(0, n).reduce((a, b) => a + b, 0));
+    // Never after 2 frames: a hand-over between o2 and e1 (stamped before o2, written after it) leaves e1 out:
+    // time marks cannot tell it from the frames passed on (DESIGN, known limits).
+    for (const [seen, secondSeen] of [[1, 3], [1, 4], [3, 4], [3, 5], [4, 5], [5, 6]]) {
+      const first: string[] = [];
+      const a = new LogDemuxer((_s, line) => first.push(line), true);
+      a.write(upTo(seen));
+      const second: string[] = [];
+      const b = new LogDemuxer((_s, line) => second.push(line), true);
+      b.skipThrough(a.mark()!);
+      b.write(upTo(secondSeen)); // the next worker reads on, then hands over too
+      const third: string[] = [];
+      const c = new LogDemuxer((_s, line) => third.push(line), true);
+      c.skipThrough(b.mark()!);
+      c.write(unordered);
+      c.end();
+      expect([...first, ...second, ...third]).toEqual(['o1', 'o2', 'e1', 'e2', 'o3', 'e3']);
+    }
+  });
+
   it('catchUp with nothing passed on yet leaves out what the earlier reader passed on', () => {
     const lines: string[] = [];
     const demux = new LogDemuxer((_s, line) => lines.push(line), true);

@@ -28,6 +28,14 @@ export class LogDemuxer {
   /** With `timestamps`: the time of the last frame passed on (RFC 3339, fixed width), and how many had it. */
   private lastTime = '';
   private atLastTime = 0;
+  /**
+   * With `timestamps`: the latest frame time passed on, and how many frames had it. Docker
+   * stamps stdout and stderr in two goroutines and writes them under a lock, so a log's
+   * frames are not always in time order (up to ~12 ms apart seen here): a mark at the last
+   * frame's time would hand later-stamped frames already passed on to the next reader again.
+   */
+  private maxTime = '';
+  private atMaxTime = 0;
   /** With `timestamps`: frames up to this mark were passed on by an earlier reader (a worker that handed the container over): skipped. */
   private skip: { before: string; equal: number } | null = null;
   /** The mark given to {@link skipThrough}, as it was. */
@@ -72,7 +80,12 @@ export class LogDemuxer {
    */
   mark(): LogMark | null {
     // Nothing passed on yet: as far as the earlier reader got.
-    return this.lastTime === '' ? this.skipMark : { time: this.lastTime, count: this.atLastTime };
+    if (this.maxTime === '') return this.skipMark;
+    // The latest time seen (see maxTime); an earlier reader may have got further within it.
+    if (this.skipMark !== null && this.skipMark.time > this.maxTime) return this.skipMark;
+    // At the earlier reader's time: its frames of that time count too.
+    const before = this.skipMark !== null && this.skipMark.time === this.maxTime ? this.skipMark.count : 0;
+    return { time: this.maxTime, count: before + this.atMaxTime };
   }
 
   /**
@@ -120,11 +133,17 @@ export class LogDemuxer {
       const time = payload.toString('latin1', 0, space < 0 ? payload.length : space);
       payload = payload.subarray(space < 0 ? payload.length : space + 1);
       if (skip !== null && (time < skip.before || (time === skip.before && skip.equal-- > 0))) return;
-      if (skip === this.skip) this.skip = null; // past the mark: nothing more to leave out
+      // The mark's skip stays on past its first newer frame: an older one (out of time order,
+      // see maxTime) may still follow, and the earlier reader passed it on.
       if (time === this.lastTime) this.atLastTime++;
       else {
         this.lastTime = time;
         this.atLastTime = 1;
+      }
+      if (time === this.maxTime) this.atMaxTime++;
+      else if (time > this.maxTime) {
+        this.maxTime = time;
+        this.atMaxTime = 1;
       }
     }
     this.splitters[stream].write(payload);
