@@ -1,4 +1,4 @@
-import { checkTaskPattern, MAX_TASK_PATTERN_LENGTH, TaskPatternError } from './task-pattern';
+import { checkTaskPattern, MAX_TASK_PATTERN_LENGTH, MAX_TASK_PATTERN_REPETITIONS, TaskPatternError } from './task-pattern';
 
 function problem(pattern: string, flag = '--tasks'): string {
   try {
@@ -31,6 +31,20 @@ describe('checkTaskPattern', () => {
     const message = problem(pattern, '--force-task');
     expect(message).toContain(`--force-task ${JSON.stringify(pattern)} repeats a group that itself holds ${what}`);
     expect(message).toContain("Fix: use a simpler pattern, e.g. --force-task '^train'");
+  });
+
+  it.each(['[]|(a+)+$', '[^]|(a+)+$', '[]](a+)+', '[^](a*)*b'])(
+    'reads %j\'s `[]` / `[^]` as a whole class (no u flag), so what follows is checked too', (pattern) => {
+      expect(problem(pattern)).toContain('repeats a group that itself holds a repetition');
+    });
+
+  it.each(['a*a*a*a*$', 'a*a*a*a*a*a*$', '\\d+\\d+\\d+\\d+', '.*.*.*.*x', '(a)+(b)+(c)+(d)+', 'a{2,}b{2,}c{2,}d{0,9}'])(
+    'refuses %j: more repetitions than the limit, backtracking as a high power of the id\'s length', (pattern) => {
+      expect(problem(pattern)).toContain(`holds more than ${MAX_TASK_PATTERN_REPETITIONS} repetitions`);
+    });
+
+  it('accepts up to the limit of repetitions', () => {
+    expect(() => checkTaskPattern('--tasks', '^load_[a-z]+_v\\d+_.*$')).not.toThrow();
   });
 
   it('refuses a backreference', () => {

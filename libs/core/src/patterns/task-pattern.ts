@@ -1,5 +1,11 @@
 /** Longest task-id pattern an operator may give (`--tasks`, `--force-task`): task ids are at most 250 characters. */
 export const MAX_TASK_PATTERN_LENGTH = 200;
+/**
+ * Most repetitions (`*`, `+`, `{n,}`, `{n,m}` with m > 1) a task-id pattern may hold: k of
+ * them in a row can backtrack in time growing as the id's length to the k-th power
+ * (`a*a*a*a*$` on a 250-character id: ~160 M steps for 4, ~2.6 M for 3).
+ */
+export const MAX_TASK_PATTERN_REPETITIONS = 3;
 
 /**
  * A task-id pattern an operator gave cannot be used: it is not a regular expression, is too
@@ -32,7 +38,9 @@ function repeatingQuantifier(rest: string): { repeats: boolean; length: number }
  * must compile, be at most {@link MAX_TASK_PATTERN_LENGTH} characters, hold no
  * backreference, and no repeated group (`(…)*`, `(…)+`, `(…){2,}`) that holds a
  * repetition or an alternation — the shapes whose backtracking can grow exponentially
- * with the id's length (ReDoS). Conservative: a few harmless patterns are refused too.
+ * with the id's length (ReDoS) — and at most {@link MAX_TASK_PATTERN_REPETITIONS}
+ * repetitions in all (more can grow as a high power of it). Conservative: a few harmless
+ * patterns are refused too.
  * Returns the compiled expression.
  * @throws TaskPatternError naming `flag`, the problem and a simpler pattern
  */
@@ -50,6 +58,12 @@ export function checkTaskPattern(flag: string, pattern: string): RegExp {
   // Each open group: whether it holds a repetition, or an alternation, so far.
   const groups: { repeats: boolean; alternates: boolean }[] = [{ repeats: false, alternates: false }];
   const top = () => groups[groups.length - 1];
+  let repetitions = 0;
+  const repeated = (): void => {
+    if (++repetitions > MAX_TASK_PATTERN_REPETITIONS) {
+      throw new TaskPatternError(flag, pattern, `holds more than ${MAX_TASK_PATTERN_REPETITIONS} repetitions (*, +, {n,}), whose backtracking can grow as a high power of the id's length`);
+    }
+  };
   for (let i = 0; i < pattern.length; i++) {
     const c = pattern[i];
     if (c === '\\') {
@@ -63,8 +77,9 @@ export function checkTaskPattern(flag: string, pattern: string): RegExp {
     if (c === '[') {
       // A character class is one character: skip to its closing bracket.
       let j = i + 1;
+      // Without the u flag `[]` (nothing) and `[^]` (anything) are whole classes: a `]` right
+      // after `[` or `[^` closes them (taking it for a literal hid the rest of the pattern).
       if (pattern[j] === '^') j++;
-      if (pattern[j] === ']') j++;
       while (j < pattern.length && pattern[j] !== ']') j += pattern[j] === '\\' ? 2 : 1;
       i = j;
       continue;
@@ -84,12 +99,16 @@ export function checkTaskPattern(flag: string, pattern: string): RegExp {
       if (after?.repeats && (group.repeats || group.alternates)) {
         throw new TaskPatternError(flag, pattern, `repeats a group that itself holds ${group.repeats ? 'a repetition' : 'an alternation "|"'} (a nested quantifier), which can take exponential time on some task ids`);
       }
+      if (after?.repeats) repeated();
       if (group.repeats || after?.repeats) top().repeats = true;
       if (after) i += after.length;
       continue;
     }
     if (quantifier) {
-      if (quantifier.repeats) top().repeats = true;
+      if (quantifier.repeats) {
+        repeated();
+        top().repeats = true;
+      }
       i += quantifier.length - 1;
     }
   }
