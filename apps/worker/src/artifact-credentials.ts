@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchownSync, openSync, writeSync } from 'node:fs';
+import { closeSync, fchownSync, openSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TaskMessage } from '@swarmflow/core';
 import type { RunAsUser } from '@swarmflow/executors';
@@ -72,8 +72,12 @@ export function writeCredentialsFile(dir: string, task: Pick<TaskMessage, 'tiId'
   try {
     writeSync(fd, content);
     if (runAs !== null) fchownSync(fd, runAs.uid, runAs.gid);
-  } finally {
+  } catch (err) {
+    // Not left on disk half-made (it holds the secret key): the try fails with the error.
     closeSync(fd);
+    rmSync(path, { force: true });
+    throw err;
   }
+  closeSync(fd);
   return path;
 }

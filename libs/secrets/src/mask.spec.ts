@@ -76,6 +76,11 @@ describe('maskOutputs', () => {
     expect(JSON.stringify(masked)).toBe('{"__proto__":"***","k":1}');
   });
 
+  it('masks a numeric secret written as a JSON number, and leaves other numbers numbers', () => {
+    const { mask: pinMask } = logMasker([{ name: 'pin', value: '48213977' }]);
+    expect(maskOutputs({ pin: 48213977, rows: 3, list: [48213977, 1.5] }, pinMask)).toEqual({ pin: '***', rows: 3, list: ['***', 1.5] });
+  });
+
   it('keeps two keys apart when masking makes them equal', () => {
     expect(maskOutputs({ 's3cr3t-t0ken': 1, '***': 2 }, mask)).toEqual({ '***': 1, '***#1': 2 });
   });

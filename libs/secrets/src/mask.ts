@@ -72,6 +72,12 @@ export function maskOutputs(outputs: Record<string, unknown>, mask: (text: strin
 
 function maskValue(value: unknown, mask: (text: string) => string): unknown {
   if (typeof value === 'string') return mask(value);
+  // A numeric secret (a PIN, an account number) written as a JSON number: masked as text.
+  if (typeof value === 'number') {
+    const text = String(value);
+    const masked = mask(text);
+    return masked === text ? value : masked;
+  }
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) {
     const items = value.map((item) => maskValue(item, mask));
