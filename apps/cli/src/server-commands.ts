@@ -24,6 +24,7 @@ import { ensureStandaloneCredentials } from '../../webserver/src/auth/bootstrap'
 import { startWorker } from '../../worker/src/start-worker';
 import { discoverNvidiaGpus } from '../../worker/src/worker.config';
 import { runWorkerProcess } from '../../worker/src/main';
+import { runGateway } from '../../gateway/src/main';
 
 const METRICS_HELP = 'SWARMFLOW_METRICS_PORT: serve Prometheus metrics at /metrics on this port (default: none), SWARMFLOW_METRICS_HOST\n' +
   '(default 127.0.0.1; 0.0.0.0 in a container), SWARMFLOW_METRICS_TOKEN (bearer token the endpoint then requires)';
@@ -335,6 +336,18 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .action((opts: Record<string, string | boolean | undefined>) => runWorkerProcess(Object.fromEntries(
       Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),
     )).catch(fail));
+
+  program
+    .command('gateway')
+    .description('run the gateway: the published port in front of the webserver\'s tasks; a request a stopping task refuses goes to another, ' +
+      'so webserver updates (start-first) fail no request, with or without Swarm\'s routing mesh')
+    .addHelpText('after', '\nEnvironment: SWARMFLOW_GATEWAY_PORT (8080), SWARMFLOW_GATEWAY_HOST (0.0.0.0),\n' +
+      'SWARMFLOW_GATEWAY_BACKEND (tasks.webserver:8080: a DNS name with one address per webserver task, and the port),\n' +
+      'SWARMFLOW_GATEWAY_RESOLVE_INTERVAL (1s), SWARMFLOW_GATEWAY_RETRY_WINDOW (15s: how long a request waits for a task that\n' +
+      'accepts its connection), SWARMFLOW_GATEWAY_CONNECT_TIMEOUT (2s).\n' +
+      'Only a request whose connection was never made is retried (nothing of it was sent); SIGTERM: stop listening,\n' +
+      'requests in flight finish (10 s at most).')
+    .action(() => runGateway(process.env).catch(fail));
 
   program
     .command('webserver')

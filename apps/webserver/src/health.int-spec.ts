@@ -132,3 +132,25 @@ describeWithPostgres('health and the broker', () => {
     }, 60_000);
   });
 });
+
+describeWithPostgres('closing with a drain (SWARMFLOW_WEB_DRAIN)', () => {
+  let testDb: TestDatabase;
+
+  beforeAll(async () => { testDb = await createTestDatabase(); });
+  afterAll(async () => { await testDb?.drop(); });
+
+  it('still answers during the drain, each answer closing its connection, then stops listening', async () => {
+    const token = await adminToken(testDb.url);
+    const server = await startWebserver(
+      { databaseUrl: testDb.url, port: 0, host: '127.0.0.1', amqpUrl: null, brokerPrefix: 'unused.', ...base, drainMs: 3000 },
+      silent as never,
+    );
+    const closed = server.close();
+    // Out of DNS, still reachable: a caller that has the address gets its answer.
+    const during = await request(server.url).get('/api/v1/health').set('Authorization', `Bearer ${token}`);
+    expect(during.status).toBe(200);
+    expect(during.headers.connection).toBe('close');
+    await closed;
+    await expect(request(server.url).get('/api/v1/health')).rejects.toThrow(/ECONNREFUSED/);
+  });
+});

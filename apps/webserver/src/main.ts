@@ -4,6 +4,7 @@ import { ClusterKey, ConfigError } from '@swarmflow/secrets';
 import { AmqpBroker } from '@swarmflow/messaging';
 import { MetricsConfigError, metricsAccessFromEnv, type MetricsAccess } from '@swarmflow/observability';
 import { createWebserver } from './webserver';
+import type { Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { isLoopbackHost } from './http/host-check.middleware';
 import { loadWebserverConfig, nestLogLevels, WebserverConfigError, type WebserverConfig } from './webserver.config';
@@ -58,6 +59,16 @@ export async function startWebserver(
     return {
       app, url,
       close: async () => {
+        const drainMs = config.drainMs ?? 0;
+        if (drainMs > 0) {
+          // Out of Swarm's DNS already: callers that still hold this address get answers, each
+          // closing its connection, until they have looked again (the gateway does every second).
+          const server = app.getHttpServer() as Server;
+          server.prependListener('request', (_req, res: ServerResponse) => res.setHeader('connection', 'close'));
+          server.closeIdleConnections();
+          logger.log(`draining: still answering for ${drainMs} ms (SWARMFLOW_WEB_DRAIN), then closing`);
+          await new Promise((ok) => setTimeout(ok, drainMs));
+        }
         await app.close();
         await broker?.close();
         await db.close();

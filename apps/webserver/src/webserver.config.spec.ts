@@ -11,6 +11,14 @@ describe('loadWebserverConfig', () => {
     });
   });
 
+  it('reads the drain on SIGTERM: 0 by default, a duration, naming a bad one', () => {
+    const read = (value?: string) => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, ...(value === undefined ? {} : { SWARMFLOW_WEB_DRAIN: value }) }).drainMs;
+    expect(read()).toBe(0);
+    expect(read('0')).toBe(0);
+    expect(read('3s')).toBe(3000);
+    expect(() => read('soon')).toThrow(new WebserverConfigError('SWARMFLOW_WEB_DRAIN', 'must be a duration such as 3s, or 0 to stop listening at once (got "soon")'));
+  });
+
   it('reads the audit retention: a duration, 0 or forever to keep all, naming a bad one', () => {
     const read = (value: string) => loadWebserverConfig({ SWARMFLOW_DATABASE_URL: URL_OK, SWARMFLOW_AUDIT_RETENTION: value }).auditRetentionMs;
     expect(read('30d')).toBe(30 * 24 * 3_600_000);

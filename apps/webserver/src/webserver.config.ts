@@ -34,6 +34,13 @@ export interface WebserverConfig {
   artifactsUrl?: string | null;
   /** SWARMFLOW_LOG_ARCHIVE and SWARMFLOW_LOG_RETENTION: task logs archived to the artefacts store; null = off. */
   logArchive?: { retentionMs: number | null } | null;
+  /**
+   * SWARMFLOW_WEB_DRAIN: on SIGTERM, how long the webserver still answers (each answer closing its
+   * connection) before it stops listening. Swarm takes a stopping task out of DNS at once, and the
+   * gateway resolves the webserver's tasks every second: a drain longer than that means no request
+   * reaches a closed port. Default 0 (stop listening at once); the stack sets 3s.
+   */
+  drainMs?: number;
 }
 
 export const LOG_LEVELS = ['error', 'warn', 'log', 'debug'] as const;
@@ -120,7 +127,19 @@ export function loadWebserverConfig(env: NodeJS.ProcessEnv = process.env): Webse
     auditRetentionMs: readAuditRetention(env),
     artifactsUrl: readArtifactsUrl(env),
     logArchive: readLogArchive(env, readArtifactsUrl(env)),
+    drainMs: readDrain(env),
   };
+}
+
+/** Reads SWARMFLOW_WEB_DRAIN (default 0). Throws {@link WebserverConfigError}. */
+export function readDrain(env: NodeJS.ProcessEnv): number {
+  const raw = env.SWARMFLOW_WEB_DRAIN?.trim();
+  if (!raw || raw === '0') return 0;
+  try {
+    return parseDuration(raw, 'SWARMFLOW_WEB_DRAIN');
+  } catch {
+    throw new WebserverConfigError('SWARMFLOW_WEB_DRAIN', `must be a duration such as 3s, or 0 to stop listening at once (got ${JSON.stringify(raw)})`);
+  }
 }
 
 /**
