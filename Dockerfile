@@ -1,5 +1,6 @@
 # The swarmflow image: one image, every role (`swarmflow scheduler|worker|webserver|db migrate`).
-#   docker build -t swarmflow:local .
+#   docker build -t swarmflow:local .            (the last stage, runtime)
+#   docker build --target gateway -t swarmflow-gateway:local .
 # Without a registry, deploy/swarm/build-images.sh builds the same runtime stage offline from
 # this checkout's build (README, "Deploy on Docker Swarm").
 ARG NODE_IMAGE=node:20-bookworm-slim
@@ -17,6 +18,17 @@ COPY bin bin
 COPY examples examples
 RUN npm run build && npm prune --omit=dev --no-audit --no-fund \
  && find dist -name '*.map' -delete && find dist -name '*.spec.*' -delete
+
+# ---- gateway: the stack's published port (apps/gateway: Node's own modules only), in an image of
+# its own so that a Swarmflow redeploy does not restart it:
+#   docker build --target gateway -t swarmflow-gateway:local .
+# Node itself is PID 1 here: the gateway handles SIGTERM (stops listening, lets requests finish).
+FROM ${NODE_IMAGE} AS gateway
+COPY --from=build /src/dist/apps/gateway/src/gateway.js /src/dist/apps/gateway/src/gateway.config.js /src/dist/apps/gateway/src/main.js /opt/swarmflow-gateway/
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=5s --timeout=5s --start-period=10s --retries=3 CMD ["node", "/opt/swarmflow-gateway/main.js", "health"]
+ENTRYPOINT ["node", "/opt/swarmflow-gateway/main.js"]
 
 # ---- runtime: node, tini (SIGTERM reaches swarmflow, not a shell), a non-root user
 FROM ${NODE_IMAGE} AS runtime

@@ -5,7 +5,8 @@
 # npm ci go to the Debian mirror and the npm registry as anywhere. Then the image must:
 #   - print the package's version (`swarmflow --version`, through tini, as user swarmflow);
 #   - migrate a throwaway database on this machine's PostgreSQL (`swarmflow db migrate`);
-#   - run the webserver until its own HEALTHCHECK says healthy (GET /api/v1/health: database reachable).
+#   - run the webserver until its own HEALTHCHECK says healthy (GET /api/v1/health: database reachable);
+#   - build the gateway stage and reach that webserver's health through it (its HEALTHCHECK healthy).
 # Docker's layer cache keeps the build between runs (the tag swarmflow-dockerfile:check is reused);
 # npm ci reruns only when package-lock.json changes. Needs root, Docker, debootstrap, psql.
 set -euo pipefail
@@ -32,7 +33,7 @@ db="sf_dockerfile_$suffix"
 name="sf-dockerfile-$suffix"
 keydir="$(mktemp -d)"
 cleanup() {
-  "$DOCKER" rm -f "$name" >/dev/null 2>&1 || true
+  "$DOCKER" rm -f "$name" "$name-gw" >/dev/null 2>&1 || true
   psql -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true
   rm -rf "$keydir"
 }
@@ -60,4 +61,23 @@ if [ "$health" != healthy ]; then
   exit 1
 fi
 log "webserver HEALTHCHECK: healthy ($(curl -s "http://127.0.0.1:$port/api/v1/health"))"
+
+# The gateway stage: in front of that webserver, its own HEALTHCHECK healthy, the API through it.
+GW_TAG="swarmflow-dockerfile:check-gateway"
+DOCKER_BUILDKIT=0 "$DOCKER" build -q --build-arg NODE_IMAGE="$base" --target gateway -t "$GW_TAG" . >/dev/null
+gw_port="$(node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })')"
+"$DOCKER" run -d --name "$name-gw" --network host -e SWARMFLOW_GATEWAY_HOST=127.0.0.1 -e "SWARMFLOW_GATEWAY_PORT=$gw_port" \
+  -e "SWARMFLOW_GATEWAY_BACKEND=127.0.0.1:$port" "$GW_TAG" >/dev/null
+for _ in $(seq 1 60); do
+  health="$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$name-gw" 2>/dev/null || echo gone)"
+  [ "$health" = healthy ] || [ "$health" = unhealthy ] || [ "$health" = gone ] && break
+  sleep 1
+done
+through="$(curl -s "http://127.0.0.1:$gw_port/api/v1/health" || true)"
+if [ "$health" != healthy ] || ! grep -q '"status":"ok"' <<<"$through"; then
+  "$DOCKER" logs --tail 30 "$name-gw" >&2 || true
+  log "the gateway's HEALTHCHECK says: $health; GET /api/v1/health through it: $through"
+  exit 1
+fi
+log "gateway HEALTHCHECK: healthy; the API through it: $through"
 log "ok in $(( $(date +%s) - start ))s"

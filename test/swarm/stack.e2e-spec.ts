@@ -139,7 +139,8 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
       ...process.env, ...images, SWARMFLOW_PORT: String(port), SWARMFLOW_SECRET_PREFIX: stack,
       // This test scales the groups by hand: no autoscaler (its own Swarm test is to come).
       SWARMFLOW_STACK: stack, SWARMFLOW_AUTOSCALER_REPLICAS: '0',
-      ...(ipvs ? {} : { SWARMFLOW_PORT_MODE: 'host', SWARMFLOW_WEB_UPDATE_ORDER: 'stop-first' }),
+      SWARMFLOW_EDGE_SUBNET: `10.${200 + randomBytes(1)[0] % 50}.${randomBytes(1)[0]}.0/24`,
+      ...(ipvs ? {} : { SWARMFLOW_PORT_MODE: 'host', SWARMFLOW_GATEWAY_UPDATE_ORDER: 'stop-first' }),
     };
     const adminPassword = randomBytes(12).toString('hex');
     const values = [randomBytes(32).toString('base64'), randomBytes(16).toString('hex'), randomBytes(16).toString('hex'), adminPassword];

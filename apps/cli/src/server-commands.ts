@@ -362,7 +362,7 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
       'a token; without either it is open only when SWARMFLOW_WEB_HOST is a loopback address),\n' +
       'SWARMFLOW_ADMIN_PASSWORD_FILE (creates the admin SWARMFLOW_ADMIN_USER, default admin, when missing; without any admin\n' +
       'the webserver refuses to start), SWARMFLOW_TRUSTED_PROXIES, SWARMFLOW_AUTH_PROXY_HEADER, SWARMFLOW_COOKIE_SECURE (auto),\n' +
-      'SWARMFLOW_SESSION_TTL (12h)')
+      'SWARMFLOW_SESSION_TTL (12h), SWARMFLOW_WEB_DRAIN (0: on SIGTERM, still answer this long, closing each connection, then stop listening)')
     .action(async () => {
       try {
         const config = loadWebserverConfig(env);

@@ -66,7 +66,7 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Builds (or finds cached) the stack's images: { SWARMFLOW_IMAGE, POSTGRES_IMAGE, RABBITMQ_IMAGE }. */
+/** Builds (or finds cached) the stack's images: { SWARMFLOW_IMAGE, SWARMFLOW_GATEWAY_IMAGE, POSTGRES_IMAGE, RABBITMQ_IMAGE }. */
 export async function buildImages(): Promise<Record<string, string>> {
   const { stdout } = await run('bash', [path.join(REPO, 'deploy/swarm/build-images.sh')], { cwd: REPO, maxBuffer: 16 << 20 });
   return Object.fromEntries([...stdout.matchAll(/(\w+_IMAGE)=(\S+)/g)].map((m) => [m[1], m[2]]));
@@ -95,7 +95,9 @@ export class TestStack {
     const ipvs = existsSync('/proc/net/ip_vs');
     this.env = {
       ...process.env, SWARMFLOW_PORT: String(port), SWARMFLOW_SECRET_PREFIX: this.name, SWARMFLOW_STACK: this.name,
-      ...(ipvs ? {} : { SWARMFLOW_PORT_MODE: 'host', SWARMFLOW_WEB_UPDATE_ORDER: 'stop-first' }),
+      // A gateway-to-webserver network of its own: stacks deployed side by side need distinct subnets.
+      SWARMFLOW_EDGE_SUBNET: `10.${200 + randomBytes(1)[0] % 50}.${randomBytes(1)[0]}.0/24`,
+      ...(ipvs ? {} : { SWARMFLOW_PORT_MODE: 'host', SWARMFLOW_GATEWAY_UPDATE_ORDER: 'stop-first' }),
       ...vars,
     };
     const values = [randomBytes(32).toString('base64'), randomBytes(16).toString('hex'), randomBytes(16).toString('hex'), randomBytes(12).toString('hex')];
