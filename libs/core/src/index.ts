@@ -43,8 +43,8 @@ export {
 export { checkTaskPattern, TaskPatternError, MAX_TASK_PATTERN_LENGTH } from './patterns/task-pattern';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
 export {
-  cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
-  type UpstreamResult, type RecordedImage, type RenderedDefinition,
+  cacheKey, cacheNamespaceOf, cacheForceMatcher, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
+  type UpstreamResult, type RecordedImage, type RenderedDefinition, type CacheForceMatcher,
 } from './cache/cache-key';
 export {
   decideReplicas, rememberDecision, checkScalingPolicy, ScalingPolicyError, DEFAULT_SCALING,
