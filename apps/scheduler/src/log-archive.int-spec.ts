@@ -120,13 +120,13 @@ describeWithRabbitMQ('task logs archived to an S3-compatible store, pruned by re
       const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
       try {
         const listed = (await store.list(parseArtifactsUrl(`s3://swarmflow-logs/store/@logs/chatty/${run.runId}`))).map((o) => o.name);
-        expect(listed).toEqual(['flaky/try-1.jsonl', 'flaky/try-2.jsonl', 'talk/try-1.jsonl']);
-        const object = await store.get(parseArtifactsUrl(`s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk`), 'try-1.jsonl');
+        expect(listed).toEqual([`flaky/try-1.ti-${flaky.id}.jsonl`, `flaky/try-2.ti-${flaky.id}.jsonl`, `talk/try-1.ti-${talk.id}.jsonl`]);
+        const object = await store.get(parseArtifactsUrl(`s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk`), `try-1.ti-${talk.id}.jsonl`);
         expect(object.toString().trim().split('\n').map((l) => JSON.parse(l).line)).toEqual(before);
       } finally {
         store.destroy();
       }
-      expect(await archiveRow(talk.id, 1)).toMatchObject({ lineCount: before.length, prunedAt: null, url: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.jsonl` });
+      expect(await archiveRow(talk.id, 1)).toMatchObject({ lineCount: before.length, prunedAt: null, url: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.ti-${talk.id}.jsonl` });
       expect(await dbLines(talk.id, 1)).toEqual(before);
 
       // Past the retention: the rows go; the log is read from the archive, by the API and the CLI.
@@ -139,13 +139,13 @@ describeWithRabbitMQ('task logs archived to an S3-compatible store, pruned by re
       const body = await api.json() as { lines: { line: string; stream: string }[]; finished: boolean; archivedUrl: string };
       expect(body.lines.map((l) => l.line)).toEqual(before);
       expect(body.lines.map((l) => [l.stream, l.line])).toEqual(beforeStreams);
-      expect(body).toMatchObject({ finished: true, archivedUrl: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.jsonl` });
+      expect(body).toMatchObject({ finished: true, archivedUrl: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.ti-${talk.id}.jsonl` });
 
       const first = await cli(['tasks', 'logs', 'chatty', run.runId, 'flaky', '--try', '1']);
       expect(first.code).toBe(0);
       expect(first.out).toContain('try one fails');
       expect(first.out).not.toContain('try two works');
-      expect(first.err).toContain(`log was read from its archive s3://swarmflow-logs/store/@logs/chatty/${run.runId}/flaky/try-1.jsonl`);
+      expect(first.err).toContain(`log was read from its archive s3://swarmflow-logs/store/@logs/chatty/${run.runId}/flaky/try-1.ti-${flaky.id}.jsonl`);
       const second = await cli(['tasks', 'logs', 'chatty', run.runId, 'flaky']);
       expect(second.out).toContain('try two works');
     }, 60_000);

@@ -38,7 +38,8 @@ export {
   type BackfillSelection, type BackfillAction, type BackfillDatePlan, type BackfillState, type ExistingBackfillRun,
 } from './backfill/backfill';
 export {
-  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, logArchiveLocation, logArchiveName, ArtifactsUrlError, type ArtifactsLocation,
+  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, logArchiveLocation, logArchiveName, keyPart, keyPartId, ArtifactsUrlError,
+  type ArtifactsLocation, type TryRef,
 } from './artifacts/artifacts';
 export { checkTaskPattern, TaskPatternError, MAX_TASK_PATTERN_LENGTH } from './patterns/task-pattern';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';

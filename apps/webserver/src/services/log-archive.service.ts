@@ -29,7 +29,7 @@ export const ARCHIVED_CURSOR = Number.MAX_SAFE_INTEGER;
 
 /**
  * Archives each ended try's log as one object (JSON lines) under the artefacts store's
- * `@logs/<dag>/<run>/<task>/try-<n>.jsonl`, and deletes the database rows of tries archived
+ * `@logs/<dag>/<run>/<task>/try-<n>.ti-<task instance id>.jsonl`, and deletes the database rows of tries archived
  * longer ago than the retention; `readArchived` serves a pruned try's log from its object.
  * Runs in the webserver, off the scheduling loop: a pass every `intervalMs`, a batch of tries
  * at a time, four uploads at once. A try stays unarchived — and its rows stay — until its
@@ -140,7 +140,7 @@ export class LogArchive implements OnApplicationBootstrap, OnApplicationShutdown
   private async upload(store: ArtifactStore, base: ReturnType<typeof parseArtifactsUrl>, t: UnarchivedLog): Promise<{ tiId: number; tryNumber: number; url: string; lineCount: number }> {
     const lines = await this.repos.logs.readAll(t.tiId, t.tryNumber);
     const location = logArchiveLocation(base, t.dagId, t.runId, t.taskId);
-    const name = logArchiveName(t.tryNumber);
+    const name = logArchiveName(t);
     await store.put(location, name, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
     return { tiId: t.tiId, tryNumber: t.tryNumber, url: artifactsUrlOf(location) + name, lineCount: lines.length };
   }
