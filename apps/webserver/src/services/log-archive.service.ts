@@ -22,6 +22,10 @@ export interface LogArchiveOptions {
 const DEFAULT_INTERVAL_MS = 15_000;
 const DEFAULT_GRACE_MS = 30_000;
 const DEFAULT_BATCH = 100;
+/** `task_log` rows the watermark passes per statement. */
+const SCAN_BATCH = 5000;
+/** A row younger than this (or than the grace, if shorter) may have an older id still uncommitted: the watermark waits. */
+const SETTLE_MS = 5000;
 /** Uploads in flight at once. */
 const UPLOADS = 4;
 /** The cursor of an answer read from the archive: every line was given, and nothing in `task_log` comes after it. */
@@ -105,12 +109,14 @@ export class LogArchive implements OnApplicationBootstrap, OnApplicationShutdown
     let store: ArtifactStore | null = null;
     try {
       const base = parseArtifactsUrl(this.artifactsUrl!);
+      const settleMs = Math.min(options.graceMs ?? DEFAULT_GRACE_MS, SETTLE_MS);
+      while ((await this.repos.logs.scanForArchive(settleMs, SCAN_BATCH)).more);
       for (;;) {
         const due = await this.repos.logs.unarchived(new Date(now.getTime() - (options.graceMs ?? DEFAULT_GRACE_MS)), batch);
         if (due.length === 0) break;
         store ??= await openArtifactStore(this.repos, this.clusterKey, base.kind);
         const s = store;
-        const done: { tiId: number; tryNumber: number; url: string; lineCount: number; archivedAt: Date }[] = [];
+        const done: { tiId: number; tryNumber: number; url: string; lineCount: number; archivedAt: Date; upTo: number }[] = [];
         const failures: unknown[] = [];
         for (let i = 0; i < due.length; i += UPLOADS) {
           const results = await Promise.allSettled(due.slice(i, i + UPLOADS).map((t) => this.upload(s, base, t)));
@@ -137,12 +143,14 @@ export class LogArchive implements OnApplicationBootstrap, OnApplicationShutdown
     return { archived, pruned };
   }
 
-  private async upload(store: ArtifactStore, base: ReturnType<typeof parseArtifactsUrl>, t: UnarchivedLog): Promise<{ tiId: number; tryNumber: number; url: string; lineCount: number }> {
-    const lines = await this.repos.logs.readAll(t.tiId, t.tryNumber);
+  private async upload(store: ArtifactStore, base: ReturnType<typeof parseArtifactsUrl>, t: UnarchivedLog): Promise<{ tiId: number; tryNumber: number; url: string; lineCount: number; upTo: number }> {
+    const batches = await this.repos.logs.readBatches(t.tiId, t.tryNumber);
+    const lines = batches.flatMap((b) => b.lines);
     const location = logArchiveLocation(base, t.dagId, t.runId, t.taskId);
     const name = logArchiveName(t);
     await store.put(location, name, lines.map((l) => `${JSON.stringify(l)}\n`).join(''));
-    return { tiId: t.tiId, tryNumber: t.tryNumber, url: artifactsUrlOf(location) + name, lineCount: lines.length };
+    const upTo = batches.reduce((max, b) => Math.max(max, b.id), 0) || t.upTo;
+    return { tiId: t.tiId, tryNumber: t.tryNumber, url: artifactsUrlOf(location) + name, lineCount: lines.length, upTo };
   }
 
   private async prune(now: Date, batch: number): Promise<number> {
