@@ -102,7 +102,7 @@ export function logArchiveLocation(base: ArtifactsLocation, dagId: string, runId
   return under(base, `@logs/${keyPart(dagId)}/${keyPart(runId)}/${keyPart(taskId)}/`);
 }
 
-/** The object name of one try's archived log in {@link logArchiveLocation}: `try-<n>.ti-<id>.jsonl`, JSON lines `{at, stream, line}`. */
+/** The object name of one try's archived log in {@link logArchiveLocation}: `try-<n>.ti-<id>.jsonl`, JSON lines `{at, stream, line, seq}`. */
 export function logArchiveName(t: Pick<TryRef, 'tiId' | 'tryNumber'>): string {
   return `${trySegment(t)}.jsonl`;
 }

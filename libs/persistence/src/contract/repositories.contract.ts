@@ -346,7 +346,7 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       const batches = await repos.logs.readBatches(a.id, 1);
       expect(batches.map((x) => [x.seq, x.lines.map((l) => l.line)])).toEqual([[1, ['one', 'two']], [2, ['three']]]);
       const upTo = Math.max(...batches.map((x) => x.id));
-      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo }]);
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo, prunedArchiveUrl: null }]);
 
       await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now, upTo }]);
       expect(await repos.logs.archiveOf(a.id, 1)).toEqual({ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now, prunedAt: null });
@@ -360,7 +360,7 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(await repos.logs.pruneArchived(new Date(now.getTime() + 1000), now, 100)).toBe(0);
       expect((await repos.logs.read(a.id, 1)).lines.map((l) => l.line)).toEqual(['one', 'two', 'three', 'late']);
       const lateId = Math.max(...(await repos.logs.readBatches(a.id, 1)).map((x) => x.id));
-      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo: lateId }]);
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo: lateId, prunedArchiveUrl: null }]);
       // An archive that missed the late row does not clear it; the one holding it does, and replaces the record.
       await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now, upTo }]);
       expect(await due()).toHaveLength(1);
@@ -372,6 +372,19 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(b.id, 1)).lines.map((l) => l.line)).toEqual(['still writing']);
       expect((await repos.logs.archiveOf(a.id, 1))).toMatchObject({ url: 's3://bucket/again', lineCount: 4, prunedAt: later });
       expect(await repos.logs.pruneArchived(later, later, 100)).toBe(0);
+
+      // A batch stored after the prune: due, naming the archive to merge it into; once merged
+      // (the record replaced, the rows folded in deleted), the try stays pruned and is not due.
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 4, lines: [line('after the prune')] }]);
+      const afterPrune = Math.max(...(await repos.logs.readBatches(a.id, 1)).map((x) => x.id));
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo: afterPrune, prunedArchiveUrl: 's3://bucket/again' }]);
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/merged', lineCount: 5, archivedAt: later, upTo: afterPrune, folded: [afterPrune] }]);
+      expect(await due()).toEqual([]);
+      expect(await repos.logs.readBatches(a.id, 1)).toEqual([]);
+      expect(await repos.logs.archiveOf(a.id, 1)).toMatchObject({ url: 's3://bucket/merged', lineCount: 5, prunedAt: later });
+      // Folding deletes rows of pruned tries only.
+      await repos.logs.markArchived([{ tiId: b.id, tryNumber: 1, url: 's3://bucket/b', lineCount: 1, archivedAt: later, upTo: 0, folded: (await repos.logs.readBatches(b.id, 1)).map((x) => x.id) }]);
+      expect((await repos.logs.read(b.id, 1)).lines.map((l) => l.line)).toEqual(['still writing']);
     });
 
     it('log archive: what is due is found from the rows stored since the last look (a watermark), a bounded batch at a time, never from every row kept', async () => {

@@ -17,6 +17,11 @@ export interface UnarchivedLog {
   taskId: string;
   /** The newest `task_log` row id of the try seen so far: an archive holding it clears the try. */
   upTo: number;
+  /**
+   * The try's archive when its rows were pruned and batches came after (late): the new
+   * archive is that object with them merged in. Null when the try has no archive.
+   */
+  prunedArchiveUrl: string | null;
 }
 
 /** One stored log batch of a try, as the worker sent it (`seq` from 1). */
@@ -78,8 +83,9 @@ export class TaskLogRepository {
 
   /**
    * Moves the archive's watermark over the `task_log` rows stored since the last call, at
-   * most `limit` of them (by primary key), and records their tries as due for archiving;
-   * a try with an archive is left out (a batch stored after it is found by
+   * most `limit` of them (by primary key), and records their tries as due for archiving:
+   * tries without an archive, and pruned ones (a late batch, to merge into their archive);
+   * a try archived and not pruned is left out (a batch stored after it is found by
    * {@link pruneArchived}). Stops before a row created less than `settleMs` ago (database
    * clock): a row with a lower id may still be uncommitted, and the watermark never passes
    * a row it could not see. Returns how many rows it passed, and whether it stopped at the
@@ -94,7 +100,7 @@ export class TaskLogRepository {
        due AS (
          INSERT INTO task_log_archive_due (ti_id, try_number, up_to)
          SELECT t.ti_id, t.try_number, max(t.id) FROM taken t
-         WHERE NOT EXISTS (SELECT 1 FROM task_log_archive a WHERE a.ti_id = t.ti_id AND a.try_number = t.try_number)
+         WHERE NOT EXISTS (SELECT 1 FROM task_log_archive a WHERE a.ti_id = t.ti_id AND a.try_number = t.try_number AND a.pruned_at IS NULL)
            AND EXISTS (SELECT 1 FROM task_instance i WHERE i.id = t.ti_id)
          GROUP BY t.ti_id, t.try_number
          ON CONFLICT (ti_id, try_number) DO UPDATE SET up_to = GREATEST(task_log_archive_due.up_to, EXCLUDED.up_to))
@@ -120,14 +126,17 @@ export class TaskLogRepository {
    */
   async unarchived(endedBefore: Date, limit: number): Promise<UnarchivedLog[]> {
     const rows = await this.db.query(
-      `SELECT d.ti_id, d.try_number, d.up_to, t.dag_id, t.task_id, r.run_id
+      `SELECT d.ti_id, d.try_number, d.up_to, t.dag_id, t.task_id, r.run_id, a.url AS pruned_url
        FROM task_log_archive_due d
        JOIN task_instance t ON t.id = d.ti_id JOIN dag_run r ON r.id = t.run_pk
+       LEFT JOIN task_log_archive a ON a.ti_id = d.ti_id AND a.try_number = d.try_number AND a.pruned_at IS NOT NULL
        WHERE d.try_number < t.try_number OR (t.state NOT IN ('queued', 'running') AND (t.ended_at IS NULL OR t.ended_at < $1))
        ORDER BY d.ti_id, d.try_number LIMIT $2`,
       [endedBefore, limit],
     );
-    return rows.map((r: any) => ({ tiId: Number(r.ti_id), tryNumber: r.try_number, dagId: r.dag_id, runId: r.run_id, taskId: r.task_id, upTo: Number(r.up_to) }));
+    return rows.map((r: any) => ({ tiId: Number(r.ti_id), tryNumber: r.try_number, dagId: r.dag_id, runId: r.run_id, taskId: r.task_id, upTo: Number(r.up_to),
+      prunedArchiveUrl: r.pruned_url ?? null,
+    }));
   }
 
   /** Every stored batch of one try, in order (for its archive). */
@@ -142,20 +151,25 @@ export class TaskLogRepository {
    * Records archived tries, each holding its rows up to `upTo` (a row id): an archive made
    * again (a batch came after the first) replaces the try's record. The try stops being due
    * unless a newer row was seen meanwhile. Two webservers archiving the same try at once
-   * write the same object; the last record counts.
+   * write the same object; the last record counts. `folded`: row ids of a pruned try now in
+   * its archive (late batches merged in), deleted here: the try stays pruned.
    */
-  async markArchived(rows: readonly (Omit<LogArchiveRow, 'prunedAt'> & { upTo: number })[]): Promise<void> {
+  async markArchived(rows: readonly (Omit<LogArchiveRow, 'prunedAt'> & { upTo: number; folded?: readonly number[] })[]): Promise<void> {
     if (rows.length === 0) return;
     await this.db.query(
       `WITH a AS (SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::int[], $5::timestamptz[], $6::bigint[])
          AS a(ti_id, try_number, url, line_count, archived_at, up_to)),
+       folded AS (
+         DELETE FROM task_log l USING unnest($7::bigint[]) AS f(id), task_log_archive p
+         WHERE l.id = f.id AND p.ti_id = l.ti_id AND p.try_number = l.try_number AND p.pruned_at IS NOT NULL),
        done AS (
          DELETE FROM task_log_archive_due d USING a WHERE d.ti_id = a.ti_id AND d.try_number = a.try_number AND d.up_to <= a.up_to)
        INSERT INTO task_log_archive (ti_id, try_number, url, line_count, archived_at)
        SELECT a.ti_id, a.try_number, a.url, a.line_count, a.archived_at FROM a
        WHERE EXISTS (SELECT 1 FROM task_instance t WHERE t.id = a.ti_id)
        ON CONFLICT (ti_id, try_number) DO UPDATE SET url = EXCLUDED.url, line_count = EXCLUDED.line_count, archived_at = EXCLUDED.archived_at`,
-      [rows.map((r) => r.tiId), rows.map((r) => r.tryNumber), rows.map((r) => r.url), rows.map((r) => r.lineCount), rows.map((r) => r.archivedAt), rows.map((r) => r.upTo)],
+      [rows.map((r) => r.tiId), rows.map((r) => r.tryNumber), rows.map((r) => r.url), rows.map((r) => r.lineCount), rows.map((r) => r.archivedAt), rows.map((r) => r.upTo),
+        rows.flatMap((r) => r.folded ?? [])],
     );
   }
 
