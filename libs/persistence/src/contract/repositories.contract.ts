@@ -330,6 +330,32 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(a.id, 2)).lines).toEqual([]);
     });
 
+    it('reads a log stored in one write of many batches page by page, skipping none (ids follow seq)', async () => {
+      const run = await newRun('r-pages');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = (await repos.tis.forRuns([run.pk])).sort((x, y) => x.taskId.localeCompare(y.taskId));
+      const line = (text: string) => ({ at: now.toISOString(), stream: 'stdout' as const, line: text });
+      // As the log sink writes: batches of several tries, each try's in seq order, in one statement.
+      await repos.logs.append([
+        ...[1, 2, 3].map((seq) => ({ tiId: a.id, tryNumber: 1, seq, lines: [line(`a${seq}`)] })), { tiId: b.id, tryNumber: 1, seq: 1, lines: [line('b1')] },
+      ]);
+      const want = ['a1', 'a2', 'a3'];
+      expect((await repos.logs.read(a.id, 1)).lines.map((l) => l.line)).toEqual(want);
+      const paged = async (limit: number) => {
+        const lines: string[] = [];
+        for (let cursor = 0; ;) {
+          const page = await repos.logs.read(a.id, 1, cursor, limit);
+          if (page.cursor === cursor) return lines;
+          lines.push(...page.lines.map((l) => l.line));
+          cursor = page.cursor;
+        }
+      };
+      expect(await paged(1)).toEqual(want);
+      // A batch stored again later (a redelivery) repeats its lines; it hides none of the others.
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 1, lines: [line('a1')] }]);
+      expect((await paged(2)).sort()).toEqual(['a1', 'a1', 'a2', 'a3']);
+    });
+
     it('log archive: lists complete unarchived tries, records each once, prunes the rows of archived ones only', async () => {
       const run = await newRun('r-archive');
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));

@@ -47,13 +47,19 @@ export interface LogArchiveRow {
 export class TaskLogRepository {
   constructor(private readonly db: Database) {}
 
+  /**
+   * Stores batches, their ids in the order given (the sink gives each try's in `seq` order):
+   * {@link read} pages by id, so ids must follow `seq` (a hash join in the plan handed them
+   * out in reverse, and a paged read skipped batches).
+   */
   async append(batches: LogBatchRow[]): Promise<void> {
     if (batches.length === 0) return;
     await this.db.query(
       `INSERT INTO task_log (ti_id, try_number, seq, lines)
-       SELECT b.ti_id, b.try_number, b.seq, b.lines FROM unnest($1::bigint[], $2::int[], $3::int[], $4::jsonb[])
-         AS b(ti_id, try_number, seq, lines)
-       WHERE EXISTS (SELECT 1 FROM task_instance t WHERE t.id = b.ti_id)`,
+       SELECT b.ti_id, b.try_number, b.seq, b.lines FROM unnest($1::bigint[], $2::int[], $3::int[], $4::jsonb[]) WITH ORDINALITY
+         AS b(ti_id, try_number, seq, lines, ord)
+       WHERE EXISTS (SELECT 1 FROM task_instance t WHERE t.id = b.ti_id)
+       ORDER BY b.ord`,
       [batches.map((b) => b.tiId), batches.map((b) => b.tryNumber), batches.map((b) => b.seq), batches.map((b) => JSON.stringify(b.lines))],
     );
   }
@@ -68,12 +74,16 @@ export class TaskLogRepository {
   }
 
   /**
-   * Lines of one try after `cursor` (exclusive; 0 = from the start), in the order the
-   * worker sent them. Returns the cursor to pass next time (for live tails).
+   * Lines of one try after `cursor` (exclusive; 0 = from the start), at most `limit` batches,
+   * in the order the worker sent them. Returns the cursor to pass next time (for pages and
+   * live tails): the page is the next batches by id, so none is skipped, in `seq` order
+   * within it (a batch stored again, a redelivery, comes in the page that stored it).
    */
   async read(tiId: number, tryNumber: number, cursor = 0, limit = 1000): Promise<{ lines: LogLine[]; cursor: number }> {
     const rows = await this.db.query(
-      `SELECT id, lines FROM task_log WHERE ti_id = $1 AND try_number = $2 AND id > $3 ORDER BY seq, id LIMIT $4`,
+      `SELECT id, lines FROM (
+         SELECT id, seq, lines FROM task_log WHERE ti_id = $1 AND try_number = $2 AND id > $3 ORDER BY id LIMIT $4) page
+       ORDER BY seq, id`,
       [tiId, tryNumber, cursor, limit],
     );
     const lines = rows.flatMap((r: any) => r.lines as LogLine[]);
