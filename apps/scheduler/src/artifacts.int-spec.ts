@@ -133,8 +133,9 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
       try {
         const listed = await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_two_workers/${run.runId}`));
-        expect(listed.map((o) => o.name)).toEqual(['evaluate/try-1/metrics.json', 'ingest/try-1/dataset.csv', 'train/try-1/model.json']);
-        const metrics = await store.get(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_two_workers/${run.runId}/evaluate/try-1`), 'metrics.json');
+        const at = (task: string) => `${task}/try-1.ti-${tis.get(task)!.id}`;
+        expect(listed.map((o) => o.name)).toEqual([`${at('evaluate')}/metrics.json`, `${at('ingest')}/dataset.csv`, `${at('train')}/model.json`]);
+        const metrics = await store.get(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_two_workers/${run.runId}/${at('evaluate')}`), 'metrics.json');
         expect(JSON.parse(metrics.toString())).toEqual({ model: { w: 12 }, ok: true });
       } finally {
         store.destroy();
@@ -153,8 +154,9 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
         });
         expect(err).toBe('');
         expect(code).toBe(0);
-        expect(out).toContain(`try 1 of ml_two_workers.train (run ${run.runId}): s3://swarmflow-ml/runs/ml_two_workers/${run.runId}/train/try-1/`);
-        expect(out).toMatch(new RegExp(`^model\\.json\\s+9\\s+\\S+ \\S+\\s+s3://swarmflow-ml/runs/ml_two_workers/${run.runId.replace(/[.+]/g, '\\$&')}/train/try-1/model\\.json$`, 'm'));
+        const train = `train/try-1.ti-${tis.get('train')!.id}`;
+        expect(out).toContain(`try 1 of ml_two_workers.train (run ${run.runId}): s3://swarmflow-ml/runs/ml_two_workers/${run.runId}/${train}/`);
+        expect(out).toMatch(new RegExp(`^model\\.json\\s+9\\s+\\S+ \\S+\\s+s3://swarmflow-ml/runs/ml_two_workers/${run.runId.replace(/[.+]/g, '\\$&')}/${train.replace(/[.+]/g, '\\$&')}/model\\.json$`, 'm'));
       } finally {
         await app.close();
       }
@@ -174,7 +176,8 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       try {
         const names = (await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_pipeline/${run.runId}`))).map((o) => o.name);
         expect(names).toEqual(expect.arrayContaining([
-          'ingest/try-1/raw.csv', 'preprocess/try-1/train.json', 'preprocess/try-1/test.json', 'train/try-1/model.json', 'evaluate/try-1/metrics.json',
+          ...[['ingest', 'raw.csv'], ['preprocess', 'train.json'], ['preprocess', 'test.json'], ['train', 'model.json'], ['evaluate', 'metrics.json']]
+            .map(([task, name]) => `${task}/try-1.ti-${tis.get(task)!.id}/${name}`),
         ]));
       } finally {
         store.destroy();
@@ -187,6 +190,7 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       const s = stack();
       const first = await s.trigger('ml_cached');
       expect((await s.waitForRun(first, 30_000)).state).toBe('success');
+      const firstTrain = (await s.repos.tis.forRuns([first.pk])).find((t) => t.taskId === 'train')!;
       const run = await s.trigger('ml_cached');
       const { state, tis } = await s.waitForRun(run, 30_000);
       const log = (await s.repos.logs.read(tis.get('evaluate')!.id, 1, 0)).lines.map((l) => l.line);
@@ -196,7 +200,7 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
       const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
       try {
         expect((await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_cached/${run.runId}`))).map((o) => o.name)).toEqual([]);
-        expect((await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_cached/${first.runId}`))).map((o) => o.name)).toEqual(['train/try-1/model.json']);
+        expect((await store.list(parseArtifactsUrl(`s3://swarmflow-ml/runs/ml_cached/${first.runId}`))).map((o) => o.name)).toEqual([`train/try-1.ti-${firstTrain.id}/model.json`]);
       } finally {
         store.destroy();
       }
@@ -214,7 +218,7 @@ describeWithRabbitMQ('artefacts in an S3-compatible store, across two workers', 
         });
         expect(err).toBe('');
         expect(code).toBe(0);
-        const source = `s3://swarmflow-ml/runs/ml_cached/${first.runId}/train/try-1/`;
+        const source = `s3://swarmflow-ml/runs/ml_cached/${first.runId}/train/try-1.ti-${firstTrain.id}/`;
         expect(out).toContain(`ml_cached.train (run ${run.runId}) is cached: its artefacts are those of try 1 of ml_cached.train in run ${first.runId}: ${source}`);
         expect(out).toMatch(new RegExp(`^model\\.json\\s+\\d+\\s+\\S+ \\S+\\s+${source.replace(/[.+]/g, '\\$&')}model\\.json$`, 'm'));
         const api = await fetch(`${url}/api/v1/dags/ml_cached/runs/${encodeURIComponent(run.runId)}/tasks/train/artifacts`, { headers: { authorization: `Bearer ${token}` } });

@@ -120,13 +120,13 @@ describeWithRabbitMQ('task logs archived to an S3-compatible store, pruned by re
       const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
       try {
         const listed = (await store.list(parseArtifactsUrl(`s3://swarmflow-logs/store/@logs/chatty/${run.runId}`))).map((o) => o.name);
-        expect(listed).toEqual(['flaky/try-1.jsonl', 'flaky/try-2.jsonl', 'talk/try-1.jsonl']);
-        const object = await store.get(parseArtifactsUrl(`s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk`), 'try-1.jsonl');
+        expect(listed).toEqual([`flaky/try-1.ti-${flaky.id}.jsonl`, `flaky/try-2.ti-${flaky.id}.jsonl`, `talk/try-1.ti-${talk.id}.jsonl`]);
+        const object = await store.get(parseArtifactsUrl(`s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk`), `try-1.ti-${talk.id}.jsonl`);
         expect(object.toString().trim().split('\n').map((l) => JSON.parse(l).line)).toEqual(before);
       } finally {
         store.destroy();
       }
-      expect(await archiveRow(talk.id, 1)).toMatchObject({ lineCount: before.length, prunedAt: null, url: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.jsonl` });
+      expect(await archiveRow(talk.id, 1)).toMatchObject({ lineCount: before.length, prunedAt: null, url: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.ti-${talk.id}.jsonl` });
       expect(await dbLines(talk.id, 1)).toEqual(before);
 
       // Past the retention: the rows go; the log is read from the archive, by the API and the CLI.
@@ -139,15 +139,73 @@ describeWithRabbitMQ('task logs archived to an S3-compatible store, pruned by re
       const body = await api.json() as { lines: { line: string; stream: string }[]; finished: boolean; archivedUrl: string };
       expect(body.lines.map((l) => l.line)).toEqual(before);
       expect(body.lines.map((l) => [l.stream, l.line])).toEqual(beforeStreams);
-      expect(body).toMatchObject({ finished: true, archivedUrl: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.jsonl` });
+      expect(body).toMatchObject({ finished: true, archivedUrl: `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.ti-${talk.id}.jsonl` });
 
       const first = await cli(['tasks', 'logs', 'chatty', run.runId, 'flaky', '--try', '1']);
       expect(first.code).toBe(0);
       expect(first.out).toContain('try one fails');
       expect(first.out).not.toContain('try two works');
-      expect(first.err).toContain(`log was read from its archive s3://swarmflow-logs/store/@logs/chatty/${run.runId}/flaky/try-1.jsonl`);
+      expect(first.err).toContain(`log was read from its archive s3://swarmflow-logs/store/@logs/chatty/${run.runId}/flaky/try-1.ti-${flaky.id}.jsonl`);
       const second = await cli(['tasks', 'logs', 'chatty', run.runId, 'flaky']);
       expect(second.out).toContain('try two works');
+    }, 60_000);
+
+    it('a batch stored after the prune is read with the archive (API, stream, CLI), once, in order, and the next pass merges it into the archive', async () => {
+      const s = stack();
+      offsetMs = 0;
+      const run = await s.trigger('chatty');
+      const { state, tis } = await s.waitForRun(run, 30_000);
+      expect(state).toBe('success');
+      const talk = tis.get('talk')!;
+      const before = await dbLines(talk.id, 1);
+      const stored = await s.repos.logs.readBatches(talk.id, 1);
+      expect(stored.length).toBeGreaterThan(0);
+      await app.get(LogArchive).pass();
+      offsetMs = 2 * HOUR;
+      await app.get(LogArchive).pass();
+      expect(await dbLines(talk.id, 1)).toEqual([]);
+
+      // Late: a new batch (it must not hide the archived lines) ...
+      const lastSeq = Math.max(...stored.map((b) => b.seq));
+      await s.repos.logs.append([
+        { tiId: talk.id, tryNumber: 1, seq: lastSeq + 1, lines: [{ at: new Date().toISOString(), stream: 'stderr', line: 'late line' }] },
+      ]);
+      const want = [...before, 'late line'];
+      const headers = { authorization: `Bearer ${token}` };
+      const logsUrl = `${url}/api/v1/dags/chatty/runs/${encodeURIComponent(run.runId)}/tasks/talk/logs`;
+      const readApi = async () => await (await fetch(logsUrl, { headers })).json() as { lines: { line: string }[]; finished: boolean; archivedUrl?: string };
+      const archivedUrl = `s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk/try-1.ti-${talk.id}.jsonl`;
+      const api = await readApi();
+      expect(api.lines.map((l) => l.line)).toEqual(want);
+      expect(api).toMatchObject({ finished: true, archivedUrl });
+      // ... and a redelivery of a batch the archive holds already (not shown twice).
+      await s.repos.logs.append([{ tiId: talk.id, tryNumber: 1, seq: stored[0].seq, lines: stored[0].lines }]);
+      expect((await readApi()).lines.map((l) => l.line)).toEqual(want);
+
+      const stream = await (await fetch(`${logsUrl}/stream`, { headers })).text();
+      const events = stream.split('\n\n').filter((e) => e.startsWith('event: '));
+      const streamed = events.filter((e) => e.startsWith('event: lines'))
+        .flatMap((e) => (JSON.parse(e.slice(e.indexOf('data: ') + 6)) as { lines: { line: string }[] }).lines.map((l) => l.line));
+      expect(streamed).toEqual(want);
+      expect(events[events.length - 1]).toMatch(/^event: end/);
+
+      const cliRead = await cli(['tasks', 'logs', 'chatty', run.runId, 'talk']);
+      expect(cliRead.code).toBe(0);
+      expect(cliRead.out.trim().split('\n')).toEqual(want);
+
+      // The next pass merges the late batch into the archive and deletes its rows: nothing is
+      // left behind in the database, and the log reads the same.
+      await app.get(LogArchive).pass();
+      expect(await s.repos.logs.readBatches(talk.id, 1)).toEqual([]);
+      expect(await archiveRow(talk.id, 1)).toMatchObject({ url: archivedUrl, lineCount: want.length, prunedAt: expect.any(Date) });
+      const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
+      try {
+        const object = await store.get(parseArtifactsUrl(`s3://swarmflow-logs/store/@logs/chatty/${run.runId}/talk`), `try-1.ti-${talk.id}.jsonl`);
+        expect(object.toString().trim().split('\n').map((l) => JSON.parse(l).line)).toEqual(want);
+      } finally {
+        store.destroy();
+      }
+      expect((await readApi()).lines.map((l) => l.line)).toEqual(want);
     }, 60_000);
 
     it('a store that is down loses nothing: the rows stay, unarchived and unpruned, until an upload succeeds', async () => {

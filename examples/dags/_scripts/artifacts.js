@@ -18,7 +18,7 @@ const location = (url) => {
   if (file) return { kind: 'file', path: file[1] };
   throw new Error(`not an artefacts URL: ${url}`);
 };
-const tryOf = (key) => Number((/\/try-(\d+)\//.exec(key) || [0, 0])[1]);
+const tryOf = (key) => Number((/\/try-(\d+)[./]/.exec(key) || [0, 0])[1]);
 
 async function main() {
   if (cmd === 'put') {

@@ -38,13 +38,14 @@ export {
   type BackfillSelection, type BackfillAction, type BackfillDatePlan, type BackfillState, type ExistingBackfillRun,
 } from './backfill/backfill';
 export {
-  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, logArchiveLocation, logArchiveName, ArtifactsUrlError, type ArtifactsLocation,
+  parseArtifactsUrl, artifactsUrlOf, runArtifactsLocation, tryArtifactsLocation, logArchiveLocation, logArchiveName, keyPart, keyPartId, ArtifactsUrlError,
+  type ArtifactsLocation, type TryRef,
 } from './artifacts/artifacts';
 export { checkTaskPattern, TaskPatternError, MAX_TASK_PATTERN_LENGTH } from './patterns/task-pattern';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
 export {
-  cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
-  type UpstreamResult, type RecordedImage, type RenderedDefinition,
+  cacheKey, cacheNamespaceOf, cacheForceMatcher, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
+  type UpstreamResult, type RecordedImage, type RenderedDefinition, type CacheForceMatcher,
 } from './cache/cache-key';
 export {
   decideReplicas, rememberDecision, checkScalingPolicy, ScalingPolicyError, DEFAULT_SCALING,

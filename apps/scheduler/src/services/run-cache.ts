@@ -1,4 +1,4 @@
-import type { SerializedDag } from '@swarmflow/core';
+import { cacheForceMatcher, type CacheForceMatcher, type SerializedDag } from '@swarmflow/core';
 import type { DagRun, Queryable, Repositories } from '@swarmflow/persistence';
 
 /** What does not change in a run once it exists: its pinned DAG version and its inputs. */
@@ -15,6 +15,8 @@ export interface RunFacts {
  */
 export class RunCache {
   private readonly facts = new Map<number, RunFacts>();
+  /** Each run's force pattern, compiled once (by its facts: dropped with them). */
+  private readonly forced = new WeakMap<RunFacts, CacheForceMatcher>();
 
   constructor(private readonly repos: Repositories, private readonly max = 10_000) {}
 
@@ -27,6 +29,16 @@ export class RunCache {
   /** Drops the run's facts (they named a task its current version may have: read again). */
   forget(pk: number): void {
     this.facts.delete(pk);
+  }
+
+  /** Whether the run forces this task past the cache (`--force`, `--force-task`); the pattern is compiled at the run's first ask. */
+  cacheForced(f: RunFacts, taskId: string): boolean {
+    let matcher = this.forced.get(f);
+    if (!matcher) {
+      matcher = cacheForceMatcher(f.run.cacheForce);
+      this.forced.set(f, matcher);
+    }
+    return matcher(taskId);
   }
 
   async get(pks: Iterable<number>, q: Queryable): Promise<Map<number, RunFacts>> {

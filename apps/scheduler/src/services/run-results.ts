@@ -85,7 +85,7 @@ export class RunResults {
     for (const [taskId, r] of run) {
       if (r.outputs) outputs[taskId] = r.outputs;
       upstream.set(taskId, { cacheKey: r.cacheKey, outputs: r.outputs });
-      if (r.cachedFromTry !== null && r.cachedFromRef) cached.set(taskId, { ...r.cachedFromRef, tryNumber: r.cachedFromTry });
+      if (r.cachedFromTry !== null && r.cachedFromTi !== null && r.cachedFromRef) cached.set(taskId, { ...r.cachedFromRef, tiId: r.cachedFromTi, tryNumber: r.cachedFromTry });
     }
     return { outputs, upstream, images: versionSetOf([...run.values()], true), cached };
   }

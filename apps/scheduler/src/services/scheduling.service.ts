@@ -1,5 +1,5 @@
 import {
-  afterFailure, cacheEntryFresh, dueLogicalDates, isCacheForced, parseArtifactsUrl, pausedReason, planRun, resolveParams,
+  afterFailure, cacheEntryFresh, dueLogicalDates, parseArtifactsUrl, pausedReason, planRun, resolveParams,
   retryDelayMs, runOutcome, TI_ENDED, transition, type ArtifactsLocation, type SerializedDag, type TaskFinishedEvent, type SignedTaskMessage,
   type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
@@ -793,7 +793,7 @@ export class SchedulingService {
   private async cacheHit(
     ti: TaskInstance, task: TaskSpec, f: RunFacts, now: Date, tx: Queryable, work: Work,
   ): Promise<{ reason: string; row: TaskResultRow; source: { dagId: string; runId: string; taskId: string } } | null> {
-    if (ti.tryNumber > 0 || isCacheForced(f.run.cacheForce, ti.taskId)) return null;
+    if (ti.tryNumber > 0 || this.runs.cacheForced(f, ti.taskId)) return null;
     await work.runResults.load([ti.runPk], tx);
     if (work.runResults.of(ti.runPk, ti.taskId)) return null;
     let key: string;

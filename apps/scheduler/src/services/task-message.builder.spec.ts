@@ -107,15 +107,15 @@ describe('checkGpuCapacity', () => {
 describe('buildTaskMessage with an artefacts store', () => {
   it('gives the try its prefix and its run\'s, and nothing more for a folder', () => {
     const m = buildTaskMessage(ti(prep), prep, { run, dag }, new Map(), null, parseArtifactsUrl('file:///data/artifacts'));
-    expect(m.artifacts).toEqual({ url: 'file:///data/artifacts/ml/manual__1/prep/try-2/', runUrl: 'file:///data/artifacts/ml/manual__1/' });
+    expect(m.artifacts).toEqual({ url: 'file:///data/artifacts/ml/manual__1/prep/try-2.ti-9/', runUrl: 'file:///data/artifacts/ml/manual__1/' });
   });
 
   it('names where the run\'s cached tasks keep their artefacts: their source tries\' prefixes', () => {
-    const results = { ...NO_RESULTS, cached: new Map([['train', { dagId: 'ml_other', runId: 'manual__0', taskId: 'train', tryNumber: 3 }]]) };
+    const results = { ...NO_RESULTS, cached: new Map([['train', { dagId: 'ml_other', runId: 'manual__0', taskId: 'train', tiId: 4, tryNumber: 3 }]]) };
     const m = buildTaskMessage(ti(prep), prep, { run, dag }, new Map(), null, parseArtifactsUrl('file:///data/artifacts'), results);
     expect(m.artifacts).toEqual({
-      url: 'file:///data/artifacts/ml/manual__1/prep/try-2/', runUrl: 'file:///data/artifacts/ml/manual__1/',
-      cached: { train: 'file:///data/artifacts/ml_other/manual__0/train/try-3/' },
+      url: 'file:///data/artifacts/ml/manual__1/prep/try-2.ti-9/', runUrl: 'file:///data/artifacts/ml/manual__1/',
+      cached: { train: 'file:///data/artifacts/ml_other/manual__0/train/try-3.ti-4/' },
     });
   });
 
@@ -125,7 +125,7 @@ describe('buildTaskMessage with an artefacts store', () => {
       variable('artifacts_s3_secret_access_key', 'minio-secret', true),
     ]);
     const m = buildTaskMessage(ti(prep), prep, { run, dag }, s3vars, key, parseArtifactsUrl('s3://ml-data/sf'));
-    expect(m.artifacts!.url).toBe('s3://ml-data/sf/ml/manual__1/prep/try-2/');
+    expect(m.artifacts!.url).toBe('s3://ml-data/sf/ml/manual__1/prep/try-2.ti-9/');
     expect(JSON.stringify(m)).not.toContain('minio-secret');
     expect(JSON.parse(key.decryptFor(m.artifacts!.s3!, taskSecretContext('secret', 'artifacts_s3', 9, 2))))
       .toEqual({ endpoint: 'http://minio:9000', region: 'us-east-1', accessKeyId: 'minio', secretAccessKey: 'minio-secret' });

@@ -85,13 +85,13 @@ function artifactsOf(
   base: ArtifactsLocation, ti: TaskInstance, f: RunFacts, variables: VariableLookup, key: ClusterKey | null, results: RunResultsView,
 ): TaskMessage['artifacts'] {
   const out: NonNullable<TaskMessage['artifacts']> = {
-    url: artifactsUrlOf(tryArtifactsLocation(base, ti.dagId, f.run.runId, ti.taskId, ti.tryNumber)),
+    url: artifactsUrlOf(tryArtifactsLocation(base, { dagId: ti.dagId, runId: f.run.runId, taskId: ti.taskId, tiId: ti.id, tryNumber: ti.tryNumber })),
     runUrl: artifactsUrlOf(runArtifactsLocation(base, ti.dagId, f.run.runId)),
   };
   // A cached task's files stay where its source try wrote them (another run, maybe another DAG).
   if (results.cached.size > 0) {
     out.cached = {};
-    for (const [taskId, s] of results.cached) out.cached[taskId] = artifactsUrlOf(tryArtifactsLocation(base, s.dagId, s.runId, s.taskId, s.tryNumber));
+    for (const [taskId, s] of results.cached) out.cached[taskId] = artifactsUrlOf(tryArtifactsLocation(base, s));
   }
   if (base.kind !== 's3') return out;
   const [endpoint, region, accessKeyId, secretAccessKey] = ARTIFACTS_S3_VARIABLES.map((k) => open(k, variables, key));
@@ -136,6 +136,7 @@ export interface CachedSource {
   dagId: string;
   runId: string;
   taskId: string;
+  tiId: number;
   tryNumber: number;
 }
 

@@ -82,7 +82,7 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'One task instance with its state history and its tries\' results (outputs, image digest, cache key, container id, GPU devices, runtime)', errors: { 404: NOT_FOUND_TASK },
   },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': {
-    summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow); a try whose rows were pruned (SWARMFLOW_LOG_RETENTION) is read whole from its archive (archivedUrl)', query: ReadLogsQuery,
+    summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow); a try whose rows were pruned (SWARMFLOW_LOG_RETENTION) is read whole from its archive (archivedUrl), with any batch stored after the prune merged in', query: ReadLogsQuery,
     errors: { 404: `${NOT_FOUND_TASK}, try_not_found` },
   },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs/stream': {

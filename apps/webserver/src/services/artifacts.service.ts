@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { artifactsUrlOf, parseArtifactsUrl, tryArtifactsLocation } from '@swarmflow/core';
+import { artifactsUrlOf, parseArtifactsUrl, tryArtifactsLocation, type TryRef } from '@swarmflow/core';
 import { FileArtifactStore, S3ArtifactStore, type ArtifactStore } from '@swarmflow/executors';
 import { Repositories } from '@swarmflow/persistence';
 import type { ClusterKey } from '@swarmflow/secrets';
@@ -35,13 +35,13 @@ export class ArtifactsService {
     }
     const base = parseArtifactsUrl(this.artifactsUrl);
     const location = source
-      ? tryArtifactsLocation(base, source.dagId, source.runId, source.taskId, source.tryNumber)
-      : tryArtifactsLocation(base, dagId, runId, taskId, wanted);
+      ? tryArtifactsLocation(base, source.ref)
+      : tryArtifactsLocation(base, { dagId, runId, taskId, tiId: ti.id, tryNumber: wanted });
     const store = await this.store(location.kind);
     try {
       const objects = await store.list(location);
       return {
-        dagId, runId, taskId, tryNumber: wanted, url: artifactsUrlOf(location), cachedFrom: source,
+        dagId, runId, taskId, tryNumber: wanted, url: artifactsUrlOf(location), cachedFrom: source?.dto ?? null,
         artifacts: objects.map((o) => ({ name: o.name, size: o.size, modifiedAt: o.modifiedAt.toISOString(), url: o.url })),
       };
     } finally {
@@ -50,10 +50,11 @@ export class ArtifactsService {
   }
 
   /** The try a cached task instance's result names as its source (null when it names none, or that try is gone). */
-  private async cachedSource(tiId: number, tryNumber: number): Promise<TaskArtifactsDto['cachedFrom']> {
+  private async cachedSource(tiId: number, tryNumber: number): Promise<{ ref: TryRef; dto: NonNullable<TaskArtifactsDto['cachedFrom']> } | null> {
     const result = (await this.repos.results.forTaskInstance(tiId)).find((r) => r.tryNumber === tryNumber);
-    if (!result?.cachedFromRef || result.cachedFromTry === null) return null;
-    return { ...result.cachedFromRef, tryNumber: result.cachedFromTry };
+    if (!result?.cachedFromRef || result.cachedFromTry === null || result.cachedFromTi === null) return null;
+    const dto = { ...result.cachedFromRef, tryNumber: result.cachedFromTry };
+    return { ref: { ...dto, tiId: result.cachedFromTi }, dto };
   }
 
   private store(kind: 's3' | 'file'): Promise<ArtifactStore> {

@@ -98,12 +98,13 @@ export class RunQueriesService {
         `${DONE.has(ti.state) ? ` and is ${ti.state}` : ''}: try ${tryNumber} does not exist. Ask for one of 1 to ${Math.max(ti.tryNumber, 1)}.`);
     }
     const wanted = tryNumber ?? Math.max(ti.tryNumber, 1);
-    const read = await this.repos.logs.read(ti.id, wanted, cursor);
-    if (read.lines.length === 0 && cursor === 0) {
-      // Rows pruned by SWARMFLOW_LOG_RETENTION: the whole log, from its archive.
+    if (cursor === 0) {
+      // Rows pruned by SWARMFLOW_LOG_RETENTION: the whole log from its archive, with any
+      // batch stored after the prune (a late one) merged in.
       const archived = await this.archive.readArchived(ti.id, wanted);
       if (archived) return { tryNumber: wanted, lines: archived.lines, cursor: ARCHIVED_CURSOR, finished: true, archivedUrl: archived.url };
     }
+    const read = await this.repos.logs.read(ti.id, wanted, cursor);
     return { tryNumber: wanted, lines: read.lines, cursor: read.cursor, finished: tryFinished(ti, wanted) };
   }
 }

@@ -39,35 +39,70 @@ export function artifactsUrlOf(location: ArtifactsLocation): string {
   return location.kind === 's3' ? `s3://${location.bucket}/${location.prefix}` : `file://${location.path}`;
 }
 
-/** A path part from an id: ids are letters, digits, "_", ".", "-" (run ids also ":" and "+"), kept readable but never "." or "..". */
-function part(id: string): string {
-  const safe = id.replace(/[^A-Za-z0-9_.:+-]/g, '_');
-  return safe === '.' || safe === '..' ? `_${safe}` : safe;
+/** Characters a key part keeps as they are: what DAG, task and usual run ids are made of. */
+const KEPT = /^[A-Za-z0-9_.:+-]$/;
+const UTF8 = new TextEncoder();
+
+/**
+ * A key (path) part from an id, reversibly: every character outside letters, digits and
+ * `_ . : + -` is percent-encoded as its UTF-8 bytes (`%` itself too), and a part that would
+ * be `.` or `..` has its dots encoded. Distinct ids always give distinct parts (`a/b` is
+ * `a%2Fb`, `a_b` stays `a_b`), and usual ids are unchanged. {@link keyPartId} reverses it.
+ */
+export function keyPart(id: string): string {
+  let out = '';
+  for (const c of id) {
+    if (KEPT.test(c)) out += c;
+    else for (const byte of UTF8.encode(c)) out += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return out === '.' || out === '..' ? out.replace(/\./g, '%2E') : out;
 }
 
-/** Where one run's artefacts go: `<base>/<dag>/<run>/`. */
-export function runArtifactsLocation(base: ArtifactsLocation, dagId: string, runId: string): ArtifactsLocation {
-  const rel = `${part(dagId)}/${part(runId)}/`;
+/** The id a {@link keyPart} was made from. @throws URIError when `part` is not one */
+export function keyPartId(part: string): string {
+  return decodeURIComponent(part);
+}
+
+function under(base: ArtifactsLocation, rel: string): ArtifactsLocation {
   return base.kind === 's3' ? { ...base, prefix: base.prefix + rel } : { ...base, path: base.path + rel };
 }
 
-/** Where one try writes its artefacts: `<base>/<dag>/<run>/<task>/try-<n>/` (each try its own, so a retry never mixes with the try before). */
-export function tryArtifactsLocation(base: ArtifactsLocation, dagId: string, runId: string, taskId: string, tryNumber: number): ArtifactsLocation {
-  const run = runArtifactsLocation(base, dagId, runId);
-  const rel = `${part(taskId)}/try-${tryNumber}/`;
-  return run.kind === 's3' ? { ...run, prefix: run.prefix + rel } : { ...run, path: run.path + rel };
+/** Where one run's artefacts go: `<base>/<dag>/<run>/` (ids as {@link keyPart}s). */
+export function runArtifactsLocation(base: ArtifactsLocation, dagId: string, runId: string): ArtifactsLocation {
+  return under(base, `${keyPart(dagId)}/${keyPart(runId)}/`);
+}
+
+/** One try: its task instance (unique across all runs, ever) and try number. */
+export interface TryRef {
+  dagId: string;
+  runId: string;
+  taskId: string;
+  tiId: number;
+  tryNumber: number;
+}
+
+/**
+ * Where one try writes its artefacts: `<base>/<dag>/<run>/<task>/try-<n>.ti-<task instance id>/`.
+ * Each try its own, so a retry never mixes with the try before; the task instance id makes it
+ * unique even across runs that had the same ids (a run made again after its DAG was deleted).
+ */
+export function tryArtifactsLocation(base: ArtifactsLocation, t: TryRef): ArtifactsLocation {
+  return under(runArtifactsLocation(base, t.dagId, t.runId), `${keyPart(t.taskId)}/${trySegment(t)}/`);
+}
+
+function trySegment(t: Pick<TryRef, 'tiId' | 'tryNumber'>): string {
+  return `try-${t.tryNumber}.ti-${t.tiId}`;
 }
 
 /**
  * The folder of a task's archived logs (remote logging): `<base>@logs/<dag>/<run>/<task>/`.
- * "@" is in no DAG id, so no run's artefacts folder can be this one.
+ * "@" is encoded in every id part (`%40`), so no run's artefacts folder can be this one.
  */
 export function logArchiveLocation(base: ArtifactsLocation, dagId: string, runId: string, taskId: string): ArtifactsLocation {
-  const rel = `@logs/${part(dagId)}/${part(runId)}/${part(taskId)}/`;
-  return base.kind === 's3' ? { ...base, prefix: base.prefix + rel } : { ...base, path: base.path + rel };
+  return under(base, `@logs/${keyPart(dagId)}/${keyPart(runId)}/${keyPart(taskId)}/`);
 }
 
-/** The object name of one try's archived log in {@link logArchiveLocation}: JSON lines `{at, stream, line}`. */
-export function logArchiveName(tryNumber: number): string {
-  return `try-${tryNumber}.jsonl`;
+/** The object name of one try's archived log in {@link logArchiveLocation}: `try-<n>.ti-<id>.jsonl`, JSON lines `{at, stream, line, seq}`. */
+export function logArchiveName(t: Pick<TryRef, 'tiId' | 'tryNumber'>): string {
+  return `${trySegment(t)}.jsonl`;
 }

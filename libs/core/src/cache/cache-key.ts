@@ -58,19 +58,28 @@ export function cacheKey(
   return createHash('sha256').update(canonicalJson(material)).digest('hex');
 }
 
+/** Whether a run's force pattern makes one of its tasks run although a cached try exists. */
+export type CacheForceMatcher = (taskId: string) => boolean;
+
+const NOTHING_FORCED: CacheForceMatcher = () => false;
+const ALL_FORCED: CacheForceMatcher = () => true;
+
 /**
- * Whether a run's force pattern (`dags trigger --force` = every task, `--force-task <regex>`)
- * makes the task run although a cached try exists. A pattern is anchored at neither end, as
- * `tasks clear --task` patterns are.
+ * The matcher of a run's force pattern (`dags trigger --force` = every task, `--force-task
+ * <regex>`): the pattern is checked and compiled once, here, and the matcher is asked for
+ * each task. A pattern is anchored at neither end, as `tasks clear --task` patterns are.
+ * Build it once per run (the scheduler keeps it with the run's facts), not per task.
  */
-export function isCacheForced(force: string | null, taskId: string): boolean {
-  if (force === null || force === undefined) return false;
+export function cacheForceMatcher(force: string | null): CacheForceMatcher {
+  if (force === null || force === undefined) return NOTHING_FORCED;
+  let regex: RegExp;
   try {
-    return checkTaskPattern('--force-task', force).test(taskId);
+    regex = checkTaskPattern('--force-task', force);
   } catch {
     // Checked when the run was triggered: only a pattern stored before the check gets here.
-    return true;
+    return ALL_FORCED;
   }
+  return (taskId) => regex.test(taskId);
 }
 
 /** Whether a successful try that ended at `endedAt` still serves as a cache hit at `now`. */

@@ -48,7 +48,7 @@ export interface TaskMessage {
 
 /** A try's artefacts prefix, as its task sees it in its environment. */
 export interface TaskArtifacts {
-  /** This try's prefix: `<base>/<dag>/<run>/<task>/try-<n>/` (task env `SWARMFLOW_ARTIFACTS_URL`). */
+  /** This try's prefix: `<base>/<dag>/<run>/<task>/try-<n>.ti-<task instance id>/` (task env `SWARMFLOW_ARTIFACTS_URL`). */
   url: string;
   /** The run's prefix, to read upstream tasks' artefacts (task env `SWARMFLOW_ARTIFACTS_RUN_URL`). */
   runUrl: string;

@@ -330,6 +330,32 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect((await repos.logs.read(a.id, 2)).lines).toEqual([]);
     });
 
+    it('reads a log stored in one write of many batches page by page, skipping none (ids follow seq)', async () => {
+      const run = await newRun('r-pages');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a, b] = (await repos.tis.forRuns([run.pk])).sort((x, y) => x.taskId.localeCompare(y.taskId));
+      const line = (text: string) => ({ at: now.toISOString(), stream: 'stdout' as const, line: text });
+      // As the log sink writes: batches of several tries, each try's in seq order, in one statement.
+      await repos.logs.append([
+        ...[1, 2, 3].map((seq) => ({ tiId: a.id, tryNumber: 1, seq, lines: [line(`a${seq}`)] })), { tiId: b.id, tryNumber: 1, seq: 1, lines: [line('b1')] },
+      ]);
+      const want = ['a1', 'a2', 'a3'];
+      expect((await repos.logs.read(a.id, 1)).lines.map((l) => l.line)).toEqual(want);
+      const paged = async (limit: number) => {
+        const lines: string[] = [];
+        for (let cursor = 0; ;) {
+          const page = await repos.logs.read(a.id, 1, cursor, limit);
+          if (page.cursor === cursor) return lines;
+          lines.push(...page.lines.map((l) => l.line));
+          cursor = page.cursor;
+        }
+      };
+      expect(await paged(1)).toEqual(want);
+      // A batch stored again later (a redelivery) repeats its lines; it hides none of the others.
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 1, lines: [line('a1')] }]);
+      expect((await paged(2)).sort()).toEqual(['a1', 'a1', 'a2', 'a3']);
+    });
+
     it('log archive: lists complete unarchived tries, records each once, prunes the rows of archived ones only', async () => {
       const run = await newRun('r-archive');
       await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
@@ -341,12 +367,14 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       ]);
       // b's try 1 is running: its log is not complete.
       await db.query(`UPDATE task_instance SET state = 'running', try_number = 1 WHERE id = $1`, [b.id]);
-      const due = async () => (await repos.logs.unarchived(now, 100)).filter((t) => t.runId === 'r-archive');
-      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a' }]);
-      expect((await repos.logs.readAll(a.id, 1)).map((l) => l.line)).toEqual(['one', 'two', 'three']);
+      const scan = async () => { while ((await repos.logs.scanForArchive(0, 1000)).more); };
+      const due = async () => { await scan(); return (await repos.logs.unarchived(now, 100)).filter((t) => t.runId === 'r-archive'); };
+      const batches = await repos.logs.readBatches(a.id, 1);
+      expect(batches.map((x) => [x.seq, x.lines.map((l) => l.line)])).toEqual([[1, ['one', 'two']], [2, ['three']]]);
+      const upTo = Math.max(...batches.map((x) => x.id));
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo, prunedArchiveUrl: null }]);
 
-      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now }]);
-      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/second', lineCount: 3, archivedAt: now }]);
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now, upTo }]);
       expect(await repos.logs.archiveOf(a.id, 1)).toEqual({ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now, prunedAt: null });
       expect(await repos.logs.archiveOf(b.id, 1)).toBeNull();
       expect(await due()).toEqual([]);
@@ -354,16 +382,67 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(await repos.logs.pruneArchived(now, now, 100)).toBe(0);
       // A batch stored after the archive: the try is archived again before its rows go.
       await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 3, lines: [line('late')] }]);
+      expect(await due()).toEqual([]);
       expect(await repos.logs.pruneArchived(new Date(now.getTime() + 1000), now, 100)).toBe(0);
-      expect(await repos.logs.archiveOf(a.id, 1)).toBeNull();
-      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a' }]);
-      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 4, archivedAt: now }]);
+      expect((await repos.logs.read(a.id, 1)).lines.map((l) => l.line)).toEqual(['one', 'two', 'three', 'late']);
+      const lateId = Math.max(...(await repos.logs.readBatches(a.id, 1)).map((x) => x.id));
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo: lateId, prunedArchiveUrl: null }]);
+      // An archive that missed the late row does not clear it; the one holding it does, and replaces the record.
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/first', lineCount: 3, archivedAt: now, upTo }]);
+      expect(await due()).toHaveLength(1);
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/again', lineCount: 4, archivedAt: now, upTo: lateId }]);
+      expect(await due()).toEqual([]);
       const later = new Date(now.getTime() + 1000);
       expect(await repos.logs.pruneArchived(later, later, 100)).toBe(1);
       expect((await repos.logs.read(a.id, 1)).lines).toEqual([]);
       expect((await repos.logs.read(b.id, 1)).lines.map((l) => l.line)).toEqual(['still writing']);
-      expect((await repos.logs.archiveOf(a.id, 1))).toMatchObject({ lineCount: 4, prunedAt: later });
+      expect((await repos.logs.archiveOf(a.id, 1))).toMatchObject({ url: 's3://bucket/again', lineCount: 4, prunedAt: later });
       expect(await repos.logs.pruneArchived(later, later, 100)).toBe(0);
+
+      // A batch stored after the prune: due, naming the archive to merge it into; once merged
+      // (the record replaced, the rows folded in deleted), the try stays pruned and is not due.
+      await repos.logs.append([{ tiId: a.id, tryNumber: 1, seq: 4, lines: [line('after the prune')] }]);
+      const afterPrune = Math.max(...(await repos.logs.readBatches(a.id, 1)).map((x) => x.id));
+      expect(await due()).toEqual([{ tiId: a.id, tryNumber: 1, dagId: 'contract', runId: 'r-archive', taskId: 'a', upTo: afterPrune, prunedArchiveUrl: 's3://bucket/again' }]);
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/merged', lineCount: 5, archivedAt: later, upTo: afterPrune, folded: [afterPrune] }]);
+      expect(await due()).toEqual([]);
+      expect(await repos.logs.readBatches(a.id, 1)).toEqual([]);
+      expect(await repos.logs.archiveOf(a.id, 1)).toMatchObject({ url: 's3://bucket/merged', lineCount: 5, prunedAt: later });
+      // Folding deletes rows of pruned tries only.
+      await repos.logs.markArchived([{ tiId: b.id, tryNumber: 1, url: 's3://bucket/b', lineCount: 1, archivedAt: later, upTo: 0, folded: (await repos.logs.readBatches(b.id, 1)).map((x) => x.id) }]);
+      expect((await repos.logs.read(b.id, 1)).lines.map((l) => l.line)).toEqual(['still writing']);
+    });
+
+    it('log archive: what is due is found from the rows stored since the last look (a watermark), a bounded batch at a time, never from every row kept', async () => {
+      const run = await newRun('r-archive-watermark');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a] = (await repos.tis.forRuns([run.pk])).sort((x, y) => x.taskId.localeCompare(y.taskId));
+      const line = (text: string) => ({ at: now.toISOString(), stream: 'stdout' as const, line: text });
+      const ours = async () => (await repos.logs.unarchived(now, 1000)).filter((t) => t.runId === 'r-archive-watermark');
+      while ((await repos.logs.scanForArchive(0, 1000)).more);
+      const start = await repos.logs.archiveWatermark();
+      await repos.logs.append([1, 2, 3, 4, 5].map((seq) => ({ tiId: a.id, tryNumber: 1, seq, lines: [line(`line ${seq}`)] })));
+      const ids = (await repos.logs.readBatches(a.id, 1)).map((x) => x.id).sort((x, y) => x - y);
+
+      // Rows younger than the settle time are not passed: an older id may still be uncommitted.
+      expect(await repos.logs.scanForArchive(3_600_000, 2)).toEqual({ scanned: 0, more: false });
+      expect(await repos.logs.archiveWatermark()).toBe(start);
+      expect(await ours()).toEqual([]);
+      // Two rows a statement: the watermark moves over exactly those.
+      expect(await repos.logs.scanForArchive(0, 2)).toEqual({ scanned: 2, more: true });
+      expect(await repos.logs.archiveWatermark()).toBe(ids[1]);
+      expect(await ours()).toEqual([expect.objectContaining({ tiId: a.id, tryNumber: 1, upTo: ids[1] })]);
+      while ((await repos.logs.scanForArchive(0, 2)).more);
+      expect(await repos.logs.archiveWatermark()).toBe(ids[4]);
+      expect(await ours()).toEqual([expect.objectContaining({ tiId: a.id, upTo: ids[4] })]);
+
+      await repos.logs.markArchived([{ tiId: a.id, tryNumber: 1, url: 's3://bucket/w', lineCount: 5, archivedAt: now, upTo: ids[4] }]);
+      expect(await ours()).toEqual([]);
+      // Rows below the watermark are never looked at again: a try whose archive record went
+      // (here deleted by hand) is not found by reading every row kept, as a full scan would.
+      await db.query(`DELETE FROM task_log_archive WHERE ti_id = $1`, [a.id]);
+      while ((await repos.logs.scanForArchive(0, 1000)).more);
+      expect(await ours()).toEqual([]);
     });
 
     it('records ends held for their logs for every scheduler to see; old holds stop counting and are deleted', async () => {
