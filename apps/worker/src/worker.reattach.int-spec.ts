@@ -225,6 +225,9 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     // Its last heartbeat still lists the try: the scheduler waits for the next worker of the name.
     const last = observed.events.filter((e) => e.type === 'worker.heartbeat' && e.worker === name).at(-1);
     expect(last).toMatchObject({ state: 'stopped', running: [{ tiId: task.tiId, tryNumber: 1 }] });
+    // And until when they wait for it (SWARMFLOW_HANDOFF_TIMEOUT, 5 min by default), from the heartbeat's own time.
+    expect(last.handedOver).toEqual({ tries: [{ tiId: task.tiId, tryNumber: 1 }], until: expect.any(String) });
+    expect(Date.parse(last.handedOver.until) - Date.parse(last.at)).toBeGreaterThan(4 * 60_000);
     expect(observed.events.filter((e) => e.type === 'task.finished' && e.tiId === task.tiId)).toEqual([]);
 
     const logger = new RecordingLogger();

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import {
-  CONTAINER_OUTPUT_PATH, DEFAULT_MAX_OUTPUT_BYTES,
+  CONTAINER_OUTPUT_PATH, DEFAULT_HANDOFF_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
   type ControlMessage, type TaskFinishedEvent, type TaskMessage, type TaskStartedEvent, type WorkerHeartbeatEvent,
 } from '@swarmflow/core';
 import {
@@ -52,6 +52,13 @@ export interface WorkerOptions {
    * killed. Default none: a stopping worker waits for its tries however long they take.
    */
   stopGraceMs?: number;
+  /**
+   * How long the containers this worker hands over wait for the next worker of its name
+   * (SWARMFLOW_HANDOFF_TIMEOUT): its heartbeats tell the scheduler, which neither fails nor
+   * retries those tries before; after it, a try not adopted is handled as lost. Default
+   * {@link DEFAULT_HANDOFF_TIMEOUT_MS} (5 min).
+   */
+  handOffTimeoutMs?: number;
   /** Longest a log line waits before it is published. Default 200. */
   logFlushMs?: number;
   /**
@@ -139,8 +146,8 @@ interface TaskRun {
   readonly containerId?: string | null;
   readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
   cancel(reason?: string): void;
-  /** Containers: stop following it and leave it running for the next worker of this name (ContainerRun.handOff). */
-  handOff?(): boolean;
+  /** Containers: stop following it and leave it running for the next worker of this name until `untilMs` (ContainerRun.handOff). */
+  handOff?(untilMs: number): boolean;
   /** Stops (true) or resumes reading the task's output: the log publisher's backpressure. */
   pauseOutput?(paused: boolean): void;
 }
@@ -305,6 +312,8 @@ export class WorkerService {
   private handOverTimer: NodeJS.Timeout | undefined;
   /** Tries whose container was handed over to the next worker of this name: still listed as running in heartbeats. */
   private readonly handedOff = new Map<string, { tiId: number; tryNumber: number }>();
+  /** Until when (the `now` clock) the handed-over containers wait for the next worker of this name; set by {@link handOver}. */
+  private handedOffUntil: Date | null = null;
   /** Every GPU id this worker hands out, and those free now (in the configured order). */
   private readonly gpuIds: readonly string[];
   private freeGpus: string[];
@@ -504,15 +513,19 @@ export class WorkerService {
    * running, its log read up to here recorded in its name, see ContainerRun.handOff) to the
    * next worker of this name, which re-adopts and reports it (Docker Swarm starts it under
    * the same slot name); each process is cancelled (reported failed, retryable). Handed-over
-   * tries stay in the heartbeats' `running` until the last one, so the scheduler waits for
-   * that worker instead of retrying them (up to its heartbeat timeout).
+   * tries stay in the heartbeats' `running` until the last one, and the heartbeats say until
+   * when they wait for adoption (`handOffTimeoutMs`): the scheduler neither fails nor retries
+   * them before, however slowly the next worker comes up.
    */
   private handOver(): void {
     this.handOverTimer = undefined;
     if (this.currentState !== 'stopping') return;
+    const windowMs = this.options.handOffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS;
+    this.handedOffUntil = new Date(this.now().getTime() + windowMs);
+    const untilMs = Date.now() + windowMs;
     for (const entry of this.running.values()) {
       const { tiId, tryNumber } = entry.task;
-      if (entry.task.docker && entry.run.handOff?.()) {
+      if (entry.task.docker && entry.run.handOff?.(untilMs)) {
         entry.handingOff = true;
         this.logger.log(`task instance ${tiId} try ${tryNumber}: stop grace period running out, container handed over to the next worker named ${this.name}`);
       } else {
@@ -1421,6 +1434,8 @@ export class WorkerService {
       held: [...this.buffered.values(), ...[...this.claiming.keys()].map((key) => ({ task: parseKey(key) }))]
         .map(({ task }) => ({ tiId: task.tiId, tryNumber: task.tryNumber })),
       state: this.currentState,
+      ...(this.handedOff.size > 0 && this.handedOffUntil !== null
+        ? { handedOver: { tries: [...this.handedOff.values()], until: this.handedOffUntil.toISOString() } } : {}),
       processed: this.tally.processed, failed: this.tally.failed, uptimeMs: this.tally.uptimeMs(), version: swarmflowVersion(),
       unacked: unackedByQueue(this.heldMessages()), at: this.now().toISOString(),
     };
