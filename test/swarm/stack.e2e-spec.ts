@@ -290,7 +290,7 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
       return { state, task };
     }, 120_000, 250);
     expect(exited.state).toBe('exited 0');
-    expect(exited.task).toMatch(/-handoff-s\d+-n\d+$/);
+    expect(exited.task).toMatch(/-handoff-s\d+-n\d+-u\d+$/);
 
     const done = await finished('container_example', runId, 180_000);
     const ticks = done.taskInstances.find((t2: { taskId: string }) => t2.taskId === 'ticks');

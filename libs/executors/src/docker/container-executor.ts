@@ -61,14 +61,16 @@ export interface ContainerRun {
   pauseOutput(paused: boolean): void;
   /**
    * Stops following the container and leaves it running, for a worker of the same name to
-   * adopt ({@link DockerExecutor.adopt}): the log lines read so far go out, the place in the
-   * log they reach is recorded in the container's name, and `result` settles with
-   * `handedOff` (nothing removed). So a stopping worker hands its containers over before
-   * its supervisor kills it, and its successor goes on with the log where it stopped: no
-   * line lost, none twice. False (nothing done) unless the container runs and is followed
-   * and is not being stopped.
+   * adopt ({@link DockerExecutor.adopt}) before `untilMs` (ms since the epoch, this host's
+   * clock): the log lines read so far go out, the place in the log they reach and `untilMs`
+   * are recorded in the container's name, and `result` settles with `handedOff` (nothing
+   * removed). So a stopping worker hands its containers over before its supervisor kills
+   * it, and its successor goes on with the log where it stopped: no line lost, none twice.
+   * Past `untilMs` an unadopted container is stopped and removed by
+   * {@link DockerExecutor.reapHandedOver}. False (nothing done) unless the container runs
+   * and is followed and is not being stopped.
    */
-  handOff(): boolean;
+  handOff(untilMs: number): boolean;
 }
 
 /** How a re-adopted container is treated: what its worker knew of the try. */
@@ -109,19 +111,35 @@ export interface HandOffMark {
   frames: number;
 }
 
-/** A handed-over container's name ends with `-handoff-s<sinceMs>-n<frames>`: its {@link HandOffMark}. */
-const HANDOFF_SUFFIX = /-handoff-s(\d+)-n(\d+)$/;
+/**
+ * A handed-over container's name ends with `-handoff-s<sinceMs>-n<frames>-u<untilMs>`: its
+ * {@link HandOffMark}, and until when it waits for adoption. An adopting worker takes the
+ * suffix off: a name that still has it is a container nobody adopted.
+ */
+const HANDOFF_SUFFIX = /-handoff-s(\d+)-n(\d+)-u(\d+)$/;
 
-/** The name that records `mark` (any earlier mark replaced). */
-export function handOffName(name: string, mark: HandOffMark): string {
-  return `${name.replace(HANDOFF_SUFFIX, '')}-handoff-s${Math.trunc(mark.sinceMs)}-n${Math.trunc(mark.frames)}`;
+/** The name that records `mark` and the adoption deadline `untilMs` (any earlier mark replaced). */
+export function handOffName(name: string, mark: HandOffMark, untilMs: number): string {
+  return `${adoptedName(name)}-handoff-s${Math.trunc(mark.sinceMs)}-n${Math.trunc(mark.frames)}-u${Math.trunc(untilMs)}`;
 }
 
-/** The mark a handed-over container's name records; null for any other name. */
-export function handOffMark(name: string): HandOffMark | null {
+/** The mark and adoption deadline a handed-over container's name records; null for any other name. */
+export function handOffMark(name: string): (HandOffMark & { untilMs: number }) | null {
   const m = HANDOFF_SUFFIX.exec(name);
-  return m ? { sinceMs: Number(m[1]), frames: Number(m[2]) } : null;
+  return m ? { sinceMs: Number(m[1]), frames: Number(m[2]), untilMs: Number(m[3]) } : null;
 }
+
+/** The name without its hand-over suffix: what an adopting worker renames the container to. */
+function adoptedName(name: string): string {
+  return name.replace(HANDOFF_SUFFIX, '');
+}
+
+/**
+ * A container handed over with less time than this left before its deadline is not adopted
+ * any more (stopped instead): a reaper on its engine may be about to stop it (see
+ * {@link DockerExecutor.reapHandedOver}), and the scheduler to retry its try.
+ */
+const ADOPT_MARGIN_MS = 2_000;
 
 /** Docker's `since` (seconds) for a log stream from `sinceMs` (0 = the whole log). */
 function sinceSeconds(sinceMs: number): number | undefined {
@@ -177,6 +195,33 @@ export class DockerExecutor {
   }
 
   /**
+   * Stops (stop signal, SIGKILL after `graceMs`) and removes, with their secrets volumes, the
+   * task containers on this engine (of any worker; `labels` narrow it) that were handed
+   * over and not adopted by their deadline: their name still has the hand-over suffix (an
+   * adopter takes it off) and its deadline is past. Their tries are the scheduler's to
+   * retry, as lost. Returns the containers removed; a failure on one is passed to `onError`
+   * and the others go on.
+   */
+  async reapHandedOver(options: { labels?: Record<string, string>; graceMs?: number; now?: number; onError?: (c: ContainerSummary, err: unknown) => void } = {}): Promise<ContainerSummary[]> {
+    const now = options.now ?? Date.now();
+    const all = await this.client.listContainers({ ...options.labels, [LABELS.role]: 'task' });
+    const expired = all.filter((c) => {
+      const mark = handOffMark(c.name);
+      return mark !== null && mark.untilMs <= now;
+    });
+    const reaped: ContainerSummary[] = [];
+    for (const c of expired) {
+      try {
+        await removeHandedOver(this.client, c, options.graceMs ?? DEFAULT_GRACE_MS);
+        reaped.push(c);
+      } catch (err) {
+        options.onError?.(c, err);
+      }
+    }
+    return reaped;
+  }
+
+  /**
    * Removes what a worker that stopped abruptly may have left: seed containers, and
    * secrets volumes that no container uses (a volume still in use is kept). Returns
    * what was removed.
@@ -195,6 +240,18 @@ export class DockerExecutor {
     }
     return { seeds: seeds.length, volumes };
   }
+}
+
+/** Stops and removes a container nobody adopted in time, and its secrets volume; a container already gone counts as removed. */
+async function removeHandedOver(client: DockerClient, c: ContainerSummary, graceMs: number): Promise<void> {
+  try {
+    if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') await client.stopContainer(c.id, Math.max(0, Math.ceil(graceMs / 1000)));
+    await client.removeContainer(c.id, true);
+  } catch (err) {
+    if (!(err instanceof DockerError && err.statusCode === 404)) throw err;
+  }
+  const volume = c.labels[LABELS.secretsVolume];
+  if (volume) await client.removeVolume(volume).catch(() => undefined);
 }
 
 let defaultExecutor: DockerExecutor | null = null;
@@ -244,6 +301,8 @@ class ContainerTry {
   private following = false;
   private readonly handOffAbort = new AbortController();
   private handedOff = false;
+  /** The adoption deadline given to {@link ContainerRun.handOff} (ms since the epoch). */
+  private handOffUntilMs = 0;
 
   constructor(
     private readonly client: DockerClient,
@@ -266,8 +325,9 @@ class ContainerTry {
         this.stop(reason);
       },
       pauseOutput: (paused) => this.pauseOutput(paused),
-      handOff: () => {
+      handOff: (untilMs: number) => {
         if (!this.following || this.exited || this.stopCause !== null || this.handOffAbort.signal.aborted) return false;
+        this.handOffUntilMs = untilMs;
         this.handOffAbort.abort();
         return true;
       },
@@ -382,6 +442,8 @@ class ContainerTry {
     let oomKilled = false;
     /** Only a container that never started is removed without an exit code; any other error leaves it as it is. */
     let neverStarted = false;
+    /** Removed already (handed over and not adopted in time). */
+    let removed = false;
     try {
       const info = await this.client.inspectContainer(container.id);
       const state = info.State;
@@ -389,7 +451,15 @@ class ContainerTry {
         neverStarted = true;
         throw new TryError('the container was created but never started (its worker stopped first)');
       }
+      if ((state.Running || state.Status === 'paused' || state.Status === 'restarting') && mark !== null && mark.untilMs <= Date.now() + ADOPT_MARGIN_MS) {
+        // Too late: its try is (about to be) retried elsewhere, and a reaper may stop it any moment.
+        await removeHandedOver(this.client, container, this.graceMs);
+        removed = true;
+        throw new TryError(`the container was handed over until ${new Date(mark.untilMs).toISOString()} and not adopted in time: ` +
+          'stopped and removed, its try is retried as lost (SWARMFLOW_HANDOFF_TIMEOUT)');
+      }
       if (state.Running || state.Status === 'paused' || state.Status === 'restarting') {
+        if (mark !== null) await this.takeOver(container);
         this.markStarted(container.id);
         if (options.timeoutMs !== null) this.armTimeout(Math.max(0, Date.parse(state.StartedAt) + options.timeoutMs - Date.now()));
         exitCode = await this.follow(container.id, mark ?? { sinceMs: Date.now(), frames: 0 });
@@ -421,7 +491,9 @@ class ContainerTry {
       const volume = container.labels[LABELS.secretsVolume];
       let gone = false;
       // Never on an error while following it (a Docker daemon restart): a healthy container would be killed.
-      if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || neverStarted)) {
+      if (removed) {
+        // Gone with its secrets volume.
+      } else if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || neverStarted)) {
         gone = await this.removeContainer(container.id, `container ${container.id.slice(0, 12)}`);
       } else if (exitCode !== null) {
         await this.markReported(container.id, container.name);
@@ -486,11 +558,25 @@ class ContainerTry {
     }
   }
 
+  /**
+   * Takes the hand-over suffix off an adopted container's name (its mark is in `container`
+   * already): a name with it is one nobody adopted, which reapers stop once its deadline is past.
+   */
+  private async takeOver(container: ContainerSummary): Promise<void> {
+    const name = adoptedName(container.name);
+    try {
+      await this.client.renameContainer(container.id, name);
+      this.name = name;
+    } catch (err) {
+      this.status(`could not rename the adopted container ${container.id.slice(0, 12)} (it may be stopped as not adopted once its hand-over deadline is past): ${message(err)}`);
+    }
+  }
+
   /** Records in the container's name where its log was read up to, for the worker that adopts it next. */
   private async recordHandOff(id: string, mark: HandOffMark): Promise<void> {
     try {
       const current = this.name ?? (await this.client.inspectContainer(id)).Name.replace(/^\//, '');
-      const name = handOffName(current, mark);
+      const name = handOffName(current, mark, this.handOffUntilMs);
       await this.client.renameContainer(id, name);
       this.name = name;
       this.status(`container ${id.slice(0, 12)} handed over, still running: the next worker of this name follows it from here`);

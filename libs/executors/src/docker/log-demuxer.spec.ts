@@ -115,14 +115,14 @@ describe('hand-over marks (a stopping worker leaves its container to the next wo
     expect(lines).toEqual(['c', 'd', 'e']);
   });
 
-  it('is written into a container name and read back; any earlier mark replaced', () => {
+  it('is written into a container name with the adoption deadline and read back; any earlier mark replaced', () => {
     const mark = { sinceMs: 1_765_017_912_123, frames: 3 };
-    const name = handOffName('swarmflow-12-1-ab12cd34', mark);
-    expect(name).toBe('swarmflow-12-1-ab12cd34-handoff-s1765017912123-n3');
-    expect(handOffMark(name)).toEqual(mark);
-    const again = handOffName(name, { sinceMs: 0, frames: 40 });
-    expect(again).toBe('swarmflow-12-1-ab12cd34-handoff-s0-n40');
-    expect(handOffMark(again)).toEqual({ sinceMs: 0, frames: 40 });
+    const name = handOffName('swarmflow-12-1-ab12cd34', mark, 1_765_018_000_000);
+    expect(name).toBe('swarmflow-12-1-ab12cd34-handoff-s1765017912123-n3-u1765018000000');
+    expect(handOffMark(name)).toEqual({ ...mark, untilMs: 1_765_018_000_000 });
+    const again = handOffName(name, { sinceMs: 0, frames: 40 }, 5);
+    expect(again).toBe('swarmflow-12-1-ab12cd34-handoff-s0-n40-u5');
+    expect(handOffMark(again)).toEqual({ sinceMs: 0, frames: 40, untilMs: 5 });
     expect(handOffMark('swarmflow-12-1-ab12cd34')).toBeNull();
   });
 });
