@@ -534,17 +534,19 @@ export class SchedulingService {
     if (beats.size === 0) return;
     const onThem = await this.repos.tis.onWorkers([...beats.keys()], tx);
     if (onThem.length === 0) return;
-    const handOvers = await this.repos.workers.handOvers([...beats.keys()], tx);
-    const missing = onThem.filter((ti) => {
+    const unlisted = onThem.filter((ti) => {
       const beat = beats.get(ti.worker!)!;
       if ((work.writes.current(ti.id) ?? ti).state !== 'running') return false; // its end came in this batch
       if (beat.running.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) return false;
       // Its end was reported, and is on its way (held by another scheduler, or requeued by one that died).
       if (beat.ended?.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) return false;
-      if (awaitsAdoption({ tiId: ti.id, tryNumber: ti.tryNumber }, handOvers.get(ti.worker!), now)) return false;
       // Both times are the worker's clock; the grace covers a heartbeat sent just before the try's start.
       return !!ti.startedAt && ti.startedAt.getTime() <= new Date(beat.at).getTime() - HEARTBEAT_GRACE_MS;
     });
+    if (unlisted.length === 0) return;
+    // Read only then: most heartbeats list every try their worker has running.
+    const handOvers = await this.repos.workers.handOvers([...new Set(unlisted.map((ti) => ti.worker!))], tx);
+    const missing = unlisted.filter((ti) => !awaitsAdoption({ tiId: ti.id, tryNumber: ti.tryNumber }, handOvers.get(ti.worker!), now));
     if (missing.length === 0) return;
     // Ended longer ago than the worker remembers, their ends held (here or by another scheduler) until their logs are stored.
     const held = await this.repos.logs.heldEnds(missing.map((t) => ({ tiId: t.id, tryNumber: t.tryNumber })), endHoldCutoff(now), tx);
