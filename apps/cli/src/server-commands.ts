@@ -331,7 +331,9 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
       'A container task asking for a bind mount, the host network or a runtime this worker does not allow fails, not retried.\n' +
       `${METRICS_HELP}\n` +
       'SIGTERM: stop taking work, finish running tasks, exit; a second SIGTERM cancels them (reported failed).\n' +
-      'With RabbitMQ unreachable it waits at most SWARMFLOW_WORKER_STOP_TIMEOUT (8s), logs what it gives up on, and exits.\n\n' +
+      'With RabbitMQ unreachable it waits at most SWARMFLOW_WORKER_STOP_TIMEOUT (8s), logs what it gives up on, and exits.\n' +
+      'With SWARMFLOW_WORKER_STOP_GRACE (the supervisor\'s SIGKILL delay) it hands running containers over to the next worker\n' +
+      'of its name before that runs out; they wait for it SWARMFLOW_HANDOFF_TIMEOUT (5m), then their tries are retried.\n\n' +
       'Example: swarmflow worker --queues default,gpu --concurrency 4')
     .action((opts: Record<string, string | boolean | undefined>) => runWorkerProcess(Object.fromEntries(
       Object.entries(opts).filter(([, v]) => v !== undefined).map(([k, v]) => [k, String(v)]),

@@ -128,6 +128,49 @@ describeWithPostgres('heartbeats', () => {
     expect(await stateOf(adopted.id)).toMatchObject({ state: 'running', worker: 'handing-worker' });
   });
 
+  it('tries a stopping worker handed over wait for adoption until the window it announced, past the heartbeat timeout; then they are lost', async () => {
+    const handingBeat = async (worker: string, running: { tiId: number; tryNumber: number }[], untilMs: number) => {
+      const at = new Date();
+      const event: WorkerHeartbeatEvent = {
+        type: 'worker.heartbeat', worker, hostname: 'h', queues: ['elsewhere'], concurrency: 1, gpus: 0, running, state: 'stopped',
+        handedOver: { tries: running, until: new Date(at.getTime() + untilMs).toISOString() }, at: at.toISOString(),
+      };
+      await (await stack().broker()).publish(EXCHANGES.events, 'worker.heartbeat', event);
+    };
+    await beat('slow-slot', []);
+    await beat('moved-slot', []);
+    await beat('witness', []);
+    await stack().eventsApplied();
+    const slow = await runningOn('slow-slot', 10_000);
+    const moved = await runningOn('moved-slot', 10_000);
+    const witness = await runningOn('witness', 10_000);
+    // Windows far past the 1.5-s heartbeat timeout. "slow-slot": no successor for now; "moved-slot": its
+    // successor came up on another node, heartbeats, and has no container to adopt.
+    await handingBeat('slow-slot', [{ tiId: slow.id, tryNumber: 1 }], 60_000);
+    await handingBeat('moved-slot', [{ tiId: moved.id, tryNumber: 1 }], 60_000);
+    await stack().eventsApplied();
+    // The witness stopped listing its try and went silent: it fails, and the heartbeat timeout passes meanwhile.
+    await waitUntil('the witness lost', async () => {
+      await beat('moved-slot', []);
+      return (await stack().repos.workers.get('witness'))?.state === 'lost';
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    await stack().eventsApplied();
+    expect((await stateOf(witness.id)).state).toBe('up_for_retry');
+    expect(await stateOf(slow.id)).toMatchObject({ state: 'running', worker: 'slow-slot' });
+    expect(await stateOf(moved.id)).toMatchObject({ state: 'running', worker: 'moved-slot' });
+    expect((await stack().repos.workers.get('slow-slot'))?.state).toBe('stopped');
+
+    // The windows run out (moved to the past by hand: the same as waiting a minute): no adoption, so both are lost.
+    await stack().db.query(`UPDATE worker SET handed_over_until = now() - interval '1 second' WHERE name IN ('slow-slot', 'moved-slot')`);
+    await waitUntil('both handed-over tries lost', async () => {
+      await beat('moved-slot', []);
+      return (await stateOf(slow.id)).state !== 'running' && (await stateOf(moved.id)).state !== 'running';
+    }, { timeoutMs: 20_000, intervalMs: 200 });
+    const reason = (worker: string) => `worker ${worker} handed try 1 over and no worker of that name adopted it in time (SWARMFLOW_HANDOFF_TIMEOUT)`;
+    expect(await stateOf(slow.id)).toMatchObject({ state: 'up_for_retry', reason: reason('slow-slot') });
+    expect(await stateOf(moved.id)).toMatchObject({ state: 'up_for_retry', reason: reason('moved-slot') });
+  });
+
   it('a scheduler that just (re)started does not take its workers for lost while their heartbeats come in', async () => {
     await stack().scheduler.stop();
     // Down for an hour: every heartbeat in the database is old, the worker is fine.

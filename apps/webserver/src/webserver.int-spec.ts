@@ -63,7 +63,7 @@ describeWithPostgres('webserver REST API', () => {
       }]);
       // A lost worker runs nothing we know of, whatever its last heartbeat listed.
       await repos.workers.recordHeartbeats([{ name: 'worker-b', hostname: 'host-b', queues: ['default'], concurrency: 2, gpus: 0, state: 'active', running: [{ tiId: 1, tryNumber: 1 }] }], new Date(now.getTime() - 60_000));
-      await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() - 30_000), tx));
+      await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() - 30_000), now, tx));
       const withLost = await api().get('/api/v1/workers').expect(200);
       expect((withLost.body as WorkerDto[]).map((w) => [w.name, w.state, w.running])).toEqual([['worker-a', 'active', []], ['worker-b', 'lost', []]]);
       const pools = await api().get('/api/v1/pools').expect(200);

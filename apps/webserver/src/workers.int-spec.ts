@@ -158,7 +158,7 @@ describeWithPostgres('worker detail, worker commands and queues', () => {
     const run = await api().get('/api/v1/dags/train_ml1m/runs/q2').expect(200);
     const extract = run.body.taskInstances.find((t: { taskId: string }) => t.taskId === 'extract');
     expect(extract.reason).toBe('no worker serves queue highmem (live workers serve default, gpu). Fix: start a worker with --queues highmem ' +
-      '(on Docker Swarm: scale the instance group serving highmem, e.g. docker service scale swarmflow_worker-highmem=1)');
+      '(on Docker Swarm: scale up the instance group whose queues include highmem, service <stack>_worker-<group>; see deploy/swarm/groups.yaml)');
     const ti = await api().get('/api/v1/dags/train_ml1m/runs/q2/tasks/extract').expect(200);
     expect(ti.body.reason).toBe(extract.reason);
     // A queue a live worker serves: no such reason.

@@ -117,6 +117,9 @@ describe('loadWorkerConfig', () => {
     expect(load({ SWARMFLOW_WORKER_STOP_GRACE: '2m' }, {}, () => []).worker.stopGraceMs).toBe(120_000);
     expect(load({ SWARMFLOW_WORKER_STOP_GRACE: '1m30s' }, {}, () => []).worker.stopGraceMs).toBe(90_000);
     expect(() => load({ SWARMFLOW_WORKER_STOP_GRACE: 'long' }, {}, () => [])).toThrow('SWARMFLOW_WORKER_STOP_GRACE: must be a duration such as 2m or 90s (the stop_grace_period), got "long"');
+    expect(load({ SWARMFLOW_HANDOFF_TIMEOUT: '90s' }, {}, () => []).worker.handOffTimeoutMs).toBe(90_000);
+    expect(load({}, {}, () => []).worker.handOffTimeoutMs).toBeUndefined();
+    expect(() => load({ SWARMFLOW_HANDOFF_TIMEOUT: 'soon' }, {}, () => [])).toThrow('SWARMFLOW_HANDOFF_TIMEOUT: must be a duration such as 5m or 90s, got "soon"');
   });
 
   it('never echoes the AMQP URL, which holds the password', () => {

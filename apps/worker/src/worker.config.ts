@@ -67,7 +67,7 @@ const NAME_PATTERN = /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/;
  * Builds and validates the worker's configuration from the environment
  * (`SWARMFLOW_AMQP_URL`, `SWARMFLOW_BROKER_PREFIX`, `SWARMFLOW_WORKER_QUEUES`,
  * `SWARMFLOW_WORKER_CONCURRENCY`, `SWARMFLOW_WORKER_NAME`, `SWARMFLOW_HEARTBEAT_INTERVAL`,
- * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_WORKER_STOP_TIMEOUT`, `SWARMFLOW_WORKER_STOP_GRACE`, `SWARMFLOW_MAX_OUTPUT_BYTES`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
+ * `SWARMFLOW_WORKER_GPUS`, `SWARMFLOW_WORKER_LOG_LIMIT`, `SWARMFLOW_WORKER_STOP_TIMEOUT`, `SWARMFLOW_WORKER_STOP_GRACE`, `SWARMFLOW_HANDOFF_TIMEOUT`, `SWARMFLOW_MAX_OUTPUT_BYTES`, `SWARMFLOW_CLUSTER_KEY` / `SWARMFLOW_CLUSTER_KEY_FILE` (required: task
  * messages are verified with it), `SWARMFLOW_TASK_MESSAGE_MAX_AGE`) and command-line values.
  * GPUs not given are the ones Docker Swarm assigned (`DOCKER_RESOURCE_NVIDIA-GPU`, named generic resources),
  * else discovered with `discoverGpus` (default: `nvidia-smi`, none without it).
@@ -176,6 +176,17 @@ export function loadWorkerConfig(
     }
   }
 
+  // How long containers a stopping worker hands over wait for the next worker of its name (then they are stopped, their tries retried).
+  const handOffText = nonEmpty(env.SWARMFLOW_HANDOFF_TIMEOUT);
+  let handOffTimeoutMs: number | undefined;
+  if (handOffText !== undefined) {
+    try {
+      handOffTimeoutMs = parseDuration(handOffText, 'SWARMFLOW_HANDOFF_TIMEOUT');
+    } catch {
+      throw new WorkerConfigError('SWARMFLOW_HANDOFF_TIMEOUT', `must be a duration such as 5m or 90s, got ${JSON.stringify(handOffText)}`);
+    }
+  }
+
   const containerPolicy = loadContainerPolicy(setting);
   const runAsSetting = setting('runAsUser', 'SWARMFLOW_WORKER_RUN_AS_USER');
   const runAs = runAsSetting.value === undefined ? null : resolveUser(runAsSetting.source, runAsSetting.value, readPasswd, currentUid);
@@ -189,6 +200,7 @@ export function loadWorkerConfig(
       ...(maxOutputBytes !== undefined ? { maxOutputBytes } : {}),
       ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),
       ...(stopGraceMs !== undefined ? { stopGraceMs } : {}),
+      ...(handOffTimeoutMs !== undefined ? { handOffTimeoutMs } : {}),
     },
     clusterKey,
   };

@@ -2,13 +2,14 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LogBatch, TaskFinishedEvent, TaskMessage } from '@swarmflow/core';
-import { LABELS } from '@swarmflow/executors';
+import { LABELS, taskLabels, type ContainerRun } from '@swarmflow/executors';
 import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
-import { AmqpBroker, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
+import { AmqpBroker, ControlSender, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, rabbitmqAvailableSync, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
-import { ClusterKey, taskSecretContext } from '@swarmflow/secrets';
+import { ClusterKey, ControlSigner, taskSecretContext } from '@swarmflow/secrets';
 import { startWorker } from './start-worker';
 import { RecordingLogger, sealFor, signed, taskMessage } from './test-support/worker-harness';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import type { WorkerService } from './worker.service';
 
 const root = join(__dirname, '..', '..', '..');
@@ -186,6 +187,51 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     expect(await ctx.client.listVolumes({ ...ctx.labels, [LABELS.worker]: name })).toEqual([]);
   });
 
+  it('at start, a worker stops the containers on its engine handed over and not adopted in time, and a re-adopted one whose try the scheduler no longer runs', async () => {
+    if (!rabbit) return;
+    const name = `rr-${ctx.id}`;
+    /** A looping container of `worker`'s, handed over with the deadline `untilMs`, as a stopping worker leaves it. */
+    const handedOver = async (worker: string, tiId: number, untilMs: number): Promise<string> => {
+      let logged!: () => void;
+      const firstLine = new Promise<void>((resolve) => (logged = resolve));
+      const run: ContainerRun = ctx.executor.run({
+        docker: dockerSpec({ labels: { ...ctx.labels }, autoRemove: true }), command: 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done',
+        env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
+        labels: { ...ctx.labels, ...taskLabels({ worker, tiId, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
+      }, { onLine: () => logged() });
+      const id = (await run.started)!;
+      await firstLine;
+      expect(run.handOff(untilMs)).toBe(true);
+      expect(await run.result).toMatchObject({ handedOff: true });
+      return id;
+    };
+    const orphanTi = 900_000 + Math.floor(Math.random() * 10_000);
+    const clearedTi = orphanTi + 1;
+    // The slot of worker "gone" was removed: no one of that name comes to adopt it.
+    const orphanDeadline = Date.now() + 500;
+    await handedOver(`gone-${ctx.id}`, orphanTi, orphanDeadline);
+    await handedOver(name, clearedTi, Date.now() + 3_600_000);
+    await waitUntil('the orphan\'s deadline to pass', async () => Date.now() > orphanDeadline, { timeoutMs: 10_000, intervalMs: 50 });
+    expect((await containersOf(orphanTi)).map((c) => c.state)).toEqual(['running']);
+
+    // The test plays the scheduler: the cleared try has ended meanwhile.
+    const control = new ControlSender(broker, new ControlSigner(key));
+    const claimed = observed.waitFor('the adopter\'s claim of the cleared try', () =>
+      observed.events.find((e) => e.type === 'task.claim' && e.tiId === clearedTi && e.worker === name));
+    const logger = new RecordingLogger();
+    adopterBroker = new AmqpBroker({ url, prefix, logger });
+    await adopterBroker.start();
+    adopter = await startWorker({ name, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, logFlushMs: 20, graceMs: 1000 },
+      adopterBroker, { logger, docker: ctx.executor, clusterKey: key });
+    expect(await containersOf(orphanTi)).toEqual([]);
+    expect(logger.lines.join('\n')).toMatch(/handed over by a stopping worker and not adopted in time/);
+
+    await claimed;
+    await control.send(`worker.${name}`, { type: 'task.claim.reply', tiId: clearedTi, tryNumber: 1, verdict: 'drop', reason: 'it has ended (success)' });
+    expect(await observed.finished(clearedTi)).toMatchObject({ worker: name, outcome: 'failed', reason: 'no longer running: it has ended (success)' });
+    expect(await containersOf(clearedTi)).toEqual([]);
+  });
+
   it('SIGTERM drains and leaves a running container alone; a second SIGTERM stops it', async () => {
     if (!rabbit) return;
     const name = `rs-${ctx.id}`;
@@ -225,6 +271,9 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     // Its last heartbeat still lists the try: the scheduler waits for the next worker of the name.
     const last = observed.events.filter((e) => e.type === 'worker.heartbeat' && e.worker === name).at(-1);
     expect(last).toMatchObject({ state: 'stopped', running: [{ tiId: task.tiId, tryNumber: 1 }] });
+    // And until when they wait for it (SWARMFLOW_HANDOFF_TIMEOUT, 5 min by default), from the heartbeat's own time.
+    expect(last.handedOver).toEqual({ tries: [{ tiId: task.tiId, tryNumber: 1 }], until: expect.any(String) });
+    expect(Date.parse(last.handedOver.until) - Date.parse(last.at)).toBeGreaterThan(4 * 60_000);
     expect(observed.events.filter((e) => e.type === 'task.finished' && e.tiId === task.tiId)).toEqual([]);
 
     const logger = new RecordingLogger();

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import {
-  CONTAINER_OUTPUT_PATH, DEFAULT_MAX_OUTPUT_BYTES,
+  CONTAINER_OUTPUT_PATH, DEFAULT_HANDOFF_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
   type ControlMessage, type TaskFinishedEvent, type TaskMessage, type TaskStartedEvent, type WorkerHeartbeatEvent,
 } from '@swarmflow/core';
 import {
@@ -52,6 +52,14 @@ export interface WorkerOptions {
    * killed. Default none: a stopping worker waits for its tries however long they take.
    */
   stopGraceMs?: number;
+  /**
+   * How long the containers this worker hands over wait for the next worker of its name
+   * (SWARMFLOW_HANDOFF_TIMEOUT): its heartbeats tell the scheduler, which neither fails nor
+   * retries those tries before; after it, an unadopted container is stopped and removed by
+   * any worker on its Docker engine, and its try is handled as lost. Default
+   * {@link DEFAULT_HANDOFF_TIMEOUT_MS} (5 min).
+   */
+  handOffTimeoutMs?: number;
   /** Longest a log line waits before it is published. Default 200. */
   logFlushMs?: number;
   /**
@@ -139,8 +147,8 @@ interface TaskRun {
   readonly containerId?: string | null;
   readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
   cancel(reason?: string): void;
-  /** Containers: stop following it and leave it running for the next worker of this name (ContainerRun.handOff). */
-  handOff?(): boolean;
+  /** Containers: stop following it and leave it running for the next worker of this name until `untilMs` (ContainerRun.handOff). */
+  handOff?(untilMs: number): boolean;
   /** Stops (true) or resumes reading the task's output: the log publisher's backpressure. */
   pauseOutput?(paused: boolean): void;
 }
@@ -191,6 +199,13 @@ const CANCEL_MEMORY_MS = 60 * 60 * 1000;
 const USER_CANCEL = 'cancelled';
 /** Listing this worker's containers at start gives up after this long (an unreachable DOCKER_HOST). */
 const REATTACH_LIST_TIMEOUT_MS = 10_000;
+/**
+ * How often a worker looks on its Docker engine for containers handed over and not adopted
+ * by their deadline (of any worker: the slot may be gone, or its next worker on another
+ * node), to stop and remove them. At most this long after the deadline, while the
+ * scheduler retries their tries from the deadline on.
+ */
+const HANDOFF_REAP_INTERVAL_MS = 30_000;
 /**
  * Log batches of a re-adopted container start at 1,000,000 + seconds since 2024: after
  * everything the previous worker published for the try (the sink orders by seq), and
@@ -303,8 +318,14 @@ export class WorkerService {
   private giveUpTimer: NodeJS.Timeout | undefined;
   /** Armed by {@link terminate} with `stopGraceMs`: {@link handOver} when it fires. */
   private handOverTimer: NodeJS.Timeout | undefined;
+  /** Every HANDOFF_REAP_INTERVAL_MS while a Docker engine is there: {@link reapHandedOver}. */
+  private reapTimer: NodeJS.Timeout | undefined;
+  /** Tries whose container {@link reattach} re-adopted, to claim once the control queue is consumed ({@link claimAdopted}). */
+  private adopted: string[] = [];
   /** Tries whose container was handed over to the next worker of this name: still listed as running in heartbeats. */
   private readonly handedOff = new Map<string, { tiId: number; tryNumber: number }>();
+  /** Until when (the `now` clock) the handed-over containers wait for the next worker of this name; set by {@link handOver}. */
+  private handedOffUntil: Date | null = null;
   /** Every GPU id this worker hands out, and those free now (in the configured order). */
   private readonly gpuIds: readonly string[];
   private freeGpus: string[];
@@ -449,6 +470,8 @@ export class WorkerService {
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), this.heartbeatIntervalMs);
     this.broker.onStatus((status) => this.onBrokerStatus(status));
     await this.heartbeat();
+    this.claimAdopted();
+    if (this.docker !== undefined && this.docker !== null) this.reapTimer = setInterval(() => void this.reapHandedOver(), HANDOFF_REAP_INTERVAL_MS);
     this.logger.log(`serving ${this.options.queues.join(', ')} with ${this.options.concurrency} slots` +
       (this.gpuIds.length > 0 ? ` and GPUs ${this.gpuIds.join(',')}` : ''));
   }
@@ -504,15 +527,19 @@ export class WorkerService {
    * running, its log read up to here recorded in its name, see ContainerRun.handOff) to the
    * next worker of this name, which re-adopts and reports it (Docker Swarm starts it under
    * the same slot name); each process is cancelled (reported failed, retryable). Handed-over
-   * tries stay in the heartbeats' `running` until the last one, so the scheduler waits for
-   * that worker instead of retrying them (up to its heartbeat timeout).
+   * tries stay in the heartbeats' `running` until the last one, and the heartbeats say until
+   * when they wait for adoption (`handOffTimeoutMs`): the scheduler neither fails nor retries
+   * them before, however slowly the next worker comes up.
    */
   private handOver(): void {
     this.handOverTimer = undefined;
     if (this.currentState !== 'stopping') return;
+    const windowMs = this.options.handOffTimeoutMs ?? DEFAULT_HANDOFF_TIMEOUT_MS;
+    this.handedOffUntil = new Date(this.now().getTime() + windowMs);
+    const untilMs = Date.now() + windowMs;
     for (const entry of this.running.values()) {
       const { tiId, tryNumber } = entry.task;
-      if (entry.task.docker && entry.run.handOff?.()) {
+      if (entry.task.docker && entry.run.handOff?.(untilMs)) {
         entry.handingOff = true;
         this.logger.log(`task instance ${tiId} try ${tryNumber}: stop grace period running out, container handed over to the next worker named ${this.name}`);
       } else {
@@ -1087,11 +1114,13 @@ export class WorkerService {
     }
     for (const container of containers) {
       try {
-        this.adopt(docker, container);
+        const key = this.adopt(docker, container);
+        if (key !== null) this.adopted.push(key);
       } catch (err) {
         this.logger.error(`cannot re-adopt container ${container.id.slice(0, 12)}: ${errorMessage(err)}`);
       }
     }
+    await this.reapHandedOver();
     try {
       const reaped = await docker.reap(this.name);
       if (reaped.seeds + reaped.volumes > 0) this.logger.log(`removed ${reaped.seeds} seed container(s) and ${reaped.volumes} secrets volume(s) left by an earlier run`);
@@ -1100,7 +1129,52 @@ export class WorkerService {
     }
   }
 
-  private adopt(docker: DockerExecutor, container: ContainerSummary): void {
+  /**
+   * Stops and removes the containers on this worker's Docker engine that were handed over
+   * and not adopted in time (see DockerExecutor.reapHandedOver): at start, then every
+   * HANDOFF_REAP_INTERVAL_MS. Their tries are the scheduler's to retry (as lost). Never throws.
+   */
+  private async reapHandedOver(): Promise<void> {
+    const docker = this.docker;
+    if (!docker) return;
+    try {
+      const reaped = await docker.reapHandedOver({
+        graceMs: this.graceMs,
+        onError: (c, err) => this.logger.warn(`cannot remove container ${c.name}, handed over and not adopted in time: ${errorMessage(err)}`),
+      });
+      for (const c of reaped) {
+        this.logger.warn(`stopped and removed container ${c.name} (task instance ${c.labels[LABELS.tiId]} try ${c.labels[LABELS.tryNumber]}): ` +
+          'handed over by a stopping worker and not adopted in time (SWARMFLOW_HANDOFF_TIMEOUT); the scheduler retries its try as lost');
+      }
+    } catch (err) {
+      this.logger.warn(`cannot look for handed-over containers nobody adopted: ${errorMessage(err)}`);
+    }
+  }
+
+  /**
+   * Asks the scheduler (a claim) about each try whose container was re-adopted at start: one
+   * it no longer has running on this worker (cleared, ended, retried elsewhere meanwhile)
+   * is stopped, so that it does not run beside its successor. Without an answer (no
+   * scheduler, claims off) the container is followed on, as before.
+   */
+  private claimAdopted(): void {
+    const keys = this.adopted;
+    this.adopted = [];
+    if (!this.claims) return;
+    for (const key of keys) {
+      const { tiId, tryNumber } = parseKey(key);
+      void this.claims.claim(tiId, tryNumber).then((answer) => {
+        const entry = this.running.get(key);
+        if (answer.verdict !== 'drop' || !entry) return;
+        this.logger.warn(`task instance ${tiId} try ${tryNumber}: stopping its re-adopted container: ${answer.reason}`);
+        entry.logs.add('system', `worker ${this.name}: the try is no longer running (${answer.reason}): its re-adopted container is stopped`);
+        this.cancelEntry(entry, `no longer running: ${answer.reason}`);
+      });
+    }
+  }
+
+  /** Re-adopts one container; the key of its try, or null when that try is here already. */
+  private adopt(docker: DockerExecutor, container: ContainerSummary): string | null {
     const l = container.labels;
     const tiId = Number(l[LABELS.tiId]);
     const tryNumber = Number(l[LABELS.tryNumber]);
@@ -1112,7 +1186,7 @@ export class WorkerService {
       skipExitCode: optionalInt(l[WORKER_LABELS.skipExitCode]), priority: 0, kind: 'docker',
     };
     const key = runKey(tiId, tryNumber);
-    if (this.running.has(key)) return;
+    if (this.running.has(key)) return null;
     const held = (l[WORKER_LABELS.gpus] ?? '').split(',').filter((id) => id !== '');
     const gpuIds = held.filter((id) => this.freeGpus.includes(id));
     this.freeGpus = this.freeGpus.filter((id) => !gpuIds.includes(id));
@@ -1137,6 +1211,7 @@ export class WorkerService {
     this.finishTask(key, entry).catch((err: unknown) =>
       this.logger.error(`reporting the end of task instance ${tiId} try ${tryNumber} failed: ${errorMessage(err)}`),
     );
+    return key;
   }
 
   /** The secret values of a re-adopted container, from its sealed label; none (with a warning) when they cannot be read. */
@@ -1389,6 +1464,7 @@ export class WorkerService {
       this.logger.warn(`task instance ${task.tiId} try ${task.tryNumber}: ended, task.finished not published; the scheduler retries it when this worker's heartbeats stop`);
     }
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.reapTimer);
     clearTimeout(this.bufferTimer);
     clearTimeout(this.handOverTimer);
     this.claims?.abandon();
@@ -1404,6 +1480,7 @@ export class WorkerService {
     clearTimeout(this.handOverTimer);
     this.handOverTimer = undefined;
     clearInterval(this.heartbeatTimer);
+    clearInterval(this.reapTimer);
     this.claims?.abandon();
     await Promise.allSettled(this.taskConsumers.map((c) => c.cancel()));
     this.currentState = 'stopped';
@@ -1421,6 +1498,8 @@ export class WorkerService {
       held: [...this.buffered.values(), ...[...this.claiming.keys()].map((key) => ({ task: parseKey(key) }))]
         .map(({ task }) => ({ tiId: task.tiId, tryNumber: task.tryNumber })),
       state: this.currentState,
+      ...(this.handedOff.size > 0 && this.handedOffUntil !== null
+        ? { handedOver: { tries: [...this.handedOff.values()], until: this.handedOffUntil.toISOString() } } : {}),
       processed: this.tally.processed, failed: this.tally.failed, uptimeMs: this.tally.uptimeMs(), version: swarmflowVersion(),
       unacked: unackedByQueue(this.heldMessages()), at: this.now().toISOString(),
     };

@@ -104,6 +104,12 @@ export class TestStack {
     for (const [i, secret] of this.secretNames.entries()) {
       await docker(['secret', 'create', '--label', `swarmflow.test=${this.name}`, secret, '-'], { input: values[i] });
     }
+    await this.redeploy({}, extraFiles);
+  }
+
+  /** `docker stack deploy` again (an update: a new image tag, other settings), with the variables of {@link deploy} and `vars` over them. */
+  async redeploy(vars: Record<string, string>, extraFiles: string[] = []): Promise<void> {
+    this.env = { ...this.env, ...vars };
     await docker(['stack', 'deploy', '--resolve-image', 'never', '-c', STACK_FILE, ...extraFiles.flatMap((f) => ['-c', f]), this.name], { env: this.env });
   }
 

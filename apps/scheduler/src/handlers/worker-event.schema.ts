@@ -36,6 +36,7 @@ const heartbeat = z.object({
   concurrency: z.number().int(), gpus: z.number().int().min(0).optional(), running: z.array(z.object(tryRef)),
   ended: z.array(z.object(tryRef)).optional(),
   held: z.array(z.object(tryRef)).optional(),
+  handedOver: z.object({ tries: z.array(z.object(tryRef)), until: instant }).optional(),
   state: z.enum(['active', 'draining', 'stopping', 'stopped']), at: instant,
   processed: z.number().int().min(0).optional(), failed: z.number().int().min(0).optional(),
   uptimeMs: z.number().min(0).optional(), version: z.string().max(50).optional(),

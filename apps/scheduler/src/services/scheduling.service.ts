@@ -1,6 +1,6 @@
 import {
-  afterFailure, cacheEntryFresh, dueLogicalDates, parseArtifactsUrl, pausedReason, planRun, resolveParams,
-  retryDelayMs, runOutcome, TI_ENDED, transition, type ArtifactsLocation, type SerializedDag, type TaskFinishedEvent, type SignedTaskMessage,
+  afterFailure, awaitsAdoption, cacheEntryFresh, notAdoptedReason, pendingHandOver, dueLogicalDates, parseArtifactsUrl, pausedReason, planRun, resolveParams,
+  retryDelayMs, runOutcome, TI_ENDED, transition, type ArtifactsLocation, type PendingHandOver, type SerializedDag, type TaskFinishedEvent, type SignedTaskMessage,
   type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
@@ -480,6 +480,7 @@ export class SchedulingService {
       name: b.worker, hostname: b.hostname, queues: b.queues, concurrency: b.concurrency, gpus: b.gpus ?? 0, state: b.state,
       running: b.running, processed: b.processed, failed: b.failed, version: b.version, unacked: b.unacked,
       startedAt: b.uptimeMs === undefined ? null : new Date(now.getTime() - b.uptimeMs),
+      handOver: pendingHandOver(b, now),
     })), now, tx);
 
     const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
@@ -524,13 +525,16 @@ export class SchedulingService {
   /**
    * A heartbeat lists the tries its worker runs. A try the database has running on that
    * worker, started well before the heartbeat and not listed, is gone: the worker restarted
-   * under the same name, stopped, or lost the try's report. It fails, and retries if it can.
+   * under the same name, stopped, or lost the try's report. It fails, and retries if it can
+   * — unless the worker's predecessor of that name handed its container over and the
+   * hand-over's window is still open (the successor came up on another node, or has not
+   * adopted it: it runs on, unfollowed, until the window ends).
    */
   private async reconcileHeartbeats(beats: Map<string, WorkerEvent & { type: 'worker.heartbeat' }>, now: Date, tx: Queryable, work: Work): Promise<void> {
     if (beats.size === 0) return;
     const onThem = await this.repos.tis.onWorkers([...beats.keys()], tx);
     if (onThem.length === 0) return;
-    const missing = onThem.filter((ti) => {
+    const unlisted = onThem.filter((ti) => {
       const beat = beats.get(ti.worker!)!;
       if ((work.writes.current(ti.id) ?? ti).state !== 'running') return false; // its end came in this batch
       if (beat.running.some((r) => r.tiId === ti.id && r.tryNumber === ti.tryNumber)) return false;
@@ -539,6 +543,10 @@ export class SchedulingService {
       // Both times are the worker's clock; the grace covers a heartbeat sent just before the try's start.
       return !!ti.startedAt && ti.startedAt.getTime() <= new Date(beat.at).getTime() - HEARTBEAT_GRACE_MS;
     });
+    if (unlisted.length === 0) return;
+    // Read only then: most heartbeats list every try their worker has running.
+    const handOvers = await this.repos.workers.handOvers([...new Set(unlisted.map((ti) => ti.worker!))], tx);
+    const missing = unlisted.filter((ti) => !awaitsAdoption({ tiId: ti.id, tryNumber: ti.tryNumber }, handOvers.get(ti.worker!), now));
     if (missing.length === 0) return;
     // Ended longer ago than the worker remembers, their ends held (here or by another scheduler) until their logs are stored.
     const held = await this.repos.logs.heldEnds(missing.map((t) => ({ tiId: t.id, tryNumber: t.tryNumber })), endHoldCutoff(now), tx);
@@ -546,7 +554,9 @@ export class SchedulingService {
     for (const ti of missing) {
       if (this.heldEnd?.(ti.id, ti.tryNumber) || held.has(`${ti.id}:${ti.tryNumber}`)) continue;
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
-      const reason = `worker ${ti.worker} no longer runs try ${ti.tryNumber} (it restarted, stopped, or lost the try's report)`;
+      const reason = wasHandedOver(ti, handOvers.get(ti.worker!))
+        ? notAdoptedReason(ti.worker!, ti.tryNumber)
+        : `worker ${ti.worker} no longer runs try ${ti.tryNumber} (it restarted, stopped, or lost the try's report)`;
       const gone = transition(ti, to, undefined, reason);
       if (gone.verdict !== 'apply') continue;
       work.writes.add({ before: ti, after: { ...ti, state: to, reason, endedAt: now, nextRetryAt }, steps: [gone.step] });
@@ -643,8 +653,9 @@ export class SchedulingService {
   /** Tasks on workers that stopped heartbeating fail; the retry policy decides what comes next. */
   private async expireLostWorkers(now: Date, tx: Queryable, work: Work, silent: boolean, goneWorkers: GoneWorker[]): Promise<void> {
     const cutoff = new Date(now.getTime() - this.options.heartbeatTimeoutMs);
-    const gone = new Set(await this.repos.workers.markGone(goneWorkers, tx));
-    const lost = silent ? await this.repos.workers.markLost(cutoff, tx) : [];
+    // A worker whose hand-over is pending is neither: its tries wait for adoption until the deadline.
+    const gone = new Set(await this.repos.workers.markGone(goneWorkers, now, tx));
+    const lost = silent ? await this.repos.workers.markLost(cutoff, now, tx) : [];
     const orphans = [
       ...(await this.repos.tis.onWorkers([...gone, ...lost], tx)),
       ...(silent ? await this.repos.tis.runningOnUnknownWorkers(cutoff, tx) : []),
@@ -655,13 +666,14 @@ export class SchedulingService {
     const facts = await this.runs.get(orphans.map((t) => t.runPk), tx);
     // Ended, their ends held (by any scheduler) until their logs are stored: applied then.
     const held = await this.repos.logs.heldEnds(orphans.map((t) => ({ tiId: t.id, tryNumber: t.tryNumber })), endHoldCutoff(now), tx);
+    const handOvers = await this.repos.workers.handOvers([...gone, ...lost], tx);
     for (const current of orphans) {
       const ti = work.writes.current(current.id) ?? current;
       if (ti.state !== 'running') continue; // its finished event came in this very iteration
       if (this.heldEnd?.(ti.id, ti.tryNumber) || held.has(`${ti.id}:${ti.tryNumber}`)) continue;
       const { to, nextRetryAt } = failurePolicy(ti, taskOf(facts.get(ti.runPk)!.dag, ti.taskId), now);
-      const reason = gone.has(ti.worker!)
-        ? `worker ${ti.worker} lost: its broker connection closed`
+      const reason = wasHandedOver(ti, handOvers.get(ti.worker!)) ? notAdoptedReason(ti.worker!, ti.tryNumber)
+        : gone.has(ti.worker!) ? `worker ${ti.worker} lost: its broker connection closed`
         : `worker ${ti.worker} lost: no heartbeat for ${this.options.heartbeatTimeoutMs / 1000}s`;
       const lostTry = transition(ti, to, undefined, reason);
       if (lostTry.verdict !== 'apply') continue;
@@ -933,10 +945,16 @@ function failurePolicy(ti: TaskInstance, task: TaskSpec | undefined, now: Date):
 }
 
 
+/** The try is among those its worker's hand-over listed (expired by now, or it would not be failed). */
+function wasHandedOver(ti: TaskInstance, handOver: PendingHandOver | undefined): boolean {
+  return handOver?.tries.some((t) => t.tiId === ti.id && t.tryNumber === ti.tryNumber) ?? false;
+}
+
 /** The scheduler ended the try because its worker was lost or no longer listed it: that worker may still run a copy. */
 function endedForLostWorker(ti: TaskInstance): boolean {
   return ti.worker !== null && ti.reason !== null &&
-    (ti.reason.startsWith(`worker ${ti.worker} lost`) || ti.reason.startsWith(`worker ${ti.worker} no longer runs`));
+    (ti.reason.startsWith(`worker ${ti.worker} lost`) || ti.reason.startsWith(`worker ${ti.worker} no longer runs`) ||
+      ti.reason === notAdoptedReason(ti.worker, ti.tryNumber));
 }
 
 const taskIndex = new WeakMap<SerializedDag, Map<string, TaskSpec>>();

@@ -1,4 +1,5 @@
 import type { DockerSpec } from '../dag/dag.types';
+import type { HandedOver } from '../workers/hand-over';
 import type { TiState } from '../state/states';
 
 /**
@@ -176,6 +177,13 @@ export interface WorkerHeartbeatEvent {
    */
   held?: { tiId: number; tryNumber: number }[];
   state: WorkerHeartbeatState;
+  /**
+   * The containers a stopping worker handed over to the next worker of its name (their tries
+   * are also in `running`), and until when (this heartbeat's clock, as `at`) they wait for it
+   * (`SWARMFLOW_HANDOFF_TIMEOUT`): the scheduler does not fail or retry them before. Absent
+   * when it handed none over, and from older workers.
+   */
+  handedOver?: HandedOver;
   /** Tries this worker finished since it started (any outcome, refused ones included). Absent from older workers. */
   processed?: number;
   /** Of those, the ones reported failed. */

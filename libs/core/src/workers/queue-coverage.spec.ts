@@ -10,8 +10,12 @@ describe('unservedQueueReason', () => {
   it('says no worker serves the queue, and which queues live workers serve', () => {
     expect(unservedQueueReason('gpu', [w('a', ['default']), w('g', ['gpu'], 'lost')])).toBe(
       'no worker serves queue gpu (live workers serve default). Fix: start a worker with --queues gpu ' +
-      '(on Docker Swarm: scale the instance group serving gpu, e.g. docker service scale swarmflow_worker-gpu=1)',
+      '(on Docker Swarm: scale up the instance group whose queues include gpu, service <stack>_worker-<group>; see deploy/swarm/groups.yaml)',
     );
+  });
+
+  it('names no Swarm service it cannot know (the group serving a queue need not be named after it, the stack need not be "swarmflow")', () => {
+    expect(unservedQueueReason('gpu', [])).not.toMatch(/swarmflow_worker-gpu/);
   });
 
   it('counts draining and stopping workers out, and names them', () => {

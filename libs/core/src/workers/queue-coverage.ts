@@ -11,7 +11,8 @@ const TAKES_TASKS = new Set(['active']);
 
 /**
  * Why a queued try on `queue` waits, when the reason is that no live worker serves that
- * queue: `no worker serves queue gpu (…)`, with what to do. Null when an active worker
+ * queue: `no worker serves queue gpu (…)`, with what to do (on Swarm, the instance group to
+ * scale is described, not named: a queue's group and the stack's name are not known here). Null when an active worker
  * serves it (the try waits for a free slot, or is on its way). Pure: `workers` are the
  * recorded heartbeats, the caller's view of the cluster.
  */
@@ -22,6 +23,7 @@ export function unservedQueueReason(queue: string, workers: readonly QueueServer
   const now = stopping.length > 0
     ? `its workers are stopping (${stopping.map((w) => `${w.name}: ${w.state}`).join(', ')})`
     : others.length > 0 ? `live workers serve ${others.join(', ')}` : 'no worker is live';
+  // No service is named: which group serves the queue, and the stack's name, are the deployment's (groups.yaml, `docker stack deploy … <stack>`).
   return `no worker serves queue ${queue} (${now}). Fix: start a worker with --queues ${queue} ` +
-    `(on Docker Swarm: scale the instance group serving ${queue}, e.g. docker service scale swarmflow_worker-${queue}=1)`;
+    `(on Docker Swarm: scale up the instance group whose queues include ${queue}, service <stack>_worker-<group>; see deploy/swarm/groups.yaml)`;
 }

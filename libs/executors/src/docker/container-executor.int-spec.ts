@@ -425,6 +425,8 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
   });
 
   describe('handOff (a stopping worker leaves its container to the next worker of its name)', () => {
+    /** An adoption deadline no test reaches. */
+    const LATER = Date.now() + 3_600_000;
     // Two lines per tick, many in the same instant at times: the mark must count them.
     const ticking = 'i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo "o$i"; echo "e$i" >&2; sleep 0.05; done; exit 3';
     const expected = Array.from({ length: 40 }, (_, i) => [`o${i + 1}`, `e${i + 1}`]).flat();
@@ -437,13 +439,13 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       const first = hooks();
       const run = ctx.executor.run(s, first);
       await waitUntil('a few lines', async () => first.lines.length >= 6, { timeoutMs: 20_000, intervalMs: 20 });
-      expect(run.handOff()).toBe(true);
-      expect(run.handOff()).toBe(false);
+      expect(run.handOff(LATER)).toBe(true);
+      expect(run.handOff(LATER)).toBe(false);
       const handed = await run.result;
       expect(handed).toMatchObject({ handedOff: true, exitCode: null, error: null });
       expect(first.statuses.join('\n')).toMatch(/handed over, still running: the next worker of this name follows it from here/);
       const [summary] = await ctx.executor.listTaskContainers(`exec-${ctx.id}`).then((all) => all.filter((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId]));
-      expect(summary.name).toMatch(/-handoff-\d{8}T\d{6}\.\d{9}Z-\d+$/);
+      expect(summary.name).toMatch(/-handoff-s\d+-n\d+-u\d+$/);
       expect(summary.state).toBe('running');
       // Lines written while no one follows it are not lost.
       await new Promise((r) => setTimeout(r, 300));
@@ -460,13 +462,13 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       const first = hooks();
       const run = ctx.executor.run(s, first);
       await waitUntil('a few lines', async () => first.lines.length >= 4, { timeoutMs: 20_000, intervalMs: 20 });
-      expect(run.handOff()).toBe(true);
+      expect(run.handOff(LATER)).toBe(true);
       await run.result;
       const find = async () => (await ctx.executor.listTaskContainers(`exec-${ctx.id}`)).find((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId])!;
       const second = hooks();
       const run2 = ctx.executor.adopt(await find(), second, { timeoutMs: null });
       await waitUntil('more lines', async () => second.lines.length >= 4, { timeoutMs: 20_000, intervalMs: 20 });
-      expect(run2.handOff()).toBe(true);
+      expect(run2.handOff(LATER)).toBe(true);
       expect(await run2.result).toMatchObject({ handedOff: true });
       const summary = await find();
       await ctx.client.waitContainer(summary.id);
@@ -477,11 +479,54 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       expect(byStream(all)).toEqual(byStream(expected.map((line) => ({ stream: line.startsWith('o') ? 'stdout' : 'stderr', line }))));
     });
 
+    it('one not adopted by its deadline is stopped and removed by a reaper on its engine; one adopted, or within its deadline, is left', async () => {
+      const sleeper = 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done';
+      const handOver = async (untilMs: number) => {
+        const s = spec(sleeper, { docker: { autoRemove: false } });
+        const h = hooks();
+        const run = ctx.executor.run(s, h);
+        await waitUntil('a line', async () => h.lines.length >= 1, { timeoutMs: 20_000, intervalMs: 20 });
+        expect(run.handOff(untilMs)).toBe(true);
+        await run.result;
+        return (await ctx.executor.listTaskContainers(`exec-${ctx.id}`)).find((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId])!;
+      };
+      // Adopted before its deadline: the name loses its hand-over suffix, so no reaper takes it for unadopted.
+      const adopted = await handOver(Date.now() + 6_000);
+      const follower = hooks();
+      const adoptedRun = ctx.executor.adopt(adopted, follower, { timeoutMs: null });
+      await waitUntil('the adopter to follow it', async () => follower.lines.length >= 1, { timeoutMs: 20_000, intervalMs: 20 });
+      expect((await ctx.client.inspectContainer(adopted.id)).Name).toBe(`/${adopted.name.replace(/-handoff-.*$/, '')}`);
+      const expired = await handOver(Date.now() + 1_000);
+      const pending = await handOver(LATER);
+      const untilOf = (name: string): number => Number(/-u(\d+)$/.exec(name)![1]);
+      const deadline = Math.max(untilOf(expired.name), untilOf(adopted.name));
+      await waitUntil('the short deadlines to pass', async () => Date.now() > deadline, { timeoutMs: 20_000, intervalMs: 50 });
+
+      const reaped = await ctx.executor.reapHandedOver({ labels: ctx.labels, graceMs: 1000 });
+      expect(reaped.map((c) => c.id)).toEqual([expired.id]);
+      const left = (await ctx.client.listContainers(ctx.labels)).map((c) => c.id);
+      expect(left).not.toContain(expired.id);
+      expect(left).toContain(pending.id);
+      expect(left).toContain(adopted.id);
+
+      // Adopting one past its deadline stops and removes it instead of following it.
+      const late = await handOver(Date.now() + 500);
+      await waitUntil('its deadline to pass', async () => Date.now() > untilOf(late.name), { timeoutMs: 10_000, intervalMs: 50 });
+      const tooLate = await ctx.executor.adopt(late, hooks(), { timeoutMs: null }).result;
+      expect(tooLate.exitCode).toBeNull();
+      expect(tooLate.error).toMatch(/^the container was handed over until \S+ and not adopted in time: stopped and removed, its try is retried as lost/);
+      expect((await ctx.client.listContainers(ctx.labels)).map((c) => c.id)).not.toContain(late.id);
+
+      adoptedRun.cancel();
+      await adoptedRun.result;
+      for (const id of [pending.id, adopted.id]) await ctx.client.removeContainer(id, true).catch(() => undefined);
+    });
+
     it('refuses before the container runs and after it ended', async () => {
       const run = ctx.executor.run(spec('true'), hooks());
-      expect(run.handOff()).toBe(false);
+      expect(run.handOff(LATER)).toBe(false);
       await run.result;
-      expect(run.handOff()).toBe(false);
+      expect(run.handOff(LATER)).toBe(false);
     });
   });
 

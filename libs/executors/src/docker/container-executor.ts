@@ -6,7 +6,7 @@ import { DEFAULT_GRACE_MS, type KillCause, type OutputStream, type ProcessResult
 import { containerCreateOptions, LABELS, secretOwner, type ContainerSpec } from './container-options';
 import { DockerClient, DockerError, type ContainerSummary, type LogSource } from './docker-client';
 import { holdBinary } from './hold-binary';
-import { LogDemuxer, sinceOf, type LogMark } from './log-demuxer';
+import { LogDemuxer } from './log-demuxer';
 import type { LineMask } from '../process/line-splitter';
 import { firstTarFile, ustar, type TarEntry } from './ustar';
 
@@ -61,14 +61,16 @@ export interface ContainerRun {
   pauseOutput(paused: boolean): void;
   /**
    * Stops following the container and leaves it running, for a worker of the same name to
-   * adopt ({@link DockerExecutor.adopt}): the log lines read so far go out, the place in the
-   * log they reach is recorded in the container's name, and `result` settles with
-   * `handedOff` (nothing removed). So a stopping worker hands its containers over before
-   * its supervisor kills it, and its successor goes on with the log where it stopped: no
-   * line lost, none twice. False (nothing done) unless the container runs and is followed
-   * and is not being stopped.
+   * adopt ({@link DockerExecutor.adopt}) before `untilMs` (ms since the epoch, this host's
+   * clock): the log lines read so far go out, the place in the log they reach and `untilMs`
+   * are recorded in the container's name, and `result` settles with `handedOff` (nothing
+   * removed). So a stopping worker hands its containers over before its supervisor kills
+   * it, and its successor goes on with the log where it stopped: no line lost, none twice.
+   * Past `untilMs` an unadopted container is stopped and removed by
+   * {@link DockerExecutor.reapHandedOver}. False (nothing done) unless the container runs
+   * and is followed and is not being stopped.
    */
-  handOff(): boolean;
+  handOff(untilMs: number): boolean;
 }
 
 /** How a re-adopted container is treated: what its worker knew of the try. */
@@ -98,27 +100,50 @@ const HOLD_PATH = '/.swarmflow-hold';
 /** A name suffix for kept containers whose end was reported, so a restarted worker does not report them again. */
 export const REPORTED_SUFFIX = '-reported';
 /**
- * A handed-over container's name ends with `-handoff-<time>-<count>`: the log mark its
- * last worker read up to (time as 20261206T104512.123456789Z, Docker's fixed-width RFC 3339 without - and :).
+ * Where a worker that handed a container over read its log up to: the `since` its log
+ * stream was asked with (milliseconds since the epoch; 0 = from the log's start) and how
+ * many frames of that stream it went through. The next reader asks for the log with the
+ * same `since` and skips exactly that many frames: Docker serves it in the same order
+ * every time, so no line is lost or passed on twice, whatever the frames' times.
  */
-const HANDOFF_SUFFIX = /-handoff-(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})\.(\d{9})Z-(\d+)$/;
-
-/** The name that records `mark` (any earlier mark replaced). */
-export function handOffName(name: string, mark: LogMark): string | null {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z$/.test(mark.time)) return null;
-  return `${name.replace(HANDOFF_SUFFIX, '')}-handoff-${mark.time.replace(/[-:]/g, '')}-${mark.count}`;
+export interface HandOffMark {
+  sinceMs: number;
+  frames: number;
 }
 
-/** The log mark a handed-over container's name records; null for any other name. */
-export function handOffMark(name: string): LogMark | null {
+/**
+ * A handed-over container's name ends with `-handoff-s<sinceMs>-n<frames>-u<untilMs>`: its
+ * {@link HandOffMark}, and until when it waits for adoption. An adopting worker takes the
+ * suffix off: a name that still has it is a container nobody adopted.
+ */
+const HANDOFF_SUFFIX = /-handoff-s(\d+)-n(\d+)-u(\d+)$/;
+
+/** The name that records `mark` and the adoption deadline `untilMs` (any earlier mark replaced). */
+export function handOffName(name: string, mark: HandOffMark, untilMs: number): string {
+  return `${adoptedName(name)}-handoff-s${Math.trunc(mark.sinceMs)}-n${Math.trunc(mark.frames)}-u${Math.trunc(untilMs)}`;
+}
+
+/** The mark and adoption deadline a handed-over container's name records; null for any other name. */
+export function handOffMark(name: string): (HandOffMark & { untilMs: number }) | null {
   const m = HANDOFF_SUFFIX.exec(name);
-  return m ? { time: `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`, count: Number(m[8]) } : null;
+  return m ? { sinceMs: Number(m[1]), frames: Number(m[2]), untilMs: Number(m[3]) } : null;
 }
 
-/** The mark of a log read from `since` (seconds; undefined = its start) in which nothing was seen. */
-function markAt(since: number | undefined): LogMark {
-  const iso = new Date(Math.floor((since ?? 0) * 1000)).toISOString(); // 2026-12-06T10:45:12.123Z
-  return { time: `${iso.slice(0, 23)}000000Z`, count: 0 };
+/** The name without its hand-over suffix: what an adopting worker renames the container to. */
+function adoptedName(name: string): string {
+  return name.replace(HANDOFF_SUFFIX, '');
+}
+
+/**
+ * A container handed over with less time than this left before its deadline is not adopted
+ * any more (stopped instead): a reaper on its engine may be about to stop it (see
+ * {@link DockerExecutor.reapHandedOver}), and the scheduler to retry its try.
+ */
+const ADOPT_MARGIN_MS = 2_000;
+
+/** Docker's `since` (seconds) for a log stream from `sinceMs` (0 = the whole log). */
+function sinceSeconds(sinceMs: number): number | undefined {
+  return sinceMs === 0 ? undefined : sinceMs / 1000;
 }
 
 export interface DockerExecutorOptions {
@@ -170,6 +195,33 @@ export class DockerExecutor {
   }
 
   /**
+   * Stops (stop signal, SIGKILL after `graceMs`) and removes, with their secrets volumes, the
+   * task containers on this engine (of any worker; `labels` narrow it) that were handed
+   * over and not adopted by their deadline: their name still has the hand-over suffix (an
+   * adopter takes it off) and its deadline is past. Their tries are the scheduler's to
+   * retry, as lost. Returns the containers removed; a failure on one is passed to `onError`
+   * and the others go on.
+   */
+  async reapHandedOver(options: { labels?: Record<string, string>; graceMs?: number; now?: number; onError?: (c: ContainerSummary, err: unknown) => void } = {}): Promise<ContainerSummary[]> {
+    const now = options.now ?? Date.now();
+    const all = await this.client.listContainers({ ...options.labels, [LABELS.role]: 'task' });
+    const expired = all.filter((c) => {
+      const mark = handOffMark(c.name);
+      return mark !== null && mark.untilMs <= now;
+    });
+    const reaped: ContainerSummary[] = [];
+    for (const c of expired) {
+      try {
+        await removeHandedOver(this.client, c, options.graceMs ?? DEFAULT_GRACE_MS);
+        reaped.push(c);
+      } catch (err) {
+        options.onError?.(c, err);
+      }
+    }
+    return reaped;
+  }
+
+  /**
    * Removes what a worker that stopped abruptly may have left: seed containers, and
    * secrets volumes that no container uses (a volume still in use is kept). Returns
    * what was removed.
@@ -188,6 +240,18 @@ export class DockerExecutor {
     }
     return { seeds: seeds.length, volumes };
   }
+}
+
+/** Stops and removes a container nobody adopted in time, and its secrets volume; a container already gone counts as removed. */
+async function removeHandedOver(client: DockerClient, c: ContainerSummary, graceMs: number): Promise<void> {
+  try {
+    if (c.state === 'running' || c.state === 'paused' || c.state === 'restarting') await client.stopContainer(c.id, Math.max(0, Math.ceil(graceMs / 1000)));
+    await client.removeContainer(c.id, true);
+  } catch (err) {
+    if (!(err instanceof DockerError && err.statusCode === 404)) throw err;
+  }
+  const volume = c.labels[LABELS.secretsVolume];
+  if (volume) await client.removeVolume(volume).catch(() => undefined);
 }
 
 let defaultExecutor: DockerExecutor | null = null;
@@ -220,8 +284,8 @@ class ContainerTry {
   /** Why the container is being stopped; set once. */
   private stopCause: KillCause | null = null;
   private exited = false;
-  /** The log stream read last and where it started, until its demuxer is ended. */
-  private lastStream: { since: number | undefined; demux: LogDemuxer } | null = null;
+  /** The log stream read last and its `since` (ms; 0 = the whole log), until its demuxer is ended. */
+  private lastStream: { sinceMs: number; demux: LogDemuxer } | null = null;
   /** Following the container failed for good ({@link LostTrackError}). */
   private lostTrack = false;
   /** The log stream being read, paused while the reader asks for it ({@link ContainerRun.pauseOutput}). */
@@ -237,6 +301,8 @@ class ContainerTry {
   private following = false;
   private readonly handOffAbort = new AbortController();
   private handedOff = false;
+  /** The adoption deadline given to {@link ContainerRun.handOff} (ms since the epoch). */
+  private handOffUntilMs = 0;
 
   constructor(
     private readonly client: DockerClient,
@@ -259,8 +325,9 @@ class ContainerTry {
         this.stop(reason);
       },
       pauseOutput: (paused) => this.pauseOutput(paused),
-      handOff: () => {
+      handOff: (untilMs: number) => {
         if (!this.following || this.exited || this.stopCause !== null || this.handOffAbort.signal.aborted) return false;
+        this.handOffUntilMs = untilMs;
         this.handOffAbort.abort();
         return true;
       },
@@ -324,7 +391,7 @@ class ContainerTry {
         seedRemoval = this.removeContainer(seed, 'the secrets seed container').then(() => undefined);
       }
       if (spec.timeoutMs !== null) this.armTimeout(spec.timeoutMs);
-      exitCode = await this.follow(this.id, undefined);
+      exitCode = await this.follow(this.id, { sinceMs: 0, frames: 0 });
       oomKilled = await this.oomKilled(this.id, exitCode);
       if (spec.output && exitCode === 0) output = await this.readOutput(this.id, spec.output);
     } catch (err) {
@@ -375,6 +442,8 @@ class ContainerTry {
     let oomKilled = false;
     /** Only a container that never started is removed without an exit code; any other error leaves it as it is. */
     let neverStarted = false;
+    /** Removed already (handed over and not adopted in time). */
+    let removed = false;
     try {
       const info = await this.client.inspectContainer(container.id);
       const state = info.State;
@@ -382,15 +451,23 @@ class ContainerTry {
         neverStarted = true;
         throw new TryError('the container was created but never started (its worker stopped first)');
       }
+      if ((state.Running || state.Status === 'paused' || state.Status === 'restarting') && mark !== null && mark.untilMs <= Date.now() + ADOPT_MARGIN_MS) {
+        // Too late: its try is (about to be) retried elsewhere, and a reaper may stop it any moment.
+        await removeHandedOver(this.client, container, this.graceMs);
+        removed = true;
+        throw new TryError(`the container was handed over until ${new Date(mark.untilMs).toISOString()} and not adopted in time: ` +
+          'stopped and removed, its try is retried as lost (SWARMFLOW_HANDOFF_TIMEOUT)');
+      }
       if (state.Running || state.Status === 'paused' || state.Status === 'restarting') {
+        if (mark !== null) await this.takeOver(container);
         this.markStarted(container.id);
         if (options.timeoutMs !== null) this.armTimeout(Math.max(0, Date.parse(state.StartedAt) + options.timeoutMs - Date.now()));
-        exitCode = await this.follow(container.id, mark ?? Date.now() / 1000);
+        exitCode = await this.follow(container.id, mark ?? { sinceMs: Date.now(), frames: 0 });
       } else if (mark !== null) {
         exitCode = state.ExitCode;
         const demux = new LogDemuxer(this.hooks.onLine, true, this.hooks.mask ?? null);
-        demux.skipThrough(mark);
-        const log = await this.client.logs(container.id, { follow: false, since: sinceOf(mark), timestamps: true });
+        demux.skipFrames(mark.frames);
+        const log = await this.client.logs(container.id, { follow: false, since: sinceSeconds(mark.sinceMs), timestamps: true });
         this.status(`the container ended (exit code ${exitCode}) after its worker handed it over; the log lines it wrote since follow`);
         if (Buffer.isBuffer(log)) demux.write(log);
         demux.end();
@@ -414,7 +491,9 @@ class ContainerTry {
       const volume = container.labels[LABELS.secretsVolume];
       let gone = false;
       // Never on an error while following it (a Docker daemon restart): a healthy container would be killed.
-      if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || neverStarted)) {
+      if (removed) {
+        // Gone with its secrets volume.
+      } else if (container.labels[LABELS.autoRemove] !== 'false' && (exitCode !== null || neverStarted)) {
         gone = await this.removeContainer(container.id, `container ${container.id.slice(0, 12)}`);
       } else if (exitCode !== null) {
         await this.markReported(container.id, container.name);
@@ -428,7 +507,7 @@ class ContainerTry {
    * Streams the log lines until the container exits; its exit code. A failed wait or log
    * stream is not the end: see {@link waitForExit} and {@link streamLogs}.
    */
-  private async follow(id: string, from: number | LogMark | undefined): Promise<number> {
+  private async follow(id: string, from: HandOffMark): Promise<number> {
     const abort = new AbortController();
     /** Aborted once the exit code is known: wakes the log reader from a pause between streams. */
     const exit = new AbortController();
@@ -446,7 +525,9 @@ class ContainerTry {
       } catch (err) {
         if (!this.handOffAbort.signal.aborted) throw err;
         await logsDone;
-        await this.recordHandOff(id, this.lastStream?.demux.mark() ?? markAt(this.lastStream?.since));
+        const stream = this.lastStream;
+        // No stream open (between two attempts): the next reader starts from now, like a stream opened again.
+        await this.recordHandOff(id, stream ? { sinceMs: stream.sinceMs, frames: stream.demux.framesThrough() } : { sinceMs: Date.now(), frames: 0 });
         throw new HandedOffError('handed over');
       }
       this.exited = true;
@@ -477,12 +558,25 @@ class ContainerTry {
     }
   }
 
+  /**
+   * Takes the hand-over suffix off an adopted container's name (its mark is in `container`
+   * already): a name with it is one nobody adopted, which reapers stop once its deadline is past.
+   */
+  private async takeOver(container: ContainerSummary): Promise<void> {
+    const name = adoptedName(container.name);
+    try {
+      await this.client.renameContainer(container.id, name);
+      this.name = name;
+    } catch (err) {
+      this.status(`could not rename the adopted container ${container.id.slice(0, 12)} (it may be stopped as not adopted once its hand-over deadline is past): ${message(err)}`);
+    }
+  }
+
   /** Records in the container's name where its log was read up to, for the worker that adopts it next. */
-  private async recordHandOff(id: string, mark: LogMark): Promise<void> {
+  private async recordHandOff(id: string, mark: HandOffMark): Promise<void> {
     try {
       const current = this.name ?? (await this.client.inspectContainer(id)).Name.replace(/^\//, '');
-      const name = handOffName(current, mark);
-      if (name === null) throw new Error(`unexpected log time ${JSON.stringify(mark.time)}`);
+      const name = handOffName(current, mark, this.handOffUntilMs);
       await this.client.renameContainer(id, name);
       this.name = name;
       this.status(`container ${id.slice(0, 12)} handed over, still running: the next worker of this name follows it from here`);
@@ -540,23 +634,23 @@ class ContainerTry {
    * A stream that ends or fails while the container still runs is opened again from that
    * moment (lines in between may repeat or be missed), with the same bounded attempts.
    */
-  private async streamLogs(id: string, since: number | LogMark | undefined, signal: AbortSignal, exit: AbortSignal): Promise<void> {
-    // From a mark: what the worker that handed the container over read is left out.
-    let skip = typeof since === 'object' ? since : null;
-    let from = typeof since === 'object' ? sinceOf(since) : since;
+  private async streamLogs(id: string, since: HandOffMark, signal: AbortSignal, exit: AbortSignal): Promise<void> {
+    // From a mark: the frames the worker that handed the container over went through are left out.
+    let skip = since.frames;
+    let fromMs = since.sinceMs;
     let failures = 0;
     for (;;) {
       this.lastStream?.demux.end();
       this.lastStream = null;
       const began = Date.now();
       const demux = new LogDemuxer(this.hooks.onLine, true, this.hooks.mask ?? null);
-      if (skip !== null) demux.skipThrough(skip);
-      skip = null;
+      demux.skipFrames(skip);
+      skip = 0;
       // Not ended here: once the container has exited, follow() reads what this stream missed into it.
-      this.lastStream = { since: from, demux };
+      this.lastStream = { sinceMs: fromMs, demux };
       let failure: unknown = null;
       try {
-        const source = await this.client.logs(id, { follow: true, since: from, timestamps: true, signal });
+        const source = await this.client.logs(id, { follow: true, since: sinceSeconds(fromMs), timestamps: true, signal });
         failure = await drain(source, demux, (stream) => {
           this.logSource = stream;
           if (this.outputPaused) stream.pause();
@@ -565,7 +659,7 @@ class ContainerTry {
         failure = err;
       }
       if (signal.aborted || this.exited) return;
-      from = Date.now() / 1000;
+      fromMs = Date.now();
       if (Date.now() - began >= FOLLOW_HEALTHY_MS) failures = 0;
       // Usually the container has exited and its wait returns within the pause; else the daemon restarted.
       const delay = this.followRetryDelaysMs[failures++];
@@ -601,7 +695,7 @@ class ContainerTry {
     this.lastStream = null;
     if (stream === null) return;
     try {
-      const log = await this.client.logs(id, { follow: false, since: stream.demux.resumeSince() ?? stream.since, timestamps: true });
+      const log = await this.client.logs(id, { follow: false, since: stream.demux.resumeSince() ?? sinceSeconds(stream.sinceMs), timestamps: true });
       if (Buffer.isBuffer(log)) stream.demux.catchUp(log);
     } catch (err) {
       this.status(`could not read the container's log once more after its exit (its last lines may be missing): ${message(err)}`);

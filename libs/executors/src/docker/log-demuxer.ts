@@ -28,18 +28,10 @@ export class LogDemuxer {
   /** With `timestamps`: the time of the last frame passed on (RFC 3339, fixed width), and how many had it. */
   private lastTime = '';
   private atLastTime = 0;
-  /**
-   * With `timestamps`: the latest frame time passed on, and how many frames had it. Docker
-   * stamps stdout and stderr in two goroutines and writes them under a lock, so a log's
-   * frames are not always in time order (up to ~12 ms apart seen here): a mark at the last
-   * frame's time would hand later-stamped frames already passed on to the next reader again.
-   */
-  private maxTime = '';
-  private atMaxTime = 0;
-  /** With `timestamps`: frames up to this mark were passed on by an earlier reader (a worker that handed the container over): skipped. */
-  private skip: { before: string; equal: number } | null = null;
-  /** The mark given to {@link skipThrough}, as it was. */
-  private skipMark: LogMark | null = null;
+  /** Whole frames {@link write} has read (passed on or skipped): where this reader is in the log it was given. */
+  private framesRead = 0;
+  /** The first frames of the log not to pass on: an earlier reader passed them on ({@link skipFrames}). */
+  private framesToSkip = 0;
 
   /**
    * @param timestamps the log was asked for with `timestamps`: each frame starts with its
@@ -58,7 +50,7 @@ export class LogDemuxer {
     while (data.length >= HEADER) {
       const size = data.readUInt32BE(4);
       if (data.length < HEADER + size) break;
-      this.frame(data, size, this.skip);
+      if (++this.framesRead > this.framesToSkip) this.frame(data, size, null);
       data = data.subarray(HEADER + size);
     }
     this.pending = data.length === 0 ? Buffer.alloc(0) : Buffer.from(data);
@@ -74,45 +66,40 @@ export class LogDemuxer {
   }
 
   /**
-   * Where this reader is in the log: the time of the last frame passed on (RFC 3339, fixed
-   * width, as Docker writes it) and how many frames had that time; when none was, the mark
-   * of {@link skipThrough} or null (also without `timestamps`). A later reader given it ({@link skipThrough}) goes on from there.
+   * How many frames of the log this reader has been through (passed on, or skipped as
+   * {@link skipFrames} asked): a later reader of the same log, asked for with the same
+   * `since`, skips that many ({@link skipFrames}) and goes on with the next frame, whatever
+   * the frames' times. Docker serves a log from a given `since` in the same order every time
+   * (the order it wrote it), so the count is exact where a time is not: a log's frames are
+   * not in time order (stdout and stderr are stamped apart, ~12 ms seen).
    */
-  mark(): LogMark | null {
-    // Nothing passed on yet: as far as the earlier reader got.
-    if (this.maxTime === '') return this.skipMark;
-    // The latest time seen (see maxTime); an earlier reader may have got further within it.
-    if (this.skipMark !== null && this.skipMark.time > this.maxTime) return this.skipMark;
-    // At the earlier reader's time: its frames of that time count too.
-    const before = this.skipMark !== null && this.skipMark.time === this.maxTime ? this.skipMark.count : 0;
-    return { time: this.maxTime, count: before + this.atMaxTime };
+  framesThrough(): number {
+    return Math.max(this.framesRead, this.framesToSkip);
   }
 
-  /**
-   * Frames up to `mark` (older, or as old and among the first `count` of that time) are
-   * not passed on: the log is read again from {@link sinceOf}(mark) and what an earlier
-   * reader passed on is left out, once.
-   */
-  skipThrough(mark: LogMark): void {
-    this.skip = { before: mark.time, equal: mark.count };
-    this.skipMark = { ...mark };
+  /** The first `count` frames of the log are not passed on: an earlier reader of the log from the same `since` passed them on. */
+  skipFrames(count: number): void {
+    this.framesToSkip = count;
   }
 
   /**
    * Passes on the frames of `log` (the same log asked for again with `timestamps`, from
-   * {@link resumeSince} or earlier) that come after the ones already passed on: Docker may
+   * {@link resumeSince}, or when it is null from the `since` of the log given to
+   * {@link write}) that come after the ones already passed on: Docker may
    * end a follow stream before it has logged a container's last output. A frame cut off at
    * the end of what was written so far is dropped first: `log` holds it whole.
    */
   catchUp(log: Buffer): void {
     this.pending = Buffer.alloc(0);
-    // Nothing passed on yet: only what an earlier reader did (skipThrough), if anything, is left out.
-    const skip = this.lastTime === '' ? this.skip : { before: this.lastTime, equal: this.atLastTime };
+    // Nothing passed on yet: `log` is read from the stream's own `since` (resumeSince is null), and the frames it went through are left out.
+    const skip = this.lastTime === '' ? null : { before: this.lastTime, equal: this.atLastTime };
+    let skipCount = this.lastTime === '' ? this.framesThrough() : 0;
     let data = log;
     while (data.length >= HEADER) {
       const size = data.readUInt32BE(4);
       if (data.length < HEADER + size) break;
-      this.frame(data, size, skip);
+      if (skipCount > 0) skipCount--;
+      else this.frame(data, size, skip);
       data = data.subarray(HEADER + size);
     }
   }
@@ -133,17 +120,10 @@ export class LogDemuxer {
       const time = payload.toString('latin1', 0, space < 0 ? payload.length : space);
       payload = payload.subarray(space < 0 ? payload.length : space + 1);
       if (skip !== null && (time < skip.before || (time === skip.before && skip.equal-- > 0))) return;
-      // The mark's skip stays on past its first newer frame: an older one (out of time order,
-      // see maxTime) may still follow, and the earlier reader passed it on.
       if (time === this.lastTime) this.atLastTime++;
       else {
         this.lastTime = time;
         this.atLastTime = 1;
-      }
-      if (time === this.maxTime) this.atMaxTime++;
-      else if (time > this.maxTime) {
-        this.maxTime = time;
-        this.atMaxTime = 1;
       }
     }
     this.splitters[stream].write(payload);

@@ -467,7 +467,7 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       const running = [{ tiId: 7, tryNumber: 2 }];
       await repos.workers.recordHeartbeats([{ name: 'w1', hostname: 'h', queues: ['default'], concurrency: 4, gpus: 0, state: 'active', running }], now);
       expect((await repos.workers.list())[0].running).toEqual(running);
-      const lost = await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() + 1000), tx));
+      const lost = await db.transaction((tx) => repos.workers.markLost(new Date(now.getTime() + 1000), new Date(now.getTime() + 1000), tx));
       expect(lost).toEqual(['w1']);
       // Its last heartbeat's list would read as tries still running there.
       expect((await repos.workers.list())[0]).toMatchObject({ name: 'w1', state: 'lost', queues: ['default'], running: [] });
