@@ -44,7 +44,7 @@ export {
 export { checkTaskPattern, TaskPatternError, MAX_TASK_PATTERN_LENGTH } from './patterns/task-pattern';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
 export {
-  awaitsAdoption, DEFAULT_HANDOFF_TIMEOUT_MS, notAdoptedReason, pendingHandOver, type HandedOver, type PendingHandOver, type TryRef,
+  awaitsAdoption, DEFAULT_HANDOFF_TIMEOUT_MS, notAdoptedReason, pendingHandOver, type HandedOver, type PendingHandOver, type TryRef as HandedOverTry,
 } from './workers/hand-over';
 export {
   cacheKey, cacheNamespaceOf, cacheForceMatcher, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
