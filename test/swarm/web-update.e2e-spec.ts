@@ -1,4 +1,4 @@
-import { buildImages, docker, STACK_FILE, swarmState, TestStack, waitFor } from './support/stack';
+import { buildImages, docker, swarmState, TestStack, waitFor } from './support/stack';
 
 // Webserver updates fail no request (issue 14): the stack's published port is held by the
 // gateway, which sends each request to a webserver task found by DNS; the webserver updates
@@ -113,8 +113,7 @@ describe('webserver updates through the gateway', () => {
     const tally: Tally = { ok: 0, failed: [] };
     retag = image;
     {
-      await docker(['stack', 'deploy', '--resolve-image', 'never', '-c', STACK_FILE, stack.name],
-        { env: { ...stack.env, SWARMFLOW_IMAGE: image, SWARMFLOW_AUTOSCALER_REPLICAS: '0' } });
+      await stack.redeploy({ SWARMFLOW_IMAGE: image });
       await until(stack, 'the webserver on the new image', async () => {
         const now = await webTasks(stack);
         const spec = (await docker(['service', 'inspect', stack.service('webserver'), '--format', '{{.Spec.TaskTemplate.ContainerSpec.Image}}'])).trim();
