@@ -95,11 +95,15 @@ describeWithPostgres('a standalone stop', () => {
   });
 });
 
-/** Two tries with batches: one ends before its start is reported (it stays queued until its end is applied), one after. */
+/**
+ * Two tries with batches: one ends before its start is reported (it stays queued until its end is applied), one after.
+ * `quick` runs on a worker that defers `task.started` past any run time: within the usual 50 ms, a loaded machine
+ * did not always end it (it was reported running).
+ */
 const TWO_COUNTS = `
 id: two_counts
 tasks:
-  quick: { shell: "seq 1 5000" }
+  quick: { shell: "seq 1 5000", queue: quick }
   slow: { shell: "seq 1 5000; sleep 0.5" }
 `;
 
@@ -109,7 +113,7 @@ tasks:
 // lost nor grant a claim to run it again; the holder alone applies the end.
 describeWithPostgres('ends held for their logs, seen by a second scheduler', () => {
   jest.setTimeout(60_000);
-  const stack = useStack({ dagFiles: { 'two_counts.yaml': TWO_COUNTS } });
+  const stack = useStack({ dagFiles: { 'two_counts.yaml': TWO_COUNTS }, workers: [{}, { queues: ['quick'], startedDelayMs: 600_000 }] });
 
   it('the other scheduler neither fails a try as lost nor grants a claim to run it; the holder applies the ends', async () => {
     const logs = stack().repos.logs;
@@ -126,6 +130,8 @@ describeWithPostgres('ends held for their logs, seen by a second scheduler', () 
     const other = new Scheduler({
       dagsFolder: stack().folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200, heartbeatTimeoutMs: 30_000, clusterKey: stack().clusterKey,
     }, stack().repos, otherBroker, quietLogger);
+    // No worker listens on its broker: a try it queued (its tick may come first after the trigger) would never run.
+    other.runner.holdDispatch();
     await other.start();
     try {
       const run = await stack().trigger('two_counts', {});

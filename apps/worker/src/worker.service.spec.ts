@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { runProcess } from '@swarmflow/executors';
 import { controlQueue, EXCHANGES, taskQueue } from '@swarmflow/messaging';
 import { withTimeout } from '@swarmflow/messaging/test-support/wait';
 import { startHarness, taskMessage, type Harness } from './test-support/worker-harness';
@@ -584,6 +585,23 @@ describe('WorkerService', () => {
       expect(settlementsOf(task.tiId)).toEqual([expect.objectContaining({ as: 'ack' })]);
     });
 
+    it('a task.started due before the spawner has reported the pid waits for it, and carries it', async () => {
+      const spawner = latePids();
+      h = await startHarness({ startedDelayMs: 1 }, { runProcess: spawner.runProcess });
+      const task = taskMessage({ command: 'echo begin; sleep 30' });
+      await h.submit(task);
+      // The first batch goes out logFlushMs (20) after the first line: after the start was due, 1 ms after the spawn.
+      await h.published.waitFor('the first log batch', () => keysOf(task.tiId).includes(`log.${task.tiId}`));
+      expect(h.published.events('task.started')).toEqual([]);
+
+      spawner.release();
+      const started = (await h.published.startedOf(task.tiId)) as { pid: number | null };
+      expect(started).toMatchObject({ type: 'task.started', pid: expect.any(Number) });
+      await h.published.waitFor('the start line', () => h.published.logLines(task.tiId).some((l) => l.line.endsWith(`started on w1 as pid ${started.pid}`)));
+      h.worker.cancelTask(task.tiId, 1);
+      await h.published.finishedOf(task.tiId);
+    });
+
     it('rejects a negative startedDelayMs', () => {
       h = undefined as unknown as Harness;
       expect(() => new WorkerService({} as never, { name: 'w', hostname: 'h', queues: ['default'], concurrency: 1, startedDelayMs: -1 })).toThrow(
@@ -599,3 +617,33 @@ describe('WorkerService', () => {
     );
   });
 });
+
+/**
+ * The process executor with each spawn's answer (its pid) held back until release(), as
+ * sf-spawner on a loaded machine answers a moment after the call.
+ */
+function latePids(): { runProcess: typeof runProcess; release(): void } {
+  let released = false;
+  const held: Array<() => void> = [];
+  return {
+    runProcess: (spec) => {
+      const run = runProcess({
+        ...spec,
+        onSpawn: (pid) => (released ? spec.onSpawn?.(pid) : held.push(() => spec.onSpawn?.(pid))),
+      });
+      return {
+        get pid() {
+          return released ? run.pid : null;
+        },
+        spawned: run.spawned,
+        result: run.result,
+        cancel: (reason) => run.cancel(reason),
+        pauseOutput: (paused) => run.pauseOutput(paused),
+      };
+    },
+    release: () => {
+      released = true;
+      for (const answer of held.splice(0)) answer();
+    },
+  };
+}

@@ -758,7 +758,10 @@ export class WorkerService {
       (pid !== null ? ` as pid ${pid}` : '') +
       (task.kind === 'docker' && task.docker ? ` in a container of ${task.docker.image}` : '') +
       (gpuIds.length > 0 ? ` with GPU ${gpuIds.join(',')}` : ''));
-    /** task.started waits for the pid when it is to go out at once and the spawner answers later. */
+    /**
+     * task.started waits for the pid when it is due (at once, or at the end of `startedDelayMs`)
+     * and the spawner has not answered yet: it carries the pid, and nothing else does later.
+     */
     let announceOnSpawn = false;
     let run: TaskRun;
     const outputPath = task.kind === 'docker' ? null : this.outputFiles.pathFor(task);
@@ -776,7 +779,9 @@ export class WorkerService {
         // The pid may come a moment after the call (native spawner), always before the first line.
         onSpawn: (pid) => {
           logStart(pid);
-          if (announceOnSpawn) this.announceStart(entry);
+          if (!announceOnSpawn) return;
+          announceOnSpawn = false;
+          this.announceStart(entry);
         },
         onLine: (stream, line) => logs.add(stream, line),
         mask: mask.longest > 0 ? mask : undefined,
@@ -794,7 +799,15 @@ export class WorkerService {
     const pidPending = task.kind !== 'docker' && unsealError === null && run.pid === null;
     if (this.startedDelayMs === 0 && pidPending) announceOnSpawn = true;
     else if (this.startedDelayMs === 0) this.announceStart(entry);
-    else entry.startedTimer = setTimeout(() => this.announceStart(entry), this.startedDelayMs);
+    else {
+      entry.startedTimer = setTimeout(() => {
+        // On a loaded machine the native spawner may report the pid after the delay (a start sent then said pid null for good).
+        if (pidPending && run.pid === null) {
+          entry.startedTimer = undefined;
+          announceOnSpawn = true;
+        } else this.announceStart(entry);
+      }, this.startedDelayMs);
+    }
     this.finishTask(key, entry).catch((err: unknown) =>
       this.logger.error(`reporting the end of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
     );

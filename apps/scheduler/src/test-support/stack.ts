@@ -29,6 +29,8 @@ export interface WorkerSetup {
   heartbeatIntervalMs?: number;
   gpus?: string[];
   name?: string;
+  /** See WorkerOptions.startedDelayMs (default 50 ms). */
+  startedDelayMs?: number;
 }
 
 /**
@@ -86,7 +88,7 @@ export class Stack {
     const worker = await startWorker({
       name: w.name ?? `test-worker-${this.workers.length + 1}-${process.pid}`, hostname: 'localhost', queues: w.queues ?? ['default'],
       concurrency: w.concurrency ?? 4, heartbeatIntervalMs: w.heartbeatIntervalMs ?? 1000, graceMs: 2000, logFlushMs: 50,
-      gpus: w.gpus ?? [],
+      gpus: w.gpus ?? [], startedDelayMs: w.startedDelayMs,
     }, await this.broker(), { logger: quietLogger, clusterKey: this.clusterKey });
     this.workers.push(worker);
     return worker;
