@@ -155,24 +155,34 @@ describeBrowser('web UI: render time of big views (reported)', () => {
     await page.waitForFunction(() => (globalThis as unknown as { document: { activeElement: { getAttribute(n: string): string | null } | null } }).document.activeElement?.getAttribute('data-c') === '99');
     await page.unrouteAll();
   });
-  // Quarantined (issue 16, note of session 11): PageDown across the windowed grid loses a key
-  // press now and then (the focus stays on the cell it left; 1 run in 3 here). Un-skip once fixed.
-  it.skip('PageDown reaches the last task across the windowed rows', async () => {
+  // The keyboard walks the windowed grid from top to bottom and back, twice: each key press
+  // must move the focus (a press was lost 1 walk in 3 or 4 when an effect of the scroll's
+  // re-render, still pending at the press, took the focus meant for the new cell).
+  it('PageDown and PageUp walk the windowed rows, every key press moving the focus', async () => {
     const { detail, grid } = fakeGrid(100, 200);
     await page.route('**/api/v1/dags/big', (route) => json(route, detail));
     await page.route('**/api/v1/dags/big/grid?limit=100', (route) => json(route, grid));
-    await page.goto("/dags/big?tab=grid&runs=100");
-    await page.locator('a[data-r="0"][data-c="99"]').focus();
+    await page.goto('/dags/big?tab=grid&runs=100');
+    // The cell in the tab order (the first task's newest run, far right) is rendered though
+    // its run is out of the horizontal window: Tab reaches the grid.
+    await page.locator('a[data-r="0"][data-c="99"][tabindex="0"]').focus();
     // (one key at a time, as a person presses them: each waits for the focus to move)
-    // Each PageDown moves the focus ten tasks down, rendering the rows it reaches.
     type Focus = { document: { activeElement: { getAttribute(n: string): string | null } | null } };
-    for (let r = 0; r < 199; ) {
-      await page.keyboard.press('PageDown');
-      const next = Math.min(199, r + 10);
-      await page.waitForFunction((want) => (globalThis as unknown as Focus).document.activeElement?.getAttribute('data-r') === String(want), next);
-      r = next;
+    const focusedRow = (want: number) => page.waitForFunction((row) => (globalThis as unknown as Focus).document.activeElement?.getAttribute('data-r') === String(row), want, { timeout: 5000 });
+    for (let walk = 0; walk < 2; walk++) {
+      for (let r = 0; r < 199; ) {
+        await page.keyboard.press('PageDown');
+        r = Math.min(199, r + 10);
+        await focusedRow(r);
+      }
+      expect(await page.evaluate('document.activeElement.getAttribute("data-task")')).toBe('task_199');
+      for (let r = 199; r > 0; ) {
+        await page.keyboard.press('PageUp');
+        r = Math.max(0, r - 10);
+        await focusedRow(r);
+      }
+      expect(await page.evaluate('document.activeElement.getAttribute("data-task")')).toBe('task_000');
     }
-    expect(await page.evaluate('document.activeElement.getAttribute("data-task")')).toBe('task_199');
     await page.unrouteAll();
   });
 });

@@ -2,10 +2,12 @@ import type { Browser, Page, Route } from 'playwright-core';
 import { describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
 
 // A container try's page: container id, image digest, GPU devices and runtime (from the
-// try's stored result), worker, exit code and reason. The API's answers for a GPU try are
-// made up in the browser (page.route, typed as the API's DTOs): this machine has no GPU; the
-// real path (worker → task.finished → task_result → API) is checked by
-// apps/scheduler/src/image-digests.int-spec.ts with a real container.
+// try's stored result, or while it runs from its container's start), worker, exit code and
+// reason. The API's answers for a GPU try are made up in the browser (page.route, typed as the
+// API's DTOs): this machine has no GPU; the real paths (worker → task.finished → task_result →
+// API, and worker → task.container_started → task_container → API while the try runs) are
+// checked by apps/scheduler/src/image-digests.int-spec.ts and
+// apps/webserver/src/try-container.stack.int-spec.ts with a real container.
 jest.setTimeout(120_000);
 
 const CONTAINER = 'f3a9c0de12b47a5e9d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2';
@@ -31,6 +33,12 @@ const ti = {
     tryResult(2, { succeeded: false, containerId: CONTAINER, gpuDevices: ['0', '1'], runtime: 'nvidia' }),
     tryResult(1, { succeeded: false }),
   ],
+};
+const running = {
+  ...ti, runId: 'r2', state: 'running', tryNumber: 1, exitCode: null, reason: null, endedAt: null,
+  history: [{ tryNumber: 1, from: 'queued', to: 'running', reason: null, at: at(1) }],
+  tries: [],
+  containers: [{ tryNumber: 1, containerId: CONTAINER, worker: 'gpu-worker-1', image: docker.image, imageDigest: DIGEST, gpuDevices: ['1'], runtime: 'nvidia', startedAt: at(2) }],
 };
 const dag = {
   dagId: 'gpu_job', fileloc: 'gpu_job.yaml', isPaused: false, isActive: true, schedule: null, latestVersion: 'v1', tags: [], description: null,
@@ -59,6 +67,10 @@ describeBrowser('web UI: a container try\'s page', () => {
     await page.route('**/api/v1/dags/gpu_job/versions/v1', (route) => json(route, dag));
     await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 1/3', 'Killed']));
     await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
+    // r2: its try runs; the container is known from its start, there is no result yet.
+    await page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train', (route) => json(route, running));
+    await page.route('**/api/v1/dags/gpu_job/runs/r2', (route) => json(route, { dagId: 'gpu_job', runId: 'r2', versionHash: 'v1' }));
+    await page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train/logs/stream?try=1', (route) => sse(route, ['epoch 1/3']));
   });
   afterAll(async () => {
     await browser?.close();
@@ -88,5 +100,18 @@ describeBrowser('web UI: a container try\'s page', () => {
     await value('Image digest').getByText(DIGEST).waitFor();
     expect(await page.getByTestId('container-id').count()).toBe(0);
     await details.getByText('latest try\'s (2)', { exact: false }).waitFor();
+  });
+
+  it('shows a running try\'s container from its start, before the try ends', async () => {
+    await page.goto('/dags/gpu_job/runs/r2/tasks/train');
+    const details = page.getByTestId('task-details');
+    await details.waitFor();
+    const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
+    expect(await page.getByTestId('container-id').textContent()).toBe(CONTAINER.slice(0, 12));
+    expect(await value('Image digest').textContent()).toBe(DIGEST);
+    expect(await value('GPU devices').textContent()).toBe('1');
+    expect(await value('Runtime').textContent()).toBe('nvidia');
+    expect(await value('Ended').textContent()).toBe('—');
+    expect(await details.getByText('shown once its container has started').count()).toBe(0);
   });
 });

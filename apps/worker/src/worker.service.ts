@@ -1,11 +1,11 @@
 import { Logger } from '@nestjs/common';
 import {
   CONTAINER_OUTPUT_PATH, DEFAULT_HANDOFF_TIMEOUT_MS, DEFAULT_MAX_OUTPUT_BYTES,
-  type ControlMessage, type TaskFinishedEvent, type TaskMessage, type TaskStartedEvent, type WorkerHeartbeatEvent,
+  type ControlMessage, type TaskContainerStartedEvent, type TaskFinishedEvent, type TaskMessage, type TaskStartedEvent, type WorkerHeartbeatEvent,
 } from '@swarmflow/core';
 import {
   containerPolicyViolation, DEFAULT_CONTAINER_POLICY, DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
-  type ContainerPolicy, type ContainerResult, type RunAsUser, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
+  type ContainerPolicy, type ContainerResult, type ContainerStart, type RunAsUser, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
 } from '@swarmflow/executors';
 import {
   controlQueue, EXCHANGES, taskQueue, type Broker, type BrokerMessage, type ConsumerHandle, type ExchangeName,
@@ -145,6 +145,8 @@ interface TaskRun {
   readonly pid?: number | null;
   /** Id of a container task once created. */
   readonly containerId?: string | null;
+  /** Containers: settles once the container started and its image's digest was read (ContainerRun.running). */
+  readonly running?: Promise<ContainerStart | null>;
   readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
   cancel(reason?: string): void;
   /** Containers: stop following it and leave it running for the next worker of this name until `untilMs` (ContainerRun.handOff). */
@@ -808,6 +810,7 @@ export class WorkerService {
         } else this.announceStart(entry);
       }, this.startedDelayMs);
     }
+    if (run.running) this.announceContainer(key, entry, run.running);
     this.finishTask(key, entry).catch((err: unknown) =>
       this.logger.error(`reporting the end of task instance ${task.tiId} try ${task.tryNumber} failed: ${errorMessage(err)}`),
     );
@@ -864,6 +867,36 @@ export class WorkerService {
   }
 
   /**
+   * The try's container started: publishes `task.container_started` (its id, image digest,
+   * GPU devices, runtime), so the try's page shows them while it runs. After `task.started`
+   * when that is on its way; nothing when the try ended (or was handed over) first: its
+   * `task.finished` carries the same. Not retried: the end reports them anyway.
+   */
+  private announceContainer(key: string, entry: RunningTask, running: Promise<ContainerStart | null>): void {
+    const { task } = entry;
+    void running.then(async (start) => {
+      if (start === null || !task.docker || this.running.get(key) !== entry) return;
+      if (entry.started !== null && !(await entry.started)) return;
+      const event: TaskContainerStartedEvent = {
+        type: 'task.container_started', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
+        container: this.containerDetails(entry, start.containerId), at: this.now().toISOString(),
+      };
+      if (start.imageDigest !== null) event.image = { ref: task.imageRef ?? task.docker.image, digest: start.imageDigest };
+      await this.broker.publish(EXCHANGES.events, 'task.container_started', event);
+    }).catch((err: unknown) => {
+      this.logger.warn(`task.container_started of task instance ${task.tiId} try ${task.tryNumber} not published (its end reports the container): ${errorMessage(err)}`);
+    });
+  }
+
+  /** A container try's container as `task.container_started` and `task.finished` report it. */
+  private containerDetails(entry: RunningTask, id: string): NonNullable<TaskFinishedEvent['container']> {
+    // The runtime as container-options sets it: the task's, else `nvidia` for GPUs in runtime mode.
+    const docker = entry.task.docker;
+    const runtime = docker?.runtime ?? (entry.gpuIds.length > 0 && docker?.gpuMode === 'runtime' ? 'nvidia' : null);
+    return { id, gpus: [...entry.gpuIds], runtime };
+  }
+
+  /**
    * Waits for the process and frees its slot; then publishes the last log batch and
    * `task.finished` together. If `task.started` went out, they wait for its confirm:
    * all go out on the publisher's channel in that order, the one the scheduler needs.
@@ -900,11 +933,7 @@ export class WorkerService {
     if (result.imageDigest && task.docker) finished.image = { ref: task.imageRef ?? task.docker.image, digest: result.imageDigest };
     if (task.cacheKey !== undefined) finished.cacheKey = task.cacheKey;
     const containerId = task.kind === 'docker' ? entry.run.containerId : null;
-    if (containerId && task.docker) {
-      // The runtime as container-options sets it: the task's, else `nvidia` for GPUs in runtime mode.
-      const runtime = task.docker.runtime ?? (entry.gpuIds.length > 0 && task.docker.gpuMode === 'runtime' ? 'nvidia' : null);
-      finished.container = { id: containerId, gpus: [...entry.gpuIds], runtime };
-    }
+    if (containerId && task.docker) finished.container = this.containerDetails(entry, containerId);
     this.tally.finished(finished.outcome);
     this.reporting.set(key, { task, msg });
     this.release(key, result.containerMayRun === true);

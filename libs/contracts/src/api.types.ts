@@ -202,6 +202,27 @@ export interface TaskInstanceDetailDto extends TaskInstanceDto {
   history: TiHistoryEntryDto[];
   /** Stored results of its tries, newest first. */
   tries: TryResultDto[];
+  /**
+   * The containers of its container tries, newest try first, as their workers reported them
+   * once started: readable while a try runs (its result comes with its end). Absent from older servers.
+   */
+  containers?: TryContainerDto[];
+}
+
+/** A container try's container, reported by its worker once it started. */
+export interface TryContainerDto {
+  tryNumber: number;
+  containerId: string;
+  /** The worker that runs (ran) it. */
+  worker: string;
+  /** The image reference the try was given, and the digest that runs; null when the worker could not read the digest. */
+  image: string | null;
+  imageDigest: string | null;
+  /** The GPU devices the worker gave it ([] = none). */
+  gpuDevices: string[];
+  /** The OCI runtime; null = Docker's default. */
+  runtime: string | null;
+  startedAt: string;
 }
 
 export interface LogLineDto {

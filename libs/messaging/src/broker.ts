@@ -2,7 +2,7 @@
 export const EXCHANGES = {
   /** Task messages, routing key = queue name (`default`, `gpu`, …). */
   tasks: 'swarmflow.tasks',
-  /** Worker events: `task.started`, `task.finished`, `worker.heartbeat`. */
+  /** Worker events: `task.started`, `task.container_started`, `task.finished`, `worker.heartbeat`. */
   events: 'swarmflow.events',
   /** Log batches, routing key `log.<tiId>`. */
   logs: 'swarmflow.logs',

@@ -25,3 +25,4 @@ export * from './repositories/autoscaler.repository';
 export * from './repositories/repositories';
 export * from './unavailable';
 export * from './repositories/task-result.repository';
+export * from './repositories/task-container.repository';

@@ -10,6 +10,10 @@ const instant = z.iso.datetime({ offset: true });
 const tryRef = { tiId: z.number().int().positive(), tryNumber: z.number().int().positive() };
 const runPk = z.number().int().positive().optional();
 
+/** A container try's container and the image digest it runs (`task.container_started`, `task.finished`). */
+const containerDetails = z.object({ id: z.string().max(200), gpus: z.array(z.string().max(200)).max(64), runtime: z.string().max(200).nullable() });
+const imageRan = z.object({ ref: z.string().max(1000), digest: z.string().max(1000) });
+
 const started = z.object({
   type: z.literal('task.started'), ...tryRef, runPk, worker: z.string(), hostname: z.string(),
   pid: z.number().int().nullable(), at: instant,
@@ -26,9 +30,13 @@ const finished = z.object({
   logs: z.object({ seq: z.number().int(), lines: logLines }).optional(),
   logBatches: z.object({ first: z.number().int(), last: z.number().int(), count: z.number().int().min(0) }).optional(),
   outputs: z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= MAX_OUTPUT_BYTES_LIMIT, `outputs over ${MAX_OUTPUT_BYTES_LIMIT} bytes`).optional(),
-  image: z.object({ ref: z.string().max(1000), digest: z.string().max(1000) }).optional(),
+  image: imageRan.optional(),
   cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
-  container: z.object({ id: z.string().max(200), gpus: z.array(z.string().max(200)).max(64), runtime: z.string().max(200).nullable() }).optional(),
+  container: containerDetails.optional(),
+});
+
+const containerStarted = z.object({
+  type: z.literal('task.container_started'), ...tryRef, runPk, worker: z.string(), container: containerDetails, image: imageRan.optional(), at: instant,
 });
 
 const heartbeat = z.object({
@@ -44,7 +52,7 @@ const heartbeat = z.object({
 });
 
 /** The reference for worker events (worker-event.fast.ts decides the hottest alike, faster). */
-export const workerEvent = z.discriminatedUnion('type', [started, finished, heartbeat]);
+export const workerEvent = z.discriminatedUnion('type', [started, containerStarted, finished, heartbeat]);
 
 /** The schema's own test of an instant (its pattern); without one (another zod), every event goes through the schema. */
 const instantPattern = (instant as unknown as { _zod?: { def?: { pattern?: unknown } } })._zod?.def?.pattern;

@@ -6,7 +6,7 @@ import {
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
   DuplicateLogicalDateError, DuplicateRunError, SCHEDULING_LOCK, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
-  type OutboxMessage, type Queryable, type Repositories, type TaskInstance, type TaskResultRow, type TiTransition, type WorkerRecord,
+  type OutboxMessage, type Queryable, type Repositories, type TaskContainerRow, type TaskInstance, type TaskResultRow, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
@@ -87,6 +87,8 @@ interface Work {
   results: TaskResultRow[];
   /** The stored results of the runs that need them (cacheable tasks, outputs, containers), read on demand. */
   runResults: RunResults;
+  /** Containers that started (`task.container_started`), stored just before the write (after the runs' locks). */
+  containers: TaskContainerRow[];
 }
 
 /**
@@ -252,8 +254,9 @@ export class SchedulingService {
     }
     const known = this.known;
     // Pools and workers (re-read every tick) are needed only if something is dispatched: dispatch asks for them then.
+    // A container's start is written by a statement of its own (TaskContainerRepository.record): the database path.
     return known !== null && known.complete && (events.length > 0 || dispatchDue) &&
-      events.every((e) => e.type !== 'worker.heartbeat' && known.row(e.tiId) !== undefined);
+      events.every((e) => e.type !== 'worker.heartbeat' && e.type !== 'task.container_started' && known.row(e.tiId) !== undefined);
   }
 
   /**
@@ -271,7 +274,7 @@ export class SchedulingService {
       query: () => Promise.reject(new NeedsDatabase()),
       queryMany: () => Promise.reject(new NeedsDatabase()),
     };
-    const work: Work = { touched: new Set(), dispatch: dispatchDue, writes: new PendingWrites(), logs: [], cancels: [], results: [], runResults: new RunResults(this.repos) };
+    const work: Work = { touched: new Set(), dispatch: dispatchDue, writes: new PendingWrites(), logs: [], cancels: [], results: [], runResults: new RunResults(this.repos), containers: [] };
     const tis = [...new Set(events.map((e) => (e as { tiId: number }).tiId))].map((id) => known.row(id)!);
     const eventsApplied = await this.applyEvents(events, tis, now, noReads, work);
     const evaluated: EvaluatedRun[] = [];
@@ -344,6 +347,7 @@ export class SchedulingService {
     const result = await this.repos.db.transaction(async (tx, results) => {
       const work: Work = {
         touched: new Set(), dispatch: tick || dispatchDue, writes: new PendingWrites(), logs: [], cancels: [], results: [], runResults: new RunResults(this.repos),
+        containers: [],
       };
       if (tick) {
         this.pools = null;
@@ -380,6 +384,8 @@ export class SchedulingService {
       const { queued: dispatched, more: moreToDispatch } = work.dispatch ? await this.dispatch(now, tx, work, view!) : NOTHING_QUEUED;
       // Every evaluated run this iteration changes gets its counter raised: other schedulers' caches of it go stale.
       const bumped = this.runsToBump(evaluated, work.writes);
+      // Its task instances' rows are locked (their change_xid): after the runs', as every writer does.
+      await this.repos.containers.record(work.containers, tx);
       const written = await this.write(work.writes, now, tx, { bumped, logs: work.logs, results: work.results, epoch: null });
       committed = {
         transitions: work.writes.transitions(), bumped, ended: evaluated.filter((l) => l.ended).map((l) => l.run.pk),
@@ -485,6 +491,16 @@ export class SchedulingService {
 
     const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
     let applied = 0;
+    // Containers that started: stored as they come (a fact about the try, whatever its state now), for the try's page.
+    for (const ti of tis) {
+      for (const e of byTi.get(ti.id)!) {
+        if (e.type !== 'task.container_started') continue;
+        work.containers.push({
+          tiId: ti.id, tryNumber: e.tryNumber, containerId: e.container.id, worker: e.worker, image: e.image?.ref ?? null,
+          imageDigest: e.image?.digest ?? null, gpuDevices: e.container.gpus, runtime: e.container.runtime, startedAt: new Date(e.at),
+        });
+      }
+    }
     for (const ti of tis) {
       // The last log lines of a try come with its end; a redelivered end does not store them twice.
       for (const e of byTi.get(ti.id)!) {

@@ -11,6 +11,12 @@
 //
 // Keyboard: one cell is in the tab order (roving tabindex); arrow keys move between cells,
 // Home/End to a row's first/last run, PageUp/PageDown by ten tasks, Enter opens the try.
+// The active cell (focused, or about to be) is always rendered, in or out of the window: its
+// row and run are rendered besides the windowed ones. So Tab reaches the grid whatever its
+// scroll (the tab stop is the newest run, far right), and no range recomputation (a scroll
+// event, a live reload) can unmount the cell that holds the focus, or the one a key press just
+// moved it to. The focus lands on it in the commit that renders it, and the next key press
+// moves on from there.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FocusEvent, type KeyboardEvent, type MouseEvent } from 'react';
 import type { GridRunDto, TaskInstanceDto } from '../api-types';
 import { Link, path } from '../router';
@@ -75,21 +81,32 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
   const row = Math.min(active.row, Math.max(0, taskIds.length - 1));
   const col = Math.min(active.col, Math.max(0, runIds.length - 1));
   const wrap = rows.ref;
-  // A keyboard move (or coming back to the grid) focuses the cell once it is rendered.
-  const pendingFocus = useRef(active.focus);
-  useEffect(() => {
-    if (!pendingFocus.current) return;
-    const el = wrap.current?.querySelector<HTMLElement>(`[data-r="${row}"][data-c="${col}"]`);
+  // The ranges rendered: the windowed rows and runs, and the active cell's row and run.
+  const rowSpans = useMemo(() => withKept(rows.start, rows.end, row, taskIds.length), [rows.start, rows.end, row, taskIds.length]);
+  const colSpans = useMemo(() => withKept(cols.start, cols.end, col, columns.length), [cols.start, cols.end, col, columns.length]);
+  // The cell a key press (or coming back to the grid) moves the focus to, until it has it. The
+  // ref names the cell, and the effect reads it from the ref, not from its own render: an
+  // effect of an earlier commit that runs after the key press (React runs a commit's pending
+  // effects before the next render; a scroll's re-render left one) must not take the pending
+  // focus for the cell of its render and drop it (the key press lost, as it was 1 run in 3).
+  const pendingFocus = useRef<{ row: number; col: number } | null>(active.focus ? { row, col } : null);
+  // Where the next key press moves from: the pending cell, else the focused one.
+  const moved = useRef({ row, col });
+  // In the commit that renders the cell (a layout effect): nothing runs in between.
+  useLayoutEffect(() => {
+    const want = pendingFocus.current;
+    if (!want) return;
+    const el = wrap.current?.querySelector<HTMLElement>(`[data-r="${want.row}"][data-c="${want.col}"]`);
     if (!el) return;
-    pendingFocus.current = false;
+    pendingFocus.current = null;
     if (document.activeElement !== el) el.focus();
-  }, [active, row, col, rows.start, rows.end, cols.start, cols.end, wrap]);
+  }, [active, rowSpans, colSpans, wrap]);
 
   const onKeyDown = useCallback((event: KeyboardEvent<HTMLDivElement>) => {
     const cell = (event.target as HTMLElement).closest<HTMLElement>('[data-r]');
     if (!cell || event.altKey || event.ctrlKey || event.metaKey) return;
-    const r = Number(cell.dataset.r);
-    const c = Number(cell.dataset.c);
+    const r = Math.max(0, Math.min(moved.current.row, taskIds.length - 1));
+    const c = Math.max(0, Math.min(moved.current.col, runIds.length - 1));
     const last = { r: taskIds.length - 1, c: runIds.length - 1 };
     const to =
       event.key === 'ArrowDown' ? { r: Math.min(last.r, r + 1), c } :
@@ -102,11 +119,10 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
       event.key === 'PageUp' ? { r: Math.max(0, r - PAGE), c } : null;
     if (!to) return;
     event.preventDefault();
-    rows.reveal(to.r);
-    cols.reveal(to.c);
-    pendingFocus.current = true;
+    moved.current = { row: to.r, col: to.c };
+    pendingFocus.current = { row: to.r, col: to.c };
     setActive({ row: to.r, col: to.c, focus: true });
-  }, [taskIds.length, runIds.length, rows.reveal, cols.reveal]);
+  }, [taskIds.length, runIds.length]);
 
   // Tooltips (and the accessible name of a focused cell) built when needed, not for 20,000 cells up front.
   const describe = useCallback((event: MouseEvent<HTMLDivElement> | FocusEvent<HTMLDivElement>) => {
@@ -126,6 +142,8 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
     const r = Number(cell.dataset.r);
     const c = Number(cell.dataset.c);
     lastFocus.set(dagId, { taskId: taskIds[r]!, runId: runIds[c]! });
+    // A focus the grid did not move (a click, Tab): the keys move on from there.
+    if (pendingFocus.current === null) moved.current = { row: r, col: c };
     setActive((prev) => (prev.row === r && prev.col === c ? prev : { row: r, col: c, focus: false }));
   }, [describe, dagId, taskIds, runIds]);
 
@@ -136,7 +154,7 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
       className="grid-wrap" ref={rows.ref} onScroll={onScroll} data-rows={`${rows.start}-${rows.end}`} data-cols={`${cols.start}-${cols.end}`}
       onKeyDown={onKeyDown} onMouseOver={describe} onFocus={onFocus}
     >
-      <table className="run-grid" data-testid="run-grid" aria-label="Grid: tasks by runs. Arrow keys move between cells, Enter opens the try." style={{ width: `calc(${nameWidth}ch + ${columns.length * 20 + 2}px)` }}>
+      <table className="run-grid" data-testid="run-grid" aria-label="Grid: tasks by runs. Arrow keys move between cells, Enter opens the try." style={{ width: `calc(${nameWidth}ch + ${columns.length * 20 + 2}px)`, ['--grid-name-width' as string]: `${nameWidth}ch` }}>
         <colgroup>
           <col style={{ width: `${nameWidth}ch` }} />
           {columns.map((run) => <col key={run.runId} className="grid-col" />)}
@@ -144,24 +162,22 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
         <thead>
           <tr>
             <th className="grid-task">Task \ run</th>
-            {cols.start > 0 ? <th colSpan={cols.start} aria-hidden="true" /> : null}
-            {columns.slice(cols.start, cols.end).map((run) => (
-              <th key={run.runId} className="grid-run">
-                <Link to={path('dags', dagId, 'runs', run.runId)} title={`${run.runId} · ${run.state} · ${formatLocal(run.logicalDate)}`} data-run={run.runId} data-state={run.state}>
-                  <span className={`cell state-${run.state}`}><span aria-hidden="true">{stateIcon(run.state)}</span><span className="sr-only">{run.runId}: {stateLabel(run.state)}</span></span>
-                </Link>
-              </th>
-            ))}
-            {cols.end < columns.length ? <th colSpan={columns.length - cols.end} aria-hidden="true" /> : null}
+            {layout(colSpans, columns.length, (c) => {
+              const run = columns[c]!;
+              return (
+                <th key={run.runId} className="grid-run">
+                  <Link to={path('dags', dagId, 'runs', run.runId)} title={`${run.runId} · ${run.state} · ${formatLocal(run.logicalDate)}`} data-run={run.runId} data-state={run.state}>
+                    <span className={`cell state-${run.state}`}><span aria-hidden="true">{stateIcon(run.state)}</span><span className="sr-only">{run.runId}: {stateLabel(run.state)}</span></span>
+                  </Link>
+                </th>
+              );
+            }, (at, n) => <th key={`\u0000gap${at}`} colSpan={n} aria-hidden="true" />)}
           </tr>
         </thead>
         <tbody>
-          {rows.start > 0 ? <tr aria-hidden="true" className="grid-spacer" style={{ height: rows.start * ROW_PITCH - 2 }} /> : null}
-          {taskIds.slice(rows.start, rows.end).map((taskId, i) => {
-            const r = rows.start + i;
-            return <GridRow key={taskId} taskId={taskId} r={r} cells={rowsOf(r)} runIds={runIds} runBase={runBase} activeCol={r === row ? col : -1} from={cols.start} to={cols.end} />;
-          })}
-          {rows.end < taskIds.length ? <tr aria-hidden="true" className="grid-spacer" style={{ height: (taskIds.length - rows.end) * ROW_PITCH - 2 }} /> : null}
+          {layout(rowSpans, taskIds.length, (r) => (
+            <GridRow key={taskIds[r]} taskId={taskIds[r]!} r={r} cells={rowsOf(r)} runIds={runIds} runBase={runBase} activeCol={r === row ? col : -1} spans={colSpans} />
+          ), (at, n) => <tr key={`\u0000gap${at}`} aria-hidden="true" className="grid-spacer" style={{ height: n * ROW_PITCH - 2 }} />)}
         </tbody>
       </table>
     </div>
@@ -196,32 +212,58 @@ function sameTi(a: TaskInstanceDto | undefined, b: TaskInstanceDto | undefined):
   return a.state === b.state && a.tryNumber === b.tryNumber && a.startedAt === b.startedAt && a.endedAt === b.endedAt && a.reason === b.reason && a.maxTries === b.maxTries;
 }
 
-const GridRow = memo(function GridRow({ taskId, r, cells, runIds, runBase, activeCol, from, to }: {
+const GridRow = memo(function GridRow({ taskId, r, cells, runIds, runBase, activeCol, spans }: {
   taskId: string; r: number; cells: (TaskInstanceDto | undefined)[]; runIds: string[]; runBase: string[]; activeCol: number;
-  /** The runs (columns) rendered: [from, to); the others are one spanning cell on each side. */
-  from: number; to: number;
+  /** The runs (columns) rendered (see withKept); the others are one spanning cell per gap. */
+  spans: Spans;
 }) {
   const task = encodeURIComponent(taskId);
   return (
     <tr>
       <th className="grid-task" scope="row">{taskId}</th>
-      {from > 0 ? <td colSpan={from} aria-hidden="true" /> : null}
-      {cells.slice(from, to).map((ti, i) => ({ ti, c: from + i })).map(({ ti, c }) => (
-        <td key={runIds[c]}>
-          {ti ? (
-            <a
-              href={`${runBase[c]}/tasks/${task}`} className={`cell state-${ti.state}`} tabIndex={c === activeCol ? 0 : -1}
-              data-task={taskId} data-run={runIds[c]} data-state={ti.state} data-r={r} data-c={c}
-            >
-              {stateIcon(ti.state)}{ti.tryNumber > 1 ? <sup className="retries">{ti.tryNumber}</sup> : null}
-            </a>
-          ) : <span className="cell cell-missing" tabIndex={c === activeCol ? 0 : -1} data-r={r} data-c={c} />}
-        </td>
-      ))}
-      {to < cells.length ? <td colSpan={cells.length - to} aria-hidden="true" /> : null}
+      {layout(spans, cells.length, (c) => {
+        const ti = cells[c];
+        return (
+          <td key={runIds[c]}>
+            {ti ? (
+              <a
+                href={`${runBase[c]}/tasks/${task}`} className={`cell state-${ti.state}`} tabIndex={c === activeCol ? 0 : -1}
+                data-task={taskId} data-run={runIds[c]} data-state={ti.state} data-r={r} data-c={c}
+              >
+                {stateIcon(ti.state)}{ti.tryNumber > 1 ? <sup className="retries">{ti.tryNumber}</sup> : null}
+              </a>
+            ) : <span className="cell cell-missing" tabIndex={c === activeCol ? 0 : -1} data-r={r} data-c={c} />}
+          </td>
+        );
+      }, (at, n) => <td key={`\u0000gap${at}`} colSpan={n} aria-hidden="true" />)}
     </tr>
   );
 });
+
+/** Ranges [from, to) of rows or runs rendered, in order. */
+type Spans = readonly (readonly [number, number])[];
+
+/**
+ * The window [start, end) of `count` rows (or runs), and `kept` (the active cell's) when it is
+ * outside it: the active cell stays rendered wherever the view scrolls.
+ */
+export function withKept(start: number, end: number, kept: number, count: number): Spans {
+  if (kept < 0 || kept >= count || (kept >= start && kept < end)) return [[start, end]];
+  return kept < start ? [[kept, kept + 1], [start, end]] : [[start, end], [kept, kept + 1]];
+}
+
+/** The elements of `spans` over `count` rows (or runs): `item(i)` for each one rendered, `gap(at, n)` for each run of `n` others from `at`. */
+function layout<T>(spans: Spans, count: number, item: (i: number) => T, gap: (at: number, n: number) => T): T[] {
+  const out: T[] = [];
+  let at = 0;
+  for (const [from, to] of spans) {
+    if (from > at) out.push(gap(at, from - at));
+    for (let i = Math.max(from, at); i < to; i++) out.push(item(i));
+    at = Math.max(at, to);
+  }
+  if (count > at) out.push(gap(at, count - at));
+  return out;
+}
 
 /**
  * The runs (columns) in or near the grid's horizontal view: a grid of many runs renders only
@@ -244,11 +286,5 @@ function useWindowedColumns(ref: React.RefObject<HTMLDivElement | null>, count: 
     setRange((prev) => (prev.start === next.start && prev.end === next.end ? prev : next));
   }, [compute]);
   useLayoutEffect(onScroll, [onScroll]);
-  const reveal = useCallback((c: number) => {
-    // As for rows: grow to take the column in, keeping the focused one rendered.
-    setRange((prev) => (c >= prev.start && c < prev.end ? prev : {
-      start: Math.max(0, Math.min(prev.start, c - COL_OVERSCAN)), end: Math.min(count, Math.max(prev.end, c + COL_OVERSCAN + 1)),
-    }));
-  }, [count]);
-  return { ...range, onScroll, reveal };
+  return { ...range, onScroll };
 }

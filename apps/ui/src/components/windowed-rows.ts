@@ -1,6 +1,8 @@
 // Windowing for long tables: only the rows in or near the view are rendered, the others are
 // one spacer row above and one below (scrolling renders the next ones). Rows must have a
-// fixed height (`pitch`, in CSS pixels, with border spacing) for the arithmetic to hold.
+// fixed height (`pitch`, in CSS pixels, with border spacing) for the arithmetic to hold. A
+// table whose keyboard focus may move out of the window renders that row besides the window
+// (the grid's active cell, see `withKept` in grid.tsx): a recomputed range never drops it.
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react';
 
 export interface WindowedRows<E extends HTMLElement> {
@@ -11,8 +13,6 @@ export interface WindowedRows<E extends HTMLElement> {
   ref: React.RefObject<E | null>;
   /** Give it to the scroll box's onScroll (`'self'`); the window's scroll is listened to already. */
   onScroll: () => void;
-  /** Renders rows so that `row` is in the range now (keyboard focus moving off-screen). */
-  reveal: (row: number) => void;
 }
 
 export function useWindowedRows<E extends HTMLElement>(
@@ -56,13 +56,5 @@ export function useWindowedRows<E extends HTMLElement>(
       window.removeEventListener('resize', onScroll);
     };
   }, [scroller, onScroll]);
-  const reveal = useCallback((row: number) => {
-    // The range grows to take the row in, keeping the rows rendered now: the focused one stays
-    // in the page (and keeps the focus, and the next key press) until the new one takes over;
-    // the scroll that focusing causes then brings the range back to the view.
-    setRange((prev) => (row >= prev.start && row < prev.end ? prev : {
-      start: Math.max(0, Math.min(prev.start, row - overscan)), end: Math.min(count, Math.max(prev.end, row + overscan + 1)),
-    }));
-  }, [count, overscan]);
-  return { ...range, ref, onScroll, reveal };
+  return { ...range, ref, onScroll };
 }

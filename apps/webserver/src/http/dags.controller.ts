@@ -11,7 +11,7 @@ import type {
   CancelRunResultDto, ClearResultDto, KillResultDto, MarkResultDto, StoppedTryDto, DagDetailDto, DagSummaryDto, GridDto, RunDetailDto, RunDto, TaskInstanceDetailDto, TaskLogsDto,
 } from '@swarmflow/contracts/api.types';
 import {
-  toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDetailDto, toRunDto, toTaskInstanceDto, toTryResultDto,
+  toDagDetailDto, toDagSummaryDto, toLogLineDto, toRunDetailDto, toRunDto, toTaskInstanceDto, toTryContainerDto, toTryResultDto,
 } from './presenters';
 import { cacheForceOf, ClearTaskBody, GridQuery, ListRunsQuery, MarkTaskBody, PatchDagBody, ReadLogsQuery, TriggerRunBody } from './request.dto';
 import { ZodValidationPipe } from './zod-validation.pipe';
@@ -97,11 +97,12 @@ export class DagsController {
   @Get(':dagId/runs/:runId/tasks/:taskId')
   async getTask(@Param('dagId') dagId: string, @Param('runId') runId: string, @Param('taskId') taskId: string): Promise<TaskInstanceDetailDto> {
     const { run, ti, history } = await this.runs.taskInstance(dagId, runId, taskId);
-    const results = await this.runs.results(ti.id);
+    const [results, containers] = await Promise.all([this.runs.results(ti.id), this.runs.containers(ti.id)]);
     return {
       dagId: run.dagId, runId: run.runId, ...toTaskInstanceDto(ti, results[0]),
       history: history.map((h) => ({ ...h, at: h.at.toISOString() })),
       tries: results.map(toTryResultDto),
+      containers: containers.map(toTryContainerDto),
     };
   }
 

@@ -1,8 +1,8 @@
 import { versionSetOf, type DockerSpec, type SerializedDag, type TaskSpec } from '@swarmflow/core';
-import type { DagRecord, DagRun, ImportError, LogLine, TaskInstance, TaskResult, WorkerRecord } from '@swarmflow/persistence';
+import type { DagRecord, DagRun, ImportError, LogLine, TaskContainerRow, TaskInstance, TaskResult, WorkerRecord } from '@swarmflow/persistence';
 import type {
   CacheEntryDto, DagDetailDto, DagSummaryDto, DockerSpecDto, ImportErrorDto, RunDetailDto, RunDto, RunRefDto, TaskInstanceDto, TaskSpecDto,
-  TryResultDto, WorkerDto,
+  TryContainerDto, TryResultDto, WorkerDto,
 } from '@swarmflow/contracts/api.types';
 
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
@@ -75,6 +75,13 @@ export function toTryResultDto(r: TaskResult): TryResultDto {
     cachedFrom: r.cachedFromTi === null || r.cachedFromTry === null ? null : { tiId: r.cachedFromTi, tryNumber: r.cachedFromTry },
     containerId: r.containerId, gpuDevices: r.gpuDevices, runtime: r.runtime,
     at: r.createdAt.toISOString(),
+  };
+}
+
+export function toTryContainerDto(c: TaskContainerRow): TryContainerDto {
+  return {
+    tryNumber: c.tryNumber, containerId: c.containerId, worker: c.worker, image: c.image, imageDigest: c.imageDigest,
+    gpuDevices: c.gpuDevices, runtime: c.runtime, startedAt: c.startedAt.toISOString(),
   };
 }
 

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { unservedQueueReason, type DagRunState, type TiState } from '@swarmflow/core';
-import { Repositories, type DagRun, type LogLine, type TaskInstance, type TaskResult } from '@swarmflow/persistence';
+import { Repositories, type DagRun, type LogLine, type TaskContainerRow, type TaskInstance, type TaskResult } from '@swarmflow/persistence';
 import { REPOSITORIES } from '../tokens';
 import { NotFoundError } from './api-errors';
 import { ARCHIVED_CURSOR, LogArchive } from './log-archive.service';
@@ -75,6 +75,11 @@ export class RunQueriesService {
   /** A task instance's stored results, newest try first. */
   async results(tiId: number): Promise<TaskResult[]> {
     return this.repos.results.forTaskInstance(tiId);
+  }
+
+  /** The containers of a task instance's container tries, as reported when they started; newest try first. */
+  async containers(tiId: number): Promise<TaskContainerRow[]> {
+    return this.repos.containers.forTaskInstance(tiId);
   }
 
   /** @throws NotFoundError */

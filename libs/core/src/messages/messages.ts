@@ -156,6 +156,26 @@ export interface TaskFinishedEvent {
   at: string;
 }
 
+/**
+ * A container try's container started: what the try page shows while the try runs. Published
+ * by the worker once the container started and its image's digest was read, after the try's
+ * `task.started` when that went out; not for a process try, nor when the try ended first
+ * (`task.finished` carries the same details with the end). Older workers never send it.
+ */
+export interface TaskContainerStartedEvent {
+  type: 'task.container_started';
+  tiId: number;
+  /** The task message's `runPk`, echoed. */
+  runPk?: number;
+  tryNumber: number;
+  worker: string;
+  /** As in `task.finished`: the container's id, the GPU devices it was given ([] = none), its OCI runtime (null = Docker's default). */
+  container: { id: string; gpus: string[]; runtime: string | null };
+  /** As in `task.finished`: the image as the message named it and the digest that runs; absent when the digest could not be read. */
+  image?: { ref: string; digest: string };
+  at: string;
+}
+
 export interface WorkerHeartbeatEvent {
   type: 'worker.heartbeat';
   worker: string;
@@ -210,7 +230,7 @@ export type WorkerHeartbeatState =
   | 'stopping' // takes no new task, exits once the running ones are reported (`worker.shutdown`, SIGTERM)
   | 'stopped'; // has exited; its last heartbeat
 
-export type WorkerEvent = TaskStartedEvent | TaskFinishedEvent | WorkerHeartbeatEvent;
+export type WorkerEvent = TaskStartedEvent | TaskContainerStartedEvent | TaskFinishedEvent | WorkerHeartbeatEvent;
 
 /** A batch of log lines of one task try, on `swarmflow.logs`. */
 export interface LogBatch {

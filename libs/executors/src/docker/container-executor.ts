@@ -48,11 +48,23 @@ export interface ContainerResult extends ProcessResult {
   handedOff?: true;
 }
 
+/** A container that started: its id and the digest its image runs. */
+export interface ContainerStart {
+  containerId: string;
+  imageDigest: string | null;
+}
+
 export interface ContainerRun {
   /** Id of the task container once created; null before, or when it could not be created. */
   readonly containerId: string | null;
   /** Settles with the container id once it started, or null when it never did. */
   readonly started: Promise<string | null>;
+  /**
+   * Settles once the container started and the digest of its image was read (null when that
+   * read failed): what a running try can report. Null when it never started, when it ended
+   * before the digest was read, and for an adopted container.
+   */
+  readonly running: Promise<ContainerStart | null>;
   /** Settles once the container ended, its logs and exit code were read, and it (if asked) and its secrets volume were removed. Never rejects. */
   readonly result: Promise<ContainerResult>;
   /** Stops the container (stop signal, SIGKILL after the grace period); before it starts, it never starts. Idempotent. */
@@ -295,6 +307,8 @@ class ContainerTry {
   private killTimer: NodeJS.Timeout | undefined;
   private markStarted!: (id: string | null) => void;
   readonly started = new Promise<string | null>((resolve) => (this.markStarted = resolve));
+  private markRunning!: (start: ContainerStart | null) => void;
+  readonly running = new Promise<ContainerStart | null>((resolve) => (this.markRunning = resolve));
   /** The container's name as created or found, for the hand-over's rename. */
   private name: string | null = null;
   /** Set while {@link follow} follows the running container (what {@link ContainerRun.handOff} needs). */
@@ -318,6 +332,7 @@ class ContainerTry {
         return self.id;
       },
       started: this.started,
+      running: this.running,
       result,
       cancel: (reason = 'cancel') => {
         if (this.exited || this.cancelled) return;
@@ -381,6 +396,8 @@ class ContainerTry {
       ran = true;
       this.hooks.onStatus?.(`container ${this.id.slice(0, 12)} started (image ${docker.image})`);
       this.markStarted(this.id);
+      const started = this.id;
+      void digestRead.then(() => this.markRunning({ containerId: started, imageDigest: imageDigest ?? null }));
       // A cancel that landed while the start was in flight stopped a container not yet running
       // (Docker answers 304, nothing happens): stop it again now that it runs.
       if (this.stopCause !== null) this.restop();
@@ -741,6 +758,7 @@ class ContainerTry {
   private ended(): void {
     this.exited = true;
     this.markStarted(null);
+    this.markRunning(null);
     clearTimeout(this.timeoutTimer);
     clearTimeout(this.killTimer);
   }

@@ -18,8 +18,9 @@ import { Backfill1764770000000 } from './1764770000000-backfill';
 import { AutoscalerDecision1764780000000 } from './1764780000000-autoscaler-decision';
 import { TaskLogArchive1764810000000 } from './1764810000000-task-log-archive';
 import { TaskResultContainer1764830000000 } from './1764830000000-task-result-container';
+import { TaskContainer1764900000000 } from './1764900000000-task-container';
 import { WorkerHandOver1764910000000 } from './1764910000000-worker-hand-over';
 import { TaskLogArchiveDue1764920000000 } from './1764920000000-task-log-archive-due';
 
 /** Every migration, oldest first. */
-export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000, DagRunTiSeq1764100000000, RequireApplied1764200000000, SchedulerEpoch1764300000000, LostWorkersRunNothing1764400000000, DagRunLogicalDateUnique1764500000000, Auth1764600000000, WorkerDetail1764610000000, TaskEndHold1764710000000, DagRunReason1764720000000, ChangeFeed1764750000000, QueueDepthSample1764750100000, TaskResult1764760000000, Backfill1764770000000, AutoscalerDecision1764780000000, TaskLogArchive1764810000000, TaskResultContainer1764830000000, WorkerHandOver1764910000000, TaskLogArchiveDue1764920000000];
+export const MIGRATIONS = [InitialSchema1763700000000, OutboxTaskInstance1763800000000, Variable1763900000000, WorkerGpus1764000000000, DagRunTiSeq1764100000000, RequireApplied1764200000000, SchedulerEpoch1764300000000, LostWorkersRunNothing1764400000000, DagRunLogicalDateUnique1764500000000, Auth1764600000000, WorkerDetail1764610000000, TaskEndHold1764710000000, DagRunReason1764720000000, ChangeFeed1764750000000, QueueDepthSample1764750100000, TaskResult1764760000000, Backfill1764770000000, AutoscalerDecision1764780000000, TaskLogArchive1764810000000, TaskResultContainer1764830000000, TaskContainer1764900000000, WorkerHandOver1764910000000, TaskLogArchiveDue1764920000000];

@@ -16,6 +16,7 @@ import { BackfillRepository } from './backfill.repository';
 import { ChangeFeedRepository } from './change-feed.repository';
 import { DashboardRepository } from './dashboard.repository';
 import { TaskResultRepository } from './task-result.repository';
+import { TaskContainerRepository } from './task-container.repository';
 import { AutoscalerRepository } from './autoscaler.repository';
 
 /** Every repository over one database. */
@@ -37,6 +38,7 @@ export class Repositories {
   readonly changes: ChangeFeedRepository;
   readonly dashboard: DashboardRepository;
   readonly results: TaskResultRepository;
+  readonly containers: TaskContainerRepository;
   readonly autoscaler: AutoscalerRepository;
 
   constructor(readonly db: Database) {
@@ -57,6 +59,7 @@ export class Repositories {
     this.changes = new ChangeFeedRepository(db);
     this.dashboard = new DashboardRepository(db);
     this.results = new TaskResultRepository(db);
+    this.containers = new TaskContainerRepository(db);
     this.autoscaler = new AutoscalerRepository(db);
   }
 }

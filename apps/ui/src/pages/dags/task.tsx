@@ -1,5 +1,6 @@
-// A task try: state, timings, worker, container/GPU details, exit code and reason, earlier
-// tries, the live log; actions clear (downstream/upstream, with a preview), mark, kill.
+// A task try: state, timings, worker, container/GPU details (from the container's start, so
+// while the try runs), exit code and reason, earlier tries, the live log; actions clear
+// (downstream/upstream, with a preview), mark, kill.
 import { useEffect, useMemo, useState } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { ClearResultDto, KillResultDto, MarkResultDto } from '@swarmflow/contracts';
@@ -77,6 +78,11 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
 function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: TaskSpecDto | undefined; tryNumber: number }) {
   const docker = spec?.docker;
   const result = ti.tries.find((t) => t.tryNumber === tryNumber);
+  // The container as the try's end reported it, else as its worker reported it once started (a running try).
+  const started = ti.containers?.find((c) => c.tryNumber === tryNumber);
+  const container = result?.containerId
+    ? { id: result.containerId, image: result.image, imageDigest: result.imageDigest, gpuDevices: result.gpuDevices ?? null, runtime: result.runtime ?? null }
+    : started ? { id: started.containerId, image: started.image, imageDigest: started.imageDigest, gpuDevices: started.gpuDevices, runtime: started.runtime } : null;
   const isLatest = tryNumber === Math.max(ti.tryNumber, 1);
   return (
     <dl className="kv" data-testid="task-details">
@@ -108,20 +114,20 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
           <dt>Network</dt><dd>{docker.network ?? 'default'}</dd>
         </>
       ) : null}
-      {docker || result?.containerId || result?.image ? (
+      {docker || container || result?.image ? (
         <>
           <dt className="kv-section">Container of try {tryNumber}</dt><dd className="kv-section" />
-          {result?.containerId ? (
+          {container ? (
             <>
-              <dt>Container id</dt><dd><code title={result.containerId} data-testid="container-id">{result.containerId.slice(0, 12)}</code></dd>
-              <dt>Image digest</dt><dd>{result.imageDigest ? <code className="digest" title={result.image ?? undefined}>{result.imageDigest}</code> : '—'}</dd>
-              <dt>GPU devices</dt><dd>{result.gpuDevices && result.gpuDevices.length > 0 ? result.gpuDevices.join(', ') : 'none'}</dd>
-              <dt>Runtime</dt><dd>{result.runtime ?? 'Docker default'}</dd>
+              <dt>Container id</dt><dd><code title={container.id} data-testid="container-id">{container.id.slice(0, 12)}</code></dd>
+              <dt>Image digest</dt><dd>{container.imageDigest ? <code className="digest" title={container.image ?? undefined}>{container.imageDigest}</code> : '—'}</dd>
+              <dt>GPU devices</dt><dd>{container.gpuDevices && container.gpuDevices.length > 0 ? container.gpuDevices.join(', ') : 'none'}</dd>
+              <dt>Runtime</dt><dd>{container.runtime ?? 'Docker default'}</dd>
             </>
           ) : result?.imageDigest ? (
             <><dt>Image digest</dt><dd><code className="digest" title={result.image ?? undefined}>{result.imageDigest}</code></dd></>
           ) : (
-            <><dt>Details</dt><dd className="muted">{isLatest && (ti.state === 'running' || ti.state === 'queued') ? 'shown when the try ends (the worker reports them with its end)' : 'not recorded for this try (it never started a container, or ran on an older worker)'}</dd></>
+            <><dt>Details</dt><dd className="muted">{isLatest && (ti.state === 'running' || ti.state === 'queued') ? 'shown once its container has started (the worker reports them then)' : 'not recorded for this try (it never started a container, or ran on an older worker)'}</dd></>
           )}
         </>
       ) : null}
