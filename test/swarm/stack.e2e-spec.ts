@@ -52,7 +52,7 @@ describe('Docker Swarm stack (deploy/swarm)', () => {
     let t = Date.now();
     images = await buildImages();
     timings.buildImagesSeconds = (Date.now() - t) / 1000;
-    expect(Object.keys(images).sort()).toEqual(['POSTGRES_IMAGE', 'RABBITMQ_IMAGE', 'SWARMFLOW_IMAGE']);
+    expect(Object.keys(images).sort()).toEqual(['POSTGRES_IMAGE', 'RABBITMQ_IMAGE', 'SWARMFLOW_GATEWAY_IMAGE', 'SWARMFLOW_IMAGE']);
     nodeId = (await docker(['info', '--format', '{{.Swarm.NodeID}}'])).trim();
 
     t = Date.now();
