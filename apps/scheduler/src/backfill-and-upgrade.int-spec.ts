@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
 import { AmqpBroker, taskQueue } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
@@ -119,7 +120,7 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
         sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
         now: () => new Date(),
         readFile: () => null,
-        isTTY: false,
+        progressStream: Object.assign(new PassThrough(), { isTTY: false }),
         onInterrupt: () => () => {},
         ...over,
       };
