@@ -6,9 +6,13 @@
 // $SWARMFLOW_EXAMPLES_DATA/<dag_id>/<run_id>/ (default <tmpdir>/swarmflow-examples).
 // With an artefacts store (SWARMFLOW_ARTIFACTS_URL, e.g. s3:// on MinIO) the dataset, model and
 // metrics pass through it instead (_scripts/artifacts.js): each try works in a folder of its own,
-// so the tasks may run on workers that share no folder.
+// so the tasks may run on workers that share no folder. SWARMFLOW_EXAMPLES_QUEUES (set where
+// the DAG files are parsed) routes tasks to queues, e.g. `train=ml_train,evaluate=ml_eval`;
+// unset, every task is on `default`.
 import { dag, shell, type Dag, type ParamSpec } from 'swarmflow';
-import { DATASETS, EXAMPLES_ENV, ML_PARAMS, RUN_ARGS, nodeScript, type Dataset } from './_shared/common';
+import { DATASETS, EXAMPLES_ENV, ML_PARAMS, RUN_ARGS, exampleQueues, nodeScript, type Dataset } from './_shared/common';
+
+const QUEUES = exampleQueues(['ingest', 'preprocess', 'train', 'evaluate']);
 
 /** Builds the four-task pipeline; `dataset` is a fixed name or the `{{ params.dataset }}` template. */
 function pipeline(id: string, description: string, dataset: string, params: Record<string, ParamSpec>): Dag {
@@ -26,10 +30,10 @@ function pipeline(id: string, description: string, dataset: string, params: Reco
       },
     },
     () => {
-      const ingest = shell('ingest', nodeScript('ingest.js', '--dataset', dataset, ...RUN_ARGS), { retries: 1, retryDelay: '5s' });
-      const preprocess = shell('preprocess', nodeScript('preprocess.js', '--test-fraction', '0.2', ...RUN_ARGS));
-      const train = shell('train', nodeScript('train.js', '--epochs', '{{ params.epochs }}', '--learning-rate', '{{ params.learning_rate }}', ...RUN_ARGS));
-      const evaluate = shell('evaluate', nodeScript('evaluate.js', '--min-accuracy', '{{ params.min_accuracy }}', ...RUN_ARGS));
+      const ingest = shell('ingest', nodeScript('ingest.js', '--dataset', dataset, ...RUN_ARGS), { retries: 1, retryDelay: '5s', ...QUEUES.ingest });
+      const preprocess = shell('preprocess', nodeScript('preprocess.js', '--test-fraction', '0.2', ...RUN_ARGS), { ...QUEUES.preprocess });
+      const train = shell('train', nodeScript('train.js', '--epochs', '{{ params.epochs }}', '--learning-rate', '{{ params.learning_rate }}', ...RUN_ARGS), { ...QUEUES.train });
+      const evaluate = shell('evaluate', nodeScript('evaluate.js', '--min-accuracy', '{{ params.min_accuracy }}', ...RUN_ARGS), { ...QUEUES.evaluate });
       ingest.then(preprocess).then(train).then(evaluate);
     },
   );

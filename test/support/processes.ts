@@ -11,8 +11,9 @@ export class SwarmflowProcess {
   output = '';
   readonly exited: Promise<number | null>;
 
-  constructor(readonly name: string, args: string[], env: NodeJS.ProcessEnv) {
-    this.child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  /** `cwd`: its working folder (default the repository). */
+  constructor(readonly name: string, args: string[], env: NodeJS.ProcessEnv, { cwd = REPO }: { cwd?: string } = {}) {
+    this.child = spawn(process.execPath, [CLI, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000));
     this.child.stdout!.on('data', keep);
     this.child.stderr!.on('data', keep);
@@ -51,10 +52,11 @@ export class SwarmflowProcess {
   }
 }
 
-/** Runs the CLI to completion. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs the CLI to completion; `stdin`, when given, is what it reads on its standard input. */
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 120_000, stdin?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, ...args], { cwd: REPO, env: { ...process.env, ...env } });
+    if (stdin !== undefined) child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -3,6 +3,9 @@ import type { TaskMessage } from '@swarmflow/core';
 import { SwarmflowClient } from './api-client';
 import { readIfExists, resolveApiUrl, resolveToken } from './config';
 
+/** A terminal-like output stream: cli-progress writes escape codes to it and reads its width. */
+export type ProgressStream = NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+
 /** Everything the CLI touches outside itself, so that tests can run commands in-process. */
 export interface CliDeps {
   /** Raw writes to stdout / stderr. */
@@ -20,8 +23,11 @@ export interface CliDeps {
   writeFile?(path: string, text: string): void;
   /** Reads stdin to its end (`variables set <key> -`). Default: the process's stdin. */
   readStdin?(): Promise<string>;
-  /** Whether stderr is a terminal (a progress bar) or not (plain lines). Default: process.stderr.isTTY. */
-  isTTY?: boolean;
+  /**
+   * Where a progress bar draws (`dags backfill`): a bar with counts and ETA when the stream's
+   * `isTTY` is true, plain progress lines (through stdout/stderr above) otherwise. Default: process.stderr.
+   */
+  progressStream?: ProgressStream;
   /** Calls `handler` on Ctrl-C (SIGINT) until the returned function is called. Default: a process SIGINT listener. */
   onInterrupt?(handler: () => void): () => void;
   /** Runs one task in the foreground (`tasks test`). Default: the worker's runTaskLocally. */

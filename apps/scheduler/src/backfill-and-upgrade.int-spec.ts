@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { PassThrough } from 'node:stream';
 import type { INestApplication } from '@nestjs/common';
 import { AmqpBroker, taskQueue } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, describeWithRabbitMQ, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
@@ -62,6 +63,16 @@ tasks:
   s: { shell: '${step('s')}' }
 `;
 
+const gate4 = path.join(out, 'gate4');
+// A run of v1 ends success; v2 adds z (held by the gate, so that the upgraded run is seen running).
+const GROWN_V1 = `id: grown
+tasks:
+  x: { shell: '${step('x')}' }
+  y: { shell: '${step('y')}', upstream: [x] }
+`;
+const GROWN_V2 = `${GROWN_V1}  z: { shell: 'while [ ! -f ${gate4} ]; do sleep 0.05; done; ${step('z')}', upstream: [y] }
+`;
+
 const gate2 = path.join(out, 'gate2');
 const SLOW = `id: slow
 schedule: "0 3 * * *"
@@ -84,7 +95,7 @@ tasks:
 describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on PostgreSQL and RabbitMQ)', () => {
   describeWithPostgres('', () => {
     const stack = useStack({
-      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW, 'shrink.yaml': SHRINK_V1, 'serial.yaml': SERIAL },
+      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW, 'shrink.yaml': SHRINK_V1, 'serial.yaml': SERIAL, 'grown.yaml': GROWN_V1 },
       makeBroker: async () => {
         const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: { log: () => {}, warn: () => {}, error: () => {} }, connectionName: `swarmflow backfill test ${prefix}` });
         await broker.start();
@@ -119,7 +130,7 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
         sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 100))),
         now: () => new Date(),
         readFile: () => null,
-        isTTY: false,
+        progressStream: Object.assign(new PassThrough(), { isTTY: false }),
         onInterrupt: () => () => {},
         ...over,
       };
@@ -209,6 +220,38 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       expect([...tis.values()].map((t) => [t.taskId, t.state, t.tryNumber]).sort()).toEqual([['a', 'success', 1], ['b', 'success', 1], ['c', 'success', 1]]);
       // Only the new task was added: a and b ran once each, c once after b.
       expect(executions().filter((e) => /^[abc] /.test(e)).map((e) => e.split(' ')[0])).toEqual(['a', 'b', 'c']);
+    }, 60_000);
+
+    it('runs upgrade of a finished run: the run is running again, only the new task runs, the run succeeds again', async () => {
+      const s = stack();
+      const run = await s.trigger('grown');
+      const first = await s.waitForRun(run, 20_000);
+      expect(first.state).toBe('success');
+      const endedBefore = (await s.repos.runs.get('grown', run.runId))!.endedAt;
+      expect(endedBefore).not.toBeNull();
+
+      s.writeDags({ 'grown.yaml': GROWN_V2 });
+      await s.scheduler.parseDags(true);
+      const v2 = (await s.repos.dags.get('grown'))!.latestVersion;
+      expect(v2).not.toBe(run.versionHash);
+
+      const up = await cli(['runs', 'upgrade', 'grown', run.runId, '--json']);
+      expect({ code: up.code, err: up.err }).toEqual({ code: 0, err: '' });
+      const result = JSON.parse(up.out) as { from: string; to: string; added: string[]; removed: unknown[]; run: { state: string } };
+      expect(result).toMatchObject({ from: run.versionHash, to: v2, added: ['z'], removed: [], run: { state: 'running' } });
+      // Back to running in the database, while z waits for its gate; the ended tasks keep their state and try.
+      const during = (await s.repos.runs.get('grown', run.runId))!;
+      expect({ state: during.state, version: during.versionHash }).toEqual({ state: 'running', version: v2 });
+      await waitUntil('z running', async () => (await s.repos.tis.forRuns([run.pk])).some((t) => t.taskId === 'z' && t.state === 'running'), { timeoutMs: 20_000, intervalMs: 50 });
+      expect((await s.repos.tis.forRuns([run.pk])).filter((t) => t.taskId !== 'z').map((t) => [t.taskId, t.state, t.tryNumber]).sort())
+        .toEqual([['x', 'success', 1], ['y', 'success', 1]]);
+
+      writeFileSync(gate4, '');
+      const { state, tis } = await s.waitForRun(run, 20_000);
+      expect(state).toBe('success');
+      expect([...tis.values()].map((t) => [t.taskId, t.state, t.tryNumber]).sort()).toEqual([['x', 'success', 1], ['y', 'success', 1], ['z', 'success', 1]]);
+      // x and y ran once (the first time), z once after the upgrade.
+      expect(executions().filter((e) => /^[xyz] /.test(e)).map((e) => e.split(' ')[0])).toEqual(['x', 'y', 'z']);
     }, 60_000);
 
     it('Ctrl-C pauses a backfill (its queued runs wait), the same command resumes it; --max-active-runs bounds its running runs', async () => {

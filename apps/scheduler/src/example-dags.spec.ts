@@ -48,3 +48,24 @@ describe('the example DAGs', () => {
     expect(checked).toBeGreaterThan(0);
   });
 });
+
+describe('SWARMFLOW_EXAMPLES_QUEUES', () => {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { exampleQueues } = require(path.join(EXAMPLES, '_shared', 'common')) as { exampleQueues(tasks: string[], value?: string): Record<string, { queue: string }> };
+  const tasks = ['ingest', 'preprocess', 'train', 'evaluate'];
+
+  it('unset: no task gets a queue of its own (all on the DAG default, `default`)', () => {
+    expect(exampleQueues(tasks, '')).toEqual({});
+    const ml = dagsOf('ml_pipeline.ts').find((d) => d.id === 'ml_pipeline')!;
+    expect(ml.tasks!.map((t) => t.queue)).toEqual([undefined, undefined, undefined, undefined]);
+  });
+
+  it('routes the named tasks to their queues', () => {
+    expect(exampleQueues(tasks, 'train=ml_train, evaluate=ml_eval')).toEqual({ train: { queue: 'ml_train' }, evaluate: { queue: 'ml_eval' } });
+  });
+
+  it('fails naming the variable on a malformed pair or an unknown task', () => {
+    expect(() => exampleQueues(tasks, 'train:gpu')).toThrow('SWARMFLOW_EXAMPLES_QUEUES: "train:gpu" is not <task>=<queue> (e.g. train=ml_train,evaluate=ml_eval)');
+    expect(() => exampleQueues(tasks, 'trian=gpu')).toThrow('SWARMFLOW_EXAMPLES_QUEUES: no example task "trian"; these have queues to set: ingest, preprocess, train, evaluate');
+  });
+});

@@ -21,6 +21,25 @@ export const EXAMPLES_ENV: Record<string, string> = process.env.SWARMFLOW_EXAMPL
   : {};
 
 /**
+ * Queues of example tasks, from `SWARMFLOW_EXAMPLES_QUEUES` where the DAG files are parsed
+ * (the scheduler): comma-separated `<task>=<queue>` pairs, e.g. `train=ml_train,evaluate=ml_eval`
+ * puts train and evaluate on the workers that serve those queues (`swarmflow worker --queues`).
+ * Unset: every task on `default`, which the standalone worker serves. `tasks` are the task
+ * ids the DAG file has; a pair naming another task, or not `<task>=<queue>`, fails the
+ * file's import naming the variable.
+ */
+export function exampleQueues(tasks: readonly string[], value = process.env.SWARMFLOW_EXAMPLES_QUEUES ?? ''): Record<string, { queue: string }> {
+  const queues: Record<string, { queue: string }> = {};
+  for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const m = /^([^=\s]+)=([^=\s]+)$/.exec(pair);
+    if (!m) throw new Error(`SWARMFLOW_EXAMPLES_QUEUES: "${pair}" is not <task>=<queue> (e.g. train=ml_train,evaluate=ml_eval)`);
+    if (!tasks.includes(m[1])) throw new Error(`SWARMFLOW_EXAMPLES_QUEUES: no example task "${m[1]}"; these have queues to set: ${tasks.join(', ')}`);
+    queues[m[1]] = { queue: m[2] };
+  }
+  return queues;
+}
+
+/**
  * Tells a script which run it works for: its files live in
  * `$SWARMFLOW_EXAMPLES_DATA/<dag_id>/<run_id>/` (default data root: `<tmpdir>/swarmflow-examples`).
  */

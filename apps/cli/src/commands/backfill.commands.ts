@@ -3,7 +3,7 @@ import { SingleBar } from 'cli-progress';
 import type { BackfillDto } from '../api-client';
 import type { CommandContext } from '../cli-context';
 import { CliError, EXIT_FAILURE } from '../errors';
-import { formatDate, parsePositiveInt, table } from '../format';
+import { formatDate, formatDuration, parsePositiveInt, table } from '../format';
 
 /** Exit code of a command interrupted by Ctrl-C (128 + SIGINT), as shells report it. */
 const EXIT_INTERRUPTED = 130;
@@ -151,28 +151,46 @@ export function backfillProgressLine(b: BackfillDto): string {
 }
 
 /**
- * Polls the backfill until it ends: a progress bar (counts and ETA) on a terminal, a
- * line per change otherwise. Ctrl-C pauses it on the server and returns 'interrupted'.
+ * The time left, from the pace of the runs that ended while it was followed: `--` until
+ * one has (cli-progress's own ETA printed `LLs` then, and reads the process clock).
+ */
+export function backfillEta(ended: number, total: number, followedFrom: { ended: number; at: Date }, now: Date): string {
+  const done = ended - followedFrom.ended;
+  if (ended >= total) return '0s';
+  if (done <= 0) return '--';
+  return formatDuration(Math.ceil(((now.getTime() - followedFrom.at.getTime()) / 1000) * (total - ended) / done));
+}
+
+/**
+ * Polls the backfill until it ends: a progress bar (counts and ETA) on a terminal (the
+ * progress stream's isTTY), a line per change otherwise. Ctrl-C pauses it on the server
+ * and returns 'interrupted'.
  */
 async function followBackfill(ctx: CommandContext, start: BackfillDto, say: (line: string) => void): Promise<BackfillDto | 'interrupted'> {
   const client = ctx.client();
-  const tty = ctx.deps.isTTY ?? process.stderr.isTTY === true;
+  const stream = ctx.deps.progressStream ?? process.stderr;
+  const tty = stream.isTTY === true;
   let interrupted = false;
   const stopListening = (ctx.deps.onInterrupt ?? onSigint)(() => {
     interrupted = true;
   });
   const bar = tty
     ? new SingleBar({
-      format: `backfill #${start.id} [{bar}] {value}/{total} runs | {success} ok, {failed} failed, {running} running | ETA {eta_formatted}`,
-      stream: process.stderr, hideCursor: true, etaBuffer: 20,
+      format: `backfill #${start.id} [{bar}] {value}/{total} runs | {success} ok, {failed} failed, {running} running | ETA {etaText}`,
+      stream, hideCursor: true,
     })
     : null;
-  const payload = (b: BackfillDto) => ({ success: b.counts.success, failed: b.counts.failed, running: b.counts.running });
-  bar?.start(start.dates.length, start.counts.success + start.counts.failed, payload(start));
+  const ended = (b: BackfillDto) => b.counts.success + b.counts.failed;
+  const followedFrom = { ended: ended(start), at: ctx.deps.now() };
+  const payload = (b: BackfillDto) => ({
+    success: b.counts.success, failed: b.counts.failed, running: b.counts.running,
+    etaText: backfillEta(ended(b), b.dates.length, followedFrom, ctx.deps.now()),
+  });
+  bar?.start(start.dates.length, ended(start), payload(start));
   let last = '';
   try {
     for (let b = start; ;) {
-      if (bar) bar.update(b.counts.success + b.counts.failed, payload(b));
+      if (bar) bar.update(ended(b), payload(b));
       else {
         const line = backfillProgressLine(b);
         if (line !== last) say(line);
