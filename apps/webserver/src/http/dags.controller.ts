@@ -20,7 +20,7 @@ import { RequiresRole } from './auth/requires-role.decorator';
 
 const stoppedDto = (s: StoppedTry): StoppedTryDto => ({ taskId: s.taskId, tryNumber: s.tryNumber, sentTo: s.sentTo });
 
-const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun, v.importError);
+const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun, v.importError, v.recentRuns);
 
 /** DAGs and everything under one DAG: its runs, their task instances and logs. */
 @Controller('dags')
