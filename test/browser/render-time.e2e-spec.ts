@@ -116,7 +116,8 @@ describeBrowser('web UI: render time of big views (reported)', () => {
     const rendered = await page.locator('[data-testid="dag-table"] tbody tr[data-dag]').count();
     expect(rendered).toBeGreaterThanOrEqual(10);
     // Each row shows the last runs its DAG came with (the list asks for no other runs).
-    expect(await page.locator('tr[data-dag="dag_0001"] .recent-runs a').evaluateAll((links) => links.map((a) => a.getAttribute('title')))).toEqual([
+    const dots = await page.locator('tr[data-dag="dag_0001"] .recent-runs a').all();
+    expect(await Promise.all(dots.map((dot) => dot.getAttribute('title')))).toEqual([
       'r1_4: failed', 'r1_3: running', 'r1_2: queued', 'r1_1: success', 'r1_0: failed',
     ]);
     await page.getByText('1000 of 1000').waitFor();
