@@ -127,10 +127,10 @@ export class DagsController {
     @Body(new ZodValidationPipe(ClearTaskBody)) body: ClearTaskBody,
   ): Promise<ClearResultDto> {
     if (body.dryRun) {
-      const preview = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, { dryRun: true });
+      const preview = await this.clears.clear(dagId, runId, taskId, { downstream: body.downstream, upstream: body.upstream, dryRun: true });
       return { dagId, runId, dryRun: true, cleared: preview.cleared, taskInstances: preview.taskInstances, busy: preview.busy };
     }
-    const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, { latestImages: body.latestImages ?? false });
+    const { cleared } = await this.clears.clear(dagId, runId, taskId, { downstream: body.downstream, upstream: body.upstream, latestImages: body.latestImages });
     return { dagId, runId, cleared };
   }
 
