@@ -142,10 +142,11 @@ export class SwarmflowClient {
   }
 
   clearTask(
-    dagId: string, runId: string, taskId: string, options: { downstream?: boolean; dryRun?: boolean; latestImages?: boolean } = {},
+    dagId: string, runId: string, taskId: string, options: { downstream?: boolean; upstream?: boolean; dryRun?: boolean; latestImages?: boolean } = {},
   ): Promise<ClearResultDto> {
+    // `upstream` only when asked: a server older than it refuses the field.
     return this.request('POST', `/dags/${seg(dagId)}/runs/${seg(runId)}/tasks/${seg(taskId)}/clear`, {
-      downstream: options.downstream ?? false, ...(options.dryRun ? { dryRun: true } : {}), ...(options.latestImages ? { latestImages: true } : {}),
+      downstream: options.downstream ?? false, ...(options.upstream ? { upstream: true } : {}), ...(options.dryRun ? { dryRun: true } : {}), ...(options.latestImages ? { latestImages: true } : {}),
     });
   }
 

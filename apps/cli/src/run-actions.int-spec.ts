@@ -63,6 +63,21 @@ describeWithPostgres('swarmflow tasks mark, tasks clear --dry-run, runs cancel',
     expect(await statesOf('r1')).toMatchObject({ train: 'failed', report: 'upstream_failed' });
   });
 
+  it('tasks clear --upstream --downstream: previews, then clears the ancestors and descendants in one call', async () => {
+    expect((await cli(['dags', 'trigger', 'train_ml1m', '--run-id', 'u1', '--logical-date', '2025-01-05T00:00:00Z'])).code).toBe(0);
+    await setRunStates(repos, (await repos.runs.get('train_ml1m', 'u1'))!, dag, 'failed', {
+      extract: { state: 'success', tryNumber: 1 }, train: { state: 'failed', tryNumber: 3 },
+      report: { state: 'upstream_failed', tryNumber: 0 }, lint: { state: 'success', tryNumber: 1 },
+    });
+    const dry = await cli(['tasks', 'clear', 'train_ml1m', 'u1', 'train', '--upstream', '--downstream', '--dry-run']);
+    expect(dry).toEqual({ code: 0, err: '', out: 'would clear in run u1:\nTASK     STATE            TRY\nextract  success          1\ntrain    failed           3\nreport   upstream_failed  0\n' });
+    const res = await cli(['tasks', 'clear', 'train_ml1m', 'u1', 'train', '--upstream', '--downstream']);
+    expect(res).toEqual({ code: 0, err: '', out: 'cleared extract, train, report in run u1; the scheduler runs them again\n' });
+    expect(await statesOf('u1')).toEqual({ extract: 'none', train: 'none', report: 'none', lint: 'success' });
+    const help = await cli(['tasks', 'clear', '--help']);
+    expect(help.out).toContain('--upstream');
+  });
+
   it('tasks mark --dry-run, then for real; runs show says why', async () => {
     const dry = await cli(['tasks', 'mark', 'train_ml1m', 'r1', 'train', '--state', 'success', '--downstream', '--dry-run']);
     expect(dry).toEqual({ code: 0, err: '', out: 'would mark in run r1:\nTASK    FROM             TO       TRY\ntrain   failed           success  3\nreport  upstream_failed  success  0\n' });

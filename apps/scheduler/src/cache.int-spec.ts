@@ -116,7 +116,7 @@ describeWithPostgres('task outputs and the cache (real PostgreSQL)', () => {
     const run = await stack().trigger('cache_a');
     expect(states((await stack().waitForRun(run)).tis)).toEqual({ prep: 'cached', report: 'success', train: 'cached' });
     const clears = new ClearService(stack().repos, () => stack().scheduler.runner.nudge(), () => new Date());
-    expect(await clears.clear('cache_a', run.runId, 'train', true)).toEqual({ cleared: ['train', 'report'] });
+    expect(await clears.clear('cache_a', run.runId, 'train', { downstream: true })).toEqual({ cleared: ['train', 'report'] });
     const { state, tis } = await stack().waitForRun(run);
     expect(state).toBe('success');
     expect(states(tis)).toEqual({ prep: 'cached', report: 'success', train: 'success' });

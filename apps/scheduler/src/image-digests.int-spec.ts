@@ -71,13 +71,13 @@ describeWithPostgres('image digests of container tries (Postgres, Docker)', () =
       // The tag moves to another image: the run's cleared task still runs the one it recorded.
       docker('tag', v2tag, tag);
       const clears = new ClearService(stack.repos, () => stack.scheduler.runner.nudge(), () => new Date());
-      await clears.clear('versioned', run.runId, 'marked', true);
+      await clears.clear('versioned', run.runId, 'marked', { downstream: true });
       expect((await stack.waitForRun(run, 60_000)).state).toBe('success');
       const again = (await stack.repos.results.forTaskInstance(first.find((r) => r.taskId === 'marked')!.tiId))[0];
       expect(again).toMatchObject({ tryNumber: 2, image: tag, imageDigest: v1, outputs: { marker: 'base' } });
 
       // --latest-images: the tag's image now.
-      await clears.clear('versioned', run.runId, 'marked', true, { latestImages: true });
+      await clears.clear('versioned', run.runId, 'marked', { downstream: true, latestImages: true });
       expect((await stack.waitForRun(run, 60_000)).state).toBe('success');
       const latest = (await stack.repos.results.forTaskInstance(again.tiId))[0];
       expect(latest).toMatchObject({ tryNumber: 3, image: tag, imageDigest: v2, outputs: { marker: 'v2' } });

@@ -157,7 +157,7 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
       await new Promise((r) => setTimeout(r, 20));
     }
     const clears = new ClearService(stack().repos, () => stack().scheduler.runner.nudge(), () => new Date());
-    expect(await clears.clear('cleared', run.runId, 'first', true)).toEqual({ cleared: ['first', 'then'] });
+    expect(await clears.clear('cleared', run.runId, 'first', { downstream: true })).toEqual({ cleared: ['first', 'then'] });
     const { state, tis } = await stack().waitForRun(run);
     expect(state).toBe('success');
     expect(tis.get('first')).toMatchObject({ state: 'success', tryNumber: 2 });

@@ -178,6 +178,45 @@ describeWithPostgres('mark a task, preview a clear, cancel a run (API)', () => {
     });
   });
 
+  describe('clear with upstream and downstream', () => {
+    const states = { extract: { state: 'success', tryNumber: 1 }, train: { state: 'failed', tryNumber: 2 }, report: { state: 'failed', tryNumber: 1 }, lint: { state: 'success', tryNumber: 1 } } as const;
+
+    it('clears the task, its ancestors and its descendants in one call; the preview lists exactly those', async () => {
+      await runWith('u1', 'failed', states);
+      const url = '/api/v1/dags/train_ml1m/runs/u1/tasks/train/clear';
+      const preview = await api().post(url).send({ upstream: true, downstream: true, dryRun: true }).expect(200);
+      expect(preview.body).toEqual({
+        dagId: 'train_ml1m', runId: 'u1', dryRun: true, cleared: ['extract', 'train', 'report'],
+        taskInstances: [
+          { taskId: 'extract', state: 'success', tryNumber: 1 }, { taskId: 'train', state: 'failed', tryNumber: 2 }, { taskId: 'report', state: 'failed', tryNumber: 1 },
+        ],
+        busy: [],
+      });
+      const upOnly = await api().post(url).send({ upstream: true, dryRun: true }).expect(200);
+      expect(upOnly.body.cleared).toEqual(['extract', 'train']);
+      expect(await statesOf('u1')).toEqual({ extract: 'success', train: 'failed', report: 'failed', lint: 'success' });
+
+      const res = await api().post(url).send({ upstream: true, downstream: true }).expect(200);
+      expect(res.body).toEqual({ dagId: 'train_ml1m', runId: 'u1', cleared: preview.body.cleared });
+      expect(await statesOf('u1')).toEqual({ extract: 'none', train: 'none', report: 'none', lint: 'success' });
+      expect((await repos.runs.get('train_ml1m', 'u1'))!.state).toBe('running');
+    });
+
+    it('clears nothing when it fails after the first instances were reset', async () => {
+      await runWith('u2', 'failed', states);
+      // The database fails after the instances' rows were written, before the run is flagged.
+      const failing = jest.spyOn(repos.runs, 'markNeedsEval').mockRejectedValueOnce(new Error('connection lost'));
+      try {
+        await api().post('/api/v1/dags/train_ml1m/runs/u2/tasks/train/clear').send({ upstream: true, downstream: true }).expect(500);
+        expect(failing).toHaveBeenCalledTimes(1);
+      } finally {
+        failing.mockRestore();
+      }
+      expect(await statesOf('u2')).toEqual({ extract: 'success', train: 'failed', report: 'failed', lint: 'success' });
+      expect((await repos.runs.get('train_ml1m', 'u2'))!.state).toBe('failed');
+    });
+  });
+
   describe('cancel', () => {
     it('fails running tries (their worker stops them), skips what had not started, ends the run failed naming who', async () => {
       await runWith('x1', 'running', {

@@ -90,7 +90,7 @@ describeWithPostgres('webserver REST API', () => {
       expect(dags[1]).toEqual({
         dagId: 'train_ml1m', fileloc: 'train_ml1m.ts', isPaused: false, isActive: true, schedule: '0 3 * * *',
         latestVersion: expect.stringMatching(/^[0-9a-f]{64}$/), tags: ['ml'], description: 'Train on ml1m',
-        lastRun: null, nextRun: '2025-03-02T03:00:00.000Z', importError: null,
+        lastRun: null, recentRuns: [], nextRun: '2025-03-02T03:00:00.000Z', importError: null,
       });
     });
 

@@ -28,6 +28,11 @@ export interface DagSummaryDto {
   description: string | null;
   /** The most recently created run. */
   lastRun: RunRefDto | null;
+  /**
+   * The DAG's newest runs, newest first (at most 5; `lastRun` is the first): the web UI's
+   * last runs at a glance. Optional because the CLI may talk to an older server.
+   */
+  recentRuns?: RunRefDto[];
   /** The next cron time after now (for display); null for a manual DAG or a paused one. */
   nextRun: string | null;
   /**

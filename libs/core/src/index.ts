@@ -8,7 +8,7 @@ export {
   validateDag, dagHash, canonicalJson, nearestNames, suggestName, ID_PATTERN, MAX_ID_LENGTH, VARIABLE_KEY_PATTERN,
   BUILTIN_TASK_DEFAULTS, BUILTIN_DOCKER_DEFAULTS, type FieldSpelling, type ValidateDagOptions,
 } from './dag/validate-dag';
-export { graphOf, downstreamOf, descendantsOf, ancestorsOf, findCycle, type DagGraph } from './dag/graph';
+export { graphOf, downstreamOf, descendantsOf, ancestorsOf, relativesOf, findCycle, type DagGraph } from './dag/graph';
 export { planRun, runOutcome, type OutcomeCursor, type PlannedTransition, type TaskStates } from './dag/plan';
 export * from './state/states';
 export {

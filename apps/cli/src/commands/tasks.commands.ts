@@ -79,11 +79,12 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
     .argument('<run>', 'run id')
     .argument('<task>', 'task id')
     .option('--downstream', 'also clear every task downstream of it')
+    .option('--upstream', 'also clear every task it depends on (all of them in one transaction, or none)')
     .option('--dry-run', 'only list the task instances it would reset, with their current states')
     .option('--latest-images', "container tasks run their images' newest digests, not the ones the run recorded")
-    .action(async (dagId: string, runId: string, taskId: string, opts: { downstream?: boolean; dryRun?: boolean; latestImages?: boolean }) => {
+    .action(async (dagId: string, runId: string, taskId: string, opts: { downstream?: boolean; upstream?: boolean; dryRun?: boolean; latestImages?: boolean }) => {
       const result = await ctx.client().clearTask(dagId, runId, taskId, {
-        downstream: opts.downstream ?? false, dryRun: opts.dryRun ?? false, latestImages: opts.latestImages ?? false,
+        downstream: opts.downstream ?? false, upstream: opts.upstream ?? false, dryRun: opts.dryRun ?? false, latestImages: opts.latestImages ?? false,
       });
       if (opts.dryRun) {
         const tis = result.taskInstances ?? [];

@@ -52,7 +52,7 @@ export function mountBullBoard(app: INestApplication): void {
   const guard = new AuthGuard(app.get(Reflector), app.get<Accounts>(ACCOUNTS), repos, app.get<AuthOptions>(AUTH_OPTIONS), audit, clock);
 
   const retry: RetryTask = async (t) => {
-    await clear.clear(t.dagId, t.runId, t.taskId, false);
+    await clear.clear(t.dagId, t.runId, t.taskId);
   };
   const board = (writable: boolean) => {
     const server = new ExpressAdapter();

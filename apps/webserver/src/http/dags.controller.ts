@@ -20,7 +20,7 @@ import { RequiresRole } from './auth/requires-role.decorator';
 
 const stoppedDto = (s: StoppedTry): StoppedTryDto => ({ taskId: s.taskId, tryNumber: s.tryNumber, sentTo: s.sentTo });
 
-const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun, v.importError);
+const summary = (v: DagView): DagSummaryDto => toDagSummaryDto(v.dag, v.version, v.lastRun, v.nextRun, v.importError, v.recentRuns);
 
 /** DAGs and everything under one DAG: its runs, their task instances and logs. */
 @Controller('dags')
@@ -128,10 +128,10 @@ export class DagsController {
     @Body(new ZodValidationPipe(ClearTaskBody)) body: ClearTaskBody,
   ): Promise<ClearResultDto> {
     if (body.dryRun) {
-      const preview = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, { dryRun: true });
+      const preview = await this.clears.clear(dagId, runId, taskId, { downstream: body.downstream, upstream: body.upstream, dryRun: true });
       return { dagId, runId, dryRun: true, cleared: preview.cleared, taskInstances: preview.taskInstances, busy: preview.busy };
     }
-    const { cleared } = await this.clears.clear(dagId, runId, taskId, body.downstream ?? false, { latestImages: body.latestImages ?? false });
+    const { cleared } = await this.clears.clear(dagId, runId, taskId, { downstream: body.downstream, upstream: body.upstream, latestImages: body.latestImages });
     return { dagId, runId, cleared };
   }
 

@@ -67,7 +67,7 @@ const ROUTES: Record<string, RouteDoc> = {
   'GET /api/v1/pools': { summary: 'Pools and their slots' },
   'PUT /api/v1/pools/{name}': { summary: 'Create (201) or resize (200) a pool', body: PutPoolBody },
   'DELETE /api/v1/pools/{name}': { summary: 'Delete a pool (not default_pool)', errors: { 404: 'pool_not_found', 409: 'default_pool' } },
-  'GET /api/v1/dags': { summary: 'DAGs with their last and next run' },
+  'GET /api/v1/dags': { summary: 'DAGs with their next run, their last run and their last 5 runs (recentRuns, newest first)' },
   'GET /api/v1/dags/{dagId}': { summary: 'One DAG with its tasks', errors: { 404: 'dag_not_found' } },
   'PATCH /api/v1/dags/{dagId}': { summary: 'Pause or unpause a DAG', body: PatchDagBody, errors: { 404: 'dag_not_found' } },
   'POST /api/v1/dags/{dagId}/runs': {
@@ -94,7 +94,7 @@ const ROUTES: Record<string, RouteDoc> = {
   },
   'GET /api/v1/dags/{dagId}/grid': { summary: 'The newest runs with their task instances (the web UI\'s grid)', query: GridQuery, errors: { 404: 'dag_not_found' } },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/clear': {
-    summary: 'Run a task (and with downstream, its downstream tasks) again, never from the cache; dryRun lists the instances it would reset, with their states; latestImages: take the images\' newest digests', body: ClearTaskBody,
+    summary: 'Run a task (with downstream / upstream, also its downstream / upstream tasks: all in one transaction) again, never from the cache; dryRun lists the instances it would reset, with their states; latestImages: take the images\' newest digests', body: ClearTaskBody,
     errors: { 404: NOT_FOUND_TASK, 409: 'task_busy, concurrent_change' },
   },
   'POST /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/mark': {

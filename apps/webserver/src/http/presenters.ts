@@ -13,11 +13,12 @@ export function toRunRefDto(run: DagRun): RunRefDto {
 
 export function toDagSummaryDto(
   dag: DagRecord, version: SerializedDag, lastRun: DagRun | null, nextRun: Date | null, importError: ImportError | null = null,
+  recentRuns: readonly DagRun[] = lastRun ? [lastRun] : [],
 ): DagSummaryDto {
   return {
     dagId: dag.dagId, fileloc: dag.fileloc, isPaused: dag.isPaused, isActive: dag.isActive, schedule: dag.schedule,
     latestVersion: dag.latestVersion, tags: version.tags, description: version.description,
-    lastRun: lastRun ? toRunRefDto(lastRun) : null, nextRun: iso(nextRun),
+    lastRun: lastRun ? toRunRefDto(lastRun) : null, recentRuns: recentRuns.map(toRunRefDto), nextRun: iso(nextRun),
     importError: importError ? { message: importError.message, at: importError.at.toISOString() } : null,
   };
 }

@@ -63,7 +63,10 @@ export type MarkTaskBody = z.infer<typeof MarkTaskBody>;
 const limit = z.coerce.number().int().min(1).max(1000).default(100);
 
 export const ClearTaskBody = z.object({
+  /** Clear every task downstream of it too. */
   downstream: z.boolean().optional(),
+  /** Clear every task it depends on too (in the same transaction as the rest). */
+  upstream: z.boolean().optional(),
   /** Answer what would be reset, writing nothing. */
   dryRun: z.boolean().optional(),
   /** Let the run's container tries take the images' latest digests instead of the ones it recorded. */

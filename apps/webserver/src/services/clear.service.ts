@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { descendantsOf, graphOf, InvalidTransitionError, NEXT, TI_BUSY, TI_CLEARABLE, transition, type TiState } from '@swarmflow/core';
+import { InvalidTransitionError, relativesOf, NEXT, TI_BUSY, TI_CLEARABLE, transition, type TiState } from '@swarmflow/core';
 import { Repositories, type TaskInstance, type TiTransition } from '@swarmflow/persistence';
 import { CLOCK, ON_CHANGE, REPOSITORIES, type Clock, type OnChange } from '../tokens';
 import { ConflictError } from './api-errors';
@@ -14,7 +14,19 @@ export interface ClearResult {
   busy?: { taskId: string; state: TiState }[];
 }
 
-/** "Clear" a task instance (and optionally its downstream): they run again, with fresh retries. */
+/** Which relatives of the task a clear takes with it. */
+export interface ClearOptions {
+  /** Every task downstream of it, transitively (they ran on its result). */
+  downstream?: boolean;
+  /** Every task it depends on, transitively (their outputs are made again). */
+  upstream?: boolean;
+  /** Write nothing; answer what would be reset, and what busy instance would stop it. */
+  dryRun?: boolean;
+  /** The run's container tries take the images' newest digests. */
+  latestImages?: boolean;
+}
+
+/** "Clear" a task instance (and optionally its downstream and/or upstream): they run again, with fresh retries. */
 @Injectable()
 export class ClearService {
   constructor(
@@ -25,16 +37,14 @@ export class ClearService {
 
   /**
    * In one transaction, with the run row locked (the scheduler locks it too before deciding):
-   * moves the finished task instances among `taskId` (+ its descendants when `downstream`)
-   * back to `none`, keeping their try number and raising max_tries so that each gets its
+   * moves the finished task instances among `taskId` (+ its descendants when `downstream`,
+   * its ancestors when `upstream`) back to `none`: all of them or, on any failure, none, keeping their try number and raising max_tries so that each gets its
    * retries again, then puts the run back to `running` for the scheduler to evaluate.
    * Instances not yet run (`none`, `scheduled`) are left as they are. A dry run writes
-   * nothing and answers what would be reset, and what busy instance would stop it.
+   * nothing and answers what would be reset (the same selection), and what busy instance would stop it.
    * @throws NotFoundError, ConflictError `task_busy` naming the queued/running instances
    */
-  async clear(
-    dagId: string, runId: string, taskId: string, downstream: boolean, options: { dryRun?: boolean; latestImages?: boolean } = {},
-  ): Promise<ClearResult> {
+  async clear(dagId: string, runId: string, taskId: string, options: ClearOptions = {}): Promise<ClearResult> {
     const dryRun = options.dryRun ?? false;
     const now = this.clock();
     const result = await this.repos.db.transaction(async (tx) => {
@@ -44,10 +54,8 @@ export class ClearService {
       const tis = await this.repos.tis.forRuns([run.pk], tx);
       requireTaskInstance(run, tis, taskId);
 
-      const wanted = new Set([taskId, ...(downstream ? descendantsOf(dag, [taskId]) : [])]);
-      const order = new Map(graphOf(dag).order.map((id, i) => [id, i]));
-      const targets = tis.filter((ti) => wanted.has(ti.taskId))
-        .sort((a, b) => (order.get(a.taskId) ?? 0) - (order.get(b.taskId) ?? 0));
+      const byTask = new Map(tis.map((ti) => [ti.taskId, ti]));
+      const targets = relativesOf(dag, taskId, options).flatMap((id) => byTask.get(id) ?? []);
 
       const busy = targets.filter((ti) => TI_BUSY.has(ti.state));
       if (dryRun) {

@@ -11,10 +11,15 @@ export interface DagView {
   /** The DAG's latest version. */
   version: SerializedDag;
   lastRun: DagRun | null;
+  /** The newest runs, newest first (at most {@link RECENT_RUNS}): the DAG list's last runs at a glance. */
+  recentRuns: DagRun[];
   nextRun: Date | null;
   /** The import error of the DAG's file: the version shown is the last one that imported. */
   importError: ImportError | null;
 }
+
+/** Runs each DAG of the list shows. */
+export const RECENT_RUNS = 5;
 
 @Injectable()
 export class DagQueriesService {
@@ -27,12 +32,13 @@ export class DagQueriesService {
   /** Active DAGs, by id. */
   async list(): Promise<DagView[]> {
     const [dags, errors] = await Promise.all([this.repos.dags.list(), this.importErrors()]);
-    return Promise.all(dags.map((dag) => this.view(dag, errors)));
+    const recent = await this.repos.runs.recentByDag(dags.map((d) => d.dagId), RECENT_RUNS);
+    return Promise.all(dags.map((dag) => this.view(dag, errors, recent.get(dag.dagId) ?? [])));
   }
 
   /** @throws NotFoundError */
   async get(dagId: string): Promise<DagView> {
-    return this.view(await requireDag(this.repos, dagId), await this.importErrors());
+    return this.viewOne(await requireDag(this.repos, dagId));
   }
 
   /** The DAG as of one of its versions (the one a run is pinned to). @throws NotFoundError */
@@ -50,20 +56,22 @@ export class DagQueriesService {
     const dag = await this.repos.dags.setPaused(dagId, paused);
     // Unpausing releases held tasks: an in-process scheduler queues them now, not at its next tick.
     if (dag) this.onChange();
-    return this.view(dag ?? (await requireDag(this.repos, dagId)), await this.importErrors());
+    return this.viewOne(dag ?? (await requireDag(this.repos, dagId)));
   }
 
   private async importErrors(): Promise<Map<string, ImportError>> {
     return new Map((await this.repos.dags.importErrors()).map((e) => [e.fileloc, e]));
   }
 
-  private async view(dag: DagRecord, errors: ReadonlyMap<string, ImportError>): Promise<DagView> {
-    const [version, [lastRun]] = await Promise.all([
-      this.repos.dags.version(dag.dagId, dag.latestVersion),
-      this.repos.runs.list({ dagId: dag.dagId, limit: 1 }),
-    ]);
+  private async viewOne(dag: DagRecord): Promise<DagView> {
+    const [errors, recent] = await Promise.all([this.importErrors(), this.repos.runs.recentByDag([dag.dagId], RECENT_RUNS)]);
+    return this.view(dag, errors, recent.get(dag.dagId) ?? []);
+  }
+
+  private async view(dag: DagRecord, errors: ReadonlyMap<string, ImportError>, recentRuns: DagRun[]): Promise<DagView> {
+    const version = await this.repos.dags.version(dag.dagId, dag.latestVersion);
     const now = this.clock();
     const nextRun = dag.isPaused || !dag.isActive ? null : nextRunAfter(dag.schedule, now);
-    return { dag, version, lastRun: lastRun ?? null, nextRun, importError: errors.get(dag.fileloc) ?? null };
+    return { dag, version, lastRun: recentRuns[0] ?? null, recentRuns, nextRun, importError: errors.get(dag.fileloc) ?? null };
   }
 }

@@ -105,6 +105,22 @@ export function ancestorsOf(dag: SerializedDag, taskIds: Iterable<string>): stri
 }
 
 /**
+ * `taskId` and, as asked, every task downstream and/or upstream of it, in topological order:
+ * what a user's clear or mark "with downstream / with upstream" acts on (one walk for both).
+ * @throws UnknownTaskError (only when a direction is asked: a removed task alone is fine)
+ */
+export function relativesOf(dag: SerializedDag, taskId: string, options: { downstream?: boolean; upstream?: boolean }): string[] {
+  const wanted = new Set([
+    taskId,
+    ...(options.downstream ? descendantsOf(dag, [taskId]) : []),
+    ...(options.upstream ? ancestorsOf(dag, [taskId]) : []),
+  ]);
+  const graph = graphOf(dag);
+  // A task the version lacks (a removed one, asked alone) has no place in the order: it goes last.
+  return [...graph.order.filter((id) => wanted.has(id)), ...[...wanted].filter((id) => !graph.byId.has(id))];
+}
+
+/**
  * A cycle among `upstream` links, as a path that starts and ends with the same task in
  * execution order (`a -> b -> a`: b runs after a, a after b), or null. Iterative: deep
  * chains do not overflow the stack.

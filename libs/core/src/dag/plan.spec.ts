@@ -3,7 +3,7 @@ import type { TiState } from '../state/states';
 import { errorOf } from '../test-support/error-of';
 import type { TaskInput } from './dag-input';
 import type { SerializedDag, TriggerRule } from './dag.types';
-import { descendantsOf, downstreamOf, graphOf } from './graph';
+import { descendantsOf, downstreamOf, graphOf, relativesOf } from './graph';
 import { planRun, runOutcome } from './plan';
 import { validateDag } from './validate-dag';
 
@@ -168,6 +168,20 @@ describe('runOutcome', () => {
     const counting = { get: (id: string) => ((lookups += 1), held.get(id)) };
     expect(runOutcome(wide, counting, cursor)).toBe('running');
     expect(lookups).toBe(1);
+  });
+});
+
+describe('relativesOf (what a clear or mark with downstream / upstream takes)', () => {
+  it('gives the task with its descendants and/or ancestors, in topological order', () => {
+    expect(relativesOf(diamond, 'c', {})).toEqual(['c']);
+    expect(relativesOf(diamond, 'c', { downstream: true })).toEqual(['c', 'd', 'e']);
+    expect(relativesOf(diamond, 'd', { upstream: true })).toEqual(['a', 'b', 'c', 'd']);
+    expect(relativesOf(diamond, 'c', { upstream: true, downstream: true })).toEqual(['a', 'c', 'd', 'e']);
+  });
+
+  it('takes a task the version lacks alone, and refuses a direction from it', () => {
+    expect(relativesOf(diamond, 'gone', {})).toEqual(['gone']);
+    expect(() => relativesOf(diamond, 'gone', { upstream: true })).toThrow('DAG "d" has no task "gone"');
   });
 });
 

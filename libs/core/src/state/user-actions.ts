@@ -1,4 +1,4 @@
-import { ancestorsOf, descendantsOf, graphOf } from '../dag/graph';
+import { graphOf, relativesOf } from '../dag/graph';
 import type { SerializedDag } from '../dag/dag.types';
 import { userTransition, type TiStep } from './state-machine';
 import { TI_BUSY, TI_FINISHED, type TiState } from './states';
@@ -28,11 +28,7 @@ export function planMark(
   dag: SerializedDag, tis: readonly TiFacts[], taskId: string, to: MarkState,
   options: { downstream?: boolean; upstream?: boolean; reason: string },
 ): PlannedUserChange[] {
-  const wanted = new Set([
-    taskId,
-    ...(options.downstream ? descendantsOf(dag, [taskId]) : []),
-    ...(options.upstream ? ancestorsOf(dag, [taskId]) : []),
-  ]);
+  const wanted = new Set(relativesOf(dag, taskId, options));
   return inOrder(dag, tis.filter((ti) => wanted.has(ti.taskId)))
     .flatMap((ti) => change(ti, to, options.reason));
 }

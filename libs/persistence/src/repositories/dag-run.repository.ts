@@ -124,6 +124,24 @@ export class DagRunRepository {
     return rows.map(toDagRun);
   }
 
+  /**
+   * The newest `perDag` runs of each DAG (by creation, newest first), in one query for a
+   * whole list of DAGs: a busy DAG's runs cannot crowd a quiet one's out, as a shared
+   * `LIMIT` over all runs would.
+   */
+  async recentByDag(dagIds: readonly string[], perDag: number, q: Queryable = this.db): Promise<Map<string, DagRun[]>> {
+    const byDag = new Map<string, DagRun[]>(dagIds.map((id) => [id, []]));
+    if (!dagIds.length || perDag < 1) return byDag;
+    const rows = await q.query(
+      `SELECT r.* FROM unnest($1::text[]) AS d(dag_id)
+       CROSS JOIN LATERAL (SELECT * FROM dag_run WHERE dag_run.dag_id = d.dag_id ORDER BY id DESC LIMIT $2) r
+       ORDER BY r.dag_id, r.id DESC`,
+      [dagIds, perDag],
+    );
+    for (const row of rows) byDag.get(row.dag_id)?.push(toDagRun(row));
+    return byDag;
+  }
+
   /** Runs someone outside the scheduler created or changed (trigger, clear), oldest first. */
   async needingEvaluation(limit: number, q: Queryable = this.db): Promise<number[]> {
     const rows = await q.query(`SELECT id FROM dag_run WHERE needs_eval ORDER BY id LIMIT $1`, [limit]);

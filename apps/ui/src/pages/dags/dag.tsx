@@ -154,7 +154,7 @@ function GridTab({ dag }: { dag: DagDetailDto }) {
 export function Legend() {
   return (
     <span className="legend" aria-label="Legend">
-      {['success', 'running', 'queued', 'scheduled', 'up_for_retry', 'failed', 'upstream_failed', 'skipped', 'none'].map((s) => <StateBadge key={s} state={s} />)}
+      {['success', 'cached', 'running', 'queued', 'scheduled', 'up_for_retry', 'failed', 'upstream_failed', 'skipped', 'removed', 'none'].map((s) => <StateBadge key={s} state={s} />)}
     </span>
   );
 }
@@ -165,6 +165,12 @@ function GraphTab({ dag }: { dag: DagDetailDto }) {
   useLiveReload({ dagId: dag.dagId }, grid.reload);
   const runs = grid.data?.runs ?? [];
   const run = runs.find((r) => r.runId === runParam) ?? runs[0] ?? null;
+  // A run pinned to an older version is drawn with that version's tasks and edges, as it runs them.
+  const pinned = run && run.versionHash !== dag.latestVersion ? run.versionHash : null;
+  const version = useLoad(
+    () => (pinned ? get<DagDetailDto>(apiPath('dags', dag.dagId, 'versions', pinned)) : Promise.resolve(null)), [dag.dagId, pinned],
+  );
+  const tasks = pinned ? version.data?.tasks : dag.tasks;
   return (
     <>
       <div className="toolbar">
@@ -176,10 +182,17 @@ function GraphTab({ dag }: { dag: DagDetailDto }) {
           </select>
         </label>
         {run ? <StateBadge state={run.state} /> : null}
-        {run && run.versionHash !== dag.latestVersion ? <span className="muted small">this run is pinned to an older version; the graph shows the latest</span> : null}
+        {pinned ? (
+          <span className="muted small" data-testid="graph-version">
+            this run is pinned to an older version (<Link to={`${path('dags', dag.dagId)}?tab=definition&version=${pinned}`}><code>{pinned.slice(0, 10)}</code></Link>): the graph shows it
+          </span>
+        ) : null}
         <Legend />
       </div>
-      <DagGraph dagId={dag.dagId} tasks={dag.tasks} runId={run?.runId ?? null} instances={run?.taskInstances ?? []} />
+      <ErrorBox error={pinned ? version.error : null} what="load the run's version" />
+      {tasks ? (
+        <DagGraph dagId={dag.dagId} tasks={tasks} runId={run?.runId ?? null} instances={run?.taskInstances ?? []} />
+      ) : version.error ? null : <Loading />}
     </>
   );
 }

@@ -164,9 +164,9 @@ function ancestors(tasks: TaskSpecDto[], taskId: string): string[] {
   return tasks.map((t) => t.taskId).filter((id) => seen.has(id));
 }
 
-/** What a clear of `taskId` (with its downstream if asked) would reset: the API's dry run. */
-function previewClear(ti: TaskInstanceDetailDto, taskId: string, downstream: boolean): Promise<ClearResultDto> {
-  return post<ClearResultDto>(`${apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', taskId)}/clear`, { downstream, dryRun: true });
+/** What a clear of the task (with its downstream and/or upstream if asked) would reset: the API's dry run of the same call. */
+function previewClear(ti: TaskInstanceDetailDto, opts: { downstream: boolean; upstream: boolean }): Promise<ClearResultDto> {
+  return post<ClearResultDto>(`${apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', ti.taskId)}/clear`, { ...opts, dryRun: true });
 }
 
 type Dialog = null | 'clear' | 'success' | 'failed' | 'kill';
@@ -202,12 +202,10 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
     if (d === 'kill' || d === null) return;
     try {
       if (d === 'clear') {
-        // Upstream: each ancestor alone, then the task (with its downstream if asked); previewed together.
-        const targets = [...(opts.upstream ? ups.map((id) => ({ id, downstream: false })) : []), { id: ti.taskId, downstream: opts.downstream }];
-        const previews = await Promise.all(targets.map((t) => previewClear(ti, t.id, t.downstream)));
-        const seen = new Map<string, string>();
-        for (const p of previews) for (const t of p.taskInstances ?? []) seen.set(t.taskId, stateLabel(t.state));
-        setPreview({ tasks: [...seen].map(([taskId, state]) => ({ taskId, state })), busy: previews.flatMap((p) => (p.busy ?? []).map((b) => b.taskId)) });
+        const res = await previewClear(ti, opts);
+        setPreview({
+          tasks: (res.taskInstances ?? []).map((t) => ({ taskId: t.taskId, state: stateLabel(t.state) })), busy: (res.busy ?? []).map((b) => b.taskId),
+        });
       } else {
         const res = await post<MarkResultDto>(`${tiPath}/mark`, { state: d, downstream: opts.downstream, upstream: opts.upstream, dryRun: true });
         setPreview({ tasks: res.changes.map((c) => ({ taskId: c.taskId, state: `${stateLabel(c.from)} → ${stateLabel(c.to)}` })), busy: [] });
@@ -230,9 +228,8 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
     setError(null);
     try {
       if (dialog === 'clear') {
-        const cleared: string[] = [];
-        if (upstream) for (const id of ups) cleared.push(...(await post<ClearResultDto>(`${apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', id)}/clear`, { downstream: false })).cleared);
-        cleared.push(...(await post<ClearResultDto>(`${tiPath}/clear`, { downstream })).cleared);
+        // One call: the task, its upstream and downstream are cleared together, or none of them.
+        const { cleared } = await post<ClearResultDto>(`${tiPath}/clear`, { downstream, upstream });
         setMessage(`Cleared ${cleared.join(', ')}: they run again.`);
       } else if (dialog === 'kill') {
         const res = await post<KillResultDto>(`${tiPath}/kill`);

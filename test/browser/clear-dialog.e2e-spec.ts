@@ -1,0 +1,75 @@
+import type { Browser, Page, Request, Route } from 'playwright-core';
+import { describeBrowser, launchBrowser, loginPage, startStandalone, type Standalone } from './support/browser';
+
+// "Clear with upstream" on a try's page is one API call (the server clears the task, its
+// upstream and its downstream in one transaction, or none of them), previewed by the dry run of
+// that same call. The API's answers are made up in the browser (page.route), and each clear
+// request the page sends is recorded.
+jest.setTimeout(120_000);
+
+const at = (s: number) => new Date(Date.UTC(2026, 11, 6, 9, 0, s)).toISOString();
+const V1 = 'c1'.padEnd(64, '0');
+const task = (taskId: string, upstream: string[] = []) => ({
+  taskId, kind: 'process', command: 'true', env: {}, cwd: null, upstream, triggerRule: 'all_success', retries: 0, retryDelayMs: 1000,
+  retryBackoff: 'fixed', maxRetryDelayMs: 1000, timeoutMs: null, queue: 'default', priority: 0, pool: 'default_pool', poolSlots: 1, skipExitCode: null,
+});
+// prepare → extract → train → report
+const dag = {
+  dagId: 'chain', fileloc: 'chain.ts', isPaused: false, isActive: true, schedule: null, latestVersion: V1, tags: [], description: null,
+  lastRun: null, recentRuns: [], nextRun: null, importError: null, catchup: false, startDate: null, maxActiveRuns: 16, maxActiveTasks: 16, params: {},
+  tasks: [task('prepare'), task('extract', ['prepare']), task('train', ['extract']), task('report', ['train'])],
+};
+const ti = {
+  dagId: 'chain', runId: 'r1', taskId: 'train', state: 'failed', tryNumber: 1, maxTries: 1, queue: 'default', pool: 'default_pool',
+  worker: 'w1', hostname: 'h1', exitCode: 1, reason: 'exit code 1', queuedAt: at(0), startedAt: at(1), endedAt: at(2), nextRetryAt: null,
+  outputs: null, cachedFrom: null, history: [], tries: [],
+};
+const preview = {
+  dagId: 'chain', runId: 'r1', dryRun: true, cleared: ['prepare', 'extract', 'train', 'report'], busy: [],
+  taskInstances: [
+    { taskId: 'prepare', state: 'success', tryNumber: 1 }, { taskId: 'extract', state: 'success', tryNumber: 1 },
+    { taskId: 'train', state: 'failed', tryNumber: 1 }, { taskId: 'report', state: 'upstream_failed', tryNumber: 0 },
+  ],
+};
+const json = (route: Route, body: unknown) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
+
+describeBrowser('web UI: clear with upstream and downstream', () => {
+  let server: Standalone;
+  let browser: Browser;
+  let page: Page;
+  const clears: { task: string; body: Record<string, unknown> }[] = [];
+
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startStandalone(), launchBrowser()]);
+    ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
+    await page.route('**/api/v1/dags/chain/runs/r1/tasks/train', (route) => json(route, ti));
+    await page.route('**/api/v1/dags/chain/runs/r1', (route) => json(route, { dagId: 'chain', runId: 'r1', versionHash: V1 }));
+    await page.route(`**/api/v1/dags/chain/versions/${V1}`, (route) => json(route, dag));
+    await page.route('**/api/v1/dags/chain/runs/r1/tasks/train/logs/stream?try=1', (route) => route.fulfill({
+      status: 200, contentType: 'text/event-stream', body: 'event: end\ndata: {}\n\n',
+    }));
+    await page.route('**/api/v1/dags/chain/runs/r1/tasks/*/clear', (route, request: Request) => {
+      const body = request.postDataJSON() as Record<string, unknown>;
+      clears.push({ task: request.url().split('/').at(-2)!, body });
+      return json(route, body.dryRun ? preview : { dagId: 'chain', runId: 'r1', cleared: preview.cleared });
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('previews and clears the task with its upstream and downstream in one request', async () => {
+    await page.goto('/dags/chain/runs/r1/tasks/train');
+    await page.getByRole('button', { name: '↻ Clear…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Clear' });
+    await dialog.getByText('with upstream (2)').click();
+    await dialog.getByTestId('action-preview').getByText('prepare').waitFor();
+    expect(await dialog.getByTestId('action-preview').locator('li code').allTextContents()).toEqual(['prepare', 'extract', 'train', 'report']);
+    await dialog.getByRole('button', { name: 'Clear', exact: true }).click();
+    await page.getByRole('status').getByText('Cleared prepare, extract, train, report: they run again.').waitFor();
+    // The preview asked for the same selection as the clear; nothing was sent per ancestor.
+    expect(clears.at(-2)).toEqual({ task: 'train', body: { downstream: true, upstream: true, dryRun: true } });
+    expect(clears.filter((c) => !c.body.dryRun)).toEqual([{ task: 'train', body: { downstream: true, upstream: true } }]);
+  });
+});
