@@ -137,7 +137,7 @@ interface TaskRun {
   readonly pid?: number | null;
   /** Id of a container task once created. */
   readonly containerId?: string | null;
-  readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
+  readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest' | 'cacheHit'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
   cancel(reason?: string): void;
   /** Containers: stop following it and leave it running for the next worker of this name (ContainerRun.handOff). */
   handOff?(): boolean;
@@ -848,7 +848,11 @@ export class WorkerService {
     if (outputs.value !== undefined && entry.mask.longest > 0) outputs.value = maskOutputs(outputs.value, entry.mask);
     const reason = verdict.reason === null ? null : entry.mask(verdict.reason);
     logs.summarizeDropped();
-    logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
+    if (result.cacheHit && task.cacheCheck) {
+      logs.add('system', `ended cached: takes the outputs of task instance ${task.cacheCheck.tiId} try ${task.cacheCheck.tryNumber}, whose image digest it still has`);
+    } else {
+      logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
+    }
     const finished: TaskFinishedEvent = {
       type: 'task.finished', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
       outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason,
@@ -859,6 +863,7 @@ export class WorkerService {
     if (outputs.value !== undefined) finished.outputs = outputs.value;
     if (result.imageDigest && task.docker) finished.image = { ref: task.imageRef ?? task.docker.image, digest: result.imageDigest };
     if (task.cacheKey !== undefined) finished.cacheKey = task.cacheKey;
+    if (result.cacheHit && task.cacheCheck) finished.cachedFrom = { tiId: task.cacheCheck.tiId, tryNumber: task.cacheCheck.tryNumber };
     const containerId = task.kind === 'docker' ? entry.run.containerId : null;
     if (containerId && task.docker) {
       // The runtime as container-options sets it: the task's, else `nvidia` for GPUs in runtime mode.
@@ -1057,7 +1062,7 @@ export class WorkerService {
     return docker.run({
       docker: task.docker, command: task.command, env,
       cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
-      labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
+      labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth, cachedDigest: task.cacheCheck?.digest,
       output: { path: CONTAINER_OUTPUT_PATH, maxBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES },
       noNewPrivileges: !this.containerPolicy.allowPrivileged, pidsLimit: this.containerPolicy.pidsLimit,
     }, {

@@ -43,7 +43,7 @@ export {
 export { checkTaskPattern, TaskPatternError, MAX_TASK_PATTERN_LENGTH } from './patterns/task-pattern';
 export { unservedQueueReason, type QueueServer } from './workers/queue-coverage';
 export {
-  cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
+  cacheKey, cacheNamespaceOf, isCacheForced, cacheEntryFresh, imageWithRecordedDigest, versionSetOf, imagePinnedByDigest, cacheHitNeedsWorker,
   type UpstreamResult, type RecordedImage, type RenderedDefinition,
 } from './cache/cache-key';
 export {

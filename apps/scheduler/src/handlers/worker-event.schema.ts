@@ -28,6 +28,7 @@ const finished = z.object({
   outputs: z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= MAX_OUTPUT_BYTES_LIMIT, `outputs over ${MAX_OUTPUT_BYTES_LIMIT} bytes`).optional(),
   image: z.object({ ref: z.string().max(1000), digest: z.string().max(1000) }).optional(),
   cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  cachedFrom: z.object(tryRef).optional(),
   container: z.object({ id: z.string().max(200), gpus: z.array(z.string().max(200)).max(64), runtime: z.string().max(200).nullable() }).optional(),
 });
 

@@ -78,6 +78,21 @@ export function cacheEntryFresh(task: Pick<TaskSpec, 'cacheTtlMs'>, endedAt: Dat
   return task.cacheTtlMs === undefined || now.getTime() - endedAt.getTime() <= task.cacheTtlMs;
 }
 
+/** Whether a container image reference is pinned by digest (`name@sha256:…`): its content cannot change. */
+export function imagePinnedByDigest(image: string): boolean {
+  return image.includes('@sha256:');
+}
+
+/**
+ * Whether a cache hit of a task needs a worker to confirm it before the task ends `cached`:
+ * a container task whose image, as the DAG gives it, is not pinned by digest. Its tag may
+ * name other content than the cached try ran, and only a worker can resolve it. A process
+ * task, or a pinned image, is decided by the scheduler alone.
+ */
+export function cacheHitNeedsWorker(task: Pick<TaskSpec, 'kind'>, imageRef: string | null): boolean {
+  return task.kind === 'docker' && imageRef !== null && !imagePinnedByDigest(imageRef);
+}
+
 /**
  * A container image with the digest a run recorded for it, so that a try of a cleared task
  * runs the images its run ran ("version sets"). A reference pinned by digest stays as is.
@@ -85,7 +100,7 @@ export function cacheEntryFresh(task: Pick<TaskSpec, 'cacheTtlMs'>, endedAt: Dat
  * ran (`name@sha256:…`, or an image id `sha256:…` for an image with no registry digest).
  */
 export function imageWithRecordedDigest(image: string, recorded: ReadonlyMap<string, string>): string {
-  if (image.includes('@sha256:')) return image;
+  if (imagePinnedByDigest(image)) return image;
   return recorded.get(image) ?? image;
 }
 
