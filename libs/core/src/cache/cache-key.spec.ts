@@ -126,6 +126,8 @@ describe('cacheHitNeedsWorker', () => {
     expect(cacheHitNeedsWorker({ kind: 'docker' }, 'myimage:latest')).toBe(true);
     expect(cacheHitNeedsWorker({ kind: 'docker' }, 'registry.local:5000/ml/train')).toBe(true);
     expect(cacheHitNeedsWorker({ kind: 'docker' }, 'myimage@sha256:' + 'a'.repeat(64))).toBe(false);
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, 'sha256:' + 'a'.repeat(64))).toBe(false); // an image id
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, 'sha256:latest')).toBe(true); // a repository named sha256
     expect(cacheHitNeedsWorker({ kind: 'process' }, null)).toBe(false);
     expect(cacheHitNeedsWorker({ kind: 'docker' }, null)).toBe(false);
   });

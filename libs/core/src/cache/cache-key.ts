@@ -78,10 +78,15 @@ export function cacheEntryFresh(task: Pick<TaskSpec, 'cacheTtlMs'>, endedAt: Dat
   return task.cacheTtlMs === undefined || now.getTime() - endedAt.getTime() <= task.cacheTtlMs;
 }
 
-/** Whether a container image reference is pinned by digest (`name@sha256:…`): its content cannot change. */
+/**
+ * Whether a container image reference is pinned by digest (`name@sha256:…`, or an image id
+ * `sha256:<64 hex>`): its content cannot change.
+ */
 export function imagePinnedByDigest(image: string): boolean {
-  return image.includes('@sha256:');
+  return image.includes('@sha256:') || IMAGE_ID.test(image);
 }
+
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 
 /**
  * Whether a cache hit of a task needs a worker to confirm it before the task ends `cached`:
