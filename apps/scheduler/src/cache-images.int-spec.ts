@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { describeWithDocker, TEST_IMAGE, TEST_LABEL } from '@swarmflow/executors/test-support/docker';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
+import { toTaskInstanceDto } from '../../webserver/src/http/presenters';
 import { Stack } from './test-support/stack';
 
 // A cache hit of a container task whose image is a tag is confirmed by a worker: the tag may
@@ -90,6 +91,10 @@ describeWithPostgres('cache hits of container tasks (Postgres, Docker)', () => {
       expect(containers(TAGGED)).toBe(1);
       const [result] = await stack.repos.results.forTaskInstance(marked.id);
       expect(result).toMatchObject({ tryNumber: 1, succeeded: true, cachedFromTi: firstTi, cachedFromTry: 1, outputs: { marker: 'base' }, imageDigest: v1, containerId: null });
+      // `runs show` / `tasks show` name the source as for a scheduler-found hit.
+      expect(toTaskInstanceDto(marked, result)).toMatchObject({
+        state: 'cached', outputs: { marker: 'base' }, cachedFrom: { dagId: TAGGED, runId: firstRunId, taskId: 'marked', tryNumber: 1 },
+      });
       expect(await logOf(marked.id, 1)).toEqual(expect.arrayContaining([
         `cache hit confirmed: image ${tag} is still ${v1}, the digest the cached try ran: no container is created`,
       ]));
