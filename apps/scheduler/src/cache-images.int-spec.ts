@@ -121,6 +121,12 @@ describeWithPostgres('cache hits of container tasks (Postgres, Docker)', () => {
       expect(again.reason).toContain(`try 1 in run ${third.runId}`);
       expect((await stack.repos.results.forTaskInstance(again.id))[0]).toMatchObject({ cachedFromTi: marked.id, outputs: { marker: 'v2' } });
       expect(containers(TAGGED)).toBe(2);
+
+      // What a worker's confirmation is checked against: executed, valid entries only (a cached try is none).
+      const tries = [{ tiId: firstTi, tryNumber: 1 }, { tiId: marked.id, tryNumber: 1 }, { tiId: again.id, tryNumber: 1 }];
+      expect([...(await stack.repos.results.cacheEntries(tries)).keys()].sort()).toEqual([`${firstTi}:1`, `${marked.id}:1`].sort());
+      await stack.repos.results.invalidate({ dagId: TAGGED }, new Date());
+      expect((await stack.repos.results.cacheEntries(tries)).size).toBe(0);
     }, 120_000);
 
     it('an image pinned by digest: the scheduler alone ends the task cached, nothing is dispatched', async () => {

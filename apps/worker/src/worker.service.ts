@@ -864,7 +864,7 @@ export class WorkerService {
     if (result.imageDigest && task.docker) finished.image = { ref: task.imageRef ?? task.docker.image, digest: result.imageDigest };
     if (task.cacheKey !== undefined) finished.cacheKey = task.cacheKey;
     if (result.cacheHit && task.cacheCheck) finished.cachedFrom = { tiId: task.cacheCheck.tiId, tryNumber: task.cacheCheck.tryNumber };
-    const containerId = task.kind === 'docker' ? entry.run.containerId : null;
+    const containerId = task.kind === 'docker' && !result.cacheHit ? entry.run.containerId : null;
     if (containerId && task.docker) {
       // The runtime as container-options sets it: the task's, else `nvidia` for GPUs in runtime mode.
       const runtime = task.docker.runtime ?? (entry.gpuIds.length > 0 && task.docker.gpuMode === 'runtime' ? 'nvidia' : null);

@@ -468,9 +468,12 @@ export class SchedulingService {
   private async applyEvents(events: WorkerEvent[], tis: TaskInstance[], now: Date, tx: Queryable, work: Work): Promise<number> {
     const beats = new Map<string, WorkerEvent & { type: 'worker.heartbeat' }>();
     const byTi = new Map<number, WorkerEvent[]>();
+    // Cache hits workers confirmed (TaskMessage.cacheCheck): the tries whose outputs they take are read below.
+    let confirmed: TaskFinishedEvent[] | null = null;
     for (const e of events) {
       if (e.type === 'worker.heartbeat') beats.set(e.worker, e);
       else {
+        if (e.type === 'task.finished' && e.cachedFrom !== undefined) (confirmed ??= []).push(e);
         const list = byTi.get(e.tiId);
         if (list) list.push(e);
         else byTi.set(e.tiId, [e]);
@@ -483,9 +486,7 @@ export class SchedulingService {
     })), now, tx);
 
     const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
-    // Cache hits workers confirmed: the tries whose outputs they take.
-    const confirmed = events.filter((e): e is TaskFinishedEvent => e.type === 'task.finished' && e.cachedFrom !== undefined);
-    const sources: CacheSources = confirmed.length === 0 ? NO_SOURCES : await this.repos.results.cacheEntries(confirmed.map((e) => e.cachedFrom!), tx);
+    const sources: CacheSources = confirmed === null ? NO_SOURCES : await this.repos.results.cacheEntries(confirmed.map((e) => e.cachedFrom!), tx);
     let applied = 0;
     for (const ti of tis) {
       // The last log lines of a try come with its end; a redelivered end does not store them twice.
