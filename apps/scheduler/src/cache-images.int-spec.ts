@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { describeWithDocker, TEST_IMAGE, TEST_LABEL } from '@swarmflow/executors/test-support/docker';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { toTaskInstanceDto } from '../../webserver/src/http/presenters';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { Stack } from './test-support/stack';
 
 // A cache hit of a container task whose image is a tag is confirmed by a worker: the tag may
@@ -15,11 +16,15 @@ const tag = `swarmflow/cache-images:${suffix}`;
 const v2tag = `${tag}-v2`;
 const TAGGED = `tagged_${suffix}`;
 const PINNED = `pinned_${suffix}`;
+// Two DAGs of one cache namespace with the same task: the second's runs on a queue no worker serves until the test starts one.
+const SHARED_A = `shared_a_${suffix}`;
+const SHARED_B = `shared_b_${suffix}`;
+const LATE_QUEUE = `late_${suffix}`;
 
 // auto_remove: false keeps each try's container, so the test counts the containers created.
-const dagOf = (id: string, image: string): string => `
+const dagOf = (id: string, image: string, shared: { namespace: string; queue: string } | null = null): string => `
 id: ${id}
-defaults: { cache: true }
+defaults: { cache: true${shared ? `, queue: ${shared.queue}` : ''} }${shared ? `\ncache_namespace: ${shared.namespace}` : ''}
 tasks:
   marked:
     docker:
@@ -47,14 +52,19 @@ describeWithPostgres('cache hits of container tasks (Postgres, Docker)', () => {
       v2 = docker('image', 'inspect', '--format', '{{.Id}}', v2tag);
       testDb = await createTestDatabase();
       stack = await new Stack({
-        databaseUrl: testDb.url, dagFiles: { 'tagged.yaml': dagOf(TAGGED, tag), 'pinned.yaml': dagOf(PINNED, v1) },
+        databaseUrl: testDb.url,
+        dagFiles: {
+          'tagged.yaml': dagOf(TAGGED, tag), 'pinned.yaml': dagOf(PINNED, v1),
+          'shared_a.yaml': dagOf(SHARED_A, v2tag, { namespace: `ns_${suffix}`, queue: 'default' }),
+          'shared_b.yaml': dagOf(SHARED_B, v2tag, { namespace: `ns_${suffix}`, queue: LATE_QUEUE }),
+        },
       }).start();
     }, 120_000);
 
     afterAll(async () => {
       await stack?.stop();
       await testDb?.drop();
-      for (const dagId of [TAGGED, PINNED]) {
+      for (const dagId of [TAGGED, PINNED, SHARED_A, SHARED_B]) {
         const ids = docker('ps', '-a', '-q', '--filter', `label=swarmflow.dag_id=${dagId}`).split('\n').filter(Boolean);
         if (ids.length > 0) docker('rm', '-f', ...ids);
       }
@@ -127,6 +137,26 @@ describeWithPostgres('cache hits of container tasks (Postgres, Docker)', () => {
       expect([...(await stack.repos.results.cacheEntries(tries)).keys()].sort()).toEqual([`${firstTi}:1`, `${marked.id}:1`].sort());
       await stack.repos.results.invalidate({ dagId: TAGGED }, new Date());
       expect((await stack.repos.results.cacheEntries(tries)).size).toBe(0);
+    }, 120_000);
+
+    it('an entry invalidated before the worker confirmed its hit: the try fails, saying so, and nothing ran', async () => {
+      const a = await stack.trigger(SHARED_A);
+      expect((await stack.waitForRun(a, 60_000)).tis.get('marked')).toMatchObject({ state: 'success' });
+      const b = await stack.trigger(SHARED_B);
+      const waiting = await waitUntil('the task to wait on its queue', async () => {
+        const ti = (await stack.repos.tis.forRuns([b.pk])).find((t) => t.taskId === 'marked');
+        return ti?.state === 'queued' ? ti : undefined;
+      }, { timeoutMs: 30_000, intervalMs: 50 });
+      await stack.repos.results.invalidate({ dagId: SHARED_A }, new Date());
+      await stack.addWorker({ queues: [LATE_QUEUE] });
+      const { state, tis } = await stack.waitForRun(b, 60_000);
+      expect(state).toBe('failed');
+      const [source] = await stack.repos.results.forRun(a.pk);
+      expect(tis.get('marked')).toMatchObject({
+        id: waiting.id, state: 'failed', tryNumber: 1,
+        reason: `the cached try 1 of task instance ${source.tiId} was invalidated before its hit was confirmed: nothing ran`,
+      });
+      expect(containers(SHARED_B)).toBe(0);
     }, 120_000);
 
     it('an image pinned by digest: the scheduler alone ends the task cached, nothing is dispatched', async () => {
