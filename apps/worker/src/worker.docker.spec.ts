@@ -133,7 +133,10 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     expect(finished).toMatchObject({ outcome: 'success', exitCode: null, reason: null, cachedFrom: { tiId: 7, tryNumber: 2 }, image: { ref: 'ml/train:latest', digest }, cacheKey: 'a'.repeat(64) });
     expect(finished.container).toBeUndefined();
     expect(finished.retryable).toBeUndefined();
-    expect(h.published.logLines(task.tiId).at(-1)).toEqual({ stream: 'system', line: 'ended cached: takes the outputs of task instance 7 try 2, whose image digest it still has' });
+    expect(h.published.logLines(task.tiId).map((l) => l.line)).toEqual([
+      'try 1 of dag1.task1 (run manual__2024-01-01) started on w1, to confirm its cache hit (or else run a container of ml/train:latest)',
+      'ended cached: takes the outputs of task instance 7 try 2, whose image digest it still has',
+    ]);
   });
 
   it('a task message without a cache check gives the executor none, and its end names no source', async () => {

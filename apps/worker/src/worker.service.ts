@@ -729,7 +729,7 @@ export class WorkerService {
     const logStart = (pid: number | null): void => logs.add('system',
       `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) started on ${this.name}` +
       (pid !== null ? ` as pid ${pid}` : '') +
-      (task.kind === 'docker' && task.docker ? ` in a container of ${task.docker.image}` : '') +
+      (task.kind === 'docker' && task.docker ? (task.cacheCheck ? `, to confirm its cache hit (or else run a container of ${task.docker.image})` : ` in a container of ${task.docker.image}`) : '') +
       (gpuIds.length > 0 ? ` with GPU ${gpuIds.join(',')}` : ''));
     /** task.started waits for the pid when it is to go out at once and the spawner answers later. */
     let announceOnSpawn = false;
