@@ -228,6 +228,10 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
     expect(moved.out()).toEqual(['ran']);
     expect(moved.statuses[0]).toBe(`cache hit refused: image ${TEST_IMAGE} is now ${digest}, the cached try ran ${stale}: the task runs`);
 
+    // Any name of the same content counts: here the image id (a pulled image also goes by its registry digests).
+    const id = (await ctx.client.imageDigests(TEST_IMAGE)).at(-1)!;
+    expect((await ctx.executor.run(spec('echo ran', { cachedDigest: id }), hooks()).result).cacheHit).toBe(true);
+
     // A missing image is resolved as for running it: with pull policy never, the try fails.
     const missing = await ctx.executor.run(spec('true', { cachedDigest: stale, docker: { image: 'swarmflow/not-here:1.0', pullPolicy: 'never' } }), hooks()).result;
     expect(missing).toMatchObject({ exitCode: null, error: 'image "swarmflow/not-here:1.0" is not present and pull policy is never' });

@@ -295,12 +295,13 @@ class ContainerTry {
       if (gpuIds.length !== docker.gpus) throw new TryError(`the task needs ${docker.gpus} GPU(s) but was given ${gpuIds.length} GPU id(s)`);
       if (docker.pullPolicy === 'always') await this.pull(spec);
       if (spec.cachedDigest !== undefined) {
-        const current = await this.currentDigest(spec);
-        if (current === spec.cachedDigest) {
-          this.status(`cache hit confirmed: image ${docker.image} is still ${current}, the digest the cached try ran: no container is created`);
-          return { ...this.outcome(null, null), imageDigest: current, cacheHit: true };
+        // The recorded digest may be any name of the same content (a registry digest, or the image id).
+        const current = await this.currentDigests(spec);
+        if (current.includes(spec.cachedDigest)) {
+          this.status(`cache hit confirmed: image ${docker.image} is still ${spec.cachedDigest}, the digest the cached try ran: no container is created`);
+          return { ...this.outcome(null, null), imageDigest: spec.cachedDigest, cacheHit: true };
         }
-        this.status(`cache hit refused: image ${docker.image} is now ${current}, the cached try ran ${spec.cachedDigest}: the task runs`);
+        this.status(`cache hit refused: image ${docker.image} is now ${current[0]}, the cached try ran ${spec.cachedDigest}: the task runs`);
       }
       const tryTag = [spec.labels[LABELS.tiId], spec.labels[LABELS.tryNumber]].filter((x) => x !== undefined).join('-');
       const suffix = randomBytes(4).toString('hex');
@@ -690,17 +691,17 @@ class ContainerTry {
     this.client.stopContainer(id, seconds).catch((err) => this.status(`could not stop container ${id.slice(0, 12)}: ${message(err)}`));
   }
 
-  /** The digest the image would run with now; a missing image is pulled first unless the policy says never (as for the container). */
-  private async currentDigest(spec: ContainerSpec): Promise<string> {
+  /** The digests of the image the container would run now (DockerClient.imageDigests); a missing image is pulled first unless the policy says never, as for the container. */
+  private async currentDigests(spec: ContainerSpec): Promise<string[]> {
     const image = spec.docker.image;
     try {
-      return await this.client.imageDigest(image);
+      return await this.client.imageDigests(image);
     } catch (err) {
       if (!(err instanceof DockerError && err.statusCode === 404)) throw err;
       if (spec.docker.pullPolicy === 'never') throw new TryError(`image "${image}" is not present and pull policy is never`);
       if (spec.docker.pullPolicy === 'always') throw err;
       await this.pull(spec);
-      return this.client.imageDigest(image);
+      return this.client.imageDigests(image);
     }
   }
 
