@@ -37,12 +37,19 @@ describe('decodeTaskMessage of container tasks', () => {
     expect(decodeTaskMessage(JSON.parse(JSON.stringify(task)))).toEqual(task);
   });
 
+  it('keeps a cache check (the source try and its digest)', () => {
+    const task = taskMessage({ kind: 'docker', command: [], docker: { ...docker, volumes: [] }, cacheKey: 'a'.repeat(64), cacheCheck: { tiId: 3, tryNumber: 1, digest: 'sha256:' + 'b'.repeat(64) } });
+    expect(decodeTaskMessage(JSON.parse(JSON.stringify(task)))).toEqual(task);
+  });
+
   it.each([
     [{ kind: 'docker', docker: null }, 'docker'],
     [{ kind: 'process', command: [] }, 'command'],
     [{ kind: 'docker', docker: { ...docker, gpus: -1 } }, 'docker.gpus'],
     [{ kind: 'docker', docker, secrets: [{ key: '../etc', ciphertext: 'x' }] }, 'secrets.0.key'],
     [{ kind: 'docker', docker, secrets: [{ key: '..', ciphertext: 'x' }] }, 'secrets.0.key'],
+    [{ kind: 'docker', docker, cacheCheck: { tiId: 3, tryNumber: 0, digest: 'sha256:x' } }, 'cacheCheck.tryNumber'],
+    [{ kind: 'docker', docker, cacheCheck: { tiId: 3, tryNumber: 1, digest: '' } }, 'cacheCheck.digest'],
   ])('rejects %j naming the field', (override, field) => {
     expect(() => decodeTaskMessage({ ...taskMessage(), ...override })).toThrow(expect.objectContaining({ field }));
   });

@@ -62,6 +62,7 @@ export const taskMessageSchema = z.object({
   }).optional(),
   cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
   imageRef: z.string().min(1).max(1000).optional(),
+  cacheCheck: z.object({ tiId: z.number().int().positive(), tryNumber: z.number().int().min(1), digest: z.string().min(1).max(1000) }).optional(),
 }).superRefine((task, ctx) => {
   if (task.kind === 'docker' && !task.docker) ctx.addIssue({ code: 'custom', path: ['docker'], message: 'a docker task needs its container settings' });
   if (task.kind !== 'docker' && Array.isArray(task.command) && task.command.length === 0) {

@@ -54,7 +54,7 @@ describe('fastProcessTask never disagrees with taskMessageSchema', () => {
     { ...taskMessage(), runPk: 3, artifacts: { url: 'file:///a/d/r/t/1', runUrl: 'file:///a/d/r' }, cacheKey: HEX64 },
     { ...taskMessage(), artifacts: { url: 's3://b/d/r/t/1', runUrl: 's3://b/d/r', s3: 'c2VhbGVk' }, imageRef: 'img:1' },
   ] as unknown as Record<string, unknown>[];
-  const extra = ['runPk', 'kind', 'docker', 'secrets', 'registryAuth', 'artifacts', 'cacheKey', 'imageRef'];
+  const extra = ['runPk', 'kind', 'docker', 'secrets', 'registryAuth', 'artifacts', 'cacheKey', 'imageRef', 'cacheCheck'];
   const inputs = [
     ...bases.flatMap((b) => [...mutations(viaJson(b), extra)]),
     // each field of the artefacts location altered, removed, an unknown one added

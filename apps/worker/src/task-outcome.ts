@@ -9,15 +9,16 @@ export interface TaskVerdict {
 }
 
 /**
- * Exit 0 → success; exit == skipExitCode → skipped; anything else → failed. A timeout,
+ * A confirmed cache hit (nothing ran) → success; exit 0 → success; exit == skipExitCode → skipped; anything else → failed. A timeout,
  * a cancel, a spawn error or a lost process is a failure whatever the exit code, with its
  * reason (the scheduler retries it if the task has tries left).
  */
 export function taskVerdict(
-  result: ProcessResult,
+  result: ProcessResult & { cacheHit?: true },
   task: Pick<TaskMessage, 'skipExitCode' | 'timeoutMs'>,
   cancelReason: string | null,
 ): TaskVerdict {
+  if (result.cacheHit && result.error === null) return { outcome: 'success', reason: null };
   if (result.error !== null) return { outcome: 'failed', reason: result.error };
   if (result.lost !== null) return { outcome: 'failed', reason: result.lost };
   if (result.timedOut) return { outcome: 'failed', reason: `timeout after ${formatSeconds(task.timeoutMs ?? 0)}` };

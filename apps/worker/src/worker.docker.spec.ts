@@ -119,6 +119,36 @@ describe('WorkerService with container tasks (fake Docker)', () => {
     });
   });
 
+  it('a confirmed cache hit: the executor gets the cached digest; the end names the source try, with no container', async () => {
+    await harness([]);
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const task = taskMessage({
+      kind: 'docker', command: 'train', docker: dockerSpec({ image: 'ml/train:latest' }), cacheKey: 'a'.repeat(64), cacheCheck: { tiId: 7, tryNumber: 2, digest },
+    });
+    await h.submit(task);
+    await docker.started(1);
+    expect(docker.runs[0].spec.cachedDigest).toBe(digest);
+    docker.runs[0].end({ exitCode: null, imageDigest: digest, cacheHit: true });
+    const finished = await h.published.finishedOf(task.tiId);
+    expect(finished).toMatchObject({ outcome: 'success', exitCode: null, reason: null, cachedFrom: { tiId: 7, tryNumber: 2 }, image: { ref: 'ml/train:latest', digest }, cacheKey: 'a'.repeat(64) });
+    expect(finished.container).toBeUndefined();
+    expect(finished.retryable).toBeUndefined();
+    expect(h.published.logLines(task.tiId).map((l) => l.line)).toEqual([
+      'try 1 of dag1.task1 (run manual__2024-01-01) started on w1, to confirm its cache hit (or else run a container of ml/train:latest)',
+      'ended cached: takes the outputs of task instance 7 try 2, whose image digest it still has',
+    ]);
+  });
+
+  it('a task message without a cache check gives the executor none, and its end names no source', async () => {
+    await harness([]);
+    const task = taskMessage({ kind: 'docker', command: 'train', docker: dockerSpec(), cacheKey: 'a'.repeat(64) });
+    await h.submit(task);
+    await docker.started(1);
+    expect(docker.runs[0].spec.cachedDigest).toBeUndefined();
+    docker.runs[0].end({ exitCode: 0 });
+    expect((await h.published.finishedOf(task.tiId)).cachedFrom).toBeUndefined();
+  });
+
   it('fails a task that needs more GPUs than the worker has, without running it, not retryable', async () => {
     await harness(['0', '1']);
     const task = gpuTask(4);

@@ -147,7 +147,7 @@ interface TaskRun {
   readonly containerId?: string | null;
   /** Containers: settles once the container started and its image's digest was read (ContainerRun.running). */
   readonly running?: Promise<ContainerStart | null>;
-  readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
+  readonly result: Promise<ProcessResult & Pick<ContainerResult, 'output' | 'imageDigest' | 'cacheHit'> & { oomKilled?: boolean; containerMayRun?: boolean; handedOff?: boolean }>;
   cancel(reason?: string): void;
   /** Containers: stop following it and leave it running for the next worker of this name until `untilMs` (ContainerRun.handOff). */
   handOff?(untilMs: number): boolean;
@@ -758,7 +758,7 @@ export class WorkerService {
     const logStart = (pid: number | null): void => logs.add('system',
       `try ${task.tryNumber} of ${task.dagId}.${task.taskId} (run ${task.runId}) started on ${this.name}` +
       (pid !== null ? ` as pid ${pid}` : '') +
-      (task.kind === 'docker' && task.docker ? ` in a container of ${task.docker.image}` : '') +
+      (task.kind === 'docker' && task.docker ? (task.cacheCheck ? `, to confirm its cache hit (or else run a container of ${task.docker.image})` : ` in a container of ${task.docker.image}`) : '') +
       (gpuIds.length > 0 ? ` with GPU ${gpuIds.join(',')}` : ''));
     /**
      * task.started waits for the pid when it is due (at once, or at the end of `startedDelayMs`)
@@ -921,7 +921,11 @@ export class WorkerService {
     if (outputs.value !== undefined && entry.mask.longest > 0) outputs.value = maskOutputs(outputs.value, entry.mask);
     const reason = verdict.reason === null ? null : entry.mask(verdict.reason);
     logs.summarizeDropped();
-    logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
+    if (result.cacheHit && task.cacheCheck) {
+      logs.add('system', `ended cached: takes the outputs of task instance ${task.cacheCheck.tiId} try ${task.cacheCheck.tryNumber}, whose image digest it still has`);
+    } else {
+      logs.add('system', describeEnd(result, Date.now() - entry.spawnedAt) + (reason ? ` (${reason})` : ''));
+    }
     const finished: TaskFinishedEvent = {
       type: 'task.finished', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
       outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason,
@@ -932,7 +936,8 @@ export class WorkerService {
     if (outputs.value !== undefined) finished.outputs = outputs.value;
     if (result.imageDigest && task.docker) finished.image = { ref: task.imageRef ?? task.docker.image, digest: result.imageDigest };
     if (task.cacheKey !== undefined) finished.cacheKey = task.cacheKey;
-    const containerId = task.kind === 'docker' ? entry.run.containerId : null;
+    if (result.cacheHit && task.cacheCheck) finished.cachedFrom = { tiId: task.cacheCheck.tiId, tryNumber: task.cacheCheck.tryNumber };
+    const containerId = task.kind === 'docker' && !result.cacheHit ? entry.run.containerId : null;
     if (containerId && task.docker) finished.container = this.containerDetails(entry, containerId);
     this.tally.finished(finished.outcome);
     this.reporting.set(key, { task, msg });
@@ -1126,7 +1131,7 @@ export class WorkerService {
     return docker.run({
       docker: task.docker, command: task.command, env,
       cwd: task.cwd, timeoutMs: task.timeoutMs, graceMs: this.graceMs,
-      labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth,
+      labels, secrets, gpuIds, hideGpus: this.gpuIds.length > 0, registryAuth, cachedDigest: task.cacheCheck?.digest,
       output: { path: CONTAINER_OUTPUT_PATH, maxBytes: this.options.maxOutputBytes ?? DEFAULT_MAX_OUTPUT_BYTES },
       noNewPrivileges: !this.containerPolicy.allowPrivileged, pidsLimit: this.containerPolicy.pidsLimit,
     }, {

@@ -47,7 +47,7 @@ export {
   awaitsAdoption, DEFAULT_HANDOFF_TIMEOUT_MS, notAdoptedReason, pendingHandOver, type HandedOver, type PendingHandOver, type TryRef as HandedOverTry,
 } from './workers/hand-over';
 export {
-  cacheKey, cacheNamespaceOf, cacheForceMatcher, cacheEntryFresh, imageWithRecordedDigest, versionSetOf,
+  cacheKey, cacheNamespaceOf, cacheForceMatcher, cacheEntryFresh, imageWithRecordedDigest, versionSetOf, imagePinnedByDigest, cacheHitNeedsWorker,
   type UpstreamResult, type RecordedImage, type RenderedDefinition, type CacheForceMatcher,
 } from './cache/cache-key';
 export {

@@ -45,7 +45,7 @@ describe('fastTaskEvent never disagrees with the worker event schema', () => {
     ...mutations(started, []),
     ...mutations(finished, ['logs', 'logBatches']),
     ...mutations({ ...finished, exitCode: null, signal: 'SIGKILL', reason: 'timeout', logTail: ['a', 'b'], outcome: 'failed' }, []),
-    ...mutations(finishedFull, ['logs']),
+    ...mutations(finishedFull, ['logs', 'cachedFrom']),
     // each field of the image and of the outputs altered, removed, an unknown one added
     ...[...mutations(finishedFull.image, [])].map((image) => ({ ...finishedFull, image })),
     ...[...mutations(finishedFull.outputs, [])].map((outputs) => ({ ...finishedFull, outputs })),

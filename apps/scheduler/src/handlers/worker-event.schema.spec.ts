@@ -11,6 +11,12 @@ describe('worker event schema', () => {
     expect(parseWorkerEvent(finished)).toEqual({ ok: true, event: finished });
   });
 
+  it('accepts the end of a cache hit its worker confirmed, naming the source try', () => {
+    const hit = { ...finished, outcome: 'success', exitCode: null, logTail: [], cachedFrom: { tiId: 3, tryNumber: 1 } };
+    expect(parseWorkerEvent(hit)).toEqual({ ok: true, event: hit });
+    expect(parseWorkerEvent({ ...hit, cachedFrom: { tiId: 3, tryNumber: 0 } }).ok).toBe(false);
+  });
+
   it('rejects a time that is not an ISO 8601 instant, naming the field', () => {
     const parsed = parseWorkerEvent({ ...finished, at: 'yesterday' });
     expect(parsed.ok).toBe(false);

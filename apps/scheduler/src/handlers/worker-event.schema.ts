@@ -32,6 +32,7 @@ const finished = z.object({
   outputs: z.record(z.string(), z.unknown()).refine((o) => JSON.stringify(o).length <= MAX_OUTPUT_BYTES_LIMIT, `outputs over ${MAX_OUTPUT_BYTES_LIMIT} bytes`).optional(),
   image: imageRan.optional(),
   cacheKey: z.string().regex(/^[0-9a-f]{64}$/).optional(),
+  cachedFrom: z.object(tryRef).optional(),
   container: containerDetails.optional(),
 });
 

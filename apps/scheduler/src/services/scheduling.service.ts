@@ -1,12 +1,12 @@
 import {
-  afterFailure, awaitsAdoption, cacheEntryFresh, notAdoptedReason, pendingHandOver, dueLogicalDates, parseArtifactsUrl, pausedReason, planRun, resolveParams,
-  retryDelayMs, runOutcome, TI_ENDED, transition, type ArtifactsLocation, type PendingHandOver, type SerializedDag, type TaskFinishedEvent, type SignedTaskMessage,
+  afterFailure, awaitsAdoption, cacheEntryFresh, cacheHitNeedsWorker, notAdoptedReason, pendingHandOver, dueLogicalDates, parseArtifactsUrl, pausedReason, planRun, resolveParams,
+  retryDelayMs, runOutcome, TI_ENDED, transition, type ArtifactsLocation, type PendingHandOver, type SerializedDag, type TaskFinishedEvent, type TaskMessage,
   type TaskSpec, type TaskStates, type TiState, type WorkerEvent,
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
   DuplicateLogicalDateError, DuplicateRunError, SCHEDULING_LOCK, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
-  type OutboxMessage, type Queryable, type Repositories, type TaskContainerRow, type TaskInstance, type TaskResultRow, type TiTransition, type WorkerRecord,
+  type OutboxMessage, type Queryable, type Repositories, type TaskContainerRow, type TaskInstance, type TaskResult, type TaskResultRow, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
 import { ConcurrentUpdateError, PendingWrites } from './pending-writes';
@@ -474,9 +474,12 @@ export class SchedulingService {
   private async applyEvents(events: WorkerEvent[], tis: TaskInstance[], now: Date, tx: Queryable, work: Work): Promise<number> {
     const beats = new Map<string, WorkerEvent & { type: 'worker.heartbeat' }>();
     const byTi = new Map<number, WorkerEvent[]>();
+    // Cache hits workers confirmed (TaskMessage.cacheCheck): the tries whose outputs they take are read below.
+    let confirmed: TaskFinishedEvent[] | null = null;
     for (const e of events) {
       if (e.type === 'worker.heartbeat') beats.set(e.worker, e);
       else {
+        if (e.type === 'task.finished' && e.cachedFrom !== undefined) (confirmed ??= []).push(e);
         const list = byTi.get(e.tiId);
         if (list) list.push(e);
         else byTi.set(e.tiId, [e]);
@@ -490,6 +493,7 @@ export class SchedulingService {
     })), now, tx);
 
     const facts = await this.runs.get(tis.map((t) => t.runPk), tx);
+    const sources: CacheSources = confirmed === null ? NO_SOURCES : await this.repos.results.cacheEntries(confirmed.map((e) => e.cachedFrom!), tx);
     let applied = 0;
     // Containers that started: stored as they come (a fact about the try, whatever its state now), for the try's page.
     for (const ti of tis) {
@@ -509,11 +513,11 @@ export class SchedulingService {
         }
       }
       const f = facts.get(ti.runPk);
-      const t = f ? this.foldEvents(ti, byTi.get(ti.id)!, taskOf(f.dag, ti.taskId), now, work.cancels) : null;
+      const t = f ? this.foldEvents(ti, byTi.get(ti.id)!, taskOf(f.dag, ti.taskId), now, work.cancels, sources) : null;
       if (!t) continue;
       work.writes.add(t);
       applied++;
-      if (TI_ENDED.has(t.after.state)) this.keepResult(ti, t.after, byTi.get(ti.id)!, now, work);
+      if (TI_ENDED.has(t.after.state)) this.keepResult(ti, t.after, byTi.get(ti.id)!, now, work, sources);
       // Only an ended try can unblock downstream tasks or end the run, and only it frees a
       // pool slot; a `started` alone needs no evaluation and no dispatch.
       if (t.after.state !== 'running') {
@@ -526,9 +530,23 @@ export class SchedulingService {
   }
 
   /** What the try's `task.finished` brought besides its end (outputs, image digest, cache key, container): stored with the end. */
-  private keepResult(ti: TaskInstance, after: TaskInstance, events: WorkerEvent[], now: Date, work: Work): void {
+  private keepResult(ti: TaskInstance, after: TaskInstance, events: WorkerEvent[], now: Date, work: Work, sources: CacheSources): void {
     const e = events.find((x): x is TaskFinishedEvent => x.type === 'task.finished' && x.tryNumber === after.tryNumber);
     if (!e || (e.outputs === undefined && e.image === undefined && e.cacheKey === undefined && e.container === undefined)) return;
+    const source = after.state === 'cached' && e.cachedFrom ? sources.get(`${e.cachedFrom.tiId}:${e.cachedFrom.tryNumber}`) : undefined;
+    if (source) {
+      // A hit a worker confirmed: the try ran nothing and takes its source's outputs, as a scheduler-found hit does.
+      const cached: TaskResultRow = {
+        tiId: ti.id, tryNumber: after.tryNumber, succeeded: true, outputs: source.outputs, image: e.image?.ref ?? source.image,
+        imageDigest: e.image?.digest ?? source.imageDigest, cacheKey: e.cacheKey ?? source.cacheKey, cachedFromTi: source.tiId,
+        cachedFromTry: source.tryNumber, containerId: null, gpuDevices: null, runtime: null,
+      };
+      work.results.push(cached);
+      work.runResults.put(ti.runPk, {
+        ...cached, taskId: ti.taskId, imagePinned: true, createdAt: now, cachedFromRef: { dagId: source.dagId, runId: source.runId, taskId: source.taskId },
+      });
+      return;
+    }
     const row: TaskResultRow = {
       tiId: ti.id, tryNumber: after.tryNumber, succeeded: after.state === 'success', outputs: e.outputs ?? null,
       image: e.image?.ref ?? null, imageDigest: e.image?.digest ?? null, cacheKey: e.cacheKey ?? null, cachedFromTi: null, cachedFromTry: null,
@@ -586,7 +604,9 @@ export class SchedulingService {
    * (duplicate, stale). A second copy of a try is not the try: its start is added to
    * `cancels` (see {@link TryCancel}), and its end, while the try runs elsewhere, is ignored.
    */
-  private foldEvents(ti: TaskInstance, events: WorkerEvent[], task: TaskSpec | undefined, now: Date, cancels: TryCancel[]): TiTransition | null {
+  private foldEvents(
+    ti: TaskInstance, events: WorkerEvent[], task: TaskSpec | undefined, now: Date, cancels: TryCancel[], sources: CacheSources,
+  ): TiTransition | null {
     let cur = ti;
     const steps: TiTransition['steps'] = [];
     for (const e of events) {
@@ -616,11 +636,14 @@ export class SchedulingService {
             cur = { ...cur, state: 'running', worker: e.worker, startedAt: new Date(e.startedAt) };
           }
         }
+        const hit = e.cachedFrom && e.outcome === 'success' ? confirmedHit(e, sources) : null;
+        // A confirmed hit whose source stopped being a cache entry meanwhile (invalidated): nothing ran, the try failed.
+        const lostHit = e.cachedFrom !== undefined && hit !== null && hit.source === null;
         // retryable=false: a user's cancel, a task no worker can run: the try fails for good.
-        const retry = e.outcome !== 'failed' ? null : e.retryable === false ? { to: 'failed' as const, nextRetryAt: null } : failurePolicy(cur, task, now);
-        const to: TiState = retry ? retry.to : e.outcome;
+        const retry = e.outcome !== 'failed' && !lostHit ? null : e.retryable === false ? { to: 'failed' as const, nextRetryAt: null } : failurePolicy(cur, task, now);
+        const to: TiState = retry ? retry.to : hit ? 'cached' : e.outcome;
         // The exit code has its own column; the reason is for what it does not say (timeout, cancel, signal).
-        const reason = e.reason ?? (e.exitCode === null && e.signal ? `killed by ${e.signal}` : null);
+        const reason = hit ? hit.reason : e.reason ?? (e.exitCode === null && e.signal ? `killed by ${e.signal}` : null);
         const ended = transition(cur, to, e.tryNumber, reason);
         if (ended.verdict !== 'apply') continue;
         steps.push(ended.step);
@@ -827,7 +850,10 @@ export class SchedulingService {
     let key: string;
     try {
       const results = work.runResults.view(ti.runPk);
-      key = taskCacheKey(task, f, renderDefinition(task, f, ti.taskId, ti.tryNumber + 1, results), results);
+      const rendered = renderDefinition(task, f, ti.taskId, ti.tryNumber + 1, results);
+      // Its image tag may name new content: a worker confirms the hit (TaskMessage.cacheCheck, added at dispatch).
+      if (cacheHitNeedsWorker(task, rendered.imageRef)) return null;
+      key = taskCacheKey(task, f, rendered, results);
     } catch {
       return null; // a template that does not render: dispatch fails the try with the reason
     }
@@ -841,6 +867,20 @@ export class SchedulingService {
       },
       source: { dagId: source.dagId, runId: source.runId, taskId: source.taskId },
     };
+  }
+
+  /**
+   * The first try of a cacheable container task whose image is not pinned by digest: when a
+   * cache entry with its key exists, the worker is asked to confirm it (the image still has
+   * the digest that try ran) before the task ends `cached` (see TaskMessage.cacheCheck).
+   * An entry with no recorded digest cannot be confirmed: the task runs.
+   */
+  private async addCacheCheck(message: TaskMessage, queued: TaskInstance, task: TaskSpec, f: RunFacts, now: Date, tx: Queryable): Promise<void> {
+    if (queued.tryNumber !== 1 || !cacheHitNeedsWorker(task, message.imageRef ?? message.docker!.image)) return;
+    if (this.runs.cacheForced(f, queued.taskId)) return;
+    const source = (await this.repos.results.findCached([message.cacheKey!], tx)).get(message.cacheKey!);
+    if (!source || source.imageDigest === null || !cacheEntryFresh(task, source.createdAt, now)) return;
+    message.cacheCheck = { tiId: source.tiId, tryNumber: source.tryNumber, digest: source.imageDigest };
   }
 
   // --- dispatch -----------------------------------------------------------------------
@@ -918,11 +958,11 @@ export class SchedulingService {
         await work.runResults.load([ti.runPk], tx);
         results = work.runResults.view(ti.runPk);
       }
-      let signed: SignedTaskMessage;
+      let message: TaskMessage;
       try {
         if (!this.signer) throw new DispatchError(NO_SIGNING_KEY);
         checkGpuCapacity(task, workers);
-        signed = signTaskMessage(buildTaskMessage(queued, task, f, variables, this.clusterKey, this.artifacts, results), this.signer, now.getTime());
+        message = buildTaskMessage(queued, task, f, variables, this.clusterKey, this.artifacts, results);
       } catch (err) {
         // A template that cannot render, a missing variable, GPUs no worker has: the try
         // fails with the reason, as retrying would not help.
@@ -933,6 +973,8 @@ export class SchedulingService {
         writes.reEvaluate.add(ti.runPk);
         continue;
       }
+      if (message.cacheKey !== undefined && message.docker) await this.addCacheCheck(message, queued, task, f, now, tx);
+      const signed = signTaskMessage(message, this.signer!, now.getTime());
       writes.add(
         { before: ti, after: queued, steps: [enqueue.step] },
         { exchange: EXCHANGES.tasks, routingKey: task.queue, payload: signed },
@@ -944,6 +986,24 @@ export class SchedulingService {
     }
     return { queued: queuedCount, more: false };
   }
+}
+
+/** Cache entries by `<tiId>:<tryNumber>` (see TaskResultRepository.cacheEntries). */
+type CacheSources = ReadonlyMap<string, TaskResult>;
+const NO_SOURCES: CacheSources = new Map();
+
+/** A `task.finished` of a cache hit its worker confirmed: its source (null when no longer a cache entry) and the try's reason. */
+function confirmedHit(e: TaskFinishedEvent, sources: CacheSources): { source: TaskResult | null; reason: string } {
+  const from = e.cachedFrom!;
+  const source = sources.get(`${from.tiId}:${from.tryNumber}`) ?? null;
+  const image = e.image ? `; ${e.worker} found image ${e.image.ref} still at ${e.image.digest}` : '';
+  if (!source) {
+    return { source, reason: `the cached try ${from.tryNumber} of task instance ${from.tiId} was invalidated before its hit was confirmed: nothing ran` };
+  }
+  return {
+    source,
+    reason: `cached: took the outputs of ${source.dagId}.${source.taskId} try ${source.tryNumber} in run ${source.runId} (cache key ${(source.cacheKey ?? '').slice(0, 12)}${image})`,
+  };
 }
 
 const NO_SIGNING_KEY = 'the scheduler has no cluster key to sign the task message with (workers run only signed ones). ' +

@@ -1,7 +1,7 @@
 import { validateDag } from '../dag/validate-dag';
 import { DagValidationError } from '../errors';
 import { errorOf } from '../test-support/error-of';
-import { cacheEntryFresh, cacheKey, imageWithRecordedDigest, cacheForceMatcher, versionSetOf, type RenderedDefinition } from './cache-key';
+import { cacheEntryFresh, cacheHitNeedsWorker, cacheKey, imageWithRecordedDigest, cacheForceMatcher, versionSetOf, type RenderedDefinition } from './cache-key';
 
 const task = { kind: 'process' as const, cwd: null, upstream: ['prep'] };
 const rendered: RenderedDefinition = { command: 'train --lr 0.1', env: { A: '1' }, docker: null };
@@ -120,5 +120,17 @@ describe('validateDag: cache settings and output reads', () => {
   it('refuses a cache setting of the wrong type', () => {
     expect(errorOf<DagValidationError>(() => validateDag(dag([{ id: 'a', command: 'true', cache: 'yes' }]), 'ml.ts')).message)
       .toBe('ml.ts: DAG "ml", task "a": cache must be true or false (got "yes"). Fix: use true to skip the task when an identical try already succeeded.');
+  });
+});
+
+describe('cacheHitNeedsWorker', () => {
+  it('a container task whose image is a tag: a worker confirms the hit; a digest-pinned image or a process task: the scheduler alone', () => {
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, 'myimage:latest')).toBe(true);
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, 'registry.local:5000/ml/train')).toBe(true);
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, 'myimage@sha256:' + 'a'.repeat(64))).toBe(false);
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, 'sha256:' + 'a'.repeat(64))).toBe(false); // an image id
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, 'sha256:latest')).toBe(true); // a repository named sha256
+    expect(cacheHitNeedsWorker({ kind: 'process' }, null)).toBe(false);
+    expect(cacheHitNeedsWorker({ kind: 'docker' }, null)).toBe(false);
   });
 });

@@ -88,13 +88,33 @@ export function cacheEntryFresh(task: Pick<TaskSpec, 'cacheTtlMs'>, endedAt: Dat
 }
 
 /**
+ * Whether a container image reference is pinned by digest (`name@sha256:…`, or an image id
+ * `sha256:<64 hex>`): its content cannot change.
+ */
+export function imagePinnedByDigest(image: string): boolean {
+  return image.includes('@sha256:') || IMAGE_ID.test(image);
+}
+
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+
+/**
+ * Whether a cache hit of a task needs a worker to confirm it before the task ends `cached`:
+ * a container task whose image, as the DAG gives it, is not pinned by digest. Its tag may
+ * name other content than the cached try ran, and only a worker can resolve it. A process
+ * task, or a pinned image, is decided by the scheduler alone.
+ */
+export function cacheHitNeedsWorker(task: Pick<TaskSpec, 'kind'>, imageRef: string | null): boolean {
+  return task.kind === 'docker' && imageRef !== null && !imagePinnedByDigest(imageRef);
+}
+
+/**
  * A container image with the digest a run recorded for it, so that a try of a cleared task
  * runs the images its run ran ("version sets"). A reference pinned by digest stays as is.
  * `recorded` maps an image reference as the DAG renders it to the digest reference a try
  * ran (`name@sha256:…`, or an image id `sha256:…` for an image with no registry digest).
  */
 export function imageWithRecordedDigest(image: string, recorded: ReadonlyMap<string, string>): string {
-  if (image.includes('@sha256:')) return image;
+  if (imagePinnedByDigest(image)) return image;
   return recorded.get(image) ?? image;
 }
 

@@ -43,8 +43,24 @@ export interface TaskMessage {
   imageRef?: string;
   /** The try's cache key (a cacheable task): the worker echoes it in `task.finished`, and the scheduler stores it with the try. */
   cacheKey?: string;
+  /**
+   * A cache hit the worker must confirm (a container task whose image is not pinned by
+   * digest: its tag may have moved since): the executed try the hit would take its outputs
+   * from, and the image digest that try ran. The worker resolves the image as it would to
+   * run it; the same digest ends the try `cached` without a container, another one runs it.
+   */
+  cacheCheck?: CacheCheck;
   /** Where this try keeps its artefacts (`SWARMFLOW_ARTIFACTS_URL` of the scheduler); absent when none is set. */
   artifacts?: TaskArtifacts;
+}
+
+/** A cache hit to confirm on the worker (see {@link TaskMessage.cacheCheck}). */
+export interface CacheCheck {
+  /** The executed try the hit would take its outputs from. */
+  tiId: number;
+  tryNumber: number;
+  /** The image digest that try ran (`name@sha256:…`, or an image id `sha256:…`). */
+  digest: string;
 }
 
 /** A try's artefacts prefix, as its task sees it in its environment. */
@@ -147,6 +163,12 @@ export interface TaskFinishedEvent {
   image?: { ref: string; digest: string };
   /** The task message's `cacheKey`, echoed. */
   cacheKey?: string;
+  /**
+   * The worker confirmed the message's `cacheCheck` (the image still resolves to the digest
+   * the source try ran) and ran nothing: the try ends `cached` from this source (outcome
+   * `success`, no exit code, no container).
+   */
+  cachedFrom?: { tiId: number; tryNumber: number };
   /**
    * A container try: the container's id, the GPU devices it was given (ids, as the worker
    * lists them; [] = none) and the OCI runtime it ran with (null = Docker's default).

@@ -17,6 +17,7 @@ const ALLOWED = new Set([
   'scheduled>queued', 'scheduled>none',
   'queued>running', 'queued>scheduled', 'queued>failed',
   'queued>up_for_retry', 'queued>success', 'queued>skipped', // finished applied before started
+  'queued>cached', 'running>cached', // a worker confirmed a cache hit (image digest unchanged)
   'running>success', 'running>failed', 'running>up_for_retry',
   'running>skipped', // skip exit code
   'up_for_retry>scheduled', 'up_for_retry>none', 'up_for_retry>failed',

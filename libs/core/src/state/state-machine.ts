@@ -21,10 +21,12 @@ export const NEXT: Readonly<Record<TiState, readonly TiState[]>> = {
     'up_for_retry', // W: `finished` (failed, tries left) applied before `started` (lost or reordered event)
     'success', // W: a fast task's `finished` applied before its `started`; U marks it
     'skipped', // W: same, the task exited with its skip exit code; U cancels the run
+    'cached', // W: a worker confirmed a cache hit (the image still has the cached try's digest), reported before `started`
   ],
   running: [
     'success', 'failed', 'up_for_retry', // W; S on lost heartbeat; U marks it (and its worker stops the try)
     'skipped', // W: the worker reports the task's skip exit code
+    'cached', // W: a worker confirmed a cache hit and ran nothing
   ],
   up_for_retry: [
     'scheduled', 'none', 'failed', // S after backoff; U clears it (runs again now, retries restored), or kills it

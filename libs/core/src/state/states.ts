@@ -10,7 +10,7 @@ export type TiState =
   | 'skipped' //         skip exit code, or its trigger rule says skip (W or S)
   | 'upstream_failed' // its trigger rule can no longer be met because upstreams failed (S)
   | 'removed' //         the task no longer exists in the DAG version (S)
-  | 'cached'; //         skipped because an identical try already succeeded (S)
+  | 'cached'; //         skipped because an identical try already succeeded (S; W when a worker confirmed the image's digest)
 
 export const TI_STATES: readonly TiState[] = [
   'none', 'scheduled', 'queued', 'running', 'success', 'failed', 'up_for_retry',
@@ -30,10 +30,11 @@ export const FINISHED_TI_STATES: readonly TiState[] = [
 export const TI_FINISHED: ReadonlySet<TiState> = new Set(FINISHED_TI_STATES);
 
 /**
- * Its try has reported its end (up_for_retry: a failed try waiting for the next one): a later
+ * Its try has reported its end (up_for_retry: a failed try waiting for the next one; cached: a
+ * worker confirmed a cache hit, or the scheduler found one before any try): a later
  * `task.started` or `task.finished` of the same try is a redelivery or a second copy.
  */
-export const TI_ENDED: ReadonlySet<TiState> = new Set<TiState>(['success', 'failed', 'skipped', 'up_for_retry']);
+export const TI_ENDED: ReadonlySet<TiState> = new Set<TiState>(['success', 'failed', 'skipped', 'up_for_retry', 'cached']);
 
 /** A user may clear it (runs again, with fresh retries): the finished states and up_for_retry, as in Airflow. */
 export const TI_CLEARABLE: ReadonlySet<TiState> = new Set<TiState>([...FINISHED_TI_STATES, 'up_for_retry']);

@@ -208,6 +208,35 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
     expect(result).toMatchObject({ exitCode: null, error: 'image "swarmflow/not-here:1.0" is not present and pull policy is never' });
   });
 
+  it('a cache hit to confirm: the same digest creates no container; another digest runs it, saying why', async () => {
+    const digest = await ctx.client.imageDigest(TEST_IMAGE);
+    const h = hooks();
+    const same = spec('echo ran', { cachedDigest: digest, docker: { autoRemove: false } });
+    const hit = ctx.executor.run(same, h);
+    expect(await hit.result).toEqual({
+      exitCode: null, signal: null, timedOut: false, cancelled: false, error: null, lost: null, oomKilled: false, imageDigest: digest, cacheHit: true,
+    });
+    expect([hit.containerId, await hit.started]).toEqual([null, null]);
+    expect(await containersOf(same.labels[LABELS.tiId])).toEqual([]);
+    expect(h.statuses).toEqual([`cache hit confirmed: image ${TEST_IMAGE} is still ${digest}, the digest the cached try ran: no container is created`]);
+
+    const moved = hooks();
+    const stale = `sha256:${'0'.repeat(64)}`;
+    const ran = await ctx.executor.run(spec('echo ran', { cachedDigest: stale }), moved).result;
+    expect(ran).toMatchObject({ exitCode: 0, imageDigest: digest });
+    expect(ran.cacheHit).toBeUndefined();
+    expect(moved.out()).toEqual(['ran']);
+    expect(moved.statuses[0]).toBe(`cache hit refused: image ${TEST_IMAGE} is now ${digest}, the cached try ran ${stale}: the task runs`);
+
+    // Any name of the same content counts: here the image id (a pulled image also goes by its registry digests).
+    const id = (await ctx.client.imageDigests(TEST_IMAGE)).at(-1)!;
+    expect((await ctx.executor.run(spec('echo ran', { cachedDigest: id }), hooks()).result).cacheHit).toBe(true);
+
+    // A missing image is resolved as for running it: with pull policy never, the try fails.
+    const missing = await ctx.executor.run(spec('true', { cachedDigest: stale, docker: { image: 'swarmflow/not-here:1.0', pullPolicy: 'never' } }), hooks()).result;
+    expect(missing).toMatchObject({ exitCode: null, error: 'image "swarmflow/not-here:1.0" is not present and pull policy is never' });
+  });
+
   it('reports a failed pull with Docker\'s reason (no registry is reachable here)', async () => {
     const h = hooks();
     const result = await ctx.executor.run(spec('true', { docker: { image: 'localhost:1/swarmflow/not-here:1.0', pullPolicy: 'if-not-present' } }), h).result;

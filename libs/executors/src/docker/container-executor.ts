@@ -42,6 +42,11 @@ export interface ContainerResult extends ProcessResult {
   /** The digest the container's image ran (see DockerClient.imageDigest); absent when it never was created or the inspect failed. */
   imageDigest?: string;
   /**
+   * Set (true) when the image still had the spec's `cachedDigest`: no container was created,
+   * `imageDigest` is that digest, and `exitCode` is null.
+   */
+  cacheHit?: true;
+  /**
    * Set (true) when the container was handed over ({@link ContainerRun.handOff}): it still
    * runs, unreported, for the next worker of the same name to adopt; `exitCode` is null.
    */
@@ -371,6 +376,15 @@ class ContainerTry {
       const gpuIds = spec.gpuIds ?? [];
       if (gpuIds.length !== docker.gpus) throw new TryError(`the task needs ${docker.gpus} GPU(s) but was given ${gpuIds.length} GPU id(s)`);
       if (docker.pullPolicy === 'always') await this.pull(spec);
+      if (spec.cachedDigest !== undefined) {
+        // The recorded digest may be any name of the same content (a registry digest, or the image id).
+        const current = await this.currentDigests(spec);
+        if (current.includes(spec.cachedDigest)) {
+          this.status(`cache hit confirmed: image ${docker.image} is still ${spec.cachedDigest}, the digest the cached try ran: no container is created`);
+          return { ...this.outcome(null, null), imageDigest: spec.cachedDigest, cacheHit: true };
+        }
+        this.status(`cache hit refused: image ${docker.image} is now ${current[0]}, the cached try ran ${spec.cachedDigest}: the task runs`);
+      }
       const tryTag = [spec.labels[LABELS.tiId], spec.labels[LABELS.tryNumber]].filter((x) => x !== undefined).join('-');
       const suffix = randomBytes(4).toString('hex');
       if ((spec.secrets ?? []).length > 0 && !this.cancelled) {
@@ -787,6 +801,20 @@ class ContainerTry {
       if (!this.exited) this.hooks.onKill?.('SIGKILL', cause);
     }, seconds * 1000);
     this.client.stopContainer(id, seconds).catch((err) => this.status(`could not stop container ${id.slice(0, 12)}: ${message(err)}`));
+  }
+
+  /** The digests of the image the container would run now (DockerClient.imageDigests); a missing image is pulled first unless the policy says never, as for the container. */
+  private async currentDigests(spec: ContainerSpec): Promise<string[]> {
+    const image = spec.docker.image;
+    try {
+      return await this.client.imageDigests(image);
+    } catch (err) {
+      if (!(err instanceof DockerError && err.statusCode === 404)) throw err;
+      if (spec.docker.pullPolicy === 'never') throw new TryError(`image "${image}" is not present and pull policy is never`);
+      if (spec.docker.pullPolicy === 'always') throw err;
+      await this.pull(spec);
+      return this.client.imageDigests(image);
+    }
   }
 
   /** Creates the container; a missing image is pulled first unless the policy says never. */

@@ -78,6 +78,12 @@ export interface ContainerSpec {
   hideGpus?: boolean;
   /** Credentials for pulling `docker.image`; null = anonymous. */
   registryAuth?: RegistryAuth | null;
+  /**
+   * A cache hit to confirm: the image digest the cached try ran. The image is resolved as
+   * for running it (pulled as its policy says); when it has this digest, no container is
+   * created and the result says `cacheHit`; otherwise the try runs (a status line says why).
+   */
+  cachedDigest?: string;
   /** Container name; default `swarmflow-<ti_id>-<try>-<random>` when the labels name a try, else Docker's. */
   name?: string;
   /** Processes may not gain privileges (setuid, file capabilities): Docker's `no-new-privileges`. Default true. */

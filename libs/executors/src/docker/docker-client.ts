@@ -96,8 +96,16 @@ export class DockerClient {
    * its image id (`sha256:…`) when it has none (an image built or imported locally).
    */
   async imageDigest(image: string): Promise<string> {
+    return (await this.imageDigests(image))[0];
+  }
+
+  /**
+   * Every digest reference an image reference's content goes by: its registry digests (one
+   * per repository it was pulled from), then its image id. The first is {@link imageDigest}.
+   */
+  async imageDigests(image: string): Promise<string[]> {
     const info = await call(`inspect image ${image}`, () => this.api.getImage(image).inspect());
-    return info.RepoDigests?.[0] ?? info.Id;
+    return [...(info.RepoDigests ?? []), info.Id];
   }
 
   /**

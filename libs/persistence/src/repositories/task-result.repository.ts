@@ -105,6 +105,20 @@ export class TaskResultRepository {
     return new Map(rows.map((r: any) => [r.cache_key, toResult(r)]));
   }
 
+  /**
+   * The cache entries of these tries (a worker confirmed a hit of one: see TaskMessage.cacheCheck),
+   * by `<tiId>:<tryNumber>`: only a successful, executed, valid try is one.
+   */
+  async cacheEntries(tries: readonly { tiId: number; tryNumber: number }[], q: Queryable = this.db): Promise<Map<string, TaskResult>> {
+    if (tries.length === 0) return new Map();
+    const rows = await q.query(
+      `${SELECT} JOIN unnest($1::bigint[], $2::int[]) AS w(ti_id, try_number) ON w.ti_id = r.ti_id AND w.try_number = r.try_number
+       WHERE r.cache_key IS NOT NULL AND r.succeeded AND r.cached_from_try IS NULL AND r.invalidated_at IS NULL`,
+      [tries.map((t) => t.tiId), tries.map((t) => t.tryNumber)],
+    );
+    return new Map(rows.map((r: any) => { const t = toResult(r); return [`${t.tiId}:${t.tryNumber}`, t]; }));
+  }
+
   /** Valid cache entries (executed successful tries with a key), newest first. */
   async listCache(filter: CacheFilter): Promise<TaskResult[]> {
     const rows = await this.db.query(
