@@ -144,14 +144,17 @@ describeWithPostgres('the ML example on two workers (PostgreSQL)', () => {
         evaluate: ['success', 'ml_eval', workers.evaluate.name],
       });
 
+      // A try's folder in the store: try-<n>.ti-<task instance id> (artefact keys never shared between tries).
+      const tryDir = (task: string) => `try-1.ti-${tis.get(task)!.id}`;
       // The model is in the S3 server under train's try, with the run's params.
       const store = new S3ArtifactStore({ endpoint, region: 'us-east-1', accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' });
       try {
         const runPrefix = `${ARTIFACTS_URL}/ml_pipeline/${runId}`;
         expect((await store.list(parseArtifactsUrl(runPrefix))).map((o) => o.name)).toEqual(expect.arrayContaining([
-          'ingest/try-1/raw.csv', 'preprocess/try-1/train.json', 'preprocess/try-1/test.json', 'train/try-1/model.json', 'evaluate/try-1/metrics.json',
+          `ingest/${tryDir('ingest')}/raw.csv`, `preprocess/${tryDir('preprocess')}/train.json`, `preprocess/${tryDir('preprocess')}/test.json`,
+          `train/${tryDir('train')}/model.json`, `evaluate/${tryDir('evaluate')}/metrics.json`,
         ]));
-        const model = JSON.parse((await store.get(parseArtifactsUrl(`${runPrefix}/train/try-1`), 'model.json')).toString());
+        const model = JSON.parse((await store.get(parseArtifactsUrl(`${runPrefix}/train/${tryDir('train')}`), 'model.json')).toString());
         expect(model).toMatchObject({ epochs: 7, learningRate: 0.05 });
       } finally {
         store.destroy();
@@ -167,7 +170,7 @@ describeWithPostgres('the ML example on two workers (PostgreSQL)', () => {
         return log.includes('[evaluate] PASS') ? log : undefined;
       }, 20_000, "evaluate's log");
       expect(trainLog).toContain(`[train] wrote model to ${path.join(workers.train.dir, 'tmp')}/swarmflow-try-`);
-      expect(trainLog).toContain(`[artifacts] stored model.json in ${ARTIFACTS_URL}/ml_pipeline/${runId}/train/try-1/`);
+      expect(trainLog).toContain(`[artifacts] stored model.json in ${ARTIFACTS_URL}/ml_pipeline/${runId}/train/${tryDir('train')}/`);
       expect(evaluateLog).toContain(`[evaluate] wrote ${path.join(workers.evaluate.dir, 'tmp')}/swarmflow-try-`);
       // ...and evaluate, on the other worker, read the model train stored: its params are the model's.
       expect(evaluateLog).toContain('[artifacts] read model.json of task train');
@@ -178,8 +181,8 @@ describeWithPostgres('the ML example on two workers (PostgreSQL)', () => {
       // `tasks artifacts` (through the API) lists what train's try stored.
       const listed = await runCli(['tasks', 'artifacts', 'ml_pipeline', runId, 'train'], cliEnv);
       expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: '' });
-      expect(listed.stdout).toContain(`try 1 of ml_pipeline.train (run ${runId}): ${ARTIFACTS_URL}/ml_pipeline/${runId}/train/try-1/`);
-      expect(listed.stdout).toMatch(new RegExp(`^model\\.json\\s+\\d+\\s+\\S+ \\S+\\s+${`${ARTIFACTS_URL}/ml_pipeline/${runId}/train/try-1/model.json`.replace(/[.+]/g, '\\$&')}$`, 'm'));
+      expect(listed.stdout).toContain(`try 1 of ml_pipeline.train (run ${runId}): ${ARTIFACTS_URL}/ml_pipeline/${runId}/train/${tryDir('train')}/`);
+      expect(listed.stdout).toMatch(new RegExp(`^model\\.json\\s+\\d+\\s+\\S+ \\S+\\s+${`${ARTIFACTS_URL}/ml_pipeline/${runId}/train/${tryDir('train')}/model.json`.replace(/[.+]/g, '\\$&')}$`, 'm'));
     });
   });
 });

@@ -155,7 +155,7 @@ describe('Autoscaler on Docker Swarm (deploy/swarm, group gpu)', () => {
     let t = Date.now();
     const images = await buildImages();
     figures.buildImagesSeconds = (Date.now() - t) / 1000;
-    expect(Object.keys(images).sort()).toEqual(['POSTGRES_IMAGE', 'RABBITMQ_IMAGE', 'SWARMFLOW_IMAGE']);
+    expect(Object.keys(images).sort()).toEqual(['POSTGRES_IMAGE', 'RABBITMQ_IMAGE', 'SWARMFLOW_GATEWAY_IMAGE', 'SWARMFLOW_IMAGE']);
     dagsDir = mkdtempSync(path.join(tmpdir(), `${stack.name}-dags-`));
     chmodSync(dagsDir, 0o755);
     writeFileSync(path.join(dagsDir, 'autoscale_burst.yaml'), burstDag, { mode: 0o644 });
