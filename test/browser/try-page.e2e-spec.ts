@@ -40,6 +40,27 @@ const running = {
   tries: [],
   containers: [{ tryNumber: 1, containerId: CONTAINER, worker: 'gpu-worker-1', image: docker.image, imageDigest: DIGEST, gpuDevices: ['1'], runtime: 'nvidia', startedAt: at(2) }],
 };
+// r3: two container tries on different workers; try 1 failed (exit code 1), try 2 succeeded.
+const retried = {
+  ...ti, runId: 'r3', state: 'success', tryNumber: 2, worker: 'gpu-worker-2', hostname: 'gpu-host-b', exitCode: 0, reason: null,
+  queuedAt: at(20), startedAt: at(22), endedAt: at(52),
+  history: [
+    { tryNumber: 1, from: 'scheduled', to: 'queued', reason: null, at: at(3) },
+    { tryNumber: 1, from: 'queued', to: 'running', reason: null, at: at(5) },
+    { tryNumber: 1, from: 'running', to: 'up_for_retry', reason: 'exit code 1', at: at(15) },
+    { tryNumber: 2, from: 'up_for_retry', to: 'queued', reason: null, at: at(20) },
+    { tryNumber: 2, from: 'queued', to: 'running', reason: null, at: at(22) },
+    { tryNumber: 2, from: 'running', to: 'success', reason: null, at: at(52) },
+  ],
+  tries: [
+    tryResult(2, { succeeded: true, containerId: CONTAINER, gpuDevices: ['0'], runtime: 'nvidia' }),
+    tryResult(1, { succeeded: false, containerId: CONTAINER.replace('f3', 'a1'), gpuDevices: ['1'], runtime: 'nvidia' }),
+  ],
+  containers: [
+    { tryNumber: 2, containerId: CONTAINER, worker: 'gpu-worker-2', image: docker.image, imageDigest: DIGEST, gpuDevices: ['0'], runtime: 'nvidia', startedAt: at(22) },
+    { tryNumber: 1, containerId: CONTAINER.replace('f3', 'a1'), worker: 'gpu-worker-1', image: docker.image, imageDigest: DIGEST, gpuDevices: ['1'], runtime: 'nvidia', startedAt: at(5) },
+  ],
+};
 const dag = {
   dagId: 'gpu_job', fileloc: 'gpu_job.yaml', isPaused: false, isActive: true, schedule: null, latestVersion: 'v1', tags: [], description: null,
   lastRun: null, nextRun: null, importError: null, catchup: false, startDate: null, maxActiveRuns: 16, maxActiveTasks: 16, params: {},
@@ -71,6 +92,10 @@ describeBrowser('web UI: a container try\'s page', () => {
     await page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train', (route) => json(route, running));
     await page.route('**/api/v1/dags/gpu_job/runs/r2', (route) => json(route, { dagId: 'gpu_job', runId: 'r2', versionHash: 'v1' }));
     await page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train/logs/stream?try=1', (route) => sse(route, ['epoch 1/3']));
+    await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train', (route) => json(route, retried));
+    await page.route('**/api/v1/dags/gpu_job/runs/r3', (route) => json(route, { dagId: 'gpu_job', runId: 'r3', versionHash: 'v1' }));
+    await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 3/3']));
+    await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
   });
   afterAll(async () => {
     await browser?.close();
@@ -99,7 +124,37 @@ describeBrowser('web UI: a container try\'s page', () => {
     await page.getByText('CUDA error, retrying').waitFor();
     await value('Image digest').getByText(DIGEST).waitFor();
     expect(await page.getByTestId('container-id').count()).toBe(0);
-    await details.getByText('latest try\'s (2)', { exact: false }).waitFor();
+    await details.getByText('the latest is try 2', { exact: false }).waitFor();
+  });
+
+  it('shows an earlier try\'s own state, times, worker and reason, not the latest try\'s', async () => {
+    await page.goto('/dags/gpu_job/runs/r3/tasks/train');
+    const details = page.getByTestId('task-details');
+    await details.waitFor();
+    const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
+    expect(await value('Worker').textContent()).toBe('gpu-worker-2 on gpu-host-b');
+    expect(await value('Exit code').textContent()).toBe('0');
+    const latestStarted = await value('Started').textContent();
+
+    await page.getByRole('link', { name: 'Try 1' }).click();
+    await page.getByText('CUDA error, retrying').waitFor();
+    expect(await value('Try').textContent()).toBe('1 of 2');
+    expect(await value('State').locator('[data-state]').getAttribute('data-state')).toBe('up_for_retry');
+    expect(await value('Worker').textContent()).toBe('gpu-worker-1');
+    expect(await value('Reason').textContent()).toBe('exit code 1');
+    expect(await value('Exit code').textContent()).toBe('not recorded for earlier tries');
+    expect(await value('Started').locator('time').getAttribute('datetime')).toBe(at(5));
+    expect(await value('Ended').locator('time').getAttribute('datetime')).toBe(at(15));
+    expect(await value('Started').textContent()).not.toBe(latestStarted);
+    expect(await value('Duration').textContent()).toBe('10 s');
+    await details.getByText('the latest is try 2', { exact: false }).waitFor();
+    await screenshot(page, 'task-earlier-try');
+
+    // Back to the latest: its own values again.
+    await page.getByRole('link', { name: 'Try 2 (latest)' }).click();
+    await details.getByText('gpu-worker-2').waitFor();
+    expect(await value('Exit code').textContent()).toBe('0');
+    expect(await value('Reason').textContent()).toBe('—');
   });
 
   it('shows a running try\'s container from its start, before the try ends', async () => {

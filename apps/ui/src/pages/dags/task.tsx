@@ -1,4 +1,4 @@
-// A task try: state, timings, worker, container/GPU details (from the container's start, so
+// A task try (the latest, or an earlier one picked in the tabs): state, timings, worker, container/GPU details (from the container's start, so
 // while the try runs), exit code and reason, earlier tries, the live log; actions clear
 // (downstream/upstream, with a preview), mark, kill.
 import { useEffect, useMemo, useState } from 'react';
@@ -84,19 +84,26 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
     ? { id: result.containerId, image: result.image, imageDigest: result.imageDigest, gpuDevices: result.gpuDevices ?? null, runtime: result.runtime ?? null }
     : started ? { id: started.containerId, image: started.image, imageDigest: started.imageDigest, gpuDevices: started.gpuDevices, runtime: started.runtime } : null;
   const isLatest = tryNumber === Math.max(ti.tryNumber, 1);
+  // The latest try is the task instance's own row; an earlier try is read from what the API
+  // keeps per try: its transitions (state, times, reason) and its container (worker).
+  const shown = isLatest ? latestTry(ti) : earlierTry(ti, tryNumber);
   return (
     <dl className="kv" data-testid="task-details">
-      {!isLatest ? <><dt>Shown</dt><dd className="muted small">state, times, worker, exit code and reason below are the latest try's ({ti.tryNumber}); its container, log and transitions are try {tryNumber}'s</dd></> : null}
-      <dt>State</dt><dd><StateBadge state={ti.state} /></dd>
-      <dt>Try</dt><dd>{ti.tryNumber} of {ti.maxTries}</dd>
-      <dt>Queued</dt><dd><Time value={ti.queuedAt} /></dd>
-      <dt>Started</dt><dd><Time value={ti.startedAt} /></dd>
-      <dt>Ended</dt><dd><Time value={ti.endedAt} /></dd>
-      <dt>Duration</dt><dd><Duration start={ti.startedAt} end={ti.endedAt} /></dd>
-      {ti.nextRetryAt ? <><dt>Next retry</dt><dd><Time value={ti.nextRetryAt} /></dd></> : null}
-      <dt>Exit code</dt><dd>{ti.exitCode ?? '—'}</dd>
-      <dt>Reason</dt><dd>{ti.reason ?? '—'}</dd>
-      <dt>Worker</dt><dd>{ti.worker ? <Link to={path('workers', ti.worker)}>{ti.worker}</Link> : '—'}{ti.hostname ? <span className="muted"> on {ti.hostname}</span> : null}</dd>
+      {!isLatest ? <><dt>Shown</dt><dd className="muted small">try {tryNumber} of {ti.maxTries}, from its transitions and container (the latest is try {ti.tryNumber})</dd></> : null}
+      <dt>State</dt><dd>{shown.state ? <StateBadge state={shown.state} /> : '—'}</dd>
+      <dt>Try</dt><dd>{tryNumber} of {ti.maxTries}</dd>
+      <dt>Queued</dt><dd><Time value={shown.queuedAt} /></dd>
+      <dt>Started</dt><dd><Time value={shown.startedAt} /></dd>
+      <dt>Ended</dt><dd><Time value={shown.endedAt} /></dd>
+      <dt>Duration</dt><dd><Duration start={shown.startedAt} end={shown.endedAt} /></dd>
+      {isLatest && ti.nextRetryAt ? <><dt>Next retry</dt><dd><Time value={ti.nextRetryAt} /></dd></> : null}
+      <dt>Exit code</dt><dd>{isLatest ? ti.exitCode ?? '—' : <span className="muted">not recorded for earlier tries</span>}</dd>
+      <dt>Reason</dt><dd>{shown.reason ?? '—'}</dd>
+      <dt>Worker</dt>
+      <dd>
+        {shown.worker ? <Link to={path('workers', shown.worker)}>{shown.worker}</Link> : isLatest ? '—' : <span className="muted">not recorded for this try</span>}
+        {shown.hostname ? <span className="muted"> on {shown.hostname}</span> : null}
+      </dd>
       <dt>Queue / pool</dt><dd>{ti.queue} / {ti.pool}</dd>
       {spec ? (
         <>
@@ -133,6 +140,40 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
       ) : null}
     </dl>
   );
+}
+
+/** What the details show of one try. */
+interface TryView {
+  state: TaskInstanceDetailDto['state'] | null;
+  queuedAt: string | null;
+  startedAt: string | null;
+  endedAt: string | null;
+  reason: string | null;
+  worker: string | null;
+  hostname: string | null;
+}
+
+function latestTry(ti: TaskInstanceDetailDto): TryView {
+  return {
+    state: ti.state, queuedAt: ti.queuedAt, startedAt: ti.startedAt, endedAt: ti.endedAt, reason: ti.reason, worker: ti.worker, hostname: ti.hostname,
+  };
+}
+
+/** An earlier try: its state, times and reason from its transitions; its worker from its container (a container try). */
+function earlierTry(ti: TaskInstanceDetailDto, tryNumber: number): TryView {
+  const rows = ti.history.filter((h) => h.tryNumber === tryNumber);
+  const last = rows[rows.length - 1];
+  const ended = [...rows].reverse().find((h) => h.from === 'running' && h.to !== 'running');
+  const reasoned = [...rows].reverse().find((h) => h.reason !== null);
+  return {
+    state: last?.to ?? null,
+    queuedAt: rows.find((h) => h.to === 'queued')?.at ?? null,
+    startedAt: [...rows].reverse().find((h) => h.to === 'running')?.at ?? null,
+    endedAt: ended?.at ?? null,
+    reason: reasoned?.reason ?? null,
+    worker: ti.containers?.find((c) => c.tryNumber === tryNumber)?.worker ?? null,
+    hostname: null,
+  };
 }
 
 function History({ ti, tryNumber }: { ti: TaskInstanceDetailDto; tryNumber: number }) {
