@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -170,6 +170,55 @@ describeWithPostgres('the example train/test DAGs share prepare_data through the
     expect(Object.fromEntries([...tested.tis].map(([id, t]) => [id, t.state]))).toEqual({ prepare_data: 'cached', build_model: 'success', test_model: 'success' });
     const [prepared] = (await stack().repos.results.latestForRuns([testing.pk])).filter((r) => r.taskId === 'prepare_data');
     expect(prepared.outputs).toEqual({ data_dir: path.join(data, '_shared', 'prepare_data-small'), dataset: 'small', rows: 1000 });
+  }, 90_000);
+});
+
+describeWithPostgres('the example train/test DAGs with a file:// artefacts store, as standalone has (real PostgreSQL)', () => {
+  const folder = mkdtempSync(path.join(tmpdir(), 'swarmflow-examples-store-'));
+  const data = path.join(folder, 'data');
+  const store = path.join(folder, 'store');
+  // Set before the stack starts: the DAG file, parsed then, forwards it to the tasks.
+  beforeAll(() => {
+    process.env.SWARMFLOW_EXAMPLES_DATA = data;
+  });
+  const examples = path.resolve(__dirname, '../../../examples/dags');
+  const source = readFileSync(path.join(examples, 'train_test.ts'), 'utf8').replace("'./_shared/common'", JSON.stringify(path.join(examples, '_shared/common')));
+  const stack = useStack({ dagFiles: { 'train_test.ts': source }, scheduler: { artifactsUrl: `file://${store}` } });
+  afterAll(() => {
+    delete process.env.SWARMFLOW_EXAMPLES_DATA;
+    rmSync(folder, { recursive: true, force: true });
+  });
+
+  const failure = async (tis: Map<string, { id: number; taskId: string; state: string; tryNumber: number }>): Promise<string> => {
+    const logs = await Promise.all([...tis.values()].map(async (t) =>
+      `--- ${t.taskId} (${t.state}):\n${(await stack().repos.logs.read(t.id, t.tryNumber)).lines.map((l) => l.line).join('\n')}`));
+    return logs.join('\n');
+  };
+
+  it('prepare_data stores its split under its try; ml_testing finds it cached and reads it from that try, no shared folder', async () => {
+    const training = await stack().trigger('ml_training');
+    const trained = await stack().waitForRun(training, 60_000);
+    if (trained.state !== 'success') throw new Error(await failure(trained.tis));
+    const prep = trained.tis.get('prepare_data')!;
+    const prefix = `file://${store}/ml_training/${training.runId}/prepare_data/try-1.ti-${prep.id}/`;
+    const [ran] = (await stack().repos.results.latestForRuns([training.pk])).filter((r) => r.taskId === 'prepare_data');
+    expect(ran.outputs).toEqual({ data_url: prefix, dataset: 'small', rows: 1000 });
+
+    const testing = await stack().trigger('ml_testing');
+    const tested = await stack().waitForRun(testing, 60_000);
+    if (tested.state !== 'success') throw new Error(await failure(tested.tis));
+    expect(Object.fromEntries([...tested.tis].map(([id, t]) => [id, t.state]))).toEqual({ prepare_data: 'cached', build_model: 'success', test_model: 'success' });
+    const [cached] = (await stack().repos.results.latestForRuns([testing.pk])).filter((r) => r.taskId === 'prepare_data');
+    expect(cached).toMatchObject({ cachedFromTi: prep.id, cachedFromTry: 1, outputs: ran.outputs });
+    for (const task of ['build_model', 'test_model']) {
+      const ti = tested.tis.get(task)!;
+      const log = (await stack().repos.logs.read(ti.id, ti.tryNumber)).lines.map((l) => l.line).join('\n');
+      expect({ task, read: log.includes(`[artifacts] read ${task === 'build_model' ? 'train' : 'test'}.json of task prepare_data`) }).toEqual({ task, read: true });
+    }
+    // The split is in the store, under the try ml_training ran; nothing went to the data root.
+    expect(readdirSync(path.join(store, 'ml_training', training.runId, 'prepare_data', `try-1.ti-${prep.id}`)).sort())
+      .toEqual(['raw.csv', 'scaler.json', 'test.json', 'train.json']);
+    expect(existsSync(path.join(data, '_shared'))).toBe(false);
   }, 90_000);
 });
 

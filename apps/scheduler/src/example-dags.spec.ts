@@ -64,8 +64,16 @@ describe('SWARMFLOW_EXAMPLES_QUEUES', () => {
     expect(exampleQueues(tasks, 'train=ml_train, evaluate=ml_eval')).toEqual({ train: { queue: 'ml_train' }, evaluate: { queue: 'ml_eval' } });
   });
 
+  it('one variable for every example file: each file takes the pairs of its own tasks', () => {
+    const value = 'train=ml_train,prepare_data=prep,test_model=ml_eval';
+    expect(exampleQueues(tasks, value)).toEqual({ train: { queue: 'ml_train' } });
+    expect(exampleQueues(['prepare_data', 'train_model', 'build_model', 'test_model'], value)).toEqual({ prepare_data: { queue: 'prep' }, test_model: { queue: 'ml_eval' } });
+  });
+
   it('fails naming the variable on a malformed pair or an unknown task', () => {
     expect(() => exampleQueues(tasks, 'train:gpu')).toThrow('SWARMFLOW_EXAMPLES_QUEUES: "train:gpu" is not <task>=<queue> (e.g. train=ml_train,evaluate=ml_eval)');
-    expect(() => exampleQueues(tasks, 'trian=gpu')).toThrow('SWARMFLOW_EXAMPLES_QUEUES: no example task "trian"; these have queues to set: ingest, preprocess, train, evaluate');
+    expect(() => exampleQueues(tasks, 'trian=gpu')).toThrow(
+      'SWARMFLOW_EXAMPLES_QUEUES: no example task "trian"; these have queues to set: ingest, preprocess, train, evaluate, prepare_data, train_model, build_model, test_model',
+    );
   });
 });

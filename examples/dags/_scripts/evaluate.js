@@ -3,8 +3,9 @@
 // evaluate: scores the model on the test split (accuracy, MSE of the predicted probability,
 // log-loss), writes metrics.json, then checks it: exits 1 when the metrics file is missing
 // afterwards or accuracy < --min-accuracy (a quality gate), 2 when inputs are missing or bad.
-//   node evaluate.js [--min-accuracy 0.6] [--dag-id ID --run-id ID]
-// Input: <run dir>/model.json, test.json. Output: <run dir>/metrics.json.
+//   node evaluate.js [--min-accuracy 0.6] [--data-task ID] [--train-task ID] [--data-dir DIR] [--dag-id ID --run-id ID]
+// Input: model.json (of --train-task), test.json (of --data-task; in --data-dir when given, as
+// train.js). With an artefacts store both are fetched from those tasks' tries. Output: <run dir>/metrics.json.
 const fs = require('node:fs');
 const path = require('node:path');
 const { EXIT_CHECK_FAILED, RUN_OPTIONS, ScriptError, parseArgs, predict, readJson, runDir, runMain, writeJson } = require('./lib');

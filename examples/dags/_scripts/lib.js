@@ -122,9 +122,16 @@ function artifacts(...argv) {
   return res.status === null ? 1 : res.status;
 }
 
+/**
+ * Set by a script that runs others as steps of one task (prepare_data.js: ingest.js, then
+ * preprocess.js): with artefacts, the steps share that try's scratch folder, which the parent removes.
+ */
+const TRY_DIR_ENV = 'SWARMFLOW_EXAMPLES_TRY_DIR';
+
 /** `<data root>/<dag id>/<run id>`: one folder per run, so concurrent runs never share files (with artefacts: a fresh folder per try). */
 function runDir(args, { create = false } = {}) {
   if (ARTIFACTS) {
+    if (process.env[TRY_DIR_ENV]) return process.env[TRY_DIR_ENV];
     // Everything worth keeping is in the store by the time the script exits.
     const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'swarmflow-try-'));
     process.on('exit', () => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -220,6 +227,6 @@ function predict(model, row) {
 }
 
 module.exports = {
-  DATASETS, EXIT_CHECK_FAILED, EXIT_USAGE, ScriptError, runMain, parseArgs, RUN_OPTIONS, dataRoot, runDir,
+  DATASETS, EXIT_CHECK_FAILED, EXIT_USAGE, ScriptError, runMain, parseArgs, RUN_OPTIONS, ARTIFACTS, TRY_DIR_ENV, dataRoot, runDir,
   requireFile, readJson, writeAtomic, writeJson, prng, seedOf, sigmoid, predict,
 };

@@ -3,8 +3,10 @@
 // train: logistic regression by mini-batch gradient descent on the standardised train split.
 // Prints the mean log-loss after every epoch (a progress line) and writes the model.
 //   node train.js --epochs 5 --learning-rate 0.1 [--batch-size 32] [--seed N] [--data-task ID] [--data-dir DIR] [--dag-id ID --run-id ID]
-// --data-task names the upstream task that wrote train.json (default preprocess), for the hints.
-// Input: <run dir>/train.json. Output: <run dir>/model.json.
+// --data-task names the upstream task that wrote train.json (default preprocess): with an
+// artefacts store, the file is fetched from that task's try (artifacts.js get), else read in the
+// run dir or in --data-dir, a folder the data task named (prepare_data without a store).
+// Input: train.json. Output: <run dir>/model.json (with a store: stored under this try's prefix).
 const path = require('node:path');
 const { RUN_OPTIONS, ScriptError, parseArgs, predict, prng, readJson, runDir, runMain, writeJson } = require('./lib');
 
@@ -31,7 +33,8 @@ runMain('train', () => {
   }, USAGE);
   const dir = runDir(args, { create: true });
   const dataTask = args['data-task'];
-  // --data-dir: where the data task wrote train.json, when not in this run's folder (a shared, cached prepare_data).
+  // --data-dir: where the data task wrote train.json, when not in this run's folder (a shared,
+  // maybe cached prepare_data that ran without a store). Empty: this folder, fetched from the store if there is one.
   const train = readJson(path.join(args['data-dir'] || dir, 'train.json'), dataTask);
   if (!Array.isArray(train.x) || !Array.isArray(train.y) || train.x.length === 0 || train.x.length !== train.y.length) {
     throw new ScriptError(`${path.join(dir, 'train.json')} has no usable rows (x and y must be non-empty arrays of the same length)`, `re-run the "${dataTask}" task`);

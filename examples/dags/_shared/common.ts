@@ -20,12 +20,16 @@ export const EXAMPLES_ENV: Record<string, string> = process.env.SWARMFLOW_EXAMPL
   ? { SWARMFLOW_EXAMPLES_DATA: process.env.SWARMFLOW_EXAMPLES_DATA }
   : {};
 
+/** The task ids of the TS example DAGs (ml_pipeline.ts, then train_test.ts): the ones SWARMFLOW_EXAMPLES_QUEUES may name. */
+export const EXAMPLE_TASKS = ['ingest', 'preprocess', 'train', 'evaluate', 'prepare_data', 'train_model', 'build_model', 'test_model'] as const;
+
 /**
  * Queues of example tasks, from `SWARMFLOW_EXAMPLES_QUEUES` where the DAG files are parsed
  * (the scheduler): comma-separated `<task>=<queue>` pairs, e.g. `train=ml_train,evaluate=ml_eval`
  * puts train and evaluate on the workers that serve those queues (`swarmflow worker --queues`).
- * Unset: every task on `default`, which the standalone worker serves. `tasks` are the task
- * ids the DAG file has; a pair naming another task, or not `<task>=<queue>`, fails the
+ * Unset: every task on `default`, which the standalone worker serves. One variable serves
+ * every example file: `tasks` are the ids this DAG file has, and only their pairs are returned;
+ * a pair naming no example task ({@link EXAMPLE_TASKS}), or not `<task>=<queue>`, fails the
  * file's import naming the variable.
  */
 export function exampleQueues(tasks: readonly string[], value = process.env.SWARMFLOW_EXAMPLES_QUEUES ?? ''): Record<string, { queue: string }> {
@@ -33,8 +37,8 @@ export function exampleQueues(tasks: readonly string[], value = process.env.SWAR
   for (const pair of value.split(',').map((p) => p.trim()).filter(Boolean)) {
     const m = /^([^=\s]+)=([^=\s]+)$/.exec(pair);
     if (!m) throw new Error(`SWARMFLOW_EXAMPLES_QUEUES: "${pair}" is not <task>=<queue> (e.g. train=ml_train,evaluate=ml_eval)`);
-    if (!tasks.includes(m[1])) throw new Error(`SWARMFLOW_EXAMPLES_QUEUES: no example task "${m[1]}"; these have queues to set: ${tasks.join(', ')}`);
-    queues[m[1]] = { queue: m[2] };
+    if (!(EXAMPLE_TASKS as readonly string[]).includes(m[1])) throw new Error(`SWARMFLOW_EXAMPLES_QUEUES: no example task "${m[1]}"; these have queues to set: ${EXAMPLE_TASKS.join(', ')}`);
+    if (tasks.includes(m[1])) queues[m[1]] = { queue: m[2] };
   }
   return queues;
 }
@@ -69,11 +73,16 @@ export const ML_PARAMS = {
  * 80/20) in the DAG being built. Call it inside a `dag()` callback; it returns the task to wire.
  * `dataset` is a name or a template such as `'{{ params.dataset }}'`.
  *
- * It is cacheable: its data goes to one shared folder per dataset (not the run's), its
- * command holds no run id, so every DAG that creates it with the same dataset gets the same
- * cache key and the task runs once per dataset (a day at most: `cacheTtl`); later runs end
- * it `cached` and take its outputs (`{{ outputs.prepare_data.data_dir }}`). Force a fresh
- * one with `swarmflow dags trigger <dag> --force-task prepare_data`.
+ * It is cacheable, and its command holds no run id (`--shared`), so every DAG that creates it
+ * with the same dataset gets the same cache key and the task runs once per dataset (a day at
+ * most: `cacheTtl`); later runs end it `cached` and take its outputs. Where its data goes:
+ * - with an artefacts store (`SWARMFLOW_ARTIFACTS_URL`; standalone has a `file://` one):
+ *   under its try's prefix (output `data_url`). train.js and evaluate.js fetch train.json and
+ *   test.json with `artifacts.js get prepare_data …`, which for a `cached` prepare_data reads
+ *   the prefix of the try it came from: workers need share no folder.
+ * - without one: one folder per dataset, `<data root>/_shared/prepare_data-<dataset>` (output
+ *   `data_dir`, passed as `--data-dir`), so several workers must share the data root.
+ * Force a fresh one with `swarmflow dags trigger <dag> --force-task prepare_data`.
  */
 export function prepareData(dataset: string = '{{ params.dataset }}', opts: ShellOptions = {}): TaskRef {
   return shell('prepare_data', nodeScript('prepare_data.js', '--dataset', dataset, '--shared'), {
@@ -81,5 +90,9 @@ export function prepareData(dataset: string = '{{ params.dataset }}', opts: Shel
   });
 }
 
-/** The argv options that point train.js / evaluate.js at prepare_data's shared folder. */
-export const PREPARED_DATA_ARGS = ['--data-task', 'prepare_data', '--data-dir', '{{ outputs.prepare_data.data_dir }}'];
+/**
+ * The argv options that point train.js / evaluate.js at prepare_data's data: `--data-task`
+ * names the task to fetch it from through the store; `--data-dir` is its shared folder when it
+ * ran without a store (with one its output has no `data_dir`: empty, the scripts read the store).
+ */
+export const PREPARED_DATA_ARGS = ['--data-task', 'prepare_data', '--data-dir', "{{ outputs.prepare_data.data_dir | default('') }}"];
