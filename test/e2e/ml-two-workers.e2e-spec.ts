@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArtifactsUrl } from '@swarmflow/core';
@@ -13,12 +13,14 @@ import { eventually, freePort, REPO, runCli, SwarmflowProcess } from '../support
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const S3rver = require('s3rver') as new (o: object) => { run(): Promise<{ port: number }>; close(): Promise<void> };
 
-// The example ML pipeline (examples/dags/ml_pipeline.ts, the DAGs folder of `npm start`) on
-// two `swarmflow worker` processes that share no folder: each has its own working folder,
-// TMPDIR and HOME, and its own queue. SWARMFLOW_EXAMPLES_QUEUES puts train on one worker's
-// queue and evaluate on the other's (ingest and preprocess on `default`, which the evaluate
-// worker also serves), so the data crosses workers both ways through the artefacts store:
-// an S3-compatible server (s3rver) on loopback, its endpoint and keys in secret variables.
+// The example ML DAGs (examples/dags, the DAGs folder of `npm start`) on two `swarmflow
+// worker` processes that share no folder: each has its own working folder, TMPDIR and HOME,
+// and its own queue. SWARMFLOW_EXAMPLES_QUEUES puts train on one worker's queue and evaluate on
+// the other's (ingest and preprocess on `default`, which the evaluate worker also serves), so
+// the data crosses workers both ways through the artefacts store: an S3-compatible server
+// (s3rver) on loopback, its endpoint and keys in secret variables. Likewise for train_test.ts:
+// prepare_data (on `default`) on the evaluate worker, the models on the train worker; ml_testing
+// then takes prepare_data from the cache and reads its data from ml_training's try in the store.
 
 const BUCKET = 'swarmflow-ml';
 const ARTIFACTS_URL = `s3://${BUCKET}/runs`;
@@ -59,7 +61,7 @@ describeWithPostgres('the ML example on two workers (PostgreSQL)', () => {
       const server: NodeJS.ProcessEnv = {
         ...broker,
         SWARMFLOW_DATABASE_URL: testDb.url, SWARMFLOW_DAGS_FOLDER: path.join(REPO, 'examples', 'dags'),
-        SWARMFLOW_ARTIFACTS_URL: ARTIFACTS_URL, SWARMFLOW_EXAMPLES_QUEUES: 'train=ml_train,evaluate=ml_eval',
+        SWARMFLOW_ARTIFACTS_URL: ARTIFACTS_URL, SWARMFLOW_EXAMPLES_QUEUES: 'train=ml_train,evaluate=ml_eval,train_model=ml_train,build_model=ml_train,test_model=ml_train',
         // No shared data root: the scripts' data passes through the store only.
         SWARMFLOW_EXAMPLES_DATA: '',
         SWARMFLOW_HEARTBEAT_TIMEOUT: '6s', SWARMFLOW_SCHEDULER_TICK: '200ms',
@@ -98,7 +100,7 @@ describeWithPostgres('the ML example on two workers (PostgreSQL)', () => {
       }
 
       // The scheduler has parsed the examples folder with the queues set.
-      await eventually(async () => ((await repos.dags.get('ml_pipeline')) ? true : undefined), 60_000, 'ml_pipeline to be parsed');
+      for (const id of ['ml_pipeline', 'ml_training', 'ml_testing']) await eventually(async () => ((await repos.dags.get(id)) ? true : undefined), 60_000, `${id} to be parsed`);
     });
 
     afterAll(async () => {
@@ -112,10 +114,37 @@ describeWithPostgres('the ML example on two workers (PostgreSQL)', () => {
     });
 
     /** `tasks logs` of a task's current try: its lines, or what the CLI said instead. */
-    const logOf = async (runId: string, task: string): Promise<string> => {
-      const res = await runCli(['tasks', 'logs', 'ml_pipeline', runId, task], cliEnv);
+    const logOf = async (runId: string, task: string, dagId = 'ml_pipeline'): Promise<string> => {
+      const res = await runCli(['tasks', 'logs', dagId, runId, task], cliEnv);
       return res.code === 0 ? res.stdout : `(tasks logs exited ${res.code}) ${res.stdout}${res.stderr}`;
     };
+
+    /** Triggers `dagId` through the API and waits for the run to end: it must succeed (else the tasks' logs and the processes' output). */
+    const runToSuccess = async (dagId: string, conf: Record<string, unknown>): Promise<{ runId: string; tis: Map<string, TaskInstance> }> => {
+      const res = await fetch(`${api}/api/v1/dags/${dagId}/runs`, {
+        method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ conf }),
+      });
+      expect(res.status).toBe(201);
+      const runId = ((await res.json()) as { runId: string }).runId;
+      const state = await eventually(async () => {
+        const run = await repos.runs.get(dagId, runId);
+        return run && (run.state === 'success' || run.state === 'failed') ? run.state : undefined;
+      }, 120_000, `${dagId} run ${runId} to end`, 200);
+      const run = (await repos.runs.get(dagId, runId))!;
+      const tis = new Map<string, TaskInstance>((await repos.tis.forRuns([run.pk])).map((t) => [t.taskId, t]));
+      if (state !== 'success') {
+        const logs = await Promise.all([...tis.keys()].map(async (t) => `--- ${t} (${tis.get(t)!.state}):\n${await logOf(runId, t, dagId)}`));
+        throw new Error(`${dagId} ended ${state}:\n${logs.join('\n')}\n${procs.map((p) => `--- ${p.name}:\n${p.output}`).join('\n')}`);
+      }
+      return { runId, tis };
+    };
+
+    /** A task's log once it holds `line` (the log reaches the database a little after the task ends). */
+    const logWith = (dagId: string, runId: string, task: string, line: string): Promise<string> =>
+      eventually(async () => {
+        const log = await logOf(runId, task, dagId);
+        return log.includes(line) ? log : undefined;
+      }, 20_000, `${dagId}.${task}'s log to say ${JSON.stringify(line)}`);
 
     it('succeeds with train on one worker and evaluate on the other, evaluate reading the model train stored in the S3 server', async () => {
       const res = await fetch(`${api}/api/v1/dags/ml_pipeline/runs`, {
@@ -183,6 +212,46 @@ describeWithPostgres('the ML example on two workers (PostgreSQL)', () => {
       expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: '' });
       expect(listed.stdout).toContain(`try 1 of ml_pipeline.train (run ${runId}): ${ARTIFACTS_URL}/ml_pipeline/${runId}/train/${tryDir('train')}/`);
       expect(listed.stdout).toMatch(new RegExp(`^model\\.json\\s+\\d+\\s+\\S+ \\S+\\s+${`${ARTIFACTS_URL}/ml_pipeline/${runId}/train/${tryDir('train')}/model.json`.replace(/[.+]/g, '\\$&')}$`, 'm'));
+    });
+
+    it('ml_testing takes prepare_data from the cache and reads its data from ml_training\'s try in the S3 server, on the other worker', async () => {
+      // ml_training: prepare_data on the evaluate worker (default queue), train_model on the train worker.
+      const training = await runToSuccess('ml_training', { dataset: 'small' });
+      expect(Object.fromEntries([...training.tis.values()].map((t) => [t.taskId, [t.state, t.worker]]))).toEqual({
+        prepare_data: ['success', workers.evaluate.name], train_model: ['success', workers.train.name],
+      });
+      const prepared = `${ARTIFACTS_URL}/ml_training/${training.runId}/prepare_data/try-1.ti-${training.tis.get('prepare_data')!.id}/`;
+      await logWith('ml_training', training.runId, 'train_model', '[artifacts] read train.json of task prepare_data');
+
+      // ml_testing: prepare_data cached from ml_training's try; build_model and test_model on the train worker.
+      const testing = await runToSuccess('ml_testing', { dataset: 'small', min_accuracy: 0.6 });
+      expect(Object.fromEntries([...testing.tis.values()].map((t) => [t.taskId, [t.state, t.worker]]))).toEqual({
+        prepare_data: ['cached', null], build_model: ['success', workers.train.name], test_model: ['success', workers.train.name],
+      });
+      const shown = await fetch(`${api}/api/v1/dags/ml_testing/runs/${testing.runId}/tasks/prepare_data`, { headers: { authorization: `Bearer ${token}` } });
+      expect(shown.status).toBe(200);
+      expect(await shown.json()).toMatchObject({
+        state: 'cached',
+        cachedFrom: { dagId: 'ml_training', runId: training.runId, taskId: 'prepare_data', tryNumber: 1 },
+        // Where the data is: the store, not a folder of one worker.
+        outputs: { data_url: prepared, dataset: 'small', rows: 1000 },
+      });
+
+      // build_model and test_model read the split from the S3 server, where ml_training's try stored it.
+      await logWith('ml_testing', testing.runId, 'build_model', '[artifacts] read train.json of task prepare_data');
+      const testLog = await logWith('ml_testing', testing.runId, 'test_model', '[evaluate] PASS');
+      expect(testLog).toContain('[artifacts] read test.json of task prepare_data');
+      expect(testLog).toContain('[artifacts] read model.json of task build_model');
+      const listed = await runCli(['tasks', 'artifacts', 'ml_testing', testing.runId, 'prepare_data'], cliEnv);
+      expect({ code: listed.code, stderr: listed.stderr }).toEqual({ code: 0, stderr: '' });
+      expect(listed.stdout).toContain(`ml_testing.prepare_data (run ${testing.runId}) is cached: its artefacts are those of try 1 of ml_training.prepare_data in run ${training.runId}: ${prepared}`);
+      for (const name of ['train.json', 'test.json', 'scaler.json']) expect(listed.stdout).toContain(`${prepared}${name}`);
+
+      // No folder was shared: the scripts' data root on each worker (<TMPDIR>/swarmflow-examples) holds no _shared data.
+      for (const w of Object.values(workers)) {
+        expect(existsSync(path.join(w.dir, 'tmp', 'swarmflow-examples', '_shared'))).toBe(false);
+        expect(readdirSync(path.join(w.dir, 'tmp')).filter((f) => f.startsWith('swarmflow-try-'))).toEqual([]);
+      }
     });
   });
 });
