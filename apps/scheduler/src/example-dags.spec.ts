@@ -49,6 +49,23 @@ describe('the example DAGs', () => {
   });
 });
 
+describe('the train/test example DAGs', () => {
+  it('create the same prepare_data, its command holding no run id: one cache key for both DAGs', () => {
+    const dags = dagsOf('train_test.ts');
+    const prep = (id: string) => {
+      const dag = dags.find((d) => d.id === id)!;
+      return { task: dag.tasks!.find((t) => t.id === 'prepare_data')!, namespace: dag.cacheNamespace, env: dag.defaults?.env };
+    };
+    const [training, testing] = [prep('ml_training'), prep('ml_testing')];
+    expect(training).toEqual(testing);
+    expect(training.task).toMatchObject({ cache: true });
+    expect(training.namespace).toBe('ml_examples');
+    // Its templates read only the params: nothing that differs between runs or DAGs.
+    const templates = (training.task.command as string[]).flatMap((a) => a.match(/\{\{[^}]*\}\}/g) ?? []);
+    expect(templates).toEqual(['{{ params.dataset }}']);
+  });
+});
+
 describe('SWARMFLOW_EXAMPLES_QUEUES', () => {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const { exampleQueues } = require(path.join(EXAMPLES, '_shared', 'common')) as { exampleQueues(tasks: string[], value?: string): Record<string, { queue: string }> };
