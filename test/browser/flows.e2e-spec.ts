@@ -371,10 +371,6 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     expect(await card('ui_syntax.ts').getByTestId('import-error-fix').textContent()).toMatch(/^Fix: correct the file; .*the last version that imported runs: ui_syntax\./);
 
     await page.goto('/import-errors');
-    // Thrown in the helper: the DAG file's line is the call, the helper's line is named as the helper's.
-    expect(await card('ui_helper_boom.ts').getByTestId('import-error-line').textContent()).toBe(' line 4');
-    expect(await card('ui_helper_boom.ts').getByTestId('import-error-elsewhere').textContent())
-      .toBe('Thrown in a module this file imports: _ui_helpers/config.ts line 3 (not a line of ui_helper_boom.ts).');
     // A syntax error in the imported module: no line of the DAG file at all, and the fix names the module.
     await card('ui_never.ts').waitFor();
     expect(await card('ui_never.ts').getByTestId('import-error-line').count()).toBe(0);
@@ -382,6 +378,10 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
       .toBe('The error is in a module this file imports: _ui_helpers/bad.ts line 3 (not a line of ui_never.ts).');
     expect(await card('ui_never.ts').getByTestId('import-error-fix').textContent())
       .toMatch(/^Fix: correct _ui_helpers\/bad\.ts, which this file imports; .* no DAG of this file is known \(it never imported\)\./);
+    // Thrown in the helper: the DAG file's line is the call, the helper's line is named as the helper's.
+    expect(await card('ui_helper_boom.ts').getByTestId('import-error-line').textContent()).toBe(' line 4');
+    expect(await card('ui_helper_boom.ts').getByTestId('import-error-elsewhere').textContent())
+      .toBe('Thrown in a module this file imports: _ui_helpers/config.ts line 3 (not a line of ui_helper_boom.ts).');
     await screenshot(page, 'import-errors');
   });
 
