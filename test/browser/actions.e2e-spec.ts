@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
 import { browserTestDags } from './support/dags';
@@ -120,6 +120,29 @@ describeBrowser('web UI: mark and cancel', () => {
     expect(run).toMatchObject({ state: 'failed', reason: 'cancelled by admin' });
   });
 
+  it('kills a running try from its page: the try ends failed, its process is gone, its downstream does not run', async () => {
+    const runId = await runningLong();
+    await page.goto(`/dags/ui_actions/runs/${runId}/tasks/long`);
+    await page.getByTestId('log').getByText(/long: tick 2$/).waitFor();
+    const pids = tryProcesses(runId);
+    expect(pids.length).toBeGreaterThan(0); // the try's shell, on this machine (the standalone's worker)
+    await page.getByRole('button', { name: '■ Kill…' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Kill' });
+    await dialog.getByText('The try stops wherever it runs and ends failed, without a retry.').waitFor();
+    await dialog.getByRole('button', { name: 'Kill', exact: true }).click();
+    await page.getByRole('status').getByText(/^(Stopped: the try ended failed\.|Kill sent to standalone-.+\.)$/).waitFor();
+    await page.getByTestId('log-status').getByText('■ try finished').waitFor({ timeout: 30_000 });
+    await page.locator('[data-testid="task-details"] [data-state="failed"]').first().waitFor({ timeout: 30_000 });
+    expect(await page.getByRole('button', { name: '■ Kill…' }).isDisabled()).toBe(true); // nothing left to kill
+    await waitFor('the try\'s processes to be gone', async () => pids.every((pid) => !alive(pid)), 30_000);
+    await nothingRunning();
+    const run = await adminApi<RunRow>(server, 'GET', `/dags/ui_actions/runs/${runId}`);
+    expect(run.taskInstances.find((t) => t.taskId === 'long')?.state).toBe('failed');
+    expect(run.taskInstances.find((t) => t.taskId === 'next')?.state).not.toBe('success');
+    const log = await adminApi<{ lines: { line: string }[] }>(server, 'GET', `/dags/ui_actions/runs/${runId}/tasks/long/logs`);
+    expect(log.lines.some((l) => l.line === 'long: tick 300')).toBe(false);
+  });
+
   it('a viewer sees no mark or cancel buttons on a running task and run', async () => {
     const runId = await runningLong();
     await adminApi(server, 'POST', '/users', { name: 'vic', role: 'viewer', password: 'viewer-password-1' });
@@ -141,6 +164,29 @@ describeBrowser('web UI: mark and cancel', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+/** This machine's processes of the run's try of `long`: its command and its SWARMFLOW_RUN_ID say so. */
+function tryProcesses(runId: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
+      if (!cmdline.includes('long: tick')) continue;
+      if (readFileSync(`/proc/${entry}/environ`, 'utf8').split('\0').includes(`SWARMFLOW_RUN_ID=${runId}`)) pids.push(Number(entry));
+    } catch { /* gone meanwhile, or not ours */ }
+  }
+  return pids;
+}
+
+/** Alive, and not a zombie. */
+function alive(pid: number): boolean {
+  try {
+    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
 
 /** Polls `check` every 200 ms until it holds; fails naming `what` after `timeoutMs`. */
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {

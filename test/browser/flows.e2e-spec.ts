@@ -1,4 +1,5 @@
-import { rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
 import { waitUntil } from '@swarmflow/messaging/test-support/wait';
@@ -84,6 +85,41 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     const runId = new URL(page.url()).searchParams.get('triggered')!;
     const run = await adminApi<{ conf: unknown; logicalDate: string }>(server, 'GET', `/dags/ui_flaky/runs/${runId}`);
     expect(run).toMatchObject({ conf: { ticks: 1 }, logicalDate: '2026-01-02T02:04:05.000Z' });
+
+    // Times show in the user's zone; hovering one gives its UTC time.
+    await page.goto(`/dags/ui_flaky/runs/${encodeURIComponent(runId)}`);
+    const logical = page.locator('dl.kv dt:text-is("Logical date") + dd time');
+    await logical.hover();
+    expect(await logical.getAttribute('title')).toBe('2026-01-02 02:04:05 UTC');
+    expect(await logical.textContent()).toMatch(/03:04:05/); // Paris, UTC+1 in January
+  });
+
+  it('keeps the conf keys that are no params when switching raw JSON → form, and triggers with them', async () => {
+    await page.goto('/dags/ui_flaky/trigger');
+    await page.getByRole('button', { name: 'Raw JSON' }).click();
+    await page.getByLabel('conf JSON').fill('{"ticks": 2, "label": "from-raw", "notify": {"to": ["ops"]}}');
+    await page.getByRole('button', { name: 'Form', exact: true }).click();
+    expect(await page.locator('#param-ticks').inputValue()).toBe('2');
+    // Nothing on this page is live: no live indicator (it said a red "offline", as if the server were down).
+    expect(await page.locator('.topbar-right .live').count()).toBe(0);
+    const other = page.getByLabel('Other conf keys');
+    expect(JSON.parse(await other.inputValue())).toEqual({ label: 'from-raw', notify: { to: ['ops'] } });
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.waitForURL(/triggered=/);
+    const runId = new URL(page.url()).searchParams.get('triggered')!;
+    const run = await adminApi<{ conf: unknown }>(server, 'GET', `/dags/ui_flaky/runs/${runId}`);
+    expect(run.conf).toEqual({ ticks: 2, label: 'from-raw', notify: { to: ['ops'] } });
+
+    // Form → raw JSON shows them back with the params; a param typed among them is refused, not sent twice.
+    await page.goto('/dags/ui_flaky/trigger');
+    await page.getByLabel('Other conf keys').fill('{"label": "x"}');
+    await page.getByRole('button', { name: 'Raw JSON' }).click();
+    expect(JSON.parse(await page.getByLabel('conf JSON').inputValue())).toEqual({ ticks: 3, label: 'x' });
+    await page.getByRole('button', { name: 'Form', exact: true }).click();
+    await page.getByLabel('Other conf keys').fill('{"ticks": 5}');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.getByRole('alert').getByText('Other conf keys: "ticks" is a param: set it in its field above.').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/dags/ui_flaky/trigger');
   });
 
   it('shows the graph laid out with the run\'s states, and the definition of the pinned version', async () => {
@@ -162,6 +198,37 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     }, runs[0]!.runId);
     expect(status).toEqual([403, expect.stringContaining('needs role operator; you are viewer'), 403]);
     await viewer.context.close();
+  });
+
+  it('pauses and unpauses a DAG from the list (the API follows); a viewer\'s switch is disabled and the API refuses it', async () => {
+    const isPaused = async () => (await adminApi<{ isPaused: boolean }>(server, 'GET', '/dags/ui_flaky')).isPaused;
+    expect(await isPaused()).toBe(false);
+    await page.goto('/dags');
+    const row = page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]');
+    await row.getByRole('switch', { name: 'Pause ui_flaky' }).click();
+    await row.getByRole('switch', { name: 'Unpause ui_flaky' }).waitFor();
+    expect(await row.getByRole('switch').isChecked()).toBe(false);
+    await row.locator('.switch').getByText('paused', { exact: true }).waitFor();
+    expect(await isPaused()).toBe(true);
+
+    await adminApi(server, 'POST', '/users', { name: 'pat', role: 'viewer', password: 'viewer-password-2' });
+    const viewer = await loginPage(browser, server.url, 'pat', 'viewer-password-2');
+    await viewer.page.goto('/dags');
+    const viewerSwitch = viewer.page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]').getByRole('switch');
+    await viewerSwitch.waitFor();
+    expect(await viewerSwitch.isDisabled()).toBe(true);
+    const status = await viewer.page.evaluate(async () => {
+      const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
+      const res = await fetch('/api/v1/dags/ui_flaky', { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrfToken }, body: '{"isPaused":false}' });
+      return res.status;
+    });
+    expect(status).toBe(403);
+    await viewer.context.close();
+    expect(await isPaused()).toBe(true);
+
+    await row.getByRole('switch', { name: 'Unpause ui_flaky' }).click();
+    await row.getByRole('switch', { name: 'Pause ui_flaky' }).waitFor();
+    expect(await isPaused()).toBe(false);
   });
 
   it('has a dark mode', async () => {
@@ -254,6 +321,68 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await help.waitFor({ state: 'detached' });
     expect(await focused()).toMatchObject({ task: target.task, run: target.run });
     expect(presses).toBeGreaterThan(0);
+  });
+
+  it('flags files that fail to import on the DAG list, and gives each its own line (never a helper\'s) and the fix', async () => {
+    const helpers = path.join(dagsDir, '_ui_helpers');
+    mkdirSync(helpers, { recursive: true });
+    const helper = (body: string) => `export function label(): string {\n  const value = process.env.UI_LABEL_NEVER_SET;\n  ${body}\n  return value ?? 'fine';\n}\n`;
+    writeFileSync(path.join(helpers, 'config.ts'), helper('// the broken version throws on this line'));
+    writeFileSync(path.join(dagsDir, 'ui_helper_boom.ts'),
+      "import { dag, shell } from 'swarmflow';\nimport { label } from './_ui_helpers/config';\n\nconst name = label();\n" +
+      "export default dag({ id: 'ui_helper_boom' }, () => {\n  shell('a', `echo ${name}`);\n});\n");
+    const syntax = (call: string) => `import { dag, shell } from 'swarmflow';\n\nexport default dag({ id: 'ui_syntax' }, () => {\n  ${call}\n});\n`;
+    writeFileSync(path.join(dagsDir, 'ui_syntax.ts'), syntax("shell('a', 'echo fine');"));
+    const dagIds = async () => (await adminApi<{ dagId: string }[]>(server, 'GET', '/dags')).map((d) => d.dagId);
+    await waitUntil('both DAGs to import', async () => {
+      const ids = await dagIds();
+      return ids.includes('ui_helper_boom') && ids.includes('ui_syntax');
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+
+    // Broken: a syntax error on line 4 of ui_syntax.ts; the helper throws (its line 3) when ui_helper_boom.ts
+    // calls it (its line 4); ui_never.ts imports a helper with a syntax error on its line 3 (the file never imported).
+    writeFileSync(path.join(dagsDir, 'ui_syntax.ts'), syntax("shell('a', 'echo broken';"));
+    writeFileSync(path.join(helpers, 'config.ts'), helper("if (value === undefined) throw new Error('UI_LABEL_NEVER_SET is not set');"));
+    writeFileSync(path.join(helpers, 'bad.ts'), "export const command =\n  'echo' +\n  ;\n");
+    writeFileSync(path.join(dagsDir, 'ui_never.ts'),
+      "import { dag, shell } from 'swarmflow';\nimport { command } from './_ui_helpers/bad';\n\nexport default dag({ id: 'ui_never' }, () => {\n  shell('a', command);\n});\n");
+    const broken = ['ui_helper_boom.ts', 'ui_never.ts', 'ui_syntax.ts'];
+    const errors = await waitUntil('the three files\' import errors', async () => {
+      const list = await adminApi<{ fileloc: string; message: string }[]>(server, 'GET', '/import-errors');
+      return broken.every((f) => list.some((e) => e.fileloc === f)) ? list : undefined;
+    }, { timeoutMs: 60_000, intervalMs: 250 });
+
+    // The list: the DAGs that imported before are flagged; the count covers the file that never did.
+    await page.goto('/dags');
+    const table = page.getByTestId('dag-table');
+    for (const dagId of ['ui_syntax', 'ui_helper_boom']) await table.locator(`tr[data-dag="${dagId}"] .import-flag`).waitFor();
+    expect(await table.locator('tr[data-dag="ml_pipeline"] .import-flag').count()).toBe(0);
+    await page.getByTestId('import-errors-link').getByText(`Import errors (${errors.length})`).waitFor();
+    expect(errors.length).toBe(3);
+
+    await table.locator('tr[data-dag="ui_syntax"] .import-flag').click();
+    await page.waitForURL((url) => url.pathname === '/import-errors' && url.searchParams.get('file') === 'ui_syntax.ts');
+    const card = (file: string) => page.locator(`section.import-error[data-file="${file}"]`);
+    await card('ui_syntax.ts').waitFor();
+    expect(await page.locator('section.import-error').count()).toBe(1);
+    expect(await card('ui_syntax.ts').getByTestId('import-error-line').textContent()).toBe(' line 4');
+    expect(await card('ui_syntax.ts').getByTestId('import-error-elsewhere').count()).toBe(0);
+    expect(await card('ui_syntax.ts').locator('pre').textContent()).toContain("shell('a', 'echo broken';");
+    expect(await card('ui_syntax.ts').getByTestId('import-error-fix').textContent()).toMatch(/^Fix: correct the file; .*the last version that imported runs: ui_syntax\./);
+
+    await page.goto('/import-errors');
+    // A syntax error in the imported module: no line of the DAG file at all, and the fix names the module.
+    await card('ui_never.ts').waitFor();
+    expect(await card('ui_never.ts').getByTestId('import-error-line').count()).toBe(0);
+    expect(await card('ui_never.ts').getByTestId('import-error-elsewhere').textContent())
+      .toBe('The error is in a module this file imports: _ui_helpers/bad.ts line 3 (not a line of ui_never.ts).');
+    expect(await card('ui_never.ts').getByTestId('import-error-fix').textContent())
+      .toMatch(/^Fix: correct _ui_helpers\/bad\.ts, which this file imports; .* no DAG of this file is known \(it never imported\)\./);
+    // Thrown in the helper: the DAG file's line is the call, the helper's line is named as the helper's.
+    expect(await card('ui_helper_boom.ts').getByTestId('import-error-line').textContent()).toBe(' line 4');
+    expect(await card('ui_helper_boom.ts').getByTestId('import-error-elsewhere').textContent())
+      .toBe('Thrown in a module this file imports: _ui_helpers/config.ts line 3 (not a line of ui_helper_boom.ts).');
+    await screenshot(page, 'import-errors');
   });
 
   it('threw no error in the page', () => {

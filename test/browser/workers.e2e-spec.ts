@@ -102,6 +102,55 @@ describeBrowser('web UI: the workers dashboard, bull-board and the admin pages',
     await context.close();
   });
 
+  it('an admin creates a user with a role and a token for them: the token shows once, works, and is refused once revoked', async () => {
+    const { context, page } = await loginPage(browser, server.url, 'admin', server.adminPassword);
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    await page.goto('/admin/users');
+    const userForm = page.getByRole('form', { name: 'Create a user' });
+    await userForm.getByLabel('Name').fill('olga');
+    await userForm.getByLabel('Role').selectOption('operator');
+    await userForm.getByLabel('Password').fill('olga-password-1');
+    await userForm.getByRole('button', { name: 'Create user' }).click();
+    const userRow = page.locator('[data-testid=users-table] tr[data-user=olga]');
+    await userRow.waitFor();
+    expect(await userRow.getByLabel('Role of olga').inputValue()).toBe('operator');
+    expect(await adminApi<{ role: string; hasPassword: boolean }>(server, 'GET', '/users/olga')).toMatchObject({ role: 'operator', hasPassword: true });
+    const olga = await loginPage(browser, server.url, 'olga', 'olga-password-1');
+    await olga.page.getByTestId('current-user').getByText('operator').waitFor();
+    await olga.context.close();
+
+    await page.goto('/admin/tokens');
+    const tokenForm = page.getByRole('form', { name: 'Create a token' });
+    await tokenForm.getByLabel('Name').fill('olga-ci');
+    await tokenForm.getByLabel('User').fill('olga');
+    await tokenForm.getByLabel('Expires in').selectOption('30d');
+    await tokenForm.getByRole('button', { name: 'Create token' }).click();
+    const secret = (await page.getByTestId('new-token').textContent())!.trim();
+    expect(secret.length).toBeGreaterThan(20);
+    const tokenRow = page.locator('[data-testid=tokens-table] tr[data-token="olga-ci"]');
+    await tokenRow.and(page.locator('[data-state=active]')).waitFor();
+    expect(await tokenRow.textContent()).not.toContain(secret); // the table has its prefix only
+    const asOlga = (apiPath: string) => fetch(`${server.url}/api/v1${apiPath}`, { headers: { Authorization: `Bearer ${secret}` } });
+    const me = await asOlga('/auth/me');
+    expect(me.status).toBe(200);
+    expect(await me.json()).toMatchObject({ name: 'olga', role: 'operator' });
+
+    // Shown once: after a reload, nowhere in the page.
+    await page.reload();
+    await tokenRow.waitFor();
+    expect(await page.getByTestId('new-token').count()).toBe(0);
+    expect(await page.content()).not.toContain(secret);
+
+    await tokenRow.getByRole('button', { name: 'Revoke token olga-ci of olga' }).click();
+    await tokenRow.and(page.locator('[data-state=revoked]')).waitFor();
+    expect(await tokenRow.getByRole('button', { name: /Revoke/ }).count()).toBe(0);
+    expect((await asOlga('/auth/me')).status).toBe(401);
+    await screenshot(page, 'admin-tokens');
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
   it('shows a secret variable masked, and a viewer no admin or worker write buttons (the API refuses them too)', async () => {
     await adminApi(server, 'PUT', '/variables/s3_access_key', { value: 'never-shown-1234', secret: true, description: 'S3 key for the trainer' });
     const admin = await loginPage(browser, server.url, 'admin', server.adminPassword);
@@ -122,6 +171,23 @@ describeBrowser('web UI: the workers dashboard, bull-board and the admin pages',
     expect(tabs).toEqual(['Pools']);
     expect(await page.getByRole('button', { name: /Save|Delete|Edit|Create|Revoke/ }).count()).toBe(0);
     await screenshot(page, 'admin-viewer');
+    // The users and tokens pages by their address: the pools instead, with no write button.
+    for (const section of ['users', 'tokens']) {
+      await page.goto(`/admin/${section}`);
+      await page.locator('[data-testid=pools-table]').waitFor();
+      expect(await page.getByRole('form', { name: /Create a (user|token)/ }).count()).toBe(0);
+      expect(await page.getByRole('button', { name: /Create|Revoke|Delete|Disable/ }).count()).toBe(0);
+    }
+    const refused = await page.evaluate(async () => {
+      const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
+      const headers = { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrfToken };
+      const users = await fetch('/api/v1/users');
+      const createUser = await fetch('/api/v1/users', { method: 'POST', headers, body: JSON.stringify({ name: 'mallory', role: 'admin', password: 'mallory-password-1' }) });
+      const createToken = await fetch('/api/v1/tokens', { method: 'POST', headers, body: JSON.stringify({ name: 'mine', expiresIn: '1d' }) });
+      return [users.status, createUser.status, createToken.status];
+    });
+    expect(refused).toEqual([403, 403, 403]);
+    expect((await adminApi<{ name: string }[]>(server, 'GET', '/users')).map((u) => u.name)).not.toContain('mallory');
     await page.goto('/workers');
     await page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]').waitFor();
     expect(await page.getByRole('button', { name: /Drain|Resume|Shut down/ }).count()).toBe(0);
@@ -132,6 +198,28 @@ describeBrowser('web UI: the workers dashboard, bull-board and the admin pages',
       return { status: res.status, reason: ((await res.json()) as { reason?: string }).reason };
     }, [worker, csrf]);
     expect(status).toEqual({ status: 403, reason: 'forbidden' });
+    await context.close();
+  });
+
+  it('shuts a worker down from the dashboard after a confirmation: it stops, and a new task waits in the queue', async () => {
+    const { context, page } = await loginPage(browser, server.url, 'admin', server.adminPassword);
+    await page.goto('/workers');
+    const row = page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]');
+    await row.locator('[data-worker-state=active]').waitFor();
+    const name = (await row.getAttribute('data-worker'))!;
+    await row.getByRole('button', { name: `Shut down ${name}` }).click();
+    expect(await adminApi<{ name: string; state: string }[]>(server, 'GET', '/workers')).toContainEqual(expect.objectContaining({ name, state: 'active' })); // not before the confirmation
+    await row.getByRole('button', { name: `Confirm shutdown of ${name}` }).click();
+    // Live: the heartbeat says stopped; nothing is left to do to it.
+    await row.locator('[data-worker-state=stopped]').waitFor({ timeout: 30_000 });
+    expect(await row.getByRole('button').count()).toBe(0);
+    await eventually(async () => (await adminApi<{ name: string; state: string }[]>(server, 'GET', '/workers')).find((w) => w.name === name)?.state === 'stopped', 'the API to show the worker stopped');
+    await adminApi(server, 'POST', '/dags/dash_probe/runs', {});
+    await eventually(async () => {
+      const q = await queueRow(page, 'default');
+      return q !== null && q.ready >= 1 && q.consumers === 0 ? q : undefined;
+    }, 'the task to wait in the default topic with no consumer');
+    expect((await runsOf('dash_probe'))[0]!.state).toBe('running');
     await context.close();
   });
 });

@@ -97,9 +97,12 @@ function Shell({ me, logout, pathname, children }: { me: MeDto; logout: () => vo
           })}
         </nav>
         <div className="topbar-right">
-          <span className={`live live-${connection}`} title={`live updates: ${connection}`}>
-            <span aria-hidden="true">●</span> {connection === 'open' ? 'live' : connection === 'connecting' ? 'connecting' : 'offline'}
-          </span>
+          {/* A page with nothing live (a form, the admin pages) shows no indicator, not a red "offline". */}
+          {connection === 'idle' ? null : (
+            <span className={`live live-${connection}`} title={`live updates: ${connection}`}>
+              <span aria-hidden="true">●</span> {connection === 'open' ? 'live' : connection === 'connecting' ? 'connecting' : 'offline'}
+            </span>
+          )}
           <button type="button" className="ghost" onClick={cycleTheme} title="Theme: system, dark or light" aria-label={`Theme: ${theme}`}>
             {theme === 'dark' ? '☾' : theme === 'light' ? '☀' : '◐'}
           </button>

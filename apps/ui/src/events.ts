@@ -23,13 +23,14 @@ export interface EventFilter {
 }
 
 type Listener = (event: LiveEvent) => void;
-export type ConnectionState = 'connecting' | 'open' | 'closed';
+/** `idle`: no view asks for live events (nothing is open, none is missed); `closed`: one asks, and the stream is down. */
+export type ConnectionState = 'idle' | 'connecting' | 'open' | 'closed';
 
 const KNOWN: LiveEventType[] = ['ti', 'run', 'worker', 'hello', 'resync'];
 const listeners = new Set<Listener>();
 const stateListeners = new Set<(s: ConnectionState) => void>();
 let source: EventSource | null = null;
-let state: ConnectionState = 'closed';
+let state: ConnectionState = 'idle';
 let retryMs = 500;
 let retryTimer: number | null = null;
 
@@ -87,7 +88,7 @@ function close(): void {
   source = null;
   if (retryTimer !== null) window.clearTimeout(retryTimer);
   retryTimer = null;
-  setState('closed');
+  setState('idle');
 }
 
 function matches(filter: EventFilter, event: LiveEvent): boolean {

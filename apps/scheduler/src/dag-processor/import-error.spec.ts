@@ -31,7 +31,7 @@ describe('describeImportError', () => {
     const err = transformError('/d/lib/util.ts:1:0: ERROR: Unexpected "<"', '/d/lib/util.ts:3:4: ERROR: Expected ";" but found "x"', '...');
     expect(describeImportError('/d', 'daily.ts', err, () => null)).toBe(
       'lib/util.ts:1:1: TypeScript syntax error: Unexpected "<"\nlib/util.ts:3:5: TypeScript syntax error: Expected ";" but found "x"\n' +
-      `(and more errors after these)\n${FIX}`,
+      '(and more errors after these)\nFix: correct the syntax there (in lib/util.ts, which daily.ts imports); the file is imported again at the next parse.',
     );
   });
 
@@ -53,6 +53,25 @@ describe('describeImportError', () => {
       "etl/daily.ts:7: TypeError: Cannot read properties of undefined (reading 'id')\n" +
       '  at build (/srv/dags/etl/daily.ts:7:12)\n  at /srv/dags/etl/daily.ts:12:1',
     );
+  });
+
+  it('names both lines when a helper module throws: the DAG file\'s call first, then the helper\'s own, labelled as such', () => {
+    const err = new Error('NOPE is not set');
+    err.stack = [
+      'Error: NOPE is not set',
+      '    at config (/srv/dags/_shared/config.ts:3:20)',
+      '    at <anonymous> (/srv/dags/etl/daily.ts:4:11)',
+      '    at Module._compile (node:internal/modules/cjs/loader:1364:14)',
+    ].join('\n');
+    expect(describeImportError('/srv/dags', 'etl/daily.ts', err, () => null)).toBe(
+      'etl/daily.ts:4: Error: NOPE is not set\n  thrown in _shared/config.ts:3, a module etl/daily.ts imports\n  at <anonymous> (/srv/dags/etl/daily.ts:4:11)',
+    );
+  });
+
+  it('names the helper, imported by the DAG file, when no frame is in the DAG file itself', () => {
+    const err = new Error('late');
+    err.stack = ['Error: late', '    at tick (/srv/dags/_shared/timer.ts:9:5)', '    at process.processTicksAndRejections (node:internal/process/task_queues:95:5)'].join('\n');
+    expect(describeImportError('/srv/dags', 'daily.ts', err, () => null)).toBe('_shared/timer.ts:9, imported by daily.ts: Error: late');
   });
 
   it('describes a thrown value that is not an Error, even one without a prototype', () => {

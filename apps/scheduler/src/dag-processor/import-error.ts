@@ -26,7 +26,10 @@ export function describeImportError(folder: string, file: string, err: unknown, 
   if (compile.length > 0) {
     const described = compile.map(([, where, line, column, text]) => describeCompileError(folder, where, Number(line), Number(column), text, read));
     if (messageLines.includes(MORE_ERRORS)) described.push('(and more errors after these)');
-    return `${described.join('\n')}\nFix: correct the syntax there; the file is imported again at the next parse.`;
+    // A module the DAG file imports: its name leads the message, so say it is not the DAG file.
+    const others = [...new Set(compile.map(([, where]) => displayName(folder, where)))].filter((name) => name !== file);
+    const there = others.length ? ` (in ${others.join(', ')}, which ${file} imports)` : '';
+    return `${described.join('\n')}\nFix: correct the syntax there${there}; the file is imported again at the next parse.`;
   }
   const abs = path.join(folder, file);
   const frames = (err.stack ?? '').split('\n').map((l) => l.trim())
@@ -34,17 +37,20 @@ export function describeImportError(folder: string, file: string, err: unknown, 
   // Where it threw: the first frame in the DAG file (`boom.ts:3`), else the first in the
   // folder (a helper module it imports: `_shared/config.ts:7, imported by boom.ts`).
   const line = (frame: string | undefined, at: string) => frame && new RegExp(`${escapeRegExp(at)}:(\\d+):\\d+\\)?$`).exec(frame)?.[1];
+  // The first frame in the folder: where it threw, in the DAG file or in a helper module.
+  const local = (err.stack ?? '').split('\n').map((l) => l.trim())
+    .map((l) => /\(?([^()\s]+):(\d+):\d+\)?$/.exec(l))
+    .find((m) => m && !m[1].includes('node_modules') && !path.relative(folder, m[1]).startsWith('..') && path.isAbsolute(m[1]));
+  const helper = local && local[1] !== abs ? `${path.relative(folder, local[1])}:${local[2]}` : null;
   let where = file;
   const own = line(frames[0], abs);
   if (own) where = `${file}:${own}`;
-  else {
-    const local = (err.stack ?? '').split('\n').map((l) => l.trim())
-      .map((l) => /\(?([^()\s]+):(\d+):\d+\)?$/.exec(l))
-      .find((m) => m && !m[1].includes('node_modules') && !path.relative(folder, m[1]).startsWith('..') && path.isAbsolute(m[1]));
-    if (local) where = `${path.relative(folder, local[1])}:${local[2]}, imported by ${file}`;
-  }
+  else if (helper) where = `${helper}, imported by ${file}`;
   const described = `${where}: ${err.name}: ${err.message}`.replace(/\n+/g, '\n  ');
-  return frames.length ? `${described}\n  ${frames.join('\n  ')}` : described;
+  // Thrown in a helper, called from the DAG file's line: both lines, each named for its file.
+  const thrownIn = own && helper ? [`thrown in ${helper}, a module ${file} imports`] : [];
+  const details = [...thrownIn, ...frames];
+  return details.length ? `${described}\n  ${details.join('\n  ')}` : described;
 }
 
 /**
@@ -52,8 +58,7 @@ export function describeImportError(folder: string, file: string, err: unknown, 
  * under the column. esbuild counts lines from 1 and columns from 0 in UTF-8 bytes.
  */
 function describeCompileError(folder: string, where: string, line: number, column: number, text: string, read: (absPath: string) => string | null): string {
-  const relative = path.relative(folder, where);
-  const name = relative.startsWith('..') || path.isAbsolute(relative) ? where : relative;
+  const name = displayName(folder, where);
   const quoted = read(where)?.split(/\r?\n/)[line - 1];
   const kind = TYPESCRIPT.test(where) ? 'TypeScript syntax error' : 'syntax error';
   if (quoted === undefined) return `${name}:${line}:${column + 1}: ${kind}: ${text}`;
@@ -61,6 +66,12 @@ function describeCompileError(folder: string, where: string, line: number, colum
   // Tabs stay tabs, so the caret lines up however the terminal shows them.
   const indent = before.replace(/[^\t]/g, ' ');
   return `${name}:${line}:${before.length + 1}: ${kind}: ${text}\n  ${quoted}\n  ${indent}^`;
+}
+
+/** A path as the DAGs folder names it (`lib/util.ts`); a path outside the folder stays absolute. */
+function displayName(folder: string, where: string): string {
+  const relative = path.relative(folder, where);
+  return relative.startsWith('..') || path.isAbsolute(relative) ? where : relative;
 }
 
 function escapeRegExp(text: string): string {

@@ -245,7 +245,7 @@ function Tokens() {
           <thead><tr><th>Name</th><th>User</th><th>Prefix</th><th>Created</th><th>Expires</th><th>Last used</th><th>Status</th><th></th></tr></thead>
           <tbody>
             {tokens.data.map((t) => (
-              <tr key={t.id}>
+              <tr key={t.id} data-token={t.name} data-state={t.revokedAt ? 'revoked' : 'active'}>
                 <td>{t.name}</td><td>{t.user}</td><td className="mono">{t.prefix}…</td>
                 <td><Time value={t.createdAt} /></td><td><Time value={t.expiresAt} fallback="never" /></td><td><Time value={t.lastUsedAt} fallback="never" /></td>
                 <td>{t.revokedAt ? <span className="muted">revoked</span> : 'active'}</td>

@@ -1,7 +1,7 @@
 // DAGs: search, tags, paused toggle, schedule, next run, the last runs' states, import errors flagged.
 import { memo, useCallback, useEffect, useMemo, useState } from 'react';
 import { apiPath, get, patch } from '../../api';
-import type { DagSummaryDto, RunRefDto } from '../../api-types';
+import type { DagSummaryDto, ImportErrorDto, RunRefDto } from '../../api-types';
 import { useCan } from '../../auth';
 import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
 import { StateBadge } from '../../components/state';
@@ -18,7 +18,9 @@ export function DagListPage() {
   const show = location.search.get('show') ?? 'all';
   const dags = useLoad(() => get<DagSummaryDto[]>('/dags'), []);
   // Each DAG comes with its last runs (the API's recentRuns): one request, whatever the other DAGs run.
-  const reload = useThrottled(() => dags.reload(), 1000);
+  // Every file that fails to import, those that never imported (no DAG on this list) included.
+  const importErrors = useLoad(() => get<ImportErrorDto[]>('/import-errors'), []);
+  const reload = useThrottled(() => { dags.reload(); importErrors.reload(); }, 1000);
   useEvents({ types: ['run', 'dag'] }, reload);
   const canWrite = useCan('operator');
   const [pausing, setPausing] = useState<string | null>(null);
@@ -37,7 +39,7 @@ export function DagListPage() {
   }, []);
 
   const allTags = useMemo(() => [...new Set((dags.data ?? []).flatMap((d) => d.tags))].sort(), [dags.data]);
-  const errors = (dags.data ?? []).filter((d) => d.importError).length;
+  const errors = importErrors.data?.length ?? (dags.data ?? []).filter((d) => d.importError).length;
   const shown = useMemo(() => {
     const q = search.trim().toLowerCase();
     return (dags.data ?? []).filter((d) =>
@@ -63,7 +65,7 @@ export function DagListPage() {
 
   return (
     <>
-      <PageTitle actions={<Link to="/import-errors" className="button">Import errors{errors ? ` (${errors})` : ''}</Link>}>DAGs</PageTitle>
+      <PageTitle actions={<Link to="/import-errors" className={errors ? 'button danger' : 'button'} data-testid="import-errors-link">Import errors{errors ? ` (${errors})` : ''}</Link>}>DAGs</PageTitle>
       <div className="toolbar">
         <input type="search" placeholder="Search DAGs, descriptions, tags… (press /)" aria-label="Search DAGs" value={search} onChange={(e) => setQuery({ q: e.target.value })} style={{ minWidth: 340 }} />
         <select aria-label="Show" value={show} onChange={(e) => setQuery({ show: e.target.value === 'all' ? null : e.target.value })}>

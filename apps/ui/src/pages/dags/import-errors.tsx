@@ -1,16 +1,12 @@
-// Files of the DAGs folder that failed to import: file, line (from the message), and the fix.
+// Files of the DAGs folder that failed to import: file, line (in that file only, from the
+// message), the module it imported when the error is in there, and the fix.
 import { get } from '../../api';
 import type { DagSummaryDto, ImportErrorDto } from '../../api-types';
 import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
 import { Time } from '../../components/time';
 import { useLoad } from '../../hooks';
 import { Link, path, useLocation } from '../../router';
-
-/** `file.ts:12:5` or `(line 12)` in a message → 12. */
-function lineOf(message: string): number | null {
-  const m = /:(\d+)(?::\d+)?\b/.exec(message) ?? /\bline (\d+)/i.exec(message);
-  return m ? Number(m[1]) : null;
-}
+import { locate } from './import-error-location';
 
 export function ImportErrorsPage() {
   const file = useLocation().search.get('file');
@@ -27,16 +23,21 @@ export function ImportErrorsPage() {
         <Empty>No import errors: every DAG file imported.</Empty>
       ) : (
         list.map((e) => {
-          const line = lineOf(e.message);
+          const { line, elsewhere } = locate(e.message, e.fileloc);
           const affected = (dags.data ?? []).filter((d) => d.fileloc === e.fileloc);
           return (
-            <section key={e.fileloc} className="card import-error" style={{ marginBottom: 12 }}>
+            <section key={e.fileloc} className="card import-error" data-file={e.fileloc} style={{ marginBottom: 12 }}>
               <h2 style={{ fontSize: 15, margin: '0 0 6px' }}>
-                ⚠ <code>{e.fileloc}</code>{line ? <span className="muted"> line {line}</span> : null}
+                ⚠ <code>{e.fileloc}</code>{line ? <span className="muted" data-testid="import-error-line"> line {line}</span> : null}
               </h2>
+              {elsewhere ? (
+                <p className="small" data-testid="import-error-elsewhere">
+                  {line ? 'Thrown in' : 'The error is in'} a module this file imports: <code>{elsewhere.file}</code> line {elsewhere.line} (not a line of {e.fileloc}).
+                </p>
+              ) : null}
               <pre>{e.message}</pre>
-              <p className="small">
-                <strong>Fix:</strong> correct the file; it is parsed again as soon as it is saved. Until then
+              <p className="small" data-testid="import-error-fix">
+                <strong>Fix:</strong> {elsewhere && !line ? <>correct <code>{elsewhere.file}</code>, which this file imports</> : 'correct the file'}; it is parsed again as soon as it is saved. Until then
                 {affected.length ? (
                   <> the last version that imported runs: {affected.map((d, i) => <span key={d.dagId}>{i ? ', ' : ''}<Link to={path('dags', d.dagId)}>{d.dagId}</Link></span>)}.</>
                 ) : ' no DAG of this file is known (it never imported).'}

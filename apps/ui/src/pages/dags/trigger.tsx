@@ -1,7 +1,9 @@
 // The trigger form, generated from the DAG's params: types, enums as selects, ranges,
 // defaults, descriptions; a raw-JSON mode; the API's own validation messages on the field
-// they name (`conf.epochs`); a logical-date picker.
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+// they name (`conf.epochs`); a logical-date picker. A conf may also carry keys that are no
+// params (the API keeps them in the run's conf, for `{{ conf.<key> }}`): the form keeps them
+// in a box of their own, so switching raw JSON → form → trigger loses none.
+import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { DagDetailDto, ParamSpec, RunDto } from '../../api-types';
 import { ErrorBox, Loading, PageTitle } from '../../components/common';
@@ -50,6 +52,27 @@ function fromConf(params: Record<string, ParamSpec>, conf: Record<string, unknow
   return values;
 }
 
+/** The conf's keys that are no params, as the "other conf keys" box shows them ('' when none). */
+function extraOf(params: Record<string, ParamSpec>, conf: Record<string, unknown>): string {
+  const extra = Object.fromEntries(Object.entries(conf).filter(([key]) => !Object.hasOwn(params, key)));
+  return Object.keys(extra).length ? JSON.stringify(extra, null, 2) : '';
+}
+
+/** The "other conf keys" box → an object; throws, saying why, when it is no JSON object or holds a param. */
+function parseExtra(params: Record<string, ParamSpec>, text: string): Record<string, unknown> {
+  if (!text.trim()) return {};
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new Error(`Other conf keys: not valid JSON: ${(err as Error).message}.`);
+  }
+  if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('Other conf keys: must be a JSON object, e.g. {"label": "nightly"}.');
+  const clashing = Object.keys(parsed).filter((key) => Object.hasOwn(params, key));
+  if (clashing.length) throw new Error(`Other conf keys: ${clashing.map((k) => `"${k}"`).join(', ')} ${clashing.length > 1 ? 'are params' : 'is a param'}: set ${clashing.length > 1 ? 'them in their fields' : 'it in its field'} above.`);
+  return parsed as Record<string, unknown>;
+}
+
 /** `2026-12-06T09:30` in the user's zone → ISO (UTC). */
 function localToIso(local: string): string | undefined {
   return local ? new Date(local).toISOString() : undefined;
@@ -74,24 +97,30 @@ function TriggerForm({ dag }: { dag: DagDetailDto }) {
   const [raw, setRaw] = useState(false);
   const [json, setJson] = useState('');
   const [jsonError, setJsonError] = useState<string | null>(null);
+  const [extra, setExtra] = useState('');
   const [logicalDate, setLogicalDate] = useState('');
   const [runId, setRunId] = useState('');
   const [error, setError] = useState<ApiError | null>(null);
   const [busy, setBusy] = useState(false);
   const conf = useMemo(() => toConf(params, values), [params, values]);
 
-  useEffect(() => {
-    if (raw) setJson(JSON.stringify(conf, null, 2));
-    // Only when switching into raw mode.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [raw]);
-
   const switchMode = (toRaw: boolean) => {
-    if (!toRaw) {
+    if (toRaw === raw) return;
+    if (toRaw) {
+      // The form's values and the other keys, together: the whole conf the trigger would send.
+      try {
+        setJson(JSON.stringify({ ...parseExtra(params, extra), ...conf }, null, 2));
+        setJsonError(null);
+      } catch (err) {
+        setJsonError(`${(err as Error).message} Fix it to switch to raw JSON.`);
+        return;
+      }
+    } else {
       try {
         const parsed = JSON.parse(json || '{}') as unknown;
         if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('conf must be a JSON object');
         setValues(fromConf(params, parsed as Record<string, unknown>));
+        setExtra(extraOf(params, parsed as Record<string, unknown>));
         setJsonError(null);
       } catch (err) {
         setJsonError(`Not valid JSON: ${(err as Error).message}. Fix it to switch back to the form.`);
@@ -113,7 +142,15 @@ function TriggerForm({ dag }: { dag: DagDetailDto }) {
         setJsonError(`Not valid JSON: ${(err as Error).message}`);
         return;
       }
-    } else body = { conf };
+    } else {
+      try {
+        body = { conf: { ...parseExtra(params, extra), ...conf } };
+        setJsonError(null);
+      } catch (err) {
+        setJsonError((err as Error).message);
+        return;
+      }
+    }
     const iso = localToIso(logicalDate);
     if (iso) body.logicalDate = iso;
     if (runId.trim()) body.runId = runId.trim();
@@ -153,6 +190,12 @@ function TriggerForm({ dag }: { dag: DagDetailDto }) {
             <ParamField key={name} name={name} spec={params[name]!} value={values[name]!} error={fieldError(name)}
               onChange={(v) => setValues((prev) => ({ ...prev, [name]: v }))} />
           ))}
+          <div className="param-field" data-testid="extra-conf">
+            <label htmlFor="extra-conf">Other conf keys</label>
+            <textarea id="extra-conf" rows={extra ? Math.min(8, extra.split('\n').length) : 2} value={extra} onChange={(e) => setExtra(e.target.value)}
+              placeholder='{"label": "nightly"}' spellCheck={false} />
+            <div className="muted small">Optional JSON object of keys that are no params: kept in the run&apos;s conf, for <code>{'{{ conf.<key> }}'}</code> in the tasks.</div>
+          </div>
         </div>
       )}
       {jsonError ? <div className="error-box" role="alert">{jsonError}</div> : null}
