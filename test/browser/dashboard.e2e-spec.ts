@@ -10,7 +10,7 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { REPO } from '../support/processes';
-import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+import { adminApi, describeBrowser, launchBrowser, loginPage, startStandalone, type Standalone } from './support/browser';
 
 jest.setTimeout(180_000);
 
@@ -90,7 +90,6 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
   let gates: string;
   let worker: ApiWorker;
   let holdRun = '';
-  const OLD_MINUTES = [40, 35, 30];
 
   const trigger = async (dagId: string) => (await adminApi<{ runId: string }>(server, 'POST', `/dags/${dagId}/runs`, {})).runId;
   const runState = async (dagId: string, runId: string) => (await adminApi<{ state: string }>(server, 'GET', `/dags/${dagId}/runs/${encodeURIComponent(runId)}`)).state;
@@ -102,8 +101,9 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     [server, browser] = await Promise.all([startStandalone({}, dags), launchBrowser()]);
     // Queue depth samples from before this server started: the chart's time range has something to cut.
     // (In a child node: PGlite's wasm loading needs dynamic import, which jest's module VM refuses.)
+    // Three consecutive samples (15 s apart) half an hour ago.
     const now = Date.now();
-    const rows = OLD_MINUTES.map((minutes, i) => [new Date(now - minutes * 60_000 - (now % 15_000)).toISOString(), [5, 9, 3][i], [1, 2, 7][i]]);
+    const rows = [0, 1, 2].map((i) => [new Date(now - (now % 15_000) - 30 * 60_000 + i * 15_000).toISOString(), [5, 9, 3][i], [1, 2, 7][i]]);
     await server.restart(async () => {
       execFileSync(process.execPath, ['-e', `
         const { PGlite } = require('@electric-sql/pglite');
@@ -159,7 +159,6 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     expect(compared.shown.state).toBe('active');
     expect(compared.shown.queues).toBe('default');
     expect(compared.w.version).toMatch(/^\d+\.\d+\.\d+/);
-    await screenshot(page, 'workers-row');
 
     // The running try links to its run.
     await row.getByRole('link', { name: 'run', exact: true }).click();
@@ -198,15 +197,19 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     const running = await look();
     expect(running).toMatchObject({ label: 'hold: running', icon: '▶', bar: running.expected.running });
     expect(running.expected.running).not.toBe(running.expected.success);
-    await screenshot(page, 'graph-live-running');
-    // A mark that a reload would lose.
+    // A mark that a reload would lose; and the events feed is open (the page polls only while it is not).
     await page.evaluate(() => { (globalThis as unknown as { notReloaded: boolean }).notReloaded = true; });
+    await page.locator('.topbar-right .live.live-open').waitFor();
+    const runBadge = page.locator('.toolbar > .state[data-state]').first();
+    expect(await runBadge.getAttribute('data-state')).toBe('running');
 
     writeFileSync(path.join(gates, holdRun), '');
     await page.locator('svg.dag-graph g.node[data-task=after][data-state=success]').waitFor();
     const done = await look();
     expect(done).toMatchObject({ label: 'hold: success', icon: '✓', bar: done.expected.success });
     expect(await page.evaluate(() => (globalThis as unknown as { notReloaded?: boolean }).notReloaded)).toBe(true);
+    await page.locator('.toolbar > .state[data-state=success]').first().waitFor();
+    expect(await page.locator('.topbar-right .live.live-open').count()).toBe(1);
     await context.close();
   });
 
@@ -236,8 +239,11 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     expect(await drawn()).toEqual({ lines: hour, paths: hour.length, legend: hour });
     expect((await archivePoints()).map((t) => t.split(' at ')[0])).toEqual(['archive_q: 5 ready', 'archive_q: 9 ready', 'archive_q: 3 ready']);
     expect(await topTick()).toBe(9);
+    // A line per run of consecutive samples: the half hour this server was down is a gap, not a slope.
+    const subpaths = async (queue: string) => ((await chart.locator(`g[data-queue=${queue}] path`).getAttribute('d')) ?? '').split('M').filter(Boolean).map((p) => p.trim().split(' L').length);
+    expect(await subpaths('archive_q')).toEqual([3]);
+    expect(await subpaths('default')).toEqual([3, expect.any(Number)]);
     const readyPath = await chart.locator('g[data-queue=archive_q] path').getAttribute('d');
-    await screenshot(page, 'depth-chart');
 
     await page.getByRole('combobox', { name: /^Chart/ }).selectOption('queued');
     await eventually(async () => (await archivePoints())[0]?.startsWith('archive_q: 1 queued'), 'the chart to draw queued tries');
@@ -334,7 +340,6 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     expect(new URL(page.url()).searchParams.get('until')).toBe(new Date(minute).toISOString());
     await filter({ dag: 'dash_two', queue: 'side_q', from: thisMinute, to: nextMinute });
     await showing([there]);
-    await screenshot(page, 'tries-filtered');
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -391,7 +396,6 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
       expect(await page.content()).not.toContain(secret);
       expect(bodies.filter((b) => b.includes(secret))).toEqual([]);
     }
-    await screenshot(page, 'admin-variables-form');
 
     await table.locator('tr[data-key=dash_plain]').getByRole('button', { name: 'Delete dash_plain' }).click();
     await table.locator('tr[data-key=dash_plain]').waitFor({ state: 'detached' });

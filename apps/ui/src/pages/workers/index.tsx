@@ -231,7 +231,7 @@ function Queues() {
         </label>
       </div>
       <ErrorBox error={history.error} what="read the queue history" />
-      {history.data ? <DepthChart samples={history.data.samples} measure={measure} /> : null}
+      {history.data ? <DepthChart samples={history.data.samples} measure={measure} intervalSeconds={history.data.intervalSeconds} /> : null}
     </section>
   );
 }
