@@ -136,7 +136,7 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     await row.getByRole('link', { name: 'dash_hold.hold' }).waitFor();
 
     // Every column against the API, read at about the same time (retried while a heartbeat lands in between).
-    const compared = await eventually(async () => {
+    const read = async () => {
       const api = (await apiInPage(page, 'GET', '/workers')).body as ApiWorker[];
       const w = api.find((x) => x.name === worker.name)!;
       const cells = (await row.locator('> td').allInnerTexts()).map((t) => t.trim());
@@ -144,18 +144,23 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
       const shown = {
         name: cells[0]!.split('\n')[0], hostname: cells[0]!.split('\n').at(-1), state: cells[1]!.replace(/^\W+\s*/, ''),
         queues: cells[2], slots: cells[3]!.replace(/\s+/g, ' '), gpus: cells[4], processed: cells[6], failed: cells[7], version: cells[9],
+        heartbeatAgeWithin2s: Math.abs(Number(/^(\d+) s ago$/.exec(cells[8]!)?.[1]) - (now - Date.parse(w.lastHeartbeatAt)) / 1000) <= 2.5,
+        uptimeWithin2s: Math.abs(seconds(cells[10]!) - (now - Date.parse(w.startedAt!)) / 1000) <= 2.5,
       };
       const expected = {
         name: w.name, hostname: w.hostname, state: w.state, queues: w.queues.join(''), slots: `${w.running.length}/${w.concurrency} (${w.concurrency - w.running.length} free)`,
-        gpus: String(w.gpus), processed: String(w.processed), failed: String(w.failed), version: w.version ?? '—',
+        gpus: String(w.gpus), processed: String(w.processed), failed: String(w.failed), version: w.version ?? '—', heartbeatAgeWithin2s: true, uptimeWithin2s: true,
       };
-      const age = Number(/^(\d+) s ago$/.exec(cells[8]!)?.[1]);
-      const uptime = seconds(cells[10]!);
-      const ok = JSON.stringify(shown) === JSON.stringify(expected) && w.running.length === 1
-        && Math.abs(age - (now - Date.parse(w.lastHeartbeatAt)) / 1000) <= 2.5
-        && Math.abs(uptime - (now - Date.parse(w.startedAt!)) / 1000) <= 2.5;
-      return ok ? { shown, w } : undefined;
-    }, 'the worker row to show what GET /workers says, with the held try running');
+      return { shown, expected, w };
+    };
+    const compared = await eventually(async () => {
+      const r = await read();
+      return JSON.stringify(r.shown) === JSON.stringify(r.expected) && r.w.running.length === 1 ? r : undefined;
+    }, 'the worker row to show what GET /workers says, with the held try running').catch(async (err: Error) => {
+      const r = await read(); // a readable difference
+      expect(r.shown).toEqual(r.expected);
+      throw err;
+    });
     expect(compared.shown.state).toBe('active');
     expect(compared.shown.queues).toBe('default');
     expect(compared.w.version).toMatch(/^\d+\.\d+\.\d+/);
