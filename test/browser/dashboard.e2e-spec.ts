@@ -308,6 +308,10 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     const all = await rows();
     expect(all).toEqual(expect.arrayContaining([here, there]));
     expect(all.some((r) => r.startsWith('dash_hold.'))).toBe(true);
+    // The Started column: a try that has not started shows when it was queued, and says so.
+    const startedCell = (task: string) => page.locator(`[data-testid=tries-table] tr[data-task=${task}] td`).nth(7).innerText();
+    expect(await startedCell('there')).toMatch(/^queued \d/);
+    expect(await startedCell('here')).toMatch(/^\d/);
 
     await filter({ dag: 'dash_two' });
     await showing([here, there]);
