@@ -184,6 +184,21 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     await context.close();
   });
 
+  it('shows heartbeat age and uptime by the server\'s clock, right in a browser whose clock is an hour off', async () => {
+    const { context, page } = await loginPage(browser, server.url, 'admin', server.adminPassword);
+    await page.clock.setSystemTime(Date.now() + 3600_000);
+    await page.goto('/workers');
+    const row = page.locator(`[data-testid=workers-table] tr[data-worker="${worker.name}"]`);
+    await row.waitFor();
+    const w = (await adminApi<ApiWorker[]>(server, 'GET', '/workers')).find((x) => x.name === worker.name)!;
+    const cells = (await row.locator('> td').allInnerTexts()).map((t) => t.trim());
+    const age = Number(/^(\d+) s ago$/.exec(cells[8]!)?.[1]);
+    expect(age).toBeLessThan(30);
+    expect(await row.locator('td:nth-child(9) .warn-text').count()).toBe(0);
+    expect(Math.abs(seconds(cells[10]!) - (Date.now() - Date.parse(w.startedAt!)) / 1000)).toBeLessThan(10);
+    await context.close();
+  });
+
   it('draws the held run\'s graph node as running, then as success once it ends, without a reload', async () => {
     if (!holdRun || (await runState('dash_hold', holdRun)) !== 'running') holdRun = await trigger('dash_hold');
     const { context, page } = await loginPage(browser, server.url, 'admin', server.adminPassword);
