@@ -58,6 +58,30 @@ describeWithPostgres('the dashboard\'s reads: tries across DAGs, queue depth his
     expect(future).toMatchObject({ total: 0, items: [] });
   });
 
+  it('GET /tries narrows by real since/until dates: since inclusive, until exclusive, on the start (the queue time before one)', async () => {
+    const setTimes = (runId: string, taskId: string, startedAt: string | null, queuedAt: string) => db.query(
+      `UPDATE task_instance t SET started_at = $3, queued_at = $4 FROM dag_run r WHERE r.id = t.run_pk AND r.run_id = $1 AND t.task_id = $2`,
+      [runId, taskId, startedAt, queuedAt],
+    );
+    await setTimes('r1', 'extract', '2025-03-01T10:00:00.000Z', '2025-03-01T09:59:00.000Z');
+    await setTimes('r1', 'train', '2025-03-01T10:20:00.000Z', '2025-03-01T10:19:00.000Z');
+    await setTimes('r2', 'extract', '2025-03-01T11:00:00.000Z', '2025-03-01T10:59:00.000Z');
+    await setTimes('r2', 'train', null, '2025-03-01T11:30:00.000Z'); // queued, not started: its queue time counts
+    const tries = async (query: Record<string, string>) => {
+      const body = (await apiAs(app, token).get(`/api/v1/tries?${new URLSearchParams(query)}`).expect(200)).body as { total: number; items: { runId: string; taskId: string }[] };
+      expect(body.total).toBe(body.items.length);
+      return body.items.map((t) => `${t.runId}.${t.taskId}`);
+    };
+    expect(await tries({ since: '2025-03-01T10:20:00Z' })).toEqual(['r2.train', 'r2.extract', 'r1.train']);
+    expect(await tries({ until: '2025-03-01T11:00:00Z' })).toEqual(['r1.train', 'r1.extract']);
+    expect(await tries({ since: '2025-03-01T10:00:00Z', until: '2025-03-01T10:20:00Z' })).toEqual(['r1.extract']);
+    expect(await tries({ since: '2025-03-01T11:00:00Z', until: '2025-03-01T11:30:00.001Z' })).toEqual(['r2.train', 'r2.extract']);
+    // Another offset is the same instant (what the UI's local-time fields send as UTC).
+    expect(await tries({ since: '2025-03-01T12:30:00+01:00', until: '2025-03-01T13:00:00+01:00' })).toEqual(['r2.train']);
+    expect(await tries({ since: '2025-03-01T10:10:00Z', until: '2025-03-01T10:30:00Z', state: 'failed', worker: 'w2' })).toEqual(['r1.train']);
+    expect(await tries({ since: '2025-03-01T12:00:00Z', until: '2025-03-01T10:00:00Z' })).toEqual([]);
+  });
+
   it('GET /tries refuses an unknown state or filter, naming it', async () => {
     expect((await apiAs(app, token).get('/api/v1/tries?state=done').expect(400)).body).toMatchObject({ field: 'state', message: expect.stringContaining('unknown task instance state "done"') });
     expect((await apiAs(app, token).get('/api/v1/tries?status=failed').expect(400)).body).toMatchObject({ reason: 'invalid_request' });

@@ -30,8 +30,11 @@ export interface Standalone {
   adminPassword: string;
   process: SwarmflowProcess;
   env: NodeJS.ProcessEnv;
-  /** Stops the process (SIGTERM) and starts it again on the same port and home (same database and logins). */
-  restart(): Promise<void>;
+  /**
+   * Stops the process (SIGTERM) and starts it again on the same port and home (same database
+   * and logins); `whileStopped` runs in between (e.g. to write into the stopped embedded database).
+   */
+  restart(whileStopped?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -53,8 +56,9 @@ export async function startStandalone(extraEnv: NodeJS.ProcessEnv = {}, dagsFold
   const adminPassword = readFileSync(path.join(home, 'admin-password'), 'utf8').trim();
   const server: Standalone = {
     url, home, adminPassword, process: proc, env,
-    async restart() {
+    async restart(whileStopped) {
       await server.process.stop('SIGTERM');
+      await whileStopped?.();
       server.process = await launch();
     },
     async stop() {

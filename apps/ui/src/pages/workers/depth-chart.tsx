@@ -11,8 +11,12 @@ export type Measure = 'ready' | 'unacked' | 'queued' | 'running';
 /**
  * One line per queue topic of `measure` across the samples (oldest first). Lines differ by
  * colour and dash (not colour alone); hovering a point shows its time (local and UTC) and value.
+ * Where more than one sample in a row is missing (no webserver was sampling, or the topic did
+ * not exist), the line breaks: a gap is not drawn as a slope between the values either side.
  */
-export function DepthChart({ samples, measure, width = 640, height = 180 }: { samples: QueueSample[]; measure: Measure; width?: number; height?: number }) {
+export function DepthChart({ samples, measure, intervalSeconds = 15, width = 640, height = 180 }: {
+  samples: QueueSample[]; measure: Measure; intervalSeconds?: number; width?: number; height?: number;
+}) {
   const { series, times, max } = useMemo(() => {
     const times = [...new Set(samples.map((s) => s.at))].sort();
     const byQueue = new Map<string, Map<string, number>>();
@@ -48,7 +52,10 @@ export function DepthChart({ samples, measure, width = 640, height = 180 }: { sa
         <text x={pad.l} y={height - 4} className="chart-label">{formatLocal(times[0]!)}</text>
         <text x={width - pad.r} y={height - 4} textAnchor="end" className="chart-label">{formatLocal(times[times.length - 1]!)}</text>
         {series.map(([queue, points], i) => {
-          const d = times.filter((t) => points.has(t)).map((t, j) => `${j === 0 ? 'M' : 'L'}${x(t).toFixed(1)},${y(points.get(t)!).toFixed(1)}`).join(' ');
+          const d = times.filter((t) => points.has(t)).map((t, j, at) => {
+            const gap = j === 0 || Date.parse(t) - Date.parse(at[j - 1]!) > 2 * intervalSeconds * 1000;
+            return `${gap ? 'M' : 'L'}${x(t).toFixed(1)},${y(points.get(t)!).toFixed(1)}`;
+          }).join(' ');
           return (
             <g key={queue} data-queue={queue}>
               <path d={d} fill="none" stroke={PALETTE[i % PALETTE.length]} strokeWidth={2} strokeDasharray={DASHES[i % DASHES.length]} />

@@ -90,8 +90,16 @@ function WorkerActions({ worker, onDone }: { worker: WorkerDto; onDone: (message
   );
 }
 
+/**
+ * A worker as loaded, with when the browser received it: its heartbeat age and uptime are the
+ * server's (heartbeatAgeSeconds, uptimeSeconds) plus the time since, so a browser whose clock
+ * is off still shows them right.
+ */
+type LoadedWorker = WorkerDto & { receivedAt: number };
+const received = (w: WorkerDto, at = Date.now()): LoadedWorker => ({ ...w, receivedAt: at });
+
 function useWorkersData() {
-  const workers = useLoad(() => get<WorkerDto[]>('/workers'), []);
+  const workers = useLoad(async () => (await get<WorkerDto[]>('/workers')).map((w) => received(w)), []);
   const running = useLoad(() => get<TriesPage>('/tries?state=running&limit=500'), []);
   const reloadWorkers = useThrottled(workers.reload, 300);
   const reloadRunning = useThrottled(running.reload, 500);
@@ -124,7 +132,7 @@ function RunningTries({ tries }: { tries: TryRow[] }) {
   );
 }
 
-function WorkersTable({ workers, runningByWorker, now }: { workers: WorkerDto[]; runningByWorker: Map<string, TryRow[]>; now: number }) {
+function WorkersTable({ workers, runningByWorker, now }: { workers: LoadedWorker[]; runningByWorker: Map<string, TryRow[]>; now: number }) {
   const canAct = useCan('operator');
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -148,8 +156,9 @@ function WorkersTable({ workers, runningByWorker, now }: { workers: WorkerDto[];
           </thead>
           <tbody>
             {workers.map((w) => {
-              const age = Math.max(0, Math.round((now - Date.parse(w.lastHeartbeatAt)) / 1000));
-              const up = w.startedAt ? now - Date.parse(w.startedAt) : null;
+              const since = Math.max(0, now - w.receivedAt);
+              const age = Math.round(w.heartbeatAgeSeconds + since / 1000);
+              const up = w.uptimeSeconds === null ? null : w.uptimeSeconds * 1000 + since;
               return (
                 <tr key={w.name} data-worker={w.name}>
                   <td><Link to={path('workers', w.name)}>{w.name}</Link><div className="muted small">{w.hostname}</div></td>
@@ -231,7 +240,7 @@ function Queues() {
         </label>
       </div>
       <ErrorBox error={history.error} what="read the queue history" />
-      {history.data ? <DepthChart samples={history.data.samples} measure={measure} /> : null}
+      {history.data ? <DepthChart samples={history.data.samples} measure={measure} intervalSeconds={history.data.intervalSeconds} /> : null}
     </section>
   );
 }
@@ -273,7 +282,7 @@ function TriesPageView() {
 }
 
 function WorkerPage({ name }: { name: string }) {
-  const worker = useLoad(() => get<WorkerDto>(apiPath('workers', name)), [name]);
+  const worker = useLoad(async () => received(await get<WorkerDto>(apiPath('workers', name))), [name]);
   const { runningByWorker } = useWorkersData();
   const reload = useThrottled(worker.reload, 300);
   useEvents({ types: ['worker'] }, (e) => {

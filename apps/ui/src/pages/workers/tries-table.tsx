@@ -94,7 +94,7 @@ export function TriesTable({ fixed = {} }: { fixed?: Partial<Record<(typeof FILT
                   <td>{t.tryNumber}/{t.maxTries}</td>
                   <td>{t.queue}</td>
                   <td>{t.worker ? <Link to={path('workers', t.worker)}>{t.worker}</Link> : <span className="muted">—</span>}</td>
-                  <td><Time value={t.startedAt ?? t.queuedAt} /></td>
+                  <td>{t.startedAt || !t.queuedAt ? <Time value={t.startedAt} /> : <span className="muted" title="not started yet: when it was queued">queued <Time value={t.queuedAt} /></span>}</td>
                   <td>{t.durationSeconds === null ? <span className="muted">—</span> : formatDuration(t.durationSeconds * 1000)}</td>
                   <td title={t.reason ?? undefined}>{t.exitCode ?? <span className="muted">—</span>}</td>
                 </tr>
