@@ -187,7 +187,7 @@ function earlierTry(ti: TaskInstanceDetailDto, tryNumber: number): TryView {
     state: outcome?.to ?? last?.to ?? null,
     queuedAt: rows.find((h) => h.to === 'queued')?.at ?? null,
     startedAt: [...rows].reverse().find((h) => h.to === 'running')?.at ?? null,
-    endedAt: ended?.at ?? null,
+    endedAt: (end ?? ended)?.at ?? null,
     reason: reasoned?.reason ?? null,
     worker,
     hostname: ran?.hostname ?? null,
