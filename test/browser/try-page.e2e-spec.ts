@@ -213,6 +213,11 @@ describeBrowser('web UI: a container try\'s page', () => {
     await details.getByText('the latest is try 2', { exact: false }).waitFor();
     expect(await value('State').locator('[data-state]').getAttribute('data-state')).toBe('failed');
     expect(await value('Exit code').textContent()).toBe('3');
+    // Its end's reason, not the clear that followed it (the try's last transition with a reason).
+    const end = api.history.find((h) => h.tryNumber === 1 && h.from === 'running')!;
+    expect(api.history.filter((h) => h.tryNumber === 1 && h.reason !== null).at(-1)).toMatchObject({ from: 'failed', to: 'none', reason: 'cleared' });
+    expect(end.reason).not.toBe('cleared');
+    expect(await value('Reason').textContent()).toBe(end.reason ?? '—');
     expect(await value('Worker').textContent()).toBe(latestWorker);
     expect(await value('Worker').getByRole('link').getAttribute('href')).toBe(`/workers/${encodeURIComponent(api.worker!)}`);
     await screenshot(page, 'task-earlier-process-try');

@@ -188,7 +188,8 @@ function earlierTry(ti: TaskInstanceDetailDto, tryNumber: number): TryView {
     queuedAt: rows.find((h) => h.to === 'queued')?.at ?? null,
     startedAt: [...rows].reverse().find((h) => h.to === 'running')?.at ?? null,
     endedAt: (end ?? ended)?.at ?? null,
-    reason: reasoned?.reason ?? null,
+    // Why it ended (or was marked), not the clear or start step after or before it; a try that has not ended: its latest reason.
+    reason: outcome ? outcome.reason : reasoned?.reason ?? null,
     worker,
     hostname: ran?.hostname ?? null,
     exitCode: end?.exitCode ?? null,
