@@ -1,5 +1,9 @@
+import { rmSync } from 'node:fs';
 import type { Browser, Page, Route } from 'playwright-core';
-import { describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+import type { RunDetailDto, TaskInstanceDetailDto } from '@swarmflow/contracts';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
+import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+import { browserTestDags } from './support/dags';
 
 // A container try's page: container id, image digest, GPU devices and runtime (from the
 // try's stored result, or while it runs from its container's start), worker, exit code and
@@ -7,7 +11,8 @@ import { describeBrowser, launchBrowser, loginPage, screenshot, startStandalone,
 // API's DTOs): this machine has no GPU; the real paths (worker → task.finished → task_result →
 // API, and worker → task.container_started → task_container → API while the try runs) are
 // checked by apps/scheduler/src/image-digests.int-spec.ts and
-// apps/webserver/src/try-container.stack.int-spec.ts with a real container.
+// apps/webserver/src/try-container.stack.int-spec.ts with a real container. An earlier
+// process try's worker and exit code are checked against the real stack (a standalone's worker).
 jest.setTimeout(120_000);
 
 const CONTAINER = 'f3a9c0de12b47a5e9d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a69788796a5b4c3d2';
@@ -41,16 +46,20 @@ const running = {
   containers: [{ tryNumber: 1, containerId: CONTAINER, worker: 'gpu-worker-1', image: docker.image, imageDigest: DIGEST, gpuDevices: ['1'], runtime: 'nvidia', startedAt: at(2) }],
 };
 // r3: two container tries on different workers; try 1 failed (exit code 1), try 2 succeeded.
+// Each transition carries the worker and exit code the step left (as the API serves them).
+const none = { worker: null, hostname: null, pid: null, exitCode: null };
+const onW1 = { worker: 'gpu-worker-1', hostname: 'gpu-host-a', pid: 4242 };
+const onW2 = { worker: 'gpu-worker-2', hostname: 'gpu-host-b', pid: 77 };
 const retried = {
   ...ti, runId: 'r3', state: 'success', tryNumber: 2, worker: 'gpu-worker-2', hostname: 'gpu-host-b', exitCode: 0, reason: null,
   queuedAt: at(20), startedAt: at(22), endedAt: at(52),
   history: [
-    { tryNumber: 1, from: 'scheduled', to: 'queued', reason: null, at: at(3) },
-    { tryNumber: 1, from: 'queued', to: 'running', reason: null, at: at(5) },
-    { tryNumber: 1, from: 'running', to: 'up_for_retry', reason: 'exit code 1', at: at(15) },
-    { tryNumber: 2, from: 'up_for_retry', to: 'queued', reason: null, at: at(20) },
-    { tryNumber: 2, from: 'queued', to: 'running', reason: null, at: at(22) },
-    { tryNumber: 2, from: 'running', to: 'success', reason: null, at: at(52) },
+    { tryNumber: 1, from: 'scheduled', to: 'queued', reason: null, at: at(3), ...none },
+    { tryNumber: 1, from: 'queued', to: 'running', reason: null, at: at(5), ...onW1, exitCode: null },
+    { tryNumber: 1, from: 'running', to: 'up_for_retry', reason: 'CUDA error', at: at(15), ...onW1, exitCode: 1 },
+    { tryNumber: 2, from: 'up_for_retry', to: 'queued', reason: null, at: at(20), ...none },
+    { tryNumber: 2, from: 'queued', to: 'running', reason: null, at: at(22), ...onW2, exitCode: null },
+    { tryNumber: 2, from: 'running', to: 'success', reason: null, at: at(52), ...onW2, exitCode: 0 },
   ],
   tries: [
     tryResult(2, { succeeded: true, containerId: CONTAINER, gpuDevices: ['0'], runtime: 'nvidia' }),
@@ -60,6 +69,11 @@ const retried = {
     { tryNumber: 2, containerId: CONTAINER, worker: 'gpu-worker-2', image: docker.image, imageDigest: DIGEST, gpuDevices: ['0'], runtime: 'nvidia', startedAt: at(22) },
     { tryNumber: 1, containerId: CONTAINER.replace('f3', 'a1'), worker: 'gpu-worker-1', image: docker.image, imageDigest: DIGEST, gpuDevices: ['1'], runtime: 'nvidia', startedAt: at(5) },
   ],
+};
+// r4: as r3, its transitions recorded before they kept a try's worker and exit code.
+const recordedBefore = {
+  ...retried, runId: 'r4',
+  history: retried.history.map(({ tryNumber, from, to, reason, at: when }) => ({ tryNumber, from, to, reason, at: when })),
 };
 const dag = {
   dagId: 'gpu_job', fileloc: 'gpu_job.yaml', isPaused: false, isActive: true, schedule: null, latestVersion: 'v1', tags: [], description: null,
@@ -79,9 +93,11 @@ describeBrowser('web UI: a container try\'s page', () => {
   let server: Standalone;
   let browser: Browser;
   let page: Page;
+  let dagsDir: string;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startStandalone(), launchBrowser()]);
+    dagsDir = browserTestDags();
+    [server, browser] = await Promise.all([startStandalone({}, dagsDir), launchBrowser()]);
     ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
     await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train', (route) => json(route, ti));
     await page.route('**/api/v1/dags/gpu_job/runs/r1', (route) => json(route, { dagId: 'gpu_job', runId: 'r1', versionHash: 'v1' }));
@@ -96,10 +112,14 @@ describeBrowser('web UI: a container try\'s page', () => {
     await page.route('**/api/v1/dags/gpu_job/runs/r3', (route) => json(route, { dagId: 'gpu_job', runId: 'r3', versionHash: 'v1' }));
     await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 3/3']));
     await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
+    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train', (route) => json(route, recordedBefore));
+    await page.route('**/api/v1/dags/gpu_job/runs/r4', (route) => json(route, { dagId: 'gpu_job', runId: 'r4', versionHash: 'v1' }));
+    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/logs/stream?try=*', (route) => sse(route, ['CUDA error, retrying']));
   });
   afterAll(async () => {
     await browser?.close();
     await server?.stop();
+    if (dagsDir) rmSync(dagsDir, { recursive: true, force: true });
   });
 
   it('shows the container id, image digest, GPU devices and runtime of the try, with its worker, exit code and reason', async () => {
@@ -140,9 +160,9 @@ describeBrowser('web UI: a container try\'s page', () => {
     await page.getByText('CUDA error, retrying').waitFor();
     expect(await value('Try').textContent()).toBe('1 of 2');
     expect(await value('State').locator('[data-state]').getAttribute('data-state')).toBe('up_for_retry');
-    expect(await value('Worker').textContent()).toBe('gpu-worker-1');
-    expect(await value('Reason').textContent()).toBe('exit code 1');
-    expect(await value('Exit code').textContent()).toBe('not recorded for earlier tries');
+    expect(await value('Worker').textContent()).toBe('gpu-worker-1 on gpu-host-a');
+    expect(await value('Reason').textContent()).toBe('CUDA error');
+    expect(await value('Exit code').textContent()).toBe('1');
     expect(await value('Started').locator('time').getAttribute('datetime')).toBe(at(5));
     expect(await value('Ended').locator('time').getAttribute('datetime')).toBe(at(15));
     expect(await value('Started').textContent()).not.toBe(latestStarted);
@@ -155,6 +175,52 @@ describeBrowser('web UI: a container try\'s page', () => {
     await details.getByText('gpu-worker-2').waitFor();
     expect(await value('Exit code').textContent()).toBe('0');
     expect(await value('Reason').textContent()).toBe('—');
+  });
+
+  it('says so for an earlier try whose transitions were recorded before they kept its exit code and worker', async () => {
+    await page.goto('/dags/gpu_job/runs/r4/tasks/train?try=1');
+    const details = page.getByTestId('task-details');
+    await details.getByText('the latest is try 2', { exact: false }).waitFor();
+    const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
+    expect(await value('Exit code').textContent()).toBe('not recorded (the try ran before this version of Swarmflow)');
+    // A container try's worker is known from its container all the same.
+    expect(await value('Worker').textContent()).toBe('gpu-worker-1');
+  });
+
+  it('shows an earlier process try\'s exit code and worker, as the real worker and scheduler recorded them', async () => {
+    // ui_flaky's flaky exits 3 on its first try; cleared, its second try succeeds.
+    const { runId } = await adminApi<{ runId: string }>(server, 'POST', '/dags/ui_flaky/runs', {});
+    const stateOf = async () => (await adminApi<RunDetailDto>(server, 'GET', `/dags/ui_flaky/runs/${runId}`)).taskInstances.find((t) => t.taskId === 'flaky')!;
+    await waitUntil('flaky to fail its first try', async () => (await stateOf()).state === 'failed', { timeoutMs: 60_000, intervalMs: 100 });
+    await adminApi(server, 'POST', `/dags/ui_flaky/runs/${runId}/tasks/flaky/clear`, {});
+    await waitUntil('flaky to succeed on try 2', async () => {
+      const t = await stateOf();
+      return t.state === 'success' && t.tryNumber === 2;
+    }, { timeoutMs: 60_000, intervalMs: 100 });
+    const api = await adminApi<TaskInstanceDetailDto>(server, 'GET', `/dags/ui_flaky/runs/${runId}/tasks/flaky`);
+    expect(api.worker).toBeTruthy();
+
+    await page.goto(`/dags/ui_flaky/runs/${runId}/tasks/flaky`);
+    const details = page.getByTestId('task-details');
+    const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
+    await details.getByText(api.worker!).waitFor();
+    expect(await value('Exit code').textContent()).toBe('0');
+    // One worker ran both tries (a quick try reports no start, so its hostname may be unknown).
+    const latestWorker = await value('Worker').textContent();
+    expect(latestWorker).toBe(api.hostname ? `${api.worker} on ${api.hostname}` : api.worker);
+
+    await page.getByRole('link', { name: 'Try 1' }).click();
+    await details.getByText('the latest is try 2', { exact: false }).waitFor();
+    expect(await value('State').locator('[data-state]').getAttribute('data-state')).toBe('failed');
+    expect(await value('Exit code').textContent()).toBe('3');
+    // Its end's reason, not the clear that followed it (the try's last transition with a reason).
+    const end = api.history.find((h) => h.tryNumber === 1 && h.from === 'running')!;
+    expect(api.history.filter((h) => h.tryNumber === 1 && h.reason !== null).at(-1)).toMatchObject({ from: 'failed', to: 'none', reason: 'cleared' });
+    expect(end.reason).not.toBe('cleared');
+    expect(await value('Reason').textContent()).toBe(end.reason ?? '—');
+    expect(await value('Worker').textContent()).toBe(latestWorker);
+    expect(await value('Worker').getByRole('link').getAttribute('href')).toBe(`/workers/${encodeURIComponent(api.worker!)}`);
+    await screenshot(page, 'task-earlier-process-try');
   });
 
   it('shows a running try\'s container from its start, before the try ends', async () => {

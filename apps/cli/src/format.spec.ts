@@ -218,6 +218,34 @@ describe('outputs, cached tries and image digests', () => {
     ]);
   });
 
+  it("tasks show: every try with its exit code and worker, from its transitions (an earlier try's too)", () => {
+    const at = '2025-03-01T00:00:00.000Z';
+    const none = { worker: null, hostname: null, pid: null, exitCode: null };
+    const detail = {
+      ...ti({ taskId: 'train', state: 'success', tryNumber: 3, worker: 'w2', outputs: null }), dagId: 'ml', runId: 'r2',
+      history: [
+        // Try 1 ran before the transitions kept a try's worker and exit code.
+        { tryNumber: 1, from: 'queued', to: 'running', reason: null, at },
+        { tryNumber: 1, from: 'running', to: 'up_for_retry', reason: null, at },
+        { tryNumber: 1, from: 'up_for_retry', to: 'scheduled', reason: null, at },
+        { tryNumber: 2, from: 'scheduled', to: 'queued', reason: null, at, ...none },
+        { tryNumber: 2, from: 'queued', to: 'running', reason: 'on w1', at, worker: 'w1', hostname: 'h1', pid: 5, exitCode: null },
+        { tryNumber: 2, from: 'running', to: 'failed', reason: null, at, worker: 'w1', hostname: 'h1', pid: 5, exitCode: 3 },
+        { tryNumber: 2, from: 'failed', to: 'none', reason: 'cleared by olga', at, ...none },
+        { tryNumber: 2, from: 'none', to: 'scheduled', reason: null, at, ...none },
+        { tryNumber: 3, from: 'scheduled', to: 'queued', reason: null, at, ...none },
+        { tryNumber: 3, from: 'queued', to: 'running', reason: 'on w2', at, worker: 'w2', hostname: null, pid: null, exitCode: null },
+        { tryNumber: 3, from: 'running', to: 'success', reason: null, at, worker: 'w2', hostname: null, pid: null, exitCode: 0 },
+      ],
+      tries: [{ tryNumber: 3, succeeded: true, outputs: null, image: null, imageDigest: null, cacheKey: 'k', cachedFrom: null, at }],
+    };
+    expect(formatTaskInstanceDetail(detail as never).split('\n').slice(1)).toEqual([
+      'try 3: succeeded, exit code 0, on w2, cache key k',
+      'try 2: failed, exit code 3, on w1 (h1)',
+      'try 1: up_for_retry, exit code and worker not recorded (the try ran before this version of Swarmflow)',
+    ]);
+  });
+
   it('cache list', () => {
     expect(formatCacheTable([])).toBe('No cache entries.');
     expect(formatCacheTable([{ key: 'a'.repeat(64), dagId: 'ml', runId: 'r1', taskId: 'prep', tryNumber: 1, outputs: { rows: 10 }, imageDigest: null, createdAt: '2025-03-01T00:00:00.000Z' }]))

@@ -165,14 +165,43 @@ export function formatTaskInstanceDetail(ti: TaskInstanceDetailDto): string {
   if (ti.reason) lines.push(`reason: ${ti.reason}`);
   if (ti.cachedFrom) lines.push(`cached from: ${ti.cachedFrom.dagId} run ${ti.cachedFrom.runId} task ${ti.cachedFrom.taskId} try ${ti.cachedFrom.tryNumber}`);
   if (ti.outputs !== null) lines.push(`outputs: ${JSON.stringify(ti.outputs)}`);
-  for (const t of ti.tries) {
-    const parts = [`try ${t.tryNumber}: ${t.succeeded ? 'succeeded' : 'failed'}`];
-    if (t.image) parts.push(`image ${t.image} -> ${t.imageDigest}`);
-    if (t.containerId) parts.push(`container ${t.containerId.slice(0, 12)}${t.gpuDevices?.length ? ` GPUs ${t.gpuDevices.join(',')}` : ''}${t.runtime ? ` runtime ${t.runtime}` : ''}`);
-    if (t.cacheKey) parts.push(`cache key ${t.cacheKey}`);
+  // Every try, newest first: what it ended as, its exit code and worker (from its
+  // transitions), and its stored result (image, container, cache key) when it has one.
+  const numbers = new Set([...ti.tries.map((t) => t.tryNumber), ...ti.history.map((h) => h.tryNumber).filter((n) => n > 0)]);
+  for (const n of [...numbers].sort((a, b) => b - a)) {
+    const t = ti.tries.find((r) => r.tryNumber === n);
+    const ran = tryFromHistory(ti, n);
+    const outcome = t ? (t.succeeded ? 'succeeded' : 'failed') : ran.state ?? 'not started';
+    const parts = [`try ${n}: ${outcome}`];
+    if (ran.exitCode !== null) parts.push(`exit code ${ran.exitCode}`);
+    if (ran.worker) parts.push(`on ${ran.worker}${ran.hostname ? ` (${ran.hostname})` : ''}`);
+    if (ran.unrecorded) parts.push(`${ran.worker ? 'exit code' : 'exit code and worker'} not recorded (the try ran before this version of Swarmflow)`);
+    if (t?.image) parts.push(`image ${t.image} -> ${t.imageDigest}`);
+    if (t?.containerId) parts.push(`container ${t.containerId.slice(0, 12)}${t.gpuDevices?.length ? ` GPUs ${t.gpuDevices.join(',')}` : ''}${t.runtime ? ` runtime ${t.runtime}` : ''}`);
+    if (t?.cacheKey) parts.push(`cache key ${t.cacheKey}`);
     lines.push(parts.join(', '));
   }
   return lines.join('\n');
+}
+
+const TRY_ENDS = new Set<string>(['success', 'failed', 'up_for_retry', 'skipped', 'cached']);
+
+/**
+ * One try as its transitions recorded it: what it ended as, the exit code of the step that
+ * ended it, the worker of its last step that had one. `unrecorded`: it started, but its
+ * transitions predate the columns that keep the worker and exit code per try.
+ */
+function tryFromHistory(ti: TaskInstanceDetailDto, tryNumber: number) {
+  const rows = ti.history.filter((h) => h.tryNumber === tryNumber).reverse();
+  const end = rows.find((h) => (h.from === 'running' || h.from === 'queued') && TRY_ENDS.has(h.to));
+  const ran = rows.find((h) => h.worker != null);
+  return {
+    state: rows.find((h) => TRY_ENDS.has(h.to))?.to ?? rows[0]?.to ?? null,
+    exitCode: end?.exitCode ?? null,
+    worker: ran?.worker ?? ti.containers?.find((c) => c.tryNumber === tryNumber)?.worker ?? null,
+    hostname: ran?.hostname ?? null,
+    unrecorded: rows.some((h) => h.to === 'running') && !ran,
+  };
 }
 
 export function formatCacheTable(entries: CacheEntryDto[]): string {

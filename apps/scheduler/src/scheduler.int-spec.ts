@@ -138,7 +138,15 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
   it('succeeds on a retry', async () => {
     const { state, tis } = await stack().waitForRun(await stack().trigger('flaky'));
     expect(state).toBe('success');
-    expect(tis.get('flaky')).toMatchObject({ state: 'success', tryNumber: 2 });
+    const flaky = tis.get('flaky')!;
+    expect(flaky).toMatchObject({ state: 'success', tryNumber: 2, exitCode: 0 });
+    // Each try keeps its own worker and exit code in its history (the instance holds the latest's).
+    const history = await stack().repos.tis.history(flaky.id);
+    const ended = (n: number) => history.find((h) => h.tryNumber === n && h.from === 'running')!;
+    expect([ended(1).to, ended(1).exitCode, ended(1).worker, ended(1).hostname]).toEqual(['up_for_retry', 1, flaky.worker, flaky.hostname]);
+    expect([ended(2).to, ended(2).exitCode, ended(2).worker]).toEqual(['success', 0, flaky.worker]);
+    expect(history.find((h) => h.tryNumber === 1 && h.to === 'running')).toMatchObject({ worker: flaky.worker, exitCode: null });
+    expect(history.find((h) => h.tryNumber === 2 && h.to === 'queued')).toMatchObject({ worker: null, exitCode: null });
   });
 
   it('fails a task that exceeds its execution timeout', async () => {

@@ -374,7 +374,10 @@ describeWithPostgres('webserver REST API', () => {
       const ti = await api().get('/api/v1/dags/train_ml1m/runs/shown/tasks/extract').expect(200);
       const body = ti.body as TaskInstanceDetailDto;
       expect(body).toMatchObject({ dagId: 'train_ml1m', runId: 'shown', taskId: 'extract', state: 'success', exitCode: 0 });
-      expect(body.history).toEqual([{ tryNumber: 1, from: 'running', to: 'success', reason: null, at: now.toISOString() }]);
+      // Each step with the try's worker and exit code as it left them.
+      expect(body.history).toEqual([{
+        tryNumber: 1, from: 'running', to: 'success', reason: null, at: now.toISOString(), worker: 'worker-a', hostname: null, pid: null, exitCode: 0,
+      }]);
 
       const missingTask = await api().get('/api/v1/dags/train_ml1m/runs/shown/tasks/nope').expect(404);
       expect(missingTask.body.reason).toBe('task_not_found');
@@ -442,7 +445,8 @@ describeWithPostgres('webserver REST API', () => {
       expect((await repos.runs.get('train_ml1m', 'to-clear'))!.state).toBe('running');
       expect(await repos.runs.needingEvaluation(1000)).toContain(run.pk);
       expect(await repos.tis.history(tis.get('train')!.id)).toEqual([
-        { tryNumber: 3, from: 'failed', to: 'none', reason: 'cleared', at: now },
+        // A clear empties the worker and exit code: the try's own end keeps them.
+        { tryNumber: 3, from: 'failed', to: 'none', reason: 'cleared', at: now, worker: null, hostname: null, pid: null, exitCode: null },
       ]);
     });
 

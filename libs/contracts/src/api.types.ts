@@ -199,6 +199,16 @@ export interface TiHistoryEntryDto {
   /** Why the try ended; for a queued try whose queue no live worker serves, why it waits ("no worker serves queue gpu …"). */
   reason: string | null;
   at: string;
+  /**
+   * The try's worker, its host and the task's process id right after this step: set from the
+   * step into `running` on; null while the instance has none (scheduled, queued, cleared), and
+   * in transitions recorded before Swarmflow kept them per try. Absent from older servers.
+   */
+  worker?: string | null;
+  hostname?: string | null;
+  pid?: number | null;
+  /** The try's exit code right after this step: set by the step that ends it (null for an end with none: a lost worker, a signal, a cache hit). */
+  exitCode?: number | null;
 }
 
 export interface TaskInstanceDetailDto extends TaskInstanceDto {

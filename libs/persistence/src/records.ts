@@ -56,6 +56,24 @@ export interface TaskInstance {
   nextRetryAt: Date | null;
 }
 
+/** What a try ran on and how it exited, as a task instance holds them (its latest try's). */
+export type TryFacts = Pick<TaskInstance, 'worker' | 'hostname' | 'pid' | 'exitCode'>;
+
+/** The {@link TryFacts} of a task instance. */
+export function tryFacts(ti: TryFacts): TryFacts {
+  return { worker: ti.worker, hostname: ti.hostname, pid: ti.pid, exitCode: ti.exitCode };
+}
+
+/**
+ * A step as its history row records it: the core's step, and what the instance ran on and
+ * exited with right after it (`ran`). Without `ran` the row takes the write's `after`: set it
+ * on a step that a later step of the same write changes the facts of (a started step folded
+ * with the try's end; a try's end folded with the next try's dispatch, which clears them).
+ */
+export interface TiHistoryStep extends TiStep {
+  ran?: TryFacts;
+}
+
 /**
  * One compare-and-set write of a task instance: applied only if the row is still in
  * `before.state` at `before.tryNumber`; `steps` are the history rows it records
@@ -64,7 +82,7 @@ export interface TaskInstance {
 export interface TiTransition {
   before: TaskInstance;
   after: TaskInstance;
-  steps: TiStep[];
+  steps: TiHistoryStep[];
 }
 
 export interface ImportError {

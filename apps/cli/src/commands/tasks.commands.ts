@@ -62,7 +62,7 @@ export function registerTaskCommands(program: Command, ctx: CommandContext): voi
     });
 
   tasks.command('show')
-    .description("show a task instance: state, outputs, the try a cached one came from, each try's image digest and cache key")
+    .description("show a task instance: state, outputs, the try a cached one came from, each try's outcome, exit code, worker, image digest and cache key")
     .argument('<dag>', 'DAG id')
     .argument('<run>', 'run id')
     .argument('<task>', 'task id')

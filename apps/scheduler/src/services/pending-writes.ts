@@ -1,5 +1,5 @@
 import { TI_BUSY, type TiState } from '@swarmflow/core';
-import type { OutboxMessage, TaskInstance, TiTransition } from '@swarmflow/persistence';
+import { tryFacts, type OutboxMessage, type TaskInstance, type TiTransition } from '@swarmflow/persistence';
 
 /** Raised when a compare-and-set found a row changed by someone else; the iteration is rolled back and retried. */
 export class ConcurrentUpdateError extends Error {
@@ -25,7 +25,10 @@ export class PendingWrites {
 
   add(t: TiTransition, message?: OutboxMessage): void {
     const prev = this.byId.get(t.before.id);
-    this.byId.set(t.before.id, prev ? { before: prev.before, after: t.after, steps: [...prev.steps, ...t.steps] } : t);
+    // The earlier write's steps keep what the try ran on and exited with as that write left
+    // them: the later one may end the try or start the next (whose dispatch clears them).
+    const earlier = prev ? prev.steps.map((s) => (s.ran ? s : { ...s, ran: tryFacts(prev.after) })) : [];
+    this.byId.set(t.before.id, prev ? { before: prev.before, after: t.after, steps: [...earlier, ...t.steps] } : t);
     if (message) this.messages.set(t.before.id, message);
   }
 

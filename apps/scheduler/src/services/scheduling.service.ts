@@ -5,7 +5,7 @@ import {
 } from '@swarmflow/core';
 import { EXCHANGES } from '@swarmflow/messaging';
 import {
-  DuplicateLogicalDateError, DuplicateRunError, SCHEDULING_LOCK, TransitionsNotAppliedError, type DispatchView, type LockedRun, type LogBatchRow,
+  DuplicateLogicalDateError, DuplicateRunError, SCHEDULING_LOCK, TransitionsNotAppliedError, tryFacts, type DispatchView, type LockedRun, type LogBatchRow,
   type OutboxMessage, type Queryable, type Repositories, type TaskContainerRow, type TaskInstance, type TaskResult, type TaskResultRow, type TiTransition, type WorkerRecord,
 } from '@swarmflow/persistence';
 import { TaskSigner, type ClusterKey } from '@swarmflow/secrets';
@@ -623,8 +623,8 @@ export class SchedulingService {
         }
         const started = transition(cur, 'running', e.tryNumber, `on ${e.worker}`);
         if (started.verdict !== 'apply') continue;
-        steps.push(started.step);
         cur = { ...cur, state: 'running', worker: e.worker, hostname: e.hostname, pid: e.pid, startedAt: new Date(e.at) };
+        steps.push({ ...started.step, ran: tryFacts(cur) });
       } else if (e.type === 'task.finished') {
         if (elsewhere) continue;
         if (cur.state === 'queued' && e.startedAt && e.tryNumber === cur.tryNumber) {
@@ -632,8 +632,8 @@ export class SchedulingService {
           // start it carries, so the history reads queued → running → end as for any try.
           const started = transition(cur, 'running', e.tryNumber, `on ${e.worker}`);
           if (started.verdict === 'apply') {
-            steps.push(started.step);
             cur = { ...cur, state: 'running', worker: e.worker, startedAt: new Date(e.startedAt) };
+            steps.push({ ...started.step, ran: tryFacts(cur) });
           }
         }
         const hit = e.cachedFrom && e.outcome === 'success' ? confirmedHit(e, sources) : null;
@@ -646,12 +646,12 @@ export class SchedulingService {
         const reason = hit ? hit.reason : e.reason ?? (e.exitCode === null && e.signal ? `killed by ${e.signal}` : null);
         const ended = transition(cur, to, e.tryNumber, reason);
         if (ended.verdict !== 'apply') continue;
-        steps.push(ended.step);
         cur = {
           ...cur, state: to, exitCode: e.exitCode, reason, endedAt: new Date(e.at),
           worker: cur.worker ?? e.worker, startedAt: cur.startedAt ?? new Date(e.at),
           nextRetryAt: retry?.nextRetryAt ?? null,
         };
+        steps.push({ ...ended.step, ran: tryFacts(cur) });
       }
     }
     return steps.length > 0 ? { before: ti, after: cur, steps } : null;

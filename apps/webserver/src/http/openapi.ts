@@ -79,7 +79,7 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'One run with its task instances (their outputs, the try a cached one came from) and its version set (image digests)', errors: { 404: NOT_FOUND_RUN },
   },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}': {
-    summary: 'One task instance with its state history, its tries\' results (outputs, image digest, cache key, container id, GPU devices, runtime) and the containers of its container tries, readable while they run', errors: { 404: NOT_FOUND_TASK },
+    summary: 'One task instance with its state history (each step with the worker, hostname, pid and exit code of its try as the step left them), its tries\' results (outputs, image digest, cache key, container id, GPU devices, runtime) and the containers of its container tries, readable while they run', errors: { 404: NOT_FOUND_TASK },
   },
   'GET /api/v1/dags/{dagId}/runs/{runId}/tasks/{taskId}/logs': {
     summary: 'A task try\'s log lines from a cursor (poll with the returned cursor to follow); a try whose rows were pruned (SWARMFLOW_LOG_RETENTION) is read whole from its archive (archivedUrl), with any batch stored after the prune merged in', query: ReadLogsQuery,

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { unservedQueueReason, type DagRunState, type TiState } from '@swarmflow/core';
-import { Repositories, type DagRun, type LogLine, type TaskContainerRow, type TaskInstance, type TaskResult } from '@swarmflow/persistence';
+import { Repositories, type DagRun, type LogLine, type TaskContainerRow, type TaskInstance, type TaskResult, type TiHistoryRow } from '@swarmflow/persistence';
 import { REPOSITORIES } from '../tokens';
 import { NotFoundError } from './api-errors';
 import { ARCHIVED_CURSOR, LogArchive } from './log-archive.service';
@@ -9,7 +9,7 @@ import { requireDag, requireRun, requireTaskInstance } from './lookups';
 export interface TaskInstanceView {
   run: DagRun;
   ti: TaskInstance;
-  history: { tryNumber: number; from: TiState; to: TiState; reason: string | null; at: Date }[];
+  history: TiHistoryRow[];
 }
 
 export interface TaskLogs {

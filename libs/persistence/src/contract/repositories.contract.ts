@@ -1,6 +1,6 @@
 import { dagHash, InvalidTransitionError, NEXT, TransitionStepsError, validateDag, type SerializedDag } from '@swarmflow/core';
 import { Database } from '../database';
-import type { TaskInstance } from '../records';
+import type { TaskInstance, TiTransition } from '../records';
 import { DuplicateLogicalDateError, DuplicateRunError } from '../repositories/dag-run.repository';
 import { TransitionsNotAppliedError } from '../repositories/task-instance.repository';
 import { Repositories } from '../repositories/repositories';
@@ -153,6 +153,53 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       expect(locked.tis!.map((t) => [t.taskId, t.state, t.tryNumber, t.maxTries]).sort()).toEqual([['a', 'scheduled', 0, 3], ['b', 'none', 0, 1]]);
       const view = await db.transaction((tx) => repos.tis.dispatchView(10, tx));
       expect(view.candidates.map((c) => c.id)).toContain(a.id);
+    });
+
+    it("records each try's worker, hostname, pid and exit code in its history rows: an earlier try keeps its own once a retry ran elsewhere", async () => {
+      const run = await newRun('r-tries');
+      await db.transaction((tx) => repos.tis.createForRun(run.pk, dag, tx));
+      const [a] = (await repos.tis.forRuns([run.pk])).filter((t) => t.taskId === 'a');
+      // Each write as the scheduler commits it (prepared, committed in its round trip).
+      const write = async (before: TaskInstance, after: TaskInstance, steps: TiTransition['steps']) => {
+        const { applied } = await db.transaction((tx) => repos.tis.applyWithMessages([{ before, after, steps }], new Map(), now, tx, { commit: true }));
+        expect([...applied]).toEqual([a.id]);
+        return after;
+      };
+      const cleared = { worker: null, hostname: null, pid: null, exitCode: null };
+      let ti = await write(a, { ...a, state: 'queued', tryNumber: 1 }, [
+        { from: 'none', to: 'scheduled', tryNumber: 0, reason: null }, { from: 'scheduled', to: 'queued', tryNumber: 1, reason: null },
+      ]);
+      // Try 1 starts on w1 and fails with exit code 3, in one write: the start's row has no exit code yet.
+      ti = await write(ti, { ...ti, state: 'up_for_retry', worker: 'w1', hostname: 'host-1', pid: 101, exitCode: 3, reason: 'boom' }, [
+        { from: 'queued', to: 'running', tryNumber: 1, reason: 'on w1', ran: { worker: 'w1', hostname: 'host-1', pid: 101, exitCode: null } },
+        { from: 'running', to: 'up_for_retry', tryNumber: 1, reason: 'boom' },
+      ]);
+      // The retry and the dispatch of try 2 in one write, which clears the worker and exit code:
+      // try 1's step keeps what it had (`ran`, as the scheduler's folding of writes sets it).
+      ti = await write(ti, { ...ti, state: 'queued', tryNumber: 2, ...cleared, reason: null }, [
+        { from: 'up_for_retry', to: 'scheduled', tryNumber: 1, reason: null, ran: { worker: 'w1', hostname: 'host-1', pid: 101, exitCode: 3 } },
+        { from: 'scheduled', to: 'queued', tryNumber: 2, reason: null },
+      ]);
+      // Try 2 succeeds on w2, its start and end reported apart.
+      ti = await write(ti, { ...ti, state: 'running', worker: 'w2', hostname: 'host-2', pid: 202 }, [{ from: 'queued', to: 'running', tryNumber: 2, reason: 'on w2' }]);
+      await write(ti, { ...ti, state: 'success', exitCode: 0 }, [{ from: 'running', to: 'success', tryNumber: 2, reason: null }]);
+
+      const history = await repos.tis.history(a.id);
+      expect(history.map((h) => [h.tryNumber, h.to, h.worker, h.hostname, h.pid, h.exitCode])).toEqual([
+        [0, 'scheduled', null, null, null, null],
+        [1, 'queued', null, null, null, null],
+        [1, 'running', 'w1', 'host-1', 101, null],
+        [1, 'up_for_retry', 'w1', 'host-1', 101, 3],
+        [1, 'scheduled', 'w1', 'host-1', 101, 3],
+        [2, 'queued', null, null, null, null],
+        [2, 'running', 'w2', 'host-2', 202, null],
+        [2, 'success', 'w2', 'host-2', 202, 0],
+      ]);
+      // Each try as the try page reads it: its last row's worker and exit code.
+      const lastOf = (n: number) => history.filter((h) => h.tryNumber === n).at(-1)!;
+      expect([lastOf(1).worker, lastOf(1).exitCode, lastOf(2).worker, lastOf(2).exitCode]).toEqual(['w1', 3, 'w2', 0]);
+      // The task instance itself holds only the latest try's.
+      expect((await repos.tis.byIds([a.id]))[0]).toMatchObject({ tryNumber: 2, worker: 'w2', exitCode: 0 });
     });
 
     it('leaves out the task states of a run whose ti_seq the caller has cached, until someone raises it', async () => {

@@ -94,6 +94,11 @@ export class TaskStateHistoryEntity {
   @Column({ name: 'to_state', type: 'varchar', length: 20 }) toState!: string;
   @Column({ type: 'text', nullable: true }) reason!: string | null;
   @Column({ type: 'timestamptz' }) at!: Date;
+  /** The instance's worker, hostname, pid and exit code right after the step (null in rows older than the columns). */
+  @Column({ type: 'varchar', length: 250, nullable: true }) worker!: string | null;
+  @Column({ type: 'varchar', length: 250, nullable: true }) hostname!: string | null;
+  @Column({ type: 'int', nullable: true }) pid!: number | null;
+  @Column({ name: 'exit_code', type: 'int', nullable: true }) exitCode!: number | null;
 }
 
 /** Transactional outbox: a message is written with the state change and published after commit. */

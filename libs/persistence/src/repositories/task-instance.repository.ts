@@ -1,10 +1,19 @@
 import { assertSteps, type SerializedDag, type TiState } from '@swarmflow/core';
 import type { Database, Queryable } from '../database';
-import type { TaskInstance, TiTransition } from '../records';
+import type { TaskInstance, TiTransition, TryFacts } from '../records';
 import type { OutboxMessage } from './outbox.repository';
 import { toTaskInstance } from './row-mappers';
 import type { LogBatchRow } from './task-log.repository';
 import type { TaskResultRow } from './task-result.repository';
+
+/** One recorded transition of a task instance (see {@link TaskInstanceRepository.history}). */
+export interface TiHistoryRow extends TryFacts {
+  tryNumber: number;
+  from: TiState;
+  to: TiState;
+  reason: string | null;
+  at: Date;
+}
 
 /** Scheduled candidates by priority, and queued + running usage per pool (slots) and per DAG. */
 export interface DispatchView {
@@ -213,14 +222,16 @@ export class TaskInstanceRepository {
     const results = also.results ?? [];
     if (transitions.length === 0 && logs.length === 0) return { applied: new Set(), outboxIds: new Map(), epoch: null };
     const col = <T>(f: (t: TiTransition) => T) => transitions.map(f);
-    const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s })));
+    // Each row records the try's worker, hostname, pid and exit code as the step left them:
+    // the write's `after`, unless a later step of the same write changed them (`ran`).
+    const history = transitions.flatMap((t) => t.steps.map((s) => ({ id: t.before.id, ...s, ran: s.ran ?? t.after })));
     const messages = [...outbox];
     // The scheduler's committing write is prepared (parsing and planning it cost more than
     // running it for a few rows); the other callers (a user's clear) are rare.
     const run = (sql: string, params: unknown[]): Promise<any[]> => {
       if (!also.commit) return q.query(sql, params);
       if (!q.queryAndCommit) throw new TypeError('applyWithMessages: commit needs a transaction');
-      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v5').catch((err: unknown) => {
+      return q.queryAndCommit(sql, params, 'swarmflow_apply_and_commit_v6').catch((err: unknown) => {
         const e = err as { code?: string; detail?: string; message?: string };
         if (e.code === 'SFCAS') {
           throw new TransitionsNotAppliedError((e.detail ?? '').split(',').filter(Boolean).map(Number), e.detail ? undefined : e.message);
@@ -244,10 +255,10 @@ export class TaskInstanceRepository {
          WHERE t.id = v.id AND t.state = v.from_state AND t.try_number = v.from_try
          RETURNING t.id),
        history AS (
-         INSERT INTO task_state_history (ti_id, try_number, from_state, to_state, reason, at)
-         SELECT h.ti_id, h.try_number, h.from_state, h.to_state, h.reason, $16::timestamptz
-         FROM unnest($17::bigint[], $18::int[], $19::text[], $20::text[], $21::text[]) WITH ORDINALITY
-           AS h(ti_id, try_number, from_state, to_state, reason, n)
+         INSERT INTO task_state_history (ti_id, try_number, from_state, to_state, reason, at, worker, hostname, pid, exit_code)
+         SELECT h.ti_id, h.try_number, h.from_state, h.to_state, h.reason, $16::timestamptz, h.worker, h.hostname, h.pid, h.exit_code
+         FROM unnest($17::bigint[], $18::int[], $19::text[], $20::text[], $21::text[], $47::text[], $48::text[], $49::int[], $50::int[]) WITH ORDINALITY
+           AS h(ti_id, try_number, from_state, to_state, reason, worker, hostname, pid, exit_code, n)
          WHERE h.ti_id IN (SELECT id FROM applied)
          ORDER BY h.n),
        messages AS (
@@ -309,6 +320,7 @@ export class TaskInstanceRepository {
         results.map((x) => x.imageDigest), results.map((x) => x.cacheKey), results.map((x) => x.cachedFromTi),
         results.map((x) => x.cachedFromTry),
         results.map((x) => x.containerId), results.map((x) => (x.gpuDevices === null ? null : x.gpuDevices.join(','))), results.map((x) => x.runtime),
+        history.map((h) => h.ran.worker), history.map((h) => h.ran.hostname), history.map((h) => h.ran.pid), history.map((h) => h.ran.exitCode),
       ],
     );
     const applied = new Set<number>();
@@ -323,10 +335,17 @@ export class TaskInstanceRepository {
     return { applied, outboxIds, epoch };
   }
 
-  /** The recorded transitions of one task instance, oldest first. */
-  async history(tiId: number): Promise<{ tryNumber: number; from: TiState; to: TiState; reason: string | null; at: Date }[]> {
+  /**
+   * The recorded transitions of one task instance, oldest first, each with the instance's
+   * worker, hostname, pid and exit code right after it (null in rows recorded before those
+   * columns existed, and while the instance had none: scheduled, queued, cleared).
+   */
+  async history(tiId: number): Promise<TiHistoryRow[]> {
     const rows = await this.db.query(`SELECT * FROM task_state_history WHERE ti_id = $1 ORDER BY id`, [tiId]);
-    return rows.map((r: any) => ({ tryNumber: r.try_number, from: r.from_state, to: r.to_state, reason: r.reason, at: new Date(r.at) }));
+    return rows.map((r: any) => ({
+      tryNumber: r.try_number, from: r.from_state, to: r.to_state, reason: r.reason, at: new Date(r.at),
+      worker: r.worker, hostname: r.hostname, pid: r.pid, exitCode: r.exit_code,
+    }));
   }
 }
 

@@ -85,11 +85,12 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
     : started ? { id: started.containerId, image: started.image, imageDigest: started.imageDigest, gpuDevices: started.gpuDevices, runtime: started.runtime } : null;
   const isLatest = tryNumber === Math.max(ti.tryNumber, 1);
   // The latest try is the task instance's own row; an earlier try is read from what the API
-  // keeps per try: its transitions (state, times, reason) and its container (worker).
+  // keeps per try: its transitions (state, times, reason, worker, exit code) and its container.
   const shown = isLatest ? latestTry(ti) : earlierTry(ti, tryNumber);
+  const notRecorded = <span className="muted">not recorded (the try ran before this version of Swarmflow)</span>;
   return (
     <dl className="kv" data-testid="task-details">
-      {!isLatest ? <><dt>Shown</dt><dd className="muted small">try {tryNumber} of {ti.maxTries}, from its transitions and container (the latest is try {ti.tryNumber})</dd></> : null}
+      {!isLatest ? <><dt>Shown</dt><dd className="muted small">try {tryNumber} of {ti.maxTries}, from its transitions (the latest is try {ti.tryNumber})</dd></> : null}
       <dt>State</dt><dd>{shown.state ? <StateBadge state={shown.state} /> : '—'}</dd>
       <dt>Try</dt><dd>{tryNumber} of {ti.maxTries}</dd>
       <dt>Queued</dt><dd><Time value={shown.queuedAt} /></dd>
@@ -97,11 +98,11 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
       <dt>Ended</dt><dd><Time value={shown.endedAt} /></dd>
       <dt>Duration</dt><dd><Duration start={shown.startedAt} end={shown.endedAt} /></dd>
       {isLatest && ti.nextRetryAt ? <><dt>Next retry</dt><dd><Time value={ti.nextRetryAt} /></dd></> : null}
-      <dt>Exit code</dt><dd>{isLatest ? ti.exitCode ?? '—' : <span className="muted">not recorded for earlier tries</span>}</dd>
+      <dt>Exit code</dt><dd>{shown.exitCode ?? (shown.unrecorded ? notRecorded : '—')}</dd>
       <dt>Reason</dt><dd>{shown.reason ?? '—'}</dd>
       <dt>Worker</dt>
       <dd>
-        {shown.worker ? <Link to={path('workers', shown.worker)}>{shown.worker}</Link> : isLatest ? '—' : <span className="muted">not recorded for this try</span>}
+        {shown.worker ? <Link to={path('workers', shown.worker)}>{shown.worker}</Link> : shown.unrecorded ? notRecorded : '—'}
         {shown.hostname ? <span className="muted"> on {shown.hostname}</span> : null}
       </dd>
       <dt>Queue / pool</dt><dd>{ti.queue} / {ti.pool}</dd>
@@ -151,28 +152,49 @@ interface TryView {
   reason: string | null;
   worker: string | null;
   hostname: string | null;
+  exitCode: number | null;
+  /** The try started, but its transitions were recorded before they kept its worker and exit code. */
+  unrecorded: boolean;
 }
 
 function latestTry(ti: TaskInstanceDetailDto): TryView {
   return {
     state: ti.state, queuedAt: ti.queuedAt, startedAt: ti.startedAt, endedAt: ti.endedAt, reason: ti.reason, worker: ti.worker, hostname: ti.hostname,
+    exitCode: ti.exitCode, unrecorded: false,
   };
 }
 
-/** An earlier try: its state, times and reason from its transitions; its worker from its container (a container try). */
+/** States a try's transition ends it in. */
+const TRY_ENDS = new Set<string>(['success', 'failed', 'up_for_retry', 'skipped', 'cached']);
+
+/**
+ * An earlier try: its state, times, reason, worker and exit code from its transitions (each
+ * keeps the worker and exit code the step left); a container try's worker also from its container.
+ */
 function earlierTry(ti: TaskInstanceDetailDto, tryNumber: number): TryView {
   const rows = ti.history.filter((h) => h.tryNumber === tryNumber);
   const last = rows[rows.length - 1];
   const ended = [...rows].reverse().find((h) => h.from === 'running' && h.to !== 'running');
+  // The step that ended the try (from running, or from queued: an end reported before its start, a kill).
+  const end = [...rows].reverse().find((h) => (h.from === 'running' || h.from === 'queued') && TRY_ENDS.has(h.to));
+  // What the try ended as (a user's later mark included), not the clear or retry that followed it.
+  const outcome = [...rows].reverse().find((h) => TRY_ENDS.has(h.to));
   const reasoned = [...rows].reverse().find((h) => h.reason !== null);
+  const ran = [...rows].reverse().find((h) => h.worker != null);
+  const started = rows.some((h) => h.to === 'running');
+  const worker = ran?.worker ?? ti.containers?.find((c) => c.tryNumber === tryNumber)?.worker ?? null;
   return {
-    state: last?.to ?? null,
+    state: outcome?.to ?? last?.to ?? null,
     queuedAt: rows.find((h) => h.to === 'queued')?.at ?? null,
     startedAt: [...rows].reverse().find((h) => h.to === 'running')?.at ?? null,
-    endedAt: ended?.at ?? null,
-    reason: reasoned?.reason ?? null,
-    worker: ti.containers?.find((c) => c.tryNumber === tryNumber)?.worker ?? null,
-    hostname: null,
+    endedAt: (end ?? ended)?.at ?? null,
+    // Why it ended (or was marked), not the clear or start step after or before it; a try that has not ended: its latest reason.
+    reason: outcome ? outcome.reason : reasoned?.reason ?? null,
+    worker,
+    hostname: ran?.hostname ?? null,
+    exitCode: end?.exitCode ?? null,
+    // A started try always has its worker in its steps since they are recorded: none means older rows.
+    unrecorded: started && !ran,
   };
 }
 
