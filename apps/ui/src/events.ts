@@ -5,11 +5,12 @@
 //
 // Events (named, JSON data): `ti` (a task instance changed: dagId, runId, taskId, state,
 // tryNumber…), `run` (a DAG run changed: dagId, runId, state), `worker` (a worker changed:
-// name, state…), `resync` (reload what you show); contract: libs/contracts/src/events.ts (ui-live).
+// name, state…), `dag` (a DAG was added, changed, removed, paused or unpaused: dagId; or, with
+// dagId null, the import errors changed), `resync` (reload what you show); contract: libs/contracts/src/events.ts (ui-live).
 // Subscribers filter by dagId / runId on the client.
 import { useEffect, useRef, useState } from 'react';
 
-export type LiveEventType = 'ti' | 'run' | 'worker' | 'log' | (string & {});
+export type LiveEventType = 'ti' | 'run' | 'worker' | 'dag' | 'log' | (string & {});
 
 export interface LiveEvent {
   type: LiveEventType;
@@ -25,7 +26,7 @@ export interface EventFilter {
 type Listener = (event: LiveEvent) => void;
 export type ConnectionState = 'connecting' | 'open' | 'closed';
 
-const KNOWN: LiveEventType[] = ['ti', 'run', 'worker', 'hello', 'resync'];
+const KNOWN: LiveEventType[] = ['ti', 'run', 'worker', 'dag', 'hello', 'resync'];
 const listeners = new Set<Listener>();
 const stateListeners = new Set<(s: ConnectionState) => void>();
 let source: EventSource | null = null;
