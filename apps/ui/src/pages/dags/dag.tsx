@@ -240,18 +240,34 @@ function RunsTab({ dagId, latest }: { dagId: string; latest: string }) {
   const state = search.get('state') ?? '';
   const limit = search.get('limit') ?? '100';
   const q = search.get('q') ?? '';
-  const runs = useLoad(() => get<RunDto[]>(`${apiPath('dags', dagId, 'runs')}?limit=${limit}${state ? `&state=${state}` : ''}`), [dagId, state, limit]);
+  // The API filters, over all the DAG's runs (not only the newest `limit`).
+  const runs = useLoad(() => get<RunDto[]>(`${apiPath('dags', dagId, 'runs')}?${runsQuery({ state, limit, q })}`), [dagId, state, limit, q.trim()]);
   useLiveReload({ dagId }, runs.reload);
-  const shown = (runs.data ?? []).filter((r) => !q || r.runId.includes(q) || r.runType.includes(q));
+  const shown = runs.data ?? [];
   return (
     <>
       <RunFilters state={state} limit={limit} q={q} />
       <ErrorBox error={runs.error} what="list the runs" />
       {runs.data === undefined ? (runs.error ? null : <Loading />) : shown.length === 0 ? (
-        <Empty>No runs{state ? ` in state ${state}` : ''}. <Can role="operator"><Link to={path('dags', dagId, 'trigger')}>Trigger one</Link>.</Can></Empty>
+        state || q.trim() ? <NoRunMatches /> : (
+          <Empty>No runs yet. <Can role="operator"><Link to={path('dags', dagId, 'trigger')}>Trigger one</Link>.</Can></Empty>
+        )
       ) : <RunsTable runs={shown} latest={latest} />}
     </>
   );
+}
+
+/** The query string of a runs list: state, search (`q`, matched by the API) and how many. */
+export function runsQuery({ state, limit, q }: { state: string; limit: string; q: string }): string {
+  const params = new URLSearchParams({ limit });
+  if (state) params.set('state', state);
+  if (q.trim()) params.set('q', q.trim());
+  return params.toString();
+}
+
+/** A runs list whose filters match nothing (there may be runs). */
+export function NoRunMatches() {
+  return <Empty>No run matches these filters. <button type="button" onClick={() => setQuery({ q: null, state: null })}>Clear the filters</button></Empty>;
 }
 
 export function RunFilters({ state, limit, q }: { state: string; limit: string; q: string }) {
