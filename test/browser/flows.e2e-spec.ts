@@ -291,11 +291,20 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     writeFileSync(file, 'id: ui_live\ntasks:\n  hello: [unclosed\n'); // broken: the last good version stays, flagged
     await row.locator('.import-flag').waitFor({ timeout: 30_000 });
 
-    const toggle = page.getByRole('switch', { name: 'Pause ui_live' });
+    const toggle = page.getByRole('switch', { name: 'Pause ui_live', exact: true });
     expect(await toggle.isChecked()).toBe(true);
     await adminApi(server, 'PATCH', '/dags/ui_live', { isPaused: true });
-    await page.getByRole('switch', { name: 'Unpause ui_live' }).waitFor({ timeout: 15_000 });
-    expect(await page.getByRole('switch', { name: 'Unpause ui_live' }).isChecked()).toBe(false);
+    await page.getByRole('switch', { name: 'Unpause ui_live', exact: true }).waitFor({ timeout: 15_000 });
+    expect(await page.getByRole('switch', { name: 'Unpause ui_live', exact: true }).isChecked()).toBe(false);
+
+    // The DAG's own page too: unpaused through the API, its switch flips.
+    const dagPageLoads = loads('/api/v1/dags/ui_live');
+    await page.goto('/dags/ui_live');
+    await page.getByRole('switch', { name: 'Unpause', exact: true }).waitFor();
+    await dagPageLoads.twice();
+    dagPageLoads.stop();
+    await adminApi(server, 'PATCH', '/dags/ui_live', { isPaused: false });
+    await page.getByRole('switch', { name: 'Pause', exact: true }).waitFor({ timeout: 15_000 });
 
     // The import errors page follows too: the file fixed, its error goes.
     const errorLoads = loads('/api/v1/import-errors');
@@ -306,7 +315,6 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     errorLoads.stop();
     writeFileSync(file, 'id: ui_live\nschedule: null\ntasks:\n  hello: echo hello again\n');
     await error.waitFor({ state: 'detached', timeout: 30_000 });
-    await adminApi(server, 'PATCH', '/dags/ui_live', { isPaused: false });
   });
 
   it('searches the runs on the server: a quiet DAG\'s one run is found behind 150 newer runs of a busy one; the state filter too; no match says so', async () => {

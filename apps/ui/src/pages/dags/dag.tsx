@@ -45,6 +45,11 @@ export function DagPage({ dagId, tab }: { dagId: string; tab: string }) {
   const firstGrid = tab === 'grid' ? gridPath(dagId, gridLimit(search)) : null;
   useState(() => firstGrid && prefetch(firstGrid, () => get<GridDto>(firstGrid)));
   const dag = useLoad(() => get<DagDetailDto>(apiPath('dags', dagId)), [dagId]);
+  // Paused elsewhere (CLI, API, another tab), a new version, its file broken or fixed: the server's `dag` events.
+  const reloadDag = useThrottled(dag.reload, 500);
+  useEvents({ types: ['dag'] }, (e) => {
+    if (e.type === 'resync' || e.data.dagId === dagId || e.data.dagId === null) reloadDag();
+  });
   const canWrite = useCan('operator');
   const [pauseError, setPauseError] = useState<Parameters<typeof ErrorBox>[0]['error']>(null);
   const togglePause = async () => {
