@@ -278,7 +278,7 @@ export function NoRunMatches() {
 export function RunFilters({ state, limit, q }: { state: string; limit: string; q: string }) {
   return (
     <div className="toolbar">
-      <input type="search" placeholder="Run id or type…" aria-label="Filter runs" value={q} onChange={(e) => setQuery({ q: e.target.value })} />
+      <input type="search" placeholder="Run id, DAG id or run type…" aria-label="Filter runs" value={q} onChange={(e) => setQuery({ q: e.target.value })} />
       <select aria-label="State" value={state} onChange={(e) => setQuery({ state: e.target.value })}>
         <option value="">Any state</option>
         {RUN_STATES.map((s) => <option key={s} value={s}>{s}</option>)}
@@ -294,7 +294,8 @@ function DefinitionTab({ dag }: { dag: DagDetailDto }) {
   const requested = useLocation().search.get('version') ?? dag.latestVersion;
   const version = useLoad(
     () => (requested === dag.latestVersion ? Promise.resolve(dag) : get<DagDetailDto>(apiPath('dags', dag.dagId, 'versions', requested))),
-    [dag, requested],
+    // Not the DAG object: a live reload of the same version must not blank the tab.
+    [dag.dagId, dag.latestVersion, requested],
   );
   const shown = version.data;
   return (
