@@ -122,7 +122,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     expect(new URL(page.url()).pathname).toBe('/dags/ui_flaky/trigger');
   });
 
-  it('shows the graph laid out with the run\'s states, and the definition of the pinned version', async () => {
+  it('shows the graph laid out with the run\'s states, and the latest definition', async () => {
     await page.goto('/dags/ml_pipeline?tab=graph');
     await page.waitForSelector('svg.dag-graph g.node[data-task="evaluate"][data-state="success"]');
     const xs = await page.locator('svg.dag-graph g.node').evaluateAll((nodes) => nodes.map((n) => (n as unknown as { getAttribute(name: string): string | null }).getAttribute('transform')));
@@ -383,6 +383,162 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     expect(await card('ui_helper_boom.ts').getByTestId('import-error-elsewhere').textContent())
       .toBe('Thrown in a module this file imports: _ui_helpers/config.ts line 3 (not a line of ui_helper_boom.ts).');
     await screenshot(page, 'import-errors');
+  });
+
+  /** The DAG once a parse has stored it (GET /dags/:id answers), or its version other than `not`. */
+  const parsedDag = (dagId: string, not?: string) => waitUntil(`${dagId} parsed${not ? ' anew' : ''}`, async () => {
+    const dag = await adminApi<{ latestVersion: string }>(server, 'GET', `/dags/${dagId}`).catch(() => null);
+    return dag && dag.latestVersion !== not ? dag : undefined;
+  }, { timeoutMs: 30_000, intervalMs: 100 });
+  /** Waits until the run ends, and returns its state. */
+  const runEnded = (dagId: string, runId: string) => waitUntil(`run ${runId} to end`, async () => {
+    const run = await adminApi<{ state: string }>(server, 'GET', `/dags/${dagId}/runs/${runId}`);
+    return run.state === 'success' || run.state === 'failed' ? run.state : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 100 });
+
+  it('updates the DAG list and the import errors live: a new DAG file\'s row appears, a broken file is flagged, a pause through the API flips the switch', async () => {
+    /** Answers of GET `apiPath` the page got: its first load, then the reload once the events stream opened (`resync`). */
+    const loads = (apiPath: string) => {
+      const seen = { n: 0 };
+      const onResponse = (r: { url(): string }) => { if (new URL(r.url()).pathname === apiPath) seen.n++; };
+      page.on('response', onResponse);
+      return { twice: () => waitUntil(`two loads of ${apiPath}`, () => seen.n >= 2, { timeoutMs: 20_000, intervalMs: 20 }), stop: () => page.off('response', onResponse) };
+    };
+    const dagLoads = loads('/api/v1/dags');
+    await page.goto('/dags');
+    const table = page.getByTestId('dag-table');
+    await table.locator('tr[data-dag="ml_pipeline"]').waitFor();
+    await dagLoads.twice(); // from here on, no reload but for the server's `dag` events
+    dagLoads.stop();
+    const file = path.join(dagsDir, 'ui_live.yaml');
+    writeFileSync(file, 'id: ui_live\nschedule: null\ntags: [test]\ntasks:\n  hello: echo hello\n');
+    const row = table.locator('tr[data-dag="ui_live"]');
+    await row.waitFor({ timeout: 30_000 });
+    expect(await row.locator('.import-flag').count()).toBe(0);
+
+    writeFileSync(file, 'id: ui_live\ntasks:\n  hello: [unclosed\n'); // broken: the last good version stays, flagged
+    await row.locator('.import-flag').waitFor({ timeout: 30_000 });
+
+    const toggle = page.getByRole('switch', { name: 'Pause ui_live', exact: true });
+    expect(await toggle.isChecked()).toBe(true);
+    await adminApi(server, 'PATCH', '/dags/ui_live', { isPaused: true });
+    await page.getByRole('switch', { name: 'Unpause ui_live', exact: true }).waitFor({ timeout: 15_000 });
+    expect(await page.getByRole('switch', { name: 'Unpause ui_live', exact: true }).isChecked()).toBe(false);
+
+    // The DAG's own page too: unpaused through the API, its switch flips.
+    const dagPageLoads = loads('/api/v1/dags/ui_live');
+    await page.goto('/dags/ui_live');
+    await page.getByRole('switch', { name: 'Unpause', exact: true }).waitFor();
+    await dagPageLoads.twice();
+    dagPageLoads.stop();
+    await adminApi(server, 'PATCH', '/dags/ui_live', { isPaused: false });
+    await page.getByRole('switch', { name: 'Pause', exact: true }).waitFor({ timeout: 15_000 });
+
+    // The import errors page follows too: the file fixed, its error goes.
+    const errorLoads = loads('/api/v1/import-errors');
+    await page.goto('/import-errors');
+    const error = page.locator('section.import-error').filter({ hasText: 'ui_live.yaml' });
+    await error.waitFor();
+    await errorLoads.twice();
+    errorLoads.stop();
+    writeFileSync(file, 'id: ui_live\nschedule: null\ntasks:\n  hello: echo hello again\n');
+    await error.waitFor({ state: 'detached', timeout: 30_000 });
+  });
+
+  it('searches the runs on the server: a quiet DAG\'s one run is found behind 150 newer runs of a busy one; the state filter too; no match says so', async () => {
+    writeFileSync(path.join(dagsDir, 'ui_quiet.yaml'), 'id: ui_quiet\nschedule: null\ntasks:\n  once: echo once\n');
+    writeFileSync(path.join(dagsDir, 'ui_busy.yaml'), 'id: ui_busy\nschedule: null\ntasks:\n  never: echo never\n');
+    await Promise.all([parsedDag('ui_quiet'), parsedDag('ui_busy')]);
+    await adminApi(server, 'PATCH', '/dags/ui_busy', { isPaused: true }); // its runs stay queued: nothing runs
+    const { runId: quiet } = await adminApi<{ runId: string }>(server, 'POST', '/dags/ui_quiet/runs', { runId: 'quiet_1' });
+    expect(await runEnded('ui_quiet', quiet)).toBe('success');
+    for (let batch = 0; batch < 15; batch++) {
+      await Promise.all(Array.from({ length: 10 }, (_, i) => {
+        const n = batch * 10 + i;
+        return adminApi(server, 'POST', '/dags/ui_busy/runs', { runId: `busy_${n}`, logicalDate: new Date(Date.UTC(2025, 0, 1, 0, n)).toISOString() });
+      }));
+    }
+    const rows = page.getByTestId('runs-table').locator('tbody tr');
+    await page.goto('/runs?q=ui_quiet');
+    await rows.filter({ hasText: 'quiet_1' }).waitFor();
+    expect(await rows.count()).toBe(1);
+    // State: success over ui_* runs is quiet's only (the busy ones wait, their DAG paused).
+    await page.goto('/runs?q=ui_&state=success');
+    await rows.filter({ hasText: 'quiet_1' }).waitFor();
+    expect(await rows.filter({ hasText: 'busy_' }).count()).toBe(0);
+    const busyState = (await adminApi<{ state: string }>(server, 'GET', '/dags/ui_busy/runs/busy_149')).state;
+    expect(['queued', 'running']).toContain(busyState);
+    await page.getByLabel('State').selectOption(busyState);
+    await rows.filter({ hasText: 'busy_149' }).waitFor();
+    expect(await rows.filter({ hasText: 'quiet_1' }).count()).toBe(0);
+    await page.getByLabel('Filter runs').fill('busy_7');
+    const matching = await waitUntil('the runs matching busy_7', async () => {
+      const ids = (await rows.locator('td:nth-child(3)').allTextContents()).sort();
+      return ids.length > 0 && !ids.includes('busy_149') ? ids : undefined;
+    }, { timeoutMs: 20_000, intervalMs: 50 });
+    expect(matching).toEqual(['busy_7', 'busy_70', 'busy_71', 'busy_72', 'busy_73', 'busy_74', 'busy_75', 'busy_76', 'busy_77', 'busy_78', 'busy_79']);
+    // A DAG's runs tab: a search that matches nothing says so (the DAG has runs).
+    await page.goto('/dags/ui_busy?tab=runs&q=nothing_like_it');
+    await page.getByText('No run matches these filters.').waitFor();
+    expect(await page.getByText('Trigger one').count()).toBe(0);
+    await page.goto('/dags/ui_busy?tab=runs&q=busy_14');
+    await rows.filter({ hasText: 'busy_149' }).waitFor();
+    expect(await rows.count()).toBe(11); // busy_14, busy_140 … busy_149
+  });
+
+  it('a cached try shows where it was cached from (a link to that try), its outputs and its source try\'s artefacts', async () => {
+    writeFileSync(path.join(dagsDir, 'ui_cached.yaml'), `id: ui_cached
+schedule: null
+tags: [test, ui]
+tasks:
+  prep:
+    cache: true
+    shell: >-
+      d="\${SWARMFLOW_ARTIFACTS_URL#file://}"; mkdir -p "$d"; printf 'model weights' > "$d/model.bin";
+      echo '{"rows": 42, "model": "m42"}' > "$SWARMFLOW_OUTPUT"
+`);
+    await parsedDag('ui_cached');
+    const { runId: first } = await adminApi<{ runId: string }>(server, 'POST', '/dags/ui_cached/runs', { runId: 'cache_first' });
+    expect(await runEnded('ui_cached', first)).toBe('success');
+    const { runId: second } = await adminApi<{ runId: string }>(server, 'POST', '/dags/ui_cached/runs', { runId: 'cache_second' });
+    expect(await runEnded('ui_cached', second)).toBe('success');
+
+    await page.goto(`/dags/ui_cached/runs/${second}/tasks/prep`);
+    await page.getByTestId('task-details').locator('[data-state="cached"]').waitFor();
+    const outputs = page.getByTestId('try-outputs');
+    await outputs.waitFor();
+    expect(JSON.parse((await outputs.textContent())!)).toEqual({ rows: 42, model: 'm42' });
+    await page.getByTestId('try-artifacts').getByText('model.bin').waitFor();
+    expect(await page.getByTestId('try-artifacts').textContent()).toContain('13 B');
+    const link = page.getByTestId('cached-from').getByRole('link');
+    expect(await link.textContent()).toBe('cache_first / prep, try 1');
+    await screenshot(page, 'task-cached');
+    await link.click();
+    await page.waitForURL((url) => url.pathname === `/dags/ui_cached/runs/${first}/tasks/prep` && url.searchParams.get('try') === '1');
+    await page.getByTestId('task-details').locator('[data-state="success"]').waitFor();
+    expect(JSON.parse((await page.getByTestId('try-outputs').textContent())!)).toEqual({ rows: 42, model: 'm42' });
+    expect(await page.getByTestId('cached-from').count()).toBe(0);
+  });
+
+  it('shows a run pinned to an older version with that version\'s definition, after the DAG file changed', async () => {
+    const file = path.join(dagsDir, 'ui_evolving.yaml');
+    writeFileSync(file, 'id: ui_evolving\nschedule: null\ntasks:\n  extract: echo extract\n  clean:\n    upstream: [extract]\n    shell: echo clean\n');
+    const v1 = (await parsedDag('ui_evolving')).latestVersion;
+    const { runId } = await adminApi<{ runId: string }>(server, 'POST', '/dags/ui_evolving/runs', { runId: 'on_v1' });
+    writeFileSync(file, 'id: ui_evolving\nschedule: null\ntasks:\n  extract: echo extract\n  train:\n    upstream: [extract]\n    shell: echo train\n');
+    const v2 = (await parsedDag('ui_evolving', v1)).latestVersion;
+    expect(v2).not.toBe(v1);
+
+    await page.goto(`/dags/ui_evolving/runs/${runId}`);
+    await page.getByRole('link', { name: v1 }).click(); // the run's version: its pinned view
+    await page.waitForURL((url) => url.searchParams.get('tab') === 'definition' && url.searchParams.get('version') === v1);
+    const json = page.getByTestId('definition-json');
+    await json.filter({ hasText: '"taskId": "clean"' }).waitFor({ state: 'attached' });
+    expect(await json.textContent()).not.toContain('"taskId": "train"');
+    await page.getByText('an older one').waitFor();
+    await page.getByRole('link', { name: 'show the latest' }).click();
+    await json.filter({ hasText: '"taskId": "train"' }).waitFor({ state: 'attached' });
+    expect(await json.textContent()).not.toContain('"taskId": "clean"');
   });
 
   it('threw no error in the page', () => {

@@ -235,4 +235,41 @@ describeBrowser('web UI: a container try\'s page', () => {
     expect(await value('Ended').textContent()).toBe('—');
     expect(await details.getByText('shown once its container has started').count()).toBe(0);
   });
+
+  it('shows what the try left: the image it ran with its digest, its outputs and artefacts; the run page its image version set', async () => {
+    const outputs = { accuracy: 0.91, model: 'm7' };
+    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train', (route) => json(route, {
+      ...retried, runId: 'r4', outputs, tries: [tryResult(2, { succeeded: true, outputs, containerId: CONTAINER }), tryResult(1, { succeeded: false })],
+    }));
+    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 3/3']));
+    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/artifacts', (route) => json(route, {
+      dagId: 'gpu_job', runId: 'r4', taskId: 'train', tryNumber: 2, url: 's3://bucket/gpu_job/r4/train/try-2/', cachedFrom: null,
+      artifacts: [
+        { name: 'model.pt', size: 3 * 1024 ** 2, modifiedAt: at(52), url: 's3://bucket/gpu_job/r4/train/try-2/model.pt' },
+        { name: 'metrics.json', size: 312, modifiedAt: at(52), url: 's3://bucket/gpu_job/r4/train/try-2/metrics.json' },
+      ],
+    }));
+    await page.route('**/api/v1/dags/gpu_job/runs/r4', (route) => json(route, {
+      dagId: 'gpu_job', runId: 'r4', runType: 'manual', state: 'success', logicalDate: at(0), conf: {}, params: {}, versionHash: 'v1', createdAt: at(0),
+      startedAt: at(1), endedAt: at(53), reason: null, cacheForce: null,
+      taskInstances: [{ ...retried, runId: 'r4', outputs, cachedFrom: null }],
+      images: [{ image: docker.image, digest: DIGEST }],
+    }));
+    await page.goto('/dags/gpu_job/runs/r4/tasks/train');
+    const details = page.getByTestId('task-details');
+    await details.waitFor();
+    expect(await details.locator('dt:text-is("Image ran") + dd').textContent()).toBe(docker.image);
+    expect(await details.locator('dt:text-is("Image digest") + dd').textContent()).toBe(DIGEST);
+    expect(JSON.parse((await page.getByTestId('try-outputs').textContent())!)).toEqual(outputs);
+    const artifacts = page.getByTestId('try-artifacts');
+    await artifacts.getByText('model.pt').waitFor();
+    expect((await artifacts.locator('li').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim())).toEqual(['model.pt 3.0 MiB', 'metrics.json 312 B']);
+    expect(await page.getByTestId('cached-from').count()).toBe(0);
+    await screenshot(page, 'task-results');
+
+    await page.goto('/dags/gpu_job/runs/r4');
+    const images = page.getByTestId('run-images');
+    await images.waitFor();
+    expect((await images.textContent())!.replace(/\s+/g, ' ').trim()).toBe(`${docker.image} ${DIGEST}`);
+  });
 });

@@ -5,11 +5,12 @@
 //
 // Events (named, JSON data): `ti` (a task instance changed: dagId, runId, taskId, state,
 // tryNumber…), `run` (a DAG run changed: dagId, runId, state), `worker` (a worker changed:
-// name, state…), `resync` (reload what you show); contract: libs/contracts/src/events.ts (ui-live).
+// name, state…), `dag` (a DAG was added, changed, removed, paused or unpaused: dagId; or, with
+// dagId null, the import errors changed), `resync` (reload what you show); contract: libs/contracts/src/events.ts (ui-live).
 // Subscribers filter by dagId / runId on the client.
 import { useEffect, useRef, useState } from 'react';
 
-export type LiveEventType = 'ti' | 'run' | 'worker' | 'log' | (string & {});
+export type LiveEventType = 'ti' | 'run' | 'worker' | 'dag' | 'log' | (string & {});
 
 export interface LiveEvent {
   type: LiveEventType;
@@ -26,7 +27,7 @@ type Listener = (event: LiveEvent) => void;
 /** `idle`: no view asks for live events (nothing is open, none is missed); `closed`: one asks, and the stream is down. */
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'closed';
 
-const KNOWN: LiveEventType[] = ['ti', 'run', 'worker', 'hello', 'resync'];
+const KNOWN: LiveEventType[] = ['ti', 'run', 'worker', 'dag', 'hello', 'resync'];
 const listeners = new Set<Listener>();
 const stateListeners = new Set<(s: ConnectionState) => void>();
 let source: EventSource | null = null;

@@ -105,6 +105,21 @@ describeWithPostgres('bull-board at /queues over task instances', () => {
     expect(cross.body.reason).toBe('csrf_failed');
   });
 
+  it('counts a queued try as waiting and an up_for_retry one as delayed, and lists each under its status', async () => {
+    const run2 = await repos.runs.create({ dagId: dag.id, runId: 'bb2', versionHash: (await repos.dags.get(dag.id))!.latestVersion, runType: 'manual', logicalDate: new Date(now.getTime() + 1000), conf: {}, params: {} });
+    await setRunStates(repos, run2, dag, 'running', {
+      extract: { state: 'queued', tryNumber: 1 },
+      lint: { state: 'up_for_retry', tryNumber: 1, worker: 'w1', exitCode: 1 },
+    });
+    const waiting = await queuesApi('viewer', 'default', 'waiting').expect(200);
+    const def = waiting.body.queues.find((q: { name: string }) => q.name === 'default');
+    expect(def.counts).toEqual({ active: 1, waiting: 1, completed: 1, failed: 0, delayed: 1 });
+    expect(def.jobs.map((j: { data: { runId: string; taskId: string; state: string } }) => j.data)).toEqual([expect.objectContaining({ runId: 'bb2', taskId: 'extract', state: 'queued' })]);
+    const delayed = await queuesApi('viewer', 'default', 'delayed').expect(200);
+    expect(delayed.body.queues.find((q: { name: string }) => q.name === 'default').jobs.map((j: { data: { runId: string; taskId: string; state: string } }) => j.data))
+      .toEqual([expect.objectContaining({ runId: 'bb2', taskId: 'lint', state: 'up_for_retry' })]);
+  });
+
   it("refuses a write from another site authenticated by a trusted proxy's user header (the proxy's cookie rides along)", async () => {
     const proxied = await createWebserver({ repos, logger: false, auth: { trustedProxies: ['loopback'], proxyUserHeader: 'X-Forwarded-User' } });
     try {

@@ -1,6 +1,8 @@
 import type { INestApplication } from '@nestjs/common';
 import type { AddressInfo } from 'node:net';
-import type { RunEvent, TiEvent } from '@swarmflow/contracts';
+import type { DagEvent, RunEvent, TiEvent } from '@swarmflow/contracts';
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { Database, Repositories } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { Stack } from '../../scheduler/src/test-support/stack';
@@ -179,4 +181,28 @@ describeWithPostgres('GET /api/v1/events: the live feed of a scheduler\'s change
     while (!c.comments.includes('keep-alive') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     expect(c.comments).toContain('keep-alive');
   }, 60_000);
+
+  it('sends `dag` events: a pause to the DAG\'s streams, a change of the import errors (dagId null) to unnarrowed ones only', async () => {
+    const isDag = (dagId: string | null, paused?: boolean) => (e: { type: string }): boolean =>
+      e.type === 'dag' && (e as DagEvent).dagId === dagId && (paused === undefined || (e as DagEvent).isPaused === paused);
+    const all = await open('?types=dag');
+    const mine = await open('?dag=live_b&types=dag');
+    const other = await open('?dag=live_a&types=dag');
+    await Promise.all([all, mine, other].map((c) => c.waitFor((e) => e.type === 'hello')));
+    await repos.dags.setPaused('live_b', true);
+    await all.waitFor(isDag('live_b', true), 30_000, 'live_b paused (all)');
+    await mine.waitFor(isDag('live_b', true), 30_000, 'live_b paused (its stream)');
+    stack.writeDags({ 'broken.yaml': 'id: broken\ntasks: [unclosed\n' });
+    await all.waitFor(isDag(null), 30_000, 'import errors changed');
+    await repos.dags.setPaused('live_b', false);
+    await mine.waitFor(isDag('live_b', false), 30_000, 'live_b unpaused');
+    rmSync(path.join(stack.folder, 'broken.yaml'));
+    await all.waitFor((e) => isDag(null)(e) && all.events.filter((r) => isDag(null)(r.event)).length >= 2, 30_000, 'import errors cleared');
+    // A later marker on `other`'s DAG: by then every event above has been through its filter.
+    await repos.dags.setPaused('live_a', true);
+    await other.waitFor(isDag('live_a', true), 30_000, 'live_a paused');
+    await repos.dags.setPaused('live_a', false);
+    expect(mine.events.filter((r) => r.event.type === 'dag').every((r) => (r.event as DagEvent).dagId === 'live_b')).toBe(true);
+    expect(other.events.filter((r) => r.event.type === 'dag').every((r) => (r.event as DagEvent).dagId === 'live_a')).toBe(true);
+  }, 120_000);
 });

@@ -352,6 +352,17 @@ describeWithPostgres('webserver REST API', () => {
       const bad = await api().get('/api/v1/runs?state=done').expect(400);
       expect(bad.body).toMatchObject({ reason: 'invalid_request', field: 'state' });
       await api().get('/api/v1/dags/nope/runs').expect(404);
+      // q: a substring of the run id, DAG id or run type (any case; % and _ are plain characters), over all runs, not the newest `limit`.
+      await runWith('Quiet_Search-1', 'success', {});
+      for (let i = 0; i < 3; i++) await runWith(`newer-${i}`, 'success', {});
+      const found = await api().get('/api/v1/runs?q=quiet_search&limit=1').expect(200);
+      expect((found.body as RunDto[]).map((r) => r.runId)).toEqual(['Quiet_Search-1']);
+      expect((await api().get('/api/v1/dags/train_ml1m/runs?q=QUIET&state=success').expect(200)).body.map((r: RunDto) => r.runId)).toEqual(['Quiet_Search-1']);
+      expect((await api().get('/api/v1/dags/train_ml1m/runs?q=QUIET&state=failed').expect(200)).body).toEqual([]);
+      expect((await api().get('/api/v1/runs?q=%25').expect(200)).body).toEqual([]);
+      expect((await api().get('/api/v1/runs?q=ain_ml&limit=1000').expect(200)).body.every((r: RunDto) => r.dagId === 'train_ml1m')).toBe(true);
+      const long = await api().get(`/api/v1/runs?q=${'x'.repeat(251)}`).expect(400);
+      expect(long.body).toMatchObject({ reason: 'invalid_request', field: 'q' });
     });
 
     it('shows a run with its task instances, and one task instance with its history', async () => {

@@ -13,7 +13,7 @@ import { z } from 'zod';
  * cannot (the gap is too large or the id unknown) it sends `resync`: refetch the views.
  *
  * Query parameters of the stream narrow it: `dag` (a DAG id), `run` (a run id, with `dag`),
- * `types` (comma-separated among `ti,run,worker`). `hello` and `resync` always come.
+ * `types` (comma-separated among `ti,run,worker,dag`). `hello` and `resync` always come.
  */
 
 /** A change sequence: a decimal string (64-bit; compare with {@link compareSeq}). */
@@ -70,6 +70,23 @@ export const WorkerEventSchema = z.object({
   lastHeartbeatAt: z.string(),
 });
 
+/**
+ * A DAG was added, changed (a new version, file or schedule), removed (inactive: no file
+ * defines it any more), paused or unpaused; or, with `dagId` null, the import errors of the
+ * DAGs folder changed (a file broke, was fixed, or its error is another). A client refetches
+ * its DAG list or import errors.
+ */
+export const DagEventSchema = z.object({
+  type: z.literal('dag'),
+  seq: SeqSchema,
+  /** The DAG; null for a change of the import errors (the other fields are null then too). */
+  dagId: z.string().nullable(),
+  isPaused: z.boolean().nullable(),
+  /** false: no DAG file defines it any more. */
+  isActive: z.boolean().nullable(),
+  latestVersion: z.string().nullable(),
+});
+
 /** First message of every connection: where the stream starts. */
 export const HelloEventSchema = z.object({
   type: z.literal('hello'),
@@ -87,26 +104,27 @@ export const ResyncEventSchema = z.object({
 });
 
 export const LiveEventSchema = z.discriminatedUnion('type', [
-  TiEventSchema, RunEventSchema, WorkerEventSchema, HelloEventSchema, ResyncEventSchema,
+  TiEventSchema, RunEventSchema, WorkerEventSchema, DagEventSchema, HelloEventSchema, ResyncEventSchema,
 ]);
 
 export type TiEvent = z.infer<typeof TiEventSchema>;
 export type RunEvent = z.infer<typeof RunEventSchema>;
 export type WorkerEvent = z.infer<typeof WorkerEventSchema>;
+export type DagEvent = z.infer<typeof DagEventSchema>;
 export type HelloEvent = z.infer<typeof HelloEventSchema>;
 export type ResyncEvent = z.infer<typeof ResyncEventSchema>;
 export type LiveEvent = z.infer<typeof LiveEventSchema>;
 export type LiveEventType = LiveEvent['type'];
 
 /** The event types a client may ask for with `types=`. */
-export const FILTERABLE_EVENT_TYPES = ['ti', 'run', 'worker'] as const;
+export const FILTERABLE_EVENT_TYPES = ['ti', 'run', 'worker', 'dag'] as const;
 export type FilterableEventType = (typeof FILTERABLE_EVENT_TYPES)[number];
 
 /** What a client asks the stream for (the query string of `GET /api/v1/events`). */
 export const EventsQuerySchema = z.object({
   dag: z.string().min(1).max(250).optional(),
   run: z.string().min(1).max(250).optional(),
-  types: z.string().regex(/^(ti|run|worker)(,(ti|run|worker))*$/, 'a comma-separated list among ti, run, worker').optional(),
+  types: z.string().regex(/^(ti|run|worker|dag)(,(ti|run|worker|dag))*$/, 'a comma-separated list among ti, run, worker, dag').optional(),
 }).strict();
 export type EventsQuery = z.infer<typeof EventsQuerySchema>;
 
@@ -120,8 +138,9 @@ export function compareSeq(a: string, b: string): number {
 }
 
 /** The key under which a client keeps the latest event of one thing. */
-export function eventKey(e: TiEvent | RunEvent | WorkerEvent): string {
+export function eventKey(e: TiEvent | RunEvent | WorkerEvent | DagEvent): string {
   switch (e.type) {
+    case 'dag': return e.dagId === null ? 'import_errors' : `dag:${e.dagId}`;
     case 'ti': return `ti:${e.dagId}:${e.runId}:${e.taskId}`;
     case 'run': return `run:${e.dagId}:${e.runId}`;
     case 'worker': return `worker:${e.name}`;

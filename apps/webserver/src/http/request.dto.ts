@@ -97,6 +97,8 @@ export type InvalidateCacheBody = z.infer<typeof InvalidateCacheBody>;
 export const ListRunsQuery = z.object({
   dagId: z.string().min(1).optional(),
   state: z.enum(RUN_STATES).optional(),
+  /** Runs whose run id, DAG id or run type contains it (case-insensitive), over all runs, not only the newest `limit`. */
+  q: z.string().min(1).max(250).optional(),
   limit,
 });
 export type ListRunsQuery = z.infer<typeof ListRunsQuery>;

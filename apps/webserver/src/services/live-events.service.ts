@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
 import {
-  compareSeq, eventKey, type EventsQuery, type FilterableEventType, type LiveEvent, type RunEvent, type TiEvent, type WorkerEvent,
+  compareSeq, eventKey, type DagEvent, type EventsQuery, type FilterableEventType, type LiveEvent, type RunEvent, type TiEvent, type WorkerEvent,
 } from '@swarmflow/contracts';
 import { InvalidChangeCursorError, type ChangeBatch, type Repositories } from '@swarmflow/persistence';
 import { LIVE_EVENTS_OPTIONS, REPOSITORIES } from '../tokens';
@@ -25,7 +25,7 @@ export interface EventFilter {
 }
 
 export function toEventFilter(q: EventsQuery): EventFilter {
-  const types = (q.types ?? 'ti,run,worker').split(',') as FilterableEventType[];
+  const types = (q.types ?? 'ti,run,worker,dag').split(',') as FilterableEventType[];
   return { dagId: q.dag, runId: q.run, types: new Set(types) };
 }
 
@@ -33,6 +33,8 @@ export function matches(filter: EventFilter, e: LiveEvent): boolean {
   if (e.type === 'hello' || e.type === 'resync') return true;
   if (!filter.types.has(e.type)) return false;
   if (e.type === 'worker') return true;
+  // A DAG's own changes go to its streams (a run's too); the import errors' only to unnarrowed ones.
+  if (e.type === 'dag') return !filter.dagId || e.dagId === filter.dagId;
   return (!filter.dagId || e.dagId === filter.dagId) && (!filter.runId || e.runId === filter.runId);
 }
 
@@ -51,8 +53,8 @@ interface Listener {
 const iso = (d: Date | null): string | null => (d ? d.toISOString() : null);
 
 /** The feed's events of one batch of changes, oldest first by transaction. */
-export function eventsOf(batch: ChangeBatch): (TiEvent | RunEvent | WorkerEvent)[] {
-  const events: (TiEvent | RunEvent | WorkerEvent)[] = [
+export function eventsOf(batch: ChangeBatch): (TiEvent | RunEvent | WorkerEvent | DagEvent)[] {
+  const events: (TiEvent | RunEvent | WorkerEvent | DagEvent)[] = [
     ...batch.runs.map((r): RunEvent => ({
       type: 'run', seq: r.xid, dagId: r.dagId, runId: r.runId, state: r.state, runType: r.runType,
       logicalDate: r.logicalDate.toISOString(), startedAt: iso(r.startedAt), endedAt: iso(r.endedAt),
@@ -65,6 +67,10 @@ export function eventsOf(batch: ChangeBatch): (TiEvent | RunEvent | WorkerEvent)
       type: 'worker', seq: w.xid, name: w.name, hostname: w.hostname, state: w.state, queues: w.queues, slots: w.concurrency,
       running: w.running, gpus: w.gpus, processed: w.processed, failed: w.failed, lastHeartbeatAt: w.lastHeartbeatAt.toISOString(),
     })),
+    ...batch.dags.map((d): DagEvent => ({
+      type: 'dag', seq: d.xid, dagId: d.dagId, isPaused: d.isPaused, isActive: d.isActive, latestVersion: d.latestVersion,
+    })),
+    ...(batch.importErrors === null ? [] : [{ type: 'dag', seq: batch.importErrors, dagId: null, isPaused: null, isActive: null, latestVersion: null } satisfies DagEvent]),
   ];
   return events.sort((a, b) => compareSeq(a.seq, b.seq));
 }

@@ -31,7 +31,7 @@ export class RunQueriesService {
   constructor(@Inject(REPOSITORIES) private readonly repos: Repositories, private readonly archive: LogArchive) {}
 
   /** Newest first. @throws NotFoundError when `dagId` is given and does not exist */
-  async list(filter: { dagId?: string; state?: DagRunState; limit: number }, requireDagExists = false): Promise<DagRun[]> {
+  async list(filter: { dagId?: string; state?: DagRunState; q?: string; limit: number }, requireDagExists = false): Promise<DagRun[]> {
     if (requireDagExists && filter.dagId !== undefined) await requireDag(this.repos, filter.dagId);
     return this.repos.runs.list(filter);
   }

@@ -576,6 +576,35 @@ export function describeRepositoryContract(name: string, open: () => Promise<{ d
       await expect(repos.changes.read("1'; DROP TABLE dag_run; --")).rejects.toThrow('is not a transaction id');
     });
 
+    it('change feed: a DAG added, paused, given a new version or gone, and the import errors changed; a parse that changed nothing is not read', async () => {
+      const feedDag = (cmd: string) => validateDag({ id: 'feed_dag', tasks: [{ id: 'x', command: cmd }] }, 'feed.ts');
+      const v1 = feedDag('true');
+      const v2 = feedDag('echo v2');
+      const dags = (...more: SerializedDag[]) => [{ dag, hash }, ...more.map((d) => ({ dag: d, hash: dagHash(d) }))];
+      const broken = [{ fileloc: 'broken_feed.ts', message: 'broken_feed.ts:3: SyntaxError' }];
+      const read = async (from: string) => {
+        const batch = await repos.changes.read(from);
+        return { horizon: batch.horizon, dags: batch.dags.map((d) => [d.dagId, d.isPaused, d.isActive, d.latestVersion]), importErrors: batch.importErrors !== null };
+      };
+      let cursor = await repos.changes.start();
+      await repos.dags.recordParse(dags(v1), broken, now);
+      let batch = await read(cursor);
+      expect(batch).toMatchObject({ dags: [['feed_dag', false, true, dagHash(v1)]], importErrors: true });
+      // The same parse again (last_parsed_at moves): nothing to tell.
+      cursor = (await read(batch.horizon)).horizon;
+      await repos.dags.recordParse(dags(v1), broken, new Date(now.getTime() + 1000));
+      expect(await read(cursor)).toMatchObject({ dags: [], importErrors: false });
+      await repos.dags.setPaused('feed_dag', true);
+      batch = await read(cursor);
+      expect(batch).toMatchObject({ dags: [['feed_dag', true, true, dagHash(v1)]], importErrors: false });
+      cursor = (await read(batch.horizon)).horizon;
+      await repos.dags.recordParse(dags(v2), [], now); // a new version; the broken file fixed
+      expect(await read(cursor)).toMatchObject({ dags: [['feed_dag', true, true, dagHash(v2)]], importErrors: true });
+      cursor = (await read(cursor)).horizon;
+      await repos.dags.recordParse(dags(), [], now); // its file deleted
+      expect(await read(cursor)).toMatchObject({ dags: [['feed_dag', true, false, dagHash(v2)]], importErrors: false });
+    });
+
     it('change feed: a transaction that commits after a read is still read from that read\'s horizon', async () => {
       if ((db.config.poolSize ?? 10) < 2) return; // one connection: no transaction can be open beside the read
       const run = await newRun('feed-late');

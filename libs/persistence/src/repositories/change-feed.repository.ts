@@ -42,6 +42,15 @@ export interface WorkerChange {
   lastHeartbeatAt: Date;
 }
 
+/** A DAG as the live feed shows it. */
+export interface DagChange {
+  xid: string;
+  dagId: string;
+  isPaused: boolean;
+  isActive: boolean;
+  latestVersion: string;
+}
+
 /** What changed from a cursor on: see {@link ChangeFeedRepository.read}. */
 export interface ChangeBatch {
   /**
@@ -53,6 +62,9 @@ export interface ChangeBatch {
   tis: TiChange[];
   runs: RunChange[];
   workers: WorkerChange[];
+  dags: DagChange[];
+  /** The transaction that last changed the import errors, when at or after the cursor. */
+  importErrors: string | null;
   /** A table had more than `limit` changed rows: the batch is incomplete. */
   truncated: boolean;
 }
@@ -71,7 +83,7 @@ const date = (v: unknown): Date | null => (v == null ? null : new Date(v as stri
 
 /**
  * Reads the changes the live feed publishes, by transaction id (`change_xid`, set by
- * triggers; see the ChangeFeed migration). Several webserver processes may each poll; the
+ * triggers; see the ChangeFeed and DagChangeFeed migrations). Several webserver processes may each poll; the
  * writers pay one indexed column per change and nothing else.
  */
 export class ChangeFeedRepository {
@@ -92,7 +104,7 @@ export class ChangeFeedRepository {
   async read(cursor: string, limit = 2000): Promise<ChangeBatch> {
     if (!XID.test(cursor)) throw new InvalidChangeCursorError(cursor);
     const n = Math.max(1, Math.floor(limit)) + 1;
-    const [[h], tis, runs, workers] = await this.db.queryMany(
+    const [[h], tis, runs, workers, dags, importErrors] = await this.db.queryMany(
       `SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS horizon;
        SELECT t.change_xid::text AS xid, t.id, r.dag_id, r.run_id, t.task_id, t.state, t.try_number, t.max_tries, t.queue,
               t.worker, t.exit_code, t.started_at, t.ended_at
@@ -101,9 +113,12 @@ export class ChangeFeedRepository {
        SELECT change_xid::text AS xid, dag_id, run_id, state, run_type, logical_date, started_at, ended_at
          FROM dag_run WHERE change_xid >= '${cursor}'::xid8 ORDER BY change_xid, id LIMIT ${n};
        SELECT change_xid::text AS xid, name, hostname, state, queues, concurrency, running, gpus, processed, failed, last_heartbeat_at
-         FROM worker WHERE change_xid >= '${cursor}'::xid8 ORDER BY change_xid, name LIMIT ${n}`,
+         FROM worker WHERE change_xid >= '${cursor}'::xid8 ORDER BY change_xid, name LIMIT ${n};
+       SELECT change_xid::text AS xid, dag_id, is_paused, is_active, latest_version
+         FROM dag WHERE change_xid >= '${cursor}'::xid8 ORDER BY change_xid, dag_id LIMIT ${n};
+       SELECT change_xid::text AS xid FROM import_error_change WHERE change_xid >= '${cursor}'::xid8`,
     );
-    const truncated = tis.length === n || runs.length === n || workers.length === n;
+    const truncated = tis.length === n || runs.length === n || workers.length === n || dags.length === n;
     return {
       horizon: h.horizon,
       truncated,
@@ -120,6 +135,10 @@ export class ChangeFeedRepository {
         xid: r.xid, name: r.name, hostname: r.hostname, state: r.state, queues: r.queues, concurrency: r.concurrency,
         running: r.running, gpus: r.gpus, processed: r.processed, failed: r.failed, lastHeartbeatAt: new Date(r.last_heartbeat_at),
       })),
+      dags: dags.slice(0, n - 1).map((r: any) => ({
+        xid: r.xid, dagId: r.dag_id, isPaused: r.is_paused, isActive: r.is_active, latestVersion: r.latest_version,
+      })),
+      importErrors: importErrors[0]?.xid ?? null,
     };
   }
 }

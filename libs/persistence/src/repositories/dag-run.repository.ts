@@ -115,11 +115,16 @@ export class DagRunRepository {
     return rows[0] ? toDagRun(rows[0]) : null;
   }
 
-  async list(filter: { dagId?: string; state?: DagRunState; limit?: number }): Promise<DagRun[]> {
+  /**
+   * Newest first. `q`: runs whose run id, DAG id or run type contains it, case-insensitive
+   * (a plain substring: `%` and `_` are no wildcards), searched over all runs.
+   */
+  async list(filter: { dagId?: string; state?: DagRunState; q?: string; limit?: number }): Promise<DagRun[]> {
     const rows = await this.db.query(
       `SELECT * FROM dag_run WHERE ($1::text IS NULL OR dag_id = $1) AND ($2::text IS NULL OR state = $2)
+         AND ($4::text IS NULL OR strpos(lower(run_id), $4) > 0 OR strpos(lower(dag_id), $4) > 0 OR strpos(lower(run_type), $4) > 0)
        ORDER BY id DESC LIMIT $3`,
-      [filter.dagId ?? null, filter.state ?? null, filter.limit ?? 100],
+      [filter.dagId ?? null, filter.state ?? null, filter.limit ?? 100, filter.q ? filter.q.toLowerCase() : null],
     );
     return rows.map(toDagRun);
   }

@@ -75,6 +75,13 @@ export class DagRepository {
         }
       }
       const allErrors = [...errors, ...refused];
+      // The live feed's import errors cursor moves only when what a reader sees changes.
+      const before: { fileloc: string; message: string }[] = await tx.query(`SELECT fileloc, message FROM import_error`);
+      const seen = new Map(before.map((e) => [e.fileloc, e.message]));
+      const after = new Map(allErrors.map((e) => [e.fileloc, e.message]));
+      if (seen.size !== after.size || [...after].some(([file, message]) => seen.get(file) !== message)) {
+        await tx.query(`UPDATE import_error_change SET change_xid = pg_current_xact_id() WHERE id = 1`);
+      }
       const brokenFiles = allErrors.map((e) => e.fileloc);
       await tx.query(
         `UPDATE dag SET is_active = false WHERE is_active AND NOT (dag_id = ANY($1)) AND NOT (fileloc = ANY($2))`,

@@ -45,6 +45,11 @@ export function DagPage({ dagId, tab }: { dagId: string; tab: string }) {
   const firstGrid = tab === 'grid' ? gridPath(dagId, gridLimit(search)) : null;
   useState(() => firstGrid && prefetch(firstGrid, () => get<GridDto>(firstGrid)));
   const dag = useLoad(() => get<DagDetailDto>(apiPath('dags', dagId)), [dagId]);
+  // Paused elsewhere (CLI, API, another tab), a new version, its file broken or fixed: the server's `dag` events.
+  const reloadDag = useThrottled(dag.reload, 500);
+  useEvents({ types: ['dag'] }, (e) => {
+    if (e.type === 'resync' || e.data.dagId === dagId || e.data.dagId === null) reloadDag();
+  });
   const canWrite = useCan('operator');
   const [pauseError, setPauseError] = useState<Parameters<typeof ErrorBox>[0]['error']>(null);
   const togglePause = async () => {
@@ -240,24 +245,40 @@ function RunsTab({ dagId, latest }: { dagId: string; latest: string }) {
   const state = search.get('state') ?? '';
   const limit = search.get('limit') ?? '100';
   const q = search.get('q') ?? '';
-  const runs = useLoad(() => get<RunDto[]>(`${apiPath('dags', dagId, 'runs')}?limit=${limit}${state ? `&state=${state}` : ''}`), [dagId, state, limit]);
+  // The API filters, over all the DAG's runs (not only the newest `limit`).
+  const runs = useLoad(() => get<RunDto[]>(`${apiPath('dags', dagId, 'runs')}?${runsQuery({ state, limit, q })}`), [dagId, state, limit, q.trim()]);
   useLiveReload({ dagId }, runs.reload);
-  const shown = (runs.data ?? []).filter((r) => !q || r.runId.includes(q) || r.runType.includes(q));
+  const shown = runs.data ?? [];
   return (
     <>
       <RunFilters state={state} limit={limit} q={q} />
       <ErrorBox error={runs.error} what="list the runs" />
       {runs.data === undefined ? (runs.error ? null : <Loading />) : shown.length === 0 ? (
-        <Empty>No runs{state ? ` in state ${state}` : ''}. <Can role="operator"><Link to={path('dags', dagId, 'trigger')}>Trigger one</Link>.</Can></Empty>
+        state || q.trim() ? <NoRunMatches /> : (
+          <Empty>No runs yet. <Can role="operator"><Link to={path('dags', dagId, 'trigger')}>Trigger one</Link>.</Can></Empty>
+        )
       ) : <RunsTable runs={shown} latest={latest} />}
     </>
   );
 }
 
+/** The query string of a runs list: state, search (`q`, matched by the API) and how many. */
+export function runsQuery({ state, limit, q }: { state: string; limit: string; q: string }): string {
+  const params = new URLSearchParams({ limit });
+  if (state) params.set('state', state);
+  if (q.trim()) params.set('q', q.trim());
+  return params.toString();
+}
+
+/** A runs list whose filters match nothing (there may be runs). */
+export function NoRunMatches() {
+  return <Empty>No run matches these filters. <button type="button" onClick={() => setQuery({ q: null, state: null })}>Clear the filters</button></Empty>;
+}
+
 export function RunFilters({ state, limit, q }: { state: string; limit: string; q: string }) {
   return (
     <div className="toolbar">
-      <input type="search" placeholder="Run id or type…" aria-label="Filter runs" value={q} onChange={(e) => setQuery({ q: e.target.value })} />
+      <input type="search" placeholder="Run id, DAG id or run type…" aria-label="Filter runs" value={q} onChange={(e) => setQuery({ q: e.target.value })} />
       <select aria-label="State" value={state} onChange={(e) => setQuery({ state: e.target.value })}>
         <option value="">Any state</option>
         {RUN_STATES.map((s) => <option key={s} value={s}>{s}</option>)}
@@ -273,7 +294,8 @@ function DefinitionTab({ dag }: { dag: DagDetailDto }) {
   const requested = useLocation().search.get('version') ?? dag.latestVersion;
   const version = useLoad(
     () => (requested === dag.latestVersion ? Promise.resolve(dag) : get<DagDetailDto>(apiPath('dags', dag.dagId, 'versions', requested))),
-    [dag, requested],
+    // Not the DAG object: a live reload of the same version must not blank the tab.
+    [dag.dagId, dag.latestVersion, requested],
   );
   const shown = version.data;
   return (

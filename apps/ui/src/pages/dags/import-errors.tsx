@@ -4,7 +4,8 @@ import { get } from '../../api';
 import type { DagSummaryDto, ImportErrorDto } from '../../api-types';
 import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
 import { Time } from '../../components/time';
-import { useLoad } from '../../hooks';
+import { useEvents } from '../../events';
+import { useLoad, useThrottled } from '../../hooks';
 import { Link, path, useLocation } from '../../router';
 import { locate } from './import-error-location';
 
@@ -12,6 +13,12 @@ export function ImportErrorsPage() {
   const file = useLocation().search.get('file');
   const errors = useLoad(() => get<ImportErrorDto[]>('/import-errors'), []);
   const dags = useLoad(() => get<DagSummaryDto[]>('/dags'), []);
+  // A file broken or fixed, a DAG added or removed: the server's `dag` events.
+  const reload = useThrottled(() => {
+    errors.reload();
+    dags.reload();
+  }, 1000);
+  useEvents({ types: ['dag'] }, reload);
   const list = (errors.data ?? []).filter((e) => !file || e.fileloc === file);
   return (
     <>

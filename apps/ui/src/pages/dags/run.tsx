@@ -50,6 +50,16 @@ export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
             <dt>Started / ended</dt><dd><Time value={r.startedAt} /> → <Time value={r.endedAt} /> (<Duration start={r.startedAt} end={r.endedAt} />)</dd>
             {r.reason ? <><dt>Reason</dt><dd>{r.reason}</dd></> : null}
             <dt>Version</dt><dd><Link to={`${path('dags', dagId)}?tab=definition&version=${r.versionHash}`}><code>{r.versionHash}</code></Link></dd>
+            {r.images?.length ? (
+              <>
+                <dt title="The digest each container image ran (its newest try): the run's version set">Images</dt>
+                <dd data-testid="run-images">
+                  {r.images.map((im) => (
+                    <div key={im.image}><code>{im.image}</code> <code className="digest muted small">{im.digest}</code></div>
+                  ))}
+                </dd>
+              </>
+            ) : null}
             <dt>Conf</dt><dd><code>{JSON.stringify(r.conf)}</code></dd>
             <dt>Params</dt><dd><code>{JSON.stringify(r.params)}</code></dd>
           </dl>

@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { ClearResultDto, KillResultDto, MarkResultDto } from '@swarmflow/contracts';
-import type { DagDetailDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
+import type { DagDetailDto, TaskArtifactsDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
 import { Can } from '../../auth';
 import { ErrorBox, Loading, PageTitle } from '../../components/common';
 import { LogView } from '../../components/log-view';
@@ -53,6 +53,7 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
         <div className="layout-2">
           <section className="card">
             <Details ti={ti.data} spec={spec} tryNumber={shownTry} />
+            <TryResults ti={ti.data} tryNumber={shownTry} />
           </section>
           <section>
             <div className="try-tabs" aria-label="Tries">
@@ -128,17 +129,88 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
           {container ? (
             <>
               <dt>Container id</dt><dd><code title={container.id} data-testid="container-id">{container.id.slice(0, 12)}</code></dd>
+              {container.image ? <><dt>Image ran</dt><dd><code data-testid="try-image">{container.image}</code></dd></> : null}
               <dt>Image digest</dt><dd>{container.imageDigest ? <code className="digest" title={container.image ?? undefined}>{container.imageDigest}</code> : '—'}</dd>
               <dt>GPU devices</dt><dd>{container.gpuDevices && container.gpuDevices.length > 0 ? container.gpuDevices.join(', ') : 'none'}</dd>
               <dt>Runtime</dt><dd>{container.runtime ?? 'Docker default'}</dd>
             </>
           ) : result?.imageDigest ? (
-            <><dt>Image digest</dt><dd><code className="digest" title={result.image ?? undefined}>{result.imageDigest}</code></dd></>
+            <>
+              {result.image ? <><dt>Image ran</dt><dd><code data-testid="try-image">{result.image}</code></dd></> : null}
+              <dt>Image digest</dt><dd><code className="digest" title={result.image ?? undefined}>{result.imageDigest}</code></dd>
+            </>
           ) : (
             <><dt>Details</dt><dd className="muted">{isLatest && (ti.state === 'running' || ti.state === 'queued') ? 'shown once its container has started (the worker reports them then)' : 'not recorded for this try (it never started a container, or ran on an older worker)'}</dd></>
           )}
         </>
       ) : null}
+    </dl>
+  );
+}
+
+/** `1536` → `1.5 KiB`. */
+function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes / 1024;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+  return `${n < 10 ? n.toFixed(1) : Math.round(n)} ${units[i]}`;
+}
+
+/**
+ * What the shown try left (issue 17): its outputs (what it wrote to $SWARMFLOW_OUTPUT), the
+ * try it was cached from (a `cached` task ran nothing), and its artefacts when the server has
+ * an artefacts store.
+ */
+function TryResults({ ti, tryNumber }: { ti: TaskInstanceDetailDto; tryNumber: number }) {
+  const isLatest = tryNumber === Math.max(ti.tryNumber, 1);
+  const result = ti.tries.find((t) => t.tryNumber === tryNumber);
+  const outputs = isLatest ? ti.outputs : result?.outputs ?? null;
+  const cachedFrom = isLatest && ti.state === 'cached' ? ti.cachedFrom : null;
+  const ended = isLatest ? ti.endedAt !== null || ti.state === 'cached' : true;
+  const tiPath = apiPath('dags', ti.dagId, 'runs', ti.runId, 'tasks', ti.taskId);
+  // The latest try without `try=`: for a cached task the API lists its source try's artefacts.
+  const artifacts = useLoad(
+    () => (ended && (ti.tryNumber > 0 || ti.state === 'cached') ? get<TaskArtifactsDto>(`${tiPath}/artifacts${isLatest ? '' : `?try=${tryNumber}`}`) : Promise.resolve(null)),
+    [tiPath, tryNumber, isLatest, ended, ti.state],
+  );
+  const noStore = artifacts.error?.reason === 'no_artifacts_store';
+  return (
+    <dl className="kv" data-testid="try-results">
+      <dt className="kv-section">Results of try {tryNumber}</dt><dd className="kv-section" />
+      {cachedFrom ? (
+        <>
+          <dt>Cached from</dt>
+          <dd data-testid="cached-from">
+            <Link to={`${path('dags', cachedFrom.dagId, 'runs', cachedFrom.runId, 'tasks', cachedFrom.taskId)}?try=${cachedFrom.tryNumber}`}>
+              {cachedFrom.runId} / {cachedFrom.taskId}, try {cachedFrom.tryNumber}
+            </Link>
+            {cachedFrom.dagId !== ti.dagId ? <span className="muted small"> (DAG {cachedFrom.dagId})</span> : null}
+          </dd>
+        </>
+      ) : null}
+      <dt>Outputs</dt>
+      <dd>
+        {outputs ? <pre className="outputs" data-testid="try-outputs">{JSON.stringify(outputs, null, 2)}</pre> : <span className="muted">none{ended ? '' : ' yet'}</span>}
+      </dd>
+      <dt>Artefacts</dt>
+      <dd data-testid="try-artifacts">
+        {artifacts.data ? (
+          artifacts.data.artifacts.length === 0 ? <span className="muted">none</span> : (
+            <ul className="artifacts small">
+              {artifacts.data.artifacts.map((a) => (
+                <li key={a.name}>
+                  {/^https?:/.test(a.url) ? <a href={a.url} rel="noreferrer">{a.name}</a> : <code title={a.url}>{a.name}</code>}{' '}
+                  <span className="muted">{formatSize(a.size)}</span>
+                </li>
+              ))}
+            </ul>
+          )
+        ) : noStore ? <span className="muted small">no artefacts store on this server (SWARMFLOW_ARTIFACTS_URL)</span>
+          : artifacts.error ? <span className="muted small">{artifacts.error.message}</span>
+          : artifacts.data === null ? <span className="muted">{ended ? 'none' : 'listed once the try ends'}</span> : <span className="muted">…</span>}
+      </dd>
     </dl>
   );
 }
