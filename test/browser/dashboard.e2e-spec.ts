@@ -53,7 +53,7 @@ interface ApiWorker {
 }
 interface ApiTry { dagId: string; runId: string; taskId: string; state: string; queue: string; worker: string | null; startedAt: string | null; queuedAt: string | null }
 
-/** "12.3 s", "4m 5s", "2h 3m" (formatDuration) in seconds. */
+/** "12.3 s", "4m 5s", "2h 3m", "1d 2h" (formatDuration) in seconds. */
 function seconds(text: string): number {
   let m = /^([\d.]+) s$/.exec(text);
   if (m) return Number(m[1]);
@@ -61,6 +61,8 @@ function seconds(text: string): number {
   if (m) return Number(m[1]) * 60 + Number(m[2]);
   m = /^(\d+)h (\d+)m$/.exec(text);
   if (m) return Number(m[1]) * 3600 + Number(m[2]) * 60;
+  m = /^(\d+)d (\d+)h$/.exec(text);
+  if (m) return Number(m[1]) * 86_400 + Number(m[2]) * 3600;
   throw new Error(`not a duration: "${text}"`);
 }
 
