@@ -53,7 +53,7 @@ interface ApiWorker {
 }
 interface ApiTry { dagId: string; runId: string; taskId: string; state: string; queue: string; worker: string | null; startedAt: string | null; queuedAt: string | null }
 
-/** "12.3 s", "4m 5s", "2h 3m" (formatDuration) in seconds. */
+/** "12.3 s", "4m 5s", "2h 3m", "1d 2h" (formatDuration) in seconds. */
 function seconds(text: string): number {
   let m = /^([\d.]+) s$/.exec(text);
   if (m) return Number(m[1]);
@@ -61,6 +61,8 @@ function seconds(text: string): number {
   if (m) return Number(m[1]) * 60 + Number(m[2]);
   m = /^(\d+)h (\d+)m$/.exec(text);
   if (m) return Number(m[1]) * 3600 + Number(m[2]) * 60;
+  m = /^(\d+)d (\d+)h$/.exec(text);
+  if (m) return Number(m[1]) * 86_400 + Number(m[2]) * 3600;
   throw new Error(`not a duration: "${text}"`);
 }
 
@@ -263,6 +265,30 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     expect(await drawn()).toEqual({ lines: hour, paths: hour.length, legend: hour });
     expect((await archivePoints()).map((t) => t.split(' at ')[0])).toEqual(['archive_q: 5 ready', 'archive_q: 9 ready', 'archive_q: 3 ready']);
     expect(await topTick()).toBe(9);
+    // The time axis spans the hour asked for, ending now (the server's clock), not the first to the
+    // last sample: the samples of half an hour ago sit near the middle, after the empty half hour.
+    // (Read at once: the chart reloads every 15 s.)
+    type El = { getAttribute(name: string): string | null; querySelector(s: string): El | null; querySelectorAll(s: string): ArrayLike<El>; textContent: string | null };
+    const axis = () => chart.evaluate((figure) => {
+      const fig = figure as unknown as El;
+      const f = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+      const from = fig.getAttribute('data-from')!;
+      const to = fig.getAttribute('data-to')!;
+      return {
+        from: Date.parse(from), to: Date.parse(to),
+        firstArchiveX: Number(fig.querySelector('g[data-queue=archive_q] circle')?.getAttribute('cx')),
+        timeLabels: Array.from(fig.querySelectorAll('svg[role=img] > text.chart-label')).map((t) => t.textContent ?? '').filter((t) => Number.isNaN(Number(t))),
+        expectedLabels: [f.format(new Date(from)), f.format(new Date(to))],
+      };
+    });
+    const hourAxis = await axis();
+    expect((hourAxis.to - hourAxis.from) / 60_000).toBe(60);
+    expect(Math.abs(Date.now() - hourAxis.to)).toBeLessThan(60_000);
+    expect(hourAxis.timeLabels).toEqual(hourAxis.expectedLabels);
+    const plot = { l: 36, w: 640 - 36 - 8 }; // DepthChart's padding and width
+    const firstArchiveAt = Date.parse(((await apiInPage(page, 'GET', '/queues/history?minutes=60&queue=archive_q')).body as { samples: { at: string }[] }).samples[0]!.at);
+    expect(Math.abs(hourAxis.firstArchiveX - (plot.l + ((firstArchiveAt - hourAxis.from) / (hourAxis.to - hourAxis.from)) * plot.w))).toBeLessThan(1);
+    expect(hourAxis.firstArchiveX).toBeGreaterThan(plot.l + plot.w / 3); // half an hour in, give or take the test's own minutes
     // A line per run of consecutive samples: the half hour this server was down is a gap, not a slope.
     const subpaths = async (queue: string) => ((await chart.locator(`g[data-queue=${queue}] path`).getAttribute('d')) ?? '').split('M').filter(Boolean).map((p) => p.trim().split(' L').length);
     expect(await subpaths('archive_q')).toEqual([3]);
@@ -282,6 +308,9 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     expect(quarter).not.toContain('archive_q');
     expect(await drawn()).toEqual({ lines: quarter, paths: quarter.length, legend: quarter });
     expect(new URL(page.url()).searchParams.get('minutes')).toBe('15');
+    const quarterAxis = await axis();
+    expect((quarterAxis.to - quarterAxis.from) / 60_000).toBe(15);
+    expect(quarterAxis.timeLabels).toEqual(quarterAxis.expectedLabels);
     expect(errors).toEqual([]);
     await context.close();
   });
@@ -425,10 +454,28 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
       expect(bodies.filter((b) => b.includes(secret))).toEqual([]);
     }
 
-    await table.locator('tr[data-key=dash_plain]').getByRole('button', { name: 'Delete dash_plain' }).click();
-    await table.locator('tr[data-key=dash_plain]').waitFor({ state: 'detached' });
+    // Deleting asks first, naming what goes; Cancel keeps it (a secret could not be recovered).
+    const variableKeys = async () => (await adminApi<{ key: string }[]>(server, 'GET', '/variables')).map((v) => v.key);
+    const plainRow = table.locator('tr[data-key=dash_plain]');
+    const deletes: string[] = [];
+    page.on('request', (req) => { if (req.method() === 'DELETE') deletes.push(new URL(req.url()).pathname); });
+    await plainRow.getByRole('button', { name: 'Delete dash_plain' }).click();
+    const plainConfirm = plainRow.getByRole('group', { name: 'Confirm deletion of dash_plain' });
+    expect(await plainConfirm.getByRole('alert').innerText()).toBe('Delete variable dash_plain?');
+    await plainConfirm.getByRole('button', { name: 'Cancel deletion of dash_plain' }).click();
+    await plainConfirm.waitFor({ state: 'detached' });
+    await plainRow.getByRole('button', { name: 'Delete dash_plain' }).waitFor();
+    expect(await variableKeys()).toEqual(expect.arrayContaining(['dash_plain', 'dash_secret']));
+    expect(deletes).toEqual([]);
+    await plainRow.getByRole('button', { name: 'Delete dash_plain' }).click();
+    await plainConfirm.getByRole('button', { name: 'Confirm deletion of dash_plain' }).click();
+    await plainRow.waitFor({ state: 'detached' });
     await secretRow.getByRole('button', { name: 'Delete dash_secret' }).click();
+    const secretConfirm = secretRow.getByRole('group', { name: 'Confirm deletion of dash_secret' });
+    expect(await secretConfirm.getByRole('alert').innerText()).toBe('Delete secret variable dash_secret? Its value cannot be recovered: only set again.');
+    await secretConfirm.getByRole('button', { name: 'Confirm deletion of dash_secret' }).click();
     await secretRow.waitFor({ state: 'detached' });
+    expect(deletes).toEqual(['/api/v1/variables/dash_plain', '/api/v1/variables/dash_secret']);
     expect((await adminApi<{ key: string }[]>(server, 'GET', '/variables')).map((v) => v.key)).not.toEqual(expect.arrayContaining(['dash_plain']));
     expect((await adminApi<{ key: string }[]>(server, 'GET', '/variables')).filter((v) => v.key.startsWith('dash_'))).toEqual([]);
 
@@ -452,6 +499,13 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     await eventually(async () => (await poolRow.locator('td').nth(1).innerText()) === '5', 'the pool row to show 5 slots');
     expect(await poolSlots()).toBe(5);
     await poolRow.getByRole('button', { name: 'Delete dash_pool' }).click();
+    const poolConfirm = poolRow.getByRole('group', { name: 'Confirm deletion of dash_pool' });
+    expect(await poolConfirm.getByRole('alert').innerText()).toBe('Delete pool dash_pool?');
+    await poolConfirm.getByRole('button', { name: 'Cancel deletion of dash_pool' }).click();
+    await poolConfirm.waitFor({ state: 'detached' });
+    expect(await poolSlots()).toBe(5);
+    await poolRow.getByRole('button', { name: 'Delete dash_pool' }).click();
+    await poolConfirm.getByRole('button', { name: 'Confirm deletion of dash_pool' }).click();
     await poolRow.waitFor({ state: 'detached' });
     expect(await poolSlots()).toBeUndefined();
     await context.close();

@@ -55,7 +55,18 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     const fieldError = page.locator('[data-param="epochs"] .field-error');
     await fieldError.waitFor();
     expect(await fieldError.textContent()).toMatch(/integer|number/i);
+    // Out of range (minimum 1): the API's message; once the value changes, it no longer applies
+    // and goes, before any submit.
+    await page.locator('#param-epochs').fill('0');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await waitUntil('the out-of-range error on epochs', async () => {
+      const text = await fieldError.textContent({ timeout: 1000 }).catch(() => null);
+      return text && /minimum|at least|>= ?1/i.test(text) ? text : undefined;
+    }, { timeoutMs: 10_000, intervalMs: 50 });
+    expect(await page.locator('#param-epochs').getAttribute('aria-invalid')).toBe('true');
     await page.locator('#param-epochs').fill('3');
+    await fieldError.waitFor({ state: 'detached' });
+    expect(await page.locator('#param-epochs').getAttribute('aria-invalid')).toBeNull();
     await screenshot(page, 'trigger-form');
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
     await page.waitForURL(/\/dags\/ml_pipeline\?tab=grid&triggered=/);

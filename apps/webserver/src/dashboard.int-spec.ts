@@ -96,6 +96,8 @@ describeWithPostgres('the dashboard\'s reads: tries across DAGs, queue depth his
     await sampler.sample();
     const history = (await apiAs(app, token).get('/api/v1/queues/history?minutes=5&queue=gpu').expect(200)).body;
     expect(history.intervalSeconds).toBe(15);
+    // The window asked for, by the server's clock (the chart's time axis spans it).
+    expect([history.from, history.to]).toEqual(['2025-03-01T11:55:15.000Z', '2025-03-01T12:00:15.000Z']);
     expect(history.samples.map((s: { at: string }) => s.at)).toEqual(['2025-03-01T12:00:00.000Z', '2025-03-01T12:00:15.000Z']);
     // Kept a day: a sample 25 h later removes the first ones.
     now = new Date(now.getTime() + 25 * 3600_000);

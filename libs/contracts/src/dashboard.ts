@@ -80,6 +80,9 @@ export type QueueSample = z.infer<typeof QueueSampleSchema>;
 export const QueueHistorySchema = z.object({
   /** Seconds between two samples. */
   intervalSeconds: z.number().int(),
+  /** The window the samples are from, by the server's clock: `minutes` back from `to` (now). */
+  from: z.string(),
+  to: z.string(),
   samples: z.array(QueueSampleSchema),
 });
 export type QueueHistory = z.infer<typeof QueueHistorySchema>;

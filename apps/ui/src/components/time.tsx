@@ -1,4 +1,7 @@
 // Times in the user's zone, with UTC on hover; durations in words.
+import { formatDuration } from './duration';
+
+export { formatDuration };
 const local = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
 
 export function formatLocal(iso: string): string {
@@ -17,17 +20,6 @@ export function Time({ value, fallback = '—' }: { value: string | null | undef
       {formatLocal(value)}
     </time>
   );
-}
-
-export function formatDuration(ms: number): string {
-  if (ms < 0) ms = 0;
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  const s = ms / 1000;
-  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m ${Math.round(s % 60)}s`;
-  const h = Math.floor(m / 60);
-  return `${h}h ${m % 60}m`;
 }
 
 /** From start to end (or to now, while it runs). */

@@ -42,8 +42,9 @@ export class DashboardController {
   /** Queue depths sampled every 15 s (kept a day), oldest first. */
   @Get('queues/history')
   async queueHistory(@Query(new ZodValidationPipe(QueueHistoryQuerySchema, 'query')) q: QueueHistoryQuery): Promise<QueueHistory> {
-    const since = new Date(this.clock().getTime() - (q.minutes ?? 60) * 60_000);
+    const now = this.clock();
+    const since = new Date(now.getTime() - (q.minutes ?? 60) * 60_000);
     const samples = await this.repos.dashboard.queueSamples(since, q.queue);
-    return { intervalSeconds: QUEUE_SAMPLE_SECONDS, samples: samples.map((s) => ({ ...s, at: s.at.toISOString() })) };
+    return { intervalSeconds: QUEUE_SAMPLE_SECONDS, from: since.toISOString(), to: now.toISOString(), samples: samples.map((s) => ({ ...s, at: s.at.toISOString() })) };
   }
 }

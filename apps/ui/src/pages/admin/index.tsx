@@ -50,6 +50,22 @@ function useAction(after: () => void) {
   return { error, busy, run };
 }
 
+/**
+ * A Delete button that asks first, naming what goes (as Shut down… does on the workers page):
+ * nothing is deleted until the second, explicit click; Cancel keeps it.
+ */
+function ConfirmDelete({ what, name, warning, busy, onConfirm }: { what: string; name: string; warning?: string; busy: boolean; onConfirm: () => void }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) return <button type="button" className="danger" disabled={busy} onClick={() => setAsking(true)} aria-label={`Delete ${name}`}>Delete…</button>;
+  return (
+    <span className="row-actions" role="group" aria-label={`Confirm deletion of ${name}`}>
+      <span className="small" role="alert">Delete {what} <strong className="mono">{name}</strong>?{warning ? ` ${warning}` : ''}</span>
+      <button type="button" className="danger" disabled={busy} onClick={() => { setAsking(false); onConfirm(); }} aria-label={`Confirm deletion of ${name}`}>Delete</button>
+      <button type="button" className="ghost" onClick={() => setAsking(false)} aria-label={`Cancel deletion of ${name}`}>Cancel</button>
+    </span>
+  );
+}
+
 function Section({ title, children }: { title: string; children: ReactNode }) {
   return <section className="card" aria-label={title}>{children}</section>;
 }
@@ -102,7 +118,9 @@ function Variables() {
                 <td><Time value={v.updatedAt} /></td>
                 <td className="row-actions">
                   <button type="button" onClick={() => edit(v)} aria-label={`Edit ${v.key}`}>{v.secret ? 'Replace' : 'Edit'}</button>
-                  <button type="button" className="danger" onClick={() => action.run(() => del(apiPath('variables', v.key)))} aria-label={`Delete ${v.key}`}>Delete</button>
+                  <ConfirmDelete what={v.secret ? 'secret variable' : 'variable'} name={v.key} busy={action.busy}
+                    warning={v.secret ? 'Its value cannot be recovered: only set again.' : undefined}
+                    onConfirm={() => action.run(() => del(apiPath('variables', v.key)))} />
                 </td>
               </tr>
             ))}
@@ -148,7 +166,7 @@ function Pools() {
                 {canWrite ? (
                   <td className="row-actions">
                     <button type="button" onClick={() => setForm({ name: p.name, slots: String(p.slots), description: p.description })} aria-label={`Edit ${p.name}`}>Edit</button>
-                    {p.name !== 'default_pool' ? <button type="button" className="danger" onClick={() => action.run(() => del(apiPath('pools', p.name)))} aria-label={`Delete ${p.name}`}>Delete</button> : null}
+                    {p.name !== 'default_pool' ? <ConfirmDelete what="pool" name={p.name} busy={action.busy} onConfirm={() => action.run(() => del(apiPath('pools', p.name)))} /> : null}
                   </td>
                 ) : null}
               </tr>
@@ -199,7 +217,7 @@ function Users() {
                 <td><Time value={u.createdAt} /></td>
                 <td className="row-actions">
                   <button type="button" onClick={() => action.run(() => patch(apiPath('users', u.name), { disabled: !u.disabled }))}>{u.disabled ? 'Enable' : 'Disable'}</button>
-                  <button type="button" className="danger" onClick={() => action.run(() => del(apiPath('users', u.name)))} aria-label={`Delete ${u.name}`}>Delete</button>
+                  <ConfirmDelete what="user" name={u.name} busy={action.busy} warning="They can no longer sign in." onConfirm={() => action.run(() => del(apiPath('users', u.name)))} />
                 </td>
               </tr>
             ))}

@@ -188,7 +188,11 @@ function TriggerForm({ dag }: { dag: DagDetailDto }) {
         <div className="param-fields">
           {names.map((name) => (
             <ParamField key={name} name={name} spec={params[name]!} value={values[name]!} error={fieldError(name)}
-              onChange={(v) => setValues((prev) => ({ ...prev, [name]: v }))} />
+              onChange={(v) => {
+                setValues((prev) => ({ ...prev, [name]: v }));
+                // The API's error was about the old value: once it changes, the error no longer applies.
+                setError((prev) => (prev?.field === `conf.${name}` ? null : prev));
+              }} />
           ))}
           <div className="param-field" data-testid="extra-conf">
             <label htmlFor="extra-conf">Other conf keys</label>

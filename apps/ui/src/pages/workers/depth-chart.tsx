@@ -13,9 +13,11 @@ export type Measure = 'ready' | 'unacked' | 'queued' | 'running';
  * colour and dash (not colour alone); hovering a point shows its time (local and UTC) and value.
  * Where more than one sample in a row is missing (no webserver was sampling, or the topic did
  * not exist), the line breaks: a gap is not drawn as a slope between the values either side.
+ * The time axis spans the window asked for (`from` to `to`, the server's now), not the first to
+ * the last sample: a topic that appeared ten minutes ago starts ten minutes from the right edge.
  */
-export function DepthChart({ samples, measure, intervalSeconds = 15, width = 640, height = 180 }: {
-  samples: QueueSample[]; measure: Measure; intervalSeconds?: number; width?: number; height?: number;
+export function DepthChart({ samples, measure, from, to, intervalSeconds = 15, width = 640, height = 180 }: {
+  samples: QueueSample[]; measure: Measure; from: string; to: string; intervalSeconds?: number; width?: number; height?: number;
 }) {
   const { series, times, max } = useMemo(() => {
     const times = [...new Set(samples.map((s) => s.at))].sort();
@@ -35,13 +37,13 @@ export function DepthChart({ samples, measure, intervalSeconds = 15, width = 640
   const pad = { l: 36, r: 8, t: 8, b: 22 };
   const w = width - pad.l - pad.r;
   const h = height - pad.t - pad.b;
-  const t0 = Date.parse(times[0]!);
-  const t1 = Math.max(t0 + 1, Date.parse(times[times.length - 1]!));
+  const t0 = Date.parse(from);
+  const t1 = Math.max(t0 + 1, Date.parse(to));
   const x = (at: string) => pad.l + ((Date.parse(at) - t0) / (t1 - t0)) * w;
   const y = (v: number) => pad.t + h - (v / max) * h;
   const ticks = [0, Math.round(max / 2), max];
   return (
-    <figure className="depth-chart">
+    <figure className="depth-chart" data-from={from} data-to={to}>
       <svg viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label={`Queue ${measure} over time, per queue topic`}>
         {ticks.map((v) => (
           <g key={v}>
@@ -49,8 +51,8 @@ export function DepthChart({ samples, measure, intervalSeconds = 15, width = 640
             <text x={pad.l - 4} y={y(v) + 4} textAnchor="end" className="chart-label">{v}</text>
           </g>
         ))}
-        <text x={pad.l} y={height - 4} className="chart-label">{formatLocal(times[0]!)}</text>
-        <text x={width - pad.r} y={height - 4} textAnchor="end" className="chart-label">{formatLocal(times[times.length - 1]!)}</text>
+        <text x={pad.l} y={height - 4} className="chart-label">{formatLocal(from)}</text>
+        <text x={width - pad.r} y={height - 4} textAnchor="end" className="chart-label">{formatLocal(to)}</text>
         {series.map(([queue, points], i) => {
           const d = times.filter((t) => points.has(t)).map((t, j, at) => {
             const gap = j === 0 || Date.parse(t) - Date.parse(at[j - 1]!) > 2 * intervalSeconds * 1000;

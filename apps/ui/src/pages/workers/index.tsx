@@ -240,7 +240,7 @@ function Queues() {
         </label>
       </div>
       <ErrorBox error={history.error} what="read the queue history" />
-      {history.data ? <DepthChart samples={history.data.samples} measure={measure} intervalSeconds={history.data.intervalSeconds} /> : null}
+      {history.data ? <DepthChart samples={history.data.samples} measure={measure} from={history.data.from} to={history.data.to} intervalSeconds={history.data.intervalSeconds} /> : null}
     </section>
   );
 }
