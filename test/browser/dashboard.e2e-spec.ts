@@ -360,6 +360,9 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     const startedCell = (task: string) => page.locator(`[data-testid=tries-table] tr[data-task=${task}] td`).nth(7).innerText();
     expect(await startedCell('there')).toMatch(/^queued \d/);
     expect(await startedCell('here')).toMatch(/^\d/);
+    // The Try cell opens that try on the task's page.
+    expect(await page.locator('[data-testid=tries-table] tr[data-task=here][data-try="1"] td').nth(4).getByRole('link', { name: /^1\/\d+$/ }).getAttribute('href'))
+      .toMatch(/\/dags\/dash_two\/runs\/[^/]+\/tasks\/here\?try=1$/);
 
     await filter({ dag: 'dash_two' });
     await showing([here, there]);

@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import type { SerializedDag } from '@swarmflow/core';
+import type { SerializedDag, TiState } from '@swarmflow/core';
 import { MemoryBroker } from '@swarmflow/messaging';
-import { Database, Repositories } from '@swarmflow/persistence';
+import { Database, Repositories, type TaskInstance } from '@swarmflow/persistence';
 import { createTestDatabase, describeWithPostgres, type TestDatabase } from '@swarmflow/persistence/test-support/postgres';
 import { QueueSamplerService } from './services/queue-sampler.service';
 import { apiAs, createTestToken } from './test-support/auth';
@@ -85,6 +85,51 @@ describeWithPostgres('the dashboard\'s reads: tries across DAGs, queue depth his
   it('GET /tries refuses an unknown state or filter, naming it', async () => {
     expect((await apiAs(app, token).get('/api/v1/tries?state=done').expect(400)).body).toMatchObject({ field: 'state', message: expect.stringContaining('unknown task instance state "done"') });
     expect((await apiAs(app, token).get('/api/v1/tries?status=failed').expect(400)).body).toMatchObject({ reason: 'invalid_request' });
+  });
+
+  it('GET /tries lists every try, an earlier one under its own worker, state and times: failed on w1, retried and succeeded on w2', async () => {
+    const hash = (await repos.dags.get(dag.id))!.latestVersion;
+    const run = await repos.runs.create({ dagId: dag.id, runId: 'retried', versionHash: hash, runType: 'manual', logicalDate: new Date(now.getTime() + 60 * 60_000), conf: {}, params: {} });
+    await setRunStates(repos, run, dag, 'running', {});
+    const at = (minute: number) => new Date(Date.parse('2025-03-02T08:00:00.000Z') + minute * 60_000);
+    // Each step as the scheduler and workers apply them, so each writes its history row.
+    const step = async (minute: number, to: TiState, tryNumber: number, change: Partial<TaskInstance>) => {
+      const ti = (await repos.tis.forRuns([run.pk])).find((t) => t.taskId === 'extract')!;
+      await db.transaction((tx) => repos.tis.applyTransitions([{
+        before: ti, after: { ...ti, ...change, state: to, tryNumber },
+        steps: [{ from: ti.state, to, tryNumber, reason: change.reason ?? null }],
+      }], at(minute), tx));
+    };
+    await step(0, 'scheduled', 0, {});
+    await step(0, 'queued', 1, { queuedAt: at(0) });
+    await step(1, 'running', 1, { worker: 'rw1', hostname: 'h1', startedAt: at(1) });
+    await step(2, 'up_for_retry', 1, { exitCode: 3, endedAt: at(2), reason: 'exit code 3' });
+    await step(3, 'scheduled', 1, {});
+    await step(3, 'queued', 2, { worker: null, hostname: null, exitCode: null, reason: null, queuedAt: at(3), startedAt: null, endedAt: null });
+    await step(4, 'running', 2, { worker: 'rw2', hostname: 'h2', startedAt: at(4) });
+    await step(5, 'success', 2, { exitCode: 0, endedAt: at(5) });
+
+    type Row = { runId: string; taskId: string; tryNumber: number; state: string; worker: string | null; exitCode: number | null; startedAt: string | null; endedAt: string | null; durationSeconds: number | null };
+    const tries = async (query: Record<string, string>) => {
+      const body = (await apiAs(app, token).get(`/api/v1/tries?${new URLSearchParams({ dag: dag.id, ...query })}`).expect(200)).body as { total: number; items: Row[] };
+      const items = body.items.filter((t) => t.runId === 'retried');
+      return { total: body.total, items: items.map((t) => [t.tryNumber, t.state, t.worker, t.exitCode, t.startedAt, t.endedAt, t.durationSeconds]) };
+    };
+    const first = [1, 'up_for_retry', 'rw1', 3, at(1).toISOString(), at(2).toISOString(), 60];
+    const second = [2, 'success', 'rw2', 0, at(4).toISOString(), at(5).toISOString(), 60];
+    expect(await tries({ worker: 'rw1' })).toEqual({ total: 1, items: [first] });
+    expect(await tries({ worker: 'rw2' })).toEqual({ total: 1, items: [second] });
+    expect((await tries({})).items).toEqual([second, first]); // newest first
+    expect(await tries({ state: 'up_for_retry' })).toEqual({ total: 1, items: [first] });
+    expect(await tries({ since: at(0).toISOString(), until: at(3).toISOString() })).toEqual({ total: 1, items: [first] });
+    expect(await tries({ since: at(3).toISOString() })).toEqual({ total: 1, items: [second] });
+    // Paging goes through both: the newest (try 2) on page 1, try 1 next.
+    expect((await tries({ since: at(0).toISOString(), limit: '1', offset: '1' })).items).toEqual([first]);
+
+    // Cleared (a clear empties the instance's worker and exit code): try 2 still shows as it ended, on rw2.
+    await step(6, 'none', 2, { worker: null, hostname: null, exitCode: null, reason: 'cleared by admin' });
+    expect(await tries({ worker: 'rw2' })).toEqual({ total: 1, items: [second] });
+    expect((await tries({})).items).toEqual([second, first]);
   });
 
   it('samples queue depths on 15 s boundaries, once per time however many webservers, and serves them as history', async () => {

@@ -23,7 +23,7 @@ export const TriesQuerySchema = z.object({
 }).strict();
 export type TriesQuery = z.infer<typeof TriesQuerySchema>;
 
-/** One task instance's latest try, as the tries table shows it. */
+/** One try of a task instance (its latest or an earlier one: `tryNumber`), as the tries table shows it. */
 export const TryRowSchema = z.object({
   tiId: z.number().int(),
   dagId: z.string(),

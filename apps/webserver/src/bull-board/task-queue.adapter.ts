@@ -83,7 +83,7 @@ export class TaskQueueAdapter extends BaseAdapter {
 
   async getJob(id: string): Promise<QueueJob | null> {
     if (!/^\d{1,15}$/.test(id)) return null;
-    const { items } = await this.repos.dashboard.tries({ tiId: Number(id), queue: this.topic, limit: 1, offset: 0 });
+    const { items } = await this.repos.dashboard.tries({ tiId: Number(id), queue: this.topic, latestOnly: true, limit: 1, offset: 0 });
     return items[0] ? jobOf(items[0], this.retryTask) : null;
   }
 
@@ -91,7 +91,7 @@ export class TaskQueueAdapter extends BaseAdapter {
     const states = jobStatuses.map((s) => STATUS_STATES[s]).filter(Boolean);
     if (states.length === 0) return [];
     // bull-board's page size comes from the request (jobsPerPage): bounded as GET /tries bounds it.
-    const { items } = await this.repos.dashboard.tries({ states, queue: this.topic, offset: Math.max(0, start), limit: Math.min(MAX_JOBS_PER_PAGE, Math.max(1, end - start + 1)) });
+    const { items } = await this.repos.dashboard.tries({ states, queue: this.topic, latestOnly: true, offset: Math.max(0, start), limit: Math.min(MAX_JOBS_PER_PAGE, Math.max(1, end - start + 1)) });
     return items.map((t) => jobOf(t, this.retryTask));
   }
 

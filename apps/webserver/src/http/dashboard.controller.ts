@@ -15,7 +15,7 @@ import { RequestValidationError, ZodValidationPipe } from './zod-validation.pipe
 export class DashboardController {
   constructor(@Inject(REPOSITORIES) private readonly repos: Repositories, @Inject(CLOCK) private readonly clock: Clock) {}
 
-  /** Task tries across DAGs, newest first, filtered and paged. */
+  /** Every try across DAGs (one row per try), newest first, filtered per try and paged. */
   @Get('tries')
   async tries(@Query(new ZodValidationPipe(TriesQuerySchema, 'query')) q: TriesQuery): Promise<TriesPage> {
     const states = q.state?.split(',');

@@ -157,7 +157,7 @@ const ROUTES: Record<string, RouteDoc> = {
     summary: 'Live feed (text/event-stream): ti, run and worker events within a second of a change; resumes from Last-Event-ID, else sends resync',
     query: EventsQuerySchema,
   },
-  'GET /api/v1/tries': { summary: 'Task tries across DAGs, newest first, filtered by state, queue, worker, DAG and time, paged', query: TriesQuerySchema },
+  'GET /api/v1/tries': { summary: 'Every try across DAGs, one row per try (earlier tries with their own state, worker, exit code and times), newest first, filtered per try by state, queue, worker, DAG and time, paged', query: TriesQuerySchema },
   'GET /api/v1/queues/history': { summary: 'Queue topics\' depths sampled every 15 s (kept a day), oldest first', query: QueueHistoryQuerySchema },
   'GET /api/v1/audit': { summary: 'The audit log, newest first: who, how, what, outcome, from where', query: ListAuditQuery },
 };

@@ -10,11 +10,13 @@ export interface TriesFilter {
   until?: Date;
   /** One task instance. */
   tiId?: number;
+  /** Each task instance's latest try only (one row per instance, as bull-board's jobs are). */
+  latestOnly?: boolean;
   limit: number;
   offset: number;
 }
 
-/** One task instance's latest try across DAGs. */
+/** One try of a task instance across DAGs (its latest, or an earlier one). */
 export interface TryRecord {
   tiId: number;
   dagId: string;
@@ -51,33 +53,44 @@ export class DashboardRepository {
   constructor(private readonly db: Database) {}
 
   /**
-   * Task instances that have been queued at least once, newest first (by start, or queue
-   * time before they start), with the total matching the filters.
+   * Tries across DAGs, newest first (by start, or queue time before they start), with the total
+   * matching the filters: each task instance's latest try (its own row, once queued) and, unless
+   * `latestOnly`, its earlier tries as `task_try` keeps them (and its last try that way while the
+   * instance is cleared or scheduled again). The filters apply per try: its
+   * state, worker and times; queue, DAG and instance are the task instance's.
    */
   async tries(f: TriesFilter): Promise<{ items: TryRecord[]; total: number }> {
-    const where = ['t.try_number > 0 OR t.queued_at IS NOT NULL'];
     const params: unknown[] = [];
-    const add = (sql: string, value: unknown) => {
-      params.push(value);
-      where.push(sql.replace('?', `$${params.length}`));
-    };
-    if (f.states?.length) add('t.state = ANY(?)', f.states);
-    if (f.queue) add('t.queue = ?', f.queue);
-    if (f.worker) add('t.worker = ?', f.worker);
-    if (f.dagId) add('t.dag_id = ?', f.dagId);
-    if (f.tiId !== undefined) add('t.id = ?', f.tiId);
-    if (f.since) add('COALESCE(t.started_at, t.queued_at) >= ?', f.since);
-    if (f.until) add('COALESCE(t.started_at, t.queued_at) < ?', f.until);
-    const cond = where.map((w) => `(${w})`).join(' AND ');
+    const param = (value: unknown) => { params.push(value); return `$${params.length}`; };
+    // One condition list per side: the latest try (t) and the earlier ones (p), each on its own indexes.
+    // Cleared (none) or waiting to be queued again (scheduled), the instance's row still carries
+    // its last try's number but no longer that try's state and worker: that try is read from
+    // task_try like an earlier one (bull-board's jobs keep the row as it is).
+    const waiting = `t.state IN ('none', 'scheduled')`;
+    const latest = [f.latestOnly ? 't.try_number > 0 OR t.queued_at IS NOT NULL' : `(t.try_number > 0 OR t.queued_at IS NOT NULL) AND NOT ${waiting}`];
+    const earlier = [`p.try_number < t.try_number OR (p.try_number = t.try_number AND ${waiting})`];
+    const both = (l: string, e: string) => { latest.push(l); earlier.push(e); };
+    if (f.states?.length) { const v = param(f.states); both(`t.state = ANY(${v})`, `p.state = ANY(${v})`); }
+    if (f.queue) { const v = param(f.queue); both(`t.queue = ${v}`, `t.queue = ${v}`); }
+    if (f.worker) { const v = param(f.worker); both(`t.worker = ${v}`, `p.worker = ${v}`); }
+    if (f.dagId) { const v = param(f.dagId); both(`t.dag_id = ${v}`, `t.dag_id = ${v}`); }
+    if (f.tiId !== undefined) { const v = param(f.tiId); both(`t.id = ${v}`, `p.ti_id = ${v}`); }
+    if (f.since) { const v = param(f.since); both(`COALESCE(t.started_at, t.queued_at) >= ${v}`, `p.sort_at >= ${v}`); }
+    if (f.until) { const v = param(f.until); both(`COALESCE(t.started_at, t.queued_at) < ${v}`, `p.sort_at < ${v}`); }
+    const cond = (c: string[]) => c.map((w) => `(${w})`).join(' AND ');
+    const latestSql = `SELECT t.id, t.dag_id, t.run_pk, t.task_id, t.state, t.try_number, t.max_tries, t.queue, t.worker, t.hostname,
+        t.exit_code, t.reason, t.queued_at, t.started_at, t.ended_at, COALESCE(t.started_at, t.queued_at) AS sort_at
+      FROM task_instance t WHERE ${cond(latest)}`;
+    const earlierSql = `SELECT t.id, t.dag_id, t.run_pk, t.task_id, p.state, p.try_number, t.max_tries, t.queue, p.worker, p.hostname,
+        p.exit_code, p.reason, p.queued_at, p.started_at, p.ended_at, p.sort_at
+      FROM task_try p JOIN task_instance t ON t.id = p.ti_id WHERE ${cond(earlier)}`;
+    const union = f.latestOnly ? latestSql : `${latestSql} UNION ALL ${earlierSql}`;
     const [rows, [count]] = await Promise.all([
       this.db.query(
-        `SELECT t.id, t.dag_id, r.run_id, t.task_id, t.state, t.try_number, t.max_tries, t.queue, t.worker, t.hostname,
-                t.exit_code, t.reason, t.queued_at, t.started_at, t.ended_at
-         FROM task_instance t JOIN dag_run r ON r.id = t.run_pk
-         WHERE ${cond}
-         ORDER BY COALESCE(t.started_at, t.queued_at) DESC NULLS LAST, t.id DESC
+        `SELECT x.*, r.run_id FROM (${union}) x JOIN dag_run r ON r.id = x.run_pk
+         ORDER BY x.sort_at DESC NULLS LAST, x.id DESC, x.try_number DESC
          LIMIT ${Math.floor(f.limit)} OFFSET ${Math.floor(f.offset)}`, params),
-      this.db.query(`SELECT count(*)::int AS n FROM task_instance t WHERE ${cond}`, params),
+      this.db.query(`SELECT count(*)::int AS n FROM (${union}) x`, params),
     ]);
     return {
       total: count.n,

@@ -1,4 +1,5 @@
-// Every try across DAGs (GET /api/v1/tries), filtered by state, queue, worker, DAG and time,
+// Every try across DAGs (GET /api/v1/tries): one row per try, an earlier try under its own
+// worker, state and times, linked to that try on the try page; filtered by state, queue, worker, DAG and time,
 // paged; the filters live in the URL (deep links). Live: reloads on task instance events.
 import { useState, type FormEvent } from 'react';
 import { get } from '../../api';
@@ -86,12 +87,12 @@ export function TriesTable({ fixed = {} }: { fixed?: Partial<Record<(typeof FILT
             </thead>
             <tbody>
               {tries.data.items.map((t) => (
-                <tr key={t.tiId} data-task={t.taskId} data-state={t.state}>
+                <tr key={`${t.tiId}:${t.tryNumber}`} data-task={t.taskId} data-try={t.tryNumber} data-state={t.state}>
                   <td><StateBadge state={t.state} /></td>
                   <td><Link to={path('dags', t.dagId)}>{t.dagId}</Link></td>
                   <td><Link to={path('dags', t.dagId, 'runs', t.runId)}>{t.runId}</Link></td>
                   <td><Link to={path('dags', t.dagId, 'runs', t.runId, 'tasks', t.taskId)}>{t.taskId}</Link></td>
-                  <td>{t.tryNumber}/{t.maxTries}</td>
+                  <td><Link to={`${path('dags', t.dagId, 'runs', t.runId, 'tasks', t.taskId)}?try=${t.tryNumber}`} title={`try ${t.tryNumber} of ${t.maxTries}`}>{t.tryNumber}/{t.maxTries}</Link></td>
                   <td>{t.queue}</td>
                   <td>{t.worker ? <Link to={path('workers', t.worker)}>{t.worker}</Link> : <span className="muted">—</span>}</td>
                   <td>{t.startedAt || !t.queuedAt ? <Time value={t.startedAt} /> : <span className="muted" title="not started yet: when it was queued">queued <Time value={t.queuedAt} /></span>}</td>
