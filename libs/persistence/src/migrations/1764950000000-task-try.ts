@@ -32,10 +32,12 @@ const COLUMNS = 'ti_id, try_number, state, worker, hostname, exit_code, reason, 
  * Every try kept as a row of its own (issue 16: the tries table lists each try, an earlier one
  * under the worker it ran on): `task_instance` holds only the latest try, and reading earlier
  * ones from `task_state_history` per request would aggregate the whole history to filter and
- * order them. A trigger on each history row recomputes that row's try from the try's rows (a
- * few, by the `ti_id` index; an instance's steps are serialised by its row's compare-and-set,
- * so two writers never race on one try); existing history is folded in once here. Indexed by
- * the tries table's order (start, else queue time) and by worker.
+ * order them. A trigger recomputes a try from its history rows (a few, by the `ti_id` index;
+ * an instance's steps are serialised by its row's compare-and-set, so two writers never race on
+ * one try) when the try is superseded: the next one is queued, or the instance is cleared or
+ * scheduled again. The current try is read from `task_instance`, so its row here may be missing
+ * or stale, and the plain path fires nothing. Existing history is folded in once here. Indexed
+ * by the tries table's order (start, else queue time) and by worker.
  */
 export class TaskTry1764950000000 implements MigrationInterface {
   name = 'TaskTry1764950000000';
@@ -56,18 +58,24 @@ export class TaskTry1764950000000 implements MigrationInterface {
       PRIMARY KEY (ti_id, try_number))`);
     await q.query(`CREATE INDEX task_try_sort ON task_try (sort_at DESC NULLS LAST, ti_id DESC)`);
     await q.query(`CREATE INDEX task_try_worker ON task_try (worker, sort_at DESC NULLS LAST) WHERE worker IS NOT NULL`);
+    // Only when a try stops being the instance's own: the next try is queued (the row of
+    // try n + 1 going to queued settles try n), or the instance is cleared or scheduled again
+    // (its try n is then read from here). A try's later steps never come after those, so the
+    // row is complete; and the plain path (queued 1 → running → success) fires nothing, which
+    // keeps the scheduler's main write as cheap as before.
     await q.query(`CREATE FUNCTION task_try_refresh() RETURNS trigger LANGUAGE plpgsql AS $fn$
+      DECLARE n int := CASE WHEN NEW.to_state = 'queued' THEN NEW.try_number - 1 ELSE NEW.try_number END;
       BEGIN
-        IF NEW.try_number > 0 THEN
-          INSERT INTO task_try (${COLUMNS})
-          ${TRY_OF_HISTORY} WHERE h.ti_id = NEW.ti_id AND h.try_number = NEW.try_number GROUP BY h.ti_id, h.try_number
-          ON CONFLICT (ti_id, try_number) DO UPDATE SET state = EXCLUDED.state, worker = EXCLUDED.worker, hostname = EXCLUDED.hostname,
-            exit_code = EXCLUDED.exit_code, reason = EXCLUDED.reason, queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at,
-            ended_at = EXCLUDED.ended_at;
-        END IF;
+        INSERT INTO task_try (${COLUMNS})
+        ${TRY_OF_HISTORY} WHERE h.ti_id = NEW.ti_id AND h.try_number = n GROUP BY h.ti_id, h.try_number
+        ON CONFLICT (ti_id, try_number) DO UPDATE SET state = EXCLUDED.state, worker = EXCLUDED.worker, hostname = EXCLUDED.hostname,
+          exit_code = EXCLUDED.exit_code, reason = EXCLUDED.reason, queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at,
+          ended_at = EXCLUDED.ended_at;
         RETURN NULL;
       END $fn$`);
-    await q.query(`CREATE TRIGGER task_try_refresh AFTER INSERT ON task_state_history FOR EACH ROW EXECUTE FUNCTION task_try_refresh()`);
+    await q.query(`CREATE TRIGGER task_try_refresh AFTER INSERT ON task_state_history FOR EACH ROW
+      WHEN ((NEW.to_state = 'queued' AND NEW.try_number > 1) OR (NEW.to_state IN ('none', 'scheduled') AND NEW.try_number > 0))
+      EXECUTE FUNCTION task_try_refresh()`);
     await q.query(`INSERT INTO task_try (${COLUMNS}) ${TRY_OF_HISTORY} WHERE h.try_number > 0 GROUP BY h.ti_id, h.try_number`);
   }
 
