@@ -218,6 +218,25 @@ describe('outputs, cached tries and image digests', () => {
     ]);
   });
 
+  it('tasks show: a cached task ran no try; one a worker confirmed ran nothing either', () => {
+    const at = '2025-03-01T00:00:00.000Z';
+    const source = { dagId: 'ml', runId: 'r1', taskId: 'prep', tryNumber: 1 };
+    const cached = {
+      ...ti({ taskId: 'prep', state: 'cached', tryNumber: 0, outputs: { rows: 10 }, cachedFrom: source }), dagId: 'ml', runId: 'r2',
+      history: [{ tryNumber: 0, from: 'none', to: 'cached', reason: 'cached: …', at, worker: null, hostname: null, pid: null, exitCode: null }],
+      tries: [{ tryNumber: 0, succeeded: true, outputs: { rows: 10 }, image: null, imageDigest: null, cacheKey: 'k', cachedFrom: { tiId: 7, tryNumber: 1 }, at }],
+    };
+    expect(formatTaskInstanceDetail(cached as never).split('\n').slice(1)).toEqual([
+      'cached from: ml run r1 task prep try 1', 'outputs: {"rows":10}', 'no try ran: cached, cache key k',
+    ]);
+    const confirmed = {
+      ...cached, ...ti({ taskId: 'prep', state: 'cached', tryNumber: 1, outputs: { rows: 10 }, cachedFrom: source }),
+      history: [{ tryNumber: 1, from: 'queued', to: 'cached', reason: null, at, worker: null, hostname: null, pid: null, exitCode: null }],
+      tries: [{ ...cached.tries[0], tryNumber: 1, image: 'trainer:1', imageDigest: 'sha256:abc' }],
+    };
+    expect(formatTaskInstanceDetail(confirmed as never).split('\n').slice(-1)).toEqual(['try 1: cached, nothing ran, image trainer:1 -> sha256:abc, cache key k']);
+  });
+
   it("tasks show: every try with its exit code and worker, from its transitions (an earlier try's too)", () => {
     const at = '2025-03-01T00:00:00.000Z';
     const none = { worker: null, hostname: null, pid: null, exitCode: null };

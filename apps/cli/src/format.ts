@@ -171,8 +171,10 @@ export function formatTaskInstanceDetail(ti: TaskInstanceDetailDto): string {
   for (const n of [...numbers].sort((a, b) => b - a)) {
     const t = ti.tries.find((r) => r.tryNumber === n);
     const ran = tryFromHistory(ti, n);
-    const outcome = t ? (t.succeeded ? 'succeeded' : 'failed') : ran.state ?? 'not started';
-    const parts = [`try ${n}: ${outcome}`];
+    // A cached task ran nothing: the scheduler found the entry (no try: "try 0"), or a worker
+    // confirmed it (the try's image still had the entry's digest) without starting a container.
+    const outcome = t?.cachedFrom ? 'cached' : t ? (t.succeeded ? 'succeeded' : 'failed') : ran.state ?? 'not started';
+    const parts = [n === 0 ? `no try ran: ${outcome}` : `try ${n}: ${outcome}${t?.cachedFrom ? ', nothing ran' : ''}`];
     if (ran.exitCode !== null) parts.push(`exit code ${ran.exitCode}`);
     if (ran.worker) parts.push(`on ${ran.worker}${ran.hostname ? ` (${ran.hostname})` : ''}`);
     if (ran.unrecorded) parts.push(`${ran.worker ? 'exit code' : 'exit code and worker'} not recorded (the try ran before this version of Swarmflow)`);

@@ -37,6 +37,17 @@ tasks:
   stats: { shell: '${step('stats')}', upstream: [extract] }
 `;
 
+// a -> b -> c, and d on its own: a backfill of c (without --ignore-dependencies) runs a, b and c, not d.
+const CHAIN = `id: chain
+schedule: "0 3 * * *"
+start_date: "2099-01-01"
+tasks:
+  a: { shell: '${step('chain.a')}' }
+  b: { shell: '${step('chain.b')}', upstream: [a] }
+  c: { shell: '${step('chain.c')}', upstream: [b] }
+  d: { shell: '${step('chain.d')}' }
+`;
+
 const gate = path.join(out, 'gate');
 // b waits for the gate file, so that the DAG file can be edited while the run is running.
 const EVOLVING_V1 = `id: evolving
@@ -95,7 +106,7 @@ tasks:
 describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on PostgreSQL and RabbitMQ)', () => {
   describeWithPostgres('', () => {
     const stack = useStack({
-      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW, 'shrink.yaml': SHRINK_V1, 'serial.yaml': SERIAL, 'grown.yaml': GROWN_V1 },
+      dagFiles: { 'etl.yaml': ETL, 'evolving.yaml': EVOLVING_V1, 'slow.yaml': SLOW, 'shrink.yaml': SHRINK_V1, 'serial.yaml': SERIAL, 'grown.yaml': GROWN_V1, 'chain.yaml': CHAIN },
       makeBroker: async () => {
         const broker = new AmqpBroker({ url: rabbitmqUrl(), prefix, logger: { log: () => {}, warn: () => {}, error: () => {} }, connectionName: `swarmflow backfill test ${prefix}` });
         await broker.start();
@@ -181,6 +192,59 @@ describeWithRabbitMQ('backfill and run upgrade (CLI, API, scheduler, worker on P
       expect(other.err).toBe('');
       expect(other.code).toBe(0);
       expect(executions().filter((e) => e.startsWith('stats '))).toEqual(['stats 2024-01-05']);
+    }, 60_000);
+
+    it('backfills with a task regex and without --ignore-dependencies: the matching tasks and what they need upstream, nothing else', async () => {
+      const s = stack();
+      const chainRan = () => executions().filter((e) => e.startsWith('chain.'));
+      /** The states of the runs' task instances by task, one per run, oldest run first. */
+      const statesByTask = async (runIds: string[]) => {
+        const runs = await Promise.all(runIds.map(async (id) => (await s.repos.runs.get('chain', id))!));
+        expect(runs.map((r) => [r.runType, r.state])).toEqual(runIds.map(() => ['backfill', 'success']));
+        const tis = await s.repos.tis.forRuns(runs.map((r) => r.pk));
+        const byTask: Record<string, string[]> = {};
+        for (const r of runs) for (const t of tis.filter((x) => x.runPk === r.pk)) (byTask[t.taskId] ??= []).push(t.state);
+        return { byTask, tis };
+      };
+
+      // c needs b, which needs a: those three run; d is left out.
+      const args = ['dags', 'backfill', 'chain', '--from', '2024-06-01', '--to', '2024-06-02T03:00:00Z', '--tasks', '^c$'];
+      const dry = await cli([...args, '--dry-run']);
+      expect(dry.err).toBe('');
+      expect(dry.out).toContain('tasks: a, b, c; left out (end removed in new runs): d');
+      const res = await cli(args);
+      expect(res.err).toBe('');
+      expect(res.code).toBe(0);
+      expect(res.out).toContain('2 run(s) from 2024-06-01 00:00:00 to 2024-06-02 03:00:00, tasks a, b, c (left out: d)');
+      expect(res.out).toMatch(/all 2 run\(s\) succeeded\n$/);
+      expect(chainRan()).toEqual(['chain.a 2024-06-01', 'chain.a 2024-06-02', 'chain.b 2024-06-01', 'chain.b 2024-06-02', 'chain.c 2024-06-01', 'chain.c 2024-06-02']);
+      const first = await statesByTask(['backfill__2024-06-01T03:00:00.000Z', 'backfill__2024-06-02T03:00:00.000Z']);
+      expect(first.byTask).toEqual({ a: ['success', 'success'], b: ['success', 'success'], c: ['success', 'success'], d: ['removed', 'removed'] });
+      // In dependency order, each once: b after a ended, c after b ended.
+      for (const runPk of new Set(first.tis.map((t) => t.runPk))) {
+        const at = (task: string) => first.tis.find((t) => t.runPk === runPk && t.taskId === task)!;
+        expect(at('b').startedAt!.getTime()).toBeGreaterThanOrEqual(at('a').endedAt!.getTime());
+        expect(at('c').startedAt!.getTime()).toBeGreaterThanOrEqual(at('b').endedAt!.getTime());
+        expect(['a', 'b', 'c'].map((t) => at(t).tryNumber)).toEqual([1, 1, 1]);
+        expect(at('d')).toMatchObject({ tryNumber: 0, reason: expect.stringMatching(/^not selected by backfill #\d+ \(--tasks \^c\$\)$/) });
+      }
+
+      // b needs a: those two run; c (downstream of b) and d are left out. On a terminal, with a progress bar.
+      let bar = '';
+      const terminal = Object.assign(new PassThrough(), { isTTY: true, columns: 160 });
+      terminal.on('data', (chunk: Buffer) => { bar += chunk.toString(); });
+      const second = await cli(['dags', 'backfill', 'chain', '--from', '2024-06-10', '--to', '2024-06-11T03:00:00Z', '--tasks', '^b$'], { progressStream: terminal });
+      expect(second.err).toBe('');
+      expect(second.code).toBe(0);
+      expect(second.out).toContain('tasks a, b (left out: d, c)');
+      expect(second.out).not.toContain('run(s) ended'); // the plain progress lines are for a non-terminal
+      const ended = /backfill #\d+ \[[^\]]+\] 2\/2 runs \| 2 ok, 0 failed, 0 running \| ETA 0s/;
+      // The stream hands on what was written a tick later.
+      await waitUntil('the progress bar to show every run ended', () => ended.test(bar), { timeoutMs: 5_000, intervalMs: 10 });
+      expect(chainRan().filter((e) => e.includes(' 2024-06-1'))).toEqual(['chain.a 2024-06-10', 'chain.a 2024-06-11', 'chain.b 2024-06-10', 'chain.b 2024-06-11']);
+      const later = await statesByTask(['backfill__2024-06-10T03:00:00.000Z', 'backfill__2024-06-11T03:00:00.000Z']);
+      expect(later.byTask).toEqual({ a: ['success', 'success'], b: ['success', 'success'], c: ['removed', 'removed'], d: ['removed', 'removed'] });
+      expect(await s.repos.runs.list({ dagId: 'chain' })).toHaveLength(4);
     }, 60_000);
 
     it('a DAG file edited mid-run: the running run keeps its version; runs upgrade then schedules only the new task', async () => {

@@ -22,7 +22,7 @@ describe('WorkerService', () => {
 
     expect(finished).toEqual({
       type: 'task.finished', tiId: task.tiId, tryNumber: 1, worker: 'w1', outcome: 'success', exitCode: 0, signal: null,
-      reason: null, logTail: ['hello dag1/manual__2024-01-01/task1/1 bar', 'oops'], startedAt: expect.any(String), at: expect.any(String),
+      reason: null, logTail: ['hello dag1/manual__2024-01-01/task1/1 bar', 'oops'], startedAt: expect.any(String), hostname: 'host1', at: expect.any(String),
       logs: expect.objectContaining({ seq: expect.any(Number) }),
     });
     const sequence = h.published.all

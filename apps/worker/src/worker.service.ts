@@ -929,7 +929,7 @@ export class WorkerService {
     const finished: TaskFinishedEvent = {
       type: 'task.finished', tiId: task.tiId, runPk: task.runPk, tryNumber: task.tryNumber, worker: this.name,
       outcome: verdict.outcome, exitCode: result.exitCode, signal: result.signal, reason,
-      logTail: logs.tail(), startedAt: entry.startedAt, at: this.now().toISOString(),
+      logTail: logs.tail(), startedAt: entry.startedAt, hostname: this.options.hostname, at: this.now().toISOString(),
     };
     if (reason === USER_CANCEL && result.cancelled) finished.retryable = false;
     if (outputs.error) finished.retryable = false;

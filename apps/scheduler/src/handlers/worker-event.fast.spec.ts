@@ -18,7 +18,7 @@ const VALUES: unknown[] = [
 const started = { type: 'task.started', tiId: 7, runPk: 2, tryNumber: 1, worker: 'w1', hostname: 'h', pid: 42, at: '2026-11-21T10:00:00.000Z' };
 const finished = {
   type: 'task.finished', tiId: 7, runPk: 2, tryNumber: 1, worker: 'w1', outcome: 'success', exitCode: 0, signal: null,
-  reason: null, logTail: [], at: '2026-11-21T10:00:00.000Z', startedAt: '2026-11-21T09:59:59.500Z', retryable: false,
+  reason: null, logTail: [], at: '2026-11-21T10:00:00.000Z', startedAt: '2026-11-21T09:59:59.500Z', hostname: 'h', retryable: false,
 };
 
 /** A cached task's end with outputs and an image digest, as a worker sends it. */

@@ -14,7 +14,7 @@ const isTextOrNull = (v: unknown): v is string | null => v === null || isText(v)
 
 const STARTED_KEYS = new Set(['type', 'tiId', 'tryNumber', 'runPk', 'worker', 'hostname', 'pid', 'at']);
 const FINISHED_KEYS = new Set([
-  'type', 'tiId', 'tryNumber', 'runPk', 'worker', 'outcome', 'exitCode', 'signal', 'reason', 'logTail', 'at', 'startedAt', 'retryable',
+  'type', 'tiId', 'tryNumber', 'runPk', 'worker', 'outcome', 'exitCode', 'signal', 'reason', 'logTail', 'at', 'startedAt', 'hostname', 'retryable',
   'outputs', 'image', 'cacheKey',
 ]);
 const CACHE_KEY = /^[0-9a-f]{64}$/;
@@ -74,6 +74,7 @@ export function fastTaskEvent(body: unknown, isInstant: (s: string) => boolean):
   if (!(b.exitCode === null || isInt(b.exitCode)) || !isTextOrNull(b.signal) || !isTextOrNull(b.reason)) return null;
   if (!Array.isArray(b.logTail) || !b.logTail.every(isText)) return null;
   if (b.startedAt !== undefined && !(typeof b.startedAt === 'string' && isInstant(b.startedAt))) return null;
+  if (b.hostname !== undefined && !isText(b.hostname)) return null;
   if (b.retryable !== undefined && typeof b.retryable !== 'boolean') return null;
   const outputs = b.outputs === undefined ? undefined : fastOutputs(b.outputs);
   const image = b.image === undefined ? undefined : fastImage(b.image);
@@ -84,6 +85,7 @@ export function fastTaskEvent(body: unknown, isInstant: (s: string) => boolean):
     signal: b.signal, reason: b.reason, logTail: [...b.logTail],
   };
   if (b.startedAt !== undefined) event.startedAt = b.startedAt;
+  if (b.hostname !== undefined) event.hostname = b.hostname;
   if (b.retryable !== undefined) event.retryable = b.retryable;
   if (outputs !== undefined) event.outputs = outputs;
   if (image !== undefined) event.image = image;

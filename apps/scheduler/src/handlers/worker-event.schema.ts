@@ -26,6 +26,7 @@ const finished = z.object({
   outcome: z.enum(['success', 'failed', 'skipped']), exitCode: z.number().int().nullable(),
   signal: z.string().nullable(), reason: z.string().nullable(), logTail: z.array(z.string()), at: instant,
   startedAt: instant.optional(),
+  hostname: z.string().optional(),
   retryable: z.boolean().optional(),
   logs: z.object({ seq: z.number().int(), lines: logLines }).optional(),
   logBatches: z.object({ first: z.number().int(), last: z.number().int(), count: z.number().int().min(0) }).optional(),

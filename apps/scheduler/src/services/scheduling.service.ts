@@ -632,7 +632,7 @@ export class SchedulingService {
           // start it carries, so the history reads queued → running → end as for any try.
           const started = transition(cur, 'running', e.tryNumber, `on ${e.worker}`);
           if (started.verdict === 'apply') {
-            cur = { ...cur, state: 'running', worker: e.worker, startedAt: new Date(e.startedAt) };
+            cur = { ...cur, state: 'running', worker: e.worker, hostname: e.hostname ?? cur.hostname, startedAt: new Date(e.startedAt) };
             steps.push({ ...started.step, ran: tryFacts(cur) });
           }
         }

@@ -142,6 +142,11 @@ export interface TaskFinishedEvent {
    * `task.started`, so this is its only start time. Absent from older workers.
    */
   startedAt?: string;
+  /**
+   * The worker's host: with `startedAt`, the start the scheduler records for a try that sent
+   * no `task.started` (it shows on the try, as `on <worker> (<host>)`). Absent from older workers.
+   */
+  hostname?: string;
   /** False when retrying cannot help (cancelled by a user, asks for more GPUs than the worker has): the try fails for good. Absent = true. */
   retryable?: boolean;
   /**
