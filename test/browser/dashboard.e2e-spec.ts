@@ -178,9 +178,12 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     await page.locator(`[data-testid=workers-table] tr[data-worker="${worker.name}"] [data-worker-state=active]`).waitFor();
     await page.getByText(worker.hostname, { exact: true }).first().waitFor();
     await page.locator('[data-testid=tries-table] tr[data-task=hold][data-state=running]').waitFor();
-    // A worker that never reported: said so, not an empty page.
     await page.goto('/workers/no_such_worker');
-    await expect(page.getByRole('alert').innerText()).resolves.toMatch(/^Could not load worker no_such_worker: .*no_such_worker[\s\S]*It may have been removed, or the link is wrong\.$/);
+    // A worker that never reported: said so, not an empty page; a Retry (it may start yet) and the way to the workers.
+    const noWorker = page.getByRole('alert');
+    await expect(noWorker.innerText()).resolves.toMatch(/^Could not load worker no_such_worker: .*no_such_worker[\s\S]*It may have been removed, or the link is wrong\.\n/);
+    await noWorker.getByRole('button', { name: '↻ Retry' }).waitFor();
+    expect(await noWorker.getByRole('link', { name: 'See the workers' }).getAttribute('href')).toBe('/workers');
     expect(await page.locator('[data-testid=workers-table]').count()).toBe(0);
     expect(errors).toEqual([]);
     await context.close();

@@ -1,9 +1,10 @@
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
 import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { browserTestDags } from './support/dags';
+import { formatDuration } from '../../apps/ui/src/components/duration';
 
 // What a user does in the web UI, against a real standalone server (embedded database,
 // in-memory broker, a worker) in Debian's chromium.
@@ -80,6 +81,37 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await screenshot(page, 'grid');
     const run = await adminApi<{ conf: Record<string, unknown> }>(server, 'GET', `/dags/ml_pipeline/runs/${runId}`);
     expect(run.conf).toEqual({ dataset: 'small', epochs: 3, learning_rate: expect.anything(), min_accuracy: expect.anything() });
+  });
+
+  it('shows a param\'s range (ml_pipeline\'s min_accuracy, 0 to 1) on its field, and a value outside it gets the API\'s message there', async () => {
+    await page.goto('/dags/ml_pipeline/trigger');
+    const field = page.locator('[data-param="min_accuracy"]');
+    const input = page.locator('#param-min_accuracy');
+    await input.waitFor();
+    expect(await field.locator('.muted.small').textContent()).toBe('evaluate fails below this test accuracy — number · min 0 · max 1 · default 0.6');
+    expect(await input.getAttribute('placeholder')).toBe('0 – 1');
+    /** The API's own refusal of `conf` (nothing is created: the trigger is refused). */
+    const refusal = async (conf: Record<string, unknown>) => {
+      const token = readFileSync(path.join(server.home, 'standalone-token'), 'utf8').trim();
+      const res = await fetch(`${server.url}/api/v1/dags/ml_pipeline/runs`, {
+        method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ conf }),
+      });
+      expect(res.status).toBe(400);
+      return (await res.json()) as { message: string; field: string };
+    };
+    const fieldError = field.locator('.field-error');
+    for (const value of [1.5, -0.25]) {
+      const expected = await refusal({ min_accuracy: value });
+      expect(expected.field).toBe('conf.min_accuracy');
+      await input.fill(String(value));
+      await fieldError.waitFor({ state: 'detached' }); // the previous value's error goes once it changes
+      await page.getByRole('button', { name: '▶ Trigger run' }).click();
+      await fieldError.waitFor();
+      expect(await fieldError.textContent()).toBe(expected.message);
+      expect(expected.message).toContain(value > 1 ? '<= 1' : '>= 0');
+      expect(await input.getAttribute('aria-invalid')).toBe('true');
+    }
+    expect(new URL(page.url()).pathname).toBe('/dags/ml_pipeline/trigger'); // refused: still on the form
   });
 
   it('triggers from raw JSON with a logical date picked in the user\'s zone (Europe/Paris here)', async () => {
@@ -257,6 +289,79 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.locator('tr[data-dag="ml_pipeline"] .recent-runs [data-state="success"]').first().waitFor();
     await page.locator('tr[data-dag="ui_flaky"] .recent-runs [data-state]').first().waitFor();
     await screenshot(page, 'dag-list');
+  });
+
+  it('shows a cron DAG\'s schedule and its next run (the API\'s, in the user\'s zone, UTC on hover); a DAG without one says manual', async () => {
+    writeFileSync(path.join(dagsDir, 'ui_cron.yaml'), 'id: ui_cron\nschedule: "15 6 * * 1"\ntags: [test]\ntasks:\n  hello: echo hello\n');
+    await parsedDag('ui_cron');
+    const listed = await adminApi<{ dagId: string; schedule: string | null; nextRun: string | null }[]>(server, 'GET', '/dags');
+    const cron = listed.find((d) => d.dagId === 'ui_cron')!;
+    expect(cron.schedule).toBe('15 6 * * 1');
+    // Mondays 06:15 UTC: the next one, within a week.
+    const next = new Date(cron.nextRun!);
+    expect([next.getUTCDay(), next.getUTCHours(), next.getUTCMinutes()]).toEqual([1, 6, 15]);
+    expect(next.getTime() - Date.now()).toBeGreaterThan(0);
+    expect(next.getTime() - Date.now()).toBeLessThanOrEqual(7 * 86_400_000);
+    expect(listed.find((d) => d.dagId === 'ui_flaky')).toMatchObject({ schedule: null, nextRun: null });
+
+    await page.goto('/dags');
+    const row = page.getByTestId('dag-table').locator('tr[data-dag="ui_cron"]');
+    await row.waitFor();
+    expect(await row.locator('td:nth-child(3) code').textContent()).toBe('15 6 * * 1');
+    const nextRun = row.locator('td:nth-child(4) time');
+    expect(await nextRun.getAttribute('datetime')).toBe(cron.nextRun);
+    await nextRun.hover();
+    expect(await nextRun.getAttribute('title')).toBe(`${cron.nextRun!.slice(0, 10)} ${cron.nextRun!.slice(11, 19)} UTC`);
+    // In Europe/Paris (the context's zone): 07:15 in winter, 08:15 in summer; its date there.
+    const paris = Object.fromEntries(new Intl.DateTimeFormat('en-GB', { timeZone: 'Europe/Paris', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' })
+      .formatToParts(next).map((p) => [p.type, p.value]));
+    const shown = (await nextRun.textContent())!;
+    expect(shown).toContain(`${paris.hour}:15:00`);
+    expect(paris.hour).not.toBe('06');
+    for (const part of [paris.year!, paris.month!, paris.day!]) expect(shown).toContain(part);
+
+    const manual = page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]');
+    expect(await manual.locator('td:nth-child(3)').textContent()).toBe('manual');
+    expect(await manual.locator('td:nth-child(3) [title]').getAttribute('title')).toBe('No schedule: it runs only when triggered');
+    expect(await manual.locator('td:nth-child(4) time').count()).toBe(0);
+    expect(await manual.locator('td:nth-child(4)').textContent()).toBe('—');
+  });
+
+  it('marks a task that failed once and succeeded on its retry in the grid: its try count in the cell, its latest try\'s duration on hover', async () => {
+    writeFileSync(path.join(dagsDir, 'ui_retry.yaml'), `id: ui_retry
+schedule: null
+tags: [test, ui]
+defaults:
+  retries: 1
+  retry_delay: 200ms
+tasks:
+  wobbly: >-
+    if [ "$SWARMFLOW_TRY_NUMBER" = 1 ]; then echo "wobbly: failing on purpose (try 1)" >&2; exit 3; fi;
+    sleep 1.2; echo "wobbly: ok on try $SWARMFLOW_TRY_NUMBER"
+  steady: echo steady
+`);
+    await parsedDag('ui_retry');
+    await adminApi(server, 'POST', '/dags/ui_retry/runs', { runId: 'retry_1' });
+    expect(await runEnded('ui_retry', 'retry_1')).toBe('success');
+    const ti = await adminApi<{ tryNumber: number; maxTries: number; startedAt: string; endedAt: string }>(server, 'GET', '/dags/ui_retry/runs/retry_1/tasks/wobbly');
+    expect(ti).toMatchObject({ tryNumber: 2, maxTries: 2 });
+    const ms = Date.parse(ti.endedAt) - Date.parse(ti.startedAt);
+    expect(ms).toBeGreaterThanOrEqual(1200); // try 2's times (it slept 1.2 s), not the failed try's
+    const duration = formatDuration(ms);
+
+    await page.goto('/dags/ui_retry?tab=grid');
+    const wobbly = cell('retry_1', 'wobbly');
+    await page.locator('[data-testid="run-grid"] a[data-run="retry_1"][data-task="wobbly"][data-state="success"]').waitFor();
+    expect(await wobbly.locator('sup.retries').textContent()).toBe('2');
+    await wobbly.hover();
+    const title = `wobbly in retry_1: success · try 2 of 2 · ${duration}`;
+    await page.locator(`[data-testid="run-grid"] a[data-run="retry_1"][data-task="wobbly"][title="${title}"]`).waitFor();
+    expect(await wobbly.getAttribute('aria-label')).toBe(title);
+    // A task that succeeded on its first try has no mark.
+    const steady = cell('retry_1', 'steady');
+    expect(await steady.locator('sup.retries').count()).toBe(0);
+    await steady.hover();
+    await page.locator('[data-testid="run-grid"] a[data-run="retry_1"][data-task="steady"][title^="steady in retry_1: success · try 1 of 2 · "]').waitFor();
   });
 
   it('is usable with the keyboard: Tab reaches the tables with a visible focus, arrows move in the grid, Enter opens the try, Escape comes back, ? lists the shortcuts', async () => {
@@ -550,6 +655,101 @@ tasks:
     await page.getByRole('link', { name: 'show the latest' }).click();
     await json.filter({ hasText: '"taskId": "train"' }).waitFor({ state: 'attached' });
     expect(await json.textContent()).not.toContain('"taskId": "clean"');
+  });
+
+  it('a deep link to a DAG, run or task that does not exist says so, and links where to go instead', async () => {
+    /** The page's error box that starts with `start`. */
+    const alert = (start: string) => page.getByRole('alert').filter({ hasText: start });
+
+    await page.goto('/dags/no_such_dag');
+    const noDag = alert('Could not load DAG no_such_dag:');
+    await noDag.waitFor();
+    expect(await noDag.textContent()).toContain('DAG "no_such_dag" does not exist.');
+    expect(await noDag.textContent()).toContain('It may have been removed, or the link is wrong.');
+    // No Trigger for a DAG that is not there (it led to a form that could not load either).
+    expect(await page.getByRole('link', { name: '▶ Trigger' }).count()).toBe(0);
+    await noDag.getByRole('link', { name: 'Go to the DAGs' }).click();
+    await page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/dags');
+
+    await page.goto('/dags/no_such_dag/trigger');
+    await alert('Could not load DAG no_such_dag:').getByRole('link', { name: 'Go to the DAGs' }).waitFor();
+    expect(await page.locator('form[aria-label="Trigger"]').count()).toBe(0);
+
+    await page.goto('/dags/ui_flaky/runs/no_such_run');
+    const noRun = alert('Could not load the run:');
+    await noRun.waitFor();
+    expect(await noRun.textContent()).toContain('DAG "ui_flaky" has no run "no_such_run".');
+    await noRun.getByRole('link', { name: 'See the runs of ui_flaky' }).click();
+    await page.getByTestId('runs-table').waitFor();
+    expect(new URL(page.url()).search).toBe('?tab=runs');
+
+    const { runs } = await adminApi<{ runs: { runId: string }[] }>(server, 'GET', '/dags/ui_flaky/grid?limit=1');
+    const runId = runs[0]!.runId;
+    await page.goto(`/dags/ui_flaky/runs/${encodeURIComponent(runId)}/tasks/no_such_task`);
+    const noTask = alert('Could not load the task:');
+    await noTask.waitFor();
+    expect(await noTask.textContent()).toContain(`run "${runId}" of DAG "ui_flaky" has no task "no_such_task". Its tasks are`);
+    expect(await page.getByTestId('log').count()).toBe(0);
+    await noTask.getByRole('link', { name: `See the tasks of run ${runId}` }).click();
+    await page.locator('[data-testid="run-tasks"] tr[data-task="flaky"]').waitFor();
+
+    await page.goto('/no/such/page');
+    await page.getByText('No page at this address.').waitFor();
+    await page.getByRole('link', { name: 'Go to the DAGs' }).click();
+    await page.getByTestId('dag-table').waitFor();
+  });
+
+  it('a list the API fails to give (500, or no answer) says so and what to do, and its Retry loads it once the server answers', async () => {
+    // No live events meanwhile: a live reload would race the Retry.
+    const events = (url: URL) => url.pathname === '/api/v1/events';
+    await page.route(events, (route) => route.fulfill({ status: 503, contentType: 'text/plain', body: 'unavailable' }));
+    let failing = true;
+    const asked = { dags: 0, runs: 0 };
+    const dagsApi = (url: URL) => url.pathname === '/api/v1/dags';
+    const runsApi = (url: URL) => url.pathname === '/api/v1/runs';
+    await page.route(dagsApi, async (route) => {
+      asked.dags++;
+      if (!failing) return route.continue();
+      return route.fulfill({ status: 500, contentType: 'application/json', body: JSON.stringify({ reason: 'internal_error', message: 'the database did not answer' }) });
+    });
+    await page.route(runsApi, async (route) => {
+      asked.runs++;
+      return failing ? route.abort('connectionrefused') : route.continue();
+    });
+    try {
+      await page.goto('/dags');
+      const dagsError = page.getByRole('alert').filter({ hasText: 'Could not list the DAGs:' });
+      await dagsError.waitFor();
+      expect(await dagsError.textContent()).toContain('the database did not answer');
+      expect(await dagsError.textContent()).toContain('The server had a problem: see its log, then retry.');
+      expect(await page.getByTestId('dag-table').count()).toBe(0);
+      // Retry asks again (still failing here: the error stays, the button comes back).
+      const before = asked.dags;
+      await dagsError.getByRole('button', { name: '↻ Retry' }).click();
+      await waitUntil('the Retry to ask for the DAGs again', () => asked.dags > before, { timeoutMs: 10_000, intervalMs: 20 });
+      await dagsError.getByRole('button', { name: '↻ Retry' }).waitFor();
+      expect(await page.getByTestId('dag-table').count()).toBe(0);
+
+      await page.goto('/runs');
+      const runsError = page.getByRole('alert').filter({ hasText: 'Could not list the runs:' });
+      await runsError.waitFor();
+      expect(await runsError.textContent()).toContain('the server does not answer');
+      expect(await runsError.textContent()).toContain('Check that the Swarmflow server is running, then retry.');
+
+      failing = false;
+      await runsError.getByRole('button', { name: '↻ Retry' }).click();
+      await page.getByTestId('runs-table').locator('tbody tr').first().waitFor();
+      await runsError.waitFor({ state: 'detached' });
+
+      await page.goto('/dags');
+      await page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]').waitFor();
+      expect(await page.getByRole('alert').filter({ hasText: 'Could not list the DAGs:' }).count()).toBe(0);
+    } finally {
+      await page.unroute(dagsApi);
+      await page.unroute(runsApi);
+      await page.unroute(events);
+    }
   });
 
   it('threw no error in the page', () => {

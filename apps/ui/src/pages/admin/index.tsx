@@ -4,7 +4,7 @@ import { useState, type FormEvent, type ReactNode } from 'react';
 import { ApiError, apiPath, del, get, patch, post, put } from '../../api';
 import type { Role } from '../../api-types';
 import { useCan } from '../../auth';
-import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { Empty, ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
 import { Time } from '../../components/time';
 import { useLoad } from '../../hooks';
 import type { RouteDef } from '../../router';
@@ -103,7 +103,7 @@ function Variables() {
         {editing ? <button type="button" className="ghost" onClick={() => { setEditing(null); setForm({ key: '', value: '', secret: false, description: '' }); }}>Cancel</button> : null}
       </form>
       <ErrorBox error={action.error} what="change the variable" />
-      <ErrorBox error={vars.error} what="load the variables" />
+      <LoadError load={vars} what="load the variables" />
       {!vars.data && vars.loading ? <Loading /> : null}
       {vars.data?.length === 0 ? <Empty>No variables yet. Add one above, or import a file with <code>swarmflow variables import vars.json</code>.</Empty> : null}
       {vars.data && vars.data.length > 0 ? (
@@ -154,7 +154,7 @@ function Pools() {
         </form>
       ) : null}
       <ErrorBox error={action.error} what="change the pool" />
-      <ErrorBox error={pools.error} what="load the pools" />
+      <LoadError load={pools} what="load the pools" />
       {!pools.data && pools.loading ? <Loading /> : null}
       {pools.data ? (
         <table className="table" data-testid="pools-table">
@@ -198,7 +198,7 @@ function Users() {
         <button type="submit" className="primary" disabled={action.busy}>Create user</button>
       </form>
       <ErrorBox error={action.error} what="change the user" />
-      <ErrorBox error={users.error} what="load the users" />
+      <LoadError load={users} what="load the users" />
       {!users.data && users.loading ? <Loading /> : null}
       {users.data ? (
         <table className="table" data-testid="users-table">
@@ -256,7 +256,7 @@ function Tokens() {
         </div>
       ) : null}
       <ErrorBox error={action.error} what="change the token" />
-      <ErrorBox error={tokens.error} what="load the tokens" />
+      <LoadError load={tokens} what="load the tokens" />
       {!tokens.data && tokens.loading ? <Loading /> : null}
       {tokens.data ? (
         <table className="table" data-testid="tokens-table">
@@ -294,7 +294,7 @@ function Audit() {
         <button type="submit">Filter</button>
         <button type="button" onClick={entries.reload}>Refresh</button>
       </form>
-      <ErrorBox error={entries.error} what="load the audit log" />
+      <LoadError load={entries} what="load the audit log" />
       {!entries.data && entries.loading ? <Loading /> : null}
       {entries.data?.length === 0 ? <Empty>Nothing audited in this period. Every write to the API (and bull-board's retries) is recorded here.</Empty> : null}
       {entries.data && entries.data.length > 0 ? (

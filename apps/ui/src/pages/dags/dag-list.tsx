@@ -3,7 +3,7 @@ import { memo, useCallback, useEffect, useMemo, useState } from 'react';
 import { apiPath, get, patch } from '../../api';
 import type { DagSummaryDto, ImportErrorDto, RunRefDto } from '../../api-types';
 import { useCan } from '../../auth';
-import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { Empty, ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
 import { StateBadge } from '../../components/state';
 import { Time } from '../../components/time';
 import { useWindowedRows } from '../../components/windowed-rows';
@@ -82,7 +82,7 @@ export function DagListPage() {
         ))}
         <span className="muted small" style={{ marginLeft: 'auto' }}>{dags.data ? `${shown.length} of ${dags.data.length}` : ''}</span>
       </div>
-      <ErrorBox error={dags.error} what="list the DAGs" />
+      <LoadError load={dags} what="list the DAGs" />
       <ErrorBox error={actionError} what="pause or unpause" />
       {dags.data === undefined ? (
         dags.error ? null : <Loading />
@@ -160,7 +160,7 @@ const DagRow = memo(function DagRow({ dag, canWrite, pausing, togglePause }: {
         ) : null}
         <div className="muted small" title={dag.description ?? undefined}>{dag.description ?? '\u00a0'}</div>
       </td>
-      <td>{dag.schedule ? <code>{dag.schedule}</code> : <span className="muted">manual</span>}</td>
+      <td>{dag.schedule ? <code>{dag.schedule}</code> : <span className="muted" title="No schedule: it runs only when triggered">manual</span>}</td>
       <td><Time value={dag.nextRun} fallback={dag.isPaused ? 'paused' : '—'} /></td>
       <td>
         <span className="recent-runs">

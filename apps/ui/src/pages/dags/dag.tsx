@@ -1,9 +1,9 @@
 // One DAG: grid (runs × tasks), graph (dagre, live states), definition of a version, runs with filters.
 import { useEffect, useMemo, useState } from 'react';
-import { apiPath, get, patch } from '../../api';
+import { apiPath, get, patch, type ApiError } from '../../api';
 import type { DagDetailDto, GridDto, RunDto } from '../../api-types';
 import { Can, useCan } from '../../auth';
-import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { Empty, ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
 import { DagGraph } from '../../components/dag-graph';
 import { RunGrid } from '../../components/grid';
 import { delegateLinkClicks } from '../../components/nav-clicks';
@@ -19,6 +19,17 @@ const TABS = [
   { id: 'runs', label: 'Runs' },
   { id: 'definition', label: 'Definition' },
 ] as const;
+
+/**
+ * Where to go from a page whose DAG, run or task does not exist, by the API's 404 reason: the
+ * DAGs for a missing DAG, the DAG's runs for a missing run, the run's tasks for a missing task.
+ */
+export function elsewhereThan(error: ApiError | null, dagId: string, runId?: string): { to: string; label: string } | undefined {
+  if (error?.status !== 404) return undefined;
+  if (error.reason === 'dag_not_found' || runId === undefined) return { to: '/dags', label: 'Go to the DAGs' };
+  if (error.reason === 'run_not_found') return { to: `${path('dags', dagId)}?tab=runs`, label: `See the runs of ${dagId}` };
+  return { to: path('dags', dagId, 'runs', runId), label: `See the tasks of run ${runId}` };
+}
 
 /**
  * Reloads on live events of this DAG (coalesced); while the live feed is down, every few
@@ -74,15 +85,17 @@ export function DagPage({ dagId, tab }: { dagId: string; tab: string }) {
                 {dag.data.isPaused ? 'paused' : 'active'}
               </label>
             ) : null}
-            <Can role="operator">
-              <Link to={path('dags', dagId, 'trigger')} className="button primary">▶ Trigger</Link>
-            </Can>
+            {dag.data || !dag.error ? (
+              <Can role="operator">
+                <Link to={path('dags', dagId, 'trigger')} className="button primary">▶ Trigger</Link>
+              </Can>
+            ) : null}
           </>
         }
       >
         {dagId}
       </PageTitle>
-      <ErrorBox error={dag.error} what={`load DAG ${dagId}`} />
+      <LoadError load={dag} what={`load DAG ${dagId}`} elsewhere={elsewhereThan(dag.error, dagId)} />
       <ErrorBox error={pauseError} what="pause or unpause" />
       {dag.data ? (
         <>
@@ -146,7 +159,7 @@ function GridTab({ dag }: { dag: DagDetailDto }) {
         </label>
         <Legend />
       </div>
-      <ErrorBox error={grid.error} what="load the grid" />
+      <LoadError load={grid} what="load the grid" />
       {grid.data ? (
         <div onClick={delegateLinkClicks}>
           <RunGrid dagId={dag.dagId} taskIds={taskIds} runs={grid.data.runs} />
@@ -252,7 +265,7 @@ function RunsTab({ dagId, latest }: { dagId: string; latest: string }) {
   return (
     <>
       <RunFilters state={state} limit={limit} q={q} />
-      <ErrorBox error={runs.error} what="list the runs" />
+      <LoadError load={runs} what="list the runs" />
       {runs.data === undefined ? (runs.error ? null : <Loading />) : shown.length === 0 ? (
         state || q.trim() ? <NoRunMatches /> : (
           <Empty>No runs yet. <Can role="operator"><Link to={path('dags', dagId, 'trigger')}>Trigger one</Link>.</Can></Empty>
@@ -304,7 +317,7 @@ function DefinitionTab({ dag }: { dag: DagDetailDto }) {
         Version <code>{requested}</code> {requested === dag.latestVersion ? '(the latest)' : <>— an older one; <Link to={`${path('dags', dag.dagId)}?tab=definition`}>show the latest</Link></>}. From{' '}
         <code>{dag.fileloc}</code>; a run runs the version it was created with.
       </p>
-      <ErrorBox error={version.error} what="load this version" />
+      <LoadError load={version} what="load this version" />
       {shown ? (
         <>
           <h2 className="h2">Params</h2>

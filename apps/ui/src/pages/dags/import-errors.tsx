@@ -2,7 +2,7 @@
 // message), the module it imported when the error is in there, and the fix.
 import { get } from '../../api';
 import type { DagSummaryDto, ImportErrorDto } from '../../api-types';
-import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { Empty, LoadError, Loading, PageTitle } from '../../components/common';
 import { Time } from '../../components/time';
 import { useEvents } from '../../events';
 import { useLoad, useThrottled } from '../../hooks';
@@ -25,7 +25,7 @@ export function ImportErrorsPage() {
       <div className="crumbs"><Link to="/dags">DAGs</Link> /</div>
       <PageTitle>Import errors</PageTitle>
       {file ? <p className="muted">Showing {file} only. <Link to="/import-errors">Show all</Link></p> : null}
-      <ErrorBox error={errors.error} what="read the import errors" />
+      <LoadError load={errors} what="read the import errors" />
       {errors.data === undefined ? (errors.error ? null : <Loading />) : list.length === 0 ? (
         <Empty>No import errors: every DAG file imported.</Empty>
       ) : (

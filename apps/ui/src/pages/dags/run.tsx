@@ -4,13 +4,13 @@ import { ApiError, apiPath, get, post } from '../../api';
 import type { CancelRunResultDto } from '@swarmflow/contracts';
 import type { DagDetailDto, RunDetailDto } from '../../api-types';
 import { Can } from '../../auth';
-import { ErrorBox, Loading, PageTitle } from '../../components/common';
+import { ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
 import { DagGraph } from '../../components/dag-graph';
 import { StateBadge } from '../../components/state';
 import { Duration, Time } from '../../components/time';
 import { useLoad } from '../../hooks';
 import { Link, path } from '../../router';
-import { Legend, useLiveReload } from './dag';
+import { elsewhereThan, Legend, useLiveReload } from './dag';
 
 export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
   const run = useLoad(() => get<RunDetailDto>(apiPath('dags', dagId, 'runs', runId)), [dagId, runId]);
@@ -39,7 +39,7 @@ export function RunPage({ dagId, runId }: { dagId: string; runId: string }) {
       <PageTitle actions={r && (r.state === 'running' || r.state === 'queued') ? <Can role="operator"><button type="button" className="danger" onClick={cancel}>■ Cancel run</button></Can> : null}>
         {runId} {r ? <StateBadge state={r.state} /> : null}
       </PageTitle>
-      <ErrorBox error={run.error} what="load the run" />
+      <LoadError load={run} what="load the run" elsewhere={elsewhereThan(run.error, dagId, runId)} />
       <ErrorBox error={error} what="cancel the run" />
       {message ? <div className="muted small" role="status">{message}</div> : null}
       {r ? (

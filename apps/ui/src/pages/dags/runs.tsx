@@ -1,7 +1,7 @@
 // Runs across DAGs, newest first, with filters.
 import { get } from '../../api';
 import type { RunDto } from '../../api-types';
-import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { Empty, LoadError, Loading, PageTitle } from '../../components/common';
 import { useEvents } from '../../events';
 import { useLoad, useThrottled } from '../../hooks';
 import { useLocation } from '../../router';
@@ -20,7 +20,7 @@ export function RunsPage() {
     <>
       <PageTitle>Runs</PageTitle>
       <RunFilters state={state} limit={limit} q={q} />
-      <ErrorBox error={runs.error} what="list the runs" />
+      <LoadError load={runs} what="list the runs" />
       {runs.data === undefined ? (runs.error ? null : <Loading />) : shown.length === 0 ? (
         state || q.trim() ? <NoRunMatches /> : <Empty>No runs yet. Trigger a DAG from its page.</Empty>
       ) : <RunsTable runs={shown} showDag />}

@@ -6,14 +6,14 @@ import { ApiError, apiPath, get, post } from '../../api';
 import type { ClearResultDto, KillResultDto, MarkResultDto } from '@swarmflow/contracts';
 import type { DagDetailDto, TaskArtifactsDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
 import { Can } from '../../auth';
-import { ErrorBox, Loading, PageTitle } from '../../components/common';
+import { ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
 import { LogView } from '../../components/log-view';
 import { StateBadge, stateLabel } from '../../components/state';
 import { Duration, Time } from '../../components/time';
 import { useLoad } from '../../hooks';
 import { canGoBack, Link, navigate, path } from '../../router';
 import { typingIn } from '../../components/shortcuts';
-import { useLiveReload } from './dag';
+import { elsewhereThan, useLiveReload } from './dag';
 
 export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; runId: string; taskId: string; tryNumber: string | null }) {
   const tiPath = apiPath('dags', dagId, 'runs', runId, 'tasks', taskId);
@@ -48,7 +48,7 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
       <PageTitle actions={ti.data && version.data ? <Can role="operator"><TaskActions ti={ti.data} dag={version.data} onDone={ti.reload} /></Can> : null}>
         {taskId} {ti.data ? <StateBadge state={ti.data.state} /> : null}
       </PageTitle>
-      <ErrorBox error={ti.error} what="load the task" />
+      <LoadError load={ti} what="load the task" elsewhere={elsewhereThan(ti.error, dagId, runId)} />
       {ti.data ? (
         <div className="layout-2">
           <section className="card">

@@ -6,9 +6,10 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { DagDetailDto, ParamSpec, RunDto } from '../../api-types';
-import { ErrorBox, Loading, PageTitle } from '../../components/common';
+import { ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
 import { useLoad } from '../../hooks';
 import { Link, navigate, path } from '../../router';
+import { elsewhereThan } from './dag';
 
 type Values = Record<string, string | boolean>;
 
@@ -84,7 +85,7 @@ export function TriggerPage({ dagId }: { dagId: string }) {
     <>
       <div className="crumbs"><Link to="/dags">DAGs</Link> / <Link to={path('dags', dagId)}>{dagId}</Link> /</div>
       <PageTitle>Trigger {dagId}</PageTitle>
-      <ErrorBox error={dag.error} what={`load DAG ${dagId}`} />
+      <LoadError load={dag} what={`load DAG ${dagId}`} elsewhere={elsewhereThan(dag.error, dagId)} />
       {dag.data ? <TriggerForm dag={dag.data} /> : dag.error ? null : <Loading />}
     </>
   );

@@ -6,7 +6,7 @@ import { useEffect, useMemo, useState } from 'react';
 import './workers.css';
 import { ApiError, apiPath, get, post } from '../../api';
 import { useCan } from '../../auth';
-import { Empty, ErrorBox, Loading, PageTitle } from '../../components/common';
+import { Empty, ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
 import { formatDuration, Time } from '../../components/time';
 import { useEvents } from '../../events';
 import { useLoad, useThrottled } from '../../hooks';
@@ -207,7 +207,7 @@ function Queues() {
       <h2 id="queues-title">Queue topics</h2>
       {queues.error?.reason === 'no_broker' ? (
         <div className="warn-box">This webserver has no broker connection (SWARMFLOW_AMQP_URL), so it cannot read queue depths.</div>
-      ) : <ErrorBox error={queues.error} what="read the queues" />}
+      ) : <LoadError load={queues} what="read the queues" />}
       {!queues.data && queues.loading ? <Loading /> : null}
       {queues.data && queues.data.length === 0 ? <Empty>No queue topic yet: topics appear when a worker serves one or a task is queued to one.</Empty> : null}
       {queues.data && queues.data.length > 0 ? (
@@ -239,7 +239,7 @@ function Queues() {
           </select>
         </label>
       </div>
-      <ErrorBox error={history.error} what="read the queue history" />
+      <LoadError load={history} what="read the queue history" />
       {history.data ? <DepthChart samples={history.data.samples} measure={measure} from={history.data.from} to={history.data.to} intervalSeconds={history.data.intervalSeconds} /> : null}
     </section>
   );
@@ -262,7 +262,7 @@ function WorkersPage() {
     <>
       <PageTitle>Workers</PageTitle>
       <Tabs active="workers" />
-      <ErrorBox error={workers.error} what="load the workers" />
+      <LoadError load={workers} what="load the workers" />
       {!workers.data && workers.loading ? <Loading /> : null}
       {workers.data ? <WorkersTable workers={workers.data} runningByWorker={runningByWorker} now={now} /> : null}
       <Queues />
@@ -293,7 +293,7 @@ function WorkerPage({ name }: { name: string }) {
     <>
       <div className="crumbs"><Link to="/workers">Workers</Link> /</div>
       <PageTitle>{name}</PageTitle>
-      <ErrorBox error={worker.error} what={`load worker ${name}`} />
+      <LoadError load={worker} what={`load worker ${name}`} elsewhere={{ to: '/workers', label: 'See the workers' }} />
       {!worker.data && worker.loading ? <Loading /> : null}
       {worker.data ? <WorkersTable workers={[worker.data]} runningByWorker={runningByWorker} now={now} /> : null}
       {worker.data ? (

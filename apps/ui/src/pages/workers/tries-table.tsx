@@ -3,7 +3,7 @@
 // paged; the filters live in the URL (deep links). Live: reloads on task instance events.
 import { useState, type FormEvent } from 'react';
 import { get } from '../../api';
-import { Empty, ErrorBox, Loading } from '../../components/common';
+import { Empty, LoadError, Loading } from '../../components/common';
 import { StateBadge } from '../../components/state';
 import { formatDuration, Time } from '../../components/time';
 import { useEvents } from '../../events';
@@ -74,7 +74,7 @@ export function TriesTable({ fixed = {} }: { fixed?: Partial<Record<(typeof FILT
         <button type="submit">Filter</button>
         <button type="button" className="ghost" onClick={() => { setDraft({}); setQuery(Object.fromEntries([...FILTERS.filter((k) => !(k in fixed)), 'page'].map((k) => [k, null]))); }}>Reset</button>
       </form>
-      <ErrorBox error={tries.error} what="load the tries" />
+      <LoadError load={tries} what="load the tries" />
       {!tries.data && tries.loading ? <Loading /> : null}
       {tries.data && tries.data.items.length === 0 ? (
         <Empty>No tries match these filters. Widen the time range or clear a filter; tries appear here as soon as the scheduler queues them.</Empty>
