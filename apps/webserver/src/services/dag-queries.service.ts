@@ -71,7 +71,7 @@ export class DagQueriesService {
   private async view(dag: DagRecord, errors: ReadonlyMap<string, ImportError>, recentRuns: DagRun[]): Promise<DagView> {
     const version = await this.repos.dags.version(dag.dagId, dag.latestVersion);
     const now = this.clock();
-    const nextRun = dag.isPaused || !dag.isActive ? null : nextRunAfter(dag.schedule, now);
+    const nextRun = dag.isPaused || !dag.isActive ? null : nextRunAfter(dag.schedule, now, version.startDate === null ? null : new Date(version.startDate));
     return { dag, version, lastRun: recentRuns[0] ?? null, recentRuns, nextRun, importError: errors.get(dag.fileloc) ?? null };
   }
 }

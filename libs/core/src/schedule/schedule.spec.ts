@@ -101,6 +101,12 @@ describe('dueLogicalDates', () => {
 });
 
 describe('nextRunAfter', () => {
+  it('is not before the start date (inclusive), and ignores a start date already past', () => {
+    const now = d('2024-01-01T10:00:00Z');
+    expect(nextRunAfter('0 6 * * *', now, d('2024-03-01T00:00:00Z'))?.toISOString()).toBe('2024-03-01T06:00:00.000Z');
+    expect(nextRunAfter('0 6 * * *', now, d('2024-03-01T06:00:00Z'))?.toISOString()).toBe('2024-03-01T06:00:00.000Z');
+    expect(nextRunAfter('0 6 * * *', now, d('2023-06-01T00:00:00Z'))?.toISOString()).toBe('2024-01-02T06:00:00.000Z');
+  });
   it('gives the first cron time strictly after the given time', () => {
     expect(nextRunAfter('0 0 * * *', d('2024-01-01T00:00:00Z'))?.toISOString()).toBe('2024-01-02T00:00:00.000Z');
     expect(nextRunAfter('@monthly', d('2024-01-15T00:00:00Z'))?.toISOString()).toBe('2024-02-01T00:00:00.000Z');

@@ -114,11 +114,13 @@ export function dueLogicalDates(input: DueLogicalDatesInput): Date[] {
 }
 
 /**
- * The first cron time strictly after `after`, for display ("next run"); null for a manual
- * DAG, `@once`, or a cron with no further occurrence.
+ * The first cron time strictly after `after`, for display ("next run"), and not before the
+ * DAG's `startDate` (inclusive, as {@link dueLogicalDates} counts it): a DAG that starts next
+ * month runs first then. Null for a manual DAG, `@once`, or a cron with no further occurrence.
  */
-export function nextRunAfter(schedule: string | null, after: Date): Date | null {
+export function nextRunAfter(schedule: string | null, after: Date, startDate: Date | null = null): Date | null {
   if (schedule === null) return null;
-  const cron = cronOf(schedule, after);
+  const from = startDate !== null && startDate.getTime() > after.getTime() ? new Date(startDate.getTime() - 1) : after;
+  const cron = cronOf(schedule, from);
   return cron === null ? null : nextTick(cron);
 }
