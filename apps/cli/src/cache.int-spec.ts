@@ -1,14 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { INestApplication } from '@nestjs/common';
 import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from '../../scheduler/src/test-support/use-stack';
-import { createTestToken } from '../../webserver/src/test-support/auth';
-import { createWebserver } from '../../webserver/src/webserver';
-import type { CliDeps } from './cli-context';
-import { runCli } from './program';
+import { useCliOnStack } from './test-support/cli-on-stack';
 
 // Each task appends a line to its counter file when its process starts: a cached task adds none.
 const dir = mkdtempSync(path.join(tmpdir(), 'swarmflow-cli-cache-'));
@@ -38,31 +34,9 @@ tasks:
 // The real commands against a webserver over the database a scheduler and a worker run on.
 describeWithPostgres('swarmflow cache list / invalidate and dags trigger --force / --force-task (webserver, scheduler, worker)', () => {
   const stack = useStack({ dagFiles: DAGS });
-  let app: INestApplication;
-  let url: string;
-  let token: string;
+  const cli = useCliOnStack(stack, 'admin', 'ada');
 
-  beforeAll(async () => {
-    app = await createWebserver({ repos: stack().repos, logger: false, clusterKey: stack().clusterKey, onChange: () => stack().scheduler.runner.nudge() });
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-    token = await createTestToken(stack().repos, 'admin', 'ada');
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function cli(args: string[]) {
-    let out = '';
-    let err = '';
-    const deps: CliDeps = {
-      stdout: (s) => { out += s; }, stderr: (s) => { err += s; },
-      env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token }, sleep: async () => {}, now: () => new Date(), readFile: () => null,
-    };
-    return { code: await runCli(args, deps), out, err };
-  }
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   let day = 0;
   /** `swarmflow dags trigger <dag> [flags]`, then the states its run ended with. */

@@ -3,14 +3,10 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { INestApplication } from '@nestjs/common';
 import { describeWithDocker, TEST_IMAGE, TEST_LABEL } from '@swarmflow/executors/test-support/docker';
 import { describeWithPostgres } from '@swarmflow/persistence/test-support/postgres';
 import { useStack } from '../../scheduler/src/test-support/use-stack';
-import { createTestToken } from '../../webserver/src/test-support/auth';
-import { createWebserver } from '../../webserver/src/webserver';
-import type { CliDeps } from './cli-context';
-import { runCli } from './program';
+import { useCliOnStack } from './test-support/cli-on-stack';
 
 // `runs show` and `tasks show` through the real CLI, against a webserver over the database a
 // scheduler and a worker run on: a try's outputs, the try a cached task came from, and (a
@@ -68,31 +64,9 @@ tasks:
 
 describeWithPostgres('runs show / tasks show: outputs, cached-from and image digests through the CLI (webserver, scheduler, worker)', () => {
   const stack = useStack({ dagFiles: DAGS });
-  let app: INestApplication;
-  let url: string;
-  let token: string;
+  const cli = useCliOnStack(stack, 'operator', 'olga');
 
-  beforeAll(async () => {
-    app = await createWebserver({ repos: stack().repos, logger: false, clusterKey: stack().clusterKey, onChange: () => stack().scheduler.runner.nudge() });
-    await app.listen(0, '127.0.0.1');
-    url = `http://127.0.0.1:${(app.getHttpServer().address() as { port: number }).port}`;
-    token = await createTestToken(stack().repos, 'operator', 'olga');
-  });
-
-  afterAll(async () => {
-    await app?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  async function cli(args: string[]) {
-    let out = '';
-    let err = '';
-    const deps: CliDeps = {
-      stdout: (s) => { out += s; }, stderr: (s) => { err += s; },
-      env: { SWARMFLOW_URL: url, SWARMFLOW_TOKEN: token }, sleep: async () => {}, now: () => new Date(), readFile: () => null,
-    };
-    return { code: await runCli(args, deps), out, err };
-  }
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   /** The command's output; fails on a non-zero exit or anything on stderr. */
   async function ok(args: string[]): Promise<string> {
     const res = await cli(args);
