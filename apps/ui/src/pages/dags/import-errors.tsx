@@ -26,7 +26,9 @@ export function ImportErrorsPage() {
       <PageTitle>Import errors</PageTitle>
       {file ? <p className="muted">Showing {file} only. <Link to="/import-errors">Show all</Link></p> : null}
       <LoadError load={errors} what="read the import errors" />
-      {errors.data === undefined ? (errors.error ? null : <Loading />) : list.length === 0 ? (
+      {/* The fix names the DAGs the file's last good version holds: wait for both lists, so a card never says
+          "it never imported" of a file whose DAGs are still loading. */}
+      {errors.data === undefined || (dags.data === undefined && !dags.error) ? (errors.error ? null : <Loading />) : list.length === 0 ? (
         <Empty>No import errors: every DAG file imported.</Empty>
       ) : (
         list.map((e) => {
@@ -44,8 +46,9 @@ export function ImportErrorsPage() {
               ) : null}
               <pre>{e.message}</pre>
               <p className="small" data-testid="import-error-fix">
-                <strong>Fix:</strong> {elsewhere && !line ? <>correct <code>{elsewhere.file}</code>, which this file imports</> : 'correct the file'}; it is parsed again as soon as it is saved. Until then
-                {affected.length ? (
+                <strong>Fix:</strong> {elsewhere && !line ? <>correct <code>{elsewhere.file}</code>, which this file imports</> : 'correct the file'}; it is parsed again as soon as it is saved.
+                {dags.data === undefined ? null : ' Until then'}
+                {dags.data === undefined ? null : affected.length ? (
                   <> the last version that imported runs: {affected.map((d, i) => <span key={d.dagId}>{i ? ', ' : ''}<Link to={path('dags', d.dagId)}>{d.dagId}</Link></span>)}.</>
                 ) : ' no DAG of this file is known (it never imported).'}
                 {' '}Check it locally with <code>npx swarmflow dags errors</code>.
