@@ -135,6 +135,26 @@ describeWithPostgres('task outputs and the cache (real PostgreSQL)', () => {
     expect(count('prep')).toBe(before + 1);
   });
 
+  it('a new artefacts store: cached tries of the old one are not taken (their files are not there); the same store again hits', async () => {
+    const store = mkdtempSync(path.join(tmpdir(), 'swarmflow-cache-store-'));
+    const [prep, train] = [count('prep'), count('train')];
+    try {
+      await stack().restartScheduler({ artifactsUrl: `file://${store}` });
+      const moved = await stack().trigger('cache_a');
+      expect(states((await stack().waitForRun(moved)).tis)).toEqual({ prep: 'success', report: 'success', train: 'success' });
+      expect([count('prep'), count('train')]).toEqual([prep + 1, train + 1]);
+      const again = await stack().trigger('cache_a');
+      expect(states((await stack().waitForRun(again)).tis)).toEqual({ prep: 'cached', report: 'success', train: 'cached' });
+    } finally {
+      await stack().restartScheduler();
+      rmSync(store, { recursive: true, force: true });
+    }
+    // Back to no store: the keys are those of before, and their tries are taken again.
+    const back = await stack().trigger('cache_a');
+    expect(states((await stack().waitForRun(back)).tis)).toEqual({ prep: 'cached', report: 'success', train: 'cached' });
+    expect([count('prep'), count('train')]).toEqual([prep + 1, train + 1]);
+  });
+
   it('an output file over the cap or not an object fails the try, saying why and how to fix it', async () => {
     const run = await stack().trigger('big_output');
     const { state, tis } = await stack().waitForRun(run);

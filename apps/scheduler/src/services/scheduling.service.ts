@@ -853,7 +853,7 @@ export class SchedulingService {
       const rendered = renderDefinition(task, f, ti.taskId, ti.tryNumber + 1, results);
       // Its image tag may name new content: a worker confirms the hit (TaskMessage.cacheCheck, added at dispatch).
       if (cacheHitNeedsWorker(task, rendered.imageRef)) return null;
-      key = taskCacheKey(task, f, rendered, results);
+      key = taskCacheKey(task, f, rendered, results, this.artifacts);
     } catch {
       return null; // a template that does not render: dispatch fails the try with the reason
     }

@@ -68,7 +68,7 @@ export function buildTaskMessage(
     command: rendered.command, env: rendered.env, cwd: task.cwd, timeoutMs: task.timeoutMs,
     skipExitCode: task.skipExitCode, priority: task.priority, kind: task.kind ?? 'process',
   };
-  if (task.cache) message.cacheKey = taskCacheKey(task, f, rendered, results);
+  if (task.cache) message.cacheKey = taskCacheKey(task, f, rendered, results, artifacts);
   if (task.kind === 'docker' && task.docker) {
     const d = task.docker;
     message.docker = rendered.docker!;
@@ -169,11 +169,14 @@ export function renderDefinition(
 /**
  * A cacheable task's cache key. The image counts as the DAG gives it (a digest when the DAG
  * pins one), not as the run's version set may have replaced it: the same definition gets
- * the same key in every run.
+ * the same key in every run. The artefacts store (`SWARMFLOW_ARTIFACTS_URL`) counts when set:
+ * a try cached under another store left its files there.
  */
-export function taskCacheKey(task: TaskSpec, f: RunFacts, rendered: ReturnType<typeof renderDefinition>, results: RunResultsView): string {
+export function taskCacheKey(
+  task: TaskSpec, f: RunFacts, rendered: ReturnType<typeof renderDefinition>, results: RunResultsView, artifacts: ArtifactsLocation | null,
+): string {
   const docker = rendered.docker && rendered.imageRef !== null ? { ...rendered.docker, image: rendered.imageRef } : rendered.docker;
-  return cacheKey(cacheNamespaceOf(f.dag), task, { ...rendered, docker }, results.upstream);
+  return cacheKey(cacheNamespaceOf(f.dag), task, { ...rendered, docker }, results.upstream, artifacts === null ? null : artifactsUrlOf(artifacts));
 }
 
 /**

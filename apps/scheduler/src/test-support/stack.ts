@@ -74,14 +74,23 @@ export class Stack {
 
   async start(): Promise<this> {
     await this.db.connect();
-    const broker = await this.broker();
-    this.scheduler = new Scheduler({
-      dagsFolder: this.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200,
-      heartbeatTimeoutMs: 30_000, clusterKey: this.clusterKey, ...this.options.scheduler,
-    }, this.repos, broker, quietLogger);
-    await this.scheduler.start();
+    await this.startScheduler(this.options.scheduler);
     for (const w of this.options.workers ?? [{}]) await this.addWorker(w);
     return this;
+  }
+
+  /** Stops the scheduler and starts a new one with these settings (the stack's own by default), as a redeploy would. */
+  async restartScheduler(parts: Partial<SchedulerParts> = this.options.scheduler ?? {}): Promise<void> {
+    await this.scheduler.stop();
+    await this.startScheduler(parts);
+  }
+
+  private async startScheduler(parts: Partial<SchedulerParts> | undefined): Promise<void> {
+    this.scheduler = new Scheduler({
+      dagsFolder: this.folder, dagParseIntervalMs: 60_000, dagFileTimeoutMs: 20_000, tickMs: 200,
+      heartbeatTimeoutMs: 30_000, clusterKey: this.clusterKey, ...parts,
+    }, this.repos, await this.broker(), quietLogger);
+    await this.scheduler.start();
   }
 
   async addWorker(w: WorkerSetup = {}): Promise<WorkerService> {

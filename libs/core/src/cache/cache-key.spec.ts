@@ -22,8 +22,16 @@ describe('cacheKey', () => {
     ['the working folder', () => cacheKey('default', { ...task, cwd: '/w' }, rendered, up)],
     ['an upstream cache key', () => cacheKey('default', task, rendered, new Map([['prep', { cacheKey: 'j'.repeat(64), outputs: null }]]))],
     ['an upstream without a key: its outputs', () => cacheKey('default', task, rendered, new Map([['prep', { cacheKey: null, outputs: { rows: 11 } }]]))],
+    ['an artefacts store (its files are there)', () => cacheKey('default', task, rendered, up, 'file:///srv/artifacts/')],
   ])('changes with %s', (_what, other) => {
     expect(other()).not.toBe(base);
+  });
+
+  it('with an artefacts store: one key per store, so a try cached under another store is not taken', () => {
+    const s3 = cacheKey('default', task, rendered, up, 's3://ml/runs/');
+    expect(cacheKey('default', task, rendered, up, 's3://ml/runs/')).toBe(s3);
+    expect(cacheKey('default', task, rendered, up, 's3://ml/other/')).not.toBe(s3);
+    expect(cacheKey('default', task, rendered, up, null)).toBe(base);
   });
 
   it('of a container: changes with the image (its digest) and the result-changing settings, not with labels', () => {

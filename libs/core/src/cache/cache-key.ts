@@ -35,16 +35,20 @@ export interface RenderedDefinition {
  * volumes, runtime and GPUs, and for each direct upstream task its cache key, or else its
  * outputs. The params a task reads are in its rendered command and env; params it does not
  * read, the run id and the DAG id (unless its templates put them there) do not change it, so
- * DAGs of one namespace share identical tasks. Pure.
+ * DAGs of one namespace share identical tasks. With an artefacts store, its URL counts too: a
+ * cached task's files stay under its source try's prefix in that store, so after the store
+ * changes (file:// to s3://, another bucket) the old tries' files are not where a downstream
+ * task would look, and the task runs again instead. Without a store, keys are as before. Pure.
  */
 export function cacheKey(
   namespace: string, task: Pick<TaskSpec, 'kind' | 'cwd' | 'upstream'>, rendered: RenderedDefinition,
-  upstream: ReadonlyMap<string, UpstreamResult>,
+  upstream: ReadonlyMap<string, UpstreamResult>, artifactsStore: string | null = null,
 ): string {
   const d = rendered.docker;
   const material = {
     v: 1,
     namespace,
+    ...(artifactsStore === null ? {} : { artifactsStore }),
     kind: task.kind,
     command: rendered.command,
     env: rendered.env,
