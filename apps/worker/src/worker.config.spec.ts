@@ -13,7 +13,7 @@ describe('loadWorkerConfig', () => {
       amqpUrl: 'amqp://guest:guest@127.0.0.1:5672',
       brokerPrefix: undefined,
       worker: {
-        name: `${hostname()}-${process.pid}`, hostname: hostname(), queues: ['default'], concurrency: 4, heartbeatIntervalMs: 5000, gpus: [],
+        name: `${hostname()}-${process.pid}`, installation: 'swarmflow', hostname: hostname(), queues: ['default'], concurrency: 4, heartbeatIntervalMs: 5000, gpus: [],
         maxMessageAgeMs: 24 * 3600_000, runAs: null,
         containerPolicy: { allowMounts: [], allowHostNetwork: false, allowPrivileged: false, allowRuntimes: ['nvidia'], pidsLimit: 4096 },
       },
@@ -27,7 +27,7 @@ describe('loadWorkerConfig', () => {
       SWARMFLOW_WORKER_QUEUES: ' gpu , default,gpu', SWARMFLOW_WORKER_CONCURRENCY: '8', SWARMFLOW_WORKER_NAME: 'w-1',
     };
     expect(load(env)).toMatchObject({
-      amqpUrl: 'amqps://u:p@rabbit:5671/vh', brokerPrefix: 'test1.', worker: { name: 'w-1', queues: ['gpu', 'default'], concurrency: 8 },
+      amqpUrl: 'amqps://u:p@rabbit:5671/vh', brokerPrefix: 'test1.', worker: { name: 'w-1', installation: 'test1.swarmflow', queues: ['gpu', 'default'], concurrency: 8 },
     });
     expect(load(env, parseWorkerArgs(['--queues', 'highmem', '--concurrency=2']))).toMatchObject({
       worker: { name: 'w-1', queues: ['highmem'], concurrency: 2 },

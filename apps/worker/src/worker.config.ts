@@ -1,5 +1,5 @@
 import { MAX_OUTPUT_BYTES_LIMIT, parseDuration } from '@swarmflow/core';
-import { DEFAULT_CONTAINER_POLICY, type ContainerPolicy, type RunAsUser } from '@swarmflow/executors';
+import { DEFAULT_CONTAINER_POLICY, installationOf, type ContainerPolicy, type RunAsUser } from '@swarmflow/executors';
 import { ClusterKey, ConfigError } from '@swarmflow/secrets';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -21,7 +21,10 @@ export class WorkerConfigError extends Error {
 
 export interface WorkerConfig {
   amqpUrl: string;
-  /** Prepended to exchange and queue names (one RabbitMQ, several installations or test runs). */
+  /**
+   * Prepended to exchange and queue names (one RabbitMQ, several installations or test
+   * runs); it also names the installation on the worker's containers (`worker.installation`).
+   */
   brokerPrefix: string | undefined;
   worker: WorkerOptions;
   /** Verifies task messages and opens the secrets of container tasks; required. */
@@ -195,7 +198,7 @@ export function loadWorkerConfig(
     amqpUrl,
     brokerPrefix: prefix === '' ? undefined : prefix,
     worker: {
-      name, hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, maxMessageAgeMs, containerPolicy, runAs,
+      name, installation: installationOf(prefix), hostname: host, queues: [...new Set(queues)], concurrency, heartbeatIntervalMs, gpus, maxMessageAgeMs, containerPolicy, runAs,
       ...(logLimitChars !== undefined ? { logLimitChars } : {}),
       ...(maxOutputBytes !== undefined ? { maxOutputBytes } : {}),
       ...(stopTimeoutMs !== undefined ? { stopTimeoutMs } : {}),

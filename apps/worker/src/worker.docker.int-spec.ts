@@ -1,7 +1,8 @@
 import type { DockerSpec, TaskMessage } from '@swarmflow/core';
-import { DEFAULT_CONTAINER_POLICY, LABELS } from '@swarmflow/executors';
+import { DEFAULT_CONTAINER_POLICY, installationOf, LABELS, taskLabels } from '@swarmflow/executors';
 import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
 import { EXCHANGES } from '@swarmflow/messaging';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { ClusterKey } from '@swarmflow/secrets';
 import { withSecrets, startHarness, taskMessage, type Harness } from './test-support/worker-harness';
 import type { WorkerOptions } from './worker.service';
@@ -28,7 +29,7 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     const labels = { ...ctx.labels, [LABELS.tiId]: String(tiId) };
     return {
       containers: (await ctx.client.listContainers(labels)).map((c) => c.name),
-      volumes: await ctx.client.listVolumes(labels),
+      volumes: (await ctx.client.listVolumes(labels)).map((v) => v.name),
     };
   }
 
@@ -143,6 +144,47 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     expect(keys.filter((k) => k === 'task.started')).toHaveLength(2);
     expect(keys.lastIndexOf('task.started')).toBeLessThan(keys.indexOf('task.finished'));
     expect(h.worker.freeGpuIds()).toEqual(['0', '1']);
+  });
+
+  it('at start, re-adopts and reaps only the handed-over containers of its own installation (two installations, one engine)', async () => {
+    const [mine, other] = [installationOf(`a-${ctx.id}.`), installationOf(`b-${ctx.id}.`)];
+    const name = `inst-${ctx.id}`;
+    /** A looping container of `worker` in `installation`, handed over until `untilMs`, as a stopping worker leaves it. */
+    const handedOver = async (installation: string, worker: string, tiId: number, untilMs: number): Promise<string> => {
+      let logged!: () => void;
+      const firstLine = new Promise<void>((resolve) => (logged = resolve));
+      const run = ctx.executor.run({
+        docker: dockerSpec({ labels: { ...ctx.labels } }), command: 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done',
+        env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
+        labels: { ...ctx.labels, ...taskLabels({ installation, worker, tiId, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
+      }, { onLine: () => logged() });
+      const id = (await run.started)!;
+      await firstLine;
+      expect(run.handOff(untilMs)).toBe(true);
+      expect(await run.result).toMatchObject({ handedOff: true });
+      return id;
+    };
+    const expiredTi = 800_000 + Math.floor(Math.random() * 10_000);
+    // Nobody of that name comes for it, and its deadline passes.
+    const deadline = Date.now() + 500;
+    const expired = await handedOver(mine, `gone-${ctx.id}`, expiredTi, deadline);
+    // Waits for the next worker of `name` in its installation.
+    const pending = await handedOver(mine, name, expiredTi + 1, Date.now() + 3_600_000);
+    await waitUntil('the deadline to pass', async () => Date.now() > deadline, { timeoutMs: 10_000, intervalMs: 50 });
+    const containers = async (): Promise<string[]> => (await ctx.client.listContainers(ctx.labels)).map((c) => c.id);
+
+    // A worker of the same name in another installation leaves both alone.
+    await harness({ name, installation: other });
+    expect(h.worker.runningTasks()).toEqual([]);
+    expect(h.logger.lines.join('\n')).not.toMatch(/not adopted in time/);
+    expect(await containers()).toEqual(expect.arrayContaining([expired, pending]));
+    await h.close();
+
+    // One of its own installation reaps the expired one and adopts the pending one.
+    await harness({ name, installation: mine });
+    expect(h.logger.lines.join('\n')).toMatch(new RegExp(`stopped and removed container \\S+ \\(task instance ${expiredTi} try 1\\): handed over by a stopping worker and not adopted in time`));
+    expect(await containers()).not.toContain(expired);
+    expect(h.worker.runningTasks()).toEqual([{ tiId: expiredTi + 1, tryNumber: 1 }]);
   });
 });
 

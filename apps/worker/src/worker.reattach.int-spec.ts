@@ -2,7 +2,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LogBatch, TaskFinishedEvent, TaskMessage } from '@swarmflow/core';
-import { LABELS, taskLabels, type ContainerRun } from '@swarmflow/executors';
+import { installationOf, LABELS, taskLabels, type ContainerRun } from '@swarmflow/executors';
 import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
 import { AmqpBroker, ControlSender, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, rabbitmqAvailableSync, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
@@ -72,6 +72,8 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
   jest.setTimeout(90_000);
   const rabbit = rabbitmqAvailableSync(url);
   const prefix = `sftest-${randomBytes(4).toString('hex')}.`;
+  /** The installation of the workers started as processes with SWARMFLOW_BROKER_PREFIX=prefix; the in-process ones are told it. */
+  const installation = installationOf(prefix);
   const key = ClusterKey.generate();
   let broker: AmqpBroker;
   let observed: Observed;
@@ -163,7 +165,7 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     adopterBroker = new AmqpBroker({ url, prefix, logger });
     await adopterBroker.start();
     adopter = await startWorker({
-      name, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
+      name, installation, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, graceMs: 1000, logFlushMs: 20,
     }, adopterBroker, { logger, docker: ctx.executor, clusterKey: key });
 
     // The adopted tries hold slots and show in heartbeats, so the scheduler does not expire them.
@@ -197,7 +199,7 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
       const run: ContainerRun = ctx.executor.run({
         docker: dockerSpec({ labels: { ...ctx.labels }, autoRemove: true }), command: 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done',
         env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
-        labels: { ...ctx.labels, ...taskLabels({ worker, tiId, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
+        labels: { ...ctx.labels, ...taskLabels({ installation, worker, tiId, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
       }, { onLine: () => logged() });
       const id = (await run.started)!;
       await firstLine;
@@ -221,7 +223,7 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     const logger = new RecordingLogger();
     adopterBroker = new AmqpBroker({ url, prefix, logger });
     await adopterBroker.start();
-    adopter = await startWorker({ name, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, logFlushMs: 20, graceMs: 1000 },
+    adopter = await startWorker({ name, installation, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, logFlushMs: 20, graceMs: 1000 },
       adopterBroker, { logger, docker: ctx.executor, clusterKey: key });
     expect(await containersOf(orphanTi)).toEqual([]);
     expect(logger.lines.join('\n')).toMatch(/handed over by a stopping worker and not adopted in time/);
@@ -279,7 +281,7 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
     const logger = new RecordingLogger();
     adopterBroker = new AmqpBroker({ url, prefix, logger });
     await adopterBroker.start();
-    adopter = await startWorker({ name, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, logFlushMs: 20 },
+    adopter = await startWorker({ name, installation, hostname: 'host2', queues: ['default'], concurrency: 2, heartbeatIntervalMs: 60_000, logFlushMs: 20 },
       adopterBroker, { logger, docker: ctx.executor, clusterKey: key });
     expect(await observed.finished(task.tiId)).toMatchObject({ worker: name, outcome: 'success', exitCode: 0, tryNumber: 1 });
     const lines = observed.lines(task.tiId).filter((l) => l.stream !== 'system').map((l) => l.line);

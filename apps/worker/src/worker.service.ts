@@ -4,7 +4,7 @@ import {
   type ControlMessage, type TaskContainerStartedEvent, type TaskFinishedEvent, type TaskMessage, type TaskStartedEvent, type WorkerHeartbeatEvent,
 } from '@swarmflow/core';
 import {
-  containerPolicyViolation, DEFAULT_CONTAINER_POLICY, DEFAULT_GRACE_MS, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
+  containerPolicyViolation, DEFAULT_CONTAINER_POLICY, DEFAULT_GRACE_MS, DEFAULT_INSTALLATION, defaultDockerExecutor, inheritedEnv, LABELS, runProcess, taskLabels,
   type ContainerPolicy, type ContainerResult, type ContainerStart, type RunAsUser, type ContainerSummary, type DockerExecutor, type ProcessResult, type RegistryAuth, type SecretFile,
 } from '@swarmflow/executors';
 import {
@@ -26,6 +26,14 @@ import { swarmflowVersion, unackedByQueue, WorkerTally } from './worker-stats';
 export interface WorkerOptions {
   /** Unique among live workers; names the control queue `swarmflow.control.<name>`. */
   name: string;
+  /**
+   * The installation this worker belongs to, put on every container and volume it creates
+   * (label `swarmflow.installation`): it re-adopts, reaps and removes only those of its
+   * own (see ofInstallation), so installations sharing a Docker engine leave each other's
+   * alone. loadWorkerConfig derives it from SWARMFLOW_BROKER_PREFIX (installationOf).
+   * Default {@link DEFAULT_INSTALLATION}.
+   */
+  installation?: string;
   hostname: string;
   /** Task topics served (`default`, `gpu`, …). */
   queues: string[];
@@ -56,8 +64,8 @@ export interface WorkerOptions {
    * How long the containers this worker hands over wait for the next worker of its name
    * (SWARMFLOW_HANDOFF_TIMEOUT): its heartbeats tell the scheduler, which neither fails nor
    * retries those tries before; after it, an unadopted container is stopped and removed by
-   * any worker on its Docker engine, and its try is handled as lost. Default
-   * {@link DEFAULT_HANDOFF_TIMEOUT_MS} (5 min).
+   * any worker of its installation on its Docker engine, and its try is handled as lost.
+   * Default {@link DEFAULT_HANDOFF_TIMEOUT_MS} (5 min).
    */
   handOffTimeoutMs?: number;
   /** Longest a log line waits before it is published. Default 200. */
@@ -203,9 +211,9 @@ const USER_CANCEL = 'cancelled';
 const REATTACH_LIST_TIMEOUT_MS = 10_000;
 /**
  * How often a worker looks on its Docker engine for containers handed over and not adopted
- * by their deadline (of any worker: the slot may be gone, or its next worker on another
- * node), to stop and remove them. At most this long after the deadline, while the
- * scheduler retries their tries from the deadline on.
+ * by their deadline (of any worker of its installation: the slot may be gone, or its next
+ * worker on another node), to stop and remove them. At most this long after the deadline,
+ * while the scheduler retries their tries from the deadline on.
  */
 const HANDOFF_REAP_INTERVAL_MS = 30_000;
 /**
@@ -310,6 +318,8 @@ export class WorkerService {
   private readonly run: typeof runProcess;
   private readonly heartbeatIntervalMs: number;
   private readonly graceMs: number;
+  /** {@link WorkerOptions.installation}. */
+  private readonly installation: string;
   private readonly logFlushMs: number;
   private readonly maxBufferWaitMs: number;
   private readonly startedDelayMs: number;
@@ -390,6 +400,7 @@ export class WorkerService {
     this.run = deps.runProcess ?? runProcess;
     this.heartbeatIntervalMs = options.heartbeatIntervalMs ?? 5000;
     this.graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
+    this.installation = options.installation ?? DEFAULT_INSTALLATION;
     this.logFlushMs = options.logFlushMs ?? 200;
     this.maxBufferWaitMs = options.maxBufferWaitMs ?? DEFAULT_MAX_BUFFER_WAIT_MS;
     this.stopTimeoutMs = options.stopTimeoutMs ?? DEFAULT_STOP_TIMEOUT_MS;
@@ -1112,7 +1123,7 @@ export class WorkerService {
     const docker = this.dockerExecutor();
     if (docker === null || !task.docker) return failedRun(`worker ${this.name} has no Docker engine to run container tasks`);
     const labels: Record<string, string> = {
-      ...taskLabels({ worker: this.name, tiId: task.tiId, tryNumber: task.tryNumber, dagId: task.dagId, runId: task.runId, taskId: task.taskId }),
+      ...taskLabels({ installation: this.installation, worker: this.name, tiId: task.tiId, tryNumber: task.tryNumber, dagId: task.dagId, runId: task.runId, taskId: task.taskId }),
       [WORKER_LABELS.queue]: task.queue,
     };
     if (task.timeoutMs !== null) labels[WORKER_LABELS.timeoutMs] = String(task.timeoutMs);
@@ -1154,7 +1165,7 @@ export class WorkerService {
     if (docker === null) return;
     let containers: ContainerSummary[];
     try {
-      containers = await withTimeout(docker.listTaskContainers(this.name), REATTACH_LIST_TIMEOUT_MS, 'listing containers');
+      containers = await withTimeout(docker.listTaskContainers(this.name, this.installation), REATTACH_LIST_TIMEOUT_MS, 'listing containers');
     } catch (err) {
       this.logger.warn(`cannot look for containers left by an earlier run of ${this.name}: ${errorMessage(err)}`);
       return;
@@ -1169,7 +1180,7 @@ export class WorkerService {
     }
     await this.reapHandedOver();
     try {
-      const reaped = await docker.reap(this.name);
+      const reaped = await docker.reap(this.name, this.installation);
       if (reaped.seeds + reaped.volumes > 0) this.logger.log(`removed ${reaped.seeds} seed container(s) and ${reaped.volumes} secrets volume(s) left by an earlier run`);
     } catch (err) {
       this.logger.warn(`cannot remove what an earlier run of ${this.name} left: ${errorMessage(err)}`);
@@ -1177,15 +1188,17 @@ export class WorkerService {
   }
 
   /**
-   * Stops and removes the containers on this worker's Docker engine that were handed over
-   * and not adopted in time (see DockerExecutor.reapHandedOver): at start, then every
-   * HANDOFF_REAP_INTERVAL_MS. Their tries are the scheduler's to retry (as lost). Never throws.
+   * Stops and removes the containers of this worker's installation on its Docker engine
+   * that were handed over and not adopted in time (see DockerExecutor.reapHandedOver): at
+   * start, then every HANDOFF_REAP_INTERVAL_MS. Their tries are the scheduler's to retry
+   * (as lost). Never throws.
    */
   private async reapHandedOver(): Promise<void> {
     const docker = this.docker;
     if (!docker) return;
     try {
       const reaped = await docker.reapHandedOver({
+        installation: this.installation,
         graceMs: this.graceMs,
         onError: (c, err) => this.logger.warn(`cannot remove container ${c.name}, handed over and not adopted in time: ${errorMessage(err)}`),
       });

@@ -35,11 +35,14 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
   // 56 a trap missed the default 1 s here).
   const TRAP_GRACE_MS = 30_000;
 
+  /** The installation of the containers below: no worker of another test run on this engine adopts or reaps them. */
+  const installation = `exec-${ctx.id}.swarmflow`;
+
   function spec(command: string | string[], overrides: Partial<Omit<ContainerSpec, 'docker'>> & { docker?: Parameters<typeof dockerSpec>[0] } = {}): ContainerSpec {
     const { docker, ...rest } = overrides;
     return {
       docker: dockerSpec(docker), command, env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
-      labels: { ...ctx.labels, ...taskLabels({ worker: `exec-${ctx.id}`, tiId: nextTi++, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
+      labels: { ...ctx.labels, ...taskLabels({ installation, worker: `exec-${ctx.id}`, tiId: nextTi++, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
       ...rest,
     };
   }
@@ -443,12 +446,12 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       const id = await ctx.client.createContainer(containerCreateOptions(s, { secretsVolume: null }));
       await ctx.client.startContainer(id);
       await ctx.client.waitContainer(id);
-      const [summary] = await ctx.executor.listTaskContainers(`exec-${ctx.id}`).then((all) => all.filter((c) => c.id === id));
+      const [summary] = await ctx.executor.listTaskContainers(`exec-${ctx.id}`, installation).then((all) => all.filter((c) => c.id === id));
       const h = hooks();
       expect(await ctx.executor.adopt(summary, h, { timeoutMs: null, tailLines: 3 }).result).toMatchObject({ exitCode: 7, error: null });
       expect(h.out()).toEqual(['line3', 'line4', 'line5']);
       // Kept (autoRemove false) but marked: not listed again.
-      expect((await ctx.executor.listTaskContainers(`exec-${ctx.id}`)).map((c) => c.id)).not.toContain(id);
+      expect((await ctx.executor.listTaskContainers(`exec-${ctx.id}`, installation)).map((c) => c.id)).not.toContain(id);
       expect(await containersOf(s.labels[LABELS.tiId])).toHaveLength(1);
     });
   });
@@ -473,7 +476,7 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       const handed = await run.result;
       expect(handed).toMatchObject({ handedOff: true, exitCode: null, error: null });
       expect(first.statuses.join('\n')).toMatch(/handed over, still running: the next worker of this name follows it from here/);
-      const [summary] = await ctx.executor.listTaskContainers(`exec-${ctx.id}`).then((all) => all.filter((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId]));
+      const [summary] = await ctx.executor.listTaskContainers(`exec-${ctx.id}`, installation).then((all) => all.filter((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId]));
       expect(summary.name).toMatch(/-handoff-s\d+-n\d+-u\d+$/);
       expect(summary.state).toBe('running');
       // Lines written while no one follows it are not lost.
@@ -493,7 +496,7 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       await waitUntil('a few lines', async () => first.lines.length >= 4, { timeoutMs: 20_000, intervalMs: 20 });
       expect(run.handOff(LATER)).toBe(true);
       await run.result;
-      const find = async () => (await ctx.executor.listTaskContainers(`exec-${ctx.id}`)).find((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId])!;
+      const find = async () => (await ctx.executor.listTaskContainers(`exec-${ctx.id}`, installation)).find((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId])!;
       const second = hooks();
       const run2 = ctx.executor.adopt(await find(), second, { timeoutMs: null });
       await waitUntil('more lines', async () => second.lines.length >= 4, { timeoutMs: 20_000, intervalMs: 20 });
@@ -517,7 +520,7 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
         await waitUntil('a line', async () => h.lines.length >= 1, { timeoutMs: 20_000, intervalMs: 20 });
         expect(run.handOff(untilMs)).toBe(true);
         await run.result;
-        return (await ctx.executor.listTaskContainers(`exec-${ctx.id}`)).find((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId])!;
+        return (await ctx.executor.listTaskContainers(`exec-${ctx.id}`, installation)).find((c) => c.labels[LABELS.tiId] === s.labels[LABELS.tiId])!;
       };
       // Adopted before its deadline: the name loses its hand-over suffix, so no reaper takes it for unadopted.
       const adopted = await handOver(Date.now() + 6_000);
@@ -525,13 +528,15 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
       const adoptedRun = ctx.executor.adopt(adopted, follower, { timeoutMs: null });
       await waitUntil('the adopter to follow it', async () => follower.lines.length >= 1, { timeoutMs: 20_000, intervalMs: 20 });
       expect((await ctx.client.inspectContainer(adopted.id)).Name).toBe(`/${adopted.name.replace(/-handoff-.*$/, '')}`);
-      const expired = await handOver(Date.now() + 1_000);
-      const pending = await handOver(LATER);
       const untilOf = (name: string): number => Number(/-u(\d+)$/.exec(name)![1]);
+      // Expired no sooner than the adopted one: a reaper of an older version on this engine (of
+      // every installation, as in other test runs) has as little time as possible to take it first.
+      const expired = await handOver(Math.max(Date.now() + 1_000, untilOf(adopted.name)));
+      const pending = await handOver(LATER);
       const deadline = Math.max(untilOf(expired.name), untilOf(adopted.name));
       await waitUntil('the short deadlines to pass', async () => Date.now() > deadline, { timeoutMs: 20_000, intervalMs: 50 });
 
-      const reaped = await ctx.executor.reapHandedOver({ labels: ctx.labels, graceMs: 1000 });
+      const reaped = await ctx.executor.reapHandedOver({ installation, labels: ctx.labels, graceMs: 1000 });
       expect(reaped.map((c) => c.id)).toEqual([expired.id]);
       const left = (await ctx.client.listContainers(ctx.labels)).map((c) => c.id);
       expect(left).not.toContain(expired.id);
@@ -559,13 +564,24 @@ describeWithDocker('runContainer (real Docker engine)', (ctx) => {
     });
   });
 
-  it('reap removes seed containers and unused secrets volumes of a worker', async () => {
+  it('reap removes seed containers and unused secrets volumes of a worker of its installation', async () => {
     const worker = `reap-${ctx.id}`;
-    const labels = { ...ctx.labels, [LABELS.worker]: worker };
-    await ctx.client.createVolume({ name: `sf-test-${ctx.id}-orphan`, labels: { ...labels, [LABELS.role]: 'secrets' }, driverOpts: {} });
-    await ctx.client.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: { ...labels, [LABELS.role]: 'secrets-seed' } });
-    expect(await ctx.executor.reap(worker)).toEqual({ seeds: 1, volumes: 1 });
-    expect(await ctx.client.listVolumes(labels)).toEqual([]);
-    expect(await ctx.client.listContainers(labels)).toEqual([]);
+    const leave = async (installation: string): Promise<void> => {
+      const labels = { ...ctx.labels, [LABELS.worker]: worker, [LABELS.installation]: installation };
+      await ctx.client.createVolume({ name: `sf-test-${ctx.id}-orphan-${installation}`, labels: { ...labels, [LABELS.role]: 'secrets' }, driverOpts: {} });
+      await ctx.client.createContainer({ Image: TEST_IMAGE, Cmd: ['true'], Labels: { ...labels, [LABELS.role]: 'secrets-seed' } });
+    };
+    const [mine, other] = [`a-${ctx.id}.swarmflow`, `b-${ctx.id}.swarmflow`];
+    await leave(mine);
+    await leave(other);
+    const installations = async () => ({
+      volumes: (await ctx.client.listVolumes({ ...ctx.labels, [LABELS.worker]: worker })).map((v) => v.labels[LABELS.installation]),
+      containers: (await ctx.client.listContainers({ ...ctx.labels, [LABELS.worker]: worker })).map((c) => c.labels[LABELS.installation]),
+    });
+    expect(await ctx.executor.reap(worker, mine)).toEqual({ seeds: 1, volumes: 1 });
+    // A worker of the same name in another installation on the same engine keeps its own.
+    expect(await installations()).toEqual({ volumes: [other], containers: [other] });
+    expect(await ctx.executor.reap(worker, other)).toEqual({ seeds: 1, volumes: 1 });
+    expect(await installations()).toEqual({ volumes: [], containers: [] });
   });
 });

@@ -3,7 +3,7 @@ import { constants } from 'node:os';
 import { posix } from 'node:path';
 import type Docker from 'dockerode';
 import { DEFAULT_GRACE_MS, type KillCause, type OutputStream, type ProcessResult } from '../process/process-executor';
-import { containerCreateOptions, LABELS, secretOwner, type ContainerSpec } from './container-options';
+import { containerCreateOptions, DEFAULT_INSTALLATION, LABELS, ofInstallation, secretOwner, type ContainerSpec } from './container-options';
 import { DockerClient, DockerError, type ContainerSummary, type LogSource } from './docker-client';
 import { holdBinary } from './hold-binary';
 import { LogDemuxer } from './log-demuxer';
@@ -205,26 +205,32 @@ export class DockerExecutor {
     return attempt.handle(attempt.adopt(container, options));
   }
 
-  /** Task containers of a worker, running or ended, except kept ones already reported. */
-  async listTaskContainers(worker: string): Promise<ContainerSummary[]> {
+  /**
+   * Task containers of a worker of `installation` ({@link ofInstallation}), running or
+   * ended, except kept ones already reported.
+   */
+  async listTaskContainers(worker: string, installation = DEFAULT_INSTALLATION): Promise<ContainerSummary[]> {
     const all = await this.client.listContainers({ [LABELS.worker]: worker, [LABELS.role]: 'task' });
-    return all.filter((c) => !c.name.endsWith(REPORTED_SUFFIX));
+    return all.filter((c) => ofInstallation(c.labels, installation) && !c.name.endsWith(REPORTED_SUFFIX));
   }
 
   /**
    * Stops (stop signal, SIGKILL after `graceMs`) and removes, with their secrets volumes, the
-   * task containers on this engine (of any worker; `labels` narrow it) that were handed
-   * over and not adopted by their deadline: their name still has the hand-over suffix (an
-   * adopter takes it off) and its deadline is past. Their tries are the scheduler's to
-   * retry, as lost. Returns the containers removed; a failure on one is passed to `onError`
-   * and the others go on.
+   * task containers on this engine of `installation` ({@link ofInstallation}; of any
+   * worker, `labels` narrow it) that were handed over and not adopted by their deadline:
+   * their name still has the hand-over suffix (an adopter takes it off) and its deadline is
+   * past. Their tries are the scheduler's to retry, as lost. Returns the containers removed;
+   * a failure on one is passed to `onError` and the others go on.
    */
-  async reapHandedOver(options: { labels?: Record<string, string>; graceMs?: number; now?: number; onError?: (c: ContainerSummary, err: unknown) => void } = {}): Promise<ContainerSummary[]> {
+  async reapHandedOver(options: {
+    installation?: string; labels?: Record<string, string>; graceMs?: number; now?: number; onError?: (c: ContainerSummary, err: unknown) => void;
+  } = {}): Promise<ContainerSummary[]> {
     const now = options.now ?? Date.now();
+    const installation = options.installation ?? DEFAULT_INSTALLATION;
     const all = await this.client.listContainers({ ...options.labels, [LABELS.role]: 'task' });
     const expired = all.filter((c) => {
       const mark = handOffMark(c.name);
-      return mark !== null && mark.untilMs <= now;
+      return mark !== null && mark.untilMs <= now && ofInstallation(c.labels, installation);
     });
     const reaped: ContainerSummary[] = [];
     for (const c of expired) {
@@ -239,15 +245,16 @@ export class DockerExecutor {
   }
 
   /**
-   * Removes what a worker that stopped abruptly may have left: seed containers, and
-   * secrets volumes that no container uses (a volume still in use is kept). Returns
-   * what was removed.
+   * Removes what a worker of `installation` that stopped abruptly may have left: seed
+   * containers, and secrets volumes that no container uses (a volume still in use is
+   * kept). Returns what was removed.
    */
-  async reap(worker: string): Promise<{ seeds: number; volumes: number }> {
-    const seeds = await this.client.listContainers({ [LABELS.worker]: worker, [LABELS.role]: 'secrets-seed' });
+  async reap(worker: string, installation = DEFAULT_INSTALLATION): Promise<{ seeds: number; volumes: number }> {
+    const mine = <T extends { labels: Record<string, string> }>(all: T[]): T[] => all.filter((x) => ofInstallation(x.labels, installation));
+    const seeds = mine(await this.client.listContainers({ [LABELS.worker]: worker, [LABELS.role]: 'secrets-seed' }));
     for (const seed of seeds) await this.client.removeContainer(seed.id, true);
     let volumes = 0;
-    for (const name of await this.client.listVolumes({ [LABELS.worker]: worker, [LABELS.role]: 'secrets' })) {
+    for (const { name } of mine(await this.client.listVolumes({ [LABELS.worker]: worker, [LABELS.role]: 'secrets' }))) {
       try {
         await this.client.removeVolume(name);
         volumes++;

@@ -1,5 +1,5 @@
 import { dockerSpec } from '../test-support/docker';
-import { containerCommand, containerCreateOptions, secretOwner, taskLabels, type ContainerSpec } from './container-options';
+import { containerCommand, containerCreateOptions, installationOf, LABELS, ofInstallation, secretOwner, taskLabels, type ContainerSpec } from './container-options';
 
 function spec(overrides: Partial<ContainerSpec> = {}): ContainerSpec {
   return {
@@ -24,7 +24,7 @@ describe('containerCreateOptions', () => {
       Cmd: ['/bin/sh', '-c', 'python train.py'],
       Env: ['A=1'],
       Labels: {
-        'swarmflow.worker': 'w1', 'swarmflow.ti_id': '42', 'swarmflow.try': '2', 'swarmflow.dag_id': 'd', 'swarmflow.run_id': 'r',
+        'swarmflow.installation': 'swarmflow', 'swarmflow.worker': 'w1', 'swarmflow.ti_id': '42', 'swarmflow.try': '2', 'swarmflow.dag_id': 'd', 'swarmflow.run_id': 'r',
         'swarmflow.task_id': 't', 'swarmflow.role': 'task', 'swarmflow.auto_remove': 'true',
       },
       HostConfig: { NetworkMode: 'none', AutoRemove: false, Mounts: [], SecurityOpt: ['no-new-privileges:true'], PidsLimit: 4096 },
@@ -43,13 +43,13 @@ describe('containerCreateOptions', () => {
       cwd: '/work',
       docker: dockerSpec({
         image: 'trainer:1.4', entrypoint: ['/entry'], user: '1000:1000', network: 'bridge', cpus: 1.5, memoryBytes: 2 ** 30,
-        labels: { team: 'ml', 'swarmflow.worker': 'spoofed' }, autoRemove: false,
+        labels: { team: 'ml', 'swarmflow.worker': 'spoofed', 'swarmflow.installation': 'spoofed' }, autoRemove: false,
         volumes: [{ source: '/data', target: '/in', readOnly: true }, { source: 'cache', target: '/cache', readOnly: false }],
       }),
     }), { secretsVolume: 'vol1' });
     expect(options).toMatchObject({
       Entrypoint: ['/entry'], User: '1000:1000', WorkingDir: '/work',
-      Labels: { team: 'ml', 'swarmflow.worker': 'w1', 'swarmflow.auto_remove': 'false', 'swarmflow.secrets_volume': 'vol1' },
+      Labels: { team: 'ml', 'swarmflow.worker': 'w1', 'swarmflow.installation': 'swarmflow', 'swarmflow.auto_remove': 'false', 'swarmflow.secrets_volume': 'vol1' },
       HostConfig: {
         NetworkMode: 'bridge', AutoRemove: false, NanoCpus: 1_500_000_000, Memory: 2 ** 30,
         Mounts: [
@@ -83,6 +83,26 @@ describe('containerCreateOptions', () => {
     expect(containerCreateOptions(spec({ env: {}, hideGpus: true }), { secretsVolume: null }).Env).toEqual(['NVIDIA_VISIBLE_DEVICES=void']);
     expect(containerCreateOptions(spec({ env: { NVIDIA_VISIBLE_DEVICES: 'none' }, hideGpus: true }), { secretsVolume: null }).Env).toEqual(['NVIDIA_VISIBLE_DEVICES=none']);
     expect(containerCreateOptions(spec({ env: {} }), { secretsVolume: null }).Env).toEqual([]);
+  });
+});
+
+describe('installations', () => {
+  it('names one after its broker prefix as its exchanges are named: no prefix is the default installation', () => {
+    expect(installationOf(undefined)).toBe('swarmflow');
+    expect(installationOf('')).toBe('swarmflow');
+    expect(installationOf('ci-1.')).toBe('ci-1.swarmflow');
+    // A prefix spelling the default's name is still another installation.
+    expect(installationOf('swarmflow')).toBe('swarmflowswarmflow');
+    expect(taskLabels({ installation: 'ci-1.swarmflow', worker: 'w1', tiId: 1, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' })[LABELS.installation]).toBe('ci-1.swarmflow');
+  });
+
+  it('gives a container to the installation its label names, and one without the label (an older version\'s) to the default one only', () => {
+    const of = (installation: string | null): Record<string, string> => (installation === null ? { [LABELS.worker]: 'w1' } : { [LABELS.installation]: installation });
+    expect(ofInstallation(of('ci-1.swarmflow'), 'ci-1.swarmflow')).toBe(true);
+    expect(ofInstallation(of('ci-1.swarmflow'), 'swarmflow')).toBe(false);
+    expect(ofInstallation(of('swarmflow'), 'ci-1.swarmflow')).toBe(false);
+    expect(ofInstallation(of(null), 'swarmflow')).toBe(true);
+    expect(ofInstallation(of(null), 'ci-1.swarmflow')).toBe(false);
   });
 });
 

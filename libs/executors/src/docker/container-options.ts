@@ -5,6 +5,12 @@ import type { RegistryAuth } from './docker-client';
 
 /** Labels Swarmflow puts on its containers and volumes; the worker finds its own by them after a restart. */
 export const LABELS = {
+  /**
+   * The installation ({@link installationOf}): a worker adopts and reaps only the
+   * containers and volumes of its own, so installations sharing a Docker engine leave each
+   * other's alone.
+   */
+  installation: 'swarmflow.installation',
   worker: 'swarmflow.worker',
   tiId: 'swarmflow.ti_id',
   tryNumber: 'swarmflow.try',
@@ -19,8 +25,33 @@ export const LABELS = {
   secretsVolume: 'swarmflow.secrets_volume',
 } as const;
 
-/** Which task instance try a container runs, and for which worker. */
+/** The installation of a worker with no broker prefix, and of containers made before the label existed. */
+export const DEFAULT_INSTALLATION = 'swarmflow';
+
+/**
+ * The `swarmflow.installation` value of the installation whose exchanges and queues carry
+ * `brokerPrefix` (SWARMFLOW_BROKER_PREFIX): the prefix followed by `swarmflow`, as those
+ * names begin (`swarmflow.tasks`, `ci-1.swarmflow.tasks`). Two prefixes never give one value.
+ */
+export function installationOf(brokerPrefix: string | undefined): string {
+  return `${brokerPrefix ?? ''}${DEFAULT_INSTALLATION}`;
+}
+
+/**
+ * Whether a container or volume with these labels belongs to `installation`. One without
+ * the label was made by a version that had none: it belongs to the default installation,
+ * the one such a version ran as unless given a prefix, so that its hand-overs are still
+ * adopted and reaped after an upgrade there, and a test run or second installation with
+ * a prefix never touches what it cannot tell is its own. Pure.
+ */
+export function ofInstallation(labels: Record<string, string>, installation: string): boolean {
+  return (labels[LABELS.installation] ?? DEFAULT_INSTALLATION) === installation;
+}
+
+/** Which task instance try a container runs, and for which worker of which installation. */
 export interface TaskIdentity {
+  /** Default {@link DEFAULT_INSTALLATION}. */
+  installation?: string;
   worker: string;
   tiId: number;
   tryNumber: number;
@@ -32,6 +63,7 @@ export interface TaskIdentity {
 /** The `swarmflow.*` labels that tie a container (and its secrets volume) to its task instance try. */
 export function taskLabels(id: TaskIdentity): Record<string, string> {
   return {
+    [LABELS.installation]: id.installation ?? DEFAULT_INSTALLATION,
     [LABELS.worker]: id.worker,
     [LABELS.tiId]: String(id.tiId),
     [LABELS.tryNumber]: String(id.tryNumber),

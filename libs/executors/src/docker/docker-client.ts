@@ -24,6 +24,12 @@ export interface RegistryAuth {
   serveraddress: string;
 }
 
+/** A volume as listed by {@link DockerClient.listVolumes}. */
+export interface VolumeSummary {
+  name: string;
+  labels: Record<string, string>;
+}
+
 /** A container as listed by {@link DockerClient.listContainers}. */
 export interface ContainerSummary {
   id: string;
@@ -217,10 +223,10 @@ export class DockerClient {
     }
   }
 
-  /** Names of the volumes that carry all the given labels. */
-  async listVolumes(labels: Record<string, string>): Promise<string[]> {
+  /** The volumes that carry all the given labels. */
+  async listVolumes(labels: Record<string, string>): Promise<VolumeSummary[]> {
     const list = await call('list volumes', () => this.api.listVolumes({ filters: { label: labelFilters(labels) } }));
-    return (list.Volumes ?? []).map((v) => v.Name);
+    return (list.Volumes ?? []).map((v) => ({ name: v.Name, labels: v.Labels ?? {} }));
   }
 }
 

@@ -80,7 +80,7 @@ export function describeWithDocker(name: string, fn: (ctx: DockerTestContext) =>
 /** Removes the containers (forcibly) and then the volumes labelled `swarmflow.test=<id>`. */
 export async function removeTestObjects(client: DockerClient, id: string): Promise<void> {
   for (const c of await client.listContainers({ [TEST_LABEL]: id })) await client.removeContainer(c.id, true);
-  for (const v of await client.listVolumes({ [TEST_LABEL]: id })) await client.removeVolume(v);
+  for (const v of await client.listVolumes({ [TEST_LABEL]: id })) await client.removeVolume(v.name);
 }
 
 /** A container task's settings with the defaults of a validated DAG. */
