@@ -225,7 +225,14 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await p.goto('/dags/ml_pipeline');
     await p.getByTestId('run-grid').waitFor();
     expect(await p.getByRole('link', { name: '▶ Trigger' }).count()).toBe(0);
-    expect(await p.getByRole('switch').first().isDisabled()).toBe(true);
+    // The DAG's state as text, not a control.
+    expect(await p.getByTestId('pause-state').textContent()).toBe('active');
+    expect(await p.getByRole('switch').count()).toBe(0);
+    expect(await p.getByRole('checkbox').count()).toBe(0);
+    // A deep link to the trigger form: no form the API would refuse.
+    await p.goto('/dags/ml_pipeline/trigger');
+    await p.getByTestId('trigger-not-allowed').getByText('you are viewer').waitFor();
+    expect(await p.getByRole('button', { name: '▶ Trigger run' }).count()).toBe(0);
     const { runs } = await adminApi<{ runs: { runId: string }[] }>(server, 'GET', '/dags/ml_pipeline/grid?limit=1');
     await p.goto(`/dags/ml_pipeline/runs/${runs[0]!.runId}/tasks/train`);
     await p.getByTestId('task-details').waitFor();
@@ -243,7 +250,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await viewer.context.close();
   });
 
-  it('pauses and unpauses a DAG from the list (the API follows); a viewer\'s switch is disabled and the API refuses it', async () => {
+  it('pauses and unpauses a DAG from the list (the API follows); a viewer sees the state but no switch, and the API refuses it', async () => {
     const isPaused = async () => (await adminApi<{ isPaused: boolean }>(server, 'GET', '/dags/ui_flaky')).isPaused;
     expect(await isPaused()).toBe(false);
     await page.goto('/dags');
@@ -257,9 +264,12 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await adminApi(server, 'POST', '/users', { name: 'pat', role: 'viewer', password: 'viewer-password-2' });
     const viewer = await loginPage(browser, server.url, 'pat', 'viewer-password-2');
     await viewer.page.goto('/dags');
-    const viewerSwitch = viewer.page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]').getByRole('switch');
-    await viewerSwitch.waitFor();
-    expect(await viewerSwitch.isDisabled()).toBe(true);
+    const viewerRow = viewer.page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]');
+    const viewerState = viewerRow.getByTestId('pause-state');
+    await viewerState.waitFor();
+    expect(await viewerState.textContent()).toBe('paused');
+    expect(await viewer.page.getByTestId('dag-table').getByRole('switch').count()).toBe(0);
+    expect(await viewer.page.getByTestId('dag-table').getByRole('checkbox').count()).toBe(0);
     const status = await viewer.page.evaluate(async () => {
       const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
       const res = await fetch('/api/v1/dags/ui_flaky', { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrfToken }, body: '{"isPaused":false}' });

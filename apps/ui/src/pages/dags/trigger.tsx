@@ -7,6 +7,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { DagDetailDto, ParamSpec, RunDto } from '../../api-types';
 import { ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
+import { useCan, useSession } from '../../auth';
 import { useLoad } from '../../hooks';
 import { Link, navigate, path } from '../../router';
 import { elsewhereThan } from './dag';
@@ -81,12 +82,19 @@ function localToIso(local: string): string | undefined {
 
 export function TriggerPage({ dagId }: { dagId: string }) {
   const dag = useLoad(() => get<DagDetailDto>(apiPath('dags', dagId)), [dagId]);
+  const { me } = useSession();
+  const canTrigger = useCan('operator');
   return (
     <>
       <div className="crumbs"><Link to="/dags">DAGs</Link> / <Link to={path('dags', dagId)}>{dagId}</Link> /</div>
       <PageTitle>Trigger {dagId}</PageTitle>
       <LoadError load={dag} what={`load DAG ${dagId}`} elsewhere={elsewhereThan(dag.error, dagId)} />
-      {dag.data ? <TriggerForm dag={dag.data} /> : dag.error ? null : <Loading />}
+      {!canTrigger ? (
+        // A deep link from someone else: no form to fill that the API would refuse.
+        <div className="empty" data-testid="trigger-not-allowed">
+          Triggering a run needs the role operator or admin; you are {me.role}. <Link to={path('dags', dagId)}>See {dagId}</Link>
+        </div>
+      ) : dag.data ? <TriggerForm dag={dag.data} /> : dag.error ? null : <Loading />}
     </>
   );
 }
