@@ -638,6 +638,16 @@ tasks:
     expect(await page.getByTestId('try-artifacts').textContent()).toContain('13 B');
     const link = page.getByTestId('cached-from').getByRole('link');
     expect(await link.textContent()).toBe('cache_first / prep, try 1');
+    // No try ran (the API's tryNumber stays 0): the page says so, not "Try 1 of n", and has no log.
+    expect((await adminApi<{ tryNumber: number }>(server, 'GET', `/dags/ui_cached/runs/${second}/tasks/prep`)).tryNumber).toBe(0);
+    expect(await page.getByTestId('no-try').textContent()).toBe('no try ran: cached from cache_first / prep, try 1');
+    expect(await page.getByTestId('no-try').getByRole('link').getAttribute('href')).toBe(`/dags/ui_cached/runs/${first}/tasks/prep?try=1`);
+    const details = await page.getByTestId('task-details').textContent();
+    expect(details).not.toMatch(/Try\s*\d+ of \d+/);
+    expect(details).not.toMatch(/Started|Exit code|Worker/);
+    expect(await page.getByRole('link', { name: 'Cached, no try (latest)' }).getAttribute('aria-current')).toBe('page');
+    expect(await page.getByRole('link', { name: /^Try \d/ }).count()).toBe(0);
+    expect(await page.getByTestId('no-try-log').textContent()).toContain('No try ran');
     await screenshot(page, 'task-cached');
     await link.click();
     await page.waitForURL((url) => url.pathname === `/dags/ui_cached/runs/${first}/tasks/prep` && url.searchParams.get('try') === '1');
