@@ -55,7 +55,17 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
     const fieldError = page.locator('[data-param="epochs"] .field-error');
     await fieldError.waitFor();
-    expect(await fieldError.textContent()).toMatch(/integer|number/i);
+    // Worded for a form: the field's problem, without the API's example of a JSON body (or the CLI's --conf).
+    const problem = await fieldError.textContent();
+    expect(problem).toBe('must be integer (got "ten")');
+    expect(problem).not.toContain('--conf');
+    expect(problem).not.toContain('the body {');
+    // In raw JSON mode the user writes the body: there the API's example is the right fix.
+    await page.getByRole('button', { name: 'Raw JSON' }).click();
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.locator('.error-box').filter({ hasText: 'conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":' }).waitFor();
+    await page.getByRole('button', { name: 'Form', exact: true }).click();
+    expect(await fieldError.textContent()).toBe('must be integer (got "ten")');
     // Out of range (minimum 1): the API's message; once the value changes, it no longer applies
     // and goes, before any submit.
     await page.locator('#param-epochs').fill('0');
@@ -97,7 +107,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
         method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ conf }),
       });
       expect(res.status).toBe(400);
-      return (await res.json()) as { message: string; field: string };
+      return (await res.json()) as { message: string; field: string; problem: string };
     };
     const fieldError = field.locator('.field-error');
     for (const value of [1.5, -0.25]) {
@@ -107,8 +117,10 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
       await fieldError.waitFor({ state: 'detached' }); // the previous value's error goes once it changes
       await page.getByRole('button', { name: '▶ Trigger run' }).click();
       await fieldError.waitFor();
-      expect(await fieldError.textContent()).toBe(expected.message);
-      expect(expected.message).toContain(value > 1 ? '<= 1' : '>= 0');
+      // The API's problem with the value, without its fix's example of a JSON body.
+      expect(await fieldError.textContent()).toBe(expected.problem);
+      expect(expected.message).toContain(`conf.min_accuracy ${expected.problem}. Fix: pass a valid value, e.g. the body {"conf": `);
+      expect(expected.problem).toContain(value > 1 ? '<= 1' : '>= 0');
       expect(await input.getAttribute('aria-invalid')).toBe('true');
     }
     expect(new URL(page.url()).pathname).toBe('/dags/ml_pipeline/trigger'); // refused: still on the form
@@ -128,6 +140,14 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     const runId = new URL(page.url()).searchParams.get('triggered')!;
     const run = await adminApi<{ conf: unknown; logicalDate: string }>(server, 'GET', `/dags/ui_flaky/runs/${runId}`);
     expect(run).toMatchObject({ conf: { ticks: 1 }, logicalDate: '2026-01-02T02:04:05.000Z' });
+    // The same date again: refused, in words for the page (the CLI's `tasks clear … --downstream` is for the CLI).
+    await page.goto('/dags/ui_flaky/trigger');
+    await page.getByLabel('Logical date').fill('2026-01-02T03:04:05');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    const refused = page.locator('.error-box').filter({ hasText: `already has a run at logical date 2026-01-02T02:04:05.000Z: "${runId}"` });
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain('Fix: to run that date again, clear the tasks of that run, or pick another logical date.');
+    expect(await refused.textContent()).not.toMatch(/--|swarmflow /);
 
     // Times show in the user's zone; hovering one gives its UTC time.
     await page.goto(`/dags/ui_flaky/runs/${encodeURIComponent(runId)}`);

@@ -75,6 +75,22 @@ function parseExtra(params: Record<string, ParamSpec>, text: string): Record<str
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * The API's refusal worded for this page, when the API gave its problem and fix apart: without
+ * a CLI command or, in the form, an example of a JSON body. In raw JSON mode the user writes
+ * the body, so a conf error keeps the API's message, example and all. A conf error about no
+ * param field is about a key of the "other conf keys" box.
+ */
+function forPage(error: ApiError, raw: boolean): ApiError {
+  if (!error.problem || !error.hint) return error;
+  let message = `${error.problem}. Fix: ${error.hint}.`;
+  if (error.reason === 'invalid_conf') {
+    if (raw || !error.field?.startsWith('conf.')) return error;
+    message = `Other conf keys: "${error.field.slice(5)}" ${message}`;
+  }
+  return new ApiError(error.status, error.reason, message, error.field, error);
+}
+
 /** `2026-12-06T09:30` in the user's zone → ISO (UTC). */
 function localToIso(local: string): string | undefined {
   return local ? new Date(local).toISOString() : undefined;
@@ -174,8 +190,10 @@ function TriggerForm({ dag }: { dag: DagDetailDto }) {
     }
   };
 
-  const fieldError = (name: string) => (error?.field === `conf.${name}` ? error.message : null);
-  const formError = error && !(error.field?.startsWith('conf.') && !raw && names.includes(error.field.slice(5))) ? error : null;
+  // The API words a conf error's fix for a JSON body (`e.g. the body {"conf": …}`): right in raw
+  // JSON mode, not under a form's field, which shows the problem alone (older servers: the message).
+  const fieldError = (name: string) => (error?.field === `conf.${name}` ? error.problem ?? error.message : null);
+  const formError = error && !(error.field?.startsWith('conf.') && !raw && names.includes(error.field.slice(5))) ? forPage(error, raw) : null;
 
   return (
     <form onSubmit={submit} className="card trigger-form" aria-label="Trigger" noValidate style={{ maxWidth: 720 }}>
