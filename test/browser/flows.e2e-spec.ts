@@ -55,7 +55,17 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
     const fieldError = page.locator('[data-param="epochs"] .field-error');
     await fieldError.waitFor();
-    expect(await fieldError.textContent()).toMatch(/integer|number/i);
+    // Worded for a form: the field's problem, without the API's example of a JSON body (or the CLI's --conf).
+    const problem = await fieldError.textContent();
+    expect(problem).toBe('must be integer (got "ten")');
+    expect(problem).not.toContain('--conf');
+    expect(problem).not.toContain('the body {');
+    // In raw JSON mode the user writes the body: there the API's example is the right fix.
+    await page.getByRole('button', { name: 'Raw JSON' }).click();
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    await page.locator('.error-box').filter({ hasText: 'conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":' }).waitFor();
+    await page.getByRole('button', { name: 'Form', exact: true }).click();
+    expect(await fieldError.textContent()).toBe('must be integer (got "ten")');
     // Out of range (minimum 1): the API's message; once the value changes, it no longer applies
     // and goes, before any submit.
     await page.locator('#param-epochs').fill('0');
@@ -97,7 +107,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
         method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ conf }),
       });
       expect(res.status).toBe(400);
-      return (await res.json()) as { message: string; field: string };
+      return (await res.json()) as { message: string; field: string; problem: string };
     };
     const fieldError = field.locator('.field-error');
     for (const value of [1.5, -0.25]) {
@@ -107,8 +117,10 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
       await fieldError.waitFor({ state: 'detached' }); // the previous value's error goes once it changes
       await page.getByRole('button', { name: '▶ Trigger run' }).click();
       await fieldError.waitFor();
-      expect(await fieldError.textContent()).toBe(expected.message);
-      expect(expected.message).toContain(value > 1 ? '<= 1' : '>= 0');
+      // The API's problem with the value, without its fix's example of a JSON body.
+      expect(await fieldError.textContent()).toBe(expected.problem);
+      expect(expected.message).toContain(`conf.min_accuracy ${expected.problem}. Fix: pass a valid value, e.g. the body {"conf": `);
+      expect(expected.problem).toContain(value > 1 ? '<= 1' : '>= 0');
       expect(await input.getAttribute('aria-invalid')).toBe('true');
     }
     expect(new URL(page.url()).pathname).toBe('/dags/ml_pipeline/trigger'); // refused: still on the form
@@ -128,6 +140,14 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     const runId = new URL(page.url()).searchParams.get('triggered')!;
     const run = await adminApi<{ conf: unknown; logicalDate: string }>(server, 'GET', `/dags/ui_flaky/runs/${runId}`);
     expect(run).toMatchObject({ conf: { ticks: 1 }, logicalDate: '2026-01-02T02:04:05.000Z' });
+    // The same date again: refused, in words for the page (the CLI's `tasks clear … --downstream` is for the CLI).
+    await page.goto('/dags/ui_flaky/trigger');
+    await page.getByLabel('Logical date').fill('2026-01-02T03:04:05');
+    await page.getByRole('button', { name: '▶ Trigger run' }).click();
+    const refused = page.locator('.error-box').filter({ hasText: `already has a run at logical date 2026-01-02T02:04:05.000Z: "${runId}"` });
+    await refused.waitFor();
+    expect(await refused.textContent()).toContain('Fix: to run that date again, clear the tasks of that run, or pick another logical date.');
+    expect(await refused.textContent()).not.toMatch(/--|swarmflow /);
 
     // Times show in the user's zone; hovering one gives its UTC time.
     await page.goto(`/dags/ui_flaky/runs/${encodeURIComponent(runId)}`);
@@ -225,7 +245,14 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await p.goto('/dags/ml_pipeline');
     await p.getByTestId('run-grid').waitFor();
     expect(await p.getByRole('link', { name: '▶ Trigger' }).count()).toBe(0);
-    expect(await p.getByRole('switch').first().isDisabled()).toBe(true);
+    // The DAG's state as text, not a control.
+    expect(await p.getByTestId('pause-state').textContent()).toBe('active');
+    expect(await p.getByRole('switch').count()).toBe(0);
+    expect(await p.getByRole('checkbox').count()).toBe(0);
+    // A deep link to the trigger form: no form the API would refuse.
+    await p.goto('/dags/ml_pipeline/trigger');
+    await p.getByTestId('trigger-not-allowed').getByText('you are viewer').waitFor();
+    expect(await p.getByRole('button', { name: '▶ Trigger run' }).count()).toBe(0);
     const { runs } = await adminApi<{ runs: { runId: string }[] }>(server, 'GET', '/dags/ml_pipeline/grid?limit=1');
     await p.goto(`/dags/ml_pipeline/runs/${runs[0]!.runId}/tasks/train`);
     await p.getByTestId('task-details').waitFor();
@@ -243,7 +270,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await viewer.context.close();
   });
 
-  it('pauses and unpauses a DAG from the list (the API follows); a viewer\'s switch is disabled and the API refuses it', async () => {
+  it('pauses and unpauses a DAG from the list (the API follows); a viewer sees the state but no switch, and the API refuses it', async () => {
     const isPaused = async () => (await adminApi<{ isPaused: boolean }>(server, 'GET', '/dags/ui_flaky')).isPaused;
     expect(await isPaused()).toBe(false);
     await page.goto('/dags');
@@ -257,9 +284,12 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await adminApi(server, 'POST', '/users', { name: 'pat', role: 'viewer', password: 'viewer-password-2' });
     const viewer = await loginPage(browser, server.url, 'pat', 'viewer-password-2');
     await viewer.page.goto('/dags');
-    const viewerSwitch = viewer.page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]').getByRole('switch');
-    await viewerSwitch.waitFor();
-    expect(await viewerSwitch.isDisabled()).toBe(true);
+    const viewerRow = viewer.page.getByTestId('dag-table').locator('tr[data-dag="ui_flaky"]');
+    const viewerState = viewerRow.getByTestId('pause-state');
+    await viewerState.waitFor();
+    expect(await viewerState.textContent()).toBe('paused');
+    expect(await viewer.page.getByTestId('dag-table').getByRole('switch').count()).toBe(0);
+    expect(await viewer.page.getByTestId('dag-table').getByRole('checkbox').count()).toBe(0);
     const status = await viewer.page.evaluate(async () => {
       const me = (await (await fetch('/api/v1/auth/me')).json()) as { csrfToken: string };
       const res = await fetch('/api/v1/dags/ui_flaky', { method: 'PATCH', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': me.csrfToken }, body: '{"isPaused":false}' });
@@ -628,6 +658,16 @@ tasks:
     expect(await page.getByTestId('try-artifacts').textContent()).toContain('13 B');
     const link = page.getByTestId('cached-from').getByRole('link');
     expect(await link.textContent()).toBe('cache_first / prep, try 1');
+    // No try ran (the API's tryNumber stays 0): the page says so, not "Try 1 of n", and has no log.
+    expect((await adminApi<{ tryNumber: number }>(server, 'GET', `/dags/ui_cached/runs/${second}/tasks/prep`)).tryNumber).toBe(0);
+    expect(await page.getByTestId('no-try').textContent()).toBe('no try ran: cached from cache_first / prep, try 1');
+    expect(await page.getByTestId('no-try').getByRole('link').getAttribute('href')).toBe(`/dags/ui_cached/runs/${first}/tasks/prep?try=1`);
+    const details = await page.getByTestId('task-details').textContent();
+    expect(details).not.toMatch(/Try\s*\d+ of \d+/);
+    expect(details).not.toMatch(/Started|Exit code|Worker/);
+    expect(await page.getByRole('link', { name: 'Cached, no try (latest)' }).getAttribute('aria-current')).toBe('page');
+    expect(await page.getByRole('link', { name: /^Try \d/ }).count()).toBe(0);
+    expect(await page.getByTestId('no-try-log').textContent()).toContain('No try ran');
     await screenshot(page, 'task-cached');
     await link.click();
     await page.waitForURL((url) => url.pathname === `/dags/ui_cached/runs/${first}/tasks/prep` && url.searchParams.get('try') === '1');

@@ -4,11 +4,19 @@ import type { ApiErrorBody } from './api-types';
 
 export const API = '/api/v1';
 
-/** An error answer of the API, with its stable `reason` and the field at fault. */
+/**
+ * An error answer of the API, with its stable `reason` and the field at fault; for a conf
+ * error also its `problem` and `hint` on their own, to word the message for a form.
+ */
 export class ApiError extends Error {
-  constructor(readonly status: number, readonly reason: string, message: string, readonly field?: string) {
+  readonly problem?: string;
+  readonly hint?: string;
+
+  constructor(readonly status: number, readonly reason: string, message: string, readonly field?: string, parts?: Pick<ApiErrorBody, 'problem' | 'hint'>) {
     super(message);
     this.name = 'ApiError';
+    this.problem = parts?.problem;
+    this.hint = parts?.hint;
   }
 }
 
@@ -51,7 +59,7 @@ export async function api<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
   if (!res.ok) {
     const err = (json ?? {}) as Partial<ApiErrorBody>;
     if (res.status === 401 && !path.startsWith('/auth/login')) window.dispatchEvent(new Event(UNAUTHENTICATED));
-    throw new ApiError(res.status, err.reason ?? `http_${res.status}`, err.message ?? (text.slice(0, 200) || res.statusText), err.field);
+    throw new ApiError(res.status, err.reason ?? `http_${res.status}`, err.message ?? (text.slice(0, 200) || res.statusText), err.field, err);
   }
   return json as T;
 }

@@ -238,6 +238,9 @@ describeWithPostgres('webserver REST API', () => {
           message: 'DAG "train_ml1m" already has a run at logical date 2025-01-10T00:00:00.000Z: "manual__2025-01-10T00:00:00.000Z" (failed); ' +
             'a DAG has one run per logical date. Fix: to run that date again, clear the tasks of that run ' +
             '(`swarmflow tasks clear train_ml1m manual__2025-01-10T00:00:00.000Z <task> --downstream`), or pick another logical date.',
+          problem: 'DAG "train_ml1m" already has a run at logical date 2025-01-10T00:00:00.000Z: "manual__2025-01-10T00:00:00.000Z" (failed); ' +
+            'a DAG has one run per logical date',
+          hint: 'to run that date again, clear the tasks of that run, or pick another logical date',
         });
       }
       expect(changes).toBe(before);
@@ -285,6 +288,7 @@ describeWithPostgres('webserver REST API', () => {
         reason: 'invalid_conf', field: 'conf.epochs',
         // An API caller sends the JSON field conf, not the CLI's --conf flag.
         message: `conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":10}}.`,
+        problem: 'must be integer (got "ten")', hint: 'pass a whole number',
       });
       const notObject = await api().post('/api/v1/dags/train_ml1m/runs').send({ conf: [1] }).expect(400);
       expect(notObject.body).toMatchObject({ reason: 'invalid_conf', field: 'conf' });

@@ -9,6 +9,15 @@ export interface ApiErrorBody {
   message: string;
   /** The request field at fault (`conf.epochs`, `runId`), when there is one. */
   field?: string;
+  /**
+   * What is wrong, without the fix (and for a conf error without the field's name:
+   * `must be integer (got "ten")`), for a client that words its own message, such as the web
+   * UI's forms. Set for `invalid_conf` and `duplicate_logical_date`; `message` says the same
+   * with the fix worded for an API caller or the CLI.
+   */
+  problem?: string;
+  /** The fix, without an example of a JSON body or a CLI command (`pass a whole number`); with `problem`. */
+  hint?: string;
 }
 
 export interface RunRefDto {

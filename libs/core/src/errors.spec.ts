@@ -48,4 +48,10 @@ describe('ParamValidationError for the API and the CLI', () => {
     expect(confMessageForCli(err.apiMessage)).toBe(err.message);
     expect(confMessageForCli('conf must be a JSON object')).toBe('conf must be a JSON object');
   });
+
+  it('keeps the fix without its example as the hint, for a form; with no example the hint is the whole fix', () => {
+    const err = new ParamValidationError('conf.epochs', 'must be integer (got "ten")', `pass a whole number, e.g. --conf '{"epochs": 10}'`, { hint: 'pass a whole number', conf: { epochs: 10 } });
+    expect(err).toMatchObject({ problem: 'must be integer (got "ten")', hint: 'pass a whole number' });
+    expect(new ParamValidationError('conf.x', 'is wrong', 'pass another').hint).toBe('pass another');
+  });
 });

@@ -73,6 +73,12 @@ export class ParamValidationError extends Error {
   readonly fix: string;
 
   /**
+   * The fix without its example (`pass a whole number`): for a client that words the rest
+   * itself, such as the web UI's trigger form, whose user fills a field rather than a conf.
+   */
+  readonly hint: string;
+
+  /**
    * The fix for an API caller, who sends `{"conf": {…}}` rather than the CLI's `--conf`:
    * the same hint with the example as a JSON body field.
    */
@@ -87,6 +93,7 @@ export class ParamValidationError extends Error {
     this.field = field;
     this.problem = problem;
     this.fix = fix;
+    this.hint = example?.hint ?? fix;
     this.apiFix = example ? `${example.hint}, e.g. ${API_CONF_EXAMPLE_START}${JSON.stringify(example.conf)}}` : fix;
   }
 

@@ -41,6 +41,19 @@ export function ErrorBox({ error, what, retry, retrying = false, elsewhere }: {
   );
 }
 
+/**
+ * A DAG's paused or active state as text, for a user whose role may not change it: not a
+ * control (the pause switch is for operators and admins only).
+ */
+export function PauseState({ paused }: { paused: boolean }) {
+  return (
+    <span className="pause-state small" data-testid="pause-state" data-paused={paused}
+      title={paused ? 'Paused: no new runs, no new tasks (an operator may unpause it)' : 'Active: it runs on its schedule and when triggered'}>
+      {paused ? 'paused' : 'active'}
+    </span>
+  );
+}
+
 export function Empty({ children }: { children: ReactNode }) {
   return <div className="empty">{children}</div>;
 }

@@ -8,16 +8,25 @@ import { RequestValidationError } from './zod-validation.pipe';
 describe('toErrorResponse', () => {
   it.each([
     [new ParamValidationError('conf.epochs', 'must be integer (got "x")', 'pass a whole number'), 400,
-      { reason: 'invalid_conf', field: 'conf.epochs', message: 'conf.epochs must be integer (got "x"). Fix: pass a whole number.' }],
+      { reason: 'invalid_conf', field: 'conf.epochs', message: 'conf.epochs must be integer (got "x"). Fix: pass a whole number.', problem: 'must be integer (got "x")', hint: 'pass a whole number' }],
     [new ParamValidationError('conf.epochs', 'must be integer (got "x")', `pass a whole number, e.g. --conf '{"epochs": 1}'`, { hint: 'pass a whole number', conf: { epochs: 1 } }), 400,
-      { reason: 'invalid_conf', field: 'conf.epochs', message: 'conf.epochs must be integer (got "x"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":1}}.' }],
+      {
+        reason: 'invalid_conf', field: 'conf.epochs', message: 'conf.epochs must be integer (got "x"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":1}}.',
+        // For a form: the problem and the fix, neither with the body's example.
+        problem: 'must be integer (got "x")', hint: 'pass a whole number',
+      }],
     [new RequestValidationError('isPaused', 'expected boolean'), 400, { reason: 'invalid_request', field: 'isPaused', message: 'isPaused: expected boolean' }],
     [new RequestValidationError(undefined, 'expected an object'), 400, { reason: 'invalid_request', message: 'expected an object' }],
     [new NotFoundError('run_not_found', 'no run'), 404, { reason: 'run_not_found', message: 'no run' }],
     [new UnknownTaskError('d', 't'), 404, { reason: 'task_not_found', message: 'DAG "d" has no task "t"' }],
     [new DuplicateRunError('d', 'r'), 409, { reason: 'duplicate_run', field: 'runId', message: expect.stringContaining('already has a run "r"') }],
     [new DuplicateLogicalDateError('d', new Date('2025-01-01T00:00:00Z'), 'r', 'success'), 409,
-      { reason: 'duplicate_logical_date', field: 'logicalDate', message: expect.stringContaining('already has a run at logical date 2025-01-01T00:00:00.000Z: "r" (success)') }],
+      {
+        reason: 'duplicate_logical_date', field: 'logicalDate', message: expect.stringContaining('already has a run at logical date 2025-01-01T00:00:00.000Z: "r" (success)'),
+        // For a page: without the CLI command of the message's fix.
+        problem: 'DAG "d" already has a run at logical date 2025-01-01T00:00:00.000Z: "r" (success); a DAG has one run per logical date',
+        hint: 'to run that date again, clear the tasks of that run, or pick another logical date',
+      }],
     [new LogicalDateInFutureError(new Date('2030-01-01T00:00:00Z'), new Date('2025-01-01T00:00:00Z'), 60_000), 400,
       { reason: 'logical_date_in_future', field: 'logicalDate', message: expect.stringContaining('logicalDate 2030-01-01T00:00:00.000Z is in the future') }],
     [new ConflictError('task_busy', 'busy'), 409, { reason: 'task_busy', message: 'busy' }],

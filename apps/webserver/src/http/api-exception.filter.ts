@@ -24,8 +24,11 @@ const HTTP_REASONS: Record<number, string> = {
 /** Maps an error thrown while handling a request to its status and body; null fields are left out. */
 export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof AuthError) return { status: err.status, body: { reason: err.reason, message: err.message } };
-  // An API caller sends the JSON field `conf`: the fix shows that, not the CLI's --conf flag.
-  if (err instanceof ParamValidationError) return { status: 400, body: { reason: 'invalid_conf', message: err.apiMessage, field: err.field } };
+  // An API caller sends the JSON field `conf`: the fix shows that, not the CLI's --conf flag. The
+  // problem and the hint on their own serve a form, whose user fills fields rather than a body.
+  if (err instanceof ParamValidationError) {
+    return { status: 400, body: { reason: 'invalid_conf', message: err.apiMessage, field: err.field, problem: err.problem, hint: err.hint } };
+  }
   if (err instanceof RequestValidationError) return withField(400, 'invalid_request', err.message, err.field);
   if (err instanceof NotFoundError) return { status: 404, body: { reason: err.reason, message: err.message } };
   if (err instanceof UnknownTaskError) return { status: 404, body: { reason: 'task_not_found', message: err.message } };
@@ -33,7 +36,9 @@ export function toErrorResponse(err: unknown): ErrorResponse {
   if (err instanceof BackfillRequestError) return { status: 400, body: { reason: 'invalid_backfill', message: err.message, field: err.field } };
   if (err instanceof RunUpgradeError) return { status: 409, body: { reason: 'task_busy', message: err.message } };
   if (err instanceof DuplicateRunError) return { status: 409, body: { reason: 'duplicate_run', message: err.message, field: 'runId' } };
-  if (err instanceof DuplicateLogicalDateError) return { status: 409, body: { reason: 'duplicate_logical_date', message: err.message, field: 'logicalDate' } };
+  if (err instanceof DuplicateLogicalDateError) {
+    return { status: 409, body: { reason: 'duplicate_logical_date', message: err.message, field: 'logicalDate', problem: err.problem, hint: err.hint } };
+  }
   if (err instanceof ConflictError) return withField(409, err.reason, err.message, err.field);
   // 400, not 5xx: the request cannot be served as asked; storing the variable as not secret, or a key on the server, fixes it.
   if (err instanceof NoClusterKeyError) return withField(400, err.reason, err.message, err.field);

@@ -271,6 +271,8 @@ const API_ERROR_SCHEMA = {
     reason: { type: 'string', description: 'A stable machine-readable code, e.g. dag_not_found' },
     message: { type: 'string', description: 'What was wrong, where, and the fix' },
     field: { type: 'string', description: 'The request field or path parameter at fault, when there is one' },
+    problem: { type: 'string', description: 'invalid_conf, duplicate_logical_date: what was wrong, without the fix (and without the field\'s name), for a client that words its own message' },
+    hint: { type: 'string', description: 'With problem: the fix, without an example body or CLI command' },
   },
 };
 

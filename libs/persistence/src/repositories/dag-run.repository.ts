@@ -49,10 +49,17 @@ export class DuplicateRunError extends Error {
  * date, as in Airflow); the API maps it to 409. Names the run that holds the date.
  */
 export class DuplicateLogicalDateError extends Error {
+  /** What is wrong, without the fix: `DAG "d" already has a run at logical date …: "r" (failed); a DAG has one run per logical date`. */
+  readonly problem: string;
+  /** The fix without the CLI command the message gives, for a page that offers its own way to clear. */
+  readonly hint = 'to run that date again, clear the tasks of that run, or pick another logical date';
+
   constructor(readonly dagId: string, readonly logicalDate: Date, readonly existingRunId: string, readonly existingState: DagRunState) {
-    super(`DAG "${dagId}" already has a run at logical date ${logicalDate.toISOString()}: "${existingRunId}" (${existingState}); ` +
-      'a DAG has one run per logical date. Fix: to run that date again, clear the tasks of that run ' +
+    const problem = `DAG "${dagId}" already has a run at logical date ${logicalDate.toISOString()}: "${existingRunId}" (${existingState}); ` +
+      'a DAG has one run per logical date';
+    super(`${problem}. Fix: to run that date again, clear the tasks of that run ` +
       `(\`swarmflow tasks clear ${dagId} ${existingRunId} <task> --downstream\`), or pick another logical date.`);
+    this.problem = problem;
     this.name = 'DuplicateLogicalDateError';
   }
 }

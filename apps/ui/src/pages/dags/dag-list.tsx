@@ -3,7 +3,7 @@ import { memo, useCallback, useEffect, useMemo, useState } from 'react';
 import { apiPath, get, patch } from '../../api';
 import type { DagSummaryDto, ImportErrorDto, RunRefDto } from '../../api-types';
 import { useCan } from '../../auth';
-import { Empty, ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
+import { Empty, ErrorBox, LoadError, Loading, PageTitle, PauseState } from '../../components/common';
 import { StateBadge } from '../../components/state';
 import { Time } from '../../components/time';
 import { useWindowedRows } from '../../components/windowed-rows';
@@ -143,13 +143,15 @@ const DagRow = memo(function DagRow({ dag, canWrite, pausing, togglePause }: {
   return (
     <tr data-dag={dag.dagId}>
       <td>
-        <label className="inline switch" title={dag.isPaused ? 'Paused: no new runs, no new tasks' : 'Active'}>
-          <input
-            type="checkbox" role="switch" checked={!dag.isPaused} disabled={!canWrite || pausing}
-            aria-label={`${dag.isPaused ? 'Unpause' : 'Pause'} ${dag.dagId}`} onChange={() => togglePause(dag)}
-          />
-          <span className="small muted">{dag.isPaused ? 'paused' : 'on'}</span>
-        </label>
+        {canWrite ? (
+          <label className="inline switch" title={dag.isPaused ? 'Paused: no new runs, no new tasks' : 'Active'}>
+            <input
+              type="checkbox" role="switch" checked={!dag.isPaused} disabled={pausing}
+              aria-label={`${dag.isPaused ? 'Unpause' : 'Pause'} ${dag.dagId}`} onChange={() => togglePause(dag)}
+            />
+            <span className="small muted">{dag.isPaused ? 'paused' : 'on'}</span>
+          </label>
+        ) : <PauseState paused={dag.isPaused} />}
       </td>
       <td className="dag-name">
         <Link to={path('dags', dag.dagId)}><strong>{dag.dagId}</strong></Link>

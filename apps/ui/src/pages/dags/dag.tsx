@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState } from 'react';
 import { apiPath, get, patch, type ApiError } from '../../api';
 import type { DagDetailDto, GridDto, RunDto } from '../../api-types';
 import { Can, useCan } from '../../auth';
-import { Empty, ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
+import { Empty, ErrorBox, LoadError, Loading, PageTitle, PauseState } from '../../components/common';
 import { DagGraph } from '../../components/dag-graph';
 import { RunGrid } from '../../components/grid';
 import { delegateLinkClicks } from '../../components/nav-clicks';
@@ -80,10 +80,12 @@ export function DagPage({ dagId, tab }: { dagId: string; tab: string }) {
         actions={
           <>
             {dag.data ? (
-              <label className="inline switch">
-                <input type="checkbox" role="switch" checked={!dag.data.isPaused} disabled={!canWrite} onChange={togglePause} aria-label={dag.data.isPaused ? 'Unpause' : 'Pause'} />
-                {dag.data.isPaused ? 'paused' : 'active'}
-              </label>
+              canWrite ? (
+                <label className="inline switch">
+                  <input type="checkbox" role="switch" checked={!dag.data.isPaused} onChange={togglePause} aria-label={dag.data.isPaused ? 'Unpause' : 'Pause'} />
+                  {dag.data.isPaused ? 'paused' : 'active'}
+                </label>
+              ) : <PauseState paused={dag.data.isPaused} />
             ) : null}
             {dag.data || !dag.error ? (
               <Can role="operator">

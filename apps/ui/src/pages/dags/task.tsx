@@ -36,8 +36,10 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
     return () => window.removeEventListener('keydown', onKey);
   }, [dagId]);
   const spec = version.data?.tasks.find((t) => t.taskId === taskId);
-  const current = ti.data ? Math.max(ti.data.tryNumber, 1) : 1;
-  const shownTry = tryNumber ? Number(tryNumber) : current;
+  const latest = ti.data ? latestTryOf(ti.data) : 1;
+  const shownTry = tryNumber ? Number(tryNumber) : latest;
+  // The tries that ran (or will), then the cache hit when the latest is one: 0, no try.
+  const tabs = latest === 0 ? [...Array.from({ length: ti.data!.tryNumber }, (_, i) => i + 1), 0] : Array.from({ length: latest }, (_, i) => i + 1);
   const base = path('dags', dagId, 'runs', runId, 'tasks', taskId);
 
   return (
@@ -52,23 +54,25 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
       {ti.data ? (
         <div className="layout-2">
           <section className="card">
-            <Details ti={ti.data} spec={spec} tryNumber={shownTry} />
-            <TryResults ti={ti.data} tryNumber={shownTry} />
+            <Details ti={ti.data} spec={spec} tryNumber={shownTry} latest={latest} />
+            <TryResults ti={ti.data} tryNumber={shownTry} latest={latest} />
           </section>
           <section>
             <div className="try-tabs" aria-label="Tries">
-              {Array.from({ length: current }, (_, i) => i + 1).map((n) => (
-                <Link key={n} to={n === current ? base : `${base}?try=${n}`} className={n === shownTry ? 'active' : undefined} aria-current={n === shownTry ? 'page' : undefined}>
-                  Try {n}{n === current ? ' (latest)' : ''}
+              {tabs.map((n) => (
+                <Link key={n} to={n === latest ? base : `${base}?try=${n}`} className={n === shownTry ? 'active' : undefined} aria-current={n === shownTry ? 'page' : undefined}>
+                  {n === 0 ? 'Cached, no try' : `Try ${n}`}{n === latest ? ' (latest)' : ''}
                 </Link>
               ))}
             </div>
-            {ti.data.tryNumber === 0 ? (
+            {shownTry === 0 && latest === 0 ? (
+              <div className="empty" data-testid="no-try-log">No try ran, so there is no log: it was cached, and its outputs are those of the try it was cached from.</div>
+            ) : ti.data.tryNumber === 0 ? (
               <div className="empty">Not started yet: {stateLabel(ti.data.state)}{ti.data.reason ? ` — ${ti.data.reason}` : ''}. Its log appears here when it runs.</div>
             ) : (
               <LogView key={`${shownTry}`} dagId={dagId} runId={runId} taskId={taskId} tryNumber={shownTry} />
             )}
-            <History ti={ti.data} tryNumber={shownTry} />
+            <History ti={ti.data} tryNumber={shownTry} latest={latest} />
           </section>
         </div>
       ) : ti.error ? null : <Loading />}
@@ -76,7 +80,33 @@ export function TaskPage({ dagId, runId, taskId, tryNumber }: { dagId: string; r
   );
 }
 
-function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: TaskSpecDto | undefined; tryNumber: number }) {
+/**
+ * The try the page shows as the latest: 0 when the task ended `cached` with no try of its own
+ * (the scheduler found an identical try that succeeded and took over its outputs; nothing was
+ * queued, so the API's tryNumber stays 0, or stays the try a clear left), else its try number
+ * (1 before its first try). A worker-confirmed hit is a try of its own (queued, ran nothing).
+ */
+function latestTryOf(ti: TaskInstanceDetailDto): number {
+  const last = ti.history[ti.history.length - 1];
+  const hitWithoutTry = ti.state === 'cached' && (ti.tryNumber === 0 || (last?.from === 'none' && last.to === 'cached'));
+  return hitWithoutTry ? 0 : Math.max(ti.tryNumber, 1);
+}
+
+/** A link to the try a cached task took its outputs from. */
+function CachedFromLink({ ti }: { ti: TaskInstanceDetailDto }) {
+  const from = ti.cachedFrom;
+  if (!from) return <span className="muted">a try whose record is gone</span>;
+  return (
+    <>
+      <Link to={`${path('dags', from.dagId, 'runs', from.runId, 'tasks', from.taskId)}?try=${from.tryNumber}`}>
+        {from.runId} / {from.taskId}, try {from.tryNumber}
+      </Link>
+      {from.dagId !== ti.dagId ? <span className="muted small"> (DAG {from.dagId})</span> : null}
+    </>
+  );
+}
+
+function Details({ ti, spec, tryNumber, latest }: { ti: TaskInstanceDetailDto; spec: TaskSpecDto | undefined; tryNumber: number; latest: number }) {
   const docker = spec?.docker;
   const result = ti.tries.find((t) => t.tryNumber === tryNumber);
   // The container as the try's end reported it, else as its worker reported it once started (a running try).
@@ -84,28 +114,41 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
   const container = result?.containerId
     ? { id: result.containerId, image: result.image, imageDigest: result.imageDigest, gpuDevices: result.gpuDevices ?? null, runtime: result.runtime ?? null }
     : started ? { id: started.containerId, image: started.image, imageDigest: started.imageDigest, gpuDevices: started.gpuDevices, runtime: started.runtime } : null;
-  const isLatest = tryNumber === Math.max(ti.tryNumber, 1);
+  const isLatest = tryNumber === latest;
+  const noTry = isLatest && latest === 0;
   // The latest try is the task instance's own row; an earlier try is read from what the API
   // keeps per try: its transitions (state, times, reason, worker, exit code) and its container.
   const shown = isLatest ? latestTry(ti) : earlierTry(ti, tryNumber);
   const notRecorded = <span className="muted">not recorded (the try ran before this version of Swarmflow)</span>;
   return (
     <dl className="kv" data-testid="task-details">
-      {!isLatest ? <><dt>Shown</dt><dd className="muted small">try {tryNumber} of {ti.maxTries}, from its transitions (the latest is try {ti.tryNumber})</dd></> : null}
+      {!isLatest ? <><dt>Shown</dt><dd className="muted small">try {tryNumber} of {ti.maxTries}, from its transitions (the latest is {latest === 0 ? 'a cache hit, no try' : `try ${latest}`})</dd></> : null}
       <dt>State</dt><dd>{shown.state ? <StateBadge state={shown.state} /> : '—'}</dd>
-      <dt>Try</dt><dd>{tryNumber} of {ti.maxTries}</dd>
-      <dt>Queued</dt><dd><Time value={shown.queuedAt} /></dd>
-      <dt>Started</dt><dd><Time value={shown.startedAt} /></dd>
-      <dt>Ended</dt><dd><Time value={shown.endedAt} /></dd>
-      <dt>Duration</dt><dd><Duration start={shown.startedAt} end={shown.endedAt} /></dd>
-      {isLatest && ti.nextRetryAt ? <><dt>Next retry</dt><dd><Time value={ti.nextRetryAt} /></dd></> : null}
-      <dt>Exit code</dt><dd>{shown.exitCode ?? (shown.unrecorded ? notRecorded : '—')}</dd>
+      <dt>Try</dt>
+      {noTry ? <dd data-testid="no-try">no try ran: cached from <CachedFromLink ti={ti} /></dd> : <dd>{tryNumber} of {ti.maxTries}</dd>}
+      {noTry ? (
+        // Nothing was queued, started or ran: only when the cache hit was found, and why.
+        <><dt>Cached at</dt><dd><Time value={shown.endedAt} /></dd></>
+      ) : (
+        <>
+          <dt>Queued</dt><dd><Time value={shown.queuedAt} /></dd>
+          <dt>Started</dt><dd><Time value={shown.startedAt} /></dd>
+          <dt>Ended</dt><dd><Time value={shown.endedAt} /></dd>
+          <dt>Duration</dt><dd><Duration start={shown.startedAt} end={shown.endedAt} /></dd>
+          {isLatest && ti.nextRetryAt ? <><dt>Next retry</dt><dd><Time value={ti.nextRetryAt} /></dd></> : null}
+          <dt>Exit code</dt><dd>{shown.exitCode ?? (shown.unrecorded ? notRecorded : '—')}</dd>
+        </>
+      )}
       <dt>Reason</dt><dd>{shown.reason ?? '—'}</dd>
-      <dt>Worker</dt>
-      <dd>
-        {shown.worker ? <Link to={path('workers', shown.worker)}>{shown.worker}</Link> : shown.unrecorded ? notRecorded : '—'}
-        {shown.hostname ? <span className="muted"> on {shown.hostname}</span> : null}
-      </dd>
+      {noTry ? null : (
+        <>
+          <dt>Worker</dt>
+          <dd>
+            {shown.worker ? <Link to={path('workers', shown.worker)}>{shown.worker}</Link> : shown.unrecorded ? notRecorded : '—'}
+            {shown.hostname ? <span className="muted"> on {shown.hostname}</span> : null}
+          </dd>
+        </>
+      )}
       <dt>Queue / pool</dt><dd>{ti.queue} / {ti.pool}</dd>
       {spec ? (
         <>
@@ -125,7 +168,7 @@ function Details({ ti, spec, tryNumber }: { ti: TaskInstanceDetailDto; spec: Tas
       ) : null}
       {docker || container || result?.image ? (
         <>
-          <dt className="kv-section">Container of try {tryNumber}</dt><dd className="kv-section" />
+          <dt className="kv-section">{noTry ? 'Image of the cached try' : `Container of try ${tryNumber}`}</dt><dd className="kv-section" />
           {container ? (
             <>
               <dt>Container id</dt><dd><code title={container.id} data-testid="container-id">{container.id.slice(0, 12)}</code></dd>
@@ -163,8 +206,8 @@ function formatSize(bytes: number): string {
  * try it was cached from (a `cached` task ran nothing), and its artefacts when the server has
  * an artefacts store.
  */
-function TryResults({ ti, tryNumber }: { ti: TaskInstanceDetailDto; tryNumber: number }) {
-  const isLatest = tryNumber === Math.max(ti.tryNumber, 1);
+function TryResults({ ti, tryNumber, latest }: { ti: TaskInstanceDetailDto; tryNumber: number; latest: number }) {
+  const isLatest = tryNumber === latest;
   const result = ti.tries.find((t) => t.tryNumber === tryNumber);
   const outputs = isLatest ? ti.outputs : result?.outputs ?? null;
   const cachedFrom = isLatest && ti.state === 'cached' ? ti.cachedFrom : null;
@@ -178,18 +221,8 @@ function TryResults({ ti, tryNumber }: { ti: TaskInstanceDetailDto; tryNumber: n
   const noStore = artifacts.error?.reason === 'no_artifacts_store';
   return (
     <dl className="kv" data-testid="try-results">
-      <dt className="kv-section">Results of try {tryNumber}</dt><dd className="kv-section" />
-      {cachedFrom ? (
-        <>
-          <dt>Cached from</dt>
-          <dd data-testid="cached-from">
-            <Link to={`${path('dags', cachedFrom.dagId, 'runs', cachedFrom.runId, 'tasks', cachedFrom.taskId)}?try=${cachedFrom.tryNumber}`}>
-              {cachedFrom.runId} / {cachedFrom.taskId}, try {cachedFrom.tryNumber}
-            </Link>
-            {cachedFrom.dagId !== ti.dagId ? <span className="muted small"> (DAG {cachedFrom.dagId})</span> : null}
-          </dd>
-        </>
-      ) : null}
+      <dt className="kv-section">{tryNumber === 0 ? 'Results (cached, no try ran)' : `Results of try ${tryNumber}`}</dt><dd className="kv-section" />
+      {cachedFrom ? <><dt>Cached from</dt><dd data-testid="cached-from"><CachedFromLink ti={ti} /></dd></> : null}
       <dt>Outputs</dt>
       <dd>
         {outputs ? <pre className="outputs" data-testid="try-outputs">{JSON.stringify(outputs, null, 2)}</pre> : <span className="muted">none{ended ? '' : ' yet'}</span>}
@@ -244,7 +277,8 @@ const TRY_ENDS = new Set<string>(['success', 'failed', 'up_for_retry', 'skipped'
  * keeps the worker and exit code the step left); a container try's worker also from its container.
  */
 function earlierTry(ti: TaskInstanceDetailDto, tryNumber: number): TryView {
-  const rows = ti.history.filter((h) => h.tryNumber === tryNumber);
+  // A cache hit after a clear keeps the cleared try's number, but is no part of that try.
+  const rows = ti.history.filter((h) => h.tryNumber === tryNumber && !(h.from === 'none' && h.to === 'cached'));
   const last = rows[rows.length - 1];
   const ended = [...rows].reverse().find((h) => h.from === 'running' && h.to !== 'running');
   // The step that ended the try (from running, or from queued: an end reported before its start, a kill).
@@ -270,12 +304,15 @@ function earlierTry(ti: TaskInstanceDetailDto, tryNumber: number): TryView {
   };
 }
 
-function History({ ti, tryNumber }: { ti: TaskInstanceDetailDto; tryNumber: number }) {
-  const rows = ti.history.filter((h) => h.tryNumber === tryNumber || (tryNumber === Math.max(ti.tryNumber, 1) && h.tryNumber > tryNumber));
+function History({ ti, tryNumber, latest }: { ti: TaskInstanceDetailDto; tryNumber: number; latest: number }) {
+  // The cache hit with no try: its steps since the last clear (all of them when it never ran).
+  const sinceClear = ti.history.reduce((at, h, i) => (h.to === 'none' ? i : at), 0);
+  const rows = tryNumber === 0 && latest === 0 ? ti.history.slice(sinceClear)
+    : ti.history.filter((h) => h.tryNumber === tryNumber || (tryNumber === latest && h.tryNumber > tryNumber));
   if (rows.length === 0) return null;
   return (
     <>
-      <h2 className="h2">Transitions of try {tryNumber}</h2>
+      <h2 className="h2">{tryNumber === 0 ? 'Transitions (cached, no try ran)' : `Transitions of try ${tryNumber}`}</h2>
       <table className="table">
         <thead><tr><th>At</th><th>From</th><th>To</th><th>Reason</th></tr></thead>
         <tbody>

@@ -7,6 +7,7 @@ import { useMemo, useState, type FormEvent } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { DagDetailDto, ParamSpec, RunDto } from '../../api-types';
 import { ErrorBox, LoadError, Loading, PageTitle } from '../../components/common';
+import { useCan, useSession } from '../../auth';
 import { useLoad } from '../../hooks';
 import { Link, navigate, path } from '../../router';
 import { elsewhereThan } from './dag';
@@ -74,6 +75,22 @@ function parseExtra(params: Record<string, ParamSpec>, text: string): Record<str
   return parsed as Record<string, unknown>;
 }
 
+/**
+ * The API's refusal worded for this page, when the API gave its problem and fix apart: without
+ * a CLI command or, in the form, an example of a JSON body. In raw JSON mode the user writes
+ * the body, so a conf error keeps the API's message, example and all. A conf error about no
+ * param field is about a key of the "other conf keys" box.
+ */
+function forPage(error: ApiError, raw: boolean): ApiError {
+  if (!error.problem || !error.hint) return error;
+  let message = `${error.problem}. Fix: ${error.hint}.`;
+  if (error.reason === 'invalid_conf') {
+    if (raw || !error.field?.startsWith('conf.')) return error;
+    message = `Other conf keys: "${error.field.slice(5)}" ${message}`;
+  }
+  return new ApiError(error.status, error.reason, message, error.field, error);
+}
+
 /** `2026-12-06T09:30` in the user's zone → ISO (UTC). */
 function localToIso(local: string): string | undefined {
   return local ? new Date(local).toISOString() : undefined;
@@ -81,12 +98,19 @@ function localToIso(local: string): string | undefined {
 
 export function TriggerPage({ dagId }: { dagId: string }) {
   const dag = useLoad(() => get<DagDetailDto>(apiPath('dags', dagId)), [dagId]);
+  const { me } = useSession();
+  const canTrigger = useCan('operator');
   return (
     <>
       <div className="crumbs"><Link to="/dags">DAGs</Link> / <Link to={path('dags', dagId)}>{dagId}</Link> /</div>
       <PageTitle>Trigger {dagId}</PageTitle>
       <LoadError load={dag} what={`load DAG ${dagId}`} elsewhere={elsewhereThan(dag.error, dagId)} />
-      {dag.data ? <TriggerForm dag={dag.data} /> : dag.error ? null : <Loading />}
+      {!canTrigger ? (
+        // A deep link from someone else: no form to fill that the API would refuse.
+        <div className="empty" data-testid="trigger-not-allowed">
+          Triggering a run needs the role operator or admin; you are {me.role}. <Link to={path('dags', dagId)}>See {dagId}</Link>
+        </div>
+      ) : dag.data ? <TriggerForm dag={dag.data} /> : dag.error ? null : <Loading />}
     </>
   );
 }
@@ -166,8 +190,10 @@ function TriggerForm({ dag }: { dag: DagDetailDto }) {
     }
   };
 
-  const fieldError = (name: string) => (error?.field === `conf.${name}` ? error.message : null);
-  const formError = error && !(error.field?.startsWith('conf.') && !raw && names.includes(error.field.slice(5))) ? error : null;
+  // The API words a conf error's fix for a JSON body (`e.g. the body {"conf": …}`): right in raw
+  // JSON mode, not under a form's field, which shows the problem alone (older servers: the message).
+  const fieldError = (name: string) => (error?.field === `conf.${name}` ? error.problem ?? error.message : null);
+  const formError = error && !(error.field?.startsWith('conf.') && !raw && names.includes(error.field.slice(5))) ? forPage(error, raw) : null;
 
   return (
     <form onSubmit={submit} className="card trigger-form" aria-label="Trigger" noValidate style={{ maxWidth: 720 }}>
