@@ -31,6 +31,10 @@ const preview = {
     { taskId: 'train', state: 'failed', tryNumber: 1 }, { taskId: 'report', state: 'upstream_failed', tryNumber: 0 },
   ],
 };
+// The same dry run without the upstream: the task and its downstream.
+const downstreamOnly = {
+  ...preview, cleared: ['train', 'report'], taskInstances: preview.taskInstances.filter((t) => t.taskId === 'train' || t.taskId === 'report'),
+};
 const json = (route: Route, body: unknown) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
 
 describeBrowser('web UI: clear with upstream and downstream', () => {
@@ -38,6 +42,8 @@ describeBrowser('web UI: clear with upstream and downstream', () => {
   let browser: Browser;
   let page: Page;
   const clears: { task: string; body: Record<string, unknown> }[] = [];
+  /** While set, a dry run without the upstream is answered only once it resolves (a slow answer). */
+  let slowDownstreamOnly: Promise<void> | null = null;
 
   beforeAll(async () => {
     [server, browser] = await Promise.all([startStandalone(), launchBrowser()]);
@@ -48,10 +54,12 @@ describeBrowser('web UI: clear with upstream and downstream', () => {
     await page.route('**/api/v1/dags/chain/runs/r1/tasks/train/logs/stream?try=1', (route) => route.fulfill({
       status: 200, contentType: 'text/event-stream', body: 'event: end\ndata: {}\n\n',
     }));
-    await page.route('**/api/v1/dags/chain/runs/r1/tasks/*/clear', (route, request: Request) => {
+    await page.route('**/api/v1/dags/chain/runs/r1/tasks/*/clear', async (route, request: Request) => {
       const body = request.postDataJSON() as Record<string, unknown>;
       clears.push({ task: request.url().split('/').at(-2)!, body });
-      return json(route, body.dryRun ? preview : { dagId: 'chain', runId: 'r1', cleared: preview.cleared });
+      if (!body.dryRun) return json(route, { dagId: 'chain', runId: 'r1', cleared: preview.cleared });
+      if (!body.upstream && slowDownstreamOnly) await slowDownstreamOnly;
+      return json(route, body.upstream ? preview : downstreamOnly);
     });
   });
   afterAll(async () => {
@@ -71,5 +79,29 @@ describeBrowser('web UI: clear with upstream and downstream', () => {
     // The preview asked for the same selection as the clear; nothing was sent per ancestor.
     expect(clears.at(-2)).toEqual({ task: 'train', body: { downstream: true, upstream: true, dryRun: true } });
     expect(clears.filter((c) => !c.body.dryRun)).toEqual([{ task: 'train', body: { downstream: true, upstream: true } }]);
+  });
+
+  it('shows the preview of the selection made last, when the answer for the one before comes after it', async () => {
+    let letGo!: () => void;
+    slowDownstreamOnly = new Promise<void>((resolve) => (letGo = resolve));
+    try {
+      await page.goto('/dags/chain/runs/r1/tasks/train');
+      const slowAnswer = page.waitForEvent('requestfinished', (r) => r.url().endsWith('/tasks/train/clear') && (r.postDataJSON() as { upstream?: boolean }).upstream === false);
+      await page.getByRole('button', { name: '↻ Clear…' }).click(); // previews train with its downstream: held
+      const dialog = page.getByRole('dialog', { name: 'Clear' });
+      await dialog.getByText('Previewing…').waitFor();
+      await dialog.getByText('with upstream (2)').click(); // previews with the upstream too: answered at once
+      const shown = dialog.getByTestId('action-preview').locator('li code');
+      await dialog.getByTestId('action-preview').getByText('prepare').waitFor();
+      letGo();
+      await slowAnswer;
+      // Until the page has handled that answer (the browser has painted twice since).
+      await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
+      expect(await shown.allTextContents()).toEqual(['prepare', 'extract', 'train', 'report']);
+      await dialog.getByRole('button', { name: 'Cancel' }).click();
+    } finally {
+      letGo();
+      slowDownstreamOnly = null;
+    }
   });
 });

@@ -198,7 +198,8 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
 
   it('opens a task\'s log while it runs and sees lines arrive live, then the try finish', async () => {
     await page.goto('/dags/ui_flaky/trigger');
-    await page.locator('#param-ticks').fill('12');
+    // 30 ticks, 12 s: the page must open the log while it still runs (with 12, 4.8 s, a slow CI page load could miss it).
+    await page.locator('#param-ticks').fill('30');
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
     await page.waitForURL(/triggered=/);
     const runId = new URL(page.url()).searchParams.get('triggered')!;
@@ -207,10 +208,10 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.getByTestId('task-details').waitFor();
     expect(decodeURIComponent(new URL(page.url()).pathname)).toBe(`/dags/ui_flaky/runs/${runId}/tasks/slow`);
     await page.getByTestId('log-status').getByText('● live').waitFor();
-    await page.getByTestId('log').getByText('tick 3 of 12').waitFor();
-    expect(await page.getByTestId('log').textContent()).not.toContain('tick 12 of 12');
+    await page.getByTestId('log').getByText('tick 3 of 30').waitFor();
+    expect(await page.getByTestId('log').textContent()).not.toContain('tick 30 of 30');
     await screenshot(page, 'task-log');
-    await page.getByTestId('log').getByText('tick 12 of 12').waitFor({ timeout: 30_000 });
+    await page.getByTestId('log').getByText('tick 30 of 30').waitFor({ timeout: 30_000 });
     await page.getByTestId('log-status').getByText('■ try finished').waitFor({ timeout: 30_000 });
   });
 

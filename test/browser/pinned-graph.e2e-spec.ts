@@ -75,4 +75,28 @@ describeBrowser('web UI: the graph of a run pinned to an older version', () => {
     const legend = await attrs(page.getByLabel('Legend').locator('[data-state]'), 'data-state');
     expect(legend).toEqual(expect.arrayContaining(['cached', 'removed']));
   });
+
+  it('draws nothing while the runs are loading: not the latest version, which the chosen run may not run', async () => {
+    // The grid (the runs, and so which version the chosen run is pinned to) answers only when let go.
+    let letGo!: () => void;
+    const held = new Promise<void>((resolve) => (letGo = resolve));
+    const slowGrid = async (route: Route) => {
+      await held;
+      await json(route, grid).catch(() => undefined); // (unrouted meanwhile by a failed test: the answer goes nowhere)
+    };
+    await page.route('**/api/v1/dags/evolving/grid?limit=25', slowGrid);
+    try {
+      await page.goto('/dags/evolving?tab=graph&run=old_run');
+      // The DAG is in (its tab's toolbar is drawn), the runs are not: no graph yet, and no "no runs yet".
+      await page.getByLabel('Legend').waitFor();
+      expect(await page.locator('svg.dag-graph g.node').count()).toBe(0);
+      expect(await page.locator('select').first().textContent()).toBe('loading the runs…');
+      letGo();
+      await page.locator('svg.dag-graph g.node[data-task="clean"]').waitFor();
+      expect((await nodes(page)).sort()).toEqual(['clean:success', 'extract:success']);
+    } finally {
+      letGo();
+      await page.unroute('**/api/v1/dags/evolving/grid?limit=25', slowGrid);
+    }
+  });
 });

@@ -174,7 +174,8 @@ describeBrowser('web UI: render time of big views (reported)', () => {
     await page.locator('a[data-r="0"][data-c="99"][tabindex="0"]').focus();
     // (one key at a time, as a person presses them: each waits for the focus to move)
     type Focus = { document: { activeElement: { getAttribute(n: string): string | null } | null } };
-    const focusedRow = (want: number) => page.waitForFunction((row) => (globalThis as unknown as Focus).document.activeElement?.getAttribute('data-r') === String(row), want, { timeout: 5000 });
+    // (The page's default wait: a lost press never moves the focus, however long the wait; a 5 s limit was a speed check a loaded CI machine can fail.)
+    const focusedRow = (want: number) => page.waitForFunction((row) => (globalThis as unknown as Focus).document.activeElement?.getAttribute('data-r') === String(row), want);
     for (let walk = 0; walk < 2; walk++) {
       for (let r = 0; r < 199; ) {
         await page.keyboard.press('PageDown');

@@ -17,12 +17,13 @@ import { itWithPrometheus, promtoolCheck, startPrometheus, type RunningPrometheu
 jest.setTimeout(180_000);
 
 const OK_TASKS = 4;
-const DAG = [
+const dag = (gate: string) => [
   'id: metered', 'defaults: { retries: 0 }', 'tasks:',
   ...Array.from({ length: OK_TASKS }, (_, i) => `  ok${i}: { shell: "true" }`),
   '  fails: { shell: "exit 3" }',
-  // Runs long enough for a scrape to see it hold a slot.
-  '  slow: { shell: "sleep 4" }',
+  // Holds a slot until the scrapes have seen it (the test then creates `gate`), and at least 4 s:
+  // a plain `sleep 4` could end before a scrape on a loaded machine saw it run.
+  `  slow: { shell: "sleep 4; while [ ! -e ${gate} ]; do sleep 0.1; done" }`,
 ].join('\n') + '\n';
 // An unknown upstream: an import error.
 const BROKEN = 'id: broken\ntasks:\n  a: { shell: "true", upstream: [nope] }\n';
@@ -52,6 +53,7 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
   describeWithRabbitMQ('scheduler, worker and webserver processes expose Prometheus metrics', () => {
     let testDb: TestDatabase;
     let folder: string;
+    let gate = '';
     let api: string;
     let schedulerMetrics: string;
     let workerMetrics: string;
@@ -63,7 +65,8 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
     beforeAll(async () => {
       testDb = await createTestDatabase();
       folder = mkdtempSync(path.join(tmpdir(), 'swarmflow-metrics-'));
-      writeFileSync(path.join(folder, 'metered.yaml'), DAG);
+      gate = path.join(mkdtempSync(path.join(tmpdir(), 'swarmflow-metrics-gate-')), 'slow-may-end');
+      writeFileSync(path.join(folder, 'metered.yaml'), dag(gate));
       writeFileSync(path.join(folder, 'broken.yaml'), BROKEN);
       const port = await freePort();
       api = `http://127.0.0.1:${port}`;
@@ -96,10 +99,12 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
     });
 
     afterAll(async () => {
+      if (gate) writeFileSync(gate, ''); // slow ends, whatever the test did
       await Promise.all(procs.map((p) => p.stop('SIGTERM').catch(() => undefined)));
       await deleteRabbitMQTopology(prefix, [taskQueue('default').name, EVENTS_QUEUE.name, LOGS_QUEUE.name]);
       await testDb?.drop();
       if (folder) rmSync(folder, { recursive: true, force: true });
+      if (gate) rmSync(path.dirname(gate), { recursive: true, force: true });
     });
 
     it('reports a run as it goes: slots taken, tries by outcome, latencies, cluster state, HTTP requests', async () => {
@@ -122,13 +127,22 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
       expect(sample(s, 'swarmflow_workers{state="active"}')).toBe(1);
       expect(sample(s, 'swarmflow_queue_consumers{queue="default"}')).toBe(1);
       expect(sample(s, 'swarmflow_metrics_source_up{source="broker"}')).toBe(1);
+      writeFileSync(gate, ''); // seen: slow may end
 
       await eventually(async () => {
         const run = (await (await fetch(`${api}/api/v1/dags/metered/runs/${runId}`, { headers: { authorization } })).json()) as { state: string };
         return run.state === 'failed' ? run : undefined;
       }, 60_000, `run ${runId} to end (failed: one task exits 3)`, 250);
 
-      s = await scrapeUntil(schedulerMetrics, 'swarmflow_task_tries_finished_total{queue="default",outcome="success"}', (v) => v === OK_TASKS + 1, `to reach ${OK_TASKS + 1}`);
+      // The counters count at once; the cluster gauges are read from the database at most once a second
+      // (one snapshot for every gauge, reused by the scrapes within that second): wait for a scrape whose
+      // snapshot was taken after slow's end too, then read the rest from it.
+      const successes = 'swarmflow_task_tries_finished_total{queue="default",outcome="success"}';
+      const running = 'swarmflow_task_instances{state="running",queue="default"}';
+      s = await eventually(async () => {
+        const text = await scrape(schedulerMetrics);
+        return sample(text, successes) === OK_TASKS + 1 && sample(text, running) === undefined ? text : undefined;
+      }, 60_000, `${successes} to reach ${OK_TASKS + 1} and ${running} to go at ${schedulerMetrics}`, 250);
       expect(sample(s, 'swarmflow_task_tries_finished_total{queue="default",outcome="failed"}')).toBe(1);
       expect(sample(s, 'swarmflow_task_run_duration_seconds_count{queue="default"}')).toBe(OK_TASKS + 2);
       // `slow` ran ~4 s: the sum of run times says so.
@@ -137,7 +151,6 @@ describeWithPostgres('metrics endpoints (PostgreSQL)', () => {
       expect(sample(s, 'swarmflow_scheduler_tasks_queued_total')).toBe(OK_TASKS + 2);
       expect(sample(s, 'swarmflow_scheduler_events_applied_total')).toBeGreaterThanOrEqual(OK_TASKS + 2);
       expect(sample(s, 'swarmflow_scheduler_iteration_duration_seconds_count')).toBeGreaterThan(0);
-      expect(sample(s, 'swarmflow_task_instances{state="running",queue="default"}')).toBeUndefined();
       expect(sample(s, 'swarmflow_queue_depth{queue="default"}')).toBe(0);
       expect(sample(s, 'swarmflow_outbox_messages')).toBe(0);
       expect(sample(s, 'swarmflow_metrics_source_up{source="database"}')).toBe(1);

@@ -8,15 +8,19 @@ import { eventually, freePort, runCli, SwarmflowProcess } from '../support/proce
 // queued (its message in the in-memory broker, which dies with the process) runs after it.
 jest.setTimeout(180_000);
 
-const DAG = `id: stop_drain
+// Each task runs until the test creates the gate file: a and b are still running when the
+// stop begins, however slow the machine (a fixed `sleep 2` could end first, and c then
+// started on try 1 before the stop held it).
+const wait = (gate: string) => `>-\n    while [ ! -e "${gate}" ]; do sleep 0.1; done`;
+const dag = (gate: string) => `id: stop_drain
 schedule: null
 defaults:
   retries: 1
   retry_delay: 1s
 tasks:
-  a: sleep 2
-  b: sleep 2
-  c: sleep 2
+  a: ${wait(gate)}
+  b: ${wait(gate)}
+  c: ${wait(gate)}
 `;
 
 interface Ti { taskId: string; state: string; tryNumber: number }
@@ -24,6 +28,7 @@ interface Ti { taskId: string; state: string; tryNumber: number }
 describe('standalone: SIGINT while tasks run, then a restart', () => {
   let home: string;
   let dags: string;
+  let gate: string;
   let port: number;
   let env: NodeJS.ProcessEnv;
   let server: SwarmflowProcess | null = null;
@@ -47,7 +52,8 @@ describe('standalone: SIGINT while tasks run, then a restart', () => {
     home = mkdtempSync(path.join(tmpdir(), 'swarmflow-stop-'));
     dags = path.join(home, 'dags');
     mkdirSync(dags);
-    writeFileSync(path.join(dags, 'stop_drain.yaml'), DAG);
+    gate = path.join(home, 'gate');
+    writeFileSync(path.join(dags, 'stop_drain.yaml'), dag(gate));
     port = await freePort();
     env = { SWARMFLOW_HOME: home, SWARMFLOW_URL: `http://127.0.0.1:${port}` };
   });
@@ -64,8 +70,14 @@ describe('standalone: SIGINT while tasks run, then a restart', () => {
     // Concurrency 2: a and b run, c waits queued.
     await eventually(async () => ((await tis()).filter((t) => t.state === 'running').length === 2 ? true : undefined), 30_000, 'two tasks running');
 
-    // Ctrl-C mid-run: the worker drains (both tasks finish), and the process exits 0.
-    expect(await first.stop('SIGINT', 60_000)).toBe(0);
+    // Ctrl-C mid-run: the worker drains (both tasks finish once the gate opens), and the process exits 0.
+    const exit = first.stop('SIGINT', 60_000);
+    try {
+      await first.waitForOutput(/stopping: waiting for \d+ running task\(s\)/, 30_000); // the worker takes no new task now
+    } finally {
+      writeFileSync(gate, '');
+    }
+    expect(await exit).toBe(0);
     expect(first.output).toContain('SIGINT: shutting down');
 
     await start('standalone (restarted)');

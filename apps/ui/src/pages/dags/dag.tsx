@@ -190,14 +190,17 @@ function GraphTab({ dag }: { dag: DagDetailDto }) {
   const version = useLoad(
     () => (pinned ? get<DagDetailDto>(apiPath('dags', dag.dagId, 'versions', pinned)) : Promise.resolve(null)), [dag.dagId, pinned],
   );
-  const tasks = pinned ? version.data?.tasks : dag.tasks;
+  // The run, and so the version to draw, is known once the grid answers: until then nothing is drawn (the
+  // latest version's tasks, drawn meanwhile, are not those of a run pinned to an older one). Without the
+  // grid (it failed), the latest version, without states.
+  const tasks = grid.data === undefined ? (grid.error ? dag.tasks : undefined) : pinned ? version.data?.tasks : dag.tasks;
   return (
     <>
       <div className="toolbar">
         <label className="inline">
           Run
           <select value={run?.runId ?? ''} onChange={(e) => setQuery({ run: e.target.value })} disabled={runs.length === 0}>
-            {runs.length === 0 ? <option value="">no runs yet</option> : null}
+            {runs.length === 0 ? <option value="">{grid.data ? 'no runs yet' : grid.error ? 'runs not loaded' : 'loading the runs…'}</option> : null}
             {runs.map((r) => <option key={r.runId} value={r.runId}>{r.runId} ({r.state})</option>)}
           </select>
         </label>
@@ -209,6 +212,7 @@ function GraphTab({ dag }: { dag: DagDetailDto }) {
         ) : null}
         <Legend />
       </div>
+      <LoadError load={grid} what="load the runs" />
       <ErrorBox error={pinned ? version.error : null} what="load the run's version" />
       {tasks ? (
         <DagGraph dagId={dag.dagId} tasks={tasks} runId={run?.runId ?? null} instances={run?.taskInstances ?? []} />

@@ -1,7 +1,7 @@
 // A task try (the latest, or an earlier one picked in the tabs): state, timings, worker, container/GPU details (from the container's start, so
 // while the try runs), exit code and reason, earlier tries, the live log; actions clear
 // (downstream/upstream, with a preview), mark, kill.
-import { useEffect, useMemo, useState } from 'react';
+import { useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError, apiPath, get, post } from '../../api';
 import type { ClearResultDto, KillResultDto, MarkResultDto } from '@swarmflow/contracts';
 import type { DagDetailDto, TaskArtifactsDto, TaskInstanceDetailDto, TaskSpecDto } from '../../api-types';
@@ -366,7 +366,11 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
     return () => window.removeEventListener('keydown', onKey, true);
   }, [dialog]);
 
+  // Each open or toggle asks for a new preview; an answer to an earlier one (with the old
+  // selection) may arrive after it, and must not replace it.
+  const previewAsked = useRef(0);
   const open = async (d: Dialog, opts = { downstream, upstream }) => {
+    const asked = ++previewAsked.current;
     setDialog(d);
     setError(null);
     setMessage(null);
@@ -375,15 +379,17 @@ function TaskActions({ ti, dag, onDone }: { ti: TaskInstanceDetailDto; dag: DagD
     try {
       if (d === 'clear') {
         const res = await previewClear(ti, opts);
+        if (asked !== previewAsked.current) return;
         setPreview({
           tasks: (res.taskInstances ?? []).map((t) => ({ taskId: t.taskId, state: stateLabel(t.state) })), busy: (res.busy ?? []).map((b) => b.taskId),
         });
       } else {
         const res = await post<MarkResultDto>(`${tiPath}/mark`, { state: d, downstream: opts.downstream, upstream: opts.upstream, dryRun: true });
+        if (asked !== previewAsked.current) return;
         setPreview({ tasks: res.changes.map((c) => ({ taskId: c.taskId, state: `${stateLabel(c.from)} → ${stateLabel(c.to)}` })), busy: [] });
       }
     } catch (err) {
-      setError(err as ApiError);
+      if (asked === previewAsked.current) setError(err as ApiError);
     }
   };
 

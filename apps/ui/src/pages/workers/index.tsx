@@ -107,18 +107,23 @@ function useWorkersData() {
     if (e.type === 'worker' || e.type === 'resync') reloadWorkers();
     if (e.type === 'ti' || e.type === 'resync') reloadRunning();
   });
+  // Null until the running tries are in: the rows come from another request, and a worker is
+  // not said to be idle because that one has not answered yet.
   const runningByWorker = useMemo(() => {
+    if (!running.data) return null;
     const map = new Map<string, TryRow[]>();
-    for (const t of running.data?.items ?? []) {
+    for (const t of running.data.items) {
       if (!t.worker) continue;
       map.set(t.worker, [...(map.get(t.worker) ?? []), t]);
     }
     return map;
   }, [running.data]);
-  return { workers, runningByWorker };
+  return { workers, runningByWorker, runningError: running.error };
 }
 
-function RunningTries({ tries }: { tries: TryRow[] }) {
+/** A worker's running tries; `null`: not known (still loading, or `error`). */
+function RunningTries({ tries, error }: { tries: TryRow[] | null; error: ApiError | null }) {
+  if (tries === null) return error ? <span className="muted" title={error.message}>unknown</span> : <span className="muted" aria-busy="true">…</span>;
   if (tries.length === 0) return <span className="muted">idle</span>;
   return (
     <ul className="inline-list">
@@ -132,7 +137,9 @@ function RunningTries({ tries }: { tries: TryRow[] }) {
   );
 }
 
-function WorkersTable({ workers, runningByWorker, now }: { workers: LoadedWorker[]; runningByWorker: Map<string, TryRow[]>; now: number }) {
+function WorkersTable({ workers, runningByWorker, runningError, now }: {
+  workers: LoadedWorker[]; runningByWorker: Map<string, TryRow[]> | null; runningError: ApiError | null; now: number;
+}) {
   const canAct = useCan('operator');
   const [notice, setNotice] = useState<string | null>(null);
   const [error, setError] = useState<ApiError | null>(null);
@@ -166,7 +173,7 @@ function WorkersTable({ workers, runningByWorker, now }: { workers: LoadedWorker
                   <td>{w.queues.map((q) => <span key={q} className="tag">{q}</span>)}</td>
                   <td><Slots used={w.running.length} total={w.concurrency} /></td>
                   <td>{w.gpus}</td>
-                  <td><RunningTries tries={runningByWorker.get(w.name) ?? []} /></td>
+                  <td><RunningTries tries={runningByWorker ? runningByWorker.get(w.name) ?? [] : null} error={runningError} /></td>
                   <td>{w.processed}</td>
                   <td>{w.failed}</td>
                   <td title={`last heartbeat ${new Date(w.lastHeartbeatAt).toISOString()}`}><span className={age > 30 ? 'warn-text' : ''}>{age} s ago</span></td>
@@ -256,7 +263,7 @@ function Tabs({ active }: { active: 'workers' | 'tries' }) {
 }
 
 function WorkersPage() {
-  const { workers, runningByWorker } = useWorkersData();
+  const { workers, runningByWorker, runningError } = useWorkersData();
   const now = useNow();
   return (
     <>
@@ -264,7 +271,7 @@ function WorkersPage() {
       <Tabs active="workers" />
       <LoadError load={workers} what="load the workers" />
       {!workers.data && workers.loading ? <Loading /> : null}
-      {workers.data ? <WorkersTable workers={workers.data} runningByWorker={runningByWorker} now={now} /> : null}
+      {workers.data ? <WorkersTable workers={workers.data} runningByWorker={runningByWorker} runningError={runningError} now={now} /> : null}
       <Queues />
     </>
   );
@@ -283,7 +290,7 @@ function TriesPageView() {
 
 function WorkerPage({ name }: { name: string }) {
   const worker = useLoad(async () => received(await get<WorkerDto>(apiPath('workers', name))), [name]);
-  const { runningByWorker } = useWorkersData();
+  const { runningByWorker, runningError } = useWorkersData();
   const reload = useThrottled(worker.reload, 300);
   useEvents({ types: ['worker'] }, (e) => {
     if (e.type === 'resync' || e.data.name === name) reload();
@@ -295,7 +302,7 @@ function WorkerPage({ name }: { name: string }) {
       <PageTitle>{name}</PageTitle>
       <LoadError load={worker} what={`load worker ${name}`} elsewhere={{ to: '/workers', label: 'See the workers' }} />
       {!worker.data && worker.loading ? <Loading /> : null}
-      {worker.data ? <WorkersTable workers={[worker.data]} runningByWorker={runningByWorker} now={now} /> : null}
+      {worker.data ? <WorkersTable workers={[worker.data]} runningByWorker={runningByWorker} runningError={runningError} now={now} /> : null}
       {worker.data ? (
         <dl className="kv card">
           <dt>Host</dt><dd>{worker.data.hostname}</dd>
