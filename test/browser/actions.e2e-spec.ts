@@ -148,12 +148,15 @@ describeBrowser('web UI: mark and cancel', () => {
     await adminApi(server, 'POST', '/users', { name: 'vic', role: 'viewer', password: 'viewer-password-1' });
     const viewer = await loginPage(browser, server.url, 'vic', 'viewer-password-1');
     const p = viewer.page;
+    await p.getByTestId('current-user').getByText('viewer').waitFor();
     await p.goto(`/dags/ui_actions/runs/${runId}`);
     await p.waitForSelector('[data-testid="run-tasks"] tr[data-task="long"][data-state="running"]');
     await p.locator('h1 [data-state="running"]').waitFor();
     expect(await p.getByRole('button', { name: '■ Cancel run' }).count()).toBe(0);
     await p.goto(`/dags/ui_actions/runs/${runId}/tasks/long`);
     await p.getByTestId('log').getByText(/long: tick 1$/).waitFor();
+    // The actions are drawn with the DAG's version (the Kind row comes from it): only then does their absence mean something.
+    await p.getByTestId('task-details').locator('dt:text-is("Kind")').waitFor();
     for (const name of ['✓ Mark success…', '✗ Mark failed…', '■ Kill…', '↻ Clear…']) expect(await p.getByRole('button', { name }).count()).toBe(0);
     await viewer.context.close();
     await adminApi(server, 'POST', `/dags/ui_actions/runs/${runId}/cancel`);

@@ -55,9 +55,9 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
     const fieldError = page.locator('[data-param="epochs"] .field-error');
     await fieldError.waitFor();
-    // Worded for a form: the field's problem, without the API's example of a JSON body (or the CLI's --conf).
+    // Worded for a form: the field's problem and fix, without the API's example of a JSON body (or the CLI's --conf).
     const problem = await fieldError.textContent();
-    expect(problem).toBe('must be integer (got "ten")');
+    expect(problem).toBe('must be integer (got "ten"). Fix: enter a whole number.');
     expect(problem).not.toContain('--conf');
     expect(problem).not.toContain('the body {');
     // In raw JSON mode the user writes the body: there the API's example is the right fix.
@@ -65,7 +65,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     await page.getByRole('button', { name: '▶ Trigger run' }).click();
     await page.locator('.error-box').filter({ hasText: 'conf.epochs must be integer (got "ten"). Fix: pass a whole number, e.g. the body {"conf": {"epochs":' }).waitFor();
     await page.getByRole('button', { name: 'Form', exact: true }).click();
-    expect(await fieldError.textContent()).toBe('must be integer (got "ten")');
+    expect(await fieldError.textContent()).toBe('must be integer (got "ten"). Fix: enter a whole number.');
     // Out of range (minimum 1): the API's message; once the value changes, it no longer applies
     // and goes, before any submit.
     await page.locator('#param-epochs').fill('0');
@@ -107,7 +107,7 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
         method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ conf }),
       });
       expect(res.status).toBe(400);
-      return (await res.json()) as { message: string; field: string; problem: string };
+      return (await res.json()) as { message: string; field: string; problem: string; hint: string };
     };
     const fieldError = field.locator('.field-error');
     for (const value of [1.5, -0.25]) {
@@ -117,8 +117,9 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
       await fieldError.waitFor({ state: 'detached' }); // the previous value's error goes once it changes
       await page.getByRole('button', { name: '▶ Trigger run' }).click();
       await fieldError.waitFor();
-      // The API's problem with the value, without its fix's example of a JSON body.
-      expect(await fieldError.textContent()).toBe(expected.problem);
+      // The API's problem with the value and its fix, without the fix's example of a JSON body.
+      expect(expected.hint).toBe('pass a valid value');
+      expect(await fieldError.textContent()).toBe(`${expected.problem}. Fix: enter a valid value.`);
       expect(expected.message).toContain(`conf.min_accuracy ${expected.problem}. Fix: pass a valid value, e.g. the body {"conf": `);
       expect(expected.problem).toContain(value > 1 ? '<= 1' : '>= 0');
       expect(await input.getAttribute('aria-invalid')).toBe('true');
@@ -257,6 +258,8 @@ describeBrowser('web UI: DAGs, runs and tasks', () => {
     const { runs } = await adminApi<{ runs: { runId: string }[] }>(server, 'GET', '/dags/ml_pipeline/grid?limit=1');
     await p.goto(`/dags/ml_pipeline/runs/${runs[0]!.runId}/tasks/train`);
     await p.getByTestId('task-details').waitFor();
+    // The actions are drawn with the DAG's version (the Kind row comes from it): only then does their absence mean something.
+    await p.getByTestId('task-details').locator('dt:text-is("Kind")').waitFor();
     for (const name of ['↻ Clear…', '✓ Mark success…', '✗ Mark failed…', '■ Kill…']) expect(await p.getByRole('button', { name }).count()).toBe(0);
     await screenshot(p, 'task-viewer');
     // The page's own session, with its CSRF token: refused for the role, not for the token.

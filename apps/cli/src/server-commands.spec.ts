@@ -4,7 +4,8 @@ import path from 'node:path';
 import { ConfigError } from '@swarmflow/secrets';
 import type { CliDeps } from './cli-context';
 import { runCli } from './program';
-import { loadClusterKey, standaloneAddress } from './server-commands';
+import { installationOf, ofInstallation } from '@swarmflow/executors';
+import { loadClusterKey, standaloneAddress, standaloneInstallation } from './server-commands';
 
 /** The help of a server command, as `swarmflow <command> --help` prints it with `env`; spaces and line breaks squeezed. */
 async function helpOf(command: string, env: NodeJS.ProcessEnv): Promise<string> {
@@ -53,6 +54,18 @@ describe('standaloneAddress', () => {
       '--port must be a port number between 0 and 65535 (got "70000"). Fix: pass --port <n>',
     );
     expect(() => standaloneAddress({ port: '-1' }, {})).toThrow(/^--port must be a port number/);
+  });
+});
+
+describe('standaloneInstallation', () => {
+  it('is one per home folder, the same across restarts, and never the default installation of a cluster', () => {
+    const one = standaloneInstallation('/srv/a/.swarmflow');
+    expect(one).toMatch(/^standalone-[0-9a-f]{8}\.swarmflow$/);
+    expect(standaloneInstallation('/srv/a/./.swarmflow')).toBe(one);
+    expect(standaloneInstallation('/srv/b/.swarmflow')).not.toBe(one);
+    // Containers of a cluster without a broker prefix (and unlabelled ones) are not its own to reap.
+    expect(ofInstallation({ 'swarmflow.installation': installationOf(undefined) }, one)).toBe(false);
+    expect(ofInstallation({}, one)).toBe(false);
   });
 });
 

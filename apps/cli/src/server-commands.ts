@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, hostname } from 'node:os';
 import path from 'node:path';
@@ -8,6 +9,7 @@ import {
   metricsAccessFromEnv, metricsServerConfigFromEnv, processMetrics, startMetricsServer, type MetricsAccess, type MetricsServerConfig,
 } from '@swarmflow/observability';
 import { Database, EmbeddedPostgres, privateDir, Repositories } from '@swarmflow/persistence';
+import { installationOf } from '@swarmflow/executors';
 import { ClusterKey } from '@swarmflow/secrets';
 import { schedulerConfigFromEnv } from '../../scheduler/src/config';
 import { startScheduler } from '../../scheduler/src/main';
@@ -28,6 +30,15 @@ import { runGateway } from '../../gateway/src/main';
 
 const METRICS_HELP = 'SWARMFLOW_METRICS_PORT: serve Prometheus metrics at /metrics on this port (default: none), SWARMFLOW_METRICS_HOST\n' +
   '(default 127.0.0.1; 0.0.0.0 in a container), SWARMFLOW_METRICS_TOKEN (bearer token the endpoint then requires)';
+
+/**
+ * A standalone's installation (container label `swarmflow.installation`), from its home
+ * folder: two standalones on one Docker engine, or a cluster without a broker prefix beside
+ * one, never adopt or reap each other's containers. The same home keeps it across restarts.
+ */
+export function standaloneInstallation(home: string): string {
+  return installationOf(`standalone-${createHash('sha256').update(path.resolve(home)).digest('hex').slice(0, 8)}.`);
+}
 
 /** The standalone home folder: embedded database, and where the CLI finds the server's URL. */
 export function swarmflowHome(): string {
@@ -198,7 +209,7 @@ async function runStandalone(opts: StandaloneOptions, env: NodeJS.ProcessEnv): P
   // banner, so `swarmflow dags list` right after it shows the DAGs.
   await Promise.race([scheduler.firstParse, new Promise((r) => setTimeout(r, FIRST_PARSE_WAIT_MS).unref())]);
   const worker = await startWorker(
-    { name: `standalone-${hostname()}`, hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
+    { name: `standalone-${hostname()}`, installation: standaloneInstallation(home), hostname: hostname(), queues: ['default'], concurrency, gpus: discoverNvidiaGpus() },
     broker, { logger: new Logger('worker'), clusterKey },
   );
   const app = await createWebserver({

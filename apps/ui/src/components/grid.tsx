@@ -19,10 +19,17 @@
 // moves on from there.
 import { memo, useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FocusEvent, type KeyboardEvent, type MouseEvent } from 'react';
 import type { GridRunDto, TaskInstanceDto } from '../api-types';
+import { useCan } from '../auth';
 import { Link, path } from '../router';
 import { stateIcon, stateLabel } from './state';
 import { formatDuration, formatLocal } from './time';
 import { useWindowedRows } from './windowed-rows';
+
+/** An empty grid: where runs come from, the trigger button only for those who have it. */
+function NoRunsYet() {
+  const canTrigger = useCan('operator');
+  return <div className="empty">No runs yet. {canTrigger ? 'Trigger one with the button above.' : 'A scheduled or triggered run appears here as it starts.'}</div>;
+}
 
 function cellTitle(taskId: string, runId: string, ti: TaskInstanceDto | undefined): string {
   if (!ti) return `${taskId} in ${runId}: not in this run`;
@@ -148,7 +155,7 @@ export const RunGrid = memo(function RunGrid({ dagId, taskIds, runs }: { dagId: 
   }, [describe, dagId, taskIds, runIds]);
 
   const nameWidth = useMemo(() => Math.min(48, Math.max(10, ...taskIds.map((t) => t.length))) + 3, [taskIds]);
-  if (runs.length === 0) return <div className="empty">No runs yet. Trigger one with the button above.</div>;
+  if (runs.length === 0) return <NoRunsYet />;
   return (
     <div
       className="grid-wrap" ref={rows.ref} onScroll={onScroll} data-rows={`${rows.start}-${rows.end}`} data-cols={`${cols.start}-${cols.end}`}

@@ -207,11 +207,14 @@ export class DockerExecutor {
 
   /**
    * Task containers of a worker of `installation` ({@link ofInstallation}), running or
-   * ended, except kept ones already reported.
+   * ended, except kept ones already reported. One with no installation label and this
+   * worker's name counts in any installation: a version without the label made it, most
+   * likely this worker's own before an upgrade (a rolling update hands its containers over
+   * to the new version), and leaving it would run its try twice once it is retried as lost.
    */
   async listTaskContainers(worker: string, installation = DEFAULT_INSTALLATION): Promise<ContainerSummary[]> {
     const all = await this.client.listContainers({ [LABELS.worker]: worker, [LABELS.role]: 'task' });
-    return all.filter((c) => ofInstallation(c.labels, installation) && !c.name.endsWith(REPORTED_SUFFIX));
+    return all.filter((c) => (ofInstallation(c.labels, installation) || c.labels[LABELS.installation] === undefined) && !c.name.endsWith(REPORTED_SUFFIX));
   }
 
   /**

@@ -26,6 +26,7 @@ export function ImportErrorsPage() {
       <PageTitle>Import errors</PageTitle>
       {file ? <p className="muted">Showing {file} only. <Link to="/import-errors">Show all</Link></p> : null}
       <LoadError load={errors} what="read the import errors" />
+      <LoadError load={dags} what="list the DAGs (each card names the DAGs its file's last good version holds)" />
       {/* The fix names the DAGs the file's last good version holds: wait for both lists, so a card never says
           "it never imported" of a file whose DAGs are still loading. */}
       {errors.data === undefined || (dags.data === undefined && !dags.error) ? (errors.error ? null : <Loading />) : list.length === 0 ? (

@@ -1,6 +1,7 @@
 // Runs across DAGs, newest first, with filters.
 import { get } from '../../api';
 import type { RunDto } from '../../api-types';
+import { useCan } from '../../auth';
 import { Empty, LoadError, Loading, PageTitle } from '../../components/common';
 import { useEvents } from '../../events';
 import { useLoad, useThrottled } from '../../hooks';
@@ -16,13 +17,14 @@ export function RunsPage() {
   const runs = useLoad(() => get<RunDto[]>(`/runs?${runsQuery({ state, limit, q })}`), [state, limit, q.trim()]);
   useEvents({ types: ['run'] }, useThrottled(runs.reload, 500));
   const shown = runs.data ?? [];
+  const canTrigger = useCan('operator');
   return (
     <>
       <PageTitle>Runs</PageTitle>
       <RunFilters state={state} limit={limit} q={q} />
       <LoadError load={runs} what="list the runs" />
       {runs.data === undefined ? (runs.error ? null : <Loading />) : shown.length === 0 ? (
-        state || q.trim() ? <NoRunMatches /> : <Empty>No runs yet. Trigger a DAG from its page.</Empty>
+        state || q.trim() ? <NoRunMatches /> : <Empty>No runs yet.{canTrigger ? ' Trigger a DAG from its page.' : ' A scheduled or triggered run appears here as it starts.'}</Empty>
       ) : <RunsTable runs={shown} showDag />}
     </>
   );

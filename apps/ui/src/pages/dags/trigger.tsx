@@ -11,6 +11,7 @@ import { useCan, useSession } from '../../auth';
 import { useLoad } from '../../hooks';
 import { Link, navigate, path } from '../../router';
 import { elsewhereThan } from './dag';
+import { formFieldMessage } from './param-message';
 
 type Values = Record<string, string | boolean>;
 
@@ -191,8 +192,9 @@ function TriggerForm({ dag }: { dag: DagDetailDto }) {
   };
 
   // The API words a conf error's fix for a JSON body (`e.g. the body {"conf": …}`): right in raw
-  // JSON mode, not under a form's field, which shows the problem alone (older servers: the message).
-  const fieldError = (name: string) => (error?.field === `conf.${name}` ? error.problem ?? error.message : null);
+  // JSON mode, not under a form's field, which shows the problem and the fix without the
+  // example, for a field one fills in (older servers: the message).
+  const fieldError = (name: string) => (error?.field === `conf.${name}` ? formFieldMessage(error) : null);
   const formError = error && !(error.field?.startsWith('conf.') && !raw && names.includes(error.field.slice(5))) ? forPage(error, raw) : null;
 
   return (
