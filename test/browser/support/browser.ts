@@ -1,7 +1,7 @@
 // Browser tests: a real standalone server (temp SWARMFLOW_HOME) and Debian's chromium driven
 // by playwright-core. Without /usr/bin/chromium the tests skip, except under CI=true, where
 // they fail (.ci/run installs it).
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
@@ -67,6 +67,44 @@ export async function startStandalone(extraEnv: NodeJS.ProcessEnv = {}, dagsFold
     },
   };
   return server;
+}
+
+export interface Webserver {
+  url: string;
+  adminPassword: string;
+  process: SwarmflowProcess;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `swarmflow webserver` alone (no scheduler, no broker) on the migrated PostgreSQL
+ * database at `databaseUrl`, with the admin `admin` made from a password file: the API and
+ * the UI as a distributed deployment serves them, over what the database holds.
+ */
+export async function startWebserver(databaseUrl: string): Promise<Webserver> {
+  if (!existsSync(path.join(REPO, 'dist', 'ui', 'index.html'))) throw new Error('the web UI is not built: run `npm run build` first');
+  const home = mkdtempSync(path.join(tmpdir(), 'swarmflow-web-'));
+  const port = await freePort();
+  const adminPassword = 'render-admin-password';
+  writeFileSync(path.join(home, 'admin-password'), `${adminPassword}\n`, { mode: 0o600 });
+  const proc = new SwarmflowProcess('webserver', ['webserver'], {
+    SWARMFLOW_DATABASE_URL: databaseUrl, SWARMFLOW_WEB_PORT: String(port), SWARMFLOW_WEB_HOST: '127.0.0.1',
+    SWARMFLOW_ADMIN_PASSWORD_FILE: path.join(home, 'admin-password'), SWARMFLOW_AMQP_URL: '', SWARMFLOW_HOME: home,
+  });
+  try {
+    await proc.waitForOutput('REST API on', 60_000);
+  } catch (err) {
+    await proc.stop('SIGKILL');
+    rmSync(home, { recursive: true, force: true });
+    throw err;
+  }
+  return {
+    url: `http://127.0.0.1:${port}`, adminPassword, process: proc,
+    async stop() {
+      await proc.stop('SIGTERM');
+      rmSync(home, { recursive: true, force: true });
+    },
+  };
 }
 
 /** A fresh browser context logged in through the login form. */
