@@ -1,5 +1,5 @@
-import type { Browser, Page, Request, Route } from 'playwright-core';
-import { describeBrowser, launchBrowser, loginPage, startStandalone, type Standalone } from './support/browser';
+import type { Request, Route } from 'playwright-core';
+import { describeBrowser, useStandalonePage } from './support/browser';
 
 // "Clear with upstream" on a try's page is one API call (the server clears the task, its
 // upstream and its downstream in one transaction, or none of them), previewed by the dry run of
@@ -38,23 +38,19 @@ const downstreamOnly = {
 const json = (route: Route, body: unknown) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
 
 describeBrowser('web UI: clear with upstream and downstream', () => {
-  let server: Standalone;
-  let browser: Browser;
-  let page: Page;
+  const ui = useStandalonePage();
   const clears: { task: string; body: Record<string, unknown> }[] = [];
   /** While set, a dry run without the upstream is answered only once it resolves (a slow answer). */
   let slowDownstreamOnly: Promise<void> | null = null;
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startStandalone(), launchBrowser()]);
-    ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
-    await page.route('**/api/v1/dags/chain/runs/r1/tasks/train', (route) => json(route, ti));
-    await page.route('**/api/v1/dags/chain/runs/r1', (route) => json(route, { dagId: 'chain', runId: 'r1', versionHash: V1 }));
-    await page.route(`**/api/v1/dags/chain/versions/${V1}`, (route) => json(route, dag));
-    await page.route('**/api/v1/dags/chain/runs/r1/tasks/train/logs/stream?try=1', (route) => route.fulfill({
+    await ui.page.route('**/api/v1/dags/chain/runs/r1/tasks/train', (route) => json(route, ti));
+    await ui.page.route('**/api/v1/dags/chain/runs/r1', (route) => json(route, { dagId: 'chain', runId: 'r1', versionHash: V1 }));
+    await ui.page.route(`**/api/v1/dags/chain/versions/${V1}`, (route) => json(route, dag));
+    await ui.page.route('**/api/v1/dags/chain/runs/r1/tasks/train/logs/stream?try=1', (route) => route.fulfill({
       status: 200, contentType: 'text/event-stream', body: 'event: end\ndata: {}\n\n',
     }));
-    await page.route('**/api/v1/dags/chain/runs/r1/tasks/*/clear', async (route, request: Request) => {
+    await ui.page.route('**/api/v1/dags/chain/runs/r1/tasks/*/clear', async (route, request: Request) => {
       const body = request.postDataJSON() as Record<string, unknown>;
       clears.push({ task: request.url().split('/').at(-2)!, body });
       if (!body.dryRun) return json(route, { dagId: 'chain', runId: 'r1', cleared: preview.cleared });
@@ -62,20 +58,16 @@ describeBrowser('web UI: clear with upstream and downstream', () => {
       return json(route, body.upstream ? preview : downstreamOnly);
     });
   });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
 
   it('previews and clears the task with its upstream and downstream in one request', async () => {
-    await page.goto('/dags/chain/runs/r1/tasks/train');
-    await page.getByRole('button', { name: '↻ Clear…' }).click();
-    const dialog = page.getByRole('dialog', { name: 'Clear' });
+    await ui.page.goto('/dags/chain/runs/r1/tasks/train');
+    await ui.page.getByRole('button', { name: '↻ Clear…' }).click();
+    const dialog = ui.page.getByRole('dialog', { name: 'Clear' });
     await dialog.getByText('with upstream (2)').click();
     await dialog.getByTestId('action-preview').getByText('prepare').waitFor();
     expect(await dialog.getByTestId('action-preview').locator('li code').allTextContents()).toEqual(['prepare', 'extract', 'train', 'report']);
     await dialog.getByRole('button', { name: 'Clear', exact: true }).click();
-    await page.getByRole('status').getByText('Cleared prepare, extract, train, report: they run again.').waitFor();
+    await ui.page.getByRole('status').getByText('Cleared prepare, extract, train, report: they run again.').waitFor();
     // The preview asked for the same selection as the clear; nothing was sent per ancestor.
     expect(clears.at(-2)).toEqual({ task: 'train', body: { downstream: true, upstream: true, dryRun: true } });
     expect(clears.filter((c) => !c.body.dryRun)).toEqual([{ task: 'train', body: { downstream: true, upstream: true } }]);
@@ -85,10 +77,10 @@ describeBrowser('web UI: clear with upstream and downstream', () => {
     let letGo!: () => void;
     slowDownstreamOnly = new Promise<void>((resolve) => (letGo = resolve));
     try {
-      await page.goto('/dags/chain/runs/r1/tasks/train');
-      const slowAnswer = page.waitForEvent('requestfinished', (r) => r.url().endsWith('/tasks/train/clear') && (r.postDataJSON() as { upstream?: boolean }).upstream === false);
-      await page.getByRole('button', { name: '↻ Clear…' }).click(); // previews train with its downstream: held
-      const dialog = page.getByRole('dialog', { name: 'Clear' });
+      await ui.page.goto('/dags/chain/runs/r1/tasks/train');
+      const slowAnswer = ui.page.waitForEvent('requestfinished', (r) => r.url().endsWith('/tasks/train/clear') && (r.postDataJSON() as { upstream?: boolean }).upstream === false);
+      await ui.page.getByRole('button', { name: '↻ Clear…' }).click(); // previews train with its downstream: held
+      const dialog = ui.page.getByRole('dialog', { name: 'Clear' });
       await dialog.getByText('Previewing…').waitFor();
       await dialog.getByText('with upstream (2)').click(); // previews with the upstream too: answered at once
       const shown = dialog.getByTestId('action-preview').locator('li code');
@@ -96,7 +88,7 @@ describeBrowser('web UI: clear with upstream and downstream', () => {
       letGo();
       await slowAnswer;
       // Until the page has handled that answer (the browser has painted twice since).
-      await page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
+      await ui.page.evaluate('new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)))');
       expect(await shown.allTextContents()).toEqual(['prepare', 'extract', 'train', 'report']);
       await dialog.getByRole('button', { name: 'Cancel' }).click();
     } finally {

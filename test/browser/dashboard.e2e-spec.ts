@@ -11,18 +11,9 @@ import { execFileSync } from 'node:child_process';
 import type { Browser, Page } from 'playwright-core';
 import { REPO } from '../support/processes';
 import { adminApi, describeBrowser, launchBrowser, loginPage, startStandalone, type Standalone } from './support/browser';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 
 jest.setTimeout(180_000);
-
-async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** A task that runs until the test creates `<gates>/<run id>`, then one after it; and a DAG with a task on a queue nobody serves. */
 function dashDags(dir: string, gates: string): void {
@@ -155,10 +146,10 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
       };
       return { shown, expected, w };
     };
-    const compared = await eventually(async () => {
+    const compared = await waitUntil('the worker row to show what GET /workers says, with the held try running', async () => {
       const r = await read();
       return JSON.stringify(r.shown) === JSON.stringify(r.expected) && r.w.running.length === 1 ? r : undefined;
-    }, 'the worker row to show what GET /workers says, with the held try running').catch(async (err: Error) => {
+    }, { intervalMs: 100 }).catch(async (err: Error) => {
       const r = await read(); // a readable difference
       expect(r.shown).toEqual(r.expected);
       throw err;
@@ -251,7 +242,7 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
       return [...new Set(h.samples.map((s) => s.queue))].sort();
     };
     // The server's own first sample (taken a second after start) is there too.
-    await eventually(async () => (await historyQueues(15)).includes('default'), 'a live sample of the default topic');
+    await waitUntil('a live sample of the default topic', async () => (await historyQueues(15)).includes('default'), { intervalMs: 100 });
     await page.goto('/workers');
     const chart = page.locator('figure.depth-chart');
     const drawn = async () => ({
@@ -299,7 +290,7 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     const readyPath = await chart.locator('g[data-queue=archive_q] path').getAttribute('d');
 
     await page.getByRole('combobox', { name: /^Chart/ }).selectOption('queued');
-    await eventually(async () => (await archivePoints())[0]?.startsWith('archive_q: 1 queued'), 'the chart to draw queued tries');
+    await waitUntil('the chart to draw queued tries', async () => (await archivePoints())[0]?.startsWith('archive_q: 1 queued'), { intervalMs: 100 });
     expect((await archivePoints()).map((t) => t.split(' at ')[0])).toEqual(['archive_q: 1 queued', 'archive_q: 2 queued', 'archive_q: 7 queued']);
     expect(await topTick()).toBe(7);
     expect(await chart.locator('g[data-queue=archive_q] path').getAttribute('d')).not.toBe(readyPath);
@@ -320,10 +311,10 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
 
   it('narrows the all-tries table by state, queue, worker, DAG and the local-time From/To fields', async () => {
     const twoRun = await trigger('dash_two');
-    await eventually(async () => {
+    await waitUntil('dash_two: here succeeded, there queued on side_q', async () => {
       const tries = (await adminApi<{ items: ApiTry[] }>(server, 'GET', '/tries?dag=dash_two')).items;
       return tries.some((t) => t.taskId === 'here' && t.state === 'success') && tries.some((t) => t.taskId === 'there' && t.state === 'queued');
-    }, 'dash_two: here succeeded, there queued on side_q');
+    }, { intervalMs: 100 });
     if ((await adminApi<{ total: number }>(server, 'GET', '/tries?dag=dash_hold')).total === 0) await trigger('dash_hold');
 
     const { context, page } = await loginPage(browser, server.url, 'admin', server.adminPassword);
@@ -338,7 +329,7 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     }))).sort();
     const showing = async (expected: string[]) => {
       try {
-        await eventually(async () => JSON.stringify(await rows()) === JSON.stringify([...expected].sort()), `the rows ${JSON.stringify(expected)}`, 15_000);
+        await waitUntil(`the rows ${JSON.stringify(expected)}`, async () => JSON.stringify(await rows()) === JSON.stringify([...expected].sort()), { timeoutMs: 15_000, intervalMs: 100 });
       } catch {
         expect(await rows()).toEqual([...expected].sort());
       }
@@ -379,10 +370,10 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     await filter({ queue: 'side_q' });
     await showing([there]);
     await filter({ dag: 'dash_hold' });
-    const hold = await eventually(async () => {
+    const hold = await waitUntil('only dash_hold rows', async () => {
       const got = await rows();
       return got.length > 0 && got.every((r) => r.startsWith('dash_hold.')) ? got : undefined;
-    }, 'only dash_hold rows');
+    }, { intervalMs: 100 });
     expect(hold.some((r) => r.startsWith('dash_hold.hold '))).toBe(true);
 
     // From (inclusive) and To (exclusive) in the browser's zone, around the minute the side_q try was queued.
@@ -443,10 +434,10 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     await form.getByLabel('Value').fill('second-secret-QX7');
     await form.getByRole('button', { name: 'Save' }).click();
     await form.getByRole('button', { name: 'Add variable' }).waitFor();
-    const replaced = await eventually(async () => {
+    const replaced = await waitUntil('the secret to be replaced', async () => {
       const v = (await adminApi<{ key: string; secret: boolean; updatedAt: string; value?: unknown }[]>(server, 'GET', '/variables')).find((x) => x.key === 'dash_secret');
       return v && v.updatedAt !== firstUpdate ? v : undefined;
-    }, 'the secret to be replaced');
+    }, { intervalMs: 100 });
     expect(replaced.secret).toBe(true);
     expect(puts.map((p) => [new URL(p.url).pathname, p.status, JSON.parse(p.sent!).value])).toEqual([
       ['/api/v1/variables/dash_plain', 201, 'plain-value-1'],
@@ -502,7 +493,7 @@ describeBrowser('web UI: the workers dashboard against its API, the tries filter
     await expect(poolForm.getByLabel('Slots').inputValue()).resolves.toBe('3');
     await poolForm.getByLabel('Slots').fill('5');
     await poolForm.getByRole('button', { name: 'Save pool' }).click();
-    await eventually(async () => (await poolRow.locator('td').nth(1).innerText()) === '5', 'the pool row to show 5 slots');
+    await waitUntil('the pool row to show 5 slots', async () => (await poolRow.locator('td').nth(1).innerText()) === '5', { intervalMs: 100 });
     expect(await poolSlots()).toBe(5);
     await poolRow.getByRole('button', { name: 'Delete dash_pool' }).click();
     const poolConfirm = poolRow.getByRole('group', { name: 'Confirm deletion of dash_pool' });

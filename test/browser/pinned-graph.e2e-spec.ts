@@ -1,5 +1,5 @@
-import type { Browser, Locator, Page, Route } from 'playwright-core';
-import { describeBrowser, launchBrowser, loginPage, startStandalone, type Standalone } from './support/browser';
+import type { Locator, Page, Route } from 'playwright-core';
+import { describeBrowser, useStandalonePage } from './support/browser';
 
 // The Graph tab of a DAG draws the version the chosen run is pinned to, not the latest: a run
 // of an older version runs that version's tasks and edges. The API's answers are made up in
@@ -39,20 +39,12 @@ const grid = {
 const json = (route: Route, body: unknown) => route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(body) });
 
 describeBrowser('web UI: the graph of a run pinned to an older version', () => {
-  let server: Standalone;
-  let browser: Browser;
-  let page: Page;
+  const ui = useStandalonePage();
 
   beforeAll(async () => {
-    [server, browser] = await Promise.all([startStandalone(), launchBrowser()]);
-    ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
-    await page.route('**/api/v1/dags/evolving', (route) => json(route, latest));
-    await page.route('**/api/v1/dags/evolving/grid?limit=25', (route) => json(route, grid));
-    await page.route(`**/api/v1/dags/evolving/versions/${V1}`, (route) => json(route, older));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
+    await ui.page.route('**/api/v1/dags/evolving', (route) => json(route, latest));
+    await ui.page.route('**/api/v1/dags/evolving/grid?limit=25', (route) => json(route, grid));
+    await ui.page.route(`**/api/v1/dags/evolving/versions/${V1}`, (route) => json(route, older));
   });
 
   /** The elements' attributes, `a:b` per element. */
@@ -61,18 +53,18 @@ describeBrowser('web UI: the graph of a run pinned to an older version', () => {
   const nodes = (p: Page) => attrs(p.locator('svg.dag-graph g.node'), 'data-task', 'data-state');
 
   it("draws the old run's version (its tasks and edges), the latest for a run of it; the legend has cached and removed", async () => {
-    await page.goto('/dags/evolving?tab=graph&run=old_run');
-    await page.locator('svg.dag-graph g.node[data-task="clean"]').waitFor();
-    expect((await nodes(page)).sort()).toEqual(['clean:success', 'extract:success']);
-    expect(await page.locator('svg.dag-graph polyline.edge').count()).toBe(1);
-    expect(await page.getByTestId('graph-version').textContent()).toBe(`this run is pinned to an older version (${V1.slice(0, 10)}): the graph shows it`);
+    await ui.page.goto('/dags/evolving?tab=graph&run=old_run');
+    await ui.page.locator('svg.dag-graph g.node[data-task="clean"]').waitFor();
+    expect((await nodes(ui.page)).sort()).toEqual(['clean:success', 'extract:success']);
+    expect(await ui.page.locator('svg.dag-graph polyline.edge').count()).toBe(1);
+    expect(await ui.page.getByTestId('graph-version').textContent()).toBe(`this run is pinned to an older version (${V1.slice(0, 10)}): the graph shows it`);
 
-    await page.locator('select').first().selectOption('new_run');
-    await page.locator('svg.dag-graph g.node[data-task="report"]').waitFor();
-    expect((await nodes(page)).sort()).toEqual(['extract:cached', 'report:success', 'train:success']);
-    expect(await page.getByTestId('graph-version').count()).toBe(0);
+    await ui.page.locator('select').first().selectOption('new_run');
+    await ui.page.locator('svg.dag-graph g.node[data-task="report"]').waitFor();
+    expect((await nodes(ui.page)).sort()).toEqual(['extract:cached', 'report:success', 'train:success']);
+    expect(await ui.page.getByTestId('graph-version').count()).toBe(0);
 
-    const legend = await attrs(page.getByLabel('Legend').locator('[data-state]'), 'data-state');
+    const legend = await attrs(ui.page.getByLabel('Legend').locator('[data-state]'), 'data-state');
     expect(legend).toEqual(expect.arrayContaining(['cached', 'removed']));
   });
 
@@ -84,19 +76,19 @@ describeBrowser('web UI: the graph of a run pinned to an older version', () => {
       await held;
       await json(route, grid).catch(() => undefined); // (unrouted meanwhile by a failed test: the answer goes nowhere)
     };
-    await page.route('**/api/v1/dags/evolving/grid?limit=25', slowGrid);
+    await ui.page.route('**/api/v1/dags/evolving/grid?limit=25', slowGrid);
     try {
-      await page.goto('/dags/evolving?tab=graph&run=old_run');
+      await ui.page.goto('/dags/evolving?tab=graph&run=old_run');
       // The DAG is in (its tab's toolbar is drawn), the runs are not: no graph yet, and no "no runs yet".
-      await page.getByLabel('Legend').waitFor();
-      expect(await page.locator('svg.dag-graph g.node').count()).toBe(0);
-      expect(await page.locator('select').first().textContent()).toBe('loading the runs…');
+      await ui.page.getByLabel('Legend').waitFor();
+      expect(await ui.page.locator('svg.dag-graph g.node').count()).toBe(0);
+      expect(await ui.page.locator('select').first().textContent()).toBe('loading the runs…');
       letGo();
-      await page.locator('svg.dag-graph g.node[data-task="clean"]').waitFor();
-      expect((await nodes(page)).sort()).toEqual(['clean:success', 'extract:success']);
+      await ui.page.locator('svg.dag-graph g.node[data-task="clean"]').waitFor();
+      expect((await nodes(ui.page)).sort()).toEqual(['clean:success', 'extract:success']);
     } finally {
       letGo();
-      await page.unroute('**/api/v1/dags/evolving/grid?limit=25', slowGrid);
+      await ui.page.unroute('**/api/v1/dags/evolving/grid?limit=25', slowGrid);
     }
   });
 });

@@ -1,8 +1,7 @@
-import { rmSync } from 'node:fs';
-import type { Browser, Page, Route } from 'playwright-core';
+import type { Route } from 'playwright-core';
 import type { RunDetailDto, TaskInstanceDetailDto } from '@swarmflow/contracts';
 import { waitUntil } from '@swarmflow/messaging/test-support/wait';
-import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+import { adminApi, describeBrowser, screenshot, useStandalonePage } from './support/browser';
 import { browserTestDags } from './support/dags';
 
 // A container try's page: container id, image digest, GPU devices and runtime (from the
@@ -90,45 +89,34 @@ const sse = (route: Route, lines: string[]) => route.fulfill({
 });
 
 describeBrowser('web UI: a container try\'s page', () => {
-  let server: Standalone;
-  let browser: Browser;
-  let page: Page;
-  let dagsDir: string;
+  const ui = useStandalonePage({ dags: browserTestDags });
 
   beforeAll(async () => {
-    dagsDir = browserTestDags();
-    [server, browser] = await Promise.all([startStandalone({}, dagsDir), launchBrowser()]);
-    ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
-    await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train', (route) => json(route, ti));
-    await page.route('**/api/v1/dags/gpu_job/runs/r1', (route) => json(route, { dagId: 'gpu_job', runId: 'r1', versionHash: 'v1' }));
-    await page.route('**/api/v1/dags/gpu_job/versions/v1', (route) => json(route, dag));
-    await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 1/3', 'Killed']));
-    await page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train', (route) => json(route, ti));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r1', (route) => json(route, { dagId: 'gpu_job', runId: 'r1', versionHash: 'v1' }));
+    await ui.page.route('**/api/v1/dags/gpu_job/versions/v1', (route) => json(route, dag));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 1/3', 'Killed']));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r1/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
     // r2: its try runs; the container is known from its start, there is no result yet.
-    await page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train', (route) => json(route, running));
-    await page.route('**/api/v1/dags/gpu_job/runs/r2', (route) => json(route, { dagId: 'gpu_job', runId: 'r2', versionHash: 'v1' }));
-    await page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train/logs/stream?try=1', (route) => sse(route, ['epoch 1/3']));
-    await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train', (route) => json(route, retried));
-    await page.route('**/api/v1/dags/gpu_job/runs/r3', (route) => json(route, { dagId: 'gpu_job', runId: 'r3', versionHash: 'v1' }));
-    await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 3/3']));
-    await page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
-    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train', (route) => json(route, recordedBefore));
-    await page.route('**/api/v1/dags/gpu_job/runs/r4', (route) => json(route, { dagId: 'gpu_job', runId: 'r4', versionHash: 'v1' }));
-    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/logs/stream?try=*', (route) => sse(route, ['CUDA error, retrying']));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dagsDir) rmSync(dagsDir, { recursive: true, force: true });
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train', (route) => json(route, running));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r2', (route) => json(route, { dagId: 'gpu_job', runId: 'r2', versionHash: 'v1' }));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r2/tasks/train/logs/stream?try=1', (route) => sse(route, ['epoch 1/3']));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train', (route) => json(route, retried));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r3', (route) => json(route, { dagId: 'gpu_job', runId: 'r3', versionHash: 'v1' }));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 3/3']));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r3/tasks/train/logs/stream?try=1', (route) => sse(route, ['CUDA error, retrying']));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train', (route) => json(route, recordedBefore));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r4', (route) => json(route, { dagId: 'gpu_job', runId: 'r4', versionHash: 'v1' }));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/logs/stream?try=*', (route) => sse(route, ['CUDA error, retrying']));
   });
 
   it('shows the container id, image digest, GPU devices and runtime of the try, with its worker, exit code and reason', async () => {
-    await page.goto('/dags/gpu_job/runs/r1/tasks/train');
-    const details = page.getByTestId('task-details');
+    await ui.page.goto('/dags/gpu_job/runs/r1/tasks/train');
+    const details = ui.page.getByTestId('task-details');
     await details.waitFor();
     const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
-    expect(await page.getByTestId('container-id').textContent()).toBe(CONTAINER.slice(0, 12));
-    expect(await page.getByTestId('container-id').getAttribute('title')).toBe(CONTAINER);
+    expect(await ui.page.getByTestId('container-id').textContent()).toBe(CONTAINER.slice(0, 12));
+    expect(await ui.page.getByTestId('container-id').getAttribute('title')).toBe(CONTAINER);
     expect(await value('Image digest').textContent()).toBe(DIGEST);
     expect(await value('GPU devices').textContent()).toBe('0, 1');
     expect(await value('Runtime').textContent()).toBe('nvidia');
@@ -136,28 +124,28 @@ describeBrowser('web UI: a container try\'s page', () => {
     expect(await value('Reason').textContent()).toBe('out of memory (limit 8589934592 bytes)');
     expect(await value('Worker').textContent()).toBe('gpu-worker-1 on gpu-host-a');
     expect(await value('Image').textContent()).toBe('registry.example/ml/train:1.4');
-    await page.getByText('Killed').waitFor();
-    await screenshot(page, 'task-container');
+    await ui.page.getByText('Killed').waitFor();
+    await screenshot(ui.page, 'task-container');
 
     // An earlier try: its own container details (none recorded here), said so.
-    await page.getByRole('link', { name: 'Try 1' }).click();
-    await page.getByText('CUDA error, retrying').waitFor();
+    await ui.page.getByRole('link', { name: 'Try 1' }).click();
+    await ui.page.getByText('CUDA error, retrying').waitFor();
     await value('Image digest').getByText(DIGEST).waitFor();
-    expect(await page.getByTestId('container-id').count()).toBe(0);
+    expect(await ui.page.getByTestId('container-id').count()).toBe(0);
     await details.getByText('the latest is try 2', { exact: false }).waitFor();
   });
 
   it('shows an earlier try\'s own state, times, worker and reason, not the latest try\'s', async () => {
-    await page.goto('/dags/gpu_job/runs/r3/tasks/train');
-    const details = page.getByTestId('task-details');
+    await ui.page.goto('/dags/gpu_job/runs/r3/tasks/train');
+    const details = ui.page.getByTestId('task-details');
     await details.waitFor();
     const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
     expect(await value('Worker').textContent()).toBe('gpu-worker-2 on gpu-host-b');
     expect(await value('Exit code').textContent()).toBe('0');
     const latestStarted = await value('Started').textContent();
 
-    await page.getByRole('link', { name: 'Try 1' }).click();
-    await page.getByText('CUDA error, retrying').waitFor();
+    await ui.page.getByRole('link', { name: 'Try 1' }).click();
+    await ui.page.getByText('CUDA error, retrying').waitFor();
     expect(await value('Try').textContent()).toBe('1 of 2');
     expect(await value('State').locator('[data-state]').getAttribute('data-state')).toBe('up_for_retry');
     expect(await value('Worker').textContent()).toBe('gpu-worker-1 on gpu-host-a');
@@ -168,18 +156,18 @@ describeBrowser('web UI: a container try\'s page', () => {
     expect(await value('Started').textContent()).not.toBe(latestStarted);
     expect(await value('Duration').textContent()).toBe('10 s');
     await details.getByText('the latest is try 2', { exact: false }).waitFor();
-    await screenshot(page, 'task-earlier-try');
+    await screenshot(ui.page, 'task-earlier-try');
 
     // Back to the latest: its own values again.
-    await page.getByRole('link', { name: 'Try 2 (latest)' }).click();
+    await ui.page.getByRole('link', { name: 'Try 2 (latest)' }).click();
     await details.getByText('gpu-worker-2').waitFor();
     expect(await value('Exit code').textContent()).toBe('0');
     expect(await value('Reason').textContent()).toBe('—');
   });
 
   it('says so for an earlier try whose transitions were recorded before they kept its exit code and worker', async () => {
-    await page.goto('/dags/gpu_job/runs/r4/tasks/train?try=1');
-    const details = page.getByTestId('task-details');
+    await ui.page.goto('/dags/gpu_job/runs/r4/tasks/train?try=1');
+    const details = ui.page.getByTestId('task-details');
     await details.getByText('the latest is try 2', { exact: false }).waitFor();
     const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
     expect(await value('Exit code').textContent()).toBe('not recorded (the try ran before this version of Swarmflow)');
@@ -189,19 +177,19 @@ describeBrowser('web UI: a container try\'s page', () => {
 
   it('shows an earlier process try\'s exit code and worker, as the real worker and scheduler recorded them', async () => {
     // ui_flaky's flaky exits 3 on its first try; cleared, its second try succeeds.
-    const { runId } = await adminApi<{ runId: string }>(server, 'POST', '/dags/ui_flaky/runs', {});
-    const stateOf = async () => (await adminApi<RunDetailDto>(server, 'GET', `/dags/ui_flaky/runs/${runId}`)).taskInstances.find((t) => t.taskId === 'flaky')!;
+    const { runId } = await adminApi<{ runId: string }>(ui.server, 'POST', '/dags/ui_flaky/runs', {});
+    const stateOf = async () => (await adminApi<RunDetailDto>(ui.server, 'GET', `/dags/ui_flaky/runs/${runId}`)).taskInstances.find((t) => t.taskId === 'flaky')!;
     await waitUntil('flaky to fail its first try', async () => (await stateOf()).state === 'failed', { timeoutMs: 60_000, intervalMs: 100 });
-    await adminApi(server, 'POST', `/dags/ui_flaky/runs/${runId}/tasks/flaky/clear`, {});
+    await adminApi(ui.server, 'POST', `/dags/ui_flaky/runs/${runId}/tasks/flaky/clear`, {});
     await waitUntil('flaky to succeed on try 2', async () => {
       const t = await stateOf();
       return t.state === 'success' && t.tryNumber === 2;
     }, { timeoutMs: 60_000, intervalMs: 100 });
-    const api = await adminApi<TaskInstanceDetailDto>(server, 'GET', `/dags/ui_flaky/runs/${runId}/tasks/flaky`);
+    const api = await adminApi<TaskInstanceDetailDto>(ui.server, 'GET', `/dags/ui_flaky/runs/${runId}/tasks/flaky`);
     expect(api.worker).toBeTruthy();
 
-    await page.goto(`/dags/ui_flaky/runs/${runId}/tasks/flaky`);
-    const details = page.getByTestId('task-details');
+    await ui.page.goto(`/dags/ui_flaky/runs/${runId}/tasks/flaky`);
+    const details = ui.page.getByTestId('task-details');
     const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
     await details.getByText(api.worker!).waitFor();
     expect(await value('Exit code').textContent()).toBe('0');
@@ -209,7 +197,7 @@ describeBrowser('web UI: a container try\'s page', () => {
     const latestWorker = await value('Worker').textContent();
     expect(latestWorker).toBe(api.hostname ? `${api.worker} on ${api.hostname}` : api.worker);
 
-    await page.getByRole('link', { name: 'Try 1' }).click();
+    await ui.page.getByRole('link', { name: 'Try 1' }).click();
     await details.getByText('the latest is try 2', { exact: false }).waitFor();
     expect(await value('State').locator('[data-state]').getAttribute('data-state')).toBe('failed');
     expect(await value('Exit code').textContent()).toBe('3');
@@ -220,15 +208,15 @@ describeBrowser('web UI: a container try\'s page', () => {
     expect(await value('Reason').textContent()).toBe(end.reason ?? '—');
     expect(await value('Worker').textContent()).toBe(latestWorker);
     expect(await value('Worker').getByRole('link').getAttribute('href')).toBe(`/workers/${encodeURIComponent(api.worker!)}`);
-    await screenshot(page, 'task-earlier-process-try');
+    await screenshot(ui.page, 'task-earlier-process-try');
   });
 
   it('shows a running try\'s container from its start, before the try ends', async () => {
-    await page.goto('/dags/gpu_job/runs/r2/tasks/train');
-    const details = page.getByTestId('task-details');
+    await ui.page.goto('/dags/gpu_job/runs/r2/tasks/train');
+    const details = ui.page.getByTestId('task-details');
     await details.waitFor();
     const value = (term: string) => details.locator(`dt:text-is("${term}") + dd`);
-    expect(await page.getByTestId('container-id').textContent()).toBe(CONTAINER.slice(0, 12));
+    expect(await ui.page.getByTestId('container-id').textContent()).toBe(CONTAINER.slice(0, 12));
     expect(await value('Image digest').textContent()).toBe(DIGEST);
     expect(await value('GPU devices').textContent()).toBe('1');
     expect(await value('Runtime').textContent()).toBe('nvidia');
@@ -238,37 +226,37 @@ describeBrowser('web UI: a container try\'s page', () => {
 
   it('shows what the try left: the image it ran with its digest, its outputs and artefacts; the run page its image version set', async () => {
     const outputs = { accuracy: 0.91, model: 'm7' };
-    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train', (route) => json(route, {
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train', (route) => json(route, {
       ...retried, runId: 'r4', outputs, tries: [tryResult(2, { succeeded: true, outputs, containerId: CONTAINER }), tryResult(1, { succeeded: false })],
     }));
-    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 3/3']));
-    await page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/artifacts', (route) => json(route, {
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/logs/stream?try=2', (route) => sse(route, ['epoch 3/3']));
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r4/tasks/train/artifacts', (route) => json(route, {
       dagId: 'gpu_job', runId: 'r4', taskId: 'train', tryNumber: 2, url: 's3://bucket/gpu_job/r4/train/try-2/', cachedFrom: null,
       artifacts: [
         { name: 'model.pt', size: 3 * 1024 ** 2, modifiedAt: at(52), url: 's3://bucket/gpu_job/r4/train/try-2/model.pt' },
         { name: 'metrics.json', size: 312, modifiedAt: at(52), url: 's3://bucket/gpu_job/r4/train/try-2/metrics.json' },
       ],
     }));
-    await page.route('**/api/v1/dags/gpu_job/runs/r4', (route) => json(route, {
+    await ui.page.route('**/api/v1/dags/gpu_job/runs/r4', (route) => json(route, {
       dagId: 'gpu_job', runId: 'r4', runType: 'manual', state: 'success', logicalDate: at(0), conf: {}, params: {}, versionHash: 'v1', createdAt: at(0),
       startedAt: at(1), endedAt: at(53), reason: null, cacheForce: null,
       taskInstances: [{ ...retried, runId: 'r4', outputs, cachedFrom: null }],
       images: [{ image: docker.image, digest: DIGEST }],
     }));
-    await page.goto('/dags/gpu_job/runs/r4/tasks/train');
-    const details = page.getByTestId('task-details');
+    await ui.page.goto('/dags/gpu_job/runs/r4/tasks/train');
+    const details = ui.page.getByTestId('task-details');
     await details.waitFor();
     expect(await details.locator('dt:text-is("Image ran") + dd').textContent()).toBe(docker.image);
     expect(await details.locator('dt:text-is("Image digest") + dd').textContent()).toBe(DIGEST);
-    expect(JSON.parse((await page.getByTestId('try-outputs').textContent())!)).toEqual(outputs);
-    const artifacts = page.getByTestId('try-artifacts');
+    expect(JSON.parse((await ui.page.getByTestId('try-outputs').textContent())!)).toEqual(outputs);
+    const artifacts = ui.page.getByTestId('try-artifacts');
     await artifacts.getByText('model.pt').waitFor();
     expect((await artifacts.locator('li').allTextContents()).map((t) => t.replace(/\s+/g, ' ').trim())).toEqual(['model.pt 3.0 MiB', 'metrics.json 312 B']);
-    expect(await page.getByTestId('cached-from').count()).toBe(0);
-    await screenshot(page, 'task-results');
+    expect(await ui.page.getByTestId('cached-from').count()).toBe(0);
+    await screenshot(ui.page, 'task-results');
 
-    await page.goto('/dags/gpu_job/runs/r4');
-    const images = page.getByTestId('run-images');
+    await ui.page.goto('/dags/gpu_job/runs/r4');
+    const images = ui.page.getByTestId('run-images');
     await images.waitFor();
     expect((await images.textContent())!.replace(/\s+/g, ' ').trim()).toBe(`${docker.image} ${DIGEST}`);
   });

@@ -1,6 +1,6 @@
-import type { Browser, Page, Route } from 'playwright-core';
+import type { Route } from 'playwright-core';
 import type { DagSummaryDto, ImportErrorDto, TriesPage } from '@swarmflow/contracts';
-import { describeBrowser, launchBrowser, loginPage, startStandalone, type Standalone } from './support/browser';
+import { describeBrowser, useStandalonePage } from './support/browser';
 
 // Views drawn from two API answers say nothing wrong while the second is still out: the
 // workers table (GET /workers, then GET /tries?state=running for the Running cells) and the
@@ -11,18 +11,7 @@ jest.setTimeout(120_000);
 const RUNNING = '**/api/v1/tries?state=running&limit=500';
 
 describeBrowser('web UI: views drawn from two answers, while the second loads', () => {
-  let server: Standalone;
-  let browser: Browser;
-  let page: Page;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startStandalone(), launchBrowser()]);
-    ({ page } = await loginPage(browser, server.url, 'admin', server.adminPassword));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  const ui = useStandalonePage();
 
   it('says nothing of a worker\'s running tries before they are in, then shows them', async () => {
     let letGo!: () => void;
@@ -41,10 +30,10 @@ describeBrowser('web UI: views drawn from two answers, while the second loads', 
       // (A failed test may have unrouted it meanwhile: then its answer goes nowhere.)
       await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(answer) }).catch(() => undefined);
     };
-    await page.route(RUNNING, slowRunning);
+    await ui.page.route(RUNNING, slowRunning);
     try {
-      await page.goto('/workers');
-      const row = page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]');
+      await ui.page.goto('/workers');
+      const row = ui.page.locator('[data-testid=workers-table] tr[data-worker^="standalone-"]');
       await row.waitFor();
       worker = (await row.getAttribute('data-worker'))!;
       const running = row.locator('> td').nth(5);
@@ -54,7 +43,7 @@ describeBrowser('web UI: views drawn from two answers, while the second loads', 
       expect(await running.getByRole('link', { name: 'run', exact: true }).getAttribute('href')).toBe('/dags/held_dag/runs/held_run');
     } finally {
       letGo();
-      await page.unroute(RUNNING, slowRunning);
+      await ui.page.unroute(RUNNING, slowRunning);
     }
   });
 
@@ -76,19 +65,19 @@ describeBrowser('web UI: views drawn from two answers, while the second loads', 
       // (A failed test may have unrouted it meanwhile: then its answer goes nowhere.)
       await route.fulfill({ status: 200, contentType: 'application/json', body: JSON.stringify(errors) }).catch(() => undefined);
     };
-    await page.route('**/api/v1/dags', dags);
-    await page.route('**/api/v1/import-errors', slowErrors);
+    await ui.page.route('**/api/v1/dags', dags);
+    await ui.page.route('**/api/v1/import-errors', slowErrors);
     try {
-      await page.goto('/dags');
-      await page.getByTestId('dag-table').locator('tr[data-dag="held_flagged"] .import-flag').waitFor();
-      const link = page.getByTestId('import-errors-link');
+      await ui.page.goto('/dags');
+      await ui.page.getByTestId('dag-table').locator('tr[data-dag="held_flagged"] .import-flag').waitFor();
+      const link = ui.page.getByTestId('import-errors-link');
       expect(await link.textContent()).toBe('Import errors (…)');
       letGo();
       await link.getByText('Import errors (2)').waitFor();
     } finally {
       letGo();
-      await page.unroute('**/api/v1/import-errors', slowErrors);
-      await page.unroute('**/api/v1/dags', dags);
+      await ui.page.unroute('**/api/v1/import-errors', slowErrors);
+      await ui.page.unroute('**/api/v1/dags', dags);
     }
   });
 });

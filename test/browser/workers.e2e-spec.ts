@@ -3,20 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { adminApi, describeBrowser, launchBrowser, loginPage, screenshot, startStandalone, type Standalone } from './support/browser';
+import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 
 jest.setTimeout(180_000);
 
 const PROBE = 'id: dash_probe\ndescription: "One quick task, for the dashboard tests"\ntasks:\n  only: { shell: "echo probe" }\n';
-
-async function eventually<T>(probe: () => Promise<T | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The numbers of the default topic's row in the queues table. */
 async function queueRow(page: Page, queue: string): Promise<{ ready: number; consumers: number } | null> {
@@ -58,20 +49,20 @@ describeBrowser('web UI: the workers dashboard, bull-board and the admin pages',
     const before = (await runsOf('dash_probe')).length;
     await adminApi(server, 'POST', '/dags/dash_probe/runs', {});
     // The try is published and waits: ready in the broker, nobody consuming the topic.
-    await eventually(async () => {
+    await waitUntil('the default topic to hold a ready message with no consumer', async () => {
       const q = await queueRow(page, 'default');
       return q !== null && q.ready >= 1 && q.consumers === 0 ? q : undefined;
-    }, 'the default topic to hold a ready message with no consumer');
+    }, { intervalMs: 100 });
     expect((await runsOf('dash_probe'))[0]!.state).toBe('running');
     await screenshot(page, 'workers-draining');
 
     await row.getByRole('button', { name: /^Resume / }).click();
     await row.locator('[data-worker-state=active]').waitFor();
-    await eventually(async () => {
+    await waitUntil('the run to succeed once the worker is resumed', async () => {
       const runs = await runsOf('dash_probe');
       return runs.length > before && runs[0]!.state === 'success';
-    }, 'the run to succeed once the worker is resumed');
-    await eventually(async () => (await queueRow(page, 'default'))?.ready === 0, 'the topic to be empty again');
+    }, { intervalMs: 100 });
+    await waitUntil('the topic to be empty again', async () => (await queueRow(page, 'default'))?.ready === 0, { intervalMs: 100 });
     await screenshot(page, 'workers');
 
     // Every try, filterable, linked to its run.
@@ -85,7 +76,7 @@ describeBrowser('web UI: the workers dashboard, bull-board and the admin pages',
   it('opens bull-board at /queues and shows the topic\'s jobs', async () => {
     if ((await runsOf('dash_probe')).every((r) => r.state !== 'success')) {
       await adminApi(server, 'POST', '/dags/dash_probe/runs', {});
-      await eventually(async () => (await runsOf('dash_probe'))[0]?.state === 'success', 'a finished run');
+      await waitUntil('a finished run', async () => (await runsOf('dash_probe'))[0]?.state === 'success', { intervalMs: 100 });
     }
     // Without a session: the UI's login.
     const anonymous = await browser.newContext({ baseURL: server.url });
@@ -213,12 +204,12 @@ describeBrowser('web UI: the workers dashboard, bull-board and the admin pages',
     // Live: the heartbeat says stopped; nothing is left to do to it.
     await row.locator('[data-worker-state=stopped]').waitFor({ timeout: 30_000 });
     expect(await row.getByRole('button').count()).toBe(0);
-    await eventually(async () => (await adminApi<{ name: string; state: string }[]>(server, 'GET', '/workers')).find((w) => w.name === name)?.state === 'stopped', 'the API to show the worker stopped');
+    await waitUntil('the API to show the worker stopped', async () => (await adminApi<{ name: string; state: string }[]>(server, 'GET', '/workers')).find((w) => w.name === name)?.state === 'stopped', { intervalMs: 100 });
     await adminApi(server, 'POST', '/dags/dash_probe/runs', {});
-    await eventually(async () => {
+    await waitUntil('the task to wait in the default topic with no consumer', async () => {
       const q = await queueRow(page, 'default');
       return q !== null && q.ready >= 1 && q.consumers === 0 ? q : undefined;
-    }, 'the task to wait in the default topic with no consumer');
+    }, { intervalMs: 100 });
     expect((await runsOf('dash_probe'))[0]!.state).toBe('running');
     await context.close();
   });

@@ -1,6 +1,6 @@
 import type { DockerSpec, TaskMessage } from '@swarmflow/core';
-import { DEFAULT_CONTAINER_POLICY, installationOf, LABELS, taskLabels } from '@swarmflow/executors';
-import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
+import { DEFAULT_CONTAINER_POLICY, installationOf, LABELS } from '@swarmflow/executors';
+import { describeWithDocker, dockerSpec, handedOverContainer } from '@swarmflow/executors/test-support/docker';
 import { EXCHANGES } from '@swarmflow/messaging';
 import { waitUntil } from '@swarmflow/messaging/test-support/wait';
 import { ClusterKey } from '@swarmflow/secrets';
@@ -149,27 +149,12 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
   it('at start, re-adopts and reaps only the handed-over containers of its own installation (two installations, one engine)', async () => {
     const [mine, other] = [installationOf(`a-${ctx.id}.`), installationOf(`b-${ctx.id}.`)];
     const name = `inst-${ctx.id}`;
-    /** A looping container of `worker` in `installation`, handed over until `untilMs`, as a stopping worker leaves it. */
-    const handedOver = async (installation: string, worker: string, tiId: number, untilMs: number): Promise<string> => {
-      let logged!: () => void;
-      const firstLine = new Promise<void>((resolve) => (logged = resolve));
-      const run = ctx.executor.run({
-        docker: dockerSpec({ labels: { ...ctx.labels } }), command: 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done',
-        env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
-        labels: { ...ctx.labels, ...taskLabels({ installation, worker, tiId, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
-      }, { onLine: () => logged() });
-      const id = (await run.started)!;
-      await firstLine;
-      expect(run.handOff(untilMs)).toBe(true);
-      expect(await run.result).toMatchObject({ handedOff: true });
-      return id;
-    };
     const expiredTi = 800_000 + Math.floor(Math.random() * 10_000);
     // Nobody of that name comes for it, and its deadline passes.
     const deadline = Date.now() + 500;
-    const expired = await handedOver(mine, `gone-${ctx.id}`, expiredTi, deadline);
+    const expired = await handedOverContainer(ctx, { installation: mine, worker: `gone-${ctx.id}`, tiId: expiredTi }, deadline);
     // Waits for the next worker of `name` in its installation.
-    const pending = await handedOver(mine, name, expiredTi + 1, Date.now() + 3_600_000);
+    const pending = await handedOverContainer(ctx, { installation: mine, worker: name, tiId: expiredTi + 1 }, Date.now() + 3_600_000);
     await waitUntil('the deadline to pass', async () => Date.now() > deadline, { timeoutMs: 10_000, intervalMs: 50 });
     const containers = async (): Promise<string[]> => (await ctx.client.listContainers(ctx.labels)).map((c) => c.id);
 

@@ -2,8 +2,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { LogBatch, TaskFinishedEvent, TaskMessage } from '@swarmflow/core';
-import { installationOf, LABELS, taskLabels, type ContainerRun } from '@swarmflow/executors';
-import { describeWithDocker, dockerSpec } from '@swarmflow/executors/test-support/docker';
+import { installationOf, LABELS } from '@swarmflow/executors';
+import { describeWithDocker, dockerSpec, handedOverContainer } from '@swarmflow/executors/test-support/docker';
 import { AmqpBroker, ControlSender, EXCHANGES, taskQueue, type ConsumerHandle } from '@swarmflow/messaging';
 import { deleteRabbitMQTopology, rabbitmqAvailableSync, rabbitmqUrl } from '@swarmflow/messaging/test-support/rabbitmq';
 import { ClusterKey, ControlSigner, taskSecretContext } from '@swarmflow/secrets';
@@ -192,27 +192,12 @@ describeWithDocker('worker restarts with container tasks (real Docker engine and
   it('at start, a worker stops the containers on its engine handed over and not adopted in time, and a re-adopted one whose try the scheduler no longer runs', async () => {
     if (!rabbit) return;
     const name = `rr-${ctx.id}`;
-    /** A looping container of `worker`'s, handed over with the deadline `untilMs`, as a stopping worker leaves it. */
-    const handedOver = async (worker: string, tiId: number, untilMs: number): Promise<string> => {
-      let logged!: () => void;
-      const firstLine = new Promise<void>((resolve) => (logged = resolve));
-      const run: ContainerRun = ctx.executor.run({
-        docker: dockerSpec({ labels: { ...ctx.labels }, autoRemove: true }), command: 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done',
-        env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
-        labels: { ...ctx.labels, ...taskLabels({ installation, worker, tiId, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
-      }, { onLine: () => logged() });
-      const id = (await run.started)!;
-      await firstLine;
-      expect(run.handOff(untilMs)).toBe(true);
-      expect(await run.result).toMatchObject({ handedOff: true });
-      return id;
-    };
     const orphanTi = 900_000 + Math.floor(Math.random() * 10_000);
     const clearedTi = orphanTi + 1;
     // The slot of worker "gone" was removed: no one of that name comes to adopt it.
     const orphanDeadline = Date.now() + 500;
-    await handedOver(`gone-${ctx.id}`, orphanTi, orphanDeadline);
-    await handedOver(name, clearedTi, Date.now() + 3_600_000);
+    await handedOverContainer(ctx, { installation, worker: `gone-${ctx.id}`, tiId: orphanTi }, orphanDeadline);
+    await handedOverContainer(ctx, { installation, worker: name, tiId: clearedTi }, Date.now() + 3_600_000);
     await waitUntil('the orphan\'s deadline to pass', async () => Date.now() > orphanDeadline, { timeoutMs: 10_000, intervalMs: 50 });
     expect((await containersOf(orphanTi)).map((c) => c.state)).toEqual(['running']);
 

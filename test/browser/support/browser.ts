@@ -9,6 +9,7 @@ import { freePort, REPO, SwarmflowProcess } from '../../support/processes';
 
 export const CHROMIUM = process.env.SWARMFLOW_CHROMIUM ?? '/usr/bin/chromium';
 export const SCREENSHOTS = path.join(REPO, 'docs', 'screenshots');
+const EXAMPLE_DAGS = path.join(REPO, 'examples/dags');
 
 /** `describe` when chromium is here (or under CI=true, where its absence fails the tests), else `describe.skip`. */
 export function describeBrowser(name: string, fn: () => void): void {
@@ -39,7 +40,7 @@ export interface Standalone {
 }
 
 /** Starts `swarmflow standalone` on a free port with the example DAGs and waits for their first parse. */
-export async function startStandalone(extraEnv: NodeJS.ProcessEnv = {}, dagsFolder = path.join(REPO, 'examples/dags')): Promise<Standalone> {
+export async function startStandalone(extraEnv: NodeJS.ProcessEnv = {}, dagsFolder = EXAMPLE_DAGS): Promise<Standalone> {
   if (!existsSync(path.join(REPO, 'dist', 'ui', 'index.html'))) throw new Error('the web UI is not built: run `npm run build` first');
   const home = mkdtempSync(path.join(tmpdir(), 'swarmflow-ui-'));
   const port = await freePort();
@@ -118,6 +119,62 @@ export async function loginPage(browser: Browser, url: string, name: string, pas
   await page.getByRole('button', { name: 'Log in' }).click();
   await page.getByTestId('current-user').waitFor();
   return { context, page };
+}
+
+/** What {@link useStandalonePage} gives a `describe`; reading a field before its `beforeAll` ran throws. */
+export interface StandalonePage {
+  readonly server: Standalone;
+  readonly browser: Browser;
+  /** The admin's browser context (logged in, Europe/Paris) and its page. */
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** The DAGs folder the server reads. */
+  readonly dagsDir: string;
+  /** The messages of the page's uncaught errors, in order. */
+  readonly pageErrors: string[];
+}
+
+export interface StandalonePageOptions {
+  /** Makes the DAGs folder the server reads, removed after the block (default: the examples, not removed). */
+  dags?: () => string;
+}
+
+/**
+ * A standalone server, chromium and a page logged in as the admin, for the enclosing
+ * `describe`: started in its `beforeAll`, closed and stopped in its `afterAll`. A later
+ * `beforeAll` of the block sees them started.
+ */
+export function useStandalonePage(options: StandalonePageOptions = {}): StandalonePage {
+  let server: Standalone | undefined;
+  let browser: Browser | undefined;
+  let logged: { context: BrowserContext; page: Page } | undefined;
+  let madeDags: string | undefined;
+  let dagsDir: string | undefined;
+  const pageErrors: string[] = [];
+  beforeAll(async () => {
+    madeDags = options.dags?.();
+    dagsDir = madeDags ?? EXAMPLE_DAGS;
+    await Promise.all([startStandalone({}, dagsDir).then((s) => (server = s)), launchBrowser().then((b) => (browser = b))]);
+    logged = await loginPage(browser!, server!.url, 'admin', server!.adminPassword);
+    logged.page.on('pageerror', (e) => pageErrors.push(e.message));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+    if (madeDags) rmSync(madeDags, { recursive: true, force: true });
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the standalone page did not start (see the beforeAll error above)');
+    return value;
+  };
+  return {
+    get server() { return started(server); },
+    get browser() { return started(browser); },
+    get context() { return started(logged).context; },
+    get page() { return started(logged).page; },
+    get dagsDir() { return started(dagsDir); },
+    pageErrors,
+  };
 }
 
 export async function screenshot(page: Page, name: string): Promise<void> {

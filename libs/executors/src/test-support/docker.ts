@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { DockerSpec } from '@swarmflow/core';
 import { DockerExecutor } from '../docker/container-executor';
+import { taskLabels } from '../docker/container-options';
 import { DockerClient } from '../docker/docker-client';
 
 /** The image container tests run: busybox-static imported by test/support/build-test-image.sh. */
@@ -90,4 +91,34 @@ export function dockerSpec(overrides: Partial<DockerSpec> = {}): DockerSpec {
     registryCredentials: null, cpus: null, memoryBytes: null, gpus: 0, gpuMode: 'device-request', runtime: null,
     autoRemove: true, secretsPath: '/secrets/variables', ...overrides,
   };
+}
+
+/** Whose a handed-over test container is, by its labels: the try `tiId` 1 of `worker` in `installation`. */
+export interface HandedOverOwner {
+  installation: string;
+  worker: string;
+  tiId: number;
+}
+
+/**
+ * Starts a looping container (labelled for the test and for `owner`'s try), waits for its
+ * first line, and hands it over with the deadline `untilMs`, as a stopping worker leaves it.
+ * `docker` overrides the container's settings (default {@link dockerSpec} with the test's
+ * labels). Resolves to the container's id; fails the test if the hand-over is refused.
+ */
+export async function handedOverContainer(
+  ctx: Pick<DockerTestContext, 'executor' | 'labels'>, owner: HandedOverOwner, untilMs: number, docker: Partial<DockerSpec> = {},
+): Promise<string> {
+  let logged!: () => void;
+  const firstLine = new Promise<void>((resolve) => (logged = resolve));
+  const run = ctx.executor.run({
+    docker: dockerSpec({ labels: { ...ctx.labels }, ...docker }), command: 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done',
+    env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
+    labels: { ...ctx.labels, ...taskLabels({ ...owner, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
+  }, { onLine: () => logged() });
+  const id = (await run.started)!;
+  await firstLine;
+  expect(run.handOff(untilMs)).toBe(true);
+  expect(await run.result).toMatchObject({ handedOff: true });
+  return id;
 }
