@@ -328,7 +328,7 @@ export function registerServerCommands(program: Command, env: NodeJS.ProcessEnv 
     .description('run a worker: consumes the given queues and runs their tasks (no database access)')
     .option('--queues <list>', 'comma-separated queues to serve (default: $SWARMFLOW_WORKER_QUEUES or default)')
     .option('--concurrency <n>', 'tasks run at once (default: $SWARMFLOW_WORKER_CONCURRENCY or 4)')
-    .option('--name <name>', 'unique worker name, stable across restarts so a restarted worker re-adopts its containers (default: <hostname>-<pid>)')
+    .option('--name <name>', 'unique worker name, stable across restarts so a restarted worker re-adopts its containers (with the same SWARMFLOW_BROKER_PREFIX; default: <hostname>-<pid>)')
     .option('--gpus <ids>', 'GPU ids this worker hands to container tasks, e.g. 0,1,2,3, or none (default: $SWARMFLOW_WORKER_GPUS, else found with nvidia-smi)')
     .option('--allow-mounts <prefixes>', 'host path prefixes container tasks may bind-mount, comma-separated, or any (default: $SWARMFLOW_WORKER_ALLOW_MOUNTS, else none)')
     .option('--allow-host-network', 'container tasks may use network: host or container:<id> (default: $SWARMFLOW_WORKER_ALLOW_HOST_NETWORK, else no)')

@@ -171,6 +171,19 @@ describeWithDocker('worker running container tasks (real Docker engine)', (ctx) 
     expect(await containers()).not.toContain(expired);
     expect(h.worker.runningTasks()).toEqual([{ tiId: expiredTi + 1, tryNumber: 1 }]);
   });
+
+  it('after an upgrade, a worker with a broker prefix re-adopts its own containers made before the installation label', async () => {
+    const name = `legacy-${ctx.id}`;
+    const tiId = 810_000 + Math.floor(Math.random() * 10_000);
+    // The old version of this worker handed it over as the rolling update stopped it.
+    const legacy = await handedOverContainer(ctx, { installation: null, worker: name, tiId }, Date.now() + 3_600_000);
+    expect((await ctx.client.listContainers(ctx.labels)).find((c) => c.id === legacy)?.labels[LABELS.installation]).toBeUndefined();
+    // Another worker's unlabelled container is not its to take (adoption goes by worker name).
+    const othersTi = tiId + 1;
+    await handedOverContainer(ctx, { installation: null, worker: `${name}-other`, tiId: othersTi }, Date.now() + 3_600_000);
+    await harness({ name, installation: installationOf(`p-${ctx.id}.`) });
+    expect(h.worker.runningTasks()).toEqual([{ tiId, tryNumber: 1 }]);
+  });
 });
 
 describeWithDocker('runTaskLocally of a container task (real Docker engine)', (ctx) => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { DockerSpec } from '@swarmflow/core';
 import { DockerExecutor } from '../docker/container-executor';
-import { taskLabels } from '../docker/container-options';
+import { LABELS, taskLabels } from '../docker/container-options';
 import { DockerClient } from '../docker/docker-client';
 
 /** The image container tests run: busybox-static imported by test/support/build-test-image.sh. */
@@ -95,7 +95,8 @@ export function dockerSpec(overrides: Partial<DockerSpec> = {}): DockerSpec {
 
 /** Whose a handed-over test container is, by its labels: the try `tiId` 1 of `worker` in `installation`. */
 export interface HandedOverOwner {
-  installation: string;
+  /** Null: no installation label, as a version without one made its containers. */
+  installation: string | null;
   worker: string;
   tiId: number;
 }
@@ -106,6 +107,12 @@ export interface HandedOverOwner {
  * `docker` overrides the container's settings (default {@link dockerSpec} with the test's
  * labels). Resolves to the container's id; fails the test if the hand-over is refused.
  */
+function ownerLabels({ installation, ...owner }: HandedOverOwner): Record<string, string> {
+  const labels = taskLabels({ ...owner, installation: installation ?? undefined, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' });
+  if (installation === null) delete labels[LABELS.installation];
+  return labels;
+}
+
 export async function handedOverContainer(
   ctx: Pick<DockerTestContext, 'executor' | 'labels'>, owner: HandedOverOwner, untilMs: number, docker: Partial<DockerSpec> = {},
 ): Promise<string> {
@@ -114,7 +121,7 @@ export async function handedOverContainer(
   const run = ctx.executor.run({
     docker: dockerSpec({ labels: { ...ctx.labels }, ...docker }), command: 'trap "exit 143" TERM; while true; do echo tick; sleep 0.1; done',
     env: {}, cwd: null, timeoutMs: null, graceMs: 1000,
-    labels: { ...ctx.labels, ...taskLabels({ ...owner, tryNumber: 1, dagId: 'd', runId: 'r', taskId: 't' }) },
+    labels: { ...ctx.labels, ...ownerLabels(owner) },
   }, { onLine: () => logged() });
   const id = (await run.started)!;
   await firstLine;
