@@ -147,6 +147,9 @@ describeWithPostgres('scheduler with workers (Postgres, in-memory broker)', () =
     expect([ended(2).to, ended(2).exitCode, ended(2).worker]).toEqual(['success', 0, flaky.worker]);
     expect(history.find((h) => h.tryNumber === 1 && h.to === 'running')).toMatchObject({ worker: flaky.worker, exitCode: null });
     expect(history.find((h) => h.tryNumber === 2 && h.to === 'queued')).toMatchObject({ worker: null, exitCode: null });
+    // The scheduler's write that queued try 2 kept try 1 for the tries table (task_try), as it ended.
+    const { items } = await stack().repos.dashboard.tries({ tiId: flaky.id, limit: 10, offset: 0 });
+    expect(items.map((t) => [t.tryNumber, t.state, t.exitCode, t.worker]).sort()).toEqual([[1, 'up_for_retry', 1, flaky.worker], [2, 'success', 0, flaky.worker]]);
   });
 
   it('fails a task that exceeds its execution timeout', async () => {

@@ -30,7 +30,7 @@ export interface Queryable {
   /**
    * In a transaction only: runs `sql` (prepared once per connection as `name`) and COMMIT
    * in one round trip, and returns its rows. If the statement fails, the COMMIT is not run
-   * and the transaction rolls back. Nothing may be run on `tx` afterwards.
+   * and the transaction rolls back. A statement run on `tx` afterwards commits on its own.
    */
   queryAndCommit?<T = any>(sql: string, params: unknown[], name: string): Promise<T[]>;
 }

@@ -26,7 +26,8 @@ export const TRY_OF_HISTORY = `
              (array_agg(h.at ORDER BY h.id DESC) FILTER (WHERE h.from_state = 'running' AND h.to_state <> 'running'))[1]) AS ended_at
   FROM task_state_history h`;
 
-const COLUMNS = 'ti_id, try_number, state, worker, hostname, exit_code, reason, queued_at, started_at, ended_at';
+export const TASK_TRY_COLUMNS = 'ti_id, try_number, state, worker, hostname, exit_code, reason, queued_at, started_at, ended_at';
+const COLUMNS = TASK_TRY_COLUMNS;
 
 /**
  * Every try kept as a row of its own (issue 16: the tries table lists each try, an earlier one
@@ -58,24 +59,7 @@ export class TaskTry1764950000000 implements MigrationInterface {
       PRIMARY KEY (ti_id, try_number))`);
     await q.query(`CREATE INDEX task_try_sort ON task_try (sort_at DESC NULLS LAST, ti_id DESC)`);
     await q.query(`CREATE INDEX task_try_worker ON task_try (worker, sort_at DESC NULLS LAST) WHERE worker IS NOT NULL`);
-    // Only when a try stops being the instance's own: the next try is queued (the row of
-    // try n + 1 going to queued settles try n), or the instance is cleared or scheduled again
-    // (its try n is then read from here). A try's later steps never come after those, so the
-    // row is complete; and the plain path (queued 1 → running → success) fires nothing, which
-    // keeps the scheduler's main write as cheap as before.
-    await q.query(`CREATE FUNCTION task_try_refresh() RETURNS trigger LANGUAGE plpgsql AS $fn$
-      DECLARE n int := CASE WHEN NEW.to_state = 'queued' THEN NEW.try_number - 1 ELSE NEW.try_number END;
-      BEGIN
-        INSERT INTO task_try (${COLUMNS})
-        ${TRY_OF_HISTORY} WHERE h.ti_id = NEW.ti_id AND h.try_number = n GROUP BY h.ti_id, h.try_number
-        ON CONFLICT (ti_id, try_number) DO UPDATE SET state = EXCLUDED.state, worker = EXCLUDED.worker, hostname = EXCLUDED.hostname,
-          exit_code = EXCLUDED.exit_code, reason = EXCLUDED.reason, queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at,
-          ended_at = EXCLUDED.ended_at;
-        RETURN NULL;
-      END $fn$`);
-    await q.query(`CREATE TRIGGER task_try_refresh AFTER INSERT ON task_state_history FOR EACH ROW
-      WHEN ((NEW.to_state = 'queued' AND NEW.try_number > 1) OR (NEW.to_state IN ('none', 'scheduled') AND NEW.try_number > 0))
-      EXECUTE FUNCTION task_try_refresh()`);
+    await createTaskTryTrigger(q);
     await q.query(`INSERT INTO task_try (${COLUMNS}) ${TRY_OF_HISTORY} WHERE h.try_number > 0 GROUP BY h.ti_id, h.try_number`);
   }
 
@@ -84,4 +68,29 @@ export class TaskTry1764950000000 implements MigrationInterface {
     await q.query(`DROP FUNCTION task_try_refresh()`);
     await q.query(`DROP TABLE task_try`);
   }
+}
+
+/**
+ * The trigger this migration created (a later one, 1764960000000, drops it: the write that
+ * supersedes a try fills its row, see TaskInstanceRepository.applyWithMessages).
+ */
+export async function createTaskTryTrigger(q: QueryRunner): Promise<void> {
+  // Only when a try stops being the instance's own: the next try is queued (the row of
+  // try n + 1 going to queued settles try n), or the instance is cleared or scheduled again
+  // (its try n is then read from here). A try's later steps never come after those, so the
+  // row is complete; and the plain path (queued 1 → running → success) fires nothing, which
+  // keeps the scheduler's main write as cheap as before.
+  await q.query(`CREATE FUNCTION task_try_refresh() RETURNS trigger LANGUAGE plpgsql AS $fn$
+    DECLARE n int := CASE WHEN NEW.to_state = 'queued' THEN NEW.try_number - 1 ELSE NEW.try_number END;
+    BEGIN
+      INSERT INTO task_try (${COLUMNS})
+      ${TRY_OF_HISTORY} WHERE h.ti_id = NEW.ti_id AND h.try_number = n GROUP BY h.ti_id, h.try_number
+      ON CONFLICT (ti_id, try_number) DO UPDATE SET state = EXCLUDED.state, worker = EXCLUDED.worker, hostname = EXCLUDED.hostname,
+        exit_code = EXCLUDED.exit_code, reason = EXCLUDED.reason, queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at,
+        ended_at = EXCLUDED.ended_at;
+      RETURN NULL;
+    END $fn$`);
+  await q.query(`CREATE TRIGGER task_try_refresh AFTER INSERT ON task_state_history FOR EACH ROW
+    WHEN ((NEW.to_state = 'queued' AND NEW.try_number > 1) OR (NEW.to_state IN ('none', 'scheduled') AND NEW.try_number > 0))
+    EXECUTE FUNCTION task_try_refresh()`);
 }

@@ -1,5 +1,6 @@
 import { assertSteps, type SerializedDag, type TiState } from '@swarmflow/core';
 import type { Database, Queryable } from '../database';
+import { TASK_TRY_COLUMNS, TRY_OF_HISTORY } from '../migrations/1764950000000-task-try';
 import type { TaskInstance, TiTransition, TryFacts } from '../records';
 import type { OutboxMessage } from './outbox.repository';
 import { toTaskInstance } from './row-mappers';
@@ -13,6 +14,32 @@ export interface TiHistoryRow extends TryFacts {
   to: TiState;
   reason: string | null;
   at: Date;
+}
+
+/**
+ * `task_try` keeps a try once it stops being its instance's own (`task_instance` holds the
+ * current one): the next try is queued (the step of try n + 1 into `queued` settles try n),
+ * or the instance is cleared or scheduled again at try n. A try's later steps never come after
+ * those, so its row is then complete; a plain run (queued 1 → running → success) supersedes
+ * nothing. Rebuilt from the try's history rows, as the migration that made the table folded
+ * the history in.
+ */
+const REFRESH_TRIES = `
+  INSERT INTO task_try (${TASK_TRY_COLUMNS})
+  ${TRY_OF_HISTORY} JOIN unnest($1::bigint[], $2::int[]) AS s(ti_id, try_number) ON h.ti_id = s.ti_id AND h.try_number = s.try_number
+  GROUP BY h.ti_id, h.try_number
+  ON CONFLICT (ti_id, try_number) DO UPDATE SET state = EXCLUDED.state, worker = EXCLUDED.worker, hostname = EXCLUDED.hostname,
+    exit_code = EXCLUDED.exit_code, reason = EXCLUDED.reason, queued_at = EXCLUDED.queued_at, started_at = EXCLUDED.started_at,
+    ended_at = EXCLUDED.ended_at`;
+
+/** The tries these history rows supersede (see {@link REFRESH_TRIES}), each once. Pure. */
+export function supersededTries(history: { id: number; to: TiState; tryNumber: number }[]): { tiId: number; tryNumber: number }[] {
+  const out = new Map<string, { tiId: number; tryNumber: number }>();
+  for (const h of history) {
+    const n = h.to === 'queued' ? h.tryNumber - 1 : h.to === 'none' || h.to === 'scheduled' ? h.tryNumber : 0;
+    if (n > 0) out.set(`${h.id}:${n}`, { tiId: h.id, tryNumber: n });
+  }
+  return [...out.values()];
 }
 
 /** Scheduled candidates by priority, and queued + running usage per pool (slots) and per DAG. */
@@ -332,6 +359,12 @@ export class TaskInstanceRepository {
       applied.add(Number(r.id));
       if (r.outbox_id != null) outboxIds.set(Number(r.id), Number(r.outbox_id));
     }
+    const superseded = supersededTries(history).filter((t) => applied.has(t.tiId));
+    // After a committed write (the scheduler's) this runs on the same connection, on its own:
+    // only a retry or a clear gets here, and the plain path stays one round trip. A scheduler
+    // gone between the two leaves that try out of the tries table (its history keeps it: the
+    // try page reads that).
+    if (superseded.length > 0) await q.query(REFRESH_TRIES, [superseded.map((t) => t.tiId), superseded.map((t) => t.tryNumber)]);
     return { applied, outboxIds, epoch };
   }
 
